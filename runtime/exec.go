@@ -1,0 +1,664 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Options configure a job run.
+type Options struct {
+	// Parallelism is the default number of subtasks per operator
+	// (default: GOMAXPROCS).
+	Parallelism int
+	// BufferRows bounds each input lane of a subtask, in rows
+	// (default: 4 × DefaultBatchRows). A full lane blocks its producer.
+	BufferRows int
+	// Metrics receives the job's metrics; nil for a private set. The set is
+	// registered for /metrics while the job runs.
+	Metrics *metrics.Set
+}
+
+// OperatorError is the error a job fails with when one of its operators
+// fails.
+type OperatorError struct {
+	Operator string
+	Subtask  int
+	Err      error
+}
+
+func (e *OperatorError) Error() string {
+	return fmt.Sprintf("operator %q (subtask %d): %v", e.Operator, e.Subtask, e.Err)
+}
+
+func (e *OperatorError) Unwrap() error { return e.Err }
+
+// node is one operator (or source) instance inside a subtask.
+type node struct {
+	spec     *NodeSpec
+	op       Operator
+	ctx      *Context
+	out      Output    // port 0
+	children []*node   // fused downstream nodes, for control propagation
+	writers  []*writer // edges leaving the subtask, for control propagation
+	metrics  *OperatorMetrics
+	wm       int64
+}
+
+// task is one goroutine: a source or an input-driven root with its fused
+// chain of downstream operators.
+type task struct {
+	root    *node
+	source  Source
+	subtask int
+	inbox   *inbox
+	tracker *watermarkTracker
+	timers  timerQueue
+	nodes   []*node
+}
+
+// Run executes g until its sources end (bounded job) or ctx is cancelled.
+// It returns the first operator error, wrapped in *OperatorError, or
+// ctx.Err() when cancelled. Every goroutine it started has returned when Run
+// returns.
+func Run(ctx context.Context, g *Graph, opt Options) error {
+	if opt.Parallelism <= 0 {
+		opt.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if opt.BufferRows <= 0 {
+		opt.BufferRows = 4 * DefaultBatchRows
+	}
+	if err := g.validate(opt.Parallelism); err != nil {
+		return err
+	}
+	set := opt.Metrics
+	if set == nil {
+		set = metrics.NewSet()
+		metrics.RegisterSet(set)
+		defer metrics.UnregisterSet(set, true)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	tasks, err := build(ctx, g, opt, set)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.run(ctx); err != nil && !errors.Is(err, errStopped) {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, t := range tasks {
+		t.close()
+	}
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*task, error) {
+	// fused[e] is true when edge e is executed as a direct call.
+	incoming := make([][]*EdgeSpec, len(g.Nodes))
+	for _, e := range g.Edges {
+		incoming[e.To] = append(incoming[e.To], e)
+	}
+	fused := func(e *EdgeSpec) bool {
+		return e.Part == Forward && len(incoming[e.To]) == 1
+	}
+	// Instances.
+	inst := make([][]*node, len(g.Nodes))
+	for _, spec := range g.Nodes {
+		inst[spec.ID] = make([]*node, spec.Parallelism)
+		for i := range inst[spec.ID] {
+			n := &node{spec: spec, wm: MinWatermark}
+			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, i)
+			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n}
+			if spec.NewOperator != nil {
+				n.op = spec.NewOperator()
+			}
+			inst[spec.ID][i] = n
+		}
+	}
+	// Tasks: one per source instance and per instance of a node with a
+	// network input.
+	var tasks []*task
+	taskOf := make(map[*node]*task)
+	isRoot := func(spec *NodeSpec) bool {
+		if spec.NewSource != nil {
+			return true
+		}
+		for _, e := range incoming[spec.ID] {
+			if !fused(e) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, spec := range g.Nodes {
+		if !isRoot(spec) {
+			continue
+		}
+		for i, n := range inst[spec.ID] {
+			t := &task{root: n, subtask: i}
+			if spec.NewSource != nil {
+				t.source = spec.NewSource()
+			} else {
+				t.inbox = newInbox(ctx.Done())
+			}
+			tasks = append(tasks, t)
+			taskOf[n] = t
+		}
+	}
+	// Assign fused nodes to their root's task, in topological order (edges
+	// are added after their nodes, so iterate until stable).
+	for changed := true; changed; {
+		changed = false
+		for _, e := range g.Edges {
+			if !fused(e) {
+				continue
+			}
+			for i, up := range inst[e.From] {
+				if t, ok := taskOf[up]; ok {
+					down := inst[e.To][i]
+					if _, done := taskOf[down]; !done {
+						taskOf[down] = t
+						changed = true
+					}
+				}
+			}
+		}
+	}
+	for _, t := range tasks {
+		t.nodes = nil
+	}
+	for _, spec := range g.Nodes {
+		for _, n := range inst[spec.ID] {
+			t := taskOf[n]
+			if t == nil {
+				return nil, fmt.Errorf("operator %q is not reachable from a source", spec.Name)
+			}
+			n.ctx.task = t
+			t.nodes = append(t.nodes, n)
+		}
+	}
+	// Outputs per (node instance, port).
+	type portKey struct {
+		n    *node
+		port int
+	}
+	outs := make(map[portKey][]Output)
+	for _, e := range g.Edges {
+		from, to := g.Nodes[e.From], g.Nodes[e.To]
+		schema := from.Schema
+		if e.FromPort > 0 {
+			schema = from.SideSchemas[e.FromPort-1]
+		}
+		if fused(e) {
+			for i, up := range inst[e.From] {
+				down := inst[e.To][i]
+				outs[portKey{up, e.FromPort}] = append(outs[portKey{up, e.FromPort}], &opInput{n: down, input: e.ToInput})
+				up.children = append(up.children, down)
+			}
+			continue
+		}
+		// Lanes: one per upstream instance in each target it can reach.
+		targets := make([]*inbox, to.Parallelism)
+		for j := range targets {
+			targets[j] = taskOf[inst[e.To][j]].inbox
+		}
+		for i, up := range inst[e.From] {
+			w := &writer{part: e.Part, keyCols: e.KeyCols, schema: schema, self: i, targets: targets, lanes: make([]int, len(targets)), metrics: up.metrics}
+			for j := range w.lanes {
+				w.lanes[j] = -1
+			}
+			switch e.Part {
+			case Forward:
+				w.lanes[i] = targets[i].addLane(e.ToInput, opt.BufferRows)
+			case Global:
+				w.lanes[0] = targets[0].addLane(e.ToInput, opt.BufferRows)
+			default:
+				for j := range targets {
+					w.lanes[j] = targets[j].addLane(e.ToInput, opt.BufferRows)
+				}
+			}
+			outs[portKey{up, e.FromPort}] = append(outs[portKey{up, e.FromPort}], w)
+			up.writers = append(up.writers, w)
+		}
+	}
+	for _, spec := range g.Nodes {
+		for _, n := range inst[spec.ID] {
+			n.out = makeOutput(outs[portKey{n, 0}], n.metrics)
+			n.ctx.sideOut = make([]Output, len(spec.SideSchemas)+1)
+			for p := 1; p <= len(spec.SideSchemas); p++ {
+				if o := outs[portKey{n, p}]; len(o) > 0 {
+					n.ctx.sideOut[p] = makeOutput(o, n.metrics)
+				}
+			}
+		}
+	}
+	for _, t := range tasks {
+		if t.inbox != nil {
+			t.tracker = newWatermarkTracker(len(t.inbox.lanes))
+		}
+	}
+	return tasks, nil
+}
+
+// opInput delivers rows straight into a fused operator.
+type opInput struct {
+	n     *node
+	input int
+}
+
+func (o *opInput) Emit(b *Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	m := o.n.metrics
+	m.RowsIn.Add(b.Len())
+	m.BatchesIn.Inc()
+	return o.n.op.ProcessBatch(o.input, b, o.n.out)
+}
+
+type fanout []Output
+
+func (f fanout) Emit(b *Batch) error {
+	for _, o := range f {
+		if err := o.Emit(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Emit(*Batch) error { return nil }
+
+// counted counts the rows an operator emits when they stay in the subtask
+// (writers count their own).
+type counted struct {
+	Output
+	m *OperatorMetrics
+}
+
+func (c counted) Emit(b *Batch) error {
+	c.m.RowsOut.Add(b.Len())
+	return c.Output.Emit(b)
+}
+
+func makeOutput(outs []Output, m *OperatorMetrics) Output {
+	var o Output
+	switch len(outs) {
+	case 0:
+		return discard{}
+	case 1:
+		o = outs[0]
+	default:
+		o = fanout(outs)
+	}
+	if _, isWriter := o.(*writer); !isWriter {
+		o = counted{o, m}
+	}
+	return o
+}
+
+// --- control propagation through a fused chain ---
+
+func (t *task) watermark(n *node, wm int64) error {
+	if wm <= n.wm {
+		return nil
+	}
+	n.wm = wm
+	n.metrics.watermark.Store(wm)
+	if n.op != nil {
+		if err := n.op.ProcessWatermark(wm, n.out); err != nil {
+			return wrap(n, err)
+		}
+	}
+	for _, c := range n.children {
+		if err := t.watermark(c, wm); err != nil {
+			return err
+		}
+	}
+	for _, w := range n.writers {
+		if err := w.control(Message{Kind: MsgWatermark, Time: wm}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *task) broadcast(n *node, m Message) error {
+	for _, c := range n.children {
+		if err := t.broadcast(c, m); err != nil {
+			return err
+		}
+	}
+	for _, w := range n.writers {
+		if err := w.control(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *task) barrier(n *node, b Barrier) error {
+	if h, ok := n.op.(BarrierHandler); ok {
+		if err := h.OnBarrier(b, n.out); err != nil {
+			return wrap(n, err)
+		}
+	}
+	for _, c := range n.children {
+		if err := t.barrier(c, b); err != nil {
+			return err
+		}
+	}
+	for _, w := range n.writers {
+		if err := w.control(Message{Kind: MsgBarrier, Barrier: b}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *task) finish(n *node) error {
+	if n.op != nil {
+		if err := n.op.Finish(n.out); err != nil {
+			return wrap(n, err)
+		}
+	}
+	for _, c := range n.children {
+		if err := t.finish(c); err != nil {
+			return err
+		}
+	}
+	for _, w := range n.writers {
+		if err := w.control(Message{Kind: MsgEnd}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func wrap(n *node, err error) error {
+	var oe *OperatorError
+	if errors.As(err, &oe) || errors.Is(err, errStopped) {
+		return err
+	}
+	return &OperatorError{Operator: n.spec.Name, Subtask: n.ctx.Subtask, Err: err}
+}
+
+// --- the task loop ---
+
+func (t *task) run(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = wrap(t.root, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	defer t.timers.stop()
+	// Open every operator of the chain, downstream first.
+	for i := len(t.nodes) - 1; i >= 0; i-- {
+		n := t.nodes[i]
+		if n.op != nil {
+			if err := n.op.Open(n.ctx); err != nil {
+				return wrap(n, fmt.Errorf("open: %w", err))
+			}
+		}
+	}
+	if t.source != nil {
+		if err := t.source.Open(t.root.ctx); err != nil {
+			return wrap(t.root, fmt.Errorf("open: %w", err))
+		}
+		return t.runSource(ctx)
+	}
+	return t.runInbox(ctx)
+}
+
+func (t *task) close() {
+	for _, n := range t.nodes {
+		if n.op != nil {
+			n.op.Close()
+		}
+	}
+	if t.source != nil {
+		t.source.Close()
+	}
+	if t.inbox != nil {
+		t.inbox.discard()
+	}
+}
+
+func (t *task) fireTimers() error {
+	return t.timers.due(time.Now().UnixMilli(), func(k timerKey) error {
+		if pt, ok := k.n.op.(ProcessingTimer); ok {
+			if err := pt.OnProcessingTime(k.at, k.n.out); err != nil {
+				return wrap(k.n, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (t *task) runSource(ctx context.Context) error {
+	root := t.root
+	gen := newWMGenerator(root.spec.Watermarks)
+	idle := false
+	var wait *time.Timer
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return errStopped
+		}
+		if err := t.fireTimers(); err != nil {
+			return err
+		}
+		b, part, err := t.source.Poll(ctx)
+		if err == io.EOF {
+			if err := t.watermark(root, MaxWatermark); err != nil {
+				return err
+			}
+			return t.finish(root)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return errStopped
+			}
+			return wrap(root, err)
+		}
+		now := time.Now().UnixMilli()
+		if b != nil && b.Len() > 0 {
+			root.metrics.RowsIn.Add(b.Len())
+			root.metrics.BatchesIn.Inc()
+			gen.observe(part, b, now)
+			if idle {
+				idle = false
+				if err := t.broadcast(root, Message{Kind: MsgActive}); err != nil {
+					return err
+				}
+			}
+			if err := root.out.Emit(b); err != nil {
+				return wrap(root, err)
+			}
+		}
+		wm, advanced, allIdle := gen.current(now)
+		if advanced {
+			if err := t.watermark(root, wm); err != nil {
+				return err
+			}
+		}
+		if allIdle && !idle {
+			idle = true
+			if err := t.broadcast(root, Message{Kind: MsgIdle}); err != nil {
+				return err
+			}
+		}
+		if b == nil {
+			// Nothing available: wait a little, or until a timer is due.
+			d := 5 * time.Millisecond
+			if wait == nil {
+				wait = time.NewTimer(d)
+			} else {
+				wait.Reset(d)
+			}
+			select {
+			case <-ctx.Done():
+				return errStopped
+			case <-wait.C:
+			case <-t.timers.channel(now):
+			}
+		}
+	}
+}
+
+func (t *task) runInbox(ctx context.Context) error {
+	ib := t.inbox
+	tr := t.tracker
+	root := t.root
+	lanes := len(ib.lanes)
+	if lanes == 0 {
+		if err := t.watermark(root, MaxWatermark); err != nil {
+			return err
+		}
+		return t.finish(root)
+	}
+	ended := 0
+	idle := false
+	// Barrier alignment.
+	var aligning *Barrier
+	arrived := make([]bool, lanes)
+	nArrived := 0
+	var buf []pending
+	for {
+		select {
+		case <-ctx.Done():
+			return errStopped
+		case <-ib.wake:
+		case <-t.timers.channel(time.Now().UnixMilli()):
+		}
+		if err := t.fireTimers(); err != nil {
+			return err
+		}
+		buf = ib.take(buf)
+		for _, p := range buf {
+			l := p.lane
+			input := ib.lanes[l].input
+			for j, m := range p.msgs {
+				switch m.Kind {
+				case MsgBatch:
+					b := m.Batch
+					root.metrics.RowsIn.Add(b.Len())
+					root.metrics.BatchesIn.Inc()
+					err := root.op.ProcessBatch(input, b, root.out)
+					b.Release()
+					if err != nil {
+						return wrap(root, err)
+					}
+				case MsgWatermark:
+					if m.Time > tr.wm[l] {
+						tr.wm[l] = m.Time
+					}
+					tr.idle[l] = false
+					if err := t.advance(tr, &idle); err != nil {
+						return err
+					}
+				case MsgIdle:
+					tr.idle[l] = true
+					if err := t.advance(tr, &idle); err != nil {
+						return err
+					}
+				case MsgActive:
+					tr.idle[l] = false
+					if err := t.advance(tr, &idle); err != nil {
+						return err
+					}
+				case MsgEnd:
+					tr.ended[l] = true
+					ended++
+					if err := t.advance(tr, &idle); err != nil {
+						return err
+					}
+				case MsgBarrier:
+					if aligning == nil {
+						b := m.Barrier
+						aligning = &b
+					}
+					if !arrived[l] {
+						arrived[l] = true
+						nArrived++
+					}
+					ib.setBlocked(l, true)
+					ib.unread(l, p.msgs[j+1:])
+				}
+				if m.Kind == MsgBarrier {
+					break
+				}
+			}
+			clear(p.msgs)
+		}
+		if aligning != nil && nArrived+t.endedNotArrived(arrived) == lanes {
+			b := *aligning
+			aligning = nil
+			for l := range arrived {
+				if arrived[l] {
+					arrived[l] = false
+					ib.setBlocked(l, false)
+				}
+			}
+			nArrived = 0
+			if err := t.barrier(root, b); err != nil {
+				return err
+			}
+		}
+		if ended == lanes {
+			return t.finish(root)
+		}
+	}
+}
+
+func (t *task) endedNotArrived(arrived []bool) int {
+	n := 0
+	for l, e := range t.tracker.ended {
+		if e && !arrived[l] {
+			n++
+		}
+	}
+	return n
+}
+
+func (t *task) advance(tr *watermarkTracker, idle *bool) error {
+	wm, advanced, allIdle := tr.combined()
+	if advanced {
+		if err := t.watermark(t.root, wm); err != nil {
+			return err
+		}
+	}
+	if allIdle != *idle {
+		*idle = allIdle
+		kind := MsgActive
+		if allIdle {
+			kind = MsgIdle
+		}
+		return t.broadcast(t.root, Message{Kind: kind})
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"context"
+	"time"
+)
+
+// Output receives the rows an operator emits. The batch is borrowed for the
+// duration of the call (see Batch).
+type Output interface {
+	Emit(b *Batch) error
+}
+
+// Operator processes the rows of one subtask. The runtime calls its methods
+// from the subtask's goroutine only, so an operator needs no locks for its
+// own state.
+//
+// Watermarks are forwarded downstream by the runtime after ProcessWatermark
+// returns; an operator only emits what the watermark fires.
+type Operator interface {
+	// Open prepares the operator; ctx stays valid until Close.
+	Open(ctx *Context) error
+	// ProcessBatch handles rows that arrived on the given input (0 for
+	// single-input operators, 0 or 1 for joins).
+	ProcessBatch(input int, b *Batch, out Output) error
+	// ProcessWatermark is called when the operator's combined input
+	// watermark advances to wm.
+	ProcessWatermark(wm int64, out Output) error
+	// Finish is called once when every input has ended, after the final
+	// watermark, to flush what is left.
+	Finish(out Output) error
+	// Close releases resources; it is called once, also after a failure.
+	Close() error
+}
+
+// ProcessingTimer is implemented by operators that register
+// processing-time timers with Context.RegisterProcessingTimer.
+type ProcessingTimer interface {
+	OnProcessingTime(now int64, out Output) error
+}
+
+// BarrierHandler is implemented by operators that take part in checkpoints:
+// it is called when a barrier has been received on every input, before it is
+// forwarded.
+type BarrierHandler interface {
+	OnBarrier(b Barrier, out Output) error
+}
+
+// Base implements Operator with no-ops, for embedding.
+type Base struct{}
+
+func (Base) Open(*Context) error                  { return nil }
+func (Base) ProcessWatermark(int64, Output) error { return nil }
+func (Base) Finish(Output) error                  { return nil }
+func (Base) Close() error                         { return nil }
+
+// OutputSchemaer is implemented by operators whose output columns differ
+// from their input's.
+type OutputSchemaer interface {
+	OutputSchema() *Schema
+}
+
+// Source produces the rows of one source subtask. The runtime calls Poll in
+// a loop from the subtask's goroutine, and between calls injects watermarks,
+// barriers and timers.
+type Source interface {
+	// Open prepares subtask ctx.Subtask of ctx.Parallelism; a parallel
+	// source picks its share of partitions from these.
+	Open(ctx *Context) error
+	// Poll returns the next batch and the partition it came from. It
+	// returns (nil, 0, nil) when no row is available now; it should not
+	// block for longer than about 100 ms, and must return when ctx is done.
+	// A bounded source returns io.EOF when it has no more rows. The batch is
+	// borrowed until the next call to Poll.
+	Poll(ctx context.Context) (b *Batch, partition int, err error)
+	Close() error
+}
+
+// Context is what the runtime gives an operator or source subtask.
+type Context struct {
+	Job         string
+	Operator    string
+	Subtask     int
+	Parallelism int
+	Metrics     *OperatorMetrics
+
+	task    *task
+	node    *node
+	sideOut []Output
+}
+
+// SideOutput returns the output for port (1 and up), or nil when nothing is
+// connected to it.
+func (c *Context) SideOutput(port int) Output {
+	if port < len(c.sideOut) {
+		return c.sideOut[port]
+	}
+	return nil
+}
+
+// RegisterProcessingTimer asks for OnProcessingTime to be called once the
+// wall clock reaches at (milliseconds since the epoch). Timers at the same
+// instant are coalesced.
+func (c *Context) RegisterProcessingTimer(at int64) {
+	if c.task != nil {
+		c.task.timers.add(at, c.node)
+	}
+}
+
+// Now returns the processing time in milliseconds.
+func (c *Context) Now() int64 { return time.Now().UnixMilli() }
+
+// CurrentWatermark returns the last watermark the operator has seen.
+func (c *Context) CurrentWatermark() int64 {
+	if c.node != nil {
+		return c.node.wm
+	}
+	return MinWatermark
+}
