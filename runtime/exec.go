@@ -126,7 +126,7 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 		for i := range inst[spec.ID] {
 			n := &node{spec: spec, wm: MinWatermark}
 			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, i)
-			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n}
+			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n, done: ctx.Done()}
 			if spec.NewOperator != nil {
 				n.op = spec.NewOperator()
 			}
@@ -458,6 +458,9 @@ func (t *task) fireTimers() error {
 func (t *task) runSource(ctx context.Context) error {
 	root := t.root
 	gen := newWMGenerator(root.spec.Watermarks)
+	if ps, ok := t.source.(PartitionedSource); ok {
+		gen.declare(ps.Partitions(), time.Now().UnixMilli())
+	}
 	idle := false
 	var wait *time.Timer
 	defer func() {

@@ -53,31 +53,63 @@ func HashColumns(b *Batch, cols []int, out []uint64) []uint64 {
 	out = resize(out, n)
 	for k, c := range cols {
 		v := &b.Cols[c]
-		for i := 0; i < n; i++ {
-			r := b.Row(i)
-			var x uint64
-			switch {
-			case v.Null != nil && v.Null[r]:
-				x = nullHash
-			case v.Type.Physical() == PhysString:
-				x = HashString(v.Str[r])
-			case v.Type.Physical() == PhysFloat:
-				f := v.F64[r]
+		first := k == 0
+		if v.Null != nil {
+			for i := range out {
+				r := b.Row(i)
+				var x uint64
+				switch {
+				case v.Null[r]:
+					x = nullHash
+				case v.Type.Physical() == PhysString:
+					x = HashString(v.Str[r])
+				case v.Type.Physical() == PhysFloat:
+					f := v.F64[r]
+					if f == 0 {
+						f = 0
+					}
+					x = HashInt64(math.Float64bits(f))
+				default:
+					x = HashInt64(uint64(v.I64[r]))
+				}
+				out[i] = mixIn(first, out[i], x)
+			}
+			continue
+		}
+		switch v.Type.Physical() {
+		case PhysString:
+			for i := range out {
+				x := HashString(v.Str[b.Row(i)])
+				out[i] = mixIn(first, out[i], x)
+			}
+		case PhysFloat:
+			for i := range out {
+				f := v.F64[b.Row(i)]
 				if f == 0 {
 					f = 0 // -0 and +0 are one key
 				}
-				x = HashInt64(math.Float64bits(f))
-			default:
-				x = HashInt64(uint64(v.I64[r]))
+				out[i] = mixIn(first, out[i], HashInt64(math.Float64bits(f)))
 			}
-			if k == 0 {
-				out[i] = x
+		default:
+			if b.Sel == nil && first {
+				for i, x := range v.I64[:n] {
+					out[i] = HashInt64(uint64(x))
+				}
 			} else {
-				out[i] = combineHash(out[i], x)
+				for i := range out {
+					out[i] = mixIn(first, out[i], HashInt64(uint64(v.I64[b.Row(i)])))
+				}
 			}
 		}
 	}
 	return out
+}
+
+func mixIn(first bool, h, x uint64) uint64 {
+	if first {
+		return x
+	}
+	return combineHash(h, x)
 }
 
 // KeyGroup maps a key hash to its key group.

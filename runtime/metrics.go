@@ -17,6 +17,9 @@ type OperatorMetrics struct {
 	RowsOut         *metrics.Counter
 	BatchesIn       *metrics.Counter
 	LateRowsDropped *metrics.Counter
+	// BadRecords counts input records that could not be decoded and went to
+	// the error path instead.
+	BadRecords *metrics.Counter
 
 	stateKeys atomic.Int64
 	watermark atomic.Int64
@@ -35,6 +38,7 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 		RowsOut:         set.GetOrCreateCounter("sluice_operator_rows_out_total" + labels),
 		BatchesIn:       set.GetOrCreateCounter("sluice_operator_batches_in_total" + labels),
 		LateRowsDropped: set.GetOrCreateCounter("sluice_operator_late_rows_dropped_total" + labels),
+		BadRecords:      set.GetOrCreateCounter("sluice_operator_bad_records_total" + labels),
 	}
 	m.watermark.Store(MinWatermark)
 	set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })

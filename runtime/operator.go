@@ -76,6 +76,14 @@ type Source interface {
 	Close() error
 }
 
+// PartitionedSource is implemented by sources that know, once open, which
+// partitions they read. The watermark then waits for each of them (until
+// it has been idle for the idle timeout) instead of only for those that
+// have delivered rows.
+type PartitionedSource interface {
+	Partitions() []int
+}
+
 // Context is what the runtime gives an operator or source subtask.
 type Context struct {
 	Job         string
@@ -87,7 +95,13 @@ type Context struct {
 	task    *task
 	node    *node
 	sideOut []Output
+	done    <-chan struct{}
 }
+
+// Done is closed when the job is stopping (cancelled or failed). An
+// operator that blocks on something outside the job — a network call, a
+// channel — must give up when it is closed.
+func (c *Context) Done() <-chan struct{} { return c.done }
 
 // SideOutput returns the output for port (1 and up), or nil when nothing is
 // connected to it.

@@ -24,6 +24,18 @@ func newWMGenerator(s WatermarkStrategy) *wmGenerator {
 	return &wmGenerator{col: s.TimeColumn, delay: s.MaxOutOfOrderness.Milliseconds(), idle: s.IdleTimeout.Milliseconds(), emitted: MinWatermark}
 }
 
+// declare registers partitions that hold back the watermark before their
+// first row.
+func (g *wmGenerator) declare(parts []int, now int64) {
+	for _, part := range parts {
+		for part >= len(g.parts) {
+			g.parts = append(g.parts, partWM{max: MinWatermark})
+		}
+		p := &g.parts[part]
+		p.seen, p.lastSeen = true, now
+	}
+}
+
 // observe records a batch of partition part at processing time now.
 func (g *wmGenerator) observe(part int, b *Batch, now int64) {
 	if g.col < 0 {

@@ -1,0 +1,2 @@
+// Package apps holds ready-made Sluice jobs, one package each.
+package apps

@@ -1,0 +1,71 @@
+// Package bench holds Sluice's benchmarks: one workload run several ways in
+// the same process, reported as events/s and as ratios, so that speed claims
+// always come with a peer measured on the same machine in the same run.
+//
+// The workload: a keyed event-time tumbling COUNT+SUM over 10 s windows,
+// 10,000 keys, events from an in-memory generator, timestamps ten per
+// millisecond with up to 50 ms of disorder (watermark bound 100 ms).
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Workload parameters.
+type Workload struct {
+	Events int64
+	Keys   int64
+	Window time.Duration
+}
+
+// Default is the workload of the README's figures.
+var Default = Workload{Events: 5_000_000, Keys: 10_000, Window: 10 * time.Second}
+
+const (
+	baseTime = int64(1_700_000_000_000) // ms
+	disorder = 50                       // ms
+	bound    = 100 * time.Millisecond   // watermark out-of-orderness
+)
+
+// Event returns event i: its key, time (ms) and value.
+func (w Workload) Event(i int64) (key, ts, v int64) {
+	key = int64(uint64(i)*2654435761%uint64(w.Keys)) % w.Keys
+	ts = baseTime + i/10 - (i*7)%disorder
+	v = i % 1000
+	return
+}
+
+// Result is one run of the workload.
+type Result struct {
+	Name    string
+	Events  int64
+	Elapsed time.Duration
+	Check   Checksum
+}
+
+// EventsPerSec is the throughput of the run.
+func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
+
+// Checksum summarises window results so runs can be compared: the number of
+// (key, window) results and the sums of their counts and sums.
+type Checksum struct {
+	Results int64
+	Count   int64
+	Sum     int64
+}
+
+func (c *Checksum) add(count, sum int64) {
+	c.Results++
+	c.Count += count
+	c.Sum += sum
+}
+
+func (c Checksum) String() string {
+	return fmt.Sprintf("%d results, count %d, sum %d", c.Results, c.Count, c.Sum)
+}
+
+// Expected computes the exact checksum of w without timing anything.
+func (w Workload) Expected() Checksum {
+	return RunLoop(w).Check
+}

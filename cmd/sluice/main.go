@@ -1,0 +1,51 @@
+// Command sluice is Sluice's one binary: it runs jobs, the demo and the
+// benchmarks.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `sluice — real-time stream analytics
+
+Usage:
+  sluice demo  [flags]   run the clickstream demo job on generated events
+  sluice bench [flags]   run the benchmarks against their peers and print the ratios
+  sluice version
+
+Run "sluice COMMAND -h" for the flags of a command.
+`
+
+var version = "0.1.0-dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "demo":
+		err = runDemo(ctx, os.Args[2:])
+	case "bench":
+		err = runBench(ctx, os.Args[2:])
+	case "version", "--version":
+		fmt.Println("sluice", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "sluice: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "sluice:", err)
+		os.Exit(1)
+	}
+}

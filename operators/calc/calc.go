@@ -1,0 +1,197 @@
+// Package calc is Flink's Calc: an optional filter predicate followed by an
+// optional projection, fused into one stateless operator.
+//
+// A filter without a projection never copies rows: it emits a view of its
+// input (the input's columns with a selection vector of the surviving rows).
+// A projection evaluates each output column, over the surviving rows only,
+// into a batch the operator owns and reuses.
+package calc
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/operators/expr"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// New checks and compiles a Calc over rows of schema in and returns a
+// factory of operators (one per subtask) and the output schema.
+//
+// where is the filter predicate, nil for none; it must be BOOLEAN and keeps
+// the rows where it is TRUE (not FALSE, not NULL). project lists the output
+// columns, nil to pass the input columns through unchanged (the output schema
+// is then in itself). names names the output columns; nil, or an empty name,
+// takes the expression's text. Output names must be unique
+// (case-insensitive). A field is nullable when its expression can be NULL.
+func New(in *runtime.Schema, where expr.Expr, project []expr.Expr, names []string) (newOp func() runtime.Operator, out *runtime.Schema, err error) {
+	if names != nil && len(names) != len(project) {
+		return nil, nil, fmt.Errorf("calc: %d names for %d projected columns", len(names), len(project))
+	}
+	if where != nil {
+		w, err := expr.Compile(where, in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("filter: %w", err)
+		}
+		if w.Type() != runtime.Boolean {
+			return nil, nil, fmt.Errorf("filter must be BOOLEAN, not %s: %q", w.Type(), where.String())
+		}
+	}
+	out = in
+	if project != nil {
+		fields := make([]runtime.Field, len(project))
+		seen := make(map[string]int, len(project))
+		for i, p := range project {
+			c, err := expr.Compile(p, in)
+			if err != nil {
+				return nil, nil, fmt.Errorf("projection %d: %w", i+1, err)
+			}
+			name := ""
+			if names != nil {
+				name = names[i]
+			}
+			if name == "" {
+				name = p.String()
+			}
+			key := strings.ToLower(name)
+			if j, dup := seen[key]; dup {
+				return nil, nil, fmt.Errorf("projections %d and %d are both called %q", j+1, i+1, name)
+			}
+			seen[key] = i
+			fields[i] = runtime.Field{Name: name, Type: c.Type(), Nullable: c.Nullable()}
+		}
+		out = runtime.NewSchema(fields...)
+	}
+	return func() runtime.Operator { return newCalc(in, where, project, out) }, out, nil
+}
+
+// calc is one subtask's operator. It owns its compiled expressions (they
+// hold scratch vectors) and its output batch.
+type calc struct {
+	runtime.Base
+	err     error // compile error; cannot happen after New succeeded
+	where   *expr.Compiled
+	dropAll bool // the filter is constantly FALSE or NULL
+	proj    []*expr.Compiled
+	cols    []int // projection i is a bare reference to input column cols[i], or -1
+	schema  *runtime.Schema
+	out     *runtime.Batch
+	own     []runtime.Vector // out's own vectors while it shares input columns
+	sel     []int32
+	view    runtime.Batch
+}
+
+func newCalc(in *runtime.Schema, where expr.Expr, project []expr.Expr, schema *runtime.Schema) *calc {
+	c := &calc{schema: schema}
+	if where != nil {
+		w, err := expr.Compile(where, in)
+		if err != nil {
+			c.err = err
+			return c
+		}
+		if v, ok := w.Const(); ok {
+			c.dropAll = v.Null || v.I == 0
+		} else {
+			c.where = w
+		}
+	}
+	if project == nil {
+		return c
+	}
+	for _, p := range project {
+		pc, err := expr.Compile(p, in)
+		if err != nil {
+			c.err = err
+			return c
+		}
+		col, ok := pc.Column()
+		if !ok {
+			col = -1
+		}
+		c.proj, c.cols = append(c.proj, pc), append(c.cols, col)
+	}
+	c.out = runtime.NewBatch(schema)
+	c.own = make([]runtime.Vector, len(project))
+	return c
+}
+
+// Open reports a compile error (which New already ruled out).
+func (c *calc) Open(*runtime.Context) error { return c.err }
+
+// OutputSchema returns the schema of the rows the operator emits.
+func (c *calc) OutputSchema() *runtime.Schema { return c.schema }
+
+// ProcessBatch filters and projects b. The emitted batch is a view of b or
+// the operator's own batch; either way it is only lent to out.Emit.
+func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
+	if c.dropAll || b.Len() == 0 {
+		return nil
+	}
+	in := b
+	if c.where != nil {
+		c.sel = c.where.Select(b, c.sel)
+		switch len(c.sel) {
+		case 0:
+			return nil
+		case b.Len(): // every row kept
+		default:
+			c.view = *b
+			c.view.Sel = c.sel
+			in = &c.view
+		}
+	}
+	defer func() { c.view = runtime.Batch{} }() // keep no reference to b
+	if c.proj == nil {
+		return out.Emit(in)
+	}
+	n := in.Len()
+	ob := c.out
+	shared := false
+	for i, p := range c.proj {
+		if col := c.cols[i]; col >= 0 && in.Sel == nil {
+			// A column passed through as is: lend the input's column
+			// instead of copying it.
+			c.own[i] = ob.Cols[i]
+			ob.Cols[i] = sliceVector(&in.Cols[col], n, ob.Cols[i].Type)
+			shared = true
+			continue
+		}
+		p.Eval(in, &ob.Cols[i])
+	}
+	ob.N, ob.Sel = n, nil
+	err := out.Emit(ob)
+	if shared {
+		for i, col := range c.cols {
+			if col >= 0 && in.Sel == nil {
+				ob.Cols[i], c.own[i] = c.own[i], runtime.Vector{}
+			}
+		}
+	}
+	return err
+}
+
+// sliceVector returns the first n rows of v, sharing its memory.
+func sliceVector(v *runtime.Vector, n int, t runtime.Type) runtime.Vector {
+	s := runtime.Vector{Type: t}
+	switch t.Physical() {
+	case runtime.PhysFloat:
+		s.F64 = v.F64[:n]
+	case runtime.PhysString:
+		s.Str = v.Str[:n]
+	default:
+		s.I64 = v.I64[:n]
+	}
+	if v.Null != nil {
+		s.Null = v.Null[:n]
+	}
+	return s
+}
+
+// Close returns the output batch to its pool.
+func (c *calc) Close() error {
+	if c.out != nil {
+		c.out.Release()
+		c.out = nil
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+// Package window implements event-time group windows — tumbling, hopping
+// (sliding) and session — with incremental aggregates.
+//
+// A window [start, end) fires when the watermark reaches end-1, emitting one
+// row per key: the key columns, window_start, window_end and the aggregates.
+// With allowed lateness a fired window keeps its state until the watermark
+// passes end-1+lateness, and rows arriving meanwhile update it and re-fire
+// the updated groups. Rows later than that are dropped and counted, or sent
+// to side output port 1 when asked.
+package window
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Kind is the kind of window.
+type Kind uint8
+
+// Window kinds.
+const (
+	Tumbling Kind = iota + 1
+	Hopping
+	Session
+)
+
+func (k Kind) String() string { return [...]string{"", "TUMBLE", "HOP", "SESSION"}[k] }
+
+// Assigner says which windows a row belongs to. Times in milliseconds.
+type Assigner struct {
+	Kind   Kind
+	Size   int64 // tumbling, hopping
+	Slide  int64 // hopping
+	Gap    int64 // session
+	Offset int64 // tumbling, hopping: windows start at Offset + k×Slide
+}
+
+// Tumble returns tumbling windows of the given size.
+func Tumble(size time.Duration) Assigner {
+	return Assigner{Kind: Tumbling, Size: size.Milliseconds(), Slide: size.Milliseconds()}
+}
+
+// Hop returns hopping windows of the given size starting every slide.
+func Hop(slide, size time.Duration) Assigner {
+	return Assigner{Kind: Hopping, Size: size.Milliseconds(), Slide: slide.Milliseconds()}
+}
+
+// SessionGap returns session windows closed by a gap of inactivity.
+func SessionGap(gap time.Duration) Assigner {
+	return Assigner{Kind: Session, Gap: gap.Milliseconds()}
+}
+
+func (a Assigner) String() string {
+	switch a.Kind {
+	case Tumbling:
+		return fmt.Sprintf("TUMBLE(%s)", time.Duration(a.Size)*time.Millisecond)
+	case Hopping:
+		return fmt.Sprintf("HOP(slide %s, size %s)", time.Duration(a.Slide)*time.Millisecond, time.Duration(a.Size)*time.Millisecond)
+	case Session:
+		return fmt.Sprintf("SESSION(gap %s)", time.Duration(a.Gap)*time.Millisecond)
+	}
+	return "?"
+}
+
+func (a Assigner) validate() error {
+	switch a.Kind {
+	case Tumbling:
+		if a.Size <= 0 {
+			return fmt.Errorf("tumbling window size must be positive, got %dms", a.Size)
+		}
+	case Hopping:
+		if a.Size <= 0 || a.Slide <= 0 {
+			return fmt.Errorf("hopping window size and slide must be positive, got size %dms slide %dms", a.Size, a.Slide)
+		}
+		if a.Size%a.Slide != 0 {
+			return fmt.Errorf("hopping window size (%dms) must be a multiple of its slide (%dms)", a.Size, a.Slide)
+		}
+	case Session:
+		if a.Gap <= 0 {
+			return fmt.Errorf("session gap must be positive, got %dms", a.Gap)
+		}
+	default:
+		return fmt.Errorf("unknown window kind %d", a.Kind)
+	}
+	return nil
+}
+
+// Spec configures a window aggregation.
+type Spec struct {
+	In      *runtime.Schema
+	KeyCols []int // grouping keys (rows arrive keyed by them); none = one global group
+	TimeCol int   // event-time column (TIMESTAMP or BIGINT ms)
+	Window  Assigner
+	Aggs    []agg.Spec
+	// AllowedLateness keeps fired windows open for late rows, re-firing.
+	AllowedLateness time.Duration
+	// LateOutput sends rows too late for any window to side output port 1
+	// (with the input schema) instead of dropping them.
+	LateOutput bool
+	// StartName and EndName name the window bound columns
+	// (default window_start, window_end).
+	StartName, EndName string
+}
+
+// New checks spec and returns a factory of operators (one per subtask) and
+// the output schema: key columns, window start, window end, aggregates.
+func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err error) {
+	if err := spec.Window.validate(); err != nil {
+		return nil, nil, err
+	}
+	if spec.Window.Kind == Tumbling {
+		// A tumbling window slides by its size, whatever an Assigner
+		// written out by hand says.
+		spec.Window.Slide = spec.Window.Size
+	}
+	if spec.AllowedLateness < 0 {
+		return nil, nil, fmt.Errorf("window: allowed lateness must not be negative, got %s", spec.AllowedLateness)
+	}
+	in := spec.In
+	if in == nil {
+		return nil, nil, fmt.Errorf("window: no input schema")
+	}
+	if spec.TimeCol < 0 || spec.TimeCol >= in.Len() {
+		return nil, nil, fmt.Errorf("window: time column %d out of range", spec.TimeCol)
+	}
+	if t := in.Fields[spec.TimeCol].Type; t != runtime.Timestamp && t != runtime.BigInt {
+		return nil, nil, fmt.Errorf("window: time column %q is %s, want TIMESTAMP(3)", in.Fields[spec.TimeCol].Name, t)
+	}
+	layout, err := agg.NewLayout(in, spec.Aggs)
+	if err != nil {
+		return nil, nil, err
+	}
+	var fields []runtime.Field
+	for _, c := range spec.KeyCols {
+		if c < 0 || c >= in.Len() {
+			return nil, nil, fmt.Errorf("window: key column %d out of range", c)
+		}
+		fields = append(fields, in.Fields[c])
+	}
+	startName, endName := spec.StartName, spec.EndName
+	if startName == "" {
+		startName = "window_start"
+	}
+	if endName == "" {
+		endName = "window_end"
+	}
+	fields = append(fields, runtime.Field{Name: startName, Type: runtime.Timestamp}, runtime.Field{Name: endName, Type: runtime.Timestamp})
+	fields = append(fields, layout.Fields()...)
+	out = runtime.NewSchema(fields...)
+	lateness := spec.AllowedLateness.Milliseconds()
+	if spec.Window.Kind == Session {
+		return func() runtime.Operator {
+			return &sessionOp{common: newCommon(spec, layout, out, lateness)}
+		}, out, nil
+	}
+	return func() runtime.Operator {
+		return &alignedOp{common: newCommon(spec, layout, out, lateness), panes: make(map[int64]*pane)}
+	}, out, nil
+}
+
+// common is what both window operators share.
+type common struct {
+	runtime.Base
+	spec     Spec
+	layout   *agg.Layout
+	out      *runtime.Schema
+	lateness int64
+	nk       int // number of key columns
+	ctx      *runtime.Context
+	wm       int64
+	outb     *runtime.Batch
+	late     *runtime.Batch // late rows for the side output
+	rows     []int32
+	groups   []int32
+}
+
+func newCommon(spec Spec, layout *agg.Layout, out *runtime.Schema, lateness int64) common {
+	return common{spec: spec, layout: layout, out: out, lateness: lateness, nk: len(spec.KeyCols), wm: runtime.MinWatermark}
+}
+
+func (c *common) Open(ctx *runtime.Context) error {
+	c.ctx = ctx
+	c.outb = runtime.NewBatch(c.out)
+	return nil
+}
+
+// Close returns the operator's batches to their pools.
+func (c *common) Close() error {
+	if c.outb != nil {
+		c.outb.Release()
+		c.outb = nil
+	}
+	if c.late != nil {
+		c.late.Release()
+		c.late = nil
+	}
+	return nil
+}
+
+// emitRow appends one result row and flushes a full batch.
+func (c *common) emitRow(table *agg.Table, accs *agg.Accs, key, acc int32, start, end int64, out runtime.Output) error {
+	b := c.outb
+	table.Key(key, b, 0)
+	b.Cols[c.nk].AppendInt(start)
+	b.Cols[c.nk+1].AppendInt(end)
+	accs.Emit(acc, b, c.nk+2)
+	b.N++
+	if b.N >= runtime.DefaultBatchRows {
+		return c.flush(out)
+	}
+	return nil
+}
+
+func (c *common) flush(out runtime.Output) error {
+	if c.outb.N == 0 {
+		return nil
+	}
+	err := out.Emit(c.outb)
+	c.outb.Reset()
+	return err
+}
+
+// dropLate routes physical rows of b that are too late.
+func (c *common) dropLate(b *runtime.Batch, rows []int32) {
+	if len(rows) == 0 {
+		return
+	}
+	if c.spec.LateOutput && c.ctx != nil && c.ctx.SideOutput(1) != nil {
+		if c.late == nil {
+			c.late = runtime.NewBatch(c.spec.In)
+		}
+		for _, r := range rows {
+			c.late.AppendRow(b, int(r))
+		}
+		return
+	}
+	if c.ctx != nil && c.ctx.Metrics != nil {
+		c.ctx.Metrics.LateRowsDropped.Add(len(rows))
+	}
+}
+
+func (c *common) flushLate() error {
+	if c.late == nil || c.late.N == 0 {
+		return nil
+	}
+	err := c.ctx.SideOutput(1).Emit(c.late)
+	c.late.Reset()
+	return err
+}
+
+func (c *common) setStateKeys(n int) {
+	if c.ctx != nil && c.ctx.Metrics != nil {
+		c.ctx.Metrics.SetStateKeys(n)
+	}
+}
+
+// floorMod is x mod m rounded towards negative infinity.
+func floorMod(x, m int64) int64 {
+	r := x % m
+	if r < 0 {
+		r += m
+	}
+	return r
+}

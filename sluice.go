@@ -1,0 +1,153 @@
+// Package sluice is the Go API of Sluice: build a job from typed streams —
+// source → filter/select → key → window → aggregate → sink — and run it on
+// all cores.
+//
+//	env := sluice.NewEnv()
+//	clicks := env.FromRows("clicks", schema, rows, sluice.Watermark("ts", 2*time.Second))
+//	counts := clicks.
+//		Filter(expr.Gt(expr.Col("ms"), expr.Int(0))).
+//		KeyBy("page").
+//		Window(window.Tumble(10*time.Second)).
+//		Aggregate(sluice.Count("views"), sluice.Sum("ms", "total_ms"))
+//	counts.Print()
+//	err := env.Execute(ctx)
+//
+// Every stream has a schema of typed columns; a mistake (an unknown column,
+// a type that does not fit) is reported by Execute before anything runs.
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/sluicehq/sluice/connectors/blackhole"
+	"github.com/sluicehq/sluice/connectors/print"
+	rt "github.com/sluicehq/sluice/runtime"
+)
+
+// Env builds and runs one job.
+type Env struct {
+	g    *rt.Graph
+	opt  rt.Options
+	errs []error
+	out  *print.Writer
+}
+
+// Option configures an Env.
+type Option func(*Env)
+
+// WithParallelism sets the default number of subtasks per operator
+// (default GOMAXPROCS).
+func WithParallelism(n int) Option { return func(e *Env) { e.opt.Parallelism = n } }
+
+// WithBufferRows bounds each subtask input lane, in rows.
+func WithBufferRows(n int) Option { return func(e *Env) { e.opt.BufferRows = n } }
+
+// WithMetrics registers the job's metrics in set (served at /metrics when
+// the set is registered with metrics.RegisterSet or written by the caller).
+func WithMetrics(set *metrics.Set) Option { return func(e *Env) { e.opt.Metrics = set } }
+
+// WithName names the job (the job label of its metrics).
+func WithName(name string) Option { return func(e *Env) { e.g.Name = name } }
+
+// WithOutput sets where Print writes (default standard output).
+func WithOutput(w io.Writer) Option { return func(e *Env) { e.out = print.NewWriter(w) } }
+
+// NewEnv returns an empty job.
+func NewEnv(opts ...Option) *Env {
+	e := &Env{g: rt.NewGraph("job")}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.opt.Parallelism <= 0 {
+		e.opt.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if e.out == nil {
+		e.out = print.NewWriter(os.Stdout)
+	}
+	return e
+}
+
+// Graph returns the job's dataflow graph.
+func (e *Env) Graph() *rt.Graph { return e.g }
+
+// Parallelism is the job's default parallelism.
+func (e *Env) Parallelism() int { return e.opt.Parallelism }
+
+func (e *Env) fail(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Errorf(format, args...))
+}
+
+// Err returns the errors found while building the job, if any.
+func (e *Env) Err() error { return errors.Join(e.errs...) }
+
+// Execute runs the job until its sources end or ctx is cancelled.
+func (e *Env) Execute(ctx context.Context) error {
+	if err := e.Err(); err != nil {
+		return err
+	}
+	return rt.Run(ctx, e.g, e.opt)
+}
+
+// SourceOption configures a source.
+type SourceOption func(*sourceConf)
+
+type sourceConf struct {
+	par     int
+	timeCol string
+	delay   time.Duration
+	idle    time.Duration
+	hasWM   bool
+	batch   int
+}
+
+// BatchRows makes FromRows emit at most n rows per batch (and so a
+// watermark after every n rows).
+func BatchRows(n int) SourceOption { return func(c *sourceConf) { c.batch = n } }
+
+// Watermark declares col as the event time, with rows allowed to arrive up
+// to maxOutOfOrder behind the latest time seen.
+func Watermark(col string, maxOutOfOrder time.Duration) SourceOption {
+	return func(c *sourceConf) { c.timeCol, c.delay, c.hasWM = col, maxOutOfOrder, true }
+}
+
+// IdleTimeout marks a source partition idle after d without rows, so it
+// stops holding back the watermark.
+func IdleTimeout(d time.Duration) SourceOption { return func(c *sourceConf) { c.idle = d } }
+
+// SourceParallelism sets the number of source subtasks.
+func SourceParallelism(n int) SourceOption { return func(c *sourceConf) { c.par = n } }
+
+// FromSource adds a source made of runtime.Source subtasks.
+func (e *Env) FromSource(name string, schema *rt.Schema, newSource func() rt.Source, opts ...SourceOption) *Stream {
+	c := sourceConf{par: e.opt.Parallelism}
+	for _, o := range opts {
+		o(&c)
+	}
+	wm := rt.NoWatermarks
+	timeCol := -1
+	if c.hasWM {
+		timeCol = schema.Index(c.timeCol)
+		if timeCol < 0 {
+			e.fail("source %q: watermark column %q not found in %s", name, c.timeCol, schema)
+		} else if t := schema.Fields[timeCol].Type; t != rt.Timestamp && t != rt.BigInt {
+			e.fail("source %q: watermark column %q is %s, want TIMESTAMP(3)", name, c.timeCol, t)
+			timeCol = -1
+		}
+		wm = rt.WatermarkStrategy{TimeColumn: timeCol, MaxOutOfOrderness: c.delay, IdleTimeout: c.idle}
+	}
+	id := e.g.AddSource(name, schema, c.par, newSource, wm)
+	return &Stream{env: e, id: id, schema: schema, par: c.par, timeCol: timeCol}
+}
+
+// Print writes every row of s to the Env's output.
+func (s *Stream) Print() { s.To("print", print.New(s.env.out, "")) }
+
+// Discard sends s to a blackhole sink counting rows into c (may be nil).
+func (s *Stream) Discard(c *blackhole.Counter) { s.To("blackhole", blackhole.New(c)) }
