@@ -13,8 +13,10 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/operators/expr"
+	"github.com/sluicehq/sluice/operators/process"
 	"github.com/sluicehq/sluice/operators/window"
 	rt "github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/state"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -155,4 +157,68 @@ func Example() {
 	// Output:
 	// +I[/, 1970-01-01 00:00:00.000, 1970-01-01 00:00:10.000, 2, 21.0]
 	// +I[/, 1970-01-01 00:00:10.000, 1970-01-01 00:00:20.000, 1, 18.0]
+}
+
+func TestIntervalJoin(t *testing.T) {
+	orders := rt.NewSchema(rt.Field{Name: "id", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
+	ships := rt.NewSchema(rt.Field{Name: "order_id", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
+	o := [][]rt.Value{{rt.IntValue(1), rt.TimeValue(0)}, {rt.IntValue(2), rt.TimeValue(1000)}, {rt.IntValue(3), rt.TimeValue(2000)}}
+	s := [][]rt.Value{{rt.IntValue(1), rt.TimeValue(500)}, {rt.IntValue(2), rt.TimeValue(9000)}, {rt.IntValue(3), rt.TimeValue(3000)}, {rt.IntValue(3), rt.TimeValue(7000)}}
+	env := sluice.NewEnv(sluice.WithParallelism(3))
+	a := env.FromRows("orders", orders, o, sluice.Watermark("ts", time.Second))
+	b := env.FromRows("shipments", ships, s, sluice.Watermark("ts", time.Second))
+	got := a.KeyBy("id").IntervalJoin(b.KeyBy("order_id"), 0, 5*time.Second).Collect()
+	if err := env.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows := got.Strings()
+	sort.Strings(rows)
+	want := "1,1970-01-01 00:00:00.000,1,1970-01-01 00:00:00.500|3,1970-01-01 00:00:02.000,3,1970-01-01 00:00:03.000|3,1970-01-01 00:00:02.000,3,1970-01-01 00:00:07.000"
+	if strings.Join(rows, "|") != want {
+		t.Fatalf("got %q\nwant %q", strings.Join(rows, "|"), want)
+	}
+}
+
+// runningCount emits (page, n) with the running count of rows per page.
+type runningCount struct {
+	n *state.ValueState[int64]
+}
+
+func (f *runningCount) Open(ctx *process.Ctx) (err error) {
+	f.n, err = state.RegisterValue(ctx.State(), state.Descriptor[int64]{Name: "n"})
+	return err
+}
+
+func (f *runningCount) ProcessRow(ctx *process.Ctx, b *rt.Batch, r int, out *process.Emitter) error {
+	n, _ := f.n.Value()
+	n++
+	if err := f.n.Update(n); err != nil {
+		return err
+	}
+	return out.AppendValues(b.Cols[0].Value(r), rt.IntValue(n))
+}
+
+func (f *runningCount) OnTimer(*process.Ctx, int64, bool, *process.Emitter) error { return nil }
+
+func TestKeyedProcess(t *testing.T) {
+	var rows [][]rt.Value
+	for i := 0; i < 300; i++ {
+		rows = append(rows, click([]string{"/", "/a", "/b"}[i%3], 1, float64(i)))
+	}
+	out := rt.NewSchema(rt.Field{Name: "page", Type: rt.Varchar}, rt.Field{Name: "n", Type: rt.BigInt})
+	env := sluice.NewEnv(sluice.WithParallelism(2))
+	got := env.FromRows("clicks", clickSchema, rows).KeyBy("page").
+		Process(out, "", func() process.Func { return &runningCount{} }, state.Options{}).Collect()
+	if err := env.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	max := map[string]int64{}
+	for _, r := range got.Rows() {
+		if r[1].I > max[r[0].S] {
+			max[r[0].S] = r[1].I
+		}
+	}
+	if len(got.Rows()) != 300 || max["/"] != 100 || max["/a"] != 100 || max["/b"] != 100 {
+		t.Fatalf("%d rows, final counts %v", len(got.Rows()), max)
+	}
 }

@@ -64,11 +64,7 @@ func HashColumns(b *Batch, cols []int, out []uint64) []uint64 {
 				case v.Type.Physical() == PhysString:
 					x = HashString(v.Str[r])
 				case v.Type.Physical() == PhysFloat:
-					f := v.F64[r]
-					if f == 0 {
-						f = 0
-					}
-					x = HashInt64(math.Float64bits(f))
+					x = hashFloat(v.F64[r])
 				default:
 					x = HashInt64(uint64(v.I64[r]))
 				}
@@ -84,11 +80,7 @@ func HashColumns(b *Batch, cols []int, out []uint64) []uint64 {
 			}
 		case PhysFloat:
 			for i := range out {
-				f := v.F64[b.Row(i)]
-				if f == 0 {
-					f = 0 // -0 and +0 are one key
-				}
-				out[i] = mixIn(first, out[i], HashInt64(math.Float64bits(f)))
+				out[i] = mixIn(first, out[i], hashFloat(v.F64[b.Row(i)]))
 			}
 		default:
 			if b.Sel == nil && first {
@@ -103,6 +95,18 @@ func HashColumns(b *Batch, cols []int, out []uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+// hashFloat hashes a DOUBLE key so that -0 and +0, and all NaNs, are one
+// key each.
+func hashFloat(f float64) uint64 {
+	switch {
+	case f == 0:
+		f = 0
+	case f != f:
+		f = math.NaN()
+	}
+	return HashInt64(math.Float64bits(f))
 }
 
 func mixIn(first bool, h, x uint64) uint64 {

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-cmd")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sluice")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var resultLine = regexp.MustCompile(`^(?:\d+> )?\+I\[(.*)\]$`)
+
+// demoResults runs the demo and returns its result rows (without the
+// subtask prefix), sorted.
+func demoResults(t *testing.T, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"demo"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sluice demo %v: %v\n%s", args, err, stderr.String())
+	}
+	var rows []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		m := resultLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("unexpected output line %q", line)
+		}
+		rows = append(rows, m[1])
+	}
+	sort.Strings(rows)
+	return rows
+}
+
+func TestDemoCountsEveryClickOnceAtAnyParallelism(t *testing.T) {
+	const events = 300_000
+	one := demoResults(t, "--events", strconv.Itoa(events), "--parallelism", "1")
+	four := demoResults(t, "--events", strconv.Itoa(events), "--parallelism", "4")
+	if strings.Join(one, "\n") != strings.Join(four, "\n") {
+		t.Fatalf("parallelism 1 and 4 differ:\n%s\n---\n%s", strings.Join(one, "\n"), strings.Join(four, "\n"))
+	}
+	total := 0
+	for _, r := range one {
+		f := strings.Split(r, ", ")
+		if len(f) != 7 {
+			t.Fatalf("row %q: want 7 columns", r)
+		}
+		n, err := strconv.Atoi(f[3])
+		if err != nil {
+			t.Fatalf("row %q: views %q", r, f[3])
+		}
+		total += n
+	}
+	if total != events {
+		t.Fatalf("views add up to %d, want %d", total, events)
+	}
+}
+
+func TestDemoServesMetricsAndStopsOnSIGTERM(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--events", "-1", "--rows-per-second", "20000", "--metrics-addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`metrics at (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-addr:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no metrics address announced")
+	}
+	want := regexp.MustCompile(`(?m)^sluice_operator_rows_in_total\{job="clickstream",operator="window TUMBLE\(10s\)",subtask="\d+"\} ([1-9]\d*)$`)
+	deadline := time.Now().Add(10 * time.Second)
+	var body string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if want.MatchString(body) && strings.Contains(body, "sluice_operator_state_keys") && strings.Contains(body, "sluice_operator_watermark_lag_seconds") {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !want.MatchString(body) {
+		t.Fatalf("metrics never showed rows into the window operator:\n%s", body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo did not stop within 10 s of SIGTERM")
+	}
+}
