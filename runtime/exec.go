@@ -24,6 +24,11 @@ type Options struct {
 	// Metrics receives the job's metrics; nil for a private set. The set is
 	// registered for /metrics while the job runs.
 	Metrics *metrics.Set
+	// Barriers, when set, triggers checkpoints: each barrier received is
+	// injected into every source subtask after its current batch, and
+	// travels with the data; operators implementing BarrierHandler see it
+	// once it has arrived on all their inputs (aligned).
+	Barriers <-chan Barrier
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -55,13 +60,15 @@ type node struct {
 // task is one goroutine: a source or an input-driven root with its fused
 // chain of downstream operators.
 type task struct {
-	root    *node
-	source  Source
-	subtask int
-	inbox   *inbox
-	tracker *watermarkTracker
-	timers  timerQueue
-	nodes   []*node
+	root     *node
+	source   Source
+	subtask  int
+	inbox    *inbox
+	tracker  *watermarkTracker
+	barriers chan Barrier  // sources: injected checkpoint barriers
+	ended    chan struct{} // closed when the task's run returns
+	timers   timerQueue
+	nodes    []*node
 }
 
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
@@ -91,16 +98,31 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 		return err
 	}
 	var wg sync.WaitGroup
+	tasksDone := make(chan struct{})
+	fanDone := make(chan struct{})
+	if opt.Barriers != nil {
+		go func() {
+			defer close(fanDone)
+			fanOutBarriers(tasksDone, opt.Barriers, tasks)
+		}()
+	} else {
+		close(fanDone)
+	}
 	for _, t := range tasks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if t.ended != nil {
+				defer close(t.ended)
+			}
 			if err := t.run(ctx); err != nil && !errors.Is(err, errStopped) {
 				cancel(err)
 			}
 		}()
 	}
 	wg.Wait()
+	close(tasksDone)
+	<-fanDone
 	for _, t := range tasks {
 		t.close()
 	}
@@ -156,6 +178,8 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 			t := &task{root: n, subtask: i}
 			if spec.NewSource != nil {
 				t.source = spec.NewSource()
+				t.barriers = make(chan Barrier, 16)
+				t.ended = make(chan struct{})
 			} else {
 				t.inbox = newInbox(ctx.Done())
 			}
@@ -455,6 +479,49 @@ func (t *task) fireTimers() error {
 	})
 }
 
+// fanOutBarriers copies each barrier to every source task until every task
+// has returned. A barrier for a source that has ended is dropped; the
+// inputs it fed count as aligned.
+func fanOutBarriers(done <-chan struct{}, in <-chan Barrier, tasks []*task) {
+	for {
+		select {
+		case <-done:
+			return
+		case b, ok := <-in:
+			if !ok {
+				return
+			}
+			for _, t := range tasks {
+				if t.barriers == nil {
+					continue
+				}
+				select {
+				case t.barriers <- b:
+				case <-t.ended:
+				case <-done:
+					return
+				}
+			}
+		}
+	}
+}
+
+// SourceBarrierHandler is implemented by sources that take part in
+// checkpoints: OnBarrier is called between two polls, when the barrier is
+// injected, so the source can record its position.
+type SourceBarrierHandler interface {
+	OnBarrier(b Barrier) error
+}
+
+func (t *task) injectBarrier(b Barrier) error {
+	if h, ok := t.source.(SourceBarrierHandler); ok {
+		if err := h.OnBarrier(b); err != nil {
+			return wrap(t.root, err)
+		}
+	}
+	return t.barrier(t.root, b)
+}
+
 func (t *task) runSource(ctx context.Context) error {
 	root := t.root
 	gen := newWMGenerator(root.spec.Watermarks)
@@ -474,6 +541,13 @@ func (t *task) runSource(ctx context.Context) error {
 		}
 		if err := t.fireTimers(); err != nil {
 			return err
+		}
+		select {
+		case b := <-t.barriers:
+			if err := t.injectBarrier(b); err != nil {
+				return err
+			}
+		default:
 		}
 		b, part, err := t.source.Poll(ctx)
 		if err == io.EOF {
@@ -528,6 +602,10 @@ func (t *task) runSource(ctx context.Context) error {
 				return errStopped
 			case <-wait.C:
 			case <-t.timers.channel(now):
+			case b := <-t.barriers:
+				if err := t.injectBarrier(b); err != nil {
+					return err
+				}
 			}
 		}
 	}
