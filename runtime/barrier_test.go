@@ -12,7 +12,7 @@ import (
 type tally struct {
 	mu     sync.Mutex
 	before map[string]map[int64]int64 // participant → barrier → rows
-	seen   map[string]map[int64]int    // participant → barrier → subtasks that saw it
+	seen   map[string]map[int64]int   // participant → barrier → subtasks that saw it
 }
 
 func (t *tally) record(who string, id, rows int64) {
