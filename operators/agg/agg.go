@@ -86,6 +86,8 @@ type compiled struct {
 type Layout struct {
 	aggs           []compiled
 	nI, nF, nS, nD int
+	zeroI          []int64 // nI zeros, appended for a new group
+	zeroF          []float64
 }
 
 // NewLayout checks specs against the input schema.
@@ -150,6 +152,7 @@ func NewLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
 		}
 		l.aggs = append(l.aggs, c)
 	}
+	l.zeroI, l.zeroF = make([]int64, l.nI), make([]float64, l.nF)
 	return l, nil
 }
 
@@ -199,64 +202,21 @@ func (a *Accs) Add() int32 {
 
 func (a *Accs) add() {
 	l := a.l
-	base := len(a.I)
-	for k := 0; k < l.nI; k++ {
-		a.I = append(a.I, 0)
-	}
-	fb := len(a.F)
-	for k := 0; k < l.nF; k++ {
-		a.F = append(a.F, 0)
-	}
+	a.I = append(a.I, l.zeroI...)
+	a.F = append(a.F, l.zeroF...)
 	for k := 0; k < l.nS; k++ {
 		a.S = append(a.S, "")
 	}
 	for k := 0; k < l.nD; k++ {
 		a.D = append(a.D, distinctSet{})
 	}
-	for _, c := range l.aggs {
-		switch c.Func {
-		case Min:
-			if c.f >= 0 {
-				a.F[fb+c.f] = math.Inf(1)
-			} else if c.i >= 0 {
-				a.I[base+c.i] = math.MaxInt64
-			}
-		case Max:
-			if c.f >= 0 {
-				a.F[fb+c.f] = math.Inf(-1)
-			} else if c.i >= 0 {
-				a.I[base+c.i] = math.MinInt64
-			}
-		}
-	}
 	a.n++
+	a.initExtremes(int32(a.n - 1))
 }
 
-// Reset empties the table, keeping memory.
-func (a *Accs) Reset() {
-	a.I, a.F = a.I[:0], a.F[:0]
-	clear(a.S)
-	a.S = a.S[:0]
-	clear(a.D)
-	a.D = a.D[:0]
-	a.n = 0
-}
-
-// Clear re-initialises group g to empty (to reuse its slots).
-func (a *Accs) Clear(g int32) {
+// initExtremes sets the MIN and MAX slots of group g to their identities.
+func (a *Accs) initExtremes(g int32) {
 	l := a.l
-	for k := 0; k < l.nI; k++ {
-		a.I[int(g)*l.nI+k] = 0
-	}
-	for k := 0; k < l.nF; k++ {
-		a.F[int(g)*l.nF+k] = 0
-	}
-	for k := 0; k < l.nS; k++ {
-		a.S[int(g)*l.nS+k] = ""
-	}
-	for k := 0; k < l.nD; k++ {
-		a.D[int(g)*l.nD+k] = distinctSet{}
-	}
 	base, fb := int(g)*l.nI, int(g)*l.nF
 	for _, c := range l.aggs {
 		switch c.Func {
@@ -274,6 +234,26 @@ func (a *Accs) Clear(g int32) {
 			}
 		}
 	}
+}
+
+// Reset empties the table, keeping memory.
+func (a *Accs) Reset() {
+	a.I, a.F = a.I[:0], a.F[:0]
+	clear(a.S)
+	a.S = a.S[:0]
+	clear(a.D)
+	a.D = a.D[:0]
+	a.n = 0
+}
+
+// Clear re-initialises group g to empty (to reuse its slots).
+func (a *Accs) Clear(g int32) {
+	l := a.l
+	clear(a.I[int(g)*l.nI : int(g+1)*l.nI])
+	clear(a.F[int(g)*l.nF : int(g+1)*l.nF])
+	clear(a.S[int(g)*l.nS : int(g+1)*l.nS])
+	clear(a.D[int(g)*l.nD : int(g+1)*l.nD])
+	a.initExtremes(g)
 }
 
 // Bytes estimates the memory held by the accumulators.
