@@ -288,14 +288,23 @@ type opInput struct {
 	input int
 }
 
-func (o *opInput) Emit(b *Batch) error {
+func (o *opInput) Emit(b *Batch) (err error) {
 	if b.Len() == 0 {
 		return nil
 	}
 	m := o.n.metrics
 	m.RowsIn.Add(b.Len())
 	m.BatchesIn.Inc()
+	defer recoverInto(o.n, &err)
 	return o.n.op.ProcessBatch(o.input, b, o.n.out)
+}
+
+// recoverInto turns a panic in node n's operator into an OperatorError that
+// names it. A panic is a bug, but it fails the job, not the process.
+func recoverInto(n *node, err *error) {
+	if r := recover(); r != nil {
+		*err = wrap(n, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+	}
 }
 
 type fanout []Output
@@ -343,7 +352,8 @@ func makeOutput(outs []Output, m *OperatorMetrics) Output {
 
 // --- control propagation through a fused chain ---
 
-func (t *task) watermark(n *node, wm int64) error {
+func (t *task) watermark(n *node, wm int64) (err error) {
+	defer recoverInto(n, &err)
 	if wm <= n.wm {
 		return nil
 	}
@@ -381,7 +391,8 @@ func (t *task) broadcast(n *node, m Message) error {
 	return nil
 }
 
-func (t *task) barrier(n *node, b Barrier) error {
+func (t *task) barrier(n *node, b Barrier) (err error) {
+	defer recoverInto(n, &err)
 	if h, ok := n.op.(BarrierHandler); ok {
 		if err := h.OnBarrier(b, n.out); err != nil {
 			return wrap(n, err)
@@ -400,7 +411,8 @@ func (t *task) barrier(n *node, b Barrier) error {
 	return nil
 }
 
-func (t *task) finish(n *node) error {
+func (t *task) finish(n *node) (err error) {
+	defer recoverInto(n, &err)
 	if n.op != nil {
 		if err := n.op.Finish(n.out); err != nil {
 			return wrap(n, err)

@@ -157,3 +157,19 @@ func TestCancelStopsEndlessJob(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+type panicky struct{ Base }
+
+func (panicky) ProcessBatch(int, *Batch, Output) error { var m map[string]int; m["x"]++; return nil }
+
+func TestPanicInFusedOperatorFailsJobNamingIt(t *testing.T) {
+	g := NewGraph("t")
+	src := g.AddSource("src", kvSchema, 2, func() Source { return &sliceSource{schema: kvSchema, batches: kvRows(2, 2, 10)} }, NoWatermarks)
+	p := g.AddOperator("broken", kvSchema, 2, 1, func() Operator { return panicky{} })
+	g.Connect(src, p, Forward) // fused into the source's goroutine
+	err := Run(context.Background(), g, Options{})
+	var oe *OperatorError
+	if !errors.As(err, &oe) || oe.Operator != "broken" || !strings.Contains(err.Error(), "panic: assignment to entry in nil map") {
+		t.Fatalf("got %v", err)
+	}
+}
