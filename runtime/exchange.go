@@ -18,6 +18,12 @@ type writer struct {
 	rr      int
 	hashes  []uint64
 	dest    []int32
+	counts  []int32
+	cur     []int32
+	i64s    [][]int64
+	f64s    [][]float64
+	strs    [][]string
+	nulls   [][]bool
 	out     []*Batch
 	metrics *OperatorMetrics // of the sending operator
 }
@@ -51,8 +57,12 @@ func (w *writer) Emit(b *Batch) error {
 	}
 	w.hashes = HashColumns(b, w.keyCols, w.hashes)
 	w.dest = resize(w.dest, n)
+	w.counts = resize(w.counts, p)
+	clear(w.counts)
 	for i, h := range w.hashes {
-		w.dest[i] = int32(SubtaskForKeyGroup(KeyGroup(h), p))
+		t := int32(SubtaskForKeyGroup(KeyGroup(h), p))
+		w.dest[i] = t
+		w.counts[t]++
 	}
 	if cap(w.out) < p {
 		w.out = make([]*Batch, p)
@@ -61,40 +71,52 @@ func (w *writer) Emit(b *Batch) error {
 	for t := range w.out {
 		w.out[t] = NewBatch(w.schema)
 	}
+	// Scatter column by column into exactly sized target columns.
 	for c := range b.Cols {
 		src := &b.Cols[c]
 		switch src.Type.Physical() {
 		case PhysFloat:
-			for i, t := range w.dest {
-				o := &w.out[t].Cols[c]
-				o.F64 = append(o.F64, src.F64[b.Row(i)])
+			w.f64s = resize(w.f64s, p)
+			for t, ob := range w.out {
+				w.f64s[t] = resize(ob.Cols[c].F64, int(w.counts[t]))
+			}
+			scatter(w.f64s, src.F64, w.dest, b.Sel, w.cursor(p))
+			for t, ob := range w.out {
+				ob.Cols[c].F64 = w.f64s[t]
 			}
 		case PhysString:
-			for i, t := range w.dest {
-				o := &w.out[t].Cols[c]
-				o.Str = append(o.Str, src.Str[b.Row(i)])
+			w.strs = resize(w.strs, p)
+			for t, ob := range w.out {
+				w.strs[t] = resize(ob.Cols[c].Str, int(w.counts[t]))
 			}
+			scatter(w.strs, src.Str, w.dest, b.Sel, w.cursor(p))
+			for t, ob := range w.out {
+				ob.Cols[c].Str = w.strs[t]
+			}
+			clear(w.strs)
 		default:
-			for i, t := range w.dest {
-				o := &w.out[t].Cols[c]
-				o.I64 = append(o.I64, src.I64[b.Row(i)])
+			w.i64s = resize(w.i64s, p)
+			for t, ob := range w.out {
+				w.i64s[t] = resize(ob.Cols[c].I64, int(w.counts[t]))
+			}
+			scatter(w.i64s, src.I64, w.dest, b.Sel, w.cursor(p))
+			for t, ob := range w.out {
+				ob.Cols[c].I64 = w.i64s[t]
 			}
 		}
 		if src.Null != nil {
+			w.nulls = resize(w.nulls, p)
 			for t := range w.out {
-				w.out[t].Cols[c].Null = make([]bool, 0, n/p+16)
+				w.nulls[t] = make([]bool, w.counts[t])
 			}
-			for i, t := range w.dest {
-				o := &w.out[t].Cols[c]
-				o.Null = append(o.Null, src.Null[b.Row(i)])
+			scatter(w.nulls, src.Null, w.dest, b.Sel, w.cursor(p))
+			for t, ob := range w.out {
+				ob.Cols[c].Null = w.nulls[t]
 			}
 		}
 	}
 	for t, ob := range w.out {
-		ob.N = ob.Cols[0].Len()
-		if len(ob.Cols) == 0 {
-			ob.N = 0
-		}
+		ob.N = int(w.counts[t])
 		if ob.N == 0 {
 			ob.Release()
 			continue
@@ -141,4 +163,25 @@ func (w *writer) control(m Message) error {
 		}
 	}
 	return nil
+}
+
+func (w *writer) cursor(p int) []int32 {
+	w.cur = resize(w.cur, p)
+	clear(w.cur)
+	return w.cur
+}
+
+// scatter copies the present rows of src to dst[dest[i]], in order.
+func scatter[T any](dst [][]T, src []T, dest, sel []int32, cur []int32) {
+	if sel == nil {
+		for i, t := range dest {
+			dst[t][cur[t]] = src[i]
+			cur[t]++
+		}
+		return
+	}
+	for i, t := range dest {
+		dst[t][cur[t]] = src[sel[i]]
+		cur[t]++
+	}
 }

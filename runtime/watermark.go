@@ -45,22 +45,23 @@ func (g *wmGenerator) observe(part int, b *Batch, now int64) {
 		g.parts = append(g.parts, partWM{max: MinWatermark})
 	}
 	p := &g.parts[part]
+	n := b.Len()
+	if n == 0 {
+		return
+	}
+	p.seen, p.lastSeen, p.idle = true, now, false
 	v := &b.Cols[g.col]
 	m := p.max
-	n := b.Len()
-	for i := 0; i < n; i++ {
-		r := b.Row(i)
-		if v.Null != nil && v.Null[r] {
-			continue
+	if b.Sel == nil && v.Null == nil {
+		for _, t := range v.I64[:n] {
+			m = max(m, t)
 		}
-		if t := v.I64[r]; t > m {
-			m = t
+	} else {
+		for i := 0; i < n; i++ {
+			if r := b.Row(i); !v.IsNull(r) {
+				m = max(m, v.I64[r])
+			}
 		}
-	}
-	if n > 0 {
-		p.seen = true
-		p.lastSeen = now
-		p.idle = false
 	}
 	p.max = m
 }
