@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,8 +15,9 @@ import (
 const usage = `sluice — real-time stream analytics
 
 Usage:
-  sluice demo  [flags]   run the clickstream demo job on generated events
-  sluice bench [flags]   run the benchmarks against their peers and print the ratios
+  sluice demo  [flags]      run the main job (clickstream) on generated events
+  sluice run JOB [flags]    run a ready-made job by name (clickstream)
+  sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
 
 Run "sluice COMMAND -h" for the flags of a command.
@@ -34,6 +36,8 @@ func main() {
 	switch os.Args[1] {
 	case "demo":
 		err = runDemo(ctx, os.Args[2:])
+	case "run":
+		err = runRun(ctx, os.Args[2:])
 	case "bench":
 		err = runBench(ctx, os.Args[2:])
 	case "version", "--version":
@@ -43,6 +47,9 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "sluice: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "sluice:", err)

@@ -83,8 +83,8 @@ func TestDemoCountsEveryClickOnceAtAnyParallelism(t *testing.T) {
 	}
 }
 
-func TestDemoServesMetricsAndStopsOnSIGTERM(t *testing.T) {
-	cmd := exec.Command(binary, "demo", "--events", "-1", "--rows-per-second", "20000", "--metrics-addr", "127.0.0.1:0")
+func TestRunServesMetricsAndStopsOnSIGTERM(t *testing.T) {
+	cmd := exec.Command(binary, "run", "clickstream", "--events", "-1", "--rows-per-second", "20000", "--metrics-addr", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -138,4 +138,17 @@ func TestDemoServesMetricsAndStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("demo did not stop within 10 s of SIGTERM")
 	}
+}
+
+func TestRunRejectsUnknownJobAndFlags(t *testing.T) {
+	f := func(want string, args ...string) {
+		t.Helper()
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Fatalf("sluice %v: err %v, output %q; want it to fail saying %q", args, err, out, want)
+		}
+	}
+	f(`unknown job "nope"; jobs: clickstream`, "run", "nope")
+	f("flag provided but not defined: -bogus", "demo", "--bogus")
+	f(`unknown command "frobnicate"`, "frobnicate")
 }
