@@ -31,6 +31,14 @@ func (m *OperatorMetrics) SetStateKeys(n int) { m.stateKeys.Store(int64(n)) }
 // StateKeys returns the last value given to SetStateKeys.
 func (m *OperatorMetrics) StateKeys() int64 { return m.stateKeys.Load() }
 
+// NewOperatorMetrics returns the metrics of subtask subtask of operator in
+// job, registered in set. The runtime makes them for every subtask it runs;
+// tests that drive an operator directly use this to give it a Context with
+// working metrics.
+func NewOperatorMetrics(set *metrics.Set, job, operator string, subtask int) *OperatorMetrics {
+	return newOperatorMetrics(set, job, operator, subtask)
+}
+
 func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *OperatorMetrics {
 	labels := fmt.Sprintf(`{job=%s,operator=%s,subtask="%d"}`, strconv.Quote(job), strconv.Quote(op), subtask)
 	m := &OperatorMetrics{

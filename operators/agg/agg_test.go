@@ -2,7 +2,6 @@ package agg
 
 import (
 	"math"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,33 +31,12 @@ func row(i, d, s runtime.Value, n int64) []runtime.Value {
 	return []runtime.Value{i, d, s, runtime.IntValue(n), runtime.TimeValue(n * 10), null, {Type: runtime.Int, I: n}}
 }
 
-func batchOf(rows ...[]runtime.Value) *runtime.Batch {
-	b := runtime.NewBatch(in)
-	for _, r := range rows {
-		b.AppendValues(r...)
-	}
-	return b
-}
-
 func allRows(b *runtime.Batch) []int32 {
 	rows := make([]int32, b.Len())
 	for i := range rows {
 		rows[i] = int32(b.Row(i))
 	}
 	return rows
-}
-
-func fmtValue(v runtime.Value) string {
-	if v.Null {
-		return "NULL"
-	}
-	switch v.Type.Physical() {
-	case runtime.PhysFloat:
-		return strconv.FormatFloat(v.F, 'g', -1, 64)
-	case runtime.PhysString:
-		return strconv.Quote(v.S)
-	}
-	return strconv.FormatInt(v.I, 10)
 }
 
 // tb is what the helpers need of *testing.T and *rapid.T.
@@ -87,7 +66,7 @@ func emit(t tb, l *Layout, a *Accs, groups ...int32) []string {
 			if v.Null && !l.Fields()[c].Nullable {
 				t.Fatalf("%s is NOT NULL but is NULL", l.Fields()[c].Name)
 			}
-			parts = append(parts, fmtValue(v))
+			parts = append(parts, rttest.Quote(v))
 		}
 		lines = append(lines, strings.Join(parts, ","))
 	}
@@ -112,7 +91,7 @@ func TestAggregates(t *testing.T) {
 		}
 		for k, data := range [][][]runtime.Value{rows, onlyNull} {
 			a := NewAccs(l)
-			b := batchOf(data...)
+			b := rttest.NewBatch(in, data...)
 			a.Grow(1)
 			rs := allRows(b)
 			a.Update(b, rs, make([]int32, len(rs)))
@@ -159,7 +138,7 @@ func TestExtremeValues(t *testing.T) {
 	}
 	a := NewAccs(l)
 	a.Grow(2)
-	b := batchOf(
+	b := rttest.NewBatch(in,
 		row(null, runtime.FloatValue(math.Inf(1)), null, math.MaxInt64),
 		row(null, runtime.FloatValue(math.Inf(-1)), null, math.MinInt64),
 	)
@@ -234,7 +213,7 @@ func TestResetAndClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := NewAccs(l)
-	b := batchOf(row(runtime.IntValue(3), null, runtime.StringValue("q"), 9))
+	b := rttest.NewBatch(in, row(runtime.IntValue(3), null, runtime.StringValue("q"), 9))
 	defer b.Release()
 	a.Grow(2)
 	a.Update(b, []int32{0, 0}, []int32{0, 1})

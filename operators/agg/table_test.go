@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // keysOf formats the key of every group.
@@ -28,7 +29,7 @@ func keysOf(t *testing.T, tab *Table, s *runtime.Schema, cols []int) []string {
 			if j > 0 {
 				k += "|"
 			}
-			k += fmtValue(v)
+			k += rttest.Quote(v)
 		}
 		keys = append(keys, k)
 	}
@@ -78,20 +79,20 @@ func TestTableIntKeys(t *testing.T) {
 func TestTableNullKeyLeavesFastPath(t *testing.T) {
 	tab := NewTable(in, []int{0})
 	var groups []int32
-	b := batchOf(row(runtime.IntValue(5), null, null, 0), row(runtime.IntValue(-1), null, null, 0), row(runtime.IntValue(5), null, null, 0))
+	b := rttest.NewBatch(in, row(runtime.IntValue(5), null, null, 0), row(runtime.IntValue(-1), null, null, 0), row(runtime.IntValue(5), null, null, 0))
 	groups = tab.Lookup(b, allRows(b), groups)
 	b.Release()
 	if fmt.Sprint(groups) != "[0 1 0]" {
 		t.Fatalf("groups %v", groups)
 	}
-	b = batchOf(row(null, null, null, 0), row(runtime.IntValue(-1), null, null, 0), row(runtime.IntValue(7), null, null, 0), row(null, null, null, 0), row(runtime.IntValue(5), null, null, 0))
+	b = rttest.NewBatch(in, row(null, null, null, 0), row(runtime.IntValue(-1), null, null, 0), row(runtime.IntValue(7), null, null, 0), row(null, null, null, 0), row(runtime.IntValue(5), null, null, 0))
 	groups = tab.Lookup(b, []int32{0, 1, 2, 3, 4}, groups)
 	b.Release()
 	if fmt.Sprint(groups) != "[2 1 3 2 0]" {
 		t.Fatalf("groups after a NULL key %v, want [2 1 3 2 0]", groups)
 	}
 	// No NULL in this batch: the table stays on the general path.
-	b = batchOf(row(runtime.IntValue(7), null, null, 0), row(runtime.IntValue(8), null, null, 0))
+	b = rttest.NewBatch(in, row(runtime.IntValue(7), null, null, 0), row(runtime.IntValue(8), null, null, 0))
 	groups = tab.Lookup(b, allRows(b), groups)
 	b.Release()
 	if fmt.Sprint(groups) != "[3 4]" {
@@ -102,7 +103,7 @@ func TestTableNullKeyLeavesFastPath(t *testing.T) {
 	}
 	// Reset returns to the fast path and starts over.
 	tab.Reset()
-	b = batchOf(row(runtime.IntValue(8), null, null, 0), row(runtime.IntValue(5), null, null, 0))
+	b = rttest.NewBatch(in, row(runtime.IntValue(8), null, null, 0), row(runtime.IntValue(5), null, null, 0))
 	groups = tab.Lookup(b, allRows(b), groups)
 	b.Release()
 	if fmt.Sprint(groups) != "[0 1]" || fmt.Sprint(keysOf(t, tab, in, []int{0})) != "[8 5]" {
@@ -112,7 +113,7 @@ func TestTableNullKeyLeavesFastPath(t *testing.T) {
 
 func TestTableCompositeKeys(t *testing.T) {
 	i64, f64, str := runtime.IntValue, runtime.FloatValue, runtime.StringValue
-	b := batchOf(
+	b := rttest.NewBatch(in,
 		row(i64(1), f64(1), str("a"), 0),
 		row(i64(1), f64(1), str(""), 0),
 		row(i64(1), f64(1), null, 0),
@@ -167,7 +168,7 @@ func TestTableManyStringKeys(t *testing.T) {
 
 func TestTableNoKey(t *testing.T) {
 	tab := NewTable(in, nil)
-	b := batchOf(row(null, null, null, 1), row(null, null, null, 2))
+	b := rttest.NewBatch(in, row(null, null, null, 1), row(null, null, null, 2))
 	defer b.Release()
 	groups := tab.Lookup(b, allRows(b), nil)
 	if fmt.Sprint(groups) != "[0 0]" || tab.Len() != 1 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 var benchSchema = runtime.NewSchema(
@@ -28,10 +29,6 @@ func benchBatch() *runtime.Batch {
 	return b
 }
 
-type countRows struct{ n int }
-
-func (c *countRows) Emit(b *runtime.Batch) error { c.n += b.Len(); return nil }
-
 func benchCalc(b *testing.B, where expr.Expr, project []expr.Expr) {
 	newOp, _, err := New(benchSchema, where, project, nil)
 	if err != nil {
@@ -40,7 +37,7 @@ func benchCalc(b *testing.B, where expr.Expr, project []expr.Expr) {
 	op := newOp()
 	defer op.Close()
 	in := benchBatch()
-	var out countRows
+	var out rttest.Discard
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := op.ProcessBatch(0, in, &out); err != nil {

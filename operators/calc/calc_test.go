@@ -3,16 +3,15 @@ package calc
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,29 +32,6 @@ func row(k int64) []runtime.Value {
 	return []runtime.Value{runtime.IntValue(k), v, runtime.StringValue([]string{"ant", "bee", "ape", "cat"}[k%4]), runtime.TimeValue(k * 1000)}
 }
 
-func makeBatch(rows [][]runtime.Value) *runtime.Batch {
-	b := &runtime.Batch{Schema: schema, Cols: make([]runtime.Vector, schema.Len())}
-	for i, f := range schema.Fields {
-		b.Cols[i].Type = f.Type
-	}
-	for _, r := range rows {
-		b.AppendValues(r...)
-	}
-	return b
-}
-
-func format(b *runtime.Batch) []string {
-	var out []string
-	for i := 0; i < b.Len(); i++ {
-		var s []string
-		for _, v := range b.Values(i) {
-			s = append(s, v.String())
-		}
-		out = append(out, strings.Join(s, ","))
-	}
-	return out
-}
-
 // recorder is an Output keeping what it is lent, as strings, plus the last
 // batch itself for checks on sharing.
 type recorder struct {
@@ -66,7 +42,7 @@ type recorder struct {
 }
 
 func (r *recorder) Emit(b *runtime.Batch) error {
-	r.rows = append(r.rows, format(b)...)
+	r.rows = append(r.rows, rttest.Strings(b)...)
 	r.batches++
 	r.last, r.col0 = *b, b.Cols[0]
 	return nil
@@ -95,7 +71,7 @@ func TestFilterEmitsView(t *testing.T) {
 	for k := range int64(8) {
 		rows = append(rows, row(k))
 	}
-	in := makeBatch(rows)
+	in := rttest.NewBatch(schema, rows...)
 	var rec recorder
 	if err := op.ProcessBatch(0, in, &rec); err != nil {
 		t.Fatal(err)
@@ -136,13 +112,13 @@ func TestFilterEmitsView(t *testing.T) {
 	if err := op.ProcessBatch(0, in, &rec); err != nil || rec.batches != 1 || !slices.Equal(rec.last.Sel, []int32{3, 6}) {
 		t.Fatalf("all rows kept: %d batches, Sel %v, err %v", rec.batches, rec.last.Sel, err)
 	}
-	if err := op.ProcessBatch(0, makeBatch(nil), &rec); err != nil || rec.batches != 1 {
+	if err := op.ProcessBatch(0, rttest.NewBatch(schema), &rec); err != nil || rec.batches != 1 {
 		t.Fatalf("an empty batch was emitted (err %v)", err)
 	}
 }
 
 func TestConstantFilter(t *testing.T) {
-	in := makeBatch([][]runtime.Value{row(1), row(2)})
+	in := rttest.NewBatch(schema, row(1), row(2))
 	f := func(where expr.Expr, want int) {
 		t.Helper()
 		op, _ := mustNew(t, where, nil, nil)
@@ -177,7 +153,7 @@ func TestFilterProject(t *testing.T) {
 	for k := range int64(12) {
 		rows = append(rows, row(k))
 	}
-	in := makeBatch(rows)
+	in := rttest.NewBatch(schema, rows...)
 	var rec recorder
 	for range 2 { // the second pass reuses the output batch
 		rec = recorder{}
@@ -209,7 +185,7 @@ func TestProjectSharesColumns(t *testing.T) {
 	if out.String() != "(name VARCHAR NOT NULL, k + 1 BIGINT NOT NULL)" {
 		t.Fatalf("schema %s", out)
 	}
-	all := makeBatch([][]runtime.Value{row(0), row(1), row(2)})
+	all := rttest.NewBatch(schema, row(0), row(1), row(2))
 	var rec recorder
 	if err := op.ProcessBatch(0, all, &rec); err != nil {
 		t.Fatal(err)
@@ -217,7 +193,7 @@ func TestProjectSharesColumns(t *testing.T) {
 	if &rec.col0.Str[0] != &all.Cols[2].Str[0] {
 		t.Fatal("an unfiltered column reference should share the input's column")
 	}
-	some := makeBatch([][]runtime.Value{row(3), row(4), row(7), row(8)})
+	some := rttest.NewBatch(schema, row(3), row(4), row(7), row(8))
 	rec = recorder{}
 	if err := op.ProcessBatch(0, some, &rec); err != nil {
 		t.Fatal(err)
@@ -252,72 +228,27 @@ func TestNewErrors(t *testing.T) {
 
 // --- end to end through the runtime ---
 
-// source emits the test rows in batches; subtask i of p takes batches i, i+p,
-// ... When sel is set every batch also carries rows its selection vector
-// leaves out, to check that calc honours it.
-type source struct {
-	batches [][]int64
-	sel     bool
-	ctx     *runtime.Context
-	next    int
-	out     *runtime.Batch
-}
-
-func (s *source) Open(ctx *runtime.Context) error {
-	s.ctx, s.next = ctx, ctx.Subtask
-	s.out = runtime.NewBatch(schema)
-	return nil
-}
-
-func (s *source) Poll(context.Context) (*runtime.Batch, int, error) {
-	if s.next >= len(s.batches) {
-		return nil, 0, io.EOF
-	}
-	keys := s.batches[s.next]
-	s.next += s.ctx.Parallelism
-	s.out.Reset()
-	for _, k := range keys {
-		if s.sel {
-			s.out.AppendValues(junk...)
-			s.out.Sel = append(s.out.Sel, int32(s.out.N))
-		}
-		s.out.AppendValues(row(k)...)
-	}
-	return s.out, 0, nil
-}
-
-func (s *source) Close() error {
-	if s.out != nil {
-		s.out.Release()
-	}
-	return nil
-}
-
 // junk is a row that passes the test filters: it must never come out.
 var junk = []runtime.Value{runtime.IntValue(-1), runtime.FloatValue(100), runtime.StringValue("ape"), runtime.TimeValue(0)}
 
-// sink collects the rows of all its subtasks.
-type sink struct {
-	runtime.Base
-	mu   *sync.Mutex
-	rows *[]string
-}
-
-func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	*s.rows = append(*s.rows, format(b)...)
-	return nil
-}
-
 func TestJob(t *testing.T) {
-	var batches [][]int64
+	// Ten batches of 100 rows, each a partition of its own: subtask i of p
+	// takes batches i, i+p, …
+	var chunks []rttest.Chunk
 	for b := range int64(10) {
-		var keys []int64
+		c := rttest.Chunk{Part: int(b)}
 		for k := range int64(100) {
-			keys = append(keys, b*100+k)
+			c.Rows = append(c.Rows, row(b*100+k))
 		}
-		batches = append(batches, keys)
+		chunks = append(chunks, c)
+	}
+	// With sel, every batch also carries rows its selection vector leaves
+	// out, to check that calc honours it.
+	source := func(sel bool) func() runtime.Source {
+		if sel {
+			return rttest.Source(schema, chunks, rttest.Hidden(junk))
+		}
+		return rttest.Source(schema, chunks)
 	}
 	// WHERE v >= 1 AND name IN ('ant', 'ape') AND k % 3 <> 0
 	// SELECT k, CONCAT(name, '#', k), v * 2, CASE WHEN ts < 500s THEN 'early' ELSE 'late' END
@@ -356,21 +287,20 @@ func TestJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := runtime.NewGraph("calc")
-		src := g.AddSource("src", schema, par, func() runtime.Source { return &source{batches: batches, sel: sel} }, runtime.NoWatermarks)
+		src := g.AddSource("src", schema, par, source(sel), runtime.NoWatermarks)
 		c := g.AddOperator("calc", out, par, 1, newCalc)
-		var mu sync.Mutex
-		var got []string
 		snkPar := 1
 		if sinkEdge == runtime.Forward {
 			snkPar = par
 		}
-		snk := g.AddOperator("sink", out, snkPar, 1, func() runtime.Operator { return &sink{mu: &mu, rows: &got} })
+		collected, sink := rttest.NewCollector(out)
+		snk := g.AddOperator("sink", out, snkPar, 1, sink)
 		g.Connect(src, c, runtime.Forward)
 		g.Connect(c, snk, sinkEdge)
 		if err := runtime.Run(context.Background(), g, runtime.Options{Parallelism: par}); err != nil {
 			t.Fatal(err)
 		}
-		slices.Sort(got)
+		got := collected.Sorted()
 		if !slices.Equal(got, want) {
 			t.Fatalf("par %d sel %v %s: %d rows, want %d\nfirst got  %q\nfirst want %q", par, sel, sinkEdge, len(got), len(want), got[:min(3, len(got))], want[:3])
 		}
@@ -388,16 +318,16 @@ func TestJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := runtime.NewGraph("filter")
-	src := g.AddSource("src", schema, 2, func() runtime.Source { return &source{batches: batches, sel: true} }, runtime.NoWatermarks)
+	src := g.AddSource("src", schema, 2, source(true), runtime.NoWatermarks)
 	c := g.AddOperator("calc", out, 2, 1, newCalc)
-	var mu sync.Mutex
-	var got []string
-	snk := g.AddOperator("sink", out, 2, 1, func() runtime.Operator { return &sink{mu: &mu, rows: &got} })
+	collected, sink := rttest.NewCollector(out)
+	snk := g.AddOperator("sink", out, 2, 1, sink)
 	g.Connect(src, c, runtime.Forward)
 	g.Connect(c, snk, runtime.Forward)
 	if err := runtime.Run(context.Background(), g, runtime.Options{Parallelism: 2}); err != nil {
 		t.Fatal(err)
 	}
+	got := collected.Strings()
 	if len(got) != 250 {
 		t.Fatalf("%d rows named ape, want 250", len(got))
 	}

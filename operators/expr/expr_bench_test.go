@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 var benchSchema = runtime.NewSchema(
@@ -16,7 +17,7 @@ var benchSchema = runtime.NewSchema(
 
 func benchBatch(nulls bool) *runtime.Batch {
 	r := rand.New(rand.NewPCG(1, 2))
-	b := makeBatch(benchSchema, nil)
+	b := rttest.NewBatch(benchSchema)
 	for range runtime.DefaultBatchRows {
 		if nulls && r.IntN(10) == 0 {
 			b.Cols[0].AppendNull()

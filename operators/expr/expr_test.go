@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 var testSchema = runtime.NewSchema(
@@ -39,17 +40,6 @@ var (
 	junkRow = []runtime.Value{intv(-99), iv(0), fv(math.NaN()), sv("junk"), tv(-1), bv(true), iv(0)}
 )
 
-func makeBatch(s *runtime.Schema, rows [][]runtime.Value) *runtime.Batch {
-	b := &runtime.Batch{Schema: s, Cols: make([]runtime.Vector, s.Len())}
-	for i, f := range s.Fields {
-		b.Cols[i].Type = f.Type
-	}
-	for _, r := range rows {
-		b.AppendValues(r...)
-	}
-	return b
-}
-
 // makeSelBatch stores rows at odd physical positions between junk rows and
 // selects them.
 func makeSelBatch(s *runtime.Schema, rows [][]runtime.Value, junk []runtime.Value) *runtime.Batch {
@@ -59,7 +49,7 @@ func makeSelBatch(s *runtime.Schema, rows [][]runtime.Value, junk []runtime.Valu
 		all = append(all, junk, r)
 		sel = append(sel, int32(len(all)-1))
 	}
-	b := makeBatch(s, append(all, junk))
+	b := rttest.NewBatch(s, append(all, junk)...)
 	b.Sel = sel
 	return b
 }
@@ -100,7 +90,7 @@ func check(t *testing.T, e Expr, typ runtime.Type, want ...string) {
 	if c.Type() != typ {
 		t.Fatalf("%s: type %s, want %s", e, c.Type(), typ)
 	}
-	for _, b := range []*runtime.Batch{makeBatch(testSchema, testRow), makeSelBatch(testSchema, testRow, junkRow)} {
+	for _, b := range []*runtime.Batch{rttest.NewBatch(testSchema, testRow...), makeSelBatch(testSchema, testRow, junkRow)} {
 		for range 2 {
 			got := evalStrings(t, c, b)
 			if !slices.Equal(got, want) {
@@ -130,7 +120,7 @@ func one(t *testing.T, e Expr) (string, runtime.Type) {
 	if err != nil {
 		t.Fatalf("%s: %v", e, err)
 	}
-	got := evalStrings(t, c, makeBatch(testSchema, testRow[:1]))
+	got := evalStrings(t, c, rttest.NewBatch(testSchema, testRow[:1]...))
 	return got[0], c.Type()
 }
 
@@ -249,7 +239,7 @@ func TestThreeValuedLogic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range []*runtime.Batch{makeBatch(s, rows), makeSelBatch(s, rows, []runtime.Value{bv(true), bv(true)})} {
+		for _, b := range []*runtime.Batch{rttest.NewBatch(s, rows...), makeSelBatch(s, rows, []runtime.Value{bv(true), bv(true)})} {
 			if got := evalStrings(t, c, b); !slices.Equal(got, want) {
 				t.Fatalf("%s: got %q, want %q", e, got, want)
 			}
@@ -658,11 +648,11 @@ func TestSelectStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := makeBatch(testSchema, testRow)
+	b := rttest.NewBatch(testSchema, testRow...)
 	if got := c.Select(b, nil); !slices.Equal(got, []int32{1, 2}) {
 		t.Fatalf("Select = %v", got)
 	}
-	empty := makeBatch(testSchema, nil)
+	empty := rttest.NewBatch(testSchema)
 	if got := c.Select(empty, make([]int32, 3)); len(got) != 0 {
 		t.Fatalf("Select on empty = %v", got)
 	}
@@ -685,9 +675,9 @@ func TestNoAllocs(t *testing.T) {
 		rows[i] = slices.Clone(testRow[i%len(testRow)])
 	}
 	batches := []*runtime.Batch{
-		makeBatch(testSchema, rows),
+		rttest.NewBatch(testSchema, rows...),
 		makeSelBatch(testSchema, rows, junkRow),
-		makeBatch(testSchema, [][]runtime.Value{{intv(1), iv(2), fv(3), sv("x"), tv(4), bv(true), iv(5)}}),
+		rttest.NewBatch(testSchema, []runtime.Value{intv(1), iv(2), fv(3), sv("x"), tv(4), bv(true), iv(5)}),
 	}
 	exprs := []Expr{
 		Gt(Col("b"), Int(5)),
@@ -727,7 +717,7 @@ func TestNoAllocs(t *testing.T) {
 func TestEvalIntoDifferentTypes(t *testing.T) {
 	// out is reused across expressions of other types.
 	var out runtime.Vector
-	b := makeBatch(testSchema, testRow)
+	b := rttest.NewBatch(testSchema, testRow...)
 	for _, e := range []Expr{Col("s"), Add(Col("b"), Int(1)), Col("d"), Call("UPPER", Col("s"))} {
 		c, err := Compile(e, testSchema)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // extremeRows extend the test rows with values at the edges of their types.
@@ -68,7 +69,7 @@ func randomExpr(r *rand.Rand, depth int) Expr {
 // agree with Eval, and nothing may panic.
 func checkRandom(t *testing.T, seed uint64, n int) (compiled int) {
 	rows := append(slices.Clone(testRow), extremeRows...)
-	plain := makeBatch(testSchema, rows)
+	plain := rttest.NewBatch(testSchema, rows...)
 	withSel := makeSelBatch(testSchema, rows, junkRow)
 	r := rand.New(rand.NewPCG(seed, 7))
 	for range n {

@@ -2,7 +2,6 @@ package join
 
 import (
 	"context"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -54,18 +54,15 @@ func keyValue(k any, t runtime.Type) runtime.Value {
 	return runtime.Value{Type: t, I: int64(k.(int))}
 }
 
-// format renders a row as the collector does: values as SQL prints them,
-// comma-separated, each value retyped to its column's type.
+// format renders a row as the collector does (rttest.Format), each value
+// retyped to its column's type.
 func format(s *runtime.Schema, vals []runtime.Value) string {
-	var b strings.Builder
+	typed := make([]runtime.Value, len(vals))
 	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
 		v.Type = s.Fields[i].Type
-		b.WriteString(v.String())
+		typed[i] = v
 	}
-	return b.String()
+	return rttest.Format(typed)
 }
 
 func joined(left, right []runtime.Value) string {
@@ -101,112 +98,6 @@ func pairMatches(spec Spec, l, r []runtime.Value) bool {
 	return d >= spec.Lower && d <= spec.Upper
 }
 
-// batchOf builds a batch of s holding rows.
-func batchOf(s *runtime.Schema, rows [][]runtime.Value) *runtime.Batch {
-	b := runtime.NewBatch(s)
-	b.Reset()
-	for _, r := range rows {
-		b.AppendValues(r...)
-	}
-	return b
-}
-
-// step is one step of a scripted source: emit rows as one batch of
-// partition part, or (when wait is set) wait until it is closed, or (when
-// signal is set) close it.
-type step struct {
-	part   int
-	rows   [][]runtime.Value
-	wait   <-chan struct{}
-	signal chan struct{}
-}
-
-// testSource runs a script. Subtask i of a parallel source plays the batch
-// steps of the partitions p with p % parallelism == i, and every wait and
-// signal step (use those with parallelism 1 only).
-type testSource struct {
-	schema *runtime.Schema
-	script []step
-	ctx    *runtime.Context
-	next   int
-	out    *runtime.Batch
-}
-
-func (s *testSource) Open(ctx *runtime.Context) error {
-	s.ctx = ctx
-	s.out = runtime.NewBatch(s.schema)
-	return nil
-}
-
-func (s *testSource) Poll(context.Context) (*runtime.Batch, int, error) {
-	for s.next < len(s.script) {
-		st := s.script[s.next]
-		switch {
-		case st.wait != nil:
-			select {
-			case <-st.wait:
-				s.next++
-				continue
-			default:
-				return nil, 0, nil // polled again in a few ms
-			}
-		case st.signal != nil:
-			close(st.signal)
-			s.next++
-			continue
-		}
-		s.next++
-		if st.part%s.ctx.Parallelism != s.ctx.Subtask {
-			continue
-		}
-		s.out.Reset()
-		for _, r := range st.rows {
-			s.out.AppendValues(r...)
-		}
-		return s.out, st.part, nil
-	}
-	return nil, 0, io.EOF
-}
-
-func (s *testSource) Close() error {
-	if s.out != nil {
-		s.out.Release()
-	}
-	return nil
-}
-
-// batches turns rows into a script of batches of at most size rows,
-// spread round-robin over parts partitions, keeping the order of rows
-// within each partition.
-func batches(rows [][]runtime.Value, size, parts int) []step {
-	var out []step
-	for i := 0; i < len(rows); i += size {
-		out = append(out, step{part: (i / size) % parts, rows: rows[i:min(i+size, len(rows))]})
-	}
-	return out
-}
-
-// collector is a sink gathering the rows it receives as strings.
-type collector struct {
-	runtime.Base
-	mu   *sync.Mutex
-	rows *[]string
-}
-
-func (c *collector) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := 0; i < b.Len(); i++ {
-		vals := b.Values(i)
-		parts := make([]string, len(vals))
-		for j, v := range vals {
-			parts[j] = v.String()
-		}
-		*c.rows = append(*c.rows, strings.Join(parts, ","))
-	}
-	return nil
-}
-
 // probe wraps a join subtask: it records the subtask's context and closes
 // gate once every subtask has seen a watermark >= gateAt.
 type probe struct {
@@ -223,11 +114,20 @@ type probes struct {
 	reached atomic.Int32
 	mu      sync.Mutex
 	all     []*probe
+	joined  *atomic.Int64 // rows the join subtasks have processed, when counted
 }
 
 func (p *probe) Open(ctx *runtime.Context) error {
 	p.ctx = ctx
 	return p.Operator.Open(ctx)
+}
+
+func (p *probe) ProcessBatch(in int, b *runtime.Batch, out runtime.Output) error {
+	err := p.Operator.ProcessBatch(in, b, out)
+	if p.shared.joined != nil {
+		p.shared.joined.Add(int64(b.Len()))
+	}
+	return err
 }
 
 func (p *probe) ProcessWatermark(wm int64, out runtime.Output) error {
@@ -251,15 +151,17 @@ func (s *probes) late() int {
 	return n
 }
 
-// job describes a test job: two scripted sources, the join, a collector.
+// job describes a test job: two sources, the join, a collector.
 type job struct {
 	spec        Spec
-	left, right []step
-	srcPar      int           // source parallelism (default 1)
-	joinPar     int           // join parallelism (default 1)
-	outOfOrder  time.Duration // sources' MaxOutOfOrderness
-	gateAt      int64         // with gate: close gate once every join subtask saw this watermark
+	left, right []rttest.Chunk
+	srcOpts     [2][]rttest.SourceOption // of the left and right source
+	srcPar      int                      // source parallelism (default 1)
+	joinPar     int                      // join parallelism (default 1)
+	outOfOrder  time.Duration            // sources' MaxOutOfOrderness
+	gateAt      int64                    // with gate: close gate once every join subtask saw this watermark
 	gate        chan struct{}
+	joined      *atomic.Int64 // when set, counts the rows the join has processed
 }
 
 // run runs j and returns the sorted output rows and the late rows counted.
@@ -270,12 +172,12 @@ func (j *job) run(t *testing.T) (rows []string, late int) {
 		t.Fatalf("New: %v", err)
 	}
 	srcPar, joinPar := max(j.srcPar, 1), max(j.joinPar, 1)
-	shared := &probes{gateAt: j.gateAt, gate: j.gate, par: int32(joinPar)}
+	shared := &probes{gateAt: j.gateAt, gate: j.gate, par: int32(joinPar), joined: j.joined}
 	g := runtime.NewGraph("join-test")
 	wmL := runtime.WatermarkStrategy{TimeColumn: j.spec.LeftTime, MaxOutOfOrderness: j.outOfOrder}
 	wmR := runtime.WatermarkStrategy{TimeColumn: j.spec.RightTime, MaxOutOfOrderness: j.outOfOrder}
-	ls := g.AddSource("left", j.spec.Left, srcPar, func() runtime.Source { return &testSource{schema: j.spec.Left, script: j.left} }, wmL)
-	rs := g.AddSource("right", j.spec.Right, srcPar, func() runtime.Source { return &testSource{schema: j.spec.Right, script: j.right} }, wmR)
+	ls := g.AddSource("left", j.spec.Left, srcPar, rttest.Source(j.spec.Left, j.left, j.srcOpts[0]...), wmL)
+	rs := g.AddSource("right", j.spec.Right, srcPar, rttest.Source(j.spec.Right, j.right, j.srcOpts[1]...), wmR)
 	jn := g.AddOperator("join", out, joinPar, 2, func() runtime.Operator {
 		p := &probe{Operator: newOp(), shared: shared}
 		shared.mu.Lock()
@@ -283,8 +185,8 @@ func (j *job) run(t *testing.T) (rows []string, late int) {
 		shared.mu.Unlock()
 		return p
 	})
-	mu, got := new(sync.Mutex), new([]string)
-	sink := g.AddOperator("sink", out, 1, 1, func() runtime.Operator { return &collector{mu: mu, rows: got} })
+	got, newSink := rttest.NewCollector(out)
+	sink := g.AddOperator("sink", out, 1, 1, newSink)
 	g.ConnectPort(ls, 0, jn, 0, runtime.Keyed, j.spec.LeftKeys...)
 	g.ConnectPort(rs, 0, jn, 1, runtime.Keyed, j.spec.RightKeys...)
 	g.Connect(jn, sink, runtime.Global)
@@ -302,9 +204,7 @@ func (j *job) run(t *testing.T) (rows []string, late int) {
 			t.Fatalf("join subtask %d buffers %d left and %d right rows after the final watermark", p.ctx.Subtask, l, r)
 		}
 	}
-	rows = slices.Clone(*got)
-	slices.Sort(rows)
-	return rows, shared.late()
+	return got.Sorted(), shared.late()
 }
 
 func sameRows(t *testing.T, what string, got, want []string) {

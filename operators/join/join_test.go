@@ -4,10 +4,13 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 func TestJoinResults(t *testing.T) {
@@ -71,7 +74,7 @@ func TestJoinResults(t *testing.T) {
 			for _, par := range []int{1, 4} {
 				// Rows come in small batches, not in time order, but within
 				// the sources' allowed out-of-orderness: none is late.
-				j := &job{spec: kvSpec(c.lower, c.upper), left: batches(c.left, 3, 1), right: batches(c.right, 4, 1), joinPar: par, outOfOrder: time.Second}
+				j := &job{spec: kvSpec(c.lower, c.upper), left: rttest.Deal(c.left, 3, 1), right: rttest.Deal(c.right, 4, 1), joinPar: par, outOfOrder: time.Second}
 				got, late := j.run(t)
 				sameRows(t, c.name, got, want)
 				if late != 0 {
@@ -115,7 +118,7 @@ func TestJoinOutOfOrderWithinBound(t *testing.T) {
 		if len(want) < 50 {
 			t.Fatalf("bounds %v: only %d matches, the test data is too sparse", b, len(want))
 		}
-		j := &job{spec: spec, left: batches(left, 64, 1), right: batches(right, 100, 1), outOfOrder: 200 * time.Millisecond}
+		j := &job{spec: spec, left: rttest.Deal(left, 64, 1), right: rttest.Deal(right, 100, 1), outOfOrder: 200 * time.Millisecond}
 		got, late := j.run(t)
 		sameRows(t, "out of order", got, want)
 		if late != 0 {
@@ -131,7 +134,7 @@ func TestJoinSameResultAnyParallelism(t *testing.T) {
 	var first []string
 	for _, par := range []int{1, 4} {
 		// Three partitions per source, shared by par source subtasks.
-		j := &job{spec: spec, left: batches(left, 50, 3), right: batches(right, 70, 3), srcPar: par, joinPar: par, outOfOrder: 2 * time.Second}
+		j := &job{spec: spec, left: rttest.Deal(left, 50, 3), right: rttest.Deal(right, 70, 3), srcPar: par, joinPar: par, outOfOrder: 2 * time.Second}
 		got, late := j.run(t)
 		if late != 0 {
 			t.Fatalf("parallelism %d: %d late rows", par, late)
@@ -211,12 +214,25 @@ func TestJoinLateRowsDroppedAndCounted(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, par := range []int{1, 4} {
 				gate, leftDone, rightDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+				// Neither source ends (and so lets the watermark jump to its
+				// final value) before the join has processed every row of
+				// both: the runtime does not order messages across inputs.
+				var joined atomic.Int64
+				total := int64(len(c.l1) + len(c.r1) + len(c.l2) + len(c.r2))
+				allJoined := func(met func() bool) func() bool {
+					return func() bool { return met() && joined.Load() >= total }
+				}
 				j := &job{
-					spec:    kvSpec(c.lower, c.upper),
-					left:    []step{{rows: c.l1}, {wait: gate}, {rows: c.l2}, {signal: leftDone}, {wait: rightDone}},
-					right:   []step{{rows: c.r1}, {wait: gate}, {rows: c.r2}, {signal: rightDone}, {wait: leftDone}},
+					spec:  kvSpec(c.lower, c.upper),
+					left:  []rttest.Chunk{{Rows: c.l1}, {Rows: c.l2}},
+					right: []rttest.Chunk{{Rows: c.r1}, {Rows: c.r2}},
+					srcOpts: [2][]rttest.SourceOption{
+						{rttest.Pause(1, closed(gate)), rttest.Hold(allJoined(meet(leftDone, rightDone)), time.Minute)},
+						{rttest.Pause(1, closed(gate)), rttest.Hold(allJoined(meet(rightDone, leftDone)), time.Minute)},
+					},
 					joinPar: par,
 					gate:    gate, gateAt: 2999,
+					joined: &joined,
 				}
 				got, late := j.run(t)
 				sameRows(t, c.name, got, c.want(c.l1, c.r1, c.l2, c.r2))
@@ -225,6 +241,29 @@ func TestJoinLateRowsDroppedAndCounted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// closed returns a condition that holds once ch is closed.
+func closed(ch <-chan struct{}) func() bool {
+	return func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// meet returns the Hold condition of one of two sources: asked first, it
+// closes mine (this source has sent its rows); it holds once theirs is
+// closed too.
+func meet(mine chan struct{}, theirs <-chan struct{}) func() bool {
+	var once sync.Once
+	return func() bool {
+		once.Do(func() { close(mine) })
+		return closed(theirs)()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // The randomised tests join a composite key placed differently on each
@@ -164,7 +165,7 @@ func (sc *scenario) run(t *rapid.T) ([]string, int64) {
 	op, ctx := openOp(t, sc.spec)
 	op.compactRows = rapid.IntRange(1, 8).Draw(t, "compactRows")
 	op.compactKeys = rapid.IntRange(1, 4).Draw(t, "compactKeys")
-	out := &rowsOut{}
+	out := &rttest.Collector{}
 	for i := range sc.events {
 		ev := &sc.events[i]
 		if ev.watermark {
@@ -192,8 +193,7 @@ func (sc *scenario) run(t *rapid.T) ([]string, int64) {
 	if l, r := op.bufferedRows(); l != 0 || r != 0 || op.keys.live != 0 {
 		t.Fatalf("after the final watermark: %d left, %d right rows, %d keys", l, r, op.keys.live)
 	}
-	slices.Sort(out.rows)
-	return out.rows, int64(ctx.Metrics.LateRowsDropped.Get())
+	return out.Sorted(), int64(ctx.Metrics.LateRowsDropped.Get())
 }
 
 func TestRapidMatchesNestedLoop(t *testing.T) {

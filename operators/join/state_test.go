@@ -2,12 +2,10 @@ package join
 
 import (
 	"math"
-	"strings"
 	"testing"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // tb is what the helpers need of *testing.T and *rapid.T.
@@ -25,46 +23,13 @@ func openOp(t tb, spec Spec) (*intervalJoin, *runtime.Context) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	set := metrics.NewSet()
-	ctx := &runtime.Context{Job: "test", Operator: "join", Parallelism: 1, Metrics: &runtime.OperatorMetrics{
-		RowsIn:          set.NewCounter("rows_in"),
-		RowsOut:         set.NewCounter("rows_out"),
-		BatchesIn:       set.NewCounter("batches_in"),
-		LateRowsDropped: set.NewCounter("late_rows_dropped"),
-	}}
+	ctx := rttest.NewContext("join", 0, 1)
 	op := newOp().(*intervalJoin)
 	if err := op.Open(ctx); err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { op.Close() })
 	return op, ctx
-}
-
-// rowsOut collects emitted rows as strings.
-type rowsOut struct{ rows []string }
-
-func (o *rowsOut) Emit(b *runtime.Batch) error {
-	if b.Len() > runtime.DefaultBatchRows {
-		panic("output batch larger than DefaultBatchRows")
-	}
-	for i := 0; i < b.Len(); i++ {
-		vals := b.Values(i)
-		parts := make([]string, len(vals))
-		for j, v := range vals {
-			parts[j] = v.String()
-		}
-		o.rows = append(o.rows, strings.Join(parts, ","))
-	}
-	return nil
-}
-
-// countOut counts emitted rows.
-type countOut struct{ n, batches int }
-
-func (o *countOut) Emit(b *runtime.Batch) error {
-	o.n += b.Len()
-	o.batches++
-	return nil
 }
 
 // checkState verifies the internal invariants of op's state after a
@@ -140,7 +105,7 @@ func TestStateFreedByWatermark(t *testing.T) {
 	)
 	spec := kvSpec(-50, 100)
 	op, ctx := openOp(t, spec)
-	out := &countOut{}
+	out := &rttest.Discard{}
 	lb, rb := runtime.NewBatch(leftSchema), runtime.NewBatch(rightSchema)
 	defer lb.Release()
 	defer rb.Release()
@@ -194,8 +159,8 @@ func TestStateFreedByWatermark(t *testing.T) {
 			}
 		}
 	}
-	if out.n != want {
-		t.Fatalf("%d rows joined, want %d", out.n, want)
+	if out.Rows != want {
+		t.Fatalf("%d rows joined, want %d", out.Rows, want)
 	}
 	if err := op.ProcessWatermark(runtime.MaxWatermark, out); err != nil {
 		t.Fatal(err)
@@ -214,7 +179,7 @@ func TestManyKeysComeAndGo(t *testing.T) {
 	// its entries, and output batches are split at DefaultBatchRows.
 	spec := kvSpec(0, 0)
 	op, ctx := openOp(t, spec)
-	out := &rowsOut{}
+	out := &rttest.Collector{}
 	lb, rb := runtime.NewBatch(leftSchema), runtime.NewBatch(rightSchema)
 	defer lb.Release()
 	defer rb.Release()
@@ -239,8 +204,8 @@ func TestManyKeysComeAndGo(t *testing.T) {
 			t.Fatal(err)
 		}
 		total += size
-		if len(out.rows) != total {
-			t.Fatalf("round %d: %d rows out, want %d", round, len(out.rows), total)
+		if out.Len() != total {
+			t.Fatalf("round %d: %d rows out, want %d", round, out.Len(), total)
 		}
 		if err := op.ProcessWatermark(ts, out); err != nil {
 			t.Fatal(err)
@@ -258,12 +223,12 @@ func TestManyKeysComeAndGo(t *testing.T) {
 func TestKeyTableCollisions(t *testing.T) {
 	kt := newKeyTable([]runtime.Type{runtime.Varchar, runtime.BigInt})
 	s := runtime.NewSchema(runtime.Field{Name: "s", Type: runtime.Varchar}, runtime.Field{Name: "k", Type: runtime.BigInt})
-	b := batchOf(s, [][]runtime.Value{
+	b := rttest.NewBatch(s, [][]runtime.Value{
 		{runtime.StringValue("a"), runtime.IntValue(1)},
 		{runtime.StringValue("a"), runtime.IntValue(2)},
 		{runtime.StringValue("b"), runtime.IntValue(1)},
 		{runtime.StringValue("c"), runtime.IntValue(3)},
-	})
+	}...)
 	defer b.Release()
 	cols := []int{0, 1}
 	const h = 42 // every key in one chain
@@ -360,9 +325,9 @@ func TestTimeArithmeticDoesNotOverflow(t *testing.T) {
 	}
 	// Rows near the ends of time are stored, matched and freed.
 	op, ctx := openOp(t, kvSpec(-10, 10))
-	out := &rowsOut{}
-	lb := batchOf(leftSchema, [][]runtime.Value{lrow(1, maxI-1, "end"), lrow(2, minI+1, "start")})
-	rb := batchOf(rightSchema, [][]runtime.Value{rrow(1, maxI, "end"), rrow(2, minI, "start")})
+	out := &rttest.Collector{}
+	lb := rttest.NewBatch(leftSchema, lrow(1, maxI-1, "end"), lrow(2, minI+1, "start"))
+	rb := rttest.NewBatch(rightSchema, rrow(1, maxI, "end"), rrow(2, minI, "start"))
 	defer lb.Release()
 	defer rb.Release()
 	if err := op.ProcessBatch(0, lb, out); err != nil {
@@ -371,8 +336,8 @@ func TestTimeArithmeticDoesNotOverflow(t *testing.T) {
 	if err := op.ProcessBatch(1, rb, out); err != nil {
 		t.Fatal(err)
 	}
-	if len(out.rows) != 2 {
-		t.Fatalf("got %v", out.rows)
+	if out.Len() != 2 {
+		t.Fatalf("got %v", out.Strings())
 	}
 	if err := op.ProcessWatermark(maxI-100, out); err != nil {
 		t.Fatal(err)
@@ -391,12 +356,12 @@ func TestTimeArithmeticDoesNotOverflow(t *testing.T) {
 
 func TestBadInputIsAnError(t *testing.T) {
 	op, _ := openOp(t, kvSpec(0, 1))
-	b := batchOf(rightSchema, [][]runtime.Value{rrow(1, 1, "x")})
+	b := rttest.NewBatch(rightSchema, rrow(1, 1, "x"))
 	defer b.Release()
-	if err := op.ProcessBatch(2, b, &countOut{}); err == nil {
+	if err := op.ProcessBatch(2, b, &rttest.Discard{}); err == nil {
 		t.Fatal("rows on input 2 were accepted")
 	}
-	if err := op.ProcessBatch(0, b, &countOut{}); err == nil {
+	if err := op.ProcessBatch(0, b, &rttest.Discard{}); err == nil {
 		t.Fatal("a batch of the wrong width was accepted")
 	}
 }

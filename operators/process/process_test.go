@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -9,13 +8,13 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 	"github.com/sluicehq/sluice/runtime/state"
 )
 
@@ -108,29 +107,10 @@ func TestRunningCountSameAtAnyParallelism(t *testing.T) {
 		}
 		// Every subtask published its key count; together they hold each
 		// key once.
-		if n := gaugeSum(t, set, "sluice_operator_state_keys", `operator="proc"`); n != float64(len(perKey)) {
+		if n, _ := rttest.Metric(set, "sluice_operator_state_keys", "proc"); n != float64(len(perKey)) {
 			t.Fatalf("p=%d: state keys gauge sums to %v, want %d", par, n, len(perKey))
 		}
 	}
-}
-
-func gaugeSum(t *testing.T, set *metrics.Set, name, label string) float64 {
-	t.Helper()
-	var buf bytes.Buffer
-	set.WritePrometheus(&buf)
-	re := regexp.MustCompile(`(?m)^` + name + `\{([^}]*)\} (\S+)$`)
-	sum := 0.0
-	for _, m := range re.FindAllStringSubmatch(buf.String(), -1) {
-		if !bytes.Contains([]byte(m[1]), []byte(label)) {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[2], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum += v
-	}
-	return sum
 }
 
 // dedup forwards the first row of each (user, event id), and again once
@@ -393,8 +373,8 @@ func TestProcessingTimers(t *testing.T) {
 		newFunc: func() Func { return &procTimer{} },
 		// Keep the job open until every key's timer has fired, and a
 		// little longer so that a duplicate would show.
-		hold: func(c *collector) bool {
-			return c.n.Load() < int64(len(want))
+		hold: func(c *rttest.Collector) bool {
+			return c.Len() < len(want)
 		}}
 	for _, par := range []int{1, 4} {
 		got, err := j.run(t, par)

@@ -1,96 +1,24 @@
 package window
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
-// chunk is a batch of rows from one source partition.
-type chunk struct {
-	part int
-	rows [][]runtime.Value
-}
-
-// chunkSource emits its chunks in order, one per Poll; subtask i of p reads
-// the partitions p%i.
-type chunkSource struct {
-	schema *runtime.Schema
-	chunks []chunk
-	ctx    *runtime.Context
-	next   int
-	b      *runtime.Batch
-}
-
-func (s *chunkSource) Open(ctx *runtime.Context) error {
-	s.ctx = ctx
-	s.b = runtime.NewBatch(s.schema)
-	return nil
-}
-
-func (s *chunkSource) Poll(context.Context) (*runtime.Batch, int, error) {
-	for ; s.next < len(s.chunks); s.next++ {
-		c := s.chunks[s.next]
-		if c.part%s.ctx.Parallelism != s.ctx.Subtask {
-			continue
-		}
-		s.next++
-		s.b.Reset()
-		for _, r := range c.rows {
-			s.b.AppendValues(r...)
-		}
-		return s.b, c.part, nil
+// sorted formats the rows of c with fmtRow, sorted.
+func sorted(c *rttest.Collector) []string {
+	var out []string
+	for _, r := range c.Rows() {
+		out = append(out, fmtRow(r))
 	}
-	return nil, 0, io.EOF
-}
-
-func (s *chunkSource) Close() error {
-	if s.b != nil {
-		s.b.Release()
-	}
-	return nil
-}
-
-// sink collects rows from every subtask.
-type sink struct {
-	runtime.Base
-	out  *runtime.Schema
-	mu   *sync.Mutex
-	rows *[]string
-}
-
-func newSink(out *runtime.Schema) (*sink, func() runtime.Operator) {
-	s := &sink{out: out, mu: new(sync.Mutex), rows: new([]string)}
-	return s, func() runtime.Operator { c := *s; return &c }
-}
-
-func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := checkBatch(s.out, b); err != nil {
-		return err
-	}
-	for i := 0; i < b.Len(); i++ {
-		*s.rows = append(*s.rows, fmtRow(b.Values(i)))
-	}
-	return nil
-}
-
-func (s *sink) sorted() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := slices.Clone(*s.rows)
 	slices.Sort(out)
 	return out
 }
@@ -98,7 +26,7 @@ func (s *sink) sorted() []string {
 // job describes a run of a window aggregation through runtime.Run.
 type job struct {
 	spec     Spec
-	chunks   []chunk
+	chunks   []rttest.Chunk
 	srcPar   int
 	winPar   int
 	delay    time.Duration // the source's MaxOutOfOrderness
@@ -113,9 +41,8 @@ type jobResult struct {
 func (j job) run(t tb) jobResult {
 	t.Helper()
 	g := runtime.NewGraph("windows")
-	src := g.AddSource("src", j.spec.In, j.srcPar, func() runtime.Source {
-		return &chunkSource{schema: j.spec.In, chunks: j.chunks}
-	}, runtime.WatermarkStrategy{TimeColumn: j.spec.TimeCol, MaxOutOfOrderness: j.delay})
+	src := g.AddSource("src", j.spec.In, j.srcPar, rttest.Source(j.spec.In, j.chunks),
+		runtime.WatermarkStrategy{TimeColumn: j.spec.TimeCol, MaxOutOfOrderness: j.delay})
 	newOp, out, err := New(j.spec)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -126,14 +53,14 @@ func (j job) run(t tb) jobResult {
 	} else {
 		g.Connect(src, win, runtime.Global)
 	}
-	results, mk := newSink(out)
+	results, mk := rttest.NewCollector(out)
 	snk := g.AddOperator("sink", out, 1, 1, mk)
 	g.Connect(win, snk, runtime.Global)
-	var late *sink
+	var late *rttest.Collector
 	if j.lateSide {
 		g.Node(win).SideSchemas = []*runtime.Schema{j.spec.In}
 		var mkLate func() runtime.Operator
-		late, mkLate = newSink(j.spec.In)
+		late, mkLate = rttest.NewCollector(j.spec.In)
 		lateSink := g.AddOperator("late", j.spec.In, j.winPar, 1, mkLate)
 		g.ConnectPort(win, 1, lateSink, 0, runtime.Forward)
 	}
@@ -143,47 +70,23 @@ func (j job) run(t tb) jobResult {
 	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: j.winPar, BufferRows: 256, Metrics: set}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	res := jobResult{rows: results.sorted(), dropped: counterSum(t, set, "sluice_operator_late_rows_dropped_total", "win")}
+	dropped, ok := rttest.Metric(set, "sluice_operator_late_rows_dropped_total", "win")
+	if !ok {
+		t.Fatalf("no sluice_operator_late_rows_dropped_total series for operator win")
+	}
+	res := jobResult{rows: sorted(results), dropped: uint64(dropped)}
 	if late != nil {
-		res.late = late.sorted()
+		res.late = sorted(late)
 	}
 	return res
-}
-
-// counterSum adds up the series of a counter of one operator.
-func counterSum(t tb, set *metrics.Set, name, operator string) uint64 {
-	t.Helper()
-	var buf bytes.Buffer
-	set.WritePrometheus(&buf)
-	var sum uint64
-	found := false
-	sc := bufio.NewScanner(&buf)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, `operator="`+operator+`"`) {
-			continue
-		}
-		f := strings.Fields(line)
-		n, err := strconv.ParseUint(f[len(f)-1], 10, 64)
-		if err != nil {
-			t.Fatalf("bad metric line %q", line)
-		}
-		sum += n
-		found = true
-	}
-	if !found {
-		t.Fatalf("no %s series for operator %s", name, operator)
-	}
-	return sum
 }
 
 // orderedRows makes rows of keys 0..keys-1 with even times that grow by
 // about 2 every 3 rows, each up to delay ms behind the largest before it (so
 // none is late with that out-of-orderness), cut into chunks of size rows
 // spread over parts partitions in turn.
-func orderedRows(n, keys, parts, size int, delay int64) ([][]runtime.Value, []chunk) {
+func orderedRows(n, keys, parts, size int, delay int64) ([][]runtime.Value, []rttest.Chunk) {
 	var rows [][]runtime.Value
-	var chunks []chunk
 	seed := uint64(42)
 	rnd := func(m int64) int64 {
 		seed = seed*6364136223846793005 + 1442695040888963407
@@ -193,10 +96,7 @@ func orderedRows(n, keys, parts, size int, delay int64) ([][]runtime.Value, []ch
 		base := int64(i) / 3
 		rows = append(rows, kv(rnd(int64(keys)), 2*(base-rnd(delay/2+1)), rnd(100)))
 	}
-	for c := 0; c*size < n; c++ {
-		chunks = append(chunks, chunk{part: c % parts, rows: rows[c*size : min(n, (c+1)*size)]})
-	}
-	return rows, chunks
+	return rows, rttest.Deal(rows, size, parts)
 }
 
 func TestJobSameResultAnyParallelism(t *testing.T) {
@@ -233,7 +133,7 @@ func TestJobGlobalWindow(t *testing.T) {
 // a slow one: the watermark is the minimum, so no slow row is late.
 func TestJobSlowPartitionHoldsWatermark(t *testing.T) {
 	const hour = 3600 * 1000
-	var slow, fast []chunk
+	var slow, fast []rttest.Chunk
 	var rows [][]runtime.Value
 	for c := 0; c < 20; c++ {
 		var s, f [][]runtime.Value
@@ -242,13 +142,13 @@ func TestJobSlowPartitionHoldsWatermark(t *testing.T) {
 			s = append(s, kv(1, ts, 1))
 			f = append(f, kv(2, hour+ts, 1))
 		}
-		slow = append(slow, chunk{part: 0, rows: s})
-		fast = append(fast, chunk{part: 1, rows: f})
+		slow = append(slow, rttest.Chunk{Part: 0, Rows: s})
+		fast = append(fast, rttest.Chunk{Part: 1, Rows: f})
 		rows = append(append(rows, s...), f...)
 	}
 	spec := kvSpec(Tumble(100 * ms))
 	want := reference(spec, rows)
-	f := func(name string, chunks []chunk, srcPar int) {
+	f := func(name string, chunks []rttest.Chunk, srcPar int) {
 		t.Helper()
 		for _, p := range []int{1, 2} {
 			res := job{spec: spec, chunks: chunks, srcPar: srcPar, winPar: p}.run(t)
@@ -262,7 +162,7 @@ func TestJobSlowPartitionHoldsWatermark(t *testing.T) {
 	f("two subtasks", append(slices.Clone(fast), slow...), 2)
 	// One subtask reading both partitions: the source takes the minimum
 	// over its partitions.
-	var mixed []chunk
+	var mixed []rttest.Chunk
 	for c := range slow {
 		mixed = append(mixed, slow[c], fast[c])
 	}
@@ -276,7 +176,7 @@ func TestJobLateRows(t *testing.T) {
 		onTime = append(onTime, kv(ts%3, ts, 1))
 	}
 	lateRows := [][]runtime.Value{kv(0, 5, 7), kv(1, 880, 7), {runtime.IntValue(2), null, runtime.IntValue(7)}}
-	chunks := []chunk{{part: 0, rows: onTime}, {part: 0, rows: append(lateRows, kv(1, 995, 1))}}
+	chunks := []rttest.Chunk{{Part: 0, Rows: onTime}, {Part: 0, Rows: append(lateRows, kv(1, 995, 1))}}
 	for _, w := range []Assigner{Tumble(100 * ms), Hop(50*ms, 100*ms), SessionGap(5 * ms)} {
 		t.Run(w.String(), func(t *testing.T) {
 			spec := kvSpec(w)
@@ -303,7 +203,7 @@ func TestJobLateRows(t *testing.T) {
 func TestJobLateOutputWithoutSideEdgeCounts(t *testing.T) {
 	spec := kvSpec(Tumble(100 * ms))
 	spec.LateOutput = true
-	chunks := []chunk{{rows: [][]runtime.Value{kv(1, 1000, 1)}}, {rows: [][]runtime.Value{kv(1, 10, 1)}}}
+	chunks := []rttest.Chunk{{Rows: [][]runtime.Value{kv(1, 1000, 1)}}, {Rows: [][]runtime.Value{kv(1, 10, 1)}}}
 	res := job{spec: spec, chunks: chunks, srcPar: 1, winPar: 1}.run(t)
 	if res.dropped != 1 || len(res.rows) != 1 {
 		t.Fatalf("dropped %d, want 1; rows %q", res.dropped, res.rows)

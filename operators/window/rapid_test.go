@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // rndSchema is the input of the randomised tests: two nullable keys, a
@@ -52,7 +53,7 @@ var rndAggs = []agg.Spec{
 type scenario struct {
 	spec    Spec
 	rows    [][]runtime.Value
-	chunks  []chunk
+	chunks  []rttest.Chunk
 	delay   int64 // how far behind the largest time before it a row can be, in ms
 	wmDelay int64 // the out-of-orderness of the watermarks (at least delay)
 	nulls   int   // rows with a NULL time
@@ -121,7 +122,7 @@ func drawScenario(t *rapid.T) scenario {
 	parts := rapid.IntRange(1, 4).Draw(t, "partitions")
 	for i := 0; i < n; {
 		size := rapid.IntRange(1, 60).Draw(t, "chunk")
-		sc.chunks = append(sc.chunks, chunk{part: len(sc.chunks) % parts, rows: sc.rows[i:min(n, i+size)]})
+		sc.chunks = append(sc.chunks, rttest.Chunk{Part: len(sc.chunks) % parts, Rows: sc.rows[i:min(n, i+size)]})
 		i += size
 	}
 	return sc
@@ -140,7 +141,7 @@ func TestRandomDirect(t *testing.T) {
 			b := runtime.NewBatch(rndSchema)
 			useSel := rapid.Bool().Draw(t, "selection")
 			var sel []int32
-			for _, r := range c.rows {
+			for _, r := range c.Rows {
 				if useSel && rapid.Bool().Draw(t, "filtered") {
 					// Not selected: would add a group of its own.
 					b.AppendValues(runtime.IntValue(99), runtime.StringValue("filtered"), r[2], r[3], r[4], r[5], r[6])
@@ -154,7 +155,7 @@ func TestRandomDirect(t *testing.T) {
 			if useSel {
 				b.Sel = sel
 			}
-			if err := h.op.ProcessBatch(0, b, &h.out); err != nil {
+			if err := h.op.ProcessBatch(0, b, h.out); err != nil {
 				t.Fatalf("ProcessBatch: %v", err)
 			}
 			b.Release()
@@ -238,8 +239,8 @@ func TestRandomLateAligned(t *testing.T) {
 		maxT, wm := runtime.MinWatermark, runtime.MinWatermark
 		i := 0
 		for _, c := range sc.chunks {
-			h.batch(c.rows...)
-			for _, r := range c.rows {
+			h.batch(c.Rows...)
+			for _, r := range c.Rows {
 				arrival[i] = wm
 				i++
 				if r[2].Null {
@@ -267,7 +268,7 @@ func TestRandomLateAligned(t *testing.T) {
 		// The last row emitted for each key and window.
 		nk := len(sc.spec.KeyCols)
 		last := map[string]string{}
-		for _, r := range h.out.rows {
+		for _, r := range h.rows() {
 			f := strings.SplitN(r, ",", nk+3)
 			last[strings.Join(f[:nk+2], ",")] = r
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // reference computes, the slow and obvious way, the rows a window
@@ -139,7 +140,7 @@ func refAggregate(in *runtime.Schema, a agg.Spec, rows [][]runtime.Value) runtim
 			if isFloat && v.F == 0 {
 				v.F = 0 // -0 and +0 are one value
 			}
-			seen[fmtValue(v)] = true
+			seen[rttest.Quote(v)] = true
 		}
 		return runtime.IntValue(int64(len(seen)))
 	}

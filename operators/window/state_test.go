@@ -7,12 +7,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
-
-// discard counts the rows it is given.
-type discard struct{ rows int }
-
-func (d *discard) Emit(b *runtime.Batch) error { d.rows += b.Len(); return nil }
 
 // heapAlloc returns the live heap after a full collection.
 func heapAlloc() uint64 {
@@ -29,7 +25,7 @@ func heapAlloc() uint64 {
 func TestSessionKeyTableCompacts(t *testing.T) {
 	h := newHarness(t, kvSpec(SessionGap(10*ms)))
 	o := h.op.(*sessionOp)
-	var out discard
+	var out rttest.Discard
 	b := runtime.NewBatch(kvSchema)
 	defer b.Release()
 	const batch = 1000
@@ -55,8 +51,8 @@ func TestSessionKeyTableCompacts(t *testing.T) {
 			heapAt50k = heapAlloc()
 		}
 	}
-	if out.rows < 500_000-20 {
-		t.Fatalf("%d sessions fired, want about 500000", out.rows)
+	if out.Rows < 500_000-20 {
+		t.Fatalf("%d sessions fired, want about 500000", out.Rows)
 	}
 	if grown := int64(heapAlloc()) - int64(heapAt50k); grown > 1<<20 {
 		t.Fatalf("the heap grew by %d bytes from 50k to 500k keys", grown)
@@ -96,7 +92,7 @@ func TestAlignedPanesFreed(t *testing.T) {
 		spec.AllowedLateness = lateness
 		h := newHarness(t, spec)
 		o := h.op.(*alignedOp)
-		var out discard
+		var out rttest.Discard
 		b := runtime.NewBatch(kvSchema)
 		defer b.Release()
 		for ts := int64(0); ts < 100_000; ts += 50 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
 )
 
 // benchSchema has no nullable column: the shape of a typical keyed count.
@@ -44,7 +45,7 @@ func BenchmarkTumblingCountSum(b *testing.B) {
 		}
 		batches[i] = bt
 	}
-	var out discard
+	var out rttest.Discard
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
@@ -62,8 +63,8 @@ func BenchmarkTumblingCountSum(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*runtime.DefaultBatchRows/b.Elapsed().Seconds(), "rows/s")
-	if fired := int64(b.N) * runtime.DefaultBatchRows / (perMs * 10_000); out.rows < int(fired-1)*keys {
-		b.Fatalf("%d rows out, want about %d", out.rows, fired*keys)
+	if fired := int64(b.N) * runtime.DefaultBatchRows / (perMs * 10_000); out.Rows < int(fired-1)*keys {
+		b.Fatalf("%d rows out, want about %d", out.Rows, fired*keys)
 	}
 	for _, bt := range batches {
 		bt.Release()
@@ -84,7 +85,7 @@ func stateBytesPerKey(t tb, keys int) float64 {
 	bt.Cols[0].I64 = make([]int64, runtime.DefaultBatchRows)
 	bt.Cols[1].I64 = make([]int64, runtime.DefaultBatchRows)
 	bt.Cols[2].I64 = make([]int64, runtime.DefaultBatchRows)
-	var out discard
+	var out rttest.Discard
 	before := heapAlloc()
 	op := newOp()
 	if err := op.Open(&runtime.Context{Parallelism: 1}); err != nil {

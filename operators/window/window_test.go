@@ -456,7 +456,7 @@ func TestSelectionVector(t *testing.T) {
 			b.AppendValues(kv(i%2, i, 1<<i)...)
 		}
 		b.Sel = []int32{1, 2, 5, 8}
-		if err := h.op.ProcessBatch(0, b, &h.out); err != nil {
+		if err := h.op.ProcessBatch(0, b, h.out); err != nil {
 			t.Fatal(err)
 		}
 		b.Release()
@@ -550,7 +550,7 @@ func TestFinishWithoutFinalWatermark(t *testing.T) {
 	for _, w := range []Assigner{Tumble(10 * ms), SessionGap(10 * ms)} {
 		h := newHarness(t, kvSpec(w))
 		h.batch(kv(1, 1, 1))
-		if err := h.op.Finish(&h.out); err != nil {
+		if err := h.op.Finish(h.out); err != nil {
 			t.Fatal(err)
 		}
 		want := map[Kind]string{Tumbling: "1,0,10,1,1", Session: "1,1,11,1,1"}[w.Kind]
