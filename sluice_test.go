@@ -3,6 +3,7 @@ package sluice_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -220,5 +221,24 @@ func TestKeyedProcess(t *testing.T) {
 	}
 	if len(got.Rows()) != 300 || max["/"] != 100 || max["/a"] != 100 || max["/b"] != 100 {
 		t.Fatalf("%d rows, final counts %v", len(got.Rows()), max)
+	}
+}
+
+func TestWindowKeyLimitFailsJobClearly(t *testing.T) {
+	schema := rt.NewSchema(rt.Field{Name: "k", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
+	env := sluice.NewEnv(sluice.WithParallelism(2))
+	env.FromGenerator("keys", schema, 100_000, func(b *rt.Batch, first int64, n int) {
+		for i := first; i < first+int64(n); i++ {
+			b.Cols[0].AppendInt(i)
+			b.Cols[1].AppendInt(0)
+		}
+	}, sluice.Watermark("ts", 0)).
+		KeyBy("k").Window(window.Tumble(time.Minute)).MaxKeys(10_000).
+		Aggregate(sluice.Count("n")).Discard(nil)
+	err := env.Execute(context.Background())
+	var oe *rt.OperatorError
+	if !errors.Is(err, state.ErrStateLimit) || !errors.As(err, &oe) || !strings.Contains(oe.Operator, "window") ||
+		!strings.Contains(err.Error(), "over its limit of 10000") {
+		t.Fatalf("got %v", err)
 	}
 }

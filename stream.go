@@ -131,6 +131,14 @@ type WindowedStream struct {
 	lateness time.Duration
 	lateOut  bool
 	global   bool
+	maxKeys  int
+}
+
+// MaxKeys bounds the (key, window) groups each subtask may hold; going over
+// fails the job with an error wrapping state.ErrStateLimit (0: no limit).
+func (w *WindowedStream) MaxKeys(n int) *WindowedStream {
+	w.maxKeys = n
+	return w
 }
 
 // Window groups the keyed stream into windows.
@@ -213,7 +221,7 @@ func (w *WindowedStream) Aggregate(aggs ...AggSpec) *WindowResult {
 		specs[i] = agg.Spec{Func: a.fn, Col: col, Name: a.name}
 	}
 	spec := window.Spec{In: s.schema, KeyCols: w.keys, TimeCol: s.timeCol, Window: w.assigner, Aggs: specs,
-		AllowedLateness: w.lateness, LateOutput: w.lateOut}
+		AllowedLateness: w.lateness, LateOutput: w.lateOut, MaxGroups: w.maxKeys}
 	newOp, out, err := window.New(spec)
 	if err != nil {
 		s.env.fail("window %s: %w", w.assigner, err)

@@ -126,7 +126,9 @@ func (o *alignedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 		}
 		p.dirty = p.dirty[:0]
 	}
-	o.updateKeys()
+	if err := o.updateKeys(); err != nil {
+		return err
+	}
 	if err := o.flush(out); err != nil {
 		return err
 	}
@@ -153,7 +155,9 @@ func (o *alignedOp) ProcessWatermark(wm int64, out runtime.Output) error {
 	}
 	clear(o.order[len(keep):])
 	o.order = keep
-	o.updateKeys()
+	if err := o.updateKeys(); err != nil {
+		return err
+	}
 	return o.flush(out)
 }
 
@@ -181,12 +185,12 @@ func (o *alignedOp) release(p *pane) {
 	}
 }
 
-func (o *alignedOp) updateKeys() {
+func (o *alignedOp) updateKeys() error {
 	n := 0
 	for _, p := range o.order {
 		n += p.table.Len()
 	}
-	o.setStateKeys(n)
+	return o.account(n)
 }
 
 // StateBytes estimates the memory held by window state.

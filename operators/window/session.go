@@ -251,7 +251,9 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 		}
 	}
 	o.dirty = o.dirty[:0]
-	o.setStateKeys(o.open)
+	if err := o.account(o.open); err != nil {
+		return err
+	}
 	if err := o.flush(out); err != nil {
 		return err
 	}
@@ -302,7 +304,9 @@ func (o *sessionOp) ProcessWatermark(wm int64, out runtime.Output) error {
 		}
 		o.arm(t.key, s) // it grew since the timer was armed
 	}
-	o.setStateKeys(o.open)
+	if err := o.account(o.open); err != nil {
+		return err
+	}
 	if n := o.keys.Len(); n > 1024 && 2*o.live < n {
 		o.compactKeys()
 	}

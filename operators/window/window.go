@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/state"
 )
 
 // Kind is the kind of window.
@@ -103,6 +104,11 @@ type Spec struct {
 	// StartName and EndName name the window bound columns
 	// (default window_start, window_end).
 	StartName, EndName string
+	// MaxGroups bounds the state of one subtask: the (key, window) groups,
+	// or open sessions, it may hold at once (0: no limit). Going over fails
+	// the job with an error wrapping state.ErrStateLimit rather than letting
+	// memory grow without bound.
+	MaxGroups int
 }
 
 // New checks spec and returns a factory of operators (one per subtask) and
@@ -251,10 +257,15 @@ func (c *common) flushLate() error {
 	return err
 }
 
-func (c *common) setStateKeys(n int) {
+// account records the number of groups held and enforces MaxGroups.
+func (c *common) account(n int) error {
 	if c.ctx != nil && c.ctx.Metrics != nil {
 		c.ctx.Metrics.SetStateKeys(n)
 	}
+	if c.spec.MaxGroups > 0 && n > c.spec.MaxGroups {
+		return fmt.Errorf("%w: %s holds %d groups (key × window), over its limit of %d", state.ErrStateLimit, c.spec.Window, n, c.spec.MaxGroups)
+	}
+	return nil
 }
 
 // floorMod is x mod m rounded towards negative infinity.
