@@ -1,0 +1,288 @@
+package connectors
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Table is what a connector builds a source or sink from: a table of the
+// catalog, with its columns, event time and WITH options.
+type Table struct {
+	Name    string
+	Schema  *runtime.Schema
+	Options map[string]string // WITH ('key' = 'value', …), keys as written (lower case by convention)
+	// TimeColumn is the event-time column (-1: none) and MaxOutOfOrderness
+	// the bound of its WATERMARK clause.
+	TimeColumn        int
+	MaxOutOfOrderness time.Duration
+}
+
+// Option documents one WITH option of a connector.
+type Option struct {
+	Key      string // e.g. "path"; a pattern with <f> for a column name, e.g. "fields.<f>.kind"
+	Required bool
+	Default  string
+	Doc      string
+}
+
+// Factory is a connector, registered by name ('connector' = 'name').
+type Factory interface {
+	Name() string
+	// Options lists every option the connector accepts (besides 'connector').
+	Options() []Option
+}
+
+// Source is a connector that can read a table.
+type Source interface {
+	Factory
+	// NewSource returns a factory of source subtasks and their number
+	// (0: the job's parallelism).
+	NewSource(t Table) (newSource func() runtime.Source, parallelism int, err error)
+}
+
+// Sink is a connector that can write a table.
+type Sink interface {
+	Factory
+	// NewSink returns a factory of sink operators and their number (0: the
+	// job's parallelism).
+	NewSink(t Table) (newSink func() runtime.Operator, parallelism int, err error)
+	// AcceptsUpdates reports whether the sink, with these options, takes
+	// an updating (changelog) result rather than only appended rows.
+	AcceptsUpdates(t Table) bool
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Factory{}
+)
+
+// Register makes a connector available by its name. It is called from the
+// init function of each connector package; registering a name twice panics.
+func Register(f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	name := strings.ToLower(f.Name())
+	if _, dup := registry[name]; dup {
+		panic("connectors: " + name + " registered twice")
+	}
+	registry[name] = f
+}
+
+// Lookup returns the connector called name.
+func Lookup(name string) (Factory, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	f, ok := registry[strings.ToLower(name)]
+	return f, ok
+}
+
+// Names returns the registered connector names, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckOptions returns an error for an option f does not know (naming the
+// nearest known option and listing the valid ones) or a required option
+// that is missing.
+func CheckOptions(f Factory, opts map[string]string) error {
+	known := f.Options()
+	var keys []string
+	for _, o := range known {
+		keys = append(keys, o.Key)
+	}
+	for k := range opts {
+		if k == "connector" {
+			continue
+		}
+		if !matchesAny(known, k) {
+			msg := fmt.Sprintf("connector %q has no option %q", f.Name(), k)
+			if near := Nearest(k, keys); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			return fmt.Errorf("%s; its options: %s", msg, strings.Join(keys, ", "))
+		}
+	}
+	for _, o := range known {
+		if o.Required && !strings.Contains(o.Key, "<") {
+			if _, ok := opts[o.Key]; !ok {
+				return fmt.Errorf("connector %q needs option %q: %s", f.Name(), o.Key, o.Doc)
+			}
+		}
+	}
+	return nil
+}
+
+func matchesAny(known []Option, key string) bool {
+	for _, o := range known {
+		if matchPattern(o.Key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPattern matches key against a pattern where <x> stands for one
+// non-empty dot-free segment.
+func matchPattern(pattern, key string) bool {
+	for {
+		i := strings.Index(pattern, "<")
+		if i < 0 {
+			return pattern == key
+		}
+		if !strings.HasPrefix(key, pattern[:i]) {
+			return false
+		}
+		j := strings.Index(pattern[i:], ">")
+		if j < 0 {
+			return false
+		}
+		pattern, key = pattern[i+j+1:], key[i:]
+		// The segment runs to the next dot (or the end).
+		k := strings.IndexByte(key, '.')
+		if pattern == "" {
+			return k < 0 && key != ""
+		}
+		if k <= 0 {
+			return false
+		}
+		key = key[k:]
+	}
+}
+
+// Nearest returns the candidate closest to s by edit distance, if any is
+// close enough to be a likely typo.
+func Nearest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Option accessors with errors that name the option.
+
+// String returns option key or def.
+func (t Table) String(key, def string) string {
+	if v, ok := t.Options[key]; ok {
+		return v
+	}
+	return def
+}
+
+// Int returns option key parsed as an integer, or def when absent.
+func (t Table) Int(key string, def int64) (int64, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: option %q: %q is not an integer", t.Name, key, v)
+	}
+	return n, nil
+}
+
+// Float returns option key parsed as a number, or def when absent.
+func (t Table) Float(key string, def float64) (float64, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: option %q: %q is not a number", t.Name, key, v)
+	}
+	return f, nil
+}
+
+// Bool returns option key parsed as true/false, or def when absent.
+func (t Table) Bool(key string, def bool) (bool, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("table %s: option %q: %q is not true or false", t.Name, key, v)
+}
+
+// Duration returns option key parsed as a duration ("500ms", "10s", "1 min"
+// and Flink's "10 s" forms), or def when absent.
+func (t Table) Duration(key string, def time.Duration) (time.Duration, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: option %q: %v", t.Name, key, err)
+	}
+	return d, nil
+}
+
+// ParseDuration parses Go durations ("1m30s") and Flink's forms ("10 s",
+// "500 ms", "1 min", "2 h", "1 d"); a bare number is milliseconds.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	n, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil || i == 0 {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 10 s, 1 min)", s)
+	}
+	units := map[string]time.Duration{
+		"": time.Millisecond, "ms": time.Millisecond, "milli": time.Millisecond, "millis": time.Millisecond,
+		"s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
+		"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+		"h": time.Hour, "hour": time.Hour, "hours": time.Hour, "d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
+	}
+	u, ok := units[strings.ToLower(strings.TrimSpace(s[i:]))]
+	if !ok {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 10 s, 1 min)", s)
+	}
+	return time.Duration(n * float64(u)), nil
+}
