@@ -251,6 +251,44 @@ type Batch struct {
 	Cols   []Vector
 	N      int
 	Sel    []int32
+	// Kinds, when non-nil, holds the changelog kind of each physical row of
+	// an updating stream; nil means every row is an insert (+I).
+	Kinds []RowKind
+}
+
+// RowKind is the changelog kind of a row, as Flink's.
+type RowKind uint8
+
+// Row kinds.
+const (
+	Insert       RowKind = iota // +I
+	UpdateBefore                // -U: retracts the previous result of a key
+	UpdateAfter                 // +U: the new result of a key
+	Delete                      // -D
+)
+
+func (k RowKind) String() string { return [...]string{"+I", "-U", "+U", "-D"}[k&3] }
+
+// Kind returns the kind of physical row r.
+func (b *Batch) Kind(r int) RowKind {
+	if b.Kinds == nil {
+		return Insert
+	}
+	return b.Kinds[r]
+}
+
+// SetKind sets the kind of physical row r, creating Kinds on first use.
+func (b *Batch) SetKind(r int, k RowKind) {
+	if b.Kinds == nil {
+		if k == Insert {
+			return
+		}
+		b.Kinds = make([]RowKind, b.N, max(b.N, 16))
+	}
+	for len(b.Kinds) <= r {
+		b.Kinds = append(b.Kinds, Insert)
+	}
+	b.Kinds[r] = k
 }
 
 // NewBatch returns an empty batch for schema s, from the schema's pool.
@@ -279,6 +317,7 @@ func (b *Batch) Reset() {
 	}
 	b.N = 0
 	b.Sel = nil
+	b.Kinds = nil
 }
 
 // Len is the number of rows present (after selection).
@@ -301,6 +340,9 @@ func (b *Batch) Row(i int) int {
 func (b *Batch) AppendRow(src *Batch, r int) {
 	for c := range b.Cols {
 		b.Cols[c].AppendFrom(&src.Cols[c], r)
+	}
+	if src.Kinds != nil || b.Kinds != nil {
+		b.SetKind(b.N, src.Kind(r))
 	}
 	b.N++
 }
@@ -341,6 +383,9 @@ func (b *Batch) CopyFrom(src *Batch) {
 		if s.Null != nil {
 			dst.Null = gather(make([]bool, 0, n), s.Null, src.Sel, n)
 		}
+	}
+	if src.Kinds != nil {
+		b.Kinds = gather(make([]RowKind, 0, n), src.Kinds, src.Sel, n)
 	}
 	b.N = n
 }

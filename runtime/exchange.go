@@ -24,6 +24,7 @@ type writer struct {
 	f64s    [][]float64
 	strs    [][]string
 	nulls   [][]bool
+	kinds   [][]RowKind
 	out     []*Batch
 	metrics *OperatorMetrics // of the sending operator
 }
@@ -113,6 +114,16 @@ func (w *writer) Emit(b *Batch) error {
 			for t, ob := range w.out {
 				ob.Cols[c].Null = w.nulls[t]
 			}
+		}
+	}
+	if b.Kinds != nil {
+		w.kinds = resize(w.kinds, p)
+		for t := range w.out {
+			w.kinds[t] = make([]RowKind, w.counts[t])
+		}
+		scatter(w.kinds, b.Kinds, w.dest, b.Sel, w.cursor(p))
+		for t, ob := range w.out {
+			ob.Kinds = w.kinds[t]
 		}
 	}
 	for t, ob := range w.out {

@@ -55,10 +55,12 @@ func itoa(i int) string {
 	return itoa(i/10) + string(rune('0'+i%10))
 }
 
-// FormatRow formats present row i of b as "+I[v1, v2, …]".
+// FormatRow formats present row i of b as "+I[v1, v2, …]", with the row's
+// changelog kind (+I, -U, +U, -D).
 func FormatRow(sb *strings.Builder, b *runtime.Batch, i int) {
 	r := b.Row(i)
-	sb.WriteString("+I[")
+	sb.WriteString(b.Kind(r).String())
+	sb.WriteByte('[')
 	for c := range b.Cols {
 		if c > 0 {
 			sb.WriteString(", ")

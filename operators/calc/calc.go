@@ -159,6 +159,13 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		p.Eval(in, &ob.Cols[i])
 	}
 	ob.N, ob.Sel = n, nil
+	ob.Kinds = nil
+	if in.Kinds != nil { // an updating stream: keep each row's kind
+		ob.Kinds = ob.Kinds[:0]
+		for i := 0; i < n; i++ {
+			ob.Kinds = append(ob.Kinds, in.Kinds[in.Row(i)])
+		}
+	}
 	err := out.Emit(ob)
 	if shared {
 		for i, col := range c.cols {
