@@ -16,6 +16,7 @@ type Collector struct {
 	mu     sync.Mutex
 	schema *runtime.Schema
 	rows   [][]runtime.Value
+	kinds  []runtime.RowKind
 	wms    []int64
 }
 
@@ -49,11 +50,14 @@ func (c *Collector) Emit(b *runtime.Batch) error {
 		return err
 	}
 	rows := make([][]runtime.Value, b.Len())
+	kinds := make([]runtime.RowKind, b.Len())
 	for i := range rows {
 		rows[i] = b.Values(i)
+		kinds[i] = b.Kind(b.Row(i))
 	}
 	c.mu.Lock()
 	c.rows = append(c.rows, rows...)
+	c.kinds = append(c.kinds, kinds...)
 	c.mu.Unlock()
 	return nil
 }
@@ -92,6 +96,25 @@ func (c *Collector) Sorted() []string {
 	return out
 }
 
+// Changelog returns the rows collected, each formatted by Format after its
+// changelog kind ("+I", "-U", "+U", "-D"), in the order they arrived.
+func (c *Collector) Changelog() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.rows))
+	for i, r := range c.rows {
+		out[i] = c.kinds[i].String() + Format(r)
+	}
+	return out
+}
+
+// Kinds returns the changelog kind of each row collected, in order.
+func (c *Collector) Kinds() []runtime.RowKind {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.kinds)
+}
+
 // Watermarks returns the watermarks the sink subtasks received, in the
 // order they arrived; each subtask receives runtime.MaxWatermark last, when
 // its inputs have ended.
@@ -104,7 +127,7 @@ func (c *Collector) Watermarks() []int64 {
 // Reset forgets the rows and watermarks collected so far.
 func (c *Collector) Reset() {
 	c.mu.Lock()
-	c.rows, c.wms = nil, nil
+	c.rows, c.kinds, c.wms = nil, nil, nil
 	c.mu.Unlock()
 }
 
