@@ -3,5 +3,23 @@
 // SELECT queries turned into a dataflow graph of operators.
 //
 // It sits above the engine: sql imports runtime and operators, never the
-// other way round.
+// other way round. Its parts:
+//
+//   - sql/parser: our lexer, script splitter (statements with their file
+//     positions) and DDL parser (CREATE TABLE … WITH, WATERMARK FOR, DROP,
+//     SHOW TABLES, DESCRIBE).
+//   - sql/catalog: the tables, in memory or in a folder (--catalog DIR).
+//   - sql/query: queries parsed with github.com/xwb1989/sqlparser, names
+//     resolved and scalar expressions translated to operators/expr, every
+//     error positioned at line:column of the job file.
+//   - this package: the planner. A query becomes, per INSERT: the source of
+//     each table in FROM (connector by name, watermark from the table), a
+//     calc (WHERE + projections the aggregation needs), a keyed exchange on
+//     the GROUP BY keys, a window (TUMBLE/HOP/SESSION) or groupagg (no
+//     window: a changelog, accepted only by sinks that take updates), a calc
+//     for HAVING and the final projection (window bounds mapped from
+//     TUMBLE_START/_END etc.), and the sink; interval joins from
+//     `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts - x AND a.ts + y`;
+//     UNION ALL as several inputs of one sink. All INSERTs of a file form
+//     one job.
 package sql
