@@ -17,6 +17,7 @@ const usage = `sluice — real-time stream analytics
 Usage:
   sluice demo  [flags]      run the main job (clickstream) on generated events
   sluice run JOB [flags]    run a ready-made job by name (clickstream)
+  sluice explain JOB        print the physical plan of a job
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
 
@@ -38,6 +39,8 @@ func main() {
 		err = runDemo(ctx, os.Args[2:])
 	case "run":
 		err = runRun(ctx, os.Args[2:])
+	case "explain":
+		err = runExplain(ctx, os.Args[2:])
 	case "bench":
 		err = runBench(ctx, os.Args[2:])
 	case "version", "--version":

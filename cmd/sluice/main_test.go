@@ -152,3 +152,25 @@ func TestRunRejectsUnknownJobAndFlags(t *testing.T) {
 	f("flag provided but not defined: -bogus", "demo", "--bogus")
 	f(`unknown command "frobnicate"`, "frobnicate")
 }
+
+func TestExplainShowsThePhysicalPlan(t *testing.T) {
+	out, err := exec.Command(binary, "explain", "clickstream", "--parallelism", "3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`source "clicks", parallelism 3`,
+		"watermark: ts - 500ms per partition, minimum over partitions",
+		`operator "filter", parallelism 3`,
+		`from "clicks": FORWARD, chained into the same goroutine`,
+		"filter: latency_ms >= 0 (a selection vector, rows are not copied)",
+		`from "filter": HASH(page) over 128 key groups`,
+		"window: TUMBLE(10s) on ts, keys page",
+		"aggregates: COUNT(*) AS views, COUNT(DISTINCT user_id) AS users, AVG(latency_ms) AS avg_latency_ms, MAX(latency_ms) AS max_latency_ms",
+		"late rows: dropped and counted",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -202,3 +202,23 @@ func (c *calc) Close() error {
 	}
 	return nil
 }
+
+// Describe says what the operator computes, for plans.
+func (c *calc) Describe() string {
+	var b strings.Builder
+	switch {
+	case c.dropAll:
+		b.WriteString("filter: FALSE (drops every row)\n")
+	case c.where != nil:
+		fmt.Fprintf(&b, "filter: %s (a selection vector, rows are not copied)\n", c.where)
+	}
+	if c.proj != nil {
+		parts := make([]string, len(c.proj))
+		for i, p := range c.proj {
+			parts[i] = fmt.Sprintf("%s AS %s", p, c.schema.Fields[i].Name)
+		}
+		fmt.Fprintf(&b, "project: %s\n", strings.Join(parts, ", "))
+	}
+	b.WriteString("state: none")
+	return b.String()
+}

@@ -11,6 +11,7 @@ package window
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/operators/agg"
@@ -275,4 +276,48 @@ func floorMod(x, m int64) int64 {
 		r += m
 	}
 	return r
+}
+
+// Describe says what the operator computes and keeps, for plans.
+func (c *common) Describe() string {
+	in := c.spec.In
+	var keys []string
+	for _, k := range c.spec.KeyCols {
+		keys = append(keys, in.Fields[k].Name)
+	}
+	var aggs []string
+	for i, a := range c.spec.Aggs {
+		arg := "*"
+		if a.Col >= 0 {
+			arg = in.Fields[a.Col].Name
+		}
+		fn := a.Func.String()
+		if a.Func == agg.CountDistinct {
+			fn, arg = "COUNT", "DISTINCT "+arg
+		}
+		aggs = append(aggs, fmt.Sprintf("%s(%s) AS %s", fn, arg, c.out.Fields[len(keys)+2+i].Name))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "window: %s on %s", c.spec.Window, in.Fields[c.spec.TimeCol].Name)
+	if len(keys) > 0 {
+		fmt.Fprintf(&b, ", keys %s", strings.Join(keys, ", "))
+	}
+	fmt.Fprintf(&b, "\naggregates: %s\n", strings.Join(aggs, ", "))
+	if c.spec.Window.Kind == Session {
+		b.WriteString("state: open sessions per key with their accumulators; a session fires and is freed when the watermark passes its end")
+	} else {
+		b.WriteString("state: one pane per open window (a key table and flat accumulators); a window fires and is freed when the watermark passes its end")
+	}
+	if c.lateness > 0 {
+		fmt.Fprintf(&b, " + %v allowed lateness", time.Duration(c.lateness)*time.Millisecond)
+	}
+	if c.spec.MaxGroups > 0 {
+		fmt.Fprintf(&b, "; at most %d groups per subtask", c.spec.MaxGroups)
+	}
+	if c.spec.LateOutput {
+		b.WriteString("\nlate rows: to side output 1")
+	} else {
+		b.WriteString("\nlate rows: dropped and counted")
+	}
+	return b.String()
 }
