@@ -1,0 +1,445 @@
+// Package datagen is the 'datagen' connector: a source of generated rows, with
+// Flink's option names, for demos, tests and benchmarks.
+//
+//	CREATE TABLE clicks (k BIGINT, v DOUBLE, page VARCHAR, ts TIMESTAMP(3),
+//	  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+//	) WITH ('connector' = 'datagen', 'number-of-rows' = '5000000',
+//	  'fields.k.min' = '0', 'fields.k.max' = '9999',       -- 10,000 keys, uniform
+//	  'fields.page.length' = '8',
+//	  'fields.ts.kind' = 'sequence', 'fields.ts.max-past' = '1 s');
+//
+// Rows are numbered 0, 1, 2, … and every value of row i is a pure function
+// of (seed, column name, i), computed with a counter-based hash, so the rows
+// are the same for the same options whatever the number of subtasks and
+// whatever other columns the table has. Rows are dealt to subtasks in blocks
+// of runtime.DefaultBatchRows: subtask s of p generates blocks s, s+p, s+2p, …,
+// so the subtasks advance through the row numbers (and the timestamps derived
+// from them) together. Each subtask is one partition for the watermark.
+//
+// Column kinds (fields.<f>.kind, default random, as in Flink):
+//   - random INT, BIGINT: uniform in [min, max], both inclusive; default the
+//     type's whole range. DOUBLE: uniform in [min, max], default [0, 1].
+//     BOOLEAN: TRUE or FALSE with equal chance. VARCHAR: length characters
+//     (default 100, as Flink; at most 16384) of lower-case hexadecimal, as
+//     Flink's random strings. For 10,000 keys, uniform:
+//     'fields.k.kind' = 'random', 'fields.k.min' = '0', 'fields.k.max' = '9999'
+//     (a sequence 0…9999 with number-of-rows instead cycles through the keys).
+//   - sequence INT, BIGINT: start, start+1, …, end (default start 0, end the
+//     type's maximum). An explicit end bounds the source to end-start+1 rows,
+//     as in Flink; with several such sequences the shortest wins, and
+//     number-of-rows, when set, wins over all of them: a sequence that runs out
+//     starts again at start (so a sequence with number-of-rows cycles through
+//     its values). Flink also allows sequences of strings and doubles; Sluice
+//     does not.
+//   - TIMESTAMP (either kind) follows the row clock start + i·step (start
+//     default 2026-01-01T00:00:00Z, step default 1 ms), minus a random amount
+//     in [0, max-past] (default 0: in order). This is Flink's random timestamp
+//     "now − random(max-past)" with the row clock standing for the wall clock,
+//     so it is deterministic and advances with the rows: a table ported from
+//     Flink without field options still has a usable event time. With
+//     max-past set, a watermark delay of max-past drops no row as late.
+//
+// null-rate makes a nullable column NULL in that fraction of the rows (a pure
+// function of seed, column and row too).
+//
+// Checkpoints: a subtask's state is the index of the next row it emits;
+// see Source.Position and Source.Restore.
+//
+// rows-per-second throttles the whole source. Unlike Flink (10000 by default) the default is unlimited: a
+// bounded table is usually a test or a benchmark, where speed is wanted; set
+// it for a live demo. Each subtask's share is its share of the rows (equal
+// shares for an unbounded table), so the subtasks of a bounded table finish
+// together.
+package datagen
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+func init() { connectors.Register(factory{}) }
+
+// Defaults of the options, in one place.
+const (
+	defaultSeed     = 0
+	defaultLength   = 100      // as Flink
+	maxLength       = 16 << 10 // a batch of such strings is 32 MiB
+	defaultStart    = "2026-01-01T00:00:00Z"
+	defaultStep     = time.Millisecond
+	defaultMaxPast  = 0
+	defaultDoubleLo = 0.0
+	defaultDoubleHi = 1.0
+)
+
+// options is the list the registry checks and the README documents.
+var options = []connectors.Option{
+	{Key: "number-of-rows", Default: "unbounded", Doc: "rows to generate; absent: without end (or as many as the shortest sequence with an end)"},
+	{Key: "rows-per-second", Default: "unlimited", Doc: "throttle for the whole source, shared by its subtasks (Flink's default is 10000)"},
+	{Key: "seed", Default: "0", Doc: "the rows are a pure function of the seed, the column name and the row number"},
+	{Key: "fields.<f>.kind", Default: "random", Doc: "random or sequence (INT, BIGINT, TIMESTAMP)"},
+	{Key: "fields.<f>.min", Default: "type minimum (DOUBLE: 0)", Doc: "smallest value of a random INT, BIGINT or DOUBLE"},
+	{Key: "fields.<f>.max", Default: "type maximum (DOUBLE: 1)", Doc: "largest value of a random INT, BIGINT or DOUBLE"},
+	{Key: "fields.<f>.start", Default: "0; TIMESTAMP: " + defaultStart, Doc: "first value of a sequence; for a TIMESTAMP, the time of row 0 (RFC 3339)"},
+	{Key: "fields.<f>.end", Default: "type maximum", Doc: "last value of an INT or BIGINT sequence; bounds the source to end-start+1 rows"},
+	{Key: "fields.<f>.length", Default: "100", Doc: "length of a random VARCHAR, in lower-case hexadecimal characters (at most 16384)"},
+	{Key: "fields.<f>.null-rate", Default: "0", Doc: "fraction of rows in which a nullable column is NULL"},
+	{Key: "fields.<f>.max-past", Default: "0", Doc: "TIMESTAMP: each row's time is its clock minus a random amount up to this (out-of-order rows)"},
+	{Key: "fields.<f>.step", Default: "1 ms", Doc: "TIMESTAMP: how far the row clock advances per row (e.g. 100us: ten rows per millisecond)"},
+}
+
+// factory is the 'datagen' connector (a source).
+type factory struct{}
+
+func (factory) Name() string                 { return "datagen" }
+func (factory) Options() []connectors.Option { return options }
+
+func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
+	cfg, err := parse(t)
+	if err != nil {
+		return nil, 0, err
+	}
+	return func() runtime.Source { return &Source{cfg: cfg} }, 0, nil
+}
+
+type kind uint8
+
+const (
+	kindRandom kind = iota
+	kindSequence
+)
+
+// config is a parsed datagen table, shared read-only by its subtasks.
+type config struct {
+	schema *runtime.Schema
+	rows   int64   // -1: unbounded
+	rate   float64 // rows per second for the whole source; 0: unlimited
+	cols   []column
+}
+
+// suffixes lists, per column shape, the field options it accepts.
+var (
+	numberRandom = []string{"kind", "min", "max", "null-rate"}
+	numberSeq    = []string{"kind", "start", "end", "null-rate"}
+	boolRandom   = []string{"kind", "null-rate"}
+	stringRandom = []string{"kind", "length", "null-rate"}
+	timeAny      = []string{"kind", "start", "step", "max-past", "null-rate"}
+)
+
+func parse(t connectors.Table) (*config, error) {
+	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	if t.Schema == nil || t.Schema.Len() == 0 {
+		return nil, fmt.Errorf("table %s: a datagen table needs at least one column", t.Name)
+	}
+	cfg := &config{schema: t.Schema, rows: -1}
+	if _, ok := t.Options["number-of-rows"]; ok {
+		n, err := t.Int("number-of-rows", 0)
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("table %s: option %q: %d is negative", t.Name, "number-of-rows", n)
+		}
+		cfg.rows = n
+	}
+	if _, ok := t.Options["rows-per-second"]; ok {
+		r, err := t.Float("rows-per-second", 0)
+		if err != nil {
+			return nil, err
+		}
+		if !(r > 0) || math.IsInf(r, 0) {
+			return nil, fmt.Errorf("table %s: option %q: want a positive number of rows, got %s (leave it out for no limit)", t.Name, "rows-per-second", t.Options["rows-per-second"])
+		}
+		cfg.rate = r
+	}
+	seed, err := t.Int("seed", defaultSeed)
+	if err != nil {
+		return nil, err
+	}
+
+	// Field options by column: suffix → full option key.
+	perCol := make([]map[string]string, t.Schema.Len())
+	for _, key := range slices.Sorted(maps.Keys(t.Options)) {
+		rest, ok := strings.CutPrefix(key, "fields.")
+		if !ok {
+			continue
+		}
+		dot := strings.LastIndexByte(rest, '.')
+		name, suffix := rest[:dot], rest[dot+1:] // CheckOptions has matched fields.<f>.suffix
+		c := t.Schema.Index(name)
+		if c < 0 {
+			msg := fmt.Sprintf("table %s: option %q: no column %q", t.Name, key, name)
+			if near := connectors.Nearest(name, t.Schema.Names()); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			return nil, fmt.Errorf("%s; columns: %s", msg, strings.Join(t.Schema.Names(), ", "))
+		}
+		if perCol[c] == nil {
+			perCol[c] = map[string]string{}
+		}
+		if prev, dup := perCol[c][suffix]; dup {
+			return nil, fmt.Errorf("table %s: options %q and %q set the same thing", t.Name, min(prev, key), max(prev, key))
+		}
+		perCol[c][suffix] = key
+	}
+	for c, f := range t.Schema.Fields {
+		col, err := parseColumn(t, f, perCol[c], uint64(seed))
+		if err != nil {
+			return nil, err
+		}
+		cfg.cols = append(cfg.cols, col)
+	}
+	if cfg.rows < 0 {
+		// Sequences with an end bound the source; the shortest wins.
+		for _, col := range cfg.cols {
+			if col.bounded && col.seqLen != 0 {
+				n := int64(min(col.seqLen, math.MaxInt64))
+				if cfg.rows < 0 || n < cfg.rows {
+					cfg.rows = n
+				}
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// parseColumn builds the generator of field f from its options (suffix →
+// full key; nil when it has none).
+func parseColumn(t connectors.Table, f runtime.Field, opts map[string]string, seed uint64) (column, error) {
+	col := column{typ: f.Type}
+	base := runtime.HashInt64(seed*gamma + runtime.HashString(strings.ToLower(f.Name)))
+	col.key = base
+	col.nullKey = runtime.HashInt64(base ^ nullSalt)
+
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("table %s: option %q: %s", t.Name, key, fmt.Sprintf(format, args...))
+	}
+	has := func(suffix string) (string, bool) {
+		k, ok := opts[suffix]
+		return k, ok
+	}
+
+	if key, ok := has("kind"); ok {
+		switch strings.ToLower(strings.TrimSpace(t.Options[key])) {
+		case "random":
+		case "sequence":
+			col.kind = kindSequence
+		default:
+			return col, bad(key, "unknown kind %q (random or sequence)", t.Options[key])
+		}
+	}
+	var allowed []string
+	switch {
+	case f.Type == runtime.Timestamp:
+		allowed = timeAny
+	case col.kind == kindSequence && (f.Type == runtime.Int || f.Type == runtime.BigInt):
+		allowed = numberSeq
+	case col.kind == kindSequence:
+		return col, bad(opts["kind"], "a sequence must be INT, BIGINT or TIMESTAMP; column %s is %v", f.Name, f.Type)
+	case f.Type.Numeric():
+		allowed = numberRandom
+	case f.Type == runtime.Boolean:
+		allowed = boolRandom
+	case f.Type == runtime.Varchar:
+		allowed = stringRandom
+	default:
+		return col, fmt.Errorf("table %s: column %s: datagen cannot generate %v", t.Name, f.Name, f.Type)
+	}
+	for _, suffix := range slices.Sorted(maps.Keys(opts)) {
+		if key := opts[suffix]; !slices.Contains(allowed, suffix) {
+			what := "random"
+			if col.kind == kindSequence {
+				what = "sequence"
+			}
+			return col, bad(key, "not an option of a %s %v column (those are: %s)", what, f.Type, strings.Join(allowed, ", "))
+		}
+	}
+
+	if key, ok := has("null-rate"); ok {
+		r, err := t.Float(key, 0)
+		if err != nil {
+			return col, err
+		}
+		if !(r >= 0 && r <= 1) {
+			return col, bad(key, "%s is not a fraction in [0, 1]", t.Options[key])
+		}
+		if r > 0 && !f.Nullable {
+			return col, bad(key, "column %s is NOT NULL", f.Name)
+		}
+		col.nullRate = r
+		if r < 1 {
+			col.nullBelow = uint64(r * (1 << 64))
+		}
+	}
+
+	switch {
+	case f.Type == runtime.Timestamp:
+		return parseTime(t, col, opts, bad)
+	case col.kind == kindSequence:
+		lo, hi := intRange(f.Type)
+		start, err := intOption(t, opts, "start", 0, lo, hi, bad)
+		if err != nil {
+			return col, err
+		}
+		end, err := intOption(t, opts, "end", hi, lo, hi, bad)
+		if err != nil {
+			return col, err
+		}
+		if start > end {
+			return col, bad(opts["start"], "start %d is after end %d", start, end)
+		}
+		_, col.bounded = has("end")
+		col.start = start
+		col.seqLen = uint64(end) - uint64(start) + 1 // 0: all 2^64 BIGINTs
+		return col, nil
+	case f.Type == runtime.Double:
+		lo, err := floatOption(t, opts, "min", defaultDoubleLo, bad)
+		if err != nil {
+			return col, err
+		}
+		hi, err := floatOption(t, opts, "max", defaultDoubleHi, bad)
+		if err != nil {
+			return col, err
+		}
+		if lo > hi {
+			return col, minMaxError(t, opts, fmt.Sprint(lo), fmt.Sprint(hi))
+		}
+		col.fmin, col.fmax = lo, hi
+		return col, nil
+	case f.Type.Numeric():
+		tlo, thi := intRange(f.Type)
+		lo, err := intOption(t, opts, "min", tlo, tlo, thi, bad)
+		if err != nil {
+			return col, err
+		}
+		hi, err := intOption(t, opts, "max", thi, tlo, thi, bad)
+		if err != nil {
+			return col, err
+		}
+		if lo > hi {
+			return col, minMaxError(t, opts, fmt.Sprint(lo), fmt.Sprint(hi))
+		}
+		col.min = lo
+		col.span = uint64(hi) - uint64(lo) + 1 // 0: all 2^64 BIGINTs
+		return col, nil
+	case f.Type == runtime.Varchar:
+		col.length = defaultLength
+		if key, ok := has("length"); ok {
+			n, err := t.Int(key, defaultLength)
+			if err != nil {
+				return col, err
+			}
+			if n < 0 || n > maxLength {
+				return col, bad(key, "%d is not a length in [0, %d]", n, maxLength)
+			}
+			col.length = int(n)
+		}
+	}
+	return col, nil
+}
+
+func parseTime(t connectors.Table, col column, opts map[string]string, bad func(string, string, ...any) error) (column, error) {
+	startText := defaultStart
+	if key, ok := opts["start"]; ok {
+		startText = t.Options[key]
+	}
+	start, err := parseTimestamp(startText)
+	if err != nil {
+		return col, bad(opts["start"], "%v", err)
+	}
+	step, maxPast := defaultStep, time.Duration(defaultMaxPast)
+	if key, ok := opts["step"]; ok {
+		if step, err = t.Duration(key, defaultStep); err != nil {
+			return col, err
+		}
+		if step <= 0 {
+			return col, bad(key, "the step must be positive, got %v", step)
+		}
+	}
+	if key, ok := opts["max-past"]; ok {
+		if maxPast, err = t.Duration(key, 0); err != nil {
+			return col, err
+		}
+		if maxPast < 0 {
+			return col, bad(key, "max-past must not be negative, got %v", maxPast)
+		}
+	}
+	col.start = start
+	col.stepNs = uint64(step)
+	col.maxPast = uint64(maxPast / time.Millisecond)
+	return col, nil
+}
+
+// parseTimestamp reads RFC 3339 ("2026-01-01T00:00:00Z") or the SQL form
+// Sluice prints ("2026-01-01 00:00:00.000", UTC) into epoch milliseconds.
+func parseTimestamp(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return ts.UnixMilli(), nil
+	}
+	if ts, err := time.Parse("2006-01-02 15:04:05.999999999", s); err == nil {
+		return ts.UnixMilli(), nil
+	}
+	return 0, fmt.Errorf("%q is not a time in RFC 3339 form (e.g. %s)", s, defaultStart)
+}
+
+func intRange(t runtime.Type) (int64, int64) {
+	if t == runtime.Int {
+		return math.MinInt32, math.MaxInt32
+	}
+	return math.MinInt64, math.MaxInt64
+}
+
+func intOption(t connectors.Table, opts map[string]string, suffix string, def, lo, hi int64, bad func(string, string, ...any) error) (int64, error) {
+	key, ok := opts[suffix]
+	if !ok {
+		return def, nil
+	}
+	n, err := t.Int(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if n < lo || n > hi {
+		return 0, bad(key, "%d is out of range [%d, %d]", n, lo, hi)
+	}
+	return n, nil
+}
+
+func floatOption(t connectors.Table, opts map[string]string, suffix string, def float64, bad func(string, string, ...any) error) (float64, error) {
+	key, ok := opts[suffix]
+	if !ok {
+		return def, nil
+	}
+	f, err := t.Float(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, bad(key, "%s is not a finite number", t.Options[key])
+	}
+	return f, nil
+}
+
+func minMaxError(t connectors.Table, opts map[string]string, lo, hi string) error {
+	key := opts["min"]
+	if key == "" {
+		key = opts["max"]
+	}
+	return fmt.Errorf("table %s: option %q: min %s is greater than max %s", t.Name, key, lo, hi)
+}
+
+// mulHi returns the high 64 bits of x·y: a value uniform in [0, y) for x
+// uniform over 64 bits (Lemire's multiply-shift, without a division).
+func mulHi(x, y uint64) uint64 {
+	hi, _ := bits.Mul64(x, y)
+	return hi
+}
