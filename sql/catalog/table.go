@@ -1,0 +1,154 @@
+package catalog
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/sql/parser"
+)
+
+// Table is a table of the catalog.
+type Table struct {
+	Name string
+	// Columns is nil for a table defined without a column list: a sink
+	// whose columns the query writing to it defines.
+	Columns    []runtime.Field
+	Watermark  *Watermark // nil: no event time
+	PrimaryKey []string   // column names; nil: none
+	Options    map[string]string
+	// Created is when the table entered the catalog (set by Create when
+	// zero).
+	Created time.Time
+	// DefinedAt says where the CREATE statement was, e.g. "job.sql:3:1".
+	DefinedAt string
+	// SQL is the text of the CREATE statement.
+	SQL string
+}
+
+// Watermark is the event time of a table: WATERMARK FOR Column AS Column -
+// INTERVAL Delay.
+type Watermark struct {
+	Column string
+	Delay  time.Duration
+}
+
+// Schema returns the columns as a runtime schema, or nil when the table has
+// no column list.
+func (t *Table) Schema() *runtime.Schema {
+	if len(t.Columns) == 0 {
+		return nil
+	}
+	return runtime.NewSchema(t.Columns...)
+}
+
+// Connector returns what a connector builds a source or sink from. Its
+// Options map is a copy.
+func (t *Table) Connector() connectors.Table {
+	ct := connectors.Table{Name: t.Name, Schema: t.Schema(), Options: maps.Clone(t.Options), TimeColumn: -1}
+	if ct.Options == nil {
+		ct.Options = map[string]string{}
+	}
+	if w := t.Watermark; w != nil && ct.Schema != nil {
+		ct.TimeColumn, ct.MaxOutOfOrderness = ct.Schema.Index(w.Column), w.Delay
+	}
+	return ct
+}
+
+// Clone returns a deep copy of t.
+func (t *Table) Clone() *Table {
+	c := *t
+	if len(t.Columns) > 0 {
+		c.Columns = append([]runtime.Field(nil), t.Columns...)
+	} else {
+		c.Columns = nil
+	}
+	if t.Watermark != nil {
+		w := *t.Watermark
+		c.Watermark = &w
+	}
+	if t.PrimaryKey != nil {
+		c.PrimaryKey = append([]string(nil), t.PrimaryKey...)
+	}
+	c.Options = maps.Clone(t.Options)
+	if c.Options == nil {
+		c.Options = map[string]string{}
+	}
+	return &c
+}
+
+// FromDDL makes a table from a CREATE TABLE statement of a script; file
+// names the script in DefinedAt ("job.sql:3:1"; "line 3:1" when empty).
+func FromDDL(file string, st parser.Statement) (*Table, error) {
+	ct, ok := st.Node.(*parser.CreateTable)
+	if !ok {
+		return nil, fmt.Errorf("line %d:%d: %s is not a CREATE TABLE statement", st.Line, st.Col, st.Kind)
+	}
+	t := &Table{
+		Name:      ct.Name,
+		Options:   ct.OptionsMap(),
+		SQL:       st.Text,
+		DefinedAt: fmt.Sprintf("line %d:%d", st.Line, st.Col),
+	}
+	if file != "" {
+		t.DefinedAt = fmt.Sprintf("%s:%d:%d", file, st.Line, st.Col)
+	}
+	for _, c := range ct.Columns {
+		t.Columns = append(t.Columns, runtime.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
+	}
+	if w := ct.Watermark; w != nil {
+		t.Watermark = &Watermark{Column: w.Column, Delay: w.Delay}
+	}
+	if k := ct.PrimaryKey; k != nil {
+		t.PrimaryKey = append([]string(nil), k.Columns...)
+	}
+	return t, validate(t)
+}
+
+// validate checks what the parser checks of a CREATE TABLE, for tables
+// built in code or read from a file.
+func validate(t *Table) error {
+	if strings.TrimSpace(t.Name) == "" {
+		return fmt.Errorf("a table needs a name")
+	}
+	seen := map[string]bool{}
+	for _, c := range t.Columns {
+		if c.Name == "" {
+			return fmt.Errorf("table %q: a column has no name", t.Name)
+		}
+		if seen[strings.ToLower(c.Name)] {
+			return fmt.Errorf("table %q: duplicate column %q", t.Name, c.Name)
+		}
+		seen[strings.ToLower(c.Name)] = true
+		if c.Type <= runtime.Invalid || c.Type > runtime.Timestamp {
+			return fmt.Errorf("table %q: column %q has no valid type (%v)", t.Name, c.Name, c.Type)
+		}
+	}
+	schema := t.Schema()
+	index := func(name string) int {
+		if schema == nil {
+			return -1
+		}
+		return schema.Index(name)
+	}
+	if w := t.Watermark; w != nil {
+		i := index(w.Column)
+		switch {
+		case i < 0:
+			return fmt.Errorf("table %q: unknown watermark column %q", t.Name, w.Column)
+		case t.Columns[i].Type != runtime.Timestamp:
+			return fmt.Errorf("table %q: watermark column %q is %s, not TIMESTAMP(3)", t.Name, w.Column, t.Columns[i].Type)
+		case w.Delay < 0:
+			return fmt.Errorf("table %q: negative watermark delay %v", t.Name, w.Delay)
+		}
+	}
+	for _, k := range t.PrimaryKey {
+		if index(k) < 0 {
+			return fmt.Errorf("table %q: unknown primary key column %q", t.Name, k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package parser
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Node is the parsed form of a statement: *CreateTable, *DropTable,
+// *ShowTables, *Describe or *Query.
+type Node interface {
+	node()
+}
+
+// CreateTable is CREATE TABLE. Names are kept as written (without
+// backticks); option keys and values are kept exactly as written.
+type CreateTable struct {
+	Name        string
+	IfNotExists bool
+	// Columns is nil for a table declared without a column list (a sink
+	// whose columns the query defines).
+	Columns    []Column
+	Watermark  *Watermark  // nil: no event time
+	PrimaryKey *PrimaryKey // nil: none
+	Options    []Option    // in the order written; keys are unique
+	Pos        Pos         // of CREATE
+}
+
+// Column is a column of a CREATE TABLE.
+type Column struct {
+	Name     string
+	Type     runtime.Type
+	Nullable bool
+	Pos      Pos // of the name
+}
+
+// Watermark is WATERMARK FOR Column AS Column - INTERVAL Delay.
+type Watermark struct {
+	Column string
+	Delay  time.Duration // the allowed disorder; 0 for `AS ts`
+	Pos    Pos           // of WATERMARK
+}
+
+// PrimaryKey is [CONSTRAINT Name] PRIMARY KEY (Columns) NOT ENFORCED, or a
+// column declared PRIMARY KEY NOT ENFORCED.
+type PrimaryKey struct {
+	Name    string // empty when not named
+	Columns []string
+	Pos     Pos // of PRIMARY, or of CONSTRAINT
+}
+
+// Option is one 'key' = 'value' of a WITH clause.
+type Option struct {
+	Key, Value string
+	Pos        Pos // of the key
+}
+
+// DropTable is DROP TABLE [IF EXISTS] Name.
+type DropTable struct {
+	Name     string
+	IfExists bool
+	Pos      Pos
+}
+
+// ShowTables is SHOW TABLES.
+type ShowTables struct {
+	Pos Pos
+}
+
+// Describe is DESCRIBE Name (or DESC Name).
+type Describe struct {
+	Name string
+	Pos  Pos
+}
+
+// Query is INSERT …, SELECT … or WITH …: its text is the Statement's Text,
+// left for the planner's query parser.
+type Query struct {
+	Verb string // INSERT, SELECT or WITH, upper case
+	Pos  Pos
+}
+
+func (*CreateTable) node() {}
+func (*DropTable) node()   {}
+func (*ShowTables) node()  {}
+func (*Describe) node()    {}
+func (*Query) node()       {}
+
+// Schema returns the columns as a runtime schema, or nil when the table
+// has no column list.
+func (c *CreateTable) Schema() *runtime.Schema {
+	if c.Columns == nil {
+		return nil
+	}
+	fields := make([]runtime.Field, len(c.Columns))
+	for i, col := range c.Columns {
+		fields[i] = runtime.Field{Name: col.Name, Type: col.Type, Nullable: col.Nullable}
+	}
+	return runtime.NewSchema(fields...)
+}
+
+// OptionsMap returns the WITH options as a new map.
+func (c *CreateTable) OptionsMap() map[string]string {
+	m := make(map[string]string, len(c.Options))
+	for _, o := range c.Options {
+		m[o.Key] = o.Value
+	}
+	return m
+}
+
+// String returns the statement in canonical form: upper-case keywords,
+// every name in backticks, one column or option a line. Parsing it gives
+// back the same table.
+func (c *CreateTable) String() string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE ")
+	if c.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	b.WriteString(QuoteIdent(c.Name))
+	if c.Columns != nil {
+		b.WriteString(" (")
+		sep := "\n  "
+		for _, col := range c.Columns {
+			fmt.Fprintf(&b, "%s%s %s", sep, QuoteIdent(col.Name), col.Type)
+			if !col.Nullable {
+				b.WriteString(" NOT NULL")
+			}
+			sep = ",\n  "
+		}
+		if w := c.Watermark; w != nil {
+			fmt.Fprintf(&b, "%sWATERMARK FOR %s AS %s", sep, QuoteIdent(w.Column), QuoteIdent(w.Column))
+			if w.Delay != 0 {
+				b.WriteString(" - ")
+				b.WriteString(FormatInterval(w.Delay))
+			}
+		}
+		if k := c.PrimaryKey; k != nil {
+			b.WriteString(sep)
+			if k.Name != "" {
+				fmt.Fprintf(&b, "CONSTRAINT %s ", QuoteIdent(k.Name))
+			}
+			b.WriteString("PRIMARY KEY (")
+			for i, col := range k.Columns {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(QuoteIdent(col))
+			}
+			b.WriteString(") NOT ENFORCED")
+		}
+		b.WriteString("\n)")
+	}
+	if len(c.Options) > 0 {
+		b.WriteString(" WITH (")
+		for i, o := range c.Options {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "\n  %s = %s", QuoteString(o.Key), QuoteString(o.Value))
+		}
+		b.WriteString("\n)")
+	}
+	return b.String()
+}
+
+// QuoteIdent returns name in backticks, doubling any backtick inside.
+func QuoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// QuoteString returns s as a SQL string literal, doubling any quote inside.
+func QuoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// intervalUnits are the units of INTERVAL, largest first.
+var intervalUnits = []struct {
+	name string
+	d    time.Duration
+}{
+	{"DAY", 24 * time.Hour},
+	{"HOUR", time.Hour},
+	{"MINUTE", time.Minute},
+	{"SECOND", time.Second},
+	{"MILLISECOND", time.Millisecond},
+}
+
+// FormatInterval returns d as an INTERVAL literal in the largest unit that
+// divides it, e.g. INTERVAL '5' SECOND; d is truncated to milliseconds.
+func FormatInterval(d time.Duration) string {
+	d = d.Truncate(time.Millisecond)
+	for _, u := range intervalUnits {
+		if d%u.d == 0 {
+			return fmt.Sprintf("INTERVAL '%d' %s", d/u.d, u.name)
+		}
+	}
+	return fmt.Sprintf("INTERVAL '%d' MILLISECOND", d/time.Millisecond) // not reached
+}
