@@ -18,6 +18,7 @@ Usage:
   sluice demo  [flags]      run the main job (clickstream) on generated events
   sluice run JOB [flags]    run a ready-made job by name (clickstream)
   sluice explain JOB        print the physical plan of a job
+  sluice catalog [--catalog DIR] list | describe NAME
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
 
@@ -39,6 +40,8 @@ func main() {
 		err = runDemo(ctx, os.Args[2:])
 	case "run":
 		err = runRun(ctx, os.Args[2:])
+	case "catalog":
+		err = runCatalog(ctx, os.Args[2:])
 	case "explain":
 		err = runExplain(ctx, os.Args[2:])
 	case "bench":

@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/sql/catalog"
+	"github.com/sluicehq/sluice/sql/parser"
 )
 
 var binary string
@@ -172,5 +175,36 @@ func TestExplainShowsThePhysicalPlan(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("plan lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestCatalogListAndDescribe(t *testing.T) {
+	dir := t.TempDir()
+	cat, err := catalog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := parser.ParseScript("CREATE TABLE clicks (page STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)\n  WITH ('connector' = 'datagen', 'number-of-rows' = '10');")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := catalog.FromDDL("job.sql", stmts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Create(tbl, false); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "catalog", "--catalog", dir, "list").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^clicks\s+datagen\s+2\s+job.sql:1:1$`).Match(out) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "catalog", "--catalog", dir, "describe", "clicks").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "page") || !strings.Contains(string(out), "number-of-rows") {
+		t.Fatalf("describe: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "catalog", "--catalog", dir, "describe", "clikcs").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `did you mean "clicks"`) {
+		t.Fatalf("describe of a misspelt table: %v\n%s", err, out)
 	}
 }
