@@ -39,7 +39,10 @@ func runRun(ctx context.Context, args []string) error {
 		name, args = args[0], args[1:]
 	}
 	if name == "" {
-		return fmt.Errorf("usage: sluice run JOB [flags]; jobs: %s", appNames())
+		return fmt.Errorf("usage: sluice run FILE.sql|JOB [flags]; jobs: %s", appNames())
+	}
+	if isSQLFile(name) {
+		return runSQL(ctx, name, args)
 	}
 	if _, ok := apps[name]; !ok {
 		return fmt.Errorf("unknown job %q; jobs: %s", name, appNames())

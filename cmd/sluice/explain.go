@@ -17,13 +17,16 @@ func runExplain(_ context.Context, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
+	if isSQLFile(name) {
+		return explainSQL(name, args)
+	}
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if name == "" {
-		return fmt.Errorf("usage: sluice explain JOB [--parallelism N]; jobs: %s", appNames())
+		return fmt.Errorf("usage: sluice explain FILE.sql|JOB [--parallelism N]; jobs: %s", appNames())
 	}
 	if _, ok := apps[name]; !ok {
 		return fmt.Errorf("unknown job %q; jobs: %s", name, appNames())

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -16,8 +17,10 @@ const usage = `sluice — real-time stream analytics
 
 Usage:
   sluice demo  [flags]      run the main job (clickstream) on generated events
+  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR]
+                            run every INSERT INTO … SELECT of a SQL job file as one job
   sluice run JOB [flags]    run a ready-made job by name (clickstream)
-  sluice explain JOB        print the physical plan of a job
+  sluice explain FILE.sql|JOB   print the physical plan of a job
   sluice catalog [--catalog DIR] list | describe NAME
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
@@ -62,3 +65,5 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+func defaultParallelism() int { return runtime.GOMAXPROCS(0) }

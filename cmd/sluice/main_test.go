@@ -208,3 +208,42 @@ func TestCatalogListAndDescribe(t *testing.T) {
 		t.Fatalf("describe of a misspelt table: %v\n%s", err, out)
 	}
 }
+
+func TestRunSQLFile(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	os.WriteFile(job, []byte(`-- views per key and 1-second window
+CREATE TABLE src (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH ('connector' = 'datagen', 'number-of-rows' = '5000',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '0', 'fields.k.end' = '4',
+      'fields.ts.kind' = 'sequence', 'fields.ts.step' = '1ms');
+CREATE TABLE out WITH ('connector' = 'print');
+INSERT INTO out SELECT k, TUMBLE_START(ts, INTERVAL '1' SECOND) AS ws, COUNT(*) AS n
+FROM src GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);
+`), 0o644)
+	cmd := exec.Command(binary, "run", job, "--parallelism", "2")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var rows []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		m := resultLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("line %q", line)
+		}
+		rows = append(rows, m[1])
+	}
+	sort.Strings(rows)
+	if len(rows) != 25 || rows[0] != "0, 2026-01-01 00:00:00.000, 200" || rows[24] != "4, 2026-01-01 00:00:04.000, 200" {
+		t.Fatalf("rows:\n%s", strings.Join(rows, "\n"))
+	}
+	// A mistake names the file, line and column.
+	os.WriteFile(job, []byte("CREATE TABLE src (k BIGINT) WITH ('connector' = 'datagen');\nINSERT INTO nowhere SELECT kk FROM src;\n"), 0o644)
+	out, err = exec.Command(binary, "run", job).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), job+`:2:28: unknown column "kk" (did you mean "k"?)`) {
+		t.Fatalf("bad job: %v\n%s", err, out)
+	}
+}

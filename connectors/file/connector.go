@@ -1,0 +1,295 @@
+// Package file is the 'file' connector: a source that reads rows from JSON
+// lines or CSV files (one file, a folder or a glob; bounded, or following
+// new lines and new files), and a sink that writes them to part files in a
+// folder (or to one file), as Flink's filesystem connector. Rows are
+// decoded and encoded by package format.
+//
+// Paths are made absolute and clean; only local paths (or file:// URLs)
+// are taken, and only regular files are read.
+//
+// Source. The files are the partitions: listed once when the job starts,
+// sorted by name and dealt to the source's subtasks in turn, each file one
+// watermark partition. A subtask reads its files round-robin, a batch at a
+// time, with at most maxOpen of them open at once. In a folder or a glob,
+// hidden files (names starting with '.' or '_', such as a sink's files in
+// progress) are skipped; so are blank lines, and a UTF-8 byte order mark.
+// A record is one line (\n or \r\n), or for CSV one record, which may span
+// lines inside quotes; a record over MaxRecordBytes is a bad record.
+//
+// With 'source.monitor-interval' the source is unbounded: at that interval
+// it lists the path again (new files are dealt on to the subtasks in turn)
+// and reads what was appended to its files. A line is read once its line
+// break has been written; a file that becomes shorter than what was read
+// is read again from the start; a file that disappears is left until it
+// comes back.
+//
+// A malformed record never stops the job unless 'format.fail-on-error' is
+// true (then the job fails naming file:line). It is counted in
+// sluice_operator_bad_records_total and appended to 'errors.path' as a JSON
+// line {"file":…,"line":…,"error":…,"record":…} (records over 64 KiB are cut,
+// with "truncated":true), or, without 'errors.path', reported on standard
+// error at most about once a second, with the count of those not reported.
+//
+// Checkpoints: Source records its Position — per file, the byte offset and
+// the lines read — at each barrier, and Restore resumes from positions.
+//
+// Sink. Each subtask writes part files named part-<subtask>-<n>.<ext> (n
+// above any already there), or, when the path has an extension, the one
+// file (with one subtask). A file is written hidden
+// (.part-<subtask>-<n>.<ext>.inprogress) and renamed into place once
+// complete: when the sink finishes, when it rolls (file size, rollover
+// interval), and when the job stops — also after a failure or a cancel, so
+// the rows the sink received are kept. (Exactly-once publication at
+// checkpoints comes with the checkpoint coordinator.) Files are flushed and
+// fsynced before the rename, and the folder after it. The changelog-json
+// format writes {"op":"+I","row":{…}} per row; for now every row is an
+// insert.
+package file
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+func init() { connectors.Register(factory{}) }
+
+// Option defaults, in one place.
+const (
+	defaultFormat       = "json"
+	defaultRollSize     = 128 << 20
+	defaultRollInterval = 30 * time.Minute
+	// MaxRecordBytes bounds one record (a line, or a CSV record over
+	// several lines); a longer one is a bad record.
+	MaxRecordBytes = 16 << 20
+	// maxOpen bounds the files a source subtask keeps open at once.
+	maxOpen = 8
+	// readBuffer is the read buffer of each open file.
+	readBuffer = 256 << 10
+	// writeBuffer is the write buffer of each sink subtask.
+	writeBuffer = 256 << 10
+)
+
+// maxRecordBytes is MaxRecordBytes (tests lower it).
+var maxRecordBytes = MaxRecordBytes
+
+// logOutput receives the rate-limited reports of bad records and other
+// warnings when no 'errors.path' is set (tests replace it).
+var logOutput io.Writer = os.Stderr
+
+// factory is the 'file' connector.
+type factory struct{}
+
+func (factory) Name() string { return "file" }
+
+func (factory) Options() []connectors.Option {
+	return []connectors.Option{
+		{Key: "path", Required: true, Doc: "source: a file, a folder (its files in name order, hidden ones skipped) or a glob; " +
+			"sink: a folder of part files, or one file when the path has an extension (.json, .jsonl, .csv, …)"},
+		{Key: "format", Default: defaultFormat, Doc: "json (one object per line), csv, or changelog-json (sink only: " +
+			`{"op":"+I","row":{…}} per line, for updating results)`},
+		{Key: "csv.field-delimiter", Default: ",", Doc: `the CSV field delimiter: one character, or \t`},
+		{Key: "csv.ignore-first-line", Default: "false", Doc: "source: skip the first line (a header) of every file"},
+		{Key: "csv.header", Default: "false", Doc: "sink: write the column names as the first line of every file"},
+		{Key: "source.monitor-interval", Doc: "absent: read the files there are and end (bounded); " +
+			"set (e.g. 1 s): follow appended lines and new files, checking at this interval (unbounded)"},
+		{Key: "errors.path", Doc: "source: a file to which malformed records are appended as JSON lines " +
+			`{"file":…,"line":…,"error":…,"record":…} (absent: a rate-limited line on standard error)`},
+		{Key: "format.fail-on-error", Default: "false", Doc: "source: fail the job on the first malformed record, naming file:line"},
+		{Key: "sink.rolling-policy.file-size", Default: "128MB", Doc: "sink: start a new part file once one reaches this size (e.g. 64MB, 512kb)"},
+		{Key: "sink.rolling-policy.rollover-interval", Default: "30 min", Doc: "sink: start a new part file once one has been open this long"},
+	}
+}
+
+// AcceptsUpdates: only changelog-json writes the kind of each row.
+func (factory) AcceptsUpdates(t connectors.Table) bool {
+	return strings.EqualFold(strings.TrimSpace(t.String("format", defaultFormat)), "changelog-json")
+}
+
+// config is a table's options, checked.
+type config struct {
+	table  string
+	schema *runtime.Schema
+	path   string // absolute and clean
+	format string // json, csv or changelog-json
+	csv    format.CSVOptions
+
+	csvSkipFirst bool
+	csvHeader    bool
+	monitor      time.Duration // 0: bounded
+	errorsPath   string
+	failOnError  bool
+
+	rollSize     int64
+	rollInterval time.Duration
+	rollSet      bool // a rolling option was given
+	single       bool // sink: path is one file
+
+	log *limiter
+}
+
+func (c *config) errorf(format string, args ...any) error {
+	return fmt.Errorf("table %s: "+format, append([]any{c.table}, args...)...)
+}
+
+func parseConfig(t connectors.Table, sink bool) (*config, error) {
+	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	c := &config{table: t.Name, schema: t.Schema}
+	var err error
+	if c.path, err = resolvePath(t.String("path", "")); err != nil {
+		return nil, c.errorf("option %q: %v", "path", err)
+	}
+	c.format = strings.ToLower(strings.TrimSpace(t.String("format", defaultFormat)))
+	switch c.format {
+	case "json", "csv":
+	case "changelog-json":
+		if !sink {
+			return nil, c.errorf("option %q: changelog-json can only be written (a sink format); read json or csv", "format")
+		}
+	default:
+		return nil, c.errorf("option %q: unknown format %q (want json, csv or changelog-json)", "format", c.format)
+	}
+	if v, ok := t.Options["csv.field-delimiter"]; ok {
+		d, err := format.ParseDelimiter(v)
+		if err != nil {
+			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
+		}
+		c.csv.Delimiter = d
+	}
+	if c.csvSkipFirst, err = t.Bool("csv.ignore-first-line", false); err != nil {
+		return nil, err
+	}
+	if c.csvHeader, err = t.Bool("csv.header", false); err != nil {
+		return nil, err
+	}
+	if c.failOnError, err = t.Bool("format.fail-on-error", false); err != nil {
+		return nil, err
+	}
+	if c.monitor, err = t.Duration("source.monitor-interval", 0); err != nil {
+		return nil, err
+	}
+	if _, ok := t.Options["source.monitor-interval"]; ok && c.monitor < time.Millisecond {
+		return nil, c.errorf("option %q: %v is too short (at least 1ms)", "source.monitor-interval", c.monitor)
+	}
+	if v, ok := t.Options["errors.path"]; ok {
+		if c.errorsPath, err = resolvePath(v); err != nil {
+			return nil, c.errorf("option %q: %v", "errors.path", err)
+		}
+		if st, err := os.Stat(c.errorsPath); err == nil && !st.Mode().IsRegular() {
+			return nil, c.errorf("option %q: %s is not a regular file", "errors.path", c.errorsPath)
+		}
+		if st, err := os.Stat(filepath.Dir(c.errorsPath)); err != nil || !st.IsDir() {
+			return nil, c.errorf("option %q: folder %s does not exist", "errors.path", filepath.Dir(c.errorsPath))
+		}
+	}
+	size := t.String("sink.rolling-policy.file-size", "")
+	c.rollSize = defaultRollSize
+	if size != "" {
+		if c.rollSize, err = parseSize(size); err != nil {
+			return nil, c.errorf("option %q: %v", "sink.rolling-policy.file-size", err)
+		}
+	}
+	if c.rollInterval, err = t.Duration("sink.rolling-policy.rollover-interval", defaultRollInterval); err != nil {
+		return nil, err
+	}
+	if c.rollInterval <= 0 {
+		return nil, c.errorf("option %q: must be positive", "sink.rolling-policy.rollover-interval")
+	}
+	_, set1 := t.Options["sink.rolling-policy.file-size"]
+	_, set2 := t.Options["sink.rolling-policy.rollover-interval"]
+	c.rollSet = set1 || set2
+	if c.format == "csv" {
+		// Check the delimiter once here rather than in every subtask.
+		if _, err := format.NewCSVEncoder(c.csv); err != nil {
+			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
+		}
+	}
+	c.log = newLimiter(logOutput, time.Second)
+	return c, nil
+}
+
+// resolvePath makes p absolute and clean. Only local paths are allowed: a
+// file:// URL is taken as its path, other schemes are refused.
+func resolvePath(p string) (string, error) {
+	p = strings.TrimSpace(p)
+	if rest, ok := strings.CutPrefix(p, "file://"); ok {
+		p = rest
+	}
+	switch {
+	case p == "":
+		return "", fmt.Errorf("empty path")
+	case strings.ContainsRune(p, 0):
+		return "", fmt.Errorf("path %q holds a NUL byte", p)
+	case strings.Contains(p, "://"):
+		return "", fmt.Errorf("path %q: only local paths are supported", p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("path %q: %v", p, err)
+	}
+	return filepath.Clean(abs), nil
+}
+
+// parseSize parses a size as Flink's MemorySize does: a number of bytes
+// with an optional unit (b, kb, mb, gb, tb, or k, m, g, t, kib, mib, …;
+// powers of 1024, any case, spaces allowed).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
+	}
+	unit := strings.ToLower(strings.TrimSpace(s[i:]))
+	shift := map[string]uint{"": 0, "b": 0, "bytes": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20,
+		"g": 30, "gb": 30, "gib": 30, "t": 40, "tb": 40, "tib": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
+	}
+	if n <= 0 || n > (1<<62)>>sh {
+		return 0, fmt.Errorf("size %q out of range", s)
+	}
+	return n << sh, nil
+}
+
+// NewSource builds the source of table t.
+func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
+	c, err := parseConfig(t, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := c.checkSourcePath(); err != nil {
+		return nil, 0, err
+	}
+	return newSourceFactory(c), 0, nil
+}
+
+// NewSink builds the sink of table t: one subtask when it writes one file.
+func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
+	c, err := parseConfig(t, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := c.checkSinkPath(); err != nil {
+		return nil, 0, err
+	}
+	par := 0
+	if c.single {
+		par = 1
+	}
+	return func() runtime.Operator { return &sink{cfg: c} }, par, nil
+}

@@ -1,0 +1,240 @@
+package file
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// sink is a subtask of a file sink: it writes part files
+// part-<subtask>-<n>.<ext> in the folder (or the one file), each hidden as
+// .part-<subtask>-<n>.<ext>.inprogress until it is complete.
+type sink struct {
+	runtime.Base
+	cfg *config
+	ctx *runtime.Context
+
+	csv    *format.CSVEncoder
+	ext    string
+	dir    string
+	n      int // number of the next part file
+	f      *os.File
+	w      *bufio.Writer
+	tmp    string // the in-progress file
+	final  string // its name once complete
+	size   int64
+	opened time.Time
+	err    error // a write error: the part file is not published
+}
+
+func (s *sink) Open(ctx *runtime.Context) error {
+	s.ctx = ctx
+	switch s.cfg.format {
+	case "csv":
+		s.ext = "csv"
+		enc, err := format.NewCSVEncoder(s.cfg.csv)
+		if err != nil {
+			return err
+		}
+		s.csv = enc
+	default:
+		s.ext = "json"
+	}
+	if s.cfg.single && ctx.Parallelism > 1 {
+		return fmt.Errorf("table %s: the sink writes one file (%s), so it runs as one subtask, not %d; "+
+			"give a folder path to write in parallel", s.cfg.table, s.cfg.path, ctx.Parallelism)
+	}
+	s.dir = s.cfg.path
+	if s.cfg.single {
+		s.dir = filepath.Dir(s.cfg.path)
+	}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	}
+	if !s.cfg.single {
+		n, err := nextPart(s.dir, ctx.Subtask)
+		if err != nil {
+			return fmt.Errorf("table %s: %w", s.cfg.table, err)
+		}
+		s.n = n
+	}
+	return nil
+}
+
+// nextPart returns the first part number above those of subtask already in
+// dir (from an earlier run, complete or not), so nothing is overwritten.
+func nextPart(dir string, subtask int) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	prefix := "part-" + strconv.Itoa(subtask) + "-"
+	n := 0
+	for _, e := range entries {
+		name := strings.TrimPrefix(e.Name(), ".")
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ".")
+		if k, err := strconv.Atoi(num); err == nil && k >= n {
+			n = k + 1
+		}
+	}
+	return n, nil
+}
+
+func (s *sink) openPart() error {
+	if s.cfg.single {
+		s.final = s.cfg.path
+	} else {
+		s.final = filepath.Join(s.dir, fmt.Sprintf("part-%d-%d.%s", s.ctx.Subtask, s.n, s.ext))
+		s.n++
+	}
+	s.tmp = filepath.Join(s.dir, "."+filepath.Base(s.final)+".inprogress")
+	f, err := os.OpenFile(s.tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	}
+	s.f, s.size, s.opened, s.err = f, 0, time.Now(), nil
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, writeBuffer)
+	} else {
+		s.w.Reset(f)
+	}
+	if s.csv != nil && s.cfg.csvHeader {
+		s.write(append(s.csv.AppendHeader(s.w.AvailableBuffer(), s.cfg.schema), '\n'))
+	}
+	if !s.cfg.single {
+		s.ctx.RegisterProcessingTimer(s.opened.Add(s.cfg.rollInterval).UnixMilli())
+	}
+	return s.err
+}
+
+func (s *sink) write(p []byte) {
+	if s.err != nil {
+		return
+	}
+	n, err := s.w.Write(p)
+	s.size += int64(n)
+	if err != nil {
+		s.err = fmt.Errorf("table %s: cannot write %s: %w", s.cfg.table, s.tmp, err)
+	}
+}
+
+// ProcessBatch writes every present row as a line, rolling to a new part
+// file when the current one reaches the size limit.
+func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
+	for i := 0; i < b.Len(); i++ {
+		if s.f == nil {
+			if err := s.openPart(); err != nil {
+				return err
+			}
+		}
+		buf := s.w.AvailableBuffer()
+		switch {
+		case s.csv != nil:
+			buf = s.csv.Append(buf, b, i)
+		case s.cfg.format == "changelog-json":
+			// Every row is an insert until the planner produces updating
+			// streams; the shape is {"op":"+I","row":{…}}.
+			buf = append(buf, `{"op":"+I","row":`...)
+			buf = format.AppendJSON(buf, b, i)
+			buf = append(buf, '}')
+		default:
+			buf = format.AppendJSON(buf, b, i)
+		}
+		s.write(append(buf, '\n'))
+		if s.err != nil {
+			return s.err
+		}
+		if !s.cfg.single && s.size >= s.cfg.rollSize {
+			if err := s.closePart(); err != nil {
+				return err
+			}
+		}
+	}
+	if !s.cfg.single && s.f != nil && time.Since(s.opened) >= s.cfg.rollInterval {
+		return s.closePart()
+	}
+	return nil
+}
+
+// OnProcessingTime rolls a part file that has been open for the rollover
+// interval, even when no row arrives.
+func (s *sink) OnProcessingTime(int64, runtime.Output) error {
+	if s.f != nil && time.Since(s.opened) >= s.cfg.rollInterval {
+		return s.closePart()
+	}
+	return nil
+}
+
+// closePart flushes, fsyncs and closes the part file, and renames it into
+// place (then fsyncs the folder, so the rename is durable too).
+func (s *sink) closePart() error {
+	if s.f == nil {
+		return nil
+	}
+	f := s.f
+	s.f = nil
+	err := s.err
+	if err == nil {
+		if err = s.w.Flush(); err != nil {
+			err = fmt.Errorf("table %s: cannot write %s: %w", s.cfg.table, s.tmp, err)
+		}
+	}
+	if err == nil {
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("table %s: cannot sync %s: %w", s.cfg.table, s.tmp, err)
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("table %s: cannot close %s: %w", s.cfg.table, s.tmp, cerr)
+	}
+	if err != nil {
+		os.Remove(s.tmp)
+		return err
+	}
+	if err := os.Rename(s.tmp, s.final); err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	}
+	return syncDir(s.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("cannot sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Finish completes the current part file. A sink writing one file writes
+// it even when it received no rows.
+func (s *sink) Finish(runtime.Output) error {
+	if s.cfg.single && s.f == nil {
+		if err := s.openPart(); err != nil {
+			return err
+		}
+	}
+	return s.closePart()
+}
+
+// Close publishes what was written when the job stops without finishing
+// (cancelled, or failed elsewhere).
+func (s *sink) Close() error { return s.closePart() }

@@ -1,0 +1,134 @@
+package format
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// benchSchema is a clickstream event; benchLines also carry a key the
+// schema does not declare, with a nested value to skip.
+var benchSchema = runtime.NewSchema(
+	runtime.Field{Name: "page", Type: runtime.Varchar},
+	runtime.Field{Name: "user", Type: runtime.BigInt},
+	runtime.Field{Name: "ms", Type: runtime.BigInt, Nullable: true},
+	runtime.Field{Name: "score", Type: runtime.Double, Nullable: true},
+	runtime.Field{Name: "mobile", Type: runtime.Boolean, Nullable: true},
+	runtime.Field{Name: "referrer", Type: runtime.Varchar, Nullable: true},
+	runtime.Field{Name: "ts", Type: runtime.Timestamp},
+)
+
+func benchLines(n int) [][]byte {
+	lines := make([][]byte, n)
+	for i := range lines {
+		ref := `null`
+		if i%3 == 0 {
+			ref = fmt.Sprintf(`"https://search.example/?q=item+%d"`, i%97)
+		}
+		lines[i] = fmt.Appendf(nil, `{"page":"/products/%d","user":%d,"ms":%d,"score":%d.%02d,"mobile":%t,"referrer":%s,`+
+			`"ctx":{"ip":"10.0.%d.%d","tags":["a","b"]},"ts":"2026-11-25T10:%02d:%02d.%03dZ"}`,
+			i%500, 100000+i*7919%50000, i%250, i%10, i%100, i%2 == 0, ref, i%256, i%199, i/60000%60, i/1000%60, i%1000)
+	}
+	return lines
+}
+
+func reportRows(b *testing.B, rows int) {
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkJSONDecode: the schema-driven decoder, lines into column vectors.
+func BenchmarkJSONDecode(b *testing.B) {
+	lines := benchLines(4096)
+	d := NewJSONDecoder(benchSchema)
+	batch := runtime.NewBatch(benchSchema)
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	b.SetBytes(int64(size / len(lines)))
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		if batch.N == runtime.DefaultBatchRows {
+			batch.Reset()
+		}
+		if err := d.Decode(lines[rows%len(lines)], batch); err != nil {
+			b.Fatal(err)
+		}
+		rows++
+	}
+	reportRows(b, rows)
+}
+
+// BenchmarkEncodingJSONToMaps: the same lines with encoding/json into
+// map[string]any, as a record-at-a-time pipeline decodes them.
+func BenchmarkEncodingJSONToMaps(b *testing.B) {
+	lines := benchLines(4096)
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	b.SetBytes(int64(size / len(lines)))
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		var m map[string]any
+		if err := json.Unmarshal(lines[rows%len(lines)], &m); err != nil {
+			b.Fatal(err)
+		}
+		rows++
+	}
+	reportRows(b, rows)
+}
+
+func BenchmarkCSVDecode(b *testing.B) {
+	lines := benchLines(4096)
+	in := runtime.NewBatch(benchSchema)
+	d := NewJSONDecoder(benchSchema)
+	e, _ := NewCSVEncoder(CSVOptions{})
+	var recs [][]byte
+	for _, l := range lines {
+		if err := d.Decode(l, in); err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, e.Append(nil, in, in.N-1))
+		if in.N == runtime.DefaultBatchRows {
+			in.Reset()
+		}
+	}
+	c, _ := NewCSVDecoder(benchSchema, CSVOptions{})
+	batch := runtime.NewBatch(benchSchema)
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		if batch.N == runtime.DefaultBatchRows {
+			batch.Reset()
+		}
+		if err := c.Decode(recs[rows%len(recs)], batch); err != nil {
+			b.Fatal(err)
+		}
+		rows++
+	}
+	reportRows(b, rows)
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	lines := benchLines(runtime.DefaultBatchRows)
+	d := NewJSONDecoder(benchSchema)
+	batch := runtime.NewBatch(benchSchema)
+	for _, l := range lines {
+		if err := d.Decode(l, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var buf []byte
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		buf = AppendJSON(buf[:0], batch, rows%batch.N)
+		rows++
+	}
+	reportRows(b, rows)
+}

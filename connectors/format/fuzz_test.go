@@ -1,0 +1,95 @@
+package format
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
+)
+
+// The seeds run in every go test; go test -fuzz FuzzJSONDecode explores.
+func FuzzJSONDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":1,"n":2,"d":2.5,"s":"x","b":true,"ts":"2026-11-25T10:00:00Z"}`,
+		`{"id":-9223372036854775808,"ts":1764064800123,"d":-1e-3,"s":"\ud83d\ude00\n","b":null}`,
+		`{"ID":1,"S":{"a":[1,"]"]},"x":[[{}]],"ts":"2026-11-25 10:00:00.000"}`,
+		`{"id":1e3,"n":"42","d":"0.25","b":"false","ts":"2026-11-25T10:00:00.123456+05:30"}`,
+		`{"id":1,"s":"\ud800\u0041 \xff"}`,
+		`{"id":1,"n":1.5}`, `{"id":1`, `[]`, ``, `{"id":null}`, `{"id":1,"x":[[[[[[[[`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := NewJSONDecoder(schema)
+		b := runtime.NewBatch(schema)
+		err := d.Decode(data, b)
+		if cerr := rttest.CheckBatch(b, schema); cerr != nil {
+			t.Fatalf("%q: %v", data, cerr)
+		}
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Offset < 0 || de.Offset > len(data) || b.N != 0 {
+				t.Fatalf("%q: error %v (offset out of the record, or rows appended)", data, err)
+			}
+			return
+		}
+		if b.N != 1 {
+			t.Fatalf("%q: %d rows", data, b.N)
+		}
+		if !json.Valid(data) {
+			t.Fatalf("%q: accepted, but it is not JSON", data)
+		}
+		line := AppendJSON(nil, b, 0)
+		back := runtime.NewBatch(schema)
+		if err := d.Decode(line, back); err != nil {
+			t.Fatalf("%q: encoded as %s, which does not decode: %v", data, line, err)
+		}
+		if got, want := quoted(back), quoted(b); got != want {
+			t.Fatalf("%q: encoded as %s, decoded as\n%s\nwant\n%s", data, line, got, want)
+		}
+	})
+}
+
+func FuzzCSVDecode(f *testing.F) {
+	for _, seed := range []string{
+		`1,2,2.5,x,true,2026-11-25T10:00:00Z`, `1,,,,,`, `1,"","","","",""`,
+		"1,,,\"a,b\nc\"\"d\",,", `1,,,5" screen,,`, ` 1 , -7 ,NaN, a ,FALSE, 1764064800000 `,
+		`1,,,"abc"d,,`, `1,,,"abc`, `1,2,3`, ``, `1,1.5,,,,`, "1;2;3;4;5;6", "1\t\t\t\t\t",
+	} {
+		f.Add([]byte(seed), byte(0))
+	}
+	delims := []byte{',', ';', '\t', '|'}
+	f.Fuzz(func(t *testing.T, data []byte, which byte) {
+		opt := CSVOptions{Delimiter: delims[int(which)%len(delims)]}
+		d, err := NewCSVDecoder(schema, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := runtime.NewBatch(schema)
+		err = d.Decode(data, b)
+		if cerr := rttest.CheckBatch(b, schema); cerr != nil {
+			t.Fatalf("%q: %v", data, cerr)
+		}
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Offset < 0 || de.Offset > len(data) || b.N != 0 {
+				t.Fatalf("%q: error %v (offset out of the record, or rows appended)", data, err)
+			}
+			return
+		}
+		e, err := NewCSVEncoder(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := e.Append(nil, b, 0)
+		back := runtime.NewBatch(schema)
+		if err := d.Decode(rec, back); err != nil {
+			t.Fatalf("%q: encoded as %q, which does not decode: %v", data, rec, err)
+		}
+		if got, want := quoted(back), quoted(b); got != want {
+			t.Fatalf("%q: encoded as %q, decoded as\n%s\nwant\n%s", data, rec, got, want)
+		}
+	})
+}

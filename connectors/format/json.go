@@ -1,0 +1,695 @@
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// MaxDepth bounds the nesting of objects and arrays a JSON decoder skips
+// or takes as text.
+const MaxDepth = 1000
+
+// JSONDecoder decodes JSON objects, one per record, into rows of a schema
+// (see the package comment for the rules). It keeps scratch space between
+// calls; it is not safe for concurrent use.
+type JSONDecoder struct {
+	schema *runtime.Schema
+	fields []runtime.Field
+	names  [][]byte
+	exact  map[string]int
+	folded map[string]int // by ASCII-lower-cased name
+	order  []int          // the column the i-th key of the last record matched (-1: none)
+	// unknown[i] is the i-th key of the last record when it matched no
+	// column, so that skipping a field the schema lacks costs one compare.
+	unknown [][]byte
+
+	// The current record, column by column.
+	level []uint8 // 0: no key yet, matchFolded, matchExact
+	null  []bool
+	off   []int // offset of the value
+	i64   []int64
+	f64   []float64
+	str   []strRef
+	buf   []byte // text of strings that needed unescaping
+	key   []byte // an unescaped key, or the text of a quoted value
+	lower []byte // a lower-cased key
+}
+
+const (
+	matchFolded = 1
+	matchExact  = 2
+)
+
+// strRef locates a string value: line[start:end], or buf[start:end].
+type strRef struct {
+	start, end int
+	inBuf      bool
+}
+
+// NewJSONDecoder returns a decoder of records into rows of schema.
+func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
+	n := schema.Len()
+	d := &JSONDecoder{
+		schema: schema,
+		fields: schema.Fields,
+		exact:  make(map[string]int, n),
+		folded: make(map[string]int, n),
+		level:  make([]uint8, n),
+		null:   make([]bool, n),
+		off:    make([]int, n),
+		i64:    make([]int64, n),
+		f64:    make([]float64, n),
+		str:    make([]strRef, n),
+	}
+	for _, f := range schema.Fields {
+		d.names = append(d.names, []byte(f.Name))
+	}
+	for c := n - 1; c >= 0; c-- { // the first of equal names wins
+		name := schema.Fields[c].Name
+		d.exact[name] = c
+		d.folded[string(asciiLower(nil, []byte(name)))] = c
+	}
+	return d
+}
+
+func asciiLower(dst, s []byte) []byte {
+	for _, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// Decode appends the row held by line, a JSON object, to b, whose schema
+// must be the decoder's. On error b is left unchanged and the error is a
+// *DecodeError naming the column (when there is one) and the byte offset.
+// The strings of the row are copies: line may be reused afterwards.
+func (d *JSONDecoder) Decode(line []byte, b *runtime.Batch) error {
+	if b.Schema != d.schema {
+		return errBatchSchema(d.schema, b.Schema)
+	}
+	clear(d.level)
+	d.buf = d.buf[:0]
+	if err := d.object(line); err != nil {
+		return err
+	}
+	for c := range d.fields {
+		if (d.level[c] == 0 || d.null[c]) && !d.fields[c].Nullable {
+			if d.level[c] == 0 {
+				return &DecodeError{Column: d.fields[c].Name, Offset: len(line), Err: errors.New("is NOT NULL but missing")}
+			}
+			return &DecodeError{Column: d.fields[c].Name, Offset: d.off[c], Err: errors.New("is NOT NULL but null")}
+		}
+	}
+	for c := range d.fields {
+		v := &b.Cols[c]
+		if d.level[c] == 0 || d.null[c] {
+			v.AppendNull()
+			continue
+		}
+		switch v.Type.Physical() {
+		case runtime.PhysFloat:
+			v.AppendFloat(d.f64[c])
+		case runtime.PhysString:
+			r := d.str[c]
+			if r.inBuf {
+				v.AppendString(string(d.buf[r.start:r.end]))
+			} else {
+				v.AppendString(string(line[r.start:r.end]))
+			}
+		default:
+			v.AppendInt(d.i64[c])
+		}
+	}
+	b.N++
+	return nil
+}
+
+func syntaxErr(s []byte, i int, want string) error {
+	if i >= len(s) {
+		return &DecodeError{Offset: i, Err: fmt.Errorf("unexpected end of record, want %s", want)}
+	}
+	r, _ := utf8.DecodeRune(s[i:])
+	return &DecodeError{Offset: i, Err: fmt.Errorf("unexpected %q, want %s", r, want)}
+}
+
+func skipWS(s []byte, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// object decodes the record's top-level object into the column slots.
+func (d *JSONDecoder) object(s []byte) error {
+	i := skipWS(s, 0)
+	if i == len(s) {
+		return &DecodeError{Offset: i, Err: errors.New("empty record, want a JSON object")}
+	}
+	if s[i] != '{' {
+		return syntaxErr(s, i, "a JSON object")
+	}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		i++
+	} else {
+		for k := 0; ; k++ {
+			if i >= len(s) || s[i] != '"' {
+				return syntaxErr(s, i, "a key")
+			}
+			end, plain, err := scanString(s, i+1)
+			if err != nil {
+				return err
+			}
+			col, level := d.lookup(s[i+1:end-1], plain, k)
+			i = skipWS(s, end)
+			if i >= len(s) || s[i] != ':' {
+				return syntaxErr(s, i, "':'")
+			}
+			i = skipWS(s, i+1)
+			if col < 0 {
+				i, err = skipValue(s, i, 0)
+			} else if i, err = d.value(s, i, col, level); err != nil {
+				var de *DecodeError
+				if errors.As(err, &de) && de.Column == "" {
+					de.Column = d.fields[col].Name // a syntax error in the column's value
+				}
+			}
+			if err != nil {
+				return err
+			}
+			i = skipWS(s, i)
+			if i < len(s) && s[i] == ',' {
+				i = skipWS(s, i+1)
+				continue
+			}
+			if i < len(s) && s[i] == '}' {
+				i++
+				break
+			}
+			return syntaxErr(s, i, "',' or '}'")
+		}
+	}
+	if i = skipWS(s, i); i != len(s) {
+		return syntaxErr(s, i, "the end of the record")
+	}
+	return nil
+}
+
+// lookup returns the column key names (-1: none) and how it matched. k is
+// the key's position in the object: keys usually come in the same order on
+// every line, so the column matched at position k last time is tried first.
+func (d *JSONDecoder) lookup(key []byte, plain bool, k int) (int, uint8) {
+	if !plain {
+		d.key = appendUnescaped(d.key[:0], key)
+		key = d.key
+	}
+	if k < len(d.order) {
+		c := d.order[k]
+		if c >= 0 && string(key) == d.fields[c].Name {
+			return c, matchExact
+		}
+		if c < 0 && len(d.unknown[k]) > 0 && bytes.Equal(key, d.unknown[k]) {
+			return -1, 0
+		}
+	} else if k < 4*len(d.fields)+16 {
+		for len(d.order) <= k {
+			d.order = append(d.order, -1)
+			d.unknown = append(d.unknown, nil)
+		}
+	}
+	c, level := d.match(key)
+	if k < len(d.order) {
+		d.order[k] = -1
+		d.unknown[k] = d.unknown[k][:0]
+		switch {
+		case level == matchExact:
+			d.order[k] = c
+		case c < 0 && len(key) <= 64:
+			d.unknown[k] = append(d.unknown[k], key...)
+		}
+	}
+	return c, level
+}
+
+// match looks key up among the column names: exactly, then ignoring case.
+func (d *JSONDecoder) match(key []byte) (int, uint8) {
+	if c, ok := d.exact[string(key)]; ok {
+		return c, matchExact
+	}
+	ascii := true
+	for _, ch := range key {
+		if ch >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		d.lower = asciiLower(d.lower[:0], key)
+		if c, ok := d.folded[string(d.lower)]; ok {
+			return c, matchFolded
+		}
+		return -1, 0
+	}
+	for c, name := range d.names {
+		if bytes.EqualFold(key, name) {
+			return c, matchFolded
+		}
+	}
+	return -1, 0
+}
+
+// value decodes the value at s[i] into column col's slot.
+func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
+	f := &d.fields[col]
+	if i >= len(s) {
+		return i, syntaxErr(s, i, "a value")
+	}
+	keep := level >= d.level[col]
+	if keep {
+		d.level[col], d.null[col], d.off[col] = level, false, i
+	}
+	bad := func(what string, text []byte) error {
+		return &DecodeError{Column: f.Name, Offset: i, Err: fmt.Errorf("want %s, got %s %s", f.Type, what, excerpt(text))}
+	}
+	switch c := s[i]; {
+	case c == '"':
+		end, plain, err := scanString(s, i+1)
+		if err != nil {
+			return i, err
+		}
+		if !keep {
+			return end, nil
+		}
+		text := s[i+1 : end-1]
+		if f.Type == runtime.Varchar {
+			d.setString(col, s[i+1:end-1], i+1, plain, true)
+			return end, nil
+		}
+		if !plain {
+			d.key = appendUnescaped(d.key[:0], text)
+			text = d.key
+		}
+		if err := d.setText(col, text); err != nil {
+			return i, &DecodeError{Column: f.Name, Offset: i, Err: err}
+		}
+		return end, nil
+	case c == 'n':
+		if !bytes.HasPrefix(s[i:], litNull) {
+			return i, syntaxErr(s, i, "a value")
+		}
+		if keep {
+			d.null[col] = true
+		}
+		return i + 4, nil
+	case c == 't' || c == 'f':
+		lit := litTrue
+		if c == 'f' {
+			lit = litFalse
+		}
+		if !bytes.HasPrefix(s[i:], lit) {
+			return i, syntaxErr(s, i, "a value")
+		}
+		end := i + len(lit)
+		switch {
+		case !keep:
+		case f.Type == runtime.Boolean:
+			d.i64[col] = b2i(c == 't')
+		case f.Type == runtime.Varchar:
+			d.str[col] = strRef{start: i, end: end}
+		default:
+			return i, bad("a boolean", s[i:end])
+		}
+		return end, nil
+	case c == '-' || c >= '0' && c <= '9':
+		end, isInt, ok := scanNumber(s, i)
+		if !ok {
+			return i, syntaxErr(s, end, "a digit")
+		}
+		if !keep {
+			return end, nil
+		}
+		text := s[i:end]
+		switch f.Type {
+		case runtime.Varchar:
+			d.str[col] = strRef{start: i, end: end}
+		case runtime.Boolean:
+			return i, bad("a number", text)
+		case runtime.Double:
+			v, ok := parseFloat(text)
+			if !ok {
+				return i, &DecodeError{Column: f.Name, Offset: i, Err: fmt.Errorf("%s is out of range for DOUBLE", excerpt(text))}
+			}
+			d.f64[col] = v
+		default:
+			var v int64
+			var ok, inRange bool
+			if isInt {
+				v, ok, inRange = parseDigits(text)
+			}
+			if !ok || !inRange || f.Type == runtime.Int && int64(int32(v)) != v {
+				t := f.Type
+				if t == runtime.Timestamp {
+					t = runtime.BigInt // epoch milliseconds
+				}
+				var err error
+				if v, err = parseIntText(text, t); err != nil {
+					return i, &DecodeError{Column: f.Name, Offset: i, Err: err}
+				}
+			}
+			d.i64[col] = v
+		}
+		return end, nil
+	case c == '{' || c == '[':
+		end, err := skipValue(s, i, 0)
+		if err != nil {
+			return i, err
+		}
+		if !keep {
+			return end, nil
+		}
+		if f.Type != runtime.Varchar {
+			what := "an object"
+			if c == '[' {
+				what = "an array"
+			}
+			return i, bad(what, s[i:end])
+		}
+		d.setString(col, s[i:end], i, utf8.Valid(s[i:end]), false)
+		return end, nil
+	}
+	return i, syntaxErr(s, i, "a value")
+}
+
+var (
+	litNull  = []byte("null")
+	litTrue  = []byte("true")
+	litFalse = []byte("false")
+)
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// setString records text, found at offset start of the record, as the
+// value of VARCHAR column col. Unless plain, it is unescaped (quoted: the
+// inside of a JSON string) or made valid UTF-8 (raw JSON text) into d.buf.
+func (d *JSONDecoder) setString(col int, text []byte, start int, plain, quoted bool) {
+	if plain {
+		d.str[col] = strRef{start: start, end: start + len(text)}
+		return
+	}
+	n := len(d.buf)
+	if quoted {
+		d.buf = appendUnescaped(d.buf, text)
+	} else {
+		d.buf = appendValidUTF8(d.buf, text)
+	}
+	d.str[col] = strRef{start: n, end: len(d.buf), inBuf: true}
+}
+
+// appendValidUTF8 appends s with each invalid UTF-8 byte as U+FFFD.
+func appendValidUTF8(dst, s []byte) []byte {
+	for len(s) > 0 {
+		r, size := utf8.DecodeRune(s)
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, s[:size]...)
+		}
+		s = s[size:]
+	}
+	return dst
+}
+
+// setText parses the text of a JSON string as a value of non-VARCHAR
+// column col (Flink's leniency: "42", "true").
+func (d *JSONDecoder) setText(col int, text []byte) error {
+	t := d.fields[col].Type
+	switch t {
+	case runtime.Timestamp:
+		v, err := parseTimestamp(text)
+		d.i64[col] = v
+		return err
+	case runtime.Boolean:
+		switch string(text) {
+		case "true":
+			d.i64[col] = 1
+		case "false":
+			d.i64[col] = 0
+		default:
+			return fmt.Errorf("want BOOLEAN, got the string %s", excerpt(text))
+		}
+		return nil
+	}
+	if end, _, ok := scanNumber(text, 0); !ok || end != len(text) {
+		return fmt.Errorf("want %s, got the string %s", t, excerpt(text))
+	}
+	if t == runtime.Double {
+		v, ok := parseFloat(text)
+		if !ok {
+			return fmt.Errorf("%s is out of range for DOUBLE", excerpt(text))
+		}
+		d.f64[col] = v
+		return nil
+	}
+	v, err := parseIntText(text, t)
+	d.i64[col] = v
+	return err
+}
+
+// SWAR constants: a word whose bytes are all 0x01, or all 0x80. For a word
+// x, (x - lows*c) & highs is non-zero when a byte of x is below c, given
+// that no byte has its high bit set (checked by the final |x).
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainByte marks the bytes that a string holds as they are.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanString scans the string whose opening quote is s[i-1]. It returns the
+// offset after the closing quote and whether the bytes between the quotes
+// are the string as they are (no escapes, valid UTF-8).
+func scanString(s []byte, i int) (end int, plain bool, err error) {
+	plain = true
+	for i < len(s) {
+		// Eight plain bytes at a time.
+		for i+8 <= len(s) {
+			x := binary.LittleEndian.Uint64(s[i:])
+			if ((x-lows*0x20)|((x^(lows*'"'))-lows)|((x^(lows*'\\'))-lows)|x)&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if plainByte[c] {
+			i++
+			continue
+		}
+		switch {
+		case c == '"':
+			return i + 1, plain, nil
+		case c == '\\':
+			plain = false
+			if i+1 >= len(s) {
+				return i, false, syntaxErr(s, i+1, "an escape")
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if _, ok := hex4(s, i+2); !ok {
+					return i, false, &DecodeError{Offset: i, Err: errors.New(`bad \u escape, want four hex digits`)}
+				}
+				i += 6
+			default:
+				return i, false, &DecodeError{Offset: i, Err: fmt.Errorf(`bad escape \%c`, s[i+1])}
+			}
+		case c < 0x20:
+			return i, false, &DecodeError{Offset: i, Err: fmt.Errorf("control character %#x in a string", c)}
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				plain = false
+			}
+			i += size
+		}
+	}
+	return i, false, syntaxErr(s, i, `'"'`)
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// appendUnescaped appends the text of a string scanned by scanString:
+// escapes decoded (surrogate pairs joined, lone surrogates as U+FFFD) and
+// invalid UTF-8 replaced by U+FFFD.
+func appendUnescaped(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			if c < utf8.RuneSelf {
+				dst = append(dst, c)
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		if i+1 >= len(s) {
+			break // cannot happen after scanString
+		}
+		switch e := s[i+1]; e {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, _ := hex4(s, i+2)
+			i += 6
+			if utf16IsHigh(r) && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+				if lo, ok := hex4(s, i+2); ok && utf16IsLow(lo) {
+					r = (r-0xD800)<<10 + (lo - 0xDC00) + 0x10000
+					i += 6
+				}
+			}
+			dst = utf8.AppendRune(dst, r) // a lone surrogate becomes U+FFFD
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, e)
+		}
+		i += 2
+	}
+	return dst
+}
+
+func utf16IsHigh(r rune) bool { return 0xD800 <= r && r < 0xDC00 }
+func utf16IsLow(r rune) bool  { return 0xDC00 <= r && r < 0xE000 }
+
+// skipValue returns the offset after the JSON value at s[i], checking its
+// syntax.
+func skipValue(s []byte, i, depth int) (int, error) {
+	if i >= len(s) {
+		return i, syntaxErr(s, i, "a value")
+	}
+	switch c := s[i]; {
+	case c == '"':
+		end, _, err := scanString(s, i+1)
+		return end, err
+	case c == '{' || c == '[':
+		if depth >= MaxDepth {
+			return i, &DecodeError{Offset: i, Err: fmt.Errorf("nested deeper than %d levels", MaxDepth)}
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = skipWS(s, i+1)
+		if i < len(s) && s[i] == closing {
+			return i + 1, nil
+		}
+		for {
+			var err error
+			if c == '{' {
+				if i >= len(s) || s[i] != '"' {
+					return i, syntaxErr(s, i, "a key")
+				}
+				if i, _, err = scanString(s, i+1); err != nil {
+					return i, err
+				}
+				i = skipWS(s, i)
+				if i >= len(s) || s[i] != ':' {
+					return i, syntaxErr(s, i, "':'")
+				}
+				i = skipWS(s, i+1)
+			}
+			if i, err = skipValue(s, i, depth+1); err != nil {
+				return i, err
+			}
+			i = skipWS(s, i)
+			if i < len(s) && s[i] == ',' {
+				i = skipWS(s, i+1)
+				continue
+			}
+			if i < len(s) && s[i] == closing {
+				return i + 1, nil
+			}
+			return i, syntaxErr(s, i, fmt.Sprintf("',' or '%c'", closing))
+		}
+	case c == 't':
+		return skipLit(s, i, litTrue)
+	case c == 'f':
+		return skipLit(s, i, litFalse)
+	case c == 'n':
+		return skipLit(s, i, litNull)
+	case c == '-' || c >= '0' && c <= '9':
+		end, _, ok := scanNumber(s, i)
+		if !ok {
+			return end, syntaxErr(s, end, "a digit")
+		}
+		return end, nil
+	}
+	return i, syntaxErr(s, i, "a value")
+}
+
+func skipLit(s []byte, i int, lit []byte) (int, error) {
+	if !bytes.HasPrefix(s[i:], lit) {
+		return i, syntaxErr(s, i, "a value")
+	}
+	return i + len(lit), nil
+}

@@ -1,0 +1,727 @@
+package sql
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xwb1989/sqlparser"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/operators/calc"
+	"github.com/sluicehq/sluice/operators/expr"
+	"github.com/sluicehq/sluice/operators/groupagg"
+	"github.com/sluicehq/sluice/operators/window"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/sql/catalog"
+	"github.com/sluicehq/sluice/sql/parser"
+	"github.com/sluicehq/sluice/sql/query"
+)
+
+// Options configure Compile.
+type Options struct {
+	// File names the job file in errors ("job.sql:3:17: …").
+	File string
+	// Parallelism is the job's default parallelism (required, > 0).
+	Parallelism int
+	// Catalog holds the tables; nil for a fresh in-memory one.
+	Catalog *catalog.Catalog
+	// Out receives the output of SHOW TABLES and DESCRIBE (nil: discarded).
+	Out io.Writer
+}
+
+// Plan is a compiled job file: one dataflow graph running every INSERT.
+type Plan struct {
+	Graph       *runtime.Graph
+	Parallelism int
+	Inserts     int
+}
+
+// Explain returns the physical plan as text.
+func (p *Plan) Explain() string { return p.Graph.Explain(p.Parallelism) }
+
+// Compile runs the DDL statements of a job file against the catalog, in
+// order, and plans every INSERT INTO … SELECT (a bare SELECT prints its
+// rows) into one job. Errors name file:line:column and the offending text.
+func Compile(src string, o Options) (*Plan, error) {
+	if o.Parallelism <= 0 {
+		return nil, errors.New("sql: Options.Parallelism must be positive")
+	}
+	if o.Catalog == nil {
+		o.Catalog = catalog.New()
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.File == "" {
+		o.File = "job.sql"
+	}
+	p := &planner{o: o, g: runtime.NewGraph(jobName(o.File))}
+	stmts, err := parser.ParseScript(src)
+	if err != nil {
+		return nil, p.errAt(parser.Statement{Line: 1, Col: 1}, err)
+	}
+	for _, st := range stmts {
+		if err := p.statement(st); err != nil {
+			return nil, err
+		}
+	}
+	if p.inserts == 0 {
+		return &Plan{Graph: nil, Parallelism: o.Parallelism}, nil
+	}
+	return &Plan{Graph: p.g, Parallelism: o.Parallelism, Inserts: p.inserts}, nil
+}
+
+func jobName(file string) string {
+	i := strings.LastIndexAny(file, "/\\")
+	return strings.TrimSuffix(file[i+1:], ".sql")
+}
+
+type planner struct {
+	o       Options
+	g       *runtime.Graph
+	inserts int
+}
+
+// Error is a planning error at a place of the job file.
+type Error struct {
+	File      string
+	Line, Col int
+	Msg       string
+	Err       error // the underlying error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errAt places err in the file: at its own position when it has one, else
+// at the statement's.
+func (p *planner) errAt(st parser.Statement, err error) error {
+	var qe *query.Error
+	var se *parser.SyntaxError
+	line, col := st.Line, st.Col
+	msg := err.Error()
+	switch {
+	case errors.As(err, &qe):
+		line, col = qe.Pos.Line, qe.Pos.Col
+	case errors.As(err, &se):
+		line, col = se.Line, se.Col
+	}
+	msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d:%d: ", line, col))
+	return &Error{File: p.o.File, Line: line, Col: col, Msg: msg, Err: err}
+}
+
+func (p *planner) statement(st parser.Statement) error {
+	switch n := st.Node.(type) {
+	case *parser.CreateTable:
+		t, err := catalog.FromDDL(p.o.File, st)
+		if err != nil {
+			return p.errAt(st, err)
+		}
+		if err := p.checkConnector(t); err != nil {
+			return p.errAt(st, err)
+		}
+		return p.errAt2(st, p.o.Catalog.Create(t, n.IfNotExists))
+	case *parser.DropTable:
+		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
+	case *parser.ShowTables:
+		tables, err := p.o.Catalog.List()
+		for _, t := range tables {
+			fmt.Fprintln(p.o.Out, t.Name)
+		}
+		return p.errAt2(st, err)
+	case *parser.Describe:
+		s, err := p.o.Catalog.Describe(n.Name)
+		if err != nil {
+			return p.errAt(st, err)
+		}
+		fmt.Fprint(p.o.Out, s)
+		return nil
+	case *parser.Query:
+		q, err := query.Parse(st.Text, query.Pos{Line: st.Line, Col: st.Col})
+		if err != nil {
+			return p.errAt(st, err)
+		}
+		if err := p.insert(q); err != nil {
+			return p.errAt(st, err)
+		}
+		p.inserts++
+		return nil
+	}
+	return p.errAt(st, fmt.Errorf("statement %s is not supported", st.Kind))
+}
+
+func (p *planner) errAt2(st parser.Statement, err error) error {
+	if err == nil {
+		return nil
+	}
+	return p.errAt(st, err)
+}
+
+// checkConnector validates a table's connector and options when it is
+// defined, so mistakes surface at the CREATE TABLE.
+func (p *planner) checkConnector(t *catalog.Table) error {
+	name, ok := t.Options["connector"]
+	if !ok {
+		return fmt.Errorf("table %s has no 'connector' option; connectors: %s", t.Name, strings.Join(connectors.Names(), ", "))
+	}
+	f, ok := connectors.Lookup(name)
+	if !ok {
+		msg := fmt.Sprintf("table %s: unknown connector %q", t.Name, name)
+		if near := connectors.Nearest(name, connectors.Names()); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		return fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", "))
+	}
+	if err := connectors.CheckOptions(f, t.Options); err != nil {
+		return fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// stream is a planned relation: a node of the graph and what it emits.
+type stream struct {
+	id       runtime.NodeID
+	schema   *runtime.Schema
+	par      int
+	timeCol  int  // event-time column, -1 if none
+	updating bool // a changelog (-U/+U), not append-only
+	keys     []int
+}
+
+func (p *planner) insert(q *query.Query) error {
+	var outs []*stream
+	for _, sel := range q.Selects {
+		s, err := p.selectStmt(q, sel)
+		if err != nil {
+			return err
+		}
+		outs = append(outs, s)
+	}
+	first := outs[0]
+	for i, s := range outs[1:] {
+		if err := sameColumns(first.schema, s.schema); err != nil {
+			return q.Errorf(q.Selects[i+1].Node, "UNION ALL branch %d does not match the first: %v", i+2, err)
+		}
+	}
+	if q.Target == nil {
+		return p.sink(q, nil, outs)
+	}
+	t, err := p.o.Catalog.Get(q.Target.Name)
+	if err != nil {
+		return &query.Error{Pos: q.Target.Pos, Msg: err.Error(), Near: q.Target.Name}
+	}
+	return p.sink(q, t, outs)
+}
+
+func sameColumns(a, b *runtime.Schema) error {
+	if a.Len() != b.Len() {
+		return fmt.Errorf("%d columns against %d", b.Len(), a.Len())
+	}
+	for i := range a.Fields {
+		if a.Fields[i].Type != b.Fields[i].Type {
+			return fmt.Errorf("column %d is %s, not %s", i+1, b.Fields[i].Type, a.Fields[i].Type)
+		}
+	}
+	return nil
+}
+
+// source adds the source of a FROM table.
+func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
+	t, err := p.o.Catalog.Get(ft.Name)
+	if err != nil {
+		return nil, q.Errorf(ft.Node, "%v", err)
+	}
+	if len(t.Columns) == 0 {
+		return nil, q.Errorf(ft.Node, "table %s has no columns: a table read by a query must declare them", t.Name)
+	}
+	f, _ := connectors.Lookup(t.Options["connector"])
+	src, ok := f.(connectors.Source)
+	if !ok {
+		return nil, q.Errorf(ft.Node, "connector %q of table %s cannot be read (it is a sink only)", f.Name(), t.Name)
+	}
+	ct := t.Connector()
+	newSource, par, err := src.NewSource(ct)
+	if err != nil {
+		return nil, q.Errorf(ft.Node, "%v", err)
+	}
+	if par <= 0 {
+		par = p.o.Parallelism
+	}
+	wm := runtime.NoWatermarks
+	if ct.TimeColumn >= 0 {
+		wm = runtime.WatermarkStrategy{TimeColumn: ct.TimeColumn, MaxOutOfOrderness: ct.MaxOutOfOrderness}
+		if d, err := ct.Duration("scan.watermark.idle-timeout", 0); err == nil {
+			wm.IdleTimeout = d
+		}
+	}
+	id := p.g.AddSource(t.Name, ct.Schema, par, newSource, wm)
+	return &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn}, nil
+}
+
+// calcOn adds a filter/projection after s, fused into its subtasks.
+func (p *planner) calcOn(s *stream, name string, where expr.Expr, project []expr.Expr, names []string) (*stream, error) {
+	newOp, out, err := calc.New(s.schema, where, project, names)
+	if err != nil {
+		return nil, err
+	}
+	id := p.g.AddOperator(name, out, s.par, 1, newOp)
+	p.g.Connect(s.id, id, runtime.Forward)
+	return &stream{id: id, schema: out, par: s.par, timeCol: -1, updating: s.updating}, nil
+}
+
+func (p *planner) selectStmt(q *query.Query, sel *query.Select) (*stream, error) {
+	if sel.From == nil {
+		return nil, q.Errorf(sel.Node, "a query needs FROM")
+	}
+	if len(sel.From.Tables) != 1 {
+		return nil, q.Errorf(sel.From.Join, "joins are not supported yet")
+	}
+	ft := sel.From.Tables[0]
+	in, err := p.source(q, ft)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := query.NewScope(query.Relation{Name: ft.Name, Alias: ft.Alias, Schema: in.schema})
+	if err != nil {
+		return nil, q.Errorf(ft.Node, "%v", err)
+	}
+	aggs := collectAggregates(sel)
+	if len(sel.GroupBy) == 0 && len(aggs) == 0 {
+		if sel.Having != nil {
+			return nil, q.Errorf(sel.Having, "HAVING needs GROUP BY or an aggregate")
+		}
+		return p.project(q, sel, scope, in)
+	}
+	return p.aggregate(q, sel, scope, in, aggs)
+}
+
+// project plans SELECT items FROM t WHERE … without aggregation.
+func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope, in *stream) (*stream, error) {
+	var where expr.Expr
+	if sel.Where != nil {
+		w, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
+		if err != nil {
+			return nil, err
+		}
+		where = w.Expr
+	}
+	var exprs []expr.Expr
+	var names []string
+	timeCol := -1
+	for i, it := range sel.Items {
+		if it.Star {
+			for c, f := range scope.Schema().Fields {
+				if c == in.timeCol {
+					timeCol = len(exprs)
+				}
+				exprs = append(exprs, expr.ColIndex(c))
+				names = append(names, f.Name)
+			}
+			continue
+		}
+		sc, err := q.Scalar(scope, it.Expr, query.Options{Clause: "the select list"})
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := it.Expr.(*sqlparser.ColName); ok {
+			if idx, err := q.Column(scope, c); err == nil && idx == in.timeCol {
+				timeCol = len(exprs)
+			}
+		}
+		exprs = append(exprs, sc.Expr)
+		names = append(names, it.Name(i))
+	}
+	out, err := p.calcOn(in, "calc", where, exprs, names)
+	if err != nil {
+		return nil, q.Errorf(sel.Node, "%v", err)
+	}
+	out.timeCol = timeCol
+	return out, nil
+}
+
+// aggCall is one distinct aggregate call of a SELECT.
+type aggCall struct {
+	node     sqlparser.Expr
+	text     string
+	fn       string
+	arg      sqlparser.Expr
+	distinct bool
+	star     bool
+}
+
+// collectAggregates finds the aggregate calls of the select list and
+// HAVING, each once.
+func collectAggregates(sel *query.Select) []*aggCall {
+	var out []*aggCall
+	seen := map[string]bool{}
+	visit := func(n sqlparser.SQLNode) (bool, error) {
+		e, ok := n.(sqlparser.Expr)
+		if !ok {
+			return true, nil
+		}
+		fn, arg, distinct, star, ok := query.AggregateCall(e)
+		if !ok {
+			return true, nil
+		}
+		text := strings.ToLower(sqlparser.String(e))
+		if !seen[text] {
+			seen[text] = true
+			out = append(out, &aggCall{node: e, text: text, fn: fn, arg: arg, distinct: distinct, star: star})
+		}
+		return false, nil
+	}
+	for _, it := range sel.Items {
+		if it.Expr != nil {
+			sqlparser.Walk(visit, it.Expr)
+		}
+	}
+	if sel.Having != nil {
+		sqlparser.Walk(visit, sel.Having)
+	}
+	return out
+}
+
+// aggregate plans GROUP BY (with or without a group window) and global
+// aggregates: a calc computing keys, time and aggregate arguments, a keyed
+// exchange, the window or group aggregation, then a calc for HAVING and the
+// select list over its output.
+func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scope, in *stream, aggs []*aggCall) (*stream, error) {
+	var where expr.Expr
+	if sel.Where != nil {
+		w, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
+		if err != nil {
+			return nil, err
+		}
+		where = w.Expr
+	}
+	// GROUP BY: keys and at most one window.
+	var keys []sqlparser.Expr
+	var win sqlparser.Expr
+	var assigner window.Assigner
+	var winKind, winTime string
+	var winDur []time.Duration
+	for _, g := range sel.GroupBy {
+		if kind, tc, ds, ok := query.WindowCall(g); ok {
+			if win != nil {
+				return nil, q.Errorf(g, "GROUP BY has more than one group window")
+			}
+			win, winKind, winTime, winDur = g, kind, tc, ds
+			switch kind {
+			case "TUMBLE":
+				assigner = window.Tumble(ds[0])
+			case "HOP":
+				assigner = window.Hop(ds[0], ds[1])
+			case "SESSION":
+				assigner = window.SessionGap(ds[0])
+			}
+			continue
+		}
+		keys = append(keys, g)
+	}
+	// Pre-projection: keys, [time], aggregate arguments.
+	var pre []expr.Expr
+	var preNames []string
+	for i, k := range keys {
+		sc, err := q.Scalar(scope, k, query.Options{Clause: "GROUP BY"})
+		if err != nil {
+			return nil, err
+		}
+		pre = append(pre, sc.Expr)
+		preNames = append(preNames, fmt.Sprintf("$key%d", i))
+	}
+	timeCol := -1
+	if win != nil {
+		idx, err := scope.Resolve("", winTime)
+		if err != nil {
+			return nil, q.Errorf(win, "%v", err)
+		}
+		if idx != in.timeCol {
+			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, winTime, winTime, winTime)
+		}
+		timeCol = len(pre)
+		pre = append(pre, expr.ColIndex(idx))
+		preNames = append(preNames, "$time")
+	}
+	specs := make([]agg.Spec, len(aggs))
+	for i, a := range aggs {
+		f, ok := agg.ParseFunc(a.fn, a.distinct)
+		if !ok {
+			return nil, q.Errorf(a.node, "%s(DISTINCT …) is not supported", a.fn)
+		}
+		specs[i] = agg.Spec{Func: f, Col: -1, Name: fmt.Sprintf("$agg%d", i)}
+		if a.star {
+			continue
+		}
+		sc, err := q.Scalar(scope, a.arg, query.Options{Clause: "an aggregate's argument"})
+		if err != nil {
+			return nil, err
+		}
+		specs[i].Col = len(pre)
+		pre = append(pre, sc.Expr)
+		preNames = append(preNames, fmt.Sprintf("$arg%d", i))
+	}
+	if len(pre) == 0 { // COUNT(*) alone: keep one column to carry rows
+		pre, preNames = append(pre, expr.Int(0)), append(preNames, "$one")
+	}
+	pc, err := p.calcOn(in, "calc", where, pre, preNames)
+	if err != nil {
+		return nil, q.Errorf(sel.Node, "%v", err)
+	}
+	keyCols := make([]int, len(keys))
+	for i := range keys {
+		keyCols[i] = i
+	}
+	par, part := p.o.Parallelism, runtime.Keyed
+	if len(keys) == 0 {
+		par, part = 1, runtime.Global
+	}
+	var newOp func() runtime.Operator
+	var aggOut *runtime.Schema
+	var name string
+	aggFirst := len(keys) // first aggregate column of the output
+	updating := false
+	if win != nil {
+		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
+			StartName: "$window_start", EndName: "$window_end"})
+		name = "window " + assigner.String()
+		aggFirst += 2
+	} else {
+		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs})
+		name = "group aggregate"
+		updating = true
+	}
+	if err != nil {
+		return nil, q.Errorf(sel.Node, "%v", err)
+	}
+	id := p.g.AddOperator(name, aggOut, par, 1, newOp)
+	p.g.Connect(pc.id, id, part, keyCols...)
+	agged := &stream{id: id, schema: aggOut, par: par, timeCol: -1, updating: updating}
+
+	// HAVING and the select list over the aggregation's output.
+	post, err := query.NewScope(query.Relation{Name: "$agg", Schema: aggOut})
+	if err != nil {
+		return nil, err
+	}
+	var substErr error
+	keyText := make([]string, len(keys))
+	for i, k := range keys {
+		keyText[i] = strings.ToLower(sqlparser.String(k))
+	}
+	subst := func(e sqlparser.Expr) (expr.Expr, bool) {
+		if substErr != nil {
+			return expr.Null(runtime.BigInt), true
+		}
+		text := strings.ToLower(sqlparser.String(e))
+		for i, k := range keyText {
+			if text == k {
+				return expr.ColIndex(i), true
+			}
+		}
+		for i, a := range aggs {
+			if text == a.text {
+				return expr.ColIndex(aggFirst + i), true
+			}
+		}
+		if kind, bound, tc, ds, ok := query.WindowBoundCall(e); ok {
+			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !sameDurations(ds, winDur) {
+				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, strings.TrimSpace(groupWindowText(win)))
+				return expr.Null(runtime.Timestamp), true
+			}
+			if bound == "START" {
+				return expr.ColIndex(len(keys)), true
+			}
+			return expr.ColIndex(len(keys) + 1), true
+		}
+		if c, ok := e.(*sqlparser.ColName); ok {
+			substErr = q.Errorf(c, "column %s must appear in GROUP BY or be used inside an aggregate function", sqlparser.String(c))
+			return expr.Null(runtime.BigInt), true
+		}
+		return nil, false
+	}
+	var having expr.Expr
+	if sel.Having != nil {
+		h, err := q.Predicate(post, sel.Having, query.Options{Clause: "HAVING", Subst: subst})
+		if substErr != nil {
+			return nil, substErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		having = h.Expr
+	}
+	var exprs []expr.Expr
+	var names []string
+	for i, it := range sel.Items {
+		if it.Star {
+			return nil, q.Errorf(it.Node, "SELECT * cannot be used with GROUP BY: list the columns")
+		}
+		sc, err := q.Scalar(post, it.Expr, query.Options{Clause: "the select list", Subst: subst})
+		if substErr != nil {
+			return nil, substErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		exprs = append(exprs, sc.Expr)
+		names = append(names, it.Name(i))
+	}
+	out, err := p.calcOn(agged, "calc", having, exprs, names)
+	if err != nil {
+		return nil, q.Errorf(sel.Node, "%v", err)
+	}
+	out.keys = keyCols
+	return out, nil
+}
+
+func groupWindowText(e sqlparser.Expr) string {
+	if e == nil {
+		return "none"
+	}
+	return sqlparser.String(e)
+}
+
+func sameDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sink connects the planned streams to the target table (or, for a bare
+// SELECT, to standard output).
+func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
+	first := outs[0]
+	updating := false
+	for _, s := range outs {
+		updating = updating || s.updating
+	}
+	var f connectors.Factory
+	ct := connectors.Table{Name: "stdout", Options: map[string]string{"connector": "print"}, TimeColumn: -1}
+	if t != nil {
+		ct = t.Connector()
+	}
+	f, ok := connectors.Lookup(ct.Options["connector"])
+	if !ok {
+		return &query.Error{Pos: q.Base, Msg: fmt.Sprintf("unknown connector %q", ct.Options["connector"])}
+	}
+	sk, ok := f.(connectors.Sink)
+	if !ok {
+		return &query.Error{Pos: targetPos(q), Msg: fmt.Sprintf("connector %q of table %s cannot be written (it is a source only)", f.Name(), ct.Name)}
+	}
+	// Columns: the table's, or the query's when the table declares none.
+	final := outs
+	if ct.Schema == nil {
+		ct.Schema = first.schema
+	} else {
+		if err := assignable(first.schema, ct.Schema); err != nil {
+			return &query.Error{Pos: targetPos(q), Msg: fmt.Sprintf("INSERT INTO %s: %v", ct.Name, err), Near: ct.Name}
+		}
+		final = nil
+		for _, s := range outs {
+			c, err := p.castTo(s, ct.Schema)
+			if err != nil {
+				return &query.Error{Pos: targetPos(q), Msg: err.Error(), Near: ct.Name}
+			}
+			final = append(final, c)
+		}
+	}
+	if updating && !sk.AcceptsUpdates(ct) {
+		return &query.Error{Pos: targetPos(q), Near: ct.Name, Msg: fmt.Sprintf(
+			"INSERT INTO %s: the query's result is updating (GROUP BY without a window emits -U/+U changes as results change) "+
+				"but connector %q with these options only appends rows; write to a sink that accepts updates "+
+				"('print', or 'file' with 'format' = 'changelog-json'), or group by a window (TUMBLE, HOP or SESSION) so that each result is final",
+			ct.Name, f.Name())}
+	}
+	newSink, par, err := sk.NewSink(ct)
+	if err != nil {
+		return &query.Error{Pos: targetPos(q), Msg: err.Error(), Near: ct.Name}
+	}
+	if par <= 0 {
+		par = p.o.Parallelism
+	}
+	name := "sink " + ct.Name
+	single := len(final) == 1 && final[0].par == par
+	id := p.g.AddOperator(name, ct.Schema, par, 1, newSink)
+	for _, s := range final {
+		switch {
+		case single:
+			p.g.Connect(s.id, id, runtime.Forward)
+		case par == 1:
+			p.g.Connect(s.id, id, runtime.Global)
+		case s.updating && len(s.keys) > 0:
+			p.g.Connect(s.id, id, runtime.Keyed, s.keys...)
+		default:
+			p.g.Connect(s.id, id, runtime.Rebalance)
+		}
+	}
+	return nil
+}
+
+func targetPos(q *query.Query) query.Pos {
+	if q.Target != nil {
+		return q.Target.Pos
+	}
+	return q.Base
+}
+
+// assignable checks that rows of from can be written to columns to.
+func assignable(from, to *runtime.Schema) error {
+	if from.Len() != to.Len() {
+		return fmt.Errorf("the query has %d columns, the table %d (%s)", from.Len(), to.Len(), strings.Join(to.Names(), ", "))
+	}
+	for i, f := range from.Fields {
+		t := to.Fields[i]
+		if f.Type == t.Type || widens(f.Type, t.Type) {
+			continue
+		}
+		return fmt.Errorf("column %d (%s) is %s but the table's column %s is %s; CAST it", i+1, f.Name, f.Type, t.Name, t.Type)
+	}
+	return nil
+}
+
+// widens reports whether a value of type a converts to b without loss of
+// meaning (INT → BIGINT → DOUBLE).
+func widens(a, b runtime.Type) bool {
+	switch a {
+	case runtime.Int:
+		return b == runtime.BigInt || b == runtime.Double
+	case runtime.BigInt:
+		return b == runtime.Double
+	}
+	return false
+}
+
+// castTo converts s's columns to the types and names of schema when they
+// differ.
+func (p *planner) castTo(s *stream, schema *runtime.Schema) (*stream, error) {
+	same := true
+	for i, f := range s.schema.Fields {
+		same = same && f.Type == schema.Fields[i].Type && f.Name == schema.Fields[i].Name
+	}
+	if same {
+		return s, nil
+	}
+	exprs := make([]expr.Expr, schema.Len())
+	for i, f := range schema.Fields {
+		exprs[i] = expr.ColIndex(i)
+		if s.schema.Fields[i].Type != f.Type {
+			exprs[i] = expr.Cast(expr.ColIndex(i), f.Type)
+		}
+	}
+	out, err := p.calcOn(s, "cast", nil, exprs, schema.Names())
+	if err != nil {
+		return nil, err
+	}
+	out.keys = s.keys
+	return out, nil
+}

@@ -1,0 +1,150 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluicehq/sluice/connectors"
+	_ "github.com/sluicehq/sluice/connectors/blackhole"
+	_ "github.com/sluicehq/sluice/connectors/datagen"
+	_ "github.com/sluicehq/sluice/connectors/print"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// collectors gathers the rows of the test sinks, by table name.
+var collectors = struct {
+	sync.Mutex
+	m map[string]*rttest.Collector
+}{m: map[string]*rttest.Collector{}}
+
+// testSink is a sink connector keeping rows in memory: 'collect' accepts
+// updates, 'append' only appends.
+type testSink struct {
+	name    string
+	updates bool
+}
+
+func (s testSink) Name() string                         { return s.name }
+func (testSink) Options() []connectors.Option           { return nil }
+func (s testSink) AcceptsUpdates(connectors.Table) bool { return s.updates }
+func (s testSink) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
+	c, newOp := rttest.NewCollector(t.Schema)
+	collectors.Lock()
+	collectors.m[t.Name] = c
+	collectors.Unlock()
+	return newOp, 0, nil
+}
+
+func init() {
+	connectors.Register(testSink{name: "collect", updates: true})
+	connectors.Register(testSink{name: "append"})
+}
+
+func run(t *testing.T, src string, par int) {
+	t.Helper()
+	plan, err := Compile(src, Options{File: "job.sql", Parallelism: par})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runtime.Run(context.Background(), plan.Graph, runtime.Options{Parallelism: par}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func collected(name string) *rttest.Collector {
+	collectors.Lock()
+	defer collectors.Unlock()
+	return collectors.m[name]
+}
+
+const src = `
+CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH ('connector' = 'datagen', 'number-of-rows' = '1000',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '0', 'fields.k.end' = '9',
+      'fields.v.kind' = 'sequence', 'fields.v.start' = '0', 'fields.v.end' = '999',
+      'fields.ts.kind' = 'sequence', 'fields.ts.step' = '10ms');
+`
+
+func TestTumblingWindowWithHaving(t *testing.T) {
+	for _, par := range []int{1, 4} {
+		run(t, src+`
+CREATE TABLE out WITH ('connector' = 'collect');
+INSERT INTO out
+SELECT k, TUMBLE_START(ts, INTERVAL '1' SECOND) AS ws, TUMBLE_END(ts, INTERVAL '1' SECOND) AS we,
+       COUNT(*) AS n, SUM(v) AS s, AVG(v) AS a
+FROM src WHERE v >= 0
+GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND)
+HAVING SUM(v) > 1000;`, par)
+		var want []string
+		for w := 0; w < 10; w++ {
+			for k := 0; k < 10; k++ {
+				sum := 0
+				for i := 100 * w; i < 100*w+100; i++ {
+					if i%10 == k {
+						sum += i
+					}
+				}
+				if sum <= 1000 {
+					continue
+				}
+				want = append(want, fmt.Sprintf("%d,%s,%s,10,%d,%s", k,
+					runtime.FormatTimestamp(1767225600000+int64(w)*1000), runtime.FormatTimestamp(1767225600000+int64(w+1)*1000),
+					sum, runtime.FormatFloat(float64(sum)/10)))
+			}
+		}
+		sort.Strings(want)
+		if got := collected("out").Sorted(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("parallelism %d: got\n%s\nwant\n%s", par, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+func TestGroupByWithoutWindowIsAChangelog(t *testing.T) {
+	run(t, src+`
+CREATE TABLE out WITH ('connector' = 'collect');
+INSERT INTO out SELECT MOD(k, 2) AS parity, COUNT(*) AS n FROM src GROUP BY MOD(k, 2);`, 2)
+	final := map[string]string{}
+	kinds := collected("out").Kinds()
+	for i, r := range collected("out").Rows() {
+		if kinds[i] == runtime.UpdateBefore {
+			continue
+		}
+		final[r[0].String()] = r[1].String()
+	}
+	if final["0"] != "500" || final["1"] != "500" || len(final) != 2 {
+		t.Fatalf("final results %v", final)
+	}
+}
+
+func TestPlanningErrorsNameThePlace(t *testing.T) {
+	f := func(query, want string) {
+		t.Helper()
+		_, err := Compile(src+"CREATE TABLE out WITH ('connector' = 'append');\n"+query, Options{File: "job.sql", Parallelism: 2})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s\ngot  %v\nwant %q", query, err, want)
+		}
+	}
+	f("INSERT INTO out SELECT kk FROM src;", `job.sql:8:24: unknown column "kk" (did you mean "k"?) in "kk"`)
+	f("INSERT INTO out SELECT k, COUNT(*) FROM src GROUP BY k;", `the query's result is updating`)
+	f("INSERT INTO out SELECT v, COUNT(*) FROM src GROUP BY k;", `column v must appear in GROUP BY or be used inside an aggregate function`)
+	f("INSERT INTO out SELECT k FROM srx;", `unknown table "srx" (did you mean "src"?)`)
+	f("INSERT INTO out SELECT k, HOP_END(ts, INTERVAL '1' SECOND, INTERVAL '2' SECOND) FROM src GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);", "HOP_END must name the window of GROUP BY")
+	f("CREATE TABLE bad (a INT) WITH ('connector' = 'datagem');", `unknown connector "datagem" (did you mean "datagen"?)`)
+	f("CREATE TABLE bad (a INT) WITH ('connector' = 'datagen', 'rows-per-sec' = '1');", `no option "rows-per-sec" (did you mean "rows-per-second"?)`)
+}
+
+func TestSyntaxErrorsNameLineAndColumn(t *testing.T) {
+	_, err := Compile("CREATE TABLE t (a INT,\n  b FLOOT) WITH ('connector' = 'datagen');", Options{File: "j.sql", Parallelism: 1})
+	if err == nil || !strings.HasPrefix(err.Error(), "j.sql:2:5: ") || !strings.Contains(err.Error(), "FLOOT") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,244 @@
+package query
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/xwb1989/sqlparser"
+)
+
+// Aggregate functions, window functions and window bounds are not scalar:
+// the planner recognises them with AggregateCall, WindowCall and
+// WindowBoundCall, and Query.Scalar rejects them where a scalar is needed
+// (or, for a malformed call, says what is wrong with it).
+
+var aggregates = map[string]bool{"COUNT": true, "SUM": true, "MIN": true, "MAX": true, "AVG": true}
+
+var windowKinds = map[string]bool{"TUMBLE": true, "HOP": true, "SESSION": true}
+
+// AggregateCall recognises a call of an aggregate function: fn is COUNT,
+// SUM, MIN, MAX or AVG (upper case) and arg its argument; star is true, and
+// arg nil, for COUNT(*); distinct for COUNT(DISTINCT x) and the like. ok is
+// false for anything else, including a malformed call such as SUM(*) or
+// SUM(a, b), which Query.Scalar reports.
+func AggregateCall(e sqlparser.Expr) (fn string, arg sqlparser.Expr, distinct, star, ok bool) {
+	f, isFunc := e.(*sqlparser.FuncExpr)
+	if !isFunc || !f.Qualifier.IsEmpty() {
+		return "", nil, false, false, false
+	}
+	fn = strings.ToUpper(f.Name.String())
+	if !aggregates[fn] || len(f.Exprs) != 1 {
+		return "", nil, false, false, false
+	}
+	switch a := f.Exprs[0].(type) {
+	case *sqlparser.StarExpr:
+		if fn != "COUNT" || f.Distinct || !a.TableName.IsEmpty() {
+			return "", nil, false, false, false
+		}
+		return fn, nil, false, true, true
+	case *sqlparser.AliasedExpr:
+		if !a.As.IsEmpty() {
+			return "", nil, false, false, false
+		}
+		return fn, a.Expr, f.Distinct, false, true
+	}
+	return "", nil, false, false, false
+}
+
+// WindowCall recognises a group window function of GROUP BY:
+// TUMBLE(ts, size), HOP(ts, slide, size) or SESSION(ts, gap), where ts is a
+// column (timeCol is its name, without qualifier) and the durations are
+// positive INTERVAL literals, in the order written. kind is TUMBLE, HOP or
+// SESSION. ok is false for anything else, including a malformed window
+// call, which Query.Scalar reports.
+func WindowCall(e sqlparser.Expr) (kind, timeCol string, durations []time.Duration, ok bool) {
+	f, isFunc := e.(*sqlparser.FuncExpr)
+	if !isFunc {
+		return "", "", nil, false
+	}
+	kind = strings.ToUpper(f.Name.String())
+	if !windowKinds[kind] {
+		return "", "", nil, false
+	}
+	col, ds, err := windowArgs(f, kind)
+	if err != nil {
+		return "", "", nil, false
+	}
+	return kind, col.Name.String(), ds, true
+}
+
+// WindowBoundCall recognises TUMBLE_START, TUMBLE_END, HOP_START, HOP_END,
+// SESSION_START and SESSION_END: kind is TUMBLE, HOP or SESSION, bound
+// START or END, and timeCol and durations are the arguments of the window
+// they name, as WindowCall returns them. ok is false for anything else,
+// including a malformed call, which Query.Scalar reports.
+func WindowBoundCall(e sqlparser.Expr) (kind, bound, timeCol string, durations []time.Duration, ok bool) {
+	f, isFunc := e.(*sqlparser.FuncExpr)
+	if !isFunc {
+		return "", "", "", nil, false
+	}
+	kind, bound, isBound := windowBound(f)
+	if !isBound {
+		return "", "", "", nil, false
+	}
+	col, ds, err := windowArgs(f, kind)
+	if err != nil {
+		return "", "", "", nil, false
+	}
+	return kind, bound, col.Name.String(), ds, true
+}
+
+// windowBound splits the name of a window bound function.
+func windowBound(f *sqlparser.FuncExpr) (kind, bound string, ok bool) {
+	if !f.Qualifier.IsEmpty() {
+		return "", "", false
+	}
+	kind, bound, ok = strings.Cut(strings.ToUpper(f.Name.String()), "_")
+	if !ok || !windowKinds[kind] || bound != "START" && bound != "END" {
+		return "", "", false
+	}
+	return kind, bound, true
+}
+
+// windowUsage says how each window function is called.
+var windowUsage = map[string]string{
+	"TUMBLE":  "a time column and one INTERVAL (the size), as TUMBLE(ts, INTERVAL '1' MINUTE)",
+	"HOP":     "a time column and two INTERVALs (the slide, then the size), as HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)",
+	"SESSION": "a time column and one INTERVAL (the gap), as SESSION(ts, INTERVAL '10' MINUTE)",
+}
+
+// windowArgError is an error about an argument (nil: the call) of a window
+// function.
+type windowArgError struct {
+	node sqlparser.SQLNode
+	msg  string
+}
+
+func (e *windowArgError) Error() string { return e.msg }
+
+// windowArgs checks the arguments of f, a call of the window function kind
+// (or of one of its bounds).
+func windowArgs(f *sqlparser.FuncExpr, kind string) (*sqlparser.ColName, []time.Duration, error) {
+	name := strings.ToUpper(f.Name.String())
+	want := 2
+	if kind == "HOP" {
+		want = 3
+	}
+	if len(f.Exprs) != want || f.Distinct || !f.Qualifier.IsEmpty() {
+		return nil, nil, &windowArgError{nil, name + " takes " + windowUsage[kind]}
+	}
+	args := make([]sqlparser.Expr, len(f.Exprs))
+	for i, se := range f.Exprs {
+		a, ok := se.(*sqlparser.AliasedExpr)
+		if !ok || !a.As.IsEmpty() {
+			return nil, nil, &windowArgError{nil, name + " takes " + windowUsage[kind]}
+		}
+		args[i] = a.Expr
+	}
+	col, ok := args[0].(*sqlparser.ColName)
+	if !ok {
+		return nil, nil, &windowArgError{args[0], "the first argument of " + name + " must be a time column"}
+	}
+	var ds []time.Duration
+	for _, a := range args[1:] {
+		iv, ok := a.(*sqlparser.IntervalExpr)
+		if !ok {
+			return nil, nil, &windowArgError{a, name + " takes " + windowUsage[kind]}
+		}
+		ms, err := intervalMillis(iv)
+		if err != nil {
+			return nil, nil, &windowArgError{a, err.Error()}
+		}
+		if ms <= 0 {
+			return nil, nil, &windowArgError{a, "the INTERVALs of " + name + " must be positive"}
+		}
+		if ms > math.MaxInt64/int64(time.Millisecond) {
+			return nil, nil, &windowArgError{a, "INTERVAL too large"}
+		}
+		ds = append(ds, time.Duration(ms)*time.Millisecond)
+	}
+	return col, ds, nil
+}
+
+// intervalUnits are the units of INTERVAL literals, in milliseconds.
+var intervalUnits = map[string]int64{
+	"MILLISECOND": 1, "SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000,
+}
+
+// intervalMillis returns the length of an INTERVAL literal in milliseconds:
+// INTERVAL '10' MINUTE, INTERVAL 10 MINUTE, INTERVAL '1.5' SECOND.
+func intervalMillis(iv *sqlparser.IntervalExpr) (int64, error) {
+	unit := strings.ToUpper(iv.Unit)
+	mult, ok := intervalUnits[unit]
+	if !ok {
+		mult, ok = intervalUnits[strings.TrimSuffix(unit, "S")]
+	}
+	if !ok {
+		if u := strings.TrimSuffix(unit, "S"); u == "YEAR" || u == "MONTH" || u == "QUARTER" || u == "WEEK" {
+			return 0, fmt.Errorf("INTERVAL … %s is not supported: use DAY, HOUR, MINUTE or SECOND", unit)
+		}
+		return 0, fmt.Errorf("unknown INTERVAL unit %s (units: DAY, HOUR, MINUTE, SECOND, MILLISECOND)", unit)
+	}
+	v, ok := iv.Expr.(*sqlparser.SQLVal)
+	if !ok || v.Type != sqlparser.StrVal && v.Type != sqlparser.IntVal && v.Type != sqlparser.FloatVal {
+		return 0, fmt.Errorf("an INTERVAL takes a number, as INTERVAL '10' %s", unit)
+	}
+	ms, err := scaleDecimal(strings.TrimSpace(string(v.Val)), mult)
+	if err != nil {
+		return 0, fmt.Errorf("bad INTERVAL value %q: %v", string(v.Val), err)
+	}
+	return ms, nil
+}
+
+// scaleDecimal returns the decimal number s (an optional sign, digits, an
+// optional fraction) times mult, which must come out whole.
+func scaleDecimal(s string, mult int64) (int64, error) {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" {
+		return 0, fmt.Errorf("not a number")
+	}
+	var n int64
+	for _, c := range whole + frac {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("not a number")
+		}
+		if n > (math.MaxInt64-9)/10 {
+			return 0, fmt.Errorf("too large")
+		}
+		n = n*10 + int64(c-'0')
+	}
+	// n / 10^len(frac) * mult
+	den := int64(1)
+	for range frac {
+		if den > math.MaxInt64/10 {
+			return 0, fmt.Errorf("too many digits")
+		}
+		den *= 10
+	}
+	if n != 0 && mult > math.MaxInt64/n {
+		// Reduce first: both are exact only when the fraction cancels.
+		if n%den != 0 {
+			return 0, fmt.Errorf("too large")
+		}
+		n, den = n/den, 1
+		if n != 0 && mult > math.MaxInt64/n {
+			return 0, fmt.Errorf("too large")
+		}
+	}
+	p := n * mult
+	if p%den != 0 {
+		return 0, fmt.Errorf("finer than a millisecond")
+	}
+	p /= den
+	if neg {
+		p = -p
+	}
+	return p, nil
+}

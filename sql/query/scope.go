@@ -1,0 +1,195 @@
+package query
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/operators/expr"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Relation is an input of a SELECT as FROM names it.
+type Relation struct {
+	Name   string // the table's name
+	Alias  string // its alias in FROM; "" when none
+	Schema *runtime.Schema
+}
+
+// Ref is the name that qualifies the relation's columns: its alias when it
+// has one, else its name (with an alias, the table's own name no longer
+// qualifies its columns, as in Flink).
+func (r Relation) Ref() string {
+	if r.Alias != "" {
+		return r.Alias
+	}
+	return r.Name
+}
+
+// Scope resolves column references (c, t.c, alias.c) against the inputs of
+// a SELECT: no relation (no FROM), one, or the two sides of a JOIN. Its
+// columns are those of the relations one after the other, as Schema lists
+// them; translated expressions refer to them by position in Schema.
+//
+// A Scope is immutable and safe for concurrent use.
+type Scope struct {
+	rels   []Relation
+	offs   []int // index in schema of each relation's first column
+	schema *runtime.Schema
+	count  map[string]int // lower-case column name → occurrences in schema
+}
+
+// NewScope returns the scope of rels (at most two), which must have
+// distinct Refs.
+func NewScope(rels ...Relation) (*Scope, error) {
+	if len(rels) > 2 {
+		return nil, fmt.Errorf("a scope has at most two relations, not %d", len(rels))
+	}
+	s := &Scope{rels: append([]Relation(nil), rels...), count: map[string]int{}}
+	var fields []runtime.Field
+	for i, r := range rels {
+		if r.Schema == nil {
+			return nil, fmt.Errorf("relation %q has no schema", r.Ref())
+		}
+		for _, o := range rels[:i] {
+			if strings.EqualFold(o.Ref(), r.Ref()) {
+				return nil, fmt.Errorf("table name %q is used twice: give one of them an alias", r.Ref())
+			}
+		}
+		s.offs = append(s.offs, len(fields))
+		for _, f := range r.Schema.Fields {
+			fields = append(fields, f)
+			s.count[strings.ToLower(f.Name)]++
+		}
+	}
+	s.schema = runtime.NewSchema(fields...)
+	return s, nil
+}
+
+// Scope returns the scope of f's tables given their schemas, in the order
+// of f.Tables. A nil From (no FROM clause) has an empty scope.
+func (f *From) Scope(schemas ...*runtime.Schema) (*Scope, error) {
+	var n int
+	if f != nil {
+		n = len(f.Tables)
+	}
+	if len(schemas) != n {
+		return nil, fmt.Errorf("FROM has %d tables, got %d schemas", n, len(schemas))
+	}
+	rels := make([]Relation, n)
+	for i := range n {
+		t := f.Tables[i]
+		rels[i] = Relation{Name: t.Name, Alias: t.Alias, Schema: schemas[i]}
+	}
+	return NewScope(rels...)
+}
+
+// Schema is the scope's columns: each relation's, one after the other.
+// Column names may repeat (both sides of a join may have a ts).
+func (s *Scope) Schema() *runtime.Schema { return s.schema }
+
+// Relations returns the scope's relations.
+func (s *Scope) Relations() []Relation { return append([]Relation(nil), s.rels...) }
+
+// Offset returns the index in Schema of the first column of relation i.
+func (s *Scope) Offset(i int) int { return s.offs[i] }
+
+// Resolve returns the index in Schema of the column name, qualified by a
+// relation's Ref when qualifier is not empty; names are case-insensitive.
+// Errors name the column and suggest the nearest known name.
+func (s *Scope) Resolve(qualifier, name string) (int, error) {
+	if qualifier != "" {
+		return s.resolveIn(qualifier, name)
+	}
+	idx, in := -1, -1
+	for ri, r := range s.rels {
+		for ci, f := range r.Schema.Fields {
+			if !strings.EqualFold(f.Name, name) {
+				continue
+			}
+			if idx >= 0 {
+				if in == ri {
+					return -1, fmt.Errorf("column %q is ambiguous: %s has it twice", name, r.Ref())
+				}
+				a, b := s.rels[in].Ref(), r.Ref()
+				return -1, fmt.Errorf("column %q is ambiguous: both %s and %s have it (write %s.%s or %s.%s)",
+					name, a, b, a, name, b, name)
+			}
+			idx, in = s.offs[ri]+ci, ri
+		}
+	}
+	if idx >= 0 {
+		return idx, nil
+	}
+	if len(s.rels) == 0 {
+		return -1, fmt.Errorf("unknown column %q: the query has no FROM", name)
+	}
+	var all []string
+	for _, r := range s.rels {
+		all = append(all, r.Schema.Names()...)
+	}
+	return -1, fmt.Errorf("unknown column %q%s", name, suggest(name, all, "columns"))
+}
+
+func (s *Scope) resolveIn(qualifier, name string) (int, error) {
+	ri := -1
+	for i, r := range s.rels {
+		if strings.EqualFold(r.Ref(), qualifier) {
+			ri = i
+		}
+	}
+	if ri < 0 {
+		refs := make([]string, len(s.rels))
+		for i, r := range s.rels {
+			if r.Alias != "" && strings.EqualFold(r.Name, qualifier) {
+				return -1, fmt.Errorf("table %s is called %s in this query: write %s.%s", r.Name, r.Alias, r.Alias, name)
+			}
+			refs[i] = r.Ref()
+		}
+		return -1, fmt.Errorf("unknown table %q%s", qualifier, suggest(qualifier, refs, "tables"))
+	}
+	r := s.rels[ri]
+	ci := -1
+	for i, f := range r.Schema.Fields {
+		if strings.EqualFold(f.Name, name) {
+			if ci >= 0 {
+				return -1, fmt.Errorf("column %q is ambiguous: %s has it twice", name, r.Ref())
+			}
+			ci = i
+		}
+	}
+	if ci < 0 {
+		return -1, fmt.Errorf("unknown column %q%s", qualifier+"."+name,
+			suggest(name, r.Schema.Names(), "columns of "+r.Ref()))
+	}
+	return s.offs[ri] + ci, nil
+}
+
+// column returns the expression referring to column i of Schema: by name
+// when the name is unique in the scope (so that it prints as the user
+// wrote it), else by position.
+func (s *Scope) column(i int) expr.Expr {
+	name := s.schema.Fields[i].Name
+	if s.count[strings.ToLower(name)] == 1 {
+		return expr.Col(name)
+	}
+	return expr.ColIndex(i)
+}
+
+// maxListed bounds the names listed by an error without a suggestion.
+const maxListed = 12
+
+// suggest returns ` (did you mean "x"?)` with the nearest of names to s,
+// or, without a near one, the list of names under what.
+func suggest(s string, names []string, what string) string {
+	if n := connectors.Nearest(s, names); n != "" {
+		return fmt.Sprintf(" (did you mean %q?)", n)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	if len(names) > maxListed {
+		names = append(names[:maxListed:maxListed], "…")
+	}
+	return " (" + what + ": " + strings.Join(names, ", ") + ")"
+}
