@@ -278,17 +278,21 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select) (*stream, error)
 	if sel.From == nil {
 		return nil, q.Errorf(sel.Node, "a query needs FROM")
 	}
-	if len(sel.From.Tables) != 1 {
-		return nil, q.Errorf(sel.From.Join, "joins are not supported yet")
-	}
-	ft := sel.From.Tables[0]
-	in, err := p.source(q, ft)
-	if err != nil {
-		return nil, err
-	}
-	scope, err := query.NewScope(query.Relation{Name: ft.Name, Alias: ft.Alias, Schema: in.schema})
-	if err != nil {
-		return nil, q.Errorf(ft.Node, "%v", err)
+	var in *stream
+	var scope *query.Scope
+	var err error
+	if len(sel.From.Tables) == 2 {
+		if in, scope, err = p.joinFrom(q, sel); err != nil {
+			return nil, err
+		}
+	} else {
+		ft := sel.From.Tables[0]
+		if in, err = p.source(q, ft); err != nil {
+			return nil, err
+		}
+		if scope, err = query.NewScope(query.Relation{Name: ft.Name, Alias: ft.Alias, Schema: in.schema}); err != nil {
+			return nil, q.Errorf(ft.Node, "%v", err)
+		}
 	}
 	aggs := collectAggregates(sel)
 	if len(sel.GroupBy) == 0 && len(aggs) == 0 {

@@ -148,3 +148,51 @@ func TestSyntaxErrorsNameLineAndColumn(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+const joinTables = `
+CREATE TABLE orders (id BIGINT, amount BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH ('connector' = 'datagen', 'number-of-rows' = '100',
+      'fields.id.kind' = 'sequence', 'fields.id.start' = '0', 'fields.id.end' = '99',
+      'fields.amount.kind' = 'sequence', 'fields.amount.start' = '1000', 'fields.amount.end' = '1099',
+      'fields.ts.kind' = 'sequence', 'fields.ts.step' = '100ms');
+CREATE TABLE shipments (order_id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH ('connector' = 'datagen', 'number-of-rows' = '100',
+      'fields.order_id.kind' = 'sequence', 'fields.order_id.start' = '0', 'fields.order_id.end' = '99',
+      'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2026-01-01T00:00:02Z', 'fields.ts.step' = '100ms');
+CREATE TABLE out WITH ('connector' = 'collect');
+`
+
+func TestIntervalJoin(t *testing.T) {
+	f := func(on string, want int) {
+		t.Helper()
+		for _, par := range []int{1, 3} {
+			run(t, joinTables+"INSERT INTO out SELECT o.id, o.amount, s.ts FROM orders o JOIN shipments s ON "+on+";", par)
+			rows := collected("out").Rows()
+			if len(rows) != want {
+				t.Fatalf("ON %s, parallelism %d: %d rows, want %d", on, par, len(rows), want)
+			}
+			for _, r := range rows {
+				if r[1].I != r[0].I+1000 {
+					t.Fatalf("ON %s: row %v joins the wrong order", on, r)
+				}
+			}
+		}
+	}
+	f("s.order_id = o.id AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '3' SECOND", 100)
+	f("o.id = s.order_id AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '1' SECOND", 0)
+	f("o.id = s.order_id AND s.ts >= o.ts + INTERVAL '2' SECOND AND s.ts <= o.ts + INTERVAL '2' SECOND", 100)
+	f("o.id = s.order_id AND o.ts BETWEEN s.ts - INTERVAL '5' SECOND AND s.ts AND o.amount < 1050", 50)
+	_, err := Compile(joinTables+"INSERT INTO out SELECT o.id FROM orders o JOIN shipments s ON o.id = s.order_id;", Options{Parallelism: 1})
+	if err == nil || !strings.Contains(err.Error(), "an interval join needs both time bounds") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestUnionAll(t *testing.T) {
+	run(t, src+`
+CREATE TABLE out WITH ('connector' = 'collect');
+INSERT INTO out SELECT k, v FROM src WHERE v < 10 UNION ALL SELECT k, v FROM src WHERE v >= 990;`, 2)
+	if n := len(collected("out").Rows()); n != 20 {
+		t.Fatalf("%d rows, want 20", n)
+	}
+}

@@ -343,7 +343,8 @@ func TestContextMetrics(t *testing.T) {
 }
 
 func TestCheckBatch(t *testing.T) {
-	other := runtime.NewSchema(schema.Fields...)
+	other := runtime.NewSchema(schema.Fields...) // same layout: accepted
+	otherTypes := runtime.NewSchema(append([]runtime.Field{{Name: "x", Type: runtime.Double}}, schema.Fields[1:]...)...)
 	f := func(what string, edit func(b *runtime.Batch), want string) {
 		t.Helper()
 		b := rttest.NewBatch(schema, row(0, 0), row(0, 1), row(0, 3))
@@ -367,7 +368,8 @@ func TestCheckBatch(t *testing.T) {
 	}
 	f("well formed", func(*runtime.Batch) {}, "")
 	f("selected", func(b *runtime.Batch) { b.Sel = []int32{2} }, "")
-	f("another schema", func(b *runtime.Batch) { b.Schema = other }, "batch schema")
+	f("another schema of the same layout", func(b *runtime.Batch) { b.Schema = other }, "")
+	f("another layout", func(b *runtime.Batch) { b.Schema = otherTypes }, "batch schema")
 	if err := rttest.CheckBatch(rttest.NewBatch(other, row(0, 0)), nil); err != nil {
 		t.Fatalf("any schema: %v", err)
 	}

@@ -13,8 +13,23 @@
 //
 // sqlparser reads MySQL's dialect; Parse rewrites what Flink's dialect
 // writes differently before parsing (CAST targets, TIMESTAMP '…' literals,
-// SUBSTRING with any first argument, "quoted" names, backslashes in strings)
-// and keeps a map so that positions still point into the user's text.
+// SUBSTRING with any first argument, "quoted" names, backslashes in strings,
+// names such as key that MySQL reserves) and keeps a map so that positions
+// still point into the user's text.
+//
+// The planner's use, for each query statement of a script:
+//
+//	q, err := query.Parse(stmt.Text, query.Pos{Line: stmt.Line, Col: stmt.Col})
+//	for _, sel := range q.Selects {
+//		scope, err := sel.From.Scope(schemasOf(sel.From.Tables)...) // catalog lookups, errors via q.Errorf(table.Node, …)
+//		where, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
+//		for _, g := range sel.GroupBy {
+//			if kind, ts, sizes, ok := query.WindowCall(g); ok { … } else { key, err := q.Scalar(scope, g, …) }
+//		}
+//		// aggregates in the select list and HAVING: query.AggregateCall; then translate
+//		// the items over the aggregation's output with Options.Subst standing in for
+//		// the aggregate calls, window bounds and keys.
+//	}
 package query
 
 import (
@@ -141,6 +156,9 @@ func Parse(text string, base Pos) (*Query, error) {
 	stmt, err := parseSQL(rw.text)
 	if err != nil {
 		return nil, q.syntaxError(err)
+	}
+	if stmt == nil {
+		return nil, &Error{Pos: base, Msg: "empty statement", Syntax: true}
 	}
 	q.Stmt = stmt
 	q.loc = newLocator(canon(q.raw), stmt)

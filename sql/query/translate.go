@@ -42,7 +42,7 @@ type Scalar struct {
 // it. Errors are *Error at the offending sub-expression: unknown or
 // ambiguous columns, unknown functions, type mismatches, aggregate and
 // window calls where a scalar is needed, constructs Sluice does not
-// support.
+// support. A nil s is the scope of a SELECT without FROM.
 //
 // Literals: integers are BIGINT, numbers with a point or an exponent
 // DOUBLE, 'text' VARCHAR, TRUE/FALSE BOOLEAN, TIMESTAMP '…' TIMESTAMP(3),
@@ -59,6 +59,9 @@ type Scalar struct {
 // COALESCE, IF and CAST(x AS BOOLEAN|INT|INTEGER|BIGINT|DOUBLE|FLOAT|
 // VARCHAR[(n)]|STRING|TIMESTAMP[(3)]), with the semantics of expr.Compile.
 func (q *Query) Scalar(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error) {
+	if s == nil {
+		s, _ = NewScope()
+	}
 	t := &translator{q: q, s: s, o: o}
 	x, err := t.expr(e)
 	if err != nil {

@@ -330,3 +330,33 @@ func TestSubst(t *testing.T) {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
+
+// TestReservedNames checks that columns may have names sqlparser reserves
+// for MySQL statements (key, index) and the names of types and windows.
+func TestReservedNames(t *testing.T) {
+	kv := runtime.NewSchema(
+		runtime.Field{Name: "key", Type: runtime.Varchar},
+		runtime.Field{Name: "index", Type: runtime.BigInt},
+		runtime.Field{Name: "timestamp", Type: runtime.Timestamp},
+		runtime.Field{Name: "session", Type: runtime.Varchar},
+	)
+	scope, err := NewScope(Relation{Name: "kv", Schema: kv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := mustParse(t, "SELECT UPPER(key), kv.index + 1, `timestamp`, session FROM kv WHERE key <> 'x'")
+	var got []string
+	for _, it := range q.Selects[0].Items {
+		sc, err := q.Scalar(scope, it.Expr, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, sc.Expr.String())
+	}
+	if _, err := q.Predicate(scope, q.Selects[0].Where, Options{Clause: "WHERE"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "UPPER(key)|index + 1|timestamp|session"; strings.Join(got, "|") != want {
+		t.Errorf("got %s, want %s", strings.Join(got, "|"), want)
+	}
+}
