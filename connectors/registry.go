@@ -99,20 +99,14 @@ func Names() []string {
 // that is missing.
 func CheckOptions(f Factory, opts map[string]string) error {
 	known := f.Options()
-	var keys []string
-	for _, o := range known {
-		keys = append(keys, o.Key)
-	}
+	names := make([]string, 0, len(opts))
 	for k := range opts {
-		if k == "connector" {
-			continue
-		}
-		if !matchesAny(known, k) {
-			msg := fmt.Sprintf("connector %q has no option %q", f.Name(), k)
-			if near := Nearest(k, keys); near != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", near)
-			}
-			return fmt.Errorf("%s; its options: %s", msg, strings.Join(keys, ", "))
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if err := CheckOption(f, k); err != nil {
+			return err
 		}
 	}
 	for _, o := range known {
@@ -123,6 +117,27 @@ func CheckOptions(f Factory, opts map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// CheckOption returns an error when f has no option key, naming the
+// nearest known option and listing the valid ones.
+func CheckOption(f Factory, key string) error {
+	known := f.Options()
+	if key == "connector" || matchesAny(known, key) {
+		return nil
+	}
+	var keys []string
+	for _, o := range known {
+		keys = append(keys, o.Key)
+	}
+	msg := fmt.Sprintf("connector %q has no option %q", f.Name(), key)
+	if near := Nearest(key, keys); near != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("%s; it takes no options", msg)
+	}
+	return fmt.Errorf("%s; its options: %s", msg, strings.Join(keys, ", "))
 }
 
 func matchesAny(known []Option, key string) bool {

@@ -122,7 +122,7 @@ func (p *planner) statement(st parser.Statement) error {
 		if err != nil {
 			return p.errAt(st, err)
 		}
-		if err := p.checkConnector(t); err != nil {
+		if err := p.checkConnector(t, n); err != nil {
 			return p.errAt(st, err)
 		}
 		return p.errAt2(st, p.o.Catalog.Create(t, n.IfNotExists))
@@ -163,8 +163,16 @@ func (p *planner) errAt2(st parser.Statement, err error) error {
 }
 
 // checkConnector validates a table's connector and options when it is
-// defined, so mistakes surface at the CREATE TABLE.
-func (p *planner) checkConnector(t *catalog.Table) error {
+// defined, so mistakes surface at the CREATE TABLE, at the option's place.
+func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) error {
+	at := func(key string, err error) error {
+		for _, o := range ddl.Options {
+			if o.Key == key {
+				return &parser.SyntaxError{Line: o.Pos.Line, Col: o.Pos.Col, Msg: err.Error()}
+			}
+		}
+		return err
+	}
 	name, ok := t.Options["connector"]
 	if !ok {
 		return fmt.Errorf("table %s has no 'connector' option; connectors: %s", t.Name, strings.Join(connectors.Names(), ", "))
@@ -175,7 +183,12 @@ func (p *planner) checkConnector(t *catalog.Table) error {
 		if near := connectors.Nearest(name, connectors.Names()); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
-		return fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", "))
+		return at("connector", fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", ")))
+	}
+	for _, o := range ddl.Options {
+		if err := connectors.CheckOption(f, o.Key); err != nil {
+			return at(o.Key, fmt.Errorf("table %s: %w", t.Name, err))
+		}
 	}
 	if err := connectors.CheckOptions(f, t.Options); err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
@@ -533,7 +546,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		}
 		if kind, bound, tc, ds, ok := query.WindowBoundCall(e); ok {
 			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !sameDurations(ds, winDur) {
-				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, strings.TrimSpace(groupWindowText(win)))
+				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, groupWindowText(q, win))
 				return expr.Null(runtime.Timestamp), true
 			}
 			if bound == "START" {
@@ -582,11 +595,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	return out, nil
 }
 
-func groupWindowText(e sqlparser.Expr) string {
+func groupWindowText(q *query.Query, e sqlparser.Expr) string {
 	if e == nil {
-		return "none"
+		return "it has none"
 	}
-	return sqlparser.String(e)
+	return q.TextOf(e)
 }
 
 func sameDurations(a, b []time.Duration) bool {
