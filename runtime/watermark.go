@@ -1,5 +1,7 @@
 package runtime
 
+import "time"
+
 // wmGenerator turns the event times of a source subtask's rows into
 // watermarks: per partition, the largest time seen minus the allowed
 // out-of-orderness (minus one millisecond, so a row exactly at the bound is
@@ -11,6 +13,7 @@ type wmGenerator struct {
 	parts   []partWM
 	emitted int64
 	isIdle  bool
+	started int64 // processing time the subtask started
 }
 
 type partWM struct {
@@ -21,7 +24,8 @@ type partWM struct {
 }
 
 func newWMGenerator(s WatermarkStrategy) *wmGenerator {
-	return &wmGenerator{col: s.TimeColumn, delay: s.MaxOutOfOrderness.Milliseconds(), idle: s.IdleTimeout.Milliseconds(), emitted: MinWatermark}
+	return &wmGenerator{col: s.TimeColumn, delay: s.MaxOutOfOrderness.Milliseconds(), idle: s.IdleTimeout.Milliseconds(),
+		emitted: MinWatermark, started: time.Now().UnixMilli()}
 }
 
 // declare registers partitions that hold back the watermark before their
@@ -70,8 +74,14 @@ func (g *wmGenerator) observe(part int, b *Batch, now int64) {
 // returns the new watermark (never lower than one already emitted), whether
 // it advanced, and whether every partition is idle.
 func (g *wmGenerator) current(now int64) (wm int64, advanced, allIdle bool) {
-	if g.col < 0 || len(g.parts) == 0 {
+	if g.col < 0 {
 		return g.emitted, false, false
+	}
+	if len(g.parts) == 0 {
+		// A subtask without partitions (more subtasks than partitions)
+		// is idle once the idle timeout has passed, so that it does not
+		// hold back the watermark of the others.
+		return g.emitted, false, g.idle > 0 && now-g.started >= g.idle
 	}
 	min := MaxWatermark
 	active := 0
@@ -121,9 +131,12 @@ func newWatermarkTracker(lanes int) *watermarkTracker {
 }
 
 // combined returns the minimum watermark, whether it advanced past the last
-// one returned, and whether all open lanes are idle.
+// one returned, and whether all open lanes are idle. When every open lane
+// is idle, the largest watermark any of them reached is emitted (as Flink's
+// watermark valve does): nothing is holding it back any more.
 func (t *watermarkTracker) combined() (wm int64, advanced, allIdle bool) {
 	min := MaxWatermark
+	maxIdle := MinWatermark
 	open, active := 0, 0
 	for i := range t.wm {
 		if t.ended[i] {
@@ -131,6 +144,7 @@ func (t *watermarkTracker) combined() (wm int64, advanced, allIdle bool) {
 		}
 		open++
 		if t.idle[i] {
+			maxIdle = max(maxIdle, t.wm[i])
 			continue
 		}
 		active++
@@ -139,6 +153,10 @@ func (t *watermarkTracker) combined() (wm int64, advanced, allIdle bool) {
 		}
 	}
 	if open > 0 && active == 0 {
+		if maxIdle > t.current {
+			t.current = maxIdle
+			return maxIdle, true, true
+		}
 		return t.current, false, true
 	}
 	if min > t.current {

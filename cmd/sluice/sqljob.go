@@ -9,6 +9,7 @@ import (
 
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
+	_ "github.com/sluicehq/sluice/connectors/file"
 	_ "github.com/sluicehq/sluice/connectors/print"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"

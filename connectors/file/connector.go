@@ -42,8 +42,8 @@
 // the rows the sink received are kept. (Exactly-once publication at
 // checkpoints comes with the checkpoint coordinator.) Files are flushed and
 // fsynced before the rename, and the folder after it. The changelog-json
-// format writes {"op":"+I","row":{…}} per row; for now every row is an
-// insert.
+// format writes {"op":"+I","row":{…}} per row, with the row's changelog
+// kind (+I, -U, +U, -D).
 package file
 
 import (

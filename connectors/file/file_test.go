@@ -341,8 +341,14 @@ func TestSourceFolderAndGlob(t *testing.T) {
 		}
 	}
 	// A hidden file named on its own is read.
+	var log syncBuffer
+	logOutput = &log
+	defer func() { logOutput = os.Stderr }()
 	if _, _, err := read(t, map[string]string{"path": filepath.Join(dir, ".hidden.json")}, 1); err != nil {
 		t.Fatal(err) // its bad line goes to the log, and the job goes on
+	}
+	if !strings.Contains(log.String(), ".hidden.json:1: at offset 0: unexpected 'n', want a JSON object (skipped)") {
+		t.Fatalf("log: %s", log.String())
 	}
 
 	// The files are the partitions, dealt in name order.
@@ -836,17 +842,19 @@ func TestOptionErrors(t *testing.T) {
 }
 
 // TestMonitorWatermark: when following, a subtask with no file holds the
-// watermark back only until the idle timeout.
+// watermark back only until the idle timeout. (The file keeps growing, so
+// that the subtask reading it stays active.)
 func TestMonitorWatermark(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "1.json"), jsonLines(rows(0, 100)))
-	newSrc, _, err := connector(t).NewSource(table(map[string]string{"path": dir, "source.monitor-interval": "10ms"}))
+	path := filepath.Join(dir, "1.json")
+	writeFile(t, path, jsonLines(rows(0, 100)))
+	newSrc, _, err := connector(t).NewSource(table(map[string]string{"path": dir, "source.monitor-interval": "5ms"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, sink := rttest.NewCollector(schema)
 	g := runtime.NewGraph("follow")
-	src := g.AddSource("src", schema, 2, newSrc, runtime.WatermarkStrategy{TimeColumn: 4, IdleTimeout: 20 * time.Millisecond})
+	src := g.AddSource("src", schema, 2, newSrc, runtime.WatermarkStrategy{TimeColumn: 4, IdleTimeout: 200 * time.Millisecond})
 	g.Connect(src, g.AddOperator("collect", schema, 1, 1, sink), runtime.Global)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -856,13 +864,15 @@ func TestMonitorWatermark(t *testing.T) {
 		<-done
 	}()
 	want := base + 99*1000 - 1
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if wms := c.Watermarks(); len(wms) > 0 && wms[len(wms)-1] == want {
+	for i, deadline := 100, time.Now().Add(20*time.Second); ; i++ {
+		if wms := c.Watermarks(); len(wms) > 0 && wms[len(wms)-1] >= want {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("watermarks %v, want them to reach %d", c.Watermarks(), want)
 		}
+		appendFile(t, path, jsonLines(rows(i, i+1)))
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -875,5 +885,38 @@ func TestSinkOneFileOneSubtask(t *testing.T) {
 	defer op.Close()
 	if err := op.Open(rttest.NewContext("file", 0, 2)); err == nil || !strings.Contains(err.Error(), "runs as one subtask, not 2") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestChangelogJSONWritesRowKinds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "changes.json")
+	newSink, _, err := connector(t).NewSink(table(map[string]string{"path": path, "format": "changelog-json"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newSink()
+	if err := op.Open(rttest.NewContext("file", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	b := rttest.NewBatch(schema, rows(0, 3)...)
+	b.SetKind(1, runtime.UpdateBefore)
+	b.SetKind(2, runtime.UpdateAfter)
+	if err := op.ProcessBatch(0, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	op.Close()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+		ops = append(ops, line[:11])
+	}
+	if got := strings.Join(ops, " "); got != `{"op":"+I", {"op":"-U", {"op":"+U",` {
+		t.Fatalf("kinds written: %s\n%s", got, text)
 	}
 }

@@ -144,9 +144,10 @@ func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 		case s.csv != nil:
 			buf = s.csv.Append(buf, b, i)
 		case s.cfg.format == "changelog-json":
-			// Every row is an insert until the planner produces updating
-			// streams; the shape is {"op":"+I","row":{…}}.
-			buf = append(buf, `{"op":"+I","row":`...)
+			// {"op":"+U","row":{…}}: the row's changelog kind, then the row.
+			buf = append(buf, `{"op":"`...)
+			buf = append(buf, b.Kind(b.Row(i)).String()...)
+			buf = append(buf, `","row":`...)
 			buf = format.AppendJSON(buf, b, i)
 			buf = append(buf, '}')
 		default:

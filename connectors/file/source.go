@@ -151,8 +151,8 @@ func (s *Source) Open(ctx *runtime.Context) error {
 // following) become partitions when they deliver rows. A following subtask
 // that has no file yet declares partition 0 (its first file to come), so
 // that it holds the watermark back only until the idle timeout, like a
-// file that delivers nothing; the runtime never marks a subtask without
-// partitions idle.
+// file that delivers nothing (whether or not the runtime idles a subtask
+// without partitions).
 func (s *Source) Partitions() []int {
 	if len(s.files) == 0 && s.cfg.monitor > 0 {
 		return []int{0}

@@ -495,22 +495,23 @@ var plainByte = func() (t [256]bool) {
 func scanString(s []byte, i int) (end int, plain bool, err error) {
 	plain = true
 	for i < len(s) {
-		// Eight plain bytes at a time.
-		for i+8 <= len(s) {
-			x := binary.LittleEndian.Uint64(s[i:])
-			if ((x-lows*0x20)|((x^(lows*'"'))-lows)|((x^(lows*'\\'))-lows)|x)&highs != 0 {
-				break
-			}
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if plainByte[c] {
+		// Plain bytes: one at a time for a short run (most strings are
+		// short), eight at a time once the run is long.
+		j := min(len(s), i+16)
+		for i < j && plainByte[s[i]] {
 			i++
+		}
+		if i == j {
+			for i+8 <= len(s) {
+				x := binary.LittleEndian.Uint64(s[i:])
+				if ((x-lows*0x20)|((x^(lows*'"'))-lows)|((x^(lows*'\\'))-lows)|x)&highs != 0 {
+					break
+				}
+				i += 8
+			}
 			continue
 		}
+		c := s[i]
 		switch {
 		case c == '"':
 			return i + 1, plain, nil
