@@ -228,7 +228,69 @@ func (p *planner) insert(q *query.Query) error {
 	if err != nil {
 		return &query.Error{Pos: q.Target.Pos, Msg: err.Error(), Near: q.Target.Name}
 	}
+	if q.Target.Columns != nil {
+		if outs, err = p.insertColumns(q, t, outs); err != nil {
+			return err
+		}
+	}
 	return p.sink(q, t, outs)
+}
+
+// insertColumns maps INSERT INTO t (c1, c2, …) onto t's columns: listed
+// columns take the query's columns in order, the others are NULL.
+func (p *planner) insertColumns(q *query.Query, t *catalog.Table, outs []*stream) ([]*stream, error) {
+	schema := t.Schema()
+	errAt := func(format string, args ...any) error {
+		return &query.Error{Pos: q.Target.Pos, Msg: fmt.Sprintf(format, args...), Near: q.Target.Name}
+	}
+	if schema == nil {
+		return nil, errAt("table %s declares no columns to list", t.Name)
+	}
+	if len(q.Target.Columns) != outs[0].schema.Len() {
+		return nil, errAt("INSERT INTO %s lists %d columns but the query has %d", t.Name, len(q.Target.Columns), outs[0].schema.Len())
+	}
+	from := make([]int, schema.Len())
+	for i := range from {
+		from[i] = -1
+	}
+	for j, c := range q.Target.Columns {
+		i := schema.Index(c)
+		if i < 0 {
+			msg := fmt.Sprintf("table %s has no column %q", t.Name, c)
+			if near := connectors.Nearest(c, schema.Names()); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			return nil, errAt("%s", msg)
+		}
+		if from[i] >= 0 {
+			return nil, errAt("column %s is listed twice", c)
+		}
+		from[i] = j
+	}
+	var mapped []*stream
+	for _, s := range outs {
+		exprs := make([]expr.Expr, schema.Len())
+		for i, f := range schema.Fields {
+			if from[i] < 0 {
+				if !f.Nullable {
+					return nil, errAt("column %s of %s is NOT NULL but not in the column list", f.Name, t.Name)
+				}
+				exprs[i] = expr.Null(f.Type)
+				continue
+			}
+			exprs[i] = expr.ColIndex(from[i])
+			if st := s.schema.Fields[from[i]].Type; st != f.Type && widens(st, f.Type) {
+				exprs[i] = expr.Cast(exprs[i], f.Type)
+			}
+		}
+		m, err := p.calcOn(s, "insert columns", nil, exprs, schema.Names())
+		if err != nil {
+			return nil, errAt("%v", err)
+		}
+		m.keys = nil
+		mapped = append(mapped, m)
+	}
+	return mapped, nil
 }
 
 func sameColumns(a, b *runtime.Schema) error {

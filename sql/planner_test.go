@@ -196,3 +196,16 @@ INSERT INTO out SELECT k, v FROM src WHERE v < 10 UNION ALL SELECT k, v FROM src
 		t.Fatalf("%d rows, want 20", n)
 	}
 }
+
+func TestInsertColumnList(t *testing.T) {
+	run(t, src+`
+CREATE TABLE out (v BIGINT, k BIGINT, note VARCHAR) WITH ('connector' = 'collect');
+INSERT INTO out (k, v) SELECT k, v FROM src WHERE v >= 10 AND v < 13;`, 1)
+	if got := strings.Join(collected("out").Sorted(), " "); got != "10,0,NULL 11,1,NULL 12,2,NULL" {
+		t.Fatalf("got %s", got)
+	}
+	_, err := Compile(src+"CREATE TABLE out (v BIGINT, k BIGINT) WITH ('connector' = 'collect');\nINSERT INTO out (k, vv) SELECT k, v FROM src;", Options{Parallelism: 1})
+	if err == nil || !strings.Contains(err.Error(), `table out has no column "vv" (did you mean "v"?)`) {
+		t.Fatalf("got %v", err)
+	}
+}
