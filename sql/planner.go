@@ -140,6 +140,9 @@ func (p *planner) statement(st parser.Statement) error {
 			return p.errAt(st, err)
 		}
 		fmt.Fprint(p.o.Out, s)
+		if !strings.HasSuffix(s, "\n") {
+			fmt.Fprintln(p.o.Out)
+		}
 		return nil
 	case *parser.Query:
 		q, err := query.Parse(st.Text, query.Pos{Line: st.Line, Col: st.Col})
