@@ -505,16 +505,27 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		}
 		keys = append(keys, g)
 	}
-	// Pre-projection: keys, [time], aggregate arguments.
+	// Pre-projection: keys, [time], aggregate arguments. Internal columns
+	// are named after the text they compute, so plans read like the query.
 	var pre []expr.Expr
 	var preNames []string
+	used := map[string]bool{}
+	uniq := func(name string) string {
+		n := name
+		for i := 2; used[strings.ToLower(n)]; i++ {
+			n = fmt.Sprintf("%s#%d", name, i)
+		}
+		used[strings.ToLower(n)] = true
+		return n
+	}
 	for i, k := range keys {
 		sc, err := q.Scalar(scope, k, query.Options{Clause: "GROUP BY"})
 		if err != nil {
 			return nil, err
 		}
 		pre = append(pre, sc.Expr)
-		preNames = append(preNames, fmt.Sprintf("$key%d", i))
+		_ = i
+		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
 	timeCol := -1
 	if win != nil {
@@ -527,7 +538,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		}
 		timeCol = len(pre)
 		pre = append(pre, expr.ColIndex(idx))
-		preNames = append(preNames, "$time")
+		preNames = append(preNames, uniq(winTime))
 	}
 	specs := make([]agg.Spec, len(aggs))
 	for i, a := range aggs {
@@ -535,7 +546,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		if !ok {
 			return nil, q.Errorf(a.node, "%s(DISTINCT …) is not supported", a.fn)
 		}
-		specs[i] = agg.Spec{Func: f, Col: -1, Name: fmt.Sprintf("$agg%d", i)}
+		specs[i] = agg.Spec{Func: f, Col: -1, Name: q.TextOf(a.node)}
 		if a.star {
 			continue
 		}
@@ -545,10 +556,10 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		}
 		specs[i].Col = len(pre)
 		pre = append(pre, sc.Expr)
-		preNames = append(preNames, fmt.Sprintf("$arg%d", i))
+		preNames = append(preNames, uniq(q.TextOf(a.arg)))
 	}
 	if len(pre) == 0 { // COUNT(*) alone: keep one column to carry rows
-		pre, preNames = append(pre, expr.Int(0)), append(preNames, "$one")
+		pre, preNames = append(pre, expr.Int(0)), append(preNames, "one")
 	}
 	pc, err := p.calcOn(in, "calc", where, pre, preNames)
 	if err != nil {
@@ -569,7 +580,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	updating := false
 	if win != nil {
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
-			StartName: "$window_start", EndName: "$window_end"})
+			StartName: "window_start", EndName: "window_end"})
 		name = "window " + assigner.String()
 		aggFirst += 2
 	} else {

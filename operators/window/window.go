@@ -295,7 +295,11 @@ func (c *common) Describe() string {
 		if a.Func == agg.CountDistinct {
 			fn, arg = "COUNT", "DISTINCT "+arg
 		}
-		aggs = append(aggs, fmt.Sprintf("%s(%s) AS %s", fn, arg, c.out.Fields[len(keys)+2+i].Name))
+		text, name := fmt.Sprintf("%s(%s)", fn, arg), c.out.Fields[len(keys)+2+i].Name
+		if !strings.EqualFold(text, name) {
+			text += " AS " + name
+		}
+		aggs = append(aggs, text)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "window: %s on %s", c.spec.Window, in.Fields[c.spec.TimeCol].Name)
