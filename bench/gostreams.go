@@ -20,16 +20,24 @@ type gsAcc struct{ count, sum int64 }
 // partial counts. Results are exact because every partial is merged before
 // the checksum is taken.
 func RunGoStreams(w Workload) Result {
+	return runGoStreams(w, func(in chan<- any) {
+		for i := int64(0); i < w.Events; i++ {
+			k, ts, v := w.Event(i)
+			in <- gsEvent{k, ts, v}
+		}
+	})
+}
+
+// runGoStreams runs the count over the events produce sends (as gsEvent
+// values) from its own goroutine; the time includes producing them.
+func runGoStreams(w Workload, produce func(in chan<- any)) Result {
 	size := w.Window.Milliseconds()
 	in := make(chan any, 1024)
 	out := make(chan any, 64)
 	start := time.Now()
 	go func() {
-		for i := int64(0); i < w.Events; i++ {
-			k, ts, v := w.Event(i)
-			in <- gsEvent{k, ts, v}
-		}
-		close(in)
+		defer close(in)
+		produce(in)
 	}()
 	count := flow.NewMap(func(evs []gsEvent) map[gsKey]gsAcc {
 		m := make(map[gsKey]gsAcc)

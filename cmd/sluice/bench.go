@@ -19,6 +19,7 @@ func runBench(ctx context.Context, args []string) error {
 	par := fs.Int("parallelism", runtime.GOMAXPROCS(0), "Sluice subtasks per operator")
 	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
+	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,12 +52,68 @@ func runBench(ctx context.Context, args []string) error {
 	if sl.Check != loop.Check || gs.Check != loop.Check {
 		return fmt.Errorf("results differ: sluice %v, go-streams %v, loop %v", sl.Check, gs.Check, loop.Check)
 	}
+	if *sqlTable {
+		if err := benchSQL(ctx, w, *par, max(*runs, 1)); err != nil {
+			return err
+		}
+	}
 	if *stateKeys > 0 {
 		b, err := bench.StateBytesPerKey(*stateKeys)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("window state: %.1f bytes per (key, window) for COUNT+SUM with %d keys (target ≤ 64)\n", b, *stateKeys)
+	}
+	return nil
+}
+
+// benchSQL prints the second table: the workload read from the datagen
+// connector, as a SQL job (compiled and run in this process, into a
+// blackhole) and as the same job with the Go API and with go-streams, all
+// three over the same rows.
+func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
+	fmt.Printf("\nSQL workload: the same count over datagen rows (%d events, %d random keys, v = i mod 1000, ten per ms, up to 50 ms out of order),\n"+
+		"datagen → keyed tumbling COUNT+SUM → blackhole as a SQL job (time includes sql.Compile), the same job with the Go API, go-streams\n\n",
+		w.Events, w.Keys)
+	var sqls, apis, gss []bench.Result
+	for i := 0; i < runs; i++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		gs, err := bench.RunGoStreamsDatagen(w)
+		if err != nil {
+			return err
+		}
+		gss = append(gss, gs)
+		api, err := bench.RunSluiceDatagen(w, par)
+		if err != nil {
+			return err
+		}
+		apis = append(apis, api)
+		sq, err := bench.RunSQL(w, par)
+		if err != nil {
+			return err
+		}
+		sqls = append(sqls, sq)
+	}
+	sq, api, gs := median(sqls), median(apis), median(gss)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\tevents/s\ttime\tresults")
+	for _, r := range []bench.Result{sq, api, gs} {
+		fmt.Fprintf(tw, "%s\t%.2fM\t%v\t%s\n", r.Name, r.EventsPerSec()/1e6, r.Elapsed.Round(1e6), r.CheckString())
+	}
+	tw.Flush()
+	fmt.Printf("\nSQL / go-streams: %.1f×   (target ≥ 3×)\n", sq.EventsPerSec()/gs.EventsPerSec())
+	fmt.Printf("SQL / Go API:     %.0f%%   (target ≥ 70%%)\n", 100*sq.EventsPerSec()/api.EventsPerSec())
+	for _, r := range sqls {
+		if !r.Agrees(api.Check) {
+			return fmt.Errorf("SQL results differ: SQL %s, Go API %v", r.CheckString(), api.Check)
+		}
+	}
+	for _, r := range append(apis, gss...) {
+		if r.Check != api.Check {
+			return fmt.Errorf("results differ: %s %v, %s %v", r.Name, r.Check, api.Name, api.Check)
+		}
 	}
 	return nil
 }
