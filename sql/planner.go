@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 
@@ -165,6 +166,12 @@ func (p *planner) errAt2(st parser.Statement, err error) error {
 	return p.errAt(st, err)
 }
 
+// plannerOptions are table options every source takes, read by the
+// planner rather than the connector.
+var plannerOptions = map[string]bool{
+	"scan.watermark.idle-timeout": true, // a partition silent this long stops holding back the watermark
+}
+
 // checkConnector validates a table's connector and options when it is
 // defined, so mistakes surface at the CREATE TABLE, at the option's place.
 func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) error {
@@ -188,12 +195,22 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 		}
 		return at("connector", fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", ")))
 	}
+	opts := maps.Clone(t.Options)
 	for _, o := range ddl.Options {
+		if plannerOptions[o.Key] {
+			delete(opts, o.Key)
+			continue
+		}
 		if err := connectors.CheckOption(f, o.Key); err != nil {
 			return at(o.Key, fmt.Errorf("table %s: %w", t.Name, err))
 		}
 	}
-	if err := connectors.CheckOptions(f, t.Options); err != nil {
+	if d, ok := t.Options["scan.watermark.idle-timeout"]; ok {
+		if _, err := connectors.ParseDuration(d); err != nil {
+			return at("scan.watermark.idle-timeout", fmt.Errorf("table %s: option 'scan.watermark.idle-timeout': %v", t.Name, err))
+		}
+	}
+	if err := connectors.CheckOptions(f, opts); err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
 	return nil
@@ -323,6 +340,13 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 		return nil, q.Errorf(ft.Node, "connector %q of table %s cannot be read (it is a sink only)", f.Name(), t.Name)
 	}
 	ct := t.Connector()
+	idle, err := ct.Duration("scan.watermark.idle-timeout", 0)
+	if err != nil {
+		return nil, q.Errorf(ft.Node, "%v", err)
+	}
+	for k := range plannerOptions {
+		delete(ct.Options, k)
+	}
 	newSource, par, err := src.NewSource(ct)
 	if err != nil {
 		return nil, q.Errorf(ft.Node, "%v", err)
@@ -332,10 +356,7 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	}
 	wm := runtime.NoWatermarks
 	if ct.TimeColumn >= 0 {
-		wm = runtime.WatermarkStrategy{TimeColumn: ct.TimeColumn, MaxOutOfOrderness: ct.MaxOutOfOrderness}
-		if d, err := ct.Duration("scan.watermark.idle-timeout", 0); err == nil {
-			wm.IdleTimeout = d
-		}
+		wm = runtime.WatermarkStrategy{TimeColumn: ct.TimeColumn, MaxOutOfOrderness: ct.MaxOutOfOrderness, IdleTimeout: idle}
 	}
 	id := p.g.AddSource(t.Name, ct.Schema, par, newSource, wm)
 	return &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn}, nil
@@ -702,6 +723,9 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	ct := connectors.Table{Name: "stdout", Options: map[string]string{"connector": "print"}, TimeColumn: -1}
 	if t != nil {
 		ct = t.Connector()
+		for k := range plannerOptions {
+			delete(ct.Options, k)
+		}
 	}
 	f, ok := connectors.Lookup(ct.Options["connector"])
 	if !ok {

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
+	_ "github.com/sluicehq/sluice/connectors/file"
 	_ "github.com/sluicehq/sluice/connectors/print"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
@@ -206,6 +208,21 @@ INSERT INTO out (k, v) SELECT k, v FROM src WHERE v >= 10 AND v < 13;`, 1)
 	}
 	_, err := Compile(src+"CREATE TABLE out (v BIGINT, k BIGINT) WITH ('connector' = 'collect');\nINSERT INTO out (k, vv) SELECT k, v FROM src;", Options{Parallelism: 1})
 	if err == nil || !strings.Contains(err.Error(), `table out has no column "vv" (did you mean "v"?)`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestIdleTimeoutOption(t *testing.T) {
+	ok := strings.Replace(src, "'number-of-rows' = '1000',", "'number-of-rows' = '1000', 'scan.watermark.idle-timeout' = '5 s',", 1)
+	plan, err := Compile(ok+"CREATE TABLE out WITH ('connector' = 'blackhole');\nINSERT INTO out SELECT k FROM src;", Options{Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.Graph.Nodes[0].Watermarks.IdleTimeout; got != 5*time.Second {
+		t.Fatalf("idle timeout %v", got)
+	}
+	bad := strings.Replace(src, "'number-of-rows' = '1000',", "'number-of-rows' = '1000', 'scan.watermark.idle-timeout' = 'soon',", 1)
+	if _, err := Compile(bad, Options{Parallelism: 1}); err == nil || !strings.Contains(err.Error(), "'scan.watermark.idle-timeout'") {
 		t.Fatalf("got %v", err)
 	}
 }
