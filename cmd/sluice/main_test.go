@@ -247,3 +247,69 @@ FROM src GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);
 		t.Fatalf("bad job: %v\n%s", err, out)
 	}
 }
+
+func TestCatalogFolderServesLaterJobs(t *testing.T) {
+	dir := t.TempDir()
+	cat := filepath.Join(dir, "catalog")
+	define := filepath.Join(dir, "define.sql")
+	os.WriteFile(define, []byte(`CREATE TABLE nums (n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '3',
+  'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '3');
+CREATE TABLE shown WITH ('connector' = 'print');`), 0o644)
+	if out, err := exec.Command(binary, "run", define, "--catalog", cat).CombinedOutput(); err != nil {
+		t.Fatalf("define: %v\n%s", err, out)
+	}
+	use := filepath.Join(dir, "use.sql")
+	os.WriteFile(use, []byte("INSERT INTO shown SELECT n * 10 AS tens FROM nums;"), 0o644)
+	out, err := exec.Command(binary, "run", use, "--catalog", cat, "--parallelism", "1").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "+I[10]\n+I[20]\n+I[30]" {
+		t.Fatalf("use: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "catalog", "--catalog", cat, "list").Output()
+	if err != nil || !strings.Contains(string(out), "nums") || !strings.Contains(string(out), "shown") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+}
+
+func TestUnboundedSQLJobStopsCleanlyOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	os.WriteFile(job, []byte(`CREATE TABLE src (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+  WITH ('connector' = 'datagen', 'rows-per-second' = '2000', 'fields.k.min' = '0', 'fields.k.max' = '3',
+        'fields.ts.kind' = 'sequence', 'fields.ts.step' = '10ms');
+CREATE TABLE out WITH ('connector' = 'file', 'path' = '`+filepath.Join(dir, "out")+`');
+INSERT INTO out SELECT k, TUMBLE_END(ts, INTERVAL '1' SECOND) AS we, COUNT(*) AS n FROM src GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);
+`), 0o644)
+	cmd := exec.Command(binary, "run", job, "--parallelism", "2")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Wait until the sink has begun a part file: windows are firing.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(dir, "out", ".part-*")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no part file begun\n%s", stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("job did not stop within 10 s of SIGTERM")
+	}
+	// Part files were published (not left hidden).
+	files, _ := filepath.Glob(filepath.Join(dir, "out", "part-*"))
+	hidden, _ := filepath.Glob(filepath.Join(dir, "out", ".*"))
+	if len(files) == 0 || len(hidden) != 0 {
+		t.Fatalf("published %v, hidden %v", files, hidden)
+	}
+}
