@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -439,12 +440,27 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 		exprs = append(exprs, sc.Expr)
 		names = append(names, it.Name(i))
 	}
-	out, err := p.calcOn(in, "calc", where, exprs, names)
+	out, err := p.calcOn(in, "calc", where, exprs, uniqueNames(names))
 	if err != nil {
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
 	out.timeCol = timeCol
 	return out, nil
+}
+
+// uniqueNames renames repeated output names as Flink does: a, a0, a1, ….
+func uniqueNames(names []string) []string {
+	used := make(map[string]bool, len(names))
+	out := make([]string, len(names))
+	for i, n := range names {
+		name := n
+		for k := 0; used[strings.ToLower(name)]; k++ {
+			name = n + strconv.Itoa(k)
+		}
+		used[strings.ToLower(name)] = true
+		out[i] = name
+	}
+	return out
 }
 
 // aggCall is one distinct aggregate call of a SELECT.
@@ -684,7 +700,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		exprs = append(exprs, sc.Expr)
 		names = append(names, it.Name(i))
 	}
-	out, err := p.calcOn(agged, "calc", having, exprs, names)
+	out, err := p.calcOn(agged, "calc", having, exprs, uniqueNames(names))
 	if err != nil {
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}

@@ -226,3 +226,19 @@ func TestIdleTimeoutOption(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestRepeatedOutputNamesAreRenamed(t *testing.T) {
+	plan, err := Compile(src+"CREATE TABLE out WITH ('connector' = 'collect');\nINSERT INTO out SELECT k, k, v AS k0 FROM src;", Options{Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink *runtime.NodeSpec
+	for _, n := range plan.Graph.Nodes {
+		if n.Name == "sink out" {
+			sink = n
+		}
+	}
+	if got := strings.Join(sink.Schema.Names(), ","); got != "k,k0,k00" {
+		t.Fatalf("names %s", got)
+	}
+}
