@@ -404,15 +404,23 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select) (*stream, error)
 	return p.aggregate(q, sel, scope, in, aggs)
 }
 
+// whereOf translates the WHERE condition of sel, if any.
+func whereOf(q *query.Query, sel *query.Select, scope *query.Scope) (expr.Expr, error) {
+	if sel.Where == nil {
+		return nil, nil
+	}
+	w, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
+	if err != nil {
+		return nil, err
+	}
+	return w.Expr, nil
+}
+
 // project plans SELECT items FROM t WHERE … without aggregation.
 func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope, in *stream) (*stream, error) {
-	var where expr.Expr
-	if sel.Where != nil {
-		w, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
-		if err != nil {
-			return nil, err
-		}
-		where = w.Expr
+	where, err := whereOf(q, sel, scope)
+	if err != nil {
+		return nil, err
 	}
 	var exprs []expr.Expr
 	var names []string
@@ -510,13 +518,9 @@ func collectAggregates(sel *query.Select) []*aggCall {
 // exchange, the window or group aggregation, then a calc for HAVING and the
 // select list over its output.
 func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scope, in *stream, aggs []*aggCall) (*stream, error) {
-	var where expr.Expr
-	if sel.Where != nil {
-		w, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
-		if err != nil {
-			return nil, err
-		}
-		where = w.Expr
+	where, err := whereOf(q, sel, scope)
+	if err != nil {
+		return nil, err
 	}
 	// GROUP BY: keys and at most one window.
 	var keys []sqlparser.Expr

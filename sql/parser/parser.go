@@ -136,33 +136,8 @@ func nearestKeyword(word string, kws []string) string {
 	if near == "" || strings.EqualFold(near, word) {
 		return ""
 	}
-	if d := editDistance(strings.ToUpper(word), strings.ToUpper(near)); d > min(2, (len(near)-1)/2) {
+	if d := connectors.EditDistance(strings.ToUpper(word), strings.ToUpper(near)); d > min(2, (len(near)-1)/2) {
 		return ""
 	}
 	return near
-}
-
-// editDistance counts the insertions, deletions, substitutions and swaps of
-// neighbouring bytes that turn a into b.
-func editDistance(a, b string) int {
-	// d[i][j] is the distance between a[:i] and b[:j]; three rows suffice.
-	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }
