@@ -1,0 +1,42 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestValidation(t *testing.T) {
+	f := func(err error, want string) {
+		t.Helper()
+		if code(err) != want {
+			t.Fatalf("got %v, want code %q", err, want)
+		}
+	}
+	f(ValidateStreamName("clicks_2026.v1-a"), "")
+	f(ValidateStreamName(strings.Repeat("a", 128)), "")
+	f(ValidateStreamName(strings.Repeat("a", 129)), ErrValidation)
+	f(ValidateStreamName(""), ErrValidation)
+	f(ValidateStreamName("."), ErrValidation)
+	f(ValidateStreamName(".."), ErrValidation)
+	f(ValidateStreamName("a/b"), ErrValidation)
+	f(ValidateStreamName("ünï"), ErrValidation)
+	f(ValidatePartitionKey("k"), "")
+	f(ValidatePartitionKey(strings.Repeat("é", 256)), "")
+	f(ValidatePartitionKey(strings.Repeat("é", 257)), ErrValidation)
+	f(ValidatePartitionKey(""), ErrValidation)
+	f(ValidateRecordData(make([]byte, 1<<20)), "")
+	f(ValidateRecordData(make([]byte, 1<<20+1)), ErrValidation)
+	f(ValidatePutRecords(500, 5<<20), "")
+	f(ValidatePutRecords(501, 10), ErrValidation)
+	f(ValidatePutRecords(0, 0), ErrValidation)
+	f(ValidatePutRecords(10, 5<<20+1), ErrInvalidArgument)
+}
