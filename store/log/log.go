@@ -1,0 +1,386 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FsyncMode says when an Append is acknowledged.
+type FsyncMode int
+
+const (
+	// FsyncGroup (the default) batches concurrent Append calls into one write
+	// and one fsync; each is acknowledged after that fsync.
+	FsyncGroup FsyncMode = iota
+	// FsyncAlways fsyncs once per Append call before acknowledging it.
+	FsyncAlways
+	// FsyncNever acknowledges after the write reaches the OS, without fsync.
+	// UNSAFE: acknowledged records can be lost on power failure or OS crash.
+	FsyncNever
+)
+
+// ParseFsyncMode parses "group", "always" or "never".
+func ParseFsyncMode(s string) (FsyncMode, error) {
+	switch s {
+	case "group", "":
+		return FsyncGroup, nil
+	case "always":
+		return FsyncAlways, nil
+	case "never":
+		return FsyncNever, nil
+	}
+	return 0, fmt.Errorf("invalid fsync mode %q (want group, always or never)", s)
+}
+
+// Defaults of Options; zero fields take these.
+const (
+	DefaultSegmentBytes   = 64 << 20
+	DefaultIndexInterval  = 4 << 10
+	DefaultMaxRecordBytes = 1 << 20
+	DefaultMaxBatchBytes  = 4 << 20
+)
+
+// Options configure a Log. The zero value is the default.
+type Options struct {
+	SegmentBytes   int64     // roll the newest segment at this size
+	IndexInterval  int       // bytes between sparse index entries
+	Fsync          FsyncMode // when Append is acknowledged
+	MaxRecordBytes int       // largest payload accepted by Append
+	MaxBatchBytes  int       // most bytes one group commit writes
+	Now            func() int64
+}
+
+func (o *Options) setDefaults() {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.IndexInterval <= 0 {
+		o.IndexInterval = DefaultIndexInterval
+	}
+	if o.MaxRecordBytes <= 0 || o.MaxRecordBytes > maxBodySize-bodyFixedSize-maxHeaderBytes {
+		o.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.Now == nil {
+		o.Now = func() int64 { return time.Now().UnixMilli() }
+	}
+}
+
+var (
+	// ErrClosed is returned by calls on a closed Log.
+	ErrClosed = errors.New("log: closed")
+	// ErrReadOnly is returned by Append and DeleteBefore on a Log opened
+	// with corruption; the error also wraps the *CorruptError.
+	ErrReadOnly = errors.New("log: read-only after corruption")
+	// ErrTrimmed is returned by Read for a sequence number removed by
+	// retention (before FirstSeq).
+	ErrTrimmed = errors.New("log: sequence number trimmed by retention")
+	// ErrTooLarge is returned by Append for an oversized record or header.
+	ErrTooLarge = errors.New("log: record too large")
+)
+
+// CorruptError reports a bad frame that is not a torn tail.
+type CorruptError struct {
+	File   string
+	Offset int64
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("log: corrupt segment %s at offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+type indexEntry struct {
+	seq uint64
+	off int64
+	ts  int64
+}
+
+// segment is one file. path, base and f are immutable; the other fields are
+// guarded by Log.mu.
+type segment struct {
+	path    string
+	base    uint64
+	f       *os.File
+	refs    atomic.Int32 // the segment list holds one; each reader one
+	next    uint64       // one past the last readable seq
+	size    int64        // readable bytes
+	firstTs int64
+	lastTs  int64
+	index   []indexEntry
+}
+
+type request struct {
+	data  [][]byte
+	hdrs  [][]byte
+	bytes int
+	first uint64
+	done  chan error
+}
+
+// Log is the durable log of one shard. See the package doc.
+//
+// Lock order: sendMu before mu. mu guards the segment list and the published
+// fields of segments (size, next, timestamps, index); it is held only to
+// snapshot or publish them, never during file I/O. Readers take a reference
+// on the segments they read (segment.refs), so retention and Close never
+// close a file under a reader. The writer state w is owned by the flusher
+// goroutine.
+type Log struct {
+	dir  string
+	opts Options
+
+	mu       sync.RWMutex
+	segs     []*segment
+	readOnly error // non-nil: opened with corruption
+	closed   bool
+
+	sendMu  sync.RWMutex
+	sending bool // accepting appends
+	reqs    chan *request
+	wg      sync.WaitGroup
+	batches atomic.Int64
+	failed  error // sticky write/fsync failure; owned by flusher
+
+	w struct {
+		seg     *segment
+		size    int64
+		next    uint64
+		firstTs int64
+		lastTs  int64
+		lastIdx int64
+		newIdx  []indexEntry
+		buf     []byte
+	}
+}
+
+func newSegment(path string, base uint64, f *os.File) *segment {
+	s := &segment{path: path, base: base, f: f, next: base}
+	s.refs.Store(1)
+	return s
+}
+
+// unref drops a reference; the last one closes the file.
+func (s *segment) unref() error {
+	if s.refs.Add(-1) == 0 {
+		return s.f.Close()
+	}
+	return nil
+}
+
+func segName(base uint64) string { return fmt.Sprintf("%020d.seg", base) }
+
+// Open opens or creates the log in dir and recovers it (see the package doc).
+// If it finds corruption it returns a read-only *Log and a *CorruptError
+// together; the caller must Close the Log either way when it is non-nil.
+func Open(dir string, opts Options) (*Log, error) {
+	opts.setDefaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create log folder %s: %w", dir, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list log folder %s: %w", dir, err)
+	}
+	var bases []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || len(name) != 24 || !strings.HasSuffix(name, ".seg") {
+			continue
+		}
+		b, err := strconv.ParseUint(name[:20], 10, 64)
+		if err != nil {
+			continue
+		}
+		bases = append(bases, b)
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+
+	l := &Log{dir: dir, opts: opts}
+	if len(bases) == 0 {
+		s, err := l.createSegment(1)
+		if err != nil {
+			return nil, err
+		}
+		l.segs = []*segment{s}
+	} else {
+		for i, b := range bases {
+			s, cerr, err := l.recoverSegment(b, i == len(bases)-1)
+			if err != nil {
+				l.closeFiles()
+				return nil, err
+			}
+			if s != nil {
+				if n := len(l.segs); n > 0 && l.segs[n-1].next != s.base && cerr == nil {
+					cerr = &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("segment starts at %d, previous ends before %d", s.base, l.segs[n-1].next)}
+					s.f.Close()
+					s = nil
+				}
+			}
+			if s != nil {
+				l.segs = append(l.segs, s)
+			}
+			if cerr != nil {
+				l.readOnly = cerr
+				return l, cerr
+			}
+		}
+	}
+	a := l.segs[len(l.segs)-1]
+	l.w.seg, l.w.size, l.w.next = a, a.size, a.next
+	l.w.firstTs, l.w.lastTs = a.firstTs, a.lastTs
+	if n := len(l.segs); n > 1 && a.next == a.base {
+		l.w.lastTs = l.segs[n-2].lastTs
+	}
+	l.w.lastIdx = -1
+	if n := len(a.index); n > 0 {
+		l.w.lastIdx = a.index[n-1].off
+	}
+	l.reqs = make(chan *request, 256)
+	l.sending = true
+	l.wg.Add(1)
+	go l.flusher()
+	return l, nil
+}
+
+func segHeader(base uint64) []byte {
+	b := make([]byte, 0, segHeaderSize)
+	b = append(b, segMagic...)
+	return append(b, byte(base), byte(base>>8), byte(base>>16), byte(base>>24),
+		byte(base>>32), byte(base>>40), byte(base>>48), byte(base>>56))
+}
+
+func (l *Log) sync(f *os.File) error {
+	if l.opts.Fsync == FsyncNever {
+		return nil
+	}
+	return f.Sync()
+}
+
+func (l *Log) syncDir() error {
+	if l.opts.Fsync == FsyncNever {
+		return nil
+	}
+	d, err := os.Open(l.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// createSegment creates a durable, empty segment file.
+func (l *Log) createSegment(base uint64) (*segment, error) {
+	path := filepath.Join(l.dir, segName(base))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
+	}
+	if _, err = f.Write(segHeader(base)); err == nil {
+		if err = l.sync(f); err == nil {
+			err = l.syncDir()
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
+	}
+	s := newSegment(path, base, f)
+	s.size = segHeaderSize
+	return s, nil
+}
+
+func (l *Log) closeFiles() {
+	for _, s := range l.segs {
+		s.f.Close()
+	}
+}
+
+// FirstSeq is the sequence number of the oldest record kept (NextSeq when
+// the log is empty).
+func (l *Log) FirstSeq() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.segs) == 0 {
+		return 1
+	}
+	return l.segs[0].base
+}
+
+// NextSeq is the sequence number the next acknowledged record will get
+// (one past the last readable record).
+func (l *Log) NextSeq() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.segs) == 0 {
+		return 1
+	}
+	return l.segs[len(l.segs)-1].next
+}
+
+// Close drains pending appends, stops the flusher and closes the files.
+func (l *Log) Close() error {
+	l.sendMu.Lock()
+	wasSending := l.sending
+	l.sending = false
+	if wasSending {
+		close(l.reqs)
+	}
+	l.sendMu.Unlock()
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var first error
+	for _, s := range l.segs {
+		if err := s.unref(); err != nil && first == nil {
+			first = fmt.Errorf("cannot close segment %s: %w", s.path, err)
+		}
+	}
+	return first
+}
+
+// DeleteBefore deletes the sealed segments, oldest first, whose newest record
+// is older than ms, and returns how many it deleted. The newest segment is
+// never deleted.
+func (l *Log) DeleteBefore(ms int64) (int, error) {
+	if l.readOnly != nil {
+		return 0, fmt.Errorf("%w: %w", ErrReadOnly, l.readOnly)
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0, ErrClosed
+	}
+	var del []*segment
+	for len(l.segs) > 1 && l.segs[0].lastTs < ms {
+		del = append(del, l.segs[0])
+		l.segs = l.segs[1:]
+	}
+	l.mu.Unlock()
+	for _, s := range del {
+		s.unref() // readers still reading keep the file open
+		if err := os.Remove(s.path); err != nil {
+			return 0, fmt.Errorf("cannot delete segment %s: %w", s.path, err)
+		}
+	}
+	if len(del) > 0 {
+		if err := l.syncDir(); err != nil {
+			return len(del), fmt.Errorf("cannot sync log folder %s: %w", l.dir, err)
+		}
+	}
+	return len(del), nil
+}

@@ -1,0 +1,188 @@
+package log
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Append appends records (with optional per-record headers: headers is nil
+// or as long as records) and returns the sequence number of the first one;
+// the others follow consecutively. It returns only once the records are
+// durable as Options.Fsync says. It is safe for concurrent use. The log does
+// not keep records or headers after Append returns.
+func (l *Log) Append(records [][]byte, headers [][]byte) (firstSeq uint64, err error) {
+	if headers != nil && len(headers) != len(records) {
+		return 0, fmt.Errorf("log: %d headers for %d records", len(headers), len(records))
+	}
+	r := &request{data: records, hdrs: headers, done: make(chan error, 1)}
+	for i, d := range records {
+		var h []byte
+		if headers != nil {
+			h = headers[i]
+		}
+		if len(d) > l.opts.MaxRecordBytes {
+			return 0, fmt.Errorf("%w: record %d has %d bytes (limit %d)", ErrTooLarge, i, len(d), l.opts.MaxRecordBytes)
+		}
+		if len(h) > maxHeaderBytes {
+			return 0, fmt.Errorf("%w: header %d has %d bytes (limit %d)", ErrTooLarge, i, len(h), maxHeaderBytes)
+		}
+		r.bytes += frameSize(h, d)
+	}
+	l.sendMu.RLock()
+	if !l.sending {
+		l.sendMu.RUnlock()
+		if l.readOnly != nil {
+			return 0, fmt.Errorf("%w: %w", ErrReadOnly, l.readOnly)
+		}
+		return 0, ErrClosed
+	}
+	if len(records) == 0 {
+		l.sendMu.RUnlock()
+		return l.NextSeq(), nil
+	}
+	l.reqs <- r
+	l.sendMu.RUnlock()
+	if err := <-r.done; err != nil {
+		return 0, err
+	}
+	return r.first, nil
+}
+
+// flusher is the only writer. It takes every queued request (up to
+// MaxBatchBytes), writes them with one write and one fsync, publishes the
+// records to readers and acknowledges the requests.
+func (l *Log) flusher() {
+	defer l.wg.Done()
+	var batch []*request
+	prev := 0 // size of the previous batch
+	for r := range l.reqs {
+		batch = append(batch[:0], r)
+		n := r.bytes
+		// The appenders acked by the previous commit are waking up: give
+		// them a few scheduler turns to queue, or commits alternate between
+		// big and tiny batches.
+	gather:
+		for spins := 0; n < l.opts.MaxBatchBytes; {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+				n += r.bytes
+				continue
+			default:
+			}
+			if spins >= maxSpins || len(batch) >= prev || l.opts.Fsync == FsyncNever {
+				break
+			}
+			spins++
+			runtime.Gosched()
+		}
+		prev = len(batch)
+		err := l.commit(batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+		clear(batch)
+		l.batches.Add(1)
+	}
+}
+
+// maxSpins bounds how many scheduler turns the flusher gives appenders to
+// join a commit.
+const maxSpins = 4
+
+func (l *Log) commit(batch []*request) error {
+	if l.failed != nil {
+		return l.failed
+	}
+	if err := l.writeBatch(batch); err != nil {
+		l.failed = fmt.Errorf("log: writer failed, log needs reopening: %w", err)
+		return l.failed
+	}
+	return nil
+}
+
+func (l *Log) writeBatch(batch []*request) error {
+	w := &l.w
+	w.buf = w.buf[:0]
+	for _, r := range batch {
+		if w.size+int64(len(w.buf)+r.bytes) > l.opts.SegmentBytes && w.size+int64(len(w.buf)) > segHeaderSize {
+			if err := l.flushBuf(true); err != nil {
+				return err
+			}
+			if err := l.roll(); err != nil {
+				return err
+			}
+		}
+		ts := l.opts.Now()
+		if ts < w.lastTs {
+			ts = w.lastTs
+		}
+		r.first = w.next
+		for i, d := range r.data {
+			var h []byte
+			if r.hdrs != nil {
+				h = r.hdrs[i]
+			}
+			off := w.size + int64(len(w.buf))
+			if w.lastIdx < 0 || off-w.lastIdx >= int64(l.opts.IndexInterval) {
+				w.newIdx = append(w.newIdx, indexEntry{seq: w.next, off: off, ts: ts})
+				w.lastIdx = off
+			}
+			if w.next == w.seg.base {
+				w.firstTs = ts
+			}
+			w.buf = appendFrame(w.buf, w.next, ts, h, d)
+			w.next++
+		}
+		w.lastTs = ts
+		if l.opts.Fsync == FsyncAlways {
+			if err := l.flushBuf(false); err != nil {
+				return err
+			}
+		}
+	}
+	return l.flushBuf(true)
+}
+
+// flushBuf writes the buffered frames, fsyncs them and, if publish is set,
+// makes them visible to readers.
+func (l *Log) flushBuf(publish bool) error {
+	w := &l.w
+	if len(w.buf) > 0 {
+		if _, err := w.seg.f.WriteAt(w.buf, w.size); err != nil {
+			return fmt.Errorf("cannot write segment %s: %w", w.seg.path, err)
+		}
+		w.size += int64(len(w.buf))
+		w.buf = w.buf[:0]
+		if cap(w.buf) > 2*l.opts.MaxBatchBytes {
+			w.buf = nil // an outsized Append: do not keep its buffer
+		}
+		if err := l.sync(w.seg.f); err != nil {
+			return fmt.Errorf("cannot fsync segment %s: %w", w.seg.path, err)
+		}
+	}
+	if publish {
+		l.mu.Lock()
+		s := w.seg
+		s.size, s.next, s.firstTs, s.lastTs = w.size, w.next, w.firstTs, w.lastTs
+		s.index = append(s.index, w.newIdx...)
+		l.mu.Unlock()
+		w.newIdx = w.newIdx[:0]
+	}
+	return nil
+}
+
+func (l *Log) roll() error {
+	s, err := l.createSegment(l.w.next)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, s)
+	l.mu.Unlock()
+	l.w.seg, l.w.size, l.w.lastIdx = s, s.size, -1
+	return nil
+}
