@@ -1,0 +1,214 @@
+package server
+
+import (
+	"sort"
+
+	"github.com/sluicehq/sluice/store"
+)
+
+// reshard applies change to the shard map under the stream's write lock,
+// recording the closing shards' ending sequence numbers, opening the new
+// shards' logs and saving stream.json. On failure the map is restored.
+func (s *Server) reshard(name string, change func(m *store.ShardMap) error) error {
+	st, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.gone(); err != nil {
+		return err
+	}
+	backup := &store.ShardMap{NextID: st.shards.NextID}
+	for _, sh := range st.shards.Shards {
+		c := *sh
+		backup.Shards = append(backup.Shards, &c)
+	}
+	if err := change(st.shards); err != nil {
+		return err
+	}
+	for _, sh := range st.shards.Shards {
+		if _, ok := st.endSeq[sh.ID]; sh.Closed && !ok {
+			st.endSeq[sh.ID] = st.logs[sh.ID].NextSeq()
+		}
+	}
+	err = st.openLogs(s.logOptions())
+	if err == nil {
+		err = st.save()
+	}
+	if err != nil {
+		for id, l := range st.logs {
+			if _, err := backup.Get(id); err != nil {
+				l.Close()
+				delete(st.logs, id)
+			}
+		}
+		for _, sh := range backup.Shards {
+			if !sh.Closed {
+				delete(st.endSeq, sh.ID)
+			}
+		}
+		st.shards = backup
+		return err
+	}
+	return nil
+}
+
+func (s *Server) splitShard(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		ShardToSplit       string
+		NewStartingHashKey string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	h, err := store.ParseHashKey(in.NewStartingHashKey)
+	if err != nil {
+		return nil, apiErr(store.ErrInvalidArgument, "NewStartingHashKey %q: %v", in.NewStartingHashKey, err)
+	}
+	err = s.reshard(in.name(), func(m *store.ShardMap) error {
+		if n := len(m.Open()); n >= MaxShardsPerStream {
+			return apiErr(store.ErrLimitExceeded, "The stream already has %d open shards, the limit.", n)
+		}
+		_, _, err := m.Split(in.ShardToSplit, h)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) mergeShards(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		ShardToMerge         string
+		AdjacentShardToMerge string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	err := s.reshard(in.name(), func(m *store.ShardMap) error {
+		_, err := m.Merge(in.ShardToMerge, in.AdjacentShardToMerge)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) addTags(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		Tags map[string]string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) < 1 || len(in.Tags) > 10 {
+		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have between 1 and 10 entries")
+	}
+	for k, v := range in.Tags {
+		if len(k) < 1 || len(k) > 128 || len(v) > 256 {
+			return nil, apiErr(store.ErrInvalidArgument, "Tag key must be 1 to 128 characters and value at most 256 characters.")
+		}
+	}
+	st, err := s.lookup(in.name())
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.gone(); err != nil {
+		return nil, err
+	}
+	merged := map[string]string{}
+	for k, v := range st.meta.Tags {
+		merged[k] = v
+	}
+	for k, v := range in.Tags {
+		merged[k] = v
+	}
+	if len(merged) > MaxTags {
+		return nil, apiErr(store.ErrLimitExceeded, "Stream %s would have %d tags; the limit is %d.", st.meta.Name, len(merged), MaxTags)
+	}
+	old := st.meta.Tags
+	st.meta.Tags = merged
+	if err := st.save(); err != nil {
+		st.meta.Tags = old
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) removeTags(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		TagKeys []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	st, err := s.lookup(in.name())
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.gone(); err != nil {
+		return nil, err
+	}
+	kept := map[string]string{}
+	for k, v := range st.meta.Tags {
+		kept[k] = v
+	}
+	for _, k := range in.TagKeys {
+		delete(kept, k)
+	}
+	old := st.meta.Tags
+	st.meta.Tags = kept
+	if err := st.save(); err != nil {
+		st.meta.Tags = old
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+type tag struct{ Key, Value string }
+
+func (s *Server) listTags(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		ExclusiveStartTagKey string
+		Limit                int
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Limit == 0 {
+		in.Limit = 50
+	}
+	if in.Limit < 1 || in.Limit > 50 {
+		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 50", in.Limit)
+	}
+	st, err := s.lookup(in.name())
+	if err != nil {
+		return nil, err
+	}
+	st.mu.RLock()
+	tags := make([]tag, 0, len(st.meta.Tags))
+	for k, v := range st.meta.Tags {
+		if k > in.ExclusiveStartTagKey {
+			tags = append(tags, tag{k, v})
+		}
+	}
+	st.mu.RUnlock()
+	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	more := len(tags) > in.Limit
+	if more {
+		tags = tags[:in.Limit]
+	}
+	return map[string]any{"Tags": tags, "HasMoreTags": more}, nil
+}

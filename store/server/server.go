@@ -1,0 +1,348 @@
+// Package server serves the Kinesis Data Streams JSON 1.1 API over the store's
+// per-shard logs (store/log).
+//
+// # Protocol
+//
+// Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
+// Content-Type application/x-amz-json-1.1 (application/json is accepted too).
+// Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
+// they are read. Errors are answered with HTTP 400 (403 for failed SigV4
+// checks) and {"__type": "<Code>", "message": "…"}.
+//
+// # Sequence numbers
+//
+// A record's SequenceNumber is the decimal string of its shard log's sequence
+// number (1, 2, 3, …): strictly increasing and gap-free within a shard, in
+// order of acknowledgement. Sequence numbers are only meaningful together with
+// their shard (every API that takes one also takes a shard id), so two shards
+// may hand out the same number; this differs from AWS, whose numbers also
+// encode the shard, and clients must not rely on cross-shard uniqueness.
+//
+// # On disk
+//
+// dir holds a secret key for shard iterators (~iterator.key, so iterators
+// survive a restart) and one folder per stream, named after it. A stream folder
+// holds stream.json (name, generation, creation time, retention, tags, and the
+// shard map including closed shards and their parents), replaced atomically
+// (write to a temporary file, fsync, rename, fsync the folder), and one
+// store/log folder per shard, named after the shard id. DeleteStream renames a
+// stream folder to ~deleted~<name>~<generation> before removing it, so a crash
+// never leaves half a stream; New finishes such removals.
+//
+// # Lifecycle
+//
+// New opens every stream and shard log and starts one retention goroutine;
+// Close stops it and closes every log. The Server owns its logs.
+//
+// Lock order: stream.mu before Server.mu (DeleteStream holds both; nothing
+// takes a stream's lock while holding Server.mu). Appends hold the stream's
+// read lock, so SplitShard and MergeShards (write lock) never close a shard
+// under a writer.
+package server
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/store"
+	"github.com/sluicehq/sluice/store/iterator"
+	slog "github.com/sluicehq/sluice/store/log"
+	"github.com/sluicehq/sluice/store/sigv4"
+)
+
+// keyFile holds the iterator secret; '~' cannot occur in a stream name, so
+// no stream folder can collide with it (nor with deleted streams' trash).
+const keyFile = "~iterator.key"
+
+// trashPrefix starts the name DeleteStream renames a stream folder to before
+// removing it; New removes any it finds.
+const trashPrefix = "~deleted~"
+
+// DefaultRetention is the retention of a new stream, as Kinesis.
+const DefaultRetention = 24 * time.Hour
+
+// Retention bounds, as Kinesis (24 hours to 365 days).
+const (
+	MinRetentionHours = 24
+	MaxRetentionHours = 8760
+)
+
+// Options configure a Server. The zero value serves without authentication,
+// with group-commit fsync and 24h retention.
+type Options struct {
+	// Credentials maps access key IDs to secret keys; nil disables SigV4.
+	Credentials map[string]string
+	// Region the SigV4 credential scope must name ("" accepts any).
+	Region string
+	// Fsync says when appends are acknowledged.
+	Fsync slog.FsyncMode
+	// Retention is the retention of new streams; zero means DefaultRetention.
+	Retention time.Duration
+	// SegmentBytes is the segment size of shard logs; zero means the log's default.
+	SegmentBytes int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the Kinesis API over the streams in one folder. It is an
+// http.Handler and is safe for concurrent use.
+type Server struct {
+	dir    string
+	opts   Options
+	verify *sigv4.Verifier
+	codec  *iterator.Codec
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	nextGen uint64
+	closed  bool
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New opens (or creates) the store in dir and restores every stream in it.
+// The caller must Close the Server.
+func New(dir string, opts Options) (*Server, error) {
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create store folder %s: %w", dir, err)
+	}
+	key, err := loadKey(filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, err
+	}
+	codec, err := iterator.New(key, iterator.DefaultTTL, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{})}
+	if opts.Credentials != nil {
+		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list store folder %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), trashPrefix) { // a DeleteStream interrupted by a crash
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				s.closeStreams()
+				return nil, fmt.Errorf("cannot remove deleted stream %s: %w", e.Name(), err)
+			}
+			continue
+		}
+		if !e.IsDir() || store.ValidateStreamName(e.Name()) != nil {
+			continue
+		}
+		st, err := s.openStream(e.Name())
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a folder left by a create that crashed before its metadata
+		}
+		if err != nil {
+			s.closeStreams()
+			return nil, err
+		}
+		s.streams[st.meta.Name] = st
+		s.nextGen = max(s.nextGen, st.meta.Generation)
+	}
+	s.wg.Add(1)
+	go s.retentionLoop()
+	return s, nil
+}
+
+// loadKey reads the iterator secret from path, creating it on first use.
+func loadKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil && len(key) >= iterator.MinKeyLen {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("cannot read iterator key %s: %w", path, err)
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// Close stops the retention goroutine and closes every shard log.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	return s.closeStreams()
+}
+
+func (s *Server) closeStreams() error {
+	s.mu.Lock()
+	list := make([]*stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		list = append(list, st)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, st := range list {
+		st.mu.Lock()
+		errs = append(errs, st.close())
+		st.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) retentionLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.enforceRetention()
+		}
+	}
+}
+
+func (s *Server) enforceRetention() {
+	s.mu.Lock()
+	list := make([]*stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		list = append(list, st)
+	}
+	s.mu.Unlock()
+	now := s.opts.Now()
+	for _, st := range list {
+		st.mu.RLock()
+		cut := now.Add(-time.Duration(st.meta.RetentionHours) * time.Hour).UnixMilli()
+		for _, l := range st.logs {
+			_, _ = l.DeleteBefore(cut) // best effort; a read-only log refuses
+		}
+		st.mu.RUnlock()
+	}
+}
+
+const targetPrefix = "Kinesis_20131202."
+
+type handler func(s *Server, body []byte) (any, error)
+
+var operations = map[string]handler{
+	"CreateStream":                  (*Server).createStream,
+	"DeleteStream":                  (*Server).deleteStream,
+	"DescribeStream":                (*Server).describeStream,
+	"DescribeStreamSummary":         (*Server).describeStreamSummary,
+	"ListStreams":                   (*Server).listStreams,
+	"ListShards":                    (*Server).listShards,
+	"PutRecord":                     (*Server).putRecord,
+	"PutRecords":                    (*Server).putRecords,
+	"GetShardIterator":              (*Server).getShardIterator,
+	"GetRecords":                    (*Server).getRecords,
+	"IncreaseStreamRetentionPeriod": (*Server).increaseRetention,
+	"DecreaseStreamRetentionPeriod": (*Server).decreaseRetention,
+	"SplitShard":                    (*Server).splitShard,
+	"MergeShards":                   (*Server).mergeShards,
+	"AddTagsToStream":               (*Server).addTags,
+	"ListTagsForStream":             (*Server).listTags,
+	"RemoveTagsFromStream":          (*Server).removeTags,
+}
+
+// ServeHTTP serves one Kinesis API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
+		return
+	}
+	tooBig := fmt.Sprintf("request body exceeds %d bytes", store.MaxRequestBytes)
+	if r.ContentLength > store.MaxRequestBytes { // refuse without reading a byte
+		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, store.MaxRequestBytes)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
+		return
+	}
+	if s.verify != nil {
+		if err := s.verify.Verify(r, body); err != nil {
+			var se *sigv4.Error
+			if errors.As(err, &se) {
+				writeError(w, se.Status, se.Code, se.Message)
+			} else {
+				writeError(w, http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error())
+			}
+			return
+		}
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	h := operations[op]
+	if !ok || h == nil {
+		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	out, err := h(s, body)
+	if err != nil {
+		var ae *store.Error
+		if errors.As(err, &ae) {
+			writeError(w, http.StatusBadRequest, ae.Code, ae.Message)
+			return
+		}
+		writeError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+}
+
+func apiErr(code, format string, args ...any) *store.Error {
+	return &store.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// decode parses a request body strictly enough to report bad JSON as AWS does.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return apiErr("SerializationException", "cannot parse request: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/store"
+	slog "github.com/sluicehq/sluice/store/log"
+)
+
+const metaFile = "stream.json"
+
+// shardMeta is one shard as stream.json keeps it; hash keys are decimal strings.
+type shardMeta struct {
+	ID             string `json:"id"`
+	Start          string `json:"start"`
+	End            string `json:"end"`
+	Parent         string `json:"parent,omitempty"`
+	AdjacentParent string `json:"adjacentParent,omitempty"`
+	Closed         bool   `json:"closed,omitempty"`
+	// EndSeq is the shard's next sequence number when it was closed, so a
+	// closed shard's ending sequence number survives a restart.
+	EndSeq uint64 `json:"endSeq,omitempty"`
+}
+
+// streamMeta is the content of stream.json.
+type streamMeta struct {
+	Name           string            `json:"name"`
+	Generation     uint64            `json:"generation"`
+	Created        int64             `json:"created"` // Unix milliseconds
+	RetentionHours int               `json:"retentionHours"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	NextShardID    int               `json:"nextShardId"`
+	Shards         []shardMeta       `json:"shards"`
+}
+
+// stream is one open stream: its metadata, shard map and one log per shard.
+// mu guards all fields; appends and reads hold it for reading.
+type stream struct {
+	dir    string
+	mu     sync.RWMutex
+	meta   streamMeta
+	shards *store.ShardMap
+	endSeq map[string]uint64
+	logs   map[string]*slog.Log
+	// deleted is set by DeleteStream; a request that found the stream
+	// before then answers ResourceNotFoundException once it gets the lock.
+	deleted bool
+}
+
+// gone is the error for a request that raced with DeleteStream or Close.
+// Callers hold mu.
+func (st *stream) gone() error {
+	if st.deleted {
+		return apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", st.meta.Name)
+	}
+	if st.logs == nil {
+		return errors.New("store closed")
+	}
+	return nil
+}
+
+func (s *Server) logOptions() slog.Options {
+	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes}
+}
+
+// openStream loads dir/<name>/stream.json and opens the stream's shard logs.
+func (s *Server) openStream(name string) (*stream, error) {
+	dir := filepath.Join(s.dir, name)
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, err
+	}
+	st := &stream{dir: dir, endSeq: map[string]uint64{}, logs: map[string]*slog.Log{}}
+	if err := json.Unmarshal(b, &st.meta); err != nil {
+		return nil, fmt.Errorf("cannot parse %s: %w", filepath.Join(dir, metaFile), err)
+	}
+	st.shards = &store.ShardMap{NextID: st.meta.NextShardID}
+	for _, m := range st.meta.Shards {
+		start, err1 := store.ParseHashKey(m.Start)
+		end, err2 := store.ParseHashKey(m.End)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("bad hash range of %s in %s: %w", m.ID, dir, err)
+		}
+		st.shards.Shards = append(st.shards.Shards, &store.Shard{ID: m.ID, Range: store.HashRange{Start: start, End: end},
+			Parent: m.Parent, AdjacentParent: m.AdjacentParent, Closed: m.Closed})
+		if m.Closed {
+			st.endSeq[m.ID] = m.EndSeq
+		}
+	}
+	if err := st.openLogs(s.logOptions()); err != nil {
+		st.close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// openLogs opens the log of every shard that has none open yet.
+func (st *stream) openLogs(opts slog.Options) error {
+	for _, sh := range st.shards.Shards {
+		if st.logs[sh.ID] != nil {
+			continue
+		}
+		l, err := slog.Open(filepath.Join(st.dir, sh.ID), opts)
+		if l != nil {
+			st.logs[sh.ID] = l
+		}
+		if err != nil {
+			var ce *slog.CorruptError
+			if errors.As(err, &ce) && l != nil {
+				// Serve what is readable up to the corruption; appends fail.
+				continue
+			}
+			return fmt.Errorf("cannot open shard %s of stream %s: %w", sh.ID, st.meta.Name, err)
+		}
+	}
+	return nil
+}
+
+func (st *stream) close() error {
+	var errs []error
+	for _, l := range st.logs {
+		errs = append(errs, l.Close())
+	}
+	st.logs = nil // gone() reports the stream closed from now on
+	return errors.Join(errs...)
+}
+
+// save writes stream.json from the shard map, atomically. Callers hold mu.
+func (st *stream) save() error {
+	st.meta.NextShardID = st.shards.NextID
+	st.meta.Shards = st.meta.Shards[:0]
+	for _, sh := range st.shards.Shards {
+		st.meta.Shards = append(st.meta.Shards, shardMeta{ID: sh.ID, Start: sh.Range.Start.String(), End: sh.Range.End.String(),
+			Parent: sh.Parent, AdjacentParent: sh.AdjacentParent, Closed: sh.Closed, EndSeq: st.endSeq[sh.ID]})
+	}
+	b, err := json.MarshalIndent(&st.meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(st.dir, metaFile), b)
+}
+
+// writeFileAtomic replaces path with data: temporary file, fsync, rename,
+// fsync of the folder.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", tmp, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cannot rename %s: %w", tmp, err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// lookup returns the named stream or ResourceNotFoundException.
+func (s *Server) lookup(name string) (*stream, error) {
+	if err := store.ValidateStreamName(name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("server closed")
+	}
+	st := s.streams[name]
+	if st == nil {
+		return nil, apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", name)
+	}
+	return st, nil
+}
+
+// arn is the stream's ARN as clients expect one.
+func (s *Server) arn(name string) string {
+	region := s.opts.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	return fmt.Sprintf("arn:aws:kinesis:%s:000000000000:stream/%s", region, name)
+}
+
+func (st *stream) retention() time.Duration {
+	return time.Duration(st.meta.RetentionHours) * time.Hour
+}
