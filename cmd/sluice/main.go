@@ -22,6 +22,8 @@ Usage:
   sluice run JOB [flags]    run a ready-made job by name (clickstream)
   sluice explain FILE.sql|JOB   print the physical plan of a job
   sluice catalog [--catalog DIR] list | describe NAME
+  sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
+                            serve the stream store with the Kinesis Data Streams API
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
 
@@ -43,6 +45,8 @@ func main() {
 		err = runDemo(ctx, os.Args[2:])
 	case "run":
 		err = runRun(ctx, os.Args[2:])
+	case "store":
+		err = runStore(ctx, os.Args[2:])
 	case "catalog":
 		err = runCatalog(ctx, os.Args[2:])
 	case "explain":
