@@ -11,6 +11,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/datagen"
 	_ "github.com/sluicehq/sluice/connectors/file"
 	_ "github.com/sluicehq/sluice/connectors/print"
+	_ "github.com/sluicehq/sluice/connectors/store"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/sql/catalog"
