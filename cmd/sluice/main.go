@@ -24,6 +24,7 @@ Usage:
   sluice catalog [--catalog DIR] list | describe NAME
   sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
                             serve the stream store with the Kinesis Data Streams API
+  sluice agent --endpoint URL --stream S [--partition-key-field F] FILE...   tail files into a stream
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
 
@@ -51,6 +52,8 @@ func main() {
 		err = runCatalog(ctx, os.Args[2:])
 	case "explain":
 		err = runExplain(ctx, os.Args[2:])
+	case "agent":
+		err = runAgent(ctx, os.Args[2:])
 	case "bench":
 		err = runBench(ctx, os.Args[2:])
 	case "version", "--version":

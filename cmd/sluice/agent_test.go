@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/store/client"
+)
+
+// lockedBuffer collects a process's output for a test to read while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestAgentSendsAppendedLinesAndStopsOnSIGTERM(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ctx := context.Background()
+	c := client.New(url, nil)
+	if err := c.CreateStream(ctx, "logs", 1); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "app.log")
+	var want []string
+	for i := range 50 {
+		want = append(want, fmt.Sprintf(`{"user":"u%d","n":%d}`, i%3, i))
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(want[:10], "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd := exec.Command(binary, "agent", "--endpoint", url, "--stream", "logs", "--partition-key-field", "user",
+		"--from-start", "--progress", "100ms", path)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range want[10:] {
+		fmt.Fprintln(f, l)
+	}
+	f.Close()
+
+	it, err := c.GetShardIterator(ctx, client.GetShardIteratorInput{StreamName: "logs", ShardId: "shardId-000000000000", ShardIteratorType: client.TrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for deadline := time.Now().Add(15 * time.Second); len(got) < len(want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("read back %d records of %d; agent said:\n%s", len(got), len(want), stderr.String())
+		}
+		out, err := c.GetRecords(ctx, it, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out.Records {
+			got = append(got, string(r.Data))
+		}
+		it = out.NextShardIterator
+		if len(out.Records) == 0 {
+			time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("records differ from the lines: %s", firstDiff(got, want))
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "50 records sent"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line with 50 records sent:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent exited with %v after SIGTERM:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("agent did not stop after SIGTERM:\n%s", stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "stopped: 50 lines read, 50 records sent, 0 retried, 0 failed") {
+		t.Fatalf("final progress line missing:\n%s", s)
+	}
+}
+
+func TestAgentNeedsStreamAndFiles(t *testing.T) {
+	for _, args := range [][]string{{"agent", "x.log"}, {"agent", "--stream", "s"}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "agent:") {
+			t.Errorf("%v: %v %s", args, err, out)
+		}
+	}
+}
