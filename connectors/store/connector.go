@@ -14,17 +14,27 @@
 // exponential backoff; validation errors, a missing stream, and running
 // 12 tries in a row that write nothing fail the job.
 //
-// Source. The open shards of the stream, listed when the job starts and
-// sorted by id, are dealt to the subtasks in turn (shard k to subtask
-// k mod p); each shard is one watermark partition. A subtask reads its shards
+// Source. The source reads the whole shard lineage of the stream: every
+// shard listed when the job starts (open and closed, sorted by id) and every
+// shard a split or merge creates while it runs (GetRecords names a closed
+// shard's children once it has been read to its end). A shard is read only
+// after all its parents have been read to their end, so for each partition
+// key the records of a parent come before those of its children. The shards
+// ready at the start (with no parent in the list; with 'latest', the open
+// shards, closed ones being skipped) are dealt to the subtasks in turn
+// (shard k to subtask k mod p); a child is read, from its first record, by
+// the subtask that read the last of its parents to end, once they all
+// have — the subtasks of a run share that lineage in-process. Each shard is
+// one watermark partition (its index in the lineage); a shard read to its
+// end is dropped and stops being reported, so it no longer holds back the
+// watermark once the idle timeout has passed. A subtask reads its shards
 // round-robin with GetRecords from 'scan.startup.mode' (trim-horizon: the
 // oldest record kept; latest: what arrives after the job starts), and
 // sleeps a few milliseconds when none of them has anything new. It reads
 // until the job is cancelled. A record that is not a JSON object of the
 // table's columns is counted in sluice_operator_bad_records_total and
 // reported on standard error at most about once a second; the job goes on.
-// Shards created later by splits and merges are not followed yet, and
-// positions are not yet part of checkpoints.
+// Positions are not yet part of checkpoints.
 package store
 
 import (
@@ -143,7 +153,8 @@ func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	return func() runtime.Source { return &source{cfg: c} }, 0, nil
+	runs := &lineages{} // the subtasks of a run share its shard lineage
+	return func() runtime.Source { return &source{cfg: c, runs: runs} }, 0, nil
 }
 
 // NewSink builds the sink of table t.

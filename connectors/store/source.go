@@ -10,18 +10,24 @@ import (
 	"github.com/sluicehq/sluice/store/client"
 )
 
-// shardState is one shard a source subtask reads: one watermark partition.
+// shardState is one shard a source subtask reads: one watermark partition,
+// the shard's index in the lineage.
 type shardState struct {
 	id       string
+	part     int
+	startup  string // iterator type of the first read
 	iterator string // "" before the first GetRecords
 	lastSeq  string // sequence number of the last record read
 	done     bool   // a closed shard read to its end
+	children []client.ChildShard
 }
 
-// source is a subtask of a store source: it reads the open shards dealt to
-// it (shard k of the sorted list to subtask k mod p), round-robin.
+// source is a subtask of a store source: it reads the shards the lineage
+// gives it, round-robin, and drops each when it has read it to its end.
 type source struct {
 	cfg    *config
+	runs   *lineages
+	lin    *lineage
 	ctx    *runtime.Context
 	stop   *stopper
 	dec    *format.JSONDecoder
@@ -32,34 +38,55 @@ type source struct {
 	bad    int
 }
 
-// Open lists the stream's open shards and takes the subtask's share.
+// Open joins the run's lineage (the first subtask lists the shards) and
+// takes the subtask's share of the shards ready to be read.
 func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.stop = newStopper(ctx)
 	s.dec = format.NewJSONDecoder(s.cfg.schema)
 	s.batch = runtime.NewBatch(s.cfg.schema)
-	all, err := s.cfg.client.ListShards(s.stop.ctx, s.cfg.stream)
-	if err != nil {
-		return s.cfg.errorf("stream %s: cannot list shards: %w", s.cfg.stream, err)
+	if s.runs == nil {
+		s.runs = &lineages{}
 	}
-	k := 0
-	for _, sh := range all { // in shard id order
-		if !sh.Open() {
-			continue
-		}
-		if k%max(ctx.Parallelism, 1) == ctx.Subtask {
-			s.shards = append(s.shards, &shardState{id: sh.ShardId})
-		}
-		k++
+	s.lin = s.runs.join(s.cfg, ctx)
+	if err := s.lin.open(s.stop.ctx); err != nil {
+		return err
 	}
+	s.takeShards()
 	return nil
 }
 
-// Partitions are the subtask's shards, by their index in its list.
+// takeShards adds the shards the lineage has newly given the subtask.
+func (s *source) takeShards() {
+	for _, n := range s.lin.take(s.ctx.Subtask) {
+		s.shards = append(s.shards, &shardState{id: n.id, part: n.idx, startup: n.startup})
+	}
+}
+
+// endShards reports the shards read to their end to the lineage and drops
+// them: their partitions stop holding back the watermark once idle. It runs
+// at the start of a Poll, so the last batch of a parent has been emitted
+// before a child is read.
+func (s *source) endShards() {
+	kept := s.shards[:0]
+	for _, sh := range s.shards {
+		if sh.done {
+			s.lin.end(s.ctx.Subtask, sh.id, sh.children)
+			continue
+		}
+		kept = append(kept, sh)
+	}
+	clear(s.shards[len(kept):])
+	s.shards = kept
+	s.takeShards()
+}
+
+// Partitions are the watermark partitions of the shards the subtask reads
+// from the start: their indexes in the lineage.
 func (s *source) Partitions() []int {
 	parts := make([]int, len(s.shards))
-	for i := range parts {
-		parts[i] = i
+	for i, sh := range s.shards {
+		parts[i] = sh.part
 	}
 	return parts
 }
@@ -85,19 +112,16 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 }
 
 func (s *source) poll(ctx context.Context) (*runtime.Batch, int, error) {
+	s.endShards()
 	if len(s.shards) == 0 {
 		s.empty = 1
 		return nil, 0, nil
 	}
-	part := s.rr % len(s.shards)
-	s.rr = part + 1
-	sh := s.shards[part]
-	if sh.done {
-		s.empty++
-		return nil, 0, nil
-	}
+	i := s.rr % len(s.shards)
+	s.rr = i + 1
+	sh := s.shards[i]
 	if sh.iterator == "" {
-		in := client.GetShardIteratorInput{StreamName: s.cfg.stream, ShardId: sh.id, ShardIteratorType: s.cfg.startup}
+		in := client.GetShardIteratorInput{StreamName: s.cfg.stream, ShardId: sh.id, ShardIteratorType: sh.startup}
 		if sh.lastSeq != "" { // an expired iterator: go on after the last record read
 			in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, sh.lastSeq
 		}
@@ -117,7 +141,9 @@ func (s *source) poll(ctx context.Context) (*runtime.Batch, int, error) {
 		return nil, 0, s.apiError(sh, "cannot read", err)
 	}
 	sh.iterator = out.NextShardIterator
-	sh.done = out.NextShardIterator == ""
+	if out.NextShardIterator == "" { // a closed shard read to its end
+		sh.done, sh.children = true, out.ChildShards
+	}
 	if len(out.Records) == 0 {
 		s.empty++
 		return nil, 0, nil
@@ -134,7 +160,7 @@ func (s *source) poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if s.batch.N == 0 {
 		return nil, 0, nil
 	}
-	return s.batch, part, nil
+	return s.batch, sh.part, nil
 }
 
 // apiError decides whether a failed call fails the job: a transient error

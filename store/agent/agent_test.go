@@ -81,7 +81,7 @@ func startAgentOpens(t *testing.T, cfg Config) (*Agent, func(), *atomic.Int64) {
 	}
 	t.Cleanup(stop)
 	seen := map[string]bool{}
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second) // generous: CI machines can be busy
 	for len(seen) < len(cfg.Files) {
 		select {
 		case p := <-opened:
