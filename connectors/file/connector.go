@@ -133,7 +133,7 @@ type config struct {
 	rollSet      bool // a rolling option was given
 	single       bool // sink: path is one file
 
-	log *limiter
+	log *connectors.Limiter
 }
 
 func (c *config) errorf(format string, args ...any) error {
@@ -214,7 +214,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
 		}
 	}
-	c.log = newLimiter(logOutput, time.Second)
+	c.log = connectors.NewLimiter(logOutput, time.Second)
 	return c, nil
 }
 

@@ -3,7 +3,6 @@ package file
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -168,7 +167,7 @@ func (l *listing) take(subtask, par int, now time.Time) ([]string, error) {
 		l.scanned = now
 		files, err := l.cfg.list()
 		if err != nil {
-			l.cfg.log.printf("table %s: cannot list %s (will try again): %v", l.cfg.table, l.cfg.path, err)
+			l.cfg.log.Printf("table %s: cannot list %s (will try again): %v", l.cfg.table, l.cfg.path, err)
 		}
 		l.deal(files)
 	}
@@ -192,43 +191,4 @@ func (l *listing) isOpened() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.opened
-}
-
-// limiter writes warnings at most once per interval; those in between are
-// counted and the count is told with the next one written (or by flush).
-type limiter struct {
-	mu         sync.Mutex
-	w          io.Writer
-	every      time.Duration
-	last       time.Time
-	suppressed int
-}
-
-func newLimiter(w io.Writer, every time.Duration) *limiter { return &limiter{w: w, every: every} }
-
-func (l *limiter) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return
-	}
-	l.last = now
-	msg := fmt.Sprintf(format, args...)
-	if l.suppressed > 0 {
-		msg += fmt.Sprintf(" (and %d more since the last report)", l.suppressed)
-		l.suppressed = 0
-	}
-	fmt.Fprintf(l.w, "sluice: %s\n", msg)
-}
-
-// flush tells the count of warnings suppressed since the last one written.
-func (l *limiter) flush(what string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.suppressed > 0 {
-		fmt.Fprintf(l.w, "sluice: %d more %s since the last report\n", l.suppressed, what)
-		l.suppressed = 0
-	}
 }

@@ -271,7 +271,7 @@ func (s *Source) follow() error {
 		case st.Size() > fs.offset:
 			s.enqueue(part)
 		case st.Size() < fs.offset:
-			s.cfg.log.printf("table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
+			s.cfg.log.Printf("table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
 				s.cfg.table, fs.path, st.Size(), fs.offset)
 			fs.offset, fs.line, fs.skip = 0, 0, false
 			s.enqueue(part)
@@ -445,7 +445,7 @@ func (s *Source) badRecord(fs *fileState, line int64, err error, rec []byte) err
 	}
 	s.bad++
 	if s.cfg.errorsPath == "" {
-		s.cfg.log.printf("table %s: %s:%d: %v (skipped)", s.cfg.table, fs.path, line, err)
+		s.cfg.log.Printf("table %s: %s:%d: %v (skipped)", s.cfg.table, fs.path, line, err)
 		return nil
 	}
 	const maxRecord = 64 << 10
@@ -504,6 +504,6 @@ func (s *Source) Close() error {
 		s.batch.Release()
 		s.batch = nil
 	}
-	s.cfg.log.flush("warnings")
+	s.cfg.log.Flush("warnings")
 	return errors.Join(errs...)
 }

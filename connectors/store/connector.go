@@ -44,7 +44,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -102,7 +101,7 @@ type config struct {
 	startup  string // client.TrimHorizon or client.Latest
 	client   *client.Client
 	http     *http.Client
-	log      *limiter
+	log      *connectors.Limiter
 }
 
 func (c *config) errorf(format string, args ...any) error {
@@ -143,7 +142,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 	tr.MaxIdleConnsPerHost = 16
 	c.http = &http.Client{Transport: tr, Timeout: requestTimeout}
 	c.client = client.New(c.endpoint, c.http)
-	c.log = newLimiter(logOutput, time.Second)
+	c.log = connectors.NewLimiter(logOutput, time.Second)
 	return c, nil
 }
 
@@ -164,43 +163,4 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 		return nil, 0, err
 	}
 	return func() runtime.Operator { return &sink{cfg: c} }, 0, nil
-}
-
-// limiter writes warnings at most once per interval; those in between are
-// counted and the count is told with the next one written (or by flush).
-type limiter struct {
-	mu         sync.Mutex
-	w          io.Writer
-	every      time.Duration
-	last       time.Time
-	suppressed int
-}
-
-func newLimiter(w io.Writer, every time.Duration) *limiter { return &limiter{w: w, every: every} }
-
-func (l *limiter) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return
-	}
-	l.last = now
-	msg := fmt.Sprintf(format, args...)
-	if l.suppressed > 0 {
-		msg += fmt.Sprintf(" (and %d more since the last report)", l.suppressed)
-		l.suppressed = 0
-	}
-	fmt.Fprintf(l.w, "sluice: %s\n", msg)
-}
-
-// flush tells the count of warnings suppressed since the last one written.
-func (l *limiter) flush(what string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.suppressed > 0 {
-		fmt.Fprintf(l.w, "sluice: %d more %s since the last report\n", l.suppressed, what)
-		l.suppressed = 0
-	}
 }

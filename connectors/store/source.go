@@ -154,7 +154,7 @@ func (s *source) poll(ctx context.Context) (*runtime.Batch, int, error) {
 		sh.lastSeq = r.SequenceNumber
 		if err := s.dec.Decode(r.Data, s.batch); err != nil {
 			s.bad++
-			s.cfg.log.printf("table %s: stream %s shard %s record %s: %v (skipped)", s.cfg.table, s.cfg.stream, sh.id, r.SequenceNumber, err)
+			s.cfg.log.Printf("table %s: stream %s shard %s record %s: %v (skipped)", s.cfg.table, s.cfg.stream, sh.id, r.SequenceNumber, err)
 		}
 	}
 	if s.batch.N == 0 {
@@ -171,7 +171,7 @@ func (s *source) apiError(sh *shardState, what string, err error) error {
 	}
 	if retryable(err) {
 		s.empty++
-		s.cfg.log.printf("table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)
+		s.cfg.log.Printf("table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)
 		return nil
 	}
 	return s.cfg.errorf("stream %s shard %s: %s: %w", s.cfg.stream, sh.id, what, err)
@@ -185,6 +185,6 @@ func (s *source) Close() error {
 		s.batch = nil
 	}
 	s.cfg.http.CloseIdleConnections()
-	s.cfg.log.flush("warnings")
+	s.cfg.log.Flush("warnings")
 	return nil
 }
