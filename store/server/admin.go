@@ -101,16 +101,12 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, err := s.lookup(in.name())
+	// The stream's write lock waits for in-flight appends and reads.
+	st, unlock, err := s.locked(in.name(), true)
 	if err != nil {
 		return nil, err
 	}
-	// The stream's write lock waits for in-flight appends and reads.
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	// Rename under Server.mu, before the name is free again, so a CreateStream
 	// of the same name never sees this folder; renaming also means a crash
 	// mid-delete never leaves a half-deleted stream that New would load
@@ -203,15 +199,11 @@ func (s *Server) describeStream(body []byte) (any, error) {
 	if in.Limit < 1 || in.Limit > 10000 {
 		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", in.Limit)
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	shards, more := st.shardsOut(in.ExclusiveStartShardId, in.Limit, nil)
 	return map[string]any{"StreamDescription": map[string]any{
 		"StreamName":              st.meta.Name,
@@ -232,15 +224,11 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	return map[string]any{"StreamDescriptionSummary": map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
@@ -359,15 +347,11 @@ func (s *Server) listShards(body []byte) (any, error) {
 			return nil, apiErr(store.ErrInvalidArgument, "ShardFilter type %q is not supported by this store.", f.Type)
 		}
 	}
-	st, err := s.lookup(name)
+	st, unlock, err := s.locked(name, false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	shards, more := st.shardsOut(after, in.MaxResults, keep)
 	out := map[string]any{"Shards": shards}
 	if more {
@@ -388,15 +372,11 @@ func (s *Server) changeRetention(body []byte, increase bool) (any, error) {
 	if h < MinRetentionHours || h > MaxRetentionHours {
 		return nil, apiErr(store.ErrInvalidArgument, "Retention period hours %d must be between %d and %d.", h, MinRetentionHours, MaxRetentionHours)
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), true)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	if increase && h < st.meta.RetentionHours {
 		return nil, apiErr(store.ErrInvalidArgument, "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", h, st.meta.Name, st.meta.RetentionHours)
 	}

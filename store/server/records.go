@@ -50,15 +50,11 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	sh := st.shards.Route(h)
 	seq, err := st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{[]byte(in.PartitionKey)})
 	if err != nil {
@@ -97,15 +93,11 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		}
 		keys[i] = h
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	// One Append per shard, all shards concurrently, so group commit can
 	// batch them; order within a shard is the request's order.
 	byShard := map[string][]int{}
@@ -163,15 +155,11 @@ func (s *Server) getShardIterator(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	sh, err := st.shards.Get(in.ShardId)
 	if err != nil {
 		return nil, err
@@ -250,15 +238,11 @@ func (s *Server) getRecords(body []byte) (any, error) {
 	case err != nil:
 		return nil, apiErr(store.ErrInvalidArgument, "Invalid ShardIterator.")
 	}
-	st, err := s.lookup(pos.Stream)
+	st, unlock, err := s.locked(pos.Stream, false)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	if st.meta.Generation != pos.Generation {
 		return nil, apiErr(store.ErrResourceNotFound, "Stream %s was deleted and re-created; the shard iterator belongs to the deleted stream.", pos.Stream)
 	}

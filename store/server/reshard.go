@@ -10,15 +10,11 @@ import (
 // recording the closing shards' ending sequence numbers, opening the new
 // shards' logs and saving stream.json. On failure the map is restored.
 func (s *Server) reshard(name string, change func(m *store.ShardMap) error) error {
-	st, err := s.lookup(name)
+	st, unlock, err := s.locked(name, true)
 	if err != nil {
 		return err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := st.gone(); err != nil {
-		return err
-	}
+	defer unlock()
 	backup := &store.ShardMap{NextID: st.shards.NextID}
 	for _, sh := range st.shards.Shards {
 		c := *sh
@@ -115,15 +111,11 @@ func (s *Server) addTags(body []byte) (any, error) {
 			return nil, apiErr(store.ErrInvalidArgument, "Tag key must be 1 to 128 characters and value at most 256 characters.")
 		}
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), true)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	merged := map[string]string{}
 	for k, v := range st.meta.Tags {
 		merged[k] = v
@@ -151,15 +143,11 @@ func (s *Server) removeTags(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, err := s.lookup(in.name())
+	st, unlock, err := s.locked(in.name(), true)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := st.gone(); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	kept := map[string]string{}
 	for k, v := range st.meta.Tags {
 		kept[k] = v

@@ -177,6 +177,27 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // lookup returns the named stream or ResourceNotFoundException.
+// locked looks up a stream and locks it, for writing when write is set. A
+// deleted or closed stream is an error, returned with nothing locked;
+// otherwise the caller must call unlock.
+func (s *Server) locked(name string, write bool) (st *stream, unlock func(), err error) {
+	if st, err = s.lookup(name); err != nil {
+		return nil, nil, err
+	}
+	if write {
+		st.mu.Lock()
+		unlock = st.mu.Unlock
+	} else {
+		st.mu.RLock()
+		unlock = st.mu.RUnlock
+	}
+	if err := st.gone(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 func (s *Server) lookup(name string) (*stream, error) {
 	if err := store.ValidateStreamName(name); err != nil {
 		return nil, err
