@@ -559,13 +559,12 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		used[strings.ToLower(n)] = true
 		return n
 	}
-	for i, k := range keys {
+	for _, k := range keys {
 		sc, err := q.Scalar(scope, k, query.Options{Clause: "GROUP BY"})
 		if err != nil {
 			return nil, err
 		}
 		pre = append(pre, sc.Expr)
-		_ = i
 		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
 	timeCol := -1
