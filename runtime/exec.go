@@ -206,9 +206,6 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 			}
 		}
 	}
-	for _, t := range tasks {
-		t.nodes = nil
-	}
 	for _, spec := range g.Nodes {
 		for _, n := range inst[spec.ID] {
 			t := taskOf[n]
