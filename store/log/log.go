@@ -120,12 +120,23 @@ type segment struct {
 	index   []indexEntry
 }
 
+// request is one Append or AppendAsync call queued for the writer; it is
+// acknowledged on done or by calling cb, whichever is set.
 type request struct {
 	data  [][]byte
 	hdrs  [][]byte
 	bytes int
 	first uint64
 	done  chan error
+	cb    func(first uint64, err error)
+}
+
+func (r *request) ack(err error) {
+	if r.cb != nil {
+		r.cb(r.first, err)
+		return
+	}
+	r.done <- err
 }
 
 // Log is the durable log of one shard. See the package doc.
@@ -144,6 +155,7 @@ type Log struct {
 	segs     []*segment
 	readOnly error // non-nil: opened with corruption
 	closed   bool
+	changed  chan struct{} // closed at the next publish; nil until someone waits (see Changed)
 
 	sendMu  sync.RWMutex
 	sending bool // accepting appends
@@ -344,6 +356,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.wake()
 	var first error
 	for _, s := range l.segs {
 		if err := s.unref(); err != nil && first == nil {

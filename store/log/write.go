@@ -11,41 +11,86 @@ import (
 // durable as Options.Fsync says. It is safe for concurrent use. The log does
 // not keep records or headers after Append returns.
 func (l *Log) Append(records [][]byte, headers [][]byte) (firstSeq uint64, err error) {
-	if headers != nil && len(headers) != len(records) {
-		return 0, fmt.Errorf("log: %d headers for %d records", len(headers), len(records))
+	r, err := l.newRequest(records, headers)
+	if err != nil {
+		return 0, err
 	}
-	r := &request{data: records, hdrs: headers, done: make(chan error, 1)}
+	r.done = make(chan error, 1)
+	queued, err := l.send(r)
+	if err != nil {
+		return 0, err
+	}
+	if !queued {
+		return l.NextSeq(), nil
+	}
+	if err := <-r.done; err != nil {
+		return 0, err
+	}
+	return r.first, nil
+}
+
+// AppendAsync is Append without the wait: it queues the records and
+// returns; the log's writer calls done once they are durable as
+// Options.Fsync says, with the first sequence number, or with the error
+// Append would return. If AppendAsync returns an error, done is never
+// called; for no records, done is called before AppendAsync returns. done
+// runs on the writer goroutine, so it must be quick and must not call the
+// Log. The caller must not change records or headers until done is called;
+// the log does not keep them afterwards.
+func (l *Log) AppendAsync(records [][]byte, headers [][]byte, done func(firstSeq uint64, err error)) error {
+	r, err := l.newRequest(records, headers)
+	if err != nil {
+		return err
+	}
+	r.cb = done
+	queued, err := l.send(r)
+	if err != nil {
+		return err
+	}
+	if !queued {
+		done(l.NextSeq(), nil)
+	}
+	return nil
+}
+
+// newRequest checks records and headers and sizes their frames.
+func (l *Log) newRequest(records [][]byte, headers [][]byte) (*request, error) {
+	if headers != nil && len(headers) != len(records) {
+		return nil, fmt.Errorf("log: %d headers for %d records", len(headers), len(records))
+	}
+	r := &request{data: records, hdrs: headers}
 	for i, d := range records {
 		var h []byte
 		if headers != nil {
 			h = headers[i]
 		}
 		if len(d) > l.opts.MaxRecordBytes {
-			return 0, fmt.Errorf("%w: record %d has %d bytes (limit %d)", ErrTooLarge, i, len(d), l.opts.MaxRecordBytes)
+			return nil, fmt.Errorf("%w: record %d has %d bytes (limit %d)", ErrTooLarge, i, len(d), l.opts.MaxRecordBytes)
 		}
 		if len(h) > maxHeaderBytes {
-			return 0, fmt.Errorf("%w: header %d has %d bytes (limit %d)", ErrTooLarge, i, len(h), maxHeaderBytes)
+			return nil, fmt.Errorf("%w: header %d has %d bytes (limit %d)", ErrTooLarge, i, len(h), maxHeaderBytes)
 		}
 		r.bytes += frameSize(h, d)
 	}
+	return r, nil
+}
+
+// send queues r for the writer. It says queued = false, with no error, for
+// a request without records, which needs no writing.
+func (l *Log) send(r *request) (queued bool, err error) {
 	l.sendMu.RLock()
+	defer l.sendMu.RUnlock()
 	if !l.sending {
-		l.sendMu.RUnlock()
 		if l.readOnly != nil {
-			return 0, fmt.Errorf("%w: %w", ErrReadOnly, l.readOnly)
+			return false, fmt.Errorf("%w: %w", ErrReadOnly, l.readOnly)
 		}
-		return 0, ErrClosed
+		return false, ErrClosed
 	}
-	if len(records) == 0 {
-		l.sendMu.RUnlock()
-		return l.NextSeq(), nil
+	if len(r.data) == 0 {
+		return false, nil
 	}
 	l.reqs <- r
-	l.sendMu.RUnlock()
-	if err := <-r.done; err != nil {
-		return 0, err
-	}
-	return r.first, nil
+	return true, nil
 }
 
 // flusher is the only writer. It takes every queued request (up to
@@ -82,7 +127,7 @@ func (l *Log) flusher() {
 		prev = len(batch)
 		err := l.commit(batch)
 		for _, r := range batch {
-			r.done <- err
+			r.ack(err)
 		}
 		clear(batch)
 		l.batches.Add(1)
@@ -169,6 +214,7 @@ func (l *Log) flushBuf(publish bool) error {
 		s := w.seg
 		s.size, s.next, s.firstTs, s.lastTs = w.size, w.next, w.firstTs, w.lastTs
 		s.index = append(s.index, w.newIdx...)
+		l.wake()
 		l.mu.Unlock()
 		w.newIdx = w.newIdx[:0]
 	}

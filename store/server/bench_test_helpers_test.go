@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,9 +60,17 @@ func startBenchServer(b *testing.B, opts Options) *benchClient {
 // post sends body as operation op and decodes the answer into out (nil
 // discards it). A status other than 200 is an error.
 func (c *benchClient) post(op string, body []byte, out any) error {
-	req, err := http.NewRequest(http.MethodPost, c.url+"/", bytes.NewReader(body))
+	return c.postCtx(context.Background(), op, body, nil, out)
+}
+
+// postCtx is post with a context and extra request headers.
+func (c *benchClient) postCtx(ctx context.Context, op string, body []byte, hdr http.Header, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/", bytes.NewReader(body))
 	if err != nil {
 		return err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")

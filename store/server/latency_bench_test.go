@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,9 +15,9 @@ import (
 )
 
 const (
-	latencyRate    = 10_000                 // records/s the paced writer aims at
-	latencyPerIter = 5_000                  // records per iteration (0.5 s at latencyRate)
-	latencyPoll    = 500 * time.Microsecond // reader's sleep after an empty GetRecords
+	latencyRate    = 10_000 // records/s the paced writer aims at
+	latencyPerIter = 5_000  // records per iteration (0.5 s at latencyRate)
+	latencyWait    = "1000" // readers' long-poll wait, in milliseconds (LongPollHeader)
 )
 
 // BenchmarkPutToReadLatency measures how long a record takes from PutRecord
@@ -30,7 +32,8 @@ const (
 // one PutRecord per record (every 100 µs, 16 callers); calls=PutRecords10
 // sends PutRecords of 10 records every 1 ms (8 callers), which reaches the
 // rate with a tenth of the HTTP calls. Readers: one per shard, GetRecords in a loop from a
-// LATEST iterator, sleeping latencyPoll after an empty answer.
+// LATEST iterator, each call long-polling (LongPollHeader, latencyWait) so
+// it answers as soon as records are committed, without polling.
 //
 // Reported: start-to-read (from just before the PutRecord call to the
 // moment the GetRecords answer holding the record is decoded), ack-to-read
@@ -80,7 +83,8 @@ func putToReadLatency(b *testing.B, perCall, writers int) {
 	var got atomic.Int64 // records read; each reader stores arrive[i] before adding
 	t0 := time.Now()
 
-	stop := make(chan struct{})
+	readCtx, stop := context.WithCancel(context.Background())
+	longPoll := http.Header{http.CanonicalHeaderKey(LongPollHeader): {latencyWait}}
 	var readers sync.WaitGroup
 	for sh := range benchShards {
 		var it struct{ ShardIterator string }
@@ -91,18 +95,16 @@ func putToReadLatency(b *testing.B, perCall, writers int) {
 		}
 		readers.Go(func() {
 			next := it.ShardIterator
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for readCtx.Err() == nil {
 				var out struct {
 					Records           []struct{ Data []byte }
 					NextShardIterator string
 				}
-				if err := c.call("GetRecords", map[string]any{"ShardIterator": next, "Limit": 10000}, &out); err != nil {
-					b.Error(err)
+				body, _ := json.Marshal(map[string]any{"ShardIterator": next, "Limit": 10000})
+				if err := c.postCtx(readCtx, "GetRecords", body, longPoll, &out); err != nil {
+					if readCtx.Err() == nil {
+						b.Error(err)
+					}
 					return
 				}
 				now := int64(time.Since(t0))
@@ -116,14 +118,11 @@ func putToReadLatency(b *testing.B, perCall, writers int) {
 					got.Add(1)
 				}
 				next = out.NextShardIterator
-				if len(out.Records) == 0 {
-					time.Sleep(latencyPoll)
-				}
 			}
 		})
 	}
 	defer func() {
-		close(stop)
+		stop()
 		readers.Wait()
 	}()
 

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"math"
+	"sort"
 	"strconv"
-	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/iterator"
@@ -14,6 +17,7 @@ import (
 // maxGetRecordsBytes bounds one GetRecords response, as Kinesis (10 MiB).
 const maxGetRecordsBytes = 10 << 20
 
+// putEntry is one record of a PutRecord or PutRecords request.
 type putEntry struct {
 	Data            []byte
 	PartitionKey    string
@@ -39,12 +43,14 @@ func (e *putEntry) route() (store.HashKey, error) {
 }
 
 func (s *Server) putRecord(body []byte) (any, error) {
-	var in struct {
-		streamRef
-		putEntry
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
+	data := getBuf(putDataCap(len(body)))
+	defer putBuf(data)
+	in, ok := parsePutRecord(body, data)
+	if !ok {
+		in = putRecordIn{}
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
 	}
 	h, err := in.route()
 	if err != nil {
@@ -56,27 +62,39 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	}
 	defer unlock()
 	sh := st.shards.Route(h)
-	seq, err := st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{[]byte(in.PartitionKey)})
+	seq, err := st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"ShardId": sh.ID, "SequenceNumber": strconv.FormatUint(seq, 10), "EncryptionType": "NONE"}, nil
+	b := getBuf(128)
+	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `","ShardId":`...)
+	b = appendJSONString(b, sh.ID)
+	return jsonBody(append(b, "}\n"...)), nil
 }
 
+// keyBytes views a partition key as the header bytes Append takes. Append
+// only reads its headers, and does not keep them once it returns.
+func keyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// putResult is the outcome of one record of a PutRecords call: its sequence
+// number in shard, or failed.
 type putResult struct {
-	SequenceNumber string `json:",omitempty"`
-	ShardId        string `json:",omitempty"`
-	ErrorCode      string `json:",omitempty"`
-	ErrorMessage   string `json:",omitempty"`
+	seq    uint64
+	shard  string
+	failed bool
 }
 
 func (s *Server) putRecords(body []byte) (any, error) {
-	var in struct {
-		streamRef
-		Records []putEntry
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
+	data := getBuf(putDataCap(len(body)))
+	defer putBuf(data)
+	in, ok := parsePutRecords(body, data)
+	if !ok {
+		in = putRecordsIn{}
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
 	}
 	size := 0
 	for _, r := range in.Records {
@@ -98,42 +116,120 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	// One Append per shard, all shards concurrently, so group commit can
-	// batch them; order within a shard is the request's order.
-	byShard := map[string][]int{}
-	for i, h := range keys {
-		id := st.shards.Route(h).ID
-		byShard[id] = append(byShard[id], i)
-	}
-	results := make([]putResult, len(in.Records))
-	var wg sync.WaitGroup
-	for id, idx := range byShard {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			data := make([][]byte, len(idx))
-			hdrs := make([][]byte, len(idx))
-			for j, i := range idx {
-				data[j], hdrs[j] = in.Records[i].Data, []byte(in.Records[i].PartitionKey)
-			}
-			first, err := st.logs[id].Append(data, hdrs)
-			for j, i := range idx {
-				if err != nil {
-					results[i] = putResult{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."}
-				} else {
-					results[i] = putResult{SequenceNumber: strconv.FormatUint(first+uint64(j), 10), ShardId: id}
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	results := s.appendByShard(st, in.Records, keys)
 	failed := 0
 	for _, r := range results {
-		if r.ErrorCode != "" {
+		if r.failed {
 			failed++
 		}
 	}
-	return map[string]any{"FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE"}, nil
+	b := getBuf(64 + 64*len(results))
+	b = append(b, `{"EncryptionType":"NONE","FailedRecordCount":`...)
+	b = strconv.AppendInt(b, int64(failed), 10)
+	b = append(b, `,"Records":[`...)
+	for i, r := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if r.failed {
+			b = append(b, `{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service failure."}`...)
+			continue
+		}
+		b = append(b, `{"SequenceNumber":"`...)
+		b = strconv.AppendUint(b, r.seq, 10)
+		b = append(b, `","ShardId":`...)
+		b = appendJSONString(b, r.shard)
+		b = append(b, '}')
+	}
+	return jsonBody(append(b, "]}\n"...)), nil
+}
+
+// appendByShard appends recs, routed by their hash keys, with one
+// AppendAsync per shard, all queued before waiting, so group commit can
+// batch them; order within a shard is the request's order. Callers hold
+// st.mu for reading.
+func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey) []putResult {
+	results := make([]putResult, len(recs))
+	// Group the records by shard, shards in order of first appearance:
+	// order lists the record indexes shard by shard, ends[k] is where
+	// shard k's run ends.
+	var shards []*store.Shard
+	which := make([]int, len(recs))
+	counts := make([]int, 0, 8)
+	open := st.shards.Open()
+	for i, h := range keys {
+		sh := route(open, h)
+		if sh == nil {
+			sh = st.shards.Route(h)
+		}
+		k := 0
+		for k < len(shards) && shards[k] != sh {
+			k++
+		}
+		if k == len(shards) {
+			shards = append(shards, sh)
+			counts = append(counts, 0)
+		}
+		which[i] = k
+		counts[k]++
+		results[i].shard = sh.ID
+	}
+	if len(shards) == 0 {
+		return results
+	}
+	ends := make([]int, len(shards))
+	for k, sum := 0, 0; k < len(shards); k++ {
+		sum += counts[k]
+		ends[k] = sum
+	}
+	order := make([]int, len(recs))
+	fill := counts // reused: next free slot of each run
+	for k := range fill {
+		fill[k] = ends[k] - counts[k]
+	}
+	for i, k := range which {
+		order[fill[k]] = i
+		fill[k]++
+	}
+	bufs := make([][]byte, 2*len(recs))
+	data, hdrs := bufs[:len(recs)], bufs[len(recs):]
+	for j, i := range order {
+		data[j], hdrs[j] = recs[i].Data, keyBytes(recs[i].PartitionKey)
+	}
+
+	var pending atomic.Int32
+	pending.Store(int32(len(shards)))
+	done := make(chan struct{})
+	for k, sh := range shards {
+		start := 0
+		if k > 0 {
+			start = ends[k-1]
+		}
+		idx := order[start:ends[k]]
+		finish := func(first uint64, err error) {
+			for j, i := range idx {
+				results[i].seq, results[i].failed = first+uint64(j), err != nil
+			}
+			if pending.Add(-1) == 0 {
+				close(done)
+			}
+		}
+		if err := st.logs[sh.ID].AppendAsync(data[start:ends[k]], hdrs[start:ends[k]], finish); err != nil {
+			finish(0, err)
+		}
+	}
+	<-done
+	return results
+}
+
+// route returns the shard of open (the open shards, ordered by hash range)
+// whose range holds h, or nil.
+func route(open []*store.Shard, h store.HashKey) *store.Shard {
+	i := sort.Search(len(open), func(i int) bool { return open[i].Range.End.Cmp(h) >= 0 })
+	if i < len(open) && open[i].Range.Contains(h) {
+		return open[i]
+	}
+	return nil
 }
 
 func parseSeq(s string) (uint64, error) {
@@ -203,26 +299,22 @@ func (s *Server) getShardIterator(body []byte) (any, error) {
 	return map[string]any{"ShardIterator": it}, nil
 }
 
-type recordOut struct {
-	SequenceNumber              string
-	ApproximateArrivalTimestamp float64
-	Data                        []byte
-	PartitionKey                string
-	EncryptionType              string
-}
-
 type childShard struct {
 	ShardId      string
 	ParentShards []string
 	HashKeyRange hashKeyRange
 }
 
-func (s *Server) getRecords(body []byte) (any, error) {
+func (s *Server) getRecords(c *call) (any, error) {
+	wait, err := longPollWait(c.header)
+	if err != nil {
+		return nil, err
+	}
 	var in struct {
 		ShardIterator string
 		Limit         int
 	}
-	if err := decode(body, &in); err != nil {
+	if err := decode(c.body, &in); err != nil {
 		return nil, err
 	}
 	if in.Limit == 0 {
@@ -238,38 +330,55 @@ func (s *Server) getRecords(body []byte) (any, error) {
 	case err != nil:
 		return nil, apiErr(store.ErrInvalidArgument, "Invalid ShardIterator.")
 	}
+	if wait <= 0 {
+		out, _, err := s.readShard(pos, in.Limit, false)
+		return out, err
+	}
+	return s.longPoll(c.ctx, pos, in.Limit, wait)
+}
+
+// readShard answers a GetRecords call at pos. With mayWait set, when pos is
+// at the end of an open shard it answers nothing and instead returns the
+// changes to wait for before asking again.
+func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (jsonBody, *waiter, error) {
 	st, unlock, err := s.locked(pos.Stream, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	if st.meta.Generation != pos.Generation {
-		return nil, apiErr(store.ErrResourceNotFound, "Stream %s was deleted and re-created; the shard iterator belongs to the deleted stream.", pos.Stream)
+		return nil, nil, apiErr(store.ErrResourceNotFound, "Stream %s was deleted and re-created; the shard iterator belongs to the deleted stream.", pos.Stream)
 	}
 	sh, err := st.shards.Get(pos.Shard)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l := st.logs[sh.ID]
-	recs, next, err := l.Read(pos.Seq, in.Limit, maxGetRecordsBytes)
+	if mayWait && !sh.Closed {
+		// Take the channels before looking at the log's end, so a commit
+		// right after the look still wakes the waiter.
+		w := &waiter{log: l.Changed(), stream: st.changed()}
+		if pos.Seq >= l.NextSeq() {
+			return nil, w, nil
+		}
+	}
+	recs, next, err := l.Read(pos.Seq, limit, maxGetRecordsBytes)
 	if errors.Is(err, slog.ErrTrimmed) { // the iterator's records expired: continue at the trim horizon
-		recs, next, err = l.Read(l.FirstSeq(), in.Limit, maxGetRecordsBytes)
+		recs, next, err = l.Read(l.FirstSeq(), limit, maxGetRecordsBytes)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]recordOut, len(recs))
-	for i, r := range recs {
-		out[i] = recordOut{SequenceNumber: strconv.FormatUint(r.Seq, 10), ApproximateArrivalTimestamp: epochSeconds(r.Timestamp),
-			Data: r.Data, PartitionKey: string(r.Header), EncryptionType: "NONE"}
+	// Keys in the order encoding/json writes a map's: sorted.
+	size := 256
+	for _, r := range recs {
+		size += 128 + base64.StdEncoding.EncodedLen(len(r.Data)) + len(r.Header)
 	}
-	resp := map[string]any{"Records": out, "MillisBehindLatest": 0}
+	b := getBuf(size)
+	b = append(b, '{')
 	latest := l.NextSeq()
-	if len(recs) > 0 && next < latest {
-		behind := s.opts.Now().UnixMilli() - recs[len(recs)-1].Timestamp
-		resp["MillisBehindLatest"] = max(behind, 0)
-	}
-	if sh.Closed && next >= latest {
+	closedEnd := sh.Closed && next >= latest
+	if closedEnd {
 		// A closed shard read to its end: no next iterator; the reader moves on to the children.
 		var children []childShard
 		for _, c := range st.shards.Children(sh.ID) {
@@ -280,13 +389,42 @@ func (s *Server) getRecords(body []byte) (any, error) {
 			children = append(children, childShard{ShardId: c.ID, ParentShards: parents,
 				HashKeyRange: hashKeyRange{c.Range.Start.String(), c.Range.End.String()}})
 		}
-		resp["ChildShards"] = children
-		return resp, nil
+		b = append(b, `"ChildShards":`...)
+		if b, err = appendJSON(b, children); err != nil {
+			putBuf(b)
+			return nil, nil, err
+		}
+		b = append(b, ',')
 	}
-	it, err := s.codec.Encode(iterator.Position{Stream: pos.Stream, Shard: pos.Shard, Generation: pos.Generation, Seq: next})
-	if err != nil {
-		return nil, err
+	var behind int64
+	if len(recs) > 0 && next < latest {
+		behind = max(s.opts.Now().UnixMilli()-recs[len(recs)-1].Timestamp, 0)
 	}
-	resp["NextShardIterator"] = it
-	return resp, nil
+	b = append(b, `"MillisBehindLatest":`...)
+	b = strconv.AppendInt(b, behind, 10)
+	if !closedEnd {
+		it, err := s.codec.Encode(iterator.Position{Stream: pos.Stream, Shard: pos.Shard, Generation: pos.Generation, Seq: next})
+		if err != nil {
+			putBuf(b)
+			return nil, nil, err
+		}
+		b = append(b, `,"NextShardIterator":`...)
+		b = appendJSONString(b, it)
+	}
+	b = append(b, `,"Records":[`...)
+	for i, r := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"SequenceNumber":"`...)
+		b = strconv.AppendUint(b, r.Seq, 10)
+		b = append(b, `","ApproximateArrivalTimestamp":`...)
+		b = appendJSONFloat(b, epochSeconds(r.Timestamp))
+		b = append(b, `,"Data":`...)
+		b = appendJSONBytes(b, r.Data)
+		b = append(b, `,"PartitionKey":`...)
+		b = appendJSONString(b, r.Header)
+		b = append(b, `,"EncryptionType":"NONE"}`...)
+	}
+	return jsonBody(append(b, "]}\n"...)), nil, nil
 }

@@ -47,6 +47,7 @@ func (s *Server) reshard(name string, change func(m *store.ShardMap) error) erro
 		st.shards = backup
 		return err
 	}
+	st.notify() // long-polling readers of a closed shard answer with its children
 	return nil
 }
 

@@ -9,6 +9,10 @@
 // they are read. Errors are answered with HTTP 400 (403 for failed SigV4
 // checks) and {"__type": "<Code>", "message": "…"}.
 //
+// GetRecords may wait for records instead of answering an empty page when
+// the request carries LongPollHeader, a Sluice extension; without it every
+// operation behaves as Kinesis.
+//
 // # Sequence numbers
 //
 // A record's SequenceNumber is the decimal string of its shard log's sequence
@@ -42,14 +46,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -249,26 +254,42 @@ func (s *Server) enforceRetention() {
 
 const targetPrefix = "Kinesis_20131202."
 
-type handler func(s *Server, body []byte) (any, error)
+// call is one API request as an operation sees it. body is owned by
+// ServeHTTP: an operation must not keep it, nor anything aliasing it, once
+// it returns.
+type call struct {
+	ctx    context.Context
+	header http.Header
+	body   []byte
+}
+
+// handler serves one operation. It answers a value to encode as JSON, or a
+// jsonBody already encoded.
+type handler func(s *Server, c *call) (any, error)
+
+// bodyOnly adapts an operation that needs only the request body.
+func bodyOnly(op func(s *Server, body []byte) (any, error)) handler {
+	return func(s *Server, c *call) (any, error) { return op(s, c.body) }
+}
 
 var operations = map[string]handler{
-	"CreateStream":                  (*Server).createStream,
-	"DeleteStream":                  (*Server).deleteStream,
-	"DescribeStream":                (*Server).describeStream,
-	"DescribeStreamSummary":         (*Server).describeStreamSummary,
-	"ListStreams":                   (*Server).listStreams,
-	"ListShards":                    (*Server).listShards,
-	"PutRecord":                     (*Server).putRecord,
-	"PutRecords":                    (*Server).putRecords,
-	"GetShardIterator":              (*Server).getShardIterator,
+	"CreateStream":                  bodyOnly((*Server).createStream),
+	"DeleteStream":                  bodyOnly((*Server).deleteStream),
+	"DescribeStream":                bodyOnly((*Server).describeStream),
+	"DescribeStreamSummary":         bodyOnly((*Server).describeStreamSummary),
+	"ListStreams":                   bodyOnly((*Server).listStreams),
+	"ListShards":                    bodyOnly((*Server).listShards),
+	"PutRecord":                     bodyOnly((*Server).putRecord),
+	"PutRecords":                    bodyOnly((*Server).putRecords),
+	"GetShardIterator":              bodyOnly((*Server).getShardIterator),
 	"GetRecords":                    (*Server).getRecords,
-	"IncreaseStreamRetentionPeriod": (*Server).increaseRetention,
-	"DecreaseStreamRetentionPeriod": (*Server).decreaseRetention,
-	"SplitShard":                    (*Server).splitShard,
-	"MergeShards":                   (*Server).mergeShards,
-	"AddTagsToStream":               (*Server).addTags,
-	"ListTagsForStream":             (*Server).listTags,
-	"RemoveTagsFromStream":          (*Server).removeTags,
+	"IncreaseStreamRetentionPeriod": bodyOnly((*Server).increaseRetention),
+	"DecreaseStreamRetentionPeriod": bodyOnly((*Server).decreaseRetention),
+	"SplitShard":                    bodyOnly((*Server).splitShard),
+	"MergeShards":                   bodyOnly((*Server).mergeShards),
+	"AddTagsToStream":               bodyOnly((*Server).addTags),
+	"ListTagsForStream":             bodyOnly((*Server).listTags),
+	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
 }
 
 // ServeHTTP serves one Kinesis API request.
@@ -283,7 +304,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, store.MaxRequestBytes)
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r.Body, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -293,6 +314,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
 		return
 	}
+	defer putBuf(body)
 	if s.verify != nil {
 		if err := s.verify.Verify(r, body); err != nil {
 			var se *sigv4.Error
@@ -311,10 +333,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
 		return
 	}
+	c := &call{ctx: r.Context(), header: r.Header, body: body}
 	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
+		c.body = []byte("{}")
 	}
-	out, err := h(s, body)
+	out, err := h(s, c)
 	if err != nil {
 		var ae *store.Error
 		if errors.As(err, &ae) {
@@ -325,6 +348,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if b, ok := out.(jsonBody); ok {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+		putBuf(b)
+		return
+	}
 	_ = json.NewEncoder(w).Encode(out)
 }
 

@@ -51,6 +51,11 @@ type stream struct {
 	// deleted is set by DeleteStream; a request that found the stream
 	// before then answers ResourceNotFoundException once it gets the lock.
 	deleted bool
+
+	// waitMu guards wake, the channel long-polling readers wait on; see
+	// changed and notify. It is taken after mu, never before.
+	waitMu sync.Mutex
+	wake   chan struct{}
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -128,6 +133,7 @@ func (st *stream) close() error {
 		errs = append(errs, l.Close())
 	}
 	st.logs = nil // gone() reports the stream closed from now on
+	st.notify()
 	return errors.Join(errs...)
 }
 
