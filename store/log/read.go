@@ -117,8 +117,11 @@ type scanner struct {
 }
 
 func newScanner(v view) *scanner {
+	// A reader at the tail reads a few small frames: size the buffer for
+	// what the view holds, up to 64 KiB.
+	size := int(min(v.size-v.off, 64<<10))
 	return &scanner{v: v, off: v.off, pos: v.off,
-		br: bufio.NewReaderSize(io.NewSectionReader(v.seg.f, v.off, v.size-v.off), 64<<10)}
+		br: bufio.NewReaderSize(io.NewSectionReader(v.seg.f, v.off, v.size-v.off), size)}
 }
 
 // next returns the next frame; its slices are freshly allocated.

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,4 +123,80 @@ func TestJSONOut(t *testing.T) {
 			t.Errorf("bytes %v: got %s, want %s", d, got, want)
 		}
 	}
+}
+
+// TestAnswersAsEncoder: the hand-encoded answers of PutRecords, PutRecord
+// and GetRecords are byte for byte what json.Encoder wrote for the same
+// values before.
+func TestAnswersAsEncoder(t *testing.T) {
+	s, err := New(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	serve := func(op, body string) []byte {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", op, rec.Code, rec.Body)
+		}
+		return rec.Body.Bytes()
+	}
+	// same re-encodes got through the value types the answers were built
+	// from before and compares.
+	same := func(got []byte, v any) {
+		t.Helper()
+		if err := json.Unmarshal(got, v); err != nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("answer\n%s\nwant\n%s", got, want.Bytes())
+		}
+	}
+	serve("CreateStream", `{"StreamName":"s","ShardCount":2}`)
+	type putResult struct {
+		SequenceNumber string `json:",omitempty"`
+		ShardId        string `json:",omitempty"`
+		ErrorCode      string `json:",omitempty"`
+		ErrorMessage   string `json:",omitempty"`
+	}
+	same(serve("PutRecords", `{"StreamName":"s","Records":[{"Data":"","PartitionKey":"<&>"},{"Data":"aGk=","PartitionKey":"é\u2028"},{"Data":"/w==","PartitionKey":"k"}]}`),
+		&struct {
+			EncryptionType    string
+			FailedRecordCount int
+			Records           []putResult
+		}{})
+	same(serve("PutRecord", `{"StreamName":"s","Data":"aGk=","PartitionKey":"x"}`),
+		&struct{ EncryptionType, SequenceNumber, ShardId string }{})
+	type recordOut struct {
+		SequenceNumber              string
+		ApproximateArrivalTimestamp float64
+		Data                        []byte
+		PartitionKey                string
+		EncryptionType              string
+	}
+	type answer struct {
+		ChildShards        []childShard `json:",omitempty"`
+		MillisBehindLatest int64
+		NextShardIterator  string `json:",omitempty"`
+		Records            []recordOut
+	}
+	for _, shard := range []string{"shardId-000000000000", "shardId-000000000001"} {
+		var it struct{ ShardIterator string }
+		json.Unmarshal(serve("GetShardIterator", `{"StreamName":"s","ShardId":"`+shard+`","ShardIteratorType":"TRIM_HORIZON"}`), &it)
+		same(serve("GetRecords", `{"ShardIterator":"`+it.ShardIterator+`","Limit":1}`), &answer{})
+		same(serve("GetRecords", `{"ShardIterator":"`+it.ShardIterator+`"}`), &answer{})
+	}
+	// A closed shard read to its end answers its children.
+	var it struct{ ShardIterator string }
+	json.Unmarshal(serve("GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"LATEST"}`), &it)
+	serve("MergeShards", `{"StreamName":"s","ShardToMerge":"shardId-000000000000","AdjacentShardToMerge":"shardId-000000000001"}`)
+	same(serve("GetRecords", `{"ShardIterator":"`+it.ShardIterator+`"}`), &answer{})
 }
