@@ -51,38 +51,52 @@ func New(endpoint string, hc *http.Client) *Client {
 // into out. API errors are *store.Error; others are wrapped with the
 // operation's name.
 func (c *Client) call(ctx context.Context, op string, in, out any) error {
+	return c.callWith(ctx, op, nil, in, out)
+}
+
+// callWith is call with extra request headers (signed like the others).
+func (c *Client) callWith(ctx context.Context, op string, header map[string]string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("%s: cannot encode request: %w", op, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	req.Header.Set("X-Amz-Target", targetPrefix+op)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	if c.creds != nil {
-		c.creds.sign(req, body, c.now())
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return fmt.Errorf("%s: cannot read response: %w", op, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return responseError(op, resp, data)
-	}
-	if out == nil {
-		return nil
+	data, err := c.send(ctx, op, header, body)
+	if err != nil || out == nil {
+		return err
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s: cannot decode response: %w", op, err)
 	}
 	return nil
+}
+
+// send posts an encoded request and returns the body of a 200 answer.
+func (c *Client) send(ctx context.Context, op string, header map[string]string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("X-Amz-Target", targetPrefix+op)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	if c.creds != nil {
+		c.creds.sign(req, body, c.now())
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read response: %w", op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, responseError(op, resp, data)
+	}
+	return data, nil
 }
 
 // responseError turns a non-200 answer into a *store.Error with AWS's code

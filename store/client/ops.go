@@ -2,6 +2,9 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -92,13 +95,17 @@ type PutRecordsOutput struct {
 // PutRecords writes records (at most 500 and 5 MiB) to stream. A nil error
 // may still hold failed records: see FailedRecordCount and each result.
 func (c *Client) PutRecords(ctx context.Context, stream string, records []PutRecordsEntry) (*PutRecordsOutput, error) {
-	in := struct {
-		StreamName string
-		Records    []PutRecordsEntry
-	}{stream, records}
-	var out PutRecordsOutput
-	if err := c.call(ctx, "PutRecords", in, &out); err != nil {
+	data, err := c.send(ctx, "PutRecords", nil, appendPutRecords(nil, stream, records))
+	if err != nil {
 		return nil, err
+	}
+	var out PutRecordsOutput
+	if decodePutRecords(data, &out) {
+		return &out, nil
+	}
+	out = PutRecordsOutput{}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("PutRecords: cannot decode response: %w", err)
 	}
 	return &out, nil
 }
@@ -166,13 +173,47 @@ type GetRecordsOutput struct {
 // GetRecords reads up to limit records (0: the server's maximum) from
 // iterator.
 func (c *Client) GetRecords(ctx context.Context, iterator string, limit int) (*GetRecordsOutput, error) {
+	return c.GetRecordsWait(ctx, iterator, limit, 0)
+}
+
+// LongPollHeader asks Sluice's store to hold a GetRecords that finds no
+// record for up to this many milliseconds, answering as soon as one is
+// committed (or the shard closes). Kinesis itself ignores it and answers at
+// once.
+const LongPollHeader = "X-Sluice-Long-Poll"
+
+// MaxLongPoll is the longest wait the store accepts.
+const MaxLongPoll = 10 * time.Second
+
+// GetRecordsWait is GetRecords with a long poll of up to wait (0: none; at
+// most MaxLongPoll) when the shard has nothing new. A caller must still
+// expect an empty answer before wait has passed: a server without long
+// polling answers at once.
+func (c *Client) GetRecordsWait(ctx context.Context, iterator string, limit int, wait time.Duration) (*GetRecordsOutput, error) {
 	in := struct {
 		ShardIterator string
 		Limit         int `json:",omitempty"`
 	}{iterator, limit}
-	var out GetRecordsOutput
-	if err := c.call(ctx, "GetRecords", in, &out); err != nil {
+	var hdr map[string]string
+	if wait > 0 {
+		ms := min(wait, MaxLongPoll).Milliseconds()
+		hdr = map[string]string{LongPollHeader: strconv.FormatInt(max(ms, 1), 10)}
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("GetRecords: cannot encode request: %w", err)
+	}
+	data, err := c.send(ctx, "GetRecords", hdr, body)
+	if err != nil {
 		return nil, err
+	}
+	var out GetRecordsOutput
+	if decodeGetRecords(data, &out) {
+		return &out, nil
+	}
+	out = GetRecordsOutput{}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("GetRecords: cannot decode response: %w", err)
 	}
 	return &out, nil
 }
