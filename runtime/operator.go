@@ -84,6 +84,19 @@ type PartitionedSource interface {
 	Partitions() []int
 }
 
+// CheckpointedSource is implemented by sources whose read position is
+// part of checkpoints, so that a restored job goes on exactly where the
+// checkpoint was taken. SnapshotPosition is called from the subtask's
+// goroutine between two Polls, at a barrier: the position it returns must
+// cover exactly the rows returned by Poll so far. RestorePositions is
+// called before Open with the positions every subtask of the restored
+// checkpoint saved — all of them, since the parallelism may have changed —
+// and each subtask takes its share.
+type CheckpointedSource interface {
+	SnapshotPosition() ([]byte, error)
+	RestorePositions(positions [][]byte) error
+}
+
 // Context is what the runtime gives an operator or source subtask.
 type Context struct {
 	Job         string

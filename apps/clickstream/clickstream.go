@@ -31,6 +31,9 @@ type Config struct {
 	Events        int64   // number of clicks; < 0 for no end
 	RowsPerSecond float64 // throttle; 0 for as fast as possible
 	ClicksPerMs   int64   // event-time density (default 20: 20,000 clicks per second of event time)
+	// Parallelism of the generator (0: the job's). One generator writes
+	// the clicks in event-time order, as one producer would.
+	Parallelism int
 }
 
 // Fill generates clicks: click i happens at Start + i/ClicksPerMs ms, up to
@@ -57,12 +60,27 @@ func (c Config) Fill(b *rt.Batch, first int64, n int) {
 // Build adds the job to env and returns the result stream: page,
 // window_start, window_end, views, users, avg_latency_ms, max_latency_ms.
 func Build(env *sluice.Env, c Config) *sluice.WindowResult {
+	return Aggregate(Generate(env, c))
+}
+
+// Generate adds only the generator of Build to env: the clicks, with event
+// time and watermarks.
+func Generate(env *sluice.Env, c Config) *sluice.Stream {
 	var gopts []any
 	gopts = append(gopts, sluice.Watermark("ts", 500*time.Millisecond))
 	if c.RowsPerSecond > 0 {
 		gopts = append(gopts, sluice.RowsPerSecond(c.RowsPerSecond))
 	}
-	clicks := env.FromGenerator("clicks", Schema, c.Events, c.Fill, gopts...)
+	if c.Parallelism > 0 {
+		gopts = append(gopts, sluice.SourceParallelism(c.Parallelism))
+	}
+	return env.FromGenerator("clicks", Schema, c.Events, c.Fill, gopts...)
+}
+
+// Aggregate is the dashboard part of Build over any stream of clicks (with
+// event time on ts): page, window_start, window_end, views, users,
+// avg_latency_ms, max_latency_ms per page and 10-second window.
+func Aggregate(clicks *sluice.Stream) *sluice.WindowResult {
 	return clicks.
 		Filter(expr.Ge(expr.Col("latency_ms"), expr.Int(0))).
 		KeyBy("page").

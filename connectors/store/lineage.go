@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/store/client"
@@ -25,6 +26,11 @@ type lineage struct {
 	parallelism int
 	joined      int // subtasks of the run that have opened
 
+	// Set by open, read-only afterwards.
+	startTs      int64  // AT_TIMESTAMP start, or the start of a 'latest' run (epoch ms)
+	bound        int64  // bounded reads end at records that arrived after this (epoch ms)
+	childStartup string // iterator type of shards created by resharding
+
 	mu      sync.Mutex
 	listed  bool
 	listedN int   // shards from the listing at Open: indexes below it
@@ -41,6 +47,7 @@ type lshard struct {
 	parents  []string
 	children []string
 	startup  string // iterator type of its first read
+	after    string // restored: the sequence number to read after
 	ended    bool   // read to its end (or, closed before a 'latest' start, skipped)
 	assigned bool
 }
@@ -64,14 +71,42 @@ func (ls *lineages) join(cfg *config, ctx *runtime.Context) *lineage {
 }
 
 // open lists the stream's shards once per run (the first subtask to open
-// does it) and deals the ready ones.
-func (l *lineage) open(ctx context.Context) error {
+// does it) and deals the ready ones. With a restored position, shards it
+// has read to their end are skipped and the others resume after their
+// position, or from the position's start.
+func (l *lineage) open(ctx context.Context, restored *position) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.listed {
 		return l.err
 	}
 	l.listed = true
+	now := time.Now().UnixMilli()
+	l.childStartup = client.TrimHorizon
+	switch {
+	case restored != nil:
+		l.startTs, l.bound = restored.Start, restored.Bound
+	case l.cfg.startup == client.AtTimestamp:
+		l.startTs = l.cfg.startTs
+	case l.cfg.startup == client.Latest:
+		l.startTs = now
+	}
+	if l.cfg.startup == client.AtTimestamp {
+		l.childStartup = client.AtTimestamp
+	}
+	if l.cfg.bounded && l.bound == 0 {
+		l.bound = now
+	}
+	ended := map[string]bool{}
+	if restored != nil {
+		for _, id := range restored.Ended {
+			ended[id] = true
+		}
+	}
+	if err := l.cfg.ensureStream(ctx); err != nil {
+		l.err = err
+		return err
+	}
 	all, err := l.cfg.client.ListShards(ctx, l.cfg.stream) // every shard, open and closed
 	if err != nil {
 		l.err = l.cfg.errorf("stream %s: cannot list shards: %w", l.cfg.stream, err)
@@ -79,9 +114,20 @@ func (l *lineage) open(ctx context.Context) error {
 	}
 	for _, sh := range all { // in shard id order
 		n := l.add(sh.ShardId, sh.ParentShardId, sh.AdjacentParentShardId)
-		n.startup = l.cfg.startup
-		if l.cfg.startup == client.Latest && !sh.Open() {
-			n.ended = true // what it holds is older than the start
+		switch {
+		case restored == nil:
+			n.startup = l.cfg.startup
+			if l.cfg.startup == client.Latest && !sh.Open() {
+				n.ended = true // what it holds is older than the start
+			}
+		case ended[sh.ShardId]:
+			n.ended = true
+		case restored.Shards[sh.ShardId] != "":
+			n.after = restored.Shards[sh.ShardId]
+		case restored.Start != 0:
+			n.startup = client.AtTimestamp
+		default:
+			n.startup = client.TrimHorizon
 		}
 	}
 	l.listedN = len(l.order)
@@ -100,7 +146,7 @@ func (l *lineage) open(ctx context.Context) error {
 func (l *lineage) add(id string, parents ...string) *lshard {
 	n := l.shards[id]
 	if n == nil {
-		n = &lshard{id: id, idx: len(l.order), startup: client.TrimHorizon}
+		n = &lshard{id: id, idx: len(l.order), startup: l.childStartup}
 		l.shards[id] = n
 		l.order = append(l.order, n)
 	}
@@ -188,3 +234,10 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// resumeFrom is where a restored run starts shards that have no position:
+// 0 for the trim horizon, else an arrival time.
+func (l *lineage) resumeFrom() int64 { return l.startTs }
+
+// boundIfAny is the arrival time a bounded read ends at (0: unbounded).
+func (l *lineage) boundIfAny() int64 { return l.bound }

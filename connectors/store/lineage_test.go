@@ -188,7 +188,7 @@ func ids(ns []*lshard) []string {
 // yet (a child of a shard still being read), and goes to the subtask that
 // ended the last of them.
 func TestLineageEnd(t *testing.T) {
-	l := &lineage{cfg: &config{startup: client.TrimHorizon}, parallelism: 2, shards: map[string]*lshard{}, queue: make([][]*lshard, 2)}
+	l := &lineage{cfg: &config{startup: client.TrimHorizon}, childStartup: client.TrimHorizon, parallelism: 2, shards: map[string]*lshard{}, queue: make([][]*lshard, 2)}
 	l.listed = true
 	for _, id := range []string{"a", "b"} {
 		l.add(id).startup = client.TrimHorizon

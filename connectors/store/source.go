@@ -3,6 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
+	"math"
+	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
@@ -10,56 +14,81 @@ import (
 	"github.com/sluicehq/sluice/store/client"
 )
 
+// pollWait bounds how long Poll waits for a shard reader (the runtime asks
+// for about 100 ms at most, so that timers and barriers are not held up).
+const pollWait = 50 * time.Millisecond
+
 // shardState is one shard a source subtask reads: one watermark partition,
 // the shard's index in the lineage.
 type shardState struct {
 	id       string
 	part     int
-	startup  string // iterator type of the first read
-	iterator string // "" before the first GetRecords
-	lastSeq  string // sequence number of the last record read
-	done     bool   // a closed shard read to its end
+	startup  string // iterator type of the first read, when after is ""
+	after    string // sequence number of the last record emitted (or restored)
+	done     bool   // read to its end: its last records have been emitted
 	children []client.ChildShard
 }
 
-// source is a subtask of a store source: it reads the shards the lineage
-// gives it, round-robin, and drops each when it has read it to its end.
+// fetch is what a shard reader hands the subtask: one GetRecords answer.
+type fetch struct {
+	sh       *shardState
+	recs     []client.Record
+	end      bool // the shard has nothing more for this job
+	children []client.ChildShard
+	err      error // the shard cannot be read: fails the job
+}
+
+// source is a subtask of a store source. Each of its shards has a reader
+// goroutine that long-polls GetRecords and hands the answers over a small
+// channel (its backpressure); Poll decodes one answer per call into a
+// batch, in the subtask's goroutine, and keeps each shard's position: the
+// sequence number of the last record emitted.
 type source struct {
-	cfg    *config
-	runs   *lineages
-	lin    *lineage
-	ctx    *runtime.Context
-	stop   *stopper
-	dec    *format.JSONDecoder
-	batch  *runtime.Batch
-	shards []*shardState
-	rr     int // next shard to read
-	empty  int // shards read in a row that had nothing
-	bad    int
+	cfg      *config
+	runs     *lineages
+	lin      *lineage
+	ctx      *runtime.Context
+	stop     *stopper
+	dec      *format.JSONDecoder
+	batch    *runtime.Batch
+	shards   []*shardState
+	ended    []string // shards this subtask read to their end
+	restored *position
+	fetched  chan fetch
+	readers  sync.WaitGroup
+	timer    *time.Timer
+	bad      int
 }
 
 // Open joins the run's lineage (the first subtask lists the shards) and
-// takes the subtask's share of the shards ready to be read.
+// starts readers for the subtask's share of the shards ready to be read.
 func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.stop = newStopper(ctx)
 	s.dec = format.NewJSONDecoder(s.cfg.schema)
 	s.batch = runtime.NewBatch(s.cfg.schema)
+	s.fetched = make(chan fetch, 2)
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
 	if s.runs == nil {
 		s.runs = &lineages{}
 	}
 	s.lin = s.runs.join(s.cfg, ctx)
-	if err := s.lin.open(s.stop.ctx); err != nil {
+	if err := s.lin.open(s.stop.ctx, s.restored); err != nil {
 		return err
 	}
 	s.takeShards()
 	return nil
 }
 
-// takeShards adds the shards the lineage has newly given the subtask.
+// takeShards starts reading the shards the lineage has newly given the
+// subtask.
 func (s *source) takeShards() {
 	for _, n := range s.lin.take(s.ctx.Subtask) {
-		s.shards = append(s.shards, &shardState{id: n.id, part: n.idx, startup: n.startup})
+		sh := &shardState{id: n.id, part: n.idx, startup: n.startup, after: n.after}
+		s.shards = append(s.shards, sh)
+		s.readers.Add(1)
+		go s.read(sh)
 	}
 }
 
@@ -72,6 +101,7 @@ func (s *source) endShards() {
 	for _, sh := range s.shards {
 		if sh.done {
 			s.lin.end(s.ctx.Subtask, sh.id, sh.children)
+			s.ended = append(s.ended, sh.id)
 			continue
 		}
 		kept = append(kept, sh)
@@ -91,67 +121,54 @@ func (s *source) Partitions() []int {
 	return parts
 }
 
-// Poll reads one shard with one GetRecords call. When every shard has come
-// back empty in turn, it sleeps idleSleep before returning nothing.
+// Poll decodes the next answer of a shard reader, waiting up to pollWait
+// for one. A bounded source ends (io.EOF) when it has no shard left.
 func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	b, part, err := s.poll(ctx)
+	s.endShards()
+	if len(s.shards) == 0 && s.cfg.bounded {
+		return nil, 0, io.EOF
+	}
+	var f fetch
+	select {
+	case f = <-s.fetched:
+	default:
+		s.timer.Reset(pollWait)
+		select {
+		case f = <-s.fetched:
+			s.timer.Stop()
+		case <-s.timer.C:
+			return nil, 0, nil
+		case <-ctx.Done():
+			s.timer.Stop()
+			return nil, 0, ctx.Err()
+		}
+	}
+	b, part, err := s.decode(f)
 	if s.bad > 0 && s.ctx.Metrics != nil {
 		s.ctx.Metrics.BadRecords.Add(s.bad)
 	}
 	s.bad = 0
-	if err == nil && b == nil && s.empty >= len(s.shards) {
-		s.empty = 0
-		if sleep(ctx, idleSleep) != nil {
-			return nil, 0, ctx.Err()
-		}
-	}
 	return b, part, err
 }
 
-func (s *source) poll(ctx context.Context) (*runtime.Batch, int, error) {
-	s.endShards()
-	if len(s.shards) == 0 {
-		s.empty = 1
+// decode turns one answer into a batch and advances the shard's position.
+func (s *source) decode(f fetch) (*runtime.Batch, int, error) {
+	if f.err != nil {
+		return nil, 0, f.err
+	}
+	sh := f.sh
+	if f.end {
+		sh.done, sh.children = true, f.children
+	}
+	if len(f.recs) == 0 {
 		return nil, 0, nil
 	}
-	i := s.rr % len(s.shards)
-	s.rr = i + 1
-	sh := s.shards[i]
-	if sh.iterator == "" {
-		in := client.GetShardIteratorInput{StreamName: s.cfg.stream, ShardId: sh.id, ShardIteratorType: sh.startup}
-		if sh.lastSeq != "" { // an expired iterator: go on after the last record read
-			in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, sh.lastSeq
-		}
-		it, err := s.cfg.client.GetShardIterator(ctx, in)
-		if err != nil {
-			return nil, 0, s.apiError(sh, "cannot get an iterator", err)
-		}
-		sh.iterator = it
-	}
-	out, err := s.cfg.client.GetRecords(ctx, sh.iterator, runtime.DefaultBatchRows)
-	if err != nil {
-		var e *kstore.Error
-		if errors.As(err, &e) && e.Code == kstore.ErrExpiredIterator {
-			sh.iterator = ""
-			return nil, 0, nil
-		}
-		return nil, 0, s.apiError(sh, "cannot read", err)
-	}
-	sh.iterator = out.NextShardIterator
-	if out.NextShardIterator == "" { // a closed shard read to its end
-		sh.done, sh.children = true, out.ChildShards
-	}
-	if len(out.Records) == 0 {
-		s.empty++
-		return nil, 0, nil
-	}
-	s.empty = 0
 	s.batch.Reset()
-	for _, r := range out.Records {
-		sh.lastSeq = r.SequenceNumber
+	for _, r := range f.recs {
+		sh.after = r.SequenceNumber
 		if err := s.dec.Decode(r.Data, s.batch); err != nil {
 			s.bad++
 			s.cfg.log.Printf("table %s: stream %s shard %s record %s: %v (skipped)", s.cfg.table, s.cfg.stream, sh.id, r.SequenceNumber, err)
@@ -163,26 +180,122 @@ func (s *source) poll(ctx context.Context) (*runtime.Batch, int, error) {
 	return s.batch, sh.part, nil
 }
 
-// apiError decides whether a failed call fails the job: a transient error
-// is reported and the shard is tried again at the next turn.
-func (s *source) apiError(sh *shardState, what string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err // the job is stopping
-	}
-	if retryable(err) {
-		s.empty++
+// read is the reader goroutine of one shard: it long-polls GetRecords from
+// the shard's position and hands every non-empty answer, and the shard's
+// end, to the subtask. Transient failures are retried with backoff; others
+// go to the subtask, which fails the job.
+func (s *source) read(sh *shardState) {
+	defer s.readers.Done()
+	ctx := s.stop.ctx
+	startup, last := sh.startup, sh.after // the reader's own copies
+	it := ""
+	backoff := minBackoff
+	retry := func(what string, err error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !retryable(err) {
+			s.send(ctx, fetch{err: s.cfg.errorf("stream %s shard %s on %s: %s: %w", s.cfg.stream, sh.id, s.cfg.where(), what, err)})
+			return false
+		}
 		s.cfg.log.Printf("table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)
-		return nil
+		if sleep(ctx, backoff) != nil {
+			return false
+		}
+		backoff = min(2*backoff, maxBackoff)
+		return true
 	}
-	return s.cfg.errorf("stream %s shard %s: %s: %w", s.cfg.stream, sh.id, what, err)
+	for ctx.Err() == nil {
+		if it == "" {
+			in := client.GetShardIteratorInput{StreamName: s.cfg.stream, ShardId: sh.id, ShardIteratorType: startup}
+			if startup == client.AtTimestamp {
+				ts := time.UnixMilli(s.lin.startTs)
+				in.Timestamp = &ts
+			}
+			if last != "" { // restored, or an expired iterator: go on after the last record
+				in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, last
+			}
+			var err error
+			if it, err = s.cfg.client.GetShardIterator(ctx, in); err != nil {
+				if !retry("cannot get an iterator", err) {
+					return
+				}
+				continue
+			}
+		}
+		asked := time.Now()
+		out, err := s.cfg.client.GetRecordsWait(ctx, it, s.cfg.limit, s.cfg.longPoll)
+		if err != nil {
+			var e *kstore.Error
+			if errors.As(err, &e) && e.Code == kstore.ErrExpiredIterator {
+				it = ""
+				continue
+			}
+			if !retry("cannot read", err) {
+				return
+			}
+			continue
+		}
+		backoff = minBackoff
+		f := fetch{sh: sh, recs: out.Records}
+		if out.NextShardIterator == "" { // a closed shard read to its end
+			f.end, f.children = true, out.ChildShards
+		}
+		if s.cfg.bounded {
+			for i, r := range f.recs {
+				if arrivalMillis(r) > s.lin.bound {
+					f.recs, f.end, f.children = f.recs[:i], true, nil
+					break
+				}
+			}
+			if len(out.Records) == 0 && time.Now().UnixMilli() >= s.lin.bound+boundedSettle.Milliseconds() {
+				f.end = true
+			}
+		}
+		if len(f.recs) > 0 {
+			last = f.recs[len(f.recs)-1].SequenceNumber
+		}
+		it = out.NextShardIterator
+		if (len(f.recs) > 0 || f.end) && !s.send(ctx, f) {
+			return
+		}
+		if f.end {
+			return
+		}
+		if len(out.Records) == 0 && time.Since(asked) < s.cfg.longPoll/2 || s.cfg.longPoll == 0 && len(out.Records) == 0 {
+			// The server did not hold the call: poll at a gentle rate.
+			if sleep(ctx, pollInterval) != nil {
+				return
+			}
+		}
+	}
 }
 
-// Close stops the subtask's goroutine and releases its batch.
+// send hands f to the subtask; false when the job is stopping.
+func (s *source) send(ctx context.Context, f fetch) bool {
+	select {
+	case s.fetched <- f:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// arrivalMillis is a record's arrival time in epoch milliseconds.
+func arrivalMillis(r client.Record) int64 {
+	return int64(math.Round(r.ApproximateArrivalTimestamp * 1000))
+}
+
+// Close stops the shard readers and waits for them, and releases the batch.
 func (s *source) Close() error {
 	s.stop.close()
+	s.readers.Wait()
 	if s.batch != nil {
 		s.batch.Release()
 		s.batch = nil
+	}
+	if s.timer != nil {
+		s.timer.Stop()
 	}
 	s.cfg.http.CloseIdleConnections()
 	s.cfg.log.Flush("warnings")

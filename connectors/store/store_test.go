@@ -86,7 +86,7 @@ func startStore(t *testing.T, stream string, shards int) (string, *client.Client
 	return ts.URL, c
 }
 
-func connector(t *testing.T) interface {
+func connector(t testing.TB) interface {
 	connectors.Source
 	connectors.Sink
 } {
