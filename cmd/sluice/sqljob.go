@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -38,22 +39,44 @@ func compileFile(path string, par int, catalogDir string) (*sql.Plan, error) {
 	return sql.Compile(string(src), sql.Options{File: path, Parallelism: par, Catalog: cat, Out: os.Stdout})
 }
 
-func sqlFlags(name string) (*flag.FlagSet, *int, *string, *string) {
+type sqlOpts struct {
+	par         *int
+	metricsAddr *string
+	catalogDir  *string
+	storeDir    *string
+	storeListen *string
+}
+
+func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249")
-	catalogDir := fs.String("catalog", "", "keep tables in this folder, for later jobs (default: in memory)")
-	return fs, par, metricsAddr, catalogDir
+	return fs, sqlOpts{
+		par:         fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)"),
+		metricsAddr: fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249"),
+		catalogDir:  fs.String("catalog", "", "keep tables in this folder, for later jobs (default: in memory)"),
+		storeDir:    fs.String("store-dir", "", "run an embedded stream store over this folder: 'store' tables without 'endpoint' use it"),
+		storeListen: fs.String("store-listen", "", "with --store-dir: also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567"),
+	}
 }
 
 // runSQL runs every INSERT of a job file as one job: sluice run FILE.sql.
 func runSQL(ctx context.Context, path string, args []string) error {
-	fs, par, metricsAddr, catalogDir := sqlFlags("run " + path)
+	fs, o := sqlFlags("run " + path)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	par, metricsAddr, catalogDir := o.par, o.metricsAddr, o.catalogDir
 	if *par <= 0 {
 		*par = defaultParallelism()
+	}
+	if *o.storeListen != "" && *o.storeDir == "" {
+		return errors.New("--store-listen needs --store-dir")
+	}
+	if *o.storeDir != "" {
+		closeStore, err := openEmbedded(*o.storeDir, *o.storeListen)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
 	}
 	plan, err := compileFile(path, *par, *catalogDir)
 	if err != nil {
@@ -72,9 +95,17 @@ func runSQL(ctx context.Context, path string, args []string) error {
 
 // explainSQL prints the physical plan of a job file.
 func explainSQL(path string, args []string) error {
-	fs, par, _, catalogDir := sqlFlags("explain " + path)
+	fs, o := sqlFlags("explain " + path)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	par, catalogDir := o.par, o.catalogDir
+	if *o.storeDir != "" {
+		closeStore, err := openEmbedded(*o.storeDir, "")
+		if err != nil {
+			return err
+		}
+		defer closeStore()
 	}
 	if *par <= 0 {
 		*par = defaultParallelism()

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	storeconn "github.com/sluicehq/sluice/connectors/store"
+	"github.com/sluicehq/sluice/store/server"
+)
+
+// openEmbedded opens the store over dir in-process and makes it the
+// embedded store of tables without an 'endpoint'. With listen, it also
+// serves the Kinesis API there (loopback only: the embedded store has no
+// credentials), so that producers — the agent, AWS SDKs and CLI — can write
+// to the streams the job reads. close stops both.
+func openEmbedded(dir, listen string) (stop func(), err error) {
+	srv, err := server.New(dir, server.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("embedded store %s: %w", dir, err)
+	}
+	storeconn.UseEmbedded(srv)
+	stopHTTP := func() {}
+	if listen != "" {
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			storeconn.UseEmbedded(nil)
+			srv.Close()
+			return nil, fmt.Errorf("--store-listen %s: %w", listen, err)
+		}
+		if !isLoopback(ln.Addr()) {
+			ln.Close()
+			storeconn.UseEmbedded(nil)
+			srv.Close()
+			return nil, fmt.Errorf("--store-listen %s: the embedded store listens on loopback only (for other hosts, run `sluice store` with credentials)", ln.Addr())
+		}
+		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fmt.Fprintln(os.Stderr, "sluice: embedded store:", err)
+			}
+		}()
+		fmt.Fprintf(os.Stderr, "sluice: the embedded store serves the Kinesis API at http://%s (data %s)\n", ln.Addr(), dir)
+		stopHTTP = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			hs.Shutdown(ctx)
+			<-done
+		}
+	}
+	return func() {
+		stopHTTP()
+		storeconn.UseEmbedded(nil)
+		if err := srv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice: embedded store:", err)
+		}
+	}, nil
+}
