@@ -14,7 +14,11 @@
 // call Read, SeekTimestamp, FirstSeq and NextSeq concurrently with writers;
 // they see only durable records: a commit is published to readers after its
 // fsync and just before its Append calls return. Records returned by Read are owned by
-// the caller.
+// the caller. AppendAsync queues records the same way without waiting and
+// reports the outcome to a callback, so one caller can have appends to
+// several logs in one group commit each. A reader that has caught up waits
+// on Changed, a channel closed at the next publish (or at Close), instead
+// of polling.
 //
 // Arrival timestamps (Unix milliseconds) are taken by the log when a batch is
 // committed and are made non-decreasing (max(clock, previous)), so they can be
