@@ -283,3 +283,91 @@ func TestProcessingTimeTimersFire(t *testing.T) {
 }
 
 var errEOF = io.EOF
+
+// dynSource emits partition 0's batches, declaring partition 1 started
+// and/or partition 0 ended after `after` polls; partition 1 emits its own
+// batches once started.
+type dynSource struct {
+	p0, p1       *scriptSource
+	after, polls int
+	start, end   bool
+	reported     bool
+}
+
+func (d *dynSource) Open(ctx *Context) error { d.p0.Open(ctx); d.p1.Open(ctx); return nil }
+func (d *dynSource) Partitions() []int       { return []int{0} }
+func (d *dynSource) Poll(ctx context.Context) (*Batch, int, error) {
+	d.polls++
+	if d.polls > d.after && d.start {
+		if b, part, _ := d.p1.Poll(ctx); b != nil {
+			return b, part, nil
+		}
+	}
+	if d.polls > d.after && d.end {
+		time.Sleep(time.Millisecond)
+		return nil, 0, nil
+	}
+	return d.p0.Poll(ctx)
+}
+func (d *dynSource) PartitionChanges() (started, ended []int) {
+	if d.polls <= d.after || d.reported {
+		return nil, nil
+	}
+	d.reported = true
+	if d.start {
+		started = []int{1}
+	}
+	if d.end {
+		ended = []int{0}
+	}
+	return started, ended
+}
+func (d *dynSource) Close() error { return nil }
+
+// TestDynamicPartitions: a partition that ends stops holding back the
+// watermark at once (no idle timeout), and one that starts holds it back
+// until it delivers.
+func TestDynamicPartitions(t *testing.T) {
+	run := func(src *dynSource) []int64 {
+		t.Helper()
+		g := NewGraph("t")
+		s := g.AddSource("src", kvSchema, 1, func() Source { return src }, WatermarkStrategy{TimeColumn: 2})
+		c, mk := newCollector()
+		g.Connect(s, g.AddOperator("sink", kvSchema, 1, 1, mk), Forward)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- Run(ctx, g, Options{}) }()
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+		<-done
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return append([]int64(nil), *c.wms...)
+	}
+	last := func(wms []int64) int64 {
+		if len(wms) == 0 {
+			return MinWatermark
+		}
+		return wms[len(wms)-1]
+	}
+	var later [][]int64
+	for i := int64(0); i < 50; i++ {
+		later = append(later, []int64{2000 + i*10})
+	}
+	// Partition 0 stops at 100 and ends; partition 1 carries on from 2000.
+	ends := &dynSource{p0: &scriptSource{times: [][]int64{{100}}, part: 0, forever: true},
+		p1: &scriptSource{times: later, part: 1, forever: true}, after: 2, start: true, end: true}
+	if wm := last(run(ends)); wm < 2400 {
+		t.Fatalf("after partition 0 ended the watermark stayed at %d", wm)
+	}
+	// Partition 1 starts but never delivers: the watermark waits for it.
+	var early [][]int64
+	for i := int64(0); i < 100; i++ {
+		early = append(early, []int64{1000 + i*10})
+	}
+	waits := &dynSource{p0: &scriptSource{times: early, part: 0, forever: true, delay: time.Millisecond},
+		p1: &scriptSource{part: 1, forever: true}, after: 10, start: true}
+	if wm := last(run(waits)); wm > 1000+10*10 {
+		t.Fatalf("a started, silent partition let the watermark reach %d", wm)
+	}
+}

@@ -537,6 +537,7 @@ func (t *task) runSource(ctx context.Context) error {
 	if ps, ok := t.source.(PartitionedSource); ok {
 		gen.declare(ps.Partitions(), time.Now().UnixMilli())
 	}
+	_, gen.dynamic = t.source.(DynamicPartitions)
 	idle := false
 	var wait *time.Timer
 	defer func() {
@@ -572,6 +573,18 @@ func (t *task) runSource(ctx context.Context) error {
 			return wrap(root, err)
 		}
 		now := time.Now().UnixMilli()
+		if dp, ok := t.source.(DynamicPartitions); ok {
+			started, ended := dp.PartitionChanges()
+			gen.declare(started, now)
+			gen.end(ended)
+			if len(started) > 0 && idle {
+				// A new partition holds back the watermark from now on.
+				idle = false
+				if err := t.broadcast(root, Message{Kind: MsgActive}); err != nil {
+					return err
+				}
+			}
+		}
 		if b != nil && b.Len() > 0 {
 			root.metrics.RowsIn.Add(b.Len())
 			root.metrics.BatchesIn.Inc()

@@ -84,6 +84,18 @@ type PartitionedSource interface {
 	Partitions() []int
 }
 
+// DynamicPartitions is implemented by sources whose partitions come and go
+// while they run, such as the shards of a stream that is split or merged.
+// PartitionChanges is called after every Poll: partitions started since the
+// last call hold back the watermark (until their first rows, or the idle
+// timeout) like those of PartitionedSource; partitions ended deliver no more
+// rows and stop holding it back at once. A subtask of such a source with no
+// partition left (or none to begin with) is idle: it holds back nothing
+// until it starts one.
+type DynamicPartitions interface {
+	PartitionChanges() (started, ended []int)
+}
+
 // CheckpointedSource is implemented by sources whose read position is
 // part of checkpoints, so that a restored job goes on exactly where the
 // checkpoint was taken. SnapshotPosition is called from the subtask's

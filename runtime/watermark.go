@@ -14,10 +14,12 @@ type wmGenerator struct {
 	emitted int64
 	isIdle  bool
 	started int64 // processing time the subtask started
+	dynamic bool  // the source reports its partitions (DynamicPartitions)
 }
 
 type partWM struct {
 	seen     bool
+	ended    bool // no more rows: not part of the minimum
 	max      int64
 	lastSeen int64 // processing time of the last row
 	idle     bool
@@ -36,7 +38,16 @@ func (g *wmGenerator) declare(parts []int, now int64) {
 			g.parts = append(g.parts, partWM{max: MinWatermark})
 		}
 		p := &g.parts[part]
-		p.seen, p.lastSeen = true, now
+		p.seen, p.lastSeen, p.ended = true, now, false
+	}
+}
+
+// end removes partitions from the minimum for good.
+func (g *wmGenerator) end(parts []int) {
+	for _, part := range parts {
+		if part >= 0 && part < len(g.parts) {
+			g.parts[part].ended = true
+		}
 	}
 }
 
@@ -53,7 +64,7 @@ func (g *wmGenerator) observe(part int, b *Batch, now int64) {
 	if n == 0 {
 		return
 	}
-	p.seen, p.lastSeen, p.idle = true, now, false
+	p.seen, p.lastSeen, p.idle, p.ended = true, now, false, false
 	v := &b.Cols[g.col]
 	m := p.max
 	if b.Sel == nil && v.Null == nil {
@@ -81,7 +92,9 @@ func (g *wmGenerator) current(now int64) (wm int64, advanced, allIdle bool) {
 		// A subtask without partitions (more subtasks than partitions)
 		// is idle once the idle timeout has passed, so that it does not
 		// hold back the watermark of the others.
-		return g.emitted, false, g.idle > 0 && now-g.started >= g.idle
+		// A source that reports its partitions and has none has nothing
+		// to wait for.
+		return g.emitted, false, g.dynamic || g.idle > 0 && now-g.started >= g.idle
 	}
 	min := MaxWatermark
 	active := 0
@@ -90,7 +103,7 @@ func (g *wmGenerator) current(now int64) (wm int64, advanced, allIdle bool) {
 		if g.idle > 0 && p.seen && now-p.lastSeen >= g.idle {
 			p.idle = true
 		}
-		if p.idle || !p.seen {
+		if p.idle || !p.seen || p.ended {
 			continue
 		}
 		active++

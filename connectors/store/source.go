@@ -53,6 +53,9 @@ type source struct {
 	batch    *runtime.Batch
 	shards   []*shardState
 	ended    []string // shards this subtask read to their end
+	opened   bool     // Open has returned: new shards are reported as started
+	started  []int    // partitions started since the last PartitionChanges
+	stopped  []int    // partitions ended since the last PartitionChanges
 	restored *position
 	fetched  chan fetch
 	readers  sync.WaitGroup
@@ -78,6 +81,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 		return err
 	}
 	s.takeShards()
+	s.opened = true
 	return nil
 }
 
@@ -87,6 +91,9 @@ func (s *source) takeShards() {
 	for _, n := range s.lin.take(s.ctx.Subtask) {
 		sh := &shardState{id: n.id, part: n.idx, startup: n.startup, after: n.after}
 		s.shards = append(s.shards, sh)
+		if s.opened {
+			s.started = append(s.started, sh.part)
+		}
 		s.readers.Add(1)
 		go s.read(sh)
 	}
@@ -102,6 +109,7 @@ func (s *source) endShards() {
 		if sh.done {
 			s.lin.end(s.ctx.Subtask, sh.id, sh.children)
 			s.ended = append(s.ended, sh.id)
+			s.stopped = append(s.stopped, sh.part)
 			continue
 		}
 		kept = append(kept, sh)
@@ -109,6 +117,15 @@ func (s *source) endShards() {
 	clear(s.shards[len(kept):])
 	s.shards = kept
 	s.takeShards()
+}
+
+// PartitionChanges reports the shards taken since the last call (children
+// of split or merged shards: they hold back the watermark until they
+// deliver) and those read to their end (they stop holding it back).
+func (s *source) PartitionChanges() (started, ended []int) {
+	started, ended = s.started, s.stopped
+	s.started, s.stopped = nil, nil
+	return started, ended
 }
 
 // Partitions are the watermark partitions of the shards the subtask reads

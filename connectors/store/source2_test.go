@@ -334,3 +334,26 @@ func TestCredentials(t *testing.T) {
 		t.Fatalf("credentials from the environment: %v", err)
 	}
 }
+
+// TestWatermarkFollowsSplit: without any idle timeout, the watermark of an
+// unbounded read moves past a split — the parent, read to its end, stops
+// holding it back, and the children carry it on.
+func TestWatermarkFollowsSplit(t *testing.T) {
+	url, c := startStore(t, "in", 1)
+	keyed(t, c, "in", 0, 500)
+	split(t, url, c, "in")
+	keyed(t, c, "in", 500, 1000)
+	got, _ := readJob(t, map[string]string{"stream": "in", "endpoint": url}, 2, 1000, func(col *rttest.Collector) {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if wms := col.Watermarks(); len(wms) > 0 && wms[len(wms)-1] >= base+900 {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	wms := got.Watermarks()
+	if len(wms) == 0 || wms[len(wms)-1] < base+900 {
+		t.Fatalf("watermarks %v: stuck before the split's children (rows up to %d)", wms, base+999)
+	}
+}
