@@ -96,6 +96,33 @@ type DynamicPartitions interface {
 	PartitionChanges() (started, ended []int)
 }
 
+// Snapshotter is implemented by operators whose state must survive a
+// failure. SnapshotState is called from the subtask's goroutine once a
+// checkpoint's barrier has arrived on every input, before the barrier is
+// forwarded (and once more after Finish, for the checkpoint that records
+// the end of the job). It returns the state as bytes that the operator no
+// longer touches: the operator goes on changing its state as soon as the
+// call returns, while the runtime writes the bytes out asynchronously.
+// RestoreState is called after Open and before any input, with the bytes
+// this subtask's SnapshotState returned (the parallelism of a restored job
+// is that of the checkpoint). A nil or empty snapshot is valid and means
+// "no state".
+type Snapshotter interface {
+	SnapshotState(checkpointID int64) ([]byte, error)
+	RestoreState(data []byte) error
+}
+
+// CheckpointListener is implemented by operators — exactly-once sinks —
+// that act once a checkpoint is complete, i.e. its manifest is durable.
+// NotifyCheckpointComplete is called from the checkpoint coordinator's
+// goroutine, not the subtask's, so it must synchronise with the operator;
+// it covers every checkpoint up to id (a notification may be skipped when a
+// later one completes first). An error is reported, not fatal: the commit
+// is retried when the job is restored from that checkpoint.
+type CheckpointListener interface {
+	NotifyCheckpointComplete(id int64) error
+}
+
 // CheckpointedSource is implemented by sources whose read position is
 // part of checkpoints, so that a restored job goes on exactly where the
 // checkpoint was taken. SnapshotPosition is called from the subtask's
