@@ -143,6 +143,10 @@ type Context struct {
 	Subtask     int
 	Parallelism int
 	Metrics     *OperatorMetrics
+	// Checkpointing is set when the job takes checkpoints: an
+	// exactly-once sink then publishes output only when a checkpoint that
+	// covers it completes (CheckpointListener), also at the end of input.
+	Checkpointing bool
 
 	task    *task
 	node    *node
