@@ -29,6 +29,9 @@ type Options struct {
 	// travels with the data; operators implementing BarrierHandler see it
 	// once it has arrived on all their inputs (aligned).
 	Barriers <-chan Barrier
+	// Checkpoints, when set, makes the run take checkpoints (and restore
+	// one): see CheckpointOptions. Barriers must then be nil.
+	Checkpoints *CheckpointOptions
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -55,6 +58,7 @@ type node struct {
 	writers  []*writer // edges leaving the subtask, for control propagation
 	metrics  *OperatorMetrics
 	wm       int64
+	restore  []byte // state to restore after Open (a run restored from a checkpoint)
 }
 
 // task is one goroutine: a source or an input-driven root with its fused
@@ -69,6 +73,9 @@ type task struct {
 	ended    chan struct{} // closed when the task's run returns
 	timers   timerQueue
 	nodes    []*node
+	coord    *coordinator // nil without checkpoints
+	restored *Checkpoint  // the checkpoint the run starts from, if any
+	align    *metrics.Histogram
 }
 
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
@@ -93,9 +100,40 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var coord *coordinator
+	if cp := opt.Checkpoints; cp != nil {
+		if opt.Barriers != nil {
+			return errors.New("runtime: Options.Barriers and Options.Checkpoints are exclusive")
+		}
+		if cp.Restore != nil {
+			if err := cp.Restore.match(g, cp.AllowNonRestoredState, cp.Log); err != nil {
+				return err
+			}
+		}
+		var err error
+		if coord, err = newCoordinator(*cp, g, set, cancel); err != nil {
+			return err
+		}
+		opt.Barriers = coord.barriers
+	}
 	tasks, err := build(ctx, g, opt, set)
 	if err != nil {
 		return err
+	}
+	if coord != nil {
+		for _, t := range tasks {
+			t.coord = coord
+			for _, n := range t.nodes {
+				if l, ok := n.op.(CheckpointListener); ok {
+					coord.listeners = append(coord.listeners, l)
+				}
+			}
+		}
+		if r := opt.Checkpoints.Restore; r != nil && r.Finished {
+			// The job had ended: only let its sinks finish publishing.
+			return restoreFinished(tasks)
+		}
+		go coord.run()
 	}
 	var wg sync.WaitGroup
 	tasksDone := make(chan struct{})
@@ -123,6 +161,9 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	wg.Wait()
 	close(tasksDone)
 	<-fanDone
+	if coord != nil {
+		coord.stop(context.Cause(ctx) == nil)
+	}
 	for _, t := range tasks {
 		t.close()
 	}
@@ -148,7 +189,11 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 		for i := range inst[spec.ID] {
 			n := &node{spec: spec, wm: MinWatermark}
 			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, i)
-			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n, done: ctx.Done()}
+			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n, done: ctx.Done(),
+				Checkpointing: opt.Checkpoints != nil}
+			if cp := opt.Checkpoints; cp != nil && cp.Restore != nil {
+				n.restore = cp.Restore.blob(spec.ID, i)
+			}
 			if spec.NewOperator != nil {
 				n.op = spec.NewOperator()
 			}
@@ -176,6 +221,10 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 		}
 		for i, n := range inst[spec.ID] {
 			t := &task{root: n, subtask: i}
+			if cp := opt.Checkpoints; cp != nil {
+				t.restored = cp.Restore
+				t.align = set.GetOrCreateHistogram(fmt.Sprintf(`sluice_checkpoint_alignment_seconds{job=%q,operator=%q,subtask="%d"}`, g.Name, spec.Name, i))
+			}
 			if spec.NewSource != nil {
 				t.source = spec.NewSource()
 				t.barriers = make(chan Barrier, 16)
@@ -395,6 +444,15 @@ func (t *task) barrier(n *node, b Barrier) (err error) {
 			return wrap(n, err)
 		}
 	}
+	if t.coord != nil && n.op != nil {
+		var data []byte
+		if s, ok := n.op.(Snapshotter); ok {
+			if data, err = s.SnapshotState(b.ID); err != nil {
+				return wrap(n, fmt.Errorf("checkpoint %d: %w", b.ID, err))
+			}
+		}
+		t.coord.ack(b.ID, n.spec.ID, n.ctx.Subtask, data)
+	}
 	for _, c := range n.children {
 		if err := t.barrier(c, b); err != nil {
 			return err
@@ -414,6 +472,22 @@ func (t *task) finish(n *node) (err error) {
 		if err := n.op.Finish(n.out); err != nil {
 			return wrap(n, err)
 		}
+	}
+	if t.coord != nil {
+		// The state this subtask ends with stands for it in every later
+		// checkpoint.
+		var data []byte
+		switch s, ok := n.op.(Snapshotter); {
+		case ok:
+			if data, err = s.SnapshotState(EndCheckpoint); err != nil {
+				return wrap(n, fmt.Errorf("final checkpoint: %w", err))
+			}
+		case n.op == nil && n == t.root && t.source != nil:
+			if data, err = t.position(); err != nil {
+				return err
+			}
+		}
+		t.coord.finished(n.spec.ID, n.ctx.Subtask, data)
 	}
 	for _, c := range n.children {
 		if err := t.finish(c); err != nil {
@@ -446,13 +520,8 @@ func (t *task) run(ctx context.Context) (err error) {
 	}()
 	defer t.timers.stop()
 	// Open every operator of the chain, downstream first.
-	for i := len(t.nodes) - 1; i >= 0; i-- {
-		n := t.nodes[i]
-		if n.op != nil {
-			if err := n.op.Open(n.ctx); err != nil {
-				return wrap(n, fmt.Errorf("open: %w", err))
-			}
-		}
+	if err := t.open(); err != nil {
+		return err
 	}
 	if t.source != nil {
 		if err := t.source.Open(t.root.ctx); err != nil {
@@ -528,7 +597,90 @@ func (t *task) injectBarrier(b Barrier) error {
 			return wrap(t.root, err)
 		}
 	}
+	if t.coord != nil {
+		data, err := t.position()
+		if err != nil {
+			return err
+		}
+		t.coord.ack(b.ID, t.root.spec.ID, t.subtask, data)
+	}
 	return t.barrier(t.root, b)
+}
+
+// position is the source's checkpointed position (nil if it keeps none).
+func (t *task) position() ([]byte, error) {
+	cs, ok := t.source.(CheckpointedSource)
+	if !ok {
+		return nil, nil
+	}
+	data, err := cs.SnapshotPosition()
+	if err != nil {
+		return nil, wrap(t.root, fmt.Errorf("checkpoint: %w", err))
+	}
+	return data, nil
+}
+
+// open opens every operator of the chain, downstream first; a restored run
+// then gives each its state, and the source its positions (before the
+// source opens).
+func (t *task) open() error {
+	for i := len(t.nodes) - 1; i >= 0; i-- {
+		n := t.nodes[i]
+		if n.op == nil {
+			continue
+		}
+		if err := n.op.Open(n.ctx); err != nil {
+			return wrap(n, fmt.Errorf("open: %w", err))
+		}
+		if t.restored == nil {
+			continue
+		}
+		if s, ok := n.op.(Snapshotter); ok {
+			if err := s.RestoreState(n.restore); err != nil {
+				return wrap(n, fmt.Errorf("restore from checkpoint %d: %w", t.restored.ID, err))
+			}
+		}
+	}
+	if t.source != nil && t.restored != nil {
+		if cs, ok := t.source.(CheckpointedSource); ok {
+			var all [][]byte
+			for i := range t.root.spec.Parallelism {
+				if b := t.restored.blob(t.root.spec.ID, i); len(b) > 0 {
+					all = append(all, b)
+				}
+			}
+			if err := cs.RestorePositions(all); err != nil {
+				return wrap(t.root, fmt.Errorf("restore from checkpoint %d: %w", t.restored.ID, err))
+			}
+		}
+	}
+	return nil
+}
+
+// restoreFinished handles a run restored from the checkpoint of a job that
+// had ended: its operators are opened and restored (exactly-once sinks
+// publish what that checkpoint covers), then closed.
+func restoreFinished(tasks []*task) error {
+	var first error
+	for _, t := range tasks {
+		src := t.source
+		t.source = nil // it had read everything: neither restored nor opened
+		if err := t.open(); err != nil && first == nil {
+			first = err
+		}
+		t.close()
+		if src != nil {
+			src.Close()
+		}
+	}
+	return first
+}
+
+// afterSavepoint: a source that has passed on a savepoint's barrier reads
+// no more; the run stops once the savepoint is complete.
+func (t *task) afterSavepoint(ctx context.Context) error {
+	<-ctx.Done()
+	return errStopped
 }
 
 func (t *task) runSource(ctx context.Context) error {
@@ -556,6 +708,9 @@ func (t *task) runSource(ctx context.Context) error {
 		case b := <-t.barriers:
 			if err := t.injectBarrier(b); err != nil {
 				return err
+			}
+			if b.Savepoint {
+				return t.afterSavepoint(ctx)
 			}
 		default:
 		}
@@ -628,6 +783,9 @@ func (t *task) runSource(ctx context.Context) error {
 				if err := t.injectBarrier(b); err != nil {
 					return err
 				}
+				if b.Savepoint {
+					return t.afterSavepoint(ctx)
+				}
 			}
 		}
 	}
@@ -648,6 +806,7 @@ func (t *task) runInbox(ctx context.Context) error {
 	idle := false
 	// Barrier alignment.
 	var aligning *Barrier
+	var alignStart time.Time
 	arrived := make([]bool, lanes)
 	nArrived := 0
 	var buf []pending
@@ -704,6 +863,7 @@ func (t *task) runInbox(ctx context.Context) error {
 					if aligning == nil {
 						b := m.Barrier
 						aligning = &b
+						alignStart = time.Now()
 					}
 					if !arrived[l] {
 						arrived[l] = true
@@ -728,6 +888,9 @@ func (t *task) runInbox(ctx context.Context) error {
 				}
 			}
 			nArrived = 0
+			if t.align != nil {
+				t.align.UpdateDuration(alignStart)
+			}
 			if err := t.barrier(root, b); err != nil {
 				return err
 			}

@@ -1,0 +1,365 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Checkpoints on disk.
+//
+// A checkpoint is a folder inside the checkpoint directory, chk-<id> (a
+// savepoint: savepoint-<id>), holding:
+//
+//	state.bin      the state of every operator and source subtask, back to
+//	               back, each blob covered by a CRC32C in the manifest
+//	_manifest.json the plan it was taken from and where each blob lies
+//
+// The state file is written and fsync'd as the subtasks' snapshots arrive;
+// the manifest is written last, to a temporary name, fsync'd and renamed
+// into place, and the folder fsync'd: a checkpoint is complete exactly when
+// its manifest exists. A folder without one is a checkpoint that never
+// completed (the job failed or stopped first); it is skipped and removed.
+
+const (
+	manifestName  = "_manifest.json"
+	stateName     = "state.bin"
+	manifestV1    = 1
+	checkpointPfx = "chk-"
+	savepointPfx  = "savepoint-"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// CheckpointOptions turn on checkpoints for a run.
+type CheckpointOptions struct {
+	// Dir is the folder of the job's checkpoints (created if missing).
+	Dir string
+	// Interval between checkpoints; 0 takes none but savepoints and the
+	// one that records the end of a bounded job.
+	Interval time.Duration
+	// Retain is how many complete checkpoints are kept (default 3);
+	// savepoints are never removed.
+	Retain int
+	// Restore, when set, is the checkpoint or savepoint the run starts
+	// from (see LatestCheckpoint and LoadCheckpoint).
+	Restore *Checkpoint
+	// AllowNonRestoredState lets a run start from a checkpoint whose plan
+	// differs: operators that do not match start empty.
+	AllowNonRestoredState bool
+	// StopWithSavepoint, when it delivers a value, makes the run take a
+	// savepoint and stop once it is complete; Run then returns
+	// ErrStoppedWithSavepoint.
+	StopWithSavepoint <-chan struct{}
+	// Log receives one line per notable event (a skipped checkpoint, a
+	// restore); nil discards them.
+	Log func(format string, args ...any)
+}
+
+// ErrStoppedWithSavepoint is returned by Run when it stopped after taking a
+// savepoint on request; errors.As with *SavepointError gives its path.
+var ErrStoppedWithSavepoint = errors.New("stopped with a savepoint")
+
+// SavepointError reports where the savepoint of a stopped run is.
+type SavepointError struct{ Path string }
+
+func (e *SavepointError) Error() string { return "stopped with a savepoint at " + e.Path }
+func (e *SavepointError) Unwrap() error { return ErrStoppedWithSavepoint }
+
+// manifest is _manifest.json.
+type manifest struct {
+	Version   int            `json:"version"`
+	ID        int64          `json:"id"`
+	Job       string         `json:"job"`
+	Time      time.Time      `json:"time"`
+	Savepoint bool           `json:"savepoint,omitempty"`
+	Finished  bool           `json:"finished,omitempty"` // the job had ended: every source read to its end
+	Nodes     []manifestNode `json:"nodes"`
+	State     []blobRef      `json:"state"`
+	Size      int64          `json:"size"` // of state.bin
+}
+
+type manifestNode struct {
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Parallelism int    `json:"parallelism"`
+	Source      bool   `json:"source,omitempty"`
+}
+
+type blobRef struct {
+	Node    int    `json:"node"`
+	Subtask int    `json:"subtask"`
+	Offset  int64  `json:"offset"`
+	Length  int64  `json:"length"`
+	CRC     uint32 `json:"crc"`
+}
+
+// Checkpoint is a complete checkpoint or savepoint, loaded and verified.
+type Checkpoint struct {
+	ID        int64
+	Path      string
+	Savepoint bool
+	Finished  bool
+	Time      time.Time
+	nodes     []manifestNode
+	blobs     map[[2]int][]byte // (node, subtask) → state
+}
+
+// LoadCheckpoint reads and verifies the checkpoint or savepoint folder at
+// path: its manifest, and every state blob against its checksum.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	data, err := os.ReadFile(filepath.Join(path, manifestName))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("checkpoint %s is not complete: it has no %s", path, manifestName)
+		}
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: manifest is not readable: %v", path, err)
+	}
+	if m.Version != manifestV1 {
+		return nil, fmt.Errorf("checkpoint %s: manifest version %d (this build reads %d)", path, m.Version, manifestV1)
+	}
+	state, err := os.ReadFile(filepath.Join(path, stateName))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if int64(len(state)) != m.Size {
+		return nil, fmt.Errorf("checkpoint %s: %s has %d bytes, the manifest says %d", path, stateName, len(state), m.Size)
+	}
+	c := &Checkpoint{ID: m.ID, Path: path, Savepoint: m.Savepoint, Finished: m.Finished, Time: m.Time, nodes: m.Nodes, blobs: map[[2]int][]byte{}}
+	for _, b := range m.State {
+		if b.Offset < 0 || b.Length < 0 || b.Offset+b.Length > m.Size {
+			return nil, fmt.Errorf("checkpoint %s: state of node %d subtask %d lies outside %s", path, b.Node, b.Subtask, stateName)
+		}
+		blob := state[b.Offset : b.Offset+b.Length : b.Offset+b.Length]
+		if crc32.Checksum(blob, castagnoli) != b.CRC {
+			return nil, fmt.Errorf("checkpoint %s: state of node %d subtask %d is corrupt (checksum mismatch at offset %d)", path, b.Node, b.Subtask, b.Offset)
+		}
+		c.blobs[[2]int{b.Node, b.Subtask}] = blob
+	}
+	return c, nil
+}
+
+// LatestCheckpoint returns the newest complete checkpoint in dir that
+// verifies, or nil when there is none. Newer folders that are partial or
+// corrupt are skipped, each with a warning.
+func LatestCheckpoint(dir string) (c *Checkpoint, warnings []string, err error) {
+	ids, err := listCheckpoints(dir, checkpointPfx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		path := filepath.Join(dir, checkpointPfx+formatID(ids[i]))
+		c, err := LoadCheckpoint(path)
+		if err == nil {
+			return c, warnings, nil
+		}
+		warnings = append(warnings, fmt.Sprintf("skipping checkpoint %d: %v", ids[i], err))
+	}
+	return nil, warnings, nil
+}
+
+// listCheckpoints returns the ids of the folders in dir named prefix<id>,
+// ascending. A missing dir has none.
+func listCheckpoints(dir, prefix string) ([]int64, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint dir %s: %w", dir, err)
+	}
+	var ids []int64
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		id, err := strconv.ParseInt(strings.TrimPrefix(e.Name(), prefix), 10, 64)
+		if err == nil && id > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
+}
+
+func formatID(id int64) string { return fmt.Sprintf("%06d", id) }
+
+// blob returns the state of (node, subtask), nil when it has none.
+func (c *Checkpoint) blob(node NodeID, subtask int) []byte {
+	return c.blobs[[2]int{int(node), subtask}]
+}
+
+// match checks the checkpoint's plan against g: every operator with state
+// in the checkpoint must still be there, under the same name and with the
+// same parallelism, and vice versa. allow turns mismatches into operators
+// that start empty (their state is dropped).
+func (c *Checkpoint) match(g *Graph, allow bool, logf func(string, ...any)) error {
+	byID := map[int]manifestNode{}
+	for _, n := range c.nodes {
+		byID[n.ID] = n
+	}
+	drop := func(id int) {
+		for k := range c.blobs {
+			if k[0] == id {
+				delete(c.blobs, k)
+			}
+		}
+	}
+	for _, spec := range g.Nodes {
+		m, ok := byID[int(spec.ID)]
+		var why string
+		switch {
+		case !ok:
+			why = fmt.Sprintf("operator %q is new: the checkpoint has no operator %d", spec.Name, spec.ID)
+		case m.Name != spec.Name:
+			why = fmt.Sprintf("operator %q takes the place of %q of the checkpoint", spec.Name, m.Name)
+		case m.Parallelism != spec.Parallelism:
+			why = fmt.Sprintf("operator %q runs with parallelism %d, the checkpoint was taken at %d", spec.Name, spec.Parallelism, m.Parallelism)
+		case m.Source != (spec.NewSource != nil):
+			why = fmt.Sprintf("operator %q changed between source and operator", spec.Name)
+		}
+		if why == "" {
+			continue
+		}
+		if !allow {
+			return fmt.Errorf("checkpoint %s does not match the job: %s (pass --allow-non-restored-state to start such operators empty)", c.Path, why)
+		}
+		if logf != nil {
+			logf("checkpoint %d: %s; it starts without state", c.ID, why)
+		}
+		drop(int(spec.ID))
+		delete(byID, int(spec.ID))
+	}
+	if len(c.nodes) > len(g.Nodes) {
+		extra := c.nodes[len(g.Nodes):]
+		if !allow {
+			return fmt.Errorf("checkpoint %s does not match the job: it has state of operator %q, which the job no longer has (pass --allow-non-restored-state to drop it)", c.Path, extra[0].Name)
+		}
+		for _, n := range extra {
+			drop(n.ID)
+		}
+	}
+	return nil
+}
+
+// checkpointWriter writes one checkpoint folder.
+type checkpointWriter struct {
+	dir  string
+	f    *os.File
+	m    manifest
+	size int64
+	seen map[[2]int]bool
+}
+
+func newCheckpointWriter(root string, id int64, savepoint bool, job string, g *Graph) (*checkpointWriter, error) {
+	pfx := checkpointPfx
+	if savepoint {
+		pfx = savepointPfx
+	}
+	dir := filepath.Join(root, pfx+formatID(id))
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("checkpoint %d: %w", id, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, stateName), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %d: %w", id, err)
+	}
+	w := &checkpointWriter{dir: dir, f: f, seen: map[[2]int]bool{},
+		m: manifest{Version: manifestV1, ID: id, Job: job, Time: time.Now().UTC(), Savepoint: savepoint}}
+	for _, spec := range g.Nodes {
+		w.m.Nodes = append(w.m.Nodes, manifestNode{ID: int(spec.ID), Name: spec.Name, Parallelism: spec.Parallelism, Source: spec.NewSource != nil})
+	}
+	return w, nil
+}
+
+// add appends the state of (node, subtask).
+func (w *checkpointWriter) add(node NodeID, subtask int, data []byte) error {
+	k := [2]int{int(node), subtask}
+	if w.seen[k] {
+		return nil
+	}
+	w.seen[k] = true
+	if len(data) == 0 {
+		return nil
+	}
+	if _, err := w.f.Write(data); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
+	}
+	w.m.State = append(w.m.State, blobRef{Node: int(node), Subtask: subtask, Offset: w.size, Length: int64(len(data)),
+		CRC: crc32.Checksum(data, castagnoli)})
+	w.size += int64(len(data))
+	return nil
+}
+
+// commit makes the checkpoint complete: state fsync'd, then the manifest
+// renamed into place and the folder fsync'd.
+func (w *checkpointWriter) commit(finished bool) error {
+	w.m.Size, w.m.Finished = w.size, finished
+	if err := w.f.Sync(); err != nil {
+		w.f.Close()
+		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
+	}
+	data, err := json.MarshalIndent(w.m, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(w.dir, manifestName+".tmp")
+	if err := writeSynced(tmp, data); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(w.dir, manifestName)); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
+	}
+	return syncDir(filepath.Dir(w.dir))
+}
+
+// abort removes a checkpoint that will not complete.
+func (w *checkpointWriter) abort() {
+	w.f.Close()
+	os.RemoveAll(w.dir)
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,388 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var ckSchema = NewSchema(Field{Name: "k", Type: BigInt}, Field{Name: "id", Type: BigInt}, Field{Name: "ts", Type: Timestamp})
+
+// countSource emits rows id = subtask, subtask+p, … below n, 64 per batch,
+// sleeping between batches; its position is the next id.
+type countSource struct {
+	n, next, p int64
+	sleep      time.Duration
+	restored   map[int]int64
+	sub        int
+	b          *Batch
+}
+
+func (s *countSource) RestorePositions(all [][]byte) error {
+	s.restored = map[int]int64{}
+	for _, d := range all {
+		s.restored[int(binary.LittleEndian.Uint64(d))] = int64(binary.LittleEndian.Uint64(d[8:]))
+	}
+	return nil
+}
+func (s *countSource) SnapshotPosition() ([]byte, error) {
+	d := binary.LittleEndian.AppendUint64(nil, uint64(s.sub))
+	return binary.LittleEndian.AppendUint64(d, uint64(s.next)), nil
+}
+func (s *countSource) Open(ctx *Context) error {
+	s.sub, s.p = ctx.Subtask, int64(ctx.Parallelism)
+	s.next = int64(ctx.Subtask)
+	if v, ok := s.restored[ctx.Subtask]; ok {
+		s.next = v
+	}
+	s.b = NewBatch(ckSchema)
+	return nil
+}
+func (s *countSource) Poll(ctx context.Context) (*Batch, int, error) {
+	if s.next >= s.n {
+		return nil, 0, io.EOF
+	}
+	time.Sleep(s.sleep)
+	s.b.Reset()
+	for i := 0; i < 64 && s.next < s.n; i++ {
+		s.b.AppendValues(IntValue(s.next%7), IntValue(s.next), TimeValue(s.next))
+		s.next += s.p
+	}
+	return s.b, 0, nil
+}
+func (s *countSource) Close() error { return nil }
+
+// countOp counts rows per key in state and emits the counts at Finish.
+type countOp struct {
+	Base
+	counts map[int64]int64
+}
+
+func (o *countOp) Open(*Context) error { o.counts = map[int64]int64{}; return nil }
+func (o *countOp) ProcessBatch(_ int, b *Batch, _ Output) error {
+	for i := 0; i < b.Len(); i++ {
+		o.counts[b.Cols[0].I64[b.Row(i)]]++
+	}
+	return nil
+}
+func (o *countOp) Finish(out Output) error {
+	b := NewBatch(ckSchema)
+	for k, n := range o.counts {
+		b.AppendValues(IntValue(k), IntValue(n), TimeValue(0))
+	}
+	return out.Emit(b)
+}
+func (o *countOp) SnapshotState(int64) ([]byte, error) {
+	var d []byte
+	for k, n := range o.counts {
+		d = binary.LittleEndian.AppendUint64(d, uint64(k))
+		d = binary.LittleEndian.AppendUint64(d, uint64(n))
+	}
+	return d, nil
+}
+func (o *countOp) RestoreState(d []byte) error {
+	for ; len(d) >= 16; d = d[16:] {
+		o.counts[int64(binary.LittleEndian.Uint64(d))] = int64(binary.LittleEndian.Uint64(d[8:]))
+	}
+	return nil
+}
+
+// failOnce fails the first time it sees row id at, once a checkpoint has
+// completed.
+type failOnce struct {
+	Base
+	at        int64
+	armed     *atomic.Bool
+	completed *atomic.Int64
+}
+
+func (f *failOnce) ProcessBatch(_ int, b *Batch, out Output) error {
+	for i := 0; i < b.Len(); i++ {
+		if b.Cols[1].I64[b.Row(i)] >= f.at && f.completed.Load() > 0 && f.armed.CompareAndSwap(true, false) {
+			return errors.New("injected failure")
+		}
+	}
+	return out.Emit(b)
+}
+
+// txSink is an exactly-once sink in memory: rows go to a pending group at
+// a checkpoint and are published when it completes. A group is published
+// at most once (as a file rename would be): groups are named by the run,
+// subtask and checkpoint that made them.
+type txSink struct {
+	Base
+	mu        *sync.Mutex
+	committed *map[string][]string // group → rows
+	completed *atomic.Int64
+	run       int64
+	sub       int
+	own       sync.Mutex
+	buf       []string
+	pending   map[int64][]string
+}
+
+var runSeq atomic.Int64
+
+func (s *txSink) Open(ctx *Context) error {
+	s.pending, s.run, s.sub = map[int64][]string{}, runSeq.Add(1), ctx.Subtask
+	return nil
+}
+func (s *txSink) ProcessBatch(_ int, b *Batch, _ Output) error {
+	s.own.Lock()
+	defer s.own.Unlock()
+	for i := 0; i < b.Len(); i++ {
+		r := b.Row(i)
+		s.buf = append(s.buf, fmt.Sprint(b.Cols[0].I64[r], "/", b.Cols[1].I64[r]))
+	}
+	return nil
+}
+func (s *txSink) group(ck int64) string { return fmt.Sprint(s.run, "-", s.sub, "-", ck) }
+func (s *txSink) SnapshotState(id int64) ([]byte, error) {
+	s.own.Lock()
+	defer s.own.Unlock()
+	s.pending[id] = append(s.pending[id], s.buf...)
+	s.buf = nil
+	var groups []string
+	for ck, rows := range s.pending {
+		groups = append(groups, s.group(ck)+"="+strings.Join(rows, ","))
+	}
+	return []byte(strings.Join(groups, ";")), nil
+}
+func (s *txSink) publish(group string, rows []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, done := (*s.committed)[group]; !done {
+		(*s.committed)[group] = rows
+	}
+}
+func (s *txSink) NotifyCheckpointComplete(id int64) error {
+	s.own.Lock()
+	defer s.own.Unlock()
+	s.completed.Add(1)
+	for ck, rows := range s.pending {
+		if ck <= id {
+			s.publish(s.group(ck), rows)
+			delete(s.pending, ck)
+		}
+	}
+	return nil
+}
+func (s *txSink) RestoreState(d []byte) error {
+	if len(d) == 0 {
+		return nil
+	}
+	for _, g := range strings.Split(string(d), ";") {
+		name, rows, _ := strings.Cut(g, "=")
+		var list []string
+		if rows != "" {
+			list = strings.Split(rows, ",")
+		}
+		s.publish(name, list)
+	}
+	return nil
+}
+
+type ckJob struct {
+	g                   *Graph
+	rows, totals        *map[string][]string
+	mu                  *sync.Mutex
+	armed               *atomic.Bool
+	completed           *atomic.Int64
+	totalRows, parallel int
+}
+
+func newCkJob(n int64, par int, failAt int64) *ckJob {
+	j := &ckJob{rows: &map[string][]string{}, totals: &map[string][]string{}, mu: new(sync.Mutex), armed: new(atomic.Bool), completed: new(atomic.Int64), totalRows: int(n), parallel: par}
+	j.armed.Store(failAt >= 0)
+	g := NewGraph("ck")
+	src := g.AddSource("src", ckSchema, par, func() Source { return &countSource{n: n, sleep: 2 * time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	fail := g.AddOperator("fail", ckSchema, par, 1, func() Operator { return &failOnce{at: failAt, armed: j.armed, completed: j.completed} })
+	g.Connect(src, fail, Forward)
+	g.Connect(fail, g.AddOperator("rows", ckSchema, par, 1, func() Operator {
+		return &txSink{mu: j.mu, committed: j.rows, completed: j.completed}
+	}), Rebalance)
+	cnt := g.AddOperator("count", ckSchema, par, 1, func() Operator { return &countOp{} })
+	g.Connect(src, cnt, Keyed, 0)
+	g.Connect(cnt, g.AddOperator("totals", ckSchema, 1, 1, func() Operator {
+		return &txSink{mu: j.mu, committed: j.totals, completed: new(atomic.Int64)}
+	}), Global)
+	j.g = g
+	return j
+}
+
+// check: every row committed exactly once, and the per-key totals exact.
+func (j *ckJob) check(t *testing.T) {
+	t.Helper()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	got := flatten(*j.rows)
+	var want []string
+	counts := map[int64]int64{}
+	for i := range int64(j.totalRows) {
+		want = append(want, fmt.Sprint(i%7, "/", i))
+		counts[i%7]++
+	}
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		dup, miss := 0, 0
+		seen := map[string]int{}
+		for _, g := range got {
+			seen[g]++
+		}
+		for _, w := range want {
+			switch seen[w] {
+			case 0:
+				miss++
+			case 1:
+			default:
+				dup++
+			}
+		}
+		t.Fatalf("%d rows committed, want %d: %d missing, %d more than once", len(got), len(want), miss, dup)
+	}
+	var wantTotals []string
+	for k, n := range counts {
+		wantTotals = append(wantTotals, fmt.Sprint(k, "/", n))
+	}
+	sort.Strings(wantTotals)
+	gotTotals := flatten(*j.totals)
+	if !slices.Equal(gotTotals, wantTotals) {
+		t.Fatalf("totals %v, want %v", gotTotals, wantTotals)
+	}
+}
+
+// TestRestartFromCheckpoint: an operator fails part-way, after checkpoints
+// have completed; the job restarts in-process from the latest one and the
+// committed output is every row exactly once, with exact keyed state.
+func TestRestartFromCheckpoint(t *testing.T) {
+	for _, par := range []int{1, 2} {
+		t.Run(fmt.Sprint(par), func(t *testing.T) {
+			j := newCkJob(6000, par, 3000)
+			dir := t.TempDir()
+			var logs []string
+			err := RunWithRestarts(context.Background(), j.g, Options{Parallelism: par,
+				Checkpoints: &CheckpointOptions{Dir: dir, Interval: 15 * time.Millisecond}},
+				RestartOptions{Attempts: 3, MinBackoff: time.Millisecond, Log: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.armed.Load() {
+				t.Fatal("the failure was never injected")
+			}
+			if !slices.ContainsFunc(logs, func(l string) bool { return strings.Contains(l, "restoring checkpoint") }) {
+				t.Fatalf("no restore from a checkpoint: %q", logs)
+			}
+			j.check(t)
+			// The last 3 checkpoints are kept, the last one records the end.
+			ids, _ := listCheckpoints(dir, checkpointPfx)
+			if len(ids) != 3 {
+				t.Fatalf("checkpoints kept: %v", ids)
+			}
+			last, _, err := LatestCheckpoint(dir)
+			if err != nil || last == nil || !last.Finished {
+				t.Fatalf("latest checkpoint %+v, %v: want the finished one", last, err)
+			}
+		})
+	}
+}
+
+// TestStopWithSavepointAndResume: a savepoint stops the job; a run from it
+// finishes the job; everything is committed exactly once.
+func TestStopWithSavepointAndResume(t *testing.T) {
+	j := newCkJob(6000, 2, -1)
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	go func() {
+		time.Sleep(60 * time.Millisecond)
+		close(stop)
+	}()
+	err := Run(context.Background(), j.g, Options{Parallelism: 2, Checkpoints: &CheckpointOptions{Dir: dir, Interval: time.Hour, StopWithSavepoint: stop}})
+	var se *SavepointError
+	if !errors.As(err, &se) {
+		t.Fatalf("Run: %v, want a stop with a savepoint", err)
+	}
+	sp, err := LoadCheckpoint(se.Path)
+	if err != nil || !sp.Savepoint {
+		t.Fatalf("savepoint %s: %+v %v", se.Path, sp, err)
+	}
+	j.mu.Lock()
+	mid := len(flatten(*j.rows))
+	j.mu.Unlock()
+	if mid == 0 || mid >= 6000 {
+		t.Fatalf("%d rows committed at the savepoint: want some, not all", mid)
+	}
+	if err := Run(context.Background(), j.g, Options{Parallelism: 2, Checkpoints: &CheckpointOptions{Dir: dir, Restore: sp}}); err != nil {
+		t.Fatal(err)
+	}
+	j.check(t)
+}
+
+// TestCheckpointPlanMismatch: a checkpoint of another plan is refused,
+// naming the operator, unless non-restored state is allowed.
+func TestCheckpointPlanMismatch(t *testing.T) {
+	j := newCkJob(2000, 1, -1)
+	dir := t.TempDir()
+	if err := Run(context.Background(), j.g, Options{Parallelism: 1, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	last, _, _ := LatestCheckpoint(dir)
+	other := newCkJob(2000, 2, -1) // every operator at parallelism 2
+	err := Run(context.Background(), other.g, Options{Parallelism: 2, Checkpoints: &CheckpointOptions{Dir: t.TempDir(), Restore: last}})
+	if err == nil || !strings.Contains(err.Error(), `operator "src" runs with parallelism 2`) {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+// TestCorruptCheckpointSkipped: the newest checkpoint with a damaged state
+// file is skipped for the previous complete one, with a warning.
+func TestCorruptCheckpointSkipped(t *testing.T) {
+	j := newCkJob(3000, 1, -1)
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	close(stop)
+	// Several checkpoints, then a savepoint stop, so none is "finished".
+	err := Run(context.Background(), j.g, Options{Parallelism: 1, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	if len(ids) < 2 {
+		t.Fatalf("checkpoints %v", ids)
+	}
+	newest := filepath.Join(dir, checkpointPfx+formatID(ids[len(ids)-1]))
+	data, _ := os.ReadFile(filepath.Join(newest, stateName))
+	if len(data) == 0 {
+		t.Fatal("empty state")
+	}
+	data[len(data)/2] ^= 0x40
+	os.WriteFile(filepath.Join(newest, stateName), data, 0o644)
+	// And a partial one (no manifest) newer still.
+	os.MkdirAll(filepath.Join(dir, checkpointPfx+formatID(ids[len(ids)-1]+1)), 0o755)
+	c, warnings, err := LatestCheckpoint(dir)
+	if err != nil || c == nil || c.ID != ids[len(ids)-2] {
+		t.Fatalf("latest %+v, %v; want checkpoint %d", c, err, ids[len(ids)-2])
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[1], "corrupt") || !strings.Contains(warnings[0], "not complete") {
+		t.Fatalf("warnings %q", warnings)
+	}
+}
+
+func flatten(groups map[string][]string) []string {
+	var out []string
+	for _, rows := range groups {
+		out = append(out, rows...)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,324 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// EndCheckpoint is the id operators see in SnapshotState after Finish, and
+// in NotifyCheckpointComplete once the checkpoint that records the end of a
+// bounded job is complete: it covers everything.
+const EndCheckpoint int64 = math.MaxInt64
+
+// coordinator runs the checkpoints of one run: it triggers them (a barrier
+// into every source), collects the state each subtask snapshots at the
+// barrier — writing it out as it arrives, off the subtasks' goroutines —,
+// completes a checkpoint once every subtask has reported, tells the
+// CheckpointListeners, and keeps the last few. One checkpoint is in flight
+// at a time. It owns one goroutine (run), stopped by stop.
+type coordinator struct {
+	opt       CheckpointOptions
+	g         *Graph
+	job       string
+	total     int // node instances that must report
+	barriers  chan Barrier
+	listeners []CheckpointListener
+	cancel    context.CancelCauseFunc // stops the run after a savepoint
+	logf      func(string, ...any)
+
+	mu      sync.Mutex
+	queue   []report
+	wake    chan struct{}
+	nextID  int64
+	cur     *inflight
+	final   map[[2]int][]byte // state of subtasks that have finished
+	stopReq bool              // a savepoint was asked for: stop after it
+
+	quit chan struct{}
+	done chan struct{}
+
+	duration  *metrics.Histogram
+	size      *metrics.Gauge
+	sizeVal   float64
+	lastID    float64
+	completed *metrics.Counter
+	failed    *metrics.Counter
+}
+
+// report is a subtask's state for checkpoint id, or (final) after it
+// finished.
+type report struct {
+	id      int64
+	node    NodeID
+	subtask int
+	data    []byte
+	final   bool
+}
+
+type inflight struct {
+	id        int64
+	savepoint bool
+	started   time.Time
+	w         *checkpointWriter
+	acked     map[[2]int]bool
+}
+
+func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel context.CancelCauseFunc) (*coordinator, error) {
+	if opt.Retain <= 0 {
+		opt.Retain = 3
+	}
+	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("checkpoint dir: %w", err)
+	}
+	c := &coordinator{opt: opt, g: g, job: g.Name, barriers: make(chan Barrier), cancel: cancel,
+		wake: make(chan struct{}, 1), final: map[[2]int][]byte{}, quit: make(chan struct{}), done: make(chan struct{}),
+		logf: opt.Log}
+	if c.logf == nil {
+		c.logf = func(string, ...any) {}
+	}
+	for _, spec := range g.Nodes {
+		c.total += spec.Parallelism
+	}
+	// Ids go on after every checkpoint and savepoint in the folder, and
+	// after the one restored; partial checkpoints are removed.
+	var maxID int64
+	if opt.Restore != nil {
+		maxID = opt.Restore.ID
+	}
+	for _, pfx := range []string{checkpointPfx, savepointPfx} {
+		ids, err := listCheckpoints(opt.Dir, pfx)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			maxID = max(maxID, id)
+			dir := filepath.Join(opt.Dir, pfx+formatID(id))
+			if _, err := os.Stat(filepath.Join(dir, manifestName)); os.IsNotExist(err) {
+				os.RemoveAll(dir)
+			}
+		}
+	}
+	c.nextID = maxID + 1
+	labels := `{job=` + strconv.Quote(g.Name) + `}`
+	c.duration = set.GetOrCreateHistogram("sluice_checkpoint_duration_seconds" + labels)
+	c.size = set.GetOrCreateGauge("sluice_checkpoint_size_bytes"+labels, func() float64 { c.mu.Lock(); defer c.mu.Unlock(); return c.sizeVal })
+	set.GetOrCreateGauge("sluice_checkpoint_last_completed_id"+labels, func() float64 { c.mu.Lock(); defer c.mu.Unlock(); return c.lastID })
+	c.completed = set.GetOrCreateCounter("sluice_checkpoints_completed_total" + labels)
+	c.failed = set.GetOrCreateCounter("sluice_checkpoints_failed_total" + labels)
+	return c, nil
+}
+
+// put queues a report; safe from any goroutine.
+func (c *coordinator) put(r report) {
+	c.mu.Lock()
+	c.queue = append(c.queue, r)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *coordinator) ack(id int64, node NodeID, subtask int, data []byte) {
+	c.put(report{id: id, node: node, subtask: subtask, data: data})
+}
+
+func (c *coordinator) finished(node NodeID, subtask int, data []byte) {
+	c.put(report{node: node, subtask: subtask, data: data, final: true})
+}
+
+// run triggers checkpoints every Interval and on savepoint requests, and
+// handles reports, until stop.
+func (c *coordinator) run() {
+	defer close(c.done)
+	var tick <-chan time.Time
+	if c.opt.Interval > 0 {
+		t := time.NewTicker(c.opt.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	savepoint := c.opt.StopWithSavepoint
+	for {
+		select {
+		case <-c.quit:
+			c.drain()
+			return
+		case <-c.wake:
+			c.drain()
+		case <-tick:
+			c.drain()
+			if c.cur == nil {
+				c.trigger(false)
+			}
+		case <-savepoint:
+			savepoint = nil // one is enough
+			c.drain()
+			c.stopReq = true
+			if c.cur == nil || !c.cur.savepoint {
+				c.pendingSavepoint()
+			}
+		}
+	}
+}
+
+// pendingSavepoint takes the savepoint now, or after the checkpoint in
+// flight (drain triggers it when that completes).
+func (c *coordinator) pendingSavepoint() {
+	if c.cur == nil {
+		c.trigger(true)
+	}
+}
+
+// trigger starts checkpoint nextID: the barrier goes to every source.
+func (c *coordinator) trigger(savepoint bool) {
+	id := c.nextID
+	c.nextID++
+	w, err := newCheckpointWriter(c.opt.Dir, id, savepoint, c.job, c.g)
+	if err != nil {
+		c.logf("checkpoint %d not taken: %v", id, err)
+		c.failed.Inc()
+		return
+	}
+	c.cur = &inflight{id: id, savepoint: savepoint, started: time.Now(), w: w, acked: map[[2]int]bool{}}
+	// Subtasks that have finished report their final state.
+	for k, data := range c.final {
+		if c.cur != nil {
+			c.record(k, data)
+		}
+	}
+	if c.cur == nil {
+		return
+	}
+	if len(c.cur.acked) == c.total {
+		c.complete(false)
+		return
+	}
+	select {
+	case c.barriers <- Barrier{ID: id, Savepoint: savepoint}:
+	case <-c.quit:
+	}
+}
+
+// record adds one subtask's state to the checkpoint in flight.
+func (c *coordinator) record(k [2]int, data []byte) {
+	cur := c.cur
+	if cur.acked[k] {
+		return
+	}
+	cur.acked[k] = true
+	if err := cur.w.add(NodeID(k[0]), k[1], data); err != nil {
+		c.logf("checkpoint %d failed: %v", cur.id, err)
+		c.failed.Inc()
+		cur.w.abort()
+		c.cur = nil
+	}
+}
+
+// drain handles the queued reports.
+func (c *coordinator) drain() {
+	c.mu.Lock()
+	q := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	for _, r := range q {
+		k := [2]int{int(r.node), r.subtask}
+		if r.final {
+			c.final[k] = r.data
+		}
+		if c.cur == nil || !r.final && r.id != c.cur.id {
+			continue
+		}
+		c.record(k, r.data)
+		if c.cur != nil && len(c.cur.acked) == c.total {
+			c.complete(false)
+		}
+	}
+	if c.cur == nil && c.stopReq {
+		c.trigger(true)
+	}
+}
+
+// complete writes the manifest of the checkpoint in flight, tells the
+// listeners and removes old checkpoints.
+func (c *coordinator) complete(finished bool) {
+	cur := c.cur
+	c.cur = nil
+	if err := cur.w.commit(finished); err != nil {
+		c.logf("checkpoint %d failed: %v", cur.id, err)
+		c.failed.Inc()
+		cur.w.abort()
+		return
+	}
+	c.duration.UpdateDuration(cur.started)
+	c.completed.Inc()
+	c.mu.Lock()
+	c.sizeVal, c.lastID = float64(cur.w.size), float64(cur.id)
+	c.mu.Unlock()
+	notify := cur.id
+	if finished {
+		notify = EndCheckpoint
+	}
+	for _, l := range c.listeners {
+		if err := l.NotifyCheckpointComplete(notify); err != nil {
+			c.logf("checkpoint %d: commit: %v (retried when the job is restored)", cur.id, err)
+		}
+	}
+	if !cur.savepoint {
+		c.retain()
+	}
+	if cur.savepoint && c.stopReq {
+		c.stopReq = false
+		c.cancel(&SavepointError{Path: cur.w.dir})
+	}
+}
+
+// retain removes complete checkpoints beyond the newest Retain.
+func (c *coordinator) retain() {
+	ids, err := listCheckpoints(c.opt.Dir, checkpointPfx)
+	if err != nil {
+		return
+	}
+	for i := 0; i < len(ids)-c.opt.Retain; i++ {
+		os.RemoveAll(filepath.Join(c.opt.Dir, checkpointPfx+formatID(ids[i])))
+	}
+}
+
+// stop ends the coordinator's goroutine. With ok (every task finished
+// normally), it first takes the checkpoint that records the end of the job
+// and lets the listeners publish; otherwise a checkpoint in flight is
+// abandoned.
+func (c *coordinator) stop(ok bool) {
+	close(c.quit)
+	<-c.done
+	if c.cur != nil {
+		c.cur.w.abort()
+		c.cur = nil
+	}
+	if !ok {
+		return
+	}
+	id := c.nextID
+	c.nextID++
+	w, err := newCheckpointWriter(c.opt.Dir, id, false, c.job, c.g)
+	if err != nil {
+		c.logf("final checkpoint not taken: %v", err)
+		return
+	}
+	c.cur = &inflight{id: id, started: time.Now(), w: w, acked: map[[2]int]bool{}}
+	for k, data := range c.final {
+		if c.cur != nil {
+			c.record(k, data)
+		}
+	}
+	if c.cur != nil {
+		c.complete(true)
+	}
+}

@@ -1,0 +1,79 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// RestartOptions make RunWithRestarts restart a failed run in-process from
+// the latest complete checkpoint.
+type RestartOptions struct {
+	// Attempts is how many restarts are made before the job fails for good
+	// (0: none).
+	Attempts int
+	// MinBackoff and MaxBackoff bound the exponential wait before a restart
+	// (defaults 100 ms and 10 s).
+	MinBackoff, MaxBackoff time.Duration
+	// Log receives a line per restart; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// RunWithRestarts is Run that, when an operator fails (an *OperatorError)
+// and the run takes checkpoints, waits with exponential backoff and runs
+// again from the latest complete checkpoint (or from the start when none
+// completed yet), up to r.Attempts times. Restarts are counted in
+// sluice_job_restarts_total.
+func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOptions) error {
+	if r.MinBackoff <= 0 {
+		r.MinBackoff = 100 * time.Millisecond
+	}
+	if r.MaxBackoff < r.MinBackoff {
+		r.MaxBackoff = max(10*time.Second, r.MinBackoff)
+	}
+	logf := r.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	restarts := metrics.GetOrCreateCounter(`sluice_job_restarts_total{job=` + strconv.Quote(g.Name) + `}`)
+	backoff := r.MinBackoff
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := Run(ctx, g, opt)
+		var oe *OperatorError
+		if err == nil || ctx.Err() != nil || opt.Checkpoints == nil || !errors.As(err, &oe) || attempt > r.Attempts {
+			return err
+		}
+		if time.Since(start) > 10*r.MaxBackoff {
+			backoff = r.MinBackoff // it had run well for a while
+		}
+		logf("job %s failed: %v; restarting in %v (restart %d of %d)", g.Name, err, backoff, attempt, r.Attempts)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, r.MaxBackoff)
+		latest, warnings, lerr := LatestCheckpoint(opt.Checkpoints.Dir)
+		for _, w := range warnings {
+			logf("%s", w)
+		}
+		if lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		cp := *opt.Checkpoints
+		cp.Restore = latest
+		opt.Checkpoints = &cp
+		if latest != nil {
+			logf("job %s: restoring checkpoint %d", g.Name, latest.ID)
+		} else {
+			logf("job %s: no checkpoint completed yet; starting over", g.Name)
+		}
+		restarts.Inc()
+	}
+}
