@@ -47,7 +47,7 @@ const purgeBudget = 1024
 func New(in, out *runtime.Schema, keyCols []int, newFunc func() Func, opts state.Options) func() runtime.Operator {
 	keyCols = append([]int(nil), keyCols...)
 	return func() runtime.Operator {
-		return &operator{in: in, out: out, keyCols: keyCols, fn: newFunc(), opts: opts, ttlNow: runtime.MinWatermark}
+		return &operator{in: in, out: out, keyCols: keyCols, fn: newFunc(), opts: opts, ttlNow: runtime.MinWatermark, wm: runtime.MinWatermark}
 	}
 }
 
@@ -66,7 +66,12 @@ type operator struct {
 
 	event, proc timerService
 	ttlNow      int64 // TTL clock for event-time TTL
+	wm          int64 // last watermark, kept across a restore
 }
+
+// watermark returns the operator's current watermark: the runtime's, or
+// the one restored from a snapshot until a later one arrives.
+func (o *operator) watermark() int64 { return max(o.wm, o.rctx.CurrentWatermark()) }
 
 func (o *operator) OutputSchema() *runtime.Schema { return o.out }
 
@@ -104,7 +109,7 @@ func (o *operator) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 	if len(o.keyCols) > 0 {
 		o.hashes = runtime.HashColumns(b, o.keyCols, o.hashes)
 	}
-	o.ttlNow = o.rctx.CurrentWatermark()
+	o.ttlNow = o.watermark()
 	for i := 0; i < n; i++ {
 		r := b.Row(i)
 		o.keyBuf = state.EncodeKey(b, r, o.keyCols, o.keyBuf[:0])
@@ -124,6 +129,7 @@ func (o *operator) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 // in timestamp order; the final watermark fires all that remain.
 func (o *operator) ProcessWatermark(wm int64, out runtime.Output) error {
 	o.em.out = out
+	o.wm = max(o.wm, wm)
 	for {
 		t, ok := o.event.next(wm)
 		if !ok {
@@ -256,7 +262,7 @@ func (c *Ctx) DeleteTimer(ts int64, eventTime bool) {
 
 // CurrentWatermark returns the operator's current watermark
 // (runtime.MinWatermark before the first).
-func (c *Ctx) CurrentWatermark() int64 { return c.op.rctx.CurrentWatermark() }
+func (c *Ctx) CurrentWatermark() int64 { return c.op.watermark() }
 
 // CurrentProcessingTime returns the wall clock in milliseconds.
 func (c *Ctx) CurrentProcessingTime() int64 { return c.op.rctx.Now() }

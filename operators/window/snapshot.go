@@ -1,0 +1,247 @@
+package window
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/operators/internal/snap"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Window state snapshots (runtime.Snapshotter), in the framing of package
+// snap. The body starts with the window, the number of key columns and the
+// operator's watermark, so rows behind it stay late after a restore:
+//
+//	window (string, e.g. "TUMBLE(10s)"), key columns, watermark (8 bytes)
+//
+// tumbling and hopping windows then hold their open panes by end time:
+//
+//	npanes, per pane: start (8 bytes), fired (byte), key table, accumulators
+//
+// session windows their key table, accumulators and timers as they are:
+//
+//	key table, accumulators (freed ones included), free accumulator ids,
+//	nkeys, per key: nsessions, per session: start, end, timer (8 bytes
+//	each), accumulator id, fired (byte)
+//	ntimers, per timer in heap order: time (8 bytes), key id, accumulator id
+//
+// A key table is its group count and key columns (agg.Table), accumulators
+// their flat slot arrays (agg.Accs).
+
+var (
+	_ runtime.Snapshotter = (*alignedOp)(nil)
+	_ runtime.Snapshotter = (*sessionOp)(nil)
+)
+
+// snapKind names the operator in snapshots and their errors.
+func (c *common) snapKind() string {
+	switch c.spec.Window.Kind {
+	case Tumbling:
+		return "tumbling window"
+	case Hopping:
+		return "hopping window"
+	}
+	return "session window"
+}
+
+func (c *common) restoreError(err error) error {
+	name := "?"
+	if c.ctx != nil {
+		name = c.ctx.Operator
+	}
+	return fmt.Errorf("%s operator %q: cannot restore state: %w", c.snapKind(), name, err)
+}
+
+func (c *common) appendHeader(e *snap.Encoder) {
+	e.String(c.spec.Window.String())
+	e.Int(c.nk)
+	e.Int64(c.wm)
+}
+
+// openSnapshot checks data and reads the common header; wm is the
+// snapshot's watermark.
+func (c *common) openSnapshot(data []byte) (d *snap.Decoder, wm int64, err error) {
+	d, err = snap.Open(c.snapKind(), data)
+	if err != nil {
+		return nil, 0, err
+	}
+	w, nk := d.String(), d.Int(1<<20)
+	wm = d.Int64()
+	if err := d.Err(); err != nil {
+		return nil, 0, err
+	}
+	if w != c.spec.Window.String() || nk != c.nk {
+		return nil, 0, fmt.Errorf("snapshot of a %s window with %d key columns, the operator is a %s window with %d", w, nk, c.spec.Window, c.nk)
+	}
+	return d, wm, nil
+}
+
+// SnapshotState implements runtime.Snapshotter.
+func (o *alignedOp) SnapshotState(int64) ([]byte, error) {
+	size := 64
+	for _, p := range o.order {
+		size += 16 + p.table.SnapshotSize() + p.accs.SnapshotSize()
+	}
+	e := snap.NewEncoder(o.snapKind(), size)
+	o.appendHeader(e)
+	e.Int(len(o.order))
+	for _, p := range o.order {
+		e.Int64(p.start)
+		e.Bool(p.fired)
+		p.table.AppendSnapshot(e)
+		p.accs.AppendSnapshot(e)
+	}
+	return e.Finish(), nil
+}
+
+// RestoreState implements runtime.Snapshotter.
+func (o *alignedOp) RestoreState(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if len(o.order) > 0 || o.wm != runtime.MinWatermark {
+		return o.restoreError(fmt.Errorf("the operator already holds state"))
+	}
+	d, wm, err := o.openSnapshot(data)
+	if err != nil {
+		return o.restoreError(err)
+	}
+	n := d.Int(math.MaxInt32)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		start := d.Int64()
+		fired := d.Bool()
+		if d.Err() != nil {
+			break
+		}
+		if o.panes[start] != nil {
+			d.Fail("window starting at %d appears twice", start)
+			break
+		}
+		p := o.pane(start)
+		p.fired = fired
+		p.table.RestoreSnapshot(d)
+		p.accs.RestoreSnapshot(d)
+		if d.Err() == nil && p.accs.Len() != p.table.Len() {
+			d.Fail("window starting at %d has %d groups but %d accumulators", start, p.table.Len(), p.accs.Len())
+		}
+	}
+	if err := d.Done(); err != nil {
+		o.resetState()
+		return o.restoreError(err)
+	}
+	o.wm = wm
+	if err := o.updateKeys(); err != nil {
+		return o.restoreError(err)
+	}
+	return nil
+}
+
+// resetState forgets every pane, after a failed restore.
+func (o *alignedOp) resetState() {
+	for _, p := range o.order {
+		o.release(p)
+	}
+	clear(o.order)
+	o.order = o.order[:0]
+}
+
+// SnapshotState implements runtime.Snapshotter.
+func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
+	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(o.free) + 4*len(o.sess) + 30*o.open + 16*len(o.timers)
+	e := snap.NewEncoder(o.snapKind(), size)
+	o.appendHeader(e)
+	o.keys.AppendSnapshot(e)
+	o.accs.AppendSnapshot(e)
+	e.Int32s(o.free)
+	e.Int(len(o.sess))
+	for _, list := range o.sess {
+		e.Int(len(list))
+		for i := range list {
+			s := &list[i]
+			e.Int64(s.start)
+			e.Int64(s.end)
+			e.Int64(s.timer)
+			e.Int(int(s.acc))
+			e.Bool(s.fired)
+		}
+	}
+	e.Int(len(o.timers))
+	for _, t := range o.timers {
+		e.Int64(t.at)
+		e.Int(int(t.key))
+		e.Int(int(t.acc))
+	}
+	return e.Finish(), nil
+}
+
+// RestoreState implements runtime.Snapshotter.
+func (o *sessionOp) RestoreState(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if o.keys == nil || o.keys.Len() > 0 || o.wm != runtime.MinWatermark {
+		return o.restoreError(fmt.Errorf("the operator is not open, or already holds state"))
+	}
+	d, wm, err := o.openSnapshot(data)
+	if err != nil {
+		return o.restoreError(err)
+	}
+	o.keys.RestoreSnapshot(d)
+	o.accs.RestoreSnapshot(d)
+	free := d.Int32s(nil)
+	nacc := o.accs.Len()
+	for _, a := range free {
+		if a < 0 || int(a) >= nacc {
+			d.Fail("free accumulator %d out of range", a)
+			break
+		}
+	}
+	nkeys := d.Int(o.keys.Len())
+	sess := make([][]session, nkeys)
+	open, live := 0, 0
+	for k := 0; k < nkeys && d.Err() == nil; k++ {
+		m := d.Int(math.MaxInt32)
+		if m == 0 {
+			continue
+		}
+		list := make([]session, 0, m)
+		for j := 0; j < m && d.Err() == nil; j++ {
+			s := session{start: d.Int64(), end: d.Int64(), timer: d.Int64()}
+			s.acc = index(d, nacc, "accumulator")
+			s.fired = d.Bool()
+			list = append(list, s)
+		}
+		sess[k] = list
+		open += len(list)
+		live++
+	}
+	nt := d.Int(math.MaxInt32)
+	var timers timerHeap
+	for i := 0; i < nt && d.Err() == nil; i++ {
+		t := timer{at: d.Int64()}
+		t.key = index(d, nkeys, "key")
+		t.acc = index(d, nacc, "accumulator")
+		timers = append(timers, t)
+	}
+	if err := d.Done(); err != nil {
+		o.keys, o.accs = agg.NewTable(o.spec.In, o.spec.KeyCols), agg.NewAccs(o.layout)
+		return o.restoreError(err)
+	}
+	timers.init() // a no-op on a heap written in heap order
+	o.free, o.sess, o.timers, o.open, o.live, o.wm = free, sess, timers, open, live, wm
+	if err := o.account(o.open); err != nil {
+		return o.restoreError(err)
+	}
+	return nil
+}
+
+// index reads an id that must be below n.
+func index(d *snap.Decoder, n int, what string) int32 {
+	x := d.Int(math.MaxInt32)
+	if d.Err() == nil && x >= n {
+		d.Fail("%s %d out of range (%d)", what, x, n)
+		return 0
+	}
+	return int32(x)
+}
