@@ -42,8 +42,17 @@
 // null-rate makes a nullable column NULL in that fraction of the rows (a pure
 // function of seed, column and row too).
 //
-// Checkpoints: a subtask's state is the index of the next row it emits;
-// see Source.Position and Source.Restore.
+// Checkpoints: the source's position is part of a job's checkpoints. A
+// subtask's position is its subtask index, the parallelism and the index
+// of the next row it emits (its block is that index over the block size);
+// since every value is a pure function of the row index, that is all a
+// restored subtask needs to emit exactly the rows an undisturbed one would
+// have emitted after the checkpoint — sequences go on from the same row,
+// and rows-per-second restarts its clock at the restore, so the rest is
+// emitted at the same rate. A job restored with another number of source
+// subtasks is refused (the blocks would be dealt differently).
+// Source.Position and Source.Restore serve programs that drive subtasks by
+// hand.
 //
 // rows-per-second throttles the whole source. Unlike Flink (10000 by default) the default is unlimited: a
 // bounded table is usually a test or a benchmark, where speed is wanted; set
@@ -118,6 +127,7 @@ const (
 
 // config is a parsed datagen table, shared read-only by its subtasks.
 type config struct {
+	table  string
 	schema *runtime.Schema
 	rows   int64   // -1: unbounded
 	rate   float64 // rows per second for the whole source; 0: unlimited
@@ -140,7 +150,7 @@ func parse(t connectors.Table) (*config, error) {
 	if t.Schema == nil || t.Schema.Len() == 0 {
 		return nil, fmt.Errorf("table %s: a datagen table needs at least one column", t.Name)
 	}
-	cfg := &config{schema: t.Schema, rows: -1}
+	cfg := &config{table: t.Name, schema: t.Schema, rows: -1}
 	if _, ok := t.Options["number-of-rows"]; ok {
 		n, err := t.Int("number-of-rows", 0)
 		if err != nil {

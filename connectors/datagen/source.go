@@ -28,9 +28,11 @@ const (
 // them. Subtask s of p generates the blocks of rows s, s+p, s+2p, … (blocks
 // of runtime.DefaultBatchRows rows) and is partition s for the watermark.
 //
-// Its checkpoint state is one number, the index of the next row it will
-// emit (next/runtime.DefaultBatchRows is the block): OnBarrier records it and
-// Position returns it; Restore resumes from it.
+// It implements runtime.CheckpointedSource: its position is the index of
+// the next row it will emit (next/runtime.DefaultBatchRows is the block),
+// with its subtask index and the parallelism. For programs that drive
+// subtasks by hand, OnBarrier records the index and Position returns it;
+// Restore resumes from it.
 type Source struct {
 	cfg *config
 
@@ -49,6 +51,9 @@ type Source struct {
 	timer    *time.Timer
 
 	atBarrier atomic.Pointer[Position]
+
+	restored  []position // from RestorePositions, applied at Open
+	restoring bool
 }
 
 // Position is where a datagen subtask stood at a checkpoint barrier.
@@ -76,6 +81,11 @@ func (s *Source) Open(ctx *runtime.Context) error {
 	for c, col := range s.cfg.cols {
 		if col.nullRate > 0 {
 			s.nulls[c] = make([]bool, blockRows)
+		}
+	}
+	if s.restoring {
+		if err := s.restore(); err != nil {
+			return err
 		}
 	}
 	if s.cfg.rate > 0 {

@@ -30,20 +30,48 @@
 // with "truncated":true), or, without 'errors.path', reported on standard
 // error at most about once a second, with the count of those not reported.
 //
-// Checkpoints: Source records its Position — per file, the byte offset and
-// the lines read — at each barrier, and Restore resumes from positions.
+// Checkpoints: a source subtask's position (runtime.CheckpointedSource) is,
+// per file it reads, the byte offset after the last record emitted, the
+// lines up to it, and whether a bounded source has read the file to its
+// end. A restored source resumes each file right after that record — also
+// when the file has grown since — and does not read again files a bounded
+// source had finished; files in no position are read from the start, and
+// a file now shorter than its position is read again from the start. Every
+// subtask is given the positions of all, so a file's position reaches
+// whichever subtask it is dealt to, whatever the parallelism. Bad records
+// before the position are not reported again. (Source.Position and
+// Source.Restore do the same for programs that drive subtasks by hand.)
 //
 // Sink. Each subtask writes part files named part-<subtask>-<n>.<ext> (n
 // above any already there), or, when the path has an extension, the one
 // file (with one subtask). A file is written hidden
-// (.part-<subtask>-<n>.<ext>.inprogress) and renamed into place once
-// complete: when the sink finishes, when it rolls (file size, rollover
-// interval), and when the job stops — also after a failure or a cancel, so
-// the rows the sink received are kept. (Exactly-once publication at
-// checkpoints comes with the checkpoint coordinator.) Files are flushed and
-// fsynced before the rename, and the folder after it. The changelog-json
-// format writes {"op":"+I","row":{…}} per row, with the row's changelog
-// kind (+I, -U, +U, -D).
+// (.part-<subtask>-<n>.<ext>.inprogress) and published — renamed into place —
+// once complete. Files are flushed and fsynced before the rename, and the
+// folder after it.
+//
+// Without checkpoints, a file is complete when the sink finishes, when it
+// rolls (file size, rollover interval), and when the job stops — also after
+// a failure or a cancel, so the rows the sink received are kept.
+//
+// With checkpoints the sink is exactly-once (two-phase commit): at each
+// checkpoint's barrier the file in progress (and any that rolled since the
+// last checkpoint) is completed and renamed to
+// .part-<subtask>-<n>.<ext>.pending-<checkpoint>; once the checkpoint is
+// durable the pending files of it and earlier checkpoints are published.
+// The end of input is pre-committed as pending-end and published with the
+// job's final checkpoint. A restored job publishes the pending files of the
+// checkpoint it starts from, deletes every other hidden file of the
+// subtask (what the failed attempt wrote after that checkpoint, which the
+// sources replay) and numbers new parts after every name used before. A job
+// that stops without finishing publishes nothing no checkpoint covers.
+// Readers see only published files, so every row appears once. Output
+// becomes visible at checkpoints only: the checkpoint interval is the
+// sink's latency. A sink writing one file keeps it in progress across
+// checkpoints (a restore truncates it back to its length at the checkpoint)
+// and publishes it when the job ends.
+//
+// The changelog-json format writes {"op":"+I","row":{…}} per row, with the
+// row's changelog kind (+I, -U, +U, -D).
 package file
 
 import (

@@ -661,7 +661,7 @@ func TestPosition(t *testing.T) {
 	lenB := int64(len(jsonLines(rows(3000, 3010))))
 	wantPos := Position{Checkpoint: 7, Files: []FilePosition{
 		{Path: filepath.Join(dir, "a.json"), Offset: lenA, Line: runtime.DefaultBatchRows},
-		{Path: filepath.Join(dir, "b.json"), Offset: lenB, Line: 10},
+		{Path: filepath.Join(dir, "b.json"), Offset: lenB, Line: 10, Done: true}, // read to its end
 	}}
 	if fmt.Sprint(pos) != fmt.Sprint(wantPos) {
 		t.Fatalf("position %+v, want %+v", pos, wantPos)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/format"
@@ -16,7 +17,10 @@ import (
 
 // sink is a subtask of a file sink: it writes part files
 // part-<subtask>-<n>.<ext> in the folder (or the one file), each hidden as
-// .part-<subtask>-<n>.<ext>.inprogress until it is complete.
+// .part-<subtask>-<n>.<ext>.inprogress until it is complete. When the job
+// takes checkpoints it is a two-phase-commit sink (see the package doc and
+// checkpoint.go): complete files wait, hidden, for the checkpoint that
+// covers them.
 type sink struct {
 	runtime.Base
 	cfg *config
@@ -33,10 +37,23 @@ type sink struct {
 	size   int64
 	opened time.Time
 	err    error // a write error: the part file is not published
+
+	// With checkpoints: closed are complete part files (still named
+	// .inprogress) that no checkpoint covers yet; SnapshotState makes them
+	// pending. Only the subtask's goroutine touches closed.
+	exactlyOnce bool
+	closed      []pendingFile
+	// mu guards pending, the files pre-committed by a checkpoint and not yet
+	// published: the subtask's goroutine adds to it (SnapshotState,
+	// RestoreState) and the checkpoint coordinator's publishes from it
+	// (NotifyCheckpointComplete). Renames of pending files happen under mu.
+	mu      sync.Mutex
+	pending []pendingFile
 }
 
 func (s *sink) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
+	s.exactlyOnce = ctx.Checkpointing
 	switch s.cfg.format {
 	case "csv":
 		s.ext = "csv"
@@ -178,20 +195,33 @@ func (s *sink) OnProcessingTime(int64, runtime.Output) error {
 	return nil
 }
 
-// closePart flushes, fsyncs and closes the part file, and renames it into
-// place (then fsyncs the folder, so the rename is durable too).
+// closePart completes the part file: it flushes, fsyncs and closes it,
+// then renames it into place (and fsyncs the folder, so the rename is
+// durable too) — or, with checkpoints, keeps it hidden for the next
+// checkpoint to pre-commit.
 func (s *sink) closePart() error {
 	if s.f == nil {
 		return nil
 	}
+	if err := s.completePart(); err != nil {
+		return err
+	}
+	if s.exactlyOnce {
+		s.closed = append(s.closed, pendingFile{Hidden: filepath.Base(s.tmp), Final: filepath.Base(s.final)})
+		return nil
+	}
+	if err := os.Rename(s.tmp, s.final); err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	}
+	return syncDir(s.dir)
+}
+
+// completePart flushes, fsyncs and closes the part file; on failure the
+// file is removed.
+func (s *sink) completePart() error {
 	f := s.f
 	s.f = nil
-	err := s.err
-	if err == nil {
-		if err = s.w.Flush(); err != nil {
-			err = fmt.Errorf("table %s: cannot write %s: %w", s.cfg.table, s.tmp, err)
-		}
-	}
+	err := s.flush()
 	if err == nil {
 		if err = f.Sync(); err != nil {
 			err = fmt.Errorf("table %s: cannot sync %s: %w", s.cfg.table, s.tmp, err)
@@ -202,12 +232,19 @@ func (s *sink) closePart() error {
 	}
 	if err != nil {
 		os.Remove(s.tmp)
-		return err
 	}
-	if err := os.Rename(s.tmp, s.final); err != nil {
-		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	return err
+}
+
+// flush writes the buffered rows to the part file.
+func (s *sink) flush() error {
+	if s.err != nil {
+		return s.err
 	}
-	return syncDir(s.dir)
+	if err := s.w.Flush(); err != nil {
+		s.err = fmt.Errorf("table %s: cannot write %s: %w", s.cfg.table, s.tmp, err)
+	}
+	return s.err
 }
 
 func syncDir(dir string) error {
@@ -226,16 +263,30 @@ func syncDir(dir string) error {
 }
 
 // Finish completes the current part file. A sink writing one file writes
-// it even when it received no rows.
+// it even when it received no rows. With checkpoints, what is left is
+// pre-committed for the checkpoint that records the end of the job
+// (runtime.EndCheckpoint), which publishes it once complete.
 func (s *sink) Finish(runtime.Output) error {
 	if s.cfg.single && s.f == nil {
 		if err := s.openPart(); err != nil {
 			return err
 		}
 	}
+	if s.exactlyOnce {
+		return s.preCommit(runtime.EndCheckpoint)
+	}
 	return s.closePart()
 }
 
 // Close publishes what was written when the job stops without finishing
-// (cancelled, or failed elsewhere).
-func (s *sink) Close() error { return s.closePart() }
+// (cancelled, or failed elsewhere). With checkpoints it publishes nothing:
+// rows no checkpoint covers are dropped (a restored job writes them again),
+// and pending files wait for their checkpoint (NotifyCheckpointComplete
+// may still come, and a restore commits them).
+func (s *sink) Close() error {
+	if !s.exactlyOnce {
+		return s.closePart()
+	}
+	s.discard()
+	return nil
+}

@@ -17,11 +17,16 @@ import (
 )
 
 // FilePosition is how far a file has been read: Offset bytes, which hold
-// Line lines; the next record starts at Offset, on line Line+1.
+// Line lines; the next record starts at Offset, on line Line+1 (or, with
+// Skip, the rest of an over-long line comes first, to be skipped). Done
+// says a bounded source has read the file to its end: a restored bounded
+// source does not read it again, even if it has grown.
 type FilePosition struct {
 	Path   string `json:"path"`
 	Offset int64  `json:"offset"`
 	Line   int64  `json:"line"`
+	Skip   bool   `json:"skip,omitempty"`
+	Done   bool   `json:"done,omitempty"`
 }
 
 // Position is where a source subtask stood at a checkpoint barrier: the
@@ -73,6 +78,11 @@ type fileState struct {
 	eof    bool  // the last read reached the end of the file
 	skip   bool  // discarding the rest of an over-long line
 	queued bool  // in open or queue
+	done   bool  // bounded: read to its end
+}
+
+func (fs *fileState) position() FilePosition {
+	return FilePosition{Path: fs.path, Offset: fs.offset, Line: fs.line, Skip: fs.skip, Done: fs.done}
 }
 
 func newSourceFactory(c *config) func() runtime.Source {
@@ -116,7 +126,7 @@ func (s *Source) Position() Position {
 func (s *Source) OnBarrier(b runtime.Barrier) error {
 	files := make([]FilePosition, len(s.files))
 	for i, fs := range s.files {
-		files[i] = FilePosition{Path: fs.path, Offset: fs.offset, Line: fs.line}
+		files[i] = fs.position()
 	}
 	s.mu.Lock()
 	s.pos = Position{Checkpoint: b.ID, Files: files}
@@ -168,10 +178,13 @@ func (s *Source) add(paths []string) {
 	for _, p := range paths {
 		fs := &fileState{path: p}
 		if pos, ok := s.restore[p]; ok {
-			fs.offset, fs.line = pos.Offset, pos.Line
+			fs.offset, fs.line, fs.skip = pos.Offset, pos.Line, pos.Skip
+			fs.done = pos.Done && s.cfg.monitor == 0
 		}
 		s.files = append(s.files, fs)
-		s.enqueue(len(s.files) - 1)
+		if !fs.done {
+			s.enqueue(len(s.files) - 1)
+		}
 	}
 }
 
@@ -313,6 +326,7 @@ func (s *Source) closeFile(fs *fileState) {
 	}
 	fs.buf = nil
 	fs.queued = false
+	fs.done = s.cfg.monitor == 0
 }
 
 // read decodes records of fs into the batch until it is full, the file has

@@ -1,0 +1,335 @@
+package file
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// The sink's two-phase commit, when the job takes checkpoints:
+//
+//  1. Rows go to the hidden in-progress file .part-<s>-<n>.<ext>.inprogress;
+//     a file that rolls (size, interval) is completed (flushed, fsynced,
+//     closed) and waits, still hidden, for the next checkpoint.
+//  2. Pre-commit, at a checkpoint's barrier (SnapshotState): the current
+//     file is completed too, and every completed file is renamed to
+//     .part-<s>-<n>.<ext>.pending-<checkpoint> ("pending-end" for the
+//     checkpoint that records the end of the job). The subtask's state lists
+//     the pending files not yet published and the next part number.
+//  3. Commit, once the checkpoint is durable (NotifyCheckpointComplete):
+//     pending files of that checkpoint and earlier ones are renamed to their
+//     final names, part-<s>-<n>.<ext>.
+//  4. Restore (RestoreState): the pending files of the state are published
+//     — the checkpoint is complete, its commit may not have happened — and
+//     every other hidden file of the subtask (the failed attempt's
+//     in-progress files, and pending files of checkpoints that never
+//     completed) is deleted; numbering goes on above both the state's next
+//     number and every part name in the folder.
+//
+// A sink that writes one file keeps it in progress across checkpoints: the
+// state records its length (flushed and fsynced), a restore truncates it
+// back to that length and appends, and the file is published at the end of
+// the job only.
+
+// pendingFile is a complete part file waiting to be published: its hidden
+// name and final name (both in the sink's folder), and the checkpoint that
+// pre-committed it.
+type pendingFile struct {
+	Hidden     string `json:"hidden"`
+	Final      string `json:"final"`
+	Checkpoint int64  `json:"checkpoint"`
+}
+
+// sinkState is a sink subtask's checkpointed state (JSON).
+type sinkState struct {
+	Table   string `json:"table"`
+	Subtask int    `json:"subtask"`
+	// Next is the number of the next part file.
+	Next int `json:"next"`
+	// Pending lists the files pre-committed and not yet published, by
+	// this checkpoint and earlier ones whose commit has not happened.
+	Pending []pendingFile `json:"pending,omitempty"`
+	// InProgress and Size: the one file of a single-file sink, in progress,
+	// and its length at the checkpoint.
+	InProgress string `json:"inprogress,omitempty"`
+	Size       int64  `json:"size,omitempty"`
+}
+
+var (
+	_ runtime.Snapshotter        = (*sink)(nil)
+	_ runtime.CheckpointListener = (*sink)(nil)
+)
+
+// pendingName is the hidden name of final once checkpoint id has
+// pre-committed it.
+func pendingName(final string, id int64) string {
+	ck := strconv.FormatInt(id, 10)
+	if id == runtime.EndCheckpoint {
+		ck = "end"
+	}
+	return "." + final + ".pending-" + ck
+}
+
+// SnapshotState pre-commits the rows received so far and returns the
+// subtask's state. It is a no-op state when the job takes no checkpoints.
+func (s *sink) SnapshotState(id int64) ([]byte, error) {
+	if !s.exactlyOnce {
+		return nil, nil
+	}
+	if err := s.preCommit(id); err != nil {
+		return nil, err
+	}
+	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Next: s.n}
+	if s.cfg.single && s.f != nil {
+		st.InProgress, st.Size = filepath.Base(s.tmp), s.size
+	}
+	s.mu.Lock()
+	st.Pending = slices.Clone(s.pending)
+	s.mu.Unlock()
+	return json.Marshal(st)
+}
+
+// preCommit completes the current part file (a single file only at the end
+// of the job, else it is only flushed and fsynced) and renames the complete
+// files to their pending names for checkpoint id.
+func (s *sink) preCommit(id int64) error {
+	if s.f != nil && (!s.cfg.single || id == runtime.EndCheckpoint) {
+		if err := s.closePart(); err != nil {
+			return err
+		}
+	}
+	if s.f != nil {
+		if err := s.flush(); err != nil {
+			return err
+		}
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("table %s: cannot sync %s: %w", s.cfg.table, s.tmp, err)
+		}
+	}
+	if len(s.closed) == 0 {
+		return nil
+	}
+	var moved []pendingFile
+	var err error
+	for len(s.closed) > 0 {
+		c := s.closed[0]
+		p := pendingFile{Hidden: pendingName(c.Final, id), Final: c.Final, Checkpoint: id}
+		if err = os.Rename(filepath.Join(s.dir, c.Hidden), filepath.Join(s.dir, p.Hidden)); err != nil {
+			err = fmt.Errorf("table %s: checkpoint %d: %w", s.cfg.table, id, err)
+			break
+		}
+		moved = append(moved, p)
+		s.closed = s.closed[1:]
+	}
+	if err == nil {
+		s.closed = nil
+		err = syncDir(s.dir)
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, moved...)
+	s.mu.Unlock()
+	return err
+}
+
+// NotifyCheckpointComplete publishes the files pending for checkpoint id
+// and earlier ones, then fsyncs the folder. It is called from the
+// checkpoint coordinator's goroutine (also after Close); calling it again
+// does nothing. A file that cannot be published stays pending, for a later
+// notification or a restore.
+func (s *sink) NotifyCheckpointComplete(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	keep := s.pending[:0]
+	published := false
+	for _, p := range s.pending {
+		if p.Checkpoint > id {
+			keep = append(keep, p)
+			continue
+		}
+		if err := s.publish(p); err != nil {
+			errs = append(errs, err)
+			keep = append(keep, p)
+			continue
+		}
+		published = true
+	}
+	s.pending = keep
+	if published {
+		errs = append(errs, syncDir(s.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// publish renames a pending file to its final name. One already published
+// (no longer there under its hidden name while its final name is) is left
+// alone. The caller holds mu.
+func (s *sink) publish(p pendingFile) error {
+	hidden, final := filepath.Join(s.dir, p.Hidden), filepath.Join(s.dir, p.Final)
+	if s.cfg.single {
+		final = s.cfg.path
+	}
+	err := os.Rename(hidden, final)
+	if err == nil || !errors.Is(err, iofs.ErrNotExist) {
+		if err != nil {
+			return fmt.Errorf("table %s: cannot publish %s: %w", s.cfg.table, final, err)
+		}
+		return nil
+	}
+	if _, serr := os.Lstat(final); serr != nil {
+		// Neither name is there: published, then moved away or deleted.
+		s.cfg.log.Printf("table %s: %s of checkpoint %d is gone (published and moved away?)", s.cfg.table, final, p.Checkpoint)
+	}
+	return nil
+}
+
+// RestoreState publishes the pending files of the state (its checkpoint is
+// complete), deletes every other hidden file of this subtask — what the
+// failed attempt wrote after the checkpoint — and numbers new part files
+// after all of them. A single-file sink goes on appending to its file,
+// truncated back to its length at the checkpoint.
+func (s *sink) RestoreState(data []byte) error {
+	if !s.exactlyOnce || len(data) == 0 {
+		return nil
+	}
+	var st sinkState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("table %s: the checkpointed state of the sink is not readable: %v", s.cfg.table, err)
+	}
+	if st.Subtask != s.ctx.Subtask {
+		return fmt.Errorf("table %s: sink subtask %d was given the checkpointed state of subtask %d", s.cfg.table, s.ctx.Subtask, st.Subtask)
+	}
+	for _, p := range st.Pending {
+		if !s.ownHidden(p.Hidden) || !isPlainName(p.Final) {
+			return fmt.Errorf("table %s: the checkpointed state of the sink names %q → %q, not a file of subtask %d",
+				s.cfg.table, p.Hidden, p.Final, s.ctx.Subtask)
+		}
+	}
+	if st.InProgress != "" && (!s.cfg.single || !s.ownHidden(st.InProgress) || st.Size < 0) {
+		return fmt.Errorf("table %s: the checkpointed state of the sink names the file in progress %q, not one of this sink", s.cfg.table, st.InProgress)
+	}
+
+	s.mu.Lock()
+	var errs []error
+	for _, p := range st.Pending {
+		if err := s.publish(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	}
+	for _, e := range entries {
+		if name := e.Name(); s.ownHidden(name) && name != st.InProgress {
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+				return fmt.Errorf("table %s: cannot delete %s of an attempt that failed: %w", s.cfg.table, name, err)
+			}
+		}
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	}
+	s.n = max(s.n, st.Next)
+	if st.InProgress != "" {
+		return s.resume(st.InProgress, st.Size)
+	}
+	return nil
+}
+
+// resume reopens the in-progress file of a single-file sink, truncated to
+// size.
+func (s *sink) resume(name string, size int64) error {
+	path := filepath.Join(s.dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("table %s: cannot resume writing %s: %w", s.cfg.table, s.cfg.path, err)
+	}
+	fail := func(err error) error {
+		f.Close()
+		return fmt.Errorf("table %s: cannot resume writing %s: %w", s.cfg.table, s.cfg.path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if st.Size() < size {
+		return fail(fmt.Errorf("%s holds %d bytes, fewer than the %d of the checkpoint", name, st.Size(), size))
+	}
+	if err := f.Truncate(size); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Seek(size, 0); err != nil {
+		return fail(err)
+	}
+	s.f, s.tmp, s.final, s.size, s.opened, s.err = f, path, s.cfg.path, size, time.Now(), nil
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, writeBuffer)
+	} else {
+		s.w.Reset(f)
+	}
+	return nil
+}
+
+// ownHidden reports whether name is a hidden file of this subtask: in
+// progress, complete or pending.
+func (s *sink) ownHidden(name string) bool {
+	if !isPlainName(name) {
+		return false
+	}
+	var prefix string
+	if s.cfg.single {
+		prefix = "." + filepath.Base(s.cfg.path) + "."
+	} else {
+		prefix = ".part-" + strconv.Itoa(s.ctx.Subtask) + "-"
+	}
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return false
+	}
+	if !s.cfg.single {
+		num, _, _ := strings.Cut(rest, ".")
+		if _, err := strconv.Atoi(num); err != nil {
+			return false
+		}
+	}
+	return strings.HasSuffix(name, ".inprogress") || strings.Contains(name, ".pending-")
+}
+
+// isPlainName reports whether name is a file name without a folder.
+func isPlainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && !strings.ContainsRune(name, 0)
+}
+
+// discard drops what no checkpoint covers when the job stops: in-progress
+// and complete files not yet pre-committed (a restored job writes their
+// rows again). A single file in progress is kept, since a checkpoint may
+// resume it.
+func (s *sink) discard() {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+		if !s.cfg.single {
+			os.Remove(s.tmp)
+		}
+	}
+	for _, c := range s.closed {
+		os.Remove(filepath.Join(s.dir, c.Hidden))
+	}
+	s.closed = nil
+}
