@@ -53,6 +53,12 @@ func WithBufferRows(n int) Option { return func(e *Env) { e.opt.BufferRows = n }
 // the set is registered with metrics.RegisterSet or written by the caller).
 func WithMetrics(set *metrics.Set) Option { return func(e *Env) { e.opt.Metrics = set } }
 
+// WithCheckpoints makes the job take checkpoints as cp says (folder,
+// interval, a checkpoint to restore; see runtime.CheckpointOptions).
+func WithCheckpoints(cp rt.CheckpointOptions) Option {
+	return func(e *Env) { e.opt.Checkpoints = &cp }
+}
+
 // WithName names the job (the job label of its metrics).
 func WithName(name string) Option { return func(e *Env) { e.g.Name = name } }
 

@@ -20,6 +20,10 @@ var eventSchema = rt.NewSchema(
 // parallelism: generator → keyed exchange → tumbling window COUNT+SUM → a
 // sink that folds the results into the checksum.
 func RunSluice(w Workload, parallelism int) (Result, error) {
+	return runSluice(w, parallelism)
+}
+
+func runSluice(w Workload, parallelism int, opts ...sluice.Option) (Result, error) {
 	fill := func(b *rt.Batch, first int64, n int) {
 		ks, vs, ts := b.Cols[0].I64[:0], b.Cols[1].I64[:0], b.Cols[2].I64[:0]
 		for i := first; i < first+int64(n); i++ {
@@ -28,7 +32,7 @@ func RunSluice(w Workload, parallelism int) (Result, error) {
 		}
 		b.Cols[0].I64, b.Cols[1].I64, b.Cols[2].I64 = ks, vs, ts
 	}
-	env := sluice.NewEnv(sluice.WithParallelism(parallelism), sluice.WithName("bench"))
+	env := sluice.NewEnv(append([]sluice.Option{sluice.WithParallelism(parallelism), sluice.WithName("bench")}, opts...)...)
 	res := env.FromGenerator("events", eventSchema, w.Events, fill, sluice.Watermark("ts", bound)).
 		KeyBy("k").
 		Window(window.Tumble(w.Window)).

@@ -61,6 +61,10 @@ type CheckpointOptions struct {
 	// Log receives one line per notable event (a skipped checkpoint, a
 	// restore); nil discards them.
 	Log func(format string, args ...any)
+	// BeforeCommit, when set, is called once a checkpoint's manifest is
+	// durable and before the CheckpointListeners are told (fault-injection
+	// tests crash the process there).
+	BeforeCommit func(id int64)
 }
 
 // ErrStoppedWithSavepoint is returned by Run when it stopped after taking a

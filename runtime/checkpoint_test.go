@@ -206,7 +206,7 @@ func newCkJob(n int64, par int, failAt int64) *ckJob {
 	j := &ckJob{rows: &map[string][]string{}, totals: &map[string][]string{}, mu: new(sync.Mutex), armed: new(atomic.Bool), completed: new(atomic.Int64), totalRows: int(n), parallel: par}
 	j.armed.Store(failAt >= 0)
 	g := NewGraph("ck")
-	src := g.AddSource("src", ckSchema, par, func() Source { return &countSource{n: n, sleep: 2 * time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	src := g.AddSource("src", ckSchema, par, func() Source { return &countSource{n: n, sleep: 3 * time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
 	fail := g.AddOperator("fail", ckSchema, par, 1, func() Operator { return &failOnce{at: failAt, armed: j.armed, completed: j.completed} })
 	g.Connect(src, fail, Forward)
 	g.Connect(fail, g.AddOperator("rows", ckSchema, par, 1, func() Operator {
@@ -268,7 +268,7 @@ func (j *ckJob) check(t *testing.T) {
 func TestRestartFromCheckpoint(t *testing.T) {
 	for _, par := range []int{1, 2} {
 		t.Run(fmt.Sprint(par), func(t *testing.T) {
-			j := newCkJob(6000, par, 3000)
+			j := newCkJob(12000, par, 4000)
 			dir := t.TempDir()
 			var logs []string
 			err := RunWithRestarts(context.Background(), j.g, Options{Parallelism: par,

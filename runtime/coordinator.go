@@ -262,6 +262,9 @@ func (c *coordinator) complete(finished bool) {
 	c.mu.Lock()
 	c.sizeVal, c.lastID = float64(cur.w.size), float64(cur.id)
 	c.mu.Unlock()
+	if c.opt.BeforeCommit != nil {
+		c.opt.BeforeCommit(cur.id)
+	}
 	notify := cur.id
 	if finished {
 		notify = EndCheckpoint

@@ -6,7 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
@@ -45,6 +49,12 @@ type sqlOpts struct {
 	catalogDir  *string
 	storeDir    *string
 	storeListen *string
+
+	checkpointDir      *string
+	checkpointInterval *time.Duration
+	restartAttempts    *int
+	allowNonRestored   *bool
+	fromSavepoint      *string
 }
 
 func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
@@ -55,6 +65,12 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		catalogDir:  fs.String("catalog", "", "keep tables in this folder, for later jobs (default: in memory)"),
 		storeDir:    fs.String("store-dir", "", "run an embedded stream store over this folder: 'store' tables without 'endpoint' use it"),
 		storeListen: fs.String("store-listen", "", "with --store-dir: also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567"),
+
+		checkpointDir:      fs.String("checkpoint-dir", "", "take checkpoints into this folder, and start from the latest one found there"),
+		checkpointInterval: fs.Duration("checkpoint-interval", 10*time.Second, "with --checkpoint-dir: time between checkpoints"),
+		restartAttempts:    fs.Int("restart-attempts", 10, "with --checkpoint-dir: restarts from the latest checkpoint when an operator fails, before giving up"),
+		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "start from a checkpoint whose plan differs: operators that do not match start empty"),
+		fromSavepoint:      fs.String("from-savepoint", "", "start from this savepoint (or checkpoint) folder"),
 	}
 }
 
@@ -90,7 +106,104 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		return err
 	}
 	defer stop()
-	return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par})
+	if *o.checkpointDir == "" {
+		if *o.fromSavepoint != "" {
+			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
+		}
+		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par})
+	}
+	return runCheckpointed(ctx, plan.Graph, *par, o)
+}
+
+// runCheckpointed runs a job with checkpoints: it starts from --from-savepoint
+// or the latest complete checkpoint in --checkpoint-dir, restarts in-process
+// from the latest checkpoint when an operator fails, and answers the first
+// SIGINT/SIGTERM with a savepoint (a second one stops at once).
+func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) error {
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
+	if *o.checkpointInterval <= 0 {
+		return fmt.Errorf("--checkpoint-interval %v: want a positive duration", *o.checkpointInterval)
+	}
+	cp := &runtime.CheckpointOptions{Dir: *o.checkpointDir, Interval: *o.checkpointInterval,
+		AllowNonRestoredState: *o.allowNonRestored, Log: logf}
+	if v := os.Getenv("SLUICE_FAULT_KILL_BEFORE_COMMIT"); v != "" {
+		// Fault injection for tests: SIGKILL this process once checkpoint v
+		// is durable, before its output is published.
+		at, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("SLUICE_FAULT_KILL_BEFORE_COMMIT=%q: not a checkpoint id", v)
+		}
+		cp.BeforeCommit = func(id int64) {
+			if id == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	if *o.fromSavepoint != "" {
+		sp, err := runtime.LoadCheckpoint(*o.fromSavepoint)
+		if err != nil {
+			return fmt.Errorf("--from-savepoint: %w", err)
+		}
+		cp.Restore = sp
+	} else {
+		latest, warnings, err := runtime.LatestCheckpoint(*o.checkpointDir)
+		for _, w := range warnings {
+			logf("warning: %s", w)
+		}
+		if err != nil {
+			return err
+		}
+		cp.Restore = latest
+	}
+	if r := cp.Restore; r != nil {
+		kind := "checkpoint"
+		if r.Savepoint {
+			kind = "savepoint"
+		}
+		logf("restoring %s %d (%s, taken %s)", kind, r.ID, r.Path, r.Time.Format(time.RFC3339))
+		if r.Finished {
+			logf("the job had finished at that %s: publishing what it covers, nothing more to run", kind)
+		}
+	}
+	// Signals: the first asks for a savepoint, a second stops at once.
+	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	savepoint := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	go func() {
+		select {
+		case <-sigs:
+		case <-watchDone:
+			return
+		}
+		logf("stopping with a savepoint (again to stop at once)")
+		close(savepoint)
+		select {
+		case <-sigs:
+			cancel()
+		case <-time.After(2 * time.Minute):
+			logf("the savepoint takes too long: stopping without one")
+			cancel()
+		case <-watchDone:
+		}
+	}()
+	cp.StopWithSavepoint = savepoint
+	err := runtime.RunWithRestarts(jobCtx, g, runtime.Options{Parallelism: par, Checkpoints: cp},
+		runtime.RestartOptions{Attempts: *o.restartAttempts, Log: logf})
+	var se *runtime.SavepointError
+	if errors.As(err, &se) {
+		logf("savepoint written to %s; resume with --from-savepoint %s", se.Path, se.Path)
+		return nil
+	}
+	if errors.Is(err, context.Canceled) && jobCtx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // explainSQL prints the physical plan of a job file.
