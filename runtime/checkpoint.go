@@ -114,6 +114,7 @@ type Checkpoint struct {
 	Time      time.Time
 	nodes     []manifestNode
 	blobs     map[[2]int][]byte // (node, subtask) → state
+	mapping   map[NodeID]int    // the job's operator → the checkpoint's (set by match)
 }
 
 // LoadCheckpoint reads and verifies the checkpoint or savepoint folder at
@@ -201,60 +202,79 @@ func formatID(id int64) string { return fmt.Sprintf("%06d", id) }
 
 // blob returns the state of (node, subtask), nil when it has none.
 func (c *Checkpoint) blob(node NodeID, subtask int) []byte {
-	return c.blobs[[2]int{int(node), subtask}]
+	id, ok := c.mapping[node]
+	if !ok {
+		return nil
+	}
+	return c.blobs[[2]int{id, subtask}]
 }
 
-// match checks the checkpoint's plan against g: every operator with state
-// in the checkpoint must still be there, under the same name and with the
-// same parallelism, and vice versa. allow turns mismatches into operators
-// that start empty (their state is dropped).
+// match pairs the job's operators with the checkpoint's: by name, the n-th
+// operator of a name with the n-th of that name in the checkpoint (so that
+// adding an unrelated INSERT to a job file does not disturb the others).
+// Every operator of either side must have its pair, with the same
+// parallelism and kind; allow turns a mismatch into an operator that
+// starts empty (and state of the checkpoint that is left over is dropped).
 func (c *Checkpoint) match(g *Graph, allow bool, logf func(string, ...any)) error {
-	byID := map[int]manifestNode{}
+	key := func(name string, seen map[string]int) string {
+		seen[name]++
+		return fmt.Sprintf("%s#%d", name, seen[name])
+	}
+	saved := map[string]manifestNode{}
+	seen := map[string]int{}
 	for _, n := range c.nodes {
-		byID[n.ID] = n
+		saved[key(n.Name, seen)] = n
 	}
-	drop := func(id int) {
-		for k := range c.blobs {
-			if k[0] == id {
-				delete(c.blobs, k)
-			}
-		}
-	}
+	c.mapping = map[NodeID]int{}
+	used := map[int]bool{}
+	seen = map[string]int{}
+	var problems []string
 	for _, spec := range g.Nodes {
-		m, ok := byID[int(spec.ID)]
+		k := key(spec.Name, seen)
+		m, ok := saved[k]
 		var why string
 		switch {
 		case !ok:
-			why = fmt.Sprintf("operator %q is new: the checkpoint has no operator %d", spec.Name, spec.ID)
-		case m.Name != spec.Name:
-			why = fmt.Sprintf("operator %q takes the place of %q of the checkpoint", spec.Name, m.Name)
+			why = fmt.Sprintf("operator %q is new: the checkpoint has no operator of that name (or not so many)", spec.Name)
 		case m.Parallelism != spec.Parallelism:
 			why = fmt.Sprintf("operator %q runs with parallelism %d, the checkpoint was taken at %d", spec.Name, spec.Parallelism, m.Parallelism)
 		case m.Source != (spec.NewSource != nil):
 			why = fmt.Sprintf("operator %q changed between source and operator", spec.Name)
 		}
-		if why == "" {
+		if why != "" {
+			problems = append(problems, why)
 			continue
 		}
-		if !allow {
-			return fmt.Errorf("checkpoint %s does not match the job: %s (pass --allow-non-restored-state to start such operators empty)", c.Path, why)
-		}
-		if logf != nil {
-			logf("checkpoint %d: %s; it starts without state", c.ID, why)
-		}
-		drop(int(spec.ID))
-		delete(byID, int(spec.ID))
+		c.mapping[spec.ID] = m.ID
+		used[m.ID] = true
 	}
-	if len(c.nodes) > len(g.Nodes) {
-		extra := c.nodes[len(g.Nodes):]
-		if !allow {
-			return fmt.Errorf("checkpoint %s does not match the job: it has state of operator %q, which the job no longer has (pass --allow-non-restored-state to drop it)", c.Path, extra[0].Name)
+	for _, n := range c.nodes {
+		if !used[n.ID] && c.hasState(n.ID) {
+			problems = append(problems, fmt.Sprintf("the checkpoint has state of operator %q, which the job no longer has", n.Name))
 		}
-		for _, n := range extra {
-			drop(n.ID)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if !allow {
+		return fmt.Errorf("checkpoint %s does not match the job: %s (pass --allow-non-restored-state to start such operators empty and drop state left over)", c.Path, problems[0])
+	}
+	for _, p := range problems {
+		if logf != nil {
+			logf("checkpoint %d: %s; it starts without state", c.ID, p)
 		}
 	}
 	return nil
+}
+
+// hasState reports whether the checkpoint holds state of node id.
+func (c *Checkpoint) hasState(id int) bool {
+	for k := range c.blobs {
+		if k[0] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // checkpointWriter writes one checkpoint folder.

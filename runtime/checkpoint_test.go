@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 var ckSchema = NewSchema(Field{Name: "k", Type: BigInt}, Field{Name: "id", Type: BigInt}, Field{Name: "ts", Type: Timestamp})
@@ -385,4 +387,44 @@ func flatten(groups map[string][]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestCheckpointMetrics: a checkpointed run reports its checkpoints'
+// count, duration, size, last id and alignment times; restarts are
+// counted.
+func TestCheckpointMetrics(t *testing.T) {
+	j := newCkJob(4000, 2, 1000)
+	set := metrics.NewSet()
+	err := RunWithRestarts(context.Background(), j.g, Options{Parallelism: 2, Metrics: set,
+		Checkpoints: &CheckpointOptions{Dir: t.TempDir(), Interval: 10 * time.Millisecond}}, RestartOptions{Attempts: 2, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	metrics.WritePrometheus(&b, false)
+	text := b.String()
+	value := func(prefix string) float64 {
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, prefix) {
+				var v float64
+				fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+				return v
+			}
+		}
+		t.Fatalf("no series %s in:\n%s", prefix, text)
+		return 0
+	}
+	if n := value(`sluice_checkpoints_completed_total{job="ck"}`); n < 2 {
+		t.Fatalf("%v checkpoints completed", n)
+	}
+	if id := value(`sluice_checkpoint_last_completed_id{job="ck"}`); id < 2 {
+		t.Fatalf("last completed id %v", id)
+	}
+	value(`sluice_checkpoint_size_bytes{job="ck"}`)
+	value(`sluice_checkpoint_duration_seconds_bucket{job="ck"`)
+	value(`sluice_checkpoint_alignment_seconds_bucket{job="ck",operator="count"`)
+	if r := value(`sluice_job_restarts_total{job="ck"}`); r < 1 {
+		t.Fatalf("restarts %v", r)
+	}
 }

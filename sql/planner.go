@@ -86,6 +86,15 @@ type planner struct {
 	o       Options
 	g       *runtime.Graph
 	inserts int
+	// sinks are the sink operators made so far, by table: several INSERTs
+	// into one table feed one sink (a union), so that its output — part
+	// files, records — has one writer per subtask.
+	sinks map[string]sinkNode
+}
+
+type sinkNode struct {
+	id  runtime.NodeID
+	par int
 }
 
 // Error is a planning error at a place of the job file.
@@ -778,6 +787,21 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 				"('print', or 'file' with 'format' = 'changelog-json'), or group by a window (TUMBLE, HOP or SESSION) so that each result is final",
 			ct.Name, f.Name())}
 	}
+	if prev, ok := p.sinks[ct.Name]; ok && t != nil {
+		for _, s := range final {
+			switch {
+			case s.par == prev.par:
+				p.g.Connect(s.id, prev.id, runtime.Forward)
+			case prev.par == 1:
+				p.g.Connect(s.id, prev.id, runtime.Global)
+			case s.updating && len(s.keys) > 0:
+				p.g.Connect(s.id, prev.id, runtime.Keyed, s.keys...)
+			default:
+				p.g.Connect(s.id, prev.id, runtime.Rebalance)
+			}
+		}
+		return nil
+	}
 	newSink, par, err := sk.NewSink(ct)
 	if err != nil {
 		return &query.Error{Pos: targetPos(q), Msg: err.Error(), Near: ct.Name}
@@ -788,6 +812,12 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	name := "sink " + ct.Name
 	single := len(final) == 1 && final[0].par == par
 	id := p.g.AddOperator(name, ct.Schema, par, 1, newSink)
+	if t != nil {
+		if p.sinks == nil {
+			p.sinks = map[string]sinkNode{}
+		}
+		p.sinks[ct.Name] = sinkNode{id: id, par: par}
+	}
 	for _, s := range final {
 		switch {
 		case single:

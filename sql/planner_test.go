@@ -242,3 +242,25 @@ func TestRepeatedOutputNamesAreRenamed(t *testing.T) {
 		t.Fatalf("names %s", got)
 	}
 }
+
+func TestInsertsIntoOneTableShareItsSink(t *testing.T) {
+	job := src + "CREATE TABLE out WITH ('connector' = 'collect');\nINSERT INTO out SELECT k, v FROM src;\nINSERT INTO out SELECT v, k FROM src WHERE v > 3;"
+	plan, err := Compile(job, Options{Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinks, inputs := 0, 0
+	for _, n := range plan.Graph.Nodes {
+		if n.Name == "sink out" {
+			sinks++
+			for _, e := range plan.Graph.Edges {
+				if e.To == n.ID {
+					inputs++
+				}
+			}
+		}
+	}
+	if sinks != 1 || inputs != 2 {
+		t.Fatalf("%d sinks of table out with %d inputs; want 1 with 2", sinks, inputs)
+	}
+}

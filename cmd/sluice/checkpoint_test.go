@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,4 +197,52 @@ func TestCrashBetweenPreCommitAndCommit(t *testing.T) {
 	out := t.TempDir()
 	runCheckpointedJob(t, out, nil, "SLUICE_FAULT_KILL_BEFORE_COMMIT=3")
 	sameOutput(t, want, committed(t, out), "after a crash before commit")
+}
+
+// TestSIGTERMTakesASavepoint: SIGTERM stops a checkpointed job with a
+// savepoint; --from-savepoint finishes it; the output equals an
+// undisturbed run's. Then the plan check: a changed job file is refused
+// from that folder, naming the operator, unless --allow-non-restored-state.
+func TestSIGTERMTakesASavepoint(t *testing.T) {
+	want := undisturbed(t)
+	out := t.TempDir()
+	job := checkpointJob(t, out)
+	ck := filepath.Join(out, "ck")
+	cmd := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", ck, "--checkpoint-interval", "1h")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(800 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`savepoint written to (\S+);`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no savepoint reported:\n%s", stderr.String())
+	}
+	if got := committed(t, out); len(got["slow"]) == 0 || len(got["slow"]) >= len(want["slow"]) {
+		t.Fatalf("at the savepoint %d of %d filtered rows are published: want some, not all", len(got["slow"]), len(want["slow"]))
+	}
+	run := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", ck, "--from-savepoint", m[1])
+	if b, err := run.CombinedOutput(); err != nil || !strings.Contains(string(b), "restoring savepoint") {
+		t.Fatalf("from the savepoint: %v\n%s", err, b)
+	}
+	sameOutput(t, want, committed(t, out), "after a savepoint and a resume")
+
+	// The job changed: the filter's operator is now another one.
+	src, _ := os.ReadFile(job)
+	changed := strings.Replace(string(src), "WHERE ms > 450", "WHERE ms > 450 AND page > 0", 1)
+	changed = strings.Replace(changed, "INSERT INTO windows", "INSERT INTO slow SELECT user_id, page, ms, ts FROM clicks WHERE ms < 2;\nINSERT INTO windows", 1)
+	os.WriteFile(job, []byte(changed), 0o644)
+	b, err := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", ck, "--from-savepoint", m[1]).CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "does not match the job: operator") || !strings.Contains(string(b), "--allow-non-restored-state") {
+		t.Fatalf("changed plan: %v\n%s", err, b)
+	}
+	b, err = exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", t.TempDir(), "--from-savepoint", m[1], "--allow-non-restored-state").CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "starts without state") {
+		t.Fatalf("with --allow-non-restored-state: %v\n%s", err, b)
+	}
 }

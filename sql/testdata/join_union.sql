@@ -1,4 +1,4 @@
--- An interval join, and UNION ALL of two filters into one sink.
+-- An interval join, UNION ALL of two filters into one sink, and a second INSERT into that sink.
 CREATE TABLE orders (id BIGINT, amount BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
 WITH ('connector' = 'datagen', 'number-of-rows' = '20',
       'fields.id.kind' = 'sequence', 'fields.id.start' = '0', 'fields.id.end' = '19',
@@ -20,3 +20,5 @@ INSERT INTO big_or_small
 SELECT id, 'small' AS size FROM orders WHERE amount < 103
 UNION ALL
 SELECT id, 'big' FROM orders WHERE amount >= 117;
+-- A second INSERT into the same table feeds the same sink.
+INSERT INTO big_or_small SELECT id, 'middle' FROM orders WHERE amount = 110;
