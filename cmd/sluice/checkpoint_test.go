@@ -21,17 +21,17 @@ import (
 // checkpointJob is a job with throttled datagen sources, a windowed
 // aggregate, an interval join and a stateless filter, each into a file
 // sink, checkpointed into out/ck.
-func checkpointJob(t *testing.T, out string) string {
+func checkpointJob(t *testing.T, out string, rows int) string {
 	t.Helper()
 	job := filepath.Join(out, "job.sql")
 	src := `
 CREATE TABLE clicks (user_id BIGINT, page BIGINT, ms BIGINT, ts TIMESTAMP(3),
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
-WITH ('connector' = 'datagen', 'number-of-rows' = '40000', 'rows-per-second' = '16000', 'seed' = '1',
+WITH ('connector' = 'datagen', 'number-of-rows' = '%[2]d', 'rows-per-second' = '16000', 'seed' = '1',
       'fields.user_id.min' = '0', 'fields.user_id.max' = '99', 'fields.page.min' = '0', 'fields.page.max' = '9',
       'fields.ms.min' = '1', 'fields.ms.max' = '500', 'fields.ts.kind' = 'sequence', 'fields.ts.max-past' = '300ms');
 CREATE TABLE views (user_id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
-WITH ('connector' = 'datagen', 'number-of-rows' = '40000', 'rows-per-second' = '16000', 'seed' = '2',
+WITH ('connector' = 'datagen', 'number-of-rows' = '%[2]d', 'rows-per-second' = '16000', 'seed' = '2',
       'fields.user_id.min' = '0', 'fields.user_id.max' = '99', 'fields.ts.kind' = 'sequence', 'fields.ts.max-past' = '300ms');
 CREATE TABLE windows WITH ('connector' = 'file', 'path' = '%[1]s/windows', 'format' = 'json');
 CREATE TABLE joined WITH ('connector' = 'file', 'path' = '%[1]s/joined', 'format' = 'json');
@@ -42,7 +42,7 @@ INSERT INTO joined SELECT c.user_id, c.ts AS click_ts, v.ts AS view_ts FROM clic
   ON c.user_id = v.user_id AND v.ts BETWEEN c.ts AND c.ts + INTERVAL '50' MILLISECOND;
 INSERT INTO slow SELECT user_id, page, ms, ts FROM clicks WHERE ms > 450;
 `
-	if err := os.WriteFile(job, []byte(fmt.Sprintf(src, out)), 0o644); err != nil {
+	if err := os.WriteFile(job, []byte(fmt.Sprintf(src, out, rows)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return job
@@ -78,9 +78,9 @@ func committed(t *testing.T, out string) map[string][]string {
 // runCheckpointed runs the job in out until it exits by itself, killing it
 // with SIGKILL after each of the given delays and starting it again over
 // the same checkpoint folder. env adds variables to the first start.
-func runCheckpointedJob(t *testing.T, out string, kills []time.Duration, env ...string) {
+func runCheckpointedJob(t *testing.T, out string, rows int, kills []time.Duration, env ...string) {
 	t.Helper()
-	job := checkpointJob(t, out)
+	job := checkpointJob(t, out, rows)
 	for attempt := 0; ; attempt++ {
 		cmd := exec.Command(binary, "run", job, "--parallelism", "2",
 			"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms")
@@ -148,20 +148,22 @@ func sameOutput(t *testing.T, want, got map[string][]string, what string) {
 	}
 }
 
-var reference struct {
-	out  map[string][]string
-	done bool
-}
+// jobRows is the size of each source of the job in the normal suite:
+// 2.5 s of work at its throttled rate.
+const jobRows = 40000
 
-// undisturbed runs the job once without faults (once per test binary).
-func undisturbed(t *testing.T) map[string][]string {
+var references = map[int]map[string][]string{}
+
+// undisturbed runs the job of rows rows once without faults (once per test
+// binary and size).
+func undisturbed(t *testing.T, rows int) map[string][]string {
 	t.Helper()
-	if !reference.done {
+	if references[rows] == nil {
 		out := t.TempDir()
-		runCheckpointedJob(t, out, nil)
-		reference.out, reference.done = committed(t, out), true
+		runCheckpointedJob(t, out, rows, nil)
+		references[rows] = committed(t, out)
 	}
-	return reference.out
+	return references[rows]
 }
 
 // TestCheckpointedJobSurvivesKill9: the job is killed with SIGKILL at
@@ -169,11 +171,11 @@ func undisturbed(t *testing.T) map[string][]string {
 // published at the end equals an undisturbed run's output — nothing lost,
 // nothing duplicated.
 func TestCheckpointedJobSurvivesKill9(t *testing.T) {
-	killRounds(t, 3)
+	killRounds(t, 3, jobRows)
 }
 
-func killRounds(t *testing.T, rounds int) {
-	want := undisturbed(t)
+func killRounds(t *testing.T, rounds, rows int) {
+	want := undisturbed(t, rows)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("SLUICE_KILL_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -185,7 +187,7 @@ func killRounds(t *testing.T, rounds int) {
 		kills = append(kills, time.Duration(200+rng.IntN(1300))*time.Millisecond)
 	}
 	out := t.TempDir()
-	runCheckpointedJob(t, out, kills)
+	runCheckpointedJob(t, out, rows, kills)
 	sameOutput(t, want, committed(t, out), fmt.Sprintf("after %d kills at %v", rounds, kills))
 }
 
@@ -193,9 +195,9 @@ func killRounds(t *testing.T, rounds int) {
 // checkpoint 3 is durable, before its files are published; the restarted
 // job publishes them (once) and goes on.
 func TestCrashBetweenPreCommitAndCommit(t *testing.T) {
-	want := undisturbed(t)
+	want := undisturbed(t, jobRows)
 	out := t.TempDir()
-	runCheckpointedJob(t, out, nil, "SLUICE_FAULT_KILL_BEFORE_COMMIT=3")
+	runCheckpointedJob(t, out, jobRows, nil, "SLUICE_FAULT_KILL_BEFORE_COMMIT=3")
 	sameOutput(t, want, committed(t, out), "after a crash before commit")
 }
 
@@ -204,9 +206,9 @@ func TestCrashBetweenPreCommitAndCommit(t *testing.T) {
 // undisturbed run's. Then the plan check: a changed job file is refused
 // from that folder, naming the operator, unless --allow-non-restored-state.
 func TestSIGTERMTakesASavepoint(t *testing.T) {
-	want := undisturbed(t)
+	want := undisturbed(t, jobRows)
 	out := t.TempDir()
-	job := checkpointJob(t, out)
+	job := checkpointJob(t, out, jobRows)
 	ck := filepath.Join(out, "ck")
 	cmd := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", ck, "--checkpoint-interval", "1h")
 	var stderr bytes.Buffer
