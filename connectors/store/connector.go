@@ -360,3 +360,20 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 	}
 	return func() runtime.Operator { return &sink{cfg: c} }, 0, nil
 }
+
+// NewClient returns a client of the store at endpoint (an http:// or
+// https:// URL), or of the process's embedded store when endpoint is "" —
+// for other connectors that write to streams (topic subscriptions, dead
+// letters). Requests are signed with the AWS_* environment credentials
+// when they are set.
+func NewClient(endpoint string) (*client.Client, error) {
+	t := connectors.Table{Name: "stream", Options: map[string]string{"stream": "x"}}
+	if endpoint != "" {
+		t.Options["endpoint"] = endpoint
+	}
+	c, err := parseConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	return c.client, nil
+}
