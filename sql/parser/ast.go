@@ -9,7 +9,7 @@ import (
 )
 
 // Node is the parsed form of a statement: *CreateTable, *DropTable,
-// *ShowTables, *Describe or *Query.
+// *ShowTables, *Describe, *CreateTopic, *CreateSubscription or *Query.
 type Node interface {
 	node()
 }
@@ -82,7 +82,26 @@ type Query struct {
 	Pos  Pos
 }
 
-func (*CreateTable) node() {}
+// CreateTopic is CREATE TOPIC [IF NOT EXISTS] Name [WITH (…)].
+type CreateTopic struct {
+	Name        string
+	IfNotExists bool
+	Options     []Option
+	Pos         Pos
+}
+
+// CreateSubscription is CREATE SUBSCRIPTION Name ON TOPIC Topic WITH (…).
+type CreateSubscription struct {
+	Name     string
+	Topic    string
+	TopicPos Pos
+	Options  []Option
+	Pos      Pos
+}
+
+func (*CreateTopic) node()        {}
+func (*CreateSubscription) node() {}
+func (*CreateTable) node()        {}
 func (*DropTable) node()   {}
 func (*ShowTables) node()  {}
 func (*Describe) node()    {}

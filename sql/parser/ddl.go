@@ -13,21 +13,76 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// reservedObjects are the things CREATE and DROP will know, not yet.
+// reservedObjects are the things DROP will know, not yet.
 var reservedObjects = []string{"TOPIC", "SUBSCRIPTION"}
 
 func (p *parser) create(start token) (Node, error) {
-	if p.accept("TABLE") {
+	switch {
+	case p.accept("TABLE"):
 		return p.createTable(start)
+	case p.accept("TOPIC"):
+		return p.createTopic(start)
+	case p.accept("SUBSCRIPTION"):
+		return p.createSubscription(start)
 	}
-	if err := p.reserved("CREATE"); err != nil {
-		return nil, err
-	}
-	return nil, p.expected("TABLE after CREATE", "TABLE")
+	return nil, p.expected("TABLE, TOPIC or SUBSCRIPTION after CREATE", "TABLE", "TOPIC", "SUBSCRIPTION")
 }
 
-// reserved fails on CREATE/DROP TOPIC and SUBSCRIPTION, which Sluice will
-// have later.
+// createTopic reads CREATE TOPIC [IF NOT EXISTS] name [WITH (…)].
+func (p *parser) createTopic(start token) (Node, error) {
+	ct := &CreateTopic{Pos: start.pos}
+	if t := p.peekAt(1); p.peek().is("IF") && !(t.kind == tEOF || t.is("WITH")) {
+		p.i++
+		for _, kw := range []string{"NOT", "EXISTS"} {
+			if err := p.expectKeyword(kw); err != nil {
+				return nil, err
+			}
+		}
+		ct.IfNotExists = true
+	}
+	name, _, err := p.name("topic name")
+	if err != nil {
+		return nil, err
+	}
+	ct.Name = name
+	if p.accept("WITH") {
+		if ct.Options, err = p.optionList(); err != nil {
+			return nil, err
+		}
+	} else if p.peek().kind != tEOF {
+		return nil, p.expected("WITH or end of statement", "WITH")
+	}
+	return ct, p.expectEnd()
+}
+
+// createSubscription reads CREATE SUBSCRIPTION name ON TOPIC topic WITH (…).
+func (p *parser) createSubscription(start token) (Node, error) {
+	cs := &CreateSubscription{Pos: start.pos}
+	name, _, err := p.name("subscription name")
+	if err != nil {
+		return nil, err
+	}
+	cs.Name = name
+	for _, kw := range []string{"ON", "TOPIC"} {
+		if err := p.expectKeyword(kw); err != nil {
+			return nil, err
+		}
+	}
+	cs.TopicPos = p.peek().pos
+	if cs.Topic, _, err = p.name("topic name"); err != nil {
+		return nil, err
+	}
+	if err := p.expectKeyword("WITH"); err != nil {
+		return nil, err
+	}
+	if cs.Options, err = p.optionList(); err != nil {
+		return nil, err
+	}
+	return cs, p.expectEnd()
+}
+
+// reserved fails on DROP TOPIC and SUBSCRIPTION, which Sluice will have
+// later.
 func (p *parser) reserved(verb string) error {
 	t := p.peek()
 	for _, o := range reservedObjects {
@@ -545,13 +600,20 @@ func (p *parser) notEnforced() error {
 	return e
 }
 
-// options reads ('key' = 'value', …) after WITH.
+// options reads ('key' = 'value', …) after WITH into ct.
 func (p *parser) options(ct *CreateTable) error {
+	opts, err := p.optionList()
+	ct.Options = append(ct.Options, opts...)
+	return err
+}
+
+// optionList reads ('key' = 'value', …) after WITH.
+func (p *parser) optionList() (opts []Option, err error) {
 	if err := p.expectPunct("("); err != nil {
-		return err
+		return nil, err
 	}
 	if p.acceptPunct(")") {
-		return nil
+		return nil, nil
 	}
 	seen := map[string]Pos{}
 	for {
@@ -561,24 +623,24 @@ func (p *parser) options(ct *CreateTable) error {
 		case tIdent, tQuotedIdent, tDQuoted:
 			e := p.errAt(kt, "option keys are quoted strings")
 			e.Hint = "write " + QuoteString(dottedKey(p))
-			return e
+			return nil, e
 		default:
 			e := p.expected("an option key")
 			e.Hint = "write 'key' = 'value'"
-			return e
+			return nil, e
 		}
 		if kt.val == "" {
-			return p.errAt(kt, "empty option key")
+			return nil, p.errAt(kt, "empty option key")
 		}
 		if at, dup := seen[kt.val]; dup {
 			e := p.errAt(kt, "duplicate option")
 			e.Hint = "first set at line " + at.String()
-			return e
+			return nil, e
 		}
 		seen[kt.val] = kt.pos
 		p.i++
 		if err := p.expectPunct("="); err != nil {
-			return err
+			return nil, err
 		}
 		vt := p.peek()
 		switch vt.kind {
@@ -586,19 +648,19 @@ func (p *parser) options(ct *CreateTable) error {
 		case tNumber, tIdent, tQuotedIdent, tDQuoted:
 			e := p.errAt(vt, "option values are quoted strings")
 			e.Hint = "write " + QuoteString(vt.val)
-			return e
+			return nil, e
 		default:
-			return p.expected("an option value")
+			return nil, p.expected("an option value")
 		}
 		p.i++
-		ct.Options = append(ct.Options, Option{Key: kt.val, Value: vt.val, Pos: kt.pos})
+		opts = append(opts, Option{Key: kt.val, Value: vt.val, Pos: kt.pos})
 		if p.acceptPunct(",") {
 			continue
 		}
 		if p.acceptPunct(")") {
-			return nil
+			return opts, nil
 		}
-		return p.expected("',' or ')'")
+		return nil, p.expected("',' or ')'")
 	}
 }
 

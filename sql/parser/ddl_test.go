@@ -3,6 +3,7 @@ package parser
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,10 +153,9 @@ func TestErrors(t *testing.T) {
 	f("SELCT * FROM t", `line 1:1: unknown statement near "SELCT"; did you mean SELECT?`)
 	f("SHOW TABLES;\n  UPDATE t SET a = 1", `line 2:3: unknown statement near "UPDATE"; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, INSERT, SELECT or WITH`)
 	f("(SELECT 1)", `line 1:1: unknown statement near "("; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, INSERT, SELECT or WITH`)
-	f("CREATE TABEL t (a INT)", `line 1:8: expected TABLE after CREATE near "TABEL"; did you mean TABLE?`)
-	f("CREATE VIEW v AS SELECT 1", `line 1:8: expected TABLE after CREATE near "VIEW"`)
-	f("CREATE", `line 1:7: expected TABLE after CREATE at end of input`)
-	f("CREATE TOPIC alerts WITH ()", `line 1:8: CREATE TOPIC is not supported yet near "TOPIC"`)
+	f("CREATE TABEL t (a INT)", `line 1:8: expected TABLE, TOPIC or SUBSCRIPTION after CREATE near "TABEL"; did you mean TABLE?`)
+	f("CREATE VIEW v AS SELECT 1", `line 1:8: expected TABLE, TOPIC or SUBSCRIPTION after CREATE near "VIEW"`)
+	f("CREATE", `line 1:7: expected TABLE, TOPIC or SUBSCRIPTION after CREATE at end of input`)
 	f("drop subscription s", `line 1:6: DROP SUBSCRIPTION is not supported yet near "subscription"`)
 	f("DROP TALBE t", `line 1:6: expected TABLE after DROP near "TALBE"; did you mean TABLE?`)
 	f("DROP TABLE;", `line 1:11: expected table name near ";"`)
@@ -253,4 +253,39 @@ func TestErrors(t *testing.T) {
 	f("CREATE TABLE t WITH ('a' = 'b' 'c' = 'd')", `line 1:32: expected ',' or ')' near "'c'"`)
 	f("CREATE TABLE t WITH 'a' = 'b'", `line 1:21: expected '(' near "'a'"`)
 	f("CREATE TABLE t WITH ('a' = 'b'", `line 1:31: expected ',' or ')' at end of input`)
+}
+
+func TestCreateTopicAndSubscription(t *testing.T) {
+	stmts, err := ParseScript("CREATE TOPIC ops;\nCREATE TOPIC IF NOT EXISTS ops2 WITH ('region' = 'eu-west-1');\n" +
+		"CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'http', 'endpoint' = 'http://127.0.0.1:9000/hook',\n  'filter-policy' = '{\"NewStateValue\": [\"ALARM\"]}');")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts) != 3 {
+		t.Fatalf("%d statements", len(stmts))
+	}
+	a := stmts[0].Node.(*CreateTopic)
+	b := stmts[1].Node.(*CreateTopic)
+	c := stmts[2].Node.(*CreateSubscription)
+	if a.Name != "ops" || a.IfNotExists || len(a.Options) != 0 || stmts[0].Kind != KindCreateTopic {
+		t.Fatalf("%+v", a)
+	}
+	if b.Name != "ops2" || !b.IfNotExists || b.Options[0].Key != "region" || b.Options[0].Value != "eu-west-1" {
+		t.Fatalf("%+v", b)
+	}
+	if c.Name != "pager" || c.Topic != "ops" || c.TopicPos.Line != 3 || c.TopicPos.Col != 36 || len(c.Options) != 3 ||
+		c.Options[2].Value != `{"NewStateValue": ["ALARM"]}` || stmts[2].Kind != KindCreateSubscription {
+		t.Fatalf("%+v", c)
+	}
+	for src, want := range map[string]string{
+		"CREATE SUBSCRIPTION s TOPIC t WITH ('a' = 'b')": `line 1:23: expected ON`,
+		"CREATE SUBSCRIPTION s ON TOPIC t":               `line 1:33: expected WITH`,
+		"CREATE TOPIC t WITH ('a' = b)":                  `line 1:28: option values are quoted strings`,
+		"CREATE TOPIC t extra":                           `line 1:16: expected WITH or end of statement`,
+	} {
+		_, err := ParseScript(src)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s", src, err, want)
+		}
+	}
 }

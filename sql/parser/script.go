@@ -8,17 +8,18 @@ import (
 // Kind is the kind of a statement.
 type Kind uint8
 
-// The statement kinds. CREATE TOPIC and CREATE SUBSCRIPTION are reserved:
-// they are recognised and refused as not supported yet.
+// The statement kinds.
 const (
 	KindCreateTable Kind = iota + 1
 	KindDropTable
 	KindShowTables
 	KindDescribe
 	KindQuery
+	KindCreateTopic
+	KindCreateSubscription
 )
 
-var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY"}
+var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY", "CREATE TOPIC", "CREATE SUBSCRIPTION"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -132,6 +133,10 @@ func kindOf(n Node) Kind {
 		return KindDescribe
 	case *Query:
 		return KindQuery
+	case *CreateTopic:
+		return KindCreateTopic
+	case *CreateSubscription:
+		return KindCreateSubscription
 	}
 	return 0
 }
