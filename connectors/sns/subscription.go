@@ -1,0 +1,362 @@
+package sns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluicehq/sluice/connectors/sns/filter"
+)
+
+// SubscriptionConfig configures a subscription to a topic.
+type SubscriptionConfig struct {
+	// Name names the subscription in errors, metrics and dead letters
+	// (letters, digits, '-', '_', '.'; unique in its topic); "" = the
+	// protocol followed by the subscription's number.
+	Name string
+	// Protocol is http, https, file, stdout or store.
+	Protocol string
+	// Endpoint is the URL (http, https), the file's path or file:// URL
+	// (file), the stream's name (store); ignored for stdout.
+	Endpoint string
+	// FilterPolicy is SNS's filter policy (JSON); "" lets every message in.
+	FilterPolicy string
+	// FilterPolicyScope is "MessageAttributes" (the default) or
+	// "MessageBody".
+	FilterPolicyScope string
+	// RawMessageDelivery delivers the body as is instead of the envelope
+	// (http, https, file, store; stdout is always readable text).
+	RawMessageDelivery bool
+	// DeliveryPolicy is SNS's HTTP/S delivery policy (JSON), applied to
+	// every protocol: healthyRetryPolicy (numRetries, minDelayTarget,
+	// maxDelayTarget, numNoDelayRetries, numMinDelayRetries,
+	// numMaxDelayRetries, backoffFunction linear|arithmetic|geometric|
+	// exponential), throttlePolicy.maxReceivesPerSecond and
+	// requestPolicy.headerContentType. "" = SNS's default: 3 retries,
+	// 20 s apart.
+	DeliveryPolicy string
+	// DeadLetter receives what cannot be delivered: "file:///abs/path.jsonl"
+	// or "store:<stream>"; "" = a warning on standard error.
+	DeadLetter string
+	// StoreEndpoint is the store's URL for protocol store and store dead
+	// letters; "" = the process's embedded store.
+	StoreEndpoint string
+	// Out receives protocol stdout's text; nil = os.Stdout.
+	Out io.Writer
+	// AttemptTimeout bounds one delivery attempt; 0 = 15 s, as SNS.
+	AttemptTimeout time.Duration
+	// DelayUnit is the unit of the delivery policy's delays; 0 = a second,
+	// as SNS. A millisecond makes a policy fast, for tests and local setups.
+	DelayUnit time.Duration
+	// QueueBytes bounds the bytes queued for the subscription, after which
+	// Publish waits; 0 = DefaultQueueBytes.
+	QueueBytes int
+}
+
+// Subscription is a topic's subscription: its queue and its delivery
+// goroutine belong to the topic, which stops them on Close.
+type Subscription struct {
+	name     string
+	arn      string
+	topic    *Topic
+	protocol string
+	raw      bool
+	policy   *filter.Policy
+	retry    retryPolicy
+	delays   []time.Duration
+	timeout  time.Duration
+	out      output
+	dead     deadLetter // nil: a warning on standard error
+	q        *queue
+	m        subMetrics
+	next     time.Time // throttlePolicy: the earliest next attempt (the goroutine's own)
+}
+
+// output delivers one notification; it is used by the subscription's
+// goroutine only. A *permanentError means retrying is useless.
+type output interface {
+	deliver(ctx context.Context, s *Subscription, n *notification) error
+	close() error
+}
+
+// permanentError is a delivery failure that retries cannot mend.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+type subMetrics struct {
+	filteredOut, deliveries, retries, failures, deadLetters *metrics.Counter
+	seconds                                                 *metrics.Histogram
+}
+
+var subName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+
+// Name returns the subscription's name.
+func (s *Subscription) Name() string { return s.name }
+
+// ARN returns the subscription's ARN: the topic's, a colon and a UUID.
+func (s *Subscription) ARN() string { return s.arn }
+
+// Subscribe adds a subscription to the topic; it receives the messages
+// published from now on. Every option is checked here: an error names the
+// subscription and the option.
+func (t *Topic) Subscribe(c SubscriptionConfig) (*Subscription, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	proto := strings.ToLower(strings.TrimSpace(c.Protocol))
+	name := c.Name
+	if name == "" {
+		name = fmt.Sprintf("%s-%d", proto, len(t.subs)+1)
+	}
+	errorf := func(option, format string, args ...any) error {
+		return fmt.Errorf("topic %s: subscription %s: option %s: %s", t.name, name, option, fmt.Sprintf(format, args...))
+	}
+	if !subName.MatchString(name) {
+		return nil, errorf("Name", "%q: want 1 to 256 letters, digits, '-', '_' or '.'", name)
+	}
+	for _, o := range t.subs {
+		if o.name == name {
+			return nil, errorf("Name", "the topic already has a subscription %s", name)
+		}
+	}
+	s := &Subscription{
+		name:     name,
+		arn:      t.arn + ":" + newUUID(),
+		topic:    t,
+		protocol: proto,
+		raw:      c.RawMessageDelivery,
+		timeout:  c.AttemptTimeout,
+	}
+	if s.timeout == 0 {
+		s.timeout = DefaultAttemptTimeout
+	}
+	if s.timeout < 0 {
+		return nil, errorf("AttemptTimeout", "%v is negative", c.AttemptTimeout)
+	}
+	unit := c.DelayUnit
+	if unit == 0 {
+		unit = time.Second
+	}
+	if unit < 0 {
+		return nil, errorf("DelayUnit", "%v is negative", c.DelayUnit)
+	}
+	qb := c.QueueBytes
+	if qb == 0 {
+		qb = DefaultQueueBytes
+	}
+	if qb < 0 {
+		return nil, errorf("QueueBytes", "%d is negative", c.QueueBytes)
+	}
+
+	var scope filter.Scope
+	switch c.FilterPolicyScope {
+	case "", "MessageAttributes":
+		scope = filter.MessageAttributes
+	case "MessageBody":
+		scope = filter.MessageBody
+	default:
+		return nil, errorf("FilterPolicyScope", "%q: want MessageAttributes or MessageBody", c.FilterPolicyScope)
+	}
+	if strings.TrimSpace(c.FilterPolicy) != "" {
+		p, err := filter.Compile(c.FilterPolicy, scope)
+		if err != nil {
+			return nil, errorf("FilterPolicy", "%v", err)
+		}
+		s.policy = p
+	}
+	var err error
+	if s.retry, err = parseDeliveryPolicy(c.DeliveryPolicy); err != nil {
+		return nil, errorf("DeliveryPolicy", "%v", err)
+	}
+	s.delays = s.retry.schedule(unit)
+
+	switch proto {
+	case "http", "https":
+		s.out, err = newHTTPOutput(proto, c.Endpoint, s.retry.ContentType)
+	case "file":
+		s.out, err = newFileOutput(c.Endpoint)
+	case "stdout":
+		s.out = newStdoutOutput(c.Out)
+	case "store":
+		s.out, err = newStoreOutput(c.Endpoint, c.StoreEndpoint)
+	default:
+		return nil, errorf("Protocol", "%q: want http, https, file, stdout or store", c.Protocol)
+	}
+	if err != nil {
+		return nil, errorf("Endpoint", "%v", err)
+	}
+	if c.DeadLetter != "" {
+		if s.dead, err = newDeadLetter(c.DeadLetter, c.StoreEndpoint); err != nil {
+			_ = s.out.close()
+			return nil, errorf("DeadLetter", "%v", err)
+		}
+	}
+
+	labels := fmt.Sprintf(`{topic=%q,subscription=%q}`, t.name, name)
+	s.m = subMetrics{
+		filteredOut: metrics.GetOrCreateCounter("sluice_sns_filtered_out_total" + labels),
+		deliveries:  metrics.GetOrCreateCounter("sluice_sns_deliveries_total" + labels),
+		retries:     metrics.GetOrCreateCounter("sluice_sns_delivery_retries_total" + labels),
+		failures:    metrics.GetOrCreateCounter("sluice_sns_delivery_failures_total" + labels),
+		deadLetters: metrics.GetOrCreateCounter("sluice_sns_dead_letters_total" + labels),
+		seconds:     metrics.GetOrCreateHistogram("sluice_sns_delivery_seconds" + labels),
+	}
+	s.q = newQueue(qb)
+	subs := make([]*Subscription, len(t.subs), len(t.subs)+1)
+	copy(subs, t.subs)
+	t.subs = append(subs, s)
+	t.wg.Add(1)
+	go s.run(t.ctx)
+	return s, nil
+}
+
+// run is the subscription's goroutine: it delivers the queue in order
+// until the queue is closed and empty. When ctx ends (Close gave up) it
+// dead-letters what is left.
+func (s *Subscription) run(ctx context.Context) {
+	defer s.topic.wg.Done()
+	defer s.closeOutputs()
+	for {
+		batch, closed := s.q.take()
+		for i, n := range batch {
+			if ctx.Err() != nil {
+				s.abandon(batch[i:])
+				break
+			}
+			s.deliver(ctx, n)
+			s.q.done(1)
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-s.q.ready:
+		case <-ctx.Done():
+			// Close gave up; it closed the queue before, so the next turn
+			// dead-letters what is left and ends.
+		}
+	}
+}
+
+// abandon dead-letters notifications that Close gave up on.
+func (s *Subscription) abandon(ns []*notification) {
+	for _, n := range ns {
+		s.deadLetter(n, "the topic was closed before the message could be delivered", 0)
+		s.q.done(1)
+	}
+}
+
+// deliver makes the attempts the delivery policy allows, then
+// dead-letters n if none succeeded.
+func (s *Subscription) deliver(ctx context.Context, n *notification) {
+	var (
+		err      error
+		attempts int
+	)
+	for attempt := 0; attempt <= len(s.delays); attempt++ {
+		if attempt > 0 {
+			if !sleep(ctx, s.delays[attempt-1]) {
+				err = fmt.Errorf("the topic was closed while retrying (last error: %w)", err)
+				break
+			}
+			s.m.retries.Inc()
+		}
+		if s.retry.MaxReceivesPerSecond > 0 {
+			if !sleep(ctx, time.Until(s.next)) {
+				err = fmt.Errorf("the topic was closed while retrying (last error: %w)", err)
+				break
+			}
+			s.next = time.Now().Add(time.Second / time.Duration(s.retry.MaxReceivesPerSecond))
+		}
+		attempts++
+		actx, cancel := context.WithTimeout(ctx, s.timeout)
+		err = s.out.deliver(actx, s, n)
+		if err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %v: %w", s.timeout, err)
+		}
+		cancel()
+		if err == nil {
+			s.m.deliveries.Inc()
+			s.m.seconds.UpdateDuration(n.published)
+			return
+		}
+		s.m.failures.Inc()
+		var perm *permanentError
+		if errors.As(err, &perm) || ctx.Err() != nil {
+			break
+		}
+	}
+	s.deadLetter(n, err.Error(), attempts)
+}
+
+// sleep waits d, or returns false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// deadLetter sends n to the dead-letter target, or reports it on standard
+// error when there is none or it fails.
+func (s *Subscription) deadLetter(n *notification, reason string, attempts int) {
+	s.m.deadLetters.Inc()
+	if s.dead != nil {
+		rec := marshal(struct {
+			Subscription    string  `json:"subscription"`
+			SubscriptionArn string  `json:"subscriptionArn"`
+			Topic           string  `json:"topic"`
+			TopicArn        string  `json:"topicArn"`
+			Reason          string  `json:"reason"`
+			Attempts        int     `json:"attempts"`
+			Message         rawJSON `json:"message"`
+		}{s.name, s.arn, s.topic.name, s.topic.arn, reason, attempts, rawJSON(n.envelope)})
+		ctx, cancel := context.WithTimeout(context.Background(), abortWrite)
+		err := s.dead.write(ctx, rec)
+		cancel()
+		if err == nil {
+			return
+		}
+		s.topic.log.Printf("sns topic %s: subscription %s: cannot write the dead letter of message %s (%s): %v",
+			s.topic.name, s.name, n.msg.ID, reason, err)
+		return
+	}
+	s.topic.log.Printf("sns topic %s: subscription %s: message %s not delivered after %d attempts, and the subscription has no dead-letter target: %s",
+		s.topic.name, s.name, n.msg.ID, attempts, reason)
+}
+
+// rawJSON is JSON kept as is.
+type rawJSON []byte
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
+
+func (s *Subscription) closeOutputs() {
+	if err := s.out.close(); err != nil {
+		s.topic.log.Printf("sns topic %s: subscription %s: %v", s.topic.name, s.name, err)
+	}
+	if s.dead != nil {
+		if err := s.dead.close(); err != nil {
+			s.topic.log.Printf("sns topic %s: subscription %s: dead letters: %v", s.topic.name, s.name, err)
+		}
+	}
+}

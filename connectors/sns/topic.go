@@ -1,0 +1,324 @@
+// Package sns is Sluice's notification topics, with the semantics of Amazon
+// SNS: a Topic fans each published Message out to its subscriptions; a
+// subscription whose filter policy matches gets its own copy and delivers
+// it to its endpoint — an HTTP/S URL (SNS's notification envelope, or the
+// raw body), a JSON-lines file, standard output (readable, for a human
+// watching alarms) or a stream of Sluice's store.
+//
+// Delivery. Each subscription has a bounded queue and one goroutine that
+// delivers its messages in the order they were published; a slow or dead
+// endpoint holds up only its own subscription. Publish blocks while a
+// subscription's queue is full (backpressure). A failed attempt (an HTTP
+// answer other than 2xx, a timeout of 15 s, a connection error, a failed
+// write) is retried following the subscription's delivery policy, SNS's
+// HTTP/S delivery policy with its four phases (immediate, pre-backoff,
+// backoff, post-backoff; see SubscriptionConfig.DeliveryPolicy), which
+// applies here to every protocol. When the retries are spent the message
+// goes to the subscription's dead-letter target (a JSON-lines file or a
+// stream) with the reason and the number of attempts; a subscription
+// without one reports it on standard error (at most about once a second,
+// with a count of the others). No message is dropped silently.
+//
+// Envelopes are not signed: Signature, SigningCertURL and UnsubscribeURL
+// are empty, so receivers must not verify SNS signatures on them.
+//
+// Lifecycle. The owner of a Topic calls Close: it stops taking messages,
+// delivers what is queued (with retries) until its context ends, then
+// dead-letters what is left and waits for every goroutine. Flush waits
+// until everything published so far is delivered or dead-lettered.
+//
+// Metrics (VictoriaMetrics' default set), labelled topic and subscription:
+// sluice_sns_published_total (topic only), sluice_sns_filtered_out_total,
+// sluice_sns_deliveries_total, sluice_sns_delivery_retries_total,
+// sluice_sns_delivery_failures_total (failed attempts),
+// sluice_sns_dead_letters_total and the histogram sluice_sns_delivery_seconds
+// (from Publish to the successful delivery).
+package sns
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/sns/filter"
+)
+
+// Defaults and limits, in one place.
+const (
+	DefaultRegion  = "us-east-1"
+	DefaultAccount = "000000000000"
+	// DefaultAttemptTimeout bounds one delivery attempt, as SNS does.
+	DefaultAttemptTimeout = 15 * time.Second
+	// DefaultQueueBytes bounds the bytes of messages queued for one
+	// subscription.
+	DefaultQueueBytes = 8 << 20
+	// MaxMessageBytes is SNS's limit on a message: body and attributes.
+	MaxMessageBytes = 256 << 10
+	// MaxSubjectChars is SNS's limit on a subject.
+	MaxSubjectChars = 100
+	// MaxAttributes is SNS's limit on message attributes.
+	MaxAttributes = 10
+	// abortWrite bounds the writing of dead letters after Close's context
+	// has ended.
+	abortWrite = 5 * time.Second
+)
+
+// ErrClosed is returned by Publish and Subscribe on a closed topic.
+var ErrClosed = errors.New("sns: topic is closed")
+
+// ErrInvalidMessage is wrapped by Publish's errors about a message that
+// breaks SNS's rules (empty body, too big, bad subject or attributes).
+var ErrInvalidMessage = errors.New("invalid message")
+
+// logOutput receives rate-limited warnings (tests replace it).
+var logOutput io.Writer = os.Stderr
+
+// Attribute is a message attribute: Type "String", "Number", "Binary" or
+// "String.Array" (Value is then a JSON array).
+type Attribute = filter.Attribute
+
+// Message is what is published to a topic.
+type Message struct {
+	ID         string // a UUID v4; Publish sets it when empty
+	Subject    string
+	Body       string // the message text (an alarm: CloudWatch's notification JSON)
+	Attributes map[string]Attribute
+	Timestamp  time.Time // Publish sets it when zero
+}
+
+// TopicOptions place a topic: its ARN is
+// arn:aws:sns:<Region>:<Account>:<name>.
+type TopicOptions struct {
+	Region  string // "" = DefaultRegion
+	Account string // "" = DefaultAccount
+}
+
+// Topic is a named topic and its subscriptions. It is safe for concurrent
+// use. Its owner must Close it: it owns a goroutine per subscription.
+type Topic struct {
+	name string
+	arn  string
+
+	published *metrics.Counter
+	log       *connectors.Limiter
+	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
+
+	ctx    context.Context // ends when Close gives up on delivering
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the subscriptions' goroutines
+
+	// mu guards subs and closed; a subscription's queue lock is taken
+	// after it, never before.
+	mu     sync.RWMutex
+	subs   []*Subscription // copied on write
+	closed bool
+}
+
+var (
+	topicName   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	regionRe    = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	attrNameRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+	attrTypeStr = []string{"String", "Number", "Binary"}
+)
+
+// NewTopic returns a topic named name ([A-Za-z0-9_-], 1 to 256 characters,
+// as SNS).
+func NewTopic(name string, o TopicOptions) (*Topic, error) {
+	if !topicName.MatchString(name) {
+		return nil, fmt.Errorf("topic name %q: want 1 to 256 letters, digits, '-' or '_'", name)
+	}
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.Account == "" {
+		o.Account = DefaultAccount
+	}
+	if !regionRe.MatchString(o.Region) {
+		return nil, fmt.Errorf("topic %s: region %q: want lower-case letters, digits and '-'", name, o.Region)
+	}
+	if !accountRe.MatchString(o.Account) {
+		return nil, fmt.Errorf("topic %s: account %q: want 12 digits", name, o.Account)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t := &Topic{
+		name:      name,
+		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
+		published: metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
+		log:       connectors.NewLimiter(logOutput, time.Second),
+		http:      &http.Client{Transport: tr},
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return t, nil
+}
+
+// Name returns the topic's name.
+func (t *Topic) Name() string { return t.name }
+
+// ARN returns the topic's ARN.
+func (t *Topic) ARN() string { return t.arn }
+
+// Publish sends m to every subscription whose filter policy matches it and
+// returns its message ID. Each copy is queued for delivery; Publish blocks
+// while a subscription's queue is full. It fails with ErrClosed once Close
+// has begun (copies queued before are still delivered), and with an error
+// wrapping ErrInvalidMessage for a message SNS would refuse.
+func (t *Topic) Publish(m Message) (string, error) {
+	if err := checkMessage(&m); err != nil {
+		return "", fmt.Errorf("topic %s: %w", t.name, err)
+	}
+	t.mu.RLock()
+	subs, closed := t.subs, t.closed
+	t.mu.RUnlock()
+	if closed {
+		return "", ErrClosed
+	}
+	if m.ID == "" {
+		m.ID = newUUID()
+	}
+	if m.Timestamp.IsZero() {
+		m.Timestamp = time.Now()
+	}
+	m.Timestamp = m.Timestamp.UTC()
+	t.published.Inc()
+	n := &notification{msg: m, published: time.Now(), envelope: encodeEnvelope(t.arn, &m)}
+	body := []byte(m.Body)
+	for _, s := range subs {
+		if !s.policy.Match(m.Attributes, body) {
+			s.m.filteredOut.Inc()
+			continue
+		}
+		if err := s.q.push(n); err != nil {
+			return m.ID, err
+		}
+	}
+	return m.ID, nil
+}
+
+// checkMessage applies SNS's rules on a message.
+func checkMessage(m *Message) error {
+	if m.Body == "" {
+		return fmt.Errorf("%w: empty body", ErrInvalidMessage)
+	}
+	size := len(m.Body)
+	for name, a := range m.Attributes {
+		size += len(name) + len(a.Type) + len(a.Value)
+	}
+	if size > MaxMessageBytes {
+		return fmt.Errorf("%w: %d bytes of body and attributes, more than %d", ErrInvalidMessage, size, MaxMessageBytes)
+	}
+	if !utf8.ValidString(m.Body) {
+		return fmt.Errorf("%w: body is not UTF-8", ErrInvalidMessage)
+	}
+	if m.Subject != "" {
+		if n := utf8.RuneCountInString(m.Subject); n > MaxSubjectChars {
+			return fmt.Errorf("%w: subject of %d characters, more than %d", ErrInvalidMessage, n, MaxSubjectChars)
+		}
+		for _, r := range m.Subject {
+			if r < ' ' || r == 0x7f || r > 0x7e {
+				return fmt.Errorf("%w: subject %q: want printable ASCII on one line", ErrInvalidMessage, m.Subject)
+			}
+		}
+	}
+	if len(m.Attributes) > MaxAttributes {
+		return fmt.Errorf("%w: %d attributes, more than %d", ErrInvalidMessage, len(m.Attributes), MaxAttributes)
+	}
+	for name, a := range m.Attributes {
+		if !attrNameRe.MatchString(name) || strings.HasPrefix(strings.ToLower(name), "aws.") {
+			return fmt.Errorf("%w: attribute name %q", ErrInvalidMessage, name)
+		}
+		if !validAttrType(a.Type) {
+			return fmt.Errorf("%w: attribute %s: type %q (want String, Number, Binary or String.Array)", ErrInvalidMessage, name, a.Type)
+		}
+		if a.Value == "" {
+			return fmt.Errorf("%w: attribute %s: empty value", ErrInvalidMessage, name)
+		}
+	}
+	return nil
+}
+
+// validAttrType accepts SNS's data types, with an optional custom suffix
+// ("Number.float").
+func validAttrType(t string) bool {
+	if t == "String.Array" {
+		return true
+	}
+	base, _, _ := strings.Cut(t, ".")
+	for _, s := range attrTypeStr {
+		if base == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops taking messages, delivers what is queued (with retries)
+// until ctx ends, then dead-letters what is left undelivered and returns
+// once every goroutine of the topic has ended. The error tells when ctx
+// ended first. Closing twice is harmless.
+func (t *Topic) Close(ctx context.Context) error {
+	t.mu.Lock()
+	already := t.closed
+	t.closed = true
+	subs := t.subs
+	t.mu.Unlock()
+	if already {
+		t.wg.Wait()
+		return nil
+	}
+	for _, s := range subs {
+		s.q.close()
+	}
+	done := make(chan struct{})
+	go func() { // owned by Close, which waits for it below
+		t.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.cancel()
+		<-done
+		err = fmt.Errorf("topic %s: closed before every message was delivered (the rest went to dead letters): %w", t.name, ctx.Err())
+	}
+	t.cancel()
+	t.http.CloseIdleConnections()
+	t.log.Flush("undelivered messages")
+	return err
+}
+
+// Flush waits until every message published before it has been delivered
+// or dead-lettered, or until ctx ends.
+func (t *Topic) Flush(ctx context.Context) error {
+	t.mu.RLock()
+	subs := t.subs
+	t.mu.RUnlock()
+	for _, s := range subs {
+		if err := s.q.wait(ctx); err != nil {
+			return fmt.Errorf("topic %s: subscription %s: flush: %w", t.name, s.name, err)
+		}
+	}
+	return nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
