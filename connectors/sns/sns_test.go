@@ -520,7 +520,7 @@ func TestCloseGivesUpAtDeadline(t *testing.T) {
 		t.Fatalf("dead letters %q", lines)
 	}
 	for i, l := range lines {
-		if !strings.Contains(l, "closed") || !strings.Contains(l, fmt.Sprintf(`\"Message\":\"%c\"`, 'a'+i)) && !strings.Contains(l, fmt.Sprintf(`"Message":"%c"`, 'a'+i)) {
+		if !strings.Contains(l, "the topic was closed") || !strings.Contains(l, fmt.Sprintf(`"Message":"%c"`, 'a'+i)) {
 			t.Errorf("dead letter %d: %s", i, l)
 		}
 	}
@@ -544,7 +544,6 @@ func TestFlushWaitsForRetries(t *testing.T) {
 	}
 	// A Flush whose context ends first says so.
 	block := make(chan struct{})
-	rc.handle = nil
 	rc2 := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { <-block })
 	defer close(block)
 	subscribe(t, tp, SubscriptionConfig{Name: "blocked", Protocol: "http", Endpoint: rc2.srv.URL, AttemptTimeout: time.Minute})
@@ -595,6 +594,11 @@ func TestBackpressure(t *testing.T) {
 		}
 	}()
 	waitFor(t, "the first delivery", func() bool { return len(rc.requests()) == 1 })
+	waitFor(t, "a second message queued", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return published >= 2
+	})
 	time.Sleep(30 * time.Millisecond) // Publish would have gone on by now if it did not block
 	mu.Lock()
 	n := published
@@ -836,5 +840,23 @@ func TestFilterPolicies(t *testing.T) {
 	_, err := tp.Subscribe(SubscriptionConfig{Name: "bad", Protocol: "stdout", FilterPolicy: `{"severity": "high"}`})
 	if err == nil || !strings.Contains(err.Error(), "option FilterPolicy") || !strings.Contains(err.Error(), "severity") {
 		t.Errorf("invalid filter policy: %v", err)
+	}
+}
+
+func TestRedirectIsAFailure(t *testing.T) {
+	target := newReceiver(t, nil)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.srv.URL, http.StatusFound)
+	})
+	dl := filepath.Join(t.TempDir(), "dl.jsonl")
+	tp := newTopic(t, "redirect")
+	subscribe(t, tp, SubscriptionConfig{Protocol: "http", Endpoint: rc.srv.URL, DeliveryPolicy: fastPolicy(1), DeadLetter: "file://" + dl})
+	publish(t, tp, Message{Body: "x"})
+	flush(t, tp)
+	if n, m := len(rc.requests()), len(target.requests()); n != 2 || m != 0 {
+		t.Fatalf("%d attempts, %d followed redirects", n, m)
+	}
+	if lines := readLines(t, dl); len(lines) != 1 || !strings.Contains(lines[0], "302") {
+		t.Fatalf("dead letters %q", lines)
 	}
 }

@@ -54,8 +54,10 @@ type SubscriptionConfig struct {
 	// DelayUnit is the unit of the delivery policy's delays; 0 = a second,
 	// as SNS. A millisecond makes a policy fast, for tests and local setups.
 	DelayUnit time.Duration
-	// QueueBytes bounds the bytes queued for the subscription, after which
-	// Publish waits; 0 = DefaultQueueBytes.
+	// QueueBytes bounds the bytes of messages queued for the subscription:
+	// Publish waits while the queue holds that much (the goroutine holds at
+	// most as much again, the messages it is delivering). 0 =
+	// DefaultQueueBytes.
 	QueueBytes int
 }
 
@@ -294,8 +296,12 @@ func (s *Subscription) deliver(ctx context.Context, n *notification) {
 			return
 		}
 		s.m.failures.Inc()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("the topic was closed during delivery: %w", err)
+			break
+		}
 		var perm *permanentError
-		if errors.As(err, &perm) || ctx.Err() != nil {
+		if errors.As(err, &perm) {
 			break
 		}
 	}

@@ -158,7 +158,9 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
 		published: metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
 		log:       connectors.NewLimiter(logOutput, time.Second),
-		http:      &http.Client{Transport: tr},
+		http: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // as SNS: a redirect is not a delivery
+		}},
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
