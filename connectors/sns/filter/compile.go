@@ -2,6 +2,7 @@ package filter
 
 import (
 	"math"
+	"net/netip"
 )
 
 // node is one object level of a policy: every field must match (AND), and
@@ -45,12 +46,14 @@ const (
 	condButPrefix
 	condButSuffix
 	condButEqualsIgnoreCase
+	condCIDR
 )
 
 // cond is one operator condition.
 type cond struct {
 	kind   condKind
 	s      string
+	prefix netip.Prefix // cidr
 	strs   []string
 	nums   []float64
 	lo, hi float64 // numeric range, scaled; ±Inf when open
@@ -71,6 +74,7 @@ var operators = map[string]bool{
 	"numeric":            true,
 	"exists":             true,
 	"equals-ignore-case": true,
+	"cidr":               true,
 }
 
 // branch is one alternative of a policy once its "$or"s are spread out:
@@ -252,6 +256,15 @@ func (c *compiler) operator(lf *leaf, obj []jmember, key string) error {
 		}
 		k := map[string]condKind{"prefix": condPrefix, "suffix": condSuffix, "equals-ignore-case": condEqualsIgnoreCase}[op]
 		lf.conds = append(lf.conds, cond{kind: k, s: v.str})
+	case "cidr":
+		if v.kind != jString {
+			return policyErr(key, "\"cidr\" takes a string, not a %s", v.kind)
+		}
+		pfx, err := netip.ParsePrefix(v.str)
+		if err != nil {
+			return policyErr(key, "\"cidr\" %q is not an IP prefix such as 10.0.0.0/24", v.str)
+		}
+		lf.conds = append(lf.conds, cond{kind: condCIDR, prefix: pfx.Masked()})
 	case "exists":
 		if v.kind != jBool {
 			return policyErr(key, "\"exists\" takes true or false, not a %s", v.kind)

@@ -72,6 +72,7 @@ func policyErr(key, format string, args ...any) error {
 type Policy struct {
 	scope Scope
 	root  *node
+	need  *need // what of a body the policy looks at (MessageBody scope)
 }
 
 // Compile parses a filter policy (JSON) for scope. An invalid policy gives
@@ -95,7 +96,11 @@ func Compile(policy string, scope Scope) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{scope: scope, root: root}, nil
+	p := &Policy{scope: scope, root: root}
+	if scope == MessageBody {
+		p.need = needOf(root)
+	}
+	return p, nil
 }
 
 // Match reports whether a message with these attributes and body passes
@@ -108,7 +113,7 @@ func (p *Policy) Match(attrs map[string]Attribute, body []byte) bool {
 		return true
 	}
 	if p.scope == MessageBody {
-		obj, ok := parseBody(body)
+		obj, ok := decodeBody(body, p.need)
 		if !ok {
 			return false
 		}

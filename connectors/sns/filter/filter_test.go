@@ -53,6 +53,22 @@ var conformance = []conformanceCase{
 		"customer_interests": ["rugby", "football", "baseball"],
 		"price_usd": [{"numeric": [">=", 100]}]}`,
 		msgs: []msg{{body: docBody, want: true}}},
+	{name: "doc rejecting policy", policy: `{
+		"store": ["example_corp"],
+		"event": ["order_cancelled"],
+		"encrypted": [false],
+		"customer_interests": ["basketball", "baseball"]}`,
+		msgs: []msg{{attrs: docAttrs, want: false}}},
+	{name: "doc key matching exists true", policy: `{"store": [{"exists": true}]}`,
+		msgs: []msg{
+			{attrs: attrs{"store": str("fans"), "customer_interests": arr(`["baseball", "basketball"]`)}, want: true},
+			{attrs: attrs{"customer_interests": arr(`["baseball", "basketball"]`)}, want: false},
+		}},
+	{name: "doc key matching exists false body", scope: MessageBody, policy: `{"store": [{"exists": false}]}`,
+		msgs: []msg{
+			{body: `{"store": "fans", "customer_interests": ["baseball", "basketball"]}`, want: false},
+			{body: `{"customer_interests": ["baseball", "basketball"]}`, want: true},
+		}},
 	{name: "doc rejecting: store", policy: `{"store": ["other_corp"], "event": ["order_placed"]}`,
 		msgs: []msg{{attrs: docAttrs, want: false}}},
 	{name: "doc rejecting: missing key", policy: `{"store": ["example_corp"], "encrypted": [false]}`,
@@ -151,6 +167,20 @@ var conformance = []conformanceCase{
 			{body: `{"region": "us-east-2"}`, want: true},
 			{body: `{"region": "eu-west-2"}`, want: false},
 			{body: `{"region": ["ap-south-1", "us-west-2"]}`, want: true},
+		}},
+
+	{name: "doc cidr", policy: `{"source_ip": [{"cidr": "10.0.0.0/24"}]}`,
+		msgs: []msg{
+			{attrs: attrs{"source_ip": str("10.0.0.0")}, want: true},
+			{attrs: attrs{"source_ip": str("10.0.0.255")}, want: true},
+			{attrs: attrs{"source_ip": str("10.1.1.0")}, want: false},
+			{attrs: attrs{"source_ip": str("not an address")}, want: false},
+			{attrs: attrs{"source_ip": str("::ffff:10.0.0.7")}, want: true},
+		}},
+	{name: "cidr IPv6 body", scope: MessageBody, policy: `{"ip": [{"cidr": "2001:db8::/32"}]}`,
+		msgs: []msg{
+			{body: `{"ip": "2001:db8::1"}`, want: true},
+			{body: `{"ip": "2001:db9::1"}`, want: false},
 		}},
 
 	// anything-but.
@@ -323,6 +353,20 @@ var conformance = []conformanceCase{
 			{body: `{"detail": {"state": "OK", "severity": 2}}`, want: false},
 			{body: `{"state": "ALARM"}`, want: false},
 		}},
+	{name: "$or key both leaf and nested", scope: MessageBody, policy: `{"$or": [{"a": ["x"]}, {"a": {"b": ["y"]}}]}`,
+		msgs: []msg{
+			{body: `{"a": "x"}`, want: true},
+			{body: `{"a": {"b": "y", "c": [1, {"d": null}]}}`, want: true},
+			{body: `{"a": [{"b": "z"}, {"b": "y"}]}`, want: true},
+			{body: `{"a": {"b": "z"}}`, want: false},
+			{body: `{"z": {"a": "x"}}`, want: false},
+		}},
+	{name: "body escaped keys and strings", scope: MessageBody, policy: `{"caf\u00e9": ["a\"b"]}`,
+		msgs: []msg{
+			{body: `{"café": "a\"b"}`, want: true},
+			{body: `{"caf\u00e9": "a\u0022b", "skipped": {"x": ["\\", "}"]}}`, want: true},
+			{body: `{"café": "ab"}`, want: false},
+		}},
 	{name: "$or with one alternative is a key", policy: `{"$or": ["a", "b"]}`,
 		msgs: []msg{
 			{attrs: attrs{"$or": str("a")}, want: true},
@@ -431,6 +475,8 @@ func TestInvalidPolicies(t *testing.T) {
 		{"prefix number", MessageAttributes, `{"a": [{"prefix": 5}]}`, "a", `"prefix" takes a string`},
 		{"suffix list", MessageAttributes, `{"a": [{"suffix": ["x"]}]}`, "a", `"suffix" takes a string`},
 		{"equals-ignore-case number", MessageAttributes, `{"a": [{"equals-ignore-case": 1}]}`, "a", "takes a string"},
+		{"cidr bad prefix", MessageAttributes, `{"ip": [{"cidr": "10.0.0.0/33"}]}`, "ip", "not an IP prefix"},
+		{"cidr number", MessageAttributes, `{"ip": [{"cidr": 10}]}`, "ip", `"cidr" takes a string`},
 		{"exists string", MessageAttributes, `{"a": [{"exists": "true"}]}`, "a", `"exists" takes true or false`},
 		{"numeric not a list", MessageAttributes, `{"a": [{"numeric": 5}]}`, "a", `"numeric" takes`},
 		{"numeric odd length", MessageAttributes, `{"a": [{"numeric": [">", 1, "<"]}]}`, "a", `"numeric" takes`},

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -37,7 +38,32 @@ func FuzzPolicy(f *testing.F) {
 		attrs["n"] = Attribute{Type: "Number", Value: attr}
 		attrs["s"] = Attribute{Type: "String.Array", Value: attr}
 		attrs["x"] = Attribute{Type: "String.Array", Value: msg}
-		p.Match(attrs, []byte(msg))
+		got := p.Match(attrs, []byte(msg))
 		p.Match(nil, nil)
+		if scope == MessageBody {
+			obj, ok := parseBody([]byte(msg))
+			if want := p.root.empty() || (ok && p.root.matchBody(obj)); got != want {
+				t.Fatalf("policy %s, body %q: Match = %v, with the whole body decoded %v", policy, msg, got, want)
+			}
+		}
+	})
+}
+
+// FuzzBodyDecode checks decodeBody, reading all of a body, against
+// encoding/json.
+func FuzzBodyDecode(f *testing.F) {
+	for _, tc := range conformance {
+		for _, m := range tc.msgs {
+			f.Add([]byte(m.body))
+		}
+	}
+	f.Add([]byte(`{"a\u00e9\"": ["\ud83d\ude00", "\xff", 1.5e-3, -0, true, false, null, {}, []], "a": 1, "a": {"b": "x"}}`))
+	f.Add([]byte("{\"\xff\": \"\xfe\"} \n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, gotOK := decodeBody(body, &need{full: true})
+		want, wantOK := parseBody(body)
+		if gotOK != wantOK || !reflect.DeepEqual(got, want) {
+			t.Fatalf("body %q: decodeBody = %v, %v; encoding/json = %v, %v", body, got, gotOK, want, wantOK)
+		}
 	})
 }

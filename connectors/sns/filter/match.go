@@ -1,10 +1,9 @@
 package filter
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -121,6 +120,12 @@ func (c *cond) match(v *value) bool {
 		return v.kind == vString && !strings.HasSuffix(v.s, c.s)
 	case condButEqualsIgnoreCase:
 		return v.kind == vString && !strings.EqualFold(v.s, c.s)
+	case condCIDR:
+		if v.kind != vString {
+			return false
+		}
+		ip, err := netip.ParseAddr(v.s)
+		return err == nil && c.prefix.Contains(ip.Unmap())
 	}
 	return false
 }
@@ -220,20 +225,6 @@ func appendLeaf(dst []value, v any) []value {
 		}
 	}
 	return dst
-}
-
-// parseBody decodes a message body that must be one JSON object.
-func parseBody(body []byte) (map[string]any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	return obj, true
 }
 
 // matchBody matches one object level of a policy against the body's value
