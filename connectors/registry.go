@@ -21,6 +21,10 @@ type Table struct {
 	// the bound of its WATERMARK clause.
 	TimeColumn        int
 	MaxOutOfOrderness time.Duration
+	// Objects resolves other objects of the job by kind and name — "topic"
+	// gives the *sns.Topic of a CREATE TOPIC — for connectors that use
+	// them; nil when the job has none.
+	Objects func(kind, name string) (any, bool)
 }
 
 // Option documents one WITH option of a connector.

@@ -1,10 +1,12 @@
 package sql
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/xwb1989/sqlparser"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/sns"
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/calc"
 	"github.com/sluicehq/sluice/operators/expr"
@@ -40,6 +43,8 @@ type Plan struct {
 	Graph       *runtime.Graph
 	Parallelism int
 	Inserts     int
+	// Topics are the job's topics; Close delivers what they hold.
+	Topics []*sns.Topic
 }
 
 // Explain returns the physical plan as text.
@@ -66,15 +71,22 @@ func Compile(src string, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, p.errAt(parser.Statement{Line: 1, Col: 1}, err)
 	}
+	plan := &Plan{Parallelism: o.Parallelism}
 	for _, st := range stmts {
 		if err := p.statement(st); err != nil {
+			for _, t := range p.topics {
+				t.Close(context.Background())
+			}
 			return nil, err
 		}
 	}
-	if p.inserts == 0 {
-		return &Plan{Graph: nil, Parallelism: o.Parallelism}, nil
+	for _, name := range slices.Sorted(maps.Keys(p.topics)) {
+		plan.Topics = append(plan.Topics, p.topics[name])
 	}
-	return &Plan{Graph: p.g, Parallelism: o.Parallelism, Inserts: p.inserts}, nil
+	if p.inserts > 0 {
+		plan.Graph, plan.Inserts = p.g, p.inserts
+	}
+	return plan, nil
 }
 
 func jobName(file string) string {
@@ -90,6 +102,8 @@ type planner struct {
 	// into one table feed one sink (a union), so that its output — part
 	// files, records — has one writer per subtask.
 	sinks map[string]sinkNode
+	// topics are the job's topics, by name.
+	topics map[string]*sns.Topic
 }
 
 type sinkNode struct {
@@ -137,6 +151,10 @@ func (p *planner) statement(st parser.Statement) error {
 			return p.errAt(st, err)
 		}
 		return p.errAt2(st, p.o.Catalog.Create(t, n.IfNotExists))
+	case *parser.CreateTopic:
+		return p.errAt2(st, p.createTopic(n))
+	case *parser.CreateSubscription:
+		return p.errAt2(st, p.createSubscription(n))
 	case *parser.DropTable:
 		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
 	case *parser.ShowTables:
@@ -763,6 +781,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	if !ok {
 		return &query.Error{Pos: targetPos(q), Msg: fmt.Sprintf("connector %q of table %s cannot be written (it is a source only)", f.Name(), ct.Name)}
 	}
+	ct.Objects = p.object
 	// Columns: the table's, or the query's when the table declares none.
 	final := outs
 	if ct.Schema == nil {

@@ -18,7 +18,9 @@ import (
 
 // apps are the ready-made jobs `sluice run` knows by name.
 var apps = map[string]string{
-	"clickstream": "page views, distinct users and latency per page and 10-second event-time window, over generated clicks",
+	"clickstream":       "page views, distinct users and latency per page and 10-second event-time window, over generated clicks",
+	"clickstream-store": "the clickstream job over the embedded stream store: generated clicks are written to a stream and read back",
+	"cpualarm":          "per-host average CPU per 10 s and a 2-of-3 CloudWatch-style alarm over the store stream 'metrics', notifications to a topic",
 }
 
 func appNames() string {
@@ -30,11 +32,11 @@ func appNames() string {
 	return strings.Join(names, ", ")
 }
 
-// runDemo runs the main job on the embedded default: generated clicks go
-// into a stream of the embedded store, and the clickstream dashboard job
-// reads them back from it.
-func runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+// runClickstreamStore runs the clickstream job on the embedded store:
+// generated clicks go into a stream of the embedded store, and the
+// clickstream dashboard job reads them back from it.
+func runClickstreamStore(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run clickstream-store", flag.ContinueOnError)
 	events := fs.Int64("events", 2_000_000, "clicks to generate (-1: no end; stop with Ctrl-C or SIGTERM)")
 	rate := fs.Float64("rows-per-second", 0, "throttle the generator (0: as fast as possible)")
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
@@ -43,7 +45,7 @@ func runDemo(ctx context.Context, args []string) error {
 	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567")
 	shards := fs.Int("shards", 4, "shards of the clicks stream, when the demo creates it")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice demo [flags]\n\nGenerated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.\n\n", demoStream, apps["clickstream"])
+		fmt.Fprintf(fs.Output(), "Usage: sluice run clickstream-store [flags]\n\nGenerated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.\n\n", demoStream, apps["clickstream"])
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -93,7 +95,7 @@ func runDemo(ctx context.Context, args []string) error {
 		}
 		clicks := env.FromSource("clicks", clickstream.Schema, newSrc, sluice.Watermark("ts", 500*time.Millisecond), sluice.IdleTimeout(time.Second))
 		res := clickstream.Aggregate(clicks)
-		fmt.Fprintf(os.Stderr, "sluice demo: the clickstream job reads stream %q, parallelism %d; results: %s\n", demoStream, env.Parallelism(), res.Schema())
+		fmt.Fprintf(os.Stderr, "sluice clickstream-store: the clickstream job reads stream %q, parallelism %d; results: %s\n", demoStream, env.Parallelism(), res.Schema())
 		res.Print()
 		return nil
 	}
@@ -114,7 +116,7 @@ func runDemo(ctx context.Context, args []string) error {
 		if err := read(env, srcOpts); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "sluice demo: generating clicks into stream %q of the embedded store (%s); Ctrl-C stops\n", demoStream, dir)
+		fmt.Fprintf(os.Stderr, "sluice clickstream-store: generating clicks into stream %q of the embedded store (%s); Ctrl-C stops\n", demoStream, dir)
 		return env.Execute(ctx)
 	}
 	// Bounded: load the clicks, then run the job over what the stream holds.
@@ -126,7 +128,7 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	loaded := time.Since(start)
-	fmt.Fprintf(os.Stderr, "sluice demo: %d clicks written to stream %q of the embedded store in %v (%.0fk records/s, acknowledged after fsync)\n",
+	fmt.Fprintf(os.Stderr, "sluice clickstream-store: %d clicks written to stream %q of the embedded store in %v (%.0fk records/s, acknowledged after fsync)\n",
 		*events, demoStream, loaded.Round(time.Millisecond), float64(*events)/loaded.Seconds()/1e3)
 	srcOpts["scan.bounded.mode"] = "latest"
 	set := metrics.NewSet()
@@ -141,7 +143,7 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	el := time.Since(t)
-	fmt.Fprintf(os.Stderr, "sluice demo: %d clicks read back and aggregated in %v (%.0fk records/s); %d late rows dropped, %d bad records\n",
+	fmt.Fprintf(os.Stderr, "sluice clickstream-store: %d clicks read back and aggregated in %v (%.0fk records/s); %d late rows dropped, %d bad records\n",
 		*events, el.Round(time.Millisecond), float64(*events)/el.Seconds()/1e3,
 		metricSum(set, "sluice_operator_late_rows_dropped_total"), metricSum(set, "sluice_operator_bad_records_total"))
 	return nil
@@ -195,6 +197,12 @@ func runRun(ctx context.Context, args []string) error {
 	}
 	if isSQLFile(name) {
 		return runSQL(ctx, name, args)
+	}
+	switch name {
+	case "clickstream-store":
+		return runClickstreamStore(ctx, args)
+	case "cpualarm":
+		return runCPUAlarm(ctx, args)
 	}
 	if _, ok := apps[name]; !ok {
 		return fmt.Errorf("unknown job %q; jobs: %s", name, appNames())

@@ -66,10 +66,10 @@ FROM events GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);
 	}
 }
 
-// TestLiveDemoStopsOnSIGTERM: the live demo writes and reads the embedded
+// TestLiveDemoStopsOnSIGTERM: the live clickstream-store job writes and reads the embedded
 // store at once, prints windows as they close, and stops cleanly.
 func TestLiveDemoStopsOnSIGTERM(t *testing.T) {
-	cmd := exec.Command(binary, "demo", "--events", "-1", "--rows-per-second", "200000")
+	cmd := exec.Command(binary, "run", "clickstream-store", "--events", "-1", "--rows-per-second", "200000")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -43,7 +43,7 @@ var resultLine = regexp.MustCompile(`^(?:\d+> )?\+I\[(.*)\]$`)
 // subtask prefix), sorted.
 func demoResults(t *testing.T, args ...string) []string {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"demo"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"run", "clickstream-store"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

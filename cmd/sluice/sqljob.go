@@ -12,9 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	_ "github.com/sluicehq/sluice/apps/cpualarm" // 'fleet'
+	_ "github.com/sluicehq/sluice/connectors/alarm"
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
 	_ "github.com/sluicehq/sluice/connectors/file"
+	_ "github.com/sluicehq/sluice/connectors/host"
 	_ "github.com/sluicehq/sluice/connectors/print"
 	_ "github.com/sluicehq/sluice/connectors/store"
 	"github.com/sluicehq/sluice/runtime"
@@ -98,6 +101,15 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// Deliver what the job's topics still hold (bounded jobs end with
+		// their notifications sent).
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := plan.Close(dctx); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+		}
+	}()
 	if plan.Graph == nil {
 		return nil // DDL only
 	}
@@ -227,6 +239,7 @@ func explainSQL(path string, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer plan.Close(context.Background())
 	if plan.Graph == nil {
 		fmt.Println("(no INSERT: nothing to run)")
 		return nil

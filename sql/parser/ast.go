@@ -102,10 +102,10 @@ type CreateSubscription struct {
 func (*CreateTopic) node()        {}
 func (*CreateSubscription) node() {}
 func (*CreateTable) node()        {}
-func (*DropTable) node()   {}
-func (*ShowTables) node()  {}
-func (*Describe) node()    {}
-func (*Query) node()       {}
+func (*DropTable) node()          {}
+func (*ShowTables) node()         {}
+func (*Describe) node()           {}
+func (*Query) node()              {}
 
 // Schema returns the columns as a runtime schema, or nil when the table
 // has no column list.

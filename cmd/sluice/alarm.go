@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluicehq/sluice/apps/cpualarm"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/sql"
+)
+
+// alarmFlags are the flags of the CPU alarm job.
+type alarmFlags struct {
+	threshold *float64
+	n, m      *int
+	webhook   *string
+	par       *int
+	metrics   *string
+}
+
+func addAlarmFlags(fs *flag.FlagSet) alarmFlags {
+	return alarmFlags{
+		threshold: fs.Float64("threshold", 90, "alarm when the average CPU % of a period is above this"),
+		n:         fs.Int("evaluation-periods", 3, "N: the periods (10 s each) the alarm looks at"),
+		m:         fs.Int("datapoints-to-alarm", 2, "M: breaching periods among the N that make ALARM"),
+		webhook:   fs.String("webhook", "", "also POST ALARM notifications (SNS envelopes) to this http(s) URL"),
+		par:       fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)"),
+		metrics:   fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics"),
+	}
+}
+
+func (a alarmFlags) config() cpualarm.Config {
+	return cpualarm.Config{Threshold: *a.threshold, EvaluationPeriods: *a.n, DatapointsToAlarm: *a.m, Webhook: *a.webhook}
+}
+
+// runDemo runs the main job on the embedded default: the embedded store,
+// this machine's CPU and a simulated fleet written to its 'metrics' stream,
+// and the CPU alarm job over the stream, printing notifications as alarms
+// change state, with a live status line.
+func runDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	a := addAlarmFlags(fs)
+	hosts := fs.Int("hosts", 50, "hosts in the simulated fleet")
+	spiking := fs.Int("spiking", 3, "hosts of the fleet whose CPU spikes for a minute every three minutes")
+	storeDir := fs.String("store-dir", "", "folder of the embedded store (default: a temporary folder, removed at the end)")
+	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address")
+	duration := fs.Duration("duration", 0, "stop after this long (0: at Ctrl-C)")
+	period := fs.Duration("period", 10*time.Second, "the alarm's period (whole seconds); the fleet reports ten times per period")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sluice demo [flags]\n\nCPU alarms, live: this machine and a simulated fleet report CPU into the embedded store; a\nper-host 10-second average feeds a 2-of-3 alarm whose state changes are printed (and posted\nto --webhook). Ctrl-C stops.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	dir := *storeDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "sluice-demo-store-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	closeStore, err := openEmbedded(dir, *storeListen)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	cfg := a.config()
+	if *period < time.Second || *period%time.Second != 0 {
+		return fmt.Errorf("--period %v: want whole seconds", *period)
+	}
+	cfg.Feed, cfg.Hosts, cfg.Spiking, cfg.StartMillis, cfg.Period = true, *hosts, *spiking, time.Now().UnixMilli(), *period
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	fmt.Fprintf(os.Stderr, "sluice demo: %d simulated hosts (%d spiking) and this machine report CPU every second into stream \"metrics\" of the embedded store;\n"+
+		"alarm HighCPU: average CPU above %g%% in %d of the last %d periods of %v. Notifications below; Ctrl-C stops.\n",
+		*hosts, *spiking, cfg.Threshold, cfg.DatapointsToAlarm, cfg.EvaluationPeriods, cfg.Period)
+	return runAlarmJob(ctx, "demo", cpualarm.SQL(cfg), *a.par, *a.metrics)
+}
+
+// runCPUAlarm runs the CPU alarm job over a store stream: sluice run
+// cpualarm [--endpoint URL | --store-dir DIR] [flags].
+func runCPUAlarm(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run cpualarm", flag.ContinueOnError)
+	a := addAlarmFlags(fs)
+	stream := fs.String("stream", "metrics", "the store stream of (host, cpu, ts) JSON records")
+	endpoint := fs.String("endpoint", "", "the store's URL (default: the embedded store of --store-dir)")
+	storeDir := fs.String("store-dir", "", "run an embedded store over this folder")
+	storeListen := fs.String("store-listen", "", "with --store-dir: also serve its Kinesis API at this loopback address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*endpoint == "") == (*storeDir == "") {
+		return errors.New("give the store: --endpoint URL, or --store-dir DIR for an embedded one")
+	}
+	if *storeDir != "" {
+		closeStore, err := openEmbedded(*storeDir, *storeListen)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+	}
+	cfg := a.config()
+	cfg.Stream, cfg.StoreEndpoint = *stream, *endpoint
+	return runAlarmJob(ctx, "cpualarm", cpualarm.SQL(cfg), *a.par, *a.metrics)
+}
+
+// runAlarmJob compiles and runs an alarm job until ctx ends, with a status
+// line on standard error, and delivers the notifications still queued.
+func runAlarmJob(ctx context.Context, name, src string, par int, metricsAddr string) error {
+	if par <= 0 {
+		par = defaultParallelism()
+	}
+	plan, err := sql.Compile(src, sql.Options{File: name + ".sql", Parallelism: par, Out: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := plan.Close(dctx); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+		}
+	}()
+	stop, err := serveMetrics(ctx, metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	set := metrics.NewSet()
+	metrics.RegisterSet(set)
+	defer metrics.UnregisterSet(set, true)
+	statusDone := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		defer close(statusDone)
+		status(set, quit)
+	}()
+	err = runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: par, Metrics: set})
+	close(quit)
+	<-statusDone
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// status prints a line every second: rows/s into the alarm, its watermark
+// lag and the hosts in ALARM — over itself on a terminal, else every 10 s.
+func status(set *metrics.Set, quit <-chan struct{}) {
+	st, _ := os.Stderr.Stat()
+	tty := st != nil && st.Mode()&os.ModeCharDevice != 0
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last float64
+	lastAt := time.Now()
+	for n := 1; ; n++ {
+		select {
+		case <-quit:
+			if tty {
+				fmt.Fprint(os.Stderr, "\r\033[K")
+			}
+			return
+		case <-tick.C:
+		}
+		rows := seriesSum(set, "sluice_operator_rows_in_total", `operator="window TUMBLE(`)
+		now := time.Now()
+		rate := (rows - last) / now.Sub(lastAt).Seconds()
+		last, lastAt = rows, now
+		lag := seriesMax(set, "sluice_operator_watermark_lag_seconds", `operator="sink high_cpu"`)
+		open := seriesSum(nil, "sluice_alarm_instances", `state="ALARM"`)
+		line := fmt.Sprintf("%.0f rows/s into the alarm · watermark lag %.1f s · %.0f host(s) in ALARM", rate, lag, open)
+		switch {
+		case tty:
+			fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
+		case n%10 == 0:
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+}
+
+// seriesValues returns the values of the series of a metric whose labels
+// contain want, from set (nil: the default set).
+func seriesValues(set *metrics.Set, name, want string) []float64 {
+	var b strings.Builder
+	if set == nil {
+		metrics.WritePrometheus(&b, false)
+	} else {
+		set.WritePrometheus(&b)
+	}
+	var out []float64
+	for _, line := range strings.Split(b.String(), "\n") {
+		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, want) {
+			continue
+		}
+		var v float64
+		fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+		out = append(out, v)
+	}
+	return out
+}
+
+func seriesSum(set *metrics.Set, name, want string) float64 {
+	s := 0.0
+	for _, v := range seriesValues(set, name, want) {
+		s += v
+	}
+	return s
+}
+
+func seriesMax(set *metrics.Set, name, want string) float64 {
+	m := 0.0
+	for _, v := range seriesValues(set, name, want) {
+		m = max(m, v)
+	}
+	return m
+}

@@ -1,0 +1,143 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/sns"
+	"github.com/sluicehq/sluice/sql/parser"
+)
+
+// Topics (CREATE TOPIC) and their subscriptions (CREATE SUBSCRIPTION) live
+// with the plan: alarms and other sinks publish to them by name (the
+// 'topic' option), every subscription receives its own copy. Close delivers
+// what is queued before the job's process exits.
+
+// topicOptions are the WITH options of CREATE TOPIC.
+var topicOptions = []string{"region", "account"}
+
+// subscriptionOptions are the WITH options of CREATE SUBSCRIPTION.
+var subscriptionOptions = []string{"protocol", "endpoint", "filter-policy", "filter-policy-scope", "raw-message-delivery",
+	"delivery-policy", "dead-letter", "store.endpoint"}
+
+// optionAt places an error at an option of a statement.
+func optionAt(opts []parser.Option, key string, err error) error {
+	for _, o := range opts {
+		if o.Key == key {
+			return &parser.SyntaxError{Line: o.Pos.Line, Col: o.Pos.Col, Msg: err.Error()}
+		}
+	}
+	return err
+}
+
+// checkKeys refuses options not in known, naming the nearest.
+func checkKeys(what string, opts []parser.Option, known []string) error {
+	for _, o := range opts {
+		if slices.Contains(known, o.Key) {
+			continue
+		}
+		msg := fmt.Sprintf("%s has no option %q", what, o.Key)
+		if near := connectors.Nearest(o.Key, known); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		return &parser.SyntaxError{Line: o.Pos.Line, Col: o.Pos.Col, Msg: msg + "; its options: " + strings.Join(known, ", ")}
+	}
+	return nil
+}
+
+func optionMap(opts []parser.Option) map[string]string {
+	m := map[string]string{}
+	for _, o := range opts {
+		m[o.Key] = o.Value
+	}
+	return m
+}
+
+func (p *planner) createTopic(n *parser.CreateTopic) error {
+	if _, ok := p.topics[n.Name]; ok {
+		if n.IfNotExists {
+			return nil
+		}
+		return fmt.Errorf("topic %s already exists", n.Name)
+	}
+	if err := checkKeys("CREATE TOPIC", n.Options, topicOptions); err != nil {
+		return err
+	}
+	o := optionMap(n.Options)
+	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o["region"], Account: o["account"]})
+	if err != nil {
+		return err
+	}
+	if p.topics == nil {
+		p.topics = map[string]*sns.Topic{}
+	}
+	p.topics[n.Name] = t
+	return nil
+}
+
+func (p *planner) createSubscription(n *parser.CreateSubscription) error {
+	t, ok := p.topics[n.Topic]
+	if !ok {
+		msg := fmt.Sprintf("unknown topic %q", n.Topic)
+		if near := connectors.Nearest(n.Topic, slices.Collect(maps.Keys(p.topics))); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		return &parser.SyntaxError{Line: n.TopicPos.Line, Col: n.TopicPos.Col, Msg: msg + "; create it first with CREATE TOPIC"}
+	}
+	if err := checkKeys("CREATE SUBSCRIPTION", n.Options, subscriptionOptions); err != nil {
+		return err
+	}
+	o := optionMap(n.Options)
+	if o["protocol"] == "" {
+		return fmt.Errorf("subscription %s: option 'protocol' is required (http, https, file, stdout or store)", n.Name)
+	}
+	raw := false
+	if v, ok := o["raw-message-delivery"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return optionAt(n.Options, "raw-message-delivery", fmt.Errorf("subscription %s: option 'raw-message-delivery': %q is not true or false", n.Name, v))
+		}
+		raw = b
+	}
+	_, err := t.Subscribe(sns.SubscriptionConfig{
+		Name: n.Name, Protocol: o["protocol"], Endpoint: o["endpoint"],
+		FilterPolicy: o["filter-policy"], FilterPolicyScope: o["filter-policy-scope"], RawMessageDelivery: raw,
+		DeliveryPolicy: o["delivery-policy"], DeadLetter: o["dead-letter"], StoreEndpoint: o["store.endpoint"],
+	})
+	if err != nil {
+		// Place the error at the option it names, when it names one.
+		for _, opt := range n.Options {
+			if strings.Contains(err.Error(), opt.Key) {
+				return optionAt(n.Options, opt.Key, err)
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// object resolves the plan's objects for connectors (connectors.Table's
+// Objects): "topic" → *sns.Topic.
+func (p *planner) object(kind, name string) (any, bool) {
+	if kind == "topic" {
+		t, ok := p.topics[name]
+		return t, ok
+	}
+	return nil, false
+}
+
+// Close delivers what the plan's topics still hold, until ctx ends, and
+// stops their deliveries. A job's process calls it after the job.
+func (p *Plan) Close(ctx context.Context) error {
+	var errs []error
+	for _, t := range p.Topics {
+		errs = append(errs, t.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
