@@ -111,15 +111,23 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 		DeliveryPolicy: o["delivery-policy"], DeadLetter: o["dead-letter"], StoreEndpoint: o["store.endpoint"],
 	})
 	if err != nil {
-		// Place the error at the option it names, when it names one.
-		for _, opt := range n.Options {
-			if strings.Contains(err.Error(), opt.Key) {
-				return optionAt(n.Options, opt.Key, err)
+		// Name the option as the job file writes it, and place the error
+		// there.
+		msg := err.Error()
+		for field, key := range subscriptionFields {
+			if strings.Contains(msg, "option "+field+":") {
+				return optionAt(n.Options, key, errors.New(strings.Replace(msg, "option "+field+":", "option '"+key+"':", 1)))
 			}
 		}
 		return err
 	}
 	return nil
+}
+
+// subscriptionFields maps sns.SubscriptionConfig's fields to options.
+var subscriptionFields = map[string]string{
+	"Protocol": "protocol", "Endpoint": "endpoint", "FilterPolicy": "filter-policy", "FilterPolicyScope": "filter-policy-scope",
+	"RawMessageDelivery": "raw-message-delivery", "DeliveryPolicy": "delivery-policy", "DeadLetter": "dead-letter", "StoreEndpoint": "store.endpoint",
 }
 
 // object resolves the plan's objects for connectors (connectors.Table's
