@@ -25,8 +25,8 @@ type benchHosts struct{}
 
 func init() { connectors.Register(benchHosts{}) }
 
-func (benchHosts) Name() string                  { return "bench_hosts" }
-func (benchHosts) Options() []connectors.Option  { return nil }
+func (benchHosts) Name() string                 { return "bench_hosts" }
+func (benchHosts) Options() []connectors.Option { return nil }
 func (benchHosts) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
 	return func() runtime.Source { return &hostsSource{schema: t.Schema} }, 1, nil
 }
