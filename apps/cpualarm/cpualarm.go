@@ -31,6 +31,8 @@ type Config struct {
 	// of which run hot now and then.
 	Feed           bool
 	Hosts, Spiking int
+	// NoMachine leaves this machine out of the feed (no /proc here).
+	NoMachine bool
 	// StartMillis: read the stream from this arrival time (0: its start).
 	StartMillis int64
 }
@@ -69,12 +71,15 @@ func SQL(c Config) string {
 		fmt.Fprintf(&b, `-- The feed: this machine and a simulated fleet, into the metrics stream.
 CREATE TABLE fleet (host VARCHAR, cpu DOUBLE, ts TIMESTAMP(3))
   WITH ('connector' = 'fleet', 'hosts' = '%d', 'spiking' = '%d', 'interval' = '%dms');
-CREATE TABLE machine (host VARCHAR, cpu DOUBLE, ts TIMESTAMP(3)) WITH ('connector' = 'host', 'interval' = '1 s');
 CREATE TABLE metrics_out (host VARCHAR, cpu DOUBLE, ts TIMESTAMP(3))
   WITH ('connector' = 'store', 'stream' = %s, 'partition-key' = 'host', 'stream.create-shards' = '4'%s);
 INSERT INTO metrics_out SELECT host, cpu, ts FROM fleet;
-INSERT INTO metrics_out SELECT host, cpu, ts FROM machine;
 `, c.Hosts, c.Spiking, max(c.Period.Milliseconds()/10, 1), q(c.Stream), endpoint)
+		if !c.NoMachine {
+			b.WriteString(`CREATE TABLE machine (host VARCHAR, cpu DOUBLE, ts TIMESTAMP(3)) WITH ('connector' = 'host', 'interval' = '1 s');
+INSERT INTO metrics_out SELECT host, cpu, ts FROM machine;
+`)
+		}
 	}
 	start := ""
 	if c.StartMillis > 0 {

@@ -82,6 +82,10 @@ func runDemo(ctx context.Context, args []string) error {
 		return fmt.Errorf("--period %v: want whole seconds", *period)
 	}
 	cfg.Feed, cfg.Hosts, cfg.Spiking, cfg.StartMillis, cfg.Period = true, *hosts, *spiking, time.Now().UnixMilli(), *period
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		cfg.NoMachine = true
+		fmt.Fprintln(os.Stderr, "sluice demo: no /proc/stat here: the fleet reports without this machine")
+	}
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
