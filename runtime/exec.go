@@ -123,6 +123,9 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	if coord != nil {
 		for _, t := range tasks {
 			t.coord = coord
+			if l, ok := t.source.(CheckpointListener); ok {
+				coord.listeners = append(coord.listeners, l)
+			}
 			for _, n := range t.nodes {
 				if l, ok := n.op.(CheckpointListener); ok {
 					coord.listeners = append(coord.listeners, l)

@@ -113,6 +113,7 @@ type Snapshotter interface {
 }
 
 // CheckpointListener is implemented by operators — exactly-once sinks —
+// and sources (a Kafka source commits its offsets to the consumer group)
 // that act once a checkpoint is complete, i.e. its manifest is durable.
 // NotifyCheckpointComplete is called from the checkpoint coordinator's
 // goroutine, not the subtask's, so it must synchronise with the operator;
