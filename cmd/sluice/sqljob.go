@@ -225,13 +225,22 @@ func explainSQL(path string, args []string) error {
 		return err
 	}
 	par, catalogDir := o.par, o.catalogDir
-	if *o.storeDir != "" {
-		closeStore, err := openEmbedded(*o.storeDir, "")
+	dir := *o.storeDir
+	if dir == "" {
+		// Planning only: 'store' tables without an endpoint need an
+		// embedded store to plan against, not its data.
+		tmp, err := os.MkdirTemp("", "sluice-explain-")
 		if err != nil {
 			return err
 		}
-		defer closeStore()
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
+	closeStore, err := openEmbedded(dir, "")
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	if *par <= 0 {
 		*par = defaultParallelism()
 	}
