@@ -34,12 +34,19 @@ const base = int64(1_790_000_000_000)
 // parts partitions and returns its address.
 func startCluster(t *testing.T, parts int32, opts ...kfake.Opt) string {
 	t.Helper()
+	_, addr := startClusterC(t, parts, opts...)
+	return addr
+}
+
+// startClusterC is startCluster, also returning the cluster.
+func startClusterC(t *testing.T, parts int32, opts ...kfake.Opt) (*kfake.Cluster, string) {
+	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(parts, "clicks")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	return c, c.ListenAddrs()[0]
 }
 
 // testClient returns a kafka-go client of addr whose connections close

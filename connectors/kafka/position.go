@@ -97,7 +97,9 @@ func (c *config) commit(ctx context.Context, offsets map[topicPart]int64) error 
 	for tp := range offsets {
 		tps = append(tps, tp)
 	}
-	sort.Slice(tps, func(i, j int) bool { return tps[i].topic < tps[j].topic || tps[i].topic == tps[j].topic && tps[i].part < tps[j].part })
+	sort.Slice(tps, func(i, j int) bool {
+		return tps[i].topic < tps[j].topic || tps[i].topic == tps[j].topic && tps[i].part < tps[j].part
+	})
 	for _, tp := range tps {
 		req.Topics[tp.topic] = append(req.Topics[tp.topic], kafka.OffsetCommit{Partition: tp.part, Offset: offsets[tp]})
 	}

@@ -26,6 +26,7 @@ type sink struct {
 	tr      *kafka.Transport
 	cl      *kafka.Client
 	parts   []partitionInfo // the topic's partitions, by number
+	ids     []int           // 0 … len(parts)-1, for the hash partitioner
 	csv     *format.CSVEncoder
 	keyB    *runtime.Batch // one row of the key columns
 	buf     map[int]*pending
@@ -66,6 +67,10 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		return s.cfg.errorf("kafka topic %q on %s has no partitions", s.cfg.topics[0], s.cfg.where())
 	}
 	s.parts = parts
+	s.ids = make([]int, len(parts))
+	for i := range s.ids {
+		s.ids[i] = i
+	}
 	if s.csv, err = format.NewCSVEncoder(s.cfg.csv); err != nil {
 		return s.cfg.errorf("option %q: %v", "csv.field-delimiter", err)
 	}
@@ -110,7 +115,7 @@ type pending struct {
 // span locates one record's key and value in the arena (start -1: NULL).
 type span struct {
 	ks, ke, vs, ve int
-	at            time.Time
+	at             time.Time
 }
 
 // ProcessBatch encodes and buffers the rows, flushing when the buffer is
@@ -177,11 +182,7 @@ func (s *sink) partition(key []byte) int {
 	case s.cfg.partitioner == "fixed":
 		return s.ctx.Subtask % n
 	case s.cfg.partitioner == "default" && key != nil:
-		ids := make([]int, n)
-		for i := range ids {
-			ids[i] = i
-		}
-		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, ids...)
+		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, s.ids...)
 	}
 	p := s.next % n
 	s.next++

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
@@ -133,5 +137,55 @@ func TestSinkPartitioners(t *testing.T) {
 		if k := got[0][:1]; k != fmt.Sprint(p) {
 			t.Fatalf("round-robin: partition %d starts with key %q", p, k)
 		}
+	}
+}
+
+// TestSinkWriteFailure: a write the broker refuses fails the job, naming
+// the broker, topic and partition.
+func TestSinkWriteFailure(t *testing.T) {
+	c, addr := startClusterC(t, 1)
+	s := openSink(t, addr, nil, 0, 1)
+	c.ControlKey(0, func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := req.(*kmsg.ProduceRequest).ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	if err := s.ProcessBatch(0, sinkRows(3), nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.OnBarrier(runtime.Barrier{ID: 1}, nil)
+	if err == nil || !strings.Contains(err.Error(), `table t: kafka topic "clicks" partition 0 on broker 127.0.0.1:`) || !strings.Contains(err.Error(), "Authorization") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestTopicPattern reads every topic whose name matches the pattern.
+func TestTopicPattern(t *testing.T) {
+	addr := startCluster(t, 2, kfake.SeedTopics(1, "clicks-eu"), kfake.SeedTopics(1, "other"))
+	want := fill(t, addr, 2, 20)
+	produce(t, addr, "clicks-eu", 0, [][]byte{click("eu", 1, 1)}, nil)
+	produce(t, addr, "other", 0, [][]byte{click("no", 1, 1)}, nil)
+	want = append(want, clickRow("eu", 1, 1))
+	slices.Sort(want)
+	tab := table(addr, map[string]string{"scan.bounded.mode": "latest-offset"})
+	delete(tab.Options, "topic")
+	tab.Options["topic-pattern"] = "clicks.*"
+	for _, par := range []int{1, 3} {
+		d := openSources(t, tab, par, nil)
+		if got := d.poll(t, -1); !slices.Equal(got, want) {
+			t.Fatalf("parallelism %d: read %v\nwant %v", par, got, want)
+		}
+		d.close()
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -17,7 +17,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"
@@ -263,5 +265,49 @@ func TestNewPartitions(t *testing.T) {
 	slices.Sort(started)
 	if !slices.Equal(started, []int{1, 2}) {
 		t.Fatalf("partitions started %v, want [1 2]", started)
+	}
+}
+
+// TestCopyJobWithCheckpoints copies a topic to another with SQL, taking
+// checkpoints: every row arrives (at least once; here, with no failure,
+// exactly once), and the checkpoint recording the end of the job commits
+// the end offsets to the source's group.
+func TestCopyJobWithCheckpoints(t *testing.T) {
+	addr := startCluster(t, 3, kfake.SeedTopics(2, "copy"))
+	want := fill(t, addr, 3, 300)
+	job := fmt.Sprintf(`
+CREATE TABLE clicks (user VARCHAR, n BIGINT, ts TIMESTAMP(3))
+  WITH ('connector' = 'kafka', 'topic' = 'clicks', 'properties.bootstrap.servers' = '%[1]s',
+        'properties.group.id' = 'copier', 'scan.bounded.mode' = 'latest-offset');
+CREATE TABLE copy (user VARCHAR, n BIGINT, ts TIMESTAMP(3))
+  WITH ('connector' = 'kafka', 'topic' = 'copy', 'properties.bootstrap.servers' = '%[1]s', 'key.fields' = 'user');
+INSERT INTO copy SELECT user, n, ts FROM clicks;
+`, addr)
+	plan, err := sql.Compile(job, sql.Options{Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cp := &runtime.CheckpointOptions{Dir: t.TempDir(), Interval: 5 * time.Millisecond}
+	if err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: 2, Checkpoints: cp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d := openSources(t, connectors.Table{Name: "copy", Schema: schema, TimeColumn: 2, Options: map[string]string{
+		"topic": "copy", "properties.bootstrap.servers": addr, "scan.bounded.mode": "latest-offset"}}, 1, nil)
+	if got := d.poll(t, -1); !slices.Equal(got, want) {
+		t.Fatalf("copied %d rows, want %d", len(got), len(want))
+	}
+	res, err := testClient(t, addr).OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: "copier", Topics: map[string][]int{"clicks": {0, 1, 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Topics["clicks"] {
+		if p.CommittedOffset != 300 {
+			t.Fatalf("partition %d: committed offset %d, want 300", p.Partition, p.CommittedOffset)
+		}
 	}
 }
