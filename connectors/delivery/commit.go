@@ -1,0 +1,151 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Exactly-once delivery (file:// and s3:// with checkpoints) is a two-phase
+// commit:
+//
+//   - Pre-commit (OnBarrier, then SnapshotState): every buffer is written
+//     under a staging key of the subtask; the objects staged since the
+//     last checkpoint are recorded as pending for this checkpoint, and the
+//     state lists every pending object with its final key.
+//   - Commit (NotifyCheckpointComplete): once the checkpoint is durable, the
+//     pending objects of it and earlier checkpoints are published (renamed,
+//     or copied and deleted on S3) and counted in the metrics.
+//   - Restore (RestoreState): the objects the state lists are published
+//     (their checkpoint is complete; publishing twice is harmless), then
+//     everything else in the subtask's staging folder — what the failed
+//     attempt staged after the checkpoint — is deleted.
+
+// sinkState is a subtask's checkpointed state (JSON).
+type sinkState struct {
+	Table   string         `json:"table"`
+	Subtask int            `json:"subtask"`
+	Pending []stagedObject `json:"pending,omitempty"`
+}
+
+var (
+	_ runtime.Snapshotter        = (*sink)(nil)
+	_ runtime.CheckpointListener = (*sink)(nil)
+	_ runtime.BarrierHandler     = (*sink)(nil)
+	_ runtime.ProcessingTimer    = (*sink)(nil)
+)
+
+// commitTimeout bounds the publishing of one checkpoint's objects.
+const commitTimeout = 5 * time.Minute
+
+// SnapshotState delivers every buffer (HTTP: and waits for the endpoint's
+// acknowledgement, so the checkpoint covers them at least once) and, when
+// exactly-once, pre-commits the staged objects for checkpoint id.
+func (s *sink) SnapshotState(id int64) ([]byte, error) {
+	if err := s.flushAll(); err != nil {
+		return nil, err
+	}
+	if !s.exactlyOnce {
+		return nil, nil
+	}
+	s.mu.Lock()
+	for _, o := range s.uncovered {
+		o.Checkpoint = id
+		s.pending = append(s.pending, o)
+	}
+	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Pending: slices.Clone(s.pending)}
+	s.mu.Unlock()
+	s.uncovered = s.uncovered[:0]
+	return json.Marshal(st)
+}
+
+// NotifyCheckpointComplete publishes the objects pending for checkpoint id
+// and earlier ones. It is called from the checkpoint coordinator's
+// goroutine, also after Close. An object that cannot be published stays
+// pending, for a later notification or a restore.
+func (s *sink) NotifyCheckpointComplete(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	var errs []error
+	keep := s.pending[:0]
+	for _, o := range s.pending {
+		if o.Checkpoint > id {
+			keep = append(keep, o)
+			continue
+		}
+		if err := s.publish(ctx, o); err != nil {
+			errs = append(errs, err)
+			keep = append(keep, o)
+		}
+	}
+	s.pending = keep
+	return errors.Join(errs...)
+}
+
+// publish makes a staged object visible and counts it. The caller holds mu.
+func (s *sink) publish(ctx context.Context, o stagedObject) error {
+	st := s.store
+	if o.Errors {
+		st = s.errStore
+	}
+	if err := st.publish(ctx, o.Staged, o.Final); err != nil {
+		return s.cfg.errorf("%v", err)
+	}
+	if !o.Errors {
+		s.m.records.Add(o.Records)
+		s.m.bytes.Add(o.Bytes)
+		s.m.objects.Inc()
+	}
+	return nil
+}
+
+// RestoreState publishes the objects the state lists and deletes every other
+// staged object of this subtask.
+func (s *sink) RestoreState(data []byte) error {
+	if !s.exactlyOnce {
+		return nil
+	}
+	var st sinkState
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &st); err != nil {
+			return s.cfg.errorf("the checkpointed state of the sink is not readable: %v", err)
+		}
+		if st.Subtask != s.ctx.Subtask {
+			return s.cfg.errorf("sink subtask %d was given the checkpointed state of subtask %d", s.ctx.Subtask, st.Subtask)
+		}
+	}
+	for _, o := range st.Pending {
+		if !strings.HasPrefix(o.Staged, s.stageDir+"/") || strings.Contains(o.Staged[len(s.stageDir)+1:], "/") ||
+			strings.Contains(o.Final, "..") || strings.HasPrefix(o.Final, stagingDir+"/") {
+			return s.cfg.errorf("the checkpointed state of the sink names %q → %q, not an object of subtask %d", o.Staged, o.Final, s.ctx.Subtask)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	s.mu.Lock()
+	var errs []error
+	for _, o := range st.Pending {
+		errs = append(errs, s.publish(ctx, o))
+	}
+	s.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	stores := []objectStore{s.store}
+	if s.errStore != s.store {
+		stores = append(stores, s.errStore)
+	}
+	for _, store := range stores {
+		if err := store.removeStaged(ctx, s.stageDir); err != nil {
+			return s.cfg.errorf("cannot delete objects staged by an attempt that failed: %w", err)
+		}
+	}
+	return nil
+}
