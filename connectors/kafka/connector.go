@@ -68,7 +68,8 @@
 // no transactional producer, so the sink is at-least-once: after a failure
 // the records written since the last checkpoint are written again. A write
 // that fails (after a few retries of transient errors) fails the job,
-// naming the broker, topic and partition.
+// naming the broker, topic and partition. A sink subtask writes to the
+// partitions the topic had when it opened.
 //
 // Security: 'properties.security.protocol' PLAINTEXT, SSL, SASL_PLAINTEXT
 // or SASL_SSL; 'properties.sasl.mechanism' PLAIN, SCRAM-SHA-256 or

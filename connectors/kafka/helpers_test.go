@@ -32,14 +32,14 @@ const base = int64(1_790_000_000_000)
 
 // startCluster starts a one-broker in-process Kafka with topic "clicks" of
 // parts partitions and returns its address.
-func startCluster(t *testing.T, parts int32, opts ...kfake.Opt) string {
+func startCluster(t testing.TB, parts int32, opts ...kfake.Opt) string {
 	t.Helper()
 	_, addr := startClusterC(t, parts, opts...)
 	return addr
 }
 
 // startClusterC is startCluster, also returning the cluster.
-func startClusterC(t *testing.T, parts int32, opts ...kfake.Opt) (*kfake.Cluster, string) {
+func startClusterC(t testing.TB, parts int32, opts ...kfake.Opt) (*kfake.Cluster, string) {
 	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(parts, "clicks")}, opts...)...)
 	if err != nil {
@@ -51,14 +51,14 @@ func startClusterC(t *testing.T, parts int32, opts ...kfake.Opt) (*kfake.Cluster
 
 // testClient returns a kafka-go client of addr whose connections close
 // with the test.
-func testClient(t *testing.T, addr string) *kafka.Client {
+func testClient(t testing.TB, addr string) *kafka.Client {
 	tr := &kafka.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second, Transport: tr}
 }
 
 // produce writes values to a partition of topic, record i at time at(i).
-func produce(t *testing.T, addr, topic string, part int, values [][]byte, at func(i int) time.Time) {
+func produce(t testing.TB, addr, topic string, part int, values [][]byte, at func(i int) time.Time) {
 	t.Helper()
 	recs := make([]kafka.Record, len(values))
 	for i, v := range values {
