@@ -46,25 +46,21 @@ func TestBoundedEarliest(t *testing.T) {
 // and every window count is exact.
 func TestWindowedJob(t *testing.T) {
 	addr := startCluster(t, 3)
+	// Each partition spans 300 s of event time, 120 s after the one
+	// before, in more records than one hand-over holds, so that hand-overs
+	// of the partitions interleave.
+	const per = 3 * 2048
 	want := map[string]int{} // user|window start → count
 	for p := range 3 {
 		var vals [][]byte
-		for i := range 400 {
-			ms := int64(p)*120_000 + int64(i)*250 // partition p starts 2 minutes after p-1
+		for i := range per {
+			ms := int64(p)*120_000 + int64(i)*50
 			u := fmt.Sprint("u", i%3)
 			vals = append(vals, click(u, i, ms))
-			w := (base + ms) / 10_000 * 10_000
-			want[fmt.Sprintf("%s|%d", u, w)]++
+			want[fmt.Sprintf("%s|%d", u, (base+ms)/10_000*10_000)]++
 		}
-		// Produce in a few requests, interleaving partitions.
-		produce(t, addr, "clicks", p, vals[:200], nil)
-	}
-	for p := range 3 {
-		var vals [][]byte
-		for i := 200; i < 400; i++ {
-			vals = append(vals, click(fmt.Sprint("u", i%3), i, int64(p)*120_000+int64(i)*250))
-		}
-		produce(t, addr, "clicks", p, vals, nil)
+		produce(t, addr, "clicks", p, vals[:per/2], nil)
+		produce(t, addr, "clicks", p, vals[per/2:], nil)
 	}
 	dir := t.TempDir()
 	job := fmt.Sprintf(`
