@@ -288,7 +288,7 @@ func (s *source) startOffsets(states []*partState) error {
 			case committed != nil:
 				if o, ok := committed[tp]; ok && o >= 0 {
 					ps.next = o
-				} else if c.resetLate && c.startup == startGroup {
+				} else if c.resetLate {
 					ps.next = end[tp]
 				}
 			}
