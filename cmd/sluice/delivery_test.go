@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// deliveryJob writes a throttled datagen table to two delivery sinks, a
+// folder (JSON, gzip) and an S3 bucket (JSON) of a server the test runs.
+func deliveryJob(t *testing.T, out, s3 string) string {
+	t.Helper()
+	job := filepath.Join(out, "job.sql")
+	src := fmt.Sprintf(`
+CREATE TABLE gen (id BIGINT, v BIGINT, ts TIMESTAMP(3))
+WITH ('connector' = 'datagen', 'number-of-rows' = '30000', 'rows-per-second' = '12000', 'seed' = '3',
+      'fields.id.kind' = 'sequence', 'fields.v.min' = '0', 'fields.v.max' = '999', 'fields.ts.kind' = 'sequence');
+CREATE TABLE lake_files WITH ('connector' = 'delivery', 'destination' = 'file://%[1]s/files', 'format' = 'json',
+  'compression' = 'gzip', 'prefix' = 'events/!{timestamp:yyyy}/');
+CREATE TABLE lake_s3 WITH ('connector' = 'delivery', 'destination' = 's3://lake/events', 'format' = 'json',
+  's3.endpoint' = '%[2]s', 's3.access-key' = 'ak', 's3.secret-key' = 'sk');
+INSERT INTO lake_files SELECT id, v, ts FROM gen;
+INSERT INTO lake_s3 SELECT id, v, ts FROM gen WHERE v < 500;
+`, out, s3)
+	if err := os.WriteFile(job, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+func startS3(t *testing.T) (string, *minio.Client) {
+	t.Helper()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	endpoint := strings.TrimPrefix(srv.URL, "http://")
+	cl, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4("ak", "sk", ""), BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.MakeBucket(context.Background(), "lake", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return endpoint, cl
+}
+
+// delivered returns the lines published in the folder and the bucket
+// (staged objects excluded), sorted.
+func delivered(t *testing.T, out string, cl *minio.Client) (files, objects []string) {
+	t.Helper()
+	readLines := func(name string, data []byte) []string {
+		if strings.HasSuffix(name, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		var ls []string
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			ls = append(ls, sc.Text())
+		}
+		return ls
+	}
+	root := filepath.Join(out, "files")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.IsDir() && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		files = append(files, readLines(p, data)...)
+		return nil
+	})
+	ctx := context.Background()
+	for o := range cl.ListObjects(ctx, "lake", minio.ListObjectsOptions{Prefix: "events/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if strings.Contains(o.Key, ".staging/") {
+			continue
+		}
+		obj, err := cl.GetObject(ctx, "lake", o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(obj)
+		obj.Close()
+		objects = append(objects, readLines(o.Key, data)...)
+	}
+	slices.Sort(files)
+	slices.Sort(objects)
+	return files, objects
+}
+
+// runDelivery runs the delivery job until it finishes, SIGKILLing it after
+// each of kills and starting it again from its checkpoint folder.
+func runDelivery(t *testing.T, out, s3 string, kills []time.Duration) {
+	t.Helper()
+	job := deliveryJob(t, out, s3)
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms")
+		var stderr bytes.Buffer
+		cmd.Stderr, cmd.Stdout = &stderr, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if attempt < len(kills) {
+			time.Sleep(kills[attempt])
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			continue
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("attempt %d: %v\n%s", attempt, err, stderr.String())
+			}
+			return
+		case <-time.After(90 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("attempt %d did not finish\n%s", attempt, stderr.String())
+		}
+	}
+}
+
+// TestDeliverySurvivesKill9: with checkpoints, what the delivery sinks have
+// published to a folder and to S3 after three SIGKILLs at random moments
+// equals an undisturbed run's: every row once.
+func TestDeliverySurvivesKill9(t *testing.T) {
+	endpoint, cl := startS3(t)
+	ref := t.TempDir()
+	runDelivery(t, ref, endpoint, nil)
+	wantFiles, wantObjects := delivered(t, ref, cl)
+	if len(wantFiles) != 30000 || len(wantObjects) == 0 {
+		t.Fatalf("the undisturbed run delivered %d rows to files and %d to S3", len(wantFiles), len(wantObjects))
+	}
+	// The killed run writes to the same bucket under another prefix: a
+	// second S3 server keeps them apart.
+	endpoint2, cl2 := startS3(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	var kills []time.Duration
+	for range 3 {
+		kills = append(kills, time.Duration(300+rng.IntN(1200))*time.Millisecond)
+	}
+	out := t.TempDir()
+	runDelivery(t, out, endpoint2, kills)
+	gotFiles, gotObjects := delivered(t, out, cl2)
+	if !slices.Equal(gotFiles, wantFiles) {
+		t.Fatalf("after kills at %v: %d rows in files, want %d", kills, len(gotFiles), len(wantFiles))
+	}
+	if !slices.Equal(gotObjects, wantObjects) {
+		t.Fatalf("after kills at %v: %d rows in S3, want %d", kills, len(gotObjects), len(wantObjects))
+	}
+}
