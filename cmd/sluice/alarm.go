@@ -63,16 +63,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	dir := *storeDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "sluice-demo-store-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	closeStore, err := openEmbedded(dir, *storeListen)
+	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
 		return err
 	}

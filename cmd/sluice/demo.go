@@ -57,16 +57,7 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	if *shards < 1 {
 		return fmt.Errorf("--shards %d: want at least 1", *shards)
 	}
-	dir := *storeDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "sluice-demo-store-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	closeStore, err := openEmbedded(dir, *storeListen)
+	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
 		return err
 	}
@@ -116,7 +107,7 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 		if err := read(env, srcOpts); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "sluice clickstream-store: generating clicks into stream %q of the embedded store (%s); Ctrl-C stops\n", demoStream, dir)
+		fmt.Fprintf(os.Stderr, "sluice clickstream-store: generating clicks into stream %q of the embedded store; Ctrl-C stops\n", demoStream)
 		return env.Execute(ctx)
 	}
 	// Bounded: load the clicks, then run the job over what the stream holds.

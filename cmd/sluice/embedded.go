@@ -13,6 +13,24 @@ import (
 	"github.com/sluicehq/sluice/store/server"
 )
 
+// openEmbeddedOrTemp is openEmbedded over dir, or over a temporary folder
+// (removed by stop) when dir is "".
+func openEmbeddedOrTemp(dir, listen string) (stop func(), err error) {
+	if dir != "" {
+		return openEmbedded(dir, listen)
+	}
+	tmp, err := os.MkdirTemp("", "sluice-store-")
+	if err != nil {
+		return nil, err
+	}
+	closeStore, err := openEmbedded(tmp, listen)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return func() { closeStore(); os.RemoveAll(tmp) }, nil
+}
+
 // openEmbedded opens the store over dir in-process and makes it the
 // embedded store of tables without an 'endpoint'. With listen, it also
 // serves the Kinesis API there (loopback only: the embedded store has no

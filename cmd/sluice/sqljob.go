@@ -227,18 +227,9 @@ func explainSQL(path string, args []string) error {
 		return err
 	}
 	par, catalogDir := o.par, o.catalogDir
-	dir := *o.storeDir
-	if dir == "" {
-		// Planning only: 'store' tables without an endpoint need an
-		// embedded store to plan against, not its data.
-		tmp, err := os.MkdirTemp("", "sluice-explain-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	closeStore, err := openEmbedded(dir, "")
+	// Planning only: 'store' tables without an endpoint need an embedded
+	// store to plan against, not its data.
+	closeStore, err := openEmbeddedOrTemp(*o.storeDir, "")
 	if err != nil {
 		return err
 	}
