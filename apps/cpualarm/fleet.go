@@ -93,7 +93,7 @@ type fleet struct {
 	rng   *rand.Rand
 	cpu   []float64 // each host's wandering baseline
 	start time.Time
-	next  time.Time
+	pace  connectors.Pacer
 	b     *runtime.Batch
 }
 
@@ -105,7 +105,7 @@ func (f *fleet) Open(*runtime.Context) error {
 	}
 	f.b = runtime.NewBatch(f.cfg.schema)
 	f.start = time.Now()
-	f.next = f.start
+	f.pace = connectors.Pacer{Interval: f.cfg.interval}
 	return nil
 }
 
@@ -128,22 +128,9 @@ func (f *fleet) spiking(i int, since time.Duration) bool {
 }
 
 func (f *fleet) Poll(ctx context.Context) (*runtime.Batch, int, error) {
-	if d := time.Until(f.next); d > 0 {
-		t := time.NewTimer(min(d, 50*time.Millisecond))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, 0, ctx.Err()
-		}
-		if time.Now().Before(f.next) {
-			return nil, 0, nil
-		}
-	}
-	now := time.Now()
-	f.next = f.next.Add(f.cfg.interval)
-	if f.next.Before(now) {
-		f.next = now.Add(f.cfg.interval)
+	now, due, err := f.pace.Due(ctx)
+	if !due {
+		return nil, 0, err
 	}
 	since := now.Sub(f.start)
 	f.b.Reset()

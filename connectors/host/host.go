@@ -169,34 +169,21 @@ func memUsedPct(proc string) (float64, error) {
 type source struct {
 	cfg  *config
 	prev []cpuTimes
-	next time.Time
+	pace connectors.Pacer
 	b    *runtime.Batch
 }
 
 func (s *source) Open(*runtime.Context) error {
 	s.b = runtime.NewBatch(s.cfg.schema)
-	s.next = time.Now()
+	s.pace = connectors.Pacer{Interval: s.cfg.interval}
 	return nil
 }
 
 // Poll takes a sample when it is due, waiting at most 50 ms for it.
 func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
-	if d := time.Until(s.next); d > 0 {
-		t := time.NewTimer(min(d, 50*time.Millisecond))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, 0, ctx.Err()
-		}
-		if time.Now().Before(s.next) {
-			return nil, 0, nil
-		}
-	}
-	now := time.Now()
-	s.next = s.next.Add(s.cfg.interval)
-	if s.next.Before(now) { // fell behind: skip, do not burst
-		s.next = now.Add(s.cfg.interval)
+	now, due, err := s.pace.Due(ctx)
+	if !due {
+		return nil, 0, err
 	}
 	cur, err := readStat(s.cfg.proc)
 	if err != nil {

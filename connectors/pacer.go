@@ -1,0 +1,45 @@
+package connectors
+
+import (
+	"context"
+	"time"
+)
+
+// Pacer paces a source that samples at a fixed interval (host metrics, a
+// simulated fleet) without holding up Poll: Due waits at most MaxWait for
+// the next sample time. A pacer that has fallen behind skips samples
+// rather than bursting to catch up.
+type Pacer struct {
+	Interval time.Duration
+	next     time.Time
+}
+
+// MaxWait bounds how long Due blocks, so that the runtime's timers and
+// barriers are not held up.
+const MaxWait = 50 * time.Millisecond
+
+// Due reports whether a sample is due now, waiting up to MaxWait for it,
+// and if so schedules the next one. The first call is due at once.
+func (p *Pacer) Due(ctx context.Context) (now time.Time, due bool, err error) {
+	if p.next.IsZero() {
+		p.next = time.Now()
+	}
+	if d := time.Until(p.next); d > 0 {
+		t := time.NewTimer(min(d, MaxWait))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return time.Time{}, false, ctx.Err()
+		}
+		if time.Now().Before(p.next) {
+			return time.Time{}, false, nil
+		}
+	}
+	now = time.Now()
+	p.next = p.next.Add(p.Interval)
+	if p.next.Before(now) {
+		p.next = now.Add(p.Interval)
+	}
+	return now, true, nil
+}
