@@ -7,7 +7,7 @@ import (
 
 // BenchmarkCheckpointOverhead: the same job with 1,000,000 keys of window
 // state, without checkpoints and with one every second, interleaved in the
-// same run; reports both rates and their ratio (issue target: ≥ 90%).
+// same run; reports both rates and their ratio (target: ≥ 90%).
 func BenchmarkCheckpointOverhead(b *testing.B) {
 	w := CheckpointWorkload
 	var plain, ck time.Duration

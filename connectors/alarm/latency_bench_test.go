@@ -77,7 +77,7 @@ func (s *hostsSource) Close() error { return nil }
 // subscriber. Latency of each notification: from the moment the watermark
 // can pass its period end (the period end plus the watermark's 100 ms
 // bound: event time is the wall clock) to its arrival at the receiver.
-// The first periods (every host's first state) are left out. Issue target:
+// The first periods (every host's first state) are left out. Target:
 // p99 ≤ 50 ms.
 func BenchmarkNotificationLatency(b *testing.B) {
 	const delay = 100 // ms, the WATERMARK bound

@@ -26,7 +26,7 @@ const (
 
 // BenchmarkPutToReadLatency measures how long a record takes from the start
 // of the PutRecords call that writes it to the moment a job's sink has it,
-// through the store connector's source (issue target: p99 ≤ 5 ms at
+// through the store connector's source (target: p99 ≤ 5 ms at
 // 10,000 records/s).
 //
 // Writer: rows as JSON records, PutRecords of 10 every 1 ms on a fixed

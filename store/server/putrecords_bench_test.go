@@ -126,7 +126,7 @@ func BenchmarkRawFileFsync(b *testing.B) {
 // iteration does one PutRecords round (as BenchmarkPutRecordsGroupCommit),
 // then writes the same number of bytes raw with each batch size, timing
 // each part on its own. put/raw-% is the PutRecords rate as a percentage of
-// the raw rate (issue 4's target: ≥ 50).
+// the raw rate (the target: ≥ 50).
 func BenchmarkPutRecordsVsRawFsync(b *testing.B) {
 	c := startBenchServer(b, Options{})
 	bodies := benchPutRecordsBodies(b, 64, 2)
