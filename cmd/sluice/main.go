@@ -16,10 +16,11 @@ import (
 const usage = `sluice — real-time stream analytics
 
 Usage:
-  sluice demo  [flags]      run the main job (clickstream) on generated events
-  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR]
+  sluice demo  [flags]      the main job: live CPU alarms over the embedded stream store (Ctrl-C stops)
+  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR]
+                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--from-savepoint PATH]]
                             run every INSERT INTO … SELECT of a SQL job file as one job
-  sluice run JOB [flags]    run a ready-made job by name (clickstream)
+  sluice run JOB [flags]    run a ready-made job by name (clickstream, clickstream-store, cpualarm)
   sluice explain FILE.sql|JOB   print the physical plan of a job
   sluice catalog [--catalog DIR] list | describe NAME
   sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
