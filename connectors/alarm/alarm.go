@@ -53,6 +53,7 @@ func (factory) Options() []connectors.Option {
 		{Key: "evaluation-periods", Required: true, Doc: "N: the periods looked at"},
 		{Key: "datapoints-to-alarm", Doc: "M: breaching datapoints among the N that make ALARM (default N)"},
 		{Key: "treat-missing-data", Default: "missing", Doc: "missing, notBreaching, breaching or ignore"},
+		{Key: "max-instances", Default: "1000000", Doc: "the most alarm instances (distinct dimension values) held; more fail the job"},
 	}
 }
 
@@ -124,6 +125,11 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 	}
 	if c.TreatMissing, err = alarm.ParseTreatMissing(strings.TrimSpace(t.String("treat-missing-data", "missing"))); err != nil {
 		return nil, 0, bad("treat-missing-data", "%v", err)
+	}
+	if v, ok := t.Options["max-instances"]; ok {
+		if c.MaxInstances, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || c.MaxInstances < 1 {
+			return nil, 0, bad("max-instances", "%q is not a whole number of at least 1", v)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, 0, fmt.Errorf("table %s: %w", t.Name, err)

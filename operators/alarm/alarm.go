@@ -189,7 +189,14 @@ type Config struct {
 	EvaluationPeriods int // N ≥ 1
 	DatapointsToAlarm int // M in 1..N; 0 means N
 	TreatMissing      TreatMissing
+	// MaxInstances bounds the alarm instances (distinct dimension values)
+	// held; more fail the job with an error matching state.ErrStateLimit.
+	// 0 means DefaultMaxInstances.
+	MaxInstances int
 }
+
+// DefaultMaxInstances is MaxInstances when it is 0.
+const DefaultMaxInstances = 1_000_000
 
 // ErrConfig is matched (errors.Is) by every error of Validate.
 var ErrConfig = errors.New("invalid alarm")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
+	rtstate "github.com/sluicehq/sluice/runtime/state"
 )
 
 func TestParse(t *testing.T) {
@@ -90,5 +91,26 @@ func TestPublishError(t *testing.T) {
 	err := h.op.ProcessWatermark(t0, &rttest.Discard{})
 	if err == nil || !strings.Contains(err.Error(), "topic gone") || !strings.Contains(err.Error(), "cpu-high") {
 		t.Fatalf("ProcessWatermark: %v", err)
+	}
+}
+
+// TestMaxInstances: more distinct dimension values than MaxInstances fail
+// the operator with the state-limit error, naming the alarm.
+func TestMaxInstances(t *testing.T) {
+	cfg := Config{Name: "HighCPU", MetricName: "cpu", Dimensions: []string{"host"}, DimCols: []int{0}, PeriodCol: 1, MetricCol: 2,
+		Period: 10 * time.Second, Comparison: GreaterThanThreshold, Threshold: 90, EvaluationPeriods: 1, MaxInstances: 2}
+	op := New(cfg, &recorder{})()
+	if err := op.Open(rttest.NewContext("alarm", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	schema := runtime.NewSchema(runtime.Field{Name: "host", Type: runtime.Varchar}, runtime.Field{Name: "p", Type: runtime.Timestamp},
+		runtime.Field{Name: "v", Type: runtime.Double})
+	var rows [][]runtime.Value
+	for _, h := range []string{"a", "b", "c"} {
+		rows = append(rows, []runtime.Value{runtime.StringValue(h), runtime.TimeValue(10_000), runtime.FloatValue(1)})
+	}
+	err := op.ProcessBatch(0, rttest.NewBatch(schema, rows...), nil)
+	if !errors.Is(err, rtstate.ErrStateLimit) || !strings.Contains(err.Error(), `alarm "HighCPU" has more than 2 instances`) {
+		t.Fatalf("err = %v", err)
 	}
 }

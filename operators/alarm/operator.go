@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/sluicehq/sluice/runtime"
+	rtstate "github.com/sluicehq/sluice/runtime/state"
 )
 
 // state is an alarm instance's state.
@@ -179,6 +181,10 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 			continue
 		}
 		in := o.instance(b, r)
+		if limit := o.maxInstances(); len(o.insts) > limit {
+			return fmt.Errorf("%w: alarm %q has more than %d instances (distinct values of %s); raise 'max-instances' or use fewer dimensions",
+				rtstate.ErrStateLimit, o.cfg.Name, limit, strings.Join(o.cfg.Dimensions, ", "))
+		}
 		if in.evaluated && end <= in.last {
 			late++
 			continue
@@ -211,6 +217,13 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 		o.ctx.Metrics.SetStateKeys(len(o.insts))
 	}
 	return nil
+}
+
+func (o *op) maxInstances() int {
+	if o.cfg.MaxInstances > 0 {
+		return o.cfg.MaxInstances
+	}
+	return DefaultMaxInstances
 }
 
 // instance returns the instance of row r of b, creating it (in
