@@ -11,7 +11,7 @@ import (
 // prints an ALARM notification for a spiking host of the fleet, and its
 // OK when the spike is over, and stops cleanly at --duration.
 func TestDemoRaisesAnAlarm(t *testing.T) {
-	cmd := exec.Command(binary, "demo", "--period", "1s", "--duration", "14s")
+	cmd := exec.Command(binary, "demo", "--period", "1s", "--duration", "20s")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
