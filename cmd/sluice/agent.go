@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/host"
 	"github.com/sluicehq/sluice/store/agent"
 	"github.com/sluicehq/sluice/store/client"
 )
@@ -25,6 +28,8 @@ func runAgent(ctx context.Context, args []string) error {
 	region := fs.String("region", "", "region named in signed requests")
 	progress := fs.Duration("progress", 5*time.Second, "interval of the progress line on stderr")
 	flush := fs.Duration("flush", 100*time.Millisecond, "longest wait of a read line before it is sent")
+	hostMetrics := fs.Duration("host-metrics", 0, "also send this machine's CPU and memory every interval, e.g. 1s, as JSON (host, core, cpu, mem_used_pct, ts) — like the CloudWatch agent")
+	perCore := fs.Bool("per-core", false, "with --host-metrics: a record per core too")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sluice agent --endpoint URL --stream S [flags] FILE...\n\nTails FILEs (following rotation) and sends each new line as a record with PutRecords,\nretrying failed records until they are written.\n\n")
 		fs.PrintDefaults()
@@ -35,8 +40,8 @@ func runAgent(ctx context.Context, args []string) error {
 	if *stream == "" {
 		return errors.New("agent: --stream is required")
 	}
-	if fs.NArg() == 0 {
-		return errors.New("agent: name at least one FILE to tail")
+	if fs.NArg() == 0 && *hostMetrics <= 0 {
+		return errors.New("agent: name at least one FILE to tail, or --host-metrics")
 	}
 	if (*accessKey == "") != (*secretKey == "") {
 		return errors.New("--access-key and --secret-key go together")
@@ -54,10 +59,39 @@ func runAgent(ctx context.Context, args []string) error {
 		FlushInterval:     *flush,
 		Progress:          os.Stderr,
 		ProgressInterval:  *progress,
+		Producers:         hostProducers(*hostMetrics, *perCore),
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", fs.NArg(), *stream, *endpoint)
 	return a.Run(ctx)
+}
+
+// hostProducers samples this machine every interval (none when it is 0).
+func hostProducers(interval time.Duration, perCore bool) []func(context.Context, func([]byte) bool) {
+	if interval <= 0 {
+		return nil
+	}
+	return []func(context.Context, func([]byte) bool){func(ctx context.Context, emit func([]byte) bool) {
+		pace := connectors.Pacer{Interval: interval}
+		sampler := host.Sampler{PerCore: perCore}
+		for ctx.Err() == nil {
+			now, due, _ := pace.Due(ctx)
+			if !due {
+				continue
+			}
+			readings, err := sampler.Sample(now)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "sluice agent: host metrics:", err)
+				return
+			}
+			for _, r := range readings {
+				line, _ := json.Marshal(r)
+				if !emit(line) {
+					return
+				}
+			}
+		}
+	}}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,5 +120,62 @@ func TestAgentNeedsStreamAndFiles(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), "agent:") {
 			t.Errorf("%v: %v %s", args, err, out)
 		}
+	}
+}
+
+// TestAgentShipsHostMetrics: --host-metrics sends this machine's CPU and
+// memory as JSON records, like the CloudWatch agent.
+func TestAgentShipsHostMetrics(t *testing.T) {
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	url, _ := startStore(t, t.TempDir())
+	ctx := context.Background()
+	c := client.New(url, nil)
+	if err := c.CreateStream(ctx, "metrics", 1); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "agent", "--endpoint", url, "--stream", "metrics", "--host-metrics", "100ms", "--per-core")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("agent: %v\n%s", err, stderr.String())
+	}
+	shards, err := c.ListShards(ctx, "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.GetShardIterator(ctx, client.GetShardIteratorInput{StreamName: "metrics", ShardId: shards[0].ShardId, ShardIteratorType: client.TrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.GetRecords(ctx, it, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	machine := 0
+	for _, r := range out.Records {
+		var m struct {
+			Host       string
+			Core       string
+			CPU        float64
+			MemUsedPct float64 `json:"mem_used_pct"`
+			TS         int64
+		}
+		if err := json.Unmarshal(r.Data, &m); err != nil || m.Host == "" || m.CPU < 0 || m.CPU > 100 || m.MemUsedPct <= 0 || m.MemUsedPct > 100 ||
+			time.Since(time.UnixMilli(m.TS)) > time.Minute {
+			t.Fatalf("record %s", r.Data)
+		}
+		if m.Core == "all" {
+			machine++
+		}
+	}
+	if machine < 3 || len(out.Records) <= machine {
+		t.Fatalf("%d records, %d of the whole machine: want several, and per-core ones", len(out.Records), machine)
 	}
 }

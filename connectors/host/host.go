@@ -167,15 +167,16 @@ func memUsedPct(proc string) (float64, error) {
 }
 
 type source struct {
-	cfg  *config
-	prev []cpuTimes
-	pace connectors.Pacer
-	b    *runtime.Batch
+	cfg     *config
+	sampler Sampler
+	pace    connectors.Pacer
+	b       *runtime.Batch
 }
 
 func (s *source) Open(*runtime.Context) error {
 	s.b = runtime.NewBatch(s.cfg.schema)
 	s.pace = connectors.Pacer{Interval: s.cfg.interval}
+	s.sampler = Sampler{Proc: s.cfg.proc, Host: s.cfg.host, PerCore: s.cfg.perCore}
 	return nil
 }
 
@@ -185,37 +186,16 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if !due {
 		return nil, 0, err
 	}
-	cur, err := readStat(s.cfg.proc)
+	readings, err := s.sampler.Sample(now)
 	if err != nil {
 		return nil, 0, fmt.Errorf("table %s: %w", s.cfg.table, err)
 	}
-	prev := s.prev
-	s.prev = cur
-	if prev == nil {
+	if len(readings) == 0 {
 		return nil, 0, nil // the baseline
 	}
-	mem, err := memUsedPct(s.cfg.proc)
-	if err != nil {
-		return nil, 0, fmt.Errorf("table %s: %w", s.cfg.table, err)
-	}
 	s.b.Reset()
-	for i, c := range cur {
-		if i > 0 && !s.cfg.perCore {
-			break
-		}
-		if i >= len(prev) || prev[i].name != c.name {
-			continue // a core came or went
-		}
-		busy, idle := c.busy-prev[i].busy, c.idle-prev[i].idle
-		pct := 0.0
-		if busy+idle > 0 {
-			pct = 100 * float64(busy) / float64(busy+idle)
-		}
-		core := c.name
-		if core == "cpu" {
-			core = "all"
-		}
-		s.row(core, pct, mem, now.UnixMilli())
+	for _, r := range readings {
+		s.row(r.Core, r.CPU, r.MemUsedPct, r.TS)
 	}
 	return s.b, 0, nil
 }
@@ -244,4 +224,70 @@ func (s *source) Close() error {
 		s.b.Release()
 	}
 	return nil
+}
+
+// Reading is one sample of the machine (Core "all") or of one core.
+type Reading struct {
+	Host       string  `json:"host"`
+	Core       string  `json:"core"`
+	CPU        float64 `json:"cpu"`
+	MemUsedPct float64 `json:"mem_used_pct"`
+	TS         int64   `json:"ts"` // epoch milliseconds
+}
+
+// Sampler takes readings of this machine, as the host source does, for
+// other producers (`sluice agent --host-metrics`).
+type Sampler struct {
+	Proc    string // default /proc
+	Host    string // default os.Hostname
+	PerCore bool
+	prev    []cpuTimes
+}
+
+// Sample returns the readings since the previous call; the first call
+// returns none (it is the baseline).
+func (s *Sampler) Sample(now time.Time) ([]Reading, error) {
+	if s.Proc == "" {
+		s.Proc = "/proc"
+	}
+	if s.Host == "" {
+		if h, err := os.Hostname(); err == nil {
+			s.Host = h
+		} else {
+			s.Host = "localhost"
+		}
+	}
+	cur, err := readStat(s.Proc)
+	if err != nil {
+		return nil, err
+	}
+	prev := s.prev
+	s.prev = cur
+	if prev == nil {
+		return nil, nil
+	}
+	mem, err := memUsedPct(s.Proc)
+	if err != nil {
+		return nil, err
+	}
+	var out []Reading
+	for i, c := range cur {
+		if i > 0 && !s.PerCore {
+			break
+		}
+		if i >= len(prev) || prev[i].name != c.name {
+			continue
+		}
+		busy, idle := c.busy-prev[i].busy, c.idle-prev[i].idle
+		pct := 0.0
+		if busy+idle > 0 {
+			pct = 100 * float64(busy) / float64(busy+idle)
+		}
+		core := c.name
+		if core == "cpu" {
+			core = "all"
+		}
+		out = append(out, Reading{Host: s.Host, Core: core, CPU: pct, MemUsedPct: mem, TS: now.UnixMilli()})
+	}
+	return out, nil
 }

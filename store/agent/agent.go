@@ -59,6 +59,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long, after the context is done, the agent
 	// keeps trying to send what it read (default 30s).
 	ShutdownTimeout time.Duration
+	// Producers make lines of their own (host metrics, …), sent like the
+	// files' lines: each runs until ctx is done, calling emit per line;
+	// emit returns false when the agent is giving up.
+	Producers []func(ctx context.Context, emit func(line []byte) bool)
 }
 
 // Stats are the agent's counters.
@@ -85,8 +89,8 @@ type Agent struct {
 
 // New returns an agent with cfg's defaults filled in.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Client == nil || cfg.Stream == "" || len(cfg.Files) == 0 {
-		return nil, errors.New("agent: a client, a stream and at least one file are required")
+	if cfg.Client == nil || cfg.Stream == "" || len(cfg.Files)+len(cfg.Producers) == 0 {
+		return nil, errors.New("agent: a client, a stream and at least one file (or producer) are required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -123,6 +127,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			t.run(ctx, sendCtx, func(line []byte) bool {
+				a.Stats.LinesRead.Add(1)
+				select {
+				case lines <- line:
+					return true
+				case <-sendCtx.Done():
+					a.Stats.Failed.Add(1)
+					return false
+				}
+			})
+		}()
+	}
+	for _, produce := range a.cfg.Producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			produce(ctx, func(line []byte) bool {
 				a.Stats.LinesRead.Add(1)
 				select {
 				case lines <- line:
