@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/internal/jsontext"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -481,14 +482,6 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plainByte marks the bytes that a string holds as they are.
-var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // scanString scans the string whose opening quote is s[i-1]. It returns the
 // offset after the closing quote and whether the bytes between the quotes
 // are the string as they are (no escapes, valid UTF-8).
@@ -498,7 +491,7 @@ func scanString(s []byte, i int) (end int, plain bool, err error) {
 		// Plain bytes: one at a time for a short run (most strings are
 		// short), eight at a time once the run is long.
 		j := min(len(s), i+16)
-		for i < j && plainByte[s[i]] {
+		for i < j && jsontext.Plain(s[i]) {
 			i++
 		}
 		if i == j {

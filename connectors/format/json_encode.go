@@ -3,8 +3,8 @@ package format
 import (
 	"math"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/internal/jsontext"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -51,47 +51,6 @@ func appendJSONValue(dst []byte, v *runtime.Vector, r int) []byte {
 	return strconv.AppendInt(dst, v.I64[r], 10)
 }
 
-const hexDigits = "0123456789abcdef"
-
 // AppendJSONString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 as U+FFFD.
-func AppendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if plainByte[c] {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+func AppendJSONString(dst []byte, s string) []byte { return jsontext.AppendString(dst, s) }

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/internal/jsontext"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -142,7 +142,7 @@ func (o *op) body(n *Notification, dims []string) string {
 		b = append(b, ',', '"')
 		b = append(b, name...)
 		b = append(b, '"', ':')
-		b = appendJSONString(b, v)
+		b = jsontext.AppendString(b, v)
 	}
 	raw := func(name, v string) {
 		b = append(b, ',', '"')
@@ -151,7 +151,7 @@ func (o *op) body(n *Notification, dims []string) string {
 		b = append(b, v...)
 	}
 	b = append(b, `{"AlarmName":`...)
-	b = appendJSONString(b, o.cfg.Name)
+	b = jsontext.AppendString(b, o.cfg.Name)
 	str("AlarmDescription", o.cfg.Description)
 	str("AWSAccountId", accountID)
 	str("NewStateValue", n.NewState)
@@ -167,12 +167,12 @@ func (o *op) body(n *Notification, dims []string) string {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, name)
+		b = jsontext.AppendString(b, name)
 		b = append(b, ':')
-		b = appendJSONString(b, dims[i])
+		b = jsontext.AppendString(b, dims[i])
 	}
 	b = append(b, `},"Trigger":{"MetricName":`...)
-	b = appendJSONString(b, o.cfg.MetricName)
+	b = jsontext.AppendString(b, o.cfg.MetricName)
 	str("Namespace", namespace)
 	str("StatisticType", "Statistic")
 	str("Statistic", "")
@@ -183,9 +183,9 @@ func (o *op) body(n *Notification, dims []string) string {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendJSONString(b, name)
+		b = jsontext.AppendString(b, name)
 		b = append(b, `,"value":`...)
-		b = appendJSONString(b, dims[i])
+		b = jsontext.AppendString(b, dims[i])
 		b = append(b, '}')
 	}
 	b = append(b, ']')
@@ -205,41 +205,4 @@ func (o *op) body(n *Notification, dims []string) string {
 }
 
 // jsonString quotes s as a JSON string.
-func jsonString(s string) string { return string(appendJSONString(nil, s)) }
-
-// appendJSONString appends s to dst quoted as a JSON string: quotes,
-// backslashes and control characters escaped, invalid UTF-8 replaced by
-// U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
-}
+func jsonString(s string) string { return string(jsontext.AppendString(nil, s)) }

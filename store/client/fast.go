@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/internal/jsontext"
 )
 
 // The two calls that carry records — PutRecords and GetRecords — are
@@ -15,7 +17,7 @@ import (
 // appendPutRecords appends the JSON body of a PutRecords request.
 func appendPutRecords(dst []byte, stream string, recs []PutRecordsEntry) []byte {
 	dst = append(dst, `{"StreamName":`...)
-	dst = appendString(dst, stream)
+	dst = jsontext.AppendString(dst, stream)
 	dst = append(dst, `,"Records":[`...)
 	for i, r := range recs {
 		if i > 0 {
@@ -24,44 +26,14 @@ func appendPutRecords(dst []byte, stream string, recs []PutRecordsEntry) []byte 
 		dst = append(dst, `{"Data":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, r.Data)
 		dst = append(dst, `","PartitionKey":`...)
-		dst = appendString(dst, r.PartitionKey)
+		dst = jsontext.AppendString(dst, r.PartitionKey)
 		if r.ExplicitHashKey != "" {
 			dst = append(dst, `,"ExplicitHashKey":`...)
-			dst = appendString(dst, r.ExplicitHashKey)
+			dst = jsontext.AppendString(dst, r.ExplicitHashKey)
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
-}
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD,
-// as encoding/json does.
-func appendString(dst []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
 }
 
 // decodeGetRecords decodes a GetRecords answer of the usual shape into
