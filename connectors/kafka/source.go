@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -389,20 +390,9 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if s.cfg.bounded != "" && s.live == 0 {
 		return nil, 0, io.EOF
 	}
-	var f fetched
-	select {
-	case f = <-s.fetched:
-	default:
-		s.timer.Reset(pollWait)
-		select {
-		case f = <-s.fetched:
-			s.timer.Stop()
-		case <-s.timer.C:
-			return nil, 0, nil
-		case <-ctx.Done():
-			s.timer.Stop()
-			return nil, 0, ctx.Err()
-		}
+	f, ok, err := connectors.Receive(ctx, s.fetched, s.timer, pollWait)
+	if !ok {
+		return nil, 0, err
 	}
 	b, part, err := s.decode(f)
 	if s.bad > 0 && s.ctx.Metrics != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
@@ -148,20 +149,9 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if len(s.shards) == 0 && s.cfg.bounded {
 		return nil, 0, io.EOF
 	}
-	var f fetch
-	select {
-	case f = <-s.fetched:
-	default:
-		s.timer.Reset(pollWait)
-		select {
-		case f = <-s.fetched:
-			s.timer.Stop()
-		case <-s.timer.C:
-			return nil, 0, nil
-		case <-ctx.Done():
-			s.timer.Stop()
-			return nil, 0, ctx.Err()
-		}
+	f, ok, err := connectors.Receive(ctx, s.fetched, s.timer, pollWait)
+	if !ok {
+		return nil, 0, err
 	}
 	b, part, err := s.decode(f)
 	if s.bad > 0 && s.ctx.Metrics != nil {

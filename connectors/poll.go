@@ -43,3 +43,26 @@ func (p *Pacer) Due(ctx context.Context) (now time.Time, due bool, err error) {
 	}
 	return now, true, nil
 }
+
+// Receive takes the next value from ch, waiting at most wait for it on t, a
+// stopped timer the caller owns (sources poll their reader goroutines this
+// way without holding up the runtime). ok is false when nothing came in
+// time; err is ctx's when it ended first.
+func Receive[T any](ctx context.Context, ch <-chan T, t *time.Timer, wait time.Duration) (v T, ok bool, err error) {
+	select {
+	case v = <-ch:
+		return v, true, nil
+	default:
+	}
+	t.Reset(wait)
+	select {
+	case v = <-ch:
+		t.Stop()
+		return v, true, nil
+	case <-t.C:
+		return v, false, nil
+	case <-ctx.Done():
+		t.Stop()
+		return v, false, ctx.Err()
+	}
+}

@@ -38,3 +38,29 @@ func TestPacer(t *testing.T) {
 		t.Fatalf("the sample after a late one came %v later: a pacer that fell behind must not burst", gap)
 	}
 }
+
+// TestReceive: a value waiting is taken at once, one sent meanwhile within
+// the wait, none in time gives ok false, and a done context its error.
+func TestReceive(t *testing.T) {
+	ch := make(chan int, 1)
+	tm := time.NewTimer(time.Hour)
+	tm.Stop()
+	ctx := context.Background()
+	ch <- 1
+	if v, ok, err := Receive(ctx, ch, tm, time.Second); v != 1 || !ok || err != nil {
+		t.Fatalf("waiting value: %v %v %v", v, ok, err)
+	}
+	go func() { time.Sleep(10 * time.Millisecond); ch <- 2 }()
+	if v, ok, err := Receive(ctx, ch, tm, time.Second); v != 2 || !ok || err != nil {
+		t.Fatalf("value within the wait: %v %v %v", v, ok, err)
+	}
+	start := time.Now()
+	if _, ok, err := Receive(ctx, ch, tm, 20*time.Millisecond); ok || err != nil || time.Since(start) < 20*time.Millisecond {
+		t.Fatalf("nothing in time: %v %v after %v", ok, err, time.Since(start))
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, ok, err := Receive(done, ch, tm, time.Second); ok || err != context.Canceled {
+		t.Fatalf("done context: %v %v", ok, err)
+	}
+}
