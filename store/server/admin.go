@@ -193,11 +193,8 @@ func (s *Server) describeStream(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Limit == 0 {
-		in.Limit = 100
-	}
-	if in.Limit < 1 || in.Limit > 10000 {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", in.Limit)
+	if err := pageSize(&in.Limit, "limit", 100, 10000); err != nil {
+		return nil, err
 	}
 	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
@@ -252,11 +249,8 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Limit == 0 {
-		in.Limit = 100
-	}
-	if in.Limit < 1 || in.Limit > 10000 {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", in.Limit)
+	if err := pageSize(&in.Limit, "limit", 100, 10000); err != nil {
+		return nil, err
 	}
 	after := in.ExclusiveStartStreamName
 	if in.NextToken != "" {
@@ -311,11 +305,8 @@ func (s *Server) listShards(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.MaxResults == 0 {
-		in.MaxResults = 1000
-	}
-	if in.MaxResults < 1 || in.MaxResults > 10000 {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000", in.MaxResults)
+	if err := pageSize(&in.MaxResults, "maxResults", 1000, 10000); err != nil {
+		return nil, err
 	}
 	name, after := in.name(), in.ExclusiveStartShardId
 	if in.NextToken != "" {
@@ -394,3 +385,15 @@ func (s *Server) changeRetention(body []byte, increase bool) (any, error) {
 
 func (s *Server) increaseRetention(body []byte) (any, error) { return s.changeRetention(body, true) }
 func (s *Server) decreaseRetention(body []byte) (any, error) { return s.changeRetention(body, false) }
+
+// pageSize applies the default of a paging field (0: def) and checks that it
+// is from 1 to most, with AWS's validation message naming the field.
+func pageSize(v *int, field string, def, most int) error {
+	if *v == 0 {
+		*v = def
+	}
+	if *v < 1 || *v > most {
+		return apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value between 1 and %d", *v, field, most)
+	}
+	return nil
+}

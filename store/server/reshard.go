@@ -176,11 +176,8 @@ func (s *Server) listTags(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Limit == 0 {
-		in.Limit = 50
-	}
-	if in.Limit < 1 || in.Limit > 50 {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 50", in.Limit)
+	if err := pageSize(&in.Limit, "limit", 50, 50); err != nil {
+		return nil, err
 	}
 	st, err := s.lookup(in.name())
 	if err != nil {
