@@ -46,40 +46,10 @@ func decodeGetRecords(data []byte, out *GetRecordsOutput) bool {
 	d := scanner{b: data}
 	var enc [][]byte // each record's base64 Data, decoded at the end
 	total := 0
-	if !d.lit('{') {
-		return false
-	}
-	seen := 0
-	for first := true; ; first = false {
-		if d.lit('}') {
-			if !first && d.prevComma {
-				return false
-			}
-			break
-		}
-		if !first && !d.lit(',') {
-			return false
-		}
-		key, ok := d.str()
-		if !ok || !d.lit(':') {
-			return false
-		}
+	ok := d.object(func(key []byte) bool {
 		switch string(key) {
 		case "Records":
-			if seen&1 != 0 || !d.lit('[') {
-				return false
-			}
-			seen |= 1
-			for i := 0; ; i++ {
-				if d.lit(']') {
-					if i > 0 && d.prevComma {
-						return false
-					}
-					break
-				}
-				if i > 0 && !d.lit(',') {
-					return false
-				}
+			return d.array(func() bool {
 				var r Record
 				var e []byte
 				if !d.record(&r, &e) {
@@ -88,30 +58,24 @@ func decodeGetRecords(data []byte, out *GetRecordsOutput) bool {
 				out.Records = append(out.Records, r)
 				enc = append(enc, e)
 				total += len(e)
-			}
+				return true
+			})
 		case "NextShardIterator":
 			v, ok := d.str()
-			if !ok || seen&2 != 0 {
-				return false
-			}
-			seen |= 2
 			out.NextShardIterator = string(v)
+			return ok
 		case "MillisBehindLatest":
 			v, ok := d.num()
-			if !ok || seen&4 != 0 {
+			if !ok {
 				return false
 			}
-			seen |= 4
 			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil {
-				return false
-			}
 			out.MillisBehindLatest = n
-		default:
-			return false
+			return err == nil
 		}
-	}
-	if d.ws(); d.i != len(d.b) {
+		return false
+	})
+	if d.ws(); !ok || d.i != len(d.b) {
 		return false
 	}
 	// One decode for every record's data; each record takes its slice.
@@ -221,157 +185,16 @@ func (d *scanner) num() ([]byte, bool) {
 	return d.b[start:d.i], true
 }
 
-// record reads one record object and returns its base64 Data in *data.
-func (d *scanner) record(r *Record, data *[]byte) bool {
+// object reads a JSON object, calling field with each key once the
+// scanner stands at its value; field reads the value and reports whether
+// it could. A key seen twice, a field that fails or a syntax error make
+// object false (encoding/json then decides).
+func (d *scanner) object(field func(key []byte) bool) bool {
 	if !d.lit('{') {
 		return false
 	}
-	seen := 0
-	for first := true; ; first = false {
-		if d.lit('}') {
-			if !first && d.prevComma {
-				return false
-			}
-			break
-		}
-		if !first && !d.lit(',') {
-			return false
-		}
-		key, ok := d.str()
-		if !ok || !d.lit(':') {
-			return false
-		}
-		var bit int
-		switch string(key) {
-		case "SequenceNumber":
-			bit = 1
-			v, ok := d.str()
-			if !ok {
-				return false
-			}
-			r.SequenceNumber = string(v)
-		case "ApproximateArrivalTimestamp":
-			bit = 2
-			v, ok := d.num()
-			if !ok {
-				return false
-			}
-			f, err := strconv.ParseFloat(string(v), 64)
-			if err != nil {
-				return false
-			}
-			r.ApproximateArrivalTimestamp = f
-		case "Data":
-			bit = 4
-			v, ok := d.str()
-			if !ok || len(v)%4 != 0 {
-				return false
-			}
-			*data = v
-		case "PartitionKey":
-			bit = 8
-			v, ok := d.str()
-			if !ok {
-				return false
-			}
-			r.PartitionKey = string(v)
-		case "EncryptionType":
-			bit = 16
-			if _, ok := d.str(); !ok {
-				return false
-			}
-		default:
-			return false
-		}
-		if seen&bit != 0 {
-			return false // a repeated key: let encoding/json decide
-		}
-		seen |= bit
-	}
-	return seen&4 != 0
-}
-
-// decodePutRecords decodes a PutRecords answer of the usual shape into
-// out; false (out then holds nothing useful) for anything else, which the
-// caller decodes with encoding/json.
-func decodePutRecords(data []byte, out *PutRecordsOutput) bool {
-	*out = PutRecordsOutput{Records: make([]PutRecordsResultEntry, 0, bytes.Count(data, []byte(`"ShardId"`))+bytes.Count(data, []byte(`"ErrorCode"`)))}
-	d := scanner{b: data}
-	if !d.lit('{') {
-		return false
-	}
-	seen := 0
-	for first := true; ; first = false {
-		if d.lit('}') {
-			if !first && d.prevComma {
-				return false
-			}
-			break
-		}
-		if !first && !d.lit(',') {
-			return false
-		}
-		key, ok := d.str()
-		if !ok || !d.lit(':') {
-			return false
-		}
-		var bit int
-		switch string(key) {
-		case "FailedRecordCount":
-			bit = 1
-			v, ok := d.num()
-			if !ok {
-				return false
-			}
-			n, err := strconv.Atoi(string(v))
-			if err != nil {
-				return false
-			}
-			out.FailedRecordCount = n
-		case "EncryptionType":
-			bit = 2
-			if _, ok := d.str(); !ok {
-				return false
-			}
-		case "Records":
-			bit = 4
-			if !d.lit('[') {
-				return false
-			}
-			for i := 0; ; i++ {
-				if d.lit(']') {
-					if i > 0 && d.prevComma {
-						return false
-					}
-					break
-				}
-				if i > 0 && !d.lit(',') {
-					return false
-				}
-				var r PutRecordsResultEntry
-				if !d.result(&r) {
-					return false
-				}
-				out.Records = append(out.Records, r)
-			}
-		default:
-			return false
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
-	d.ws()
-	return d.i == len(d.b) && seen&4 != 0
-}
-
-// result reads one PutRecords result object.
-func (d *scanner) result(r *PutRecordsResultEntry) bool {
-	if !d.lit('{') {
-		return false
-	}
-	seen := 0
+	var seen [8][]byte
+	n := 0
 	for first := true; ; first = false {
 		if d.lit('}') {
 			return first || !d.prevComma
@@ -380,29 +203,126 @@ func (d *scanner) result(r *PutRecordsResultEntry) bool {
 			return false
 		}
 		key, ok := d.str()
-		if !ok || !d.lit(':') {
+		if !ok || !d.lit(':') || n == len(seen) {
 			return false
 		}
-		v, ok := d.str()
-		if !ok {
+		for _, k := range seen[:n] {
+			if bytes.Equal(k, key) {
+				return false
+			}
+		}
+		seen[n] = key
+		n++
+		if !field(key) {
 			return false
 		}
-		var bit int
+	}
+}
+
+// array reads a JSON array, calling elem for each element.
+func (d *scanner) array(elem func() bool) bool {
+	if !d.lit('[') {
+		return false
+	}
+	for i := 0; ; i++ {
+		if d.lit(']') {
+			return i == 0 || !d.prevComma
+		}
+		if i > 0 && !d.lit(',') {
+			return false
+		}
+		if !elem() {
+			return false
+		}
+	}
+}
+
+// record reads one record object and returns its base64 Data in *data.
+func (d *scanner) record(r *Record, data *[]byte) bool {
+	ok := d.object(func(key []byte) bool {
 		switch string(key) {
 		case "SequenceNumber":
-			bit, r.SequenceNumber = 1, string(v)
+			v, ok := d.str()
+			r.SequenceNumber = string(v)
+			return ok
+		case "ApproximateArrivalTimestamp":
+			v, ok := d.num()
+			if !ok {
+				return false
+			}
+			f, err := strconv.ParseFloat(string(v), 64)
+			r.ApproximateArrivalTimestamp = f
+			return err == nil
+		case "Data":
+			v, ok := d.str()
+			*data = v
+			return ok && len(v)%4 == 0
+		case "PartitionKey":
+			v, ok := d.str()
+			r.PartitionKey = string(v)
+			return ok
+		case "EncryptionType":
+			_, ok := d.str()
+			return ok
+		}
+		return false
+	})
+	return ok && *data != nil
+}
+
+// decodePutRecords decodes a PutRecords answer of the usual shape into
+// out; false (out then holds nothing useful) for anything else, which the
+// caller decodes with encoding/json.
+func decodePutRecords(data []byte, out *PutRecordsOutput) bool {
+	*out = PutRecordsOutput{Records: make([]PutRecordsResultEntry, 0, bytes.Count(data, []byte(`"ShardId"`))+bytes.Count(data, []byte(`"ErrorCode"`)))}
+	d := scanner{b: data}
+	records := false
+	ok := d.object(func(key []byte) bool {
+		switch string(key) {
+		case "FailedRecordCount":
+			v, ok := d.num()
+			if !ok {
+				return false
+			}
+			n, err := strconv.Atoi(string(v))
+			out.FailedRecordCount = n
+			return err == nil
+		case "EncryptionType":
+			_, ok := d.str()
+			return ok
+		case "Records":
+			records = true
+			return d.array(func() bool {
+				var r PutRecordsResultEntry
+				if !d.result(&r) {
+					return false
+				}
+				out.Records = append(out.Records, r)
+				return true
+			})
+		}
+		return false
+	})
+	d.ws()
+	return ok && records && d.i == len(d.b)
+}
+
+// result reads one PutRecords result object.
+func (d *scanner) result(r *PutRecordsResultEntry) bool {
+	return d.object(func(key []byte) bool {
+		v, ok := d.str()
+		switch string(key) {
+		case "SequenceNumber":
+			r.SequenceNumber = string(v)
 		case "ShardId":
-			bit, r.ShardId = 2, string(v)
+			r.ShardId = string(v)
 		case "ErrorCode":
-			bit, r.ErrorCode = 4, string(v)
+			r.ErrorCode = string(v)
 		case "ErrorMessage":
-			bit, r.ErrorMessage = 8, string(v)
+			r.ErrorMessage = string(v)
 		default:
 			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
+		return ok
+	})
 }
