@@ -136,26 +136,8 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	el := time.Since(t)
 	fmt.Fprintf(os.Stderr, "sluice clickstream-store: %d clicks read back and aggregated in %v (%.0fk records/s); %d late rows dropped, %d bad records\n",
 		*events, el.Round(time.Millisecond), float64(*events)/el.Seconds()/1e3,
-		metricSum(set, "sluice_operator_late_rows_dropped_total"), metricSum(set, "sluice_operator_bad_records_total"))
+		int64(seriesSum(set, "sluice_operator_late_rows_dropped_total", "")), int64(seriesSum(set, "sluice_operator_bad_records_total", "")))
 	return nil
-}
-
-// metricSum adds up every series of a counter in set.
-func metricSum(set *metrics.Set, name string) int64 {
-	var b strings.Builder
-	set.WritePrometheus(&b)
-	var sum int64
-	for _, line := range strings.Split(b.String(), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		if i := strings.LastIndexByte(line, ' '); i >= 0 {
-			var v float64
-			fmt.Sscan(line[i+1:], &v)
-			sum += int64(v)
-		}
-	}
-	return sum
 }
 
 // demoStream is the stream of the demo's clicks.
