@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,27 +39,12 @@ FROM events GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);
 	if out, err := exec.Command(binary, "run", write, "--store-dir", store).CombinedOutput(); err != nil {
 		t.Fatalf("write job: %v\n%s", err, out)
 	}
-	cmd := exec.Command(binary, "run", read, "--store-dir", store, "--parallelism", "2")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("read job: %v\n%s", err, stderr.String())
-	}
-	var rows []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		m := resultLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("line %q", line)
-		}
-		rows = append(rows, m[1])
-	}
-	sort.Strings(rows)
+	rows := resultRows(t, exec.Command(binary, "run", read, "--store-dir", store, "--parallelism", "2"))
 	if len(rows) != 25 || rows[0] != "0, 2026-01-01 00:00:00.000, 200" || rows[24] != "4, 2026-01-01 00:00:04.000, 200" {
 		t.Fatalf("rows:\n%s", strings.Join(rows, "\n"))
 	}
 	// Without --store-dir, a table without an endpoint says what to do.
-	out, err = exec.Command(binary, "run", read).CombinedOutput()
+	out, err := exec.Command(binary, "run", read).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--store-dir") {
 		t.Fatalf("without a store: %v\n%s", err, out)
 	}

@@ -39,16 +39,21 @@ func TestMain(m *testing.M) {
 
 var resultLine = regexp.MustCompile(`^(?:\d+> )?\+I\[(.*)\]$`)
 
-// demoResults runs the demo and returns its result rows (without the
-// subtask prefix), sorted.
+// demoResults runs the clickstream-store job and returns its result rows.
 func demoResults(t *testing.T, args ...string) []string {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"run", "clickstream-store"}, args...)...)
+	return resultRows(t, exec.Command(binary, append([]string{"run", "clickstream-store"}, args...)...))
+}
+
+// resultRows runs cmd and returns the rows it prints (without the subtask
+// prefix), sorted; any other output line fails the test.
+func resultRows(t *testing.T, cmd *exec.Cmd) []string {
+	t.Helper()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("sluice demo %v: %v\n%s", args, err, stderr.String())
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, stderr.String())
 	}
 	var rows []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -221,28 +226,13 @@ CREATE TABLE out WITH ('connector' = 'print');
 INSERT INTO out SELECT k, TUMBLE_START(ts, INTERVAL '1' SECOND) AS ws, COUNT(*) AS n
 FROM src GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);
 `), 0o644)
-	cmd := exec.Command(binary, "run", job, "--parallelism", "2")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
-	var rows []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		m := resultLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("line %q", line)
-		}
-		rows = append(rows, m[1])
-	}
-	sort.Strings(rows)
+	rows := resultRows(t, exec.Command(binary, "run", job, "--parallelism", "2"))
 	if len(rows) != 25 || rows[0] != "0, 2026-01-01 00:00:00.000, 200" || rows[24] != "4, 2026-01-01 00:00:04.000, 200" {
 		t.Fatalf("rows:\n%s", strings.Join(rows, "\n"))
 	}
 	// A mistake names the file, line and column.
 	os.WriteFile(job, []byte("CREATE TABLE src (k BIGINT) WITH ('connector' = 'datagen');\nINSERT INTO nowhere SELECT kk FROM src;\n"), 0o644)
-	out, err = exec.Command(binary, "run", job).CombinedOutput()
+	out, err := exec.Command(binary, "run", job).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), job+`:2:28: unknown column "kk" (did you mean "k"?)`) {
 		t.Fatalf("bad job: %v\n%s", err, out)
 	}
