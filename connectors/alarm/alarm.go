@@ -157,13 +157,30 @@ type publisher struct {
 	count map[string]int    // state → instances
 }
 
+// publishers holds the latest publisher of each alarm name: the
+// process-wide gauges of an alarm (registered once) read its counts, so a
+// job planned again in the same process reports its own.
+var publishers struct {
+	mu     sync.Mutex
+	byName map[string]*publisher
+}
+
 func newPublisher(t *sns.Topic, name string) *publisher {
 	p := &publisher{topic: t, state: map[string]string{}, count: map[string]int{}}
+	publishers.mu.Lock()
+	if publishers.byName == nil {
+		publishers.byName = map[string]*publisher{}
+	}
+	publishers.byName[name] = p
+	publishers.mu.Unlock()
 	for _, st := range []string{"OK", "ALARM", "INSUFFICIENT_DATA"} {
 		metrics.GetOrCreateGauge(fmt.Sprintf(`sluice_alarm_instances{alarm=%q,state=%q}`, name, st), func() float64 {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			return float64(p.count[st])
+			publishers.mu.Lock()
+			cur := publishers.byName[name]
+			publishers.mu.Unlock()
+			cur.mu.Lock()
+			defer cur.mu.Unlock()
+			return float64(cur.count[st])
 		})
 	}
 	return p
