@@ -109,7 +109,6 @@ type union struct {
 	Base
 	mu     *sync.Mutex
 	maxTs  [2]int64
-	ended  [2]bool
 	delay  int64
 	bad    *[]string
 	wms    *[]int64

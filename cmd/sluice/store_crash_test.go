@@ -394,7 +394,6 @@ func TestStoreKill9RandomMoments(t *testing.T) {
 		shard string
 		seq   uint64
 		index int // position in the reading order
-		sum   [32]byte
 	}
 	found := make([]map[uint64]place, crashWriters)
 	for i := range found {

@@ -569,18 +569,6 @@ func decompress(t *testing.T, codec string, data []byte) []byte {
 	return data
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func connectorsTable(name string, opts map[string]string) connectors.Table {
 	return connectors.Table{Name: name, Schema: schema, Options: opts, TimeColumn: -1}
 }

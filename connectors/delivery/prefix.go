@@ -115,7 +115,7 @@ func parsePrefix(s string, schema *runtime.Schema, isError bool) (*prefixExpr, e
 		if part.kind == partText {
 			for _, seg := range strings.Split(part.text, "/") {
 				if seg == ".." {
-					return nil, fmt.Errorf("%q: a prefix cannot hold ..", s)
+					return nil, fmt.Errorf("%q: a prefix cannot hold a \"..\" segment", s)
 				}
 			}
 		}

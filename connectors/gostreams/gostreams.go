@@ -278,11 +278,10 @@ func toFloat(x any) (float64, bool) {
 // side with Sink, the go-streams side with Via; the outlet's channel closes
 // when every sink subtask has finished (or the job stopped).
 type Outlet struct {
-	ch      chan any
-	mu      sync.Mutex
-	open    int
-	started bool
-	closed  bool
+	ch     chan any
+	mu     sync.Mutex
+	open   int
+	closed bool
 }
 
 var _ streams.Source = (*Outlet)(nil)

@@ -353,7 +353,7 @@ func (f *procTimer) OnTimer(ctx *Ctx, ts int64, eventTime bool, out *Emitter) er
 		return errors.New("timer without the key's state")
 	}
 	f.armed.Clear()
-	return out.AppendValues(ctx.Key()[0], runtime.IntValue(ts%1))
+	return out.AppendValues(ctx.Key()[0], runtime.IntValue(0))
 }
 
 func TestProcessingTimers(t *testing.T) {

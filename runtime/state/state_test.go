@@ -5,7 +5,6 @@ import (
 	"errors"
 	"reflect"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 )
@@ -275,18 +274,9 @@ func TestSizeEstimates(t *testing.T) {
 	}
 }
 
-type sized struct{ p *int }
+type sized struct{ _ *int }
 
 func (sized) StateSize() int { return 1234 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 func TestLimits(t *testing.T) {
 	t.Run("MaxKeys", func(t *testing.T) {
