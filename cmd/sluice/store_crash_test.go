@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	kstore "github.com/sluicehq/sluice/store"
 )
 
 // The kill -9 test writes records of this layout, so that every record read
@@ -239,9 +241,22 @@ func (w *crashWriter) run(ctx context.Context, t *testing.T) {
 	}
 }
 
+// crashSeq is the shard log sequence number inside an API sequence number,
+// which must be one of shard.
+func crashSeq(seq, shard string) (uint64, error) {
+	n, err := kstore.ParseSequenceNumber(seq)
+	if err != nil {
+		return 0, err
+	}
+	if idx, err := kstore.ShardIndex(shard); err != nil || idx != n.Shard {
+		return 0, fmt.Errorf("sequence number %s is not one of shard %q", seq, shard)
+	}
+	return n.Seq, nil
+}
+
 func (w *crashWriter) ack(t *testing.T, n uint64, shard, seq string) {
-	s, err := strconv.ParseUint(seq, 10, 64)
-	if err != nil || shard == "" {
+	s, err := crashSeq(seq, shard)
+	if err != nil {
 		t.Errorf("writer %d: record %d acknowledged with shard %q and sequence number %q", w.id, n, shard, seq)
 		return
 	}
@@ -426,7 +441,7 @@ func TestStoreKill9RandomMoments(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, rec := range r.Records {
-				seq, err := strconv.ParseUint(rec.SequenceNumber, 10, 64)
+				seq, err := crashSeq(rec.SequenceNumber, sh.ShardId)
 				if err != nil || seq <= last {
 					t.Fatalf("shard %s: sequence number %q after %d", sh.ShardId, rec.SequenceNumber, last)
 				}

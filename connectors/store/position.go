@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
+
+	kstore "github.com/sluicehq/sluice/store"
 )
 
 // position is a source subtask's checkpointed read position (JSON): where
@@ -61,6 +64,9 @@ func (s *source) RestorePositions(all [][]byte) error {
 		}
 		merged.Ended = append(merged.Ended, p.Ended...)
 		for id, seq := range p.Shards {
+			if err := checkSeq(seq); err != nil {
+				return s.cfg.errorf("checkpointed position %d of the source: stream %s shard %s is at sequence number %q, %v", i, p.Stream, id, seq, err)
+			}
 			if old, ok := merged.Shards[id]; !ok || seqLess(old, seq) {
 				merged.Shards[id] = seq
 			}
@@ -72,6 +78,25 @@ func (s *source) RestorePositions(all [][]byte) error {
 		}
 	}
 	s.restored = merged
+	return nil
+}
+
+// oldSeqDigits is the most digits of the sequence numbers of Sluice's
+// store before they took Kinesis's 56-digit shape (the shard log's own
+// counter, a uint64). Kinesis's are never that short.
+const oldSeqDigits = 20
+
+// checkSeq refuses a checkpointed sequence number that is not a decimal
+// number or is one of the old short ones: the store no longer accepts
+// them, and reading them as a position would skip or repeat records.
+func checkSeq(seq string) error {
+	if seq == "" || strings.Trim(seq, "0123456789") != "" {
+		return fmt.Errorf("which is not a decimal sequence number")
+	}
+	if len(seq) <= oldSeqDigits {
+		return fmt.Errorf("a short sequence number of an older Sluice store (they now have %d digits); "+
+			"such a checkpoint cannot be restored: run the job without it", kstore.SequenceNumberLen)
+	}
 	return nil
 }
 

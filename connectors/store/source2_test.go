@@ -357,3 +357,27 @@ func TestWatermarkFollowsSplit(t *testing.T) {
 		t.Fatalf("watermarks %v: stuck before the split's children (rows up to %d)", wms, base+999)
 	}
 }
+
+// TestRestoreOldShortSequenceNumberIsRefused: a checkpoint taken when the
+// store's sequence numbers were short per-shard counters names the shard
+// and the number instead of resuming at a wrong place.
+func TestRestoreOldShortSequenceNumberIsRefused(t *testing.T) {
+	newSrc, _, err := connector(t).NewSource(table(map[string]string{"stream": "b", "endpoint": "http://127.0.0.1:1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []string{"17", "", "12x4", "18446744073709551615"} {
+		pos := fmt.Sprintf(`{"stream":"b","shards":{"shardId-000000000003":%q}}`, seq)
+		err = newSrc().(runtime.CheckpointedSource).RestorePositions([][]byte{[]byte(pos)})
+		if err == nil || !strings.Contains(err.Error(), "shardId-000000000003") || !strings.Contains(err.Error(), fmt.Sprintf("%q", seq)) {
+			t.Fatalf("restoring sequence number %q: err = %v", seq, err)
+		}
+	}
+	// A 56-digit number, from this store or from Kinesis, restores.
+	for _, seq := range []string{"1" + strings.Repeat("0", 54) + "7", "49590338271490256608559692538361571095921575989136588898"} {
+		pos := fmt.Sprintf(`{"stream":"b","shards":{"shardId-000000000003":%q}}`, seq)
+		if err := newSrc().(runtime.CheckpointedSource).RestorePositions([][]byte{[]byte(pos)}); err != nil {
+			t.Fatalf("restoring sequence number %q: %v", seq, err)
+		}
+	}
+}

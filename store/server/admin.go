@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/store"
@@ -162,21 +161,32 @@ func (st *stream) shardsOut(exclusiveStart string, limit int, keep func(*store.S
 		}
 		o := shardOut{ShardId: sh.ID, ParentShardId: sh.Parent, AdjacentParentShardId: sh.AdjacentParent,
 			HashKeyRange: hashKeyRange{sh.Range.Start.String(), sh.Range.End.String()}}
-		first := uint64(1)
-		if l := st.logs[sh.ID]; l != nil {
-			first = l.FirstSeq()
-		}
-		o.SequenceNumberRange.StartingSequenceNumber = strconv.FormatUint(first, 10)
-		if sh.Closed {
-			end := st.endSeq[sh.ID]
-			if end > 0 {
-				end--
-			}
-			o.SequenceNumberRange.EndingSequenceNumber = strconv.FormatUint(end, 10)
-		}
+		o.SequenceNumberRange = st.seqRange(sh)
 		out = append(out, o)
 	}
 	return out, false
+}
+
+// seqRange is shard sh's SequenceNumberRange: from its first readable
+// record (or, with none, the next one) and, once closed, to its last
+// record. A closed shard with no readable record reports the same number
+// for both, never an ending number below the starting one. Callers hold
+// st.mu.
+func (st *stream) seqRange(sh *store.Shard) seqRange {
+	num := st.seqNum(sh)
+	num.Seq = 1
+	if l := st.logs[sh.ID]; l != nil {
+		num.Seq = l.FirstSeq()
+	}
+	if !sh.Closed {
+		return seqRange{StartingSequenceNumber: num.String()}
+	}
+	last := max(st.endSeq[sh.ID], 1) - 1 // endSeq is the next sequence number at closing
+	num.Seq = min(num.Seq, last)
+	r := seqRange{StartingSequenceNumber: num.String()}
+	num.Seq = last
+	r.EndingSequenceNumber = num.String()
+	return r
 }
 
 var (

@@ -62,13 +62,14 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	}
 	defer unlock()
 	sh := st.shards.Route(h)
-	seq, err := st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
+	num := st.seqNum(sh)
+	num.Seq, err = st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
 	if err != nil {
 		return nil, err
 	}
 	b := getBuf(128)
 	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
-	b = strconv.AppendUint(b, seq, 10)
+	b = num.AppendTo(b)
 	b = append(b, `","ShardId":`...)
 	b = appendJSONString(b, sh.ID)
 	return jsonBody(append(b, "}\n"...)), nil
@@ -79,9 +80,9 @@ func (s *Server) putRecord(body []byte) (any, error) {
 func keyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // putResult is the outcome of one record of a PutRecords call: its sequence
-// number in shard, or failed.
+// number (in shard), or failed.
 type putResult struct {
-	seq    uint64
+	num    store.SequenceNumber
 	shard  string
 	failed bool
 }
@@ -136,7 +137,7 @@ func (s *Server) putRecords(body []byte) (any, error) {
 			continue
 		}
 		b = append(b, `{"SequenceNumber":"`...)
-		b = strconv.AppendUint(b, r.seq, 10)
+		b = r.num.AppendTo(b)
 		b = append(b, `","ShardId":`...)
 		b = appendJSONString(b, r.shard)
 		b = append(b, '}')
@@ -206,9 +207,11 @@ func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey
 			start = ends[k-1]
 		}
 		idx := order[start:ends[k]]
+		num := st.seqNum(sh)
 		finish := func(first uint64, err error) {
 			for j, i := range idx {
-				results[i].seq, results[i].failed = first+uint64(j), err != nil
+				num.Seq = first + uint64(j)
+				results[i].num, results[i].failed = num, err != nil
 			}
 			if pending.Add(-1) == 0 {
 				close(done)
@@ -232,12 +235,34 @@ func route(open []*store.Shard, h store.HashKey) *store.Shard {
 	return nil
 }
 
-func parseSeq(s string) (uint64, error) {
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n == 0 {
-		return 0, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %q is not a valid sequence number.", s)
+// maxTimestampSeconds is the latest AT_TIMESTAMP that converts to Unix
+// milliseconds in an int64; any later one is in the future.
+const maxTimestampSeconds = math.MaxInt64 / 1000
+
+// parseStartingSeq checks an AT_ or AFTER_SEQUENCE_NUMBER request's
+// sequence number against the shard it is used on and returns its log
+// sequence number, with AWS's errors.
+func (st *stream) parseStartingSeq(s string, sh *store.Shard) (uint64, error) {
+	invalid := func(why string) error {
+		return apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account 000000000000 is invalid%s.",
+			s, sh.ID, st.meta.Name, why)
 	}
-	return n, nil
+	if s == "" {
+		return 0, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber is required for AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER iterators.")
+	}
+	n, err := store.ParseSequenceNumber(s)
+	if err != nil {
+		return 0, invalid(": " + err.Error())
+	}
+	want := st.seqNum(sh)
+	if n.Shard != want.Shard {
+		return 0, apiErr(store.ErrInvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s",
+			store.ShardID(n.Shard), sh.ID)
+	}
+	if n.Generation != want.Generation {
+		return 0, invalid(" because it did not come from this stream")
+	}
+	return n.Seq, nil
 }
 
 func (s *Server) getShardIterator(body []byte) (any, error) {
@@ -264,29 +289,46 @@ func (s *Server) getShardIterator(body []byte) (any, error) {
 	end := l.NextSeq()
 	var seq uint64
 	switch in.ShardIteratorType {
-	case "TRIM_HORIZON":
-		seq = l.FirstSeq()
-	case "LATEST":
+	case "TRIM_HORIZON", "LATEST":
+		if in.StartingSequenceNumber != "" {
+			return nil, apiErr(store.ErrInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "+
+				"(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", in.ShardIteratorType)
+		}
 		seq = end
+		if in.ShardIteratorType == "TRIM_HORIZON" {
+			seq = l.FirstSeq()
+		}
 	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
-		if seq, err = parseSeq(in.StartingSequenceNumber); err != nil {
+		if seq, err = st.parseStartingSeq(in.StartingSequenceNumber, sh); err != nil {
 			return nil, err
 		}
-		if in.ShardIteratorType == "AFTER_SEQUENCE_NUMBER" {
-			seq++
-		}
-		if seq > end {
-			return nil, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s is invalid because it did not come from this stream.",
+		// A number the shard has not handed out yet is not from this
+		// stream; checked before adding one, which cannot overflow then.
+		after := in.ShardIteratorType == "AFTER_SEQUENCE_NUMBER"
+		if seq > end || after && seq == end {
+			return nil, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account 000000000000 is invalid because it did not come from this stream.",
 				in.StartingSequenceNumber, sh.ID, st.meta.Name)
+		}
+		if after {
+			seq++
 		}
 		seq = max(seq, l.FirstSeq())
 	case "AT_TIMESTAMP":
 		if in.Timestamp == nil {
 			return nil, apiErr(store.ErrInvalidArgument, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.")
 		}
-		ms := int64(math.Round(*in.Timestamp * 1000))
-		if seq, err = l.SeekTimestamp(ms); err != nil {
-			return nil, err
+		ts := *in.Timestamp
+		switch {
+		case math.IsNaN(ts):
+			return nil, apiErr(store.ErrInvalidArgument, "Timestamp for iterator of type AT_TIMESTAMP is not a number.")
+		case ts >= maxTimestampSeconds: // in the future (also +Inf): the tip, as Kinesis
+			seq = end
+		case ts <= 0: // before every record (also -Inf): the trim horizon
+			seq = l.FirstSeq()
+		default:
+			if seq, err = l.SeekTimestamp(int64(math.Round(ts * 1000))); err != nil {
+				return nil, err
+			}
 		}
 	default:
 		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: "+
@@ -412,12 +454,14 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 		b = appendJSONString(b, it)
 	}
 	b = append(b, `,"Records":[`...)
+	num := st.seqNum(sh)
 	for i, r := range recs {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"SequenceNumber":"`...)
-		b = strconv.AppendUint(b, r.Seq, 10)
+		num.Seq = r.Seq
+		b = num.AppendTo(b)
 		b = append(b, `","ApproximateArrivalTimestamp":`...)
 		b = appendJSONFloat(b, epochSeconds(r.Timestamp))
 		b = append(b, `,"Data":`...)

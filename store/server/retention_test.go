@@ -34,7 +34,7 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 	// The iterator issued 25 hours ago has expired; a fresh one at a trimmed
 	// sequence number continues at the trim horizon.
 	c.fail("GetRecords", obj{"ShardIterator": old}, "ExpiredIteratorException")
-	got, _ := c.getAll(c.iterator("s", shard, "AT_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": "1"}))
+	got, _ := c.getAll(c.iterator("s", shard, "AT_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": withSeq(t, first, 1)}))
 	if seqs(got) != seqs(recs) {
 		t.Fatalf("AT_SEQUENCE_NUMBER 1 after trim: %s, want %s", seqs(got), seqs(recs))
 	}

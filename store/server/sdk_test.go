@@ -70,7 +70,7 @@ func TestSDKCompatibility(t *testing.T) {
 
 	before := time.Now().Add(-time.Second)
 	pr, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: name, PartitionKey: aws.String("k"), ExplicitHashKey: aws.String("0"), Data: []byte("first")})
-	if err != nil || aws.ToString(pr.ShardId) != aws.ToString(shard0) || aws.ToString(pr.SequenceNumber) != "1" {
+	if err != nil || aws.ToString(pr.ShardId) != aws.ToString(shard0) || len(aws.ToString(pr.SequenceNumber)) != store.SequenceNumberLen {
 		t.Fatalf("PutRecord: %+v %v", pr, err)
 	}
 	var entries []types.PutRecordsRequestEntry
@@ -116,10 +116,10 @@ func TestSDKCompatibility(t *testing.T) {
 	if string(all[0].Data) != "first" || aws.ToString(all[0].PartitionKey) != "k" || all[0].ApproximateArrivalTimestamp.Before(before) {
 		t.Fatalf("first record: %+v", all[0])
 	}
-	if got := read(shard0, kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: aws.String("1")}); len(got) != len(all) {
+	if got := read(shard0, kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: pr.SequenceNumber}); len(got) != len(all) {
 		t.Fatalf("AT_SEQUENCE_NUMBER read %d, want %d", len(got), len(all))
 	}
-	if got := read(shard0, kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber, StartingSequenceNumber: aws.String("1")}); len(got) != len(all)-1 {
+	if got := read(shard0, kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber, StartingSequenceNumber: pr.SequenceNumber}); len(got) != len(all)-1 {
 		t.Fatalf("AFTER_SEQUENCE_NUMBER read %d, want %d", len(got), len(all)-1)
 	}
 	if got := read(shard0, kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(before)}); len(got) != len(all) {

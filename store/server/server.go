@@ -15,12 +15,14 @@
 //
 // # Sequence numbers
 //
-// A record's SequenceNumber is the decimal string of its shard log's sequence
-// number (1, 2, 3, …): strictly increasing and gap-free within a shard, in
-// order of acknowledgement. Sequence numbers are only meaningful together with
-// their shard (every API that takes one also takes a shard id), so two shards
-// may hand out the same number; this differs from AWS, whose numbers also
-// encode the shard, and clients must not rely on cross-shard uniqueness.
+// A record's SequenceNumber is, as in Kinesis, a fixed-width decimal string
+// (56 digits, see store.SequenceNumber) that encodes the stream's
+// generation, the shard's index and the shard log's sequence number, so
+// that numbers compare correctly as strings: they grow within a shard,
+// across restarts (the log never reuses a sequence number), and from parent
+// to child shards (children have higher indexes). GetShardIterator rejects
+// a number of another shard or stream, or one not handed out yet, with
+// InvalidArgumentException.
 //
 // # On disk
 //

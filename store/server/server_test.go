@@ -95,6 +95,31 @@ func field(v any, k string) any {
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
+// logSeq is the shard log sequence number inside an API sequence number;
+// it fails the test if v is not one.
+func logSeq(t *testing.T, v any) uint64 {
+	t.Helper()
+	s, _ := v.(string)
+	n, err := store.ParseSequenceNumber(s)
+	if err != nil {
+		t.Fatalf("sequence number %v: %v", v, err)
+	}
+	return n.Seq
+}
+
+// withSeq is the API sequence number like num (same stream and shard) for
+// shard log sequence number seq.
+func withSeq(t *testing.T, num any, seq uint64) string {
+	t.Helper()
+	s, _ := num.(string)
+	n, err := store.ParseSequenceNumber(s)
+	if err != nil {
+		t.Fatalf("sequence number %v: %v", num, err)
+	}
+	n.Seq = seq
+	return n.String()
+}
+
 func TestStreamLifecycle(t *testing.T) {
 	_, c := startServer(t, t.TempDir(), Options{})
 	c.do("CreateStream", obj{"StreamName": "b", "ShardCount": 3})
@@ -204,9 +229,10 @@ func TestPutAndGet(t *testing.T) {
 
 	before := time.Now().Add(-time.Second)
 	out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "ExplicitHashKey": "0", "Data": b64("one")})
-	if out["ShardId"] != "shardId-000000000000" || out["SequenceNumber"] != "1" {
+	if out["ShardId"] != "shardId-000000000000" || logSeq(t, out["SequenceNumber"]) != 1 {
 		t.Fatalf("PutRecord: %v", out)
 	}
+	first := out["SequenceNumber"]
 	out = c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "ExplicitHashKey": shard1Key, "Data": b64("x")})
 	if out["ShardId"] != "shardId-000000000001" {
 		t.Fatalf("ExplicitHashKey did not route: %v", out)
@@ -229,10 +255,10 @@ func TestPutAndGet(t *testing.T) {
 	if out["FailedRecordCount"] != 0.0 || len(list(out["Records"])) != 4 {
 		t.Fatalf("PutRecords: %v", out)
 	}
-	prev := 0
+	prev := ""
 	for _, r := range list(out["Records"]) {
-		n, _ := strconv.Atoi(field(r, "SequenceNumber").(string))
-		if n <= prev || field(r, "ShardId") != "shardId-000000000000" {
+		n := field(r, "SequenceNumber").(string)
+		if len(n) != store.SequenceNumberLen || n <= prev || field(r, "ShardId") != "shardId-000000000000" {
 			t.Fatalf("PutRecords results: %v", out)
 		}
 		prev = n
@@ -255,12 +281,16 @@ func TestPutAndGet(t *testing.T) {
 		t.Fatalf("last record %v", got[n0-1])
 	}
 
-	got, _ = c.getAll(c.iterator("s", shard0, "AT_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": "2"}))
-	if len(got) != n0-1 || field(got[0], "SequenceNumber") != "2" {
+	if field(got[0], "SequenceNumber") != first {
+		t.Fatalf("PutRecord answered %v, GetRecords reads %v", first, field(got[0], "SequenceNumber"))
+	}
+	second := withSeq(t, first, 2)
+	got, _ = c.getAll(c.iterator("s", shard0, "AT_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": second}))
+	if len(got) != n0-1 || field(got[0], "SequenceNumber") != second {
 		t.Fatalf("AT_SEQUENCE_NUMBER: %s", seqs(got))
 	}
-	got, _ = c.getAll(c.iterator("s", shard0, "AFTER_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": "2"}))
-	if len(got) != n0-2 || field(got[0], "SequenceNumber") != "3" {
+	got, _ = c.getAll(c.iterator("s", shard0, "AFTER_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": second}))
+	if len(got) != n0-2 || field(got[0], "SequenceNumber") != withSeq(t, first, 3) {
 		t.Fatalf("AFTER_SEQUENCE_NUMBER: %s", seqs(got))
 	}
 	got, _ = c.getAll(c.iterator("s", shard0, "AT_TIMESTAMP", obj{"Timestamp": float64(before.UnixMilli()) / 1000}))
@@ -523,7 +553,7 @@ func TestSplitMerge(t *testing.T) {
 	if field(shards[3], "ParentShardId") != "shardId-000000000001" || field(shards[3], "AdjacentParentShardId") != "shardId-000000000002" {
 		t.Fatalf("merged shard parents: %v", shards[3])
 	}
-	if field(field(shards[0], "SequenceNumberRange"), "EndingSequenceNumber") != "1" {
+	if end := field(field(shards[0], "SequenceNumberRange"), "EndingSequenceNumber"); end == nil || logSeq(t, end) != 1 {
 		t.Fatalf("closed parent has no ending sequence number: %v", shards[0])
 	}
 	if _, ok := field(shards[3], "SequenceNumberRange").(map[string]any)["EndingSequenceNumber"]; ok {
@@ -559,7 +589,8 @@ func TestRestartPersists(t *testing.T) {
 	c.do("SplitShard", obj{"StreamName": "s", "ShardToSplit": "shardId-000000000001", "NewStartingHashKey": store.MaxHashKey.Sub(5).String()})
 	c.do("AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"team": "data"}})
 	c.do("IncreaseStreamRetentionPeriod", obj{"StreamName": "s", "RetentionPeriodHours": 100})
-	it := c.iterator("s", "shardId-000000000000", "AT_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": "2"})
+	start := field(field(list(c.do("ListShards", obj{"StreamName": "s"})["Shards"])[0], "SequenceNumberRange"), "StartingSequenceNumber")
+	it := c.iterator("s", "shardId-000000000000", "AT_SEQUENCE_NUMBER", obj{"StartingSequenceNumber": withSeq(t, start, 2)})
 	descBefore := c.do("DescribeStream", obj{"StreamName": "s"})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -575,10 +606,10 @@ func TestRestartPersists(t *testing.T) {
 	}
 	// An iterator issued before the restart still reads.
 	out := c.do("GetRecords", obj{"ShardIterator": it})
-	if fmt.Sprint(seqs(list(out["Records"]))) != "2,3" {
+	if got, want := seqs(list(out["Records"])), withSeq(t, start, 2)+","+withSeq(t, start, 3); got != want {
 		t.Fatalf("old iterator after restart: %v", out)
 	}
-	if out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "ExplicitHashKey": "0", "Data": b64("x")}); out["SequenceNumber"] != "4" {
+	if out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "ExplicitHashKey": "0", "Data": b64("x")}); out["SequenceNumber"] != withSeq(t, start, 4) {
 		t.Fatalf("sequence after restart: %v", out)
 	}
 	if tags := c.do("ListTagsForStream", obj{"StreamName": "s"})["Tags"]; fmt.Sprint(tags) != "[map[Key:team Value:data]]" {

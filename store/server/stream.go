@@ -92,6 +92,9 @@ func (s *Server) openStream(name string) (*stream, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, fmt.Errorf("bad hash range of %s in %s: %w", m.ID, dir, err)
 		}
+		if _, err := store.ShardIndex(m.ID); err != nil {
+			return nil, fmt.Errorf("bad shard in %s: %w", filepath.Join(dir, metaFile), err)
+		}
 		st.shards.Shards = append(st.shards.Shards, &store.Shard{ID: m.ID, Range: store.HashRange{Start: start, End: end},
 			Parent: m.Parent, AdjacentParent: m.AdjacentParent, Closed: m.Closed})
 		if m.Closed {
@@ -231,4 +234,11 @@ func (s *Server) arn(name string) string {
 
 func (st *stream) retention() time.Duration {
 	return time.Duration(st.meta.RetentionHours) * time.Hour
+}
+
+// seqNum is the API sequence number of shard sh's log sequence number 0;
+// callers set Seq. Callers hold mu.
+func (st *stream) seqNum(sh *store.Shard) store.SequenceNumber {
+	idx, _ := store.ShardIndex(sh.ID) // checked when the shard was loaded
+	return store.SequenceNumber{Generation: st.meta.Generation, Shard: idx}
 }
