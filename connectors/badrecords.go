@@ -48,7 +48,7 @@ type Where struct {
 	Stream, Shard, Sequence string
 
 	Topic     string
-	Partition int32
+	Partition int
 	Offset    int64
 }
 
