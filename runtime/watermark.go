@@ -1,6 +1,24 @@
 package runtime
 
-import "time"
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// The range of sane event times: the years 0001 to 9999 (UTC), in epoch
+// milliseconds. Sources reject rows outside it as bad records; the
+// watermark ignores such times and window operators drop such rows as late,
+// so that no window arithmetic can overflow.
+const (
+	MinEventTime int64 = -62135596800000 // 0001-01-01 00:00:00.000
+	MaxEventTime int64 = 253402300799999 // 9999-12-31 23:59:59.999
+)
+
+// SaneEventTime reports whether ts is within [MinEventTime, MaxEventTime].
+func SaneEventTime(ts int64) bool { return ts >= MinEventTime && ts <= MaxEventTime }
 
 // wmGenerator turns the event times of a source subtask's rows into
 // watermarks: per partition, the largest time seen minus the allowed
@@ -67,16 +85,23 @@ func (g *wmGenerator) observe(part int, b *Batch, now int64) {
 	p.seen, p.lastSeen, p.idle, p.ended = true, now, false, false
 	v := &b.Cols[g.col]
 	m := p.max
+	// Times outside the sane range never drive the watermark (the sources
+	// reject them; this guards any other producer).
 	if b.Sel == nil && v.Null == nil {
 		for _, t := range v.I64[:n] {
-			m = max(m, t)
+			if t > m && t <= MaxEventTime {
+				m = t
+			}
 		}
 	} else {
 		for i := 0; i < n; i++ {
-			if r := b.Row(i); !v.IsNull(r) {
-				m = max(m, v.I64[r])
+			if r := b.Row(i); !v.IsNull(r) && v.I64[r] > m && v.I64[r] <= MaxEventTime {
+				m = v.I64[r]
 			}
 		}
+	}
+	if m < MinEventTime {
+		m = p.max
 	}
 	p.max = m
 }
@@ -177,4 +202,77 @@ func (t *watermarkTracker) combined() (wm int64, advanced, allIdle bool) {
 		return min, true, false
 	}
 	return t.current, false, false
+}
+
+// LateLogOutput receives the lines of LateLog (tests replace it before
+// running a job).
+var LateLogOutput io.Writer = os.Stderr
+
+// LateLogEvery is the least time between two lines of one LateLog.
+var LateLogEvery = 10 * time.Second
+
+var lateLogMu sync.Mutex // one line at a time on LateLogOutput
+
+// LateLog tells the user about the rows an operator subtask drops as late
+// (besides counting them in OperatorMetrics.LateRowsDropped): the first drop
+// at once, then at most once per LateLogEvery, each line with the count so
+// far; Close tells the final count if it was not told yet. It is owned by
+// the subtask's goroutine.
+type LateLog struct {
+	total  int64
+	told   int64 // total at the last line
+	last   time.Time
+	latest int64 // time of the last row dropped with a time
+	known  bool  // latest is set
+	wm     int64
+}
+
+// Dropped records n rows dropped as late at watermark wm, the last of them
+// at event time latest (MinWatermark when unknown, e.g. a NULL time), and
+// writes a line when one is due.
+func (l *LateLog) Dropped(ctx *Context, n int, latest, wm int64) {
+	if n <= 0 {
+		return
+	}
+	l.total += int64(n)
+	if latest != MinWatermark {
+		l.latest, l.known = latest, true
+	}
+	l.wm = wm
+	if now := time.Now(); l.last.IsZero() || now.Sub(l.last) >= LateLogEvery {
+		l.last = now
+		l.write(ctx, "so far")
+	}
+}
+
+// Close writes the final count when the last line did not tell it.
+func (l *LateLog) Close(ctx *Context) {
+	if l.total > l.told {
+		l.write(ctx, "in all")
+	}
+}
+
+// Total is the number of rows dropped so far.
+func (l *LateLog) Total() int64 { return l.total }
+
+func (l *LateLog) write(ctx *Context, when string) {
+	l.told = l.total
+	who := "operator"
+	if ctx != nil {
+		who = ctx.Operator
+		if ctx.Parallelism > 1 {
+			who = fmt.Sprintf("%s (subtask %d)", ctx.Operator, ctx.Subtask)
+		}
+	}
+	detail := ""
+	switch {
+	case !SaneEventTime(l.wm):
+	case l.known && SaneEventTime(l.latest):
+		detail = fmt.Sprintf(" (latest %s behind watermark %s)", FormatTimestamp(l.latest), FormatTimestamp(l.wm))
+	default:
+		detail = fmt.Sprintf(" (watermark %s)", FormatTimestamp(l.wm))
+	}
+	lateLogMu.Lock()
+	defer lateLogMu.Unlock()
+	fmt.Fprintf(LateLogOutput, "sluice: %s: %d late rows dropped %s%s\n", who, l.total, when, detail)
 }

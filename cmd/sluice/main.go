@@ -18,7 +18,7 @@ const usage = `sluice — real-time stream analytics
 Usage:
   sluice demo  [flags]      the main job: live CPU alarms over the embedded stream store (Ctrl-C stops)
   sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR]
-                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--from-savepoint PATH]]
+                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--from-savepoint PATH]] [--status-interval 30s]
                             run every INSERT INTO … SELECT of a SQL job file as one job
   sluice run JOB [flags]    run a ready-made job by name (clickstream, clickstream-store, cpualarm)
   sluice explain FILE.sql|JOB   print the physical plan of a job

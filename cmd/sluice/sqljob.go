@@ -60,6 +60,8 @@ type sqlOpts struct {
 	restartAttempts    *int
 	allowNonRestored   *bool
 	fromSavepoint      *string
+
+	statusInterval *time.Duration
 }
 
 func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
@@ -76,6 +78,8 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		restartAttempts:    fs.Int("restart-attempts", 10, "with --checkpoint-dir: restarts from the latest checkpoint when an operator fails, before giving up"),
 		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "start from a checkpoint whose plan differs: operators that do not match start empty"),
 		fromSavepoint:      fs.String("from-savepoint", "", "start from this savepoint (or checkpoint) folder"),
+
+		statusInterval: fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
 	}
 }
 
@@ -120,6 +124,9 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		return err
 	}
 	defer stop()
+	// Bad records: a status line while the job runs, the summary when it ends.
+	endStatus := startStatus(os.Stderr, *o.statusInterval)
+	defer endStatus()
 	if *o.checkpointDir == "" {
 		if *o.fromSavepoint != "" {
 			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")

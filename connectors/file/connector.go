@@ -23,12 +23,15 @@
 // is read again from the start; a file that disappears is left until it
 // comes back.
 //
-// A malformed record never stops the job unless 'format.fail-on-error' is
-// true (then the job fails naming file:line). It is counted in
-// sluice_operator_bad_records_total and appended to 'errors.path' as a JSON
-// line {"file":…,"line":…,"error":…,"record":…} (records over 64 KiB are cut,
-// with "truncated":true), or, without 'errors.path', reported on standard
-// error at most about once a second, with the count of those not reported.
+// A malformed record, or one whose event time is not sane (outside the
+// years 0001-9999, or more than 'scan.watermark.max-future' ahead of the
+// wall clock), never stops the job unless 'format.fail-on-error' is true
+// (then the job fails naming file:line). It is counted in
+// sluice_operator_bad_records_total and handled by connectors.BadRecords:
+// the first ten logged in full with file:line, then at most about once a
+// second, and appended to 'errors.path' as a JSON line
+// {"file":…,"line":…,"error":…,"record":…} (records over 64 KiB are cut,
+// with "truncated":true) when it is set.
 //
 // Checkpoints: a source subtask's position (runtime.CheckpointedSource) is,
 // per file it reads, the byte offset after the last record emitted, the
@@ -119,7 +122,7 @@ type factory struct{}
 func (factory) Name() string { return "file" }
 
 func (factory) Options() []connectors.Option {
-	return []connectors.Option{
+	return append([]connectors.Option{
 		{Key: "path", Required: true, Doc: "source: a file, a folder (its files in name order, hidden ones skipped) or a glob; " +
 			"sink: a folder of part files, or one file when the path has an extension (.json, .jsonl, .csv, …)"},
 		{Key: "format", Default: defaultFormat, Doc: "json (one object per line), csv, or changelog-json (sink only: " +
@@ -129,12 +132,9 @@ func (factory) Options() []connectors.Option {
 		{Key: "csv.header", Default: "false", Doc: "sink: write the column names as the first line of every file"},
 		{Key: "source.monitor-interval", Doc: "absent: read the files there are and end (bounded); " +
 			"set (e.g. 1 s): follow appended lines and new files, checking at this interval (unbounded)"},
-		{Key: "errors.path", Doc: "source: a file to which malformed records are appended as JSON lines " +
-			`{"file":…,"line":…,"error":…,"record":…} (absent: a rate-limited line on standard error)`},
-		{Key: "format.fail-on-error", Default: "false", Doc: "source: fail the job on the first malformed record, naming file:line"},
 		{Key: "sink.rolling-policy.file-size", Default: "128MB", Doc: "sink: start a new part file once one reaches this size (e.g. 64MB, 512kb)"},
 		{Key: "sink.rolling-policy.rollover-interval", Default: "30 min", Doc: "sink: start a new part file once one has been open this long"},
-	}
+	}, connectors.BadRecordOptions(`"file":…,"line":…`, "file:line")...)
 }
 
 // AcceptsUpdates: only changelog-json writes the kind of each row.
@@ -152,9 +152,9 @@ type config struct {
 
 	csvSkipFirst bool
 	csvHeader    bool
-	monitor      time.Duration // 0: bounded
-	errorsPath   string
-	failOnError  bool
+	monitor      time.Duration          // 0: bounded
+	bad          *connectors.BadRecords // source: errors.path, format.fail-on-error
+	eventTime    connectors.EventTime   // source: scan.watermark.max-future
 
 	rollSize     int64
 	rollInterval time.Duration
@@ -200,24 +200,18 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	if c.csvHeader, err = t.Bool("csv.header", false); err != nil {
 		return nil, err
 	}
-	if c.failOnError, err = t.Bool("format.fail-on-error", false); err != nil {
-		return nil, err
-	}
 	if c.monitor, err = t.Duration("source.monitor-interval", 0); err != nil {
 		return nil, err
 	}
 	if _, ok := t.Options["source.monitor-interval"]; ok && c.monitor < time.Millisecond {
 		return nil, c.errorf("option %q: %v is too short (at least 1ms)", "source.monitor-interval", c.monitor)
 	}
-	if v, ok := t.Options["errors.path"]; ok {
-		if c.errorsPath, err = resolvePath(v); err != nil {
-			return nil, c.errorf("option %q: %v", "errors.path", err)
+	if !sink {
+		if c.eventTime, err = connectors.NewEventTime(t); err != nil {
+			return nil, err
 		}
-		if st, err := os.Stat(c.errorsPath); err == nil && !st.Mode().IsRegular() {
-			return nil, c.errorf("option %q: %s is not a regular file", "errors.path", c.errorsPath)
-		}
-		if st, err := os.Stat(filepath.Dir(c.errorsPath)); err != nil || !st.IsDir() {
-			return nil, c.errorf("option %q: folder %s does not exist", "errors.path", filepath.Dir(c.errorsPath))
+		if c.bad, err = connectors.NewBadRecords(t, logOutput); err != nil {
+			return nil, err
 		}
 	}
 	size := t.String("sink.rolling-policy.file-size", "")

@@ -488,34 +488,6 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func TestBadRecordsToLog(t *testing.T) {
-	var log syncBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "in.csv")
-	var sb strings.Builder
-	for i := range 1000 {
-		fmt.Fprintf(&sb, "%d,,,,%d\n", i, base)
-		fmt.Fprintf(&sb, "%d,,,,later\n", i)
-	}
-	writeFile(t, path, sb.String())
-	got, set, err := read(t, map[string]string{"path": path, "format": "csv"}, 1)
-	if err != nil || len(got) != 1000 {
-		t.Fatalf("%d rows, %v", len(got), err)
-	}
-	if n, _ := rttest.Metric(set, "sluice_operator_bad_records_total", "src"); n != 1000 {
-		t.Fatalf("bad records metric %v, want 1000", n)
-	}
-	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
-	if len(lines) > 5 || !strings.Contains(lines[0], path+`:2: column "ts" at offset 5: "later" is not a TIMESTAMP`) {
-		t.Fatalf("log of %d lines, want a few, the first naming %s:2:\n%s", len(lines), path, log.String())
-	}
-	if last := lines[len(lines)-1]; !strings.Contains(last, "more warnings since the last report") {
-		t.Fatalf("last log line %q: want the count of suppressed reports", last)
-	}
-}
-
 func TestFailOnError(t *testing.T) {
 	dir := t.TempDir()
 	path, _, _ := badLines(t, dir)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -55,9 +56,8 @@ type Source struct {
 	free    [][]byte // read buffers to reuse
 	checked time.Time
 
-	bad     int64  // bad records since the last Poll, for the metric
-	errBuf  []byte // lines for errors.path, written at the end of each Poll
-	errFile *os.File
+	bad       int64                // bad records since the last Poll, for the metric
+	eventTime connectors.EventTime // this subtask's copy
 
 	mu  sync.Mutex // guards pos, which Position reads from another goroutine
 	pos Position
@@ -138,6 +138,7 @@ func (s *Source) OnBarrier(b runtime.Barrier) error {
 func (s *Source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.batch = runtime.NewBatch(s.cfg.schema)
+	s.eventTime = s.cfg.eventTime
 	if s.cfg.format == "csv" {
 		d, err := format.NewCSVDecoder(s.cfg.schema, s.cfg.csv)
 		if err != nil {
@@ -197,8 +198,9 @@ func (s *Source) enqueue(part int) {
 
 // Poll returns up to runtime.DefaultBatchRows rows of one file.
 func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
+	s.eventTime.Refresh(time.Now())
 	b, part, err := s.poll(ctx)
-	if err2 := s.flushErrors(); err == nil && err2 != nil {
+	if err2 := s.cfg.bad.Flush(); err == nil && err2 != nil {
 		err = err2
 	}
 	if s.bad > 0 && s.ctx.Metrics != nil {
@@ -349,8 +351,12 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 		if len(rec) == 0 || s.csv == nil && len(bytes.TrimLeft(rec, " \t")) == 0 {
 			continue // a blank line
 		}
-		if err := s.dec.Decode(rec, s.batch); err != nil {
-			if err := s.badRecord(fs, line, err, rec); err != nil {
+		derr := s.dec.Decode(rec, s.batch)
+		if derr == nil {
+			derr = s.eventTime.CheckLast(s.batch)
+		}
+		if derr != nil {
+			if err := s.badRecord(fs, line, derr, rec); err != nil {
 				return false, err
 			}
 		}
@@ -451,51 +457,14 @@ func (fs *fileState) fill() error {
 	return err
 }
 
-// badRecord handles a record that could not be decoded: it fails the job
-// when asked to, and otherwise reports and counts it.
+// badRecord handles a record that could not be decoded or has no sane
+// event time: it fails the job when asked to, and otherwise reports and
+// counts it.
 func (s *Source) badRecord(fs *fileState, line int64, err error, rec []byte) error {
-	if s.cfg.failOnError {
-		return fmt.Errorf("%s:%d: %w", fs.path, line, err)
+	if err := s.cfg.bad.Report(connectors.Where{File: fs.path, Line: line}, err, rec); err != nil {
+		return err
 	}
 	s.bad++
-	if s.cfg.errorsPath == "" {
-		s.cfg.log.Printf("table %s: %s:%d: %v (skipped)", s.cfg.table, fs.path, line, err)
-		return nil
-	}
-	const maxRecord = 64 << 10
-	b := append(s.errBuf, `{"file":`...)
-	b = format.AppendJSONString(b, fs.path)
-	b = fmt.Appendf(b, `,"line":%d,"error":`, line)
-	b = format.AppendJSONString(b, err.Error())
-	b = append(b, `,"record":`...)
-	if len(rec) > maxRecord {
-		b = format.AppendJSONString(b, string(rec[:maxRecord]))
-		b = append(b, `,"truncated":true`...)
-	} else {
-		b = format.AppendJSONString(b, string(rec))
-	}
-	s.errBuf = append(b, "}\n"...)
-	return nil
-}
-
-// flushErrors appends the error lines of this Poll to errors.path in one
-// write (O_APPEND: lines of several subtasks do not interleave).
-func (s *Source) flushErrors() error {
-	if len(s.errBuf) == 0 {
-		return nil
-	}
-	if s.errFile == nil {
-		f, err := os.OpenFile(s.cfg.errorsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return fmt.Errorf("table %s: option %q: %w", s.cfg.table, "errors.path", err)
-		}
-		s.errFile = f
-	}
-	_, err := s.errFile.Write(s.errBuf)
-	s.errBuf = s.errBuf[:0]
-	if err != nil {
-		return fmt.Errorf("table %s: cannot write to %s: %w", s.cfg.table, s.cfg.errorsPath, err)
-	}
 	return nil
 }
 
@@ -503,16 +472,12 @@ func (s *Source) flushErrors() error {
 // suppressed.
 func (s *Source) Close() error {
 	var errs []error
-	errs = append(errs, s.flushErrors())
+	errs = append(errs, s.cfg.bad.Flush())
 	for _, fs := range s.files {
 		if fs.f != nil {
 			fs.f.Close()
 			fs.f = nil
 		}
-	}
-	if s.errFile != nil {
-		errs = append(errs, s.errFile.Close())
-		s.errFile = nil
 	}
 	if s.batch != nil {
 		s.batch.Release()

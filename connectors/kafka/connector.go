@@ -47,12 +47,14 @@
 // the group's offsets are not what a restored job resumes from. Without
 // checkpoints nothing is committed.
 //
-// Malformed records never stop the job unless 'format.fail-on-error' is
-// true (then the job fails naming topic, partition and offset). They are
-// counted in sluice_operator_bad_records_total and appended to
-// 'errors.path' as JSON lines {"topic":…,"partition":…,"offset":…,
-// "error":…,"record":…}, or, without 'errors.path', reported on standard
-// error at most about once a second.
+// Malformed records, and records whose event time is not sane
+// ('scan.watermark.max-future'), never stop the job unless
+// 'format.fail-on-error' is true (then the job fails naming topic,
+// partition and offset). They are counted in
+// sluice_operator_bad_records_total and handled by connectors.BadRecords:
+// the first ten logged in full, then at most about once a second, and
+// appended to 'errors.path' as JSON lines {"topic":…,"partition":…,
+// "offset":…,"error":…,"record":…} when it is set.
 //
 // Sink. Each row is one record: its value the row in 'format', its key the
 // columns of 'key.fields' ('key.format' json: an object of them; csv: a CSV
@@ -94,7 +96,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -131,8 +132,6 @@ const (
 	// between them doubles from minBackoff.
 	writeAttempts = 5
 	minBackoff    = 50 * time.Millisecond
-	// maxRecordExcerpt bounds a record copied to errors.path.
-	maxRecordExcerpt = 64 << 10
 )
 
 // logOutput receives rate-limited warnings (tests replace it).
@@ -144,7 +143,7 @@ type factory struct{}
 func (factory) Name() string { return "kafka" }
 
 func (factory) Options() []connectors.Option {
-	return []connectors.Option{
+	return append([]connectors.Option{
 		{Key: "topic", Doc: "the topic (source: several separated by ';'); the source takes 'topic' or 'topic-pattern'"},
 		{Key: "topic-pattern", Doc: "source: a regular expression; every topic whose whole name matches is read"},
 		{Key: "properties.bootstrap.servers", Required: true, Doc: "brokers to contact first, host:port separated by commas"},
@@ -158,8 +157,6 @@ func (factory) Options() []connectors.Option {
 		{Key: "scan.topic-partition-discovery.interval", Default: "10 s", Doc: "source: how often to look for new partitions (0: never)"},
 		{Key: "format", Default: defaultFormat, Doc: "json (one object per record), csv, or raw (the value as the table's one VARCHAR column)"},
 		{Key: "csv.field-delimiter", Default: ",", Doc: `the CSV field delimiter: one character, or \t`},
-		{Key: "format.fail-on-error", Default: "false", Doc: "source: fail the job on the first malformed record, naming topic, partition and offset"},
-		{Key: "errors.path", Doc: "source: a file to which malformed records are appended as JSON lines (absent: a rate-limited line on standard error)"},
 		{Key: "key.fields", Doc: "sink: columns whose values make each record's key, separated by commas (absent: no key)"},
 		{Key: "key.format", Doc: "sink: json, csv or raw (one key column); default: as 'format'"},
 		{Key: "sink.partitioner", Default: "default", Doc: "sink: default (hash of the key; round-robin without key), fixed (subtask i writes partition i mod n) or round-robin"},
@@ -171,7 +168,7 @@ func (factory) Options() []connectors.Option {
 		{Key: "properties.sasl.username", Doc: "the SASL user"},
 		{Key: "properties.sasl.password", Doc: "the SASL password"},
 		{Key: "properties.ssl.truststore.location", Doc: "a PEM file of the CA certificates to trust (absent: the system's)"},
-	}
+	}, connectors.BadRecordOptions(`"topic":…,"partition":…,"offset":…`, "topic, partition and offset")...)
 }
 
 // AcceptsUpdates: the sink writes appended rows only.
@@ -203,10 +200,10 @@ type config struct {
 	boundTs   int64
 	discovery time.Duration
 
-	format      string // json, csv or raw
-	csv         format.CSVOptions
-	failOnError bool
-	errorsPath  string
+	format    string // json, csv or raw
+	csv       format.CSVOptions
+	bad       *connectors.BadRecords // source: errors.path, format.fail-on-error
+	eventTime connectors.EventTime   // source: scan.watermark.max-future
 
 	keyCols     []int
 	keyFormat   string
@@ -311,21 +308,6 @@ func (c *config) parseFormat(t connectors.Table, sink bool) error {
 	}
 	if _, err := format.NewCSVEncoder(c.csv); err != nil {
 		return c.errorf("option %q: %v", "csv.field-delimiter", err)
-	}
-	if c.failOnError, err = t.Bool("format.fail-on-error", false); err != nil {
-		return err
-	}
-	if v, ok := t.Options["errors.path"]; ok {
-		p := strings.TrimSpace(v)
-		if p == "" {
-			return c.errorf("option %q: empty path", "errors.path")
-		}
-		if c.errorsPath, err = filepath.Abs(p); err != nil {
-			return c.errorf("option %q: %v", "errors.path", err)
-		}
-		if st, err := os.Stat(filepath.Dir(c.errorsPath)); err != nil || !st.IsDir() {
-			return c.errorf("option %q: folder %s does not exist", "errors.path", filepath.Dir(c.errorsPath))
-		}
 	}
 	return nil
 }
@@ -696,6 +678,12 @@ func (c *config) owner(tp topicPart, par int) int {
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
 	c, err := parseConfig(t, false)
 	if err != nil {
+		return nil, 0, err
+	}
+	if c.eventTime, err = connectors.NewEventTime(t); err != nil {
+		return nil, 0, err
+	}
+	if c.bad, err = connectors.NewBadRecords(t, logOutput); err != nil {
 		return nil, 0, err
 	}
 	return func() runtime.Source { return &source{cfg: c} }, 0, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -90,8 +89,7 @@ type source struct {
 	readers  sync.WaitGroup
 	timer    *time.Timer
 	bad      int
-	errBuf   []byte
-	errFile  *os.File
+	evTime   connectors.EventTime // this subtask's copy
 
 	commitMu sync.Mutex
 	pending  map[topicPart]int64 // offsets of the last snapshot, to commit
@@ -115,6 +113,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.dec = format.NewJSONDecoder(s.cfg.schema)
 	}
 	s.batch = runtime.NewBatch(s.cfg.schema)
+	s.evTime = s.cfg.eventTime
 	s.fetched = make(chan fetched, 2)
 	s.found = make(chan []partitionInfo, 1)
 	s.known = map[topicPart]*partState{}
@@ -394,12 +393,13 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if !ok {
 		return nil, 0, err
 	}
+	s.evTime.Refresh(time.Now())
 	b, part, err := s.decode(f)
 	if s.bad > 0 && s.ctx.Metrics != nil {
 		s.ctx.Metrics.BadRecords.Add(s.bad)
 	}
 	s.bad = 0
-	if ferr := s.flushErrors(); err == nil {
+	if ferr := s.cfg.bad.Flush(); err == nil {
 		err = ferr
 	}
 	if err != nil {
@@ -439,6 +439,9 @@ func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
 			}
 		} else {
 			err = s.dec.Decode(r.value, s.batch)
+			if err == nil {
+				err = s.evTime.CheckLast(s.batch)
+			}
 		}
 		if err != nil {
 			if err := s.badRecord(ps, r, err); err != nil {
@@ -459,51 +462,15 @@ func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
 	return s.batch, ps.id, nil
 }
 
-// badRecord handles a record that could not be decoded: it fails the job
-// when asked to, and otherwise counts it and reports it.
+// badRecord handles a record that could not be decoded or has no sane
+// event time: it fails the job when asked to, and otherwise counts it and
+// reports it.
 func (s *source) badRecord(ps *partState, r record, err error) error {
-	where := fmt.Sprintf("kafka topic %q partition %d offset %d", ps.topic, ps.part, r.offset)
-	if s.cfg.failOnError {
-		return s.cfg.errorf("%s: %v", where, err)
+	where := connectors.Where{Topic: ps.topic, Partition: ps.part, Offset: r.offset}
+	if err := s.cfg.bad.Report(where, err, r.value); err != nil {
+		return err
 	}
 	s.bad++
-	if s.cfg.errorsPath == "" {
-		s.cfg.log.Printf("table %s: %s: %v (skipped)", s.cfg.table, where, err)
-		return nil
-	}
-	b := append(s.errBuf, `{"topic":`...)
-	b = format.AppendJSONString(b, ps.topic)
-	b = fmt.Appendf(b, `,"partition":%d,"offset":%d,"error":`, ps.part, r.offset)
-	b = format.AppendJSONString(b, err.Error())
-	b = append(b, `,"record":`...)
-	if len(r.value) > maxRecordExcerpt {
-		b = format.AppendJSONString(b, string(r.value[:maxRecordExcerpt]))
-		b = append(b, `,"truncated":true`...)
-	} else {
-		b = format.AppendJSONString(b, string(r.value))
-	}
-	s.errBuf = append(b, "}\n"...)
-	return nil
-}
-
-// flushErrors appends the error lines of this Poll to errors.path in one
-// write (O_APPEND: lines of several subtasks do not interleave).
-func (s *source) flushErrors() error {
-	if len(s.errBuf) == 0 {
-		return nil
-	}
-	if s.errFile == nil {
-		f, err := os.OpenFile(s.cfg.errorsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return s.cfg.errorf("option %q: %w", "errors.path", err)
-		}
-		s.errFile = f
-	}
-	_, err := s.errFile.Write(s.errBuf)
-	s.errBuf = s.errBuf[:0]
-	if err != nil {
-		return s.cfg.errorf("cannot write to %s: %w", s.cfg.errorsPath, err)
-	}
 	return nil
 }
 
@@ -686,11 +653,7 @@ func (s *source) Close() error {
 		s.batch.Release()
 		s.batch = nil
 	}
-	var err error
-	if s.errFile != nil {
-		err = s.errFile.Close()
-		s.errFile = nil
-	}
+	err := s.cfg.bad.Flush()
 	s.cfg.log.Flush("warnings")
 	return err
 }

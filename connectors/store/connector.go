@@ -47,9 +47,14 @@
 // per shard, the sequence number of the last record emitted, plus the
 // shards read to their end and where shards without a position start. A
 // restored source resumes after those sequence numbers, at any
-// parallelism. A record that is not a JSON object of the table's columns is
-// counted in sluice_operator_bad_records_total and reported on standard
-// error at most about once a second; the job goes on.
+// parallelism.
+//
+// A record that is not a JSON object of the table's columns, or whose event
+// time is not sane ('scan.watermark.max-future'), is a bad record: counted
+// in sluice_operator_bad_records_total and handled by connectors.BadRecords
+// (logged naming stream, shard and sequence number; appended to
+// 'errors.path' when set), and the job goes on — unless
+// 'format.fail-on-error' is true.
 package store
 
 import (
@@ -129,7 +134,7 @@ type factory struct{}
 func (factory) Name() string { return "store" }
 
 func (factory) Options() []connectors.Option {
-	return []connectors.Option{
+	return append([]connectors.Option{
 		{Key: "stream", Required: true, Doc: "the name of the stream"},
 		{Key: "endpoint", Doc: "the URL of the store, e.g. http://127.0.0.1:4567 (`sluice store`); absent: the job's embedded store"},
 		{Key: "format", Default: defaultFormat, Doc: "json: one JSON object per record"},
@@ -144,7 +149,7 @@ func (factory) Options() []connectors.Option {
 		{Key: "aws.region", Doc: "region of signed requests (default: AWS_REGION, else us-east-1)"},
 		{Key: "aws.credentials.basic.accesskeyid", Doc: "sign requests with this access key (default: AWS_ACCESS_KEY_ID when AWS_SECRET_ACCESS_KEY is set too)"},
 		{Key: "aws.credentials.basic.secretkey", Doc: "the secret key of the access key"},
-	}
+	}, connectors.BadRecordOptions(`"stream":…,"shard":…,"sequenceNumber":…`, "stream, shard and sequence number")...)
 }
 
 // AcceptsUpdates: the sink writes appended rows only.
@@ -167,6 +172,9 @@ type config struct {
 	client   *client.Client
 	http     *http.Client
 	log      *connectors.Limiter
+
+	bad       *connectors.BadRecords // source: errors.path, format.fail-on-error
+	eventTime connectors.EventTime   // source: scan.watermark.max-future
 }
 
 func (c *config) errorf(format string, args ...any) error {
@@ -346,6 +354,12 @@ func credentials(t connectors.Table) (*client.Credentials, error) {
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
 	c, err := parseConfig(t)
 	if err != nil {
+		return nil, 0, err
+	}
+	if c.eventTime, err = connectors.NewEventTime(t); err != nil {
+		return nil, 0, err
+	}
+	if c.bad, err = connectors.NewBadRecords(t, logOutput); err != nil {
 		return nil, 0, err
 	}
 	runs := &lineages{} // the subtasks of a run share its shard lineage

@@ -62,6 +62,7 @@ type source struct {
 	readers  sync.WaitGroup
 	timer    *time.Timer
 	bad      int
+	evTime   connectors.EventTime // this subtask's copy
 }
 
 // Open joins the run's lineage (the first subtask lists the shards) and
@@ -70,6 +71,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.stop = newStopper(ctx)
 	s.dec = format.NewJSONDecoder(s.cfg.schema)
+	s.evTime = s.cfg.eventTime
 	s.batch = runtime.NewBatch(s.cfg.schema)
 	s.fetched = make(chan fetch, 2)
 	s.timer = time.NewTimer(time.Hour)
@@ -153,12 +155,19 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if !ok {
 		return nil, 0, err
 	}
+	s.evTime.Refresh(time.Now())
 	b, part, err := s.decode(f)
 	if s.bad > 0 && s.ctx.Metrics != nil {
 		s.ctx.Metrics.BadRecords.Add(s.bad)
 	}
 	s.bad = 0
-	return b, part, err
+	if ferr := s.cfg.bad.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, part, nil
 }
 
 // decode turns one answer into a batch and advances the shard's position.
@@ -176,9 +185,16 @@ func (s *source) decode(f fetch) (*runtime.Batch, int, error) {
 	s.batch.Reset()
 	for _, r := range f.recs {
 		sh.after = r.SequenceNumber
-		if err := s.dec.Decode(r.Data, s.batch); err != nil {
+		err := s.dec.Decode(r.Data, s.batch)
+		if err == nil {
+			err = s.evTime.CheckLast(s.batch)
+		}
+		if err != nil {
+			where := connectors.Where{Stream: s.cfg.stream, Shard: sh.id, Sequence: r.SequenceNumber}
+			if err := s.cfg.bad.Report(where, err, r.Data); err != nil {
+				return nil, 0, err
+			}
 			s.bad++
-			s.cfg.log.Printf("table %s: stream %s shard %s record %s: %v (skipped)", s.cfg.table, s.cfg.stream, sh.id, r.SequenceNumber, err)
 		}
 	}
 	if s.batch.N == 0 {

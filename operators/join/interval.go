@@ -45,6 +45,7 @@ type intervalJoin struct {
 	pairBuild []int32 // row ids in the other side's store
 	stored    []int32 // physical rows of the arriving batch to append to its store
 	remap     []int32
+	lateLog   runtime.LateLog
 }
 
 var _ runtime.Operator = (*intervalJoin)(nil)
@@ -112,6 +113,7 @@ func (o *intervalJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Out
 	tcol := &b.Cols[s.timeCol]
 	watermarked := o.wm != runtime.MinWatermark
 	late := 0
+	latest := runtime.MinWatermark
 	o.stored = o.stored[:0]
 	o.pairProbe, o.pairBuild = o.pairProbe[:0], o.pairBuild[:0]
 	for i := 0; i < n; i++ {
@@ -134,6 +136,7 @@ func (o *intervalJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Out
 			// Cannot meet a row that is still to come: not stored.
 			if satAdd(t, s.lateAfter) <= o.wm {
 				late++
+				latest = t
 			}
 			continue
 		}
@@ -151,6 +154,7 @@ func (o *intervalJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Out
 		if late > 0 && m.LateRowsDropped != nil {
 			m.LateRowsDropped.Add(late)
 		}
+		o.lateLog.Dropped(o.ctx, late, latest, o.wm)
 		m.SetStateKeys(o.keys.live)
 	}
 	return nil
@@ -251,6 +255,7 @@ func (o *intervalJoin) Finish(runtime.Output) error { return nil }
 
 // Close releases the output batch.
 func (o *intervalJoin) Close() error {
+	o.lateLog.Close(o.ctx)
 	if o.outB != nil {
 		o.outB.Release()
 		o.outB = nil

@@ -1,9 +1,13 @@
 package join
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -234,15 +238,34 @@ func TestJoinLateRowsDroppedAndCounted(t *testing.T) {
 					gate:    gate, gateAt: 2999,
 					joined: &joined,
 				}
+				var log bytes.Buffer
+				runtime.LateLogOutput = &log
 				got, late := j.run(t)
+				runtime.LateLogOutput = os.Stderr
 				sameRows(t, c.name, got, c.want(c.l1, c.r1, c.l2, c.r2))
 				if late != c.late {
 					t.Fatalf("parallelism %d: %d late rows counted, want %d", par, late, c.late)
+				}
+				// The drops are logged too: each subtask's last line tells its total.
+				logged := map[string]int{}
+				for _, m := range lateLine.FindAllStringSubmatch(log.String(), -1) {
+					n, _ := strconv.Atoi(m[2])
+					logged[m[1]] = max(logged[m[1]], n)
+				}
+				sum := 0
+				for _, n := range logged {
+					sum += n
+				}
+				if sum != c.late {
+					t.Fatalf("parallelism %d: the log tells %d late rows, want %d:\n%s", par, sum, c.late, log.String())
 				}
 			}
 		})
 	}
 }
+
+// lateLine is a line of runtime.LateLog: who, and the count.
+var lateLine = regexp.MustCompile(`(?m)^sluice: (.+): (\d+) late rows dropped (?:so far|in all)`)
 
 // closed returns a condition that holds once ch is closed.
 func closed(ch <-chan struct{}) func() bool {

@@ -60,7 +60,9 @@ func (o *alignedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	o.lates = o.lates[:0]
 	for i := 0; i < n; {
 		r := b.Row(i)
-		if tv.IsNull(r) {
+		if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) {
+			// No window for a row without a sane time (its window
+			// bounds could overflow): dropped as late.
 			o.lates = append(o.lates, int32(r))
 			i++
 			continue
@@ -72,7 +74,7 @@ func (o *alignedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 		i++
 		for ; i < n; i++ {
 			r2 := b.Row(i)
-			if tv.IsNull(r2) {
+			if tv.IsNull(r2) || !runtime.SaneEventTime(tv.I64[r2]) {
 				break
 			}
 			if t2 := tv.I64[r2]; t2 < last || t2 >= last+w.Slide {

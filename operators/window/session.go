@@ -141,7 +141,8 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	all := o.rows[:0]
 	for i := 0; i < b.Len(); i++ {
 		r := b.Row(i)
-		if tv.IsNull(r) {
+		if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) {
+			// No session for a row without a sane time: dropped as late.
 			o.lates = append(o.lates, int32(r))
 			continue
 		}

@@ -182,6 +182,7 @@ type common struct {
 	late     *runtime.Batch // late rows for the side output
 	rows     []int32
 	groups   []int32
+	lateLog  runtime.LateLog
 }
 
 func newCommon(spec Spec, layout *agg.Layout, out *runtime.Schema, lateness int64) common {
@@ -196,6 +197,7 @@ func (c *common) Open(ctx *runtime.Context) error {
 
 // Close returns the operator's batches to their pools.
 func (c *common) Close() error {
+	c.lateLog.Close(c.ctx)
 	if c.outb != nil {
 		c.outb.Release()
 		c.outb = nil
@@ -247,6 +249,15 @@ func (c *common) dropLate(b *runtime.Batch, rows []int32) {
 	if c.ctx != nil && c.ctx.Metrics != nil {
 		c.ctx.Metrics.LateRowsDropped.Add(len(rows))
 	}
+	latest := runtime.MinWatermark
+	tv := &b.Cols[c.spec.TimeCol]
+	for i := len(rows) - 1; i >= 0; i-- {
+		if r := int(rows[i]); !tv.IsNull(r) {
+			latest = tv.I64[r]
+			break
+		}
+	}
+	c.lateLog.Dropped(c.ctx, len(rows), latest, c.wm)
 }
 
 func (c *common) flushLate() error {
