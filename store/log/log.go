@@ -508,7 +508,8 @@ func (l *Log) FirstSeq() uint64 {
 }
 
 // NextSeq is the sequence number the next acknowledged record will get
-// (one past the last readable record).
+// (one past the last readable record, or past the sequence numbers given up
+// to damage at the end of the log).
 func (l *Log) NextSeq() uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

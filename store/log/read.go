@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 )
 
 // view is a reader's snapshot of a segment's published extent; the reader
@@ -22,7 +23,11 @@ type view struct {
 // header (the first record is returned whatever its size, so a reader always
 // progresses). nextSeq is the sequence number to read next. Reading at or
 // past NextSeq returns no records and nextSeq = fromSeq; reading before
-// FirstSeq returns ErrTrimmed. The returned records are owned by the caller.
+// FirstSeq returns ErrTrimmed. Sequence numbers of the records returned
+// are increasing but may have gaps where damage lost records: at such
+// damage Read stops, returning the records before it and then a
+// *CorruptError once it has none, or skips it, as Options.OnCorruption
+// says. The returned records are owned by the caller.
 func (l *Log) Read(fromSeq uint64, maxRecords, maxBytes int) ([]Record, uint64, error) {
 	views, err := l.snapshot(fromSeq)
 	if err != nil {
@@ -131,7 +136,7 @@ const skipLogEvery = 60_000 // ms
 // logSkip logs that a reader skipped damage, at most once a minute per
 // damaged region.
 func (l *Log) logSkip(d *damage, seq uint64) {
-	now := l.opts.Now()
+	now := time.Now().UnixMilli()
 	last := d.logged.Load()
 	if last != 0 && now-last < skipLogEvery || !d.logged.CompareAndSwap(last, now) {
 		return
