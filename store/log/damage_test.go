@@ -363,3 +363,33 @@ func TestParseCorruptionPolicy(t *testing.T) {
 		t.Fatalf("bad policy: %v", err)
 	}
 }
+
+// Damage before frames larger than the first resync window: the frame
+// after the damage is found however far it reaches.
+func TestDamageBeforeLargeFrames(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, Options{})
+	big := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, 900<<10) }
+	for i := range 4 {
+		if _, err := l.Append([][]byte{big(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	seg := segFiles(t, dir)[0]
+	flipBit(t, seg, segHeaderSize+frameHeadSize+bodyFixedSize+100)
+	l = mustOpen(t, dir, Options{OnCorruption: CorruptionSkip})
+	defer l.Close()
+	if d := l.Damage(); len(d) != 1 || d[0].FirstSeq != 1 || d[0].NextSeq != 2 || !d[0].Exact {
+		t.Fatalf("Damage() = %+v, want record 1", d)
+	}
+	recs, next, err := l.Read(1, 10, 8<<20)
+	if err != nil || len(recs) != 3 || next != 5 {
+		t.Fatalf("Read(1) = %d records, next %d, %v", len(recs), next, err)
+	}
+	for i, r := range recs {
+		if r.Seq != uint64(i+2) || !bytes.Equal(r.Data, big(i+1)) {
+			t.Fatalf("record %d: seq %d", i, r.Seq)
+		}
+	}
+}

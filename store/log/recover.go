@@ -2,6 +2,7 @@ package log
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -75,31 +76,36 @@ func (l *Log) recoverSegment(base uint64, newest bool) (*segment, error) {
 		}
 		if err != nil {
 			off := sc.off
-			rest := make([]byte, fileSize-off)
-			if _, err := f.ReadAt(rest, off); err != nil {
+			if newest {
+				torn, err := l.isTornTail(f, off, fileSize, s.next)
+				if err != nil {
+					f.Close()
+					return nil, fmt.Errorf("cannot read segment %s at %d: %w", path, off, err)
+				}
+				if torn {
+					if err := f.Truncate(off); err != nil {
+						f.Close()
+						return nil, fmt.Errorf("cannot truncate torn tail of %s at %d: %w", path, off, err)
+					}
+					if err := l.sync(f); err != nil {
+						f.Close()
+						return nil, fmt.Errorf("cannot sync %s: %w", path, err)
+					}
+					l.opts.Logf("log %s: cut a torn tail of %s at offset %d (%d bytes of an unacknowledged write)", l.dir, path, off, fileSize-off)
+					s.size = off
+					return s, nil
+				}
+			}
+			p, seq, found, head, err := resync(f, off, fileSize, s.next)
+			if err != nil {
 				f.Close()
 				return nil, fmt.Errorf("cannot read segment %s at %d: %w", path, off, err)
 			}
-			if newest && tornTail(rest, s.next) {
-				// An incomplete frame of a write that was never
-				// acknowledged: no reader saw its sequence numbers.
-				if err := f.Truncate(off); err != nil {
-					f.Close()
-					return nil, fmt.Errorf("cannot truncate torn tail of %s at %d: %w", path, off, err)
-				}
-				if err := l.sync(f); err != nil {
-					f.Close()
-					return nil, fmt.Errorf("cannot sync %s: %w", path, err)
-				}
-				l.opts.Logf("log %s: cut a torn tail of %s at offset %d (%d bytes of an unacknowledged write)", l.dir, path, off, len(rest))
-				s.size = off
-				return s, nil
-			}
-			reason := badFrameReason(rest, s.next)
-			if p, seq, ok := nextValidFrame(rest, 1, s.next); ok {
-				s.addDamage(off, off+int64(p), s.next, seq, true, reason)
+			reason := badFrameReason(head, fileSize-off, s.next)
+			if found {
+				s.addDamage(off, off+p, s.next, seq, true, reason)
 				s.next = seq
-				sc = newScanner(view{seg: s, off: off + int64(p), size: fileSize})
+				sc = newScanner(view{seg: s, off: off + p, size: fileSize})
 				sc.reuse = true
 				lastIdx = -1
 				continue
@@ -110,7 +116,7 @@ func (l *Log) recoverSegment(base uint64, newest bool) (*segment, error) {
 			// bytes could hold are all given up: none is reused.
 			next := s.next
 			if newest {
-				next += uint64(max(1, (len(rest)+minFrameSize-1)/minFrameSize))
+				next += uint64(max(1, (fileSize-off+minFrameSize-1)/minFrameSize))
 			}
 			s.addDamage(off, fileSize, s.next, next, false, reason)
 			s.next = next
@@ -151,8 +157,54 @@ func tornTail(data []byte, next uint64) bool {
 	return !ok
 }
 
-// badFrameReason describes the bad frame at the start of data.
-func badFrameReason(data []byte, next uint64) string {
+// isTornTail reads the bytes from off to the end of the newest segment
+// and applies tornTail.
+func (l *Log) isTornTail(f file, off, fileSize int64, next uint64) (bool, error) {
+	if fileSize-off >= frameHeadSize {
+		var head [frameHeadSize]byte
+		if _, err := f.ReadAt(head[:], off); err != nil {
+			return false, err
+		}
+		if n, err := frameBodyLen(head[:]); err == nil && off+int64(frameHeadSize+n) <= fileSize {
+			return false, nil // complete frame: no need to read the rest
+		}
+	}
+	rest := make([]byte, fileSize-off)
+	if _, err := f.ReadAt(rest, off); err != nil {
+		return false, err
+	}
+	return tornTail(rest, next), nil
+}
+
+// resyncWindow is the first read of resync; it doubles until a valid frame
+// is found or the file ends, so finding the frame after damage reads about
+// twice the distance to it, not the rest of the file.
+const resyncWindow = 1 << 20
+
+// resync finds the first valid frame after the bad frame at off (see
+// nextValidFrame) and returns its offset relative to off and its sequence
+// number, and the first bytes of the bad frame, for badFrameReason.
+func resync(f file, off, fileSize int64, next uint64) (p int64, seq uint64, found bool, head []byte, err error) {
+	for window := int64(resyncWindow); ; window *= 2 {
+		n := min(window, fileSize-off)
+		buf := make([]byte, n)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return 0, 0, false, nil, err
+		}
+		last := n == fileSize-off
+		q, seq, ok := nextValidFrameIn(buf, 1, next, !last)
+		if ok {
+			return int64(q), seq, true, buf, nil
+		}
+		if last {
+			return 0, 0, false, buf, nil
+		}
+	}
+}
+
+// badFrameReason describes the bad frame at the start of data, the first
+// bytes of the avail bytes left in the file.
+func badFrameReason(data []byte, avail int64, next uint64) string {
 	if len(data) < frameHeadSize {
 		return fmt.Sprintf("frame head cut short (expected seq %d)", next)
 	}
@@ -160,8 +212,10 @@ func badFrameReason(data []byte, next uint64) string {
 	switch {
 	case err != nil:
 		return fmt.Sprintf("implausible frame length %d (expected seq %d)", binary.LittleEndian.Uint32(data), next)
-	case frameHeadSize+n > len(data):
+	case int64(frameHeadSize+n) > avail:
 		return fmt.Sprintf("frame length %d runs past the end of the file (expected seq %d)", n, next)
+	case frameHeadSize+n > len(data):
+		return fmt.Sprintf("bad frame of %d bytes (expected seq %d)", n, next)
 	}
 	if rec, _, err := decodeFrame(data); err == nil {
 		return fmt.Sprintf("frame holds seq %d, expected %d", rec.Seq, next)
@@ -176,16 +230,26 @@ func badFrameReason(data []byte, next uint64) string {
 // numbers for damage at the end of the newest segment), and returns its
 // offset and sequence number.
 func nextValidFrame(data []byte, from int, minSeq uint64) (int, uint64, bool) {
+	return nextValidFrameIn(data, from, minSeq, false)
+}
+
+// nextValidFrameIn is nextValidFrame, over a window of a file when window
+// is set: then it gives up at a candidate frame that runs past the end of
+// data, which a larger window may show to be valid.
+func nextValidFrameIn(data []byte, from int, minSeq uint64, window bool) (p int, seq uint64, ok bool) {
 	// Checking the sequence number before the CRC keeps this scan linear
 	// on garbage.
-	for p := from; p+minFrameSize <= len(data); p++ {
-		seq := binary.LittleEndian.Uint64(data[p+frameHeadSize:])
+	for p = from; p+minFrameSize <= len(data); p++ {
+		seq = binary.LittleEndian.Uint64(data[p+frameHeadSize:])
 		if seq < minSeq || seq > minSeq+uint64((p+minFrameSize-1)/minFrameSize) {
 			continue
 		}
 		rec, _, err := decodeFrame(data[p:])
 		if err == nil && rec.Seq == seq {
 			return p, seq, true
+		}
+		if window && errors.Is(err, errShortFrame) {
+			return 0, 0, false
 		}
 	}
 	return 0, 0, false
