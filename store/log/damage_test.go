@@ -76,7 +76,7 @@ func TestFailedHeaderRepairIsAnError(t *testing.T) {
 // reported as damage (file and offset), not cut as a torn tail, and its
 // sequence number is not handed out again.
 func TestFlippedByteInLastFrameIsNotATornTail(t *testing.T) {
-	for _, where := range []string{"payload", "seq", "length"} {
+	for _, where := range []string{"payload", "seq", "length", "length before a torn frame"} {
 		t.Run(where, func(t *testing.T) {
 			dir := t.TempDir()
 			l := mustOpen(t, dir, Options{})
@@ -94,6 +94,15 @@ func TestFlippedByteInLastFrameIsNotATornTail(t *testing.T) {
 				flipBit(t, seg, last+frameHeadSize)
 			case "length": // makes the frame look longer than the file
 				flipBit(t, seg, last+2)
+			case "length before a torn frame":
+				flipBit(t, seg, last+2)
+				f, err := os.OpenFile(seg, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Write(appendFrame(nil, 51, 5, nil, bytes.Repeat([]byte("t"), 300))[:100])
+				f.Close()
+				before, _ = os.Stat(seg)
 			}
 			var ll logLines
 			l, err := Open(dir, Options{Logf: ll.logf})
@@ -111,7 +120,7 @@ func TestFlippedByteInLastFrameIsNotATornTail(t *testing.T) {
 			if got := ll.with("damaged", seg, "offset "+strconv.FormatInt(last, 10)); len(got) != 1 {
 				t.Fatalf("want one damage line naming %s offset %d, got:\n%s", seg, last, ll.String())
 			}
-			if got := ll.with("torn"); len(got) != 0 {
+			if got := ll.with("cut a torn tail"); len(got) != 0 {
 				t.Fatalf("damage reported as a torn tail: %q", got)
 			}
 			if recs, n, err := l.Read(1, 100, 1<<20); err != nil || len(recs) != 49 || n != 50 {

@@ -62,7 +62,8 @@
 //   - A torn tail: in the newest segment, the bytes from the bad frame to
 //     the end of the file are an incomplete frame (they end inside the frame
 //     its length announces, or hold no plausible length, as a zero-filled
-//     tail) and no valid frame follows. It is left by a crash during a write
+//     tail), no valid frame follows, and they do not start with the intact
+//     body of the expected record behind a damaged length field. It is left by a crash during a write
 //     that was never acknowledged, so no reader ever saw its sequence
 //     numbers: the file is cut there and the cut is logged (Options.Logf,
 //     naming file and offset).

@@ -149,8 +149,8 @@ func tornTail(data []byte, next uint64) bool {
 		if err == nil && frameHeadSize+n <= len(data) {
 			return false // complete frame
 		}
-		if len(data) >= minFrameSize && crc32.Checksum(data[frameHeadSize:], castagnoli) == binary.LittleEndian.Uint32(data[4:]) {
-			return false // a complete last frame whose length was damaged
+		if lengthDamaged(data, next) {
+			return false
 		}
 	}
 	_, _, ok := nextValidFrame(data, 1, next)
@@ -200,6 +200,25 @@ func resync(f file, off, fileSize int64, next uint64) (p int64, seq uint64, foun
 			return 0, 0, false, buf, nil
 		}
 	}
+}
+
+// lengthDamaged reports whether data starts with a complete frame of seq
+// next whose length field was damaged: its body is intact and followed by
+// other bytes (such as a torn frame) or none. The running CRC tries every
+// end; the sequence number check first keeps it from firing on garbage.
+func lengthDamaged(data []byte, next uint64) bool {
+	if len(data) < minFrameSize || binary.LittleEndian.Uint64(data[frameHeadSize:]) != next {
+		return false
+	}
+	want := binary.LittleEndian.Uint32(data[4:])
+	c := crc32.Update(0, castagnoli, data[frameHeadSize:minFrameSize-1])
+	for end := minFrameSize; end <= len(data); end++ {
+		c = crc32.Update(c, castagnoli, data[end-1:end])
+		if c == want {
+			return true
+		}
+	}
+	return false
 }
 
 // badFrameReason describes the bad frame at the start of data, the first
