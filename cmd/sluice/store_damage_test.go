@@ -132,3 +132,15 @@ func TestStoreRejectsUnknownCorruptionPolicy(t *testing.T) {
 		t.Fatalf("got %v: %s", err, out)
 	}
 }
+
+func TestRunRejectsUnknownStoreCorruptionPolicy(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	if err := os.WriteFile(job, []byte("SELECT 1;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "run", job, "--store-dir", filepath.Join(dir, "store"), "--store-on-corruption", "ignore").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--store-on-corruption") || !strings.Contains(string(out), "ignore") {
+		t.Fatalf("got %v: %s", err, out)
+	}
+}
