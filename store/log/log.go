@@ -314,8 +314,10 @@ func (s *segment) unref() error {
 func segName(base uint64) string { return fmt.Sprintf("%020d.seg", base) }
 
 // Open opens or creates the log in dir and recovers it (see the package doc).
-// If it finds corruption it returns a read-only *Log and a *CorruptError
-// together; the caller must Close the Log either way when it is non-nil.
+// Damage it finds is logged and listed by Damage, and the Log stays
+// writable; only segments that overlap make it return a read-only *Log
+// and a *CorruptError together. The caller must Close the Log either way
+// when it is non-nil.
 func Open(dir string, opts Options) (*Log, error) {
 	opts.setDefaults()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
