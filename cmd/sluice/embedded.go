@@ -10,6 +10,7 @@ import (
 	"time"
 
 	storeconn "github.com/sluicehq/sluice/connectors/store"
+	slog "github.com/sluicehq/sluice/store/log"
 	"github.com/sluicehq/sluice/store/server"
 )
 
@@ -37,7 +38,16 @@ func openEmbeddedOrTemp(dir, listen string) (stop func(), err error) {
 // credentials), so that producers — the agent, AWS SDKs and CLI — can write
 // to the streams the job reads. close stops both.
 func openEmbedded(dir, listen string) (stop func(), err error) {
-	srv, err := server.New(dir, server.Options{})
+	return openEmbeddedWith(dir, listen, slog.CorruptionStop)
+}
+
+// openEmbeddedWith is openEmbedded with what readers do at records the
+// store lost to damage on disk.
+func openEmbeddedWith(dir, listen string, onCorruption slog.CorruptionPolicy) (stop func(), err error) {
+	srv, err := server.New(dir, server.Options{OnCorruption: onCorruption,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "sluice: embedded store: "+format+"\n", args...)
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("embedded store %s: %w", dir, err)
 	}

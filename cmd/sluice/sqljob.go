@@ -25,6 +25,7 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/sql/catalog"
+	slog "github.com/sluicehq/sluice/store/log"
 )
 
 // isSQLFile tells a job file from the name of a ready-made job.
@@ -60,6 +61,7 @@ type sqlOpts struct {
 	restartAttempts    *int
 	allowNonRestored   *bool
 	fromSavepoint      *string
+	storeOnCorruption  *string
 
 	statusInterval *time.Duration
 }
@@ -79,7 +81,8 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "start from a checkpoint whose plan differs: operators that do not match start empty"),
 		fromSavepoint:      fs.String("from-savepoint", "", "start from this savepoint (or checkpoint) folder"),
 
-		statusInterval: fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
+		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
+		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
 	}
 }
 
@@ -97,7 +100,11 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		return errors.New("--store-listen needs --store-dir")
 	}
 	if *o.storeDir != "" {
-		closeStore, err := openEmbedded(*o.storeDir, *o.storeListen)
+		policy, err := slog.ParseCorruptionPolicy(*o.storeOnCorruption)
+		if err != nil {
+			return fmt.Errorf("--store-on-corruption: %w", err)
+		}
+		closeStore, err := openEmbeddedWith(*o.storeDir, *o.storeListen, policy)
 		if err != nil {
 			return err
 		}

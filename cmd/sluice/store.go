@@ -27,6 +27,7 @@ func runStore(ctx context.Context, args []string) error {
 	region := fs.String("region", "", "the region signed requests must name (empty: any)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (and --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
+	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sluice store [flags]\n\nServes Sluice's stream store with the Amazon Kinesis Data Streams API.\n\n")
 		fs.PrintDefaults()
@@ -44,6 +45,10 @@ func runStore(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--fsync: %w", err)
 	}
+	policy, err := slog.ParseCorruptionPolicy(*onCorruption)
+	if err != nil {
+		return fmt.Errorf("--on-corruption: %w", err)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
@@ -52,7 +57,8 @@ func runStore(ctx context.Context, args []string) error {
 		ln.Close()
 		return fmt.Errorf("refusing to listen on %s without credentials: give --access-key and --secret-key, or listen on 127.0.0.1", ln.Addr())
 	}
-	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region}
+	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy,
+		Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice store: "+format+"\n", args...) }}
 	if *accessKey != "" {
 		opts.Credentials = map[string]string{*accessKey: *secretKey}
 	}
@@ -67,7 +73,7 @@ func runStore(ctx context.Context, args []string) error {
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API at %s://%s (data %s, fsync %s)\n", scheme, ln.Addr(), *data, *fsync)
+	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
 	errc := make(chan error, 1)
 	go func() {
 		if *tlsCert != "" {

@@ -14,10 +14,14 @@ import (
 	"time"
 )
 
-const crashEnv = "SLUICE_LOG_CRASH_CHILD_DIR"
+const (
+	crashEnv        = "SLUICE_LOG_CRASH_CHILD_DIR"
+	crashWritersEnv = "SLUICE_LOG_CRASH_CHILD_WRITERS" // default 4
+)
 
 // TestCrashChild is the child of TestCrashKill9: it appends forever from
-// several goroutines and prints "first count" for every acknowledged Append.
+// several goroutines and prints "first count id" for every acknowledged
+// Append.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashEnv)
 	if dir == "" {
@@ -31,7 +35,11 @@ func TestCrashChild(t *testing.T) {
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
 	var wg sync.WaitGroup
-	for w := range 4 {
+	writers := 4
+	if n, err := strconv.Atoi(os.Getenv(crashWritersEnv)); err == nil && n > 0 {
+		writers = n
+	}
+	for w := range writers {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				n := 1 + (i+w)%4

@@ -9,8 +9,10 @@
 // closes the files. A folder must be opened by one Log at a time.
 //
 // Append returns only after its records are durable (see Options.Fsync).
-// Sequence numbers are uint64, start at 1, are strictly increasing and
-// gap-free within a log, and follow the order of acknowledgement. Readers may
+// Sequence numbers are uint64, start at 1, are strictly increasing, follow
+// the order of acknowledgement and are never handed out twice, whatever
+// recovery finds. They are gap-free except where damage found at Open lost
+// records (see Recovery): readers must not assume next = seq + 1. Readers may
 // call Read, SeekTimestamp, FirstSeq and NextSeq concurrently with writers;
 // they see only durable records: a commit is published to readers after its
 // fsync and just before its Append calls return. Records returned by Read are owned by
@@ -38,9 +40,10 @@
 // bodyLen counts the body only (18 + hdrLen + len(payload)); the payload
 // length is implied. hdr is an opaque, caller-defined field (the Kinesis layer
 // keeps the partition key and explicit hash key there), at most 65535 bytes.
-// Frames of a segment have consecutive sequence numbers starting at baseSeq,
-// and the baseSeq of each segment equals the next sequence number of the
-// previous one. The newest segment is the only one written; it is rolled
+// Frames of a segment have increasing sequence numbers starting at baseSeq,
+// consecutive except across damage, and the baseSeq of each segment equals
+// the next sequence number of the previous one. The newest segment is the
+// only one written; it is rolled
 // when the next Append would take it over Options.SegmentBytes (one Append
 // call is never split across segments, so a segment may exceed the size by
 // at most one Append).
@@ -54,18 +57,55 @@
 // # Recovery
 //
 // On Open, a bad frame (short, implausible length, bad CRC or unexpected
-// sequence number) in the newest segment with no valid frame after it is a
-// torn tail, left by a crash during a write that was never acknowledged: the
-// file is truncated at that frame. A bad frame anywhere else — in a sealed
-// segment, or followed by a valid frame — is corruption: Open then returns
-// BOTH a *CorruptError naming the file and offset and a non-nil, read-only
-// *Log that serves every record before the bad frame (and nothing after it).
-// The caller must Close that Log. Nothing is deleted or truncated in that
-// case, so an operator can inspect or repair the files.
+// sequence number) is one of two things:
 //
-// A frame written by a torn un-acknowledged write is normally a tail; if the
-// disk persisted a later part of such a write but not an earlier one, Open
-// reports corruption rather than guessing (never silently drop data).
+//   - A torn tail: in the newest segment, the bytes from the bad frame to
+//     the end of the file are an incomplete frame (they end inside the frame
+//     its length announces, or hold no plausible length, as a zero-filled
+//     tail), no valid frame follows, and they do not start with the intact
+//     body of the expected record behind a damaged length field. It is left by a crash during a write
+//     that was never acknowledged, so no reader ever saw its sequence
+//     numbers: the file is cut there and the cut is logged (Options.Logf,
+//     naming file and offset).
+//   - Damage: anything else, in particular a complete frame whose CRC fails,
+//     even as the last frame of the newest segment (it may have been
+//     acknowledged). Nothing is cut or deleted, so an operator can inspect
+//     the files. Open looks for the next valid frame (one whose sequence
+//     number the damaged bytes could precede: at most one per 26 bytes, the
+//     smallest frame) and goes on from there, so one bad byte loses one
+//     record, not the rest of the log. Each damaged region is logged and
+//     listed by Damage (file, offset, length, the records lost).
+//
+// The records lost to damage are the sequence numbers between the last
+// good frame before it and the first after it; in a sealed segment with no
+// valid frame after the damage, the next segment's baseSeq ends them; and
+// records missing between two segments (a lost file) are damage of the
+// first. Damage at the end of the newest segment has nothing after it to
+// say how many records it held, so the log gives up as many sequence
+// numbers as the damaged bytes could hold (ceil(length/26), at least one)
+// and appends after the damaged bytes: a sequence number a consumer may
+// have checkpointed is never handed out again. Writes go on after damage.
+//
+// Readers meet damage where it is: with Options.OnCorruption
+// CorruptionStop (the default) Read returns the records before it and then
+// a *CorruptError naming file, offset and the lost sequence numbers; with
+// CorruptionSkip it continues at the next intact record and logs the skip
+// (at most once a minute per damaged region). A frame that goes bad after
+// Open is a *CorruptError from Read in either mode.
+//
+// Segments whose files overlap (a segment starting before the previous
+// one ends) cannot be reconciled: Open then returns BOTH a *CorruptError
+// naming the file and a non-nil, read-only *Log that serves the segments
+// before it. The caller must Close that Log.
+//
+// # Write failures
+//
+// A failed write, fsync or segment creation (a full disk, an exhausted
+// descriptor table) fails the Append calls of that group commit with
+// ErrUnavailable and nothing else: the bytes written for them are cut off
+// again (retried before the next write if the cut fails too), nothing
+// acknowledged is touched, and the next Append tries again. The log says
+// once when it starts refusing appends and once when writing works again.
 //
 // # Retention
 //

@@ -56,6 +56,47 @@ type Options struct {
 	MaxRecordBytes int       // largest payload accepted by Append
 	MaxBatchBytes  int       // most bytes one group commit writes
 	Now            func() int64
+	// OnCorruption says what Read does at records lost to damage found at
+	// Open: CorruptionStop (the default) returns a *CorruptError there,
+	// CorruptionSkip continues at the next intact record and logs the skip.
+	OnCorruption CorruptionPolicy
+	// Logf receives the log's reports (torn tails cut, damage found at
+	// Open, skipped damage, refused and resumed writes), one line per call
+	// without a trailing newline; nil writes them to standard error.
+	Logf func(format string, args ...any)
+
+	fs fileSystem // nil: the real one; tests inject faults here
+}
+
+// CorruptionPolicy says what readers do at damaged records.
+type CorruptionPolicy int
+
+const (
+	// CorruptionStop makes Read return a *CorruptError at the first
+	// damaged record, so a reader never passes over lost records unseen.
+	CorruptionStop CorruptionPolicy = iota
+	// CorruptionSkip makes Read continue at the next intact record after
+	// damage (the sequence numbers of the lost records are skipped) and
+	// log the skip.
+	CorruptionSkip
+)
+
+// ParseCorruptionPolicy parses "stop" or "skip".
+func ParseCorruptionPolicy(s string) (CorruptionPolicy, error) {
+	switch s {
+	case "stop", "":
+		return CorruptionStop, nil
+	case "skip":
+		return CorruptionSkip, nil
+	}
+	return 0, fmt.Errorf("invalid corruption policy %q (want stop or skip)", s)
+}
+
+func (p CorruptionPolicy) String() string {
+	if p == CorruptionSkip {
+		return "skip"
+	}
+	return "stop"
 }
 
 func (o *Options) setDefaults() {
@@ -74,6 +115,12 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixMilli() }
 	}
+	if o.Logf == nil {
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	}
+	if o.fs == nil {
+		o.fs = osFS{}
+	}
 }
 
 var (
@@ -87,13 +134,64 @@ var (
 	ErrTrimmed = errors.New("log: sequence number trimmed by retention")
 	// ErrTooLarge is returned by Append for an oversized record or header.
 	ErrTooLarge = errors.New("log: record too large")
+	// ErrUnavailable is returned by Append while the log cannot write
+	// (disk full, no file descriptors, failing fsync): nothing of the
+	// refused records was acknowledged or kept, and the log retries by
+	// itself on the next Append. The error also wraps the cause.
+	ErrUnavailable = errors.New("log: cannot write now")
 )
 
-// CorruptError reports a bad frame that is not a torn tail.
+// CorruptError reports damaged bytes: at Open, segments that cannot be
+// reconciled (see the package doc); from Read, records lost to damage when
+// Options.OnCorruption is CorruptionStop, or a frame that went bad after
+// Open. Seq and Next, when set, are the range [Seq, Next) of sequence
+// numbers the damage affects.
 type CorruptError struct {
-	File   string
-	Offset int64
-	Reason string
+	File      string
+	Offset    int64
+	Reason    string
+	Seq, Next uint64
+}
+
+// Damage is one damaged region found at Open: Length bytes of File from
+// Offset hold no intact frame, and the records with sequence numbers
+// [FirstSeq, NextSeq) are lost to it. Exact is false when the range is an
+// upper bound (damage at the end of the newest segment, where nothing
+// after it tells how many records it held). A region with FirstSeq ==
+// NextSeq lost no record (a bad segment header, junk between frames).
+type Damage struct {
+	File     string
+	Offset   int64
+	Length   int64
+	FirstSeq uint64
+	NextSeq  uint64
+	Exact    bool
+	Reason   string
+}
+
+// Records says which records a damage affects, for log lines.
+func (d Damage) Records() string {
+	n := d.NextSeq - d.FirstSeq
+	switch {
+	case n == 0:
+		return "no record lost"
+	case d.Exact && n == 1:
+		return fmt.Sprintf("record %d lost", d.FirstSeq)
+	case d.Exact:
+		return fmt.Sprintf("%d records lost (%d to %d)", n, d.FirstSeq, d.NextSeq-1)
+	}
+	return fmt.Sprintf("up to %d records lost (%d to %d; sequence numbers past them are not reused)", n, d.FirstSeq, d.NextSeq-1)
+}
+
+// damage is a Damage of a segment and where readers meet it.
+type damage struct {
+	Damage
+	at, end int64        // readers at offset at continue at end
+	logged  atomic.Int64 // Unix ms of the last skip logged, for rate limiting
+}
+
+func (d *damage) err(seq uint64) *CorruptError {
+	return &CorruptError{File: d.File, Offset: d.Offset, Reason: d.Reason, Seq: max(seq, d.FirstSeq), Next: d.NextSeq}
 }
 
 func (e *CorruptError) Error() string {
@@ -111,13 +209,31 @@ type indexEntry struct {
 type segment struct {
 	path    string
 	base    uint64
-	f       *os.File
+	f       file
 	refs    atomic.Int32 // the segment list holds one; each reader one
 	next    uint64       // one past the last readable seq
 	size    int64        // readable bytes
 	firstTs int64
 	lastTs  int64
 	index   []indexEntry
+	damage  []*damage // found at Open, by offset; immutable afterwards
+}
+
+// damageAt returns the damage readers meet at offset off, if any.
+func (s *segment) damageAt(off int64) *damage {
+	for _, d := range s.damage {
+		if d.at == off {
+			return d
+		}
+	}
+	return nil
+}
+
+func (s *segment) addDamage(off, end int64, first, next uint64, exact bool, reason string) *damage {
+	d := &damage{Damage: Damage{File: s.path, Offset: off, Length: end - off, FirstSeq: first, NextSeq: next, Exact: exact, Reason: reason},
+		at: max(off, segHeaderSize), end: max(end, segHeaderSize)}
+	s.damage = append(s.damage, d)
+	return d
 }
 
 // request is one Append or AppendAsync call queued for the writer; it is
@@ -162,7 +278,12 @@ type Log struct {
 	reqs    chan *request
 	wg      sync.WaitGroup
 	batches atomic.Int64
-	failed  error // sticky write/fsync failure; owned by flusher
+
+	// Write failures, owned by the flusher: dirty means the newest segment
+	// may hold bytes past its published size that could not be cut yet;
+	// refusing counts the appends refused in the current episode.
+	dirty    bool
+	refusing int
 
 	w struct {
 		seg     *segment
@@ -176,7 +297,7 @@ type Log struct {
 	}
 }
 
-func newSegment(path string, base uint64, f *os.File) *segment {
+func newSegment(path string, base uint64, f file) *segment {
 	s := &segment{path: path, base: base, f: f, next: base}
 	s.refs.Store(1)
 	return s
@@ -193,8 +314,10 @@ func (s *segment) unref() error {
 func segName(base uint64) string { return fmt.Sprintf("%020d.seg", base) }
 
 // Open opens or creates the log in dir and recovers it (see the package doc).
-// If it finds corruption it returns a read-only *Log and a *CorruptError
-// together; the caller must Close the Log either way when it is non-nil.
+// Damage it finds is logged and listed by Damage, and the Log stays
+// writable; only segments that overlap make it return a read-only *Log
+// and a *CorruptError together. The caller must Close the Log either way
+// when it is non-nil.
 func Open(dir string, opts Options) (*Log, error) {
 	opts.setDefaults()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -227,24 +350,20 @@ func Open(dir string, opts Options) (*Log, error) {
 		l.segs = []*segment{s}
 	} else {
 		for i, b := range bases {
-			s, cerr, err := l.recoverSegment(b, i == len(bases)-1)
+			s, err := l.recoverSegment(b, i == len(bases)-1)
 			if err != nil {
 				l.closeFiles()
 				return nil, err
 			}
-			if s != nil {
-				if n := len(l.segs); n > 0 && l.segs[n-1].next != s.base && cerr == nil {
-					cerr = &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("segment starts at %d, previous ends before %d", s.base, l.segs[n-1].next)}
-					s.f.Close()
-					s = nil
-				}
-			}
-			if s != nil {
-				l.segs = append(l.segs, s)
-			}
-			if cerr != nil {
-				l.readOnly = cerr
-				return l, cerr
+			l.segs = append(l.segs, s)
+		}
+		if cerr := l.reconcile(); cerr != nil {
+			l.readOnly = cerr
+			return l, cerr
+		}
+		for _, s := range l.segs {
+			for _, d := range s.damage {
+				l.opts.Logf("log %s: damaged segment %s at offset %d (%d bytes, %s): %s", dir, d.File, d.Offset, d.Length, d.Reason, d.Records())
 			}
 		}
 	}
@@ -265,6 +384,49 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// reconcile checks that each segment continues where the previous one
+// ends. Records missing between two segments (damage at the end of the
+// first, or a lost segment file) become damage of the first; overlapping
+// segments are a *CorruptError, and only the segments before the overlap
+// are kept.
+func (l *Log) reconcile() *CorruptError {
+	for i := 0; i+1 < len(l.segs); i++ {
+		a, b := l.segs[i], l.segs[i+1]
+		if a.next > b.base {
+			cerr := &CorruptError{File: b.path, Offset: 0, Reason: fmt.Sprintf("segment starts at %d, previous one holds records up to %d", b.base, a.next-1)}
+			for _, s := range l.segs[i+1:] {
+				s.f.Close()
+			}
+			l.segs = l.segs[:i+1]
+			return cerr
+		}
+		if a.next == b.base {
+			continue
+		}
+		if n := len(a.damage); n > 0 && a.damage[n-1].end == a.size && a.damage[n-1].NextSeq == a.next {
+			d := a.damage[n-1]
+			d.NextSeq, d.Exact = b.base, true
+		} else {
+			a.addDamage(a.size, a.size, a.next, b.base, true, fmt.Sprintf("records missing before segment %s", filepath.Base(b.path)))
+		}
+		a.next = b.base
+	}
+	return nil
+}
+
+// Damage returns the damaged regions Open found, oldest first.
+func (l *Log) Damage() []Damage {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var out []Damage
+	for _, s := range l.segs {
+		for _, d := range s.damage {
+			out = append(out, d.Damage)
+		}
+	}
+	return out
+}
+
 func segHeader(base uint64) []byte {
 	b := make([]byte, 0, segHeaderSize)
 	b = append(b, segMagic...)
@@ -272,7 +434,7 @@ func segHeader(base uint64) []byte {
 		byte(base>>32), byte(base>>40), byte(base>>48), byte(base>>56))
 }
 
-func (l *Log) sync(f *os.File) error {
+func (l *Log) sync(f file) error {
 	if l.opts.Fsync == FsyncNever {
 		return nil
 	}
@@ -283,7 +445,7 @@ func (l *Log) syncDir() error {
 	if l.opts.Fsync == FsyncNever {
 		return nil
 	}
-	d, err := os.Open(l.dir)
+	d, err := l.opts.fs.OpenFile(l.dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -291,20 +453,38 @@ func (l *Log) syncDir() error {
 	return d.Sync()
 }
 
-// createSegment creates a durable, empty segment file.
+// createSegment creates a durable, empty segment file. A file of that name
+// holding no more than a header is left by an earlier attempt that failed
+// half-way (disk full, say) and is reused.
 func (l *Log) createSegment(base uint64) (*segment, error) {
 	path := filepath.Join(l.dir, segName(base))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := l.opts.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		f, err = l.opts.fs.OpenFile(path, os.O_RDWR, 0)
+		if err == nil {
+			var st os.FileInfo
+			if st, err = f.Stat(); err == nil && st.Size() > segHeaderSize {
+				err = fmt.Errorf("it exists and holds %d bytes", st.Size())
+			}
+			if err == nil {
+				err = f.Truncate(0)
+			}
+			if err != nil {
+				f.Close()
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
 	}
-	if _, err = f.Write(segHeader(base)); err == nil {
+	if _, err = f.WriteAt(segHeader(base), 0); err == nil {
 		if err = l.sync(f); err == nil {
 			err = l.syncDir()
 		}
 	}
 	if err != nil {
 		f.Close()
+		l.opts.fs.Remove(path) // if this fails too, the next attempt reuses the file
 		return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
 	}
 	s := newSegment(path, base, f)
@@ -330,7 +510,8 @@ func (l *Log) FirstSeq() uint64 {
 }
 
 // NextSeq is the sequence number the next acknowledged record will get
-// (one past the last readable record).
+// (one past the last readable record, or past the sequence numbers given up
+// to damage at the end of the log).
 func (l *Log) NextSeq() uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -386,7 +567,7 @@ func (l *Log) DeleteBefore(ms int64) (int, error) {
 	l.mu.Unlock()
 	for _, s := range del {
 		s.unref() // readers still reading keep the file open
-		if err := os.Remove(s.path); err != nil {
+		if err := l.opts.fs.Remove(s.path); err != nil {
 			return 0, fmt.Errorf("cannot delete segment %s: %w", s.path, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 )
 
 // view is a reader's snapshot of a segment's published extent; the reader
@@ -22,7 +23,11 @@ type view struct {
 // header (the first record is returned whatever its size, so a reader always
 // progresses). nextSeq is the sequence number to read next. Reading at or
 // past NextSeq returns no records and nextSeq = fromSeq; reading before
-// FirstSeq returns ErrTrimmed. The returned records are owned by the caller.
+// FirstSeq returns ErrTrimmed. Sequence numbers of the records returned
+// are increasing but may have gaps where damage lost records: at such
+// damage Read stops, returning the records before it and then a
+// *CorruptError once it has none, or skips it, as Options.OnCorruption
+// says. The returned records are owned by the caller.
 func (l *Log) Read(fromSeq uint64, maxRecords, maxBytes int) ([]Record, uint64, error) {
 	views, err := l.snapshot(fromSeq)
 	if err != nil {
@@ -36,7 +41,7 @@ func (l *Log) Read(fromSeq uint64, maxRecords, maxBytes int) ([]Record, uint64, 
 		if len(out) >= maxRecords || (len(out) > 0 && bytes >= maxBytes) {
 			break
 		}
-		out, bytes, seq, err = v.read(seq, out, bytes, maxRecords, maxBytes)
+		out, bytes, seq, err = l.readView(v, seq, out, bytes, maxRecords, maxBytes)
 		if err != nil {
 			return out, seq, err
 		}
@@ -77,13 +82,33 @@ func release(views []view) {
 	}
 }
 
-// read appends the records of v from seq on until the limits or its end.
-func (v view) read(seq uint64, out []Record, bytes, maxRecords, maxBytes int) ([]Record, int, uint64, error) {
+// readView appends the records of v from seq on until the limits or its
+// end. At damage found at Open it stops (returning what it has, or a
+// *CorruptError when it has nothing) or skips, as Options.OnCorruption says.
+func (l *Log) readView(v view, seq uint64, out []Record, bytes, maxRecords, maxBytes int) ([]Record, int, uint64, error) {
 	if seq >= v.next || seq < v.seg.base {
 		return out, bytes, seq, nil
 	}
 	sc := newScanner(v)
+	var met *damage
 	for seq < v.next && len(out) < maxRecords {
+		if d := v.seg.damageAt(sc.pos); d != nil && d != met {
+			met = d
+			if seq < d.NextSeq {
+				if l.opts.OnCorruption != CorruptionSkip {
+					if len(out) > 0 {
+						return out, bytes, seq, nil
+					}
+					return out, bytes, seq, d.err(seq)
+				}
+				l.logSkip(d, seq)
+				seq = d.NextSeq
+			}
+			if d.end > sc.pos {
+				sc.skipTo(d.end)
+			}
+			continue
+		}
 		rec, err := sc.next()
 		if err == nil && rec.Seq > seq {
 			err = errBadFrame
@@ -105,6 +130,20 @@ func (v view) read(seq uint64, out []Record, bytes, maxRecords, maxBytes int) ([
 	return out, bytes, seq, nil
 }
 
+// skipLogEvery bounds how often one damaged region's skip is logged.
+const skipLogEvery = 60_000 // ms
+
+// logSkip logs that a reader skipped damage, at most once a minute per
+// damaged region.
+func (l *Log) logSkip(d *damage, seq uint64) {
+	now := time.Now().UnixMilli()
+	last := d.logged.Load()
+	if last != 0 && now-last < skipLogEvery || !d.logged.CompareAndSwap(last, now) {
+		return
+	}
+	l.opts.Logf("log %s: reader skipped damaged records %d to %d (%s at offset %d)", l.dir, max(seq, d.FirstSeq), d.NextSeq-1, d.File, d.Offset)
+}
+
 // scanner reads the frames of a view one by one.
 type scanner struct {
 	v   view
@@ -122,6 +161,12 @@ func newScanner(v view) *scanner {
 	size := int(min(v.size-v.off, 64<<10))
 	return &scanner{v: v, off: v.off, pos: v.off,
 		br: bufio.NewReaderSize(io.NewSectionReader(v.seg.f, v.off, v.size-v.off), size)}
+}
+
+// skipTo moves the scanner to offset off of its view.
+func (sc *scanner) skipTo(off int64) {
+	sc.off, sc.pos = off, off
+	sc.br.Reset(io.NewSectionReader(sc.v.seg.f, off, max(sc.v.size-off, 0)))
 }
 
 // next returns the next frame; its slices are freshly allocated.
@@ -175,7 +220,22 @@ func (l *Log) SeekTimestamp(ms int64) (uint64, error) {
 	}
 	defer v.seg.unref()
 	sc := newScanner(v)
-	for ; seq < v.next; seq++ {
+	var met *damage
+	var lost uint64 // first record lost to damage just passed, 0 if none
+	for seq < v.next {
+		if d := v.seg.damageAt(sc.pos); d != nil && d != met {
+			met = d
+			if seq < d.NextSeq {
+				if lost == 0 {
+					lost = max(seq, d.FirstSeq)
+				}
+				seq = d.NextSeq
+			}
+			if d.end > sc.pos {
+				sc.skipTo(d.end)
+			}
+			continue
+		}
 		rec, err := sc.next()
 		if err == nil && rec.Seq != seq {
 			err = errBadFrame
@@ -184,8 +244,18 @@ func (l *Log) SeekTimestamp(ms int64) (uint64, error) {
 			return 0, sc.err(err)
 		}
 		if rec.Timestamp >= ms {
+			if lost != 0 {
+				// The wanted record may be among the lost ones: start
+				// there, so the reader meets the damage.
+				return lost, nil
+			}
 			return seq, nil
 		}
+		lost = 0
+		seq++
+	}
+	if lost != 0 {
+		return lost, nil
 	}
 	// Unreachable while timestamps are non-decreasing: the segment's
 	// newest record is at or after ms.

@@ -125,10 +125,7 @@ func (l *Log) flusher() {
 			runtime.Gosched()
 		}
 		prev = len(batch)
-		err := l.commit(batch)
-		for _, r := range batch {
-			r.ack(err)
-		}
+		l.commit(batch)
 		clear(batch)
 		l.batches.Add(1)
 	}
@@ -138,27 +135,89 @@ func (l *Log) flusher() {
 // join a commit.
 const maxSpins = 4
 
-func (l *Log) commit(batch []*request) error {
-	if l.failed != nil {
-		return l.failed
+// commit writes a batch and acknowledges its requests. When a write, fsync
+// or segment roll fails, the requests not yet published are refused with
+// ErrUnavailable, the bytes written for them are cut off again, and the
+// writer carries on with the next batch: a full disk or an exhausted
+// descriptor table refuses appends while it lasts, and only then. The
+// start and the end of such an episode are logged once each.
+func (l *Log) commit(batch []*request) {
+	err := l.cleanup()
+	done := 0
+	if err == nil {
+		if done, err = l.writeBatch(batch); err != nil {
+			l.resetWriter()
+			if cerr := l.cleanup(); cerr != nil {
+				err = fmt.Errorf("%w (and cannot cut off what was written: %v)", err, cerr)
+			}
+		}
 	}
-	if err := l.writeBatch(batch); err != nil {
-		l.failed = fmt.Errorf("log: writer failed, log needs reopening: %w", err)
-		return l.failed
+	if err != nil {
+		if l.refusing == 0 {
+			l.opts.Logf("log %s: refusing appends, retrying at each append: %v", l.dir, err)
+		}
+		l.refusing += len(batch) - done
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	} else if l.refusing > 0 {
+		l.opts.Logf("log %s: writes resumed after %d refused appends", l.dir, l.refusing)
+		l.refusing = 0
 	}
+	for i, r := range batch {
+		if i < done {
+			r.ack(nil)
+		} else {
+			r.ack(err)
+		}
+	}
+}
+
+// resetWriter forgets what the writer did since its last publish.
+func (l *Log) resetWriter() {
+	w := &l.w
+	s := w.seg
+	w.size, w.next, w.firstTs = s.size, s.next, s.firstTs
+	w.lastTs = max(w.lastTs, s.lastTs)
+	w.lastIdx = -1
+	if n := len(s.index); n > 0 {
+		w.lastIdx = s.index[n-1].off
+	}
+	w.newIdx = w.newIdx[:0]
+	w.buf = w.buf[:0]
+	l.dirty = true
+}
+
+// cleanup cuts the newest segment back to its published size after a
+// failed write, so the next frame starts where the last acknowledged one
+// ends.
+func (l *Log) cleanup() error {
+	if !l.dirty {
+		return nil
+	}
+	s := l.w.seg
+	if err := s.f.Truncate(l.w.size); err != nil {
+		return fmt.Errorf("cannot truncate segment %s to %d: %w", s.path, l.w.size, err)
+	}
+	if err := l.sync(s.f); err != nil {
+		return fmt.Errorf("cannot fsync segment %s: %w", s.path, err)
+	}
+	l.dirty = false
 	return nil
 }
 
-func (l *Log) writeBatch(batch []*request) error {
+// writeBatch writes and publishes a batch. It returns how many of its
+// requests (from the first) were published, all of them unless it fails.
+func (l *Log) writeBatch(batch []*request) (int, error) {
 	w := &l.w
 	w.buf = w.buf[:0]
-	for _, r := range batch {
+	published := 0
+	for k, r := range batch {
 		if w.size+int64(len(w.buf)+r.bytes) > l.opts.SegmentBytes && w.size+int64(len(w.buf)) > segHeaderSize {
 			if err := l.flushBuf(true); err != nil {
-				return err
+				return published, err
 			}
+			published = k
 			if err := l.roll(); err != nil {
-				return err
+				return published, err
 			}
 		}
 		ts := l.opts.Now()
@@ -185,11 +244,14 @@ func (l *Log) writeBatch(batch []*request) error {
 		w.lastTs = ts
 		if l.opts.Fsync == FsyncAlways {
 			if err := l.flushBuf(false); err != nil {
-				return err
+				return published, err
 			}
 		}
 	}
-	return l.flushBuf(true)
+	if err := l.flushBuf(true); err != nil {
+		return published, err
+	}
+	return len(batch), nil
 }
 
 // flushBuf writes the buffered frames, fsyncs them and, if publish is set,
@@ -198,6 +260,7 @@ func (l *Log) flushBuf(publish bool) error {
 	w := &l.w
 	if len(w.buf) > 0 {
 		if _, err := w.seg.f.WriteAt(w.buf, w.size); err != nil {
+			l.dirty = true // part of it may be in the file
 			return fmt.Errorf("cannot write segment %s: %w", w.seg.path, err)
 		}
 		w.size += int64(len(w.buf))

@@ -65,7 +65,7 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	num := st.seqNum(sh)
 	num.Seq, err = st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
 	if err != nil {
-		return nil, err
+		return nil, inShard(sh.ID, err)
 	}
 	b := getBuf(128)
 	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
@@ -409,7 +409,7 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 		recs, next, err = l.Read(l.FirstSeq(), limit, maxGetRecordsBytes)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, inShard(sh.ID, err)
 	}
 	// Keys in the order encoding/json writes a map's: sorted.
 	size := 256

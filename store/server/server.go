@@ -99,6 +99,13 @@ type Options struct {
 	SegmentBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnCorruption says whether readers stop (the default) or skip at
+	// records a shard log lost to damage.
+	OnCorruption slog.CorruptionPolicy
+	// Logf receives the store's reports (damage found at start, torn
+	// tails cut, refused writes), one line per call; nil writes them to
+	// standard error.
+	Logf func(format string, args ...any)
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -126,6 +133,9 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create store folder %s: %w", dir, err)
@@ -346,7 +356,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, ae.Code, ae.Message)
 			return
 		}
-		writeError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
+		status, code, msg := s.failure(err)
+		writeError(w, status, code, msg)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")

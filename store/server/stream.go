@@ -71,7 +71,8 @@ func (st *stream) gone() error {
 }
 
 func (s *Server) logOptions() slog.Options {
-	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes}
+	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes,
+		OnCorruption: s.opts.OnCorruption, Logf: s.logf}
 }
 
 // openStream loads dir/<name>/stream.json and opens the stream's shard logs.
@@ -114,7 +115,12 @@ func (st *stream) openLogs(opts slog.Options) error {
 		if st.logs[sh.ID] != nil {
 			continue
 		}
-		l, err := slog.Open(filepath.Join(st.dir, sh.ID), opts)
+		o := opts
+		if logf := opts.Logf; logf != nil {
+			prefix := fmt.Sprintf("stream %s shard %s: ", st.meta.Name, sh.ID)
+			o.Logf = func(format string, args ...any) { logf(prefix+format, args...) }
+		}
+		l, err := slog.Open(filepath.Join(st.dir, sh.ID), o)
 		if l != nil {
 			st.logs[sh.ID] = l
 		}
@@ -122,12 +128,37 @@ func (st *stream) openLogs(opts slog.Options) error {
 			var ce *slog.CorruptError
 			if errors.As(err, &ce) && l != nil {
 				// Serve what is readable up to the corruption; appends fail.
+				o.Logf("read-only, serving records up to %d: %v", l.NextSeq()-1, err)
 				continue
 			}
 			return fmt.Errorf("cannot open shard %s of stream %s: %w", sh.ID, st.meta.Name, err)
 		}
+		if dmg := l.Damage(); len(dmg) > 0 {
+			o.Logf("DAMAGED: %s", damageSummary(dmg, opts.OnCorruption))
+		}
 	}
 	return nil
+}
+
+// damageSummary describes the damage of one shard log in one line.
+func damageSummary(dmg []slog.Damage, policy slog.CorruptionPolicy) string {
+	var lost uint64
+	exact := true
+	for _, d := range dmg {
+		lost += d.NextSeq - d.FirstSeq
+		exact = exact && d.Exact
+	}
+	n := fmt.Sprint(lost)
+	if !exact {
+		n = "up to " + n
+	}
+	first := dmg[0]
+	readers := "readers get an error at the first lost record (--on-corruption stop)"
+	if policy == slog.CorruptionSkip {
+		readers = "readers skip the lost records (--on-corruption skip)"
+	}
+	return fmt.Sprintf("%d damaged region(s), first in %s at offset %d; %s records lost; %s",
+		len(dmg), first.File, first.Offset, n, readers)
 }
 
 func (st *stream) close() error {

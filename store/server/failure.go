@@ -1,0 +1,76 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"syscall"
+
+	slog "github.com/sluicehq/sluice/store/log"
+)
+
+func (s *Server) logf(format string, args ...any) { s.opts.Logf(format, args...) }
+
+// shardErr is an error of a shard's log, with the shard it came from.
+type shardErr struct {
+	shard string
+	err   error
+}
+
+func (e *shardErr) Error() string { return e.err.Error() }
+func (e *shardErr) Unwrap() error { return e.err }
+
+// inShard tags an error of shard's log with the shard, for failure.
+func inShard(shard string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &shardErr{shard: shard, err: err}
+}
+
+// failure maps an error that is not an API error to the HTTP status, AWS
+// error code and message of the reply. The messages never name server
+// files: those go to the store's log.
+//
+//   - A log refusing writes (disk full, no file descriptors, failing
+//     fsync): 503 ServiceUnavailable, which AWS SDKs retry.
+//   - A read reaching records lost to damage (--on-corruption stop), or a
+//     shard made read-only by damage: 500 InternalFailure naming the shard
+//     and the sequence numbers.
+//   - Any other failure of a file: 500 InternalFailure, "Internal service
+//     failure.", and the error goes to the store's log.
+func (s *Server) failure(err error) (status int, code, msg string) {
+	shard := "?"
+	var se *shardErr
+	if errors.As(err, &se) {
+		shard = se.shard
+	}
+	var ce *slog.CorruptError
+	switch {
+	case errors.Is(err, slog.ErrUnavailable):
+		cause := "storage failure"
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			cause = errno.Error()
+		}
+		return http.StatusServiceUnavailable, "ServiceUnavailable",
+			fmt.Sprintf("Shard %s cannot store records now (%s); retry later.", shard, cause)
+	case errors.Is(err, slog.ErrReadOnly):
+		return http.StatusInternalServerError, "InternalFailure",
+			fmt.Sprintf("Shard %s is read-only: its log on disk is damaged.", shard)
+	case errors.As(err, &ce) && ce.Next > ce.Seq:
+		return http.StatusInternalServerError, "InternalFailure",
+			fmt.Sprintf("Records %d to %d of shard %s are lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them).", ce.Seq, ce.Next-1, shard)
+	case errors.As(err, &ce):
+		s.logf("shard %s: %v", shard, err)
+		return http.StatusInternalServerError, "InternalFailure",
+			fmt.Sprintf("Shard %s has a damaged record on disk.", shard)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		s.logf("shard %s: %v", shard, err)
+		return http.StatusInternalServerError, "InternalFailure", "Internal service failure."
+	}
+	return http.StatusInternalServerError, "InternalFailure", err.Error()
+}
