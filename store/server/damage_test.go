@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,6 +126,9 @@ func TestDamagedShardIsReportedAndReadersGetAnError(t *testing.T) {
 	}
 	if strings.Contains(msg, dir) || strings.Contains(msg, ".seg") {
 		t.Fatalf("error names a server file: %q", msg)
+	}
+	if !regexp.MustCompile(`Records [0-9]{56} to [0-9]{56} `).MatchString(msg) {
+		t.Fatalf("error does not name the lost records by their API sequence numbers: %q", msg)
 	}
 	// Writes go on.
 	c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("after")})

@@ -5,16 +5,20 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"syscall"
 
+	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
 )
 
 func (s *Server) logf(format string, args ...any) { s.opts.Logf(format, args...) }
 
-// shardErr is an error of a shard's log, with the shard it came from.
+// shardErr is an error of a shard's log, with the shard it came from and
+// that shard's API sequence numbers (num.Seq is set per message).
 type shardErr struct {
 	shard string
+	num   *store.SequenceNumber // nil: show the log's numbers
 	err   error
 }
 
@@ -27,6 +31,25 @@ func inShard(shard string, err error) error {
 		return nil
 	}
 	return &shardErr{shard: shard, err: err}
+}
+
+// inShardNum is inShard for a shard whose API sequence numbers are num's,
+// so that replies name records as clients know them.
+func inShardNum(shard string, num store.SequenceNumber, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &shardErr{shard: shard, num: &num, err: err}
+}
+
+// seqText is log sequence number seq as the API shows it.
+func (e *shardErr) seqText(seq uint64) string {
+	if e == nil || e.num == nil {
+		return strconv.FormatUint(seq, 10)
+	}
+	n := *e.num
+	n.Seq = seq
+	return n.String()
 }
 
 // failure maps an error that is not an API error to the HTTP status, AWS
@@ -61,7 +84,7 @@ func (s *Server) failure(err error) (status int, code, msg string) {
 			fmt.Sprintf("Shard %s is read-only: its log on disk is damaged.", shard)
 	case errors.As(err, &ce) && ce.Next > ce.Seq:
 		return http.StatusInternalServerError, "InternalFailure",
-			fmt.Sprintf("Records %d to %d of shard %s are lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them).", ce.Seq, ce.Next-1, shard)
+			fmt.Sprintf("Records %s to %s of shard %s are lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them).", se.seqText(ce.Seq), se.seqText(ce.Next-1), shard)
 	case errors.As(err, &ce):
 		s.logf("shard %s: %v", shard, err)
 		return http.StatusInternalServerError, "InternalFailure",

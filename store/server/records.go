@@ -409,7 +409,7 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 		recs, next, err = l.Read(l.FirstSeq(), limit, maxGetRecordsBytes)
 	}
 	if err != nil {
-		return nil, nil, inShard(sh.ID, err)
+		return nil, nil, inShardNum(sh.ID, st.seqNum(sh), err)
 	}
 	// Keys in the order encoding/json writes a map's: sorted.
 	size := 256
