@@ -281,12 +281,8 @@ func abs(c *compiler, e *callExpr, args []*node) (*node, error) {
 	if x.typ == runtime.Double {
 		n.eval = convert(x.typ, x, f64, f64, func(v float64) (float64, bool) { return math.Abs(v), true })
 	} else {
-		n.eval = convert(x.typ, x, i64, i64, func(v int64) (int64, bool) {
-			if v < 0 {
-				v = -v
-			}
-			return v, true
-		})
+		n.faults = c.f
+		n.eval = negEvalInt(x, x.typ, true, c.f, e.String())
 	}
 	return fold(n, x), nil
 }

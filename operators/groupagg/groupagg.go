@@ -102,8 +102,14 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	}
 	o.accs.Grow(o.table.Len())
 	o.accs.Update(b, o.rows, o.groups)
-	for _, g := range o.touched {
+	for i, g := range o.touched {
 		o.mark[g] = false
+		if err := o.accs.Check(g); err != nil {
+			for _, g := range o.touched[i:] {
+				o.mark[g] = false
+			}
+			return fmt.Errorf("%w, for the group %s", err, o.table.KeyString(g))
+		}
 		kind := runtime.UpdateAfter
 		if g >= before {
 			kind = runtime.Insert
