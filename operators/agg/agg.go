@@ -216,6 +216,17 @@ func (a *Accs) overflowed(g int32) int {
 	return -1
 }
 
+// Overflow returns a group whose integer SUM left BIGINT's range and its
+// *OverflowError, or nil: for a snapshot, which must not keep a wrong sum
+// as if it were right.
+func (a *Accs) Overflow() (int32, error) {
+	if len(a.over) == 0 {
+		return 0, nil
+	}
+	o := a.over[0]
+	return o.g, &OverflowError{Agg: a.l.aggs[o.agg].Name}
+}
+
 // Check returns an *OverflowError when an integer SUM of group g left
 // BIGINT's range (its value is then wrong and must not be emitted), else
 // nil. It costs nothing while no group has overflowed.
