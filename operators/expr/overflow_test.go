@@ -70,6 +70,11 @@ func TestIntegerOverflowFailsTheRow(t *testing.T) {
 	f(Neg(a), rows[3:], 0, "-a")
 	f(Call("ABS", a), rows[3:], 0, "ABS(a)")
 	f(Gt(Add(a, bb), Int(0)), rows, 1, "a + b")
+	f(Call("ROUND", a, Int(-1)), rows[1:2], 0, "ROUND(a, -1)")
+	f(Call("ROUND", a, Int(-19)), rows[1:2], 0, "ROUND(a, -19)")
+	f(Call("ROUND", a, Int(-1)), rows[3:], 0, "ROUND(a, -1)")
+	f(Call("ROUND", bb, Int(-2)), rows[:1], -1, "")
+	f(Call("ROUND", a, Int(-20)), rows[1:2], -1, "")
 	// Results that fit, and NULL rows, do not fail.
 	f(Add(a, bb), [][]runtime.Value{rows[0], rows[2]}, -1, "")
 	f(Mul(Int(3037000499), Int(3037000499)), rows, -1, "")
