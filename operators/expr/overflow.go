@@ -114,23 +114,27 @@ func checkedVV(op Op, a, b, out []int64) bool {
 	b, out = b[:len(a)], out[:len(a)]
 	var acc int64
 	switch op {
+	// Operands are read once into locals: out may alias a or b.
 	case OpAdd:
-		for i := range a {
-			s := a[i] + b[i]
+		for i, x := range a {
+			y := b[i]
+			s := x + y
 			out[i] = s
-			acc |= (s ^ a[i]) & (s ^ b[i])
+			acc |= (s ^ x) & (s ^ y)
 		}
 	case OpSub:
-		for i := range a {
-			s := a[i] - b[i]
+		for i, x := range a {
+			y := b[i]
+			s := x - y
 			out[i] = s
-			acc |= (a[i] ^ b[i]) & (a[i] ^ s)
+			acc |= (x ^ y) & (x ^ s)
 		}
 		return acc < 0
 	case OpMul:
-		for i := range a {
-			out[i] = a[i] * b[i]
-			acc |= mulHiCheck(a[i], b[i])
+		for i, x := range a {
+			y := b[i]
+			out[i] = x * y
+			acc |= mulHiCheck(x, y)
 		}
 		return acc != 0
 	}
@@ -166,12 +170,13 @@ func checkedVC(op Op, a []int64, k int64, out []int64) bool {
 			lo, hi = math.MaxInt64/k, math.MinInt64/k
 		}
 		span := uint64(hi - lo)
-		bad := false
+		var borrow uint64
 		for i, x := range a {
 			out[i] = x * k
-			bad = bad || uint64(x-lo) > span
+			_, b := bits.Sub64(span, uint64(x-lo), 0) // 1 when x is out of [lo, hi]
+			borrow |= b
 		}
-		return bad
+		return borrow != 0
 	case OpDiv:
 		for i, x := range a {
 			out[i] = x / k
