@@ -154,7 +154,9 @@ func (o *op) Open(ctx *runtime.Context) error {
 	if o.ttlMs() > 0 {
 		now := o.now()
 		o.nextPurge = now + o.purgeEvery()
-		ctx.RegisterProcessingTimer(o.nextPurge)
+		if ctx != nil {
+			ctx.RegisterProcessingTimer(o.nextPurge)
+		}
 	}
 	return nil
 }
