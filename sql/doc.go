@@ -7,7 +7,7 @@
 //
 //   - sql/parser: our lexer, script splitter (statements with their file
 //     positions) and DDL parser (CREATE TABLE … WITH, WATERMARK FOR, DROP,
-//     SHOW TABLES, DESCRIBE).
+//     SHOW TABLES, DESCRIBE, SET 'key' = 'value').
 //   - sql/catalog: the tables, in memory or in a folder (--catalog DIR).
 //   - sql/query: queries parsed with github.com/xwb1989/sqlparser, names
 //     resolved and scalar expressions translated to operators/expr, every
@@ -21,5 +21,6 @@
 //     TUMBLE_START/_END etc.), and the sink; interval joins from
 //     `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts - x AND a.ts + y`;
 //     UNION ALL as several inputs of one sink. All INSERTs of a file form
-//     one job.
+//     one job. SET options (settings.go: state TTL, key limit) apply to
+//     the queries after them.
 package sql

@@ -36,6 +36,9 @@ type Options struct {
 	Catalog *catalog.Catalog
 	// Out receives the output of SHOW TABLES and DESCRIBE (nil: discarded).
 	Out io.Writer
+	// StateTTL, when positive, is the state TTL of every query, over the
+	// file's SET 'table.exec.state.ttl' (the --state-ttl flag).
+	StateTTL time.Duration
 }
 
 // Plan is a compiled job file: one dataflow graph running every INSERT.
@@ -45,10 +48,21 @@ type Plan struct {
 	Inserts     int
 	// Topics are the job's topics; Close delivers what they hold.
 	Topics []*sns.Topic
+	// Settings are the job options the file SET, as "key = value (where)"
+	// lines, in order, for Explain.
+	Settings []string
+	// Warnings are "file:line:col: warning: …" lines to print when the job
+	// starts, e.g. for a GROUP BY whose state grows without bound.
+	Warnings []string
 }
 
 // Explain returns the physical plan as text.
-func (p *Plan) Explain() string { return p.Graph.Explain(p.Parallelism) }
+func (p *Plan) Explain() string {
+	if len(p.Settings) == 0 {
+		return p.Graph.Explain(p.Parallelism)
+	}
+	return "settings: " + strings.Join(p.Settings, "; ") + "\n" + p.Graph.Explain(p.Parallelism)
+}
 
 // Compile runs the DDL statements of a job file against the catalog, in
 // order, and plans every INSERT INTO … SELECT (a bare SELECT prints its
@@ -72,6 +86,7 @@ func Compile(src string, o Options) (*Plan, error) {
 		return nil, p.errAt(parser.Statement{Line: 1, Col: 1}, err)
 	}
 	plan := &Plan{Parallelism: o.Parallelism}
+	p.plan = plan
 	for _, st := range stmts {
 		if err := p.statement(st); err != nil {
 			for _, t := range p.topics {
@@ -79,6 +94,9 @@ func Compile(src string, o Options) (*Plan, error) {
 			}
 			return nil, err
 		}
+	}
+	if o.StateTTL > 0 {
+		plan.Settings = append(plan.Settings, fmt.Sprintf("'%s' = '%v' (--state-ttl, over the file)", setStateTTL, o.StateTTL))
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.topics)) {
 		plan.Topics = append(plan.Topics, p.topics[name])
@@ -104,6 +122,11 @@ type planner struct {
 	sinks map[string]sinkNode
 	// topics are the job's topics, by name.
 	topics map[string]*sns.Topic
+	plan   *Plan
+	cur    parser.Statement // the statement being planned
+	// The job options SET so far: they apply to the statements after.
+	stateTTL     time.Duration
+	maxStateKeys int
 }
 
 type sinkNode struct {
@@ -173,7 +196,10 @@ func (p *planner) statement(st parser.Statement) error {
 			fmt.Fprintln(p.o.Out)
 		}
 		return nil
+	case *parser.Set:
+		return p.set(n)
 	case *parser.Query:
+		p.cur = st
 		q, err := query.Parse(st.Text, query.Pos{Line: st.Line, Col: st.Col})
 		if err != nil {
 			return p.errAt(st, err)
@@ -647,11 +673,19 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	updating := false
 	if win != nil {
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
-			StartName: "window_start", EndName: "window_end"})
+			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys})
 		name = "window " + assigner.String()
 		aggFirst += 2
 	} else {
-		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs})
+		ttl := p.stateTTL
+		if p.o.StateTTL > 0 {
+			ttl = p.o.StateTTL
+		}
+		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys})
+		if ttl == 0 && len(keys) > 0 {
+			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("%s:%d:%d: warning: GROUP BY without a window keeps the state of every key forever: "+
+				"bound it with SET 'table.exec.state.ttl' = '1 h' (or --state-ttl), or cap it with SET 'sluice.state.max-keys'", p.o.File, p.cur.Line, p.cur.Col))
+		}
 		name = "group aggregate"
 		updating = true
 	}

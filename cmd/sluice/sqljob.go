@@ -13,6 +13,7 @@ import (
 	"time"
 
 	_ "github.com/sluicehq/sluice/apps/cpualarm" // 'fleet'
+	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/alarm"
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
@@ -31,8 +32,9 @@ import (
 // isSQLFile tells a job file from the name of a ready-made job.
 func isSQLFile(arg string) bool { return strings.HasSuffix(strings.ToLower(arg), ".sql") }
 
-// compileFile reads and plans a job file.
-func compileFile(path string, par int, catalogDir string) (*sql.Plan, error) {
+// compileFile reads and plans a job file; a positive stateTTL is the
+// state TTL of every query, over the file's SET.
+func compileFile(path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -46,7 +48,14 @@ func compileFile(path string, par int, catalogDir string) (*sql.Plan, error) {
 			return nil, err
 		}
 	}
-	return sql.Compile(string(src), sql.Options{File: path, Parallelism: par, Catalog: cat, Out: os.Stdout})
+	plan, err := sql.Compile(string(src), sql.Options{File: path, Parallelism: par, Catalog: cat, Out: os.Stdout, StateTTL: stateTTL})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintln(os.Stderr, "sluice:", w)
+	}
+	return plan, nil
 }
 
 type sqlOpts struct {
@@ -55,6 +64,7 @@ type sqlOpts struct {
 	catalogDir  *string
 	storeDir    *string
 	storeListen *string
+	stateTTL    *string
 
 	checkpointDir      *string
 	checkpointInterval *time.Duration
@@ -74,6 +84,7 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		catalogDir:  fs.String("catalog", "", "keep tables in this folder, for later jobs (default: in memory)"),
 		storeDir:    fs.String("store-dir", "", "run an embedded stream store over this folder: 'store' tables without 'endpoint' use it"),
 		storeListen: fs.String("store-listen", "", "with --store-dir: also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567"),
+		stateTTL:    fs.String("state-ttl", "", "drop the state of a key not updated for this long (processing time), e.g. '1 h' or 30m: GROUP BY without a window; over the file's SET 'table.exec.state.ttl'"),
 
 		checkpointDir:      fs.String("checkpoint-dir", "", "take checkpoints into this folder, and start from the latest one found there"),
 		checkpointInterval: fs.Duration("checkpoint-interval", 10*time.Second, "with --checkpoint-dir: time between checkpoints"),
@@ -84,6 +95,22 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
 		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
 	}
+}
+
+// ttl reads --state-ttl: Flink's duration forms ('1 h', '10 min', '30 s',
+// '3600000 ms', '1 d') or Go's (1h30m); empty means not given.
+func (o sqlOpts) ttl() (time.Duration, error) {
+	if *o.stateTTL == "" {
+		return 0, nil
+	}
+	d, err := connectors.ParseDuration(*o.stateTTL)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("want a positive duration")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("--state-ttl %q: %v", *o.stateTTL, err)
+	}
+	return d, nil
 }
 
 // runSQL runs every INSERT of a job file as one job: sluice run FILE.sql.
@@ -110,7 +137,11 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		}
 		defer closeStore()
 	}
-	plan, err := compileFile(path, *par, *catalogDir)
+	ttl, err := o.ttl()
+	if err != nil {
+		return err
+	}
+	plan, err := compileFile(path, *par, *catalogDir, ttl)
 	if err != nil {
 		return err
 	}
@@ -251,7 +282,11 @@ func explainSQL(path string, args []string) error {
 	if *par <= 0 {
 		*par = defaultParallelism()
 	}
-	plan, err := compileFile(path, *par, *catalogDir)
+	ttl, err := o.ttl()
+	if err != nil {
+		return err
+	}
+	plan, err := compileFile(path, *par, *catalogDir, ttl)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ package agg
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -179,6 +180,64 @@ type Accs struct {
 	S []string
 	D []distinctSet
 	n int
+	// over holds the groups whose SUM left BIGINT's range, and which
+	// aggregate did: rare, so a small list.
+	over []overflowAt
+}
+
+type overflowAt struct {
+	g   int32
+	agg int
+}
+
+// OverflowError is the error of a group whose integer SUM does not fit in
+// a BIGINT (PostgreSQL: "bigint out of range"); the operator adds the key.
+type OverflowError struct {
+	Agg string // the aggregate's output column, e.g. SUM(v)
+}
+
+func (e *OverflowError) Error() string {
+	return fmt.Sprintf("%s: BIGINT out of range", e.Agg)
+}
+
+func (a *Accs) overflow(g int32, agg int) {
+	if a.overflowed(g) < 0 {
+		a.over = append(a.over, overflowAt{g, agg})
+	}
+}
+
+// overflowed returns the aggregate of group g that overflowed, or -1.
+func (a *Accs) overflowed(g int32) int {
+	for _, o := range a.over {
+		if o.g == g {
+			return o.agg
+		}
+	}
+	return -1
+}
+
+// Overflow returns a group whose integer SUM left BIGINT's range and its
+// *OverflowError, or nil: for a snapshot, which must not keep a wrong sum
+// as if it were right.
+func (a *Accs) Overflow() (int32, error) {
+	if len(a.over) == 0 {
+		return 0, nil
+	}
+	o := a.over[0]
+	return o.g, &OverflowError{Agg: a.l.aggs[o.agg].Name}
+}
+
+// Check returns an *OverflowError when an integer SUM of group g left
+// BIGINT's range (its value is then wrong and must not be emitted), else
+// nil. It costs nothing while no group has overflowed.
+func (a *Accs) Check(g int32) error {
+	if len(a.over) == 0 {
+		return nil
+	}
+	if i := a.overflowed(g); i >= 0 {
+		return &OverflowError{Agg: a.l.aggs[i].Name}
+	}
+	return nil
 }
 
 // NewAccs returns an empty accumulator table for l.
@@ -244,6 +303,7 @@ func (a *Accs) Reset() {
 	clear(a.D)
 	a.D = a.D[:0]
 	a.n = 0
+	a.over = a.over[:0]
 }
 
 // Clear re-initialises group g to empty (to reuse its slots).
@@ -254,6 +314,9 @@ func (a *Accs) Clear(g int32) {
 	clear(a.S[int(g)*l.nS : int(g+1)*l.nS])
 	clear(a.D[int(g)*l.nD : int(g+1)*l.nD])
 	a.initExtremes(g)
+	if len(a.over) > 0 {
+		a.over = slices.DeleteFunc(a.over, func(o overflowAt) bool { return o.g == g })
+	}
 }
 
 // Bytes estimates the memory held by the accumulators.

@@ -1,6 +1,8 @@
 package agg
 
 import (
+	"strings"
+
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -12,8 +14,9 @@ import (
 type Table struct {
 	keyCols []int // key columns in the input batches
 	keys    []runtime.Vector
-	ints    []int64 // single integer key fast path: the keys
-	slots   []int32 // group+1; 0 = empty
+	names   []string // key column names, for errors
+	ints    []int64  // single integer key fast path: the keys
+	slots   []int32  // group+1; 0 = empty
 	hashes  []uint64
 	n       int
 	single  bool // single integer-class key column
@@ -25,6 +28,7 @@ func NewTable(in *runtime.Schema, keyCols []int) *Table {
 	t := &Table{keyCols: keyCols, keys: make([]runtime.Vector, len(keyCols))}
 	for i, c := range keyCols {
 		t.keys[i].Type = in.Fields[c].Type
+		t.names = append(t.names, in.Fields[c].Name)
 	}
 	t.single = len(keyCols) == 1 && in.Fields[keyCols[0]].Type.Physical() == runtime.PhysInt
 	t.slots = make([]int32, 16)
@@ -228,4 +232,36 @@ func (t *Table) Reset() {
 	}
 	t.n = 0
 	t.single = t.single || (len(t.keyCols) == 1 && t.keys[0].Type.Physical() == runtime.PhysInt)
+}
+
+// KeyString prints the key of group g for errors: name=value, comma
+// separated (the names of the key columns in schema in).
+func (t *Table) KeyString(g int32) string {
+	if len(t.keyCols) == 0 {
+		return "(global)"
+	}
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range t.keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if t.names != nil {
+			b.WriteString(t.names[i])
+			b.WriteByte('=')
+		}
+		var v runtime.Value
+		if t.single {
+			v = runtime.Value{Type: t.keys[0].Type, I: t.ints[g]}
+		} else {
+			v = t.keys[i].Value(int(g))
+		}
+		s := v.String()
+		if len(s) > 64 {
+			s = s[:64] + "…"
+		}
+		b.WriteString(s)
+	}
+	b.WriteByte(')')
+	return b.String()
 }

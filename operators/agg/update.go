@@ -49,10 +49,17 @@ func (a *Accs) Update(b *runtime.Batch, rows, groups []int32) {
 					}
 				}
 			case c.Func == Sum:
+				// Checked: a sum out of BIGINT's range marks its group
+				// (see Check) instead of wrapping.
 				vals := v.I64
 				if nulls == nil && c.i2 < 0 {
 					for k, r := range rows {
-						I[int(groups[k])*nI+c.i] += vals[r]
+						p, x := &I[int(groups[k])*nI+c.i], vals[r]
+						s := *p + x
+						if (s^*p)&(s^x) < 0 {
+							a.overflow(groups[k], ci)
+						}
+						*p = s
 					}
 					continue
 				}
@@ -61,7 +68,12 @@ func (a *Accs) Update(b *runtime.Batch, rows, groups []int32) {
 						continue
 					}
 					g := int(groups[k])
-					I[g*nI+c.i] += vals[r]
+					p, x := &I[g*nI+c.i], vals[r]
+					s := *p + x
+					if (s^*p)&(s^x) < 0 {
+						a.overflow(groups[k], ci)
+					}
+					*p = s
 					if c.i2 >= 0 {
 						I[g*nI+c.i2]++
 					}
@@ -147,7 +159,12 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 			if c.f >= 0 {
 				a.F[df+c.f] += o.F[sf+c.f]
 			} else {
-				a.I[di+c.i] += o.I[si+c.i]
+				p, x := &a.I[di+c.i], o.I[si+c.i]
+				s := *p + x
+				if (s^*p)&(s^x) < 0 || o.overflowed(src) >= 0 {
+					a.overflow(dst, ci)
+				}
+				*p = s
 			}
 			if c.i2 >= 0 {
 				a.I[di+c.i2] += o.I[si+c.i2]

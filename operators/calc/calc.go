@@ -8,6 +8,7 @@
 package calc
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -130,6 +131,9 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	in := b
 	if c.where != nil {
 		c.sel = c.where.Select(b, c.sel)
+		if err := c.where.Err(); err != nil {
+			return c.evalError("WHERE "+c.where.String(), b, err)
+		}
 		switch len(c.sel) {
 		case 0:
 			return nil
@@ -157,6 +161,18 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 			continue
 		}
 		p.Eval(in, &ob.Cols[i])
+		if err := p.Err(); err != nil {
+			err = c.evalError(fmt.Sprintf("column %s = %s", c.schema.Fields[i].Name, p), in, err)
+			c.view = runtime.Batch{}
+			if shared { // give the input's columns back
+				for j := 0; j < i; j++ {
+					if c.cols[j] >= 0 {
+						ob.Cols[j], c.own[j] = c.own[j], runtime.Vector{}
+					}
+				}
+			}
+			return err
+		}
 	}
 	ob.N, ob.Sel = n, nil
 	ob.Kinds = nil
@@ -175,6 +191,28 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		}
 	}
 	return err
+}
+
+// evalError is the error of a row whose evaluation failed (an integer
+// overflow): it names what was computed (the output column, or WHERE), the
+// expression, and the input row, and the job fails with it.
+func (c *calc) evalError(what string, b *runtime.Batch, err error) error {
+	var oe *expr.OverflowError
+	if !errors.As(err, &oe) || oe.Row < 0 || oe.Row >= b.N || b.Schema == nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	var row strings.Builder
+	for i, f := range b.Schema.Fields {
+		if i > 0 {
+			row.WriteString(", ")
+		}
+		v := b.Cols[i].Value(oe.Row).String()
+		if len(v) > 64 {
+			v = v[:64] + "…"
+		}
+		fmt.Fprintf(&row, "%s=%s", f.Name, v)
+	}
+	return fmt.Errorf("%s: %w, for the row (%s)", what, err, row.String())
 }
 
 // sliceVector returns the first n rows of v, sharing its memory.

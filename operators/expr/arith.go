@@ -67,7 +67,8 @@ func (c *compiler) arith(op Op, l, r *node, e Expr, name string) (*node, error) 
 	if typ == runtime.Double {
 		n.eval = arithEval(op, typ, l, r, f64)
 	} else {
-		n.eval = arithEval(op, typ, l, r, i64)
+		n.faults = c.f
+		n.eval = arithEvalInt(op, typ, l, r, c.f, e.String())
 	}
 	return fold(n, l, r), nil
 }
@@ -129,6 +130,76 @@ func arithEval[T number](op Op, typ runtime.Type, l, r *node, get func(*runtime.
 			modVV(get(a)[:n], get(c)[:n], get(out), dst)
 		default:
 			arithVV(op, get(a)[:n], get(c)[:n], get(out))
+		}
+		return out
+	}
+}
+
+// arithEvalInt is arithEval for integer types, with every result checked
+// for overflow (see faults).
+func arithEvalInt(op Op, typ runtime.Type, l, r *node, f *faults, text string) evalFunc {
+	var ls, rs vec
+	bad := opOverflows(op)
+	switch {
+	case r.konst != nil:
+		k := r.konst.I
+		return func(b *runtime.Batch, dst *vec) *runtime.Vector {
+			n := b.Len()
+			a := l.eval(b, &ls)
+			out := dst.reset(typ, n)
+			av := a.I64[:n]
+			over := false
+			if op == OpMod {
+				modVC(av, k, out.I64)
+			} else {
+				over = checkedVC(op, av, k, out.I64)
+			}
+			dst.setNulls(n, a.Null, nil)
+			if over {
+				f.record(b, out, n, text, func(i int) bool { return bad(av[i], k) })
+			}
+			return out
+		}
+	case l.konst != nil && op != OpDiv && op != OpMod:
+		k := l.konst.I
+		return func(b *runtime.Batch, dst *vec) *runtime.Vector {
+			n := b.Len()
+			a := r.eval(b, &rs)
+			out := dst.reset(typ, n)
+			av := a.I64[:n]
+			var over bool
+			if op == OpSub {
+				over = checkedSubCV(k, av, out.I64)
+			} else {
+				over = checkedVC(op, av, k, out.I64)
+			}
+			dst.setNulls(n, a.Null, nil)
+			if over {
+				f.record(b, out, n, text, func(i int) bool { return bad(k, av[i]) })
+			}
+			return out
+		}
+	}
+	return func(b *runtime.Batch, dst *vec) *runtime.Vector {
+		n := b.Len()
+		a, c := l.eval(b, &ls), r.eval(b, &rs)
+		out := dst.reset(typ, n)
+		dst.setNulls(n, a.Null, c.Null)
+		av, cv := a.I64[:n], c.I64[:n]
+		over := false
+		switch op {
+		case OpDiv:
+			divVV(av, cv, out.I64, dst)
+			for i, y := range cv {
+				over = over || y == -1 && av[i] == math.MinInt64
+			}
+		case OpMod:
+			modVV(av, cv, out.I64, dst)
+		default:
+			over = checkedVV(op, av, cv, out.I64)
+		}
+		if over {
+			f.record(b, out, n, text, func(i int) bool { return bad(av[i], cv[i]) })
 		}
 		return out
 	}
@@ -245,20 +316,39 @@ func (c *compiler) neg(x *node, e Expr) (*node, error) {
 		return nil, errorf(e, "cannot apply - to %s", x.typ)
 	}
 	n := &node{typ: x.typ, nullable: x.nullable, col: -1}
+	if n.typ != runtime.Double {
+		n.faults = c.f
+		n.eval = negEvalInt(x, n.typ, false, c.f, e.String())
+		return fold(n, x), nil
+	}
 	var xs vec
 	n.eval = func(b *runtime.Batch, dst *vec) *runtime.Vector {
 		nn := b.Len()
 		a := x.eval(b, &xs)
 		out := dst.reset(n.typ, nn)
-		if n.typ == runtime.Double {
-			negate(a.F64[:nn], out.F64)
-		} else {
-			negate(a.I64[:nn], out.I64)
-		}
+		negate(a.F64[:nn], out.F64)
 		dst.setNulls(nn, a.Null, nil)
 		return out
 	}
 	return fold(n, x), nil
+}
+
+// negEvalInt computes -x (abs: ABS(x)) over integers, checked for
+// overflow.
+func negEvalInt(x *node, typ runtime.Type, abs bool, f *faults, text string) evalFunc {
+	var xs vec
+	return func(b *runtime.Batch, dst *vec) *runtime.Vector {
+		n := b.Len()
+		a := x.eval(b, &xs)
+		out := dst.reset(typ, n)
+		av := a.I64[:n]
+		over := checkedNeg(av, out.I64, abs)
+		dst.setNulls(n, a.Null, nil)
+		if over {
+			f.record(b, out, n, text, func(i int) bool { return av[i] == math.MinInt64 })
+		}
+		return out
+	}
 }
 
 func negate[T number](a, out []T) {

@@ -39,14 +39,15 @@ type Compiled struct {
 	root *node
 	top  vec // takes over the caller's output vector during Eval
 	bsel vec // scratch for Select on a node without its own select
+	f    *faults
 }
 
 // Compile type-checks e against the columns of in and compiles it.
 //
 // Types: BOOLEAN is stored as 0/1 in Vector.I64; INT, BIGINT and TIMESTAMP
 // in I64; DOUBLE in F64; VARCHAR in Str. Numbers promote INT < BIGINT <
-// DOUBLE and integer arithmetic is computed in 64 bits (wrapping on
-// overflow), an INT result included. TIMESTAMP ± INT/BIGINT milliseconds is a
+// DOUBLE and integer arithmetic is computed in 64 bits, an INT result
+// included; a result out of the 64-bit range is an error (see Err). TIMESTAMP ± INT/BIGINT milliseconds is a
 // TIMESTAMP and TIMESTAMP - TIMESTAMP is BIGINT milliseconds. Numbers compare
 // with numbers, and TIMESTAMPs, VARCHARs (by bytes, i.e. code points) and
 // BOOLEANs (FALSE < TRUE) with their own type. Integer division truncates
@@ -76,13 +77,22 @@ func Compile(e Expr, in *runtime.Schema) (*Compiled, error) {
 	if in == nil {
 		in = runtime.NewSchema() // constants only
 	}
-	c := &compiler{schema: in}
+	c := &compiler{schema: in, f: &faults{}}
 	n, err := c.compile(e)
 	if err != nil {
 		return nil, err
 	}
-	return &Compiled{src: e, root: n}, nil
+	if c.f.konst != "" {
+		return nil, &Error{Msg: c.f.konst}
+	}
+	return &Compiled{src: e, root: n, f: c.f}, nil
 }
+
+// Err returns the error of the last Eval or Select: an *OverflowError when
+// an integer result of a row did not fit in 64 bits (the values written
+// for that row are then meaningless), else nil. Rows whose result is NULL,
+// and CASE, IF and COALESCE arms not taken for a row, never fail.
+func (c *Compiled) Err() error { return c.f.err() }
 
 // Type is the type of the expression's values.
 func (c *Compiled) Type() runtime.Type { return c.root.typ }
@@ -112,6 +122,7 @@ func (c *Compiled) Const() (runtime.Value, bool) {
 // vector another caller still reads; in steady state it does not allocate
 // (except for VARCHAR results that build new strings).
 func (c *Compiled) Eval(b *runtime.Batch, out *runtime.Vector) {
+	c.f.reset()
 	c.top.Vector = *out
 	r := c.root.eval(b, &c.top)
 	if r != &c.top.Vector {
@@ -128,6 +139,7 @@ func (c *Compiled) Eval(b *runtime.Batch, out *runtime.Vector) {
 // returns it: the selection vector of a filter. The expression must be
 // BOOLEAN; any other selects no row.
 func (c *Compiled) Select(b *runtime.Batch, dst []int32) []int32 {
+	c.f.reset()
 	if c.root.typ != runtime.Boolean {
 		return dst[:0]
 	}
@@ -143,6 +155,7 @@ type node struct {
 	col      int
 	eval     evalFunc
 	sel      selectFunc // nil: select from eval's result
+	faults   *faults    // set on nodes that check for overflow
 }
 
 // evalFunc computes a node for each present row of b. The result has
@@ -289,6 +302,7 @@ func grow[T any](s []T, n int) []T {
 // compiler turns an AST into nodes.
 type compiler struct {
 	schema *runtime.Schema
+	f      *faults // shared by the nodes of one Compiled
 }
 
 func (c *compiler) compile(e Expr) (*node, error) {
@@ -469,7 +483,19 @@ func fold(n *node, kids ...*node) *node {
 		}
 	}
 	var scratch vec
+	var mark int
+	if n.faults != nil {
+		mark = len(n.faults.list)
+	}
 	v := n.eval(oneRow, &scratch).Value(0)
+	if n.faults != nil && len(n.faults.list) > mark {
+		// A constant that overflows: a compile error, as in PostgreSQL.
+		if n.faults.konst == "" {
+			n.faults.konst = n.faults.list[mark].error()
+		}
+		n.faults.list = n.faults.list[:mark]
+		return n
+	}
 	v.Type = n.typ
 	return constNode(v)
 }

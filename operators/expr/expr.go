@@ -12,8 +12,10 @@
 // NULL out, except for AND/OR (FALSE AND NULL is FALSE, TRUE OR NULL is
 // TRUE), IS [NOT] NULL, COALESCE, IF and CASE. Division or MOD by zero gives
 // NULL rather than failing the job or producing ±Inf/NaN, so that one bad row
-// never stops a stream. Evaluation never fails and never panics: every error
-// is a compile-time error.
+// never stops a stream. Integer results that do not fit in 64 bits are not
+// wrapped: the evaluation reports an *OverflowError naming the subexpression
+// and the row (Compiled.Err), as PostgreSQL raises "bigint out of range", and
+// an overflowing constant is a compile error. Evaluation never panics.
 package expr
 
 import (

@@ -281,12 +281,8 @@ func abs(c *compiler, e *callExpr, args []*node) (*node, error) {
 	if x.typ == runtime.Double {
 		n.eval = convert(x.typ, x, f64, f64, func(v float64) (float64, bool) { return math.Abs(v), true })
 	} else {
-		n.eval = convert(x.typ, x, i64, i64, func(v int64) (int64, bool) {
-			if v < 0 {
-				v = -v
-			}
-			return v, true
-		})
+		n.faults = c.f
+		n.eval = negEvalInt(x, x.typ, true, c.f, e.String())
 	}
 	return fold(n, x), nil
 }
@@ -323,6 +319,7 @@ func round(c *compiler, e *callExpr, args []*node) (*node, error) {
 	n := &node{typ: x.typ, nullable: x.nullable || args[1].nullable, col: -1}
 	var xs, ds vec
 	var buf []byte
+	text := e.String()
 	n.eval = func(b *runtime.Batch, dst *vec) *runtime.Vector {
 		nn := b.Len()
 		a, d := x.eval(b, &xs), args[1].eval(b, &ds)
@@ -336,23 +333,36 @@ func round(c *compiler, e *callExpr, args []*node) (*node, error) {
 			}
 		} else {
 			o := out.I64[:nn]
+			over := false
 			for i, v := range a.I64[:nn] {
-				o[i] = roundInt(v, digits[i])
+				var ok bool
+				o[i], ok = roundInt(v, digits[i])
+				over = over || !ok
+			}
+			if over {
+				av := a.I64[:nn]
+				c.f.record(b, out, nn, text, func(i int) bool { _, ok := roundInt(av[i], digits[i]); return !ok })
 			}
 		}
 		return out
+	}
+	if n.typ != runtime.Double {
+		n.faults = c.f
 	}
 	return fold(n, args...), nil
 }
 
 // roundInt rounds x to a multiple of 10^-d, half away from zero (x itself
-// when d >= 0).
-func roundInt(x, d int64) int64 {
+// when d >= 0); ok is false when the result does not fit in 64 bits.
+func roundInt(x, d int64) (_ int64, ok bool) {
 	if d >= 0 {
-		return x
+		return x, true
 	}
-	if d < -18 {
-		return 0
+	if d < -19 {
+		return 0, true
+	}
+	if d == -19 { // to a multiple of 10^19: 0, or out of range
+		return 0, x > -5e18 && x < 5e18
 	}
 	p := int64(1)
 	for range -d {
@@ -369,7 +379,7 @@ func roundInt(x, d int64) int64 {
 			q++
 		}
 	}
-	return q * p
+	return q * p, !mulOverflows(q, p)
 }
 
 // roundFloat rounds x to d decimal places, half away from zero, on the

@@ -209,24 +209,30 @@ func (c *compiler) choose(conds, vals []*node, els *node, e Expr, what string) (
 	n := &node{typ: typ, nullable: nullable, col: -1}
 	switch typ.Physical() {
 	case runtime.PhysFloat:
-		n.eval = chooseEval(typ, kc, kv, els, f64)
+		n.eval = chooseEval(typ, kc, kv, els, f64, c.f)
 	case runtime.PhysString:
-		n.eval = chooseEval(typ, kc, kv, els, str)
+		n.eval = chooseEval(typ, kc, kv, els, str, c.f)
 	default:
-		n.eval = chooseEval(typ, kc, kv, els, i64)
+		n.eval = chooseEval(typ, kc, kv, els, i64, c.f)
 	}
 	return fold(n, append(append(kc, kv...), els)...), nil
 }
 
-func chooseEval[T any](typ runtime.Type, conds, vals []*node, els *node, get func(*runtime.Vector) []T) evalFunc {
+func chooseEval[T any](typ runtime.Type, conds, vals []*node, els *node, get func(*runtime.Vector) []T, f *faults) evalFunc {
 	cs, vs := make([]vec, len(conds)), make([]vec, len(vals))
 	var es vec
 	var nulls []bool
+	// Overflows of an arm count only for the rows that take it: the marks
+	// delimit each part's faults, cvs keep the conditions to decide.
+	marks := make([]int, 2*len(conds)+1)
+	cvs := make([]*runtime.Vector, len(conds))
 	return func(b *runtime.Batch, dst *vec) *runtime.Vector {
 		n := b.Len()
 		out := dst.reset(typ, n)
 		o := get(out)[:n]
+		start := len(f.list)
 		e := els.eval(b, &es)
+		marks[0] = len(f.list)
 		copy(o, get(e)[:n])
 		nulls = grow(nulls, n)
 		anyNull := e.Null != nil
@@ -237,7 +243,11 @@ func chooseEval[T any](typ runtime.Type, conds, vals []*node, els *node, get fun
 		}
 		// Later arms first, so that the first TRUE condition is written last.
 		for k := len(conds) - 1; k >= 0; k-- {
-			cv, vv := conds[k].eval(b, &cs[k]), vals[k].eval(b, &vs[k])
+			cv := conds[k].eval(b, &cs[k])
+			marks[2*(len(conds)-k)-1] = len(f.list)
+			vv := vals[k].eval(b, &vs[k])
+			marks[2*(len(conds)-k)] = len(f.list)
+			cvs[k] = cv
 			cvals, vals := cv.I64[:n], get(vv)[:n]
 			for i, x := range cvals {
 				if x != 0 && (cv.Null == nil || !cv.Null[i]) {
@@ -250,7 +260,44 @@ func chooseEval[T any](typ runtime.Type, conds, vals []*node, els *node, get fun
 		if anyNull {
 			copy(dst.nulls(n), nulls)
 		}
+		if len(f.list) > start {
+			keepTakenArms(f, start, marks, cvs, b)
+		}
 		return out
+	}
+}
+
+// keepTakenArms drops the overflows of CASE parts a row does not reach:
+// faults[start:marks[0]] are the ELSE arm's, then for k from the last arm
+// to the first, its condition's and its value's.
+func keepTakenArms(f *faults, start int, marks []int, cvs []*runtime.Vector, b *runtime.Batch) {
+	taken := func(i int) int { // the arm row i takes, len(cvs) for ELSE
+		for k, cv := range cvs {
+			if cv.I64[i] != 0 && (cv.Null == nil || !cv.Null[i]) {
+				return k
+			}
+		}
+		return len(cvs)
+	}
+	list := f.list
+	f.list = f.list[:start]
+	for j := start; j < len(list); j++ {
+		part := 0 // index into marks of the part's end
+		for marks[part] <= j {
+			part++
+		}
+		arm, isCond := len(cvs), false // the ELSE arm
+		if part > 0 {
+			arm, isCond = len(cvs)-(part+1)/2, part%2 == 1
+		}
+		f.list = append(f.list, list[j])
+		f.keep(len(f.list)-1, b, func(i int) bool {
+			t := taken(i)
+			if isCond {
+				return t >= arm // no earlier arm was taken
+			}
+			return t == arm
+		})
 	}
 }
 
@@ -281,16 +328,16 @@ func (c *compiler) coalesce(args []*node, e Expr) (*node, error) {
 	n := &node{typ: typ, nullable: keep[len(keep)-1].nullable, col: -1}
 	switch typ.Physical() {
 	case runtime.PhysFloat:
-		n.eval = coalesceEval(typ, keep, f64)
+		n.eval = coalesceEval(typ, keep, f64, c.f)
 	case runtime.PhysString:
-		n.eval = coalesceEval(typ, keep, str)
+		n.eval = coalesceEval(typ, keep, str, c.f)
 	default:
-		n.eval = coalesceEval(typ, keep, i64)
+		n.eval = coalesceEval(typ, keep, i64, c.f)
 	}
 	return fold(n, keep...), nil
 }
 
-func coalesceEval[T any](typ runtime.Type, args []*node, get func(*runtime.Vector) []T) evalFunc {
+func coalesceEval[T any](typ runtime.Type, args []*node, get func(*runtime.Vector) []T, f *faults) evalFunc {
 	vs := make([]vec, len(args))
 	return func(b *runtime.Batch, dst *vec) *runtime.Vector {
 		n := b.Len()
@@ -311,7 +358,9 @@ func coalesceEval[T any](typ runtime.Type, args []*node, get func(*runtime.Vecto
 		}
 		// Later arguments are evaluated only while some row is still NULL.
 		for k := 1; k < len(args) && left > 0; k++ {
+			mark := len(f.list)
 			v := args[k].eval(b, &vs[k])
+			f.keep(mark, b, func(i int) bool { return nl[i] }) // rows still NULL use it
 			vals := get(v)[:n]
 			for i, null := range nl {
 				if null && (v.Null == nil || !v.Null[i]) {

@@ -7,6 +7,8 @@ package groupagg
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
@@ -21,6 +23,16 @@ type Spec struct {
 	// MaxGroups bounds the groups one subtask may hold (0: no limit); going
 	// over fails the job with an error wrapping state.ErrStateLimit.
 	MaxGroups int
+	// TTL drops a group not updated for this long (0: never), measured in
+	// processing time as Flink's 'table.exec.state.ttl': an expired group
+	// is never read again (a row for its key starts it anew, emitted as
+	// +I) and its memory is freed by a purge every TTL/4 (10 ms to 1 min),
+	// also while no rows arrive. Groups restored from a snapshot start
+	// their TTL at the restore.
+	TTL time.Duration
+	// Clock returns the processing time in milliseconds (nil: the wall
+	// clock); for tests.
+	Clock func() int64
 }
 
 // New checks spec and returns a factory of operators (one per subtask) and
@@ -28,6 +40,9 @@ type Spec struct {
 func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err error) {
 	if spec.In == nil {
 		return nil, nil, fmt.Errorf("group aggregation: no input schema")
+	}
+	if spec.TTL < 0 || spec.MaxGroups < 0 {
+		return nil, nil, fmt.Errorf("group aggregation: negative state TTL (%v) or group limit (%d)", spec.TTL, spec.MaxGroups)
 	}
 	layout, err := agg.NewLayout(spec.In, spec.Aggs)
 	if err != nil {
@@ -57,6 +72,78 @@ type op struct {
 	groups  []int32
 	touched []int32
 	mark    []bool
+	// With a TTL: each group's last update (ms), the next purge, and
+	// scratch for purges and for touched groups found expired.
+	last      []int64
+	nextPurge int64
+	live      []bool
+	expired   []bool
+}
+
+// ttlMs is the TTL in milliseconds (0: none), at least 1 when set.
+func (o *op) ttlMs() int64 {
+	if o.spec.TTL <= 0 {
+		return 0
+	}
+	return max(o.spec.TTL.Milliseconds(), 1)
+}
+
+func (o *op) now() int64 {
+	if o.spec.Clock != nil {
+		return o.spec.Clock()
+	}
+	return time.Now().UnixMilli()
+}
+
+// purgeEvery is the time between purges of expired groups.
+func (o *op) purgeEvery() int64 {
+	return min(max(o.ttlMs()/4, 10), 60_000)
+}
+
+// purge drops the groups expired at now, if it is time to.
+func (o *op) purge(now int64) {
+	ttl := o.ttlMs()
+	if ttl == 0 || now < o.nextPurge {
+		return
+	}
+	o.nextPurge = now + o.purgeEvery()
+	n := o.table.Len()
+	o.live = o.live[:0]
+	dead := 0
+	for g := 0; g < n; g++ {
+		ok := o.last[g] > now-ttl
+		o.live = append(o.live, ok)
+		if !ok {
+			dead++
+		}
+	}
+	if dead == 0 {
+		return
+	}
+	o.table.Compact(o.live)
+	o.accs.Compact(o.live)
+	k := 0
+	for g, ok := range o.live {
+		if ok {
+			o.last[k] = o.last[g]
+			k++
+		}
+	}
+	o.last = o.last[:k]
+	o.mark = o.mark[:min(len(o.mark), k)]
+	if o.ctx != nil && o.ctx.Metrics != nil {
+		o.ctx.Metrics.SetStateKeys(o.table.Len())
+	}
+}
+
+// OnProcessingTime purges expired groups while no rows arrive.
+func (o *op) OnProcessingTime(_ int64, _ runtime.Output) error {
+	now := o.now()
+	o.purge(now)
+	if o.ctx != nil {
+		o.ctx.RegisterProcessingTimer(max(now, o.nextPurge))
+	}
+	return nil
 }
 
 func (o *op) Open(ctx *runtime.Context) error {
@@ -64,6 +151,13 @@ func (o *op) Open(ctx *runtime.Context) error {
 	o.table = agg.NewTable(o.spec.In, o.spec.KeyCols)
 	o.accs = agg.NewAccs(o.layout)
 	o.outb = runtime.NewBatch(o.out)
+	if o.ttlMs() > 0 {
+		now := o.now()
+		o.nextPurge = now + o.purgeEvery()
+		if ctx != nil {
+			ctx.RegisterProcessingTimer(o.nextPurge)
+		}
+	}
 	return nil
 }
 
@@ -79,6 +173,12 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	if len(o.rows) == 0 {
 		return nil
 	}
+	ttl := o.ttlMs()
+	var now int64
+	if ttl > 0 {
+		now = o.now()
+		o.purge(now)
+	}
 	before := int32(o.table.Len())
 	o.groups = o.table.Lookup(b, o.rows, o.groups)
 	// The groups this batch touches, once each, in first-touch order.
@@ -92,20 +192,42 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 			o.touched = append(o.touched, g)
 		}
 	}
-	// Retract the previous results, apply the batch, emit the new ones.
+	// A group expired but not purged yet starts anew, as a new group.
+	o.expired = o.expired[:0]
 	for _, g := range o.touched {
-		if g < before {
+		o.expired = append(o.expired, ttl > 0 && g < before && o.last[g] <= now-ttl)
+	}
+	// Retract the previous results, apply the batch, emit the new ones.
+	for i, g := range o.touched {
+		if g < before && !o.expired[i] {
 			if err := o.emit(g, runtime.UpdateBefore, out); err != nil {
 				return err
 			}
 		}
 	}
 	o.accs.Grow(o.table.Len())
+	if ttl > 0 {
+		for len(o.last) < o.table.Len() {
+			o.last = append(o.last, now)
+		}
+		for i, g := range o.touched {
+			if o.expired[i] {
+				o.accs.Clear(g)
+			}
+			o.last[g] = now
+		}
+	}
 	o.accs.Update(b, o.rows, o.groups)
-	for _, g := range o.touched {
+	for i, g := range o.touched {
 		o.mark[g] = false
+		if err := o.accs.Check(g); err != nil {
+			for _, g := range o.touched[i:] {
+				o.mark[g] = false
+			}
+			return fmt.Errorf("%w, for the group %s", err, o.table.KeyString(g))
+		}
 		kind := runtime.UpdateAfter
-		if g >= before {
+		if g >= before || o.expired[i] {
 			kind = runtime.Insert
 		}
 		if err := o.emit(g, kind, out); err != nil {
@@ -116,7 +238,7 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		o.ctx.Metrics.SetStateKeys(o.table.Len())
 	}
 	if o.spec.MaxGroups > 0 && o.table.Len() > o.spec.MaxGroups {
-		return fmt.Errorf("%w: GROUP BY holds %d groups, over its limit of %d", state.ErrStateLimit, o.table.Len(), o.spec.MaxGroups)
+		return fmt.Errorf("%w: GROUP BY holds %d groups in this subtask, over its limit of %d ('sluice.state.max-keys'; 'table.exec.state.ttl' drops idle keys)", state.ErrStateLimit, o.table.Len(), o.spec.MaxGroups)
 	}
 	return o.flush(out)
 }
@@ -140,6 +262,30 @@ func (o *op) flush(out runtime.Output) error {
 	err := out.Emit(o.outb)
 	o.outb.Reset()
 	return err
+}
+
+// Describe says what the operator keeps, for plans.
+func (o *op) Describe() string {
+	var b strings.Builder
+	var keys []string
+	for _, c := range o.spec.KeyCols {
+		keys = append(keys, o.spec.In.Fields[c].Name)
+	}
+	if len(keys) > 0 {
+		fmt.Fprintf(&b, "group aggregate: keys %s, an updating result (+I, -U, +U)\n", strings.Join(keys, ", "))
+	} else {
+		b.WriteString("group aggregate: one global group, an updating result (+I, -U, +U)\n")
+	}
+	b.WriteString("state: one entry per key")
+	if o.spec.TTL > 0 {
+		fmt.Fprintf(&b, ", TTL %v in processing time ('table.exec.state.ttl')", o.spec.TTL)
+	} else {
+		b.WriteString(", no TTL: kept forever")
+	}
+	if o.spec.MaxGroups > 0 {
+		fmt.Fprintf(&b, "; at most %d keys per subtask ('sluice.state.max-keys')", o.spec.MaxGroups)
+	}
+	return b.String()
 }
 
 func (o *op) Close() error {

@@ -43,6 +43,13 @@ func (o *op) RestoreState(data []byte) error {
 		}
 		return fmt.Errorf("%s operator %q: cannot restore state: %w", snapKind, name, err)
 	}
+	if o.ttlMs() > 0 { // the TTL of restored groups starts now
+		now := o.now()
+		o.last = o.last[:0]
+		for range o.table.Len() {
+			o.last = append(o.last, now)
+		}
+	}
 	if o.ctx != nil && o.ctx.Metrics != nil {
 		o.ctx.Metrics.SetStateKeys(o.table.Len())
 	}

@@ -83,6 +83,11 @@ func (o *alignedOp) SnapshotState(int64) ([]byte, error) {
 	for _, p := range o.order {
 		size += 16 + p.table.SnapshotSize() + p.accs.SnapshotSize()
 	}
+	for _, p := range o.order {
+		if g, err := p.accs.Overflow(); err != nil { // not a state to restore
+			return nil, fmt.Errorf("%w, in the window starting at %s of the group %s", err, runtime.TimeValue(p.start), p.table.KeyString(g))
+		}
+	}
 	e := snap.NewEncoder(o.snapKind(), size)
 	o.appendHeader(e)
 	e.Int(len(o.order))
@@ -148,6 +153,9 @@ func (o *alignedOp) resetState() {
 
 // SnapshotState implements runtime.Snapshotter.
 func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
+	if _, err := o.accs.Overflow(); err != nil { // not a state to restore
+		return nil, fmt.Errorf("%w, in a session", err)
+	}
 	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(o.free) + 4*len(o.sess) + 30*o.open + 16*len(o.timers)
 	e := snap.NewEncoder(o.snapKind(), size)
 	o.appendHeader(e)

@@ -211,6 +211,9 @@ func (c *common) Close() error {
 
 // emitRow appends one result row and flushes a full batch.
 func (c *common) emitRow(table *agg.Table, accs *agg.Accs, key, acc int32, start, end int64, out runtime.Output) error {
+	if err := accs.Check(acc); err != nil {
+		return fmt.Errorf("%w, in the window [%s, %s) of the group %s", err, runtime.TimeValue(start), runtime.TimeValue(end), table.KeyString(key))
+	}
 	b := c.outb
 	table.Key(key, b, 0)
 	b.Cols[c.nk].AppendInt(start)

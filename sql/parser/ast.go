@@ -9,7 +9,8 @@ import (
 )
 
 // Node is the parsed form of a statement: *CreateTable, *DropTable,
-// *ShowTables, *Describe, *CreateTopic, *CreateSubscription or *Query.
+// *ShowTables, *Describe, *CreateTopic, *CreateSubscription, *Set or
+// *Query.
 type Node interface {
 	node()
 }
@@ -55,6 +56,16 @@ type PrimaryKey struct {
 type Option struct {
 	Key, Value string
 	Pos        Pos // of the key
+}
+
+// Set is SET 'key' = 'value' (Flink's form): a job option for the
+// statements after it. The parser checks the form only; the planner knows
+// the keys.
+type Set struct {
+	Key, Value string
+	Pos        Pos // of SET
+	KeyPos     Pos
+	ValuePos   Pos
 }
 
 // DropTable is DROP TABLE [IF EXISTS] Name.
@@ -106,6 +117,7 @@ func (*DropTable) node()          {}
 func (*ShowTables) node()         {}
 func (*Describe) node()           {}
 func (*Query) node()              {}
+func (*Set) node()                {}
 
 // Schema returns the columns as a runtime schema, or nil when the table
 // has no column list.

@@ -151,8 +151,8 @@ func TestErrors(t *testing.T) {
 	f("SELECT 1;\nSELECT 'x", `line 2:8: unterminated string near "'x"`)
 	// Statements.
 	f("SELCT * FROM t", `line 1:1: unknown statement near "SELCT"; did you mean SELECT?`)
-	f("SHOW TABLES;\n  UPDATE t SET a = 1", `line 2:3: unknown statement near "UPDATE"; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, INSERT, SELECT or WITH`)
-	f("(SELECT 1)", `line 1:1: unknown statement near "("; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, INSERT, SELECT or WITH`)
+	f("SHOW TABLES;\n  UPDATE t SET a = 1", `line 2:3: unknown statement near "UPDATE"; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH`)
+	f("(SELECT 1)", `line 1:1: unknown statement near "("; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH`)
 	f("CREATE TABEL t (a INT)", `line 1:8: expected TABLE, TOPIC or SUBSCRIPTION after CREATE near "TABEL"; did you mean TABLE?`)
 	f("CREATE VIEW v AS SELECT 1", `line 1:8: expected TABLE, TOPIC or SUBSCRIPTION after CREATE near "VIEW"`)
 	f("CREATE", `line 1:7: expected TABLE, TOPIC or SUBSCRIPTION after CREATE at end of input`)

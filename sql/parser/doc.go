@@ -1,6 +1,6 @@
 // Package parser reads Sluice SQL scripts: it splits a script into
 // statements, parses the DDL (CREATE TABLE, DROP TABLE, SHOW TABLES,
-// DESCRIBE) into an AST, and keeps queries (INSERT, SELECT, WITH) as their
+// DESCRIBE) and SET into an AST, and keeps queries (INSERT, SELECT, WITH) as their
 // raw text for the query parser of the planner.
 //
 // The DDL follows Flink SQL:
@@ -15,6 +15,7 @@
 //	DROP TABLE [IF EXISTS] name
 //	SHOW TABLES
 //	DESCRIBE name | DESC name
+//	SET 'key' = 'value'             -- a job option (the planner knows the keys)
 //
 // Types: BOOLEAN, INT/INTEGER, BIGINT, DOUBLE/DOUBLE PRECISION/FLOAT,
 // VARCHAR/VARCHAR(n)/STRING (n is accepted, not enforced),

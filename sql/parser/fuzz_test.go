@@ -106,6 +106,7 @@ func FuzzParseScript(f *testing.F) {
 		"SELECT 'unterminated",
 		"/* unterminated",
 		"DROP TABLE a.b",
+		"SET 'table.exec.state.ttl' = '1 h'; set 'sluice.state.max-keys'='10'; SET x = 1; SET 'a' 'b'; SET",
 		"\uFEFF",
 		"'\xff' \xfe `\xc3`",
 	} {

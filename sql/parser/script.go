@@ -17,9 +17,10 @@ const (
 	KindQuery
 	KindCreateTopic
 	KindCreateSubscription
+	KindSet
 )
 
-var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY", "CREATE TOPIC", "CREATE SUBSCRIPTION"}
+var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY", "CREATE TOPIC", "CREATE SUBSCRIPTION", "SET"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -137,12 +138,14 @@ func kindOf(n Node) Kind {
 		return KindCreateTopic
 	case *CreateSubscription:
 		return KindCreateSubscription
+	case *Set:
+		return KindSet
 	}
 	return 0
 }
 
 // statementVerbs are the words that start a statement, for suggestions.
-var statementVerbs = []string{"CREATE", "DROP", "SHOW", "DESCRIBE", "DESC", "INSERT", "SELECT", "WITH"}
+var statementVerbs = []string{"CREATE", "DROP", "SHOW", "DESCRIBE", "DESC", "INSERT", "SELECT", "WITH", "SET"}
 
 // statement parses one statement from its tokens.
 func (p *parser) statement() (Node, error) {
@@ -163,15 +166,52 @@ func (p *parser) statement() (Node, error) {
 			return nil, err
 		}
 		return &Describe{Name: name, Pos: t.pos}, p.expectEnd()
+	case t.is("SET"):
+		return p.set(t)
 	case t.is("INSERT") || t.is("SELECT") || t.is("WITH"):
 		return &Query{Verb: strings.ToUpper(t.text), Pos: t.pos}, nil
 	}
 	e := p.errAt(t, "unknown statement")
-	e.Hint = "expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, INSERT, SELECT or WITH"
+	e.Hint = "expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH"
 	if t.kind == tIdent {
 		if near := nearestKeyword(t.text, statementVerbs); near != "" {
 			e.Hint = "did you mean " + near + "?"
 		}
 	}
 	return nil, e
+}
+
+// set parses SET 'key' = 'value'.
+func (p *parser) set(start token) (Node, error) {
+	kt := p.peek()
+	switch kt.kind {
+	case tString:
+	case tIdent, tQuotedIdent, tDQuoted:
+		e := p.errAt(kt, "option keys are quoted strings")
+		e.Hint = "write SET " + QuoteString(dottedKey(p)) + " = '…'"
+		return nil, e
+	default:
+		e := p.expected("an option key")
+		e.Hint = "write SET 'key' = 'value'"
+		return nil, e
+	}
+	if kt.val == "" {
+		return nil, p.errAt(kt, "empty option key")
+	}
+	p.i++
+	if err := p.expectPunct("="); err != nil {
+		return nil, err
+	}
+	vt := p.peek()
+	switch vt.kind {
+	case tString:
+	case tNumber, tIdent, tQuotedIdent, tDQuoted:
+		e := p.errAt(vt, "option values are quoted strings")
+		e.Hint = "write " + QuoteString(vt.val)
+		return nil, e
+	default:
+		return nil, p.expected("an option value")
+	}
+	p.i++
+	return &Set{Key: kt.val, Value: vt.val, Pos: start.pos, KeyPos: kt.pos, ValuePos: vt.pos}, p.expectEnd()
 }

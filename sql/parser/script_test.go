@@ -92,3 +92,35 @@ func TestStatementNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSetStatement checks Flink's SET 'key' = 'value' and that its
+// mistakes are errors at the place of the key or value.
+func TestParseSetStatement(t *testing.T) {
+	stmts, err := ParseScript("-- options\nSET 'table.exec.state.ttl' = '1 h';\n  set 'sluice.state.max-keys'='10'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts) != 2 || stmts[0].Kind != KindSet {
+		t.Fatalf("got %+v", stmts)
+	}
+	s0, s1 := stmts[0].Node.(*Set), stmts[1].Node.(*Set)
+	if *s0 != (Set{Key: "table.exec.state.ttl", Value: "1 h", Pos: Pos{2, 1}, KeyPos: Pos{2, 5}, ValuePos: Pos{2, 30}}) {
+		t.Fatalf("got %+v", *s0)
+	}
+	if s1.Key != "sluice.state.max-keys" || s1.Value != "10" || s1.ValuePos != (Pos{3, 31}) {
+		t.Fatalf("got %+v", *s1)
+	}
+	f := func(src, want string) {
+		t.Helper()
+		_, err := ParseScript(src)
+		if err == nil || err.Error() != want {
+			t.Fatalf("%q:\ngot  %v\nwant %s", src, err, want)
+		}
+	}
+	f("SET table.exec.state.ttl = '1 h'", `line 1:5: option keys are quoted strings near "table"; write SET 'table.exec.state.ttl' = '…'`)
+	f("SET 'sluice.state.max-keys' = 10", `line 1:31: option values are quoted strings near "10"; write '10'`)
+	f("SET 'a' 'b'", `line 1:9: expected '=' near "'b'"`)
+	f("SET", `line 1:4: expected an option key at end of input; write SET 'key' = 'value'`)
+	f("SET 'a' = 'b' 'c'", `line 1:15: expected end of statement near "'c'"`)
+	f("SET '' = 'b'", `line 1:5: empty option key near "''"`)
+}

@@ -1,0 +1,121 @@
+package agg
+
+import (
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Compact keeps the groups g with live[g] (len(live) == Len()), renumbered
+// 0.. in their order, and rebuilds the lookup slots. It is how a GROUP BY
+// drops the groups whose state expired: O(groups), for a purge now and
+// then, not per batch.
+func (t *Table) Compact(live []bool) {
+	n := 0
+	if t.single {
+		for g, x := range t.ints {
+			if live[g] {
+				t.ints[n] = x
+				n++
+			}
+		}
+		t.ints = t.ints[:n]
+	} else {
+		for g, h := range t.hashes {
+			if live[g] {
+				t.hashes[n] = h
+				n++
+			}
+		}
+		t.hashes = t.hashes[:n]
+		for i := range t.keys {
+			keepRows(&t.keys[i], live)
+		}
+	}
+	if len(t.keyCols) == 0 { // the global group
+		n = 0
+		if t.n > 0 && live[0] {
+			n = 1
+		}
+	}
+	t.n = n
+	size := 16
+	for size < 2*(n+1) {
+		size *= 2
+	}
+	t.slots = make([]int32, size)
+	mask := uint64(size - 1)
+	for g := 0; g < n && len(t.keyCols) > 0; g++ {
+		var h uint64
+		if t.single {
+			h = runtime.HashInt64(uint64(t.ints[g]))
+		} else {
+			h = t.hashes[g]
+		}
+		i := h & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = int32(g + 1)
+	}
+}
+
+// keepRows keeps the rows r of v with live[r], in place.
+func keepRows(v *runtime.Vector, live []bool) {
+	n := 0
+	for r, ok := range live {
+		if !ok {
+			continue
+		}
+		switch v.Type.Physical() {
+		case runtime.PhysFloat:
+			v.F64[n] = v.F64[r]
+		case runtime.PhysString:
+			v.Str[n] = v.Str[r]
+		default:
+			v.I64[n] = v.I64[r]
+		}
+		if v.Null != nil {
+			v.Null[n] = v.Null[r]
+		}
+		n++
+	}
+	switch v.Type.Physical() {
+	case runtime.PhysFloat:
+		v.F64 = v.F64[:n]
+	case runtime.PhysString:
+		clear(v.Str[n:])
+		v.Str = v.Str[:n]
+	default:
+		v.I64 = v.I64[:n]
+	}
+	if v.Null != nil {
+		v.Null = v.Null[:n]
+	}
+}
+
+// Compact keeps the accumulators of the groups g with live[g]
+// (len(live) == Len()), renumbered as Table.Compact renumbers them.
+func (a *Accs) Compact(live []bool) {
+	l := a.l
+	n := 0
+	var over []overflowAt
+	for g, ok := range live {
+		if !ok {
+			continue
+		}
+		copy(a.I[n*l.nI:(n+1)*l.nI], a.I[g*l.nI:(g+1)*l.nI])
+		copy(a.F[n*l.nF:(n+1)*l.nF], a.F[g*l.nF:(g+1)*l.nF])
+		copy(a.S[n*l.nS:(n+1)*l.nS], a.S[g*l.nS:(g+1)*l.nS])
+		copy(a.D[n*l.nD:(n+1)*l.nD], a.D[g*l.nD:(g+1)*l.nD])
+		if i := a.overflowed(int32(g)); i >= 0 {
+			over = append(over, overflowAt{int32(n), i})
+		}
+		n++
+	}
+	a.I, a.F = a.I[:n*l.nI], a.F[:n*l.nF]
+	clear(a.S[n*l.nS:])
+	a.S = a.S[:n*l.nS]
+	clear(a.D[n*l.nD:])
+	a.D = a.D[:n*l.nD]
+	a.over = over
+	a.n = n
+}

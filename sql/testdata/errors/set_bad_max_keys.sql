@@ -1,0 +1,1 @@
+SET 'sluice.state.max-keys' = '-5';
