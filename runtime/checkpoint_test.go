@@ -428,3 +428,73 @@ func TestCheckpointMetrics(t *testing.T) {
 		t.Fatalf("restarts %v", r)
 	}
 }
+
+// runKeys reports 100 × its run number as its state keys, and fails in its
+// first run once a checkpoint has completed.
+type runKeys struct {
+	Base
+	runs      *atomic.Int64
+	run       int64
+	ctx       *Context
+	completed atomic.Bool
+}
+
+func (o *runKeys) Open(ctx *Context) error { o.ctx, o.run = ctx, o.runs.Add(1); return nil }
+func (o *runKeys) ProcessBatch(_ int, b *Batch, out Output) error {
+	o.ctx.Metrics.SetStateKeys(int(100 * o.run))
+	if o.run == 1 && o.completed.Load() {
+		return errors.New("injected failure")
+	}
+	return out.Emit(b)
+}
+func (o *runKeys) NotifyCheckpointComplete(int64) error { o.completed.Store(true); return nil }
+
+// TestGaugesFollowTheRunAfterARestart: after an in-process restart, the
+// checkpoint and operator gauges read the new run's values, not the first
+// run's, and the restart is counted in the job's own metrics set.
+func TestGaugesFollowTheRunAfterARestart(t *testing.T) {
+	g := NewGraph("gauges")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &countSource{n: 3000, sleep: 2 * time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	runs := new(atomic.Int64)
+	g.Connect(src, g.AddOperator("keys", ckSchema, 1, 1, func() Operator { return &runKeys{runs: runs} }), Forward)
+	set := metrics.NewSet()
+	dir := t.TempDir()
+	err := RunWithRestarts(context.Background(), g, Options{Parallelism: 1, Metrics: set,
+		Checkpoints: &CheckpointOptions{Dir: dir, Interval: 10 * time.Millisecond}}, RestartOptions{Attempts: 2, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs.Load() != 2 {
+		t.Fatalf("%d runs, want 2", runs.Load())
+	}
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	text := b.String()
+	value := func(series string) float64 {
+		t.Helper()
+		for _, line := range strings.Split(text, "\n") {
+			if name, v, ok := strings.Cut(line, " "); ok && name == series {
+				var f float64
+				fmt.Sscan(v, &f)
+				return f
+			}
+		}
+		t.Fatalf("no series %s in the job's set:\n%s", series, text)
+		return 0
+	}
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	if got, want := value(`sluice_checkpoint_last_completed_id{job="gauges"}`), float64(ids[len(ids)-1]); got != want {
+		t.Fatalf("last completed id %v, want %v (the second run's last checkpoint)", got, want)
+	}
+	last, _, _ := LatestCheckpoint(dir)
+	st, _ := os.Stat(filepath.Join(last.Path, stateName))
+	if got := value(`sluice_checkpoint_size_bytes{job="gauges"}`); got != float64(st.Size()) {
+		t.Fatalf("size %v, want %d (the second run's last checkpoint)", got, st.Size())
+	}
+	if got := value(`sluice_operator_state_keys{job="gauges",operator="keys",subtask="0"}`); got != 200 {
+		t.Fatalf("state keys %v, want 200 (set by the second run)", got)
+	}
+	if got := value(`sluice_job_restarts_total{job="gauges"}`); got != 1 {
+		t.Fatalf("restarts %v, want 1", got)
+	}
+}

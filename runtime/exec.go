@@ -96,7 +96,10 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	if set == nil {
 		set = metrics.NewSet()
 		metrics.RegisterSet(set)
-		defer metrics.UnregisterSet(set, true)
+		defer func() {
+			metrics.UnregisterSet(set, true)
+			forgetSet(set)
+		}()
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -26,7 +26,8 @@ type RestartOptions struct {
 // and the run takes checkpoints, waits with exponential backoff and runs
 // again from the latest complete checkpoint (or from the start when none
 // completed yet), up to r.Attempts times. Restarts are counted in
-// sluice_job_restarts_total.
+// sluice_job_restarts_total, in the job's metrics set (opt.Metrics, or one
+// set registered for all its runs).
 func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOptions) error {
 	if r.MinBackoff <= 0 {
 		r.MinBackoff = 100 * time.Millisecond
@@ -38,7 +39,17 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	restarts := metrics.GetOrCreateCounter(`sluice_job_restarts_total{job=` + strconv.Quote(g.Name) + `}`)
+	if opt.Metrics == nil {
+		// One set for every run, so that the job's series live on across
+		// restarts.
+		opt.Metrics = metrics.NewSet()
+		metrics.RegisterSet(opt.Metrics)
+		defer func(set *metrics.Set) {
+			metrics.UnregisterSet(set, true)
+			forgetSet(set)
+		}(opt.Metrics)
+	}
+	restarts := opt.Metrics.GetOrCreateCounter(`sluice_job_restarts_total{job=` + strconv.Quote(g.Name) + `}`)
 	backoff := r.MinBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
