@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -496,5 +497,117 @@ func TestGaugesFollowTheRunAfterARestart(t *testing.T) {
 	}
 	if got := value(`sluice_job_restarts_total{job="gauges"}`); got != 1 {
 		t.Fatalf("restarts %v, want 1", got)
+	}
+}
+
+// TestEditedManifestIsCorrupt: a manifest edited by hand — marked
+// finished, or pointing a subtask at another subtask's state — fails its
+// checksum, and the checkpoint is skipped like one with a damaged state
+// file; a manifest whose blobs do not fit its plan is corrupt even with a
+// matching checksum.
+func TestEditedManifestIsCorrupt(t *testing.T) {
+	j := newCkJob(3000, 2, -1)
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	go func() {
+		time.Sleep(80 * time.Millisecond)
+		close(stop)
+	}()
+	err := Run(context.Background(), j.g, Options{Parallelism: 2, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond, StopWithSavepoint: stop}})
+	if !errors.Is(err, ErrStoppedWithSavepoint) {
+		t.Fatal(err)
+	}
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	if len(ids) < 2 {
+		t.Fatalf("checkpoints %v", ids)
+	}
+	newest := filepath.Join(dir, checkpointPfx+formatID(ids[len(ids)-1]))
+	path := filepath.Join(newest, manifestName)
+	orig, _ := os.ReadFile(path)
+	if _, err := LoadCheckpoint(newest); err != nil {
+		t.Fatalf("the untouched checkpoint: %v", err)
+	}
+	f := func(what string, edit func(m *manifest), resum bool, want string) {
+		t.Helper()
+		var m manifest
+		if err := json.Unmarshal(orig, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(&m)
+		if resum {
+			m.Checksum, _ = m.checksum()
+		}
+		data, _ := json.MarshalIndent(m, "", " ")
+		os.WriteFile(path, data, 0o644)
+		defer os.WriteFile(path, orig, 0o644)
+		_, err := LoadCheckpoint(newest)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), newest) {
+			t.Fatalf("%s: %v, want an error with %q naming the folder", what, err, want)
+		}
+		c, warnings, err := LatestCheckpoint(dir)
+		if err != nil || c == nil || c.ID != ids[len(ids)-2] || len(warnings) != 1 || !strings.Contains(warnings[0], want) {
+			t.Fatalf("%s: latest %v %v %q; want the previous checkpoint %d and a warning", what, c != nil, err, warnings, ids[len(ids)-2])
+		}
+	}
+	f("finished", func(m *manifest) { m.Finished = true }, false, "manifest is corrupt: its checksum")
+	f("subtask swapped", func(m *manifest) {
+		for i := range m.State {
+			m.State[i].Subtask = 1 - m.State[i].Subtask
+		}
+	}, false, "manifest is corrupt: its checksum")
+	f("checksum removed", func(m *manifest) { m.Checksum = "" }, false, "manifest is corrupt")
+	f("blob twice", func(m *manifest) {
+		for i := range m.State {
+			if m.State[i].Subtask == 1 {
+				m.State[i].Subtask, m.State[i].Offset, m.State[i].Length = 0, 0, m.State[0].Length
+				break
+			}
+		}
+	}, true, "has state twice")
+	f("subtask out of range", func(m *manifest) { m.State[0].Subtask = 7 }, true, "which runs 2")
+	f("operator renamed", func(m *manifest) { m.State[0].Operator = "other" }, true, `and "other" in the blob`)
+	f("old version", func(m *manifest) { m.Version = 1 }, true, "manifest version 1")
+}
+
+// failRestore is an operator whose checkpointed state never restores.
+type failRestore struct {
+	Base
+	restores *atomic.Int64
+}
+
+func (o *failRestore) ProcessBatch(_ int, b *Batch, out Output) error { return out.Emit(b) }
+func (o *failRestore) SnapshotState(int64) ([]byte, error)            { return []byte("state"), nil }
+func (o *failRestore) RestoreState([]byte) error {
+	o.restores.Add(1)
+	return errors.New("state of an unknown format")
+}
+
+// TestFailingRestoreIsNotRetried: a checkpoint whose state an operator
+// refuses stops the job at once with the reason, naming the checkpoint and
+// the operator, instead of being restored again at every restart.
+func TestFailingRestoreIsNotRetried(t *testing.T) {
+	restores := new(atomic.Int64)
+	g := NewGraph("badrestore")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &countSource{n: 2000, sleep: time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	g.Connect(src, g.AddOperator("picky", ckSchema, 1, 1, func() Operator { return &failRestore{restores: restores} }), Forward)
+	dir := t.TempDir()
+	if err := Run(context.Background(), g, Options{Parallelism: 1, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	// Start again from a checkpoint before the end.
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	c, err := LoadCheckpoint(filepath.Join(dir, checkpointPfx+formatID(ids[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	err = RunWithRestarts(context.Background(), g, Options{Parallelism: 1, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond, Restore: c}},
+		RestartOptions{Attempts: 10, MinBackoff: time.Millisecond, Log: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+	var re *RestoreError
+	if !errors.As(err, &re) || re.Checkpoint != c.ID || !strings.Contains(err.Error(), `operator "picky"`) || !strings.Contains(err.Error(), "unknown format") {
+		t.Fatalf("err %v, want a RestoreError of checkpoint %d naming the operator", err, c.ID)
+	}
+	if n := restores.Load(); n != 1 {
+		t.Fatalf("the state was restored %d times, want once; logs %q", n, logs)
 	}
 }

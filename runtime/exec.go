@@ -643,7 +643,7 @@ func (t *task) open() error {
 		}
 		if s, ok := n.op.(Snapshotter); ok {
 			if err := s.RestoreState(n.restore); err != nil {
-				return wrap(n, fmt.Errorf("restore from checkpoint %d: %w", t.restored.ID, err))
+				return &RestoreError{Checkpoint: t.restored.ID, Path: t.restored.Path, Err: wrap(n, err)}
 			}
 		}
 	}
@@ -656,7 +656,7 @@ func (t *task) open() error {
 				}
 			}
 			if err := cs.RestorePositions(all); err != nil {
-				return wrap(t.root, fmt.Errorf("restore from checkpoint %d: %w", t.restored.ID, err))
+				return &RestoreError{Checkpoint: t.restored.ID, Path: t.restored.Path, Err: wrap(t.root, err)}
 			}
 		}
 	}

@@ -25,7 +25,8 @@ type RestartOptions struct {
 // RunWithRestarts is Run that, when an operator fails (an *OperatorError)
 // and the run takes checkpoints, waits with exponential backoff and runs
 // again from the latest complete checkpoint (or from the start when none
-// completed yet), up to r.Attempts times. Restarts are counted in
+// completed yet), up to r.Attempts times. A run that fails to restore its
+// checkpoint (a *RestoreError) is not restarted. Restarts are counted in
 // sluice_job_restarts_total, in the job's metrics set (opt.Metrics, or one
 // set registered for all its runs).
 func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOptions) error {
@@ -55,6 +56,11 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		start := time.Now()
 		err := Run(ctx, g, opt)
 		var oe *OperatorError
+		var re *RestoreError
+		if errors.As(err, &re) {
+			logf("job %s: not restarting: a restart would restore checkpoint %d again", g.Name, re.Checkpoint)
+			return err
+		}
 		if err == nil || ctx.Err() != nil || opt.Checkpoints == nil || !errors.As(err, &oe) || attempt > r.Attempts {
 			return err
 		}
