@@ -60,6 +60,11 @@ type CheckpointOptions struct {
 	// AllowNonRestoredState lets a run start from a checkpoint whose plan
 	// differs: operators that do not match start empty.
 	AllowNonRestoredState bool
+	// AllowDuplicates lets a run start from a checkpoint older than the
+	// newest one an exactly-once sink has published (or from none while
+	// it has published some): that output is published again. Without
+	// it such a run fails with a *RestoreError (see PublishLog).
+	AllowDuplicates bool
 	// StopWithSavepoint, when it delivers a value, makes the run take a
 	// savepoint and stop once it is complete; Run then returns
 	// ErrStoppedWithSavepoint.
@@ -94,8 +99,96 @@ type RestoreError struct {
 }
 
 func (e *RestoreError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("the job cannot start without a checkpoint: %v", e.Err)
+	}
 	return fmt.Sprintf("checkpoint %d (%s) cannot be restored: %v", e.Checkpoint, e.Path, e.Err)
 }
+
+// PublishLog is implemented by exactly-once sinks that keep, with their
+// output and durably, a record of the checkpoints whose output they have
+// published (written before the output is published). The runtime asks
+// every subtask of a checkpointed run after Open and before RestoreState:
+// a run that starts from an older checkpoint than the newest one published,
+// or from none, would publish that output again, so it fails with a
+// *RestoreError unless CheckpointOptions.AllowDuplicates.
+type PublishLog interface {
+	// LastPublished returns the newest checkpoint whose output the subtask
+	// has published (EndCheckpoint: the one that recorded the end of the
+	// job; 0: none) and where the record is kept, for messages.
+	LastPublished() (id int64, record string, err error)
+	// ForgetPublished records that the run goes on from checkpoint id (0:
+	// from the start) with duplicates allowed: LastPublished returns id
+	// until something newer is published.
+	ForgetPublished(id int64) error
+}
+
+// PublishedAheadError is why a run would publish output again: the
+// subtask's sink has published checkpoint Published (EndCheckpoint: the end
+// of the job), newer than Restored (0: the run starts without a
+// checkpoint). Record is where the sink keeps its record.
+type PublishedAheadError struct {
+	Published, Restored int64
+	Record              string
+}
+
+func (e *PublishedAheadError) Error() string {
+	return e.facts() + " would publish those rows again. " +
+		"Start from a checkpoint that covers them (--from-savepoint PATH), or pass --allow-duplicates to accept duplicate output"
+}
+
+func (e *PublishedAheadError) facts() string {
+	what := fmt.Sprintf("checkpoint %d", e.Published)
+	if e.Published == EndCheckpoint {
+		what = "the end of the job"
+	}
+	from := fmt.Sprintf("restoring checkpoint %d", e.Restored)
+	if e.Restored == 0 {
+		from = "starting without a checkpoint"
+	}
+	return fmt.Sprintf("its output already holds what %s published (recorded in %s); %s", what, e.Record, from)
+}
+
+// checkPublished asks node n's sink, in a checkpointed run, whether it has
+// published output newer than the checkpoint the run starts from.
+func (t *task) checkPublished(n *node) error {
+	pl, ok := n.op.(PublishLog)
+	if !ok || t.coord == nil {
+		return nil
+	}
+	var from int64
+	restoreErr := func(err error) error {
+		re := &RestoreError{Err: wrap(n, err)}
+		if r := t.restored; r != nil {
+			re.Checkpoint, re.Path = r.ID, r.Path
+		}
+		return re
+	}
+	if r := t.restored; r != nil {
+		from = r.ID
+		if r.Finished {
+			from = EndCheckpoint
+		}
+	}
+	last, record, err := pl.LastPublished()
+	if err != nil {
+		return restoreErr(err)
+	}
+	if last <= from {
+		return nil
+	}
+	ahead := &PublishedAheadError{Published: last, Restored: from, Record: record}
+	if !t.coord.opt.AllowDuplicates {
+		return restoreErr(ahead)
+	}
+	t.coord.logf("warning: operator %q (subtask %d): %s publishes those rows again (--allow-duplicates)", n.spec.Name, n.ctx.Subtask, ahead.facts())
+	if err := pl.ForgetPublished(from); err != nil {
+		return restoreErr(err)
+	}
+	return nil
+}
+
+// manifest is _manifest.json.
 
 func (e *RestoreError) Unwrap() error { return e.Err }
 

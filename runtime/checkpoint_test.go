@@ -506,11 +506,15 @@ func TestGaugesFollowTheRunAfterARestart(t *testing.T) {
 // file; a manifest whose blobs do not fit its plan is corrupt even with a
 // matching checksum.
 func TestEditedManifestIsCorrupt(t *testing.T) {
-	j := newCkJob(3000, 2, -1)
+	j := newCkJob(100000, 2, -1)
 	dir := t.TempDir()
 	stop := make(chan struct{})
-	go func() {
-		time.Sleep(80 * time.Millisecond)
+	go func() { // stopped once a few checkpoints are complete, long before the end
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if c, _, _ := LatestCheckpoint(dir); c != nil && c.ID >= 3 {
+				break
+			}
+		}
 		close(stop)
 	}()
 	err := Run(context.Background(), j.g, Options{Parallelism: 2, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond, StopWithSavepoint: stop}})

@@ -638,6 +638,9 @@ func (t *task) open() error {
 		if err := n.op.Open(n.ctx); err != nil {
 			return wrap(n, fmt.Errorf("open: %w", err))
 		}
+		if err := t.checkPublished(n); err != nil {
+			return err
+		}
 		if t.restored == nil {
 			continue
 		}

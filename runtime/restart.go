@@ -58,7 +58,7 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		var oe *OperatorError
 		var re *RestoreError
 		if errors.As(err, &re) {
-			logf("job %s: not restarting: a restart would restore checkpoint %d again", g.Name, re.Checkpoint)
+			logf("job %s: not restarting: a restart would fail the same way", g.Name)
 			return err
 		}
 		if err == nil || ctx.Err() != nil || opt.Checkpoints == nil || !errors.As(err, &oe) || attempt > r.Attempts {
@@ -78,7 +78,7 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		backoff = min(2*backoff, r.MaxBackoff)
 		latest, warnings, lerr := LatestCheckpoint(opt.Checkpoints.Dir)
 		for _, w := range warnings {
-			logf("%s", w)
+			logf("warning: %s", w)
 		}
 		if lerr != nil {
 			return errors.Join(err, lerr)

@@ -71,12 +71,30 @@ func published(t *testing.T, dir string) []string {
 	return mustRead(t, map[string]string{"path": dir}, 1)
 }
 
-// hiddenFiles returns the names in dir that start with '.'.
+// hiddenFiles returns the names in dir that start with '.', but for the
+// commit records.
 func hiddenFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, n := range names(t, dir) {
+	for _, n := range outputNames(t, dir) {
 		if strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// isRecord reports whether name is a commit record.
+func isRecord(name string) bool {
+	return strings.HasPrefix(name, ".sluice-commits-") || strings.HasSuffix(name, ".commits")
+}
+
+// outputNames returns the names in dir but for the commit records.
+func outputNames(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names(t, dir) {
+		if !isRecord(n) {
 			out = append(out, n)
 		}
 	}
@@ -218,7 +236,7 @@ func TestSinkCrashBetweenPreCommitAndCommit(t *testing.T) {
 			}
 			crash(op)
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-1.json"}) {
+		if got := outputNames(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-1.json"}) {
 			t.Fatalf("files %v", got)
 		}
 	})
@@ -231,7 +249,7 @@ func TestSinkCrashBetweenPreCommitAndCommit(t *testing.T) {
 		if got := published(t, dir); !slices.Equal(got, formatted(rows(0, 10))) {
 			t.Fatalf("%d rows published, want only the 10 of checkpoint 1", len(got))
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"part-1-0.json"}) {
+		if got := outputNames(t, dir); !slices.Equal(got, []string{"part-1-0.json"}) {
 			t.Fatalf("files %v: want checkpoint 2's pending file gone", got)
 		}
 		feed(t, op, 10, 25)
@@ -240,7 +258,7 @@ func TestSinkCrashBetweenPreCommitAndCommit(t *testing.T) {
 		if got := published(t, dir); !slices.Equal(got, formatted(rows(0, 25))) {
 			t.Fatalf("%d rows published, want 25", len(got))
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-3.json"}) {
+		if got := outputNames(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-3.json"}) {
 			t.Fatalf("files %v: want the new part numbered after the failed attempt's", got)
 		}
 	})
@@ -268,7 +286,7 @@ func TestSinkFinishWithCheckpoints(t *testing.T) {
 	again := ckptSink(t, map[string]string{"path": dir}, 0, 1)
 	must(t, again.RestoreState(final))
 	must(t, again.Close())
-	if got := names(t, dir); !slices.Equal(got, []string{"part-0-0.json"}) {
+	if got := outputNames(t, dir); !slices.Equal(got, []string{"part-0-0.json"}) {
 		t.Fatalf("files %v", got)
 	}
 
@@ -333,7 +351,7 @@ func TestSinkOneFileWithCheckpoints(t *testing.T) {
 	snapshot(t, again, runtime.EndCheckpoint)
 	must(t, again.Close())
 	must(t, again.NotifyCheckpointComplete(runtime.EndCheckpoint))
-	if got := names(t, dir); !slices.Equal(got, []string{"out.csv"}) {
+	if got := outputNames(t, dir); !slices.Equal(got, []string{"out.csv"}) {
 		t.Fatalf("files %v", got)
 	}
 	data, err := os.ReadFile(path)
