@@ -131,6 +131,10 @@ func exactlyOnce(t *testing.T, opts map[string]string, visible func() map[string
 		t.Fatalf("after checkpoint 1: ids %v, want 0–9", ids)
 	}
 	must(t, op.NotifyCheckpointComplete(1)) // again: nothing changes
+	// The commit record says so to a later run.
+	if last, record, err := openSink(t, name, opts, true).LastPublished(); err != nil || last != 1 || !strings.HasSuffix(record, "/.staging/"+name+"/commits-0") {
+		t.Fatalf("LastPublished: %d %s %v, want checkpoint 1 in .staging/%s/commits-0", last, record, err, name)
+	}
 	state2, err := op.SnapshotState(2)
 	must(t, err)
 	feed(t, op, rows(20, 30))

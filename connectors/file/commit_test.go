@@ -411,3 +411,44 @@ func TestSinkJobWithCheckpoints(t *testing.T) {
 		t.Fatalf("%d rows published, want %d exactly once", len(got), n)
 	}
 }
+
+// TestCommitRecordOutlivesCheckpoints: what a subtask published is in its
+// commit record, which a later sink reads back; a record that cannot be
+// read is an error naming it, and nothing is published over it.
+func TestCommitRecordOutlivesCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	op := ckptSink(t, map[string]string{"path": dir}, 1, 2)
+	feed(t, op, 0, 10)
+	snapshot(t, op, 3)
+	must(t, op.NotifyCheckpointComplete(3))
+	feed(t, op, 10, 20)
+	snapshot(t, op, 4) // pre-committed, never published
+	crash(op)
+
+	again := ckptSink(t, map[string]string{"path": dir}, 1, 2)
+	last, record, err := again.LastPublished()
+	if err != nil || last != 3 || record != filepath.Join(dir, ".sluice-commits-1") {
+		t.Fatalf("LastPublished: %d %s %v, want checkpoint 3 in %s/.sluice-commits-1", last, record, err, dir)
+	}
+	if last, _, _ := ckptSink(t, map[string]string{"path": dir}, 0, 2).LastPublished(); last != 0 {
+		t.Fatalf("subtask 0 published nothing, its record says %d", last)
+	}
+	must(t, again.ForgetPublished(1))
+	if last, _, _ := ckptSink(t, map[string]string{"path": dir}, 1, 2).LastPublished(); last != 1 {
+		t.Fatalf("after ForgetPublished(1): %d", last)
+	}
+
+	os.WriteFile(record, []byte(`{"subtask":1,"last":`), 0o644)
+	broken := ckptSink(t, map[string]string{"path": dir}, 1, 2)
+	if _, _, err := broken.LastPublished(); err == nil || !strings.Contains(err.Error(), record) {
+		t.Fatalf("unreadable record: %v, want an error naming %s", err, record)
+	}
+	feed(t, broken, 20, 30)
+	snapshot(t, broken, 5)
+	if err := broken.NotifyCheckpointComplete(5); err == nil {
+		t.Fatal("published over an unreadable commit record")
+	}
+	if got := published(t, dir); !slices.Equal(got, formatted(rows(0, 10))) {
+		t.Fatalf("%d rows published, want the 10 of checkpoint 3", len(got))
+	}
+}
