@@ -119,6 +119,9 @@ func (s *sink) readRecord() {
 // LastPublished returns what the commit record says: the newest
 // checkpoint whose objects this subtask has published, 0 when none.
 func (s *sink) LastPublished() (int64, string, error) {
+	if !s.exactlyOnce {
+		return 0, "", nil // HTTP: at-least-once, no record
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.last, s.store.where(s.recordKey()), s.recordErr
@@ -127,6 +130,9 @@ func (s *sink) LastPublished() (int64, string, error) {
 // ForgetPublished rewrites the commit record to say checkpoint id is the
 // newest published: the run goes on from there, duplicates allowed.
 func (s *sink) ForgetPublished(id int64) error {
+	if !s.exactlyOnce {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recordErr = nil

@@ -212,3 +212,14 @@ func TestCloseDiscardsUncovered(t *testing.T) {
 
 // isRecord reports whether key is a commit record (kept under .staging).
 func isRecord(key string) bool { return strings.Contains(path.Base(key), "commits-") }
+
+// TestHTTPHasNoCommitRecord: an HTTP destination, at-least-once even with
+// checkpoints, keeps no commit record and never refuses a restore.
+func TestHTTPHasNoCommitRecord(t *testing.T) {
+	op := newSink(t, map[string]string{"destination": "http://127.0.0.1:9/ingest"}, true)
+	defer op.Close()
+	if last, _, err := op.LastPublished(); last != 0 || err != nil {
+		t.Fatalf("LastPublished: %d %v", last, err)
+	}
+	must(t, op.ForgetPublished(3))
+}
