@@ -380,9 +380,9 @@ func TestFallingBackPastPublishedOutputIsRefused(t *testing.T) {
 // TestLostCheckpointsAreNotAFreshStart: after a job has finished, its last
 // checkpoint damaged and the one before marked finished by hand (the
 // manifest's checksum no longer matches) are skipped with warnings, and
-// the older one would publish again: refused. With the checkpoint folder
-// deleted, starting from scratch would publish everything again: refused,
-// unless --allow-duplicates.
+// the older one would publish again: refused. With every checkpoint
+// unreadable, or the checkpoint folder deleted, starting from scratch would
+// publish everything again: refused, unless --allow-duplicates.
 func TestLostCheckpointsAreNotAFreshStart(t *testing.T) {
 	const rows = 8000
 	out := t.TempDir()
@@ -402,6 +402,13 @@ func TestLostCheckpointsAreNotAFreshStart(t *testing.T) {
 	text := refusedRerun(t, out, rows, "after a finished run")
 	if !strings.Contains(text, "manifest is corrupt") || !strings.Contains(text, "what the end of the job published") || strings.Count(text, "warning: skipping checkpoint") != 2 {
 		t.Fatalf("want two skipped checkpoints, one with a corrupt manifest, and a refusal:\n%s", text)
+	}
+
+	// Every checkpoint unreadable: the same as none.
+	os.Truncate(filepath.Join(ids[0], "state.bin"), 3)
+	text = refusedRerun(t, out, rows, "with every checkpoint unreadable")
+	if !strings.Contains(text, "cannot start without a checkpoint") || strings.Count(text, "warning: skipping checkpoint") != 3 {
+		t.Fatalf("want three skipped checkpoints and the reason:\n%s", text)
 	}
 
 	os.RemoveAll(filepath.Join(out, "ck"))
