@@ -89,7 +89,9 @@ func (e *SavepointError) Error() string { return "stopped with a savepoint at " 
 func (e *SavepointError) Unwrap() error { return ErrStoppedWithSavepoint }
 
 // RestoreError is the error of a run whose operators could not restore the
-// checkpoint it started from (Err, an *OperatorError, says which and why).
+// checkpoint it started from, or whose sinks have published more than it
+// covers (see PublishLog); Err, an *OperatorError, says which and why.
+// Checkpoint and Path are zero for a run that started without one.
 // Restarting from the same checkpoint would fail the same way, so
 // RunWithRestarts stops with it.
 type RestoreError struct {
@@ -104,6 +106,8 @@ func (e *RestoreError) Error() string {
 	}
 	return fmt.Sprintf("checkpoint %d (%s) cannot be restored: %v", e.Checkpoint, e.Path, e.Err)
 }
+
+func (e *RestoreError) Unwrap() error { return e.Err }
 
 // PublishLog is implemented by exactly-once sinks that keep, with their
 // output and durably, a record of the checkpoints whose output they have
@@ -187,10 +191,6 @@ func (t *task) checkPublished(n *node) error {
 	}
 	return nil
 }
-
-// manifest is _manifest.json.
-
-func (e *RestoreError) Unwrap() error { return e.Err }
 
 // manifest is _manifest.json.
 type manifest struct {
