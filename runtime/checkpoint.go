@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,18 +21,23 @@ import (
 //
 //	state.bin      the state of every operator and source subtask, back to
 //	               back, each blob covered by a CRC32C in the manifest
-//	_manifest.json the plan it was taken from and where each blob lies
+//	_manifest.json the plan it was taken from and where each blob lies:
+//	               its operator, subtask, offset, length and CRC32C; the
+//	               manifest carries a CRC32C of itself
 //
 // The state file is written and fsync'd as the subtasks' snapshots arrive;
 // the manifest is written last, to a temporary name, fsync'd and renamed
 // into place, and the folder fsync'd: a checkpoint is complete exactly when
 // its manifest exists. A folder without one is a checkpoint that never
 // completed (the job failed or stopped first); it is skipped and removed.
+// A manifest that does not match its checksum, or whose blobs do not name
+// an operator and subtask of its plan once each, makes the checkpoint
+// corrupt, as does a blob that does not match its CRC.
 
 const (
 	manifestName  = "_manifest.json"
 	stateName     = "state.bin"
-	manifestV1    = 1
+	manifestV2    = 2 // 1 had no checksum of its own
 	checkpointPfx = "chk-"
 	savepointPfx  = "savepoint-"
 )
@@ -54,6 +60,11 @@ type CheckpointOptions struct {
 	// AllowNonRestoredState lets a run start from a checkpoint whose plan
 	// differs: operators that do not match start empty.
 	AllowNonRestoredState bool
+	// AllowDuplicates lets a run start from a checkpoint older than the
+	// newest one an exactly-once sink has published (or from none while
+	// it has published some): that output is published again. Without
+	// it such a run fails with a *RestoreError (see PublishLog).
+	AllowDuplicates bool
 	// StopWithSavepoint, when it delivers a value, makes the run take a
 	// savepoint and stop once it is complete; Run then returns
 	// ErrStoppedWithSavepoint.
@@ -77,6 +88,110 @@ type SavepointError struct{ Path string }
 func (e *SavepointError) Error() string { return "stopped with a savepoint at " + e.Path }
 func (e *SavepointError) Unwrap() error { return ErrStoppedWithSavepoint }
 
+// RestoreError is the error of a run whose operators could not restore the
+// checkpoint it started from, or whose sinks have published more than it
+// covers (see PublishLog); Err, an *OperatorError, says which and why.
+// Checkpoint and Path are zero for a run that started without one.
+// Restarting from the same checkpoint would fail the same way, so
+// RunWithRestarts stops with it.
+type RestoreError struct {
+	Checkpoint int64
+	Path       string
+	Err        error
+}
+
+func (e *RestoreError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("the job cannot start without a checkpoint: %v", e.Err)
+	}
+	return fmt.Sprintf("checkpoint %d (%s) cannot be restored: %v", e.Checkpoint, e.Path, e.Err)
+}
+
+func (e *RestoreError) Unwrap() error { return e.Err }
+
+// PublishLog is implemented by exactly-once sinks that keep, with their
+// output and durably, a record of the checkpoints whose output they have
+// published (written before the output is published). The runtime asks
+// every subtask of a checkpointed run after Open and before RestoreState:
+// a run that starts from an older checkpoint than the newest one published,
+// or from none, would publish that output again, so it fails with a
+// *RestoreError unless CheckpointOptions.AllowDuplicates.
+type PublishLog interface {
+	// LastPublished returns the newest checkpoint whose output the subtask
+	// has published (EndCheckpoint: the one that recorded the end of the
+	// job; 0: none) and where the record is kept, for messages.
+	LastPublished() (id int64, record string, err error)
+	// ForgetPublished records that the run goes on from checkpoint id (0:
+	// from the start) with duplicates allowed: LastPublished returns id
+	// until something newer is published.
+	ForgetPublished(id int64) error
+}
+
+// PublishedAheadError is why a run would publish output again: the
+// subtask's sink has published checkpoint Published (EndCheckpoint: the end
+// of the job), newer than Restored (0: the run starts without a
+// checkpoint). Record is where the sink keeps its record.
+type PublishedAheadError struct {
+	Published, Restored int64
+	Record              string
+}
+
+func (e *PublishedAheadError) Error() string {
+	return e.facts() + " would publish those rows again. " +
+		"Start from a checkpoint that covers them (--from-savepoint PATH), or pass --allow-duplicates to accept duplicate output"
+}
+
+func (e *PublishedAheadError) facts() string {
+	what := fmt.Sprintf("checkpoint %d", e.Published)
+	if e.Published == EndCheckpoint {
+		what = "the end of the job"
+	}
+	from := fmt.Sprintf("restoring checkpoint %d", e.Restored)
+	if e.Restored == 0 {
+		from = "starting without a checkpoint"
+	}
+	return fmt.Sprintf("its output already holds what %s published (recorded in %s); %s", what, e.Record, from)
+}
+
+// checkPublished asks node n's sink, in a checkpointed run, whether it has
+// published output newer than the checkpoint the run starts from.
+func (t *task) checkPublished(n *node) error {
+	pl, ok := n.op.(PublishLog)
+	if !ok || t.coord == nil {
+		return nil
+	}
+	var from int64
+	restoreErr := func(err error) error {
+		re := &RestoreError{Err: wrap(n, err)}
+		if r := t.restored; r != nil {
+			re.Checkpoint, re.Path = r.ID, r.Path
+		}
+		return re
+	}
+	if r := t.restored; r != nil {
+		from = r.ID
+		if r.Finished {
+			from = EndCheckpoint
+		}
+	}
+	last, record, err := pl.LastPublished()
+	if err != nil {
+		return restoreErr(err)
+	}
+	if last <= from {
+		return nil
+	}
+	ahead := &PublishedAheadError{Published: last, Restored: from, Record: record}
+	if !t.coord.opt.AllowDuplicates {
+		return restoreErr(ahead)
+	}
+	t.coord.logf("warning: operator %q (subtask %d): %s publishes those rows again (--allow-duplicates)", n.spec.Name, n.ctx.Subtask, ahead.facts())
+	if err := pl.ForgetPublished(from); err != nil {
+		return restoreErr(err)
+	}
+	return nil
+}
+
 // manifest is _manifest.json.
 type manifest struct {
 	Version   int            `json:"version"`
@@ -88,6 +203,19 @@ type manifest struct {
 	Nodes     []manifestNode `json:"nodes"`
 	State     []blobRef      `json:"state"`
 	Size      int64          `json:"size"` // of state.bin
+	// Checksum is the CRC32C (hex) of the manifest encoded as JSON with
+	// Checksum empty.
+	Checksum string `json:"checksum"`
+}
+
+// checksum returns the CRC32C of m without its Checksum, in hex.
+func (m manifest) checksum() (string, error) {
+	m.Checksum = ""
+	data, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%08x", crc32.Checksum(data, castagnoli)), nil
 }
 
 type manifestNode struct {
@@ -98,11 +226,12 @@ type manifestNode struct {
 }
 
 type blobRef struct {
-	Node    int    `json:"node"`
-	Subtask int    `json:"subtask"`
-	Offset  int64  `json:"offset"`
-	Length  int64  `json:"length"`
-	CRC     uint32 `json:"crc"`
+	Node     int    `json:"node"`
+	Operator string `json:"operator"`
+	Subtask  int    `json:"subtask"`
+	Offset   int64  `json:"offset"`
+	Length   int64  `json:"length"`
+	CRC      uint32 `json:"crc"`
 }
 
 // Checkpoint is a complete checkpoint or savepoint, loaded and verified.
@@ -131,8 +260,14 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: manifest is not readable: %v", path, err)
 	}
-	if m.Version != manifestV1 {
-		return nil, fmt.Errorf("checkpoint %s: manifest version %d (this build reads %d)", path, m.Version, manifestV1)
+	if m.Version != manifestV2 {
+		return nil, fmt.Errorf("checkpoint %s: manifest version %d (this build reads %d)", path, m.Version, manifestV2)
+	}
+	if sum, err := m.checksum(); err != nil || sum != m.Checksum {
+		return nil, fmt.Errorf("checkpoint %s: manifest is corrupt: its checksum is %q, its content sums to %s", path, m.Checksum, sum)
+	}
+	if err := m.checkBlobs(); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: manifest is corrupt: %v", path, err)
 	}
 	state, err := os.ReadFile(filepath.Join(path, stateName))
 	if err != nil {
@@ -148,11 +283,45 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		}
 		blob := state[b.Offset : b.Offset+b.Length : b.Offset+b.Length]
 		if crc32.Checksum(blob, castagnoli) != b.CRC {
-			return nil, fmt.Errorf("checkpoint %s: state of node %d subtask %d is corrupt (checksum mismatch at offset %d)", path, b.Node, b.Subtask, b.Offset)
+			return nil, fmt.Errorf("checkpoint %s: state of operator %q subtask %d is corrupt (checksum mismatch at offset %d of %s)", path, b.Operator, b.Subtask, b.Offset, stateName)
 		}
 		c.blobs[[2]int{b.Node, b.Subtask}] = blob
 	}
 	return c, nil
+}
+
+// checkBlobs verifies that every blob belongs to an operator of the plan,
+// under its name, to one of its subtasks, once, and that no two blobs
+// share bytes.
+func (m *manifest) checkBlobs() error {
+	nodes := map[int]manifestNode{}
+	for _, n := range m.Nodes {
+		nodes[n.ID] = n
+	}
+	seen := map[[2]int]bool{}
+	refs := slices.Clone(m.State)
+	for _, b := range refs {
+		n, ok := nodes[b.Node]
+		switch {
+		case !ok:
+			return fmt.Errorf("state at offset %d belongs to node %d, which the plan does not have", b.Offset, b.Node)
+		case n.Name != b.Operator:
+			return fmt.Errorf("state at offset %d belongs to node %d, named %q in the plan and %q in the blob", b.Offset, b.Node, n.Name, b.Operator)
+		case b.Subtask < 0 || b.Subtask >= n.Parallelism:
+			return fmt.Errorf("state at offset %d belongs to subtask %d of operator %q, which runs %d", b.Offset, b.Subtask, n.Name, n.Parallelism)
+		case seen[[2]int{b.Node, b.Subtask}]:
+			return fmt.Errorf("operator %q subtask %d has state twice", n.Name, b.Subtask)
+		}
+		seen[[2]int{b.Node, b.Subtask}] = true
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Offset < refs[j].Offset })
+	for i := 1; i < len(refs); i++ {
+		if refs[i].Offset < refs[i-1].Offset+refs[i-1].Length {
+			return fmt.Errorf("the state of operator %q subtask %d and of operator %q subtask %d overlap at offset %d",
+				refs[i-1].Operator, refs[i-1].Subtask, refs[i].Operator, refs[i].Subtask, refs[i].Offset)
+		}
+	}
+	return nil
 }
 
 // LatestCheckpoint returns the newest complete checkpoint in dir that
@@ -279,11 +448,12 @@ func (c *Checkpoint) hasState(id int) bool {
 
 // checkpointWriter writes one checkpoint folder.
 type checkpointWriter struct {
-	dir  string
-	f    *os.File
-	m    manifest
-	size int64
-	seen map[[2]int]bool
+	dir   string
+	f     *os.File
+	m     manifest
+	size  int64
+	seen  map[[2]int]bool
+	names map[NodeID]string
 }
 
 func newCheckpointWriter(root string, id int64, savepoint bool, job string, g *Graph) (*checkpointWriter, error) {
@@ -302,10 +472,11 @@ func newCheckpointWriter(root string, id int64, savepoint bool, job string, g *G
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %d: %w", id, err)
 	}
-	w := &checkpointWriter{dir: dir, f: f, seen: map[[2]int]bool{},
-		m: manifest{Version: manifestV1, ID: id, Job: job, Time: time.Now().UTC(), Savepoint: savepoint}}
+	w := &checkpointWriter{dir: dir, f: f, seen: map[[2]int]bool{}, names: map[NodeID]string{},
+		m: manifest{Version: manifestV2, ID: id, Job: job, Time: time.Now().UTC(), Savepoint: savepoint}}
 	for _, spec := range g.Nodes {
 		w.m.Nodes = append(w.m.Nodes, manifestNode{ID: int(spec.ID), Name: spec.Name, Parallelism: spec.Parallelism, Source: spec.NewSource != nil})
+		w.names[spec.ID] = spec.Name
 	}
 	return w, nil
 }
@@ -323,7 +494,7 @@ func (w *checkpointWriter) add(node NodeID, subtask int, data []byte) error {
 	if _, err := w.f.Write(data); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
 	}
-	w.m.State = append(w.m.State, blobRef{Node: int(node), Subtask: subtask, Offset: w.size, Length: int64(len(data)),
+	w.m.State = append(w.m.State, blobRef{Node: int(node), Operator: w.names[node], Subtask: subtask, Offset: w.size, Length: int64(len(data)),
 		CRC: crc32.Checksum(data, castagnoli)})
 	w.size += int64(len(data))
 	return nil
@@ -333,6 +504,12 @@ func (w *checkpointWriter) add(node NodeID, subtask int, data []byte) error {
 // renamed into place and the folder fsync'd.
 func (w *checkpointWriter) commit(finished bool) error {
 	w.m.Size, w.m.Finished = w.size, finished
+	sum, err := w.m.checksum()
+	if err != nil {
+		w.f.Close()
+		return err
+	}
+	w.m.Checksum = sum
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -426,5 +427,191 @@ func TestCheckpointMetrics(t *testing.T) {
 	value(`sluice_checkpoint_alignment_seconds_bucket{job="ck",operator="count"`)
 	if r := value(`sluice_job_restarts_total{job="ck"}`); r < 1 {
 		t.Fatalf("restarts %v", r)
+	}
+}
+
+// runKeys reports 100 × its run number as its state keys, and fails in its
+// first run once a checkpoint has completed.
+type runKeys struct {
+	Base
+	runs      *atomic.Int64
+	run       int64
+	ctx       *Context
+	completed atomic.Bool
+}
+
+func (o *runKeys) Open(ctx *Context) error { o.ctx, o.run = ctx, o.runs.Add(1); return nil }
+func (o *runKeys) ProcessBatch(_ int, b *Batch, out Output) error {
+	o.ctx.Metrics.SetStateKeys(int(100 * o.run))
+	if o.run == 1 && o.completed.Load() {
+		return errors.New("injected failure")
+	}
+	return out.Emit(b)
+}
+func (o *runKeys) NotifyCheckpointComplete(int64) error { o.completed.Store(true); return nil }
+
+// TestGaugesFollowTheRunAfterARestart: after an in-process restart, the
+// checkpoint and operator gauges read the new run's values, not the first
+// run's, and the restart is counted in the job's own metrics set.
+func TestGaugesFollowTheRunAfterARestart(t *testing.T) {
+	g := NewGraph("gauges")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &countSource{n: 3000, sleep: 2 * time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	runs := new(atomic.Int64)
+	g.Connect(src, g.AddOperator("keys", ckSchema, 1, 1, func() Operator { return &runKeys{runs: runs} }), Forward)
+	set := metrics.NewSet()
+	dir := t.TempDir()
+	err := RunWithRestarts(context.Background(), g, Options{Parallelism: 1, Metrics: set,
+		Checkpoints: &CheckpointOptions{Dir: dir, Interval: 10 * time.Millisecond}}, RestartOptions{Attempts: 2, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs.Load() != 2 {
+		t.Fatalf("%d runs, want 2", runs.Load())
+	}
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	text := b.String()
+	value := func(series string) float64 {
+		t.Helper()
+		for _, line := range strings.Split(text, "\n") {
+			if name, v, ok := strings.Cut(line, " "); ok && name == series {
+				var f float64
+				fmt.Sscan(v, &f)
+				return f
+			}
+		}
+		t.Fatalf("no series %s in the job's set:\n%s", series, text)
+		return 0
+	}
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	if got, want := value(`sluice_checkpoint_last_completed_id{job="gauges"}`), float64(ids[len(ids)-1]); got != want {
+		t.Fatalf("last completed id %v, want %v (the second run's last checkpoint)", got, want)
+	}
+	last, _, _ := LatestCheckpoint(dir)
+	st, _ := os.Stat(filepath.Join(last.Path, stateName))
+	if got := value(`sluice_checkpoint_size_bytes{job="gauges"}`); got != float64(st.Size()) {
+		t.Fatalf("size %v, want %d (the second run's last checkpoint)", got, st.Size())
+	}
+	if got := value(`sluice_operator_state_keys{job="gauges",operator="keys",subtask="0"}`); got != 200 {
+		t.Fatalf("state keys %v, want 200 (set by the second run)", got)
+	}
+	if got := value(`sluice_job_restarts_total{job="gauges"}`); got != 1 {
+		t.Fatalf("restarts %v, want 1", got)
+	}
+}
+
+// TestEditedManifestIsCorrupt: a manifest edited by hand — marked
+// finished, or pointing a subtask at another subtask's state — fails its
+// checksum, and the checkpoint is skipped like one with a damaged state
+// file; a manifest whose blobs do not fit its plan is corrupt even with a
+// matching checksum.
+func TestEditedManifestIsCorrupt(t *testing.T) {
+	j := newCkJob(100000, 2, -1)
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	go func() { // stopped once a few checkpoints are complete, long before the end
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if c, _, _ := LatestCheckpoint(dir); c != nil && c.ID >= 3 {
+				break
+			}
+		}
+		close(stop)
+	}()
+	err := Run(context.Background(), j.g, Options{Parallelism: 2, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond, StopWithSavepoint: stop}})
+	if !errors.Is(err, ErrStoppedWithSavepoint) {
+		t.Fatal(err)
+	}
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	if len(ids) < 2 {
+		t.Fatalf("checkpoints %v", ids)
+	}
+	newest := filepath.Join(dir, checkpointPfx+formatID(ids[len(ids)-1]))
+	path := filepath.Join(newest, manifestName)
+	orig, _ := os.ReadFile(path)
+	if _, err := LoadCheckpoint(newest); err != nil {
+		t.Fatalf("the untouched checkpoint: %v", err)
+	}
+	f := func(what string, edit func(m *manifest), resum bool, want string) {
+		t.Helper()
+		var m manifest
+		if err := json.Unmarshal(orig, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(&m)
+		if resum {
+			m.Checksum, _ = m.checksum()
+		}
+		data, _ := json.MarshalIndent(m, "", " ")
+		os.WriteFile(path, data, 0o644)
+		defer os.WriteFile(path, orig, 0o644)
+		_, err := LoadCheckpoint(newest)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), newest) {
+			t.Fatalf("%s: %v, want an error with %q naming the folder", what, err, want)
+		}
+		c, warnings, err := LatestCheckpoint(dir)
+		if err != nil || c == nil || c.ID != ids[len(ids)-2] || len(warnings) != 1 || !strings.Contains(warnings[0], want) {
+			t.Fatalf("%s: latest %v %v %q; want the previous checkpoint %d and a warning", what, c != nil, err, warnings, ids[len(ids)-2])
+		}
+	}
+	f("finished", func(m *manifest) { m.Finished = true }, false, "manifest is corrupt: its checksum")
+	f("subtask swapped", func(m *manifest) {
+		for i := range m.State {
+			m.State[i].Subtask = 1 - m.State[i].Subtask
+		}
+	}, false, "manifest is corrupt: its checksum")
+	f("checksum removed", func(m *manifest) { m.Checksum = "" }, false, "manifest is corrupt")
+	f("blob twice", func(m *manifest) {
+		for i := range m.State {
+			if m.State[i].Subtask == 1 {
+				m.State[i].Subtask, m.State[i].Offset, m.State[i].Length = 0, 0, m.State[0].Length
+				break
+			}
+		}
+	}, true, "has state twice")
+	f("subtask out of range", func(m *manifest) { m.State[0].Subtask = 7 }, true, "which runs 2")
+	f("operator renamed", func(m *manifest) { m.State[0].Operator = "other" }, true, `and "other" in the blob`)
+	f("old version", func(m *manifest) { m.Version = 1 }, true, "manifest version 1")
+}
+
+// failRestore is an operator whose checkpointed state never restores.
+type failRestore struct {
+	Base
+	restores *atomic.Int64
+}
+
+func (o *failRestore) ProcessBatch(_ int, b *Batch, out Output) error { return out.Emit(b) }
+func (o *failRestore) SnapshotState(int64) ([]byte, error)            { return []byte("state"), nil }
+func (o *failRestore) RestoreState([]byte) error {
+	o.restores.Add(1)
+	return errors.New("state of an unknown format")
+}
+
+// TestFailingRestoreIsNotRetried: a checkpoint whose state an operator
+// refuses stops the job at once with the reason, naming the checkpoint and
+// the operator, instead of being restored again at every restart.
+func TestFailingRestoreIsNotRetried(t *testing.T) {
+	restores := new(atomic.Int64)
+	g := NewGraph("badrestore")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &countSource{n: 2000, sleep: time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	g.Connect(src, g.AddOperator("picky", ckSchema, 1, 1, func() Operator { return &failRestore{restores: restores} }), Forward)
+	dir := t.TempDir()
+	if err := Run(context.Background(), g, Options{Parallelism: 1, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	// Start again from a checkpoint before the end.
+	ids, _ := listCheckpoints(dir, checkpointPfx)
+	c, err := LoadCheckpoint(filepath.Join(dir, checkpointPfx+formatID(ids[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	err = RunWithRestarts(context.Background(), g, Options{Parallelism: 1, Checkpoints: &CheckpointOptions{Dir: dir, Interval: 5 * time.Millisecond, Restore: c}},
+		RestartOptions{Attempts: 10, MinBackoff: time.Millisecond, Log: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+	var re *RestoreError
+	if !errors.As(err, &re) || re.Checkpoint != c.ID || !strings.Contains(err.Error(), `operator "picky"`) || !strings.Contains(err.Error(), "unknown format") {
+		t.Fatalf("err %v, want a RestoreError of checkpoint %d naming the operator", err, c.ID)
+	}
+	if n := restores.Load(); n != 1 {
+		t.Fatalf("the state was restored %d times, want once; logs %q", n, logs)
 	}
 }

@@ -46,11 +46,17 @@ type coordinator struct {
 	done chan struct{}
 
 	duration  *metrics.Histogram
-	size      *metrics.Gauge
-	sizeVal   float64
-	lastID    float64
+	gauges    *checkpointGauges
 	completed *metrics.Counter
 	failed    *metrics.Counter
+}
+
+// checkpointGauges are the values of a job's checkpoint gauges, shared by
+// every run of the job in a metrics set (see liveValue).
+type checkpointGauges struct {
+	mu     sync.Mutex
+	size   float64
+	lastID float64
 }
 
 // report is a subtask's state for checkpoint id, or (final) after it
@@ -109,8 +115,12 @@ func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel co
 	c.nextID = maxID + 1
 	labels := `{job=` + strconv.Quote(g.Name) + `}`
 	c.duration = set.GetOrCreateHistogram("sluice_checkpoint_duration_seconds" + labels)
-	c.size = set.GetOrCreateGauge("sluice_checkpoint_size_bytes"+labels, func() float64 { c.mu.Lock(); defer c.mu.Unlock(); return c.sizeVal })
-	set.GetOrCreateGauge("sluice_checkpoint_last_completed_id"+labels, func() float64 { c.mu.Lock(); defer c.mu.Unlock(); return c.lastID })
+	c.gauges = liveValue(set, "checkpoint"+labels, func() *checkpointGauges {
+		v := &checkpointGauges{}
+		set.GetOrCreateGauge("sluice_checkpoint_size_bytes"+labels, func() float64 { v.mu.Lock(); defer v.mu.Unlock(); return v.size })
+		set.GetOrCreateGauge("sluice_checkpoint_last_completed_id"+labels, func() float64 { v.mu.Lock(); defer v.mu.Unlock(); return v.lastID })
+		return v
+	})
 	c.completed = set.GetOrCreateCounter("sluice_checkpoints_completed_total" + labels)
 	c.failed = set.GetOrCreateCounter("sluice_checkpoints_failed_total" + labels)
 	return c, nil
@@ -259,9 +269,9 @@ func (c *coordinator) complete(finished bool) {
 	}
 	c.duration.UpdateDuration(cur.started)
 	c.completed.Inc()
-	c.mu.Lock()
-	c.sizeVal, c.lastID = float64(cur.w.size), float64(cur.id)
-	c.mu.Unlock()
+	c.gauges.mu.Lock()
+	c.gauges.size, c.gauges.lastID = float64(cur.w.size), float64(cur.id)
+	c.gauges.mu.Unlock()
 	if c.opt.BeforeCommit != nil {
 		c.opt.BeforeCommit(cur.id)
 	}

@@ -96,7 +96,10 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	if set == nil {
 		set = metrics.NewSet()
 		metrics.RegisterSet(set)
-		defer metrics.UnregisterSet(set, true)
+		defer func() {
+			metrics.UnregisterSet(set, true)
+			forgetSet(set)
+		}()
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -635,12 +638,15 @@ func (t *task) open() error {
 		if err := n.op.Open(n.ctx); err != nil {
 			return wrap(n, fmt.Errorf("open: %w", err))
 		}
+		if err := t.checkPublished(n); err != nil {
+			return err
+		}
 		if t.restored == nil {
 			continue
 		}
 		if s, ok := n.op.(Snapshotter); ok {
 			if err := s.RestoreState(n.restore); err != nil {
-				return wrap(n, fmt.Errorf("restore from checkpoint %d: %w", t.restored.ID, err))
+				return &RestoreError{Checkpoint: t.restored.ID, Path: t.restored.Path, Err: wrap(n, err)}
 			}
 		}
 	}
@@ -653,7 +659,7 @@ func (t *task) open() error {
 				}
 			}
 			if err := cs.RestorePositions(all); err != nil {
-				return wrap(t.root, fmt.Errorf("restore from checkpoint %d: %w", t.restored.ID, err))
+				return &RestoreError{Checkpoint: t.restored.ID, Path: t.restored.Path, Err: wrap(t.root, err)}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,21 +42,61 @@ func NewOperatorMetrics(set *metrics.Set, job, operator string, subtask int) *Op
 
 func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *OperatorMetrics {
 	labels := fmt.Sprintf(`{job=%s,operator=%s,subtask="%d"}`, strconv.Quote(job), strconv.Quote(op), subtask)
-	m := &OperatorMetrics{
-		RowsIn:          set.GetOrCreateCounter("sluice_operator_rows_in_total" + labels),
-		RowsOut:         set.GetOrCreateCounter("sluice_operator_rows_out_total" + labels),
-		BatchesIn:       set.GetOrCreateCounter("sluice_operator_batches_in_total" + labels),
-		LateRowsDropped: set.GetOrCreateCounter("sluice_operator_late_rows_dropped_total" + labels),
-		BadRecords:      set.GetOrCreateCounter("sluice_operator_bad_records_total" + labels),
-	}
-	m.watermark.Store(MinWatermark)
-	set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })
-	set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 {
-		wm := m.watermark.Load()
-		if wm == MinWatermark || wm == MaxWatermark {
-			return 0
+	m := liveValue(set, "operator"+labels, func() *OperatorMetrics {
+		m := &OperatorMetrics{
+			RowsIn:          set.GetOrCreateCounter("sluice_operator_rows_in_total" + labels),
+			RowsOut:         set.GetOrCreateCounter("sluice_operator_rows_out_total" + labels),
+			BatchesIn:       set.GetOrCreateCounter("sluice_operator_batches_in_total" + labels),
+			LateRowsDropped: set.GetOrCreateCounter("sluice_operator_late_rows_dropped_total" + labels),
+			BadRecords:      set.GetOrCreateCounter("sluice_operator_bad_records_total" + labels),
 		}
-		return float64(time.Now().UnixMilli()-wm) / 1000
+		set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })
+		set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 {
+			wm := m.watermark.Load()
+			if wm == MinWatermark || wm == MaxWatermark {
+				return 0
+			}
+			return float64(time.Now().UnixMilli()-wm) / 1000
+		})
+		return m
 	})
+	// A new run of the job (a restart) starts from nothing.
+	m.stateKeys.Store(0)
+	m.watermark.Store(MinWatermark)
 	return m
+}
+
+// Gauges read per-run values through holders shared by every run in a
+// metrics set: VictoriaMetrics keeps the first function given to
+// GetOrCreateGauge for a name, so a gauge that captured one run would show
+// that run's values forever after a restart. live maps a set and a key to
+// its holder; liveMu guards it.
+var (
+	liveMu sync.Mutex
+	live   = map[*metrics.Set]map[string]any{}
+)
+
+// liveValue returns the holder of key in set, made by mk (which registers
+// the gauges reading it) the first time.
+func liveValue[T any](set *metrics.Set, key string, mk func() *T) *T {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	m := live[set]
+	if m == nil {
+		m = map[string]any{}
+		live[set] = m
+	}
+	if v, ok := m[key].(*T); ok {
+		return v
+	}
+	v := mk()
+	m[key] = v
+	return v
+}
+
+// forgetSet drops the holders of a set that is no longer used.
+func forgetSet(set *metrics.Set) {
+	liveMu.Lock()
+	delete(live, set)
+	liveMu.Unlock()
 }

@@ -25,8 +25,10 @@ type RestartOptions struct {
 // RunWithRestarts is Run that, when an operator fails (an *OperatorError)
 // and the run takes checkpoints, waits with exponential backoff and runs
 // again from the latest complete checkpoint (or from the start when none
-// completed yet), up to r.Attempts times. Restarts are counted in
-// sluice_job_restarts_total.
+// completed yet), up to r.Attempts times. A run that fails to restore its
+// checkpoint (a *RestoreError) is not restarted. Restarts are counted in
+// sluice_job_restarts_total, in the job's metrics set (opt.Metrics, or one
+// set registered for all its runs).
 func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOptions) error {
 	if r.MinBackoff <= 0 {
 		r.MinBackoff = 100 * time.Millisecond
@@ -38,12 +40,27 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	restarts := metrics.GetOrCreateCounter(`sluice_job_restarts_total{job=` + strconv.Quote(g.Name) + `}`)
+	if opt.Metrics == nil {
+		// One set for every run, so that the job's series live on across
+		// restarts.
+		opt.Metrics = metrics.NewSet()
+		metrics.RegisterSet(opt.Metrics)
+		defer func(set *metrics.Set) {
+			metrics.UnregisterSet(set, true)
+			forgetSet(set)
+		}(opt.Metrics)
+	}
+	restarts := opt.Metrics.GetOrCreateCounter(`sluice_job_restarts_total{job=` + strconv.Quote(g.Name) + `}`)
 	backoff := r.MinBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := Run(ctx, g, opt)
 		var oe *OperatorError
+		var re *RestoreError
+		if errors.As(err, &re) {
+			logf("job %s: not restarting: a restart would fail the same way", g.Name)
+			return err
+		}
 		if err == nil || ctx.Err() != nil || opt.Checkpoints == nil || !errors.As(err, &oe) || attempt > r.Attempts {
 			return err
 		}
@@ -61,7 +78,7 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		backoff = min(2*backoff, r.MaxBackoff)
 		latest, warnings, lerr := LatestCheckpoint(opt.Checkpoints.Dir)
 		for _, w := range warnings {
-			logf("%s", w)
+			logf("warning: %s", w)
 		}
 		if lerr != nil {
 			return errors.Join(err, lerr)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -243,8 +244,184 @@ func TestSIGTERMTakesASavepoint(t *testing.T) {
 	if err == nil || !strings.Contains(string(b), "does not match the job: operator") || !strings.Contains(string(b), "--allow-non-restored-state") {
 		t.Fatalf("changed plan: %v\n%s", err, b)
 	}
+	// The sinks have published the end of the job: starting again from the
+	// savepoint would publish rows again.
 	b, err = exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", t.TempDir(), "--from-savepoint", m[1], "--allow-non-restored-state").CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "what the end of the job published") {
+		t.Fatalf("with --allow-non-restored-state, over published output: %v\n%s", err, b)
+	}
+	b, err = exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", t.TempDir(), "--from-savepoint", m[1], "--allow-non-restored-state", "--allow-duplicates").CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "starts without state") {
 		t.Fatalf("with --allow-non-restored-state: %v\n%s", err, b)
+	}
+}
+
+// newestPublished returns the newest checkpoint any file sink of the job in
+// out has published, from their commit records.
+func newestPublished(t *testing.T, out string) int64 {
+	t.Helper()
+	var newest int64
+	for _, name := range []string{"windows", "joined", "slow"} {
+		records, _ := filepath.Glob(filepath.Join(out, name, ".sluice-commits-*"))
+		for _, r := range records {
+			if strings.HasSuffix(r, ".tmp") {
+				continue // being written
+			}
+			data, err := os.ReadFile(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(`"last":(\d+)`).FindSubmatch(data)
+			if m == nil {
+				t.Fatalf("%s: %s", r, data)
+			}
+			id, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			newest = max(newest, id)
+		}
+	}
+	return newest
+}
+
+// rerun starts the job in out again over its checkpoint folder, with extra
+// flags, and returns its output and exit error.
+func rerun(t *testing.T, out string, rows int, flags ...string) (string, error) {
+	t.Helper()
+	args := append([]string{"run", checkpointJob(t, out, rows), "--parallelism", "2",
+		"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms"}, flags...)
+	cmd := exec.Command(binary, args...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return b.String(), err
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("%v did not finish\n%s", args, b.String())
+		return "", nil
+	}
+}
+
+// refusedRerun runs the job in out again and wants it refused because its
+// sinks have published more than it would start from, with the output
+// untouched.
+func refusedRerun(t *testing.T, out string, rows int, what string) string {
+	t.Helper()
+	before := committed(t, out)
+	text, err := rerun(t, out, rows)
+	m := regexp.MustCompile(`operator "sink \w+" \(subtask \d\): its output already holds what (checkpoint \d+|the end of the job) published \(recorded in (\S+)/\.sluice-commits-\d\); `).FindStringSubmatch(text)
+	if err == nil || m == nil || !strings.Contains(text, "--allow-duplicates") || !strings.HasPrefix(m[2], out) {
+		t.Fatalf("%s: %v, want a refusal naming the sink, its folder and what it published:\n%s", what, err, text)
+	}
+	if strings.Count(text, "cannot be restored")+strings.Count(text, "cannot start without a checkpoint") != 1 {
+		t.Fatalf("%s: want the reason once, not a restart loop:\n%s", what, text)
+	}
+	sameOutput(t, before, committed(t, out), what+": the refused run changed the output")
+	return text
+}
+
+// TestFallingBackPastPublishedOutputIsRefused: the job is killed mid-way,
+// then every checkpoint from the newest one its sinks have published on is
+// damaged; starting again would fall back to an older checkpoint (or none)
+// and publish rows again, so the job refuses to start, with a warning per
+// skipped checkpoint and the reason — unless --allow-duplicates.
+func TestFallingBackPastPublishedOutputIsRefused(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(binary, "run", checkpointJob(t, out, jobRows), "--parallelism", "2",
+		"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Killed mid-way, once a few checkpoints are published.
+	for deadline := time.Now().Add(30 * time.Second); newestPublished(t, out) < 4; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint published in 30 s")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	published := newestPublished(t, out)
+	if published == math.MaxInt64 {
+		t.Fatal("the job finished before the kill")
+	}
+	ids, _ := filepath.Glob(filepath.Join(out, "ck", "chk-*"))
+	damaged := 0
+	for _, dir := range ids {
+		id, _ := strconv.ParseInt(strings.TrimPrefix(filepath.Base(dir), "chk-"), 10, 64)
+		if id >= published {
+			state := filepath.Join(dir, "state.bin")
+			st, err := os.Stat(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Truncate(state, st.Size()/2)
+			damaged++
+		}
+	}
+	if damaged == 0 {
+		t.Fatalf("no checkpoint at or after %d in %v", published, ids)
+	}
+	text := refusedRerun(t, out, jobRows, "after a fallback")
+	if strings.Count(text, "warning: skipping checkpoint") != damaged {
+		t.Fatalf("want a warning for each of the %d damaged checkpoints:\n%s", damaged, text)
+	}
+	text, err := rerun(t, out, jobRows, "--allow-duplicates")
+	if err != nil || !strings.Contains(text, "publishes those rows again (--allow-duplicates)") {
+		t.Fatalf("with --allow-duplicates: %v\n%s", err, text)
+	}
+}
+
+// TestLostCheckpointsAreNotAFreshStart: after a job has finished, its last
+// checkpoint damaged and the one before marked finished by hand (the
+// manifest's checksum no longer matches) are skipped with warnings, and
+// the older one would publish again: refused. With every checkpoint
+// unreadable, or the checkpoint folder deleted, starting from scratch would
+// publish everything again: refused, unless --allow-duplicates.
+func TestLostCheckpointsAreNotAFreshStart(t *testing.T) {
+	const rows = 8000
+	out := t.TempDir()
+	runCheckpointedJob(t, out, rows, nil)
+	ids, _ := filepath.Glob(filepath.Join(out, "ck", "chk-*"))
+	if len(ids) != 3 {
+		t.Fatalf("checkpoints %v", ids)
+	}
+	os.Truncate(filepath.Join(ids[2], "state.bin"), 3)
+	manifest := filepath.Join(ids[1], "_manifest.json")
+	data, _ := os.ReadFile(manifest)
+	edited := strings.Replace(string(data), `"version": 2,`, `"version": 2, "finished": true,`, 1)
+	if edited == string(data) {
+		t.Fatalf("manifest:\n%s", data)
+	}
+	os.WriteFile(manifest, []byte(edited), 0o644)
+	text := refusedRerun(t, out, rows, "after a finished run")
+	if !strings.Contains(text, "manifest is corrupt") || !strings.Contains(text, "what the end of the job published") || strings.Count(text, "warning: skipping checkpoint") != 2 {
+		t.Fatalf("want two skipped checkpoints, one with a corrupt manifest, and a refusal:\n%s", text)
+	}
+
+	// Every checkpoint unreadable: the same as none.
+	os.Truncate(filepath.Join(ids[0], "state.bin"), 3)
+	text = refusedRerun(t, out, rows, "with every checkpoint unreadable")
+	if !strings.Contains(text, "cannot start without a checkpoint") || strings.Count(text, "warning: skipping checkpoint") != 3 {
+		t.Fatalf("want three skipped checkpoints and the reason:\n%s", text)
+	}
+
+	os.RemoveAll(filepath.Join(out, "ck"))
+	text = refusedRerun(t, out, rows, "without checkpoints")
+	if !strings.Contains(text, "cannot start without a checkpoint") {
+		t.Fatalf("want the reason:\n%s", text)
+	}
+	want := committed(t, out)
+	text, err := rerun(t, out, rows, "--allow-duplicates")
+	if err != nil || !strings.Contains(text, "publishes those rows again (--allow-duplicates)") {
+		t.Fatalf("with --allow-duplicates: %v\n%s", err, text)
+	}
+	if got := committed(t, out); len(got["slow"]) != 2*len(want["slow"]) {
+		t.Fatalf("with --allow-duplicates: %d filtered rows, want each of the %d twice", len(got["slow"]), len(want["slow"]))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -178,5 +179,31 @@ func TestDeliverySurvivesKill9(t *testing.T) {
 	}
 	if !slices.Equal(gotObjects, wantObjects) {
 		t.Fatalf("after kills at %v: %d rows in S3, want %d", kills, len(gotObjects), len(wantObjects))
+	}
+}
+
+// TestDeliveryRefusesToPublishAgain: after the delivery job has finished,
+// its checkpoint folder is deleted; starting again would deliver every row
+// a second time to the folder and the bucket, so the job refuses, naming
+// the sink and its commit record, and nothing more is published.
+func TestDeliveryRefusesToPublishAgain(t *testing.T) {
+	endpoint, cl := startS3(t)
+	out := t.TempDir()
+	runDelivery(t, out, endpoint, nil)
+	files, objects := delivered(t, out, cl)
+	os.RemoveAll(filepath.Join(out, "ck"))
+	b, err := exec.Command(binary, "run", deliveryJob(t, out, endpoint), "--parallelism", "2",
+		"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms").CombinedOutput()
+	m := regexp.MustCompile(`operator "sink (lake_\w+)" \(subtask \d\): its output already holds what the end of the job published \(recorded in (\S+)\)`).FindSubmatch(b)
+	if err == nil || m == nil || !strings.Contains(string(b), "--allow-duplicates") {
+		t.Fatalf("%v, want a refusal naming the sink and its record:\n%s", err, b)
+	}
+	want := map[string]string{"lake_files": filepath.Join(out, "files", ".staging", "lake_files", "commits-"), "lake_s3": "s3://lake/events/.staging/lake_s3/commits-"}[string(m[1])]
+	if !strings.HasPrefix(string(m[2]), want) {
+		t.Fatalf("record %s, want %s…", m[2], want)
+	}
+	gotFiles, gotObjects := delivered(t, out, cl)
+	if !slices.Equal(gotFiles, files) || !slices.Equal(gotObjects, objects) {
+		t.Fatalf("the refused run delivered: %d rows in files (%d before), %d in S3 (%d before)", len(gotFiles), len(files), len(gotObjects), len(objects))
 	}
 }

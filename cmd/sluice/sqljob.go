@@ -70,6 +70,7 @@ type sqlOpts struct {
 	checkpointInterval *time.Duration
 	restartAttempts    *int
 	allowNonRestored   *bool
+	allowDuplicates    *bool
 	fromSavepoint      *string
 	storeOnCorruption  *string
 
@@ -90,7 +91,9 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		checkpointInterval: fs.Duration("checkpoint-interval", 10*time.Second, "with --checkpoint-dir: time between checkpoints"),
 		restartAttempts:    fs.Int("restart-attempts", 10, "with --checkpoint-dir: restarts from the latest checkpoint when an operator fails, before giving up"),
 		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "start from a checkpoint whose plan differs: operators that do not match start empty"),
-		fromSavepoint:      fs.String("from-savepoint", "", "start from this savepoint (or checkpoint) folder"),
+		allowDuplicates: fs.Bool("allow-duplicates", false, "start even when an exactly-once sink has already published output newer than the checkpoint restored "+
+			"(or any output, when there is no checkpoint): that output is published again"),
+		fromSavepoint: fs.String("from-savepoint", "", "start from this savepoint (or checkpoint) folder"),
 
 		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
 		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
@@ -184,7 +187,7 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		return fmt.Errorf("--checkpoint-interval %v: want a positive duration", *o.checkpointInterval)
 	}
 	cp := &runtime.CheckpointOptions{Dir: *o.checkpointDir, Interval: *o.checkpointInterval,
-		AllowNonRestoredState: *o.allowNonRestored, Log: logf}
+		AllowNonRestoredState: *o.allowNonRestored, AllowDuplicates: *o.allowDuplicates, Log: logf}
 	if v := os.Getenv("SLUICE_FAULT_KILL_BEFORE_COMMIT"); v != "" {
 		// Fault injection for tests: SIGKILL this process once checkpoint v
 		// is durable, before its output is published.
@@ -224,6 +227,8 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		if r.Finished {
 			logf("the job had finished at that %s: publishing what it covers, nothing more to run", kind)
 		}
+	} else {
+		logf("no complete checkpoint in %s: starting from the beginning", *o.checkpointDir)
 	}
 	// Signals: the first asks for a savepoint, a second stops at once.
 	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,14 @@ import (
 //     (their checkpoint is complete; publishing twice is harmless), then
 //     everything else in the subtask's staging folder — what the failed
 //     attempt staged after the checkpoint — is deleted.
+//
+// The commit record: before a subtask publishes the objects of a
+// checkpoint, it records that checkpoint's id (and the objects' keys) in
+// .staging/<table>/commits-<subtask> of its destination, written whole (a
+// file renamed into place, or one PUT). It outlives the checkpoints: a run
+// that would start from an older checkpoint than the newest one published,
+// or from none, and so publish those rows again, is refused by the runtime
+// (runtime.PublishLog) unless duplicates are allowed.
 
 // sinkState is a subtask's checkpointed state (JSON).
 type sinkState struct {
@@ -33,7 +43,19 @@ type sinkState struct {
 	Pending []stagedObject `json:"pending,omitempty"`
 }
 
+// commitRecord is the content of a subtask's commit record (JSON).
+type commitRecord struct {
+	Table   string `json:"table"`
+	Subtask int    `json:"subtask"`
+	// Last is the newest checkpoint whose objects the subtask has
+	// published (runtime.EndCheckpoint: the end of the job).
+	Last int64 `json:"last"`
+	// Objects are the keys published for it.
+	Objects []string `json:"objects,omitempty"`
+}
+
 var (
+	_ runtime.PublishLog         = (*sink)(nil)
 	_ runtime.Snapshotter        = (*sink)(nil)
 	_ runtime.CheckpointListener = (*sink)(nil)
 	_ runtime.BarrierHandler     = (*sink)(nil)
@@ -64,6 +86,92 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 	return json.Marshal(st)
 }
 
+// recordKey is the subtask's commit record.
+func (s *sink) recordKey() string {
+	return stagingDir + "/" + s.cfg.table + "/commits-" + strconv.Itoa(s.ctx.Subtask)
+}
+
+// readRecord reads the commit record into last (Open, with checkpoints);
+// an error is kept in recordErr, for LastPublished and the next commit.
+func (s *sink) readRecord() {
+	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
+	defer cancel()
+	key := s.recordKey()
+	data, err := s.store.get(ctx, key)
+	if err != nil {
+		s.recordErr = s.cfg.errorf("cannot read the commit record: %v", err)
+		return
+	}
+	if data == nil {
+		return
+	}
+	var rec commitRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Last < 0 || rec.Subtask != s.ctx.Subtask {
+		if err == nil {
+			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
+		}
+		s.recordErr = s.cfg.errorf("the commit record %s is not readable: %v", s.store.where(key), err)
+		return
+	}
+	s.last = rec.Last
+}
+
+// LastPublished returns what the commit record says: the newest
+// checkpoint whose objects this subtask has published, 0 when none.
+func (s *sink) LastPublished() (int64, string, error) {
+	if !s.exactlyOnce {
+		return 0, "", nil // HTTP: at-least-once, no record
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last, s.store.where(s.recordKey()), s.recordErr
+}
+
+// ForgetPublished rewrites the commit record to say checkpoint id is the
+// newest published: the run goes on from there, duplicates allowed.
+func (s *sink) ForgetPublished(id int64) error {
+	if !s.exactlyOnce {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordErr = nil
+	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
+	defer cancel()
+	return s.writeRecord(ctx, id, nil)
+}
+
+// recordPublishing makes the commit record say that objs are published,
+// before they are. The caller holds mu.
+func (s *sink) recordPublishing(ctx context.Context, objs []stagedObject) error {
+	if s.recordErr != nil {
+		return s.recordErr
+	}
+	last := s.last
+	var keys []string
+	for _, o := range objs {
+		last = max(last, o.Checkpoint)
+		keys = append(keys, o.Final)
+	}
+	if last == s.last {
+		return nil
+	}
+	return s.writeRecord(ctx, last, keys)
+}
+
+// writeRecord replaces the commit record. The caller holds mu.
+func (s *sink) writeRecord(ctx context.Context, last int64, keys []string) error {
+	data, err := json.Marshal(commitRecord{Table: s.cfg.table, Subtask: s.ctx.Subtask, Last: last, Objects: keys})
+	if err != nil {
+		return err
+	}
+	if err := s.store.put(ctx, s.recordKey(), data); err != nil {
+		return s.cfg.errorf("cannot write the commit record: %v", err)
+	}
+	s.last = last
+	return nil
+}
+
 // NotifyCheckpointComplete publishes the objects pending for checkpoint id
 // and earlier ones. It is called from the checkpoint coordinator's
 // goroutine, also after Close. An object that cannot be published stays
@@ -73,6 +181,15 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
+	var due []stagedObject
+	for _, o := range s.pending {
+		if o.Checkpoint <= id {
+			due = append(due, o)
+		}
+	}
+	if err := s.recordPublishing(ctx, due); err != nil {
+		return err // nothing published: the objects stay pending
+	}
 	var errs []error
 	keep := s.pending[:0]
 	for _, o := range s.pending {
@@ -130,9 +247,11 @@ func (s *sink) RestoreState(data []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	s.mu.Lock()
-	var errs []error
-	for _, o := range st.Pending {
-		errs = append(errs, s.publish(ctx, o))
+	errs := []error{s.recordPublishing(ctx, st.Pending)}
+	if errs[0] == nil {
+		for _, o := range st.Pending {
+			errs = append(errs, s.publish(ctx, o))
+		}
 	}
 	s.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -130,6 +131,10 @@ func exactlyOnce(t *testing.T, opts map[string]string, visible func() map[string
 		t.Fatalf("after checkpoint 1: ids %v, want 0–9", ids)
 	}
 	must(t, op.NotifyCheckpointComplete(1)) // again: nothing changes
+	// The commit record says so to a later run.
+	if last, record, err := openSink(t, name, opts, true).LastPublished(); err != nil || last != 1 || !strings.HasSuffix(record, "/.staging/"+name+"/commits-0") {
+		t.Fatalf("LastPublished: %d %s %v, want checkpoint 1 in .staging/%s/commits-0", last, record, err, name)
+	}
 	state2, err := op.SnapshotState(2)
 	must(t, err)
 	feed(t, op, rows(20, 30))
@@ -164,7 +169,15 @@ func exactlyOnce(t *testing.T, opts map[string]string, visible func() map[string
 func TestS3ExactlyOnce(t *testing.T) {
 	opts, cl := fakeS3(t)
 	exactlyOnce(t, opts, func() map[string][]byte { return bucket(t, cl, "firehose/") },
-		func() int { return len(bucket(t, cl, "firehose/"+stagingDir+"/")) })
+		func() int {
+			n := 0
+			for k := range bucket(t, cl, "firehose/"+stagingDir+"/") {
+				if !isRecord(k) {
+					n++
+				}
+			}
+			return n
+		})
 }
 
 // TestFileExactlyOnce: the same with files, renamed into place.
@@ -195,4 +208,18 @@ func TestCloseDiscardsUncovered(t *testing.T) {
 	if ids := idsOf(visibleRows(t, objects(t, dir))); !slices.Equal(ids, numbers(0, 2)) {
 		t.Fatalf("ids %v", ids)
 	}
+}
+
+// isRecord reports whether key is a commit record (kept under .staging).
+func isRecord(key string) bool { return strings.Contains(path.Base(key), "commits-") }
+
+// TestHTTPHasNoCommitRecord: an HTTP destination, at-least-once even with
+// checkpoints, keeps no commit record and never refuses a restore.
+func TestHTTPHasNoCommitRecord(t *testing.T) {
+	op := newSink(t, map[string]string{"destination": "http://127.0.0.1:9/ingest"}, true)
+	defer op.Close()
+	if last, _, err := op.LastPublished(); last != 0 || err != nil {
+		t.Fatalf("LastPublished: %d %v", last, err)
+	}
+	must(t, op.ForgetPublished(3))
 }

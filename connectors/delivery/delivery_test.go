@@ -122,12 +122,12 @@ func objects(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-// staged counts the files under dir/.staging.
+// staged counts the files under dir/.staging but for the commit records.
 func staged(t *testing.T, dir string) int {
 	t.Helper()
 	n := 0
 	filepath.WalkDir(filepath.Join(dir, stagingDir), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		if err == nil && !d.IsDir() && !isRecord(p) {
 			n++
 		}
 		return nil

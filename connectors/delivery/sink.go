@@ -87,6 +87,10 @@ type sink struct {
 	// subtask's goroutine adds to it, the coordinator's publishes from it.
 	mu      sync.Mutex
 	pending []stagedObject
+	// last is the newest checkpoint in the commit record (see commit.go),
+	// recordErr why it could not be read; both guarded by mu.
+	last      int64
+	recordErr error
 
 	m sinkMetrics
 }
@@ -153,6 +157,9 @@ func (s *sink) Open(ctx *runtime.Context) error {
 	}
 	s.exactlyOnce = ctx.Checkpointing && s.http == nil
 	s.stageDir = stagingDir + "/" + s.cfg.table + "/" + strconv.Itoa(ctx.Subtask)
+	if s.exactlyOnce {
+		s.readRecord()
+	}
 	return nil
 }
 

@@ -60,6 +60,7 @@ INSERT INTO lake SELECT id, region, ts FROM events WHERE id >= 0;
 			return err
 		}
 		switch {
+		case strings.HasPrefix(rel, ".staging/") && strings.Contains(rel, "/commits-"): // the commit records stay
 		case strings.HasPrefix(rel, ".staging/"):
 			stagedFiles = append(stagedFiles, rel)
 		case strings.HasPrefix(rel, "errors/processing-failed/"):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
@@ -27,6 +28,10 @@ type objectStore interface {
 	publish(ctx context.Context, staged, key string) error
 	// removeStaged deletes every staged object under the staging folder dir.
 	removeStaged(ctx context.Context, dir string) error
+	// get reads the object at key; nil without error when there is none.
+	get(ctx context.Context, key string) ([]byte, error)
+	// where names the object at key for messages.
+	where(key string) string
 }
 
 func newStore(d destSpec) (objectStore, error) {
@@ -119,6 +124,25 @@ func (f *fileStore) publish(_ context.Context, staged, key string) error {
 	return syncDir(filepath.Dir(to))
 }
 
+func (f *fileStore) get(_ context.Context, key string) ([]byte, error) {
+	p, err := f.path(key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
+}
+
+func (f *fileStore) where(key string) string {
+	if p, err := f.path(key); err == nil {
+		return p
+	}
+	return key
+}
+
 func (f *fileStore) removeStaged(_ context.Context, dir string) error {
 	p, err := f.path(dir)
 	if err != nil {
@@ -180,6 +204,23 @@ func (s *s3Store) publish(ctx context.Context, staged, key string) error {
 	}
 	return nil
 }
+
+func (s *s3Store) get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := s.cl.GetObject(ctx, s.bucket, s.root+key, minio.GetObjectOptions{})
+	if err == nil {
+		defer obj.Close()
+		var data []byte
+		if data, err = io.ReadAll(obj); err == nil {
+			return data, nil
+		}
+	}
+	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("cannot read %s: %w", s.where(key), err)
+}
+
+func (s *s3Store) where(key string) string { return "s3://" + s.bucket + "/" + s.root + key }
 
 func (s *s3Store) removeStaged(ctx context.Context, dir string) error {
 	var errs []error

@@ -36,6 +36,15 @@ import (
 //     completed) is deleted; numbering goes on above both the state's next
 //     number and every part name in the folder.
 //
+// The commit record: before a subtask publishes the files of a checkpoint,
+// it records that checkpoint's id (and the files' names) in its folder, in
+// .sluice-commits-<s> (a single-file sink: .<name>.commits beside the file),
+// written to a temporary name, fsynced, renamed into place and the folder
+// fsynced. It outlives the checkpoints: a run that would start from an older
+// checkpoint than the newest one published, or from none, and so publish
+// those rows again, is refused by the runtime (runtime.PublishLog) unless
+// duplicates are allowed.
+//
 // A sink that writes one file keeps it in progress across checkpoints: the
 // state records its length (flushed and fsynced), a restore truncates it
 // back to that length and appends, and the file is published at the end of
@@ -65,10 +74,124 @@ type sinkState struct {
 	Size       int64  `json:"size,omitempty"`
 }
 
+// commitRecord is the content of a subtask's commit record (JSON).
+type commitRecord struct {
+	Subtask int `json:"subtask"`
+	// Last is the newest checkpoint whose files the subtask has published
+	// (runtime.EndCheckpoint: the end of the job).
+	Last int64 `json:"last"`
+	// Parts are the files published for it.
+	Parts []string `json:"parts,omitempty"`
+}
+
 var (
 	_ runtime.Snapshotter        = (*sink)(nil)
 	_ runtime.CheckpointListener = (*sink)(nil)
+	_ runtime.PublishLog         = (*sink)(nil)
 )
+
+// recordPath is the subtask's commit record.
+func (s *sink) recordPath() string {
+	if s.cfg.single {
+		return filepath.Join(s.dir, "."+filepath.Base(s.cfg.path)+".commits")
+	}
+	return filepath.Join(s.dir, ".sluice-commits-"+strconv.Itoa(s.ctx.Subtask))
+}
+
+// readRecord reads the commit record into last (Open, with checkpoints);
+// an error is kept in recordErr, for LastPublished and the next commit.
+func (s *sink) readRecord() {
+	path := s.recordPath()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		s.recordErr = fmt.Errorf("table %s: cannot read the commit record: %w", s.cfg.table, err)
+		return
+	}
+	var rec commitRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Last < 0 || rec.Subtask != s.ctx.Subtask {
+		if err == nil {
+			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
+		}
+		s.recordErr = fmt.Errorf("table %s: the commit record %s is not readable: %v", s.cfg.table, path, err)
+		return
+	}
+	s.last = rec.Last
+}
+
+// LastPublished returns what the commit record says: the newest
+// checkpoint whose files this subtask has published, 0 when none.
+func (s *sink) LastPublished() (int64, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last, s.recordPath(), s.recordErr
+}
+
+// ForgetPublished rewrites the commit record to say checkpoint id is the
+// newest published: the run goes on from there, duplicates allowed.
+func (s *sink) ForgetPublished(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordErr = nil
+	return s.writeRecord(id, nil)
+}
+
+// recordPublishing makes the commit record say that the files of ps are
+// published, before they are. The caller holds mu.
+func (s *sink) recordPublishing(ps []pendingFile) error {
+	if s.recordErr != nil {
+		return s.recordErr
+	}
+	last := s.last
+	var parts []string
+	for _, p := range ps {
+		last = max(last, p.Checkpoint)
+		parts = append(parts, p.Final)
+	}
+	if last == s.last {
+		return nil
+	}
+	return s.writeRecord(last, parts)
+}
+
+// writeRecord replaces the commit record, durably. The caller holds mu.
+func (s *sink) writeRecord(last int64, parts []string) error {
+	data, err := json.Marshal(commitRecord{Subtask: s.ctx.Subtask, Last: last, Parts: parts})
+	if err != nil {
+		return err
+	}
+	path := s.recordPath()
+	tmp := path + ".tmp"
+	err = writeSynced(tmp, data)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("table %s: cannot write the commit record %s: %w", s.cfg.table, path, err)
+	}
+	s.last = last
+	return nil
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // pendingName is the hidden name of final once checkpoint id has
 // pre-committed it.
@@ -149,6 +272,15 @@ func (s *sink) preCommit(id int64) error {
 func (s *sink) NotifyCheckpointComplete(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var due []pendingFile
+	for _, p := range s.pending {
+		if p.Checkpoint <= id {
+			due = append(due, p)
+		}
+	}
+	if err := s.recordPublishing(due); err != nil {
+		return err // nothing published: the files stay pending
+	}
 	var errs []error
 	keep := s.pending[:0]
 	published := false
@@ -220,10 +352,12 @@ func (s *sink) RestoreState(data []byte) error {
 	}
 
 	s.mu.Lock()
-	var errs []error
-	for _, p := range st.Pending {
-		if err := s.publish(p); err != nil {
-			errs = append(errs, err)
+	errs := []error{s.recordPublishing(st.Pending)}
+	if errs[0] == nil {
+		for _, p := range st.Pending {
+			if err := s.publish(p); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -71,12 +71,30 @@ func published(t *testing.T, dir string) []string {
 	return mustRead(t, map[string]string{"path": dir}, 1)
 }
 
-// hiddenFiles returns the names in dir that start with '.'.
+// hiddenFiles returns the names in dir that start with '.', but for the
+// commit records.
 func hiddenFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, n := range names(t, dir) {
+	for _, n := range outputNames(t, dir) {
 		if strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// isRecord reports whether name is a commit record.
+func isRecord(name string) bool {
+	return strings.HasPrefix(name, ".sluice-commits-") || strings.HasSuffix(name, ".commits")
+}
+
+// outputNames returns the names in dir but for the commit records.
+func outputNames(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names(t, dir) {
+		if !isRecord(n) {
 			out = append(out, n)
 		}
 	}
@@ -218,7 +236,7 @@ func TestSinkCrashBetweenPreCommitAndCommit(t *testing.T) {
 			}
 			crash(op)
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-1.json"}) {
+		if got := outputNames(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-1.json"}) {
 			t.Fatalf("files %v", got)
 		}
 	})
@@ -231,7 +249,7 @@ func TestSinkCrashBetweenPreCommitAndCommit(t *testing.T) {
 		if got := published(t, dir); !slices.Equal(got, formatted(rows(0, 10))) {
 			t.Fatalf("%d rows published, want only the 10 of checkpoint 1", len(got))
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"part-1-0.json"}) {
+		if got := outputNames(t, dir); !slices.Equal(got, []string{"part-1-0.json"}) {
 			t.Fatalf("files %v: want checkpoint 2's pending file gone", got)
 		}
 		feed(t, op, 10, 25)
@@ -240,7 +258,7 @@ func TestSinkCrashBetweenPreCommitAndCommit(t *testing.T) {
 		if got := published(t, dir); !slices.Equal(got, formatted(rows(0, 25))) {
 			t.Fatalf("%d rows published, want 25", len(got))
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-3.json"}) {
+		if got := outputNames(t, dir); !slices.Equal(got, []string{"part-1-0.json", "part-1-3.json"}) {
 			t.Fatalf("files %v: want the new part numbered after the failed attempt's", got)
 		}
 	})
@@ -268,7 +286,7 @@ func TestSinkFinishWithCheckpoints(t *testing.T) {
 	again := ckptSink(t, map[string]string{"path": dir}, 0, 1)
 	must(t, again.RestoreState(final))
 	must(t, again.Close())
-	if got := names(t, dir); !slices.Equal(got, []string{"part-0-0.json"}) {
+	if got := outputNames(t, dir); !slices.Equal(got, []string{"part-0-0.json"}) {
 		t.Fatalf("files %v", got)
 	}
 
@@ -333,7 +351,7 @@ func TestSinkOneFileWithCheckpoints(t *testing.T) {
 	snapshot(t, again, runtime.EndCheckpoint)
 	must(t, again.Close())
 	must(t, again.NotifyCheckpointComplete(runtime.EndCheckpoint))
-	if got := names(t, dir); !slices.Equal(got, []string{"out.csv"}) {
+	if got := outputNames(t, dir); !slices.Equal(got, []string{"out.csv"}) {
 		t.Fatalf("files %v", got)
 	}
 	data, err := os.ReadFile(path)
@@ -391,5 +409,46 @@ func TestSinkJobWithCheckpoints(t *testing.T) {
 	}
 	if got := published(t, dir); !slices.Equal(got, formatted(rows(0, n))) {
 		t.Fatalf("%d rows published, want %d exactly once", len(got), n)
+	}
+}
+
+// TestCommitRecordOutlivesCheckpoints: what a subtask published is in its
+// commit record, which a later sink reads back; a record that cannot be
+// read is an error naming it, and nothing is published over it.
+func TestCommitRecordOutlivesCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	op := ckptSink(t, map[string]string{"path": dir}, 1, 2)
+	feed(t, op, 0, 10)
+	snapshot(t, op, 3)
+	must(t, op.NotifyCheckpointComplete(3))
+	feed(t, op, 10, 20)
+	snapshot(t, op, 4) // pre-committed, never published
+	crash(op)
+
+	again := ckptSink(t, map[string]string{"path": dir}, 1, 2)
+	last, record, err := again.LastPublished()
+	if err != nil || last != 3 || record != filepath.Join(dir, ".sluice-commits-1") {
+		t.Fatalf("LastPublished: %d %s %v, want checkpoint 3 in %s/.sluice-commits-1", last, record, err, dir)
+	}
+	if last, _, _ := ckptSink(t, map[string]string{"path": dir}, 0, 2).LastPublished(); last != 0 {
+		t.Fatalf("subtask 0 published nothing, its record says %d", last)
+	}
+	must(t, again.ForgetPublished(1))
+	if last, _, _ := ckptSink(t, map[string]string{"path": dir}, 1, 2).LastPublished(); last != 1 {
+		t.Fatalf("after ForgetPublished(1): %d", last)
+	}
+
+	os.WriteFile(record, []byte(`{"subtask":1,"last":`), 0o644)
+	broken := ckptSink(t, map[string]string{"path": dir}, 1, 2)
+	if _, _, err := broken.LastPublished(); err == nil || !strings.Contains(err.Error(), record) {
+		t.Fatalf("unreadable record: %v, want an error naming %s", err, record)
+	}
+	feed(t, broken, 20, 30)
+	snapshot(t, broken, 5)
+	if err := broken.NotifyCheckpointComplete(5); err == nil {
+		t.Fatal("published over an unreadable commit record")
+	}
+	if got := published(t, dir); !slices.Equal(got, formatted(rows(0, 10))) {
+		t.Fatalf("%d rows published, want the 10 of checkpoint 3", len(got))
 	}
 }

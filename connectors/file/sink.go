@@ -49,6 +49,10 @@ type sink struct {
 	// (NotifyCheckpointComplete). Renames of pending files happen under mu.
 	mu      sync.Mutex
 	pending []pendingFile
+	// last is the newest checkpoint in the commit record (see commit.go),
+	// recordErr why it could not be read; both guarded by mu.
+	last      int64
+	recordErr error
 }
 
 func (s *sink) Open(ctx *runtime.Context) error {
@@ -82,6 +86,9 @@ func (s *sink) Open(ctx *runtime.Context) error {
 			return fmt.Errorf("table %s: %w", s.cfg.table, err)
 		}
 		s.n = n
+	}
+	if s.exactlyOnce {
+		s.readRecord()
 	}
 	return nil
 }
