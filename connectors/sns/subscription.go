@@ -272,6 +272,8 @@ func (s *Subscription) overflow(n *notification) {
 	if s.spill != nil {
 		err := s.spill.push(n)
 		if err == nil {
+			s.log.Printf("sns topic %s: subscription %s: the queue is full (%d bytes; its endpoint is not keeping up): message %s goes to the dead-letter target",
+				s.topic.name, s.name, s.q.limit, n.msg.ID)
 			return
 		}
 		s.m.deadLetters.Inc()
@@ -386,11 +388,11 @@ func (s *Subscription) deliver(ctx context.Context, n *notification) {
 			return
 		}
 		s.m.failures.Inc()
-		s.failed(err)
 		if ctx.Err() != nil {
 			err = fmt.Errorf("the topic was closed during delivery: %w", err)
 			break
 		}
+		s.failed(err)
 		var perm *permanentError
 		if errors.As(err, &perm) {
 			break
