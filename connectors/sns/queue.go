@@ -85,12 +85,15 @@ func (q *queue) done(n *notification) {
 	}
 }
 
-// close refuses further pushes and wakes the consuming goroutine.
-func (q *queue) close() {
+// close refuses further pushes and wakes the consuming goroutine. It
+// returns the number of notifications pending.
+func (q *queue) close() int {
 	q.mu.Lock()
 	q.closed = true
+	n := q.pending
 	q.mu.Unlock()
 	q.signal()
+	return n
 }
 
 // wait returns when nothing is pending, or with ctx's error.

@@ -124,6 +124,7 @@ type Topic struct {
 	published *metrics.Counter
 	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
 	drain     time.Duration
+	logw      io.Writer
 
 	ctx    context.Context // ends when Close gives up on delivering
 	cancel context.CancelFunc
@@ -171,6 +172,7 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
 		published: metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
 		drain:     o.DrainTimeout,
+		logw:      logOutput,
 		http: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // as SNS: a redirect is not a delivery
 		}},
@@ -304,11 +306,19 @@ func (t *Topic) Close(ctx context.Context) error {
 		t.wg.Wait()
 		return nil
 	}
+	pending := 0
 	for _, s := range subs {
-		s.q.close()
+		pending += s.q.close()
 		if s.spill != nil {
-			s.spill.close()
+			pending += s.spill.close()
 		}
+	}
+	if pending > 0 {
+		bound := ""
+		if d, ok := ctx.Deadline(); ok {
+			bound = fmt.Sprintf(" (for at most %v)", time.Until(d).Round(100*time.Millisecond))
+		}
+		fmt.Fprintf(t.logw, "sluice: sns topic %s: delivering the %d messages still queued before it closes%s\n", t.name, pending, bound)
 	}
 	done := make(chan struct{})
 	go func() { // owned by Close, which waits for it below
