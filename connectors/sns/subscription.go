@@ -286,6 +286,10 @@ func (s *Subscription) overflow(n *notification) {
 		s.topic.name, s.name, n.msg.ID, s.q.limit)
 }
 
+// spillChunk is how many dead letters of a full queue are written at once
+// (one fsync for a file).
+const spillChunk = 256
+
 // runSpill is the goroutine that writes the queue's overflow to the
 // dead-letter target, until the spill queue is closed and empty.
 func (s *Subscription) runSpill(done chan<- struct{}) {
@@ -294,9 +298,13 @@ func (s *Subscription) runSpill(done chan<- struct{}) {
 	reason := fmt.Sprintf("%s (%d bytes queued or in delivery)", reasonQueueFull, s.q.limit)
 	for {
 		batch, closed := s.spill.take()
-		for _, n := range batch {
-			s.deadLetter(n, reason, 0)
-			s.spill.done(n)
+		for rest := batch; len(rest) > 0; {
+			chunk := rest[:min(len(rest), spillChunk)]
+			rest = rest[len(chunk):]
+			s.deadLetterAll(chunk, reason)
+			for _, n := range chunk {
+				s.spill.done(n)
+			}
 		}
 		if closed && len(batch) == 0 {
 			return
@@ -466,17 +474,8 @@ func (s *Subscription) deadLetter(n *notification, reason string, attempts int) 
 		return
 	}
 	if s.dead != nil {
-		rec := marshal(struct {
-			Subscription    string  `json:"subscription"`
-			SubscriptionArn string  `json:"subscriptionArn"`
-			Topic           string  `json:"topic"`
-			TopicArn        string  `json:"topicArn"`
-			Reason          string  `json:"reason"`
-			Attempts        int     `json:"attempts"`
-			Message         rawJSON `json:"message"`
-		}{s.name, s.arn, s.topic.name, s.topic.arn, reason, attempts, rawJSON(n.envelope)})
 		ctx, cancel := context.WithTimeout(context.Background(), abortWrite)
-		err := s.dead.write(ctx, rec)
+		err := s.dead.write(ctx, s.deadRecord(n, reason, attempts))
 		cancel()
 		if err == nil {
 			return
@@ -490,6 +489,42 @@ func (s *Subscription) deadLetter(n *notification, reason string, attempts int) 
 	}
 	s.log.Printf("sns topic %s: subscription %s: message %s not delivered after %d attempts, and the subscription has no dead-letter target: %s",
 		s.topic.name, s.name, n.msg.ID, attempts, reason)
+}
+
+// deadLetterAll sends ns (never delivered: 0 attempts) to the dead-letter
+// target at once; those it could not write are handled one by one, as by
+// deadLetter.
+func (s *Subscription) deadLetterAll(ns []*notification, reason string) {
+	s.deadMu.Lock()
+	recs := make([][]byte, len(ns))
+	for i, n := range ns {
+		recs[i] = s.deadRecord(n, reason, 0)
+	}
+	written := 0
+	if !s.deadBroken {
+		ctx, cancel := context.WithTimeout(context.Background(), abortWrite)
+		written, _ = s.dead.writeAll(ctx, recs) // the rest: one by one below, which logs the error
+		cancel()
+	}
+	s.deadMu.Unlock()
+	s.m.deadLetters.Add(written)
+	for _, n := range ns[written:] {
+		s.deadLetter(n, reason, 0)
+	}
+}
+
+// deadRecord is the dead letter of n: the subscription, the topic, the
+// reason, the attempts made and the notification's envelope.
+func (s *Subscription) deadRecord(n *notification, reason string, attempts int) []byte {
+	return marshal(struct {
+		Subscription    string  `json:"subscription"`
+		SubscriptionArn string  `json:"subscriptionArn"`
+		Topic           string  `json:"topic"`
+		TopicArn        string  `json:"topicArn"`
+		Reason          string  `json:"reason"`
+		Attempts        int     `json:"attempts"`
+		Message         rawJSON `json:"message"`
+	}{s.name, s.arn, s.topic.name, s.topic.arn, reason, attempts, rawJSON(n.envelope)})
 }
 
 // rawJSON is JSON kept as is.
