@@ -61,8 +61,8 @@ type SubscriptionConfig struct {
 	// does not fit goes to the dead-letter target with the reason
 	// "subscription queue full" (through a second queue, of the same bound
 	// but at least DefaultQueueBytes; what does not fit there either is
-	// counted and logged), or without a
-	// target is counted and logged. 0 = DefaultQueueBytes.
+	// counted and logged), or without a target is counted and logged.
+	// 0 = DefaultQueueBytes.
 	QueueBytes int
 }
 

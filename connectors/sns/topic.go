@@ -318,7 +318,12 @@ func (t *Topic) Close(ctx context.Context) error {
 		if d, ok := ctx.Deadline(); ok {
 			bound = fmt.Sprintf(" (for at most %v)", time.Until(d).Round(100*time.Millisecond))
 		}
-		fmt.Fprintf(t.logw, "sluice: sns topic %s: delivering the %d messages still queued before it closes%s\n", t.name, pending, bound)
+		what := fmt.Sprintf("the %d messages", pending)
+		if pending == 1 {
+			what = "the message"
+		}
+		fmt.Fprintf(t.logw, "sluice: sns topic %s: delivering %s still queued (or sending them to dead letters) before it closes%s\n",
+			t.name, what, bound)
 	}
 	done := make(chan struct{})
 	go func() { // owned by Close, which waits for it below
