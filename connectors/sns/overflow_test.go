@@ -219,3 +219,46 @@ func TestFailingSubscriptionIsLoggedAndItsRecovery(t *testing.T) {
 		t.Errorf("%d log lines, want 2:\n%s", n, got)
 	}
 }
+
+// TestSilentTCPEndpointAttemptTimesOut: an endpoint that accepts TCP
+// connections and never reads or answers (not even HTTP) costs each
+// attempt its timeout, no more; the message then goes to the dead letters
+// with the reason.
+func TestSilentTCPEndpointAttemptTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conns := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(conns)
+				return
+			}
+			conns <- c // held open, never read
+		}
+	}()
+	defer func() {
+		l.Close()
+		for c := range conns {
+			c.Close()
+		}
+	}()
+	dl := filepath.Join(t.TempDir(), "dl.jsonl")
+	tp := newTopic(t, "silent")
+	subscribe(t, tp, SubscriptionConfig{Name: "silent", Protocol: "http", Endpoint: "http://" + l.Addr().String() + "/",
+		DeliveryPolicy: fastPolicy(1), AttemptTimeout: 300 * time.Millisecond, DeadLetter: "file://" + dl})
+	start := time.Now()
+	publish(t, tp, Message{Body: "x"})
+	flush(t, tp)
+	if d := time.Since(start); d < 600*time.Millisecond || d > 5*time.Second {
+		t.Errorf("two attempts took %v, want about 600ms", d)
+	}
+	reasons, _ := deadLetters(t, dl)
+	if len(reasons) != 1 || !strings.Contains(reasons[0], "no answer within 300ms") {
+		t.Fatalf("dead letters: %q", reasons)
+	}
+}
