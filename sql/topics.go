@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns"
@@ -20,11 +21,11 @@ import (
 // what is queued before the job's process exits.
 
 // topicOptions are the WITH options of CREATE TOPIC.
-var topicOptions = []string{"region", "account"}
+var topicOptions = []string{"region", "account", "drain-timeout"}
 
 // subscriptionOptions are the WITH options of CREATE SUBSCRIPTION.
 var subscriptionOptions = []string{"protocol", "endpoint", "filter-policy", "filter-policy-scope", "raw-message-delivery",
-	"delivery-policy", "dead-letter", "store.endpoint"}
+	"delivery-policy", "dead-letter", "store.endpoint", "attempt-timeout", "queue-bytes"}
 
 // optionAt places an error at an option of a statement.
 func optionAt(opts []parser.Option, key string, err error) error {
@@ -70,7 +71,15 @@ func (p *planner) createTopic(n *parser.CreateTopic) error {
 		return err
 	}
 	o := optionMap(n.Options)
-	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o["region"], Account: o["account"]})
+	var drain time.Duration
+	if v, ok := o["drain-timeout"]; ok {
+		d, err := connectors.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return optionAt(n.Options, "drain-timeout", fmt.Errorf("topic %s: option 'drain-timeout': %q is not a positive duration (e.g. 10 s)", n.Name, v))
+		}
+		drain = d
+	}
+	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o["region"], Account: o["account"], DrainTimeout: drain})
 	if err != nil {
 		return err
 	}
@@ -105,10 +114,27 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 		}
 		raw = b
 	}
+	var timeout time.Duration
+	if v, ok := o["attempt-timeout"]; ok {
+		d, err := connectors.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return optionAt(n.Options, "attempt-timeout", fmt.Errorf("subscription %s: option 'attempt-timeout': %q is not a positive duration (e.g. 15 s)", n.Name, v))
+		}
+		timeout = d
+	}
+	queueBytes := 0
+	if v, ok := o["queue-bytes"]; ok {
+		b, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || b < 1 {
+			return optionAt(n.Options, "queue-bytes", fmt.Errorf("subscription %s: option 'queue-bytes': %q is not a whole number of at least 1", n.Name, v))
+		}
+		queueBytes = b
+	}
 	_, err := t.Subscribe(sns.SubscriptionConfig{
 		Name: n.Name, Protocol: o["protocol"], Endpoint: o["endpoint"],
 		FilterPolicy: o["filter-policy"], FilterPolicyScope: o["filter-policy-scope"], RawMessageDelivery: raw,
 		DeliveryPolicy: o["delivery-policy"], DeadLetter: o["dead-letter"], StoreEndpoint: o["store.endpoint"],
+		AttemptTimeout: timeout, QueueBytes: queueBytes,
 	})
 	if err != nil {
 		// Name the option as the job file writes it, and place the error

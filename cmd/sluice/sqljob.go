@@ -150,9 +150,20 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	}
 	defer func() {
 		// Deliver what the job's topics still hold (bounded jobs end with
-		// their notifications sent).
+		// their notifications sent), for at most a minute; a signal now
+		// stops at once (what is left goes to the dead letters).
 		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() { // ends with dctx, cancelled when this function returns
+			select {
+			case <-sigs:
+				cancel()
+			case <-dctx.Done():
+			}
+		}()
 		if err := plan.Close(dctx); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 		}

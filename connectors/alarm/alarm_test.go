@@ -183,3 +183,31 @@ CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'http', 'endpoint' = '
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestBadDeliveryBounds: attempt-timeout, queue-bytes and drain-timeout are
+// checked at start; an error names the option and its file position.
+func TestBadDeliveryBounds(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{`CREATE TOPIC ops WITH ('drain-timeout' = 'soon');`, `job.sql:1:24: topic ops: option 'drain-timeout': "soon" is not a positive duration`},
+		{`CREATE TOPIC ops;
+CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'http', 'endpoint' = 'http://127.0.0.1:1/',
+  'attempt-timeout' = '0 s');`, `job.sql:3:3: subscription pager: option 'attempt-timeout': "0 s" is not a positive duration`},
+		{`CREATE TOPIC ops;
+CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '-1');`,
+			`job.sql:2:69: subscription pager: option 'queue-bytes': "-1" is not a whole number of at least 1`},
+	} {
+		_, err := sql.Compile(c.src, sql.Options{Parallelism: 1, File: "job.sql"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s:\nerr = %v\nwant %s", c.src, err, c.want)
+		}
+	}
+	plan, err := sql.Compile(`CREATE TOPIC ops WITH ('drain-timeout' = '2 s');
+CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '1000', 'attempt-timeout' = '500 ms');`,
+		sql.Options{Parallelism: 1, File: "job.sql"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -96,15 +96,22 @@ func openJSONLines(path string) (*jsonLines, error) {
 	return &jsonLines{path: path, f: f}, nil
 }
 
-// write appends line and a newline, then fsyncs. A failed write is cut off
-// again, so that a retry does not leave half a line behind.
-func (j *jsonLines) write(line []byte) error {
+// write appends lines, each followed by a newline, then fsyncs once. A
+// failed write is cut off again, so that a retry does not leave half a line
+// behind.
+func (j *jsonLines) write(lines ...[]byte) error {
 	st, err := j.f.Stat()
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.path, err)
 	}
-	buf := make([]byte, 0, len(line)+1)
-	buf = append(append(buf, line...), '\n')
+	size := 0
+	for _, l := range lines {
+		size += len(l) + 1
+	}
+	buf := make([]byte, 0, size)
+	for _, l := range lines {
+		buf = append(append(buf, l...), '\n')
+	}
 	if _, err := j.f.Write(buf); err != nil {
 		_ = j.f.Truncate(st.Size())
 		return fmt.Errorf("cannot write to %s: %w", j.path, err)

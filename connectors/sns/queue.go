@@ -2,18 +2,22 @@ package sns
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
-// queue is a subscription's FIFO of notifications, bounded by bytes. push
-// blocks while it is full; the subscription's goroutine takes everything
-// queued at once. pending counts what is queued or being delivered, so that
-// wait (Flush) returns only when it is all done.
+// errQueueFull is push's answer when the queue holds its limit of bytes.
+var errQueueFull = errors.New("subscription queue full")
+
+// queue is a FIFO of notifications, bounded by bytes: a subscription's
+// delivery queue, or its queue of overflow on the way to the dead-letter
+// target. push never waits: it refuses what does not fit. The consuming
+// goroutine takes everything queued at once. pending counts what is queued
+// or being handled, so that wait (Flush) returns only when it is all done.
 type queue struct {
 	limit int
 
 	mu      sync.Mutex
-	space   *sync.Cond // signalled when bytes go down or the queue closes
 	items   []*notification
 	bytes   int
 	pending int
@@ -24,22 +28,21 @@ type queue struct {
 }
 
 func newQueue(limit int) *queue {
-	q := &queue{limit: limit, ready: make(chan struct{}, 1)}
-	q.space = sync.NewCond(&q.mu)
-	return q
+	return &queue{limit: limit, ready: make(chan struct{}, 1)}
 }
 
-// push appends n, waiting while the queue is full (a notification bigger
-// than the limit goes into an empty queue). It fails once the queue is
-// closed.
+// push appends n, or fails with errQueueFull when it does not fit (a
+// notification bigger than the limit goes into an empty queue), or with
+// ErrClosed once the queue is closed. It never blocks on the consumer.
 func (q *queue) push(n *notification) error {
 	q.mu.Lock()
-	for !q.closed && q.bytes > 0 && q.bytes+n.size() > q.limit {
-		q.space.Wait()
-	}
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
+	}
+	if q.bytes > 0 && q.bytes+n.size() > q.limit {
+		q.mu.Unlock()
+		return errQueueFull
 	}
 	q.items = append(q.items, n)
 	q.bytes += n.size()
@@ -57,24 +60,23 @@ func (q *queue) signal() {
 }
 
 // take returns everything queued, in order (nil when it is empty), and
-// whether the queue is closed. The caller owns the returned slice.
+// whether the queue is closed. The caller owns the returned slice. The
+// bytes taken stay counted until done releases them, so that the queue
+// and what its goroutine holds stay within the limit.
 func (q *queue) take() ([]*notification, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	items := q.items
 	q.items = nil
-	if q.bytes > 0 {
-		q.bytes = 0
-		q.space.Broadcast()
-	}
 	return items, q.closed
 }
 
-// done marks n notifications delivered or dead-lettered.
-func (q *queue) done(n int) {
+// done marks n handled (delivered or dead-lettered) and releases its bytes.
+func (q *queue) done(n *notification) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.pending -= n
+	q.bytes -= n.size()
+	q.pending--
 	if q.pending == 0 {
 		for _, c := range q.idle {
 			close(c)
@@ -83,14 +85,15 @@ func (q *queue) done(n int) {
 	}
 }
 
-// close refuses further pushes and wakes the blocked ones and the
-// subscription's goroutine.
-func (q *queue) close() {
+// close refuses further pushes and wakes the consuming goroutine. It
+// returns the number of notifications pending.
+func (q *queue) close() int {
 	q.mu.Lock()
 	q.closed = true
-	q.space.Broadcast()
+	n := q.pending
 	q.mu.Unlock()
 	q.signal()
+	return n
 }
 
 // wait returns when nothing is pending, or with ctx's error.

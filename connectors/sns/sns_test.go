@@ -131,12 +131,16 @@ func flush(t *testing.T, tp *Topic) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor polls cond until it holds, failing the test after 10 s (and
+// telling what each state function returns, then).
+func waitFor(t *testing.T, what string, cond func() bool, state ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, f := range state {
+				what += "; " + f()
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -569,48 +573,6 @@ func TestSlowSubscriptionDoesNotStallOthers(t *testing.T) {
 	waitFor(t, "the fast subscription", func() bool { return len(fast.requests()) == 20 })
 	if n := len(slow.requests()); n != 1 {
 		t.Fatalf("slow endpoint got %d requests", n)
-	}
-}
-
-func TestBackpressure(t *testing.T) {
-	block := make(chan struct{})
-	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { <-block })
-	tp := newTopic(t, "backpressure")
-	// Room for about one message of ~250 bytes.
-	subscribe(t, tp, SubscriptionConfig{Protocol: "http", Endpoint: rc.srv.URL, QueueBytes: 300, AttemptTimeout: time.Minute})
-	var mu sync.Mutex
-	published := 0
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 5 {
-			if _, err := tp.Publish(Message{Body: "message"}); err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			published++
-			mu.Unlock()
-		}
-	}()
-	waitFor(t, "the first delivery", func() bool { return len(rc.requests()) == 1 })
-	waitFor(t, "a second message queued", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return published >= 2
-	})
-	time.Sleep(30 * time.Millisecond) // Publish would have gone on by now if it did not block
-	mu.Lock()
-	n := published
-	mu.Unlock()
-	if n != 2 { // one in flight, one queued
-		t.Fatalf("%d messages published while the endpoint hangs, want 2", n)
-	}
-	close(block)
-	<-done
-	flush(t, tp)
-	if n := len(rc.requests()); n != 5 {
-		t.Fatalf("%d delivered", n)
 	}
 }
 

@@ -77,6 +77,9 @@ func putRecord(ctx context.Context, c *client.Client, stream string, data []byte
 // deadLetter is a subscription's dead-letter target.
 type deadLetter interface {
 	write(ctx context.Context, record []byte) error
+	// writeAll writes records in order and returns how many it wrote
+	// (a file: all or none).
+	writeAll(ctx context.Context, records [][]byte) (int, error)
 	close() error
 }
 
@@ -112,7 +115,13 @@ func newDeadLetter(target, storeEndpoint string) (deadLetter, error) {
 type fileDeadLetter struct{ f *jsonLines }
 
 func (d fileDeadLetter) write(_ context.Context, rec []byte) error { return d.f.write(rec) }
-func (d fileDeadLetter) close() error                              { return d.f.close() }
+func (d fileDeadLetter) writeAll(_ context.Context, recs [][]byte) (int, error) {
+	if err := d.f.write(recs...); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}
+func (d fileDeadLetter) close() error { return d.f.close() }
 
 type storeDeadLetter struct {
 	stream string
@@ -121,5 +130,13 @@ type storeDeadLetter struct {
 
 func (d *storeDeadLetter) write(ctx context.Context, rec []byte) error {
 	return putRecord(ctx, d.c, d.stream, rec, "dead-letter")
+}
+func (d *storeDeadLetter) writeAll(ctx context.Context, recs [][]byte) (int, error) {
+	for i, rec := range recs {
+		if err := d.write(ctx, rec); err != nil {
+			return i, err
+		}
+	}
+	return len(recs), nil
 }
 func (d *storeDeadLetter) close() error { return nil }

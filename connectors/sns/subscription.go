@@ -7,10 +7,12 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns/filter"
 )
 
@@ -54,10 +56,13 @@ type SubscriptionConfig struct {
 	// DelayUnit is the unit of the delivery policy's delays; 0 = a second,
 	// as SNS. A millisecond makes a policy fast, for tests and local setups.
 	DelayUnit time.Duration
-	// QueueBytes bounds the bytes of messages queued for the subscription:
-	// Publish waits while the queue holds that much (the goroutine holds at
-	// most as much again, the messages it is delivering). 0 =
-	// DefaultQueueBytes.
+	// QueueBytes bounds the bytes of the subscription's messages queued or
+	// in delivery. Publish never waits for a subscription: a message that
+	// does not fit goes to the dead-letter target with the reason
+	// "subscription queue full" (through a second queue, of the same bound
+	// but at least DefaultQueueBytes; what does not fit there either is
+	// counted and logged), or without a target is counted and logged.
+	// 0 = DefaultQueueBytes.
 	QueueBytes int
 }
 
@@ -76,9 +81,30 @@ type Subscription struct {
 	out      output
 	dead     deadLetter // nil: a warning on standard error
 	q        *queue
+	spill    *queue // overflow of q on its way to dead; nil without dead
 	m        subMetrics
 	next     time.Time // throttlePolicy: the earliest next attempt (the goroutine's own)
+	health   health    // the delivery goroutine's own
+	logw     io.Writer // where health lines go
+	log      *connectors.Limiter
+
+	deadMu     sync.Mutex // serializes dead-letter writes (two goroutines)
+	deadBroken bool       // a write failed after Close gave up: log the rest
 }
+
+// health follows a subscription's failure episodes (from a failed attempt
+// to the next success) to log their start and end, naming the
+// subscription: at most one episode start a healthEvery, the end of every
+// episode whose start was logged.
+type health struct {
+	failed    int  // failed attempts in the current episode; 0: healthy
+	shown     bool // the current episode's start was logged
+	lastShown time.Time
+	hidden    int // episodes not logged since the last logged one
+}
+
+// healthEvery is the least time between two logged episode starts.
+const healthEvery = 10 * time.Second
 
 // output delivers one notification; it is used by the subscription's
 // goroutine only. A *permanentError means retrying is useless.
@@ -94,8 +120,8 @@ func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
 type subMetrics struct {
-	filteredOut, deliveries, retries, failures, deadLetters *metrics.Counter
-	seconds                                                 *metrics.Histogram
+	filteredOut, deliveries, retries, failures, deadLetters, queueFull *metrics.Counter
+	seconds                                                            *metrics.Histogram
 }
 
 var subName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
@@ -211,23 +237,96 @@ func (t *Topic) Subscribe(c SubscriptionConfig) (*Subscription, error) {
 		retries:     metrics.GetOrCreateCounter("sluice_sns_delivery_retries_total" + labels),
 		failures:    metrics.GetOrCreateCounter("sluice_sns_delivery_failures_total" + labels),
 		deadLetters: metrics.GetOrCreateCounter("sluice_sns_dead_letters_total" + labels),
+		queueFull:   metrics.GetOrCreateCounter("sluice_sns_queue_full_total" + labels),
 		seconds:     metrics.GetOrCreateHistogram("sluice_sns_delivery_seconds" + labels),
 	}
 	s.q = newQueue(qb)
+	s.logw = logOutput
+	s.log = connectors.NewLimiter(logOutput, time.Second)
 	subs := make([]*Subscription, len(t.subs), len(t.subs)+1)
 	copy(subs, t.subs)
 	t.subs = append(subs, s)
+	var spillDone chan struct{}
+	if s.dead != nil {
+		// Dead letters are written one fsync'd line at a time, slower than
+		// a burst is published: their queue holds at least the default.
+		s.spill = newQueue(max(qb, DefaultQueueBytes))
+		spillDone = make(chan struct{})
+		t.wg.Add(1)
+		go s.runSpill(spillDone)
+	}
 	t.wg.Add(1)
-	go s.run(t.ctx)
+	go s.run(t.ctx, spillDone)
 	return s, nil
+}
+
+// reasonQueueFull is the dead-letter reason of a message that found the
+// subscription's queue full.
+const reasonQueueFull = "subscription queue full"
+
+// overflow takes a notification that did not fit in the queue: it goes to
+// the dead-letter target's queue, or is counted and logged. It never
+// blocks.
+func (s *Subscription) overflow(n *notification) {
+	s.m.queueFull.Inc()
+	if s.spill != nil {
+		err := s.spill.push(n)
+		if err == nil {
+			s.log.Printf("sns topic %s: subscription %s: the queue is full (%d bytes; its endpoint is not keeping up): message %s goes to the dead-letter target",
+				s.topic.name, s.name, s.q.limit, n.msg.ID)
+			return
+		}
+		s.m.deadLetters.Inc()
+		s.log.Printf("sns topic %s: subscription %s: message %s dropped: the queue is full (%d bytes; its endpoint is not keeping up) and so are its dead letters waiting to be written (%v)",
+			s.topic.name, s.name, n.msg.ID, s.q.limit, err)
+		return
+	}
+	s.m.deadLetters.Inc()
+	s.log.Printf("sns topic %s: subscription %s: message %s not delivered: the queue is full (%d bytes; its endpoint is not keeping up), and the subscription has no dead-letter target",
+		s.topic.name, s.name, n.msg.ID, s.q.limit)
+}
+
+// spillChunk is how many dead letters of a full queue are written at once
+// (one fsync for a file).
+const spillChunk = 256
+
+// runSpill is the goroutine that writes the queue's overflow to the
+// dead-letter target, until the spill queue is closed and empty.
+func (s *Subscription) runSpill(done chan<- struct{}) {
+	defer s.topic.wg.Done()
+	defer close(done)
+	reason := fmt.Sprintf("%s (%d bytes queued or in delivery)", reasonQueueFull, s.q.limit)
+	for {
+		batch, closed := s.spill.take()
+		for rest := batch; len(rest) > 0; {
+			chunk := rest[:min(len(rest), spillChunk)]
+			rest = rest[len(chunk):]
+			s.deadLetterAll(chunk, reason)
+			for _, n := range chunk {
+				s.spill.done(n)
+			}
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) == 0 {
+			<-s.spill.ready
+		}
+	}
 }
 
 // run is the subscription's goroutine: it delivers the queue in order
 // until the queue is closed and empty. When ctx ends (Close gave up) it
-// dead-letters what is left.
-func (s *Subscription) run(ctx context.Context) {
+// dead-letters what is left. It closes the outputs once the spill
+// goroutine (spillDone; nil without one) has ended too.
+func (s *Subscription) run(ctx context.Context, spillDone <-chan struct{}) {
 	defer s.topic.wg.Done()
-	defer s.closeOutputs()
+	defer func() {
+		if spillDone != nil {
+			<-spillDone
+		}
+		s.closeOutputs()
+	}()
 	for {
 		batch, closed := s.q.take()
 		for i, n := range batch {
@@ -236,7 +335,7 @@ func (s *Subscription) run(ctx context.Context) {
 				break
 			}
 			s.deliver(ctx, n)
-			s.q.done(1)
+			s.q.done(n)
 		}
 		if closed && len(batch) == 0 {
 			return
@@ -257,7 +356,7 @@ func (s *Subscription) run(ctx context.Context) {
 func (s *Subscription) abandon(ns []*notification) {
 	for _, n := range ns {
 		s.deadLetter(n, "the topic was closed before the message could be delivered", 0)
-		s.q.done(1)
+		s.q.done(n)
 	}
 }
 
@@ -293,6 +392,7 @@ func (s *Subscription) deliver(ctx context.Context, n *notification) {
 		if err == nil {
 			s.m.deliveries.Inc()
 			s.m.seconds.UpdateDuration(n.published)
+			s.recovered()
 			return
 		}
 		s.m.failures.Inc()
@@ -300,6 +400,7 @@ func (s *Subscription) deliver(ctx context.Context, n *notification) {
 			err = fmt.Errorf("the topic was closed during delivery: %w", err)
 			break
 		}
+		s.failed(err)
 		var perm *permanentError
 		if errors.As(err, &perm) {
 			break
@@ -323,32 +424,107 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// failed notes a failed attempt: the first of an episode is logged (at
+// most one episode start every healthEvery).
+func (s *Subscription) failed(err error) {
+	h := &s.health
+	h.failed++
+	if h.failed > 1 {
+		return
+	}
+	now := time.Now()
+	if !h.lastShown.IsZero() && now.Sub(h.lastShown) < healthEvery {
+		h.hidden++
+		return
+	}
+	more := ""
+	if h.hidden > 0 {
+		more = fmt.Sprintf(" (%d more failure episodes since the last report)", h.hidden)
+	}
+	h.shown, h.lastShown, h.hidden = true, now, 0
+	fmt.Fprintf(s.logw, "sluice: sns topic %s: subscription %s: delivery failing: %v%s\n",
+		s.topic.name, s.name, err, more)
+}
+
+// recovered notes a successful delivery: it ends a failure episode, and
+// logs its end when its start was logged.
+func (s *Subscription) recovered() {
+	h := &s.health
+	if h.failed > 0 && h.shown {
+		attempts := "attempts"
+		if h.failed == 1 {
+			attempts = "attempt"
+		}
+		fmt.Fprintf(s.logw, "sluice: sns topic %s: subscription %s: delivering again, after %d failed %s\n",
+			s.topic.name, s.name, h.failed, attempts)
+	}
+	h.failed, h.shown = 0, false
+}
+
 // deadLetter sends n to the dead-letter target, or reports it on standard
-// error when there is none or it fails.
+// error when there is none or it fails. The delivery and spill goroutines
+// both call it.
 func (s *Subscription) deadLetter(n *notification, reason string, attempts int) {
 	s.m.deadLetters.Inc()
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	if s.dead != nil && s.deadBroken {
+		s.log.Printf("sns topic %s: subscription %s: message %s not delivered (%s); its dead-letter target failed after the topic was closed",
+			s.topic.name, s.name, n.msg.ID, reason)
+		return
+	}
 	if s.dead != nil {
-		rec := marshal(struct {
-			Subscription    string  `json:"subscription"`
-			SubscriptionArn string  `json:"subscriptionArn"`
-			Topic           string  `json:"topic"`
-			TopicArn        string  `json:"topicArn"`
-			Reason          string  `json:"reason"`
-			Attempts        int     `json:"attempts"`
-			Message         rawJSON `json:"message"`
-		}{s.name, s.arn, s.topic.name, s.topic.arn, reason, attempts, rawJSON(n.envelope)})
 		ctx, cancel := context.WithTimeout(context.Background(), abortWrite)
-		err := s.dead.write(ctx, rec)
+		err := s.dead.write(ctx, s.deadRecord(n, reason, attempts))
 		cancel()
 		if err == nil {
 			return
 		}
-		s.topic.log.Printf("sns topic %s: subscription %s: cannot write the dead letter of message %s (%s): %v",
+		if s.topic.ctx.Err() != nil {
+			s.deadBroken = true // Close gave up: do not wait on it for every message left
+		}
+		s.log.Printf("sns topic %s: subscription %s: cannot write the dead letter of message %s (%s): %v",
 			s.topic.name, s.name, n.msg.ID, reason, err)
 		return
 	}
-	s.topic.log.Printf("sns topic %s: subscription %s: message %s not delivered after %d attempts, and the subscription has no dead-letter target: %s",
+	s.log.Printf("sns topic %s: subscription %s: message %s not delivered after %d attempts, and the subscription has no dead-letter target: %s",
 		s.topic.name, s.name, n.msg.ID, attempts, reason)
+}
+
+// deadLetterAll sends ns (never delivered: 0 attempts) to the dead-letter
+// target at once; those it could not write are handled one by one, as by
+// deadLetter.
+func (s *Subscription) deadLetterAll(ns []*notification, reason string) {
+	s.deadMu.Lock()
+	recs := make([][]byte, len(ns))
+	for i, n := range ns {
+		recs[i] = s.deadRecord(n, reason, 0)
+	}
+	written := 0
+	if !s.deadBroken {
+		ctx, cancel := context.WithTimeout(context.Background(), abortWrite)
+		written, _ = s.dead.writeAll(ctx, recs) // the rest: one by one below, which logs the error
+		cancel()
+	}
+	s.deadMu.Unlock()
+	s.m.deadLetters.Add(written)
+	for _, n := range ns[written:] {
+		s.deadLetter(n, reason, 0)
+	}
+}
+
+// deadRecord is the dead letter of n: the subscription, the topic, the
+// reason, the attempts made and the notification's envelope.
+func (s *Subscription) deadRecord(n *notification, reason string, attempts int) []byte {
+	return marshal(struct {
+		Subscription    string  `json:"subscription"`
+		SubscriptionArn string  `json:"subscriptionArn"`
+		Topic           string  `json:"topic"`
+		TopicArn        string  `json:"topicArn"`
+		Reason          string  `json:"reason"`
+		Attempts        int     `json:"attempts"`
+		Message         rawJSON `json:"message"`
+	}{s.name, s.arn, s.topic.name, s.topic.arn, reason, attempts, rawJSON(n.envelope)})
 }
 
 // rawJSON is JSON kept as is.
@@ -358,11 +534,11 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
 
 func (s *Subscription) closeOutputs() {
 	if err := s.out.close(); err != nil {
-		s.topic.log.Printf("sns topic %s: subscription %s: %v", s.topic.name, s.name, err)
+		s.log.Printf("sns topic %s: subscription %s: %v", s.topic.name, s.name, err)
 	}
 	if s.dead != nil {
 		if err := s.dead.close(); err != nil {
-			s.topic.log.Printf("sns topic %s: subscription %s: dead letters: %v", s.topic.name, s.name, err)
+			s.log.Printf("sns topic %s: subscription %s: dead letters: %v", s.topic.name, s.name, err)
 		}
 	}
 }

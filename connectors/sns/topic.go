@@ -7,32 +7,40 @@
 //
 // Delivery. Each subscription has a bounded queue and one goroutine that
 // delivers its messages in the order they were published; a slow or dead
-// endpoint holds up only its own subscription. Publish blocks while a
-// subscription's queue is full (backpressure). A failed attempt (an HTTP
-// answer other than 2xx, a timeout of 15 s, a connection error, a failed
-// write) is retried following the subscription's delivery policy, SNS's
+// endpoint holds up only its own subscription. Publish never waits for a
+// subscription: a message that finds a subscription's queue full goes to
+// that subscription's dead-letter target with the reason "subscription
+// queue full" (or, without one, is counted and logged), as if its retries
+// were spent; the other subscriptions get it as usual. A failed attempt (an
+// HTTP answer other than 2xx, a timeout of 15 s, a connection error, a
+// failed write) is retried following the subscription's delivery policy, SNS's
 // HTTP/S delivery policy with its four phases (immediate, pre-backoff,
 // backoff, post-backoff; see SubscriptionConfig.DeliveryPolicy), which
 // applies here to every protocol. When the retries are spent the message
 // goes to the subscription's dead-letter target (a JSON-lines file or a
 // stream) with the reason and the number of attempts; a subscription
 // without one reports it on standard error (at most about once a second,
-// with a count of the others). No message is dropped silently.
+// with a count of the others). No message is dropped silently. The first
+// failed attempt after a success is logged, naming the subscription, and so
+// is the next success (at most one such episode every 10 s).
 //
 // Envelopes are not signed: Signature, SigningCertURL and UnsubscribeURL
 // are empty, so receivers must not verify SNS signatures on them.
 //
 // Lifecycle. The owner of a Topic calls Close: it stops taking messages,
-// delivers what is queued (with retries) until its context ends, then
-// dead-letters what is left and waits for every goroutine. Flush waits
+// delivers what is queued (with retries) until its context ends or the
+// topic's DrainTimeout has passed, then dead-letters what is left and waits
+// for every goroutine. Flush waits
 // until everything published so far is delivered or dead-lettered.
 //
 // Metrics (VictoriaMetrics' default set), labelled topic and subscription:
 // sluice_sns_published_total (topic only), sluice_sns_filtered_out_total,
 // sluice_sns_deliveries_total, sluice_sns_delivery_retries_total,
 // sluice_sns_delivery_failures_total (failed attempts),
-// sluice_sns_dead_letters_total and the histogram sluice_sns_delivery_seconds
-// (from Publish to the successful delivery).
+// sluice_sns_dead_letters_total (every message not delivered, whether
+// written to a dead-letter target or logged), sluice_sns_queue_full_total
+// (messages that found the queue full) and the histogram
+// sluice_sns_delivery_seconds (from Publish to the successful delivery).
 package sns
 
 import (
@@ -51,7 +59,6 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns/filter"
 )
 
@@ -103,6 +110,9 @@ type Message struct {
 type TopicOptions struct {
 	Region  string // "" = DefaultRegion
 	Account string // "" = DefaultAccount
+	// DrainTimeout bounds the delivery of what is queued at Close (besides
+	// Close's context); 0 = Close's context only.
+	DrainTimeout time.Duration
 }
 
 // Topic is a named topic and its subscriptions. It is safe for concurrent
@@ -112,8 +122,9 @@ type Topic struct {
 	arn  string
 
 	published *metrics.Counter
-	log       *connectors.Limiter
 	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
+	drain     time.Duration
+	logw      io.Writer
 
 	ctx    context.Context // ends when Close gives up on delivering
 	cancel context.CancelFunc
@@ -152,12 +163,16 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 	if !accountRe.MatchString(o.Account) {
 		return nil, fmt.Errorf("topic %s: account %q: want 12 digits", name, o.Account)
 	}
+	if o.DrainTimeout < 0 {
+		return nil, fmt.Errorf("topic %s: drain timeout %v is negative", name, o.DrainTimeout)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t := &Topic{
 		name:      name,
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
 		published: metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
-		log:       connectors.NewLimiter(logOutput, time.Second),
+		drain:     o.DrainTimeout,
+		logw:      logOutput,
 		http: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // as SNS: a redirect is not a delivery
 		}},
@@ -173,8 +188,10 @@ func (t *Topic) Name() string { return t.name }
 func (t *Topic) ARN() string { return t.arn }
 
 // Publish sends m to every subscription whose filter policy matches it and
-// returns its message ID. Each copy is queued for delivery; Publish blocks
-// while a subscription's queue is full. It fails with ErrClosed once Close
+// returns its message ID. Each copy is queued for delivery; Publish never
+// blocks: a copy that finds its subscription's queue full goes to the
+// subscription's dead-letter target (or is counted and logged). It fails
+// with ErrClosed once Close
 // has begun (copies queued before are still delivered), and with an error
 // wrapping ErrInvalidMessage for a message SNS would refuse.
 func (t *Topic) Publish(m Message) (string, error) {
@@ -202,7 +219,10 @@ func (t *Topic) Publish(m Message) (string, error) {
 			s.m.filteredOut.Inc()
 			continue
 		}
-		if err := s.q.push(n); err != nil {
+		switch err := s.q.push(n); {
+		case errors.Is(err, errQueueFull):
+			s.overflow(n)
+		case err != nil:
 			return m.ID, err
 		}
 	}
@@ -267,10 +287,16 @@ func validAttrType(t string) bool {
 }
 
 // Close stops taking messages, delivers what is queued (with retries)
-// until ctx ends, then dead-letters what is left undelivered and returns
-// once every goroutine of the topic has ended. The error tells when ctx
-// ended first. Closing twice is harmless.
+// until ctx ends or the topic's DrainTimeout has passed, then dead-letters
+// what is left undelivered and returns once every goroutine of the topic
+// has ended. The error tells when the delivery was cut short. Closing twice
+// is harmless.
 func (t *Topic) Close(ctx context.Context) error {
+	if t.drain > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.drain)
+		defer cancel()
+	}
 	t.mu.Lock()
 	already := t.closed
 	t.closed = true
@@ -280,8 +306,24 @@ func (t *Topic) Close(ctx context.Context) error {
 		t.wg.Wait()
 		return nil
 	}
+	pending := 0
 	for _, s := range subs {
-		s.q.close()
+		pending += s.q.close()
+		if s.spill != nil {
+			pending += s.spill.close()
+		}
+	}
+	if pending > 0 {
+		bound := ""
+		if d, ok := ctx.Deadline(); ok {
+			bound = fmt.Sprintf(" (for at most %v)", time.Until(d).Round(100*time.Millisecond))
+		}
+		what := fmt.Sprintf("the %d messages", pending)
+		if pending == 1 {
+			what = "the message"
+		}
+		fmt.Fprintf(t.logw, "sluice: sns topic %s: delivering %s still queued (or sending them to dead letters) before it closes%s\n",
+			t.name, what, bound)
 	}
 	done := make(chan struct{})
 	go func() { // owned by Close, which waits for it below
@@ -298,7 +340,9 @@ func (t *Topic) Close(ctx context.Context) error {
 	}
 	t.cancel()
 	t.http.CloseIdleConnections()
-	t.log.Flush("undelivered messages")
+	for _, s := range subs {
+		s.log.Flush(fmt.Sprintf("warnings of topic %s, subscription %s,", t.name, s.name))
+	}
 	return err
 }
 
@@ -311,6 +355,12 @@ func (t *Topic) Flush(ctx context.Context) error {
 	for _, s := range subs {
 		if err := s.q.wait(ctx); err != nil {
 			return fmt.Errorf("topic %s: subscription %s: flush: %w", t.name, s.name, err)
+		}
+		if s.spill == nil {
+			continue
+		}
+		if err := s.spill.wait(ctx); err != nil {
+			return fmt.Errorf("topic %s: subscription %s: flush (dead letters of a full queue): %w", t.name, s.name, err)
 		}
 	}
 	return nil
