@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -27,6 +26,15 @@ func runStore(ctx context.Context, args []string) error {
 	region := fs.String("region", "", "the region signed requests must name (empty: any)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (and --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
+	def := server.DefaultLimits()
+	var lim server.Limits
+	fs.IntVar(&lim.MaxConns, "max-conns", def.MaxConns, "open connections at most; more are answered 503 LimitExceededException and closed (-1: no limit)")
+	fs.Int64Var(&lim.MaxInflightBytes, "max-inflight-bytes", def.MaxInflightBytes, "request body bytes held at once; requests beyond are answered 503 LimitExceededException unread (-1: no limit)")
+	fs.DurationVar(&lim.HeaderTimeout, "header-timeout", def.HeaderTimeout, "time to send a request's headers")
+	fs.DurationVar(&lim.BodyGrace, "body-grace", def.BodyGrace, "time to send a request body before --min-body-rate applies")
+	fs.Int64Var(&lim.MinBodyRate, "min-body-rate", def.MinBodyRate, "bytes per second a request body must arrive at after --body-grace, or 408 and the connection closed (-1: no limit)")
+	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", def.IdleTimeout, "close keep-alive connections idle for this long")
+	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards beyond get LimitExceededException (-1: no limit)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sluice store [flags]\n\nServes Sluice's stream store with the Amazon Kinesis Data Streams API.\n\n")
 		fs.PrintDefaults()
@@ -52,7 +60,7 @@ func runStore(ctx context.Context, args []string) error {
 		ln.Close()
 		return fmt.Errorf("refusing to listen on %s without credentials: give --access-key and --secret-key, or listen on 127.0.0.1", ln.Addr())
 	}
-	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region}
+	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, Limits: lim}
 	if *accessKey != "" {
 		opts.Credentials = map[string]string{*accessKey: *secretKey}
 	}
@@ -62,7 +70,7 @@ func runStore(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs, ln := srv.HTTPServer(ln)
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"

@@ -29,6 +29,15 @@ func poolClass(n int) int {
 	return c
 }
 
+// bufCap is the capacity of the buffer getBuf(n) returns.
+func bufCap(n int) int {
+	c := poolClass(n)
+	if c < 0 {
+		return n
+	}
+	return 1 << (c + minPoolShift)
+}
+
 // getBuf returns an empty buffer with room for at least n bytes. The caller
 // owns it and may hand it back with putBuf once nothing refers to it.
 func getBuf(n int) []byte {

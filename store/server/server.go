@@ -6,7 +6,10 @@
 // Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
 // Content-Type application/x-amz-json-1.1 (application/json is accepted too).
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
-// they are read. Errors are answered with HTTP 400 (403 for failed SigV4
+// they are read, and read only once the headers pass every SigV4 check that
+// does not need the body and the request has its share of the in-flight byte
+// budget (see Limits: excess requests and connections get 503
+// LimitExceededException, too slow bodies 408). Errors are answered with HTTP 400 (403 for failed SigV4
 // checks) and {"__type": "<Code>", "message": "…"}.
 //
 // GetRecords may wait for records instead of answering an empty page when
@@ -51,12 +54,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/store"
@@ -97,6 +102,12 @@ type Options struct {
 	SegmentBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limits bound connections, request bytes, time and shards; zero
+	// fields take DefaultLimits.
+	Limits Limits
+	// Warnings receives rate-limited warnings (refused connections and
+	// requests); nil means standard error.
+	Warnings io.Writer
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -114,6 +125,11 @@ type Server struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	conns      atomic.Int64 // open connections of HTTPServer's listeners
+	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
+	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
+	warn       *warnLimiter
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -124,6 +140,10 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	opts.Limits = opts.Limits.withDefaults()
+	if opts.Warnings == nil {
+		opts.Warnings = os.Stderr
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create store folder %s: %w", dir, err)
@@ -136,7 +156,9 @@ func New(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{})}
+	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
+		warn: &warnLimiter{w: opts.Warnings, every: 10 * time.Second}}
+	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
 	}
@@ -165,6 +187,7 @@ func New(dir string, opts Options) (*Server, error) {
 		}
 		s.streams[st.meta.Name] = st
 		s.nextGen = max(s.nextGen, st.meta.Generation)
+		s.shardCount.Add(int64(len(st.shards.Shards))) // opened whatever MaxShards says
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
@@ -292,7 +315,12 @@ var operations = map[string]handler{
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
 }
 
-// ServeHTTP serves one Kinesis API request.
+// ServeHTTP serves one Kinesis API request. In order, before the body is
+// read: the method and path, Content-Length against store.MaxRequestBytes,
+// every SigV4 check that needs only the headers (sigv4.CheckHeaders: a
+// known access key, a current date, the scope), and a share of
+// MaxInflightBytes; then the body is read at MinBodyRate or better, and the
+// signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
@@ -303,26 +331,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, store.MaxRequestBytes)
-	body, err := readBody(r.Body, r.ContentLength)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
+	if s.verify != nil {
+		if err := s.verify.CheckHeaders(r); err != nil {
+			writeAuthError(w, err)
 			return
 		}
-		writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
+	}
+	size := r.ContentLength + 1 // as readBody allocates
+	if r.ContentLength < 0 {
+		size = store.MaxRequestBytes
+	}
+	took, ok := s.inflight.take(int64(bufCap(int(size))))
+	if !ok {
+		s.warn.printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
+		w.Header().Set("Connection", "close") // its body is not read
+		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")
+		return
+	}
+	defer s.inflight.give(took)
+	var in io.Reader = r.Body
+	pace := newPaceReader(w, r.Body, s.opts.Limits.BodyGrace, s.opts.Limits.MinBodyRate)
+	if pace != nil {
+		in = pace
+	}
+	body, err := readBody(http.MaxBytesReader(w, io.NopCloser(in), store.MaxRequestBytes), r.ContentLength)
+	if pace != nil {
+		pace.done()
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
+		case errors.Is(err, errBodyTooSlow):
+			s.warn.printf("closing the connection of %s: %v", r.RemoteAddr, err)
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
+		}
 		return
 	}
 	defer putBuf(body)
 	if s.verify != nil {
 		if err := s.verify.Verify(r, body); err != nil {
-			var se *sigv4.Error
-			if errors.As(err, &se) {
-				writeError(w, se.Status, se.Code, se.Message)
-			} else {
-				writeError(w, http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error())
-			}
+			writeAuthError(w, err)
 			return
 		}
 	}
@@ -355,6 +408,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+func writeAuthError(w http.ResponseWriter, err error) {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		writeError(w, se.Status, se.Code, se.Message)
+		return
+	}
+	writeError(w, http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error())
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
