@@ -323,16 +323,19 @@ var operations = map[string]handler{
 // signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
 		return
 	}
 	tooBig := fmt.Sprintf("request body exceeds %d bytes", store.MaxRequestBytes)
 	if r.ContentLength > store.MaxRequestBytes { // refuse without reading a byte
+		unread(w, r)
 		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		return
 	}
 	if s.verify != nil {
 		if err := s.verify.CheckHeaders(r); err != nil {
+			unread(w, r)
 			writeAuthError(w, err)
 			return
 		}
@@ -344,7 +347,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	took, ok := s.inflight.take(int64(bufCap(int(size))))
 	if !ok {
 		s.warn.printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
-		w.Header().Set("Connection", "close") // its body is not read
+		unread(w, r)
 		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")
 		return
 	}
@@ -408,6 +411,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// unread marks the answer to r, whose body is left unread, as the last on
+// its connection: otherwise net/http would read up to 256 KiB of the body
+// before answering, without a deadline, for a client that need not send it.
+func unread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func writeAuthError(w http.ResponseWriter, err error) {
