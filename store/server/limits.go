@@ -38,7 +38,8 @@ type Limits struct {
 	// its headers plus one second per MinBodyRate bytes received, the
 	// next bytes must have come, so a body of n bytes takes at most
 	// BodyGrace + n/MinBodyRate. A slower one is answered 408
-	// RequestTimeoutException and its connection closed.
+	// RequestTimeoutException and its connection closed. Answers of 64 KiB
+	// or more must be read as fast, or their connection is closed.
 	BodyGrace   time.Duration
 	MinBodyRate int64 // bytes per second
 	// IdleTimeout closes a keep-alive connection without a request for that long.
@@ -250,6 +251,38 @@ func (p *paceReader) Read(b []byte) (int, error) {
 // done lifts the read deadline, so that a long poll's wait for the client's
 // next bytes (which tells a closed connection) does not time out.
 func (p *paceReader) done() { _ = p.rc.SetReadDeadline(time.Time{}) }
+
+// pacedWriteMin is the answer size from which writes get a deadline;
+// smaller answers fit in the sockets' buffers.
+const pacedWriteMin = 64 << 10
+
+// writePaced writes an answer under a write deadline of BodyGrace plus one
+// second per MinBodyRate bytes, so that a client that does not read its
+// answers cannot hold them (and their buffers) for ever: past the
+// deadline, net/http closes the connection. The deadline is lifted after,
+// as net/http does not reset it between requests.
+func (s *Server) writePaced(w http.ResponseWriter, r *http.Request, b []byte) {
+	lim := s.opts.Limits
+	if len(b) < pacedWriteMin || lim.MinBodyRate <= 0 {
+		_, _ = w.Write(b)
+		return
+	}
+	rc := http.NewResponseController(w)
+	d := max(lim.BodyGrace, 0) + time.Duration(float64(len(b))/float64(lim.MinBodyRate)*float64(time.Second))
+	if rc.SetWriteDeadline(time.Now().Add(d)) != nil { // in-process: no socket to wait on
+		_, _ = w.Write(b)
+		return
+	}
+	_, err := w.Write(b)
+	if err == nil {
+		err = rc.Flush()
+	}
+	if err != nil {
+		s.warn.printf("closing the connection of %s: an answer of %d bytes not read within %v: %v", r.RemoteAddr, len(b), d.Round(time.Millisecond), err)
+		return
+	}
+	_ = rc.SetWriteDeadline(time.Time{})
+}
 
 // takeShards counts n more shards against MaxShards, or refuses them with
 // LimitExceededException; giveShards gives them back.

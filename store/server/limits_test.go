@@ -15,10 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/store"
+	slog "github.com/sluicehq/sluice/store/log"
 )
 
 // serveLimited serves a new Server over dir on a loopback port through
@@ -434,4 +436,51 @@ func TestShardLimitAcrossStreams(t *testing.T) {
 	limited("CreateStream", obj{"StreamName": "d", "ShardCount": 1})
 	ok("DeleteStream", obj{"StreamName": "a"})
 	ok("CreateStream", obj{"StreamName": "d", "ShardCount": 6})
+}
+
+// A client that does not read a large answer (a full GetRecords page)
+// cannot hold it for ever: past BodyGrace plus its size at MinBodyRate, its
+// connection is closed.
+func TestUnreadAnswerIsCutOff(t *testing.T) {
+	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 16 << 20}})
+	call := func(op string, in obj) map[string]any {
+		b, _ := json.Marshal(in)
+		req, _ := http.NewRequest(http.MethodPost, "http://store/", bytes.NewReader(b))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+		resp, err := s.Transport().RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %v", op, resp.StatusCode, out)
+		}
+		return out
+	}
+	call("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	data := b64(strings.Repeat("x", 900<<10))
+	for range 12 { // a 10 MiB page: about 13 MiB of JSON
+		call("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": data})
+	}
+	it := call("GetShardIterator", obj{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"].(string)
+
+	// A small receive buffer, set before connecting, keeps the kernel from
+	// taking the answer in the client's place.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := fmt.Sprintf(`{"ShardIterator":%q}`, it)
+	req := fmt.Sprintf("POST / HTTP/1.1\r\nHost: %s\r\nX-Amz-Target: Kinesis_20131202.GetRecords\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body)
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "the server took the connection", func() bool { return s.OpenConns() == 1 })
+	waitFor(t, 5*time.Second, "the connection of a client not reading its answer closed", func() bool { return s.OpenConns() == 0 })
 }
