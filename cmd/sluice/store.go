@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	slog "github.com/sluicehq/sluice/store/log"
@@ -48,6 +49,7 @@ func runStore(ctx context.Context, args []string) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	fitOpenFiles(fs, &lim)
 	mode, err := slog.ParseFsyncMode(*fsync)
 	if err != nil {
 		return fmt.Errorf("--fsync: %w", err)
@@ -99,4 +101,36 @@ func runStore(ctx context.Context, args []string) error {
 func isLoopback(a net.Addr) bool {
 	t, ok := a.(*net.TCPAddr)
 	return ok && t.IP.IsLoopback()
+}
+
+// reservedFiles are the open files the store needs besides shards and
+// connections: listener, folders, iterator key, stream.json rewrites, …
+const reservedFiles = 256
+
+// fitOpenFiles checks --max-shards and --max-conns against the open-files
+// limit (ulimit -n; Go raises the soft limit to the hard one at start).
+// Each shard keeps at least one segment file open, each connection a
+// socket. When they do not fit, a default --max-shards is lowered to fit,
+// and a given one is kept with a warning.
+func fitOpenFiles(fs *flag.FlagSet, lim *server.Limits) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur >= 1<<62 || lim.MaxShards <= 0 { // 1<<62: unlimited
+		return
+	}
+	conns := max(lim.MaxConns, 0)
+	need := uint64(lim.MaxShards) + uint64(conns) + reservedFiles
+	if need <= rl.Cur {
+		return
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "max-shards" })
+	if given {
+		fmt.Fprintf(os.Stderr, "sluice store: warning: --max-shards %d and --max-conns %d need about %d open files, more than the limit of %d (ulimit -n)\n",
+			lim.MaxShards, conns, need, rl.Cur)
+		return
+	}
+	fit := int(max(int64(rl.Cur)-int64(conns)-reservedFiles, 1))
+	fmt.Fprintf(os.Stderr, "sluice store: the open-files limit is %d (ulimit -n): --max-shards lowered from %d to %d (with --max-conns %d)\n",
+		rl.Cur, lim.MaxShards, fit, conns)
+	lim.MaxShards = fit
 }
