@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,9 @@ type Limits struct {
 	// counts the buffer its body is read into (its Content-Length rounded
 	// up to a power of two; store.MaxRequestBytes when it has none) from
 	// before its body is read until its answer is written; one that does
-	// not fit is answered 503 LimitExceededException unread.
+	// not fit is answered 503 LimitExceededException unread. After a
+	// burst of 32 MiB or more, once no request has been in flight for two
+	// seconds, the memory is handed back to the operating system.
 	MaxInflightBytes int64
 	// HeaderTimeout bounds reading a request's headers.
 	HeaderTimeout time.Duration
@@ -178,21 +181,23 @@ func (c *limitConn) Close() error {
 type budget struct {
 	max  int64 // ≤ 0: unlimited
 	used atomic.Int64
+	peak atomic.Int64 // the most used since memoryLoop last looked
 }
 
 // take takes n bytes (at most max, so that one request always fits alone)
 // and reports how many it took, or false when they are not available.
 func (b *budget) take(n int64) (int64, bool) {
-	if b.max <= 0 {
-		return 0, true
+	if b.max > 0 {
+		n = min(n, b.max)
 	}
-	n = min(n, b.max)
 	for {
 		u := b.used.Load()
-		if u+n > b.max {
+		if b.max > 0 && u+n > b.max {
 			return 0, false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
+			for p := b.peak.Load(); u+n > p && !b.peak.CompareAndSwap(p, u+n); p = b.peak.Load() {
+			}
 			return n, true
 		}
 	}
@@ -200,8 +205,52 @@ func (b *budget) take(n int64) (int64, bool) {
 
 func (b *budget) give(n int64) { b.used.Add(-n) }
 
-// InflightBytes is the number of request bytes held now (within MaxInflightBytes).
+// InflightBytes is the number of request bytes held now, as counted
+// against MaxInflightBytes.
 func (s *Server) InflightBytes() int64 { return s.inflight.used.Load() }
+
+// After a burst of at least trimAfter request bytes held at once, once no
+// request has held any for trimQuiet, memoryLoop returns the memory to the
+// operating system; at most once per trimEvery.
+const (
+	trimAfter = 32 << 20
+	trimQuiet = 2 * time.Second
+	trimEvery = 10 * time.Second
+)
+
+// memoryLoop gives the memory of a burst of large requests back to the
+// operating system once the burst is over. Without it the body buffers
+// would wait in their pools, and the freed pages in the Go runtime, for
+// minutes (the runtime collects an idle heap every two minutes, and pools
+// empty over two collections).
+func (s *Server) memoryLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(trimQuiet / 4)
+	defer t.Stop()
+	var quiet time.Time // since when no request bytes are held
+	var last time.Time  // the last trim
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			if s.inflight.used.Load() > 0 {
+				quiet = time.Time{}
+				continue
+			}
+			if quiet.IsZero() {
+				quiet = now
+			}
+			if now.Sub(quiet) < trimQuiet || now.Sub(last) < trimEvery || s.inflight.peak.Load() < trimAfter {
+				continue
+			}
+			s.inflight.peak.Store(0)
+			last = now
+			dropPooledBufs()
+			debug.FreeOSMemory() // collects the dropped buffers, then returns free pages
+		}
+	}
+}
 
 // errBodyTooSlow is the error of a body read that fell below MinBodyRate.
 var errBodyTooSlow = errors.New("request body arrives too slowly")

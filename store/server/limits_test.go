@@ -484,3 +484,61 @@ func TestUnreadAnswerIsCutOff(t *testing.T) {
 	waitFor(t, 3*time.Second, "the server took the connection", func() bool { return s.OpenConns() == 1 })
 	waitFor(t, 5*time.Second, "the connection of a client not reading its answer closed", func() bool { return s.OpenConns() == 0 })
 }
+
+// After a burst of large bodies, the memory that held them goes back to the
+// operating system within seconds, without anything forcing a collection.
+func TestMemoryIsReturnedAfterABurst(t *testing.T) {
+	if rss() == 0 {
+		t.Skip("no /proc/self/statm")
+	}
+	const (
+		conns  = 24
+		length = 3<<20 + 512<<10 // read into 4 MiB buffers: 16 fit the budget
+		budget = 64 << 20
+	)
+	_, addr := serveLimited(t, Options{Limits: Limits{MaxInflightBytes: budget}})
+	body := bytes.Repeat([]byte(" "), length) // an empty request, as far as JSON goes
+	debug.FreeOSMemory()
+	before := rss()
+	var wg sync.WaitGroup
+	statuses := make(chan int, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			defer c.Close()
+			_, _ = io.WriteString(c, header(addr, length, ""))
+			_, _ = c.Write(body)
+			status, _, _ := readAnswer(c, 10*time.Second)
+			statuses <- status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for st := range statuses {
+		count[st]++
+	}
+	if count[http.StatusOK] == 0 || count[http.StatusOK]+count[http.StatusServiceUnavailable] != conns {
+		t.Fatalf("answers %v: want 200s, and 503s for bodies over the budget", count)
+	}
+	during := rss()
+	if during < before+budget/2 {
+		t.Logf("the burst raised RSS only from %d to %d MiB", before>>20, during>>20)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for rss() > before+16<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("RSS %d MiB 15s after a burst of %d bodies of %d MiB (before: %d MiB, during: %d MiB)",
+				rss()>>20, conns, length>>20, before>>20, during>>20)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("answers %v; RSS %d MiB before, %d MiB after the burst, %d MiB %v later",
+		count, before>>20, during>>20, rss()>>20, time.Until(deadline.Add(-15*time.Second)).Abs().Round(100*time.Millisecond))
+}

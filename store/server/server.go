@@ -38,8 +38,9 @@
 //
 // # Lifecycle
 //
-// New opens every stream and shard log and starts one retention goroutine;
-// Close stops it and closes every log. The Server owns its logs.
+// New opens every stream and shard log and starts a retention goroutine and
+// one that returns memory after bursts of requests (see memoryLoop); Close
+// stops them and closes every log. The Server owns its logs.
 //
 // Lock order: stream.mu before Server.mu (DeleteStream holds both; nothing
 // takes a stream's lock while holding Server.mu). Appends hold the stream's
@@ -191,6 +192,8 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
+	s.wg.Add(1)
+	go s.memoryLoop()
 	return s, nil
 }
 
