@@ -176,6 +176,15 @@ func (c *limitConn) Close() error {
 	return c.Conn.Close()
 }
 
+// CloseWrite passes net/http's half-close (sent before closing a
+// connection whose client may still be sending) on to the TCP connection.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // budget is a count of bytes that requests take before reading their body
 // and give back when answered; a request that finds too few goes away.
 type budget struct {

@@ -8,9 +8,9 @@
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
 // they are read, and read only once the headers pass every SigV4 check that
 // does not need the body and the request has its share of the in-flight byte
-// budget (see Limits: excess requests and connections get 503
-// LimitExceededException, too slow bodies 408). Errors are answered with HTTP 400 (403 for failed SigV4
-// checks) and {"__type": "<Code>", "message": "…"}.
+// budget (see Limits). Errors are answered with HTTP 400 (403 for failed
+// SigV4 checks, 503 LimitExceededException for requests and connections over
+// the limits, 408 for too slow bodies) and {"__type": "<Code>", "message": "…"}.
 //
 // GetRecords may wait for records instead of answering an empty page when
 // the request carries LongPollHeader, a Sluice extension; without it every
