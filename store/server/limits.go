@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -255,8 +256,14 @@ func (s *Server) memoryLoop() {
 			}
 			s.inflight.peak.Store(0)
 			last = now
+			// A collection moves the buffers left in other Ps' private
+			// slots to the pools' victim caches, where Get finds them;
+			// FreeOSMemory collects the dropped buffers and returns the
+			// free pages.
 			dropPooledBufs()
-			debug.FreeOSMemory() // collects the dropped buffers, then returns free pages
+			runtime.GC()
+			dropPooledBufs()
+			debug.FreeOSMemory()
 		}
 	}
 }

