@@ -19,7 +19,8 @@ import (
 
 // Limits bound what clients can make the server hold: connections, request
 // bodies in memory, time, and shard logs (open files). A zero field takes
-// its value from DefaultLimits; a negative one removes that limit.
+// its value from DefaultLimits; a negative one removes that limit (a
+// negative BodyGrace gives no grace).
 //
 // MaxInflightBytes, BodyGrace/MinBodyRate and MaxShards apply to every
 // request ServeHTTP serves; MaxConns, HeaderTimeout and IdleTimeout to the
