@@ -66,7 +66,7 @@ func openEmbeddedWith(dir, listen string, onCorruption slog.CorruptionPolicy) (s
 			srv.Close()
 			return nil, fmt.Errorf("--store-listen %s: the embedded store listens on loopback only (for other hosts, run `sluice store` with credentials)", ln.Addr())
 		}
-		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		hs, ln := srv.HTTPServer(ln)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	slog "github.com/sluicehq/sluice/store/log"
@@ -28,6 +28,15 @@ func runStore(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (and --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
 	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
+	def := server.DefaultLimits()
+	var lim server.Limits
+	fs.IntVar(&lim.MaxConns, "max-conns", def.MaxConns, "open connections at most; more are answered 503 LimitExceededException and closed (-1: no limit)")
+	fs.Int64Var(&lim.MaxInflightBytes, "max-inflight-bytes", def.MaxInflightBytes, "request body bytes held at once; requests beyond are answered 503 LimitExceededException unread (-1: no limit)")
+	fs.DurationVar(&lim.HeaderTimeout, "header-timeout", def.HeaderTimeout, "time to send a request's headers")
+	fs.DurationVar(&lim.BodyGrace, "body-grace", def.BodyGrace, "time to send a request body before --min-body-rate applies")
+	fs.Int64Var(&lim.MinBodyRate, "min-body-rate", def.MinBodyRate, "bytes per second a request body must arrive at after --body-grace, or 408 and the connection closed (-1: no limit)")
+	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", def.IdleTimeout, "close keep-alive connections idle for this long")
+	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards beyond get LimitExceededException (-1: no limit)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sluice store [flags]\n\nServes Sluice's stream store with the Amazon Kinesis Data Streams API.\n\n")
 		fs.PrintDefaults()
@@ -41,6 +50,7 @@ func runStore(ctx context.Context, args []string) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	fitOpenFiles(fs, &lim)
 	mode, err := slog.ParseFsyncMode(*fsync)
 	if err != nil {
 		return fmt.Errorf("--fsync: %w", err)
@@ -57,7 +67,7 @@ func runStore(ctx context.Context, args []string) error {
 		ln.Close()
 		return fmt.Errorf("refusing to listen on %s without credentials: give --access-key and --secret-key, or listen on 127.0.0.1", ln.Addr())
 	}
-	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy,
+	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy, Limits: lim,
 		Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice store: "+format+"\n", args...) }}
 	if *accessKey != "" {
 		opts.Credentials = map[string]string{*accessKey: *secretKey}
@@ -68,7 +78,7 @@ func runStore(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs, ln := srv.HTTPServer(ln)
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
@@ -97,4 +107,36 @@ func runStore(ctx context.Context, args []string) error {
 func isLoopback(a net.Addr) bool {
 	t, ok := a.(*net.TCPAddr)
 	return ok && t.IP.IsLoopback()
+}
+
+// reservedFiles are the open files the store needs besides shards and
+// connections: listener, folders, iterator key, stream.json rewrites, …
+const reservedFiles = 256
+
+// fitOpenFiles checks --max-shards and --max-conns against the open-files
+// limit (ulimit -n; Go raises the soft limit to the hard one at start).
+// Each shard keeps at least one segment file open, each connection a
+// socket. When they do not fit, a default --max-shards is lowered to fit,
+// and a given one is kept with a warning.
+func fitOpenFiles(fs *flag.FlagSet, lim *server.Limits) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur >= 1<<62 || lim.MaxShards <= 0 { // 1<<62: unlimited
+		return
+	}
+	conns := max(lim.MaxConns, 0)
+	need := uint64(lim.MaxShards) + uint64(conns) + reservedFiles
+	if need <= rl.Cur {
+		return
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "max-shards" })
+	if given {
+		fmt.Fprintf(os.Stderr, "sluice store: warning: --max-shards %d and --max-conns %d need about %d open files, more than the limit of %d (ulimit -n)\n",
+			lim.MaxShards, conns, need, rl.Cur)
+		return
+	}
+	fit := int(max(int64(rl.Cur)-int64(conns)-reservedFiles, 1))
+	fmt.Fprintf(os.Stderr, "sluice store: the open-files limit is %d (ulimit -n): --max-shards lowered from %d to %d (with --max-conns %d)\n",
+		rl.Cur, lim.MaxShards, fit, conns)
+	lim.MaxShards = fit
 }

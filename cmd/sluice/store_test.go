@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -16,11 +17,11 @@ import (
 	"time"
 )
 
-// startStore starts `sluice store` on a free loopback port over dir and
-// returns its URL and the process.
-func startStore(t *testing.T, dir string) (string, *exec.Cmd) {
+// startStore starts `sluice store` on a free loopback port over dir, with
+// extra flags, and returns its URL and the process.
+func startStore(t *testing.T, dir string, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
-	cmd := exec.Command(binary, "store", "--listen", "127.0.0.1:0", "--data", dir)
+	cmd := exec.Command(binary, append([]string{"store", "--listen", "127.0.0.1:0", "--data", dir}, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -144,5 +145,55 @@ func TestStoreRefusesNonLoopbackWithoutCredentials(t *testing.T) {
 	out, err := exec.Command(binary, "store", "--listen", "0.0.0.0:0", "--data", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "without credentials") {
 		t.Fatalf("got %v: %s", err, out)
+	}
+}
+
+// The limit flags reach the store: connections beyond --max-conns are
+// answered 503 LimitExceededException, shards beyond --max-shards refused.
+func TestStoreLimitFlags(t *testing.T) {
+	url, _ := startStore(t, t.TempDir(), "--max-conns", "2", "--max-shards", "3")
+	err := call(url, "CreateStream", map[string]any{"StreamName": "s", "ShardCount": 4}, nil)
+	if err == nil || !strings.Contains(err.Error(), "LimitExceededException") || !strings.Contains(err.Error(), "--max-shards") {
+		t.Fatalf("CreateStream of 4 shards with --max-shards 3: %v", err)
+	}
+	if err := call(url, "CreateStream", map[string]any{"StreamName": "s", "ShardCount": 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections() // the store may take a moment to see it closed
+	addr := strings.TrimPrefix(url, "http://")
+	var conns []net.Conn
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+	}
+	defer closeAll()
+	// The store answers a refused connection at once; held ones say nothing.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		b, err := io.ReadAll(c)
+		if err == nil || len(b) > 0 {
+			if !bytes.Contains(b, []byte("503")) || !bytes.Contains(b, []byte("LimitExceededException")) {
+				t.Fatalf("connection %d: %q", len(conns), b)
+			}
+			if len(conns) == 3 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d refused with --max-conns 2", len(conns))
+			}
+			closeAll() // the client's keep-alive connection was still counted: again
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if len(conns) >= 3 {
+			t.Fatalf("connection %d accepted with --max-conns 2", len(conns))
+		}
 	}
 }

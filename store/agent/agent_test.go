@@ -66,6 +66,7 @@ func startAgentOpens(t *testing.T, cfg Config) (*Agent, func(), *atomic.Int64) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	var once sync.Once
+	var counting sync.WaitGroup // the goroutine counting opens, below
 	stop := func() {
 		once.Do(func() {
 			cancel()
@@ -74,6 +75,8 @@ func startAgentOpens(t *testing.T, cfg Config) (*Agent, func(), *atomic.Int64) {
 				if err != nil {
 					t.Errorf("Run: %v", err)
 				}
+				close(opened) // Run has returned: nothing opens files any more
+				counting.Wait()
 			case <-time.After(20 * time.Second):
 				t.Fatal("agent did not stop")
 			}
@@ -91,7 +94,9 @@ func startAgentOpens(t *testing.T, cfg Config) (*Agent, func(), *atomic.Int64) {
 		}
 	}
 	var opens atomic.Int64
+	counting.Add(1)
 	go func() {
+		defer counting.Done()
 		for range opened {
 			opens.Add(1)
 		}

@@ -67,6 +67,15 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if s.streams[in.StreamName] != nil {
 		return nil, apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 already exists.", in.StreamName)
 	}
+	if err := s.takeShards(n); err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() {
+		if !created {
+			s.giveShards(n)
+		}
+	}()
 	dir := filepath.Join(s.dir, in.StreamName)
 	if err := os.RemoveAll(dir); err != nil { // leftovers of a create that crashed
 		return nil, err
@@ -92,6 +101,7 @@ func (s *Server) createStream(body []byte) (any, error) {
 		return nil, err
 	}
 	s.streams[in.StreamName] = st
+	created = true
 	return struct{}{}, nil
 }
 
@@ -121,6 +131,7 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot delete stream %s: %w", st.meta.Name, err)
 	}
+	s.giveShards(len(st.shards.Shards))
 	cerr := st.close()
 	if err := os.RemoveAll(trash); err != nil {
 		return nil, fmt.Errorf("cannot remove deleted stream %s: %w", trash, err)

@@ -29,6 +29,15 @@ func poolClass(n int) int {
 	return c
 }
 
+// bufCap is the capacity of the buffer getBuf(n) returns.
+func bufCap(n int) int {
+	c := poolClass(n)
+	if c < 0 {
+		return n
+	}
+	return 1 << (c + minPoolShift)
+}
+
 // getBuf returns an empty buffer with room for at least n bytes. The caller
 // owns it and may hand it back with putBuf once nothing refers to it.
 func getBuf(n int) []byte {
@@ -80,6 +89,16 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 		if err != nil {
 			putBuf(b)
 			return nil, err
+		}
+	}
+}
+
+// dropPooledBufs empties the pools (but for buffers held in other Ps'
+// private slots, which the next collections free), so that a collection
+// frees the buffers of a past burst of requests.
+func dropPooledBufs() {
+	for c := range bufPools {
+		for bufPools[c].Get() != nil {
 		}
 	}
 }

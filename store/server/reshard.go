@@ -23,6 +23,11 @@ func (s *Server) reshard(name string, change func(m *store.ShardMap) error) erro
 	if err := change(st.shards); err != nil {
 		return err
 	}
+	added := len(st.shards.Shards) - len(backup.Shards)
+	if err := s.takeShards(added); err != nil {
+		st.shards = backup
+		return err
+	}
 	for _, sh := range st.shards.Shards {
 		if _, ok := st.endSeq[sh.ID]; sh.Closed && !ok {
 			st.endSeq[sh.ID] = st.logs[sh.ID].NextSeq()
@@ -45,6 +50,7 @@ func (s *Server) reshard(name string, change func(m *store.ShardMap) error) erro
 			}
 		}
 		st.shards = backup
+		s.giveShards(added)
 		return err
 	}
 	st.notify() // long-polling readers of a closed shard answer with its children

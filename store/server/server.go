@@ -6,8 +6,11 @@
 // Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
 // Content-Type application/x-amz-json-1.1 (application/json is accepted too).
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
-// they are read. Errors are answered with HTTP 400 (403 for failed SigV4
-// checks) and {"__type": "<Code>", "message": "…"}.
+// they are read, and read only once the headers pass every SigV4 check that
+// does not need the body and the request has its share of the in-flight byte
+// budget (see Limits). Errors are answered with HTTP 400 (403 for failed
+// SigV4 checks, 503 LimitExceededException for requests and connections over
+// the limits, 408 for too slow bodies) and {"__type": "<Code>", "message": "…"}.
 //
 // GetRecords may wait for records instead of answering an empty page when
 // the request carries LongPollHeader, a Sluice extension; without it every
@@ -37,8 +40,9 @@
 //
 // # Lifecycle
 //
-// New opens every stream and shard log and starts one retention goroutine;
-// Close stops it and closes every log. The Server owns its logs.
+// New opens every stream and shard log and starts a retention goroutine and
+// one that returns memory after bursts of requests (see memoryLoop); Close
+// stops them and closes every log. The Server owns its logs.
 //
 // Lock order: stream.mu before Server.mu (DeleteStream holds both; nothing
 // takes a stream's lock while holding Server.mu). Appends hold the stream's
@@ -53,12 +57,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/store"
@@ -102,8 +108,12 @@ type Options struct {
 	// OnCorruption says whether readers stop (the default) or skip at
 	// records a shard log lost to damage.
 	OnCorruption slog.CorruptionPolicy
+	// Limits bound connections, request bytes, time and shards; zero
+	// fields take DefaultLimits.
+	Limits Limits
 	// Logf receives the store's reports (damage found at start, torn
-	// tails cut, refused writes), one line per call; nil writes them to
+	// tails cut, refused writes, and rate-limited warnings of refused
+	// connections and requests), one line per call; nil writes them to
 	// standard error.
 	Logf func(format string, args ...any)
 }
@@ -123,6 +133,11 @@ type Server struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	conns      atomic.Int64 // open connections of HTTPServer's listeners
+	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
+	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
+	warn       *warnLimiter
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -134,6 +149,7 @@ func New(dir string, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
@@ -148,7 +164,9 @@ func New(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{})}
+	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
+		warn: &warnLimiter{logf: opts.Logf, every: 10 * time.Second}}
+	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
 	}
@@ -177,9 +195,12 @@ func New(dir string, opts Options) (*Server, error) {
 		}
 		s.streams[st.meta.Name] = st
 		s.nextGen = max(s.nextGen, st.meta.Generation)
+		s.shardCount.Add(int64(len(st.shards.Shards))) // opened whatever MaxShards says
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
+	s.wg.Add(1)
+	go s.memoryLoop()
 	return s, nil
 }
 
@@ -304,37 +325,70 @@ var operations = map[string]handler{
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
 }
 
-// ServeHTTP serves one Kinesis API request.
+// ServeHTTP serves one Kinesis API request. In order, before the body is
+// read: the method and path, Content-Length against store.MaxRequestBytes,
+// every SigV4 check that needs only the headers (sigv4.CheckHeaders: a
+// known access key, a current date, the scope), and a share of
+// MaxInflightBytes; then the body is read at MinBodyRate or better, and the
+// signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
 		return
 	}
 	tooBig := fmt.Sprintf("request body exceeds %d bytes", store.MaxRequestBytes)
 	if r.ContentLength > store.MaxRequestBytes { // refuse without reading a byte
+		unread(w, r)
 		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, store.MaxRequestBytes)
-	body, err := readBody(r.Body, r.ContentLength)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
+	if s.verify != nil {
+		if err := s.verify.CheckHeaders(r); err != nil {
+			unread(w, r)
+			writeAuthError(w, err)
 			return
 		}
-		writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
+	}
+	size := r.ContentLength + 1 // as readBody allocates
+	if r.ContentLength < 0 {
+		size = store.MaxRequestBytes
+	}
+	took, ok := s.inflight.take(int64(bufCap(int(size))))
+	if !ok {
+		s.warn.printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
+		unread(w, r)
+		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")
+		return
+	}
+	defer s.inflight.give(took)
+	var in io.Reader = r.Body
+	pace := newPaceReader(w, r.Body, s.opts.Limits.BodyGrace, s.opts.Limits.MinBodyRate)
+	if pace != nil {
+		in = pace
+	}
+	body, err := readBody(http.MaxBytesReader(w, io.NopCloser(in), store.MaxRequestBytes), r.ContentLength)
+	if pace != nil {
+		pace.done()
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
+		case errors.Is(err, errBodyTooSlow):
+			s.warn.printf("closing the connection of %s: %v", r.RemoteAddr, err)
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
+		}
 		return
 	}
 	defer putBuf(body)
 	if s.verify != nil {
 		if err := s.verify.Verify(r, body); err != nil {
-			var se *sigv4.Error
-			if errors.As(err, &se) {
-				writeError(w, se.Status, se.Code, se.Message)
-			} else {
-				writeError(w, http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error())
-			}
+			writeAuthError(w, err)
 			return
 		}
 	}
@@ -363,11 +417,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if b, ok := out.(jsonBody); ok {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		_, _ = w.Write(b)
+		s.writePaced(w, r, b)
 		putBuf(b)
 		return
 	}
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// unread marks the answer to r, whose body is left unread, as the last on
+// its connection: otherwise net/http would read up to 256 KiB of the body
+// before answering, without a deadline, for a client that need not send it.
+func unread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+}
+
+func writeAuthError(w http.ResponseWriter, err error) {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		writeError(w, se.Status, se.Code, se.Message)
+		return
+	}
+	writeError(w, http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error())
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

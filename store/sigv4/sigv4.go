@@ -78,74 +78,22 @@ func (v *Verifier) VerifyAccessKey(r *http.Request, body []byte) (string, error)
 	return v.verify(r, body)
 }
 
+// CheckHeaders verifies everything about r that does not need its body:
+// the Authorization header's form, X-Amz-Date and the clock skew, the
+// credential scope, the signed headers and that the access key is known.
+// A server calls it before reading a large body, so that a client without a
+// known access key and a current date cannot make it hold one; Verify (or
+// VerifyAccessKey) must still check the signature once the body is read.
+// It returns nil or an *Error.
+func (v *Verifier) CheckHeaders(r *http.Request) error {
+	_, _, _, err := v.checkHeaders(r)
+	return err
+}
+
 func (v *Verifier) verify(r *http.Request, body []byte) (string, error) {
-	auths := r.Header.Values("Authorization")
-	switch len(auths) {
-	case 0:
-		return "", fresh(ErrMissingAuthenticationToken)
-	case 1:
-	default:
-		return "", incomplete("Request has more than one Authorization header.")
-	}
-	a, err := parseAuthorization(auths[0])
+	a, amzDate, secret, err := v.checkHeaders(r)
 	if err != nil {
 		return "", err
-	}
-
-	dates := r.Header.Values("X-Amz-Date")
-	switch len(dates) {
-	case 0:
-		return "", incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
-	case 1:
-	default:
-		return "", incomplete("Request has more than one X-Amz-Date header.")
-	}
-	amzDate := dates[0]
-	signedAt, err := time.Parse(amzDateLayout, amzDate)
-	if err != nil || len(amzDate) != len(amzDateLayout) {
-		return "", incomplete("X-Amz-Date must be in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z'), got '%s'.", clip(amzDate))
-	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	skew := v.MaxSkew
-	if skew <= 0 {
-		skew = DefaultMaxSkew
-	}
-	t := now().UTC()
-	if signedAt.Before(t.Add(-skew)) {
-		return "", invalidSignature("Signature expired: %s is now earlier than %s (%s - %s.)",
-			amzDate, t.Add(-skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
-	}
-	if signedAt.After(t.Add(skew)) {
-		return "", invalidSignature("Signature not yet current: %s is still later than %s (%s + %s.)",
-			amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
-	}
-	if a.date != amzDate[:8] {
-		return "", invalidSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
-			a.date, amzDate[:8], amzDate)
-	}
-	if v.Region != "" && a.region != v.Region {
-		return "", invalidSignature("Credential should be scoped to a valid region, not '%s'.", clip(a.region))
-	}
-	service := v.Service
-	if service == "" {
-		service = DefaultService
-	}
-	if a.service != service {
-		return "", invalidSignature("Credential should be scoped to correct service: '%s'.", service)
-	}
-	if a.terminator != "aws4_request" {
-		return "", invalidSignature("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", clip(a.terminator))
-	}
-	if err := checkSignedHeaders(r, a.signedHeaders); err != nil {
-		return "", err
-	}
-
-	secret, ok := v.secret(a.accessKey)
-	if !ok {
-		return "", fresh(ErrUnrecognizedClient)
 	}
 
 	sum := sha256.Sum256(body)
@@ -176,6 +124,80 @@ func (v *Verifier) verify(r *http.Request, body []byte) (string, error) {
 		}
 	}
 	return "", fresh(ErrInvalidSignature)
+}
+
+// checkHeaders is CheckHeaders; it also returns the parsed Authorization
+// header, X-Amz-Date and the access key's secret for the signature check.
+func (v *Verifier) checkHeaders(r *http.Request) (a authorization, amzDate, secret string, err error) {
+	auths := r.Header.Values("Authorization")
+	switch len(auths) {
+	case 0:
+		return a, "", "", fresh(ErrMissingAuthenticationToken)
+	case 1:
+	default:
+		return a, "", "", incomplete("Request has more than one Authorization header.")
+	}
+	a, err = parseAuthorization(auths[0])
+	if err != nil {
+		return a, "", "", err
+	}
+
+	dates := r.Header.Values("X-Amz-Date")
+	switch len(dates) {
+	case 0:
+		return a, "", "", incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
+	case 1:
+	default:
+		return a, "", "", incomplete("Request has more than one X-Amz-Date header.")
+	}
+	amzDate = dates[0]
+	signedAt, err := time.Parse(amzDateLayout, amzDate)
+	if err != nil || len(amzDate) != len(amzDateLayout) {
+		return a, "", "", incomplete("X-Amz-Date must be in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z'), got '%s'.", clip(amzDate))
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	skew := v.MaxSkew
+	if skew <= 0 {
+		skew = DefaultMaxSkew
+	}
+	t := now().UTC()
+	if signedAt.Before(t.Add(-skew)) {
+		return a, "", "", invalidSignature("Signature expired: %s is now earlier than %s (%s - %s.)",
+			amzDate, t.Add(-skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
+	}
+	if signedAt.After(t.Add(skew)) {
+		return a, "", "", invalidSignature("Signature not yet current: %s is still later than %s (%s + %s.)",
+			amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
+	}
+	if a.date != amzDate[:8] {
+		return a, "", "", invalidSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+			a.date, amzDate[:8], amzDate)
+	}
+	if v.Region != "" && a.region != v.Region {
+		return a, "", "", invalidSignature("Credential should be scoped to a valid region, not '%s'.", clip(a.region))
+	}
+	service := v.Service
+	if service == "" {
+		service = DefaultService
+	}
+	if a.service != service {
+		return a, "", "", invalidSignature("Credential should be scoped to correct service: '%s'.", service)
+	}
+	if a.terminator != "aws4_request" {
+		return a, "", "", invalidSignature("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", clip(a.terminator))
+	}
+	if err := checkSignedHeaders(r, a.signedHeaders); err != nil {
+		return a, "", "", err
+	}
+
+	secret, ok := v.secret(a.accessKey)
+	if !ok {
+		return a, "", "", fresh(ErrUnrecognizedClient)
+	}
+	return a, amzDate, secret, nil
 }
 
 func (v *Verifier) secret(accessKey string) (string, bool) {

@@ -432,3 +432,30 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// CheckHeaders decides from the headers alone: an unknown access key, a
+// stale date or a missing header is refused before any body is read, while
+// a request whose headers are right passes, whatever its body (the
+// signature over the body is Verify's to check).
+func TestCheckHeadersRefusesBeforeTheBody(t *testing.T) {
+	v := testVerifier()
+	body := []byte(`{"StreamName":"s"}`)
+	good := signed(t, "POST", "http://localhost:4567/", body, kinesisHeaders("PutRecord"), "us-east-1", testNow)
+	if err := v.CheckHeaders(good); err != nil {
+		t.Fatalf("CheckHeaders of a well-signed request: %v", err)
+	}
+	// The same headers over another body pass CheckHeaders but not Verify.
+	if err := v.Verify(good, []byte(`{"StreamName":"other"}`)); err == nil {
+		t.Fatal("Verify accepted a body that was not signed")
+	}
+
+	unknown := testVerifier()
+	delete(unknown.Credentials, testKey)
+	wantCode(t, unknown.CheckHeaders(good), CodeUnrecognizedClient, 403)
+
+	stale := signed(t, "POST", "http://localhost:4567/", body, kinesisHeaders("PutRecord"), "us-east-1", testNow.Add(-time.Hour))
+	wantCode(t, v.CheckHeaders(stale), CodeInvalidSignature, 403)
+
+	bare, _ := http.NewRequest("POST", "http://localhost:4567/", bytes.NewReader(body))
+	wantCode(t, v.CheckHeaders(bare), CodeMissingAuthenticationToken, 403)
+}
