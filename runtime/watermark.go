@@ -30,7 +30,6 @@ type wmGenerator struct {
 	idle    int64 // ms; 0 = never idle
 	parts   []partWM
 	emitted int64
-	isIdle  bool
 	started int64 // processing time the subtask started
 	dynamic bool  // the source reports its partitions (DynamicPartitions)
 }

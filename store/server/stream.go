@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
@@ -261,10 +260,6 @@ func (s *Server) arn(name string) string {
 		region = "us-east-1"
 	}
 	return fmt.Sprintf("arn:aws:kinesis:%s:000000000000:stream/%s", region, name)
-}
-
-func (st *stream) retention() time.Duration {
-	return time.Duration(st.meta.RetentionHours) * time.Hour
 }
 
 // seqNum is the API sequence number of shard sh's log sequence number 0;
