@@ -642,17 +642,10 @@ func (p *parser) optionList() (opts []Option, err error) {
 		if err := p.expectPunct("="); err != nil {
 			return nil, err
 		}
-		vt := p.peek()
-		switch vt.kind {
-		case tString:
-		case tNumber, tIdent, tQuotedIdent, tDQuoted:
-			e := p.errAt(vt, "option values are quoted strings")
-			e.Hint = "write " + QuoteString(vt.val)
-			return nil, e
-		default:
-			return nil, p.expected("an option value")
+		vt, err := p.optionValue()
+		if err != nil {
+			return nil, err
 		}
-		p.i++
 		opts = append(opts, Option{Key: kt.val, Value: vt.val, Pos: kt.pos})
 		if p.acceptPunct(",") {
 			continue
@@ -676,4 +669,21 @@ func dottedKey(p *parser) string {
 		b.WriteString(t.val)
 	}
 	return b.String()
+}
+
+// optionValue takes an option's value, which must be a quoted string (in
+// WITH (…) and in SET); anything else is an error at the value.
+func (p *parser) optionValue() (token, error) {
+	vt := p.peek()
+	switch vt.kind {
+	case tString:
+	case tNumber, tIdent, tQuotedIdent, tDQuoted:
+		e := p.errAt(vt, "option values are quoted strings")
+		e.Hint = "write " + QuoteString(vt.val)
+		return token{}, e
+	default:
+		return token{}, p.expected("an option value")
+	}
+	p.i++
+	return vt, nil
 }

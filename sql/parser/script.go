@@ -202,16 +202,9 @@ func (p *parser) set(start token) (Node, error) {
 	if err := p.expectPunct("="); err != nil {
 		return nil, err
 	}
-	vt := p.peek()
-	switch vt.kind {
-	case tString:
-	case tNumber, tIdent, tQuotedIdent, tDQuoted:
-		e := p.errAt(vt, "option values are quoted strings")
-		e.Hint = "write " + QuoteString(vt.val)
-		return nil, e
-	default:
-		return nil, p.expected("an option value")
+	vt, err := p.optionValue()
+	if err != nil {
+		return nil, err
 	}
-	p.i++
 	return &Set{Key: kt.val, Value: vt.val, Pos: start.pos, KeyPos: kt.pos, ValuePos: vt.pos}, p.expectEnd()
 }
