@@ -143,10 +143,11 @@ func NewBadRecords(t Table, log io.Writer) (*BadRecords, error) {
 	return r, nil
 }
 
-// errorsPath checks the value of 'errors.path': a local file (absent, or a
-// regular file) in a folder that exists.
-func errorsPath(v string) (string, error) {
-	p := strings.TrimSpace(v)
+// LocalPath makes the path p of a connector option absolute and clean. Only
+// local paths are allowed: a file:// prefix is dropped, other schemes are
+// refused.
+func LocalPath(p string) (string, error) {
+	p = strings.TrimSpace(p)
 	p = strings.TrimPrefix(p, "file://")
 	switch {
 	case p == "":
@@ -160,7 +161,16 @@ func errorsPath(v string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("path %q: %v", p, err)
 	}
-	abs = filepath.Clean(abs)
+	return filepath.Clean(abs), nil
+}
+
+// errorsPath checks the value of 'errors.path': a local file (absent, or a
+// regular file) in a folder that exists.
+func errorsPath(v string) (string, error) {
+	abs, err := LocalPath(v)
+	if err != nil {
+		return "", err
+	}
 	if st, err := os.Stat(abs); err == nil && !st.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file", abs)
 	}

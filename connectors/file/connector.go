@@ -81,7 +81,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -174,7 +173,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	}
 	c := &config{table: t.Name, schema: t.Schema}
 	var err error
-	if c.path, err = resolvePath(t.String("path", "")); err != nil {
+	if c.path, err = connectors.LocalPath(t.String("path", "")); err != nil {
 		return nil, c.errorf("option %q: %v", "path", err)
 	}
 	c.format = strings.ToLower(strings.TrimSpace(t.String("format", defaultFormat)))
@@ -240,27 +239,6 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	return c, nil
 }
 
-// resolvePath makes p absolute and clean. Only local paths are allowed: a
-// file:// URL is taken as its path, other schemes are refused.
-func resolvePath(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if rest, ok := strings.CutPrefix(p, "file://"); ok {
-		p = rest
-	}
-	switch {
-	case p == "":
-		return "", fmt.Errorf("empty path")
-	case strings.ContainsRune(p, 0):
-		return "", fmt.Errorf("path %q holds a NUL byte", p)
-	case strings.Contains(p, "://"):
-		return "", fmt.Errorf("path %q: only local paths are supported", p)
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("path %q: %v", p, err)
-	}
-	return filepath.Clean(abs), nil
-}
 
 // parseSize parses a size as Flink's MemorySize does: a number of bytes
 // with an optional unit (b, kb, mb, gb, tb, or k, m, g, t, kib, mib, …;
