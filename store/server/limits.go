@@ -141,7 +141,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		if n := l.s.conns.Add(1); n > l.max {
 			l.s.conns.Add(-1)
-			l.s.warn.printf("refusing connections from %s and others: %d open, the limit (--max-conns)", c.RemoteAddr(), l.max)
+			l.s.warn.Printf("refusing connections from %s and others: %d open, the limit (--max-conns)", c.RemoteAddr(), l.max)
 			refuseConn(c)
 			continue
 		}
@@ -344,7 +344,7 @@ func (s *Server) writePaced(w http.ResponseWriter, r *http.Request, b []byte) {
 		err = rc.Flush()
 	}
 	if err != nil {
-		s.warn.printf("closing the connection of %s: an answer of %d bytes not read within %v: %v", r.RemoteAddr, len(b), d.Round(time.Millisecond), err)
+		s.warn.Printf("closing the connection of %s: an answer of %d bytes not read within %v: %v", r.RemoteAddr, len(b), d.Round(time.Millisecond), err)
 		return
 	}
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -369,34 +369,3 @@ func (s *Server) takeShards(n int) error {
 }
 
 func (s *Server) giveShards(n int) { s.shardCount.Add(-int64(n)) }
-
-// warnLimiter writes a warning at most once per every; the ones in between
-// are counted and told with the next.
-type warnLimiter struct {
-	logf  func(format string, args ...any)
-	every time.Duration
-
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (l *warnLimiter) printf(format string, args ...any) {
-	if l == nil || l.logf == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return
-	}
-	l.last = now
-	msg := fmt.Sprintf(format, args...)
-	if l.suppressed > 0 {
-		msg += fmt.Sprintf(" (and %d more warnings since the last)", l.suppressed)
-		l.suppressed = 0
-	}
-	l.logf("%s", msg)
-}

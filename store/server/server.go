@@ -57,6 +57,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/ratelog"
 	"io"
 	"net/http"
 	"os"
@@ -137,7 +138,7 @@ type Server struct {
 	conns      atomic.Int64 // open connections of HTTPServer's listeners
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
-	warn       *warnLimiter
+	warn       *ratelog.Limiter
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -165,7 +166,7 @@ func New(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
-		warn: &warnLimiter{logf: opts.Logf, every: 10 * time.Second}}
+		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
@@ -356,7 +357,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	took, ok := s.inflight.take(int64(bufCap(int(size))))
 	if !ok {
-		s.warn.printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
+		s.warn.Printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
 		unread(w, r)
 		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")
 		return
@@ -377,7 +378,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &mbe):
 			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		case errors.Is(err, errBodyTooSlow):
-			s.warn.printf("closing the connection of %s: %v", r.RemoteAddr, err)
+			s.warn.Printf("closing the connection of %s: %v", r.RemoteAddr, err)
 			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
