@@ -239,7 +239,6 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	return c, nil
 }
 
-
 // parseSize parses a size as Flink's MemorySize does: a number of bytes
 // with an optional unit (b, kb, mb, gb, tb, or k, m, g, t, kib, mib, …;
 // powers of 1024, any case, spaces allowed).

@@ -57,7 +57,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluicehq/sluice/internal/ratelog"
 	"io"
 	"net/http"
 	"os"
@@ -68,6 +67,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/ratelog"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/iterator"
 	slog "github.com/sluicehq/sluice/store/log"
