@@ -17,13 +17,15 @@ const usage = `sluice — real-time stream analytics
 
 Usage:
   sluice demo  [flags]      the main job: live CPU alarms over the embedded stream store (Ctrl-C stops)
-  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR]
-                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--from-savepoint PATH]] [--status-interval 30s]
+  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR] [--state-ttl D]
+                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--from-savepoint PATH] [--allow-duplicates]]
+                  [--status-interval 30s]
                             run every INSERT INTO … SELECT of a SQL job file as one job
   sluice run JOB [flags]    run a ready-made job by name (clickstream, clickstream-store, cpualarm)
   sluice explain FILE.sql|JOB   print the physical plan of a job
   sluice catalog [--catalog DIR] list | describe NAME
   sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
+               [--on-corruption stop|skip] [--max-conns N] [--max-shards N]
                             serve the stream store with the Kinesis Data Streams API
   sluice agent --endpoint URL --stream S [--partition-key-field F] FILE...   tail files into a stream
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
