@@ -546,15 +546,18 @@ func TestFlushWaitsForRetries(t *testing.T) {
 	if n := len(rc.requests()); n != 20 {
 		t.Fatalf("Flush returned after %d requests, want 20", n)
 	}
-	// A Flush whose context ends first says so.
+	// A Flush whose context ends first says so, naming the subscription
+	// (on a topic of its own, so that no retry of the first one is still
+	// due when the context ends).
 	block := make(chan struct{})
 	rc2 := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { <-block })
+	tp2 := newTopic(t, "flush-blocked")
 	defer close(block)
-	subscribe(t, tp, SubscriptionConfig{Name: "blocked", Protocol: "http", Endpoint: rc2.srv.URL, AttemptTimeout: time.Minute})
-	publish(t, tp, Message{Body: "x"})
+	subscribe(t, tp2, SubscriptionConfig{Name: "blocked", Protocol: "http", Endpoint: rc2.srv.URL, AttemptTimeout: time.Minute})
+	publish(t, tp2, Message{Body: "x"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if err := tp.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "blocked") {
+	if err := tp2.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "blocked") {
 		t.Fatalf("Flush: %v", err)
 	}
 }
