@@ -183,7 +183,8 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		if *o.fromSavepoint != "" {
 			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
 		}
-		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par})
+		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
+			Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }})
 	}
 	return runCheckpointed(ctx, plan.Graph, *par, o)
 }
