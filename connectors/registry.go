@@ -124,8 +124,10 @@ func CheckOptions(f Factory, opts map[string]string) error {
 }
 
 // CheckOption returns an error when f has no option key, naming the
-// nearest known option and listing the valid ones.
-func CheckOption(f Factory, key string) error {
+// nearest known option and listing the valid ones. also are keys taken
+// besides f's own (options the planner reads): they are suggested and
+// listed too, not checked.
+func CheckOption(f Factory, key string, also ...string) error {
 	known := f.Options()
 	if key == "connector" || matchesAny(known, key) {
 		return nil
@@ -134,6 +136,7 @@ func CheckOption(f Factory, key string) error {
 	for _, o := range known {
 		keys = append(keys, o.Key)
 	}
+	keys = append(keys, also...)
 	msg := fmt.Sprintf("connector %q has no option %q", f.Name(), key)
 	if near := Nearest(key, keys); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
