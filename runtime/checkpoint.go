@@ -269,6 +269,9 @@ type Checkpoint struct {
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	data, err := os.ReadFile(filepath.Join(path, manifestName))
 	if err != nil {
+		if _, serr := os.Stat(path); serr != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", path, serr) // no such folder
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("checkpoint %s is not complete: it has no %s", path, manifestName)
 		}
