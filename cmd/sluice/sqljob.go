@@ -207,17 +207,19 @@ func runSQL(ctx context.Context, path string, args []string) error {
 			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
 		}
 		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
-			Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }})
+			Log: logf})
 	}
 	return runCheckpointed(ctx, plan.Graph, *par, o)
 }
+
+// logf writes a line of a job's log to stderr.
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
 
 // runCheckpointed runs a job with checkpoints: it starts from --from-savepoint
 // or the latest complete checkpoint in --checkpoint-dir, restarts in-process
 // from the latest checkpoint when an operator fails, and answers the first
 // SIGINT/SIGTERM with a savepoint (a second one stops at once).
 func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) error {
-	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
 	if *o.checkpointInterval <= 0 {
 		return fmt.Errorf("--checkpoint-interval %v: want a positive duration", *o.checkpointInterval)
 	}
