@@ -124,8 +124,10 @@ func CheckOptions(f Factory, opts map[string]string) error {
 }
 
 // CheckOption returns an error when f has no option key, naming the
-// nearest known option and listing the valid ones.
-func CheckOption(f Factory, key string) error {
+// nearest known option and listing the valid ones. also are keys taken
+// besides f's own (options the planner reads): they are suggested and
+// listed too, not checked.
+func CheckOption(f Factory, key string, also ...string) error {
 	known := f.Options()
 	if key == "connector" || matchesAny(known, key) {
 		return nil
@@ -134,6 +136,7 @@ func CheckOption(f Factory, key string) error {
 	for _, o := range known {
 		keys = append(keys, o.Key)
 	}
+	keys = append(keys, also...)
 	msg := fmt.Sprintf("connector %q has no option %q", f.Name(), key)
 	if near := Nearest(key, keys); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
@@ -281,6 +284,32 @@ func (t Table) Duration(key string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("table %s: option %q: %v", t.Name, key, err)
 	}
 	return d, nil
+}
+
+// ParseSize parses a size as Flink's MemorySize does: a number of bytes
+// with an optional unit (b, kb, mb, gb, tb, or k, m, g, t, kib, mib, …;
+// powers of 1024, any case, spaces allowed).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
+	}
+	unit := strings.ToLower(strings.TrimSpace(s[i:]))
+	shift := map[string]uint{"": 0, "b": 0, "bytes": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20,
+		"g": 30, "gb": 30, "gib": 30, "t": 40, "tb": 40, "tib": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
+	}
+	if n <= 0 || n > (1<<62)>>sh {
+		return 0, fmt.Errorf("size %q out of range", s)
+	}
+	return n << sh, nil
 }
 
 // ParseDuration parses Go durations ("1m30s") and Flink's forms ("10 s",

@@ -51,3 +51,16 @@ func TestParseDuration(t *testing.T) {
 		t.Fatal("soon parsed")
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for s, want := range map[string]int64{"128MB": 128 << 20, "512 kb": 512 << 10, "100": 100, "1g": 1 << 30, "2KiB": 2048, " 8 MiB ": 8 << 20} {
+		if got, err := ParseSize(s); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "lots", "-1", "0", "1 parsec", "99999999999 tb"} {
+		if got, err := ParseSize(s); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", s, got)
+		}
+	}
+}

@@ -112,10 +112,12 @@ func (e *RestoreError) Unwrap() error { return e.Err }
 // PublishLog is implemented by exactly-once sinks that keep, with their
 // output and durably, a record of the checkpoints whose output they have
 // published (written before the output is published). The runtime asks
-// every subtask of a checkpointed run after Open and before RestoreState:
-// a run that starts from an older checkpoint than the newest one published,
-// or from none, would publish that output again, so it fails with a
-// *RestoreError unless CheckpointOptions.AllowDuplicates.
+// every subtask after Open and before RestoreState: a run that starts from
+// an older checkpoint than the newest one published, or from none (also a
+// run without checkpoints), would publish that output again, so it fails
+// with a *RestoreError unless CheckpointOptions.AllowDuplicates (without
+// checkpoints, Options.AllowDuplicates). ForgetPublished is called in
+// checkpointed runs only.
 type PublishLog interface {
 	// LastPublished returns the newest checkpoint whose output the subtask
 	// has published (EndCheckpoint: the one that recorded the end of the
@@ -153,11 +155,20 @@ func (e *PublishedAheadError) facts() string {
 	return fmt.Sprintf("its output already holds what %s published (recorded in %s); %s", what, e.Record, from)
 }
 
-// checkPublished asks node n's sink, in a checkpointed run, whether it has
-// published output newer than the checkpoint the run starts from.
+// dupPolicy is a run's answer to output that its exactly-once sinks have
+// already published: allow it to be published again (with a warning to
+// logf) or refuse to start.
+type dupPolicy struct {
+	allow bool
+	logf  func(format string, args ...any)
+}
+
+// checkPublished asks node n's sink whether it has published output newer
+// than the checkpoint the run starts from (in a run without checkpoints:
+// any), which the run would publish again.
 func (t *task) checkPublished(n *node) error {
 	pl, ok := n.op.(PublishLog)
-	if !ok || t.coord == nil {
+	if !ok {
 		return nil
 	}
 	var from int64
@@ -182,10 +193,17 @@ func (t *task) checkPublished(n *node) error {
 		return nil
 	}
 	ahead := &PublishedAheadError{Published: last, Restored: from, Record: record}
-	if !t.coord.opt.AllowDuplicates {
+	if !t.dupes.allow {
 		return restoreErr(ahead)
 	}
-	t.coord.logf("warning: operator %q (subtask %d): %s publishes those rows again (--allow-duplicates)", n.spec.Name, n.ctx.Subtask, ahead.facts())
+	if logf := t.dupes.logf; logf != nil {
+		logf("warning: operator %q (subtask %d): %s publishes those rows again (--allow-duplicates)", n.spec.Name, n.ctx.Subtask, ahead.facts())
+	}
+	if t.coord == nil {
+		// Without checkpoints the sink publishes outside its record, which
+		// keeps guarding what the checkpointed run published.
+		return nil
+	}
 	if err := pl.ForgetPublished(from); err != nil {
 		return restoreErr(err)
 	}
@@ -251,6 +269,9 @@ type Checkpoint struct {
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	data, err := os.ReadFile(filepath.Join(path, manifestName))
 	if err != nil {
+		if _, serr := os.Stat(path); serr != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", path, serr) // no such folder
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("checkpoint %s is not complete: it has no %s", path, manifestName)
 		}

@@ -615,3 +615,17 @@ func TestFailingRestoreIsNotRetried(t *testing.T) {
 		t.Fatalf("the state was restored %d times, want once; logs %q", n, logs)
 	}
 }
+
+// TestLoadCheckpointOfAMissingFolder: a mistyped --from-savepoint path is
+// reported as missing, not as an incomplete checkpoint; a folder without a
+// manifest is incomplete.
+func TestLoadCheckpointOfAMissingFolder(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "savepoint-000042")
+	if _, err := LoadCheckpoint(missing); err == nil || !errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "not complete") {
+		t.Fatalf("a missing folder: %v, want it named as missing", err)
+	}
+	if _, err := LoadCheckpoint(dir); err == nil || !strings.Contains(err.Error(), "is not complete: it has no _manifest.json") {
+		t.Fatalf("a folder without a manifest: %v", err)
+	}
+}

@@ -32,6 +32,16 @@ type Options struct {
 	// Checkpoints, when set, makes the run take checkpoints (and restore
 	// one): see CheckpointOptions. Barriers must then be nil.
 	Checkpoints *CheckpointOptions
+	// AllowDuplicates, in a run without Checkpoints, lets it start while
+	// an exactly-once sink's output already holds what an earlier
+	// checkpointed run published (see PublishLog): the run's rows are
+	// published beside it. Without it such a run fails with a
+	// *RestoreError. With Checkpoints, CheckpointOptions.AllowDuplicates
+	// decides.
+	AllowDuplicates bool
+	// Log receives the warnings of a run without Checkpoints (with them,
+	// CheckpointOptions.Log); nil discards them.
+	Log func(format string, args ...any)
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -75,7 +85,10 @@ type task struct {
 	nodes    []*node
 	coord    *coordinator // nil without checkpoints
 	restored *Checkpoint  // the checkpoint the run starts from, if any
-	align    *metrics.Histogram
+	// dupes says whether the run may publish again what exactly-once sinks
+	// have published, and where the warning goes (see checkPublished).
+	dupes dupPolicy
+	align *metrics.Histogram
 }
 
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
@@ -226,9 +239,10 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 			continue
 		}
 		for i, n := range inst[spec.ID] {
-			t := &task{root: n, subtask: i}
+			t := &task{root: n, subtask: i, dupes: dupPolicy{allow: opt.AllowDuplicates, logf: opt.Log}}
 			if cp := opt.Checkpoints; cp != nil {
 				t.restored = cp.Restore
+				t.dupes = dupPolicy{allow: cp.AllowDuplicates, logf: cp.Log}
 				t.align = set.GetOrCreateHistogram(fmt.Sprintf(`sluice_checkpoint_alignment_seconds{job=%q,operator=%q,subtask="%d"}`, g.Name, spec.Name, i))
 			}
 			if spec.NewSource != nil {

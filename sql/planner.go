@@ -249,13 +249,17 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 		}
 		return at("connector", fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", ")))
 	}
+	var also []string // what a mistyped option may have meant
+	if _, ok := f.(connectors.Source); ok {
+		also = slices.Sorted(maps.Keys(plannerOptions))
+	}
 	opts := maps.Clone(t.Options)
 	for _, o := range ddl.Options {
 		if plannerOptions[o.Key] {
 			delete(opts, o.Key)
 			continue
 		}
-		if err := connectors.CheckOption(f, o.Key); err != nil {
+		if err := connectors.CheckOption(f, o.Key, also...); err != nil {
 			return at(o.Key, fmt.Errorf("table %s: %w", t.Name, err))
 		}
 	}

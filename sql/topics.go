@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,11 +125,11 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 	}
 	queueBytes := 0
 	if v, ok := o["queue-bytes"]; ok {
-		b, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || b < 1 {
-			return optionAt(n.Options, "queue-bytes", fmt.Errorf("subscription %s: option 'queue-bytes': %q is not a whole number of at least 1", n.Name, v))
+		b, err := connectors.ParseSize(v)
+		if err != nil || b > math.MaxInt32 {
+			return optionAt(n.Options, "queue-bytes", fmt.Errorf("subscription %s: option 'queue-bytes': %q is not a size from 1 byte to 2 GiB (e.g. 8 MiB, 65536)", n.Name, v))
 		}
-		queueBytes = b
+		queueBytes = int(b)
 	}
 	_, err := t.Subscribe(sns.SubscriptionConfig{
 		Name: n.Name, Protocol: o["protocol"], Endpoint: o["endpoint"],

@@ -425,3 +425,39 @@ func TestLostCheckpointsAreNotAFreshStart(t *testing.T) {
 		t.Fatalf("with --allow-duplicates: %d filtered rows, want each of the %d twice", len(got["slow"]), len(want["slow"]))
 	}
 }
+
+// TestRunWithoutCheckpointsDoesNotRepublish: a job that finished with
+// checkpoints is run again into the same folders without --checkpoint-dir.
+// It would start from the beginning and publish everything again beside
+// what its sinks' commit records say is published: refused, the output
+// untouched, unless --allow-duplicates (then with a warning per sink
+// subtask, and the records still guard the checkpointed run's output).
+func TestRunWithoutCheckpointsDoesNotRepublish(t *testing.T) {
+	const rows = 8000
+	out := t.TempDir()
+	runCheckpointedJob(t, out, rows, nil)
+	want := committed(t, out)
+	run := func(flags ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"run", checkpointJob(t, out, rows), "--parallelism", "2"}, flags...)...)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	text, err := run()
+	m := regexp.MustCompile(`operator "sink \w+" \(subtask \d\): its output already holds what the end of the job published \(recorded in (\S+)/\.sluice-commits-\d\); starting without a checkpoint would publish those rows again`).FindStringSubmatch(text)
+	if err == nil || m == nil || !strings.HasPrefix(m[1], out) || !strings.Contains(text, "--allow-duplicates") {
+		t.Fatalf("without --checkpoint-dir: %v, want a refusal naming the sink and its record:\n%s", err, text)
+	}
+	sameOutput(t, want, committed(t, out), "the refused run changed the output")
+
+	text, err = run("--allow-duplicates")
+	if err != nil || strings.Count(text, "publishes those rows again (--allow-duplicates)") != 6 {
+		t.Fatalf("with --allow-duplicates: %v, want a warning per sink subtask:\n%s", err, text)
+	}
+	if got := committed(t, out); len(got["slow"]) != 2*len(want["slow"]) {
+		t.Fatalf("with --allow-duplicates: %d filtered rows, want each of the %d twice", len(got["slow"]), len(want["slow"]))
+	}
+	if text, err := run(); err == nil {
+		t.Fatalf("a second run without --checkpoint-dir was not refused:\n%s", text)
+	}
+}

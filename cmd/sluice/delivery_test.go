@@ -206,4 +206,14 @@ func TestDeliveryRefusesToPublishAgain(t *testing.T) {
 	if !slices.Equal(gotFiles, files) || !slices.Equal(gotObjects, objects) {
 		t.Fatalf("the refused run delivered: %d rows in files (%d before), %d in S3 (%d before)", len(gotFiles), len(files), len(gotObjects), len(objects))
 	}
+
+	// Without --checkpoint-dir: the same.
+	b, err = exec.Command(binary, "run", deliveryJob(t, out, endpoint), "--parallelism", "2").CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "starting without a checkpoint would publish those rows again") {
+		t.Fatalf("without --checkpoint-dir: %v, want a refusal:\n%s", err, b)
+	}
+	gotFiles, gotObjects = delivered(t, out, cl)
+	if !slices.Equal(gotFiles, files) || !slices.Equal(gotObjects, objects) {
+		t.Fatalf("the refused run without checkpoints delivered: %d rows in files (%d before), %d in S3 (%d before)", len(gotFiles), len(files), len(gotObjects), len(objects))
+	}
 }

@@ -166,6 +166,9 @@ func runRun(ctx context.Context, args []string) error {
 		name, args = args[0], args[1:]
 	}
 	if name == "" {
+		if isHelp(args) {
+			return sqlHelp("run", "run every INSERT INTO … SELECT of a SQL job file as one job")
+		}
 		return fmt.Errorf("usage: sluice run FILE.sql|JOB [flags]; jobs: %s", appNames())
 	}
 	if isSQLFile(name) {

@@ -20,6 +20,9 @@ func runExplain(_ context.Context, args []string) error {
 	if isSQLFile(name) {
 		return explainSQL(name, args)
 	}
+	if name == "" && isHelp(args) {
+		return sqlHelp("explain", "print the physical plan of a SQL job file (its settings, operators, state)")
+	}
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
 	if err := fs.Parse(args); err != nil {

@@ -17,12 +17,13 @@ const usage = `sluice — real-time stream analytics
 
 Usage:
   sluice demo  [flags]      the main job: live CPU alarms over the embedded stream store (Ctrl-C stops)
-  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR] [--state-ttl D]
-                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--from-savepoint PATH] [--allow-duplicates]]
-                  [--status-interval 30s]
-                            run every INSERT INTO … SELECT of a SQL job file as one job
+  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR [--store-listen ADDR]]
+                  [--state-ttl D] [--status-interval 30s]
+                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--restart-attempts 10] [--from-savepoint PATH]
+                   [--allow-non-restored-state] [--allow-duplicates]]
+                            run every INSERT INTO … SELECT of a SQL job file as one job ("sluice run -h": every flag)
   sluice run JOB [flags]    run a ready-made job by name (clickstream, clickstream-store, cpualarm)
-  sluice explain FILE.sql|JOB   print the physical plan of a job
+  sluice explain FILE.sql|JOB [--parallelism N] [--state-ttl D]   print the physical plan of a job
   sluice catalog [--catalog DIR] list | describe NAME
   sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
                [--on-corruption stop|skip] [--max-conns N] [--max-shards N]

@@ -161,6 +161,29 @@ func TestRunRejectsUnknownJobAndFlags(t *testing.T) {
 	f(`unknown command "frobnicate"`, "frobnicate")
 }
 
+// TestRunAndExplainHelpListTheirFlags: "sluice run -h" and "sluice explain
+// -h", as the top-level usage tells, exit 0 listing the flags of a SQL job
+// file and the ready-made jobs.
+func TestRunAndExplainHelpListTheirFlags(t *testing.T) {
+	f := func(args []string, want ...string) {
+		t.Helper()
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sluice %v: %v\n%s", args, err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Fatalf("sluice %v: want %q in\n%s", args, w, out)
+			}
+		}
+	}
+	f([]string{"run", "-h"}, "Usage: sluice run FILE.sql", "-checkpoint-dir", "-checkpoint-interval", "-from-savepoint",
+		"-allow-duplicates", "-state-ttl", "-status-interval", "-parallelism", "clickstream-store")
+	f([]string{"run", "--help"}, "-allow-duplicates")
+	f([]string{"explain", "-h"}, "Usage: sluice explain FILE.sql", "-state-ttl", "-parallelism")
+	f([]string{"help"}, "--state-ttl", "--allow-duplicates", "sluice run -h")
+}
+
 func TestExplainShowsThePhysicalPlan(t *testing.T) {
 	out, err := exec.Command(binary, "explain", "clickstream", "--parallelism", "3").CombinedOutput()
 	if err != nil {

@@ -100,6 +100,29 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 	}
 }
 
+// isHelp reports whether args ask for help (-h, -help, --help).
+func isHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlHelp answers sluice run -h and sluice explain -h: the usage and the
+// flags of a SQL job file, then the ready-made jobs. It returns
+// flag.ErrHelp, so the command exits with status 0.
+func sqlHelp(cmd, what string) error {
+	fs, _ := sqlFlags(cmd + " FILE.sql")
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: sluice %s FILE.sql [flags]   %s\n", cmd, what)
+	fmt.Fprintf(w, "       sluice %s JOB [flags]        a ready-made job: %s (\"sluice %s JOB -h\" lists its flags)\n\n", cmd, appNames(), cmd)
+	fmt.Fprintf(w, "Flags of sluice %s FILE.sql:\n", cmd)
+	fs.PrintDefaults()
+	return flag.ErrHelp
+}
+
 // ttl reads --state-ttl: Flink's duration forms ('1 h', '10 min', '30 s',
 // '3600000 ms', '1 d') or Go's (1h30m); empty means not given.
 func (o sqlOpts) ttl() (time.Duration, error) {
@@ -183,17 +206,20 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		if *o.fromSavepoint != "" {
 			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
 		}
-		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par})
+		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
+			Log: logf})
 	}
 	return runCheckpointed(ctx, plan.Graph, *par, o)
 }
+
+// logf writes a line of a job's log to stderr.
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
 
 // runCheckpointed runs a job with checkpoints: it starts from --from-savepoint
 // or the latest complete checkpoint in --checkpoint-dir, restarts in-process
 // from the latest checkpoint when an operator fails, and answers the first
 // SIGINT/SIGTERM with a savepoint (a second one stops at once).
 func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) error {
-	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
 	if *o.checkpointInterval <= 0 {
 		return fmt.Errorf("--checkpoint-interval %v: want a positive duration", *o.checkpointInterval)
 	}

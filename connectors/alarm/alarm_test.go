@@ -194,7 +194,7 @@ CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'http', 'endpoint' = '
   'attempt-timeout' = '0 s');`, `job.sql:3:3: subscription pager: option 'attempt-timeout': "0 s" is not a positive duration`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '-1');`,
-			`job.sql:2:69: subscription pager: option 'queue-bytes': "-1" is not a whole number of at least 1`},
+			`job.sql:2:69: subscription pager: option 'queue-bytes': "-1" is not a size from 1 byte to 2 GiB`},
 	} {
 		_, err := sql.Compile(c.src, sql.Options{Parallelism: 1, File: "job.sql"})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -202,7 +202,8 @@ CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes
 		}
 	}
 	plan, err := sql.Compile(`CREATE TOPIC ops WITH ('drain-timeout' = '2 s');
-CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '1000', 'attempt-timeout' = '500 ms');`,
+CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '1000', 'attempt-timeout' = '500 ms');
+CREATE SUBSCRIPTION archive ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '64 KiB');`,
 		sql.Options{Parallelism: 1, File: "job.sql"})
 	if err != nil {
 		t.Fatal(err)

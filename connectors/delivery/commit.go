@@ -91,7 +91,7 @@ func (s *sink) recordKey() string {
 	return stagingDir + "/" + s.cfg.table + "/commits-" + strconv.Itoa(s.ctx.Subtask)
 }
 
-// readRecord reads the commit record into last (Open, with checkpoints);
+// readRecord reads the commit record into last (Open, but for HTTP);
 // an error is kept in recordErr, for LastPublished and the next commit.
 func (s *sink) readRecord() {
 	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
@@ -119,7 +119,7 @@ func (s *sink) readRecord() {
 // LastPublished returns what the commit record says: the newest
 // checkpoint whose objects this subtask has published, 0 when none.
 func (s *sink) LastPublished() (int64, string, error) {
-	if !s.exactlyOnce {
+	if s.http != nil {
 		return 0, "", nil // HTTP: at-least-once, no record
 	}
 	s.mu.Lock()

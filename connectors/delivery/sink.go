@@ -157,7 +157,9 @@ func (s *sink) Open(ctx *runtime.Context) error {
 	}
 	s.exactlyOnce = ctx.Checkpointing && s.http == nil
 	s.stageDir = stagingDir + "/" + s.cfg.table + "/" + strconv.Itoa(ctx.Subtask)
-	if s.exactlyOnce {
+	if s.http == nil {
+		// Also without checkpoints: such a run would publish again what
+		// an earlier checkpointed run has published.
 		s.readRecord()
 	}
 	return nil

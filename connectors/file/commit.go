@@ -98,7 +98,7 @@ func (s *sink) recordPath() string {
 	return filepath.Join(s.dir, ".sluice-commits-"+strconv.Itoa(s.ctx.Subtask))
 }
 
-// readRecord reads the commit record into last (Open, with checkpoints);
+// readRecord reads the commit record into last (Open);
 // an error is kept in recordErr, for LastPublished and the next commit.
 func (s *sink) readRecord() {
 	path := s.recordPath()

@@ -81,7 +81,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -216,7 +215,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	size := t.String("sink.rolling-policy.file-size", "")
 	c.rollSize = defaultRollSize
 	if size != "" {
-		if c.rollSize, err = parseSize(size); err != nil {
+		if c.rollSize, err = connectors.ParseSize(size); err != nil {
 			return nil, c.errorf("option %q: %v", "sink.rolling-policy.file-size", err)
 		}
 	}
@@ -239,31 +238,6 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	return c, nil
 }
 
-// parseSize parses a size as Flink's MemorySize does: a number of bytes
-// with an optional unit (b, kb, mb, gb, tb, or k, m, g, t, kib, mib, …;
-// powers of 1024, any case, spaces allowed).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
-	}
-	unit := strings.ToLower(strings.TrimSpace(s[i:]))
-	shift := map[string]uint{"": 0, "b": 0, "bytes": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20,
-		"g": 30, "gb": 30, "gib": 30, "t": 40, "tb": 40, "tib": 40}
-	sh, ok := shift[unit]
-	if !ok {
-		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
-	}
-	if n <= 0 || n > (1<<62)>>sh {
-		return 0, fmt.Errorf("size %q out of range", s)
-	}
-	return n << sh, nil
-}
 
 // NewSource builds the source of table t.
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {

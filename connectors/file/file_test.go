@@ -806,11 +806,6 @@ func TestOptionErrors(t *testing.T) {
 	if _, _, err := connector(t).NewSource(table(map[string]string{"path": filepath.Join(dir, "later"), "source.monitor-interval": "1s"})); err != nil {
 		t.Fatal(err)
 	}
-	for s, want := range map[string]int64{"128MB": 128 << 20, "512 kb": 512 << 10, "100": 100, "1g": 1 << 30, "2KiB": 2048} {
-		if got, err := parseSize(s); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
 }
 
 // TestMonitorWatermark: when following, a subtask with no file holds the

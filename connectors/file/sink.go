@@ -87,9 +87,9 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		}
 		s.n = n
 	}
-	if s.exactlyOnce {
-		s.readRecord()
-	}
+	// The commit record of an earlier checkpointed run is read also by a
+	// run without checkpoints, which would publish its rows again.
+	s.readRecord()
 	return nil
 }
 

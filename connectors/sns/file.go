@@ -31,11 +31,25 @@ func newFileOutput(endpoint string) (*fileOutput, error) {
 }
 
 func (o *fileOutput) deliver(_ context.Context, s *Subscription, n *notification) error {
-	line := n.envelope
-	if s.raw {
-		line = rawLine(n.msg.Body)
+	return o.f.write(fileLine(s, n))
+}
+
+// deliverAll appends the lines of ns with one write and one fsync.
+func (o *fileOutput) deliverAll(_ context.Context, s *Subscription, ns []*notification) error {
+	lines := make([][]byte, len(ns))
+	for i, n := range ns {
+		lines[i] = fileLine(s, n)
 	}
-	return o.f.write(line)
+	return o.f.write(lines...)
+}
+
+// fileLine is n as a line of the file: the envelope, or with raw delivery
+// the body.
+func fileLine(s *Subscription, n *notification) []byte {
+	if s.raw {
+		return rawLine(n.msg.Body)
+	}
+	return n.envelope
 }
 
 func (o *fileOutput) close() error { return o.f.close() }
@@ -76,8 +90,9 @@ func filePath(endpoint string) (string, error) {
 
 // jsonLines is an append-only file of JSON lines.
 type jsonLines struct {
-	path string
-	f    *os.File
+	path  string
+	f     *os.File
+	syncs int // successful writes (each ends with an fsync), for tests
 }
 
 // openJSONLines opens path for appending, creating it and its directories.
@@ -119,6 +134,7 @@ func (j *jsonLines) write(lines ...[]byte) error {
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("cannot sync %s: %w", j.path, err)
 	}
+	j.syncs++
 	return nil
 }
 

@@ -706,6 +706,34 @@ func TestFileProtocol(t *testing.T) {
 	}
 }
 
+// TestFileSubscriptionWritesABurstAtOnce: a burst of notifications to a
+// file subscription is appended in a few fsync'd writes (what queued while
+// one write went to disk goes in the next), not with an fsync per message,
+// so that a file keeps up with a bounded job's burst of state changes;
+// every line arrives, in order.
+func TestFileSubscriptionWritesABurstAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "burst.jsonl")
+	tp := newTopic(t, "burst")
+	s := subscribe(t, tp, SubscriptionConfig{Protocol: "file", Endpoint: path, RawMessageDelivery: true})
+	const n = 2000
+	for i := range n {
+		publish(t, tp, Message{Body: fmt.Sprint(i)})
+	}
+	flush(t, tp)
+	lines := readLines(t, path)
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	for i, l := range lines {
+		if l != fmt.Sprint(i) {
+			t.Fatalf("line %d is %q, want %d", i+1, l, i)
+		}
+	}
+	if syncs := s.out.(*fileOutput).f.syncs; syncs > n/10 {
+		t.Fatalf("%d fsync'd writes for %d notifications, want them written together", syncs, n)
+	}
+}
+
 func TestStdoutProtocol(t *testing.T) {
 	var out syncBuffer
 	tp := newTopic(t, "alerts")

@@ -113,6 +113,12 @@ type output interface {
 	close() error
 }
 
+// batchOutput is an output that can deliver several notifications in one
+// attempt (a file: one write and one fsync for all of them).
+type batchOutput interface {
+	deliverAll(ctx context.Context, s *Subscription, ns []*notification) error
+}
+
 // permanentError is a delivery failure that retries cannot mend.
 type permanentError struct{ err error }
 
@@ -329,6 +335,7 @@ func (s *Subscription) run(ctx context.Context, spillDone <-chan struct{}) {
 	}()
 	for {
 		batch, closed := s.q.take()
+		batch = s.deliverAtOnce(ctx, batch)
 		for i, n := range batch {
 			if ctx.Err() != nil {
 				s.abandon(batch[i:])
@@ -350,6 +357,30 @@ func (s *Subscription) run(ctx context.Context, spillDone <-chan struct{}) {
 			// dead-letters what is left and ends.
 		}
 	}
+}
+
+// deliverAtOnce delivers ns in one attempt when the output can and no
+// throttle spaces deliveries out, and returns what is left to deliver one
+// at a time: nothing, or all of ns when that attempt failed (each then gets
+// the attempts of the delivery policy).
+func (s *Subscription) deliverAtOnce(ctx context.Context, ns []*notification) []*notification {
+	bo, ok := s.out.(batchOutput)
+	if !ok || len(ns) < 2 || s.retry.MaxReceivesPerSecond > 0 || ctx.Err() != nil {
+		return ns
+	}
+	actx, cancel := context.WithTimeout(ctx, s.timeout)
+	err := bo.deliverAll(actx, s, ns)
+	cancel()
+	if err != nil {
+		return ns
+	}
+	for _, n := range ns {
+		s.m.deliveries.Inc()
+		s.m.seconds.UpdateDuration(n.published)
+		s.q.done(n)
+	}
+	s.recovered()
+	return nil
 }
 
 // abandon dead-letters notifications that Close gave up on.
