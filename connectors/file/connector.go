@@ -238,7 +238,6 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	return c, nil
 }
 
-
 // NewSource builds the source of table t.
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
 	c, err := parseConfig(t, false)
