@@ -345,21 +345,36 @@ func (m *manifest) checkBlobs() error {
 	return nil
 }
 
-// LatestCheckpoint returns the newest complete checkpoint in dir that
-// verifies, or nil when there is none. Newer folders that are partial or
-// corrupt are skipped, each with a warning.
+// LatestCheckpoint returns the newest complete checkpoint or savepoint in
+// dir that verifies, or nil when there is none. Checkpoints and savepoints
+// share one sequence of ids, so the newest is the state the job last
+// published from: after a stop with a savepoint, the same command goes on
+// from it. Newer folders that are partial or corrupt are skipped, each
+// with a warning.
 func LatestCheckpoint(dir string) (c *Checkpoint, warnings []string, err error) {
-	ids, err := listCheckpoints(dir, checkpointPfx)
-	if err != nil {
-		return nil, nil, err
+	type cand struct {
+		id   int64
+		kind string
+		pfx  string
 	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		path := filepath.Join(dir, checkpointPfx+formatID(ids[i]))
+	var cands []cand
+	for _, k := range []struct{ kind, pfx string }{{"checkpoint", checkpointPfx}, {"savepoint", savepointPfx}} {
+		ids, err := listCheckpoints(dir, k.pfx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range ids {
+			cands = append(cands, cand{id, k.kind, k.pfx})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].id < cands[j].id })
+	for i := len(cands) - 1; i >= 0; i-- {
+		path := filepath.Join(dir, cands[i].pfx+formatID(cands[i].id))
 		c, err := LoadCheckpoint(path)
 		if err == nil {
 			return c, warnings, nil
 		}
-		warnings = append(warnings, fmt.Sprintf("skipping checkpoint %d: %v", ids[i], err))
+		warnings = append(warnings, fmt.Sprintf("skipping %s %d: %v", cands[i].kind, cands[i].id, err))
 	}
 	return nil, warnings, nil
 }
