@@ -66,20 +66,28 @@ func TestCheckedArithMatchesBig(t *testing.T) {
 		}
 		// Tame columns mostly fit, so that both outcomes are common;
 		// narrow ones keep to the edges of the 32-bit fast path.
-		operand := rapid.OneOf(rapid.SampledFrom(near), rapid.Int64Range(-1000, 1000), rapid.Int64())
-		switch rapid.IntRange(0, 2).Draw(t, "columns") {
+		n := rapid.IntRange(1, 70).Draw(t, "rows")
+		wild := rapid.OneOf(rapid.SampledFrom(near), rapid.Int64Range(-1000, 1000), rapid.Int64())
+		operand, one := wild, -1
+		switch rapid.IntRange(0, 3).Draw(t, "columns") {
+		case 3: // tame but for one row
+			one = rapid.SampledFrom([]int{0, n - 1, rapid.IntRange(0, n-1).Draw(t, "row")}).Draw(t, "wild row")
+			fallthrough
 		case 1:
 			operand = rapid.OneOf(rapid.Int64Range(-1000, 1000), rapid.Int64Range(-3037000499, 3037000499))
 		case 2:
 			operand = rapid.OneOf(rapid.Int64Range(-1000, 1000), rapid.SampledFrom([]int64{1 << 31, 1<<31 - 1,
 				-1 << 31, 1 << 32, 1<<32 - 1, 3 << 31, 3037000499}))
 		}
-		n := rapid.IntRange(1, 70).Draw(t, "rows")
 		var rows [][]runtime.Value
-		for range n {
+		for i := range n {
 			row := make([]runtime.Value, 2)
 			for j := range row {
-				row[j] = runtime.IntValue(operand.Draw(t, "x"))
+				if i == one {
+					row[j] = runtime.IntValue(wild.Draw(t, "x"))
+				} else {
+					row[j] = runtime.IntValue(operand.Draw(t, "x"))
+				}
 				if rapid.IntRange(0, 9).Draw(t, "null") == 0 {
 					row[j] = runtime.NullValue(runtime.BigInt)
 				}
@@ -194,5 +202,48 @@ func TestCheckedArithMatchesBig(t *testing.T) {
 	})
 	if failed == 0 || passed == 0 {
 		t.Fatalf("%d columns overflowed and %d did not: want both", failed, passed)
+	}
+}
+
+// TestCheckedKernelsFindALoneOverflow checks that each checked kernel sees
+// one overflowing row wherever it is in columns of every length up to 20
+// (the kernels work on the column in parts: halves, words, a tail), and
+// reports none when that row is made to fit.
+func TestCheckedKernelsFindALoneOverflow(t *testing.T) {
+	const max, min = math.MaxInt64, math.MinInt64
+	kernels := []struct {
+		name   string
+		x, y   int64 // the overflowing row's operands
+		fit    int64 // an x that fits with y
+		kernel func(a, b, out []int64) bool
+	}{
+		{"a + b", max, 1, max - 1, func(a, b, out []int64) bool { return checkedVV(OpAdd, a, b, out) }},
+		{"a - b", min, 1, min + 1, func(a, b, out []int64) bool { return checkedVV(OpSub, a, b, out) }},
+		{"a * b", 1 << 32, 1 << 31, 1 << 31, func(a, b, out []int64) bool { return checkedVV(OpMul, a, b, out) }},
+		{"a + 5", max - 4, 5, max - 5, func(a, _, out []int64) bool { return checkedVC(OpAdd, a, 5, out) }},
+		{"a - 5", min + 4, 5, min + 5, func(a, _, out []int64) bool { return checkedVC(OpSub, a, 5, out) }},
+		{"a * 3", max/3 + 1, 3, max / 3, func(a, _, out []int64) bool { return checkedVC(OpMul, a, 3, out) }},
+		{"a / -1", min, -1, min + 1, func(a, _, out []int64) bool { return checkedVC(OpDiv, a, -1, out) }},
+		{"-2 - a", max, 0, max - 1, func(a, _, out []int64) bool { return checkedSubCV(-2, a, out) }},
+		{"-a", min, 0, min + 1, func(a, _, out []int64) bool { return checkedNeg(a, out, false) }},
+		{"ABS(a)", min, 0, min + 1, func(a, _, out []int64) bool { return checkedNeg(a, out, true) }},
+	}
+	for _, k := range kernels {
+		for n := 1; n <= 20; n++ {
+			for at := range n {
+				a, b, out := make([]int64, n), make([]int64, n), make([]int64, n)
+				for i := range a {
+					a[i], b[i] = int64(i%7-3), int64(i%5-2)
+				}
+				a[at], b[at] = k.x, k.y
+				if !k.kernel(a, b, out) {
+					t.Fatalf("%s, %d rows: the overflow of row %d went unseen", k.name, n, at)
+				}
+				a[at] = k.fit
+				if k.kernel(a, b, out) {
+					t.Fatalf("%s, %d rows: overflow reported, but row %d fits", k.name, n, at)
+				}
+			}
+		}
 	}
 }
