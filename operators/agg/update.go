@@ -50,32 +50,16 @@ func (a *Accs) Update(b *runtime.Batch, rows, groups []int32) {
 				}
 			case c.Func == Sum:
 				// Checked: a sum out of BIGINT's range marks its group
-				// (see Check) instead of wrapping.
-				vals := v.I64
-				if nulls == nil && c.i2 < 0 {
-					for k, r := range rows {
-						p, x := &I[int(groups[k])*nI+c.i], vals[r]
-						s := *p + x
-						if (s^*p)&(s^x) < 0 {
-							a.overflow(groups[k], ci)
-						}
-						*p = s
+				// (see Check) instead of wrapping. The loops stop at
+				// such a row (rare) and go on after it.
+				for k := 0; k < len(rows); k++ {
+					if nulls == nil && c.i2 < 0 {
+						k += sumInts(I[c.i:], nI, v.I64, rows[k:], groups[k:])
+					} else {
+						k += sumIntsCounted(I, nI, c.i, c.i2, v.I64, nulls, rows[k:], groups[k:])
 					}
-					continue
-				}
-				for k, r := range rows {
-					if nulls != nil && nulls[r] {
-						continue
-					}
-					g := int(groups[k])
-					p, x := &I[g*nI+c.i], vals[r]
-					s := *p + x
-					if (s^*p)&(s^x) < 0 {
+					if k < len(rows) {
 						a.overflow(groups[k], ci)
-					}
-					*p = s
-					if c.i2 >= 0 {
-						I[g*nI+c.i2]++
 					}
 				}
 			default: // AVG
@@ -143,6 +127,53 @@ func (a *Accs) Update(b *runtime.Batch, rows, groups []int32) {
 			}
 		}
 	}
+}
+
+// sumInts adds vals[rows[k]] to I[groups[k]*nI] (I starts at the sum's
+// slot of group 0; a group has nI slots), in order, until a sum leaves
+// BIGINT's range: it returns that k, whose sum is then wrapped, or
+// len(rows). It is not inlined, and its loop calls nothing, so that the
+// loop keeps its values in registers (in Update they are spilled).
+//
+//go:noinline
+func sumInts(I []int64, nI int, vals []int64, rows, groups []int32) int {
+	groups = groups[:len(rows)]
+	for k, r := range rows {
+		p, x := &I[int(groups[k])*nI], vals[r]
+		s := *p + x
+		o := (s ^ *p) & (s ^ x)
+		*p = s
+		if o < 0 {
+			return k
+		}
+	}
+	return len(rows)
+}
+
+// sumIntsCounted is sumInts with slots at and cnt of a group's nI,
+// skipping the rows that nulls (if not nil) says are NULL and counting the
+// others in slot cnt (if not -1).
+//
+//go:noinline
+func sumIntsCounted(I []int64, nI, at, cnt int, vals []int64, nulls []bool, rows, groups []int32) int {
+	groups = groups[:len(rows)]
+	for k, r := range rows {
+		if nulls != nil && nulls[r] {
+			continue
+		}
+		g := int(groups[k]) * nI
+		p, x := &I[g+at], vals[r]
+		s := *p + x
+		o := (s ^ *p) & (s ^ x)
+		*p = s
+		if cnt >= 0 {
+			I[g+cnt]++
+		}
+		if o < 0 {
+			return k
+		}
+	}
+	return len(rows)
 }
 
 // Merge folds group src of o (same layout) into group dst of a.

@@ -108,59 +108,38 @@ func opOverflows(op Op) func(x, y int64) bool {
 	return func(int64, int64) bool { return false } // % never overflows in Go
 }
 
-// checkedVV computes out = a op b for +, - and *, reporting whether some
-// row may have overflowed.
-func checkedVV(op Op, a, b, out []int64) bool {
-	b, out = b[:len(a)], out[:len(a)]
-	var acc int64
-	switch op {
-	// Operands are read once into locals: out may alias a or b.
-	case OpAdd:
-		for i, x := range a {
-			y := b[i]
-			s := x + y
-			out[i] = s
-			acc |= (s ^ x) & (s ^ y)
-		}
-	case OpSub:
-		for i, x := range a {
-			y := b[i]
-			s := x - y
-			out[i] = s
-			acc |= (x ^ y) & (x ^ s)
-		}
-		return acc < 0
-	case OpMul:
-		for i, x := range a {
-			y := b[i]
-			out[i] = x * y
-			acc |= mulHiCheck(x, y)
-		}
-		return acc != 0
-	}
-	return acc < 0
-}
+// The checked kernels below compute a whole column and report whether some
+// row overflowed; the rows are looked up only then (faults.record). out
+// must not overlap an operand: the exact checks and the error path read the
+// operands again after out is written (the nodes of a Compiled evaluate
+// into their own vectors, so they never do).
+//
+// By a constant k, x op k fits for x in a range [lo, hi] known before the
+// loop (xRange). The loop does not compare every x with it: it ORs
+// uint64(x)+2^p over the column, which stays below 2^(p+1) exactly when
+// every x is in [-2^p, 2^p), the largest such power-of-two range inside
+// [lo, hi] (two cheap operations per row, no compare, no branch). Only
+// when some x is outside it (at least half the nearer bound of [lo, hi],
+// or past it) does a second pass compare each x with [lo, hi].
 
-// checkedVC computes out = a op k for +, -, * and / (k is not zero).
-func checkedVC(op Op, a []int64, k int64, out []int64) bool {
-	out = out[:len(a)]
-	var acc int64
+// xRange returns the range of x for which x op k does not overflow, for +,
+// -, * and /.
+func xRange(op Op, k int64) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
 	switch op {
 	case OpAdd:
-		for i, x := range a {
-			s := x + k
-			out[i] = s
-			acc |= (s ^ x) & (s ^ k)
+		if k >= 0 {
+			hi -= k
+		} else {
+			lo -= k
 		}
 	case OpSub:
-		for i, x := range a {
-			s := x - k
-			out[i] = s
-			acc |= (x ^ k) & (x ^ s)
+		if k > 0 {
+			lo += k
+		} else {
+			hi += k
 		}
 	case OpMul:
-		// x * k fits when x is in [lo, hi]: one unsigned compare per row.
-		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 		switch {
 		case k > 0:
 			lo, hi = math.MinInt64/k, math.MaxInt64/k
@@ -169,55 +148,188 @@ func checkedVC(op Op, a []int64, k int64, out []int64) bool {
 		case k < 0:
 			lo, hi = math.MaxInt64/k, math.MinInt64/k
 		}
-		span := uint64(hi - lo)
-		var borrow uint64
-		for i, x := range a {
-			out[i] = x * k
-			_, b := bits.Sub64(span, uint64(x-lo), 0) // 1 when x is out of [lo, hi]
-			borrow |= b
-		}
-		return borrow != 0
 	case OpDiv:
+		if k == -1 {
+			lo = math.MinInt64 + 1
+		}
+	}
+	return lo, hi
+}
+
+// subRange returns the range of x for which k - x does not overflow.
+func subRange(k int64) (lo, hi int64) {
+	if k >= 0 {
+		return k - math.MaxInt64, math.MaxInt64
+	}
+	return math.MinInt64, k - math.MinInt64
+}
+
+// pow2In returns the largest p with [-2^p, 2^p) inside [lo, hi], and false
+// when there is none (lo > -1 or hi < 0).
+func pow2In(lo, hi int64) (uint, bool) {
+	if lo >= 0 || hi < 0 {
+		return 0, false
+	}
+	m := min(uint64(-lo), uint64(hi)+1) // -MinInt64 and MaxInt64+1 are 2^63 as uint64
+	return uint(bits.Len64(m) - 1), true
+}
+
+// inRange reports whether every x of a is in [lo, hi].
+func inRange(a []int64, lo, hi int64) bool {
+	span := uint64(hi - lo)
+	var m uint64
+	for _, x := range a {
+		m = max(m, uint64(x-lo))
+	}
+	return m <= span
+}
+
+// checkedVV computes out = a op b for +, - and *, reporting whether some
+// row overflowed.
+func checkedVV(op Op, a, b, out []int64) bool {
+	b, out = b[:len(a)], out[:len(a)]
+	switch op {
+	case OpAdd:
+		return addVV(a, b, out) < 0
+	case OpSub:
+		var acc int64
+		for i, x := range a {
+			y := b[i]
+			s := x - y
+			out[i] = s
+			acc |= (x ^ y) & (x ^ s)
+		}
+		return acc < 0
+	case OpMul:
+		// Both operands in [-2^31, 2^31) cannot overflow: an OR per row.
+		var acc uint64
+		for i, x := range a {
+			y := b[i]
+			out[i] = x * y
+			acc |= (uint64(x) + 1<<31) | (uint64(y) + 1<<31)
+		}
+		if acc < 1<<32 {
+			return false
+		}
+		var hi int64
+		for i, x := range a {
+			hi |= mulHiCheck(x, b[i])
+		}
+		return hi != 0
+	}
+	return false
+}
+
+// addVV computes out = a + b (same lengths) and returns the OR over the
+// rows of (s^x)&(s^y), negative when some row overflowed. It walks the two
+// halves of the column together: twice the independent work per
+// iteration, which the compiler does not unroll itself.
+//
+//go:noinline
+func addVV(a, b, out []int64) int64 {
+	h := len(a) / 2
+	a0, a1, b0, b1, o0, o1 := a[:h], a[h:2*h], b[:h], b[h:2*h], out[:h], out[h:2*h]
+	a1, b0, b1, o0, o1 = a1[:len(a0)], b0[:len(a0)], b1[:len(a0)], o0[:len(a0)], o1[:len(a0)]
+	var acc int64
+	for i, x := range a0 {
+		y, x1, y1 := b0[i], a1[i], b1[i]
+		s, s1 := x+y, x1+y1
+		o0[i], o1[i] = s, s1
+		acc |= (s^x)&(s^y) | (s1^x1)&(s1^y1)
+	}
+	if n := len(a); n%2 == 1 {
+		x, y := a[n-1], b[n-1]
+		s := x + y
+		out[n-1] = s
+		acc |= (s ^ x) & (s ^ y)
+	}
+	return acc
+}
+
+// checkedVC computes out = a op k for +, -, * and / (k is not zero).
+func checkedVC(op Op, a []int64, k int64, out []int64) bool {
+	lo, hi := xRange(op, k)
+	p, ok := pow2In(lo, hi)
+	c := uint64(1) << p
+	var acc uint64
+	switch op {
+	case OpAdd:
+		acc = addVC(a, k, out, c)
+	case OpSub:
+		acc = addVC(a, -k, out, c) // x - MinInt64 wraps as x + MinInt64 does
+	case OpMul:
+		acc = mulVC(a, k, out, c)
+	case OpDiv:
+		out = out[:len(a)]
 		for i, x := range a {
 			out[i] = x / k
 		}
-		if k != -1 {
-			return false
-		}
-		for _, x := range a {
-			if x == math.MinInt64 {
-				return true
-			}
-		}
+		return k == -1 && !inRange(a, lo, hi) // MinInt64 / -1
 	}
-	return acc < 0
+	return (!ok || acc>>p>>1 != 0) && !inRange(a, lo, hi)
+}
+
+// The loops are functions of their own, not inlined, so that the compiler
+// keeps their few values in registers (inlined into checkedVC, x and the
+// length are spilled). Each returns the OR of uint64(x)+c over a.
+
+//go:noinline
+func addVC(a []int64, k int64, out []int64, c uint64) uint64 {
+	out = out[:len(a)]
+	var acc uint64
+	for i, x := range a {
+		out[i] = x + k
+		acc |= uint64(x) + c
+	}
+	return acc
+}
+
+//go:noinline
+func mulVC(a []int64, k int64, out []int64, c uint64) uint64 {
+	out = out[:len(a)]
+	var acc uint64
+	for i, x := range a {
+		out[i] = x * k
+		acc |= uint64(x) + c
+	}
+	return acc
 }
 
 // checkedSubCV computes out = k - a.
 func checkedSubCV(k int64, a, out []int64) bool {
+	lo, hi := subRange(k)
+	p, ok := pow2In(lo, hi)
+	c := uint64(1) << p
 	out = out[:len(a)]
-	var acc int64
+	var acc uint64
 	for i, x := range a {
-		s := k - x
-		out[i] = s
-		acc |= (k ^ x) & (k ^ s)
+		out[i] = k - x
+		acc |= uint64(x) + c
 	}
-	return acc < 0
+	return (!ok || acc>>p>>1 != 0) && !inRange(a, lo, hi)
 }
 
 // checkedNeg computes out = -a (abs: |a|), reporting whether some row was
-// the one value without a negation, MinInt64.
+// the one value without a negation, MinInt64 (the only x whose -x, and
+// whose |x|, is negative together with x).
 func checkedNeg(a, out []int64, abs bool) bool {
 	out = out[:len(a)]
-	bad := false
-	for i, x := range a {
-		if !abs || x < 0 {
-			x = -x
+	var acc int64
+	if abs {
+		for i, x := range a {
+			s := x >> 63
+			r := (x ^ s) - s
+			out[i] = r
+			acc |= r
 		}
-		out[i] = x
-		bad = bad || x == math.MinInt64
+	} else {
+		for i, x := range a {
+			r := -x
+			out[i] = r
+			acc |= x & r
+		}
 	}
-	return bad
+	return acc < 0
 }
 
 func (ft fault) error() string {
