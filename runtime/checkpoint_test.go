@@ -525,6 +525,12 @@ func TestEditedManifestIsCorrupt(t *testing.T) {
 	if len(ids) < 2 {
 		t.Fatalf("checkpoints %v", ids)
 	}
+	// The savepoint of the stop is newer still: without it the newest
+	// checkpoint is the latest state, and its fallback the one before.
+	sps, _ := listCheckpoints(dir, savepointPfx)
+	for _, id := range sps {
+		os.RemoveAll(filepath.Join(dir, savepointPfx+formatID(id)))
+	}
 	newest := filepath.Join(dir, checkpointPfx+formatID(ids[len(ids)-1]))
 	path := filepath.Join(newest, manifestName)
 	orig, _ := os.ReadFile(path)
