@@ -205,3 +205,44 @@ func TestRefusedWriteIsServiceUnavailable(t *testing.T) {
 		t.Fatal("cause lost")
 	}
 }
+
+// A stream whose metadata cannot be replaced on disk (here stream.json has
+// become a folder, so the rename over it fails) answers SplitShard,
+// AddTagsToStream and IncreaseStreamRetentionPeriod with a 500 InternalFailure that names no
+// server file; the store's log gets the cause.
+func TestMetadataWriteFailureNamesNoServerPath(t *testing.T) {
+	dir := t.TempDir()
+	var ls lines
+	_, c := startServer(t, dir, Options{Logf: ls.logf})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	meta := filepath.Join(dir, "s", metaFile)
+	if err := os.Remove(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(meta, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		op string
+		in obj
+	}{
+		{"SplitShard", obj{"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "1000"}},
+		{"AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"a": "b"}}},
+		{"IncreaseStreamRetentionPeriod", obj{"StreamName": "s", "RetentionPeriodHours": 48}},
+	} {
+		status, out := c.raw(call.op, call.in)
+		msg, _ := out["message"].(string)
+		if status != http.StatusInternalServerError || out["__type"] != "InternalFailure" {
+			t.Fatalf("%s: %d %v, want 500 InternalFailure", call.op, status, out)
+		}
+		if strings.Contains(msg, dir) || strings.Contains(msg, metaFile) {
+			t.Fatalf("%s error names a server file: %q", call.op, msg)
+		}
+	}
+	if len(ls.with(metaFile)) == 0 {
+		t.Fatalf("the cause is not logged:\n%s", ls.String())
+	}
+	for _, ln := range ls.with("?") {
+		t.Errorf("log line with an unknown shard: %q", ln)
+	}
+}
