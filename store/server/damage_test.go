@@ -116,7 +116,7 @@ func TestDamagedShardIsReportedAndReadersGetAnError(t *testing.T) {
 
 	var ls lines
 	_, c = startServer(t, dir, Options{SegmentBytes: 1 << 10, Logf: ls.logf})
-	if got := ls.with("stream s shard shardId-000000000000", "DAMAGED", victim, fmt.Sprintf("offset %d", off), "1 records lost"); len(got) != 1 {
+	if got := ls.with("stream s shard shardId-000000000000", "DAMAGED", victim, fmt.Sprintf("offset %d", off), "1 record lost"); len(got) != 1 {
 		t.Fatalf("want one line reporting the damaged shard, got:\n%s", ls.String())
 	}
 	data, status, fail := readShard(c, "s", "shardId-000000000000")
@@ -244,5 +244,25 @@ func TestMetadataWriteFailureNamesNoServerPath(t *testing.T) {
 	}
 	for _, ln := range ls.with("?") {
 		t.Errorf("log line with an unknown shard: %q", ln)
+	}
+}
+
+// The DAMAGED line at start counts the records lost in good English and,
+// when the damage lost none (a bad segment header), does not tell of
+// readers getting an error.
+func TestDamageSummaryCountsRecords(t *testing.T) {
+	for _, tc := range []struct {
+		dmg  []slog.Damage
+		want string
+		not  string
+	}{
+		{[]slog.Damage{{File: "a.seg", Offset: 0, FirstSeq: 7001, NextSeq: 7001, Exact: true}}, "no record lost", "error"},
+		{[]slog.Damage{{File: "a.seg", Offset: 16, FirstSeq: 1, NextSeq: 2, Exact: true}}, "; 1 record lost; readers get an error", "1 records"},
+		{[]slog.Damage{{File: "a.seg", FirstSeq: 1, NextSeq: 2, Exact: true}, {File: "a.seg", FirstSeq: 5, NextSeq: 7}}, "; up to 3 records lost;", "1 records"},
+	} {
+		got := damageSummary(tc.dmg, slog.CorruptionStop)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+			t.Errorf("damageSummary(%v) = %q, want %q and not %q", tc.dmg, got, tc.want, tc.not)
+		}
 	}
 }
