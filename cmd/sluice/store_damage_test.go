@@ -90,7 +90,7 @@ func TestStoreReportsDamagedShardAtStart(t *testing.T) {
 	}
 
 	url, stderr, stop := startStoreLogged(t, dir)
-	want := fmt.Sprintf("stream s shard shardId-000000000000: .*DAMAGED.*%s at offset %d; 1 records lost", regexp.QuoteMeta(segs[0]), off)
+	want := fmt.Sprintf("stream s shard shardId-000000000000: .*DAMAGED.*%s at offset %d; 1 record lost", regexp.QuoteMeta(segs[0]), off)
 	if !regexp.MustCompile(want).MatchString(stderr()) {
 		t.Fatalf("stderr does not report the damaged shard (want /%s/):\n%s", want, stderr())
 	}

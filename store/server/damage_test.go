@@ -116,7 +116,7 @@ func TestDamagedShardIsReportedAndReadersGetAnError(t *testing.T) {
 
 	var ls lines
 	_, c = startServer(t, dir, Options{SegmentBytes: 1 << 10, Logf: ls.logf})
-	if got := ls.with("stream s shard shardId-000000000000", "DAMAGED", victim, fmt.Sprintf("offset %d", off), "1 records lost"); len(got) != 1 {
+	if got := ls.with("stream s shard shardId-000000000000", "DAMAGED", victim, fmt.Sprintf("offset %d", off), "1 record lost"); len(got) != 1 {
 		t.Fatalf("want one line reporting the damaged shard, got:\n%s", ls.String())
 	}
 	data, status, fail := readShard(c, "s", "shardId-000000000000")
@@ -203,5 +203,66 @@ func TestRefusedWriteIsServiceUnavailable(t *testing.T) {
 	}
 	if !errors.Is(cause, syscall.ENOSPC) {
 		t.Fatal("cause lost")
+	}
+}
+
+// A stream whose metadata cannot be replaced on disk (here stream.json has
+// become a folder, so the rename over it fails) answers SplitShard,
+// AddTagsToStream and IncreaseStreamRetentionPeriod with a 500 InternalFailure that names no
+// server file; the store's log gets the cause.
+func TestMetadataWriteFailureNamesNoServerPath(t *testing.T) {
+	dir := t.TempDir()
+	var ls lines
+	_, c := startServer(t, dir, Options{Logf: ls.logf})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	meta := filepath.Join(dir, "s", metaFile)
+	if err := os.Remove(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(meta, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		op string
+		in obj
+	}{
+		{"SplitShard", obj{"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "1000"}},
+		{"AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"a": "b"}}},
+		{"IncreaseStreamRetentionPeriod", obj{"StreamName": "s", "RetentionPeriodHours": 48}},
+	} {
+		status, out := c.raw(call.op, call.in)
+		msg, _ := out["message"].(string)
+		if status != http.StatusInternalServerError || out["__type"] != "InternalFailure" {
+			t.Fatalf("%s: %d %v, want 500 InternalFailure", call.op, status, out)
+		}
+		if strings.Contains(msg, dir) || strings.Contains(msg, metaFile) {
+			t.Fatalf("%s error names a server file: %q", call.op, msg)
+		}
+	}
+	if len(ls.with(metaFile)) == 0 {
+		t.Fatalf("the cause is not logged:\n%s", ls.String())
+	}
+	for _, ln := range ls.with("?") {
+		t.Errorf("log line with an unknown shard: %q", ln)
+	}
+}
+
+// The DAMAGED line at start counts the records lost in good English and,
+// when the damage lost none (a bad segment header), does not tell of
+// readers getting an error.
+func TestDamageSummaryCountsRecords(t *testing.T) {
+	for _, tc := range []struct {
+		dmg  []slog.Damage
+		want string
+		not  string
+	}{
+		{[]slog.Damage{{File: "a.seg", Offset: 0, FirstSeq: 7001, NextSeq: 7001, Exact: true}}, "no record lost", "error"},
+		{[]slog.Damage{{File: "a.seg", Offset: 16, FirstSeq: 1, NextSeq: 2, Exact: true}}, "; 1 record lost; readers get an error", "1 records"},
+		{[]slog.Damage{{File: "a.seg", FirstSeq: 1, NextSeq: 2, Exact: true}, {File: "a.seg", FirstSeq: 5, NextSeq: 7}}, "; up to 3 records lost;", "1 records"},
+	} {
+		got := damageSummary(tc.dmg, slog.CorruptionStop)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+			t.Errorf("damageSummary(%v) = %q, want %q and not %q", tc.dmg, got, tc.want, tc.not)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"syscall"
@@ -61,8 +60,9 @@ func (e *shardErr) seqText(seq uint64) string {
 //   - A read reaching records lost to damage (--on-corruption stop), or a
 //     shard made read-only by damage: 500 InternalFailure naming the shard
 //     and the sequence numbers.
-//   - Any other failure of a file: 500 InternalFailure, "Internal service
-//     failure.", and the error goes to the store's log.
+//   - Any other failure (of a file, a rename, a closed store): 500
+//     InternalFailure, "Internal service failure.", and the error goes to
+//     the store's log, since its text may name server files.
 func (s *Server) failure(err error) (status int, code, msg string) {
 	shard := "?"
 	var se *shardErr
@@ -90,10 +90,10 @@ func (s *Server) failure(err error) (status int, code, msg string) {
 		return http.StatusInternalServerError, "InternalFailure",
 			fmt.Sprintf("Shard %s has a damaged record on disk.", shard)
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if se != nil {
 		s.logf("shard %s: %v", shard, err)
-		return http.StatusInternalServerError, "InternalFailure", "Internal service failure."
+	} else {
+		s.logf("%v", err)
 	}
-	return http.StatusInternalServerError, "InternalFailure", err.Error()
+	return http.StatusInternalServerError, "InternalFailure", "Internal service failure."
 }

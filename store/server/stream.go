@@ -147,17 +147,25 @@ func damageSummary(dmg []slog.Damage, policy slog.CorruptionPolicy) string {
 		lost += d.NextSeq - d.FirstSeq
 		exact = exact && d.Exact
 	}
+	first := dmg[0]
+	where := fmt.Sprintf("%d damaged region(s), first in %s at offset %d", len(dmg), first.File, first.Offset)
+	if lost == 0 && exact {
+		return where + "; no record lost"
+	}
 	n := fmt.Sprint(lost)
 	if !exact {
 		n = "up to " + n
 	}
-	first := dmg[0]
+	if n == "1" {
+		n += " record"
+	} else {
+		n += " records"
+	}
 	readers := "readers get an error at the first lost record (--on-corruption stop)"
 	if policy == slog.CorruptionSkip {
 		readers = "readers skip the lost records (--on-corruption skip)"
 	}
-	return fmt.Sprintf("%d damaged region(s), first in %s at offset %d; %s records lost; %s",
-		len(dmg), first.File, first.Offset, n, readers)
+	return fmt.Sprintf("%s; %s lost; %s", where, n, readers)
 }
 
 func (st *stream) close() error {
