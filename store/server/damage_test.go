@@ -127,7 +127,7 @@ func TestDamagedShardIsReportedAndReadersGetAnError(t *testing.T) {
 	if strings.Contains(msg, dir) || strings.Contains(msg, ".seg") {
 		t.Fatalf("error names a server file: %q", msg)
 	}
-	if !regexp.MustCompile(`Records [0-9]{56} to [0-9]{56} `).MatchString(msg) {
+	if !regexp.MustCompile(`Record [0-9]{56} of shard shardId-000000000000 is lost`).MatchString(msg) {
 		t.Fatalf("error does not name the lost records by their API sequence numbers: %q", msg)
 	}
 	// Writes go on.

@@ -84,7 +84,7 @@ func (s *Server) failure(err error) (status int, code, msg string) {
 			fmt.Sprintf("Shard %s is read-only: its log on disk is damaged.", shard)
 	case errors.As(err, &ce) && ce.Next > ce.Seq:
 		return http.StatusInternalServerError, "InternalFailure",
-			fmt.Sprintf("Records %s to %s of shard %s are lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them).", se.seqText(ce.Seq), se.seqText(ce.Next-1), shard)
+			lostRecords(se, ce.Seq, ce.Next-1, shard) + " lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them)."
 	case errors.As(err, &ce):
 		s.logf("shard %s: %v", shard, err)
 		return http.StatusInternalServerError, "InternalFailure",
@@ -96,4 +96,13 @@ func (s *Server) failure(err error) (status int, code, msg string) {
 		s.logf("%v", err)
 	}
 	return http.StatusInternalServerError, "InternalFailure", "Internal service failure."
+}
+
+// lostRecords names the records first to last of shard, as clients know
+// their sequence numbers.
+func lostRecords(se *shardErr, first, last uint64, shard string) string {
+	if first == last {
+		return fmt.Sprintf("Record %s of shard %s is", se.seqText(first), shard)
+	}
+	return fmt.Sprintf("Records %s to %s of shard %s are", se.seqText(first), se.seqText(last), shard)
 }
