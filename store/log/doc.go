@@ -42,7 +42,8 @@
 // keeps the partition key and explicit hash key there), at most 65535 bytes.
 // Frames of a segment have increasing sequence numbers starting at baseSeq,
 // consecutive except across damage, and the baseSeq of each segment equals
-// the next sequence number of the previous one. The newest segment is the
+// the next sequence number of the previous one, except after sequence
+// numbers skipped at Open (see below). The newest segment is the
 // only one written; it is rolled
 // when the next Append would take it over Options.SegmentBytes (one Append
 // call is never split across segments, so a segment may exceed the size by
@@ -97,6 +98,45 @@
 // one ends) cannot be reconciled: Open then returns BOTH a *CorruptError
 // naming the file and a non-nil, read-only *Log that serves the segments
 // before it. The caller must Close that Log.
+//
+// # Sequence numbers that are never reused
+//
+// Recovery alone cannot see records lost from the end of the log: a
+// deleted newest segment, or one truncated at a frame boundary or inside a
+// frame (which would look like a torn tail). So the folder also holds a
+// high-water mark file "hwm", meaning "no sequence number >= H was handed
+// out":
+//
+//	hwm  = magic "SLUICEH1" | H uint64 | flags uint8 (1: clean) |
+//	       nskips uint32 | (from uint64 | to uint64)* | crc uint32
+//
+// (crc is CRC32C of everything before it). It is replaced atomically:
+// written to "hwm.tmp", fsync'd, renamed, and the folder fsync'd.
+// Sequence numbers are reserved in blocks: before a group commit writes a
+// record with a sequence number >= H, the flusher raises H past the batch
+// by a block (65536, doubling up to 1<<20 while blocks last under a
+// second), so the extra fsyncs come once per block, never per record. A
+// failure to write the file refuses that group commit with ErrUnavailable
+// like any write failure. Close writes H = NextSeq exactly, marked clean.
+//
+// Open compares the recovered next sequence number N with H. If N >= H
+// nothing is missing. If the file says clean and N < H, acknowledged
+// records [N, H) are gone (newest segment truncated or deleted): this is
+// logged as records missing, naming the folder and the range, listed by
+// Damage as damage at the end of the newest remaining segment (readers
+// meet it as any damage), and a cut frame is not called a torn tail. If
+// the log was not closed cleanly, [N, H) were reserved but perhaps never
+// used: Open skips them, logs one line, and records the skip in the file.
+// Either way the log goes on in a new segment with baseSeq H, so no number
+// is handed out twice. A skip is not damage: Read passes from the end of
+// one segment straight to the next, and a reader positioned inside the gap
+// continues at the next record; the skip ranges let later Opens tell such
+// a gap from a lost segment (skips before the oldest segment are dropped).
+// A missing or unreadable hwm file on a folder with segments (a log from
+// before this file existed, or a deleted file) falls back to N, is logged
+// once, and a new file is written. Only records lost while the log was
+// not closed cleanly, or without an hwm file, go undetected; their numbers
+// are still not reused as long as the file is there.
 //
 // # Write failures
 //

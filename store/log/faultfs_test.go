@@ -15,7 +15,7 @@ func TestMain(m *testing.M) {
 }
 
 // faultFS is the real file system with injectable failures: an operation
-// ("create", "write", "sync", "truncate") with an error set fails with it
+// ("create", "write", "sync", "truncate", "rename") with an error set fails with it
 // while it is set. A failing write first writes half its bytes, as a disk
 // that fills up in the middle of a write does.
 type faultFS struct {
@@ -60,6 +60,13 @@ func (fs *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file, erro
 }
 
 func (fs *faultFS) Remove(name string) error { return os.Remove(name) }
+
+func (fs *faultFS) Rename(oldname, newname string) error {
+	if err := fs.fail("rename"); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+	}
+	return os.Rename(oldname, newname)
+}
 
 type faultFile struct {
 	*os.File

@@ -21,6 +21,7 @@ type file interface {
 type fileSystem interface {
 	OpenFile(name string, flag int, perm os.FileMode) (file, error)
 	Remove(name string) error
+	Rename(oldname, newname string) error
 }
 
 // osFS is the real file system.
@@ -35,3 +36,5 @@ func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
 }
 
 func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }

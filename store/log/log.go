@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -285,6 +286,13 @@ type Log struct {
 	dirty    bool
 	refusing int
 
+	// The high-water mark (see hwm.go), owned by the flusher after Open;
+	// lost lists records found missing with no segment to hold the damage.
+	hw      highWater
+	hwBlock uint64
+	hwAt    time.Time
+	lost    []Damage
+
 	w struct {
 		seg     *segment
 		size    int64
@@ -341,9 +349,29 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
 
-	l := &Log{dir: dir, opts: opts}
+	l := &Log{dir: dir, opts: opts, hwBlock: hwmBlock}
+	hw, hwFound, hwErr := l.readHighWater()
+	hwOK := hwFound && hwErr == nil
+	if hwOK {
+		l.hw = hw // recoverSegment words its torn-tail line by hw.clean
+	}
 	if len(bases) == 0 {
-		s, err := l.createSegment(1)
+		base := uint64(1)
+		if hwOK && hw.limit > 1 {
+			// Every segment file is gone, but the log held records.
+			base = hw.limit
+			if hw.clean {
+				l.opts.Logf("log %s: records before %d are missing (every segment file deleted)", dir, base)
+				l.lost = append(l.lost, Damage{File: dir, FirstSeq: 1, NextSeq: base, Reason: "every segment file deleted"})
+			} else {
+				l.opts.Logf("log %s: no segment file and not closed cleanly: starting at %d, past every sequence number handed out", dir, base)
+			}
+		}
+		hw.limit, hw.clean, hw.skips = base, false, nil
+		if err := l.writeHighWater(hw); err != nil {
+			return nil, err
+		}
+		s, err := l.createSegment(base)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +385,7 @@ func Open(dir string, opts Options) (*Log, error) {
 			}
 			l.segs = append(l.segs, s)
 		}
-		if cerr := l.reconcile(); cerr != nil {
+		if cerr := l.reconcile(hw.skips); cerr != nil {
 			l.readOnly = cerr
 			return l, cerr
 		}
@@ -365,6 +393,18 @@ func Open(dir string, opts Options) (*Log, error) {
 			for _, d := range s.damage {
 				l.opts.Logf("log %s: damaged segment %s at offset %d (%d bytes, %s): %s", dir, d.File, d.Offset, d.Length, d.Reason, d.Records())
 			}
+		}
+		if !hwOK {
+			why := "missing"
+			if hwErr != nil {
+				why = hwErr.Error()
+			}
+			l.opts.Logf("log %s: high-water mark file %s: %s; sequence numbers go on after the last record found, so records lost from the end of the log before now cannot be detected", dir, l.hwmPath(), why)
+			hw = highWater{}
+		}
+		if err := l.raiseToHighWater(hw); err != nil {
+			l.closeFiles()
+			return nil, err
 		}
 	}
 	a := l.segs[len(l.segs)-1]
@@ -384,12 +424,59 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// raiseToHighWater makes the log go on at the high-water mark hw when the
+// recovered log ends before it (see the package doc), and writes the hwm
+// file anew, not clean, before any write. It runs in Open, before the
+// flusher starts.
+func (l *Log) raiseToHighWater(hw highWater) error {
+	a := l.segs[len(l.segs)-1]
+	next, h := a.next, hw.limit
+	// Skips before the oldest segment are gone with it.
+	var keep []skip
+	for _, sk := range hw.skips {
+		if sk.to > l.segs[0].base {
+			keep = append(keep, sk)
+		}
+	}
+	hw.skips = keep
+	if next < h && hw.clean {
+		l.opts.Logf("log %s: records %d to %d are missing (newest segment truncated or deleted)", l.dir, next, h-1)
+		l.mu.Lock()
+		a.addDamage(a.size, a.size, next, h, true, "records missing (newest segment truncated or deleted)")
+		a.next = h
+		l.mu.Unlock()
+	} else if next < h {
+		l.opts.Logf("log %s: not closed cleanly: skipping sequence numbers %d to %d, reserved but not in the log, so none is handed out again", l.dir, next, h-1)
+		if !slices.Contains(hw.skips, skip{next, h}) { // not already recorded by a crashed Open
+			hw.skips = append(hw.skips, skip{next, h})
+		}
+	}
+	hw.limit, hw.clean = max(h, next), false
+	// The skip is durable before the segment whose gap it explains.
+	if err := l.writeHighWater(hw); err != nil {
+		return err
+	}
+	l.hw = hw
+	if next >= h {
+		return nil
+	}
+	s, err := l.createSegment(h)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, s)
+	l.mu.Unlock()
+	return nil
+}
+
 // reconcile checks that each segment continues where the previous one
 // ends. Records missing between two segments (damage at the end of the
-// first, or a lost segment file) become damage of the first; overlapping
-// segments are a *CorruptError, and only the segments before the overlap
-// are kept.
-func (l *Log) reconcile() *CorruptError {
+// first, or a lost segment file) become damage of the first, except
+// sequence numbers skipped after a crash (skips, from the hwm file);
+// overlapping segments are a *CorruptError, and only the segments before
+// the overlap are kept.
+func (l *Log) reconcile(skips []skip) *CorruptError {
 	for i := 0; i+1 < len(l.segs); i++ {
 		a, b := l.segs[i], l.segs[i+1]
 		if a.next > b.base {
@@ -400,16 +487,22 @@ func (l *Log) reconcile() *CorruptError {
 			l.segs = l.segs[:i+1]
 			return cerr
 		}
-		if a.next == b.base {
+		end := b.base
+		for _, sk := range skips {
+			if sk.to == b.base && sk.from >= a.next && sk.from < end {
+				end = sk.from // [sk.from, b.base) was never handed out
+			}
+		}
+		if a.next == end {
 			continue
 		}
 		if n := len(a.damage); n > 0 && a.damage[n-1].end == a.size && a.damage[n-1].NextSeq == a.next {
 			d := a.damage[n-1]
-			d.NextSeq, d.Exact = b.base, true
+			d.NextSeq, d.Exact = end, true
 		} else {
-			a.addDamage(a.size, a.size, a.next, b.base, true, fmt.Sprintf("records missing before segment %s", filepath.Base(b.path)))
+			a.addDamage(a.size, a.size, a.next, end, true, fmt.Sprintf("records missing before segment %s", filepath.Base(b.path)))
 		}
-		a.next = b.base
+		a.next = end
 	}
 	return nil
 }
@@ -418,7 +511,7 @@ func (l *Log) reconcile() *CorruptError {
 func (l *Log) Damage() []Damage {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	var out []Damage
+	out := append([]Damage(nil), l.lost...)
 	for _, s := range l.segs {
 		for _, d := range s.damage {
 			out = append(out, d.Damage)
@@ -531,6 +624,18 @@ func (l *Log) Close() error {
 	}
 	l.sendMu.Unlock()
 	l.wg.Wait()
+	var hwErr error
+	if wasSending {
+		// Clean shutdown: the next sequence number is exactly known.
+		h := l.hw
+		h.limit, h.clean = l.NextSeq(), true
+		hwErr = l.writeHighWater(h)
+		if errors.Is(hwErr, os.ErrNotExist) {
+			// The folder was moved away or removed (a deleted stream):
+			// there is no log left here to mark.
+			hwErr = nil
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -538,7 +643,7 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	l.wake()
-	var first error
+	first := hwErr
 	for _, s := range l.segs {
 		if err := s.unref(); err != nil && first == nil {
 			first = fmt.Errorf("cannot close segment %s: %w", s.path, err)

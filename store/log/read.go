@@ -37,9 +37,17 @@ func (l *Log) Read(fromSeq uint64, maxRecords, maxBytes int) ([]Record, uint64, 
 	var out []Record
 	bytes := 0
 	seq := fromSeq
-	for _, v := range views {
+	for k, v := range views {
 		if len(out) >= maxRecords || (len(out) > 0 && bytes >= maxBytes) {
 			break
+		}
+		if seq < v.seg.base {
+			if k > 0 && seq < views[k-1].next {
+				break // stopped at damage in the previous segment
+			}
+			// Sequence numbers skipped after a crash (see the package
+			// doc): reconcile made every other gap damage.
+			seq = v.seg.base
 		}
 		out, bytes, seq, err = l.readView(v, seq, out, bytes, maxRecords, maxBytes)
 		if err != nil {

@@ -91,7 +91,13 @@ func (l *Log) recoverSegment(base uint64, newest bool) (*segment, error) {
 						f.Close()
 						return nil, fmt.Errorf("cannot sync %s: %w", path, err)
 					}
-					l.opts.Logf("log %s: cut a torn tail of %s at offset %d (%d bytes of an unacknowledged write)", l.dir, path, off, fileSize-off)
+					if l.hw.clean && s.next < l.hw.limit {
+						// Closed cleanly with records past here: the file
+						// was cut, not torn by a crash (see raiseToHighWater).
+						l.opts.Logf("log %s: cut an incomplete frame of %s at offset %d (%d bytes; the segment was truncated after a clean shutdown)", l.dir, path, off, fileSize-off)
+					} else {
+						l.opts.Logf("log %s: cut a torn tail of %s at offset %d (%d bytes of an unacknowledged write)", l.dir, path, off, fileSize-off)
+					}
 					s.size = off
 					return s, nil
 				}

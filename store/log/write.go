@@ -210,6 +210,15 @@ func (l *Log) writeBatch(batch []*request) (int, error) {
 	w := &l.w
 	w.buf = w.buf[:0]
 	published := 0
+	total := 0
+	for _, r := range batch {
+		total += len(r.data)
+	}
+	if need := w.next + uint64(total); need > l.hw.limit {
+		if err := l.reserve(need); err != nil {
+			return 0, err
+		}
+	}
 	for k, r := range batch {
 		if w.size+int64(len(w.buf)+r.bytes) > l.opts.SegmentBytes && w.size+int64(len(w.buf)) > segHeaderSize {
 			if err := l.flushBuf(true); err != nil {
