@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -48,19 +47,7 @@ func (c *client) raw(op string, in any) (int, map[string]any) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, c.url+"/", bytes.NewReader(b))
-	req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s: %v", op, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		c.t.Fatalf("%s: decode response: %v", op, err)
-	}
-	return resp.StatusCode, out
+	return c.sendRaw(op, string(b))
 }
 
 // do sends a request that must succeed.
