@@ -32,15 +32,7 @@ func TestHangingSubscriberDoesNotStallTheJob(t *testing.T) {
 	dir := t.TempDir()
 	audit, dl := filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "dead.jsonl")
 	job := hangingSubscriberJob(t, dir, hang.URL, audit, dl, "WITH ('drain-timeout' = '2 s')")
-	cmd := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", filepath.Join(dir, "ck"), "--checkpoint-interval", "1s")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, stderr, exited := startRun(t, job, "--parallelism", "2", "--checkpoint-dir", filepath.Join(dir, "ck"), "--checkpoint-interval", "1s")
 
 	poll := func(what string, cond func() bool) {
 		t.Helper()
@@ -93,6 +85,23 @@ func TestHangingSubscriberDoesNotStallTheJob(t *testing.T) {
 	if !strings.Contains(string(b), `"reason":"subscription queue full`) || !strings.Contains(string(b), `"subscription":"pager"`) {
 		t.Errorf("dead letters without the reason:\n%.2000s", b)
 	}
+}
+
+// startRun starts "sluice run job args…". It returns the process, its
+// standard error as it grows, and a channel that gets Wait's result once it
+// exits; the process is killed when the test ends.
+func startRun(t *testing.T, job string, args ...string) (*exec.Cmd, *lockedBuffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"run", job}, args...)...)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stderr, exited
 }
 
 // hangingSubscriberJob writes an alarm job publishing many notifications to
@@ -152,15 +161,7 @@ func TestSecondSignalCutsTheTopicDrainShort(t *testing.T) {
 	dir := t.TempDir()
 	audit, dl := filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "dead.jsonl")
 	job := hangingSubscriberJob(t, dir, hang.URL, audit, dl, "")
-	cmd := exec.Command(binary, "run", job, "--parallelism", "2")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, stderr, exited := startRun(t, job, "--parallelism", "2")
 	waitUntil := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
