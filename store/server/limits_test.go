@@ -385,19 +385,7 @@ func TestShardLimitAcrossStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { s.Close() }()
-	call := func(op string, in obj) (int, map[string]any) {
-		b, _ := json.Marshal(in)
-		req, _ := http.NewRequest(http.MethodPost, "http://store/", bytes.NewReader(b))
-		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
-		resp, err := s.Transport().RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	call := func(op string, in obj) (int, map[string]any) { return callInProcess(t, s, op, in) }
 	ok := func(op string, in obj) {
 		t.Helper()
 		if status, out := call(op, in); status != http.StatusOK {
@@ -444,18 +432,9 @@ func TestShardLimitAcrossStreams(t *testing.T) {
 func TestUnreadAnswerIsCutOff(t *testing.T) {
 	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 16 << 20}})
 	call := func(op string, in obj) map[string]any {
-		b, _ := json.Marshal(in)
-		req, _ := http.NewRequest(http.MethodPost, "http://store/", bytes.NewReader(b))
-		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
-		resp, err := s.Transport().RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %v", op, resp.StatusCode, out)
+		status, out := callInProcess(t, s, op, in)
+		if status != http.StatusOK {
+			t.Fatalf("%s: %d %v", op, status, out)
 		}
 		return out
 	}
@@ -545,4 +524,21 @@ func TestMemoryIsReturnedAfterABurst(t *testing.T) {
 	}
 	t.Logf("answers %v; RSS %d MiB before, %d MiB after the burst, %d MiB %v later",
 		count, before>>20, during>>20, rss()>>20, time.Until(deadline.Add(-15*time.Second)).Abs().Round(100*time.Millisecond))
+}
+
+// callInProcess calls op with in through s's in-process transport and
+// returns the status and the decoded answer.
+func callInProcess(t *testing.T, s *Server, op string, in obj) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	req, _ := http.NewRequest(http.MethodPost, "http://store/", bytes.NewReader(b))
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+	resp, err := s.Transport().RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }
