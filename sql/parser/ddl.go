@@ -617,20 +617,9 @@ func (p *parser) optionList() (opts []Option, err error) {
 	}
 	seen := map[string]Pos{}
 	for {
-		kt := p.peek()
-		switch kt.kind {
-		case tString:
-		case tIdent, tQuotedIdent, tDQuoted:
-			e := p.errAt(kt, "option keys are quoted strings")
-			e.Hint = "write " + QuoteString(dottedKey(p))
-			return nil, e
-		default:
-			e := p.expected("an option key")
-			e.Hint = "write 'key' = 'value'"
-			return nil, e
-		}
-		if kt.val == "" {
-			return nil, p.errAt(kt, "empty option key")
+		kt, err := p.optionKey("", "")
+		if err != nil {
+			return nil, err
 		}
 		if at, dup := seen[kt.val]; dup {
 			e := p.errAt(kt, "duplicate option")
@@ -669,6 +658,28 @@ func dottedKey(p *parser) string {
 		b.WriteString(t.val)
 	}
 	return b.String()
+}
+
+// optionKey looks at an option's key, which must be a non-empty quoted
+// string (in WITH (…) and in SET), without taking it. The hints of its
+// errors show the form written as prefix 'key' suffix.
+func (p *parser) optionKey(prefix, suffix string) (token, error) {
+	kt := p.peek()
+	switch kt.kind {
+	case tString:
+	case tIdent, tQuotedIdent, tDQuoted:
+		e := p.errAt(kt, "option keys are quoted strings")
+		e.Hint = "write " + prefix + QuoteString(dottedKey(p)) + suffix
+		return token{}, e
+	default:
+		e := p.expected("an option key")
+		e.Hint = "write " + prefix + "'key' = 'value'"
+		return token{}, e
+	}
+	if kt.val == "" {
+		return token{}, p.errAt(kt, "empty option key")
+	}
+	return kt, nil
 }
 
 // optionValue takes an option's value, which must be a quoted string (in

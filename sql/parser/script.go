@@ -183,20 +183,9 @@ func (p *parser) statement() (Node, error) {
 
 // set parses SET 'key' = 'value'.
 func (p *parser) set(start token) (Node, error) {
-	kt := p.peek()
-	switch kt.kind {
-	case tString:
-	case tIdent, tQuotedIdent, tDQuoted:
-		e := p.errAt(kt, "option keys are quoted strings")
-		e.Hint = "write SET " + QuoteString(dottedKey(p)) + " = '…'"
-		return nil, e
-	default:
-		e := p.expected("an option key")
-		e.Hint = "write SET 'key' = 'value'"
-		return nil, e
-	}
-	if kt.val == "" {
-		return nil, p.errAt(kt, "empty option key")
+	kt, err := p.optionKey("SET ", " = '…'")
+	if err != nil {
+		return nil, err
 	}
 	p.i++
 	if err := p.expectPunct("="); err != nil {
