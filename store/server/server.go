@@ -328,7 +328,7 @@ var operations = map[string]handler{
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
 // read: the method and path, Content-Length against store.MaxRequestBytes,
-// every SigV4 check that needs only the headers (sigv4.CheckHeaders: a
+// every SigV4 check that needs only the headers (sigv4's CheckHeaders: a
 // known access key, a current date, the scope), and a share of
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
 // signature over it verified.
@@ -344,8 +344,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		return
 	}
+	var signed *sigv4.Headers
 	if s.verify != nil {
-		if err := s.verify.CheckHeaders(r); err != nil {
+		var err error
+		if signed, err = s.verify.CheckHeaders(r); err != nil {
 			unread(w, r)
 			writeAuthError(w, err)
 			return
@@ -387,8 +389,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer putBuf(body)
-	if s.verify != nil {
-		if err := s.verify.Verify(r, body); err != nil {
+	if signed != nil {
+		if err := signed.Verify(r, body); err != nil {
 			writeAuthError(w, err)
 			return
 		}

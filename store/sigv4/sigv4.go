@@ -78,23 +78,47 @@ func (v *Verifier) VerifyAccessKey(r *http.Request, body []byte) (string, error)
 	return v.verify(r, body)
 }
 
+// Headers is a request whose headers CheckHeaders accepted: what its
+// signature check needs once the body is read.
+type Headers struct {
+	a       authorization
+	amzDate string
+	secret  string
+}
+
 // CheckHeaders verifies everything about r that does not need its body:
 // the Authorization header's form, X-Amz-Date and the clock skew, the
 // credential scope, the signed headers and that the access key is known.
 // A server calls it before reading a large body, so that a client without a
-// known access key and a current date cannot make it hold one; Verify (or
-// VerifyAccessKey) must still check the signature once the body is read.
-// It returns nil or an *Error.
-func (v *Verifier) CheckHeaders(r *http.Request) error {
-	_, _, _, err := v.checkHeaders(r)
+// known access key and a current date cannot make it hold one; the
+// returned Headers' Verify must still check the signature once the body is
+// read. The error is nil or an *Error.
+func (v *Verifier) CheckHeaders(r *http.Request) (*Headers, error) {
+	a, amzDate, secret, err := v.checkHeaders(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Headers{a: a, amzDate: amzDate, secret: secret}, nil
+}
+
+// Verify checks the signature of r, whose headers CheckHeaders accepted as
+// h, over body. It returns nil or an *Error.
+func (h *Headers) Verify(r *http.Request, body []byte) error {
+	_, err := h.verify(r, body)
 	return err
 }
 
 func (v *Verifier) verify(r *http.Request, body []byte) (string, error) {
-	a, amzDate, secret, err := v.checkHeaders(r)
+	h, err := v.CheckHeaders(r)
 	if err != nil {
 		return "", err
 	}
+	return h.verify(r, body)
+}
+
+// verify checks the signature over body and returns the access key.
+func (h *Headers) verify(r *http.Request, body []byte) (string, error) {
+	a, amzDate, secret := h.a, h.amzDate, h.secret
 
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])

@@ -441,21 +441,32 @@ func TestCheckHeadersRefusesBeforeTheBody(t *testing.T) {
 	v := testVerifier()
 	body := []byte(`{"StreamName":"s"}`)
 	good := signed(t, "POST", "http://localhost:4567/", body, kinesisHeaders("PutRecord"), "us-east-1", testNow)
-	if err := v.CheckHeaders(good); err != nil {
+	h, err := v.CheckHeaders(good)
+	if err != nil {
 		t.Fatalf("CheckHeaders of a well-signed request: %v", err)
 	}
+	if err := h.Verify(good, body); err != nil {
+		t.Fatalf("the signature over the signed body: %v", err)
+	}
 	// The same headers over another body pass CheckHeaders but not Verify.
+	if err := h.Verify(good, []byte(`{"StreamName":"other"}`)); err == nil {
+		t.Fatal("Verify accepted a body that was not signed")
+	}
 	if err := v.Verify(good, []byte(`{"StreamName":"other"}`)); err == nil {
 		t.Fatal("Verify accepted a body that was not signed")
+	}
+	headersErr := func(v *Verifier, r *http.Request) error {
+		_, err := v.CheckHeaders(r)
+		return err
 	}
 
 	unknown := testVerifier()
 	delete(unknown.Credentials, testKey)
-	wantCode(t, unknown.CheckHeaders(good), CodeUnrecognizedClient, 403)
+	wantCode(t, headersErr(unknown, good), CodeUnrecognizedClient, 403)
 
 	stale := signed(t, "POST", "http://localhost:4567/", body, kinesisHeaders("PutRecord"), "us-east-1", testNow.Add(-time.Hour))
-	wantCode(t, v.CheckHeaders(stale), CodeInvalidSignature, 403)
+	wantCode(t, headersErr(v, stale), CodeInvalidSignature, 403)
 
 	bare, _ := http.NewRequest("POST", "http://localhost:4567/", bytes.NewReader(body))
-	wantCode(t, v.CheckHeaders(bare), CodeMissingAuthenticationToken, 403)
+	wantCode(t, headersErr(v, bare), CodeMissingAuthenticationToken, 403)
 }
