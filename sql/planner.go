@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/calc"
 	"github.com/sluicehq/sluice/operators/expr"
@@ -244,7 +245,7 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 	f, ok := connectors.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("table %s: unknown connector %q", t.Name, name)
-		if near := connectors.Nearest(name, connectors.Names()); near != "" {
+		if near := suggest.Nearest(name, connectors.Names()); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		return at("connector", fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", ")))
@@ -335,7 +336,7 @@ func (p *planner) insertColumns(q *query.Query, t *catalog.Table, outs []*stream
 		i := schema.Index(c)
 		if i < 0 {
 			msg := fmt.Sprintf("table %s has no column %q", t.Name, c)
-			if near := connectors.Nearest(c, schema.Names()); near != "" {
+			if near := suggest.Nearest(c, schema.Names()); near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
 			return nil, errAt("%s", msg)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/sql/parser"
 )
 
@@ -49,7 +50,7 @@ func (p *planner) set(n *parser.Set) error {
 		p.maxStateKeys = k
 	default:
 		msg := fmt.Sprintf("SET: unknown option '%s'", n.Key)
-		if near := connectors.Nearest(n.Key, settingKeys); near != "" {
+		if near := suggest.Nearest(n.Key, settingKeys); near != "" {
 			msg += fmt.Sprintf(" (did you mean '%s'?)", near)
 		}
 		return at(n.KeyPos, "%s; options: %s", msg, strings.Join(slices.Sorted(slices.Values(settingKeys)), ", "))

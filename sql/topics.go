@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/sql/parser"
 )
 
@@ -45,7 +46,7 @@ func checkKeys(what string, opts []parser.Option, known []string) error {
 			continue
 		}
 		msg := fmt.Sprintf("%s has no option %q", what, o.Key)
-		if near := connectors.Nearest(o.Key, known); near != "" {
+		if near := suggest.Nearest(o.Key, known); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		return &parser.SyntaxError{Line: o.Pos.Line, Col: o.Pos.Col, Msg: msg + "; its options: " + strings.Join(known, ", ")}
@@ -95,7 +96,7 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 	t, ok := p.topics[n.Topic]
 	if !ok {
 		msg := fmt.Sprintf("unknown topic %q", n.Topic)
-		if near := connectors.Nearest(n.Topic, slices.Collect(maps.Keys(p.topics))); near != "" {
+		if near := suggest.Nearest(n.Topic, slices.Collect(maps.Keys(p.topics))); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		return &parser.SyntaxError{Line: n.TopicPos.Line, Col: n.TopicPos.Col, Msg: msg + "; create it first with CREATE TOPIC"}

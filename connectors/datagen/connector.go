@@ -71,6 +71,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -188,7 +189,7 @@ func parse(t connectors.Table) (*config, error) {
 		c := t.Schema.Index(name)
 		if c < 0 {
 			msg := fmt.Sprintf("table %s: option %q: no column %q", t.Name, key, name)
-			if near := connectors.Nearest(name, t.Schema.Names()); near != "" {
+			if near := suggest.Nearest(name, t.Schema.Names()); near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
 			return nil, fmt.Errorf("%s; columns: %s", msg, strings.Join(t.Schema.Names(), ", "))

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 )
 
 // Errors of the catalog, for errors.Is; the errors returned say which
@@ -165,7 +165,7 @@ func (c *Catalog) notFound(name string) error {
 	for i, t := range tables {
 		names[i] = t.Name
 	}
-	if near := connectors.Nearest(name, names); near != "" {
+	if near := suggest.Nearest(name, names); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	} else if len(names) == 0 {
 		msg += " (the catalog has no tables)"

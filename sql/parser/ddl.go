@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -272,7 +272,7 @@ func (p *parser) unknownColumn(ct *CreateTable, t token, msg string) error {
 	for i, c := range ct.Columns {
 		names[i] = c.Name
 	}
-	if near := connectors.Nearest(t.val, names); near != "" {
+	if near := suggest.Nearest(t.val, names); near != "" {
 		e.Hint = fmt.Sprintf("did you mean %q?", near)
 	} else if len(names) == 0 {
 		e.Hint = "the table has no columns"

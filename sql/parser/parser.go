@@ -3,7 +3,7 @@ package parser
 import (
 	"strings"
 
-	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 )
 
 // parser reads the tokens of one statement. The last token is always a
@@ -127,16 +127,16 @@ func (p *parser) name(what string) (string, token, error) {
 
 // nearestKeyword returns the keyword of kws closest to a misspelt word,
 // or "" (also when word is one of them: then it is misplaced, not misspelt).
-// It is stricter than connectors.Nearest, which is made for long option
+// It is stricter than suggest.Nearest, which is made for long option
 // names: a keyword of n letters is suggested within (n-1)/2 edits, at most
 // two (a swap of neighbours is one edit), so that UPDATE does not suggest
 // CREATE nor ts AS.
 func nearestKeyword(word string, kws []string) string {
-	near := connectors.Nearest(word, kws)
+	near := suggest.Nearest(word, kws)
 	if near == "" || strings.EqualFold(near, word) {
 		return ""
 	}
-	if d := connectors.EditDistance(strings.ToUpper(word), strings.ToUpper(near)); d > min(2, (len(near)-1)/2) {
+	if d := suggest.EditDistance(strings.ToUpper(word), strings.ToUpper(near)); d > min(2, (len(near)-1)/2) {
 		return ""
 	}
 	return near

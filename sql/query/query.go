@@ -40,7 +40,7 @@ import (
 
 	"github.com/xwb1989/sqlparser"
 
-	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 )
 
 // Query is one parsed query statement.
@@ -229,7 +229,7 @@ func keywordHint(toks []token, i int) string {
 		return ""
 	}
 	w := toks[i-1].val
-	k := connectors.Nearest(w, clauseWords)
+	k := suggest.Nearest(w, clauseWords)
 	if k == "" || strings.EqualFold(k, w) || !strings.EqualFold(k[:1], w[:1]) {
 		return ""
 	}

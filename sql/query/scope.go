@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -128,7 +128,7 @@ func (s *Scope) Resolve(qualifier, name string) (int, error) {
 	for _, r := range s.rels {
 		all = append(all, r.Schema.Names()...)
 	}
-	return -1, fmt.Errorf("unknown column %q%s", name, suggest(name, all, "columns"))
+	return -1, fmt.Errorf("unknown column %q%s", name, didYouMean(name, all, "columns"))
 }
 
 func (s *Scope) resolveIn(qualifier, name string) (int, error) {
@@ -146,7 +146,7 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 			}
 			refs[i] = r.Ref()
 		}
-		return -1, fmt.Errorf("unknown table %q%s", qualifier, suggest(qualifier, refs, "tables"))
+		return -1, fmt.Errorf("unknown table %q%s", qualifier, didYouMean(qualifier, refs, "tables"))
 	}
 	r := s.rels[ri]
 	ci := -1
@@ -160,7 +160,7 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 	}
 	if ci < 0 {
 		return -1, fmt.Errorf("unknown column %q%s", qualifier+"."+name,
-			suggest(name, r.Schema.Names(), "columns of "+r.Ref()))
+			didYouMean(name, r.Schema.Names(), "columns of "+r.Ref()))
 	}
 	return s.offs[ri] + ci, nil
 }
@@ -179,10 +179,10 @@ func (s *Scope) column(i int) expr.Expr {
 // maxListed bounds the names listed by an error without a suggestion.
 const maxListed = 12
 
-// suggest returns ` (did you mean "x"?)` with the nearest of names to s,
+// didYouMean returns ` (did you mean "x"?)` with the nearest of names to s,
 // or, without a near one, the list of names under what.
-func suggest(s string, names []string, what string) string {
-	if n := connectors.Nearest(s, names); n != "" {
+func didYouMean(s string, names []string, what string) string {
+	if n := suggest.Nearest(s, names); n != "" {
 		return fmt.Sprintf(" (did you mean %q?)", n)
 	}
 	if len(names) == 0 {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/xwb1989/sqlparser"
 
-	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -478,7 +478,7 @@ func (t *translator) call(f *sqlparser.FuncExpr) (expr.Expr, error) {
 	fn, ok := scalarFuncs[name]
 	if !ok {
 		hint := ""
-		if n := connectors.Nearest(name, knownFuncs); n != "" {
+		if n := suggest.Nearest(name, knownFuncs); n != "" {
 			hint = " (did you mean " + n + "?)"
 		}
 		return nil, q.Errorf(f, "unknown function %s%s", name, hint)
