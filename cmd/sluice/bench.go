@@ -20,7 +20,8 @@ func runBench(ctx context.Context, args []string) error {
 	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, command{Use: "bench [flags]",
+		About: "Runs the benchmarks against their peers in the same run and prints the ratios."}, args); err != nil {
 		return err
 	}
 	w := bench.Workload{Events: *events, Keys: *keys, Window: bench.Default.Window}

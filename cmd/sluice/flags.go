@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/suggest"
+)
+
+// command describes a subcommand's usage for its help text: "sluice
+// <Use>", then About, then the flags.
+type command struct {
+	Use   string // e.g. "run FILE.sql [flags]"
+	About string // one paragraph or more, printed below the usage line
+	// MaxArgs bounds the positional arguments (-1: any number).
+	MaxArgs int
+}
+
+// parseFlags parses args with fs the way users expect of a command-line
+// tool: flags may come before or after the positional arguments ("--"
+// ends the flags; "-" is a positional argument, standard input); -h,
+// -help and --help print the usage and every flag to standard output and
+// return flag.ErrHelp (exit status 0); a flag fs does not define is an
+// error that names the nearest defined flag; more positional arguments
+// than cmd.MaxArgs is an error. It returns the positional arguments.
+func parseFlags(fs *flag.FlagSet, cmd command, args []string) ([]string, error) {
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(os.Stdout, fs, cmd)
+			return nil, flag.ErrHelp
+		}
+		if err != nil {
+			return nil, flagError(fs, cmd, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// fs.Parse stops at the first non-flag argument, or after "--",
+		// which it consumes: all that follows "--" is positional.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if cmd.MaxArgs >= 0 && len(pos) > cmd.MaxArgs {
+		extra := pos[cmd.MaxArgs:]
+		return nil, fmt.Errorf("unexpected argument %q (usage: sluice %s; \"sluice %s -h\" lists the flags)",
+			strings.Join(extra, " "), cmd.Use, cmdName(cmd))
+	}
+	return pos, nil
+}
+
+// flagError rewrites the flag package's errors: an undefined flag gets
+// "did you mean", and flags are written with two dashes.
+func flagError(fs *flag.FlagSet, cmd command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if near := suggest.Nearest(name, names); near != "" {
+			hint = fmt.Sprintf(" (did you mean --%s?)", near)
+		}
+		return fmt.Errorf("unknown flag --%s%s; \"sluice %s -h\" lists the flags", name, hint, cmdName(cmd))
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Errorf("flag --%s needs a value", rest)
+	}
+	if i := strings.Index(msg, " for flag -"); i > 0 && strings.HasPrefix(msg, "invalid ") {
+		// invalid value "x" for flag -parallelism: parse error
+		return errors.New(msg[:i] + " for flag --" + msg[i+len(" for flag -"):])
+	}
+	return err
+}
+
+// cmdName is the command's name: the first word of its usage.
+func cmdName(cmd command) string {
+	name, _, _ := strings.Cut(cmd.Use, " ")
+	return name
+}
+
+// printUsage writes a command's usage and flags, each flag as --name.
+func printUsage(w io.Writer, fs *flag.FlagSet, cmd command) {
+	fmt.Fprintf(w, "Usage: sluice %s\n", cmd.Use)
+	if cmd.About != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimRight(cmd.About, "\n"))
+	}
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nFlags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
