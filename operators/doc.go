@@ -17,5 +17,5 @@
 //
 // Every operator implements runtime.Operator; those with state snapshot it
 // at checkpoint barriers (operators/internal/snap has the shared encoding)
-// and restore it by key group, so a job restores at another parallelism.
+// and restore it when a job starts from a checkpoint or savepoint.
 package operators
