@@ -65,7 +65,7 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", fs.NArg(), *stream, *endpoint)
-	if err := a.Run(ctx); errors.Is(err, agent.ErrNoStream) {
+	if err := a.Run(ctx); errors.Is(err, agent.ErrStreamNotFound) {
 		return fmt.Errorf("agent: stream %q does not exist on the store at %s: create it with "+
 			"`sluice stream create %s --shards 1 --endpoint %s` "+
 			"or `aws kinesis create-stream --stream-name %s --shard-count 1 --endpoint-url %s`, then start the agent again",

@@ -98,9 +98,9 @@ type Agent struct {
 	lastRetryAt time.Time
 }
 
-// ErrNoStream is the error of Run when the stream does not exist (the
+// ErrStreamNotFound is the error of Run when the stream does not exist (the
 // store answered ResourceNotFoundException), tested with errors.Is.
-var ErrNoStream = errors.New("the stream does not exist")
+var ErrStreamNotFound = errors.New("the stream does not exist")
 
 // New returns an agent with cfg's defaults filled in.
 func New(cfg Config) (*Agent, error) {
@@ -126,13 +126,13 @@ func New(cfg Config) (*Agent, error) {
 // stop.
 //
 // Run first checks that the stream exists and returns an error wrapping
-// ErrNoStream at once when it does not; when the store cannot be reached,
+// ErrStreamNotFound at once when it does not; when the store cannot be reached,
 // it says so and starts anyway (records are retried until it answers).
 func (a *Agent) Run(ctx context.Context) error {
 	if _, err := a.cfg.Client.ListShards(ctx, a.cfg.Stream); err != nil {
 		var se *store.Error
 		if errors.As(err, &se) && se.Code == store.ErrResourceNotFound {
-			return fmt.Errorf("stream %q: %w", a.cfg.Stream, ErrNoStream)
+			return fmt.Errorf("stream %q: %w", a.cfg.Stream, ErrStreamNotFound)
 		}
 		if ctx.Err() != nil {
 			return nil

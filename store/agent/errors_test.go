@@ -3,11 +3,15 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sluicehq/sluice/store/client"
@@ -31,7 +35,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestRunFailsFastWhenTheStreamDoesNotExist: Run returns ErrNoStream at
+// TestRunFailsFastWhenTheStreamDoesNotExist: Run returns ErrStreamNotFound at
 // once, naming the stream, instead of retrying PutRecords forever.
 func TestRunFailsFastWhenTheStreamDoesNotExist(t *testing.T) {
 	url, _ := startStore(t)
@@ -45,26 +49,25 @@ func TestRunFailsFastWhenTheStreamDoesNotExist(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err = a.Run(ctx)
-	if !errors.Is(err, ErrNoStream) || !strings.Contains(err.Error(), `stream "missing"`) {
-		t.Fatalf("Run = %v, want ErrNoStream naming the stream", err)
+	if !errors.Is(err, ErrStreamNotFound) || !strings.Contains(err.Error(), `stream "missing"`) {
+		t.Fatalf("Run = %v, want ErrStreamNotFound naming the stream", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("Run took %v to fail", d)
 	}
 }
 
-// TestMissingFileIsReportedOnceAndReadWhenItAppears: a file that does not
-// exist yet is reported once (not at every poll), waited for, and read from
-// its start when it appears.
-func TestMissingFileIsReportedOnceAndReadWhenItAppears(t *testing.T) {
+// TestMissingFileIsWaitedForAndReadFromItsStart: an agent over a file that
+// does not exist yet says so, waits for it, and sends its lines from its
+// start once it appears (TestTailerReportsAMissingFileOnce checks that the
+// report is not repeated at every poll).
+func TestMissingFileIsWaitedForAndReadFromItsStart(t *testing.T) {
 	_, c := startStore(t)
 	path := filepath.Join(t.TempDir(), "later.log")
 	var log syncBuffer
 	_, stop := startAgent(t, Config{Client: c, Files: []string{path}, Progress: &log, ProgressInterval: time.Hour})
 	defer stop()
 	waitFor(t, func() bool { return strings.Contains(log.String(), "does not exist yet") })
-	// Twenty polls of 5 ms: time for a report at every poll to show.
-	time.Sleep(100 * time.Millisecond)
 	appendLines(t, path, `{"n":1}`, `{"n":2}`)
 	got := readStream(t, c, 2)
 	if strings.Join(got, " ") != `{"n":1} {"n":2}` {
@@ -119,4 +122,43 @@ func TestRepeatedSendFailuresAreReportedOnceWithOnePrefix(t *testing.T) {
 	if !strings.Contains(s, "sluice agent: cannot check stream s: ListShards: Post ") {
 		t.Fatalf("no word about the unreachable store:\n%s", s)
 	}
+}
+
+// TestTailerReportsAMissingFileOnce: over 200 polls of a path that does not
+// exist, the tailer reports it once; when the file appears, it says so once
+// and reads it from its start. (In a synctest bubble: the polls take no
+// real time.)
+func TestTailerReportsAMissingFileOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "later.log")
+		var warnings []string
+		tl := &tailer{path: path, poll: 5 * time.Millisecond, warn: func(format string, args ...any) {
+			warnings = append(warnings, fmt.Sprintf(format, args...))
+		}}
+		var lines []string
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tl.run(ctx, context.Background(), func(l []byte) bool { lines = append(lines, string(l)); return true })
+		}()
+		time.Sleep(time.Second) // 200 polls
+		synctest.Wait()
+		if want := []string{path + " does not exist yet: waiting for it (its lines will be read from its start)"}; !slices.Equal(warnings, want) {
+			t.Fatalf("warnings %q, want %q", warnings, want)
+		}
+		if err := os.WriteFile(path, []byte("a\nb\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		cancel()
+		<-done
+		if want := []string{"a", "b"}; !slices.Equal(lines, want) {
+			t.Fatalf("lines %q, want %q", lines, want)
+		}
+		if len(warnings) != 2 || warnings[1] != path+" is readable now: tailing it" {
+			t.Fatalf("warnings %q", warnings)
+		}
+	})
 }
