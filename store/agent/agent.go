@@ -29,6 +29,9 @@ import (
 // PutRecords failure.
 const retryLogInterval = 10 * time.Second
 
+// checkTimeout bounds the check, at the start, that the stream exists.
+const checkTimeout = 10 * time.Second
+
 // Limits of one PutRecords call and one record, as Kinesis's.
 const (
 	MaxBatchRecords = 500
@@ -129,7 +132,10 @@ func New(cfg Config) (*Agent, error) {
 // ErrStreamNotFound at once when it does not; when the store cannot be reached,
 // it says so and starts anyway (records are retried until it answers).
 func (a *Agent) Run(ctx context.Context) error {
-	if _, err := a.cfg.Client.ListShards(ctx, a.cfg.Stream); err != nil {
+	checkCtx, cancelCheck := context.WithTimeout(ctx, checkTimeout)
+	_, err := a.cfg.Client.ListShards(checkCtx, a.cfg.Stream)
+	cancelCheck()
+	if err != nil {
 		var se *store.Error
 		if errors.As(err, &se) && se.Code == store.ErrResourceNotFound {
 			return fmt.Errorf("stream %q: %w", a.cfg.Stream, ErrStreamNotFound)

@@ -97,6 +97,10 @@ func (t *tailer) report(err error, first bool) {
 		t.warn("%s does not exist yet: waiting for it (its lines will be read from its start)", t.path)
 		return
 	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is named already
+	}
 	t.warn("cannot open %s (retrying): %v", t.path, err)
 }
 
