@@ -576,6 +576,9 @@ func collectAggregates(sel *query.Select) []*aggCall {
 // exchange, the window or group aggregation, then a calc for HAVING and the
 // select list over its output.
 func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scope, in *stream, aggs []*aggCall) (*stream, error) {
+	if err := resolveColumns(q, sel, scope); err != nil {
+		return nil, err
+	}
 	where, err := whereOf(q, sel, scope)
 	if err != nil {
 		return nil, err
@@ -775,6 +778,44 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	}
 	out.keys = keyCols
 	return out, nil
+}
+
+// resolveColumns resolves every column reference of an aggregating sel
+// against its input scope, clause by clause in the order they are written
+// (select list, WHERE, GROUP BY with its window, HAVING), so that a
+// misspelt name is reported as unknown (with the nearest known name)
+// wherever it stands, before any rule about grouping: the select list and
+// HAVING are translated over the aggregation's output, where an unknown
+// name would otherwise read as a column missing from GROUP BY.
+func resolveColumns(q *query.Query, sel *query.Select, scope *query.Scope) error {
+	var first error
+	visit := func(n sqlparser.SQLNode) (bool, error) {
+		if first != nil {
+			return false, nil
+		}
+		if c, ok := n.(*sqlparser.ColName); ok {
+			if _, err := q.Column(scope, c); err != nil {
+				first = err
+			}
+			return false, nil
+		}
+		return true, nil
+	}
+	var exprs []sqlparser.Expr
+	for _, it := range sel.Items {
+		if it.Expr != nil {
+			exprs = append(exprs, it.Expr)
+		}
+	}
+	exprs = append(exprs, sel.Where)
+	exprs = append(exprs, sel.GroupBy...)
+	exprs = append(exprs, sel.Having)
+	for _, e := range exprs {
+		if e != nil {
+			sqlparser.Walk(visit, e)
+		}
+	}
+	return first
 }
 
 func groupWindowText(q *query.Query, e sqlparser.Expr) string {

@@ -139,6 +139,7 @@ func TestPlanningErrorsNameThePlace(t *testing.T) {
 	f("INSERT INTO out SELECT k, COUNT(*) FROM src GROUP BY k;", `the query's result is updating`)
 	f("INSERT INTO out SELECT v, COUNT(*) FROM src GROUP BY k;", `column v must appear in GROUP BY or be used inside an aggregate function`)
 	f("INSERT INTO out SELECT k FROM srx;", `unknown table "srx" (did you mean "src"?)`)
+	f("INSERT INTO out SELECT k FROM (SELECT k FROM src);", `job.sql:8:31: subqueries in FROM are not supported (FROM names a table`)
 	f("INSERT INTO out SELECT k, HOP_END(ts, INTERVAL '1' SECOND, INTERVAL '2' SECOND) FROM src GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND);", "HOP_END must name the window of GROUP BY")
 	f("CREATE TABLE bad (a INT) WITH ('connector' = 'datagem');", `unknown connector "datagem" (did you mean "datagen"?)`)
 	f("CREATE TABLE bad (a INT) WITH ('connector' = 'datagen', 'rows-per-sec' = '1');", `no option "rows-per-sec" (did you mean "rows-per-second"?)`)
@@ -263,4 +264,55 @@ func TestInsertsIntoOneTableShareItsSink(t *testing.T) {
 	if sinks != 1 || inputs != 2 {
 		t.Fatalf("%d sinks of table out with %d inputs; want 1 with 2", sinks, inputs)
 	}
+}
+
+// A misspelt column of an aggregating query is unknown wherever it stands
+// (select list, HAVING, WHERE, GROUP BY, a window's time argument, an
+// aggregate's argument, a window bound), windowed or not, rather than "must
+// appear in GROUP BY"; each error names its line:column.
+func TestUnknownColumnsOfAggregatesAreReportedAsUnknown(t *testing.T) {
+	const views = `CREATE TABLE views (page_id BIGINT, ms BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH ('connector' = 'datagen', 'number-of-rows' = '10');
+CREATE TABLE out WITH ('connector' = 'collect');
+`
+	const win = "TUMBLE(ts, INTERVAL '1' MINUTE)"
+	f := func(query, want string) {
+		t.Helper()
+		_, err := Compile(views+query, Options{File: "job.sql", Parallelism: 2})
+		if err == nil || err.Error() != want {
+			t.Fatalf("%s\ngot  %v\nwant %s", query, err, want)
+		}
+	}
+	// The select list of a windowed GROUP BY (the issue's example).
+	f("INSERT INTO out SELECT pgae_id, COUNT(*) FROM views GROUP BY page_id, "+win+";",
+		`job.sql:4:24: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	// … inside an expression of the select list, on a later line.
+	f("INSERT INTO out\nSELECT page_id, COUNT(*) + mss AS n FROM views GROUP BY page_id, "+win+";",
+		`job.sql:5:28: unknown column "mss" (did you mean "ms"?) in "mss"`)
+	// HAVING.
+	f("INSERT INTO out SELECT page_id, COUNT(*) FROM views GROUP BY page_id, "+win+" HAVING pgae_id > 3;",
+		`job.sql:4:110: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	// WHERE, GROUP BY, an aggregate's argument.
+	f("INSERT INTO out SELECT page_id, COUNT(*) FROM views WHERE pgae_id > 3 GROUP BY page_id, "+win+";",
+		`job.sql:4:59: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	f("INSERT INTO out SELECT COUNT(*) FROM views GROUP BY pgae_id, "+win+";",
+		`job.sql:4:53: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	f("INSERT INTO out SELECT page_id, SUM(mss) FROM views GROUP BY page_id, "+win+";",
+		`job.sql:4:37: unknown column "mss" (did you mean "ms"?) in "mss"`)
+	// The time argument of the window and of a window bound.
+	f("INSERT INTO out SELECT page_id, COUNT(*) FROM views GROUP BY page_id, TUMBLE(tss, INTERVAL '1' MINUTE);",
+		`job.sql:4:78: unknown column "tss" (did you mean "ts"?) in "tss"`)
+	f("INSERT INTO out SELECT page_id, TUMBLE_END(tss, INTERVAL '1' MINUTE) AS we, COUNT(*) FROM views GROUP BY page_id, "+win+";",
+		`job.sql:4:44: unknown column "tss" (did you mean "ts"?) in "tss"`)
+	// Without a window, and without GROUP BY.
+	f("INSERT INTO out SELECT pgae_id, COUNT(*) FROM views GROUP BY page_id;",
+		`job.sql:4:24: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	f("INSERT INTO out SELECT pgae_id, COUNT(*) FROM views;",
+		`job.sql:4:24: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	// The first unknown name in the order of the text is the one reported.
+	f("INSERT INTO out SELECT pgae_id, COUNT(*) FROM views WHERE mss > 0 GROUP BY page_id;",
+		`job.sql:4:24: unknown column "pgae_id" (did you mean "page_id"?) in "pgae_id"`)
+	// A known column missing from GROUP BY still says so.
+	f("INSERT INTO out SELECT ms, COUNT(*) FROM views GROUP BY page_id, "+win+";",
+		`job.sql:4:24: column ms must appear in GROUP BY or be used inside an aggregate function in "ms"`)
 }

@@ -44,7 +44,7 @@ func runAgent(ctx context.Context, args []string) error {
 		return errors.New("agent: name at least one FILE to tail, or --host-metrics")
 	}
 	if (*accessKey == "") != (*secretKey == "") {
-		return errors.New("--access-key and --secret-key go together")
+		return errors.New("agent: --access-key and --secret-key go together")
 	}
 	c := client.New(*endpoint, nil)
 	if *accessKey != "" {
@@ -65,7 +65,15 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", fs.NArg(), *stream, *endpoint)
-	return a.Run(ctx)
+	if err := a.Run(ctx); errors.Is(err, agent.ErrStreamNotFound) {
+		return fmt.Errorf("agent: stream %q does not exist on the store at %s: create it with "+
+			"`sluice stream create %s --shards 1 --endpoint %s` "+
+			"or `aws kinesis create-stream --stream-name %s --shard-count 1 --endpoint-url %s`, then start the agent again",
+			*stream, *endpoint, *stream, *endpoint, *stream, *endpoint)
+	} else if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
 }
 
 // hostProducers samples this machine every interval (none when it is 0).

@@ -109,7 +109,7 @@ func (l *lineage) open(ctx context.Context, restored *position) error {
 	}
 	all, err := l.cfg.client.ListShards(ctx, l.cfg.stream) // every shard, open and closed
 	if err != nil {
-		l.err = l.cfg.errorf("stream %s: cannot list shards: %w", l.cfg.stream, err)
+		l.err = l.cfg.listError(err)
 		return l.err
 	}
 	for _, sh := range all { // in shard id order

@@ -212,7 +212,7 @@ func (s *sink) OnProcessingTime(now int64, _ runtime.Output) error {
 func (s *sink) listShards() ([]kstore.HashKey, error) {
 	all, err := s.cfg.client.ListShards(s.stop.ctx, s.cfg.stream)
 	if err != nil {
-		return nil, s.cfg.errorf("stream %s on %s: cannot list shards: %w", s.cfg.stream, s.cfg.where(), err)
+		return nil, s.cfg.listError(err)
 	}
 	var starts []kstore.HashKey
 	for _, sh := range all {

@@ -257,12 +257,60 @@ func TestSinkBatches(t *testing.T) {
 	}
 }
 
-func TestSinkMissingStream(t *testing.T) {
+// TestMissingStreamSaysHowToCreateIt: a sink or source table over a stream
+// that does not exist fails the job with a message naming the table, the
+// stream and the store, and saying how to create the stream.
+func TestMissingStreamSaysHowToCreateIt(t *testing.T) {
 	url, _ := startStore(t, "out", 1)
+	onEndpoint := `table t: stream "other" does not exist on the store at ` + url + `: create it with ` +
+		`'stream.create-shards' = '1' (or more shards) in the table's WITH options, or before the job with ` +
+		"`sluice stream create other --shards 1 --endpoint " + url + "` or " +
+		"`aws kinesis create-stream --stream-name other --shard-count 1 --endpoint-url " + url + "`"
 	err := write(t, map[string]string{"stream": "other", "endpoint": url}, 1, rows(0, 10))
-	if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
-		t.Fatalf("err = %v, want ResourceNotFoundException", err)
+	if err == nil || !strings.Contains(err.Error(), onEndpoint) {
+		t.Fatalf("sink on an endpoint: err = %v\nwant it to contain %s", err, onEndpoint)
 	}
+	if err := readMissing(t, map[string]string{"stream": "other", "endpoint": url}); err == nil || !strings.Contains(err.Error(), onEndpoint) {
+		t.Fatalf("source on an endpoint: err = %v\nwant it to contain %s", err, onEndpoint)
+	}
+
+	srv, err := server.New(t.TempDir(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	UseEmbedded(srv)
+	defer UseEmbedded(nil)
+	embedded := `table t: stream "other" does not exist in the embedded store: create it with ` +
+		`'stream.create-shards' = '1' (or more shards) in the table's WITH options, or before the job with ` +
+		"`sluice stream create other --shards 1 --store-dir DIR`"
+	if err := write(t, map[string]string{"stream": "other"}, 1, rows(0, 10)); err == nil || !strings.Contains(err.Error(), embedded) {
+		t.Fatalf("sink on the embedded store: err = %v\nwant it to contain %s", err, embedded)
+	}
+	if err := readMissing(t, map[string]string{"stream": "other"}); err == nil || !strings.Contains(err.Error(), embedded) {
+		t.Fatalf("source on the embedded store: err = %v\nwant it to contain %s", err, embedded)
+	}
+	// As the message says, the option creates it.
+	if err := write(t, map[string]string{"stream": "other", "stream.create-shards": "1"}, 1, rows(0, 10)); err != nil {
+		t.Fatalf("with 'stream.create-shards': %v", err)
+	}
+}
+
+// readMissing runs a job reading the table, which is to fail, and returns
+// its error.
+func readMissing(t *testing.T, opts map[string]string) error {
+	t.Helper()
+	newSrc, _, err := connector(t).NewSource(table(opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sink := rttest.NewCollector(schema)
+	g := runtime.NewGraph("read")
+	src := g.AddSource("src", schema, 1, newSrc, runtime.NoWatermarks)
+	g.Connect(src, g.AddOperator("collect", schema, 1, 1, sink), runtime.Global)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: metrics.NewSet()})
 }
 
 // put writes records with the client.

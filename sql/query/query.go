@@ -153,6 +153,9 @@ func Parse(text string, base Pos) (*Query, error) {
 	if first := q.raw[0]; first.is("with") {
 		return nil, q.rawError(0, "WITH is not supported: write the query into INSERT INTO … SELECT")
 	}
+	if err := q.subqueryInFrom(); err != nil {
+		return nil, err
+	}
 	stmt, err := parseSQL(rw.text)
 	if err != nil {
 		return nil, q.syntaxError(err)
@@ -166,6 +169,45 @@ func Parse(text string, base Pos) (*Query, error) {
 		return nil, err
 	}
 	return q, nil
+}
+
+// subqueryInFromMsg says that FROM (SELECT …) is not supported and what is.
+const subqueryInFromMsg = "subqueries in FROM are not supported (FROM names a table, or two tables joined with JOIN … ON; " +
+	"filter and compute in the outer SELECT)"
+
+// subqueryInFrom reports FROM (SELECT …) or JOIN (SELECT …), with or without
+// an alias, before sqlparser, which would call a missing alias a syntax
+// error at the end of the statement.
+func (q *Query) subqueryInFrom() error {
+	toks := q.raw
+	for i, t := range toks {
+		if !t.is("from") && !t.is("join") {
+			continue
+		}
+		j := i + 1
+		for j < len(toks) && toks[j].is("(") {
+			j++
+		}
+		if j == i+1 || j >= len(toks) || !toks[j].is("select") {
+			continue
+		}
+		// The subquery's text: from its "(" to the matching ")".
+		depth, end := 0, len(toks)-1
+		for k := i + 1; k < len(toks); k++ {
+			if toks[k].is("(") {
+				depth++
+			} else if toks[k].is(")") {
+				if depth--; depth == 0 {
+					end = k
+					break
+				}
+			}
+		}
+		start, stop := q.rw.origStart(toks[i+1].start), q.rw.origEnd(toks[end].end)
+		return &Error{Pos: position(q.Text, q.Base, start), Msg: subqueryInFromMsg,
+			Near: nearText(q.Text[start:max(start, stop)])}
+	}
+	return nil
 }
 
 // parseSQL calls sqlparser, turning a panic inside it into an error.
@@ -393,7 +435,7 @@ func (q *Query) from(s *sqlparser.Select) (*From, error) {
 func (q *Query) table(t *sqlparser.AliasedTableExpr) (*Table, error) {
 	name, ok := t.Expr.(sqlparser.TableName)
 	if !ok {
-		return nil, q.Errorf(t, "subqueries in FROM are not supported")
+		return nil, q.Errorf(t, "%s", subqueryInFromMsg)
 	}
 	if len(t.Partitions) > 0 || t.Hints != nil {
 		return nil, q.Errorf(t, "partitions and index hints are not supported")

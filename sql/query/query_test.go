@@ -161,7 +161,10 @@ func TestParseErrors(t *testing.T) {
 	f("SELECT a FROM t JOIN u USING (k)", `line 7:17: JOIN … USING is not supported: write JOIN … ON in "t JOIN u USING (k)"`)
 	f("SELECT a FROM t JOIN u ON t.k = u.k JOIN v ON v.k = t.k", `line 7:17: only two tables can be joined in "t JOIN u ON t.k = u.k"`)
 	f("SELECT a FROM t JOIN t ON t.k = t.k", `line 7:24: table name "t" is used twice: give one of them an alias in "t"`)
-	f("SELECT a FROM (SELECT a FROM t) AS s", `line 7:17: subqueries in FROM are not supported in "(SELECT a FROM t) AS s"`)
+	f("SELECT a FROM (SELECT a FROM t) AS s", `line 7:17: subqueries in FROM are not supported (FROM names a table, or two tables joined with JOIN … ON; filter and compute in the outer SELECT) in "(SELECT a FROM t)"`)
+	// Without an alias (which sqlparser would call a syntax error at the end).
+	f("SELECT a FROM (SELECT a FROM t)", `line 7:17: subqueries in FROM are not supported (FROM names a table, or two tables joined with JOIN … ON; filter and compute in the outer SELECT) in "(SELECT a FROM t)"`)
+	f("SELECT a\nFROM t JOIN ((SELECT b FROM u WHERE (b > 1))) v ON t.a = v.b", `line 8:13: subqueries in FROM are not supported (FROM names a table, or two tables joined with JOIN … ON; filter and compute in the outer SELECT) in "((SELECT b FROM u WHERE (b > 1)))"`)
 	f("SELECT a FROM db.t", `line 7:17: qualified table names are not supported in "db.t"`)
 }
 

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,13 @@ import (
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
 )
+
+// retryLogInterval is the least time between two reports of one repeated
+// PutRecords failure.
+const retryLogInterval = 10 * time.Second
+
+// checkTimeout bounds the check, at the start, that the stream exists.
+const checkTimeout = 10 * time.Second
 
 // Limits of one PutRecords call and one record, as Kinesis's.
 const (
@@ -85,7 +93,17 @@ type Agent struct {
 	rr    uint64 // round-robin partition key counter
 
 	opened func(path string) // test hook: a tailer opened path
+
+	// The last failure of PutRecords reported, and when (used by send's
+	// goroutine only): a failure that repeats is reported at most every
+	// retryLogInterval.
+	lastRetry   string
+	lastRetryAt time.Time
 }
+
+// ErrStreamNotFound is the error of Run when the stream does not exist (the
+// store answered ResourceNotFoundException), tested with errors.Is.
+var ErrStreamNotFound = errors.New("the stream does not exist")
 
 // New returns an agent with cfg's defaults filled in.
 func New(cfg Config) (*Agent, error) {
@@ -109,7 +127,24 @@ func New(cfg Config) (*Agent, error) {
 // Run tails the files until ctx is done, then sends what it has read
 // (for at most ShutdownTimeout) and returns. It returns nil after a clean
 // stop.
+//
+// Run first checks that the stream exists and returns an error wrapping
+// ErrStreamNotFound at once when it does not; when the store cannot be reached,
+// it says so and starts anyway (records are retried until it answers).
 func (a *Agent) Run(ctx context.Context) error {
+	checkCtx, cancelCheck := context.WithTimeout(ctx, checkTimeout)
+	_, err := a.cfg.Client.ListShards(checkCtx, a.cfg.Stream)
+	cancelCheck()
+	if err != nil {
+		var se *store.Error
+		if errors.As(err, &se) && se.Code == store.ErrResourceNotFound {
+			return fmt.Errorf("stream %q: %w", a.cfg.Stream, ErrStreamNotFound)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		a.logf("cannot check stream %s: %v (starting anyway; records are retried until the store answers)", a.cfg.Stream, err)
+	}
 	// sendCtx outlives ctx by ShutdownTimeout so that read lines get sent.
 	sendCtx, cancelSend := context.WithCancel(context.Background())
 	defer cancelSend()
@@ -122,7 +157,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	lines := make(chan []byte, 2*MaxBatchRecords)
 	var wg sync.WaitGroup
 	for _, path := range a.cfg.Files {
-		t := &tailer{path: path, fromStart: a.cfg.FromStart, poll: a.cfg.PollInterval, opened: a.opened}
+		t := &tailer{path: path, fromStart: a.cfg.FromStart, poll: a.cfg.PollInterval, opened: a.opened, warn: a.logf}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -267,7 +302,10 @@ func (a *Agent) put(ctx context.Context, batch []client.PutRecordsEntry) {
 				a.logf("giving up on %d records: %v", len(batch), err)
 				return
 			}
-			a.logf("PutRecords: %v (retrying %d records)", err, len(batch))
+			if msg := opError("PutRecords", err); msg != a.lastRetry || time.Since(a.lastRetryAt) >= retryLogInterval {
+				a.lastRetry, a.lastRetryAt = msg, time.Now()
+				a.logf("%s (retrying %d records; repeats are reported every %v)", msg, len(batch), retryLogInterval)
+			}
 		} else {
 			var failed []client.PutRecordsEntry
 			for i, r := range out.Records {
@@ -301,4 +339,14 @@ func (a *Agent) logf(format string, args ...any) {
 	if a.cfg.Progress != nil {
 		fmt.Fprintf(a.cfg.Progress, "sluice agent: "+format+"\n", args...)
 	}
+}
+
+// opError names the operation of a client's error once: the client's own
+// errors already start with it ("PutRecords: Post …"), the store's answers
+// do not ("ResourceNotFoundException: …").
+func opError(op string, err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, op+": ") {
+		return msg
+	}
+	return op + ": " + err.Error()
 }

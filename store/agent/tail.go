@@ -3,7 +3,9 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -16,6 +18,9 @@ type tailer struct {
 	fromStart bool
 	poll      time.Duration
 	opened    func(path string) // nil, or called after each open and after the first attempt
+	warn      func(format string, args ...any)
+
+	openErr string // the last failure to open the path that was reported; "" when none
 
 	f       *os.File
 	info    os.FileInfo // of f
@@ -38,7 +43,10 @@ func (t *tailer) run(ctx, hard context.Context, emit func([]byte) bool) {
 	defer tk.Stop()
 	for {
 		if t.f == nil {
-			t.open(first && !t.fromStart)
+			err := t.open(first && !t.fromStart)
+			if err != nil {
+				t.report(err, first)
+			}
 			if first && t.f == nil && t.opened != nil {
 				t.opened(t.path) // the file does not exist yet: it will be read from its start
 			}
@@ -66,17 +74,51 @@ func (t *tailer) run(ctx, hard context.Context, emit func([]byte) bool) {
 	}
 }
 
+// report warns about a failure to open the path, once per kind of failure
+// (not every poll): a file that does not exist yet when tailing starts (it
+// is waited for, and read from its start once it appears), or any other
+// error. A path missing after a rotation is normal and not reported.
+func (t *tailer) report(err error, first bool) {
+	if t.warn == nil {
+		return
+	}
+	msg := err.Error()
+	if errors.Is(err, fs.ErrNotExist) {
+		if !first && t.openErr == "" {
+			return
+		}
+		msg = "does not exist"
+	}
+	if msg == t.openErr {
+		return
+	}
+	t.openErr = msg
+	if msg == "does not exist" {
+		t.warn("%s does not exist yet: waiting for it (its lines will be read from its start)", t.path)
+		return
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is named already
+	}
+	t.warn("cannot open %s (retrying): %v", t.path, err)
+}
+
 // open opens the path (if it exists), at its end when atEnd.
-func (t *tailer) open(atEnd bool) {
+func (t *tailer) open(atEnd bool) error {
 	f, err := os.Open(t.path)
 	if err != nil {
-		return
+		return err
 	}
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return
+		return err
 	}
+	if t.openErr != "" && t.warn != nil {
+		t.warn("%s is readable now: tailing it", t.path)
+	}
+	t.openErr = ""
 	t.f, t.info, t.off, t.partial, t.skip = f, info, 0, nil, false
 	if atEnd {
 		if off, err := f.Seek(0, io.SeekEnd); err == nil {
@@ -92,6 +134,7 @@ func (t *tailer) open(atEnd bool) {
 	if t.opened != nil {
 		t.opened(t.path)
 	}
+	return nil
 }
 
 // readAll reads f to its current end and emits its complete lines.

@@ -1,0 +1,28 @@
+package store
+
+import (
+	"errors"
+
+	kstore "github.com/sluicehq/sluice/store"
+)
+
+// listError is the error of listing the shards of the table's stream. A
+// stream that does not exist is named with its store, and the message says
+// how to create it: 'stream.create-shards' in the table's WITH options, or
+// beforehand with `sluice stream create` (or, on an endpoint, the AWS CLI).
+func (c *config) listError(err error) error {
+	var e *kstore.Error
+	if !errors.As(err, &e) || e.Code != kstore.ErrResourceNotFound {
+		return c.errorf("stream %s on %s: cannot list shards: %w", c.stream, c.where(), err)
+	}
+	if c.endpoint == "" {
+		return c.errorf("stream %q does not exist in the embedded store: create it with "+
+			"'stream.create-shards' = '1' (or more shards) in the table's WITH options, "+
+			"or before the job with `sluice stream create %s --shards 1 --store-dir DIR`", c.stream, c.stream)
+	}
+	return c.errorf("stream %q does not exist on the store at %s: create it with "+
+		"'stream.create-shards' = '1' (or more shards) in the table's WITH options, "+
+		"or before the job with `sluice stream create %s --shards 1 --endpoint %s` "+
+		"or `aws kinesis create-stream --stream-name %s --shard-count 1 --endpoint-url %s`",
+		c.stream, c.endpoint, c.stream, c.endpoint, c.stream, c.endpoint)
+}
