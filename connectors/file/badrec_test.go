@@ -22,8 +22,6 @@ import (
 func readTimed(t *testing.T, opts map[string]string) (*rttest.Collector, *metrics.Set, string, error) {
 	t.Helper()
 	var log syncBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
 	tab := table(opts)
 	tab.TimeColumn = 4
 	newSrc, _, err := connector(t).NewSource(tab)
@@ -37,7 +35,7 @@ func readTimed(t *testing.T, opts map[string]string) (*rttest.Collector, *metric
 	set := metrics.NewSet()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err = runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: set})
+	err = runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: set, Logger: lineLogger(&log)})
 	return c, set, log.String(), err
 }
 
