@@ -197,6 +197,11 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 	return t, nil
 }
 
+// Metrics returns the set that holds the counters of the topic and its
+// subscriptions (TopicOptions.Metrics, or the topic's own), for what counts
+// beside them, such as the instances of the alarms that publish to it.
+func (t *Topic) Metrics() *metrics.Set { return t.set }
+
 // Name returns the topic's name.
 func (t *Topic) Name() string { return t.name }
 
