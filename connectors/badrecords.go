@@ -3,7 +3,7 @@ package connectors
 import (
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -117,7 +117,6 @@ type BadRecords struct {
 	table       string
 	errorsPath  string
 	failOnError bool
-	log         io.Writer
 	limit       *Limiter
 
 	mu    sync.Mutex
@@ -127,9 +126,9 @@ type BadRecords struct {
 }
 
 // NewBadRecords reads the options 'errors.path' and 'format.fail-on-error'
-// of table t; log receives the reports (standard error in production).
-func NewBadRecords(t Table, log io.Writer) (*BadRecords, error) {
-	r := &BadRecords{table: t.Name, log: log, limit: NewLimiter(log, time.Second)}
+// of table t.
+func NewBadRecords(t Table) (*BadRecords, error) {
+	r := &BadRecords{table: t.Name, limit: NewLimiter(time.Second)}
 	var err error
 	if r.failOnError, err = t.Bool("format.fail-on-error", false); err != nil {
 		return nil, err
@@ -188,9 +187,10 @@ func (r *BadRecords) ErrorsPath() string { return r.errorsPath }
 
 // Report handles one bad record at w: with 'format.fail-on-error' it
 // returns the error that fails the job (naming w); otherwise it counts,
-// logs and buffers it for errors.path and returns nil. rec is the record
-// as read (copied).
-func (r *BadRecords) Report(w Where, err error, rec []byte) error {
+// logs it through log (the reporting subtask's, runtime.Context.Logger)
+// and buffers it for errors.path, and returns nil. rec is the record as
+// read (copied).
+func (r *BadRecords) Report(log *slog.Logger, w Where, err error, rec []byte) error {
 	if r.failOnError {
 		return fmt.Errorf("table %s: %s: %w", r.table, w, err)
 	}
@@ -213,12 +213,11 @@ func (r *BadRecords) Report(w Where, err error, rec []byte) error {
 		}
 		r.buf = append(b, "}\n"...)
 	}
-	if full {
-		fmt.Fprintf(r.log, "sluice: table %s: %s: %v (skipped)\n", r.table, w, err)
-	}
 	r.mu.Unlock()
-	if !full {
-		r.limit.Printf("table %s: %s: %v (skipped)", r.table, w, err)
+	if full {
+		log.Warn(fmt.Sprintf("table %s: %s: %v (skipped)", r.table, w, err))
+	} else {
+		r.limit.Warn(log, "table %s: %s: %v (skipped)", r.table, w, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package connectors
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -63,14 +64,15 @@ func TestInsaneEventTimeRowIsRemovedFromTheBatch(t *testing.T) {
 
 func TestBadRecordSummaryGroupsPlaces(t *testing.T) {
 	var log bytes.Buffer
-	r, err := NewBadRecords(Table{Name: "summary-test"}, &log)
+	r, err := NewBadRecords(Table{Name: "summary-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := errors.New("bad")
-	r.Report(Where{File: "/a.jsonl", Line: 3}, bad, nil)
-	r.Report(Where{File: "/b.jsonl", Line: 1}, bad, nil)
-	r.Report(Where{File: "/a.jsonl", Line: 9}, bad, nil)
+	l := slog.New(runtime.NewLineHandler(&log, nil))
+	r.Report(l, Where{File: "/a.jsonl", Line: 3}, bad, nil)
+	r.Report(l, Where{File: "/b.jsonl", Line: 1}, bad, nil)
+	r.Report(l, Where{File: "/a.jsonl", Line: 9}, bad, nil)
 	if got, want := r.Summary(), "table summary-test: 3 bad records skipped (/a.jsonl lines 3, 9; /b.jsonl line 1)"; got != want {
 		t.Fatalf("summary %q, want %q", got, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -42,6 +43,10 @@ type Options struct {
 	// Log receives the warnings of a run without Checkpoints (with them,
 	// CheckpointOptions.Log); nil discards them.
 	Log func(format string, args ...any)
+	// Logger is the job's base logger: operators and sources log through
+	// Context.Logger, which adds the attributes job, operator and subtask.
+	// Nil: lines on standard error (NewLineHandler).
+	Logger *slog.Logger
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -132,9 +137,20 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 		}
 		opt.Barriers = coord.barriers
 	}
-	tasks, err := build(ctx, g, opt, set)
+	// Operators, sources and their goroutines (Context.Go) see opCtx: it is
+	// cancelled with ctx, and at a normal end once they are all closed.
+	opCtx, stopOps := context.WithCancel(ctx)
+	defer stopOps()
+	grp := newGroup(cancel)
+	tasks, err := build(ctx, g, opt, set, opRun{ctx: opCtx, group: grp})
 	if err != nil {
 		return err
+	}
+	// endOps waits for the goroutines of the group once the tasks are
+	// closed, and returns the first error of one of them.
+	endOps := func() error {
+		stopOps()
+		return grp.wait()
 	}
 	if coord != nil {
 		for _, t := range tasks {
@@ -150,7 +166,11 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 		}
 		if r := opt.Checkpoints.Restore; r != nil && r.Finished {
 			// The job had ended: only let its sinks finish publishing.
-			return restoreFinished(tasks)
+			err := restoreFinished(tasks)
+			if gerr := endOps(); err == nil {
+				err = gerr
+			}
+			return err
 		}
 		go coord.run()
 	}
@@ -186,13 +206,24 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	for _, t := range tasks {
 		t.close()
 	}
+	gerr := endOps()
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
-	return nil
+	return gerr
 }
 
-func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*task, error) {
+// opRun is what the contexts of a run's operators share.
+type opRun struct {
+	ctx   context.Context
+	group *group
+}
+
+func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set, run opRun) ([]*task, error) {
+	base := opt.Logger
+	if base == nil {
+		base = DefaultLogger()
+	}
 	// fused[e] is true when edge e is executed as a direct call.
 	incoming := make([][]*EdgeSpec, len(g.Nodes))
 	for _, e := range g.Edges {
@@ -208,8 +239,9 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set) ([]*tas
 		for i := range inst[spec.ID] {
 			n := &node{spec: spec, wm: MinWatermark}
 			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, i)
-			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n, done: ctx.Done(),
-				Checkpointing: opt.Checkpoints != nil}
+			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n,
+				Checkpointing: opt.Checkpoints != nil, ctx: run.ctx, group: run.group,
+				log: subtaskLogger(base, g.Name, spec.Name, i), set: set}
 			if cp := opt.Checkpoints; cp != nil && cp.Restore != nil {
 				n.restore = cp.Restore.blob(spec.ID, i)
 			}

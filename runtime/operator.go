@@ -2,7 +2,11 @@ package runtime
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 // Output receives the rows an operator emits. The batch is borrowed for the
@@ -152,13 +156,81 @@ type Context struct {
 	task    *task
 	node    *node
 	sideOut []Output
-	done    <-chan struct{}
+	ctx     context.Context
+	group   *group
+	log     *slog.Logger
+	set     *metrics.Set
 }
 
-// Done is closed when the job is stopping (cancelled or failed). An
-// operator that blocks on something outside the job — a network call, a
-// channel — must give up when it is closed.
-func (c *Context) Done() <-chan struct{} { return c.done }
+// JobMetrics is the job's metrics set (Options.Metrics, or the run's own),
+// for the counters an operator or connector keeps besides Metrics: they
+// are the job's, not the process's, and go with it. Outside a job, a set
+// that is not registered for /metrics.
+func (c *Context) JobMetrics() *metrics.Set {
+	if c == nil || c.set == nil {
+		return looseMetrics()
+	}
+	return c.set
+}
+
+var looseMetrics = sync.OnceValue(metrics.NewSet)
+
+// Ctx returns a context.Context cancelled when the job stops: when it is
+// cancelled or fails, and at its normal end once every operator and source
+// is closed. Network calls and goroutines of the subtask take it, so they
+// give up when the job stops. Outside a job it is never cancelled.
+func (c *Context) Ctx() context.Context {
+	if c == nil || c.ctx == nil {
+		return context.Background()
+	}
+	return c.ctx
+}
+
+// Done is Ctx().Done(): closed when the job is stopping (cancelled or
+// failed). An operator that blocks on something outside the job — a network
+// call, a channel — must give up when it is closed.
+func (c *Context) Done() <-chan struct{} { return c.Ctx().Done() }
+
+// Go runs f on a goroutine of the job's group: Run does not return before
+// f has returned, and f's ctx (Ctx) is cancelled when the job stops. An
+// error f returns — other than context.Canceled once the job is stopping —
+// or a panic fails the job like an error of the operator, naming it and
+// the subtask. Pollers, flushers and senders that live as long as the
+// subtask start here; one that Close must stop needs its own signal (or
+// waits for Close to return: ctx is cancelled only after Close at a normal
+// end). Outside a job (a Context built by hand), f runs on a goroutine of
+// its own and its error is logged.
+func (c *Context) Go(f func(ctx context.Context) error) {
+	if c.group == nil {
+		go func() {
+			if err := runGuarded(c.Ctx(), f); err != nil {
+				c.Logger().Error(err.Error())
+			}
+		}()
+		return
+	}
+	c.group.start(c, f)
+}
+
+// SetLogger makes a Context built outside a job (rttest.NewContext) log
+// through base, with the attributes job, operator and subtask (Logger
+// returns it from then on).
+func (c *Context) SetLogger(base *slog.Logger) {
+	c.log = subtaskLogger(base, c.Job, c.Operator, c.Subtask)
+}
+
+// Logger returns the subtask's logger: the job's (Options.Logger) with the
+// attributes job, operator and subtask. On a nil Context (a source closed
+// without having been opened) it is the default logger.
+func (c *Context) Logger() *slog.Logger {
+	if c == nil {
+		return DefaultLogger()
+	}
+	if c.log != nil {
+		return c.log
+	}
+	return subtaskLogger(DefaultLogger(), c.Job, c.Operator, c.Subtask)
+}
 
 // SideOutput returns the output for port (1 and up), or nil when nothing is
 // connected to it.

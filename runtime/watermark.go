@@ -2,9 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"sync"
 	"time"
 )
 
@@ -203,20 +200,14 @@ func (t *watermarkTracker) combined() (wm int64, advanced, allIdle bool) {
 	return t.current, false, false
 }
 
-// LateLogOutput receives the lines of LateLog (tests replace it before
-// running a job).
-var LateLogOutput io.Writer = os.Stderr
-
 // LateLogEvery is the least time between two lines of one LateLog.
 var LateLogEvery = 10 * time.Second
-
-var lateLogMu sync.Mutex // one line at a time on LateLogOutput
 
 // LateLog tells the user about the rows an operator subtask drops as late
 // (besides counting them in OperatorMetrics.LateRowsDropped): the first drop
 // at once, then at most once per LateLogEvery, each line with the count so
-// far; Close tells the final count if it was not told yet. It is owned by
-// the subtask's goroutine.
+// far, through the subtask's logger; Close tells the final count if it was
+// not told yet. It is owned by the subtask's goroutine.
 type LateLog struct {
 	total  int64
 	told   int64 // total at the last line
@@ -271,7 +262,9 @@ func (l *LateLog) write(ctx *Context, when string) {
 	default:
 		detail = fmt.Sprintf(" (watermark %s)", FormatTimestamp(l.wm))
 	}
-	lateLogMu.Lock()
-	defer lateLogMu.Unlock()
-	fmt.Fprintf(LateLogOutput, "sluice: %s: %d late rows dropped %s%s\n", who, l.total, when, detail)
+	log := DefaultLogger()
+	if ctx != nil {
+		log = ctx.Logger()
+	}
+	log.Warn(fmt.Sprintf("%s: %d late rows dropped %s%s", who, l.total, when, detail))
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/xwb1989/sqlparser"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -40,6 +42,13 @@ type Options struct {
 	// StateTTL, when positive, is the state TTL of every query, over the
 	// file's SET 'table.exec.state.ttl' (the --state-ttl flag).
 	StateTTL time.Duration
+	// Logger receives the warnings of the job's topics (nil:
+	// runtime.DefaultLogger); give runtime.Run the same one.
+	Logger *slog.Logger
+	// Metrics receives the counters of the job's topics (sluice_sns_*);
+	// give runtime.Run the same set. Nil: each topic has a set of its own,
+	// registered for /metrics until the plan is closed.
+	Metrics *metrics.Set
 }
 
 // Plan is a compiled job file: one dataflow graph running every INSERT.

@@ -81,7 +81,8 @@ func (p *planner) createTopic(n *parser.CreateTopic) error {
 		}
 		drain = d
 	}
-	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o["region"], Account: o["account"], DrainTimeout: drain})
+	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o["region"], Account: o["account"], DrainTimeout: drain,
+		Logger: p.o.Logger, Metrics: p.o.Metrics})
 	if err != nil {
 		return err
 	}

@@ -157,26 +157,33 @@ type publisher struct {
 	count map[string]int    // state → instances
 }
 
-// publishers holds the latest publisher of each alarm name: the
-// process-wide gauges of an alarm (registered once) read its counts, so a
-// job planned again in the same process reports its own.
+// publishers holds the latest publisher of each alarm name per metrics set:
+// the gauges of an alarm, registered once in the set of its topic (the
+// job's), read its counts, so a job planned again with the same set
+// reports its own.
 var publishers struct {
-	mu     sync.Mutex
-	byName map[string]*publisher
+	mu    sync.Mutex
+	byKey map[publisherKey]*publisher
+}
+
+type publisherKey struct {
+	set  *metrics.Set
+	name string
 }
 
 func newPublisher(t *sns.Topic, name string) *publisher {
 	p := &publisher{topic: t, state: map[string]string{}, count: map[string]int{}}
+	key := publisherKey{t.Metrics(), name}
 	publishers.mu.Lock()
-	if publishers.byName == nil {
-		publishers.byName = map[string]*publisher{}
+	if publishers.byKey == nil {
+		publishers.byKey = map[publisherKey]*publisher{}
 	}
-	publishers.byName[name] = p
+	publishers.byKey[key] = p
 	publishers.mu.Unlock()
 	for _, st := range []string{"OK", "ALARM", "INSUFFICIENT_DATA"} {
-		metrics.GetOrCreateGauge(fmt.Sprintf(`sluice_alarm_instances{alarm=%q,state=%q}`, name, st), func() float64 {
+		key.set.GetOrCreateGauge(fmt.Sprintf(`sluice_alarm_instances{alarm=%q,state=%q}`, name, st), func() float64 {
 			publishers.mu.Lock()
-			cur := publishers.byName[name]
+			cur := publishers.byKey[key]
 			publishers.mu.Unlock()
 			cur.mu.Lock()
 			defer cur.mu.Unlock()

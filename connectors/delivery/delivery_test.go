@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -152,8 +151,9 @@ func lines(data []byte) []string {
 	return strings.Split(s, "\n")
 }
 
-func counter(name string) uint64 {
-	return metrics.GetOrCreateCounter(name).Get()
+// counter reads a counter of the sink op from its job's metrics set.
+func counter(op *sink, name string) uint64 {
+	return op.m.set.GetOrCreateCounter(name).Get()
 }
 
 var objectName = regexp.MustCompile(`-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}`)
@@ -194,7 +194,7 @@ func TestJSONGzip(t *testing.T) {
 		t.Errorf("no object for 10:00: %v", got)
 	}
 	l := `{table="` + op.cfg.table + `"}`
-	if r, o := counter("sluice_delivery_records_total"+l), counter("sluice_delivery_objects_total"+l); r != 3 || o != 3 {
+	if r, o := counter(op, "sluice_delivery_records_total"+l), counter(op, "sluice_delivery_objects_total"+l); r != 3 || o != 3 {
 		t.Errorf("metrics: %d records, %d objects; want 3, 3", r, o)
 	}
 }
@@ -390,7 +390,7 @@ func TestPartitionKeyFromQuery(t *testing.T) {
 		t.Errorf("rawData %s", r)
 	}
 	l := `{table="` + op.cfg.table + `",type="processing-failed"}`
-	if n := counter("sluice_delivery_errors_total" + l); n != 3 {
+	if n := counter(op, "sluice_delivery_errors_total"+l); n != 3 {
 		t.Errorf("errors counted: %d, want 3", n)
 	}
 }

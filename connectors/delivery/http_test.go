@@ -89,10 +89,10 @@ func TestHTTPRetries(t *testing.T) {
 			t.Errorf("headers %v", h)
 		}
 	}
-	if n := counter(`sluice_delivery_retries_total{table="` + op.cfg.table + `"}`); n != 3 {
+	if n := counter(op, `sluice_delivery_retries_total{table="`+op.cfg.table+`"}`); n != 3 {
 		t.Errorf("%d retries counted, want 3", n)
 	}
-	if n := counter(`sluice_delivery_records_total{table="` + op.cfg.table + `"}`); n != 5 {
+	if n := counter(op, `sluice_delivery_records_total{table="`+op.cfg.table+`"}`); n != 5 {
 		t.Errorf("%d records counted, want 5", n)
 	}
 }
@@ -120,7 +120,7 @@ func TestHTTPGivesUp(t *testing.T) {
 			t.Errorf("rawData %s", r)
 		}
 	}
-	if n := counter(`sluice_delivery_errors_total{table="` + op.cfg.table + `",type="http-endpoint-failed"}`); n != 3 {
+	if n := counter(op, `sluice_delivery_errors_total{table="`+op.cfg.table+`",type="http-endpoint-failed"}`); n != 3 {
 		t.Errorf("%d errors counted, want 3", n)
 	}
 }

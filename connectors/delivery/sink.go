@@ -95,49 +95,35 @@ type sink struct {
 	m sinkMetrics
 }
 
-// sinkMetrics are the connector's counters in the default metrics set.
+// sinkMetrics are the connector's counters in the job's metrics set.
 type sinkMetrics struct {
 	records, bytes, objects, retries *metrics.Counter
 	table                            string
+	set                              *metrics.Set
 }
 
-func newMetrics(table string) sinkMetrics {
+func newMetrics(set *metrics.Set, table string) sinkMetrics {
 	l := `{table=` + strconv.Quote(table) + `}`
 	return sinkMetrics{
 		table:   table,
-		records: metrics.GetOrCreateCounter("sluice_delivery_records_total" + l),
-		bytes:   metrics.GetOrCreateCounter("sluice_delivery_bytes_total" + l),
-		objects: metrics.GetOrCreateCounter("sluice_delivery_objects_total" + l),
-		retries: metrics.GetOrCreateCounter("sluice_delivery_retries_total" + l),
+		set:     set,
+		records: set.GetOrCreateCounter("sluice_delivery_records_total" + l),
+		bytes:   set.GetOrCreateCounter("sluice_delivery_bytes_total" + l),
+		objects: set.GetOrCreateCounter("sluice_delivery_objects_total" + l),
+		retries: set.GetOrCreateCounter("sluice_delivery_retries_total" + l),
 	}
 }
 
 func (m sinkMetrics) errors(typ string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`sluice_delivery_errors_total{table=` + strconv.Quote(m.table) + `,type=` + strconv.Quote(typ) + `}`)
-}
-
-// stopCtx is a context that is done when the job stops.
-type stopCtx struct {
-	context.Context
-	done <-chan struct{}
-}
-
-func (c stopCtx) Done() <-chan struct{} { return c.done }
-func (c stopCtx) Err() error {
-	select {
-	case <-c.done:
-		return context.Canceled
-	default:
-		return nil
-	}
+	return m.set.GetOrCreateCounter(`sluice_delivery_errors_total{table=` + strconv.Quote(m.table) + `,type=` + strconv.Quote(typ) + `}`)
 }
 
 func newID() string { return uuid.NewString() }
 
 func (s *sink) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
-	s.rctx = stopCtx{Context: context.Background(), done: ctx.Done()}
-	s.m = newMetrics(s.cfg.table)
+	s.rctx = ctx.Ctx()
+	s.m = newMetrics(ctx.JobMetrics(), s.cfg.table)
 	s.bufs = make(map[string]*buffer)
 	var err error
 	if s.enc, err = newEncoder(s.cfg); err != nil {

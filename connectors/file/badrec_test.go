@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -22,8 +23,6 @@ import (
 func readTimed(t *testing.T, opts map[string]string) (*rttest.Collector, *metrics.Set, string, error) {
 	t.Helper()
 	var log syncBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
 	tab := table(opts)
 	tab.TimeColumn = 4
 	newSrc, _, err := connector(t).NewSource(tab)
@@ -37,7 +36,7 @@ func readTimed(t *testing.T, opts map[string]string) (*rttest.Collector, *metric
 	set := metrics.NewSet()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err = runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: set})
+	err = runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: set, Logger: lineLogger(&log)})
 	return c, set, log.String(), err
 }
 
@@ -199,5 +198,29 @@ func TestFarFutureRowIsABadRecordNotAWatermarkDriver(t *testing.T) {
 	_, _, _, err = readTimed(t, map[string]string{"path": path, "scan.watermark.max-future": "soon"})
 	if err == nil || !strings.Contains(err.Error(), `option "scan.watermark.max-future"`) {
 		t.Fatalf("got %v, want an error naming the option", err)
+	}
+}
+
+// TestBadRecordLinesCarryJobOperatorAndSubtask: a bad record is reported
+// through the logger of the subtask that read it.
+func TestBadRecordLinesCarryJobOperatorAndSubtask(t *testing.T) {
+	path := goodAndBad(t, 20, 7)
+	var log syncBuffer
+	g, _ := readJob(t, map[string]string{"path": path}, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Logger: slog.New(slog.NewJSONHandler(&log, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Level, Msg, Job, Operator string
+		Subtask                   *int
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(log.String())), &rec); err != nil {
+		t.Fatalf("log %q: want one JSON line: %v", log.String(), err)
+	}
+	if rec.Level != "WARN" || !strings.HasSuffix(rec.Msg, "in.jsonl:7: at offset 9: unexpected 'o', want a key (skipped)") ||
+		rec.Job != "read" || rec.Operator != "src" || rec.Subtask == nil || *rec.Subtask != 0 {
+		t.Fatalf("log line %s: want a warning about line 7 with job read, operator src, subtask 0", log.String())
 	}
 }

@@ -320,7 +320,7 @@ func (s *sink) publish(p pendingFile) error {
 	}
 	if _, serr := os.Lstat(final); serr != nil {
 		// Neither name is there: published, then moved away or deleted.
-		s.cfg.log.Printf("table %s: %s of checkpoint %d is gone (published and moved away?)", s.cfg.table, final, p.Checkpoint)
+		s.cfg.log.Warn(s.ctx.Logger(), "table %s: %s of checkpoint %d is gone (published and moved away?)", s.cfg.table, final, p.Checkpoint)
 	}
 	return nil
 }

@@ -79,8 +79,6 @@ package file
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -109,10 +107,6 @@ const (
 
 // maxRecordBytes is MaxRecordBytes (tests lower it).
 var maxRecordBytes = MaxRecordBytes
-
-// logOutput receives the rate-limited reports of bad records and other
-// warnings when no 'errors.path' is set (tests replace it).
-var logOutput io.Writer = os.Stderr
 
 // factory is the 'file' connector.
 type factory struct{}
@@ -208,7 +202,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 		if c.eventTime, err = connectors.NewEventTime(t); err != nil {
 			return nil, err
 		}
-		if c.bad, err = connectors.NewBadRecords(t, logOutput); err != nil {
+		if c.bad, err = connectors.NewBadRecords(t); err != nil {
 			return nil, err
 		}
 	}
@@ -234,7 +228,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
 		}
 	}
-	c.log = connectors.NewLimiter(logOutput, time.Second)
+	c.log = connectors.NewLimiter(time.Second)
 	return c, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,13 +114,22 @@ func readJob(t *testing.T, opts map[string]string, par int) (*runtime.Graph, *rt
 // read runs a bounded read of the table and returns the rows, sorted.
 func read(t *testing.T, opts map[string]string, par int) ([]string, *metrics.Set, error) {
 	t.Helper()
+	return readLogged(t, opts, par, os.Stderr)
+}
+
+// readLogged is read with the job's log lines written to log.
+func readLogged(t *testing.T, opts map[string]string, par int, log io.Writer) ([]string, *metrics.Set, error) {
+	t.Helper()
 	g, c := readJob(t, opts, par)
 	set := metrics.NewSet()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := runtime.Run(ctx, g, runtime.Options{Parallelism: par, Metrics: set})
+	err := runtime.Run(ctx, g, runtime.Options{Parallelism: par, Metrics: set, Logger: lineLogger(log)})
 	return c.Sorted(), set, err
 }
+
+// lineLogger is a job logger writing "sluice: " lines to w, as the command does.
+func lineLogger(w io.Writer) *slog.Logger { return slog.New(runtime.NewLineHandler(w, nil)) }
 
 func mustRead(t *testing.T, opts map[string]string, par int) []string {
 	t.Helper()
@@ -342,9 +353,7 @@ func TestSourceFolderAndGlob(t *testing.T) {
 	}
 	// A hidden file named on its own is read.
 	var log syncBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
-	if _, _, err := read(t, map[string]string{"path": filepath.Join(dir, ".hidden.json")}, 1); err != nil {
+	if _, _, err := readLogged(t, map[string]string{"path": filepath.Join(dir, ".hidden.json")}, 1, &log); err != nil {
 		t.Fatal(err) // its bad line goes to the log, and the job goes on
 	}
 	if !strings.Contains(log.String(), ".hidden.json:1: at offset 0: unexpected 'n', want a JSON object (skipped)") {

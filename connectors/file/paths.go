@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,8 +144,8 @@ type listing struct {
 
 // take returns the files dealt to subtask of par not yet taken; when
 // following, it first lists the path again if the monitor interval has
-// passed since the last listing.
-func (l *listing) take(subtask, par int, now time.Time) ([]string, error) {
+// passed since the last listing. log receives the warnings.
+func (l *listing) take(log *slog.Logger, subtask, par int, now time.Time) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.opened {
@@ -167,7 +168,7 @@ func (l *listing) take(subtask, par int, now time.Time) ([]string, error) {
 		l.scanned = now
 		files, err := l.cfg.list()
 		if err != nil {
-			l.cfg.log.Printf("table %s: cannot list %s (will try again): %v", l.cfg.table, l.cfg.path, err)
+			l.cfg.log.Warn(log, "table %s: cannot list %s (will try again): %v", l.cfg.table, l.cfg.path, err)
 		}
 		l.deal(files)
 	}

@@ -149,7 +149,7 @@ func (s *Source) Open(ctx *runtime.Context) error {
 		s.dec = format.NewJSONDecoder(s.cfg.schema)
 	}
 	now := time.Now()
-	files, err := s.listing.take(ctx.Subtask, ctx.Parallelism, now)
+	files, err := s.listing.take(ctx.Logger(), ctx.Subtask, ctx.Parallelism, now)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (s *Source) poll(ctx context.Context) (*runtime.Batch, int, error) {
 // interval, looks for files that have grown.
 func (s *Source) follow() error {
 	now := time.Now()
-	files, err := s.listing.take(s.ctx.Subtask, s.ctx.Parallelism, now)
+	files, err := s.listing.take(s.ctx.Logger(), s.ctx.Subtask, s.ctx.Parallelism, now)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (s *Source) follow() error {
 		case st.Size() > fs.offset:
 			s.enqueue(part)
 		case st.Size() < fs.offset:
-			s.cfg.log.Printf("table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
+			s.cfg.log.Warn(s.ctx.Logger(), "table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
 				s.cfg.table, fs.path, st.Size(), fs.offset)
 			fs.offset, fs.line, fs.skip = 0, 0, false
 			s.enqueue(part)
@@ -461,7 +461,7 @@ func (fs *fileState) fill() error {
 // event time: it fails the job when asked to, and otherwise reports and
 // counts it.
 func (s *Source) badRecord(fs *fileState, line int64, err error, rec []byte) error {
-	if err := s.cfg.bad.Report(connectors.Where{File: fs.path, Line: line}, err, rec); err != nil {
+	if err := s.cfg.bad.Report(s.ctx.Logger(), connectors.Where{File: fs.path, Line: line}, err, rec); err != nil {
 		return err
 	}
 	s.bad++
@@ -483,6 +483,6 @@ func (s *Source) Close() error {
 		s.batch.Release()
 		s.batch = nil
 	}
-	s.cfg.log.Flush("warnings")
+	s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")
 	return errors.Join(errs...)
 }

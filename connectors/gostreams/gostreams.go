@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sync"
 	"time"
 
@@ -34,8 +33,9 @@ type SourceOptions struct {
 	// Convert turns elements into rows (default: DefaultToRow).
 	Convert ToRowFunc
 	// OnError is told of every element that could not be converted, with
-	// its position in the stream (default: a line on standard error). Such
-	// elements are skipped and counted in sluice_operator_bad_records_total.
+	// its position in the stream (default: a warning through the job's
+	// logger, runtime.Options.Logger). Such elements are skipped and
+	// counted in sluice_operator_bad_records_total.
 	OnError func(pos int64, elem any, err error)
 }
 
@@ -115,7 +115,7 @@ func (s *source) add(elem any) {
 		if s.opt.OnError != nil {
 			s.opt.OnError(pos, elem, err)
 		} else {
-			fmt.Fprintf(os.Stderr, "sluice: %v (skipped)\n", err)
+			s.ctx.Logger().Warn(fmt.Sprintf("%v (skipped)", err))
 		}
 	}
 }

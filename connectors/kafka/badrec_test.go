@@ -15,12 +15,10 @@ import (
 // reason), not a row, and the summary lists where it was.
 func TestKafkaFarFutureRecordGoesToErrorsPath(t *testing.T) {
 	var log lockedBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
 	addr := startCluster(t, 1)
 	produce(t, addr, "clicks", 0, [][]byte{click("a", 1, 1), []byte(`{"user":"z","n":2,"ts":"9999-12-31T00:00:00Z"}`), click("c", 3, 3)}, nil)
 	path := filepath.Join(t.TempDir(), "errors.jsonl")
-	d := openSources(t, table(addr, map[string]string{"scan.bounded.mode": "latest-offset", "errors.path": path}), 1, nil)
+	d := openSourcesLogged(t, table(addr, map[string]string{"scan.bounded.mode": "latest-offset", "errors.path": path}), 1, nil, &log)
 	if got := d.poll(t, -1); len(got) != 2 || got[0] != clickRow("a", 1, 1) || got[1] != clickRow("c", 3, 3) {
 		t.Fatalf("read %q, want the 2 sane records", got)
 	}

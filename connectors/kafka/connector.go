@@ -134,9 +134,6 @@ const (
 	minBackoff    = 50 * time.Millisecond
 )
 
-// logOutput receives rate-limited warnings (tests replace it).
-var logOutput io.Writer = os.Stderr
-
 // factory is the 'kafka' connector.
 type factory struct{}
 
@@ -285,7 +282,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	if err := c.parseSecurity(t); err != nil {
 		return nil, err
 	}
-	c.log = connectors.NewLimiter(logOutput, time.Second)
+	c.log = connectors.NewLimiter(time.Second)
 	return c, nil
 }
 
@@ -683,7 +680,7 @@ func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error)
 	if c.eventTime, err = connectors.NewEventTime(t); err != nil {
 		return nil, 0, err
 	}
-	if c.bad, err = connectors.NewBadRecords(t, logOutput); err != nil {
+	if c.bad, err = connectors.NewBadRecords(t); err != nil {
 		return nil, 0, err
 	}
 	return func() runtime.Source { return &source{cfg: c} }, 0, nil

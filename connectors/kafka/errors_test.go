@@ -93,12 +93,10 @@ func TestBrokerErrors(t *testing.T) {
 // records around it are read.
 func TestBadRecords(t *testing.T) {
 	var log lockedBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
 	addr := startCluster(t, 1)
 	produce(t, addr, "clicks", 0, [][]byte{click("a", 1, 1), []byte(`{"user":"b","n":"x"}`), click("c", 3, 3), []byte("not json")}, nil)
 	bounded := map[string]string{"scan.bounded.mode": "latest-offset"}
-	d := openSources(t, table(addr, bounded), 1, nil)
+	d := openSourcesLogged(t, table(addr, bounded), 1, nil, &log)
 	if got := d.poll(t, -1); len(got) != 2 {
 		t.Fatalf("read %v, want the 2 good records", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -120,7 +121,14 @@ type driven struct {
 
 func openSources(t *testing.T, tab connectors.Table, par int, restore [][]byte) *driven {
 	t.Helper()
-	d, err := tryOpen(tab, par, restore)
+	return openSourcesLogged(t, tab, par, restore, nil)
+}
+
+// openSourcesLogged is openSources with the sources' log lines written to
+// log (nil: standard error).
+func openSourcesLogged(t *testing.T, tab connectors.Table, par int, restore [][]byte, log io.Writer) *driven {
+	t.Helper()
+	d, err := tryOpenLogged(tab, par, restore, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +137,10 @@ func openSources(t *testing.T, tab connectors.Table, par int, restore [][]byte) 
 }
 
 func tryOpen(tab connectors.Table, par int, restore [][]byte) (*driven, error) {
+	return tryOpenLogged(tab, par, restore, nil)
+}
+
+func tryOpenLogged(tab connectors.Table, par int, restore [][]byte, log io.Writer) (*driven, error) {
 	newSrc, _, err := factory{}.NewSource(tab)
 	if err != nil {
 		return nil, err
@@ -143,6 +155,9 @@ func tryOpen(tab connectors.Table, par int, restore [][]byte) (*driven, error) {
 			}
 		}
 		ctx := rttest.NewContext("src", i, par)
+		if log != nil {
+			ctx.SetLogger(slog.New(runtime.NewLineHandler(log, nil)))
+		}
 		if err := s.Open(ctx); err != nil {
 			s.Close()
 			d.close()

@@ -34,9 +34,6 @@ type sink struct {
 	next    int // round-robin
 	timerAt int64
 	scratch []byte
-	stopCtx context.Context
-	cancel  context.CancelFunc
-	watch   sync.WaitGroup
 }
 
 var _ runtime.BarrierHandler = (*sink)(nil)
@@ -45,21 +42,9 @@ var _ runtime.BarrierHandler = (*sink)(nil)
 // brokers or an unknown topic).
 func (s *sink) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
-	s.stopCtx, s.cancel = context.WithCancel(context.Background())
-	if done := ctx.Done(); done != nil {
-		s.watch.Add(1)
-		go func() { // stops writes in flight when the job stops
-			defer s.watch.Done()
-			select {
-			case <-done:
-				s.cancel()
-			case <-s.stopCtx.Done():
-			}
-		}()
-	}
 	s.tr = s.cfg.transport()
 	s.cl = s.cfg.client(s.tr)
-	parts, err := s.cfg.listPartitions(s.stopCtx)
+	parts, err := s.cfg.listPartitions(s.done())
 	if err != nil {
 		return err
 	}
@@ -284,8 +269,8 @@ func (s *sink) produce(p int, pb *pending) error {
 	return nil
 }
 
-// done is a context that ends when the job stops.
-func (s *sink) done() context.Context { return s.stopCtx }
+// done is a context that ends when the job stops: writes in flight give up.
+func (s *sink) done() context.Context { return s.ctx.Ctx() }
 
 // Close releases the connections; what is still buffered was not
 // acknowledged by any checkpoint and is written again by a restored job.
@@ -293,10 +278,6 @@ func (s *sink) Close() error {
 	if s.keyB != nil {
 		s.keyB.Release()
 		s.keyB = nil
-	}
-	if s.cancel != nil {
-		s.cancel()
-		s.watch.Wait()
 	}
 	if s.tr != nil {
 		s.tr.CloseIdleConnections()

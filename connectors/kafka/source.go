@@ -99,7 +99,7 @@ type source struct {
 // starts (and, bounded, stops), and starts their readers.
 func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
-	s.runCtx, s.stop = context.WithCancel(context.Background())
+	s.runCtx, s.stop = context.WithCancel(ctx.Ctx())
 	switch s.cfg.format {
 	case "csv":
 		d, err := format.NewCSVDecoder(s.cfg.schema, s.cfg.csv)
@@ -137,7 +137,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	s.opened = true
 	if s.cfg.bounded == "" && s.cfg.discovery > 0 {
 		s.readers.Add(1)
-		go s.discover()
+		ctx.Go(func(context.Context) error { s.discover(); return nil })
 	}
 	return nil
 }
@@ -184,7 +184,8 @@ func (s *source) take(parts []partitionInfo, atStart bool) error {
 			s.started = append(s.started, ps.id)
 		}
 		s.readers.Add(1)
-		go s.read(ps, ps.next, ps.stop)
+		from, to := ps.next, ps.stop
+		s.ctx.Go(func(context.Context) error { s.read(ps, from, to); return nil })
 	}
 	return nil
 }
@@ -467,7 +468,7 @@ func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
 // reports it.
 func (s *source) badRecord(ps *partState, r record, err error) error {
 	where := connectors.Where{Topic: ps.topic, Partition: ps.part, Offset: r.offset}
-	if err := s.cfg.bad.Report(where, err, r.value); err != nil {
+	if err := s.cfg.bad.Report(s.ctx.Logger(), where, err, r.value); err != nil {
 		return err
 	}
 	s.bad++
@@ -503,7 +504,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 			}
 			return false
 		}
-		s.cfg.log.Printf("table %s: kafka %s on %s: %v (retrying)", s.cfg.table, tp, leader, err)
+		s.cfg.log.Warn(s.ctx.Logger(), "table %s: kafka %s on %s: %v (retrying)", s.cfg.table, tp, leader, err)
 		if !sleep(ctx, backoff) {
 			return false
 		}
@@ -525,7 +526,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 		if err != nil {
 			cancel()
 			if errors.Is(err, kafka.OffsetOutOfRange) {
-				s.cfg.log.Printf("table %s: kafka %s: offset %d is no longer in the log: reading on from the earliest offset", s.cfg.table, tp, next)
+				s.cfg.log.Warn(s.ctx.Logger(), "table %s: kafka %s: offset %d is no longer in the log: reading on from the earliest offset", s.cfg.table, tp, next)
 				next = kafka.FirstOffset
 			}
 			if !retry(err) {
@@ -628,7 +629,7 @@ func (s *source) discover() {
 		parts, err := s.cfg.listPartitions(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.cfg.log.Printf("%v (looking for new partitions again in %v)", err, s.cfg.discovery)
+				s.cfg.log.Warn(s.ctx.Logger(), "%v (looking for new partitions again in %v)", err, s.cfg.discovery)
 			}
 			continue
 		}
@@ -654,6 +655,6 @@ func (s *source) Close() error {
 		s.batch = nil
 	}
 	err := s.cfg.bad.Flush()
-	s.cfg.log.Flush("warnings")
+	s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")
 	return err
 }

@@ -5,23 +5,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/runtime"
 )
 
-// captureLog sends the package's log lines to a buffer for the test.
+// captureLog returns a buffer for the log lines of a test's topics (see
+// newTopicLogged and lineLogger).
 func captureLog(t *testing.T) *syncBuffer {
 	t.Helper()
-	var log syncBuffer
-	old := logOutput
-	logOutput = &log
-	t.Cleanup(func() { logOutput = old })
-	return &log
+	return &syncBuffer{}
 }
+
+// lineLogger is a logger writing "sluice: " lines to w, as the command does.
+func lineLogger(w io.Writer) *slog.Logger { return slog.New(runtime.NewLineHandler(w, nil)) }
 
 // refusedURL is an http:// URL of a loopback port nobody listens on.
 func refusedURL(t *testing.T) string {
@@ -66,7 +70,7 @@ func TestHangingSubscriberDoesNotStallTopic(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
 	dlHang, dlRefused := filepath.Join(dir, "dl-hang.jsonl"), filepath.Join(dir, "dl-refused.jsonl")
-	tp, err := NewTopic(fmt.Sprintf("hang-%d", topicSeq.Add(1)), TopicOptions{DrainTimeout: 300 * time.Millisecond})
+	tp, err := NewTopic(fmt.Sprintf("hang-%d", topicSeq.Add(1)), TopicOptions{DrainTimeout: 300 * time.Millisecond, Logger: lineLogger(log)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,14 +113,14 @@ func TestHangingSubscriberDoesNotStallTopic(t *testing.T) {
 		r1, _ = deadLetters(t, dlHang)
 		r2, _ = deadLetters(t, dlRefused)
 		return len(r1) > 0 && len(r2) > 0 &&
-			uint64(len(r1)) == counter("sluice_sns_queue_full_total", tp.Name(), "hang") &&
-			uint64(len(r2)) == counter("sluice_sns_queue_full_total", tp.Name(), "refused")
+			uint64(len(r1)) == counter(tp, "sluice_sns_queue_full_total", "hang") &&
+			uint64(len(r2)) == counter(tp, "sluice_sns_queue_full_total", "refused")
 	}, func() string {
 		return fmt.Sprintf("dead letters %d and %d, queue full %d and %d", len(r1), len(r2),
-			counter("sluice_sns_queue_full_total", tp.Name(), "hang"), counter("sluice_sns_queue_full_total", tp.Name(), "refused"))
+			counter(tp, "sluice_sns_queue_full_total", "hang"), counter(tp, "sluice_sns_queue_full_total", "refused"))
 	})
 	for _, name := range []string{"hang", "refused"} {
-		if n := counter("sluice_sns_queue_full_total", tp.Name(), name); n < total/2 {
+		if n := counter(tp, "sluice_sns_queue_full_total", name); n < total/2 {
 			t.Errorf("subscription %s: %d messages found the queue full, want most of %d", name, n, total)
 		}
 	}
@@ -160,7 +164,7 @@ func TestFullQueueWithoutDeadLetterIsCountedAndLogged(t *testing.T) {
 	log := captureLog(t)
 	block := make(chan struct{})
 	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { <-block })
-	tp := newTopic(t, "nodlq-full")
+	tp := newTopicLogged(t, log, "nodlq-full")
 	defer close(block) // before the topic's Close (cleanups run after defers)
 	// Room for about one message of ~250 bytes.
 	subscribe(t, tp, SubscriptionConfig{Name: "slow", Protocol: "http", Endpoint: rc.srv.URL, QueueBytes: 300,
@@ -181,10 +185,10 @@ func TestFullQueueWithoutDeadLetterIsCountedAndLogged(t *testing.T) {
 		t.Fatal("Publish blocked on a full queue")
 	}
 	waitFor(t, "the first delivery attempt", func() bool { return len(rc.requests()) == 1 })
-	if n := counter("sluice_sns_queue_full_total", tp.Name(), "slow"); n != 4 {
+	if n := counter(tp, "sluice_sns_queue_full_total", "slow"); n != 4 {
 		t.Errorf("queue_full_total = %d, want 4 (one message in the queue)", n)
 	}
-	if n := counter("sluice_sns_dead_letters_total", tp.Name(), "slow"); n != 4 {
+	if n := counter(tp, "sluice_sns_dead_letters_total", "slow"); n != 4 {
 		t.Errorf("dead_letters_total = %d, want 4", n)
 	}
 	if got := log.String(); !strings.Contains(got, "subscription slow: message") || !strings.Contains(got, "the queue is full") ||
@@ -206,7 +210,7 @@ func TestFailingSubscriptionIsLoggedAndItsRecovery(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})
-	tp := newTopic(t, "flaky")
+	tp := newTopicLogged(t, log, "flaky")
 	subscribe(t, tp, SubscriptionConfig{Name: "flaky", Protocol: "http", Endpoint: rc.srv.URL, DeliveryPolicy: fastPolicy(5)})
 	publish(t, tp, Message{Body: "x"})
 	flush(t, tp)

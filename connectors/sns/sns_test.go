@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"go.uber.org/goleak"
 )
 
@@ -87,7 +86,18 @@ func (rc *receiver) messages(t *testing.T) []string {
 // run more than once.
 func newTopic(t *testing.T, name string) *Topic {
 	t.Helper()
-	tp, err := NewTopic(fmt.Sprintf("%s-%d", name, topicSeq.Add(1)), TopicOptions{})
+	return newTopicLogged(t, nil, name)
+}
+
+// newTopicLogged is newTopic with the topic's log lines written to log
+// (nil: standard error).
+func newTopicLogged(t *testing.T, log io.Writer, name string) *Topic {
+	t.Helper()
+	o := TopicOptions{}
+	if log != nil {
+		o.Logger = lineLogger(log)
+	}
+	tp, err := NewTopic(fmt.Sprintf("%s-%d", name, topicSeq.Add(1)), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +157,13 @@ func waitFor(t *testing.T, what string, cond func() bool, state ...func() string
 	}
 }
 
-func counter(name, topic, sub string) uint64 {
+// counter reads a counter of topic tp (of subscription sub, or of the
+// topic when sub is "") from the topic's metrics set.
+func counter(tp *Topic, name, sub string) uint64 {
 	if sub == "" {
-		return metrics.GetOrCreateCounter(fmt.Sprintf(`%s{topic=%q}`, name, topic)).Get()
+		return tp.set.GetOrCreateCounter(fmt.Sprintf(`%s{topic=%q}`, name, tp.Name())).Get()
 	}
-	return metrics.GetOrCreateCounter(fmt.Sprintf(`%s{topic=%q,subscription=%q}`, name, topic, sub)).Get()
+	return tp.set.GetOrCreateCounter(fmt.Sprintf(`%s{topic=%q,subscription=%q}`, name, tp.Name(), sub)).Get()
 }
 
 func readLines(t *testing.T, path string) []string {
@@ -286,14 +298,14 @@ func TestFanOut(t *testing.T) {
 		if got := fmt.Sprint(rc.messages(t)); got != want {
 			t.Errorf("receiver %d got %s, want %s", i, got, want)
 		}
-		if n := counter("sluice_sns_deliveries_total", tp.Name(), fmt.Sprint("s", i)); n != 5 {
+		if n := counter(tp, "sluice_sns_deliveries_total", fmt.Sprint("s", i)); n != 5 {
 			t.Errorf("receiver %d: %d deliveries counted", i, n)
 		}
 	}
 	if lines := readLines(t, path); len(lines) != 5 {
 		t.Errorf("file has %d lines, want 5", len(lines))
 	}
-	if n := counter("sluice_sns_published_total", tp.Name(), ""); n != 5 {
+	if n := counter(tp, "sluice_sns_published_total", ""); n != 5 {
 		t.Errorf("published_total = %d", n)
 	}
 	// Each copy is the same message: same id.
@@ -324,11 +336,11 @@ func TestRetryThenRecover(t *testing.T) {
 		"sluice_sns_deliveries_total":        3,
 		"sluice_sns_dead_letters_total":      0,
 	} {
-		if n := counter(name, tp.Name(), "s"); n != want {
+		if n := counter(tp, name, "s"); n != want {
 			t.Errorf("%s = %d, want %d", name, n, want)
 		}
 	}
-	h := metrics.GetOrCreateHistogram(fmt.Sprintf(`sluice_sns_delivery_seconds{topic=%q,subscription="s"}`, tp.Name()))
+	h := tp.set.GetOrCreateHistogram(fmt.Sprintf(`sluice_sns_delivery_seconds{topic=%q,subscription="s"}`, tp.Name()))
 	var count int
 	h.VisitNonZeroBuckets(func(_ string, c uint64) { count += int(c) })
 	if count != 3 {
@@ -346,7 +358,7 @@ func TestConnectionErrorRetried(t *testing.T) {
 	subscribe(t, tp, SubscriptionConfig{Name: "s", Protocol: "http", Endpoint: url, DeliveryPolicy: fastPolicy(2), DeadLetter: "file://" + dl})
 	publish(t, tp, Message{Body: "x"})
 	flush(t, tp)
-	if n := counter("sluice_sns_delivery_failures_total", tp.Name(), "s"); n != 3 {
+	if n := counter(tp, "sluice_sns_delivery_failures_total", "s"); n != 3 {
 		t.Fatalf("%d failed attempts, want 3", n)
 	}
 	if lines := readLines(t, dl); len(lines) != 1 || !strings.Contains(lines[0], "connect") {
@@ -377,8 +389,8 @@ func TestAttemptTimeout(t *testing.T) {
 	if d := time.Since(start); d < 500*time.Millisecond || d > 5*time.Second {
 		t.Errorf("delivered after %v", d)
 	}
-	if f, r, d := counter("sluice_sns_delivery_failures_total", tp.Name(), "s"), counter("sluice_sns_delivery_retries_total", tp.Name(), "s"),
-		counter("sluice_sns_deliveries_total", tp.Name(), "s"); f != 1 || r != 1 || d != 1 {
+	if f, r, d := counter(tp, "sluice_sns_delivery_failures_total", "s"), counter(tp, "sluice_sns_delivery_retries_total", "s"),
+		counter(tp, "sluice_sns_deliveries_total", "s"); f != 1 || r != 1 || d != 1 {
 		t.Errorf("failures %d, retries %d, deliveries %d; want 1, 1, 1", f, r, d)
 	}
 }
@@ -415,7 +427,7 @@ func TestDeadLetterFile(t *testing.T) {
 	if rec.Message.Type != "Notification" || rec.Message.MessageId != id || rec.Message.Message != "lost" || rec.Message.Subject != "subj" {
 		t.Errorf("dead letter's message %+v", rec.Message)
 	}
-	if n := counter("sluice_sns_dead_letters_total", tp.Name(), "pager"); n != 1 {
+	if n := counter(tp, "sluice_sns_dead_letters_total", "pager"); n != 1 {
 		t.Errorf("dead_letters_total = %d", n)
 	}
 }
@@ -440,11 +452,8 @@ func (s *syncBuffer) String() string {
 
 func TestNoDeadLetterTargetLogs(t *testing.T) {
 	var log syncBuffer
-	old := logOutput
-	logOutput = &log
-	defer func() { logOutput = old }()
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadRequest) })
-	tp := newTopic(t, "nodlq")
+	tp := newTopicLogged(t, &log, "nodlq")
 	subscribe(t, tp, SubscriptionConfig{Name: "s", Protocol: "http", Endpoint: rc.srv.URL, DeliveryPolicy: fastPolicy(0)})
 	id := publish(t, tp, Message{Body: "x"})
 	flush(t, tp)
@@ -794,7 +803,7 @@ func TestFilteredOutCounted(t *testing.T) {
 	subscribe(t, tp, SubscriptionConfig{Name: "s", Protocol: "http", Endpoint: rc.srv.URL, FilterPolicy: "  "})
 	publish(t, tp, Message{Body: "x", Attributes: map[string]Attribute{"k": {Type: "String", Value: "v"}}})
 	flush(t, tp)
-	if n, f := len(rc.requests()), counter("sluice_sns_filtered_out_total", tp.Name(), "s"); n != 1 || f != 0 {
+	if n, f := len(rc.requests()), counter(tp, "sluice_sns_filtered_out_total", "s"); n != 1 || f != 0 {
 		t.Fatalf("%d delivered, %d filtered out", n, f)
 	}
 }
@@ -822,7 +831,7 @@ func TestFilterPolicies(t *testing.T) {
 		if got := fmt.Sprint(rc.messages(t)); got != want {
 			t.Errorf("%s received %s, want %s", sub, got, want)
 		}
-		if n := counter("sluice_sns_filtered_out_total", tp.Name(), sub); n != out {
+		if n := counter(tp, "sluice_sns_filtered_out_total", sub); n != out {
 			t.Errorf("%s: filtered_out_total = %d, want %d", sub, n, out)
 		}
 	}

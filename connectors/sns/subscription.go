@@ -12,8 +12,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns/filter"
+	"github.com/sluicehq/sluice/internal/ratelog"
 )
 
 // SubscriptionConfig configures a subscription to a topic.
@@ -85,8 +85,7 @@ type Subscription struct {
 	m        subMetrics
 	next     time.Time // throttlePolicy: the earliest next attempt (the goroutine's own)
 	health   health    // the delivery goroutine's own
-	logw     io.Writer // where health lines go
-	log      *connectors.Limiter
+	log      *ratelog.Limiter
 
 	deadMu     sync.Mutex // serializes dead-letter writes (two goroutines)
 	deadBroken bool       // a write failed after Close gave up: log the rest
@@ -238,17 +237,16 @@ func (t *Topic) Subscribe(c SubscriptionConfig) (*Subscription, error) {
 
 	labels := fmt.Sprintf(`{topic=%q,subscription=%q}`, t.name, name)
 	s.m = subMetrics{
-		filteredOut: metrics.GetOrCreateCounter("sluice_sns_filtered_out_total" + labels),
-		deliveries:  metrics.GetOrCreateCounter("sluice_sns_deliveries_total" + labels),
-		retries:     metrics.GetOrCreateCounter("sluice_sns_delivery_retries_total" + labels),
-		failures:    metrics.GetOrCreateCounter("sluice_sns_delivery_failures_total" + labels),
-		deadLetters: metrics.GetOrCreateCounter("sluice_sns_dead_letters_total" + labels),
-		queueFull:   metrics.GetOrCreateCounter("sluice_sns_queue_full_total" + labels),
-		seconds:     metrics.GetOrCreateHistogram("sluice_sns_delivery_seconds" + labels),
+		filteredOut: t.set.GetOrCreateCounter("sluice_sns_filtered_out_total" + labels),
+		deliveries:  t.set.GetOrCreateCounter("sluice_sns_deliveries_total" + labels),
+		retries:     t.set.GetOrCreateCounter("sluice_sns_delivery_retries_total" + labels),
+		failures:    t.set.GetOrCreateCounter("sluice_sns_delivery_failures_total" + labels),
+		deadLetters: t.set.GetOrCreateCounter("sluice_sns_dead_letters_total" + labels),
+		queueFull:   t.set.GetOrCreateCounter("sluice_sns_queue_full_total" + labels),
+		seconds:     t.set.GetOrCreateHistogram("sluice_sns_delivery_seconds" + labels),
 	}
 	s.q = newQueue(qb)
-	s.logw = logOutput
-	s.log = connectors.NewLimiter(logOutput, time.Second)
+	s.log = ratelog.New(func(msg string) { t.log.Warn(msg) }, time.Second)
 	subs := make([]*Subscription, len(t.subs), len(t.subs)+1)
 	copy(subs, t.subs)
 	t.subs = append(subs, s)
@@ -473,8 +471,8 @@ func (s *Subscription) failed(err error) {
 		more = fmt.Sprintf(" (%d more failure episodes since the last report)", h.hidden)
 	}
 	h.shown, h.lastShown, h.hidden = true, now, 0
-	fmt.Fprintf(s.logw, "sluice: sns topic %s: subscription %s: delivery failing: %v%s\n",
-		s.topic.name, s.name, err, more)
+	s.topic.log.Warn(fmt.Sprintf("sns topic %s: subscription %s: delivery failing: %v%s",
+		s.topic.name, s.name, err, more))
 }
 
 // recovered notes a successful delivery: it ends a failure episode, and
@@ -486,8 +484,8 @@ func (s *Subscription) recovered() {
 		if h.failed == 1 {
 			attempts = "attempt"
 		}
-		fmt.Fprintf(s.logw, "sluice: sns topic %s: subscription %s: delivering again, after %d failed %s\n",
-			s.topic.name, s.name, h.failed, attempts)
+		s.topic.log.Info(fmt.Sprintf("sns topic %s: subscription %s: delivering again, after %d failed %s",
+			s.topic.name, s.name, h.failed, attempts))
 	}
 	h.failed, h.shown = 0, false
 }

@@ -48,9 +48,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -60,6 +59,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice/connectors/sns/filter"
+	"github.com/sluicehq/sluice/runtime"
 )
 
 // Defaults and limits, in one place.
@@ -89,9 +89,6 @@ var ErrClosed = errors.New("sns: topic is closed")
 // breaks SNS's rules (empty body, too big, bad subject or attributes).
 var ErrInvalidMessage = errors.New("invalid message")
 
-// logOutput receives rate-limited warnings (tests replace it).
-var logOutput io.Writer = os.Stderr
-
 // Attribute is a message attribute: Type "String", "Number", "Binary" or
 // "String.Array" (Value is then a JSON array).
 type Attribute = filter.Attribute
@@ -113,6 +110,13 @@ type TopicOptions struct {
 	// DrainTimeout bounds the delivery of what is queued at Close (besides
 	// Close's context); 0 = Close's context only.
 	DrainTimeout time.Duration
+	// Logger receives the topic's warnings (nil: runtime.DefaultLogger).
+	Logger *slog.Logger
+	// Metrics receives the counters of the topic and its subscriptions,
+	// sluice_sns_*; the job's set, so that jobs in one process count apart.
+	// Nil: a set of the topic's own, registered for /metrics
+	// (metrics.WritePrometheus) until Close.
+	Metrics *metrics.Set
 }
 
 // Topic is a named topic and its subscriptions. It is safe for concurrent
@@ -124,7 +128,9 @@ type Topic struct {
 	published *metrics.Counter
 	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
 	drain     time.Duration
-	logw      io.Writer
+	log       *slog.Logger
+	set       *metrics.Set // where its counters are
+	ownSet    bool         // set is the topic's: Close unregisters it
 
 	ctx    context.Context // ends when Close gives up on delivering
 	cancel context.CancelFunc
@@ -166,13 +172,23 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 	if o.DrainTimeout < 0 {
 		return nil, fmt.Errorf("topic %s: drain timeout %v is negative", name, o.DrainTimeout)
 	}
+	if o.Logger == nil {
+		o.Logger = runtime.DefaultLogger()
+	}
+	ownSet := o.Metrics == nil
+	if ownSet {
+		o.Metrics = metrics.NewSet()
+		metrics.RegisterSet(o.Metrics)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t := &Topic{
 		name:      name,
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
-		published: metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
+		published: o.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
 		drain:     o.DrainTimeout,
-		logw:      logOutput,
+		log:       o.Logger,
+		set:       o.Metrics,
+		ownSet:    ownSet,
 		http: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // as SNS: a redirect is not a delivery
 		}},
@@ -180,6 +196,11 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
+
+// Metrics returns the set that holds the counters of the topic and its
+// subscriptions (TopicOptions.Metrics, or the topic's own), for what counts
+// beside them, such as the instances of the alarms that publish to it.
+func (t *Topic) Metrics() *metrics.Set { return t.set }
 
 // Name returns the topic's name.
 func (t *Topic) Name() string { return t.name }
@@ -322,8 +343,8 @@ func (t *Topic) Close(ctx context.Context) error {
 		if pending == 1 {
 			what = "the message"
 		}
-		fmt.Fprintf(t.logw, "sluice: sns topic %s: delivering %s still queued (or sending them to dead letters) before it closes%s\n",
-			t.name, what, bound)
+		t.log.Info(fmt.Sprintf("sns topic %s: delivering %s still queued (or sending them to dead letters) before it closes%s",
+			t.name, what, bound))
 	}
 	done := make(chan struct{})
 	go func() { // owned by Close, which waits for it below
@@ -342,6 +363,9 @@ func (t *Topic) Close(ctx context.Context) error {
 	t.http.CloseIdleConnections()
 	for _, s := range subs {
 		s.log.Flush(fmt.Sprintf("warnings of topic %s, subscription %s,", t.name, s.name))
+	}
+	if t.ownSet {
+		metrics.UnregisterSet(t.set, true)
 	}
 	return err
 }

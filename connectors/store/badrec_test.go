@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 )
 
 // boundedTimedJob reads the table, with ts as its event time, until it ends.
-func boundedTimedJob(t *testing.T, opts map[string]string) (*rttest.Collector, error) {
+func boundedTimedJob(t *testing.T, opts map[string]string, log io.Writer) (*rttest.Collector, error) {
 	t.Helper()
 	tab := table(opts)
 	tab.TimeColumn = 3
@@ -28,13 +29,11 @@ func boundedTimedJob(t *testing.T, opts map[string]string) (*rttest.Collector, e
 	g.Connect(src, g.AddOperator("collect", schema, 1, 1, sink), runtime.Global)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return c, runtime.Run(ctx, g, runtime.Options{Parallelism: 1})
+	return c, runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Logger: lineLogger(log)})
 }
 
 func TestStoreSourceBadRecordsGoToErrorsPath(t *testing.T) {
 	var log syncBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
 	url, c := startStore(t, "in", 1)
 	data := encode(rows(0, 50))
 	data = append(data[:20:20], append([][]byte{
@@ -44,7 +43,7 @@ func TestStoreSourceBadRecordsGoToErrorsPath(t *testing.T) {
 	put(t, c, "in", data...)
 	errPath := filepath.Join(t.TempDir(), "bad.jsonl")
 	opts := map[string]string{"stream": "in", "endpoint": url, "scan.bounded.mode": "latest", "errors.path": errPath}
-	got, err := boundedTimedJob(t, opts)
+	got, err := boundedTimedJob(t, opts, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +75,7 @@ func TestStoreSourceBadRecordsGoToErrorsPath(t *testing.T) {
 	// format.fail-on-error makes the first one fatal, naming its place.
 	opts["format.fail-on-error"] = "true"
 	delete(opts, "errors.path")
-	_, err = boundedTimedJob(t, opts)
+	_, err = boundedTimedJob(t, opts, &log)
 	if err == nil || !strings.Contains(err.Error(), "table t: stream in shard shardId-000000000000 sequence number ") {
 		t.Fatalf("got %v, want an error naming the record's place", err)
 	}

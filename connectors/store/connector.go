@@ -61,7 +61,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -103,9 +102,6 @@ const (
 	// are read too.
 	boundedSettle = 500 * time.Millisecond
 )
-
-// logOutput receives rate-limited warnings (tests replace it).
-var logOutput io.Writer = os.Stderr
 
 // The process's embedded store: tables without 'endpoint' use it.
 var embedded struct {
@@ -247,7 +243,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 	if creds != nil {
 		c.client = c.client.WithCredentials(*creds)
 	}
-	c.log = connectors.NewLimiter(logOutput, time.Second)
+	c.log = connectors.NewLimiter(time.Second)
 	return c, nil
 }
 
@@ -359,7 +355,7 @@ func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error)
 	if c.eventTime, err = connectors.NewEventTime(t); err != nil {
 		return nil, 0, err
 	}
-	if c.bad, err = connectors.NewBadRecords(t, logOutput); err != nil {
+	if c.bad, err = connectors.NewBadRecords(t); err != nil {
 		return nil, 0, err
 	}
 	runs := &lineages{} // the subtasks of a run share its shard lineage

@@ -34,9 +34,12 @@ import (
 // at the next batch, barrier or timer tick.
 type sink struct {
 	runtime.Base
-	cfg  *config
-	ctx  *runtime.Context
-	stop *stopper
+	cfg *config
+	ctx *runtime.Context
+	// run is cancelled when the job stops or the sink closes: API calls
+	// and the senders give up then.
+	run     context.Context
+	stopRun context.CancelFunc
 
 	prefix  string // of round-robin keys: the subtask
 	rr      uint64 // next round-robin key
@@ -75,9 +78,9 @@ const errCheckInterval = time.Second
 
 func (s *sink) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
-	s.stop = newStopper(ctx)
+	s.run, s.stopRun = context.WithCancel(ctx.Ctx())
 	s.prefix = strconv.Itoa(ctx.Subtask) + "-"
-	if err := s.cfg.ensureStream(s.stop.ctx); err != nil {
+	if err := s.cfg.ensureStream(s.run); err != nil {
 		return err
 	}
 	starts, err := s.listShards()
@@ -90,7 +93,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		l.cond = sync.NewCond(&l.mu)
 		s.lanes = append(s.lanes, l)
 		s.senders.Add(1)
-		go s.send(l)
+		ctx.Go(func(context.Context) error { s.send(l); return nil })
 	}
 	ctx.RegisterProcessingTimer(ctx.Now() + errCheckInterval.Milliseconds())
 	return nil
@@ -210,7 +213,7 @@ func (s *sink) OnProcessingTime(now int64, _ runtime.Output) error {
 
 // listShards returns the sorted starting hash keys of the open shards.
 func (s *sink) listShards() ([]kstore.HashKey, error) {
-	all, err := s.cfg.client.ListShards(s.stop.ctx, s.cfg.stream)
+	all, err := s.cfg.client.ListShards(s.run, s.cfg.stream)
 	if err != nil {
 		return nil, s.cfg.listError(err)
 	}
@@ -259,7 +262,7 @@ func (s *sink) send(l *sinkLane) {
 	for {
 		select {
 		case <-l.wake:
-		case <-s.stop.ctx.Done():
+		case <-s.run.Done():
 			l.mu.Lock()
 			l.stopped = true
 			l.cond.Broadcast()
@@ -359,12 +362,12 @@ func (s *sink) put(entries []client.PutRecordsEntry) error {
 	// attempt counts the tries since the last one that wrote a record.
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if attempt > 0 {
-			if err := sleep(s.stop.ctx, backoff); err != nil {
+			if err := sleep(s.run, backoff); err != nil {
 				return s.cfg.errorf("stream %s: stopped with %d records not written: %w", s.cfg.stream, len(entries), last)
 			}
 			backoff = min(2*backoff, maxBackoff)
 		}
-		out, err := s.cfg.client.PutRecords(s.stop.ctx, s.cfg.stream, entries)
+		out, err := s.cfg.client.PutRecords(s.run, s.cfg.stream, entries)
 		if err != nil {
 			if !retryable(err) {
 				return s.cfg.errorf("stream %s: %w", s.cfg.stream, err)
@@ -435,7 +438,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Close stops the senders (what they hold unwritten is dropped: the job
 // failed or was cancelled) and drops idle connections.
 func (s *sink) Close() error {
-	s.stop.close()
+	if s.stopRun != nil {
+		s.stopRun()
+	}
 	s.senders.Wait()
 	s.cfg.http.CloseIdleConnections()
 	return nil

@@ -49,7 +49,8 @@ type source struct {
 	runs     *lineages
 	lin      *lineage
 	ctx      *runtime.Context
-	stop     *stopper
+	run      context.Context // cancelled when the job stops or the source closes
+	stopRun  context.CancelFunc
 	dec      *format.JSONDecoder
 	batch    *runtime.Batch
 	shards   []*shardState
@@ -69,7 +70,7 @@ type source struct {
 // starts readers for the subtask's share of the shards ready to be read.
 func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
-	s.stop = newStopper(ctx)
+	s.run, s.stopRun = context.WithCancel(ctx.Ctx())
 	s.dec = format.NewJSONDecoder(s.cfg.schema)
 	s.evTime = s.cfg.eventTime
 	s.batch = runtime.NewBatch(s.cfg.schema)
@@ -80,7 +81,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.runs = &lineages{}
 	}
 	s.lin = s.runs.join(s.cfg, ctx)
-	if err := s.lin.open(s.stop.ctx, s.restored); err != nil {
+	if err := s.lin.open(s.run, s.restored); err != nil {
 		return err
 	}
 	s.takeShards()
@@ -98,7 +99,7 @@ func (s *source) takeShards() {
 			s.started = append(s.started, sh.part)
 		}
 		s.readers.Add(1)
-		go s.read(sh)
+		s.ctx.Go(func(context.Context) error { s.read(sh); return nil })
 	}
 }
 
@@ -191,7 +192,7 @@ func (s *source) decode(f fetch) (*runtime.Batch, int, error) {
 		}
 		if err != nil {
 			where := connectors.Where{Stream: s.cfg.stream, Shard: sh.id, Sequence: r.SequenceNumber}
-			if err := s.cfg.bad.Report(where, err, r.Data); err != nil {
+			if err := s.cfg.bad.Report(s.ctx.Logger(), where, err, r.Data); err != nil {
 				return nil, 0, err
 			}
 			s.bad++
@@ -209,7 +210,7 @@ func (s *source) decode(f fetch) (*runtime.Batch, int, error) {
 // go to the subtask, which fails the job.
 func (s *source) read(sh *shardState) {
 	defer s.readers.Done()
-	ctx := s.stop.ctx
+	ctx := s.run
 	startup, last := sh.startup, sh.after // the reader's own copies
 	it := ""
 	backoff := minBackoff
@@ -221,7 +222,7 @@ func (s *source) read(sh *shardState) {
 			s.send(ctx, fetch{err: s.cfg.errorf("stream %s shard %s on %s: %s: %w", s.cfg.stream, sh.id, s.cfg.where(), what, err)})
 			return false
 		}
-		s.cfg.log.Printf("table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)
+		s.cfg.log.Warn(s.ctx.Logger(), "table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)
 		if sleep(ctx, backoff) != nil {
 			return false
 		}
@@ -311,7 +312,9 @@ func arrivalMillis(r client.Record) int64 {
 
 // Close stops the shard readers and waits for them, and releases the batch.
 func (s *source) Close() error {
-	s.stop.close()
+	if s.stopRun != nil {
+		s.stopRun()
+	}
 	s.readers.Wait()
 	if s.batch != nil {
 		s.batch.Release()
@@ -321,6 +324,6 @@ func (s *source) Close() error {
 		s.timer.Stop()
 	}
 	s.cfg.http.CloseIdleConnections()
-	s.cfg.log.Flush("warnings")
+	s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")
 	return nil
 }

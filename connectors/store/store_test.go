@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -344,6 +346,12 @@ func encode(rows [][]runtime.Value) [][]byte {
 // have arrived (or a deadline passes), then cancels it.
 func readJob(t *testing.T, opts map[string]string, par, want int, started func(*rttest.Collector)) (*rttest.Collector, *metrics.Set) {
 	t.Helper()
+	return readJobLogged(t, opts, par, want, started, os.Stderr)
+}
+
+// readJobLogged is readJob with the job's log lines written to log.
+func readJobLogged(t *testing.T, opts map[string]string, par, want int, started func(*rttest.Collector), log io.Writer) (*rttest.Collector, *metrics.Set) {
+	t.Helper()
 	newSrc, _, err := connector(t).NewSource(table(opts))
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +364,9 @@ func readJob(t *testing.T, opts map[string]string, par, want int, started func(*
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runtime.Run(ctx, g, runtime.Options{Parallelism: par, Metrics: set}) }()
+	go func() {
+		done <- runtime.Run(ctx, g, runtime.Options{Parallelism: par, Metrics: set, Logger: lineLogger(log)})
+	}()
 	if started != nil {
 		started(c)
 	}
@@ -428,8 +438,6 @@ func TestSourceLatest(t *testing.T) {
 
 func TestSourceBadRecords(t *testing.T) {
 	var log syncBuffer
-	logOutput = &log
-	defer func() { logOutput = os.Stderr }()
 	url, c := startStore(t, "in", 1)
 	in := rows(0, 100)
 	var data [][]byte
@@ -440,7 +448,7 @@ func TestSourceBadRecords(t *testing.T) {
 		}
 	}
 	put(t, c, "in", data...)
-	got, set := readJob(t, map[string]string{"stream": "in", "endpoint": url}, 1, len(in), nil)
+	got, set := readJobLogged(t, map[string]string{"stream": "in", "endpoint": url}, 1, len(in), nil, &log)
 	if !slices.Equal(got.Sorted(), formatted(in)) {
 		t.Fatalf("read %d rows, want %d", got.Len(), len(in))
 	}
@@ -452,6 +460,9 @@ func TestSourceBadRecords(t *testing.T) {
 		t.Fatalf("log: want ten lines naming the stream, shard and sequence number:\n%s", s)
 	}
 }
+
+// lineLogger is a job logger writing "sluice: " lines to w, as the command does.
+func lineLogger(w io.Writer) *slog.Logger { return slog.New(runtime.NewLineHandler(w, nil)) }
 
 type syncBuffer struct {
 	mu sync.Mutex

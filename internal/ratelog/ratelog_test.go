@@ -1,7 +1,10 @@
 package ratelog
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,5 +28,22 @@ func TestHeldBackLinesAreCountedInTheNext(t *testing.T) {
 	l.Printf("c")
 	if got := got[2:]; fmt.Sprint(got) != fmt.Sprint([]string{"a", "c (and 1 more since the last report)"}) {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestWarnWritesThroughTheLoggerOfEachCall(t *testing.T) {
+	var a, b bytes.Buffer
+	la := slog.New(slog.NewTextHandler(&a, nil)).With("subtask", 0)
+	lb := slog.New(slog.NewTextHandler(&b, nil)).With("subtask", 1)
+	l := New(nil, time.Hour)
+	l.Warn(la, "shard %s throttled", "s1")
+	l.Warn(lb, "shard %s throttled", "s2") // held back: one limit for both
+	l.Printf("ignored: no output given to New")
+	l.WarnFlush(lb, "warnings")
+	if !strings.Contains(a.String(), `level=WARN msg="shard s1 throttled" subtask=0`) {
+		t.Fatalf("first logger got %q", a.String())
+	}
+	if !strings.Contains(b.String(), `level=WARN msg="1 more warnings since the last report" subtask=1`) || strings.Contains(b.String(), "s2") {
+		t.Fatalf("second logger got %q", b.String())
 	}
 }

@@ -2,6 +2,8 @@ package join
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -162,6 +164,7 @@ type job struct {
 	gateAt      int64                    // with gate: close gate once every join subtask saw this watermark
 	gate        chan struct{}
 	joined      *atomic.Int64 // when set, counts the rows the join has processed
+	log         io.Writer     // when set, receives the job's log lines
 }
 
 // run runs j and returns the sorted output rows and the late rows counted.
@@ -192,7 +195,11 @@ func (j *job) run(t *testing.T) (rows []string, late int) {
 	g.Connect(jn, sink, runtime.Global)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: joinPar, BufferRows: 256, Metrics: metrics.NewSet()}); err != nil {
+	opt := runtime.Options{Parallelism: joinPar, BufferRows: 256, Metrics: metrics.NewSet()}
+	if j.log != nil {
+		opt.Logger = slog.New(runtime.NewLineHandler(j.log, nil))
+	}
+	if err := runtime.Run(ctx, g, opt); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	for _, p := range shared.all {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -223,6 +222,7 @@ func TestJoinLateRowsDroppedAndCounted(t *testing.T) {
 				// both: the runtime does not order messages across inputs.
 				var joined atomic.Int64
 				total := int64(len(c.l1) + len(c.r1) + len(c.l2) + len(c.r2))
+				var log bytes.Buffer
 				allJoined := func(met func() bool) func() bool {
 					return func() bool { return met() && joined.Load() >= total }
 				}
@@ -237,11 +237,9 @@ func TestJoinLateRowsDroppedAndCounted(t *testing.T) {
 					joinPar: par,
 					gate:    gate, gateAt: 2999,
 					joined: &joined,
+					log:    &log,
 				}
-				var log bytes.Buffer
-				runtime.LateLogOutput = &log
 				got, late := j.run(t)
-				runtime.LateLogOutput = os.Stderr
 				sameRows(t, c.name, got, c.want(c.l1, c.r1, c.l2, c.r2))
 				if late != c.late {
 					t.Fatalf("parallelism %d: %d late rows counted, want %d", par, late, c.late)

@@ -2,8 +2,8 @@ package window
 
 import (
 	"bytes"
+	"log/slog"
 	"math"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,9 +41,8 @@ func TestExtremeTimesMakeNoInvertedWindow(t *testing.T) {
 
 func TestLateDropsAreLoggedWithACount(t *testing.T) {
 	var log bytes.Buffer
-	runtime.LateLogOutput = &log
-	defer func() { runtime.LateLogOutput = os.Stderr }()
 	h := newHarness(t, kvSpec(Tumble(time.Minute)))
+	h.ctx.SetLogger(slog.New(runtime.NewLineHandler(&log, nil)))
 	h.batch(kv(1, 300_000, 1))
 	h.watermark(300_000)
 	h.batch(kv(1, 1_000, 1), kv(1, 2_000, 1), kv(1, 61_000, 1))

@@ -25,8 +25,12 @@ import (
 // NewContext returns the context of subtask subtask of parallelism for
 // operator, as the runtime would give it, with metrics of its own (read
 // them with ctx.Metrics.LateRowsDropped.Get() and the like). Outside a job,
-// Done is never closed, SideOutput returns nil, RegisterProcessingTimer does
-// nothing and CurrentWatermark is runtime.MinWatermark.
+// Ctx is never cancelled (Done never closed), Go runs its function on a
+// goroutine of its own (the test must stop it, e.g. with Close), Logger
+// writes "sluice: " lines on standard error (capture them with SetLogger),
+// JobMetrics is a set not registered for /metrics, SideOutput returns nil,
+// RegisterProcessingTimer does nothing and CurrentWatermark is
+// runtime.MinWatermark.
 func NewContext(operator string, subtask, parallelism int) *runtime.Context {
 	const job = "rttest"
 	return &runtime.Context{
