@@ -109,3 +109,45 @@ func TestSuperviseFromSavepointOfAnotherFolder(t *testing.T) {
 		t.Fatalf("without an interval: %v", err)
 	}
 }
+
+// stuck holds up its first batch until the run is cancelled, so that no
+// barrier gets past it.
+type stuck struct {
+	Base
+	ctx     *Context
+	entered chan<- struct{}
+}
+
+func (s *stuck) Open(ctx *Context) error { s.ctx = ctx; return nil }
+func (s *stuck) ProcessBatch(int, *Batch, Output) error {
+	close(s.entered)
+	<-s.ctx.Done()
+	return nil
+}
+
+// TestSuperviseGivesUpASavepointThatTakesTooLong: a savepoint that cannot
+// complete stops the job without one after SavepointTimeout, saying so.
+func TestSuperviseGivesUpASavepointThatTakesTooLong(t *testing.T) {
+	g := NewGraph("stuck")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &countSource{n: 1 << 40, sleep: time.Millisecond} }, WatermarkStrategy{TimeColumn: 2})
+	entered := make(chan struct{})
+	g.Connect(src, g.AddOperator("stuck", ckSchema, 1, 1, func() Operator { return &stuck{entered: entered} }), Forward)
+	stop := make(chan struct{})
+	go func() {
+		<-entered // the operator holds a batch: no barrier gets past it
+		close(stop)
+	}()
+	var logs logLines
+	start := time.Now()
+	err := Supervise(context.Background(), g, Options{Parallelism: 1},
+		SupervisorOptions{Dir: t.TempDir(), Interval: time.Hour, StopWithSavepoint: stop, SavepointTimeout: 300 * time.Millisecond, Log: logs.logf})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "took longer than 300ms") {
+		t.Fatalf("Supervise: %v, want a stop without a savepoint after 300ms", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("stopped after %v", el)
+	}
+	if !logs.has("stopping without one") {
+		t.Fatalf("log %q: want that the savepoint was given up", logs.lines)
+	}
+}
