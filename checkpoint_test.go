@@ -233,3 +233,28 @@ func TestGoProgramWithCheckpointsSurvivesKill9(t *testing.T) {
 	}
 	everyIDOnce(t, publishedIDs(t, out), 20000, "after a kill -9")
 }
+
+// TestExecuteRefusesDuplicatesUnlessAllowed: over output that a
+// checkpointed run has published, a run from no checkpoint is refused;
+// AllowDuplicates lets it publish the rows again.
+func TestExecuteRefusesDuplicatesUnlessAllowed(t *testing.T) {
+	out := t.TempDir()
+	if err := idJob(t, out, 500, 0).Execute(context.Background(), sluice.WithCheckpoints(filepath.Join(out, "ck1"), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	err := idJob(t, out, 500, 0).Execute(context.Background(), sluice.WithCheckpoints(filepath.Join(out, "ck2"), time.Hour))
+	var re *rt.RestoreError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "would publish those rows again") {
+		t.Fatalf("over published output: %v, want a refusal", err)
+	}
+	if n := len(publishedIDs(t, out)); n != 500 {
+		t.Fatalf("%d rows published after the refusal, want 500", n)
+	}
+	if err := idJob(t, out, 500, 0).Execute(context.Background(),
+		sluice.WithCheckpoints(filepath.Join(out, "ck3"), time.Hour, sluice.AllowDuplicates())); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(publishedIDs(t, out)); n != 1000 {
+		t.Fatalf("%d rows published with duplicates allowed, want 1000", n)
+	}
+}

@@ -108,6 +108,13 @@ func AllowNonRestoredState() CheckpointOption {
 	return func(s *rt.SupervisorOptions) { s.AllowNonRestoredState = true }
 }
 
+// AllowDuplicates lets the job start from a checkpoint older than the
+// output its exactly-once sinks have already published (that output is
+// published again) instead of refusing to.
+func AllowDuplicates() CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.AllowDuplicates = true }
+}
+
 // CheckpointLog sends the supervisor's lines (what is restored, restarts,
 // warnings about the folder) to logf.
 func CheckpointLog(logf func(format string, args ...any)) CheckpointOption {
