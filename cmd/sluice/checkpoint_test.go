@@ -210,6 +210,9 @@ func TestCrashBetweenPreCommitAndCommit(t *testing.T) {
 // before a commit is built into test binaries only (-tags
 // sluice_faultinject); the binary users get runs the same job to its end.
 func TestDefaultBinaryIgnoresFaultInjection(t *testing.T) {
+	if b, err := os.ReadFile(binary); err != nil || bytes.Contains(b, []byte("SLUICE_FAULT_KILL_BEFORE_COMMIT")) {
+		t.Fatalf("the default binary (%v) holds the name of the fault-injection variable", err)
+	}
 	for _, c := range []struct {
 		bin    string
 		killed bool
