@@ -14,6 +14,14 @@
 //
 // Every stream has a schema of typed columns; a mistake (an unknown column,
 // a type that does not fit) is reported by Execute before anything runs.
+//
+// A job that must survive a crash takes checkpoints, and starts from the
+// latest one it finds in the folder:
+//
+//	stop := make(chan struct{}) // close it to stop with a savepoint
+//	err := env.Execute(ctx, sluice.WithCheckpoints("ck", 10*time.Second, sluice.StopWithSavepoint(stop)))
+//	var sp *sluice.SavepointError
+//	if errors.As(err, &sp) { … } // stopped; the next Execute over "ck" resumes from sp.Path
 package sluice
 
 import (
@@ -35,11 +43,13 @@ import (
 type Env struct {
 	g    *rt.Graph
 	opt  rt.Options
+	sup  *rt.SupervisorOptions
 	errs []error
 	out  *print.Writer
 }
 
-// Option configures an Env.
+// Option configures an Env: given to NewEnv, or to Execute for the options
+// about running the job (WithCheckpoints, WithMetrics).
 type Option func(*Env)
 
 // WithParallelism sets the default number of subtasks per operator
@@ -53,11 +63,71 @@ func WithBufferRows(n int) Option { return func(e *Env) { e.opt.BufferRows = n }
 // the set is registered with metrics.RegisterSet or written by the caller).
 func WithMetrics(set *metrics.Set) Option { return func(e *Env) { e.opt.Metrics = set } }
 
-// WithCheckpoints makes the job take checkpoints as cp says (folder,
-// interval, a checkpoint to restore; see runtime.CheckpointOptions).
-func WithCheckpoints(cp rt.CheckpointOptions) Option {
-	return func(e *Env) { e.opt.Checkpoints = &cp }
+// WithCheckpoints makes the job take a checkpoint into folder dir every
+// interval and run supervised (see runtime.Supervise): it starts from the
+// latest complete checkpoint or savepoint in dir (or FromSavepoint),
+// restarts from the latest checkpoint when an operator fails (10 times,
+// or RestartAttempts), and stops with a savepoint when StopWithSavepoint's
+// channel delivers.
+func WithCheckpoints(dir string, interval time.Duration, opts ...CheckpointOption) Option {
+	return func(e *Env) {
+		sup := &rt.SupervisorOptions{Dir: dir, Interval: interval, RestartAttempts: 10}
+		for _, o := range opts {
+			o(sup)
+		}
+		e.sup = sup
+	}
 }
+
+// CheckpointOption refines WithCheckpoints.
+type CheckpointOption func(*rt.SupervisorOptions)
+
+// FromSavepoint starts the job from the savepoint (or checkpoint) folder
+// path instead of the latest checkpoint in the checkpoint folder.
+func FromSavepoint(path string) CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.FromSavepoint = path }
+}
+
+// RestartAttempts sets how many times a failed job is restarted from its
+// latest checkpoint before Execute returns the failure (default 10).
+func RestartAttempts(n int) CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.RestartAttempts = n }
+}
+
+// StopWithSavepoint makes the job take a savepoint and stop when stop
+// delivers a value or is closed: Execute then returns a *SavepointError
+// naming the savepoint, from which the next Execute over the same folder
+// resumes. (Cancelling Execute's context stops at once, without one.)
+func StopWithSavepoint(stop <-chan struct{}) CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.StopWithSavepoint = stop }
+}
+
+// AllowNonRestoredState lets the job start from a checkpoint of a changed
+// job: its operators that do not match start empty.
+func AllowNonRestoredState() CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.AllowNonRestoredState = true }
+}
+
+// AllowDuplicates lets the job start from a checkpoint older than the
+// output its exactly-once sinks have already published (that output is
+// published again) instead of refusing to.
+func AllowDuplicates() CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.AllowDuplicates = true }
+}
+
+// CheckpointLog sends the supervisor's lines (what is restored, restarts,
+// warnings about the folder) to logf.
+func CheckpointLog(logf func(format string, args ...any)) CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.Log = logf }
+}
+
+// SavepointError is the error of an Execute stopped with a savepoint
+// (StopWithSavepoint): Path is the savepoint's folder.
+type SavepointError = rt.SavepointError
+
+// ErrStoppedWithSavepoint: errors.Is(err, ErrStoppedWithSavepoint) tells an
+// Execute stopped with a savepoint.
+var ErrStoppedWithSavepoint = rt.ErrStoppedWithSavepoint
 
 // WithName names the job (the job label of its metrics).
 func WithName(name string) Option { return func(e *Env) { e.g.Name = name } }
@@ -93,10 +163,18 @@ func (e *Env) fail(format string, args ...any) {
 // Err returns the errors found while building the job, if any.
 func (e *Env) Err() error { return errors.Join(e.errs...) }
 
-// Execute runs the job until its sources end or ctx is cancelled.
-func (e *Env) Execute(ctx context.Context) error {
+// Execute runs the job until its sources end or ctx is cancelled, with
+// opts applied first. With WithCheckpoints it runs supervised, and returns
+// a *SavepointError when it stopped with a savepoint.
+func (e *Env) Execute(ctx context.Context, opts ...Option) error {
+	for _, o := range opts {
+		o(e)
+	}
 	if err := e.Err(); err != nil {
 		return err
+	}
+	if e.sup != nil {
+		return rt.Supervise(ctx, e.g, e.opt, *e.sup)
 	}
 	return rt.Run(ctx, e.g, e.opt)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -20,7 +21,12 @@ import (
 	"github.com/sluicehq/sluice/runtime/state"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		apiChild()
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var clickSchema = rt.NewSchema(
 	rt.Field{Name: "page", Type: rt.Varchar},

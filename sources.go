@@ -2,6 +2,8 @@ package sluice
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -46,6 +48,7 @@ func (e *Env) FromGenerator(name string, schema *rt.Schema, total int64, fill Fi
 }
 
 type generator struct {
+	restored map[int64][2]int64 // subtask → parallelism, next row (RestorePositions)
 	schema   *rt.Schema
 	total    int64
 	fill     FillFunc
@@ -63,10 +66,43 @@ type generator struct {
 // the event times derived from them) together.
 const genBlock = rt.DefaultBatchRows
 
+// The generator's position in a checkpoint is its subtask, the
+// parallelism and its next row: a restored job goes on from there (at the
+// same parallelism).
+func (g *generator) SnapshotPosition() ([]byte, error) {
+	sub := g.block % g.p
+	d := binary.LittleEndian.AppendUint64(nil, uint64(sub))
+	d = binary.LittleEndian.AppendUint64(d, uint64(g.p))
+	return binary.LittleEndian.AppendUint64(d, uint64(g.pos)), nil
+}
+
+func (g *generator) RestorePositions(all [][]byte) error {
+	g.restored = map[int64][2]int64{}
+	for _, d := range all {
+		if len(d) != 24 {
+			return fmt.Errorf("generator position of %d bytes, want 24", len(d))
+		}
+		sub := int64(binary.LittleEndian.Uint64(d))
+		g.restored[sub] = [2]int64{int64(binary.LittleEndian.Uint64(d[8:])), int64(binary.LittleEndian.Uint64(d[16:]))}
+	}
+	return nil
+}
+
 func (g *generator) Open(ctx *rt.Context) error {
 	g.p = int64(ctx.Parallelism)
 	g.block = int64(ctx.Subtask)
 	g.setBlock()
+	if g.restored != nil {
+		r, ok := g.restored[int64(ctx.Subtask)]
+		if !ok || r[0] != g.p || len(g.restored) != int(g.p) {
+			return fmt.Errorf("the checkpoint holds the positions of %d generator subtasks, the job runs %d: a generator resumes at the parallelism it was checkpointed with", len(g.restored), g.p)
+		}
+		if r[1] > g.pos {
+			g.block = (r[1] - 1) / genBlock // the block of the last row sent
+			g.setBlock()
+			g.pos = r[1]
+		}
+	}
 	g.b = rt.NewBatch(g.schema)
 	g.start = time.Now()
 	if g.rate > 0 {

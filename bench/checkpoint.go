@@ -10,7 +10,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice"
-	rt "github.com/sluicehq/sluice/runtime"
 )
 
 // CheckpointWorkload is the workload of the checkpoint benchmark: the
@@ -39,7 +38,7 @@ func RunCheckpointed(w Workload, parallelism int, interval time.Duration) (Check
 	defer os.RemoveAll(dir)
 	set := metrics.NewSet()
 	r, err := runSluice(w, parallelism, sluice.WithMetrics(set),
-		sluice.WithCheckpoints(rt.CheckpointOptions{Dir: dir, Interval: interval}))
+		sluice.WithCheckpoints(dir, interval))
 	if err != nil {
 		return CheckpointRun{}, err
 	}

@@ -24,6 +24,9 @@ type OperatorMetrics struct {
 
 	stateKeys atomic.Int64
 	watermark atomic.Int64
+
+	job, operator string // of the labels, for Stats
+	subtask       int
 }
 
 // SetStateKeys records how many keys the operator holds in state.
@@ -31,6 +34,16 @@ func (m *OperatorMetrics) SetStateKeys(n int) { m.stateKeys.Store(int64(n)) }
 
 // StateKeys returns the last value given to SetStateKeys.
 func (m *OperatorMetrics) StateKeys() int64 { return m.stateKeys.Load() }
+
+// watermarkLag is how far the subtask's watermark is behind the wall
+// clock (0 before its first watermark and after its last).
+func (m *OperatorMetrics) watermarkLag() time.Duration {
+	wm := m.watermark.Load()
+	if wm == MinWatermark || wm == MaxWatermark {
+		return 0
+	}
+	return time.Duration(time.Now().UnixMilli()-wm) * time.Millisecond
+}
 
 // NewOperatorMetrics returns the metrics of subtask subtask of operator in
 // job, registered in set. The runtime makes them for every subtask it runs;
@@ -44,6 +57,7 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 	labels := fmt.Sprintf(`{job=%s,operator=%s,subtask="%d"}`, strconv.Quote(job), strconv.Quote(op), subtask)
 	m := liveValue(set, "operator"+labels, func() *OperatorMetrics {
 		m := &OperatorMetrics{
+			job: job, operator: op, subtask: subtask,
 			RowsIn:          set.GetOrCreateCounter("sluice_operator_rows_in_total" + labels),
 			RowsOut:         set.GetOrCreateCounter("sluice_operator_rows_out_total" + labels),
 			BatchesIn:       set.GetOrCreateCounter("sluice_operator_batches_in_total" + labels),
@@ -51,13 +65,7 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 			BadRecords:      set.GetOrCreateCounter("sluice_operator_bad_records_total" + labels),
 		}
 		set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })
-		set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 {
-			wm := m.watermark.Load()
-			if wm == MinWatermark || wm == MaxWatermark {
-				return 0
-			}
-			return float64(time.Now().UnixMilli()-wm) / 1000
-		})
+		set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 { return m.watermarkLag().Seconds() })
 		return m
 	})
 	// A new run of the job (a restart) starts from nothing.

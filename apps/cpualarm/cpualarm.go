@@ -99,13 +99,13 @@ CREATE SUBSCRIPTION console ON TOPIC ops WITH ('protocol' = 'stdout',
 	}
 	secs := max(int64(c.Period/time.Second), 1)
 	fmt.Fprintf(&b, `CREATE TABLE high_cpu (host VARCHAR, period_end TIMESTAMP(3), avg_cpu DOUBLE) WITH (
-  'connector' = 'alarm', 'topic' = 'ops', 'alarm-name' = 'HighCPU',
+  'connector' = 'alarm', 'topic' = 'ops', 'alarm-name' = '%s',
   'alarm-description' = 'CPU above %g%% on %d of the last %d periods',
   'metric' = 'avg_cpu', 'dimensions' = 'host', 'period' = 'period_end',
   'comparison' = 'GreaterThanThreshold', 'threshold' = '%g',
   'evaluation-periods' = '%d', 'datapoints-to-alarm' = '%d', 'treat-missing-data' = 'missing');
 INSERT INTO high_cpu SELECT host, TUMBLE_END(ts, INTERVAL '%d' SECOND) AS period_end, AVG(cpu) AS avg_cpu
   FROM cpu GROUP BY host, TUMBLE(ts, INTERVAL '%d' SECOND);
-`, c.Threshold, c.DatapointsToAlarm, c.EvaluationPeriods, c.Threshold, c.EvaluationPeriods, c.DatapointsToAlarm, secs, secs)
+`, AlarmName, c.Threshold, c.DatapointsToAlarm, c.EvaluationPeriods, c.Threshold, c.EvaluationPeriods, c.DatapointsToAlarm, secs, secs)
 	return b.String()
 }

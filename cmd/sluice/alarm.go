@@ -6,14 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/sluicehq/sluice/apps/cpualarm"
-	"github.com/sluicehq/sluice/runtime"
-	"github.com/sluicehq/sluice/sql"
 )
 
 // alarmFlags are the flags of the CPU alarm job.
@@ -85,7 +80,7 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "sluice demo: %d simulated hosts (%d spiking) and this machine report CPU every second into stream \"metrics\" of the embedded store;\n"+
 		"alarm HighCPU: average CPU above %g%% in %d of the last %d periods of %v. Notifications below; Ctrl-C stops.\n",
 		*hosts, *spiking, cfg.Threshold, cfg.DatapointsToAlarm, cfg.EvaluationPeriods, cfg.Period)
-	return runAlarmJob(ctx, "demo", cpualarm.SQL(cfg), *a.par, *a.metrics)
+	return runAlarmJob(ctx, "demo", cfg, *a.par, *a.metrics)
 }
 
 // runCPUAlarm runs the CPU alarm job over a store stream: sluice run
@@ -112,116 +107,22 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 	}
 	cfg := a.config()
 	cfg.Stream, cfg.StoreEndpoint = *stream, *endpoint
-	return runAlarmJob(ctx, "cpualarm", cpualarm.SQL(cfg), *a.par, *a.metrics)
+	return runAlarmJob(ctx, "cpualarm", cfg, *a.par, *a.metrics)
 }
 
-// runAlarmJob compiles and runs an alarm job until ctx ends, with a status
-// line on standard error, and delivers the notifications still queued.
-func runAlarmJob(ctx context.Context, name, src string, par int, metricsAddr string) error {
+// runAlarmJob runs an alarm job (see cpualarm.Run) until ctx ends, with a
+// status line on standard error, and delivers the notifications still
+// queued.
+func runAlarmJob(ctx context.Context, name string, cfg cpualarm.Config, par int, metricsAddr string) error {
 	if par <= 0 {
 		par = defaultParallelism()
 	}
-	plan, err := sql.Compile(src, sql.Options{File: name + ".sql", Parallelism: par, Out: os.Stdout})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := plan.Close(dctx); err != nil {
-			fmt.Fprintln(os.Stderr, "sluice:", err)
-		}
-	}()
 	stop, err := serveMetrics(ctx, metricsAddr)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	set := metrics.NewSet()
-	metrics.RegisterSet(set)
-	defer metrics.UnregisterSet(set, true)
-	statusDone := make(chan struct{})
-	quit := make(chan struct{})
-	go func() {
-		defer close(statusDone)
-		status(set, quit)
-	}()
-	err = runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: par, Metrics: set})
-	close(quit)
-	<-statusDone
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return nil
-	}
-	return err
-}
-
-// status prints a line every second: rows/s into the alarm, its watermark
-// lag and the hosts in ALARM — over itself on a terminal, else every 10 s.
-func status(set *metrics.Set, quit <-chan struct{}) {
 	st, _ := os.Stderr.Stat()
 	tty := st != nil && st.Mode()&os.ModeCharDevice != 0
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var last float64
-	lastAt := time.Now()
-	for n := 1; ; n++ {
-		select {
-		case <-quit:
-			if tty {
-				fmt.Fprint(os.Stderr, "\r\033[K")
-			}
-			return
-		case <-tick.C:
-		}
-		rows := seriesSum(set, "sluice_operator_rows_in_total", `operator="window TUMBLE(`)
-		now := time.Now()
-		rate := (rows - last) / now.Sub(lastAt).Seconds()
-		last, lastAt = rows, now
-		lag := seriesMax(set, "sluice_operator_watermark_lag_seconds", `operator="sink high_cpu"`)
-		open := seriesSum(nil, "sluice_alarm_instances", `state="ALARM"`)
-		line := fmt.Sprintf("%.0f rows/s into the alarm · watermark lag %.1f s · %.0f host(s) in ALARM", rate, lag, open)
-		switch {
-		case tty:
-			fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
-		case n%10 == 0:
-			fmt.Fprintln(os.Stderr, line)
-		}
-	}
-}
-
-// seriesValues returns the values of the series of a metric whose labels
-// contain want, from set (nil: the default set).
-func seriesValues(set *metrics.Set, name, want string) []float64 {
-	var b strings.Builder
-	if set == nil {
-		metrics.WritePrometheus(&b, false)
-	} else {
-		set.WritePrometheus(&b)
-	}
-	var out []float64
-	for _, line := range strings.Split(b.String(), "\n") {
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, want) {
-			continue
-		}
-		var v float64
-		fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
-		out = append(out, v)
-	}
-	return out
-}
-
-func seriesSum(set *metrics.Set, name, want string) float64 {
-	s := 0.0
-	for _, v := range seriesValues(set, name, want) {
-		s += v
-	}
-	return s
-}
-
-func seriesMax(set *metrics.Set, name, want string) float64 {
-	m := 0.0
-	for _, v := range seriesValues(set, name, want) {
-		m = max(m, v)
-	}
-	return m
+	return cpualarm.Run(ctx, cfg, cpualarm.RunOptions{Name: name, Parallelism: par, Out: os.Stdout, Status: os.Stderr, Terminal: tty})
 }

@@ -83,7 +83,11 @@ func runCheckpointedJob(t *testing.T, out string, rows int, kills []time.Duratio
 	t.Helper()
 	job := checkpointJob(t, out, rows)
 	for attempt := 0; ; attempt++ {
-		cmd := exec.Command(binary, "run", job, "--parallelism", "2",
+		bin := binary
+		if len(env) > 0 {
+			bin = faultBinary(t)
+		}
+		cmd := exec.Command(bin, "run", job, "--parallelism", "2",
 			"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -200,6 +204,34 @@ func TestCrashBetweenPreCommitAndCommit(t *testing.T) {
 	out := t.TempDir()
 	runCheckpointedJob(t, out, jobRows, nil, "SLUICE_FAULT_KILL_BEFORE_COMMIT=3")
 	sameOutput(t, want, committed(t, out), "after a crash before commit")
+}
+
+// TestDefaultBinaryIgnoresFaultInjection: the hook that kills the process
+// before a commit is built into test binaries only (-tags
+// sluice_faultinject); the binary users get runs the same job to its end.
+func TestDefaultBinaryIgnoresFaultInjection(t *testing.T) {
+	if b, err := os.ReadFile(binary); err != nil || bytes.Contains(b, []byte("SLUICE_FAULT_KILL_BEFORE_COMMIT")) {
+		t.Fatalf("the default binary (%v) holds the name of the fault-injection variable", err)
+	}
+	for _, c := range []struct {
+		bin    string
+		killed bool
+	}{{faultBinary(t), true}, {binary, false}} {
+		out := t.TempDir()
+		job := checkpointJob(t, out, 8000)
+		cmd := exec.Command(c.bin, "run", job, "--parallelism", "2",
+			"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "100ms")
+		cmd.Env = append(os.Environ(), "SLUICE_FAULT_KILL_BEFORE_COMMIT=2")
+		b, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+		if killed != c.killed {
+			t.Fatalf("%s with SLUICE_FAULT_KILL_BEFORE_COMMIT=2: killed %v, want %v (%v)\n%s", c.bin, killed, c.killed, err, b)
+		}
+		if !c.killed && (err != nil || len(committed(t, out)["slow"]) == 0) {
+			t.Fatalf("the default binary: %v, %d rows published\n%s", err, len(committed(t, out)["slow"]), b)
+		}
+	}
 }
 
 // TestSIGTERMTakesASavepoint: SIGTERM stops a checkpointed job with a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/VictoriaMetrics/metrics"
 	"os"
 	"sort"
 	"strings"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/apps/clickstream"
-	"github.com/sluicehq/sluice/connectors"
-	rt "github.com/sluicehq/sluice/runtime"
 )
 
 // apps are the ready-made jobs `sluice run` knows by name.
@@ -32,9 +29,9 @@ func appNames() string {
 	return strings.Join(names, ", ")
 }
 
-// runClickstreamStore runs the clickstream job on the embedded store:
-// generated clicks go into a stream of the embedded store, and the
-// clickstream dashboard job reads them back from it.
+// runClickstreamStore runs the clickstream job on the embedded store (see
+// clickstream.RunStore): generated clicks go into a stream of the embedded
+// store, and the clickstream dashboard job reads them back from it.
 func runClickstreamStore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run clickstream-store", flag.ContinueOnError)
 	events := fs.Int64("events", 2_000_000, "clicks to generate (-1: no end; stop with Ctrl-C or SIGTERM)")
@@ -45,7 +42,7 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567")
 	shards := fs.Int("shards", 4, "shards of the clicks stream, when the demo creates it")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice run clickstream-store [flags]\n\nGenerated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.\n\n", demoStream, apps["clickstream"])
+		fmt.Fprintf(fs.Output(), "Usage: sluice run clickstream-store [flags]\n\nGenerated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.\n\n", clickstream.Stream, apps["clickstream"])
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -68,95 +65,7 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	}
 	defer stop()
 
-	// One producer writes the clicks, in event-time order (several
-	// independent producers would interleave their clicks in the stream by
-	// how fast each runs, and the job's 500 ms watermark bound would make
-	// some of them late); its sink sends on several lanes at once.
-	cfg := clickstream.Config{Events: *events, RowsPerSecond: *rate, Parallelism: 1}
-	start := time.Now()
-	sinkOpts := map[string]string{"stream": demoStream, "partition-key": "user_id", "stream.create-shards": fmt.Sprint(*shards),
-		"sink.requests.max-inflight": "8"}
-	// Read what this run writes (a kept --store-dir may hold older clicks).
-	srcOpts := map[string]string{"stream": demoStream, "stream.create-shards": fmt.Sprint(*shards),
-		"scan.startup.mode": "at-timestamp", "scan.startup.timestamp-millis": fmt.Sprint(start.UnixMilli())}
-	read := func(env *sluice.Env, opts map[string]string) error {
-		newSrc, err := storeTableSource(opts)
-		if err != nil {
-			return err
-		}
-		clicks := env.FromSource("clicks", clickstream.Schema, newSrc, sluice.Watermark("ts", 500*time.Millisecond), sluice.IdleTimeout(time.Second))
-		res := clickstream.Aggregate(clicks)
-		fmt.Fprintf(os.Stderr, "sluice clickstream-store: the clickstream job reads stream %q, parallelism %d; results: %s\n", demoStream, env.Parallelism(), res.Schema())
-		res.Print()
-		return nil
-	}
-	write := func(env *sluice.Env) error {
-		newSink, err := storeTableSink(sinkOpts)
-		if err != nil {
-			return err
-		}
-		clickstream.Generate(env, cfg).To("store", newSink)
-		return nil
-	}
-	if *events < 0 {
-		// Live: the generator writes and the job reads, at the same time.
-		env := sluice.NewEnv(sluice.WithParallelism(*par), sluice.WithName("demo"))
-		if err := write(env); err != nil {
-			return err
-		}
-		if err := read(env, srcOpts); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "sluice clickstream-store: generating clicks into stream %q of the embedded store; Ctrl-C stops\n", demoStream)
-		return env.Execute(ctx)
-	}
-	// Bounded: load the clicks, then run the job over what the stream holds.
-	env := sluice.NewEnv(sluice.WithParallelism(*par), sluice.WithName("demo-load"))
-	if err := write(env); err != nil {
-		return err
-	}
-	if err := env.Execute(ctx); err != nil {
-		return err
-	}
-	loaded := time.Since(start)
-	fmt.Fprintf(os.Stderr, "sluice clickstream-store: %d clicks written to stream %q of the embedded store in %v (%.0fk records/s, acknowledged after fsync)\n",
-		*events, demoStream, loaded.Round(time.Millisecond), float64(*events)/loaded.Seconds()/1e3)
-	srcOpts["scan.bounded.mode"] = "latest"
-	set := metrics.NewSet()
-	metrics.RegisterSet(set)
-	defer metrics.UnregisterSet(set, true)
-	env = sluice.NewEnv(sluice.WithParallelism(*par), sluice.WithName("demo"), sluice.WithMetrics(set))
-	if err := read(env, srcOpts); err != nil {
-		return err
-	}
-	t := time.Now()
-	if err := env.Execute(ctx); err != nil {
-		return err
-	}
-	el := time.Since(t)
-	fmt.Fprintf(os.Stderr, "sluice clickstream-store: %d clicks read back and aggregated in %v (%.0fk records/s); %d late rows dropped, %d bad records\n",
-		*events, el.Round(time.Millisecond), float64(*events)/el.Seconds()/1e3,
-		int64(seriesSum(set, "sluice_operator_late_rows_dropped_total", "")), int64(seriesSum(set, "sluice_operator_bad_records_total", "")))
-	return nil
-}
-
-// demoStream is the stream of the demo's clicks.
-const demoStream = "clicks"
-
-func storeTable(opts map[string]string) connectors.Table {
-	return connectors.Table{Name: "clicks", Schema: clickstream.Schema, Options: opts}
-}
-
-func storeTableSource(opts map[string]string) (func() rt.Source, error) {
-	f, _ := connectors.Lookup("store")
-	newSrc, _, err := f.(connectors.Source).NewSource(storeTable(opts))
-	return newSrc, err
-}
-
-func storeTableSink(opts map[string]string) (func() rt.Operator, error) {
-	f, _ := connectors.Lookup("store")
-	newSink, _, err := f.(connectors.Sink).NewSink(storeTable(opts))
-	return newSink, err
+	return clickstream.RunStore(ctx, clickstream.StoreConfig{Events: *events, RowsPerSecond: *rate, Parallelism: *par, Shards: *shards, Log: os.Stderr})
 }
 
 // runRun runs a ready-made job by name: sluice run NAME [flags].

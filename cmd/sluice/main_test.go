@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,13 +22,36 @@ import (
 	"github.com/sluicehq/sluice/sql/parser"
 )
 
-var binary string
+var (
+	binary    string
+	binDir    string
+	faultOnce sync.Once
+	faultBin  string
+	faultErr  error
+)
+
+// faultBinary returns the sluice binary built with the fault-injection
+// hooks (-tags sluice_faultinject), building it on first use.
+func faultBinary(t *testing.T) string {
+	t.Helper()
+	faultOnce.Do(func() {
+		faultBin = filepath.Join(binDir, "sluice-faultinject")
+		if out, err := exec.Command("go", "build", "-tags", "sluice_faultinject", "-o", faultBin, ".").CombinedOutput(); err != nil {
+			faultErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if faultErr != nil {
+		t.Fatal(faultErr)
+	}
+	return faultBin
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sluice-cmd")
 	if err != nil {
 		panic(err)
 	}
+	binDir = dir
 	binary = filepath.Join(dir, "sluice")
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -215,59 +214,30 @@ func runSQL(ctx context.Context, path string, args []string) error {
 // logf writes a line of a job's log to stderr.
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
 
-// runCheckpointed runs a job with checkpoints: it starts from --from-savepoint
-// or the latest complete checkpoint in --checkpoint-dir, restarts in-process
-// from the latest checkpoint when an operator fails, and answers the first
-// SIGINT/SIGTERM with a savepoint (a second one stops at once).
+// runCheckpointed runs a job with checkpoints (see runtime.Supervise): it
+// starts from --from-savepoint or the latest complete checkpoint in
+// --checkpoint-dir, restarts in-process from the latest checkpoint when an
+// operator fails, and answers the first SIGINT/SIGTERM with a savepoint (a
+// second one stops at once).
 func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) error {
 	if *o.checkpointInterval <= 0 {
 		return fmt.Errorf("--checkpoint-interval %v: want a positive duration", *o.checkpointInterval)
 	}
-	cp := &runtime.CheckpointOptions{Dir: *o.checkpointDir, Interval: *o.checkpointInterval,
-		AllowNonRestoredState: *o.allowNonRestored, AllowDuplicates: *o.allowDuplicates, Log: logf}
-	if v := os.Getenv("SLUICE_FAULT_KILL_BEFORE_COMMIT"); v != "" {
-		// Fault injection for tests: SIGKILL this process once checkpoint v
-		// is durable, before its output is published.
-		at, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("SLUICE_FAULT_KILL_BEFORE_COMMIT=%q: not a checkpoint id", v)
-		}
-		cp.BeforeCommit = func(id int64) {
-			if id == at {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {}
-			}
-		}
+	sup := runtime.SupervisorOptions{Dir: *o.checkpointDir, Interval: *o.checkpointInterval,
+		RestartAttempts: *o.restartAttempts, AllowNonRestoredState: *o.allowNonRestored, AllowDuplicates: *o.allowDuplicates,
+		Log: logf}
+	if err := injectFaults(&sup); err != nil {
+		return err
 	}
 	if *o.fromSavepoint != "" {
 		sp, err := runtime.LoadCheckpoint(*o.fromSavepoint)
 		if err != nil {
 			return fmt.Errorf("--from-savepoint: %w", err)
 		}
-		cp.Restore = sp
-	} else {
-		latest, warnings, err := runtime.LatestCheckpoint(*o.checkpointDir)
-		for _, w := range warnings {
-			logf("warning: %s", w)
-		}
-		if err != nil {
-			return err
-		}
-		cp.Restore = latest
+		sup.Restore = sp
 	}
-	if r := cp.Restore; r != nil {
-		kind := "checkpoint"
-		if r.Savepoint {
-			kind = "savepoint"
-		}
-		logf("restoring %s %d (%s, taken %s)", kind, r.ID, r.Path, r.Time.Format(time.RFC3339))
-		if r.Finished {
-			logf("the job had finished at that %s: publishing what it covers, nothing more to run", kind)
-		}
-	} else {
-		logf("no complete checkpoint in %s: starting from the beginning", *o.checkpointDir)
-	}
-	// Signals: the first asks for a savepoint, a second stops at once.
+	// Signals: the first asks for a savepoint, a second stops at once. ctx
+	// ends at the first, so the job runs under a context of its own.
 	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	savepoint := make(chan struct{})
@@ -287,21 +257,17 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		select {
 		case <-sigs:
 			cancel()
-		case <-time.After(2 * time.Minute):
-			logf("the savepoint takes too long: stopping without one")
-			cancel()
 		case <-watchDone:
 		}
 	}()
-	cp.StopWithSavepoint = savepoint
-	err := runtime.RunWithRestarts(jobCtx, g, runtime.Options{Parallelism: par, Checkpoints: cp},
-		runtime.RestartOptions{Attempts: *o.restartAttempts, Log: logf})
+	sup.StopWithSavepoint = savepoint
+	err := runtime.Supervise(jobCtx, g, runtime.Options{Parallelism: par}, sup)
 	var se *runtime.SavepointError
 	if errors.As(err, &se) {
 		logf("savepoint written to %s; resume with --from-savepoint %s", se.Path, se.Path)
 		return nil
 	}
-	if errors.Is(err, context.Canceled) && jobCtx.Err() != nil {
+	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// OperatorStats are the counters of one operator of a running job at one
+// moment, summed over its subtasks (WatermarkLag: the largest).
+type OperatorStats struct {
+	Job, Operator   string
+	Subtasks        int
+	RowsIn, RowsOut uint64
+	BatchesIn       uint64
+	LateRowsDropped uint64
+	BadRecords      uint64
+	StateKeys       int64
+	// WatermarkLag is how far the operator's watermark is behind the wall
+	// clock (0 before its first watermark and after its last).
+	WatermarkLag time.Duration
+}
+
+// JobStats is a snapshot of the operators of the jobs whose metrics are in
+// one set, sorted by job and operator name.
+type JobStats []OperatorStats
+
+// Stats reads the counters of every operator whose metrics are in set —
+// the Options.Metrics of a running job (or one that ran) — without going
+// through their Prometheus text.
+func Stats(set *metrics.Set) JobStats {
+	liveMu.Lock()
+	var ms []*OperatorMetrics
+	for _, v := range live[set] {
+		if m, ok := v.(*OperatorMetrics); ok {
+			ms = append(ms, m)
+		}
+	}
+	liveMu.Unlock()
+	byOp := map[[2]string]*OperatorStats{}
+	for _, m := range ms {
+		k := [2]string{m.job, m.operator}
+		s := byOp[k]
+		if s == nil {
+			s = &OperatorStats{Job: m.job, Operator: m.operator}
+			byOp[k] = s
+		}
+		s.Subtasks++
+		s.RowsIn += m.RowsIn.Get()
+		s.RowsOut += m.RowsOut.Get()
+		s.BatchesIn += m.BatchesIn.Get()
+		s.LateRowsDropped += m.LateRowsDropped.Get()
+		s.BadRecords += m.BadRecords.Get()
+		s.StateKeys += m.StateKeys()
+		s.WatermarkLag = max(s.WatermarkLag, m.watermarkLag())
+	}
+	out := make(JobStats, 0, len(byOp))
+	for _, s := range byOp {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b OperatorStats) int {
+		if c := strings.Compare(a.Job, b.Job); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Operator, b.Operator)
+	})
+	return out
+}
+
+// Operator returns the stats of the operator called name (see
+// NodeSpec.Name), and whether it has any.
+func (s JobStats) Operator(name string) (OperatorStats, bool) {
+	for _, o := range s {
+		if o.Operator == name {
+			return o, true
+		}
+	}
+	return OperatorStats{}, false
+}
+
+// Total sums the counters of every operator (WatermarkLag: the largest).
+func (s JobStats) Total() OperatorStats {
+	var t OperatorStats
+	for _, o := range s {
+		t.Subtasks += o.Subtasks
+		t.RowsIn += o.RowsIn
+		t.RowsOut += o.RowsOut
+		t.BatchesIn += o.BatchesIn
+		t.LateRowsDropped += o.LateRowsDropped
+		t.BadRecords += o.BadRecords
+		t.StateKeys += o.StateKeys
+		t.WatermarkLag = max(t.WatermarkLag, o.WatermarkLag)
+	}
+	return t
+}
