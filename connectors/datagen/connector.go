@@ -407,7 +407,7 @@ func parseTimestamp(s string) (int64, error) {
 	if ts, err := time.Parse("2006-01-02 15:04:05.999999999", s); err == nil {
 		return ts.UnixMilli(), nil
 	}
-	return 0, fmt.Errorf("%q is not a time in RFC 3339 form (e.g. %s) or now", s, defaultStart)
+	return 0, fmt.Errorf("%q is neither 'now' nor a time in RFC 3339 form (e.g. %s)", s, defaultStart)
 }
 
 func intRange(t runtime.Type) (int64, int64) {

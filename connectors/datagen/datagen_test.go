@@ -150,7 +150,7 @@ func TestOptionErrors(t *testing.T) {
 	f(opts("fields.k.null-rate", "0.1"), `table gen: option "fields.k.null-rate": column k is NOT NULL`)
 	f(opts("fields.ts.max-past", "-1s"), `table gen: option "fields.ts.max-past": max-past must not be negative, got -1s`)
 	f(opts("fields.ts.max-past", "soon"), `table gen: option "fields.ts.max-past": "soon" is not a duration`)
-	f(opts("fields.ts.start", "yesterday"), `table gen: option "fields.ts.start": "yesterday" is not a time in RFC 3339 form (e.g. 2026-01-01T00:00:00Z) or now`)
+	f(opts("fields.ts.start", "yesterday"), `table gen: option "fields.ts.start": "yesterday" is neither 'now' nor a time in RFC 3339 form (e.g. 2026-01-01T00:00:00Z)`)
 	f(opts("fields.ts.step", "0"), `table gen: option "fields.ts.step": the step must be positive, got 0s`)
 	f(opts("fields.xyz.kind", "random"), `table gen: option "fields.xyz.kind": no column "xyz"; columns: i, k, n, d, s, b, ts`)
 	f(opts("fields.kk.min", "1"), `option "fields.kk.min": no column "kk" (did you mean "k"?)`)
