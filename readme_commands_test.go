@@ -1,9 +1,18 @@
 package sluice_test
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
+
+	_ "github.com/sluicehq/sluice/apps/cpualarm" // the 'fleet' connector
+	_ "github.com/sluicehq/sluice/connectors/alarm"
+	_ "github.com/sluicehq/sluice/connectors/datagen"
+	_ "github.com/sluicehq/sluice/connectors/print"
+	"github.com/sluicehq/sluice/connectors/store"
+	"github.com/sluicehq/sluice/sql"
+	"github.com/sluicehq/sluice/store/server"
 )
 
 // readmeSections splits README.md into its "## " sections: heading → body
@@ -105,5 +114,57 @@ func TestReadmeTutorialsUseTheBuiltBinary(t *testing.T) {
 	}
 	if !built {
 		t.Error("README.md never shows go build -o sluice ./cmd/sluice")
+	}
+}
+
+// TestReadmeJobFilesCompile: the README's SQL job files (the ```sql blocks
+// that start with a "-- name.sql" comment, which a reader saves under that
+// name and runs, with --store-dir where they use the embedded store) plan
+// without error, so a renamed option or a changed rule cannot leave an
+// example behind.
+func TestReadmeJobFilesCompile(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(t.TempDir(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.UseEmbedded(srv)
+	t.Cleanup(func() {
+		store.UseEmbedded(nil)
+		if err := srv.Close(); err != nil {
+			t.Errorf("store Close: %v", err)
+		}
+	})
+	t.Chdir(t.TempDir()) // files the jobs name (alarms.jsonl) land there
+	jobs := 0
+	for _, block := range strings.Split(string(b), "```sql\n")[1:] {
+		src, _, _ := strings.Cut(block, "```")
+		first, _, _ := strings.Cut(src, "\n")
+		name, ok := strings.CutPrefix(first, "-- ")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, ":")
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		jobs++
+		plan, err := sql.Compile(src, sql.Options{File: name, Parallelism: 2})
+		if err != nil {
+			t.Errorf("README.md's %s: %v", name, err)
+			continue
+		}
+		for _, topic := range plan.Topics {
+			topic.Close(context.Background())
+		}
+		if plan.Inserts == 0 {
+			t.Errorf("README.md's %s: no INSERT INTO planned", name)
+		}
+	}
+	if jobs < 3 {
+		t.Errorf("README.md: %d SQL job files (job.sql, alarm.sql, live.sql …), want at least 3", jobs)
 	}
 }
