@@ -32,7 +32,8 @@
 //     its values). Flink also allows sequences of strings and doubles; Sluice
 //     does not.
 //   - TIMESTAMP (either kind) follows the row clock start + i·step (start
-//     default 2026-01-01T00:00:00Z, step default 1 ms), minus a random amount
+//     default 2026-01-01T00:00:00Z; 'now' is the wall clock when the job is
+//     planned; step default 1 ms), minus a random amount
 //     in [0, max-past] (default 0: in order). This is Flink's random timestamp
 //     "now − random(max-past)" with the row clock standing for the wall clock,
 //     so it is deterministic and advances with the rows: a table ported from
@@ -390,17 +391,23 @@ func parseTime(t connectors.Table, col column, opts map[string]string, bad func(
 	return col, nil
 }
 
-// parseTimestamp reads RFC 3339 ("2026-01-01T00:00:00Z") or the SQL form
-// Sluice prints ("2026-01-01 00:00:00.000", UTC) into epoch milliseconds.
+// parseTimestamp reads RFC 3339 ("2026-01-01T00:00:00Z"), the SQL form
+// Sluice prints ("2026-01-01 00:00:00.000", UTC) or "now" (the wall clock
+// when the job is planned: with rows-per-second equal to rows per
+// second of the row clock, event time then keeps up with the wall clock)
+// into epoch milliseconds.
 func parseTimestamp(s string) (int64, error) {
 	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "now") {
+		return time.Now().UnixMilli(), nil
+	}
 	if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return ts.UnixMilli(), nil
 	}
 	if ts, err := time.Parse("2006-01-02 15:04:05.999999999", s); err == nil {
 		return ts.UnixMilli(), nil
 	}
-	return 0, fmt.Errorf("%q is not a time in RFC 3339 form (e.g. %s)", s, defaultStart)
+	return 0, fmt.Errorf("%q is neither 'now' nor a time in RFC 3339 form (e.g. %s)", s, defaultStart)
 }
 
 func intRange(t runtime.Type) (int64, int64) {

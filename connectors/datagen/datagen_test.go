@@ -150,7 +150,7 @@ func TestOptionErrors(t *testing.T) {
 	f(opts("fields.k.null-rate", "0.1"), `table gen: option "fields.k.null-rate": column k is NOT NULL`)
 	f(opts("fields.ts.max-past", "-1s"), `table gen: option "fields.ts.max-past": max-past must not be negative, got -1s`)
 	f(opts("fields.ts.max-past", "soon"), `table gen: option "fields.ts.max-past": "soon" is not a duration`)
-	f(opts("fields.ts.start", "yesterday"), `table gen: option "fields.ts.start": "yesterday" is not a time in RFC 3339 form (e.g. 2026-01-01T00:00:00Z)`)
+	f(opts("fields.ts.start", "yesterday"), `table gen: option "fields.ts.start": "yesterday" is neither 'now' nor a time in RFC 3339 form (e.g. 2026-01-01T00:00:00Z)`)
 	f(opts("fields.ts.step", "0"), `table gen: option "fields.ts.step": the step must be positive, got 0s`)
 	f(opts("fields.xyz.kind", "random"), `table gen: option "fields.xyz.kind": no column "xyz"; columns: i, k, n, d, s, b, ts`)
 	f(opts("fields.kk.min", "1"), `option "fields.kk.min": no column "kk" (did you mean "k"?)`)
@@ -408,6 +408,33 @@ func TestTimestamps(t *testing.T) {
 		}
 		if late < 1000 || lo > -990 || hi < -10 {
 			t.Fatalf("%s: %d rows out of order, delays in [%d, %d] ms", kind, late, lo, hi)
+		}
+	}
+}
+
+// TestTimestampStartNow: 'fields.<f>.start' = 'now' starts the row clock at
+// the wall clock when the table is planned, so that a source throttled to
+// one row per step has an event time that keeps up with the wall clock (a
+// live job's watermark lag reads seconds, not the days since 2026-01-01).
+func TestTimestampStartNow(t *testing.T) {
+	s := runtime.NewSchema(schema.Fields[colI], schema.Fields[colTS])
+	for _, now := range []string{"now", " NOW "} {
+		before := time.Now().UnixMilli()
+		rs := byIndex(t, run(t, s, opts("number-of-rows", "3000", "fields.i.kind", "sequence",
+			"fields.ts.kind", "sequence", "fields.ts.start", now, "fields.ts.step", "10ms"), 2))
+		after := time.Now().UnixMilli()
+		if len(rs) != 3000 {
+			t.Fatalf("%q: %d rows, want 3000", now, len(rs))
+		}
+		row0 := rs[0][1].I
+		if row0 < before || row0 > after {
+			t.Fatalf("%q: row 0 at %s, want the wall clock between %s and %s", now, rs[0][1],
+				runtime.FormatTimestamp(before), runtime.FormatTimestamp(after))
+		}
+		for i, r := range rs {
+			if w := row0 + int64(i)*10; r[1].I != w {
+				t.Fatalf("%q: row %d at %s, want %s", now, i, r[1], runtime.FormatTimestamp(w))
+			}
 		}
 	}
 }
