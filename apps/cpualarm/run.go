@@ -45,7 +45,11 @@ func Run(ctx context.Context, c Config, o RunOptions) error {
 	if errOut == nil {
 		errOut = os.Stderr
 	}
-	plan, err := sql.Compile(SQL(c), sql.Options{File: o.Name + ".sql", Parallelism: o.Parallelism, Out: o.Out})
+	set := metrics.NewSet()
+	metrics.RegisterSet(set)
+	defer metrics.UnregisterSet(set, true)
+	plan, err := sql.Compile(SQL(c), sql.Options{File: o.Name + ".sql", Parallelism: o.Parallelism, Out: o.Out,
+		Metrics: set})
 	if err != nil {
 		return err
 	}
@@ -56,9 +60,6 @@ func Run(ctx context.Context, c Config, o RunOptions) error {
 			fmt.Fprintln(errOut, "sluice:", err)
 		}
 	}()
-	set := metrics.NewSet()
-	metrics.RegisterSet(set)
-	defer metrics.UnregisterSet(set, true)
 	quit := make(chan struct{})
 	statusDone := make(chan struct{})
 	go func() {
@@ -107,7 +108,7 @@ func (s *status) line(now time.Time) string {
 	rate := float64(win.RowsIn-s.last) / now.Sub(s.lastAt).Seconds()
 	s.last, s.lastAt = win.RowsIn, now
 	return fmt.Sprintf("%.0f rows/s into the alarm · watermark lag %.1f s · %d host(s) in ALARM",
-		rate, sink.WatermarkLag.Seconds(), alarm.Instances(AlarmName, "ALARM"))
+		rate, sink.WatermarkLag.Seconds(), alarm.Instances(s.set, AlarmName, "ALARM"))
 }
 
 // loop writes a status line every second until quit: over itself on a

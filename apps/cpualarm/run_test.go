@@ -33,12 +33,12 @@ func TestStatusLineReadsTheJobsCounters(t *testing.T) {
 		srv.Close()
 	}()
 	cfg := Config{Feed: true, Hosts: 10, Spiking: 1, Period: time.Second, NoMachine: true, StartMillis: time.Now().UnixMilli()}
-	plan, err := sql.Compile(SQL(cfg), sql.Options{File: "status.sql", Parallelism: 2, Out: io.Discard})
+	set := metrics.NewSet()
+	plan, err := sql.Compile(SQL(cfg), sql.Options{File: "status.sql", Parallelism: 2, Out: io.Discard, Metrics: set})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer plan.Close(context.Background())
-	set := metrics.NewSet()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: 2, Metrics: set}) }()

@@ -3,6 +3,8 @@ package alarm
 import (
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/sluicehq/sluice/connectors/sns"
 	"github.com/sluicehq/sluice/operators/alarm"
 )
@@ -10,12 +12,13 @@ import (
 // TestInstancesCountsStatesOfTheLatestJob: Instances reads the count of an
 // alarm's instances per state from the publisher planned last.
 func TestInstancesCountsStatesOfTheLatestJob(t *testing.T) {
-	topic, err := sns.NewTopic("instances", sns.TopicOptions{})
+	set := metrics.NewSet()
+	topic, err := sns.NewTopic("instances", sns.TopicOptions{Metrics: set})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer topic.Close(t.Context())
-	if n := Instances("CountedAlarm", "ALARM"); n != 0 {
+	if n := Instances(set, "CountedAlarm", "ALARM"); n != 0 {
 		t.Fatalf("before any job: %d in ALARM", n)
 	}
 	first := newPublisher(topic, "CountedAlarm")
@@ -29,12 +32,12 @@ func TestInstancesCountsStatesOfTheLatestJob(t *testing.T) {
 	publish(first, "a", "INSUFFICIENT_DATA", "ALARM")
 	publish(first, "b", "INSUFFICIENT_DATA", "ALARM")
 	publish(first, "b", "ALARM", "OK")
-	if a, ok := Instances("CountedAlarm", "ALARM"), Instances("CountedAlarm", "OK"); a != 1 || ok != 1 {
+	if a, ok := Instances(set, "CountedAlarm", "ALARM"), Instances(set, "CountedAlarm", "OK"); a != 1 || ok != 1 {
 		t.Fatalf("%d in ALARM, %d OK: want 1 and 1", a, ok)
 	}
 	second := newPublisher(topic, "CountedAlarm")
 	publish(second, "c", "INSUFFICIENT_DATA", "OK")
-	if a, ok := Instances("CountedAlarm", "ALARM"), Instances("CountedAlarm", "OK"); a != 0 || ok != 1 {
+	if a, ok := Instances(set, "CountedAlarm", "ALARM"), Instances(set, "CountedAlarm", "OK"); a != 0 || ok != 1 {
 		t.Fatalf("after a new job: %d in ALARM, %d OK: want 0 and 1", a, ok)
 	}
 }
