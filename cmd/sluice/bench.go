@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,16 +31,22 @@ func runBench(ctx context.Context, args []string) error {
 	// Interleave the runs so that machine noise hits all three alike.
 	var loops, gss, sls []bench.Result
 	for i := 0; i < max(*runs, 1); i++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		loops = append(loops, bench.RunLoop(w))
-		gss = append(gss, bench.RunGoStreams(w))
-		sl, err := bench.RunSluice(w, *par)
+		progress("run %d of %d: hand-written loop", i+1, max(*runs, 1))
+		loop, err := bench.RunLoop(ctx, w)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
-		sls = append(sls, sl)
+		progress("run %d of %d: go-streams", i+1, max(*runs, 1))
+		gs, err := bench.RunGoStreams(ctx, w)
+		if err != nil {
+			return interrupted(err)
+		}
+		progress("run %d of %d: sluice (Go API)", i+1, max(*runs, 1))
+		sl, err := bench.RunSluice(ctx, w, *par)
+		if err != nil {
+			return interrupted(err)
+		}
+		loops, gss, sls = append(loops, loop), append(gss, gs), append(sls, sl)
 	}
 	loop, gs, sl := median(loops), median(gss), median(sls)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -59,9 +66,10 @@ func runBench(ctx context.Context, args []string) error {
 		}
 	}
 	if *stateKeys > 0 {
-		b, err := bench.StateBytesPerKey(*stateKeys)
+		progress("window state of %d keys", *stateKeys)
+		b, err := bench.StateBytesPerKey(ctx, *stateKeys)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		fmt.Printf("window state: %.1f bytes per (key, window) for COUNT+SUM with %d keys (target ≤ 64)\n", b, *stateKeys)
 	}
@@ -78,22 +86,22 @@ func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
 		w.Events, w.Keys)
 	var sqls, apis, gss []bench.Result
 	for i := 0; i < runs; i++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		gs, err := bench.RunGoStreamsDatagen(w)
+		progress("SQL workload, run %d of %d: go-streams", i+1, runs)
+		gs, err := bench.RunGoStreamsDatagen(ctx, w)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		gss = append(gss, gs)
-		api, err := bench.RunSluiceDatagen(w, par)
+		progress("SQL workload, run %d of %d: sluice (Go API)", i+1, runs)
+		api, err := bench.RunSluiceDatagen(ctx, w, par)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		apis = append(apis, api)
-		sq, err := bench.RunSQL(w, par)
+		progress("SQL workload, run %d of %d: sluice SQL", i+1, runs)
+		sq, err := bench.RunSQL(ctx, w, par)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		sqls = append(sqls, sq)
 	}
@@ -117,6 +125,20 @@ func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
 		}
 	}
 	return nil
+}
+
+// progress says on standard error which run is under way.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "sluice bench: "+format+"\n", args...)
+}
+
+// interrupted marks a run stopped by a signal as errInterrupted (exit
+// status 130, like a shell's for SIGINT); other errors pass unchanged.
+func interrupted(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("bench %w: no results", errInterrupted)
+	}
+	return err
 }
 
 func median(rs []bench.Result) bench.Result {

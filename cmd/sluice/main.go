@@ -37,6 +37,10 @@ Run "sluice COMMAND -h" for the flags of a command.
 
 var version = "0.1.0-dev"
 
+// errInterrupted is the error of a command that a signal stopped before it
+// had done its work (exit status 130).
+var errInterrupted = errors.New("interrupted")
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -44,6 +48,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, a second one stops the process at once
+		// (unless the command still listens for signals itself).
+		<-ctx.Done()
+		stop()
+	}()
 	var err error
 	switch os.Args[1] {
 	case "demo":
@@ -70,6 +80,10 @@ func main() {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
+	}
+	if errors.Is(err, errInterrupted) {
+		fmt.Fprintln(os.Stderr, "sluice:", err)
+		os.Exit(130)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
