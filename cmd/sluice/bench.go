@@ -17,31 +17,38 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	events := fs.Int64("events", bench.Default.Events, "events per run")
 	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys")
-	par := fs.Int("parallelism", runtime.GOMAXPROCS(0), "Sluice subtasks per operator")
+	par := fs.Int("parallelism", 0, "Sluice subtasks per operator (0: number of CPUs)")
 	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
 	if _, err := parseFlags(fs, command{Use: "bench [flags]",
-		About: "Runs the benchmarks against their peers in the same run and prints the ratios."}, args); err != nil {
+		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).", MaxArgs: 0}, args); err != nil {
 		return err
+	}
+	if err := checkBounds(fs, atLeast("events", 1), atLeast("keys", 1), atLeast("parallelism", 0),
+		atLeast("state-keys", 0), atLeast("runs", 1)); err != nil {
+		return err
+	}
+	if *par == 0 {
+		*par = defaultParallelism()
 	}
 	w := bench.Workload{Events: *events, Keys: *keys, Window: bench.Default.Window}
 	fmt.Printf("workload: keyed event-time tumbling COUNT+SUM, %s windows, %d keys, %d events, GOMAXPROCS %d, median of %d runs\n\n",
-		w.Window, w.Keys, w.Events, runtime.GOMAXPROCS(0), max(*runs, 1))
+		w.Window, w.Keys, w.Events, runtime.GOMAXPROCS(0), *runs)
 	// Interleave the runs so that machine noise hits all three alike.
 	var loops, gss, sls []bench.Result
-	for i := 0; i < max(*runs, 1); i++ {
-		progress("run %d of %d: hand-written loop", i+1, max(*runs, 1))
+	for i := 0; i < *runs; i++ {
+		progress("run %d of %d: hand-written loop", i+1, *runs)
 		loop, err := bench.RunLoop(ctx, w)
 		if err != nil {
 			return interrupted(err)
 		}
-		progress("run %d of %d: go-streams", i+1, max(*runs, 1))
+		progress("run %d of %d: go-streams", i+1, *runs)
 		gs, err := bench.RunGoStreams(ctx, w)
 		if err != nil {
 			return interrupted(err)
 		}
-		progress("run %d of %d: sluice (Go API)", i+1, max(*runs, 1))
+		progress("run %d of %d: sluice (Go API)", i+1, *runs)
 		sl, err := bench.RunSluice(ctx, w, *par)
 		if err != nil {
 			return interrupted(err)
@@ -61,7 +68,7 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("results differ: sluice %v, go-streams %v, loop %v", sl.Check, gs.Check, loop.Check)
 	}
 	if *sqlTable {
-		if err := benchSQL(ctx, w, *par, max(*runs, 1)); err != nil {
+		if err := benchSQL(ctx, w, *par, *runs); err != nil {
 			return err
 		}
 	}
