@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -274,5 +275,51 @@ INSERT INTO out SELECT k, TUMBLE_END(ts, INTERVAL '10' SECOND) AS we, SUM(v) AS 
 	text, _, code := sluiceExit(t, "explain", job, "--parallelism", "3")
 	if code != 0 || !strings.HasPrefix(text, "settings: 'table.exec.state.ttl'") || !strings.Contains(text, "HASH(k) over 128 key groups") {
 		t.Fatalf("text plan:\n%s", text)
+	}
+}
+
+// TestREADMECommandLineMatchesHelp: every flag the README's "Command line"
+// section names for a command is one its help lists, and every command
+// is there.
+func TestREADMECommandLineMatchesHelp(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Command line\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, block, _ := strings.Cut(section, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	flagRe := regexp.MustCompile(`--([a-z][a-z-]*)`)
+	page, seen := "", map[string]bool{}
+	for _, line := range strings.Split(block, "\n") {
+		words := strings.Fields(line)
+		switch {
+		case len(words) >= 2 && words[0] == "sluice":
+			page = words[1]
+			if page == "run" && len(words) > 2 && words[2] == "JOB" {
+				page = ""
+			}
+			seen[words[1]] = true
+		case len(words) > 0 && strings.HasPrefix(line, "             ") && apps[words[0]] != "":
+			page = "run-" + words[0]
+		}
+		if page == "" || page == "help" {
+			continue
+		}
+		help, err := os.ReadFile(filepath.Join("testdata", "help", page+".txt"))
+		if err != nil {
+			t.Fatalf("README line %q: %v", line, err)
+		}
+		for _, m := range flagRe.FindAllStringSubmatch(line, -1) {
+			if !strings.Contains(string(help), "\n  --"+m[1]+" ") && !strings.Contains(string(help), "\n  --"+m[1]+"\n") {
+				t.Errorf("README: %q names --%s, which sluice %s -h does not list", line, m[1], strings.Replace(page, "-", " ", 1))
+			}
+		}
+	}
+	for _, c := range commands {
+		if !seen[c.name] {
+			t.Errorf("README's Command line section lacks sluice %s", c.name)
+		}
 	}
 }
