@@ -117,9 +117,23 @@ func explainJob(name string, par int) (runtime.PhysicalPlan, error) {
 	if name == "cpualarm" {
 		return explainSource("cpualarm.sql", cpualarm.SQL(cpualarm.Config{}), par, "", 0)
 	}
-	// clickstream, and clickstream-store: the same job over a stream
 	env := sluice.NewEnv(sluice.WithParallelism(par), sluice.WithName(name))
-	clickstream.Build(env, clickstream.Config{Events: -1}).Print()
+	if name == "clickstream-store" {
+		// The job that reads the clicks back from the store's stream.
+		closeStore, err := openEmbeddedOrTemp("", "")
+		if err != nil {
+			return runtime.PhysicalPlan{}, err
+		}
+		defer closeStore()
+		newSrc, err := storeTableSource(map[string]string{"stream": demoStream, "stream.create-shards": "4"})
+		if err != nil {
+			return runtime.PhysicalPlan{}, err
+		}
+		clicks := env.FromSource("clicks", clickstream.Schema, newSrc, sluice.Watermark("ts", 500*time.Millisecond), sluice.IdleTimeout(time.Second))
+		clickstream.Aggregate(clicks).Print()
+	} else {
+		clickstream.Build(env, clickstream.Config{Events: -1}).Print()
+	}
 	if err := env.Err(); err != nil {
 		return runtime.PhysicalPlan{}, err
 	}

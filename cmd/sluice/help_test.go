@@ -101,7 +101,7 @@ func TestEveryCommandHasAGoldenHelpPage(t *testing.T) {
 // a command it goes to stderr (exit 2); an unknown command gets "did you
 // mean".
 func TestTopLevelUsage(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "help"}} {
 		out, errOut, code := sluiceExit(t, args...)
 		if code != 0 || errOut != "" || !strings.Contains(out, "Usage: sluice COMMAND") {
 			t.Fatalf("sluice %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
@@ -142,6 +142,8 @@ func TestCommandLineMistakesExitTwoNamingTheFlag(t *testing.T) {
 		{[]string{"run", job, "--state-ttl", "-5m"}, `--state-ttl "-5m"`},
 		{[]string{"run", job, "--paralelism", "2"}, "unknown flag --paralelism (did you mean --parallelism?)"},
 		{[]string{"run"}, "name a job file (FILE.sql) or a ready-made job"},
+		{[]string{"run", "--parallelism"}, "flag --parallelism needs a value"},
+		{[]string{"run", "--paralelism", "2"}, "unknown flag --paralelism (did you mean --parallelism?)"},
 		{[]string{"run", "clickstream", "--events", "0"}, "--events 0: want 1 or more, or -1 (no end)"},
 		{[]string{"run", "clickstream", "--rows-per-second", "-1"}, "--rows-per-second -1: want 0 or more"},
 		{[]string{"run", "clickstream", "extra"}, `unexpected argument "extra"`},
@@ -320,6 +322,21 @@ func TestREADMECommandLineMatchesHelp(t *testing.T) {
 	for _, c := range commands {
 		if !seen[c.name] {
 			t.Errorf("README's Command line section lacks sluice %s", c.name)
+		}
+	}
+}
+
+// TestExplainEachReadyMadeJob: explain JOB prints that job's plan, not
+// another's.
+func TestExplainEachReadyMadeJob(t *testing.T) {
+	for job, want := range map[string]string{
+		"clickstream":       `job "clickstream"`,
+		"clickstream-store": "watermark: ts - 500ms per partition, minimum over partitions, idle after 1s",
+		"cpualarm":          `source "cpu"`,
+	} {
+		out, errOut, code := sluiceExit(t, "explain", job)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("sluice explain %s: exit %d, want %q in\n%s%s", job, code, want, out, errOut)
 		}
 	}
 }

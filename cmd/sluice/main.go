@@ -91,7 +91,7 @@ func dispatch(ctx context.Context, args []string) int {
 	name, args := args[0], args[1:]
 	switch name {
 	case "help", "-h", "-help", "--help":
-		if name == "help" && len(args) > 0 {
+		if name == "help" && len(args) > 0 && args[0] != "help" {
 			// sluice help COMMAND [ARGS] = sluice COMMAND [ARGS] -h
 			if _, ok := lookupCommand(args[0]); ok {
 				return dispatch(ctx, append(append([]string{args[0]}, args[1:]...), "-h"))

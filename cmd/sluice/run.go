@@ -22,6 +22,12 @@ func runRun(ctx context.Context, args []string) error {
 				"Ready-made jobs (\"sluice run JOB -h\" lists a job's flags):\n" + jobList()})
 		return flag.ErrHelp
 	case target == "":
+		// Mistakes in the flags first (a flag without its value, a
+		// misspelled one), then the missing job.
+		fs, _ := sqlFlags("run")
+		if _, err := parseFlags(fs, runSQLCmd, rest); err != nil {
+			return err
+		}
 		return usagef("name a job file (FILE.sql) or a ready-made job (%s); \"sluice run -h\" lists the flags", appNames())
 	case isSQLFile(target):
 		return runSQL(ctx, target, rest)
