@@ -59,7 +59,6 @@ func runCatalog(_ context.Context, args []string) error {
 			return err
 		}
 		fmt.Print(s)
-		return nil
 	}
-	panic("unreachable: requests are checked above")
+	return nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 var explainCmd = command{Use: "explain FILE.sql|JOB [flags]",
-	About: "Prints the physical plan of a SQL job file or of a ready-made job (" + "clickstream, clickstream-store, cpualarm" + "):\n" +
+	About: "Prints the physical plan of a SQL job file or of a ready-made job (clickstream, clickstream-store, cpualarm):\n" +
 		"the job's settings, then every operator with its parallelism, output columns, watermarks, inputs\n" +
 		"(forward and chained, or hashed on key columns), expressions and state. Nothing is run.",
 	MaxArgs: 1}
