@@ -13,9 +13,15 @@ func BenchmarkTumblingCountSum(b *testing.B) {
 	w := Default
 	var sl, gs, loop float64
 	for i := 0; i < b.N; i++ {
-		l := RunLoop(w)
-		g := RunGoStreams(w)
-		s, err := RunSluice(w, runtime.GOMAXPROCS(0))
+		l, err := RunLoop(b.Context(), w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := RunGoStreams(b.Context(), w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := RunSluice(b.Context(), w, runtime.GOMAXPROCS(0))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,7 +45,7 @@ func BenchmarkTumblingCountSum(b *testing.B) {
 func BenchmarkStateBytesPerKey(b *testing.B) {
 	var total float64
 	for i := 0; i < b.N; i++ {
-		v, err := StateBytesPerKey(1_000_000)
+		v, err := StateBytesPerKey(b.Context(), 1_000_000)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -50,9 +56,9 @@ func BenchmarkStateBytesPerKey(b *testing.B) {
 
 func TestSluiceMatchesLoop(t *testing.T) {
 	w := Workload{Events: 300_000, Keys: 2_000, Window: Default.Window}
-	want := RunLoop(w).Check
+	want := w.Expected()
 	for _, par := range []int{1, 3} {
-		got, err := RunSluice(w, par)
+		got, err := RunSluice(t.Context(), w, par)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +72,7 @@ func TestStateBytesPerKeyWithinTarget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 1M keys")
 	}
-	v, err := StateBytesPerKey(1_000_000)
+	v, err := StateBytesPerKey(t.Context(), 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}

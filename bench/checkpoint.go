@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,10 +26,11 @@ type CheckpointRun struct {
 }
 
 // RunCheckpointed runs w through the Go API with checkpoints every interval
-// (0: none) into a temporary folder, and reports how many completed.
-func RunCheckpointed(w Workload, parallelism int, interval time.Duration) (CheckpointRun, error) {
+// (0: none) into a temporary folder, and reports how many completed. It
+// returns ctx.Err() when ctx ends first.
+func RunCheckpointed(ctx context.Context, w Workload, parallelism int, interval time.Duration) (CheckpointRun, error) {
 	if interval <= 0 {
-		r, err := runSluice(w, parallelism)
+		r, err := runSluice(ctx, w, parallelism)
 		return CheckpointRun{Result: r}, err
 	}
 	dir, err := os.MkdirTemp("", "sluice-bench-ck-")
@@ -37,7 +39,7 @@ func RunCheckpointed(w Workload, parallelism int, interval time.Duration) (Check
 	}
 	defer os.RemoveAll(dir)
 	set := metrics.NewSet()
-	r, err := runSluice(w, parallelism, sluice.WithMetrics(set),
+	r, err := runSluice(ctx, w, parallelism, sluice.WithMetrics(set),
 		sluice.WithCheckpoints(dir, interval))
 	if err != nil {
 		return CheckpointRun{}, err

@@ -14,11 +14,11 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 	var n float64
 	var size int64
 	for range b.N {
-		p, err := RunCheckpointed(w, 2, 0)
+		p, err := RunCheckpointed(b.Context(), w, 2, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		c, err := RunCheckpointed(w, 2, time.Second)
+		c, err := RunCheckpointed(b.Context(), w, 2, time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}

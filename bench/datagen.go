@@ -105,8 +105,8 @@ func (w Workload) goAPIDatagenJob(parallelism int, newSink func() rt.Operator) (
 // RunSluiceDatagen runs the SQL workload written with the Go API: the
 // datagen connector's source → keyed exchange → tumbling window COUNT+SUM →
 // a checksum sink. The time includes building the job, as RunSQL's includes
-// compiling it.
-func RunSluiceDatagen(w Workload, parallelism int) (Result, error) {
+// compiling it. It returns ctx.Err() when ctx ends first.
+func RunSluiceDatagen(ctx context.Context, w Workload, parallelism int) (Result, error) {
 	var results, count, sum atomic.Int64
 	start := time.Now()
 	env, err := w.goAPIDatagenJob(parallelism, func() rt.Operator {
@@ -115,7 +115,7 @@ func RunSluiceDatagen(w Workload, parallelism int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := env.Execute(context.Background()); err != nil {
+	if err := env.Execute(ctx); err != nil {
 		return Result{}, err
 	}
 	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: time.Since(start),
@@ -124,8 +124,9 @@ func RunSluiceDatagen(w Workload, parallelism int) (Result, error) {
 
 // RunGoStreamsDatagen runs the SQL workload's count on go-streams v0.13.0
 // as RunGoStreams does, fed from one subtask of the datagen connector's
-// source (which then generates every row).
-func RunGoStreamsDatagen(w Workload) (Result, error) {
+// source (which then generates every row). It returns ctx.Err() when ctx
+// ends first.
+func RunGoStreamsDatagen(ctx context.Context, w Workload) (Result, error) {
 	newSrc, err := w.datagenSource()
 	if err != nil {
 		return Result{}, err
@@ -136,14 +137,16 @@ func RunGoStreamsDatagen(w Workload) (Result, error) {
 	}
 	defer src.Close()
 	var perr error
-	r := runGoStreams(w, func(in chan<- any) {
-		for {
-			b, _, err := src.Poll(context.Background())
+	r, err := runGoStreams(ctx, w, func(in chan<- any) {
+		for ctx.Err() == nil {
+			b, _, err := src.Poll(ctx)
 			if err == io.EOF {
 				return
 			}
 			if err != nil {
-				perr = err
+				if ctx.Err() == nil {
+					perr = err
+				}
 				return
 			}
 			if b == nil {
@@ -156,5 +159,8 @@ func RunGoStreamsDatagen(w Workload) (Result, error) {
 			}
 		}
 	})
+	if err != nil {
+		return Result{}, err
+	}
 	return r, perr
 }

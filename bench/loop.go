@@ -1,12 +1,15 @@
 package bench
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // RunLoop runs the workload as a hand-written single-goroutine loop: one map
 // of accumulators per open window, windows closed by the same watermark
 // rule as the engine's. It is the speed of light the engine is measured
-// against.
-func RunLoop(w Workload) Result {
+// against. It returns ctx.Err() soon after ctx ends.
+func RunLoop(ctx context.Context, w Workload) (Result, error) {
 	type acc struct{ count, sum int64 }
 	size := w.Window.Milliseconds()
 	open := map[int64]map[int64]acc{}
@@ -15,6 +18,9 @@ func RunLoop(w Workload) Result {
 	start := time.Now()
 	nextFire := int64(1 << 62) // earliest end-1 of an open window
 	for i := int64(0); i < w.Events; i++ {
+		if i&(checkEvery-1) == 0 && ctx.Err() != nil {
+			return Result{}, ctx.Err()
+		}
 		k, ts, v := w.Event(i)
 		ws := ts - ts%size
 		m := open[ws]
@@ -49,5 +55,5 @@ func RunLoop(w Workload) Result {
 			check.add(a.count, a.sum)
 		}
 	}
-	return Result{Name: "hand-written loop", Events: w.Events, Elapsed: time.Since(start), Check: check}
+	return Result{Name: "hand-written loop", Events: w.Events, Elapsed: time.Since(start), Check: check}, nil
 }

@@ -18,12 +18,13 @@ var eventSchema = rt.NewSchema(
 
 // RunSluice runs the workload through Sluice's Go API with the given
 // parallelism: generator → keyed exchange → tumbling window COUNT+SUM → a
-// sink that folds the results into the checksum.
-func RunSluice(w Workload, parallelism int) (Result, error) {
-	return runSluice(w, parallelism)
+// sink that folds the results into the checksum. It returns ctx.Err() when
+// ctx ends first.
+func RunSluice(ctx context.Context, w Workload, parallelism int) (Result, error) {
+	return runSluice(ctx, w, parallelism)
 }
 
-func runSluice(w Workload, parallelism int, opts ...sluice.Option) (Result, error) {
+func runSluice(ctx context.Context, w Workload, parallelism int, opts ...sluice.Option) (Result, error) {
 	fill := func(b *rt.Batch, first int64, n int) {
 		ks, vs, ts := b.Cols[0].I64[:0], b.Cols[1].I64[:0], b.Cols[2].I64[:0]
 		for i := first; i < first+int64(n); i++ {
@@ -40,7 +41,7 @@ func runSluice(w Workload, parallelism int, opts ...sluice.Option) (Result, erro
 	var results, count, sum atomic.Int64
 	res.To("checksum", func() rt.Operator { return &checksumSink{results: &results, count: &count, sum: &sum} })
 	start := time.Now()
-	if err := env.Execute(context.Background()); err != nil {
+	if err := env.Execute(ctx); err != nil {
 		return Result{}, err
 	}
 	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: time.Since(start),

@@ -28,9 +28,11 @@ const sqlJobFile = "bench_sql.sql"
 // results once every window has fired), and Check.Sum is not known. The
 // exact results are compared with the Go API's by a test that runs the
 // same job text into a collecting sink.
-func RunSQL(w Workload, parallelism int) (Result, error) {
+//
+// It returns ctx.Err() when ctx ends first.
+func RunSQL(ctx context.Context, w Workload, parallelism int) (Result, error) {
 	set := metrics.NewSet()
-	elapsed, err := runSQLJob(w.SQLJob("blackhole"), parallelism, set)
+	elapsed, err := runSQLJob(ctx, w.SQLJob("blackhole"), parallelism, set)
 	if err != nil {
 		return Result{}, err
 	}
@@ -43,7 +45,7 @@ func RunSQL(w Workload, parallelism int) (Result, error) {
 }
 
 // runSQLJob compiles and runs a job file, returning the time both took.
-func runSQLJob(src string, parallelism int, set *metrics.Set) (time.Duration, error) {
+func runSQLJob(ctx context.Context, src string, parallelism int, set *metrics.Set) (time.Duration, error) {
 	start := time.Now()
 	plan, err := sql.Compile(src, sql.Options{File: sqlJobFile, Parallelism: parallelism})
 	if err != nil {
@@ -52,7 +54,7 @@ func runSQLJob(src string, parallelism int, set *metrics.Set) (time.Duration, er
 	if plan.Graph == nil {
 		return 0, fmt.Errorf("bench: the SQL job has no INSERT")
 	}
-	if err := rt.Run(context.Background(), plan.Graph, rt.Options{Parallelism: parallelism, Metrics: set}); err != nil {
+	if err := rt.Run(ctx, plan.Graph, rt.Options{Parallelism: parallelism, Metrics: set}); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil

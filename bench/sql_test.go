@@ -23,15 +23,15 @@ func BenchmarkSQLTumblingCountSum(b *testing.B) {
 	par := runtime.GOMAXPROCS(0)
 	var sq, api, gs float64
 	for i := 0; i < b.N; i++ {
-		g, err := RunGoStreamsDatagen(w)
+		g, err := RunGoStreamsDatagen(b.Context(), w)
 		if err != nil {
 			b.Fatal(err)
 		}
-		a, err := RunSluiceDatagen(w, par)
+		a, err := RunSluiceDatagen(b.Context(), w, par)
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := RunSQL(w, par)
+		s, err := RunSQL(b.Context(), w, par)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestSQLMatchesGoAPI(t *testing.T) {
 		collected.Lock()
 		collected.rows = nil
 		collected.Unlock()
-		if _, err := runSQLJob(w.SQLJob("bench_collect"), par, metrics.NewSet()); err != nil {
+		if _, err := runSQLJob(t.Context(), w.SQLJob("bench_collect"), par, metrics.NewSet()); err != nil {
 			t.Fatal(err)
 		}
 		collected.Lock()
@@ -152,7 +152,7 @@ func TestSQLMatchesGoAPI(t *testing.T) {
 // from its metrics agree with them.
 func TestSQLRunsAgree(t *testing.T) {
 	w := Workload{Events: 200_000, Keys: 1_000, Window: Default.Window}
-	g, err := RunGoStreamsDatagen(w)
+	g, err := RunGoStreamsDatagen(t.Context(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +160,11 @@ func TestSQLRunsAgree(t *testing.T) {
 		t.Fatalf("go-streams %v, want count %d, sum %d", g.Check, want.Count, want.Sum)
 	}
 	for _, par := range []int{1, 2} {
-		a, err := RunSluiceDatagen(w, par)
+		a, err := RunSluiceDatagen(t.Context(), w, par)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := RunSQL(w, par)
+		s, err := RunSQL(t.Context(), w, par)
 		if err != nil {
 			t.Fatal(err)
 		}

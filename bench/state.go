@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"runtime"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 
 // StateBytesPerKey fills one 10 s tumbling window of a COUNT(*)+SUM window
 // operator with keys distinct BIGINT keys and returns the heap growth per
-// (key, window).
-func StateBytesPerKey(keys int) (float64, error) {
+// (key, window). It returns ctx.Err() when ctx ends first.
+func StateBytesPerKey(ctx context.Context, keys int) (float64, error) {
 	newOp, _, err := window.New(window.Spec{In: eventSchema, KeyCols: []int{0}, TimeCol: 2,
 		Window: window.Tumble(10 * time.Second),
 		Aggs:   []agg.Spec{{Func: agg.Count, Col: -1, Name: "n"}, {Func: agg.Sum, Col: 1, Name: "s"}}})
@@ -33,6 +34,9 @@ func StateBytesPerKey(keys int) (float64, error) {
 		return 0, err
 	}
 	for k := 0; k < keys; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		b.Reset()
 		for ; k < keys && b.N < rt.DefaultBatchRows; k++ {
 			b.Cols[0].I64 = append(b.Cols[0].I64, int64(k)*7919)

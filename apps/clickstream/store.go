@@ -58,12 +58,10 @@ func RunStore(ctx context.Context, c StoreConfig) error {
 	srcOpts := map[string]string{"stream": Stream, "stream.create-shards": fmt.Sprint(c.Shards),
 		"scan.startup.mode": "at-timestamp", "scan.startup.timestamp-millis": fmt.Sprint(start.UnixMilli())}
 	read := func(env *sluice.Env, opts map[string]string) error {
-		newSrc, err := storeSource(opts)
+		res, err := ReadStore(env, opts)
 		if err != nil {
 			return err
 		}
-		clicks := env.FromSource("clicks", Schema, newSrc, sluice.Watermark("ts", 500*time.Millisecond), sluice.IdleTimeout(time.Second))
-		res := Aggregate(clicks)
 		fmt.Fprintf(log, "sluice clickstream-store: the clickstream job reads stream %q, parallelism %d; results: %s\n", Stream, env.Parallelism(), res.Schema())
 		res.Print()
 		return nil
@@ -116,6 +114,18 @@ func RunStore(ctx context.Context, c StoreConfig) error {
 	fmt.Fprintf(log, "sluice clickstream-store: %d clicks read back and aggregated in %v (%.0fk records/s); %d late rows dropped, %d bad records\n",
 		c.Events, el.Round(time.Millisecond), float64(c.Events)/el.Seconds()/1e3, total.LateRowsDropped, total.BadRecords)
 	return nil
+}
+
+// ReadStore adds to env the clickstream job's reading side over the store:
+// the clicks of stream Stream (a store table with the WITH options opts),
+// aggregated as Aggregate does. It returns the results, to be sunk.
+func ReadStore(env *sluice.Env, opts map[string]string) (*sluice.WindowResult, error) {
+	newSrc, err := storeSource(opts)
+	if err != nil {
+		return nil, err
+	}
+	clicks := env.FromSource("clicks", Schema, newSrc, sluice.Watermark("ts", 500*time.Millisecond), sluice.IdleTimeout(time.Second))
+	return Aggregate(clicks), nil
 }
 
 func storeTable(opts map[string]string) connectors.Table {

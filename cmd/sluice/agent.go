@@ -30,18 +30,20 @@ func runAgent(ctx context.Context, args []string) error {
 	flush := fs.Duration("flush", 100*time.Millisecond, "longest wait of a read line before it is sent")
 	hostMetrics := fs.Duration("host-metrics", 0, "also send this machine's CPU and memory every interval, e.g. 1s, as JSON (host, core, cpu, mem_used_pct, ts) — like the CloudWatch agent")
 	perCore := fs.Bool("per-core", false, "with --host-metrics: a record per core too")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice agent --endpoint URL --stream S [flags] FILE...\n\nTails FILEs (following rotation) and sends each new line as a record with PutRecords,\nretrying failed records until they are written.\n\n")
-		fs.PrintDefaults()
+	files, err := parseFlags(fs, command{Use: "agent --stream S [flags] FILE...", MaxArgs: -1,
+		About: "Tails FILEs (following rotation) and sends each new line as a record with PutRecords,\n" +
+			"retrying failed records until they are written (Ctrl-C or SIGTERM stops)."}, args)
+	if err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := checkBounds(fs, positive("progress"), positive("flush"), notNegative("host-metrics")); err != nil {
 		return err
 	}
 	if *stream == "" {
-		return errors.New("agent: --stream is required")
+		return usagef("--stream is required")
 	}
-	if fs.NArg() == 0 && *hostMetrics <= 0 {
-		return errors.New("agent: name at least one FILE to tail, or --host-metrics")
+	if len(files) == 0 && *hostMetrics <= 0 {
+		return usagef("name at least one FILE to tail, or --host-metrics")
 	}
 	if (*accessKey == "") != (*secretKey == "") {
 		return errors.New("agent: --access-key and --secret-key go together")
@@ -53,7 +55,7 @@ func runAgent(ctx context.Context, args []string) error {
 	a, err := agent.New(agent.Config{
 		Client:            c,
 		Stream:            *stream,
-		Files:             fs.Args(),
+		Files:             files,
 		PartitionKeyField: *keyField,
 		FromStart:         *fromStart,
 		FlushInterval:     *flush,
@@ -64,7 +66,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", fs.NArg(), *stream, *endpoint)
+	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
 	if err := a.Run(ctx); errors.Is(err, agent.ErrStreamNotFound) {
 		return fmt.Errorf("agent: stream %q does not exist on the store at %s: create it with "+
 			"`sluice stream create %s --shards 1 --endpoint %s` "+

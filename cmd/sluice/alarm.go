@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,6 +30,15 @@ func addAlarmFlags(fs *flag.FlagSet) alarmFlags {
 	}
 }
 
+// check checks the values of the alarm flags.
+func (a alarmFlags) check(fs *flag.FlagSet) error {
+	if err := checkBounds(fs, bound{"threshold", func(v float64) bool { return v > 0 && v <= 100 }, "above 0, up to 100"},
+		atLeast("evaluation-periods", 1), between("datapoints-to-alarm", 1, float64(*a.n)), atLeast("parallelism", 0)); err != nil {
+		return err
+	}
+	return checkAddr("metrics-addr", *a.metrics)
+}
+
 func (a alarmFlags) config() cpualarm.Config {
 	return cpualarm.Config{Threshold: *a.threshold, EvaluationPeriods: *a.n, DatapointsToAlarm: *a.m, Webhook: *a.webhook}
 }
@@ -48,15 +56,20 @@ func runDemo(ctx context.Context, args []string) error {
 	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address")
 	duration := fs.Duration("duration", 0, "stop after this long (0: at Ctrl-C)")
 	period := fs.Duration("period", 10*time.Second, "the alarm's period (whole seconds); the fleet reports ten times per period")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice demo [flags]\n\nCPU alarms, live: this machine and a simulated fleet report CPU into the embedded store; a\nper-host 10-second average feeds a 2-of-3 alarm whose state changes are printed (and posted\nto --webhook). Ctrl-C stops.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, command{Use: "demo [flags]", MaxArgs: 0,
+		About: "CPU alarms, live: this machine and a simulated fleet report CPU into the embedded store; a\n" +
+			"per-host 10-second average feeds a 2-of-3 alarm whose state changes are printed (and posted\n" +
+			"to --webhook). Ctrl-C stops."}, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := a.check(fs); err != nil {
+		return err
+	}
+	if err := checkBounds(fs, atLeast("hosts", 0), between("spiking", 0, float64(*hosts)), notNegative("duration"), positive("period")); err != nil {
+		return err
+	}
+	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
 	}
 	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
@@ -65,7 +78,7 @@ func runDemo(ctx context.Context, args []string) error {
 	defer closeStore()
 	cfg := a.config()
 	if *period < time.Second || *period%time.Second != 0 {
-		return fmt.Errorf("--period %v: want whole seconds", *period)
+		return usagef("--period %v: want whole seconds", *period)
 	}
 	cfg.Feed, cfg.Hosts, cfg.Spiking, cfg.StartMillis, cfg.Period = true, *hosts, *spiking, time.Now().UnixMilli(), *period
 	if _, err := os.Stat("/proc/stat"); err != nil {
@@ -92,11 +105,18 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 	endpoint := fs.String("endpoint", "", "the store's URL (default: the embedded store of --store-dir)")
 	storeDir := fs.String("store-dir", "", "run an embedded store over this folder")
 	storeListen := fs.String("store-listen", "", "with --store-dir: also serve its Kinesis API at this loopback address")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, command{Use: "run cpualarm [flags]", MaxArgs: 0,
+		About: "The demo's alarm: " + apps["cpualarm"] + "."}, args); err != nil {
+		return err
+	}
+	if err := a.check(fs); err != nil {
+		return err
+	}
+	if err := checkAddr("store-listen", *storeListen); err != nil {
 		return err
 	}
 	if (*endpoint == "") == (*storeDir == "") {
-		return errors.New("give the store: --endpoint URL, or --store-dir DIR for an embedded one")
+		return usagef("give the store: --endpoint URL, or --store-dir DIR for an embedded one")
 	}
 	if *storeDir != "" {
 		closeStore, err := openEmbedded(*storeDir, *storeListen)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -16,30 +17,43 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	events := fs.Int64("events", bench.Default.Events, "events per run")
 	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys")
-	par := fs.Int("parallelism", runtime.GOMAXPROCS(0), "Sluice subtasks per operator")
+	par := fs.Int("parallelism", 0, "Sluice subtasks per operator (0: number of CPUs)")
 	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
 	if _, err := parseFlags(fs, command{Use: "bench [flags]",
-		About: "Runs the benchmarks against their peers in the same run and prints the ratios."}, args); err != nil {
+		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).", MaxArgs: 0}, args); err != nil {
 		return err
+	}
+	if err := checkBounds(fs, atLeast("events", 1), atLeast("keys", 1), atLeast("parallelism", 0),
+		atLeast("state-keys", 0), atLeast("runs", 1)); err != nil {
+		return err
+	}
+	if *par == 0 {
+		*par = defaultParallelism()
 	}
 	w := bench.Workload{Events: *events, Keys: *keys, Window: bench.Default.Window}
 	fmt.Printf("workload: keyed event-time tumbling COUNT+SUM, %s windows, %d keys, %d events, GOMAXPROCS %d, median of %d runs\n\n",
-		w.Window, w.Keys, w.Events, runtime.GOMAXPROCS(0), max(*runs, 1))
+		w.Window, w.Keys, w.Events, runtime.GOMAXPROCS(0), *runs)
 	// Interleave the runs so that machine noise hits all three alike.
 	var loops, gss, sls []bench.Result
-	for i := 0; i < max(*runs, 1); i++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		loops = append(loops, bench.RunLoop(w))
-		gss = append(gss, bench.RunGoStreams(w))
-		sl, err := bench.RunSluice(w, *par)
+	for i := 0; i < *runs; i++ {
+		progress("run %d of %d: hand-written loop", i+1, *runs)
+		loop, err := bench.RunLoop(ctx, w)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
-		sls = append(sls, sl)
+		progress("run %d of %d: go-streams", i+1, *runs)
+		gs, err := bench.RunGoStreams(ctx, w)
+		if err != nil {
+			return interrupted(err)
+		}
+		progress("run %d of %d: sluice (Go API)", i+1, *runs)
+		sl, err := bench.RunSluice(ctx, w, *par)
+		if err != nil {
+			return interrupted(err)
+		}
+		loops, gss, sls = append(loops, loop), append(gss, gs), append(sls, sl)
 	}
 	loop, gs, sl := median(loops), median(gss), median(sls)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -54,14 +68,15 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("results differ: sluice %v, go-streams %v, loop %v", sl.Check, gs.Check, loop.Check)
 	}
 	if *sqlTable {
-		if err := benchSQL(ctx, w, *par, max(*runs, 1)); err != nil {
+		if err := benchSQL(ctx, w, *par, *runs); err != nil {
 			return err
 		}
 	}
 	if *stateKeys > 0 {
-		b, err := bench.StateBytesPerKey(*stateKeys)
+		progress("window state of %d keys", *stateKeys)
+		b, err := bench.StateBytesPerKey(ctx, *stateKeys)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		fmt.Printf("window state: %.1f bytes per (key, window) for COUNT+SUM with %d keys (target ≤ 64)\n", b, *stateKeys)
 	}
@@ -78,22 +93,22 @@ func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
 		w.Events, w.Keys)
 	var sqls, apis, gss []bench.Result
 	for i := 0; i < runs; i++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		gs, err := bench.RunGoStreamsDatagen(w)
+		progress("SQL workload, run %d of %d: go-streams", i+1, runs)
+		gs, err := bench.RunGoStreamsDatagen(ctx, w)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		gss = append(gss, gs)
-		api, err := bench.RunSluiceDatagen(w, par)
+		progress("SQL workload, run %d of %d: sluice (Go API)", i+1, runs)
+		api, err := bench.RunSluiceDatagen(ctx, w, par)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		apis = append(apis, api)
-		sq, err := bench.RunSQL(w, par)
+		progress("SQL workload, run %d of %d: sluice SQL", i+1, runs)
+		sq, err := bench.RunSQL(ctx, w, par)
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		sqls = append(sqls, sq)
 	}
@@ -117,6 +132,20 @@ func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
 		}
 	}
 	return nil
+}
+
+// progress says on standard error which run is under way.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "sluice bench: "+format+"\n", args...)
+}
+
+// interrupted marks a run stopped by a signal as errInterrupted (exit
+// status 130, like a shell's for SIGINT); other errors pass unchanged.
+func interrupted(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("bench %w: no results", errInterrupted)
+	}
+	return err
 }
 
 func median(rs []bench.Result) bench.Result {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/sql/catalog"
 )
 
@@ -15,17 +16,25 @@ import (
 func runCatalog(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	dir := fs.String("catalog", "catalog", "the catalog folder")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice catalog [--catalog DIR] list | describe NAME\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseFlags(fs, command{Use: "catalog [--catalog DIR] list | describe NAME", MaxArgs: 2,
+		About: "Lists the tables that jobs run with --catalog DIR defined, or describes one of them as CREATE TABLE."}, args)
+	if err != nil {
 		return err
 	}
-	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
-		return fmt.Errorf("catalog: say list or describe NAME")
+		return usagef("say list or describe NAME")
+	}
+	switch {
+	case rest[0] == "list" && len(rest) > 1:
+		return usagef("unexpected argument %q after list", rest[1])
+	case rest[0] == "describe" && len(rest) == 1:
+		return usagef("describe needs a table's NAME")
+	case rest[0] != "list" && rest[0] != "describe":
+		hint := ""
+		if near := suggest.Nearest(rest[0], []string{"list", "describe"}); near != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		return usagef("unknown request %q%s; say list or describe NAME", rest[0], hint)
 	}
 	if _, err := os.Stat(*dir); err != nil {
 		return fmt.Errorf("catalog folder %s: %w", *dir, err)
@@ -50,7 +59,6 @@ func runCatalog(_ context.Context, args []string) error {
 			return err
 		}
 		fmt.Print(s)
-		return nil
 	}
-	return fmt.Errorf("catalog: unknown request %q; say list or describe NAME", rest)
+	return nil
 }

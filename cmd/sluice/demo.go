@@ -41,18 +41,18 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	storeDir := fs.String("store-dir", "", "folder of the embedded store (default: a temporary folder, removed at the end)")
 	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567")
 	shards := fs.Int("shards", 4, "shards of the clicks stream, when the demo creates it")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice run clickstream-store [flags]\n\nGenerated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.\n\n", clickstream.Stream, apps["clickstream"])
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, command{Use: "run clickstream-store [flags]", MaxArgs: 0,
+		About: fmt.Sprintf("Generated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.", clickstream.Stream, apps["clickstream"])}, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := checkClickFlags(fs, *metricsAddr); err != nil {
+		return err
 	}
-	if *shards < 1 {
-		return fmt.Errorf("--shards %d: want at least 1", *shards)
+	if err := checkBounds(fs, atLeast("shards", 1)); err != nil {
+		return err
+	}
+	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
 	}
 	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
@@ -68,48 +68,17 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	return clickstream.RunStore(ctx, clickstream.StoreConfig{Events: *events, RowsPerSecond: *rate, Parallelism: *par, Shards: *shards, Log: os.Stderr})
 }
 
-// runRun runs a ready-made job by name: sluice run NAME [flags].
-func runRun(ctx context.Context, args []string) error {
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if name == "" {
-		if isHelp(args) {
-			return sqlHelp("run", "run every INSERT INTO … SELECT of a SQL job file as one job")
-		}
-		return fmt.Errorf("usage: sluice run FILE.sql|JOB [flags]; jobs: %s", appNames())
-	}
-	if isSQLFile(name) {
-		return runSQL(ctx, name, args)
-	}
-	switch name {
-	case "clickstream-store":
-		return runClickstreamStore(ctx, args)
-	case "cpualarm":
-		return runCPUAlarm(ctx, args)
-	}
-	if _, ok := apps[name]; !ok {
-		return fmt.Errorf("unknown job %q; jobs: %s", name, appNames())
-	}
-	return runApp(ctx, "run "+name, name, args)
-}
-
 func runApp(ctx context.Context, cmdName, app string, args []string) error {
 	fs := flag.NewFlagSet(cmdName, flag.ContinueOnError)
 	events := fs.Int64("events", 2_000_000, "clicks to generate (-1: no end; stop with Ctrl-C or SIGTERM)")
 	rate := fs.Float64("rows-per-second", 0, "throttle the generator (0: as fast as possible)")
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice %s [flags]\n\n%s.\n\n", cmdName, apps[app])
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, command{Use: cmdName + " [flags]", About: strings.ToUpper(apps[app][:1]) + apps[app][1:] + ".", MaxArgs: 0}, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := checkClickFlags(fs, *metricsAddr); err != nil {
+		return err
 	}
 	stop, err := serveMetrics(ctx, *metricsAddr)
 	if err != nil {
@@ -130,6 +99,14 @@ func runApp(ctx context.Context, cmdName, app string, args []string) error {
 		fmt.Fprintf(os.Stderr, "sluice %s: %s clicks in %v (%.1fM clicks/s)\n", cmdName, count(*events), el.Round(time.Millisecond), float64(*events)/el.Seconds()/1e6)
 	}
 	return nil
+}
+
+// checkClickFlags checks the flags of the clickstream jobs.
+func checkClickFlags(fs *flag.FlagSet, metricsAddr string) error {
+	if err := checkBounds(fs, atLeast("events", 1).or(-1, "no end"), atLeast("rows-per-second", 0), atLeast("parallelism", 0)); err != nil {
+		return err
+	}
+	return checkAddr("metrics-addr", metricsAddr)
 }
 
 func count(n int64) string {

@@ -2,43 +2,139 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/apps/clickstream"
+	"github.com/sluicehq/sluice/apps/cpualarm"
+	"github.com/sluicehq/sluice/runtime"
 )
 
-// runExplain prints the physical plan of a ready-made job:
-// sluice explain JOB [--parallelism N].
+var explainCmd = command{Use: "explain FILE.sql|JOB [flags]",
+	About: "Prints the physical plan of a SQL job file or of a ready-made job (clickstream, clickstream-store, cpualarm):\n" +
+		"the job's settings, then every operator with its parallelism, output columns, watermarks, inputs\n" +
+		"(forward and chained, or hashed on key columns), expressions and state. Nothing is run.",
+	MaxArgs: 1}
+
+// runExplain prints the physical plan of a job file or a ready-made job:
+// sluice explain FILE.sql|JOB [flags].
 func runExplain(_ context.Context, args []string) error {
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if isSQLFile(name) {
-		return explainSQL(name, args)
-	}
-	if name == "" && isHelp(args) {
-		return sqlHelp("explain", "print the physical plan of a SQL job file (its settings, operators, state)")
-	}
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
-	if err := fs.Parse(args); err != nil {
+	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for this long, as sluice run --state-ttl (FILE.sql only)")
+	catalogDir := fs.String("catalog", "", "the catalog folder of tables defined by earlier jobs, as sluice run --catalog (FILE.sql only)")
+	format := fs.String("format", "text", "text, or json: the plan as a JSON object (job, parallelism, settings, operators)")
+	pos, err := parseFlags(fs, explainCmd, args)
+	if err != nil {
 		return err
 	}
-	if name == "" {
-		return fmt.Errorf("usage: sluice explain FILE.sql|JOB [--parallelism N]; jobs: %s", appNames())
-	}
-	if _, ok := apps[name]; !ok {
-		return fmt.Errorf("unknown job %q; jobs: %s", name, appNames())
-	}
-	env := sluice.NewEnv(sluice.WithParallelism(*par), sluice.WithName(name))
-	clickstream.Build(env, clickstream.Config{Events: -1}).Print()
-	if err := env.Err(); err != nil {
+	if err := checkBounds(fs, atLeast("parallelism", 0)); err != nil {
 		return err
 	}
-	fmt.Print(env.Graph().Explain(env.Parallelism()))
+	if *format != "text" && *format != "json" {
+		return usagef("--format %q: want text or json", *format)
+	}
+	if len(pos) == 0 {
+		return usagef("name a job file (FILE.sql) or a ready-made job (%s); \"sluice explain -h\" lists the flags", appNames())
+	}
+	if *par <= 0 {
+		*par = defaultParallelism()
+	}
+	var plan runtime.PhysicalPlan
+	if name := pos[0]; isSQLFile(name) {
+		plan, err = explainSQL(name, *par, *catalogDir, *stateTTL)
+	} else {
+		if *stateTTL != "" || *catalogDir != "" {
+			return usagef("--state-ttl and --catalog are for job files (FILE.sql), not ready-made jobs")
+		}
+		plan, err = explainJob(name, *par)
+	}
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
+	}
+	if plan.Job == "" {
+		fmt.Println("(no INSERT: nothing to run)")
+		return nil
+	}
+	if len(plan.Settings) > 0 { // as sql.Plan.Explain
+		fmt.Print("settings: ", strings.Join(plan.Settings, "; "), "\n")
+	}
+	fmt.Print(plan.String())
 	return nil
+}
+
+// explainSQL plans a job file; a job file without INSERT has a plan
+// without Job and operators.
+func explainSQL(path string, par int, catalogDir, stateTTL string) (runtime.PhysicalPlan, error) {
+	ttl, err := parseStateTTL(stateTTL)
+	if err != nil {
+		return runtime.PhysicalPlan{}, err
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return runtime.PhysicalPlan{}, err
+	}
+	return explainSource(path, string(src), par, catalogDir, ttl)
+}
+
+// explainSource plans the job file path that holds src.
+func explainSource(path, src string, par int, catalogDir string, ttl time.Duration) (runtime.PhysicalPlan, error) {
+	// Planning only: 'store' tables without an endpoint need an embedded
+	// store to plan against, not its data.
+	closeStore, err := openEmbeddedOrTemp("", "")
+	if err != nil {
+		return runtime.PhysicalPlan{}, err
+	}
+	defer closeStore()
+	plan, err := compileSource(path, src, par, catalogDir, ttl)
+	if err != nil {
+		return runtime.PhysicalPlan{}, err
+	}
+	defer plan.Close(context.Background())
+	if plan.Graph == nil {
+		return runtime.PhysicalPlan{Parallelism: par, Settings: plan.Settings, Operators: []runtime.PlanOperator{}}, nil
+	}
+	p := plan.Graph.Physical(plan.Parallelism)
+	p.Settings = plan.Settings
+	return p, nil
+}
+
+// explainJob plans a ready-made job, with its default flags.
+func explainJob(name string, par int) (runtime.PhysicalPlan, error) {
+	if _, ok := apps[name]; !ok {
+		return runtime.PhysicalPlan{}, unknownJob(name)
+	}
+	if name == "cpualarm" {
+		return explainSource("cpualarm.sql", cpualarm.SQL(cpualarm.Config{}), par, "", 0)
+	}
+	env := sluice.NewEnv(sluice.WithParallelism(par), sluice.WithName(name))
+	if name == "clickstream-store" {
+		// The job that reads the clicks back from the store's stream.
+		closeStore, err := openEmbeddedOrTemp("", "")
+		if err != nil {
+			return runtime.PhysicalPlan{}, err
+		}
+		defer closeStore()
+		res, err := clickstream.ReadStore(env, map[string]string{"stream": clickstream.Stream, "stream.create-shards": "4"})
+		if err != nil {
+			return runtime.PhysicalPlan{}, err
+		}
+		res.Print()
+	} else {
+		clickstream.Build(env, clickstream.Config{Events: -1}).Print()
+	}
+	if err := env.Err(); err != nil {
+		return runtime.PhysicalPlan{}, err
+	}
+	return env.Graph().Physical(env.Parallelism()), nil
 }

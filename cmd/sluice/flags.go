@@ -5,8 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/suggest"
 )
@@ -38,7 +42,7 @@ func parseFlags(fs *flag.FlagSet, cmd command, args []string) ([]string, error) 
 			return nil, flag.ErrHelp
 		}
 		if err != nil {
-			return nil, flagError(fs, cmd, err)
+			return nil, usageError{flagError(fs, cmd, err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -55,7 +59,7 @@ func parseFlags(fs *flag.FlagSet, cmd command, args []string) ([]string, error) 
 	}
 	if cmd.MaxArgs >= 0 && len(pos) > cmd.MaxArgs {
 		extra := pos[cmd.MaxArgs:]
-		return nil, fmt.Errorf("unexpected argument %q (usage: sluice %s; \"sluice %s -h\" lists the flags)",
+		return nil, usagef("unexpected argument %q (usage: sluice %s; \"sluice %s -h\" lists the flags)",
 			strings.Join(extra, " "), cmd.Use, cmdName(cmd))
 	}
 	return pos, nil
@@ -115,4 +119,93 @@ func printUsage(w io.Writer, fs *flag.FlagSet, cmd command) {
 		}
 		fmt.Fprintln(w)
 	})
+}
+
+// usageError is a mistake in a command line: a flag, a value or an
+// argument. The command exits with status 2, as flag.ExitOnError does.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// bound is a check of a numeric or duration flag's value.
+type bound struct {
+	flag string
+	ok   func(v float64) bool // v: the value; a duration in nanoseconds
+	want string               // what ok accepts, e.g. "1 or more"
+}
+
+// atLeast accepts numbers of at least n.
+func atLeast(flag string, n float64) bound {
+	return bound{flag, func(v float64) bool { return v >= n }, fmt.Sprintf("%v or more", n)}
+}
+
+// between accepts numbers from lo to hi.
+func between(flag string, lo, hi float64) bound {
+	return bound{flag, func(v float64) bool { return v >= lo && v <= hi }, fmt.Sprintf("from %v to %v", lo, hi)}
+}
+
+// positive accepts durations above zero.
+func positive(flag string) bound {
+	return bound{flag, func(v float64) bool { return v > 0 }, "a positive duration"}
+}
+
+// notNegative accepts durations of zero or more.
+func notNegative(flag string) bound {
+	return bound{flag, func(v float64) bool { return v >= 0 }, "0s or more"}
+}
+
+// or also accepts the number special, which means what.
+func (b bound) or(special float64, what string) bound {
+	ok := b.ok
+	b.ok = func(v float64) bool { return v == special || ok(v) }
+	b.want += fmt.Sprintf(", or %v (%s)", special, what)
+	return b
+}
+
+// checkBounds checks the flags' values against bounds; the error names the
+// first flag out of range, its value and what it accepts.
+func checkBounds(fs *flag.FlagSet, bounds ...bound) error {
+	for _, b := range bounds {
+		f := fs.Lookup(b.flag)
+		if f == nil {
+			panic("checkBounds: no flag --" + b.flag)
+		}
+		var v float64
+		switch x := f.Value.(flag.Getter).Get().(type) {
+		case int:
+			v = float64(x)
+		case int64:
+			v = float64(x)
+		case float64:
+			v = x
+		case time.Duration:
+			v = float64(x)
+		default:
+			panic(fmt.Sprintf("checkBounds: --%s is not a number", b.flag))
+		}
+		if !b.ok(v) || math.IsNaN(v) {
+			return usagef("--%s %s: want %s", b.flag, f.Value, b.want)
+		}
+	}
+	return nil
+}
+
+// checkAddr checks that the value of flag, when given, is a HOST:PORT
+// address with a port from 0 to 65535.
+func checkAddr(flag, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--%s %q: want HOST:PORT, e.g. 127.0.0.1:4567", flag, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usagef("--%s %q: the port must be a number from 0 to 65535", flag, addr)
+	}
+	return nil
 }

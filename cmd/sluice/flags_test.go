@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testFlags() (*flag.FlagSet, *int, *bool) {
@@ -78,5 +79,48 @@ func TestHelpIsErrHelp(t *testing.T) {
 	printUsage(&b, fs, testCmd)
 	if !strings.Contains(b.String(), "Usage: sluice run FILE.sql [flags]") || !strings.Contains(b.String(), "--parallelism int") {
 		t.Fatalf("usage:\n%s", b.String())
+	}
+}
+
+func TestSplitTargetFindsTheJobAmongFlags(t *testing.T) {
+	for _, c := range []struct {
+		args         []string
+		target, rest string
+		help         bool
+	}{
+		{[]string{"job.sql", "--parallelism", "2"}, "job.sql", "--parallelism 2", false},
+		{[]string{"--parallelism", "2", "job.sql"}, "job.sql", "--parallelism 2", false},
+		{[]string{"--catalog", "clickstream", "job.sql"}, "job.sql", "--catalog clickstream", false},
+		{[]string{"--allow-duplicates", "job.sql", "-h"}, "job.sql", "--allow-duplicates -h", false},
+		{[]string{"--parallelism=2", "clickstream"}, "clickstream", "--parallelism=2", false},
+		{[]string{"-h"}, "", "-h", true},
+		{[]string{"--", "job.sql"}, "job.sql", "", false},
+		{[]string{"--parallelism"}, "", "--parallelism", false},
+	} {
+		target, rest, help := splitTarget(c.args)
+		if target != c.target || strings.Join(rest, " ") != c.rest || help != c.help {
+			t.Errorf("%q: target %q, rest %q, help %v", c.args, target, rest, help)
+		}
+	}
+}
+
+func TestCheckBoundsNamesTheFlagAndWhatItTakes(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Int("max-conns", 0, "")
+	fs.Duration("idle", -time.Second, "")
+	fs.Float64("threshold", 50, "")
+	if err := checkBounds(fs, between("threshold", 0, 100)); err != nil {
+		t.Fatal(err)
+	}
+	err := checkBounds(fs, atLeast("max-conns", 1).or(-1, "no limit"))
+	if err == nil || err.Error() != "--max-conns 0: want 1 or more, or -1 (no limit)" {
+		t.Fatalf("err = %v", err)
+	}
+	err = checkBounds(fs, notNegative("idle"))
+	if err == nil || err.Error() != "--idle -1s: want 0s or more" {
+		t.Fatalf("err = %v", err)
+	}
+	if err := checkAddr("listen", "localhost:http"); err == nil {
+		t.Fatal("a named port was accepted")
 	}
 }

@@ -7,74 +7,151 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
+	"text/tabwriter"
+
+	"github.com/sluicehq/sluice/internal/suggest"
 )
 
-const usage = `sluice — real-time stream analytics
+// subcommand is a command of the binary: sluice NAME [flags] [arguments].
+// Its run parses args with parseFlags, so that "sluice NAME -h" (and
+// "sluice help NAME") prints its usage and flags.
+type subcommand struct {
+	name    string
+	summary string // one line for the top-level usage
+	run     func(ctx context.Context, args []string) error
+}
 
-Usage:
-  sluice demo  [flags]      the main job: live CPU alarms over the embedded stream store (Ctrl-C stops)
-  sluice run FILE.sql [--parallelism N] [--metrics-addr ADDR] [--catalog DIR] [--store-dir DIR [--store-listen ADDR]]
-                  [--state-ttl D] [--status-interval 30s]
-                  [--checkpoint-dir DIR [--checkpoint-interval 10s] [--restart-attempts 10] [--from-savepoint PATH]
-                   [--allow-non-restored-state] [--allow-duplicates]]
-                            run every INSERT INTO … SELECT of a SQL job file as one job ("sluice run -h": every flag)
-  sluice run JOB [flags]    run a ready-made job by name (clickstream, clickstream-store, cpualarm)
-  sluice explain FILE.sql|JOB [--parallelism N] [--state-ttl D]   print the physical plan of a job
-  sluice catalog [--catalog DIR] list | describe NAME
-  sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
-               [--on-corruption stop|skip] [--max-conns N] [--max-shards N]
-                            serve the stream store with the Kinesis Data Streams API
-  sluice agent --endpoint URL --stream S [--partition-key-field F] FILE...   tail files into a stream
-  sluice bench [flags]      run the benchmarks against their peers and print the ratios
-  sluice version
-
-Run "sluice COMMAND -h" for the flags of a command.
-`
+// commands are the binary's commands, in the order the usage lists them.
+var commands = []subcommand{
+	{"demo", "live CPU alarms over the embedded stream store (Ctrl-C stops)", runDemo},
+	{"run", "run a SQL job file (every INSERT INTO … SELECT as one job), or a ready-made job by name", runRun},
+	{"explain", "print the physical plan of a SQL job file or a ready-made job (--format text|json)", runExplain},
+	{"catalog", "list or describe the tables of a catalog folder", runCatalog},
+	{"store", "serve the stream store with the Kinesis Data Streams API", runStore},
+	{"agent", "tail files (and this machine's CPU and memory) into a stream", runAgent},
+	{"bench", "run the benchmarks against their peers and print the ratios", runBench},
+	{"version", "print the version", runVersion},
+}
 
 var version = "0.1.0-dev"
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+// errInterrupted is the error of a command that a signal stopped before it
+// had done its work (exit status 130).
+var errInterrupted = errors.New("interrupted")
+
+// writeUsage writes the top-level usage: the commands and how to get help.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, "sluice — real-time stream analytics\n\nUsage: sluice COMMAND [flags] [arguments]\n\nCommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 	}
+	fmt.Fprintf(tw, "  help\thelp on a command: sluice help COMMAND\n")
+	tw.Flush()
+	fmt.Fprint(w, "\n\"sluice help COMMAND\" or \"sluice COMMAND -h\" prints a command's usage and flags.\n")
+}
+
+func lookupCommand(name string) (subcommand, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return subcommand{}, false
+}
+
+func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
-	switch os.Args[1] {
-	case "demo":
-		err = runDemo(ctx, os.Args[2:])
-	case "run":
-		err = runRun(ctx, os.Args[2:])
-	case "store":
-		err = runStore(ctx, os.Args[2:])
-	case "catalog":
-		err = runCatalog(ctx, os.Args[2:])
-	case "explain":
-		err = runExplain(ctx, os.Args[2:])
-	case "agent":
-		err = runAgent(ctx, os.Args[2:])
-	case "bench":
-		err = runBench(ctx, os.Args[2:])
-	case "version", "--version":
-		fmt.Println("sluice", version)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-	default:
-		fmt.Fprintf(os.Stderr, "sluice: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
+	go func() {
+		// After the first signal, a second one stops the process at once
+		// (unless the command still listens for signals itself).
+		<-ctx.Done()
+		stop()
+	}()
+	code := dispatch(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// dispatch runs the command args name and returns the exit status: 0, 1
+// when the command failed, 2 for a mistake in the command line, 130 when a
+// signal interrupted a command before it had done its work.
+func dispatch(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		writeUsage(os.Stderr)
+		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+	name, args := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if name == "help" && len(args) > 0 && args[0] != "help" {
+			// sluice help COMMAND [ARGS] = sluice COMMAND [ARGS] -h
+			if _, ok := lookupCommand(args[0]); ok {
+				return dispatch(ctx, append(append([]string{args[0]}, args[1:]...), "-h"))
+			}
+			return unknownCommand(args[0])
+		}
+		writeUsage(os.Stdout)
+		return 0
+	case "--version":
+		name = "version"
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	c, ok := lookupCommand(name)
+	if !ok {
+		return unknownCommand(name)
+	}
+	err := c.run(ctx, args)
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "sluice "+name+":", err)
+		return 2
+	case errors.Is(err, errInterrupted):
 		fmt.Fprintln(os.Stderr, "sluice:", err)
-		os.Exit(1)
+		return 130
+	case errors.Is(err, context.Canceled):
+		return 0 // stopped by a signal, cleanly
 	}
+	fmt.Fprintln(os.Stderr, "sluice:", err)
+	return 1
+}
+
+// unknownCommand reports a command that does not exist, with the nearest
+// one, and returns exit status 2.
+func unknownCommand(name string) int {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	hint := ""
+	if near := suggest.Nearest(name, append(names, "help")); near != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	if strings.HasPrefix(name, "-") {
+		fmt.Fprintf(os.Stderr, "sluice: unknown flag %s: flags come after the command; \"sluice help\" lists the commands\n", name)
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "sluice: unknown command %q%s; \"sluice help\" lists the commands\n", name, hint)
+	return 2
+}
+
+// runVersion prints the version: sluice version.
+func runVersion(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if _, err := parseFlags(fs, command{Use: "version", About: "Prints the version of this binary.", MaxArgs: 0}, args); err != nil {
+		return err
+	}
+	fmt.Println("sluice", version)
+	return nil
 }
 
 func defaultParallelism() int { return runtime.GOMAXPROCS(0) }

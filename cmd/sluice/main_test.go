@@ -182,7 +182,8 @@ func TestRunRejectsUnknownJobAndFlags(t *testing.T) {
 		}
 	}
 	f(`unknown job "nope"; jobs: clickstream`, "run", "nope")
-	f("flag provided but not defined: -bogus", "demo", "--bogus")
+	f(`unknown job "clikstream" (did you mean "clickstream"?)`, "run", "clikstream")
+	f("unknown flag --bogus", "demo", "--bogus")
 	f(`unknown command "frobnicate"`, "frobnicate")
 }
 
@@ -202,11 +203,11 @@ func TestRunAndExplainHelpListTheirFlags(t *testing.T) {
 			}
 		}
 	}
-	f([]string{"run", "-h"}, "Usage: sluice run FILE.sql", "-checkpoint-dir", "-checkpoint-interval", "-from-savepoint",
-		"-allow-duplicates", "-state-ttl", "-status-interval", "-parallelism", "clickstream-store")
-	f([]string{"run", "--help"}, "-allow-duplicates")
-	f([]string{"explain", "-h"}, "Usage: sluice explain FILE.sql", "-state-ttl", "-parallelism")
-	f([]string{"help"}, "--state-ttl", "--allow-duplicates", "sluice run -h")
+	f([]string{"run", "-h"}, "Usage: sluice run FILE.sql", "--checkpoint-dir", "--checkpoint-interval", "--from-savepoint",
+		"--allow-duplicates", "--state-ttl", "--status-interval", "--parallelism", "clickstream-store")
+	f([]string{"run", "--help"}, "--allow-duplicates")
+	f([]string{"explain", "-h"}, "Usage: sluice explain FILE.sql", "--state-ttl", "--parallelism", "--format")
+	f([]string{"help"}, "sluice help COMMAND", "explain", "bench")
 }
 
 func TestExplainShowsThePhysicalPlan(t *testing.T) {

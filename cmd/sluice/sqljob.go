@@ -38,6 +38,12 @@ func compileFile(path string, par int, catalogDir string, stateTTL time.Duration
 	if err != nil {
 		return nil, err
 	}
+	return compileSource(path, string(src), par, catalogDir, stateTTL)
+}
+
+// compileSource plans src, the job file path.
+func compileSource(path, src string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
+	var err error
 	cat := catalog.New()
 	if catalogDir != "" {
 		if err := os.MkdirAll(catalogDir, 0o755); err != nil {
@@ -47,7 +53,7 @@ func compileFile(path string, par int, catalogDir string, stateTTL time.Duration
 			return nil, err
 		}
 	}
-	plan, err := sql.Compile(string(src), sql.Options{File: path, Parallelism: par, Catalog: cat, Out: os.Stdout, StateTTL: stateTTL})
+	plan, err := sql.Compile(src, sql.Options{File: path, Parallelism: par, Catalog: cat, Out: os.Stdout, StateTTL: stateTTL})
 	if err != nil {
 		return nil, err
 	}
@@ -99,49 +105,49 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 	}
 }
 
-// isHelp reports whether args ask for help (-h, -help, --help).
-func isHelp(args []string) bool {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			return true
-		}
-	}
-	return false
-}
-
-// sqlHelp answers sluice run -h and sluice explain -h: the usage and the
-// flags of a SQL job file, then the ready-made jobs. It returns
-// flag.ErrHelp, so the command exits with status 0.
-func sqlHelp(cmd, what string) error {
-	fs, _ := sqlFlags(cmd + " FILE.sql")
-	w := fs.Output()
-	fmt.Fprintf(w, "Usage: sluice %s FILE.sql [flags]   %s\n", cmd, what)
-	fmt.Fprintf(w, "       sluice %s JOB [flags]        a ready-made job: %s (\"sluice %s JOB -h\" lists its flags)\n\n", cmd, appNames(), cmd)
-	fmt.Fprintf(w, "Flags of sluice %s FILE.sql:\n", cmd)
-	fs.PrintDefaults()
-	return flag.ErrHelp
-}
-
 // ttl reads --state-ttl: Flink's duration forms ('1 h', '10 min', '30 s',
 // '3600000 ms', '1 d') or Go's (1h30m); empty means not given.
-func (o sqlOpts) ttl() (time.Duration, error) {
-	if *o.stateTTL == "" {
+func (o sqlOpts) ttl() (time.Duration, error) { return parseStateTTL(*o.stateTTL) }
+
+// parseStateTTL reads the value of --state-ttl ("": not given).
+func parseStateTTL(s string) (time.Duration, error) {
+	if s == "" {
 		return 0, nil
 	}
-	d, err := connectors.ParseDuration(*o.stateTTL)
+	d, err := connectors.ParseDuration(s)
 	if err == nil && d <= 0 {
 		err = fmt.Errorf("want a positive duration")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("--state-ttl %q: %v", *o.stateTTL, err)
+		return 0, usagef("--state-ttl %q: %v", s, err)
 	}
 	return d, nil
 }
 
+// runSQLCmd is the usage of sluice run FILE.sql.
+var runSQLCmd = command{Use: "run FILE.sql [flags]",
+	About:   "Runs every INSERT INTO … SELECT of a SQL job file as one job, until its sources end (or Ctrl-C/SIGTERM).",
+	MaxArgs: 0}
+
+// checkSQLFlags checks the values of the flags of a SQL job.
+func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
+	if err := checkBounds(fs, atLeast("parallelism", 0), positive("checkpoint-interval"),
+		atLeast("restart-attempts", 0), notNegative("status-interval")); err != nil {
+		return err
+	}
+	if err := checkAddr("metrics-addr", *o.metricsAddr); err != nil {
+		return err
+	}
+	return checkAddr("store-listen", *o.storeListen)
+}
+
 // runSQL runs every INSERT of a job file as one job: sluice run FILE.sql.
 func runSQL(ctx context.Context, path string, args []string) error {
-	fs, o := sqlFlags("run " + path)
-	if err := fs.Parse(args); err != nil {
+	fs, o := sqlFlags("run")
+	if _, err := parseFlags(fs, runSQLCmd, args); err != nil {
+		return err
+	}
+	if err := checkSQLFlags(fs, o); err != nil {
 		return err
 	}
 	par, metricsAddr, catalogDir := o.par, o.metricsAddr, o.catalogDir
@@ -271,38 +277,4 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		return nil
 	}
 	return err
-}
-
-// explainSQL prints the physical plan of a job file.
-func explainSQL(path string, args []string) error {
-	fs, o := sqlFlags("explain " + path)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	par, catalogDir := o.par, o.catalogDir
-	// Planning only: 'store' tables without an endpoint need an embedded
-	// store to plan against, not its data.
-	closeStore, err := openEmbeddedOrTemp(*o.storeDir, "")
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if *par <= 0 {
-		*par = defaultParallelism()
-	}
-	ttl, err := o.ttl()
-	if err != nil {
-		return err
-	}
-	plan, err := compileFile(path, *par, *catalogDir, ttl)
-	if err != nil {
-		return err
-	}
-	defer plan.Close(context.Background())
-	if plan.Graph == nil {
-		fmt.Println("(no INSERT: nothing to run)")
-		return nil
-	}
-	fmt.Print(plan.Explain())
-	return nil
 }

@@ -37,11 +37,19 @@ func runStore(ctx context.Context, args []string) error {
 	fs.Int64Var(&lim.MinBodyRate, "min-body-rate", def.MinBodyRate, "bytes per second a request body must arrive at after --body-grace, or 408 and the connection closed (-1: no limit)")
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", def.IdleTimeout, "close keep-alive connections idle for this long")
 	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards beyond get LimitExceededException (-1: no limit)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice store [flags]\n\nServes Sluice's stream store with the Amazon Kinesis Data Streams API.\n\n")
-		fs.PrintDefaults()
+	if _, err := parseFlags(fs, command{Use: "store [flags]", MaxArgs: 0,
+		About: "Serves Sluice's stream store with the Amazon Kinesis Data Streams API (Ctrl-C or SIGTERM stops)."}, args); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := checkBounds(fs, positive("retention"), atLeast("max-conns", 1).or(-1, "no limit"),
+		atLeast("max-inflight-bytes", 1).or(-1, "no limit"), positive("header-timeout"), positive("body-grace"),
+		atLeast("min-body-rate", 1).or(-1, "no limit"), positive("idle-timeout"), atLeast("max-shards", 1).or(-1, "no limit")); err != nil {
+		return err
+	}
+	if *listen == "" {
+		return usagef("--listen: give an address, e.g. 127.0.0.1:4567")
+	}
+	if err := checkAddr("listen", *listen); err != nil {
 		return err
 	}
 	if (*accessKey == "") != (*secretKey == "") {
