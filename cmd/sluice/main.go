@@ -29,6 +29,7 @@ Usage:
                [--on-corruption stop|skip] [--max-conns N] [--max-shards N]
                             serve the stream store with the Kinesis Data Streams API
   sluice agent --endpoint URL --stream S [--partition-key-field F] FILE...   tail files into a stream
+  sluice stream consume|produce|list|create|describe|delete STREAM [flags]   read, write and manage streams (like kcat)
   sluice bench [flags]      run the benchmarks against their peers and print the ratios
   sluice version
 
@@ -58,6 +59,8 @@ func main() {
 		err = runExplain(ctx, os.Args[2:])
 	case "agent":
 		err = runAgent(ctx, os.Args[2:])
+	case "stream":
+		err = runStream(ctx, os.Args[2:])
 	case "bench":
 		err = runBench(ctx, os.Args[2:])
 	case "version", "--version":

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/store/client"
+)
+
+// streamTool runs "sluice stream ARGS" with stdin and returns its
+// output, error output and exit error.
+func streamTool(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"stream"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return out.String(), errOut.String(), err
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("sluice stream %q did not end within a minute; stderr:\n%s", args, errOut.String())
+	}
+	return "", "", nil
+}
+
+// mustTool is streamTool that fails the test when the command fails.
+func mustTool(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := streamTool(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("sluice stream %q: %v\n%s", args, err, errOut)
+	}
+	return out
+}
+
+// keyedLines makes n JSON lines over keys k0…k(keys-1), numbered from
+// first: {"k":"k3","n":17}.
+func keyedLines(first, n, keys int) []string {
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`{"k":"k%d","n":%d}`, (first+i)%keys, first+i)
+	}
+	return lines
+}
+
+type keyedLine struct {
+	K string
+	N int
+}
+
+// perKey groups consumed lines' numbers by key, in the order read.
+func perKey(t *testing.T, lines []string) map[string][]int {
+	t.Helper()
+	m := map[string][]int{}
+	for _, l := range lines {
+		var kl keyedLine
+		if err := json.Unmarshal([]byte(l), &kl); err != nil {
+			t.Fatalf("consumed line %q: %v", l, err)
+		}
+		m[kl.K] = append(m[kl.K], kl.N)
+	}
+	return m
+}
+
+// checkInOrderPerKey fails unless every number from 0 to n-1 was read
+// exactly once and each key's in increasing order.
+func checkInOrderPerKey(t *testing.T, lines []string, n int) {
+	t.Helper()
+	if len(lines) != n {
+		t.Fatalf("read %d records, want %d", len(lines), n)
+	}
+	var all []int
+	for k, nums := range perKey(t, lines) {
+		if !sort.IntsAreSorted(nums) {
+			t.Fatalf("key %s read out of order: %v", k, nums)
+		}
+		all = append(all, nums...)
+	}
+	sort.Ints(all)
+	for i, v := range all {
+		if v != i {
+			t.Fatalf("records read: number %d missing or doubled (at %d: %d)", i, i, v)
+		}
+	}
+}
+
+func splitLines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func TestStreamProduceThenConsumeGivesEveryLineInOrderPerKey(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	mustTool(t, "", "create", "clicks", "--shards", "4", ep)
+	lines := keyedLines(0, 10000, 50)
+	_, summary, err := streamTool(t, strings.Join(lines, "\n")+"\n", "produce", "clicks", "--key-field", "k", ep)
+	if err != nil || !strings.Contains(summary, "produced 10000 records") {
+		t.Fatalf("produce: %v\n%s", err, summary)
+	}
+	got := splitLines(mustTool(t, "", "consume", "clicks", "-e", "--format", "raw", ep))
+	if a, b := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(lines)); !slices.Equal(a, b) {
+		t.Fatalf("consume -e gave %d lines, not the %d produced", len(a), len(b))
+	}
+	checkInOrderPerKey(t, got, 10000)
+	// -n stops early; --format json wraps each record.
+	js := splitLines(mustTool(t, "", "consume", "clicks", "-e", "-n", "3", "--format", "json", ep))
+	if len(js) != 3 {
+		t.Fatalf("-n 3 printed %d lines", len(js))
+	}
+	var rec struct {
+		Stream, Shard, SequenceNumber, PartitionKey, Arrival string
+		Data                                                 keyedLine
+	}
+	if err := json.Unmarshal([]byte(js[0]), &rec); err != nil {
+		t.Fatalf("--format json line %q: %v", js[0], err)
+	}
+	if _, err := time.Parse(time.RFC3339, rec.Arrival); err != nil || rec.Stream != "clicks" || rec.PartitionKey != rec.Data.K ||
+		!strings.HasPrefix(rec.Shard, "shardId-") || rec.SequenceNumber == "" {
+		t.Fatalf("--format json line %q: %+v", js[0], rec)
+	}
+	if out := mustTool(t, "", "list", ep); out != "clicks\n" {
+		t.Fatalf("list = %q", out)
+	}
+	mustTool(t, "", "delete", "clicks", ep)
+	if out := mustTool(t, "", "list", ep); out != "" {
+		t.Fatalf("list after delete = %q", out)
+	}
+}
+
+func TestStreamConsumeFromLatestSeesOnlyLaterRecords(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	mustTool(t, "", "create", "s", "--shards", "2", ep)
+	mustTool(t, strings.Join(keyedLines(0, 100, 7), "\n"), "produce", "s", "--key-field", "k", ep)
+
+	cmd := exec.Command(binary, "stream", "consume", "s", "--from", "latest", ep)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr.String(), "reading 2 shard(s)"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("consume did not start: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mustTool(t, strings.Join(keyedLines(100, 50, 7), "\n"), "produce", "s", "--key-field", "k", ep)
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var got []string
+	for len(got) < 50 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("consume ended after %d lines: %s", len(got), stderr.String())
+			}
+			got = append(got, l)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("consume --from latest printed %d of 50 later records", len(got))
+		}
+	}
+	for k, nums := range perKey(t, got) {
+		if nums[0] < 100 || !sort.IntsAreSorted(nums) {
+			t.Fatalf("key %s: %v; want only the records put after the start, in order", k, nums)
+		}
+	}
+	// Ctrl-C ends a following consume with status 0.
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("consume after SIGINT: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestStreamConsumeFollowsASplitInOrderPerKey(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	mustTool(t, "", "create", "s", "--shards", "1", ep)
+
+	// A following consumer runs across the split.
+	follow := exec.Command(binary, "stream", "consume", "s", ep)
+	stdout, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { follow.Process.Kill(); follow.Wait() })
+	lines := make(chan string, 10000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+
+	mustTool(t, strings.Join(keyedLines(0, 2000, 20), "\n"), "produce", "s", "--key-field", "k", ep)
+	c := client.New(url, nil)
+	if err := c.SplitShard(context.Background(), "s", "shardId-000000000000", "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	mustTool(t, strings.Join(keyedLines(2000, 2000, 20), "\n"), "produce", "s", "--key-field", "k", ep)
+
+	var followed []string
+	for len(followed) < 4000 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("following consume ended after %d lines", len(followed))
+			}
+			followed = append(followed, l)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("following consume printed %d of 4000 records", len(followed))
+		}
+	}
+	checkInOrderPerKey(t, followed, 4000)
+
+	// Read afresh with -e: the same, the parent before its children.
+	checkInOrderPerKey(t, splitLines(mustTool(t, "", "consume", "s", "-e", ep)), 4000)
+
+	desc := mustTool(t, "", "describe", "s", ep)
+	for _, want := range []string{
+		"shards     2 open, 1 closed",
+		"shardId-000000000000  closed  -  ",
+		"shardId-000000000001  open    shardId-000000000000  0 - 170141183460469231731687303715884105727",
+		"shardId-000000000002  open    shardId-000000000000  170141183460469231731687303715884105728 - 340282366920938463463374607431768211455",
+		"retention  24h",
+	} {
+		if !strings.Contains(desc, want) {
+			t.Fatalf("describe lacks %q:\n%s", want, desc)
+		}
+	}
+	var d struct {
+		StreamName string
+		Shards     []client.Shard
+	}
+	if err := json.Unmarshal([]byte(mustTool(t, "", "describe", "s", "--json", ep)), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.StreamName != "s" || len(d.Shards) != 3 || d.Shards[2].ParentShardId != "shardId-000000000000" || d.Shards[0].Open() {
+		t.Fatalf("describe --json = %+v", d)
+	}
+}
+
+func TestStreamToolsOpenAStoreDirInProcess(t *testing.T) {
+	dir := t.TempDir()
+	sd := "--store-dir=" + dir
+	mustTool(t, "", "create", "s", "--shards", "3", "--retention", "48h", sd)
+	mustTool(t, strings.Join(keyedLines(0, 1000, 9), "\n")+"\n", "produce", "s", "--key-field", "k", sd)
+	checkInOrderPerKey(t, splitLines(mustTool(t, "", "consume", "s", "-e", sd)), 1000)
+	if desc := mustTool(t, "", "describe", "s", sd); !strings.Contains(desc, "retention  48h (2 days)") || !strings.Contains(desc, "3 open, 0 closed") {
+		t.Fatalf("describe:\n%s", desc)
+	}
+	// What the in-process store wrote, a served one reads.
+	url, _ := startStore(t, dir)
+	checkInOrderPerKey(t, splitLines(mustTool(t, "", "consume", "s", "-e", "--endpoint", url)), 1000)
+}
+
+func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	mustTool(t, "", "create", "s", "--shards", "1", ep)
+	// A port nobody listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	long := strings.Repeat("x", 1<<20+1)
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		want  []string
+	}{
+		{"", []string{"consume", "nope", "-e", ep}, []string{`stream "nope" does not exist`, `sluice stream create nope --shards 1`}},
+		{"", []string{"describe", "nope", ep}, []string{`stream "nope" does not exist`}},
+		{"", []string{"consume", "s", "--from", "lastest", ep}, []string{`--from "lastest"`, `did you mean "latest"?`}},
+		{"", []string{"consume", "s", "--from", "at-timestamp", "yesterday", ep}, []string{`--from at-timestamp "yesterday"`, "RFC 3339"}},
+		{"", []string{"consume", "s", "--format", "jsn", ep}, []string{`--format "jsn"`, `did you mean "json"?`}},
+		{"{\"k\":1}\n{\"k\":2}\nnot json\n", []string{"produce", "s", "--key-field", "k", ep}, []string{"stdin line 3: not a JSON object"}},
+		{"{\"k\":1}\n{\"j\":2}\n", []string{"produce", "s", "--key-field", "k", ep}, []string{`stdin line 2: no field "k"`}},
+		{"a\n" + long + "\n", []string{"produce", "s", ep}, []string{"stdin line 2: longer than 1048576 bytes"}},
+		{"", []string{"list", "--endpoint", dead}, []string{"no store answers at " + dead, "sluice store"}},
+		{"", []string{"create", "t", ep}, []string{"--shards 0: give the number of shards"}},
+		{"", []string{"consme", "s"}, []string{`unknown command "consme"`, `did you mean "consume"?`}},
+		{"", []string{"list", "--store-dir", filepath.Join(t.TempDir(), "missing")}, []string{"--store-dir", "not a folder of a store"}},
+	} {
+		_, errOut, err := streamTool(t, tc.stdin, tc.args...)
+		if err == nil {
+			t.Errorf("sluice stream %q succeeded", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("sluice stream %q: error output lacks %q:\n%s", tc.args, w, errOut)
+			}
+		}
+		if strings.Contains(errOut, "panic") {
+			t.Errorf("sluice stream %q panicked:\n%s", tc.args, errOut)
+		}
+	}
+	// The lines before a bad one were written.
+	if got := splitLines(mustTool(t, "", "consume", "s", "-e", ep)); len(got) != 4 || got[0] != `{"k":1}` {
+		t.Fatalf("records after the failed produces = %q; want the 4 lines before the bad ones", got)
+	}
+}
