@@ -83,7 +83,7 @@ type storeFlags struct {
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "URL of a running store's Kinesis API (default "+defaultStoreEndpoint+", unless --store-dir)")
-	fs.StringVar(&f.storeDir, "store-dir", "", "open the store over this data folder in-process instead (no other process may have it open)")
+	fs.StringVar(&f.storeDir, "store-dir", "", "open the store over this data folder in-process instead (while no other process has it open)")
 	fs.StringVar(&f.accessKey, "access-key", "", "access key ID to sign requests with (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&f.secretKey, "secret-key", "", "secret key of --access-key (default $AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&f.region, "region", "", "region named in signed requests (default $AWS_REGION or $AWS_DEFAULT_REGION)")
@@ -109,6 +109,9 @@ func (f *storeFlags) open() (*storeConn, error) {
 		srv, err := server.New(f.storeDir, server.Options{Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "sluice stream: store: "+format+"\n", args...)
 		}})
+		if errors.Is(err, server.ErrFolderInUse) {
+			return nil, fmt.Errorf("--store-dir %s: another process has the store open (\"sluice store\" or \"sluice run --store-dir\"); give --endpoint URL of that store instead", f.storeDir)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--store-dir %s: %w", f.storeDir, err)
 		}

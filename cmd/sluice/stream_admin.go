@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -143,6 +142,3 @@ func nonEmpty(s ...string) []string {
 	}
 	return out
 }
-
-// errStop ends a command early without an error (--count reached).
-var errStop = errors.New("stop")

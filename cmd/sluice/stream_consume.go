@@ -179,10 +179,14 @@ func (cs *consumer) run(ctx context.Context) error {
 		}
 	}
 	for i, n := range ready {
-		go cs.read(ctx, n.ID, its[i], events)
+		go cs.read(ctx, n.ID, its[i], cs.startup, events)
 	}
 	active := len(ready)
-	fmt.Fprintf(os.Stderr, "sluice stream: reading %d shard(s) of %s from %s\n", active, cs.stream, strings.ToLower(strings.ReplaceAll(cs.startup, "_", "-")))
+	from := strings.ToLower(strings.ReplaceAll(cs.startup, "_", "-"))
+	if cs.startup == client.AtTimestamp {
+		from += " " + cs.ts.UTC().Format(time.RFC3339Nano)
+	}
+	fmt.Fprintf(os.Stderr, "sluice stream: reading %d shard(s) of %s from %s\n", active, cs.stream, from)
 	for active > 0 {
 		var ev shardEvent
 		select {
@@ -204,7 +208,7 @@ func (cs *consumer) run(ctx context.Context) error {
 			}
 			for _, n := range g.End(ev.shard, ev.children) {
 				active++
-				go cs.read(ctx, n.ID, "", events, childStartup)
+				go cs.read(ctx, n.ID, "", childStartup, events)
 			}
 		}
 		if ev.caughtUp {
@@ -231,10 +235,10 @@ func (cs *consumer) iterator(ctx context.Context, shard, startup, after string) 
 	return it, nil
 }
 
-// read reads one shard from iterator it (or, when it is "", from
-// startup[0]) until its end, ctx is done, or — with -e — it has caught up,
-// and hands what it reads to events.
-func (cs *consumer) read(ctx context.Context, shard, it string, events chan<- shardEvent, startup ...string) {
+// read reads one shard from iterator it (or, when it is "", from startup)
+// until its end, ctx is done, or — with -e — it has caught up, and hands
+// what it reads to events.
+func (cs *consumer) read(ctx context.Context, shard, it, startup string, events chan<- shardEvent) {
 	send := func(ev shardEvent) bool {
 		ev.shard = shard
 		select {
@@ -246,7 +250,7 @@ func (cs *consumer) read(ctx context.Context, shard, it string, events chan<- sh
 	}
 	var err error
 	if it == "" {
-		if it, err = cs.iterator(ctx, shard, startup[0], ""); err != nil {
+		if it, err = cs.iterator(ctx, shard, startup, ""); err != nil {
 			send(shardEvent{err: err})
 			return
 		}
@@ -260,12 +264,8 @@ func (cs *consumer) read(ctx context.Context, shard, it string, events chan<- sh
 		t0 := time.Now()
 		out, err := cs.c.GetRecordsWait(ctx, it, 0, wait)
 		var se *store.Error
-		if errors.As(err, &se) && se.Code == store.ErrExpiredIterator {
-			s := cs.startup
-			if len(startup) > 0 {
-				s = startup[0]
-			}
-			if it, err = cs.iterator(ctx, shard, s, last); err == nil {
+		if errors.As(err, &se) && se.Code == store.ErrExpiredIterator { // the output was blocked for minutes
+			if it, err = cs.iterator(ctx, shard, startup, last); err == nil {
 				continue
 			}
 		}
@@ -300,6 +300,9 @@ func (cs *consumer) read(ctx context.Context, shard, it string, events chan<- sh
 		}
 	}
 }
+
+// errStop ends a consume early without an error (--count reached).
+var errStop = errors.New("stop")
 
 // print writes the records of ev; errStop once --count are written.
 func (cs *consumer) print(ev shardEvent) error {

@@ -6,12 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -287,9 +291,14 @@ func TestStreamToolsOpenAStoreDirInProcess(t *testing.T) {
 	if desc := mustTool(t, "", "describe", "s", sd); !strings.Contains(desc, "retention  48h (2 days)") || !strings.Contains(desc, "3 open, 0 closed") {
 		t.Fatalf("describe:\n%s", desc)
 	}
-	// What the in-process store wrote, a served one reads.
+	// What the in-process store wrote, a served one reads; while it has the
+	// folder open, --store-dir is refused, saying what to do.
 	url, _ := startStore(t, dir)
 	checkInOrderPerKey(t, splitLines(mustTool(t, "", "consume", "s", "-e", "--endpoint", url)), 1000)
+	_, errOut, err := streamTool(t, "", "list", sd)
+	if err == nil || !strings.Contains(errOut, "another process has the store open") || !strings.Contains(errOut, "--endpoint") {
+		t.Fatalf("--store-dir of a folder a store serves: %v\n%s", err, errOut)
+	}
 }
 
 func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
@@ -339,5 +348,123 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 	// The lines before a bad one were written.
 	if got := splitLines(mustTool(t, "", "consume", "s", "-e", ep)); len(got) != 4 || got[0] != `{"k":1}` {
 		t.Fatalf("records after the failed produces = %q; want the 4 lines before the bad ones", got)
+	}
+}
+
+// throttlingProxy forwards the Kinesis API to url, but refuses every other
+// record of the first calls PutRecords calls with
+// ProvisionedThroughputExceededException, as Kinesis does to records over a
+// shard's write limit (the store has no such limit to hit). It counts the
+// records it refused.
+func throttlingProxy(t *testing.T, url string, calls int) (string, *atomic.Int64) {
+	t.Helper()
+	var refused atomic.Int64
+	var seen atomic.Int64
+	forward := func(r *http.Request, body []byte) (*http.Response, []byte, error) {
+		req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp, b, err
+	}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var in struct {
+			StreamName string
+			Records    []json.RawMessage
+		}
+		throttle := strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutRecords") && seen.Add(1) <= int64(calls) &&
+			json.Unmarshal(body, &in) == nil && len(in.Records) > 1
+		if !throttle {
+			resp, b, err := forward(r, body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+			w.WriteHeader(resp.StatusCode)
+			w.Write(b)
+			return
+		}
+		var kept []json.RawMessage
+		for i, rec := range in.Records {
+			if i%2 == 1 {
+				kept = append(kept, rec)
+			}
+		}
+		fwd, _ := json.Marshal(map[string]any{"StreamName": in.StreamName, "Records": kept})
+		resp, b, err := forward(r, fwd)
+		var out struct {
+			FailedRecordCount int
+			Records           []json.RawMessage
+		}
+		if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil || len(out.Records) != len(kept) {
+			t.Errorf("throttling proxy: forwarded PutRecords: %v %s", err, b)
+			http.Error(w, "proxy", http.StatusBadGateway)
+			return
+		}
+		results := make([]json.RawMessage, len(in.Records))
+		for i := range results {
+			if i%2 == 1 {
+				results[i] = out.Records[i/2]
+				continue
+			}
+			results[i] = json.RawMessage(`{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard"}`)
+			out.FailedRecordCount++
+			refused.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		json.NewEncoder(w).Encode(map[string]any{"FailedRecordCount": out.FailedRecordCount, "Records": results})
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL, &refused
+}
+
+func TestStreamProduceRetriesThrottledRecords(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	mustTool(t, "", "create", "s", "--shards", "2", "--endpoint", url)
+	proxy, refused := throttlingProxy(t, url, 3)
+	lines := keyedLines(0, 2000, 13)
+	_, summary, err := streamTool(t, strings.Join(lines, "\n"), "produce", "s", "--key-field", "k", "--endpoint", proxy)
+	if err != nil || !strings.Contains(summary, "produced 2000 records") {
+		t.Fatalf("produce through a throttling proxy: %v\n%s", err, summary)
+	}
+	if refused.Load() < 400 {
+		t.Fatalf("the proxy refused %d records; the test needs it to refuse some", refused.Load())
+	}
+	got := splitLines(mustTool(t, "", "consume", "s", "-e", "--endpoint", url))
+	if a, b := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(lines)); !slices.Equal(a, b) {
+		t.Fatalf("after retries the stream holds %d records, not each of the %d lines once", len(a), len(b))
+	}
+}
+
+func TestStreamConsumeAtTimestampStartsThere(t *testing.T) {
+	dir := t.TempDir()
+	sd := "--store-dir=" + dir
+	mustTool(t, "", "create", "s", "--shards", "2", sd)
+	mustTool(t, strings.Join(keyedLines(0, 100, 5), "\n"), "produce", "s", "--key-field", "k", sd)
+	at := time.Now().Add(2 * time.Millisecond).Truncate(time.Millisecond)
+	for time.Now().Before(at.Add(2 * time.Millisecond)) {
+		time.Sleep(time.Millisecond)
+	}
+	mustTool(t, strings.Join(keyedLines(100, 100, 5), "\n"), "produce", "s", "--key-field", "k", sd)
+	for _, from := range [][]string{
+		{"--from", "at-timestamp", at.UTC().Format(time.RFC3339Nano)},
+		{"--from", "at-timestamp", fmt.Sprint(at.UnixMilli())},
+		{"--from=at-timestamp=" + fmt.Sprint(at.UnixMilli())},
+	} {
+		got := splitLines(mustTool(t, "", append([]string{"consume", "s", "-e", sd}, from...)...))
+		if len(got) != 100 {
+			t.Fatalf("consume %q read %d records, want the 100 put after the time", from, len(got))
+		}
+		for k, nums := range perKey(t, got) {
+			if nums[0] < 100 || !sort.IntsAreSorted(nums) {
+				t.Fatalf("consume %q: key %s read %v", from, k, nums)
+			}
+		}
 	}
 }
