@@ -79,6 +79,9 @@ func runStream(ctx context.Context, args []string) error {
 type storeFlags struct {
 	endpoint, storeDir           string
 	accessKey, secretKey, region string
+	// mayCreate: --store-dir may name a folder that does not exist yet
+	// (stream create); other commands refuse one, a likely typo.
+	mayCreate bool
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -103,8 +106,8 @@ func (f *storeFlags) open() (*storeConn, error) {
 		return nil, errors.New("give --endpoint or --store-dir, not both")
 	}
 	if f.storeDir != "" {
-		if fi, err := os.Stat(f.storeDir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("--store-dir %s: not a folder of a store (it is created by \"sluice store --data DIR\" or \"sluice run --store-dir DIR\")", f.storeDir)
+		if fi, err := os.Stat(f.storeDir); err != nil && !f.mayCreate || err == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("--store-dir %s: not a folder of a store (\"sluice stream create --store-dir DIR\", \"sluice store --data DIR\" and \"sluice run --store-dir DIR\" make one)", f.storeDir)
 		}
 		srv, err := server.New(f.storeDir, server.Options{Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "sluice stream: store: "+format+"\n", args...)

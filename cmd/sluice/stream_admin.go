@@ -31,7 +31,7 @@ func runStreamList(ctx context.Context, args []string) error {
 
 func runStreamCreate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stream create", flag.ContinueOnError)
-	var sf storeFlags
+	sf := storeFlags{mayCreate: true}
 	shards := fs.Int("shards", 0, "number of shards (required, 1 or more)")
 	retention := fs.Duration("retention", 0, "how long the stream keeps records, whole hours from 24h to 8760h (default: the store's, 24h unless \"sluice store --retention\")")
 	cmd := command{Use: "stream create STREAM --shards N [flags]", About: "Creates a stream of N shards.", MaxArgs: 1}

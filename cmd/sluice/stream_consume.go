@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -154,6 +155,8 @@ type shardEvent struct {
 }
 
 func (cs *consumer) run(ctx context.Context) error {
+	var readers sync.WaitGroup
+	defer readers.Wait() // after cancel: the in-process store closes after its readers
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	shards, err := cs.c.ListShards(ctx, cs.stream)
@@ -179,7 +182,7 @@ func (cs *consumer) run(ctx context.Context) error {
 		}
 	}
 	for i, n := range ready {
-		go cs.read(ctx, n.ID, its[i], cs.startup, events)
+		readers.Go(func() { cs.read(ctx, n.ID, its[i], cs.startup, events) })
 	}
 	active := len(ready)
 	from := strings.ToLower(strings.ReplaceAll(cs.startup, "_", "-"))
@@ -208,7 +211,7 @@ func (cs *consumer) run(ctx context.Context) error {
 			}
 			for _, n := range g.End(ev.shard, ev.children) {
 				active++
-				go cs.read(ctx, n.ID, "", childStartup, events)
+				readers.Go(func() { cs.read(ctx, n.ID, "", childStartup, events) })
 			}
 		}
 		if ev.caughtUp {

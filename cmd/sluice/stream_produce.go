@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -40,59 +42,177 @@ func runStreamProduce(ctx context.Context, args []string) error {
 		p := &producer{c: conn.Client, stream: pos[0], keyField: *keyField, start: time.Now()}
 		err := p.run(ctx, os.Stdin)
 		el := time.Since(p.start)
+		n := p.records.Load()
 		fmt.Fprintf(os.Stderr, "sluice stream: produced %d records (%d bytes) to %s in %v (%.0f records/s)\n",
-			p.records, p.bytes, p.stream, el.Round(time.Millisecond), float64(p.records)/max(el.Seconds(), 1e-3))
+			n, p.bytes.Load(), p.stream, el.Round(time.Millisecond), float64(n)/max(el.Seconds(), 1e-3))
 		return err
 	})
 }
 
-// producer writes lines to a stream in PutRecords batches.
+// producer writes lines to a stream in PutRecords batches. Records go to
+// lanes by the open shard their partition key maps to, and each lane sends
+// one PutRecords at a time, so the lanes' requests overlap (the store
+// acknowledges a request only once it is fsync'd) while each key's records
+// stay in order.
 type producer struct {
 	c        *client.Client
 	stream   string
 	keyField string
 	start    time.Time
 
-	batch   []client.PutRecordsEntry
-	size    int
+	ranges  []store.HashRange // of the lanes
+	lanes   []*lane
 	rr      uint64
-	records int64 // written
-	bytes   int64
+	records atomic.Int64 // written
+	bytes   atomic.Int64
 }
 
-// run reads in line by line until its end, ctx is done or a line is bad;
-// lines before a bad one are written. Lines are read by a goroutine of
-// their own, so that Ctrl-C ends a produce waiting on a terminal.
+// lane is the records bound for one shard: gathered into batch by the
+// reading loop, sent by the lane's goroutine.
+type lane struct {
+	batch []client.PutRecordsEntry
+	size  int
+	send  chan []client.PutRecordsEntry
+}
+
+// flushAfter is how long a partly filled batch waits for more input.
+const flushAfter = 20 * time.Millisecond
+
+// run reads in line by line until its end, ctx is done or a line is bad,
+// and returns once what it read is written (or could not be). Lines before
+// a bad one are written. Lines are read by a goroutine of their own, so
+// that Ctrl-C ends a produce waiting on a terminal; what was read by then
+// is still written.
 func (p *producer) run(ctx context.Context, in io.Reader) error {
+	shards, err := p.c.ListShards(ctx, p.stream)
+	if err != nil {
+		return err
+	}
+	for _, sh := range shards {
+		lo, err1 := store.ParseHashKey(sh.HashKeyRange.StartingHashKey)
+		hi, err2 := store.ParseHashKey(sh.HashKeyRange.EndingHashKey)
+		if sh.Open() && err1 == nil && err2 == nil {
+			p.ranges = append(p.ranges, store.HashRange{Start: lo, End: hi})
+		}
+	}
+	if len(p.ranges) == 0 {
+		p.ranges = store.EvenRanges(1)
+	}
+	// The lanes' context: not Ctrl-C's, so that what was read is written;
+	// cancelled by the first lane that fails.
+	sendCtx, fail := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer fail(nil)
+	var wg sync.WaitGroup
+	for range p.ranges {
+		l := &lane{send: make(chan []client.PutRecordsEntry, 2)}
+		p.lanes = append(p.lanes, l)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range l.send {
+				if sendCtx.Err() == nil {
+					if err := p.put(sendCtx, b); err != nil {
+						fail(err)
+					}
+				}
+			}
+		}()
+	}
 	lines := make(chan inputLine, 256)
 	go readLines(in, lines)
+	err = p.feed(ctx, sendCtx, lines)
+	for _, l := range p.lanes {
+		if len(l.batch) > 0 && sendCtx.Err() == nil {
+			l.send <- l.batch
+		}
+		close(l.send)
+	}
+	wg.Wait()
+	if cause := context.Cause(sendCtx); cause != nil {
+		return cause
+	}
+	return err
+}
+
+// feed puts the lines into the lanes until the input ends (nil), a line is
+// bad, ctx is done or a lane fails.
+func (p *producer) feed(ctx, sendCtx context.Context, lines <-chan inputLine) error {
+	idle := time.NewTimer(flushAfter)
+	defer idle.Stop()
 	for {
 		var l inputLine
 		select {
 		case l = <-lines:
-		case <-ctx.Done():
-			return errors.Join(p.flush(context.WithoutCancel(ctx)), ctx.Err())
+		default: // the input stalls: send what has gathered after a while
+			idle.Reset(flushAfter)
+			select {
+			case l = <-lines:
+			case <-idle.C:
+				for _, ln := range p.lanes {
+					if err := p.flush(sendCtx, ln); err != nil {
+						return err
+					}
+				}
+				select {
+				case l = <-lines:
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-sendCtx.Done():
+					return nil
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-sendCtx.Done():
+				return nil
+			}
 		}
 		if l.err != nil && !errors.Is(l.err, io.EOF) {
-			return errors.Join(p.flush(ctx), fmt.Errorf("stdin line %d: %w", l.n, l.err))
+			return fmt.Errorf("stdin line %d: %w", l.n, l.err)
 		}
 		if len(l.data) > 0 {
-			key, kerr := p.key(l.data)
-			if kerr != nil {
-				return errors.Join(p.flush(ctx), fmt.Errorf("stdin line %d: %w", l.n, kerr))
+			key, err := p.key(l.data)
+			if err != nil {
+				return fmt.Errorf("stdin line %d: %w", l.n, err)
 			}
-			if len(p.batch) == store.MaxPutRecords || p.size+len(l.data)+len(key) > store.MaxPutRecordsBytes {
-				if err := p.flush(ctx); err != nil {
+			ln := p.lanes[p.laneOf(key)]
+			if len(ln.batch) == store.MaxPutRecords || ln.size+len(l.data)+len(key) > store.MaxPutRecordsBytes {
+				if err := p.flush(sendCtx, ln); err != nil {
 					return err
 				}
 			}
-			p.batch = append(p.batch, client.PutRecordsEntry{Data: l.data, PartitionKey: key})
-			p.size += len(l.data) + len(key)
+			ln.batch = append(ln.batch, client.PutRecordsEntry{Data: l.data, PartitionKey: key})
+			ln.size += len(l.data) + len(key)
 		}
 		if errors.Is(l.err, io.EOF) {
-			return p.flush(ctx)
+			return nil
 		}
 	}
+}
+
+// laneOf is the lane of the shard key maps to.
+func (p *producer) laneOf(key string) int {
+	h := store.HashKeyOf(key)
+	for i, r := range p.ranges {
+		if r.Contains(h) {
+			return i
+		}
+	}
+	return 0
+}
+
+// flush hands a lane's batch to its sender (nil when a lane has failed:
+// run reports that).
+func (p *producer) flush(sendCtx context.Context, ln *lane) error {
+	if len(ln.batch) == 0 {
+		return nil
+	}
+	select {
+	case ln.send <- ln.batch:
+	case <-sendCtx.Done():
+		return nil
+	}
+	ln.batch, ln.size = nil, 0
+	return nil
 }
 
 // inputLine is line n of the input (err: io.EOF with the last one).
@@ -167,11 +287,9 @@ func (p *producer) key(line []byte) (string, error) {
 	return key, nil
 }
 
-// flush writes the batch, retrying records refused for a transient reason
+// put writes a batch, retrying records refused for a transient reason
 // and calls that failed in transit.
-func (p *producer) flush(ctx context.Context) error {
-	batch := p.batch
-	p.batch, p.size = p.batch[:0:0], 0
+func (p *producer) put(ctx context.Context, batch []client.PutRecordsEntry) error {
 	backoff, fruitless := producerMinBackoff, 0
 	for len(batch) > 0 {
 		out, err := p.c.PutRecords(ctx, p.stream, batch)
@@ -190,8 +308,8 @@ func (p *producer) flush(ctx context.Context) error {
 					failed = append(failed, batch[i])
 					continue
 				}
-				p.records++
-				p.bytes += int64(len(batch[i].Data))
+				p.records.Add(1)
+				p.bytes.Add(int64(len(batch[i].Data)))
 			}
 			if len(failed) < len(batch) {
 				backoff, fruitless = producerMinBackoff, 0

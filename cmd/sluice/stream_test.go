@@ -283,7 +283,7 @@ func TestStreamConsumeFollowsASplitInOrderPerKey(t *testing.T) {
 }
 
 func TestStreamToolsOpenAStoreDirInProcess(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data") // create makes it
 	sd := "--store-dir=" + dir
 	mustTool(t, "", "create", "s", "--shards", "3", "--retention", "48h", sd)
 	mustTool(t, strings.Join(keyedLines(0, 1000, 9), "\n")+"\n", "produce", "s", "--key-field", "k", sd)
@@ -466,5 +466,37 @@ func TestStreamConsumeAtTimestampStartsThere(t *testing.T) {
 				t.Fatalf("consume %q: key %s read %v", from, k, nums)
 			}
 		}
+	}
+}
+
+func TestStreamProduceSendsLinesWhileItsInputWaits(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	mustTool(t, "", "create", "s", "--shards", "2", ep)
+	cmd := exec.Command(binary, "stream", "produce", "s", ep)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	io.WriteString(stdin, "one\ntwo\nthree\n") // and no end of input yet
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		got := splitLines(mustTool(t, "", "consume", "s", "-e", ep))
+		if slices.Equal(slices.Sorted(slices.Values(got)), []string{"one", "three", "two"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lines typed into a waiting produce were not sent: stream holds %q\n%s", got, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil || !strings.Contains(stderr.String(), "produced 3 records") {
+		t.Fatalf("produce at the end of its input: %v\n%s", err, stderr.String())
 	}
 }
