@@ -49,6 +49,11 @@ func runStreamConsume(ctx context.Context, args []string) error {
 			"a shard made by a split or merge only after its parents have been read to their end, so the records of\n" +
 			"each partition key come out in the order they were written.", MaxArgs: 2}
 	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+		if len(pos) == 2 && strings.EqualFold(*from, "at-timestamp") {
+			if _, err := parseTime(pos[0]); err == nil { // consume --from at-timestamp T STREAM
+				pos[0], pos[1] = pos[1], pos[0]
+			}
+		}
 		startup, ts, err := parseFrom(*from, pos[1:])
 		if err != nil {
 			return err

@@ -18,8 +18,7 @@ import (
 	shardlineage "github.com/sluicehq/sluice/store/lineage"
 )
 
-// call sends one operation to the store with raw HTTP (the client has no
-// resharding calls).
+// call sends one operation to the store with raw HTTP.
 func call(t *testing.T, url, op string, in any) {
 	t.Helper()
 	body, err := json.Marshal(in)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -75,5 +76,21 @@ func TestSplitAndMergeShardsShowInTheLineage(t *testing.T) {
 	last := shards[len(shards)-1]
 	if len(shards) != 4 || !last.Open() || last.ParentShardId != shards[1].ShardId || last.AdjacentParentShardId != shards[2].ShardId {
 		t.Fatalf("after MergeShards: %+v", shards)
+	}
+}
+
+func TestListStreamsFollowsNextToken(t *testing.T) {
+	ctx := context.Background()
+	c := start(t)
+	var want []string
+	for i := range 105 { // the server answers 100 a page
+		name := fmt.Sprintf("s%03d", i)
+		if err := c.CreateStream(ctx, name, 1); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, name)
+	}
+	if got, err := c.ListStreams(ctx); err != nil || !slices.Equal(got, want) {
+		t.Fatalf("ListStreams = %d names, %v; want all %d in order", len(got), err, len(want))
 	}
 }
