@@ -154,15 +154,24 @@ func (f *storeFlags) open() (*storeConn, error) {
 }
 
 // explain rewrites the errors users meet most into what to do about them:
-// no store at the endpoint, a missing stream.
-func (s *storeConn) explain(stream string, err error) error {
+// no store at the endpoint, a missing stream (with the nearest existing
+// name), a stream that exists already.
+func (s *storeConn) explain(ctx context.Context, stream string, err error) error {
 	var se *store.Error
 	var ne *net.OpError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &se) && se.Code == store.ErrResourceNotFound && stream != "":
-		return fmt.Errorf("stream %q does not exist at %s; create it with \"sluice stream create %s --shards 1\"", stream, s.where, stream)
+		hint := ""
+		if names, lerr := s.ListStreams(ctx); lerr == nil {
+			if near := suggest.Nearest(stream, names); near != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", near)
+			}
+		}
+		return fmt.Errorf("stream %q does not exist at %s%s; create it with \"sluice stream create %s --shards 1\"", stream, s.where, hint, stream)
+	case errors.As(err, &se) && se.Code == store.ErrResourceInUse && stream != "":
+		return fmt.Errorf("stream %q already exists at %s (\"sluice stream describe %s\" shows it)", stream, s.where, stream)
 	case errors.As(err, &ne) && ne.Op == "dial":
 		return fmt.Errorf("no store answers at %s (%v): start one with \"sluice store\", or give --endpoint URL or --store-dir DIR", s.where, ne.Err)
 	}
@@ -190,5 +199,5 @@ func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wan
 	if len(pos) > 0 {
 		stream = pos[0]
 	}
-	return conn.explain(stream, fn(conn, pos))
+	return conn.explain(context.Background(), stream, fn(conn, pos))
 }

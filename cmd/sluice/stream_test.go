@@ -320,6 +320,8 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 	}{
 		{"", []string{"consume", "nope", "-e", ep}, []string{`stream "nope" does not exist`, `sluice stream create nope --shards 1`}},
 		{"", []string{"describe", "nope", ep}, []string{`stream "nope" does not exist`}},
+		{"", []string{"describe", "t", ep}, []string{`stream "t" does not exist`, `(did you mean "s"?)`}},
+		{"", []string{"create", "s", "--shards", "1", ep}, []string{`stream "s" already exists`}},
 		{"", []string{"consume", "s", "--from", "lastest", ep}, []string{`--from "lastest"`, `did you mean "latest"?`}},
 		{"", []string{"consume", "s", "--from", "at-timestamp", "yesterday", ep}, []string{`--from at-timestamp "yesterday"`, "RFC 3339"}},
 		{"", []string{"consume", "s", "--format", "jsn", ep}, []string{`--format "jsn"`, `did you mean "json"?`}},
