@@ -508,3 +508,19 @@ func TestStreamProduceSendsLinesWhileItsInputWaits(t *testing.T) {
 		t.Fatalf("produce at the end of its input: %v\n%s", err, stderr.String())
 	}
 }
+
+func TestStreamConsumeReadsAMergeAfterBothParents(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	mustTool(t, "", "create", "s", "--shards", "2", ep)
+	mustTool(t, strings.Join(keyedLines(0, 1000, 31), "\n"), "produce", "s", "--key-field", "k", ep)
+	if err := client.New(url, nil).MergeShards(context.Background(), "s", "shardId-000000000000", "shardId-000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	mustTool(t, strings.Join(keyedLines(1000, 1000, 31), "\n"), "produce", "s", "--key-field", "k", ep)
+	checkInOrderPerKey(t, splitLines(mustTool(t, "", "consume", "s", "-e", ep)), 2000)
+	desc := mustTool(t, "", "describe", "s", ep)
+	if !strings.Contains(desc, "shardId-000000000002  open    shardId-000000000000,shardId-000000000001  0 - 340282366920938463463374607431768211455") {
+		t.Fatalf("describe does not show the merge child with both parents:\n%s", desc)
+	}
+}
