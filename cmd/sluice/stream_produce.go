@@ -41,6 +41,9 @@ func runStreamProduce(ctx context.Context, args []string) error {
 	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
 		p := &producer{c: conn.Client, stream: pos[0], keyField: *keyField, start: time.Now()}
 		err := p.run(ctx, os.Stdin)
+		if p.lanes == nil { // the stream's shards could not be listed: nothing was read
+			return err
+		}
 		el := time.Since(p.start)
 		n := p.records.Load()
 		fmt.Fprintf(os.Stderr, "sluice stream: produced %d records (%d bytes) to %s in %v (%.0f records/s)\n",
