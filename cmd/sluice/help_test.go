@@ -27,6 +27,13 @@ var helpPages = map[string][]string{
 	"catalog":               {"catalog"},
 	"store":                 {"store"},
 	"agent":                 {"agent"},
+	"stream":                {"stream"},
+	"stream-consume":        {"stream", "consume"},
+	"stream-produce":        {"stream", "produce"},
+	"stream-list":           {"stream", "list"},
+	"stream-create":         {"stream", "create"},
+	"stream-describe":       {"stream", "describe"},
+	"stream-delete":         {"stream", "delete"},
 	"bench":                 {"bench"},
 	"version":               {"version"},
 }

@@ -35,6 +35,7 @@ var commands = []subcommand{
 	{"catalog", "list or describe the tables of a catalog folder", runCatalog},
 	{"store", "serve the stream store with the Kinesis Data Streams API", runStore},
 	{"agent", "tail files (and this machine's CPU and memory) into a stream", runAgent},
+	{"stream", "read, write and manage the store's streams (consume, produce, list, create, describe, delete), like kcat", runStream},
 	{"bench", "run the benchmarks against their peers and print the ratios", runBench},
 	{"version", "print the version", runVersion},
 }

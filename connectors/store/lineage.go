@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/store/client"
+	shardlineage "github.com/sluicehq/sluice/store/lineage"
 )
 
 // lineage is the shard lineage of a stream as the subtasks of one run of a
@@ -15,9 +16,10 @@ import (
 // who reads it. It is shared by the subtasks of the run (they run in one
 // process) and guarded by its mutex.
 //
-// A shard is read only once every parent of it has been read to its end:
-// the shards ready at Open (no parent in the list, or, with
-// 'scan.startup.mode' = 'latest', every open shard) are dealt to the
+// A shard is read only once every parent of it has been read to its end
+// (store/lineage keeps the order): the shards ready at Open (no parent in
+// the list, or, with 'scan.startup.mode' = 'latest', every open shard) are
+// dealt to the
 // subtasks in turn; a child becomes ready when its last parent ends and is
 // read by the subtask that read that parent, so that for each partition key
 // the records of the parent leave the subtask before those of the child.
@@ -31,25 +33,21 @@ type lineage struct {
 	bound        int64  // bounded reads end at records that arrived after this (epoch ms)
 	childStartup string // iterator type of shards created by resharding
 
-	mu      sync.Mutex
-	listed  bool
-	listedN int   // shards from the listing at Open: indexes below it
-	err     error // of the listing
-	shards  map[string]*lshard
-	order   []*lshard   // by index
-	queue   [][]*lshard // per subtask: assigned, not yet taken
+	mu     sync.Mutex
+	listed bool
+	err    error               // of the listing
+	g      *shardlineage.Graph // the order: set by open
+	shards map[string]*lshard
+	queue  [][]*lshard // per subtask: assigned, not yet taken
 }
 
-// lshard is one shard of the lineage.
+// lshard is one shard of the lineage: its place in the order (ID, Index,
+// Ended: read to its end or, closed before a 'latest' start, skipped) and
+// where its reading starts.
 type lshard struct {
-	id       string
-	idx      int
-	parents  []string
-	children []string
-	startup  string // iterator type of its first read
-	after    string // restored: the sequence number to read after
-	ended    bool   // read to its end (or, closed before a 'latest' start, skipped)
-	assigned bool
+	*shardlineage.Shard
+	startup string // iterator type of its first read
+	after   string // restored: the sequence number to read after
 }
 
 // lineages hands the subtasks of each run of a source their shared
@@ -112,16 +110,17 @@ func (l *lineage) open(ctx context.Context, restored *position) error {
 		l.err = l.cfg.listError(err)
 		return l.err
 	}
+	l.g = shardlineage.New(all)
 	for _, sh := range all { // in shard id order
-		n := l.add(sh.ShardId, sh.ParentShardId, sh.AdjacentParentShardId)
+		n := l.add(sh.ShardId)
 		switch {
 		case restored == nil:
 			n.startup = l.cfg.startup
 			if l.cfg.startup == client.Latest && !sh.Open() {
-				n.ended = true // what it holds is older than the start
+				n.Ended = true // what it holds is older than the start
 			}
 		case ended[sh.ShardId]:
-			n.ended = true
+			n.Ended = true
 		case restored.Shards[sh.ShardId] != "":
 			n.after = restored.Shards[sh.ShardId]
 		case restored.Start != 0:
@@ -130,66 +129,24 @@ func (l *lineage) open(ctx context.Context, restored *position) error {
 			n.startup = client.TrimHorizon
 		}
 	}
-	l.listedN = len(l.order)
-	k := 0
-	for _, n := range l.order {
-		if n.ended || !l.ready(n) {
-			continue
-		}
-		l.assign(n, k%l.parallelism)
-		k++
+	for k, n := range l.g.Take() {
+		l.assign(l.add(n.ID), k%l.parallelism)
 	}
 	return nil
 }
 
-// add registers a shard (once) and links it to its known parents.
-func (l *lineage) add(id string, parents ...string) *lshard {
+// add returns the shard id of the lineage's graph, with where its reading
+// starts (a shard created by resharding: childStartup).
+func (l *lineage) add(id string) *lshard {
 	n := l.shards[id]
 	if n == nil {
-		n = &lshard{id: id, idx: len(l.order), startup: l.childStartup}
+		n = &lshard{Shard: l.g.Shard(id), startup: l.childStartup}
 		l.shards[id] = n
-		l.order = append(l.order, n)
-	}
-	for _, p := range parents {
-		if p == "" || contains(n.parents, p) {
-			continue
-		}
-		n.parents = append(n.parents, p)
-		if pn := l.shards[p]; pn != nil && !contains(pn.children, id) {
-			pn.children = append(pn.children, id)
-		}
-	}
-	// Shards already known that name n as a parent.
-	for _, c := range l.order {
-		if contains(c.parents, id) && !contains(n.children, c.id) {
-			n.children = append(n.children, c.id)
-		}
 	}
 	return n
 }
 
-// ready reports whether every parent of n has ended. A parent not in the
-// lineage was either gone before the start (not read) or is not known yet:
-// at Open the former; afterwards the latter, since a shard is always
-// reported with its parent's end.
-func (l *lineage) ready(n *lshard) bool {
-	for _, p := range n.parents {
-		pn := l.shards[p]
-		if pn == nil {
-			if n.idx < l.listedN {
-				continue
-			}
-			return false
-		}
-		if !pn.ended {
-			return false
-		}
-	}
-	return true
-}
-
 func (l *lineage) assign(n *lshard, subtask int) {
-	n.assigned = true
 	l.queue[subtask] = append(l.queue[subtask], n)
 }
 
@@ -207,32 +164,12 @@ func (l *lineage) take(subtask int) []*lshard {
 func (l *lineage) end(subtask int, id string, children []client.ChildShard) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := l.shards[id]
-	if n == nil {
+	if l.g == nil {
 		return
 	}
-	n.ended = true
-	for _, c := range children {
-		l.add(c.ShardId, c.ParentShards...)
-		if !contains(n.children, c.ShardId) {
-			n.children = append(n.children, c.ShardId)
-		}
+	for _, c := range l.g.End(id, children) {
+		l.assign(l.add(c.ID), subtask)
 	}
-	for _, cid := range n.children {
-		c := l.shards[cid]
-		if c != nil && !c.assigned && !c.ended && l.ready(c) {
-			l.assign(c, subtask)
-		}
-	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // resumeFrom is where a restored run starts shards that have no position:

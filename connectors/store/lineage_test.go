@@ -15,10 +15,10 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
 	"github.com/sluicehq/sluice/store/client"
+	shardlineage "github.com/sluicehq/sluice/store/lineage"
 )
 
-// call sends one operation to the store with raw HTTP (the client has no
-// resharding calls).
+// call sends one operation to the store with raw HTTP.
 func call(t *testing.T, url, op string, in any) {
 	t.Helper()
 	body, err := json.Marshal(in)
@@ -179,7 +179,7 @@ func TestSourceReshard(t *testing.T) {
 func ids(ns []*lshard) []string {
 	var out []string
 	for _, n := range ns {
-		out = append(out, n.id)
+		out = append(out, n.ID)
 	}
 	return out
 }
@@ -190,12 +190,9 @@ func ids(ns []*lshard) []string {
 func TestLineageEnd(t *testing.T) {
 	l := &lineage{cfg: &config{startup: client.TrimHorizon}, childStartup: client.TrimHorizon, parallelism: 2, shards: map[string]*lshard{}, queue: make([][]*lshard, 2)}
 	l.listed = true
-	for _, id := range []string{"a", "b"} {
-		l.add(id).startup = client.TrimHorizon
-	}
-	l.listedN = 2
-	l.assign(l.shards["a"], 0)
-	l.assign(l.shards["b"], 1)
+	l.g = shardlineage.New([]client.Shard{{ShardId: "a"}, {ShardId: "b"}})
+	l.assign(l.add("a"), 0)
+	l.assign(l.add("b"), 1)
 	if a, b := ids(l.take(0)), ids(l.take(1)); !slices.Equal(a, []string{"a"}) || !slices.Equal(b, []string{"b"}) {
 		t.Fatalf("dealt %v %v", a, b)
 	}
@@ -212,15 +209,15 @@ func TestLineageEnd(t *testing.T) {
 	if got := ids(l.take(1)); !slices.Equal(got, []string{"e"}) {
 		t.Fatalf("subtask 1 took %v, want e", got)
 	}
-	if n := l.shards["e"]; n.idx != 4 || n.startup != client.TrimHorizon {
-		t.Fatalf("e: index %d startup %s", n.idx, n.startup)
+	if n := l.shards["e"]; n.Index != 4 || n.startup != client.TrimHorizon {
+		t.Fatalf("e: index %d startup %s", n.Index, n.startup)
 	}
 	// A child whose other parent is unknown (created after the start) waits.
 	l.end(1, "c", []client.ChildShard{{ShardId: "g", ParentShards: []string{"c", "f"}}})
 	if got := ids(l.take(1)); got != nil {
 		t.Fatalf("g taken (%v) before f is known", got)
 	}
-	l.add("f")
+	l.g.Add("f")
 	l.end(0, "f", nil)
 	if got := ids(l.take(0)); !slices.Equal(got, []string{"g"}) {
 		t.Fatalf("subtask 0 took %v after f ended, want g", got)

@@ -93,7 +93,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 // subtask.
 func (s *source) takeShards() {
 	for _, n := range s.lin.take(s.ctx.Subtask) {
-		sh := &shardState{id: n.id, part: n.idx, startup: n.startup, after: n.after}
+		sh := &shardState{id: n.ID, part: n.Index, startup: n.startup, after: n.after}
 		s.shards = append(s.shards, sh)
 		if s.opened {
 			s.started = append(s.started, sh.part)

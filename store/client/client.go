@@ -1,7 +1,9 @@
 // Package client is a small client of the Kinesis Data Streams JSON 1.1 API,
 // as served by store/server (`sluice store`): the operations a producer or a
 // reader needs — CreateStream, ListShards, PutRecords, GetShardIterator and
-// GetRecords — with typed requests and responses.
+// GetRecords — and those of a stream's administration — ListStreams,
+// DescribeStreamSummary, DeleteStream, SplitShard, MergeShards and the
+// retention period — with typed requests and responses.
 //
 // Errors the API answers with are returned as *store.Error carrying AWS's
 // error name (errors.As), so callers can tell ResourceNotFoundException from

@@ -115,7 +115,7 @@ func TestDamagedShardIsReportedAndReadersGetAnError(t *testing.T) {
 	off := flipInFrame(t, victim, 2)
 
 	var ls lines
-	_, c = startServer(t, dir, Options{SegmentBytes: 1 << 10, Logf: ls.logf})
+	s, c = startServer(t, dir, Options{SegmentBytes: 1 << 10, Logf: ls.logf})
 	if got := ls.with("stream s shard shardId-000000000000", "DAMAGED", victim, fmt.Sprintf("offset %d", off), "1 record lost"); len(got) != 1 {
 		t.Fatalf("want one line reporting the damaged shard, got:\n%s", ls.String())
 	}
@@ -133,6 +133,7 @@ func TestDamagedShardIsReportedAndReadersGetAnError(t *testing.T) {
 	// Writes go on.
 	c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("after")})
 
+	s.Close() // one server over a folder at a time
 	ls = lines{}
 	_, c = startServer(t, dir, Options{SegmentBytes: 1 << 10, OnCorruption: slog.CorruptionSkip, Logf: ls.logf})
 	data, status, fail = readShard(c, "s", "shardId-000000000000")

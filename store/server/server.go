@@ -134,6 +134,7 @@ type Server struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	lock *os.File // the folder's lock (lockFile), held until Close
 
 	conns      atomic.Int64 // open connections of HTTPServer's listeners
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
@@ -157,6 +158,16 @@ func New(dir string, opts Options) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create store folder %s: %w", dir, err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			lock.Close()
+		}
+	}()
 	key, err := loadKey(filepath.Join(dir, keyFile))
 	if err != nil {
 		return nil, err
@@ -202,6 +213,7 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.retentionLoop()
 	s.wg.Add(1)
 	go s.memoryLoop()
+	s.lock, opened = lock, true
 	return s, nil
 }
 
@@ -235,7 +247,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
-	return s.closeStreams()
+	err := s.closeStreams()
+	s.lock.Close()
+	return err
 }
 
 func (s *Server) closeStreams() error {
