@@ -101,12 +101,12 @@ func (w Where) appendJSON(b []byte) []byte {
 // EventTime; fields names the place keys of its errors.path lines.
 func BadRecordOptions(fields, place string) []Option {
 	return []Option{
-		{Key: "errors.path", Doc: "source: a file to which bad records are appended as JSON lines " +
-			"{" + fields + `,"error":…,"record":…} (absent: the first 10 logged in full, then a rate-limited line on standard error)`},
-		{Key: "format.fail-on-error", Default: "false", Doc: "source: fail the job on the first bad record, naming " + place},
-		{Key: "scan.watermark.max-future", Default: "1 d", Doc: "source: an event time further than this ahead of the wall clock " +
-			"(or outside the years 0001-9999) makes the row a bad record: it is neither emitted nor moves the watermark " +
-			"(off: only the years bound it, for synthetic data dated in the future)"},
+		{Key: "errors.path", DefaultDoc: "absent (log)", Use: SourceOnly, Doc: "append every bad record as a `{" + fields +
+			`,"error","record"}` + "` JSON line (the first 10 are logged in full either way, later ones at most once a second)"},
+		{Key: "format.fail-on-error", Type: Bool, Default: "false", Use: SourceOnly, Doc: "fail the job on the first bad record, naming " + place},
+		{Key: "scan.watermark.max-future", Type: Duration, Default: "1 d", Values: []string{"off"}, Min: "0", Use: SourceOnly,
+			Doc: "an event time further ahead of the wall clock (or outside the years 0001–9999) makes the row a bad record: " +
+				"it is neither emitted nor moves the watermark; `off`: only the years bound it (for synthetic data dated in the future)"},
 	}
 }
 

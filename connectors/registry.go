@@ -28,14 +28,6 @@ type Table struct {
 	Objects func(kind, name string) (any, bool)
 }
 
-// Option documents one WITH option of a connector.
-type Option struct {
-	Key      string // e.g. "path"; a pattern with <f> for a column name, e.g. "fields.<f>.kind"
-	Required bool
-	Default  string
-	Doc      string
-}
-
 // Factory is a connector, registered by name ('connector' = 'name').
 type Factory interface {
 	Name() string
@@ -115,7 +107,7 @@ func CheckOptions(f Factory, opts map[string]string) error {
 		}
 	}
 	for _, o := range known {
-		if o.Required && !strings.Contains(o.Key, "<") {
+		if o.Required && o.With == "" && !strings.Contains(o.Key, "<") {
 			if _, ok := opts[o.Key]; !ok {
 				return fmt.Errorf("connector %q needs option %q: %s", f.Name(), o.Key, o.Doc)
 			}

@@ -177,10 +177,6 @@ type config struct {
 	eventTime connectors.EventTime   // source: scan.watermark.max-future
 }
 
-func (c *config) errorf(format string, args ...any) error {
-	return fmt.Errorf("table %s: "+format, append([]any{c.table}, args...)...)
-}
-
 // where names the store for messages.
 func (c *config) where() string {
 	if c.endpoint == "" {
@@ -196,23 +192,23 @@ func parseConfig(t connectors.Table) (*config, error) {
 	c := &config{table: t.Name, schema: t.Schema, keyCol: -1}
 	c.stream = strings.TrimSpace(t.String("stream", ""))
 	if c.stream == "" {
-		return nil, c.errorf("option %q: empty stream name", "stream")
+		return nil, connectors.Errorf(c.table, "option %q: empty stream name", "stream")
 	}
 	c.endpoint = strings.TrimSpace(t.String("endpoint", ""))
 	var srv *server.Server
 	if c.endpoint == "" {
 		if srv = embeddedStore(); srv == nil {
-			return nil, c.errorf("option %q is absent and the job has no embedded store: give the store's URL, or run the job with --store-dir DIR", "endpoint")
+			return nil, connectors.Errorf(c.table, "option %q is absent and the job has no embedded store: give the store's URL, or run the job with --store-dir DIR", "endpoint")
 		}
 	} else if u, err := url.Parse(c.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, c.errorf("option %q: %q is not an http:// or https:// URL", "endpoint", c.endpoint)
+		return nil, connectors.Errorf(c.table, "option %q: %q is not an http:// or https:// URL", "endpoint", c.endpoint)
 	}
 	if f := strings.ToLower(strings.TrimSpace(t.String("format", defaultFormat))); f != "json" {
-		return nil, c.errorf("option %q: unknown format %q (want json)", "format", f)
+		return nil, connectors.Errorf(c.table, "option %q: unknown format %q (want json)", "format", f)
 	}
 	if v, ok := t.Options["partition-key"]; ok {
 		if c.keyCol = t.Schema.Index(strings.TrimSpace(v)); c.keyCol < 0 {
-			return nil, c.errorf("option %q: no column %q (columns: %s)", "partition-key", v, strings.Join(t.Schema.Names(), ", "))
+			return nil, connectors.Errorf(c.table, "option %q: no column %q (columns: %s)", "partition-key", v, strings.Join(t.Schema.Names(), ", "))
 		}
 	}
 	if err := c.parseScan(t); err != nil {
@@ -220,13 +216,13 @@ func parseConfig(t connectors.Table) (*config, error) {
 	}
 	inflight, err := t.Int("sink.requests.max-inflight", 4)
 	if err != nil || inflight < 1 || inflight > 64 {
-		return nil, c.errorf("option %q: %q is not a number from 1 to 64", "sink.requests.max-inflight", t.Options["sink.requests.max-inflight"])
+		return nil, connectors.Errorf(c.table, "option %q: %q is not a number from 1 to 64", "sink.requests.max-inflight", t.Options["sink.requests.max-inflight"])
 	}
 	c.inflight = int(inflight)
 	if v, ok := t.Options["stream.create-shards"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 1 || n > server.MaxShardsPerStream {
-			return nil, c.errorf("option %q: %q is not a number of shards from 1 to %d", "stream.create-shards", v, server.MaxShardsPerStream)
+			return nil, connectors.Errorf(c.table, "option %q: %q is not a number of shards from 1 to %d", "stream.create-shards", v, server.MaxShardsPerStream)
 		}
 		c.create = n
 	}
@@ -242,7 +238,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 	}
 	creds, err := credentials(t)
 	if err != nil {
-		return nil, c.errorf("%v", err)
+		return nil, connectors.Errorf(c.table, "%v", err)
 	}
 	if creds != nil {
 		c.client = c.client.WithCredentials(*creds)
@@ -262,7 +258,7 @@ func (c *config) ensureStream(ctx context.Context) error {
 	if err == nil || errors.As(err, &e) && e.Code == kstore.ErrResourceInUse {
 		return nil
 	}
-	return c.errorf("stream %s on %s: cannot create it: %w", c.stream, c.where(), err)
+	return connectors.Errorf(c.table, "stream %s on %s: cannot create it: %w", c.stream, c.where(), err)
 }
 
 // parseScan checks the source's options.
@@ -276,36 +272,36 @@ func (c *config) parseScan(t connectors.Table) error {
 	case "at-timestamp":
 		c.startup = client.AtTimestamp
 		if !hasTs {
-			return c.errorf("option %q = 'at-timestamp' needs option %q", "scan.startup.mode", "scan.startup.timestamp-millis")
+			return connectors.Errorf(c.table, "option %q = 'at-timestamp' needs option %q", "scan.startup.mode", "scan.startup.timestamp-millis")
 		}
 		ms, err := parseTimestamp(tsOpt)
 		if err != nil {
-			return c.errorf("option %q: %v", "scan.startup.timestamp-millis", err)
+			return connectors.Errorf(c.table, "option %q: %v", "scan.startup.timestamp-millis", err)
 		}
 		c.startTs = ms
 	default:
-		return c.errorf("option %q: unknown mode %q (want trim-horizon, latest or at-timestamp)", "scan.startup.mode", m)
+		return connectors.Errorf(c.table, "option %q: unknown mode %q (want trim-horizon, latest or at-timestamp)", "scan.startup.mode", m)
 	}
 	if hasTs && c.startup != client.AtTimestamp {
-		return c.errorf("option %q is only used with 'scan.startup.mode' = 'at-timestamp'", "scan.startup.timestamp-millis")
+		return connectors.Errorf(c.table, "option %q is only used with 'scan.startup.mode' = 'at-timestamp'", "scan.startup.timestamp-millis")
 	}
 	switch m := strings.ToLower(strings.TrimSpace(t.String("scan.bounded.mode", defaultBoundedMode))); m {
 	case "unbounded":
 	case "latest":
 		c.bounded = true
 	default:
-		return c.errorf("option %q: unknown mode %q (want unbounded or latest)", "scan.bounded.mode", m)
+		return connectors.Errorf(c.table, "option %q: unknown mode %q (want unbounded or latest)", "scan.bounded.mode", m)
 	}
 	n, err := t.Int("scan.shard.getrecords.maxrecordcount", runtime.DefaultBatchRows)
 	if err != nil || n < 1 || n > 10000 {
-		return c.errorf("option %q: %q is not a number from 1 to 10000", "scan.shard.getrecords.maxrecordcount", t.Options["scan.shard.getrecords.maxrecordcount"])
+		return connectors.Errorf(c.table, "option %q: %q is not a number from 1 to 10000", "scan.shard.getrecords.maxrecordcount", t.Options["scan.shard.getrecords.maxrecordcount"])
 	}
 	c.limit = int(n)
 	c.longPoll = defaultLongPoll
 	if v, ok := t.Options["scan.shard.long-poll"]; ok {
 		d, err := connectors.ParseDuration(v)
 		if err != nil || d < 0 || d > client.MaxLongPoll {
-			return c.errorf("option %q: %q is not a duration from 0 to %v", "scan.shard.long-poll", v, client.MaxLongPoll)
+			return connectors.Errorf(c.table, "option %q: %q is not a duration from 0 to %v", "scan.shard.long-poll", v, client.MaxLongPoll)
 		}
 		c.longPoll = d
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/store/client"
 )
@@ -109,7 +110,7 @@ func (l *lineage) open(ctx context.Context, restored *position) error {
 	}
 	all, err := l.cfg.client.ListShards(ctx, l.cfg.stream) // every shard, open and closed
 	if err != nil {
-		l.err = l.cfg.errorf("stream %s: cannot list shards: %w", l.cfg.stream, err)
+		l.err = connectors.Errorf(l.cfg.table, "stream %s: cannot list shards: %w", l.cfg.stream, err)
 		return l.err
 	}
 	for _, sh := range all { // in shard id order

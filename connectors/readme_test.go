@@ -1,0 +1,55 @@
+package connectors_test
+
+import (
+	"flag"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/sluicehq/sluice/connectors"
+	_ "github.com/sluicehq/sluice/connectors/alarm"
+	_ "github.com/sluicehq/sluice/connectors/blackhole"
+	_ "github.com/sluicehq/sluice/connectors/datagen"
+	_ "github.com/sluicehq/sluice/connectors/delivery"
+	_ "github.com/sluicehq/sluice/connectors/file"
+	_ "github.com/sluicehq/sluice/connectors/host"
+	_ "github.com/sluicehq/sluice/connectors/kafka"
+	_ "github.com/sluicehq/sluice/connectors/print"
+	_ "github.com/sluicehq/sluice/connectors/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the option tables of README.md from the connectors' specs")
+
+// optionTable is a generated table of README.md: its marker names the
+// connector.
+var optionTable = regexp.MustCompile(`(?s)<!-- options: ([a-z0-9-]+) -->\n.*?<!-- end options -->`)
+
+// TestREADMEOptionTables: the README's option tables are the connectors'
+// specs rendered by MarkdownTable.
+func TestREADMEOptionTables(t *testing.T) {
+	const path = "../README.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := optionTable.ReplaceAllFunc(doc, func(block []byte) []byte {
+		name := string(optionTable.FindSubmatch(block)[1])
+		f, ok := connectors.Lookup(name)
+		if !ok {
+			t.Errorf("README.md: <!-- options: %s -->: no connector %q (connectors: %v)", name, name, connectors.Names())
+			return block
+		}
+		return []byte("<!-- options: " + name + " -->\n" + connectors.MarkdownTable(f) + "<!-- end options -->")
+	})
+	if string(want) == string(doc) {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's option tables differ from the connectors' specs; regenerate them with\n" +
+		"\tgo test ./connectors -run TestREADMEOptionTables -update")
+}
