@@ -223,8 +223,12 @@ func (v *Values) Raw(key string) string {
 	return o.Default
 }
 
-// String returns the text of option key (its default when absent).
+// String returns the text of option key (its default when absent); for
+// an option of another type, its text trimmed of spaces.
 func (v *Values) String(key string) string {
+	if v.spec(key).Type != String {
+		return strings.TrimSpace(v.Raw(key))
+	}
 	x, _ := v.get(key, String).(string)
 	return x
 }
