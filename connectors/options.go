@@ -73,6 +73,10 @@ type Option struct {
 	// only then.
 	With string
 	Doc  string
+	// Parse, when set, parses and checks the value of a String option
+	// (trimmed of spaces); Values.Value returns what it returns, and Parse
+	// names the table and option in its errors.
+	Parse func(s string) (any, error)
 }
 
 // Values are a table's options, checked against its connector's specs,
@@ -224,13 +228,20 @@ func (v *Values) Raw(key string) string {
 }
 
 // String returns the text of option key (its default when absent); for
-// an option of another type, its text trimmed of spaces.
+// an option of another type, or with a Parse function, its text trimmed
+// of spaces.
 func (v *Values) String(key string) string {
-	if v.spec(key).Type != String {
+	if o := v.spec(key); o.Type != String || o.Parse != nil {
 		return strings.TrimSpace(v.Raw(key))
 	}
 	x, _ := v.get(key, String).(string)
 	return x
+}
+
+// Value returns what the spec's Parse made of option key (nil when it is
+// absent and has no default).
+func (v *Values) Value(key string) any {
+	return v.get(key, String)
 }
 
 // Enum returns the value of option key as spelled in its spec's Values.
@@ -312,6 +323,9 @@ func (o Option) parse(s string, t Table) (any, error) {
 	s = strings.TrimSpace(s)
 	switch o.Type {
 	case String:
+		if o.Parse != nil {
+			return o.Parse(s)
+		}
 		return raw, nil
 	case Enum:
 		return o.enum(s)

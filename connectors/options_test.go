@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,13 @@ func (specFactory) Options() []Option {
 		{Key: "keys", Type: Columns, Doc: "columns"},
 		CSVDelimiterOption,
 		{Key: "fields.<f>.max", Type: Int, Default: "9", Min: "0", Doc: "per column"},
+		{Key: "pair", Doc: "a:b", Parse: func(s string) (any, error) {
+			a, b, ok := strings.Cut(s, ":")
+			if !ok {
+				return nil, fmt.Errorf("%q is not a:b", s)
+			}
+			return [2]string{a, b}, nil
+		}},
 	}
 }
 
@@ -74,10 +82,11 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 	f(map[string]string{"keys": "page_id, tss"}, `table T: option "keys": "tss" is not a column of table T (did you mean "ts"?)`)
 	f(map[string]string{"csv.field-delimiter": "ab"}, `table T: option "csv.field-delimiter": field delimiter "ab" is not one character (e.g. ',', ';', '|', '\t')`)
 	f(map[string]string{"fields.page_id.max": "-1"}, `table T: option "fields.page_id.max": "-1" must be at least 0`)
+	f(map[string]string{"pair": "ab"}, `table T: option "pair": "ab" is not a:b`)
 	f(map[string]string{"fields.page_id.maxx": "1"}, `table T: connector "spec" has no option "fields.page_id.maxx" (did you mean "fields.<f>.max"?); `+
-		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max`)
+		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
 	f(map[string]string{"laness": "1"}, `table T: connector "spec" has no option "laness" (did you mean "lanes"?); `+
-		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max`)
+		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
 	_, err := Parse(specFactory{}, Table{Name: "T", Options: map[string]string{}})
 	if err == nil || err.Error() != `table T: connector "spec" needs option "name": a name` {
 		t.Errorf("required: %v", err)
@@ -88,7 +97,7 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 // spaces trimmed, Flink's forms), absent ones take their defaults.
 func TestOptionSpecTypedValuesAndDefaults(t *testing.T) {
 	v, err := parseSpec(map[string]string{"lanes": " 8 ", "strict": "TRUE", "every": "1 min", "hint": "2.5", "roll": "64 kb",
-		"format": "CSV", "mode": "timestamp", "at": "42", "key": "ts", "keys": "ts,page_id", "csv.field-delimiter": "tab", "fields.ts.max": "3"})
+		"format": "CSV", "mode": "timestamp", "at": "42", "key": "ts", "keys": "ts,page_id", "csv.field-delimiter": "tab", "fields.ts.max": "3", "pair": " x:y "})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +121,8 @@ func TestOptionSpecTypedValuesAndDefaults(t *testing.T) {
 	check("delimiter", v.Delimiter("csv.field-delimiter"), byte('\t'))
 	check("fields.ts.max", v.Int("fields.ts.max"), int64(3))
 	check("fields.page_id.max", v.Int("fields.page_id.max"), int64(9))
+	check("pair", v.Value("pair"), [2]string{"x", "y"})
+	check("pair text", v.String("pair"), "x:y")
 	check("has at", v.Has("at"), true)
 	check("has ratio", v.Has("ratio"), false)
 

@@ -151,7 +151,8 @@ var options = append([]connectors.Option{
 	{Key: "scan.startup.timestamp-millis", Type: connectors.Int, Min: "0", Required: true, With: "scan.startup.mode=timestamp", Use: connectors.SourceOnly,
 		Doc: "epoch milliseconds; reading starts at the first record at or after it"},
 	{Key: "scan.startup.specific-offsets", Required: true, With: "scan.startup.mode=specific-offsets", Use: connectors.SourceOnly,
-		Doc: "e.g. `partition:0,offset:42;partition:1,offset:300`; partitions not listed start as with `group-offsets`"},
+		Parse: func(s string) (any, error) { return parseSpecific(s) },
+		Doc:   "e.g. `partition:0,offset:42;partition:1,offset:300`; partitions not listed start as with `group-offsets`"},
 	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", startLatest, startTime}, Use: connectors.SourceOnly,
 		Doc: "`unbounded`, `latest-offset` (end at the end offsets when the job starts) or `timestamp`"},
 	{Key: "scan.bounded.timestamp-millis", Type: connectors.Int, Min: "0", Required: true, With: "scan.bounded.mode=timestamp", Use: connectors.SourceOnly,
@@ -321,13 +322,7 @@ func (c *config) parseScan(o *connectors.Values, _ bool) error {
 		return o.Err("option %q = 'group-offsets' needs option %q", "scan.startup.mode", "properties.group.id")
 	}
 	c.startTs = o.Int("scan.startup.timestamp-millis")
-	if o.Has("scan.startup.specific-offsets") {
-		m, err := parseSpecific(o.String("scan.startup.specific-offsets"))
-		if err != nil {
-			return o.Errorf("scan.startup.specific-offsets", "%v", err)
-		}
-		c.specific = m
-	}
+	c.specific, _ = o.Value("scan.startup.specific-offsets").(map[int32]int64)
 	c.resetLate = o.Enum("properties.auto.offset.reset") == "latest"
 	if c.bounded = o.Enum("scan.bounded.mode"); c.bounded == "unbounded" {
 		c.bounded = ""

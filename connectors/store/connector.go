@@ -140,7 +140,8 @@ var options = append([]connectors.Option{
 	{Key: "scan.startup.mode", Type: connectors.Enum, Default: "trim-horizon", Values: []string{"trim-horizon", "latest", "at-timestamp"},
 		Use: connectors.SourceOnly, Doc: "`trim-horizon` (the oldest record kept), `latest` (records put after the job starts) or `at-timestamp`"},
 	{Key: "scan.startup.timestamp-millis", Required: true, With: "scan.startup.mode=at-timestamp", Use: connectors.SourceOnly,
-		Doc: "the first arrival time to read, epoch ms or RFC 3339"},
+		Parse: func(s string) (any, error) { return parseTimestamp(s) },
+		Doc:   "the first arrival time to read, epoch ms or RFC 3339"},
 	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", "latest"}, Use: connectors.SourceOnly,
 		Doc: "`unbounded`, or `latest`: read what had arrived when the job started, then end (a backfill)"},
 	{Key: "scan.shard.getrecords.maxrecordcount", Type: connectors.Int, Default: strconv.Itoa(runtime.DefaultBatchRows), Min: "1", Max: "10000",
@@ -246,13 +247,7 @@ func (c *config) ensureStream(ctx context.Context) error {
 // parseScan reads the source's options.
 func (c *config) parseScan(o *connectors.Values) error {
 	c.startup = map[string]string{"trim-horizon": client.TrimHorizon, "latest": client.Latest, "at-timestamp": client.AtTimestamp}[o.Enum("scan.startup.mode")]
-	if o.Has("scan.startup.timestamp-millis") {
-		ms, err := parseTimestamp(o.String("scan.startup.timestamp-millis"))
-		if err != nil {
-			return o.Errorf("scan.startup.timestamp-millis", "%v", err)
-		}
-		c.startTs = ms
-	}
+	c.startTs, _ = o.Value("scan.startup.timestamp-millis").(int64)
 	c.bounded = o.Enum("scan.bounded.mode") == "latest"
 	c.limit = int(o.Int("scan.shard.getrecords.maxrecordcount"))
 	c.longPoll = o.Duration("scan.shard.long-poll")
