@@ -200,19 +200,6 @@ func (t Table) Int(key string, def int64) (int64, error) {
 	return n, nil
 }
 
-// Float returns option key parsed as a number, or def when absent.
-func (t Table) Float(key string, def float64) (float64, error) {
-	v, ok := t.Options[key]
-	if !ok {
-		return def, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
-		return 0, fmt.Errorf("table %s: option %q: %q is not a number", t.Name, key, v)
-	}
-	return f, nil
-}
-
 // Bool returns option key parsed as true/false, or def when absent.
 func (t Table) Bool(key string, def bool) (bool, error) {
 	v, ok := t.Options[key]
