@@ -124,16 +124,20 @@ func (v *Values) checkWith() error {
 			continue
 		}
 		key, want, _ := strings.Cut(o.With, "=")
+		val := v.String(key)
+		if v.spec(key).Type == Enum && v.Enum(key) != "" {
+			val = v.Enum(key) // as the spec spells it
+		}
 		on := false
 		for _, w := range strings.Split(want, "|") {
-			on = on || strings.EqualFold(strings.TrimSpace(v.Raw(key)), w)
+			on = on || strings.EqualFold(val, w)
 		}
 		_, given := v.t.Options[o.Key]
 		switch {
 		case given && !on:
 			return v.Err("option %q is only used with '%s' = '%s'", o.Key, key, strings.ReplaceAll(want, "|", "' or '"))
 		case !given && on && o.Required:
-			return v.Err("option %q = '%s' needs option %q", key, strings.ToLower(strings.TrimSpace(v.Raw(key))), o.Key)
+			return v.Err("option %q = '%s' needs option %q", key, val, o.Key)
 		}
 	}
 	return nil

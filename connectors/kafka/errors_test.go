@@ -58,7 +58,9 @@ func TestOptionErrors(t *testing.T) {
 	f(map[string]string{"topic-pattern": "a("}, false, `options "topic" and "topic-pattern" exclude each other`)
 	f(map[string]string{"format": "avro"}, false, `option "format": "avro" is not one of json, csv, raw`)
 	f(map[string]string{"format": "raw"}, false, `option "format": raw needs exactly one VARCHAR column`)
-	f(map[string]string{"properties.security.protocol": "SASL_SSL"}, false, `needs option "properties.sasl.username"`)
+	f(map[string]string{"properties.security.protocol": "sasl_ssl"}, false, `option "properties.security.protocol" = 'SASL_SSL' needs option "properties.sasl.username"`)
+	f(map[string]string{"properties.sasl.username": "u"}, false,
+		`option "properties.sasl.username" is only used with 'properties.security.protocol' = 'SASL_PLAINTEXT' or 'SASL_SSL'`)
 	f(map[string]string{"properties.security.protocol": "SASL_PLAINTEXT", "properties.sasl.username": "u", "properties.sasl.mechanism": "GSSAPI"}, false, `option "properties.sasl.mechanism"`)
 	f(map[string]string{"scan.topic-partition-discovery.interval": "soon"}, false, `option "scan.topic-partition-discovery.interval"`)
 	f(map[string]string{"key.fields": "nope"}, true, `option "key.fields": "nope" is not a column of table t`)
