@@ -110,7 +110,7 @@ func Parse(f Factory, t Table) (*Values, error) {
 		}
 		x, err := o.parse(raw, t)
 		if err != nil {
-			return nil, v.Errorf(key, "%v", err)
+			return nil, v.Errorf(key, "%w", err)
 		}
 		v.vals[key] = x
 	}
@@ -143,12 +143,14 @@ func (v *Values) checkWith() error {
 	return nil
 }
 
-// ParseValue parses the value s of option o for table t (the default
-// when absent), as Parse does, with the error naming the table and option.
+// ParseValue parses the value s of option o for table t as Parse does,
+// with the error naming the table and option: for options whose type a
+// connector knows only from the table (datagen's min and max follow
+// their column's type).
 func ParseValue(o Option, t Table, s string) (any, error) {
 	x, err := o.parse(s, t)
 	if err != nil {
-		return nil, fmt.Errorf("table %s: option %q: %v", t.Name, o.Key, err)
+		return nil, (&Values{t: t}).Errorf(o.Key, "%w", err)
 	}
 	return x, nil
 }
@@ -172,7 +174,7 @@ func (v *Values) Table() Table { return v.t }
 // Errorf returns an error about option key of the table, in the form Parse
 // uses: table T: option "key": ….
 func (v *Values) Errorf(key, format string, args ...any) error {
-	return fmt.Errorf("table %s: option %q: %w", v.t.Name, key, fmt.Errorf(format, args...))
+	return Errorf(v.t.Name, "option %q: %w", key, fmt.Errorf(format, args...))
 }
 
 // Err returns an error about the table: table T: ….
