@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -65,4 +67,42 @@ func TestREADMEOptionTables(t *testing.T) {
 	}
 	t.Errorf("README.md's option tables differ from the connectors' specs; regenerate them with\n" +
 		"\tgo test ./connectors -run TestREADMEOptionTables -update")
+}
+
+// TestEveryConnectorSpecIsWellFormed: in every registered connector's
+// specs, keys are unique and documented, defaults and bounds parse as
+// their option's type, an enum's default is one of its values, and With
+// names an option of the connector. (A slip there would show only when a
+// table leaves the option out.)
+func TestEveryConnectorSpecIsWellFormed(t *testing.T) {
+	for _, name := range connectors.Names() {
+		f, _ := connectors.Lookup(name)
+		keys := map[string]bool{}
+		for _, o := range f.Options() {
+			keys[o.Key] = true
+		}
+		for _, o := range f.Options() {
+			where := name + ": option " + o.Key
+			if o.Doc == "" {
+				t.Errorf("%s has no doc", where)
+			}
+			if o.Type == connectors.Enum && o.Default != "" && !slices.Contains(o.Values, o.Default) {
+				t.Errorf("%s: default %q is not one of %v", where, o.Default, o.Values)
+			}
+			if k, _, _ := strings.Cut(o.With, "="); o.With != "" && !keys[k] {
+				t.Errorf("%s: With names no option of %s: %q", where, name, o.With)
+			}
+			for _, s := range []string{o.Default, o.Min, o.Max} {
+				if s == "" || slices.ContainsFunc(o.Values, func(w string) bool { return o.Type != connectors.Enum && strings.EqualFold(w, s) }) {
+					continue
+				}
+				if _, err := connectors.ParseValue(o, connectors.Table{Name: "T"}, s); err != nil {
+					t.Errorf("%s: %q: %v", where, s, err)
+				}
+			}
+		}
+		if len(keys) != len(f.Options()) {
+			t.Errorf("%s: an option key appears twice", name)
+		}
+	}
 }
