@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -83,6 +84,7 @@ type Option struct {
 // with typed accessors. An accessor called with a key that is not in the
 // spec, or with the wrong type, is a bug of the connector: it panics.
 type Values struct {
+	what  string // "table T": what errors name
 	t     Table
 	specs []Option
 	vals  map[string]any // parsed values of the options given, by key
@@ -97,7 +99,27 @@ func Parse(f Factory, t Table) (*Values, error) {
 	if err := CheckOptions(f, t.Options); err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)
 	}
-	v := &Values{t: t, specs: f.Options(), vals: map[string]any{}, words: map[string]string{}}
+	return parse("table "+t.Name, f.Options(), t)
+}
+
+// ParseOptions checks the options of something other than a table — what
+// names it in errors, e.g. "topic ops" — against specs, as Parse does
+// (keys it does not know are the caller's to refuse).
+func ParseOptions(what string, specs []Option, opts map[string]string) (*Values, error) {
+	for _, o := range specs {
+		if _, ok := opts[o.Key]; !ok && o.Required && o.With == "" {
+			msg := fmt.Sprintf("%s needs option %q", what, o.Key)
+			if o.Type == Enum {
+				msg += " (" + strings.Join(o.Values, ", ") + ")"
+			}
+			return nil, errors.New(msg)
+		}
+	}
+	return parse(what, specs, Table{Name: what, Options: opts})
+}
+
+func parse(what string, specs []Option, t Table) (*Values, error) {
+	v := &Values{what: what, t: t, specs: specs, vals: map[string]any{}, words: map[string]string{}}
 	for _, key := range sortedKeys(t.Options) {
 		if key == "connector" {
 			continue
@@ -150,7 +172,7 @@ func (v *Values) checkWith() error {
 func ParseValue(o Option, t Table, s string) (any, error) {
 	x, err := o.parse(s, t)
 	if err != nil {
-		return nil, (&Values{t: t}).Errorf(o.Key, "%w", err)
+		return nil, (&Values{what: "table " + t.Name}).Errorf(o.Key, "%w", err)
 	}
 	return x, nil
 }
@@ -174,12 +196,23 @@ func (v *Values) Table() Table { return v.t }
 // Errorf returns an error about option key of the table, in the form Parse
 // uses: table T: option "key": ….
 func (v *Values) Errorf(key, format string, args ...any) error {
-	return Errorf(v.t.Name, "option %q: %w", key, fmt.Errorf(format, args...))
+	return &OptionError{What: v.what, Key: key, Err: fmt.Errorf(format, args...)}
 }
+
+// OptionError is an error about one option: "table T: option "key": …".
+type OptionError struct {
+	What string // "table T", "topic ops", …
+	Key  string
+	Err  error
+}
+
+func (e *OptionError) Error() string { return fmt.Sprintf("%s: option %q: %v", e.What, e.Key, e.Err) }
+
+func (e *OptionError) Unwrap() error { return e.Err }
 
 // Err returns an error about the table: table T: ….
 func (v *Values) Err(format string, args ...any) error {
-	return Errorf(v.t.Name, format, args...)
+	return fmt.Errorf("%s: %w", v.what, fmt.Errorf(format, args...))
 }
 
 // Has reports whether option key was given (as a value or a word).

@@ -5,12 +5,12 @@ import (
 	"strings"
 )
 
-// MarkdownTable renders the options of f as the README's table: key,
-// default and meaning, one row per option in the order of f.Options.
-func MarkdownTable(f Factory) string {
+// MarkdownTable renders option specs (a connector's Options) as the
+// README's table: key, default and meaning, one row per option in order.
+func MarkdownTable(specs []Option) string {
 	var b strings.Builder
 	b.WriteString("| key | default | meaning |\n| --- | --- | --- |\n")
-	for _, o := range f.Options() {
+	for _, o := range specs {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", o.Key, cell(o.defaultDoc()), cell(o.meaning()))
 	}
 	return b.String()

@@ -160,7 +160,7 @@ func TestOptionSpecDefaultsAndBoundsParse(t *testing.T) {
 // TestMarkdownTableRendersSpecs: key, default (required, a value, a
 // described default or none), where it applies and the range.
 func TestMarkdownTableRendersSpecs(t *testing.T) {
-	got := MarkdownTable(specFactory{})
+	got := MarkdownTable(specFactory{}.Options())
 	for _, want := range []string{
 		"| key | default | meaning |\n| --- | --- | --- |\n| `name` | required | a name |\n",
 		"| `lanes` | `4` | lanes (1–64) |\n",

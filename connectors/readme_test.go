@@ -2,6 +2,7 @@ package connectors_test
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/host"
 	_ "github.com/sluicehq/sluice/connectors/kafka"
 	_ "github.com/sluicehq/sluice/connectors/print"
+	"github.com/sluicehq/sluice/connectors/sns"
 	_ "github.com/sluicehq/sluice/connectors/store"
 )
 
@@ -25,6 +27,10 @@ var update = flag.Bool("update", false, "rewrite the option tables of README.md 
 // optionTable is a generated table of README.md: its marker names the
 // connector.
 var optionTable = regexp.MustCompile(`(?s)<!-- options: ([a-z0-9-]+) -->\n.*?<!-- end options -->`)
+
+// statementOptions are the option specs of statements that are not
+// tables, by the name their README table is marked with.
+var statementOptions = map[string][]connectors.Option{"topic": sns.TopicOptionSpecs, "subscription": sns.SubscriptionOptionSpecs}
 
 // inProse are the connectors whose options README.md describes in prose
 // (in "Alarms, topics and subscriptions" and "The stream store").
@@ -42,14 +48,23 @@ func TestREADMEOptionTables(t *testing.T) {
 	seen := map[string]bool{}
 	want := optionTable.ReplaceAllFunc(doc, func(block []byte) []byte {
 		name := string(optionTable.FindSubmatch(block)[1])
-		f, ok := connectors.Lookup(name)
+		specs, ok := statementOptions[name]
+		if f, isConnector := connectors.Lookup(name); isConnector {
+			specs, ok = f.Options(), true
+		}
 		if !ok {
 			t.Errorf("README.md: <!-- options: %s -->: no connector %q (connectors: %v)", name, name, connectors.Names())
 			return block
 		}
 		seen[name] = true
-		return []byte("<!-- options: " + name + " -->\n" + connectors.MarkdownTable(f) + "<!-- end options -->")
+		return []byte("<!-- options: " + name + " -->\n" + connectors.MarkdownTable(specs) + "<!-- end options -->")
 	})
+	for name := range statementOptions {
+		if !seen[name] {
+			t.Errorf("README.md has no option table for %s: add the lines <!-- options: %s --> and <!-- end options --> "+
+				"where it goes, and regenerate", name, name)
+		}
+	}
 	for _, name := range connectors.Names() {
 		if f, _ := connectors.Lookup(name); len(f.Options()) > 0 && !seen[name] && !inProse[name] {
 			t.Errorf("README.md has no option table for connector %q: add the lines <!-- options: %s --> and "+
@@ -70,18 +85,22 @@ func TestREADMEOptionTables(t *testing.T) {
 }
 
 // TestEveryConnectorSpecIsWellFormed: in every registered connector's
-// specs, keys are unique and documented, defaults and bounds parse as
+// specs (and the topics' and subscriptions'), keys are unique and documented, defaults and bounds parse as
 // their option's type, an enum's default is one of its values, and With
 // names an option of the connector. (A slip there would show only when a
 // table leaves the option out.)
 func TestEveryConnectorSpecIsWellFormed(t *testing.T) {
+	all := maps.Clone(statementOptions)
 	for _, name := range connectors.Names() {
 		f, _ := connectors.Lookup(name)
+		all[name] = f.Options()
+	}
+	for name, specs := range all {
 		keys := map[string]bool{}
-		for _, o := range f.Options() {
+		for _, o := range specs {
 			keys[o.Key] = true
 		}
-		for _, o := range f.Options() {
+		for _, o := range specs {
 			where := name + ": option " + o.Key
 			if o.Doc == "" {
 				t.Errorf("%s has no doc", where)
@@ -101,7 +120,7 @@ func TestEveryConnectorSpecIsWellFormed(t *testing.T) {
 				}
 			}
 		}
-		if len(keys) != len(f.Options()) {
+		if len(keys) != len(specs) {
 			t.Errorf("%s: an option key appears twice", name)
 		}
 	}
