@@ -124,7 +124,10 @@ func parse(what string, specs []Option, t Table) (*Values, error) {
 		if key == "connector" {
 			continue
 		}
-		o := v.spec(key)
+		o, ok := v.lookup(key)
+		if !ok { // callers of ParseOptions may leave unknown keys to it
+			return nil, v.Err("no option %q%s", key, didYouMean(key, specs))
+		}
 		raw := t.Options[key]
 		if w, ok := word(o, raw); ok {
 			v.words[key] = w
@@ -341,19 +344,29 @@ func (v *Values) Delimiter(key string) byte {
 	return x
 }
 
-// spec returns the spec of key (an exact key, or one matching a pattern).
+// spec returns the spec of key, which the connector's code names: a key
+// that is not there is a bug.
 func (v *Values) spec(key string) Option {
+	o, ok := v.lookup(key)
+	if !ok {
+		panic(fmt.Sprintf("connectors: no option %q in the spec", key))
+	}
+	return o
+}
+
+// lookup finds the spec of key (an exact key, or one matching a pattern).
+func (v *Values) lookup(key string) (Option, bool) {
 	for _, o := range v.specs {
 		if o.Key == key {
-			return o
+			return o, true
 		}
 	}
 	for _, o := range v.specs {
 		if matchPattern(o.Key, key) {
-			return o
+			return o, true
 		}
 	}
-	panic(fmt.Sprintf("connectors: no option %q in the spec", key))
+	return Option{}, false
 }
 
 // parse parses s as the value of o, checking its range or allowed values.
@@ -465,6 +478,19 @@ func (o Option) enum(s string) (string, error) {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return "", fmt.Errorf("%s", msg)
+}
+
+// didYouMean is " (did you mean "k"?)" for the key of specs nearest key,
+// or "".
+func didYouMean(key string, specs []Option) string {
+	keys := make([]string, len(specs))
+	for i, o := range specs {
+		keys[i] = o.Key
+	}
+	if near := suggest.Nearest(key, keys); near != "" {
+		return fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return ""
 }
 
 // nearestValue is the value of values nearest s: a close spelling, or

@@ -87,6 +87,14 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
 	f(map[string]string{"laness": "1"}, `table T: connector "spec" has no option "laness" (did you mean "lanes"?); `+
 		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
+	if _, err := ParseOptions("topic t", specFactory{}.Options(), map[string]string{"name": "n", "nmae": "x"}); err == nil ||
+		err.Error() != `topic t: no option "nmae" (did you mean "name"?)` {
+		t.Errorf("ParseOptions with an unknown key: %v", err)
+	}
+	if _, err := ParseOptions("topic t", specFactory{}.Options(), map[string]string{"lanes": "2"}); err == nil ||
+		err.Error() != `topic t needs option "name"` {
+		t.Errorf("ParseOptions without a required key: %v", err)
+	}
 	_, err := Parse(specFactory{}, Table{Name: "T", Options: map[string]string{}})
 	if err == nil || err.Error() != `table T: connector "spec" needs option "name": a name` {
 		t.Errorf("required: %v", err)
