@@ -101,14 +101,17 @@ func (w Where) appendJSON(b []byte) []byte {
 // EventTime; fields names the place keys of its errors.path lines.
 func BadRecordOptions(fields, place string) []Option {
 	return []Option{
-		{Key: "errors.path", Doc: "source: a file to which bad records are appended as JSON lines " +
-			"{" + fields + `,"error":…,"record":…} (absent: the first 10 logged in full, then a rate-limited line on standard error)`},
-		{Key: "format.fail-on-error", Default: "false", Doc: "source: fail the job on the first bad record, naming " + place},
-		{Key: "scan.watermark.max-future", Default: "1 d", Doc: "source: an event time further than this ahead of the wall clock " +
-			"(or outside the years 0001-9999) makes the row a bad record: it is neither emitted nor moves the watermark " +
-			"(off: only the years bound it, for synthetic data dated in the future)"},
+		{Key: "errors.path", DefaultDoc: "absent (log)", Use: SourceOnly, Doc: "append every bad record as a `{" + fields +
+			`,"error","record"}` + "` JSON line (the first 10 are logged in full either way, later ones at most once a second)"},
+		{Key: "format.fail-on-error", Type: Bool, Default: "false", Use: SourceOnly, Doc: "fail the job on the first bad record, naming " + place},
+		maxFutureOption,
 	}
 }
+
+// maxFutureOption is 'scan.watermark.max-future', read by NewEventTime.
+var maxFutureOption = Option{Key: "scan.watermark.max-future", Type: Duration, Default: "1 d", Values: []string{"off"}, Min: "0", Use: SourceOnly,
+	Doc: "an event time further ahead of the wall clock (or outside the years 0001–9999) makes the row a bad record: " +
+		"it is neither emitted nor moves the watermark; `off`: only the years bound it (for synthetic data dated in the future)"}
 
 // BadRecords reports the bad records of one source table. It is shared by
 // the table's subtasks and safe for concurrent use. Lines for errors.path
@@ -358,13 +361,14 @@ type EventTime struct {
 // or off (only the years 0001-9999 bound the event time).
 func NewEventTime(t Table) (EventTime, error) {
 	e := EventTime{col: t.TimeColumn, maxFuture: DefaultMaxFuture}
-	var err error
-	if v, ok := t.Options["scan.watermark.max-future"]; ok && strings.EqualFold(strings.TrimSpace(v), "off") {
-		e.maxFuture = -1
-	} else if e.maxFuture, err = t.Duration("scan.watermark.max-future", DefaultMaxFuture); err != nil {
-		return EventTime{}, err
-	} else if e.maxFuture < 0 {
-		return EventTime{}, fmt.Errorf("table %s: option %q: must not be negative", t.Name, "scan.watermark.max-future")
+	if v, ok := t.Options[maxFutureOption.Key]; ok {
+		if _, off := word(maxFutureOption, v); off {
+			e.maxFuture = -1
+		} else if d, err := ParseValue(maxFutureOption, t, v); err != nil {
+			return EventTime{}, err
+		} else {
+			e.maxFuture = d.(time.Duration)
+		}
 	}
 	if e.col >= 0 && t.Schema != nil && e.col < len(t.Schema.Fields) {
 		e.name = t.Schema.Fields[e.col].Name

@@ -28,14 +28,6 @@ type Table struct {
 	Objects func(kind, name string) (any, bool)
 }
 
-// Option documents one WITH option of a connector.
-type Option struct {
-	Key      string // e.g. "path"; a pattern with <f> for a column name, e.g. "fields.<f>.kind"
-	Required bool
-	Default  string
-	Doc      string
-}
-
 // Factory is a connector, registered by name ('connector' = 'name').
 type Factory interface {
 	Name() string
@@ -115,7 +107,7 @@ func CheckOptions(f Factory, opts map[string]string) error {
 		}
 	}
 	for _, o := range known {
-		if o.Required && !strings.Contains(o.Key, "<") {
+		if o.Required && o.With == "" && !strings.Contains(o.Key, "<") {
 			if _, ok := opts[o.Key]; !ok {
 				return fmt.Errorf("connector %q needs option %q: %s", f.Name(), o.Key, o.Doc)
 			}
@@ -206,19 +198,6 @@ func (t Table) Int(key string, def int64) (int64, error) {
 		return 0, fmt.Errorf("table %s: option %q: %q is not an integer", t.Name, key, v)
 	}
 	return n, nil
-}
-
-// Float returns option key parsed as a number, or def when absent.
-func (t Table) Float(key string, def float64) (float64, error) {
-	v, ok := t.Options[key]
-	if !ok {
-		return def, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
-		return 0, fmt.Errorf("table %s: option %q: %q is not a number", t.Name, key, v)
-	}
-	return f, nil
 }
 
 // Bool returns option key parsed as true/false, or def when absent.

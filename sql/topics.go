@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns"
@@ -22,13 +19,6 @@ import (
 // 'topic' option), every subscription receives its own copy. Close delivers
 // what is queued before the job's process exits.
 
-// topicOptions are the WITH options of CREATE TOPIC.
-var topicOptions = []string{"region", "account", "drain-timeout"}
-
-// subscriptionOptions are the WITH options of CREATE SUBSCRIPTION.
-var subscriptionOptions = []string{"protocol", "endpoint", "filter-policy", "filter-policy-scope", "raw-message-delivery",
-	"delivery-policy", "dead-letter", "store.endpoint", "attempt-timeout", "queue-bytes"}
-
 // optionAt places an error at an option of a statement.
 func optionAt(opts []parser.Option, key string, err error) error {
 	for _, o := range opts {
@@ -37,6 +27,25 @@ func optionAt(opts []parser.Option, key string, err error) error {
 		}
 	}
 	return err
+}
+
+// parseOptions checks the options of a statement against specs (the
+// keys, then the values), placing an error at its option; what names the
+// statement in errors ("CREATE TOPIC") and object what it creates ("topic
+// ops").
+func parseOptions(what, object string, opts []parser.Option, specs []connectors.Option) (*connectors.Values, error) {
+	known := make([]string, len(specs))
+	for i, o := range specs {
+		known[i] = o.Key
+	}
+	if err := checkKeys(what, opts, known); err != nil {
+		return nil, err
+	}
+	v, err := connectors.ParseOptions(object, specs, optionMap(opts))
+	if oe := (*connectors.OptionError)(nil); errors.As(err, &oe) {
+		return nil, optionAt(opts, oe.Key, err)
+	}
+	return v, err
 }
 
 // checkKeys refuses options not in known, naming the nearest.
@@ -69,19 +78,11 @@ func (p *planner) createTopic(n *parser.CreateTopic) error {
 		}
 		return fmt.Errorf("topic %s already exists", n.Name)
 	}
-	if err := checkKeys("CREATE TOPIC", n.Options, topicOptions); err != nil {
+	o, err := parseOptions("CREATE TOPIC", "topic "+n.Name, n.Options, sns.TopicOptionSpecs)
+	if err != nil {
 		return err
 	}
-	o := optionMap(n.Options)
-	var drain time.Duration
-	if v, ok := o["drain-timeout"]; ok {
-		d, err := connectors.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return optionAt(n.Options, "drain-timeout", fmt.Errorf("topic %s: option 'drain-timeout': %q is not a positive duration (e.g. 10 s)", n.Name, v))
-		}
-		drain = d
-	}
-	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o["region"], Account: o["account"], DrainTimeout: drain,
+	t, err := sns.NewTopic(n.Name, sns.TopicOptions{Region: o.String("region"), Account: o.String("account"), DrainTimeout: o.Duration("drain-timeout"),
 		Logger: p.o.Logger, Metrics: p.o.Metrics})
 	if err != nil {
 		return err
@@ -102,42 +103,15 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 		}
 		return &parser.SyntaxError{Line: n.TopicPos.Line, Col: n.TopicPos.Col, Msg: msg + "; create it first with CREATE TOPIC"}
 	}
-	if err := checkKeys("CREATE SUBSCRIPTION", n.Options, subscriptionOptions); err != nil {
+	o, err := parseOptions("CREATE SUBSCRIPTION", "subscription "+n.Name, n.Options, sns.SubscriptionOptionSpecs)
+	if err != nil {
 		return err
 	}
-	o := optionMap(n.Options)
-	if o["protocol"] == "" {
-		return fmt.Errorf("subscription %s: option 'protocol' is required (http, https, file, stdout or store)", n.Name)
-	}
-	raw := false
-	if v, ok := o["raw-message-delivery"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return optionAt(n.Options, "raw-message-delivery", fmt.Errorf("subscription %s: option 'raw-message-delivery': %q is not true or false", n.Name, v))
-		}
-		raw = b
-	}
-	var timeout time.Duration
-	if v, ok := o["attempt-timeout"]; ok {
-		d, err := connectors.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return optionAt(n.Options, "attempt-timeout", fmt.Errorf("subscription %s: option 'attempt-timeout': %q is not a positive duration (e.g. 15 s)", n.Name, v))
-		}
-		timeout = d
-	}
-	queueBytes := 0
-	if v, ok := o["queue-bytes"]; ok {
-		b, err := connectors.ParseSize(v)
-		if err != nil || b > math.MaxInt32 {
-			return optionAt(n.Options, "queue-bytes", fmt.Errorf("subscription %s: option 'queue-bytes': %q is not a size from 1 byte to 2 GiB (e.g. 8 MiB, 65536)", n.Name, v))
-		}
-		queueBytes = int(b)
-	}
-	_, err := t.Subscribe(sns.SubscriptionConfig{
-		Name: n.Name, Protocol: o["protocol"], Endpoint: o["endpoint"],
-		FilterPolicy: o["filter-policy"], FilterPolicyScope: o["filter-policy-scope"], RawMessageDelivery: raw,
-		DeliveryPolicy: o["delivery-policy"], DeadLetter: o["dead-letter"], StoreEndpoint: o["store.endpoint"],
-		AttemptTimeout: timeout, QueueBytes: queueBytes,
+	_, err = t.Subscribe(sns.SubscriptionConfig{
+		Name: n.Name, Protocol: o.Enum("protocol"), Endpoint: o.String("endpoint"),
+		FilterPolicy: o.String("filter-policy"), FilterPolicyScope: o.Enum("filter-policy-scope"), RawMessageDelivery: o.Bool("raw-message-delivery"),
+		DeliveryPolicy: o.String("delivery-policy"), DeadLetter: o.String("dead-letter"), StoreEndpoint: o.String("store.endpoint"),
+		AttemptTimeout: o.Duration("attempt-timeout"), QueueBytes: int(o.Size("queue-bytes")),
 	})
 	if err != nil {
 		// Name the option as the job file writes it, and place the error
@@ -145,7 +119,7 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 		msg := err.Error()
 		for field, key := range subscriptionFields {
 			if strings.Contains(msg, "option "+field+":") {
-				return optionAt(n.Options, key, errors.New(strings.Replace(msg, "option "+field+":", "option '"+key+"':", 1)))
+				return optionAt(n.Options, key, errors.New(strings.Replace(msg, "option "+field+":", fmt.Sprintf("option %q:", key), 1)))
 			}
 		}
 		return err

@@ -28,14 +28,14 @@ type fleetFactory struct{}
 
 func (fleetFactory) Name() string { return "fleet" }
 
-func (fleetFactory) Options() []connectors.Option {
-	return []connectors.Option{
-		{Key: "hosts", Default: "50", Doc: "hosts in the fleet (1–100000)"},
-		{Key: "spiking", Default: "3", Doc: "hosts whose CPU spikes for a minute every three minutes"},
-		{Key: "interval", Default: "1 s", Doc: "time between two reports of a host"},
-		{Key: "seed", Default: "1", Doc: "seed of the random readings"},
-	}
+var fleetOptions = []connectors.Option{
+	{Key: "hosts", Type: connectors.Int, Default: "50", Min: "1", Max: "100000", Doc: "hosts in the fleet"},
+	{Key: "spiking", Type: connectors.Int, Default: "3", Min: "0", Doc: "hosts whose CPU spikes for a minute every three minutes (at most the hosts)"},
+	{Key: "interval", Type: connectors.Duration, Default: "1 s", Min: "1ms", Doc: "time between two reports of a host"},
+	{Key: "seed", Type: connectors.Int, Default: "1", Doc: "seed of the random readings"},
 }
+
+func (fleetFactory) Options() []connectors.Option { return fleetOptions }
 
 type fleetConfig struct {
 	table    string
@@ -48,27 +48,15 @@ type fleetConfig struct {
 }
 
 func (fleetFactory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
-	if err := connectors.CheckOptions(fleetFactory{}, t.Options); err != nil {
-		return nil, 0, fmt.Errorf("table %s: %w", t.Name, err)
-	}
-	c := &fleetConfig{table: t.Name, schema: t.Schema, cols: map[string]int{}}
-	n, err := t.Int("hosts", 50)
-	if err != nil || n < 1 || n > 100000 {
-		return nil, 0, fmt.Errorf("table %s: option 'hosts': %q is not a number from 1 to 100000", t.Name, t.Options["hosts"])
-	}
-	c.hosts = int(n)
-	if n, err = t.Int("spiking", 3); err != nil || n < 0 || int(n) > c.hosts {
-		return nil, 0, fmt.Errorf("table %s: option 'spiking': %q is not a number from 0 to the hosts", t.Name, t.Options["spiking"])
-	}
-	c.spiking = int(n)
-	if c.interval, err = t.Duration("interval", time.Second); err != nil || c.interval < time.Millisecond {
-		return nil, 0, fmt.Errorf("table %s: option 'interval': %q is not a duration of at least 1 ms", t.Name, t.Options["interval"])
-	}
-	seed, err := t.Int("seed", 1)
+	o, err := connectors.Parse(fleetFactory{}, t)
 	if err != nil {
-		return nil, 0, fmt.Errorf("table %s: option 'seed': %v", t.Name, err)
+		return nil, 0, err
 	}
-	c.seed = uint64(seed)
+	c := &fleetConfig{table: t.Name, schema: t.Schema, cols: map[string]int{}, hosts: int(o.Int("hosts")), spiking: int(o.Int("spiking")),
+		interval: o.Duration("interval"), seed: uint64(o.Int("seed"))}
+	if c.spiking > c.hosts {
+		return nil, 0, o.Errorf("spiking", "%d is more than the %d hosts", c.spiking, c.hosts)
+	}
 	if t.Schema == nil {
 		return nil, 0, fmt.Errorf("table %s: declare the columns to read, among host, cpu, mem_used_pct, ts", t.Name)
 	}

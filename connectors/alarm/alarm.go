@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -39,97 +38,56 @@ type factory struct{}
 
 func (factory) Name() string { return "alarm" }
 
-func (factory) Options() []connectors.Option {
-	return []connectors.Option{
-		{Key: "topic", Required: true, Doc: "the topic (CREATE TOPIC) that receives the state changes"},
-		{Key: "alarm-name", Required: true, Doc: "the alarm's name"},
-		{Key: "alarm-description", Doc: "its description"},
-		{Key: "metric", Required: true, Doc: "the column holding each period's datapoint (DOUBLE, BIGINT or INT; NULL: no datapoint)"},
-		{Key: "dimensions", Doc: "comma-separated columns: one alarm instance per distinct value (absent: one instance)"},
-		{Key: "period", Required: true, Doc: "the column (TIMESTAMP) holding the end of each row's period"},
-		{Key: "period.length", Doc: "the length of a period, e.g. '10 s' (absent: inferred from the data)"},
-		{Key: "comparison", Required: true, Doc: "GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold or LessThanOrEqualToThreshold"},
-		{Key: "threshold", Required: true, Doc: "the threshold"},
-		{Key: "evaluation-periods", Required: true, Doc: "N: the periods looked at"},
-		{Key: "datapoints-to-alarm", Doc: "M: breaching datapoints among the N that make ALARM (default N)"},
-		{Key: "treat-missing-data", Default: "missing", Doc: "missing, notBreaching, breaching or ignore"},
-		{Key: "max-instances", Default: "1000000", Doc: "the most alarm instances (distinct dimension values) held; more fail the job"},
-	}
+var options = []connectors.Option{
+	{Key: "topic", Required: true, Doc: "the topic (CREATE TOPIC) that receives the state changes"},
+	{Key: "alarm-name", Required: true, Doc: "the alarm's name"},
+	{Key: "alarm-description", Doc: "its description"},
+	{Key: "metric", Type: connectors.Column, Required: true, Doc: "the column holding each period's datapoint (DOUBLE, BIGINT or INT; NULL: no datapoint)"},
+	{Key: "dimensions", Type: connectors.Columns, Doc: "comma-separated columns: one alarm instance per distinct value (absent: one instance)"},
+	{Key: "period", Type: connectors.Column, Required: true, Doc: "the column (TIMESTAMP) holding the end of each row's period"},
+	{Key: "period.length", Type: connectors.Duration, Min: "1ms", DefaultDoc: "inferred from the data", Doc: "the length of a period, e.g. `10 s`"},
+	{Key: "comparison", Type: connectors.Enum, Required: true,
+		Values: []string{"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"},
+		Doc:    "`GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, `LessThanThreshold` or `LessThanOrEqualToThreshold`"},
+	{Key: "threshold", Type: connectors.Float, Required: true, Doc: "the threshold"},
+	{Key: "evaluation-periods", Type: connectors.Int, Required: true, Min: "1", Doc: "N: the periods looked at"},
+	{Key: "datapoints-to-alarm", Type: connectors.Int, Min: "1", DefaultDoc: "N", Doc: "M: breaching datapoints among the N that make ALARM"},
+	{Key: "treat-missing-data", Type: connectors.Enum, Default: "missing", Values: []string{"missing", "notBreaching", "breaching", "ignore"},
+		Doc: "`missing`, `notBreaching`, `breaching` or `ignore`"},
+	{Key: "max-instances", Type: connectors.Int, Default: "1000000", Min: "1", Doc: "the most alarm instances (distinct dimension values) held; more fail the job"},
 }
+
+func (factory) Options() []connectors.Option { return options }
 
 // AcceptsUpdates: datapoints are appended rows.
 func (factory) AcceptsUpdates(connectors.Table) bool { return false }
 
 func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, 0, fmt.Errorf("table %s: %w", t.Name, err)
-	}
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("table %s: option '%s': %s", t.Name, key, fmt.Sprintf(format, args...))
-	}
-	col := func(key string) (int, error) {
-		name := strings.TrimSpace(t.Options[key])
-		i := t.Schema.Index(name)
-		if i < 0 {
-			return 0, bad(key, "no column %q (columns: %s)", name, strings.Join(t.Schema.Names(), ", "))
-		}
-		return i, nil
-	}
 	if t.Schema == nil {
 		return nil, 0, fmt.Errorf("table %s: declare its columns (the dimensions, the period end and the metric)", t.Name)
 	}
-	c := alarm.Config{Name: t.Options["alarm-name"], Description: t.Options["alarm-description"], MetricName: strings.TrimSpace(t.Options["metric"])}
-	var err error
-	if c.MetricCol, err = col("metric"); err != nil {
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
 		return nil, 0, err
 	}
-	switch t.Schema.Fields[c.MetricCol].Type {
-	case runtime.Double, runtime.BigInt, runtime.Int:
-	default:
-		return nil, 0, bad("metric", "column %s is %s; a datapoint is a number", c.MetricName, t.Schema.Fields[c.MetricCol].Type)
-	}
-	if c.PeriodCol, err = col("period"); err != nil {
-		return nil, 0, err
+	c := alarm.Config{Name: o.String("alarm-name"), Description: o.String("alarm-description"), MetricName: strings.TrimSpace(o.String("metric")),
+		MetricCol: o.Column("metric"), PeriodCol: o.Column("period"), DimCols: o.Columns("dimensions"), Period: o.Duration("period.length"),
+		Threshold: o.Float("threshold"), EvaluationPeriods: int(o.Int("evaluation-periods")), DatapointsToAlarm: int(o.Int("datapoints-to-alarm")),
+		MaxInstances: int(o.Int("max-instances"))}
+	if typ := t.Schema.Fields[c.MetricCol].Type; !typ.Numeric() {
+		return nil, 0, o.Errorf("metric", "column %s is %s; a datapoint is a number", c.MetricName, typ)
 	}
 	if typ := t.Schema.Fields[c.PeriodCol].Type; typ != runtime.Timestamp {
-		return nil, 0, bad("period", "column %s is %s; want the TIMESTAMP of each period's end (TUMBLE_END)", t.Options["period"], typ)
+		return nil, 0, o.Errorf("period", "column %s is %s; want the TIMESTAMP of each period's end (TUMBLE_END)", o.String("period"), typ)
 	}
-	if dims := strings.TrimSpace(t.Options["dimensions"]); dims != "" {
-		for _, d := range strings.Split(dims, ",") {
-			d = strings.TrimSpace(d)
-			i := t.Schema.Index(d)
-			if i < 0 {
-				return nil, 0, bad("dimensions", "no column %q (columns: %s)", d, strings.Join(t.Schema.Names(), ", "))
-			}
-			c.Dimensions, c.DimCols = append(c.Dimensions, d), append(c.DimCols, i)
-		}
+	for _, i := range c.DimCols {
+		c.Dimensions = append(c.Dimensions, t.Schema.Fields[i].Name)
 	}
-	if v, ok := t.Options["period.length"]; ok {
-		if c.Period, err = connectors.ParseDuration(v); err != nil || c.Period <= 0 {
-			return nil, 0, bad("period.length", "%q is not a positive duration", v)
-		}
+	if c.Comparison, err = alarm.ParseComparison(o.Enum("comparison")); err != nil {
+		return nil, 0, o.Errorf("comparison", "%v", err)
 	}
-	if c.Comparison, err = alarm.ParseComparison(strings.TrimSpace(t.Options["comparison"])); err != nil {
-		return nil, 0, bad("comparison", "%v", err)
-	}
-	if c.Threshold, err = strconv.ParseFloat(strings.TrimSpace(t.Options["threshold"]), 64); err != nil {
-		return nil, 0, bad("threshold", "%q is not a number", t.Options["threshold"])
-	}
-	if c.EvaluationPeriods, err = strconv.Atoi(strings.TrimSpace(t.Options["evaluation-periods"])); err != nil {
-		return nil, 0, bad("evaluation-periods", "%q is not a whole number", t.Options["evaluation-periods"])
-	}
-	if v, ok := t.Options["datapoints-to-alarm"]; ok {
-		if c.DatapointsToAlarm, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || c.DatapointsToAlarm < 1 {
-			return nil, 0, bad("datapoints-to-alarm", "%q is not a whole number of at least 1", v)
-		}
-	}
-	if c.TreatMissing, err = alarm.ParseTreatMissing(strings.TrimSpace(t.String("treat-missing-data", "missing"))); err != nil {
-		return nil, 0, bad("treat-missing-data", "%v", err)
-	}
-	if v, ok := t.Options["max-instances"]; ok {
-		if c.MaxInstances, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || c.MaxInstances < 1 {
-			return nil, 0, bad("max-instances", "%q is not a whole number of at least 1", v)
-		}
+	if c.TreatMissing, err = alarm.ParseTreatMissing(o.Enum("treat-missing-data")); err != nil {
+		return nil, 0, o.Errorf("treat-missing-data", "%v", err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, 0, fmt.Errorf("table %s: %w", t.Name, err)
@@ -142,7 +100,7 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 		}
 	}
 	if topic == nil {
-		return nil, 0, bad("topic", "no topic %q in this job: create it first with CREATE TOPIC %s", topicName, topicName)
+		return nil, 0, connectors.Errorf(t.Name, "option %q: no topic %q in this job: create it first with CREATE TOPIC %s", "topic", topicName, topicName)
 	}
 	pub := newPublisher(topic, c.Name)
 	return alarm.New(c, pub), 1, nil

@@ -68,6 +68,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,32 +79,37 @@ import (
 
 func init() { connectors.Register(factory{}) }
 
-// Defaults of the options, in one place.
+// Defaults and limits of the options, in one place.
 const (
-	defaultSeed     = 0
 	defaultLength   = 100      // as Flink
 	maxLength       = 16 << 10 // a batch of such strings is 32 MiB
 	defaultStart    = "2026-01-01T00:00:00Z"
-	defaultStep     = time.Millisecond
-	defaultMaxPast  = 0
 	defaultDoubleLo = 0.0
 	defaultDoubleHi = 1.0
 )
 
-// options is the list the registry checks and the README documents.
+// options is the list the registry checks and the README documents. The
+// type of min, max, start and end depends on the column's: they are
+// parsed by parseColumn.
 var options = []connectors.Option{
-	{Key: "number-of-rows", Default: "unbounded", Doc: "rows to generate; absent: without end (or as many as the shortest sequence with an end)"},
-	{Key: "rows-per-second", Default: "unlimited", Doc: "throttle for the whole source, shared by its subtasks (Flink's default is 10000)"},
-	{Key: "seed", Default: "0", Doc: "the rows are a pure function of the seed, the column name and the row number"},
-	{Key: "fields.<f>.kind", Default: "random", Doc: "random or sequence (INT, BIGINT, TIMESTAMP)"},
-	{Key: "fields.<f>.min", Default: "type minimum (DOUBLE: 0)", Doc: "smallest value of a random INT, BIGINT or DOUBLE"},
-	{Key: "fields.<f>.max", Default: "type maximum (DOUBLE: 1)", Doc: "largest value of a random INT, BIGINT or DOUBLE"},
-	{Key: "fields.<f>.start", Default: "0; TIMESTAMP: " + defaultStart, Doc: "first value of a sequence; for a TIMESTAMP, the time of row 0 (RFC 3339)"},
-	{Key: "fields.<f>.end", Default: "type maximum", Doc: "last value of an INT or BIGINT sequence; bounds the source to end-start+1 rows"},
-	{Key: "fields.<f>.length", Default: "100", Doc: "length of a random VARCHAR, in lower-case hexadecimal characters (at most 16384)"},
-	{Key: "fields.<f>.null-rate", Default: "0", Doc: "fraction of rows in which a nullable column is NULL"},
-	{Key: "fields.<f>.max-past", Default: "0", Doc: "TIMESTAMP: each row's time is its clock minus a random amount up to this (out-of-order rows)"},
-	{Key: "fields.<f>.step", Default: "1 ms", Doc: "TIMESTAMP: how far the row clock advances per row (e.g. 100us: ten rows per millisecond)"},
+	{Key: "number-of-rows", Type: connectors.Int, Min: "0", DefaultDoc: "unbounded",
+		Doc: "rows to generate; absent: no end, unless a sequence has an `end`"},
+	{Key: "rows-per-second", Type: connectors.Float, DefaultDoc: "unlimited",
+		Doc: "limit for the whole source, shared by its subtasks (Flink's default is 10000)"},
+	{Key: "seed", Type: connectors.Int, Default: "0", Doc: "row i's values depend only on (seed, column name, i)"},
+	{Key: "fields.<f>.kind", Type: connectors.Enum, Default: "random", Values: []string{"random", "sequence"},
+		Doc: "`random`, or `sequence` (INT, BIGINT, TIMESTAMP only)"},
+	{Key: "fields.<f>.min", DefaultDoc: "type minimum (DOUBLE: `0`)", Doc: "smallest value of a random INT, BIGINT or DOUBLE (inclusive)"},
+	{Key: "fields.<f>.max", DefaultDoc: "type maximum (DOUBLE: `1`)", Doc: "largest value of a random INT, BIGINT or DOUBLE (inclusive)"},
+	{Key: "fields.<f>.start", DefaultDoc: "`0`; TIMESTAMP: `" + defaultStart + "`", Doc: "first value of a sequence; for a TIMESTAMP, the time of row 0 (RFC 3339, or `now`: the wall clock when the job starts)"},
+	{Key: "fields.<f>.end", DefaultDoc: "type maximum", Doc: "last value of an INT/BIGINT sequence; it bounds the table to end−start+1 rows"},
+	{Key: "fields.<f>.length", Type: connectors.Int, Default: "100", Min: "0", Max: "16384",
+		Doc: "length of a random VARCHAR (lower-case hex characters)"},
+	{Key: "fields.<f>.null-rate", Type: connectors.Float, Default: "0", Min: "0", Max: "1", Doc: "fraction of rows where a nullable column is NULL"},
+	{Key: "fields.<f>.max-past", Type: connectors.Duration, Default: "0", Min: "0",
+		Doc: "TIMESTAMP: each row's time is its row clock minus a random amount up to this (out-of-order rows)"},
+	{Key: "fields.<f>.step", Type: connectors.Duration, Default: "1 ms", Min: "1ns",
+		Doc: "TIMESTAMP: how far the row clock moves per row (`100us`: ten rows per ms)"},
 }
 
 // factory is the 'datagen' connector (a source).
@@ -136,49 +142,42 @@ type config struct {
 	cols   []column
 }
 
-// suffixes lists, per column shape, the field options it accepts.
-var (
-	numberRandom = []string{"kind", "min", "max", "null-rate"}
-	numberSeq    = []string{"kind", "start", "end", "null-rate"}
-	boolRandom   = []string{"kind", "null-rate"}
-	stringRandom = []string{"kind", "length", "null-rate"}
-	timeAny      = []string{"kind", "start", "step", "max-past", "null-rate"}
-)
-
 func parse(t connectors.Table) (*config, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
+		return nil, err
 	}
 	if t.Schema == nil || t.Schema.Len() == 0 {
 		return nil, fmt.Errorf("table %s: a datagen table needs at least one column", t.Name)
 	}
-	cfg := &config{table: t.Name, schema: t.Schema, rows: -1}
-	if _, ok := t.Options["number-of-rows"]; ok {
-		n, err := t.Int("number-of-rows", 0)
-		if err != nil {
-			return nil, err
-		}
-		if n < 0 {
-			return nil, fmt.Errorf("table %s: option %q: %d is negative", t.Name, "number-of-rows", n)
-		}
-		cfg.rows = n
+	cfg := &config{table: t.Name, schema: t.Schema, rows: -1, rate: o.Float("rows-per-second")}
+	if o.Has("number-of-rows") {
+		cfg.rows = o.Int("number-of-rows")
 	}
-	if _, ok := t.Options["rows-per-second"]; ok {
-		r, err := t.Float("rows-per-second", 0)
-		if err != nil {
-			return nil, err
-		}
-		if !(r > 0) || math.IsInf(r, 0) {
-			return nil, fmt.Errorf("table %s: option %q: want a positive number of rows, got %s (leave it out for no limit)", t.Name, "rows-per-second", t.Options["rows-per-second"])
-		}
-		cfg.rate = r
+	if o.Has("rows-per-second") && !(cfg.rate > 0) {
+		return nil, o.Errorf("rows-per-second", "want a positive number of rows, got %s (leave it out for no limit)", o.Raw("rows-per-second"))
 	}
-	seed, err := t.Int("seed", defaultSeed)
+	perCol, err := fieldOptions(t)
 	if err != nil {
 		return nil, err
 	}
+	for c, f := range t.Schema.Fields {
+		col, err := parseColumn(o, f, perCol[c], uint64(o.Int("seed")))
+		if err != nil {
+			return nil, err
+		}
+		cfg.cols = append(cfg.cols, col)
+		// Sequences with an end bound the source; the shortest wins.
+		if n := int64(min(col.seqLen, math.MaxInt64)); !o.Has("number-of-rows") && col.bounded && col.seqLen != 0 && (cfg.rows < 0 || n < cfg.rows) {
+			cfg.rows = n
+		}
+	}
+	return cfg, nil
+}
 
-	// Field options by column: suffix → full option key.
+// fieldOptions groups the fields.<f>.<suffix> options by column: suffix →
+// the key as written.
+func fieldOptions(t connectors.Table) ([]map[string]string, error) {
 	perCol := make([]map[string]string, t.Schema.Len())
 	for _, key := range slices.Sorted(maps.Keys(t.Options)) {
 		rest, ok := strings.CutPrefix(key, "fields.")
@@ -186,7 +185,7 @@ func parse(t connectors.Table) (*config, error) {
 			continue
 		}
 		dot := strings.LastIndexByte(rest, '.')
-		name, suffix := rest[:dot], rest[dot+1:] // CheckOptions has matched fields.<f>.suffix
+		name, suffix := rest[:dot], rest[dot+1:] // Parse has matched fields.<f>.suffix
 		c := t.Schema.Index(name)
 		if c < 0 {
 			msg := fmt.Sprintf("table %s: option %q: no column %q", t.Name, key, name)
@@ -203,60 +202,69 @@ func parse(t connectors.Table) (*config, error) {
 		}
 		perCol[c][suffix] = key
 	}
-	for c, f := range t.Schema.Fields {
-		col, err := parseColumn(t, f, perCol[c], uint64(seed))
-		if err != nil {
-			return nil, err
-		}
-		cfg.cols = append(cfg.cols, col)
-	}
-	if cfg.rows < 0 {
-		// Sequences with an end bound the source; the shortest wins.
-		for _, col := range cfg.cols {
-			if col.bounded && col.seqLen != 0 {
-				n := int64(min(col.seqLen, math.MaxInt64))
-				if cfg.rows < 0 || n < cfg.rows {
-					cfg.rows = n
-				}
-			}
-		}
-	}
-	return cfg, nil
+	return perCol, nil
 }
 
 // parseColumn builds the generator of field f from its options (suffix →
 // full key; nil when it has none).
-func parseColumn(t connectors.Table, f runtime.Field, opts map[string]string, seed uint64) (column, error) {
+func parseColumn(o *connectors.Values, f runtime.Field, opts map[string]string, seed uint64) (column, error) {
 	col := column{typ: f.Type}
 	base := runtime.HashInt64(seed*gamma + runtime.HashString(strings.ToLower(f.Name)))
 	col.key = base
 	col.nullKey = runtime.HashInt64(base ^ nullSalt)
-
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("table %s: option %q: %s", t.Name, key, fmt.Sprintf(format, args...))
+	if key, ok := opts["kind"]; ok && o.Enum(key) == "sequence" {
+		col.kind = kindSequence
 	}
-	has := func(suffix string) (string, bool) {
-		k, ok := opts[suffix]
-		return k, ok
+	if err := checkSuffixes(o, f, col.kind, opts); err != nil {
+		return col, err
 	}
-
-	if key, ok := has("kind"); ok {
-		switch strings.ToLower(strings.TrimSpace(t.Options[key])) {
-		case "random":
-		case "sequence":
-			col.kind = kindSequence
-		default:
-			return col, bad(key, "unknown kind %q (random or sequence)", t.Options[key])
+	if key, ok := opts["null-rate"]; ok {
+		r := o.Float(key)
+		if r > 0 && !f.Nullable {
+			return col, o.Errorf(key, "column %s is NOT NULL", f.Name)
+		}
+		col.nullRate = r
+		if r < 1 {
+			col.nullBelow = uint64(r * (1 << 64))
 		}
 	}
+	switch {
+	case f.Type == runtime.Timestamp:
+		return parseTime(o, col, opts)
+	case col.kind == kindSequence:
+		return parseSequence(o, f, col, opts)
+	case f.Type == runtime.Double:
+		return parseDoubleRange(o, col, opts)
+	case f.Type.Numeric():
+		return parseIntRange(o, f, col, opts)
+	case f.Type == runtime.Varchar:
+		col.length = defaultLength
+		if key, ok := opts["length"]; ok {
+			col.length = int(o.Int(key))
+		}
+	}
+	return col, nil
+}
+
+// suffixes lists, per column shape, the field options it accepts.
+var (
+	numberRandom = []string{"kind", "min", "max", "null-rate"}
+	numberSeq    = []string{"kind", "start", "end", "null-rate"}
+	boolRandom   = []string{"kind", "null-rate"}
+	stringRandom = []string{"kind", "length", "null-rate"}
+	timeAny      = []string{"kind", "start", "step", "max-past", "null-rate"}
+)
+
+// checkSuffixes checks that column f, of kind k, takes the options given.
+func checkSuffixes(o *connectors.Values, f runtime.Field, k kind, opts map[string]string) error {
 	var allowed []string
 	switch {
 	case f.Type == runtime.Timestamp:
 		allowed = timeAny
-	case col.kind == kindSequence && (f.Type == runtime.Int || f.Type == runtime.BigInt):
+	case k == kindSequence && (f.Type == runtime.Int || f.Type == runtime.BigInt):
 		allowed = numberSeq
-	case col.kind == kindSequence:
-		return col, bad(opts["kind"], "a sequence must be INT, BIGINT or TIMESTAMP; column %s is %v", f.Name, f.Type)
+	case k == kindSequence:
+		return o.Errorf(opts["kind"], "a sequence must be INT, BIGINT or TIMESTAMP; column %s is %v", f.Name, f.Type)
 	case f.Type.Numeric():
 		allowed = numberRandom
 	case f.Type == runtime.Boolean:
@@ -264,126 +272,85 @@ func parseColumn(t connectors.Table, f runtime.Field, opts map[string]string, se
 	case f.Type == runtime.Varchar:
 		allowed = stringRandom
 	default:
-		return col, fmt.Errorf("table %s: column %s: datagen cannot generate %v", t.Name, f.Name, f.Type)
+		return o.Err("column %s: datagen cannot generate %v", f.Name, f.Type)
 	}
 	for _, suffix := range slices.Sorted(maps.Keys(opts)) {
-		if key := opts[suffix]; !slices.Contains(allowed, suffix) {
-			what := "random"
-			if col.kind == kindSequence {
-				what = "sequence"
-			}
-			return col, bad(key, "not an option of a %s %v column (those are: %s)", what, f.Type, strings.Join(allowed, ", "))
+		if !slices.Contains(allowed, suffix) {
+			what := map[kind]string{kindRandom: "random", kindSequence: "sequence"}[k]
+			return o.Errorf(opts[suffix], "not an option of a %s %v column (those are: %s)", what, f.Type, strings.Join(allowed, ", "))
 		}
 	}
+	return nil
+}
 
-	if key, ok := has("null-rate"); ok {
-		r, err := t.Float(key, 0)
-		if err != nil {
-			return col, err
-		}
-		if !(r >= 0 && r <= 1) {
-			return col, bad(key, "%s is not a fraction in [0, 1]", t.Options[key])
-		}
-		if r > 0 && !f.Nullable {
-			return col, bad(key, "column %s is NOT NULL", f.Name)
-		}
-		col.nullRate = r
-		if r < 1 {
-			col.nullBelow = uint64(r * (1 << 64))
-		}
+func parseSequence(o *connectors.Values, f runtime.Field, col column, opts map[string]string) (column, error) {
+	lo, hi := intRange(f.Type)
+	start, err := intOption(o, opts, "start", 0, lo, hi)
+	if err != nil {
+		return col, err
 	}
-
-	switch {
-	case f.Type == runtime.Timestamp:
-		return parseTime(t, col, opts, bad)
-	case col.kind == kindSequence:
-		lo, hi := intRange(f.Type)
-		start, err := intOption(t, opts, "start", 0, lo, hi, bad)
-		if err != nil {
-			return col, err
-		}
-		end, err := intOption(t, opts, "end", hi, lo, hi, bad)
-		if err != nil {
-			return col, err
-		}
-		if start > end {
-			return col, bad(opts["start"], "start %d is after end %d", start, end)
-		}
-		_, col.bounded = has("end")
-		col.start = start
-		col.seqLen = uint64(end) - uint64(start) + 1 // 0: all 2^64 BIGINTs
-		return col, nil
-	case f.Type == runtime.Double:
-		lo, err := floatOption(t, opts, "min", defaultDoubleLo, bad)
-		if err != nil {
-			return col, err
-		}
-		hi, err := floatOption(t, opts, "max", defaultDoubleHi, bad)
-		if err != nil {
-			return col, err
-		}
-		if lo > hi {
-			return col, minMaxError(t, opts, fmt.Sprint(lo), fmt.Sprint(hi))
-		}
-		col.fmin, col.fmax = lo, hi
-		return col, nil
-	case f.Type.Numeric():
-		tlo, thi := intRange(f.Type)
-		lo, err := intOption(t, opts, "min", tlo, tlo, thi, bad)
-		if err != nil {
-			return col, err
-		}
-		hi, err := intOption(t, opts, "max", thi, tlo, thi, bad)
-		if err != nil {
-			return col, err
-		}
-		if lo > hi {
-			return col, minMaxError(t, opts, fmt.Sprint(lo), fmt.Sprint(hi))
-		}
-		col.min = lo
-		col.span = uint64(hi) - uint64(lo) + 1 // 0: all 2^64 BIGINTs
-		return col, nil
-	case f.Type == runtime.Varchar:
-		col.length = defaultLength
-		if key, ok := has("length"); ok {
-			n, err := t.Int(key, defaultLength)
-			if err != nil {
-				return col, err
-			}
-			if n < 0 || n > maxLength {
-				return col, bad(key, "%d is not a length in [0, %d]", n, maxLength)
-			}
-			col.length = int(n)
-		}
+	end, err := intOption(o, opts, "end", hi, lo, hi)
+	if err != nil {
+		return col, err
 	}
+	if start > end {
+		return col, o.Errorf(opts["start"], "start %d is after end %d", start, end)
+	}
+	_, col.bounded = opts["end"]
+	col.start = start
+	col.seqLen = uint64(end) - uint64(start) + 1 // 0: all 2^64 BIGINTs
 	return col, nil
 }
 
-func parseTime(t connectors.Table, col column, opts map[string]string, bad func(string, string, ...any) error) (column, error) {
+func parseDoubleRange(o *connectors.Values, col column, opts map[string]string) (column, error) {
+	lo, err := floatOption(o, opts, "min", defaultDoubleLo)
+	if err != nil {
+		return col, err
+	}
+	hi, err := floatOption(o, opts, "max", defaultDoubleHi)
+	if err != nil {
+		return col, err
+	}
+	if lo > hi {
+		return col, minMaxError(o, opts, fmt.Sprint(lo), fmt.Sprint(hi))
+	}
+	col.fmin, col.fmax = lo, hi
+	return col, nil
+}
+
+func parseIntRange(o *connectors.Values, f runtime.Field, col column, opts map[string]string) (column, error) {
+	tlo, thi := intRange(f.Type)
+	lo, err := intOption(o, opts, "min", tlo, tlo, thi)
+	if err != nil {
+		return col, err
+	}
+	hi, err := intOption(o, opts, "max", thi, tlo, thi)
+	if err != nil {
+		return col, err
+	}
+	if lo > hi {
+		return col, minMaxError(o, opts, fmt.Sprint(lo), fmt.Sprint(hi))
+	}
+	col.min = lo
+	col.span = uint64(hi) - uint64(lo) + 1 // 0: all 2^64 BIGINTs
+	return col, nil
+}
+
+func parseTime(o *connectors.Values, col column, opts map[string]string) (column, error) {
 	startText := defaultStart
 	if key, ok := opts["start"]; ok {
-		startText = t.Options[key]
+		startText = o.Raw(key)
 	}
 	start, err := parseTimestamp(startText)
 	if err != nil {
-		return col, bad(opts["start"], "%v", err)
+		return col, o.Errorf(opts["start"], "%v", err)
 	}
-	step, maxPast := defaultStep, time.Duration(defaultMaxPast)
+	step, maxPast := o.Duration("fields.<f>.step"), o.Duration("fields.<f>.max-past")
 	if key, ok := opts["step"]; ok {
-		if step, err = t.Duration(key, defaultStep); err != nil {
-			return col, err
-		}
-		if step <= 0 {
-			return col, bad(key, "the step must be positive, got %v", step)
-		}
+		step = o.Duration(key)
 	}
 	if key, ok := opts["max-past"]; ok {
-		if maxPast, err = t.Duration(key, 0); err != nil {
-			return col, err
-		}
-		if maxPast < 0 {
-			return col, bad(key, "max-past must not be negative, got %v", maxPast)
-		}
+		maxPast = o.Duration(key)
 	}
 	col.start = start
 	col.stepNs = uint64(step)
@@ -417,42 +384,40 @@ func intRange(t runtime.Type) (int64, int64) {
 	return math.MinInt64, math.MaxInt64
 }
 
-func intOption(t connectors.Table, opts map[string]string, suffix string, def, lo, hi int64, bad func(string, string, ...any) error) (int64, error) {
+// intOption parses the option of suffix as an integer in [lo, hi] (def
+// when absent).
+func intOption(o *connectors.Values, opts map[string]string, suffix string, def, lo, hi int64) (int64, error) {
 	key, ok := opts[suffix]
 	if !ok {
 		return def, nil
 	}
-	n, err := t.Int(key, def)
+	n, err := connectors.ParseValue(connectors.Option{Key: key, Type: connectors.Int,
+		Min: strconv.FormatInt(lo, 10), Max: strconv.FormatInt(hi, 10)}, o.Table(), o.Raw(key))
 	if err != nil {
 		return 0, err
 	}
-	if n < lo || n > hi {
-		return 0, bad(key, "%d is out of range [%d, %d]", n, lo, hi)
-	}
-	return n, nil
+	return n.(int64), nil
 }
 
-func floatOption(t connectors.Table, opts map[string]string, suffix string, def float64, bad func(string, string, ...any) error) (float64, error) {
+// floatOption parses the option of suffix as a number (def when absent).
+func floatOption(o *connectors.Values, opts map[string]string, suffix string, def float64) (float64, error) {
 	key, ok := opts[suffix]
 	if !ok {
 		return def, nil
 	}
-	f, err := t.Float(key, def)
+	f, err := connectors.ParseValue(connectors.Option{Key: key, Type: connectors.Float}, o.Table(), o.Raw(key))
 	if err != nil {
 		return 0, err
 	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, bad(key, "%s is not a finite number", t.Options[key])
-	}
-	return f, nil
+	return f.(float64), nil
 }
 
-func minMaxError(t connectors.Table, opts map[string]string, lo, hi string) error {
+func minMaxError(o *connectors.Values, opts map[string]string, lo, hi string) error {
 	key := opts["min"]
 	if key == "" {
 		key = opts["max"]
 	}
-	return fmt.Errorf("table %s: option %q: min %s is greater than max %s", t.Name, key, lo, hi)
+	return o.Errorf(key, "min %s is greater than max %s", lo, hi)
 }
 
 // mulHi returns the high 64 bits of x·y: a value uniform in [0, y) for x

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -99,7 +100,7 @@ func (s *sink) readRecord() {
 	key := s.recordKey()
 	data, err := s.store.get(ctx, key)
 	if err != nil {
-		s.recordErr = s.cfg.errorf("cannot read the commit record: %v", err)
+		s.recordErr = connectors.Errorf(s.cfg.table, "cannot read the commit record: %v", err)
 		return
 	}
 	if data == nil {
@@ -110,7 +111,7 @@ func (s *sink) readRecord() {
 		if err == nil {
 			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
 		}
-		s.recordErr = s.cfg.errorf("the commit record %s is not readable: %v", s.store.where(key), err)
+		s.recordErr = connectors.Errorf(s.cfg.table, "the commit record %s is not readable: %v", s.store.where(key), err)
 		return
 	}
 	s.last = rec.Last
@@ -166,7 +167,7 @@ func (s *sink) writeRecord(ctx context.Context, last int64, keys []string) error
 		return err
 	}
 	if err := s.store.put(ctx, s.recordKey(), data); err != nil {
-		return s.cfg.errorf("cannot write the commit record: %v", err)
+		return connectors.Errorf(s.cfg.table, "cannot write the commit record: %v", err)
 	}
 	s.last = last
 	return nil
@@ -213,7 +214,7 @@ func (s *sink) publish(ctx context.Context, o stagedObject) error {
 		st = s.errStore
 	}
 	if err := st.publish(ctx, o.Staged, o.Final); err != nil {
-		return s.cfg.errorf("%v", err)
+		return connectors.Errorf(s.cfg.table, "%v", err)
 	}
 	if !o.Errors {
 		s.m.records.Add(o.Records)
@@ -232,16 +233,16 @@ func (s *sink) RestoreState(data []byte) error {
 	var st sinkState
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &st); err != nil {
-			return s.cfg.errorf("the checkpointed state of the sink is not readable: %v", err)
+			return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink is not readable: %v", err)
 		}
 		if st.Subtask != s.ctx.Subtask {
-			return s.cfg.errorf("sink subtask %d was given the checkpointed state of subtask %d", s.ctx.Subtask, st.Subtask)
+			return connectors.Errorf(s.cfg.table, "sink subtask %d was given the checkpointed state of subtask %d", s.ctx.Subtask, st.Subtask)
 		}
 	}
 	for _, o := range st.Pending {
 		if !strings.HasPrefix(o.Staged, s.stageDir+"/") || strings.Contains(o.Staged[len(s.stageDir)+1:], "/") ||
 			strings.Contains(o.Final, "..") || strings.HasPrefix(o.Final, stagingDir+"/") {
-			return s.cfg.errorf("the checkpointed state of the sink names %q → %q, not an object of subtask %d", o.Staged, o.Final, s.ctx.Subtask)
+			return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink names %q → %q, not an object of subtask %d", o.Staged, o.Final, s.ctx.Subtask)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
@@ -263,7 +264,7 @@ func (s *sink) RestoreState(data []byte) error {
 	}
 	for _, store := range stores {
 		if err := store.removeStaged(ctx, s.stageDir); err != nil {
-			return s.cfg.errorf("cannot delete objects staged by an attempt that failed: %w", err)
+			return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
 		}
 	}
 	return nil

@@ -78,7 +78,6 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,45 +89,45 @@ func init() { connectors.Register(factory{}) }
 
 // Option defaults and limits, in one place (Firehose's).
 const (
-	defaultBufferMiB      = 5
-	minBufferMiB          = 1
-	maxBufferMiB          = 128
-	defaultBufferInterval = 300 * time.Second
-	maxBufferInterval     = 900 * time.Second
-	defaultRetry          = 300 * time.Second
-	defaultMaxPartitions  = 500
-	defaultErrorPrefix    = "errors/!{firehose:error-output-type}/"
-	stagingDir            = ".staging"
-	minBackoff            = 100 * time.Millisecond
-	maxBackoff            = 10 * time.Second
+	defaultErrorPrefix = "errors/!{firehose:error-output-type}/"
+	stagingDir         = ".staging"
+	minBackoff         = 100 * time.Millisecond
+	maxBackoff         = 10 * time.Second
 )
 
 type factory struct{}
 
 func (factory) Name() string { return "delivery" }
 
-func (factory) Options() []connectors.Option {
-	return []connectors.Option{
-		{Key: "destination", Required: true, Doc: "file:///abs/dir, s3://bucket/prefix or http(s)://host/path (Firehose HTTP endpoint delivery)"},
-		{Key: "format", Default: "json", Doc: "json (one object per line), csv or parquet (file and s3 only)"},
-		{Key: "compression", Default: "none", Doc: "none, gzip, zstd or snappy: of whole json/csv objects; for parquet the column codec (default snappy); http: none or gzip"},
-		{Key: "buffer.size", Default: strconv.Itoa(defaultBufferMiB), Doc: "MiB of rows (1–128) that make an object"},
-		{Key: "buffer.interval", Default: "300", Doc: "seconds (0–900) a buffer stays open before it is delivered (or a duration such as 500ms)"},
-		{Key: "prefix", Doc: "object key prefix with !{timestamp:…}, !{partitionKeyFromQuery:col}, !{firehose:random-string}; yyyy/MM/dd/HH/ appended when it has no timestamp"},
-		{Key: "prefix.time", Default: "processing", Doc: "the time of !{timestamp:…}: processing, or a TIMESTAMP column (event time)"},
-		{Key: "error-prefix", Default: defaultErrorPrefix, Doc: "prefix of the error output (JSON lines with the reason); yyyy/MM/dd/HH/ appended when it has no timestamp"},
-		{Key: "error-destination", Doc: "where the error output goes (file:// or s3://); default: the destination (required to keep failed HTTP records)"},
-		{Key: "retry.duration", Default: "300", Doc: "seconds (or a duration) a failing delivery is retried before its rows go to the error output"},
-		{Key: "max-open-partitions", Default: strconv.Itoa(defaultMaxPartitions), Doc: "partitions buffered at once; beyond, the oldest buffer is delivered"},
-		{Key: "s3.endpoint", Doc: "host:port of the S3-compatible server"},
-		{Key: "s3.region", Default: "us-east-1", Doc: "S3 region"},
-		{Key: "s3.access-key", Doc: "S3 access key"},
-		{Key: "s3.secret-key", Doc: "S3 secret key"},
-		{Key: "s3.secure", Default: "false", Doc: "use https to reach s3.endpoint"},
-		{Key: "http.access-key", Doc: "sent as X-Amz-Firehose-Access-Key"},
-		{Key: "csv.field-delimiter", Default: ",", Doc: "CSV field delimiter"},
-	}
+var options = []connectors.Option{
+	{Key: "destination", Required: true, Doc: "`file:///abs/dir`, `s3://bucket/prefix` or `http(s)://host/path` (Firehose HTTP endpoint delivery)"},
+	connectors.FormatOption("`json` (one object per line), `csv` or `parquet` (file and s3 only)", "json", "csv", "parquet"),
+	{Key: "compression", Type: connectors.Enum, Values: []string{"none", "gzip", "zstd", "snappy", "uncompressed"},
+		DefaultDoc: "`none`; parquet: `snappy`",
+		Doc:        "`none`, `gzip`, `zstd` or `snappy`: of whole json/csv objects; for parquet the column codec; http: `none` or `gzip`"},
+	{Key: "buffer.size", Type: connectors.Float, Default: "5", Min: "1", Max: "128", Doc: "MiB of rows that make an object"},
+	{Key: "buffer.interval", Type: connectors.Seconds, Default: "300", Min: "0", Max: "900",
+		Doc: "seconds a buffer stays open before it is delivered (or a duration such as `500ms`)"},
+	{Key: "prefix", Doc: "object key prefix with `!{timestamp:…}`, `!{partitionKeyFromQuery:col}`, `!{firehose:random-string}`; " +
+		"`yyyy/MM/dd/HH/` appended when it has no timestamp"},
+	{Key: "prefix.time", Type: connectors.Column, Default: "processing", Values: []string{"processing"},
+		Doc: "the time of `!{timestamp:…}`: `processing`, or a TIMESTAMP column (event time)"},
+	{Key: "error-prefix", Default: defaultErrorPrefix, Doc: "prefix of the error output (JSON lines with the reason); `yyyy/MM/dd/HH/` appended when it has no timestamp"},
+	{Key: "error-destination", DefaultDoc: "the destination", Doc: "where the error output goes (`file://` or `s3://`; required to keep failed HTTP records)"},
+	{Key: "retry.duration", Type: connectors.Seconds, Default: "300", Min: "0", Max: "7200",
+		Doc: "seconds (or a duration) a failing delivery is retried, with backoff from 100 ms doubling to 10 s, before its rows go to the error output"},
+	{Key: "max-open-partitions", Type: connectors.Int, Default: "500", Min: "1", Max: "100000",
+		Doc: "partitions buffered at once; a new partition beyond delivers the oldest buffer first"},
+	{Key: "s3.endpoint", Doc: "`host:port` of the S3-compatible server"},
+	{Key: "s3.region", Default: "us-east-1", Doc: "S3 region"},
+	{Key: "s3.access-key", Doc: "S3 access key"},
+	{Key: "s3.secret-key", Doc: "S3 secret key"},
+	{Key: "s3.secure", Type: connectors.Bool, Default: "false", Doc: "use https to reach `s3.endpoint`"},
+	{Key: "http.access-key", Doc: "sent as `X-Amz-Firehose-Access-Key`"},
+	connectors.CSVDelimiterOption,
 }
+
+func (factory) Options() []connectors.Option { return options }
 
 func (factory) AcceptsUpdates(connectors.Table) bool { return false }
 
@@ -166,136 +165,93 @@ type s3Options struct {
 	secure                                 bool
 }
 
-func (c *config) errorf(format string, args ...any) error {
-	return fmt.Errorf("table %s: "+format, append([]any{c.table}, args...)...)
-}
-
-// seconds parses a Firehose duration: a bare number is seconds, else a
-// duration such as 500ms or 2 min.
-func seconds(t connectors.Table, key string, def time.Duration) (time.Duration, error) {
-	v, ok := t.Options[key]
-	if !ok {
-		return def, nil
-	}
-	if n, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := connectors.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("table %s: option %q: %v", t.Name, key, err)
-	}
-	return d, nil
-}
-
 func parseConfig(t connectors.Table) (*config, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
-	}
-	c := &config{table: t.Name, schema: t.Schema, timeCol: -1}
-	secure, err := t.Bool("s3.secure", false)
+	o, err := connectors.Parse(factory{}, t)
 	if err != nil {
 		return nil, err
 	}
-	s3o := s3Options{endpoint: t.String("s3.endpoint", ""), region: t.String("s3.region", "us-east-1"),
-		accessKey: t.String("s3.access-key", ""), secretKey: t.String("s3.secret-key", ""), secure: secure}
-	if c.dest, err = parseDest(t.String("destination", ""), s3o); err != nil {
-		return nil, c.errorf("option %q: %v", "destination", err)
+	c := &config{table: t.Name, schema: t.Schema, timeCol: o.Column("prefix.time"), accessKey: o.String("http.access-key"),
+		bufferBytes: int(o.Float("buffer.size") * (1 << 20)), interval: o.Duration("buffer.interval"),
+		retry: o.Duration("retry.duration"), maxOpen: int(o.Int("max-open-partitions")), csvDelim: ','}
+	if d := o.Delimiter("csv.field-delimiter"); d != 0 {
+		c.csvDelim = d
+	}
+	if err := c.parseDestinations(o); err != nil {
+		return nil, err
+	}
+	if err := c.parseFormat(o); err != nil {
+		return nil, err
+	}
+	if err := c.parsePrefixes(o); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseDestinations reads destination, error-destination and the s3.*
+// options.
+func (c *config) parseDestinations(o *connectors.Values) error {
+	s3o := s3Options{endpoint: o.String("s3.endpoint"), region: o.String("s3.region"),
+		accessKey: o.String("s3.access-key"), secretKey: o.String("s3.secret-key"), secure: o.Bool("s3.secure")}
+	var err error
+	if c.dest, err = parseDest(o.String("destination"), s3o); err != nil {
+		return o.Errorf("destination", "%v", err)
 	}
 	c.errDest = c.dest
-	if v, ok := t.Options["error-destination"]; ok {
-		if c.errDest, err = parseDest(v, s3o); err != nil {
-			return nil, c.errorf("option %q: %v", "error-destination", err)
-		}
-		if c.errDest.kind == "http" {
-			return nil, c.errorf("option %q: the error output goes to file:// or s3://", "error-destination")
-		}
-		c.errDestSet = true
+	if !o.Has("error-destination") {
+		return nil
 	}
-	c.format = strings.ToLower(strings.TrimSpace(t.String("format", "json")))
-	switch c.format {
-	case "json", "csv":
-	case "parquet":
-		if c.dest.kind == "http" {
-			return nil, c.errorf("option %q: an HTTP endpoint takes json or csv records, not parquet", "format")
-		}
-	default:
-		return nil, c.errorf("option %q: unknown format %q (want json, csv or parquet)", "format", c.format)
+	if c.errDest, err = parseDest(o.String("error-destination"), s3o); err != nil {
+		return o.Errorf("error-destination", "%v", err)
 	}
-	c.compression = strings.ToLower(strings.TrimSpace(t.String("compression", "")))
-	switch c.compression {
+	if c.errDest.kind == "http" {
+		return o.Errorf("error-destination", "the error output goes to file:// or s3://")
+	}
+	c.errDestSet = true
+	return nil
+}
+
+// parseFormat reads format and compression, which depend on the
+// destination.
+func (c *config) parseFormat(o *connectors.Values) error {
+	c.format = o.Enum("format")
+	if c.format == "parquet" && c.dest.kind == "http" {
+		return o.Errorf("format", "an HTTP endpoint takes json or csv records, not parquet")
+	}
+	switch c.compression = o.Enum("compression"); c.compression {
 	case "":
 		c.compression = "none"
 		if c.format == "parquet" {
 			c.compression = "snappy"
 		}
-	case "none", "gzip", "zstd", "snappy":
 	case "uncompressed":
 		c.compression = "none"
-	default:
-		return nil, c.errorf("option %q: unknown compression %q (want none, gzip, zstd or snappy)", "compression", c.compression)
 	}
 	if c.dest.kind == "http" && c.compression != "none" && c.compression != "gzip" {
-		return nil, c.errorf("option %q: an HTTP endpoint takes none or gzip", "compression")
+		return o.Errorf("compression", "an HTTP endpoint takes none or gzip")
 	}
-	c.csvDelim = ','
-	if v, ok := t.Options["csv.field-delimiter"]; ok {
-		if v == `\t` {
-			v = "\t"
-		}
-		if len(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r' {
-			return nil, c.errorf("option %q: %q is not one character", "csv.field-delimiter", v)
-		}
-		c.csvDelim = v[0]
+	return nil
+}
+
+// parsePrefixes reads prefix, prefix.time and error-prefix.
+func (c *config) parsePrefixes(o *connectors.Values) error {
+	if c.timeCol >= 0 && c.schema.Fields[c.timeCol].Type != runtime.Timestamp {
+		return o.Errorf("prefix.time", "%q is neither processing nor a TIMESTAMP column", o.Raw("prefix.time"))
 	}
-	size, err := t.Float("buffer.size", defaultBufferMiB)
-	if err != nil {
-		return nil, err
+	if o.String("prefix") != "" && c.dest.kind == "http" {
+		return o.Errorf("prefix", "an HTTP endpoint has no prefix")
 	}
-	if size < minBufferMiB || size > maxBufferMiB {
-		return nil, c.errorf("option %q: %v MiB is out of range (1–128)", "buffer.size", size)
+	var err error
+	if c.prefix, err = parsePrefix(o.String("prefix"), c.schema, false); err != nil {
+		return o.Errorf("prefix", "%v", err)
 	}
-	c.bufferBytes = int(size * (1 << 20))
-	if c.interval, err = seconds(t, "buffer.interval", defaultBufferInterval); err != nil {
-		return nil, err
-	}
-	if c.interval < 0 || c.interval > maxBufferInterval {
-		return nil, c.errorf("option %q: %v is out of range (0–900 s)", "buffer.interval", c.interval)
-	}
-	if c.retry, err = seconds(t, "retry.duration", defaultRetry); err != nil {
-		return nil, err
-	}
-	if c.retry < 0 || c.retry > 7200*time.Second {
-		return nil, c.errorf("option %q: %v is out of range (0–7200 s)", "retry.duration", c.retry)
-	}
-	n, err := t.Int("max-open-partitions", defaultMaxPartitions)
-	if err != nil {
-		return nil, err
-	}
-	if n < 1 || n > 100000 {
-		return nil, c.errorf("option %q: %d is out of range (1–100000)", "max-open-partitions", n)
-	}
-	c.maxOpen = int(n)
-	if tc := strings.TrimSpace(t.String("prefix.time", "processing")); !strings.EqualFold(tc, "processing") {
-		i := t.Schema.Index(tc)
-		if i < 0 || t.Schema.Fields[i].Type != runtime.Timestamp {
-			return nil, c.errorf("option %q: %q is neither processing nor a TIMESTAMP column", "prefix.time", tc)
-		}
-		c.timeCol = i
-	}
-	if v, ok := t.Options["prefix"]; ok && c.dest.kind == "http" && v != "" {
-		return nil, c.errorf("option %q: an HTTP endpoint has no prefix", "prefix")
-	}
-	if c.prefix, err = parsePrefix(t.String("prefix", ""), t.Schema, false); err != nil {
-		return nil, c.errorf("option %q: %v", "prefix", err)
-	}
-	if c.errPrefix, err = parsePrefix(t.String("error-prefix", defaultErrorPrefix), t.Schema, true); err != nil {
-		return nil, c.errorf("option %q: %v", "error-prefix", err)
+	if c.errPrefix, err = parsePrefix(o.String("error-prefix"), c.schema, true); err != nil {
+		return o.Errorf("error-prefix", "%v", err)
 	}
 	if len(c.errPrefix.cols) > 0 {
-		return nil, c.errorf("option %q: the error prefix cannot use partitionKeyFromQuery", "error-prefix")
+		return o.Errorf("error-prefix", "the error prefix cannot use partitionKeyFromQuery")
 	}
-	c.accessKey = t.String("http.access-key", "")
-	return c, nil
+	return nil
 }
 
 // parseDest parses a destination URL.

@@ -602,3 +602,19 @@ func TestIntervalInJob(t *testing.T) {
 		t.Fatalf("%d rows delivered, want 5", n)
 	}
 }
+
+// TestCSVDelimiterAsFileAndKafkaTakeIt: 'csv.field-delimiter' takes what
+// the file and kafka connectors take — tab, \t, \| and one character.
+func TestCSVDelimiterAsFileAndKafkaTakeIt(t *testing.T) {
+	for delim, sep := range map[string]string{"tab": "\t", `\t`: "\t", `\|`: "|", ";": ";"} {
+		dir := t.TempDir()
+		op := newSink(t, map[string]string{"destination": "file://" + dir, "format": "csv", "csv.field-delimiter": delim}, false)
+		feed(t, op, rows(0, 1))
+		must(t, op.Finish(nil))
+		got := objects(t, dir)
+		want := strings.Join([]string{"0", "a", "0.5", "true", "0", "2026-11-25T10:00:00.000Z"}, sep) + "\n"
+		if data := got[firstKey(got, "")]; string(data) != want {
+			t.Errorf("delimiter %q: CSV %q, want %q", delim, data, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -41,7 +42,7 @@ func newEncoder(c *config) (*encoder, error) {
 	if c.format == "csv" {
 		enc, err := format.NewCSVEncoder(format.CSVOptions{Delimiter: c.csvDelim})
 		if err != nil {
-			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
+			return nil, connectors.Errorf(c.table, "option %q: %v", "csv.field-delimiter", err)
 		}
 		e.csv = enc
 	}

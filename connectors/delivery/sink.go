@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -133,12 +134,12 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.http = &httpSender{url: s.cfg.dest.url, accessKey: s.cfg.accessKey, gzip: s.cfg.compression == "gzip",
 			client: &http.Client{}, enc: &encoder{cfg: s.cfg}}
 	} else if s.store, err = newStore(s.cfg.dest); err != nil {
-		return s.cfg.errorf("%v", err)
+		return connectors.Errorf(s.cfg.table, "%v", err)
 	}
 	s.errStore = s.store
 	if s.cfg.errDestSet {
 		if s.errStore, err = newStore(s.cfg.errDest); err != nil {
-			return s.cfg.errorf("%v", err)
+			return connectors.Errorf(s.cfg.table, "%v", err)
 		}
 	}
 	s.exactlyOnce = ctx.Checkpointing && s.http == nil
@@ -307,7 +308,7 @@ func (s *sink) rejectRow(b *runtime.Batch, i int, now int64, typ, code, msg stri
 // reject adds an error record for raw to the error buffer of typ.
 func (s *sink) reject(raw []byte, arrival, now int64, attempts int, typ, code, msg string) error {
 	if s.errStore == nil {
-		return s.cfg.errorf("%s: %s (set 'error-destination' to keep such records instead of failing)", code, msg)
+		return connectors.Errorf(s.cfg.table, "%s: %s (set 'error-destination' to keep such records instead of failing)", code, msg)
 	}
 	s.m.errors(typ).Inc()
 	key, _ := s.cfg.errPrefix.eval(s.key[:0], nil, 0, now, typ)
@@ -359,7 +360,7 @@ func (s *sink) deliver(buf *buffer) error {
 		name := buf.key + s.cfg.table + "-" + now.UTC().Format("2006-01-02-15-04-05") + "-" + newID()
 		attempts, err := s.write(s.errStore, name, buf.data, true, len(buf.ends))
 		if err != nil {
-			return s.cfg.errorf("cannot write %d error records to %s after %d attempts: %w", len(buf.ends), name, attempts, err)
+			return connectors.Errorf(s.cfg.table, "cannot write %d error records to %s after %d attempts: %w", len(buf.ends), name, attempts, err)
 		}
 		return nil
 	}

@@ -78,7 +78,6 @@
 package file
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -91,9 +90,6 @@ func init() { connectors.Register(factory{}) }
 
 // Option defaults, in one place.
 const (
-	defaultFormat       = "json"
-	defaultRollSize     = 128 << 20
-	defaultRollInterval = 30 * time.Minute
 	// MaxRecordBytes bounds one record (a line, or a CSV record over
 	// several lines); a longer one is a bad record.
 	MaxRecordBytes = 16 << 20
@@ -113,25 +109,29 @@ type factory struct{}
 
 func (factory) Name() string { return "file" }
 
-func (factory) Options() []connectors.Option {
-	return append([]connectors.Option{
-		{Key: "path", Required: true, Doc: "source: a file, a folder (its files in name order, hidden ones skipped) or a glob; " +
-			"sink: a folder of part files, or one file when the path has an extension (.json, .jsonl, .csv, …)"},
-		{Key: "format", Default: defaultFormat, Doc: "json (one object per line), csv, or changelog-json (sink only: " +
-			`{"op":"+I","row":{…}} per line, for updating results)`},
-		{Key: "csv.field-delimiter", Default: ",", Doc: `the CSV field delimiter: one character, or \t`},
-		{Key: "csv.ignore-first-line", Default: "false", Doc: "source: skip the first line (a header) of every file"},
-		{Key: "csv.header", Default: "false", Doc: "sink: write the column names as the first line of every file"},
-		{Key: "source.monitor-interval", Doc: "absent: read the files there are and end (bounded); " +
-			"set (e.g. 1 s): follow appended lines and new files, checking at this interval (unbounded)"},
-		{Key: "sink.rolling-policy.file-size", Default: "128MB", Doc: "sink: start a new part file once one reaches this size (e.g. 64MB, 512kb)"},
-		{Key: "sink.rolling-policy.rollover-interval", Default: "30 min", Doc: "sink: start a new part file once one has been open this long"},
-	}, connectors.BadRecordOptions(`"file":…,"line":…`, "file:line")...)
-}
+var options = append([]connectors.Option{
+	{Key: "path", Required: true, Doc: "source: a file, a folder (its files in name order, names starting `.`/`_` skipped) or a glob; " +
+		"sink: a folder of part files, or one file when the path has an extension (`.json`, `.jsonl`, `.csv`, …; then one subtask)"},
+	connectors.FormatOption("`json` (one object per line), `csv`, or `changelog-json` (sink only: "+
+		"`{\"op\":\"+U\",\"row\":{…}}` per line, for updating results)", "json", "csv", "changelog-json"),
+	connectors.CSVDelimiterOption,
+	{Key: "csv.ignore-first-line", Type: connectors.Bool, Default: "false", Use: connectors.SourceOnly, Doc: "skip the first line (a header) of every file"},
+	{Key: "csv.header", Type: connectors.Bool, Default: "false", Use: connectors.SinkOnly, Doc: "write the column names as the first line of every file"},
+	{Key: "source.monitor-interval", Type: connectors.Duration, Min: "1ms", DefaultDoc: "absent (bounded)", Use: connectors.SourceOnly,
+		Doc: "e.g. `1 s`: follow appended lines and new files, checking at this interval (unbounded). " +
+			"A subtask with no file yet holds the watermark back like a silent partition: with fewer files than subtasks, " +
+			"windows fire only with `'scan.watermark.idle-timeout'` set (or `--parallelism` at most the number of files)"},
+	{Key: "sink.rolling-policy.file-size", Type: connectors.Size, Default: "128MB", Use: connectors.SinkOnly,
+		Doc: "start a new part file once one reaches this size (e.g. `64MB`, `512kb`)"},
+	{Key: "sink.rolling-policy.rollover-interval", Type: connectors.Duration, Default: "30 min", Min: "1ms", Use: connectors.SinkOnly,
+		Doc: "start a new part file once one has been open this long"},
+}, connectors.BadRecordOptions(`"file","line"`, "`file:line`")...)
+
+func (factory) Options() []connectors.Option { return options }
 
 // AcceptsUpdates: only changelog-json writes the kind of each row.
 func (factory) AcceptsUpdates(t connectors.Table) bool {
-	return strings.EqualFold(strings.TrimSpace(t.String("format", defaultFormat)), "changelog-json")
+	return strings.EqualFold(strings.TrimSpace(t.String("format", "json")), "changelog-json")
 }
 
 // config is a table's options, checked.
@@ -156,47 +156,22 @@ type config struct {
 	log *connectors.Limiter
 }
 
-func (c *config) errorf(format string, args ...any) error {
-	return fmt.Errorf("table %s: "+format, append([]any{c.table}, args...)...)
-}
-
 func parseConfig(t connectors.Table, sink bool) (*config, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
-	}
-	c := &config{table: t.Name, schema: t.Schema}
-	var err error
-	if c.path, err = connectors.LocalPath(t.String("path", "")); err != nil {
-		return nil, c.errorf("option %q: %v", "path", err)
-	}
-	c.format = strings.ToLower(strings.TrimSpace(t.String("format", defaultFormat)))
-	switch c.format {
-	case "json", "csv":
-	case "changelog-json":
-		if !sink {
-			return nil, c.errorf("option %q: changelog-json can only be written (a sink format); read json or csv", "format")
-		}
-	default:
-		return nil, c.errorf("option %q: unknown format %q (want json, csv or changelog-json)", "format", c.format)
-	}
-	if v, ok := t.Options["csv.field-delimiter"]; ok {
-		d, err := format.ParseDelimiter(v)
-		if err != nil {
-			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
-		}
-		c.csv.Delimiter = d
-	}
-	if c.csvSkipFirst, err = t.Bool("csv.ignore-first-line", false); err != nil {
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
 		return nil, err
 	}
-	if c.csvHeader, err = t.Bool("csv.header", false); err != nil {
-		return nil, err
+	c := &config{table: t.Name, schema: t.Schema, format: o.Enum("format"),
+		csv:          format.CSVOptions{Delimiter: o.Delimiter("csv.field-delimiter")},
+		csvSkipFirst: o.Bool("csv.ignore-first-line"), csvHeader: o.Bool("csv.header"),
+		monitor: o.Duration("source.monitor-interval"), rollSize: o.Size("sink.rolling-policy.file-size"),
+		rollInterval: o.Duration("sink.rolling-policy.rollover-interval"),
+		rollSet:      o.Has("sink.rolling-policy.file-size") || o.Has("sink.rolling-policy.rollover-interval")}
+	if c.path, err = connectors.LocalPath(o.String("path")); err != nil {
+		return nil, o.Errorf("path", "%v", err)
 	}
-	if c.monitor, err = t.Duration("source.monitor-interval", 0); err != nil {
-		return nil, err
-	}
-	if _, ok := t.Options["source.monitor-interval"]; ok && c.monitor < time.Millisecond {
-		return nil, c.errorf("option %q: %v is too short (at least 1ms)", "source.monitor-interval", c.monitor)
+	if c.format == "changelog-json" && !sink {
+		return nil, o.Errorf("format", "changelog-json can only be written (a sink format); read json or csv")
 	}
 	if !sink {
 		if c.eventTime, err = connectors.NewEventTime(t); err != nil {
@@ -204,28 +179,6 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 		}
 		if c.bad, err = connectors.NewBadRecords(t); err != nil {
 			return nil, err
-		}
-	}
-	size := t.String("sink.rolling-policy.file-size", "")
-	c.rollSize = defaultRollSize
-	if size != "" {
-		if c.rollSize, err = connectors.ParseSize(size); err != nil {
-			return nil, c.errorf("option %q: %v", "sink.rolling-policy.file-size", err)
-		}
-	}
-	if c.rollInterval, err = t.Duration("sink.rolling-policy.rollover-interval", defaultRollInterval); err != nil {
-		return nil, err
-	}
-	if c.rollInterval <= 0 {
-		return nil, c.errorf("option %q: must be positive", "sink.rolling-policy.rollover-interval")
-	}
-	_, set1 := t.Options["sink.rolling-policy.file-size"]
-	_, set2 := t.Options["sink.rolling-policy.rollover-interval"]
-	c.rollSet = set1 || set2
-	if c.format == "csv" {
-		// Check the delimiter once here rather than in every subtask.
-		if _, err := format.NewCSVEncoder(c.csv); err != nil {
-			return nil, c.errorf("option %q: %v", "csv.field-delimiter", err)
 		}
 	}
 	c.log = connectors.NewLimiter(time.Second)

@@ -791,11 +791,11 @@ func TestOptionErrors(t *testing.T) {
 	}
 	f(false, map[string]string{}, `needs option "path"`)
 	f(false, map[string]string{"path": dir, "fromat": "csv"}, `no option "fromat" (did you mean "format"?)`)
-	f(false, map[string]string{"path": dir, "format": "xml"}, `table t: option "format": unknown format "xml" (want json, csv or changelog-json)`)
+	f(false, map[string]string{"path": dir, "format": "xml"}, `table t: option "format": "xml" is not one of json, csv, changelog-json`)
 	f(false, map[string]string{"path": dir, "format": "changelog-json"}, `changelog-json can only be written`)
 	f(false, map[string]string{"path": dir, "format": "csv", "csv.field-delimiter": "ab"}, `option "csv.field-delimiter": field delimiter "ab" is not one character`)
 	f(false, map[string]string{"path": dir, "source.monitor-interval": "soon"}, `option "source.monitor-interval": "soon" is not a duration`)
-	f(false, map[string]string{"path": dir, "source.monitor-interval": "0"}, `is too short`)
+	f(false, map[string]string{"path": dir, "source.monitor-interval": "0"}, `option "source.monitor-interval": "0" must be at least 1ms`)
 	f(false, map[string]string{"path": dir, "format.fail-on-error": "yes"}, `option "format.fail-on-error": "yes" is not true or false`)
 	f(false, map[string]string{"path": dir, "errors.path": filepath.Join(dir, "nope", "e.json")}, `option "errors.path": folder`)
 	f(false, map[string]string{"path": dir, "errors.path": dir}, `is not a regular file`)
@@ -809,7 +809,7 @@ func TestOptionErrors(t *testing.T) {
 	f(true, map[string]string{"path": filepath.Join(dir, "o.json"), "sink.rolling-policy.file-size": "1MB"}, `cannot roll`)
 	f(true, map[string]string{"path": dir, "sink.rolling-policy.file-size": "lots"}, `"lots" is not a size`)
 	f(true, map[string]string{"path": dir, "sink.rolling-policy.file-size": "0"}, `out of range`)
-	f(true, map[string]string{"path": dir, "sink.rolling-policy.rollover-interval": "-1s"}, `must be positive`)
+	f(true, map[string]string{"path": dir, "sink.rolling-policy.rollover-interval": "-1s"}, `option "sink.rolling-policy.rollover-interval": "-1s" must be at least 1ms`)
 
 	// Following a folder that does not exist yet is fine.
 	if _, _, err := connector(t).NewSource(table(map[string]string{"path": filepath.Join(dir, "later"), "source.monitor-interval": "1s"})); err != nil {

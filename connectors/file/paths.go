@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/connectors"
 )
 
 func isGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
@@ -33,7 +35,7 @@ func (c *config) checkSourcePath() error {
 	p := c.path
 	if isGlob(p) {
 		if _, err := filepath.Match(p, ""); err != nil {
-			return c.errorf("option %q: bad glob %q: %v", "path", p, err)
+			return connectors.Errorf(c.table, "option %q: bad glob %q: %v", "path", p, err)
 		}
 		p = globRoot(p)
 	}
@@ -42,9 +44,9 @@ func (c *config) checkSourcePath() error {
 	case errors.Is(err, fs.ErrNotExist) && c.monitor > 0:
 		return nil
 	case err != nil:
-		return c.errorf("option %q: %v", "path", err)
+		return connectors.Errorf(c.table, "option %q: %v", "path", err)
 	case !st.IsDir() && !st.Mode().IsRegular():
-		return c.errorf("option %q: %s is neither a file nor a folder", "path", p)
+		return connectors.Errorf(c.table, "option %q: %s is neither a file nor a folder", "path", p)
 	}
 	return nil
 }
@@ -53,23 +55,23 @@ func (c *config) checkSourcePath() error {
 // checks that it can.
 func (c *config) checkSinkPath() error {
 	if isGlob(c.path) {
-		return c.errorf("option %q: a sink path cannot be a glob (%s)", "path", c.path)
+		return connectors.Errorf(c.table, "option %q: a sink path cannot be a glob (%s)", "path", c.path)
 	}
 	st, err := os.Stat(c.path)
 	switch {
 	case err == nil && st.IsDir():
 	case err == nil && !st.Mode().IsRegular():
-		return c.errorf("option %q: %s is neither a file nor a folder", "path", c.path)
+		return connectors.Errorf(c.table, "option %q: %s is neither a file nor a folder", "path", c.path)
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		c.single = filepath.Ext(c.path) != ""
 		if err == nil && !c.single {
-			return c.errorf("option %q: %s is a file; give a folder, or a file name with an extension", "path", c.path)
+			return connectors.Errorf(c.table, "option %q: %s is a file; give a folder, or a file name with an extension", "path", c.path)
 		}
 	default:
-		return c.errorf("option %q: %v", "path", err)
+		return connectors.Errorf(c.table, "option %q: %v", "path", err)
 	}
 	if c.single && c.rollSet {
-		return c.errorf("the sink writes one file (%s), so it cannot roll: give a folder path to use sink.rolling-policy.*", c.path)
+		return connectors.Errorf(c.table, "the sink writes one file (%s), so it cannot roll: give a folder path to use sink.rolling-policy.*", c.path)
 	}
 	return nil
 }
@@ -154,7 +156,7 @@ func (l *listing) take(log *slog.Logger, subtask, par int, now time.Time) ([]str
 		l.pending = make([][]string, par)
 		files, err := l.cfg.list()
 		if err != nil {
-			l.err = l.cfg.errorf("cannot list %s: %v", l.cfg.path, err)
+			l.err = connectors.Errorf(l.cfg.table, "cannot list %s: %v", l.cfg.path, err)
 		}
 		l.deal(files)
 	}

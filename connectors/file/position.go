@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/json"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -38,11 +39,11 @@ func (s *Source) RestorePositions(all [][]byte) error {
 	for i, data := range all {
 		var p checkpointPosition
 		if err := json.Unmarshal(data, &p); err != nil {
-			return s.cfg.errorf("checkpointed position %d of the file source is not readable: %v", i, err)
+			return connectors.Errorf(s.cfg.table, "checkpointed position %d of the file source is not readable: %v", i, err)
 		}
 		for _, f := range p.Files {
 			if f.Offset < 0 || f.Line < 0 {
-				return s.cfg.errorf("checkpointed position %d of the file source: %s at offset %d, line %d", i, f.Path, f.Offset, f.Line)
+				return connectors.Errorf(s.cfg.table, "checkpointed position %d of the file source: %s at offset %d, line %d", i, f.Path, f.Offset, f.Line)
 			}
 		}
 		ps = append(ps, Position{Files: p.Files})

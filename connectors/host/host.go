@@ -42,14 +42,14 @@ type factory struct{}
 
 func (factory) Name() string { return "host" }
 
-func (factory) Options() []connectors.Option {
-	return []connectors.Option{
-		{Key: "interval", Default: "1 s", Doc: "time between samples (at least 10 ms)"},
-		{Key: "per-core", Default: "false", Doc: "also a row per core (core = cpu0, cpu1, …)"},
-		{Key: "host.name", Doc: "the host column's value (default: the machine's host name)"},
-		{Key: "proc", Default: "/proc", Doc: "where to read stat and meminfo (tests point it elsewhere)"},
-	}
+var options = []connectors.Option{
+	{Key: "interval", Type: connectors.Duration, Default: "1 s", Min: "10ms", Doc: "time between samples"},
+	{Key: "per-core", Type: connectors.Bool, Default: "false", Doc: "also a row per core (core = cpu0, cpu1, …)"},
+	{Key: "host.name", DefaultDoc: "the machine's host name", Doc: "the host column's value"},
+	{Key: "proc", Default: "/proc", Doc: "where to read stat and meminfo (tests point it elsewhere)"},
 }
+
+func (factory) Options() []connectors.Option { return options }
 
 type config struct {
 	table    string
@@ -62,19 +62,12 @@ type config struct {
 }
 
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, 0, fmt.Errorf("table %s: %w", t.Name, err)
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
+		return nil, 0, err
 	}
-	c := &config{table: t.Name, schema: t.Schema, cols: map[string]int{}}
-	var err error
-	if c.interval, err = t.Duration("interval", time.Second); err != nil || c.interval < 10*time.Millisecond {
-		return nil, 0, fmt.Errorf("table %s: option 'interval': %q is not a duration of at least 10 ms", t.Name, t.Options["interval"])
-	}
-	if c.perCore, err = t.Bool("per-core", false); err != nil {
-		return nil, 0, fmt.Errorf("table %s: option 'per-core': %v", t.Name, err)
-	}
-	c.proc = t.String("proc", "/proc")
-	c.host = t.String("host.name", "")
+	c := &config{table: t.Name, schema: t.Schema, cols: map[string]int{}, interval: o.Duration("interval"), perCore: o.Bool("per-core"),
+		proc: o.String("proc"), host: o.String("host.name")}
 	if c.host == "" {
 		if c.host, err = os.Hostname(); err != nil {
 			c.host = "localhost"

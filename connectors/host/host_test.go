@@ -96,8 +96,8 @@ func TestReadsThisMachine(t *testing.T) {
 
 func TestBadOptions(t *testing.T) {
 	for opts, want := range map[string]string{
-		"interval=1ms":   "'interval'",
-		"per-core=maybe": "'per-core'",
+		"interval=1ms":   `table m: option "interval": "1ms" must be at least 10ms`,
+		"per-core=maybe": `table m: option "per-core": "maybe" is not true or false`,
 		"proc=/nowhere":  "cannot read CPU times",
 	} {
 		k, v, _ := strings.Cut(opts, "=")

@@ -115,10 +115,6 @@ func init() { connectors.Register(factory{}) }
 
 // Option defaults and limits, in one place.
 const (
-	defaultFormat        = "json"
-	defaultDiscovery     = 10 * time.Second
-	defaultFlushRows     = 1000
-	defaultFlushInterval = 100 * time.Millisecond
 	// dialTimeout bounds connecting to one broker; callTimeout one request
 	// of the control plane (metadata, offsets, commits).
 	dialTimeout = 5 * time.Second
@@ -139,34 +135,51 @@ type factory struct{}
 
 func (factory) Name() string { return "kafka" }
 
-func (factory) Options() []connectors.Option {
-	return append([]connectors.Option{
-		{Key: "topic", Doc: "the topic (source: several separated by ';'); the source takes 'topic' or 'topic-pattern'"},
-		{Key: "topic-pattern", Doc: "source: a regular expression; every topic whose whole name matches is read"},
-		{Key: "properties.bootstrap.servers", Required: true, Doc: "brokers to contact first, host:port separated by commas"},
-		{Key: "properties.group.id", Doc: "source: consumer group whose offsets group-offsets starts from and to which completed checkpoints commit"},
-		{Key: "properties.auto.offset.reset", Default: "earliest", Doc: "source, group-offsets: where a partition without a committed offset starts: earliest or latest"},
-		{Key: "scan.startup.mode", Doc: "source: earliest-offset, latest-offset, group-offsets, timestamp or specific-offsets (default: group-offsets with a group id, else earliest-offset)"},
-		{Key: "scan.startup.timestamp-millis", Doc: "source, with timestamp: epoch milliseconds; reading starts at the first record at or after it"},
-		{Key: "scan.startup.specific-offsets", Doc: "source, with specific-offsets: e.g. partition:0,offset:42;partition:1,offset:300"},
-		{Key: "scan.bounded.mode", Default: "unbounded", Doc: "source: unbounded, latest-offset (end at the end offsets when the job starts) or timestamp"},
-		{Key: "scan.bounded.timestamp-millis", Doc: "source, with bounded timestamp: epoch milliseconds; reading ends before the first record at or after it"},
-		{Key: "scan.topic-partition-discovery.interval", Default: "10 s", Doc: "source: how often to look for new partitions (0: never)"},
-		{Key: "format", Default: defaultFormat, Doc: "json (one object per record), csv, or raw (the value as the table's one VARCHAR column)"},
-		{Key: "csv.field-delimiter", Default: ",", Doc: `the CSV field delimiter: one character, or \t`},
-		{Key: "key.fields", Doc: "sink: columns whose values make each record's key, separated by commas (absent: no key)"},
-		{Key: "key.format", Doc: "sink: json, csv or raw (one key column); default: as 'format'"},
-		{Key: "sink.partitioner", Default: "default", Doc: "sink: default (hash of the key; round-robin without key), fixed (subtask i writes partition i mod n) or round-robin"},
-		{Key: "sink.buffer-flush.max-rows", Default: strconv.Itoa(defaultFlushRows), Doc: "sink: write once this many rows are buffered"},
-		{Key: "sink.buffer-flush.interval", Default: "100 ms", Doc: "sink: write buffered rows at least this often"},
-		{Key: "properties.acks", Default: "all", Doc: "sink: acknowledgement to wait for: all, 1 or 0"},
-		{Key: "properties.security.protocol", Default: "PLAINTEXT", Doc: "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"},
-		{Key: "properties.sasl.mechanism", Default: "PLAIN", Doc: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
-		{Key: "properties.sasl.username", Doc: "the SASL user"},
-		{Key: "properties.sasl.password", Doc: "the SASL password"},
-		{Key: "properties.ssl.truststore.location", Doc: "a PEM file of the CA certificates to trust (absent: the system's)"},
-	}, connectors.BadRecordOptions(`"topic":…,"partition":…,"offset":…`, "topic, partition and offset")...)
-}
+var options = append([]connectors.Option{
+	{Key: "topic", DefaultDoc: "required (or `topic-pattern`)", Doc: "the topic (source: several separated by `;`)"},
+	{Key: "topic-pattern", Use: connectors.SourceOnly, Doc: "a regular expression; every topic whose whole name matches is read (instead of `topic`)"},
+	{Key: "properties.bootstrap.servers", Required: true, Doc: "`host:port` of the brokers to contact first, comma-separated"},
+	{Key: "properties.group.id", Use: connectors.SourceOnly, Doc: "the group `group-offsets` starts from and completed checkpoints commit to"},
+	{Key: "properties.auto.offset.reset", Type: connectors.Enum, Default: "earliest", Values: []string{"earliest", "latest"}, Use: connectors.SourceOnly,
+		Doc: "where a partition without a committed (or specific) offset starts: `earliest` or `latest`"},
+	{Key: "scan.startup.mode", Type: connectors.Enum, Values: []string{startEarliest, startLatest, startGroup, startTime, startSpecific},
+		DefaultDoc: "`group-offsets` with a group, else `earliest-offset`", Use: connectors.SourceOnly,
+		Doc: "`earliest-offset`, `latest-offset`, `group-offsets`, `timestamp` or `specific-offsets`"},
+	{Key: "scan.startup.timestamp-millis", Type: connectors.Int, Min: "0", Required: true, With: "scan.startup.mode=timestamp", Use: connectors.SourceOnly,
+		Doc: "epoch milliseconds; reading starts at the first record at or after it"},
+	{Key: "scan.startup.specific-offsets", Required: true, With: "scan.startup.mode=specific-offsets", Use: connectors.SourceOnly,
+		Parse: func(s string) (any, error) { return parseSpecific(s) },
+		Doc:   "e.g. `partition:0,offset:42;partition:1,offset:300`; partitions not listed start as with `group-offsets`"},
+	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", startLatest, startTime}, Use: connectors.SourceOnly,
+		Doc: "`unbounded`, `latest-offset` (end at the end offsets when the job starts) or `timestamp`"},
+	{Key: "scan.bounded.timestamp-millis", Type: connectors.Int, Min: "0", Required: true, With: "scan.bounded.mode=timestamp", Use: connectors.SourceOnly,
+		Doc: "epoch milliseconds; reading ends before the first record at or after it"},
+	{Key: "scan.topic-partition-discovery.interval", Type: connectors.Duration, Default: "10 s", Min: "0", Use: connectors.SourceOnly,
+		Doc: "how often to look for new partitions (`0`: never)"},
+	connectors.FormatOption("`json` (one object per record), `csv`, or `raw` (the value as the table's one VARCHAR column)", "json", "csv", "raw"),
+	connectors.CSVDelimiterOption,
+	{Key: "key.fields", Type: connectors.Columns, Use: connectors.SinkOnly, Doc: "columns whose values make each record's key, separated by commas (absent: no key)"},
+	{Key: "key.format", Type: connectors.Enum, Values: []string{"json", "csv", "raw"}, DefaultDoc: "as `format`", Use: connectors.SinkOnly,
+		Doc: "`json`, `csv` or `raw` (one key column)"},
+	{Key: "sink.partitioner", Type: connectors.Enum, Default: "default", Values: []string{"default", "fixed", "round-robin"}, Use: connectors.SinkOnly,
+		Doc: "`default` (murmur2 of the key, as the Java client; round-robin without a key), `fixed` (subtask i → partition i mod n) or `round-robin`"},
+	{Key: "sink.buffer-flush.max-rows", Type: connectors.Int, Default: "1000", Min: "1", Max: "1048576", Use: connectors.SinkOnly,
+		Doc: "write once this many rows are buffered"},
+	{Key: "sink.buffer-flush.interval", Type: connectors.Duration, Default: "100 ms", Min: "1ms", Use: connectors.SinkOnly,
+		Doc: "write buffered rows at least this often"},
+	{Key: "properties.acks", Type: connectors.Enum, Default: "all", Values: []string{"all", "1", "0", "-1"}, Use: connectors.SinkOnly,
+		Doc: "acknowledgement to wait for: `all` (also `-1`), `1` or `0`"},
+	{Key: "properties.security.protocol", Type: connectors.Enum, Default: "PLAINTEXT", Values: []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
+		Doc: "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`"},
+	{Key: "properties.sasl.mechanism", Type: connectors.Enum, Default: "PLAIN", Values: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"},
+		With: "properties.security.protocol=SASL_PLAINTEXT|SASL_SSL", Doc: "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`"},
+	{Key: "properties.sasl.username", Required: true, With: "properties.security.protocol=SASL_PLAINTEXT|SASL_SSL", Doc: "the SASL user"},
+	{Key: "properties.sasl.password", With: "properties.security.protocol=SASL_PLAINTEXT|SASL_SSL", Doc: "the SASL password"},
+	{Key: "properties.ssl.truststore.location", DefaultDoc: "the system's", With: "properties.security.protocol=SSL|SASL_SSL",
+		Doc: "a PEM file of the CA certificates to trust"},
+}, connectors.BadRecordOptions(`"topic","partition","offset"`, "topic, partition and offset")...)
+
+func (factory) Options() []connectors.Option { return options }
 
 // AcceptsUpdates: the sink writes appended rows only.
 func (factory) AcceptsUpdates(connectors.Table) bool { return false }
@@ -215,96 +228,74 @@ type config struct {
 	log *connectors.Limiter
 }
 
-func (c *config) errorf(format string, args ...any) error {
-	return fmt.Errorf("table %s: "+format, append([]any{c.table}, args...)...)
-}
-
 // where names the brokers for messages.
 func (c *config) where() string { return strings.Join(c.brokers, ",") }
 
 func parseConfig(t connectors.Table, sink bool) (*config, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
+		return nil, err
 	}
-	c := &config{table: t.Name, schema: t.Schema}
-	for _, b := range strings.Split(t.String("properties.bootstrap.servers", ""), ",") {
+	c := &config{table: t.Name, schema: t.Schema, group: strings.TrimSpace(o.String("properties.group.id"))}
+	for _, b := range strings.Split(o.String("properties.bootstrap.servers"), ",") {
 		if b = strings.TrimSpace(b); b == "" {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return nil, c.errorf("option %q: %q is not host:port", "properties.bootstrap.servers", b)
+			return nil, o.Errorf("properties.bootstrap.servers", "%q is not host:port", b)
 		}
 		c.brokers = append(c.brokers, b)
 	}
 	if len(c.brokers) == 0 {
-		return nil, c.errorf("option %q: no broker given", "properties.bootstrap.servers")
+		return nil, o.Errorf("properties.bootstrap.servers", "no broker given")
 	}
-	topic, hasTopic := t.Options["topic"]
-	pat, hasPat := t.Options["topic-pattern"]
-	switch {
-	case hasTopic && hasPat:
-		return nil, c.errorf("options %q and %q exclude each other", "topic", "topic-pattern")
-	case hasPat && sink:
-		return nil, c.errorf("option %q: a sink writes one topic; give %q", "topic-pattern", "topic")
-	case hasPat:
-		re, err := regexp.Compile("^(?:" + pat + ")$")
-		if err != nil {
-			return nil, c.errorf("option %q: %v", "topic-pattern", err)
-		}
-		c.pattern = re
-	case hasTopic:
-		for _, s := range strings.Split(topic, ";") {
-			if s = strings.TrimSpace(s); s != "" {
-				c.topics = append(c.topics, s)
-			}
-		}
-		if len(c.topics) == 0 {
-			return nil, c.errorf("option %q: empty topic name", "topic")
-		}
-		if sink && len(c.topics) > 1 {
-			return nil, c.errorf("option %q: a sink writes one topic, not %d", "topic", len(c.topics))
-		}
-	default:
-		return nil, c.errorf("needs option %q (or, to read, %q)", "topic", "topic-pattern")
-	}
-	c.group = strings.TrimSpace(t.String("properties.group.id", ""))
-	if err := c.parseFormat(t, sink); err != nil {
-		return nil, err
-	}
-	if err := c.parseScan(t); err != nil {
-		return nil, err
-	}
-	if sink {
-		if err := c.parseSink(t); err != nil {
+	for _, parse := range []func(*connectors.Values, bool) error{c.parseTopics, c.parseFormat, c.parseScan, c.parseSink, c.parseSecurity} {
+		if err := parse(o, sink); err != nil {
 			return nil, err
 		}
-	}
-	if err := c.parseSecurity(t); err != nil {
-		return nil, err
 	}
 	c.log = connectors.NewLimiter(time.Second)
 	return c, nil
 }
 
-func (c *config) parseFormat(t connectors.Table, sink bool) error {
-	var err error
-	c.format = strings.ToLower(strings.TrimSpace(t.String("format", defaultFormat)))
-	switch c.format {
-	case "json", "csv":
-	case "raw":
-		if err := checkRaw(t.Schema, "format"); err != nil {
-			return c.errorf("%v", err)
+// parseTopics reads topic and topic-pattern.
+func (c *config) parseTopics(o *connectors.Values, sink bool) error {
+	switch {
+	case o.Has("topic") && o.Has("topic-pattern"):
+		return o.Err("options %q and %q exclude each other", "topic", "topic-pattern")
+	case o.Has("topic-pattern") && sink:
+		return o.Errorf("topic-pattern", "a sink writes one topic; give %q", "topic")
+	case o.Has("topic-pattern"):
+		re, err := regexp.Compile("^(?:" + o.String("topic-pattern") + ")$")
+		if err != nil {
+			return o.Errorf("topic-pattern", "%v", err)
+		}
+		c.pattern = re
+	case o.Has("topic"):
+		for _, s := range strings.Split(o.String("topic"), ";") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.topics = append(c.topics, s)
+			}
+		}
+		if len(c.topics) == 0 {
+			return o.Errorf("topic", "empty topic name")
+		}
+		if sink && len(c.topics) > 1 {
+			return o.Errorf("topic", "a sink writes one topic, not %d", len(c.topics))
 		}
 	default:
-		return c.errorf("option %q: unknown format %q (want json, csv or raw)", "format", c.format)
+		return o.Err("needs option %q (or, to read, %q)", "topic", "topic-pattern")
 	}
-	if v, ok := t.Options["csv.field-delimiter"]; ok {
-		if c.csv.Delimiter, err = format.ParseDelimiter(v); err != nil {
-			return c.errorf("option %q: %v", "csv.field-delimiter", err)
+	return nil
+}
+
+func (c *config) parseFormat(o *connectors.Values, _ bool) error {
+	c.format = o.Enum("format")
+	c.csv.Delimiter = o.Delimiter("csv.field-delimiter")
+	if c.format == "raw" {
+		if err := checkRaw(c.schema, "format"); err != nil {
+			return connectors.Errorf(c.table, "%v", err)
 		}
-	}
-	if _, err := format.NewCSVEncoder(c.csv); err != nil {
-		return c.errorf("option %q: %v", "csv.field-delimiter", err)
 	}
 	return nil
 }
@@ -317,91 +308,25 @@ func checkRaw(s *runtime.Schema, opt string) error {
 	return nil
 }
 
-func (c *config) parseScan(t connectors.Table) error {
-	def := startEarliest
-	if c.group != "" {
-		def = startGroup
+func (c *config) parseScan(o *connectors.Values, _ bool) error {
+	c.startup = o.Enum("scan.startup.mode")
+	switch {
+	case c.startup == "" && c.group != "":
+		c.startup = startGroup
+	case c.startup == "":
+		c.startup = startEarliest
+	case c.startup == startGroup && c.group == "":
+		return o.Err("option %q = 'group-offsets' needs option %q", "scan.startup.mode", "properties.group.id")
 	}
-	c.startup = strings.ToLower(strings.TrimSpace(t.String("scan.startup.mode", def)))
-	_, hasTs := t.Options["scan.startup.timestamp-millis"]
-	_, hasSpec := t.Options["scan.startup.specific-offsets"]
-	switch c.startup {
-	case startEarliest, startLatest:
-	case startGroup:
-		if c.group == "" {
-			return c.errorf("option %q = 'group-offsets' needs option %q", "scan.startup.mode", "properties.group.id")
-		}
-	case startTime:
-		if !hasTs {
-			return c.errorf("option %q = 'timestamp' needs option %q", "scan.startup.mode", "scan.startup.timestamp-millis")
-		}
-		ms, err := parseMillis(t.Options["scan.startup.timestamp-millis"])
-		if err != nil {
-			return c.errorf("option %q: %v", "scan.startup.timestamp-millis", err)
-		}
-		c.startTs = ms
-	case startSpecific:
-		if !hasSpec {
-			return c.errorf("option %q = 'specific-offsets' needs option %q", "scan.startup.mode", "scan.startup.specific-offsets")
-		}
-		m, err := parseSpecific(t.Options["scan.startup.specific-offsets"])
-		if err != nil {
-			return c.errorf("option %q: %v", "scan.startup.specific-offsets", err)
-		}
-		c.specific = m
-	default:
-		return c.errorf("option %q: unknown mode %q (want earliest-offset, latest-offset, group-offsets, timestamp or specific-offsets)", "scan.startup.mode", c.startup)
+	c.startTs = o.Int("scan.startup.timestamp-millis")
+	c.specific, _ = o.Value("scan.startup.specific-offsets").(map[int32]int64)
+	c.resetLate = o.Enum("properties.auto.offset.reset") == "latest"
+	if c.bounded = o.Enum("scan.bounded.mode"); c.bounded == "unbounded" {
+		c.bounded = ""
 	}
-	if hasTs && c.startup != startTime {
-		return c.errorf("option %q is only used with 'scan.startup.mode' = 'timestamp'", "scan.startup.timestamp-millis")
-	}
-	if hasSpec && c.startup != startSpecific {
-		return c.errorf("option %q is only used with 'scan.startup.mode' = 'specific-offsets'", "scan.startup.specific-offsets")
-	}
-	switch r := strings.ToLower(strings.TrimSpace(t.String("properties.auto.offset.reset", "earliest"))); r {
-	case "earliest":
-	case "latest":
-		c.resetLate = true
-	default:
-		return c.errorf("option %q: %q is not earliest or latest", "properties.auto.offset.reset", r)
-	}
-	_, hasBoundTs := t.Options["scan.bounded.timestamp-millis"]
-	switch m := strings.ToLower(strings.TrimSpace(t.String("scan.bounded.mode", "unbounded"))); m {
-	case "unbounded":
-	case startLatest:
-		c.bounded = m
-	case startTime:
-		c.bounded = m
-		if !hasBoundTs {
-			return c.errorf("option %q = 'timestamp' needs option %q", "scan.bounded.mode", "scan.bounded.timestamp-millis")
-		}
-		ms, err := parseMillis(t.Options["scan.bounded.timestamp-millis"])
-		if err != nil {
-			return c.errorf("option %q: %v", "scan.bounded.timestamp-millis", err)
-		}
-		c.boundTs = ms
-	default:
-		return c.errorf("option %q: unknown mode %q (want unbounded, latest-offset or timestamp)", "scan.bounded.mode", m)
-	}
-	if hasBoundTs && c.bounded != startTime {
-		return c.errorf("option %q is only used with 'scan.bounded.mode' = 'timestamp'", "scan.bounded.timestamp-millis")
-	}
-	var err error
-	if c.discovery, err = t.Duration("scan.topic-partition-discovery.interval", defaultDiscovery); err != nil {
-		return err
-	}
-	if c.discovery < 0 {
-		return c.errorf("option %q: must not be negative", "scan.topic-partition-discovery.interval")
-	}
+	c.boundTs = o.Int("scan.bounded.timestamp-millis")
+	c.discovery = o.Duration("scan.topic-partition-discovery.interval")
 	return nil
-}
-
-func parseMillis(s string) (int64, error) {
-	ms, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || ms < 0 {
-		return 0, fmt.Errorf("%q is not epoch milliseconds", s)
-	}
-	return ms, nil
 }
 
 // parseSpecific reads 'partition:0,offset:42;partition:1,offset:300'.
@@ -438,113 +363,58 @@ func parseSpecific(s string) (map[int32]int64, error) {
 	return out, nil
 }
 
-func (c *config) parseSink(t connectors.Table) error {
-	if v, ok := t.Options["key.fields"]; ok {
-		for _, name := range strings.Split(v, ",") {
-			name = strings.TrimSpace(name)
-			i := t.Schema.Index(name)
-			if i < 0 {
-				return c.errorf("option %q: no column %q (columns: %s)", "key.fields", name, strings.Join(t.Schema.Names(), ", "))
-			}
-			c.keyCols = append(c.keyCols, i)
-		}
+func (c *config) parseSink(o *connectors.Values, sink bool) error {
+	if !sink {
+		return nil
 	}
-	c.keyFormat = strings.ToLower(strings.TrimSpace(t.String("key.format", c.format)))
-	switch c.keyFormat {
-	case "json", "csv":
-	case "raw":
-		if len(c.keyCols) > 1 {
-			return c.errorf("option %q: raw keys take one column of 'key.fields', not %d", "key.format", len(c.keyCols))
-		}
-	default:
-		return c.errorf("option %q: unknown format %q (want json, csv or raw)", "key.format", c.keyFormat)
+	c.keyCols = o.Columns("key.fields")
+	if c.keyFormat = o.Enum("key.format"); c.keyFormat == "" {
+		c.keyFormat = c.format
 	}
-	c.partitioner = strings.ToLower(strings.TrimSpace(t.String("sink.partitioner", "default")))
-	switch c.partitioner {
-	case "default", "fixed", "round-robin":
-	default:
-		return c.errorf("option %q: unknown partitioner %q (want default, fixed or round-robin)", "sink.partitioner", c.partitioner)
+	if c.keyFormat == "raw" && len(c.keyCols) > 1 {
+		return o.Errorf("key.format", "raw keys take one column of 'key.fields', not %d", len(c.keyCols))
 	}
-	n, err := t.Int("sink.buffer-flush.max-rows", defaultFlushRows)
-	if err != nil {
-		return err
-	}
-	if n < 1 || n > 1<<20 {
-		return c.errorf("option %q: %d is not from 1 to %d", "sink.buffer-flush.max-rows", n, 1<<20)
-	}
-	c.flushRows = int(n)
-	if c.flushEvery, err = t.Duration("sink.buffer-flush.interval", defaultFlushInterval); err != nil {
-		return err
-	}
-	if c.flushEvery <= 0 {
-		return c.errorf("option %q: must be positive", "sink.buffer-flush.interval")
-	}
-	switch a := strings.ToLower(strings.TrimSpace(t.String("properties.acks", "all"))); a {
-	case "all", "-1":
-		c.acks = kafka.RequireAll
-	case "1":
-		c.acks = kafka.RequireOne
-	case "0":
-		c.acks = kafka.RequireNone
-	default:
-		return c.errorf("option %q: %q is not all, 1 or 0", "properties.acks", a)
-	}
+	c.partitioner = o.Enum("sink.partitioner")
+	c.flushRows = int(o.Int("sink.buffer-flush.max-rows"))
+	c.flushEvery = o.Duration("sink.buffer-flush.interval")
+	c.acks = map[string]kafka.RequiredAcks{"all": kafka.RequireAll, "-1": kafka.RequireAll, "1": kafka.RequireOne, "0": kafka.RequireNone}[o.Enum("properties.acks")]
 	return nil
 }
 
-func (c *config) parseSecurity(t connectors.Table) error {
-	proto := strings.ToUpper(strings.TrimSpace(t.String("properties.security.protocol", "PLAINTEXT")))
-	useTLS, useSASL := false, false
-	switch proto {
-	case "PLAINTEXT":
-	case "SSL":
-		useTLS = true
-	case "SASL_PLAINTEXT":
-		useSASL = true
-	case "SASL_SSL":
-		useTLS, useSASL = true, true
-	default:
-		return c.errorf("option %q: unknown protocol %q (want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", "properties.security.protocol", proto)
-	}
-	user, hasUser := t.Options["properties.sasl.username"]
-	pass := t.Options["properties.sasl.password"]
-	if useSASL {
-		if !hasUser || user == "" {
-			return c.errorf("option %q = %q needs option %q", "properties.security.protocol", proto, "properties.sasl.username")
+func (c *config) parseSecurity(o *connectors.Values, _ bool) error {
+	proto := o.Enum("properties.security.protocol")
+	if strings.HasPrefix(proto, "SASL_") {
+		user, pass := o.String("properties.sasl.username"), o.String("properties.sasl.password")
+		if user == "" {
+			return o.Err("option %q = %q needs option %q", "properties.security.protocol", proto, "properties.sasl.username")
 		}
 		var err error
-		switch m := strings.ToUpper(strings.TrimSpace(t.String("properties.sasl.mechanism", "PLAIN"))); m {
+		switch o.Enum("properties.sasl.mechanism") {
 		case "PLAIN":
 			c.sasl = plain.Mechanism{Username: user, Password: pass}
 		case "SCRAM-SHA-256":
 			c.sasl, err = newSCRAM(sha256.New, "SCRAM-SHA-256", user, pass)
 		case "SCRAM-SHA-512":
 			c.sasl, err = newSCRAM(sha512.New, "SCRAM-SHA-512", user, pass)
-		default:
-			return c.errorf("option %q: unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", "properties.sasl.mechanism", m)
 		}
 		if err != nil {
-			return c.errorf("option %q: %v", "properties.sasl.mechanism", err)
+			return o.Errorf("properties.sasl.mechanism", "%v", err)
 		}
-	} else if hasUser {
-		return c.errorf("option %q needs 'properties.security.protocol' = 'SASL_PLAINTEXT' or 'SASL_SSL'", "properties.sasl.username")
 	}
-	ca, hasCA := t.Options["properties.ssl.truststore.location"]
-	if useTLS {
-		c.tls = &tls.Config{MinVersion: tls.VersionTLS12}
-		if hasCA {
-			pem, err := os.ReadFile(strings.TrimSpace(ca))
-			if err != nil {
-				return c.errorf("option %q: %v", "properties.ssl.truststore.location", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return c.errorf("option %q: %s holds no PEM certificate", "properties.ssl.truststore.location", ca)
-			}
-			c.tls.RootCAs = pool
+	if proto != "SSL" && proto != "SASL_SSL" {
+		return nil
+	}
+	c.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca := strings.TrimSpace(o.String("properties.ssl.truststore.location")); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return o.Errorf("properties.ssl.truststore.location", "%v", err)
 		}
-	} else if hasCA {
-		return c.errorf("option %q needs 'properties.security.protocol' = 'SSL' or 'SASL_SSL'", "properties.ssl.truststore.location")
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return o.Errorf("properties.ssl.truststore.location", "%s holds no PEM certificate", ca)
+		}
+		c.tls.RootCAs = pool
 	}
 	return nil
 }
@@ -582,17 +452,17 @@ func (c *config) call(ctx context.Context, fn func(ctx context.Context, cl *kafk
 func (c *config) brokerError(what string, err error) error {
 	var ke kafka.Error
 	if errors.As(err, &ke) && (errors.Is(ke, kafka.SASLAuthenticationFailed) || errors.Is(ke, kafka.IllegalSASLState) || errors.Is(ke, kafka.UnsupportedSASLMechanism)) {
-		return c.errorf("kafka brokers %s: authentication failed: %w", c.where(), err)
+		return connectors.Errorf(c.table, "kafka brokers %s: authentication failed: %w", c.where(), err)
 	}
 	if c.sasl != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		// Some brokers close the connection instead of answering a
 		// failed SASL exchange.
-		return c.errorf("kafka brokers %s: %s: authentication failed? the broker closed the connection (check the SASL user, password and mechanism): %w", c.where(), what, err)
+		return connectors.Errorf(c.table, "kafka brokers %s: %s: authentication failed? the broker closed the connection (check the SASL user, password and mechanism): %w", c.where(), what, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return c.errorf("kafka brokers %s: %s: no answer within %v (are they reachable?): %w", c.where(), what, callTimeout, err)
+		return connectors.Errorf(c.table, "kafka brokers %s: %s: no answer within %v (are they reachable?): %w", c.where(), what, callTimeout, err)
 	}
-	return c.errorf("kafka brokers %s: %s: %w", c.where(), what, err)
+	return connectors.Errorf(c.table, "kafka brokers %s: %s: %w", c.where(), what, err)
 }
 
 // topicPart is a partition of a topic.
@@ -628,12 +498,12 @@ func (c *config) listPartitions(ctx context.Context) ([]partitionInfo, error) {
 		}
 		if t.Error != nil {
 			if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-				return nil, c.errorf("kafka topic %q does not exist on %s", t.Name, c.where())
+				return nil, connectors.Errorf(c.table, "kafka topic %q does not exist on %s", t.Name, c.where())
 			}
 			if errors.Is(t.Error, kafka.TopicAuthorizationFailed) {
-				return nil, c.errorf("kafka topic %q on %s: not authorized: %v", t.Name, c.where(), t.Error)
+				return nil, connectors.Errorf(c.table, "kafka topic %q on %s: not authorized: %v", t.Name, c.where(), t.Error)
 			}
-			return nil, c.errorf("kafka topic %q on %s: %v", t.Name, c.where(), t.Error)
+			return nil, connectors.Errorf(c.table, "kafka topic %q on %s: %v", t.Name, c.where(), t.Error)
 		}
 		for _, p := range t.Partitions {
 			leader := net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port))
@@ -646,7 +516,7 @@ func (c *config) listPartitions(ctx context.Context) ([]partitionInfo, error) {
 			found = found || t.Name == name
 		}
 		if !found {
-			return nil, c.errorf("kafka topic %q does not exist on %s", name, c.where())
+			return nil, connectors.Errorf(c.table, "kafka topic %q does not exist on %s", name, c.where())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

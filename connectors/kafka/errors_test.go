@@ -48,7 +48,7 @@ func TestOptionErrors(t *testing.T) {
 			t.Fatalf("%v: err = %v, want %q", opts, err, want)
 		}
 	}
-	f(map[string]string{"scan.startup.mode": "earliest"}, false, `option "scan.startup.mode": unknown mode "earliest"`)
+	f(map[string]string{"scan.startup.mode": "earliest"}, false, `option "scan.startup.mode": "earliest" is not one of earliest-offset, latest-offset, group-offsets, timestamp, specific-offsets (did you mean "earliest-offset"?)`)
 	f(map[string]string{"scan.startup.mode": "timestamp"}, false, `needs option "scan.startup.timestamp-millis"`)
 	f(map[string]string{"scan.startup.mode": "specific-offsets", "scan.startup.specific-offsets": "partition:0;x"}, false, `option "scan.startup.specific-offsets"`)
 	f(map[string]string{"scan.startup.mode": "group-offsets"}, false, `needs option "properties.group.id"`)
@@ -56,12 +56,14 @@ func TestOptionErrors(t *testing.T) {
 	f(map[string]string{"scan.startup.modes": "x"}, false, `did you mean "scan.startup.mode"`)
 	f(map[string]string{"properties.bootstrap.servers": "localhost"}, false, `option "properties.bootstrap.servers": "localhost" is not host:port`)
 	f(map[string]string{"topic-pattern": "a("}, false, `options "topic" and "topic-pattern" exclude each other`)
-	f(map[string]string{"format": "avro"}, false, `option "format": unknown format "avro"`)
+	f(map[string]string{"format": "avro"}, false, `option "format": "avro" is not one of json, csv, raw`)
 	f(map[string]string{"format": "raw"}, false, `option "format": raw needs exactly one VARCHAR column`)
-	f(map[string]string{"properties.security.protocol": "SASL_SSL"}, false, `needs option "properties.sasl.username"`)
+	f(map[string]string{"properties.security.protocol": "sasl_ssl"}, false, `option "properties.security.protocol" = 'SASL_SSL' needs option "properties.sasl.username"`)
+	f(map[string]string{"properties.sasl.username": "u"}, false,
+		`option "properties.sasl.username" is only used with 'properties.security.protocol' = 'SASL_PLAINTEXT' or 'SASL_SSL'`)
 	f(map[string]string{"properties.security.protocol": "SASL_PLAINTEXT", "properties.sasl.username": "u", "properties.sasl.mechanism": "GSSAPI"}, false, `option "properties.sasl.mechanism"`)
 	f(map[string]string{"scan.topic-partition-discovery.interval": "soon"}, false, `option "scan.topic-partition-discovery.interval"`)
-	f(map[string]string{"key.fields": "nope"}, true, `option "key.fields": no column "nope"`)
+	f(map[string]string{"key.fields": "nope"}, true, `option "key.fields": "nope" is not a column of table t`)
 	f(map[string]string{"sink.partitioner": "sticky"}, true, `option "sink.partitioner"`)
 	f(map[string]string{"properties.acks": "2"}, true, `option "properties.acks"`)
 	f(map[string]string{"sink.buffer-flush.max-rows": "0"}, true, `option "sink.buffer-flush.max-rows"`)

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/sluicehq/sluice/connectors"
 )
 
 // partPos is the checkpointed position of one partition.
@@ -58,7 +59,7 @@ func (s *source) RestorePositions(all [][]byte) error {
 		}
 		var p position
 		if err := json.Unmarshal(data, &p); err != nil {
-			return s.cfg.errorf("checkpointed position %d of the kafka source is not readable: %v", i, err)
+			return connectors.Errorf(s.cfg.table, "checkpointed position %d of the kafka source is not readable: %v", i, err)
 		}
 		for _, pp := range p.Partitions {
 			tp := topicPart{pp.Topic, pp.Partition}
@@ -111,7 +112,7 @@ func (c *config) commit(ctx context.Context, offsets map[topicPart]int64) error 
 		for topic, parts := range res.Topics {
 			for _, p := range parts {
 				if p.Error != nil {
-					return c.errorf("kafka topic %q partition %d: cannot commit offset %d to group %q: %w",
+					return connectors.Errorf(c.table, "kafka topic %q partition %d: cannot commit offset %d to group %q: %w",
 						topic, p.Partition, offsets[topicPart{topic, p.Partition}], c.group, p.Error)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -49,7 +50,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		return err
 	}
 	if len(parts) == 0 {
-		return s.cfg.errorf("kafka topic %q on %s has no partitions", s.cfg.topics[0], s.cfg.where())
+		return connectors.Errorf(s.cfg.table, "kafka topic %q on %s has no partitions", s.cfg.topics[0], s.cfg.where())
 	}
 	s.parts = parts
 	s.ids = make([]int, len(parts))
@@ -57,7 +58,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.ids[i] = i
 	}
 	if s.csv, err = format.NewCSVEncoder(s.cfg.csv); err != nil {
-		return s.cfg.errorf("option %q: %v", "csv.field-delimiter", err)
+		return connectors.Errorf(s.cfg.table, "option %q: %v", "csv.field-delimiter", err)
 	}
 	if len(s.cfg.keyCols) > 0 {
 		fields := make([]runtime.Field, len(s.cfg.keyCols))
@@ -231,11 +232,11 @@ func (s *sink) write(p int, pb *pending) error {
 			break
 		}
 		if !sleep(s.done(), backoff) {
-			return s.cfg.errorf("kafka topic %q partition %d on broker %s: job stopping: %w", info.topic, p, info.leader, err)
+			return connectors.Errorf(s.cfg.table, "kafka topic %q partition %d on broker %s: job stopping: %w", info.topic, p, info.leader, err)
 		}
 		backoff *= 2
 	}
-	return s.cfg.errorf("kafka topic %q partition %d on broker %s: cannot write %d records: %w", info.topic, p, info.leader, len(pb.recs), err)
+	return connectors.Errorf(s.cfg.table, "kafka topic %q partition %d on broker %s: cannot write %d records: %w", info.topic, p, info.leader, len(pb.recs), err)
 }
 
 // produce sends one produce request with the records of partition p and

@@ -104,7 +104,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	case "csv":
 		d, err := format.NewCSVDecoder(s.cfg.schema, s.cfg.csv)
 		if err != nil {
-			return s.cfg.errorf("option %q: %v", "csv.field-delimiter", err)
+			return connectors.Errorf(s.cfg.table, "option %q: %v", "csv.field-delimiter", err)
 		}
 		s.dec = d
 	case "raw":
@@ -492,7 +492,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 	defer tr.CloseIdleConnections()
 	cl := s.cfg.client(tr)
 	fail := func(err error) {
-		s.send(ctx, fetched{ps: ps, err: s.cfg.errorf("kafka %s on %s: %w", tp, leader, err)})
+		s.send(ctx, fetched{ps: ps, err: connectors.Errorf(s.cfg.table, "kafka %s on %s: %w", tp, leader, err)})
 	}
 	failures := 0
 	backoff := minBackoff

@@ -19,23 +19,24 @@ type factory struct{}
 
 func (factory) Name() string { return "print" }
 
-func (factory) Options() []connectors.Option {
-	return []connectors.Option{
-		{Key: "print-identifier", Doc: "a prefix for every printed line"},
-		{Key: "standard-error", Default: "false", Doc: "print to standard error instead of standard output"},
-	}
+var options = []connectors.Option{
+	{Key: "print-identifier", Doc: "a prefix for every printed line"},
+	{Key: "standard-error", Type: connectors.Bool, Default: "false", Doc: "print to standard error instead of standard output"},
 }
 
+func (factory) Options() []connectors.Option { return options }
+
 func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
-	toErr, err := t.Bool("standard-error", false)
+	o, err := connectors.Parse(factory{}, t)
 	if err != nil {
 		return nil, 0, err
 	}
+	toErr := o.Bool("standard-error")
 	w := stdout
 	if toErr {
 		w = stderr
 	}
-	return New(w, t.String("print-identifier", "")), 0, nil
+	return New(w, o.String("print-identifier")), 0, nil
 }
 
 // AcceptsUpdates: print shows every row with its kind.

@@ -80,10 +80,6 @@ func init() { connectors.Register(factory{}) }
 
 // Option defaults and limits, in one place.
 const (
-	defaultFormat      = "json"
-	defaultStartupMode = "trim-horizon"
-	defaultBoundedMode = "unbounded"
-	defaultLongPoll    = time.Second
 	// requestTimeout bounds one API call (a long poll included).
 	requestTimeout = 30 * time.Second
 	// maxAttempts bounds the tries of a PutRecords batch in a row that
@@ -129,24 +125,34 @@ type factory struct{}
 
 func (factory) Name() string { return "store" }
 
-func (factory) Options() []connectors.Option {
-	return append([]connectors.Option{
-		{Key: "stream", Required: true, Doc: "the name of the stream"},
-		{Key: "endpoint", Doc: "the URL of the store, e.g. http://127.0.0.1:4567 (`sluice store`); absent: the job's embedded store"},
-		{Key: "format", Default: defaultFormat, Doc: "json: one JSON object per record"},
-		{Key: "partition-key", Doc: "sink: the column whose value is each record's partition key (absent: a round-robin key)"},
-		{Key: "scan.startup.mode", Default: defaultStartupMode, Doc: "source: trim-horizon (the oldest record kept), latest (records put after the job starts) or at-timestamp"},
-		{Key: "scan.startup.timestamp-millis", Doc: "source, with at-timestamp: the first arrival time to read, epoch milliseconds or RFC 3339"},
-		{Key: "scan.bounded.mode", Default: defaultBoundedMode, Doc: "source: unbounded, or latest (read what arrived before the job started, then end)"},
-		{Key: "scan.shard.getrecords.maxrecordcount", Default: strconv.Itoa(runtime.DefaultBatchRows), Doc: "source: records per GetRecords call, 1–10000"},
-		{Key: "scan.shard.long-poll", Default: "1 s", Doc: "source: how long the store may hold a GetRecords that finds nothing new (0: plain polling)"},
-		{Key: "sink.requests.max-inflight", Default: "4", Doc: "sink: PutRecords requests in flight per subtask, 1–64 (records of one partition key stay in order)"},
-		{Key: "stream.create-shards", Doc: "create the stream with this many shards when it does not exist (absent: it must exist)"},
-		{Key: "aws.region", Doc: "region of signed requests (default: AWS_REGION, else us-east-1)"},
-		{Key: "aws.credentials.basic.accesskeyid", Doc: "sign requests with this access key (default: AWS_ACCESS_KEY_ID when AWS_SECRET_ACCESS_KEY is set too)"},
-		{Key: "aws.credentials.basic.secretkey", Doc: "the secret key of the access key"},
-	}, connectors.BadRecordOptions(`"stream":…,"shard":…,"sequenceNumber":…`, "stream, shard and sequence number")...)
-}
+var options = append([]connectors.Option{
+	{Key: "stream", Required: true, Doc: "the name of the stream"},
+	{Key: "endpoint", DefaultDoc: "the embedded store", Doc: "the URL of the store, e.g. `http://127.0.0.1:4567` (`sluice store`)"},
+	connectors.FormatOption("one JSON object per record", "json"),
+	{Key: "partition-key", Type: connectors.Column, DefaultDoc: "round robin", Use: connectors.SinkOnly,
+		Doc: "the column whose value is each record's partition key"},
+	{Key: "sink.requests.max-inflight", Type: connectors.Int, Default: "4", Min: "1", Max: "64", Use: connectors.SinkOnly,
+		Doc: "lanes sending at once per subtask (records of one partition key stay in order)"},
+	{Key: "scan.startup.mode", Type: connectors.Enum, Default: "trim-horizon", Values: []string{"trim-horizon", "latest", "at-timestamp"},
+		Use: connectors.SourceOnly, Doc: "`trim-horizon` (the oldest record kept), `latest` (records put after the job starts) or `at-timestamp`"},
+	{Key: "scan.startup.timestamp-millis", Required: true, With: "scan.startup.mode=at-timestamp", Use: connectors.SourceOnly,
+		Parse: func(s string) (any, error) { return parseTimestamp(s) },
+		Doc:   "the first arrival time to read, epoch ms or RFC 3339"},
+	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", "latest"}, Use: connectors.SourceOnly,
+		Doc: "`unbounded`, or `latest`: read what had arrived when the job started, then end (a backfill)"},
+	{Key: "scan.shard.getrecords.maxrecordcount", Type: connectors.Int, Default: strconv.Itoa(runtime.DefaultBatchRows), Min: "1", Max: "10000",
+		Use: connectors.SourceOnly, Doc: "records per `GetRecords`"},
+	{Key: "scan.shard.long-poll", Type: connectors.Duration, Default: "1 s", Min: "0", Max: client.MaxLongPoll.String(), Use: connectors.SourceOnly,
+		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
+	{Key: "stream.create-shards", Type: connectors.Int, Min: "1", Max: strconv.Itoa(server.MaxShardsPerStream),
+		Doc: "create the stream with this many shards if it does not exist (absent: it must exist)"},
+	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `us-east-1`", Doc: "region of signed requests"},
+	{Key: "aws.credentials.basic.accesskeyid", DefaultDoc: "`AWS_ACCESS_KEY_ID`",
+		Doc: "sign requests with SigV4 with this access key (a store run with `--access-key` requires it)"},
+	{Key: "aws.credentials.basic.secretkey", DefaultDoc: "`AWS_SECRET_ACCESS_KEY`", Doc: "the secret key of the access key"},
+}, connectors.BadRecordOptions(`"stream","shard","sequenceNumber"`, "stream, shard and sequence number")...)
+
+func (factory) Options() []connectors.Option { return options }
 
 // AcceptsUpdates: the sink writes appended rows only.
 func (factory) AcceptsUpdates(connectors.Table) bool { return false }
@@ -173,10 +179,6 @@ type config struct {
 	eventTime connectors.EventTime   // source: scan.watermark.max-future
 }
 
-func (c *config) errorf(format string, args ...any) error {
-	return fmt.Errorf("table %s: "+format, append([]any{c.table}, args...)...)
-}
-
 // where names the store for messages.
 func (c *config) where() string {
 	if c.endpoint == "" {
@@ -186,59 +188,36 @@ func (c *config) where() string {
 }
 
 func parseConfig(t connectors.Table) (*config, error) {
-	if err := connectors.CheckOptions(factory{}, t.Options); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
-	}
-	c := &config{table: t.Name, schema: t.Schema, keyCol: -1}
-	c.stream = strings.TrimSpace(t.String("stream", ""))
-	if c.stream == "" {
-		return nil, c.errorf("option %q: empty stream name", "stream")
-	}
-	c.endpoint = strings.TrimSpace(t.String("endpoint", ""))
-	var srv *server.Server
-	if c.endpoint == "" {
-		if srv = embeddedStore(); srv == nil {
-			return nil, c.errorf("option %q is absent and the job has no embedded store: give the store's URL, or run the job with --store-dir DIR", "endpoint")
-		}
-	} else if u, err := url.Parse(c.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, c.errorf("option %q: %q is not an http:// or https:// URL", "endpoint", c.endpoint)
-	}
-	if f := strings.ToLower(strings.TrimSpace(t.String("format", defaultFormat))); f != "json" {
-		return nil, c.errorf("option %q: unknown format %q (want json)", "format", f)
-	}
-	if v, ok := t.Options["partition-key"]; ok {
-		if c.keyCol = t.Schema.Index(strings.TrimSpace(v)); c.keyCol < 0 {
-			return nil, c.errorf("option %q: no column %q (columns: %s)", "partition-key", v, strings.Join(t.Schema.Names(), ", "))
-		}
-	}
-	if err := c.parseScan(t); err != nil {
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
 		return nil, err
 	}
-	inflight, err := t.Int("sink.requests.max-inflight", 4)
-	if err != nil || inflight < 1 || inflight > 64 {
-		return nil, c.errorf("option %q: %q is not a number from 1 to 64", "sink.requests.max-inflight", t.Options["sink.requests.max-inflight"])
+	c := &config{table: t.Name, schema: t.Schema, keyCol: o.Column("partition-key"), inflight: int(o.Int("sink.requests.max-inflight")),
+		create: int(o.Int("stream.create-shards")), stream: strings.TrimSpace(o.String("stream")), endpoint: strings.TrimSpace(o.String("endpoint"))}
+	if c.stream == "" {
+		return nil, o.Errorf("stream", "empty stream name")
 	}
-	c.inflight = int(inflight)
-	if v, ok := t.Options["stream.create-shards"]; ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > server.MaxShardsPerStream {
-			return nil, c.errorf("option %q: %q is not a number of shards from 1 to %d", "stream.create-shards", v, server.MaxShardsPerStream)
+	if err := c.parseScan(o); err != nil {
+		return nil, err
+	}
+	if c.endpoint == "" {
+		srv := embeddedStore()
+		if srv == nil {
+			return nil, connectors.Errorf(c.table, "option %q is absent and the job has no embedded store: give the store's URL, or run the job with --store-dir DIR", "endpoint")
 		}
-		c.create = n
-	}
-	if srv != nil {
-		c.endpoint = ""
 		c.http = &http.Client{Transport: srv.Transport(), Timeout: requestTimeout}
 		c.client = client.New("http://embedded", c.http)
+	} else if u, err := url.Parse(c.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, o.Errorf("endpoint", "%q is not an http:// or https:// URL", c.endpoint)
 	} else {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64
 		c.http = &http.Client{Transport: tr, Timeout: requestTimeout}
 		c.client = client.New(c.endpoint, c.http)
 	}
-	creds, err := credentials(t)
+	creds, err := credentials(o)
 	if err != nil {
-		return nil, c.errorf("%v", err)
+		return nil, connectors.Errorf(c.table, "%v", err)
 	}
 	if creds != nil {
 		c.client = c.client.WithCredentials(*creds)
@@ -258,53 +237,16 @@ func (c *config) ensureStream(ctx context.Context) error {
 	if err == nil || errors.As(err, &e) && e.Code == kstore.ErrResourceInUse {
 		return nil
 	}
-	return c.errorf("stream %s on %s: cannot create it: %w", c.stream, c.where(), err)
+	return connectors.Errorf(c.table, "stream %s on %s: cannot create it: %w", c.stream, c.where(), err)
 }
 
-// parseScan checks the source's options.
-func (c *config) parseScan(t connectors.Table) error {
-	tsOpt, hasTs := t.Options["scan.startup.timestamp-millis"]
-	switch m := strings.ToLower(strings.TrimSpace(t.String("scan.startup.mode", defaultStartupMode))); m {
-	case "trim-horizon":
-		c.startup = client.TrimHorizon
-	case "latest":
-		c.startup = client.Latest
-	case "at-timestamp":
-		c.startup = client.AtTimestamp
-		if !hasTs {
-			return c.errorf("option %q = 'at-timestamp' needs option %q", "scan.startup.mode", "scan.startup.timestamp-millis")
-		}
-		ms, err := parseTimestamp(tsOpt)
-		if err != nil {
-			return c.errorf("option %q: %v", "scan.startup.timestamp-millis", err)
-		}
-		c.startTs = ms
-	default:
-		return c.errorf("option %q: unknown mode %q (want trim-horizon, latest or at-timestamp)", "scan.startup.mode", m)
-	}
-	if hasTs && c.startup != client.AtTimestamp {
-		return c.errorf("option %q is only used with 'scan.startup.mode' = 'at-timestamp'", "scan.startup.timestamp-millis")
-	}
-	switch m := strings.ToLower(strings.TrimSpace(t.String("scan.bounded.mode", defaultBoundedMode))); m {
-	case "unbounded":
-	case "latest":
-		c.bounded = true
-	default:
-		return c.errorf("option %q: unknown mode %q (want unbounded or latest)", "scan.bounded.mode", m)
-	}
-	n, err := t.Int("scan.shard.getrecords.maxrecordcount", runtime.DefaultBatchRows)
-	if err != nil || n < 1 || n > 10000 {
-		return c.errorf("option %q: %q is not a number from 1 to 10000", "scan.shard.getrecords.maxrecordcount", t.Options["scan.shard.getrecords.maxrecordcount"])
-	}
-	c.limit = int(n)
-	c.longPoll = defaultLongPoll
-	if v, ok := t.Options["scan.shard.long-poll"]; ok {
-		d, err := connectors.ParseDuration(v)
-		if err != nil || d < 0 || d > client.MaxLongPoll {
-			return c.errorf("option %q: %q is not a duration from 0 to %v", "scan.shard.long-poll", v, client.MaxLongPoll)
-		}
-		c.longPoll = d
-	}
+// parseScan reads the source's options.
+func (c *config) parseScan(o *connectors.Values) error {
+	c.startup = map[string]string{"trim-horizon": client.TrimHorizon, "latest": client.Latest, "at-timestamp": client.AtTimestamp}[o.Enum("scan.startup.mode")]
+	c.startTs, _ = o.Value("scan.startup.timestamp-millis").(int64)
+	c.bounded = o.Enum("scan.bounded.mode") == "latest"
+	c.limit = int(o.Int("scan.shard.getrecords.maxrecordcount"))
+	c.longPoll = o.Duration("scan.shard.long-poll")
 	return nil
 }
 
@@ -326,10 +268,13 @@ func parseTimestamp(s string) (int64, error) {
 
 // credentials are the table's signing credentials: its options, else the
 // AWS_* environment variables, else none (unsigned requests).
-func credentials(t connectors.Table) (*client.Credentials, error) {
-	id, hasID := t.Options["aws.credentials.basic.accesskeyid"]
-	secret, hasSecret := t.Options["aws.credentials.basic.secretkey"]
-	region := strings.TrimSpace(t.String("aws.region", os.Getenv("AWS_REGION")))
+func credentials(o *connectors.Values) (*client.Credentials, error) {
+	id, hasID := o.String("aws.credentials.basic.accesskeyid"), o.Has("aws.credentials.basic.accesskeyid")
+	secret, hasSecret := o.String("aws.credentials.basic.secretkey"), o.Has("aws.credentials.basic.secretkey")
+	region := os.Getenv("AWS_REGION")
+	if o.Has("aws.region") {
+		region = strings.TrimSpace(o.String("aws.region"))
+	}
 	switch {
 	case hasID != hasSecret:
 		return nil, fmt.Errorf("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")

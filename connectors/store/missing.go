@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 
+	"github.com/sluicehq/sluice/connectors"
 	kstore "github.com/sluicehq/sluice/store"
 )
 
@@ -13,14 +14,14 @@ import (
 func (c *config) listError(err error) error {
 	var e *kstore.Error
 	if !errors.As(err, &e) || e.Code != kstore.ErrResourceNotFound {
-		return c.errorf("stream %s on %s: cannot list shards: %w", c.stream, c.where(), err)
+		return connectors.Errorf(c.table, "stream %s on %s: cannot list shards: %w", c.stream, c.where(), err)
 	}
 	if c.endpoint == "" {
-		return c.errorf("stream %q does not exist in the embedded store: create it with "+
+		return connectors.Errorf(c.table, "stream %q does not exist in the embedded store: create it with "+
 			"'stream.create-shards' = '1' (or more shards) in the table's WITH options, "+
 			"or before the job with `sluice stream create %s --shards 1 --store-dir DIR`", c.stream, c.stream)
 	}
-	return c.errorf("stream %q does not exist on the store at %s: create it with "+
+	return connectors.Errorf(c.table, "stream %q does not exist on the store at %s: create it with "+
 		"'stream.create-shards' = '1' (or more shards) in the table's WITH options, "+
 		"or before the job with `sluice stream create %s --shards 1 --endpoint %s` "+
 		"or `aws kinesis create-stream --stream-name %s --shard-count 1 --endpoint-url %s`",

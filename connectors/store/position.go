@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sluicehq/sluice/connectors"
 	kstore "github.com/sluicehq/sluice/store"
 )
 
@@ -54,10 +55,10 @@ func (s *source) RestorePositions(all [][]byte) error {
 	for i, data := range all {
 		var p position
 		if err := json.Unmarshal(data, &p); err != nil {
-			return s.cfg.errorf("checkpointed position %d of the source is not readable: %v", i, err)
+			return connectors.Errorf(s.cfg.table, "checkpointed position %d of the source is not readable: %v", i, err)
 		}
 		if p.Stream != s.cfg.stream {
-			return s.cfg.errorf("the checkpoint read stream %q, the table reads %q", p.Stream, s.cfg.stream)
+			return connectors.Errorf(s.cfg.table, "the checkpoint read stream %q, the table reads %q", p.Stream, s.cfg.stream)
 		}
 		if merged == nil {
 			merged = &position{Stream: p.Stream, Start: p.Start, Bound: p.Bound, Shards: map[string]string{}}
@@ -65,7 +66,7 @@ func (s *source) RestorePositions(all [][]byte) error {
 		merged.Ended = append(merged.Ended, p.Ended...)
 		for id, seq := range p.Shards {
 			if err := checkSeq(seq); err != nil {
-				return s.cfg.errorf("checkpointed position %d of the source: stream %s shard %s is at sequence number %q, %v", i, p.Stream, id, seq, err)
+				return connectors.Errorf(s.cfg.table, "checkpointed position %d of the source: stream %s shard %s is at sequence number %q, %v", i, p.Stream, id, seq, err)
 			}
 			if old, ok := merged.Shards[id]; !ok || seqLess(old, seq) {
 				merged.Shards[id] = seq

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
@@ -107,7 +108,7 @@ func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 		key := s.key(b, i)
 		scratch = format.AppendJSON(scratch[:0], b, i)
 		if len(scratch) > kstore.MaxRecordBytes {
-			return s.cfg.errorf("a row encodes to %d bytes of JSON, over the store's record limit of %d", len(scratch), kstore.MaxRecordBytes)
+			return connectors.Errorf(s.cfg.table, "a row encodes to %d bytes of JSON, over the store's record limit of %d", len(scratch), kstore.MaxRecordBytes)
 		}
 		l := s.lanes[s.laneOf(key)]
 		l.mu.Lock()
@@ -140,7 +141,7 @@ func (s *sink) failed(err error) error {
 	if err != nil {
 		return err
 	}
-	return s.cfg.errorf("stream %s: the sink is stopping", s.cfg.stream)
+	return connectors.Errorf(s.cfg.table, "stream %s: the sink is stopping", s.cfg.stream)
 }
 
 // check returns the error of a failed lane, if any.
@@ -224,7 +225,7 @@ func (s *sink) listShards() ([]kstore.HashKey, error) {
 		}
 		h, err := kstore.ParseHashKey(sh.HashKeyRange.StartingHashKey)
 		if err != nil {
-			return nil, s.cfg.errorf("stream %s: shard %s: %v", s.cfg.stream, sh.ShardId, err)
+			return nil, connectors.Errorf(s.cfg.table, "stream %s: shard %s: %v", s.cfg.stream, sh.ShardId, err)
 		}
 		starts = append(starts, h)
 	}
@@ -363,14 +364,14 @@ func (s *sink) put(entries []client.PutRecordsEntry) error {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if attempt > 0 {
 			if err := sleep(s.run, backoff); err != nil {
-				return s.cfg.errorf("stream %s: stopped with %d records not written: %w", s.cfg.stream, len(entries), last)
+				return connectors.Errorf(s.cfg.table, "stream %s: stopped with %d records not written: %w", s.cfg.stream, len(entries), last)
 			}
 			backoff = min(2*backoff, maxBackoff)
 		}
 		out, err := s.cfg.client.PutRecords(s.run, s.cfg.stream, entries)
 		if err != nil {
 			if !retryable(err) {
-				return s.cfg.errorf("stream %s: %w", s.cfg.stream, err)
+				return connectors.Errorf(s.cfg.table, "stream %s: %w", s.cfg.stream, err)
 			}
 			last = err
 			continue
@@ -379,7 +380,7 @@ func (s *sink) put(entries []client.PutRecordsEntry) error {
 			return nil
 		}
 		if len(out.Records) != len(entries) {
-			return s.cfg.errorf("stream %s: PutRecords answered %d results for %d records", s.cfg.stream, len(out.Records), len(entries))
+			return connectors.Errorf(s.cfg.table, "stream %s: PutRecords answered %d results for %d records", s.cfg.stream, len(out.Records), len(entries))
 		}
 		failed := entries[:0]
 		for i, r := range out.Records {
@@ -388,7 +389,7 @@ func (s *sink) put(entries []client.PutRecordsEntry) error {
 			}
 			e := &kstore.Error{Code: r.ErrorCode, Message: r.ErrorMessage}
 			if !retryable(e) {
-				return s.cfg.errorf("stream %s: record with partition key %q: %w", s.cfg.stream, entries[i].PartitionKey, e)
+				return connectors.Errorf(s.cfg.table, "stream %s: record with partition key %q: %w", s.cfg.stream, entries[i].PartitionKey, e)
 			}
 			last = e
 			failed = append(failed, entries[i])
@@ -401,7 +402,7 @@ func (s *sink) put(entries []client.PutRecordsEntry) error {
 			return nil
 		}
 	}
-	return s.cfg.errorf("stream %s: %d records not written after %d tries in a row that wrote nothing: %w", s.cfg.stream, len(entries), maxAttempts, last)
+	return connectors.Errorf(s.cfg.table, "stream %s: %d records not written after %d tries in a row that wrote nothing: %w", s.cfg.stream, len(entries), maxAttempts, last)
 }
 
 // retryable decides, for the whole connector, whether an API call or a

@@ -219,7 +219,7 @@ func (s *source) read(sh *shardState) {
 			return false
 		}
 		if !retryable(err) {
-			s.send(ctx, fetch{err: s.cfg.errorf("stream %s shard %s on %s: %s: %w", s.cfg.stream, sh.id, s.cfg.where(), what, err)})
+			s.send(ctx, fetch{err: connectors.Errorf(s.cfg.table, "stream %s shard %s on %s: %s: %w", s.cfg.stream, sh.id, s.cfg.where(), what, err)})
 			return false
 		}
 		s.cfg.log.Warn(s.ctx.Logger(), "table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)

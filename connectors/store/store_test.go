@@ -182,9 +182,9 @@ func TestOptions(t *testing.T) {
 	}
 	f(map[string]string{"endpoint": "http://x"}, `"stream"`)
 	f(ok("endpoint", "ftp://x"), `"endpoint"`)
-	f(ok("format", "csv"), `unknown format "csv"`)
-	f(ok("partition-key", "nope"), `no column "nope"`)
-	f(ok("scan.startup.mode", "earliest"), `unknown mode "earliest"`)
+	f(ok("format", "csv"), `option "format": "csv" is not one of json`)
+	f(ok("partition-key", "nope"), `option "partition-key": "nope" is not a column of table`)
+	f(ok("scan.startup.mode", "earliest"), `option "scan.startup.mode": "earliest" is not one of trim-horizon, latest, at-timestamp`)
 	f(ok("streem", "s"), `did you mean "stream"?`)
 	if _, _, err := connector(t).NewSink(table(ok("partition-key", "name", "scan.startup.mode", "latest"))); err != nil {
 		t.Fatal(err)
