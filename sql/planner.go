@@ -40,6 +40,10 @@ type Options struct {
 	// StateTTL, when positive, is the state TTL of every query, over the
 	// file's SET 'table.exec.state.ttl' (the --state-ttl flag).
 	StateTTL time.Duration
+	// Collect, when set, receives the rows of a bare SELECT instead of the
+	// print sink: it is given the query's columns and whether its result
+	// is updating, and returns the sink operator (run as one subtask).
+	Collect func(schema *runtime.Schema, updating bool) func() runtime.Operator
 }
 
 // Plan is a compiled job file: one dataflow graph running every INSERT.
@@ -803,6 +807,10 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	updating := false
 	for _, s := range outs {
 		updating = updating || s.updating
+	}
+	if t == nil && p.o.Collect != nil {
+		p.collect(first.schema, updating, outs)
+		return nil
 	}
 	var f connectors.Factory
 	ct := connectors.Table{Name: "stdout", Options: map[string]string{"connector": "print"}, TimeColumn: -1}

@@ -162,7 +162,7 @@ func storeTableSink(opts map[string]string) (func() rt.Operator, error) {
 // runRun runs a ready-made job by name: sluice run NAME [flags].
 func runRun(ctx context.Context, args []string) error {
 	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) {
 		name, args = args[0], args[1:]
 	}
 	if name == "" {

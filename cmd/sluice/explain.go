@@ -14,7 +14,7 @@ import (
 // sluice explain JOB [--parallelism N].
 func runExplain(_ context.Context, args []string) error {
 	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) {
 		name, args = args[0], args[1:]
 	}
 	if isSQLFile(name) {

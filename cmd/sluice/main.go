@@ -21,8 +21,11 @@ Usage:
                   [--state-ttl D] [--status-interval 30s]
                   [--checkpoint-dir DIR [--checkpoint-interval 10s] [--restart-attempts 10] [--from-savepoint PATH]
                    [--allow-non-restored-state] [--allow-duplicates]]
-                            run every INSERT INTO … SELECT of a SQL job file as one job ("sluice run -h": every flag)
+                            run every INSERT INTO … SELECT of a SQL job file as one job ("sluice run -h": every flag);
+                            FILE "-" reads the job from standard input
   sluice run JOB [flags]    run a ready-made job by name (clickstream, clickstream-store, cpualarm)
+  sluice sql [--catalog DIR] [--store-dir DIR]   a SQL shell: live SELECT results, DDL, EXPLAIN, background INSERT jobs
+                            (or runs the statements piped in: sluice sql < job.sql)
   sluice explain FILE.sql|JOB [--parallelism N] [--state-ttl D]   print the physical plan of a job
   sluice catalog [--catalog DIR] list | describe NAME
   sluice store --listen 127.0.0.1:4567 --data DIR [--access-key K --secret-key S] [--fsync group|always|never]
@@ -60,6 +63,8 @@ func main() {
 		err = runAgent(ctx, os.Args[2:])
 	case "bench":
 		err = runBench(ctx, os.Args[2:])
+	case "sql":
+		err = runSQLShell(ctx, os.Args[2:])
 	case "version", "--version":
 		fmt.Println("sluice", version)
 	case "help", "-h", "--help":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -30,12 +31,13 @@ import (
 )
 
 // isSQLFile tells a job file from the name of a ready-made job.
-func isSQLFile(arg string) bool { return strings.HasSuffix(strings.ToLower(arg), ".sql") }
+// "-" is a job file read from standard input.
+func isSQLFile(arg string) bool { return arg == "-" || strings.HasSuffix(strings.ToLower(arg), ".sql") }
 
 // compileFile reads and plans a job file; a positive stateTTL is the
 // state TTL of every query, over the file's SET.
 func compileFile(path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
-	src, err := os.ReadFile(path)
+	src, name, err := readJobFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,7 @@ func compileFile(path string, par int, catalogDir string, stateTTL time.Duration
 			return nil, err
 		}
 	}
-	plan, err := sql.Compile(string(src), sql.Options{File: path, Parallelism: par, Catalog: cat, Out: os.Stdout, StateTTL: stateTTL})
+	plan, err := sql.Compile(string(src), sql.Options{File: name, Parallelism: par, Catalog: cat, Out: os.Stdout, StateTTL: stateTTL})
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +58,20 @@ func compileFile(path string, par int, catalogDir string, stateTTL time.Duration
 		fmt.Fprintln(os.Stderr, "sluice:", w)
 	}
 	return plan, nil
+}
+
+// readJobFile reads a job file, or standard input for "-"; name is what
+// errors call it.
+func readJobFile(path string) (src []byte, name string, err error) {
+	if path == "-" {
+		src, err = io.ReadAll(os.Stdin)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the job from standard input: %w", err)
+		}
+		return src, "<stdin>", nil
+	}
+	src, err = os.ReadFile(path)
+	return src, path, err
 }
 
 type sqlOpts struct {
