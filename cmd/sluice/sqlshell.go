@@ -117,15 +117,14 @@ func runSQLShell(ctx context.Context, args []string) error {
 			return err
 		}
 		defer rl.Close()
-		sh.out = rl.Stdout()
+		sh.note = rl.Stdout() // job notices come while the prompt waits
 		in = &termReader{rl: rl}
 		fmt.Fprintf(sh.out, "sluice %s SQL shell: statements end with ';'; HELP; lists the shell's statements, Ctrl-D leaves.\n", version)
 	} else {
 		in = &pipeReader{r: bufio.NewReader(os.Stdin)}
 	}
 	sh.in = in
-	sh.note = sh.out
-	if !sh.interactive {
+	if sh.note == nil {
 		sh.note = sh.errw // piped: standard output carries results only
 	}
 	sh.sess, err = sql.NewSession(sql.Options{Parallelism: *par, Catalog: cat, Out: sh.out, StateTTL: ttl, Collect: sh.collect})
@@ -226,7 +225,7 @@ type shell struct {
 	par         int
 	in          lineReader
 	out, errw   io.Writer
-	note        io.Writer // job notices: out on a terminal, else errw
+	note        io.Writer // job notices: through readline on a terminal, else errw
 	interactive bool      // standard input is a terminal
 	tty         bool      // standard output is a terminal: live tables
 

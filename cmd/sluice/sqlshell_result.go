@@ -219,7 +219,7 @@ func (v *tableView) draw(state string, now time.Time) {
 	b.WriteString("\r\x1b[J")
 	for _, l := range lines {
 		b.WriteString(truncate(l, width-1))
-		b.WriteString("\r\n")
+		b.WriteByte('\n') // the terminal adds the carriage return
 	}
 	io.WriteString(v.w, b.String())
 	v.drawn = len(lines)
