@@ -56,11 +56,11 @@ const sqlShellHelp = `Statements end with ';' and may span lines.
 // runSQLShell is sluice sql.
 func runSQLShell(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sql", flag.ContinueOnError)
-	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
-	catalogDir := fs.String("catalog", "", "keep tables in this folder, for later sessions and jobs (default: in memory)")
-	storeDir := fs.String("store-dir", "", "run an embedded stream store over this folder: 'store' tables without 'endpoint' use it (default: a temporary folder, removed at exit)")
-	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567")
-	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for this long (processing time), e.g. '1 h' or 30m, over SET 'table.exec.state.ttl'")
+	par := fs.Int("parallelism", 0, "subtasks per operator, `N` (0: number of CPUs)")
+	catalogDir := fs.String("catalog", "", "keep tables in this folder (`DIR`), for later sessions and jobs (default: in memory)")
+	storeDir := fs.String("store-dir", "", "run an embedded stream store over this folder (`DIR`): 'store' tables without 'endpoint' use it (default: a temporary folder, removed at exit)")
+	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address (`ADDR`), e.g. 127.0.0.1:4567")
+	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for this long (`D`, processing time), e.g. '1 h' or 30m, over SET 'table.exec.state.ttl'")
 	if _, err := parseFlags(fs, command{Use: "sql [flags]", About: sqlShellAbout, MaxArgs: 0}, args); err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func runSQLShell(ctx context.Context, args []string) error {
 		in = &termReader{rl: rl}
 		fmt.Fprintf(sh.out, "sluice %s SQL shell: statements end with ';'; HELP; lists the shell's statements, Ctrl-D leaves.\n", version)
 	} else {
-		in = &pipeReader{r: bufio.NewReader(os.Stdin)}
+		in = newPipeReader(os.Stdin)
 	}
 	sh.in = in
 	if sh.note == nil {
@@ -203,19 +203,54 @@ func (t *termReader) save(stmt string) {
 
 func (t *termReader) close() { t.rl.Close() }
 
-type pipeReader struct{ r *bufio.Reader }
+// pipeReader reads piped input on a goroutine of its own, so that a
+// signal ends the shell while a read blocks (closing a blocking pipe does
+// not interrupt a read).
+type pipeReader struct {
+	lines chan lineOrErr
+	stop  chan struct{}
+	once  sync.Once
+}
+
+type lineOrErr struct {
+	line string
+	err  error
+}
+
+func newPipeReader(r io.Reader) *pipeReader {
+	p := &pipeReader{lines: make(chan lineOrErr), stop: make(chan struct{})}
+	go func() { // ends at EOF, or blocked on a read when the process exits
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			if err == io.EOF && line != "" {
+				err = nil
+			}
+			select {
+			case p.lines <- lineOrErr{strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), err}:
+			case <-p.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
 
 func (p *pipeReader) readLine(bool) (string, error) {
-	line, err := p.r.ReadString('\n')
-	if err == io.EOF && line != "" {
-		err = nil
+	select {
+	case l := <-p.lines:
+		return l.line, l.err
+	case <-p.stop:
+		return "", io.EOF
 	}
-	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), err
 }
 
 func (p *pipeReader) save(string) {}
 
-func (p *pipeReader) close() { os.Stdin.Close() }
+func (p *pipeReader) close() { p.once.Do(func() { close(p.stop) }) }
 
 // shell is one sluice sql session.
 type shell struct {

@@ -232,3 +232,77 @@ func TestRunDashReadsTheJobFromStdin(t *testing.T) {
 		t.Fatalf("err %v, output %s; want <stdin>:10:8 and did you mean", err, out)
 	}
 }
+
+func TestSQLShellJobsCanBeListedAndStoppedAndSIGTERMEndsTheShell(t *testing.T) {
+	cmd := exec.Command(binary, "sql", "--parallelism", "1")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdin.Write([]byte("CREATE TABLE s (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100');\n" +
+		"CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');\n" +
+		"INSERT INTO sink SELECT id FROM s;\nINSERT INTO sink SELECT id + 1 FROM s;\nSHOW JOBS;\nSTOP JOB 1;\nSHOW JOBS;\n"))
+	waitFor(t, &errb, "[job 1] stopped", 10*time.Second)
+	waitFor(t, &out, "2    running", 10*time.Second)
+	if !strings.Contains(out.String(), "1    stopped") {
+		t.Fatalf("SHOW JOBS after STOP JOB 1:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sluice sql after SIGTERM: %v\n%s", err, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("sluice sql did not end on SIGTERM with a job running and its input open:\n%s", errb.String())
+	}
+	if !strings.Contains(errb.String(), "[job 2] stopped") {
+		t.Fatalf("job 2 was not stopped:\n%s", errb.String())
+	}
+}
+
+func TestSplitterIgnoresSemicolonsInQuotesAndComments(t *testing.T) {
+	var sp splitter
+	var got []piece
+	for _, line := range []string{
+		"-- a comment; not a statement",
+		"CREATE TABLE t (a INT) WITH ('print-identifier' = 'x;y', /* ; */",
+		"  'connector' = 'print'); SELECT",
+		"'it''s;' FROM t;",
+	} {
+		got = append(got, sp.feed(line)...)
+	}
+	if len(got) != 2 || sp.pending() {
+		t.Fatalf("pieces %+v, pending %v: want two statements", got, sp.pending())
+	}
+	if got[0].line != 1 || got[0].col != 1 || !strings.Contains(got[0].text, "'connector' = 'print')") {
+		t.Fatalf("first piece %+v", got[0])
+	}
+	if got[1].line != 3 || got[1].col != 26 || got[1].text != " SELECT\n'it''s;' FROM t" {
+		t.Fatalf("second piece %+v: want line 3, column 26", got[1])
+	}
+	if src := got[1].src(); !strings.HasPrefix(src, "\n\n"+strings.Repeat(" ", 25)+" SELECT") {
+		t.Fatalf("src %q does not keep the place", src)
+	}
+}
+
+func TestSQLShellHelpListsItsFlags(t *testing.T) {
+	out, err := exec.Command(binary, "sql", "-h").Output()
+	if err != nil {
+		t.Fatalf("sluice sql -h: %v", err)
+	}
+	for _, want := range []string{"Usage: sluice sql [flags]", "--catalog DIR", "--store-dir", "--parallelism", "sluice sql < job.sql"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("sluice sql -h lacks %q:\n%s", want, out)
+		}
+	}
+}
