@@ -56,11 +56,11 @@ const sqlShellHelp = `Statements end with ';' and may span lines.
 // runSQLShell is sluice sql.
 func runSQLShell(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sql", flag.ContinueOnError)
-	par := fs.Int("parallelism", 0, "subtasks per operator, `N` (0: number of CPUs)")
-	catalogDir := fs.String("catalog", "", "keep tables in this folder (`DIR`), for later sessions and jobs (default: in memory)")
-	storeDir := fs.String("store-dir", "", "run an embedded stream store over this folder (`DIR`): 'store' tables without 'endpoint' use it (default: a temporary folder, removed at exit)")
-	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address (`ADDR`), e.g. 127.0.0.1:4567")
-	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for this long (`D`, processing time), e.g. '1 h' or 30m, over SET 'table.exec.state.ttl'")
+	par := fs.Int("parallelism", 0, "`N` subtasks per operator (0: the number of CPUs)")
+	catalogDir := fs.String("catalog", "", "keep tables in folder `DIR`, for later sessions and jobs (default: in memory)")
+	storeDir := fs.String("store-dir", "", "run an embedded stream store over folder `DIR`: 'store' tables without 'endpoint' use it (default: a temporary folder, removed at exit)")
+	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at loopback address `ADDR`, e.g. 127.0.0.1:4567")
+	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for `D` (processing time), e.g. '1 h' or 30m, over SET 'table.exec.state.ttl'")
 	if _, err := parseFlags(fs, command{Use: "sql [flags]", About: sqlShellAbout, MaxArgs: 0}, args); err != nil {
 		return err
 	}
@@ -148,8 +148,11 @@ func runSQLShell(ctx context.Context, args []string) error {
 	if err := sh.sess.Close(dctx); err != nil {
 		fmt.Fprintln(sh.errw, "sluice:", err)
 	}
-	if !sh.interactive && sh.failed > 0 {
-		return fmt.Errorf("%d statement(s) failed", sh.failed)
+	sh.mu.Lock()
+	failed := sh.failed
+	sh.mu.Unlock()
+	if !sh.interactive && failed > 0 {
+		return fmt.Errorf("%d statement(s) failed", failed)
 	}
 	return nil
 }
@@ -482,7 +485,9 @@ func (sh *shell) collect(schema *runtime.Schema, updating bool) func() runtime.O
 }
 
 func (sh *shell) fail(p piece, err error) {
+	sh.mu.Lock()
 	sh.failed++
+	sh.mu.Unlock()
 	msg := err.Error()
 	var se *sql.Error
 	if !errors.As(err, &se) && !strings.HasPrefix(msg, sh.file()+":") {

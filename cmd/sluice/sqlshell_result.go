@@ -191,11 +191,16 @@ func (v *tableView) draw(state string, now time.Time) {
 			}
 		}
 	}
-	if d := now.Sub(v.lastAt); d >= time.Second || v.lastAt.IsZero() {
-		if !v.lastAt.IsZero() {
-			v.rate = float64(v.t.changes-v.lastN) / d.Seconds()
-		}
+	// The rate over the last second or so (over the time so far, in the
+	// first second).
+	if v.lastAt.IsZero() {
+		v.lastAt = v.start
+	}
+	if d := now.Sub(v.lastAt); d >= time.Second {
+		v.rate = float64(v.t.changes-v.lastN) / d.Seconds()
 		v.lastN, v.lastAt = v.t.changes, now
+	} else if since := now.Sub(v.start); since < time.Second && since > 0 {
+		v.rate = float64(v.t.changes) / since.Seconds()
 	}
 	var lines []string
 	lines = append(lines, formatLine(v.t.cols, widths), ruleLine(widths))

@@ -225,6 +225,11 @@ func TestRunDashReadsTheJobFromStdin(t *testing.T) {
 	if rows := resultRows(t, cmd); strings.Join(rows, " ") != "10 9" {
 		t.Fatalf("rows %q, want 9 and 10", rows)
 	}
+	cmd = exec.Command(binary, "explain", "-", "--parallelism", "1")
+	cmd.Stdin = strings.NewReader(clicksDDL + "SELECT id FROM clicks;\n")
+	if out, err := cmd.Output(); err != nil || !strings.Contains(string(out), `source "clicks", parallelism 1`) {
+		t.Fatalf("explain -: %v\n%s", err, out)
+	}
 	cmd = exec.Command(binary, "run", "-")
 	cmd.Stdin = strings.NewReader(clicksDDL + "SELECT idd FROM clicks;\n")
 	out, err := cmd.CombinedOutput()
