@@ -78,6 +78,14 @@ func (s *Session) Compile(file, src string) (*Plan, error) {
 	return plan, nil
 }
 
+// SetParallelism sets the default parallelism of the pieces compiled
+// after (n > 0; others are ignored).
+func (s *Session) SetParallelism(n int) {
+	if n > 0 {
+		s.o.Parallelism = n
+	}
+}
+
 // Settings are the options SET so far, as "'key' = 'value' (where)" lines.
 func (s *Session) Settings() []string { return slices.Clone(s.settings) }
 

@@ -49,7 +49,8 @@ const sqlShellHelp = `Statements end with ';' and may span lines.
   SHOW CONNECTORS                     the connectors, and whether they read or write
   SHOW JOBS | STOP JOB n              the background jobs; stop one
   EXPLAIN SELECT ... | EXPLAIN INSERT ...   the physical plan
-  SET 'key' = 'value' | SET | RESET ['key']  session options (SET alone lists them)
+  SET 'key' = 'value' | SET | RESET ['key']  session options (SET alone lists them),
+                                      e.g. SET 'table.exec.state.ttl' = '1 h'; SET 'parallelism' = '4';
   HELP | QUIT | EXIT
 `
 
@@ -89,7 +90,7 @@ func runSQLShell(ctx context.Context, args []string) error {
 	}
 	defer closeStore()
 
-	sh := &shell{par: *par, out: os.Stdout, errw: os.Stderr,
+	sh := &shell{par: *par, flagPar: *par, out: os.Stdout, errw: os.Stderr,
 		interactive: readline.IsTerminal(int(os.Stdin.Fd())),
 		tty:         readline.IsTerminal(int(os.Stdout.Fd())),
 		quitting:    make(chan struct{})}
@@ -260,7 +261,8 @@ type shell struct {
 	ctx         context.Context // not cancelled by Ctrl-C
 	jobsCtx     context.Context // cancelled when the shell stops its jobs
 	sess        *sql.Session
-	par         int
+	par         int // SET 'parallelism', else flagPar
+	flagPar     int // --parallelism
 	in          lineReader
 	out, errw   io.Writer
 	note        io.Writer // job notices: through readline on a terminal, else errw
@@ -389,6 +391,7 @@ var (
 	explainRE = regexp.MustCompile(`(?is)^(\s*)(explain(\s+plan\s+for)?)\s`)
 	resetRE   = regexp.MustCompile(`(?is)^\s*reset(\s+'([^']*)')?\s*$`)
 	setAllRE  = regexp.MustCompile(`(?is)^\s*set\s*$`)
+	setParRE  = regexp.MustCompile(`(?is)^\s*set\s+'parallelism'\s*=\s*'([^']*)'\s*$`)
 	stopJobRE = regexp.MustCompile(`(?is)^\s*stop\s+job\s+'?(\d+)'?\s*$`)
 )
 
@@ -415,17 +418,37 @@ func (sh *shell) exec(p piece) (quit bool) {
 	case stopJobRE.MatchString(text):
 		id, _ := strconv.Atoi(stopJobRE.FindStringSubmatch(text)[1])
 		sh.stopJob(p, id)
-	case resetRE.MatchString(text):
-		if err := sh.sess.Reset(resetRE.FindStringSubmatch(text)[2]); err != nil {
-			sh.fail(p, err)
-		} else {
-			sh.ok()
+	case setParRE.MatchString(text):
+		v := setParRE.FindStringSubmatch(text)[1]
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			sh.fail(p, fmt.Errorf("SET 'parallelism': %q is not a positive number of subtasks", v))
+			return false
 		}
+		sh.setParallelism(n)
+		sh.ok()
+	case resetRE.MatchString(text):
+		key := resetRE.FindStringSubmatch(text)[2]
+		var err error
+		if key == "" || !strings.EqualFold(key, "parallelism") {
+			err = sh.sess.Reset(key)
+		}
+		if err != nil {
+			sh.fail(p, fmt.Errorf("%v, parallelism", err))
+			return false
+		}
+		if key == "" || strings.EqualFold(key, "parallelism") {
+			sh.setParallelism(sh.flagPar)
+		}
+		sh.ok()
 	case setAllRE.MatchString(text):
+		if sh.par != sh.flagPar {
+			fmt.Fprintf(sh.out, "'parallelism' = '%d'\n", sh.par)
+		}
 		for _, s := range sh.sess.Settings() {
 			fmt.Fprintln(sh.out, s)
 		}
-		fmt.Fprintf(sh.out, "(options: %s)\n", strings.Join(sql.SettingKeys(), ", "))
+		fmt.Fprintf(sh.out, "(options: %s, parallelism)\n", strings.Join(sql.SettingKeys(), ", "))
 	case explainRE.MatchString(p.text):
 		// Blank the keyword out, so that positions stay those of the input.
 		m := explainRE.FindStringSubmatchIndex(p.text)
@@ -446,6 +469,12 @@ func (sh *shell) exec(p piece) (quit bool) {
 		sh.run(p)
 	}
 	return false
+}
+
+// setParallelism makes n the parallelism of the statements after.
+func (sh *shell) setParallelism(n int) {
+	sh.par = n
+	sh.sess.SetParallelism(n)
 }
 
 // blank replaces every character of s but line ends with a space.
@@ -536,7 +565,8 @@ func (sh *shell) runSelect(p piece, plan *sql.Plan, pr *pendingResult) {
 	}()
 	start := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- runtime.Run(qctx, plan.Graph, runtime.Options{Parallelism: sh.par, Log: logf}) }()
+	par := sh.par
+	go func() { done <- runtime.Run(qctx, plan.Graph, runtime.Options{Parallelism: par, Log: logf}) }()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	var view *tableView
@@ -636,10 +666,11 @@ func (sh *shell) startJob(p piece, plan *sql.Plan) {
 	sh.mu.Unlock()
 	fmt.Fprintf(sh.note, "[job %d] submitted: %s\n", j.id, j.text)
 	sh.wg.Add(1)
+	par := sh.par
 	go func() {
 		defer sh.wg.Done()
 		defer cancel()
-		err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: sh.par, Log: logf})
+		err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: par, Log: logf})
 		sh.mu.Lock()
 		j.err, j.ended = err, time.Now()
 		sh.mu.Unlock()

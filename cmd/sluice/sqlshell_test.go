@@ -311,3 +311,23 @@ func TestSQLShellHelpListsItsFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestSQLShellSetParallelismAppliesToLaterQueries(t *testing.T) {
+	code, out, stderr := sqlShell(t, clicksDDL+`SET 'parallelism' = '3';
+EXPLAIN SELECT id + 1 AS x FROM clicks;
+SET;
+RESET 'parallelism';
+EXPLAIN SELECT id + 1 AS x FROM clicks;
+SET 'parallelism' = '0';
+`)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 for the bad SET\n%s", code, stderr)
+	}
+	if !strings.Contains(out, `source "clicks", parallelism 3`) || !strings.Contains(out, "'parallelism' = '3'") ||
+		!strings.Contains(out, `source "clicks", parallelism 1`) {
+		t.Fatalf("SET 'parallelism' did not apply to the first EXPLAIN only:\n%s", out)
+	}
+	if !strings.Contains(stderr, `<stdin>:15:1: SET 'parallelism': "0" is not a positive number of subtasks`) {
+		t.Fatalf("stderr:\n%s", stderr)
+	}
+}
