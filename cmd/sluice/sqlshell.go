@@ -505,7 +505,7 @@ func (sh *shell) compile(p piece) (*sql.Plan, error) {
 func (sh *shell) collect(schema *runtime.Schema, updating bool) func() runtime.Operator {
 	pr := &pendingResult{schema: schema, updating: updating}
 	if sh.tty {
-		pr.to = newLiveTable(schema.Names())
+		pr.to = newLiveTable(schema.Names(), updating)
 	} else {
 		pr.to = &lazyPrinter{w: os.Stdout, cols: schema.Names(), updating: updating}
 	}

@@ -94,23 +94,31 @@ func (p *rowPrinter) count() int64 {
 // liveTable holds a result's current rows, with changes applied: a
 // retraction (-U, -D) removes its row, and the +U that follows takes its
 // place, so a GROUP BY's row for a key updates in place; appended rows
-// (windows, plain SELECT) add at the end.
+// (windows, plain SELECT) add at the end, and only the latest keepRows of
+// an append-only result are kept (no screen shows more).
 type liveTable struct {
-	mu      sync.Mutex
-	cols    []string
-	rows    [][]string
-	hole    int   // where the last retracted row was, -1: none
-	changes int64 // rows received
-	dirty   bool
+	mu       sync.Mutex
+	cols     []string
+	updating bool
+	rows     [][]string
+	dropped  int64 // older rows of an append-only result no longer kept
+	hole     int   // where the last retracted row was, -1: none
+	changes  int64 // rows received
 }
 
-func newLiveTable(cols []string) *liveTable { return &liveTable{cols: cols, hole: -1} }
+const keepRows = 1000
+
+func newLiveTable(cols []string, updating bool) *liveTable {
+	return &liveTable{cols: cols, updating: updating, hole: -1}
+}
+
+// count is the number of rows of the result.
+func (t *liveTable) count() int64 { return int64(len(t.rows)) + t.dropped }
 
 func (t *liveTable) add(kind runtime.RowKind, vals []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.changes++
-	t.dirty = true
 	switch kind {
 	case runtime.UpdateBefore, runtime.Delete:
 		for i := len(t.rows) - 1; i >= 0; i-- {
@@ -130,6 +138,10 @@ func (t *liveTable) add(kind runtime.RowKind, vals []string) {
 	default:
 		t.hole = -1
 		t.rows = append(t.rows, vals)
+		if n := len(t.rows) - keepRows; !t.updating && n >= keepRows {
+			t.rows = append(t.rows[:0:0], t.rows[n:]...)
+			t.dropped += int64(n)
+		}
 	}
 }
 
@@ -207,14 +219,13 @@ func (v *tableView) draw(state string, now time.Time) {
 	for _, r := range rows {
 		lines = append(lines, formatLine(r, widths))
 	}
-	status := fmt.Sprintf("%d rows", len(v.t.rows))
-	if hidden > 0 {
+	status := fmt.Sprintf("%d rows", v.t.count())
+	if hidden > 0 || v.t.dropped > 0 {
 		status += fmt.Sprintf(" (the latest %d shown)", len(rows))
 	}
 	status += fmt.Sprintf(" · %d received · %.0f rows/s · %s · %s", v.t.changes, v.rate,
 		now.Sub(v.start).Round(100*time.Millisecond), state)
 	lines = append(lines, status)
-	v.t.dirty = false
 	v.t.mu.Unlock()
 
 	var b strings.Builder
