@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/chzyer/readline"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/sql/catalog"
@@ -466,9 +468,64 @@ func (sh *shell) exec(p piece) (quit bool) {
 		}
 		fmt.Fprint(sh.out, plan.Explain())
 	default:
+		if err := sh.checkVerb(p, words); err != nil {
+			sh.fail(p, err)
+			return false
+		}
 		sh.run(p)
 	}
 	return false
+}
+
+// verbs are the words a statement may start with.
+var verbs = []string{"CREATE", "DROP", "SHOW", "DESCRIBE", "DESC", "SET", "RESET", "INSERT", "SELECT", "WITH",
+	"EXPLAIN", "HELP", "QUIT", "EXIT", "STOP"}
+
+var (
+	showWhat    = []string{"TABLES", "CONNECTORS", "JOBS"}
+	leadingWord = regexp.MustCompile(`^[A-Z_]+`)
+)
+
+// checkVerb refuses a statement the shell does not know by its first
+// words, naming the nearest (the SQL parser knows only its own).
+func (sh *shell) checkVerb(p piece, words []string) error {
+	at := func(word, msg, near, tail string) error {
+		line, col := p.line, p.col
+		if loc := regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(word) + `\b`).FindStringIndex(p.text); loc != nil {
+			before := p.text[:loc[0]]
+			if nl := strings.LastIndexByte(before, '\n'); nl >= 0 {
+				line += strings.Count(before, "\n")
+				col = loc[0] - nl
+			} else {
+				col += loc[0]
+			}
+		}
+		if near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		return fmt.Errorf("%s:%d:%d: %s%s", sh.file(), line, col, msg, tail)
+	}
+	first := leadingWord.FindString(words[0])
+	if first == "" {
+		return nil // e.g. "(": the parser says what it expects
+	}
+	if !slices.Contains(verbs, first) {
+		return at(first, "unknown statement "+first, suggest.Nearest(first, verbs), "; HELP; lists the statements")
+	}
+	if first != "SHOW" {
+		return nil
+	}
+	if len(words) < 2 || first != words[0] {
+		return at("SHOW", "SHOW what?", "", " SHOW TABLES, SHOW CONNECTORS or SHOW JOBS")
+	}
+	if what := leadingWord.FindString(words[1]); !slices.Contains(showWhat, what) || what != words[1] {
+		near := suggest.Nearest(what, showWhat)
+		if near != "" {
+			near = "SHOW " + near
+		}
+		return at(words[1], "unknown SHOW "+words[1], near, "; say SHOW TABLES, SHOW CONNECTORS or SHOW JOBS")
+	}
+	return nil
 }
 
 // setParallelism makes n the parallelism of the statements after.

@@ -372,3 +372,21 @@ func TestLiveTableUpdatesAKeyInPlaceAndKeepsTheLatestAppendedRows(t *testing.T) 
 		t.Fatalf("the latest rows and the count are not shown:\n%s", b.String())
 	}
 }
+
+func TestSQLShellUnknownStatementSaysDidYouMean(t *testing.T) {
+	code, _, stderr := sqlShell(t, "SHOW CONECTORS;\n  EXPLAN SELECT id FROM t;\nSHOW TABLES;\n")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"<stdin>:1:6: unknown SHOW CONECTORS (did you mean SHOW CONNECTORS?)",
+		"<stdin>:2:3: unknown statement EXPLAN (did you mean EXPLAIN?)",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Count(stderr, "error:") != 2 {
+		t.Errorf("want two errors (SHOW TABLES is fine):\n%s", stderr)
+	}
+}
