@@ -1,4 +1,4 @@
-package main
+package shell
 
 import (
 	"bufio"
@@ -271,4 +271,44 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n])
+}
+
+// lazyPrinter is a rowPrinter made at the first row (or at the end), so
+// that a query failing at its start prints no column names.
+type lazyPrinter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	cols     []string
+	updating bool
+	p        *rowPrinter
+}
+
+func (l *lazyPrinter) start() *rowPrinter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p == nil {
+		l.p = newRowPrinter(l.w, l.cols, l.updating)
+	}
+	return l.p
+}
+
+func (l *lazyPrinter) add(kind runtime.RowKind, vals []string) { l.start().add(kind, vals) }
+
+func (l *lazyPrinter) started() *rowPrinter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p
+}
+
+func (l *lazyPrinter) flush() {
+	if p := l.started(); p != nil {
+		p.flush()
+	}
+}
+
+func (l *lazyPrinter) count() int64 {
+	if p := l.started(); p != nil {
+		return p.count()
+	}
+	return 0
 }
