@@ -324,3 +324,19 @@ func TestSQLShellUnknownStatementSaysDidYouMean(t *testing.T) {
 		t.Errorf("want two errors (SHOW TABLES is fine):\n%s", stderr)
 	}
 }
+
+func TestSQLShellStoreTablesUseTheEmbeddedStore(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := sqlShell(t, clicksDDL+`CREATE TABLE ev (id INT) WITH ('connector' = 'store', 'stream' = 'ev', 'stream.create-shards' = '1');
+INSERT INTO ev SELECT id FROM clicks;
+`, "--store-dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	code, out, stderr := sqlShell(t, `CREATE TABLE ev (id INT) WITH ('connector' = 'store', 'stream' = 'ev', 'scan.bounded.mode' = 'latest');
+SELECT id FROM ev WHERE id > 7;
+`, "--store-dir", dir)
+	if code != 0 || out != "id\n8\n9\n10\n" {
+		t.Fatalf("exit %d, stdout %q: want the rows the first session wrote\n%s", code, out, stderr)
+	}
+}

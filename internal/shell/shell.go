@@ -72,14 +72,17 @@ type Options struct {
 	// Banner is printed when the shell starts on a terminal.
 	Banner string
 	// Log receives the log lines of the queries and jobs the shell runs
-	// (nil: standard error).
+	// (nil: Err).
 	Log func(format string, args ...any)
+	// In, Out and Err are the shell's input, output and where errors go
+	// (nil: the process's standard input, output and error). An In that
+	// is a terminal gets a prompt with line editing; an Out that is one,
+	// live tables.
+	In       io.Reader
+	Out, Err io.Writer
 }
 
-// Run runs a shell session over the process's standard input and output
-// until EOF, QUIT or SIGTERM. With standard input a terminal, it reads
-// with line editing and history; with standard output a terminal, a
-// SELECT shows a live table. Ctrl-C (SIGINT) cancels the running SELECT;
+// Run runs a shell session until EOF, QUIT or SIGTERM. Ctrl-C (SIGINT) cancels the running SELECT;
 // with piped input and no SELECT running, it stops the session's jobs and
 // ends the session. It returns an error when a statement of piped input
 // failed (each error is printed as it happens).
@@ -87,14 +90,23 @@ func Run(ctx context.Context, o Options) error {
 	if o.Parallelism <= 0 {
 		return errors.New("shell: Options.Parallelism must be positive")
 	}
+	if o.In == nil {
+		o.In = os.Stdin
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Err == nil {
+		o.Err = os.Stderr
+	}
 	if o.Log == nil {
-		o.Log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format+"\n", args...) }
+		o.Log = func(format string, args ...any) { fmt.Fprintf(o.Err, "sluice: "+format+"\n", args...) }
 	}
 	par := o.Parallelism
-	sh := &shell{par: par, flagPar: par, logf: o.Log, out: os.Stdout, errw: os.Stderr,
-		interactive: readline.IsTerminal(int(os.Stdin.Fd())),
-		tty:         readline.IsTerminal(int(os.Stdout.Fd())),
-		quitting:    make(chan struct{})}
+	inTerm, interactive := terminal(o.In)
+	outTerm, tty := terminal(o.Out)
+	sh := &shell{par: par, flagPar: par, logf: o.Log, out: o.Out, errw: o.Err,
+		interactive: interactive, tty: tty, outTerm: outTerm, quitting: make(chan struct{})}
 	// Ctrl-C is the shell's: it cancels the running query, not the shell;
 	// SIGTERM ends the shell.
 	sh.ctx = context.WithoutCancel(ctx)
@@ -114,6 +126,9 @@ func Run(ctx context.Context, o Options) error {
 			HistorySearchFold:      true,
 			InterruptPrompt:        "^C",
 			EOFPrompt:              "exit",
+			Stdin:                  readline.NewCancelableStdin(inTerm),
+			Stdout:                 o.Out,
+			Stderr:                 o.Err,
 		})
 		if err != nil {
 			return err
@@ -125,7 +140,7 @@ func Run(ctx context.Context, o Options) error {
 			fmt.Fprintln(sh.out, o.Banner)
 		}
 	} else {
-		in = newPipeReader(os.Stdin)
+		in = newPipeReader(o.In)
 	}
 	sh.in = in
 	if sh.note == nil {
@@ -181,6 +196,7 @@ type shell struct {
 	note        io.Writer // job notices: through readline on a terminal, else errw
 	interactive bool      // standard input is a terminal
 	tty         bool      // standard output is a terminal: live tables
+	outTerm     *os.File  // standard output, when a terminal
 
 	mu       sync.Mutex
 	fgCancel context.CancelFunc // of the running SELECT
@@ -464,7 +480,7 @@ func (sh *shell) collect(schema *runtime.Schema, updating bool) func() runtime.O
 	if sh.tty {
 		pr.to = newLiveTable(schema.Names(), updating)
 	} else {
-		pr.to = &lazyPrinter{w: os.Stdout, cols: schema.Names(), updating: updating}
+		pr.to = &lazyPrinter{w: sh.out, cols: schema.Names(), updating: updating}
 	}
 	sh.pending = pr
 	return newCollect(pr.to)
@@ -528,8 +544,8 @@ func (sh *shell) runSelect(p piece, plan *sql.Plan, pr *pendingResult) {
 	defer tick.Stop()
 	var view *tableView
 	if t, ok := pr.to.(*liveTable); ok {
-		view = &tableView{t: t, w: os.Stdout, start: start, size: func() (int, int) {
-			w, h, _ := readline.GetSize(int(os.Stdout.Fd()))
+		view = &tableView{t: t, w: sh.out, start: start, size: func() (int, int) {
+			w, h, _ := readline.GetSize(int(sh.outTerm.Fd()))
 			return w, h
 		}}
 		view.draw("running · Ctrl-C cancels", time.Now())
@@ -591,4 +607,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// terminal returns x as a file when it is a terminal.
+func terminal(x any) (*os.File, bool) {
+	f, ok := x.(*os.File)
+	if !ok || !readline.IsTerminal(int(f.Fd())) {
+		return nil, false
+	}
+	return f, true
 }

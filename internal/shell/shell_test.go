@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	_ "github.com/sluicehq/sluice/connectors/blackhole"
+	_ "github.com/sluicehq/sluice/connectors/datagen"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -73,5 +76,29 @@ func TestLiveTableUpdatesAKeyInPlaceAndKeepsTheLatestAppendedRows(t *testing.T) 
 	}
 	if !strings.Contains(b.String(), "\n2999\n3000 rows (the latest 5 shown)") {
 		t.Fatalf("the latest rows and the count are not shown:\n%s", b.String())
+	}
+}
+
+func TestRunPipedSessionPrintsResultsAndEndsItsGoroutines(t *testing.T) {
+	in := strings.NewReader(`CREATE TABLE n (id INT) WITH ('connector' = 'datagen', 'number-of-rows' = '4',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '4');
+CREATE TABLE sink (id INT) WITH ('connector' = 'blackhole');
+INSERT INTO sink SELECT id FROM n;
+SELECT id * 10 AS x FROM n WHERE id > 2;
+SELECT nope FROM n;
+`)
+	var out, errb strings.Builder
+	err := Run(context.Background(), Options{Parallelism: 1, In: in, Out: &out, Err: &errb})
+	if err == nil || err.Error() != "1 statement(s) failed" {
+		t.Fatalf("Run: %v, want one failed statement\n%s", err, errb.String())
+	}
+	if out.String() != "x\n30\n40\n" {
+		t.Fatalf("stdout %q", out.String())
+	}
+	for _, want := range []string{"[job 1] submitted: INSERT INTO sink SELECT id FROM n", "[job 1] finished",
+		`error: <stdin>:6:8: unknown column "nope"`} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
 	}
 }
