@@ -105,6 +105,9 @@ func Run(ctx context.Context, o Options) error {
 	par := o.Parallelism
 	inTerm, interactive := terminal(o.In)
 	outTerm, tty := terminal(o.Out)
+	// Jobs write notices while the shell prints: one lock for both.
+	var wmu sync.Mutex
+	o.Out, o.Err = &lockedWriter{mu: &wmu, w: o.Out}, &lockedWriter{mu: &wmu, w: o.Err}
 	sh := &shell{par: par, flagPar: par, logf: o.Log, out: o.Out, errw: o.Err,
 		interactive: interactive, tty: tty, outTerm: outTerm, quitting: make(chan struct{})}
 	// Ctrl-C is the shell's: it cancels the running query, not the shell;
@@ -210,10 +213,9 @@ type shell struct {
 	pending *pendingResult
 }
 
+// pendingResult is where the rows of a SELECT go.
 type pendingResult struct {
-	schema   *runtime.Schema
-	updating bool
-	to       result
+	to result
 }
 
 // watchSignals answers Ctrl-C (SIGINT) by cancelling the running SELECT;
@@ -476,7 +478,7 @@ func (sh *shell) compile(p piece) (*sql.Plan, error) {
 
 // collect is the session's Collect: it makes the result of a bare SELECT.
 func (sh *shell) collect(schema *runtime.Schema, updating bool) func() runtime.Operator {
-	pr := &pendingResult{schema: schema, updating: updating}
+	pr := &pendingResult{}
 	if sh.tty {
 		pr.to = newLiveTable(schema.Names(), updating)
 	} else {
@@ -616,4 +618,16 @@ func terminal(x any) (*os.File, bool) {
 		return nil, false
 	}
 	return f, true
+}
+
+// lockedWriter serialises the writes of goroutines to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
