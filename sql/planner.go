@@ -49,6 +49,10 @@ type Options struct {
 	// give runtime.Run the same set. Nil: each topic has a set of its own,
 	// registered for /metrics until the plan is closed.
 	Metrics *metrics.Set
+	// Collect, when set, receives the rows of a bare SELECT instead of the
+	// print sink: it is given the query's columns and whether its result
+	// is updating, and returns the sink operator (run as one subtask).
+	Collect func(schema *runtime.Schema, updating bool) func() runtime.Operator
 }
 
 // Plan is a compiled job file: one dataflow graph running every INSERT.
@@ -853,6 +857,10 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	updating := false
 	for _, s := range outs {
 		updating = updating || s.updating
+	}
+	if t == nil && p.o.Collect != nil {
+		p.collect(first.schema, updating, outs)
+		return nil
 	}
 	var f connectors.Factory
 	ct := connectors.Table{Name: "stdout", Options: map[string]string{"connector": "print"}, TimeColumn: -1}

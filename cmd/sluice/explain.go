@@ -80,11 +80,11 @@ func explainSQL(path string, par int, catalogDir, stateTTL string) (runtime.Phys
 	if err != nil {
 		return runtime.PhysicalPlan{}, err
 	}
-	src, err := os.ReadFile(path)
+	src, name, err := readJobFile(path)
 	if err != nil {
 		return runtime.PhysicalPlan{}, err
 	}
-	return explainSource(path, string(src), par, catalogDir, ttl)
+	return explainSource(name, string(src), par, catalogDir, ttl)
 }
 
 // explainSource plans the job file path that holds src.

@@ -27,6 +27,7 @@ var helpPages = map[string][]string{
 	"catalog":               {"catalog"},
 	"store":                 {"store"},
 	"agent":                 {"agent"},
+	"sql":                   {"sql"},
 	"stream":                {"stream"},
 	"stream-consume":        {"stream", "consume"},
 	"stream-produce":        {"stream", "produce"},

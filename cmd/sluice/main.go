@@ -31,6 +31,7 @@ type subcommand struct {
 var commands = []subcommand{
 	{"demo", "live CPU alarms over the embedded stream store (Ctrl-C stops)", runDemo},
 	{"run", "run a SQL job file (every INSERT INTO … SELECT as one job), or a ready-made job by name", runRun},
+	{"sql", "a SQL shell: live SELECT results, DDL, EXPLAIN, background INSERT jobs (or the statements piped in)", runSQLShell},
 	{"explain", "print the physical plan of a SQL job file or a ready-made job (--format text|json)", runExplain},
 	{"catalog", "list or describe the tables of a catalog folder", runCatalog},
 	{"store", "serve the stream store with the Kinesis Data Streams API", runStore},

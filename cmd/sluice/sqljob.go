@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -29,16 +30,17 @@ import (
 )
 
 // isSQLFile tells a job file from the name of a ready-made job.
-func isSQLFile(arg string) bool { return strings.HasSuffix(strings.ToLower(arg), ".sql") }
+// "-" is a job file read from standard input.
+func isSQLFile(arg string) bool { return arg == "-" || strings.HasSuffix(strings.ToLower(arg), ".sql") }
 
 // compileFile reads and plans a job file; a positive stateTTL is the
 // state TTL of every query, over the file's SET.
 func compileFile(path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
-	src, err := os.ReadFile(path)
+	src, name, err := readJobFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return compileSource(path, string(src), par, catalogDir, stateTTL)
+	return compileSource(name, string(src), par, catalogDir, stateTTL)
 }
 
 // compileSource plans src, the job file path.
@@ -61,6 +63,20 @@ func compileSource(path, src string, par int, catalogDir string, stateTTL time.D
 		fmt.Fprintln(os.Stderr, "sluice:", w)
 	}
 	return plan, nil
+}
+
+// readJobFile reads a job file, or standard input for "-"; name is what
+// errors call it.
+func readJobFile(path string) (src []byte, name string, err error) {
+	if path == "-" {
+		src, err = io.ReadAll(os.Stdin)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the job from standard input: %w", err)
+		}
+		return src, "<stdin>", nil
+	}
+	src, err = os.ReadFile(path)
+	return src, path, err
 }
 
 type sqlOpts struct {
