@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -45,22 +43,10 @@ func RunCheckpointed(ctx context.Context, w Workload, parallelism int, interval 
 		return CheckpointRun{}, err
 	}
 	out := CheckpointRun{Result: r}
-	var b strings.Builder
-	set.WritePrometheus(&b)
-	for _, line := range strings.Split(b.String(), "\n") {
-		name, val, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(val, &v); err != nil {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(name, "sluice_checkpoints_completed_total"):
-			out.Checkpoints = int64(v) - 1 // without the one that records the end
-		}
-	}
+	// The job is called "bench" (runSluice); the last checkpoint records
+	// the end of input.
+	done := set.GetOrCreateCounter(`sluice_checkpoints_completed_total{job="bench"}`).Get()
+	out.Checkpoints = int64(done) - 1
 	// The folder keeps the last checkpoints: the one that records the end
 	// (its state is small) and those before it.
 	files, _ := filepath.Glob(filepath.Join(dir, "chk-*", "state.bin"))

@@ -36,3 +36,24 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 	b.ReportMetric(n/float64(b.N), "checkpoints/run")
 	b.ReportMetric(float64(size)/1e6, "state-MB")
 }
+
+// TestCheckpointedRunCountsItsCheckpoints: the checkpoint benchmark reads
+// how many checkpoints completed from the job's counters, and its results
+// match a run without checkpoints.
+func TestCheckpointedRunCountsItsCheckpoints(t *testing.T) {
+	w := Workload{Events: 3_000_000, Keys: 1000, Window: time.Second}
+	p, err := RunCheckpointed(t.Context(), w, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := RunCheckpointed(t.Context(), w, 2, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Check != p.Check {
+		t.Fatalf("results differ with checkpoints: %+v vs %+v", c.Check, p.Check)
+	}
+	if c.Checkpoints < 1 || c.StateBytes <= 0 {
+		t.Fatalf("%d checkpoints of %d bytes in %v: want at least one", c.Checkpoints, c.StateBytes, c.Elapsed)
+	}
+}
