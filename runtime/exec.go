@@ -47,6 +47,12 @@ type Options struct {
 	// Context.Logger, which adds the attributes job, operator and subtask.
 	// Nil: lines on standard error (NewLineHandler).
 	Logger *slog.Logger
+	// StopTimeout is how long Run waits, once the job has stopped, for the
+	// goroutines its operators started with Context.Go (default
+	// DefaultStopTimeout, 30 s). Those still running then — they ignore
+	// the cancellation of their context — are left running, and Run's
+	// error includes a *StuckGoroutinesError naming their subtasks.
+	StopTimeout time.Duration
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -99,7 +105,8 @@ type task struct {
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
 // It returns the first operator error, wrapped in *OperatorError, or
 // ctx.Err() when cancelled. Every goroutine it started has returned when Run
-// returns.
+// returns, unless a goroutine of an operator (Context.Go) ignores the end of
+// the job: see Options.StopTimeout.
 func Run(ctx context.Context, g *Graph, opt Options) error {
 	if opt.Parallelism <= 0 {
 		opt.Parallelism = runtime.GOMAXPROCS(0)
@@ -150,7 +157,7 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	// closed, and returns the first error of one of them.
 	endOps := func() error {
 		stopOps()
-		return grp.wait()
+		return grp.wait(opt.StopTimeout)
 	}
 	if coord != nil {
 		for _, t := range tasks {
@@ -208,6 +215,9 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	}
 	gerr := endOps()
 	if err := context.Cause(ctx); err != nil {
+		if se := (*StuckGoroutinesError)(nil); errors.As(gerr, &se) {
+			return errors.Join(err, se)
+		}
 		return err
 	}
 	return gerr
