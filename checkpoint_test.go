@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,7 +245,8 @@ func TestExecuteRefusesDuplicatesUnlessAllowed(t *testing.T) {
 	}
 	err := idJob(t, out, 500, 0).Execute(context.Background(), sluice.WithCheckpoints(filepath.Join(out, "ck2"), time.Hour))
 	var re *rt.RestoreError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "would publish those rows again") {
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "would publish those rows again") ||
+		!strings.Contains(err.Error(), "sluice.AllowDuplicates()") || !strings.Contains(err.Error(), "sluice.FromSavepoint") {
 		t.Fatalf("over published output: %v, want a refusal", err)
 	}
 	if n := len(publishedIDs(t, out)); n != 500 {
@@ -256,5 +258,38 @@ func TestExecuteRefusesDuplicatesUnlessAllowed(t *testing.T) {
 	}
 	if n := len(publishedIDs(t, out)); n != 1000 {
 		t.Fatalf("%d rows published with duplicates allowed, want 1000", n)
+	}
+}
+
+// TestExecuteRefusesAChangedJobNamingTheGoOption: a job restored from the
+// checkpoint of a job with other operators is refused with an error that
+// names the option of the Go API that overrides it, which then does.
+func TestExecuteRefusesAChangedJobNamingTheGoOption(t *testing.T) {
+	ck := filepath.Join(t.TempDir(), "ck")
+	job := func(print bool) *sluice.Env {
+		env := sluice.NewEnv(sluice.WithParallelism(1), sluice.WithOutput(io.Discard))
+		s := env.FromGenerator("gen", idSchema, 100, func(b *rt.Batch, first int64, n int) {
+			for i := first; i < first+int64(n); i++ {
+				b.Cols[0].I64 = append(b.Cols[0].I64, i)
+				b.Cols[1].I64 = append(b.Cols[1].I64, i)
+				b.Cols[2].I64 = append(b.Cols[2].I64, i)
+			}
+		})
+		if print {
+			s.Print()
+		} else {
+			s.Discard(nil)
+		}
+		return env
+	}
+	if err := job(false).Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	err := job(true).Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour))
+	if err == nil || !strings.Contains(err.Error(), `operator "print" is new`) || !strings.Contains(err.Error(), "sluice.AllowNonRestoredState()") {
+		t.Fatalf("a changed job over the checkpoint: %v, want a refusal naming sluice.AllowNonRestoredState()", err)
+	}
+	if err := job(true).Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour, sluice.AllowNonRestoredState())); err != nil {
+		t.Fatalf("with AllowNonRestoredState: %v", err)
 	}
 }
