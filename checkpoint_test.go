@@ -20,7 +20,10 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/file"
+	"github.com/sluicehq/sluice/operators/process"
+	"github.com/sluicehq/sluice/operators/window"
 	rt "github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/state"
 )
 
 var idSchema = rt.NewSchema(rt.Field{Name: "k", Type: rt.BigInt}, rt.Field{Name: "id", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
@@ -293,3 +296,59 @@ func TestExecuteRefusesAChangedJobNamingTheGoOption(t *testing.T) {
 		t.Fatalf("with AllowNonRestoredState: %v", err)
 	}
 }
+
+// TestFromRowsResumesAfterTheRowsItHadEmitted: a FromRows job stopped
+// with a savepoint midway and executed again goes on after the rows it had
+// emitted: the window counts each row once.
+func TestFromRowsResumesAfterTheRowsItHadEmitted(t *testing.T) {
+	const total = 200_000
+	ck := filepath.Join(t.TempDir(), "ck")
+	schema := rt.NewSchema(rt.Field{Name: "k", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
+	rows := make([][]rt.Value, total)
+	for i := range rows {
+		rows[i] = []rt.Value{rt.IntValue(0), rt.TimeValue(int64(i))}
+	}
+	stop := make(chan struct{})
+	var once sync.Once
+	job := func() (*sluice.Env, *sluice.Collected) {
+		env := sluice.NewEnv(sluice.WithParallelism(1), sluice.WithBufferRows(64))
+		seen := 0
+		counts := env.FromRows("rows", schema, rows, sluice.BatchRows(1), sluice.Watermark("ts", 0)).
+			KeyBy("k").Process(schema, "ts", func() process.Func {
+			return passFunc(func() {
+				if seen++; seen == 1000 {
+					once.Do(func() { close(stop) })
+				}
+			})
+		}, state.Options{}).
+			KeyBy("k").Window(window.Tumble(time.Hour)).Aggregate(sluice.Count("n")).Collect()
+		return env, counts
+	}
+	env, first := job()
+	err := env.Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour, sluice.StopWithSavepoint(stop)))
+	var sp *sluice.SavepointError
+	if !errors.As(err, &sp) {
+		t.Fatalf("first run: %v, want a stop with a savepoint midway", err)
+	}
+	if got := first.Strings(); len(got) != 0 {
+		t.Fatalf("the first run fired %v before its end", got)
+	}
+	env, counts := job()
+	if err := env.Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counts.Strings(), fmt.Sprintf("0,1970-01-01 00:00:00.000,1970-01-01 01:00:00.000,%d", total); len(got) != 1 || got[0] != want {
+		t.Fatalf("after a savepoint and a resume the window counts %v, want [%s]", got, want)
+	}
+}
+
+// passFunc is a keyed process function that passes every row on, calling
+// itself first.
+type passFunc func()
+
+func (f passFunc) ProcessRow(_ *process.Ctx, b *rt.Batch, r int, out *process.Emitter) error {
+	f()
+	return out.AppendRow(b, r)
+}
+
+func (passFunc) OnTimer(*process.Ctx, int64, bool, *process.Emitter) error { return nil }
