@@ -236,7 +236,10 @@ func IdleTimeout(d time.Duration) SourceOption { return func(c *sourceConf) { c.
 // SourceParallelism sets the number of source subtasks.
 func SourceParallelism(n int) SourceOption { return func(c *sourceConf) { c.par = n } }
 
-// FromSource adds a source made of runtime.Source subtasks.
+// FromSource adds a source made of runtime.Source subtasks. With
+// WithCheckpoints, a source that should go on where it was when the job is
+// restored implements runtime.CheckpointedSource; one that does not starts
+// afresh (a replaying source sends its rows again).
 func (e *Env) FromSource(name string, schema *rt.Schema, newSource func() rt.Source, opts ...SourceOption) *Stream {
 	c := sourceConf{par: e.opt.Parallelism}
 	for _, o := range opts {
