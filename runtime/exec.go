@@ -22,8 +22,9 @@ type Options struct {
 	// BufferRows bounds each input lane of a subtask, in rows
 	// (default: 4 × DefaultBatchRows). A full lane blocks its producer.
 	BufferRows int
-	// Metrics receives the job's metrics; nil for a private set. The set is
-	// registered for /metrics while the job runs.
+	// Metrics receives the job's metrics; nil for a private set, which is
+	// registered for /metrics (metrics.RegisterSet) while the job runs. A
+	// set given here is the caller's to register.
 	Metrics *metrics.Set
 	// Barriers, when set, triggers checkpoints: each barrier received is
 	// injected into every source subtask after its current batch, and
