@@ -104,9 +104,8 @@ func TestRunWaitsForGoroutinesOfTheGroup(t *testing.T) {
 // group that ignores the end of the job holds Run only for StopTimeout;
 // Run then fails naming the operator and subtask that started it.
 func TestGoroutineIgnoringCancellationDoesNotHangRun(t *testing.T) {
-	release := make(chan struct{})
-	var exited sync.WaitGroup
-	defer func() { close(release); exited.Wait() }()
+	release, exited := make(chan struct{}), make(chan struct{})
+	defer func() { close(release); <-exited }()
 	started := make(chan struct{}, 2)
 	g := NewGraph("stuck-job")
 	src := g.AddSource("src", kvSchema, 1, func() Source { return &endless{} }, NoWatermarks)
@@ -114,8 +113,7 @@ func TestGoroutineIgnoringCancellationDoesNotHangRun(t *testing.T) {
 		return &ctxProbe{body: func(c *Context, ctx context.Context) error {
 			started <- struct{}{}
 			if c.Subtask == 1 {
-				exited.Add(1)
-				defer exited.Done()
+				defer close(exited)
 				<-release // ignores ctx
 				return nil
 			}
