@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,10 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/file"
+	"github.com/sluicehq/sluice/operators/process"
+	"github.com/sluicehq/sluice/operators/window"
 	rt "github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/state"
 )
 
 var idSchema = rt.NewSchema(rt.Field{Name: "k", Type: rt.BigInt}, rt.Field{Name: "id", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
@@ -244,7 +248,8 @@ func TestExecuteRefusesDuplicatesUnlessAllowed(t *testing.T) {
 	}
 	err := idJob(t, out, 500, 0).Execute(context.Background(), sluice.WithCheckpoints(filepath.Join(out, "ck2"), time.Hour))
 	var re *rt.RestoreError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "would publish those rows again") {
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "would publish those rows again") ||
+		!strings.Contains(err.Error(), "sluice.AllowDuplicates()") || !strings.Contains(err.Error(), "sluice.FromSavepoint") {
 		t.Fatalf("over published output: %v, want a refusal", err)
 	}
 	if n := len(publishedIDs(t, out)); n != 500 {
@@ -258,3 +263,92 @@ func TestExecuteRefusesDuplicatesUnlessAllowed(t *testing.T) {
 		t.Fatalf("%d rows published with duplicates allowed, want 1000", n)
 	}
 }
+
+// TestExecuteRefusesAChangedJobNamingTheGoOption: a job restored from the
+// checkpoint of a job with other operators is refused with an error that
+// names the option of the Go API that overrides it, which then does.
+func TestExecuteRefusesAChangedJobNamingTheGoOption(t *testing.T) {
+	ck := filepath.Join(t.TempDir(), "ck")
+	job := func(print bool) *sluice.Env {
+		env := sluice.NewEnv(sluice.WithParallelism(1), sluice.WithOutput(io.Discard))
+		s := env.FromGenerator("gen", idSchema, 100, func(b *rt.Batch, first int64, n int) {
+			for i := first; i < first+int64(n); i++ {
+				b.Cols[0].I64 = append(b.Cols[0].I64, i)
+				b.Cols[1].I64 = append(b.Cols[1].I64, i)
+				b.Cols[2].I64 = append(b.Cols[2].I64, i)
+			}
+		})
+		if print {
+			s.Print()
+		} else {
+			s.Discard(nil)
+		}
+		return env
+	}
+	if err := job(false).Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	err := job(true).Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour))
+	if err == nil || !strings.Contains(err.Error(), `operator "print" is new`) || !strings.Contains(err.Error(), "sluice.AllowNonRestoredState()") {
+		t.Fatalf("a changed job over the checkpoint: %v, want a refusal naming sluice.AllowNonRestoredState()", err)
+	}
+	if err := job(true).Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour, sluice.AllowNonRestoredState())); err != nil {
+		t.Fatalf("with AllowNonRestoredState: %v", err)
+	}
+}
+
+// TestFromRowsResumesAfterTheRowsItHadEmitted: a FromRows job stopped
+// with a savepoint midway and executed again goes on after the rows it had
+// emitted: the window counts each row once.
+func TestFromRowsResumesAfterTheRowsItHadEmitted(t *testing.T) {
+	const total = 200_000
+	ck := filepath.Join(t.TempDir(), "ck")
+	schema := rt.NewSchema(rt.Field{Name: "k", Type: rt.BigInt}, rt.Field{Name: "ts", Type: rt.Timestamp})
+	rows := make([][]rt.Value, total)
+	for i := range rows {
+		rows[i] = []rt.Value{rt.IntValue(0), rt.TimeValue(int64(i))}
+	}
+	stop := make(chan struct{})
+	var once sync.Once
+	job := func() (*sluice.Env, *sluice.Collected) {
+		env := sluice.NewEnv(sluice.WithParallelism(1), sluice.WithBufferRows(64))
+		seen := 0
+		counts := env.FromRows("rows", schema, rows, sluice.BatchRows(1), sluice.Watermark("ts", 0)).
+			KeyBy("k").Process(schema, "ts", func() process.Func {
+			return passFunc(func() {
+				if seen++; seen == 1000 {
+					once.Do(func() { close(stop) })
+				}
+			})
+		}, state.Options{}).
+			KeyBy("k").Window(window.Tumble(time.Hour)).Aggregate(sluice.Count("n")).Collect()
+		return env, counts
+	}
+	env, first := job()
+	err := env.Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour, sluice.StopWithSavepoint(stop)))
+	var sp *sluice.SavepointError
+	if !errors.As(err, &sp) {
+		t.Fatalf("first run: %v, want a stop with a savepoint midway", err)
+	}
+	if got := first.Strings(); len(got) != 0 {
+		t.Fatalf("the first run fired %v before its end", got)
+	}
+	env, counts := job()
+	if err := env.Execute(context.Background(), sluice.WithCheckpoints(ck, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counts.Strings(), fmt.Sprintf("0,1970-01-01 00:00:00.000,1970-01-01 01:00:00.000,%d", total); len(got) != 1 || got[0] != want {
+		t.Fatalf("after a savepoint and a resume the window counts %v, want [%s]", got, want)
+	}
+}
+
+// passFunc is a keyed process function that passes every row on, calling
+// itself first.
+type passFunc func()
+
+func (f passFunc) ProcessRow(_ *process.Ctx, b *rt.Batch, r int, out *process.Emitter) error {
+	f()
+	return out.AppendRow(b, r)
+}
+
+func (passFunc) OnTimer(*process.Ctx, int64, bool, *process.Emitter) error { return nil }

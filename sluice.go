@@ -29,8 +29,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -68,7 +70,8 @@ func WithMetrics(set *metrics.Set) Option { return func(e *Env) { e.opt.Metrics 
 // latest complete checkpoint or savepoint in dir (or FromSavepoint),
 // restarts from the latest checkpoint when an operator fails (10 times,
 // or RestartAttempts), and stops with a savepoint when StopWithSavepoint's
-// channel delivers.
+// channel delivers. What it restores and each restart are logged
+// (WithLogger, or CheckpointLog).
 func WithCheckpoints(dir string, interval time.Duration, opts ...CheckpointOption) Option {
 	return func(e *Env) {
 		sup := &rt.SupervisorOptions{Dir: dir, Interval: interval, RestartAttempts: 10}
@@ -116,7 +119,8 @@ func AllowDuplicates() CheckpointOption {
 }
 
 // CheckpointLog sends the supervisor's lines (what is restored, restarts,
-// warnings about the folder) to logf.
+// warnings about the folder) to logf instead of the job's logger
+// (WithLogger), where they go by default.
 func CheckpointLog(logf func(format string, args ...any)) CheckpointOption {
 	return func(s *rt.SupervisorOptions) { s.Log = logf }
 }
@@ -128,6 +132,12 @@ type SavepointError = rt.SavepointError
 // ErrStoppedWithSavepoint: errors.Is(err, ErrStoppedWithSavepoint) tells an
 // Execute stopped with a savepoint.
 var ErrStoppedWithSavepoint = rt.ErrStoppedWithSavepoint
+
+// WithLogger sets the job's logger: operators and sources log through it
+// (runtime.Context.Logger adds the attributes job, operator and subtask),
+// and so does WithCheckpoints unless CheckpointLog is given. Default: lines
+// on standard error (runtime.DefaultLogger).
+func WithLogger(l *slog.Logger) Option { return func(e *Env) { e.opt.Logger = l } }
 
 // WithName names the job (the job label of its metrics).
 func WithName(name string) Option { return func(e *Env) { e.g.Name = name } }
@@ -174,9 +184,27 @@ func (e *Env) Execute(ctx context.Context, opts ...Option) error {
 		return err
 	}
 	if e.sup != nil {
-		return rt.Supervise(ctx, e.g, e.opt, *e.sup)
+		sup := *e.sup
+		if sup.Log == nil {
+			sup.Log = e.logf
+		}
+		return rt.Supervise(ctx, e.g, e.opt, sup)
 	}
 	return rt.Run(ctx, e.g, e.opt)
+}
+
+// logf logs a line of the supervisor through the job's logger: at level
+// Warn when it is a warning, Info otherwise.
+func (e *Env) logf(format string, args ...any) {
+	l := e.opt.Logger
+	if l == nil {
+		l = rt.DefaultLogger()
+	}
+	level := slog.LevelInfo
+	if strings.HasPrefix(format, "warning: ") {
+		level = slog.LevelWarn
+	}
+	l.Log(context.Background(), level, fmt.Sprintf(format, args...), rt.LogJob, e.g.Name)
 }
 
 // SourceOption configures a source.
@@ -208,7 +236,10 @@ func IdleTimeout(d time.Duration) SourceOption { return func(c *sourceConf) { c.
 // SourceParallelism sets the number of source subtasks.
 func SourceParallelism(n int) SourceOption { return func(c *sourceConf) { c.par = n } }
 
-// FromSource adds a source made of runtime.Source subtasks.
+// FromSource adds a source made of runtime.Source subtasks. With
+// WithCheckpoints, a source that should go on where it was when the job is
+// restored implements runtime.CheckpointedSource; one that does not starts
+// afresh (a replaying source sends its rows again).
 func (e *Env) FromSource(name string, schema *rt.Schema, newSource func() rt.Source, opts ...SourceOption) *Stream {
 	c := sourceConf{par: e.opt.Parallelism}
 	for _, o := range opts {

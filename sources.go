@@ -158,7 +158,8 @@ func (g *generator) Close() error { return nil }
 
 // FromRows adds a bounded source that emits rows (one value per column) in
 // order, from a single subtask, in batches of up to rt.DefaultBatchRows rows
-// (see BatchRows).
+// (see BatchRows). Its position is part of checkpoints: restored, it goes
+// on after the last row it had emitted (given the same rows).
 func (e *Env) FromRows(name string, schema *rt.Schema, rows [][]rt.Value, opts ...SourceOption) *Stream {
 	opts = append([]SourceOption{SourceParallelism(1)}, opts...)
 	var c sourceConf
@@ -178,24 +179,59 @@ func (e *Env) FromRows(name string, schema *rt.Schema, rows [][]rt.Value, opts .
 }
 
 type rowSource struct {
-	schema *rt.Schema
-	rows   [][]rt.Value
-	batch  int
-	b      *rt.Batch
+	schema   *rt.Schema
+	rows     [][]rt.Value
+	batch    int
+	b        *rt.Batch
+	subtask  int
+	next     int           // the next row to emit
+	restored map[int64]int // subtask → next row (RestorePositions)
 }
 
-func (s *rowSource) Open(*rt.Context) error { s.b = rt.NewBatch(s.schema); return nil }
+// A subtask's position in a checkpoint is its number and its next row: a
+// restored job goes on from there instead of emitting the rows again.
+func (s *rowSource) SnapshotPosition() ([]byte, error) {
+	d := binary.LittleEndian.AppendUint64(nil, uint64(s.subtask))
+	return binary.LittleEndian.AppendUint64(d, uint64(s.next)), nil
+}
+
+func (s *rowSource) RestorePositions(all [][]byte) error {
+	if len(all) == 0 {
+		return nil // a checkpoint of a version that kept none: from the start
+	}
+	s.restored = map[int64]int{}
+	for _, d := range all {
+		if len(d) != 16 {
+			return fmt.Errorf("rows position of %d bytes, want 16", len(d))
+		}
+		s.restored[int64(binary.LittleEndian.Uint64(d))] = int(binary.LittleEndian.Uint64(d[8:]))
+	}
+	return nil
+}
+
+func (s *rowSource) Open(ctx *rt.Context) error {
+	s.b = rt.NewBatch(s.schema)
+	s.subtask = ctx.Subtask
+	if s.restored != nil {
+		next, ok := s.restored[int64(ctx.Subtask)]
+		if !ok || next > len(s.rows) {
+			return fmt.Errorf("the checkpoint holds no position of subtask %d among %d rows (the rows or the parallelism changed)", ctx.Subtask, len(s.rows))
+		}
+		s.next = next
+	}
+	return nil
+}
 
 func (s *rowSource) Poll(context.Context) (*rt.Batch, int, error) {
-	if len(s.rows) == 0 {
+	if s.next >= len(s.rows) {
 		return nil, 0, io.EOF
 	}
 	s.b.Reset()
-	n := min(len(s.rows), s.batch)
-	for _, r := range s.rows[:n] {
+	n := min(len(s.rows)-s.next, s.batch)
+	for _, r := range s.rows[s.next : s.next+n] {
 		s.b.AppendValues(r...)
 	}
-	s.rows = s.rows[n:]
+	s.next += n
 	return s.b, 0, nil
 }
 

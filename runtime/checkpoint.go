@@ -140,7 +140,7 @@ type PublishedAheadError struct {
 
 func (e *PublishedAheadError) Error() string {
 	return e.facts() + " would publish those rows again. " +
-		"Start from a checkpoint that covers them (--from-savepoint PATH), or pass --allow-duplicates to accept duplicate output"
+		"Start from a checkpoint that covers them (--from-savepoint PATH; in Go, sluice.FromSavepoint), or accept duplicate output (--allow-duplicates; in Go, sluice.AllowDuplicates())"
 }
 
 func (e *PublishedAheadError) facts() string {
@@ -462,7 +462,7 @@ func (c *Checkpoint) match(g *Graph, allow bool, logf func(string, ...any)) erro
 		return nil
 	}
 	if !allow {
-		return fmt.Errorf("checkpoint %s does not match the job: %s (pass --allow-non-restored-state to start such operators empty and drop state left over)", c.Path, problems[0])
+		return fmt.Errorf("checkpoint %s does not match the job: %s (pass --allow-non-restored-state, in Go sluice.AllowNonRestoredState(), to start such operators empty and drop state left over)", c.Path, problems[0])
 	}
 	for _, p := range problems {
 		if logf != nil {

@@ -100,6 +100,55 @@ func TestRunWaitsForGoroutinesOfTheGroup(t *testing.T) {
 	}
 }
 
+// TestGoroutineIgnoringCancellationDoesNotHangRun: a goroutine of the
+// group that ignores the end of the job holds Run only for StopTimeout;
+// Run then fails naming the operator and subtask that started it.
+func TestGoroutineIgnoringCancellationDoesNotHangRun(t *testing.T) {
+	release, exited := make(chan struct{}), make(chan struct{})
+	defer func() { close(release); <-exited }()
+	started := make(chan struct{}, 2)
+	g := NewGraph("stuck-job")
+	src := g.AddSource("src", kvSchema, 1, func() Source { return &endless{} }, NoWatermarks)
+	p := g.AddOperator("poller", kvSchema, 2, 1, func() Operator {
+		return &ctxProbe{body: func(c *Context, ctx context.Context) error {
+			started <- struct{}{}
+			if c.Subtask == 1 {
+				defer close(exited)
+				<-release // ignores ctx
+				return nil
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}}
+	})
+	g.Connect(src, p, Rebalance)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, g, Options{StopTimeout: 300 * time.Millisecond}) }()
+	for range 2 {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the goroutines did not start")
+		}
+	}
+	cancel()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run hangs on a goroutine that ignores the end of the job")
+	}
+	var se *StuckGoroutinesError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &se) {
+		t.Fatalf("got %v, want context.Canceled and a *StuckGoroutinesError", err)
+	}
+	if len(se.Subtasks) != 1 || se.Subtasks[0] != `operator "poller" (subtask 1)` ||
+		!strings.Contains(err.Error(), `still running 300ms after the job stopped`) {
+		t.Fatalf("got %q, want it to name operator poller subtask 1 only", err)
+	}
+}
+
 func TestGoroutineErrorFailsTheJobNamingOperatorAndSubtask(t *testing.T) {
 	g := NewGraph("t")
 	src := g.AddSource("src", kvSchema, 2, func() Source { return &endless{} }, NoWatermarks)

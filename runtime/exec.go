@@ -22,8 +22,9 @@ type Options struct {
 	// BufferRows bounds each input lane of a subtask, in rows
 	// (default: 4 × DefaultBatchRows). A full lane blocks its producer.
 	BufferRows int
-	// Metrics receives the job's metrics; nil for a private set. The set is
-	// registered for /metrics while the job runs.
+	// Metrics receives the job's metrics; nil for a private set, which is
+	// registered for /metrics (metrics.RegisterSet) while the job runs. A
+	// set given here is the caller's to register.
 	Metrics *metrics.Set
 	// Barriers, when set, triggers checkpoints: each barrier received is
 	// injected into every source subtask after its current batch, and
@@ -47,6 +48,12 @@ type Options struct {
 	// Context.Logger, which adds the attributes job, operator and subtask.
 	// Nil: lines on standard error (NewLineHandler).
 	Logger *slog.Logger
+	// StopTimeout is how long Run waits, once the job has stopped, for the
+	// goroutines its operators started with Context.Go (default
+	// DefaultStopTimeout, 30 s). Those still running then — they ignore
+	// the cancellation of their context — are left running, and Run's
+	// error includes a *StuckGoroutinesError naming their subtasks.
+	StopTimeout time.Duration
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -99,7 +106,8 @@ type task struct {
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
 // It returns the first operator error, wrapped in *OperatorError, or
 // ctx.Err() when cancelled. Every goroutine it started has returned when Run
-// returns.
+// returns, unless a goroutine of an operator (Context.Go) ignores the end of
+// the job: see Options.StopTimeout.
 func Run(ctx context.Context, g *Graph, opt Options) error {
 	if opt.Parallelism <= 0 {
 		opt.Parallelism = runtime.GOMAXPROCS(0)
@@ -150,7 +158,7 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	// closed, and returns the first error of one of them.
 	endOps := func() error {
 		stopOps()
-		return grp.wait()
+		return grp.wait(opt.StopTimeout)
 	}
 	if coord != nil {
 		for _, t := range tasks {
@@ -208,6 +216,9 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	}
 	gerr := endOps()
 	if err := context.Cause(ctx); err != nil {
+		if se := (*StuckGoroutinesError)(nil); errors.As(gerr, &se) {
+			return errors.Join(err, se)
+		}
 		return err
 	}
 	return gerr

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -78,10 +80,12 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 // metrics set: VictoriaMetrics keeps the first function given to
 // GetOrCreateGauge for a name, so a gauge that captured one run would show
 // that run's values forever after a restart. live maps a set and a key to
-// its holder; liveMu guards it.
+// its holder; liveMu guards it. The set is held weakly (the holders do not
+// point to it): a caller's set (Options.Metrics) that is dropped goes, with
+// its holders, instead of staying for the life of the process.
 var (
 	liveMu sync.Mutex
-	live   = map[*metrics.Set]map[string]any{}
+	live   = map[weak.Pointer[metrics.Set]]map[string]any{}
 )
 
 // liveValue returns the holder of key in set, made by mk (which registers
@@ -89,10 +93,12 @@ var (
 func liveValue[T any](set *metrics.Set, key string, mk func() *T) *T {
 	liveMu.Lock()
 	defer liveMu.Unlock()
-	m := live[set]
+	wp := weak.Make(set)
+	m := live[wp]
 	if m == nil {
 		m = map[string]any{}
-		live[set] = m
+		live[wp] = m
+		runtime.AddCleanup(set, forgetWeak, wp)
 	}
 	if v, ok := m[key].(*T); ok {
 		return v
@@ -102,9 +108,22 @@ func liveValue[T any](set *metrics.Set, key string, mk func() *T) *T {
 	return v
 }
 
-// forgetSet drops the holders of a set that is no longer used.
-func forgetSet(set *metrics.Set) {
+// liveValues returns the holders of set.
+func liveValues(set *metrics.Set) []any {
 	liveMu.Lock()
-	delete(live, set)
+	defer liveMu.Unlock()
+	var vs []any
+	for _, v := range live[weak.Make(set)] {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// forgetSet drops the holders of a set that is no longer used.
+func forgetSet(set *metrics.Set) { forgetWeak(weak.Make(set)) }
+
+func forgetWeak(wp weak.Pointer[metrics.Set]) {
+	liveMu.Lock()
+	delete(live, wp)
 	liveMu.Unlock()
 }

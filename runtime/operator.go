@@ -191,9 +191,12 @@ func (c *Context) Ctx() context.Context {
 // call, a channel — must give up when it is closed.
 func (c *Context) Done() <-chan struct{} { return c.Ctx().Done() }
 
-// Go runs f on a goroutine of the job's group: Run does not return before
-// f has returned, and f's ctx (Ctx) is cancelled when the job stops. An
-// error f returns — other than context.Canceled once the job is stopping —
+// Go runs f on a goroutine of the job's group: f's ctx (Ctx) is cancelled
+// when the job stops, and Run waits for f to return, so f must return once
+// ctx is done; if it is still running Options.StopTimeout (default 30 s)
+// after the job stopped, Run returns without it (left running) and fails
+// with a *StuckGoroutinesError naming the operator and subtask. An error f
+// returns — other than context.Canceled once the job is stopping —
 // or a panic fails the job like an error of the operator, naming it and
 // the subtask. Pollers, flushers and senders that live as long as the
 // subtask start here; one that Close must stop needs its own signal (or

@@ -31,14 +31,12 @@ type JobStats []OperatorStats
 // the Options.Metrics of a running job (or one that ran) — without going
 // through their Prometheus text.
 func Stats(set *metrics.Set) JobStats {
-	liveMu.Lock()
 	var ms []*OperatorMetrics
-	for _, v := range live[set] {
+	for _, v := range liveValues(set) {
 		if m, ok := v.(*OperatorMetrics); ok {
 			ms = append(ms, m)
 		}
 	}
-	liveMu.Unlock()
 	byOp := map[[2]string]*OperatorStats{}
 	for _, m := range ms {
 		k := [2]string{m.job, m.operator}

@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"context"
+	goruntime "runtime"
 	"testing"
+	"time"
+	"weak"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -65,5 +68,47 @@ func TestStatsReadOperatorCounters(t *testing.T) {
 	}
 	if _, ok := st.Operator("nope"); ok {
 		t.Error("an operator that does not exist has stats")
+	}
+}
+
+// TestDroppedMetricsSetIsNotKeptForever: the runtime's holders for the
+// gauges of a caller's metrics set (Options.Metrics) go once the caller
+// drops the set, instead of keeping it, and its metrics, for the life of
+// the process — one set per job in a long-running program.
+func TestDroppedMetricsSetIsNotKeptForever(t *testing.T) {
+	held := func(wp weak.Pointer[metrics.Set]) bool {
+		liveMu.Lock()
+		defer liveMu.Unlock()
+		_, ok := live[wp]
+		return ok
+	}
+	var sets []weak.Pointer[metrics.Set]
+	for range 5 {
+		g := NewGraph("short")
+		src := g.AddSource("numbers", ckSchema, 1, func() Source { return &countSource{n: 100} }, WatermarkStrategy{TimeColumn: 2})
+		_, newSink := newCollector()
+		g.Connect(src, g.AddOperator("sink", ckSchema, 1, 1, newSink), Forward)
+		set := metrics.NewSet()
+		if err := Run(context.Background(), g, Options{Parallelism: 1, Metrics: set}); err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := Stats(set).Operator("sink"); !ok || s.RowsIn != 100 {
+			t.Fatalf("Stats of the set just used: %+v, want 100 rows into sink", s)
+		}
+		if wp := weak.Make(set); !held(wp) {
+			t.Fatal("the holders of a set in use are gone")
+		} else {
+			sets = append(sets, wp)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, wp := range sets {
+		for held(wp) {
+			if time.Now().After(deadline) {
+				t.Fatal("the holders of a metrics set are kept after its caller dropped it")
+			}
+			goruntime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

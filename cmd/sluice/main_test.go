@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/parser"
 )
@@ -58,6 +60,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	if code == 0 {
+		// Most tests run the binary; those that run its code in-process
+		// (stream tools, the shell, flags) must not leave goroutines behind.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

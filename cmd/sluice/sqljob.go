@@ -111,10 +111,10 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		checkpointDir:      fs.String("checkpoint-dir", "", "take checkpoints into this folder, and start from the latest one found there"),
 		checkpointInterval: fs.Duration("checkpoint-interval", 10*time.Second, "with --checkpoint-dir: time between checkpoints"),
 		restartAttempts:    fs.Int("restart-attempts", 10, "with --checkpoint-dir: restarts from the latest checkpoint when an operator fails, before giving up"),
-		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "start from a checkpoint whose plan differs: operators that do not match start empty"),
+		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "with --checkpoint-dir: start from a checkpoint whose plan differs: operators that do not match start empty"),
 		allowDuplicates: fs.Bool("allow-duplicates", false, "start even when an exactly-once sink has already published output newer than the checkpoint restored "+
 			"(or any output, when there is no checkpoint): that output is published again"),
-		fromSavepoint: fs.String("from-savepoint", "", "start from this savepoint (or checkpoint) folder"),
+		fromSavepoint: fs.String("from-savepoint", "", "with --checkpoint-dir: start from this savepoint (or checkpoint) folder"),
 
 		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
 		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
@@ -153,6 +153,21 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 	}
 	if err := checkAddr("metrics-addr", *o.metricsAddr); err != nil {
 		return err
+	}
+	if *o.checkpointDir == "" {
+		// Without checkpoints these would be ignored.
+		var unused string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "checkpoint-interval", "restart-attempts", "allow-non-restored-state", "from-savepoint":
+				if unused == "" {
+					unused = f.Name
+				}
+			}
+		})
+		if unused != "" {
+			return usagef("--%s needs --checkpoint-dir (where the job's next checkpoints go)", unused)
+		}
 	}
 	return checkAddr("store-listen", *o.storeListen)
 }
@@ -224,9 +239,6 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	endStatus := startStatus(os.Stderr, *o.statusInterval)
 	defer endStatus()
 	if *o.checkpointDir == "" {
-		if *o.fromSavepoint != "" {
-			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
-		}
 		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
 			Log: logf})
 	}

@@ -1,0 +1,11 @@
+package sigv4
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests when a goroutine they started (a test
+// server's, an HTTP connection's) outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
