@@ -13,6 +13,11 @@ import (
 // and Go programs share one implementation; the caller decides what asks
 // for a savepoint (a signal, a button, a deadline) and hands it a channel.
 
+// ErrSavepointTimeout is the error of a job asked to stop with a savepoint
+// that took longer than SupervisorOptions.SavepointTimeout: it stopped
+// without one (its latest checkpoint is where it resumes).
+var ErrSavepointTimeout = errors.New("no savepoint")
+
 // SupervisorOptions configure Supervise.
 type SupervisorOptions struct {
 	// Dir is the folder of the job's checkpoints (created if missing);
@@ -41,7 +46,7 @@ type SupervisorOptions struct {
 	StopWithSavepoint <-chan struct{}
 	// SavepointTimeout caps the wait for that savepoint (default 2
 	// minutes): after it the job stops without one and Supervise returns
-	// an error wrapping context.Canceled.
+	// an error wrapping ErrSavepointTimeout — a failure, not a clean stop.
 	SavepointTimeout time.Duration
 	// Log receives the supervisor's lines ("restoring checkpoint 7 …",
 	// restarts, warnings about the folder); nil discards them.
@@ -129,7 +134,7 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 		select {
 		case <-t.C:
 			logf("the savepoint takes longer than %v: stopping without one", timeout)
-			cancel(fmt.Errorf("the savepoint took longer than %v: stopped without one: %w", timeout, context.Canceled))
+			cancel(fmt.Errorf("%w: it took longer than %v; the job stopped without one", ErrSavepointTimeout, timeout))
 		case <-watchDone:
 		}
 	}()

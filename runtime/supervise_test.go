@@ -141,7 +141,7 @@ func TestSuperviseGivesUpASavepointThatTakesTooLong(t *testing.T) {
 	start := time.Now()
 	err := Supervise(context.Background(), g, Options{Parallelism: 1},
 		SupervisorOptions{Dir: t.TempDir(), Interval: time.Hour, StopWithSavepoint: stop, SavepointTimeout: 300 * time.Millisecond, Log: logs.logf})
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "took longer than 300ms") {
+	if !errors.Is(err, ErrSavepointTimeout) || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "took longer than 300ms") {
 		t.Fatalf("Supervise: %v, want a stop without a savepoint after 300ms", err)
 	}
 	if el := time.Since(start); el > 10*time.Second {
