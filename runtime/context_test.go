@@ -254,3 +254,35 @@ func TestLineHandlerWritesSluiceLines(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// TestStuckGoroutinesAreNotRestarted: a job that failed and left a
+// goroutine running that ignores its context is not restarted — each
+// restart would leave one more behind.
+func TestStuckGoroutinesAreNotRestarted(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var runs atomic.Int32
+	g := NewGraph("stuck-restart")
+	src := g.AddSource("src", kvSchema, 1, func() Source { return &endless{} }, NoWatermarks)
+	p := g.AddOperator("poller", kvSchema, 2, 1, func() Operator {
+		return &ctxProbe{body: func(c *Context, ctx context.Context) error {
+			if c.Subtask == 1 {
+				runs.Add(1)
+				<-release // ignores ctx
+				return nil
+			}
+			return errors.New("the poller failed")
+		}}
+	})
+	g.Connect(src, p, Rebalance)
+	opt := Options{StopTimeout: 200 * time.Millisecond,
+		Checkpoints: &CheckpointOptions{Dir: t.TempDir(), Interval: time.Hour}}
+	err := RunWithRestarts(context.Background(), g, opt, RestartOptions{Attempts: 5, MinBackoff: time.Millisecond})
+	var se *StuckGoroutinesError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "the poller failed") {
+		t.Fatalf("got %v, want the failure and a *StuckGoroutinesError", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the job ran %d times, want 1: no restart over a stuck goroutine", n)
+	}
+}

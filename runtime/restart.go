@@ -26,7 +26,8 @@ type RestartOptions struct {
 // and the run takes checkpoints, waits with exponential backoff and runs
 // again from the latest complete checkpoint (or from the start when none
 // completed yet), up to r.Attempts times. A run that fails to restore its
-// checkpoint (a *RestoreError) is not restarted. Restarts are counted in
+// checkpoint (a *RestoreError), or that left goroutines running (a
+// *StuckGoroutinesError), is not restarted. Restarts are counted in
 // sluice_job_restarts_total, in the job's metrics set (opt.Metrics, or one
 // set registered for all its runs).
 func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOptions) error {
@@ -59,6 +60,11 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		var re *RestoreError
 		if errors.As(err, &re) {
 			logf("job %s: not restarting: a restart would fail the same way", g.Name)
+			return err
+		}
+		var stuck *StuckGoroutinesError
+		if errors.As(err, &stuck) {
+			logf("job %s: not restarting: goroutines of the failed run are still running", g.Name)
 			return err
 		}
 		if err == nil || ctx.Err() != nil || opt.Checkpoints == nil || !errors.As(err, &oe) || attempt > r.Attempts {
