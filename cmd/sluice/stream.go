@@ -49,7 +49,7 @@ var streamCommands = []string{"consume", "produce", "list", "create", "describe"
 func runStream(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, streamUsage)
-		return errors.New("stream: name a command (consume, produce, list, create, describe or delete)")
+		return usagef("name a command (consume, produce, list, create, describe or delete)")
 	}
 	switch args[0] {
 	case "consume":
@@ -72,7 +72,7 @@ func runStream(ctx context.Context, args []string) error {
 	if near := suggest.Nearest(args[0], streamCommands); near != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", near)
 	}
-	return fmt.Errorf("stream: unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
+	return usagef("unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
 }
 
 // storeFlags are the flags that say which store a stream command talks to.
@@ -155,8 +155,9 @@ func (f *storeFlags) open() (*storeConn, error) {
 
 // explain rewrites the errors users meet most into what to do about them:
 // no store at the endpoint, a missing stream (with the nearest existing
-// name), a stream that exists already.
-func (s *storeConn) explain(ctx context.Context, stream string, err error) error {
+// name and, unless deleting, how to create it), a stream that exists
+// already.
+func (s *storeConn) explain(ctx context.Context, stream string, deleting bool, err error) error {
 	var se *store.Error
 	var ne *net.OpError
 	switch {
@@ -169,6 +170,9 @@ func (s *storeConn) explain(ctx context.Context, stream string, err error) error
 				hint = fmt.Sprintf(" (did you mean %q?)", near)
 			}
 		}
+		if deleting {
+			return fmt.Errorf("stream %q does not exist at %s%s", stream, s.where, hint)
+		}
 		return fmt.Errorf("stream %q does not exist at %s%s; create it with \"sluice stream create %s --shards 1\"", stream, s.where, hint, stream)
 	case errors.As(err, &se) && se.Code == store.ErrResourceInUse && stream != "":
 		return fmt.Errorf("stream %q already exists at %s (\"sluice stream describe %s\" shows it)", stream, s.where, stream)
@@ -179,16 +183,23 @@ func (s *storeConn) explain(ctx context.Context, stream string, err error) error
 }
 
 // withStore parses a stream command's flags and positional arguments
-// (wantArgs of them, named in cmd.Use) and runs fn with the store.
+// (wantArgs of them, named in cmd.Use), checks them with check (when not
+// nil: its error is a mistake in the command line, exit status 2) and
+// runs fn with the store.
 func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wantArgs int,
-	fn func(conn *storeConn, pos []string) error) error {
+	check func(pos []string) error, fn func(conn *storeConn, pos []string) error) error {
 	sf.register(fs)
 	pos, err := parseFlags(fs, cmd, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) < wantArgs {
-		return fmt.Errorf("name the stream (usage: sluice %s)", cmd.Use)
+		return usagef("name the stream (usage: sluice %s)", cmd.Use)
+	}
+	if check != nil {
+		if err := check(pos); err != nil {
+			return usageError{err}
+		}
 	}
 	conn, err := sf.open()
 	if err != nil {
@@ -199,5 +210,5 @@ func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wan
 	if len(pos) > 0 {
 		stream = pos[0]
 	}
-	return conn.explain(context.Background(), stream, fn(conn, pos))
+	return conn.explain(context.Background(), stream, cmdName(cmd) == "stream delete", fn(conn, pos))
 }

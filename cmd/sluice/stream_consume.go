@@ -48,14 +48,16 @@ func runStreamConsume(ctx context.Context, args []string) error {
 		About: "Prints the records of every shard of STREAM to standard output. Shards are read in their lineage's order:\n" +
 			"a shard made by a split or merge only after its parents have been read to their end, so the records of\n" +
 			"each partition key come out in the order they were written.", MaxArgs: 2}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+	var startup string
+	var ts time.Time
+	check := func(pos []string) error {
 		if len(pos) == 2 && strings.EqualFold(*from, "at-timestamp") {
 			if _, err := parseTime(pos[0]); err == nil { // consume --from at-timestamp T STREAM
 				pos[0], pos[1] = pos[1], pos[0]
 			}
 		}
-		startup, ts, err := parseFrom(*from, pos[1:])
-		if err != nil {
+		var err error
+		if startup, ts, err = parseFrom(*from, pos[1:]); err != nil {
 			return err
 		}
 		if *format != "raw" && *format != "json" {
@@ -66,11 +68,14 @@ func runStreamConsume(ctx context.Context, args []string) error {
 			return fmt.Errorf("--format %q: want raw or json%s", *format, hint)
 		}
 		if count < 0 {
-			return fmt.Errorf("--count %d: want 0 (no limit) or more", count)
+			return fmt.Errorf("-n %d: want 0 (no limit) or more", count)
 		}
+		return nil
+	}
+	return withStore(fs, &sf, cmd, args, 1, check, func(conn *storeConn, pos []string) error {
 		cs := &consumer{c: conn.Client, stream: pos[0], startup: startup, ts: ts, atEnd: *atEnd,
 			json: *format == "json", left: count, out: bufio.NewWriterSize(os.Stdout, 64<<10)}
-		err = cs.run(ctx)
+		err := cs.run(ctx)
 		if ferr := cs.out.Flush(); err == nil {
 			err = ferr
 		}

@@ -38,7 +38,7 @@ func runStreamProduce(ctx context.Context, args []string) error {
 		About: "Writes each line of standard input to STREAM as one record (without the newline; empty lines are skipped),\n" +
 			"with PutRecords calls of up to 500 records and 5 MiB, retrying refused records with backoff.\n" +
 			"A line may hold at most 1 MiB. A summary goes to standard error.", MaxArgs: 1}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+	return withStore(fs, &sf, cmd, args, 1, nil, func(conn *storeConn, pos []string) error {
 		p := &producer{c: conn.Client, stream: pos[0], keyField: *keyField, start: time.Now()}
 		err := p.run(ctx, os.Stdin)
 		if p.lanes == nil { // the stream's shards could not be listed: nothing was read

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -347,6 +348,11 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 			t.Errorf("sluice stream %q panicked:\n%s", tc.args, errOut)
 		}
 	}
+	// Deleting a stream that does not exist is not told to create it.
+	if _, errOut, err := streamTool(t, "", "delete", "t", ep); err == nil || !strings.Contains(errOut, `stream "t" does not exist`) ||
+		strings.Contains(errOut, "create it") {
+		t.Errorf("delete of a missing stream: %v\n%s", err, errOut)
+	}
 	// The lines before a bad one were written.
 	if got := splitLines(mustTool(t, "", "consume", "s", "-e", ep)); len(got) != 4 || got[0] != `{"k":1}` {
 		t.Fatalf("records after the failed produces = %q; want the 4 lines before the bad ones", got)
@@ -522,5 +528,46 @@ func TestStreamConsumeReadsAMergeAfterBothParents(t *testing.T) {
 	desc := mustTool(t, "", "describe", "s", ep)
 	if !strings.Contains(desc, "shardId-000000000002  open    shardId-000000000000,shardId-000000000001  0 - 340282366920938463463374607431768211455") {
 		t.Fatalf("describe does not show the merge child with both parents:\n%s", desc)
+	}
+}
+
+// A mistake in a stream command's line is found before any store is
+// asked (none runs here), exits with status 2 as with every command, and
+// points to the subcommand's own help.
+func TestStreamCommandLineMistakesExitWithStatus2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"consume", "s", "--format", "jsn"}, []string{`sluice stream: --format "jsn"`, `did you mean "json"?`}},
+		{[]string{"consume", "s", "--from", "lastest"}, []string{`--from "lastest"`}},
+		{[]string{"consume", "s", "-n", "-1"}, []string{"-n -1: want 0 (no limit) or more"}},
+		{[]string{"consume", "s", "-n"}, []string{"flag -n needs a value"}},
+		{[]string{"consume", "s", "--frm", "latest"}, []string{"unknown flag --frm (did you mean --from?)", `"sluice stream consume -h" lists the flags`}},
+		{[]string{"consume"}, []string{"name the stream"}},
+		{[]string{"create", "s"}, []string{"--shards 0: give the number of shards"}},
+		{[]string{"create", "s", "--shards", "1", "--retention", "1h"}, []string{"want whole hours from 24h"}},
+		{[]string{"list", "extra"}, []string{`unexpected argument "extra"`, `"sluice stream list -h" lists the flags`}},
+		{[]string{"consme", "s"}, []string{`sluice stream: unknown command "consme"`}},
+		{nil, []string{"sluice stream: name a command"}},
+	} {
+		_, errOut, err := streamTool(t, "", tc.args...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("sluice stream %q: %v, want exit status 2\n%s", tc.args, err, errOut)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("sluice stream %q: error output lacks %q:\n%s", tc.args, w, errOut)
+			}
+		}
+		if strings.Contains(errOut, "no store answers") {
+			t.Errorf("sluice stream %q asked a store before checking its command line:\n%s", tc.args, errOut)
+		}
+	}
+	// One-letter flags are shown as they are typed.
+	help := mustTool(t, "", "consume", "-h")
+	if !strings.Contains(help, "\n  -e\n") || !strings.Contains(help, "\n  -n int\n") {
+		t.Errorf("consume -h does not list -e and -n:\n%s", help)
 	}
 }
