@@ -113,7 +113,7 @@ func (f *storeFlags) open() (*storeConn, error) {
 			fmt.Fprintf(os.Stderr, "sluice stream: store: "+format+"\n", args...)
 		}})
 		if errors.Is(err, server.ErrFolderInUse) {
-			return nil, fmt.Errorf("--store-dir %s: another process has the store open (\"sluice store\" or \"sluice run --store-dir\"); give --endpoint URL of that store instead", f.storeDir)
+			return nil, fmt.Errorf("--store-dir: %w (give --endpoint URL)", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("--store-dir %s: %w", f.storeDir, err)
