@@ -236,6 +236,9 @@ func loadKey(path string) ([]byte, error) {
 	return key, nil
 }
 
+// Dir is the store folder the Server was opened over.
+func (s *Server) Dir() string { return s.dir }
+
 // Close stops the retention goroutine and closes every shard log.
 func (s *Server) Close() error {
 	s.mu.Lock()
