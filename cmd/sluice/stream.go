@@ -133,24 +133,38 @@ func (f *storeFlags) open() (*storeConn, error) {
 		return nil, fmt.Errorf("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
 	}
 	c := client.New(ep, nil)
-	ak, sk := f.accessKey, f.secretKey
-	if ak == "" && sk == "" {
-		ak, sk = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	creds, err := signingCredentials(f.accessKey, f.secretKey, f.region)
+	if err != nil {
+		return nil, err
 	}
-	if (ak == "") != (sk == "") {
-		return nil, errors.New("--access-key and --secret-key go together")
-	}
-	if ak != "" {
-		region := f.region
-		if region == "" {
-			region = os.Getenv("AWS_REGION")
-		}
-		if region == "" {
-			region = os.Getenv("AWS_DEFAULT_REGION")
-		}
-		c = c.WithCredentials(client.Credentials{AccessKey: ak, SecretKey: sk, Region: region})
+	if creds != nil {
+		c = c.WithCredentials(*creds)
 	}
 	return &storeConn{Client: c, where: ep, close: func() {}}, nil
+}
+
+// signingCredentials are the credentials to sign requests with: the flags', or
+// else the AWS environment variables' (nil: none, unsigned requests).
+func signingCredentials(accessKey, secretKey, region string) (*client.Credentials, error) {
+	if accessKey == "" && secretKey == "" {
+		accessKey, secretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		if (accessKey == "") != (secretKey == "") {
+			return nil, usagef("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or give --access-key and --secret-key")
+		}
+	}
+	if (accessKey == "") != (secretKey == "") {
+		return nil, usagef("--access-key and --secret-key go together")
+	}
+	if accessKey == "" {
+		return nil, nil
+	}
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	return &client.Credentials{AccessKey: accessKey, SecretKey: secretKey, Region: region}, nil
 }
 
 // explain rewrites the errors users meet most into what to do about them:
@@ -176,6 +190,9 @@ func (s *storeConn) explain(ctx context.Context, stream string, deleting bool, e
 		return fmt.Errorf("stream %q does not exist at %s%s; create it with \"sluice stream create %s --shards 1\"", stream, s.where, hint, stream)
 	case errors.As(err, &se) && se.Code == store.ErrResourceInUse && stream != "":
 		return fmt.Errorf("stream %q already exists at %s (\"sluice stream describe %s\" shows it)", stream, s.where, stream)
+	case client.Refused(err):
+		return fmt.Errorf("the store at %s refuses the credentials (%v): give --access-key and --secret-key "+
+			"(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) that it accepts", s.where, err)
 	case errors.As(err, &ne) && ne.Op == "dial":
 		return fmt.Errorf("no store answers at %s (%v): start one with \"sluice store\", or give --endpoint URL or --store-dir DIR", s.where, ne.Err)
 	}
