@@ -248,3 +248,32 @@ INSERT INTO out SELECT k FROM events;
 		t.Fatalf("after the holder was killed: %v\n%s", err, out)
 	}
 }
+
+// SIGINT stops `sluice store` at once even while readers wait in long
+// polls (a following `sluice stream consume` holds one up to 5 s): the
+// polls are answered, not waited out.
+func TestStoreStopsAtOnceWhileReadersWait(t *testing.T) {
+	url, store := startStore(t, t.TempDir())
+	mustTool(t, "", "create", "s", "--shards", "4", "--endpoint", url)
+	consume := exec.Command(binary, "stream", "consume", "s", "--endpoint", url)
+	if err := consume.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { consume.Process.Kill(); consume.Wait() })
+	time.Sleep(time.Second) // the consumer's long polls are under way
+	t0 := time.Now()
+	store.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- store.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("store after SIGINT: %v", err)
+		}
+		if el := time.Since(t0); el > 1500*time.Millisecond {
+			t.Fatalf("the store took %v to stop with readers waiting", el)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the store did not stop on SIGINT")
+	}
+}
