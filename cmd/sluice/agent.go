@@ -45,6 +45,14 @@ func runAgent(ctx context.Context, args []string) error {
 	if len(files) == 0 && *hostMetrics <= 0 {
 		return usagef("name at least one FILE to tail, or --host-metrics")
 	}
+	if err := checkEndpoint(*endpoint); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			return usagef("%s is a folder: name the files to tail", f)
+		}
+	}
 	creds, err := signingCredentials(*accessKey, *secretKey, *region)
 	if err != nil {
 		return err

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
-	"strings"
 
 	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/store"
@@ -129,8 +129,8 @@ func (f *storeFlags) open() (*storeConn, error) {
 	if ep == "" {
 		ep = defaultStoreEndpoint
 	}
-	if !strings.Contains(ep, "://") {
-		return nil, fmt.Errorf("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
+	if err := checkEndpoint(ep); err != nil {
+		return nil, err
 	}
 	c := client.New(ep, nil)
 	creds, err := signingCredentials(f.accessKey, f.secretKey, f.region)
@@ -141,6 +141,15 @@ func (f *storeFlags) open() (*storeConn, error) {
 		c = c.WithCredentials(*creds)
 	}
 	return &storeConn{Client: c, where: ep, close: func() {}}, nil
+}
+
+// checkEndpoint checks that --endpoint is an http or https URL.
+func checkEndpoint(ep string) error {
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
+	}
+	return nil
 }
 
 // signingCredentials are the credentials to sign requests with: the flags', or
