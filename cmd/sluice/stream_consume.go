@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +32,7 @@ import (
 const (
 	consumeLongPoll = 5 * time.Second
 	consumePoll     = 200 * time.Millisecond
+	consumeRetry    = time.Second // between calls while the store does not answer
 )
 
 func runStreamConsume(ctx context.Context, args []string) error {
@@ -150,6 +153,7 @@ type consumer struct {
 	left    int64 // records still to print (0: no limit)
 	out     *bufio.Writer
 	buf     []byte
+	away    atomic.Bool // following, the store stopped answering: reported once until it answers
 }
 
 // shardEvent is what a shard's reader hands the consumer: records, or the
@@ -278,15 +282,32 @@ func (cs *consumer) read(ctx context.Context, shard, it, startup string, events 
 		out, err := cs.c.GetRecordsWait(ctx, it, 0, wait)
 		var se *store.Error
 		if errors.As(err, &se) && se.Code == store.ErrExpiredIterator { // the output was blocked for minutes
-			if it, err = cs.iterator(ctx, shard, startup, last); err == nil {
+			var next string
+			if next, err = cs.iterator(ctx, shard, startup, last); err == nil {
+				it = next
 				continue
 			}
+		}
+		if err != nil && !cs.atEnd && !errors.As(err, &se) && ctx.Err() == nil {
+			// Following, the store went away (restarted, say): wait for it
+			// and go on where this shard was.
+			if cs.away.CompareAndSwap(false, true) {
+				fmt.Fprintf(os.Stderr, "sluice stream: the store does not answer (%v): retrying until it does (Ctrl-C stops)\n", shortErr(err))
+			}
+			select {
+			case <-time.After(consumeRetry):
+			case <-ctx.Done():
+			}
+			continue
 		}
 		if err != nil {
 			if ctx.Err() == nil {
 				send(shardEvent{err: fmt.Errorf("shard %s: %w", shard, err)})
 			}
 			return
+		}
+		if cs.away.CompareAndSwap(true, false) {
+			fmt.Fprintln(os.Stderr, "sluice stream: the store answers again")
 		}
 		if n := len(out.Records); n > 0 {
 			last = out.Records[n-1].SequenceNumber
@@ -371,4 +392,14 @@ func (cs *consumer) appendJSON(b []byte, shard string, r client.Record) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// shortErr is a call's error without the method and URL the HTTP client
+// puts before it.
+func shortErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

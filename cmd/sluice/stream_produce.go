@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -325,12 +324,7 @@ func (p *producer) put(ctx context.Context, batch []client.PutRecordsEntry) erro
 			var ne *net.OpError
 			lost = !errors.As(err, &ne) || ne.Op != "dial" // a refused dial sent nothing
 			if p.down.CompareAndSwap(false, true) {
-				why := err
-				var ue *url.Error
-				if errors.As(err, &ue) {
-					why = ue.Err // not the method and the URL again
-				}
-				fmt.Fprintf(os.Stderr, "sluice stream: no answer from the store at %s (%v): retrying\n", p.where, why)
+				fmt.Fprintf(os.Stderr, "sluice stream: no answer from the store at %s (%v): retrying\n", p.where, shortErr(err))
 			}
 		} else if err == nil && p.down.CompareAndSwap(true, false) {
 			fmt.Fprintf(os.Stderr, "sluice stream: the store at %s answers again\n", p.where)

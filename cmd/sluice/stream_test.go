@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -580,29 +581,8 @@ func TestStreamCommandLineMistakesExitWithStatus2(t *testing.T) {
 // was lost at the kill is sent again, so its records may be stored twice;
 // the summary counts them, and no more than that are doubled.
 func TestStreamProduceLosesNothingWhenTheStoreIsKilledMidway(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(binary, "store", "--listen", addr, "--data", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				return cmd
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the store did not start listening")
-			}
-		}
-	}
+	addr, dir := freeAddr(t), t.TempDir()
+	start := func() *exec.Cmd { return startStoreAt(t, addr, dir) }
 	store := start()
 	ep := "--endpoint=http://" + addr
 	mustTool(t, "", "create", "s", "--shards", "4", ep)
@@ -679,4 +659,115 @@ func TestStreamProduceLosesNothingWhenTheStoreIsKilledMidway(t *testing.T) {
 		t.Fatalf("%d records stored twice, but the summary counts %d sent again:\n%s", doubled, resent, errOut.String())
 	}
 	t.Logf("%d records stored twice, %d sent again; produce said:\n%s", doubled, resent, errOut.String())
+}
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startStoreAt starts `sluice store` at addr over dir and waits until it
+// listens.
+func startStoreAt(t *testing.T, addr, dir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "store", "--listen", addr, "--data", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store did not start listening")
+		}
+	}
+}
+
+// A following consume outlives a restart of the store: it says the store
+// went away, waits for it, and goes on where each shard was — no record
+// missed or repeated.
+func TestStreamConsumeFollowsAcrossAStoreRestart(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	store := startStoreAt(t, addr, dir)
+	ep := "--endpoint=http://" + addr
+	mustTool(t, "", "create", "s", "--shards", "2", ep)
+	mustTool(t, strings.Join(keyedLines(0, 10, 5), "\n")+"\n", "produce", "s", "--key-field", "k", ep)
+
+	consume := exec.Command(binary, "stream", "consume", "s", ep)
+	var errOut syncBuffer
+	consume.Stderr = &errOut
+	stdout, err := consume.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := consume.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { consume.Process.Kill(); consume.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var got []string
+	read := func(n int) {
+		t.Helper()
+		for len(got) < n {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("consume ended after %d lines:\n%s", len(got), errOut.String())
+				}
+				got = append(got, l)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("consume read %d lines, want %d:\n%s", len(got), n, errOut.String())
+			}
+		}
+	}
+	read(10)
+	store.Process.Signal(syscall.SIGKILL)
+	store.Wait()
+	time.Sleep(1500 * time.Millisecond) // the consumer finds the store gone
+	startStoreAt(t, addr, dir)
+	mustTool(t, strings.Join(keyedLines(10, 10, 5), "\n")+"\n", "produce", "s", "--key-field", "k", ep)
+	read(20)
+	consume.Process.Signal(syscall.SIGINT)
+	if err := consume.Wait(); err != nil {
+		t.Fatalf("consume after SIGINT: %v\n%s", err, errOut.String())
+	}
+	checkInOrderPerKey(t, got, 20)
+	if e := errOut.String(); !strings.Contains(e, "the store does not answer") || !strings.Contains(e, "the store answers again") {
+		t.Errorf("consume did not say the store went away and came back:\n%s", e)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
