@@ -79,8 +79,9 @@ func runStream(ctx context.Context, args []string) error {
 type storeFlags struct {
 	endpoint, storeDir           string
 	accessKey, secretKey, region string
-	// mayCreate: --store-dir may name a folder that does not exist yet
-	// (stream create); other commands refuse one, a likely typo.
+	// mayCreate: --store-dir may name a folder that is not a store's yet
+	// (stream create); other commands refuse one, a likely typo, rather
+	// than make it a store's.
 	mayCreate bool
 }
 
@@ -106,7 +107,8 @@ func (f *storeFlags) open() (*storeConn, error) {
 		return nil, errors.New("give --endpoint or --store-dir, not both")
 	}
 	if f.storeDir != "" {
-		if fi, err := os.Stat(f.storeDir); err != nil && !f.mayCreate || err == nil && !fi.IsDir() {
+		fi, err := os.Stat(f.storeDir)
+		if err != nil && !f.mayCreate || err == nil && (!fi.IsDir() || !f.mayCreate && !server.IsStoreFolder(f.storeDir)) {
 			return nil, fmt.Errorf("--store-dir %s: not a folder of a store (\"sluice stream create --store-dir DIR\", \"sluice store --data DIR\" and \"sluice run --store-dir DIR\" make one)", f.storeDir)
 		}
 		srv, err := server.New(f.storeDir, server.Options{Logf: func(format string, args ...any) {

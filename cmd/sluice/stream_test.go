@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -317,6 +318,8 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	long := strings.Repeat("x", 1<<20+1)
+	notAStore := t.TempDir() // a folder, but not a store's: left as it is
+	os.WriteFile(filepath.Join(notAStore, "notes.txt"), []byte("mine\n"), 0o644)
 	for _, tc := range []struct {
 		stdin string
 		args  []string
@@ -336,6 +339,7 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 		{"", []string{"create", "t", ep}, []string{"--shards 0: give the number of shards"}},
 		{"", []string{"consme", "s"}, []string{`unknown command "consme"`, `did you mean "consume"?`}},
 		{"", []string{"list", "--store-dir", filepath.Join(t.TempDir(), "missing")}, []string{"--store-dir", "not a folder of a store"}},
+		{"", []string{"list", "--store-dir", notAStore}, []string{"--store-dir", "not a folder of a store"}},
 	} {
 		_, errOut, err := streamTool(t, tc.stdin, tc.args...)
 		if err == nil {
@@ -350,6 +354,9 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 		if strings.Contains(errOut, "panic") {
 			t.Errorf("sluice stream %q panicked:\n%s", tc.args, errOut)
 		}
+	}
+	if entries, _ := os.ReadDir(notAStore); len(entries) != 1 {
+		t.Errorf("--store-dir of a folder that is not a store's wrote into it: %d entries", len(entries))
 	}
 	// Deleting a stream that does not exist is not told to create it.
 	if _, errOut, err := streamTool(t, "", "delete", "t", ep); err == nil || !strings.Contains(errOut, `stream "t" does not exist`) ||
