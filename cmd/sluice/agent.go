@@ -23,9 +23,9 @@ func runAgent(ctx context.Context, args []string) error {
 	stream := fs.String("stream", "", "stream to send the lines to")
 	keyField := fs.String("partition-key-field", "", "JSON field of each line whose value is its partition key (default: round-robin keys)")
 	fromStart := fs.Bool("from-start", false, "also send the lines already in the files (default: start at their end)")
-	accessKey := fs.String("access-key", "", "access key ID to sign requests with (with --secret-key)")
-	secretKey := fs.String("secret-key", "", "secret key of --access-key")
-	region := fs.String("region", "", "region named in signed requests")
+	accessKey := fs.String("access-key", "", "access key ID to sign requests with (default $AWS_ACCESS_KEY_ID)")
+	secretKey := fs.String("secret-key", "", "secret key of --access-key (default $AWS_SECRET_ACCESS_KEY)")
+	region := fs.String("region", "", "region named in signed requests (default $AWS_REGION or $AWS_DEFAULT_REGION)")
 	progress := fs.Duration("progress", 5*time.Second, "interval of the progress line on stderr")
 	flush := fs.Duration("flush", 100*time.Millisecond, "longest wait of a read line before it is sent")
 	hostMetrics := fs.Duration("host-metrics", 0, "also send this machine's CPU and memory every interval, e.g. 1s, as JSON (host, core, cpu, mem_used_pct, ts) — like the CloudWatch agent")
@@ -45,12 +45,21 @@ func runAgent(ctx context.Context, args []string) error {
 	if len(files) == 0 && *hostMetrics <= 0 {
 		return usagef("name at least one FILE to tail, or --host-metrics")
 	}
-	if (*accessKey == "") != (*secretKey == "") {
-		return errors.New("agent: --access-key and --secret-key go together")
+	if err := checkEndpoint(*endpoint); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			return usagef("%s is a folder: name the files to tail", f)
+		}
+	}
+	creds, err := signingCredentials(*accessKey, *secretKey, *region)
+	if err != nil {
+		return err
 	}
 	c := client.New(*endpoint, nil)
-	if *accessKey != "" {
-		c = c.WithCredentials(client.Credentials{AccessKey: *accessKey, SecretKey: *secretKey, Region: *region})
+	if creds != nil {
+		c = c.WithCredentials(*creds)
 	}
 	a, err := agent.New(agent.Config{
 		Client:            c,
@@ -67,7 +76,10 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
-	if err := a.Run(ctx); errors.Is(err, agent.ErrStreamNotFound) {
+	if err := a.Run(ctx); errors.Is(err, agent.ErrRefused) {
+		return fmt.Errorf("agent: %w: give --access-key and --secret-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) "+
+			"that the store at %s accepts", err, *endpoint)
+	} else if errors.Is(err, agent.ErrStreamNotFound) {
 		return fmt.Errorf("agent: stream %q does not exist on the store at %s: create it with "+
 			"`sluice stream create %s --shards 1 --endpoint %s` "+
 			"or `aws kinesis create-stream --stream-name %s --shard-count 1 --endpoint-url %s`, then start the agent again",

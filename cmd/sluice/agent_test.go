@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,6 +120,29 @@ func TestAgentNeedsStreamAndFiles(t *testing.T) {
 		out, err := exec.Command(binary, args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "agent:") {
 			t.Errorf("%v: %v %s", args, err, out)
+		}
+	}
+}
+
+// An --endpoint that is not a URL and a folder given as a FILE are
+// mistakes in the command line (exit status 2), not something to retry
+// for ever in silence.
+func TestAgentRefusesAnEndpointWithoutSchemeAndAFolder(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agent", "--stream", "s", "--endpoint", "127.0.0.1:4567", filepath.Join(dir, "x.log")},
+			`--endpoint "127.0.0.1:4567": want a URL such as http://127.0.0.1:4567`},
+		{[]string{"agent", "--stream", "s", dir}, dir + " is a folder: name the files to tail"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, binary, tc.args...).CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("sluice %q: %v, want exit status 2 and %q:\n%s", tc.args, err, tc.want, out)
 		}
 	}
 }

@@ -48,6 +48,9 @@ func openEmbeddedWith(dir, listen string, onCorruption slog.CorruptionPolicy) (s
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "sluice: embedded store: "+format+"\n", args...)
 		}})
+	if errors.Is(err, server.ErrFolderInUse) {
+		return nil, err // it names the folder and what to do
+	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded store %s: %w", dir, err)
 	}

@@ -80,19 +80,43 @@ func flagError(fs *flag.FlagSet, cmd command, err error) error {
 		return fmt.Errorf("unknown flag --%s%s; \"sluice %s -h\" lists the flags", name, hint, cmdName(cmd))
 	}
 	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return fmt.Errorf("flag --%s needs a value", rest)
+		return fmt.Errorf("flag %s needs a value", dashed(rest))
 	}
 	if i := strings.Index(msg, " for flag -"); i > 0 && strings.HasPrefix(msg, "invalid ") {
 		// invalid value "x" for flag -parallelism: parse error
-		return errors.New(msg[:i] + " for flag --" + msg[i+len(" for flag -"):])
+		name, rest, _ := strings.Cut(msg[i+len(" for flag -"):], ":")
+		return errors.New(msg[:i] + " for flag " + dashed(name) + ":" + rest)
 	}
 	return err
 }
 
-// cmdName is the command's name: the first word of its usage.
+// dashed is how a flag is written: -e for a one-letter flag, --name for
+// the others.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// cmdName is the command's name: the leading words of its usage that are
+// not arguments or flags ("stream consume" of "stream consume STREAM
+// [flags]", "run" of "run FILE.sql [flags]").
 func cmdName(cmd command) string {
-	name, _, _ := strings.Cut(cmd.Use, " ")
-	return name
+	words := strings.Fields(cmd.Use)
+	n := 1
+	for n < len(words) && isCommandWord(words[n]) {
+		n++
+	}
+	return strings.Join(words[:n], " ")
+}
+
+// isCommandWord: w is lower-case letters and dashes, not a flag.
+func isCommandWord(w string) bool {
+	if strings.HasPrefix(w, "-") {
+		return false
+	}
+	return strings.IndexFunc(w, func(r rune) bool { return (r < 'a' || r > 'z') && r != '-' }) < 0
 }
 
 // printUsage writes a command's usage and flags, each flag as --name.
@@ -109,7 +133,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet, cmd command) {
 	fmt.Fprintf(w, "\nFlags:\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
+		line := "  " + dashed(f.Name)
 		if name != "" {
 			line += " " + name
 		}

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -195,5 +197,83 @@ func TestStoreLimitFlags(t *testing.T) {
 		if len(conns) >= 3 {
 			t.Fatalf("connection %d accepted with --max-conns 2", len(conns))
 		}
+	}
+}
+
+// A store folder is held by one process at a time: a second `sluice
+// store`, `sluice run --store-dir` and `sluice stream --store-dir` over it
+// are refused, naming the folder once and the process that holds it; once
+// that process is killed with SIGKILL, its lock does not block the next.
+func TestStoreFolderLockNamesItsHolderAndDiesWithIt(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	_, holder := startStore(t, dir)
+	job := filepath.Join(t.TempDir(), "job.sql")
+	os.WriteFile(job, []byte(`
+CREATE TABLE events (k BIGINT) WITH ('connector' = 'store', 'stream' = 'events', 'stream.create-shards' = '1', 'scan.bounded.mode' = 'latest');
+CREATE TABLE out WITH ('connector' = 'print');
+INSERT INTO out SELECT k FROM events;
+`), 0o644)
+	pid := fmt.Sprintf("in use by another process (pid %d)", holder.Process.Pid)
+	for _, args := range [][]string{
+		{"store", "--listen", "127.0.0.1:0", "--data", dir},
+		{"run", job, "--store-dir", dir},
+		{"stream", "list", "--store-dir", dir},
+	} {
+		cmd := exec.Command(binary, args...)
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("sluice %q over a held folder did not end", args)
+		}
+		msg := errOut.String()
+		if err == nil || !strings.Contains(msg, pid) || strings.Count(msg, dir) != 1 {
+			t.Errorf("sluice %q over a held folder: %v; want an error naming the folder once and the holder (%s):\n%s", args, err, pid, msg)
+		}
+		if args[0] == "stream" && !strings.Contains(msg, "--endpoint") {
+			t.Errorf("sluice stream --store-dir over a held folder does not point to --endpoint:\n%s", msg)
+		}
+	}
+	holder.Process.Signal(syscall.SIGKILL)
+	holder.Wait()
+	if out, err := exec.Command(binary, "stream", "create", "after", "--shards", "1", "--store-dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("after the holder was killed: %v\n%s", err, out)
+	}
+}
+
+// SIGINT stops `sluice store` at once even while readers wait in long
+// polls (a following `sluice stream consume` holds one up to 5 s): the
+// polls are answered, not waited out.
+func TestStoreStopsAtOnceWhileReadersWait(t *testing.T) {
+	url, store := startStore(t, t.TempDir())
+	mustTool(t, "", "create", "s", "--shards", "4", "--endpoint", url)
+	consume := exec.Command(binary, "stream", "consume", "s", "--endpoint", url)
+	if err := consume.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { consume.Process.Kill(); consume.Wait() })
+	time.Sleep(time.Second) // the consumer's long polls are under way
+	t0 := time.Now()
+	store.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- store.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("store after SIGINT: %v", err)
+		}
+		if el := time.Since(t0); el > 1500*time.Millisecond {
+			t.Fatalf("the store took %v to stop with readers waiting", el)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the store did not stop on SIGINT")
 	}
 }

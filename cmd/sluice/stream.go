@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
-	"strings"
 
 	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/store"
@@ -49,7 +49,7 @@ var streamCommands = []string{"consume", "produce", "list", "create", "describe"
 func runStream(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, streamUsage)
-		return errors.New("stream: name a command (consume, produce, list, create, describe or delete)")
+		return usagef("name a command (consume, produce, list, create, describe or delete)")
 	}
 	switch args[0] {
 	case "consume":
@@ -72,15 +72,16 @@ func runStream(ctx context.Context, args []string) error {
 	if near := suggest.Nearest(args[0], streamCommands); near != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", near)
 	}
-	return fmt.Errorf("stream: unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
+	return usagef("unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
 }
 
 // storeFlags are the flags that say which store a stream command talks to.
 type storeFlags struct {
 	endpoint, storeDir           string
 	accessKey, secretKey, region string
-	// mayCreate: --store-dir may name a folder that does not exist yet
-	// (stream create); other commands refuse one, a likely typo.
+	// mayCreate: --store-dir may name a folder that is not a store's yet
+	// (stream create); other commands refuse one, a likely typo, rather
+	// than make it a store's.
 	mayCreate bool
 }
 
@@ -106,14 +107,15 @@ func (f *storeFlags) open() (*storeConn, error) {
 		return nil, errors.New("give --endpoint or --store-dir, not both")
 	}
 	if f.storeDir != "" {
-		if fi, err := os.Stat(f.storeDir); err != nil && !f.mayCreate || err == nil && !fi.IsDir() {
+		fi, err := os.Stat(f.storeDir)
+		if err != nil && !f.mayCreate || err == nil && (!fi.IsDir() || !f.mayCreate && !server.IsStoreFolder(f.storeDir)) {
 			return nil, fmt.Errorf("--store-dir %s: not a folder of a store (\"sluice stream create --store-dir DIR\", \"sluice store --data DIR\" and \"sluice run --store-dir DIR\" make one)", f.storeDir)
 		}
 		srv, err := server.New(f.storeDir, server.Options{Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "sluice stream: store: "+format+"\n", args...)
 		}})
 		if errors.Is(err, server.ErrFolderInUse) {
-			return nil, fmt.Errorf("--store-dir %s: another process has the store open (\"sluice store\" or \"sluice run --store-dir\"); give --endpoint URL of that store instead", f.storeDir)
+			return nil, fmt.Errorf("--store-dir: %w (give --endpoint URL)", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("--store-dir %s: %w", f.storeDir, err)
@@ -129,34 +131,58 @@ func (f *storeFlags) open() (*storeConn, error) {
 	if ep == "" {
 		ep = defaultStoreEndpoint
 	}
-	if !strings.Contains(ep, "://") {
-		return nil, fmt.Errorf("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
+	if err := checkEndpoint(ep); err != nil {
+		return nil, err
 	}
 	c := client.New(ep, nil)
-	ak, sk := f.accessKey, f.secretKey
-	if ak == "" && sk == "" {
-		ak, sk = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	creds, err := signingCredentials(f.accessKey, f.secretKey, f.region)
+	if err != nil {
+		return nil, err
 	}
-	if (ak == "") != (sk == "") {
-		return nil, errors.New("--access-key and --secret-key go together")
-	}
-	if ak != "" {
-		region := f.region
-		if region == "" {
-			region = os.Getenv("AWS_REGION")
-		}
-		if region == "" {
-			region = os.Getenv("AWS_DEFAULT_REGION")
-		}
-		c = c.WithCredentials(client.Credentials{AccessKey: ak, SecretKey: sk, Region: region})
+	if creds != nil {
+		c = c.WithCredentials(*creds)
 	}
 	return &storeConn{Client: c, where: ep, close: func() {}}, nil
 }
 
+// checkEndpoint checks that --endpoint is an http or https URL.
+func checkEndpoint(ep string) error {
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
+	}
+	return nil
+}
+
+// signingCredentials are the credentials to sign requests with: the flags', or
+// else the AWS environment variables' (nil: none, unsigned requests).
+func signingCredentials(accessKey, secretKey, region string) (*client.Credentials, error) {
+	if accessKey == "" && secretKey == "" {
+		accessKey, secretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		if (accessKey == "") != (secretKey == "") {
+			return nil, usagef("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or give --access-key and --secret-key")
+		}
+	}
+	if (accessKey == "") != (secretKey == "") {
+		return nil, usagef("--access-key and --secret-key go together")
+	}
+	if accessKey == "" {
+		return nil, nil
+	}
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	return &client.Credentials{AccessKey: accessKey, SecretKey: secretKey, Region: region}, nil
+}
+
 // explain rewrites the errors users meet most into what to do about them:
 // no store at the endpoint, a missing stream (with the nearest existing
-// name), a stream that exists already.
-func (s *storeConn) explain(ctx context.Context, stream string, err error) error {
+// name and, unless deleting, how to create it), a stream that exists
+// already.
+func (s *storeConn) explain(ctx context.Context, stream string, deleting bool, err error) error {
 	var se *store.Error
 	var ne *net.OpError
 	switch {
@@ -169,9 +195,15 @@ func (s *storeConn) explain(ctx context.Context, stream string, err error) error
 				hint = fmt.Sprintf(" (did you mean %q?)", near)
 			}
 		}
+		if deleting {
+			return fmt.Errorf("stream %q does not exist at %s%s", stream, s.where, hint)
+		}
 		return fmt.Errorf("stream %q does not exist at %s%s; create it with \"sluice stream create %s --shards 1\"", stream, s.where, hint, stream)
 	case errors.As(err, &se) && se.Code == store.ErrResourceInUse && stream != "":
 		return fmt.Errorf("stream %q already exists at %s (\"sluice stream describe %s\" shows it)", stream, s.where, stream)
+	case client.Refused(err):
+		return fmt.Errorf("the store at %s refuses the credentials (%v): give --access-key and --secret-key "+
+			"(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) that it accepts", s.where, err)
 	case errors.As(err, &ne) && ne.Op == "dial":
 		return fmt.Errorf("no store answers at %s (%v): start one with \"sluice store\", or give --endpoint URL or --store-dir DIR", s.where, ne.Err)
 	}
@@ -179,16 +211,23 @@ func (s *storeConn) explain(ctx context.Context, stream string, err error) error
 }
 
 // withStore parses a stream command's flags and positional arguments
-// (wantArgs of them, named in cmd.Use) and runs fn with the store.
+// (wantArgs of them, named in cmd.Use), checks them with check (when not
+// nil: its error is a mistake in the command line, exit status 2) and
+// runs fn with the store.
 func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wantArgs int,
-	fn func(conn *storeConn, pos []string) error) error {
+	check func(pos []string) error, fn func(conn *storeConn, pos []string) error) error {
 	sf.register(fs)
 	pos, err := parseFlags(fs, cmd, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) < wantArgs {
-		return fmt.Errorf("name the stream (usage: sluice %s)", cmd.Use)
+		return usagef("name the stream (usage: sluice %s)", cmd.Use)
+	}
+	if check != nil {
+		if err := check(pos); err != nil {
+			return usageError{err}
+		}
 	}
 	conn, err := sf.open()
 	if err != nil {
@@ -199,5 +238,5 @@ func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wan
 	if len(pos) > 0 {
 		stream = pos[0]
 	}
-	return conn.explain(context.Background(), stream, fn(conn, pos))
+	return conn.explain(context.Background(), stream, cmdName(cmd) == "stream delete", fn(conn, pos))
 }

@@ -17,7 +17,7 @@ func runStreamList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stream list", flag.ContinueOnError)
 	var sf storeFlags
 	cmd := command{Use: "stream list [flags]", About: "Prints the name of every stream, one a line.", MaxArgs: 0}
-	return withStore(fs, &sf, cmd, args, 0, func(conn *storeConn, _ []string) error {
+	return withStore(fs, &sf, cmd, args, 0, nil, func(conn *storeConn, _ []string) error {
 		names, err := conn.ListStreams(ctx)
 		if err != nil {
 			return err
@@ -35,17 +35,20 @@ func runStreamCreate(ctx context.Context, args []string) error {
 	shards := fs.Int("shards", 0, "number of shards (required, 1 or more)")
 	retention := fs.Duration("retention", 0, "how long the stream keeps records, whole hours from 24h to 8760h (default: the store's, 24h unless \"sluice store --retention\")")
 	cmd := command{Use: "stream create STREAM --shards N [flags]", About: "Creates a stream of N shards.", MaxArgs: 1}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+	hours := 0
+	check := func([]string) error {
 		if *shards < 1 {
 			return fmt.Errorf("--shards %d: give the number of shards, 1 or more (e.g. --shards 2)", *shards)
 		}
-		hours := 0
 		if *retention != 0 {
 			if *retention < 24*time.Hour || *retention > 8760*time.Hour || *retention%time.Hour != 0 {
 				return fmt.Errorf("--retention %v: want whole hours from 24h to 8760h (365 days)", *retention)
 			}
 			hours = int(*retention / time.Hour)
 		}
+		return nil
+	}
+	return withStore(fs, &sf, cmd, args, 1, check, func(conn *storeConn, pos []string) error {
 		if err := conn.CreateStream(ctx, pos[0], *shards); err != nil {
 			return err
 		}
@@ -63,7 +66,7 @@ func runStreamDelete(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stream delete", flag.ContinueOnError)
 	var sf storeFlags
 	cmd := command{Use: "stream delete STREAM [flags]", About: "Deletes a stream and its records.", MaxArgs: 1}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+	return withStore(fs, &sf, cmd, args, 1, nil, func(conn *storeConn, pos []string) error {
 		if err := conn.DeleteStream(ctx, pos[0]); err != nil {
 			return err
 		}
@@ -84,7 +87,7 @@ func runStreamDescribe(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the DescribeStreamSummary and ListShards answers as one JSON object")
 	cmd := command{Use: "stream describe STREAM [flags]",
 		About: "Prints a stream's status and retention, and a table of its shards: hash key range, parents, open or closed.", MaxArgs: 1}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+	return withStore(fs, &sf, cmd, args, 1, nil, func(conn *storeConn, pos []string) error {
 		sum, err := conn.DescribeStreamSummary(ctx, pos[0])
 		if err != nil {
 			return err

@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +32,7 @@ import (
 const (
 	consumeLongPoll = 5 * time.Second
 	consumePoll     = 200 * time.Millisecond
+	consumeRetry    = time.Second // between calls while the store does not answer
 )
 
 func runStreamConsume(ctx context.Context, args []string) error {
@@ -48,14 +51,16 @@ func runStreamConsume(ctx context.Context, args []string) error {
 		About: "Prints the records of every shard of STREAM to standard output. Shards are read in their lineage's order:\n" +
 			"a shard made by a split or merge only after its parents have been read to their end, so the records of\n" +
 			"each partition key come out in the order they were written.", MaxArgs: 2}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
+	var startup string
+	var ts time.Time
+	check := func(pos []string) error {
 		if len(pos) == 2 && strings.EqualFold(*from, "at-timestamp") {
 			if _, err := parseTime(pos[0]); err == nil { // consume --from at-timestamp T STREAM
 				pos[0], pos[1] = pos[1], pos[0]
 			}
 		}
-		startup, ts, err := parseFrom(*from, pos[1:])
-		if err != nil {
+		var err error
+		if startup, ts, err = parseFrom(*from, pos[1:]); err != nil {
 			return err
 		}
 		if *format != "raw" && *format != "json" {
@@ -66,11 +71,14 @@ func runStreamConsume(ctx context.Context, args []string) error {
 			return fmt.Errorf("--format %q: want raw or json%s", *format, hint)
 		}
 		if count < 0 {
-			return fmt.Errorf("--count %d: want 0 (no limit) or more", count)
+			return fmt.Errorf("-n %d: want 0 (no limit) or more", count)
 		}
+		return nil
+	}
+	return withStore(fs, &sf, cmd, args, 1, check, func(conn *storeConn, pos []string) error {
 		cs := &consumer{c: conn.Client, stream: pos[0], startup: startup, ts: ts, atEnd: *atEnd,
 			json: *format == "json", left: count, out: bufio.NewWriterSize(os.Stdout, 64<<10)}
-		err = cs.run(ctx)
+		err := cs.run(ctx)
 		if ferr := cs.out.Flush(); err == nil {
 			err = ferr
 		}
@@ -145,6 +153,7 @@ type consumer struct {
 	left    int64 // records still to print (0: no limit)
 	out     *bufio.Writer
 	buf     []byte
+	away    atomic.Bool // following, the store stopped answering: reported once until it answers
 }
 
 // shardEvent is what a shard's reader hands the consumer: records, or the
@@ -273,15 +282,32 @@ func (cs *consumer) read(ctx context.Context, shard, it, startup string, events 
 		out, err := cs.c.GetRecordsWait(ctx, it, 0, wait)
 		var se *store.Error
 		if errors.As(err, &se) && se.Code == store.ErrExpiredIterator { // the output was blocked for minutes
-			if it, err = cs.iterator(ctx, shard, startup, last); err == nil {
+			var next string
+			if next, err = cs.iterator(ctx, shard, startup, last); err == nil {
+				it = next
 				continue
 			}
+		}
+		if err != nil && !cs.atEnd && !errors.As(err, &se) && ctx.Err() == nil {
+			// Following, the store went away (restarted, say): wait for it
+			// and go on where this shard was.
+			if cs.away.CompareAndSwap(false, true) {
+				fmt.Fprintf(os.Stderr, "sluice stream: the store does not answer (%v): retrying until it does (Ctrl-C stops)\n", shortErr(err))
+			}
+			select {
+			case <-time.After(consumeRetry):
+			case <-ctx.Done():
+			}
+			continue
 		}
 		if err != nil {
 			if ctx.Err() == nil {
 				send(shardEvent{err: fmt.Errorf("shard %s: %w", shard, err)})
 			}
 			return
+		}
+		if cs.away.CompareAndSwap(true, false) {
+			fmt.Fprintln(os.Stderr, "sluice stream: the store answers again")
 		}
 		if n := len(out.Records); n > 0 {
 			last = out.Records[n-1].SequenceNumber
@@ -366,4 +392,14 @@ func (cs *consumer) appendJSON(b []byte, shard string, r client.Record) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// shortErr is a call's error without the method and URL the HTTP client
+// puts before it.
+func shortErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -37,17 +38,28 @@ func runStreamProduce(ctx context.Context, args []string) error {
 	cmd := command{Use: "stream produce STREAM [flags] < LINES",
 		About: "Writes each line of standard input to STREAM as one record (without the newline; empty lines are skipped),\n" +
 			"with PutRecords calls of up to 500 records and 5 MiB, retrying refused records with backoff.\n" +
-			"A line may hold at most 1 MiB. A summary goes to standard error.", MaxArgs: 1}
-	return withStore(fs, &sf, cmd, args, 1, func(conn *storeConn, pos []string) error {
-		p := &producer{c: conn.Client, stream: pos[0], keyField: *keyField, start: time.Now()}
+			"A line may hold at most 1 MiB. A summary goes to standard error. A record counts as produced once the\n" +
+			"store acknowledges it, after an fsync; a batch whose answer was lost is sent again (at least once).", MaxArgs: 1}
+	return withStore(fs, &sf, cmd, args, 1, nil, func(conn *storeConn, pos []string) error {
+		p := &producer{c: conn.Client, stream: pos[0], keyField: *keyField, start: time.Now(), where: conn.where}
 		err := p.run(ctx, os.Stdin)
 		if p.lanes == nil { // the stream's shards could not be listed: nothing was read
 			return err
 		}
 		el := time.Since(p.start)
 		n := p.records.Load()
-		fmt.Fprintf(os.Stderr, "sluice stream: produced %d records (%d bytes) to %s in %v (%.0f records/s)\n",
-			n, p.bytes.Load(), p.stream, el.Round(time.Millisecond), float64(n)/max(el.Seconds(), 1e-3))
+		again := ""
+		if r := p.resent.Load(); r > 0 {
+			again = fmt.Sprintf("; %d of them sent again after the store's answer was lost, so some may be stored twice", r)
+		}
+		fmt.Fprintf(os.Stderr, "sluice stream: produced %d records (%d bytes) to %s in %v (%.0f records/s)%s\n",
+			n, p.bytes.Load(), p.stream, el.Round(time.Millisecond), float64(n)/max(el.Seconds(), 1e-3), again)
+		if err != nil && n > 0 {
+			// The acknowledged records are stored; the lanes' batches are
+			// not a prefix of the input, so say what is known.
+			return fmt.Errorf("%w (the %d records produced are stored; a line not acknowledged may or may not be)",
+				conn.explain(context.Background(), p.stream, false, err), n)
+		}
 		return err
 	})
 }
@@ -68,6 +80,12 @@ type producer struct {
 	rr      uint64
 	records atomic.Int64 // written
 	bytes   atomic.Int64
+	// resent counts records sent again after a call whose answer was lost
+	// (the connection broke after the request went out): the store may
+	// have written them the first time too.
+	resent atomic.Int64
+	where  string      // the store, for messages
+	down   atomic.Bool // calls fail in transit: reported once until one succeeds
 }
 
 // lane is the records bound for one shard: gathered into batch by the
@@ -294,12 +312,26 @@ func (p *producer) key(line []byte) (string, error) {
 // and calls that failed in transit.
 func (p *producer) put(ctx context.Context, batch []client.PutRecordsEntry) error {
 	backoff, fruitless := producerMinBackoff, 0
+	lost := false // the answer to the last call was lost
 	for len(batch) > 0 {
+		if lost {
+			p.resent.Add(int64(len(batch)))
+		}
 		out, err := p.c.PutRecords(ctx, p.stream, batch)
+		lost = false
+		var se *store.Error
+		if err != nil && !errors.As(err, &se) && ctx.Err() == nil {
+			var ne *net.OpError
+			lost = !errors.As(err, &ne) || ne.Op != "dial" // a refused dial sent nothing
+			if p.down.CompareAndSwap(false, true) {
+				fmt.Fprintf(os.Stderr, "sluice stream: no answer from the store at %s (%v): retrying\n", p.where, shortErr(err))
+			}
+		} else if err == nil && p.down.CompareAndSwap(true, false) {
+			fmt.Fprintf(os.Stderr, "sluice stream: the store at %s answers again\n", p.where)
+		}
 		if err == nil && len(out.Records) != len(batch) {
 			err = fmt.Errorf("PutRecords answered %d results for %d records", len(out.Records), len(batch))
 		}
-		var se *store.Error
 		if errors.As(err, &se) && se.Code != "ProvisionedThroughputExceededException" && se.Code != "InternalFailure" &&
 			se.Code != store.ErrLimitExceeded && se.Code != "ServiceUnavailable" {
 			return err

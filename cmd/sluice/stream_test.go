@@ -5,16 +5,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -296,7 +301,7 @@ func TestStreamToolsOpenAStoreDirInProcess(t *testing.T) {
 	url, _ := startStore(t, dir)
 	checkInOrderPerKey(t, splitLines(mustTool(t, "", "consume", "s", "-e", "--endpoint", url)), 1000)
 	_, errOut, err := streamTool(t, "", "list", sd)
-	if err == nil || !strings.Contains(errOut, "another process has the store open") || !strings.Contains(errOut, "--endpoint") {
+	if err == nil || !strings.Contains(errOut, "is in use by another process (pid") || !strings.Contains(errOut, "--endpoint") {
 		t.Fatalf("--store-dir of a folder a store serves: %v\n%s", err, errOut)
 	}
 }
@@ -313,6 +318,8 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	long := strings.Repeat("x", 1<<20+1)
+	notAStore := t.TempDir() // a folder, but not a store's: left as it is
+	os.WriteFile(filepath.Join(notAStore, "notes.txt"), []byte("mine\n"), 0o644)
 	for _, tc := range []struct {
 		stdin string
 		args  []string
@@ -332,6 +339,7 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 		{"", []string{"create", "t", ep}, []string{"--shards 0: give the number of shards"}},
 		{"", []string{"consme", "s"}, []string{`unknown command "consme"`, `did you mean "consume"?`}},
 		{"", []string{"list", "--store-dir", filepath.Join(t.TempDir(), "missing")}, []string{"--store-dir", "not a folder of a store"}},
+		{"", []string{"list", "--store-dir", notAStore}, []string{"--store-dir", "not a folder of a store"}},
 	} {
 		_, errOut, err := streamTool(t, tc.stdin, tc.args...)
 		if err == nil {
@@ -346,6 +354,14 @@ func TestStreamToolErrorsSayWhatToDo(t *testing.T) {
 		if strings.Contains(errOut, "panic") {
 			t.Errorf("sluice stream %q panicked:\n%s", tc.args, errOut)
 		}
+	}
+	if entries, _ := os.ReadDir(notAStore); len(entries) != 1 {
+		t.Errorf("--store-dir of a folder that is not a store's wrote into it: %d entries", len(entries))
+	}
+	// Deleting a stream that does not exist is not told to create it.
+	if _, errOut, err := streamTool(t, "", "delete", "t", ep); err == nil || !strings.Contains(errOut, `stream "t" does not exist`) ||
+		strings.Contains(errOut, "create it") {
+		t.Errorf("delete of a missing stream: %v\n%s", err, errOut)
 	}
 	// The lines before a bad one were written.
 	if got := splitLines(mustTool(t, "", "consume", "s", "-e", ep)); len(got) != 4 || got[0] != `{"k":1}` {
@@ -523,4 +539,242 @@ func TestStreamConsumeReadsAMergeAfterBothParents(t *testing.T) {
 	if !strings.Contains(desc, "shardId-000000000002  open    shardId-000000000000,shardId-000000000001  0 - 340282366920938463463374607431768211455") {
 		t.Fatalf("describe does not show the merge child with both parents:\n%s", desc)
 	}
+}
+
+// A mistake in a stream command's line is found before any store is
+// asked (none runs here), exits with status 2 as with every command, and
+// points to the subcommand's own help.
+func TestStreamCommandLineMistakesExitWithStatus2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"consume", "s", "--format", "jsn"}, []string{`sluice stream: --format "jsn"`, `did you mean "json"?`}},
+		{[]string{"consume", "s", "--from", "lastest"}, []string{`--from "lastest"`}},
+		{[]string{"consume", "s", "-n", "-1"}, []string{"-n -1: want 0 (no limit) or more"}},
+		{[]string{"consume", "s", "-n"}, []string{"flag -n needs a value"}},
+		{[]string{"consume", "s", "--frm", "latest"}, []string{"unknown flag --frm (did you mean --from?)", `"sluice stream consume -h" lists the flags`}},
+		{[]string{"consume"}, []string{"name the stream"}},
+		{[]string{"create", "s"}, []string{"--shards 0: give the number of shards"}},
+		{[]string{"create", "s", "--shards", "1", "--retention", "1h"}, []string{"want whole hours from 24h"}},
+		{[]string{"list", "extra"}, []string{`unexpected argument "extra"`, `"sluice stream list -h" lists the flags`}},
+		{[]string{"consme", "s"}, []string{`sluice stream: unknown command "consme"`}},
+		{nil, []string{"sluice stream: name a command"}},
+	} {
+		_, errOut, err := streamTool(t, "", tc.args...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("sluice stream %q: %v, want exit status 2\n%s", tc.args, err, errOut)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("sluice stream %q: error output lacks %q:\n%s", tc.args, w, errOut)
+			}
+		}
+		if strings.Contains(errOut, "no store answers") {
+			t.Errorf("sluice stream %q asked a store before checking its command line:\n%s", tc.args, errOut)
+		}
+	}
+	// One-letter flags are shown as they are typed.
+	help := mustTool(t, "", "consume", "-h")
+	if !strings.Contains(help, "\n  -e\n") || !strings.Contains(help, "\n  -n int\n") {
+		t.Errorf("consume -h does not list -e and -n:\n%s", help)
+	}
+}
+
+// A store killed with SIGKILL in the middle of a produce and restarted
+// loses nothing: produce says the store stopped answering, retries, and
+// ends with status 0 once every line is acknowledged. A batch whose answer
+// was lost at the kill is sent again, so its records may be stored twice;
+// the summary counts them, and no more than that are doubled.
+func TestStreamProduceLosesNothingWhenTheStoreIsKilledMidway(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	start := func() *exec.Cmd { return startStoreAt(t, addr, dir) }
+	store := start()
+	ep := "--endpoint=http://" + addr
+	mustTool(t, "", "create", "s", "--shards", "4", ep)
+
+	const n = 200000
+	produce := exec.Command(binary, "stream", "produce", "s", "--key-field", "k", ep)
+	stdin, err := produce.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	produce.Stderr = &errOut
+	if err := produce.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { produce.Process.Kill() })
+	lines := keyedLines(0, n, 97)
+	writeLines := func(ls []string) {
+		if _, err := io.WriteString(stdin, strings.Join(ls, "\n")+"\n"); err != nil {
+			t.Error(err)
+		}
+	}
+	// The kill comes while the lines are being written.
+	written := make(chan struct{})
+	go func() { defer close(written); writeLines(lines); stdin.Close() }()
+	time.Sleep(300 * time.Millisecond)
+	store.Process.Signal(syscall.SIGKILL)
+	store.Wait()
+	select {
+	case <-written:
+		t.Fatal("all lines were read before the kill")
+	default:
+	}
+	time.Sleep(time.Second)
+	start()
+	<-written
+	done := make(chan error, 1)
+	go func() { done <- produce.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("produce across a store restart: %v\n%s", err, errOut.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("produce did not end after the store came back:\n%s", errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "no answer from the store at http://"+addr) ||
+		!strings.Contains(errOut.String(), "answers again") {
+		t.Errorf("produce did not say that the store went away and came back:\n%s", errOut.String())
+	}
+	m := regexp.MustCompile(`produced (\d+) records [^\n]*?(?:; (\d+) of them sent again[^\n]*)?\n`).FindStringSubmatch(errOut.String())
+	if m == nil {
+		t.Fatalf("no summary:\n%s", errOut.String())
+	}
+	resent, _ := strconv.Atoi(m[2])
+
+	got := splitLines(mustTool(t, "", "consume", "s", "-e", ep))
+	seen := make([]int, n)
+	for _, l := range got {
+		var kl keyedLine
+		if err := json.Unmarshal([]byte(l), &kl); err != nil || kl.N < 0 || kl.N >= n {
+			t.Fatalf("consumed %q", l)
+		}
+		seen[kl.N]++
+	}
+	doubled := 0
+	for i, c := range seen {
+		if c == 0 {
+			t.Fatalf("line %d was acknowledged but is not in the stream", i)
+		}
+		doubled += c - 1
+	}
+	if doubled > resent {
+		t.Fatalf("%d records stored twice, but the summary counts %d sent again:\n%s", doubled, resent, errOut.String())
+	}
+	t.Logf("%d records stored twice, %d sent again; produce said:\n%s", doubled, resent, errOut.String())
+}
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startStoreAt starts `sluice store` at addr over dir and waits until it
+// listens.
+func startStoreAt(t *testing.T, addr, dir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "store", "--listen", addr, "--data", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store did not start listening")
+		}
+	}
+}
+
+// A following consume outlives a restart of the store: it says the store
+// went away, waits for it, and goes on where each shard was — no record
+// missed or repeated.
+func TestStreamConsumeFollowsAcrossAStoreRestart(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	store := startStoreAt(t, addr, dir)
+	ep := "--endpoint=http://" + addr
+	mustTool(t, "", "create", "s", "--shards", "2", ep)
+	mustTool(t, strings.Join(keyedLines(0, 10, 5), "\n")+"\n", "produce", "s", "--key-field", "k", ep)
+
+	consume := exec.Command(binary, "stream", "consume", "s", ep)
+	var errOut syncBuffer
+	consume.Stderr = &errOut
+	stdout, err := consume.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := consume.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { consume.Process.Kill(); consume.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var got []string
+	read := func(n int) {
+		t.Helper()
+		for len(got) < n {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("consume ended after %d lines:\n%s", len(got), errOut.String())
+				}
+				got = append(got, l)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("consume read %d lines, want %d:\n%s", len(got), n, errOut.String())
+			}
+		}
+	}
+	read(10)
+	store.Process.Signal(syscall.SIGKILL)
+	store.Wait()
+	time.Sleep(1500 * time.Millisecond) // the consumer finds the store gone
+	startStoreAt(t, addr, dir)
+	mustTool(t, strings.Join(keyedLines(10, 10, 5), "\n")+"\n", "produce", "s", "--key-field", "k", ep)
+	read(20)
+	consume.Process.Signal(syscall.SIGINT)
+	if err := consume.Wait(); err != nil {
+		t.Fatalf("consume after SIGINT: %v\n%s", err, errOut.String())
+	}
+	checkInOrderPerKey(t, got, 20)
+	if e := errOut.String(); !strings.Contains(e, "the store does not answer") || !strings.Contains(e, "the store answers again") {
+		t.Errorf("consume did not say the store went away and came back:\n%s", e)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -107,7 +107,7 @@ func (l *lineage) open(ctx context.Context, restored *position) error {
 	}
 	all, err := l.cfg.client.ListShards(ctx, l.cfg.stream) // every shard, open and closed
 	if err != nil {
-		l.err = l.cfg.listError(err)
+		l.err = l.cfg.listError(ctx, err)
 		return l.err
 	}
 	l.g = shardlineage.New(all)

@@ -216,7 +216,7 @@ func (s *sink) OnProcessingTime(now int64, _ runtime.Output) error {
 func (s *sink) listShards() ([]kstore.HashKey, error) {
 	all, err := s.cfg.client.ListShards(s.run, s.cfg.stream)
 	if err != nil {
-		return nil, s.cfg.listError(err)
+		return nil, s.cfg.listError(s.run, err)
 	}
 	var starts []kstore.HashKey
 	for _, sh := range all {

@@ -276,16 +276,23 @@ func TestMissingStreamSaysHowToCreateIt(t *testing.T) {
 		t.Fatalf("source on an endpoint: err = %v\nwant it to contain %s", err, onEndpoint)
 	}
 
-	srv, err := server.New(t.TempDir(), server.Options{})
+	// A name near an existing stream's gets "did you mean".
+	if err := readMissing(t, map[string]string{"stream": "outt", "endpoint": url}); err == nil ||
+		!strings.Contains(err.Error(), `stream "outt" does not exist on the store at `+url+` (did you mean "out"?): create it`) {
+		t.Fatalf("source of a misspelled stream: err = %v", err)
+	}
+
+	dir := t.TempDir()
+	srv, err := server.New(dir, server.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	UseEmbedded(srv)
 	defer UseEmbedded(nil)
-	embedded := `table t: stream "other" does not exist in the embedded store: create it with ` +
+	embedded := `table t: stream "other" does not exist in the embedded store (folder ` + dir + `): create it with ` +
 		`'stream.create-shards' = '1' (or more shards) in the table's WITH options, or before the job with ` +
-		"`sluice stream create other --shards 1 --store-dir DIR`"
+		"`sluice stream create other --shards 1 --store-dir " + dir + "`"
 	if err := write(t, map[string]string{"stream": "other"}, 1, rows(0, 10)); err == nil || !strings.Contains(err.Error(), embedded) {
 		t.Fatalf("sink on the embedded store: err = %v\nwant it to contain %s", err, embedded)
 	}

@@ -105,6 +105,12 @@ type Agent struct {
 // store answered ResourceNotFoundException), tested with errors.Is.
 var ErrStreamNotFound = errors.New("the stream does not exist")
 
+// ErrRefused is the error of Run when the store refuses the agent's
+// requests for their credentials (no signature, an unknown access key, a
+// wrong secret key or clock), which retrying would not cure; tested with
+// errors.Is.
+var ErrRefused = errors.New("the store refuses the credentials")
+
 // New returns an agent with cfg's defaults filled in.
 func New(cfg Config) (*Agent, error) {
 	if cfg.Client == nil || cfg.Stream == "" || len(cfg.Files)+len(cfg.Producers) == 0 {
@@ -129,7 +135,8 @@ func New(cfg Config) (*Agent, error) {
 // stop.
 //
 // Run first checks that the stream exists and returns an error wrapping
-// ErrStreamNotFound at once when it does not; when the store cannot be reached,
+// ErrStreamNotFound at once when it does not (ErrRefused when the store
+// refuses the credentials); when the store cannot be reached,
 // it says so and starts anyway (records are retried until it answers).
 func (a *Agent) Run(ctx context.Context) error {
 	checkCtx, cancelCheck := context.WithTimeout(ctx, checkTimeout)
@@ -139,6 +146,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		var se *store.Error
 		if errors.As(err, &se) && se.Code == store.ErrResourceNotFound {
 			return fmt.Errorf("stream %q: %w", a.cfg.Stream, ErrStreamNotFound)
+		}
+		if client.Refused(err) {
+			return fmt.Errorf("%w (%v)", ErrRefused, err)
 		}
 		if ctx.Err() != nil {
 			return nil

@@ -131,10 +131,17 @@ func TestRepeatedSendFailuresAreReportedOnceWithOnePrefix(t *testing.T) {
 func TestTailerReportsAMissingFileOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "later.log")
+		// The tailer sees the file through the file system, which the race
+		// detector does not count as synchronisation: a lock guards what it
+		// reports.
+		var mu sync.Mutex
 		var warnings []string
 		tl := &tailer{path: path, poll: 5 * time.Millisecond, warn: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
 			warnings = append(warnings, fmt.Sprintf(format, args...))
 		}}
+		reported := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(warnings) }
 		var lines []string
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -144,8 +151,8 @@ func TestTailerReportsAMissingFileOnce(t *testing.T) {
 		}()
 		time.Sleep(time.Second) // 200 polls
 		synctest.Wait()
-		if want := []string{path + " does not exist yet: waiting for it (its lines will be read from its start)"}; !slices.Equal(warnings, want) {
-			t.Fatalf("warnings %q, want %q", warnings, want)
+		if got, want := reported(), []string{path + " does not exist yet: waiting for it (its lines will be read from its start)"}; !slices.Equal(got, want) {
+			t.Fatalf("warnings %q, want %q", got, want)
 		}
 		if err := os.WriteFile(path, []byte("a\nb\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -157,8 +164,8 @@ func TestTailerReportsAMissingFileOnce(t *testing.T) {
 		if want := []string{"a", "b"}; !slices.Equal(lines, want) {
 			t.Fatalf("lines %q, want %q", lines, want)
 		}
-		if len(warnings) != 2 || warnings[1] != path+" is readable now: tailing it" {
-			t.Fatalf("warnings %q", warnings)
+		if got := reported(); len(got) != 2 || got[1] != path+" is readable now: tailing it" {
+			t.Fatalf("warnings %q", got)
 		}
 	})
 }

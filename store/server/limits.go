@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -104,16 +105,21 @@ func (l Limits) withDefaults() Limits {
 
 // HTTPServer returns an http.Server serving s under s's Limits, and ln
 // wrapped to refuse connections beyond MaxConns. Serve (or ServeTLS) the
-// returned listener; Shutdown the http.Server before closing s. Behind TLS
-// a refused connection is just closed (its 503 is not a TLS record).
+// returned listener; Shutdown the http.Server before closing s. Shutdown
+// answers the long polls under way at once (with what they have), so that
+// it does not wait out their time. Behind TLS a refused connection is just
+// closed (its 503 is not a TLS record).
 func (s *Server) HTTPServer(ln net.Listener) (*http.Server, net.Listener) {
 	lim := s.opts.Limits
+	base, endLongPolls := context.WithCancel(context.Background())
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: positive(lim.HeaderTimeout),
 		IdleTimeout:       positive(lim.IdleTimeout),
 		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base }, // requests' contexts: only long polls heed them
 	}
+	hs.RegisterOnShutdown(endLongPolls)
 	if lim.MaxConns > 0 {
 		ln = &limitListener{Listener: ln, max: int64(lim.MaxConns), s: s}
 	}

@@ -13,7 +13,7 @@ func TestSecondOpenerOfAStoreFolderIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = New(dir, Options{Logf: t.Logf})
-	if !errors.Is(err, ErrFolderInUse) || !strings.Contains(err.Error(), dir) {
+	if !errors.Is(err, ErrFolderInUse) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "in use by this process") {
 		t.Fatalf("second New over an open folder: %v; want ErrFolderInUse naming the folder", err)
 	}
 	if err := s.Close(); err != nil {

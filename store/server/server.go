@@ -236,6 +236,16 @@ func loadKey(path string) ([]byte, error) {
 	return key, nil
 }
 
+// IsStoreFolder reports whether dir is the folder of a store: one that New
+// has opened before (it holds the store's iterator key).
+func IsStoreFolder(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, keyFile))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Dir is the store folder the Server was opened over.
+func (s *Server) Dir() string { return s.dir }
+
 // Close stops the retention goroutine and closes every shard log.
 func (s *Server) Close() error {
 	s.mu.Lock()
