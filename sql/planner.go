@@ -136,8 +136,12 @@ type planner struct {
 	sinks map[string]sinkNode
 	// topics are the job's topics, by name.
 	topics map[string]*sns.Topic
-	plan   *Plan
-	cur    parser.Statement // the statement being planned
+	// optionPos are where the WITH options of the tables this job file
+	// creates are written, by table and key: a connector's error about an
+	// option is placed there.
+	optionPos map[string]map[string]parser.Pos
+	plan      *Plan
+	cur       parser.Statement // the statement being planned
 	// The job options SET so far: they apply to the statements after.
 	stateTTL     time.Duration
 	maxStateKeys int
@@ -187,12 +191,21 @@ func (p *planner) statement(st parser.Statement) error {
 		if err := p.checkConnector(t, n); err != nil {
 			return p.errAt(st, err)
 		}
-		return p.errAt2(st, p.o.Catalog.Create(t, n.IfNotExists))
+		_, err = p.o.Catalog.Get(t.Name)
+		existed := err == nil
+		if err := p.o.Catalog.Create(t, n.IfNotExists); err != nil {
+			return p.errAt(st, err)
+		}
+		if !existed {
+			p.noteOptions(t.Name, n)
+		}
+		return nil
 	case *parser.CreateTopic:
 		return p.errAt2(st, p.createTopic(n))
 	case *parser.CreateSubscription:
 		return p.errAt2(st, p.createSubscription(n))
 	case *parser.DropTable:
+		delete(p.optionPos, strings.ToLower(n.Name))
 		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
 	case *parser.ShowTables:
 		tables, err := p.o.Catalog.List()
@@ -286,6 +299,35 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
 	return nil
+}
+
+// noteOptions notes where the WITH options of table, created by ddl, are
+// written.
+func (p *planner) noteOptions(table string, ddl *parser.CreateTable) {
+	pos := map[string]parser.Pos{}
+	for _, o := range ddl.Options {
+		pos[o.Key] = o.Pos
+	}
+	if p.optionPos == nil {
+		p.optionPos = map[string]map[string]parser.Pos{}
+	}
+	p.optionPos[strings.ToLower(table)] = pos
+}
+
+// atOption places a connector's error about an option of table at the
+// option in the CREATE TABLE of this job file (nil when err is about no
+// option, or the table was created elsewhere), rather than at the table's
+// use.
+func (p *planner) atOption(table string, err error) error {
+	var oe *connectors.OptionError
+	if !errors.As(err, &oe) {
+		return nil
+	}
+	at, ok := p.optionPos[strings.ToLower(table)][oe.Key]
+	if !ok {
+		return nil
+	}
+	return &parser.SyntaxError{Line: at.Line, Col: at.Col, Msg: err.Error()}
 }
 
 // stream is a planned relation: a node of the graph and what it emits.
@@ -421,6 +463,9 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	}
 	newSource, par, err := src.NewSource(ct)
 	if err != nil {
+		if oe := p.atOption(t.Name, err); oe != nil {
+			return nil, oe
+		}
 		return nil, q.Errorf(ft.Node, "%v", err)
 	}
 	if par <= 0 {
@@ -920,6 +965,9 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	}
 	newSink, par, err := sk.NewSink(ct)
 	if err != nil {
+		if oe := p.atOption(ct.Name, err); oe != nil {
+			return oe
+		}
 		return &query.Error{Pos: targetPos(q), Msg: err.Error(), Near: ct.Name}
 	}
 	if par <= 0 {
