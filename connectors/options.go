@@ -160,9 +160,9 @@ func (v *Values) checkWith() error {
 		_, given := v.t.Options[o.Key]
 		switch {
 		case given && !on:
-			return v.Err("option %q is only used with '%s' = '%s'", o.Key, key, strings.ReplaceAll(want, "|", "' or '"))
+			return v.ErrAt(o.Key, "option %q is only used with '%s' = '%s'", o.Key, key, strings.ReplaceAll(want, "|", "' or '"))
 		case !given && on && o.Required:
-			return v.Err("option %q = '%s' needs option %q", key, val, o.Key)
+			return v.ErrAt(key, "option %q = '%s' needs option %q", key, val, o.Key)
 		}
 	}
 	return nil
@@ -212,6 +212,25 @@ type OptionError struct {
 func (e *OptionError) Error() string { return fmt.Sprintf("%s: option %q: %v", e.What, e.Key, e.Err) }
 
 func (e *OptionError) Unwrap() error { return e.Err }
+
+// OptionKey is the option the error is about.
+func (e *OptionError) OptionKey() string { return e.Key }
+
+// ErrAt returns an error about the table, in the form of Err, that is
+// about option key: OptionKey returns key, so that it can be placed at
+// the option where the table is defined.
+func (v *Values) ErrAt(key, format string, args ...any) error {
+	return &keyError{err: v.Err(format, args...), key: key}
+}
+
+type keyError struct {
+	err error
+	key string
+}
+
+func (e *keyError) Error() string     { return e.err.Error() }
+func (e *keyError) Unwrap() error     { return e.err }
+func (e *keyError) OptionKey() string { return e.key }
 
 // Err returns an error about the table: table T: ….
 func (v *Values) Err(format string, args ...any) error {
@@ -560,8 +579,8 @@ func FormatOption(doc string, values ...string) Option {
 	return Option{Key: "format", Type: Enum, Default: values[0], Values: values, Doc: doc}
 }
 
-// CSVDelimiterOption is 'csv.field-delimiter'.
-var CSVDelimiterOption = Option{Key: "csv.field-delimiter", Type: Delimiter, Default: ",",
+// CSVDelimiterOption is 'csv.field-delimiter', taken with 'format' = 'csv'.
+var CSVDelimiterOption = Option{Key: "csv.field-delimiter", Type: Delimiter, Default: ",", With: "format=csv",
 	Doc: "the CSV field delimiter: one character, or `tab` (also `\\t`), `\\|`"}
 
 func sortedKeys(m map[string]string) []string {

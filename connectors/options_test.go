@@ -176,7 +176,7 @@ func TestMarkdownTableRendersSpecs(t *testing.T) {
 		"| `roll` | `128MB` | a size (at most 1GB) |\n",
 		"| `mode` | — | where to start |\n",
 		"| `at` | required | with `mode` = `timestamp`: epoch ms |\n",
-		"| `csv.field-delimiter` | `,` | the CSV field delimiter: one character, or `tab` (also `\\t`), `\\\\|` |\n",
+		"| `csv.field-delimiter` | `,` | with `format` = `csv`: the CSV field delimiter: one character, or `tab` (also `\\t`), `\\\\|` |\n",
 		"| `ratio` | `0.5` | a fraction (0–1) |\n",
 		"| `fields.<f>.max` | `9` | per column |\n",
 	} {

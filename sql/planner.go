@@ -319,11 +319,11 @@ func (p *planner) noteOptions(table string, ddl *parser.CreateTable) {
 // option, or the table was created elsewhere), rather than at the table's
 // use.
 func (p *planner) atOption(table string, err error) error {
-	var oe *connectors.OptionError
+	var oe interface{ OptionKey() string }
 	if !errors.As(err, &oe) {
 		return nil
 	}
-	at, ok := p.optionPos[strings.ToLower(table)][oe.Key]
+	at, ok := p.optionPos[strings.ToLower(table)][oe.OptionKey()]
 	if !ok {
 		return nil
 	}

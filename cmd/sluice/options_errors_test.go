@@ -52,3 +52,48 @@ INSERT INTO o SELECT a FROM s;
 		})
 	}
 }
+
+// TestOptionOfAnotherFormatOrDestinationIsRefused: an option that the
+// table's format or destination does not use is an error at the option,
+// not silently ignored.
+func TestOptionOfAnotherFormatOrDestinationIsRefused(t *testing.T) {
+	const src = "CREATE TABLE s (a INT, b VARCHAR) WITH ('connector' = 'datagen', 'number-of-rows' = '5');\n"
+	for _, c := range []struct{ name, table, want string }{
+		{"file csv delimiter with json", `'connector' = 'file', 'path' = 'out', 'csv.field-delimiter' = ';'`,
+			`sluice: job.sql:2:60: table o: option "csv.field-delimiter" is only used with 'format' = 'csv'`},
+		{"file csv header with json", `'connector' = 'file', 'path' = 'out', 'csv.header' = 'true'`,
+			`sluice: job.sql:2:60: table o: option "csv.header" is only used with 'format' = 'csv'`},
+		{"kafka csv delimiter with json", `'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = '127.0.0.1:9', 'csv.field-delimiter' = ';'`,
+			`sluice: job.sql:2:108: table o: option "csv.field-delimiter" is only used with 'format' = 'csv' or 'key.format' = 'csv'`},
+		{"kafka key format without key fields", `'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = '127.0.0.1:9', 'key.format' = 'raw'`,
+			`sluice: job.sql:2:108: table o: option "key.format" is only used with 'key.fields'`},
+		{"kafka topic and pattern", `'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = '127.0.0.1:9', 'topic-pattern' = 't.*'`,
+			`sluice: job.sql:2:108: table o: options "topic" and "topic-pattern" exclude each other`},
+		{"delivery s3 option with a folder", `'connector' = 'delivery', 'destination' = 'file:///tmp/x', 's3.region' = 'eu-west-1'`,
+			`sluice: job.sql:2:81: table o: option "s3.region" is only used with a destination s3://…`},
+		{"delivery http key with a folder", `'connector' = 'delivery', 'destination' = 'file:///tmp/x', 'http.access-key' = 'k'`,
+			`sluice: job.sql:2:81: table o: option "http.access-key" is only used with a destination http://…`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			job := src + "CREATE TABLE o WITH (" + c.table + ");\nINSERT INTO o SELECT a, b FROM s;\n"
+			if got := explainErr(t, job); got != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+	// Still taken where they are used.
+	for _, table := range []string{
+		`'connector' = 'file', 'path' = 'out', 'format' = 'csv', 'csv.field-delimiter' = ';', 'csv.header' = 'true'`,
+		`'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = '127.0.0.1:9', 'key.fields' = 'a', 'key.format' = 'csv', 'csv.field-delimiter' = ';'`,
+		`'connector' = 'delivery', 'destination' = 'file:///tmp/x', 'error-destination' = 's3://b/e', 's3.endpoint' = '127.0.0.1:9'`,
+	} {
+		path := filepath.Join(t.TempDir(), "job.sql")
+		job := src + "CREATE TABLE o WITH (" + table + ");\nINSERT INTO o SELECT a, b FROM s;\n"
+		if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(binary, "explain", path).CombinedOutput(); err != nil {
+			t.Errorf("explain refused %s: %v\n%s", table, err, out)
+		}
+	}
+}

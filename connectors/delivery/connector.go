@@ -198,16 +198,31 @@ func (c *config) parseDestinations(o *connectors.Values) error {
 		return o.Errorf("destination", "%v", err)
 	}
 	c.errDest = c.dest
-	if !o.Has("error-destination") {
-		return nil
+	if o.Has("error-destination") {
+		if c.errDest, err = parseDest(o.String("error-destination"), s3o); err != nil {
+			return o.Errorf("error-destination", "%v", err)
+		}
+		if c.errDest.kind == "http" {
+			return o.Errorf("error-destination", "the error output goes to file:// or s3://")
+		}
+		c.errDestSet = true
 	}
-	if c.errDest, err = parseDest(o.String("error-destination"), s3o); err != nil {
-		return o.Errorf("error-destination", "%v", err)
+	return c.checkDestOptions(o)
+}
+
+// checkDestOptions refuses the options of a kind of destination that
+// neither the destination nor the error destination is.
+func (c *config) checkDestOptions(o *connectors.Values) error {
+	for _, kind := range []string{"s3", "http"} {
+		if c.dest.kind == kind || c.errDest.kind == kind {
+			continue
+		}
+		for _, key := range []string{"s3.endpoint", "s3.region", "s3.access-key", "s3.secret-key", "s3.secure", "http.access-key"} {
+			if strings.HasPrefix(key, kind+".") && o.Has(key) {
+				return o.ErrAt(key, "option %q is only used with a destination %s://…", key, kind)
+			}
+		}
 	}
-	if c.errDest.kind == "http" {
-		return o.Errorf("error-destination", "the error output goes to file:// or s3://")
-	}
-	c.errDestSet = true
 	return nil
 }
 
