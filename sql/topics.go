@@ -42,8 +42,8 @@ func parseOptions(what, object string, opts []parser.Option, specs []connectors.
 		return nil, err
 	}
 	v, err := connectors.ParseOptions(object, specs, optionMap(opts))
-	if oe := (*connectors.OptionError)(nil); errors.As(err, &oe) {
-		return nil, optionAt(opts, oe.Key, err)
+	if oe := (interface{ OptionKey() string })(nil); errors.As(err, &oe) {
+		return nil, optionAt(opts, oe.OptionKey(), err)
 	}
 	return v, err
 }

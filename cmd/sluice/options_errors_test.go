@@ -97,3 +97,19 @@ func TestOptionOfAnotherFormatOrDestinationIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriptionEndpointIsRequiredWhereUsed: 'endpoint' is required by
+// the protocols that deliver to one, at the protocol option, and refused
+// by stdout, which has none.
+func TestSubscriptionEndpointIsRequiredWhereUsed(t *testing.T) {
+	for _, c := range []struct{ with, want string }{
+		{`'protocol' = 'http'`, `sluice: job.sql:2:42: subscription p: option "protocol" = 'http' needs option "endpoint"`},
+		{`'protocol' = 'stdout', 'endpoint' = 'x'`,
+			`sluice: job.sql:2:65: subscription p: option "endpoint" is only used with 'protocol' = 'http' or 'https' or 'file' or 'store'`},
+	} {
+		job := "CREATE TOPIC ops;\nCREATE SUBSCRIPTION p ON TOPIC ops WITH (" + c.with + ");\n"
+		if got := explainErr(t, job); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
+	}
+}

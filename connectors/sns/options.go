@@ -22,7 +22,7 @@ var SubscriptionOptionSpecs = []connectors.Option{
 			"MessageAttributes, with headers `x-amz-sns-message-type`, `x-amz-sns-message-id`, `x-amz-sns-topic-arn`; 2xx is success; " +
 			"envelopes are not signed), `file` (JSON lines, fsync'd; what queued meanwhile is appended with one write and one fsync), " +
 			"`stdout` (a readable line plus the body), `store` (records of a stream of the store)"},
-	{Key: "endpoint", Doc: "the URL, file path or stream name"},
+	{Key: "endpoint", Required: true, With: "protocol=http|https|file|store", Doc: "the URL, file path or stream name"},
 	{Key: "filter-policy", Doc: "an SNS filter policy: AND across keys, OR within a key's list; exact strings and numbers, `prefix`, `suffix`, " +
 		"`anything-but`, `numeric` (=, <, <=, >, >= and ranges), `exists`, `equals-ignore-case`, `cidr`, `$or`, nested keys in the body. " +
 		"An invalid policy stops the job at start, naming the key and the file position"},
