@@ -253,6 +253,9 @@ var plannerOptions = map[string]bool{
 	"scan.watermark.idle-timeout": true, // a partition silent this long stops holding back the watermark
 }
 
+// idleTimeout is the spec of 'scan.watermark.idle-timeout'.
+var idleTimeout = connectors.Option{Key: "scan.watermark.idle-timeout", Type: connectors.Duration, Min: "0"}
+
 // checkConnector validates a table's connector and options when it is
 // defined, so mistakes surface at the CREATE TABLE, at the option's place.
 func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) error {
@@ -290,9 +293,9 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 			return at(o.Key, fmt.Errorf("table %s: %w", t.Name, err))
 		}
 	}
-	if d, ok := t.Options["scan.watermark.idle-timeout"]; ok {
-		if _, err := connectors.ParseDuration(d); err != nil {
-			return at("scan.watermark.idle-timeout", fmt.Errorf("table %s: option 'scan.watermark.idle-timeout': %v", t.Name, err))
+	if d, ok := t.Options[idleTimeout.Key]; ok {
+		if _, err := connectors.ParseValue(idleTimeout, t.Connector(), d); err != nil {
+			return at(idleTimeout.Key, err)
 		}
 	}
 	if err := connectors.CheckOptions(f, opts); err != nil {

@@ -223,7 +223,7 @@ func TestIdleTimeoutOption(t *testing.T) {
 		t.Fatalf("idle timeout %v", got)
 	}
 	bad := strings.Replace(src, "'number-of-rows' = '1000',", "'number-of-rows' = '1000', 'scan.watermark.idle-timeout' = 'soon',", 1)
-	if _, err := Compile(bad, Options{Parallelism: 1}); err == nil || !strings.Contains(err.Error(), "'scan.watermark.idle-timeout'") {
+	if _, err := Compile(bad, Options{Parallelism: 1}); err == nil || !strings.Contains(err.Error(), `option "scan.watermark.idle-timeout": "soon" is not a duration`) {
 		t.Fatalf("got %v", err)
 	}
 }

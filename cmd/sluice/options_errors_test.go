@@ -113,3 +113,18 @@ func TestSubscriptionEndpointIsRequiredWhereUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleTimeoutIsCheckedAsEveryOption: 'scan.watermark.idle-timeout'
+// refuses a negative duration, in the form of every option's error.
+func TestIdleTimeoutIsCheckedAsEveryOption(t *testing.T) {
+	for v, want := range map[string]string{
+		"-1s": `sluice: job.sql:1:53: table s: option "scan.watermark.idle-timeout": "-1s" must be at least 0`,
+		"x":   `sluice: job.sql:1:53: table s: option "scan.watermark.idle-timeout": "x" is not a duration (e.g. 500ms, 10 s, 1 min)`,
+	} {
+		job := "CREATE TABLE s (i INT) WITH ('connector'='datagen', 'scan.watermark.idle-timeout'='" + v + "');\n" +
+			"CREATE TABLE o WITH ('connector'='print');\nINSERT INTO o SELECT i FROM s;\n"
+		if got := explainErr(t, job); got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}
