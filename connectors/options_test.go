@@ -185,3 +185,19 @@ func TestMarkdownTableRendersSpecs(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeDurationIsOutOfRangeNotMalformed: "-1 s" is a negative
+// duration, which an option's range refuses as such, like "-1s".
+func TestNegativeDurationIsOutOfRangeNotMalformed(t *testing.T) {
+	o := Option{Key: "wait", Type: Duration, Min: "0"}
+	for _, s := range []string{"-1s", "-1 s", "-2 min"} {
+		_, err := ParseValue(o, Table{Name: "T"}, s)
+		want := fmt.Sprintf(`table T: option "wait": %q must be at least 0`, s)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %s", s, err, want)
+		}
+	}
+	if _, err := ParseDuration("--1 s"); err == nil {
+		t.Error(`"--1 s" parsed`)
+	}
+}

@@ -262,6 +262,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	if d, err := time.ParseDuration(s); err == nil {
 		return d, nil
 	}
+	if rest, ok := strings.CutPrefix(s, "-"); ok && rest != "" && rest[0] != '-' {
+		// -1 s: a duration, negative, which a range refuses as such.
+		if d, err := ParseDuration(rest); err == nil {
+			return -d, nil
+		}
+	}
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
 		i++
