@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,6 +126,29 @@ func TestIdleTimeoutIsCheckedAsEveryOption(t *testing.T) {
 			"CREATE TABLE o WITH ('connector'='print');\nINSERT INTO o SELECT i FROM s;\n"
 		if got := explainErr(t, job); got != want {
 			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}
+
+// TestAlarmOptionErrorsArePlacedAtTheOption: the alarm sink's checks
+// across options (M of N, the topic) are errors at the option.
+func TestAlarmOptionErrorsArePlacedAtTheOption(t *testing.T) {
+	const job = `CREATE TABLE cpu (host VARCHAR, cpu DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+  WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TOPIC ops;
+CREATE TABLE high_cpu (host VARCHAR, period_end TIMESTAMP(3), avg_cpu DOUBLE) WITH ('connector' = 'alarm',
+  'topic' = '%s', 'alarm-name' = 'HighCPU', 'metric' = 'avg_cpu', 'period' = 'period_end',
+  'comparison' = 'GreaterThanThreshold', 'threshold' = '90',
+  'evaluation-periods' = '3', 'datapoints-to-alarm' = '%s');
+INSERT INTO high_cpu SELECT host, TUMBLE_END(ts, INTERVAL '10' SECOND) AS period_end, AVG(cpu) AS avg_cpu
+  FROM cpu GROUP BY host, TUMBLE(ts, INTERVAL '10' SECOND);
+`
+	for _, c := range []struct{ topic, m, want string }{
+		{"ops", "4", `sluice: job.sql:7:31: table high_cpu: option "datapoints-to-alarm": 4 is more than 'evaluation-periods' (3): M breaching datapoints are looked for among the last N periods`},
+		{"opz", "2", `sluice: job.sql:5:3: table high_cpu: option "topic": no topic "opz" in this job: create it first with CREATE TOPIC opz`},
+	} {
+		if got := explainErr(t, fmt.Sprintf(job, c.topic, c.m)); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
 	}
 }
