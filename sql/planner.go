@@ -469,7 +469,8 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 		if oe := p.atOption(t.Name, err); oe != nil {
 			return nil, oe
 		}
-		return nil, q.Errorf(ft.Node, "%v", err)
+		// The connector's error names the table ("table T: …").
+		return nil, &query.Error{Pos: q.Pos(ft.Node), Msg: err.Error()}
 	}
 	if par <= 0 {
 		par = p.o.Parallelism
@@ -971,7 +972,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 		if oe := p.atOption(ct.Name, err); oe != nil {
 			return oe
 		}
-		return &query.Error{Pos: targetPos(q), Msg: err.Error(), Near: ct.Name}
+		return &query.Error{Pos: targetPos(q), Msg: err.Error()} // "table T: …"
 	}
 	if par <= 0 {
 		par = p.o.Parallelism

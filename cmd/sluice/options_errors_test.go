@@ -152,3 +152,21 @@ INSERT INTO high_cpu SELECT host, TUMBLE_END(ts, INTERVAL '10' SECOND) AS period
 		}
 	}
 }
+
+// TestConnectorErrorAtUseDoesNotRepeatTheTable: a connector's error that
+// is about no single option stands at the table's use, naming the table
+// once.
+func TestConnectorErrorAtUseDoesNotRepeatTheTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "job.sql")
+	job := "CREATE TABLE k (a INT) WITH ('connector' = 'store', 'stream' = 'x');\n" +
+		"CREATE TABLE o WITH ('connector' = 'print');\nINSERT INTO o SELECT a FROM k;\n"
+	if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "run", path).CombinedOutput()
+	want := path + `:3:29: table k: option "endpoint" is absent and the job has no embedded store: ` +
+		`give the store's URL, or run the job with --store-dir DIR`
+	if got := strings.TrimSpace(string(out)); err == nil || got != "sluice: "+want {
+		t.Errorf("got %v\n%s\nwant sluice: %s", err, got, want)
+	}
+}
