@@ -136,10 +136,10 @@ type planner struct {
 	sinks map[string]sinkNode
 	// topics are the job's topics, by name.
 	topics map[string]*sns.Topic
-	// optionPos are where the WITH options of the tables this job file
-	// creates are written, by table and key: a connector's error about an
-	// option is placed there.
-	optionPos map[string]map[string]parser.Pos
+	// optionPos are where the WITH options of the tables created by this
+	// job file (or by the earlier pieces of a Session) are written, by
+	// table: a connector's error about an option is placed there.
+	optionPos map[string]optionPlaces
 	plan      *Plan
 	cur       parser.Statement // the statement being planned
 	// The job options SET so far: they apply to the statements after.
@@ -307,14 +307,21 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 // noteOptions notes where the WITH options of table, created by ddl, are
 // written.
 func (p *planner) noteOptions(table string, ddl *parser.CreateTable) {
-	pos := map[string]parser.Pos{}
+	places := optionPlaces{file: p.o.File, pos: map[string]parser.Pos{}}
 	for _, o := range ddl.Options {
-		pos[o.Key] = o.Pos
+		places.pos[o.Key] = o.Pos
 	}
 	if p.optionPos == nil {
-		p.optionPos = map[string]map[string]parser.Pos{}
+		p.optionPos = map[string]optionPlaces{}
 	}
-	p.optionPos[strings.ToLower(table)] = pos
+	p.optionPos[strings.ToLower(table)] = places
+}
+
+// optionPlaces are where the options of a CREATE TABLE are, by key, in
+// file.
+type optionPlaces struct {
+	file string
+	pos  map[string]parser.Pos
 }
 
 // atOption places a connector's error about an option of table at the
@@ -326,8 +333,9 @@ func (p *planner) atOption(table string, err error) error {
 	if !errors.As(err, &oe) {
 		return nil
 	}
-	at, ok := p.optionPos[strings.ToLower(table)][oe.OptionKey()]
-	if !ok {
+	places := p.optionPos[strings.ToLower(table)]
+	at, ok := places.pos[oe.OptionKey()]
+	if !ok || places.file != p.o.File {
 		return nil
 	}
 	return &parser.SyntaxError{Line: at.Line, Col: at.Col, Msg: err.Error()}

@@ -26,6 +26,7 @@ type Session struct {
 	stateTTL     time.Duration
 	maxStateKeys int
 	settings     []string
+	optionPos    map[string]optionPlaces // the tables' options, by table (planner.optionPos)
 }
 
 // NewSession starts a session; o is as for Compile (o.File is not used:
@@ -40,7 +41,7 @@ func NewSession(o Options) (*Session, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	return &Session{o: o, topics: map[string]*sns.Topic{}}, nil
+	return &Session{o: o, topics: map[string]*sns.Topic{}, optionPos: map[string]optionPlaces{}}, nil
 }
 
 // Compile plans the statements of src as Compile does, within the session:
@@ -52,7 +53,7 @@ func (s *Session) Compile(file, src string) (*Plan, error) {
 	o := s.o
 	o.File = file
 	p := &planner{o: o, g: runtime.NewGraph(jobName(file)), topics: s.topics,
-		stateTTL: s.stateTTL, maxStateKeys: s.maxStateKeys}
+		stateTTL: s.stateTTL, maxStateKeys: s.maxStateKeys, optionPos: s.optionPos}
 	plan := &Plan{Parallelism: o.Parallelism, Settings: slices.Clone(s.settings)}
 	p.plan = plan
 	stmts, err := parser.ParseScript(src)

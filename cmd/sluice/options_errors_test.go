@@ -170,3 +170,17 @@ func TestConnectorErrorAtUseDoesNotRepeatTheTable(t *testing.T) {
 		t.Errorf("got %v\n%s\nwant sluice: %s", err, got, want)
 	}
 }
+
+// TestShellPlacesOptionErrorOfAnEarlierStatement: in sluice sql, a bad
+// option of a table created by an earlier statement is reported at the
+// option, as sluice run does.
+func TestShellPlacesOptionErrorOfAnEarlierStatement(t *testing.T) {
+	cmd := exec.Command(binary, "sql")
+	cmd.Stdin = strings.NewReader("CREATE TABLE s (a INT) WITH ('connector' = 'datagen',\n  'number-of-rows' = '-5');\n" +
+		"CREATE TABLE o WITH ('connector' = 'print');\nINSERT INTO o SELECT a FROM s;\n")
+	out, _ := cmd.CombinedOutput()
+	want := `<stdin>:2:3: table s: option "number-of-rows": "-5" must be at least 0`
+	if !strings.Contains(string(out), want) {
+		t.Errorf("got\n%s\nwant a line with %s", out, want)
+	}
+}
