@@ -284,8 +284,9 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 		also = slices.Sorted(maps.Keys(plannerOptions))
 	}
 	opts := maps.Clone(t.Options)
+	_, isSource := f.(connectors.Source)
 	for _, o := range ddl.Options {
-		if plannerOptions[o.Key] {
+		if plannerOptions[o.Key] && isSource {
 			delete(opts, o.Key)
 			continue
 		}

@@ -184,3 +184,15 @@ func TestShellPlacesOptionErrorOfAnEarlierStatement(t *testing.T) {
 		t.Errorf("got\n%s\nwant a line with %s", out, want)
 	}
 }
+
+// TestSinkOnlyConnectorRefusesSourceOptions: the options every source
+// takes (read by the planner) are unknown options of a connector that
+// cannot be read, not silently ignored.
+func TestSinkOnlyConnectorRefusesSourceOptions(t *testing.T) {
+	job := "CREATE TABLE s (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '5');\n" +
+		"CREATE TABLE o WITH ('connector' = 'print', 'scan.watermark.idle-timeout' = '1 s');\nINSERT INTO o SELECT a FROM s;\n"
+	want := `sluice: job.sql:2:45: table o: connector "print" has no option "scan.watermark.idle-timeout"; its options: print-identifier, standard-error`
+	if got := explainErr(t, job); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
