@@ -180,6 +180,19 @@ func ParseValue(o Option, t Table, s string) (any, error) {
 	return x, nil
 }
 
+// wordsErr adds to err, the error of value s of o that is not of its
+// type, the words o takes besides ("off"), with the nearest.
+func wordsErr(o Option, s string, err error) error {
+	if o.Type == Enum || len(o.Values) == 0 {
+		return err
+	}
+	var near string
+	if w := nearestValue(strings.TrimSpace(s), o.Values); w != "" {
+		near = fmt.Sprintf(" (did you mean %q?)", w)
+	}
+	return fmt.Errorf("%w, nor %s%s", err, strings.Join(o.Values, ", "), near)
+}
+
 func word(o Option, s string) (string, bool) {
 	if o.Type == Enum {
 		return "", false
@@ -409,7 +422,11 @@ func (o Option) parse(s string, t Table) (any, error) {
 		}
 		return nil, fmt.Errorf("%q is not true or false", s)
 	case Column:
-		return column(t, s)
+		i, err := column(t, s)
+		if err != nil {
+			return nil, wordsErr(o, s, err)
+		}
+		return i, nil
 	case Columns:
 		var cols []int
 		for _, name := range strings.Split(s, ",") {
@@ -425,7 +442,7 @@ func (o Option) parse(s string, t Table) (any, error) {
 	}
 	x, n, err := o.number(s)
 	if err != nil {
-		return nil, err
+		return nil, wordsErr(o, s, err)
 	}
 	if err := o.inRange(s, n); err != nil {
 		return nil, err

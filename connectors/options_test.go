@@ -67,7 +67,7 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 	f(map[string]string{"ratio": "NaN"}, `table T: option "ratio": "NaN" is not a number`)
 	f(map[string]string{"ratio": "1.5"}, `table T: option "ratio": "1.5" must be between 0 and 1`)
 	f(map[string]string{"strict": "yes"}, `table T: option "strict": "yes" is not true or false`)
-	f(map[string]string{"every": "abc"}, `table T: option "every": "abc" is not a duration (e.g. 500ms, 10 s, 1 min)`)
+	f(map[string]string{"every": "abc"}, `table T: option "every": "abc" is not a duration (e.g. 500ms, 10 s, 1 min), nor off`)
 	f(map[string]string{"every": "0"}, `table T: option "every": "0" must be at least 1ms`)
 	f(map[string]string{"hint": "901"}, `table T: option "hint": "901" must be between 0 and 900`)
 	f(map[string]string{"hint": "16 min"}, `table T: option "hint": "16 min" must be between 0 and 900`)
@@ -78,7 +78,7 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 	f(map[string]string{"mode": "earliest"}, `table T: option "mode": "earliest" is not one of earliest-offset, latest-offset, timestamp (did you mean "earliest-offset"?)`)
 	f(map[string]string{"mode": "timestamp"}, `table T: option "mode" = 'timestamp' needs option "at"`)
 	f(map[string]string{"at": "5"}, `table T: option "at" is only used with 'mode' = 'timestamp'`)
-	f(map[string]string{"key": "pgae_id"}, `table T: option "key": "pgae_id" is not a column of table T (did you mean "page_id"?)`)
+	f(map[string]string{"key": "pgae_id"}, `table T: option "key": "pgae_id" is not a column of table T (did you mean "page_id"?), nor none`)
 	f(map[string]string{"keys": "page_id, tss"}, `table T: option "keys": "tss" is not a column of table T (did you mean "ts"?)`)
 	f(map[string]string{"csv.field-delimiter": "ab"}, `table T: option "csv.field-delimiter": field delimiter "ab" is not one character (e.g. ',', ';', '|', '\t')`)
 	f(map[string]string{"fields.page_id.max": "-1"}, `table T: option "fields.page_id.max": "-1" must be at least 0`)
@@ -199,5 +199,22 @@ func TestNegativeDurationIsOutOfRangeNotMalformed(t *testing.T) {
 	}
 	if _, err := ParseDuration("--1 s"); err == nil {
 		t.Error(`"--1 s" parsed`)
+	}
+}
+
+// TestValueThatIsNeitherTypeNorWordNamesTheWords: an option that takes
+// words besides values of its type ("off" for a duration) names them when
+// a value is neither, with the nearest; a value out of range does not.
+func TestValueThatIsNeitherTypeNorWordNamesTheWords(t *testing.T) {
+	o := Option{Key: "max", Type: Duration, Min: "0", Values: []string{"off"}}
+	for s, want := range map[string]string{
+		"of":  `table T: option "max": "of" is not a duration (e.g. 500ms, 10 s, 1 min), nor off (did you mean "off"?)`,
+		"xyz": `table T: option "max": "xyz" is not a duration (e.g. 500ms, 10 s, 1 min), nor off`,
+		"-1s": `table T: option "max": "-1s" must be at least 0`,
+	} {
+		v, err := ParseOptions("table T", []Option{o}, map[string]string{"max": s})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v (%v), want %s", s, err, v, want)
+		}
 	}
 }
