@@ -245,6 +245,13 @@ func (e *keyError) Error() string     { return e.err.Error() }
 func (e *keyError) Unwrap() error     { return e.err }
 func (e *keyError) OptionKey() string { return e.key }
 
+// OptionErrorf returns an error about option key of table, in the form of
+// Values.Errorf (table T: option "key": …), for checks a connector makes
+// where it has no Values at hand.
+func OptionErrorf(table, key, format string, args ...any) error {
+	return &OptionError{What: "table " + table, Key: key, Err: fmt.Errorf(format, args...)}
+}
+
 // Err returns an error about the table: table T: ….
 func (v *Values) Err(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", v.what, fmt.Errorf(format, args...))

@@ -196,3 +196,14 @@ func TestSinkOnlyConnectorRefusesSourceOptions(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestFilePathErrorIsPlacedAtThePath: a file table whose path cannot be
+// read is reported at its 'path' option.
+func TestFilePathErrorIsPlacedAtThePath(t *testing.T) {
+	job := "CREATE TABLE s (a INT) WITH ('connector' = 'file',\n  'path' = '/nonexistent-sluice-dir/*.json');\n" +
+		"CREATE TABLE o WITH ('connector' = 'print');\nINSERT INTO o SELECT a FROM s;\n"
+	want := `sluice: job.sql:2:3: table s: option "path": stat /nonexistent-sluice-dir: no such file or directory`
+	if got := explainErr(t, job); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -303,18 +303,8 @@ func (c *config) parseFormat(o *connectors.Values, sink bool) error {
 	if o.Has("csv.field-delimiter") && c.format != "csv" && !(sink && o.Enum("key.format") == "csv") {
 		return o.ErrAt("csv.field-delimiter", "option %q is only used with 'format' = 'csv' or 'key.format' = 'csv'", "csv.field-delimiter")
 	}
-	if c.format == "raw" {
-		if err := checkRaw(c.schema, "format"); err != nil {
-			return connectors.Errorf(c.table, "%v", err)
-		}
-	}
-	return nil
-}
-
-// checkRaw checks that a raw format has one VARCHAR column to fill.
-func checkRaw(s *runtime.Schema, opt string) error {
-	if s == nil || s.Len() != 1 || s.Fields[0].Type != runtime.Varchar {
-		return fmt.Errorf("option %q: raw needs exactly one VARCHAR column", opt)
+	if s := c.schema; c.format == "raw" && (s == nil || s.Len() != 1 || s.Fields[0].Type != runtime.Varchar) {
+		return o.Errorf("format", "raw needs exactly one VARCHAR column")
 	}
 	return nil
 }

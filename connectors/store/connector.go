@@ -217,7 +217,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 	}
 	creds, err := credentials(o)
 	if err != nil {
-		return nil, connectors.Errorf(c.table, "%v", err)
+		return nil, err
 	}
 	if creds != nil {
 		c.client = c.client.WithCredentials(*creds)
@@ -277,10 +277,10 @@ func credentials(o *connectors.Values) (*client.Credentials, error) {
 	}
 	switch {
 	case hasID != hasSecret:
-		return nil, fmt.Errorf("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")
+		return nil, o.Err("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")
 	case hasID:
 		if strings.TrimSpace(id) == "" || secret == "" {
-			return nil, fmt.Errorf("option %q: empty credentials", "aws.credentials.basic.accesskeyid")
+			return nil, o.Errorf("aws.credentials.basic.accesskeyid", "empty credentials")
 		}
 	default:
 		id, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
