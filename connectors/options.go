@@ -463,6 +463,9 @@ func (o Option) number(s string) (any, float64, error) {
 	switch o.Type {
 	case Int:
 		n, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, 0, fmt.Errorf("%q is out of range", s)
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%q is not an integer", s)
 		}

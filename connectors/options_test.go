@@ -218,3 +218,22 @@ func TestValueThatIsNeitherTypeNorWordNamesTheWords(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeValuesAreOutOfRangeNotWrapped: an integer or a duration too
+// large for its type is refused as out of range, not wrapped around (a
+// duration of 99999999999 days read as negative) nor called malformed.
+func TestHugeValuesAreOutOfRangeNotWrapped(t *testing.T) {
+	for _, c := range []struct {
+		o    Option
+		s    string
+		want string
+	}{
+		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999 d", `table T: option "every": "99999999999 d" is out of range (at most 2562047h47m16.854775807s)`},
+		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999h", `table T: option "every": "99999999999h" is out of range (at most 2562047h47m16.854775807s)`},
+		{Option{Key: "rows", Type: Int, Min: "1"}, "99999999999999999999", `table T: option "rows": "99999999999999999999" is out of range`},
+	} {
+		if _, err := ParseValue(c.o, Table{Name: "T"}, c.s); err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %s", c.s, err, c.want)
+		}
+	}
+}

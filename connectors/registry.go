@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -286,5 +287,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	if !ok {
 		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 10 s, 1 min)", s)
 	}
-	return time.Duration(n * float64(u)), nil
+	if d := n * float64(u); d < math.MaxInt64 {
+		return time.Duration(d), nil
+	}
+	return 0, fmt.Errorf("%q is out of range (at most %v)", s, time.Duration(math.MaxInt64))
 }
