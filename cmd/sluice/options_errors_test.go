@@ -207,3 +207,31 @@ func TestFilePathErrorIsPlacedAtThePath(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestStoreTableSignsWithAWSDefaultRegion: a store table's signed
+// requests name the region of AWS_DEFAULT_REGION when AWS_REGION is not
+// set, as sluice stream does, so a store that requires that region takes
+// them.
+func TestStoreTableSignsWithAWSDefaultRegion(t *testing.T) {
+	url, _ := startStore(t, t.TempDir(), "--access-key", "AK", "--secret-key", "SK", "--region", "eu-west-1")
+	path := filepath.Join(t.TempDir(), "job.sql")
+	job := fmt.Sprintf(`CREATE TABLE s (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3');
+CREATE TABLE k (a INT) WITH ('connector' = 'store', 'stream' = 'k', 'endpoint' = '%s', 'stream.create-shards' = '1',
+  'aws.credentials.basic.accesskeyid' = 'AK', 'aws.credentials.basic.secretkey' = 'SK');
+INSERT INTO k SELECT a FROM s;
+`, url)
+	if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "run", path)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "AWS_DEFAULT_REGION=eu-west-1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+}

@@ -146,7 +146,7 @@ var options = append([]connectors.Option{
 		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
 	{Key: "stream.create-shards", Type: connectors.Int, Min: "1", Max: strconv.Itoa(server.MaxShardsPerStream),
 		Doc: "create the stream with this many shards if it does not exist (absent: it must exist)"},
-	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `us-east-1`", Doc: "region of signed requests"},
+	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`", Doc: "region of signed requests"},
 	{Key: "aws.credentials.basic.accesskeyid", DefaultDoc: "`AWS_ACCESS_KEY_ID`",
 		Doc: "sign requests with SigV4 with this access key (a store run with `--access-key` requires it)"},
 	{Key: "aws.credentials.basic.secretkey", DefaultDoc: "`AWS_SECRET_ACCESS_KEY`", Doc: "the secret key of the access key"},
@@ -272,6 +272,9 @@ func credentials(o *connectors.Values) (*client.Credentials, error) {
 	id, hasID := o.String("aws.credentials.basic.accesskeyid"), o.Has("aws.credentials.basic.accesskeyid")
 	secret, hasSecret := o.String("aws.credentials.basic.secretkey"), o.Has("aws.credentials.basic.secretkey")
 	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION") // the AWS CLI's, as sluice stream reads it
+	}
 	if o.Has("aws.region") {
 		region = strings.TrimSpace(o.String("aws.region"))
 	}
