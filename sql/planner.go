@@ -82,14 +82,9 @@ func (p *Plan) Explain() string {
 // order, and plans every INSERT INTO … SELECT (a bare SELECT prints its
 // rows) into one job. Errors name file:line:column and the offending text.
 func Compile(src string, o Options) (*Plan, error) {
-	if o.Parallelism <= 0 {
-		return nil, errors.New("sql: Options.Parallelism must be positive")
-	}
-	if o.Catalog == nil {
-		o.Catalog = catalog.New()
-	}
-	if o.Out == nil {
-		o.Out = io.Discard
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if o.File == "" {
 		o.File = "job.sql"
@@ -801,7 +796,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			}
 		}
 		if kind, bound, tc, ds, ok := query.WindowBoundCall(e); ok {
-			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !sameDurations(ds, winDur) {
+			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !slices.Equal(ds, winDur) {
 				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, groupWindowText(q, win))
 				return expr.Null(runtime.Timestamp), true
 			}
@@ -894,18 +889,6 @@ func groupWindowText(q *query.Query, e sqlparser.Expr) string {
 		return "it has none"
 	}
 	return q.TextOf(e)
-}
-
-func sameDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // sink connects the planned streams to the target table (or, for a bare

@@ -29,17 +29,27 @@ type Session struct {
 	optionPos    map[string]optionPlaces // the tables' options, by table (planner.optionPos)
 }
 
-// NewSession starts a session; o is as for Compile (o.File is not used:
-// each Compile names its piece).
-func NewSession(o Options) (*Session, error) {
+// withDefaults checks o and fills in what it may leave out: the catalog
+// (a new one) and Out (discarded).
+func (o Options) withDefaults() (Options, error) {
 	if o.Parallelism <= 0 {
-		return nil, errors.New("sql: Options.Parallelism must be positive")
+		return o, errors.New("sql: Options.Parallelism must be positive")
 	}
 	if o.Catalog == nil {
 		o.Catalog = catalog.New()
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	return o, nil
+}
+
+// NewSession starts a session; o is as for Compile (o.File is not used:
+// each Compile names its piece).
+func NewSession(o Options) (*Session, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	return &Session{o: o, topics: map[string]*sns.Topic{}, optionPos: map[string]optionPlaces{}}, nil
 }
