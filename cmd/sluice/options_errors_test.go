@@ -235,3 +235,16 @@ INSERT INTO k SELECT a FROM s;
 		t.Fatalf("run: %v\n%s", err, out)
 	}
 }
+
+// TestTopicRegionAndAccountAreCheckedAtTheOption: CREATE TOPIC's region
+// and account are checked as its options, with the error at the option.
+func TestTopicRegionAndAccountAreCheckedAtTheOption(t *testing.T) {
+	for with, want := range map[string]string{
+		`'account' = 'abc'`:    `sluice: job.sql:1:24: topic ops: option "account": "abc" is not an account (12 digits)`,
+		`'region' = 'eu west'`: `sluice: job.sql:1:24: topic ops: option "region": "eu west" is not a region (lower-case letters, digits and '-')`,
+	} {
+		if got := explainErr(t, "CREATE TOPIC ops WITH ("+with+");\n"); got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}
