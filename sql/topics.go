@@ -103,7 +103,7 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 		}
 		return &parser.SyntaxError{Line: n.TopicPos.Line, Col: n.TopicPos.Col, Msg: msg + "; create it first with CREATE TOPIC"}
 	}
-	o, err := parseOptions("CREATE SUBSCRIPTION", "subscription "+n.Name, n.Options, sns.SubscriptionOptionSpecs)
+	o, err := parseOptions("CREATE SUBSCRIPTION", "topic "+n.Topic+": subscription "+n.Name, n.Options, sns.SubscriptionOptionSpecs)
 	if err != nil {
 		return err
 	}

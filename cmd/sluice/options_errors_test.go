@@ -104,9 +104,9 @@ func TestOptionOfAnotherFormatOrDestinationIsRefused(t *testing.T) {
 // by stdout, which has none.
 func TestSubscriptionEndpointIsRequiredWhereUsed(t *testing.T) {
 	for _, c := range []struct{ with, want string }{
-		{`'protocol' = 'http'`, `sluice: job.sql:2:42: subscription p: option "protocol" = 'http' needs option "endpoint"`},
+		{`'protocol' = 'http'`, `sluice: job.sql:2:42: topic ops: subscription p: option "protocol" = 'http' needs option "endpoint"`},
 		{`'protocol' = 'stdout', 'endpoint' = 'x'`,
-			`sluice: job.sql:2:65: subscription p: option "endpoint" is only used with 'protocol' = 'http' or 'https' or 'file' or 'store'`},
+			`sluice: job.sql:2:65: topic ops: subscription p: option "endpoint" is only used with 'protocol' = 'http' or 'https' or 'file' or 'store'`},
 	} {
 		job := "CREATE TOPIC ops;\nCREATE SUBSCRIPTION p ON TOPIC ops WITH (" + c.with + ");\n"
 		if got := explainErr(t, job); got != c.want {
@@ -244,6 +244,21 @@ func TestTopicRegionAndAccountAreCheckedAtTheOption(t *testing.T) {
 		`'region' = 'eu west'`: `sluice: job.sql:1:24: topic ops: option "region": "eu west" is not a region (lower-case letters, digits and '-')`,
 	} {
 		if got := explainErr(t, "CREATE TOPIC ops WITH ("+with+");\n"); got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}
+
+// TestSubscriptionErrorsNameTheTopicAlike: every error about a
+// subscription's options names its topic and itself alike, whether the
+// spec or the subscription finds it.
+func TestSubscriptionErrorsNameTheTopicAlike(t *testing.T) {
+	for with, want := range map[string]string{
+		`'raw-message-delivery' = 'yes'`: `sluice: job.sql:2:65: topic ops: subscription c: option "raw-message-delivery": "yes" is not true or false`,
+		`'dead-letter' = 'ftp://x'`:      `sluice: job.sql:2:65: topic ops: subscription c: option "dead-letter": "ftp://x": want file:///absolute/path.jsonl or store:<stream>`,
+	} {
+		job := "CREATE TOPIC ops;\nCREATE SUBSCRIPTION c ON TOPIC ops WITH ('protocol' = 'stdout', " + with + ");\n"
+		if got := explainErr(t, job); got != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}
