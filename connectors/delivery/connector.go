@@ -118,12 +118,12 @@ var options = []connectors.Option{
 		Doc: "seconds (or a duration) a failing delivery is retried, with backoff from 100 ms doubling to 10 s, before its rows go to the error output"},
 	{Key: "max-open-partitions", Type: connectors.Int, Default: "500", Min: "1", Max: "100000",
 		Doc: "partitions buffered at once; a new partition beyond delivers the oldest buffer first"},
-	{Key: "s3.endpoint", Doc: "`host:port` of the S3-compatible server"},
-	{Key: "s3.region", Default: "us-east-1", Doc: "S3 region"},
-	{Key: "s3.access-key", Doc: "S3 access key"},
-	{Key: "s3.secret-key", Doc: "S3 secret key"},
-	{Key: "s3.secure", Type: connectors.Bool, Default: "false", Doc: "use https to reach `s3.endpoint`"},
-	{Key: "http.access-key", Doc: "sent as `X-Amz-Firehose-Access-Key`"},
+	{Key: "s3.endpoint", Doc: "with `s3://` (destination or error destination): `host:port` of the S3-compatible server"},
+	{Key: "s3.region", Default: "us-east-1", Doc: "with `s3://`: the S3 region"},
+	{Key: "s3.access-key", Doc: "with `s3://`: the S3 access key"},
+	{Key: "s3.secret-key", Doc: "with `s3://`: the S3 secret key"},
+	{Key: "s3.secure", Type: connectors.Bool, Default: "false", Doc: "with `s3://`: use https to reach `s3.endpoint`"},
+	{Key: "http.access-key", Doc: "with `http(s)://`: sent as `X-Amz-Firehose-Access-Key`"},
 	connectors.CSVDelimiterOption,
 }
 
