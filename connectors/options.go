@@ -533,7 +533,7 @@ func didYouMean(key string, specs []Option) string {
 	for i, o := range specs {
 		keys[i] = o.Key
 	}
-	if near := suggest.Nearest(key, keys); near != "" {
+	if near := suggest.Nearest(key, instantiate(keys, key)); near != "" {
 		return fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return ""

@@ -83,7 +83,7 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 	f(map[string]string{"csv.field-delimiter": "ab"}, `table T: option "csv.field-delimiter": field delimiter "ab" is not one character (e.g. ',', ';', '|', '\t')`)
 	f(map[string]string{"fields.page_id.max": "-1"}, `table T: option "fields.page_id.max": "-1" must be at least 0`)
 	f(map[string]string{"pair": "ab"}, `table T: option "pair": "ab" is not a:b`)
-	f(map[string]string{"fields.page_id.maxx": "1"}, `table T: connector "spec" has no option "fields.page_id.maxx" (did you mean "fields.<f>.max"?); `+
+	f(map[string]string{"fields.page_id.maxx": "1"}, `table T: connector "spec" has no option "fields.page_id.maxx" (did you mean "fields.page_id.max"?); `+
 		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
 	f(map[string]string{"laness": "1"}, `table T: connector "spec" has no option "laness" (did you mean "lanes"?); `+
 		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)

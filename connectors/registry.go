@@ -132,13 +132,36 @@ func CheckOption(f Factory, key string, also ...string) error {
 	}
 	keys = append(keys, also...)
 	msg := fmt.Sprintf("connector %q has no option %q", f.Name(), key)
-	if near := suggest.Nearest(key, keys); near != "" {
+	if near := suggest.Nearest(key, instantiate(keys, key)); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("%s; it takes no options", msg)
 	}
 	return fmt.Errorf("%s; its options: %s", msg, strings.Join(keys, ", "))
+}
+
+// instantiate returns keys with each pattern's <x> segments taken from
+// key where it has as many segments ("fields.<f>.kind" for
+// "fields.a.knd" is "fields.a.kind"), so that "did you mean" names the
+// option as the table would write it.
+func instantiate(keys []string, key string) []string {
+	parts := strings.Split(key, ".")
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k
+		kp := strings.Split(k, ".")
+		if !strings.Contains(k, "<") || len(kp) != len(parts) {
+			continue
+		}
+		for j, p := range kp {
+			if strings.HasPrefix(p, "<") && strings.HasSuffix(p, ">") && parts[j] != "" {
+				kp[j] = parts[j]
+			}
+		}
+		out[i] = strings.Join(kp, ".")
+	}
+	return out
 }
 
 func matchesAny(known []Option, key string) bool {

@@ -263,3 +263,15 @@ func TestSubscriptionErrorsNameTheTopicAlike(t *testing.T) {
 		}
 	}
 }
+
+// TestMisspeltPatternOptionSuggestsTheColumnsKey: "did you mean" for a
+// misspelt option of a pattern (fields.<f>.kind) names it with the
+// table's column, as it is to be written.
+func TestMisspeltPatternOptionSuggestsTheColumnsKey(t *testing.T) {
+	job := "CREATE TABLE s (a INT) WITH ('connector' = 'datagen', 'fields.a.knd' = 'random');\n" +
+		"CREATE TABLE o WITH ('connector' = 'print');\nINSERT INTO o SELECT a FROM s;\n"
+	want := `sluice: job.sql:1:55: table s: connector "datagen" has no option "fields.a.knd" (did you mean "fields.a.kind"?); its options: `
+	if got := explainErr(t, job); !strings.HasPrefix(got, want) {
+		t.Errorf("got  %s\nwant %s…", got, want)
+	}
+}
