@@ -297,6 +297,20 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 	if err := connectors.CheckOptions(f, opts); err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
+	if len(t.Columns) == 0 {
+		return nil // its columns come from the query that writes it: checked then
+	}
+	// Every value, checked against its spec now, so that a table no query
+	// uses yet is checked too.
+	ct := t.Connector()
+	ct.Options = opts
+	if _, err := connectors.Parse(f, ct); err != nil {
+		var oe interface{ OptionKey() string }
+		if errors.As(err, &oe) {
+			return at(oe.OptionKey(), err)
+		}
+		return err
+	}
 	return nil
 }
 

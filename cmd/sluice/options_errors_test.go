@@ -275,3 +275,15 @@ func TestMisspeltPatternOptionSuggestsTheColumnsKey(t *testing.T) {
 		t.Errorf("got  %s\nwant %s…", got, want)
 	}
 }
+
+// TestOptionsOfAnUnusedTableAreChecked: a table with columns has its
+// option values checked at its CREATE TABLE, also when no query reads or
+// writes it yet.
+func TestOptionsOfAnUnusedTableAreChecked(t *testing.T) {
+	job := "CREATE TABLE k (a INT) WITH ('connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'h:1',\n" +
+		"  'scan.startup.mode' = 'timestamp');\n"
+	want := `sluice: job.sql:2:3: table k: option "scan.startup.mode" = 'timestamp' needs option "scan.startup.timestamp-millis"`
+	if got := explainErr(t, job); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
