@@ -160,9 +160,9 @@ func (v *Values) checkWith() error {
 		_, given := v.t.Options[o.Key]
 		switch {
 		case given && !on:
-			return v.Err("option %q is only used with '%s' = '%s'", o.Key, key, strings.ReplaceAll(want, "|", "' or '"))
+			return v.ErrAt(o.Key, "option %q is only used with '%s' = '%s'", o.Key, key, strings.ReplaceAll(want, "|", "' or '"))
 		case !given && on && o.Required:
-			return v.Err("option %q = '%s' needs option %q", key, val, o.Key)
+			return v.ErrAt(key, "option %q = '%s' needs option %q", key, val, o.Key)
 		}
 	}
 	return nil
@@ -178,6 +178,19 @@ func ParseValue(o Option, t Table, s string) (any, error) {
 		return nil, (&Values{what: "table " + t.Name}).Errorf(o.Key, "%w", err)
 	}
 	return x, nil
+}
+
+// wordsErr adds to err, the error of value s of o that is not of its
+// type, the words o takes besides ("off"), with the nearest.
+func wordsErr(o Option, s string, err error) error {
+	if o.Type == Enum || len(o.Values) == 0 {
+		return err
+	}
+	var near string
+	if w := nearestValue(strings.TrimSpace(s), o.Values); w != "" {
+		near = fmt.Sprintf(" (did you mean %q?)", w)
+	}
+	return fmt.Errorf("%w, nor %s%s", err, strings.Join(o.Values, ", "), near)
 }
 
 func word(o Option, s string) (string, bool) {
@@ -212,6 +225,32 @@ type OptionError struct {
 func (e *OptionError) Error() string { return fmt.Sprintf("%s: option %q: %v", e.What, e.Key, e.Err) }
 
 func (e *OptionError) Unwrap() error { return e.Err }
+
+// OptionKey is the option the error is about.
+func (e *OptionError) OptionKey() string { return e.Key }
+
+// ErrAt returns an error about the table, in the form of Err, that is
+// about option key: OptionKey returns key, so that it can be placed at
+// the option where the table is defined.
+func (v *Values) ErrAt(key, format string, args ...any) error {
+	return &keyError{err: v.Err(format, args...), key: key}
+}
+
+type keyError struct {
+	err error
+	key string
+}
+
+func (e *keyError) Error() string     { return e.err.Error() }
+func (e *keyError) Unwrap() error     { return e.err }
+func (e *keyError) OptionKey() string { return e.key }
+
+// OptionErrorf returns an error about option key of table, in the form of
+// Values.Errorf (table T: option "key": …), for checks a connector makes
+// where it has no Values at hand.
+func OptionErrorf(table, key, format string, args ...any) error {
+	return &OptionError{What: "table " + table, Key: key, Err: fmt.Errorf(format, args...)}
+}
 
 // Err returns an error about the table: table T: ….
 func (v *Values) Err(format string, args ...any) error {
@@ -390,7 +429,11 @@ func (o Option) parse(s string, t Table) (any, error) {
 		}
 		return nil, fmt.Errorf("%q is not true or false", s)
 	case Column:
-		return column(t, s)
+		i, err := column(t, s)
+		if err != nil {
+			return nil, wordsErr(o, s, err)
+		}
+		return i, nil
 	case Columns:
 		var cols []int
 		for _, name := range strings.Split(s, ",") {
@@ -406,7 +449,7 @@ func (o Option) parse(s string, t Table) (any, error) {
 	}
 	x, n, err := o.number(s)
 	if err != nil {
-		return nil, err
+		return nil, wordsErr(o, s, err)
 	}
 	if err := o.inRange(s, n); err != nil {
 		return nil, err
@@ -420,6 +463,9 @@ func (o Option) number(s string) (any, float64, error) {
 	switch o.Type {
 	case Int:
 		n, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, 0, fmt.Errorf("%q is out of range", s)
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%q is not an integer", s)
 		}
@@ -487,7 +533,7 @@ func didYouMean(key string, specs []Option) string {
 	for i, o := range specs {
 		keys[i] = o.Key
 	}
-	if near := suggest.Nearest(key, keys); near != "" {
+	if near := suggest.Nearest(key, instantiate(keys, key)); near != "" {
 		return fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return ""
@@ -560,8 +606,8 @@ func FormatOption(doc string, values ...string) Option {
 	return Option{Key: "format", Type: Enum, Default: values[0], Values: values, Doc: doc}
 }
 
-// CSVDelimiterOption is 'csv.field-delimiter'.
-var CSVDelimiterOption = Option{Key: "csv.field-delimiter", Type: Delimiter, Default: ",",
+// CSVDelimiterOption is 'csv.field-delimiter', taken with 'format' = 'csv'.
+var CSVDelimiterOption = Option{Key: "csv.field-delimiter", Type: Delimiter, Default: ",", With: "format=csv",
 	Doc: "the CSV field delimiter: one character, or `tab` (also `\\t`), `\\|`"}
 
 func sortedKeys(m map[string]string) []string {

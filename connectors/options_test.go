@@ -67,7 +67,7 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 	f(map[string]string{"ratio": "NaN"}, `table T: option "ratio": "NaN" is not a number`)
 	f(map[string]string{"ratio": "1.5"}, `table T: option "ratio": "1.5" must be between 0 and 1`)
 	f(map[string]string{"strict": "yes"}, `table T: option "strict": "yes" is not true or false`)
-	f(map[string]string{"every": "abc"}, `table T: option "every": "abc" is not a duration (e.g. 500ms, 10 s, 1 min)`)
+	f(map[string]string{"every": "abc"}, `table T: option "every": "abc" is not a duration (e.g. 500ms, 10 s, 1 min), nor off`)
 	f(map[string]string{"every": "0"}, `table T: option "every": "0" must be at least 1ms`)
 	f(map[string]string{"hint": "901"}, `table T: option "hint": "901" must be between 0 and 900`)
 	f(map[string]string{"hint": "16 min"}, `table T: option "hint": "16 min" must be between 0 and 900`)
@@ -78,12 +78,12 @@ func TestOptionSpecRejectsBadValuesNamingTableAndOption(t *testing.T) {
 	f(map[string]string{"mode": "earliest"}, `table T: option "mode": "earliest" is not one of earliest-offset, latest-offset, timestamp (did you mean "earliest-offset"?)`)
 	f(map[string]string{"mode": "timestamp"}, `table T: option "mode" = 'timestamp' needs option "at"`)
 	f(map[string]string{"at": "5"}, `table T: option "at" is only used with 'mode' = 'timestamp'`)
-	f(map[string]string{"key": "pgae_id"}, `table T: option "key": "pgae_id" is not a column of table T (did you mean "page_id"?)`)
+	f(map[string]string{"key": "pgae_id"}, `table T: option "key": "pgae_id" is not a column of table T (did you mean "page_id"?), nor none`)
 	f(map[string]string{"keys": "page_id, tss"}, `table T: option "keys": "tss" is not a column of table T (did you mean "ts"?)`)
 	f(map[string]string{"csv.field-delimiter": "ab"}, `table T: option "csv.field-delimiter": field delimiter "ab" is not one character (e.g. ',', ';', '|', '\t')`)
 	f(map[string]string{"fields.page_id.max": "-1"}, `table T: option "fields.page_id.max": "-1" must be at least 0`)
 	f(map[string]string{"pair": "ab"}, `table T: option "pair": "ab" is not a:b`)
-	f(map[string]string{"fields.page_id.maxx": "1"}, `table T: connector "spec" has no option "fields.page_id.maxx" (did you mean "fields.<f>.max"?); `+
+	f(map[string]string{"fields.page_id.maxx": "1"}, `table T: connector "spec" has no option "fields.page_id.maxx" (did you mean "fields.page_id.max"?); `+
 		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
 	f(map[string]string{"laness": "1"}, `table T: connector "spec" has no option "laness" (did you mean "lanes"?); `+
 		`its options: name, lanes, ratio, strict, every, hint, roll, format, mode, at, key, keys, csv.field-delimiter, fields.<f>.max, pair`)
@@ -176,12 +176,64 @@ func TestMarkdownTableRendersSpecs(t *testing.T) {
 		"| `roll` | `128MB` | a size (at most 1GB) |\n",
 		"| `mode` | — | where to start |\n",
 		"| `at` | required | with `mode` = `timestamp`: epoch ms |\n",
-		"| `csv.field-delimiter` | `,` | the CSV field delimiter: one character, or `tab` (also `\\t`), `\\\\|` |\n",
+		"| `csv.field-delimiter` | `,` | with `format` = `csv`: the CSV field delimiter: one character, or `tab` (also `\\t`), `\\\\|` |\n",
 		"| `ratio` | `0.5` | a fraction (0–1) |\n",
 		"| `fields.<f>.max` | `9` | per column |\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestNegativeDurationIsOutOfRangeNotMalformed: "-1 s" is a negative
+// duration, which an option's range refuses as such, like "-1s".
+func TestNegativeDurationIsOutOfRangeNotMalformed(t *testing.T) {
+	o := Option{Key: "wait", Type: Duration, Min: "0"}
+	for _, s := range []string{"-1s", "-1 s", "-2 min"} {
+		_, err := ParseValue(o, Table{Name: "T"}, s)
+		want := fmt.Sprintf(`table T: option "wait": %q must be at least 0`, s)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %s", s, err, want)
+		}
+	}
+	if _, err := ParseDuration("--1 s"); err == nil {
+		t.Error(`"--1 s" parsed`)
+	}
+}
+
+// TestValueThatIsNeitherTypeNorWordNamesTheWords: an option that takes
+// words besides values of its type ("off" for a duration) names them when
+// a value is neither, with the nearest; a value out of range does not.
+func TestValueThatIsNeitherTypeNorWordNamesTheWords(t *testing.T) {
+	o := Option{Key: "max", Type: Duration, Min: "0", Values: []string{"off"}}
+	for s, want := range map[string]string{
+		"of":  `table T: option "max": "of" is not a duration (e.g. 500ms, 10 s, 1 min), nor off (did you mean "off"?)`,
+		"xyz": `table T: option "max": "xyz" is not a duration (e.g. 500ms, 10 s, 1 min), nor off`,
+		"-1s": `table T: option "max": "-1s" must be at least 0`,
+	} {
+		v, err := ParseOptions("table T", []Option{o}, map[string]string{"max": s})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v (%v), want %s", s, err, v, want)
+		}
+	}
+}
+
+// TestHugeValuesAreOutOfRangeNotWrapped: an integer or a duration too
+// large for its type is refused as out of range, not wrapped around (a
+// duration of 99999999999 days read as negative) nor called malformed.
+func TestHugeValuesAreOutOfRangeNotWrapped(t *testing.T) {
+	for _, c := range []struct {
+		o    Option
+		s    string
+		want string
+	}{
+		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999 d", `table T: option "every": "99999999999 d" is out of range (at most 2562047h47m16.854775807s)`},
+		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999h", `table T: option "every": "99999999999h" is out of range (at most 2562047h47m16.854775807s)`},
+		{Option{Key: "rows", Type: Int, Min: "1"}, "99999999999999999999", `table T: option "rows": "99999999999999999999" is out of range`},
+	} {
+		if _, err := ParseValue(c.o, Table{Name: "T"}, c.s); err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %s", c.s, err, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,13 +132,36 @@ func CheckOption(f Factory, key string, also ...string) error {
 	}
 	keys = append(keys, also...)
 	msg := fmt.Sprintf("connector %q has no option %q", f.Name(), key)
-	if near := suggest.Nearest(key, keys); near != "" {
+	if near := suggest.Nearest(key, instantiate(keys, key)); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("%s; it takes no options", msg)
 	}
 	return fmt.Errorf("%s; its options: %s", msg, strings.Join(keys, ", "))
+}
+
+// instantiate returns keys with each pattern's <x> segments taken from
+// key where it has as many segments ("fields.<f>.kind" for
+// "fields.a.knd" is "fields.a.kind"), so that "did you mean" names the
+// option as the table would write it.
+func instantiate(keys []string, key string) []string {
+	parts := strings.Split(key, ".")
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k
+		kp := strings.Split(k, ".")
+		if !strings.Contains(k, "<") || len(kp) != len(parts) {
+			continue
+		}
+		for j, p := range kp {
+			if strings.HasPrefix(p, "<") && strings.HasSuffix(p, ">") && parts[j] != "" {
+				kp[j] = parts[j]
+			}
+		}
+		out[i] = strings.Join(kp, ".")
+	}
+	return out
 }
 
 func matchesAny(known []Option, key string) bool {
@@ -262,6 +286,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	if d, err := time.ParseDuration(s); err == nil {
 		return d, nil
 	}
+	if rest, ok := strings.CutPrefix(s, "-"); ok && rest != "" && rest[0] != '-' {
+		// -1 s: a duration, negative, which a range refuses as such.
+		if d, err := ParseDuration(rest); err == nil {
+			return -d, nil
+		}
+	}
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
 		i++
@@ -280,5 +310,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	if !ok {
 		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 10 s, 1 min)", s)
 	}
-	return time.Duration(n * float64(u)), nil
+	if d := n * float64(u); d < math.MaxInt64 {
+		return time.Duration(d), nil
+	}
+	return 0, fmt.Errorf("%q is out of range (at most %v)", s, time.Duration(math.MaxInt64))
 }

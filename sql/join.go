@@ -37,6 +37,9 @@ func (p *planner) joinFrom(q *query.Query, sel *query.Select) (*stream, *query.S
 	if l.timeCol < 0 || r.timeCol < 0 {
 		return nil, nil, q.Errorf(sel.From.Join, "an interval join needs event time on both tables (WATERMARK FOR … in their CREATE TABLE)")
 	}
+	if err := onColumns(q, scope, sel.From.On); err != nil {
+		return nil, nil, err
+	}
 	var lk, rk []int
 	var lower, upper int64
 	bounded := false
@@ -97,6 +100,20 @@ func (p *planner) joinFrom(q *query.Query, sel *query.Select) (*stream, *query.S
 		joined = f
 	}
 	return joined, scope, nil
+}
+
+// onColumns checks that every column the ON condition names is a column
+// of the joined tables, so that a misspelt one is reported as such
+// ("unknown column … did you mean"), not as a condition of the wrong form.
+func onColumns(q *query.Query, s *query.Scope, on sqlparser.Expr) error {
+	var err error
+	_ = sqlparser.Walk(func(node sqlparser.SQLNode) (bool, error) {
+		if c, ok := node.(*sqlparser.ColName); ok && err == nil {
+			_, err = q.Column(s, c)
+		}
+		return err == nil, nil
+	}, on)
+	return err
 }
 
 const (

@@ -82,14 +82,9 @@ func (p *Plan) Explain() string {
 // order, and plans every INSERT INTO … SELECT (a bare SELECT prints its
 // rows) into one job. Errors name file:line:column and the offending text.
 func Compile(src string, o Options) (*Plan, error) {
-	if o.Parallelism <= 0 {
-		return nil, errors.New("sql: Options.Parallelism must be positive")
-	}
-	if o.Catalog == nil {
-		o.Catalog = catalog.New()
-	}
-	if o.Out == nil {
-		o.Out = io.Discard
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if o.File == "" {
 		o.File = "job.sql"
@@ -136,8 +131,12 @@ type planner struct {
 	sinks map[string]sinkNode
 	// topics are the job's topics, by name.
 	topics map[string]*sns.Topic
-	plan   *Plan
-	cur    parser.Statement // the statement being planned
+	// optionPos are where the WITH options of the tables created by this
+	// job file (or by the earlier pieces of a Session) are written, by
+	// table: a connector's error about an option is placed there.
+	optionPos map[string]optionPlaces
+	plan      *Plan
+	cur       parser.Statement // the statement being planned
 	// The job options SET so far: they apply to the statements after.
 	stateTTL     time.Duration
 	maxStateKeys int
@@ -187,12 +186,21 @@ func (p *planner) statement(st parser.Statement) error {
 		if err := p.checkConnector(t, n); err != nil {
 			return p.errAt(st, err)
 		}
-		return p.errAt2(st, p.o.Catalog.Create(t, n.IfNotExists))
+		_, err = p.o.Catalog.Get(t.Name)
+		existed := err == nil
+		if err := p.o.Catalog.Create(t, n.IfNotExists); err != nil {
+			return p.errAt(st, err)
+		}
+		if !existed {
+			p.noteOptions(t.Name, n)
+		}
+		return nil
 	case *parser.CreateTopic:
 		return p.errAt2(st, p.createTopic(n))
 	case *parser.CreateSubscription:
 		return p.errAt2(st, p.createSubscription(n))
 	case *parser.DropTable:
+		delete(p.optionPos, strings.ToLower(n.Name))
 		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
 	case *parser.ShowTables:
 		tables, err := p.o.Catalog.List()
@@ -240,6 +248,9 @@ var plannerOptions = map[string]bool{
 	"scan.watermark.idle-timeout": true, // a partition silent this long stops holding back the watermark
 }
 
+// idleTimeout is the spec of 'scan.watermark.idle-timeout'.
+var idleTimeout = connectors.Option{Key: "scan.watermark.idle-timeout", Type: connectors.Duration, Min: "0"}
+
 // checkConnector validates a table's connector and options when it is
 // defined, so mistakes surface at the CREATE TABLE, at the option's place.
 func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) error {
@@ -268,8 +279,9 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 		also = slices.Sorted(maps.Keys(plannerOptions))
 	}
 	opts := maps.Clone(t.Options)
+	_, isSource := f.(connectors.Source)
 	for _, o := range ddl.Options {
-		if plannerOptions[o.Key] {
+		if plannerOptions[o.Key] && isSource {
 			delete(opts, o.Key)
 			continue
 		}
@@ -277,15 +289,66 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 			return at(o.Key, fmt.Errorf("table %s: %w", t.Name, err))
 		}
 	}
-	if d, ok := t.Options["scan.watermark.idle-timeout"]; ok {
-		if _, err := connectors.ParseDuration(d); err != nil {
-			return at("scan.watermark.idle-timeout", fmt.Errorf("table %s: option 'scan.watermark.idle-timeout': %v", t.Name, err))
+	if d, ok := t.Options[idleTimeout.Key]; ok {
+		if _, err := connectors.ParseValue(idleTimeout, t.Connector(), d); err != nil {
+			return at(idleTimeout.Key, err)
 		}
 	}
 	if err := connectors.CheckOptions(f, opts); err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
+	if len(t.Columns) == 0 {
+		return nil // its columns come from the query that writes it: checked then
+	}
+	// Every value, checked against its spec now, so that a table no query
+	// uses yet is checked too.
+	ct := t.Connector()
+	ct.Options = opts
+	if _, err := connectors.Parse(f, ct); err != nil {
+		var oe interface{ OptionKey() string }
+		if errors.As(err, &oe) {
+			return at(oe.OptionKey(), err)
+		}
+		return err
+	}
 	return nil
+}
+
+// noteOptions notes where the WITH options of table, created by ddl, are
+// written.
+func (p *planner) noteOptions(table string, ddl *parser.CreateTable) {
+	places := optionPlaces{file: p.o.File, pos: map[string]parser.Pos{}}
+	for _, o := range ddl.Options {
+		places.pos[o.Key] = o.Pos
+	}
+	if p.optionPos == nil {
+		p.optionPos = map[string]optionPlaces{}
+	}
+	p.optionPos[strings.ToLower(table)] = places
+}
+
+// optionPlaces are where the options of a CREATE TABLE are, by key, in
+// file.
+type optionPlaces struct {
+	file string
+	pos  map[string]parser.Pos
+}
+
+// atOption places a connector's error about an option of table at the
+// option in the CREATE TABLE of this job file (nil when err is about no
+// option, or the table was created elsewhere), rather than at the table's
+// use.
+func (p *planner) atOption(table string, err error) error {
+	var oe interface{ OptionKey() string }
+	if !errors.As(err, &oe) {
+		return nil
+	}
+	places := p.optionPos[strings.ToLower(table)]
+	at, ok := places.pos[oe.OptionKey()]
+	if !ok || places.file != p.o.File {
+		return nil
+	}
+	return &parser.SyntaxError{Line: at.Line, Col: at.Col, Msg: err.Error()}
 }
 
 // stream is a planned relation: a node of the graph and what it emits.
@@ -421,7 +484,11 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	}
 	newSource, par, err := src.NewSource(ct)
 	if err != nil {
-		return nil, q.Errorf(ft.Node, "%v", err)
+		if oe := p.atOption(t.Name, err); oe != nil {
+			return nil, oe
+		}
+		// The connector's error names the table ("table T: …").
+		return nil, &query.Error{Pos: q.Pos(ft.Node), Msg: err.Error()}
 	}
 	if par <= 0 {
 		par = p.o.Parallelism
@@ -743,7 +810,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			}
 		}
 		if kind, bound, tc, ds, ok := query.WindowBoundCall(e); ok {
-			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !sameDurations(ds, winDur) {
+			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !slices.Equal(ds, winDur) {
 				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, groupWindowText(q, win))
 				return expr.Null(runtime.Timestamp), true
 			}
@@ -838,18 +905,6 @@ func groupWindowText(q *query.Query, e sqlparser.Expr) string {
 	return q.TextOf(e)
 }
 
-func sameDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // sink connects the planned streams to the target table (or, for a bare
 // SELECT, to standard output).
 func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
@@ -920,7 +975,10 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	}
 	newSink, par, err := sk.NewSink(ct)
 	if err != nil {
-		return &query.Error{Pos: targetPos(q), Msg: err.Error(), Near: ct.Name}
+		if oe := p.atOption(ct.Name, err); oe != nil {
+			return oe
+		}
+		return &query.Error{Pos: targetPos(q), Msg: err.Error()} // "table T: …"
 	}
 	if par <= 0 {
 		par = p.o.Parallelism

@@ -223,7 +223,7 @@ func TestIdleTimeoutOption(t *testing.T) {
 		t.Fatalf("idle timeout %v", got)
 	}
 	bad := strings.Replace(src, "'number-of-rows' = '1000',", "'number-of-rows' = '1000', 'scan.watermark.idle-timeout' = 'soon',", 1)
-	if _, err := Compile(bad, Options{Parallelism: 1}); err == nil || !strings.Contains(err.Error(), "'scan.watermark.idle-timeout'") {
+	if _, err := Compile(bad, Options{Parallelism: 1}); err == nil || !strings.Contains(err.Error(), `option "scan.watermark.idle-timeout": "soon" is not a duration`) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -315,4 +315,31 @@ CREATE TABLE out WITH ('connector' = 'collect');
 	// A known column missing from GROUP BY still says so.
 	f("INSERT INTO out SELECT ms, COUNT(*) FROM views GROUP BY page_id, "+win+";",
 		`job.sql:4:24: column ms must appear in GROUP BY or be used inside an aggregate function in "ms"`)
+}
+
+// TestUnknownColumnInJoinConditionIsReportedAsUnknown: a misspelt column
+// in a join's ON condition — in the key equality or in the time bound —
+// is an unknown column (did you mean), not a condition of the wrong form.
+func TestUnknownColumnInJoinConditionIsReportedAsUnknown(t *testing.T) {
+	const tables = `CREATE TABLE c (page_id INT, user_id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE u (user_id BIGINT, name VARCHAR, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE out WITH ('connector' = 'collect');
+`
+	f := func(on, want string) {
+		t.Helper()
+		query := "INSERT INTO out SELECT c.page_id, u.name FROM c JOIN u\n  ON " + on + ";"
+		_, err := Compile(tables+query, Options{File: "job.sql", Parallelism: 2})
+		if err == nil || err.Error() != want {
+			t.Fatalf("%s\ngot  %v\nwant %s", on, err, want)
+		}
+	}
+	f("c.usr_id = u.user_id AND u.ts BETWEEN c.ts - INTERVAL '1' SECOND AND c.ts",
+		`job.sql:7:6: unknown column "c.usr_id" (did you mean "user_id"?) in "c.usr_id"`)
+	f("c.user_id = u.user_id AND u.tss BETWEEN c.ts - INTERVAL '1' SECOND AND c.ts",
+		`job.sql:7:32: unknown column "u.tss" (did you mean "ts"?) in "u.tss"`)
+	// A condition of the wrong form over known columns still says so.
+	f("c.page_id > 0 AND u.ts BETWEEN c.ts - INTERVAL '1' SECOND AND c.ts",
+		`job.sql:7:6: the join condition must equate a column of c with a column of u in "c.page_id > 0 AND u.ts BETWEEN c.ts - INTERVAL '…"`)
 }

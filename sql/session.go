@@ -26,13 +26,14 @@ type Session struct {
 	stateTTL     time.Duration
 	maxStateKeys int
 	settings     []string
+	optionPos    map[string]optionPlaces // the tables' options, by table (planner.optionPos)
 }
 
-// NewSession starts a session; o is as for Compile (o.File is not used:
-// each Compile names its piece).
-func NewSession(o Options) (*Session, error) {
+// withDefaults checks o and fills in what it may leave out: the catalog
+// (a new one) and Out (discarded).
+func (o Options) withDefaults() (Options, error) {
 	if o.Parallelism <= 0 {
-		return nil, errors.New("sql: Options.Parallelism must be positive")
+		return o, errors.New("sql: Options.Parallelism must be positive")
 	}
 	if o.Catalog == nil {
 		o.Catalog = catalog.New()
@@ -40,7 +41,17 @@ func NewSession(o Options) (*Session, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	return &Session{o: o, topics: map[string]*sns.Topic{}}, nil
+	return o, nil
+}
+
+// NewSession starts a session; o is as for Compile (o.File is not used:
+// each Compile names its piece).
+func NewSession(o Options) (*Session, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Session{o: o, topics: map[string]*sns.Topic{}, optionPos: map[string]optionPlaces{}}, nil
 }
 
 // Compile plans the statements of src as Compile does, within the session:
@@ -52,7 +63,7 @@ func (s *Session) Compile(file, src string) (*Plan, error) {
 	o := s.o
 	o.File = file
 	p := &planner{o: o, g: runtime.NewGraph(jobName(file)), topics: s.topics,
-		stateTTL: s.stateTTL, maxStateKeys: s.maxStateKeys}
+		stateTTL: s.stateTTL, maxStateKeys: s.maxStateKeys, optionPos: s.optionPos}
 	plan := &Plan{Parallelism: o.Parallelism, Settings: slices.Clone(s.settings)}
 	p.plan = plan
 	stmts, err := parser.ParseScript(src)

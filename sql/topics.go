@@ -42,8 +42,8 @@ func parseOptions(what, object string, opts []parser.Option, specs []connectors.
 		return nil, err
 	}
 	v, err := connectors.ParseOptions(object, specs, optionMap(opts))
-	if oe := (*connectors.OptionError)(nil); errors.As(err, &oe) {
-		return nil, optionAt(opts, oe.Key, err)
+	if oe := (interface{ OptionKey() string })(nil); errors.As(err, &oe) {
+		return nil, optionAt(opts, oe.OptionKey(), err)
 	}
 	return v, err
 }
@@ -103,7 +103,7 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 		}
 		return &parser.SyntaxError{Line: n.TopicPos.Line, Col: n.TopicPos.Col, Msg: msg + "; create it first with CREATE TOPIC"}
 	}
-	o, err := parseOptions("CREATE SUBSCRIPTION", "subscription "+n.Name, n.Options, sns.SubscriptionOptionSpecs)
+	o, err := parseOptions("CREATE SUBSCRIPTION", "topic "+n.Topic+": subscription "+n.Name, n.Options, sns.SubscriptionOptionSpecs)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,9 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 	if c.TreatMissing, err = alarm.ParseTreatMissing(o.Enum("treat-missing-data")); err != nil {
 		return nil, 0, o.Errorf("treat-missing-data", "%v", err)
 	}
+	if m, n := c.DatapointsToAlarm, c.EvaluationPeriods; m > n {
+		return nil, 0, o.Errorf("datapoints-to-alarm", "%d is more than 'evaluation-periods' (%d): M breaching datapoints are looked for among the last N periods", m, n)
+	}
 	if err := c.Validate(); err != nil {
 		return nil, 0, fmt.Errorf("table %s: %w", t.Name, err)
 	}
@@ -100,7 +103,7 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 		}
 	}
 	if topic == nil {
-		return nil, 0, connectors.Errorf(t.Name, "option %q: no topic %q in this job: create it first with CREATE TOPIC %s", "topic", topicName, topicName)
+		return nil, 0, o.Errorf("topic", "no topic %q in this job: create it first with CREATE TOPIC %s", topicName, topicName)
 	}
 	pub := newPublisher(topic, c.Name)
 	return alarm.New(c, pub), 1, nil

@@ -191,18 +191,18 @@ func TestBadDeliveryBounds(t *testing.T) {
 		{`CREATE TOPIC ops WITH ('drain-timeout' = 'soon');`, `job.sql:1:24: topic ops: option "drain-timeout": "soon" is not a duration (e.g. 500ms, 10 s, 1 min)`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'http', 'endpoint' = 'http://127.0.0.1:1/',
-  'attempt-timeout' = '0 s');`, `job.sql:3:3: subscription pager: option "attempt-timeout": "0 s" must be at least 1ms`},
+  'attempt-timeout' = '0 s');`, `job.sql:3:3: topic ops: subscription pager: option "attempt-timeout": "0 s" must be at least 1ms`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '3 GiB');`,
-			`job.sql:2:69: subscription pager: option "queue-bytes": "3 GiB" must be at most 2147483647`},
+			`job.sql:2:69: topic ops: subscription pager: option "queue-bytes": "3 GiB" must be at most 2147483647`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'htp');`,
-			`job.sql:2:46: subscription pager: option "protocol": "htp" is not one of http, https, file, stdout, store (did you mean "http"?)`},
+			`job.sql:2:46: topic ops: subscription pager: option "protocol": "htp" is not one of http, https, file, stdout, store (did you mean "http"?)`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('endpoint' = 'x');`, `subscription pager needs option "protocol" (http, https, file, stdout, store)`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '-1');`,
-			`job.sql:2:69: subscription pager: option "queue-bytes": "-1" is not a size (e.g. 128MB, 512kb, 1048576)`},
+			`job.sql:2:69: topic ops: subscription pager: option "queue-bytes": "-1" is not a size (e.g. 128MB, 512kb, 1048576)`},
 	} {
 		_, err := sql.Compile(c.src, sql.Options{Parallelism: 1, File: "job.sql"})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -117,7 +117,7 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 	f(opts("number-of-row", "5"), `table gen: connector "datagen" has no option "number-of-row" (did you mean "number-of-rows"?); its options: number-of-rows, rows-per-second, seed, fields.<f>.kind`)
-	f(opts("fields.k.knd", "random"), `has no option "fields.k.knd" (did you mean "fields.<f>.kind"?)`)
+	f(opts("fields.k.knd", "random"), `has no option "fields.k.knd" (did you mean "fields.k.kind"?)`)
 	f(opts("number-of-rows", "ten"), `table gen: option "number-of-rows": "ten" is not an integer`)
 	f(opts("number-of-rows", "-1"), `table gen: option "number-of-rows": "-1" must be at least 0`)
 	f(opts("rows-per-second", "fast"), `table gen: option "rows-per-second": "fast" is not a number`)

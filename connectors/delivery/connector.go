@@ -118,12 +118,12 @@ var options = []connectors.Option{
 		Doc: "seconds (or a duration) a failing delivery is retried, with backoff from 100 ms doubling to 10 s, before its rows go to the error output"},
 	{Key: "max-open-partitions", Type: connectors.Int, Default: "500", Min: "1", Max: "100000",
 		Doc: "partitions buffered at once; a new partition beyond delivers the oldest buffer first"},
-	{Key: "s3.endpoint", Doc: "`host:port` of the S3-compatible server"},
-	{Key: "s3.region", Default: "us-east-1", Doc: "S3 region"},
-	{Key: "s3.access-key", Doc: "S3 access key"},
-	{Key: "s3.secret-key", Doc: "S3 secret key"},
-	{Key: "s3.secure", Type: connectors.Bool, Default: "false", Doc: "use https to reach `s3.endpoint`"},
-	{Key: "http.access-key", Doc: "sent as `X-Amz-Firehose-Access-Key`"},
+	{Key: "s3.endpoint", Doc: "with `s3://` (destination or error destination): `host:port` of the S3-compatible server"},
+	{Key: "s3.region", Default: "us-east-1", Doc: "with `s3://`: the S3 region"},
+	{Key: "s3.access-key", Doc: "with `s3://`: the S3 access key"},
+	{Key: "s3.secret-key", Doc: "with `s3://`: the S3 secret key"},
+	{Key: "s3.secure", Type: connectors.Bool, Default: "false", Doc: "with `s3://`: use https to reach `s3.endpoint`"},
+	{Key: "http.access-key", Doc: "with `http(s)://`: sent as `X-Amz-Firehose-Access-Key`"},
 	connectors.CSVDelimiterOption,
 }
 
@@ -198,16 +198,31 @@ func (c *config) parseDestinations(o *connectors.Values) error {
 		return o.Errorf("destination", "%v", err)
 	}
 	c.errDest = c.dest
-	if !o.Has("error-destination") {
-		return nil
+	if o.Has("error-destination") {
+		if c.errDest, err = parseDest(o.String("error-destination"), s3o); err != nil {
+			return o.Errorf("error-destination", "%v", err)
+		}
+		if c.errDest.kind == "http" {
+			return o.Errorf("error-destination", "the error output goes to file:// or s3://")
+		}
+		c.errDestSet = true
 	}
-	if c.errDest, err = parseDest(o.String("error-destination"), s3o); err != nil {
-		return o.Errorf("error-destination", "%v", err)
+	return c.checkDestOptions(o)
+}
+
+// checkDestOptions refuses the options of a kind of destination that
+// neither the destination nor the error destination is.
+func (c *config) checkDestOptions(o *connectors.Values) error {
+	for _, kind := range []string{"s3", "http"} {
+		if c.dest.kind == kind || c.errDest.kind == kind {
+			continue
+		}
+		for _, key := range []string{"s3.endpoint", "s3.region", "s3.access-key", "s3.secret-key", "s3.secure", "http.access-key"} {
+			if strings.HasPrefix(key, kind+".") && o.Has(key) {
+				return o.ErrAt(key, "option %q is only used with a destination %s://…", key, kind)
+			}
+		}
 	}
-	if c.errDest.kind == "http" {
-		return o.Errorf("error-destination", "the error output goes to file:// or s3://")
-	}
-	c.errDestSet = true
 	return nil
 }
 

@@ -42,7 +42,7 @@ func newEncoder(c *config) (*encoder, error) {
 	if c.format == "csv" {
 		enc, err := format.NewCSVEncoder(format.CSVOptions{Delimiter: c.csvDelim})
 		if err != nil {
-			return nil, connectors.Errorf(c.table, "option %q: %v", "csv.field-delimiter", err)
+			return nil, connectors.OptionErrorf(c.table, "csv.field-delimiter", "%v", err)
 		}
 		e.csv = enc
 	}

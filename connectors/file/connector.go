@@ -115,8 +115,8 @@ var options = append([]connectors.Option{
 	connectors.FormatOption("`json` (one object per line), `csv`, or `changelog-json` (sink only: "+
 		"`{\"op\":\"+U\",\"row\":{…}}` per line, for updating results)", "json", "csv", "changelog-json"),
 	connectors.CSVDelimiterOption,
-	{Key: "csv.ignore-first-line", Type: connectors.Bool, Default: "false", Use: connectors.SourceOnly, Doc: "skip the first line (a header) of every file"},
-	{Key: "csv.header", Type: connectors.Bool, Default: "false", Use: connectors.SinkOnly, Doc: "write the column names as the first line of every file"},
+	{Key: "csv.ignore-first-line", Type: connectors.Bool, Default: "false", Use: connectors.SourceOnly, With: "format=csv", Doc: "skip the first line (a header) of every file"},
+	{Key: "csv.header", Type: connectors.Bool, Default: "false", Use: connectors.SinkOnly, With: "format=csv", Doc: "write the column names as the first line of every file"},
 	{Key: "source.monitor-interval", Type: connectors.Duration, Min: "1ms", DefaultDoc: "absent (bounded)", Use: connectors.SourceOnly,
 		Doc: "e.g. `1 s`: follow appended lines and new files, checking at this interval (unbounded). " +
 			"A subtask with no file yet holds the watermark back like a silent partition: with fewer files than subtasks, " +

@@ -35,7 +35,7 @@ func (c *config) checkSourcePath() error {
 	p := c.path
 	if isGlob(p) {
 		if _, err := filepath.Match(p, ""); err != nil {
-			return connectors.Errorf(c.table, "option %q: bad glob %q: %v", "path", p, err)
+			return connectors.OptionErrorf(c.table, "path", "bad glob %q: %v", p, err)
 		}
 		p = globRoot(p)
 	}
@@ -44,9 +44,9 @@ func (c *config) checkSourcePath() error {
 	case errors.Is(err, fs.ErrNotExist) && c.monitor > 0:
 		return nil
 	case err != nil:
-		return connectors.Errorf(c.table, "option %q: %v", "path", err)
+		return connectors.OptionErrorf(c.table, "path", "%v", err)
 	case !st.IsDir() && !st.Mode().IsRegular():
-		return connectors.Errorf(c.table, "option %q: %s is neither a file nor a folder", "path", p)
+		return connectors.OptionErrorf(c.table, "path", "%s is neither a file nor a folder", p)
 	}
 	return nil
 }
@@ -55,20 +55,20 @@ func (c *config) checkSourcePath() error {
 // checks that it can.
 func (c *config) checkSinkPath() error {
 	if isGlob(c.path) {
-		return connectors.Errorf(c.table, "option %q: a sink path cannot be a glob (%s)", "path", c.path)
+		return connectors.OptionErrorf(c.table, "path", "a sink path cannot be a glob (%s)", c.path)
 	}
 	st, err := os.Stat(c.path)
 	switch {
 	case err == nil && st.IsDir():
 	case err == nil && !st.Mode().IsRegular():
-		return connectors.Errorf(c.table, "option %q: %s is neither a file nor a folder", "path", c.path)
+		return connectors.OptionErrorf(c.table, "path", "%s is neither a file nor a folder", c.path)
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		c.single = filepath.Ext(c.path) != ""
 		if err == nil && !c.single {
-			return connectors.Errorf(c.table, "option %q: %s is a file; give a folder, or a file name with an extension", "path", c.path)
+			return connectors.OptionErrorf(c.table, "path", "%s is a file; give a folder, or a file name with an extension", c.path)
 		}
 	default:
-		return connectors.Errorf(c.table, "option %q: %v", "path", err)
+		return connectors.OptionErrorf(c.table, "path", "%v", err)
 	}
 	if c.single && c.rollSet {
 		return connectors.Errorf(c.table, "the sink writes one file (%s), so it cannot roll: give a folder path to use sink.rolling-policy.*", c.path)

@@ -157,7 +157,7 @@ var options = append([]connectors.Option{
 	{Key: "scan.topic-partition-discovery.interval", Type: connectors.Duration, Default: "10 s", Min: "0", Use: connectors.SourceOnly,
 		Doc: "how often to look for new partitions (`0`: never)"},
 	connectors.FormatOption("`json` (one object per record), `csv`, or `raw` (the value as the table's one VARCHAR column)", "json", "csv", "raw"),
-	connectors.CSVDelimiterOption,
+	csvDelimiter,
 	{Key: "key.fields", Type: connectors.Columns, Use: connectors.SinkOnly, Doc: "columns whose values make each record's key, separated by commas (absent: no key)"},
 	{Key: "key.format", Type: connectors.Enum, Values: []string{"json", "csv", "raw"}, DefaultDoc: "as `format`", Use: connectors.SinkOnly,
 		Doc: "`json`, `csv` or `raw` (one key column)"},
@@ -262,7 +262,7 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 func (c *config) parseTopics(o *connectors.Values, sink bool) error {
 	switch {
 	case o.Has("topic") && o.Has("topic-pattern"):
-		return o.Err("options %q and %q exclude each other", "topic", "topic-pattern")
+		return o.ErrAt("topic-pattern", "options %q and %q exclude each other", "topic", "topic-pattern")
 	case o.Has("topic-pattern") && sink:
 		return o.Errorf("topic-pattern", "a sink writes one topic; give %q", "topic")
 	case o.Has("topic-pattern"):
@@ -289,21 +289,22 @@ func (c *config) parseTopics(o *connectors.Values, sink bool) error {
 	return nil
 }
 
-func (c *config) parseFormat(o *connectors.Values, _ bool) error {
+// csvDelimiter is the shared 'csv.field-delimiter', which a sink's CSV
+// keys take too: parseFormat checks where it applies.
+var csvDelimiter = func() connectors.Option {
+	o := connectors.CSVDelimiterOption
+	o.With, o.Doc = "", "with `format` or `key.format` = `csv`: "+o.Doc
+	return o
+}()
+
+func (c *config) parseFormat(o *connectors.Values, sink bool) error {
 	c.format = o.Enum("format")
 	c.csv.Delimiter = o.Delimiter("csv.field-delimiter")
-	if c.format == "raw" {
-		if err := checkRaw(c.schema, "format"); err != nil {
-			return connectors.Errorf(c.table, "%v", err)
-		}
+	if o.Has("csv.field-delimiter") && c.format != "csv" && !(sink && o.Enum("key.format") == "csv") {
+		return o.ErrAt("csv.field-delimiter", "option %q is only used with 'format' = 'csv' or 'key.format' = 'csv'", "csv.field-delimiter")
 	}
-	return nil
-}
-
-// checkRaw checks that a raw format has one VARCHAR column to fill.
-func checkRaw(s *runtime.Schema, opt string) error {
-	if s == nil || s.Len() != 1 || s.Fields[0].Type != runtime.Varchar {
-		return fmt.Errorf("option %q: raw needs exactly one VARCHAR column", opt)
+	if s := c.schema; c.format == "raw" && (s == nil || s.Len() != 1 || s.Fields[0].Type != runtime.Varchar) {
+		return o.Errorf("format", "raw needs exactly one VARCHAR column")
 	}
 	return nil
 }
@@ -316,7 +317,7 @@ func (c *config) parseScan(o *connectors.Values, _ bool) error {
 	case c.startup == "":
 		c.startup = startEarliest
 	case c.startup == startGroup && c.group == "":
-		return o.Err("option %q = 'group-offsets' needs option %q", "scan.startup.mode", "properties.group.id")
+		return o.ErrAt("scan.startup.mode", "option %q = 'group-offsets' needs option %q", "scan.startup.mode", "properties.group.id")
 	}
 	c.startTs = o.Int("scan.startup.timestamp-millis")
 	c.specific, _ = o.Value("scan.startup.specific-offsets").(map[int32]int64)
@@ -368,6 +369,9 @@ func (c *config) parseSink(o *connectors.Values, sink bool) error {
 		return nil
 	}
 	c.keyCols = o.Columns("key.fields")
+	if o.Has("key.format") && len(c.keyCols) == 0 {
+		return o.ErrAt("key.format", "option %q is only used with 'key.fields'", "key.format")
+	}
 	if c.keyFormat = o.Enum("key.format"); c.keyFormat == "" {
 		c.keyFormat = c.format
 	}
@@ -386,7 +390,7 @@ func (c *config) parseSecurity(o *connectors.Values, _ bool) error {
 	if strings.HasPrefix(proto, "SASL_") {
 		user, pass := o.String("properties.sasl.username"), o.String("properties.sasl.password")
 		if user == "" {
-			return o.Err("option %q = %q needs option %q", "properties.security.protocol", proto, "properties.sasl.username")
+			return o.ErrAt("properties.security.protocol", "option %q = %q needs option %q", "properties.security.protocol", proto, "properties.sasl.username")
 		}
 		var err error
 		switch o.Enum("properties.sasl.mechanism") {

@@ -58,7 +58,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.ids[i] = i
 	}
 	if s.csv, err = format.NewCSVEncoder(s.cfg.csv); err != nil {
-		return connectors.Errorf(s.cfg.table, "option %q: %v", "csv.field-delimiter", err)
+		return connectors.OptionErrorf(s.cfg.table, "csv.field-delimiter", "%v", err)
 	}
 	if len(s.cfg.keyCols) > 0 {
 		fields := make([]runtime.Field, len(s.cfg.keyCols))

@@ -104,7 +104,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	case "csv":
 		d, err := format.NewCSVDecoder(s.cfg.schema, s.cfg.csv)
 		if err != nil {
-			return connectors.Errorf(s.cfg.table, "option %q: %v", "csv.field-delimiter", err)
+			return connectors.OptionErrorf(s.cfg.table, "csv.field-delimiter", "%v", err)
 		}
 		s.dec = d
 	case "raw":

@@ -1,16 +1,29 @@
 package sns
 
 import (
+	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 
 	"github.com/sluicehq/sluice/connectors"
 )
 
+// matching parses a value that must match re, described by what.
+func matching(re *regexp.Regexp, what string) func(string) (any, error) {
+	return func(s string) (any, error) {
+		if !re.MatchString(s) {
+			return nil, fmt.Errorf("%q is not %s", s, what)
+		}
+		return s, nil
+	}
+}
+
 // TopicOptionSpecs are the WITH options of CREATE TOPIC.
 var TopicOptionSpecs = []connectors.Option{
-	{Key: "region", Default: DefaultRegion, Doc: "the region of the topic's ARN"},
-	{Key: "account", Default: DefaultAccount, Doc: "the account of the topic's ARN"},
+	{Key: "region", Default: DefaultRegion, Doc: "the region of the topic's ARN",
+		Parse: matching(regionRe, "a region (lower-case letters, digits and '-')")},
+	{Key: "account", Default: DefaultAccount, Doc: "the account of the topic's ARN", Parse: matching(accountRe, "an account (12 digits)")},
 	{Key: "drain-timeout", Type: connectors.Duration, Min: "1ms", DefaultDoc: "none (only the command's own bound)",
 		Doc: "how long a stopping job goes on delivering what is queued before it dead-letters the rest"},
 }
@@ -22,7 +35,7 @@ var SubscriptionOptionSpecs = []connectors.Option{
 			"MessageAttributes, with headers `x-amz-sns-message-type`, `x-amz-sns-message-id`, `x-amz-sns-topic-arn`; 2xx is success; " +
 			"envelopes are not signed), `file` (JSON lines, fsync'd; what queued meanwhile is appended with one write and one fsync), " +
 			"`stdout` (a readable line plus the body), `store` (records of a stream of the store)"},
-	{Key: "endpoint", Doc: "the URL, file path or stream name"},
+	{Key: "endpoint", Required: true, With: "protocol=http|https|file|store", Doc: "the URL, file path or stream name"},
 	{Key: "filter-policy", Doc: "an SNS filter policy: AND across keys, OR within a key's list; exact strings and numbers, `prefix`, `suffix`, " +
 		"`anything-but`, `numeric` (=, <, <=, >, >= and ranges), `exists`, `equals-ignore-case`, `cidr`, `$or`, nested keys in the body. " +
 		"An invalid policy stops the job at start, naming the key and the file position"},

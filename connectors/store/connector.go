@@ -146,7 +146,7 @@ var options = append([]connectors.Option{
 		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
 	{Key: "stream.create-shards", Type: connectors.Int, Min: "1", Max: strconv.Itoa(server.MaxShardsPerStream),
 		Doc: "create the stream with this many shards if it does not exist (absent: it must exist)"},
-	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `us-east-1`", Doc: "region of signed requests"},
+	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`", Doc: "region of signed requests"},
 	{Key: "aws.credentials.basic.accesskeyid", DefaultDoc: "`AWS_ACCESS_KEY_ID`",
 		Doc: "sign requests with SigV4 with this access key (a store run with `--access-key` requires it)"},
 	{Key: "aws.credentials.basic.secretkey", DefaultDoc: "`AWS_SECRET_ACCESS_KEY`", Doc: "the secret key of the access key"},
@@ -217,7 +217,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 	}
 	creds, err := credentials(o)
 	if err != nil {
-		return nil, connectors.Errorf(c.table, "%v", err)
+		return nil, err
 	}
 	if creds != nil {
 		c.client = c.client.WithCredentials(*creds)
@@ -272,15 +272,18 @@ func credentials(o *connectors.Values) (*client.Credentials, error) {
 	id, hasID := o.String("aws.credentials.basic.accesskeyid"), o.Has("aws.credentials.basic.accesskeyid")
 	secret, hasSecret := o.String("aws.credentials.basic.secretkey"), o.Has("aws.credentials.basic.secretkey")
 	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION") // the AWS CLI's, as sluice stream reads it
+	}
 	if o.Has("aws.region") {
 		region = strings.TrimSpace(o.String("aws.region"))
 	}
 	switch {
 	case hasID != hasSecret:
-		return nil, fmt.Errorf("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")
+		return nil, o.Err("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")
 	case hasID:
 		if strings.TrimSpace(id) == "" || secret == "" {
-			return nil, fmt.Errorf("option %q: empty credentials", "aws.credentials.basic.accesskeyid")
+			return nil, o.Errorf("aws.credentials.basic.accesskeyid", "empty credentials")
 		}
 	default:
 		id, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
