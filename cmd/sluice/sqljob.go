@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chzyer/readline"
+
 	_ "github.com/sluicehq/sluice/apps/cpualarm" // 'fleet'
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/alarm"
@@ -35,8 +37,8 @@ func isSQLFile(arg string) bool { return arg == "-" || strings.HasSuffix(strings
 
 // compileFile reads and plans a job file; a positive stateTTL is the
 // state TTL of every query, over the file's SET.
-func compileFile(path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
-	src, name, err := readJobFile(path)
+func compileFile(ctx context.Context, path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
+	src, name, err := readJobFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -66,14 +68,31 @@ func compileSource(path, src string, par int, catalogDir string, stateTTL time.D
 }
 
 // readJobFile reads a job file, or standard input for "-"; name is what
-// errors call it.
-func readJobFile(path string) (src []byte, name string, err error) {
+// errors call it. A signal (ctx done) while standard input has not ended
+// stops the read with errInterrupted.
+func readJobFile(ctx context.Context, path string) (src []byte, name string, err error) {
 	if path == "-" {
-		src, err = io.ReadAll(os.Stdin)
-		if err != nil {
-			return nil, "", fmt.Errorf("reading the job from standard input: %w", err)
+		if readline.IsTerminal(int(os.Stdin.Fd())) {
+			fmt.Fprintln(os.Stderr, "sluice: reading the job from standard input; Ctrl-D ends it")
 		}
-		return src, "<stdin>", nil
+		type read struct {
+			src []byte
+			err error
+		}
+		done := make(chan read, 1)
+		go func() { // a read cannot be cancelled: it ends with the process
+			src, err := io.ReadAll(os.Stdin)
+			done <- read{src, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, "", fmt.Errorf("reading the job from standard input: %w", r.err)
+			}
+			return r.src, "<stdin>", nil
+		case <-ctx.Done():
+			return nil, "", errInterrupted
+		}
 	}
 	src, err = os.ReadFile(path)
 	return src, path, err
@@ -188,7 +207,7 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := compileFile(path, *par, *catalogDir, ttl)
+	plan, err := compileFile(ctx, path, *par, *catalogDir, ttl)
 	if err != nil {
 		return err
 	}
