@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/suggest"
 )
@@ -154,6 +155,21 @@ func runVersion(_ context.Context, args []string) error {
 	}
 	fmt.Println("sluice", version)
 	return nil
+}
+
+// exitAtOnce ends the process now, for a second signal sig that came
+// while a command still stopped after the first: as sig's default action
+// does (what a second signal does to commands that do not listen for it
+// themselves), or with exit status 128+sig when sig is ignored.
+func exitAtOnce(sig os.Signal) {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		os.Exit(1)
+	}
+	signal.Reset(s)
+	syscall.Kill(os.Getpid(), s)
+	time.Sleep(100 * time.Millisecond) // the signal is delivered, unless inherited as ignored
+	os.Exit(128 + int(s))
 }
 
 func defaultParallelism() int { return runtime.GOMAXPROCS(0) }

@@ -214,17 +214,26 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	defer func() {
 		// Deliver what the job's topics still hold (bounded jobs end with
 		// their notifications sent), for at most a minute; a signal now
-		// stops at once (what is left goes to the dead letters).
+		// cuts that short (what is left goes to the dead letters), and
+		// another one stops at once.
 		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
-		go func() { // ends with dctx, cancelled when this function returns
+		closed := make(chan struct{})
+		defer close(closed)
+		go func() {
 			select {
 			case <-sigs:
 				cancel()
-			case <-dctx.Done():
+			case <-closed:
+				return
+			}
+			select {
+			case sig := <-sigs:
+				exitAtOnce(sig)
+			case <-closed:
 			}
 		}()
 		if err := plan.Close(dctx); err != nil {
@@ -296,8 +305,8 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		logf("stopping with a savepoint (again to stop at once)")
 		close(savepoint)
 		select {
-		case <-sigs:
-			cancel()
+		case sig := <-sigs:
+			exitAtOnce(sig)
 		case <-watchDone:
 		}
 	}()

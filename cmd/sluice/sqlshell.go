@@ -46,6 +46,6 @@ func runSQLShell(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStore()
-	return shell.Run(ctx, shell.Options{Parallelism: *par, Catalog: cat, StateTTL: ttl, Log: logf,
+	return shell.Run(ctx, shell.Options{Parallelism: *par, Catalog: cat, StateTTL: ttl, Log: logf, AtOnce: exitAtOnce,
 		Banner: fmt.Sprintf("sluice %s SQL shell: statements end with ';'; HELP; lists the shell's statements, Ctrl-D leaves.", version)})
 }
