@@ -45,8 +45,14 @@ func runAgent(ctx context.Context, args []string) error {
 	if len(files) == 0 && *hostMetrics <= 0 {
 		return usagef("name at least one FILE to tail, or --host-metrics")
 	}
+	if err := checkURL("endpoint", *endpoint, defaultStoreEndpoint); err != nil {
+		return err
+	}
+	if err := needs(fs, "host-metrics", *hostMetrics > 0, "per-core"); err != nil {
+		return err
+	}
 	if (*accessKey == "") != (*secretKey == "") {
-		return errors.New("agent: --access-key and --secret-key go together")
+		return usagef("--access-key and --secret-key go together")
 	}
 	c := client.New(*endpoint, nil)
 	if *accessKey != "" {

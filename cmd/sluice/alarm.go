@@ -36,6 +36,9 @@ func (a alarmFlags) check(fs *flag.FlagSet) error {
 		atLeast("evaluation-periods", 1), between("datapoints-to-alarm", 1, float64(*a.n)), atLeast("parallelism", 0)); err != nil {
 		return err
 	}
+	if err := checkURL("webhook", *a.webhook, "https://hooks.example.com/alarms"); err != nil {
+		return err
+	}
 	return checkAddr("metrics-addr", *a.metrics)
 }
 
@@ -65,7 +68,9 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := a.check(fs); err != nil {
 		return err
 	}
-	if err := checkBounds(fs, atLeast("hosts", 0), between("spiking", 0, float64(*hosts)), notNegative("duration"), positive("period")); err != nil {
+	spikingBound := between("spiking", 0, float64(*hosts))
+	spikingBound.want = fmt.Sprintf("from 0 to --hosts (%d)", *hosts)
+	if err := checkBounds(fs, atLeast("hosts", 0), spikingBound, notNegative("duration"), positive("period")); err != nil {
 		return err
 	}
 	if err := checkAddr("store-listen", *storeListen); err != nil {
@@ -113,6 +118,12 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
+	}
+	if err := checkURL("endpoint", *endpoint, defaultStoreEndpoint); err != nil {
+		return err
+	}
+	if err := needs(fs, "store-dir", *storeDir != "", "store-listen"); err != nil {
 		return err
 	}
 	if (*endpoint == "") == (*storeDir == "") {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -190,6 +191,41 @@ func checkBounds(fs *flag.FlagSet, bounds ...bound) error {
 		if !b.ok(v) || math.IsNaN(v) {
 			return usagef("--%s %s: want %s", b.flag, f.Value, b.want)
 		}
+	}
+	return nil
+}
+
+// given reports whether flag name was on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// needs checks that the flags names, which only matter with flag with,
+// are not given without it (inEffect: whether with is in effect); such a
+// flag would be silently ignored.
+func needs(fs *flag.FlagSet, with string, inEffect bool, names ...string) error {
+	if inEffect {
+		return nil
+	}
+	for _, name := range names {
+		if given(fs, name) {
+			return usagef("--%s needs --%s", name, with)
+		}
+	}
+	return nil
+}
+
+// checkURL checks that the value of flag, when given, is an http or
+// https URL with a host; example is one for the error.
+func checkURL(flag, value, example string) error {
+	if value == "" {
+		return nil
+	}
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--%s %q: want an http(s) URL, e.g. %s", flag, value, example)
 	}
 	return nil
 }

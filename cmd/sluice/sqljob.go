@@ -173,7 +173,21 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 	if err := checkAddr("metrics-addr", *o.metricsAddr); err != nil {
 		return err
 	}
-	return checkAddr("store-listen", *o.storeListen)
+	if err := checkAddr("store-listen", *o.storeListen); err != nil {
+		return err
+	}
+	if _, err := slog.ParseCorruptionPolicy(*o.storeOnCorruption); err != nil {
+		return usagef("--store-on-corruption: %v", err)
+	}
+	// Flags that only matter with another one are errors without it.
+	if *o.fromSavepoint != "" && *o.checkpointDir == "" {
+		return usagef("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
+	}
+	if err := needs(fs, "checkpoint-dir", *o.checkpointDir != "",
+		"checkpoint-interval", "restart-attempts", "allow-non-restored-state"); err != nil {
+		return err
+	}
+	return needs(fs, "store-dir", *o.storeDir != "", "store-listen", "store-on-corruption")
 }
 
 // runSQL runs every INSERT of a job file as one job: sluice run FILE.sql.
@@ -189,14 +203,8 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if *par <= 0 {
 		*par = defaultParallelism()
 	}
-	if *o.storeListen != "" && *o.storeDir == "" {
-		return errors.New("--store-listen needs --store-dir")
-	}
 	if *o.storeDir != "" {
-		policy, err := slog.ParseCorruptionPolicy(*o.storeOnCorruption)
-		if err != nil {
-			return fmt.Errorf("--store-on-corruption: %w", err)
-		}
+		policy, _ := slog.ParseCorruptionPolicy(*o.storeOnCorruption) // checked
 		closeStore, err := openEmbeddedWith(*o.storeDir, *o.storeListen, policy)
 		if err != nil {
 			return err
@@ -252,9 +260,6 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	endStatus := startStatus(os.Stderr, *o.statusInterval)
 	defer endStatus()
 	if *o.checkpointDir == "" {
-		if *o.fromSavepoint != "" {
-			return errors.New("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
-		}
 		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
 			Log: logf})
 	}

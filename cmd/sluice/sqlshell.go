@@ -22,8 +22,11 @@ func runSQLShell(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, command{Use: "sql [flags]", About: shell.About, MaxArgs: 0}, args); err != nil {
 		return err
 	}
-	if *par < 0 {
-		return fmt.Errorf("--parallelism %d: want 0 (the number of CPUs) or more", *par)
+	if err := checkBounds(fs, atLeast("parallelism", 0)); err != nil {
+		return err
+	}
+	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
 	}
 	if *par == 0 {
 		*par = defaultParallelism()

@@ -49,7 +49,7 @@ var streamCommands = []string{"consume", "produce", "list", "create", "describe"
 func runStream(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, streamUsage)
-		return errors.New("stream: name a command (consume, produce, list, create, describe or delete)")
+		return usagef("name a command (consume, produce, list, create, describe or delete)")
 	}
 	switch args[0] {
 	case "consume":
@@ -72,7 +72,7 @@ func runStream(ctx context.Context, args []string) error {
 	if near := suggest.Nearest(args[0], streamCommands); near != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", near)
 	}
-	return fmt.Errorf("stream: unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
+	return usagef("unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
 }
 
 // storeFlags are the flags that say which store a stream command talks to.
@@ -103,7 +103,7 @@ type storeConn struct {
 // open connects to the store the flags name.
 func (f *storeFlags) open() (*storeConn, error) {
 	if f.endpoint != "" && f.storeDir != "" {
-		return nil, errors.New("give --endpoint or --store-dir, not both")
+		return nil, usagef("give --endpoint or --store-dir, not both")
 	}
 	if f.storeDir != "" {
 		if fi, err := os.Stat(f.storeDir); err != nil && !f.mayCreate || err == nil && !fi.IsDir() {
@@ -130,7 +130,7 @@ func (f *storeFlags) open() (*storeConn, error) {
 		ep = defaultStoreEndpoint
 	}
 	if !strings.Contains(ep, "://") {
-		return nil, fmt.Errorf("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
+		return nil, usagef("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
 	}
 	c := client.New(ep, nil)
 	ak, sk := f.accessKey, f.secretKey
@@ -138,7 +138,7 @@ func (f *storeFlags) open() (*storeConn, error) {
 		ak, sk = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	}
 	if (ak == "") != (sk == "") {
-		return nil, errors.New("--access-key and --secret-key go together")
+		return nil, usagef("--access-key and --secret-key go together")
 	}
 	if ak != "" {
 		region := f.region
@@ -188,7 +188,7 @@ func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wan
 		return err
 	}
 	if len(pos) < wantArgs {
-		return fmt.Errorf("name the stream (usage: sluice %s)", cmd.Use)
+		return usagef("name the stream (usage: sluice %s)", cmd.Use)
 	}
 	conn, err := sf.open()
 	if err != nil {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFlagChoicesAndCombinationsAreCommandLineMistakes: a bad choice
+// (--fsync, --on-corruption, --store-on-corruption), a URL that is none, a
+// flag that only matters with another one given without it (and so
+// silently ignored), half of a pair (keys, TLS files), and the misuse of
+// sluice stream's commands are mistakes in the command line like any
+// other: exit status 2, the command named in the prefix, the flag in the
+// message, nothing on standard output.
+func TestFlagChoicesAndCombinationsAreCommandLineMistakes(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	os.WriteFile(job, []byte("CREATE TABLE t (k BIGINT) WITH ('connector' = 'datagen');\n"), 0o644)
+	storeDir := filepath.Join(dir, "store") // an empty store
+	os.MkdirAll(storeDir, 0o755)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", job, "--store-listen", "127.0.0.1:0"}, "sluice run: --store-listen needs --store-dir"},
+		{[]string{"run", job, "--store-on-corruption", "skip"}, "sluice run: --store-on-corruption needs --store-dir"},
+		{[]string{"run", job, "--store-dir", storeDir, "--store-on-corruption", "ignore"}, `sluice run: --store-on-corruption: invalid corruption policy "ignore"`},
+		{[]string{"run", job, "--checkpoint-interval", "1s"}, "sluice run: --checkpoint-interval needs --checkpoint-dir"},
+		{[]string{"run", job, "--restart-attempts", "3"}, "sluice run: --restart-attempts needs --checkpoint-dir"},
+		{[]string{"run", job, "--allow-non-restored-state"}, "sluice run: --allow-non-restored-state needs --checkpoint-dir"},
+		{[]string{"run", job, "--from-savepoint", dir}, "sluice run: --from-savepoint needs --checkpoint-dir"},
+		{[]string{"run", "cpualarm", "--endpoint", "127.0.0.1:4567"}, `sluice run: --endpoint "127.0.0.1:4567": want an http(s) URL`},
+		{[]string{"run", "cpualarm", "--endpoint", "http://127.0.0.1:1", "--store-listen", "127.0.0.1:0"}, "sluice run: --store-listen needs --store-dir"},
+		{[]string{"demo", "--webhook", "notaurl"}, `sluice demo: --webhook "notaurl": want an http(s) URL`},
+		{[]string{"demo", "--hosts", "0"}, "sluice demo: --spiking 3: want from 0 to --hosts (0)"},
+		{[]string{"sql", "--parallelism", "-2"}, "sluice sql: --parallelism -2: want 0 or more"},
+		{[]string{"sql", "--store-listen", "nowhere"}, `sluice sql: --store-listen "nowhere": want HOST:PORT`},
+		{[]string{"store", "--data", storeDir, "--fsync", "sometimes"}, `sluice store: --fsync: invalid fsync mode "sometimes"`},
+		{[]string{"store", "--data", storeDir, "--on-corruption", "x"}, `sluice store: --on-corruption: invalid corruption policy "x"`},
+		{[]string{"store", "--data", storeDir, "--access-key", "a"}, "sluice store: --access-key and --secret-key go together"},
+		{[]string{"store", "--data", storeDir, "--tls-cert", "c.pem"}, "sluice store: --tls-cert and --tls-key go together"},
+		{[]string{"agent", "--stream", "s", "--per-core", "f.log"}, "sluice agent: --per-core needs --host-metrics"},
+		{[]string{"agent", "--stream", "s", "--endpoint", "localhost:4567", "f.log"}, `sluice agent: --endpoint "localhost:4567": want an http(s) URL`},
+		{[]string{"agent", "--stream", "s", "--access-key", "a", "f.log"}, "sluice agent: --access-key and --secret-key go together"},
+		{[]string{"stream"}, "sluice stream: name a command"},
+		{[]string{"stream", "consme"}, `sluice stream: unknown command "consme" (did you mean "consume"?)`},
+		{[]string{"stream", "consume", "--store-dir", storeDir}, "sluice stream: name the stream"},
+		{[]string{"stream", "consume", "s", "--endpoint", "nowhere"}, `sluice stream: --endpoint "nowhere": want a URL`},
+		{[]string{"stream", "list", "--endpoint", "http://127.0.0.1:1", "--store-dir", storeDir}, "sluice stream: give --endpoint or --store-dir, not both"},
+		{[]string{"stream", "list", "--endpoint", "http://127.0.0.1:1", "--access-key", "a"}, "sluice stream: --access-key and --secret-key go together"},
+		{[]string{"stream", "create", "s", "--store-dir", storeDir}, "sluice stream: --shards 0: give the number of shards"},
+		{[]string{"stream", "create", "s", "--store-dir", storeDir, "--shards", "1", "--retention", "1h"}, "sluice stream: --retention 1h0m0s: want whole hours from 24h"},
+		{[]string{"stream", "consume", "s", "--store-dir", storeDir, "--format", "jsn"}, `sluice stream: --format "jsn": want raw or json (did you mean "json"?)`},
+		{[]string{"stream", "consume", "s", "--store-dir", storeDir, "-n", "-1"}, "sluice stream: --count -1: want 0 (no limit) or more"},
+		{[]string{"stream", "consume", "s", "--store-dir", storeDir, "--from", "lastest"}, `sluice stream: --from "lastest"`},
+		{[]string{"stream", "consume", "s", "--store-dir", storeDir, "--from", "at-timestamp"}, "sluice stream: --from at-timestamp needs a time"},
+		{[]string{"stream", "consume", "s", "extra", "--store-dir", storeDir}, `sluice stream: unexpected argument "extra"`},
+	} {
+		out, errOut, code := sluiceExit(t, c.args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "panic") {
+			t.Errorf("sluice %v: exit %d, stdout %q, stderr %q; want exit 2 saying %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}
