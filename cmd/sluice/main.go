@@ -94,7 +94,7 @@ func dispatch(ctx context.Context, args []string) int {
 	name, args := args[0], args[1:]
 	switch name {
 	case "help", "-h", "-help", "--help":
-		if name == "help" && len(args) > 0 && args[0] != "help" {
+		if name == "help" && len(args) > 0 && args[0] != "help" && !isHelpFlag(args[0]) {
 			// sluice help COMMAND [ARGS] = sluice COMMAND [ARGS] -h
 			if _, ok := lookupCommand(args[0]); ok {
 				return dispatch(ctx, append(append([]string{args[0]}, args[1:]...), "-h"))
@@ -127,6 +127,9 @@ func dispatch(ctx context.Context, args []string) int {
 	fmt.Fprintln(os.Stderr, "sluice:", err)
 	return 1
 }
+
+// isHelpFlag tells -h, -help and --help.
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // unknownCommand reports a command that does not exist, with the nearest
 // one, and returns exit status 2.

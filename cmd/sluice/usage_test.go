@@ -64,3 +64,14 @@ func TestFlagChoicesAndCombinationsAreCommandLineMistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpDashHPrintsTheUsage: "sluice help -h" (or --help) is a request
+// for help like "sluice help", not an unknown flag.
+func TestHelpDashHPrintsTheUsage(t *testing.T) {
+	for _, args := range [][]string{{"help", "-h"}, {"help", "--help"}, {"help", "-help"}} {
+		out, errOut, code := sluiceExit(t, args...)
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage: sluice COMMAND") {
+			t.Errorf("sluice %v: exit %d, stdout %q, stderr %q; want the usage on stdout, exit 0", args, code, out, errOut)
+		}
+	}
+}
