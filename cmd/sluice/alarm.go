@@ -53,6 +53,7 @@ func (a alarmFlags) config() cpualarm.Config {
 func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	a := addAlarmFlags(fs)
+	fs.Lookup("evaluation-periods").Usage = "N: the periods (of --period each) the alarm looks at"
 	hosts := fs.Int("hosts", 50, "hosts in the simulated fleet")
 	spiking := fs.Int("spiking", 3, "hosts of the fleet whose CPU spikes for a minute every three minutes")
 	storeDir := fs.String("store-dir", "", "folder of the embedded store (default: a temporary folder, removed at the end)")
@@ -61,8 +62,8 @@ func runDemo(ctx context.Context, args []string) error {
 	period := fs.Duration("period", 10*time.Second, "the alarm's period (whole seconds); the fleet reports ten times per period")
 	if _, err := parseFlags(fs, command{Use: "demo [flags]", MaxArgs: 0,
 		About: "CPU alarms, live: this machine and a simulated fleet report CPU into the embedded store; a\n" +
-			"per-host 10-second average feeds a 2-of-3 alarm whose state changes are printed (and posted\n" +
-			"to --webhook). Ctrl-C stops."}, args); err != nil {
+			"per-host average per --period (10 s) feeds an M-of-N alarm (2 of 3) whose state changes are\n" +
+			"printed (and posted to --webhook). Ctrl-C stops."}, args); err != nil {
 		return err
 	}
 	if err := a.check(fs); err != nil {
