@@ -225,3 +225,37 @@ INSERT INTO out SELECT k, s FROM src;
 		})
 	}
 }
+
+// TestAgentStoppingWithUnsentLinesSaysSo: an agent told to stop while its
+// store does not answer keeps retrying what it has read (for up to 30 s):
+// it says so at the first signal, and stops at once at the second.
+func TestAgentStoppingWithUnsentLinesSaysSo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	os.WriteFile(logFile, []byte("{\"a\":1}\n{\"a\":2}\n"), 0o644)
+	cmd, stderr := startUntil(t, "retrying 2 records", "agent", "--endpoint", dead, "--stream", "s", "--from-start", logFile)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGINT)
+	for deadline := time.Now().Add(3 * time.Second); !strings.Contains(stderr.String(), "stopping: sending the 2 line(s) read and not yet sent"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the lines still to send, 3 s after SIGINT:\n%s", stderr.String())
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("stopped (%v) at the first signal with lines unsent: the test proves nothing", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-time.After(3 * time.Second):
+		t.Fatalf("still running 3 s after a second SIGINT:\n%s", stderr.String())
+	}
+}
