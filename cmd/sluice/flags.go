@@ -90,10 +90,18 @@ func flagError(fs *flag.FlagSet, cmd command, err error) error {
 	return err
 }
 
-// cmdName is the command's name: the first word of its usage.
+// cmdName is the command's name: the leading lower-case words of its
+// usage ("stream consume" of "stream consume STREAM [flags]", "run
+// cpualarm" of "run cpualarm [flags]", "run" of "run FILE.sql [flags]").
 func cmdName(cmd command) string {
-	name, _, _ := strings.Cut(cmd.Use, " ")
-	return name
+	var words []string
+	for _, w := range strings.Fields(cmd.Use) {
+		if strings.HasPrefix(w, "-") || strings.TrimLeft(w, "abcdefghijklmnopqrstuvwxyz-") != "" {
+			break
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
 }
 
 // printUsage writes a command's usage and flags, each flag as --name.

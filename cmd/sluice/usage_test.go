@@ -75,3 +75,24 @@ func TestHelpDashHPrintsTheUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownFlagPointsToTheHelpThatListsIt: the help an unknown flag's
+// error points to is that of the command that has the flags — "sluice
+// stream consume -h", not "sluice stream -h", which lists commands.
+func TestUnknownFlagPointsToTheHelpThatListsIt(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stream", "consume", "s", "--fromm", "latest"}, `(did you mean --from?); "sluice stream consume -h" lists the flags`},
+		{[]string{"stream", "create", "s", "--shard", "2"}, `(did you mean --shards?); "sluice stream create -h" lists the flags`},
+		{[]string{"stream", "list", "extra"}, `"sluice stream list -h" lists the flags`},
+		{[]string{"run", "cpualarm", "--thresold", "5"}, `(did you mean --threshold?); "sluice run cpualarm -h" lists the flags`},
+		{[]string{"run", "x.sql", "--paralelism", "2"}, `(did you mean --parallelism?); "sluice run -h" lists the flags`},
+	} {
+		_, errOut, code := sluiceExit(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("sluice %v: exit %d, stderr %q; want exit 2 saying %q", c.args, code, errOut, c.want)
+		}
+	}
+}
