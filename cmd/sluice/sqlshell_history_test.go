@@ -36,3 +36,26 @@ func TestSQLShellHistoryRecallsStatementsThatRunAgain(t *testing.T) {
 		t.Fatalf("history %q, want it to start with %q", hist, want)
 	}
 }
+
+// TestSQLShellUnknownSetOptionSuggestsTheShellsToo: SET or RESET of a
+// misspelled option names the nearest of all the shell takes — its own
+// 'parallelism' included, which the session's message left out — at the
+// option's line:column.
+func TestSQLShellUnknownSetOptionSuggestsTheShellsToo(t *testing.T) {
+	code, _, stderr := sqlShell(t, "SET 'paralelism' = '2';\n  RESET 'paralellism';\nSET 'table.exec.state.tl' = '1 h';\nSET 'PARALLELISM' = '1';\n")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"<stdin>:1:5: SET: unknown option 'paralelism' (did you mean 'parallelism'?); options: parallelism, sluice.state.max-keys, table.exec.state.ttl",
+		"<stdin>:2:9: RESET: unknown option 'paralellism' (did you mean 'parallelism'?)",
+		"<stdin>:3:5: SET: unknown option 'table.exec.state.tl' (did you mean 'table.exec.state.ttl'?)",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "error:"); n != 3 {
+		t.Errorf("%d errors, want 3 (SET 'PARALLELISM' is fine):\n%s", n, stderr)
+	}
+}

@@ -330,7 +330,41 @@ var (
 	setAllRE  = regexp.MustCompile(`(?is)^\s*set\s*$`)
 	setParRE  = regexp.MustCompile(`(?is)^\s*set\s+'parallelism'\s*=\s*'([^']*)'\s*$`)
 	stopJobRE = regexp.MustCompile(`(?is)^\s*stop\s+job\s+'?(\d+)'?\s*$`)
+	setKeyRE  = regexp.MustCompile(`(?is)^\s*(set|reset)\s+'([^']*)'`)
 )
+
+// checkKey refuses SET or RESET of an option neither the shell
+// ('parallelism') nor the session knows, naming the nearest of them all.
+func (sh *shell) checkKey(p piece) error {
+	m := setKeyRE.FindStringSubmatchIndex(p.text)
+	if m == nil {
+		return nil
+	}
+	verb, key := strings.ToUpper(p.text[m[2]:m[3]]), p.text[m[4]:m[5]]
+	keys := append([]string{"parallelism"}, sql.SettingKeys()...)
+	for _, k := range keys {
+		if strings.EqualFold(k, key) {
+			return nil
+		}
+	}
+	line, col := sh.position(p, m[4]-1)
+	msg := fmt.Sprintf("%s:%d:%d: %s: unknown option '%s'", sh.file(), line, col, verb, key)
+	if near := suggest.Nearest(key, keys); near != "" {
+		msg += fmt.Sprintf(" (did you mean '%s'?)", near)
+	}
+	slices.Sort(keys)
+	return errors.New(msg + "; options: " + strings.Join(keys, ", "))
+}
+
+// position is the line and column of byte off of p's text.
+func (sh *shell) position(p piece, off int) (line, col int) {
+	line, col = p.line, p.col
+	before := p.text[:off]
+	if nl := strings.LastIndexByte(before, '\n'); nl >= 0 {
+		return line + strings.Count(before, "\n"), off - nl
+	}
+	return line, col + off
+}
 
 // exec runs one statement; it reports whether the shell is to end.
 func (sh *shell) exec(p piece) (quit bool) {
@@ -352,6 +386,8 @@ func (sh *shell) exec(p piece) (quit bool) {
 		sh.showConnectors()
 	case two == "SHOW JOBS" && len(words) == 2:
 		sh.showJobs()
+	case setKeyRE.MatchString(p.text) && sh.checkKey(p) != nil:
+		sh.fail(p, sh.checkKey(p))
 	case stopJobRE.MatchString(text):
 		id, _ := strconv.Atoi(stopJobRE.FindStringSubmatch(text)[1])
 		sh.stopJob(p, id)
