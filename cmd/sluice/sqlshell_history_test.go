@@ -59,3 +59,13 @@ func TestSQLShellUnknownSetOptionSuggestsTheShellsToo(t *testing.T) {
 		t.Errorf("%d errors, want 3 (SET 'PARALLELISM' is fine):\n%s", n, stderr)
 	}
 }
+
+// TestSQLShellStopJobWithoutANumberSaysSo: STOP JOB with something other
+// than a job's number says what it wants, instead of a parser error that
+// lists statements without STOP.
+func TestSQLShellStopJobWithoutANumberSaysSo(t *testing.T) {
+	code, _, stderr := sqlShell(t, "STOP JOB x;\nSTOP;\n")
+	if code != 1 || strings.Count(stderr, "STOP JOB wants a job's number, e.g. STOP JOB 1 (SHOW JOBS lists them)") != 2 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -391,6 +391,8 @@ func (sh *shell) exec(p piece) (quit bool) {
 	case stopJobRE.MatchString(text):
 		id, _ := strconv.Atoi(stopJobRE.FindStringSubmatch(text)[1])
 		sh.stopJob(p, id)
+	case words[0] == "STOP":
+		sh.fail(p, fmt.Errorf("%s:%d:%d: STOP JOB wants a job's number, e.g. STOP JOB 1 (SHOW JOBS lists them)", sh.file(), p.line, p.col))
 	case setParRE.MatchString(text):
 		v := setParRE.FindStringSubmatch(text)[1]
 		n, err := strconv.Atoi(strings.TrimSpace(v))
