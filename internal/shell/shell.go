@@ -377,6 +377,7 @@ func (sh *shell) exec(p piece) (quit bool) {
 	if len(words) > 1 {
 		two += " " + words[1]
 	}
+	keyErr := sh.checkKey(p) // of SET or RESET 'key'
 	switch {
 	case words[0] == "QUIT" || words[0] == "EXIT":
 		return true
@@ -386,8 +387,8 @@ func (sh *shell) exec(p piece) (quit bool) {
 		sh.showConnectors()
 	case two == "SHOW JOBS" && len(words) == 2:
 		sh.showJobs()
-	case setKeyRE.MatchString(p.text) && sh.checkKey(p) != nil:
-		sh.fail(p, sh.checkKey(p))
+	case keyErr != nil:
+		sh.fail(p, keyErr)
 	case stopJobRE.MatchString(text):
 		id, _ := strconv.Atoi(stopJobRE.FindStringSubmatch(text)[1])
 		sh.stopJob(p, id)
