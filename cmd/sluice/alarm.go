@@ -33,7 +33,7 @@ func addAlarmFlags(fs *flag.FlagSet) alarmFlags {
 // check checks the values of the alarm flags.
 func (a alarmFlags) check(fs *flag.FlagSet) error {
 	if err := checkBounds(fs, bound{"threshold", func(v float64) bool { return v > 0 && v <= 100 }, "above 0, up to 100"},
-		atLeast("evaluation-periods", 1), between("datapoints-to-alarm", 1, float64(*a.n)), atLeast("parallelism", 0)); err != nil {
+		atLeast("evaluation-periods", 1), between("datapoints-to-alarm", 1, float64(*a.n)), parallelismBound()); err != nil {
 		return err
 	}
 	if err := checkURL("webhook", *a.webhook, "https://hooks.example.com/alarms"); err != nil {

@@ -33,7 +33,7 @@ func runExplain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkBounds(fs, atLeast("parallelism", 0)); err != nil {
+	if err := checkBounds(fs, parallelismBound()); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/suggest"
+	"github.com/sluicehq/sluice/runtime"
 )
 
 // command describes a subcommand's usage for its help text: "sluice
@@ -155,6 +156,14 @@ func atLeast(flag string, n float64) bound {
 // between accepts numbers from lo to hi.
 func between(flag string, lo, hi float64) bound {
 	return bound{flag, func(v float64) bool { return v >= lo && v <= hi }, fmt.Sprintf("from %v to %v", lo, hi)}
+}
+
+// parallelismBound accepts --parallelism from 0 (the number of CPUs) to
+// runtime.MaxKeyGroups: keyed state is split into that many key groups,
+// so more subtasks would hold none (and each one costs memory).
+func parallelismBound() bound {
+	return bound{"parallelism", func(v float64) bool { return v >= 0 && v <= runtime.MaxKeyGroups },
+		fmt.Sprintf("0 or more, up to %d (the key groups keyed state is split into)", runtime.MaxKeyGroups)}
 }
 
 // positive accepts durations above zero.

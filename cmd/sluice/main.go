@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/suggest"
+	sruntime "github.com/sluicehq/sluice/runtime"
 )
 
 // subcommand is a command of the binary: sluice NAME [flags] [arguments].
@@ -175,4 +176,5 @@ func exitAtOnce(sig os.Signal) {
 	os.Exit(128 + int(s))
 }
 
-func defaultParallelism() int { return runtime.GOMAXPROCS(0) }
+// defaultParallelism is the number of CPUs, at most the key groups.
+func defaultParallelism() int { return min(runtime.GOMAXPROCS(0), sruntime.MaxKeyGroups) }

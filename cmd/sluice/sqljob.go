@@ -166,7 +166,7 @@ var runSQLCmd = command{Use: "run FILE.sql [flags]",
 
 // checkSQLFlags checks the values of the flags of a SQL job.
 func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
-	if err := checkBounds(fs, atLeast("parallelism", 0), positive("checkpoint-interval"),
+	if err := checkBounds(fs, parallelismBound(), positive("checkpoint-interval"),
 		atLeast("restart-attempts", 0), notNegative("status-interval")); err != nil {
 		return err
 	}

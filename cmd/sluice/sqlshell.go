@@ -22,7 +22,7 @@ func runSQLShell(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, command{Use: "sql [flags]", About: shell.About, MaxArgs: 0}, args); err != nil {
 		return err
 	}
-	if err := checkBounds(fs, atLeast("parallelism", 0)); err != nil {
+	if err := checkBounds(fs, parallelismBound()); err != nil {
 		return err
 	}
 	if err := checkAddr("store-listen", *storeListen); err != nil {

@@ -96,3 +96,30 @@ func TestUnknownFlagPointsToTheHelpThatListsIt(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelismIsAtMostTheKeyGroups: --parallelism above the 128 key
+// groups keyed state is split into is refused by every command that takes
+// it (such subtasks would hold no keys, and a large number used to eat the
+// machine's memory), as is SET 'parallelism' in the shell.
+func TestParallelismIsAtMostTheKeyGroups(t *testing.T) {
+	job := filepath.Join(t.TempDir(), "job.sql")
+	os.WriteFile(job, []byte("CREATE TABLE t (k BIGINT) WITH ('connector' = 'datagen');\n"), 0o644)
+	const want = "--parallelism 100000: want 0 or more, up to 128 (the key groups keyed state is split into)"
+	for _, args := range [][]string{
+		{"run", job}, {"explain", job}, {"sql"}, {"bench"}, {"demo"},
+		{"run", "clickstream"}, {"run", "clickstream-store"}, {"run", "cpualarm", "--store-dir", "x"},
+	} {
+		args = append(args, "--parallelism", "100000")
+		out, errOut, code := sluiceExit(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, want) {
+			t.Errorf("sluice %v: exit %d, stdout %q, stderr %q; want exit 2 saying %q", args, code, out, errOut, want)
+		}
+	}
+	if _, _, code := sluiceExit(t, "explain", job, "--parallelism", "128"); code != 0 {
+		t.Errorf("sluice explain --parallelism 128: exit %d, want 0", code)
+	}
+	code, _, stderr := sqlShell(t, "SET 'parallelism' = '129';\n")
+	if code != 1 || !strings.Contains(stderr, `SET 'parallelism': "129" is not a number of subtasks from 1 to 128 (the key groups)`) {
+		t.Errorf("SET 'parallelism' = '129': exit %d, stderr %q", code, stderr)
+	}
+}

@@ -397,8 +397,8 @@ func (sh *shell) exec(p piece) (quit bool) {
 	case setParRE.MatchString(text):
 		v := setParRE.FindStringSubmatch(text)[1]
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n <= 0 {
-			sh.fail(p, fmt.Errorf("SET 'parallelism': %q is not a positive number of subtasks", v))
+		if err != nil || n <= 0 || n > runtime.MaxKeyGroups {
+			sh.fail(p, fmt.Errorf("SET 'parallelism': %q is not a number of subtasks from 1 to %d (the key groups)", v, runtime.MaxKeyGroups))
 			return false
 		}
 		sh.setParallelism(n)
