@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/suggest"
@@ -65,6 +66,9 @@ func runStream(ctx context.Context, args []string) error {
 	case "delete":
 		return runStreamDelete(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
+		if args[0] == "help" && len(args) > 1 && slices.Contains(streamCommands, args[1]) {
+			return runStream(ctx, []string{args[1], "-h"}) // sluice stream help COMMAND
+		}
 		fmt.Print(streamUsage)
 		return flag.ErrHelp
 	}

@@ -123,3 +123,13 @@ func TestParallelismIsAtMostTheKeyGroups(t *testing.T) {
 		t.Errorf("SET 'parallelism' = '129': exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestStreamHelpCommandPrintsThatCommandsHelp: "sluice stream help
+// consume" is "sluice stream consume -h", as "sluice help run" is "sluice
+// run -h".
+func TestStreamHelpCommandPrintsThatCommandsHelp(t *testing.T) {
+	out, errOut, code := sluiceExit(t, "stream", "help", "consume")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "Usage: sluice stream consume STREAM") || !strings.Contains(out, "--from") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want consume's usage and flags", code, out, errOut)
+	}
+}
