@@ -15,6 +15,10 @@ import (
 	"github.com/sluicehq/sluice/store/client"
 )
 
+// agentShutdownTimeout bounds the sending of what the agent has read once
+// it is told to stop.
+const agentShutdownTimeout = 30 * time.Second
+
 // runAgent tails files into a stream:
 // sluice agent --endpoint URL --stream S [--partition-key-field F] FILE….
 func runAgent(ctx context.Context, args []string) error {
@@ -53,6 +57,9 @@ func runAgent(ctx context.Context, args []string) error {
 			return usagef("%s is a folder: name the files to tail", f)
 		}
 	}
+	if err := needs(fs, "host-metrics", *hostMetrics > 0, "per-core"); err != nil {
+		return err
+	}
 	creds, err := signingCredentials(*accessKey, *secretKey, *region)
 	if err != nil {
 		return err
@@ -71,11 +78,20 @@ func runAgent(ctx context.Context, args []string) error {
 		Progress:          os.Stderr,
 		ProgressInterval:  *progress,
 		Producers:         hostProducers(*hostMetrics, *perCore),
+		ShutdownTimeout:   agentShutdownTimeout,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
+	// At a signal, the lines read and not yet sent are sent (and retried)
+	// before the agent stops: say so, since that may take a while.
+	defer context.AfterFunc(ctx, func() {
+		if n := a.Stats.LinesRead.Load() - a.Stats.RecordsSent.Load() - a.Stats.Failed.Load(); n > 0 {
+			fmt.Fprintf(os.Stderr, "sluice agent: stopping: sending the %d line(s) read and not yet sent, for up to %v (again to stop at once)\n",
+				n, agentShutdownTimeout)
+		}
+	})()
 	if err := a.Run(ctx); errors.Is(err, agent.ErrRefused) {
 		return fmt.Errorf("agent: %w: give --access-key and --secret-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) "+
 			"that the store at %s accepts", err, *endpoint)

@@ -33,7 +33,10 @@ func addAlarmFlags(fs *flag.FlagSet) alarmFlags {
 // check checks the values of the alarm flags.
 func (a alarmFlags) check(fs *flag.FlagSet) error {
 	if err := checkBounds(fs, bound{"threshold", func(v float64) bool { return v > 0 && v <= 100 }, "above 0, up to 100"},
-		atLeast("evaluation-periods", 1), between("datapoints-to-alarm", 1, float64(*a.n)), atLeast("parallelism", 0)); err != nil {
+		atLeast("evaluation-periods", 1), between("datapoints-to-alarm", 1, float64(*a.n)), parallelismBound()); err != nil {
+		return err
+	}
+	if err := checkURL("webhook", *a.webhook, "https://hooks.example.com/alarms"); err != nil {
 		return err
 	}
 	return checkAddr("metrics-addr", *a.metrics)
@@ -50,6 +53,7 @@ func (a alarmFlags) config() cpualarm.Config {
 func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	a := addAlarmFlags(fs)
+	fs.Lookup("evaluation-periods").Usage = "N: the periods (of --period each) the alarm looks at"
 	hosts := fs.Int("hosts", 50, "hosts in the simulated fleet")
 	spiking := fs.Int("spiking", 3, "hosts of the fleet whose CPU spikes for a minute every three minutes")
 	storeDir := fs.String("store-dir", "", "folder of the embedded store (default: a temporary folder, removed at the end)")
@@ -58,14 +62,16 @@ func runDemo(ctx context.Context, args []string) error {
 	period := fs.Duration("period", 10*time.Second, "the alarm's period (whole seconds); the fleet reports ten times per period")
 	if _, err := parseFlags(fs, command{Use: "demo [flags]", MaxArgs: 0,
 		About: "CPU alarms, live: this machine and a simulated fleet report CPU into the embedded store; a\n" +
-			"per-host 10-second average feeds a 2-of-3 alarm whose state changes are printed (and posted\n" +
-			"to --webhook). Ctrl-C stops."}, args); err != nil {
+			"per-host average per --period (10 s) feeds an M-of-N alarm (2 of 3) whose state changes are\n" +
+			"printed (and posted to --webhook). Ctrl-C stops."}, args); err != nil {
 		return err
 	}
 	if err := a.check(fs); err != nil {
 		return err
 	}
-	if err := checkBounds(fs, atLeast("hosts", 0), between("spiking", 0, float64(*hosts)), notNegative("duration"), positive("period")); err != nil {
+	spikingBound := between("spiking", 0, float64(*hosts))
+	spikingBound.want = fmt.Sprintf("from 0 to --hosts (%d)", *hosts)
+	if err := checkBounds(fs, atLeast("hosts", 0), spikingBound, notNegative("duration"), positive("period")); err != nil {
 		return err
 	}
 	if err := checkAddr("store-listen", *storeListen); err != nil {
@@ -113,6 +119,12 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
+	}
+	if err := checkURL("endpoint", *endpoint, defaultStoreEndpoint); err != nil {
+		return err
+	}
+	if err := needs(fs, "store-dir", *storeDir != "", "store-listen"); err != nil {
 		return err
 	}
 	if (*endpoint == "") == (*storeDir == "") {

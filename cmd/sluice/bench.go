@@ -25,7 +25,7 @@ func runBench(ctx context.Context, args []string) error {
 		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).", MaxArgs: 0}, args); err != nil {
 		return err
 	}
-	if err := checkBounds(fs, atLeast("events", 1), atLeast("keys", 1), atLeast("parallelism", 0),
+	if err := checkBounds(fs, atLeast("events", 1), atLeast("keys", 1), parallelismBound(),
 		atLeast("state-keys", 0), atLeast("runs", 1)); err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func runApp(ctx context.Context, cmdName, app string, args []string) error {
 
 // checkClickFlags checks the flags of the clickstream jobs.
 func checkClickFlags(fs *flag.FlagSet, metricsAddr string) error {
-	if err := checkBounds(fs, atLeast("events", 1).or(-1, "no end"), atLeast("rows-per-second", 0), atLeast("parallelism", 0)); err != nil {
+	if err := checkBounds(fs, atLeast("events", 1).or(-1, "no end"), atLeast("rows-per-second", 0), parallelismBound()); err != nil {
 		return err
 	}
 	return checkAddr("metrics-addr", metricsAddr)

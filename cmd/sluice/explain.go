@@ -23,7 +23,7 @@ var explainCmd = command{Use: "explain FILE.sql|JOB [flags]",
 
 // runExplain prints the physical plan of a job file or a ready-made job:
 // sluice explain FILE.sql|JOB [flags].
-func runExplain(_ context.Context, args []string) error {
+func runExplain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
 	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for this long, as sluice run --state-ttl (FILE.sql only)")
@@ -33,7 +33,7 @@ func runExplain(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkBounds(fs, atLeast("parallelism", 0)); err != nil {
+	if err := checkBounds(fs, parallelismBound()); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {
@@ -47,7 +47,7 @@ func runExplain(_ context.Context, args []string) error {
 	}
 	var plan runtime.PhysicalPlan
 	if name := pos[0]; isSQLFile(name) {
-		plan, err = explainSQL(name, *par, *catalogDir, *stateTTL)
+		plan, err = explainSQL(ctx, name, *par, *catalogDir, *stateTTL)
 	} else {
 		if *stateTTL != "" || *catalogDir != "" {
 			return usagef("--state-ttl and --catalog are for job files (FILE.sql), not ready-made jobs")
@@ -75,12 +75,12 @@ func runExplain(_ context.Context, args []string) error {
 
 // explainSQL plans a job file; a job file without INSERT has a plan
 // without Job and operators.
-func explainSQL(path string, par int, catalogDir, stateTTL string) (runtime.PhysicalPlan, error) {
+func explainSQL(ctx context.Context, path string, par int, catalogDir, stateTTL string) (runtime.PhysicalPlan, error) {
 	ttl, err := parseStateTTL(stateTTL)
 	if err != nil {
 		return runtime.PhysicalPlan{}, err
 	}
-	src, name, err := readJobFile(path)
+	src, name, err := readJobFile(ctx, path)
 	if err != nil {
 		return runtime.PhysicalPlan{}, err
 	}

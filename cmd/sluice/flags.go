@@ -7,12 +7,14 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/suggest"
+	"github.com/sluicehq/sluice/runtime"
 )
 
 // command describes a subcommand's usage for its help text: "sluice
@@ -99,24 +101,18 @@ func dashed(name string) string {
 	return "--" + name
 }
 
-// cmdName is the command's name: the leading words of its usage that are
-// not arguments or flags ("stream consume" of "stream consume STREAM
-// [flags]", "run" of "run FILE.sql [flags]").
+// cmdName is the command's name: the leading lower-case words of its
+// usage ("stream consume" of "stream consume STREAM [flags]", "run
+// cpualarm" of "run cpualarm [flags]", "run" of "run FILE.sql [flags]").
 func cmdName(cmd command) string {
-	words := strings.Fields(cmd.Use)
-	n := 1
-	for n < len(words) && isCommandWord(words[n]) {
-		n++
+	var words []string
+	for _, w := range strings.Fields(cmd.Use) {
+		if strings.HasPrefix(w, "-") || strings.TrimLeft(w, "abcdefghijklmnopqrstuvwxyz-") != "" {
+			break
+		}
+		words = append(words, w)
 	}
-	return strings.Join(words[:n], " ")
-}
-
-// isCommandWord: w is lower-case letters and dashes, not a flag.
-func isCommandWord(w string) bool {
-	if strings.HasPrefix(w, "-") {
-		return false
-	}
-	return strings.IndexFunc(w, func(r rune) bool { return (r < 'a' || r > 'z') && r != '-' }) < 0
+	return strings.Join(words, " ")
 }
 
 // printUsage writes a command's usage and flags, each flag as --name.
@@ -172,6 +168,14 @@ func between(flag string, lo, hi float64) bound {
 	return bound{flag, func(v float64) bool { return v >= lo && v <= hi }, fmt.Sprintf("from %v to %v", lo, hi)}
 }
 
+// parallelismBound accepts --parallelism from 0 (the number of CPUs) to
+// runtime.MaxKeyGroups: keyed state is split into that many key groups,
+// so more subtasks would hold none (and each one costs memory).
+func parallelismBound() bound {
+	return bound{"parallelism", func(v float64) bool { return v >= 0 && v <= runtime.MaxKeyGroups },
+		fmt.Sprintf("0 or more, up to %d (the key groups keyed state is split into)", runtime.MaxKeyGroups)}
+}
+
 // positive accepts durations above zero.
 func positive(flag string) bound {
 	return bound{flag, func(v float64) bool { return v > 0 }, "a positive duration"}
@@ -214,6 +218,41 @@ func checkBounds(fs *flag.FlagSet, bounds ...bound) error {
 		if !b.ok(v) || math.IsNaN(v) {
 			return usagef("--%s %s: want %s", b.flag, f.Value, b.want)
 		}
+	}
+	return nil
+}
+
+// given reports whether flag name was on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// needs checks that the flags names, which only matter with flag with,
+// are not given without it (inEffect: whether with is in effect); such a
+// flag would be silently ignored.
+func needs(fs *flag.FlagSet, with string, inEffect bool, names ...string) error {
+	if inEffect {
+		return nil
+	}
+	for _, name := range names {
+		if given(fs, name) {
+			return usagef("--%s needs --%s", name, with)
+		}
+	}
+	return nil
+}
+
+// checkURL checks that the value of flag, when given, is an http or
+// https URL with a host; example is one for the error.
+func checkURL(flag, value, example string) error {
+	if value == "" {
+		return nil
+	}
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--%s %q: want an http(s) URL, e.g. %s", flag, value, example)
 	}
 	return nil
 }

@@ -160,7 +160,7 @@ func TestCommandLineMistakesExitTwoNamingTheFlag(t *testing.T) {
 		{[]string{"demo", "--threshold", "101"}, "--threshold 101: want above 0, up to 100"},
 		{[]string{"demo", "--evaluation-periods", "0"}, "--evaluation-periods 0: want 1 or more"},
 		{[]string{"demo", "--hosts", "-1"}, "--hosts -1: want 0 or more"},
-		{[]string{"demo", "--spiking", "60"}, "--spiking 60: want from 0 to 50"},
+		{[]string{"demo", "--spiking", "60"}, "--spiking 60: want from 0 to --hosts (50)"},
 		{[]string{"demo", "--duration", "-1s"}, "--duration -1s: want 0s or more"},
 		{[]string{"demo", "--period", "1500ms"}, "--period 1.5s: want whole seconds"},
 		{[]string{"explain", job, "--parallelism", "-3"}, "--parallelism -3: want 0 or more"},

@@ -14,8 +14,10 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/suggest"
+	sruntime "github.com/sluicehq/sluice/runtime"
 )
 
 // subcommand is a command of the binary: sluice NAME [flags] [arguments].
@@ -93,7 +95,7 @@ func dispatch(ctx context.Context, args []string) int {
 	name, args := args[0], args[1:]
 	switch name {
 	case "help", "-h", "-help", "--help":
-		if name == "help" && len(args) > 0 && args[0] != "help" {
+		if name == "help" && len(args) > 0 && args[0] != "help" && !isHelpFlag(args[0]) {
 			// sluice help COMMAND [ARGS] = sluice COMMAND [ARGS] -h
 			if _, ok := lookupCommand(args[0]); ok {
 				return dispatch(ctx, append(append([]string{args[0]}, args[1:]...), "-h"))
@@ -127,6 +129,9 @@ func dispatch(ctx context.Context, args []string) int {
 	return 1
 }
 
+// isHelpFlag tells -h, -help and --help.
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 // unknownCommand reports a command that does not exist, with the nearest
 // one, and returns exit status 2.
 func unknownCommand(name string) int {
@@ -156,4 +161,20 @@ func runVersion(_ context.Context, args []string) error {
 	return nil
 }
 
-func defaultParallelism() int { return runtime.GOMAXPROCS(0) }
+// exitAtOnce ends the process now, for a second signal sig that came
+// while a command still stopped after the first: as sig's default action
+// does (what a second signal does to commands that do not listen for it
+// themselves), or with exit status 128+sig when sig is ignored.
+func exitAtOnce(sig os.Signal) {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		os.Exit(1)
+	}
+	signal.Reset(s)
+	syscall.Kill(os.Getpid(), s)
+	time.Sleep(100 * time.Millisecond) // the signal is delivered, unless inherited as ignored
+	os.Exit(128 + int(s))
+}
+
+// defaultParallelism is the number of CPUs, at most the key groups.
+func defaultParallelism() int { return min(runtime.GOMAXPROCS(0), sruntime.MaxKeyGroups) }

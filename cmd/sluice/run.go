@@ -91,7 +91,7 @@ func splitTarget(args []string) (target string, rest []string, help bool) {
 				return args[i+1], rest, help
 			}
 			return "", args, help
-		case a == "-h" || a == "-help" || a == "--help":
+		case isHelpFlag(a):
 			help = true
 		case strings.HasPrefix(a, "-") && a != "-":
 			name := strings.TrimLeft(a, "-")

@@ -153,3 +153,109 @@ func TestSecondSIGINTStopsAtOnce(t *testing.T) {
 		t.Fatalf("still running 1 s after a second SIGINT:\n%s", stderr.String())
 	}
 }
+
+// TestSecondSignalStopsAStuckJobAtOnce: a job that cannot stop — its print
+// sink blocked on a standard output nobody reads — is still there after
+// the first signal, and a second one ends the process at once, for a job
+// run with checkpoints (the first signal asks for a savepoint) and for a
+// job of the SQL shell (the first signal stops the session's jobs).
+func TestSecondSignalStopsAStuckJobAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	os.WriteFile(job, []byte(`CREATE TABLE src (k BIGINT, s STRING) WITH ('connector' = 'datagen');
+CREATE TABLE out WITH ('connector' = 'print');
+INSERT INTO out SELECT k, s FROM src;
+`), 0o644)
+	for _, c := range []struct {
+		name, ready string
+		args        []string
+		stdin       bool
+	}{
+		{"run --checkpoint-dir", "no complete checkpoint", []string{"run", job, "--parallelism", "1",
+			"--checkpoint-dir", filepath.Join(dir, "ck"), "--checkpoint-interval", "200ms"}, false},
+		{"sql", "[job 1] submitted", []string{"sql", "--parallelism", "1"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(binary, c.args...)
+			r, w, err := os.Pipe() // nobody reads r: the sink blocks once the pipe is full
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			cmd.Stdout = w
+			if c.stdin {
+				in, err := os.Open(job)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer in.Close()
+				cmd.Stdin = in
+			}
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			t.Cleanup(func() { cmd.Process.Kill() })
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), c.ready); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %q within 10 s:\n%s", c.ready, stderr.String())
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // the pipe fills
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-exited:
+				t.Fatalf("stopped at the first signal (%v), with its sink blocked: the test proves nothing\n%s", err, stderr.String())
+			case <-time.After(time.Second):
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-exited:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					t.Fatalf("exit %v after the second signal, want a failure status", err)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatalf("still running 3 s after a second SIGTERM:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestAgentStoppingWithUnsentLinesSaysSo: an agent told to stop while its
+// store does not answer keeps retrying what it has read (for up to 30 s):
+// it says so at the first signal, and stops at once at the second.
+func TestAgentStoppingWithUnsentLinesSaysSo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	os.WriteFile(logFile, []byte("{\"a\":1}\n{\"a\":2}\n"), 0o644)
+	cmd, stderr := startUntil(t, "retrying 2 records", "agent", "--endpoint", dead, "--stream", "s", "--from-start", logFile)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGINT)
+	for deadline := time.Now().Add(3 * time.Second); !strings.Contains(stderr.String(), "stopping: sending the 2 line(s) read and not yet sent"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the lines still to send, 3 s after SIGINT:\n%s", stderr.String())
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("stopped (%v) at the first signal with lines unsent: the test proves nothing", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-time.After(3 * time.Second):
+		t.Fatalf("still running 3 s after a second SIGINT:\n%s", stderr.String())
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chzyer/readline"
+
 	_ "github.com/sluicehq/sluice/apps/cpualarm" // 'fleet'
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/alarm"
@@ -35,8 +37,8 @@ func isSQLFile(arg string) bool { return arg == "-" || strings.HasSuffix(strings
 
 // compileFile reads and plans a job file; a positive stateTTL is the
 // state TTL of every query, over the file's SET.
-func compileFile(path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
-	src, name, err := readJobFile(path)
+func compileFile(ctx context.Context, path string, par int, catalogDir string, stateTTL time.Duration) (*sql.Plan, error) {
+	src, name, err := readJobFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -66,14 +68,31 @@ func compileSource(path, src string, par int, catalogDir string, stateTTL time.D
 }
 
 // readJobFile reads a job file, or standard input for "-"; name is what
-// errors call it.
-func readJobFile(path string) (src []byte, name string, err error) {
+// errors call it. A signal (ctx done) while standard input has not ended
+// stops the read with errInterrupted.
+func readJobFile(ctx context.Context, path string) (src []byte, name string, err error) {
 	if path == "-" {
-		src, err = io.ReadAll(os.Stdin)
-		if err != nil {
-			return nil, "", fmt.Errorf("reading the job from standard input: %w", err)
+		if readline.IsTerminal(int(os.Stdin.Fd())) {
+			fmt.Fprintln(os.Stderr, "sluice: reading the job from standard input; Ctrl-D ends it")
 		}
-		return src, "<stdin>", nil
+		type read struct {
+			src []byte
+			err error
+		}
+		done := make(chan read, 1)
+		go func() { // a read cannot be cancelled: it ends with the process
+			src, err := io.ReadAll(os.Stdin)
+			done <- read{src, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, "", fmt.Errorf("reading the job from standard input: %w", r.err)
+			}
+			return r.src, "<stdin>", nil
+		case <-ctx.Done():
+			return nil, "", errInterrupted
+		}
 	}
 	src, err = os.ReadFile(path)
 	return src, path, err
@@ -147,29 +166,28 @@ var runSQLCmd = command{Use: "run FILE.sql [flags]",
 
 // checkSQLFlags checks the values of the flags of a SQL job.
 func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
-	if err := checkBounds(fs, atLeast("parallelism", 0), positive("checkpoint-interval"),
+	if err := checkBounds(fs, parallelismBound(), positive("checkpoint-interval"),
 		atLeast("restart-attempts", 0), notNegative("status-interval")); err != nil {
 		return err
 	}
 	if err := checkAddr("metrics-addr", *o.metricsAddr); err != nil {
 		return err
 	}
-	if *o.checkpointDir == "" {
-		// Without checkpoints these would be ignored.
-		var unused string
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "checkpoint-interval", "restart-attempts", "allow-non-restored-state", "from-savepoint":
-				if unused == "" {
-					unused = f.Name
-				}
-			}
-		})
-		if unused != "" {
-			return usagef("--%s needs --checkpoint-dir (where the job's next checkpoints go)", unused)
-		}
+	if err := checkAddr("store-listen", *o.storeListen); err != nil {
+		return err
 	}
-	return checkAddr("store-listen", *o.storeListen)
+	if _, err := slog.ParseCorruptionPolicy(*o.storeOnCorruption); err != nil {
+		return usagef("--store-on-corruption: %v", err)
+	}
+	// Flags that only matter with another one are errors without it.
+	if *o.fromSavepoint != "" && *o.checkpointDir == "" {
+		return usagef("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
+	}
+	if err := needs(fs, "checkpoint-dir", *o.checkpointDir != "",
+		"checkpoint-interval", "restart-attempts", "allow-non-restored-state"); err != nil {
+		return err
+	}
+	return needs(fs, "store-dir", *o.storeDir != "", "store-listen", "store-on-corruption")
 }
 
 // runSQL runs every INSERT of a job file as one job: sluice run FILE.sql.
@@ -185,14 +203,8 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if *par <= 0 {
 		*par = defaultParallelism()
 	}
-	if *o.storeListen != "" && *o.storeDir == "" {
-		return errors.New("--store-listen needs --store-dir")
-	}
 	if *o.storeDir != "" {
-		policy, err := slog.ParseCorruptionPolicy(*o.storeOnCorruption)
-		if err != nil {
-			return fmt.Errorf("--store-on-corruption: %w", err)
-		}
+		policy, _ := slog.ParseCorruptionPolicy(*o.storeOnCorruption) // checked
 		closeStore, err := openEmbeddedWith(*o.storeDir, *o.storeListen, policy)
 		if err != nil {
 			return err
@@ -203,24 +215,33 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := compileFile(path, *par, *catalogDir, ttl)
+	plan, err := compileFile(ctx, path, *par, *catalogDir, ttl)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		// Deliver what the job's topics still hold (bounded jobs end with
 		// their notifications sent), for at most a minute; a signal now
-		// stops at once (what is left goes to the dead letters).
+		// cuts that short (what is left goes to the dead letters), and
+		// another one stops at once.
 		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
-		go func() { // ends with dctx, cancelled when this function returns
+		closed := make(chan struct{})
+		defer close(closed)
+		go func() {
 			select {
 			case <-sigs:
 				cancel()
-			case <-dctx.Done():
+			case <-closed:
+				return
+			}
+			select {
+			case sig := <-sigs:
+				exitAtOnce(sig)
+			case <-closed:
 			}
 		}()
 		if err := plan.Close(dctx); err != nil {
@@ -289,8 +310,8 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		logf("stopping with a savepoint (again to stop at once)")
 		close(savepoint)
 		select {
-		case <-sigs:
-			cancel()
+		case sig := <-sigs:
+			exitAtOnce(sig)
 		case <-watchDone:
 		}
 	}()

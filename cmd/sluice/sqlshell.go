@@ -22,8 +22,11 @@ func runSQLShell(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, command{Use: "sql [flags]", About: shell.About, MaxArgs: 0}, args); err != nil {
 		return err
 	}
-	if *par < 0 {
-		return fmt.Errorf("--parallelism %d: want 0 (the number of CPUs) or more", *par)
+	if err := checkBounds(fs, parallelismBound()); err != nil {
+		return err
+	}
+	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
 	}
 	if *par == 0 {
 		*par = defaultParallelism()
@@ -46,6 +49,6 @@ func runSQLShell(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStore()
-	return shell.Run(ctx, shell.Options{Parallelism: *par, Catalog: cat, StateTTL: ttl, Log: logf,
+	return shell.Run(ctx, shell.Options{Parallelism: *par, Catalog: cat, StateTTL: ttl, Log: logf, AtOnce: exitAtOnce,
 		Banner: fmt.Sprintf("sluice %s SQL shell: statements end with ';'; HELP; lists the shell's statements, Ctrl-D leaves.", version)})
 }

@@ -303,7 +303,7 @@ SET 'parallelism' = '0';
 		!strings.Contains(out, `source "clicks", parallelism 1`) {
 		t.Fatalf("SET 'parallelism' did not apply to the first EXPLAIN only:\n%s", out)
 	}
-	if !strings.Contains(stderr, `<stdin>:15:1: SET 'parallelism': "0" is not a positive number of subtasks`) {
+	if !strings.Contains(stderr, `<stdin>:15:1: SET 'parallelism': "0" is not a number of subtasks from 1 to 128`) {
 		t.Fatalf("stderr:\n%s", stderr)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -53,19 +52,19 @@ func runStore(ctx context.Context, args []string) error {
 		return err
 	}
 	if (*accessKey == "") != (*secretKey == "") {
-		return errors.New("--access-key and --secret-key go together")
+		return usagef("--access-key and --secret-key go together")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
-		return errors.New("--tls-cert and --tls-key go together")
+		return usagef("--tls-cert and --tls-key go together")
 	}
 	fitOpenFiles(fs, &lim)
 	mode, err := slog.ParseFsyncMode(*fsync)
 	if err != nil {
-		return fmt.Errorf("--fsync: %w", err)
+		return usagef("--fsync: %v", err)
 	}
 	policy, err := slog.ParseCorruptionPolicy(*onCorruption)
 	if err != nil {
-		return fmt.Errorf("--on-corruption: %w", err)
+		return usagef("--on-corruption: %v", err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 
 	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/store"
@@ -65,6 +66,9 @@ func runStream(ctx context.Context, args []string) error {
 	case "delete":
 		return runStreamDelete(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
+		if args[0] == "help" && len(args) > 1 && slices.Contains(streamCommands, args[1]) {
+			return runStream(ctx, []string{args[1], "-h"}) // sluice stream help COMMAND
+		}
 		fmt.Print(streamUsage)
 		return flag.ErrHelp
 	}
@@ -104,7 +108,7 @@ type storeConn struct {
 // open connects to the store the flags name.
 func (f *storeFlags) open() (*storeConn, error) {
 	if f.endpoint != "" && f.storeDir != "" {
-		return nil, errors.New("give --endpoint or --store-dir, not both")
+		return nil, usagef("give --endpoint or --store-dir, not both")
 	}
 	if f.storeDir != "" {
 		fi, err := os.Stat(f.storeDir)

@@ -38,11 +38,11 @@ func runStreamCreate(ctx context.Context, args []string) error {
 	hours := 0
 	check := func([]string) error {
 		if *shards < 1 {
-			return fmt.Errorf("--shards %d: give the number of shards, 1 or more (e.g. --shards 2)", *shards)
+			return usagef("--shards %d: give the number of shards, 1 or more (e.g. --shards 2)", *shards)
 		}
 		if *retention != 0 {
 			if *retention < 24*time.Hour || *retention > 8760*time.Hour || *retention%time.Hour != 0 {
-				return fmt.Errorf("--retention %v: want whole hours from 24h to 8760h (365 days)", *retention)
+				return usagef("--retention %v: want whole hours from 24h to 8760h (365 days)", *retention)
 			}
 			hours = int(*retention / time.Hour)
 		}

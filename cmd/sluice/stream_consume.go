@@ -68,7 +68,7 @@ func runStreamConsume(ctx context.Context, args []string) error {
 			if near := suggest.Nearest(*format, []string{"raw", "json"}); near != "" {
 				hint = fmt.Sprintf(" (did you mean %q?)", near)
 			}
-			return fmt.Errorf("--format %q: want raw or json%s", *format, hint)
+			return usagef("--format %q: want raw or json%s", *format, hint)
 		}
 		if count < 0 {
 			return fmt.Errorf("-n %d: want 0 (no limit) or more", count)
@@ -100,7 +100,7 @@ func parseFrom(from string, rest []string) (string, time.Time, error) {
 	switch strings.ToLower(mode) {
 	case "trim-horizon", "latest":
 		if len(rest) > 0 {
-			return "", time.Time{}, fmt.Errorf("unexpected argument %q (only --from at-timestamp takes a time)", rest[0])
+			return "", time.Time{}, usagef("unexpected argument %q (only --from at-timestamp takes a time)", rest[0])
 		}
 		if mode == "latest" {
 			return client.Latest, time.Time{}, nil
@@ -108,11 +108,11 @@ func parseFrom(from string, rest []string) (string, time.Time, error) {
 		return client.TrimHorizon, time.Time{}, nil
 	case "at-timestamp":
 		if !hasT {
-			return "", time.Time{}, fmt.Errorf("--from at-timestamp needs a time after the stream name: %s", want)
+			return "", time.Time{}, usagef("--from at-timestamp needs a time after the stream name: %s", want)
 		}
 		ts, err := parseTime(t)
 		if err != nil {
-			return "", time.Time{}, fmt.Errorf("--from at-timestamp %q: %v", t, err)
+			return "", time.Time{}, usagef("--from at-timestamp %q: %v", t, err)
 		}
 		return client.AtTimestamp, ts, nil
 	}
@@ -123,7 +123,7 @@ func parseFrom(from string, rest []string) (string, time.Time, error) {
 	if near := suggest.Nearest(strings.ToLower(mode), []string{"trim-horizon", "latest", "at-timestamp"}); near != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", near)
 	}
-	return "", time.Time{}, fmt.Errorf("--from %q: %s%s", from, want, hint)
+	return "", time.Time{}, usagef("--from %q: %s%s", from, want, hint)
 }
 
 // parseTime reads RFC 3339 or epoch milliseconds.

@@ -56,7 +56,42 @@ func (t *termReader) readLine(continued bool) (string, error) {
 }
 
 func (t *termReader) save(stmt string) {
-	t.rl.SaveHistory(strings.Join(strings.Fields(stmt), " "))
+	if e := historyEntry(stmt); e != ";" {
+		t.rl.SaveHistory(e)
+	}
+}
+
+// historyEntry is stmt as one line of history that runs again as it is
+// when recalled: without comments (a "--" comment would swallow what
+// followed it on the line), whitespace outside quotes collapsed, quoted
+// text kept, ending with ';'.
+func historyEntry(stmt string) string {
+	s := stripComments(stmt)
+	var b strings.Builder
+	var quote byte
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '\'' || c == '"' || c == '`'):
+			quote = c
+		}
+		b.WriteByte(c)
+	}
+	if !strings.HasSuffix(b.String(), ";") {
+		b.WriteByte(';')
+	}
+	return b.String()
 }
 
 func (t *termReader) close() { t.rl.Close() }

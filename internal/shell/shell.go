@@ -80,6 +80,11 @@ type Options struct {
 	// live tables.
 	In       io.Reader
 	Out, Err io.Writer
+	// AtOnce, when set, is called with a signal (SIGINT or SIGTERM) that
+	// comes while the shell is already ending — stopping its jobs or
+	// waiting for them, or delivering what its topics hold — to stop at
+	// once (sluice sql exits). Nil: such a signal is ignored.
+	AtOnce func(os.Signal)
 }
 
 // Run runs a shell session until EOF, QUIT or SIGTERM. Ctrl-C (SIGINT) cancels the running SELECT;
@@ -109,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	var wmu sync.Mutex
 	o.Out, o.Err = &lockedWriter{mu: &wmu, w: o.Out}, &lockedWriter{mu: &wmu, w: o.Err}
 	sh := &shell{par: par, flagPar: par, logf: o.Log, out: o.Out, errw: o.Err,
-		interactive: interactive, tty: tty, outTerm: outTerm, quitting: make(chan struct{})}
+		interactive: interactive, tty: tty, outTerm: outTerm, quitting: make(chan struct{}), atOnce: o.AtOnce}
 	// Ctrl-C is the shell's: it cancels the running query, not the shell;
 	// SIGTERM ends the shell.
 	sh.ctx = context.WithoutCancel(ctx)
@@ -154,15 +159,18 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	watched := make(chan struct{})
+	watched, endWatch := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(watched)
-		sh.watchSignals(sigs, stopJobs)
+		sh.watchSignals(sigs, stopJobs, endWatch)
 	}()
 
 	sh.loop()
 
 	// Leaving: a terminal session stops its jobs, piped input lets them end.
+	if sh.interactive {
+		sh.quit() // a signal from now on stops at once
+	}
 	if n := sh.running(); n > 0 {
 		if sh.interactive {
 			fmt.Fprintf(sh.errw, "stopping %d running job(s)\n", n)
@@ -171,12 +179,13 @@ func Run(ctx context.Context, o Options) error {
 		sh.wg.Wait()
 	}
 	sh.quit()
-	<-watched
 	dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := sh.sess.Close(dctx); err != nil {
 		fmt.Fprintln(sh.errw, "sluice:", err)
 	}
+	close(endWatch)
+	<-watched
 	sh.mu.Lock()
 	failed := sh.failed
 	sh.mu.Unlock()
@@ -207,6 +216,7 @@ type shell struct {
 	wg       sync.WaitGroup
 	quitting chan struct{}
 	quitOnce sync.Once
+	atOnce   func(os.Signal) // Options.AtOnce
 	failed   int
 
 	// pending is the result of the SELECT being compiled (set by collect).
@@ -219,14 +229,22 @@ type pendingResult struct {
 }
 
 // watchSignals answers Ctrl-C (SIGINT) by cancelling the running SELECT;
-// with none, piped input stops (and its jobs). SIGTERM ends the shell.
-func (sh *shell) watchSignals(sigs <-chan os.Signal, stopJobs context.CancelFunc) {
+// with none, piped input stops (and its jobs). SIGTERM ends the shell. A
+// signal once the shell is ending goes to Options.AtOnce. It returns when
+// end is closed.
+func (sh *shell) watchSignals(sigs <-chan os.Signal, stopJobs context.CancelFunc, end <-chan struct{}) {
 	for {
 		var sig os.Signal
 		select {
 		case sig = <-sigs:
-		case <-sh.quitting:
+		case <-end:
 			return
+		}
+		if sh.stopped() {
+			if sh.atOnce != nil {
+				sh.atOnce(sig)
+			}
+			continue
 		}
 		sh.mu.Lock()
 		cancel := sh.fgCancel
@@ -240,7 +258,6 @@ func (sh *shell) watchSignals(sigs <-chan os.Signal, stopJobs context.CancelFunc
 		if sig == syscall.SIGTERM || !sh.interactive {
 			stopJobs()
 			sh.quit()
-			return
 		}
 	}
 }
@@ -313,7 +330,41 @@ var (
 	setAllRE  = regexp.MustCompile(`(?is)^\s*set\s*$`)
 	setParRE  = regexp.MustCompile(`(?is)^\s*set\s+'parallelism'\s*=\s*'([^']*)'\s*$`)
 	stopJobRE = regexp.MustCompile(`(?is)^\s*stop\s+job\s+'?(\d+)'?\s*$`)
+	setKeyRE  = regexp.MustCompile(`(?is)^\s*(set|reset)\s+'([^']*)'`)
 )
+
+// checkKey refuses SET or RESET of an option neither the shell
+// ('parallelism') nor the session knows, naming the nearest of them all.
+func (sh *shell) checkKey(p piece) error {
+	m := setKeyRE.FindStringSubmatchIndex(p.text)
+	if m == nil {
+		return nil
+	}
+	verb, key := strings.ToUpper(p.text[m[2]:m[3]]), p.text[m[4]:m[5]]
+	keys := append([]string{"parallelism"}, sql.SettingKeys()...)
+	for _, k := range keys {
+		if strings.EqualFold(k, key) {
+			return nil
+		}
+	}
+	line, col := sh.position(p, m[4]-1)
+	msg := fmt.Sprintf("%s:%d:%d: %s: unknown option '%s'", sh.file(), line, col, verb, key)
+	if near := suggest.Nearest(key, keys); near != "" {
+		msg += fmt.Sprintf(" (did you mean '%s'?)", near)
+	}
+	slices.Sort(keys)
+	return errors.New(msg + "; options: " + strings.Join(keys, ", "))
+}
+
+// position is the line and column of byte off of p's text.
+func (sh *shell) position(p piece, off int) (line, col int) {
+	line, col = p.line, p.col
+	before := p.text[:off]
+	if nl := strings.LastIndexByte(before, '\n'); nl >= 0 {
+		return line + strings.Count(before, "\n"), off - nl
+	}
+	return line, col + off
+}
 
 // exec runs one statement; it reports whether the shell is to end.
 func (sh *shell) exec(p piece) (quit bool) {
@@ -326,6 +377,7 @@ func (sh *shell) exec(p piece) (quit bool) {
 	if len(words) > 1 {
 		two += " " + words[1]
 	}
+	keyErr := sh.checkKey(p) // of SET or RESET 'key'
 	switch {
 	case words[0] == "QUIT" || words[0] == "EXIT":
 		return true
@@ -335,14 +387,18 @@ func (sh *shell) exec(p piece) (quit bool) {
 		sh.showConnectors()
 	case two == "SHOW JOBS" && len(words) == 2:
 		sh.showJobs()
+	case keyErr != nil:
+		sh.fail(p, keyErr)
 	case stopJobRE.MatchString(text):
 		id, _ := strconv.Atoi(stopJobRE.FindStringSubmatch(text)[1])
 		sh.stopJob(p, id)
+	case words[0] == "STOP":
+		sh.fail(p, fmt.Errorf("%s:%d:%d: STOP JOB wants a job's number, e.g. STOP JOB 1 (SHOW JOBS lists them)", sh.file(), p.line, p.col))
 	case setParRE.MatchString(text):
 		v := setParRE.FindStringSubmatch(text)[1]
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n <= 0 {
-			sh.fail(p, fmt.Errorf("SET 'parallelism': %q is not a positive number of subtasks", v))
+		if err != nil || n <= 0 || n > runtime.MaxKeyGroups {
+			sh.fail(p, fmt.Errorf("SET 'parallelism': %q is not a number of subtasks from 1 to %d (the key groups)", v, runtime.MaxKeyGroups))
 			return false
 		}
 		sh.setParallelism(n)
