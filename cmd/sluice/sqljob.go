@@ -249,7 +249,17 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		}
 	}()
 	if plan.Graph == nil {
-		return nil // DDL only
+		// DDL only: say so, rather than end in silence.
+		kept := "they last as long as this run"
+		if *catalogDir != "" {
+			kept = "kept in the catalog " + *catalogDir
+		}
+		name := path
+		if path == "-" {
+			name = "the job on standard input"
+		}
+		logf("%s has no INSERT INTO … SELECT: nothing to run (its tables and topics are defined; %s)", name, kept)
+		return nil
 	}
 	stop, err := serveMetrics(ctx, *metricsAddr)
 	if err != nil {

@@ -133,3 +133,19 @@ func TestStreamHelpCommandPrintsThatCommandsHelp(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want consume's usage and flags", code, out, errOut)
 	}
 }
+
+// TestJobFileWithoutInsertSaysSo: a job file of DDL only ends at once, as
+// before, but says that there was nothing to run instead of ending in
+// silence.
+func TestJobFileWithoutInsertSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "ddl.sql")
+	if err := os.WriteFile(job, []byte("CREATE TABLE g (id BIGINT) WITH ('connector'='datagen','number-of-rows'='5');\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := sluiceExit(t, "run", job, "--catalog", filepath.Join(dir, "cat"))
+	if code != 0 || out != "" || !strings.Contains(errOut, "ddl.sql has no INSERT INTO … SELECT: nothing to run") ||
+		!strings.Contains(errOut, "kept in the catalog") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
