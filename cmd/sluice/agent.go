@@ -79,11 +79,13 @@ func runAgent(ctx context.Context, args []string) error {
 		ProgressInterval:  *progress,
 		Producers:         hostProducers(*hostMetrics, *perCore),
 		ShutdownTimeout:   agentShutdownTimeout,
+		Started: func() {
+			fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
+		},
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
 	// At a signal, the lines read and not yet sent are sent (and retried)
 	// before the agent stops: say so, since that may take a while.
 	defer context.AfterFunc(ctx, func() {

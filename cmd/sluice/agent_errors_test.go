@@ -33,6 +33,9 @@ func TestAgentFailsFastOnAMissingStreamAndSaysHowToCreateIt(t *testing.T) {
 	want := `sluice: agent: stream "nope" does not exist on the store at ` + url + ": create it with " +
 		"`sluice stream create nope --shards 1 --endpoint " + url + "` or " +
 		"`aws kinesis create-stream --stream-name nope --shard-count 1 --endpoint-url " + url + "`, then start the agent again\n"
+	if s := string(out); strings.Contains(s, "tailing") {
+		t.Fatalf("output:\n%s\nwant no announcement of tailing before the stream is found", s)
+	}
 	if s := string(out); !strings.HasSuffix(s, want) {
 		t.Fatalf("output:\n%s\nwant it to end with:\n%s", s, want)
 	}

@@ -45,6 +45,10 @@ type Config struct {
 	Client *client.Client
 	Stream string
 	Files  []string
+	// Started, when set, is called once Run has found the stream (or could
+	// not check it and starts anyway), before the first line is read: a
+	// missing stream ends Run without it.
+	Started func()
 	// PartitionKeyField names the JSON field whose value is the partition
 	// key of a line; empty (or a line without it) means a round-robin key.
 	PartitionKeyField string
@@ -154,6 +158,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		}
 		a.logf("cannot check stream %s: %v (starting anyway; records are retried until the store answers)", a.cfg.Stream, err)
+	}
+	if a.cfg.Started != nil {
+		a.cfg.Started()
 	}
 	// sendCtx outlives ctx by ShutdownTimeout so that read lines get sent.
 	sendCtx, cancelSend := context.WithCancel(context.Background())
