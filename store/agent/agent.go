@@ -319,7 +319,9 @@ func (a *Agent) put(ctx context.Context, batch []client.PutRecordsEntry) {
 				a.logf("giving up on %d records: %v", len(batch), err)
 				return
 			}
-			if msg := opError("PutRecords", err); msg != a.lastRetry || time.Since(a.lastRetryAt) >= retryLogInterval {
+			// A call cut short by the stop is not a failure to report: the
+			// stop says what is left unsent.
+			if msg := opError("PutRecords", err); ctx.Err() == nil && (msg != a.lastRetry || time.Since(a.lastRetryAt) >= retryLogInterval) {
 				a.lastRetry, a.lastRetryAt = msg, time.Now()
 				a.logf("%s (retrying %d records; repeats are reported every %v)", msg, len(batch), retryLogInterval)
 			}
