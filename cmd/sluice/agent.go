@@ -80,7 +80,14 @@ func runAgent(ctx context.Context, args []string) error {
 		Producers:         hostProducers(*hostMetrics, *perCore),
 		ShutdownTimeout:   agentShutdownTimeout,
 		Started: func() {
-			fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
+			what := fmt.Sprintf("tailing %d file(s)", len(files))
+			switch {
+			case *hostMetrics > 0 && len(files) == 0:
+				what = fmt.Sprintf("sending this machine's CPU and memory every %v", *hostMetrics)
+			case *hostMetrics > 0:
+				what += fmt.Sprintf(" and this machine's CPU and memory (every %v)", *hostMetrics)
+			}
+			fmt.Fprintf(os.Stderr, "sluice agent: %s into stream %s at %s\n", what, *stream, *endpoint)
 		},
 	})
 	if err != nil {
