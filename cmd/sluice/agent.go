@@ -34,9 +34,10 @@ func runAgent(ctx context.Context, args []string) error {
 	flush := fs.Duration("flush", 100*time.Millisecond, "longest wait of a read line before it is sent")
 	hostMetrics := fs.Duration("host-metrics", 0, "also send this machine's CPU and memory every interval, e.g. 1s, as JSON (host, core, cpu, mem_used_pct, ts) — like the CloudWatch agent")
 	perCore := fs.Bool("per-core", false, "with --host-metrics: a record per core too")
-	files, err := parseFlags(fs, command{Use: "agent --stream S [flags] FILE...", MaxArgs: -1,
+	files, err := parseFlags(fs, command{Use: "agent --stream S [flags] FILE...\n       sluice agent --stream S --host-metrics D [flags] [FILE...]", MaxArgs: -1,
 		About: "Tails FILEs (following rotation) and sends each new line as a record with PutRecords,\n" +
-			"retrying failed records until they are written (Ctrl-C or SIGTERM stops)."}, args)
+			"retrying failed records until they are written (Ctrl-C or SIGTERM stops). With --host-metrics\n" +
+			"it also sends this machine's CPU and memory, and needs no FILE."}, args)
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,14 @@ func runAgent(ctx context.Context, args []string) error {
 		Producers:         hostProducers(*hostMetrics, *perCore),
 		ShutdownTimeout:   agentShutdownTimeout,
 		Started: func() {
-			fmt.Fprintf(os.Stderr, "sluice agent: tailing %d file(s) into stream %s at %s\n", len(files), *stream, *endpoint)
+			what := fmt.Sprintf("tailing %d file(s)", len(files))
+			switch {
+			case *hostMetrics > 0 && len(files) == 0:
+				what = fmt.Sprintf("sending this machine's CPU and memory every %v", *hostMetrics)
+			case *hostMetrics > 0:
+				what += fmt.Sprintf(" and this machine's CPU and memory (every %v)", *hostMetrics)
+			}
+			fmt.Fprintf(os.Stderr, "sluice agent: %s into stream %s at %s\n", what, *stream, *endpoint)
 		},
 	})
 	if err != nil {

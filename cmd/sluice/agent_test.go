@@ -203,3 +203,29 @@ func TestAgentShipsHostMetrics(t *testing.T) {
 		t.Fatalf("%d records, %d of the whole machine: want several, and per-core ones", len(out.Records), machine)
 	}
 }
+
+// TestAgentAnnouncesHostMetricsNotZeroFiles: an agent that only ships host
+// metrics says so when it starts, instead of "tailing 0 file(s)".
+func TestAgentAnnouncesHostMetricsNotZeroFiles(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	if err := client.New(url, nil).CreateStream(context.Background(), "metrics", 1); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "agent", "--endpoint", url, "--stream", "metrics", "--host-metrics", "1s")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "into stream metrics") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("agent: %v\n%s", err, stderr.String())
+	}
+	if out := stderr.String(); !strings.Contains(out, "sending this machine's CPU and memory every 1s into stream metrics") || strings.Contains(out, "0 file(s)") {
+		t.Fatalf("the start line does not say what the agent sends:\n%s", out)
+	}
+}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/sluicehq/sluice/apps/cpualarm"
+	"github.com/sluicehq/sluice/store/server"
 )
 
 // alarmFlags are the flags of the CPU alarm job.
@@ -132,6 +134,9 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 	}
 	if *storeDir != "" {
 		closeStore, err := openEmbedded(*storeDir, *storeListen)
+		if errors.Is(err, server.ErrFolderInUse) {
+			return fmt.Errorf("--store-dir: %w (give --endpoint URL instead of --store-dir)", err)
+		}
 		if err != nil {
 			return err
 		}

@@ -60,6 +60,7 @@ func runExplain(ctx context.Context, args []string) error {
 	if *format == "json" {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // "<stdin>", "a < b" as written, not \u003c
 		return enc.Encode(plan)
 	}
 	if plan.Job == "" {

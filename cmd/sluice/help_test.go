@@ -348,3 +348,22 @@ func TestExplainEachReadyMadeJob(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainJSONKeepsTextAsWritten: the JSON plan shows names and
+// expressions as written ("<stdin>", "a < b"), not HTML-escaped.
+func TestExplainJSONKeepsTextAsWritten(t *testing.T) {
+	cmd := exec.Command(binary, "explain", "-", "--format", "json")
+	cmd.Stdin = strings.NewReader(`CREATE TABLE src (a BIGINT, b BIGINT) WITH ('connector' = 'datagen');
+CREATE TABLE out WITH ('connector' = 'blackhole');
+INSERT INTO out SELECT a FROM src WHERE a < b;
+`)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, `"job": "<stdin>"`) || !strings.Contains(out, "a < b") || strings.Contains(out, `\u003c`) {
+		t.Fatalf("plan not as written:\n%s", out)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/sql/catalog"
 	slog "github.com/sluicehq/sluice/store/log"
+	"github.com/sluicehq/sluice/store/server"
 )
 
 // isSQLFile tells a job file from the name of a ready-made job.
@@ -206,6 +207,9 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if *o.storeDir != "" {
 		policy, _ := slog.ParseCorruptionPolicy(*o.storeOnCorruption) // checked
 		closeStore, err := openEmbeddedWith(*o.storeDir, *o.storeListen, policy)
+		if errors.Is(err, server.ErrFolderInUse) {
+			return fmt.Errorf("--store-dir: %w (for a job: leave out --store-dir and give its store tables 'endpoint' = 'URL')", err)
+		}
 		if err != nil {
 			return err
 		}

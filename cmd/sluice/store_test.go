@@ -277,3 +277,28 @@ func TestStoreStopsAtOnceWhileReadersWait(t *testing.T) {
 		t.Fatal("the store did not stop on SIGINT")
 	}
 }
+
+// TestStoreDirInUseSaysHowToReachTheStore: a job or cpualarm given the
+// folder of a running store is told how to reach that store instead, in its
+// own terms (a table's 'endpoint' option; --endpoint).
+func TestStoreDirInUseSaysHowToReachTheStore(t *testing.T) {
+	dir := t.TempDir()
+	startStore(t, dir)
+	job := filepath.Join(t.TempDir(), "job.sql")
+	if err := os.WriteFile(job, []byte("CREATE TABLE s (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1');\n"+
+		"CREATE TABLE o WITH ('connector' = 'blackhole');\nINSERT INTO o SELECT a FROM s;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", job, "--store-dir", dir}, "give its store tables 'endpoint' = 'URL'"},
+		{[]string{"run", "cpualarm", "--store-dir", dir}, "give --endpoint URL instead of --store-dir"},
+	} {
+		_, errOut, code := sluiceExit(t, c.args...)
+		if code == 0 || !strings.Contains(errOut, "is in use by another process") || !strings.Contains(errOut, c.want) {
+			t.Errorf("sluice %v: exit %d, stderr %q: want %q", c.args, code, errOut, c.want)
+		}
+	}
+}

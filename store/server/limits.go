@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/store"
@@ -349,8 +350,15 @@ func (s *Server) writePaced(w http.ResponseWriter, r *http.Request, b []byte) {
 	if err == nil {
 		err = rc.Flush()
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		s.warn.Printf("closing the connection of %s: an answer of %d bytes not read within %v: %v", r.RemoteAddr, len(b), d.Round(time.Millisecond), err)
+		return
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		return // the client hung up (a reader that has what it wanted): nothing wrong with the store
+	default:
+		s.warn.Printf("closing the connection of %s: writing an answer of %d bytes: %v", r.RemoteAddr, len(b), err)
 		return
 	}
 	_ = rc.SetWriteDeadline(time.Time{})
