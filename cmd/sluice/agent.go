@@ -15,8 +15,8 @@ import (
 	"github.com/sluicehq/sluice/store/client"
 )
 
-// agentShutdownTimeout bounds the sending of what the agent has read once
-// it is told to stop.
+// agentShutdownTimeout is the default of --stop-timeout: how long the agent
+// goes on sending what it has read once it is told to stop.
 const agentShutdownTimeout = 30 * time.Second
 
 // runAgent tails files into a stream:
@@ -34,6 +34,7 @@ func runAgent(ctx context.Context, args []string) error {
 	flush := fs.Duration("flush", 100*time.Millisecond, "longest wait of a read line before it is sent")
 	hostMetrics := fs.Duration("host-metrics", 0, "also send this machine's CPU and memory every interval, e.g. 1s, as JSON (host, core, cpu, mem_used_pct, ts) — like the CloudWatch agent")
 	perCore := fs.Bool("per-core", false, "with --host-metrics: a record per core too")
+	stopTimeout := fs.Duration("stop-timeout", agentShutdownTimeout, "at Ctrl-C or SIGTERM, how long to go on sending the lines already read; lines still unsent then make the exit status 1")
 	files, err := parseFlags(fs, command{Use: "agent --stream S [flags] FILE...\n       sluice agent --stream S --host-metrics D [flags] [FILE...]", MaxArgs: -1,
 		About: "Tails FILEs (following rotation) and sends each new line as a record with PutRecords,\n" +
 			"retrying failed records until they are written (Ctrl-C or SIGTERM stops). With --host-metrics\n" +
@@ -41,7 +42,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkBounds(fs, positive("progress"), positive("flush"), notNegative("host-metrics")); err != nil {
+	if err := checkBounds(fs, positive("progress"), positive("flush"), notNegative("host-metrics"), positive("stop-timeout")); err != nil {
 		return err
 	}
 	if *stream == "" {
@@ -79,7 +80,7 @@ func runAgent(ctx context.Context, args []string) error {
 		Progress:          os.Stderr,
 		ProgressInterval:  *progress,
 		Producers:         hostProducers(*hostMetrics, *perCore),
-		ShutdownTimeout:   agentShutdownTimeout,
+		ShutdownTimeout:   *stopTimeout,
 		Started: func() {
 			what := fmt.Sprintf("tailing %d file(s)", len(files))
 			switch {
@@ -99,7 +100,7 @@ func runAgent(ctx context.Context, args []string) error {
 	defer context.AfterFunc(ctx, func() {
 		if n := a.Stats.LinesRead.Load() - a.Stats.RecordsSent.Load() - a.Stats.Failed.Load(); n > 0 {
 			fmt.Fprintf(os.Stderr, "sluice agent: stopping: sending the %d line(s) read and not yet sent, for up to %v (again to stop at once)\n",
-				n, agentShutdownTimeout)
+				n, *stopTimeout)
 		}
 	})()
 	if err := a.Run(ctx); errors.Is(err, agent.ErrRefused) {
@@ -112,6 +113,9 @@ func runAgent(ctx context.Context, args []string) error {
 			*stream, *endpoint, *stream, *endpoint, *stream, *endpoint)
 	} else if err != nil {
 		return fmt.Errorf("agent: %w", err)
+	}
+	if n := a.Stats.Failed.Load(); n > 0 {
+		return fmt.Errorf("agent: %d line(s) read were not sent (the lines above say why)", n)
 	}
 	return nil
 }

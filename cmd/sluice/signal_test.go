@@ -259,3 +259,36 @@ func TestAgentStoppingWithUnsentLinesSaysSo(t *testing.T) {
 		t.Fatalf("still running 3 s after a second SIGINT:\n%s", stderr.String())
 	}
 }
+
+// TestAgentStoppedWithUnsentLinesExitsOne: lines the agent read but could
+// not send before its stop timeout make its exit status 1, so a script
+// can tell that data was left behind.
+func TestAgentStoppedWithUnsentLinesExitsOne(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(logFile, []byte("{\"a\":1}\n{\"a\":2}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, stderr := startUntil(t, "retrying 2 records", "agent", "--endpoint", dead, "--stream", "s", "--from-start",
+		"--stop-timeout", "300ms", logFile)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit %v, want status 1:\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGINT with --stop-timeout 300ms:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "2 line(s) read were not sent") {
+		t.Fatalf("no word of the unsent lines:\n%s", stderr.String())
+	}
+}
