@@ -51,7 +51,10 @@ func runAgent(ctx context.Context, args []string) error {
 	if len(files) == 0 && *hostMetrics <= 0 {
 		return usagef("name at least one FILE to tail, or --host-metrics")
 	}
-	if err := checkEndpoint(*endpoint); err != nil {
+	if *endpoint == "" {
+		return usagef("--endpoint is empty: want an http(s) URL, e.g. %s", defaultStoreEndpoint)
+	}
+	if err := checkURL("endpoint", *endpoint, defaultStoreEndpoint); err != nil {
 		return err
 	}
 	for _, f := range files {

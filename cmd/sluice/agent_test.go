@@ -134,7 +134,7 @@ func TestAgentRefusesAnEndpointWithoutSchemeAndAFolder(t *testing.T) {
 		want string
 	}{
 		{[]string{"agent", "--stream", "s", "--endpoint", "127.0.0.1:4567", filepath.Join(dir, "x.log")},
-			`--endpoint "127.0.0.1:4567": want a URL such as http://127.0.0.1:4567`},
+			`--endpoint "127.0.0.1:4567": want an http(s) URL, e.g. http://127.0.0.1:4567`},
 		{[]string{"agent", "--stream", "s", dir}, dir + " is a folder: name the files to tail"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 
@@ -135,7 +134,7 @@ func (f *storeFlags) open() (*storeConn, error) {
 	if ep == "" {
 		ep = defaultStoreEndpoint
 	}
-	if err := checkEndpoint(ep); err != nil {
+	if err := checkURL("endpoint", ep, defaultStoreEndpoint); err != nil {
 		return nil, err
 	}
 	c := client.New(ep, nil)
@@ -147,15 +146,6 @@ func (f *storeFlags) open() (*storeConn, error) {
 		c = c.WithCredentials(*creds)
 	}
 	return &storeConn{Client: c, where: ep, close: func() {}}, nil
-}
-
-// checkEndpoint checks that --endpoint is an http or https URL.
-func checkEndpoint(ep string) error {
-	u, err := url.Parse(ep)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("--endpoint %q: want a URL such as %s", ep, defaultStoreEndpoint)
-	}
-	return nil
 }
 
 // signingCredentials are the credentials to sign requests with: the flags', or
