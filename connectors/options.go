@@ -582,9 +582,7 @@ func column(t Table, name string) (int, error) {
 		}
 	}
 	msg := fmt.Sprintf("%q is not a column of table %s", name, t.Name)
-	if near := suggest.Nearest(name, names); near != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", near)
-	}
+	msg += suggest.Hint(name, names)
 	return 0, fmt.Errorf("%s", msg)
 }
 

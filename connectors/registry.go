@@ -132,9 +132,7 @@ func CheckOption(f Factory, key string, also ...string) error {
 	}
 	keys = append(keys, also...)
 	msg := fmt.Sprintf("connector %q has no option %q", f.Name(), key)
-	if near := suggest.Nearest(key, instantiate(keys, key)); near != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", near)
-	}
+	msg += suggest.Hint(key, instantiate(keys, key))
 	if len(keys) == 0 {
 		return fmt.Errorf("%s; it takes no options", msg)
 	}

@@ -269,9 +269,7 @@ func (p *planner) checkConnector(t *catalog.Table, ddl *parser.CreateTable) erro
 	f, ok := connectors.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("table %s: unknown connector %q", t.Name, name)
-		if near := suggest.Nearest(name, connectors.Names()); near != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", near)
-		}
+		msg += suggest.Hint(name, connectors.Names())
 		return at("connector", fmt.Errorf("%s; connectors: %s", msg, strings.Join(connectors.Names(), ", ")))
 	}
 	var also []string // what a mistyped option may have meant
@@ -412,9 +410,7 @@ func (p *planner) insertColumns(q *query.Query, t *catalog.Table, outs []*stream
 		i := schema.Index(c)
 		if i < 0 {
 			msg := fmt.Sprintf("table %s has no column %q", t.Name, c)
-			if near := suggest.Nearest(c, schema.Names()); near != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", near)
-			}
+			msg += suggest.Hint(c, schema.Names())
 			return nil, errAt("%s", msg)
 		}
 		if from[i] >= 0 {

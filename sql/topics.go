@@ -55,9 +55,7 @@ func checkKeys(what string, opts []parser.Option, known []string) error {
 			continue
 		}
 		msg := fmt.Sprintf("%s has no option %q", what, o.Key)
-		if near := suggest.Nearest(o.Key, known); near != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", near)
-		}
+		msg += suggest.Hint(o.Key, known)
 		return &parser.SyntaxError{Line: o.Pos.Line, Col: o.Pos.Col, Msg: msg + "; its options: " + strings.Join(known, ", ")}
 	}
 	return nil
@@ -98,9 +96,7 @@ func (p *planner) createSubscription(n *parser.CreateSubscription) error {
 	t, ok := p.topics[n.Topic]
 	if !ok {
 		msg := fmt.Sprintf("unknown topic %q", n.Topic)
-		if near := suggest.Nearest(n.Topic, slices.Collect(maps.Keys(p.topics))); near != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", near)
-		}
+		msg += suggest.Hint(n.Topic, slices.Collect(maps.Keys(p.topics)))
 		return &parser.SyntaxError{Line: n.TopicPos.Line, Col: n.TopicPos.Col, Msg: msg + "; create it first with CREATE TOPIC"}
 	}
 	o, err := parseOptions("CREATE SUBSCRIPTION", "topic "+n.Topic+": subscription "+n.Name, n.Options, sns.SubscriptionOptionSpecs)

@@ -30,10 +30,7 @@ func runCatalog(_ context.Context, args []string) error {
 	case rest[0] == "describe" && len(rest) == 1:
 		return usagef("describe needs a table's NAME")
 	case rest[0] != "list" && rest[0] != "describe":
-		hint := ""
-		if near := suggest.Nearest(rest[0], []string{"list", "describe"}); near != "" {
-			hint = fmt.Sprintf(" (did you mean %q?)", near)
-		}
+		hint := suggest.Hint(rest[0], []string{"list", "describe"})
 		return usagef("unknown request %q%s; say list or describe NAME", rest[0], hint)
 	}
 	if _, err := os.Stat(*dir); err != nil {

@@ -139,10 +139,7 @@ func unknownCommand(name string) int {
 	for _, c := range commands {
 		names = append(names, c.name)
 	}
-	hint := ""
-	if near := suggest.Nearest(name, append(names, "help")); near != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", near)
-	}
+	hint := suggest.Hint(name, append(names, "help"))
 	if strings.HasPrefix(name, "-") {
 		fmt.Fprintf(os.Stderr, "sluice: unknown flag %s: flags come after the command; \"sluice help\" lists the commands\n", name)
 		return 2

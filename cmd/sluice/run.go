@@ -48,10 +48,7 @@ func unknownJob(name string) error {
 	for n := range apps {
 		names = append(names, n)
 	}
-	hint := ""
-	if near := suggest.Nearest(name, names); near != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", near)
-	}
+	hint := suggest.Hint(name, names)
 	return usagef("unknown job %q%s; jobs: %s; a job file's name ends in .sql", name, hint, appNames())
 }
 

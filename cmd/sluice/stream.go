@@ -71,10 +71,7 @@ func runStream(ctx context.Context, args []string) error {
 		fmt.Print(streamUsage)
 		return flag.ErrHelp
 	}
-	hint := ""
-	if near := suggest.Nearest(args[0], streamCommands); near != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", near)
-	}
+	hint := suggest.Hint(args[0], streamCommands)
 	return usagef("unknown command %q%s; \"sluice stream -h\" lists them", args[0], hint)
 }
 

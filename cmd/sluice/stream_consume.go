@@ -64,10 +64,7 @@ func runStreamConsume(ctx context.Context, args []string) error {
 			return err
 		}
 		if *format != "raw" && *format != "json" {
-			hint := ""
-			if near := suggest.Nearest(*format, []string{"raw", "json"}); near != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", near)
-			}
+			hint := suggest.Hint(*format, []string{"raw", "json"})
 			return usagef("--format %q: want raw or json%s", *format, hint)
 		}
 		if count < 0 {
@@ -119,10 +116,7 @@ func parseFrom(from string, rest []string) (string, time.Time, error) {
 	if ts, err := parseTime(from); err == nil && len(rest) == 0 { // a bare time
 		return client.AtTimestamp, ts, nil
 	}
-	hint := ""
-	if near := suggest.Nearest(strings.ToLower(mode), []string{"trim-horizon", "latest", "at-timestamp"}); near != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", near)
-	}
+	hint := suggest.Hint(strings.ToLower(mode), []string{"trim-horizon", "latest", "at-timestamp"})
 	return "", time.Time{}, usagef("--from %q: %s%s", from, want, hint)
 }
 

@@ -189,9 +189,7 @@ func fieldOptions(t connectors.Table) ([]map[string]string, error) {
 		c := t.Schema.Index(name)
 		if c < 0 {
 			msg := fmt.Sprintf("table %s: option %q: no column %q", t.Name, key, name)
-			if near := suggest.Nearest(name, t.Schema.Names()); near != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", near)
-			}
+			msg += suggest.Hint(name, t.Schema.Names())
 			return nil, fmt.Errorf("%s; columns: %s", msg, strings.Join(t.Schema.Names(), ", "))
 		}
 		if perCol[c] == nil {

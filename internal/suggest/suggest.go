@@ -2,7 +2,10 @@
 // option, column, table, keyword or flag name, for "did you mean" hints.
 package suggest
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Nearest returns the candidate closest to s by edit distance, if any is
 // close enough to be a likely typo.
@@ -39,4 +42,13 @@ func EditDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
+}
+
+// Hint returns ` (did you mean "x"?)` with the candidate nearest to s, or
+// "" when none is close enough: the tail of an error about s.
+func Hint(s string, candidates []string) string {
+	if near := Nearest(s, candidates); near != "" {
+		return " (did you mean " + strconv.Quote(near) + "?)"
+	}
+	return ""
 }

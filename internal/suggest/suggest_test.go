@@ -27,3 +27,12 @@ func TestEditDistanceCountsSwapsAsOne(t *testing.T) {
 		}
 	}
 }
+
+func TestHintQuotesTheNearestOrSaysNothing(t *testing.T) {
+	if got := Hint("pgae_id", []string{"page_id", "user_id"}); got != ` (did you mean "page_id"?)` {
+		t.Errorf("Hint = %q", got)
+	}
+	if got := Hint("ingest_ts", []string{"page_id"}); got != "" {
+		t.Errorf("Hint of a stranger = %q, want nothing", got)
+	}
+}
