@@ -161,10 +161,7 @@ func signingCredentials(accessKey, secretKey, region string) (*client.Credential
 		return nil, nil
 	}
 	if region == "" {
-		region = os.Getenv("AWS_REGION")
-	}
-	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION")
+		region = client.EnvRegion()
 	}
 	return &client.Credentials{AccessKey: accessKey, SecretKey: secretKey, Region: region}, nil
 }

@@ -271,10 +271,7 @@ func parseTimestamp(s string) (int64, error) {
 func credentials(o *connectors.Values) (*client.Credentials, error) {
 	id, hasID := o.String("aws.credentials.basic.accesskeyid"), o.Has("aws.credentials.basic.accesskeyid")
 	secret, hasSecret := o.String("aws.credentials.basic.secretkey"), o.Has("aws.credentials.basic.secretkey")
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION") // the AWS CLI's, as sluice stream reads it
-	}
+	region := client.EnvRegion()
 	if o.Has("aws.region") {
 		region = strings.TrimSpace(o.String("aws.region"))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -15,6 +16,15 @@ type Credentials struct {
 	AccessKey string
 	SecretKey string
 	Region    string // of the credential scope; "" means us-east-1
+}
+
+// EnvRegion is the region of the AWS environment: AWS_REGION, else the
+// AWS CLI's AWS_DEFAULT_REGION ("" when neither is set).
+func EnvRegion() string {
+	if r := os.Getenv("AWS_REGION"); r != "" {
+		return r
+	}
+	return os.Getenv("AWS_DEFAULT_REGION")
 }
 
 // WithCredentials returns a copy of c that signs every request with cr.
