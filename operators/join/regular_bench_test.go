@@ -1,0 +1,98 @@
+package join
+
+import (
+	"testing"
+
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
+)
+
+// BenchmarkRegularJoin feeds one regular join subtask directly (no
+// exchange). The left side holds one row for each of 100,000 keys (an
+// auction: id, seller, name); then batches of DefaultBatchRows right rows
+// (a bid: auction, price) are added and, a lap later, retracted, cycling
+// over the keys, so each right row meets one left row and the state stays
+// at about 100,000 keys. rows/s counts the right rows added or retracted;
+// bytes/key is the state's memory divided by its keys.
+//
+//	go test -run '^$' -bench RegularJoin ./operators/join/
+func BenchmarkRegularJoin(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		typ  RegularType
+	}{{"inner", RegularInner}, {"left", RegularLeft}} {
+		b.Run(c.name, func(b *testing.B) { benchRegular(b, c.typ) })
+	}
+}
+
+func benchRegular(b *testing.B, typ RegularType) {
+	const (
+		keys = 100_000
+		rows = runtime.DefaultBatchRows
+		ring = 16 // right batches in flight: added, then retracted a lap later
+	)
+	left := runtime.NewSchema(
+		runtime.Field{Name: "id", Type: runtime.BigInt},
+		runtime.Field{Name: "seller", Type: runtime.BigInt},
+		runtime.Field{Name: "name", Type: runtime.Varchar},
+	)
+	right := runtime.NewSchema(
+		runtime.Field{Name: "auction", Type: runtime.BigInt},
+		runtime.Field{Name: "price", Type: runtime.BigInt},
+	)
+	newOp, _, err := NewRegular(RegularSpec{Left: left, Right: right, LeftKeys: []int{0}, RightKeys: []int{0}, Type: typ})
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := newOp().(*regJoin)
+	if err := op.Open(rttest.NewContext("join", 0, 1)); err != nil {
+		b.Fatal(err)
+	}
+	defer op.Close()
+	out := &rttest.Discard{}
+	lb := runtime.NewBatch(left)
+	for k := 0; k < keys; k++ {
+		lb.AppendValues(runtime.IntValue(int64(k)), runtime.IntValue(int64(k%977)), runtime.StringValue("item"))
+		if lb.N == rows || k == keys-1 {
+			if err := op.ProcessBatch(0, lb, out); err != nil {
+				b.Fatal(err)
+			}
+			lb.Reset()
+		}
+	}
+	lb.Release()
+	var add, retract [ring]*runtime.Batch
+	for i := range ring {
+		add[i], retract[i] = rttest.NewBatch(right), rttest.NewBatch(right)
+		for j := range rows {
+			k := int64((i*rows + j) * 7919 % keys)
+			add[i].AppendValues(runtime.IntValue(k), runtime.IntValue(int64(j)))
+			retract[i].AppendValues(runtime.IntValue(k), runtime.IntValue(int64(j)))
+			retract[i].SetKind(j, runtime.Delete)
+		}
+	}
+	// Warm up: one lap of right rows in state.
+	for i := range ring {
+		if err := op.ProcessBatch(1, add[i], out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bytesPerKey := float64(op.stateBytes()) / float64(op.keys.live)
+	out.Rows = 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		i := n % ring
+		if err := op.ProcessBatch(1, retract[i], out); err != nil {
+			b.Fatal(err)
+		}
+		if err := op.ProcessBatch(1, add[i], out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(float64(2*rows*b.N)/sec, "rows/s")
+	b.ReportMetric(float64(out.Rows)/sec, "out-rows/s")
+	b.ReportMetric(bytesPerKey, "bytes/key")
+}
