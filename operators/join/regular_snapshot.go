@@ -37,6 +37,9 @@ func (o *regJoin) SnapshotState(int64) ([]byte, error) {
 	for side := range o.sides {
 		rs := &o.sides[side].rows
 		ids := o.scratchIDs[:0]
+		if ids == nil {
+			ids = []int32{} // a nil row list means every row to Encoder.Vector
+		}
 		for k := range o.keys.entries {
 			if o.keys.entries[k].count[side] == 0 {
 				continue
