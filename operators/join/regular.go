@@ -1,73 +1,5 @@
 package join
 
-// The regular (unbounded) join, as Flink SQL's
-//
-//	SELECT … FROM a [INNER | LEFT | RIGHT | FULL] JOIN b ON a.k = b.k [AND residual]
-//
-// is built by NewRegular. It joins two updating streams and keeps every row
-// of both in state (bounded by RegularSpec.TTL and MaxGroups).
-//
-// # What the planner must guarantee
-//
-//   - Input 0 carries the left rows (schema RegularSpec.Left), input 1 the
-//     right rows (RegularSpec.Right), each through a runtime.Keyed edge
-//     hashed on LeftKeys and RightKeys respectively, so that equal keys meet
-//     in one subtask.
-//   - Inputs may be updating, in retract mode: +I and +U add a row, -U and -D
-//     remove one copy of an identical row (all columns equal). The changes of
-//     one row must arrive in order (a row's retraction after its addition),
-//     which holds when each input's changes for a join key come from one
-//     upstream subtask, as a keyed upstream gives. A retraction of a row the
-//     operator does not hold is ignored and counted (the
-//     sluice_join_retractions_ignored_total counter, labelled by job,
-//     operator and subtask).
-//   - There is no time attribute: the output's time columns are plain
-//     columns (as in Flink, a regular join's output has no rowtime), so the
-//     planner must not window or interval-join on them downstream.
-//     Watermarks pass through: the runtime forwards the minimum of both
-//     inputs' watermarks. Nothing is ever late.
-//
-// # What it emits
-//
-// The output schema is the left columns followed by the right columns (names
-// deduplicated as New does, prefixed by RegularSpec.Name); the columns of a
-// side that may be null-padded (right for LEFT, left for RIGHT, both for FULL)
-// are nullable. The output is a retract changelog of +I and -D rows only,
-// whose final state is the SQL join of the two inputs' final states:
-//
-//   - every matching pair (equal keys, no key column NULL or NaN, the
-//     residual TRUE) is emitted as +I when its later row is added, and
-//     retracted as -D when either row is removed; a pair is emitted once per
-//     copy of each row (bag semantics);
-//   - for an outer side, a row with no match is emitted null-padded (+I) on
-//     arrival; the operator keeps, per row, how many rows of the other side
-//     match it, retracts the null-padded row (-D) when the first match
-//     arrives and emits it again (+I) when the last match is removed.
-//     Rows of an outer side with a NULL (or NaN) key are passed through
-//     null-padded with their own kind (+I/+U as +I, -U/-D as -D) and are not
-//     stored; rows of an inner side with such a key are dropped.
-//
-// Within a batch, the output follows the input rows in order, so the
-// changelog is valid for any interleaving of the two inputs.
-//
-// # State
-//
-// Per key, each side's rows as a multiset: identical rows share one entry
-// with a count, found through a hash table over whole rows; an outer side's
-// entries also hold their match count. Rows are stored column by column in
-// slices indexed by a row id (no per-row or per-key allocation in steady
-// state). A key exists while it holds rows on either side; MaxGroups bounds
-// the keys of one subtask.
-//
-// With a TTL, a key's rows on one side are dropped, silently, once no row of
-// that side for that key has been added or retracted for TTL (processing
-// time, as Flink's 'table.exec.state.ttl'). As in Flink this loses
-// information: a pair whose row expired is never retracted, a retraction of
-// an expired row is ignored, and an outer row whose matches expired keeps
-// its match count (so it is not null-padded again when the surviving
-// matches go), while a new outer row that would have matched expired rows
-// is emitted null-padded.
-
 import (
 	"errors"
 	"fmt"
@@ -151,6 +83,81 @@ type RegularSpec struct {
 // NewRegular validates spec and returns a factory making one operator per
 // subtask, and the output schema: the left columns followed by the right
 // columns, named as New names them, the null-padded side(s) nullable.
+//
+// The regular (unbounded) join is Flink SQL's
+//
+//	SELECT … FROM a [INNER | LEFT | RIGHT | FULL] JOIN b ON a.k = b.k [AND residual]
+//
+// It joins two updating streams and keeps every row of both in state
+// (bounded by RegularSpec.TTL and MaxGroups). The operator it makes
+// implements runtime.Snapshotter (a restored subtask emits exactly what an
+// uninterrupted one would) and runtime.ProcessingTimer (the TTL purge).
+//
+// # What the planner must guarantee
+//
+//   - Input 0 carries the left rows (schema RegularSpec.Left), input 1 the
+//     right rows (RegularSpec.Right), each through a runtime.Keyed edge
+//     hashed on LeftKeys and RightKeys respectively, so that equal keys meet
+//     in one subtask.
+//   - Inputs may be updating, in retract mode: +I and +U add a row, -U and -D
+//     remove one copy of an identical row (all columns equal). The changes of
+//     one row must arrive in order (a row's retraction after its addition),
+//     which holds when each input's changes for a join key come from one
+//     upstream subtask, as a keyed upstream gives. A retraction of a row the
+//     operator does not hold is ignored and counted (the
+//     sluice_join_retractions_ignored_total counter, labelled by job,
+//     operator and subtask).
+//   - NULL keys never match; residual NULL is not a match (SQL).
+//   - There is no time attribute: the output's time columns are plain
+//     columns (as in Flink, a regular join's output has no rowtime), so the
+//     planner must not window or interval-join on them downstream.
+//     Watermarks pass through: the runtime forwards the minimum of both
+//     inputs' watermarks. Nothing is ever late.
+//
+// # What it emits
+//
+// The output schema is the left columns followed by the right columns (names
+// deduplicated as New does, prefixed by RegularSpec.Name); the columns of a
+// side that may be null-padded (right for LEFT, left for RIGHT, both for FULL)
+// are nullable. The output is a retract changelog of +I and -D rows only,
+// whose final state is the SQL join of the two inputs' final states:
+//
+//   - every matching pair (equal keys, no key column NULL or NaN, the
+//     residual TRUE) is emitted as +I when its later row is added, and
+//     retracted as -D when either row is removed; a pair is emitted once per
+//     copy of each row (bag semantics);
+//   - for an outer side, a row with no match is emitted null-padded (+I) on
+//     arrival; the operator keeps, per row, how many rows of the other side
+//     match it, retracts the null-padded row (-D) when the first match
+//     arrives and emits it again (+I) when the last match is removed.
+//     Rows of an outer side with a NULL (or NaN) key are passed through
+//     null-padded with their own kind (+I/+U as +I, -U/-D as -D) and are not
+//     stored; rows of an inner side with such a key are dropped.
+//
+// The output follows the input rows in order (a pair's -D of a null-padded
+// row comes before its +I), in batches of at most runtime.DefaultBatchRows
+// rows, so the changelog is valid for any interleaving of the two inputs:
+// a consumer applying it never retracts a row it does not hold.
+//
+// # State
+//
+// Per key, each side's rows as a multiset: identical rows share one entry
+// with a count, found through a hash table over whole rows; an outer side's
+// entries also hold their match count. Rows are stored column by column in
+// slices indexed by a row id (no per-row or per-key allocation in steady
+// state; the id of a removed row is reused, memory is not given back). A
+// key exists while it holds rows on either side; MaxGroups bounds the keys
+// of one subtask (checked after each batch). BenchmarkRegularJoin reports
+// the bytes per key.
+//
+// With a TTL, a key's rows on one side are dropped, silently, once no row of
+// that side for that key has been added or retracted for TTL (processing
+// time, as Flink's 'table.exec.state.ttl'). As in Flink this loses
+// information: a pair whose row expired is never retracted, a retraction of
+// an expired row is ignored, and an outer row whose matches expired keeps
+// its match count (so it is not null-padded again when the surviving
+// matches go), while a new outer row that would have matched expired rows
+// is emitted null-padded.
 func NewRegular(spec RegularSpec) (newOp func() runtime.Operator, out *runtime.Schema, err error) {
 	if err := regValidate(&spec); err != nil {
 		return nil, nil, err

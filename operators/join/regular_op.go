@@ -22,20 +22,17 @@ type regSide struct {
 	rows        regRows
 }
 
-// regKeyMeta is what a regular join keeps per key id besides keyEntry.
-type regKeyMeta struct {
-	last    [2]int64 // last write per side (processing time, ms), with a TTL
-	pending bool     // queued in regJoin.pending for removal
-}
-
 // regJoin is one subtask of a regular join. All of its state is in plain
 // fields owned by the subtask's goroutine.
 type regJoin struct {
-	typ      RegularType
-	out      *runtime.Schema
-	ctx      *runtime.Context
-	keys     keyTable
-	meta     []regKeyMeta // by key id
+	typ  RegularType
+	out  *runtime.Schema
+	ctx  *runtime.Context
+	keys keyTable
+	// By key id, besides keyEntry: whether the key is queued in pending,
+	// and with a TTL the last write of each side (processing time, ms).
+	pend     []bool
+	last     [][2]int64
 	sides    [2]regSide
 	residual *expr.Compiled
 	ttl      int64 // ms, 0: none
@@ -186,21 +183,37 @@ func (o *regJoin) purge(now int64) {
 // expireKey drops the rows of each side of key k not written for the TTL,
 // and queues the key for removal when it has no rows left.
 func (o *regJoin) expireKey(k int32, now int64) {
-	m := &o.meta[k]
 	e := &o.keys.entries[k]
 	for s := range o.sides {
-		if e.count[s] > 0 && m.last[s] <= now-o.ttl {
+		if e.count[s] > 0 && o.last[k][s] <= now-o.ttl {
 			o.sides[s].rows.removeKey(&o.keys, s, k)
 		}
 	}
 	o.maybeDrop(k)
 }
 
+// newKey adds the key of physical row r of b (hash h, key columns cols),
+// written at now, and returns its id.
+func (o *regJoin) newKey(h uint64, b *runtime.Batch, cols []int, r int, now int64) int32 {
+	k := o.keys.insert(h, b, cols, r)
+	for int(k) >= len(o.pend) {
+		o.pend = append(o.pend, false)
+	}
+	o.pend[k] = false
+	if o.ttl > 0 {
+		for int(k) >= len(o.last) {
+			o.last = append(o.last, [2]int64{})
+		}
+		o.last[k] = [2]int64{now, now}
+	}
+	return k
+}
+
 // maybeDrop queues key k for removal if it has no rows.
 func (o *regJoin) maybeDrop(k int32) {
 	e := &o.keys.entries[k]
-	if e.count[0] == 0 && e.count[1] == 0 && !o.meta[k].pending {
-		o.meta[k].pending = true
+	if e.count[0] == 0 && e.count[1] == 0 && !o.pend[k] {
+		o.pend[k] = true
 		o.pending = append(o.pending, k)
 	}
 }
@@ -208,7 +221,7 @@ func (o *regJoin) maybeDrop(k int32) {
 // dropPending removes the queued keys that still have no rows.
 func (o *regJoin) dropPending() {
 	for _, k := range o.pending {
-		o.meta[k].pending = false
+		o.pend[k] = false
 		if e := &o.keys.entries[k]; e.count[0] == 0 && e.count[1] == 0 {
 			o.keys.remove(k)
 		}
@@ -253,12 +266,15 @@ func (o *regJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Output) 
 		end, err = o.segment(input, b, start, now)
 		if err == nil {
 			ignored += o.apply(input, b, start, end, now)
+			if len(o.outKind) >= o.flushAt {
+				err = o.flush(input, b, out, false)
+			}
 		}
 		o.dropPending()
 		start = end
 	}
 	if err == nil {
-		err = o.flush(input, b, out)
+		err = o.flush(input, b, out, true)
 	}
 	o.resetOut()
 	if ignored > 0 {
@@ -290,7 +306,8 @@ func (o *regJoin) segment(input int, b *runtime.Batch, start int, now int64) (en
 	o.segKey = o.segKey[:0]
 	o.pairRow, o.pairBuild, o.pairStart = o.pairRow[:0], o.pairBuild[:0], o.pairStart[:0]
 	n := b.Len()
-	for end = start; end < n && (end == start || len(o.pairRow) < o.segLimit); end++ {
+	cost := 0 // pairs, or without a residual the other side's entries met
+	for end = start; end < n && (end == start || cost < o.segLimit); end++ {
 		o.pairStart = append(o.pairStart, int32(len(o.pairRow)))
 		r := b.Row(end)
 		if s.noMatch(b, r) {
@@ -302,13 +319,18 @@ func (o *regJoin) segment(input int, b *runtime.Batch, start int, now int64) (en
 			o.expireKey(k, now)
 		}
 		o.segKey = append(o.segKey, k)
-		if k == nilID || o.residual == nil {
+		if k == nilID {
+			continue
+		}
+		if o.residual == nil {
+			cost += int(o.keys.entries[k].count[other])
 			continue
 		}
 		for j := o.keys.entries[k].head[other]; j != nilID; j = os.rows.next[j] {
 			o.pairRow = append(o.pairRow, int32(r))
 			o.pairBuild = append(o.pairBuild, j)
 		}
+		cost = len(o.pairRow)
 	}
 	o.pairStart = append(o.pairStart, int32(len(o.pairRow)))
 	if o.residual == nil || len(o.pairRow) == 0 {
@@ -372,11 +394,7 @@ func (o *regJoin) apply(input int, b *runtime.Batch, start, end int, now int64) 
 					ignored++
 					continue
 				}
-				k = o.keys.insert(h, b, s.keyCols, r)
-				for int(k) >= len(o.meta) {
-					o.meta = append(o.meta, regKeyMeta{})
-				}
-				o.meta[k] = regKeyMeta{}
+				k = o.newKey(h, b, s.keyCols, r, now)
 			}
 		}
 		var id int32
@@ -423,7 +441,7 @@ func (o *regJoin) apply(input int, b *runtime.Batch, start, end int, now int64) 
 			}
 		}
 		if o.ttl > 0 {
-			o.meta[k].last[input] = now
+			o.last[k][input] = now
 		}
 	}
 	return ignored
@@ -485,11 +503,15 @@ func (o *regJoin) emitRow(input int, kind runtime.RowKind, probe, build int32) {
 }
 
 // flush builds the recorded output rows, column by column, and emits them
-// in batches of at most flushAt rows.
-func (o *regJoin) flush(input int, b *runtime.Batch, out runtime.Output) error {
+// in batches of flushAt rows; with all, the rest too, else the rest stays
+// recorded. The rows of b and of the other side's store the records
+// refer to stay valid until the end of the batch: the other side does not
+// change during a batch (its rows expire only at a key's first row).
+func (o *regJoin) flush(input int, b *runtime.Batch, out runtime.Output, all bool) error {
 	total := len(o.outKind)
 	nl := o.sides[0].schema.Len()
-	for from := 0; from < total; from += o.flushAt {
+	from := 0
+	for from < total && (all || total-from >= o.flushAt) {
 		to := min(from+o.flushAt, total)
 		ob := o.outB
 		ob.Reset()
@@ -516,6 +538,12 @@ func (o *regJoin) flush(input int, b *runtime.Batch, out runtime.Output) error {
 		if err != nil {
 			return err
 		}
+		from = to
+	}
+	// Keep what was not emitted.
+	o.outKind = o.outKind[:copy(o.outKind, o.outKind[from:])]
+	for side := range o.outRef {
+		o.outRef[side] = o.outRef[side][:copy(o.outRef[side], o.outRef[side][from:])]
 	}
 	return nil
 }
@@ -548,7 +576,7 @@ func (o *regJoin) Close() error {
 // stateBytes estimates the memory of the subtask's state.
 func (o *regJoin) stateBytes() int {
 	n := o.sides[0].rows.bytes() + o.sides[1].rows.bytes()
-	n += cap(o.keys.slots)*16 + cap(o.keys.entries)*40 + cap(o.meta)*24 + cap(o.keys.free)*4
+	n += cap(o.keys.slots)*16 + cap(o.keys.entries)*32 + cap(o.pend) + cap(o.last)*16 + cap(o.keys.free)*4
 	for c := range o.keys.vals {
 		v := &o.keys.vals[c]
 		n += cap(v.I64)*8 + cap(v.F64)*8 + cap(v.Str)*16 + cap(v.Null)

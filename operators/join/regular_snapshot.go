@@ -76,7 +76,7 @@ func (o *regJoin) RestoreState(data []byte) error {
 	if err := o.restore(data); err != nil {
 		// Back to empty.
 		o.keys = newKeyTable(typesOf(o.keys.vals))
-		o.meta, o.pending = nil, nil
+		o.pend, o.last, o.pending = nil, nil, nil
 		for i := range o.sides {
 			o.sides[i].rows = newRegRows(o.sides[i].schema)
 		}
@@ -145,11 +145,7 @@ func (o *regJoin) restore(data []byte) error {
 			h := o.keyHash[r]
 			k := o.keys.find(h, b, s.keyCols, r)
 			if k == nilID {
-				k = o.keys.insert(h, b, s.keyCols, r)
-				for int(k) >= len(o.meta) {
-					o.meta = append(o.meta, regKeyMeta{})
-				}
-				o.meta[k] = regKeyMeta{last: [2]int64{now, now}}
+				k = o.newKey(h, b, s.keyCols, r, now)
 			}
 			s.rows.add(&o.keys, side, k, o.rowHash[r], b, r, counts[r], matches[r])
 		}

@@ -127,13 +127,16 @@ func regApply(t regTB, kinds []runtime.RowKind, rows [][]runtime.Value) []string
 
 // regDrive runs a join subtask directly over events (side, changes) and
 // returns its changelog.
-func regDrive(t regTB, spec RegularSpec, events []regEvent) *rttest.Collector {
+func regDrive(t regTB, spec RegularSpec, events []regEvent, tune ...func(*regJoin)) *rttest.Collector {
 	t.Helper()
 	newOp, out, err := NewRegular(spec)
 	if err != nil {
 		t.Fatalf("NewRegular: %v", err)
 	}
 	op := newOp()
+	for _, f := range tune {
+		f(op.(*regJoin))
+	}
 	if err := op.Open(rttest.NewContext("join", 0, 1)); err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -315,6 +318,9 @@ func TestRegularTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	op := newOp().(*regJoin)
+	if d := op.Describe(); !strings.Contains(d, "regular LEFT OUTER join on (k) = (k)") || !strings.Contains(d, "TTL 100ms") {
+		t.Fatalf("Describe: %q", d)
+	}
 	ctx := rttest.NewContext("join", 0, 1)
 	if err := op.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -363,6 +369,7 @@ type regScenario struct {
 	residual bool
 	changes  [2][]regChange
 	parts    [2][][]regChange // changes by source partition (key % regParts)
+	ignored  int              // retractions of rows not held
 }
 
 const regParts = 3
@@ -421,6 +428,7 @@ func drawRegScenario(t *rapid.T) regScenario {
 				row := drawRow(rapid.IntRange(0, nkeys-1).Draw(t, "k"))
 				if !slices.ContainsFunc(held, func(h []runtime.Value) bool { return regFormat(h) == regFormat(row) }) {
 					sc.changes[side] = append(sc.changes[side], del(row))
+					sc.ignored++
 				}
 			default:
 				row := drawRow(-1)
@@ -592,8 +600,12 @@ func regRun(t regTB, sc regScenario, srcPar, joinPar, chunk int) []string {
 	g.Connect(jn, sink, runtime.Global)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: joinPar, BufferRows: 64, Metrics: metrics.NewSet()}); err != nil {
+	set := metrics.NewSet()
+	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: joinPar, BufferRows: 64, Metrics: set}); err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	if n, _ := rttest.Metric(set, "sluice_join_retractions_ignored_total", "join"); int(n) != sc.ignored {
+		t.Fatalf("%v retractions counted as ignored, want %d", n, sc.ignored)
 	}
 	return regApply(t, got.Kinds(), got.Rows())
 }
@@ -680,7 +692,10 @@ func TestRegularJoinInterleavings(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		sc := drawRegScenario(rt)
 		events := drawRegInterleaving(rt, sc)
-		got := regDrive(rt, regSpec(sc.typ, sc.residual), events)
+		// Small segments and output batches, to cross their boundaries.
+		segLimit := rapid.SampledFrom([]int{1, 2, 3, runtime.DefaultBatchRows}).Draw(rt, "segLimit")
+		flushAt := rapid.SampledFrom([]int{1, 2, 3, runtime.DefaultBatchRows}).Draw(rt, "flushAt")
+		got := regDrive(rt, regSpec(sc.typ, sc.residual), events, func(o *regJoin) { o.segLimit, o.flushAt = segLimit, flushAt })
 		final := regApply(rt, got.Kinds(), got.Rows())
 		if want := regReference(sc); !slices.Equal(final, want) {
 			var evs []string
