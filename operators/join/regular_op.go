@@ -59,8 +59,9 @@ type regJoin struct {
 	pairStart            []int32 // per segment row, its first pair
 	cand                 *runtime.Batch
 	sel                  []int32
-	segLimit             int // residual candidates per segment
-	flushAt              int // output rows per emitted batch
+	spareNull            [][]bool // per output column, null flags to reuse
+	segLimit             int      // residual candidates per segment
+	flushAt              int      // output rows per emitted batch
 	scratchIDs, scratchB []int32
 }
 
@@ -91,6 +92,7 @@ func newRegJoin(spec *RegularSpec, out *runtime.Schema) *regJoin {
 	if spec.Residual != nil {
 		o.residual, _ = expr.Compile(spec.Residual, out) // checked by NewRegular
 	}
+	o.spareNull = make([][]bool, out.Len())
 	o.sides[0] = newRegSide(spec.Left, spec.LeftKeys, spec.Type.outer(0))
 	o.sides[1] = newRegSide(spec.Right, spec.RightKeys, spec.Type.outer(1))
 	return o
@@ -528,13 +530,18 @@ func (o *regJoin) flush(input int, b *runtime.Batch, out runtime.Output, all boo
 				} else {
 					src = &o.sides[side].rows.cols[c]
 				}
-				regGather(&ob.Cols[off+c], src, refs)
+				regGather(&ob.Cols[off+c], src, refs, &o.spareNull[off+c])
 			}
 		}
 		ob.N = to - from
 		ob.Kinds = o.outKind[from:to]
 		err := out.Emit(ob)
 		ob.Kinds = nil
+		for c := range ob.Cols { // keep the null flags' memory for the next batch
+			if nulls := ob.Cols[c].Null; nulls != nil {
+				o.spareNull[c] = nulls[:0]
+			}
+		}
 		if err != nil {
 			return err
 		}

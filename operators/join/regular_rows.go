@@ -238,8 +238,10 @@ func regSetFrom(dst *runtime.Vector, i int, src *runtime.Vector, r int) {
 }
 
 // regGather appends to dst the rows of src listed in rows, a negative entry
-// appending NULL. src may be nil when every entry is negative.
-func regGather(dst, src *runtime.Vector, rows []int32) {
+// appending NULL. src may be nil when every entry is negative. When dst
+// needs null flags it has none of, they are made in *spare (whose memory
+// is then dst's).
+func regGather(dst, src *runtime.Vector, rows []int32, spare *[]bool) {
 	n0 := dst.Len()
 	nulls := false
 	switch dst.Type.Physical() {
@@ -282,7 +284,9 @@ func regGather(dst, src *runtime.Vector, rows []int32) {
 		return
 	}
 	if dst.Null == nil {
-		dst.Null = make([]bool, n0, n0+len(rows))
+		dst.Null = slices.Grow((*spare)[:0], n0+len(rows))[:n0]
+		clear(dst.Null)
+		*spare = nil
 	}
 	for _, r := range rows {
 		dst.Null = append(dst.Null, r < 0 || srcNull && src.Null[r])
