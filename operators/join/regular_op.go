@@ -49,20 +49,25 @@ type regJoin struct {
 	// Output rows under construction: kind and, per side, the physical
 	// row of the arriving batch or the row id in the side's store (which
 	// one depends on the input), -1 for NULLs.
-	outB                 *runtime.Batch
-	outKind              []runtime.RowKind
-	outRef               [2][]int32
-	keyHash, rowHash     []uint64
-	segKey               []int32 // key id of each row of the segment; regNullKey for a NULL key
-	pairRow, pairBuild   []int32 // residual candidates: physical row, other side's row id
-	pairOK               []bool
-	pairStart            []int32 // per segment row, its first pair
-	cand                 *runtime.Batch
-	sel                  []int32
-	spareNull            [][]bool // per output column, null flags to reuse
-	segLimit             int      // residual candidates per segment
-	flushAt              int      // output rows per emitted batch
-	scratchIDs, scratchB []int32
+	outB               *runtime.Batch
+	outKind            []runtime.RowKind
+	outRef             [2][]int32
+	keyHash, rowHash   []uint64
+	segKey             []int32 // key id of each row of the segment; regNullKey for a NULL key
+	pairRow, pairBuild []int32 // residual candidates: physical row, other side's row id
+	pairOK             []bool
+	pairStart          []int32 // per segment row, its first pair
+	cand               *runtime.Batch
+	sel                []int32
+	spareNull          [][]bool // per output column, null flags to reuse
+	segLimit           int      // residual candidates per segment
+	// compactRows and compactKeys are the minimum numbers of free row ids
+	// of a side, and of free key ids, worth compacting (minCompactRows and
+	// minCompactKeys; tests lower them).
+	compactRows, compactKeys int
+	remap                    []int32
+	flushAt                  int // output rows per emitted batch
+	scratchIDs, scratchB     []int32
 }
 
 const regNullKey = -2
@@ -84,7 +89,10 @@ func newRegJoin(spec *RegularSpec, out *runtime.Schema) *regJoin {
 		maxKeys:  spec.MaxGroups,
 		clock:    spec.Clock,
 		segLimit: runtime.DefaultBatchRows,
-		flushAt:  runtime.DefaultBatchRows,
+
+		compactRows: minCompactRows,
+		compactKeys: minCompactKeys,
+		flushAt:     runtime.DefaultBatchRows,
 	}
 	if spec.TTL > 0 {
 		o.ttl = max(spec.TTL.Milliseconds(), 1)
@@ -159,6 +167,7 @@ func (o *regJoin) Open(ctx *runtime.Context) error {
 func (o *regJoin) OnProcessingTime(_ int64, _ runtime.Output) error {
 	now := o.now()
 	o.purge(now)
+	o.compact()
 	if o.ctx != nil && o.ttl > 0 {
 		o.ctx.RegisterProcessingTimer(max(now, o.nextPurge))
 	}
@@ -231,6 +240,37 @@ func (o *regJoin) dropPending() {
 	o.pending = o.pending[:0]
 }
 
+// compact renumbers the rows of each side, and the keys, when many ids are
+// free. It must not run while output rows are recorded (they hold ids).
+func (o *regJoin) compact() {
+	for side := range o.sides {
+		o.remap = o.sides[side].rows.compact(&o.keys, side, o.compactRows, o.remap)
+	}
+	if !o.keys.needsCompaction(o.compactKeys) {
+		return
+	}
+	o.remap = o.keys.compact(o.remap)
+	for side := range o.sides {
+		rs := &o.sides[side].rows
+		for id, k := range rs.key {
+			if k != nilID {
+				rs.key[id] = o.remap[k]
+			}
+		}
+	}
+	live := o.keys.live
+	for old, k := range o.remap {
+		if k != nilID && o.ttl > 0 {
+			o.last[k] = o.last[old]
+		}
+	}
+	o.pend = regTrim(o.pend, live, cap(o.pend) > 4*max(live, 256))
+	clear(o.pend)
+	if o.ttl > 0 {
+		o.last = regTrim(o.last, live, cap(o.last) > 4*max(live, 256))
+	}
+}
+
 func (o *regJoin) setStateKeys() {
 	if o.ctx != nil && o.ctx.Metrics != nil {
 		o.ctx.Metrics.SetStateKeys(o.keys.live)
@@ -279,6 +319,7 @@ func (o *regJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Output) 
 		err = o.flush(input, b, out, true)
 	}
 	o.resetOut()
+	o.compact()
 	if ignored > 0 {
 		o.ignored += ignored
 		if o.ignoredCtr != nil {

@@ -292,3 +292,82 @@ func regGather(dst, src *runtime.Vector, rows []int32, spare *[]bool) {
 		dst.Null = append(dst.Null, r < 0 || srcNull && src.Null[r])
 	}
 }
+
+// compact renumbers the live entries densely, in id order, when at least
+// minFree ids are free and no fewer than live ones: it rebuilds the key
+// lists' ends on side and the hash table, and gives back memory when the
+// slices are far larger than needed. remap is scratch space; the possibly
+// grown slice is returned. Ids held elsewhere are invalid afterwards.
+func (rs *regRows) compact(kt *keyTable, side, minFree int, remap []int32) []int32 {
+	if len(rs.free) == 0 || len(rs.free) < minFree || len(rs.free) < rs.live {
+		return remap
+	}
+	n := len(rs.hash)
+	remap = slices.Grow(remap[:0], n)[:n]
+	keep := make([]int32, 0, rs.live)
+	for id, k := range rs.key {
+		if k == nilID {
+			remap[id] = nilID
+			continue
+		}
+		remap[id] = int32(len(keep))
+		keep = append(keep, int32(id))
+	}
+	// New ids are never above old ones: moving down in id order
+	// overwrites only entries already moved or free.
+	for i, old := range keep {
+		rs.hash[i] = rs.hash[old]
+		rs.key[i] = rs.key[old]
+		rs.prev[i] = remapID(remap, rs.prev[old])
+		rs.next[i] = remapID(remap, rs.next[old])
+		rs.count[i] = rs.count[old]
+		rs.match[i] = rs.match[old]
+	}
+	live := len(keep)
+	for c := range rs.cols {
+		compactVector(&rs.cols[c], keep)
+	}
+	shrink := cap(rs.hash) > 4*max(live, 256)
+	rs.hash = regTrim(rs.hash, live, shrink)
+	rs.key = regTrim(rs.key, live, shrink)
+	rs.prev = regTrim(rs.prev, live, shrink)
+	rs.next = regTrim(rs.next, live, shrink)
+	rs.count = regTrim(rs.count, live, shrink)
+	rs.match = regTrim(rs.match, live, shrink)
+	if shrink {
+		for c := range rs.cols {
+			v := &rs.cols[c]
+			v.I64 = regTrim(v.I64, live, true)
+			v.F64 = regTrim(v.F64, live, true)
+			v.Str = regTrim(v.Str, live, true)
+			if v.Null != nil {
+				v.Null = regTrim(v.Null, live, true)
+			}
+		}
+	}
+	for k := range kt.entries {
+		if e := &kt.entries[k]; e.count[side] > 0 {
+			e.head[side] = remap[e.head[side]]
+			e.tail[side] = remap[e.tail[side]]
+		}
+	}
+	slotsN := minSlots
+	for slotsN < 2*live {
+		slotsN *= 2
+	}
+	rs.slots = regEmptySlots(slotsN)
+	for id := range live {
+		rs.place(rs.hash[id], int32(id))
+	}
+	rs.free = nil
+	return remap
+}
+
+// regTrim cuts s to n elements, into a new slice of twice that capacity
+// when shrink.
+func regTrim[T any](s []T, n int, shrink bool) []T {
+	if !shrink {
+		return s[:n]
+	}
+	return append(make([]T, 0, 2*n), s[:n]...)
+}

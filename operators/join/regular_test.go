@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -321,6 +322,7 @@ func TestRegularTTL(t *testing.T) {
 	if d := op.Describe(); !strings.Contains(d, "regular LEFT OUTER join on (k) = (k)") || !strings.Contains(d, "TTL 100ms") {
 		t.Fatalf("Describe: %q", d)
 	}
+	op.compactRows, op.compactKeys = 1, 1
 	ctx := rttest.NewContext("join", 0, 1)
 	if err := op.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -359,6 +361,9 @@ func TestRegularTTL(t *testing.T) {
 	}
 	if n := ctx.Metrics.StateKeys(); n != 0 {
 		t.Fatalf("state keys metric %d after the purge", n)
+	}
+	if n := len(op.sides[0].rows.hash) + len(op.sides[1].rows.hash) + len(op.keys.entries); n != 0 {
+		t.Fatalf("%d row and key ids still taken after the purge", n)
 	}
 	step(0, ins(regL(2, 1, "l")), "+I2,1,l,NULL,NULL,NULL")
 }
@@ -695,7 +700,12 @@ func TestRegularJoinInterleavings(t *testing.T) {
 		// Small segments and output batches, to cross their boundaries.
 		segLimit := rapid.SampledFrom([]int{1, 2, 3, runtime.DefaultBatchRows}).Draw(rt, "segLimit")
 		flushAt := rapid.SampledFrom([]int{1, 2, 3, runtime.DefaultBatchRows}).Draw(rt, "flushAt")
-		got := regDrive(rt, regSpec(sc.typ, sc.residual), events, func(o *regJoin) { o.segLimit, o.flushAt = segLimit, flushAt })
+		// Compacting the row and key ids after (nearly) every batch.
+		compactAt := rapid.SampledFrom([]int{1, 2, minCompactRows}).Draw(rt, "compactAt")
+		got := regDrive(rt, regSpec(sc.typ, sc.residual), events, func(o *regJoin) {
+			o.segLimit, o.flushAt = segLimit, flushAt
+			o.compactRows, o.compactKeys = compactAt, compactAt
+		})
 		final := regApply(rt, got.Kinds(), got.Rows())
 		if want := regReference(sc); !slices.Equal(final, want) {
 			var evs []string
@@ -710,4 +720,28 @@ func TestRegularJoinInterleavings(t *testing.T) {
 				strings.Join(evs, "\n  "), strings.Join(got.Changelog(), "\n  "))
 		}
 	})
+}
+
+// TestRegularDoubleKeys checks DOUBLE keys: NaN matches nothing (and is
+// passed through null-padded by a FULL join), -0.0 matches 0.0, and a row
+// holding a NaN value is still found by its retraction.
+func TestRegularDoubleKeys(t *testing.T) {
+	ls := runtime.NewSchema(runtime.Field{Name: "k", Type: runtime.Double}, runtime.Field{Name: "v", Type: runtime.Double})
+	rs := runtime.NewSchema(runtime.Field{Name: "k", Type: runtime.Double})
+	spec := RegularSpec{Left: ls, Right: rs, LeftKeys: []int{0}, RightKeys: []int{0}, Type: RegularFull}
+	nan := runtime.FloatValue(math.NaN())
+	zero, negZero := runtime.FloatValue(0), runtime.FloatValue(math.Copysign(0, -1))
+	got := regDrive(t, spec, []regEvent{
+		{0, []regChange{ins([]runtime.Value{nan, zero}), ins([]runtime.Value{zero, nan})}},
+		{1, []regChange{ins([]runtime.Value{nan}), ins([]runtime.Value{negZero})}},
+		{0, []regChange{del([]runtime.Value{zero, nan}), del([]runtime.Value{nan, zero})}},
+	})
+	want := []string{
+		"+INaN,0.0,NULL", "+I0.0,NaN,NULL",
+		"+INULL,NULL,NaN", "-D0.0,NaN,NULL", "+I0.0,NaN,-0.0",
+		"-D0.0,NaN,-0.0", "+INULL,NULL,-0.0", "-DNaN,0.0,NULL",
+	}
+	if g := got.Changelog(); !slices.Equal(g, want) {
+		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(g, "\n  "), strings.Join(want, "\n  "))
+	}
 }
