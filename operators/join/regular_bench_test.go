@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
 )
@@ -15,19 +16,21 @@ import (
 // (a bid: auction, price) are added and, a lap later, retracted, cycling
 // over the keys, so each right row meets one left row and the state stays
 // at about 100,000 keys. rows/s counts the right rows added or retracted;
-// bytes/key is the state's memory divided by its keys.
+// bytes/key is the state's memory divided by its keys. inner-residual adds
+// a non-equi condition (evaluated for every pair, true for all of them).
 //
 //	go test -run '^$' -bench RegularJoin ./operators/join/
 func BenchmarkRegularJoin(b *testing.B) {
 	for _, c := range []struct {
-		name string
-		typ  RegularType
-	}{{"inner", RegularInner}, {"left", RegularLeft}} {
-		b.Run(c.name, func(b *testing.B) { benchRegular(b, c.typ) })
+		name     string
+		typ      RegularType
+		residual bool
+	}{{"inner", RegularInner, false}, {"left", RegularLeft, false}, {"inner-residual", RegularInner, true}} {
+		b.Run(c.name, func(b *testing.B) { benchRegular(b, c.typ, c.residual) })
 	}
 }
 
-func benchRegular(b *testing.B, typ RegularType) {
+func benchRegular(b *testing.B, typ RegularType, residual bool) {
 	const (
 		keys = 100_000
 		rows = runtime.DefaultBatchRows
@@ -42,7 +45,11 @@ func benchRegular(b *testing.B, typ RegularType) {
 		runtime.Field{Name: "auction", Type: runtime.BigInt},
 		runtime.Field{Name: "price", Type: runtime.BigInt},
 	)
-	newOp, _, err := NewRegular(RegularSpec{Left: left, Right: right, LeftKeys: []int{0}, RightKeys: []int{0}, Type: typ})
+	spec := RegularSpec{Left: left, Right: right, LeftKeys: []int{0}, RightKeys: []int{0}, Type: typ}
+	if residual { // price >= seller - 1000: true for every pair
+		spec.Residual = expr.Ge(expr.ColIndex(4), expr.Sub(expr.ColIndex(1), expr.Int(1000)))
+	}
+	newOp, _, err := NewRegular(spec)
 	if err != nil {
 		b.Fatal(err)
 	}
