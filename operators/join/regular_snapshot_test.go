@@ -48,7 +48,7 @@ func TestRegularSnapshotRestoreExact(t *testing.T) {
 				// The snapshot is the caller's: the operator going on
 				// must not change it.
 				kept := slices.Clone(data)
-				if err := op.ProcessBatch(ev.side, regBatch(spec.schema(ev.side), ev.changes...), &rttest.Discard{}); err != nil {
+				if err := op.ProcessBatch(ev.side, regEventBatch(spec, ev), &rttest.Discard{}); err != nil {
 					rt.Fatalf("event %d: %v", i, err)
 				}
 				if !slices.Equal(data, kept) {
@@ -60,7 +60,7 @@ func TestRegularSnapshotRestoreExact(t *testing.T) {
 					rt.Fatalf("restore: %v", err)
 				}
 			}
-			if err := op.ProcessBatch(ev.side, regBatch(spec.schema(ev.side), ev.changes...), got); err != nil {
+			if err := op.ProcessBatch(ev.side, regEventBatch(spec, ev), got); err != nil {
 				rt.Fatalf("event %d: %v", i, err)
 			}
 		}

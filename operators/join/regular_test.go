@@ -98,6 +98,24 @@ func regBatch(s *runtime.Schema, changes ...regChange) *runtime.Batch {
 	return b
 }
 
+// regHidden builds a batch of changes with a retraction of a junk row
+// before each, left out by the selection vector: an operator that ignores
+// the selection sees retractions of rows it does not hold, and matches.
+func regHidden(s *runtime.Schema, changes ...regChange) *runtime.Batch {
+	b := rttest.NewBatch(s)
+	for _, c := range changes {
+		b.AppendValues(c.row...) // the junk row: a copy, retracted
+		b.SetKind(b.N-1, runtime.Delete)
+		b.AppendValues(c.row...)
+		b.SetKind(b.N-1, c.kind)
+		b.Sel = append(b.Sel, int32(b.N-1))
+	}
+	if len(changes) == 0 {
+		b.Sel = []int32{}
+	}
+	return b
+}
+
 // regApply applies a changelog to a multiset of formatted rows, failing on
 // the retraction of a row it does not hold, and returns the rows held,
 // sorted, one entry per copy.
@@ -144,16 +162,25 @@ func regDrive(t regTB, spec RegularSpec, events []regEvent, tune ...func(*regJoi
 	defer op.Close()
 	got, _ := rttest.NewCollector(out)
 	for i, ev := range events {
-		if err := op.ProcessBatch(ev.side, regBatch(spec.schema(ev.side), ev.changes...), got); err != nil {
+		if err := op.ProcessBatch(ev.side, regEventBatch(spec, ev), got); err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
 	}
 	return got
 }
 
+// regEventBatch builds the batch of ev.
+func regEventBatch(spec RegularSpec, ev regEvent) *runtime.Batch {
+	if ev.hidden {
+		return regHidden(spec.schema(ev.side), ev.changes...)
+	}
+	return regBatch(spec.schema(ev.side), ev.changes...)
+}
+
 type regEvent struct {
 	side    int
 	changes []regChange
+	hidden  bool // batched with hidden rows (regHidden)
 }
 
 func (s *RegularSpec) schema(side int) *runtime.Schema {
@@ -224,9 +251,9 @@ func TestRegularLeftJoinChangelog(t *testing.T) {
 // residual: a pair matches only while l.a <= r.b.
 func TestRegularFullJoinResidual(t *testing.T) {
 	got := regDrive(t, regSpec(RegularFull, true), []regEvent{
-		{0, []regChange{ins(regL(1, 5, "l")), ins(regL(1, 9, "m"))}},
-		{1, []regChange{ins(regR("r", 1, 7)), ins(regR("q", 1, nil))}},
-		{0, []regChange{ub(regL(1, 9, "m")), ua(regL(1, 6, "m"))}},
+		{side: 0, changes: []regChange{ins(regL(1, 5, "l")), ins(regL(1, 9, "m"))}},
+		{side: 1, changes: []regChange{ins(regR("r", 1, 7)), ins(regR("q", 1, nil))}},
+		{side: 0, changes: []regChange{ub(regL(1, 9, "m")), ua(regL(1, 6, "m"))}},
 	})
 	want := []string{
 		"+I1,5,l,NULL,NULL,NULL", "+I1,9,m,NULL,NULL,NULL",
@@ -684,7 +711,7 @@ func drawRegInterleaving(t *rapid.T, sc regScenario) []regEvent {
 			side = 1 - side
 		}
 		n := min(rapid.IntRange(1, 6).Draw(t, "batch"), len(sc.changes[side])-i[side])
-		events = append(events, regEvent{side, sc.changes[side][i[side] : i[side]+n]})
+		events = append(events, regEvent{side, sc.changes[side][i[side] : i[side]+n], rapid.IntRange(0, 3).Draw(t, "hidden") == 0})
 		i[side] += n
 	}
 	return events
@@ -732,9 +759,9 @@ func TestRegularDoubleKeys(t *testing.T) {
 	nan := runtime.FloatValue(math.NaN())
 	zero, negZero := runtime.FloatValue(0), runtime.FloatValue(math.Copysign(0, -1))
 	got := regDrive(t, spec, []regEvent{
-		{0, []regChange{ins([]runtime.Value{nan, zero}), ins([]runtime.Value{zero, nan})}},
-		{1, []regChange{ins([]runtime.Value{nan}), ins([]runtime.Value{negZero})}},
-		{0, []regChange{del([]runtime.Value{zero, nan}), del([]runtime.Value{nan, zero})}},
+		{side: 0, changes: []regChange{ins([]runtime.Value{nan, zero}), ins([]runtime.Value{zero, nan})}},
+		{side: 1, changes: []regChange{ins([]runtime.Value{nan}), ins([]runtime.Value{negZero})}},
+		{side: 0, changes: []regChange{del([]runtime.Value{zero, nan}), del([]runtime.Value{nan, zero})}},
 	})
 	want := []string{
 		"+INaN,0.0,NULL", "+I0.0,NaN,NULL",
@@ -743,5 +770,31 @@ func TestRegularDoubleKeys(t *testing.T) {
 	}
 	if g := got.Changelog(); !slices.Equal(g, want) {
 		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(g, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestRegularResidualError checks that a join condition failing on a row
+// (an integer overflow) fails the batch with an error naming the
+// condition, without a panic.
+func TestRegularResidualError(t *testing.T) {
+	s := regSpec(RegularInner, false)
+	s.Residual = expr.Gt(expr.Mul(expr.ColIndex(1), expr.Int(math.MaxInt64)), expr.ColIndex(5))
+	newOp, _, err := NewRegular(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newOp()
+	if err := op.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	var d rttest.Discard
+	if err := op.ProcessBatch(0, regBatch(regLeft, ins(regL(1, 2, "x"))), &d); err != nil {
+		t.Fatal(err)
+	}
+	err = op.ProcessBatch(1, regBatch(regRight, ins(regR("r", 1, 1))), &d)
+	var ov *expr.OverflowError
+	if !errors.As(err, &ov) || !strings.Contains(err.Error(), "regular join condition") {
+		t.Fatalf("got %v, want an overflow error naming the join condition", err)
 	}
 }
