@@ -66,7 +66,7 @@ func TestRegularSnapshotRestoreExact(t *testing.T) {
 		}
 		op.Close()
 		if g := got.Changelog(); !slices.Equal(g, want) {
-			rt.Fatalf("%s join (residual %v) with restarts:\n  %s\nwithout:\n  %s", sc.typ, sc.residual,
+			rt.Fatalf("%s join (residual %d) with restarts:\n  %s\nwithout:\n  %s", sc.typ, sc.residual,
 				strings.Join(g, "\n  "), strings.Join(want, "\n  "))
 		}
 	})
@@ -76,7 +76,7 @@ func TestRegularSnapshotRestoreExact(t *testing.T) {
 // join type, or a damaged one, is refused with an error and leaves the
 // operator empty.
 func TestRegularRestoreRefusesForeignState(t *testing.T) {
-	newOp, _, err := NewRegular(regSpec(RegularLeft, false))
+	newOp, _, err := NewRegular(regSpec(RegularLeft, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestRegularRestoreRefusesForeignState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	newInner, _, err := NewRegular(regSpec(RegularInner, false))
+	newInner, _, err := NewRegular(regSpec(RegularInner, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

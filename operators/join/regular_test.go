@@ -37,18 +37,22 @@ var (
 		runtime.Field{Name: "k", Type: runtime.Int, Nullable: true},
 		runtime.Field{Name: "b", Type: runtime.BigInt, Nullable: true},
 	)
-	// regResidual is l.a <= r.b over the joined row.
-	regResidual = expr.Le(expr.ColIndex(1), expr.ColIndex(5))
+	// The residual conditions over the joined row: l.a <= r.b, and
+	// r.b BETWEEN l.a AND l.a + 2 (as Nexmark q4 and q9's bid time between
+	// an auction's start and its expiry).
+	regResiduals = []expr.Expr{
+		nil,
+		expr.Le(expr.ColIndex(1), expr.ColIndex(5)),
+		expr.And(expr.Ge(expr.ColIndex(5), expr.ColIndex(1)), expr.Le(expr.ColIndex(5), expr.Add(expr.ColIndex(1), expr.Int(2)))),
+	}
+	regResidualSQL = []string{"", " AND l.a <= r.b", " AND r.b BETWEEN l.a AND l.a + 2"}
 )
 
 var regTypes = []RegularType{RegularInner, RegularLeft, RegularRight, RegularFull}
 
-func regSpec(typ RegularType, residual bool) RegularSpec {
-	s := RegularSpec{Left: regLeft, Right: regRight, LeftKeys: []int{0}, RightKeys: []int{1}, Type: typ}
-	if residual {
-		s.Residual = regResidual
-	}
-	return s
+// regSpec is the test join of type typ with residual regResiduals[residual].
+func regSpec(typ RegularType, residual int) RegularSpec {
+	return RegularSpec{Left: regLeft, Right: regRight, LeftKeys: []int{0}, RightKeys: []int{1}, Type: typ, Residual: regResiduals[residual]}
 }
 
 // regTB is what the helpers need of a *testing.T or a *rapid.T.
@@ -198,7 +202,7 @@ func ua(row []runtime.Value) regChange  { return regChange{runtime.UpdateAfter, 
 // TestRegularLeftJoinChangelog follows a LEFT join's match counting: the
 // null-padded row goes with the first match and comes back with the last.
 func TestRegularLeftJoinChangelog(t *testing.T) {
-	newOp, out, err := NewRegular(regSpec(RegularLeft, false))
+	newOp, out, err := NewRegular(regSpec(RegularLeft, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +254,7 @@ func TestRegularLeftJoinChangelog(t *testing.T) {
 // TestRegularFullJoinResidual checks both sides' match counts under a
 // residual: a pair matches only while l.a <= r.b.
 func TestRegularFullJoinResidual(t *testing.T) {
-	got := regDrive(t, regSpec(RegularFull, true), []regEvent{
+	got := regDrive(t, regSpec(RegularFull, 1), []regEvent{
 		{side: 0, changes: []regChange{ins(regL(1, 5, "l")), ins(regL(1, 9, "m"))}},
 		{side: 1, changes: []regChange{ins(regR("r", 1, 7)), ins(regR("q", 1, nil))}},
 		{side: 0, changes: []regChange{ub(regL(1, 9, "m")), ua(regL(1, 6, "m"))}},
@@ -270,7 +274,7 @@ func TestRegularFullJoinResidual(t *testing.T) {
 func TestRegularSpecErrors(t *testing.T) {
 	f := func(want string, mod func(*RegularSpec)) {
 		t.Helper()
-		s := regSpec(RegularInner, false)
+		s := regSpec(RegularInner, 0)
 		mod(&s)
 		_, _, err := NewRegular(s)
 		if err == nil || !errors.Is(err, ErrInvalidRegularSpec) || !strings.Contains(err.Error(), want) {
@@ -291,7 +295,7 @@ func TestRegularSpecErrors(t *testing.T) {
 // TestRegularBadInput checks that rows on a third input or of the wrong
 // width are errors, not panics.
 func TestRegularBadInput(t *testing.T) {
-	newOp, _, err := NewRegular(regSpec(RegularInner, false))
+	newOp, _, err := NewRegular(regSpec(RegularInner, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +316,7 @@ func TestRegularBadInput(t *testing.T) {
 
 // TestRegularMaxGroups checks the key limit.
 func TestRegularMaxGroups(t *testing.T) {
-	s := regSpec(RegularLeft, false)
+	s := regSpec(RegularLeft, 0)
 	s.MaxGroups = 2
 	newOp, _, err := NewRegular(s)
 	if err != nil {
@@ -338,7 +342,7 @@ func TestRegularMaxGroups(t *testing.T) {
 // rows null-padded.
 func TestRegularTTL(t *testing.T) {
 	var now int64 = 1_000
-	s := regSpec(RegularLeft, false)
+	s := regSpec(RegularLeft, 0)
 	s.TTL = 100 * time.Millisecond
 	s.Clock = func() int64 { return now }
 	newOp, out, err := NewRegular(s)
@@ -398,7 +402,7 @@ func TestRegularTTL(t *testing.T) {
 // regScenario is a random pair of changelogs.
 type regScenario struct {
 	typ      RegularType
-	residual bool
+	residual int // index into regResiduals
 	changes  [2][]regChange
 	parts    [2][][]regChange // changes by source partition (key % regParts)
 	ignored  int              // retractions of rows not held
@@ -412,7 +416,7 @@ const regParts = 3
 func drawRegScenario(t *rapid.T) regScenario {
 	sc := regScenario{
 		typ:      rapid.SampledFrom(regTypes).Draw(t, "type"),
-		residual: rapid.Bool().Draw(t, "residual"),
+		residual: rapid.IntRange(0, len(regResiduals)-1).Draw(t, "residual"),
 	}
 	nkeys := rapid.IntRange(1, 5).Draw(t, "keys")
 	for side := range 2 {
@@ -518,10 +522,7 @@ func regOracle(t regTB, sqlite string, sc regScenario) []string {
 			fmt.Fprintf(&b, "INSERT INTO %s VALUES (%s);\n", table, strings.Join(vals, ", "))
 		}
 	}
-	on := "l.k = r.k"
-	if sc.residual {
-		on += " AND l.a <= r.b"
-	}
+	on := "l.k = r.k" + regResidualSQL[sc.residual]
 	kw := [...]string{"INNER", "LEFT", "RIGHT", "FULL"}[sc.typ]
 	fmt.Fprintf(&b, "SELECT l.k, l.a, l.s, r.s, r.k, r.b FROM l %s JOIN r ON %s;\n", kw, on)
 	cmd := exec.Command(sqlite, "-bail", "-csv", "-nullvalue", "NULL", ":memory:")
@@ -657,7 +658,7 @@ func TestRegularJoinMatchesSQLite(t *testing.T) {
 		want := regOracle(rt, sqlite, sc)
 		got := regRun(rt, sc, srcPar, joinPar, chunk)
 		if !slices.Equal(got, want) {
-			rt.Fatalf("%s join (residual %v) at parallelism %d: got %d rows, want %d\ngot:\n  %s\nwant:\n  %s",
+			rt.Fatalf("%s join (residual %d) at parallelism %d: got %d rows, want %d\ngot:\n  %s\nwant:\n  %s",
 				sc.typ, sc.residual, joinPar, len(got), len(want), strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		}
 	})
@@ -673,7 +674,14 @@ func regReference(sc regScenario) []string {
 		if l[0].Null || r[1].Null || l[0].I != r[1].I {
 			return false
 		}
-		return !sc.residual || (!l[1].Null && !r[2].Null && l[1].I <= r[2].I)
+		a, b := l[1], r[2]
+		switch sc.residual {
+		case 1:
+			return !a.Null && !b.Null && a.I <= b.I
+		case 2:
+			return !a.Null && !b.Null && a.I <= b.I && b.I <= a.I+2
+		}
+		return true
 	}
 	var out []string
 	rightMatched := make([]bool, len(right))
@@ -742,7 +750,7 @@ func TestRegularJoinInterleavings(t *testing.T) {
 				}
 				evs = append(evs, "--")
 			}
-			rt.Fatalf("%s join (residual %v): got %d rows, want %d\ngot:\n  %s\nwant:\n  %s\ninput:\n  %s\noutput:\n  %s",
+			rt.Fatalf("%s join (residual %d): got %d rows, want %d\ngot:\n  %s\nwant:\n  %s\ninput:\n  %s\noutput:\n  %s",
 				sc.typ, sc.residual, len(final), len(want), strings.Join(final, "\n  "), strings.Join(want, "\n  "),
 				strings.Join(evs, "\n  "), strings.Join(got.Changelog(), "\n  "))
 		}
@@ -777,7 +785,7 @@ func TestRegularDoubleKeys(t *testing.T) {
 // (an integer overflow) fails the batch with an error naming the
 // condition, without a panic.
 func TestRegularResidualError(t *testing.T) {
-	s := regSpec(RegularInner, false)
+	s := regSpec(RegularInner, 0)
 	s.Residual = expr.Gt(expr.Mul(expr.ColIndex(1), expr.Int(math.MaxInt64)), expr.ColIndex(5))
 	newOp, _, err := NewRegular(s)
 	if err != nil {
