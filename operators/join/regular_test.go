@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -804,5 +805,60 @@ func TestRegularResidualError(t *testing.T) {
 	var ov *expr.OverflowError
 	if !errors.As(err, &ov) || !strings.Contains(err.Error(), "regular join condition") {
 		t.Fatalf("got %v, want an overflow error naming the join condition", err)
+	}
+}
+
+// regWatch wraps a join subtask to read its state from the test.
+type regWatch struct {
+	*regJoin
+	keys *atomic.Int64
+}
+
+func (w regWatch) ProcessBatch(input int, b *runtime.Batch, out runtime.Output) error {
+	err := w.regJoin.ProcessBatch(input, b, out)
+	w.keys.Store(int64(w.regJoin.keys.live))
+	return err
+}
+
+func (w regWatch) OnProcessingTime(now int64, out runtime.Output) error {
+	err := w.regJoin.OnProcessingTime(now, out)
+	w.keys.Store(int64(w.regJoin.keys.live))
+	return err
+}
+
+// TestRegularTTLPurgesInAJob checks that in a running job the TTL frees
+// the state of idle keys by itself, through processing-time timers, while
+// no rows arrive.
+func TestRegularTTLPurgesInAJob(t *testing.T) {
+	s := regSpec(RegularInner, 0)
+	s.TTL = 20 * time.Millisecond
+	newOp, out, err := NewRegular(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys atomic.Int64
+	keys.Store(-1)
+	purged := func() bool { return keys.Load() == 0 }
+	var rows [][]runtime.Value
+	for k := range 50 {
+		rows = append(rows, regL(k, k, "x"))
+	}
+	g := runtime.NewGraph("regular-join-ttl")
+	l := g.AddSource("left", regLeft, 1, rttest.Source(regLeft, rttest.Deal(rows, 10, 1), rttest.Hold(purged, 10*time.Second)), runtime.NoWatermarks)
+	r := g.AddSource("right", regRight, 1, rttest.Source(regRight, nil, rttest.Hold(purged, 10*time.Second)), runtime.NoWatermarks)
+	jn := g.AddOperator("join", out, 1, 2, func() runtime.Operator { return regWatch{newOp().(*regJoin), &keys} })
+	_, newSink := rttest.NewCollector(out)
+	sink := g.AddOperator("sink", out, 1, 1, newSink)
+	g.ConnectPort(l, 0, jn, 0, runtime.Keyed, s.LeftKeys...)
+	g.ConnectPort(r, 0, jn, 1, runtime.Keyed, s.RightKeys...)
+	g.Connect(jn, sink, runtime.Global)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: metrics.NewSet()}); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !purged() {
+		t.Fatalf("after %v the join still holds %d keys (TTL %v)", time.Since(start), keys.Load(), s.TTL)
 	}
 }
