@@ -49,9 +49,13 @@ type regJoin struct {
 	// Output rows under construction: kind and, per side, the physical
 	// row of the arriving batch or the row id in the side's store (which
 	// one depends on the input), -1 for NULLs.
-	outB               *runtime.Batch
-	outKind            []runtime.RowKind
-	outRef             [2][]int32
+	outB      *runtime.Batch
+	outKind   []runtime.RowKind
+	outRef    [2][]int32
+	spareNull [][]bool // per output column, null flags to reuse
+	flushAt   int      // output rows per emitted batch
+
+	// The segment being applied (see segment).
 	keyHash, rowHash   []uint64
 	segKey             []int32 // key id of each row of the segment; regNullKey for a NULL key
 	pairRow, pairBuild []int32 // residual candidates: physical row, other side's row id
@@ -59,15 +63,14 @@ type regJoin struct {
 	pairStart          []int32 // per segment row, its first pair
 	cand               *runtime.Batch
 	sel                []int32
-	spareNull          [][]bool // per output column, null flags to reuse
-	segLimit           int      // residual candidates per segment
+	segLimit           int // pairs (or other side's entries met) that end a segment
+
 	// compactRows and compactKeys are the minimum numbers of free row ids
 	// of a side, and of free key ids, worth compacting (minCompactRows and
 	// minCompactKeys; tests lower them).
 	compactRows, compactKeys int
 	remap                    []int32
-	flushAt                  int // output rows per emitted batch
-	scratchIDs, scratchB     []int32
+	scratchIDs, scratchB     []int32 // for snapshots
 }
 
 const regNullKey = -2
@@ -259,14 +262,14 @@ func (o *regJoin) compact() {
 		}
 	}
 	live := o.keys.live
-	for old, k := range o.remap {
-		if k != nilID && o.ttl > 0 {
-			o.last[k] = o.last[old]
-		}
-	}
 	o.pend = regTrim(o.pend, live, cap(o.pend) > 4*max(live, 256))
-	clear(o.pend)
+	clear(o.pend) // nothing is pending between batches
 	if o.ttl > 0 {
+		for old, k := range o.remap {
+			if k != nilID {
+				o.last[k] = o.last[old] // k <= old: moving down in order
+			}
+		}
 		o.last = regTrim(o.last, live, cap(o.last) > 4*max(live, 256))
 	}
 }
