@@ -862,3 +862,42 @@ func TestRegularTTLPurgesInAJob(t *testing.T) {
 		t.Fatalf("after %v the join still holds %d keys (TTL %v)", time.Since(start), keys.Load(), s.TTL)
 	}
 }
+
+// TestRegularTTLAfterCompaction checks that a key renumbered by a
+// compaction keeps its own TTL time.
+func TestRegularTTLAfterCompaction(t *testing.T) {
+	var now int64
+	s := regSpec(RegularInner, 0)
+	s.TTL = 100 * time.Millisecond
+	s.Clock = func() int64 { return now }
+	newOp, out, err := NewRegular(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newOp().(*regJoin)
+	op.compactRows, op.compactKeys = 1, 1
+	if err := op.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	got, _ := rttest.NewCollector(out)
+	step := func(side int, cs ...regChange) {
+		t.Helper()
+		if err := op.ProcessBatch(side, regBatch([]*runtime.Schema{regLeft, regRight}[side], cs...), got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(0, ins(regL(1, 1, "a")), ins(regL(2, 1, "b"))) // keys 1 and 2 at 0 ms
+	now = 10
+	step(0, ins(regL(3, 1, "c"))) // key 3 at 10 ms
+	now = 80
+	step(0, del(regL(1, 1, "a")), del(regL(2, 1, "b"))) // keys 1 and 2 go; key 3 is renumbered
+	if len(op.keys.entries) != 1 {
+		t.Fatalf("%d key ids after the compaction, want 1", len(op.keys.entries))
+	}
+	now = 111 // key 3's left side, written at 10 ms, has expired
+	step(1, ins(regR("r", 3, 1)))
+	if g := got.Changelog(); len(g) != 0 {
+		t.Fatalf("an expired row joined: %q", g)
+	}
+}
