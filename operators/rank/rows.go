@@ -56,6 +56,14 @@ func (st *rowStore) release(id int32) {
 	st.free = append(st.free, id)
 }
 
+// reset empties the store, keeping its memory.
+func (st *rowStore) reset() {
+	for c := range st.cols {
+		st.cols[c].Reset()
+	}
+	st.seq, st.free, st.live = st.seq[:0], st.free[:0], 0
+}
+
 // size is the number of slots, live or free.
 func (st *rowStore) size() int { return len(st.seq) }
 
@@ -220,6 +228,17 @@ func (s *sorter) compareKeys(a, b int32) int {
 		}
 	}
 	return 0
+}
+
+// before reports whether physical row r of b, arriving now, ranks before
+// stored row id.
+func (s *sorter) before(b *runtime.Batch, r int, id int32) bool {
+	for _, k := range s.keys {
+		if c := compareValues(&b.Cols[k.Col], r, &s.st.cols[k.Col], int(id), k); c != 0 {
+			return c < 0
+		}
+	}
+	return s.lastFirst
 }
 
 // insertPos is where row id goes in the sorted list: after (before, with

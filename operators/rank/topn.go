@@ -325,15 +325,15 @@ func (o *topOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error 
 }
 
 func (o *topOp) insert(g int32, b *runtime.Batch, r int) {
-	id := o.st.add(b, r, o.seq)
-	o.seq++
 	l := o.lists[g]
-	pos := o.sort.insertPos(l, id)
 	end := int(o.spec.End)
-	if !o.spec.UpdatingInput && pos >= end {
-		o.st.release(id) // can never enter the top
-		return
+	seq := o.seq
+	o.seq++
+	if !o.spec.UpdatingInput && len(l) >= end && !o.sort.before(b, r, l[end-1]) {
+		return // can never enter the top
 	}
+	id := o.st.add(b, r, seq)
+	pos := o.sort.insertPos(l, id)
 	l = append(l, 0)
 	copy(l[pos+1:], l[pos:])
 	l[pos] = id

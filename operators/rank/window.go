@@ -113,6 +113,7 @@ type windowOp struct {
 	seq     int64
 	panes   map[int64]*pane
 	order   []*pane // by end
+	spare   []*pane // fired panes, for reuse
 	groups  int     // over all panes
 	outb    *runtime.Batch
 	lateLog runtime.LateLog
@@ -139,6 +140,12 @@ func (o *windowOp) Close() error {
 }
 
 func (o *windowOp) newPane(end int64) *pane {
+	if n := len(o.spare); n > 0 {
+		p := o.spare[n-1]
+		o.spare = o.spare[:n-1]
+		p.end = end
+		return p
+	}
 	p := &pane{end: end, table: agg.NewTable(o.spec.In, o.keys), st: newRowStore(o.spec.In)}
 	p.sort = sorter{st: p.st, keys: o.spec.Order, lastFirst: o.spec.LastFirst}
 	return p
@@ -196,7 +203,12 @@ func (o *windowOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 		before := p.table.Len()
 		o.gids = p.table.Lookup(b, o.run, o.gids)
 		for len(p.lists) < p.table.Len() {
-			p.lists = append(p.lists, nil)
+			if n := len(p.lists); n < cap(p.lists) { // a recycled pane's list
+				p.lists = p.lists[:n+1]
+				p.lists[n] = p.lists[n][:0]
+			} else {
+				p.lists = append(p.lists, nil)
+			}
 		}
 		o.groups += p.table.Len() - before
 		for k, r := range o.run {
@@ -214,15 +226,15 @@ func (o *windowOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 }
 
 func (o *windowOp) insert(p *pane, g int32, b *runtime.Batch, r int) {
-	id := p.st.add(b, r, o.seq)
-	o.seq++
 	l := p.lists[g]
-	pos := p.sort.insertPos(l, id)
 	end := int(o.spec.End)
-	if pos >= end {
-		p.st.release(id)
-		return
+	seq := o.seq
+	o.seq++
+	if len(l) == end && !p.sort.before(b, r, l[end-1]) {
+		return // can never enter the top
 	}
+	id := p.st.add(b, r, seq)
+	pos := p.sort.insertPos(l, id)
 	if len(l) == end {
 		p.st.release(l[end-1])
 		l = l[:end-1]
@@ -278,6 +290,7 @@ func (o *windowOp) fire(out runtime.Output) error {
 		if o.lastPn == p {
 			o.lastPn = nil
 		}
+		o.recycle(p)
 		k++
 	}
 	if k == 0 {
@@ -289,6 +302,20 @@ func (o *windowOp) fire(out runtime.Output) error {
 		o.ctx.Metrics.SetStateKeys(o.groups)
 	}
 	return o.flush(out)
+}
+
+// recycle keeps a fired pane's memory for a later window (a few at most).
+func (o *windowOp) recycle(p *pane) {
+	if len(o.spare) >= 4 {
+		return
+	}
+	p.table.Reset()
+	p.st.reset()
+	for i := range p.lists {
+		p.lists[i] = p.lists[i][:0]
+	}
+	p.lists = p.lists[:0]
+	o.spare = append(o.spare, p)
 }
 
 func (o *windowOp) emitPane(p *pane, out runtime.Output) error {
