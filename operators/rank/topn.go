@@ -152,6 +152,7 @@ type topOp struct {
 	oldTop  []int32 // the top of each touched partition before the batch
 	oldOff  []int   // oldTop[oldOff[i]:oldOff[i+1]] is touched[i]'s
 	pending []int32 // rows removed in this batch, freed after emitting
+	emptied int     // about how many partitions retractions left empty
 	stamp   []uint32
 	gen     uint32
 	live    []bool
@@ -225,21 +226,41 @@ func (o *topOp) purge(now int64) {
 			}
 		}
 	}
-	if dead == 0 {
-		return
+	if dead > 0 {
+		o.compact()
 	}
+}
+
+// compact keeps the partitions g with o.live[g].
+func (o *topOp) compact() {
 	o.table.Compact(o.live)
 	k := 0
 	for g, ok := range o.live {
 		if ok {
-			o.lists[k], o.last[k] = o.lists[g], o.last[g]
+			o.lists[k] = o.lists[g]
+			if o.last != nil {
+				o.last[k] = o.last[g]
+			}
 			k++
 		}
 	}
 	clear(o.lists[k:])
-	o.lists, o.last = o.lists[:k], o.last[:k]
+	o.lists = o.lists[:k]
+	if o.last != nil {
+		o.last = o.last[:k]
+	}
 	o.mark = o.mark[:min(len(o.mark), k)]
+	o.emptied = 0
 	o.account()
+}
+
+// dropEmpty forgets the partitions whose rows have all been retracted.
+func (o *topOp) dropEmpty() {
+	o.live = o.live[:0]
+	for _, l := range o.lists {
+		o.live = append(o.live, len(l) > 0)
+	}
+	o.compact()
 }
 
 func (o *topOp) account() {
@@ -316,6 +337,18 @@ func (o *topOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error 
 	}
 	for _, id := range o.pending {
 		o.st.release(id)
+	}
+	if o.spec.UpdatingInput {
+		// Partitions left empty by retractions are dropped now and then.
+		for _, g := range o.touched {
+			if len(o.lists[g]) == 0 {
+				o.emptied++
+			}
+		}
+		over := o.spec.MaxGroups > 0 && o.table.Len() > o.spec.MaxGroups
+		if o.emptied > max(1024, o.table.Len()/2) || over && o.emptied > 0 {
+			o.dropEmpty()
+		}
 	}
 	o.account()
 	if o.spec.MaxGroups > 0 && o.table.Len() > o.spec.MaxGroups {

@@ -1,0 +1,170 @@
+package rank
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
+	"github.com/sluicehq/sluice/runtime/state"
+)
+
+// opWith opens an operator of newOp and feeds it rows.
+func opWith(t *testing.T, newOp func() runtime.Operator, in *runtime.Schema, rows ...[]runtime.Value) runtime.Operator {
+	t.Helper()
+	o := newOp()
+	if err := o.Open(rttest.NewContext("rank", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) > 0 {
+		b := rttest.NewBatch(in, rows...)
+		defer b.Release()
+		if err := o.ProcessBatch(0, b, &rttest.Discard{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}
+
+// TestBadSnapshotsAreRefused checks that each operator refuses a
+// truncated snapshot (state.ErrCorruptSnapshot), another operator's, and
+// one of a differently configured operator of its kind, naming the
+// difference, and holds no state afterwards.
+func TestBadSnapshotsAreRefused(t *testing.T) {
+	topRow := []runtime.Value{runtime.IntValue(1), runtime.IntValue(2), runtime.StringValue("x"), runtime.IntValue(3)}
+	dedupRow := []runtime.Value{runtime.IntValue(1), runtime.TimeValue(2), runtime.StringValue("x"), runtime.IntValue(3)}
+	winRow := []runtime.Value{runtime.IntValue(1), runtime.TimeValue(2), runtime.IntValue(3), runtime.StringValue("x"), runtime.TimeValue(0), runtime.TimeValue(10)}
+	top := func(end int64) func() runtime.Operator {
+		f, _, err := New(Spec{In: topIn, PartitionCols: []int{0}, Order: []SortKey{{Col: 1}}, Start: 1, End: end})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	dedup := func(last bool) func() runtime.Operator {
+		f, _, err := NewDedup(DedupSpec{In: dedupIn, KeyCols: []int{0}, TimeCol: 1, KeepLast: last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	win := func(desc bool) func() runtime.Operator {
+		f, _, err := NewWindow(WindowSpec{In: winIn, PartitionCols: []int{0}, WindowStartCol: 4, WindowEndCol: 5,
+			Order: []SortKey{{Col: 2, Desc: desc}}, Start: 1, End: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	type kind struct {
+		name      string
+		mk, other func() runtime.Operator
+		in        *runtime.Schema
+		row       []runtime.Value
+		mismatch  string
+		stateOf   func(runtime.Operator) int
+	}
+	snapOf := func(o runtime.Operator) []byte {
+		data, err := o.(runtime.Snapshotter).SnapshotState(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	kinds := []kind{
+		{name: "top-n", mk: top(3), other: top(4), in: topIn, row: topRow, mismatch: "ranks 1..4",
+			stateOf: func(o runtime.Operator) int { return o.(*topOp).table.Len() }},
+		{name: "deduplication", mk: dedup(false), other: dedup(true), in: dedupIn, row: dedupRow, mismatch: "keep last true",
+			stateOf: func(o runtime.Operator) int { return o.(*dedupOp).table.Len() }},
+		{name: "window top-n", mk: win(false), other: win(true), in: winIn, row: winRow, mismatch: "ordering by",
+			stateOf: func(o runtime.Operator) int { return len(o.(*windowOp).order) }},
+	}
+	for i, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			good := snapOf(opWith(t, k.mk, k.in, k.row))
+			foreign := kinds[(i+1)%len(kinds)]
+			for _, tc := range []struct {
+				data []byte
+				want string
+				is   error
+			}{
+				{good[:len(good)-3], "checksum", state.ErrCorruptSnapshot},
+				{snapOf(opWith(t, foreign.mk, foreign.in, foreign.row)), "snapshot of a " + foreign.name, state.ErrCorruptSnapshot},
+				{snapOf(opWith(t, k.other, k.in, k.row)), k.mismatch, nil},
+			} {
+				o := opWith(t, k.mk, k.in)
+				err := o.(runtime.Snapshotter).RestoreState(tc.data)
+				if err == nil || !strings.Contains(err.Error(), tc.want) || tc.is != nil && !errors.Is(err, tc.is) {
+					t.Errorf("want an error containing %q, got %v", tc.want, err)
+				}
+				if n := k.stateOf(o); n != 0 {
+					t.Errorf("after a refused restore the operator holds %d groups", n)
+				}
+			}
+			// The good one restores.
+			o := opWith(t, k.mk, k.in)
+			if err := o.(runtime.Snapshotter).RestoreState(good); err != nil || k.stateOf(o) != 1 {
+				t.Fatalf("restoring a good snapshot: %v, %d groups", err, k.stateOf(o))
+			}
+			if err := o.(runtime.Snapshotter).RestoreState(nil); err != nil {
+				t.Fatalf("an empty snapshot: %v", err)
+			}
+		})
+	}
+}
+
+// TestTopNForgetsPartitionsEmptiedByRetractions checks that partitions
+// whose rows an updating input has all retracted do not pile up, nor count
+// against the partition limit.
+func TestTopNForgetsPartitionsEmptiedByRetractions(t *testing.T) {
+	newOp, _, err := New(Spec{In: topIn, PartitionCols: []int{0}, Order: []SortKey{{Col: 1}}, Start: 1, End: 2,
+		UpdatingInput: true, MaxGroups: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opWith(t, newOp, topIn).(*topOp)
+	defer o.Close()
+	for p := range 10_000 {
+		r := []runtime.Value{runtime.IntValue(int64(p)), runtime.IntValue(1), runtime.StringValue("x"), runtime.IntValue(0)}
+		b := change{rows: [][]runtime.Value{r, r}, kinds: []runtime.RowKind{runtime.Insert, runtime.Delete}}.batch(topIn)
+		err := o.ProcessBatch(0, b, &rttest.Discard{})
+		b.Release()
+		if err != nil {
+			t.Fatalf("partition %d: %v", p, err)
+		}
+	}
+	if n := o.table.Len(); n > 2000 {
+		t.Fatalf("%d partitions held after every row was retracted", n)
+	}
+}
+
+// TestWindowTopNGroupLimit checks that a window Top-N holding more
+// (partition, window) groups than MaxGroups fails with
+// state.ErrStateLimit, and that fired windows no longer count.
+func TestWindowTopNGroupLimit(t *testing.T) {
+	newOp, _, err := NewWindow(WindowSpec{In: winIn, PartitionCols: []int{0}, WindowStartCol: 4, WindowEndCol: 5,
+		Order: []SortKey{{Col: 2}}, Start: 1, End: 1, MaxGroups: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := func(p, ws int64) []runtime.Value {
+		return []runtime.Value{runtime.IntValue(p), runtime.TimeValue(ws), runtime.IntValue(0), runtime.StringValue("x"), runtime.TimeValue(ws), runtime.TimeValue(ws + 10)}
+	}
+	o := opWith(t, newOp, winIn, r(1, 0), r(2, 0)).(*windowOp)
+	defer o.Close()
+	if err := o.ProcessWatermark(9, &rttest.Discard{}); err != nil {
+		t.Fatal(err)
+	}
+	feed := func(rows ...[]runtime.Value) error {
+		b := rttest.NewBatch(winIn, rows...)
+		defer b.Release()
+		return o.ProcessBatch(0, b, &rttest.Discard{})
+	}
+	if err := feed(r(1, 10), r(2, 10)); err != nil {
+		t.Fatalf("after the first window fired: %v", err)
+	}
+	if err := feed(r(3, 10)); !errors.Is(err, state.ErrStateLimit) || !strings.Contains(err.Error(), "3 groups") {
+		t.Fatalf("over the limit: %v", err)
+	}
+}
