@@ -1,6 +1,7 @@
 package rank
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -167,6 +168,7 @@ func TestTopNRestoredEmitsWhatUninterruptedDoes(t *testing.T) {
 			steps = append(steps, step{change: b})
 		}
 		whole, _ := drive(t, newOp, topIn, steps, -1)
+		checkEveryBatch(t, sc, newOp)
 		at := rapid.IntRange(0, len(steps)).Draw(t, "restoreAt")
 		restored, _ := drive(t, newOp, topIn, steps, at)
 		if a, b := changelogOf(whole), changelogOf(restored); !slices.Equal(a, b) {
@@ -177,6 +179,95 @@ func TestTopNRestoredEmitsWhatUninterruptedDoes(t *testing.T) {
 			t.Fatalf("spec %+v:\n%s", sc.spec, diff(got, want))
 		}
 	})
+}
+
+// refTop ranks held rows in plain Go: by the sort keys, then arrival.
+func refTop(spec Spec, held []heldRow) []string {
+	compare := func(a, b []runtime.Value) int {
+		for _, k := range spec.Order {
+			x, y := a[k.Col], b[k.Col]
+			if x.Null || y.Null {
+				if x.Null == y.Null {
+					continue
+				}
+				if x.Null == k.NullsFirst {
+					return -1
+				}
+				return 1
+			}
+			c := strings.Compare(x.S, y.S)
+			if x.Type.Physical() == runtime.PhysInt {
+				c = cmp.Compare(x.I, y.I)
+			}
+			if k.Desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
+	byPart := map[string][]heldRow{}
+	for _, h := range held {
+		k := ""
+		if len(spec.PartitionCols) > 0 {
+			k = fmtRow(h.row[:1])
+		}
+		byPart[k] = append(byPart[k], h)
+	}
+	var out []string
+	for _, rows := range byPart {
+		slices.SortStableFunc(rows, func(a, b heldRow) int { return compare(a.row, b.row) })
+		for i, h := range rows {
+			rn := int64(i + 1)
+			if rn < spec.Start || rn > spec.End {
+				continue
+			}
+			row := h.row
+			if spec.RowNumber {
+				row = append(slices.Clone(row), runtime.IntValue(rn))
+			}
+			out = append(out, fmtRow(row))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkEveryBatch feeds sc's batches to one operator and checks, after
+// each, that the changelog so far holds the top of the rows so far.
+func checkEveryBatch(t *rapid.T, sc topScenario, newOp func() runtime.Operator) {
+	o := newOp()
+	if err := o.Open(rttest.NewContext("rank", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	c := &rttest.Collector{}
+	var held []heldRow
+	seq := 0
+	for i, ch := range sc.batches {
+		for k, r := range ch.rows {
+			switch ch.kinds[k] {
+			case runtime.Insert, runtime.UpdateAfter:
+				held = append(held, heldRow{r, seq})
+				seq++
+			default:
+				j := slices.IndexFunc(held, func(h heldRow) bool { return fmtRow(h.row) == fmtRow(r) })
+				held = slices.Delete(held, j, j+1)
+			}
+		}
+		b := ch.batch(topIn)
+		err := o.ProcessBatch(0, b, c)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := applyChangelog(t, c.Rows(), c.Kinds())
+		if want := refTop(sc.spec, held); !slices.Equal(got, want) {
+			t.Fatalf("after batch %d of spec %+v:\n%s", i, sc.spec, diff(got, want))
+		}
+	}
 }
 
 // TestTopNChangelogShape pins the rows emitted for a small stream: a row

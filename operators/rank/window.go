@@ -174,7 +174,7 @@ func (o *windowOp) addPane(p *pane) {
 
 // isLate tells whether a row of window end end can no longer be placed:
 // its window fired when the watermark reached end-1.
-func (o *windowOp) isLate(end int64) bool { return end-1 <= o.wm }
+func (o *windowOp) isLate(end int64) bool { return end <= o.wm || end-1 <= o.wm } // end-1 may wrap
 
 func (o *windowOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	ev := &b.Cols[o.spec.WindowEndCol]
