@@ -168,3 +168,35 @@ func TestWindowTopNGroupLimit(t *testing.T) {
 		t.Fatalf("over the limit: %v", err)
 	}
 }
+
+// TestDescribeSaysWhatIsKept checks the plan text of each operator: what
+// it emits and what its state holds.
+func TestDescribeSaysWhatIsKept(t *testing.T) {
+	mk := func(f func() runtime.Operator, _ *runtime.Schema, err error) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f().(runtime.Describer).Describe()
+	}
+	for _, tc := range []struct {
+		got  string
+		want []string
+	}{
+		{mk(New(Spec{In: topIn, PartitionCols: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Start: 1, End: 10, RowNumber: true})),
+			[]string{"Top-N: ranks 1..10 by o1 DESC NULLS LAST per p", "with the rank", "state: the best 10 rows of each partition, no TTL"}},
+		{mk(New(Spec{In: topIn, Order: []SortKey{{Col: 1}}, Start: 2, End: 3, UpdatingInput: true})),
+			[]string{"ranks 2..3 by o1 NULLS LAST,", "state: every row of each partition"}},
+		{mk(NewDedup(DedupSpec{In: dedupIn, KeyCols: []int{0}, TimeCol: 1, KeepLast: true})),
+			[]string{"keep last by ts per k, an updating result", "state: one row per key"}},
+		{mk(NewDedup(DedupSpec{In: dedupIn, KeyCols: []int{0}, ProcTime: true})),
+			[]string{"keep first by processing time per k, append-only (+I)", "state: the set of keys seen"}},
+		{mk(NewWindow(WindowSpec{In: winIn, PartitionCols: []int{0}, WindowStartCol: 4, WindowEndCol: 5, Order: []SortKey{{Col: 2}}, Start: 1, End: 3})),
+			[]string{"per window (window_start, window_end) and p", "state: the best 3 rows per group of each open window", "late rows: dropped and counted"}},
+	} {
+		for _, w := range tc.want {
+			if !strings.Contains(tc.got, w) {
+				t.Errorf("%q lacks %q", tc.got, w)
+			}
+		}
+	}
+}
