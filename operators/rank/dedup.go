@@ -246,9 +246,9 @@ func (o *dedupOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) erro
 		if ttl > 0 {
 			o.last = append(o.last, now)
 		}
-		for c := range o.vals {
-			appendZero(&o.vals[c])
-		}
+	}
+	for c := range o.vals {
+		growTo(&o.vals[c], o.table.Len())
 	}
 	var tv *runtime.Vector
 	if !o.spec.ProcTime {

@@ -134,16 +134,36 @@ func setFrom(dst *runtime.Vector, i int, src *runtime.Vector, r int) {
 	}
 }
 
-// appendZero appends a zero (non-NULL) value to v.
-func appendZero(v *runtime.Vector) {
+// growTo extends v to n rows of zero (non-NULL) values, at least doubling
+// its capacity when it must grow, so that adding keys one batch at a time
+// copies each value O(1) times.
+func growTo(v *runtime.Vector, n int) {
 	switch v.Type.Physical() {
 	case runtime.PhysFloat:
-		v.AppendFloat(0)
+		v.F64 = extend(v.F64, n)
 	case runtime.PhysString:
-		v.AppendString("")
+		v.Str = extend(v.Str, n)
 	default:
-		v.AppendInt(0)
+		v.I64 = extend(v.I64, n)
 	}
+	if v.Null != nil {
+		v.Null = extend(v.Null, n)
+	}
+}
+
+func extend[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if n > cap(s) {
+		ns := make([]T, len(s), max(n, 2*cap(s)))
+		copy(ns, s)
+		s = ns
+	}
+	old := len(s)
+	s = s[:n]
+	clear(s[old:])
+	return s
 }
 
 // keepRows keeps the rows r of v with live[r], in place.
