@@ -26,8 +26,17 @@
 // State per partition: an append-only input keeps only the End best rows
 // (a row that cannot enter them is dropped at once); an updating input
 // keeps every row of the partition, since a retraction can bring a lower
-// row into the top — bound it with Spec.TTL. The partitions held are
-// bounded by Spec.MaxGroups.
+// row into the top — bound it with Spec.TTL. A partition's rows are a
+// sorted array, so a change costs O(log n) comparisons plus moving up to n
+// row ids: fine for thousands of rows per partition, not for millions.
+// The partitions held are bounded by Spec.MaxGroups; those that
+// retractions leave empty are dropped.
+//
+// Nexmark q19 (the 10 highest bids per auction, with the rank) is
+// Spec{PartitionCols: [auction], Order: [{price, Desc}], Start: 1, End: 10,
+// RowNumber: true, RowNumberName: "rank_number"}; q9 (the highest bid of
+// each auction, over an append-only interval join) is End: 1 with Order
+// [{price, Desc}, {dateTime}].
 //
 // # Deduplication (NewDedup, DedupSpec)
 //
@@ -45,13 +54,19 @@
 // is below every other). Per batch only the final change of a key is
 // emitted.
 //
+// Nexmark q18 (the last bid of each bidder on each auction) is
+// DedupSpec{KeyCols: [bidder, auction], TimeCol: dateTime, KeepLast: true}.
+//
 // # Window Top-N and window deduplication (NewWindow, WindowSpec)
 //
 // Over the result of a window TVF or window aggregation, with the window
-// bounds in the partition: the planner keys the input by the other
-// partition columns (or Global), delivers append-only rows with
-// window_start and window_end columns, and watermarks of the window's time
-// attribute. Rows are ranked per (partition, window) keeping the End best;
+// bounds in the partition: the planner keys the input by the partition
+// columns (any of them, with or without the window columns, so that all
+// rows of one window and partition meet in one subtask; runtime.Global at
+// parallelism 1 when there are none but the window columns), delivers
+// append-only rows with window_start and window_end columns (TIMESTAMP(3)
+// or BIGINT ms), and watermarks of the window's time attribute, which a
+// window aggregation forwards after the rows it fires. Rows are ranked per (partition, window) keeping the End best;
 // when the watermark reaches window_end - 1 the window's rows ranked
 // Start..End are emitted once, append-only (+I), and its state is freed.
 // A row whose window has already fired is late: dropped and counted in
