@@ -471,3 +471,45 @@ func TestTopNStateTTLAndLimit(t *testing.T) {
 		t.Fatalf("over the limit: %v", err)
 	}
 }
+
+// TestTopNRestoredPartitionsStartTheirTTLAtRestore checks that partitions
+// restored from a snapshot live for the TTL from the restore, however old
+// they were, and are forgotten after it.
+func TestTopNRestoredPartitionsStartTheirTTLAtRestore(t *testing.T) {
+	clock := int64(1_000_000)
+	newOp, _, err := New(Spec{In: topIn, PartitionCols: []int{0}, Order: []SortKey{{Col: 1}}, Start: 1, End: 1,
+		TTL: time.Second, Clock: func() int64 { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := func(p, x int64) []runtime.Value {
+		return []runtime.Value{runtime.IntValue(p), runtime.IntValue(x), runtime.StringValue("s"), runtime.IntValue(0)}
+	}
+	data, err := opWith(t, newOp, topIn, r(1, 5)).(runtime.Snapshotter).SnapshotState(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock += 10_000 // the snapshot is older than the TTL
+	o := opWith(t, newOp, topIn).(*topOp)
+	defer o.Close()
+	if err := o.RestoreState(data); err != nil {
+		t.Fatal(err)
+	}
+	c := &rttest.Collector{}
+	feed := func(rows ...[]runtime.Value) {
+		t.Helper()
+		b := rttest.NewBatch(topIn, rows...)
+		defer b.Release()
+		if err := o.ProcessBatch(0, b, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock += 900
+	feed(r(1, 3)) // within the TTL of the restore: replaces 5
+	clock += 1500
+	feed(r(1, 4)) // expired since: a new top
+	want := []string{"-D1|5|s|0", "+I1|3|s|0", "+I1|4|s|0"}
+	if got := changelogOf(c); !slices.Equal(got, want) {
+		t.Fatalf("changelog\n got %v\nwant %v", got, want)
+	}
+}
