@@ -367,6 +367,9 @@ func (o *topOp) insert(g int32, b *runtime.Batch, r int) {
 	}
 	id := o.st.add(b, r, seq)
 	pos := o.sort.insertPos(l, id)
+	if l == nil && !o.spec.UpdatingInput { // room for the top and one more
+		l = make([]int32, 0, min(end+1, 64))
+	}
 	l = append(l, 0)
 	copy(l[pos+1:], l[pos:])
 	l[pos] = id

@@ -235,6 +235,9 @@ func (o *windowOp) insert(p *pane, g int32, b *runtime.Batch, r int) {
 	}
 	id := p.st.add(b, r, seq)
 	pos := p.sort.insertPos(l, id)
+	if l == nil {
+		l = make([]int32, 0, min(end, 64))
+	}
 	if len(l) == end {
 		p.st.release(l[end-1])
 		l = l[:end-1]
