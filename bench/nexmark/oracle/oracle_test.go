@@ -1,0 +1,253 @@
+package oracle
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/connectors/nexmark"
+)
+
+// events is the oracle test's event count.
+const events = 10000
+
+func needSQLite(t *testing.T) string {
+	t.Helper()
+	path, err := SQLite()
+	if err != nil {
+		if os.Getenv("SLUICE_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%v (SLUICE_REQUIRE_TOOLS=1 requires it)", err)
+		}
+		t.Skip("SKIPPING THE NEXMARK ORACLE TEST: " + err.Error())
+	}
+	return path
+}
+
+// db is the database of Events(events), loaded once by TestMain ("" when
+// sqlite3 is missing).
+var db string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if sqlite, err := SQLite(); err == nil {
+			dir, err := os.MkdirTemp("", "nexmark-oracle")
+			if err != nil {
+				panic(err)
+			}
+			defer os.RemoveAll(dir)
+			db = filepath.Join(dir, "nexmark.db")
+			if err := Load(sqlite, db, Events(events)); err != nil {
+				panic(err)
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func loaded(t *testing.T) (string, string) {
+	t.Helper()
+	return needSQLite(t), db
+}
+
+func runQ(t *testing.T, sqlite, db, name string) []string {
+	t.Helper()
+	rows, err := Run(sqlite, db, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func same(t *testing.T, name string, got, want []string) {
+	t.Helper()
+	sort.Strings(want)
+	if len(want) == 0 {
+		t.Fatalf("%s: the hand computation has no rows", name)
+	}
+	if !slices.Equal(got, want) {
+		n := 0
+		for n < min(len(got), len(want)) && got[n] == want[n] {
+			n++
+		}
+		var g, w string
+		if n < len(got) {
+			g = got[n]
+		}
+		if n < len(want) {
+			w = want[n]
+		}
+		t.Fatalf("%s: %d rows, want %d; first difference at row %d:\n got %s\nwant %s", name, len(got), len(want), n, g, w)
+	}
+}
+
+func bids() []nexmark.Bid {
+	var out []nexmark.Bid
+	for _, e := range Events(events) {
+		if e.Type == nexmark.BidEvent {
+			out = append(out, e.Bid)
+		}
+	}
+	return out
+}
+
+func TestEveryOracleQueryGivesRows(t *testing.T) {
+	sqlite, db := loaded(t)
+	for _, q := range Queries() {
+		rows := runQ(t, sqlite, db, q)
+		t.Logf("%s: %d rows", q, len(rows))
+		if len(rows) == 0 {
+			t.Errorf("%s: no rows", q)
+		}
+		if _, err := os.Stat(filepath.Join("..", "queries", q+".sql")); err != nil {
+			t.Errorf("%s: no benchmark query: %v", q, err)
+		}
+	}
+}
+
+func TestOracleOfTheSimpleQueriesMatchesGo(t *testing.T) {
+	sqlite, db := loaded(t)
+	var q0, q1, q2 []string
+	for _, b := range bids() {
+		q0 = append(q0, fmt.Sprintf("%d,%d,%d,%d,%s", b.Auction, b.Bidder, b.Price, b.DateTime, b.Extra))
+		euro := b.Price * 908
+		q1 = append(q1, fmt.Sprintf("%d,%d,%d.%03d,%d,%s", b.Auction, b.Bidder, euro/1000, euro%1000, b.DateTime, b.Extra))
+		if b.Auction%123 == 0 {
+			q2 = append(q2, fmt.Sprintf("%d,%d", b.Auction, b.Price))
+		}
+	}
+	same(t, "q0", runQ(t, sqlite, db, "q0"), q0)
+	same(t, "q1", runQ(t, sqlite, db, "q1"), q1)
+	same(t, "q2", runQ(t, sqlite, db, "q2"), q2)
+	var q22 []string
+	for _, b := range bids() {
+		dirs := strings.Split(b.URL, "/")[3:6]
+		q22 = append(q22, fmt.Sprintf("%d,%d,%d,%s,%s", b.Auction, b.Bidder, b.Price, b.Channel, strings.Join(dirs, ",")))
+	}
+	same(t, "q22", runQ(t, sqlite, db, "q22"), q22)
+}
+
+func TestOracleOfSessionsAndDedupMatchesGo(t *testing.T) {
+	sqlite, db := loaded(t)
+	// q11: sessions of a bidder's bids, gap 10 s.
+	byBidder := map[int64][]int64{}
+	type key struct{ bidder, auction int64 }
+	last := map[key]nexmark.Bid{}
+	perAuction := map[int64]int{}
+	for _, b := range bids() {
+		byBidder[b.Bidder] = append(byBidder[b.Bidder], b.DateTime)
+		k := key{b.Bidder, b.Auction}
+		if prev, ok := last[k]; !ok || b.DateTime > prev.DateTime {
+			last[k] = b
+		}
+		perAuction[b.Auction]++
+	}
+	var q11, q18 []string
+	for bidder, ts := range byBidder {
+		slices.Sort(ts)
+		start, n := ts[0], 1
+		for i := 1; i <= len(ts); i++ {
+			if i == len(ts) || ts[i]-ts[i-1] >= 10000 {
+				q11 = append(q11, fmt.Sprintf("%d,%d,%d,%d", bidder, n, start, ts[i-1]+10000))
+				if i < len(ts) {
+					start, n = ts[i], 0
+				}
+			}
+			n++
+		}
+	}
+	for _, b := range last {
+		q18 = append(q18, fmt.Sprintf("%d,%d,%d,%s,%s,%d,%s", b.Auction, b.Bidder, b.Price, b.Channel, b.URL, b.DateTime, b.Extra))
+	}
+	same(t, "q11", runQ(t, sqlite, db, "q11"), q11)
+	same(t, "q18", runQ(t, sqlite, db, "q18"), q18)
+	if sessions := len(q11); sessions <= len(byBidder) {
+		t.Errorf("q11: %d sessions of %d bidders: every bidder has one (want the data to have gaps)", sessions, len(byBidder))
+	}
+	// q19: min(10, bids) rows per auction.
+	want := 0
+	for _, n := range perAuction {
+		want += min(n, 10)
+	}
+	if got := len(runQ(t, sqlite, db, "q19")); got != want {
+		t.Errorf("q19: %d rows, want %d", got, want)
+	}
+}
+
+func TestEventsAreThoseOfTheConnectorOptions(t *testing.T) {
+	// TableOptions and Config describe the same events: 10 ms apart.
+	evs := Events(100)
+	for i, e := range evs {
+		if want := int64(1436918400000 + 10*i); e.Time != want {
+			t.Fatalf("event %d at %d, want %d", i, e.Time, want)
+		}
+	}
+	if o := TableOptions(100); o["events.num"] != "100" || o["first-event.rate"] != strconv.Itoa(Rate) {
+		t.Fatalf("options %v", o)
+	}
+}
+
+func TestSideInputFileIsNexmarks(t *testing.T) {
+	data, err := os.ReadFile("../data/side_input.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, SideInput()) {
+		t.Fatal("bench/nexmark/data/side_input.txt is not SideInput()")
+	}
+}
+
+func TestBenchmarkQueriesHaveNoPlaceholders(t *testing.T) {
+	for _, q := range Queries() {
+		b, err := os.ReadFile(filepath.Join("..", "queries", q+".sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := string(b); strings.Contains(s, "${") || !strings.Contains(s, "INSERT INTO nexmark_"+q) {
+			t.Errorf("%s: a ${…} placeholder left, or no INSERT INTO nexmark_%s", q, q)
+		}
+	}
+}
+
+func TestFlinkFiguresCoverEveryQuery(t *testing.T) {
+	f, err := os.Open("../flink.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	header := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		if len(cols) != 4 {
+			t.Fatalf("flink.tsv: %q has %d columns, want 4", line, len(cols))
+		}
+		if !header {
+			header = true
+			continue
+		}
+		seen[cols[0]] = true
+		for _, c := range cols[1:3] {
+			if n, err := strconv.Atoi(c); (err != nil || n <= 0) && !(cols[0] == "q6" && c == "-") {
+				t.Errorf("flink.tsv: %s: %q is not a positive number of events/s", cols[0], c)
+			}
+		}
+	}
+	for _, q := range Queries() {
+		if !seen[q] {
+			t.Errorf("flink.tsv has no row for %s", q)
+		}
+	}
+}
