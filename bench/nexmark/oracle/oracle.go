@@ -14,8 +14,9 @@
 //   - Windows are computed by integer division of epoch ms (TUMBLE 10 s:
 //     dateTime / 10000 * 10000); HOP(2 s, 10 s) puts a row in the five
 //     windows starting at dateTime / 2000 * 2000 − k·2000, k = 0…4;
-//     SESSION(10 s) starts a session when a bidder's gap reaches 10 s and
-//     ends it at the last bid + 10 s.
+//     SESSION(10 s) starts a session when a bidder's gap exceeds 10 s
+//     (touching windows merge, as in Flink) and ends it at the last bid +
+//     10 s.
 //   - Updating results (q4, q6, q9, q15–q19, …) are their final state: what
 //     the changelog holds once applied to a multiset.
 //   - Ties: the events of Config are 10 ms apart, so no two share a

@@ -154,7 +154,7 @@ func TestOracleOfSessionsAndDedupMatchesGo(t *testing.T) {
 		slices.Sort(ts)
 		start, n := ts[0], 1
 		for i := 1; i <= len(ts); i++ {
-			if i == len(ts) || ts[i]-ts[i-1] >= 10000 {
+			if i == len(ts) || ts[i]-ts[i-1] > 10000 {
 				q11 = append(q11, fmt.Sprintf("%d,%d,%d,%d", bidder, n, start, ts[i-1]+10000))
 				if i < len(ts) {
 					start, n = ts[i], 0
