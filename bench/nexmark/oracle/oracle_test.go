@@ -1,7 +1,6 @@
 package oracle
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	benchmark "github.com/sluicehq/sluice/bench/nexmark"
 	"github.com/sluicehq/sluice/connectors/nexmark"
 )
 
@@ -106,7 +106,7 @@ func TestEveryOracleQueryGivesRows(t *testing.T) {
 		if len(rows) == 0 {
 			t.Errorf("%s: no rows", q)
 		}
-		if _, err := os.Stat(filepath.Join("..", "queries", q+".sql")); err != nil {
+		if _, err := benchmark.Query(q); err != nil {
 			t.Errorf("%s: no benchmark query: %v", q, err)
 		}
 	}
@@ -195,59 +195,7 @@ func TestEventsAreThoseOfTheConnectorOptions(t *testing.T) {
 }
 
 func TestSideInputFileIsNexmarks(t *testing.T) {
-	data, err := os.ReadFile("../data/side_input.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(data, SideInput()) {
+	if !bytes.Equal(benchmark.SideInput(), SideInput()) {
 		t.Fatal("bench/nexmark/data/side_input.txt is not SideInput()")
-	}
-}
-
-func TestBenchmarkQueriesHaveNoPlaceholders(t *testing.T) {
-	for _, q := range Queries() {
-		b, err := os.ReadFile(filepath.Join("..", "queries", q+".sql"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s := string(b); strings.Contains(s, "${") || !strings.Contains(s, "INSERT INTO nexmark_"+q) {
-			t.Errorf("%s: a ${…} placeholder left, or no INSERT INTO nexmark_%s", q, q)
-		}
-	}
-}
-
-func TestFlinkFiguresCoverEveryQuery(t *testing.T) {
-	f, err := os.Open("../flink.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	header := false
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		cols := strings.Split(line, "\t")
-		if len(cols) != 4 {
-			t.Fatalf("flink.tsv: %q has %d columns, want 4", line, len(cols))
-		}
-		if !header {
-			header = true
-			continue
-		}
-		seen[cols[0]] = true
-		for _, c := range cols[1:3] {
-			if n, err := strconv.Atoi(c); (err != nil || n <= 0) && !(cols[0] == "q6" && c == "-") {
-				t.Errorf("flink.tsv: %s: %q is not a positive number of events/s", cols[0], c)
-			}
-		}
-	}
-	for _, q := range Queries() {
-		if !seen[q] {
-			t.Errorf("flink.tsv has no row for %s", q)
-		}
 	}
 }
