@@ -27,11 +27,12 @@
 // person.proportion + auction.proportion + bid.proportion events (1 : 3 :
 // 46 by default) the first are people, then auctions, then bids. Person and
 // auction ids count up from 1000. An auction's seller, and a bid's bidder
-// and auction, are most often "hot" — the first person (seller), second
-// person (bidder) or first auction of the latest group of 100 — with odds
-// set by the hot-ratio options (a ratio r makes a pick hot with chance
-// 1 − 1/r), else a person among the last 1000 or an auction among the last
-// auction.num-in-flight, or a few ahead. Event n occurs at base-time +
+// and auction, are often "hot" — the first person (seller), second person
+// (bidder) or first auction of the latest group of 100 — with odds set by
+// the hot-ratio options (a ratio r makes a pick hot with chance 1 − 1/r:
+// 3/4 of sellers and bidders, 1/2 of the bids' auctions by default), else
+// a person among the last person.num-active or an auction among the last
+// auction.num-in-flight, or one of the next 10 (not yet generated). Event n occurs at base-time +
 // n / first-event.rate seconds (with a next-event.rate other than
 // first-event.rate, the rate alternates between the two every half
 // rate.period, or follows a sine for 'rate.shape' = 'sine'). Prices are
