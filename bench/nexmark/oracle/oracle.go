@@ -8,9 +8,10 @@
 // How the results are written, for a comparison with Sluice's:
 //   - One row per line, comma-separated (sqlite3 -csv; text quoted when it
 //     needs it), NULL as \N, in the sink's column order; Run sorts them.
-//   - TIMESTAMP(3) values are epoch milliseconds; q1's and q14's
-//     DECIMAL(23, 3) prices are exact decimals with three places
-//     ("908.000"); AVG of a BIGINT is a BIGINT (truncated), as in Flink.
+//   - TIMESTAMP(3) values are epoch milliseconds (TimeColumns says
+//     which); q1's and q14's DECIMAL(23, 3) prices are exact decimals with
+//     three places, "908.000" (DecimalColumns); AVG of a BIGINT is a
+//     BIGINT (truncated), as in Flink.
 //   - Windows are computed by integer division of epoch ms (TUMBLE 10 s:
 //     dateTime / 10000 * 10000); HOP(2 s, 10 s) puts a row in the five
 //     windows starting at dateTime / 2000 * 2000 − k·2000, k = 0…4;
@@ -101,6 +102,22 @@ func SQL(name string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// timeColumns and decimalColumns are, per query, the columns of its sink
+// (from 0) that are TIMESTAMP(3) — written as epoch ms — and DECIMAL.
+var (
+	timeColumns = map[string][]int{"q0": {3}, "q1": {3}, "q7": {3}, "q8": {2}, "q9": {5, 6, 13}, "q10": {3},
+		"q11": {2, 3}, "q12": {2, 3}, "q13": {3}, "q14": {4}, "q18": {5}, "q19": {5}, "q20": {5, 11, 12}}
+	decimalColumns = map[string][]int{"q1": {2}, "q14": {2}}
+)
+
+// TimeColumns returns the columns of query name's rows that are
+// TIMESTAMP(3), which the oracle writes as epoch milliseconds.
+func TimeColumns(name string) []int { return timeColumns[name] }
+
+// DecimalColumns returns the columns of query name's rows that are
+// DECIMAL(23, 3), which the oracle writes exactly with three decimals.
+func DecimalColumns(name string) []int { return decimalColumns[name] }
 
 // SQLite returns the path of the sqlite3 program.
 func SQLite() (string, error) {

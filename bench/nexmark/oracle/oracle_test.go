@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -197,5 +198,33 @@ func TestEventsAreThoseOfTheConnectorOptions(t *testing.T) {
 func TestSideInputFileIsNexmarks(t *testing.T) {
 	if !bytes.Equal(benchmark.SideInput(), SideInput()) {
 		t.Fatal("bench/nexmark/data/side_input.txt is not SideInput()")
+	}
+}
+
+// sinkColumn matches a column of a sink's CREATE TABLE: name and type.
+var sinkColumn = regexp.MustCompile("(?m)^\\s+`?(\\w+)`?\\s+([A-Z]+)")
+
+func TestTimeAndDecimalColumnsAreTheSinks(t *testing.T) {
+	for _, q := range Queries() {
+		text, err := benchmark.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sink, _ := strings.Cut(text, "CREATE TABLE nexmark_"+q+" (")
+		sink, _, _ = strings.Cut(sink, ") WITH (")
+		sink, _, _ = strings.Cut(sink, ") PARTITIONED BY")
+		var times, decimals []int
+		for i, m := range sinkColumn.FindAllStringSubmatch(sink, -1) {
+			switch m[2] {
+			case "TIMESTAMP":
+				times = append(times, i)
+			case "DECIMAL":
+				decimals = append(decimals, i)
+			}
+		}
+		if !slices.Equal(times, TimeColumns(q)) || !slices.Equal(decimals, DecimalColumns(q)) {
+			t.Errorf("%s: the sink's TIMESTAMP columns are %v and DECIMAL %v; TimeColumns %v, DecimalColumns %v",
+				q, times, decimals, TimeColumns(q), DecimalColumns(q))
+		}
 	}
 }
