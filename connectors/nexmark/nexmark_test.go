@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -356,13 +357,36 @@ func TestPositionRestoreGoesOnWithTheSameEvents(t *testing.T) {
 }
 
 func TestRateLimitedFollowsTheWallClock(t *testing.T) {
-	s := runtime.NewSchema(field("event_type"))
-	start := time.Now()
-	rows := run(t, s, opts("events.num", "300", "first-event.rate", "1000", "rate.limited", "true"), 1)
-	// Event 299 is at 299 ms.
-	if len(rows) != 300 || time.Since(start) < 250*time.Millisecond {
-		t.Fatalf("%d events in %v, want 300 in about 300ms", len(rows), time.Since(start))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := runtime.NewSchema(field("dateTime"))
+		base := time.Date(2015, 7, 15, 0, 0, 0, 0, time.UTC).UnixMilli()
+		src := open(t, s, opts("events.num", "300", "first-event.rate", "1000", "rate.limited", "true"), 0, 1)
+		start := time.Now()
+		n := 0
+		for {
+			b, _, err := src.Poll(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b == nil {
+				continue
+			}
+			elapsed := time.Since(start).Milliseconds()
+			for i := range b.Len() {
+				if at := b.Cols[0].I64[b.Row(i)] - base; at > elapsed {
+					t.Fatalf("event %d of time +%d ms emitted at +%d ms", n, at, elapsed)
+				}
+				n++
+			}
+		}
+		// Event 299 is at 299 ms.
+		if d := time.Since(start); n != 300 || d < 299*time.Millisecond || d > 400*time.Millisecond {
+			t.Fatalf("%d events in %v, want 300 in about 300ms", n, d)
+		}
+	})
 }
 
 func TestRateShapeAlternatesRates(t *testing.T) {
