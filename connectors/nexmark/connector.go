@@ -187,11 +187,16 @@ func parse(t connectors.Table) (*config, error) {
 	}
 	cfg := &config{table: t.Name, schema: t.Schema, gen: NewGenerator(c),
 		paced: o.Bool("rate.limited") || !o.Bool("max-emit-speed"), perSec: float64(c.FirstRate)}
+	seen := map[field]bool{}
 	for _, f := range t.Schema.Fields {
 		fd, err := lookupField(t.Name, f)
 		if err != nil {
 			return nil, err
 		}
+		if seen[fd] {
+			return nil, fmt.Errorf("table %s: column %s is there twice", t.Name, f.Name)
+		}
+		seen[fd] = true
 		cfg.fields = append(cfg.fields, fd)
 	}
 	return cfg, nil

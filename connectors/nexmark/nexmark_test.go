@@ -316,6 +316,7 @@ func TestOptionErrors(t *testing.T) {
 		{runtime.NewSchema(runtime.Field{Name: "bid.price", Type: runtime.Varchar, Nullable: true}), opts(), `column bid.price is VARCHAR; the nexmark connector fills it with BIGINT values`},
 		{runtime.NewSchema(runtime.Field{Name: "bid.price", Type: runtime.BigInt}), opts(), `column bid.price is NOT NULL, but it is NULL in the events that are not bids`},
 		{runtime.NewSchema(), opts(), `needs at least one column`},
+		{runtime.NewSchema(field("bid.price"), runtime.Field{Name: "BID.PRICE", Type: runtime.BigInt, Nullable: true}), opts(), `column BID.PRICE is there twice`},
 	} {
 		_, err := newSource(t, c.s, c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
