@@ -93,10 +93,11 @@ func (q *Query) Predicate(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error
 
 // Column resolves a column reference in s, with a positioned error.
 func (q *Query) Column(s *Scope, c *sqlparser.ColName) (int, error) {
-	if !c.Qualifier.Qualifier.IsEmpty() {
-		return -1, q.Errorf(c, "qualified table names are not supported")
+	qualifier, name := c.Qualifier.Name.String(), c.Name.String()
+	if !c.Qualifier.Qualifier.IsEmpty() { // t.row.field
+		qualifier, name = c.Qualifier.Qualifier.String(), qualifier+"."+name
 	}
-	i, err := s.Resolve(c.Qualifier.Name.String(), c.Name.String())
+	i, err := s.Resolve(qualifier, name)
 	if err != nil {
 		return -1, q.Errorf(c, "%s", err.Error())
 	}
