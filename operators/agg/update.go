@@ -451,17 +451,21 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
 		v := &out.Cols[first+ci]
-		if c.v >= 0 {
-			a.V[int(g)*l.nV+c.v].emit(c, v)
-			continue
-		}
 		switch c.Func {
 		case Count:
 			v.AppendInt(a.I[bi+c.i])
 		case CountDistinct:
 			v.AppendInt(int64(a.D[int(g)*l.nD+c.d].len()))
-		case Sum, SumDistinct:
-			if c.i2 >= 0 && a.I[bi+c.i2] == 0 || c.d >= 0 && a.D[int(g)*l.nD+c.d].len() == 0 {
+		case Sum:
+			if c.i2 >= 0 && a.I[bi+c.i2] == 0 {
+				v.AppendNull()
+			} else if c.f >= 0 {
+				v.AppendFloat(a.F[bf+c.f])
+			} else {
+				v.AppendInt(a.I[bi+c.i])
+			}
+		case SumDistinct:
+			if a.D[int(g)*l.nD+c.d].len() == 0 {
 				v.AppendNull()
 			} else if c.f >= 0 {
 				v.AppendFloat(a.F[bf+c.f])
@@ -476,6 +480,10 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 				v.AppendFloat(a.F[bf+c.f] / float64(n))
 			}
 		case Min, Max, FirstValue, LastValue:
+			if c.v >= 0 {
+				a.V[int(g)*l.nV+c.v].emit(c, v)
+				continue
+			}
 			if c.i2 >= 0 && a.I[bi+c.i2] == 0 {
 				v.AppendNull()
 				continue
@@ -489,7 +497,9 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 				v.AppendInt(a.I[bi+c.i])
 			}
 		case ListAgg:
-			if a.I[bi+c.i2] == 0 {
+			if c.v >= 0 {
+				a.V[int(g)*l.nV+c.v].emit(c, v)
+			} else if a.I[bi+c.i2] == 0 {
 				v.AppendNull()
 			} else {
 				v.AppendString(string(a.B[int(g)*l.nB+c.b]))
