@@ -522,48 +522,54 @@ func runRetract(t tb, aggs []refAgg, log []change, sizes []int, par int, retract
 // retractions (-U, maybe followed by +U of the same key; or -D) only of
 // rows inserted before and still live.
 func genChangelog(t *rapid.T, retract bool) []change {
-	keys := rapid.IntRange(1, 5).Draw(t, "keys")
-	steps := rapid.IntRange(1, 200).Draw(t, "steps")
+	return makeChangelog(func(lo, hi int, label string) int { return rapid.IntRange(lo, hi).Draw(t, label) }, retract, 5, 200)
+}
+
+// makeChangelog is genChangelog drawing from draw (lo..hi inclusive), with
+// up to maxKeys keys and maxSteps steps.
+func makeChangelog(draw func(lo, hi int, label string) int, retract bool, maxKeys, maxSteps int) []change {
+	keys := draw(1, maxKeys, "keys")
+	steps := draw(1, maxSteps, "steps")
 	var log []change
 	var live []rrow
 	newRow := func(k int64) rrow {
 		r := rrow{k: k}
-		if x := rapid.IntRange(-5, 6).Draw(t, "v"); x < 6 {
+		if x := draw(-5, 6, "v"); x < 6 {
 			v := int64(x)
 			r.v = &v
 		}
-		if x := rapid.IntRange(-8, 9).Draw(t, "d"); x < 9 {
+		if x := draw(-8, 9, "d"); x < 9 {
 			d := float64(x) / 4
 			r.d = &d
 		}
-		if x := rapid.IntRange(0, 5).Draw(t, "s"); x < 5 {
+		if x := draw(0, 5, "s"); x < 5 {
 			s := []string{"a", "b", "c", "dd", ""}[x]
 			r.s = &s
 		}
-		if x := rapid.IntRange(0, 2).Draw(t, "f"); x < 2 {
+		if x := draw(0, 2, "f"); x < 2 {
 			f := x == 1
 			r.f = &f
 		}
 		return r
 	}
 	for range steps {
-		if retract && len(live) > 0 && rapid.IntRange(0, 9).Draw(t, "retract?") < 4 {
-			i := rapid.IntRange(0, len(live)-1).Draw(t, "which")
+		if retract && len(live) > 0 && draw(0, 9, "retract?") < 4 {
+			i := draw(0, len(live)-1, "which")
 			r := live[i]
 			live = slices.Delete(live, i, i+1)
-			if rapid.Bool().Draw(t, "delete?") {
+			if draw(0, 1, "delete?") == 1 {
 				log = append(log, change{runtime.Delete, r})
 				continue
 			}
 			log = append(log, change{runtime.UpdateBefore, r})
-			if rapid.Bool().Draw(t, "then +U?") {
+			if draw(0, 1, "then +U?") == 1 {
 				n := newRow(r.k)
 				live = append(live, n)
 				log = append(log, change{runtime.UpdateAfter, n})
 			}
 			continue
 		}
-		r := newRow(int64(rapid.IntRange(0, keys-1).Draw(t, "k")))
+		r := newRow(int64(draw(0, keys-1, "k")))
 		live = append(live, r)
 		log = append(log, change{runtime.Insert, r})
 	}
