@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -826,4 +827,61 @@ func ExampleSpec_retract() {
 	_, out, err := New(Spec{In: in, KeyCols: []int{1}, Retract: true, Aggs: []agg.Spec{{Func: agg.Avg, Col: 2, Name: "avg"}}})
 	fmt.Println(out, err)
 	// Output: (category BIGINT NOT NULL, avg DOUBLE NOT NULL) <nil>
+}
+
+// TestRetractAfterTTLIsIgnored checks a retracting GROUP BY with a state
+// TTL: a retraction reaching an expired group is ignored (its state is
+// gone, as in Flink), a later insert starts the group anew with +I, and a
+// group expired but not yet purged does not retract its stale result.
+func TestRetractAfterTTLIsIgnored(t *testing.T) {
+	in := runtime.NewSchema(runtime.Field{Name: "k", Type: runtime.Varchar}, runtime.Field{Name: "v", Type: runtime.BigInt})
+	clock := int64(1_000_000)
+	newOp, out, err := New(Spec{In: in, KeyCols: []int{0}, Retract: true, TTL: time.Second, Clock: func() int64 { return clock },
+		Aggs: []agg.Spec{{Func: agg.Count, Col: -1, Name: "n"}, {Func: agg.Min, Col: 1, Name: "lo"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOp().(*op)
+	if err := o.Open(rttest.NewContext("agg", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	c, _ := rttest.NewCollector(out)
+	feed := func(kinds []runtime.RowKind, rows ...[]runtime.Value) {
+		t.Helper()
+		b := rttest.NewBatch(in, rows...)
+		for i, k := range kinds {
+			b.SetKind(i, k)
+		}
+		if err := o.ProcessBatch(0, b, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv := func(k string, v int64) []runtime.Value {
+		return []runtime.Value{runtime.StringValue(k), runtime.IntValue(v)}
+	}
+	I, D := runtime.Insert, runtime.Delete
+	feed([]runtime.RowKind{I, I, I}, kv("a", 1), kv("a", 2), kv("b", 3))
+	clock += 2000 // both expire
+	feed([]runtime.RowKind{D, I}, kv("a", 1), kv("b", 7))
+	feed([]runtime.RowKind{I}, kv("a", 5))
+	// a, updated now, expires before the next purge: a retraction finds
+	// it expired, not purged, and is ignored all the same.
+	clock += 900
+	feed([]runtime.RowKind{I}, kv("x", 0)) // purges (nothing), next purge in 250 ms
+	clock += 200
+	feed([]runtime.RowKind{D, I}, kv("a", 5), kv("a", 6))
+	want := []string{
+		"+Ia,2,1", "+Ib,1,3",
+		"+Ib,1,7",
+		"+Ia,1,5",
+		"+Ix,1,0",
+		"+Ia,1,6",
+	}
+	if got := c.Changelog(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("changelog\n got %v\nwant %v", got, want)
+	}
+	if n := o.accs.Ignored(); n != 2 {
+		t.Fatalf("%d retractions ignored, want 2", n)
+	}
 }
