@@ -12,7 +12,7 @@
 // Sluice differs (a planner that wants Flink's types casts the result):
 //
 //	COUNT(*), COUNT(x), COUNT(DISTINCT x)  BIGINT NOT NULL
-//	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT/TIMESTAMP x (Flink: INT for INT), DOUBLE for DOUBLE
+//	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT x (Flink: INT for INT), DOUBLE for DOUBLE
 //	AVG(x)                                 DOUBLE (Flink: the type of x, so AVG(BIGINT) is a truncated BIGINT)
 //	MIN(x), MAX(x)                         the type of x
 //	FIRST_VALUE(x), LAST_VALUE(x)          the type of x; by arrival order
@@ -45,6 +45,12 @@
 // (a retraction removes the earliest live copy of the value, as Flink), the
 // variances Welford's state. The append-only layout keeps MIN and MAX in a
 // flat slot (the fast path); only a retracting layout pays for multisets.
+// Retraction is exact for integers (SUM keeps an int64, failing on
+// overflow as appending does; AVG sums in a float64, exact while the sum
+// stays within ±2^53) and as exact as float64 addition for DOUBLE (SUM and
+// AVG of DOUBLE, as in Flink, may keep a rounding residue after
+// retractions).
+//
 // A retracting layout also counts each group's rows (Accs.Rows): a
 // retraction reaching a group with no rows (its state expired, or it was
 // never inserted) is ignored, as in Flink, and counted (Accs.Ignored).
