@@ -121,24 +121,59 @@ func (a *Accs) updateSigned(ci int, c *compiled, b *runtime.Batch, rows, groups 
 // values in ascending order, each with its count of live copies) or of one
 // retracting FIRST_VALUE, LAST_VALUE or LISTAGG (a list: the live values
 // in arrival order). One of ints, floats and strs is used, by the input's
-// physical type.
+// physical type. A multiset of numbers keeps each count next to its value
+// (ints: v0, n0, v1, n1, …; floats the same, counts as floats), so that
+// one slice holds it; a multiset of strings keeps counts in counts.
 type bag struct {
 	ints   []int64
 	floats []float64
 	strs   []string
-	counts []int32 // multisets only
+	counts []int32 // multisets of strings only
 }
 
 // count adds (sign > 0) or removes one copy of row r of v in the multiset.
 func (m *bag) count(v *runtime.Vector, phys runtime.Physical, r int, sign int8) {
 	switch phys {
 	case runtime.PhysFloat:
-		m.floats, m.counts = msCount(m.floats, m.counts, v.F64[r], sign)
+		m.floats = pairCount(m.floats, v.F64[r], sign)
 	case runtime.PhysString:
 		m.strs, m.counts = msCount(m.strs, m.counts, v.Str[r], sign)
 	default:
-		m.ints, m.counts = msCount(m.ints, m.counts, v.I64[r], sign)
+		m.ints = pairCount(m.ints, v.I64[r], sign)
 	}
+}
+
+// pairCount adds (sign > 0) or removes one copy of x in the multiset of
+// (value, count) pairs p.
+func pairCount[T int64 | float64](p []T, x T, sign int8) []T {
+	lo, hi := 0, len(p)/2
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if cmp.Less(p[2*h], x) {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	found := lo < len(p)/2 && cmp.Compare(p[2*lo], x) == 0
+	if sign > 0 {
+		if found {
+			p[2*lo+1]++
+			return p
+		}
+		if p == nil {
+			p = make([]T, 0, 8)
+		}
+		return slices.Insert(p, 2*lo, x, 1)
+	}
+	if !found {
+		return p
+	}
+	if p[2*lo+1] > 1 {
+		p[2*lo+1]--
+		return p
+	}
+	return slices.Delete(p, 2*lo, 2*lo+2)
 }
 
 func msCount[T cmp.Ordered](vals []T, counts []int32, x T, sign int8) ([]T, []int32) {
@@ -199,6 +234,9 @@ func (m *bag) emit(c *compiled, v *runtime.Vector) {
 	if c.Func == Max || c.Func == LastValue {
 		i = n - 1
 	}
+	if c.Func == Max && c.phys != runtime.PhysString {
+		i = n - 2 // the last (value, count) pair
+	}
 	switch {
 	case c.Func == ListAgg:
 		v.AppendString(strings.Join(m.strs, c.sep))
@@ -220,14 +258,14 @@ func (m *bag) merge(o *bag, multiset bool) {
 		m.strs = append(m.strs, o.strs...)
 		return
 	}
-	for i, x := range o.ints {
-		for range o.counts[i] {
-			m.ints, m.counts = msCount(m.ints, m.counts, x, 1)
+	for i := 0; i+1 < len(o.ints); i += 2 {
+		for range o.ints[i+1] {
+			m.ints = pairCount(m.ints, o.ints[i], 1)
 		}
 	}
-	for i, x := range o.floats {
-		for range o.counts[i] {
-			m.floats, m.counts = msCount(m.floats, m.counts, x, 1)
+	for i := 0; i+1 < len(o.floats); i += 2 {
+		for range int64(o.floats[i+1]) {
+			m.floats = pairCount(m.floats, o.floats[i], 1)
 		}
 	}
 	for i, x := range o.strs {
