@@ -347,6 +347,9 @@ func (o *op) Describe() string {
 		fmt.Fprintf(&b, "group aggregate: one global group, an updating result (%s)\n", kinds)
 	}
 	b.WriteString("state: one entry per key")
+	if o.spec.Retract {
+		b.WriteString(" (with the live values of its MIN, MAX, FIRST_VALUE, LAST_VALUE and LISTAGG, to retract them)")
+	}
 	if o.spec.TTL > 0 {
 		fmt.Fprintf(&b, ", TTL %v in processing time ('table.exec.state.ttl')", o.spec.TTL)
 	} else {
