@@ -142,3 +142,91 @@ func (o *tjEvent) restore(data []byte) error {
 	o.wm = wm
 	return nil
 }
+
+// A processing-time temporal join snapshot:
+//
+//	build side ended (1 byte)
+//	build rows, one per key: n, each build column
+//	probe rows held back, in arrival order: n, each probe column
+
+const tjProcSnapKind = "processing-time temporal join"
+
+var _ runtime.Snapshotter = (*tjProc)(nil)
+
+// SnapshotState implements runtime.Snapshotter.
+func (o *tjProc) SnapshotState(int64) ([]byte, error) {
+	held := 0
+	if o.held != nil {
+		held = o.held.N
+	}
+	e := snap.NewEncoder(tjProcSnapKind, 64+9*(o.keys.live*len(o.build)+held*o.spec.Probe.Len()))
+	e.Bool(o.buildEnded)
+	free := make([]bool, len(o.keys.entries))
+	for _, id := range o.keys.free {
+		free[id] = true
+	}
+	live := make([]int32, 0, o.keys.live)
+	for id, f := range free {
+		if !f {
+			live = append(live, int32(id))
+		}
+	}
+	e.Int(len(live))
+	for c := range o.build {
+		e.Vector(&o.build[c], live)
+	}
+	e.Int(held)
+	for c := range o.spec.Probe.Fields {
+		if o.held == nil {
+			v := runtime.Vector{Type: o.spec.Probe.Fields[c].Type}
+			e.Vector(&v, nil)
+			continue
+		}
+		e.Vector(&o.held.Cols[c], nil)
+	}
+	return e.Finish(), nil
+}
+
+// RestoreState implements runtime.Snapshotter.
+func (o *tjProc) RestoreState(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if err := o.restore(data); err != nil {
+		fresh := newTJProc(o.spec, o.out)
+		fresh.ctx, fresh.outB = o.ctx, o.outB
+		*o = *fresh
+		return fmt.Errorf("%s operator %q: cannot restore state: %w", tjProcSnapKind, tjOpName(o.ctx), err)
+	}
+	if m := metricsOf(o.ctx); m != nil {
+		m.SetStateKeys(o.keys.live)
+	}
+	return nil
+}
+
+func (o *tjProc) restore(data []byte) error {
+	if o.keys.live > 0 || o.held != nil || o.buildEnded {
+		return fmt.Errorf("the operator already holds state")
+	}
+	d, err := snap.Open(tjProcSnapKind, data)
+	if err != nil {
+		return err
+	}
+	ended := d.Bool()
+	bb := tjReadRows(d, o.spec.Build, "build")
+	pb := tjReadRows(d, o.spec.Probe, "probe")
+	if err := d.Done(); err != nil {
+		return err
+	}
+	if err := o.apply(bb); err != nil {
+		return err
+	}
+	if o.keys.live != bb.N {
+		return fmt.Errorf("%d build rows hold %d distinct keys", bb.N, o.keys.live)
+	}
+	if pb.N > 0 {
+		o.held = pb
+	}
+	o.buildEnded = ended
+	return nil
+}
