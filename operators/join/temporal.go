@@ -203,12 +203,48 @@ func tjNoMatch(b *runtime.Batch, cols []int, r int) bool {
 // tjGatherOrNull appends rows of src to dst (same physical type); nilID
 // appends a NULL.
 func tjGatherOrNull(dst, src *runtime.Vector, rows []int32) {
-	for _, r := range rows {
-		if r == nilID {
-			dst.AppendNull()
-		} else {
-			dst.AppendFrom(src, int(r))
+	if !slices.Contains(rows, nilID) {
+		appendGather(dst, src, rows)
+		return
+	}
+	n0 := dst.Len()
+	switch dst.Type.Physical() {
+	case runtime.PhysFloat:
+		out := slices.Grow(dst.F64, len(rows))
+		for _, r := range rows {
+			x := 0.0
+			if r != nilID {
+				x = src.F64[r]
+			}
+			out = append(out, x)
 		}
+		dst.F64 = out
+	case runtime.PhysString:
+		out := slices.Grow(dst.Str, len(rows))
+		for _, r := range rows {
+			x := ""
+			if r != nilID {
+				x = src.Str[r]
+			}
+			out = append(out, x)
+		}
+		dst.Str = out
+	default:
+		out := slices.Grow(dst.I64, len(rows))
+		for _, r := range rows {
+			x := int64(0)
+			if r != nilID {
+				x = src.I64[r]
+			}
+			out = append(out, x)
+		}
+		dst.I64 = out
+	}
+	if dst.Null == nil {
+		dst.Null = make([]bool, n0, n0+len(rows))
+	}
+	for _, r := range rows {
+		dst.Null = append(dst.Null, r == nilID || src.Null != nil && src.Null[r])
 	}
 }
 

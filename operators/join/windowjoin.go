@@ -177,7 +177,8 @@ type wjOp struct {
 	wm      int64
 	sides   [2]wjSide
 	windows map[[2]int64]*wjWindow
-	groups  int // (window, key) pairs held
+	spare   []*wjWindow // fired windows, emptied, for reuse
+	groups  int         // (window, key) pairs held
 	filter  tjFilter
 	outB    *runtime.Batch
 
@@ -211,6 +212,12 @@ func newWJ(spec *WindowSpec, out *runtime.Schema) *wjOp {
 }
 
 func (o *wjOp) newWindow(start, end int64) *wjWindow {
+	if n := len(o.spare); n > 0 {
+		w := o.spare[n-1]
+		o.spare = o.spare[:n-1]
+		w.start, w.end = start, end
+		return w
+	}
 	keyTypes := make([]runtime.Type, len(o.spec.LeftKeys))
 	for i, c := range o.spec.LeftKeys {
 		keyTypes[i] = o.spec.Left.Fields[c].Type
@@ -370,12 +377,44 @@ func (o *wjOp) ProcessWatermark(wm int64, out runtime.Output) error {
 		}
 		delete(o.windows, [2]int64{w.start, w.end})
 		o.groups -= w.keys.live
+		o.recycle(w)
 	}
 	clear(o.fire)
 	if m := metricsOf(o.ctx); m != nil {
 		m.SetStateKeys(o.groups)
 	}
 	return nil
+}
+
+// wjMaxSpare is the number of fired windows kept for reuse, and
+// wjMaxSpareSlots the largest key table worth keeping.
+const (
+	wjMaxSpare      = 4
+	wjMaxSpareSlots = 1 << 16
+)
+
+// recycle empties a fired window and keeps it for reuse, so that windows
+// that come and go do not allocate their tables and stores anew.
+func (o *wjOp) recycle(w *wjWindow) {
+	if len(o.spare) >= wjMaxSpare || len(w.keys.slots) > wjMaxSpareSlots {
+		return
+	}
+	kt := &w.keys
+	for i := range kt.slots {
+		kt.slots[i] = slot{id: nilID}
+	}
+	kt.entries, kt.free, kt.live = kt.entries[:0], kt.free[:0], 0
+	for c := range kt.vals {
+		kt.vals[c].Reset()
+	}
+	for i := range w.rows {
+		st := &w.rows[i]
+		for c := range st.cols {
+			st.cols[c].Reset()
+		}
+		st.key, st.next, st.live = st.key[:0], st.next[:0], 0
+	}
+	o.spare = append(o.spare, w)
 }
 
 // emitWindow emits the joined rows of w: the pairs key by key, then the
