@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
@@ -65,7 +66,8 @@ import (
 // the version valid at the watermark plus the changes after it; older
 // versions are freed as the watermark passes them, and a key whose last
 // change is a deletion behind the watermark is dropped. MaxGroups bounds the
-// keys a subtask holds (an error wrapping state.ErrStateLimit beyond it).
+// keys a subtask holds (an error wrapping state.ErrStateLimit beyond it), and
+// TTL forgets keys whose versioned side has been idle (in processing time).
 
 // ErrInvalidTemporal is wrapped by every error NewTemporal and
 // NewProcTemporal return for a bad spec.
@@ -93,6 +95,13 @@ type TemporalSpec struct {
 	// (0: no limit); going over fails with an error wrapping
 	// state.ErrStateLimit.
 	MaxGroups int
+	// TTL forgets a key whose versioned side has had no change for this
+	// long (0: never), in processing time, as 'table.exec.state.ttl':
+	// later probe rows find no version for it.
+	TTL time.Duration
+	// Clock returns the processing time in milliseconds (nil: the wall
+	// clock); for tests.
+	Clock func() int64
 	// Name, when set, is prepended to every output column name (as
 	// Spec.Name).
 	Name string
@@ -105,6 +114,9 @@ type TemporalSpec struct {
 func NewTemporal(spec TemporalSpec) (newOp func() runtime.Operator, out *runtime.Schema, err error) {
 	if err := tjValidate("temporal join", spec.Probe, spec.Versioned, spec.ProbeKeys, spec.VersionKeys, spec.MaxGroups); err != nil {
 		return nil, nil, err
+	}
+	if spec.TTL < 0 {
+		return nil, nil, tjInvalid("temporal join: negative state TTL %v", spec.TTL)
 	}
 	if err := tjCheckTime("probe", spec.Probe, spec.ProbeTime); err != nil {
 		return nil, nil, err
@@ -391,6 +403,7 @@ type tjEvent struct {
 
 	probes tjProbes
 	filter tjFilter
+	ttl    tjTTL
 
 	compactRows int
 	outB        *runtime.Batch
@@ -405,7 +418,10 @@ type tjEvent struct {
 	lateLog  runtime.LateLog
 }
 
-var _ runtime.Operator = (*tjEvent)(nil)
+var (
+	_ runtime.Operator        = (*tjEvent)(nil)
+	_ runtime.ProcessingTimer = (*tjEvent)(nil)
+)
 
 func newTJEvent(spec *TemporalSpec, out *runtime.Schema) *tjEvent {
 	keyTypes := make([]runtime.Type, len(spec.VersionKeys))
@@ -420,6 +436,7 @@ func newTJEvent(spec *TemporalSpec, out *runtime.Schema) *tjEvent {
 		vers:        newRowStore(spec.Versioned),
 		probes:      newTJProbes(spec.Probe),
 		compactRows: minCompactRows,
+		ttl:         newTJTTL(spec.TTL, spec.Clock),
 	}
 	if spec.Residual != nil {
 		o.filter.c, _ = expr.Compile(spec.Residual, out) // checked by NewTemporal
@@ -436,7 +453,39 @@ func (o *tjEvent) Open(ctx *runtime.Context) error {
 	if o.outB == nil {
 		o.outB = runtime.NewBatch(o.out)
 	}
+	o.ttl.open(ctx)
 	return nil
+}
+
+// OnProcessingTime purges the keys whose TTL has passed.
+func (o *tjEvent) OnProcessingTime(_ int64, _ runtime.Output) error {
+	now := o.ttl.now()
+	o.purge(now)
+	o.ttl.rearm(o.ctx, now)
+	return nil
+}
+
+// purge forgets the keys expired at now, if a purge is due.
+func (o *tjEvent) purge(now int64) {
+	if !o.ttl.purgeDue(now) {
+		return
+	}
+	for k := range o.keys.entries {
+		if o.keys.entries[k].count[1] > 0 && o.ttl.expired(int32(k), now) {
+			o.dropKey(int32(k))
+		}
+	}
+	if m := metricsOf(o.ctx); m != nil {
+		m.SetStateKeys(o.keys.live)
+	}
+}
+
+// dropKey frees every change of key k, and so the key.
+func (o *tjEvent) dropKey(k int32) {
+	e := &o.keys.entries[k]
+	for e.count[1] > 0 {
+		o.vers.free(&o.keys, 1, e.head[1])
+	}
 }
 
 // ProcessBatch buffers probe rows (input 0) and applies changes of the
@@ -509,6 +558,8 @@ func (o *tjEvent) addVersions(b *runtime.Batch) error {
 		return nil
 	}
 	keyCols := o.spec.VersionKeys
+	now := o.ttl.now()
+	o.purge(now)
 	o.hashes = runtime.HashColumns(b, keyCols, o.hashes)
 	tcol := &b.Cols[o.spec.VersionTime]
 	o.stored = o.stored[:0]
@@ -528,12 +579,17 @@ func (o *tjEvent) addVersions(b *runtime.Batch) error {
 		ends := kind == runtime.UpdateBefore || kind == runtime.Delete
 		h := o.hashes[i]
 		k := o.keys.find(h, b, keyCols, r)
+		if k != nilID && o.ttl.expired(k, now) {
+			o.dropKey(k) // expired: starts anew
+			k = nilID
+		}
 		if k == nilID {
 			// Even a -U/-D: it ends what a change arriving later with an
 			// earlier time may start.
 			k = o.keys.insert(h, b, keyCols, r)
 		}
 		o.insertVersion(k, t, ends)
+		o.ttl.touch(k, now)
 		o.stored = append(o.stored, int32(r))
 	}
 	o.vers.appendColumns(b, o.stored)
@@ -624,12 +680,13 @@ func (o *tjEvent) ProcessWatermark(wm int64, out runtime.Output) error {
 	}
 	p := &o.probes
 	o.dueRows = p.due(wm, o.dueRows[:0])
+	now := o.ttl.now()
 	o.probeTmp.Cols = p.cols
 	o.pairP, o.pairV = o.pairP[:0], o.pairV[:0]
 	for _, id := range o.dueRows {
 		v := int32(nilID)
 		if !p.nokey[id] {
-			if k := o.keys.find(p.hash[id], &o.probeTmp, o.spec.ProbeKeys, int(id)); k != nilID {
+			if k := o.keys.find(p.hash[id], &o.probeTmp, o.spec.ProbeKeys, int(id)); k != nilID && !o.ttl.expired(k, now) {
 				v = o.versionAt(k, p.ts[id])
 			}
 		}

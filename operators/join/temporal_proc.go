@@ -3,6 +3,7 @@ package join
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
@@ -42,8 +43,9 @@ import (
 // then stays at its minimum until the build side ends, and EndInput runs
 // before the watermark its end releases).
 //
-// State: the current row per build key (MaxGroups bounds the keys), and with
-// BuildFirst the probe rows held back.
+// State: the current row per build key (MaxGroups bounds the keys; TTL
+// forgets keys idle in processing time), and with BuildFirst the probe rows
+// held back.
 
 // DefaultMaxBufferedProbe is ProcTemporalSpec.MaxBufferedProbe when 0.
 const DefaultMaxBufferedProbe = 1 << 20
@@ -69,6 +71,12 @@ type ProcTemporalSpec struct {
 	// MaxGroups bounds the build keys one subtask holds (0: no limit);
 	// going over fails with an error wrapping state.ErrStateLimit.
 	MaxGroups int
+	// TTL forgets a build key that has had no change for this long (0:
+	// never), in processing time, as 'table.exec.state.ttl'.
+	TTL time.Duration
+	// Clock returns the processing time in milliseconds (nil: the wall
+	// clock); for tests.
+	Clock func() int64
 	// Name, when set, is prepended to every output column name.
 	Name string
 }
@@ -79,6 +87,9 @@ type ProcTemporalSpec struct {
 func NewProcTemporal(spec ProcTemporalSpec) (newOp func() runtime.Operator, out *runtime.Schema, err error) {
 	if err := tjValidate("processing-time temporal join", spec.Probe, spec.Build, spec.ProbeKeys, spec.BuildKeys, spec.MaxGroups); err != nil {
 		return nil, nil, err
+	}
+	if spec.TTL < 0 {
+		return nil, nil, tjInvalid("processing-time temporal join: negative state TTL %v", spec.TTL)
 	}
 	if spec.MaxBufferedProbe < 0 {
 		return nil, nil, tjInvalid("processing-time temporal join: negative MaxBufferedProbe %d", spec.MaxBufferedProbe)
@@ -103,7 +114,9 @@ type tjProc struct {
 	// keys maps a build key to its id; build holds the key's current row
 	// at row id = key id.
 	keys       keyTable
+	alive      []bool // by key id
 	build      []runtime.Vector
+	ttl        tjTTL
 	buildEnded bool
 	held       *runtime.Batch // probe rows held back (BuildFirst)
 	filter     tjFilter
@@ -115,8 +128,9 @@ type tjProc struct {
 }
 
 var (
-	_ runtime.Operator   = (*tjProc)(nil)
-	_ runtime.InputEnder = (*tjProc)(nil)
+	_ runtime.Operator        = (*tjProc)(nil)
+	_ runtime.InputEnder      = (*tjProc)(nil)
+	_ runtime.ProcessingTimer = (*tjProc)(nil)
 )
 
 func newTJProc(spec *ProcTemporalSpec, out *runtime.Schema) *tjProc {
@@ -124,7 +138,8 @@ func newTJProc(spec *ProcTemporalSpec, out *runtime.Schema) *tjProc {
 	for i, c := range spec.BuildKeys {
 		keyTypes[i] = spec.Build.Fields[c].Type
 	}
-	o := &tjProc{spec: spec, out: out, keys: newKeyTable(keyTypes), build: make([]runtime.Vector, spec.Build.Len())}
+	o := &tjProc{spec: spec, out: out, keys: newKeyTable(keyTypes), build: make([]runtime.Vector, spec.Build.Len()),
+		ttl: newTJTTL(spec.TTL, spec.Clock)}
 	for i, f := range spec.Build.Fields {
 		o.build[i].Type = f.Type
 	}
@@ -143,7 +158,42 @@ func (o *tjProc) Open(ctx *runtime.Context) error {
 	if o.outB == nil {
 		o.outB = runtime.NewBatch(o.out)
 	}
+	o.ttl.open(ctx)
 	return nil
+}
+
+// OnProcessingTime purges the build keys whose TTL has passed.
+func (o *tjProc) OnProcessingTime(_ int64, _ runtime.Output) error {
+	now := o.ttl.now()
+	o.purge(now)
+	o.ttl.rearm(o.ctx, now)
+	return nil
+}
+
+// purge forgets the build keys expired at now, if a purge is due.
+func (o *tjProc) purge(now int64) {
+	if !o.ttl.purgeDue(now) {
+		return
+	}
+	for k, ok := range o.alive {
+		if ok && o.ttl.expired(int32(k), now) {
+			o.remove(int32(k))
+		}
+	}
+	if m := metricsOf(o.ctx); m != nil {
+		m.SetStateKeys(o.keys.live)
+	}
+}
+
+// remove drops build key k.
+func (o *tjProc) remove(k int32) {
+	o.keys.remove(k)
+	o.alive[k] = false
+	for c := range o.build {
+		if v := &o.build[c]; v.Type.Physical() == runtime.PhysString {
+			v.Str[k] = "" // let the string go
+		}
+	}
 }
 
 // ProcessBatch joins probe rows (input 0), or holds them back, and applies
@@ -200,6 +250,8 @@ func (o *tjProc) apply(b *runtime.Batch) error {
 		return nil
 	}
 	keyCols := o.spec.BuildKeys
+	now := o.ttl.now()
+	o.purge(now)
 	o.hashes = runtime.HashColumns(b, keyCols, o.hashes)
 	for i := 0; i < n; i++ {
 		r := b.Row(i)
@@ -211,20 +263,20 @@ func (o *tjProc) apply(b *runtime.Batch) error {
 		switch b.Kind(r) {
 		case runtime.UpdateBefore, runtime.Delete:
 			if k != nilID {
-				o.keys.remove(k)
-				for c := range o.build {
-					if v := &o.build[c]; v.Type.Physical() == runtime.PhysString {
-						v.Str[k] = "" // let the string go
-					}
-				}
+				o.remove(k)
 			}
 		default:
 			if k == nilID {
 				k = o.keys.insert(h, b, keyCols, r)
+				for int(k) >= len(o.alive) {
+					o.alive = append(o.alive, false)
+				}
+				o.alive[k] = true
 			}
 			for c := range o.build {
 				tjSetRow(&o.build[c], int(k), &b.Cols[c], r)
 			}
+			o.ttl.touch(k, now)
 		}
 	}
 	if m := metricsOf(o.ctx); m != nil {
@@ -268,11 +320,15 @@ func (o *tjProc) probe(b *runtime.Batch, out runtime.Output) error {
 	}
 	o.hashes = runtime.HashColumns(b, o.spec.ProbeKeys, o.hashes)
 	o.pairP, o.pairB = o.pairP[:0], o.pairB[:0]
+	now := o.ttl.now()
 	for i := 0; i < n; i++ {
 		r := b.Row(i)
 		k := int32(nilID)
 		if !tjNoMatch(b, o.spec.ProbeKeys, r) {
 			k = o.keys.find(o.hashes[i], b, o.spec.ProbeKeys, r)
+			if k != nilID && o.ttl.expired(k, now) {
+				k = nilID
+			}
 		}
 		if k == nilID && !o.spec.LeftOuter {
 			continue

@@ -130,6 +130,7 @@ func TestProcTemporalJoinLimitsAndValidation(t *testing.T) {
 		"keys":     func(s *ProcTemporalSpec) { s.BuildKeys = []int{4} },
 		"residual": func(s *ProcTemporalSpec) { s.Residual = expr.ColIndex(0) },
 		"schema":   func(s *ProcTemporalSpec) { s.Build = nil },
+		"ttl":      func(s *ProcTemporalSpec) { s.TTL = -1 },
 	} {
 		s := tjProcSpec(true, false, true)
 		f(&s)

@@ -18,7 +18,8 @@ import (
 //
 // Restoring re-buffers the probe rows in that order (their emission order
 // is by time, then arrival) and re-links the changes, so a restored subtask
-// emits exactly what the uninterrupted one would have.
+// emits exactly what the uninterrupted one would have. Keys whose TTL has
+// passed are left out; the others start their TTL anew at the restore.
 
 const tjSnapKind = "event-time temporal join"
 
@@ -34,10 +35,11 @@ func (o *tjEvent) SnapshotState(int64) ([]byte, error) {
 		e.Vector(&o.probes.cols[c], live)
 	}
 	ids := make([]int32, 0, o.vers.live)
+	now := o.ttl.now()
 	for k := range o.keys.entries {
 		en := &o.keys.entries[k]
-		if en.count[1] == 0 {
-			continue
+		if en.count[1] == 0 || o.ttl.expired(int32(k), now) {
+			continue // expired keys are never read again
 		}
 		for j := en.head[1]; j != nilID; j = o.vers.next[j] {
 			ids = append(ids, j)
@@ -60,10 +62,11 @@ func (o *tjEvent) RestoreState(data []byte) error {
 	}
 	if err := o.restore(data); err != nil {
 		fresh := newTJEvent(o.spec, o.out)
-		fresh.ctx, fresh.outB = o.ctx, o.outB
+		fresh.ctx, fresh.outB, fresh.ttl.nextPurge = o.ctx, o.outB, o.ttl.nextPurge
 		*o = *fresh
 		return fmt.Errorf("%s operator %q: cannot restore state: %w", tjSnapKind, tjOpName(o.ctx), err)
 	}
+	o.ttl.restart(len(o.keys.entries))
 	if m := metricsOf(o.ctx); m != nil {
 		m.SetStateKeys(o.keys.live)
 	}
@@ -161,13 +164,10 @@ func (o *tjProc) SnapshotState(int64) ([]byte, error) {
 	}
 	e := snap.NewEncoder(tjProcSnapKind, 64+9*(o.keys.live*len(o.build)+held*o.spec.Probe.Len()))
 	e.Bool(o.buildEnded)
-	free := make([]bool, len(o.keys.entries))
-	for _, id := range o.keys.free {
-		free[id] = true
-	}
 	live := make([]int32, 0, o.keys.live)
-	for id, f := range free {
-		if !f {
+	now := o.ttl.now()
+	for id, ok := range o.alive {
+		if ok && !o.ttl.expired(int32(id), now) { // expired keys are never read again
 			live = append(live, int32(id))
 		}
 	}
@@ -194,10 +194,11 @@ func (o *tjProc) RestoreState(data []byte) error {
 	}
 	if err := o.restore(data); err != nil {
 		fresh := newTJProc(o.spec, o.out)
-		fresh.ctx, fresh.outB = o.ctx, o.outB
+		fresh.ctx, fresh.outB, fresh.ttl.nextPurge = o.ctx, o.outB, o.ttl.nextPurge
 		*o = *fresh
 		return fmt.Errorf("%s operator %q: cannot restore state: %w", tjProcSnapKind, tjOpName(o.ctx), err)
 	}
+	o.ttl.restart(len(o.keys.entries))
 	if m := metricsOf(o.ctx); m != nil {
 		m.SetStateKeys(o.keys.live)
 	}

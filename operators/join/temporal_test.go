@@ -273,6 +273,7 @@ func TestNewTemporalValidatesSpec(t *testing.T) {
 		"residual type":    func(s *TemporalSpec) { s.Residual = expr.ColIndex(2) },
 		"residual column":  func(s *TemporalSpec) { s.Residual = expr.Eq(expr.ColIndex(70), expr.Int(1)) },
 		"negative maximum": func(s *TemporalSpec) { s.MaxGroups = -1 },
+		"negative TTL":     func(s *TemporalSpec) { s.TTL = -time.Second },
 	}
 	for name, f := range bad {
 		s := tjSpec(true, true)
