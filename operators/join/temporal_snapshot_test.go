@@ -3,6 +3,7 @@ package join
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -110,5 +111,19 @@ func TestJoinSnapshotsRefuseCorruptOrForeignData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestJoinDescribeSaysKindKeysAndState(t *testing.T) {
+	for _, c := range tjSnapCases(t) {
+		got := c.newOp().(runtime.Describer).Describe()
+		for _, want := range []string{"join", "vk", "state:"} {
+			if c.name == "window" && want == "vk" {
+				want = "k = k"
+			}
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: %q lacks %q", c.name, got, want)
+			}
+		}
 	}
 }
