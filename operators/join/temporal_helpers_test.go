@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,6 +140,32 @@ type tjJob struct {
 	par        int
 	newOp      func() runtime.Operator
 	out        *runtime.Schema
+	// late[i], when set, is a last chunk for input i (in the partition of
+	// its first chunk) held back until every subtask of the operator has
+	// seen a watermark >= lateAfter, so that its rows are late there.
+	late      [2][][]runtime.Value
+	lateAfter int64
+}
+
+// wmWatcher records the watermark each operator subtask has seen.
+type wmWatcher struct {
+	runtime.Operator
+	mu  *sync.Mutex
+	wms map[int]int64
+	sub int
+}
+
+func (w *wmWatcher) Open(ctx *runtime.Context) error {
+	w.sub = ctx.Subtask
+	return w.Operator.Open(ctx)
+}
+
+func (w *wmWatcher) ProcessWatermark(wm int64, out runtime.Output) error {
+	err := w.Operator.ProcessWatermark(wm, out)
+	w.mu.Lock()
+	w.wms[w.sub] = wm
+	w.mu.Unlock()
+	return err
 }
 
 // run runs the job and returns the rows collected and the late rows the
@@ -145,10 +173,35 @@ type tjJob struct {
 func (j *tjJob) run(t tjT) ([][]runtime.Value, int) {
 	t.Helper()
 	g := runtime.NewGraph("tj-test")
-	op := g.AddOperator("join", j.out, j.par, 2, j.newOp)
+	newOp := j.newOp
+	var mu sync.Mutex
+	wms := map[int]int64{}
+	ready := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(wms) < j.par {
+			return false
+		}
+		for _, wm := range wms {
+			if wm < j.lateAfter {
+				return false
+			}
+		}
+		return true
+	}
+	if j.late[0] != nil || j.late[1] != nil {
+		newOp = func() runtime.Operator { return &wmWatcher{Operator: j.newOp(), mu: &mu, wms: wms} }
+	}
+	op := g.AddOperator("join", j.out, j.par, 2, newOp)
 	for i := range 2 {
 		wm := runtime.WatermarkStrategy{TimeColumn: j.timeCols[i], MaxOutOfOrderness: j.outOfOrder}
-		src := g.AddSource(fmt.Sprintf("in%d", i), j.schemas[i], 1, rttest.Source(j.schemas[i], j.chunks[i]), wm)
+		chunks := j.chunks[i]
+		var opts []rttest.SourceOption
+		if j.late[i] != nil {
+			opts = append(opts, rttest.Pause(len(chunks), ready))
+			chunks = append(slices.Clip(chunks), rttest.Chunk{Part: chunks[0].Part, Rows: j.late[i]})
+		}
+		src := g.AddSource(fmt.Sprintf("in%d", i), j.schemas[i], 1, rttest.Source(j.schemas[i], chunks, opts...), wm)
 		if j.kindCol[i] >= 0 {
 			col := j.kindCol[i]
 			k := g.AddOperator(fmt.Sprintf("kinds%d", i), j.schemas[i], 1, 1, func() runtime.Operator { return &tjKindOp{col: col} })
@@ -177,4 +230,37 @@ func tjSameRows(t tjT, what string, got, want []string) {
 		t.Fatalf("%s: got %d rows, want %d\ngot:\n  %s\nwant:\n  %s", what, len(got), len(want),
 			strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+}
+
+// tjLateBound returns the watermark every subtask of a job's operator
+// reaches before a held-back chunk, whatever the timing: the smallest, over
+// the inputs, of the input's smallest partition maximum of column col
+// minus outOfOrder+1 (an input that has ended no longer holds the
+// watermark back; one still running has at least reached that). ok is
+// false when an input has no row with a time.
+func tjLateBound(parts [2][][][]runtime.Value, cols [2]int, outOfOrder int64) (bound int64, ok bool) {
+	bound = math.MaxInt64
+	for i := range parts {
+		seen := false
+		for _, rows := range parts[i] {
+			m := int64(math.MinInt64)
+			for _, r := range rows {
+				if !r[cols[i]].Null {
+					m = max(m, r[cols[i]].I)
+				}
+			}
+			if m == math.MinInt64 {
+				if len(rows) > 0 {
+					return 0, false // a partition without times holds everything back
+				}
+				continue
+			}
+			seen = true
+			bound = min(bound, m-outOfOrder-1)
+		}
+		if !seen {
+			return 0, false
+		}
+	}
+	return bound, true
 }

@@ -493,9 +493,10 @@ func tjGenOnTime(t *rapid.T, outOfOrder int64) (probes, changes [][][]runtime.Va
 }
 
 // TestTemporalJoinMatchesSQLite runs the join as a job, at parallelism 1
-// and 3 behind keyed exchanges, on random on-time rows, and checks it
-// against sqlite3 picking each probe row's version with a correlated
-// subquery.
+// and 3 behind keyed exchanges, on random rows out of order within the
+// watermark bound, and late rows held back until the join's watermark has
+// passed them, and checks it against sqlite3 picking each on-time probe
+// row's version among the on-time changes with a correlated subquery.
 func TestTemporalJoinMatchesSQLite(t *testing.T) {
 	sqlite := tjNeedSQLite(t)
 	rapid.Check(t, func(t *rapid.T) {
@@ -513,6 +514,19 @@ func TestTemporalJoinMatchesSQLite(t *testing.T) {
 			chunks:   [2][]rttest.Chunk{rttest.Split(probes, size), rttest.Split(changes, size)},
 			timeCols: [2]int{1, 2}, keyCols: [2][]int{{0}, {1}}, kindCol: [2]int{-1, 0},
 			outOfOrder: outOfOrder * time.Millisecond, par: par, newOp: newOp, out: out,
+		}
+		// Late rows, on both sides, held back until the join's watermark
+		// has passed them.
+		wantLate := nullTimes
+		if bound, ok := tjLateBound([2][][][]runtime.Value{probes, changes}, [2]int{1, 2}, outOfOrder); ok && bound >= 0 && rapid.Bool().Draw(t, "late") {
+			j.lateAfter = bound
+			for range rapid.IntRange(1, 4).Draw(t, "lateProbes") {
+				j.late[0] = append(j.late[0], tjProbe(rapid.IntRange(0, 3).Draw(t, "lk"), int(rapid.Int64Range(0, bound).Draw(t, "lts")), -1))
+			}
+			for range rapid.IntRange(0, 3).Draw(t, "lateChanges") {
+				j.late[1] = append(j.late[1], tjChange(runtime.Insert, rapid.IntRange(0, 3).Draw(t, "lvk"), rapid.Int64Range(0, bound).Draw(t, "lvts"), -1))
+			}
+			wantLate += len(j.late[0]) + len(j.late[1])
 		}
 		rows, late := j.run(t)
 		var sb strings.Builder
@@ -538,8 +552,8 @@ WHERE p.ts IS NOT NULL;
 `, joinKind, residual)
 		want := tjSQLite(t, sqlite, sb.String())
 		tjSameRows(t, "joined", tjQuoteAll(rows), want)
-		if late != nullTimes {
-			t.Fatalf("late rows counted: %d, want the %d probe rows without a time", late, nullTimes)
+		if late != wantLate {
+			t.Fatalf("late rows counted: %d, want %d (%d probe rows without a time)", late, wantLate, nullTimes)
 		}
 	})
 }
