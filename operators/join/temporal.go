@@ -11,7 +11,12 @@ import (
 	"github.com/sluicehq/sluice/runtime/state"
 )
 
-// Temporal joins, as Flink SQL's
+// ErrInvalidTemporal is wrapped by every error NewTemporal and
+// NewProcTemporal return for a bad spec.
+var ErrInvalidTemporal = errors.New("invalid temporal join")
+
+// TemporalSpec describes an event-time temporal join (NewTemporal). The
+// temporal joins are Flink SQL's
 //
 //	SELECT … FROM probe [LEFT] JOIN versioned FOR SYSTEM_TIME AS OF probe.t
 //	    ON probe.k = versioned.pk
@@ -19,8 +24,6 @@ import (
 // NewTemporal builds the event-time temporal join (t is the probe's
 // event-time attribute), NewProcTemporal the processing-time one (t is
 // PROCTIME(); Nexmark q13's join with a side table).
-//
-// # Event-time temporal join
 //
 // Input 0 is the probe stream: append-only (+I rows only; any other kind is
 // an error), with an event-time column. Input 1 is the versioned table: a
@@ -46,10 +49,12 @@ import (
 // or the residual condition is not TRUE. An INNER join emits nothing for such
 // a probe row. The output is append-only (+I).
 //
-// The probe's time column stays the output's event-time attribute: output
-// rows are emitted when the watermark passes their probe time, so the
-// operator's output watermark (the runtime forwards the input one) is valid
-// for that column.
+// The probe's time column stays the output's event-time attribute (for the
+// planner: a time attribute downstream, e.g. for windows): a row of probe
+// time t is emitted while the operator handles the first watermark >= t,
+// before the runtime forwards that watermark, so it reaches the next
+// operator ahead of it, on time; and the input watermark, which the runtime
+// forwards unchanged, stays valid for that column.
 //
 // Late rows: a probe row whose time is at or behind the watermark when it
 // arrives (or is NULL) can no longer be placed; it is dropped and counted in
@@ -68,12 +73,6 @@ import (
 // change is a deletion behind the watermark is dropped. MaxGroups bounds the
 // keys a subtask holds (an error wrapping state.ErrStateLimit beyond it), and
 // TTL forgets keys whose versioned side has been idle (in processing time).
-
-// ErrInvalidTemporal is wrapped by every error NewTemporal and
-// NewProcTemporal return for a bad spec.
-var ErrInvalidTemporal = errors.New("invalid temporal join")
-
-// TemporalSpec describes an event-time temporal join (NewTemporal).
 type TemporalSpec struct {
 	// Probe and Versioned are the schemas of input 0 and input 1.
 	Probe, Versioned *runtime.Schema

@@ -9,9 +9,11 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// # Processing-time temporal join
-//
-// NewProcTemporal joins each probe row (input 0, append-only) with the
+// DefaultMaxBufferedProbe is ProcTemporalSpec.MaxBufferedProbe when 0.
+const DefaultMaxBufferedProbe = 1 << 20
+
+// ProcTemporalSpec describes a processing-time temporal join
+// (NewProcTemporal). It joins each probe row (input 0, append-only) with the
 // current row of its key on the build side (input 1): the build side's
 // latest +I/+U for that key, unless a -U/-D has removed it since. This is
 // Flink SQL's FOR SYSTEM_TIME AS OF probe.proctime, Nexmark q13's "bounded
@@ -46,12 +48,6 @@ import (
 // State: the current row per build key (MaxGroups bounds the keys; TTL
 // forgets keys idle in processing time), and with BuildFirst the probe rows
 // held back.
-
-// DefaultMaxBufferedProbe is ProcTemporalSpec.MaxBufferedProbe when 0.
-const DefaultMaxBufferedProbe = 1 << 20
-
-// ProcTemporalSpec describes a processing-time temporal join
-// (NewProcTemporal).
 type ProcTemporalSpec struct {
 	// Probe and Build are the schemas of input 0 and input 1.
 	Probe, Build *runtime.Schema

@@ -9,7 +9,11 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// Window join, as Flink SQL's
+// ErrInvalidWindowJoin is wrapped by every error NewWindow returns for a bad
+// spec.
+var ErrInvalidWindowJoin = errors.New("invalid window join")
+
+// WindowSpec describes a window join (NewWindow), as Flink SQL's
 //
 //	SELECT … FROM L [LEFT|RIGHT|FULL] JOIN R
 //	    ON L.window_start = R.window_start AND L.window_end = R.window_end
@@ -52,12 +56,6 @@ import (
 // State: the rows of the windows not yet fired. MaxGroups bounds the
 // (window, key) pairs buffered in one subtask (an error wrapping
 // state.ErrStateLimit beyond it).
-
-// ErrInvalidWindowJoin is wrapped by every error NewWindow returns for a bad
-// spec.
-var ErrInvalidWindowJoin = errors.New("invalid window join")
-
-// WindowSpec describes a window join (NewWindow).
 type WindowSpec struct {
 	// Left and Right are the schemas of input 0 and input 1.
 	Left, Right *runtime.Schema
