@@ -38,7 +38,11 @@ const DefaultMaxBufferedProbe = 1 << 20
 // each message, say PausedInputs() returning the inputs not to read now,
 // which the loop would implement by keeping those inputs' lanes out of
 // inbox.take (a "paused" flag next to the barrier-alignment "blocked"
-// one), so their producers backpressure. With BuildFirst, probe rows held
+// one), so their producers backpressure. Two hazards it must handle: a
+// checkpoint barrier waiting on a paused lane would stall alignment (and so
+// the checkpoint) until the pause ends, and pausing an input fed by the
+// same upstream task as the awaited one deadlocks (the planner must not ask
+// for it then). With BuildFirst, probe rows held
 // back are emitted after watermarks the runtime has forwarded: the planner
 // must not treat the probe's time column as an event-time attribute of the
 // output unless the build side carries no watermark (the combined watermark

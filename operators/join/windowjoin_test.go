@@ -3,6 +3,7 @@ package join
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -469,5 +470,66 @@ func TestWindowJoinMatchesSQLite(t *testing.T) {
 		if late != wantLate {
 			t.Fatalf("late rows counted: %d, want %d (%d rows without a window)", late, wantLate, nullWindows)
 		}
+	})
+}
+
+// TestJoinsOnCompositeStringAndDoubleKeys joins on (VARCHAR, DOUBLE) keys
+// placed differently on each side: -0.0 meets 0.0, NaN meets nothing.
+func TestJoinsOnCompositeStringAndDoubleKeys(t *testing.T) {
+	ls := runtime.NewSchema(
+		runtime.Field{Name: "s", Type: runtime.Varchar},
+		runtime.Field{Name: "d", Type: runtime.Double},
+		runtime.Field{Name: "ts", Type: runtime.Timestamp},
+		runtime.Field{Name: "ws", Type: runtime.Timestamp},
+		runtime.Field{Name: "we", Type: runtime.Timestamp},
+	)
+	rs := runtime.NewSchema(
+		runtime.Field{Name: "we", Type: runtime.Timestamp},
+		runtime.Field{Name: "d", Type: runtime.Double},
+		runtime.Field{Name: "ws", Type: runtime.Timestamp},
+		runtime.Field{Name: "s", Type: runtime.Varchar},
+	)
+	l := func(s string, d float64, ts int64) []runtime.Value {
+		return []runtime.Value{runtime.StringValue(s), runtime.FloatValue(d), runtime.TimeValue(ts), runtime.TimeValue(0), runtime.TimeValue(10)}
+	}
+	r := func(s string, d float64) []runtime.Value {
+		return []runtime.Value{runtime.TimeValue(10), runtime.FloatValue(d), runtime.TimeValue(0), runtime.StringValue(s)}
+	}
+	nan := math.NaN()
+	left := [][]runtime.Value{l("a", 0, 1), l("a", 1.5, 2), l("b", 1.5, 3), l("a", nan, 4)}
+	right := [][]runtime.Value{r("a", math.Copysign(0, -1)), r("b", 1.5), r("a", nan), r("c", 1.5)}
+
+	t.Run("window", func(t *testing.T) {
+		newOp, _, err := NewWindow(WindowSpec{Left: ls, Right: rs, LeftKeys: []int{0, 1}, RightKeys: []int{3, 1},
+			LeftWindowStart: 3, LeftWindowEnd: 4, RightWindowStart: 2, RightWindowEnd: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newTJDriver(t, newOp)
+		d.batch(0, rttest.NewBatch(ls, left...))
+		d.batch(1, rttest.NewBatch(rs, right...))
+		d.watermark(runtime.MaxWatermark)
+		tjSameRows(t, "joined", d.rows(), sorted([]string{
+			`"a",0,1,0,10,10,-0,0,"a"`, `"b",1.5,3,0,10,10,1.5,0,"b"`,
+		}))
+	})
+	t.Run("temporal", func(t *testing.T) {
+		vs := runtime.NewSchema(append(slices.Clone(rs.Fields), runtime.Field{Name: "vts", Type: runtime.BigInt})...)
+		newOp, _, err := NewTemporal(TemporalSpec{Probe: ls, Versioned: vs, ProbeKeys: []int{0, 1}, VersionKeys: []int{3, 1},
+			ProbeTime: 2, VersionTime: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newTJDriver(t, newOp)
+		var vrows [][]runtime.Value
+		for _, x := range right {
+			vrows = append(vrows, append(slices.Clone(x), runtime.IntValue(0)))
+		}
+		d.batch(1, rttest.NewBatch(vs, vrows...))
+		d.batch(0, rttest.NewBatch(ls, left...))
+		d.watermark(runtime.MaxWatermark)
+		tjSameRows(t, "joined", d.rows(), sorted([]string{
+			`"a",0,1,0,10,10,-0,0,"a",0`, `"b",1.5,3,0,10,10,1.5,0,"b",0`,
+		}))
 	})
 }
