@@ -1,6 +1,7 @@
 package join
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -9,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"pgregory.net/rapid"
 
+	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/expr"
+	"github.com/sluicehq/sluice/operators/window"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
 	"github.com/sluicehq/sluice/runtime/state"
@@ -531,5 +535,84 @@ func TestJoinsOnCompositeStringAndDoubleKeys(t *testing.T) {
 		tjSameRows(t, "joined", d.rows(), sorted([]string{
 			`"a",0,1,0,10,10,-0,0,"a",0`, `"b",1.5,3,0,10,10,1.5,0,"b",0`,
 		}))
+	})
+}
+
+// TestWindowJoinOfWindowAggregatesMatchesSQLite is Nexmark q8's shape: two
+// streams aggregated in tumbling windows (operators/window, COUNT(*) per
+// key) and the results joined on key and window, as a job at parallelism 1
+// and 3, against the same query in sqlite3 with windows by integer
+// division.
+func TestWindowJoinOfWindowAggregatesMatchesSQLite(t *testing.T) {
+	sqlite := tjNeedSQLite(t)
+	in := runtime.NewSchema(
+		runtime.Field{Name: "id", Type: runtime.BigInt},
+		runtime.Field{Name: "ts", Type: runtime.Timestamp},
+	)
+	rapid.Check(t, func(rt *rapid.T) {
+		par := rapid.SampledFrom([]int{1, 3}).Draw(rt, "par")
+		const outOfOrder, size = 10, 10
+		var parts [2][][][]runtime.Value
+		for side := range 2 {
+			parts[side] = make([][][]runtime.Value, 2)
+			for p := range 2 {
+				b := int64(outOfOrder)
+				for range rapid.IntRange(0, 50).Draw(rt, "rows") {
+					b += rapid.Int64Range(0, 4).Draw(rt, "step")
+					ts := b - rapid.Int64Range(0, outOfOrder).Draw(rt, "jitter")
+					parts[side][p] = append(parts[side][p], []runtime.Value{runtime.IntValue(int64(rapid.IntRange(0, 5).Draw(rt, "id"))), runtime.TimeValue(ts)})
+				}
+			}
+		}
+		g := runtime.NewGraph("q8")
+		var aggOut *runtime.Schema
+		var aggs [2]runtime.NodeID
+		for side := range 2 {
+			newAgg, out, err := window.New(window.Spec{In: in, KeyCols: []int{0}, TimeCol: 1, Window: window.Tumble(size * time.Millisecond),
+				Aggs: []agg.Spec{{Func: agg.Count, Col: -1, Name: "cnt"}}})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			aggOut = out
+			src := g.AddSource(fmt.Sprintf("src%d", side), in, 1, rttest.Source(in, rttest.Split(parts[side], 3)),
+				runtime.WatermarkStrategy{TimeColumn: 1, MaxOutOfOrderness: outOfOrder * time.Millisecond})
+			aggs[side] = g.AddOperator(fmt.Sprintf("agg%d", side), out, par, 1, newAgg)
+			g.Connect(src, aggs[side], runtime.Keyed, 0)
+		}
+		if got := aggOut.Names(); !slices.Equal(got, []string{"id", "window_start", "window_end", "cnt"}) {
+			rt.Fatalf("window aggregate columns %v", got)
+		}
+		newJoin, out, err := NewWindow(WindowSpec{Left: aggOut, Right: aggOut, LeftKeys: []int{0}, RightKeys: []int{0},
+			LeftWindowStart: 1, LeftWindowEnd: 2, RightWindowStart: 1, RightWindowEnd: 2})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		jn := g.AddOperator("join", out, par, 2, newJoin)
+		g.ConnectPort(aggs[0], 0, jn, 0, runtime.Keyed, 0)
+		g.ConnectPort(aggs[1], 0, jn, 1, runtime.Keyed, 0)
+		got, newSink := rttest.NewCollector(out)
+		g.Connect(jn, g.AddOperator("sink", out, 1, 1, newSink), runtime.Global)
+		set := metrics.NewSet()
+		if err := runtime.Run(context.Background(), g, runtime.Options{Parallelism: par, BufferRows: 64, Metrics: set}); err != nil {
+			rt.Fatal(err)
+		}
+		if late, _ := rttest.Metric(set, "sluice_operator_late_rows_dropped_total", "join"); late != 0 {
+			rt.Fatalf("the join dropped %v window results as late", late)
+		}
+		var sb strings.Builder
+		sb.WriteString("CREATE TABLE p (id INTEGER, ts INTEGER);\nCREATE TABLE a (id INTEGER, ts INTEGER);\nBEGIN;\n")
+		for _, rows := range parts[0] {
+			tjInsert(&sb, "p", rows)
+		}
+		for _, rows := range parts[1] {
+			tjInsert(&sb, "a", rows)
+		}
+		fmt.Fprintf(&sb, `COMMIT;
+SELECT p.id, p.ws, p.we, p.cnt, a.id, a.ws, a.we, a.cnt FROM
+  (SELECT id, ts / %[1]d * %[1]d AS ws, ts / %[1]d * %[1]d + %[1]d AS we, COUNT(*) AS cnt FROM p GROUP BY 1, 2, 3) p JOIN
+  (SELECT id, ts / %[1]d * %[1]d AS ws, ts / %[1]d * %[1]d + %[1]d AS we, COUNT(*) AS cnt FROM a GROUP BY 1, 2, 3) a
+  ON p.id = a.id AND p.ws = a.ws AND p.we = a.we;
+`, size)
+		tjSameRows(rt, "joined", tjQuoteAll(got.Rows()), tjSQLite(rt, sqlite, sb.String()))
 	})
 }
