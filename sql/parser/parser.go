@@ -10,8 +10,9 @@ import (
 // tEOF: the statement's ';' or the end of the input, so that errors at
 // the end have a position.
 type parser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int // nesting of expressions and queries
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
