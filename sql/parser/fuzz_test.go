@@ -81,6 +81,7 @@ func withoutPos(c *CreateTable) *CreateTable {
 		k.Pos = Pos{}
 		out.PrimaryKey = &k
 	}
+	clearPos(&out) // and those of expressions, in place
 	return &out
 }
 
