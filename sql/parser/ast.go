@@ -98,7 +98,9 @@ type Describe struct {
 }
 
 // Query is INSERT …, SELECT … or WITH …: its text is the Statement's Text,
-// left for the planner's query parser.
+// which Statement.ParseQuery parses into a *QueryStatement. (The script
+// does not parse it eagerly: the planner still reads Text with its older
+// query parser, which must see every query.)
 type Query struct {
 	Verb string // INSERT, SELECT or WITH, upper case
 	Pos  Pos
