@@ -50,7 +50,7 @@
 // ParseQuery reads INSERT INTO t [(cols)] query, or a query:
 //
 //	[WITH name [(cols)] AS (query), …]
-//	select | query UNION [ALL] query | query EXCEPT query | query INTERSECT query | (query)
+//	select | VALUES (expr, …), … | query UNION [ALL] query | query EXCEPT query | query INTERSECT query | (query)
 //	[ORDER BY expr [ASC|DESC] [NULLS FIRST|LAST], …] [LIMIT n] [OFFSET n]
 //
 //	SELECT [DISTINCT|ALL] expr [[AS] alias] | * | t.*, …
@@ -71,7 +71,7 @@
 // needs it to end an expression or a table reference (FROM, WHERE, JOIN,
 // ON, …); key, value, day, time and the like are names. Recognised but
 // unsupported constructs (GROUPING SETS, ROLLUP, CUBE, MATCH_RECOGNIZE,
-// LATERAL, UNNEST, NATURAL JOIN, VALUES, the WINDOW clause, ${NAME}
+// LATERAL, UNNEST, NATURAL JOIN, the WINDOW clause, ${NAME}
 // placeholders) fail with "… is not supported" at their position.
 //
 // The AST is the planner's: every node has its position (Position());

@@ -90,6 +90,8 @@ func TestParseForms(t *testing.T) {
 	f("(SELECT a FROM t ORDER BY a LIMIT 1) UNION ALL SELECT 2", "(SELECT `a` FROM `t` ORDER BY `a` LIMIT 1) UNION ALL SELECT 2")
 	f("SELECT * FROM (SELECT * FROM t) WHERE x", "SELECT * FROM (SELECT * FROM `t`) WHERE `x`")
 	f("SELECT * FROM ((SELECT 1) UNION (SELECT 2)) AS u", "SELECT * FROM (SELECT 1 UNION SELECT 2) AS `u`")
+	f("INSERT INTO t VALUES (1, 'a'), (-2, NULL)", "INSERT INTO `t` VALUES (1, 'a'), (-2, NULL)")
+	f("SELECT * FROM (VALUES (1), (2)) AS v (x) UNION ALL VALUES (3)", "SELECT * FROM (VALUES (1), (2)) AS `v` (`x`) UNION ALL VALUES (3)")
 	f("SELECT t.*, a b, c AS \"d\" FROM cat.db.t", "SELECT `t`.*, `a` AS `b`, `c` AS `d` FROM `cat`.`db`.`t`")
 }
 

@@ -140,7 +140,7 @@ func (p *parser) closeParen(open token, of string) error {
 	if p.acceptPunct(")") {
 		return nil
 	}
-	return p.want(fmt.Sprintf("')' to close %s at %s", of, open.pos))
+	return p.misspeltClause(p.want(fmt.Sprintf("')' to close %s at %s", of, open.pos)))
 }
 
 // wantKeyword moves past the keyword kw, or fails saying what it is for.
@@ -158,9 +158,29 @@ func (p *parser) wantKeyword(kw, context string) error {
 // queryEnd fails unless the text ends here.
 func (p *parser) queryEnd() error {
 	if t := p.peek(); t.kind != tEOF {
-		return p.failAt(t, "expected end of statement")
+		return p.misspeltClause(p.failAt(t, "expected end of statement"))
 	}
 	return nil
+}
+
+// clauseWords are the keywords a misspelling of which is read as an
+// alias: SELECT a FORM t.
+var clauseWords = []string{"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION", "JOIN", "LEFT", "RIGHT",
+	"INNER", "FULL", "CROSS", "ON", "SELECT"}
+
+// misspeltClause adds a hint to e when the word before the current token looks
+// like a misspelt clause keyword that the parser took for an alias.
+func (p *parser) misspeltClause(e *SyntaxError) *SyntaxError {
+	if p.i == 0 {
+		return e
+	}
+	prev := p.toks[p.i-1]
+	if prev.kind == tIdent && !reserved[strings.ToUpper(prev.text)] {
+		if near := nearestKeyword(prev.text, clauseWords); near != "" {
+			e.Hint = fmt.Sprintf("is %s at %s a misspelt %s?", prev.text, prev.pos, near)
+		}
+	}
+	return e
 }
 
 // endOf returns the position just past the token before the current one.
@@ -281,8 +301,11 @@ func (p *parser) queryStatement() (*QueryStatement, error) {
 		s.Insert = ins
 	}
 	var err error
-	s.Query, err = p.query()
-	return s, err
+	if s.Query, err = p.query(); err != nil {
+		return nil, err
+	}
+	s.End = p.endOf()
+	return s, nil
 }
 
 // queryAhead reports whether a query starts at the current token, after
@@ -476,9 +499,42 @@ func (p *parser) queryPrimary() (QueryExpr, error) {
 		}
 		return q, p.closeParen(t, "the query")
 	case t.is("VALUES"):
-		return nil, p.unsupported(t, "VALUES")
+		return p.values()
 	}
-	return nil, p.want("SELECT or '('")
+	return nil, p.want("SELECT, VALUES or '('")
+}
+
+// values reads VALUES (expr, …), ….
+func (p *parser) values() (*Values, error) {
+	v := &Values{Pos: p.next().pos}
+	for {
+		open := p.peek()
+		if !p.acceptPunct("(") {
+			return nil, p.want("'(' to start a row of VALUES")
+		}
+		var row []Expr
+		for {
+			e, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			row = append(row, e)
+			if !p.acceptPunct(",") {
+				break
+			}
+		}
+		if err := p.closeParen(open, "the row"); err != nil {
+			return nil, err
+		}
+		if len(v.Rows) > 0 && len(row) != len(v.Rows[0]) {
+			return nil, &SyntaxError{Line: open.pos.Line, Col: open.pos.Col,
+				Msg: fmt.Sprintf("a row of %d values where the first row has %d", len(row), len(v.Rows[0]))}
+		}
+		v.Rows = append(v.Rows, row)
+		if !p.acceptPunct(",") {
+			return v, nil
+		}
+	}
 }
 
 // selectQuery reads SELECT … [FROM …] [WHERE …] [GROUP BY …] [HAVING …].

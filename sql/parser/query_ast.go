@@ -8,6 +8,7 @@ type QueryStatement struct {
 	Insert *Insert // nil for a bare query
 	Query  QueryExpr
 	Pos    Pos // of the first token
+	End    Pos // just past the last token
 }
 
 // Insert is the INSERT INTO Table [(Columns)] of a query statement.
@@ -17,7 +18,7 @@ type Insert struct {
 	Pos     Pos      // of INSERT
 }
 
-// QueryExpr is a query: *Select, *SetOp, *With or *Ordered.
+// QueryExpr is a query: *Select, *Values, *SetOp, *With or *Ordered.
 type QueryExpr interface {
 	Position() Pos
 	String() string
@@ -69,6 +70,12 @@ type CTE struct {
 	Pos     Pos // of the name
 }
 
+// Values is VALUES (row), …: a query of literal rows.
+type Values struct {
+	Rows [][]Expr
+	Pos  Pos // of VALUES
+}
+
 // Ordered is a query with ORDER BY, LIMIT or OFFSET.
 type Ordered struct {
 	Query   QueryExpr
@@ -78,11 +85,13 @@ type Ordered struct {
 }
 
 func (q *Select) Position() Pos  { return q.Pos }
+func (q *Values) Position() Pos  { return q.Pos }
 func (q *SetOp) Position() Pos   { return q.L.Position() }
 func (q *With) Position() Pos    { return q.Pos }
 func (q *Ordered) Position() Pos { return q.Query.Position() }
 
 func (*Select) queryNode()  {}
+func (*Values) queryNode()  {}
 func (*SetOp) queryNode()   {}
 func (*With) queryNode()    {}
 func (*Ordered) queryNode() {}
@@ -225,6 +234,20 @@ func (q *Select) String() string {
 	return b.String()
 }
 
+func (q *Values) String() string {
+	var b strings.Builder
+	b.WriteString("VALUES ")
+	for i, r := range q.Rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		writeExprs(&b, r)
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
 // setPrec is how tightly a query binds in a set operation.
 func setPrec(q QueryExpr) int {
 	switch q := q.(type) {
@@ -233,7 +256,7 @@ func setPrec(q QueryExpr) int {
 			return 2
 		}
 		return 1
-	case *Select:
+	case *Select, *Values:
 		return 3
 	}
 	return 0 // WITH and ORDER BY need parentheses inside a set operation

@@ -316,8 +316,8 @@ func TestParseQueryPositions(t *testing.T) {
 	f("'ü'", Pos{7, 30})
 	f("`ms` BETWEEN 1 AND 2", Pos{7, 37})
 	f("COUNT(*) > 1", Pos{9, 8})
-	if s.Pos != (Pos{2, 1}) || s.Insert.Table.Pos != (Pos{2, 13}) {
-		t.Fatalf("statement at %s, table at %s", s.Pos, s.Insert.Table.Pos)
+	if s.Pos != (Pos{2, 1}) || s.End != (Pos{9, 20}) || s.Insert.Table.Pos != (Pos{2, 13}) {
+		t.Fatalf("statement at %s to %s, table at %s", s.Pos, s.End, s.Insert.Table.Pos)
 	}
 	if c := findNode(s, "COUNT(*)").(*Call); c.End != (Pos{3, 23}) {
 		t.Fatalf("COUNT(*) ends at %s", c.End)
@@ -345,7 +345,11 @@ func TestParseQueryErrors(t *testing.T) {
 		checkErrorPosition(t, src, e)
 	}
 	f("SELECT a,\n  b\nFROM t WHERE COUNT(a FROM t", "line 3:22: expected ')' to close the call of COUNT at 3:14, found 'FROM'")
-	f("SELECT a FORM t", "line 1:15: expected end of statement, found 't'")
+	f("SELECT a FORM t", "line 1:15: expected end of statement, found 't'; is FORM at 1:10 a misspelt FROM?")
+	f("SELECT a FROM t WHRE a > 1", "line 1:22: expected end of statement, found 'a'; is WHRE at 1:17 a misspelt WHERE?")
+	f("SELECT * FROM (SELECT a FROM t GROPU BY a)", "line 1:38: expected ')' to close the subquery at 1:15, found 'BY'; is GROPU at 1:32 a misspelt GROUP?")
+	f("VALUES (1, 2), (3)", "line 1:16: a row of 1 values where the first row has 2")
+	f("VALUES 1", "line 1:8: expected '(' to start a row of VALUES, found '1'")
 	f("SELECT a FROM t WHERE", "line 1:22: expected an expression, found end of input")
 	f("SELECT a FROM t WHERE (a > 1", "line 1:29: expected ')' to close the '(' at 1:23, found end of input")
 	f("SELECT a FROM t WHERE a = = 1", "line 1:27: expected an expression, found '='")
@@ -368,7 +372,7 @@ func TestParseQueryErrors(t *testing.T) {
 	f("SELECT a FROM t WHERE a IS b", "line 1:28: expected NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM after IS, found 'b'")
 	f("SELECT SUM(a) OVER (ORDER BY ts ROWS 10) FROM t", "line 1:40: expected PRECEDING or FOLLOWING, found ')'")
 	f("INSERT t SELECT 1", "line 1:8: expected INTO after INSERT, found 't'")
-	f("SELECT a FROM t UNION", "line 1:22: expected SELECT or '(', found end of input")
+	f("SELECT a FROM t UNION", "line 1:22: expected SELECT, VALUES or '(', found end of input")
 	f("SELECT a FROM t ORDER a", "line 1:23: expected BY after ORDER, found 'a'")
 	f("SELECT FROM t", "line 1:8: expected an expression, found 'FROM'")
 	f("SELECT a.* + 1 FROM t", "line 1:12: expected end of statement, found '+'")
