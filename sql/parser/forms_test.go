@@ -92,6 +92,10 @@ func TestParseForms(t *testing.T) {
 	f("SELECT * FROM ((SELECT 1) UNION (SELECT 2)) AS u", "SELECT * FROM (SELECT 1 UNION SELECT 2) AS `u`")
 	f("INSERT INTO t VALUES (1, 'a'), (-2, NULL)", "INSERT INTO `t` VALUES (1, 'a'), (-2, NULL)")
 	f("SELECT * FROM (VALUES (1), (2)) AS v (x) UNION ALL VALUES (3)", "SELECT * FROM (VALUES (1), (2)) AS `v` (`x`) UNION ALL VALUES (3)")
+	f("(SELECT 1 ORDER BY a) ORDER BY b", "(SELECT 1 ORDER BY `a`) ORDER BY `b`")
+	f("WITH a AS (SELECT 1) (WITH b AS (SELECT 2) SELECT * FROM b)", "WITH `a` AS (SELECT 1) (WITH `b` AS (SELECT 2) SELECT * FROM `b`)")
+	f("(WITH b AS (SELECT 2) SELECT * FROM b) LIMIT 1", "(WITH `b` AS (SELECT 2) SELECT * FROM `b`) LIMIT 1")
+	f("SELECT `position`(a, b), `POSITION`(a, b), `substring`(s, 1), \"trim\"(s)", "SELECT `position`(`a`, `b`), POSITION(`a` IN `b`), `substring`(`s`, 1), `trim`(`s`)")
 	f("SELECT t.*, a b, c AS \"d\" FROM cat.db.t", "SELECT `t`.*, `a` AS `b`, `c` AS `d` FROM `cat`.`db`.`t`")
 }
 
