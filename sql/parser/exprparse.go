@@ -288,7 +288,7 @@ func (p *parser) primary() (Expr, error) {
 	case tPunct:
 		switch {
 		case t.isPunct("("):
-			if p.queryAhead() {
+			if p.subqueryAhead() {
 				p.i++
 				q, err := p.query()
 				if err != nil {

@@ -12,7 +12,8 @@ import (
 type parser struct {
 	toks  []token
 	i     int
-	depth int // nesting of expressions and queries
+	depth int   // nesting of expressions and queries
+	match []int // the index of the ')' closing each '(', computed when needed
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
