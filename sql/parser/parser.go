@@ -120,6 +120,9 @@ func (p *parser) name(what string) (string, token, error) {
 		p.i++
 		return t.val, t, nil
 	}
+	if err := p.placeholder(); err != nil {
+		return "", t, err
+	}
 	e := p.errAt(t, "expected "+what)
 	if t.kind == tString || t.kind == tDQuoted {
 		e.Hint = "write names plain or in `backticks`, not in quotes"
