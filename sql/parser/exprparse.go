@@ -864,12 +864,13 @@ func (p *parser) rowFields(tn *TypeName) error {
 	case p.acceptPunct("<"):
 	case p.acceptPunct("("):
 		closer = ")"
+	case open.isPunct("<>"):
+		return &SyntaxError{Line: open.pos.Line, Col: open.pos.Col, Msg: "a ROW type needs at least one field"}
 	default:
 		return p.want("'<' or '(' after ROW")
 	}
-	tn.Fields = []RowField{}
-	if p.acceptPunct(closer) {
-		return nil
+	if t := p.peek(); t.isPunct(closer) || t.isPunct("<>") {
+		return &SyntaxError{Line: open.pos.Line, Col: open.pos.Col, Msg: "a ROW type needs at least one field"}
 	}
 	for {
 		name, nt, err := p.namePart("a field name")

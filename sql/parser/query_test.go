@@ -379,6 +379,9 @@ func TestParseQueryErrors(t *testing.T) {
 	f("SELECT COUNT(a) FILTER (a > 1) FROM t", "line 1:25: expected WHERE after FILTER (, found 'a'")
 	f("SELECT 1; SELECT 2", "line 1:9: expected end of statement, found ';'")
 	f("SELECT a FROM t WINDOW w AS (PARTITION BY a)", "line 1:17: the WINDOW clause is not supported")
+	f("SELECT CAST(a AS ROW())", "line 1:21: a ROW type needs at least one field")
+	f("SELECT CAST(a AS ROW<>)", "line 1:21: a ROW type needs at least one field")
+	f("SELECT CAST(a AS MAP<INT>)", "line 1:25: expected ',' and the value type of the MAP, found '>'")
 	f("SELECT f.g(a) FROM t", "line 1:8: qualified function names are not supported")
 	f(strings.Repeat("(", 500)+"1", "line 1:201: the expression is nested too deeply")
 }

@@ -81,7 +81,7 @@ func genExpr(t *rapid.T, depth int) Expr {
 		}
 		return c
 	case 10:
-		return &Cast{X: sub(), To: &TypeName{Name: rapid.SampledFrom([]string{"BIGINT", "STRING", "DOUBLE"}).Draw(t, "type")}}
+		return &Cast{X: sub(), To: genType(t, 2), Try: rapid.Bool().Draw(t, "try")}
 	case 11:
 		return &Item{X: &Ident{Parts: []string{"arr"}}, Index: sub()}
 	}
@@ -211,4 +211,31 @@ func TestPrintParseRandomQueries(t *testing.T) {
 			t.Fatalf("%s parses to\n%s", src, got.Query)
 		}
 	})
+}
+
+// genType draws a random type of CAST.
+func genType(t *rapid.T, depth int) *TypeName {
+	tn := &TypeName{NotNull: rapid.Bool().Draw(t, "notnull")}
+	k := rapid.IntRange(0, 6).Draw(t, "typekind")
+	if depth == 0 {
+		k = 0
+	}
+	switch k {
+	case 0:
+		tn.Name = rapid.SampledFrom([]string{"BIGINT", "STRING", "DOUBLE", "BOOLEAN", "INTEGER", "DATE", "BYTES", "TINYINT"}).Draw(t, "type")
+	case 1:
+		tn.Name, tn.Params = "DECIMAL", []int{10, 2}
+	case 2:
+		tn.Name, tn.Params = rapid.SampledFrom([]string{"TIMESTAMP", "TIMESTAMP_LTZ", "VARCHAR", "TIME"}).Draw(t, "ptype"), []int{3}
+	case 3:
+		tn.Name, tn.Elems = "ARRAY", []*TypeName{genType(t, depth-1)}
+	case 4:
+		tn.Name, tn.Elems = "MAP", []*TypeName{genType(t, depth-1), genType(t, depth-1)}
+	default:
+		tn.Name = "ROW"
+		for i := range rapid.IntRange(1, 2).Draw(t, "fields") {
+			tn.Fields = append(tn.Fields, RowField{Name: []string{"a", "b c"}[i], Type: genType(t, depth-1)})
+		}
+	}
+	return tn
 }
