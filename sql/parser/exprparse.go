@@ -311,9 +311,9 @@ func (p *parser) primary() (Expr, error) {
 		if err := p.placeholder(); err != nil {
 			return nil, err
 		}
-		return nil, p.want("an expression")
+		return nil, p.wantExpr()
 	case tEOF:
-		return nil, p.want("an expression")
+		return nil, p.wantExpr()
 	}
 	// A word.
 	upper := strings.ToUpper(t.text)
@@ -358,9 +358,21 @@ func (p *parser) primary() (Expr, error) {
 		e.Hint = "write a subquery in parentheses"
 		return nil, e
 	case reserved[upper]:
-		return nil, p.want("an expression")
+		return nil, p.wantExpr()
 	}
 	return p.nameOrCall()
+}
+
+// wantExpr fails where an expression is missing, with a hint when a
+// comma before it is one too many: SELECT a, FROM t.
+func (p *parser) wantExpr() *SyntaxError {
+	e := p.want("an expression")
+	if p.i > 0 {
+		if prev := p.toks[p.i-1]; prev.isPunct(",") {
+			e.Hint = "is the ',' at " + prev.pos.String() + " one too many?"
+		}
+	}
+	return e
 }
 
 // nameOrCall reads a name, or a call when a '(' follows a one-part name.

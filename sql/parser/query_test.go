@@ -375,6 +375,8 @@ func TestParseQueryErrors(t *testing.T) {
 	f("SELECT a FROM t UNION", "line 1:22: expected SELECT, VALUES or '(', found end of input")
 	f("SELECT a FROM t ORDER a", "line 1:23: expected BY after ORDER, found 'a'")
 	f("SELECT FROM t", "line 1:8: expected an expression, found 'FROM'")
+	f("SELECT a,\n  b, FROM t", "line 2:6: expected an expression, found 'FROM'; is the ',' at 2:4 one too many?")
+	f("SELECT a FROM t GROUP BY a,", "line 1:28: expected an expression, found end of input; is the ',' at 1:27 one too many?")
 	f("SELECT a.* + 1 FROM t", "line 1:12: expected end of statement, found '+'")
 	f("SELECT COUNT(a) FILTER (a > 1) FROM t", "line 1:25: expected WHERE after FILTER (, found 'a'")
 	f("SELECT 1; SELECT 2", "line 1:9: expected end of statement, found ';'")
