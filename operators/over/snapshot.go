@@ -1,0 +1,233 @@
+package over
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/operators/internal/snap"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// An OVER snapshot (runtime.Snapshotter), in the framing of package snap:
+//
+//	window (string: the frame, the aggregates, proctime), partition
+//	columns, watermark (8 bytes)
+//	partition table (agg.Table)
+//	per partition: entries in the frame, their times (sliding RANGE), per
+//	aggregate: count, sum (lo, hi, double), running MIN/MAX (has, int,
+//	double, string), the entries' values and NULL flags, the deque
+//	(entry indexes from the frame's first)
+//	buffered rows: count, one vector per input column, times, partitions
+//
+// A restored operator goes on exactly as one that was not interrupted:
+// same frames, same buffered rows in the same order, same watermark (rows
+// behind it stay late). The TTL of restored partitions starts at the
+// restore.
+
+const snapKind = "over aggregation"
+
+var _ runtime.Snapshotter = (*op)(nil)
+
+// signature describes what a snapshot must have been taken of.
+func (o *op) signature() string {
+	s := fmt.Sprintf("%s proctime=%v", o.spec.Frame, o.spec.ProcTime)
+	for _, a := range o.aggs {
+		s += fmt.Sprintf(" %s(%d)", a.fn, a.col)
+	}
+	return s
+}
+
+// SnapshotState implements runtime.Snapshotter.
+func (o *op) SnapshotState(int64) ([]byte, error) {
+	size := 64 + o.table.SnapshotSize()
+	if o.pend != nil { // nil with ProcTime
+		size += 16 * o.pend.N * (o.nIn + 1)
+	}
+	e := snap.NewEncoder(snapKind, size)
+	e.String(o.signature())
+	e.Int(len(o.spec.PartitionCols))
+	e.Int64(o.wm)
+	o.table.AppendSnapshot(e)
+	for g := range o.parts {
+		p := &o.parts[g]
+		h := int(p.head - p.base)
+		e.Int(int(p.n - p.head))
+		if o.byTime {
+			e.Int64s(p.ts[h:])
+		}
+		e.Bool(p.accs != nil)
+		for k := range p.accs {
+			s := &p.accs[k]
+			e.Int64(s.cnt)
+			e.Int64(int64(s.lo))
+			e.Int64(s.hi)
+			e.Int64(int64(math.Float64bits(s.f)))
+			e.Bool(s.has)
+			e.Int64(s.mi)
+			e.Int64(int64(math.Float64bits(s.mf)))
+			e.String(s.ms)
+			e.Int64s(tail(s.vi, h))
+			e.Float64s(tail(s.vf, h))
+			e.Strings(tail(s.vs, h))
+			nulls := tail(s.vn, h)
+			e.Int(len(nulls))
+			for _, x := range nulls {
+				e.Bool(x)
+			}
+			e.Int(len(s.dq) - s.dqHead)
+			for _, idx := range s.dq[s.dqHead:] {
+				e.Int(int(idx - p.head))
+			}
+		}
+	}
+	if o.spec.ProcTime {
+		return e.Finish(), nil
+	}
+	e.Int(o.pend.N)
+	for c := range o.pend.Cols {
+		e.Vector(&o.pend.Cols[c], nil)
+	}
+	e.Int64s(o.pendT)
+	e.Int32s(o.pendG)
+	return e.Finish(), nil
+}
+
+func tail[T any](s []T, h int) []T {
+	if len(s) < h {
+		return nil
+	}
+	return s[h:]
+}
+
+// RestoreState implements runtime.Snapshotter.
+func (o *op) RestoreState(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if err := o.restore(data); err != nil {
+		o.table = agg.NewTable(o.spec.In, o.spec.PartitionCols)
+		o.parts, o.pendCnt, o.last = nil, nil, nil
+		o.wm, o.minPend = runtime.MinWatermark, runtime.MaxWatermark
+		if o.pend != nil {
+			o.pend.Reset()
+			o.pendT, o.pendG = o.pendT[:0], o.pendG[:0]
+		}
+		name := "?"
+		if o.ctx != nil {
+			name = o.ctx.Operator
+		}
+		return fmt.Errorf("%s operator %q: cannot restore state: %w", snapKind, name, err)
+	}
+	return o.account()
+}
+
+func (o *op) restore(data []byte) error {
+	if o.table == nil || o.table.Len() > 0 || o.wm != runtime.MinWatermark {
+		return fmt.Errorf("the operator is not open, or already holds state")
+	}
+	d, err := snap.Open(snapKind, data)
+	if err != nil {
+		return err
+	}
+	sig, nk := d.String(), d.Int(1<<20)
+	wm := d.Int64()
+	if d.Err() == nil && (sig != o.signature() || nk != len(o.spec.PartitionCols)) {
+		return fmt.Errorf("snapshot of an OVER aggregation %q on %d partition columns, the operator is %q on %d", sig, nk, o.signature(), len(o.spec.PartitionCols))
+	}
+	o.table.RestoreSnapshot(d)
+	n := o.table.Len()
+	parts := make([]part, n)
+	for g := 0; g < n && d.Err() == nil; g++ {
+		p := &parts[g]
+		m := d.Int(math.MaxInt32)
+		p.n = int64(m)
+		if o.byTime {
+			if p.ts = d.Int64s(nil); d.Err() == nil && len(p.ts) != m {
+				d.Fail("partition %d: %d entry times for %d entries", g, len(p.ts), m)
+			}
+		}
+		if !d.Bool() {
+			continue
+		}
+		p.accs = make([]acc, len(o.aggs))
+		for k := range p.accs {
+			s, a := &p.accs[k], &o.aggs[k]
+			s.cnt, s.lo, s.hi = d.Int64(), uint64(d.Int64()), d.Int64()
+			s.f = math.Float64frombits(uint64(d.Int64()))
+			s.has, s.mi = d.Bool(), d.Int64()
+			s.mf, s.ms = math.Float64frombits(uint64(d.Int64())), d.String()
+			s.vi, s.vf, s.vs = nilIfEmpty(d.Int64s(nil)), nilIfEmpty(d.Float64s(nil)), nilIfEmpty(d.Strings(nil))
+			nn := d.Int(m)
+			for i := 0; i < nn && d.Err() == nil; i++ {
+				s.vn = append(s.vn, d.Bool())
+			}
+			nd := d.Int(m)
+			for i := 0; i < nd && d.Err() == nil; i++ {
+				s.dq = append(s.dq, int64(d.Int(m-1)))
+			}
+			if d.Err() != nil {
+				break
+			}
+			want := 0
+			if a.keep {
+				want = m
+			}
+			vals := len(s.vi) + len(s.vf) + len(s.vs)
+			if a.fn == agg.Count {
+				vals = want
+			}
+			if vals != want || a.keep && a.nullable && len(s.vn) != m || s.cnt < 0 || s.cnt > int64(m) && o.sliding {
+				d.Fail("partition %d: aggregate %d does not match its %d entries", g, k, m)
+			}
+		}
+	}
+	var pend *runtime.Batch
+	var pendT []int64
+	var pendG []int32
+	if !o.spec.ProcTime && d.Err() == nil {
+		pend = newBatch(o.spec.In)
+		pend.N = d.Int(math.MaxInt32)
+		for c := range pend.Cols {
+			if got := d.Vector(&pend.Cols[c], pend.Cols[c].Type); d.Err() == nil && got != pend.N {
+				d.Fail("buffered column %d holds %d rows, want %d", c, got, pend.N)
+			}
+		}
+		pendT, pendG = d.Int64s(nil), d.Int32s(nil)
+		if d.Err() == nil && (len(pendT) != pend.N || len(pendG) != pend.N) {
+			d.Fail("%d buffered rows but %d times and %d partitions", pend.N, len(pendT), len(pendG))
+		}
+		for _, g := range pendG {
+			if g < 0 || int(g) >= n {
+				d.Fail("buffered row of partition %d, out of range (%d)", g, n)
+				break
+			}
+		}
+	}
+	if err := d.Done(); err != nil {
+		return err
+	}
+	o.parts, o.wm = parts, wm
+	o.pendCnt, o.last = make([]int32, n), make([]int64, n)
+	if o.ttlMs() > 0 {
+		now := o.now()
+		for g := range o.last {
+			o.last[g] = now
+		}
+	}
+	if pend != nil {
+		o.pend, o.pendT, o.pendG = pend, pendT, pendG
+		for i, g := range pendG {
+			o.pendCnt[g]++
+			o.minPend = min(o.minPend, pendT[i])
+		}
+	}
+	return nil
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
