@@ -317,13 +317,16 @@ func appendRows(dst, src *runtime.Vector, rows []int32) {
 // sortDue orders buffered rows by time, then partition, then arrival
 // (their order in due).
 func sortDue(due []int32, ts []int64, gs []int32) {
-	slices.SortStableFunc(due, func(a, b int32) int {
+	slices.SortFunc(due, func(a, b int32) int {
 		if ts[a] != ts[b] {
 			if ts[a] < ts[b] {
 				return -1
 			}
 			return 1
 		}
-		return int(gs[a]) - int(gs[b])
+		if gs[a] != gs[b] {
+			return int(gs[a]) - int(gs[b])
+		}
+		return int(a) - int(b) // arrival
 	})
 }
