@@ -5,8 +5,9 @@
 //	             RANGE BETWEEN INTERVAL … PRECEDING | UNBOUNDED PRECEDING AND CURRENT ROW)
 //
 // Every input row comes out once, as an insert (+I), with one more column
-// per aggregate: the aggregate over the row's frame in its partition. The
-// result is append-only.
+// per aggregate: the aggregate over the row's frame in its partition. Over
+// an append-only input (the default) the result is append-only; over an
+// updating input (Spec.Updating) it is updating, see below.
 //
 // # Event time (Spec.ProcTime false)
 //
@@ -34,13 +35,21 @@
 //
 //   - Rows arrive partitioned by PartitionCols (runtime.Keyed on them); with
 //     no partition columns the operator runs at parallelism 1.
-//   - The input is append-only (+I only): a -U, +U or -D row fails the job.
-//     Retractions would change the results of rows already emitted (every
-//     row whose frame held the retracted row); an OVER over an updating
-//     input needs a different operator (see the package's tests for the
-//     contract).
+//   - Without Spec.Updating the input is append-only (+I only): a -U, +U
+//     or -D row fails the job.
 //   - For event time, TimeCol is a time attribute (TIMESTAMP(3) or BIGINT
 //     milliseconds) whose watermarks reach the operator.
+//
+// # Updating input (Spec.Updating)
+//
+// Over an updating input (a changelog, such as the Top-1 under Nexmark
+// q6) the operator applies each change at once and its result is an
+// updating changelog: see updating.go. The ORDER BY column is then a sort
+// key (rows with the same value ordered by arrival), not a time attribute:
+// nothing is late and watermarks pass through. Frames must be bounded
+// (ROWS n or RANGE interval), and processing time is not supported. A
+// retraction of a row the operator does not hold (its partition expired by
+// the TTL, or its time was NULL) is ignored.
 //
 // # Aggregates and state
 //
@@ -101,6 +110,9 @@ type Spec struct {
 	TimeCol int
 	// ProcTime orders by processing time (PROCTIME()).
 	ProcTime bool
+	// Updating accepts an updating input (-U, +U, -D rows) and makes the
+	// result updating; see the package doc.
+	Updating bool
 	Frame    Frame
 	// Aggs are the aggregate calls over this window: COUNT, SUM, AVG, MIN,
 	// MAX. Their output columns follow the input columns, in this order.
@@ -139,6 +151,9 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	if !spec.Frame.Unbounded && spec.Frame.Preceding < 0 {
 		return nil, nil, fmt.Errorf("over aggregation: %s PRECEDING must not be negative", frameUnit(spec.Frame, spec.Frame.Preceding))
 	}
+	if spec.Updating && (spec.ProcTime || spec.Frame.Unbounded) {
+		return nil, nil, fmt.Errorf("over aggregation over an updating input: the frame must be bounded (ROWS n or RANGE interval PRECEDING) and ordered by a column, not %s ordered by %s", spec.Frame, map[bool]string{true: "PROCTIME()", false: "time"}[spec.ProcTime])
+	}
 	if !spec.ProcTime {
 		if spec.TimeCol < 0 || spec.TimeCol >= in.Len() {
 			return nil, nil, fmt.Errorf("over aggregation: ORDER BY column %d out of range (the input has %d columns)", spec.TimeCol, in.Len())
@@ -176,7 +191,7 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	fields := append(append([]runtime.Field(nil), in.Fields...), layout.Fields()...)
 	out = runtime.NewSchema(fields...)
 	return func() runtime.Operator {
-		return &op{spec: spec, aggs: fns, out: out, nIn: in.Len(), sliding: sliding,
+		return &op{spec: spec, aggs: fns, out: out, nIn: in.Len(), sliding: sliding, aggFields: layout.Fields(),
 			byTime: sliding && !spec.Frame.Rows, wm: runtime.MinWatermark, minPend: runtime.MaxWatermark}
 	}, out, nil
 }
@@ -197,6 +212,9 @@ type op struct {
 	sliding bool // the frame has a bounded start
 	byTime  bool // a sliding RANGE frame: entries keep their time
 	ctx     *runtime.Context
+
+	aggFields []runtime.Field
+	u         *updState // with Spec.Updating
 
 	table *agg.Table
 	parts []part
@@ -229,7 +247,10 @@ func (o *op) Open(ctx *runtime.Context) error {
 	o.ctx = ctx
 	o.table = agg.NewTable(o.spec.In, o.spec.PartitionCols)
 	o.outb = runtime.NewBatch(o.out)
-	if !o.spec.ProcTime {
+	switch {
+	case o.spec.Updating:
+		o.u = newUpdState(o.spec.In, o.aggFields)
+	case !o.spec.ProcTime:
 		o.pend, o.spare = newBatch(o.spec.In), newBatch(o.spec.In)
 	}
 	if o.ttlMs() > 0 {
@@ -282,10 +303,10 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	if n == 0 {
 		return nil
 	}
-	if b.Kinds != nil {
+	if b.Kinds != nil && !o.spec.Updating {
 		for i := 0; i < n; i++ {
 			if k := b.Kinds[b.Row(i)]; k != runtime.Insert {
-				return fmt.Errorf("OVER aggregation over an updating input (a %s row) is not supported: its input must be append-only", k)
+				return fmt.Errorf("OVER aggregation: a %s row in an input declared append-only (Spec.Updating is not set)", k)
 			}
 		}
 	}
@@ -306,7 +327,7 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		tv := &b.Cols[o.spec.TimeCol]
 		for i := 0; i < n; i++ {
 			r := b.Row(i)
-			if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) || tv.I64[r] <= o.wm {
+			if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) || tv.I64[r] <= o.wm && !o.spec.Updating {
 				o.lates = append(o.lates, int32(r))
 				continue
 			}
@@ -320,6 +341,9 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	before := o.table.Len()
 	o.groups = o.table.Lookup(b, o.rows, o.groups)
 	for len(o.parts) < o.table.Len() {
+		if o.u != nil {
+			o.u.parts = append(o.u.parts, nil)
+		}
 		o.parts = append(o.parts, part{})
 		o.pendCnt = append(o.pendCnt, 0)
 		o.last = append(o.last, now)
@@ -328,12 +352,19 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		for _, g := range o.groups {
 			if int(g) < before && o.last[g] <= now-ttl && o.pendCnt[g] == 0 {
 				o.parts[g] = part{} // expired, not purged yet: starts anew
+				if o.u != nil {
+					o.u.dead += len(o.u.parts[g])
+					o.u.parts[g] = o.u.parts[g][:0]
+				}
 			}
 			o.last[g] = now
 		}
 	}
 	if err := o.account(); err != nil {
 		return err
+	}
+	if o.spec.Updating {
+		return o.processUpdating(b, out)
 	}
 	if o.spec.ProcTime {
 		for k, r := range o.rows {
@@ -431,7 +462,7 @@ func (o *op) ProcessWatermark(wm int64, out runtime.Output) error {
 	if wm > o.wm {
 		o.wm = wm
 	}
-	if o.spec.ProcTime || o.minPend > wm {
+	if o.spec.ProcTime || o.spec.Updating || o.minPend > wm {
 		return nil
 	}
 	return o.fire(wm, out)
@@ -574,8 +605,17 @@ func (o *op) purge(now int64) {
 		if ok {
 			id[g] = int32(k)
 			o.parts[k], o.last[k], o.pendCnt[k] = o.parts[g], o.last[g], o.pendCnt[g]
+			if o.u != nil {
+				o.u.parts[k] = o.u.parts[g]
+			}
 			k++
+		} else if o.u != nil {
+			o.u.dead += len(o.u.parts[g])
 		}
+	}
+	if o.u != nil {
+		clear(o.u.parts[k:])
+		o.u.parts = o.u.parts[:k]
 	}
 	clear(o.parts[k:])
 	o.parts, o.last, o.pendCnt = o.parts[:k], o.last[:k], o.pendCnt[:k]
@@ -621,10 +661,17 @@ func (o *op) Describe() string {
 	if len(keys) > 0 {
 		fmt.Fprintf(&b, "PARTITION BY %s ", strings.Join(keys, ", "))
 	}
-	fmt.Fprintf(&b, "ORDER BY %s %s), append-only\n", order, o.spec.Frame)
-	if o.spec.ProcTime {
+	kind := "append-only"
+	if o.spec.Updating {
+		kind = "an updating result (+I, -U, +U, -D)"
+	}
+	fmt.Fprintf(&b, "ORDER BY %s %s), %s\n", order, o.spec.Frame, kind)
+	switch {
+	case o.spec.Updating:
+		b.WriteString("state: per partition, every row of its input, by ORDER BY value")
+	case o.spec.ProcTime:
 		b.WriteString("state: per partition, the rows of its frame")
-	} else {
+	default:
 		b.WriteString("state: per partition, the rows of its frame and those waiting for the watermark; late rows dropped and counted")
 	}
 	if o.spec.TTL > 0 {

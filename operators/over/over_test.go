@@ -66,7 +66,7 @@ func TestUpdatingInputIsRefused(t *testing.T) {
 	b := rttest.NewBatch(in, row(1, 10, 1), row(1, 11, 2))
 	b.SetKind(1, runtime.UpdateBefore)
 	err := h.op.ProcessBatch(0, b, h.out)
-	if err == nil || !strings.Contains(err.Error(), "updating input (a -U row)") {
+	if err == nil || !strings.Contains(err.Error(), "a -U row in an input declared append-only") {
 		t.Fatalf("got %v", err)
 	}
 	// Insert kinds spelled out are fine.

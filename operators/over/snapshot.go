@@ -20,6 +20,12 @@ import (
 //	(entry indexes from the frame's first)
 //	buffered rows: count, one vector per input column, times, partitions
 //
+// or, over an updating input, instead of the buffered rows:
+//
+//	per partition: its rows' times and arrival numbers (Int64s each);
+//	the last arrival number; the rows, partition after partition, one
+//	vector per input column
+//
 // A restored operator goes on exactly as one that was not interrupted:
 // same frames, same buffered rows in the same order, same watermark (rows
 // behind it stay late). The TTL of restored partitions starts at the
@@ -31,7 +37,7 @@ var _ runtime.Snapshotter = (*op)(nil)
 
 // signature describes what a snapshot must have been taken of.
 func (o *op) signature() string {
-	s := fmt.Sprintf("%s proctime=%v", o.spec.Frame, o.spec.ProcTime)
+	s := fmt.Sprintf("%s proctime=%v updating=%v", o.spec.Frame, o.spec.ProcTime, o.spec.Updating)
 	for _, a := range o.aggs {
 		s += fmt.Sprintf(" %s(%d)", a.fn, a.col)
 	}
@@ -81,6 +87,10 @@ func (o *op) SnapshotState(int64) ([]byte, error) {
 			}
 		}
 	}
+	if o.u != nil {
+		o.u.appendSnapshot(e)
+		return e.Finish(), nil
+	}
 	if o.spec.ProcTime {
 		return e.Finish(), nil
 	}
@@ -109,6 +119,9 @@ func (o *op) RestoreState(data []byte) error {
 		o.table = agg.NewTable(o.spec.In, o.spec.PartitionCols)
 		o.parts, o.pendCnt, o.last = nil, nil, nil
 		o.wm, o.minPend = runtime.MinWatermark, runtime.MaxWatermark
+		if o.u != nil {
+			o.u = newUpdState(o.spec.In, o.aggFields)
+		}
 		if o.pend != nil {
 			o.pend.Reset()
 			o.pendT, o.pendG = o.pendT[:0], o.pendG[:0]
@@ -185,7 +198,12 @@ func (o *op) restore(data []byte) error {
 	var pend *runtime.Batch
 	var pendT []int64
 	var pendG []int32
-	if !o.spec.ProcTime && d.Err() == nil {
+	var u *updState
+	if o.spec.Updating && d.Err() == nil {
+		u = newUpdState(o.spec.In, o.aggFields)
+		u.restore(d, n)
+	}
+	if !o.spec.ProcTime && !o.spec.Updating && d.Err() == nil {
 		pend = newBatch(o.spec.In)
 		pend.N = d.Int(math.MaxInt32)
 		for c := range pend.Cols {
@@ -208,6 +226,9 @@ func (o *op) restore(data []byte) error {
 		return err
 	}
 	o.parts, o.wm = parts, wm
+	if u != nil {
+		o.u = u
+	}
 	o.pendCnt, o.last = make([]int32, n), make([]int64, n)
 	if o.ttlMs() > 0 {
 		now := o.now()
@@ -230,4 +251,67 @@ func nilIfEmpty[T any](s []T) []T {
 		return nil
 	}
 	return s
+}
+
+// appendSnapshot writes the rows of every partition.
+func (u *updState) appendSnapshot(e *snap.Encoder) {
+	var ids []int32
+	var ts, seqs []int64
+	for _, es := range u.parts {
+		ts, seqs = ts[:0], seqs[:0]
+		for _, x := range es {
+			ts, seqs = append(ts, x.t), append(seqs, x.seq)
+			ids = append(ids, x.id)
+		}
+		e.Int64s(ts)
+		e.Int64s(seqs)
+	}
+	e.Int64(u.seq)
+	e.Int(len(ids))
+	for c := range u.store.Cols {
+		if len(ids) == 0 {
+			e.Vector(&runtime.Vector{Type: u.store.Cols[c].Type}, nil)
+			continue
+		}
+		e.Vector(&u.store.Cols[c], ids)
+	}
+}
+
+// restore reads what appendSnapshot wrote for n partitions.
+func (u *updState) restore(d *snap.Decoder, n int) {
+	u.parts = make([][]uentry, n)
+	total := 0
+	for g := 0; g < n && d.Err() == nil; g++ {
+		ts, seqs := d.Int64s(nil), d.Int64s(nil)
+		if d.Err() != nil {
+			return
+		}
+		if len(ts) != len(seqs) {
+			d.Fail("partition %d: %d times but %d arrival numbers", g, len(ts), len(seqs))
+			return
+		}
+		es := make([]uentry, len(ts))
+		for i := range es {
+			es[i] = uentry{t: ts[i], seq: seqs[i], id: int32(total + i)}
+			if i > 0 && (ts[i] < ts[i-1] || ts[i] == ts[i-1] && seqs[i] <= seqs[i-1]) {
+				d.Fail("partition %d: rows out of order", g)
+				return
+			}
+		}
+		total += len(es)
+		u.parts[g] = es
+	}
+	u.seq = d.Int64()
+	rows := d.Int(math.MaxInt32)
+	if d.Err() == nil && rows != total {
+		d.Fail("%d rows for %d entries", rows, total)
+		return
+	}
+	for c := range u.store.Cols {
+		if got := d.Vector(&u.store.Cols[c], u.store.Cols[c].Type); d.Err() == nil && got != total {
+			d.Fail("stored column %d holds %d rows, want %d", c, got, total)
+			return
+		}
+	}
+	u.store.N = total
 }
