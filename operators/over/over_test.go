@@ -237,3 +237,49 @@ func TestRestoreRefusesAnotherWindow(t *testing.T) {
 		t.Fatal("a truncated snapshot was restored")
 	}
 }
+
+// TestProcTimeRestoreContinuesFrames: a processing-time operator restored
+// from a snapshot goes on with the same frames as one not interrupted.
+func TestProcTimeRestoreContinuesFrames(t *testing.T) {
+	spec := Spec{In: in, PartitionCols: []int{0}, ProcTime: true, TimeCol: -1, Frame: Frame{Rows: true, Preceding: 2},
+		Aggs: []agg.Spec{{Func: agg.Max, Col: 2, Name: "hi"}, {Func: agg.Avg, Col: 2, Name: "a"}, {Func: agg.Min, Col: 4, Name: "lo"}}}
+	rows := func(from, to int64) [][]runtime.Value {
+		var out [][]runtime.Value
+		for i := from; i < to; i++ {
+			r := row(i%2, 0, (i*7)%5)
+			r[4] = runtime.StringValue(string(rune('a' + (i*3)%7)))
+			out = append(out, r)
+		}
+		return out
+	}
+	whole := newHarness(t, spec)
+	whole.batch(rows(0, 9)...)
+	whole.batch(rows(9, 20)...)
+	cut := newHarness(t, spec)
+	cut.batch(rows(0, 9)...)
+	cut.restart()
+	cut.batch(rows(9, 20)...)
+	if got, want := strings.Join(cut.strings(), " "), strings.Join(whole.strings(), " "); got != want {
+		t.Fatalf("restored:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestUpdatingTTLForgetsIdlePartitions: over an updating input, an expired
+// partition starts anew and a retraction of one of its old rows is
+// ignored.
+func TestUpdatingTTLForgetsIdlePartitions(t *testing.T) {
+	clock := int64(0)
+	h := newHarness(t, Spec{In: in, PartitionCols: []int{0}, TimeCol: 1, Frame: Frame{Rows: true, Preceding: 5}, Aggs: countSum,
+		Updating: true, TTL: time.Second, Clock: func() int64 { return clock }})
+	h.batch(row(1, 10, 1), row(1, 20, 2))
+	clock = 5000
+	b := rttest.NewBatch(in, row(1, 10, 1), row(1, 30, 3))
+	b.SetKind(0, runtime.Delete)
+	if err := h.op.ProcessBatch(0, b, h.out); err != nil {
+		t.Fatal(err)
+	}
+	want := "+I1,1970-01-01 00:00:00.010,1,NULL,NULL,1,1 +I1,1970-01-01 00:00:00.020,2,NULL,NULL,2,3 +I1,1970-01-01 00:00:00.030,3,NULL,NULL,1,3"
+	if got := strings.Join(h.strings(), " "); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
