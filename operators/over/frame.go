@@ -13,35 +13,59 @@ import (
 // base on (base <= head; the slots before head are freed in bulk).
 type part struct {
 	base, head, n int64
-	ts            []int64 // entry times, for sliding RANGE frames
-	accs          []acc   // one per aggregate
+	ts            []int64   // entry times, for sliding RANGE frames
+	cols          []colVals // the entries' values, one per op.slots
+	accs          []acc     // one per aggregate
 }
 
-// acc is the running state of one aggregate of a partition.
+// colVals holds the values of one input column for the entries.
+type colVals struct {
+	vn []bool // NULL flags (nullable column)
+	vi []int64
+	vf []float64
+	vs []string
+}
+
+// acc is the running state of one aggregate of a partition. The fields
+// every row touches come first, to share cache lines.
 type acc struct {
 	cnt    int64   // non-NULL values in the frame (rows, for COUNT(*))
 	lo     uint64  // integer sum, 128 bits: lo
 	hi     int64   // and hi
 	f      float64 // DOUBLE sum
-	has    bool    // unbounded MIN/MAX: a value seen
-	mi     int64   // unbounded MIN/MAX: the value
-	mf     float64
-	ms     string
-	vi     []int64 // values of the entries (aggFn.keep)
-	vf     []float64
-	vs     []string
-	vn     []bool  // NULL flags of the entries (nullable input)
 	dq     []int64 // sliding MIN/MAX: entry indexes, values monotonic
 	dqHead int
+	has    bool // unbounded MIN/MAX: a value seen
+	mi     int64
+	mf     float64
+	ms     string
 }
 
 // add appends physical row r of b, at time t, to p's frame.
 func (o *op) add(p *part, b *runtime.Batch, r int, t int64) {
 	if p.accs == nil {
 		p.accs = make([]acc, len(o.aggs))
+		p.cols = make([]colVals, len(o.slots))
 	}
 	if o.byTime {
 		p.ts = append(p.ts, t)
+	}
+	for i := range o.slots {
+		sl, c, v := &o.slots[i], &p.cols[i], &b.Cols[o.slots[i].col]
+		if sl.nullable {
+			c.vn = append(c.vn, v.Null != nil && v.Null[r])
+		}
+		if !sl.vals {
+			continue
+		}
+		switch sl.phys {
+		case runtime.PhysFloat:
+			c.vf = append(c.vf, v.F64[r])
+		case runtime.PhysString:
+			c.vs = append(c.vs, v.Str[r])
+		default:
+			c.vi = append(c.vi, v.I64[r])
+		}
 	}
 	idx := p.n
 	p.n++
@@ -52,23 +76,7 @@ func (o *op) add(p *part, b *runtime.Batch, r int, t int64) {
 			continue
 		}
 		v := &b.Cols[a.col]
-		null := v.Null != nil && v.Null[r]
-		if a.keep {
-			if a.nullable {
-				s.vn = append(s.vn, null)
-			}
-			if a.fn != agg.Count {
-				switch a.phys {
-				case runtime.PhysFloat:
-					s.vf = append(s.vf, v.F64[r])
-				case runtime.PhysString:
-					s.vs = append(s.vs, v.Str[r])
-				default:
-					s.vi = append(s.vi, v.I64[r])
-				}
-			}
-		}
-		if null {
+		if v.Null != nil && v.Null[r] {
 			continue
 		}
 		s.cnt++
@@ -126,18 +134,19 @@ func (s *acc) running(a *aggFn, v *runtime.Vector, r int) {
 func (o *op) push(p *part, s *acc, a *aggFn, idx int64) {
 	isMin := a.fn == agg.Min
 	pos := idx - p.base
+	c := &p.cols[a.slot]
 	for len(s.dq) > s.dqHead {
 		back := s.dq[len(s.dq)-1] - p.base
 		var drop bool
 		switch a.phys {
 		case runtime.PhysFloat:
-			x, y := s.vf[pos], s.vf[back]
+			x, y := c.vf[pos], c.vf[back]
 			drop = isMin && y >= x || !isMin && y <= x
 		case runtime.PhysString:
-			x, y := s.vs[pos], s.vs[back]
+			x, y := c.vs[pos], c.vs[back]
 			drop = isMin && y >= x || !isMin && y <= x
 		default:
-			x, y := s.vi[pos], s.vi[back]
+			x, y := c.vi[pos], c.vi[back]
 			drop = isMin && y >= x || !isMin && y <= x
 		}
 		if !drop {
@@ -156,18 +165,19 @@ func (o *op) evict(p *part, upto int64) {
 			s.cnt -= upto - p.head
 			continue
 		}
+		c := &p.cols[a.slot]
 		for idx := p.head; idx < upto; idx++ {
 			pos := idx - p.base
-			if a.nullable && s.vn[pos] {
+			if a.nullable && c.vn[pos] {
 				continue
 			}
 			s.cnt--
 			switch a.fn {
 			case agg.Sum, agg.Avg:
 				if a.phys == runtime.PhysFloat {
-					s.f -= s.vf[pos]
+					s.f -= c.vf[pos]
 				} else {
-					s.subInt(s.vi[pos])
+					s.subInt(c.vi[pos])
 				}
 			case agg.Min, agg.Max:
 				if s.dqHead < len(s.dq) && s.dq[s.dqHead] == idx {
@@ -193,22 +203,25 @@ func (p *part) compact() {
 	if p.ts != nil {
 		p.ts = p.ts[:copy(p.ts, p.ts[h:])]
 	}
+	for i := range p.cols {
+		c := &p.cols[i]
+		if c.vi != nil {
+			c.vi = c.vi[:copy(c.vi, c.vi[h:])]
+		}
+		if c.vf != nil {
+			c.vf = c.vf[:copy(c.vf, c.vf[h:])]
+		}
+		if c.vs != nil {
+			n := copy(c.vs, c.vs[h:])
+			clear(c.vs[n:])
+			c.vs = c.vs[:n]
+		}
+		if c.vn != nil {
+			c.vn = c.vn[:copy(c.vn, c.vn[h:])]
+		}
+	}
 	for k := range p.accs {
 		s := &p.accs[k]
-		if s.vi != nil {
-			s.vi = s.vi[:copy(s.vi, s.vi[h:])]
-		}
-		if s.vf != nil {
-			s.vf = s.vf[:copy(s.vf, s.vf[h:])]
-		}
-		if s.vs != nil {
-			n := copy(s.vs, s.vs[h:])
-			clear(s.vs[n:])
-			s.vs = s.vs[:n]
-		}
-		if s.vn != nil {
-			s.vn = s.vn[:copy(s.vn, s.vn[h:])]
-		}
 		s.dq = s.dq[:copy(s.dq, s.dq[s.dqHead:])]
 		s.dqHead = 0
 	}
@@ -258,14 +271,14 @@ func (o *op) result(p *part, k int, v *runtime.Vector) error {
 			}
 			return nil
 		}
-		pos := s.dq[s.dqHead] - p.base
+		pos, c := s.dq[s.dqHead]-p.base, &p.cols[a.slot]
 		switch a.phys {
 		case runtime.PhysFloat:
-			v.AppendFloat(s.vf[pos])
+			v.AppendFloat(c.vf[pos])
 		case runtime.PhysString:
-			v.AppendString(s.vs[pos])
+			v.AppendString(c.vs[pos])
 		default:
-			v.AppendInt(s.vi[pos])
+			v.AppendInt(c.vi[pos])
 		}
 	}
 	return nil

@@ -67,6 +67,7 @@ package over
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +136,17 @@ type aggFn struct {
 	phys     runtime.Physical
 	nullable bool
 	keep     bool // a sliding frame stores the values of this aggregate
+	slot     int  // where (op.slots), or -1
 	name     string
+}
+
+// slot is an input column whose values (or NULL flags) the entries of a
+// sliding frame keep, shared by the aggregates over that column.
+type slot struct {
+	col      int
+	phys     runtime.Physical
+	nullable bool
+	vals     bool // values, not only NULL flags (COUNT)
 }
 
 // New checks spec and returns a factory of operators (one per subtask) and
@@ -176,6 +187,7 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	}
 	sliding := !spec.Frame.Unbounded
 	var fns []aggFn
+	var slots []slot
 	for _, a := range spec.Aggs {
 		if a.Func == agg.CountDistinct {
 			return nil, nil, fmt.Errorf("over aggregation: COUNT(DISTINCT %s) over a window is not supported", in.Fields[a.Col].Name)
@@ -186,12 +198,21 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 			f.phys, f.nullable = fld.Type.Physical(), fld.Nullable
 			f.keep = sliding && (a.Func != agg.Count || f.nullable)
 		}
+		f.slot = -1
+		if f.keep {
+			f.slot = slices.IndexFunc(slots, func(s slot) bool { return s.col == a.Col })
+			if f.slot < 0 {
+				f.slot = len(slots)
+				slots = append(slots, slot{col: a.Col, phys: f.phys, nullable: f.nullable})
+			}
+			slots[f.slot].vals = slots[f.slot].vals || a.Func != agg.Count
+		}
 		fns = append(fns, f)
 	}
 	fields := append(append([]runtime.Field(nil), in.Fields...), layout.Fields()...)
 	out = runtime.NewSchema(fields...)
 	return func() runtime.Operator {
-		return &op{spec: spec, aggs: fns, out: out, nIn: in.Len(), sliding: sliding, aggFields: layout.Fields(),
+		return &op{spec: spec, aggs: fns, slots: slots, out: out, nIn: in.Len(), sliding: sliding, aggFields: layout.Fields(),
 			byTime: sliding && !spec.Frame.Rows, wm: runtime.MinWatermark, minPend: runtime.MaxWatermark}
 	}, out, nil
 }
@@ -207,6 +228,7 @@ type op struct {
 	runtime.Base
 	spec    Spec
 	aggs    []aggFn
+	slots   []slot
 	out     *runtime.Schema
 	nIn     int
 	sliding bool // the frame has a bounded start

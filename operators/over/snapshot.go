@@ -73,17 +73,20 @@ func (o *op) SnapshotState(int64) ([]byte, error) {
 			e.Int64(s.mi)
 			e.Int64(int64(math.Float64bits(s.mf)))
 			e.String(s.ms)
-			e.Int64s(tail(s.vi, h))
-			e.Float64s(tail(s.vf, h))
-			e.Strings(tail(s.vs, h))
-			nulls := tail(s.vn, h)
-			e.Int(len(nulls))
-			for _, x := range nulls {
-				e.Bool(x)
-			}
 			e.Int(len(s.dq) - s.dqHead)
 			for _, idx := range s.dq[s.dqHead:] {
 				e.Int(int(idx - p.head))
+			}
+		}
+		for i := range p.cols {
+			c := &p.cols[i]
+			e.Int64s(tail(c.vi, h))
+			e.Float64s(tail(c.vf, h))
+			e.Strings(tail(c.vs, h))
+			nulls := tail(c.vn, h)
+			e.Int(len(nulls))
+			for _, x := range nulls {
+				e.Bool(x)
 			}
 		}
 	}
@@ -165,33 +168,30 @@ func (o *op) restore(data []byte) error {
 		}
 		p.accs = make([]acc, len(o.aggs))
 		for k := range p.accs {
-			s, a := &p.accs[k], &o.aggs[k]
+			s := &p.accs[k]
 			s.cnt, s.lo, s.hi = d.Int64(), uint64(d.Int64()), d.Int64()
 			s.f = math.Float64frombits(uint64(d.Int64()))
 			s.has, s.mi = d.Bool(), d.Int64()
 			s.mf, s.ms = math.Float64frombits(uint64(d.Int64())), d.String()
-			s.vi, s.vf, s.vs = nilIfEmpty(d.Int64s(nil)), nilIfEmpty(d.Float64s(nil)), nilIfEmpty(d.Strings(nil))
-			nn := d.Int(m)
-			for i := 0; i < nn && d.Err() == nil; i++ {
-				s.vn = append(s.vn, d.Bool())
-			}
 			nd := d.Int(m)
 			for i := 0; i < nd && d.Err() == nil; i++ {
 				s.dq = append(s.dq, int64(d.Int(m-1)))
 			}
-			if d.Err() != nil {
-				break
+			if d.Err() == nil && (s.cnt < 0 || s.cnt > int64(m) && o.sliding) {
+				d.Fail("partition %d: aggregate %d counts %d values in %d entries", g, k, s.cnt, m)
 			}
-			want := 0
-			if a.keep {
-				want = m
+		}
+		p.cols = make([]colVals, len(o.slots))
+		for i := range p.cols {
+			c, sl := &p.cols[i], &o.slots[i]
+			c.vi, c.vf, c.vs = nilIfEmpty(d.Int64s(nil)), nilIfEmpty(d.Float64s(nil)), nilIfEmpty(d.Strings(nil))
+			nn := d.Int(m)
+			for j := 0; j < nn && d.Err() == nil; j++ {
+				c.vn = append(c.vn, d.Bool())
 			}
-			vals := len(s.vi) + len(s.vf) + len(s.vs)
-			if a.fn == agg.Count {
-				vals = want
-			}
-			if vals != want || a.keep && a.nullable && len(s.vn) != m || s.cnt < 0 || s.cnt > int64(m) && o.sliding {
-				d.Fail("partition %d: aggregate %d does not match its %d entries", g, k, m)
+			vals := len(c.vi) + len(c.vf) + len(c.vs)
+			if d.Err() == nil && (sl.vals && vals != m || !sl.vals && vals != 0 || sl.nullable && len(c.vn) != m) {
+				d.Fail("partition %d: column %d holds %d values and %d NULL flags for %d entries", g, sl.col, vals, len(c.vn), m)
 			}
 		}
 	}
