@@ -328,8 +328,29 @@ func appendRows(dst, src *runtime.Vector, rows []int32) {
 }
 
 // sortDue orders buffered rows by time, then partition, then arrival
-// (their order in due).
-func sortDue(due []int32, ts []int64, gs []int32) {
+// (their index). When the times span less than 2²² ms and partitions and
+// rows number less than 2²¹ (the usual case), it sorts packed uint64 keys
+// in keys (returned for reuse); otherwise it compares.
+func sortDue(due []int32, ts []int64, gs []int32, keys []uint64) []uint64 {
+	if len(due) < 2 {
+		return keys
+	}
+	const bits = 21
+	minT, maxT, maxG := ts[due[0]], ts[due[0]], int32(0)
+	for _, i := range due {
+		minT, maxT, maxG = min(minT, ts[i]), max(maxT, ts[i]), max(maxG, gs[i])
+	}
+	if uint64(maxT-minT) < 1<<(64-2*bits) && maxG < 1<<bits && len(ts) < 1<<bits {
+		keys = keys[:0]
+		for _, i := range due {
+			keys = append(keys, uint64(ts[i]-minT)<<(2*bits)|uint64(gs[i])<<bits|uint64(i))
+		}
+		slices.Sort(keys)
+		for k, key := range keys {
+			due[k] = int32(key & (1<<bits - 1))
+		}
+		return keys
+	}
 	slices.SortFunc(due, func(a, b int32) int {
 		if ts[a] != ts[b] {
 			if ts[a] < ts[b] {
@@ -342,4 +363,5 @@ func sortDue(due []int32, ts []int64, gs []int32) {
 		}
 		return int(a) - int(b) // arrival
 	})
+	return keys
 }

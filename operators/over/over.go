@@ -262,6 +262,7 @@ type op struct {
 	groups  []int32
 	lates   []int32
 	due     []int32
+	keys    []uint64 // sort keys of due
 	lateLog runtime.LateLog
 }
 
@@ -505,7 +506,7 @@ func (o *op) fire(wm int64, out runtime.Output) error {
 			o.due = append(o.due, int32(i))
 		}
 	}
-	sortDue(o.due, o.pendT, o.pendG)
+	o.keys = sortDue(o.due, o.pendT, o.pendG, o.keys)
 	src := o.pend
 	for i := 0; i < len(o.due); {
 		r := o.due[i]

@@ -1,11 +1,15 @@
 package over
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
@@ -282,4 +286,32 @@ func TestUpdatingTTLForgetsIdlePartitions(t *testing.T) {
 	if got := strings.Join(h.strings(), " "); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+}
+
+// TestSortDueOrdersByTimePartitionArrival checks both ways sortDue sorts
+// (packed keys, and comparisons for wide time spans) against a plain
+// stable sort.
+func TestSortDueOrdersByTimePartitionArrival(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 200).Draw(t, "n")
+		span := rapid.SampledFrom([]int64{3, 1000, 1 << 40}).Draw(t, "span")
+		ts := make([]int64, n)
+		gs := make([]int32, n)
+		var due []int32
+		for i := range ts {
+			ts[i] = rapid.Int64Range(-span, span).Draw(t, "t")
+			gs[i] = int32(rapid.IntRange(0, 5).Draw(t, "g"))
+			if rapid.IntRange(0, 3).Draw(t, "due") > 0 {
+				due = append(due, int32(i))
+			}
+		}
+		want := slices.Clone(due)
+		slices.SortStableFunc(want, func(a, b int32) int {
+			return cmp.Or(cmp.Compare(ts[a], ts[b]), cmp.Compare(gs[a], gs[b]))
+		})
+		sortDue(due, ts, gs, nil)
+		if !slices.Equal(due, want) {
+			t.Fatalf("got %v, want %v", due, want)
+		}
+	})
 }
