@@ -77,6 +77,7 @@ type assignOp struct {
 	ctx     *runtime.Context
 	outb    *runtime.Batch
 	idx     []int32 // the input row of each output row
+	kinds   []runtime.RowKind
 	lates   int
 	lateLog runtime.LateLog
 }
@@ -166,10 +167,11 @@ func (o *assignOp) flush(b *runtime.Batch, out runtime.Output) error {
 		appendRows(&ob.Cols[c], &b.Cols[c], o.idx)
 	}
 	if b.Kinds != nil {
-		ob.Kinds = ob.Kinds[:0]
+		o.kinds = o.kinds[:0]
 		for _, r := range o.idx {
-			ob.Kinds = append(ob.Kinds, b.Kinds[r])
+			o.kinds = append(o.kinds, b.Kinds[r])
 		}
+		ob.Kinds = o.kinds
 	}
 	ob.N = len(o.idx)
 	o.idx = o.idx[:0]
