@@ -67,6 +67,7 @@ package over
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -180,6 +181,13 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	}
 	if len(spec.Aggs) == 0 {
 		return nil, nil, fmt.Errorf("over aggregation: no aggregate")
+	}
+	// Bounds past what any partition or time span can hold mean the same
+	// frame; clamping them keeps the frame arithmetic from overflowing.
+	if spec.Frame.Rows {
+		spec.Frame.Preceding = min(spec.Frame.Preceding, math.MaxInt32)
+	} else {
+		spec.Frame.Preceding = min(spec.Frame.Preceding, runtime.MaxEventTime-runtime.MinEventTime)
 	}
 	layout, err := agg.NewLayout(in, spec.Aggs)
 	if err != nil {

@@ -315,3 +315,19 @@ func TestSortDueOrdersByTimePartitionArrival(t *testing.T) {
 		}
 	})
 }
+
+// TestHugePrecedingActsAsUnbounded: a bound larger than any partition or
+// time span is the unbounded frame, without overflow.
+func TestHugePrecedingActsAsUnbounded(t *testing.T) {
+	for _, f := range []Frame{{Rows: true, Preceding: math.MaxInt64}, {Preceding: math.MaxInt64}} {
+		for _, updating := range []bool{false, true} {
+			h := newHarness(t, Spec{In: in, TimeCol: 1, Frame: f, Aggs: countSum, Updating: updating})
+			h.batch(row(1, runtime.MinEventTime, 1), row(1, 0, 2), row(1, runtime.MaxEventTime, 3))
+			h.watermark(runtime.MaxWatermark)
+			rows := h.out.Rows()
+			if len(rows) != 3 || rows[2][5].I != 3 || rows[2][6].I != 6 {
+				t.Fatalf("%s updating=%v: %v", f, updating, h.strings())
+			}
+		}
+	}
+}
