@@ -2,6 +2,7 @@ package over
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"sort"
 
@@ -204,11 +205,13 @@ func (o *op) updateAffected(g int32, es []uentry) error {
 	return nil
 }
 
-// sameRow reports whether stored row id equals row r of b.
+// sameRow reports whether stored row id equals row r of b (doubles bit
+// for bit, so that a NaN can be retracted).
 func (o *op) sameRow(id int32, b *runtime.Batch, r int) bool {
 	s := o.u.store
 	for c := range s.Cols {
-		if s.Cols[c].Value(int(id)) != b.Cols[c].Value(r) {
+		x, y := s.Cols[c].Value(int(id)), b.Cols[c].Value(r)
+		if x.Null != y.Null || x.I != y.I || math.Float64bits(x.F) != math.Float64bits(y.F) || x.S != y.S {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package over
 import (
 	"context"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -221,5 +222,19 @@ func TestUpdatingNeedsABoundedFrame(t *testing.T) {
 	_, _, err := New(Spec{In: in, TimeCol: 1, Frame: Frame{Rows: true, Unbounded: true}, Aggs: countSum, Updating: true})
 	if err == nil || !strings.Contains(err.Error(), "must be bounded") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestUpdatingRetractsANaNRow(t *testing.T) {
+	h := newHarness(t, Spec{In: in, PartitionCols: []int{0}, TimeCol: 1, Frame: Frame{Rows: true, Preceding: 2}, Aggs: countSum, Updating: true})
+	r := row(1, 10, 1)
+	r[3] = runtime.FloatValue(math.NaN())
+	b := rttest.NewBatch(in, r, r)
+	b.SetKind(1, runtime.Delete)
+	if err := h.op.ProcessBatch(0, b, h.out); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.out.Kinds(); len(got) != 2 || got[1] != runtime.Delete {
+		t.Fatalf("kinds %v, want +I then -D", got)
 	}
 }
