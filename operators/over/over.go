@@ -197,8 +197,17 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	var fns []aggFn
 	var slots []slot
 	for _, a := range spec.Aggs {
-		if a.Func == agg.CountDistinct {
+		switch a.Func {
+		case agg.Count, agg.Sum, agg.Avg, agg.Min, agg.Max:
+		case agg.CountDistinct:
 			return nil, nil, fmt.Errorf("over aggregation: COUNT(DISTINCT %s) over a window is not supported", in.Fields[a.Col].Name)
+		default:
+			return nil, nil, fmt.Errorf("over aggregation: %s over a window is not supported (COUNT, SUM, AVG, MIN and MAX are)", a.Func)
+		}
+		if (agg.Spec{Func: a.Func, Col: a.Col, Name: a.Name}) != a {
+			// Options such as FILTER (WHERE …) that this operator does
+			// not apply must not be dropped silently.
+			return nil, nil, fmt.Errorf("over aggregation: %s(%s) has options (such as FILTER) that are not supported over a window", a.Func, a.Name)
 		}
 		f := aggFn{fn: a.Func, col: a.Col, name: a.Name}
 		if a.Col >= 0 {
