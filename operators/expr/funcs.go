@@ -31,8 +31,8 @@ func init() {
 		"CONCAT":      {1, -1, concat},
 		"SUBSTRING":   {2, 3, substring},
 		"ABS":         {1, 1, abs},
-		"FLOOR":       {1, 1, floorCeil(math.Floor)},
-		"CEIL":        {1, 1, floorCeil(math.Ceil)},
+		"FLOOR":       {1, 2, floorCeil(math.Floor)},
+		"CEIL":        {1, 2, floorCeil(math.Ceil)},
 		"ROUND":       {1, 2, round},
 		"MOD": {2, 2, func(c *compiler, e *callExpr, a []*node) (*node, error) {
 			return c.arith(OpMod, a[0], a[1], e, "MOD")
@@ -348,6 +348,9 @@ func abs(c *compiler, e *callExpr, args []*node) (*node, error) {
 func floorCeil(f func(float64) float64) func(*compiler, *callExpr, []*node) (*node, error) {
 	return func(c *compiler, e *callExpr, args []*node) (*node, error) {
 		x := args[0]
+		if len(args) == 2 || x.typ == runtime.Timestamp {
+			return floorCeilTime(e, args, f(0.5) == 0)
+		}
 		if err := wantArg(e, args, 0, "numeric", runtime.Type.Numeric); err != nil {
 			return nil, err
 		}

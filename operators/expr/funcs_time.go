@@ -14,24 +14,26 @@ import (
 
 func init() {
 	for name, f := range map[string]function{
-		"DATE_FORMAT":      {2, 2, dateFormat},
-		"EXTRACT":          {2, 2, extract},
-		"YEAR":             {1, 1, timeField("YEAR")},
-		"QUARTER":          {1, 1, timeField("QUARTER")},
-		"MONTH":            {1, 1, timeField("MONTH")},
-		"WEEK":             {1, 1, timeField("WEEK")},
-		"DAYOFYEAR":        {1, 1, timeField("DOY")},
-		"DAYOFMONTH":       {1, 1, timeField("DAY")},
-		"DAYOFWEEK":        {1, 1, timeField("DOW")},
-		"HOUR":             {1, 1, timeField("HOUR")},
-		"MINUTE":           {1, 1, timeField("MINUTE")},
-		"SECOND":           {1, 1, timeField("SECOND")},
-		"TO_TIMESTAMP":     {1, 2, toTimestamp},
-		"UNIX_TIMESTAMP":   {0, 2, unixTimestamp},
-		"FROM_UNIXTIME":    {1, 2, fromUnixtime},
-		"TO_TIMESTAMP_LTZ": {2, 2, toTimestampLTZ},
-		"TIMESTAMPADD":     {3, 3, timestampAdd},
-		"TIMESTAMPDIFF":    {3, 3, timestampDiff},
+		"DATE_FORMAT":       {2, 2, dateFormat},
+		"EXTRACT":           {2, 2, extract},
+		"YEAR":              {1, 1, timeField("YEAR")},
+		"QUARTER":           {1, 1, timeField("QUARTER")},
+		"MONTH":             {1, 1, timeField("MONTH")},
+		"WEEK":              {1, 1, timeField("WEEK")},
+		"DAYOFYEAR":         {1, 1, timeField("DOY")},
+		"DAYOFMONTH":        {1, 1, timeField("DAY")},
+		"DAYOFWEEK":         {1, 1, timeField("DOW")},
+		"HOUR":              {1, 1, timeField("HOUR")},
+		"MINUTE":            {1, 1, timeField("MINUTE")},
+		"SECOND":            {1, 1, timeField("SECOND")},
+		"TO_TIMESTAMP":      {1, 2, toTimestamp},
+		"UNIX_TIMESTAMP":    {0, 2, unixTimestamp},
+		"FROM_UNIXTIME":     {1, 2, fromUnixtime},
+		"TO_TIMESTAMP_LTZ":  {2, 2, toTimestampLTZ},
+		"TIMESTAMPADD":      {3, 3, timestampAdd},
+		"TIMESTAMPDIFF":     {3, 3, timestampDiff},
+		"CURRENT_TIMESTAMP": {0, 0, currentTimestamp},
+		"NOW":               {0, 0, currentTimestamp},
 	} {
 		functions[name] = f
 	}
@@ -238,6 +240,22 @@ func unixTimestamp(c *compiler, e *callExpr, args []*node) (*node, error) {
 	})
 }
 
+// currentTimestamp compiles CURRENT_TIMESTAMP and NOW(): the processing
+// time, read once per batch.
+func currentTimestamp(c *compiler, e *callExpr, args []*node) (*node, error) {
+	n := &node{typ: runtime.Timestamp, col: -1}
+	n.eval = func(b *runtime.Batch, dst *vec) *runtime.Vector {
+		nn := b.Len()
+		out := dst.reset(runtime.Timestamp, nn)
+		now := time.Now().UnixMilli()
+		for i := range out.I64[:nn] {
+			out.I64[i] = now
+		}
+		return out
+	}
+	return n, nil // not folded: it changes
+}
+
 // fromUnixtime compiles FROM_UNIXTIME(seconds[, fmt]): VARCHAR, by
 // default 'yyyy-MM-dd HH:mm:ss'.
 func fromUnixtime(c *compiler, e *callExpr, args []*node) (*node, error) {
@@ -418,4 +436,58 @@ func monthsBetween(a, b int64) int64 {
 		m++
 	}
 	return m
+}
+
+// floorUnits are the units of FLOOR and CEIL(ts TO unit).
+var floorUnits = map[string]bool{"YEAR": true, "QUARTER": true, "MONTH": true, "DAY": true, "HOUR": true,
+	"MINUTE": true, "SECOND": true, "MILLISECOND": true}
+
+const floorUnitList = "YEAR, QUARTER, MONTH, DAY, HOUR, MINUTE, SECOND, MILLISECOND"
+
+// floorCeilTime compiles FLOOR(ts, unit) and CEIL(ts, unit), the function
+// forms of FLOOR(ts TO unit): ts rounded down (or up) to a whole unit.
+func floorCeilTime(e *callExpr, args []*node, floor bool) (*node, error) {
+	if len(args) != 2 {
+		return nil, errorf(e, "%s of a TIMESTAMP takes a unit, as %s(ts TO HOUR)", e.name, e.name)
+	}
+	if err := checkArgs(e, args, "ts"); err != nil {
+		return nil, err
+	}
+	u, err := unitArg(e, args, 1, func(u string) bool { return floorUnits[u] }, floorUnitList)
+	if err != nil {
+		return nil, err
+	}
+	x := args[0]
+	if isNullConst(x) {
+		return constNode(runtime.NullValue(runtime.Timestamp)), nil
+	}
+	down := func(ms int64) int64 {
+		if unit := timeUnitMillis[u]; unit != 0 {
+			return ms - floorMod(ms, unit)
+		}
+		t := utc(ms)
+		m := t.Month()
+		if u == "QUARTER" {
+			m -= (m - 1) % 3
+		} else if u == "YEAR" {
+			m = 1
+		}
+		return time.Date(t.Year(), m, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	}
+	n := &node{typ: runtime.Timestamp, nullable: x.nullable, col: -1}
+	n.eval = convert(runtime.Timestamp, x, i64, i64, func(v int64) (int64, bool) {
+		d := down(v)
+		if floor || d == v {
+			return d, true
+		}
+		if unit := timeUnitMillis[u]; unit != 0 {
+			return d + unit, !addOverflows(d, unit)
+		}
+		months := timeUnitMonths[u]
+		return addMonths(d, months)
+	})
+	if !floor {
+		n.nullable = true
+	}
+	return fold(n, x), nil
 }

@@ -203,7 +203,7 @@ func TestScalarErrors(t *testing.T) {
 	f("page + 1 > 0", `line 9:7: cannot apply + to VARCHAR and BIGINT in "page + 1"`)
 	f("UPPER(user) = 'X'", `line 9:7: UPPER's 1st argument is BIGINT, not VARCHAR in "UPPER(user)"`)
 	f("UPPER(page, 1) = 'X'", `line 9:7: UPPER takes 1 argument, got 2 in "UPPER(page, 1)"`)
-	f("ts > CURRENT_TIMESTAMP", `line 9:12: unknown function CURRENT_TIMESTAMP in "current_timestamp()"`)
+	f("ts > CURRENT_TIMESTMP()", `line 9:12: unknown function CURRENT_TIMESTMP (did you mean CURRENT_TIMESTAMP?) in "CURRENT_TIMESTMP()"`)
 	f("UPPR(page) = 'X'", `line 9:7: unknown function UPPR (did you mean UPPER?) in "UPPR(page)"`)
 	f("CASE WHEN user THEN TRUE END", `line 9:7: CASE condition user is BIGINT, not BOOLEAN in "CASE WHEN user THEN TRUE END"`)
 	f("CASE page WHEN 1 THEN TRUE END", `line 9:17: cannot apply = to VARCHAR and BIGINT in "WHEN 1 THEN TRUE"`)
