@@ -98,6 +98,17 @@ var (
 )
 
 func appendPadded(buf []byte, v int64, width int) []byte {
+	switch {
+	case v >= 0 && v < 10 && width <= 1:
+		return append(buf, byte('0'+v))
+	case v >= 0 && v < 100 && width <= 2:
+		if v < 10 && width < 2 {
+			return append(buf, byte('0'+v))
+		}
+		return append(buf, byte('0'+v/10), byte('0'+v%10))
+	case v >= 1000 && v < 10000 && width <= 4:
+		return append(buf, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+	}
 	if v < 0 {
 		buf = append(buf, '-')
 		v = -v

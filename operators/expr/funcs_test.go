@@ -300,3 +300,67 @@ func TestNewFunctionErrorsNameFunctionAndArgument(t *testing.T) {
 	f(Call("PI", Int(1)), `PI takes 0 arguments, got 1 in "PI(1)"`)
 	f(Call("LOCATE", Str("a")), `LOCATE takes 2 to 3 arguments, got 1 in "LOCATE('a')"`)
 }
+
+func TestFloorCeilOfTimestamp(t *testing.T) {
+	x := ts("2026-05-17 21:05:09.042")
+	for unit, want := range map[string][2]string{
+		"YEAR":        {"2026-01-01 00:00:00.000", "2027-01-01 00:00:00.000"},
+		"QUARTER":     {"2026-04-01 00:00:00.000", "2026-07-01 00:00:00.000"},
+		"MONTH":       {"2026-05-01 00:00:00.000", "2026-06-01 00:00:00.000"},
+		"DAY":         {"2026-05-17 00:00:00.000", "2026-05-18 00:00:00.000"},
+		"HOUR":        {"2026-05-17 21:00:00.000", "2026-05-17 22:00:00.000"},
+		"MINUTE":      {"2026-05-17 21:05:00.000", "2026-05-17 21:06:00.000"},
+		"SECOND":      {"2026-05-17 21:05:09.000", "2026-05-17 21:05:10.000"},
+		"MILLISECOND": {"2026-05-17 21:05:09.042", "2026-05-17 21:05:09.042"},
+	} {
+		constCase(t, Call("FLOOR", x, Str(unit)), T, want[0])
+		constCase(t, Call("CEIL", x, Str(strings.ToLower(unit))), T, want[1])
+	}
+	constCase(t, Call("CEIL", ts("2026-05-01 00:00:00.000"), Str("MONTH")), T, "2026-05-01 00:00:00.000")
+	constCase(t, Call("FLOOR", ts("1969-12-31 23:59:59.999"), Str("DAY")), T, "1969-12-31 00:00:00.000")
+	constCase(t, Call("FLOOR", Null(T), Str("DAY")), T, "NULL")
+	check(t, Call("FLOOR", Col("t"), Str("MINUTE")), T, "1970-01-01 00:00:00.000", "NULL", "1970-01-01 00:01:00.000", "1970-01-01 00:00:00.000")
+	check(t, Call("CEIL", Col("t"), Str("MINUTE")), T, "1970-01-01 00:01:00.000", "NULL", "1970-01-01 00:01:00.000", "1970-01-01 00:00:00.000")
+	_, err := Compile(Call("FLOOR", Col("t")), testSchema)
+	if err == nil || err.Error() != `FLOOR of a TIMESTAMP takes a unit, as FLOOR(ts TO HOUR) in "FLOOR(t)"` {
+		t.Fatalf("FLOOR(t): %v", err)
+	}
+	_, err = Compile(Call("FLOOR", Col("t"), Str("WEEK")), testSchema)
+	if err == nil || !strings.Contains(err.Error(), "FLOOR: unknown unit WEEK") {
+		t.Fatalf("FLOOR(t TO WEEK): %v", err)
+	}
+}
+
+func TestCurrentTimestampIsNotFolded(t *testing.T) {
+	before := time.Now().UnixMilli()
+	c, err := Compile(Call("CURRENT_TIMESTAMP"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Const(); ok {
+		t.Fatal("CURRENT_TIMESTAMP folded to a constant")
+	}
+	var out runtime.Vector
+	c.Eval(&runtime.Batch{N: 3}, &out)
+	if after := time.Now().UnixMilli(); out.Len() != 3 || out.I64[2] < before || out.I64[2] > after || c.Type() != T {
+		t.Fatalf("CURRENT_TIMESTAMP = %v, want a time between %d and %d", out, before, after)
+	}
+}
+
+// TestTimeFieldsDoNotAllocate checks that the per-column kernels of EXTRACT
+// and the like allocate nothing in steady state.
+func TestTimeFieldsDoNotAllocate(t *testing.T) {
+	b := makeSelBatch(testSchema, testRow, junkRow)
+	for _, e := range []Expr{Call("HOUR", Col("t")), Call("EXTRACT", Str("DOW"), Col("t")), Call("FLOOR", Col("t"), Str("MONTH")),
+		Call("POWER", Col("d"), Int(2)), Call("TIMESTAMPADD", Str("DAY"), Col("b"), Col("t"))} {
+		c, err := Compile(e, testSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out runtime.Vector
+		c.Eval(b, &out)
+		if n := testing.AllocsPerRun(20, func() { c.Eval(b, &out) }); n != 0 {
+			t.Errorf("%s: %v allocations per batch", e, n)
+		}
+	}
+}
