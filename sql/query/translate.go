@@ -54,10 +54,13 @@ type Scalar struct {
 // become expr.Col(name) when the name is unique in the scope, else
 // expr.ColIndex(i).
 //
-// Functions: UPPER, LOWER, CONCAT, SUBSTRING (SUBSTR), CHAR_LENGTH
-// (CHARACTER_LENGTH), TRIM, ABS, ROUND, FLOOR, CEIL (CEILING), MOD,
-// COALESCE, IF and CAST(x AS BOOLEAN|INT|INTEGER|BIGINT|DOUBLE|FLOAT|
-// VARCHAR[(n)]|STRING|TIMESTAMP[(3)]), with the semantics of expr.Compile.
+// Functions: every function of expr (expr.IsFunction: the built-ins and
+// the functions registered with expr.RegisterFunction) by its name, and the
+// aliases SUBSTR, CHARACTER_LENGTH, CEILING and DAY (DAYOFMONTH), with the
+// semantics of expr.Compile; Flink's forms EXTRACT(unit FROM ts),
+// POSITION(a IN b), FLOOR/CEIL(ts TO unit) and TIMESTAMPADD/TIMESTAMPDIFF
+// with a bare unit; CAST(x AS BOOLEAN|INT|INTEGER|BIGINT|DOUBLE|FLOAT|
+// VARCHAR[(n)]|STRING|TIMESTAMP[(3)]).
 func (q *Query) Scalar(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error) {
 	if s == nil {
 		s, _ = NewScope()
