@@ -270,6 +270,9 @@ func TestRegisterFunctionRejectsBadFunctions(t *testing.T) {
 	}{
 		{"upper", func(s string) string { return s }, "function already exists: UPPER is a built-in function"},
 		{"COUNT_char", func(s string) string { return s }, "function already exists: COUNT_CHAR is registered already"},
+		{"sum", func(s int64) int64 { return s }, "function already exists: SUM is an aggregate function of SQL"},
+		{"tumble_end", func(s int64) int64 { return s }, "function already exists: TUMBLE_END is a window function of SQL"},
+		{"Ceiling", func(s int64) int64 { return s }, "function already exists: CEILING is a function name of SQL"},
 		{"bad name", func(s string) string { return s }, `function name "bad name" is not an identifier (letters, digits and _, not starting with a digit)`},
 		{"f1", 42, "function f1: int is not a func"},
 		{"f2", nil, "function f2: <nil> is not a func"},

@@ -60,9 +60,21 @@ func (e *FuncError) Unwrap() error { return e.Err }
 var ErrFunctionExists = errors.New("function already exists")
 
 var (
-	udfMu sync.RWMutex
-	udfs  = map[string]*udf{}
+	udfMu    sync.RWMutex
+	udfs     = map[string]*udf{}
+	reserved = map[string]string{} // names RegisterFunction refuses, and what they are
 )
+
+// ReserveFunctionNames makes RegisterFunction refuse names (in any case),
+// saying they are what: a front end reserves the names it gives a meaning
+// of its own (SQL's aggregate and window functions, its aliases).
+func ReserveFunctionNames(what string, names ...string) {
+	udfMu.Lock()
+	defer udfMu.Unlock()
+	for _, n := range names {
+		reserved[strings.ToUpper(n)] = what
+	}
+}
 
 type udf struct {
 	Func
@@ -96,6 +108,9 @@ func RegisterFunction(name string, f Func) error {
 	}
 	udfMu.Lock()
 	defer udfMu.Unlock()
+	if what, ok := reserved[up]; ok {
+		return fmt.Errorf("%w: %s is %s", ErrFunctionExists, up, what)
+	}
 	if _, ok := udfs[up]; ok {
 		return fmt.Errorf("%w: %s is registered already", ErrFunctionExists, up)
 	}

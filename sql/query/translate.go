@@ -115,6 +115,22 @@ var scalarFuncs = map[string]string{
 	"SUBSTR": "SUBSTRING", "DAY": "DAYOFMONTH",
 }
 
+func init() {
+	var aliases, aggs, windows []string
+	for n := range scalarFuncs {
+		aliases = append(aliases, n)
+	}
+	for n := range aggregates {
+		aggs = append(aggs, n)
+	}
+	for n := range windowKinds {
+		windows = append(windows, n, n+"_START", n+"_END")
+	}
+	expr.ReserveFunctionNames("a function name of SQL", aliases...)
+	expr.ReserveFunctionNames("an aggregate function of SQL", aggs...)
+	expr.ReserveFunctionNames("a window function of SQL", windows...)
+}
+
 // timeUnitWords are the units TIMESTAMPADD and TIMESTAMPDIFF take bare.
 var timeUnitWords = map[string]bool{"MILLISECOND": true, "SECOND": true, "MINUTE": true, "HOUR": true, "DAY": true,
 	"WEEK": true, "MONTH": true, "QUARTER": true, "YEAR": true}
