@@ -364,3 +364,18 @@ func TestTimeFieldsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestNexmarkExpressions evaluates the function calls of Nexmark's
+// queries (q10, q14, q15–q17, q21, q22) on values shaped like its events.
+func TestNexmarkExpressions(t *testing.T) {
+	x := ts("2026-03-07 21:05:09.042")
+	url := Str("https://www.nexmark.com/ytm/hfd/item.htm?query=1&channel_id=1234567")
+	constCase(t, Call("DATE_FORMAT", x, Str("yyyy-MM-dd")), V, "2026-03-07")
+	constCase(t, Call("DATE_FORMAT", x, Str("HH:mm")), V, "21:05")
+	constCase(t, Call("REGEXP_EXTRACT", url, Str("(&|^)channel_id=([^&]*)"), Int(2)), V, "1234567")
+	constCase(t, Call("REGEXP_EXTRACT", Str("channel_id=9&x=1"), Str("(&|^)channel_id=([^&]*)"), Int(2)), V, "9")
+	constCase(t, Call("SPLIT_INDEX", url, Str("/"), Int(3)), V, "ytm")
+	constCase(t, Call("SPLIT_INDEX", url, Str("/"), Int(4)), V, "hfd")
+	constCase(t, Call("SPLIT_INDEX", url, Str("/"), Int(5)), V, "item.htm?query=1&channel_id=1234567")
+	constCase(t, Call("HOUR", x), B, "21")
+}
