@@ -64,8 +64,9 @@ func sqlTypeOf(t reflect.Type) (rt.Type, bool, bool) {
 const goTypeList = "int64, int32, float64, string, bool, time.Time, or pointers to them"
 
 // goFunc checks fn's signature, once, and builds the engine's Func for it:
-// a loop over the batch without reflection for the common shapes, else
-// one through reflect.
+// a loop over the batch without reflection for funcs of up to two value
+// parameters (udf_generic.go), else one through reflect (pointers, more
+// parameters).
 func goFunc(name string, fn any) (expr.Func, error) {
 	v := reflect.ValueOf(fn)
 	if fn == nil || v.Kind() != reflect.Func || v.IsNil() {
@@ -96,132 +97,14 @@ func goFunc(name string, fn any) (expr.Func, error) {
 		return expr.Func{}, fmt.Errorf("function %s: the result has type %s (types: %s)", name, t.Out(0), goTypeList)
 	}
 	f.Result = rtyp
-	if fast := fastEval(fn); fast != nil {
-		f.Eval = fast
-		return f, nil
+	if !f.NullArgs && !rptr {
+		if g := genericEval(fn, len(f.Params)); g != nil {
+			f.Eval = g
+			return f, nil
+		}
 	}
 	f.Eval = reflectEval(v, ptrs, rptr, hasErr)
 	return f, nil
-}
-
-// fastEval returns an Eval for the common signatures, without reflection.
-func fastEval(fn any) func([]*rt.Vector, *rt.Vector, []bool, func(int, error)) {
-	switch fn := fn.(type) {
-	case func(string) string:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, s := range a[0].Str[:len(null)] {
-				if !null[i] {
-					out.Str[i] = fn(s)
-				}
-			}
-		}
-	case func(string) int64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, s := range a[0].Str[:len(null)] {
-				if !null[i] {
-					out.I64[i] = fn(s)
-				}
-			}
-		}
-	case func(string) bool:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, s := range a[0].Str[:len(null)] {
-				if !null[i] {
-					out.I64[i] = b2i(fn(s))
-				}
-			}
-		}
-	case func(string, string) string:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			x, y := a[0].Str[:len(null)], a[1].Str[:len(null)]
-			for i := range null {
-				if !null[i] {
-					out.Str[i] = fn(x[i], y[i])
-				}
-			}
-		}
-	case func(string, string) int64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			x, y := a[0].Str[:len(null)], a[1].Str[:len(null)]
-			for i := range null {
-				if !null[i] {
-					out.I64[i] = fn(x[i], y[i])
-				}
-			}
-		}
-	case func(int64) int64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, x := range a[0].I64[:len(null)] {
-				if !null[i] {
-					out.I64[i] = fn(x)
-				}
-			}
-		}
-	case func(int64, int64) int64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			x, y := a[0].I64[:len(null)], a[1].I64[:len(null)]
-			for i := range null {
-				if !null[i] {
-					out.I64[i] = fn(x[i], y[i])
-				}
-			}
-		}
-	case func(float64) float64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, x := range a[0].F64[:len(null)] {
-				if !null[i] {
-					out.F64[i] = fn(x)
-				}
-			}
-		}
-	case func(string) float64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, s := range a[0].Str[:len(null)] {
-				if !null[i] {
-					out.F64[i] = fn(s)
-				}
-			}
-		}
-	case func(int64) string:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			for i, x := range a[0].I64[:len(null)] {
-				if !null[i] {
-					out.Str[i] = fn(x)
-				}
-			}
-		}
-	case func(string, int64) string:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			x, y := a[0].Str[:len(null)], a[1].I64[:len(null)]
-			for i := range null {
-				if !null[i] {
-					out.Str[i] = fn(x[i], y[i])
-				}
-			}
-		}
-	case func(float64, float64) float64:
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, _ func(int, error)) {
-			x, y := a[0].F64[:len(null)], a[1].F64[:len(null)]
-			for i := range null {
-				if !null[i] {
-					out.F64[i] = fn(x[i], y[i])
-				}
-			}
-		}
-	case func(string) (string, error):
-		return func(a []*rt.Vector, out *rt.Vector, null []bool, fail func(int, error)) {
-			for i, s := range a[0].Str[:len(null)] {
-				if !null[i] {
-					r, err := fn(s)
-					if err != nil {
-						fail(i, err)
-					}
-					out.Str[i] = r
-				}
-			}
-		}
-	}
-	return nil
 }
 
 func b2i(b bool) int64 {

@@ -51,6 +51,8 @@ func registerTestFunctions(t testing.TB) {
 		err = errors.Join(
 			sluice.RegisterFunction("count_char", func(s, c string) int64 { return int64(strings.Count(s, c)) }),
 			sluice.RegisterFunction("udf_half", func(x float64) float64 { return x / 2 }),
+			sluice.RegisterFunction("udf_mix", func(s string, n int64) float64 { return float64(len(s)) + float64(n)/4 }),
+			sluice.RegisterFunction("udf_answer", func() int32 { return 42 }),
 			sluice.RegisterFunction("udf_clamp", func(x int32, lo int64) int64 { return max(int64(x), lo) }),
 			sluice.RegisterFunction("udf_or_default", func(s *string, d string) string {
 				if s == nil {
@@ -206,6 +208,8 @@ func TestRegisteredFunctionsMapTypesAndNulls(t *testing.T) {
 		{expr.Call("udf_next_day", ts), "TIMESTAMP(3): 1970-01-02 00:00:00.000 | NULL | 1970-01-03 00:00:00.000"},
 		{expr.Call("udf_is_even", n, ok), "BOOLEAN: TRUE | NULL | TRUE"},
 		{expr.Call("udf_upper", s), "VARCHAR: 12 | NULL | X"},
+		{expr.Call("udf_mix", s, n), "DOUBLE: 3.0 | NULL | -0.75"},
+		{expr.Call("udf_answer"), "INT: 42 | 42 | 42"},
 	} {
 		got, err := evalUDF(t, c.e)
 		if err != nil || got != c.want {
@@ -327,10 +331,16 @@ func benchUDF(b *testing.B, e expr.Expr) {
 	b.ReportMetric(float64(b.N)*float64(rt.DefaultBatchRows)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// BenchmarkUDFFastPath is count_char(s, 'c'): a func(string, string)
+// BenchmarkUDFCountChar is count_char(s, 'c'): a func(string, string)
 // int64, called without reflection.
-func BenchmarkUDFFastPath(b *testing.B) {
+func BenchmarkUDFCountChar(b *testing.B) {
 	benchUDF(b, expr.Call("count_char", expr.Col("s"), expr.Str("c")))
+}
+
+// BenchmarkUDFGeneric is a func(string, int64) float64, called through a
+// generic instantiation for its signature.
+func BenchmarkUDFGeneric(b *testing.B) {
+	benchUDF(b, expr.Call("udf_mix", expr.Col("s"), expr.Col("n")))
 }
 
 // BenchmarkUDFReflect is a func(*string, string) string, called through
