@@ -251,3 +251,27 @@ func TestStringFunctionsMatchReferences(t *testing.T) {
 		}
 	})
 }
+
+// FuzzDatePattern: any pattern either fails to translate or formats and
+// parses any time without panicking, and a time it formats with the
+// full-precision pattern parses back.
+func FuzzDatePattern(f *testing.F) {
+	for _, p := range []string{"yyyy-MM-dd HH:mm:ss", "yyyyMMdd", "EEE, d MMM yyyy h:mm a", "'o''clock' k", "D w S SS SSSS", "yy-M-d", "''", "'", "[yyyy]", "MMMMM EEEEE"} {
+		f.Add(p, int64(1772917509042), "2026-03-07 21:05:09")
+	}
+	f.Fuzz(func(t *testing.T, pattern string, ms int64, text string) {
+		dp, err := parseDatePattern(pattern)
+		if err != nil {
+			return
+		}
+		s := dp.format(nil, ms)
+		dp.parse(string(s))
+		dp.parse(text)
+		full, _ := parseDatePattern("yyyy-MM-dd HH:mm:ss.SSS")
+		if ms >= 0 && ms < 253402300800000 {
+			if back, ok := full.parse(string(full.format(nil, ms))); !ok || back != ms {
+				t.Fatalf("%d formats as %s and parses as %d (%v)", ms, full.format(nil, ms), back, ok)
+			}
+		}
+	})
+}
