@@ -126,6 +126,8 @@ func TestDateTimeFunctions(t *testing.T) {
 	constCase(t, Call("TIMESTAMPADD", Str("QUARTER"), Int(2), x), T, "2026-09-07 21:05:09.042")
 	constCase(t, Call("TIMESTAMPADD", Str("day"), Int(-7), x), T, "2026-02-28 21:05:09.042")
 	constCase(t, Call("TIMESTAMPADD", Str("SECOND"), Int(math.MaxInt64), x), T, "NULL")
+	constCase(t, Call("TIMESTAMPADD", Str("MONTH"), Int(1), Timestamp(math.MaxInt64)), T, "NULL")
+	constCase(t, Call("CEIL", Timestamp(math.MaxInt64-1), Str("YEAR")), T, "NULL")
 	constCase(t, Call("TIMESTAMPDIFF", Str("MONTH"), ts("2026-01-31 00:00:00.000"), ts("2026-02-28 00:00:00.000")), B, "0")
 	constCase(t, Call("TIMESTAMPDIFF", Str("MONTH"), ts("2026-01-15 00:00:00.000"), ts("2026-03-15 00:00:00.000")), B, "2")
 	constCase(t, Call("TIMESTAMPDIFF", Str("YEAR"), ts("2026-03-15 00:00:00.000"), ts("2024-03-16 00:00:00.000")), B, "-1")

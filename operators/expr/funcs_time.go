@@ -339,7 +339,8 @@ func knownTimeUnit(u string) bool { return timeUnitMillis[u] != 0 || timeUnitMon
 // addMonths adds k months to ms, keeping the time of day and clamping the
 // day to the length of the month (Jan 31 + 1 month = Feb 28), as Flink.
 func addMonths(ms, k int64) (int64, bool) {
-	if k > 12*1_000_000 || k < -12*1_000_000 {
+	// Within ±285,000 years of 1970 (2^53 ms): the result fits in 64 bits.
+	if k > 12*1_000_000 || k < -12*1_000_000 || ms > 1<<53 || ms < -(1<<53) {
 		return 0, false
 	}
 	t := utc(ms)
