@@ -257,7 +257,7 @@ INSERT INTO out SELECT udf_upper(CONCAT('bo', SUBSTRING(s, 1, 0), 'om')) AS u FR
 		t.Fatal(err)
 	}
 	err = rt.Run(context.Background(), plan.Graph, rt.Options{Parallelism: 1})
-	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "boom is not allowed") {
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "boom is not allowed, for the row (s=") {
 		t.Fatalf("job error: %v", err)
 	}
 }
