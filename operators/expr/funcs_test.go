@@ -83,7 +83,8 @@ func TestDateTimeFunctions(t *testing.T) {
 	constCase(t, Call("DATE_FORMAT", ts("1969-12-31 23:59:59.999"), Str("yyyy-MM-dd HH:mm:ss.SSS")), V, "1969-12-31 23:59:59.999")
 
 	for unit, want := range map[string]string{"YEAR": "2026", "QUARTER": "1", "MONTH": "3", "WEEK": "10", "DAY": "7",
-		"HOUR": "21", "MINUTE": "5", "SECOND": "9", "MILLISECOND": "9042", "DOW": "7", "DOY": "66", "EPOCH": "1772917509"} {
+		"HOUR": "21", "MINUTE": "5", "SECOND": "9", "MILLISECOND": "9042", "DOW": "7", "DOY": "66", "EPOCH": "1772917509",
+		"MICROSECOND": "9042000", "ISODOW": "6", "ISOYEAR": "2026", "DECADE": "202", "CENTURY": "21", "MILLENNIUM": "3"} {
 		constCase(t, Call("EXTRACT", Str(strings.ToLower(unit)), x), B, want)
 	}
 	for fn, want := range map[string]string{"YEAR": "2026", "QUARTER": "1", "MONTH": "3", "WEEK": "10", "DAYOFMONTH": "7",
@@ -94,6 +95,10 @@ func TestDateTimeFunctions(t *testing.T) {
 	constCase(t, Call("HOUR", ts("1969-12-31 23:59:59.999")), B, "23")
 	constCase(t, Call("EXTRACT", Str("EPOCH"), ts("1969-12-31 23:59:59.999")), B, "-1")
 	constCase(t, Call("QUARTER", ts("2026-12-31 00:00:00.000")), B, "4")
+	constCase(t, Call("EXTRACT", Str("CENTURY"), ts("2000-12-31 00:00:00.000")), B, "20")
+	constCase(t, Call("EXTRACT", Str("MILLENNIUM"), ts("2001-01-01 00:00:00.000")), B, "3")
+	constCase(t, Call("EXTRACT", Str("ISODOW"), ts("2026-03-08 00:00:00.000")), B, "7") // Sunday
+	constCase(t, Call("EXTRACT", Str("ISOYEAR"), ts("2027-01-01 00:00:00.000")), B, "2026")
 	constCase(t, Call("WEEK", ts("2027-01-01 00:00:00.000")), B, "53") // ISO week of 2026
 
 	constCase(t, Call("TO_TIMESTAMP", Str("2026-03-07 21:05:09")), T, "2026-03-07 21:05:09.000")
@@ -289,8 +294,8 @@ func TestNewFunctionErrorsNameFunctionAndArgument(t *testing.T) {
 	f(Call("DATE_FORMAT", Col("t"), Str("yyyy-QQ")), `DATE_FORMAT: invalid format 'yyyy-QQ': unknown pattern letter Q (letters: y M d D H k h K m s S a E w; quote text as 'text') in "DATE_FORMAT(t, 'yyyy-QQ')"`)
 	f(Call("DATE_FORMAT", Col("t"), Str("'open")), `DATE_FORMAT: invalid format ''open': unterminated quote at position 1 in "DATE_FORMAT(t, '''open')"`)
 	f(Call("HOUR", Col("s")), `HOUR's 1st argument is VARCHAR, not TIMESTAMP(3) in "HOUR(s)"`)
-	f(Call("EXTRACT", Str("FORTNIGHT"), Col("t")), `EXTRACT: unknown unit FORTNIGHT (units: YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, DOW, DOY, EPOCH) in "EXTRACT('FORTNIGHT', t)"`)
-	f(Call("EXTRACT", Col("s"), Col("t")), `EXTRACT's 1st argument must be a constant unit (YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, DOW, DOY, EPOCH) in "EXTRACT(s, t)"`)
+	f(Call("EXTRACT", Str("FORTNIGHT"), Col("t")), `EXTRACT: unknown unit FORTNIGHT (units: YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, MICROSECOND, DOW, ISODOW, DOY, EPOCH, ISOYEAR, DECADE, CENTURY, MILLENNIUM) in "EXTRACT('FORTNIGHT', t)"`)
+	f(Call("EXTRACT", Col("s"), Col("t")), `EXTRACT's 1st argument must be a constant unit (YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, MICROSECOND, DOW, ISODOW, DOY, EPOCH, ISOYEAR, DECADE, CENTURY, MILLENNIUM) in "EXTRACT(s, t)"`)
 	f(Call("TO_TIMESTAMP_LTZ", Col("b"), Int(6)), `TO_TIMESTAMP_LTZ's 2nd argument must be the constant precision 0 (seconds) or 3 (milliseconds) in "TO_TIMESTAMP_LTZ(b, 6)"`)
 	f(Call("TIMESTAMPADD", Str("DAYS"), Int(1), Col("t")), `TIMESTAMPADD: unknown unit DAYS (units: MILLISECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR) in "TIMESTAMPADD('DAYS', 1, t)"`)
 	f(Call("REGEXP_EXTRACT", Col("s"), Str("a(b")), "REGEXP_EXTRACT: invalid regular expression 'a(b': missing closing ): `a(b` in \"REGEXP_EXTRACT(s, 'a(b')\"")

@@ -65,9 +65,25 @@ var extractUnits = map[string]func(ms int64) int64{
 	"DOW":         func(ms int64) int64 { return int64(utc(ms).Weekday()) + 1 },
 	"DOY":         func(ms int64) int64 { return int64(utc(ms).YearDay()) },
 	"EPOCH":       func(ms int64) int64 { return floorDiv(ms, 1000) },
+	"MICROSECOND": func(ms int64) int64 { return floorMod(ms, 60_000) * 1000 },
+	"ISODOW":      func(ms int64) int64 { return (int64(utc(ms).Weekday())+6)%7 + 1 },
+	"ISOYEAR":     func(ms int64) int64 { y, _ := utc(ms).ISOWeek(); return int64(y) },
+	"DECADE":      func(ms int64) int64 { return floorDiv(int64(utc(ms).Year()), 10) },
+	"CENTURY":     func(ms int64) int64 { return centuries(int64(utc(ms).Year()), 100) },
+	"MILLENNIUM":  func(ms int64) int64 { return centuries(int64(utc(ms).Year()), 1000) },
 }
 
-const extractUnitList = "YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, DOW, DOY, EPOCH"
+// centuries numbers the span of n years holding year as PostgreSQL and
+// Calcite do: 2000 is in the 20th century, 2001 in the 21st; years before 1
+// count down from -1.
+func centuries(year, n int64) int64 {
+	if year > 0 {
+		return (year + n - 1) / n
+	}
+	return -((-year + n) / n)
+}
+
+const extractUnitList = "YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND, MICROSECOND, DOW, ISODOW, DOY, EPOCH, ISOYEAR, DECADE, CENTURY, MILLENNIUM"
 
 // unitArg reads the constant unit argument i of a call.
 func unitArg(e *callExpr, args []*node, i int, known func(string) bool, list string) (string, error) {
