@@ -72,6 +72,7 @@ type Compiled struct {
 // half away from zero on the shortest decimal form of a DOUBLE
 // (ROUND(2.675, 2) = 2.68). MOD(a, b) is a % b. COALESCE returns its first
 // non-NULL argument and IF(c, a, b) is CASE WHEN c THEN a ELSE b END.
+// PROCTIME() is the processing time, read once per batch (see ProcTime).
 //
 // Unknown columns or functions, wrong argument counts and type mismatches are
 // errors of type *Error naming the expression.
