@@ -85,3 +85,7 @@ func TestProcTimeTakesNoArguments(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// BenchmarkEvalProcTime: PROCTIME() costs one clock read per batch and a
+// fill of the column.
+func BenchmarkEvalProcTime(b *testing.B) { benchEval(b, ProcTime(), false, false) }

@@ -389,3 +389,25 @@ func TestProcTimeJobCountsEveryRowOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestProcTimeDescribeSaysClock: plans show that the windows are
+// processing-time windows fired by the clock, with no late rows.
+func TestProcTimeDescribeSaysClock(t *testing.T) {
+	for _, w := range []Assigner{Tumble(10 * time.Second), SessionGap(time.Second)} {
+		spec := kvSpec(w)
+		spec.ProcTime = true
+		newOp, _, err := New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newOp().(interface{ Describe() string }).Describe()
+		for _, want := range []string{"on ts (processing time)", "freed when the operator's processing-time clock passes its end", "late rows: none"} {
+			if !strings.Contains(d, want) {
+				t.Fatalf("%s: Describe lacks %q:\n%s", w, want, d)
+			}
+		}
+		if strings.Contains(d, "watermark") {
+			t.Fatalf("%s: Describe mentions the watermark:\n%s", w, d)
+		}
+	}
+}

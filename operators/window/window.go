@@ -360,13 +360,14 @@ func (c *common) Describe() string {
 		fmt.Fprintf(&b, ", keys %s", strings.Join(keys, ", "))
 	}
 	fmt.Fprintf(&b, "\naggregates: %s\n", strings.Join(aggs, ", "))
-	if c.spec.Window.Kind == Session {
-		b.WriteString("state: open sessions per key with their accumulators; a session fires and is freed when the watermark passes its end")
-	} else {
-		b.WriteString("state: one pane per open window (a key table and flat accumulators); a window fires and is freed when the watermark passes its end")
-	}
+	by := "the watermark"
 	if c.spec.ProcTime {
-		b.WriteString(" (the clock, not the watermark)")
+		by = "the operator's processing-time clock"
+	}
+	if c.spec.Window.Kind == Session {
+		fmt.Fprintf(&b, "state: open sessions per key with their accumulators; a session fires and is freed when %s passes its end", by)
+	} else {
+		fmt.Fprintf(&b, "state: one pane per open window (a key table and flat accumulators); a window fires and is freed when %s passes its end", by)
 	}
 	if c.lateness > 0 {
 		fmt.Fprintf(&b, " + %v allowed lateness", time.Duration(c.lateness)*time.Millisecond)
