@@ -273,6 +273,23 @@ func (r *restoring) OnProcessingTime(now int64, out runtime.Output) error {
 	return r.Operator.(runtime.ProcessingTimer).OnProcessingTime(now, out)
 }
 
+// timedSink records when each row, a window ending at column endCol,
+// arrived by the clock.
+type timedSink struct {
+	runtime.Operator
+	endCol   int
+	ends, at []int64
+}
+
+func (s *timedSink) ProcessBatch(in int, b *runtime.Batch, out runtime.Output) error {
+	now := time.Now().UnixMilli()
+	for i := range b.Len() {
+		s.ends = append(s.ends, b.Cols[s.endCol].I64[b.Row(i)])
+		s.at = append(s.at, now)
+	}
+	return s.Operator.ProcessBatch(in, b, out)
+}
+
 // idleSource never has a row and never ends.
 type idleSource struct{}
 
@@ -358,12 +375,30 @@ func TestProcTimeJobCountsEveryRowOnce(t *testing.T) {
 				win := g.AddOperator("win", out, par, 1, newWin)
 				g.Connect(c, win, runtime.Keyed, 0)
 				results, mk := rttest.NewCollector(out)
-				snk := g.AddOperator("sink", out, 1, 1, mk)
+				arrivals := &timedSink{endCol: 2}
+				snk := g.AddOperator("sink", out, 1, 1, func() runtime.Operator {
+					arrivals.Operator = mk()
+					return arrivals
+				})
 				g.Connect(win, snk, runtime.Global)
 				if err := runtime.Run(context.Background(), g, runtime.Options{Parallelism: par}); err != nil {
 					t.Fatalf("Run: %v", err)
 				}
 				end := time.Now().UnixMilli()
+				// Windows that ended before the input did arrive when the
+				// clock passes their end, not at the end of the input.
+				early := 0
+				for i, we := range arrivals.ends {
+					if we+1000 <= end {
+						early++
+						if at := arrivals.at[i]; at < we-1 || at > we+50 {
+							t.Fatalf("window ending at %d arrived at %d, not when the clock passed its end", we, at)
+						}
+					}
+				}
+				if early == 0 {
+					t.Fatalf("no window fired before the end of the input [%d, %d]", start, end)
+				}
 				got := make(map[int64]int64)
 				windows := make(map[int64]bool)
 				for _, r := range results.Rows() {
