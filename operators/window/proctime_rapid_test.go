@@ -130,3 +130,72 @@ func TestProcTimeRandomMatchesModel(t *testing.T) {
 		h.expectDropped(0)
 	})
 }
+
+// TestProcTimeRandomSessions checks processing-time sessions on random
+// batches and ticks: every row is counted in exactly one session, a
+// session is emitted at the first tick at or past its end-1 (or at the end
+// of input), sessions of a key never overlap, and none is shorter than
+// the gap.
+func TestProcTimeRandomSessions(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		gap := int64(rapid.IntRange(1, 20).Draw(t, "gap"))
+		c := &clock{t: 1000}
+		h := procHarness(t, SessionGap(time.Duration(gap)*ms), c)
+		type sess struct{ start, end int64 }
+		wantN := map[int64]int64{}
+		gotN := map[int64]int64{}
+		byKey := map[int64][]sess{}
+		prevTick := int64(runtime.MinWatermark)
+		check := func(upTo int64) {
+			for _, r := range h.out.Rows() {
+				k, s, e, n := r[0].I, r[1].I, r[2].I, r[3].I
+				if e-s < gap {
+					t.Fatalf("session [%d, %d) of key %d shorter than the gap %d", s, e, k, gap)
+				}
+				if e-1 > upTo || e-1 <= prevTick {
+					t.Fatalf("session [%d, %d) of key %d emitted at clock %d, previous tick %d", s, e, k, upTo, prevTick)
+				}
+				for _, o := range byKey[k] {
+					if s < o.end && o.start < e {
+						t.Fatalf("sessions [%d, %d) and [%d, %d) of key %d overlap", o.start, o.end, s, e, k)
+					}
+				}
+				byKey[k] = append(byKey[k], sess{s, e})
+				gotN[k] += n
+			}
+			h.out.Reset()
+		}
+		events := rapid.IntRange(1, 40).Draw(t, "events")
+		for range events {
+			if rapid.Bool().Draw(t, "tick") {
+				c.t += int64(rapid.IntRange(0, 15).Draw(t, "advance"))
+				h.tick(c, c.t)
+				check(c.t)
+				prevTick = c.t
+				continue
+			}
+			var rows [][]runtime.Value
+			for range rapid.IntRange(1, 20).Draw(t, "rows") {
+				k := int64(rapid.IntRange(0, 3).Draw(t, "k"))
+				ts := runtime.TimeValue(c.t + int64(rapid.IntRange(-30, 30).Draw(t, "dt")))
+				if rapid.IntRange(0, 9).Draw(t, "null time") == 0 {
+					ts = runtime.Value{Null: true}
+				}
+				rows = append(rows, []runtime.Value{runtime.IntValue(k), ts, runtime.IntValue(1)})
+				wantN[k]++
+			}
+			h.batch(rows...)
+			if n := h.out.Len(); n != 0 {
+				t.Fatalf("a batch emitted %d rows", n)
+			}
+		}
+		h.finish()
+		check(runtime.MaxWatermark)
+		for k, n := range wantN {
+			if gotN[k] != n {
+				t.Fatalf("key %d: %d rows over its sessions, want %d", k, gotN[k], n)
+			}
+		}
+		h.expectDropped(0)
+	})
+}
