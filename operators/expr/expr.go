@@ -249,8 +249,7 @@ func Cast(x Expr, t runtime.Type) Expr { return &castExpr{x: x, to: t} }
 
 // Call applies the function called name (case-insensitive) to args. The
 // functions are UPPER, LOWER, CONCAT, SUBSTRING, CHAR_LENGTH, TRIM, ABS,
-// ROUND, FLOOR, CEIL, MOD, COALESCE, IF and PROCTIME (see ProcTime); see
-// Compile.
+// ROUND, FLOOR, CEIL, MOD, COALESCE and IF; see Compile.
 func Call(name string, args ...Expr) Expr {
 	return &callExpr{name: strings.ToUpper(name), args: append([]Expr(nil), args...)}
 }

@@ -30,7 +30,6 @@ func init() {
 		"FLOOR":       {1, 1, floorCeil(math.Floor)},
 		"CEIL":        {1, 1, floorCeil(math.Ceil)},
 		"ROUND":       {1, 2, round},
-		"PROCTIME":    {0, 0, procTime},
 		"MOD": {2, 2, func(c *compiler, e *callExpr, a []*node) (*node, error) {
 			return c.arith(OpMod, a[0], a[1], e, "MOD")
 		}},

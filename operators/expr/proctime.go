@@ -6,6 +6,8 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
+func init() { functions["PROCTIME"] = function{0, 0, procTime} }
+
 // ProcTime returns PROCTIME(): the processing time, a TIMESTAMP(3) that is
 // never NULL, as Flink's PROCTIME(). Each evaluation reads the wall clock
 // (time.Now, which testing/synctest controls in tests) once, for the whole
