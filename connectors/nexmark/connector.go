@@ -44,8 +44,11 @@
 // Determinism: event n is a pure function of (seed, n) — its random
 // draws come from a generator seeded by both — so the events are the same
 // at any parallelism. Events are dealt to subtasks in blocks of
-// runtime.DefaultBatchRows: subtask s of p generates blocks s, s+p, …, so
-// each subtask's event time increases and the subtasks advance together.
+// runtime.DefaultBatchRows (with 'rate.limited', of at most 10 ms of event
+// time at the slower rate, so that no subtask waits long for its next
+// block and holds the watermark back): subtask s of p generates blocks s,
+// s+p, …, so each subtask's event time increases and the subtasks advance
+// together.
 // With 'out-of-order.group-size' = 'k' the events of each group of k are
 // shuffled (in event id and time) among themselves, as Nexmark's
 // out-of-order groups: a watermark delay of k / first-event.rate seconds

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -463,4 +464,85 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// wmSink records each watermark it receives (in ms of event time from the
+// base time) with when it came (in ms of wall clock from the start).
+type wmSink struct {
+	runtime.Base
+	start, base int64
+	mu          *sync.Mutex
+	at, wms     *[]int64
+}
+
+func (s wmSink) ProcessBatch(int, *runtime.Batch, runtime.Output) error { return nil }
+
+func (s wmSink) ProcessWatermark(wm int64, _ runtime.Output) error {
+	if wm == runtime.MaxWatermark {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*s.at = append(*s.at, time.Now().UnixMilli()-s.start)
+	*s.wms = append(*s.wms, wm-s.base)
+	return nil
+}
+
+func TestRateLimitedSubtasksAdvanceTheWatermarkTogether(t *testing.T) {
+	// 2000 events/s for 1.2 s over 2 subtasks: dealt in blocks of
+	// runtime.DefaultBatchRows events (about 1 s), subtask 1 would wait
+	// about 1 s for its first event, and subtask 0 as long before its next
+	// block, each holding the watermark back that long. The watermark must
+	// follow the wall clock closely.
+	s := runtime.NewSchema(field("dateTime"))
+	o := opts("events.num", "2400", "first-event.rate", "2000", "rate.limited", "true")
+	newSrc, err := newSource(t, s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2015, 7, 15, 0, 0, 0, 0, time.UTC).UnixMilli()
+	var mu sync.Mutex
+	var at, wms []int64
+	start := time.Now().UnixMilli()
+	g := runtime.NewGraph("nexmark")
+	src := g.AddSource("gen", s, 2, newSrc, runtime.WatermarkStrategy{TimeColumn: 0})
+	sink := g.AddOperator("sink", s, 1, 1, func() runtime.Operator {
+		return wmSink{start: start, base: base, mu: &mu, at: &at, wms: &wms}
+	})
+	g.Connect(src, sink, runtime.Global)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(wms) < 10 || wms[len(wms)-1] < 1100 {
+		t.Fatalf("watermarks %v, want many, up to about 1199 ms", wms)
+	}
+	// How far behind the wall clock the watermark was at worst: just before
+	// each new one came (and before the first).
+	behind := at[0]
+	for i := 1; i < len(at); i++ {
+		behind = max(behind, at[i]-wms[i-1])
+	}
+	if behind > 250 {
+		t.Fatalf("the watermark fell %d ms behind the wall clock (watermarks %v at %v ms), want at most 250", behind, wms, at)
+	}
+}
+
+func TestRestoreRefusesPositionsDealtInOtherBlocks(t *testing.T) {
+	s := fullSchema()
+	paced := opts("events.num", "20000", "first-event.rate", "100", "rate.limited", "true")
+	src := open(t, s, paced, 0, 1)
+	pos, err := src.SnapshotPosition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSrc, _ := newSource(t, s, opts("events.num", "20000"))
+	fast := newSrc().(*nexmark.Source)
+	if err := fast.RestorePositions([][]byte{pos}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fast.Open(rttest.NewContext("gen", 0, 1)); err == nil || !strings.Contains(err.Error(), "blocks of 1 and the job now deals blocks of") {
+		t.Fatalf("a paced position restored into a fast source: %v", err)
+	}
 }
