@@ -116,22 +116,35 @@ var options = []connectors.Option{
 	{Key: "out-of-order.group-size", Type: connectors.Int, Default: "1", Min: "1",
 		Doc: "events are shuffled within groups of this many (`1`: in order)"},
 	{Key: "base-time", Type: connectors.String, Default: "2015-07-15T00:00:00Z",
-		Doc:   "the time of event 0: RFC 3339, epoch milliseconds, or `now` (the wall clock when the job starts)",
+		Doc:   "the time of event 0, in the years 0001–9999: RFC 3339, epoch milliseconds, or `now` (the wall clock when the job starts)",
 		Parse: parseBaseTime},
 	{Key: "seed", Type: connectors.Int, Default: "0", Doc: "event n depends only on (seed, n)"},
 }
+
+// The years a base time may be in, as epoch milliseconds: event times
+// outside them are not TIMESTAMP(3) values a window can place (every event
+// would be dropped as late).
+var (
+	minBaseTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	maxBaseTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - 1
+)
 
 func parseBaseTime(s string) (any, error) {
 	if strings.EqualFold(s, "now") {
 		return time.Now().UnixMilli(), nil
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t, perr := time.Parse(time.RFC3339Nano, s)
+		if perr != nil {
+			return nil, fmt.Errorf("%q is neither 'now', epoch milliseconds nor a time in RFC 3339 form (e.g. 2015-07-15T00:00:00Z)", s)
+		}
+		ms = t.UnixMilli()
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), nil
+	if ms < minBaseTime || ms > maxBaseTime {
+		return nil, fmt.Errorf("%q is outside the years 0001–9999 (epoch milliseconds %d to %d)", s, minBaseTime, maxBaseTime)
 	}
-	return nil, fmt.Errorf("%q is neither 'now', epoch milliseconds nor a time in RFC 3339 form (e.g. 2015-07-15T00:00:00Z)", s)
+	return ms, nil
 }
 
 // factory is the 'nexmark' connector (a source).

@@ -313,6 +313,8 @@ func TestOptionErrors(t *testing.T) {
 		{fullSchema(), opts("rate.shape", "sin"), `"sin" is not one of square, sine (did you mean "sine"?)`},
 		{fullSchema(), opts("base-time", "yesterday"), `option "base-time": "yesterday" is neither 'now'`},
 		{fullSchema(), opts("out-of-order.group-size", "1906"), `1906 is a multiple of 953`},
+		{fullSchema(), opts("base-time", "9223372036854775807"), `option "base-time": "9223372036854775807" is outside the years 0001–9999`},
+		{fullSchema(), opts("base-time", "-62135596800001"), `"-62135596800001" is outside the years 0001–9999`},
 		{fullSchema(), opts("rate.limited", "true", "max-emit-speed", "true"), `disagree`},
 		{runtime.NewSchema(field("bid.prices")), opts(), `the nexmark connector has no column "bid.prices" (did you mean "bid.price"?); its columns: event_type, person.id,`},
 		{runtime.NewSchema(runtime.Field{Name: "bid.price", Type: runtime.Varchar, Nullable: true}), opts(), `column bid.price is VARCHAR; the nexmark connector fills it with BIGINT values`},
@@ -544,5 +546,15 @@ func TestRestoreRefusesPositionsDealtInOtherBlocks(t *testing.T) {
 	}
 	if err := fast.Open(rttest.NewContext("gen", 0, 1)); err == nil || !strings.Contains(err.Error(), "blocks of 1 and the job now deals blocks of") {
 		t.Fatalf("a paced position restored into a fast source: %v", err)
+	}
+}
+
+func TestBaseTimeAtTheEdgesOfTheYearsIsAccepted(t *testing.T) {
+	s := runtime.NewSchema(field("dateTime"))
+	for _, bt := range []string{"0001-01-01T00:00:00Z", "-62135596800000", "9999-12-31T23:59:59.999Z", "253402300799999"} {
+		rows := drain(t, open(t, s, opts("events.num", "1", "base-time", bt), 0, 1), s, 10)
+		if len(rows) != 1 {
+			t.Fatalf("base-time %s: %d events, want 1", bt, len(rows))
+		}
 	}
 }
