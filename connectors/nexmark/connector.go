@@ -109,7 +109,7 @@ var options = []connectors.Option{
 		Doc: "a bid is by a hot bidder with chance 1 − 1/ratio"},
 	{Key: "auction.hot-ratio.sellers", Type: connectors.Int, Default: "4", Min: "1",
 		Doc: "an auction is by a hot seller with chance 1 − 1/ratio"},
-	{Key: "auction.num-in-flight", Type: connectors.Int, Default: "100", Min: "1",
+	{Key: "auction.num-in-flight", Type: connectors.Int, Default: "100", Min: "1", Max: "1000000",
 		Doc: "auctions open at a time, on average; bids pick among the latest this many"},
 	{Key: "person.num-active", Type: connectors.Int, Default: "1000", Min: "1",
 		Doc: "sellers and bidders are picked among the latest this many people"},

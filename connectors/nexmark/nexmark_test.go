@@ -558,3 +558,30 @@ func TestBaseTimeAtTheEdgesOfTheYearsIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+func TestAuctionsInFlightIsBoundedSoExpiriesStayAhead(t *testing.T) {
+	// A huge auction.num-in-flight overflowed the expiry horizon: auctions
+	// expired a millisecond after they started.
+	if _, err := newSource(t, fullSchema(), opts("auction.num-in-flight", "9223372036854775807")); err == nil ||
+		!strings.Contains(err.Error(), `option "auction.num-in-flight": "9223372036854775807" must be between 1 and 1000000`) {
+		t.Fatalf("auction.num-in-flight = max int64: %v", err)
+	}
+	// At the largest allowed, at 1 event/s, an auction lasts until 1e6
+	// auctions (5e7/3 events, 193 days) more have started, on average.
+	s := runtime.NewSchema(field("auction.dateTime"), field("auction.expires"))
+	rows := drain(t, open(t, s, opts("events.num", "5000", "first-event.rate", "1", "auction.num-in-flight", "1000000"), 0, 1), s, 10)
+	var sum, n int64
+	for _, r := range rows {
+		if r[0].Null {
+			continue
+		}
+		if r[1].I <= r[0].I {
+			t.Fatalf("an auction of %d expires at %d", r[0].I, r[1].I)
+		}
+		sum += r[1].I - r[0].I
+		n++
+	}
+	if days := int64(100 * 24 * 3600 * 1000); n == 0 || sum/n < days {
+		t.Fatalf("%d auctions last %d ms on average, want about 193 days", n, sum/max(n, 1))
+	}
+}
