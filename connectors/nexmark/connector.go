@@ -64,7 +64,9 @@
 // The source is unbounded unless events.num is set, and runs as fast as it
 // can unless 'rate.limited' = 'true' (or Flink's 'max-emit-speed' =
 // 'false'): then event time follows the wall clock from the start, at
-// first-event.rate events per second for the whole source.
+// first-event.rate events per second for the whole source (a source
+// restored from a checkpoint goes on from its first event not yet emitted,
+// at once).
 //
 // Checkpoints: a subtask's position is the number of the next event it
 // emits; a restored subtask emits exactly the events an undisturbed one

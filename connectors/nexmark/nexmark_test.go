@@ -585,3 +585,48 @@ func TestAuctionsInFlightIsBoundedSoExpiriesStayAhead(t *testing.T) {
 		t.Fatalf("%d auctions last %d ms on average, want about 193 days", n, sum/max(n, 1))
 	}
 }
+
+func TestRateLimitedRestoreGoesOnAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := runtime.NewSchema(field("dateTime"))
+		o := opts("events.num", "300", "first-event.rate", "1000", "rate.limited", "true")
+		pollUntil := func(src *nexmark.Source, n int) int {
+			got := 0
+			for got < n {
+				b, _, err := src.Poll(context.Background())
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b != nil {
+					got += b.Len()
+				}
+			}
+			return got
+		}
+		src := open(t, s, o, 0, 1)
+		done := pollUntil(src, 150) // 150 ms of events
+		pos, err := src.SnapshotPosition()
+		if err != nil {
+			t.Fatal(err)
+		}
+		newSrc, _ := newSource(t, s, o)
+		again := newSrc().(*nexmark.Source)
+		if err := again.RestorePositions([][]byte{pos}); err != nil {
+			t.Fatal(err)
+		}
+		if err := again.Open(rttest.NewContext("gen", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		start := time.Now()
+		rest := pollUntil(again, 1000)
+		// The other 150 ms of events take about 150 ms, not 300 (as if the
+		// restored source started again at the base time).
+		if d := time.Since(start); done+rest != 300 || d > 200*time.Millisecond || d < 100*time.Millisecond {
+			t.Fatalf("restored after %d events: %d more in %v, want %d in about 150ms", done, rest, d, 300-done)
+		}
+	})
+}

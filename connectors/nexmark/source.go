@@ -56,6 +56,11 @@ type Source struct {
 
 	polled bool
 	t0     time.Time // of the first paced poll
+	// anchor is the event time the wall clock is at t0: the base time, or
+	// for a restored source the time of the earliest event its checkpoint
+	// had not emitted (so it goes on at once, not after waiting as long as
+	// it ran before).
+	anchor int64
 	timer  *time.Timer
 
 	restored  []position
@@ -76,6 +81,7 @@ func (s *Source) Open(ctx *runtime.Context) error {
 		s.total = math.MaxInt64
 	}
 	s.block = blockSize(s.cfg)
+	s.anchor = s.cfg.gen.cfg.BaseTime
 	s.next = s.subtask * s.block
 	s.b = runtime.NewBatch(s.cfg.schema)
 	for i := range s.nulls {
@@ -107,7 +113,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		if s.t0.IsZero() {
 			s.t0 = now
 		}
-		due := s.cfg.gen.cfg.BaseTime + now.Sub(s.t0).Milliseconds()
+		due := s.anchor + now.Sub(s.t0).Milliseconds()
 		k := int64(0)
 		for k < n && s.cfg.gen.TimeOf(s.next+k) <= due {
 			k++
@@ -301,6 +307,13 @@ func (s *Source) restore() error {
 		return fmt.Errorf("table %s: the checkpoint dealt the nexmark events to subtasks in blocks of %d and the job now deals "+
 			"blocks of %d (with 'rate.limited' a block spans 10 ms at the slower of first-event.rate and next-event.rate); "+
 			"restore it with the options of its checkpoint", s.cfg.table, was, s.block)
+	}
+	first := s.restored[0].Next
+	for _, p := range s.restored {
+		first = min(first, p.Next)
+	}
+	if first < s.total {
+		s.anchor = s.cfg.gen.TimeOf(first)
 	}
 	for _, p := range s.restored {
 		if p.Subtask == s.subtask {
