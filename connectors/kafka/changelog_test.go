@@ -190,6 +190,8 @@ func TestKafkaChangelogOptions(t *testing.T) {
 		{map[string]string{"format": "changelog-json"}, true, `changelog-json can only be read`},
 		{map[string]string{"format": "debezium-json"}, true, `debezium-json can only be read`},
 		{map[string]string{"debezium-json.schema-include": "true"}, false, `debezium-json.schema-include`},
+		// The README quotes this message.
+		{map[string]string{"format": "jsn"}, false, `option "format": "jsn" is not one of json, csv, raw, changelog-json, debezium-json (did you mean "json"?)`},
 	} {
 		var err error
 		if tc.sink {
