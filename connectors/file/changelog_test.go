@@ -391,3 +391,60 @@ func TestChangelogFormatsProduceUpdates(t *testing.T) {
 		t.Error("the default format produces updates")
 	}
 }
+
+// TestDebeziumRestoreNeverSplitsAnUpdate reads a Debezium file (every
+// event an update: -U and +U) a batch at a time, restores from the
+// position at each barrier, and gets the changelog of an uninterrupted
+// read: an update's two rows are never split by a checkpoint.
+func TestDebeziumRestoreNeverSplitsAnUpdate(t *testing.T) {
+	var changes []change
+	for i := range int64(5000) {
+		old := []runtime.Value{runtime.IntValue(i % 7), runtime.StringValue("a"), runtime.IntValue(i), runtime.TimeValue(base + i)}
+		changes = append(changes, change{runtime.UpdateBefore, old},
+			change{runtime.UpdateAfter, []runtime.Value{old[0], old[1], runtime.IntValue(i + 1), old[3]}})
+	}
+	path := filepath.Join(t.TempDir(), "changes.json")
+	writeFile(t, path, strings.Join(debeziumLines(changes), "\n")+"\n")
+	newSrc, _, err := connector(t).NewSource(updatingTable(map[string]string{"path": path, "format": "debezium-json"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var pos Position
+	for round := 0; ; round++ {
+		src := newSrc().(*Source)
+		if round > 0 {
+			src.Restore(pos)
+		}
+		if err := src.Open(rttest.NewContext("src", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := src.Poll(context.Background())
+		if err == io.EOF {
+			src.Close()
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != nil {
+			if b.N%2 != 0 || b.Kind(0) != runtime.UpdateBefore {
+				t.Fatalf("round %d: a batch of %d rows starting with %v splits an update", round, b.N, b.Kind(0))
+			}
+			for i, r := range rttest.Strings(b) {
+				got = append(got, b.Kind(i).String()+r)
+			}
+		}
+		if err := src.OnBarrier(runtime.Barrier{ID: int64(round + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		pos = src.Position()
+		src.Close()
+		if round > 100 {
+			t.Fatal("the read does not end")
+		}
+	}
+	if want := changelogStrings(changes); !slices.Equal(got, want) {
+		t.Fatalf("read %d changes across restores, want %d; first difference at %s", len(got), len(want), firstDiff(got, want))
+	}
+}
