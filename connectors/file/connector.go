@@ -74,7 +74,9 @@
 // and publishes it when the job ends.
 //
 // The changelog-json format writes {"op":"+I","row":{…}} per row, with the
-// row's changelog kind (+I, -U, +U, -D).
+// row's changelog kind (+I, -U, +U, -D). The source reads it back, and
+// Debezium change events with debezium-json, as an updating stream (see
+// connectors.UpdatingSource and package format).
 package file
 
 import (
