@@ -331,7 +331,7 @@ func (c *compiler) compile(e Expr) (*node, error) {
 	case *colRef:
 		return c.column(e)
 	case *literal:
-		if e.v.Type == runtime.Invalid || e.v.Type > runtime.Timestamp {
+		if !e.v.Type.Valid() {
 			return nil, errorf(e, "constant of invalid type %s", e.v.Type)
 		}
 		return constNode(e.v), nil
@@ -393,6 +393,9 @@ func (c *compiler) compile(e Expr) (*node, error) {
 		}
 		return c.cast(x, e.to, e)
 	case *callExpr:
+		if n, ok, err := c.decimalCall(e); ok {
+			return n, err
+		}
 		return c.call(e)
 	}
 	return nil, &Error{Msg: fmt.Sprintf("unsupported expression %T", e)}
@@ -541,6 +544,14 @@ func unify(a, b runtime.Type) (runtime.Type, bool) {
 		return a, true
 	case a.Numeric() && b.Numeric():
 		return numericCommon(a, b), true
+	case a.IsDecimal() && b == runtime.Double, a == runtime.Double && b.IsDecimal():
+		return runtime.Double, true
+	case a.IsDecimal() || b.IsDecimal():
+		p1, s1, ok1 := AsDecimal(a)
+		p2, s2, ok2 := AsDecimal(b)
+		if ok1 && ok2 {
+			return DecimalUnify(p1, s1, p2, s2), true
+		}
 	}
 	return runtime.Invalid, false
 }
