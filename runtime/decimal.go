@@ -117,6 +117,9 @@ var ErrDecimalOverflow = errors.New("decimal overflow")
 // wrapping ErrDecimalOverflow. The conversion is exact: no float is
 // involved.
 func ParseDecimal(text string, p, s int) (int64, error) {
+	if v, ok := parseDecimalFast(text, p, s); ok {
+		return v, nil
+	}
 	neg, digits, exp, err := splitDecimal(text)
 	if err != nil {
 		return 0, err
@@ -305,4 +308,64 @@ func convertToDecimalClass(x Value, to Type) int64 {
 		return x.I / pow10[from] // to an integer type: truncate, as CAST
 	}
 	return r
+}
+
+// ParseDecimalBytes is ParseDecimal of text held in bytes; the common case
+// (plain digits, at most s fraction digits, no exponent) does not
+// allocate.
+func ParseDecimalBytes(text []byte, p, s int) (int64, error) {
+	if v, ok := parseDecimalFast(text, p, s); ok {
+		return v, nil
+	}
+	return ParseDecimal(string(text), p, s)
+}
+
+// parseDecimalFast parses [-+]digits[.digits] with at most s fraction
+// digits and at most 18 digits in all; ok is false for anything else
+// (which the exact path then handles or rejects).
+func parseDecimalFast[T string | []byte](t T, p, s int) (int64, bool) {
+	i, neg := 0, false
+	if len(t) > 0 && (t[0] == '-' || t[0] == '+') {
+		neg = t[0] == '-'
+		i++
+	}
+	var v int64
+	digits, frac, seenPoint, seen := 0, 0, false, false
+	for ; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= '0' && c <= '9':
+			seen = true
+			if v != 0 || c != '0' {
+				digits++
+			}
+			if seenPoint {
+				frac++
+			}
+			v = v*10 + int64(c-'0')
+		case c == '.' && !seenPoint:
+			seenPoint = true
+		default:
+			return 0, false
+		}
+		if digits > 18 || frac > s {
+			return 0, false
+		}
+	}
+	if !seen {
+		return 0, false
+	}
+	for ; frac < s; frac++ {
+		if v > math.MaxInt64/10 {
+			return 0, false
+		}
+		v *= 10
+	}
+	if !DecimalFits(v, p) {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
