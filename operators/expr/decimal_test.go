@@ -282,3 +282,15 @@ func TestDecimalMixedTypes(t *testing.T) {
 		t.Fatal("DECIMAL + TIMESTAMP compiled")
 	}
 }
+
+// BenchmarkEvalDecimalMul is Nexmark q1's 0.908 * price over a BIGINT
+// column (DECIMAL(18, 3) results).
+func BenchmarkEvalDecimalMul(b *testing.B) {
+	benchEval(b, Mul(Decimal(908, 4, 3), Col("v")), false, false)
+}
+
+// BenchmarkEvalDecimalAddCompare is a DECIMAL sum compared with a DECIMAL
+// constant of another scale.
+func BenchmarkEvalDecimalAddCompare(b *testing.B) {
+	benchEval(b, Gt(Add(Mul(Decimal(908, 4, 3), Col("v")), Decimal(125, 3, 2)), Decimal(5, 2, 1)), false, false)
+}
