@@ -42,7 +42,7 @@ const (
 var typeNames = [...]string{"INVALID", "BOOLEAN", "INT", "BIGINT", "DOUBLE", "VARCHAR", "TIMESTAMP(3)", "DECIMAL"}
 
 func (t Type) String() string {
-	if t.Kind() == Decimal && t.Valid() {
+	if t.Kind() == Decimal && t>>24 == 0 && t != Decimal {
 		return fmt.Sprintf("DECIMAL(%d, %d)", t.Precision(), t.Scale())
 	}
 	if int(t) < len(typeNames) {

@@ -286,6 +286,28 @@ func decMul(a, b int64, drop, p int) (int64, decStatus) {
 
 // decDiv is round(a * 10^shift / b) checked against p digits (b != 0).
 func decDiv(a, b int64, shift, p int) (int64, decStatus) {
+	if shift >= 0 && shift <= 18 {
+		// 128-bit: |a| * 10^shift / |b|, when the quotient fits 64 bits.
+		ub := uabs(b)
+		hi, lo := bits.Mul64(uabs(a), uint64(runtime.Pow10(shift)))
+		if hi < ub {
+			q, r := bits.Div64(hi, lo, ub)
+			if q >= 1<<62 { // more than 18 digits
+				return 0, decOverflow
+			}
+			if r >= ub-r { // 2r >= |b|: round half away from zero
+				q++
+			}
+			z := int64(q)
+			if (a < 0) != (b < 0) {
+				z = -z
+			}
+			if !runtime.DecimalFits(z, p) {
+				return 0, decOverflow
+			}
+			return z, decOK
+		}
+	}
 	x := big.NewInt(a)
 	y := big.NewInt(b)
 	if shift >= 0 {

@@ -294,3 +294,9 @@ func BenchmarkEvalDecimalMul(b *testing.B) {
 func BenchmarkEvalDecimalAddCompare(b *testing.B) {
 	benchEval(b, Gt(Add(Mul(Decimal(908, 4, 3), Col("v")), Decimal(125, 3, 2)), Decimal(5, 2, 1)), false, false)
 }
+
+// BenchmarkEvalDecimalDiv divides a DECIMAL(10, 2) by a DECIMAL constant
+// (DECIMAL(18, 6) results, rounded).
+func BenchmarkEvalDecimalDiv(b *testing.B) {
+	benchEval(b, Div(Cast(Col("v"), runtime.DecimalType(10, 2)), Decimal(3, 1, 0)), false, false)
+}
