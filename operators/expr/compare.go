@@ -11,6 +11,14 @@ func compareType(a, b runtime.Type) (runtime.Type, bool) {
 	switch {
 	case a.IsDecimal() && b == runtime.Double, a == runtime.Double && b.IsDecimal():
 		return runtime.Double, true
+	case a.IsDecimal() || b.IsDecimal():
+		// IN: both sides are converted to one DECIMAL holding either.
+		p1, s1, ok1 := AsDecimal(a)
+		p2, s2, ok2 := AsDecimal(b)
+		if ok1 && ok2 {
+			return DecimalUnify(p1, s1, p2, s2), true
+		}
+		return runtime.Invalid, false
 	case a.Numeric() && b.Numeric():
 		return numericCommon(a, b), true
 	case a == b && a != runtime.Invalid:

@@ -275,6 +275,25 @@ func TestDecimalMixedTypes(t *testing.T) {
 	if err != nil || v.I != 1 {
 		t.Fatalf("a > 12 = %v %v", v, err)
 	}
+	for _, c := range []struct {
+		e    Expr
+		want string
+	}{
+		{In(Col("a"), Decimal(1250, 5, 3), Int(3)), "FALSE"},
+		{In(Col("a"), Decimal(125, 3, 1), Int(3)), "TRUE"},
+		{Between(Col("a"), Int(12), Decimal(12501, 5, 3)), "TRUE"},
+		{Case([]When{{Gt(Col("a"), Int(100)), Int(1)}}, Col("a")), "12.50"},
+		{In(Col("a"), Float(1), Decimal(125, 3, 1)), "TRUE"},
+		{In(Cast(Col("a"), runtime.Double), Int(1), Decimal(125, 3, 1)), "TRUE"},
+		{Mod(Col("a"), Int(5)), "2.50"},
+		{Div(Col("a"), Int(0)), "NULL"},
+		{Cast(Col("a"), runtime.DecimalType(3, 2)), "NULL"},
+	} {
+		v, _, err := evalOne(t, c.e, s, row)
+		if err != nil || v.String() != c.want {
+			t.Errorf("%s = %v %v, want %s", c.e, v, err, c.want)
+		}
+	}
 	if _, err := Compile(Add(Col("a"), Str("x")), s); err == nil {
 		t.Fatal("DECIMAL + VARCHAR compiled")
 	}
