@@ -224,7 +224,7 @@ func validate(t *Table) error {
 			return fmt.Errorf("table %q: duplicate column %q", t.Name, c.Name)
 		}
 		seen[strings.ToLower(c.Name)] = true
-		if c.Type <= runtime.Invalid || c.Type > runtime.Timestamp {
+		if !c.Type.Valid() {
 			return fmt.Errorf("table %q: column %q has no valid type (%v)", t.Name, c.Name, c.Type)
 		}
 	}
