@@ -988,7 +988,10 @@ func (p *parser) optionValue() (token, error) {
 
 // decimalParams reads the optional (p[, s]) of a DECIMAL whose name was
 // just read: DECIMAL is DECIMAL(10, 0) and DECIMAL(p) is DECIMAL(p, 0), as
-// in Flink; p is at most runtime.MaxDecimalPrecision.
+// in Flink. p may be up to 38, as in Flink, so that Flink's DDL is taken
+// as written; Sluice stores at most runtime.MaxDecimalPrecision digits, so
+// a wider type is kept as DECIMAL(18, s) (s at most 18) and a value that
+// does not fit is an overflow error where it is computed or read.
 func (p *parser) decimalParams(name string) (runtime.Type, error) {
 	if !p.acceptPunct("(") {
 		return runtime.DecimalType(10, 0), nil
@@ -996,9 +999,9 @@ func (p *parser) decimalParams(name string) (runtime.Type, error) {
 	prec, scale := 0, 0
 	n := p.peek()
 	v, err := strconv.Atoi(n.text)
-	if n.kind != tNumber || err != nil || v < 1 || v > runtime.MaxDecimalPrecision {
-		e := p.errAt(n, "expected a DECIMAL precision from 1 to 18")
-		e.Hint = "Sluice stores decimals in 64 bits: at most 18 digits (Flink allows 38)"
+	if n.kind != tNumber || err != nil || v < 1 || v > 38 {
+		e := p.errAt(n, "expected a DECIMAL precision from 1 to 38")
+		e.Hint = "Sluice stores decimals in 64 bits: types wider than 18 digits hold values of at most 18 digits"
 		return 0, e
 	}
 	prec = v
@@ -1016,6 +1019,9 @@ func (p *parser) decimalParams(name string) (runtime.Type, error) {
 	}
 	if err := p.expectPunct(")"); err != nil {
 		return 0, err
+	}
+	if prec > runtime.MaxDecimalPrecision {
+		prec, scale = runtime.MaxDecimalPrecision, min(scale, runtime.MaxDecimalPrecision)
 	}
 	return runtime.DecimalType(prec, scale), nil
 }

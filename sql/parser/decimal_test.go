@@ -24,3 +24,16 @@ func TestDecimalColumnTypes(t *testing.T) {
 		t.Errorf("ROW column is %s", got)
 	}
 }
+
+// Flink's DDL writes DECIMAL(23, 3) (Nexmark q1's sink): it is taken as
+// written and held as DECIMAL(18, 3).
+func TestWideDecimalIsKeptAt18Digits(t *testing.T) {
+	stmts, err := ParseScript("CREATE TABLE t (a DECIMAL(23, 3), b DECIMAL(38, 30))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := stmts[0].Node.(*CreateTable).Columns
+	if cols[0].Type != runtime.DecimalType(18, 3) || cols[1].Type != runtime.DecimalType(18, 18) {
+		t.Fatalf("got %v, %v; want DECIMAL(18, 3), DECIMAL(18, 18)", cols[0].Type, cols[1].Type)
+	}
+}
