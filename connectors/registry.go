@@ -23,10 +23,48 @@ type Table struct {
 	// the bound of its WATERMARK clause.
 	TimeColumn        int
 	MaxOutOfOrderness time.Duration
+	// PartitionKeys are the columns of PARTITIONED BY (…), by name, in
+	// order (nil: none); PartitionColumns resolves them in Schema. Only a
+	// connector that implements Partitioned takes them: Parse refuses a
+	// table with partition keys for any other.
+	PartitionKeys []string
 	// Objects resolves other objects of the job by kind and name — "topic"
 	// gives the *sns.Topic of a CREATE TOPIC — for connectors that use
 	// them; nil when the job has none.
 	Objects func(kind, name string) (any, bool)
+}
+
+// Partitioned is a connector that takes tables with PARTITIONED BY (…):
+// Parse refuses them for a connector that does not implement it
+// ("connector print does not support PARTITIONED BY"). The connector
+// checks the keys itself (PartitionColumns), on the side that uses them.
+type Partitioned interface {
+	Factory
+	SupportsPartitioning()
+}
+
+// PartitionColumns returns the indexes in Schema of the partition keys,
+// in order; an error names a key that is not a column.
+func (t Table) PartitionColumns() ([]int, error) {
+	if len(t.PartitionKeys) == 0 {
+		return nil, nil
+	}
+	if t.Schema == nil {
+		return nil, fmt.Errorf("table %s: PARTITIONED BY needs the table's columns", t.Name)
+	}
+	out := make([]int, len(t.PartitionKeys))
+	for i, k := range t.PartitionKeys {
+		out[i] = t.Schema.Index(k)
+		if out[i] < 0 {
+			return nil, fmt.Errorf("table %s: PARTITIONED BY: unknown column %q", t.Name, k)
+		}
+		for _, prev := range out[:i] {
+			if prev == out[i] {
+				return nil, fmt.Errorf("table %s: PARTITIONED BY: duplicate column %q", t.Name, k)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Factory is a connector, registered by name ('connector' = 'name').

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql/parser"
 )
@@ -22,7 +23,10 @@ type Table struct {
 	Rows       []RowColumn
 	Watermark  *Watermark // nil: no event time
 	PrimaryKey []string   // column names; nil: none
-	Options    map[string]string
+	// PartitionKeys are the columns of PARTITIONED BY (…), in order; nil:
+	// none.
+	PartitionKeys []string
+	Options       map[string]string
 	// Created is when the table entered the catalog (set by Create when
 	// zero).
 	Created time.Time
@@ -68,6 +72,10 @@ func (t *Table) Connector() connectors.Table {
 	if w := t.Watermark; w != nil && ct.Schema != nil {
 		ct.TimeColumn, ct.MaxOutOfOrderness = ct.Schema.Index(w.Column), w.Delay
 	}
+	ct.PartitionKeys = append([]string(nil), t.PartitionKeys...)
+	if len(ct.PartitionKeys) == 0 {
+		ct.PartitionKeys = nil
+	}
 	return ct
 }
 
@@ -85,6 +93,9 @@ func (t *Table) Clone() *Table {
 	}
 	if t.PrimaryKey != nil {
 		c.PrimaryKey = append([]string(nil), t.PrimaryKey...)
+	}
+	if t.PartitionKeys != nil {
+		c.PartitionKeys = append([]string(nil), t.PartitionKeys...)
 	}
 	c.Rows = append([]RowColumn(nil), t.Rows...)
 	if len(c.Rows) == 0 {
@@ -127,6 +138,9 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 	}
 	if k := ct.PrimaryKey; k != nil {
 		t.PrimaryKey = append([]string(nil), k.Columns...)
+	}
+	if len(ct.PartitionedBy) > 0 {
+		t.PartitionKeys = append([]string(nil), ct.PartitionedBy...)
 	}
 	return t, validate(t)
 }
@@ -185,5 +199,24 @@ func validate(t *Table) error {
 			return fmt.Errorf("table %q: unknown primary key column %q", t.Name, k)
 		}
 	}
+	seenKey := map[int]bool{}
+	for _, k := range t.PartitionKeys {
+		i := index(k)
+		if i < 0 {
+			return fmt.Errorf("table %q: unknown partition column %q%s", t.Name, k, suggest.Hint(k, columnNames(t.Columns)))
+		}
+		if seenKey[i] {
+			return fmt.Errorf("table %q: duplicate partition column %q", t.Name, k)
+		}
+		seenKey[i] = true
+	}
 	return nil
+}
+
+func columnNames(cols []runtime.Field) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
 }
