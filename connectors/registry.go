@@ -43,6 +43,12 @@ type Partitioned interface {
 	SupportsPartitioning()
 }
 
+// PartitionedByHinter is a connector that refuses PARTITIONED BY and says
+// what to do instead, appended to the error.
+type PartitionedByHinter interface {
+	PartitionedByHint() string
+}
+
 // PartitionColumns returns the indexes in Schema of the partition keys,
 // in order; an error names a key that is not a column.
 func (t Table) PartitionColumns() ([]int, error) {

@@ -463,3 +463,29 @@ func TestPartitionedByNeedsAConnectorThatPartitions(t *testing.T) {
 		t.Fatalf("filesystem is %T, not the file connector", fs)
 	}
 }
+
+// BenchmarkPartitionedSinkCSV writes batches of 2,048 rows spread over 8
+// partitions (dt, hm) through one subtask of a partitioned CSV sink.
+func BenchmarkPartitionedSinkCSV(b *testing.B) {
+	dir := b.TempDir()
+	tb := tableOf(partSchema, map[string]string{"path": dir, "format": "csv"})
+	tb.PartitionKeys = []string{"dt", "hm"}
+	newSink, _, err := factory{}.NewSink(tb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := newSink().(*sink)
+	if err := op.Open(rttest.NewContext("file", 0, 1)); err != nil {
+		b.Fatal(err)
+	}
+	defer op.Close()
+	batch := rttest.NewBatch(partSchema, partRows(0, runtime.DefaultBatchRows, "10:00", "10:01", "10:02", "10:03", "10:04", "10:05", "10:06", "10:07")...)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := op.ProcessBatch(0, batch, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*runtime.DefaultBatchRows)/time.Since(start).Seconds(), "rows/s")
+}
