@@ -226,13 +226,9 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 		st.InProgress, st.Size = filepath.Base(p.tmp), p.size
 	}
 	if s.committer != nil {
+		// Partitions stay in the state until committed: a restore from a
+		// checkpoint whose report never reached the committer commits them.
 		st.Partitions, st.Watermark = maps.Clone(s.mine), s.ctx.CurrentWatermark()
-		// Partitions reported done (process-time) need not be restored
-		// from a later checkpoint.
-		for _, rel := range s.lastDone {
-			delete(s.mine, rel)
-		}
-		s.lastDone = nil
 	}
 	s.mu.Lock()
 	st.Pending = slices.Clone(s.pending)
@@ -321,7 +317,6 @@ func (s *sink) stashReport(id int64) {
 			r.done = append(r.done, rel)
 		}
 	}
-	s.lastDone = r.done
 	s.mu.Lock()
 	if s.reports == nil {
 		s.reports = map[int64]report{}

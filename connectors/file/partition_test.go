@@ -55,6 +55,12 @@ type tree struct {
 
 func readTree(t *testing.T, dir string) tree {
 	t.Helper()
+	tr, err := scanTree(dir)
+	must(t, err)
+	return tr
+}
+
+func scanTree(dir string) (tree, error) {
 	tr := tree{rows: map[string][]string{}}
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -78,12 +84,11 @@ func readTree(t *testing.T, dir string) tree {
 		}
 		return nil
 	})
-	must(t, err)
 	for _, r := range tr.rows {
 		sort.Strings(r)
 	}
 	sort.Strings(tr.success)
-	return tr
+	return tr, err
 }
 
 // bids writes n bids as JSON lines over the minutes from 2015-07-15 23:57

@@ -51,7 +51,6 @@ type sink struct {
 	proj      runtime.Batch
 	key       []byte
 	mine      map[string]int64
-	lastDone  []string // the partitions the last checkpoint reports done
 
 	// With checkpoints: closed are complete part files (still named
 	// .inprogress) that no checkpoint covers yet; SnapshotState makes them
