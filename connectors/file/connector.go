@@ -89,7 +89,8 @@
 // whose files were just published) is past the partition's time
 // (partition.time-extractor.timestamp-pattern, UTC) plus the delay; with
 // process-time, when its creation plus the delay has passed and every
-// subtask that wrote to it has published its files of it; at the end of
+// subtask that wrote to it has published its files of it (at a checkpoint,
+// or without checkpoints when they roll); at the end of
 // input, every partition. The partitions a subtask wrote to and that were
 // not committed are part of its checkpointed state, so a restored run
 // commits them. The planner needs to guarantee nothing more: any

@@ -279,14 +279,24 @@ func TestPartitionTimeCommit(t *testing.T) {
 }
 
 // TestProcessTimeCommit: with trigger process-time (the default) and no
-// delay, a partition is committed when its timer fires, once the subtask
-// that wrote it has published its file; one that another subtask still
-// writes waits for it.
+// delay, a partition is committed once the subtask that wrote it has
+// published its file — files are not cut short for it: they roll as
+// usual —; one that another subtask still writes waits for it.
 func TestProcessTimeCommit(t *testing.T) {
 	dir := t.TempDir()
-	ops := partSinks(t, map[string]string{"path": dir}, 2, false)
+	ops := partSinks(t, map[string]string{"path": dir}, 1, false)
+	feedPart(t, ops[0], partRows(0, 4, "10:00"))
+	must(t, ops[0].OnProcessingTime(time.Now().UnixMilli(), nil))
+	if got := readTree(t, dir); len(got.success) != 0 || len(got.hidden) != 1 {
+		t.Fatalf("committed %v, in progress %v: a file due for commit is cut short", got.success, got.hidden)
+	}
+	must(t, ops[0].Close())
+
+	dir = t.TempDir()
+	ops = partSinks(t, map[string]string{"path": dir, "sink.rolling-policy.rollover-interval": "1ms"}, 2, false)
 	feedPart(t, ops[0], partRows(0, 4, "10:00", "10:01"))
 	feedPart(t, ops[1], partRows(4, 6, "10:01"))
+	time.Sleep(5 * time.Millisecond)
 	now := time.Now().UnixMilli()
 	must(t, ops[0].OnProcessingTime(now, nil))
 	got := readTree(t, dir)

@@ -286,6 +286,7 @@ func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 		defer clear(s.proj.Cols)
 	}
 	var p *part
+	rolled := false
 	for i := 0; i < b.Len(); i++ {
 		rel := ""
 		if s.cfg.partCols != nil {
@@ -328,9 +329,17 @@ func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 				return err
 			}
 			p = nil
+			rolled = true
 		}
 	}
-	return s.roll(time.Now())
+	now := time.Now()
+	if err := s.roll(now); err != nil {
+		return err
+	}
+	if rolled {
+		return s.reportDone(now.UnixMilli())
+	}
+	return nil
 }
 
 // partitionPath appends the partition folder of physical row r:
@@ -364,20 +373,34 @@ func (s *sink) roll(now time.Time) error {
 
 // OnProcessingTime rolls the part files that have been open for the
 // rollover interval, even when no row arrives; with the process-time
-// trigger and no checkpoints, it completes the files of the partitions
-// that are due and tells the committer.
+// trigger and no checkpoints, it tells the committer which due partitions
+// this subtask has published.
 func (s *sink) OnProcessingTime(now int64, _ runtime.Output) error {
 	if err := s.roll(time.Now()); err != nil {
 		return err
 	}
+	return s.reportDone(now)
+}
+
+// reportDone, with the process-time trigger and no checkpoints, tells the
+// committer which partitions due at now have all their files of this
+// subtask published (none in progress: files are not cut short for a
+// commit, they roll as usual).
+func (s *sink) reportDone(now int64) error {
 	if s.committer == nil || s.cfg.trigger != triggerProcessTime || s.exactlyOnce {
 		return nil
 	}
-	done, err := s.closeDue(now)
-	if err != nil || len(done) == 0 {
-		return err
+	var done []string
+	for rel, at := range s.mine {
+		if at <= now && s.open[rel] == nil {
+			done = append(done, rel)
+			delete(s.mine, rel)
+		}
 	}
-	return s.committer.report(s.ctx.Subtask, report{wm: s.ctx.CurrentWatermark(), done: done})
+	if len(done) == 0 {
+		return nil
+	}
+	return s.committer.report(s.ctx.Subtask, report{wm: runtime.MinWatermark, done: done})
 }
 
 // ProcessWatermark, with the partition-time trigger and no checkpoints,
@@ -387,32 +410,19 @@ func (s *sink) ProcessWatermark(wm int64, _ runtime.Output) error {
 	if s.committer == nil || s.cfg.trigger != triggerPartitionTime || s.exactlyOnce || wm == runtime.MinWatermark {
 		return nil
 	}
-	if _, err := s.closeDue(wm - 1); err != nil {
-		return err
+	for _, p := range s.open {
+		if p.at < wm {
+			if err := s.closePart(p); err != nil {
+				return err
+			}
+		}
+	}
+	for rel, at := range s.mine {
+		if at < wm {
+			delete(s.mine, rel)
+		}
 	}
 	return s.committer.report(s.ctx.Subtask, report{wm: wm})
-}
-
-// closeDue completes the files of the partitions whose commit time is at
-// or before t, and returns the partitions of this subtask that are due.
-func (s *sink) closeDue(t int64) ([]string, error) {
-	for _, p := range s.open {
-		if p.at <= t {
-			if err := s.closePart(p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var due []string
-	for rel, at := range s.mine {
-		if at <= t {
-			due = append(due, rel)
-			if !s.exactlyOnce {
-				delete(s.mine, rel)
-			}
-		}
-	}
-	return due, nil
 }
 
 // closeAll completes every file in progress.
