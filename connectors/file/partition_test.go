@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -53,6 +54,9 @@ type tree struct {
 	hidden  []string
 }
 
+// partName is the name of a published part file.
+var partName = regexp.MustCompile(`^part-\d+-\d+\.(csv|json)$`)
+
 func readTree(t *testing.T, dir string) tree {
 	t.Helper()
 	tr, err := scanTree(dir)
@@ -75,6 +79,8 @@ func scanTree(dir string) (tree, error) {
 		case isRecord(name):
 		case strings.HasPrefix(name, "."):
 			tr.hidden = append(tr.hidden, filepath.ToSlash(rel))
+		case !partName.MatchString(name):
+			return fmt.Errorf("%s: not a part file name", rel)
 		default:
 			data, err := os.ReadFile(p)
 			if err != nil {
