@@ -218,7 +218,7 @@ var options = append([]connectors.Option{
 		Default: triggerProcessTime, Use: connectors.SinkOnly,
 		Doc: "with `PARTITIONED BY`: when a partition is committed — `partition-time`: once the watermark passes the time " +
 			"extracted from the partition's values plus the delay; `process-time`: once the processing time passes the " +
-			"partition's creation plus the delay. Every partition is committed at the end of input"},
+			"partition's creation plus the delay (and its files are published). Every partition is committed at the end of input"},
 	{Key: "sink.partition-commit.delay", Type: connectors.Duration, Default: "0 s", Min: "0ms", Use: connectors.SinkOnly,
 		Doc: "with `PARTITIONED BY`: how long after its time a partition is committed (e.g. `1 h` for hourly partitions)"},
 	{Key: "sink.partition-commit.policy.kind", Default: "success-file", Use: connectors.SinkOnly,
