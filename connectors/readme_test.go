@@ -34,9 +34,8 @@ var optionTable = regexp.MustCompile(`(?s)<!-- options: ([a-z0-9-]+) -->\n.*?<!-
 var statementOptions = map[string][]connectors.Option{"topic": sns.TopicOptionSpecs, "subscription": sns.SubscriptionOptionSpecs}
 
 // inProse are the connectors whose options README.md describes in prose
-// (in "Alarms, topics and subscriptions" and "The stream store"; filesystem
-// is the file connector under Flink's name).
-var inProse = map[string]bool{"alarm": true, "host": true, "filesystem": true}
+// (in "Alarms, topics and subscriptions" and "The stream store").
+var inProse = map[string]bool{"alarm": true, "host": true}
 
 // TestREADMEOptionTables: the README's option tables are the connectors'
 // specs rendered by MarkdownTable, and every connector with options has

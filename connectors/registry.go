@@ -102,6 +102,7 @@ type Sink interface {
 var (
 	mu       sync.RWMutex
 	registry = map[string]Factory{}
+	aliases  = map[string]string{} // alias → name
 )
 
 // Register makes a connector available by its name. It is called from the
@@ -116,11 +117,28 @@ func Register(f Factory) {
 	registry[name] = f
 }
 
-// Lookup returns the connector called name.
+// RegisterAlias makes alias another name of the connector registered as
+// target (e.g. Flink's name for it): Lookup finds it, Names does not list
+// it. It is called from init functions; a name taken twice panics.
+func RegisterAlias(alias, target string) {
+	mu.Lock()
+	defer mu.Unlock()
+	alias = strings.ToLower(alias)
+	if _, dup := registry[alias]; dup || aliases[alias] != "" {
+		panic("connectors: " + alias + " registered twice")
+	}
+	aliases[alias] = strings.ToLower(target)
+}
+
+// Lookup returns the connector called name (or one of its aliases).
 func Lookup(name string) (Factory, bool) {
 	mu.RLock()
 	defer mu.RUnlock()
-	f, ok := registry[strings.ToLower(name)]
+	name = strings.ToLower(name)
+	if target, ok := aliases[name]; ok {
+		name = target
+	}
+	f, ok := registry[name]
 	return f, ok
 }
 

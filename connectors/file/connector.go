@@ -94,8 +94,8 @@
 // input, every partition. The partitions a subtask wrote to and that were
 // not committed are part of its checkpointed state, so a restored run
 // commits them. The planner needs to guarantee nothing more: any
-// partitioning of the input works. The connector is also registered as
-// 'filesystem', Flink's name.
+// partitioning of the input works. 'filesystem', Flink's name, is an alias
+// of the connector.
 package file
 
 import (
@@ -126,18 +126,13 @@ const (
 // maxRecordBytes is MaxRecordBytes (tests lower it).
 var maxRecordBytes = MaxRecordBytes
 
-// factory is the 'file' connector; name is "filesystem" for the alias
-// that takes Flink's name ("" is "file").
-type factory struct{ name string }
+// factory is the 'file' connector, also called 'filesystem' (Flink's
+// name for it).
+type factory struct{}
 
-func init() { connectors.Register(factory{name: "filesystem"}) }
+func init() { connectors.RegisterAlias("filesystem", "file") }
 
-func (f factory) Name() string {
-	if f.name != "" {
-		return f.name
-	}
-	return "file"
-}
+func (factory) Name() string { return "file" }
 
 // SupportsPartitioning: the sink writes tables with PARTITIONED BY.
 func (factory) SupportsPartitioning() {}
