@@ -489,11 +489,17 @@ func TestPartitionedByNeedsAConnectorThatPartitions(t *testing.T) {
 }
 
 // BenchmarkPartitionedSinkCSV writes batches of 2,048 rows spread over 8
-// partitions (dt, hm) through one subtask of a partitioned CSV sink.
+// partitions (dt, hm), interleaved row by row, through one subtask of a
+// partitioned CSV sink; /unpartitioned writes the same rows to one folder.
 func BenchmarkPartitionedSinkCSV(b *testing.B) {
+	b.Run("partitioned", func(b *testing.B) { benchSink(b, []string{"dt", "hm"}) })
+	b.Run("unpartitioned", func(b *testing.B) { benchSink(b, nil) })
+}
+
+func benchSink(b *testing.B, keys []string) {
 	dir := b.TempDir()
 	tb := tableOf(partSchema, map[string]string{"path": dir, "format": "csv"})
-	tb.PartitionKeys = []string{"dt", "hm"}
+	tb.PartitionKeys = keys
 	newSink, _, err := factory{}.NewSink(tb)
 	if err != nil {
 		b.Fatal(err)
