@@ -67,7 +67,7 @@ func (t *Table) Describe() string {
 			b.WriteByte('\n')
 		}
 	}
-	if t.Watermark != nil || len(t.PrimaryKey) > 0 {
+	if t.Watermark != nil || len(t.PrimaryKey) > 0 || len(t.PartitionKeys) > 0 {
 		b.WriteByte('\n')
 	}
 	if w := t.Watermark; w != nil {
@@ -79,6 +79,9 @@ func (t *Table) Describe() string {
 	}
 	if len(t.PrimaryKey) > 0 {
 		fmt.Fprintf(&b, "Primary key: (%s) NOT ENFORCED\n", strings.Join(t.PrimaryKey, ", "))
+	}
+	if len(t.PartitionKeys) > 0 {
+		fmt.Fprintf(&b, "PARTITIONED BY (%s)\n", strings.Join(t.PartitionKeys, ", "))
 	}
 	if len(t.Options) > 0 {
 		b.WriteString("\nOptions:\n")
