@@ -199,7 +199,17 @@ func (p *planner) statement(st parser.Statement) error {
 	case *parser.CreateSubscription:
 		return p.errAt2(st, p.createSubscription(n))
 	case *parser.DropTable:
+		if t, err := p.o.Catalog.Get(n.Name); err == nil && t.IsView() {
+			return p.errAt(st, fmt.Errorf("%s is a view: drop it with DROP VIEW %s", t.Name, t.Name))
+		}
 		delete(p.optionPos, strings.ToLower(n.Name))
+		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
+	case *parser.CreateView:
+		return p.errAt2(st, p.createView(st, n))
+	case *parser.DropView:
+		if t, err := p.o.Catalog.Get(n.Name); err == nil && !t.IsView() {
+			return p.errAt(st, fmt.Errorf("%s is a table, not a view: drop it with DROP TABLE %s", t.Name, t.Name))
+		}
 		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
 	case *parser.ShowTables:
 		tables, err := p.o.Catalog.List()
@@ -624,6 +634,13 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 			}
 			return s, []query.Relation{{Name: cte.Name, Alias: t.Alias, Schema: s.schema}}, nil
 		}
+		if ct, err := p.o.Catalog.Get(t.Name); err == nil && ct.IsView() {
+			s, err := p.view(ct)
+			if err != nil {
+				return nil, nil, q.Errorf(t, "%v", err)
+			}
+			return s, []query.Relation{{Name: ct.Name, Alias: t.Alias, Schema: s.schema}}, nil
+		}
 		s, err := p.source(q, t)
 		if err != nil {
 			return nil, nil, err
@@ -678,6 +695,71 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 		return nil, nil, err
 	}
 	return s, rels, nil
+}
+
+// createView plans the query of CREATE VIEW (into a graph of its own, to
+// check it and learn its columns) and adds the view to the catalog, its
+// query kept as text.
+func (p *planner) createView(st parser.Statement, n *parser.CreateView) error {
+	start := 0
+	for i := range st.Text {
+		if l, c := st.Position(i); l == n.QueryPos.Line && c == n.QueryPos.Col {
+			start = i
+			break
+		}
+	}
+	v := &catalog.View{Query: st.Text[start:], Columns: n.Columns, Line: n.QueryPos.Line, Col: n.QueryPos.Col}
+	t := &catalog.Table{Name: n.Name, View: v, SQL: st.Text, DefinedAt: fmt.Sprintf("%s:%d:%d", p.o.File, st.Line, st.Col)}
+	if old, err := p.o.Catalog.Get(n.Name); err == nil {
+		if n.IfNotExists {
+			return nil
+		}
+		kind := "table"
+		if old.IsView() {
+			kind = "view"
+		}
+		return fmt.Errorf("a %s called %s already exists (defined at %s)", kind, old.Name, old.DefinedAt)
+	}
+	// Plan it aside: the job's graph gets the view's operators only where
+	// a query reads it.
+	g, inserts := p.g, p.inserts
+	p.g = runtime.NewGraph("view " + n.Name)
+	s, err := p.view(t)
+	p.g, p.inserts = g, inserts
+	if err != nil {
+		return err
+	}
+	t.Columns = s.schema.Fields
+	return p.o.Catalog.Create(t, n.IfNotExists)
+}
+
+// view plans the query of the view t where a query reads it.
+func (p *planner) view(t *catalog.Table) (*stream, error) {
+	v := t.View
+	q, err := query.Parse(v.Query, query.Pos{Line: v.Line, Col: v.Col})
+	if err == nil && q.Target != nil {
+		err = fmt.Errorf("the query of a view cannot be an INSERT")
+	}
+	var outs []*stream
+	if err == nil {
+		outs, err = p.body(q, q.Body, nil)
+	}
+	var s *stream
+	if err == nil {
+		s, err = p.unionOf(outs)
+	}
+	if err == nil && q != nil {
+		s, err = p.renamed(q, q.Body.Selects[0].Node, s, v.Columns)
+	}
+	if err != nil {
+		var qe *query.Error
+		var se *parser.SyntaxError
+		if !errors.As(err, &qe) && !errors.As(err, &se) {
+			return nil, fmt.Errorf("view %s: %w", t.Name, err)
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // resolves reports whether every column e names is in scope.

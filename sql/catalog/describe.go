@@ -23,7 +23,11 @@ func (c *Catalog) Describe(name string) (string, error) {
 // Describe returns a readable description of t (see Catalog.Describe).
 func (t *Table) Describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Table %s\n", t.Name)
+	if t.View != nil {
+		fmt.Fprintf(&b, "View %s\n", t.Name)
+	} else {
+		fmt.Fprintf(&b, "Table %s\n", t.Name)
+	}
 	if t.DefinedAt != "" {
 		fmt.Fprintf(&b, "Defined at %s\n", t.DefinedAt)
 	}
@@ -53,6 +57,9 @@ func (t *Table) Describe() string {
 			b.WriteString(strings.TrimRight(line, " \n"))
 			b.WriteByte('\n')
 		}
+	}
+	if t.View != nil {
+		fmt.Fprintf(&b, "\nQuery: %s\n", strings.Join(strings.Fields(t.View.Query), " "))
 	}
 	if t.Watermark != nil || len(t.PrimaryKey) > 0 {
 		b.WriteByte('\n')

@@ -30,6 +30,15 @@ type fileTable struct {
 	Created    time.Time         `json:"created"`
 	DefinedAt  string            `json:"defined_at,omitempty"`
 	SQL        string            `json:"sql"`
+	View       *fileView         `json:"view,omitempty"`
+}
+
+// fileView is the query of a view, kept as text.
+type fileView struct {
+	Query   string   `json:"query"`
+	Columns []string `json:"columns,omitempty"`
+	Line    int      `json:"line"`
+	Col     int      `json:"col"`
 }
 
 type fileColumn struct {
@@ -134,6 +143,9 @@ func load(path string) (*Table, error) {
 	if t.Options == nil {
 		t.Options = map[string]string{}
 	}
+	if fv := ft.View; fv != nil {
+		t.View = &View{Query: fv.Query, Columns: fv.Columns, Line: fv.Line, Col: fv.Col}
+	}
 	for _, fc := range ft.Columns {
 		typ := typeByName(fc.Type)
 		if typ == runtime.Invalid {
@@ -173,6 +185,9 @@ func encode(t *Table) ([]byte, error) {
 	}
 	if w := t.Watermark; w != nil {
 		ft.Watermark = &fileWatermark{Column: w.Column, Delay: w.Delay.String()}
+	}
+	if v := t.View; v != nil {
+		ft.View = &fileView{Query: v.Query, Columns: v.Columns, Line: v.Line, Col: v.Col}
 	}
 	data, err := json.MarshalIndent(ft, "", "  ")
 	return append(data, '\n'), err

@@ -27,7 +27,27 @@ type Table struct {
 	DefinedAt string
 	// SQL is the text of the CREATE statement.
 	SQL string
+	// View is the query of a view (CREATE VIEW); nil for a table. A view's
+	// Columns are those of its query, as planned when it was created; it
+	// has no options, watermark or key (a time attribute of its query
+	// keeps its watermarks where the view is read).
+	View *View
 }
+
+// View is the query of a view: CREATE [TEMPORARY] VIEW name [(Columns)] AS
+// Query.
+type View struct {
+	// Query is the query's text (SELECT …, WITH …), planned anew wherever
+	// the view is named.
+	Query string
+	// Columns is the view's column list; nil when not written.
+	Columns []string
+	// Line and Col are where Query starts in the file of DefinedAt.
+	Line, Col int
+}
+
+// IsView reports whether t is a view.
+func (t *Table) IsView() bool { return t.View != nil }
 
 // Watermark is the event time of a table: WATERMARK FOR Column AS Column -
 // INTERVAL Delay.
@@ -76,6 +96,14 @@ func (t *Table) Clone() *Table {
 	c.Options = maps.Clone(t.Options)
 	if c.Options == nil {
 		c.Options = map[string]string{}
+	}
+	if t.View != nil {
+		v := *t.View
+		v.Columns = append([]string(nil), t.View.Columns...)
+		if t.View.Columns == nil {
+			v.Columns = nil
+		}
+		c.View = &v
 	}
 	return &c
 }
