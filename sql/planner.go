@@ -1269,7 +1269,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	}
 	if updating && !sk.AcceptsUpdates(ct) {
 		return &query.Error{Pos: targetPos(q), Near: ct.Name, Msg: fmt.Sprintf(
-			"INSERT INTO %s: the query's result is updating (GROUP BY without a window, Top-N and deduplication emit -U/+U changes as results change) "+
+			"INSERT INTO %s: the query's result is updating (a GROUP BY without a window, a Top-N, a deduplication or an outer join emits -U/+U changes as results change) "+
 				"but connector %q with these options only appends rows; write to a sink that accepts updates "+
 				"('print', or 'file' with 'format' = 'changelog-json'), or group by a window (TUMBLE, HOP or SESSION) so that each result is final",
 			ct.Name, f.Name())}
