@@ -26,7 +26,8 @@
 //     other join with an equality between its sides; UNION ALL as several
 //     inputs of one sink; a subquery numbering its
 //     rows with ROW_NUMBER() OVER (…) filtered on the number outside it
-//     (rank.go) as a Top-N or deduplication (operators/rank). All INSERTs of a file form
+//     (rank.go) as a Top-N or deduplication (operators/rank); OVER
+//     aggregates of a select list (over.go: operators/over, one window). All INSERTs of a file form
 //     one job. SET options (settings.go: state TTL, key limit) apply to
 //     the queries after them.
 package sql

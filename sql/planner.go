@@ -797,6 +797,9 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 		if sel.Having != nil {
 			return nil, q.Errorf(sel.Having, "HAVING needs GROUP BY or an aggregate")
 		}
+		if calls := overCalls(sel); len(calls) > 0 {
+			return p.overSelect(q, sel, scope, in, where, calls)
+		}
 		return p.project(q, sel, scope, in, where)
 	}
 	return p.aggregate(q, sel, scope, in, aggs, where)
