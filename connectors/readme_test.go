@@ -17,6 +17,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/file"
 	_ "github.com/sluicehq/sluice/connectors/host"
 	_ "github.com/sluicehq/sluice/connectors/kafka"
+	_ "github.com/sluicehq/sluice/connectors/nexmark"
 	_ "github.com/sluicehq/sluice/connectors/print"
 	"github.com/sluicehq/sluice/connectors/sns"
 	_ "github.com/sluicehq/sluice/connectors/store"

@@ -373,6 +373,20 @@ type stream struct {
 	// keys are the upsert keys of an updating stream (the GROUP BY keys):
 	// all changes of one key go through one subtask when partitioned by them.
 	keys []int
+	// win is set on the output of a window table function: its window
+	// columns, so that GROUP BY window_start, window_end plans a window
+	// aggregation.
+	win *tvfWindow
+}
+
+// tvfWindow describes the output of a window table function (window
+// assign): its input's columns, then window_start, window_end and
+// window_time.
+type tvfWindow struct {
+	input            *stream // the function's input, before assignment
+	start, end, time int     // columns of the output
+	timeCol          int     // the DESCRIPTOR column, in input and output
+	assigner         window.Assigner
 }
 
 // env is the queries of WITH that a query can name, innermost last: each
@@ -619,33 +633,17 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parser.Expr) (*stream, []query.Relation, error) {
 	switch {
 	case f.Table != nil:
-		t := f.Table
-		if cte, def := e.lookup(t.Name); cte != nil {
-			outs, err := p.body(q, cte.Body, def)
-			if err != nil {
-				return nil, nil, err
-			}
-			s, err := p.unionOf(outs)
-			if err != nil {
-				return nil, nil, q.Errorf(t, "%v", err)
-			}
-			if s, err = p.renamed(q, cte, s, cte.Columns); err != nil {
-				return nil, nil, err
-			}
-			return s, []query.Relation{{Name: cte.Name, Alias: t.Alias, Schema: s.schema}}, nil
-		}
-		if ct, err := p.o.Catalog.Get(t.Name); err == nil && ct.IsView() {
-			s, err := p.view(ct)
-			if err != nil {
-				return nil, nil, q.Errorf(t, "%v", err)
-			}
-			return s, []query.Relation{{Name: ct.Name, Alias: t.Alias, Schema: s.schema}}, nil
-		}
-		s, err := p.source(q, t)
+		s, rel, err := p.named(q, f.Table, e)
 		if err != nil {
 			return nil, nil, err
 		}
-		return s, []query.Relation{{Name: t.Name, Alias: t.Alias, Schema: s.schema}}, nil
+		return s, []query.Relation{rel}, nil
+	case f.TVF != nil:
+		s, rel, err := p.windowTVF(q, f.TVF, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, []query.Relation{rel}, nil
 	case f.Sub != nil:
 		outs, err := p.body(q, f.Sub.Body, e)
 		if err != nil {
@@ -760,6 +758,83 @@ func (p *planner) view(t *catalog.Table) (*stream, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// named plans a relation named in FROM: a query of WITH, a view or a
+// table of the catalog.
+func (p *planner) named(q *query.Query, t *query.Table, e *env) (*stream, query.Relation, error) {
+	if cte, def := e.lookup(t.Name); cte != nil {
+		outs, err := p.body(q, cte.Body, def)
+		if err != nil {
+			return nil, query.Relation{}, err
+		}
+		s, err := p.unionOf(outs)
+		if err != nil {
+			return nil, query.Relation{}, q.Errorf(t, "%v", err)
+		}
+		if s, err = p.renamed(q, cte, s, cte.Columns); err != nil {
+			return nil, query.Relation{}, err
+		}
+		return s, query.Relation{Name: cte.Name, Alias: t.Alias, Schema: s.schema}, nil
+	}
+	if ct, err := p.o.Catalog.Get(t.Name); err == nil && ct.IsView() {
+		s, err := p.view(ct)
+		if err != nil {
+			return nil, query.Relation{}, q.Errorf(t, "%v", err)
+		}
+		return s, query.Relation{Name: ct.Name, Alias: t.Alias, Schema: s.schema}, nil
+	}
+	s, err := p.source(q, t)
+	if err != nil {
+		return nil, query.Relation{}, err
+	}
+	return s, query.Relation{Name: t.Name, Alias: t.Alias, Schema: s.schema}, nil
+}
+
+// windowTVF plans TABLE(TUMBLE|HOP|CUMULATE(TABLE t, DESCRIPTOR(ts), …)):
+// window assign, chained to t's stream, adding window_start, window_end
+// and window_time (a time attribute: windows over the result cascade).
+func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, query.Relation, error) {
+	in, rel, err := p.named(q, tv.Table, e)
+	if err != nil {
+		return nil, query.Relation{}, err
+	}
+	scope, err := query.NewScope(rel)
+	if err != nil {
+		return nil, query.Relation{}, q.Errorf(tv, "%v", err)
+	}
+	idx, err := q.Column(scope, tv.TimeCol)
+	if err != nil {
+		return nil, query.Relation{}, err
+	}
+	if idx != in.timeCol {
+		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
+			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
+	}
+	if in.updating {
+		return nil, query.Relation{}, q.Errorf(tv, "%s over an updating input (the result of a GROUP BY without a window) is not supported", tv.Kind)
+	}
+	var w window.Assigner
+	ds := tv.Durations
+	switch tv.Kind {
+	case "TUMBLE":
+		w = window.Tumble(ds[0])
+	case "HOP":
+		w = window.Hop(ds[0], ds[1])
+	default:
+		w = window.Cumulate(ds[0], ds[1])
+	}
+	w.Offset = tv.Offset.Milliseconds()
+	newOp, out, err := window.NewAssign(window.AssignSpec{In: in.schema, TimeCol: idx, Window: w})
+	if err != nil {
+		return nil, query.Relation{}, q.Errorf(tv, "%v", err)
+	}
+	id := p.g.AddOperator("window assign "+w.String(), out, in.par, 1, newOp)
+	p.g.Connect(in.id, id, runtime.Forward)
+	n := in.schema.Len()
+	s := &stream{id: id, schema: out, par: in.par, timeCol: n + 2, procCol: -1,
+		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w}}
+	return s, query.Relation{Name: tv.Name, Schema: out}, nil
 }
 
 // resolves reports whether every column e names is in scope.
@@ -910,7 +985,7 @@ func collectAggregates(q *query.Query, sel *query.Select, scope *query.Scope) []
 		if !ok {
 			return true
 		}
-		a := &aggCall{node: e, fn: fn, arg: arg, distinct: distinct, star: star, bound: boundText(q, scope, arg)}
+		a := &aggCall{node: e, fn: fn, arg: arg, distinct: distinct, star: star, bound: aggBound(q, scope, e, arg)}
 		for _, o := range out {
 			if o.same(a) {
 				return false
@@ -931,6 +1006,16 @@ func collectAggregates(q *query.Query, sel *query.Select, scope *query.Scope) []
 // same reports whether a and b compute the same aggregate.
 func (a *aggCall) same(b *aggCall) bool {
 	return a.fn == b.fn && a.distinct == b.distinct && a.star == b.star && a.bound == b.bound && a.bound != "!"
+}
+
+// aggBound is the structural form of the aggregate call e's argument
+// arg, and of its LISTAGG separator.
+func aggBound(q *query.Query, scope *query.Scope, e, arg parser.Expr) string {
+	b := boundText(q, scope, arg)
+	if sep, ok := query.ListAggSeparator(e); ok && b != "!" {
+		b += " SEPARATOR " + strconv.Quote(sep)
+	}
+	return b
 }
 
 // boundText is e translated over scope and printed, the structural form
@@ -993,6 +1078,40 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		}
 		keys = append(keys, g)
 	}
+	// GROUP BY window_start, window_end[, window_time], … over a window
+	// table function: a window aggregation of the function's input
+	// (Flink's), append-only.
+	var tvf *tvfWindow
+	if in.win != nil && win == nil {
+		var hasStart, hasEnd bool
+		var rest []parser.Expr
+		for _, k := range keys {
+			if id, ok := k.(*parser.Ident); ok {
+				if idx, err := q.Column(scope, id); err == nil && (idx == in.win.start || idx == in.win.end || idx == in.win.time) {
+					hasStart, hasEnd = hasStart || idx == in.win.start, hasEnd || idx == in.win.end
+					continue
+				}
+			}
+			rest = append(rest, k)
+		}
+		if hasStart && hasEnd {
+			tvf, keys, assigner, win = in.win, rest, in.win.assigner, sel.GroupBy[0]
+			var used []parser.Expr
+			used = append(used, keys...)
+			used = append(used, whereTerms...)
+			for _, a := range aggs {
+				if a.arg != nil {
+					used = append(used, a.arg)
+				}
+			}
+			for _, x := range used {
+				if c := windowColumnIn(q, scope, x, tvf); c != nil {
+					return nil, q.Errorf(c, "%s can only be grouped by here: a window aggregation groups by window_start and window_end, and computes its keys, WHERE and aggregates from the table's columns", q.TextOf(c))
+				}
+			}
+			in = tvf.input
+		}
+	}
 	// Pre-projection: keys, [time], aggregate arguments. Internal columns
 	// are named after the text they compute, so plans read like the query.
 	var pre []expr.Expr
@@ -1015,7 +1134,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
 	timeCol := -1
-	if win != nil {
+	if tvf != nil {
+		timeCol = len(pre)
+		pre = append(pre, expr.ColIndex(tvf.timeCol))
+		preNames = append(preNames, uniq(scope.Schema().Fields[tvf.timeCol].Name))
+	} else if win != nil {
 		idx, err := q.Column(scope, winTime)
 		if err != nil {
 			return nil, err
@@ -1039,6 +1162,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, q.Errorf(a.node, "%s(DISTINCT …) is not supported", a.fn)
 		}
 		specs[i] = agg.Spec{Func: f, Col: -1, Name: q.TextOf(a.node)}
+		if sep, ok := query.ListAggSeparator(a.node); ok {
+			specs[i].Sep = &sep
+		}
 		if a.star {
 			continue
 		}
@@ -1110,13 +1236,25 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return expr.Null(runtime.BigInt), true
 		}
 		if fn, arg, distinct, star, ok := query.AggregateCall(e); ok {
-			a := &aggCall{fn: fn, distinct: distinct, star: star, bound: boundText(q, scope, arg)}
+			a := &aggCall{fn: fn, distinct: distinct, star: star, bound: aggBound(q, scope, e, arg)}
 			for i, b := range aggs {
 				if b.same(a) {
 					return expr.ColIndex(aggFirst + i), true
 				}
 			}
 			return nil, false
+		}
+		if id, ok := e.(*parser.Ident); ok && tvf != nil {
+			if idx, err := q.Column(scope, id); err == nil {
+				switch idx {
+				case tvf.start:
+					return expr.ColIndex(len(keys)), true
+				case tvf.end:
+					return expr.ColIndex(len(keys) + 1), true
+				case tvf.time:
+					return expr.Binary(expr.OpSub, expr.ColIndex(len(keys)+1), expr.Int(1)), true
+				}
+			}
 		}
 		if kind, bound, tc, ds, ok := query.WindowBoundCall(e); ok {
 			idx, err := q.Column(scope, tc)
@@ -1178,7 +1316,31 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
 	out.keys = keyCols
+	if tvf != nil { // window_time selected is a time attribute: windows cascade
+		for i, it := range sel.Items {
+			if id, ok := it.Expr.(*parser.Ident); ok {
+				if idx, err := q.Column(scope, id); err == nil && idx == tvf.time {
+					out.timeCol = i
+				}
+			}
+		}
+	}
 	return out, nil
+}
+
+// windowColumnIn returns the first column reference of e to a window
+// column of tvf (window_start, window_end, window_time), or nil.
+func windowColumnIn(q *query.Query, scope *query.Scope, e parser.Expr, tvf *tvfWindow) *parser.Ident {
+	var found *parser.Ident
+	query.Walk(e, func(x parser.Expr) bool {
+		if c, ok := x.(*parser.Ident); ok && found == nil {
+			if idx, err := q.Column(scope, c); err == nil && idx >= tvf.start {
+				found = c
+			}
+		}
+		return found == nil
+	})
+	return found
 }
 
 // resolveColumns resolves every column reference of an aggregating sel

@@ -23,6 +23,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/file"
 	_ "github.com/sluicehq/sluice/connectors/host"
 	_ "github.com/sluicehq/sluice/connectors/kafka"
+	_ "github.com/sluicehq/sluice/connectors/nexmark"
 	_ "github.com/sluicehq/sluice/connectors/print"
 	_ "github.com/sluicehq/sluice/connectors/store"
 	"github.com/sluicehq/sluice/runtime"

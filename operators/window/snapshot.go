@@ -13,11 +13,15 @@ import (
 // snap. The body starts with the window, the number of key columns and the
 // operator's watermark, so rows behind it stay late after a restore:
 //
-//	window (string, e.g. "TUMBLE(10s)"), key columns, watermark (8 bytes)
+//	window (string, e.g. "TUMBLE(10s)", "TUMBLE(10s) PROCTIME" for
+//	processing-time windows), key columns, watermark (8 bytes; for
+//	processing-time windows the clock time up to which they have fired)
 //
-// tumbling and hopping windows then hold their open panes by end time:
+// tumbling, hopping and cumulating windows then hold their open panes by
+// end time:
 //
-//	npanes, per pane: start (8 bytes), fired (byte), key table, accumulators
+//	npanes, per pane: start (8 bytes), end (8 bytes, cumulating windows
+//	only), fired (byte), key table, accumulators
 //
 // session windows their key table, accumulators and timers as they are:
 //
@@ -41,6 +45,8 @@ func (c *common) snapKind() string {
 		return "tumbling window"
 	case Hopping:
 		return "hopping window"
+	case Cumulating:
+		return "cumulating window"
 	}
 	return "session window"
 }
@@ -54,7 +60,7 @@ func (c *common) restoreError(err error) error {
 }
 
 func (c *common) appendHeader(e *snap.Encoder) {
-	e.String(c.spec.Window.String())
+	e.String(c.windowName())
 	e.Int(c.nk)
 	e.Int64(c.wm)
 }
@@ -71,8 +77,8 @@ func (c *common) openSnapshot(data []byte) (d *snap.Decoder, wm int64, err error
 	if err := d.Err(); err != nil {
 		return nil, 0, err
 	}
-	if w != c.spec.Window.String() || nk != c.nk {
-		return nil, 0, fmt.Errorf("snapshot of a %s window with %d key columns, the operator is a %s window with %d", w, nk, c.spec.Window, c.nk)
+	if w != c.windowName() || nk != c.nk {
+		return nil, 0, fmt.Errorf("snapshot of a %s window with %d key columns, the operator is a %s window with %d", w, nk, c.windowName(), c.nk)
 	}
 	return d, wm, nil
 }
@@ -93,6 +99,9 @@ func (o *alignedOp) SnapshotState(int64) ([]byte, error) {
 	e.Int(len(o.order))
 	for _, p := range o.order {
 		e.Int64(p.start)
+		if o.spec.Window.Kind == Cumulating {
+			e.Int64(p.end)
+		}
 		e.Bool(p.fired)
 		p.table.AppendSnapshot(e)
 		p.accs.AppendSnapshot(e)
@@ -115,15 +124,19 @@ func (o *alignedOp) RestoreState(data []byte) error {
 	n := d.Int(math.MaxInt32)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		start := d.Int64()
+		end := start + o.spec.Window.Size
+		if o.spec.Window.Kind == Cumulating {
+			end = d.Int64()
+		}
 		fired := d.Bool()
 		if d.Err() != nil {
 			break
 		}
-		if o.panes[start] != nil {
-			d.Fail("window starting at %d appears twice", start)
+		if o.panes[end] != nil || end <= start {
+			d.Fail("window [%d, %d) appears twice, or is empty", start, end)
 			break
 		}
-		p := o.pane(start)
+		p := o.pane(start, end)
 		p.fired = fired
 		p.table.RestoreSnapshot(d)
 		p.accs.RestoreSnapshot(d)
@@ -139,6 +152,7 @@ func (o *alignedOp) RestoreState(data []byte) error {
 	if err := o.updateKeys(); err != nil {
 		return o.restoreError(err)
 	}
+	o.armNext() // restored processing-time windows fire by the clock
 	return nil
 }
 
@@ -241,6 +255,7 @@ func (o *sessionOp) RestoreState(data []byte) error {
 	if err := o.account(o.open); err != nil {
 		return o.restoreError(err)
 	}
+	o.armNext() // restored processing-time sessions fire by the clock
 	return nil
 }
 

@@ -41,7 +41,20 @@ func (t *Table) Describe() string {
 		var cols strings.Builder
 		tw := tabwriter.NewWriter(&cols, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "column\ttype\tnull\tkey")
-		for _, c := range t.Columns {
+		rows := t.Rows
+		for i := 0; i < len(t.Columns); i++ {
+			c := t.Columns[i]
+			if len(rows) > 0 && rows[0].First == i {
+				// A ROW column, as declared.
+				r := rows[0]
+				rows, i = rows[1:], i+r.Count-1
+				null := "NULL"
+				if !r.Nullable {
+					null = "NOT NULL"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t\n", r.Name, r.Type, null)
+				continue
+			}
 			null := "NULL"
 			if !c.Nullable {
 				null = "NOT NULL"

@@ -24,6 +24,7 @@ type fileTable struct {
 	Version    int               `json:"version"`
 	Name       string            `json:"name"`
 	Columns    []fileColumn      `json:"columns"` // null: no column list
+	Rows       []RowColumn       `json:"rows,omitempty"`
 	Watermark  *fileWatermark    `json:"watermark,omitempty"`
 	PrimaryKey []string          `json:"primary_key,omitempty"`
 	Options    map[string]string `json:"options"`
@@ -138,7 +139,7 @@ func load(path string) (*Table, error) {
 	}
 	t := &Table{
 		Name: ft.Name, PrimaryKey: ft.PrimaryKey, Options: ft.Options,
-		Created: ft.Created, DefinedAt: ft.DefinedAt, SQL: ft.SQL,
+		Created: ft.Created, DefinedAt: ft.DefinedAt, SQL: ft.SQL, Rows: ft.Rows,
 	}
 	if t.Options == nil {
 		t.Options = map[string]string{}
@@ -178,7 +179,7 @@ func typeByName(s string) runtime.Type {
 func encode(t *Table) ([]byte, error) {
 	ft := fileTable{
 		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, Options: t.Options,
-		Created: t.Created, DefinedAt: t.DefinedAt, SQL: t.SQL,
+		Created: t.Created, DefinedAt: t.DefinedAt, SQL: t.SQL, Rows: t.Rows,
 	}
 	for _, c := range t.Columns {
 		ft.Columns = append(ft.Columns, fileColumn{Name: c.Name, Type: c.Type.String(), Nullable: c.Nullable})

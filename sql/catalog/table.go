@@ -16,7 +16,10 @@ type Table struct {
 	Name string
 	// Columns is nil for a table defined without a column list: a sink
 	// whose columns the query writing to it defines.
-	Columns    []runtime.Field
+	Columns []runtime.Field
+	// Rows are the ROW columns of the DDL, whose fields are among Columns
+	// (see the package doc); nil when it has none.
+	Rows       []RowColumn
 	Watermark  *Watermark // nil: no event time
 	PrimaryKey []string   // column names; nil: none
 	Options    map[string]string
@@ -48,6 +51,16 @@ type View struct {
 
 // IsView reports whether t is a view.
 func (t *Table) IsView() bool { return t.View != nil }
+
+// RowColumn is a ROW column as the DDL declared it: its fields are the
+// Count columns from Columns[First], named Name.field.
+type RowColumn struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"` // as written: ROW<`id` BIGINT, …>
+	Nullable bool   `json:"nullable"`
+	First    int    `json:"first"`
+	Count    int    `json:"count"`
+}
 
 // Watermark is the event time of a table: WATERMARK FOR Column AS Column -
 // INTERVAL Delay.
@@ -93,6 +106,10 @@ func (t *Table) Clone() *Table {
 	if t.PrimaryKey != nil {
 		c.PrimaryKey = append([]string(nil), t.PrimaryKey...)
 	}
+	c.Rows = append([]RowColumn(nil), t.Rows...)
+	if len(c.Rows) == 0 {
+		c.Rows = nil
+	}
 	c.Options = maps.Clone(t.Options)
 	if c.Options == nil {
 		c.Options = map[string]string{}
@@ -125,9 +142,23 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 		t.DefinedAt = fmt.Sprintf("%s:%d:%d", file, st.Line, st.Col)
 	}
 	for _, c := range ct.Columns {
-		t.Columns = append(t.Columns, runtime.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
+		if c.Expr != nil {
+			return nil, &parser.SyntaxError{Line: c.Pos.Line, Col: c.Pos.Col,
+				Msg: fmt.Sprintf("table %s: computed column %s (name AS expression) is not supported yet: declare it with a type and let the connector fill it", ct.Name, c.Name)}
+		}
+		flat := parser.Flatten([]parser.Column{c})
+		if c.Fields != nil {
+			t.Rows = append(t.Rows, RowColumn{Name: c.Name, Type: c.TypeString(), Nullable: c.Nullable, First: len(t.Columns), Count: len(flat)})
+		}
+		for _, f := range flat {
+			t.Columns = append(t.Columns, runtime.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable})
+		}
 	}
 	if w := ct.Watermark; w != nil {
+		if w.Delay < 0 {
+			return nil, &parser.SyntaxError{Line: w.Pos.Line, Col: w.Pos.Col,
+				Msg: fmt.Sprintf("table %s: WATERMARK FOR %s AS %s is not supported yet: write AS %s or AS %s - INTERVAL 'n' unit", ct.Name, w.Column, w.Expr, w.Column, w.Column)}
+		}
 		t.Watermark = &Watermark{Column: w.Column, Delay: w.Delay}
 	}
 	if k := ct.PrimaryKey; k != nil {
@@ -154,6 +185,18 @@ func validate(t *Table) error {
 		if c.Type <= runtime.Invalid || c.Type > runtime.Timestamp {
 			return fmt.Errorf("table %q: column %q has no valid type (%v)", t.Name, c.Name, c.Type)
 		}
+	}
+	next := 0
+	for _, r := range t.Rows {
+		if r.First < next || r.Count < 1 || r.First+r.Count > len(t.Columns) {
+			return fmt.Errorf("table %q: ROW column %q: fields %d…%d are not columns of the table", t.Name, r.Name, r.First, r.First+r.Count-1)
+		}
+		for _, c := range t.Columns[r.First : r.First+r.Count] {
+			if !strings.HasPrefix(strings.ToLower(c.Name), strings.ToLower(r.Name)+".") {
+				return fmt.Errorf("table %q: column %q is not a field of ROW column %q", t.Name, c.Name, r.Name)
+			}
+		}
+		next = r.First + r.Count
 	}
 	schema := t.Schema()
 	index := func(name string) int {

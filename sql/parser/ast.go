@@ -37,11 +37,52 @@ type CreateTable struct {
 // planner types Expr.
 type Column struct {
 	Name     string
-	Type     runtime.Type
+	Type     runtime.Type // Invalid for a ROW
 	Nullable bool
-	Expr     Expr   // the expression of a computed column, else nil
-	Comment  string // COMMENT '…', or ""
-	Pos      Pos    // of the name
+	Expr     Expr     // the expression of a computed column, else nil
+	Comment  string   // COMMENT '…', or ""
+	Pos      Pos      // of the name
+	Fields   []Column // of a ROW column (ROW<name TYPE, …>); nil for others
+}
+
+// TypeString is the column's type as SQL: BIGINT, or ROW<`id` BIGINT, …>.
+func (c Column) TypeString() string {
+	if c.Fields == nil {
+		return c.Type.String()
+	}
+	var b strings.Builder
+	b.WriteString("ROW<")
+	for i, f := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(f.Name) + " " + f.TypeString())
+		if !f.Nullable {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	b.WriteString(">")
+	return b.String()
+}
+
+// Flatten returns the columns with each ROW column replaced by its fields,
+// named row.field (nested: row.field.subfield). A field is nullable when
+// it or a ROW around it is.
+func Flatten(cols []Column) []Column {
+	var out []Column
+	for _, c := range cols {
+		if c.Fields == nil {
+			out = append(out, c)
+			continue
+		}
+		for _, f := range Flatten(c.Fields) {
+			f.Name = c.Name + "." + f.Name
+			f.Nullable = f.Nullable || c.Nullable
+			f.Pos = c.Pos
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Watermark is WATERMARK FOR Column AS Expr. Expr is kept as written.
@@ -175,8 +216,9 @@ func (c *CreateTable) Schema() *runtime.Schema {
 	if c.Columns == nil {
 		return nil
 	}
-	fields := make([]runtime.Field, len(c.Columns))
-	for i, col := range c.Columns {
+	flat := Flatten(c.Columns)
+	fields := make([]runtime.Field, len(flat))
+	for i, col := range flat {
 		fields[i] = runtime.Field{Name: col.Name, Type: col.Type, Nullable: col.Nullable}
 	}
 	return runtime.NewSchema(fields...)
@@ -208,7 +250,7 @@ func (c *CreateTable) String() string {
 			if col.Expr != nil {
 				fmt.Fprintf(&b, "%s%s AS %s", sep, QuoteIdent(col.Name), col.Expr)
 			} else {
-				fmt.Fprintf(&b, "%s%s %s", sep, QuoteIdent(col.Name), col.Type)
+				fmt.Fprintf(&b, "%s%s %s", sep, QuoteIdent(col.Name), col.TypeString())
 				if !col.Nullable {
 					b.WriteString(" NOT NULL")
 				}

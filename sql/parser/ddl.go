@@ -516,11 +516,15 @@ func (p *parser) column() (Column, columnKey, error) {
 		}
 		return col, key, nil
 	}
-	typ, err := p.typ()
+	col := Column{Name: name, Nullable: true, Pos: nt.pos}
+	if p.peek().is("ROW") {
+		col.Fields, err = p.rowType()
+	} else {
+		col.Type, err = p.typ()
+	}
 	if err != nil {
 		return Column{}, key, err
 	}
-	col := Column{Name: name, Type: typ, Nullable: true, Pos: nt.pos}
 	var nullTok token // the last NULL or NOT NULL
 	for {
 		t := p.peek()
@@ -562,6 +566,62 @@ func (p *parser) column() (Column, columnKey, error) {
 			return col, key, e
 		default:
 			return col, key, nil
+		}
+	}
+}
+
+// rowType reads ROW<name TYPE [NOT NULL], …> or ROW(name TYPE, …), whose
+// field types may be ROWs too.
+func (p *parser) rowType() ([]Column, error) {
+	row := p.peek()
+	p.i++
+	closing := ">"
+	if p.peek().isPunct("<>") {
+		return nil, p.errAt(row, "a ROW needs at least one field")
+	}
+	if !p.acceptPunct("<") {
+		if !p.acceptPunct("(") {
+			e := p.errAt(p.peek(), "expected < or ( after ROW")
+			e.Hint = "write ROW<name TYPE, …> or ROW(name TYPE, …)"
+			return nil, e
+		}
+		closing = ")"
+	}
+	var fields []Column
+	for {
+		if t := p.peek(); t.isPunct(closing) && len(fields) == 0 {
+			return nil, p.errAt(row, "a ROW needs at least one field")
+		}
+		name, nt, err := p.name("field name")
+		if err != nil {
+			return nil, err
+		}
+		if columnIndex(fields, name) >= 0 {
+			return nil, p.errAt(nt, fmt.Sprintf("duplicate field %q", name))
+		}
+		f := Column{Name: name, Nullable: true, Pos: nt.pos}
+		if p.peek().is("ROW") {
+			f.Fields, err = p.rowType()
+		} else {
+			f.Type, err = p.typ()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.accept("NOT") {
+			if !p.accept("NULL") {
+				return nil, p.expected("NULL after NOT", "NULL")
+			}
+			f.Nullable = false
+		} else {
+			p.accept("NULL")
+		}
+		fields = append(fields, f)
+		if p.acceptPunct(closing) {
+			return fields, nil
+		}
+		if !p.acceptPunct(",") {
+			return nil, p.expected(", or " + closing + " after a ROW field")
 		}
 	}
 }

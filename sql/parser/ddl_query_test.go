@@ -190,6 +190,8 @@ func TestDDLQueryErrors(t *testing.T) {
 	f("CREATE VIEW v AS SELECT * FROM ${NEXMARK_TABLE} WHERE event_type = 0",
 		"line 1:32: the placeholder ${NEXMARK_TABLE} is not SQL; replace it with a name before running the job")
 	f("CREATE VIEW ${V} AS SELECT 1", "line 1:13: the placeholder ${V} is not SQL; replace it with a name before running the job")
+	f("CREATE TABLE ${SINK} WITH ('connector' = 'blackhole')", "line 1:14: the placeholder ${SINK} is not SQL; replace it with a name before running the job")
+	f("DROP VIEW ${V}", "line 1:11: the placeholder ${V} is not SQL; replace it with a name before running the job")
 	f("CREATE VIEW v SELECT 1", "line 1:15: expected AS before the query of the view, found 'SELECT'")
 	f("CREATE VIEW v AS\n  SELECT a FROM t WHERE", "line 2:24: expected an expression, found end of input")
 	f("CREATE VIEW v AS SELECT 1; CREATE VIEW w AS SELECT (1", "line 1:54: expected ')' to close the '(' at 1:52, found end of input")

@@ -532,10 +532,12 @@ func isPlainName(name string) bool {
 
 func (e *Call) String() string {
 	var b strings.Builder
-	upper := strings.ToUpper(e.Name)
+	// The special forms print as such only under the names their parsing
+	// gives (upper case); `position`(a, b) stays a plain call.
+	upper := e.Name
 	switch {
 	case e.Bare:
-		b.WriteString(upper)
+		b.WriteString(strings.ToUpper(e.Name))
 	case upper == "POSITION" && len(e.Args) == 2 && !e.Distinct && !e.Star:
 		b.WriteString("POSITION(")
 		paren(&b, e.Args[0], precAdd)

@@ -288,7 +288,7 @@ func (p *parser) primary() (Expr, error) {
 	case tPunct:
 		switch {
 		case t.isPunct("("):
-			if p.queryAhead() {
+			if p.subqueryAhead() {
 				p.i++
 				q, err := p.query()
 				if err != nil {
@@ -311,9 +311,9 @@ func (p *parser) primary() (Expr, error) {
 		if err := p.placeholder(); err != nil {
 			return nil, err
 		}
-		return nil, p.want("an expression")
+		return nil, p.wantExpr()
 	case tEOF:
-		return nil, p.want("an expression")
+		return nil, p.wantExpr()
 	}
 	// A word.
 	upper := strings.ToUpper(t.text)
@@ -357,10 +357,26 @@ func (p *parser) primary() (Expr, error) {
 		e := p.failAt(t, "expected an expression")
 		e.Hint = "write a subquery in parentheses"
 		return nil, e
+	case (upper == "LEFT" || upper == "RIGHT") && call:
+		// LEFT(s, n) and RIGHT(s, n) are functions, though the words are
+		// reserved for joins.
+		return p.nameOrCall()
 	case reserved[upper]:
-		return nil, p.want("an expression")
+		return nil, p.wantExpr()
 	}
 	return p.nameOrCall()
+}
+
+// wantExpr fails where an expression is missing, with a hint when a
+// comma before it is one too many: SELECT a, FROM t.
+func (p *parser) wantExpr() *SyntaxError {
+	e := p.want("an expression")
+	if p.i > 0 {
+		if prev := p.toks[p.i-1]; prev.isPunct(",") {
+			e.Hint = "is the ',' at " + prev.pos.String() + " one too many?"
+		}
+	}
+	return e
 }
 
 // nameOrCall reads a name, or a call when a '(' follows a one-part name.
@@ -409,6 +425,17 @@ func (p *parser) call(name string, nt token) (Expr, error) {
 				return nil, err
 			}
 			c.Args = append(c.Args, a)
+			if u := strings.ToUpper(name); len(c.Args) == 1 && (u == "FLOOR" || u == "CEIL" || u == "CEILING") && p.peek().is("TO") {
+				// FLOOR(ts TO unit) is FLOOR(ts, 'UNIT').
+				p.i++
+				ut := p.peek()
+				if ut.kind != tIdent {
+					return nil, p.want("a time unit after TO")
+				}
+				p.i++
+				c.Args = append(c.Args, &Literal{Kind: LitString, Text: strings.ToUpper(ut.text), Pos: ut.pos, End: p.endOf()})
+				break
+			}
 			if !p.acceptPunct(",") {
 				break
 			}
@@ -864,12 +891,13 @@ func (p *parser) rowFields(tn *TypeName) error {
 	case p.acceptPunct("<"):
 	case p.acceptPunct("("):
 		closer = ")"
+	case open.isPunct("<>"):
+		return &SyntaxError{Line: open.pos.Line, Col: open.pos.Col, Msg: "a ROW type needs at least one field"}
 	default:
 		return p.want("'<' or '(' after ROW")
 	}
-	tn.Fields = []RowField{}
-	if p.acceptPunct(closer) {
-		return nil
+	if t := p.peek(); t.isPunct(closer) || t.isPunct("<>") {
+		return &SyntaxError{Line: open.pos.Line, Col: open.pos.Col, Msg: "a ROW type needs at least one field"}
 	}
 	for {
 		name, nt, err := p.namePart("a field name")

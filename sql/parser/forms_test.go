@@ -92,6 +92,15 @@ func TestParseForms(t *testing.T) {
 	f("SELECT * FROM ((SELECT 1) UNION (SELECT 2)) AS u", "SELECT * FROM (SELECT 1 UNION SELECT 2) AS `u`")
 	f("INSERT INTO t VALUES (1, 'a'), (-2, NULL)", "INSERT INTO `t` VALUES (1, 'a'), (-2, NULL)")
 	f("SELECT * FROM (VALUES (1), (2)) AS v (x) UNION ALL VALUES (3)", "SELECT * FROM (VALUES (1), (2)) AS `v` (`x`) UNION ALL VALUES (3)")
+	// '(' '(' SELECT: a subquery or an expression, by what follows the inner group.
+	f("SELECT ((SELECT 1) + 1), ((SELECT 1) UNION SELECT 2), ((SELECT 1)), x IN ((SELECT 1) UNION (SELECT 2))",
+		"SELECT (SELECT 1) + 1, (SELECT 1 UNION SELECT 2), (SELECT 1), `x` IN (SELECT 1 UNION SELECT 2)")
+	f("SELECT * FROM ((SELECT 1) AS x JOIN y ON TRUE), ((SELECT 2) UNION ALL (SELECT 3)) AS u",
+		"SELECT * FROM (SELECT 1) AS `x` JOIN `y` ON TRUE, (SELECT 2 UNION ALL SELECT 3) AS `u`")
+	f("(SELECT 1 ORDER BY a) ORDER BY b", "(SELECT 1 ORDER BY `a`) ORDER BY `b`")
+	f("WITH a AS (SELECT 1) (WITH b AS (SELECT 2) SELECT * FROM b)", "WITH `a` AS (SELECT 1) (WITH `b` AS (SELECT 2) SELECT * FROM `b`)")
+	f("(WITH b AS (SELECT 2) SELECT * FROM b) LIMIT 1", "(WITH `b` AS (SELECT 2) SELECT * FROM `b`) LIMIT 1")
+	f("SELECT `position`(a, b), `POSITION`(a, b), `substring`(s, 1), \"trim\"(s)", "SELECT `position`(`a`, `b`), POSITION(`a` IN `b`), `substring`(`s`, 1), `trim`(`s`)")
 	f("SELECT t.*, a b, c AS \"d\" FROM cat.db.t", "SELECT `t`.*, `a` AS `b`, `c` AS `d` FROM `cat`.`db`.`t`")
 }
 

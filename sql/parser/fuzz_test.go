@@ -56,17 +56,25 @@ func checkErrorPosition(t *testing.T, src string, e *SyntaxError) {
 	}
 }
 
+// columnsWithoutPos returns a copy of cols, and of their ROW fields, with
+// every position zeroed.
+func columnsWithoutPos(cols []Column) []Column {
+	if cols == nil {
+		return nil
+	}
+	out := append([]Column(nil), cols...)
+	for i := range out {
+		out[i].Pos = Pos{}
+		out[i].Fields = columnsWithoutPos(out[i].Fields)
+	}
+	return out
+}
+
 // withoutPos returns a copy of c with every position zeroed.
 func withoutPos(c *CreateTable) *CreateTable {
 	out := *c
 	out.Pos = Pos{}
-	out.Columns = append([]Column(nil), c.Columns...)
-	for i := range out.Columns {
-		out.Columns[i].Pos = Pos{}
-	}
-	if c.Columns == nil {
-		out.Columns = nil
-	}
+	out.Columns = columnsWithoutPos(c.Columns)
 	out.Options = append([]Option(nil), c.Options...)
 	for i := range out.Options {
 		out.Options[i].Pos = Pos{}
@@ -100,6 +108,8 @@ func FuzzParseScript(f *testing.F) {
 		"select 'é', ü, `日本`\n\tfrom t;\r\n\uFEFFselect 1",
 		"SELCT 1",
 		"CREATE TABLE t (a BIGNT)",
+		"CREATE TABLE n (e INT, p ROW<id BIGINT NOT NULL, `dateTime` TIMESTAMP(3)>, b ROW(x ROW<y DOUBLE>, z STRING) NOT NULL)",
+		"CREATE TABLE n (p ROW<>, q ROW(a INT b INT), r ROW<a INT, a INT>)",
 		"CREATE TABLE t (ts TIMESTAMP(6))",
 		"CREATE TABLE t (a INT WITH ('x' = 'y')",
 		"CREATE TABLE t WITH ('a' = 'b', 'a' = 'c')",

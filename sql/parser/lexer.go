@@ -56,7 +56,7 @@ func lexAt(src string, at Pos) ([]token, error) {
 	if strings.HasPrefix(src, "\uFEFF") { // a byte order mark is not a character of the first line
 		l.off = len("\uFEFF")
 	}
-	var toks []token
+	toks := make([]token, 0, len(src)/6+8) // about one token in six bytes of SQL
 	for {
 		t, err := l.next()
 		if err != nil {

@@ -281,7 +281,7 @@ func (p *parser) queryStatement() (*QueryStatement, error) {
 		if p.peek().is("PARTITION") {
 			return nil, p.unsupported(p.peek(), "INSERT … PARTITION")
 		}
-		if open := p.peek(); open.isPunct("(") && !p.queryAhead() {
+		if open := p.peek(); open.isPunct("(") && !p.subqueryAhead() {
 			p.i++
 			ins.Columns = []*Ident{}
 			for {
@@ -308,16 +308,59 @@ func (p *parser) queryStatement() (*QueryStatement, error) {
 	return s, nil
 }
 
-// queryAhead reports whether a query starts at the current token, after
-// any number of '('.
-func (p *parser) queryAhead() bool {
-	for k := 0; ; k++ {
-		t := p.peekAt(k)
-		if !t.isPunct("(") {
-			return t.is("SELECT") || t.is("WITH") || t.is("VALUES")
+// startsQuery reports whether a query starts at token i: SELECT, WITH,
+// VALUES, or a '(' whose group holds a query and is followed by what may
+// follow a query in parentheses (a set operation, ORDER BY, LIMIT, ')' or
+// the end). So ((SELECT 1) UNION SELECT 2) is a query and
+// ((SELECT 1) + 1) an expression.
+func (p *parser) startsQuery(i, depth int) bool {
+	if i >= len(p.toks) || depth > maxDepth {
+		return false
+	}
+	t := p.toks[i]
+	if !t.isPunct("(") {
+		return t.is("SELECT") || t.is("WITH") || t.is("VALUES")
+	}
+	if !p.startsQuery(i+1, depth+1) {
+		return false
+	}
+	m := p.closing(i)
+	if m+1 >= len(p.toks) {
+		return true
+	}
+	n := p.toks[m+1]
+	for _, kw := range []string{"UNION", "EXCEPT", "INTERSECT", "MINUS", "ORDER", "LIMIT", "OFFSET", "FETCH"} {
+		if n.is(kw) {
+			return true
 		}
 	}
+	return n.kind == tEOF || n.isPunct(")")
 }
+
+// closing returns the index of the ')' that closes the '(' at i, or the
+// index of the final token when none does.
+func (p *parser) closing(i int) int {
+	if p.match == nil {
+		p.match = make([]int, len(p.toks))
+		var open []int
+		for j, t := range p.toks {
+			p.match[j] = len(p.toks) - 1
+			switch {
+			case t.isPunct("("):
+				open = append(open, j)
+			case t.isPunct(")") && len(open) > 0:
+				p.match[open[len(open)-1]] = j
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	return p.match[i]
+}
+
+// subqueryAhead reports whether the '(' at the current token opens a
+// subquery; queryAhead whether a query starts at the current token.
+func (p *parser) subqueryAhead() bool { return p.startsQuery(p.i+1, 0) }
+func (p *parser) queryAhead() bool    { return p.startsQuery(p.i, 0) }
 
 // query reads [WITH …] set-expression [ORDER BY …] [LIMIT n] [OFFSET n].
 func (p *parser) query() (QueryExpr, error) {
@@ -773,7 +816,7 @@ func (p *parser) tablePrimary() (TableRef, error) {
 		tf.Alias, err = p.alias()
 		return tf, err
 	case t.isPunct("("):
-		if p.queryAhead() {
+		if p.subqueryAhead() {
 			p.i++
 			q, err := p.query()
 			if err != nil {

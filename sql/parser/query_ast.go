@@ -300,15 +300,20 @@ func (q *With) String() string {
 		b.WriteByte(')')
 	}
 	b.WriteByte(' ')
-	b.WriteString(q.Body.String())
+	if _, ok := q.Body.(*With); ok {
+		b.WriteString("(" + q.Body.String() + ")")
+	} else {
+		b.WriteString(q.Body.String())
+	}
 	return b.String()
 }
 
 func (q *Ordered) String() string {
 	var b strings.Builder
-	if _, ok := q.Query.(*With); ok {
+	switch q.Query.(type) {
+	case *With, *Ordered: // (WITH …) ORDER BY, (… LIMIT 1) ORDER BY
 		b.WriteString("(" + q.Query.String() + ")")
-	} else {
+	default:
 		b.WriteString(q.Query.String())
 	}
 	if len(q.OrderBy) > 0 {

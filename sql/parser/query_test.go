@@ -375,10 +375,93 @@ func TestParseQueryErrors(t *testing.T) {
 	f("SELECT a FROM t UNION", "line 1:22: expected SELECT, VALUES or '(', found end of input")
 	f("SELECT a FROM t ORDER a", "line 1:23: expected BY after ORDER, found 'a'")
 	f("SELECT FROM t", "line 1:8: expected an expression, found 'FROM'")
+	f("SELECT a,\n  b, FROM t", "line 2:6: expected an expression, found 'FROM'; is the ',' at 2:4 one too many?")
+	f("SELECT a FROM t GROUP BY a,", "line 1:28: expected an expression, found end of input; is the ',' at 1:27 one too many?")
 	f("SELECT a.* + 1 FROM t", "line 1:12: expected end of statement, found '+'")
 	f("SELECT COUNT(a) FILTER (a > 1) FROM t", "line 1:25: expected WHERE after FILTER (, found 'a'")
 	f("SELECT 1; SELECT 2", "line 1:9: expected end of statement, found ';'")
 	f("SELECT a FROM t WINDOW w AS (PARTITION BY a)", "line 1:17: the WINDOW clause is not supported")
+	f("SELECT CAST(a AS ROW())", "line 1:21: a ROW type needs at least one field")
+	f("SELECT CAST(a AS ROW<>)", "line 1:21: a ROW type needs at least one field")
+	f("SELECT CAST(a AS MAP<INT>)", "line 1:25: expected ',' and the value type of the MAP, found '>'")
 	f("SELECT f.g(a) FROM t", "line 1:8: qualified function names are not supported")
 	f(strings.Repeat("(", 500)+"1", "line 1:201: the expression is nested too deeply")
+}
+
+// TestInspect checks that Inspect reaches every node that has a position
+// and prints itself, in the order of the text.
+func TestInspect(t *testing.T) {
+	for _, src := range queryCorpus(t) {
+		s, err := ParseQuery(src, Pos{1, 1})
+		if err != nil {
+			continue
+		}
+		// The reference: every Expr, QueryExpr, TableRef and *Window
+		// reachable by reflection.
+		want := 0
+		var walk func(reflect.Value)
+		walk = func(v reflect.Value) {
+			switch v.Kind() {
+			case reflect.Pointer, reflect.Interface:
+				if v.IsNil() {
+					return
+				}
+				switch v.Interface().(type) {
+				case Expr, QueryExpr, TableRef, *Window:
+					if v.Kind() == reflect.Pointer {
+						want++
+					}
+				}
+				walk(v.Elem())
+			case reflect.Struct:
+				for i := range v.NumField() {
+					walk(v.Field(i))
+				}
+			case reflect.Slice:
+				for i := range v.Len() {
+					walk(v.Index(i))
+				}
+			}
+		}
+		walk(reflect.ValueOf(s.Query))
+		if s.Insert != nil {
+			walk(reflect.ValueOf(s.Insert))
+		}
+		got := 0
+		last := Pos{}
+		Inspect(s, func(n any) bool {
+			if _, ok := n.(*QueryStatement); ok {
+				return true
+			}
+			got++
+			if p, ok := n.(interface{ Position() Pos }); ok {
+				// Pre-order in text order, except a binary node (and IS,
+				// BETWEEN, …) which starts where its left operand does.
+				if pos := p.Position(); pos.Line < last.Line || pos.Line == last.Line && pos.Col < last.Col {
+					t.Fatalf("%s: %T at %s comes after %s", src, n, pos, last)
+				}
+				last = p.Position()
+			}
+			return true
+		})
+		if got != want {
+			t.Fatalf("%s: Inspect visits %d nodes, there are %d", src, got, want)
+		}
+	}
+	// Returning false skips the children.
+	s := mustParse(t, "SELECT (SELECT a FROM t) FROM u WHERE b")
+	var seen []string
+	Inspect(s, func(n any) bool {
+		if q, ok := n.(*Subquery); ok {
+			seen = append(seen, q.String())
+			return false
+		}
+		if id, ok := n.(*Ident); ok {
+			seen = append(seen, id.String())
+		}
+		return true
+	})
+	if g := strings.Join(seen, " "); g != "(SELECT `a` FROM `t`) `u` `b`" {
+		t.Fatalf("visited %s", g)
+	}
 }

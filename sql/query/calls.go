@@ -18,15 +18,20 @@ func IntervalMillis(iv *parser.Interval) (int64, error) { return intervalMillis(
 // WindowBoundCall, and Query.Scalar rejects them where a scalar is needed
 // (or, for a malformed call, says what is wrong with it).
 
-var aggregates = map[string]bool{"COUNT": true, "SUM": true, "MIN": true, "MAX": true, "AVG": true}
+var aggregates = map[string]bool{"COUNT": true, "SUM": true, "MIN": true, "MAX": true, "AVG": true,
+	"FIRST_VALUE": true, "LAST_VALUE": true, "LISTAGG": true, "STDDEV_POP": true, "STDDEV_SAMP": true, "STDDEV": true,
+	"VAR_POP": true, "VAR_SAMP": true, "VARIANCE": true, "BOOL_AND": true, "BOOL_OR": true}
 
 var windowKinds = map[string]bool{"TUMBLE": true, "HOP": true, "SESSION": true}
 
 // AggregateCall recognises a call of an aggregate function: fn is COUNT,
-// SUM, MIN, MAX or AVG (upper case) and arg its argument; star is true, and
-// arg nil, for COUNT(*); distinct for COUNT(DISTINCT x) and the like. ok is
-// false for anything else, including a malformed call such as SUM(*) or
-// SUM(a, b) and a call with FILTER or OVER, which Query.Scalar reports.
+// SUM, MIN, MAX, AVG, FIRST_VALUE, LAST_VALUE, LISTAGG, STDDEV_POP,
+// STDDEV_SAMP, STDDEV, VAR_POP, VAR_SAMP, VARIANCE, BOOL_AND or BOOL_OR
+// (upper case) and arg its argument; star is true, and arg nil, for
+// COUNT(*); distinct for COUNT(DISTINCT x) and the like. LISTAGG may have
+// a second argument, a string literal (ListAggSeparator). ok is false for
+// anything else, including a malformed call such as SUM(*) or SUM(a, b)
+// and a call with FILTER or OVER, which Query.Scalar reports.
 func AggregateCall(e parser.Expr) (fn string, arg parser.Expr, distinct, star, ok bool) {
 	f, isFunc := e.(*parser.Call)
 	if !isFunc || f.Bare || f.Filter != nil || f.Over != nil || f.OverName != "" {
@@ -42,10 +47,32 @@ func AggregateCall(e parser.Expr) (fn string, arg parser.Expr, distinct, star, o
 		}
 		return fn, nil, false, true, true
 	}
-	if len(f.Args) != 1 {
+	if len(f.Args) != 1 && !(fn == "LISTAGG" && len(f.Args) == 2 && stringLiteral(f.Args[1]) != nil) {
 		return "", nil, false, false, false
 	}
 	return fn, f.Args[0], f.Distinct, false, true
+}
+
+// ListAggSeparator returns the separator of a call LISTAGG(x, 'sep')
+// that AggregateCall recognises, and false for LISTAGG(x) or any other
+// call.
+func ListAggSeparator(e parser.Expr) (string, bool) {
+	f, isFunc := e.(*parser.Call)
+	if !isFunc || !strings.EqualFold(f.Name, "LISTAGG") || len(f.Args) != 2 {
+		return "", false
+	}
+	if v := stringLiteral(f.Args[1]); v != nil {
+		return v.Text, true
+	}
+	return "", false
+}
+
+// stringLiteral returns the string literal an argument is, or nil.
+func stringLiteral(e parser.Expr) *parser.Literal {
+	if v, ok := e.(*parser.Literal); ok && v.Kind == parser.LitString {
+		return v
+	}
+	return nil
 }
 
 // WindowCall recognises a group window function of GROUP BY:

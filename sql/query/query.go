@@ -28,8 +28,10 @@ package query
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/sql/parser"
 )
@@ -126,6 +128,7 @@ func (it *Item) Name(i int) string {
 type From struct {
 	Table *Table
 	Sub   *Subquery
+	TVF   *TVF // TABLE(TUMBLE|HOP|CUMULATE(TABLE t, DESCRIPTOR(ts), …))
 	Join  *parser.Join
 	L, R  *From
 	On    parser.Expr // the ON condition of Join; nil for a comma join (FROM a, b)
@@ -138,6 +141,8 @@ func (f *From) Position() Pos {
 		return f.Table.Position()
 	case f.Sub != nil:
 		return f.Sub.Node.Pos
+	case f.TVF != nil:
+		return f.TVF.Node.Pos
 	}
 	return f.Join.Position()
 }
@@ -161,8 +166,29 @@ func (f *From) Ref() string {
 	if f.Sub != nil {
 		return f.Sub.Name
 	}
+	if f.TVF != nil {
+		return f.TVF.Name
+	}
 	return ""
 }
+
+// TVF is a window table-valued function in FROM:
+// TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset])), HOP(…, slide,
+// size [, offset]) or CUMULATE(…, step, size [, offset]) [AS alias].
+type TVF struct {
+	Node    *parser.TableFunc
+	Kind    string // TUMBLE, HOP or CUMULATE
+	Table   *Table // the table, view or query of WITH it reads
+	TimeCol *parser.Ident
+	// Durations are the INTERVAL arguments in order: size (TUMBLE), slide
+	// and size (HOP), step and size (CUMULATE).
+	Durations []time.Duration
+	Offset    time.Duration
+	Name      string // its alias, else the table's name
+}
+
+// Position is where TABLE( is.
+func (t *TVF) Position() Pos { return t.Node.Pos }
 
 // Subquery is a query in FROM: (Body) [AS] Name [(Columns)].
 type Subquery struct {
@@ -436,6 +462,13 @@ func (q *Query) relation(ref parser.TableRef) (*From, error) {
 		}
 		return &From{Sub: sub}, nil
 	}
+	if tf, ok := ref.(*parser.TableFunc); ok {
+		tvf, err := q.tvf(tf)
+		if err != nil {
+			return nil, err
+		}
+		return &From{TVF: tvf}, nil
+	}
 	tab, err := q.table(ref)
 	if err != nil {
 		return nil, err
@@ -443,11 +476,79 @@ func (q *Query) relation(ref parser.TableRef) (*From, error) {
 	return &From{Table: tab}, nil
 }
 
+// tvfUsage says how each window table function is called.
+var tvfUsage = map[string]string{
+	"TUMBLE":   "TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset])",
+	"HOP":      "HOP(TABLE t, DESCRIPTOR(ts), slide, size [, offset])",
+	"CUMULATE": "CUMULATE(TABLE t, DESCRIPTOR(ts), step, size [, offset])",
+}
+
+// tvf reads a window table function of FROM.
+func (q *Query) tvf(tf *parser.TableFunc) (*TVF, error) {
+	c := tf.Call
+	kind := strings.ToUpper(c.Name)
+	usage, ok := tvfUsage[kind]
+	if !ok {
+		return nil, q.Errorf(tf, "unknown table function %s: the window functions are TUMBLE, HOP and CUMULATE", c.Name)
+	}
+	want := 3
+	if kind != "TUMBLE" {
+		want = 4
+	}
+	if len(c.Args) != want && len(c.Args) != want+1 || c.Distinct || c.Star {
+		return nil, q.Errorf(tf, "%s takes %s", kind, usage)
+	}
+	for _, a := range c.Args {
+		if _, named := a.(*parser.NamedArg); named {
+			return nil, q.Errorf(a, "named arguments of %s are not supported: write %s", kind, usage)
+		}
+	}
+	ta, ok := c.Args[0].(*parser.TableArg)
+	if !ok || len(ta.Name.Parts) != 1 {
+		return nil, q.Errorf(c.Args[0], "the first argument of %s must be TABLE name, as %s", kind, usage)
+	}
+	if len(ta.PartitionBy) > 0 {
+		return nil, q.Errorf(ta, "TABLE … PARTITION BY is not supported")
+	}
+	d, ok := c.Args[1].(*parser.Descriptor)
+	if !ok || len(d.Columns) != 1 || len(d.Columns[0].Parts) != 1 {
+		return nil, q.Errorf(c.Args[1], "the second argument of %s must be DESCRIPTOR(time column), as %s", kind, usage)
+	}
+	t := &TVF{Node: tf, Kind: kind, Table: &Table{Node: &parser.TableName{Name: ta.Name}, Name: ta.Name.Parts[0]},
+		TimeCol: d.Columns[0], Name: ta.Name.Parts[0]}
+	for i, a := range c.Args[2:] {
+		iv, ok := a.(*parser.Interval)
+		if !ok {
+			return nil, q.Errorf(a, "%s takes INTERVAL durations, as %s", kind, usage)
+		}
+		ms, err := intervalMillis(iv)
+		if err != nil {
+			return nil, q.Errorf(a, "%s", err.Error())
+		}
+		if i < want-2 && ms <= 0 {
+			return nil, q.Errorf(a, "the INTERVALs of %s must be positive", kind)
+		}
+		if ms > math.MaxInt64/int64(time.Millisecond) || ms < -math.MaxInt64/int64(time.Millisecond) {
+			return nil, q.Errorf(a, "INTERVAL too large")
+		}
+		if i == want-2 {
+			t.Offset = time.Duration(ms) * time.Millisecond
+		} else {
+			t.Durations = append(t.Durations, time.Duration(ms)*time.Millisecond)
+		}
+	}
+	if tf.Alias != nil {
+		if tf.Alias.Columns != nil {
+			return nil, q.Errorf(tf, "a table alias with a column list is not supported")
+		}
+		t.Name = tf.Alias.Name
+	}
+	return t, nil
+}
+
 // table reads one table of FROM.
 func (q *Query) table(ref parser.TableRef) (*Table, error) {
 	switch t := ref.(type) {
-	case *parser.TableFunc:
-		return nil, q.Errorf(t, "window table functions are not supported: write GROUP BY TUMBLE(ts, INTERVAL …)")
 	case *parser.TableName:
 		if len(t.Name.Parts) > 1 {
 			return nil, q.Errorf(t, "qualified table names are not supported")

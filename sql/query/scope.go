@@ -102,6 +102,9 @@ func (s *Scope) Resolve(qualifier, name string) (int, error) {
 	if len(s.rels) == 0 {
 		return -1, fmt.Errorf("unknown column %q: the query has no FROM", name)
 	}
+	if fields := s.rowFields(s.rels, name); len(fields) > 0 {
+		return -1, fmt.Errorf("column %s is a ROW: select its fields (%s)", name, strings.Join(fields, ", "))
+	}
 	var all []string
 	for _, r := range s.rels {
 		all = append(all, r.Schema.Names()...)
@@ -109,12 +112,40 @@ func (s *Scope) Resolve(qualifier, name string) (int, error) {
 	return -1, fmt.Errorf("unknown column %q%s", name, didYouMean(name, all, "columns"))
 }
 
+// rowFields returns the columns of rels that are fields of a ROW column
+// row (named row.field), as row.field.
+func (s *Scope) rowFields(rels []Relation, row string) []string {
+	var out []string
+	for _, r := range rels {
+		for _, f := range r.Schema.Fields {
+			if len(f.Name) > len(row) && f.Name[len(row)] == '.' && strings.EqualFold(f.Name[:len(row)], row) {
+				out = append(out, f.Name)
+			}
+		}
+	}
+	return out
+}
+
+// resolveIn resolves qualifier.name: a column of the relation whose Ref is
+// qualifier or, when no relation is called so, the field name of ROW
+// column qualifier (a flattened column called qualifier.name). A relation
+// wins over a ROW column of the same name, as in Flink. name may itself
+// be a field, row.field, for t.row.field.
 func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 	ri := -1
 	for i, r := range s.rels {
 		if strings.EqualFold(r.Ref(), qualifier) {
 			ri = i
 		}
+	}
+	if ri < 0 && len(s.rowFields(s.rels, qualifier)) > 0 {
+		path := qualifier + "." + name
+		i, err := s.Resolve("", path)
+		if err != nil && len(s.rowFields(s.rels, path)) == 0 && !strings.Contains(err.Error(), "ambiguous") {
+			return -1, fmt.Errorf("ROW column %s has no field %q%s", qualifier, name,
+				didYouMean(path, s.rowFields(s.rels, qualifier), "fields"))
+		}
+		return i, err
 	}
 	if ri < 0 {
 		refs := make([]string, len(s.rels))
@@ -137,6 +168,9 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 		}
 	}
 	if ci < 0 {
+		if fields := s.rowFields([]Relation{r}, name); len(fields) > 0 {
+			return -1, fmt.Errorf("column %s.%s is a ROW: select its fields (%s)", qualifier, name, strings.Join(fields, ", "))
+		}
 		return -1, fmt.Errorf("unknown column %q%s", qualifier+"."+name,
 			didYouMean(name, r.Schema.Names(), "columns of "+r.Ref()))
 	}

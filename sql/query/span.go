@@ -215,12 +215,16 @@ func (q *Query) end(n Node) int {
 		return q.end(n.Expr)
 	case *Table:
 		return q.end(n.Node)
+	case *TVF:
+		return q.end(n.Node)
 	case *From:
 		switch {
 		case n.Table != nil:
 			return q.end(n.Table)
 		case n.Sub != nil:
 			return q.end(n.Sub.Node)
+		case n.TVF != nil:
+			return q.end(n.TVF.Node)
 		}
 		return q.end(n.Join)
 	case *Subquery:

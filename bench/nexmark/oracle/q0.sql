@@ -1,0 +1,2 @@
+-- q0: pass-through of the bids.
+SELECT auction, bidder, price, dateTime, extra FROM bid;

@@ -1,0 +1,53 @@
+package query
+
+import (
+	"testing"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+func TestRowFieldsResolveUnlessATableHasTheName(t *testing.T) {
+	events := runtime.NewSchema(
+		runtime.Field{Name: "event_type", Type: runtime.Int},
+		runtime.Field{Name: "person.id", Type: runtime.BigInt, Nullable: true},
+		runtime.Field{Name: "person.name", Type: runtime.Varchar, Nullable: true},
+		runtime.Field{Name: "bid.price", Type: runtime.BigInt, Nullable: true},
+	)
+	person := runtime.NewSchema(runtime.Field{Name: "id", Type: runtime.BigInt}, runtime.Field{Name: "city", Type: runtime.Varchar})
+	one, err := NewScope(Relation{Name: "nexmark", Schema: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A table called person wins over the ROW column person, as in Flink.
+	two, err := NewScope(Relation{Name: "nexmark", Alias: "n", Schema: events}, Relation{Name: "people", Alias: "person", Schema: person})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		s               *Scope
+		qualifier, name string
+		want            int
+		err             string
+	}{
+		{one, "person", "id", 1, ""},
+		{one, "PERSON", "Name", 2, ""},
+		{one, "", "bid.price", 3, ""},
+		{one, "nexmark", "person.id", 1, ""}, // nexmark.person.id
+		{one, "bid", "prize", -1, `ROW column bid has no field "prize" (did you mean "bid.price"?)`},
+		{one, "", "person", -1, "column person is a ROW: select its fields (person.id, person.name)"},
+		{one, "nexmark", "person", -1, "column nexmark.person is a ROW: select its fields (person.id, person.name)"},
+		{one, "auction", "id", -1, `unknown table "auction" (tables: nexmark)`},
+		{two, "person", "id", 4, ""},
+		{two, "person", "name", -1, `unknown column "person.name" (columns of person: id, city)`},
+		{two, "n", "person.name", 2, ""},
+		{two, "", "bid.price", 3, ""},
+	} {
+		i, err := c.s.Resolve(c.qualifier, c.name)
+		switch {
+		case c.err == "" && (err != nil || i != c.want):
+			t.Errorf("Resolve(%q, %q) = %d, %v; want %d", c.qualifier, c.name, i, err, c.want)
+		case c.err != "" && (err == nil || err.Error() != c.err):
+			t.Errorf("Resolve(%q, %q): error %v, want %s", c.qualifier, c.name, err, c.err)
+		}
+	}
+}
