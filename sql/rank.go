@@ -29,10 +29,25 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 			}
 		}
 	}
-	if f.Sub == nil || len(f.Sub.Body.Selects) != 1 || len(f.Sub.Body.CTEs) != 0 {
+	// The numbered query: a subquery, or a query of WITH named in FROM.
+	var body *query.Body
+	var columns []string
+	var node query.Node
+	var rel query.Relation
+	benv := e
+	switch {
+	case f.Sub != nil:
+		body, columns, node, rel = f.Sub.Body, f.Sub.Columns, f.Sub, query.Relation{Name: f.Sub.Name}
+	case f.Table != nil:
+		if cte, def := e.lookup(f.Table.Name); cte != nil {
+			body, columns, node, benv = cte.Body, cte.Columns, cte, def
+			rel = query.Relation{Name: cte.Name, Alias: f.Table.Alias}
+		}
+	}
+	if body == nil || len(body.Selects) != 1 || len(body.CTEs) != 0 {
 		return p.relation(q, f, e, where)
 	}
-	inner := f.Sub.Body.Selects[0]
+	inner := body.Selects[0]
 	ri := -1
 	var call *parser.Call
 	for i, it := range inner.Items {
@@ -57,8 +72,8 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		return p.relation(q, f, e, where)
 	}
 	rnName := inner.Items[ri].Name(ri)
-	if f.Sub.Columns != nil && ri < len(f.Sub.Columns) {
-		rnName = f.Sub.Columns[ri]
+	if columns != nil && ri < len(columns) {
+		rnName = columns[ri]
 	}
 	if call.OverName != "" || call.Over == nil {
 		return nil, nil, q.Errorf(call, "ROW_NUMBER() OVER %s: a named window is not supported, write OVER (PARTITION BY … ORDER BY …)", call.OverName)
@@ -80,7 +95,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		if !ok || !strings.EqualFold(id.Parts[len(id.Parts)-1], rnName) {
 			return false
 		}
-		return len(id.Parts) == 1 || (len(id.Parts) == 2 && strings.EqualFold(id.Parts[0], f.Sub.Name))
+		return len(id.Parts) == 1 || (len(id.Parts) == 2 && strings.EqualFold(id.Parts[0], rel.Ref()))
 	}
 	mentionsRn := func(x parser.Expr) bool {
 		found := false
@@ -112,7 +127,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		return nil, nil, q.Errorf(call, "the filter on %s keeps no rank (%d to %d)", rnName, start, end)
 	}
 	*where = rest
-	usesRn := outerUses(sel, isRn, mentionsRn, f.Sub.Name)
+	usesRn := outerUses(sel, isRn, mentionsRn, rel.Ref())
 
 	// The inner query without the ROW_NUMBER() item, with its PARTITION BY
 	// and ORDER BY expressions as hidden columns after the visible ones.
@@ -140,7 +155,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	}
 	sub := *inner
 	sub.Items = items
-	in, err := p.selectStmt(q, &sub, e)
+	in, err := p.selectStmt(q, &sub, benv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,10 +266,11 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		}
 		s.keys = keys
 	}
-	if s, err = p.renamed(q, f.Sub, s, f.Sub.Columns); err != nil {
+	if s, err = p.renamed(q, node, s, columns); err != nil {
 		return nil, nil, err
 	}
-	return s, []query.Relation{{Name: f.Sub.Name, Schema: s.schema}}, nil
+	rel.Schema = s.schema
+	return s, []query.Relation{rel}, nil
 }
 
 // rankBounds reads a WHERE term on rn as the ranks it keeps.

@@ -129,6 +129,9 @@ var rankQueries = []rankQuery{
 	{"dedup_last_rn",
 		"SELECT k, id, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) AS rn FROM r) WHERE rn <= 1",
 		""},
+	{"with_query",
+		"WITH t AS (SELECT k, id, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM r) SELECT x.k, x.id FROM t AS x WHERE x.rn <= 2",
+		""},
 	{"top_of_group_by",
 		"SELECT m, c, rn FROM (SELECT m, c, ROW_NUMBER() OVER (ORDER BY c DESC, m) AS rn FROM (SELECT MOD(id, 7) AS m, COUNT(*) AS c FROM r WHERE v > 0 GROUP BY MOD(id, 7))) WHERE rn <= 3",
 		"SELECT m, c, rn FROM (SELECT m, c, ROW_NUMBER() OVER (ORDER BY c DESC, m) AS rn FROM (SELECT id % 7 AS m, COUNT(*) AS c FROM r WHERE v > 0 GROUP BY id % 7)) WHERE rn <= 3"},
@@ -136,7 +139,7 @@ var rankQueries = []rankQuery{
 
 // TestTopNAndDedupAgainstSQLite runs ROW_NUMBER() Top-N and deduplication
 // queries (with and without the rank column, PARTITION BY or not, <, <=,
-// =, BETWEEN, a Top-N over an updating GROUP BY) at parallelism 1 and 3
+// =, BETWEEN, a query of WITH, a Top-N over an updating GROUP BY) at parallelism 1 and 3
 // and checks the final state of each changelog against SQLite's window
 // functions over the same rows.
 func TestTopNAndDedupAgainstSQLite(t *testing.T) {
