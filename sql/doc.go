@@ -21,7 +21,13 @@
 //     for HAVING and the final projection (window bounds mapped from
 //     TUMBLE_START/_END etc.), and the sink; interval joins from
 //     `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts - x AND a.ts + y`;
-//     UNION ALL as several inputs of one sink. All INSERTs of a file form
+//     regular joins (joins.go: operators/join.NewRegular, INNER, LEFT,
+//     RIGHT, FULL, the non-equi terms of ON as the residual) for every
+//     other join with an equality between its sides; UNION ALL as several
+//     inputs of one sink; a subquery numbering its
+//     rows with ROW_NUMBER() OVER (…) filtered on the number outside it
+//     (rank.go) as a Top-N or deduplication (operators/rank); OVER
+//     aggregates of a select list (over.go: operators/over, one window). All INSERTs of a file form
 //     one job. SET options (settings.go: state TTL, key limit) apply to
 //     the queries after them.
 package sql

@@ -868,7 +868,7 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 	if sel.Where != nil {
 		where = conjuncts(sel.Where)
 	}
-	in, rels, err := p.relation(q, sel.From, e, &where)
+	in, rels, err := p.fromOf(q, sel.From, e, &where, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -880,6 +880,9 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 	if len(sel.GroupBy) == 0 && len(aggs) == 0 {
 		if sel.Having != nil {
 			return nil, q.Errorf(sel.Having, "HAVING needs GROUP BY or an aggregate")
+		}
+		if calls := overCalls(sel); len(calls) > 0 {
+			return p.overSelect(q, sel, scope, in, where, calls)
 		}
 		return p.project(q, sel, scope, in, where)
 	}
@@ -1441,7 +1444,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	}
 	if updating && !sk.AcceptsUpdates(ct) {
 		return &query.Error{Pos: targetPos(q), Near: ct.Name, Msg: fmt.Sprintf(
-			"INSERT INTO %s: the query's result is updating (GROUP BY without a window emits -U/+U changes as results change) "+
+			"INSERT INTO %s: the query's result is updating (a GROUP BY without a window, a Top-N, a deduplication or an outer join emits -U/+U changes as results change) "+
 				"but connector %q with these options only appends rows; write to a sink that accepts updates "+
 				"('print', or 'file' with 'format' = 'changelog-json'), or group by a window (TUMBLE, HOP or SESSION) so that each result is final",
 			ct.Name, f.Name())}
@@ -1453,8 +1456,8 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 				p.g.Connect(s.id, prev.id, runtime.Forward)
 			case prev.par == 1:
 				p.g.Connect(s.id, prev.id, runtime.Global)
-			case s.updating && len(s.keys) > 0:
-				p.g.Connect(s.id, prev.id, runtime.Keyed, s.keys...)
+			case s.updating:
+				p.g.Connect(s.id, prev.id, runtime.Keyed, changelogKeys(s)...)
 			default:
 				p.g.Connect(s.id, prev.id, runtime.Rebalance)
 			}
@@ -1486,8 +1489,8 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 			p.g.Connect(s.id, id, runtime.Forward)
 		case par == 1:
 			p.g.Connect(s.id, id, runtime.Global)
-		case s.updating && len(s.keys) > 0:
-			p.g.Connect(s.id, id, runtime.Keyed, s.keys...)
+		case s.updating:
+			p.g.Connect(s.id, id, runtime.Keyed, changelogKeys(s)...)
 		default:
 			p.g.Connect(s.id, id, runtime.Rebalance)
 		}

@@ -426,7 +426,7 @@ func (q *Query) relation(ref parser.TableRef) (*From, error) {
 	switch t := ref.(type) {
 	case *parser.Join:
 		switch t.Kind {
-		case parser.JoinComma, parser.JoinInner:
+		case parser.JoinComma, parser.JoinInner, parser.JoinLeft, parser.JoinRight, parser.JoinFull:
 		case parser.JoinCross:
 			return nil, &Error{Pos: t.KindPos, Msg: "CROSS JOIN is not supported: join on a condition (JOIN … ON)", Near: q.TextOf(t)}
 		default:
