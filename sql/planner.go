@@ -1024,6 +1024,13 @@ func aggBound(q *query.Query, scope *query.Scope, e, arg parser.Expr) string {
 	if sep, ok := query.ListAggSeparator(e); ok && b != "!" {
 		b += " SEPARATOR " + strconv.Quote(sep)
 	}
+	if f := query.AggregateFilter(e); f != nil && b != "!" {
+		fb := boundText(q, scope, f)
+		if fb == "!" {
+			return "!"
+		}
+		b += " FILTER " + fb
+	}
 	return b
 }
 
@@ -1170,6 +1177,15 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		specs[i] = agg.Spec{Func: f, Col: -1, Name: q.TextOf(a.node)}
 		if sep, ok := query.ListAggSeparator(a.node); ok {
 			specs[i].Sep = &sep
+		}
+		if f := query.AggregateFilter(a.node); f != nil {
+			w, err := q.Predicate(scope, f, query.Options{Clause: "FILTER (WHERE …)"})
+			if err != nil {
+				return nil, err
+			}
+			specs[i].Filter, specs[i].HasFilter = len(pre), true
+			pre = append(pre, w.Expr)
+			preNames = append(preNames, uniq("FILTER "+q.TextOf(f)))
 		}
 		if a.star {
 			continue

@@ -31,10 +31,11 @@ var windowKinds = map[string]bool{"TUMBLE": true, "HOP": true, "SESSION": true}
 // COUNT(*); distinct for COUNT(DISTINCT x) and the like. LISTAGG may have
 // a second argument, a string literal (ListAggSeparator). ok is false for
 // anything else, including a malformed call such as SUM(*) or SUM(a, b)
-// and a call with FILTER or OVER, which Query.Scalar reports.
+// and a call with OVER, which Query.Scalar reports. A FILTER (WHERE …)
+// clause is AggregateFilter's.
 func AggregateCall(e parser.Expr) (fn string, arg parser.Expr, distinct, star, ok bool) {
 	f, isFunc := e.(*parser.Call)
-	if !isFunc || f.Bare || f.Filter != nil || f.Over != nil || f.OverName != "" {
+	if !isFunc || f.Bare || f.Over != nil || f.OverName != "" {
 		return "", nil, false, false, false
 	}
 	fn = strings.ToUpper(f.Name)
@@ -51,6 +52,15 @@ func AggregateCall(e parser.Expr) (fn string, arg parser.Expr, distinct, star, o
 		return "", nil, false, false, false
 	}
 	return fn, f.Args[0], f.Distinct, false, true
+}
+
+// AggregateFilter returns the condition of FILTER (WHERE cond) of an
+// aggregate call, or nil.
+func AggregateFilter(e parser.Expr) parser.Expr {
+	if f, ok := e.(*parser.Call); ok && f.Filter != nil {
+		return f.Filter
+	}
+	return nil
 }
 
 // ListAggSeparator returns the separator of a call LISTAGG(x, 'sep')

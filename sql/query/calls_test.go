@@ -39,7 +39,7 @@ func TestAggregateCall(t *testing.T) {
 	f("SUM(*)", "not an aggregate")
 	f("COUNT(a, b)", "not an aggregate")
 	f("COUNT()", "not an aggregate")
-	f("COUNT(a) FILTER (WHERE a > 1)", "not an aggregate")
+	f("COUNT(a) FILTER (WHERE a > 1)", "COUNT arg=`a` distinct=false star=false") // AggregateFilter has the condition
 	f("COUNT(a) OVER (PARTITION BY b)", "not an aggregate")
 	f("UPPER(a)", "not an aggregate")
 	f("a + 1", "not an aggregate")

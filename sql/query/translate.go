@@ -529,8 +529,8 @@ func (t *translator) call(f *parser.Call) (expr.Expr, error) {
 		}
 		return nil, q.Errorf(f, "OVER (…) is not supported: aggregate with GROUP BY and TUMBLE, HOP or SESSION")
 	}
-	if f.Filter != nil {
-		return nil, q.Errorf(f, "FILTER (WHERE …) is not supported")
+	if f.Filter != nil && !aggregates[name] {
+		return nil, q.Errorf(f, "FILTER (WHERE …) applies only to aggregate functions, not to %s", f.Name)
 	}
 	if aggregates[name] {
 		if _, _, _, _, ok := AggregateCall(f); ok {
@@ -606,8 +606,6 @@ func (t *translator) exprs(args []parser.Expr) ([]expr.Expr, error) {
 // aggregateMisuse says what is wrong with a malformed aggregate call.
 func aggregateMisuse(f *parser.Call, name string) string {
 	switch {
-	case f.Filter != nil:
-		return "FILTER (WHERE …) is not supported"
 	case f.Over != nil || f.OverName != "":
 		return "OVER (…) is not supported: aggregate with GROUP BY and TUMBLE, HOP or SESSION"
 	case f.Star && name == "COUNT" && f.Distinct:

@@ -236,7 +236,7 @@ func TestScalarErrors(t *testing.T) {
 	f("UPPER(page AS p) = 'x'", `line 9:18: expected ')' to close the call of UPPER at 9:7, found 'AS'`)
 	f("UPPER(DISTINCT page) = 'x'", `line 9:7: DISTINCT is only allowed in aggregate calls in "UPPER(DISTINCT page)"`)
 	f("COUNT(*) OVER (PARTITION BY page) > 1", `line 9:7: OVER (…) is not supported: aggregate with GROUP BY and TUMBLE, HOP or SESSION in "COUNT(*) OVER (PARTITION BY page)"`)
-	f("SUM(ms) FILTER (WHERE ok) > 1", `line 9:7: FILTER (WHERE …) is not supported in "SUM(ms) FILTER (WHERE ok)"`)
+	f("SUM(ms) FILTER (WHERE ok) > 1", `line 9:7: aggregate SUM(ms) FILTER (WHERE ok) is not allowed in WHERE`)
 	f("(user + 1) * 2 > page", `line 9:7: cannot apply > to BIGINT and VARCHAR in "(user + 1) * 2 > page"`)
 	f("ms > (user + page)", `line 9:13: cannot apply + to BIGINT and VARCHAR in "user + page"`)
 	f("CAST(user AS TINYINT) = 1", `line 9:20: CAST to TINYINT is not supported (types: BOOLEAN, INT, BIGINT, DOUBLE, FLOAT, VARCHAR, STRING, TIMESTAMP(3)) near "TINYINT"`)
