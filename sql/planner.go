@@ -139,6 +139,9 @@ type planner struct {
 	// The job options SET so far: they apply to the statements after.
 	stateTTL     time.Duration
 	maxStateKeys int
+	// functions are the names of CREATE FUNCTION, upper case, each to the
+	// function it calls.
+	functions map[string]string
 }
 
 type sinkNode struct {
@@ -206,6 +209,8 @@ func (p *planner) statement(st parser.Statement) error {
 		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
 	case *parser.CreateView:
 		return p.errAt2(st, p.createView(st, n))
+	case *parser.CreateFunction:
+		return p.createFunction(n)
 	case *parser.DropView:
 		if t, err := p.o.Catalog.Get(n.Name); err == nil && !t.IsView() {
 			return p.errAt(st, fmt.Errorf("%s is a table, not a view: drop it with DROP TABLE %s", t.Name, t.Name))
@@ -231,7 +236,7 @@ func (p *planner) statement(st parser.Statement) error {
 		return p.set(n)
 	case *parser.Query:
 		p.cur = st
-		q, err := query.Parse(st.Text, query.Pos{Line: st.Line, Col: st.Col})
+		q, err := p.parseQuery(st.Text, query.Pos{Line: st.Line, Col: st.Col})
 		if err != nil {
 			return p.errAt(st, err)
 		}
@@ -242,6 +247,16 @@ func (p *planner) statement(st parser.Statement) error {
 		return nil
 	}
 	return p.errAt(st, fmt.Errorf("statement %s is not supported", st.Kind))
+}
+
+// parseQuery parses a query statement, which sees the job's CREATE
+// FUNCTION names.
+func (p *planner) parseQuery(text string, at query.Pos) (*query.Query, error) {
+	q, err := query.Parse(text, at)
+	if err == nil {
+		q.Functions = p.functions
+	}
+	return q, err
 }
 
 func (p *planner) errAt2(st parser.Statement, err error) error {
@@ -743,7 +758,7 @@ func (p *planner) createView(st parser.Statement, n *parser.CreateView) error {
 // view plans the query of the view t where a query reads it.
 func (p *planner) view(t *catalog.Table) (*stream, error) {
 	v := t.View
-	q, err := query.Parse(v.Query, query.Pos{Line: v.Line, Col: v.Col})
+	q, err := p.parseQuery(v.Query, query.Pos{Line: v.Line, Col: v.Col})
 	if err == nil && q.Target != nil {
 		err = fmt.Errorf("the query of a view cannot be an INSERT")
 	}

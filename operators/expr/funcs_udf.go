@@ -119,6 +119,33 @@ func RegisterFunction(name string, f Func) error {
 	return nil
 }
 
+var classes = map[string]string{} // identifier → function name (upper case); guarded by udfMu
+
+// RegisterClass lets CREATE FUNCTION name AS 'identifier' name the
+// function fn (built in or registered) by an identifier of another
+// system's, such as the Java class of a UDF whose Go version a package
+// ships. Identifiers are case-sensitive.
+func RegisterClass(identifier, fn string) error {
+	if !IsFunction(fn) {
+		return fmt.Errorf("class %s: no function %s", identifier, fn)
+	}
+	udfMu.Lock()
+	defer udfMu.Unlock()
+	if prev, ok := classes[identifier]; ok && prev != strings.ToUpper(fn) {
+		return fmt.Errorf("%w: class %s names %s", ErrFunctionExists, identifier, prev)
+	}
+	classes[identifier] = strings.ToUpper(fn)
+	return nil
+}
+
+// ClassFunction returns the function RegisterClass gave identifier.
+func ClassFunction(identifier string) (string, bool) {
+	udfMu.RLock()
+	defer udfMu.RUnlock()
+	fn, ok := classes[identifier]
+	return fn, ok
+}
+
 func isIdent(s string) bool {
 	if s == "" {
 		return false

@@ -54,6 +54,11 @@ type Query struct {
 	// one per branch of a UNION ALL.
 	Selects []*Select
 
+	// Functions are the job's CREATE FUNCTION names, upper case, each to
+	// the name of the function it calls (set by the planner before
+	// translating).
+	Functions map[string]string
+
 	subqueries int // subqueries in FROM without an alias so far, to name them
 }
 

@@ -363,6 +363,13 @@ func (t *translator) literal(v *parser.Literal) (expr.Expr, error) {
 		}
 		return expr.Int(n), nil
 	}
+	if !strings.ContainsAny(s, "eE") {
+		// An exact literal, as Flink types it: 0.908 is DECIMAL(4, 3).
+		// One with more digits than Sluice's decimals hold is a DOUBLE.
+		if d, err := expr.DecimalLit(s); err == nil {
+			return d, nil
+		}
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if errors.Is(err, strconv.ErrRange) || math.IsInf(f, 0) {
 		return nil, t.q.Errorf(v, "number out of DOUBLE range")
@@ -484,11 +491,35 @@ var castTypes = map[string]runtime.Type{
 }
 
 // castTypeList names the types of CAST in errors.
-const castTypeList = "BOOLEAN, INT, BIGINT, DOUBLE, FLOAT, VARCHAR, STRING, TIMESTAMP(3)"
+const castTypeList = "BOOLEAN, INT, BIGINT, DOUBLE, FLOAT, DECIMAL(p, s), VARCHAR, STRING, TIMESTAMP(3)"
+
+// decimalType is the type of DECIMAL[(p[, s])] as the DDL reads it:
+// DECIMAL(10, 0) without (p), p up to 38 as in Flink, held as at most
+// DECIMAL(18, s).
+func decimalType(tn *parser.TypeName) (runtime.Type, error) {
+	p, s := 10, 0
+	if len(tn.Params) > 0 {
+		p = tn.Params[0]
+	}
+	if len(tn.Params) > 1 {
+		s = tn.Params[1]
+	}
+	if len(tn.Params) > 2 || p < 1 || p > 38 || s < 0 || s > p {
+		return 0, &Error{Pos: tn.Pos, Msg: tn.String() + " is not a valid DECIMAL: write DECIMAL(p, s) with 1 <= p <= 38 and 0 <= s <= p",
+			Near: tn.String(), Syntax: true}
+	}
+	if p > runtime.MaxDecimalPrecision {
+		p, s = runtime.MaxDecimalPrecision, min(s, runtime.MaxDecimalPrecision)
+	}
+	return runtime.DecimalType(p, s), nil
+}
 
 // CastType returns the runtime type of a CAST target, with an error at the
 // type naming what is not supported.
 func (q *Query) CastType(tn *parser.TypeName) (runtime.Type, error) {
+	if (tn.Name == "DECIMAL" || tn.Name == "NUMERIC" || tn.Name == "DEC") && len(tn.Fields) == 0 && len(tn.Elems) == 0 {
+		return decimalType(tn)
+	}
 	typ, ok := castTypes[tn.Name]
 	if !ok || len(tn.Fields) > 0 || len(tn.Elems) > 0 {
 		return 0, &Error{Pos: tn.Pos, Msg: fmt.Sprintf("CAST to %s is not supported (types: %s)", tn.Name, castTypeList),
@@ -549,6 +580,9 @@ func (t *translator) call(f *parser.Call) (expr.Expr, error) {
 			return nil, t.windowError(f, err)
 		}
 		return nil, q.errorAt(f, "%s is only allowed in a query grouped by a %s window", q.TextOf(f), kind)
+	}
+	if target, ok := q.Functions[name]; ok {
+		name = target
 	}
 	fn, ok := scalarFuncs[name]
 	if !ok && expr.IsFunction(name) {

@@ -27,6 +27,9 @@ func Format(name string, row []runtime.Value) string {
 			b.WriteString(Null)
 		case slices.Contains(DecimalColumns(name), c) && v.Type.Physical() == runtime.PhysFloat:
 			b.WriteString(strconv.FormatFloat(v.F, 'f', 3, 64))
+		case v.Type.IsDecimal():
+			b.WriteString(v.String()) // exact, with the type's scale
+
 		case v.Type.Physical() == runtime.PhysString:
 			b.WriteString(csvText(v.S))
 		case v.Type.Physical() == runtime.PhysFloat:
