@@ -36,6 +36,7 @@ var helpPages = map[string][]string{
 	"stream-describe":       {"stream", "describe"},
 	"stream-delete":         {"stream", "delete"},
 	"bench":                 {"bench"},
+	"bench-nexmark":         {"bench", "nexmark"},
 	"version":               {"version"},
 }
 
