@@ -99,16 +99,44 @@ func bids() []nexmark.Bid {
 	return out
 }
 
-func TestEveryOracleQueryGivesRows(t *testing.T) {
+func TestEveryOracleQueryGivesPlausibleRows(t *testing.T) {
 	sqlite, db := loaded(t)
+	var nBids, nAuctions int
+	bidders, channels := map[int64]bool{}, map[string]bool{}
+	for _, e := range Events(events) {
+		switch e.Type {
+		case nexmark.BidEvent:
+			nBids++
+			bidders[e.Bid.Bidder] = true
+			channels[e.Bid.Channel] = true
+		case nexmark.AuctionEvent:
+			nAuctions++
+		}
+	}
+	count := map[string]int{}
 	for _, q := range Queries() {
 		rows := runQ(t, sqlite, db, q)
+		count[q] = len(rows)
 		t.Logf("%s: %d rows", q, len(rows))
 		if len(rows) == 0 {
 			t.Errorf("%s: no rows", q)
 		}
 		if _, err := benchmark.Query(q); err != nil {
 			t.Errorf("%s: no benchmark query: %v", q, err)
+		}
+	}
+	for _, c := range []struct {
+		q        string
+		min, max int
+	}{
+		{"q0", nBids, nBids}, {"q1", nBids, nBids}, {"q10", nBids, nBids}, {"q13", nBids, nBids}, {"q22", nBids, nBids},
+		{"q2", 1, nBids / 50}, {"q4", 1, 5}, {"q9", nAuctions / 2, nAuctions}, {"q6", count["q9"], count["q9"]},
+		{"q7", 1, events / Rate / 10 * 3}, {"q12", len(bidders), len(bidders)}, {"q15", 1, 1},
+		{"q16", len(channels), len(channels)}, {"q17", nAuctions / 2, nAuctions + 100}, {"q18", len(bidders), nBids},
+		{"q19", nAuctions / 2, nBids}, {"q21", nBids / 2, nBids}, {"q11", len(bidders) + 1, nBids},
+	} {
+		if n := count[c.q]; n < c.min || n > c.max {
+			t.Errorf("%s: %d rows, want %d to %d", c.q, n, c.min, c.max)
 		}
 	}
 }

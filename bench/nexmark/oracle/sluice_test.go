@@ -52,7 +52,7 @@ func table(t *testing.T, n int) string {
 
 // TestSluiceAgreesWithTheOracle runs the queries the current planner can
 // run — q0, q2 and q11 over the ROW fields instead of the bid view — and
-// compares their results with the oracle's, at parallelism 1 and 2.
+// compares their results with the oracle's, at parallelism 1, 2 and 4.
 func TestSluiceAgreesWithTheOracle(t *testing.T) {
 	sqlite, db := loaded(t)
 	for _, c := range []struct {
@@ -65,7 +65,7 @@ func TestSluiceAgreesWithTheOracle(t *testing.T) {
 FROM nexmark WHERE event_type = 2 GROUP BY bid.bidder, SESSION(dateTime, INTERVAL '10' SECOND)`},
 	} {
 		want := runQ(t, sqlite, db, c.name)
-		for _, par := range []int{1, 2} {
+		for _, par := range []int{1, 2, 4} {
 			src := table(t, events) + "CREATE TABLE out WITH ('connector' = 'collect');\nINSERT INTO out " + c.query + ";\n"
 			plan, err := sql.Compile(src, sql.Options{Parallelism: par})
 			if err != nil {
