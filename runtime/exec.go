@@ -922,6 +922,9 @@ func (t *task) runInbox(ctx context.Context) error {
 				case MsgEnd:
 					tr.ended[l] = true
 					ended++
+					if err := t.endInput(input); err != nil {
+						return err
+					}
 					if err := t.advance(tr, &idle); err != nil {
 						return err
 					}
@@ -965,6 +968,24 @@ func (t *task) runInbox(ctx context.Context) error {
 			return t.finish(root)
 		}
 	}
+}
+
+// endInput calls the root's EndInput once every lane of input has ended.
+func (t *task) endInput(input int) (err error) {
+	ie, ok := t.root.op.(InputEnder)
+	if !ok {
+		return nil
+	}
+	for l, ln := range t.inbox.lanes {
+		if ln.input == input && !t.tracker.ended[l] {
+			return nil
+		}
+	}
+	defer recoverInto(t.root, &err)
+	if err := ie.EndInput(input, t.root.out); err != nil {
+		return wrap(t.root, err)
+	}
+	return nil
 }
 
 func (t *task) endedNotArrived(arrived []bool) int {

@@ -43,6 +43,16 @@ type ProcessingTimer interface {
 	OnProcessingTime(now int64, out Output) error
 }
 
+// InputEnder is implemented by operators with several inputs that act when
+// one input has ended (every upstream subtask feeding it has ended) while
+// others go on, such as a join that holds back one input until the other,
+// bounded, has been read. EndInput is called once per input from the
+// subtask's goroutine, before the watermark that input's end releases;
+// Finish still follows once every input has ended.
+type InputEnder interface {
+	EndInput(input int, out Output) error
+}
+
 // BarrierHandler is implemented by operators that take part in checkpoints:
 // it is called when a barrier has been received on every input, before it is
 // forwarded.

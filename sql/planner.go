@@ -724,6 +724,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, q.Errorf(a.node, "%s(DISTINCT …) is not supported", a.fn)
 		}
 		specs[i] = agg.Spec{Func: f, Col: -1, Name: q.TextOf(a.node)}
+		if sep, ok := query.ListAggSeparator(a.node); ok {
+			specs[i].Sep = &sep
+		}
 		if a.star {
 			continue
 		}

@@ -1,9 +1,59 @@
 // Package agg holds incremental, mergeable aggregate functions over
-// columnar batches: COUNT, COUNT(DISTINCT), SUM, MIN, MAX and AVG.
+// columnar batches.
 //
 // Accumulators of many groups live in flat slices (a few int64 and float64
 // slots per group) so that updating a group is an indexed add, a group costs
 // a few dozen bytes, and windows can merge groups (sessions) cheaply.
+//
+// # Functions and result types
+//
+// NULL inputs are ignored; an aggregate over no (non-NULL, filtered-in)
+// value is NULL, except COUNT, which is 0. Result types, with Flink's where
+// Sluice differs (a planner that wants Flink's types casts the result):
+//
+//	COUNT(*), COUNT(x), COUNT(DISTINCT x)  BIGINT NOT NULL
+//	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT x (Flink: INT for INT), DOUBLE for DOUBLE
+//	AVG(x)                                 DOUBLE (Flink: the type of x, so AVG(BIGINT) is a truncated BIGINT)
+//	MIN(x), MAX(x)                         the type of x
+//	FIRST_VALUE(x), LAST_VALUE(x)          the type of x; by arrival order
+//	LISTAGG(x [, sep])                     VARCHAR; x must be VARCHAR; sep defaults to ","; arrival order
+//	STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP (x)
+//	                                       DOUBLE (Flink: the type of x, truncated for integers);
+//	                                       the _SAMP forms are NULL over one value
+//	BOOL_AND(x), BOOL_OR(x)                BOOLEAN; x must be BOOLEAN
+//
+// The variances are computed with Welford's updates (and their inverse
+// for retractions, Chan's formula for merges), not from a sum of squares,
+// so that large values with a small spread keep their precision.
+//
+// # FILTER
+//
+// Spec.Filter (with Spec.HasFilter) is SQL's aggregate FILTER (WHERE
+// cond): the planner computes cond into a BOOLEAN input column, and a row
+// counts for that aggregate only where the column is TRUE (not FALSE, not
+// NULL). A filtered aggregate's result is nullable whatever its input.
+//
+// # Append-only and retracting layouts
+//
+// NewLayout compiles aggregates over an append-only input: every row is
+// added. NewRetractLayout compiles them over an updating input in retract
+// mode (Flink's): a +I or +U row is added, a -U or -D row removes one copy
+// of an equal row added before. Every function retracts exactly: COUNT,
+// SUM and AVG keep counts and sums, MIN and MAX an ordered multiset of
+// their values (value and count), COUNT/SUM(DISTINCT) a count per value,
+// FIRST_VALUE, LAST_VALUE and LISTAGG the ordered list of their live values
+// (a retraction removes the earliest live copy of the value, as Flink), the
+// variances Welford's state. The append-only layout keeps MIN and MAX in a
+// flat slot (the fast path); only a retracting layout pays for multisets.
+// Retraction is exact for integers (SUM keeps an int64, failing on
+// overflow as appending does; AVG sums in a float64, exact while the sum
+// stays within ±2^53) and as exact as float64 addition for DOUBLE (SUM and
+// AVG of DOUBLE, as in Flink, may keep a rounding residue after
+// retractions).
+//
+// A retracting layout also counts each group's rows (Accs.Rows): a
+// retraction reaching a group with no rows (its state expired, or it was
+// never inserted) is ignored, as in Flink, and counted (Accs.Ignored).
 package agg
 
 import (
@@ -25,10 +75,21 @@ const (
 	Sum
 	Min
 	Max
-	Avg // always DOUBLE
+	Avg         // always DOUBLE
+	SumDistinct // SUM(DISTINCT x)
+	FirstValue
+	LastValue
+	ListAgg // LISTAGG(x [, Spec.Sep])
+	StddevPop
+	StddevSamp
+	VarPop
+	VarSamp
+	BoolAnd
+	BoolOr
 )
 
-var funcNames = [...]string{"", "COUNT", "COUNT DISTINCT", "SUM", "MIN", "MAX", "AVG"}
+var funcNames = [...]string{"", "COUNT", "COUNT DISTINCT", "SUM", "MIN", "MAX", "AVG", "SUM DISTINCT",
+	"FIRST_VALUE", "LAST_VALUE", "LISTAGG", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP", "VAR_SAMP", "BOOL_AND", "BOOL_OR"}
 
 func (f Func) String() string {
 	if f == 0 || int(f) >= len(funcNames) {
@@ -37,7 +98,8 @@ func (f Func) String() string {
 	return funcNames[f]
 }
 
-// ParseFunc maps an SQL function name to a Func.
+// ParseFunc maps an SQL function name to a Func. DISTINCT is accepted
+// where it changes the result (COUNT, SUM) or cannot (MIN, MAX).
 func ParseFunc(name string, distinct bool) (Func, bool) {
 	switch strings.ToUpper(name) {
 	case "COUNT":
@@ -46,13 +108,34 @@ func ParseFunc(name string, distinct bool) (Func, bool) {
 		}
 		return Count, true
 	case "SUM":
-		return Sum, !distinct
+		if distinct {
+			return SumDistinct, true
+		}
+		return Sum, true
 	case "MIN":
 		return Min, true
 	case "MAX":
 		return Max, true
 	case "AVG":
 		return Avg, !distinct
+	case "FIRST_VALUE":
+		return FirstValue, !distinct
+	case "LAST_VALUE":
+		return LastValue, !distinct
+	case "LISTAGG":
+		return ListAgg, !distinct
+	case "STDDEV_POP":
+		return StddevPop, !distinct
+	case "STDDEV_SAMP", "STDDEV":
+		return StddevSamp, !distinct
+	case "VAR_POP":
+		return VarPop, !distinct
+	case "VAR_SAMP", "VARIANCE":
+		return VarSamp, !distinct
+	case "BOOL_AND":
+		return BoolAnd, !distinct
+	case "BOOL_OR":
+		return BoolOr, !distinct
 	}
 	return 0, false
 }
@@ -62,6 +145,13 @@ type Spec struct {
 	Func Func
 	Col  int    // input column; -1 for COUNT(*)
 	Name string // output column name
+	// Filter, when HasFilter, is a BOOLEAN input column: a row counts for
+	// this aggregate only where it is TRUE (SQL's FILTER (WHERE …)). The
+	// zero Spec has no filter.
+	Filter    int
+	HasFilter bool
+	// Sep is LISTAGG's separator (nil: ",", as Flink's).
+	Sep *string
 }
 
 // slot kinds
@@ -74,9 +164,13 @@ type compiled struct {
 	in      runtime.Type
 	out     runtime.Field
 	i, i2   int // int slots (i2: non-null count or "has" flag), or -1
-	f       int // float slot, or -1
+	i3      int // int slot: FIRST_VALUE/LAST_VALUE's arrival number, or -1
+	f, f2   int // float slots, or -1
 	s       int // string slot, or -1
 	d       int // distinct set index, or -1
+	b       int // byte buffer index (LISTAGG, append-only), or -1
+	v       int // value bag index (retracting MIN/MAX/FIRST/LAST/LISTAGG), or -1
+	sep     string
 	phys    runtime.Physical
 	canNull bool // input column is nullable
 }
@@ -85,24 +179,54 @@ type compiled struct {
 // schema: how many slots of each kind one group needs, and the output
 // fields.
 type Layout struct {
-	aggs           []compiled
-	nI, nF, nS, nD int
-	zeroI          []int64 // nI zeros, appended for a new group
-	zeroF          []float64
+	aggs                   []compiled
+	nI, nF, nS, nD, nB, nV int
+	retract                bool
+	rowSlot                int     // retracting: the int slot counting a group's rows
+	extended               bool    // snapshots carry the extended section
+	firsts                 bool    // FIRST_VALUE or LAST_VALUE: number arrivals
+	zeroI                  []int64 // nI zeros, appended for a new group
+	zeroF                  []float64
 }
 
-// NewLayout checks specs against the input schema.
+// NewLayout checks specs against the input schema, for an append-only
+// input.
 func NewLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
-	l := &Layout{}
+	return newLayout(in, specs, false)
+}
+
+// NewRetractLayout checks specs against the input schema, for an updating
+// input in retract mode (see the package doc).
+func NewRetractLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
+	return newLayout(in, specs, true)
+}
+
+func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) {
+	l := &Layout{retract: retract, rowSlot: slotNone, extended: retract}
 	for _, s := range specs {
-		c := compiled{Spec: s, i: slotNone, i2: slotNone, f: slotNone, s: slotNone, d: slotNone}
+		c := compiled{Spec: s, i: slotNone, i2: slotNone, i3: slotNone, f: slotNone, f2: slotNone, s: slotNone, d: slotNone, b: slotNone, v: slotNone}
 		if s.Col >= in.Len() || s.Col < -1 || s.Col == -1 && s.Func != Count {
 			return nil, fmt.Errorf("aggregate %s(%s): no such input column", s.Func, s.Name)
 		}
+		if s.HasFilter {
+			if s.Filter < 0 || s.Filter >= in.Len() {
+				return nil, fmt.Errorf("aggregate %s: FILTER column %d out of range (the input has %d columns)", s.Name, s.Filter, in.Len())
+			}
+			if t := in.Fields[s.Filter].Type; t != runtime.Boolean {
+				return nil, fmt.Errorf("aggregate %s: FILTER column %s is %s, want BOOLEAN", s.Name, in.Fields[s.Filter].Name, t)
+			}
+		}
+		if s.Func > Avg || s.HasFilter {
+			l.extended = true
+		}
+		argName := ""
 		if s.Col >= 0 {
 			f := in.Fields[s.Col]
 			c.in, c.canNull, c.phys = f.Type, f.Nullable, f.Type.Physical()
+			argName = f.Name
 		}
+		// sparse: the aggregate may see no value in a non-empty group.
+		sparse := c.canNull || s.HasFilter
 		name := s.Name
 		switch s.Func {
 		case Count:
@@ -112,9 +236,9 @@ func NewLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
 			c.out = runtime.Field{Name: name, Type: runtime.BigInt}
 			c.d = l.nD
 			l.nD++
-		case Sum:
+		case Sum, SumDistinct:
 			if !c.in.Numeric() {
-				return nil, fmt.Errorf("SUM(%s): cannot sum %s", in.Fields[s.Col].Name, c.in)
+				return nil, fmt.Errorf("%s(%s): cannot sum %s", s.Func, argName, c.in)
 			}
 			t := runtime.BigInt
 			if c.phys == runtime.PhysFloat {
@@ -123,12 +247,20 @@ func NewLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
 			} else {
 				c.i = l.int()
 			}
-			if c.canNull {
+			if s.Func == SumDistinct {
+				c.d = l.nD
+				l.nD++
+			} else if sparse {
 				c.i2 = l.int()
 			}
-			c.out = runtime.Field{Name: name, Type: t, Nullable: c.canNull}
+			c.out = runtime.Field{Name: name, Type: t, Nullable: sparse}
 		case Min, Max:
-			c.out = runtime.Field{Name: name, Type: c.in, Nullable: c.canNull}
+			c.out = runtime.Field{Name: name, Type: c.in, Nullable: sparse}
+			if retract {
+				c.v = l.nV
+				l.nV++
+				break
+			}
 			switch c.phys {
 			case runtime.PhysFloat:
 				c.f = l.float()
@@ -138,20 +270,70 @@ func NewLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
 			default:
 				c.i = l.int()
 			}
-			if c.canNull || c.phys == runtime.PhysString {
+			if sparse || c.phys == runtime.PhysString {
 				c.i2 = l.int()
 			}
 		case Avg:
 			if !c.in.Numeric() {
-				return nil, fmt.Errorf("AVG(%s): cannot average %s", in.Fields[s.Col].Name, c.in)
+				return nil, fmt.Errorf("AVG(%s): cannot average %s", argName, c.in)
 			}
-			c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: c.canNull}
+			c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: sparse}
 			c.f = l.float()
 			c.i2 = l.int()
+		case FirstValue, LastValue:
+			c.out = runtime.Field{Name: name, Type: c.in, Nullable: true}
+			if retract {
+				c.v = l.nV
+				l.nV++
+				break
+			}
+			l.firsts = true
+			switch c.phys {
+			case runtime.PhysFloat:
+				c.f = l.float()
+			case runtime.PhysString:
+				c.s = l.nS
+				l.nS++
+			default:
+				c.i = l.int()
+			}
+			c.i2, c.i3 = l.int(), l.int()
+		case ListAgg:
+			if c.phys != runtime.PhysString {
+				return nil, fmt.Errorf("LISTAGG(%s): %s is %s, want VARCHAR (CAST it)", argName, argName, c.in)
+			}
+			c.sep = ","
+			if s.Sep != nil {
+				c.sep = *s.Sep
+			}
+			c.out = runtime.Field{Name: name, Type: runtime.Varchar, Nullable: true}
+			if retract {
+				c.v = l.nV
+				l.nV++
+				break
+			}
+			c.b = l.nB
+			l.nB++
+			c.i2 = l.int()
+		case StddevPop, StddevSamp, VarPop, VarSamp:
+			if !c.in.Numeric() {
+				return nil, fmt.Errorf("%s(%s): %s is not numeric", s.Func, argName, c.in)
+			}
+			c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: true}
+			c.f, c.f2, c.i2 = l.float(), l.float(), l.int()
+		case BoolAnd, BoolOr:
+			if c.in != runtime.Boolean {
+				return nil, fmt.Errorf("%s(%s): %s is %s, want BOOLEAN", s.Func, argName, argName, c.in)
+			}
+			c.out = runtime.Field{Name: name, Type: runtime.Boolean, Nullable: sparse}
+			c.i, c.i2 = l.int(), l.int()
 		default:
 			return nil, fmt.Errorf("unknown aggregate function %d", s.Func)
 		}
 		l.aggs = append(l.aggs, c)
+	}
+	if retract {
+		l.rowSlot = l.int()
 	}
 	l.zeroI, l.zeroF = make([]int64, l.nI), make([]float64, l.nF)
 	return l, nil
@@ -159,6 +341,9 @@ func NewLayout(in *runtime.Schema, specs []Spec) (*Layout, error) {
 
 func (l *Layout) int() int   { l.nI++; return l.nI - 1 }
 func (l *Layout) float() int { l.nF++; return l.nF - 1 }
+
+// Retract reports whether l is a retracting layout (NewRetractLayout).
+func (l *Layout) Retract() bool { return l.retract }
 
 // Fields returns the output fields, one per aggregate.
 func (l *Layout) Fields() []runtime.Field {
@@ -179,7 +364,17 @@ type Accs struct {
 	F []float64
 	S []string
 	D []distinctSet
+	B [][]byte // LISTAGG's buffers (append-only layouts)
+	V []bag    // multisets and live lists (retracting layouts)
 	n int
+	// seq numbers the values FIRST_VALUE and LAST_VALUE keep, so that
+	// merging groups knows which came first.
+	seq int64
+	// ignored counts the retractions that reached a group without rows.
+	ignored int64
+	// scratch for filters and retractions
+	fr, fg, sr, sg []int32
+	fs, ss         []int8
 	// over holds the groups whose SUM left BIGINT's range, and which
 	// aggregate did: rare, so a small list.
 	over []overflowAt
@@ -269,6 +464,12 @@ func (a *Accs) add() {
 	for k := 0; k < l.nD; k++ {
 		a.D = append(a.D, distinctSet{})
 	}
+	for k := 0; k < l.nB; k++ {
+		a.B = append(a.B, nil)
+	}
+	for k := 0; k < l.nV; k++ {
+		a.V = append(a.V, bag{})
+	}
 	a.n++
 	a.initExtremes(int32(a.n - 1))
 }
@@ -295,6 +496,19 @@ func (a *Accs) initExtremes(g int32) {
 	}
 }
 
+// Rows is the number of rows group g holds, in a retracting layout (0 in
+// an append-only one).
+func (a *Accs) Rows(g int32) int64 {
+	if a.l.rowSlot < 0 {
+		return 0
+	}
+	return a.I[int(g)*a.l.nI+a.l.rowSlot]
+}
+
+// Ignored is the number of retractions that reached a group without rows
+// (see the package doc).
+func (a *Accs) Ignored() int64 { return a.ignored }
+
 // Reset empties the table, keeping memory.
 func (a *Accs) Reset() {
 	a.I, a.F = a.I[:0], a.F[:0]
@@ -302,7 +516,12 @@ func (a *Accs) Reset() {
 	a.S = a.S[:0]
 	clear(a.D)
 	a.D = a.D[:0]
+	clear(a.B)
+	a.B = a.B[:0]
+	clear(a.V)
+	a.V = a.V[:0]
 	a.n = 0
+	a.seq, a.ignored = 0, 0
 	a.over = a.over[:0]
 }
 
@@ -313,6 +532,8 @@ func (a *Accs) Clear(g int32) {
 	clear(a.F[int(g)*l.nF : int(g+1)*l.nF])
 	clear(a.S[int(g)*l.nS : int(g+1)*l.nS])
 	clear(a.D[int(g)*l.nD : int(g+1)*l.nD])
+	clear(a.B[int(g)*l.nB : int(g+1)*l.nB])
+	clear(a.V[int(g)*l.nV : int(g+1)*l.nV])
 	a.initExtremes(g)
 	if len(a.over) > 0 {
 		a.over = slices.DeleteFunc(a.over, func(o overflowAt) bool { return o.g == g })
@@ -321,12 +542,18 @@ func (a *Accs) Clear(g int32) {
 
 // Bytes estimates the memory held by the accumulators.
 func (a *Accs) Bytes() int {
-	n := cap(a.I)*8 + cap(a.F)*8 + cap(a.S)*16 + cap(a.D)*16
+	n := cap(a.I)*8 + cap(a.F)*8 + cap(a.S)*16 + cap(a.D)*32 + cap(a.B)*24 + cap(a.V)*96
 	for _, s := range a.S {
 		n += len(s)
 	}
 	for _, d := range a.D {
 		n += d.bytes()
+	}
+	for _, b := range a.B {
+		n += cap(b)
+	}
+	for i := range a.V {
+		n += a.V[i].bytes()
 	}
 	return n
 }

@@ -106,6 +106,8 @@ func (a *Accs) Compact(live []bool) {
 		copy(a.F[n*l.nF:(n+1)*l.nF], a.F[g*l.nF:(g+1)*l.nF])
 		copy(a.S[n*l.nS:(n+1)*l.nS], a.S[g*l.nS:(g+1)*l.nS])
 		copy(a.D[n*l.nD:(n+1)*l.nD], a.D[g*l.nD:(g+1)*l.nD])
+		copy(a.B[n*l.nB:(n+1)*l.nB], a.B[g*l.nB:(g+1)*l.nB])
+		copy(a.V[n*l.nV:(n+1)*l.nV], a.V[g*l.nV:(g+1)*l.nV])
 		if i := a.overflowed(int32(g)); i >= 0 {
 			over = append(over, overflowAt{int32(n), i})
 		}
@@ -116,6 +118,10 @@ func (a *Accs) Compact(live []bool) {
 	a.S = a.S[:n*l.nS]
 	clear(a.D[n*l.nD:])
 	a.D = a.D[:n*l.nD]
+	clear(a.B[n*l.nB:])
+	a.B = a.B[:n*l.nB]
+	clear(a.V[n*l.nV:])
+	a.V = a.V[:n*l.nV]
 	a.over = over
 	a.n = n
 }

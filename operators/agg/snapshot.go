@@ -87,7 +87,14 @@ func (t *Table) RestoreSnapshot(d *snap.Decoder) {
 
 // SnapshotSize estimates the bytes AppendSnapshot writes.
 func (a *Accs) SnapshotSize() int {
-	return 64 + 8*len(a.I) + 8*len(a.F) + 16*len(a.S) + 16*len(a.D)
+	n := 64 + 8*len(a.I) + 8*len(a.F) + 16*len(a.S) + 16*len(a.D)
+	for _, b := range a.B {
+		n += 8 + len(b)
+	}
+	for i := range a.V {
+		n += 32 + a.V[i].bytes()
+	}
+	return n
 }
 
 // AppendSnapshot writes the accumulators of every group, with the shape
@@ -111,6 +118,123 @@ func (a *Accs) AppendSnapshot(e *snap.Encoder) {
 		e.Int(len(s.strs))
 		for x := range s.strs {
 			e.String(x)
+		}
+	}
+	if l.extended {
+		a.appendExtended(e)
+	}
+}
+
+// appendExtended writes what layouts beyond COUNT, SUM, MIN, MAX and AVG
+// over an append-only input hold (so that the snapshots of those stay as
+// they were): the functions, then buffers, bags and counted sets.
+func (a *Accs) appendExtended(e *snap.Encoder) {
+	l := a.l
+	e.Bool(l.retract)
+	e.Int(len(l.aggs))
+	for _, c := range l.aggs {
+		e.Int(int(c.Func))
+		e.Bool(c.HasFilter)
+	}
+	e.Int(l.nB)
+	e.Int(l.nV)
+	e.Int64(a.seq)
+	e.Int64(a.ignored)
+	for _, b := range a.B {
+		e.Bytes(b)
+	}
+	for i := range a.V {
+		m := &a.V[i]
+		e.Int64s(m.ints)
+		e.Float64s(m.floats)
+		e.Strings(m.strs)
+		e.Int32s(m.counts)
+	}
+	if !l.retract {
+		return
+	}
+	for i := range a.D {
+		s := &a.D[i]
+		e.Int(len(s.cints))
+		for x, n := range s.cints {
+			e.Int64(int64(x))
+			e.Int(int(n))
+		}
+		e.Int(len(s.cstrs))
+		for x, n := range s.cstrs {
+			e.String(x)
+			e.Int(int(n))
+		}
+	}
+}
+
+// restoreExtended reads what appendExtended wrote.
+func (a *Accs) restoreExtended(d *snap.Decoder) {
+	l := a.l
+	if r := d.Bool(); d.Err() == nil && r != l.retract {
+		d.Fail("snapshot of aggregates over an input that retracts: %v, these: %v", r, l.retract)
+		return
+	}
+	if n := d.Int(1 << 20); d.Err() == nil && n != len(l.aggs) {
+		d.Fail("snapshot of %d aggregates, these are %d", n, len(l.aggs))
+		return
+	}
+	for _, c := range l.aggs {
+		f, filt := Func(d.Int(255)), d.Bool()
+		if d.Err() != nil {
+			return
+		}
+		if f != c.Func || filt != c.HasFilter {
+			d.Fail("snapshot of aggregate %s (filtered: %v) where %s is %s (filtered: %v)", f, filt, c.Name, c.Func, c.HasFilter)
+			return
+		}
+	}
+	nB, nV := d.Int(1<<20), d.Int(1<<20)
+	if d.Err() == nil && (nB != l.nB || nV != l.nV) {
+		d.Fail("snapshot of %d buffers and %d value lists, these aggregates need %d and %d", nB, nV, l.nB, l.nV)
+		return
+	}
+	a.seq, a.ignored = d.Int64(), d.Int64()
+	a.B = make([][]byte, a.n*nB)
+	for i := range a.B {
+		a.B[i] = append([]byte(nil), d.Bytes()...)
+	}
+	a.V = make([]bag, a.n*nV)
+	for i := range a.V {
+		m := &a.V[i]
+		m.ints = d.Int64s(nil)
+		m.floats = d.Float64s(nil)
+		m.strs = d.Strings(nil)
+		m.counts = d.Int32s(nil)
+		if d.Err() != nil {
+			return
+		}
+	}
+	if !l.retract {
+		return
+	}
+	for i := range a.D {
+		s := &a.D[i]
+		k := d.Int(math.MaxInt32)
+		for j := 0; j < k && d.Err() == nil; j++ {
+			x := uint64(d.Int64())
+			n := d.Int(math.MaxInt32)
+			if s.cints == nil {
+				s.cints = make(map[uint64]int32)
+			}
+			s.cints[x] = int32(n)
+		}
+		k = d.Int(math.MaxInt32)
+		for j := 0; j < k && d.Err() == nil; j++ {
+			x := d.String()
+			n := d.Int(math.MaxInt32)
+			if s.cstrs == nil {
+				s.cstrs = make(map[string]int32)
+			}
+			s.cstrs[x] = int32(n)
+		}
+		if d.Err() != nil {
+			return
 		}
 	}
 }
@@ -157,4 +281,7 @@ func (a *Accs) RestoreSnapshot(d *snap.Decoder) {
 		}
 	}
 	a.n = n
+	if l.extended {
+		a.restoreExtended(d)
+	}
 }

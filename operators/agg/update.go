@@ -6,126 +6,258 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// Update folds physical rows rows[k] of b into groups groups[k].
+// Update folds physical rows rows[k] of b into groups groups[k]. In a
+// retracting layout the rows' kinds (b.Kinds) say whether each is added or
+// retracted; an append-only layout adds every row.
 func (a *Accs) Update(b *runtime.Batch, rows, groups []int32) {
+	l := a.l
+	if l.retract {
+		a.updateRetract(b, rows, groups)
+		return
+	}
+	for ci := range l.aggs {
+		c := &l.aggs[ci]
+		rs, gs := rows, groups
+		if c.HasFilter {
+			rs, gs = a.filter(b, c.Filter, rows, groups)
+		}
+		a.update(ci, c, b, rs, gs)
+	}
+}
+
+// filter returns the rows (and their groups) whose BOOLEAN column col is
+// TRUE, in scratch that the next call reuses.
+func (a *Accs) filter(b *runtime.Batch, col int, rows, groups []int32) ([]int32, []int32) {
+	v := &b.Cols[col]
+	a.fr, a.fg = a.fr[:0], a.fg[:0]
+	for k, r := range rows {
+		if v.I64[r] != 0 && (v.Null == nil || !v.Null[r]) {
+			a.fr = append(a.fr, r)
+			a.fg = append(a.fg, groups[k])
+		}
+	}
+	return a.fr, a.fg
+}
+
+// update adds rows to groups for aggregate ci of an append-only layout.
+func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int32) {
 	l := a.l
 	nI, nF, nS, nD := l.nI, l.nF, l.nS, l.nD
 	I, F := a.I, a.F
-	for ci := range l.aggs {
-		c := &l.aggs[ci]
-		if c.Col < 0 { // COUNT(*)
+	if c.Col < 0 { // COUNT(*)
+		for _, g := range groups {
+			I[int(g)*nI+c.i]++
+		}
+		return
+	}
+	v := &b.Cols[c.Col]
+	nulls := v.Null
+	switch c.Func {
+	case Count:
+		if nulls == nil {
 			for _, g := range groups {
 				I[int(g)*nI+c.i]++
 			}
-			continue
+			return
 		}
-		v := &b.Cols[c.Col]
-		nulls := v.Null
-		switch c.Func {
-		case Count:
-			if nulls == nil {
-				for _, g := range groups {
-					I[int(g)*nI+c.i]++
-				}
-				continue
+		for k, r := range rows {
+			if !nulls[r] {
+				I[int(groups[k])*nI+c.i]++
 			}
-			for k, r := range rows {
-				if !nulls[r] {
-					I[int(groups[k])*nI+c.i]++
-				}
-			}
-		case Sum, Avg:
-			switch {
-			case c.phys == runtime.PhysFloat && c.Func == Sum:
-				vals := v.F64
-				for k, r := range rows {
-					if nulls != nil && nulls[r] {
-						continue
-					}
-					g := int(groups[k])
-					F[g*nF+c.f] += vals[r]
-					if c.i2 >= 0 {
-						I[g*nI+c.i2]++
-					}
-				}
-			case c.Func == Sum:
-				// Checked: a sum out of BIGINT's range marks its group
-				// (see Check) instead of wrapping. The loops stop at
-				// such a row (rare) and go on after it.
-				for k := 0; k < len(rows); k++ {
-					if nulls == nil && c.i2 < 0 {
-						k += sumInts(I[c.i:], nI, v.I64, rows[k:], groups[k:])
-					} else {
-						k += sumIntsCounted(I, nI, c.i, c.i2, v.I64, nulls, rows[k:], groups[k:])
-					}
-					if k < len(rows) {
-						a.overflow(groups[k], ci)
-					}
-				}
-			default: // AVG
-				for k, r := range rows {
-					if nulls != nil && nulls[r] {
-						continue
-					}
-					g := int(groups[k])
-					if c.phys == runtime.PhysFloat {
-						F[g*nF+c.f] += v.F64[r]
-					} else {
-						F[g*nF+c.f] += float64(v.I64[r])
-					}
-					I[g*nI+c.i2]++
-				}
-			}
-		case Min, Max:
-			isMin := c.Func == Min
+		}
+	case Sum, Avg:
+		switch {
+		case c.phys == runtime.PhysFloat && c.Func == Sum:
+			vals := v.F64
 			for k, r := range rows {
 				if nulls != nil && nulls[r] {
 					continue
 				}
 				g := int(groups[k])
-				switch c.phys {
-				case runtime.PhysFloat:
-					x, p := v.F64[r], &F[g*nF+c.f]
-					if isMin && x < *p || !isMin && x > *p {
-						*p = x
-					}
-				case runtime.PhysString:
-					x, p, has := v.Str[r], &a.S[g*nS+c.s], &I[g*nI+c.i2]
-					if *has == 0 || isMin && x < *p || !isMin && x > *p {
-						*p = x
-					}
-					*has = 1
-					continue
-				default:
-					x, p := v.I64[r], &I[g*nI+c.i]
-					if isMin && x < *p || !isMin && x > *p {
-						*p = x
-					}
-				}
+				F[g*nF+c.f] += vals[r]
 				if c.i2 >= 0 {
-					I[g*nI+c.i2] = 1
+					I[g*nI+c.i2]++
 				}
 			}
-		case CountDistinct:
+		case c.Func == Sum:
+			// Checked: a sum out of BIGINT's range marks its group
+			// (see Check) instead of wrapping. The loops stop at
+			// such a row (rare) and go on after it.
+			for k := 0; k < len(rows); k++ {
+				if nulls == nil && c.i2 < 0 {
+					k += sumInts(I[c.i:], nI, v.I64, rows[k:], groups[k:])
+				} else {
+					k += sumIntsCounted(I, nI, c.i, c.i2, v.I64, nulls, rows[k:], groups[k:])
+				}
+				if k < len(rows) {
+					a.overflow(groups[k], ci)
+				}
+			}
+		default: // AVG
 			for k, r := range rows {
 				if nulls != nil && nulls[r] {
 					continue
 				}
-				d := &a.D[int(groups[k])*nD+c.d]
-				switch c.phys {
-				case runtime.PhysFloat:
-					f := v.F64[r]
-					if f == 0 {
-						f = 0
-					}
-					d.addInt(math.Float64bits(f))
-				case runtime.PhysString:
-					d.addString(v.Str[r])
-				default:
-					d.addInt(uint64(v.I64[r]))
+				g := int(groups[k])
+				if c.phys == runtime.PhysFloat {
+					F[g*nF+c.f] += v.F64[r]
+				} else {
+					F[g*nF+c.f] += float64(v.I64[r])
+				}
+				I[g*nI+c.i2]++
+			}
+		}
+	case Min, Max:
+		isMin := c.Func == Min
+		for k, r := range rows {
+			if nulls != nil && nulls[r] {
+				continue
+			}
+			g := int(groups[k])
+			switch c.phys {
+			case runtime.PhysFloat:
+				x, p := v.F64[r], &F[g*nF+c.f]
+				if isMin && x < *p || !isMin && x > *p {
+					*p = x
+				}
+			case runtime.PhysString:
+				x, p, has := v.Str[r], &a.S[g*nS+c.s], &I[g*nI+c.i2]
+				if *has == 0 || isMin && x < *p || !isMin && x > *p {
+					*p = x
+				}
+				*has = 1
+				continue
+			default:
+				x, p := v.I64[r], &I[g*nI+c.i]
+				if isMin && x < *p || !isMin && x > *p {
+					*p = x
+				}
+			}
+			if c.i2 >= 0 {
+				I[g*nI+c.i2] = 1
+			}
+		}
+	case CountDistinct, SumDistinct:
+		for k, r := range rows {
+			if nulls != nil && nulls[r] {
+				continue
+			}
+			g := int(groups[k])
+			d := &a.D[g*nD+c.d]
+			switch c.phys {
+			case runtime.PhysFloat:
+				f := v.F64[r]
+				if f == 0 {
+					f = 0
+				}
+				if d.addInt(math.Float64bits(f)) && c.f >= 0 {
+					F[g*nF+c.f] += f
+				}
+			case runtime.PhysString:
+				d.addString(v.Str[r])
+			default:
+				if d.addInt(uint64(v.I64[r])) && c.i >= 0 {
+					a.addChecked(int32(g), ci, g*nI+c.i, v.I64[r], 1)
 				}
 			}
 		}
+	case FirstValue, LastValue:
+		first := c.Func == FirstValue
+		for k, r := range rows {
+			if nulls != nil && nulls[r] {
+				continue
+			}
+			g := int(groups[k])
+			has := &I[g*nI+c.i2]
+			if first && *has != 0 {
+				continue
+			}
+			*has = 1
+			a.seq++
+			I[g*nI+c.i3] = a.seq
+			switch c.phys {
+			case runtime.PhysFloat:
+				F[g*nF+c.f] = v.F64[r]
+			case runtime.PhysString:
+				a.S[g*nS+c.s] = v.Str[r]
+			default:
+				I[g*nI+c.i] = v.I64[r]
+			}
+		}
+	case ListAgg:
+		for k, r := range rows {
+			if nulls != nil && nulls[r] {
+				continue
+			}
+			g := int(groups[k])
+			buf := &a.B[g*l.nB+c.b]
+			if I[g*nI+c.i2] > 0 {
+				*buf = append(*buf, c.sep...)
+			}
+			*buf = append(*buf, v.Str[r]...)
+			I[g*nI+c.i2]++
+		}
+	case StddevPop, StddevSamp, VarPop, VarSamp:
+		for k, r := range rows {
+			if nulls != nil && nulls[r] {
+				continue
+			}
+			g := int(groups[k])
+			welfordAdd(&I[g*nI+c.i2], &F[g*nF+c.f], &F[g*nF+c.f2], num(v, c.phys, int(r)))
+		}
+	case BoolAnd, BoolOr:
+		for k, r := range rows {
+			if nulls != nil && nulls[r] {
+				continue
+			}
+			g := int(groups[k])
+			if v.I64[r] != 0 {
+				I[g*nI+c.i]++
+			}
+			I[g*nI+c.i2]++
+		}
+	}
+}
+
+// addChecked adds sign*x to the integer sum at I[at] of group g for
+// aggregate ci, marking the group on overflow.
+func (a *Accs) addChecked(g int32, ci, at int, x int64, sign int8) {
+	p := &a.I[at]
+	var s int64
+	var o int64
+	if sign > 0 {
+		s = *p + x
+		o = (s ^ *p) & (s ^ x)
+	} else {
+		s = *p - x
+		o = (*p ^ x) & (*p ^ s)
+	}
+	*p = s
+	if o < 0 {
+		a.overflow(g, ci)
+	}
+}
+
+// welfordAdd adds x to the count n, mean and sum of squared deviations m2.
+func welfordAdd(n *int64, mean, m2 *float64, x float64) {
+	*n++
+	d := x - *mean
+	*mean += d / float64(*n)
+	*m2 += d * (x - *mean)
+}
+
+// welfordRemove undoes welfordAdd of x.
+func welfordRemove(n *int64, mean, m2 *float64, x float64) {
+	if *n <= 1 {
+		*n, *mean, *m2 = 0, 0, 0
+		return
+	}
+	*n--
+	d := x - *mean
+	*mean -= d / float64(*n)
+	*m2 -= d * (x - *mean)
+	if *m2 < 0 {
+		*m2 = 0
 	}
 }
 
@@ -176,13 +308,30 @@ func sumIntsCounted(I []int64, nI, at, cnt int, vals []int64, nulls []bool, rows
 	return len(rows)
 }
 
-// Merge folds group src of o (same layout) into group dst of a.
+// num reads row r of a numeric vector of physical type phys as a float.
+func num(v *runtime.Vector, phys runtime.Physical, r int) float64 {
+	if phys == runtime.PhysFloat {
+		return v.F64[r]
+	}
+	return float64(v.I64[r])
+}
+
+// Merge folds group src of o (same layout) into group dst of a: the rows
+// of src count as arriving after those of dst, except that FIRST_VALUE and
+// LAST_VALUE of an append-only layout compare arrival numbers (sessions).
 func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 	l := a.l
 	di, si := int(dst)*l.nI, int(src)*l.nI
 	df, sf := int(dst)*l.nF, int(src)*l.nF
+	if l.rowSlot >= 0 {
+		a.I[di+l.rowSlot] += o.I[si+l.rowSlot]
+	}
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
+		if c.v >= 0 {
+			a.V[int(dst)*l.nV+c.v].merge(&o.V[int(src)*l.nV+c.v], c.Func == Min || c.Func == Max)
+			continue
+		}
 		switch c.Func {
 		case Count:
 			a.I[di+c.i] += o.I[si+c.i]
@@ -225,10 +374,73 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 			if c.i2 >= 0 {
 				a.I[di+c.i2] = 1
 			}
-		case CountDistinct:
-			a.D[int(dst)*l.nD+c.d].merge(&o.D[int(src)*l.nD+c.d])
+		case CountDistinct, SumDistinct:
+			d, sd := &a.D[int(dst)*l.nD+c.d], &o.D[int(src)*l.nD+c.d]
+			if c.Func == CountDistinct || c.phys == runtime.PhysString {
+				d.merge(sd, nil)
+				continue
+			}
+			// SUM(DISTINCT): add the values new to dst.
+			d.merge(sd, func(x uint64) {
+				if c.f >= 0 {
+					a.F[df+c.f] += math.Float64frombits(x)
+				} else {
+					a.addChecked(dst, ci, di+c.i, int64(x), 1)
+				}
+			})
+		case FirstValue, LastValue:
+			if o.I[si+c.i2] == 0 {
+				continue
+			}
+			sseq, dseq := o.I[si+c.i3], a.I[di+c.i3]
+			if a.I[di+c.i2] != 0 && (c.Func == FirstValue && dseq <= sseq || c.Func == LastValue && dseq >= sseq) {
+				continue
+			}
+			a.I[di+c.i2], a.I[di+c.i3] = 1, sseq
+			switch c.phys {
+			case runtime.PhysFloat:
+				a.F[df+c.f] = o.F[sf+c.f]
+			case runtime.PhysString:
+				a.S[int(dst)*l.nS+c.s] = o.S[int(src)*l.nS+c.s]
+			default:
+				a.I[di+c.i] = o.I[si+c.i]
+			}
+		case ListAgg:
+			n := o.I[si+c.i2]
+			if n == 0 {
+				continue
+			}
+			buf := &a.B[int(dst)*l.nB+c.b]
+			if a.I[di+c.i2] > 0 {
+				*buf = append(*buf, c.sep...)
+			}
+			*buf = append(*buf, o.B[int(src)*l.nB+c.b]...)
+			a.I[di+c.i2] += n
+		case StddevPop, StddevSamp, VarPop, VarSamp:
+			welfordMerge(&a.I[di+c.i2], &a.F[df+c.f], &a.F[df+c.f2], o.I[si+c.i2], o.F[sf+c.f], o.F[sf+c.f2])
+		case BoolAnd, BoolOr:
+			a.I[di+c.i] += o.I[si+c.i]
+			a.I[di+c.i2] += o.I[si+c.i2]
 		}
 	}
+}
+
+// welfordMerge folds the state (nb, mb, m2b) into (n, mean, m2) (Chan et
+// al.).
+func welfordMerge(n *int64, mean, m2 *float64, nb int64, mb, m2b float64) {
+	if nb == 0 {
+		return
+	}
+	if *n == 0 {
+		*n, *mean, *m2 = nb, mb, m2b
+		return
+	}
+	na := *n
+	t := float64(na + nb)
+	d := mb - *mean
+	*mean += d * float64(nb) / t
+	*m2 += m2b + d*d*float64(na)*float64(nb)/t
+	*n = na + nb
 }
 
 // Emit appends the results of group g to columns out.Cols[first:], one per
@@ -252,6 +464,14 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 			} else {
 				v.AppendInt(a.I[bi+c.i])
 			}
+		case SumDistinct:
+			if a.D[int(g)*l.nD+c.d].len() == 0 {
+				v.AppendNull()
+			} else if c.f >= 0 {
+				v.AppendFloat(a.F[bf+c.f])
+			} else {
+				v.AppendInt(a.I[bi+c.i])
+			}
 		case Avg:
 			n := a.I[bi+c.i2]
 			if n == 0 {
@@ -259,7 +479,11 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 			} else {
 				v.AppendFloat(a.F[bf+c.f] / float64(n))
 			}
-		case Min, Max:
+		case Min, Max, FirstValue, LastValue:
+			if c.v >= 0 {
+				a.V[int(g)*l.nV+c.v].emit(c, v)
+				continue
+			}
 			if c.i2 >= 0 && a.I[bi+c.i2] == 0 {
 				v.AppendNull()
 				continue
@@ -272,22 +496,75 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 			default:
 				v.AppendInt(a.I[bi+c.i])
 			}
+		case ListAgg:
+			if c.v >= 0 {
+				a.V[int(g)*l.nV+c.v].emit(c, v)
+			} else if a.I[bi+c.i2] == 0 {
+				v.AppendNull()
+			} else {
+				v.AppendString(string(a.B[int(g)*l.nB+c.b]))
+			}
+		case StddevPop, StddevSamp, VarPop, VarSamp:
+			n, m2 := a.I[bi+c.i2], a.F[bf+c.f2]
+			appendVariance(v, c.Func, n, m2)
+		case BoolAnd, BoolOr:
+			trues, n := a.I[bi+c.i], a.I[bi+c.i2]
+			switch {
+			case n == 0:
+				v.AppendNull()
+			case c.Func == BoolAnd:
+				v.AppendInt(b2i(trues == n))
+			default:
+				v.AppendInt(b2i(trues > 0))
+			}
 		}
 	}
 }
 
-// distinctSet is the value set of one COUNT(DISTINCT) accumulator; the maps
-// are made on first use.
-type distinctSet struct {
-	ints map[uint64]struct{}
-	strs map[string]struct{}
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
-func (d *distinctSet) addInt(x uint64) {
+// appendVariance appends VAR_POP, VAR_SAMP or their square roots over n
+// values with sum of squared deviations m2.
+func appendVariance(v *runtime.Vector, f Func, n int64, m2 float64) {
+	samp := f == StddevSamp || f == VarSamp
+	if n == 0 || samp && n == 1 {
+		v.AppendNull()
+		return
+	}
+	d := float64(n)
+	if samp {
+		d--
+	}
+	x := max(m2, 0) / d
+	if f == StddevPop || f == StddevSamp {
+		x = math.Sqrt(x)
+	}
+	v.AppendFloat(x)
+}
+
+// distinctSet is the value set of one COUNT(DISTINCT) accumulator; the maps
+// are made on first use. An append-only layout keeps sets (ints, strs); a
+// retracting one counts the live copies of each value (cints, cstrs).
+type distinctSet struct {
+	ints  map[uint64]struct{}
+	strs  map[string]struct{}
+	cints map[uint64]int32
+	cstrs map[string]int32
+}
+
+// addInt adds x and reports whether it is new to the set.
+func (d *distinctSet) addInt(x uint64) bool {
 	if d.ints == nil {
 		d.ints = make(map[uint64]struct{})
 	}
+	n := len(d.ints)
 	d.ints[x] = struct{}{}
+	return len(d.ints) > n
 }
 
 func (d *distinctSet) addString(s string) {
@@ -297,21 +574,85 @@ func (d *distinctSet) addString(s string) {
 	d.strs[s] = struct{}{}
 }
 
-func (d *distinctSet) merge(o *distinctSet) {
+// countInt adds (sign > 0) or removes a copy of x, counted, and reports
+// whether x entered or left the set. Removing a value not in the set does
+// nothing.
+func (d *distinctSet) countInt(x uint64, sign int8) bool {
+	if sign > 0 {
+		if d.cints == nil {
+			d.cints = make(map[uint64]int32)
+		}
+		d.cints[x]++
+		return d.cints[x] == 1
+	}
+	n, ok := d.cints[x]
+	if !ok {
+		return false
+	}
+	if n <= 1 {
+		delete(d.cints, x)
+		return true
+	}
+	d.cints[x] = n - 1
+	return false
+}
+
+// countString is countInt for strings.
+func (d *distinctSet) countString(x string, sign int8) {
+	if sign > 0 {
+		if d.cstrs == nil {
+			d.cstrs = make(map[string]int32)
+		}
+		d.cstrs[x]++
+		return
+	}
+	n, ok := d.cstrs[x]
+	if !ok {
+		return
+	}
+	if n <= 1 {
+		delete(d.cstrs, x)
+		return
+	}
+	d.cstrs[x] = n - 1
+}
+
+// merge folds o into d; newInt is called with each integer value new to d.
+func (d *distinctSet) merge(o *distinctSet, newInt func(uint64)) {
 	for x := range o.ints {
-		d.addInt(x)
+		if d.addInt(x) && newInt != nil {
+			newInt(x)
+		}
 	}
 	for s := range o.strs {
 		d.addString(s)
 	}
+	for x, n := range o.cints {
+		if d.cints == nil {
+			d.cints = make(map[uint64]int32)
+		}
+		if d.cints[x] == 0 && newInt != nil {
+			newInt(x)
+		}
+		d.cints[x] += n
+	}
+	for s, n := range o.cstrs {
+		if d.cstrs == nil {
+			d.cstrs = make(map[string]int32)
+		}
+		d.cstrs[s] += n
+	}
 }
 
-func (d *distinctSet) len() int { return len(d.ints) + len(d.strs) }
+func (d *distinctSet) len() int { return len(d.ints) + len(d.strs) + len(d.cints) + len(d.cstrs) }
 
 func (d *distinctSet) bytes() int {
-	n := len(d.ints) * 16
+	n := len(d.ints)*16 + len(d.cints)*24
 	for s := range d.strs {
 		n += 24 + len(s)
+	}
+	for s := range d.cstrs {
+		n += 32 + len(s)
 	}
 	return n
 }

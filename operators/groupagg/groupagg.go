@@ -3,6 +3,25 @@
 // every group the batch touches emits its previous result as -U (unless the
 // group is new) and its new result as +U (+I for a new group), so a sink
 // that applies the changelog always holds the current result per key.
+//
+// What the planner must guarantee, and what it gets:
+//   - Rows arrive partitioned by Spec.KeyCols (runtime.Keyed on those
+//     columns), or all in one subtask (parallelism 1, runtime.Global)
+//     when there are no keys.
+//   - Without Spec.Retract the input must be append-only (+I rows): any
+//     other kind fails the job. With Spec.Retract it may be an updating
+//     stream in retract mode (+I, -U, +U, -D in any interleaving across
+//     batches, e.g. the output of another GROUP BY): +I and +U rows are
+//     added, -U and -D rows retract one equal row added before. A group
+//     whose rows all are retracted emits -D of its last result and is
+//     dropped (Flink's behaviour); a retraction for a group holding no
+//     rows (dropped, expired, or never seen) is ignored, as in Flink.
+//   - No time column and no watermarks: the operator ignores them
+//     (watermarks pass through as runtime.Base forwards them).
+//   - Output: the key columns, then one column per aggregate (agg.Spec,
+//     types in package agg); an updating stream of +I, -U, +U and, with
+//     Retract, -D rows. For one key, a -U (or -D) always carries exactly
+//     the row last emitted for it.
 package groupagg
 
 import (
@@ -20,6 +39,10 @@ type Spec struct {
 	In      *runtime.Schema
 	KeyCols []int // grouping keys (rows arrive keyed by them); none = one global group
 	Aggs    []agg.Spec
+	// Retract accepts an updating input in retract mode (see the package
+	// doc); aggregates then keep what retracting needs (MIN and MAX an
+	// ordered multiset per group, for one).
+	Retract bool
 	// MaxGroups bounds the groups one subtask may hold (0: no limit); going
 	// over fails the job with an error wrapping state.ErrStateLimit.
 	MaxGroups int
@@ -44,7 +67,11 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	if spec.TTL < 0 || spec.MaxGroups < 0 {
 		return nil, nil, fmt.Errorf("group aggregation: negative state TTL (%v) or group limit (%d)", spec.TTL, spec.MaxGroups)
 	}
-	layout, err := agg.NewLayout(spec.In, spec.Aggs)
+	newLayout := agg.NewLayout
+	if spec.Retract {
+		newLayout = agg.NewRetractLayout
+	}
+	layout, err := newLayout(spec.In, spec.Aggs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,6 +105,12 @@ type op struct {
 	nextPurge int64
 	live      []bool
 	expired   []bool
+	// With Retract: the groups holding no rows (kept in the table until
+	// compacted), the previous results of the touched groups, and where
+	// each touched group's is (-1: none).
+	dead    int
+	prev    *runtime.Batch
+	prevRow []int32
 }
 
 // ttlMs is the TTL in milliseconds (0: none), at least 1 when set.
@@ -111,7 +144,7 @@ func (o *op) purge(now int64) {
 	o.live = o.live[:0]
 	dead := 0
 	for g := 0; g < n; g++ {
-		ok := o.last[g] > now-ttl
+		ok := o.last[g] > now-ttl && (!o.spec.Retract || o.accs.Rows(int32(g)) > 0)
 		o.live = append(o.live, ok)
 		if !ok {
 			dead++
@@ -120,19 +153,46 @@ func (o *op) purge(now int64) {
 	if dead == 0 {
 		return
 	}
+	o.compact()
+}
+
+// compact drops the groups g without o.live[g].
+func (o *op) compact() {
 	o.table.Compact(o.live)
 	o.accs.Compact(o.live)
 	k := 0
 	for g, ok := range o.live {
 		if ok {
-			o.last[k] = o.last[g]
+			if len(o.last) > 0 {
+				o.last[k] = o.last[g]
+			}
 			k++
 		}
 	}
-	o.last = o.last[:k]
+	if len(o.last) > 0 {
+		o.last = o.last[:k]
+	}
 	o.mark = o.mark[:min(len(o.mark), k)]
+	o.countDead()
+	o.setStateKeys()
+}
+
+// countDead counts the groups holding no rows (Retract).
+func (o *op) countDead() {
+	o.dead = 0
+	if !o.spec.Retract {
+		return
+	}
+	for g := range o.accs.Len() {
+		if o.accs.Rows(int32(g)) == 0 {
+			o.dead++
+		}
+	}
+}
+
+func (o *op) setStateKeys() {
 	if o.ctx != nil && o.ctx.Metrics != nil {
-		o.ctx.Metrics.SetStateKeys(o.table.Len())
+		o.ctx.Metrics.SetStateKeys(o.table.Len() - o.dead)
 	}
 }
 
@@ -151,6 +211,9 @@ func (o *op) Open(ctx *runtime.Context) error {
 	o.table = agg.NewTable(o.spec.In, o.spec.KeyCols)
 	o.accs = agg.NewAccs(o.layout)
 	o.outb = runtime.NewBatch(o.out)
+	if o.spec.Retract {
+		o.prev = runtime.NewBatch(o.out)
+	}
 	if o.ttlMs() > 0 {
 		now := o.now()
 		o.nextPurge = now + o.purgeEvery()
@@ -162,6 +225,9 @@ func (o *op) Open(ctx *runtime.Context) error {
 }
 
 func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
+	if o.spec.Retract {
+		return o.processRetract(b, out)
+	}
 	o.rows = o.rows[:0]
 	for i := 0; i < b.Len(); i++ {
 		r := b.Row(i)
@@ -271,12 +337,19 @@ func (o *op) Describe() string {
 	for _, c := range o.spec.KeyCols {
 		keys = append(keys, o.spec.In.Fields[c].Name)
 	}
+	kinds := "+I, -U, +U"
+	if o.spec.Retract {
+		kinds = "+I, -U, +U, -D; over an updating input"
+	}
 	if len(keys) > 0 {
-		fmt.Fprintf(&b, "group aggregate: keys %s, an updating result (+I, -U, +U)\n", strings.Join(keys, ", "))
+		fmt.Fprintf(&b, "group aggregate: keys %s, an updating result (%s)\n", strings.Join(keys, ", "), kinds)
 	} else {
-		b.WriteString("group aggregate: one global group, an updating result (+I, -U, +U)\n")
+		fmt.Fprintf(&b, "group aggregate: one global group, an updating result (%s)\n", kinds)
 	}
 	b.WriteString("state: one entry per key")
+	if o.spec.Retract {
+		b.WriteString(" (with the live values of its MIN, MAX, FIRST_VALUE, LAST_VALUE and LISTAGG, to retract them)")
+	}
 	if o.spec.TTL > 0 {
 		fmt.Fprintf(&b, ", TTL %v in processing time ('table.exec.state.ttl')", o.spec.TTL)
 	} else {
@@ -292,6 +365,10 @@ func (o *op) Close() error {
 	if o.outb != nil {
 		o.outb.Release()
 		o.outb = nil
+	}
+	if o.prev != nil {
+		o.prev.Release()
+		o.prev = nil
 	}
 	return nil
 }

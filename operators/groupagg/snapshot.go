@@ -50,9 +50,8 @@ func (o *op) RestoreState(data []byte) error {
 			o.last = append(o.last, now)
 		}
 	}
-	if o.ctx != nil && o.ctx.Metrics != nil {
-		o.ctx.Metrics.SetStateKeys(o.table.Len())
-	}
+	o.countDead()
+	o.setStateKeys()
 	return nil
 }
 

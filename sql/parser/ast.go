@@ -9,8 +9,8 @@ import (
 )
 
 // Node is the parsed form of a statement: *CreateTable, *DropTable,
-// *ShowTables, *Describe, *CreateTopic, *CreateSubscription, *Set or
-// *Query.
+// *ShowTables, *Describe, *CreateTopic, *CreateSubscription, *Set,
+// *CreateView, *DropView, *CreateFunction or *Query.
 type Node interface {
 	node()
 }
@@ -25,15 +25,22 @@ type CreateTable struct {
 	Columns    []Column
 	Watermark  *Watermark  // nil: no event time
 	PrimaryKey *PrimaryKey // nil: none
-	Options    []Option    // in the order written; keys are unique
-	Pos        Pos         // of CREATE
+	// PartitionedBy are the columns of PARTITIONED BY (…), as declared;
+	// nil without the clause.
+	PartitionedBy []string
+	Options       []Option // in the order written; keys are unique
+	Pos           Pos      // of CREATE
 }
 
-// Column is a column of a CREATE TABLE.
+// Column is a column of a CREATE TABLE: a physical column (name TYPE), or
+// a computed one (name AS Expr), whose Type is runtime.Invalid until the
+// planner types Expr.
 type Column struct {
 	Name     string
 	Type     runtime.Type // Invalid for a ROW
 	Nullable bool
+	Expr     Expr     // the expression of a computed column, else nil
+	Comment  string   // COMMENT '…', or ""
 	Pos      Pos      // of the name
 	Fields   []Column // of a ROW column (ROW<name TYPE, …>); nil for others
 }
@@ -78,11 +85,15 @@ func Flatten(cols []Column) []Column {
 	return out
 }
 
-// Watermark is WATERMARK FOR Column AS Column - INTERVAL Delay.
+// Watermark is WATERMARK FOR Column AS Expr. Expr is kept as written.
+// When it is Column - INTERVAL 'n' UNIT (or Column alone), Delay is that
+// interval (0 for `AS ts`); for any other expression Delay is -1 and the
+// planner must compute the watermark from Expr.
 type Watermark struct {
 	Column string
-	Delay  time.Duration // the allowed disorder; 0 for `AS ts`
-	Pos    Pos           // of WATERMARK
+	Delay  time.Duration // the allowed disorder; -1: see Expr
+	Expr   Expr
+	Pos    Pos // of WATERMARK
 }
 
 // PrimaryKey is [CONSTRAINT Name] PRIMARY KEY (Columns) NOT ENFORCED, or a
@@ -128,7 +139,9 @@ type Describe struct {
 }
 
 // Query is INSERT …, SELECT … or WITH …: its text is the Statement's Text,
-// left for the planner's query parser.
+// which Statement.ParseQuery parses into a *QueryStatement. (The script
+// does not parse it eagerly: the planner still reads Text with its older
+// query parser, which must see every query.)
 type Query struct {
 	Verb string // INSERT, SELECT or WITH, upper case
 	Pos  Pos
@@ -151,6 +164,43 @@ type CreateSubscription struct {
 	Pos      Pos
 }
 
+// CreateView is CREATE [TEMPORARY] VIEW [IF NOT EXISTS] Name [(Columns)]
+// AS Query. Its query is parsed, with positions in the script.
+type CreateView struct {
+	Name        string
+	Temporary   bool
+	IfNotExists bool
+	Columns     []string // nil when not written
+	Query       QueryExpr
+	QueryPos    Pos // of the query's first token
+	Pos         Pos // of CREATE
+}
+
+// DropView is DROP [TEMPORARY] VIEW [IF EXISTS] Name.
+type DropView struct {
+	Name      string
+	Temporary bool
+	IfExists  bool
+	Pos       Pos
+}
+
+// CreateFunction is CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT EXISTS]
+// Name AS 'Identifier' [LANGUAGE Language]: Identifier names the
+// implementation (for Sluice, a function registered from the Go API).
+type CreateFunction struct {
+	Name          string
+	Identifier    string
+	Language      string // upper case; "" when not written
+	Temporary     bool
+	System        bool
+	IfNotExists   bool
+	IdentifierPos Pos
+	Pos           Pos
+}
+
+func (*CreateView) node()         {}
+func (*DropView) node()           {}
+func (*CreateFunction) node()     {}
 func (*CreateTopic) node()        {}
 func (*CreateSubscription) node() {}
 func (*CreateTable) node()        {}
@@ -197,17 +247,28 @@ func (c *CreateTable) String() string {
 		b.WriteString(" (")
 		sep := "\n  "
 		for _, col := range c.Columns {
-			fmt.Fprintf(&b, "%s%s %s", sep, QuoteIdent(col.Name), col.TypeString())
-			if !col.Nullable {
-				b.WriteString(" NOT NULL")
+			if col.Expr != nil {
+				fmt.Fprintf(&b, "%s%s AS %s", sep, QuoteIdent(col.Name), col.Expr)
+			} else {
+				fmt.Fprintf(&b, "%s%s %s", sep, QuoteIdent(col.Name), col.TypeString())
+				if !col.Nullable {
+					b.WriteString(" NOT NULL")
+				}
+			}
+			if col.Comment != "" {
+				b.WriteString(" COMMENT " + QuoteString(col.Comment))
 			}
 			sep = ",\n  "
 		}
 		if w := c.Watermark; w != nil {
-			fmt.Fprintf(&b, "%sWATERMARK FOR %s AS %s", sep, QuoteIdent(w.Column), QuoteIdent(w.Column))
-			if w.Delay != 0 {
-				b.WriteString(" - ")
-				b.WriteString(FormatInterval(w.Delay))
+			fmt.Fprintf(&b, "%sWATERMARK FOR %s AS ", sep, QuoteIdent(w.Column))
+			switch {
+			case w.Expr != nil:
+				b.WriteString(w.Expr.String())
+			case w.Delay == 0:
+				b.WriteString(QuoteIdent(w.Column))
+			default:
+				b.WriteString(QuoteIdent(w.Column) + " - " + FormatInterval(w.Delay))
 			}
 		}
 		if k := c.PrimaryKey; k != nil {
@@ -225,6 +286,11 @@ func (c *CreateTable) String() string {
 			b.WriteString(") NOT ENFORCED")
 		}
 		b.WriteString("\n)")
+	}
+	if c.PartitionedBy != nil {
+		b.WriteString(" PARTITIONED BY (")
+		writeNames(&b, c.PartitionedBy)
+		b.WriteByte(')')
 	}
 	if len(c.Options) > 0 {
 		b.WriteString(" WITH (")
@@ -271,4 +337,48 @@ func FormatInterval(d time.Duration) string {
 		}
 	}
 	return fmt.Sprintf("INTERVAL '%d' MILLISECOND", d/time.Millisecond) // not reached
+}
+
+// String returns the view in canonical form; parsing it gives back the
+// same view.
+func (v *CreateView) String() string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if v.Temporary {
+		b.WriteString("TEMPORARY ")
+	}
+	b.WriteString("VIEW ")
+	if v.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	b.WriteString(QuoteIdent(v.Name))
+	if v.Columns != nil {
+		b.WriteString(" (")
+		writeNames(&b, v.Columns)
+		b.WriteByte(')')
+	}
+	b.WriteString(" AS ")
+	b.WriteString(v.Query.String())
+	return b.String()
+}
+
+// String returns the function in canonical form.
+func (f *CreateFunction) String() string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if f.Temporary {
+		b.WriteString("TEMPORARY ")
+	}
+	if f.System {
+		b.WriteString("SYSTEM ")
+	}
+	b.WriteString("FUNCTION ")
+	if f.IfNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	b.WriteString(QuoteIdent(f.Name) + " AS " + QuoteString(f.Identifier))
+	if f.Language != "" {
+		b.WriteString(" LANGUAGE " + f.Language)
+	}
+	return b.String()
 }

@@ -17,15 +17,132 @@ import (
 var reservedObjects = []string{"TOPIC", "SUBSCRIPTION"}
 
 func (p *parser) create(start token) (Node, error) {
-	switch {
-	case p.accept("TABLE"):
-		return p.createTable(start)
-	case p.accept("TOPIC"):
-		return p.createTopic(start)
-	case p.accept("SUBSCRIPTION"):
-		return p.createSubscription(start)
+	temporary, system := p.accept("TEMPORARY"), false
+	if temporary {
+		system = p.accept("SYSTEM")
 	}
-	return nil, p.expected("TABLE, TOPIC or SUBSCRIPTION after CREATE", "TABLE", "TOPIC", "SUBSCRIPTION")
+	switch {
+	case !temporary && p.accept("TABLE"):
+		return p.createTable(start)
+	case !temporary && p.accept("TOPIC"):
+		return p.createTopic(start)
+	case !temporary && p.accept("SUBSCRIPTION"):
+		return p.createSubscription(start)
+	case !system && p.accept("VIEW"):
+		return p.createView(start, temporary)
+	case p.accept("FUNCTION"):
+		return p.createFunction(start, temporary, system)
+	case temporary && p.peek().is("TABLE"):
+		return nil, p.unsupported(p.peek(), "CREATE TEMPORARY TABLE")
+	}
+	if system {
+		return nil, p.expected("FUNCTION after TEMPORARY SYSTEM", "FUNCTION")
+	}
+	if temporary {
+		return nil, p.expected("VIEW or FUNCTION after TEMPORARY", "VIEW", "FUNCTION")
+	}
+	return nil, p.expected("TABLE, VIEW, FUNCTION, TOPIC or SUBSCRIPTION after CREATE", "TABLE", "VIEW", "FUNCTION", "TOPIC", "SUBSCRIPTION")
+}
+
+// ifNotExists reads IF NOT EXISTS, unless IF is the name itself (then
+// end, one of ends, follows it).
+func (p *parser) ifNotExists(ends ...string) (bool, error) {
+	if !p.peek().is("IF") {
+		return false, nil
+	}
+	t := p.peekAt(1)
+	if t.kind == tEOF || t.isPunct("(") {
+		return false, nil
+	}
+	for _, e := range ends {
+		if t.is(e) {
+			return false, nil
+		}
+	}
+	p.i++
+	for _, kw := range []string{"NOT", "EXISTS"} {
+		if err := p.expectKeyword(kw); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// createView reads CREATE [TEMPORARY] VIEW [IF NOT EXISTS] name [(cols)]
+// AS query; the query is parsed into the AST.
+func (p *parser) createView(start token, temporary bool) (Node, error) {
+	v := &CreateView{Temporary: temporary, Pos: start.pos}
+	var err error
+	if v.IfNotExists, err = p.ifNotExists("AS"); err != nil {
+		return nil, err
+	}
+	if err := p.placeholder(); err != nil {
+		return nil, err
+	}
+	if v.Name, err = p.tableName(); err != nil {
+		return nil, err
+	}
+	if p.peek().isPunct("(") {
+		if v.Columns, err = p.nameList("the column list of the view"); err != nil {
+			return nil, err
+		}
+	}
+	if !p.accept("AS") {
+		return nil, p.want("AS before the query of the view")
+	}
+	v.QueryPos = p.peek().pos
+	if v.Query, err = p.query(); err != nil {
+		return nil, err
+	}
+	return v, p.queryEnd()
+}
+
+// functionLanguages are the languages of CREATE FUNCTION … LANGUAGE.
+var functionLanguages = []string{"GO", "JAVA", "SCALA", "PYTHON", "SQL"}
+
+// createFunction reads CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT
+// EXISTS] name AS 'identifier' [LANGUAGE lang].
+func (p *parser) createFunction(start token, temporary, system bool) (Node, error) {
+	f := &CreateFunction{Temporary: temporary, System: system, Pos: start.pos}
+	var err error
+	if f.IfNotExists, err = p.ifNotExists("AS"); err != nil {
+		return nil, err
+	}
+	name, _, err := p.name("function name")
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.isPunct(".") {
+		return nil, p.errAt(t, "qualified function names are not supported")
+	}
+	f.Name = name
+	if err := p.expectKeyword("AS"); err != nil {
+		return nil, err
+	}
+	it := p.peek()
+	if it.kind != tString || it.val == "" {
+		e := p.want("the function's identifier as a non-empty quoted string")
+		e.Hint = "e.g. CREATE FUNCTION count_char AS 'go:count_char'"
+		return nil, e
+	}
+	p.i++
+	f.Identifier, f.IdentifierPos = it.val, it.pos
+	if p.accept("LANGUAGE") {
+		l := p.peek()
+		for _, lang := range functionLanguages {
+			if l.is(lang) {
+				f.Language = lang
+			}
+		}
+		if f.Language == "" {
+			return nil, p.expected("a language ("+strings.Join(functionLanguages, ", ")+")", functionLanguages...)
+		}
+		p.i++
+	}
+	if t := p.peek(); t.is("USING") {
+		return nil, p.unsupported(t, "CREATE FUNCTION … USING JAR")
+	}
+	return f, p.expectEnd()
 }
 
 // createTopic reads CREATE TOPIC [IF NOT EXISTS] name [WITH (…)].
@@ -94,14 +211,35 @@ func (p *parser) reserved(verb string) error {
 }
 
 func (p *parser) dropTable(start token) (Node, error) {
+	if t := p.peek(); t.is("VIEW") || t.is("TEMPORARY") && p.peekAt(1).is("VIEW") {
+		return p.dropView(start)
+	}
 	if !p.accept("TABLE") {
 		if err := p.reserved("DROP"); err != nil {
 			return nil, err
 		}
-		return nil, p.expected("TABLE after DROP", "TABLE")
+		return nil, p.expected("TABLE or VIEW after DROP", "TABLE", "VIEW")
 	}
 	d := &DropTable{Pos: start.pos}
 	// IF is a clause unless it is the last word (a table called "if").
+	if p.peek().is("IF") && p.peekAt(1).kind != tEOF {
+		p.i++
+		if err := p.expectKeyword("EXISTS"); err != nil {
+			return nil, err
+		}
+		d.IfExists = true
+	}
+	var err error
+	if d.Name, err = p.tableName(); err != nil {
+		return nil, err
+	}
+	return d, p.expectEnd()
+}
+
+// dropView reads DROP [TEMPORARY] VIEW [IF EXISTS] name.
+func (p *parser) dropView(start token) (Node, error) {
+	d := &DropView{Temporary: p.accept("TEMPORARY"), Pos: start.pos}
+	p.i++ // VIEW
 	if p.peek().is("IF") && p.peekAt(1).kind != tEOF {
 		p.i++
 		if err := p.expectKeyword("EXISTS"); err != nil {
@@ -151,6 +289,11 @@ func (p *parser) createTable(start token) (Node, error) {
 			return nil, err
 		}
 	}
+	if t := p.peek(); t.is("PARTITIONED") {
+		if err := p.partitionedBy(ct); err != nil {
+			return nil, err
+		}
+	}
 	with := p.accept("WITH")
 	if with {
 		if err := p.options(ct); err != nil {
@@ -166,6 +309,40 @@ func (p *parser) createTable(start token) (Node, error) {
 		}
 	}
 	return ct, p.expectEnd()
+}
+
+// partitionedBy reads PARTITIONED BY (col, …), whose columns must be
+// columns of the table.
+func (p *parser) partitionedBy(ct *CreateTable) error {
+	p.i++
+	if err := p.expectKeyword("BY"); err != nil {
+		return err
+	}
+	if !p.peek().isPunct("(") {
+		return p.expectPunct("(")
+	}
+	open := p.next()
+	ct.PartitionedBy = []string{}
+	seen := map[int]bool{}
+	for {
+		_, t, err := p.name("column name")
+		if err != nil {
+			return err
+		}
+		i := columnIndex(ct.Columns, t.val)
+		if i < 0 {
+			return p.unknownColumn(ct, t, "unknown partition column")
+		}
+		if seen[i] {
+			return p.errAt(t, "duplicate partition column")
+		}
+		seen[i] = true
+		ct.PartitionedBy = append(ct.PartitionedBy, ct.Columns[i].Name)
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	return p.closeParen(open, "PARTITIONED BY")
 }
 
 // tableElements reads the columns, watermark and primary key after '('.
@@ -231,7 +408,7 @@ func (p *parser) tableElements(ct *CreateTable) error {
 		if i < 0 {
 			return p.unknownColumn(ct, wmCol, "unknown watermark column")
 		}
-		if typ := ct.Columns[i].Type; typ != runtime.Timestamp {
+		if typ := ct.Columns[i].Type; typ != runtime.Timestamp && ct.Columns[i].Expr == nil {
 			e := p.errAt(wmCol, "the watermark column must be TIMESTAMP(3)")
 			e.Hint = fmt.Sprintf("%q is %s", ct.Columns[i].Name, typ)
 			return e
@@ -326,6 +503,19 @@ func (p *parser) column() (Column, columnKey, error) {
 		e.Hint = "did you mean " + kw + "?"
 		return Column{}, key, e
 	}
+	if p.accept("AS") { // a computed column
+		col := Column{Name: name, Nullable: true, Pos: nt.pos}
+		if col.Expr, err = p.expr(); err != nil {
+			return col, key, err
+		}
+		if err := p.comment(&col); err != nil {
+			return col, key, err
+		}
+		if t := p.peek(); t.is("PRIMARY") || t.is("NOT") || t.is("NULL") {
+			return col, key, p.errAt(t, "a computed column takes no constraint")
+		}
+		return col, key, nil
+	}
 	col := Column{Name: name, Nullable: true, Pos: nt.pos}
 	if p.peek().is("ROW") {
 		col.Fields, err = p.rowType()
@@ -366,6 +556,14 @@ func (p *parser) column() (Column, columnKey, error) {
 				return col, key, err
 			}
 			key.declared, key.at = true, t
+		case t.is("COMMENT"):
+			if err := p.comment(&col); err != nil {
+				return col, key, err
+			}
+		case t.is("METADATA"):
+			e := p.errAt(t, "METADATA columns are not supported")
+			e.Hint = "declare the column without METADATA, or leave it out"
+			return col, key, e
 		default:
 			return col, key, nil
 		}
@@ -426,6 +624,25 @@ func (p *parser) rowType() ([]Column, error) {
 			return nil, p.expected(", or " + closing + " after a ROW field")
 		}
 	}
+}
+
+// comment reads COMMENT 'text' of a column, if it comes next.
+func (p *parser) comment(col *Column) error {
+	t := p.peek()
+	if !t.is("COMMENT") {
+		return nil
+	}
+	p.i++
+	c := p.peek()
+	if c.kind != tString {
+		return p.expected("a quoted string after COMMENT")
+	}
+	if col.Comment != "" {
+		return p.errAt(t, "a column has one COMMENT")
+	}
+	p.i++
+	col.Comment = c.val
+	return nil
 }
 
 // typeNames maps each type name to its type.
@@ -538,23 +755,29 @@ func (p *parser) watermark() (*Watermark, token, error) {
 	if err := p.expectKeyword("AS"); err != nil {
 		return nil, col, err
 	}
-	unsupported := func(t token) error {
-		e := p.errAt(t, "unsupported watermark expression")
-		e.Hint = fmt.Sprintf("expected %s or %s - INTERVAL 'n' UNIT", w.Column, w.Column)
-		return e
+	// The fast path: col or col - INTERVAL 'n' UNIT gives Delay (and the
+	// errors of a bad interval); any other expression gives Delay -1.
+	start := p.i
+	fast := false
+	if t := p.peek(); (t.kind == tIdent || t.kind == tQuotedIdent) && strings.EqualFold(t.val, w.Column) {
+		p.i++
+		if t := p.peek(); t.isPunct(",") || t.isPunct(")") {
+			fast = true
+		} else if p.acceptPunct("-") && p.accept("INTERVAL") {
+			if w.Delay, err = p.interval(); err != nil {
+				return nil, col, err
+			}
+			if t := p.peek(); t.isPunct(",") || t.isPunct(")") {
+				fast = true
+			}
+		}
 	}
-	if t := p.peek(); (t.kind != tIdent && t.kind != tQuotedIdent) || !strings.EqualFold(t.val, w.Column) {
-		return nil, col, unsupported(t)
-	}
-	p.i++
-	if t := p.peek(); t.isPunct(",") || t.isPunct(")") {
-		return w, col, nil
-	}
-	if !p.acceptPunct("-") || !p.accept("INTERVAL") {
-		return nil, col, unsupported(p.peek())
-	}
-	if w.Delay, err = p.interval(); err != nil {
+	p.i = start
+	if w.Expr, err = p.expr(); err != nil {
 		return nil, col, err
+	}
+	if !fast {
+		w.Delay = -1
 	}
 	return w, col, nil
 }

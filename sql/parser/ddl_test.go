@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS clicks (
   'fields.page.kind' = 'it''s'
 )`
 	got := parseCreate(t, src)
+	if w := got.Watermark; w == nil || w.Expr == nil || w.Expr.String() != "`ts` - INTERVAL '5' SECOND" || w.Expr.Position() != (Pos{7, 23}) {
+		t.Fatalf("watermark %+v", w)
+	}
+	got.Watermark.Expr = nil
 	want := &CreateTable{
 		Name:        "clicks",
 		IfNotExists: true,
@@ -116,6 +120,21 @@ func TestCreateTableForms(t *testing.T) {
 			t.Fatalf("%s: delay %v is %s, want %s", src, ct.Watermark.Delay, got, want)
 		}
 	}
+	// Any other watermark expression is kept for the planner, with Delay -1.
+	for in, want := range map[string]string{
+		"t2":                           "`t2`",
+		"ts - INTERVAL '5' SECOND + 1": "`ts` - INTERVAL '5' SECOND + 1",
+		"ts + INTERVAL '1' SECOND":     "`ts` + INTERVAL '1' SECOND",
+		"ts - 5":                       "`ts` - 5",
+		"CAST(t2 AS TIMESTAMP(3)) - INTERVAL '2:30' MINUTE TO SECOND": "CAST(`t2` AS TIMESTAMP(3)) - INTERVAL '2:30' MINUTE TO SECOND",
+	} {
+		src := "CREATE TABLE t (ts TIMESTAMP, t2 TIMESTAMP, WATERMARK FOR ts AS " + in + ")"
+		ct := parseCreate(t, src)
+		if w := ct.Watermark; w.Delay != -1 || w.Expr.String() != want || w.Expr.Position() != (Pos{1, 65}) {
+			t.Fatalf("%s: watermark %+v (%v)", src, w, w.Expr)
+		}
+		f(src, "CREATE TABLE `t` (\n  `ts` TIMESTAMP(3),\n  `t2` TIMESTAMP(3),\n  WATERMARK FOR `ts` AS "+want+"\n)")
+	}
 	// Primary keys, at a column or for the table; their columns become NOT NULL.
 	f("CREATE TABLE t (id BIGINT PRIMARY KEY NOT ENFORCED, v INT)",
 		"CREATE TABLE `t` (\n  `id` BIGINT NOT NULL,\n  `v` INT,\n  PRIMARY KEY (`id`) NOT ENFORCED\n)")
@@ -151,13 +170,13 @@ func TestErrors(t *testing.T) {
 	f("SELECT 1;\nSELECT 'x", `line 2:8: unterminated string near "'x"`)
 	// Statements.
 	f("SELCT * FROM t", `line 1:1: unknown statement near "SELCT"; did you mean SELECT?`)
-	f("SHOW TABLES;\n  UPDATE t SET a = 1", `line 2:3: unknown statement near "UPDATE"; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH`)
-	f("(SELECT 1)", `line 1:1: unknown statement near "("; expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH`)
-	f("CREATE TABEL t (a INT)", `line 1:8: expected TABLE, TOPIC or SUBSCRIPTION after CREATE near "TABEL"; did you mean TABLE?`)
-	f("CREATE VIEW v AS SELECT 1", `line 1:8: expected TABLE, TOPIC or SUBSCRIPTION after CREATE near "VIEW"`)
-	f("CREATE", `line 1:7: expected TABLE, TOPIC or SUBSCRIPTION after CREATE at end of input`)
+	f("SHOW TABLES;\n  UPDATE t SET a = 1", `line 2:3: unknown statement near "UPDATE"; expected CREATE TABLE, CREATE VIEW, CREATE FUNCTION, DROP TABLE, DROP VIEW, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH`)
+	f("(SELECT 1)", `line 1:1: unknown statement near "("; expected CREATE TABLE, CREATE VIEW, CREATE FUNCTION, DROP TABLE, DROP VIEW, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH`)
+	f("CREATE TABEL t (a INT)", `line 1:8: expected TABLE, VIEW, FUNCTION, TOPIC or SUBSCRIPTION after CREATE near "TABEL"; did you mean TABLE?`)
+	f("CREATE VEIW v AS SELECT 1", `line 1:8: expected TABLE, VIEW, FUNCTION, TOPIC or SUBSCRIPTION after CREATE near "VEIW"; did you mean VIEW?`)
+	f("CREATE", `line 1:7: expected TABLE, VIEW, FUNCTION, TOPIC or SUBSCRIPTION after CREATE at end of input`)
 	f("drop subscription s", `line 1:6: DROP SUBSCRIPTION is not supported yet near "subscription"`)
-	f("DROP TALBE t", `line 1:6: expected TABLE after DROP near "TALBE"; did you mean TABLE?`)
+	f("DROP TALBE t", `line 1:6: expected TABLE or VIEW after DROP near "TALBE"; did you mean TABLE?`)
 	f("DROP TABLE;", `line 1:11: expected table name near ";"`)
 	f("DROP TABLE IF EXIST t", `line 1:15: expected EXISTS near "EXIST"; did you mean EXISTS?`)
 	f("DROP TABLE a b", `line 1:14: expected end of statement near "b"`)
@@ -215,10 +234,6 @@ func TestErrors(t *testing.T) {
 	f("CREATE TABLE t (a INT, b INT, WATERMARK FOR rowtime AS rowtime)", `line 1:45: unknown watermark column near "rowtime"; the columns are a, b`)
 	f("CREATE TABLE t (WATERMARK FOR ts AS ts)", `line 1:31: unknown watermark column near "ts"; the table has no columns`)
 	f("CREATE TABLE t (id BIGINT, WATERMARK FOR id AS id)", `line 1:42: the watermark column must be TIMESTAMP(3) near "id"; "id" is BIGINT`)
-	f("CREATE TABLE t (ts TIMESTAMP, t2 TIMESTAMP, WATERMARK FOR ts AS t2)", `line 1:65: unsupported watermark expression near "t2"; expected ts or ts - INTERVAL 'n' UNIT`)
-	f(ts+"'5' SECOND + 1)", `line 1:79: expected ',' or ')' near "+"`)
-	f("CREATE TABLE t (ts TIMESTAMP, WATERMARK FOR ts AS ts + INTERVAL '1' SECOND)", `line 1:54: unsupported watermark expression near "+"; expected ts or ts - INTERVAL 'n' UNIT`)
-	f("CREATE TABLE t (ts TIMESTAMP, WATERMARK FOR ts AS ts - 5)", `line 1:56: unsupported watermark expression near "5"; expected ts or ts - INTERVAL 'n' UNIT`)
 	f(ts+"'1.5' SECOND)", `line 1:68: the interval's count must be a whole number near "'1.5'"; e.g. INTERVAL '5' SECOND or INTERVAL '1500' MILLISECOND`)
 	f(ts+"'5 seconds')", `line 1:68: the interval's count must be a whole number near "'5 seconds'"; e.g. INTERVAL '5' SECOND or INTERVAL '1500' MILLISECOND`)
 	f(ts+"'-5' SECOND)", `line 1:68: the interval must not be negative near "'-5'"`)

@@ -48,12 +48,15 @@ type lexer struct {
 
 // lex returns the tokens of src, without comments and white space. An
 // unterminated string, quoted name or comment is an error at its start.
-func lex(src string) ([]token, error) {
-	l := &lexer{src: src, line: 1, col: 1}
+func lex(src string) ([]token, error) { return lexAt(src, Pos{1, 1}) }
+
+// lexAt is lex for a text that starts at the position at of a script.
+func lexAt(src string, at Pos) ([]token, error) {
+	l := &lexer{src: src, line: max(at.Line, 1), col: max(at.Col, 1)}
 	if strings.HasPrefix(src, "\uFEFF") { // a byte order mark is not a character of the first line
 		l.off = len("\uFEFF")
 	}
-	var toks []token
+	toks := make([]token, 0, len(src)/6+8) // about one token in six bytes of SQL
 	for {
 		t, err := l.next()
 		if err != nil {

@@ -10,8 +10,10 @@ import (
 // tEOF: the statement's ';' or the end of the input, so that errors at
 // the end have a position.
 type parser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int   // nesting of expressions and queries
+	match []int // the index of the ')' closing each '(', computed when needed
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -117,6 +119,9 @@ func (p *parser) name(what string) (string, token, error) {
 		}
 		p.i++
 		return t.val, t, nil
+	}
+	if err := p.placeholder(); err != nil {
+		return "", t, err
 	}
 	e := p.errAt(t, "expected "+what)
 	if t.kind == tString || t.kind == tDQuoted {

@@ -18,9 +18,13 @@ const (
 	KindCreateTopic
 	KindCreateSubscription
 	KindSet
+	KindCreateView
+	KindDropView
+	KindCreateFunction
 )
 
-var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY", "CREATE TOPIC", "CREATE SUBSCRIPTION", "SET"}
+var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY", "CREATE TOPIC",
+	"CREATE SUBSCRIPTION", "SET", "CREATE VIEW", "DROP VIEW", "CREATE FUNCTION"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -140,6 +144,12 @@ func kindOf(n Node) Kind {
 		return KindCreateSubscription
 	case *Set:
 		return KindSet
+	case *CreateView:
+		return KindCreateView
+	case *DropView:
+		return KindDropView
+	case *CreateFunction:
+		return KindCreateFunction
 	}
 	return 0
 }
@@ -172,7 +182,7 @@ func (p *parser) statement() (Node, error) {
 		return &Query{Verb: strings.ToUpper(t.text), Pos: t.pos}, nil
 	}
 	e := p.errAt(t, "unknown statement")
-	e.Hint = "expected CREATE TABLE, DROP TABLE, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH"
+	e.Hint = "expected CREATE TABLE, CREATE VIEW, CREATE FUNCTION, DROP TABLE, DROP VIEW, SHOW TABLES, DESCRIBE, SET, INSERT, SELECT or WITH"
 	if t.kind == tIdent {
 		if near := nearestKeyword(t.text, statementVerbs); near != "" {
 			e.Hint = "did you mean " + near + "?"

@@ -14,22 +14,27 @@ import (
 // WindowBoundCall, and Query.Scalar rejects them where a scalar is needed
 // (or, for a malformed call, says what is wrong with it).
 
-var aggregates = map[string]bool{"COUNT": true, "SUM": true, "MIN": true, "MAX": true, "AVG": true}
+var aggregates = map[string]bool{"COUNT": true, "SUM": true, "MIN": true, "MAX": true, "AVG": true,
+	"FIRST_VALUE": true, "LAST_VALUE": true, "LISTAGG": true, "STDDEV_POP": true, "STDDEV_SAMP": true, "STDDEV": true,
+	"VAR_POP": true, "VAR_SAMP": true, "VARIANCE": true, "BOOL_AND": true, "BOOL_OR": true}
 
 var windowKinds = map[string]bool{"TUMBLE": true, "HOP": true, "SESSION": true}
 
 // AggregateCall recognises a call of an aggregate function: fn is COUNT,
-// SUM, MIN, MAX or AVG (upper case) and arg its argument; star is true, and
-// arg nil, for COUNT(*); distinct for COUNT(DISTINCT x) and the like. ok is
-// false for anything else, including a malformed call such as SUM(*) or
-// SUM(a, b), which Query.Scalar reports.
+// SUM, MIN, MAX, AVG, FIRST_VALUE, LAST_VALUE, LISTAGG, STDDEV_POP,
+// STDDEV_SAMP, STDDEV, VAR_POP, VAR_SAMP, VARIANCE, BOOL_AND or BOOL_OR
+// (upper case) and arg its argument; star is true, and arg nil, for
+// COUNT(*); distinct for COUNT(DISTINCT x) and the like. LISTAGG may have
+// a second argument, a string literal (ListAggSeparator). ok is false for
+// anything else, including a malformed call such as SUM(*) or SUM(a, b),
+// which Query.Scalar reports.
 func AggregateCall(e sqlparser.Expr) (fn string, arg sqlparser.Expr, distinct, star, ok bool) {
 	f, isFunc := e.(*sqlparser.FuncExpr)
 	if !isFunc || !f.Qualifier.IsEmpty() {
 		return "", nil, false, false, false
 	}
 	fn = strings.ToUpper(f.Name.String())
-	if !aggregates[fn] || len(f.Exprs) != 1 {
+	if !aggregates[fn] || len(f.Exprs) != 1 && !(fn == "LISTAGG" && len(f.Exprs) == 2 && stringLiteral(f.Exprs[1]) != nil) {
 		return "", nil, false, false, false
 	}
 	switch a := f.Exprs[0].(type) {
@@ -45,6 +50,32 @@ func AggregateCall(e sqlparser.Expr) (fn string, arg sqlparser.Expr, distinct, s
 		return fn, a.Expr, f.Distinct, false, true
 	}
 	return "", nil, false, false, false
+}
+
+// ListAggSeparator returns the separator of a call LISTAGG(x, 'sep')
+// that AggregateCall recognises, and false for LISTAGG(x) or any other
+// call.
+func ListAggSeparator(e sqlparser.Expr) (string, bool) {
+	f, isFunc := e.(*sqlparser.FuncExpr)
+	if !isFunc || !strings.EqualFold(f.Name.String(), "LISTAGG") || len(f.Exprs) != 2 {
+		return "", false
+	}
+	if v := stringLiteral(f.Exprs[1]); v != nil {
+		return string(v.Val), true
+	}
+	return "", false
+}
+
+// stringLiteral returns the string literal an argument is, or nil.
+func stringLiteral(se sqlparser.SelectExpr) *sqlparser.SQLVal {
+	a, ok := se.(*sqlparser.AliasedExpr)
+	if !ok || !a.As.IsEmpty() {
+		return nil
+	}
+	if v, ok := a.Expr.(*sqlparser.SQLVal); ok && v.Type == sqlparser.StrVal {
+		return v
+	}
+	return nil
 }
 
 // WindowCall recognises a group window function of GROUP BY:

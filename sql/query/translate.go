@@ -528,6 +528,9 @@ func aggregateMisuse(f *sqlparser.FuncExpr, name string) string {
 			return "a function argument cannot have an alias"
 		}
 	}
+	if name == "LISTAGG" {
+		return "LISTAGG takes a value and, optionally, a separator written as a string literal"
+	}
 	return name + " takes one argument"
 }
 
