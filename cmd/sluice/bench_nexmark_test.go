@@ -122,12 +122,12 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 	for _, q := range []string{"q0", "q1"} {
 		f := rows[q]
 		switch {
-		case len(f) == 10:
-			check(q, q)
 		case len(f) > 3 && f[1] == "not" && f[2] == "supported:":
 			if q == "q0" && !regexp.MustCompile(`^ddl\.sql:\d+:\d+: .*VIEW`).MatchString(strings.Join(f[3:], " ")) {
 				t.Fatalf("q0 not supported for %q, want the VIEW at its place in ddl.sql", strings.Join(f[3:], " "))
 			}
+		case len(f) == 10:
+			check(q, q)
 		default:
 			t.Fatalf("no row for %s:\n%s", q, out)
 		}
@@ -232,5 +232,70 @@ func TestBenchNexmarkStopsOnSIGINT(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "sluice: bench interrupted") {
 		t.Fatalf("stderr does not say it was interrupted:\n%s", stderr.String())
+	}
+}
+
+// TestBenchNexmarkMarkdownListsWhatRan: --markdown prints the README's
+// table: the generator and the queries that ran, with their ratios to
+// Flink, then the queries that did not.
+func TestBenchNexmarkMarkdownListsWhatRan(t *testing.T) {
+	out, errOut, code := sluiceExit(t, "bench", "nexmark", "--markdown", "--queries", q2File(t)+",q0", "--events", "20000", "--runs", "1")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	if lines[0] != nexmarkMarkdownHeader || lines[1] != "| --- | --- | --- | --- | --- |" {
+		t.Fatalf("header:\n%s", out)
+	}
+	gen := regexp.MustCompile(`^\| generator alone \(the ceiling\) \| \d+\.\d\d M \| \d+\.\d\d M \| - \| - \|$`)
+	q2 := regexp.MustCompile(`^\| q2\.sql \| \d+\.\d\d M \| (\d+\.\d\d) M \| (\d+\.\d\d)× \| (\d+\.\d\d)× \|$`)
+	if !gen.MatchString(lines[2]) || !q2.MatchString(lines[3]) {
+		t.Fatalf("rows:\n%s", out)
+	}
+	m := q2.FindStringSubmatch(lines[3])
+	perCore, _ := strconv.ParseFloat(m[1], 64)
+	v1, _ := strconv.ParseFloat(m[2], 64)
+	if f := flinkFigure(t, "q2"); math.Abs(v1-perCore*1e6/f.V1PerCore) > 0.005+0.005e6/f.V1PerCore {
+		t.Fatalf("×v1 %v, want %v M / %v", v1, perCore, f.V1PerCore)
+	}
+	if !strings.Contains(out, "20000 events per run, parallelism ") {
+		t.Fatalf("no run line:\n%s", out)
+	}
+	if lines[4] == "| q0 |" || (!strings.HasPrefix(lines[4], "| q0 | ") && !strings.Contains(out, "Not supported yet: q0.")) {
+		t.Fatalf("q0 neither ran nor is listed as not supported:\n%s", out)
+	}
+	if _, _, code := sluiceExit(t, "bench", "nexmark", "--markdown", "--json"); code != 2 {
+		t.Fatalf("--markdown --json: exit %d, want 2", code)
+	}
+}
+
+// TestReadmeNexmarkTableHasTheColumnsOfMarkdown: the README's Nexmark
+// table is the output of --markdown: same header, rows of five cells
+// naming the generator or a query.
+func TestReadmeNexmarkTableHasTheColumnsOfMarkdown(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "<!-- nexmark: ./sluice bench nexmark --markdown -->\n")
+	if ok {
+		block, _, ok = strings.Cut(block, "<!-- end nexmark -->")
+	}
+	if !ok {
+		t.Fatal("README.md has no <!-- nexmark: ./sluice bench nexmark --markdown --> … <!-- end nexmark --> block")
+	}
+	lines := strings.Split(strings.TrimSpace(block), "\n")
+	if len(lines) < 4 || lines[0] != nexmarkMarkdownHeader || lines[1] != "| --- | --- | --- | --- | --- |" {
+		t.Fatalf("the README's Nexmark table does not start with --markdown's header:\n%s", block)
+	}
+	row := regexp.MustCompile(`^\| (generator alone \(the ceiling\)|q\d+) \| \d+\.\d\d M \| \d+\.\d\d M \| (-|\d+\.\d\d×) \| (-|\d+\.\d\d×) \|$`)
+	i := 2
+	for ; i < len(lines) && lines[i] != ""; i++ {
+		if !row.MatchString(lines[i]) {
+			t.Errorf("README's Nexmark table: row %q is not one of --markdown's", lines[i])
+		}
+	}
+	if i+1 >= len(lines) || !regexp.MustCompile(`^\d+ events per run, parallelism \d+, GOMAXPROCS \d+, median of \d+ runs\.`).MatchString(lines[i+1]) {
+		t.Errorf("README's Nexmark table has no line saying how it was run after it:\n%s", block)
 	}
 }
