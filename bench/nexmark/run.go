@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,6 +156,7 @@ func RunSQL(ctx context.Context, name, query string, events int64, parallelism i
 	if plan.Graph == nil {
 		return Result{}, &UnsupportedError{Query: name, Err: errors.New("the job has no INSERT")}
 	}
+	goruntime.GC() // the garbage of earlier runs is not this run's work
 	cpu0 := cpuTime()
 	start := time.Now()
 	err = runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: parallelism, Metrics: set})
