@@ -197,8 +197,16 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 // overflow): it names what was computed (the output column, or WHERE), the
 // expression, and the input row, and the job fails with it.
 func (c *calc) evalError(what string, b *runtime.Batch, err error) error {
+	// The row of an overflow or of a failed user-defined function.
+	r := -1
 	var oe *expr.OverflowError
-	if !errors.As(err, &oe) || oe.Row < 0 || oe.Row >= b.N || b.Schema == nil {
+	var fe *expr.FuncError
+	if errors.As(err, &oe) {
+		r = oe.Row
+	} else if errors.As(err, &fe) {
+		r = fe.Row
+	}
+	if r < 0 || r >= b.N || b.Schema == nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var row strings.Builder
@@ -206,7 +214,7 @@ func (c *calc) evalError(what string, b *runtime.Batch, err error) error {
 		if i > 0 {
 			row.WriteString(", ")
 		}
-		v := b.Cols[i].Value(oe.Row).String()
+		v := b.Cols[i].Value(r).String()
 		if len(v) > 64 {
 			v = v[:64] + "…"
 		}

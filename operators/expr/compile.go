@@ -73,6 +73,25 @@ type Compiled struct {
 // (ROUND(2.675, 2) = 2.68). MOD(a, b) is a % b. COALESCE returns its first
 // non-NULL argument and IF(c, a, b) is CASE WHEN c THEN a ELSE b END.
 //
+// More functions follow Flink's definitions, NULL in giving NULL out unless
+// said otherwise: date and time functions in UTC (funcs_time.go:
+// DATE_FORMAT with Java's pattern letters, EXTRACT(unit, ts) — the function
+// form of EXTRACT(unit FROM ts) —, YEAR … SECOND, TO_TIMESTAMP,
+// UNIX_TIMESTAMP, FROM_UNIXTIME, TO_TIMESTAMP_LTZ, TIMESTAMPADD,
+// TIMESTAMPDIFF, FLOOR/CEIL(ts, unit), CURRENT_TIMESTAMP), string functions
+// (funcs_string.go: REGEXP*, with Go's RE2 syntax, SPLIT_INDEX, REPLACE,
+// POSITION, LOCATE, LPAD, RPAD, LTRIM, RTRIM, INITCAP, REVERSE, REPEAT,
+// LEFT, RIGHT, CONCAT_WS, MD5, SHA1, SHA256) and math functions
+// (funcs_math.go: POWER, SQRT, LN, LOG, EXP, trigonometry, SIGN, GREATEST,
+// LEAST, TRUNCATE, PI), whose DOUBLE results are NULL where undefined. A
+// constant pattern, regular expression or unit argument is checked and
+// translated at compile time; an invalid one is a compile error. A call
+// whose arguments are all constant folds, except for the functions of the
+// processing time (UNIX_TIMESTAMP(), CURRENT_TIMESTAMP, NOW) and volatile
+// registered functions. An argument of the wrong type is an error naming
+// the function and the argument: "DATE_FORMAT's 2nd argument is BIGINT,
+// not VARCHAR".
+//
 // Unknown columns or functions, wrong argument counts and type mismatches are
 // errors of type *Error naming the expression.
 func Compile(e Expr, in *runtime.Schema) (*Compiled, error) {

@@ -247,9 +247,9 @@ func Like(x, pattern Expr) Expr { return &likeExpr{x: x, pattern: pattern} }
 // Cast converts x to type t (see Compile for the conversions).
 func Cast(x Expr, t runtime.Type) Expr { return &castExpr{x: x, to: t} }
 
-// Call applies the function called name (case-insensitive) to args. The
-// functions are UPPER, LOWER, CONCAT, SUBSTRING, CHAR_LENGTH, TRIM, ABS,
-// ROUND, FLOOR, CEIL, MOD, COALESCE and IF; see Compile.
+// Call applies the function called name (case-insensitive) to args: a
+// built-in (see Compile and the funcs_*.go files; FunctionNames lists them)
+// or a function registered with RegisterFunction.
 func Call(name string, args ...Expr) Expr {
 	return &callExpr{name: strings.ToUpper(name), args: append([]Expr(nil), args...)}
 }

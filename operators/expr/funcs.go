@@ -3,10 +3,12 @@ package expr
 import (
 	"bytes"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -16,10 +18,12 @@ type function struct {
 	compile  func(c *compiler, e *callExpr, args []*node) (*node, error)
 }
 
-var functions map[string]function
+// functions are the built-in functions by upper-case name; the funcs_*.go
+// files add theirs in their init.
+var functions = map[string]function{}
 
 func init() {
-	functions = map[string]function{
+	builtins := map[string]function{
 		"UPPER":       {1, 1, strFunc(strings.ToUpper)},
 		"LOWER":       {1, 1, strFunc(strings.ToLower)},
 		"TRIM":        {1, 1, strFunc(func(s string) string { return strings.Trim(s, " ") })},
@@ -27,8 +31,8 @@ func init() {
 		"CONCAT":      {1, -1, concat},
 		"SUBSTRING":   {2, 3, substring},
 		"ABS":         {1, 1, abs},
-		"FLOOR":       {1, 1, floorCeil(math.Floor)},
-		"CEIL":        {1, 1, floorCeil(math.Ceil)},
+		"FLOOR":       {1, 2, floorCeil(math.Floor)},
+		"CEIL":        {1, 2, floorCeil(math.Ceil)},
 		"ROUND":       {1, 2, round},
 		"MOD": {2, 2, func(c *compiler, e *callExpr, a []*node) (*node, error) {
 			return c.arith(OpMod, a[0], a[1], e, "MOD")
@@ -43,12 +47,25 @@ func init() {
 			return c.choose([]*node{c.coerce(a[0], runtime.Boolean)}, a[1:2], a[2], e, "IF branches")
 		}},
 	}
+	for name, f := range builtins {
+		functions[name] = f
+	}
 }
 
 func (c *compiler) call(e *callExpr) (*node, error) {
 	f, ok := functions[e.name]
 	if !ok {
-		return nil, errorf(e, "unknown function %s", e.name)
+		if u := lookupUDF(e.name); u != nil {
+			f = function{len(u.Params), len(u.Params), u.compile}
+			ok = true
+		}
+	}
+	if !ok {
+		hint := ""
+		if n := suggest.Nearest(e.name, FunctionNames()); n != "" {
+			hint = " (did you mean " + n + "?)"
+		}
+		return nil, errorf(e, "unknown function %s%s", e.name, hint)
 	}
 	if n := len(e.args); n < f.min || f.max >= 0 && n > f.max {
 		var want string
@@ -77,13 +94,54 @@ func (c *compiler) call(e *callExpr) (*node, error) {
 	return f.compile(c, e, args)
 }
 
+// IsFunction reports whether name (case-insensitive) is a scalar function
+// Compile knows: a built-in or a function registered with RegisterFunction.
+func IsFunction(name string) bool {
+	name = strings.ToUpper(name)
+	if _, ok := functions[name]; ok {
+		return true
+	}
+	return lookupUDF(name) != nil
+}
+
+// FunctionNames lists the scalar functions Compile knows, built-in and
+// registered, in upper case and sorted (for "did you mean" hints).
+func FunctionNames() []string {
+	names := make([]string, 0, len(functions))
+	for n := range functions {
+		names = append(names, n)
+	}
+	udfMu.RLock()
+	for n := range udfs {
+		names = append(names, n)
+	}
+	udfMu.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
 // wantArg checks that args[i] has a type accepted by ok, naming what in the
 // error; a NULL constant is accepted.
 func wantArg(e *callExpr, args []*node, i int, what string, ok func(runtime.Type) bool) error {
 	if isNullConst(args[i]) || ok(args[i].typ) {
 		return nil
 	}
-	return errorf(e, "argument %d of %s must be %s, not %s", i+1, e.name, what, args[i].typ)
+	return errorf(e, "%s's %s argument is %s, not %s", e.name, ordinal(i+1), args[i].typ, what)
+}
+
+// ordinal spells n as 1st, 2nd, 3rd, 4th, ….
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
 }
 
 func isVarchar(t runtime.Type) bool { return t == runtime.Varchar }
@@ -290,6 +348,9 @@ func abs(c *compiler, e *callExpr, args []*node) (*node, error) {
 func floorCeil(f func(float64) float64) func(*compiler, *callExpr, []*node) (*node, error) {
 	return func(c *compiler, e *callExpr, args []*node) (*node, error) {
 		x := args[0]
+		if len(args) == 2 || x.typ == runtime.Timestamp {
+			return floorCeilTime(e, args, f(0.5) == 0)
+		}
 		if err := wantArg(e, args, 0, "numeric", runtime.Type.Numeric); err != nil {
 			return nil, err
 		}

@@ -38,6 +38,8 @@ type fault struct {
 	row  int32 // physical row of the top batch
 	expr string
 	typ  runtime.Type
+	fn   string // a user-defined function that failed (err), else "" (an overflow)
+	err  error
 }
 
 func (f *faults) reset() { f.list = f.list[:0] }
@@ -68,6 +70,9 @@ func (f *faults) err() error {
 		return nil
 	}
 	ft := f.list[0]
+	if ft.err != nil {
+		return &FuncError{Func: ft.fn, Expr: ft.expr, Row: int(ft.row), Err: ft.err}
+	}
 	return &OverflowError{Expr: ft.expr, Type: ft.typ, Row: int(ft.row)}
 }
 
@@ -333,5 +338,8 @@ func checkedNeg(a, out []int64, abs bool) bool {
 }
 
 func (ft fault) error() string {
+	if ft.err != nil {
+		return (&FuncError{Func: ft.fn, Expr: ft.expr, Row: int(ft.row), Err: ft.err}).Error()
+	}
 	return (&OverflowError{Expr: ft.expr, Type: ft.typ, Row: int(ft.row)}).Error()
 }

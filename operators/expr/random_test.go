@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -28,7 +29,8 @@ func randomExpr(r *rand.Rand, depth int) Expr {
 			return []Expr{Int(0), Int(1), Int(-1), Int(math.MaxInt64), Int(math.MinInt64), Int(3),
 				Float(0), Float(2.5), Float(math.NaN()), Float(-1e300),
 				Str(""), Str("a%"), Str("_é%"), Str("42"), Str("true"),
-				Bool(true), Bool(false), Timestamp(0), Timestamp(1000)}[r.IntN(19)]
+				Bool(true), Bool(false), Timestamp(0), Timestamp(1000),
+				Str("DAY"), Str("yyyy-MM-dd HH:mm:ss.SSS"), Str("(a|é)+"), Str("$1-x")}[r.IntN(23)]
 		}
 		return Null(runtime.Type(1 + r.IntN(6)))
 	}
@@ -56,13 +58,28 @@ func randomExpr(r *rand.Rand, depth int) Expr {
 	case 10:
 		return Cast(sub(), runtime.Type(1+r.IntN(6)))
 	}
-	names := []string{"UPPER", "LOWER", "CONCAT", "SUBSTRING", "CHAR_LENGTH", "TRIM", "ABS", "ROUND", "FLOOR", "CEIL", "MOD", "COALESCE", "IF"}
+	names := randomFuncs()
 	args := make([]Expr, 1+r.IntN(3))
 	for i := range args {
 		args[i] = sub()
 	}
 	return Call(names[r.IntN(len(names))], args...)
 }
+
+// randomFuncs are the built-in functions whose value depends only on their
+// arguments (not the processing time), sorted.
+var randomFuncs = sync.OnceValue(func() []string {
+	var names []string
+	for n := range functions {
+		switch n {
+		case "UNIX_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW":
+			continue
+		}
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+})
 
 // checkRandom compiles and evaluates random expressions: evaluating through
 // a selection vector must equal evaluating the compact rows, Select must

@@ -21,7 +21,7 @@ type pane struct {
 // alignedOp aggregates tumbling and hopping windows.
 type alignedOp struct {
 	common
-	panes map[int64]*pane // by start
+	panes map[int64]*pane // by end
 	order []*pane         // by end
 	last  *pane
 	free  []*pane
@@ -29,11 +29,13 @@ type alignedOp struct {
 	lates []int32
 }
 
-func (o *alignedOp) pane(start int64) *pane {
-	if o.last != nil && o.last.start == start {
+// pane returns the pane of window [start, end), made if need be. Panes
+// are found by end: cumulating windows share their start.
+func (o *alignedOp) pane(start, end int64) *pane {
+	if o.last != nil && o.last.end == end {
 		return o.last
 	}
-	p := o.panes[start]
+	p := o.panes[end]
 	if p == nil {
 		if n := len(o.free); n > 0 {
 			p = o.free[n-1]
@@ -41,8 +43,8 @@ func (o *alignedOp) pane(start int64) *pane {
 		} else {
 			p = &pane{table: agg.NewTable(o.spec.In, o.spec.KeyCols), accs: agg.NewAccs(o.layout)}
 		}
-		p.start, p.end = start, start+o.spec.Window.Size
-		o.panes[start] = p
+		p.start, p.end = start, end
+		o.panes[end] = p
 		// Keep order sorted by end; new windows are nearly always last.
 		i := sort.Search(len(o.order), func(i int) bool { return o.order[i].end > p.end })
 		o.order = append(o.order, nil)
@@ -83,12 +85,20 @@ func (o *alignedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 			o.nrows = append(o.nrows, int32(r2))
 		}
 		live := false
-		for s := last; s > last-w.Size; s -= w.Slide {
-			if s+w.Size-1+o.lateness <= o.wm {
+		// The windows of the run, latest end first: those of a hop start
+		// every slide; cumulating windows share the start of their
+		// largest one and end every step (Slide) up to it.
+		start, end, step := last, last+w.Size, -w.Slide
+		if w.Kind == Cumulating {
+			start = ts - floorMod(ts-w.Offset, w.Size)
+			end, step = start+w.Size, 0
+		}
+		for ; end > last; start, end = start+step, end-w.Slide {
+			if end-1+o.lateness <= o.wm {
 				break // this and every earlier window is closed
 			}
 			live = true
-			p := o.pane(s)
+			p := o.pane(start, end)
 			if !p.fired && p.end-1 <= o.wm {
 				// A window first seen after the watermark passed its end,
 				// within the allowed lateness: it fires at once, like a
@@ -173,7 +183,7 @@ func (o *alignedOp) Finish(out runtime.Output) error {
 }
 
 func (o *alignedOp) release(p *pane) {
-	delete(o.panes, p.start)
+	delete(o.panes, p.end)
 	if o.last == p {
 		o.last = nil
 	}

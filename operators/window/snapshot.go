@@ -15,9 +15,11 @@ import (
 //
 //	window (string, e.g. "TUMBLE(10s)"), key columns, watermark (8 bytes)
 //
-// tumbling and hopping windows then hold their open panes by end time:
+// tumbling, hopping and cumulating windows then hold their open panes by
+// end time:
 //
-//	npanes, per pane: start (8 bytes), fired (byte), key table, accumulators
+//	npanes, per pane: start (8 bytes), end (8 bytes, cumulating windows
+//	only), fired (byte), key table, accumulators
 //
 // session windows their key table, accumulators and timers as they are:
 //
@@ -41,6 +43,8 @@ func (c *common) snapKind() string {
 		return "tumbling window"
 	case Hopping:
 		return "hopping window"
+	case Cumulating:
+		return "cumulating window"
 	}
 	return "session window"
 }
@@ -93,6 +97,9 @@ func (o *alignedOp) SnapshotState(int64) ([]byte, error) {
 	e.Int(len(o.order))
 	for _, p := range o.order {
 		e.Int64(p.start)
+		if o.spec.Window.Kind == Cumulating {
+			e.Int64(p.end)
+		}
 		e.Bool(p.fired)
 		p.table.AppendSnapshot(e)
 		p.accs.AppendSnapshot(e)
@@ -115,15 +122,19 @@ func (o *alignedOp) RestoreState(data []byte) error {
 	n := d.Int(math.MaxInt32)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		start := d.Int64()
+		end := start + o.spec.Window.Size
+		if o.spec.Window.Kind == Cumulating {
+			end = d.Int64()
+		}
 		fired := d.Bool()
 		if d.Err() != nil {
 			break
 		}
-		if o.panes[start] != nil {
-			d.Fail("window starting at %d appears twice", start)
+		if o.panes[end] != nil || end <= start {
+			d.Fail("window [%d, %d) appears twice, or is empty", start, end)
 			break
 		}
-		p := o.pane(start)
+		p := o.pane(start, end)
 		p.fired = fired
 		p.table.RestoreSnapshot(d)
 		p.accs.RestoreSnapshot(d)

@@ -1,5 +1,7 @@
 // Package window implements event-time group windows — tumbling, hopping
-// (sliding) and session — with incremental aggregates.
+// (sliding), cumulating and session — with incremental aggregates, and the
+// assignment of rows to windows of the window table-valued functions
+// (NewAssign).
 //
 // A window [start, end) fires when the watermark reaches end-1, emitting one
 // row per key: the key columns, window_start, window_end and the aggregates.
@@ -27,17 +29,18 @@ const (
 	Tumbling Kind = iota + 1
 	Hopping
 	Session
+	Cumulating // see Cumulate
 )
 
-func (k Kind) String() string { return [...]string{"", "TUMBLE", "HOP", "SESSION"}[k] }
+func (k Kind) String() string { return [...]string{"", "TUMBLE", "HOP", "SESSION", "CUMULATE"}[k] }
 
 // Assigner says which windows a row belongs to. Times in milliseconds.
 type Assigner struct {
 	Kind   Kind
-	Size   int64 // tumbling, hopping
-	Slide  int64 // hopping
+	Size   int64 // tumbling, hopping; cumulating: the largest window
+	Slide  int64 // hopping; cumulating: the step
 	Gap    int64 // session
-	Offset int64 // tumbling, hopping: windows start at Offset + k×Slide
+	Offset int64 // tumbling, hopping, cumulating: windows start at Offset + k×Slide (cumulating: k×Size)
 }
 
 // Tumble returns tumbling windows of the given size.
@@ -61,6 +64,8 @@ func (a Assigner) String() string {
 		return fmt.Sprintf("TUMBLE(%s)", time.Duration(a.Size)*time.Millisecond)
 	case Hopping:
 		return fmt.Sprintf("HOP(slide %s, size %s)", time.Duration(a.Slide)*time.Millisecond, time.Duration(a.Size)*time.Millisecond)
+	case Cumulating:
+		return fmt.Sprintf("CUMULATE(step %s, size %s)", time.Duration(a.Slide)*time.Millisecond, time.Duration(a.Size)*time.Millisecond)
 	case Session:
 		return fmt.Sprintf("SESSION(gap %s)", time.Duration(a.Gap)*time.Millisecond)
 	}
@@ -79,6 +84,13 @@ func (a Assigner) validate() error {
 		}
 		if a.Size%a.Slide != 0 {
 			return fmt.Errorf("hopping window size (%dms) must be a multiple of its slide (%dms)", a.Size, a.Slide)
+		}
+	case Cumulating:
+		if a.Size <= 0 || a.Slide <= 0 {
+			return fmt.Errorf("cumulating window step and size must be positive, got step %dms size %dms", a.Slide, a.Size)
+		}
+		if a.Size%a.Slide != 0 {
+			return fmt.Errorf("cumulating window size (%dms) must be a multiple of its step (%dms)", a.Size, a.Slide)
 		}
 	case Session:
 		if a.Gap <= 0 {

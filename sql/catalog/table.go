@@ -114,6 +114,10 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 		t.DefinedAt = fmt.Sprintf("%s:%d:%d", file, st.Line, st.Col)
 	}
 	for _, c := range ct.Columns {
+		if c.Expr != nil {
+			return nil, &parser.SyntaxError{Line: c.Pos.Line, Col: c.Pos.Col,
+				Msg: fmt.Sprintf("table %s: computed column %s (name AS expression) is not supported yet: declare it with a type and let the connector fill it", ct.Name, c.Name)}
+		}
 		flat := parser.Flatten([]parser.Column{c})
 		if c.Fields != nil {
 			t.Rows = append(t.Rows, RowColumn{Name: c.Name, Type: c.TypeString(), Nullable: c.Nullable, First: len(t.Columns), Count: len(flat)})
@@ -123,6 +127,10 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 		}
 	}
 	if w := ct.Watermark; w != nil {
+		if w.Delay < 0 {
+			return nil, &parser.SyntaxError{Line: w.Pos.Line, Col: w.Pos.Col,
+				Msg: fmt.Sprintf("table %s: WATERMARK FOR %s AS %s is not supported yet: write AS %s or AS %s - INTERVAL 'n' unit", ct.Name, w.Column, w.Expr, w.Column, w.Column)}
+		}
 		t.Watermark = &Watermark{Column: w.Column, Delay: w.Delay}
 	}
 	if k := ct.PrimaryKey; k != nil {

@@ -387,3 +387,81 @@ func TestParseQueryErrors(t *testing.T) {
 	f("SELECT f.g(a) FROM t", "line 1:8: qualified function names are not supported")
 	f(strings.Repeat("(", 500)+"1", "line 1:201: the expression is nested too deeply")
 }
+
+// TestInspect checks that Inspect reaches every node that has a position
+// and prints itself, in the order of the text.
+func TestInspect(t *testing.T) {
+	for _, src := range queryCorpus(t) {
+		s, err := ParseQuery(src, Pos{1, 1})
+		if err != nil {
+			continue
+		}
+		// The reference: every Expr, QueryExpr, TableRef and *Window
+		// reachable by reflection.
+		want := 0
+		var walk func(reflect.Value)
+		walk = func(v reflect.Value) {
+			switch v.Kind() {
+			case reflect.Pointer, reflect.Interface:
+				if v.IsNil() {
+					return
+				}
+				switch v.Interface().(type) {
+				case Expr, QueryExpr, TableRef, *Window:
+					if v.Kind() == reflect.Pointer {
+						want++
+					}
+				}
+				walk(v.Elem())
+			case reflect.Struct:
+				for i := range v.NumField() {
+					walk(v.Field(i))
+				}
+			case reflect.Slice:
+				for i := range v.Len() {
+					walk(v.Index(i))
+				}
+			}
+		}
+		walk(reflect.ValueOf(s.Query))
+		if s.Insert != nil {
+			walk(reflect.ValueOf(s.Insert))
+		}
+		got := 0
+		last := Pos{}
+		Inspect(s, func(n any) bool {
+			if _, ok := n.(*QueryStatement); ok {
+				return true
+			}
+			got++
+			if p, ok := n.(interface{ Position() Pos }); ok {
+				// Pre-order in text order, except a binary node (and IS,
+				// BETWEEN, …) which starts where its left operand does.
+				if pos := p.Position(); pos.Line < last.Line || pos.Line == last.Line && pos.Col < last.Col {
+					t.Fatalf("%s: %T at %s comes after %s", src, n, pos, last)
+				}
+				last = p.Position()
+			}
+			return true
+		})
+		if got != want {
+			t.Fatalf("%s: Inspect visits %d nodes, there are %d", src, got, want)
+		}
+	}
+	// Returning false skips the children.
+	s := mustParse(t, "SELECT (SELECT a FROM t) FROM u WHERE b")
+	var seen []string
+	Inspect(s, func(n any) bool {
+		if q, ok := n.(*Subquery); ok {
+			seen = append(seen, q.String())
+			return false
+		}
+		if id, ok := n.(*Ident); ok {
+			seen = append(seen, id.String())
+		}
+		return true
+	})
+	if g := strings.Join(seen, " "); g != "(SELECT `a` FROM `t`) `u` `b`" {
+		t.Fatalf("visited %s", g)
+	}
+}

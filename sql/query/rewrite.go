@@ -19,6 +19,10 @@ import (
 //   - SUBSTRING(s, i[, n]) and SUBSTRING(s FROM i [FOR n]) become a plain call
 //     of sluice_substring (sqlparser wants a bare column as SUBSTRING's first
 //     argument);
+//   - REGEXP(s, re) becomes sluice_regexp(s, re); EXTRACT(unit FROM x)
+//     becomes sluice_extract('unit', x); POSITION(a IN b) becomes
+//     POSITION(a, b); FLOOR(x TO unit) and CEIL(x TO unit) become
+//     FLOOR(x, 'unit') and CEIL(x, 'unit');
 //   - "name" becomes `name` (a quoted name, as in standard SQL; sqlparser
 //     reads it as a string);
 //   - a backslash in a string is doubled (it is an ordinary character in
@@ -31,8 +35,13 @@ import (
 // so are `?` parameters, OVER (…) and window table functions (TABLE(…)),
 // with messages that say so rather than a bare syntax error.
 
-// substringFunc is the name SUBSTRING calls are rewritten to.
-const substringFunc = "sluice_substring"
+// substringFunc is the name SUBSTRING calls are rewritten to; regexpFunc
+// and extractFunc those of REGEXP (a keyword of sqlparser's) and EXTRACT.
+const (
+	substringFunc = "sluice_substring"
+	regexpFunc    = "sluice_regexp"
+	extractFunc   = "sluice_extract"
+)
 
 // castTarget is what a DECIMAL(code) of the rewrite stands for.
 type castTarget struct {
@@ -188,6 +197,10 @@ func rewrite(text string) (*rewritten, *lexError) {
 					opens = append(opens, open{depth, "cast"})
 				case "substring", "substr":
 					opens = append(opens, open{depth, "substring"})
+				case "position":
+					opens = append(opens, open{depth, "position"})
+				case "floor", "ceil", "ceiling":
+					opens = append(opens, open{depth, "floor"})
 				}
 			}
 		case t.is(")"):
@@ -213,6 +226,19 @@ func rewrite(text string) (*rewritten, *lexError) {
 			w.replace(t.start, t.end, substringFunc)
 		case (t.is("from") || t.is("for")) && inner("substring"):
 			w.replace(t.start, t.end, ",")
+		case t.is("in") && inner("position"):
+			w.replace(t.start, t.end, ",")
+		case t.is("to") && inner("floor") && next(1).kind == tkWord:
+			u := next(1)
+			w.replace(t.start, u.end, ", '"+strings.ToUpper(u.val)+"'")
+			i++
+		case t.is("regexp") && next(1).is("("):
+			w.replace(t.start, t.end, regexpFunc)
+		case t.is("extract") && next(1).is("(") && next(2).kind == tkWord && next(3).is("from"):
+			u, from := next(2), next(3)
+			w.replace(t.start, from.end, extractFunc+"('"+strings.ToUpper(u.val)+"',")
+			i += 3
+			depth++ // the ( taken
 		case t.is("as") && inner("cast"):
 			end, typ, err := castType(toks[i+1:])
 			if err != nil {

@@ -54,10 +54,13 @@ type Scalar struct {
 // become expr.Col(name) when the name is unique in the scope, else
 // expr.ColIndex(i).
 //
-// Functions: UPPER, LOWER, CONCAT, SUBSTRING (SUBSTR), CHAR_LENGTH
-// (CHARACTER_LENGTH), TRIM, ABS, ROUND, FLOOR, CEIL (CEILING), MOD,
-// COALESCE, IF and CAST(x AS BOOLEAN|INT|INTEGER|BIGINT|DOUBLE|FLOAT|
-// VARCHAR[(n)]|STRING|TIMESTAMP[(3)]), with the semantics of expr.Compile.
+// Functions: every function of expr (expr.IsFunction: the built-ins and
+// the functions registered with expr.RegisterFunction) by its name, and the
+// aliases SUBSTR, CHARACTER_LENGTH, CEILING and DAY (DAYOFMONTH), with the
+// semantics of expr.Compile; Flink's forms EXTRACT(unit FROM ts),
+// POSITION(a IN b), FLOOR/CEIL(ts TO unit) and TIMESTAMPADD/TIMESTAMPDIFF
+// with a bare unit; CAST(x AS BOOLEAN|INT|INTEGER|BIGINT|DOUBLE|FLOAT|
+// VARCHAR[(n)]|STRING|TIMESTAMP[(3)]).
 func (q *Query) Scalar(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error) {
 	if s == nil {
 		s, _ = NewScope()
@@ -104,19 +107,45 @@ func (q *Query) Column(s *Scope, c *sqlparser.ColName) (int, error) {
 	return i, nil
 }
 
-// scalarFuncs maps the scalar functions of the dialect to expr's names.
+// scalarFuncs maps the SQL names of scalar functions that differ from
+// expr's; every other function expr knows (expr.IsFunction, user-defined
+// ones included) is called by its own name.
 var scalarFuncs = map[string]string{
-	"UPPER": "UPPER", "LOWER": "LOWER", "CONCAT": "CONCAT", "CHAR_LENGTH": "CHAR_LENGTH",
-	"CHARACTER_LENGTH": "CHAR_LENGTH", "TRIM": "TRIM", "ABS": "ABS", "ROUND": "ROUND",
-	"FLOOR": "FLOOR", "CEIL": "CEIL", "CEILING": "CEIL", "MOD": "MOD", "COALESCE": "COALESCE",
-	"IF": "IF", "SUBSTRING": "SUBSTRING", strings.ToUpper(substringFunc): "SUBSTRING",
+	"CHARACTER_LENGTH": "CHAR_LENGTH", "CEILING": "CEIL", strings.ToUpper(substringFunc): "SUBSTRING",
+	strings.ToUpper(regexpFunc): "REGEXP", strings.ToUpper(extractFunc): "EXTRACT",
+	"SUBSTR": "SUBSTRING", "DAY": "DAYOFMONTH",
 }
 
-// knownFuncs lists every function name, for suggestions.
-var knownFuncs = func() []string {
-	var names []string
+func init() {
+	var aliases, aggs, windows []string
 	for n := range scalarFuncs {
-		if n != strings.ToUpper(substringFunc) {
+		aliases = append(aliases, n)
+	}
+	for n := range aggregates {
+		aggs = append(aggs, n)
+	}
+	for n := range windowKinds {
+		windows = append(windows, n, n+"_START", n+"_END")
+	}
+	expr.ReserveFunctionNames("a function name of SQL", aliases...)
+	expr.ReserveFunctionNames("an aggregate function of SQL", aggs...)
+	expr.ReserveFunctionNames("a window function of SQL", windows...)
+}
+
+// timeUnitWords are the units TIMESTAMPADD and TIMESTAMPDIFF take bare.
+var timeUnitWords = map[string]bool{"MILLISECOND": true, "SECOND": true, "MINUTE": true, "HOUR": true, "DAY": true,
+	"WEEK": true, "MONTH": true, "QUARTER": true, "YEAR": true}
+
+// unitFuncs are the functions whose first argument is a time unit, which
+// may be written bare: TIMESTAMPADD(DAY, 1, ts).
+var unitFuncs = map[string]bool{"TIMESTAMPADD": true, "TIMESTAMPDIFF": true}
+
+// knownFuncs lists every function name, for suggestions: expr's (with the
+// functions registered so far) and the aggregate and window functions.
+func knownFuncs() []string {
+	names := expr.FunctionNames()
+	for n := range scalarFuncs {
+		if !strings.HasPrefix(n, "SLUICE_") {
 			names = append(names, n)
 		}
 	}
@@ -128,7 +157,7 @@ var knownFuncs = func() []string {
 	}
 	sort.Strings(names)
 	return names
-}()
+}
 
 type translator struct {
 	q    *Query
@@ -477,9 +506,12 @@ func (t *translator) call(f *sqlparser.FuncExpr) (expr.Expr, error) {
 		return nil, q.errorAt(f, "%s is only allowed in a query grouped by a %s window", q.TextOf(f), kind)
 	}
 	fn, ok := scalarFuncs[name]
+	if !ok && expr.IsFunction(name) {
+		fn, ok = name, true
+	}
 	if !ok {
 		hint := ""
-		if n := suggest.Nearest(name, knownFuncs); n != "" {
+		if n := suggest.Nearest(name, knownFuncs()); n != "" {
 			hint = " (did you mean " + n + "?)"
 		}
 		return nil, q.Errorf(f, "unknown function %s%s", name, hint)
@@ -498,10 +530,30 @@ func (t *translator) call(f *sqlparser.FuncExpr) (expr.Expr, error) {
 		}
 		args[i] = a.Expr
 	}
+	if unitFuncs[fn] && len(args) > 0 {
+		// A bare unit, as Flink writes it: TIMESTAMPADD(DAY, 1, ts).
+		if c, ok := args[0].(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() && timeUnitWords[strings.ToUpper(c.Name.String())] {
+			u := expr.Str(strings.ToUpper(c.Name.String()))
+			t.made = append(t.made, made{u, c})
+			xs, err := t.exprs(args[1:])
+			if err != nil {
+				return nil, err
+			}
+			return expr.Call(fn, append([]expr.Expr{u}, xs...)...), nil
+		}
+	}
 	return t.callOf(fn, args)
 }
 
 func (t *translator) callOf(fn string, args []sqlparser.Expr) (expr.Expr, error) {
+	xs, err := t.exprs(args)
+	if err != nil {
+		return nil, err
+	}
+	return expr.Call(fn, xs...), nil
+}
+
+func (t *translator) exprs(args []sqlparser.Expr) ([]expr.Expr, error) {
 	xs := make([]expr.Expr, len(args))
 	for i, a := range args {
 		x, err := t.expr(a)
@@ -510,7 +562,7 @@ func (t *translator) callOf(fn string, args []sqlparser.Expr) (expr.Expr, error)
 		}
 		xs[i] = x
 	}
-	return expr.Call(fn, xs...), nil
+	return xs, nil
 }
 
 // aggregateMisuse says what is wrong with a malformed aggregate call.

@@ -201,9 +201,9 @@ func TestScalarErrors(t *testing.T) {
 	f("page = 'x' AND\n  zzzzzz > 1", `line 10:3: unknown column "zzzzzz" (columns: page, user, ms, ts, score, ok, n) in "zzzzzz"`)
 	f("c.page = 'x'", `line 9:7: unknown table "c" (tables: clicks) in "c.page"`)
 	f("page + 1 > 0", `line 9:7: cannot apply + to VARCHAR and BIGINT in "page + 1"`)
-	f("UPPER(user) = 'X'", `line 9:7: argument 1 of UPPER must be VARCHAR, not BIGINT in "UPPER(user)"`)
+	f("UPPER(user) = 'X'", `line 9:7: UPPER's 1st argument is BIGINT, not VARCHAR in "UPPER(user)"`)
 	f("UPPER(page, 1) = 'X'", `line 9:7: UPPER takes 1 argument, got 2 in "UPPER(page, 1)"`)
-	f("ts > CURRENT_TIMESTAMP", `line 9:12: unknown function CURRENT_TIMESTAMP in "current_timestamp()"`)
+	f("ts > CURRENT_TIMESTMP()", `line 9:12: unknown function CURRENT_TIMESTMP (did you mean CURRENT_TIMESTAMP?) in "CURRENT_TIMESTMP()"`)
 	f("UPPR(page) = 'X'", `line 9:7: unknown function UPPR (did you mean UPPER?) in "UPPR(page)"`)
 	f("CASE WHEN user THEN TRUE END", `line 9:7: CASE condition user is BIGINT, not BOOLEAN in "CASE WHEN user THEN TRUE END"`)
 	f("CASE page WHEN 1 THEN TRUE END", `line 9:17: cannot apply = to VARCHAR and BIGINT in "WHEN 1 THEN TRUE"`)
@@ -259,13 +259,13 @@ func TestLocateRepeated(t *testing.T) {
 		}
 	}
 	f("SELECT UPPER(page), UPPER(user) FROM clicks", 1, "the select list",
-		`line 7:23: argument 1 of UPPER must be VARCHAR, not BIGINT in "UPPER(user)"`)
+		`line 7:23: UPPER's 1st argument is BIGINT, not VARCHAR in "UPPER(user)"`)
 	f("SELECT UPPER(user), UPPER(page) FROM clicks WHERE UPPER(user) = 'x'", 0, "WHERE",
-		`line 7:53: argument 1 of UPPER must be VARCHAR, not BIGINT in "UPPER(user)"`)
+		`line 7:53: UPPER's 1st argument is BIGINT, not VARCHAR in "UPPER(user)"`)
 	f("SELECT CONCAT(UPPER(page), UPPER(user)) FROM clicks", 0, "the select list",
-		`line 7:30: argument 1 of UPPER must be VARCHAR, not BIGINT in "UPPER(user)"`)
+		`line 7:30: UPPER's 1st argument is BIGINT, not VARCHAR in "UPPER(user)"`)
 	f("SELECT CASE WHEN ok THEN UPPER(page) ELSE UPPER(user) END FROM clicks", 0, "the select list",
-		`line 7:45: argument 1 of UPPER must be VARCHAR, not BIGINT in "UPPER(user)"`)
+		`line 7:45: UPPER's 1st argument is BIGINT, not VARCHAR in "UPPER(user)"`)
 	f("SELECT page FROM clicks WHERE pgae = 'a' OR\n   pgae = 'b'", 0, "WHERE",
 		`line 7:33: unknown column "pgae" (did you mean "page"?) in "pgae"`)
 	f("SELECT page FROM clicks WHERE user + 1 > 0 AND page + 1 > 0", 0, "WHERE",
