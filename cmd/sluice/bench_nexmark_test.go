@@ -132,6 +132,21 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 			t.Fatalf("no row for %s:\n%s", q, out)
 		}
 	}
+	// The runs are interleaved: generator q0 q1 q2.sql, then again those
+	// that compiled.
+	var order2 []string
+	for _, q := range []string{"generator", "q0", "q1", "q2.sql"} {
+		if f := rows[q]; len(f) == 10 && f[1] != "not" {
+			order2 = append(order2, "2:"+q)
+		}
+	}
+	var ran []string
+	for _, m := range regexp.MustCompile(`nexmark run (\d) of 2: (\S+) \(30000 events, parallelism 2\)`).FindAllStringSubmatch(errOut, -1) {
+		ran = append(ran, m[1]+":"+m[2])
+	}
+	if want := append([]string{"1:generator", "1:q0", "1:q1", "1:q2.sql"}, order2...); strings.Join(ran, " ") != strings.Join(want, " ") {
+		t.Fatalf("runs %v, want %v:\n%s", ran, want, errOut)
+	}
 	for _, want := range []string{"\nFlink: v1: GUIDE_V1.md", "3 workers of 8 cores", "4 workers of 16 cores", "events/s/core: events per CPU-second"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("no %q in:\n%s", want, out)
