@@ -40,6 +40,9 @@ type Result struct {
 	// CPU is the user+system CPU time of the process during the run
 	// (getrusage); runs are sequential, so it is the job's.
 	CPU time.Duration
+	// Rows is the number of rows the job's sinks received (its nodes
+	// without outputs; changelog rows count one each).
+	Rows int64
 }
 
 // EventsPerSec is the events per second of wall time.
@@ -167,7 +170,7 @@ func RunSQL(ctx context.Context, name, query string, events int64, parallelism i
 		}
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return Result{Query: name, Events: sourceEvents(plan.Graph, set), Elapsed: elapsed, CPU: cpu}, nil
+	return Result{Query: name, Events: sourceEvents(plan.Graph, set), Elapsed: elapsed, CPU: cpu, Rows: sinkRows(plan.Graph, set)}, nil
 }
 
 // readsView tells a query that reads one of ddl.sql's views.
@@ -244,6 +247,34 @@ func sourceEvents(g *runtime.Graph, set *metrics.Set) int64 {
 	return most
 }
 
+// sinkRows is the number of rows into the graph's nodes that have no
+// outputs: its sinks.
+func sinkRows(g *runtime.Graph, set *metrics.Set) int64 {
+	from := map[runtime.NodeID]bool{}
+	for _, e := range g.Edges {
+		from[e.From] = true
+	}
+	sinks := map[string]bool{}
+	for _, n := range g.Nodes {
+		if !from[n.ID] && n.NewSource == nil {
+			sinks[n.Name] = true
+		}
+	}
+	var rows uint64
+	for _, name := range set.ListMetricNames() {
+		rest, ok := strings.CutPrefix(name, "sluice_operator_rows_in_total{")
+		if !ok {
+			continue
+		}
+		for op := range sinks {
+			if strings.Contains(rest, "operator="+strconv.Quote(op)+",") {
+				rows += set.GetOrCreateCounter(name).Get()
+			}
+		}
+	}
+	return int64(rows)
+}
+
 // cpuTime is the user+system CPU time the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -270,8 +301,8 @@ func generatorJob(ddl string) (string, error) {
 }
 
 // Median combines runs of one query: the median wall time and the median
-// CPU time, each over the runs, with the events of the first run (every
-// run of a query reads the same events). It returns the zero Result for
+// CPU time, each over the runs, with the events and rows of the first run
+// (every run of a query reads the same events). It returns the zero Result for
 // no runs.
 func Median(runs []Result) Result {
 	if len(runs) == 0 {

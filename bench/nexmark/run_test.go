@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	gen "github.com/sluicehq/sluice/connectors/nexmark"
 )
 
 // q2Rewrite is Nexmark's q2 over the nexmark table's ROW fields instead
@@ -18,8 +20,11 @@ INSERT INTO nexmark_q2 SELECT bid.auction, bid.price FROM nexmark WHERE event_ty
 
 // TestRunSQLCountsTheEventsItGenerated: a run reads exactly the events
 // asked for, counted from the source's metrics, at parallelism 1 and 3,
-// and measures time and CPU.
+// counts the rows its sink received, and measures time and CPU.
 func TestRunSQLCountsTheEventsItGenerated(t *testing.T) {
+	if q2Rows(12345) == 0 {
+		t.Fatal("q2 has no rows in 12,345 events: pick more")
+	}
 	for _, par := range []int{1, 3} {
 		for _, events := range []int64{1, 12345} {
 			r, err := RunSQL(context.Background(), "q2.sql", q2Rewrite, events, par)
@@ -29,11 +34,27 @@ func TestRunSQLCountsTheEventsItGenerated(t *testing.T) {
 			if r.Query != "q2.sql" || r.Events != events || r.Elapsed <= 0 || r.CPU <= 0 {
 				t.Fatalf("parallelism %d, %d events: %+v", par, events, r)
 			}
+			if r.Rows != q2Rows(events) {
+				t.Fatalf("parallelism %d, %d events: %d rows into the sink, want %d", par, events, r.Rows, q2Rows(events))
+			}
 			if got, want := r.EventsPerCPUSec(), float64(events)/r.CPU.Seconds(); got != want {
 				t.Fatalf("events per CPU-second %v, want %v", got, want)
 			}
 		}
 	}
+}
+
+// q2Rows is the number of rows of q2Rewrite over the first n events,
+// from the generator itself.
+func q2Rows(n int64) int64 {
+	g := gen.NewGenerator(gen.DefaultConfig())
+	var rows int64
+	for i := range n {
+		if e := g.Event(i); e.Type == gen.BidEvent && e.Bid.Auction%123 == 0 {
+			rows++
+		}
+	}
+	return rows
 }
 
 // TestGeneratorRunsEveryColumnIntoABlackhole: the baseline reads every
@@ -56,7 +77,7 @@ func TestGeneratorRunsEveryColumnIntoABlackhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Events != 5000 || r.CPU <= 0 {
+	if r.Events != 5000 || r.CPU <= 0 || r.Rows != 5000 {
 		t.Fatalf("%+v", r)
 	}
 }

@@ -218,7 +218,7 @@ func writeNexmarkTable(w io.Writer, rows []nexmarkRow, events int64, par, runs i
 	fmt.Fprintf(w, "Nexmark: %d events per run, parallelism %d, GOMAXPROCS %d, median of %d interleaved runs\n\n",
 		events, par, runtime.GOMAXPROCS(0), runs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "query\tevents\ttime\tevents/s\tCPU-s\tevents/s/core\tFlink v1/core\tours/v1\tFlink v2/core\tours/v2")
+	fmt.Fprintln(tw, "query\tevents\trows out\ttime\tevents/s\tCPU-s\tevents/s/core\tFlink v1/core\tours/v1\tFlink v2/core\tours/v2")
 	var others []nexmarkRow // not run: listed after the table
 	for _, r := range rows {
 		if r.unsupported != "" || r.failed != nil {
@@ -226,7 +226,7 @@ func writeNexmarkTable(w io.Writer, rows []nexmarkRow, events int64, par, runs i
 			continue
 		}
 		res, f := r.res, r.q.flink
-		fmt.Fprintf(tw, "%s\t%d\t%.3fs\t%.0f\t%.3f\t%.0f\t%s\t%s\t%s\t%s\n", r.q.name, res.Events, res.Elapsed.Seconds(),
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3fs\t%.0f\t%.3f\t%.0f\t%s\t%s\t%s\t%s\n", r.q.name, res.Events, res.Rows, res.Elapsed.Seconds(),
 			res.EventsPerSec(), res.CPU.Seconds(), res.EventsPerCPUSec(),
 			figure(f.V1PerCore), times(ratio(res.EventsPerCPUSec(), f.V1PerCore)),
 			figure(f.V2PerCore), times(ratio(res.EventsPerCPUSec(), f.V2PerCore)))
@@ -279,6 +279,7 @@ func firstLine(s string) string {
 type nexmarkJSON struct {
 	Query           string  `json:"query"`
 	Events          int64   `json:"events,omitempty"`
+	Rows            *int64  `json:"rows_out,omitempty"`
 	Seconds         float64 `json:"seconds,omitempty"`
 	EventsPerSec    float64 `json:"events_per_s,omitempty"`
 	CPUSeconds      float64 `json:"cpu_seconds,omitempty"`
@@ -300,7 +301,7 @@ func writeNexmarkJSON(w io.Writer, rows []nexmarkRow) error {
 			j.Failed = firstLine(r.failed.Error())
 		case r.unsupported == "":
 			res, f := r.res, r.q.flink
-			j.Events, j.Seconds, j.EventsPerSec = res.Events, res.Elapsed.Seconds(), res.EventsPerSec()
+			j.Events, j.Rows, j.Seconds, j.EventsPerSec = res.Events, &res.Rows, res.Elapsed.Seconds(), res.EventsPerSec()
 			j.CPUSeconds, j.EventsPerCPUSec = res.CPU.Seconds(), res.EventsPerCPUSec()
 			j.FlinkV1PerCore, j.FlinkV2PerCore = f.V1PerCore, f.V2PerCore
 			j.RatioV1, j.RatioV2 = ratio(j.EventsPerCPUSec, f.V1PerCore), ratio(j.EventsPerCPUSec, f.V2PerCore)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/bench/nexmark"
+	gen "github.com/sluicehq/sluice/connectors/nexmark"
 )
 
 // q2Rewrite is Nexmark's q2 over the nexmark table's ROW fields instead of
@@ -44,7 +45,19 @@ func flinkFigure(t *testing.T, query string) nexmark.FlinkFigure {
 	return nexmark.FlinkFigure{}
 }
 
-var nexmarkHeader = []string{"query", "events", "time", "events/s", "CPU-s", "events/s/core", "Flink", "v1/core", "ours/v1", "Flink", "v2/core", "ours/v2"}
+var nexmarkHeader = []string{"query", "events", "rows", "out", "time", "events/s", "CPU-s", "events/s/core", "Flink", "v1/core", "ours/v1", "Flink", "v2/core", "ours/v2"}
+
+// q2Rows is the number of rows of q2Rewrite over the first n events.
+func q2Rows(n int64) int64 {
+	g := gen.NewGenerator(gen.DefaultConfig())
+	var rows int64
+	for i := range n {
+		if e := g.Event(i); e.Type == gen.BidEvent && e.Bid.Auction%123 == 0 {
+			rows++
+		}
+	}
+	return rows
+}
 
 // TestBenchNexmarkPrintsATableAgainstFlink runs q0, q1 and a q2 rewrite
 // on few events: the generator's row comes first, every row that ran
@@ -71,7 +84,7 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 		if len(f) == 0 {
 			continue
 		}
-		if len(f) > 1 && (f[1] == "not" || len(f) == 10) {
+		if len(f) > 1 && (f[1] == "not" || len(f) == 11) {
 			rows[f[0]] = f
 			order = append(order, f[0])
 		}
@@ -81,20 +94,23 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 	}
 	check := func(name, flinkQuery string) {
 		f := rows[name]
-		if len(f) != 10 {
+		if len(f) != 11 {
 			t.Fatalf("%s: row %q", name, f)
 		}
 		num := func(i int) float64 {
 			v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSuffix(f[i], "s"), "×"), 64)
 			if err != nil {
-				t.Fatalf("%s: column %s %q: %v", name, nexmarkHeader[i], f[i], err)
+				t.Fatalf("%s: column %d %q: %v", name, i, f[i], err)
 			}
 			return v
 		}
 		if f[1] != "30000" {
 			t.Fatalf("%s counted %s events, want 30000", name, f[1])
 		}
-		secs, perSec, cpu, perCore := num(2), num(3), num(4), num(5)
+		if rows, want := num(2), map[string]float64{"generator": 30000, "q2.sql": float64(q2Rows(30000))}[name]; want > 0 && rows != want {
+			t.Fatalf("%s: %v rows out, want %v", name, rows, want)
+		}
+		secs, perSec, cpu, perCore := num(3), num(4), num(5), num(6)
 		if secs <= 0 || cpu <= 0 || math.Abs(perSec*secs-30000) > 30000*0.01+perSec*0.0005 {
 			t.Fatalf("%s: time %v s, %v events/s, CPU %v s", name, secs, perSec, cpu)
 		}
@@ -102,16 +118,16 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 			t.Fatalf("%s: %v events/s/core × %v CPU-s is not 30000", name, perCore, cpu)
 		}
 		if flinkQuery == "" {
-			if strings.Join(f[6:], " ") != "- - - -" {
-				t.Fatalf("%s: Flink columns %q, want none", name, f[6:])
+			if strings.Join(f[7:], " ") != "- - - -" {
+				t.Fatalf("%s: Flink columns %q, want none", name, f[7:])
 			}
 			return
 		}
 		want := flinkFigure(t, flinkQuery)
-		if num(6) != math.Round(want.V1PerCore) || num(8) != math.Round(want.V2PerCore) {
-			t.Fatalf("%s: Flink figures %s and %s, want %v and %v", name, f[6], f[8], want.V1PerCore, want.V2PerCore)
+		if num(7) != math.Round(want.V1PerCore) || num(9) != math.Round(want.V2PerCore) {
+			t.Fatalf("%s: Flink figures %s and %s, want %v and %v", name, f[7], f[9], want.V1PerCore, want.V2PerCore)
 		}
-		for _, c := range []struct{ col, flink float64 }{{num(7), want.V1PerCore}, {num(9), want.V2PerCore}} {
+		for _, c := range []struct{ col, flink float64 }{{num(8), want.V1PerCore}, {num(10), want.V2PerCore}} {
 			if math.Abs(c.col-perCore/c.flink) > 0.0051 {
 				t.Fatalf("%s: ratio %v, want %v/%v", name, c.col, perCore, c.flink)
 			}
@@ -126,7 +142,7 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 			if q == "q0" && !regexp.MustCompile(`^ddl\.sql:\d+:\d+: .*VIEW`).MatchString(strings.Join(f[3:], " ")) {
 				t.Fatalf("q0 not supported for %q, want the VIEW at its place in ddl.sql", strings.Join(f[3:], " "))
 			}
-		case len(f) == 10:
+		case len(f) == 11:
 			check(q, q)
 		default:
 			t.Fatalf("no row for %s:\n%s", q, out)
@@ -136,7 +152,7 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 	// that compiled.
 	var order2 []string
 	for _, q := range []string{"generator", "q0", "q1", "q2.sql"} {
-		if f := rows[q]; len(f) == 10 && f[1] != "not" {
+		if f := rows[q]; len(f) == 11 && f[1] != "not" {
 			order2 = append(order2, "2:"+q)
 		}
 	}
@@ -179,6 +195,9 @@ func TestBenchNexmarkJSON(t *testing.T) {
 		cpu, _ := r["cpu_seconds"].(float64)
 		perSec, _ := r["events_per_s"].(float64)
 		perCore, _ := r["events_per_cpu_s"].(float64)
+		if rows, _ := r["rows_out"].(float64); (r["query"] == "generator" && rows != 20000) || (r["query"] == "q2.sql" && rows != float64(q2Rows(20000))) {
+			t.Fatalf("rows out: %v", r)
+		}
 		if ev != 20000 || secs <= 0 || cpu <= 0 || math.Abs(perSec-ev/secs) > 1e-6*perSec || math.Abs(perCore-ev/cpu) > 1e-6*perCore {
 			t.Fatalf("%v", r)
 		}
