@@ -72,6 +72,7 @@ type Compiled struct {
 // half away from zero on the shortest decimal form of a DOUBLE
 // (ROUND(2.675, 2) = 2.68). MOD(a, b) is a % b. COALESCE returns its first
 // non-NULL argument and IF(c, a, b) is CASE WHEN c THEN a ELSE b END.
+// PROCTIME() is the processing time, read once per batch (see ProcTime).
 //
 // More functions follow Flink's definitions, NULL in giving NULL out unless
 // said otherwise: date and time functions in UTC (funcs_time.go:

@@ -56,7 +56,7 @@ func (o *alignedOp) pane(start, end int64) *pane {
 }
 
 func (o *alignedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
-	tv := &b.Cols[o.spec.TimeCol]
+	tv := o.timeCol(b)
 	w := o.spec.Window
 	n := b.Len()
 	o.lates = o.lates[:0]
@@ -144,10 +144,20 @@ func (o *alignedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	if err := o.flush(out); err != nil {
 		return err
 	}
+	o.armNext()
 	return o.flushLate()
 }
 
 func (o *alignedOp) ProcessWatermark(wm int64, out runtime.Output) error {
+	if o.spec.ProcTime {
+		return nil // processing-time windows fire by the clock
+	}
+	return o.advance(wm, out)
+}
+
+// advance fires and frees the windows that end by wm: the watermark, or
+// for processing-time windows the clock.
+func (o *alignedOp) advance(wm int64, out runtime.Output) error {
 	o.wm = wm
 	keep := o.order[:0]
 	for _, p := range o.order {
@@ -179,7 +189,28 @@ func (o *alignedOp) Finish(out runtime.Output) error {
 	if o.wm == runtime.MaxWatermark {
 		return nil
 	}
-	return o.ProcessWatermark(runtime.MaxWatermark, out)
+	return o.advance(runtime.MaxWatermark, out)
+}
+
+// OnProcessingTime fires the processing-time windows that the clock has
+// passed.
+func (o *alignedOp) OnProcessingTime(_ int64, out runtime.Output) error {
+	o.armed = noArm
+	if now := o.now(); now > o.wm && o.wm != runtime.MaxWatermark {
+		if err := o.advance(now, out); err != nil {
+			return err
+		}
+	}
+	o.armNext()
+	return nil
+}
+
+// armNext asks for a processing-time timer at the end of the earliest
+// open window.
+func (o *alignedOp) armNext() {
+	if o.spec.ProcTime && len(o.order) > 0 {
+		o.armClock(o.order[0].end - 1)
+	}
 }
 
 func (o *alignedOp) release(p *pane) {

@@ -134,7 +134,7 @@ func (o *sessionOp) flushPending(b *runtime.Batch) {
 }
 
 func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
-	tv := &b.Cols[o.spec.TimeCol]
+	tv := o.timeCol(b)
 	gap := o.spec.Window.Gap
 	o.lates = o.lates[:0]
 	// Key ids for every row with a time.
@@ -258,6 +258,7 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	if err := o.flush(out); err != nil {
 		return err
 	}
+	o.armNext()
 	return o.flushLate()
 }
 
@@ -275,6 +276,15 @@ func (o *sessionOp) arm(key int32, s *session) {
 }
 
 func (o *sessionOp) ProcessWatermark(wm int64, out runtime.Output) error {
+	if o.spec.ProcTime {
+		return nil // processing-time sessions fire by the clock
+	}
+	return o.advance(wm, out)
+}
+
+// advance fires and frees the sessions that end by wm: the watermark, or
+// for processing-time sessions the clock.
+func (o *sessionOp) advance(wm int64, out runtime.Output) error {
 	o.wm = wm
 	for len(o.timers) > 0 && o.timers[0].at <= wm {
 		t := o.timers.pop()
@@ -320,7 +330,27 @@ func (o *sessionOp) Finish(out runtime.Output) error {
 	if o.wm == runtime.MaxWatermark {
 		return nil
 	}
-	return o.ProcessWatermark(runtime.MaxWatermark, out)
+	return o.advance(runtime.MaxWatermark, out)
+}
+
+// OnProcessingTime fires the processing-time sessions that the clock has
+// passed.
+func (o *sessionOp) OnProcessingTime(_ int64, out runtime.Output) error {
+	o.armed = noArm
+	if now := o.now(); now > o.wm && o.wm != runtime.MaxWatermark {
+		if err := o.advance(now, out); err != nil {
+			return err
+		}
+	}
+	o.armNext()
+	return nil
+}
+
+// armNext asks for a processing-time timer at the earliest session end.
+func (o *sessionOp) armNext() {
+	if o.spec.ProcTime && len(o.timers) > 0 {
+		o.armClock(o.timers[0].at)
+	}
 }
 
 // compactKeys rebuilds the key table with only the keys that still have

@@ -13,7 +13,9 @@ import (
 // snap. The body starts with the window, the number of key columns and the
 // operator's watermark, so rows behind it stay late after a restore:
 //
-//	window (string, e.g. "TUMBLE(10s)"), key columns, watermark (8 bytes)
+//	window (string, e.g. "TUMBLE(10s)", "TUMBLE(10s) PROCTIME" for
+//	processing-time windows), key columns, watermark (8 bytes; for
+//	processing-time windows the clock time up to which they have fired)
 //
 // tumbling, hopping and cumulating windows then hold their open panes by
 // end time:
@@ -58,7 +60,7 @@ func (c *common) restoreError(err error) error {
 }
 
 func (c *common) appendHeader(e *snap.Encoder) {
-	e.String(c.spec.Window.String())
+	e.String(c.windowName())
 	e.Int(c.nk)
 	e.Int64(c.wm)
 }
@@ -75,8 +77,8 @@ func (c *common) openSnapshot(data []byte) (d *snap.Decoder, wm int64, err error
 	if err := d.Err(); err != nil {
 		return nil, 0, err
 	}
-	if w != c.spec.Window.String() || nk != c.nk {
-		return nil, 0, fmt.Errorf("snapshot of a %s window with %d key columns, the operator is a %s window with %d", w, nk, c.spec.Window, c.nk)
+	if w != c.windowName() || nk != c.nk {
+		return nil, 0, fmt.Errorf("snapshot of a %s window with %d key columns, the operator is a %s window with %d", w, nk, c.windowName(), c.nk)
 	}
 	return d, wm, nil
 }
@@ -150,6 +152,7 @@ func (o *alignedOp) RestoreState(data []byte) error {
 	if err := o.updateKeys(); err != nil {
 		return o.restoreError(err)
 	}
+	o.armNext() // restored processing-time windows fire by the clock
 	return nil
 }
 
@@ -252,6 +255,7 @@ func (o *sessionOp) RestoreState(data []byte) error {
 	if err := o.account(o.open); err != nil {
 		return o.restoreError(err)
 	}
+	o.armNext() // restored processing-time sessions fire by the clock
 	return nil
 }
 

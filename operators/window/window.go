@@ -9,6 +9,10 @@
 // passes end-1+lateness, and rows arriving meanwhile update it and re-fire
 // the updated groups. Rows later than that are dropped and counted, or sent
 // to side output port 1 when asked.
+//
+// With Spec.ProcTime the same windows are processing-time windows: they
+// fire by the operator's clock instead of the watermark, and no row is late
+// (see proctime.go).
 package window
 
 import (
@@ -122,6 +126,17 @@ type Spec struct {
 	// the job with an error wrapping state.ErrStateLimit rather than letting
 	// memory grow without bound.
 	MaxGroups int
+	// ProcTime makes the windows processing-time windows (see proctime.go):
+	// TimeCol holds the processing time computed upstream (PROCTIME()),
+	// windows fire when the operator's clock passes their end, never on
+	// watermarks, and no row is late. AllowedLateness and LateOutput must
+	// not be set.
+	ProcTime bool
+	// Clock returns the processing time in milliseconds for ProcTime
+	// windows (nil: the wall clock, which testing/synctest controls). The
+	// runtime's timers follow the wall clock, so a test with another clock
+	// calls OnProcessingTime itself.
+	Clock func() int64
 }
 
 // New checks spec and returns a factory of operators (one per subtask) and
@@ -137,6 +152,9 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 	}
 	if spec.AllowedLateness < 0 {
 		return nil, nil, fmt.Errorf("window: allowed lateness must not be negative, got %s", spec.AllowedLateness)
+	}
+	if spec.ProcTime && (spec.AllowedLateness != 0 || spec.LateOutput) {
+		return nil, nil, fmt.Errorf("window: processing-time windows have no late rows: allowed lateness (%s) and late output (%v) must not be set", spec.AllowedLateness, spec.LateOutput)
 	}
 	in := spec.In
 	if in == nil {
@@ -195,10 +213,16 @@ type common struct {
 	rows     []int32
 	groups   []int32
 	lateLog  runtime.LateLog
+	// Processing-time windows: wm is the clock time up to which windows
+	// have fired, armed the earliest processing-time timer registered and
+	// not yet called back, ptime the time column with rows behind wm moved
+	// to wm+1.
+	armed int64
+	ptime runtime.Vector
 }
 
 func newCommon(spec Spec, layout *agg.Layout, out *runtime.Schema, lateness int64) common {
-	return common{spec: spec, layout: layout, out: out, lateness: lateness, nk: len(spec.KeyCols), wm: runtime.MinWatermark}
+	return common{spec: spec, layout: layout, out: out, lateness: lateness, nk: len(spec.KeyCols), wm: runtime.MinWatermark, armed: noArm}
 }
 
 func (c *common) Open(ctx *runtime.Context) error {
@@ -329,14 +353,21 @@ func (c *common) Describe() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "window: %s on %s", c.spec.Window, in.Fields[c.spec.TimeCol].Name)
+	if c.spec.ProcTime {
+		b.WriteString(" (processing time)")
+	}
 	if len(keys) > 0 {
 		fmt.Fprintf(&b, ", keys %s", strings.Join(keys, ", "))
 	}
 	fmt.Fprintf(&b, "\naggregates: %s\n", strings.Join(aggs, ", "))
+	by := "the watermark"
+	if c.spec.ProcTime {
+		by = "the operator's processing-time clock"
+	}
 	if c.spec.Window.Kind == Session {
-		b.WriteString("state: open sessions per key with their accumulators; a session fires and is freed when the watermark passes its end")
+		fmt.Fprintf(&b, "state: open sessions per key with their accumulators; a session fires and is freed when %s passes its end", by)
 	} else {
-		b.WriteString("state: one pane per open window (a key table and flat accumulators); a window fires and is freed when the watermark passes its end")
+		fmt.Fprintf(&b, "state: one pane per open window (a key table and flat accumulators); a window fires and is freed when %s passes its end", by)
 	}
 	if c.lateness > 0 {
 		fmt.Fprintf(&b, " + %v allowed lateness", time.Duration(c.lateness)*time.Millisecond)
@@ -344,7 +375,9 @@ func (c *common) Describe() string {
 	if c.spec.MaxGroups > 0 {
 		fmt.Fprintf(&b, "; at most %d groups per subtask", c.spec.MaxGroups)
 	}
-	if c.spec.LateOutput {
+	if c.spec.ProcTime {
+		b.WriteString("\nlate rows: none (a row whose window has fired counts in the next one)")
+	} else if c.spec.LateOutput {
 		b.WriteString("\nlate rows: to side output 1")
 	} else {
 		b.WriteString("\nlate rows: dropped and counted")
