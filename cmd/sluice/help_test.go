@@ -311,6 +311,9 @@ func TestREADMECommandLineMatchesHelp(t *testing.T) {
 			if page == "run" && len(words) > 2 && words[2] == "JOB" {
 				page = ""
 			}
+			if page == "bench" && len(words) > 2 && words[2] == "nexmark" {
+				page = "bench-nexmark"
+			}
 			seen[words[1]] = true
 		case len(words) > 0 && strings.HasPrefix(line, "             ") && apps[words[0]] != "":
 			page = "run-" + words[0]
