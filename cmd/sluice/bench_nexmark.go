@@ -51,9 +51,10 @@ func runBenchNexmark(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, command{Use: "bench nexmark [flags]",
 		About: "Runs Nexmark's queries as written (bench/nexmark/queries) over the nexmark connector's events, each\n" +
 			"compiled with the SQL planner and run in this process into its blackhole sink, after a run of the\n" +
-			"generator alone (the ceiling). For each query: events/s, CPU-seconds of the process, events per\n" +
-			"CPU-second (per core), and Flink's published per-core figure with ours/Flink. A query the planner\n" +
-			"cannot compile yet gets a \"not supported\" row; the others still run (Ctrl-C stops).",
+			"generator alone (the ceiling). For each query: the events read and rows out, events/s, CPU-seconds\n" +
+			"of the process, events per CPU-second (per core), and Flink's published per-core figure with\n" +
+			"ours/Flink (Flink's hardware is named below the table). A query the planner cannot compile yet\n" +
+			"gets a \"not supported\" row; the others still run (Ctrl-C stops).",
 		MaxArgs: 0}, args); err != nil {
 		return err
 	}
