@@ -443,6 +443,9 @@ type diffQuery struct {
 	aggs        []diffCol
 	where       [2]string // Sluice, SQLite; "" for none
 	having      [2]string
+	// wrap reads ev through a subquery in FROM (with the WHERE inside it)
+	// or a query of WITH, for Sluice only: "", "subquery" or "with".
+	wrap string
 }
 
 func diffQueries(d *diffData) []*diffQuery {
@@ -468,6 +471,7 @@ func diffQueries(d *diffData) []*diffQuery {
 			},
 			where:  [2]string{"(vi IS NULL OR vi > " + th + ") AND (vd IS NULL OR vd < 5000) OR kb IN (0, 1, 42, -7)", ""},
 			having: [2]string{"COUNT(*) >= 2 AND (SUM(vd) IS NULL OR SUM(vd) > " + th + ")", ""},
+			wrap:   "subquery",
 		},
 		{
 			name: "tumble_two_keys_expressions", keys: []diffCol{same("kb", kInt), same("ks", kStr)}, slide: d.tumble, size: d.tumble,
@@ -478,6 +482,7 @@ func diffQueries(d *diffData) []*diffQuery {
 			},
 			where:  [2]string{"MOD(vi, 3) <> 0 OR vd IS NULL", "vi % 3 <> 0 OR vd IS NULL"},
 			having: [2]string{"SUM(vi) IS NOT NULL OR MIN(vd) < 0", ""},
+			wrap:   "with",
 		},
 		{
 			name: "hop_global", hop: true, slide: d.slide, size: d.hopSize,
@@ -537,9 +542,22 @@ func (q *diffQuery) sluiceSQL() string {
 		sel[i] += fmt.Sprintf(" AS c%d", i)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE %s WITH ('connector' = 'collect');\nINSERT INTO %s\nSELECT %s\nFROM ev\n", q.sink(), q.sink(), strings.Join(sel, ", "))
-	if q.where[0] != "" {
-		fmt.Fprintf(&b, "WHERE %s\n", q.where[0])
+	fmt.Fprintf(&b, "CREATE TABLE %s WITH ('connector' = 'collect');\nINSERT INTO %s\n", q.sink(), q.sink())
+	from, where := "ev", q.where[0]
+	switch q.wrap {
+	case "subquery":
+		from = "(SELECT kb, ks, vi, vd, ts FROM ev"
+		if where != "" {
+			from += " WHERE " + where
+		}
+		from, where = from+") AS ev", ""
+	case "with":
+		b.WriteString("WITH e1 AS (SELECT * FROM ev), e2 AS (SELECT ts, kb, ks, vi, vd FROM e1)\n")
+		from = "e2"
+	}
+	fmt.Fprintf(&b, "SELECT %s\nFROM %s\n", strings.Join(sel, ", "), from)
+	if where != "" {
+		fmt.Fprintf(&b, "WHERE %s\n", where)
 	}
 	fmt.Fprintf(&b, "GROUP BY %s\n", strings.Join(group, ", "))
 	if q.having[0] != "" {

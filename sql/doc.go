@@ -9,9 +9,10 @@
 //     positions) and DDL parser (CREATE TABLE … WITH, WATERMARK FOR, DROP,
 //     SHOW TABLES, DESCRIBE, SET 'key' = 'value').
 //   - sql/catalog: the tables, in memory or in a folder (--catalog DIR).
-//   - sql/query: queries parsed with github.com/xwb1989/sqlparser, names
-//     resolved and scalar expressions translated to operators/expr, every
-//     error positioned at line:column of the job file.
+//   - sql/query: queries parsed with sql/parser's query parser (its AST),
+//     names resolved and scalar expressions translated to operators/expr,
+//     every error positioned at line:column of the job file from the AST's
+//     positions.
 //   - this package: the planner. A query becomes, per INSERT: the source of
 //     each table in FROM (connector by name, watermark from the table), a
 //     calc (WHERE + projections the aggregation needs), a keyed exchange on

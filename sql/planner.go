@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/xwb1989/sqlparser"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/sns"
@@ -200,7 +199,17 @@ func (p *planner) statement(st parser.Statement) error {
 	case *parser.CreateSubscription:
 		return p.errAt2(st, p.createSubscription(n))
 	case *parser.DropTable:
+		if t, err := p.o.Catalog.Get(n.Name); err == nil && t.IsView() {
+			return p.errAt(st, fmt.Errorf("%s is a view: drop it with DROP VIEW %s", t.Name, t.Name))
+		}
 		delete(p.optionPos, strings.ToLower(n.Name))
+		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
+	case *parser.CreateView:
+		return p.errAt2(st, p.createView(st, n))
+	case *parser.DropView:
+		if t, err := p.o.Catalog.Get(n.Name); err == nil && !t.IsView() {
+			return p.errAt(st, fmt.Errorf("%s is a table, not a view: drop it with DROP TABLE %s", t.Name, t.Name))
+		}
 		return p.errAt2(st, p.o.Catalog.Drop(n.Name, n.IfExists))
 	case *parser.ShowTables:
 		tables, err := p.o.Catalog.List()
@@ -351,28 +360,57 @@ func (p *planner) atOption(table string, err error) error {
 
 // stream is a planned relation: a node of the graph and what it emits.
 type stream struct {
-	id       runtime.NodeID
-	schema   *runtime.Schema
-	par      int
-	timeCol  int  // event-time column, -1 if none
-	updating bool // a changelog (-U/+U), not append-only
-	keys     []int
+	id     runtime.NodeID
+	schema *runtime.Schema
+	par    int
+	// timeCol is the event-time column (a time attribute: rows carry
+	// watermarks for it), -1 if none.
+	timeCol int
+	// procCol is the processing-time column (PROCTIME()), -1 if none.
+	procCol int
+	// updating: a changelog (-U/+U/-D), not append-only.
+	updating bool
+	// keys are the upsert keys of an updating stream (the GROUP BY keys):
+	// all changes of one key go through one subtask when partitioned by them.
+	keys []int
+	// win is set on the output of a window table function: its window
+	// columns, so that GROUP BY window_start, window_end plans a window
+	// aggregation.
+	win *tvfWindow
+}
+
+// tvfWindow describes the output of a window table function (window
+// assign): its input's columns, then window_start, window_end and
+// window_time.
+type tvfWindow struct {
+	input            *stream // the function's input, before assignment
+	start, end, time int     // columns of the output
+	timeCol          int     // the DESCRIPTOR column, in input and output
+	assigner         window.Assigner
+}
+
+// env is the queries of WITH that a query can name, innermost last: each
+// query of a WITH sees the ones before it, and the body sees them all.
+type env struct {
+	cte    *query.CTE
+	parent *env
+}
+
+// lookup finds the query of WITH called name, and the env it was defined
+// in (which its body is planned in).
+func (e *env) lookup(name string) (*query.CTE, *env) {
+	for ; e != nil; e = e.parent {
+		if strings.EqualFold(e.cte.Name, name) {
+			return e.cte, e.parent
+		}
+	}
+	return nil, nil
 }
 
 func (p *planner) insert(q *query.Query) error {
-	var outs []*stream
-	for _, sel := range q.Selects {
-		s, err := p.selectStmt(q, sel)
-		if err != nil {
-			return err
-		}
-		outs = append(outs, s)
-	}
-	first := outs[0]
-	for i, s := range outs[1:] {
-		if err := sameColumns(first.schema, s.schema); err != nil {
-			return q.Errorf(q.Selects[i+1].Node, "UNION ALL branch %d does not match the first: %v", i+2, err)
-		}
+	outs, err := p.body(q, q.Body, nil)
+	if err != nil {
+		return err
 	}
 	if q.Target == nil {
 		return p.sink(q, nil, outs)
@@ -460,31 +498,34 @@ func sameColumns(a, b *runtime.Schema) error {
 func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	t, err := p.o.Catalog.Get(ft.Name)
 	if err != nil {
-		return nil, q.Errorf(ft.Node, "%v", err)
+		return nil, q.Errorf(ft, "%v", err)
 	}
 	if len(t.Columns) == 0 {
-		return nil, q.Errorf(ft.Node, "table %s has no columns: a table read by a query must declare them", t.Name)
+		return nil, q.Errorf(ft, "table %s has no columns: a table read by a query must declare them", t.Name)
 	}
 	f, _ := connectors.Lookup(t.Options["connector"])
 	src, ok := f.(connectors.Source)
 	if !ok {
-		return nil, q.Errorf(ft.Node, "connector %q of table %s cannot be read (it is a sink only)", f.Name(), t.Name)
+		return nil, q.Errorf(ft, "connector %q of table %s cannot be read (it is a sink only)", f.Name(), t.Name)
 	}
 	ct := t.Connector()
 	idle, err := ct.Duration("scan.watermark.idle-timeout", 0)
 	if err != nil {
-		return nil, q.Errorf(ft.Node, "%v", err)
+		return nil, q.Errorf(ft, "%v", err)
 	}
 	for k := range plannerOptions {
 		delete(ct.Options, k)
 	}
+	// A changelog source (changelog-json, debezium-json) is an updating
+	// stream whose upsert key is the table's PRIMARY KEY.
+	ct.Updates = connectors.ProducesUpdates(ct)
 	newSource, par, err := src.NewSource(ct)
 	if err != nil {
 		if oe := p.atOption(t.Name, err); oe != nil {
 			return nil, oe
 		}
 		// The connector's error names the table ("table T: …").
-		return nil, &query.Error{Pos: q.Pos(ft.Node), Msg: err.Error()}
+		return nil, &query.Error{Pos: q.Pos(ft), Msg: err.Error()}
 	}
 	if par <= 0 {
 		par = p.o.Parallelism
@@ -494,7 +535,13 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 		wm = runtime.WatermarkStrategy{TimeColumn: ct.TimeColumn, MaxOutOfOrderness: ct.MaxOutOfOrderness, IdleTimeout: idle}
 	}
 	id := p.g.AddSource(t.Name, ct.Schema, par, newSource, wm)
-	return &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn}, nil
+	s := &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn, procCol: -1, updating: ct.Updates}
+	if ct.Updates {
+		for _, k := range t.PrimaryKey {
+			s.keys = append(s.keys, ct.Schema.Index(k))
+		}
+	}
+	return s, nil
 }
 
 // calcOn adds a filter/projection after s, fused into its subtasks.
@@ -505,54 +552,362 @@ func (p *planner) calcOn(s *stream, name string, where expr.Expr, project []expr
 	}
 	id := p.g.AddOperator(name, out, s.par, 1, newOp)
 	p.g.Connect(s.id, id, runtime.Forward)
-	return &stream{id: id, schema: out, par: s.par, timeCol: -1, updating: s.updating}, nil
+	return &stream{id: id, schema: out, par: s.par, timeCol: -1, procCol: -1, updating: s.updating}, nil
 }
 
-func (p *planner) selectStmt(q *query.Query, sel *query.Select) (*stream, error) {
+// body plans a query: its WITH queries are visible to its SELECTs (each
+// planned where it is named), which give one stream each (the branches of
+// a UNION ALL), checked to have the same column types.
+func (p *planner) body(q *query.Query, b *query.Body, e *env) ([]*stream, error) {
+	for _, c := range b.CTEs {
+		e = &env{cte: c, parent: e}
+	}
+	var outs []*stream
+	for _, sel := range b.Selects {
+		s, err := p.selectStmt(q, sel, e)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, s)
+	}
+	first := outs[0]
+	for i, s := range outs[1:] {
+		if err := sameColumns(first.schema, s.schema); err != nil {
+			return nil, q.Errorf(b.Selects[i+1].Node, "UNION ALL branch %d does not match the first: %v", i+2, err)
+		}
+	}
+	return outs, nil
+}
+
+// unionOf makes one stream of the branches of a UNION ALL: an identity
+// calc that every branch feeds.
+func (p *planner) unionOf(outs []*stream) (*stream, error) {
+	if len(outs) == 1 {
+		return outs[0], nil
+	}
+	first := outs[0]
+	n := first.schema.Len()
+	exprs := make([]expr.Expr, n)
+	for i := range exprs {
+		exprs[i] = expr.ColIndex(i)
+	}
+	newOp, out, err := calc.New(first.schema, nil, exprs, first.schema.Names())
+	if err != nil {
+		return nil, err
+	}
+	u := &stream{schema: out, par: p.o.Parallelism, timeCol: -1, procCol: -1}
+	for _, s := range outs {
+		u.updating = u.updating || s.updating
+	}
+	u.id = p.g.AddOperator("union", out, u.par, 1, newOp)
+	for _, s := range outs {
+		switch {
+		case s.updating && len(s.keys) > 0:
+			p.g.Connect(s.id, u.id, runtime.Keyed, s.keys...)
+		case s.par == u.par:
+			p.g.Connect(s.id, u.id, runtime.Forward)
+		default:
+			p.g.Connect(s.id, u.id, runtime.Rebalance)
+		}
+	}
+	return u, nil
+}
+
+// renamed gives s's columns the names of a column list (WITH t (a, b), an
+// alias (a, b) of a subquery), at node.
+func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []string) (*stream, error) {
+	if names == nil {
+		return s, nil
+	}
+	if len(names) != s.schema.Len() {
+		return nil, q.Errorf(node, "%d column names for a query of %d columns", len(names), s.schema.Len())
+	}
+	exprs := make([]expr.Expr, len(names))
+	for i := range exprs {
+		exprs[i] = expr.ColIndex(i)
+	}
+	r, err := p.calcOn(s, "rename", nil, exprs, names)
+	if err != nil {
+		return nil, q.Errorf(node, "%v", err)
+	}
+	r.timeCol, r.procCol, r.keys = s.timeCol, s.procCol, s.keys
+	return r, nil
+}
+
+// relation plans a relation of FROM into a stream, with the relations
+// whose columns it carries (one for a table or subquery, the relations of
+// both sides for a join) in the order of its schema. where holds the WHERE
+// terms not yet used: a comma join takes from it the terms over its two
+// sides as its condition.
+func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parser.Expr) (*stream, []query.Relation, error) {
+	switch {
+	case f.Table != nil:
+		s, rel, err := p.named(q, f.Table, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, []query.Relation{rel}, nil
+	case f.TVF != nil:
+		s, rel, err := p.windowTVF(q, f.TVF, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, []query.Relation{rel}, nil
+	case f.Sub != nil:
+		outs, err := p.body(q, f.Sub.Body, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := p.unionOf(outs)
+		if err != nil {
+			return nil, nil, q.Errorf(f.Sub, "%v", err)
+		}
+		if s, err = p.renamed(q, f.Sub, s, f.Sub.Columns); err != nil {
+			return nil, nil, err
+		}
+		return s, []query.Relation{{Name: f.Sub.Name, Schema: s.schema}}, nil
+	}
+	l, lrels, err := p.relation(q, f.L, e, where)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, rrels, err := p.relation(q, f.R, e, where)
+	if err != nil {
+		return nil, nil, err
+	}
+	rels := append(append([]query.Relation(nil), lrels...), rrels...)
+	scope, err := query.NewScope(rels...)
+	if err != nil {
+		return nil, nil, q.Errorf(f, "%v", err)
+	}
+	var terms []parser.Expr
+	var cond query.Node = f.On
+	if f.Comma() {
+		// FROM a, b WHERE …: the terms of WHERE over a and b are the join's.
+		var rest []parser.Expr
+		for _, t := range *where {
+			if resolves(q, scope, t) {
+				terms = append(terms, t)
+			} else {
+				rest = append(rest, t)
+			}
+		}
+		*where = rest
+		cond = f
+	} else {
+		terms = conjuncts(f.On)
+	}
+	s, err := p.join(q, f, cond, terms, l, r, lrels, rrels, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, rels, nil
+}
+
+// createView plans the query of CREATE VIEW (into a graph of its own, to
+// check it and learn its columns) and adds the view to the catalog, its
+// query kept as text.
+func (p *planner) createView(st parser.Statement, n *parser.CreateView) error {
+	start := 0
+	for i := range st.Text {
+		if l, c := st.Position(i); l == n.QueryPos.Line && c == n.QueryPos.Col {
+			start = i
+			break
+		}
+	}
+	v := &catalog.View{Query: st.Text[start:], Columns: n.Columns, Line: n.QueryPos.Line, Col: n.QueryPos.Col}
+	t := &catalog.Table{Name: n.Name, View: v, SQL: st.Text, DefinedAt: fmt.Sprintf("%s:%d:%d", p.o.File, st.Line, st.Col)}
+	if old, err := p.o.Catalog.Get(n.Name); err == nil {
+		if n.IfNotExists {
+			return nil
+		}
+		kind := "table"
+		if old.IsView() {
+			kind = "view"
+		}
+		return fmt.Errorf("a %s called %s already exists (defined at %s)", kind, old.Name, old.DefinedAt)
+	}
+	// Plan it aside: the job's graph gets the view's operators only where
+	// a query reads it.
+	g, inserts := p.g, p.inserts
+	p.g = runtime.NewGraph("view " + n.Name)
+	s, err := p.view(t)
+	p.g, p.inserts = g, inserts
+	if err != nil {
+		return err
+	}
+	t.Columns = s.schema.Fields
+	return p.o.Catalog.Create(t, n.IfNotExists)
+}
+
+// view plans the query of the view t where a query reads it.
+func (p *planner) view(t *catalog.Table) (*stream, error) {
+	v := t.View
+	q, err := query.Parse(v.Query, query.Pos{Line: v.Line, Col: v.Col})
+	if err == nil && q.Target != nil {
+		err = fmt.Errorf("the query of a view cannot be an INSERT")
+	}
+	var outs []*stream
+	if err == nil {
+		outs, err = p.body(q, q.Body, nil)
+	}
+	var s *stream
+	if err == nil {
+		s, err = p.unionOf(outs)
+	}
+	if err == nil && q != nil {
+		s, err = p.renamed(q, q.Body.Selects[0].Node, s, v.Columns)
+	}
+	if err != nil {
+		var qe *query.Error
+		var se *parser.SyntaxError
+		if !errors.As(err, &qe) && !errors.As(err, &se) {
+			return nil, fmt.Errorf("view %s: %w", t.Name, err)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// named plans a relation named in FROM: a query of WITH, a view or a
+// table of the catalog.
+func (p *planner) named(q *query.Query, t *query.Table, e *env) (*stream, query.Relation, error) {
+	if cte, def := e.lookup(t.Name); cte != nil {
+		outs, err := p.body(q, cte.Body, def)
+		if err != nil {
+			return nil, query.Relation{}, err
+		}
+		s, err := p.unionOf(outs)
+		if err != nil {
+			return nil, query.Relation{}, q.Errorf(t, "%v", err)
+		}
+		if s, err = p.renamed(q, cte, s, cte.Columns); err != nil {
+			return nil, query.Relation{}, err
+		}
+		return s, query.Relation{Name: cte.Name, Alias: t.Alias, Schema: s.schema}, nil
+	}
+	if ct, err := p.o.Catalog.Get(t.Name); err == nil && ct.IsView() {
+		s, err := p.view(ct)
+		if err != nil {
+			return nil, query.Relation{}, q.Errorf(t, "%v", err)
+		}
+		return s, query.Relation{Name: ct.Name, Alias: t.Alias, Schema: s.schema}, nil
+	}
+	s, err := p.source(q, t)
+	if err != nil {
+		return nil, query.Relation{}, err
+	}
+	return s, query.Relation{Name: t.Name, Alias: t.Alias, Schema: s.schema}, nil
+}
+
+// windowTVF plans TABLE(TUMBLE|HOP|CUMULATE(TABLE t, DESCRIPTOR(ts), …)):
+// window assign, chained to t's stream, adding window_start, window_end
+// and window_time (a time attribute: windows over the result cascade).
+func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, query.Relation, error) {
+	in, rel, err := p.named(q, tv.Table, e)
+	if err != nil {
+		return nil, query.Relation{}, err
+	}
+	scope, err := query.NewScope(rel)
+	if err != nil {
+		return nil, query.Relation{}, q.Errorf(tv, "%v", err)
+	}
+	idx, err := q.Column(scope, tv.TimeCol)
+	if err != nil {
+		return nil, query.Relation{}, err
+	}
+	if idx != in.timeCol {
+		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
+			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
+	}
+	if in.updating {
+		return nil, query.Relation{}, q.Errorf(tv, "%s over an updating input (the result of a GROUP BY without a window) is not supported", tv.Kind)
+	}
+	var w window.Assigner
+	ds := tv.Durations
+	switch tv.Kind {
+	case "TUMBLE":
+		w = window.Tumble(ds[0])
+	case "HOP":
+		w = window.Hop(ds[0], ds[1])
+	default:
+		w = window.Cumulate(ds[0], ds[1])
+	}
+	w.Offset = tv.Offset.Milliseconds()
+	newOp, out, err := window.NewAssign(window.AssignSpec{In: in.schema, TimeCol: idx, Window: w})
+	if err != nil {
+		return nil, query.Relation{}, q.Errorf(tv, "%v", err)
+	}
+	id := p.g.AddOperator("window assign "+w.String(), out, in.par, 1, newOp)
+	p.g.Connect(in.id, id, runtime.Forward)
+	n := in.schema.Len()
+	s := &stream{id: id, schema: out, par: in.par, timeCol: n + 2, procCol: -1,
+		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w}}
+	return s, query.Relation{Name: tv.Name, Schema: out}, nil
+}
+
+// resolves reports whether every column e names is in scope.
+func resolves(q *query.Query, scope *query.Scope, e parser.Expr) bool {
+	ok := true
+	query.Walk(e, func(x parser.Expr) bool {
+		if c, isCol := x.(*parser.Ident); isCol {
+			if _, err := q.Column(scope, c); err != nil {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream, error) {
 	if sel.From == nil {
 		return nil, q.Errorf(sel.Node, "a query needs FROM")
 	}
-	var in *stream
-	var scope *query.Scope
-	var err error
-	if len(sel.From.Tables) == 2 {
-		if in, scope, err = p.joinFrom(q, sel); err != nil {
-			return nil, err
-		}
-	} else {
-		ft := sel.From.Tables[0]
-		if in, err = p.source(q, ft); err != nil {
-			return nil, err
-		}
-		if scope, err = query.NewScope(query.Relation{Name: ft.Name, Alias: ft.Alias, Schema: in.schema}); err != nil {
-			return nil, q.Errorf(ft.Node, "%v", err)
-		}
+	var where []parser.Expr
+	if sel.Where != nil {
+		where = conjuncts(sel.Where)
 	}
-	aggs := collectAggregates(sel)
+	in, rels, err := p.relation(q, sel.From, e, &where)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := query.NewScope(rels...)
+	if err != nil {
+		return nil, q.Errorf(sel.From, "%v", err)
+	}
+	aggs := collectAggregates(q, sel, scope)
 	if len(sel.GroupBy) == 0 && len(aggs) == 0 {
 		if sel.Having != nil {
 			return nil, q.Errorf(sel.Having, "HAVING needs GROUP BY or an aggregate")
 		}
-		return p.project(q, sel, scope, in)
+		return p.project(q, sel, scope, in, where)
 	}
-	return p.aggregate(q, sel, scope, in, aggs)
+	return p.aggregate(q, sel, scope, in, aggs, where)
 }
 
-// whereOf translates the WHERE condition of sel, if any.
-func whereOf(q *query.Query, sel *query.Select, scope *query.Scope) (expr.Expr, error) {
-	if sel.Where == nil {
+// whereOf translates the WHERE terms that are left after the joins.
+func whereOf(q *query.Query, where []parser.Expr, scope *query.Scope) (expr.Expr, error) {
+	var preds []expr.Expr
+	for _, t := range where {
+		w, err := q.Predicate(scope, t, query.Options{Clause: "WHERE"})
+		if err != nil {
+			return nil, err
+		}
+		preds = append(preds, w.Expr)
+	}
+	switch len(preds) {
+	case 0:
 		return nil, nil
+	case 1:
+		return preds[0], nil
 	}
-	w, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
-	if err != nil {
-		return nil, err
-	}
-	return w.Expr, nil
+	return expr.And(preds...), nil
 }
 
 // project plans SELECT items FROM t WHERE … without aggregation.
-func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope, in *stream) (*stream, error) {
-	where, err := whereOf(q, sel, scope)
+func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope, in *stream, whereTerms []parser.Expr) (*stream, error) {
+	where, err := whereOf(q, whereTerms, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +929,7 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 		if err != nil {
 			return nil, err
 		}
-		if c, ok := it.Expr.(*sqlparser.ColName); ok {
+		if c, ok := it.Expr.(*parser.Ident); ok {
 			if idx, err := q.Column(scope, c); err == nil && idx == in.timeCol {
 				timeCol = len(exprs)
 			}
@@ -588,6 +943,17 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	}
 	out.timeCol = timeCol
 	return out, nil
+}
+
+// qualifiedName names column i of scope as ref.column.
+func qualifiedName(scope *query.Scope, i int) string {
+	rels := scope.Relations()
+	for ri := len(rels) - 1; ri >= 0; ri-- {
+		if off := scope.Offset(ri); i >= off {
+			return rels[ri].Ref() + "." + scope.Schema().Fields[i].Name
+		}
+	}
+	return scope.Schema().Fields[i].Name
 }
 
 // uniqueNames renames repeated output names as Flink does: a, a0, a1, ….
@@ -607,63 +973,92 @@ func uniqueNames(names []string) []string {
 
 // aggCall is one distinct aggregate call of a SELECT.
 type aggCall struct {
-	node     sqlparser.Expr
-	text     string
+	node     parser.Expr
 	fn       string
-	arg      sqlparser.Expr
+	arg      parser.Expr
 	distinct bool
 	star     bool
+	bound    string // the argument translated over the input scope, printed: calls with equal bound arguments are one
 }
 
 // collectAggregates finds the aggregate calls of the select list and
-// HAVING, each once.
-func collectAggregates(sel *query.Select) []*aggCall {
+// HAVING, each once (calls of one function on structurally equal
+// arguments are one).
+func collectAggregates(q *query.Query, sel *query.Select, scope *query.Scope) []*aggCall {
 	var out []*aggCall
-	seen := map[string]bool{}
-	visit := func(n sqlparser.SQLNode) (bool, error) {
-		e, ok := n.(sqlparser.Expr)
-		if !ok {
-			return true, nil
-		}
+	visit := func(e parser.Expr) bool {
 		fn, arg, distinct, star, ok := query.AggregateCall(e)
 		if !ok {
-			return true, nil
+			return true
 		}
-		text := strings.ToLower(sqlparser.String(e))
-		if !seen[text] {
-			seen[text] = true
-			out = append(out, &aggCall{node: e, text: text, fn: fn, arg: arg, distinct: distinct, star: star})
+		a := &aggCall{node: e, fn: fn, arg: arg, distinct: distinct, star: star, bound: aggBound(q, scope, e, arg)}
+		for _, o := range out {
+			if o.same(a) {
+				return false
+			}
 		}
-		return false, nil
+		out = append(out, a)
+		return false
 	}
 	for _, it := range sel.Items {
-		if it.Expr != nil {
-			sqlparser.Walk(visit, it.Expr)
+		if !it.Star {
+			query.Walk(it.Expr, visit)
 		}
 	}
-	if sel.Having != nil {
-		sqlparser.Walk(visit, sel.Having)
-	}
+	query.Walk(sel.Having, visit)
 	return out
+}
+
+// same reports whether a and b compute the same aggregate.
+func (a *aggCall) same(b *aggCall) bool {
+	return a.fn == b.fn && a.distinct == b.distinct && a.star == b.star && a.bound == b.bound && a.bound != "!"
+}
+
+// aggBound is the structural form of the aggregate call e's argument
+// arg, and of its LISTAGG separator.
+func aggBound(q *query.Query, scope *query.Scope, e, arg parser.Expr) string {
+	b := boundText(q, scope, arg)
+	if sep, ok := query.ListAggSeparator(e); ok && b != "!" {
+		b += " SEPARATOR " + strconv.Quote(sep)
+	}
+	return b
+}
+
+// boundText is e translated over scope and printed, the structural form
+// in which two expressions that compute the same are equal however they
+// are written (c.page and page, CAST(x AS INTEGER) and cast(x as int));
+// "" for nil and "!" when e does not translate.
+func boundText(q *query.Query, scope *query.Scope, e parser.Expr) string {
+	if e == nil {
+		return ""
+	}
+	sc, err := q.Scalar(scope, e, query.Options{})
+	if err != nil {
+		return "!"
+	}
+	return sc.Expr.String() + " :: " + sc.Type.String()
 }
 
 // aggregate plans GROUP BY (with or without a group window) and global
 // aggregates: a calc computing keys, time and aggregate arguments, a keyed
 // exchange, the window or group aggregation, then a calc for HAVING and the
 // select list over its output.
-func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scope, in *stream, aggs []*aggCall) (*stream, error) {
+func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scope, in *stream, aggs []*aggCall, whereTerms []parser.Expr) (*stream, error) {
 	if err := resolveColumns(q, sel, scope); err != nil {
 		return nil, err
 	}
-	where, err := whereOf(q, sel, scope)
+
+	where, err := whereOf(q, whereTerms, scope)
 	if err != nil {
 		return nil, err
 	}
 	// GROUP BY: keys and at most one window.
-	var keys []sqlparser.Expr
-	var win sqlparser.Expr
+	var keys []parser.Expr
+	var win parser.Expr
 	var assigner window.Assigner
-	var winKind, winTime string
+	var winKind string
+	var winTime *parser.Ident
+	var winCol int
 	var winDur []time.Duration
 	for _, g := range sel.GroupBy {
 		if kind, tc, ds, ok := query.WindowCall(g); ok {
@@ -682,6 +1077,43 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			continue
 		}
 		keys = append(keys, g)
+	}
+	// GROUP BY window_start, window_end[, window_time], … over a window
+	// table function: a window aggregation of the function's input
+	// (Flink's), append-only.
+	var tvf *tvfWindow
+	if in.win != nil && win == nil {
+		var hasStart, hasEnd bool
+		var rest []parser.Expr
+		for _, k := range keys {
+			if id, ok := k.(*parser.Ident); ok {
+				if idx, err := q.Column(scope, id); err == nil && (idx == in.win.start || idx == in.win.end || idx == in.win.time) {
+					hasStart, hasEnd = hasStart || idx == in.win.start, hasEnd || idx == in.win.end
+					continue
+				}
+			}
+			rest = append(rest, k)
+		}
+		if hasStart && hasEnd {
+			tvf, keys, assigner, win = in.win, rest, in.win.assigner, sel.GroupBy[0]
+			var used []parser.Expr
+			used = append(used, keys...)
+			used = append(used, whereTerms...)
+			for _, a := range aggs {
+				if a.arg != nil {
+					used = append(used, a.arg)
+				}
+			}
+			for _, x := range used {
+				if c := windowColumnIn(q, scope, x, tvf); c != nil {
+					return nil, q.Errorf(c, "%s can only be grouped by here: a window aggregation groups by window_start and window_end, and computes its keys, WHERE and aggregates from the table's columns", q.TextOf(c))
+				}
+			}
+			in = tvf.input
+		}
+	}
+	if in.updating && win != nil {
+		return nil, q.Errorf(win, "a group window over an updating input (the result of a GROUP BY without a window, or a changelog source) is not supported")
 	}
 	// Pre-projection: keys, [time], aggregate arguments. Internal columns
 	// are named after the text they compute, so plans read like the query.
@@ -705,17 +1137,26 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
 	timeCol := -1
-	if win != nil {
-		idx, err := scope.Resolve("", winTime)
+	if tvf != nil {
+		timeCol = len(pre)
+		pre = append(pre, expr.ColIndex(tvf.timeCol))
+		preNames = append(preNames, uniq(scope.Schema().Fields[tvf.timeCol].Name))
+	} else if win != nil {
+		idx, err := q.Column(scope, winTime)
 		if err != nil {
-			return nil, q.Errorf(win, "%v", err)
+			return nil, err
+		}
+		if idx != in.timeCol && in.timeCol >= 0 && len(scope.Relations()) > 1 {
+			return nil, q.Errorf(win, "%s(%s, …): %s is not the event time of the join's rows, which is %s (the left side's)", winKind, q.TextOf(winTime), q.TextOf(winTime), qualifiedName(scope, in.timeCol))
 		}
 		if idx != in.timeCol {
-			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, winTime, winTime, winTime)
+			name := q.TextOf(winTime)
+			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, name, name, winTime.Parts[len(winTime.Parts)-1])
 		}
+		winCol = idx
 		timeCol = len(pre)
 		pre = append(pre, expr.ColIndex(idx))
-		preNames = append(preNames, uniq(winTime))
+		preNames = append(preNames, uniq(winTime.Parts[len(winTime.Parts)-1]))
 	}
 	specs := make([]agg.Spec, len(aggs))
 	for i, a := range aggs {
@@ -768,7 +1209,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		if p.o.StateTTL > 0 {
 			ttl = p.o.StateTTL
 		}
-		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys})
+		// Over an updating input (a GROUP BY over a GROUP BY, a changelog
+		// source) the aggregation retracts: -U and -D rows take back what
+		// +I and +U rows added.
+		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys,
+			Retract: in.updating})
 		if ttl == 0 && len(keys) > 0 {
 			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("%s:%d:%d: warning: GROUP BY without a window keeps the state of every key forever: "+
 				"bound it with SET 'table.exec.state.ttl' = '1 h' (or --state-ttl), or cap it with SET 'sluice.state.max-keys'", p.o.File, p.cur.Line, p.cur.Col))
@@ -781,7 +1226,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	}
 	id := p.g.AddOperator(name, aggOut, par, 1, newOp)
 	p.g.Connect(pc.id, id, part, keyCols...)
-	agged := &stream{id: id, schema: aggOut, par: par, timeCol: -1, updating: updating}
+	agged := &stream{id: id, schema: aggOut, par: par, timeCol: -1, procCol: -1, updating: updating}
 
 	// HAVING and the select list over the aggregation's output.
 	post, err := query.NewScope(query.Relation{Name: "$agg", Schema: aggOut})
@@ -791,25 +1236,40 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	var substErr error
 	keyText := make([]string, len(keys))
 	for i, k := range keys {
-		keyText[i] = strings.ToLower(sqlparser.String(k))
+		keyText[i] = boundText(q, scope, k)
 	}
-	subst := func(e sqlparser.Expr) (expr.Expr, bool) {
+	subst := func(e parser.Expr) (expr.Expr, bool) {
 		if substErr != nil {
 			return expr.Null(runtime.BigInt), true
 		}
-		text := strings.ToLower(sqlparser.String(e))
-		for i, k := range keyText {
-			if text == k {
-				return expr.ColIndex(i), true
+		if fn, arg, distinct, star, ok := query.AggregateCall(e); ok {
+			a := &aggCall{fn: fn, distinct: distinct, star: star, bound: aggBound(q, scope, e, arg)}
+			for i, b := range aggs {
+				if b.same(a) {
+					return expr.ColIndex(aggFirst + i), true
+				}
 			}
+			return nil, false
 		}
-		for i, a := range aggs {
-			if text == a.text {
-				return expr.ColIndex(aggFirst + i), true
+		if id, ok := e.(*parser.Ident); ok && tvf != nil {
+			if idx, err := q.Column(scope, id); err == nil {
+				switch idx {
+				case tvf.start:
+					return expr.ColIndex(len(keys)), true
+				case tvf.end:
+					return expr.ColIndex(len(keys) + 1), true
+				case tvf.time:
+					return expr.Binary(expr.OpSub, expr.ColIndex(len(keys)+1), expr.Int(1)), true
+				}
 			}
 		}
 		if kind, bound, tc, ds, ok := query.WindowBoundCall(e); ok {
-			if win == nil || kind != winKind || !strings.EqualFold(tc, winTime) || !slices.Equal(ds, winDur) {
+			idx, err := q.Column(scope, tc)
+			if err != nil {
+				substErr = err
+				return expr.Null(runtime.Timestamp), true
+			}
+			if win == nil || kind != winKind || idx != winCol || !slices.Equal(ds, winDur) {
 				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, groupWindowText(q, win))
 				return expr.Null(runtime.Timestamp), true
 			}
@@ -818,8 +1278,15 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			}
 			return expr.ColIndex(len(keys) + 1), true
 		}
-		if c, ok := e.(*sqlparser.ColName); ok {
-			substErr = q.Errorf(c, "column %s must appear in GROUP BY or be used inside an aggregate function", sqlparser.String(c))
+		if text := boundText(q, scope, e); text != "!" {
+			for i, k := range keyText {
+				if text == k {
+					return expr.ColIndex(i), true
+				}
+			}
+		}
+		if c, ok := e.(*parser.Ident); ok {
+			substErr = q.Errorf(c, "column %s must appear in GROUP BY or be used inside an aggregate function", q.TextOf(c))
 			return expr.Null(runtime.BigInt), true
 		}
 		return nil, false
@@ -839,7 +1306,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	var names []string
 	for i, it := range sel.Items {
 		if it.Star {
-			return nil, q.Errorf(it.Node, "SELECT * cannot be used with GROUP BY: list the columns")
+			return nil, q.Errorf(it, "SELECT * cannot be used with GROUP BY: list the columns")
 		}
 		sc, err := q.Scalar(post, it.Expr, query.Options{Clause: "the select list", Subst: subst})
 		if substErr != nil {
@@ -856,7 +1323,31 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
 	out.keys = keyCols
+	if tvf != nil { // window_time selected is a time attribute: windows cascade
+		for i, it := range sel.Items {
+			if id, ok := it.Expr.(*parser.Ident); ok {
+				if idx, err := q.Column(scope, id); err == nil && idx == tvf.time {
+					out.timeCol = i
+				}
+			}
+		}
+	}
 	return out, nil
+}
+
+// windowColumnIn returns the first column reference of e to a window
+// column of tvf (window_start, window_end, window_time), or nil.
+func windowColumnIn(q *query.Query, scope *query.Scope, e parser.Expr, tvf *tvfWindow) *parser.Ident {
+	var found *parser.Ident
+	query.Walk(e, func(x parser.Expr) bool {
+		if c, ok := x.(*parser.Ident); ok && found == nil {
+			if idx, err := q.Column(scope, c); err == nil && idx >= tvf.start {
+				found = c
+			}
+		}
+		return found == nil
+	})
+	return found
 }
 
 // resolveColumns resolves every column reference of an aggregating sel
@@ -868,21 +1359,21 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 // name would otherwise read as a column missing from GROUP BY.
 func resolveColumns(q *query.Query, sel *query.Select, scope *query.Scope) error {
 	var first error
-	visit := func(n sqlparser.SQLNode) (bool, error) {
+	visit := func(e parser.Expr) bool {
 		if first != nil {
-			return false, nil
+			return false
 		}
-		if c, ok := n.(*sqlparser.ColName); ok {
+		if c, ok := e.(*parser.Ident); ok {
 			if _, err := q.Column(scope, c); err != nil {
 				first = err
 			}
-			return false, nil
+			return false
 		}
-		return true, nil
+		return true
 	}
-	var exprs []sqlparser.Expr
+	var exprs []parser.Expr
 	for _, it := range sel.Items {
-		if it.Expr != nil {
+		if !it.Star {
 			exprs = append(exprs, it.Expr)
 		}
 	}
@@ -890,14 +1381,12 @@ func resolveColumns(q *query.Query, sel *query.Select, scope *query.Scope) error
 	exprs = append(exprs, sel.GroupBy...)
 	exprs = append(exprs, sel.Having)
 	for _, e := range exprs {
-		if e != nil {
-			sqlparser.Walk(visit, e)
-		}
+		query.Walk(e, visit)
 	}
 	return first
 }
 
-func groupWindowText(q *query.Query, e sqlparser.Expr) string {
+func groupWindowText(q *query.Query, e parser.Expr) string {
 	if e == nil {
 		return "it has none"
 	}

@@ -509,3 +509,31 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestViewKeptAsText checks that a view's query, column list and place
+// survive the catalog (a folder stores them in its file), and that DESCRIBE
+// says it is a view.
+func TestViewKeptAsText(t *testing.T) {
+	eachCatalog(t, func(t *testing.T, c *Catalog) {
+		v := &Table{Name: "v", Columns: []runtime.Field{{Name: "a", Type: runtime.BigInt}},
+			View: &View{Query: "SELECT k\n  FROM src", Columns: []string{"a"}, Line: 3, Col: 5}, DefinedAt: "job.sql:3:1"}
+		if err := c.Create(v, false); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Get("V")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.IsView() || got.View.Query != v.View.Query || len(got.View.Columns) != 1 || got.View.Line != 3 || got.View.Col != 5 {
+			t.Fatalf("view read back as %+v (view %+v)", got, got.View)
+		}
+		got.View.Columns[0] = "changed"
+		if again, _ := c.Get("v"); again.View.Columns[0] != "a" {
+			t.Error("a returned view shares its column list with the catalog")
+		}
+		d := got.Describe()
+		if !strings.HasPrefix(d, "View v\n") || !strings.Contains(d, "\nQuery: SELECT k FROM src\n") {
+			t.Errorf("describe:\n%s", d)
+		}
+	})
+}

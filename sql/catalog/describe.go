@@ -23,7 +23,11 @@ func (c *Catalog) Describe(name string) (string, error) {
 // Describe returns a readable description of t (see Catalog.Describe).
 func (t *Table) Describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Table %s\n", t.Name)
+	if t.View != nil {
+		fmt.Fprintf(&b, "View %s\n", t.Name)
+	} else {
+		fmt.Fprintf(&b, "Table %s\n", t.Name)
+	}
 	if t.DefinedAt != "" {
 		fmt.Fprintf(&b, "Defined at %s\n", t.DefinedAt)
 	}
@@ -67,7 +71,10 @@ func (t *Table) Describe() string {
 			b.WriteByte('\n')
 		}
 	}
-	if t.Watermark != nil || len(t.PrimaryKey) > 0 {
+	if t.View != nil {
+		fmt.Fprintf(&b, "\nQuery: %s\n", strings.Join(strings.Fields(t.View.Query), " "))
+	}
+	if t.Watermark != nil || len(t.PrimaryKey) > 0 || len(t.PartitionKeys) > 0 {
 		b.WriteByte('\n')
 	}
 	if w := t.Watermark; w != nil {
@@ -79,6 +86,9 @@ func (t *Table) Describe() string {
 	}
 	if len(t.PrimaryKey) > 0 {
 		fmt.Fprintf(&b, "Primary key: (%s) NOT ENFORCED\n", strings.Join(t.PrimaryKey, ", "))
+	}
+	if len(t.PartitionKeys) > 0 {
+		fmt.Fprintf(&b, "PARTITIONED BY (%s)\n", strings.Join(t.PartitionKeys, ", "))
 	}
 	if len(t.Options) > 0 {
 		b.WriteString("\nOptions:\n")

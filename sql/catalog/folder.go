@@ -27,10 +27,20 @@ type fileTable struct {
 	Rows       []RowColumn       `json:"rows,omitempty"`
 	Watermark  *fileWatermark    `json:"watermark,omitempty"`
 	PrimaryKey []string          `json:"primary_key,omitempty"`
+	Partition  []string          `json:"partitioned_by,omitempty"`
 	Options    map[string]string `json:"options"`
 	Created    time.Time         `json:"created"`
 	DefinedAt  string            `json:"defined_at,omitempty"`
 	SQL        string            `json:"sql"`
+	View       *fileView         `json:"view,omitempty"`
+}
+
+// fileView is the query of a view, kept as text.
+type fileView struct {
+	Query   string   `json:"query"`
+	Columns []string `json:"columns,omitempty"`
+	Line    int      `json:"line"`
+	Col     int      `json:"col"`
 }
 
 type fileColumn struct {
@@ -129,11 +139,14 @@ func load(path string) (*Table, error) {
 		return nil, corrupt(path, "defines table %q, not %q", ft.Name, base)
 	}
 	t := &Table{
-		Name: ft.Name, PrimaryKey: ft.PrimaryKey, Options: ft.Options,
+		Name: ft.Name, PrimaryKey: ft.PrimaryKey, PartitionKeys: ft.Partition, Options: ft.Options,
 		Created: ft.Created, DefinedAt: ft.DefinedAt, SQL: ft.SQL, Rows: ft.Rows,
 	}
 	if t.Options == nil {
 		t.Options = map[string]string{}
+	}
+	if fv := ft.View; fv != nil {
+		t.View = &View{Query: fv.Query, Columns: fv.Columns, Line: fv.Line, Col: fv.Col}
 	}
 	for _, fc := range ft.Columns {
 		typ := typeByName(fc.Type)
@@ -166,7 +179,7 @@ func typeByName(s string) runtime.Type {
 
 func encode(t *Table) ([]byte, error) {
 	ft := fileTable{
-		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, Options: t.Options,
+		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, Partition: t.PartitionKeys, Options: t.Options,
 		Created: t.Created, DefinedAt: t.DefinedAt, SQL: t.SQL, Rows: t.Rows,
 	}
 	for _, c := range t.Columns {
@@ -174,6 +187,9 @@ func encode(t *Table) ([]byte, error) {
 	}
 	if w := t.Watermark; w != nil {
 		ft.Watermark = &fileWatermark{Column: w.Column, Delay: w.Delay.String()}
+	}
+	if v := t.View; v != nil {
+		ft.View = &fileView{Query: v.Query, Columns: v.Columns, Line: v.Line, Col: v.Col}
 	}
 	data, err := json.MarshalIndent(ft, "", "  ")
 	return append(data, '\n'), err

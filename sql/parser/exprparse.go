@@ -357,6 +357,10 @@ func (p *parser) primary() (Expr, error) {
 		e := p.failAt(t, "expected an expression")
 		e.Hint = "write a subquery in parentheses"
 		return nil, e
+	case (upper == "LEFT" || upper == "RIGHT") && call:
+		// LEFT(s, n) and RIGHT(s, n) are functions, though the words are
+		// reserved for joins.
+		return p.nameOrCall()
 	case reserved[upper]:
 		return nil, p.wantExpr()
 	}
@@ -421,6 +425,17 @@ func (p *parser) call(name string, nt token) (Expr, error) {
 				return nil, err
 			}
 			c.Args = append(c.Args, a)
+			if u := strings.ToUpper(name); len(c.Args) == 1 && (u == "FLOOR" || u == "CEIL" || u == "CEILING") && p.peek().is("TO") {
+				// FLOOR(ts TO unit) is FLOOR(ts, 'UNIT').
+				p.i++
+				ut := p.peek()
+				if ut.kind != tIdent {
+					return nil, p.want("a time unit after TO")
+				}
+				p.i++
+				c.Args = append(c.Args, &Literal{Kind: LitString, Text: strings.ToUpper(ut.text), Pos: ut.pos, End: p.endOf()})
+				break
+			}
 			if !p.acceptPunct(",") {
 				break
 			}

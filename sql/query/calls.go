@@ -6,8 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xwb1989/sqlparser"
+	"github.com/sluicehq/sluice/sql/parser"
 )
+
+// IntervalMillis returns the length of an INTERVAL literal in
+// milliseconds, with an error naming what is wrong with it.
+func IntervalMillis(iv *parser.Interval) (int64, error) { return intervalMillis(iv) }
 
 // Aggregate functions, window functions and window bounds are not scalar:
 // the planner recognises them with AggregateCall, WindowCall and
@@ -26,53 +30,46 @@ var windowKinds = map[string]bool{"TUMBLE": true, "HOP": true, "SESSION": true}
 // (upper case) and arg its argument; star is true, and arg nil, for
 // COUNT(*); distinct for COUNT(DISTINCT x) and the like. LISTAGG may have
 // a second argument, a string literal (ListAggSeparator). ok is false for
-// anything else, including a malformed call such as SUM(*) or SUM(a, b),
-// which Query.Scalar reports.
-func AggregateCall(e sqlparser.Expr) (fn string, arg sqlparser.Expr, distinct, star, ok bool) {
-	f, isFunc := e.(*sqlparser.FuncExpr)
-	if !isFunc || !f.Qualifier.IsEmpty() {
+// anything else, including a malformed call such as SUM(*) or SUM(a, b)
+// and a call with FILTER or OVER, which Query.Scalar reports.
+func AggregateCall(e parser.Expr) (fn string, arg parser.Expr, distinct, star, ok bool) {
+	f, isFunc := e.(*parser.Call)
+	if !isFunc || f.Bare || f.Filter != nil || f.Over != nil || f.OverName != "" {
 		return "", nil, false, false, false
 	}
-	fn = strings.ToUpper(f.Name.String())
-	if !aggregates[fn] || len(f.Exprs) != 1 && !(fn == "LISTAGG" && len(f.Exprs) == 2 && stringLiteral(f.Exprs[1]) != nil) {
+	fn = strings.ToUpper(f.Name)
+	if !aggregates[fn] {
 		return "", nil, false, false, false
 	}
-	switch a := f.Exprs[0].(type) {
-	case *sqlparser.StarExpr:
-		if fn != "COUNT" || f.Distinct || !a.TableName.IsEmpty() {
+	if f.Star {
+		if fn != "COUNT" || f.Distinct || len(f.Args) != 0 {
 			return "", nil, false, false, false
 		}
 		return fn, nil, false, true, true
-	case *sqlparser.AliasedExpr:
-		if !a.As.IsEmpty() {
-			return "", nil, false, false, false
-		}
-		return fn, a.Expr, f.Distinct, false, true
 	}
-	return "", nil, false, false, false
+	if len(f.Args) != 1 && !(fn == "LISTAGG" && len(f.Args) == 2 && stringLiteral(f.Args[1]) != nil) {
+		return "", nil, false, false, false
+	}
+	return fn, f.Args[0], f.Distinct, false, true
 }
 
 // ListAggSeparator returns the separator of a call LISTAGG(x, 'sep')
 // that AggregateCall recognises, and false for LISTAGG(x) or any other
 // call.
-func ListAggSeparator(e sqlparser.Expr) (string, bool) {
-	f, isFunc := e.(*sqlparser.FuncExpr)
-	if !isFunc || !strings.EqualFold(f.Name.String(), "LISTAGG") || len(f.Exprs) != 2 {
+func ListAggSeparator(e parser.Expr) (string, bool) {
+	f, isFunc := e.(*parser.Call)
+	if !isFunc || !strings.EqualFold(f.Name, "LISTAGG") || len(f.Args) != 2 {
 		return "", false
 	}
-	if v := stringLiteral(f.Exprs[1]); v != nil {
-		return string(v.Val), true
+	if v := stringLiteral(f.Args[1]); v != nil {
+		return v.Text, true
 	}
 	return "", false
 }
 
 // stringLiteral returns the string literal an argument is, or nil.
-func stringLiteral(se sqlparser.SelectExpr) *sqlparser.SQLVal {
-	a, ok := se.(*sqlparser.AliasedExpr)
-	if !ok || !a.As.IsEmpty() {
-		return nil
-	}
-	if v, ok := a.Expr.(*sqlparser.SQLVal); ok && v.Type == sqlparser.StrVal {
+func stringLiteral(e parser.Expr) *parser.Literal {
+	if v, ok := e.(*parser.Literal); ok && v.Kind == parser.LitString {
 		return v
 	}
 	return nil
@@ -80,24 +77,24 @@ func stringLiteral(se sqlparser.SelectExpr) *sqlparser.SQLVal {
 
 // WindowCall recognises a group window function of GROUP BY:
 // TUMBLE(ts, size), HOP(ts, slide, size) or SESSION(ts, gap), where ts is a
-// column (timeCol is its name, without qualifier) and the durations are
-// positive INTERVAL literals, in the order written. kind is TUMBLE, HOP or
-// SESSION. ok is false for anything else, including a malformed window
-// call, which Query.Scalar reports.
-func WindowCall(e sqlparser.Expr) (kind, timeCol string, durations []time.Duration, ok bool) {
-	f, isFunc := e.(*sqlparser.FuncExpr)
+// column (timeCol, possibly qualified: resolve it in the query's scope)
+// and the durations are positive INTERVAL literals, in the order written.
+// kind is TUMBLE, HOP or SESSION. ok is false for anything else, including
+// a malformed window call, which Query.Scalar reports.
+func WindowCall(e parser.Expr) (kind string, timeCol *parser.Ident, durations []time.Duration, ok bool) {
+	f, isFunc := e.(*parser.Call)
 	if !isFunc {
-		return "", "", nil, false
+		return "", nil, nil, false
 	}
-	kind = strings.ToUpper(f.Name.String())
+	kind = strings.ToUpper(f.Name)
 	if !windowKinds[kind] {
-		return "", "", nil, false
+		return "", nil, nil, false
 	}
 	col, ds, err := windowArgs(f, kind)
 	if err != nil {
-		return "", "", nil, false
+		return "", nil, nil, false
 	}
-	return kind, col.Name.String(), ds, true
+	return kind, col, ds, true
 }
 
 // WindowBoundCall recognises TUMBLE_START, TUMBLE_END, HOP_START, HOP_END,
@@ -105,28 +102,25 @@ func WindowCall(e sqlparser.Expr) (kind, timeCol string, durations []time.Durati
 // START or END, and timeCol and durations are the arguments of the window
 // they name, as WindowCall returns them. ok is false for anything else,
 // including a malformed call, which Query.Scalar reports.
-func WindowBoundCall(e sqlparser.Expr) (kind, bound, timeCol string, durations []time.Duration, ok bool) {
-	f, isFunc := e.(*sqlparser.FuncExpr)
+func WindowBoundCall(e parser.Expr) (kind, bound string, timeCol *parser.Ident, durations []time.Duration, ok bool) {
+	f, isFunc := e.(*parser.Call)
 	if !isFunc {
-		return "", "", "", nil, false
+		return "", "", nil, nil, false
 	}
 	kind, bound, isBound := windowBound(f)
 	if !isBound {
-		return "", "", "", nil, false
+		return "", "", nil, nil, false
 	}
 	col, ds, err := windowArgs(f, kind)
 	if err != nil {
-		return "", "", "", nil, false
+		return "", "", nil, nil, false
 	}
-	return kind, bound, col.Name.String(), ds, true
+	return kind, bound, col, ds, true
 }
 
 // windowBound splits the name of a window bound function.
-func windowBound(f *sqlparser.FuncExpr) (kind, bound string, ok bool) {
-	if !f.Qualifier.IsEmpty() {
-		return "", "", false
-	}
-	kind, bound, ok = strings.Cut(strings.ToUpper(f.Name.String()), "_")
+func windowBound(f *parser.Call) (kind, bound string, ok bool) {
+	kind, bound, ok = strings.Cut(strings.ToUpper(f.Name), "_")
 	if !ok || !windowKinds[kind] || bound != "START" && bound != "END" {
 		return "", "", false
 	}
@@ -143,7 +137,7 @@ var windowUsage = map[string]string{
 // windowArgError is an error about an argument (nil: the call) of a window
 // function.
 type windowArgError struct {
-	node sqlparser.SQLNode
+	node parser.Expr
 	msg  string
 }
 
@@ -151,30 +145,22 @@ func (e *windowArgError) Error() string { return e.msg }
 
 // windowArgs checks the arguments of f, a call of the window function kind
 // (or of one of its bounds).
-func windowArgs(f *sqlparser.FuncExpr, kind string) (*sqlparser.ColName, []time.Duration, error) {
-	name := strings.ToUpper(f.Name.String())
+func windowArgs(f *parser.Call, kind string) (*parser.Ident, []time.Duration, error) {
+	name := strings.ToUpper(f.Name)
 	want := 2
 	if kind == "HOP" {
 		want = 3
 	}
-	if len(f.Exprs) != want || f.Distinct || !f.Qualifier.IsEmpty() {
+	if len(f.Args) != want || f.Distinct || f.Star || f.Bare || f.Filter != nil || f.Over != nil || f.OverName != "" {
 		return nil, nil, &windowArgError{nil, name + " takes " + windowUsage[kind]}
 	}
-	args := make([]sqlparser.Expr, len(f.Exprs))
-	for i, se := range f.Exprs {
-		a, ok := se.(*sqlparser.AliasedExpr)
-		if !ok || !a.As.IsEmpty() {
-			return nil, nil, &windowArgError{nil, name + " takes " + windowUsage[kind]}
-		}
-		args[i] = a.Expr
-	}
-	col, ok := args[0].(*sqlparser.ColName)
-	if !ok {
-		return nil, nil, &windowArgError{args[0], "the first argument of " + name + " must be a time column"}
+	col, ok := f.Args[0].(*parser.Ident)
+	if !ok || len(col.Parts) > 2 {
+		return nil, nil, &windowArgError{f.Args[0], "the first argument of " + name + " must be a time column"}
 	}
 	var ds []time.Duration
-	for _, a := range args[1:] {
-		iv, ok := a.(*sqlparser.IntervalExpr)
+	for _, a := range f.Args[1:] {
+		iv, ok := a.(*parser.Interval)
 		if !ok {
 			return nil, nil, &windowArgError{a, name + " takes " + windowUsage[kind]}
 		}
@@ -200,7 +186,10 @@ var intervalUnits = map[string]int64{
 
 // intervalMillis returns the length of an INTERVAL literal in milliseconds:
 // INTERVAL '10' MINUTE, INTERVAL 10 MINUTE, INTERVAL '1.5' SECOND.
-func intervalMillis(iv *sqlparser.IntervalExpr) (int64, error) {
+func intervalMillis(iv *parser.Interval) (int64, error) {
+	if iv.ToUnit != "" {
+		return 0, fmt.Errorf("INTERVAL … %s TO %s is not supported: write one unit, as INTERVAL '90' SECOND", iv.Unit, iv.ToUnit)
+	}
 	unit := strings.ToUpper(iv.Unit)
 	mult, ok := intervalUnits[unit]
 	if !ok {
@@ -212,13 +201,9 @@ func intervalMillis(iv *sqlparser.IntervalExpr) (int64, error) {
 		}
 		return 0, fmt.Errorf("unknown INTERVAL unit %s (units: DAY, HOUR, MINUTE, SECOND, MILLISECOND)", unit)
 	}
-	v, ok := iv.Expr.(*sqlparser.SQLVal)
-	if !ok || v.Type != sqlparser.StrVal && v.Type != sqlparser.IntVal && v.Type != sqlparser.FloatVal {
-		return 0, fmt.Errorf("an INTERVAL takes a number, as INTERVAL '10' %s", unit)
-	}
-	ms, err := scaleDecimal(strings.TrimSpace(string(v.Val)), mult)
+	ms, err := scaleDecimal(strings.TrimSpace(iv.Value), mult)
 	if err != nil {
-		return 0, fmt.Errorf("bad INTERVAL value %q: %v", string(v.Val), err)
+		return 0, fmt.Errorf("bad INTERVAL value %q: %v", iv.Value, err)
 	}
 	return ms, nil
 }

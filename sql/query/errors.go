@@ -1,19 +1,16 @@
 package query
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/sql/parser"
 )
 
 // Pos is a position in a job file: 1-based line and column, the column
 // counted in characters (as package sql/parser counts them).
-type Pos struct {
-	Line, Col int
-}
-
-func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+type Pos = parser.Pos
 
 // Error is an error in a query, at Pos in the job file. It reads like
 // `line 4:12: unknown column "pgae" (did you mean "page"?) in "pgae"` or

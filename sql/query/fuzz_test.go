@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xwb1989/sqlparser"
+	"github.com/sluicehq/sluice/sql/parser"
 )
 
 // FuzzParse checks that Parse, locating nodes and translating expressions
@@ -54,31 +54,36 @@ func checkParse(t *testing.T, text string, line, col int) {
 		q, err := Parse(text, base)
 		if err != nil {
 			var e *Error
-			if !errors.As(err, &e) {
+			var se *parser.SyntaxError
+			switch {
+			case errors.As(err, &e):
+				within("error "+err.Error(), e.Pos)
+			case errors.As(err, &se):
+			default:
 				t.Fatalf("Parse(%q) error %T %v", text, err, err)
 			}
-			within("error "+err.Error(), e.Pos)
 			return
 		}
-		_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
-			within("node "+printed(n), q.Pos(n))
+		visit := func(n parser.Expr) bool {
+			within("node "+n.String(), q.Pos(n))
 			if s := q.TextOf(n); strings.ContainsAny(s, "\n\t") {
-				t.Fatalf("TextOf(%s) = %q", printed(n), s)
+				t.Fatalf("TextOf(%s) = %q", n, s)
 			}
-			return true, nil
-		}, q.Stmt)
+			return true
+		}
 		scope, err := NewScope(Relation{Name: "clicks", Alias: "c", Schema: clicks})
 		if err != nil {
 			t.Fatal(err)
 		}
-		check := func(e sqlparser.Expr) {
+		check := func(e parser.Expr) {
 			if e == nil {
 				return
 			}
+			Walk(e, visit)
 			if _, err := q.Scalar(scope, e, Options{Clause: "WHERE"}); err != nil {
 				var pe *Error
 				if !errors.As(err, &pe) {
-					t.Fatalf("Scalar(%s) error %T %v", printed(e), err, err)
+					t.Fatalf("Scalar(%s) error %T %v", e, err, err)
 				}
 				within("error "+err.Error(), pe.Pos)
 			}
@@ -88,6 +93,7 @@ func checkParse(t *testing.T, text string, line, col int) {
 		}
 		for _, s := range q.Selects {
 			for _, it := range s.Items {
+				within("item", q.Pos(it))
 				check(it.Expr)
 			}
 			check(s.Where)

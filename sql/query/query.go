@@ -1,27 +1,20 @@
 // Package query is the front end of the SQL planner for queries: it parses
-// one INSERT INTO … SELECT, SELECT or … UNION ALL … statement with
-// github.com/xwb1989/sqlparser, exposes its shape (Query, Select, Item,
-// From, Table), resolves column names against the tables of FROM (Scope)
-// and translates scalar expressions into Sluice's expression AST
-// (operators/expr), type-checked, so that the planner works with resolved,
-// typed expressions.
+// one INSERT INTO … query or bare query statement with Sluice's own parser
+// (sql/parser), exposes its shape (Query, Select, Item, From, Table),
+// resolves column names against the relations of FROM (Scope) and
+// translates scalar expressions of the parser's AST into Sluice's
+// expression AST (operators/expr), type-checked, so that the planner works
+// with resolved, typed expressions.
 //
-// Every error is an *Error that names the line:column in the job file and
-// the offending text. sqlparser's AST has no positions: a node is found in
-// the text by matching its printed form against the statement's tokens (see
-// Query.Pos).
-//
-// sqlparser reads MySQL's dialect; Parse rewrites what Flink's dialect
-// writes differently before parsing (CAST targets, TIMESTAMP '…' literals,
-// SUBSTRING with any first argument, "quoted" names, backslashes in strings,
-// names such as key that MySQL reserves) and keeps a map so that positions
-// still point into the user's text.
+// Every error is an *Error that names the line:column in the job file,
+// taken from the AST's positions, and the offending text as the user wrote
+// it (the span of the node in the statement's text).
 //
 // The planner's use, for each query statement of a script:
 //
 //	q, err := query.Parse(stmt.Text, query.Pos{Line: stmt.Line, Col: stmt.Col})
 //	for _, sel := range q.Selects {
-//		scope, err := sel.From.Scope(schemasOf(sel.From.Tables)...) // catalog lookups, errors via q.Errorf(table.Node, …)
+//		scope, err := sel.From.Scope(schemasOf(sel.From.Tables)...) // catalog lookups, errors via q.Errorf(table, …)
 //		where, err := q.Predicate(scope, sel.Where, query.Options{Clause: "WHERE"})
 //		for _, g := range sel.GroupBy {
 //			if kind, ts, sizes, ok := query.WindowCall(g); ok { … } else { key, err := q.Scalar(scope, g, …) }
@@ -33,37 +26,55 @@
 package query
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/xwb1989/sqlparser"
-
-	"github.com/sluicehq/sluice/internal/suggest"
+	"github.com/sluicehq/sluice/sql/parser"
 )
 
 // Query is one parsed query statement.
 //
-// The nodes it exposes are sqlparser's; pass any of them (or any node
-// below them) to Pos, TextOf and Errorf to place it in the file. A Query is
-// not safe for concurrent use: locating nodes fills caches.
+// The nodes it exposes are the parser's; pass any of them (or any node
+// below them) to Pos, TextOf and Errorf to place it in the file.
 type Query struct {
 	Text string // the statement as given to Parse
 	Base Pos    // where Text starts in its file
 
-	Stmt sqlparser.Statement // *sqlparser.Insert or a SELECT statement
+	Stmt *parser.QueryStatement
 
 	// Target is the table of INSERT INTO; nil for a bare SELECT.
 	Target *Target
-	// Selects are the SELECTs of the query in order: one, or one per branch
-	// of a UNION ALL.
+	// Body is the query.
+	Body *Body
+	// Selects are Body.Selects: the SELECTs of the query in order, one, or
+	// one per branch of a UNION ALL.
 	Selects []*Select
 
-	rw  *rewritten
-	raw []token // tokens of the rewritten text
-	loc *locator
+	subqueries int // subqueries in FROM without an alias so far, to name them
 }
+
+// Body is a query: the queries of its WITH, then one SELECT or the SELECTs
+// of a UNION ALL.
+type Body struct {
+	Node    parser.QueryExpr
+	CTEs    []*CTE    // in order; each sees the ones before it
+	Selects []*Select // one, or one per branch of a UNION ALL
+}
+
+// CTE is a query of WITH: name [(Columns)] AS (Body).
+type CTE struct {
+	Name    string
+	Columns []string // nil when not written
+	Body    *Body
+	Pos     Pos // of the name
+}
+
+// Position is where the CTE's name is.
+func (c *CTE) Position() Pos { return c.Pos }
 
 // Target is the table an INSERT writes to.
 type Target struct {
@@ -74,23 +85,26 @@ type Target struct {
 
 // Select is one SELECT: the whole query, or one branch of a UNION ALL.
 type Select struct {
-	Node    *sqlparser.Select
-	Items   []*Item          // the select list, in order
-	From    *From            // nil when there is no FROM (FROM dual counts as none)
-	Where   sqlparser.Expr   // nil when absent
-	GroupBy []sqlparser.Expr // in order; window calls (TUMBLE …) included
-	Having  sqlparser.Expr   // nil when absent
+	Node    *parser.Select
+	Items   []*Item       // the select list, in order
+	From    *From         // nil when there is no FROM
+	Where   parser.Expr   // nil when absent
+	GroupBy []parser.Expr // in order; window calls (TUMBLE …) included
+	Having  parser.Expr   // nil when absent
 }
 
 // Item is one element of a select list: an expression with an optional
 // alias, or * / t.*.
 type Item struct {
-	Node   sqlparser.SelectExpr // *sqlparser.AliasedExpr or *sqlparser.StarExpr
-	Expr   sqlparser.Expr       // nil for a star
-	Alias  string               // AS name; "" when absent
-	Star   bool
-	StarOf string // t for t.*; "" for *
+	Expr     parser.Expr // *parser.Star for a star
+	Alias    string      // AS name; "" when absent
+	AliasPos Pos
+	Star     bool
+	StarOf   string // t for t.*; "" for *
 }
+
+// Position is where the item starts.
+func (it *Item) Position() Pos { return it.Expr.Position() }
 
 // Name is the name of the column the item defines, as Flink names it: the
 // alias, else the name of a bare column reference, else EXPR$i where i is
@@ -102,26 +116,100 @@ func (it *Item) Name(i int) string {
 	case it.Star:
 		return "*"
 	}
-	if c, ok := it.Expr.(*sqlparser.ColName); ok {
-		return c.Name.String()
+	if c, ok := it.Expr.(*parser.Ident); ok {
+		return c.Parts[len(c.Parts)-1]
 	}
 	return "EXPR$" + strconv.Itoa(i)
 }
 
-// From is the FROM clause of a SELECT: one table, or an inner JOIN of two
-// tables with its ON condition.
+// From is a relation of FROM: a name (a table, a view or a query of
+// WITH: Table), a subquery (Sub), or an inner join of two relations (Join
+// with L and R).
 type From struct {
-	Tables []*Table                 // one, or the left and right table of the JOIN
-	On     sqlparser.Expr           // the JOIN's ON condition; nil without a JOIN
-	Join   *sqlparser.JoinTableExpr // nil without a JOIN
+	Table *Table
+	Sub   *Subquery
+	TVF   *TVF // TABLE(TUMBLE|HOP|CUMULATE(TABLE t, DESCRIPTOR(ts), …))
+	Join  *parser.Join
+	L, R  *From
+	On    parser.Expr // the ON condition of Join; nil for a comma join (FROM a, b)
 }
+
+// Position is where the relation starts.
+func (f *From) Position() Pos {
+	switch {
+	case f.Table != nil:
+		return f.Table.Position()
+	case f.Sub != nil:
+		return f.Sub.Node.Pos
+	case f.TVF != nil:
+		return f.TVF.Node.Pos
+	}
+	return f.Join.Position()
+}
+
+// Comma reports whether f is a comma join, whose condition is in WHERE.
+func (f *From) Comma() bool { return f.Join != nil && f.Join.Kind == parser.JoinComma }
+
+// Leaves returns the tables and subqueries of f, left to right.
+func (f *From) Leaves() []*From {
+	if f.Join != nil {
+		return append(f.L.Leaves(), f.R.Leaves()...)
+	}
+	return []*From{f}
+}
+
+// Ref is the name that qualifies the columns of a table or subquery.
+func (f *From) Ref() string {
+	if f.Table != nil {
+		return f.Table.Ref()
+	}
+	if f.Sub != nil {
+		return f.Sub.Name
+	}
+	if f.TVF != nil {
+		return f.TVF.Name
+	}
+	return ""
+}
+
+// TVF is a window table-valued function in FROM:
+// TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset])), HOP(…, slide,
+// size [, offset]) or CUMULATE(…, step, size [, offset]) [AS alias].
+type TVF struct {
+	Node    *parser.TableFunc
+	Kind    string // TUMBLE, HOP or CUMULATE
+	Table   *Table // the table, view or query of WITH it reads
+	TimeCol *parser.Ident
+	// Durations are the INTERVAL arguments in order: size (TUMBLE), slide
+	// and size (HOP), step and size (CUMULATE).
+	Durations []time.Duration
+	Offset    time.Duration
+	Name      string // its alias, else the table's name
+}
+
+// Position is where TABLE( is.
+func (t *TVF) Position() Pos { return t.Node.Pos }
+
+// Subquery is a query in FROM: (Body) [AS] Name [(Columns)].
+type Subquery struct {
+	Node    *parser.Derived
+	Body    *Body
+	Name    string   // its alias, or a generated name ($subquery1, …) without one
+	Columns []string // the alias's column list; nil when not written
+}
+
+// Position is where the subquery's '(' is.
+func (s *Subquery) Position() Pos { return s.Node.Pos }
 
 // Table is a table named in FROM.
 type Table struct {
-	Node  *sqlparser.AliasedTableExpr
+	Node  *parser.TableName
 	Name  string
 	Alias string // "" when absent
 }
+
+// Position is where the table's name starts.
+func (t *Table) Position() Pos { return t.Node.Position() }
 
 // Ref is the name that qualifies the table's columns in the query: its
 // alias when it has one, else its name.
@@ -134,416 +222,387 @@ func (t *Table) Ref() string {
 
 // Parse parses text, one statement's text (INSERT INTO t SELECT …, SELECT
 // …, or SELECTs joined by UNION ALL, without the ending ';'), whose first
-// byte is at base in its file. Errors are *Error; constructs the planner
-// does not support (ORDER BY, LIMIT, DISTINCT, UNION without ALL, subqueries
-// in FROM, outer joins, joins of more than two tables, INSERT … VALUES, …)
-// are errors here too.
+// byte is at base in its file. Errors are *Error (constructs the planner
+// does not support: ORDER BY, LIMIT, DISTINCT, UNION without ALL,
+// subqueries in FROM, outer joins, joins of more than two tables, INSERT …
+// VALUES, …) or the parser's *parser.SyntaxError.
 func Parse(text string, base Pos) (*Query, error) {
 	q := &Query{Text: text, Base: base}
-	rw, lerr := rewrite(text)
-	if lerr != nil {
-		return nil, &Error{Pos: position(text, base, lerr.off), Msg: lerr.msg,
-			Near: nearText(text[lerr.off:lerr.end]), Syntax: true}
-	}
-	q.rw = rw
-	q.raw, _ = lex(rw.text, mysqlMode)
-	if len(q.raw) == 0 {
+	if strings.TrimSpace(stripComments(text)) == "" {
 		return nil, &Error{Pos: base, Msg: "empty statement", Syntax: true}
 	}
-	if first := q.raw[0]; first.is("with") {
-		return nil, q.rawError(0, "WITH is not supported: write the query into INSERT INTO … SELECT")
-	}
-	if err := q.subqueryInFrom(); err != nil {
+	// The statement's ";" (cut off by the script splitter) ends it, so that
+	// errors at the end say "end of statement".
+	stmt, err := parser.ParseQuery(text+";", base)
+	if err != nil {
+		var se *parser.SyntaxError
+		if errors.As(err, &se) && strings.HasSuffix(se.Near, ";") && strings.HasSuffix(text+";", se.Near) {
+			se.Near = strings.TrimSuffix(se.Near, ";") // an unterminated string or comment
+		}
 		return nil, err
 	}
-	stmt, err := parseSQL(rw.text)
-	if err != nil {
-		return nil, q.syntaxError(err)
-	}
-	if stmt == nil {
-		return nil, &Error{Pos: base, Msg: "empty statement", Syntax: true}
-	}
 	q.Stmt = stmt
-	q.loc = newLocator(canon(q.raw), stmt)
 	if err := q.shape(); err != nil {
 		return nil, err
 	}
 	return q, nil
 }
 
-// subqueryInFromMsg says that FROM (SELECT …) is not supported and what is.
-const subqueryInFromMsg = "subqueries in FROM are not supported (FROM names a table, or two tables joined with JOIN … ON; " +
-	"filter and compute in the outer SELECT)"
-
-// subqueryInFrom reports FROM (SELECT …) or JOIN (SELECT …), with or without
-// an alias, before sqlparser, which would call a missing alias a syntax
-// error at the end of the statement.
-func (q *Query) subqueryInFrom() error {
-	toks := q.raw
-	for i, t := range toks {
-		if !t.is("from") && !t.is("join") {
-			continue
+// stripComments returns text without its -- comments (enough to tell an
+// empty statement).
+func stripComments(text string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
 		}
-		j := i + 1
-		for j < len(toks) && toks[j].is("(") {
-			j++
-		}
-		if j == i+1 || j >= len(toks) || !toks[j].is("select") {
-			continue
-		}
-		// The subquery's text: from its "(" to the matching ")".
-		depth, end := 0, len(toks)-1
-		for k := i + 1; k < len(toks); k++ {
-			if toks[k].is("(") {
-				depth++
-			} else if toks[k].is(")") {
-				if depth--; depth == 0 {
-					end = k
-					break
-				}
-			}
-		}
-		start, stop := q.rw.origStart(toks[i+1].start), q.rw.origEnd(toks[end].end)
-		return &Error{Pos: position(q.Text, q.Base, start), Msg: subqueryInFromMsg,
-			Near: nearText(q.Text[start:max(start, stop)])}
+		b.WriteString(line)
+		b.WriteByte('\n')
 	}
-	return nil
-}
-
-// parseSQL calls sqlparser, turning a panic inside it into an error.
-func parseSQL(text string) (stmt sqlparser.Statement, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			stmt, err = nil, fmt.Errorf("syntax error at position %d", len(text))
-		}
-	}()
-	return sqlparser.ParseStrictDDL(text)
-}
-
-var posRe = regexp.MustCompile(`^(.*?) at position (\d+)`)
-
-// syntaxError places an error of sqlparser, which names the byte position
-// just after the token it could not take.
-func (q *Query) syntaxError(err error) *Error {
-	m := posRe.FindStringSubmatch(err.Error())
-	if m == nil {
-		return &Error{Pos: q.Base, Msg: err.Error(), Syntax: true}
-	}
-	msg := m[1]
-	p, _ := strconv.Atoi(m[2])
-	end := p - 1 // the offending token ends here, in the rewritten text
-	for i, t := range q.raw {
-		if t.end != end {
-			continue
-		}
-		if hint := keywordHint(q.raw, i); hint != "" {
-			return q.rawError(i-1, msg+" (did you mean "+hint+"?)")
-		}
-		return q.rawError(i, msg)
-	}
-	last := q.raw[len(q.raw)-1]
-	if end >= last.end {
-		off := q.rw.origEnd(last.end)
-		return &Error{Pos: position(q.Text, q.Base, off), Msg: msg + " at end of statement", Syntax: true}
-	}
-	off := q.rw.origStart(end)
-	return &Error{Pos: position(q.Text, q.Base, off), Msg: msg, Syntax: true}
-}
-
-// rawError is a syntax error at token i of the rewritten text.
-func (q *Query) rawError(i int, msg string) *Error {
-	t := q.raw[i]
-	start, end := q.rw.origStart(t.start), q.rw.origEnd(t.end)
-	return &Error{Pos: position(q.Text, q.Base, start), Msg: msg,
-		Near: nearText(q.Text[start:max(start, end)]), Syntax: true}
-}
-
-// clauseWords are the keywords a misspelt word before a syntax error is
-// compared with.
-var clauseWords = []string{"SELECT", "FROM", "WHERE", "GROUP", "HAVING", "UNION", "JOIN", "INSERT",
-	"INTO", "BETWEEN", "INTERVAL", "CASE", "WHEN", "THEN", "ELSE", "DISTINCT"}
-
-// keywordHint returns the keyword that the word before token i was
-// probably meant to be (SELECT a FORM t fails at t, FORM read as an alias),
-// or "".
-func keywordHint(toks []token, i int) string {
-	if i == 0 || toks[i-1].kind != tkWord || len(toks[i-1].val) < 4 {
-		return ""
-	}
-	w := toks[i-1].val
-	k := suggest.Nearest(w, clauseWords)
-	if k == "" || strings.EqualFold(k, w) || !strings.EqualFold(k[:1], w[:1]) {
-		return ""
-	}
-	return k
+	return b.String()
 }
 
 // shape checks the statement's form and fills Target and Selects.
 func (q *Query) shape() error {
-	var rows sqlparser.SQLNode
-	switch s := q.Stmt.(type) {
-	case *sqlparser.Insert:
-		if s.Action != sqlparser.InsertStr || s.Ignore != "" {
-			return q.Errorf(s, "only INSERT INTO … SELECT is supported")
+	s := q.Stmt
+	if ins := s.Insert; ins != nil {
+		if len(ins.Table.Parts) > 1 {
+			return q.Errorf(ins.Table, "qualified table names are not supported")
 		}
-		if len(s.Partitions) > 0 || len(s.OnDup) > 0 {
-			return q.Errorf(s, "only INSERT INTO … SELECT is supported")
+		q.Target = &Target{Name: ins.Table.Parts[0], Pos: ins.Table.Pos}
+		for _, c := range ins.Columns {
+			if len(c.Parts) > 1 {
+				return q.Errorf(c, "a column of INSERT INTO must be a plain name")
+			}
+			q.Target.Columns = append(q.Target.Columns, c.Parts[0])
 		}
-		if !s.Table.Qualifier.IsEmpty() {
-			return q.Errorf(s, "qualified table names are not supported")
+		if _, ok := s.Query.(*parser.Values); ok {
+			return &Error{Pos: ins.Pos, Msg: fmt.Sprintf("INSERT … VALUES is not supported: write INSERT INTO %s SELECT …", q.Target.Name),
+				Near: q.nearSpan(q.off(ins.Pos), len(q.Text))}
 		}
-		q.Target = &Target{Name: s.Table.Name.String(), Pos: q.afterWord(s, "into")}
-		for _, c := range s.Columns {
-			q.Target.Columns = append(q.Target.Columns, c.String())
-		}
-		if _, ok := s.Rows.(sqlparser.Values); ok {
-			return q.Errorf(s, "INSERT … VALUES is not supported: write INSERT INTO %s SELECT …", q.Target.Name)
-		}
-		rows = s.Rows
-	case sqlparser.SelectStatement:
-		rows = s
-	default:
-		return q.Errorf(s, "expected INSERT INTO … SELECT or SELECT")
 	}
-	return q.selects(rows)
+	b, err := q.body(s.Query)
+	if err != nil {
+		return err
+	}
+	q.Body, q.Selects = b, b.Selects
+	return nil
 }
 
-// selects flattens a SELECT or a tree of UNION ALL into q.Selects.
-func (q *Query) selects(n sqlparser.SQLNode) error {
+// body reads a query: [WITH …] SELECT or UNION ALL.
+func (q *Query) body(n parser.QueryExpr) (*Body, error) {
+	b := &Body{Node: n}
+	if w, ok := n.(*parser.With); ok {
+		for _, c := range w.CTEs {
+			for _, o := range b.CTEs {
+				if strings.EqualFold(o.Name, c.Name) {
+					return nil, &Error{Pos: c.Pos, Msg: fmt.Sprintf("WITH defines %s twice", c.Name), Near: c.Name}
+				}
+			}
+			cb, err := q.body(c.Query)
+			if err != nil {
+				return nil, err
+			}
+			b.CTEs = append(b.CTEs, &CTE{Name: c.Name, Columns: c.Columns, Body: cb, Pos: c.Pos})
+		}
+		n = w.Body
+	}
+	if err := q.selects(b, n); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// selects flattens a SELECT or a tree of UNION ALL into b.Selects.
+func (q *Query) selects(b *Body, n parser.QueryExpr) error {
 	switch s := n.(type) {
-	case *sqlparser.ParenSelect:
-		return q.selects(s.Select)
-	case *sqlparser.Union:
-		if s.Type != sqlparser.UnionAllStr {
-			return q.errorAtWords(s, s.Left, "UNION without ALL is not supported: use UNION ALL", "union")
+	case *parser.SetOp:
+		if s.Op != "UNION" || !s.All {
+			op := s.Op
+			if s.All {
+				op += " ALL"
+			}
+			msg := op + " is not supported"
+			if s.Op == "UNION" {
+				msg = "UNION without ALL is not supported: use UNION ALL"
+			}
+			return &Error{Pos: s.OpPos, Msg: msg}
 		}
-		if len(s.OrderBy) > 0 {
-			return q.errorAtWords(s, s.Right, "ORDER BY is not supported", "order", "by")
-		}
-		if s.Limit != nil {
-			return q.errorAtWords(s, s.Right, "LIMIT is not supported", "limit")
-		}
-		if s.Lock != "" {
-			return q.Errorf(s, "locking clauses are not supported")
-		}
-		if err := q.selects(s.Left); err != nil {
+		if err := q.selects(b, s.L); err != nil {
 			return err
 		}
-		return q.selects(s.Right)
-	case *sqlparser.Select:
+		return q.selects(b, s.R)
+	case *parser.Ordered:
+		switch {
+		case len(s.OrderBy) > 0:
+			return &Error{Pos: q.keywordBefore(s.OrderBy[0].X, "ORDER"), Msg: "ORDER BY is not supported"}
+		case s.Limit != nil:
+			return &Error{Pos: q.keywordBefore(s.Limit, "LIMIT"), Msg: "LIMIT is not supported"}
+		}
+		return &Error{Pos: q.keywordBefore(s.Offset, "OFFSET"), Msg: "OFFSET is not supported"}
+	case *parser.With:
+		return &Error{Pos: s.Pos, Msg: "WITH must start the query (or a subquery): write (WITH … SELECT …) in FROM"}
+	case *parser.Values:
+		return q.Errorf(s, "VALUES is not supported: a query reads tables")
+	case *parser.Select:
 		sel, err := q.selectShape(s)
 		if err != nil {
 			return err
 		}
-		q.Selects = append(q.Selects, sel)
+		b.Selects = append(b.Selects, sel)
 		return nil
 	}
 	return q.Errorf(n, "expected a SELECT")
 }
 
-func (q *Query) selectShape(s *sqlparser.Select) (*Select, error) {
-	switch {
-	case s.Distinct != "":
-		return nil, q.errorAtWords(s, nil, "SELECT DISTINCT is not supported: use GROUP BY", "distinct")
-	case len(s.OrderBy) > 0:
-		return nil, q.errorAtWords(s, nil, "ORDER BY is not supported", "order", "by")
-	case s.Limit != nil:
-		return nil, q.errorAtWords(s, nil, "LIMIT is not supported", "limit")
-	case s.Lock != "":
-		return nil, q.Errorf(s, "locking clauses are not supported")
-	case s.Cache != "" || s.Hints != "":
-		return nil, q.Errorf(s, "query hints are not supported")
-	}
-	sel := &Select{Node: s}
-	for _, se := range s.SelectExprs {
-		switch e := se.(type) {
-		case *sqlparser.StarExpr:
-			if !e.TableName.Qualifier.IsEmpty() {
-				return nil, q.Errorf(e, "qualified table names are not supported")
-			}
-			sel.Items = append(sel.Items, &Item{Node: e, Star: true, StarOf: e.TableName.Name.String()})
-		case *sqlparser.AliasedExpr:
-			sel.Items = append(sel.Items, &Item{Node: e, Expr: e.Expr, Alias: e.As.String()})
-		default:
-			return nil, q.Errorf(s, "unsupported select item %s", sqlparser.String(se))
+// keywordBefore returns the position of the last keyword kw before node.
+func (q *Query) keywordBefore(node Node, kw string) Pos {
+	stop := q.off(node.Position())
+	at := -1
+	for i := 0; ; {
+		t := q.tokenAt(i)
+		if t.start >= stop {
+			break
 		}
+		if strings.EqualFold(q.Text[t.start:t.end], kw) {
+			at = t.start
+		}
+		i = t.end
 	}
-	from, err := q.from(s)
+	if at < 0 {
+		return node.Position()
+	}
+	return position(q.Text, q.Base, at)
+}
+
+func (q *Query) selectShape(s *parser.Select) (*Select, error) {
+	if s.Distinct {
+		t := q.tokenAt(q.after(q.off(s.Pos), 1))
+		return nil, &Error{Pos: position(q.Text, q.Base, t.start), Msg: "SELECT DISTINCT is not supported: use GROUP BY"}
+	}
+	sel := &Select{Node: s, Where: s.Where, GroupBy: s.GroupBy, Having: s.Having}
+	for _, it := range s.Items {
+		item := &Item{Expr: it.Expr, Alias: it.Alias, AliasPos: it.AliasPos}
+		if st, ok := it.Expr.(*parser.Star); ok {
+			item.Star = true
+			if st.Qualifier != nil {
+				if len(st.Qualifier.Parts) > 1 {
+					return nil, q.Errorf(st, "qualified table names are not supported")
+				}
+				item.StarOf = st.Qualifier.Parts[0]
+			}
+		}
+		sel.Items = append(sel.Items, item)
+	}
+	from, err := q.from(s.From)
 	if err != nil {
 		return nil, err
 	}
 	sel.From = from
-	if s.Where != nil {
-		sel.Where = s.Where.Expr
-	}
-	sel.GroupBy = s.GroupBy
-	if s.Having != nil {
-		sel.Having = s.Having.Expr
-	}
 	return sel, nil
 }
 
-func (q *Query) from(s *sqlparser.Select) (*From, error) {
-	if len(s.From) == 0 {
+func (q *Query) from(ref parser.TableRef) (*From, error) {
+	if ref == nil {
 		return nil, nil
 	}
-	if len(s.From) > 1 {
-		return nil, q.Errorf(s.From[1], "FROM a, b is not supported: join tables with JOIN … ON")
+	f, err := q.relation(ref)
+	if err != nil {
+		return nil, err
 	}
-	switch t := s.From[0].(type) {
-	case *sqlparser.AliasedTableExpr:
-		tab, err := q.table(t)
-		if err != nil || tab == nil {
-			return nil, err
+	leaves := f.Leaves()
+	for i, l := range leaves {
+		for _, o := range leaves[:i] {
+			if strings.EqualFold(l.Ref(), o.Ref()) {
+				return nil, q.Errorf(l, "table name %q is used twice: give one of them an alias", l.Ref())
+			}
 		}
-		return &From{Tables: []*Table{tab}}, nil
-	case *sqlparser.JoinTableExpr:
-		if t.Join != sqlparser.JoinStr {
-			return nil, q.Errorf(t, "%s is not supported: only inner joins (JOIN … ON)", strings.ToUpper(t.Join))
+	}
+	return f, nil
+}
+
+// relation reads one relation of FROM.
+func (q *Query) relation(ref parser.TableRef) (*From, error) {
+	switch t := ref.(type) {
+	case *parser.Join:
+		switch t.Kind {
+		case parser.JoinComma, parser.JoinInner:
+		case parser.JoinCross:
+			return nil, &Error{Pos: t.KindPos, Msg: "CROSS JOIN is not supported: join on a condition (JOIN … ON)", Near: q.TextOf(t)}
+		default:
+			return nil, &Error{Pos: t.KindPos, Msg: fmt.Sprintf("%s is not supported: only inner joins (JOIN … ON)", t.Kind),
+				Near: q.TextOf(t)}
 		}
-		if t.Condition.Using != nil {
+		if t.Using != nil {
 			return nil, q.Errorf(t, "JOIN … USING is not supported: write JOIN … ON")
 		}
-		if t.Condition.On == nil {
+		if t.On == nil && t.Kind != parser.JoinComma {
 			return nil, q.Errorf(t, "JOIN needs an ON condition")
 		}
-		f := &From{On: t.Condition.On, Join: t}
-		for _, side := range []sqlparser.TableExpr{t.LeftExpr, t.RightExpr} {
-			a, ok := side.(*sqlparser.AliasedTableExpr)
-			if !ok {
-				return nil, q.Errorf(side, "only two tables can be joined")
-			}
-			tab, err := q.table(a)
-			if err != nil {
-				return nil, err
-			}
-			if tab == nil {
-				return nil, q.Errorf(a, "unknown table dual")
-			}
-			f.Tables = append(f.Tables, tab)
+		l, err := q.relation(t.L)
+		if err != nil {
+			return nil, err
 		}
-		if l, r := f.Tables[0], f.Tables[1]; strings.EqualFold(l.Ref(), r.Ref()) {
-			return nil, q.Errorf(r.Node, "table name %q is used twice: give one of them an alias", r.Ref())
+		r, err := q.relation(t.R)
+		if err != nil {
+			return nil, err
 		}
-		return f, nil
+		return &From{Join: t, L: l, R: r, On: t.On}, nil
+	case *parser.Derived:
+		b, err := q.body(t.Query)
+		if err != nil {
+			return nil, err
+		}
+		sub := &Subquery{Node: t, Body: b}
+		if t.Alias != nil {
+			sub.Name, sub.Columns = t.Alias.Name, t.Alias.Columns
+		} else {
+			q.subqueries++
+			sub.Name = "$subquery" + strconv.Itoa(q.subqueries)
+		}
+		return &From{Sub: sub}, nil
 	}
-	return nil, q.Errorf(s.From[0], "unsupported FROM clause")
+	if tf, ok := ref.(*parser.TableFunc); ok {
+		tvf, err := q.tvf(tf)
+		if err != nil {
+			return nil, err
+		}
+		return &From{TVF: tvf}, nil
+	}
+	tab, err := q.table(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &From{Table: tab}, nil
 }
 
-// table reads one table of FROM; it returns nil for dual, MySQL's table
-// of no columns, which sqlparser puts in place of a missing FROM.
-func (q *Query) table(t *sqlparser.AliasedTableExpr) (*Table, error) {
-	name, ok := t.Expr.(sqlparser.TableName)
+// tvfUsage says how each window table function is called.
+var tvfUsage = map[string]string{
+	"TUMBLE":   "TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset])",
+	"HOP":      "HOP(TABLE t, DESCRIPTOR(ts), slide, size [, offset])",
+	"CUMULATE": "CUMULATE(TABLE t, DESCRIPTOR(ts), step, size [, offset])",
+}
+
+// tvf reads a window table function of FROM.
+func (q *Query) tvf(tf *parser.TableFunc) (*TVF, error) {
+	c := tf.Call
+	kind := strings.ToUpper(c.Name)
+	usage, ok := tvfUsage[kind]
 	if !ok {
-		return nil, q.Errorf(t, "%s", subqueryInFromMsg)
+		return nil, q.Errorf(tf, "unknown table function %s: the window functions are TUMBLE, HOP and CUMULATE", c.Name)
 	}
-	if len(t.Partitions) > 0 || t.Hints != nil {
-		return nil, q.Errorf(t, "partitions and index hints are not supported")
+	want := 3
+	if kind != "TUMBLE" {
+		want = 4
 	}
-	if !name.Qualifier.IsEmpty() {
-		return nil, q.Errorf(t, "qualified table names are not supported")
+	if len(c.Args) != want && len(c.Args) != want+1 || c.Distinct || c.Star {
+		return nil, q.Errorf(tf, "%s takes %s", kind, usage)
 	}
-	if name.Name.String() == "dual" && t.As.IsEmpty() {
-		return nil, nil
+	for _, a := range c.Args {
+		if _, named := a.(*parser.NamedArg); named {
+			return nil, q.Errorf(a, "named arguments of %s are not supported: write %s", kind, usage)
+		}
 	}
-	return &Table{Node: t, Name: name.Name.String(), Alias: t.As.String()}, nil
+	ta, ok := c.Args[0].(*parser.TableArg)
+	if !ok || len(ta.Name.Parts) != 1 {
+		return nil, q.Errorf(c.Args[0], "the first argument of %s must be TABLE name, as %s", kind, usage)
+	}
+	if len(ta.PartitionBy) > 0 {
+		return nil, q.Errorf(ta, "TABLE … PARTITION BY is not supported")
+	}
+	d, ok := c.Args[1].(*parser.Descriptor)
+	if !ok || len(d.Columns) != 1 || len(d.Columns[0].Parts) != 1 {
+		return nil, q.Errorf(c.Args[1], "the second argument of %s must be DESCRIPTOR(time column), as %s", kind, usage)
+	}
+	t := &TVF{Node: tf, Kind: kind, Table: &Table{Node: &parser.TableName{Name: ta.Name}, Name: ta.Name.Parts[0]},
+		TimeCol: d.Columns[0], Name: ta.Name.Parts[0]}
+	for i, a := range c.Args[2:] {
+		iv, ok := a.(*parser.Interval)
+		if !ok {
+			return nil, q.Errorf(a, "%s takes INTERVAL durations, as %s", kind, usage)
+		}
+		ms, err := intervalMillis(iv)
+		if err != nil {
+			return nil, q.Errorf(a, "%s", err.Error())
+		}
+		if i < want-2 && ms <= 0 {
+			return nil, q.Errorf(a, "the INTERVALs of %s must be positive", kind)
+		}
+		if ms > math.MaxInt64/int64(time.Millisecond) || ms < -math.MaxInt64/int64(time.Millisecond) {
+			return nil, q.Errorf(a, "INTERVAL too large")
+		}
+		if i == want-2 {
+			t.Offset = time.Duration(ms) * time.Millisecond
+		} else {
+			t.Durations = append(t.Durations, time.Duration(ms)*time.Millisecond)
+		}
+	}
+	if tf.Alias != nil {
+		if tf.Alias.Columns != nil {
+			return nil, q.Errorf(tf, "a table alias with a column list is not supported")
+		}
+		t.Name = tf.Alias.Name
+	}
+	return t, nil
 }
 
-// Pos returns where node starts in the file. node is a node of q.Stmt; one
-// that cannot be found in the text is placed at the nearest ancestor that
-// can (at worst the start of the statement).
-func (q *Query) Pos(node sqlparser.SQLNode) Pos {
-	start, _, _ := q.origSpan(node)
+// table reads one table of FROM.
+func (q *Query) table(ref parser.TableRef) (*Table, error) {
+	switch t := ref.(type) {
+	case *parser.TableName:
+		if len(t.Name.Parts) > 1 {
+			return nil, q.Errorf(t, "qualified table names are not supported")
+		}
+		if t.SystemTime != nil {
+			return nil, q.Errorf(t, "FOR SYSTEM_TIME AS OF (a temporal join) is not supported")
+		}
+		tab := &Table{Node: t, Name: t.Name.Parts[0]}
+		if t.Alias != nil {
+			if t.Alias.Columns != nil {
+				return nil, q.Errorf(t, "a table alias with a column list is not supported")
+			}
+			tab.Alias = t.Alias.Name
+		}
+		return tab, nil
+	}
+	return nil, q.Errorf(ref, "unsupported FROM clause")
+}
+
+// Pos returns where node starts in the file.
+func (q *Query) Pos(node Node) Pos {
+	start, _ := q.span(node)
 	return position(q.Text, q.Base, start)
 }
 
 // TextOf returns node's text as the user wrote it, with whitespace runs
-// shown as one space; for a node that cannot be found in the text, its
-// printed form.
-func (q *Query) TextOf(node sqlparser.SQLNode) string {
-	start, end, ok := q.origSpan(node)
-	if !ok {
-		return strings.Join(strings.Fields(printed(node)), " ")
-	}
+// shown as one space.
+func (q *Query) TextOf(node Node) string {
+	start, end := q.span(node)
 	return strings.Join(strings.Fields(q.Text[start:end]), " ")
 }
 
+// nearSpan is the text of a byte span as an error quotes it.
+func (q *Query) nearSpan(start, end int) string {
+	return nearText(q.Text[start:max(start, end)])
+}
+
 // Errorf returns an *Error at node, with node's text (shortened) as Near.
-func (q *Query) Errorf(node sqlparser.SQLNode, format string, args ...any) *Error {
-	return &Error{Pos: q.Pos(node), Msg: fmt.Sprintf(format, args...), Near: nearText(q.TextOf(node))}
+func (q *Query) Errorf(node Node, format string, args ...any) *Error {
+	start, end := q.span(node)
+	return &Error{Pos: position(q.Text, q.Base, start), Msg: fmt.Sprintf(format, args...), Near: q.nearSpan(start, end)}
 }
 
 // errorAt is Errorf without Near, for messages that name the text.
-func (q *Query) errorAt(node sqlparser.SQLNode, format string, args ...any) *Error {
+func (q *Query) errorAt(node Node, format string, args ...any) *Error {
 	return &Error{Pos: q.Pos(node), Msg: fmt.Sprintf(format, args...)}
 }
 
-// origSpan returns the byte span of node in q.Text and whether node itself
-// was found (else the span is an ancestor's).
-func (q *Query) origSpan(node sqlparser.SQLNode) (start, end int, ok bool) {
-	if q.loc == nil || isNil(node) {
-		return 0, 0, false
+// Tables returns the tables of f's leaves, left to right (nil for a
+// subquery).
+func (f *From) Tables() []*Table {
+	var out []*Table
+	for _, l := range f.Leaves() {
+		out = append(out, l.Table)
 	}
-	lo, hi, ok := q.loc.span(node)
-	return q.tokSpan(lo, hi, ok)
-}
-
-func (q *Query) tokSpan(lo, hi int, ok bool) (int, int, bool) {
-	toks := q.loc.toks
-	if lo >= hi || hi > len(toks) {
-		return 0, 0, false
-	}
-	start, end := q.rw.origStart(toks[lo].start), q.rw.origEnd(toks[hi-1].end)
-	if end < start {
-		end = start
-	}
-	return start, end, ok
-}
-
-// printed is sqlparser's text for n, or "" where it cannot print n.
-func printed(n sqlparser.SQLNode) (s string) {
-	defer func() {
-		if recover() != nil {
-			s = ""
-		}
-	}()
-	return sqlparser.String(n)
-}
-
-// errorAtWords returns an *Error at the first occurrence of the keywords
-// words inside node, after the node after when it is not nil (at node when
-// they are not found); msg names them.
-func (q *Query) errorAtWords(node, after sqlparser.SQLNode, msg string, words ...string) *Error {
-	lo, hi, _ := q.loc.span(node)
-	if after != nil {
-		if _, ahi, ok := q.loc.span(after); ok && ahi > lo && ahi <= hi {
-			lo = ahi
-		}
-	}
-	if i := q.loc.find(wordTokens(words), lo, hi); i >= 0 {
-		if start, _, ok := q.tokSpan(i, i+len(words), true); ok {
-			return &Error{Pos: position(q.Text, q.Base, start), Msg: msg}
-		}
-	}
-	return q.errorAt(node, "%s", msg)
-}
-
-// afterWord returns the position of the token after the keyword word in
-// node (INTO for the target of an INSERT).
-func (q *Query) afterWord(node sqlparser.SQLNode, word string) Pos {
-	lo, hi, _ := q.loc.span(node)
-	if i := q.loc.find(wordTokens([]string{word}), lo, hi); i >= 0 && i+1 < hi {
-		if start, _, ok := q.tokSpan(i+1, i+2, true); ok {
-			return position(q.Text, q.Base, start)
-		}
-	}
-	return q.Pos(node)
-}
-
-func wordTokens(words []string) []token {
-	toks := make([]token, len(words))
-	for i, w := range words {
-		toks[i] = token{kind: tkWord, val: w}
-	}
-	return toks
+	return out
 }

@@ -27,7 +27,7 @@ func (r Relation) Ref() string {
 }
 
 // Scope resolves column references (c, t.c, alias.c) against the inputs of
-// a SELECT: no relation (no FROM), one, or the two sides of a JOIN. Its
+// a SELECT: no relation (no FROM), one, or the relations of its joins. Its
 // columns are those of the relations one after the other, as Schema lists
 // them; translated expressions refer to them by position in Schema.
 //
@@ -39,12 +39,8 @@ type Scope struct {
 	count  map[string]int // lower-case column name → occurrences in schema
 }
 
-// NewScope returns the scope of rels (at most two), which must have
-// distinct Refs.
+// NewScope returns the scope of rels, which must have distinct Refs.
 func NewScope(rels ...Relation) (*Scope, error) {
-	if len(rels) > 2 {
-		return nil, fmt.Errorf("a scope has at most two relations, not %d", len(rels))
-	}
 	s := &Scope{rels: append([]Relation(nil), rels...), count: map[string]int{}}
 	var fields []runtime.Field
 	for i, r := range rels {
@@ -64,24 +60,6 @@ func NewScope(rels ...Relation) (*Scope, error) {
 	}
 	s.schema = runtime.NewSchema(fields...)
 	return s, nil
-}
-
-// Scope returns the scope of f's tables given their schemas, in the order
-// of f.Tables. A nil From (no FROM clause) has an empty scope.
-func (f *From) Scope(schemas ...*runtime.Schema) (*Scope, error) {
-	var n int
-	if f != nil {
-		n = len(f.Tables)
-	}
-	if len(schemas) != n {
-		return nil, fmt.Errorf("FROM has %d tables, got %d schemas", n, len(schemas))
-	}
-	rels := make([]Relation, n)
-	for i := range n {
-		t := f.Tables[i]
-		rels[i] = Relation{Name: t.Name, Alias: t.Alias, Schema: schemas[i]}
-	}
-	return NewScope(rels...)
 }
 
 // Schema is the scope's columns: each relation's, one after the other.
@@ -226,4 +204,24 @@ func didYouMean(s string, names []string, what string) string {
 		names = append(names[:maxListed:maxListed], "…")
 	}
 	return " (" + what + ": " + strings.Join(names, ", ") + ")"
+}
+
+// Scope returns the scope of f's leaves given their schemas, left to
+// right. A nil From (no FROM clause) has an empty scope.
+func (f *From) Scope(schemas ...*runtime.Schema) (*Scope, error) {
+	var leaves []*From
+	if f != nil {
+		leaves = f.Leaves()
+	}
+	if len(schemas) != len(leaves) {
+		return nil, fmt.Errorf("FROM has %d relations, got %d schemas", len(leaves), len(schemas))
+	}
+	rels := make([]Relation, len(leaves))
+	for i, l := range leaves {
+		rels[i] = Relation{Name: l.Ref(), Schema: schemas[i]}
+		if l.Table != nil {
+			rels[i].Name, rels[i].Alias = l.Table.Name, l.Table.Alias
+		}
+	}
+	return NewScope(rels...)
 }

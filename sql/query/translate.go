@@ -2,16 +2,16 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/xwb1989/sqlparser"
-
 	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/sql/parser"
 )
 
 // Options say where an expression stands and how to treat what is not
@@ -26,7 +26,7 @@ type Options struct {
 	// (over the scope's Schema) stands for that sub-expression. The planner
 	// maps aggregate calls, window bounds and grouping keys to columns of an
 	// aggregation's output this way.
-	Subst func(sqlparser.Expr) (expr.Expr, bool)
+	Subst func(parser.Expr) (expr.Expr, bool)
 }
 
 // Scalar is a translated, type-checked expression over a Scope's Schema.
@@ -60,8 +60,8 @@ type Scalar struct {
 // semantics of expr.Compile; Flink's forms EXTRACT(unit FROM ts),
 // POSITION(a IN b), FLOOR/CEIL(ts TO unit) and TIMESTAMPADD/TIMESTAMPDIFF
 // with a bare unit; CAST(x AS BOOLEAN|INT|INTEGER|BIGINT|DOUBLE|FLOAT|
-// VARCHAR[(n)]|STRING|TIMESTAMP[(3)]).
-func (q *Query) Scalar(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error) {
+// VARCHAR[(n)]|STRING|TIMESTAMP[(3)]); a || b is CONCAT(a, b).
+func (q *Query) Scalar(s *Scope, e parser.Expr, o Options) (*Scalar, error) {
 	if s == nil {
 		s, _ = NewScope()
 	}
@@ -79,7 +79,7 @@ func (q *Query) Scalar(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error) {
 
 // Predicate is Scalar for a condition (WHERE, HAVING, ON), which must be
 // BOOLEAN.
-func (q *Query) Predicate(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error) {
+func (q *Query) Predicate(s *Scope, e parser.Expr, o Options) (*Scalar, error) {
 	sc, err := q.Scalar(s, e, o)
 	if err != nil {
 		return nil, err
@@ -94,13 +94,21 @@ func (q *Query) Predicate(s *Scope, e sqlparser.Expr, o Options) (*Scalar, error
 	return sc, nil
 }
 
-// Column resolves a column reference in s, with a positioned error.
-func (q *Query) Column(s *Scope, c *sqlparser.ColName) (int, error) {
-	qualifier, name := c.Qualifier.Name.String(), c.Name.String()
-	if !c.Qualifier.Qualifier.IsEmpty() { // t.row.field
-		qualifier, name = c.Qualifier.Qualifier.String(), qualifier+"."+name
+// Column resolves a column reference (c or t.c) in s, with a positioned
+// error.
+func (q *Query) Column(s *Scope, c *parser.Ident) (int, error) {
+	var i int
+	var err error
+	switch len(c.Parts) {
+	case 1:
+		i, err = s.Resolve("", c.Parts[0])
+	case 2:
+		i, err = s.Resolve(c.Parts[0], c.Parts[1])
+	case 3: // t.row.field
+		i, err = s.Resolve(c.Parts[0], c.Parts[1]+"."+c.Parts[2])
+	default:
+		return -1, q.Errorf(c, "%s: a name of more than three parts is not supported", c.String())
 	}
-	i, err := s.Resolve(qualifier, name)
 	if err != nil {
 		return -1, q.Errorf(c, "%s", err.Error())
 	}
@@ -111,9 +119,7 @@ func (q *Query) Column(s *Scope, c *sqlparser.ColName) (int, error) {
 // expr's; every other function expr knows (expr.IsFunction, user-defined
 // ones included) is called by its own name.
 var scalarFuncs = map[string]string{
-	"CHARACTER_LENGTH": "CHAR_LENGTH", "CEILING": "CEIL", strings.ToUpper(substringFunc): "SUBSTRING",
-	strings.ToUpper(regexpFunc): "REGEXP", strings.ToUpper(extractFunc): "EXTRACT",
-	"SUBSTR": "SUBSTRING", "DAY": "DAYOFMONTH",
+	"CHARACTER_LENGTH": "CHAR_LENGTH", "CEILING": "CEIL", "SUBSTR": "SUBSTRING", "DAY": "DAYOFMONTH",
 }
 
 func init() {
@@ -145,9 +151,7 @@ var unitFuncs = map[string]bool{"TIMESTAMPADD": true, "TIMESTAMPDIFF": true}
 func knownFuncs() []string {
 	names := expr.FunctionNames()
 	for n := range scalarFuncs {
-		if !strings.HasPrefix(n, "SLUICE_") {
-			names = append(names, n)
-		}
+		names = append(names, n)
 	}
 	for n := range aggregates {
 		names = append(names, n)
@@ -170,7 +174,7 @@ type translator struct {
 // compile errors.
 type made struct {
 	x expr.Expr
-	n sqlparser.SQLNode
+	n Node
 }
 
 // where is the clause for messages: "in WHERE", or "here".
@@ -181,8 +185,8 @@ func (t *translator) where() string {
 	return "in " + t.o.Clause
 }
 
-func (t *translator) expr(e sqlparser.Expr) (expr.Expr, error) {
-	if t.o.Subst != nil {
+func (t *translator) expr(e parser.Expr) (expr.Expr, error) {
+	if t.o.Subst != nil && e != nil {
 		if x, ok := t.o.Subst(e); ok {
 			t.made = append(t.made, made{x, e})
 			return x, nil
@@ -196,91 +200,137 @@ func (t *translator) expr(e sqlparser.Expr) (expr.Expr, error) {
 	return x, nil
 }
 
-func (t *translator) translate(e sqlparser.Expr) (expr.Expr, error) {
+// binaryOps maps the parser's binary operators to expr's.
+var binaryOps = map[string]expr.Op{
+	"AND": expr.OpAnd, "OR": expr.OpOr,
+	"=": expr.OpEq, "<>": expr.OpNe, "<": expr.OpLt, "<=": expr.OpLe, ">": expr.OpGt, ">=": expr.OpGe,
+	"+": expr.OpAdd, "-": expr.OpSub, "*": expr.OpMul, "/": expr.OpDiv, "%": expr.OpMod,
+}
+
+func (t *translator) translate(e parser.Expr) (expr.Expr, error) {
 	q := t.q
 	switch e := e.(type) {
 	case nil:
 		return nil, &Error{Pos: q.Base, Msg: "missing expression"}
-	case *sqlparser.ColName:
+	case *parser.Ident:
 		i, err := q.Column(t.s, e)
 		if err != nil {
 			return nil, err
 		}
 		return t.s.column(i), nil
-	case *sqlparser.SQLVal:
+	case *parser.Literal:
 		return t.literal(e)
-	case *sqlparser.NullVal:
-		return expr.Null(runtime.Varchar), nil
-	case sqlparser.BoolVal:
-		return expr.Bool(bool(e)), nil
-	case *sqlparser.ParenExpr:
-		return t.expr(e.Expr)
-	case *sqlparser.AndExpr:
-		return t.binary(expr.OpAnd, e.Left, e.Right)
-	case *sqlparser.OrExpr:
-		return t.binary(expr.OpOr, e.Left, e.Right)
-	case *sqlparser.NotExpr:
-		x, err := t.expr(e.Expr)
+	case *parser.Unary:
+		x, err := t.expr(e.X)
 		if err != nil {
 			return nil, err
 		}
-		return expr.Not(x), nil
-	case *sqlparser.ComparisonExpr:
-		return t.comparison(e)
-	case *sqlparser.RangeCond:
-		return t.between(e)
-	case *sqlparser.IsExpr:
-		return t.is(e)
-	case *sqlparser.BinaryExpr:
-		op, ok := map[string]expr.Op{
-			sqlparser.PlusStr: expr.OpAdd, sqlparser.MinusStr: expr.OpSub, sqlparser.MultStr: expr.OpMul,
-			sqlparser.DivStr: expr.OpDiv, sqlparser.ModStr: expr.OpMod,
-		}[e.Operator]
-		if !ok {
-			return nil, q.Errorf(e, "operator %s is not supported", strings.ToUpper(e.Operator))
-		}
-		return t.binary(op, e.Left, e.Right)
-	case *sqlparser.UnaryExpr:
-		x, err := t.expr(e.Expr)
-		if err != nil {
-			return nil, err
-		}
-		switch e.Operator {
-		case sqlparser.UMinusStr:
+		switch e.Op {
+		case "-":
 			return expr.Neg(x), nil
-		case sqlparser.UPlusStr:
+		case "+":
 			return x, nil
+		case "NOT":
+			return expr.Not(x), nil
 		}
-		return nil, q.Errorf(e, "operator %s is not supported", strings.ToUpper(strings.TrimSpace(e.Operator)))
-	case *sqlparser.IntervalExpr:
+		return nil, q.Errorf(e, "operator %s is not supported", e.Op)
+	case *parser.Binary:
+		if e.Op == "||" {
+			return t.callOf("CONCAT", []parser.Expr{e.L, e.R})
+		}
+		op, ok := binaryOps[e.Op]
+		if !ok {
+			return nil, q.Errorf(e, "operator %s is not supported", e.Op)
+		}
+		return t.binary(op, e.L, e.R)
+	case *parser.Is:
+		return t.is(e)
+	case *parser.Between:
+		if e.Symmetric {
+			return nil, q.Errorf(e, "BETWEEN SYMMETRIC is not supported")
+		}
+		var xs [3]expr.Expr
+		for i, n := range []parser.Expr{e.X, e.Lo, e.Hi} {
+			x, err := t.expr(n)
+			if err != nil {
+				return nil, err
+			}
+			xs[i] = x
+		}
+		b := expr.Between(xs[0], xs[1], xs[2])
+		if e.Not {
+			return expr.Not(b), nil
+		}
+		return b, nil
+	case *parser.In:
+		return t.in(e)
+	case *parser.Like:
+		if e.Similar {
+			return nil, q.Errorf(e, "SIMILAR TO is not supported: use LIKE")
+		}
+		if e.Escape != nil {
+			return nil, q.Errorf(e.Escape, "LIKE … ESCAPE is not supported")
+		}
+		x, err := t.expr(e.X)
+		if err != nil {
+			return nil, err
+		}
+		p, err := t.expr(e.Pattern)
+		if err != nil {
+			return nil, err
+		}
+		if e.Not {
+			return expr.Not(expr.Like(x, p)), nil
+		}
+		return expr.Like(x, p), nil
+	case *parser.Interval:
 		ms, err := intervalMillis(e)
 		if err != nil {
 			return nil, q.Errorf(e, "%s", err.Error())
 		}
 		return expr.Int(ms), nil
-	case *sqlparser.CaseExpr:
-		return t.caseWhen(e)
-	case *sqlparser.FuncExpr:
-		return t.call(e)
-	case *sqlparser.SubstrExpr:
-		args := []sqlparser.Expr{e.Name, e.From}
-		if e.To != nil {
-			args = append(args, e.To)
+	case *parser.TypedLit:
+		if e.Type != "TIMESTAMP" {
+			return nil, q.Errorf(e, "%s literals are not supported", e.Type)
 		}
-		return t.callOf("SUBSTRING", args)
-	case *sqlparser.ConvertExpr:
+		c, err := expr.Compile(expr.Cast(expr.Str(e.Value), runtime.Timestamp), nil)
+		var v runtime.Value
+		if err == nil {
+			v, _ = c.Const()
+		}
+		if err != nil || v.Null {
+			return nil, q.Errorf(e, "invalid TIMESTAMP literal: write TIMESTAMP 'yyyy-mm-dd hh:mm:ss[.fff]'")
+		}
+		return expr.Timestamp(v.I), nil
+	case *parser.Case:
+		return t.caseWhen(e)
+	case *parser.Call:
+		return t.call(e)
+	case *parser.Cast:
 		return t.cast(e)
-	case *sqlparser.ConvertUsingExpr:
-		return nil, q.Errorf(e, "CONVERT is not supported: write CAST(x AS type)")
-	case *sqlparser.Subquery, *sqlparser.ExistsExpr:
+	case *parser.Trim:
+		if e.Chars != nil || e.Mode != "" && e.Mode != "BOTH" {
+			return nil, q.Errorf(e, "TRIM takes one argument here: TRIM(s) removes the spaces at both ends")
+		}
+		return t.callOf("TRIM", []parser.Expr{e.X})
+	case *parser.Extract:
+		u := expr.Str(e.Unit)
+		x, err := t.expr(e.X)
+		if err != nil {
+			return nil, err
+		}
+		return expr.Call("EXTRACT", u, x), nil
+	case *parser.Subquery, *parser.Exists:
 		return nil, q.Errorf(e, "subqueries are not supported")
-	case sqlparser.ValTuple:
-		return nil, q.Errorf(e, "row values are not supported")
+	case *parser.Item:
+		return nil, q.Errorf(e, "x[i] (arrays and maps) is not supported")
+	case *parser.Star:
+		return nil, q.Errorf(e, "* is only allowed in the select list and in COUNT(*)")
 	}
 	return nil, q.Errorf(e, "unsupported expression")
 }
 
-func (t *translator) binary(op expr.Op, l, r sqlparser.Expr) (expr.Expr, error) {
+func (t *translator) binary(op expr.Op, l, r parser.Expr) (expr.Expr, error) {
 	lx, err := t.expr(l)
 	if err != nil {
 		return nil, err
@@ -292,103 +342,69 @@ func (t *translator) binary(op expr.Op, l, r sqlparser.Expr) (expr.Expr, error) 
 	return expr.Binary(op, lx, rx), nil
 }
 
-func (t *translator) literal(v *sqlparser.SQLVal) (expr.Expr, error) {
-	s := string(v.Val)
-	switch v.Type {
-	case sqlparser.StrVal:
-		return expr.Str(s), nil
-	case sqlparser.IntVal, sqlparser.HexNum:
-		n, err := strconv.ParseInt(s, 0, 64)
+func (t *translator) literal(v *parser.Literal) (expr.Expr, error) {
+	switch v.Kind {
+	case parser.LitString:
+		return expr.Str(v.Text), nil
+	case parser.LitTrue:
+		return expr.Bool(true), nil
+	case parser.LitFalse:
+		return expr.Bool(false), nil
+	case parser.LitUnknown:
+		return expr.Null(runtime.Boolean), nil
+	case parser.LitNull:
+		return expr.Null(runtime.Varchar), nil
+	}
+	s := v.Text
+	if !strings.ContainsAny(s, ".eE") {
+		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, t.q.Errorf(v, "integer out of BIGINT range")
 		}
 		return expr.Int(n), nil
-	case sqlparser.FloatVal:
-		f, err := strconv.ParseFloat(s, 64)
-		if errors.Is(err, strconv.ErrRange) || math.IsInf(f, 0) {
-			return nil, t.q.Errorf(v, "number out of DOUBLE range")
-		}
-		if err != nil {
-			return nil, t.q.Errorf(v, "invalid number")
-		}
-		return expr.Float(f), nil
-	case sqlparser.ValArg:
-		return nil, t.q.Errorf(v, "parameters are not supported")
 	}
-	return nil, t.q.Errorf(v, "binary and hexadecimal strings are not supported")
+	f, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) || math.IsInf(f, 0) {
+		return nil, t.q.Errorf(v, "number out of DOUBLE range")
+	}
+	if err != nil {
+		return nil, t.q.Errorf(v, "invalid number")
+	}
+	return expr.Float(f), nil
 }
 
-func (t *translator) comparison(e *sqlparser.ComparisonExpr) (expr.Expr, error) {
-	q := t.q
-	switch e.Operator {
-	case sqlparser.InStr, sqlparser.NotInStr:
-		list, ok := e.Right.(sqlparser.ValTuple)
-		if !ok {
-			if _, sub := e.Right.(*sqlparser.Subquery); sub {
-				return nil, q.Errorf(e.Right, "subqueries are not supported")
-			}
-			return nil, q.Errorf(e.Right, "IN takes a list of values")
+func (t *translator) in(e *parser.In) (expr.Expr, error) {
+	if e.Query != nil {
+		_, end := t.q.span(e)
+		open := t.q.tokenAt(t.q.after(t.q.end(e.X), 1))
+		if e.Not {
+			open = t.q.tokenAt(t.q.after(t.q.end(e.X), 2))
 		}
-		x, err := t.expr(e.Left)
-		if err != nil {
-			return nil, err
-		}
-		xs := make([]expr.Expr, len(list))
-		for i, it := range list {
-			if xs[i], err = t.expr(it); err != nil {
-				return nil, err
-			}
-		}
-		in := expr.In(x, xs...)
-		if e.Operator == sqlparser.NotInStr {
-			return expr.Not(in), nil
-		}
-		return in, nil
-	case sqlparser.LikeStr, sqlparser.NotLikeStr:
-		if e.Escape != nil {
-			return nil, q.Errorf(e.Escape, "LIKE … ESCAPE is not supported")
-		}
-		x, err := t.expr(e.Left)
-		if err != nil {
-			return nil, err
-		}
-		p, err := t.expr(e.Right)
-		if err != nil {
-			return nil, err
-		}
-		if e.Operator == sqlparser.NotLikeStr {
-			return expr.Not(expr.Like(x, p)), nil
-		}
-		return expr.Like(x, p), nil
+		return nil, &Error{Pos: position(t.q.Text, t.q.Base, open.start), Msg: "subqueries are not supported",
+			Near: t.q.nearSpan(open.start, end)}
 	}
-	op, ok := map[string]expr.Op{
-		sqlparser.EqualStr: expr.OpEq, sqlparser.NotEqualStr: expr.OpNe, sqlparser.LessThanStr: expr.OpLt,
-		sqlparser.LessEqualStr: expr.OpLe, sqlparser.GreaterThanStr: expr.OpGt, sqlparser.GreaterEqualStr: expr.OpGe,
-	}[e.Operator]
-	if !ok {
-		return nil, q.Errorf(e, "operator %s is not supported", strings.ToUpper(e.Operator))
+	x, err := t.expr(e.X)
+	if err != nil {
+		return nil, err
 	}
-	return t.binary(op, e.Left, e.Right)
+	xs := make([]expr.Expr, len(e.List))
+	for i, it := range e.List {
+		if xs[i], err = t.expr(it); err != nil {
+			return nil, err
+		}
+	}
+	in := expr.In(x, xs...)
+	if e.Not {
+		return expr.Not(in), nil
+	}
+	return in, nil
 }
 
-func (t *translator) between(e *sqlparser.RangeCond) (expr.Expr, error) {
-	var xs [3]expr.Expr
-	for i, n := range []sqlparser.Expr{e.Left, e.From, e.To} {
-		x, err := t.expr(n)
-		if err != nil {
-			return nil, err
-		}
-		xs[i] = x
+func (t *translator) is(e *parser.Is) (expr.Expr, error) {
+	if e.From != nil {
+		return nil, t.q.Errorf(e, "IS DISTINCT FROM is not supported")
 	}
-	b := expr.Between(xs[0], xs[1], xs[2])
-	if e.Operator == sqlparser.NotBetweenStr {
-		return expr.Not(b), nil
-	}
-	return b, nil
-}
-
-func (t *translator) is(e *sqlparser.IsExpr) (expr.Expr, error) {
-	x, err := t.expr(e.Expr)
+	x, err := t.expr(e.X)
 	if err != nil {
 		return nil, err
 	}
@@ -396,27 +412,31 @@ func (t *translator) is(e *sqlparser.IsExpr) (expr.Expr, error) {
 	truth := func(cond expr.Expr, v bool) expr.Expr {
 		return expr.Case([]expr.When{{Cond: cond, Then: expr.Bool(v)}}, expr.Bool(!v))
 	}
-	switch e.Operator {
-	case sqlparser.IsNullStr:
+	switch {
+	case e.What == "NULL" && !e.Not:
 		return expr.IsNull(x), nil
-	case sqlparser.IsNotNullStr:
+	case e.What == "NULL":
 		return expr.IsNotNull(x), nil
-	case sqlparser.IsTrueStr:
+	case e.What == "TRUE" && !e.Not:
 		return truth(x, true), nil
-	case sqlparser.IsNotTrueStr:
+	case e.What == "TRUE":
 		return truth(x, false), nil
-	case sqlparser.IsFalseStr:
+	case e.What == "FALSE" && !e.Not:
 		return truth(expr.Not(x), true), nil
-	case sqlparser.IsNotFalseStr:
+	case e.What == "FALSE":
 		return truth(expr.Not(x), false), nil
+	case e.What == "UNKNOWN" && !e.Not:
+		return expr.IsNull(x), nil
+	case e.What == "UNKNOWN":
+		return expr.IsNotNull(x), nil
 	}
 	return nil, t.q.Errorf(e, "unsupported expression")
 }
 
-func (t *translator) caseWhen(e *sqlparser.CaseExpr) (expr.Expr, error) {
+func (t *translator) caseWhen(e *parser.Case) (expr.Expr, error) {
 	var subject expr.Expr
-	if e.Expr != nil {
-		x, err := t.expr(e.Expr)
+	if e.Operand != nil {
+		x, err := t.expr(e.Operand)
 		if err != nil {
 			return nil, err
 		}
@@ -430,9 +450,9 @@ func (t *translator) caseWhen(e *sqlparser.CaseExpr) (expr.Expr, error) {
 		}
 		if subject != nil { // CASE x WHEN v: x = v
 			c = expr.Eq(subject, c)
-			t.made = append(t.made, made{c, w})
+			t.made = append(t.made, made{c, whenNode{w}})
 		}
-		v, err := t.expr(w.Val)
+		v, err := t.expr(w.Result)
 		if err != nil {
 			return nil, err
 		}
@@ -449,43 +469,68 @@ func (t *translator) caseWhen(e *sqlparser.CaseExpr) (expr.Expr, error) {
 	return expr.Case(whens, els), nil
 }
 
-func (t *translator) cast(e *sqlparser.ConvertExpr) (expr.Expr, error) {
-	q := t.q
-	var target castTarget
-	ok := e.Type != nil && strings.EqualFold(e.Type.Type, "decimal") && e.Type.Length != nil && e.Type.Scale == nil
-	if ok {
-		target, ok = q.rw.casts[string(e.Type.Length.Val)]
+// whenNode places WHEN v THEN r of a CASE.
+type whenNode struct {
+	w parser.When
+}
+
+func (n whenNode) Position() Pos { return n.w.Pos }
+
+// castTypes maps the types CAST takes to runtime types.
+var castTypes = map[string]runtime.Type{
+	"BOOLEAN": runtime.Boolean, "INT": runtime.Int, "INTEGER": runtime.Int, "BIGINT": runtime.BigInt,
+	"DOUBLE": runtime.Double, "FLOAT": runtime.Double, "VARCHAR": runtime.Varchar, "STRING": runtime.Varchar,
+	"TIMESTAMP": runtime.Timestamp,
+}
+
+// castTypeList names the types of CAST in errors.
+const castTypeList = "BOOLEAN, INT, BIGINT, DOUBLE, FLOAT, VARCHAR, STRING, TIMESTAMP(3)"
+
+// CastType returns the runtime type of a CAST target, with an error at the
+// type naming what is not supported.
+func (q *Query) CastType(tn *parser.TypeName) (runtime.Type, error) {
+	typ, ok := castTypes[tn.Name]
+	if !ok || len(tn.Fields) > 0 || len(tn.Elems) > 0 {
+		return 0, &Error{Pos: tn.Pos, Msg: fmt.Sprintf("CAST to %s is not supported (types: %s)", tn.Name, castTypeList),
+			Near: tn.String(), Syntax: true}
 	}
-	if !ok {
-		return nil, q.Errorf(e, "CONVERT is not supported: write CAST(x AS type) with a type of %s", castTypeList)
+	switch {
+	case tn.Name == "TIMESTAMP" && len(tn.Params) == 1 && tn.Params[0] != 3:
+		return 0, &Error{Pos: tn.Pos, Msg: tn.String() + " is not supported: timestamps have millisecond precision, TIMESTAMP(3)",
+			Near: tn.String(), Syntax: true}
+	case tn.Name == "VARCHAR" && len(tn.Params) <= 1, tn.Name == "TIMESTAMP" && len(tn.Params) <= 1:
+	case len(tn.Params) > 0:
+		return 0, &Error{Pos: tn.Pos, Msg: tn.Name + " takes no length", Near: tn.String(), Syntax: true}
 	}
-	if target.literal {
-		s, isStr := e.Expr.(*sqlparser.SQLVal)
-		if !isStr || s.Type != sqlparser.StrVal {
-			return nil, q.Errorf(e, "TIMESTAMP takes a string, as TIMESTAMP '2026-01-01 00:00:00'")
-		}
-		c, err := expr.Compile(expr.Cast(expr.Str(string(s.Val)), runtime.Timestamp), nil)
-		var v runtime.Value
-		if err == nil {
-			v, _ = c.Const()
-		}
-		if err != nil || v.Null {
-			return nil, q.Errorf(e, "invalid TIMESTAMP literal: write TIMESTAMP 'yyyy-mm-dd hh:mm:ss[.fff]'")
-		}
-		return expr.Timestamp(v.I), nil
+	return typ, nil
+}
+
+func (t *translator) cast(e *parser.Cast) (expr.Expr, error) {
+	if e.Try {
+		return nil, t.q.Errorf(e, "TRY_CAST is not supported: use CAST")
 	}
-	x, err := t.expr(e.Expr)
+	typ, err := t.q.CastType(e.To)
 	if err != nil {
 		return nil, err
 	}
-	return expr.Cast(x, target.typ), nil
+	x, err := t.expr(e.X)
+	if err != nil {
+		return nil, err
+	}
+	return expr.Cast(x, typ), nil
 }
 
-func (t *translator) call(f *sqlparser.FuncExpr) (expr.Expr, error) {
+func (t *translator) call(f *parser.Call) (expr.Expr, error) {
 	q := t.q
-	name := strings.ToUpper(f.Name.String())
-	if !f.Qualifier.IsEmpty() {
-		return nil, q.Errorf(f, "unknown function %s.%s", f.Qualifier.String(), f.Name.String())
+	name := strings.ToUpper(f.Name)
+	if f.Over != nil || f.OverName != "" {
+		if name == "ROW_NUMBER" || name == "RANK" || name == "DENSE_RANK" {
+			return nil, q.Errorf(f, "%s() OVER (…) (Top-N, deduplication) is not supported yet", name)
+		}
+		return nil, q.Errorf(f, "OVER (…) is not supported: aggregate with GROUP BY and TUMBLE, HOP or SESSION")
+	}
+	if f.Filter != nil {
+		return nil, q.Errorf(f, "FILTER (WHERE …) is not supported")
 	}
 	if aggregates[name] {
 		if _, _, _, _, ok := AggregateCall(f); ok {
@@ -519,21 +564,14 @@ func (t *translator) call(f *sqlparser.FuncExpr) (expr.Expr, error) {
 	if f.Distinct {
 		return nil, q.Errorf(f, "DISTINCT is only allowed in aggregate calls")
 	}
-	args := make([]sqlparser.Expr, len(f.Exprs))
-	for i, se := range f.Exprs {
-		a, ok := se.(*sqlparser.AliasedExpr)
-		if !ok {
-			return nil, q.Errorf(f, "* is only allowed in COUNT(*)")
-		}
-		if !a.As.IsEmpty() {
-			return nil, q.Errorf(se, "a function argument cannot have an alias")
-		}
-		args[i] = a.Expr
+	if f.Star {
+		return nil, q.Errorf(f, "* is only allowed in COUNT(*)")
 	}
+	args := f.Args
 	if unitFuncs[fn] && len(args) > 0 {
 		// A bare unit, as Flink writes it: TIMESTAMPADD(DAY, 1, ts).
-		if c, ok := args[0].(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() && timeUnitWords[strings.ToUpper(c.Name.String())] {
-			u := expr.Str(strings.ToUpper(c.Name.String()))
+		if c, ok := args[0].(*parser.Ident); ok && len(c.Parts) == 1 && timeUnitWords[strings.ToUpper(c.Parts[0])] {
+			u := expr.Str(strings.ToUpper(c.Parts[0]))
 			t.made = append(t.made, made{u, c})
 			xs, err := t.exprs(args[1:])
 			if err != nil {
@@ -545,7 +583,7 @@ func (t *translator) call(f *sqlparser.FuncExpr) (expr.Expr, error) {
 	return t.callOf(fn, args)
 }
 
-func (t *translator) callOf(fn string, args []sqlparser.Expr) (expr.Expr, error) {
+func (t *translator) callOf(fn string, args []parser.Expr) (expr.Expr, error) {
 	xs, err := t.exprs(args)
 	if err != nil {
 		return nil, err
@@ -553,7 +591,7 @@ func (t *translator) callOf(fn string, args []sqlparser.Expr) (expr.Expr, error)
 	return expr.Call(fn, xs...), nil
 }
 
-func (t *translator) exprs(args []sqlparser.Expr) ([]expr.Expr, error) {
+func (t *translator) exprs(args []parser.Expr) ([]expr.Expr, error) {
 	xs := make([]expr.Expr, len(args))
 	for i, a := range args {
 		x, err := t.expr(a)
@@ -566,19 +604,16 @@ func (t *translator) exprs(args []sqlparser.Expr) ([]expr.Expr, error) {
 }
 
 // aggregateMisuse says what is wrong with a malformed aggregate call.
-func aggregateMisuse(f *sqlparser.FuncExpr, name string) string {
-	for _, se := range f.Exprs {
-		if _, star := se.(*sqlparser.StarExpr); star {
-			if name == "COUNT" && f.Distinct {
-				return "COUNT(DISTINCT *) is not valid: write COUNT(*) or COUNT(DISTINCT x)"
-			}
-			if name != "COUNT" {
-				return name + "(*) is not valid: only COUNT takes *"
-			}
-		}
-		if a, ok := se.(*sqlparser.AliasedExpr); ok && !a.As.IsEmpty() {
-			return "a function argument cannot have an alias"
-		}
+func aggregateMisuse(f *parser.Call, name string) string {
+	switch {
+	case f.Filter != nil:
+		return "FILTER (WHERE …) is not supported"
+	case f.Over != nil || f.OverName != "":
+		return "OVER (…) is not supported: aggregate with GROUP BY and TUMBLE, HOP or SESSION"
+	case f.Star && name == "COUNT" && f.Distinct:
+		return "COUNT(DISTINCT *) is not valid: write COUNT(*) or COUNT(DISTINCT x)"
+	case f.Star && name != "COUNT":
+		return name + "(*) is not valid: only COUNT takes *"
 	}
 	if name == "LISTAGG" {
 		return "LISTAGG takes a value and, optionally, a separator written as a string literal"
@@ -586,7 +621,7 @@ func aggregateMisuse(f *sqlparser.FuncExpr, name string) string {
 	return name + " takes one argument"
 }
 
-func (t *translator) windowError(f *sqlparser.FuncExpr, err error) error {
+func (t *translator) windowError(f *parser.Call, err error) error {
 	var we *windowArgError
 	if errors.As(err, &we) && we.node != nil {
 		return t.q.Errorf(we.node, "%s", we.msg)
@@ -597,12 +632,12 @@ func (t *translator) windowError(f *sqlparser.FuncExpr, err error) error {
 // compileError places an error of expr.Compile on the node whose
 // translation the error names (e, the whole expression, when it names
 // none).
-func (t *translator) compileError(e sqlparser.Expr, err error) error {
+func (t *translator) compileError(e parser.Expr, err error) error {
 	var ee *expr.Error
 	if !errors.As(err, &ee) {
 		return t.q.Errorf(e, "%s", err.Error())
 	}
-	var node sqlparser.SQLNode = e
+	var node Node = e
 	if ee.Expr != "" {
 		for _, m := range t.made {
 			if m.x.String() == ee.Expr {

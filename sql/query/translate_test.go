@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xwb1989/sqlparser"
+	"github.com/sluicehq/sluice/sql/parser"
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
@@ -95,7 +95,7 @@ func TestScalarEval(t *testing.T) {
 	f("(user + 1) * 2", "BIGINT: 16 | -6")
 	f("ms / 7", "BIGINT: 17 | NULL")
 	f("user % 3", "BIGINT: 1 | -1")
-	f("user MOD 3", "BIGINT: 1 | -1")
+	f("user || page", "VARCHAR: 7/home | -4/cart")
 	f("score * 2", "DOUBLE: 5.0 | NULL")
 	f("user / 2.0", "DOUBLE: 3.5 | -2.0")
 	f("-user", "BIGINT: -7 | 4")
@@ -183,14 +183,13 @@ func TestScalarErrors(t *testing.T) {
 	f := func(where, want string) {
 		t.Helper()
 		q, err := Parse("SELECT page\nFROM clicks\nWHERE "+where, base)
-		if err != nil {
-			t.Errorf("%s: %v", where, err)
-			return
+		if err == nil {
+			_, err = q.Predicate(scope, q.Selects[0].Where, Options{Clause: "WHERE"})
 		}
-		_, err = q.Predicate(scope, q.Selects[0].Where, Options{Clause: "WHERE"})
 		var e *Error
-		if !errors.As(err, &e) {
-			t.Errorf("%s: error %v, want an *Error", where, err)
+		var se *parser.SyntaxError
+		if !errors.As(err, &e) && !errors.As(err, &se) {
+			t.Errorf("%s: error %v, want an *Error or a *parser.SyntaxError", where, err)
 			return
 		}
 		if err.Error() != want {
@@ -211,7 +210,7 @@ func TestScalarErrors(t *testing.T) {
 	f("ok AND COUNT(*) > 1", `line 9:14: aggregate COUNT(*) is not allowed in WHERE`)
 	f("SUM(DISTINCT ms) > 1", `line 9:7: aggregate SUM(DISTINCT ms) is not allowed in WHERE`)
 	f("SUM(*) > 1", `line 9:7: SUM(*) is not valid: only COUNT takes * in "SUM(*)"`)
-	f("COUNT(DISTINCT *) > 1", `line 9:7: COUNT(DISTINCT *) is not valid: write COUNT(*) or COUNT(DISTINCT x) in "COUNT(DISTINCT *)"`)
+	f("COUNT(DISTINCT *) > 1", `line 9:22: expected an expression, found '*'`)
 	f("MAX(ms, user) > 1", `line 9:7: MAX takes one argument in "MAX(ms, user)"`)
 	f("TUMBLE(ts, INTERVAL '1' MINUTE) IS NULL", `line 9:7: window function TUMBLE(ts, INTERVAL '1' MINUTE) is only allowed in GROUP BY`)
 	f("HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE) > ts", `line 9:7: HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE) is only allowed in a query grouped by a HOP window`)
@@ -220,23 +219,30 @@ func TestScalarErrors(t *testing.T) {
 	f("SESSION(1, INTERVAL '1' MINUTE) IS NULL", `line 9:15: the first argument of SESSION must be a time column in "1"`)
 	f("TUMBLE(ts, INTERVAL '0' MINUTE) IS NULL", `line 9:18: the INTERVALs of TUMBLE must be positive in "INTERVAL '0' MINUTE"`)
 	f("TUMBLE_START(ts, INTERVAL '1' MONTH) IS NULL", `line 9:24: INTERVAL … MONTH is not supported: use DAY, HOUR, MINUTE or SECOND in "INTERVAL '1' MONTH"`)
-	f("ts > ts + INTERVAL '1' FORTNIGHT", `line 9:17: unknown INTERVAL unit FORTNIGHT (units: DAY, HOUR, MINUTE, SECOND, MILLISECOND) in "INTERVAL '1' FORTNIGHT"`)
+	f("ts > ts + INTERVAL '1' FORTNIGHT", `line 9:30: expected an interval unit, found 'FORTNIGHT'; units: YEAR, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND`)
 	f("ms > INTERVAL 'x' SECOND", `line 9:12: bad INTERVAL value "x": not a number in "INTERVAL 'x' SECOND"`)
 	f("ms > INTERVAL '0.0001' SECOND", `line 9:12: bad INTERVAL value "0.0001": finer than a millisecond in "INTERVAL '0.0001' SECOND"`)
 	f("page IN (SELECT page FROM clicks)", `line 9:15: subqueries are not supported in "(SELECT page FROM clicks)"`)
 	f("EXISTS (SELECT page FROM clicks)", `line 9:7: subqueries are not supported in "EXISTS (SELECT page FROM clicks)"`)
 	f("page LIKE 'a!%' ESCAPE '!'", `line 9:30: LIKE … ESCAPE is not supported in "'!'"`)
-	f("page REGEXP 'a+'", `line 9:7: operator REGEXP is not supported in "page REGEXP 'a+'"`)
-	f("ms <=> user", `line 9:7: operator <=> is not supported in "ms <=> user"`)
-	f("user DIV 2 > 1", `line 9:7: operator DIV is not supported in "user DIV 2"`)
-	f("user & 2 > 1", `line 9:7: operator & is not supported in "user & 2"`)
+	f("page REGEXP 'a+'", `line 9:12: expected end of statement, found 'REGEXP'`)
+	f("ms <=> user", `line 9:12: expected an expression, found '>'`)
+	f("user DIV 2 > 1", `line 9:12: expected end of statement, found 'DIV'`)
+	f("user & 2 > 1", `line 9:12: expected end of statement, found '&'`)
 	f("user > 99999999999999999999", `line 9:14: integer out of BIGINT range in "99999999999999999999"`)
 	f("ts > TIMESTAMP 'yesterday'", `line 9:12: invalid TIMESTAMP literal: write TIMESTAMP 'yyyy-mm-dd hh:mm:ss[.fff]' in "TIMESTAMP 'yesterday'"`)
-	f("CONVERT(user, CHAR) = '1'", `line 9:7: CONVERT is not supported: write CAST(x AS type) with a type of BOOLEAN, INT, BIGINT, DOUBLE, FLOAT, VARCHAR, STRING, TIMESTAMP(3) in "CONVERT(user, CHAR)"`)
+	f("CONVERT(user, CHAR) = '1'", `line 9:7: unknown function CONVERT (did you mean CONCAT?) in "CONVERT(user, CHAR)"`)
 	f("CAST(ok AS TIMESTAMP) IS NULL", `line 9:7: cannot cast BOOLEAN to TIMESTAMP(3) in "CAST(ok AS TIMESTAMP)"`)
-	f("UPPER(page AS p) = 'x'", `line 9:13: a function argument cannot have an alias in "page AS p"`)
+	f("UPPER(page AS p) = 'x'", `line 9:18: expected ')' to close the call of UPPER at 9:7, found 'AS'`)
 	f("UPPER(DISTINCT page) = 'x'", `line 9:7: DISTINCT is only allowed in aggregate calls in "UPPER(DISTINCT page)"`)
-	f("(user, ms) = (1, 2)", `line 9:7: row values are not supported in "(user, ms)"`)
+	f("COUNT(*) OVER (PARTITION BY page) > 1", `line 9:7: OVER (…) is not supported: aggregate with GROUP BY and TUMBLE, HOP or SESSION in "COUNT(*) OVER (PARTITION BY page)"`)
+	f("SUM(ms) FILTER (WHERE ok) > 1", `line 9:7: FILTER (WHERE …) is not supported in "SUM(ms) FILTER (WHERE ok)"`)
+	f("(user + 1) * 2 > page", `line 9:7: cannot apply > to BIGINT and VARCHAR in "(user + 1) * 2 > page"`)
+	f("ms > (user + page)", `line 9:13: cannot apply + to BIGINT and VARCHAR in "user + page"`)
+	f("CAST(user AS TINYINT) = 1", `line 9:20: CAST to TINYINT is not supported (types: BOOLEAN, INT, BIGINT, DOUBLE, FLOAT, VARCHAR, STRING, TIMESTAMP(3)) near "TINYINT"`)
+	f("CAST(ts AS TIMESTAMP(6)) IS NULL", `line 9:18: TIMESTAMP(6) is not supported: timestamps have millisecond precision, TIMESTAMP(3) near "TIMESTAMP(6)"`)
+	f("CAST(user AS INT(4)) = 1", `line 9:20: INT takes no length near "INT(4)"`)
+	f("(user, ms) = (1, 2)", `line 9:12: expected ')' to close the '(' at 9:7, found ','`)
 }
 
 // TestLocateRepeated checks that errors in a sub-expression that appears
@@ -299,7 +305,7 @@ func TestSubst(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := mustParse(t, "SELECT page, COUNT(*) * 2, TUMBLE_START(ts, INTERVAL '1' MINUTE) FROM clicks GROUP BY page, TUMBLE(ts, INTERVAL '1' MINUTE) HAVING COUNT(*) > 1")
-	subst := func(e sqlparser.Expr) (expr.Expr, bool) {
+	subst := func(e parser.Expr) (expr.Expr, bool) {
 		if _, _, _, _, ok := AggregateCall(e); ok {
 			return expr.Col("agg0"), true
 		}
@@ -331,8 +337,8 @@ func TestSubst(t *testing.T) {
 	}
 }
 
-// TestReservedNames checks that columns may have names sqlparser reserves
-// for MySQL statements (key, index) and the names of types and windows.
+// TestReservedNames checks that columns may have names other dialects
+// reserve (key, index) and the names of types and windows.
 func TestReservedNames(t *testing.T) {
 	kv := runtime.NewSchema(
 		runtime.Field{Name: "key", Type: runtime.Varchar},
