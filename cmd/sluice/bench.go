@@ -14,6 +14,9 @@ import (
 )
 
 func runBench(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "nexmark" {
+		return runBenchNexmark(ctx, args[1:])
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	events := fs.Int64("events", bench.Default.Events, "events per run")
 	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys")
@@ -22,7 +25,8 @@ func runBench(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
 	if _, err := parseFlags(fs, command{Use: "bench [flags]",
-		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).", MaxArgs: 0}, args); err != nil {
+		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).\n" +
+			"\"sluice bench nexmark\" runs the Nexmark queries instead (\"sluice bench nexmark -h\").", MaxArgs: 0}, args); err != nil {
 		return err
 	}
 	if err := checkBounds(fs, atLeast("events", 1), atLeast("keys", 1), parallelismBound(),

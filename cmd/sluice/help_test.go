@@ -36,6 +36,7 @@ var helpPages = map[string][]string{
 	"stream-describe":       {"stream", "describe"},
 	"stream-delete":         {"stream", "delete"},
 	"bench":                 {"bench"},
+	"bench-nexmark":         {"bench", "nexmark"},
 	"version":               {"version"},
 }
 
@@ -309,6 +310,9 @@ func TestREADMECommandLineMatchesHelp(t *testing.T) {
 			page = words[1]
 			if page == "run" && len(words) > 2 && words[2] == "JOB" {
 				page = ""
+			}
+			if page == "bench" && len(words) > 2 && words[2] == "nexmark" {
+				page = "bench-nexmark"
 			}
 			seen[words[1]] = true
 		case len(words) > 0 && strings.HasPrefix(line, "             ") && apps[words[0]] != "":
