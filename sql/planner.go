@@ -387,6 +387,9 @@ type tvfWindow struct {
 	start, end, time int     // columns of the output
 	timeCol          int     // the DESCRIPTOR column, in input and output
 	assigner         window.Assigner
+	// procTime: the DESCRIPTOR column is a processing-time attribute
+	// (PROCTIME()): windows aggregated over it fire on the clock.
+	procTime bool
 }
 
 // env is the queries of WITH that a query can name, innermost last: each
@@ -807,7 +810,7 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	if err != nil {
 		return nil, query.Relation{}, err
 	}
-	if idx != in.timeCol {
+	if idx != in.timeCol && idx != in.procCol {
 		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
 			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
 	}
@@ -833,7 +836,10 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	p.g.Connect(in.id, id, runtime.Forward)
 	n := in.schema.Len()
 	s := &stream{id: id, schema: out, par: in.par, timeCol: n + 2, procCol: -1,
-		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w}}
+		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w, procTime: idx == in.procCol}}
+	if idx == in.procCol { // window_time is a processing-time attribute
+		s.timeCol, s.procCol = -1, n+2
+	}
 	return s, query.Relation{Name: tv.Name, Schema: out}, nil
 }
 
@@ -907,12 +913,15 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	}
 	var exprs []expr.Expr
 	var names []string
-	timeCol := -1
+	timeCol, procCol := -1, -1
 	for i, it := range sel.Items {
 		if it.Star {
 			for c, f := range scope.Schema().Fields {
 				if c == in.timeCol {
 					timeCol = len(exprs)
+				}
+				if c == in.procCol {
+					procCol = len(exprs)
 				}
 				exprs = append(exprs, expr.ColIndex(c))
 				names = append(names, f.Name)
@@ -927,6 +936,12 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 			if idx, err := q.Column(scope, c); err == nil && idx == in.timeCol {
 				timeCol = len(exprs)
 			}
+			if idx, err := q.Column(scope, c); err == nil && idx == in.procCol {
+				procCol = len(exprs)
+			}
+		}
+		if isProcTimeCall(it.Expr) {
+			procCol = len(exprs)
 		}
 		exprs = append(exprs, sc.Expr)
 		names = append(names, it.Name(i))
@@ -935,7 +950,7 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	if err != nil {
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
-	out.timeCol = timeCol
+	out.timeCol, out.procCol = timeCol, procCol
 	return out, nil
 }
 
@@ -1134,7 +1149,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
 	timeCol := -1
+	procTime := false
 	if tvf != nil {
+		procTime = tvf.procTime
 		timeCol = len(pre)
 		pre = append(pre, expr.ColIndex(tvf.timeCol))
 		preNames = append(preNames, uniq(scope.Schema().Fields[tvf.timeCol].Name))
@@ -1143,10 +1160,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		if err != nil {
 			return nil, err
 		}
-		if idx != in.timeCol && in.timeCol >= 0 && len(scope.Relations()) > 1 {
+		procTime = idx == in.procCol && idx >= 0
+		if !procTime && idx != in.timeCol && in.timeCol >= 0 && len(scope.Relations()) > 1 {
 			return nil, q.Errorf(win, "%s(%s, …): %s is not the event time of the join's rows, which is %s (the left side's)", winKind, q.TextOf(winTime), q.TextOf(winTime), qualifiedName(scope, in.timeCol))
 		}
-		if idx != in.timeCol {
+		if !procTime && idx != in.timeCol {
 			name := q.TextOf(winTime)
 			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, name, name, winTime.Parts[len(winTime.Parts)-1])
 		}
@@ -1198,8 +1216,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	updating := false
 	if win != nil {
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
-			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys})
+			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys, ProcTime: procTime})
 		name = "window " + assigner.String()
+		if procTime {
+			name += " PROCTIME"
+		}
 		aggFirst += 2
 	} else {
 		ttl := p.stateTTL
