@@ -392,27 +392,50 @@ func (e *EventTime) Refresh(now time.Time) {
 // CheckLast checks the last row appended to b (by a decoder). When its
 // event time is not sane it removes the row from b and returns the reason.
 func (e *EventTime) CheckLast(b *runtime.Batch) error {
-	if e.col < 0 || b.N == 0 {
+	if b.N == 0 {
 		return nil
 	}
-	r := b.N - 1
+	err := e.check(b, b.N-1)
+	if err != nil {
+		dropLast(b)
+	}
+	return err
+}
+
+// check returns why the event time of physical row r of b is not sane, or nil.
+func (e *EventTime) check(b *runtime.Batch, r int) error {
+	if e.col < 0 {
+		return nil
+	}
 	v := &b.Cols[e.col]
 	if v.IsNull(r) {
 		return nil
 	}
 	ts := v.I64[r]
-	var err error
 	switch {
 	case ts < runtime.MinEventTime || ts > runtime.MaxEventTime:
-		err = fmt.Errorf("column %q: event time %d ms is outside the years 0001-9999", e.name, ts)
+		return fmt.Errorf("column %q: event time %d ms is outside the years 0001-9999", e.name, ts)
 	case ts > e.hi:
-		err = fmt.Errorf("column %q: event time %s is more than %v ahead of the wall clock %s (option 'scan.watermark.max-future')",
+		return fmt.Errorf("column %q: event time %s is more than %v ahead of the wall clock %s (option 'scan.watermark.max-future')",
 			e.name, runtime.FormatTimestamp(ts), e.maxFuture, runtime.FormatTimestamp(e.now))
-	default:
-		return nil
 	}
-	dropLast(b)
-	return err
+	return nil
+}
+
+// CheckSince checks the rows appended to b from physical row n on (by a
+// decoder of a record that may give several rows, such as an update's -U
+// and +U). When the event time of one is not sane it removes them all and
+// returns the reason.
+func (e *EventTime) CheckSince(b *runtime.Batch, n int) error {
+	for r := n; r < b.N; r++ {
+		if err := e.check(b, r); err != nil {
+			for b.N > n {
+				dropLast(b)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // dropLast removes the last physical row of b (which has no selection).

@@ -27,6 +27,11 @@ type Table struct {
 	// gives the *sns.Topic of a CREATE TOPIC — for connectors that use
 	// them; nil when the job has none.
 	Objects func(kind, name string) (any, bool)
+	// Updates is set by a caller that reads an updating source as a
+	// changelog (see UpdatingSource). A source whose ProducesUpdates is
+	// true refuses to build without it, so that a reader that would take
+	// its -U and -D rows for inserts cannot be built by mistake.
+	Updates bool
 }
 
 // Factory is a connector, registered by name ('connector' = 'name').
@@ -53,6 +58,63 @@ type Sink interface {
 	// AcceptsUpdates reports whether the sink, with these options, takes
 	// an updating (changelog) result rather than only appended rows.
 	AcceptsUpdates(t Table) bool
+}
+
+// UpdatingSource is implemented by a source connector whose rows may be
+// updates rather than only appended rows: with some options (a changelog
+// format such as changelog-json or debezium-json) its batches carry
+// runtime.Batch.Kinds. A source connector that does not implement it, or
+// returns false, produces only inserts (+I, nil Kinds).
+//
+// When ProducesUpdates(t) is true the planner must treat the table as a
+// retract-mode changelog, as Flink does: rows come as +I, -U, +U and -D; an
+// update is -U of the old row followed by +U of the new one in the same
+// subtask (the two may fall in different batches); -U and -D retract one
+// copy of a row added earlier. Consumers must therefore accept updating
+// input (aggregates in retract mode, joins that retract, a sink whose
+// AcceptsUpdates is true). A PRIMARY KEY declared on the table (NOT
+// ENFORCED) is its upsert key: the key of a versioned table for temporal
+// joins, and the key changes of one row are about. Source subtasks are not
+// partitioned by that key — a file or Kafka partition holds whatever
+// keys were written to it — so the planner must repartition by the key
+// (runtime.Keyed) before any operator that needs a key's changes in one
+// subtask; the order of one key's changes is kept only within one source
+// partition (Debezium and the changelog sink write a key's changes to one
+// partition). The event-time column and watermark apply to all kinds:
+// -U and -D rows carry the event time of the row they retract.
+type UpdatingSource interface {
+	Source
+	ProducesUpdates(t Table) bool
+}
+
+// ProducesUpdates reports whether the source of table t, connector
+// 'connector', yields an updating stream (see UpdatingSource).
+func ProducesUpdates(t Table) bool {
+	f, ok := Lookup(t.String("connector", ""))
+	if !ok {
+		return false
+	}
+	u, ok := f.(UpdatingSource)
+	return ok && u.ProducesUpdates(t)
+}
+
+// CheckUpdates returns the error of a source of table t that produces an
+// updating stream for a caller that did not set t.Updates.
+func CheckUpdates(t Table, produces bool) error {
+	if !produces || t.Updates {
+		return nil
+	}
+	return OptionErrorf(t.Name, "format", "%s is an updating stream (rows +I, -U, +U, -D), and this reader does not take updating sources yet",
+		t.String("format", ""))
+}
+
+// DebeziumOptions are the options of 'format' = 'debezium-json' of a
+// source, as Flink's.
+var DebeziumOptions = []Option{
+	{Key: "debezium-json.schema-include", Type: Bool, Default: "false", Use: SourceOnly, With: "format=debezium-json",
+		Doc: "each event is the `payload` of `{\"schema\":…,\"payload\":…}` (Kafka Connect's JSON converter with schemas enabled)"},
+	{Key: "debezium-json.ignore-parse-errors", Type: Bool, Default: "false", Use: SourceOnly, With: "format=debezium-json",
+		Doc: "skip an event that cannot be decoded without reporting it as a bad record (Flink nulls the bad fields; here the event is skipped)"},
 }
 
 var (

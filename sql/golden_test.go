@@ -43,10 +43,13 @@ func TestGolden(t *testing.T) {
 				}
 				outs = append(outs, goldenOutput())
 			}
-			if outs[0] != outs[1] {
+			// A changelog may come out as inserts alone at parallelism 1 (one
+			// batch, no update to make): compare final results.
+			label := " (final result of the changelog)"
+			if strings.ReplaceAll(outs[0], label, "") != strings.ReplaceAll(outs[1], label, "") {
 				t.Fatalf("parallelism 1 and 3 differ:\n%s\n---\n%s", outs[0], outs[1])
 			}
-			compareGolden(t, strings.TrimSuffix(file, ".sql")+".out", outs[0])
+			compareGolden(t, strings.TrimSuffix(file, ".sql")+".out", outs[1])
 		})
 	}
 }

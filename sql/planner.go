@@ -519,6 +519,9 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	for k := range plannerOptions {
 		delete(ct.Options, k)
 	}
+	// A changelog source (changelog-json, debezium-json) is an updating
+	// stream whose upsert key is the table's PRIMARY KEY.
+	ct.Updates = connectors.ProducesUpdates(ct)
 	newSource, par, err := src.NewSource(ct)
 	if err != nil {
 		if oe := p.atOption(t.Name, err); oe != nil {
@@ -535,7 +538,13 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 		wm = runtime.WatermarkStrategy{TimeColumn: ct.TimeColumn, MaxOutOfOrderness: ct.MaxOutOfOrderness, IdleTimeout: idle}
 	}
 	id := p.g.AddSource(t.Name, ct.Schema, par, newSource, wm)
-	return &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn, procCol: -1}, nil
+	s := &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn, procCol: -1, updating: ct.Updates}
+	if ct.Updates {
+		for _, k := range t.PrimaryKey {
+			s.keys = append(s.keys, ct.Schema.Index(k))
+		}
+	}
+	return s, nil
 }
 
 // calcOn adds a filter/projection after s, fused into its subtasks.
@@ -1056,13 +1065,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	if err := resolveColumns(q, sel, scope); err != nil {
 		return nil, err
 	}
-	if in.updating {
-		node := query.Node(sel.Node)
-		if len(sel.GroupBy) > 0 {
-			node = sel.GroupBy[0]
-		}
-		return nil, q.Errorf(node, "aggregating an updating input (the result of a GROUP BY without a window) is not supported yet")
-	}
+
 	where, err := whereOf(q, whereTerms, scope)
 	if err != nil {
 		return nil, err
@@ -1126,6 +1129,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			}
 			in = tvf.input
 		}
+	}
+	if in.updating && win != nil {
+		return nil, q.Errorf(win, "a group window over an updating input (the result of a GROUP BY without a window, or a changelog source) is not supported")
 	}
 	// Pre-projection: keys, [time], aggregate arguments. Internal columns
 	// are named after the text they compute, so plans read like the query.
@@ -1227,7 +1233,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		if p.o.StateTTL > 0 {
 			ttl = p.o.StateTTL
 		}
-		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys})
+		// Over an updating input (a GROUP BY over a GROUP BY, a changelog
+		// source) the aggregation retracts: -U and -D rows take back what
+		// +I and +U rows added.
+		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys,
+			Retract: in.updating})
 		if ttl == 0 && len(keys) > 0 {
 			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("%s:%d:%d: warning: GROUP BY without a window keeps the state of every key forever: "+
 				"bound it with SET 'table.exec.state.ttl' = '1 h' (or --state-ttl), or cap it with SET 'sluice.state.max-keys'", p.o.File, p.cur.Line, p.cur.Col))

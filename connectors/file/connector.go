@@ -74,7 +74,9 @@
 // and publishes it when the job ends.
 //
 // The changelog-json format writes {"op":"+I","row":{…}} per row, with the
-// row's changelog kind (+I, -U, +U, -D).
+// row's changelog kind (+I, -U, +U, -D). The source reads it back, and
+// Debezium change events with debezium-json, as an updating stream (see
+// connectors.UpdatingSource and package format).
 package file
 
 import (
@@ -112,8 +114,9 @@ func (factory) Name() string { return "file" }
 var options = append([]connectors.Option{
 	{Key: "path", Required: true, Doc: "source: a file, a folder (its files in name order, names starting `.`/`_` skipped) or a glob; " +
 		"sink: a folder of part files, or one file when the path has an extension (`.json`, `.jsonl`, `.csv`, …; then one subtask)"},
-	connectors.FormatOption("`json` (one object per line), `csv`, or `changelog-json` (sink only: "+
-		"`{\"op\":\"+U\",\"row\":{…}}` per line, for updating results)", "json", "csv", "changelog-json"),
+	connectors.FormatOption("`json` (one object per line), `csv`, `changelog-json` "+
+		"(`{\"op\":\"+U\",\"row\":{…}}` per line: the sink writes updating results, the source reads them as an updating stream), "+
+		"or `debezium-json` (source only: Debezium change events, an updating stream)", "json", "csv", "changelog-json", "debezium-json"),
 	connectors.CSVDelimiterOption,
 	{Key: "csv.ignore-first-line", Type: connectors.Bool, Default: "false", Use: connectors.SourceOnly, With: "format=csv", Doc: "skip the first line (a header) of every file"},
 	{Key: "csv.header", Type: connectors.Bool, Default: "false", Use: connectors.SinkOnly, With: "format=csv", Doc: "write the column names as the first line of every file"},
@@ -125,7 +128,7 @@ var options = append([]connectors.Option{
 		Doc: "start a new part file once one reaches this size (e.g. `64MB`, `512kb`)"},
 	{Key: "sink.rolling-policy.rollover-interval", Type: connectors.Duration, Default: "30 min", Min: "1ms", Use: connectors.SinkOnly,
 		Doc: "start a new part file once one has been open this long"},
-}, connectors.BadRecordOptions(`"file","line"`, "`file:line`")...)
+}, append(connectors.DebeziumOptions, connectors.BadRecordOptions(`"file","line"`, "`file:line`")...)...)
 
 func (factory) Options() []connectors.Option { return options }
 
@@ -134,13 +137,20 @@ func (factory) AcceptsUpdates(t connectors.Table) bool {
 	return strings.EqualFold(strings.TrimSpace(t.String("format", "json")), "changelog-json")
 }
 
+// ProducesUpdates: the changelog formats are read as updating streams.
+func (factory) ProducesUpdates(t connectors.Table) bool {
+	f := strings.ToLower(strings.TrimSpace(t.String("format", "json")))
+	return f == "changelog-json" || f == "debezium-json"
+}
+
 // config is a table's options, checked.
 type config struct {
 	table  string
 	schema *runtime.Schema
 	path   string // absolute and clean
-	format string // json, csv or changelog-json
+	format string // json, csv, changelog-json or debezium-json
 	csv    format.CSVOptions
+	dbz    format.DebeziumOptions
 
 	csvSkipFirst bool
 	csvHeader    bool
@@ -170,9 +180,11 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	if c.path, err = connectors.LocalPath(o.String("path")); err != nil {
 		return nil, o.Errorf("path", "%v", err)
 	}
-	if c.format == "changelog-json" && !sink {
-		return nil, o.Errorf("format", "changelog-json can only be written (a sink format); read json or csv")
+	if c.format == "debezium-json" && sink {
+		return nil, o.Errorf("format", "debezium-json can only be read (a source format); write changelog-json")
 	}
+	c.dbz = format.DebeziumOptions{SchemaInclude: o.Bool("debezium-json.schema-include"),
+		IgnoreParseErrors: o.Bool("debezium-json.ignore-parse-errors")}
 	if !sink {
 		if c.eventTime, err = connectors.NewEventTime(t); err != nil {
 			return nil, err
@@ -189,6 +201,9 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
 	c, err := parseConfig(t, false)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := connectors.CheckUpdates(t, factory{}.ProducesUpdates(t)); err != nil {
 		return nil, 0, err
 	}
 	if err := c.checkSourcePath(); err != nil {

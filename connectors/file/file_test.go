@@ -791,8 +791,9 @@ func TestOptionErrors(t *testing.T) {
 	}
 	f(false, map[string]string{}, `needs option "path"`)
 	f(false, map[string]string{"path": dir, "fromat": "csv"}, `no option "fromat" (did you mean "format"?)`)
-	f(false, map[string]string{"path": dir, "format": "xml"}, `table t: option "format": "xml" is not one of json, csv, changelog-json`)
-	f(false, map[string]string{"path": dir, "format": "changelog-json"}, `changelog-json can only be written`)
+	f(false, map[string]string{"path": dir, "format": "xml"}, `table t: option "format": "xml" is not one of json, csv, changelog-json, debezium-json`)
+	f(false, map[string]string{"path": dir, "format": "changelog-json"}, `option "format": changelog-json is an updating stream`)
+	f(true, map[string]string{"path": dir, "format": "debezium-json"}, `debezium-json can only be read`)
 	f(false, map[string]string{"path": dir, "format": "csv", "csv.field-delimiter": "ab"}, `option "csv.field-delimiter": field delimiter "ab" is not one character`)
 	f(false, map[string]string{"path": dir, "source.monitor-interval": "soon"}, `option "source.monitor-interval": "soon" is not a duration`)
 	f(false, map[string]string{"path": dir, "source.monitor-interval": "0"}, `option "source.monitor-interval": "0" must be at least 1ms`)

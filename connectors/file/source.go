@@ -63,9 +63,22 @@ type Source struct {
 	pos Position
 }
 
-// decoder is format.JSONDecoder or format.CSVDecoder.
+// decoder is a decoder of package format: JSON, CSV, changelog-json or
+// debezium-json. It appends the rows of one record (a changelog record may
+// give none or two) or, on error, leaves the batch unchanged.
 type decoder interface {
 	Decode(rec []byte, b *runtime.Batch) error
+}
+
+// newJSONDecoder returns the decoder of a JSON-based format.
+func newJSONDecoder(c *config) decoder {
+	switch c.format {
+	case "changelog-json":
+		return format.NewChangelogJSONDecoder(c.schema)
+	case "debezium-json":
+		return format.NewDebeziumJSONDecoder(c.schema, c.dbz)
+	}
+	return format.NewJSONDecoder(c.schema)
 }
 
 type fileState struct {
@@ -146,7 +159,7 @@ func (s *Source) Open(ctx *runtime.Context) error {
 		}
 		s.dec, s.csv = d, d
 	} else {
-		s.dec = format.NewJSONDecoder(s.cfg.schema)
+		s.dec = newJSONDecoder(s.cfg)
 	}
 	now := time.Now()
 	files, err := s.listing.take(ctx.Logger(), ctx.Subtask, ctx.Parallelism, now)
@@ -351,9 +364,10 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 		if len(rec) == 0 || s.csv == nil && len(bytes.TrimLeft(rec, " \t")) == 0 {
 			continue // a blank line
 		}
+		n := s.batch.N
 		derr := s.dec.Decode(rec, s.batch)
 		if derr == nil {
-			derr = s.eventTime.CheckLast(s.batch)
+			derr = s.eventTime.CheckSince(s.batch, n)
 		}
 		if derr != nil {
 			if err := s.badRecord(fs, line, derr, rec); err != nil {

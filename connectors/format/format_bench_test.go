@@ -132,3 +132,52 @@ func BenchmarkAppendJSON(b *testing.B) {
 	}
 	reportRows(b, rows)
 }
+
+// benchChanges wraps benchLines as changelog-json records (every fourth
+// an update's -U/+U pair) or Debezium events (every fourth an update).
+func benchChanges(n int, debezium bool) [][]byte {
+	lines := benchLines(n + 1)
+	out := make([][]byte, n)
+	ops := []string{"+I", "-U", "+U", "-D"}
+	for i := range out {
+		switch {
+		case !debezium:
+			out[i] = fmt.Appendf(nil, `{"op":"%s","row":%s}`, ops[i%4], lines[i])
+		case i%4 == 0:
+			out[i] = fmt.Appendf(nil, `{"before":%s,"after":%s,"source":{"connector":"mysql","db":"shop","table":"clicks","pos":%d},"op":"u","ts_ms":1764064800000}`,
+				lines[i], lines[i+1], i)
+		default:
+			out[i] = fmt.Appendf(nil, `{"before":null,"after":%s,"source":{"connector":"mysql","db":"shop","table":"clicks","pos":%d},"op":"c","ts_ms":1764064800000}`,
+				lines[i], i)
+		}
+	}
+	return out
+}
+
+func benchChangelog(b *testing.B, lines [][]byte, decode func([]byte, *runtime.Batch) error) {
+	batch := runtime.NewBatch(benchSchema)
+	b.ReportAllocs()
+	rows, i := 0, 0
+	for b.Loop() {
+		if batch.N >= runtime.DefaultBatchRows {
+			rows += batch.N
+			batch.Reset()
+		}
+		if err := decode(lines[i%len(lines)], batch); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	reportRows(b, rows+batch.N)
+}
+
+// BenchmarkChangelogJSONDecode: changelog-json records into rows with kinds.
+func BenchmarkChangelogJSONDecode(b *testing.B) {
+	benchChangelog(b, benchChanges(4096, false), NewChangelogJSONDecoder(benchSchema).Decode)
+}
+
+// BenchmarkDebeziumJSONDecode: Debezium events (a quarter updates) into
+// rows with kinds.
+func BenchmarkDebeziumJSONDecode(b *testing.B) {
+	benchChangelog(b, benchChanges(4096, true), NewDebeziumJSONDecoder(benchSchema, DebeziumOptions{}).Decode)
+}

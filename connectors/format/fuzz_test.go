@@ -3,6 +3,8 @@ package format
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -90,6 +92,91 @@ func FuzzCSVDecode(f *testing.F) {
 		}
 		if got, want := quoted(back), quoted(b); got != want {
 			t.Fatalf("%q: encoded as %q, decoded as\n%s\nwant\n%s", data, rec, got, want)
+		}
+	})
+}
+
+// checkChangelogFuzz checks what a changelog decoder did with data: an
+// error leaves the batch empty and names an offset within the record; rows
+// decoded have one kind each and encode (as the file sink writes
+// changelog-json) to records that decode to the same rows and kinds.
+func checkChangelogFuzz(t *testing.T, data []byte, b *runtime.Batch, err error, maxRows int) {
+	t.Helper()
+	if cerr := rttest.CheckBatch(b, schema); cerr != nil {
+		t.Fatalf("%q: %v", data, cerr)
+	}
+	if err != nil {
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Offset < 0 || de.Offset > len(data) || b.N != 0 {
+			t.Fatalf("%q: error %v (offset out of the record, or rows appended)", data, err)
+		}
+		return
+	}
+	if b.N > maxRows || b.Kinds != nil && len(b.Kinds) != b.N {
+		t.Fatalf("%q: %d rows, kinds %v", data, b.N, b.Kinds)
+	}
+	if b.N > 0 && !json.Valid(data) {
+		t.Fatalf("%q: accepted, but it is not JSON", data)
+	}
+	d := NewChangelogJSONDecoder(schema)
+	back := runtime.NewBatch(schema)
+	for i := 0; i < b.N; i++ {
+		rec := append([]byte(`{"op":"`), b.Kind(i).String()...)
+		rec = append(AppendJSON(append(rec, `","row":`...), b, i), '}')
+		if err := d.Decode(rec, back); err != nil {
+			t.Fatalf("%q: encoded as %s, which does not decode: %v", data, rec, err)
+		}
+	}
+	if got, want := changelog(back), changelog(b); got != want {
+		t.Fatalf("%q: decoded as\n%s\nwant\n%s", data, got, want)
+	}
+}
+
+func FuzzChangelogJSONDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"op":"+I","row":{"id":1,"n":2,"d":2.5,"s":"x","b":true,"ts":"2026-11-25T10:00:00Z"}}`,
+		`{"op":"-U","row":{"id":1}}`, `{"row":{"id":-1,"s":"\u00e9"},"op":"+U"}`, `{"op":"-D","row":{"id":1},"x":[{}]}`,
+		`{"op":"+X","row":{"id":1}}`, `{"op":"+I","row":null}`, `{"op":"+I"`, `{"op":"+I","row":{"id":1}} {}`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := runtime.NewBatch(schema)
+		err := NewChangelogJSONDecoder(schema).Decode(data, b)
+		if err == nil && b.N != 1 {
+			t.Fatalf("%q: %d rows", data, b.N)
+		}
+		checkChangelogFuzz(t, data, b, err, 1)
+	})
+}
+
+// The seeds include the Debezium samples of testdata/debezium.
+func FuzzDebeziumJSONDecode(f *testing.F) {
+	names, _ := filepath.Glob(filepath.Join("testdata", "debezium", "*.json"))
+	if len(names) == 0 {
+		f.Fatal("no samples in testdata/debezium")
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, false)
+		f.Add(data, true)
+	}
+	for _, seed := range []string{
+		`{"op":"u","before":{"id":1},"after":{"id":"x"}}`, `{"op":"d","before":null}`, `{"payload":{"op":"c","after":{"id":1}}}`,
+		``, `null`, `{"op":"c","after":{"id":1}`,
+	} {
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, include bool) {
+		b := runtime.NewBatch(schema)
+		err := NewDebeziumJSONDecoder(schema, DebeziumOptions{SchemaInclude: include}).Decode(data, b)
+		checkChangelogFuzz(t, data, b, err, 2)
+		if b.N == 2 && (b.Kind(0) != runtime.UpdateBefore || b.Kind(1) != runtime.UpdateAfter) {
+			t.Fatalf("%q: two rows of kinds %v", data, b.Kinds)
 		}
 	})
 }

@@ -15,7 +15,9 @@
 // pattern — from their earliest offset. Each partition has a reader
 // goroutine that fetches from the partition's leader and hands batches of
 // records to the subtask over a small channel; the subtask decodes them
-// ('format' json, csv, or raw: the value as the one VARCHAR column). Each
+// ('format' json, csv, or raw: the value as the one VARCHAR column; or a
+// changelog: changelog-json or debezium-json, whose rows carry their kind
+// and whose records with no value — Debezium's tombstones — are skipped). Each
 // partition is a watermark partition, so a partition that lags never makes
 // the rows of another late.
 //
@@ -156,7 +158,9 @@ var options = append([]connectors.Option{
 		Doc: "epoch milliseconds; reading ends before the first record at or after it"},
 	{Key: "scan.topic-partition-discovery.interval", Type: connectors.Duration, Default: "10 s", Min: "0", Use: connectors.SourceOnly,
 		Doc: "how often to look for new partitions (`0`: never)"},
-	connectors.FormatOption("`json` (one object per record), `csv`, or `raw` (the value as the table's one VARCHAR column)", "json", "csv", "raw"),
+	connectors.FormatOption("`json` (one object per record), `csv`, `raw` (the value as the table's one VARCHAR column), "+
+		"or, to read an updating stream, `changelog-json` (`{\"op\":\"+U\",\"row\":{…}}`) or `debezium-json` (Debezium change events)",
+		"json", "csv", "raw", "changelog-json", "debezium-json"),
 	csvDelimiter,
 	{Key: "key.fields", Type: connectors.Columns, Use: connectors.SinkOnly, Doc: "columns whose values make each record's key, separated by commas (absent: no key)"},
 	{Key: "key.format", Type: connectors.Enum, Values: []string{"json", "csv", "raw"}, DefaultDoc: "as `format`", Use: connectors.SinkOnly,
@@ -177,12 +181,18 @@ var options = append([]connectors.Option{
 	{Key: "properties.sasl.password", With: "properties.security.protocol=SASL_PLAINTEXT|SASL_SSL", Doc: "the SASL password"},
 	{Key: "properties.ssl.truststore.location", DefaultDoc: "the system's", With: "properties.security.protocol=SSL|SASL_SSL",
 		Doc: "a PEM file of the CA certificates to trust"},
-}, connectors.BadRecordOptions(`"topic","partition","offset"`, "topic, partition and offset")...)
+}, append(connectors.DebeziumOptions, connectors.BadRecordOptions(`"topic","partition","offset"`, "topic, partition and offset")...)...)
 
 func (factory) Options() []connectors.Option { return options }
 
 // AcceptsUpdates: the sink writes appended rows only.
 func (factory) AcceptsUpdates(connectors.Table) bool { return false }
+
+// ProducesUpdates: the changelog formats are read as updating streams.
+func (factory) ProducesUpdates(t connectors.Table) bool {
+	f := strings.ToLower(strings.TrimSpace(t.String("format", "json")))
+	return f == "changelog-json" || f == "debezium-json"
+}
 
 // Startup modes.
 const (
@@ -210,8 +220,9 @@ type config struct {
 	boundTs   int64
 	discovery time.Duration
 
-	format    string // json, csv or raw
+	format    string // json, csv, raw, changelog-json or debezium-json
 	csv       format.CSVOptions
+	dbz       format.DebeziumOptions
 	bad       *connectors.BadRecords // source: errors.path, format.fail-on-error
 	eventTime connectors.EventTime   // source: scan.watermark.max-future
 
@@ -303,6 +314,11 @@ func (c *config) parseFormat(o *connectors.Values, sink bool) error {
 	if o.Has("csv.field-delimiter") && c.format != "csv" && !(sink && o.Enum("key.format") == "csv") {
 		return o.ErrAt("csv.field-delimiter", "option %q is only used with 'format' = 'csv' or 'key.format' = 'csv'", "csv.field-delimiter")
 	}
+	if sink && (c.format == "changelog-json" || c.format == "debezium-json") {
+		return o.Errorf("format", "%s can only be read (the sink writes appended rows: json, csv or raw)", c.format)
+	}
+	c.dbz = format.DebeziumOptions{SchemaInclude: o.Bool("debezium-json.schema-include"),
+		IgnoreParseErrors: o.Bool("debezium-json.ignore-parse-errors")}
 	if s := c.schema; c.format == "raw" && (s == nil || s.Len() != 1 || s.Fields[0].Type != runtime.Varchar) {
 		return o.Errorf("format", "raw needs exactly one VARCHAR column")
 	}
@@ -549,6 +565,9 @@ func (c *config) owner(tp topicPart, par int) int {
 func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
 	c, err := parseConfig(t, false)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := connectors.CheckUpdates(t, factory{}.ProducesUpdates(t)); err != nil {
 		return nil, 0, err
 	}
 	if c.eventTime, err = connectors.NewEventTime(t); err != nil {

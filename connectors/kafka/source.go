@@ -109,6 +109,10 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.dec = d
 	case "raw":
 		s.dec = rawDecoder{}
+	case "changelog-json":
+		s.dec = format.NewChangelogJSONDecoder(s.cfg.schema)
+	case "debezium-json":
+		s.dec = format.NewDebeziumJSONDecoder(s.cfg.schema, s.cfg.dbz)
 	default:
 		s.dec = format.NewJSONDecoder(s.cfg.schema)
 	}
@@ -433,15 +437,19 @@ func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
 		var err error
 		if r.null {
 			err = errors.New("the record has no value")
-			if s.cfg.format == "raw" {
+			switch s.cfg.format {
+			case "raw":
 				s.batch.Cols[0].AppendNull()
 				s.batch.N++
 				err = nil
+			case "debezium-json":
+				err = nil // a tombstone, written after a delete for compaction
 			}
 		} else {
+			n := s.batch.N
 			err = s.dec.Decode(r.value, s.batch)
 			if err == nil {
-				err = s.evTime.CheckLast(s.batch)
+				err = s.evTime.CheckSince(s.batch, n)
 			}
 		}
 		if err != nil {

@@ -44,8 +44,11 @@
 // Determinism: event n is a pure function of (seed, n) — its random
 // draws come from a generator seeded by both — so the events are the same
 // at any parallelism. Events are dealt to subtasks in blocks of
-// runtime.DefaultBatchRows: subtask s of p generates blocks s, s+p, …, so
-// each subtask's event time increases and the subtasks advance together.
+// runtime.DefaultBatchRows (with 'rate.limited', of at most 10 ms of event
+// time at the slower rate, so that no subtask waits long for its next
+// block and holds the watermark back): subtask s of p generates blocks s,
+// s+p, …, so each subtask's event time increases and the subtasks advance
+// together.
 // With 'out-of-order.group-size' = 'k' the events of each group of k are
 // shuffled (in event id and time) among themselves, as Nexmark's
 // out-of-order groups: a watermark delay of k / first-event.rate seconds
@@ -61,7 +64,9 @@
 // The source is unbounded unless events.num is set, and runs as fast as it
 // can unless 'rate.limited' = 'true' (or Flink's 'max-emit-speed' =
 // 'false'): then event time follows the wall clock from the start, at
-// first-event.rate events per second for the whole source.
+// first-event.rate events per second for the whole source (a source
+// restored from a checkpoint goes on from its first event not yet emitted,
+// at once).
 //
 // Checkpoints: a subtask's position is the number of the next event it
 // emits; a restored subtask emits exactly the events an undisturbed one
@@ -106,29 +111,42 @@ var options = []connectors.Option{
 		Doc: "a bid is by a hot bidder with chance 1 − 1/ratio"},
 	{Key: "auction.hot-ratio.sellers", Type: connectors.Int, Default: "4", Min: "1",
 		Doc: "an auction is by a hot seller with chance 1 − 1/ratio"},
-	{Key: "auction.num-in-flight", Type: connectors.Int, Default: "100", Min: "1",
+	{Key: "auction.num-in-flight", Type: connectors.Int, Default: "100", Min: "1", Max: "1000000",
 		Doc: "auctions open at a time, on average; bids pick among the latest this many"},
 	{Key: "person.num-active", Type: connectors.Int, Default: "1000", Min: "1",
 		Doc: "sellers and bidders are picked among the latest this many people"},
 	{Key: "out-of-order.group-size", Type: connectors.Int, Default: "1", Min: "1",
 		Doc: "events are shuffled within groups of this many (`1`: in order)"},
 	{Key: "base-time", Type: connectors.String, Default: "2015-07-15T00:00:00Z",
-		Doc:   "the time of event 0: RFC 3339, epoch milliseconds, or `now` (the wall clock when the job starts)",
+		Doc:   "the time of event 0, in the years 0001–9999: RFC 3339, epoch milliseconds, or `now` (the wall clock when the job starts)",
 		Parse: parseBaseTime},
 	{Key: "seed", Type: connectors.Int, Default: "0", Doc: "event n depends only on (seed, n)"},
 }
+
+// The years a base time may be in, as epoch milliseconds: event times
+// outside them are not TIMESTAMP(3) values a window can place (every event
+// would be dropped as late).
+var (
+	minBaseTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	maxBaseTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - 1
+)
 
 func parseBaseTime(s string) (any, error) {
 	if strings.EqualFold(s, "now") {
 		return time.Now().UnixMilli(), nil
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t, perr := time.Parse(time.RFC3339Nano, s)
+		if perr != nil {
+			return nil, fmt.Errorf("%q is neither 'now', epoch milliseconds nor a time in RFC 3339 form (e.g. 2015-07-15T00:00:00Z)", s)
+		}
+		ms = t.UnixMilli()
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), nil
+	if ms < minBaseTime || ms > maxBaseTime {
+		return nil, fmt.Errorf("%q is outside the years 0001–9999 (epoch milliseconds %d to %d)", s, minBaseTime, maxBaseTime)
 	}
-	return nil, fmt.Errorf("%q is neither 'now', epoch milliseconds nor a time in RFC 3339 form (e.g. 2015-07-15T00:00:00Z)", s)
+	return ms, nil
 }
 
 // factory is the 'nexmark' connector (a source).

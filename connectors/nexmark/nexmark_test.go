@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -312,6 +313,8 @@ func TestOptionErrors(t *testing.T) {
 		{fullSchema(), opts("rate.shape", "sin"), `"sin" is not one of square, sine (did you mean "sine"?)`},
 		{fullSchema(), opts("base-time", "yesterday"), `option "base-time": "yesterday" is neither 'now'`},
 		{fullSchema(), opts("out-of-order.group-size", "1906"), `1906 is a multiple of 953`},
+		{fullSchema(), opts("base-time", "9223372036854775807"), `option "base-time": "9223372036854775807" is outside the years 0001–9999`},
+		{fullSchema(), opts("base-time", "-62135596800001"), `"-62135596800001" is outside the years 0001–9999`},
 		{fullSchema(), opts("rate.limited", "true", "max-emit-speed", "true"), `disagree`},
 		{runtime.NewSchema(field("bid.prices")), opts(), `the nexmark connector has no column "bid.prices" (did you mean "bid.price"?); its columns: event_type, person.id,`},
 		{runtime.NewSchema(runtime.Field{Name: "bid.price", Type: runtime.Varchar, Nullable: true}), opts(), `column bid.price is VARCHAR; the nexmark connector fills it with BIGINT values`},
@@ -463,4 +466,167 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// wmSink records each watermark it receives (in ms of event time from the
+// base time) with when it came (in ms of wall clock from the start).
+type wmSink struct {
+	runtime.Base
+	start, base int64
+	mu          *sync.Mutex
+	at, wms     *[]int64
+}
+
+func (s wmSink) ProcessBatch(int, *runtime.Batch, runtime.Output) error { return nil }
+
+func (s wmSink) ProcessWatermark(wm int64, _ runtime.Output) error {
+	if wm == runtime.MaxWatermark {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*s.at = append(*s.at, time.Now().UnixMilli()-s.start)
+	*s.wms = append(*s.wms, wm-s.base)
+	return nil
+}
+
+func TestRateLimitedSubtasksAdvanceTheWatermarkTogether(t *testing.T) {
+	// 2000 events/s for 1.2 s over 2 subtasks: dealt in blocks of
+	// runtime.DefaultBatchRows events (about 1 s), subtask 1 would wait
+	// about 1 s for its first event, and subtask 0 as long before its next
+	// block, each holding the watermark back that long. The watermark must
+	// follow the wall clock closely.
+	s := runtime.NewSchema(field("dateTime"))
+	o := opts("events.num", "2400", "first-event.rate", "2000", "rate.limited", "true")
+	newSrc, err := newSource(t, s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2015, 7, 15, 0, 0, 0, 0, time.UTC).UnixMilli()
+	var mu sync.Mutex
+	var at, wms []int64
+	start := time.Now().UnixMilli()
+	g := runtime.NewGraph("nexmark")
+	src := g.AddSource("gen", s, 2, newSrc, runtime.WatermarkStrategy{TimeColumn: 0})
+	sink := g.AddOperator("sink", s, 1, 1, func() runtime.Operator {
+		return wmSink{start: start, base: base, mu: &mu, at: &at, wms: &wms}
+	})
+	g.Connect(src, sink, runtime.Global)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runtime.Run(ctx, g, runtime.Options{Parallelism: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(wms) < 10 || wms[len(wms)-1] < 1100 {
+		t.Fatalf("watermarks %v, want many, up to about 1199 ms", wms)
+	}
+	// How far behind the wall clock the watermark was at worst: just before
+	// each new one came (and before the first).
+	behind := at[0]
+	for i := 1; i < len(at); i++ {
+		behind = max(behind, at[i]-wms[i-1])
+	}
+	if behind > 250 {
+		t.Fatalf("the watermark fell %d ms behind the wall clock (watermarks %v at %v ms), want at most 250", behind, wms, at)
+	}
+}
+
+func TestRestoreRefusesPositionsDealtInOtherBlocks(t *testing.T) {
+	s := fullSchema()
+	paced := opts("events.num", "20000", "first-event.rate", "100", "rate.limited", "true")
+	src := open(t, s, paced, 0, 1)
+	pos, err := src.SnapshotPosition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSrc, _ := newSource(t, s, opts("events.num", "20000"))
+	fast := newSrc().(*nexmark.Source)
+	if err := fast.RestorePositions([][]byte{pos}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fast.Open(rttest.NewContext("gen", 0, 1)); err == nil || !strings.Contains(err.Error(), "blocks of 1 and the job now deals blocks of") {
+		t.Fatalf("a paced position restored into a fast source: %v", err)
+	}
+}
+
+func TestBaseTimeAtTheEdgesOfTheYearsIsAccepted(t *testing.T) {
+	s := runtime.NewSchema(field("dateTime"))
+	for _, bt := range []string{"0001-01-01T00:00:00Z", "-62135596800000", "9999-12-31T23:59:59.999Z", "253402300799999"} {
+		rows := drain(t, open(t, s, opts("events.num", "1", "base-time", bt), 0, 1), s, 10)
+		if len(rows) != 1 {
+			t.Fatalf("base-time %s: %d events, want 1", bt, len(rows))
+		}
+	}
+}
+
+func TestAuctionsInFlightIsBoundedSoExpiriesStayAhead(t *testing.T) {
+	// A huge auction.num-in-flight overflowed the expiry horizon: auctions
+	// expired a millisecond after they started.
+	if _, err := newSource(t, fullSchema(), opts("auction.num-in-flight", "9223372036854775807")); err == nil ||
+		!strings.Contains(err.Error(), `option "auction.num-in-flight": "9223372036854775807" must be between 1 and 1000000`) {
+		t.Fatalf("auction.num-in-flight = max int64: %v", err)
+	}
+	// At the largest allowed, at 1 event/s, an auction lasts until 1e6
+	// auctions (5e7/3 events, 193 days) more have started, on average.
+	s := runtime.NewSchema(field("auction.dateTime"), field("auction.expires"))
+	rows := drain(t, open(t, s, opts("events.num", "5000", "first-event.rate", "1", "auction.num-in-flight", "1000000"), 0, 1), s, 10)
+	var sum, n int64
+	for _, r := range rows {
+		if r[0].Null {
+			continue
+		}
+		if r[1].I <= r[0].I {
+			t.Fatalf("an auction of %d expires at %d", r[0].I, r[1].I)
+		}
+		sum += r[1].I - r[0].I
+		n++
+	}
+	if days := int64(100 * 24 * 3600 * 1000); n == 0 || sum/n < days {
+		t.Fatalf("%d auctions last %d ms on average, want about 193 days", n, sum/max(n, 1))
+	}
+}
+
+func TestRateLimitedRestoreGoesOnAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := runtime.NewSchema(field("dateTime"))
+		o := opts("events.num", "300", "first-event.rate", "1000", "rate.limited", "true")
+		pollUntil := func(src *nexmark.Source, n int) int {
+			got := 0
+			for got < n {
+				b, _, err := src.Poll(context.Background())
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b != nil {
+					got += b.Len()
+				}
+			}
+			return got
+		}
+		src := open(t, s, o, 0, 1)
+		done := pollUntil(src, 150) // 150 ms of events
+		pos, err := src.SnapshotPosition()
+		if err != nil {
+			t.Fatal(err)
+		}
+		newSrc, _ := newSource(t, s, o)
+		again := newSrc().(*nexmark.Source)
+		if err := again.RestorePositions([][]byte{pos}); err != nil {
+			t.Fatal(err)
+		}
+		if err := again.Open(rttest.NewContext("gen", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		start := time.Now()
+		rest := pollUntil(again, 1000)
+		// The other 150 ms of events take about 150 ms, not 300 (as if the
+		// restored source started again at the base time).
+		if d := time.Since(start); done+rest != 300 || d > 200*time.Millisecond || d < 100*time.Millisecond {
+			t.Fatalf("restored after %d events: %d more in %v, want %d in about 150ms", done, rest, d, 300-done)
+		}
+	})
 }

@@ -11,20 +11,41 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// blockEvents is the size of the blocks of events dealt to subtasks.
+// blockEvents is the size of the blocks of events dealt to subtasks when
+// the source runs as fast as it can.
 const blockEvents = runtime.DefaultBatchRows
+
+// pacedBlockSpan is how much event time, at most, a block of a paced
+// source spans: the subtasks take turns every block, so with blocks of
+// blockEvents at a low rate each would wait (p − 1) blocks between its own
+// and hold the watermark back by as long (at 100 events/s and 4 subtasks,
+// 30 s).
+const pacedBlockSpan = 10 * time.Millisecond
+
+// blockSize returns the events per block of cfg: blockEvents, or for a
+// paced source at most pacedBlockSpan of event time at its slowest rate
+// (at least one event).
+func blockSize(cfg *config) int64 {
+	if !cfg.paced {
+		return blockEvents
+	}
+	rate := min(cfg.gen.cfg.FirstRate, cfg.gen.cfg.NextRate)
+	return min(max(rate/int64(time.Second/pacedBlockSpan), 1), blockEvents)
+}
 
 // Pacing: a paced subtask sleeps at most maxWait per poll so the runtime
 // can inject barriers and timers.
 const maxWait = 50 * time.Millisecond
 
 // Source is one subtask of a nexmark table. Subtask s of p generates the
-// blocks of events s, s+p, s+2p, … and is partition s for the watermark.
+// blocks of events s, s+p, s+2p, … (see blockSize) and is partition s for
+// the watermark.
 // It implements runtime.CheckpointedSource.
 type Source struct {
 	cfg *config
 
 	subtask, par int64
+	block        int64 // events per block (blockSize)
 	total        int64 // events of the table; math.MaxInt64 when unbounded
 	next         int64 // next event: inside one of this subtask's blocks, or ≥ total
 	b            *runtime.Batch
@@ -35,6 +56,11 @@ type Source struct {
 
 	polled bool
 	t0     time.Time // of the first paced poll
+	// anchor is the event time the wall clock is at t0: the base time, or
+	// for a restored source the time of the earliest event its checkpoint
+	// had not emitted (so it goes on at once, not after waiting as long as
+	// it ran before).
+	anchor int64
 	timer  *time.Timer
 
 	restored  []position
@@ -54,7 +80,9 @@ func (s *Source) Open(ctx *runtime.Context) error {
 	if s.total == 0 {
 		s.total = math.MaxInt64
 	}
-	s.next = s.subtask * blockEvents
+	s.block = blockSize(s.cfg)
+	s.anchor = s.cfg.gen.cfg.BaseTime
+	s.next = s.subtask * s.block
 	s.b = runtime.NewBatch(s.cfg.schema)
 	for i := range s.nulls {
 		s.nulls[i] = make([]bool, blockEvents)
@@ -75,7 +103,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if s.next >= s.total {
 		return nil, 0, io.EOF
 	}
-	blockEnd := min((s.next/blockEvents+1)*blockEvents, s.total)
+	blockEnd := min((s.next/s.block+1)*s.block, s.total)
 	n := blockEnd - s.next
 	s.polled = true
 	if s.cfg.paced {
@@ -85,7 +113,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		if s.t0.IsZero() {
 			s.t0 = now
 		}
-		due := s.cfg.gen.cfg.BaseTime + now.Sub(s.t0).Milliseconds()
+		due := s.anchor + now.Sub(s.t0).Milliseconds()
 		k := int64(0)
 		for k < n && s.cfg.gen.TimeOf(s.next+k) <= due {
 			k++
@@ -100,7 +128,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	s.fill(s.next, int(n))
 	s.next += n
 	if s.next == blockEnd && s.next < s.total {
-		s.next += (s.par - 1) * blockEvents // on to this subtask's next block
+		s.next += (s.par - 1) * s.block // on to this subtask's next block
 	}
 	return s.b, int(s.subtask), nil
 }
@@ -233,12 +261,15 @@ type position struct {
 	Subtask     int64  `json:"subtask"`
 	Parallelism int64  `json:"parallelism"`
 	Next        int64  `json:"next"`
+	// Block is the events per block (absent in positions written before
+	// paced sources had smaller blocks: blockEvents).
+	Block int64 `json:"block,omitempty"`
 }
 
 // SnapshotPosition returns the subtask's position: the next event it
 // emits.
 func (s *Source) SnapshotPosition() ([]byte, error) {
-	return json.Marshal(position{Table: s.cfg.table, Subtask: s.subtask, Parallelism: s.par, Next: s.next})
+	return json.Marshal(position{Table: s.cfg.table, Subtask: s.subtask, Parallelism: s.par, Next: s.next, Block: s.block})
 }
 
 // RestorePositions takes the positions of every subtask of a checkpoint
@@ -267,6 +298,22 @@ func (s *Source) restore() error {
 	if was := s.restored[0].Parallelism; was != s.par {
 		return fmt.Errorf("table %s: the checkpoint was taken with %d nexmark subtasks and the job now runs %d; "+
 			"a nexmark source can only be restored with the parallelism of its checkpoint", s.cfg.table, was, s.par)
+	}
+	was := s.restored[0].Block
+	if was == 0 {
+		was = blockEvents
+	}
+	if was != s.block {
+		return fmt.Errorf("table %s: the checkpoint dealt the nexmark events to subtasks in blocks of %d and the job now deals "+
+			"blocks of %d (with 'rate.limited' a block spans 10 ms at the slower of first-event.rate and next-event.rate); "+
+			"restore it with the options of its checkpoint", s.cfg.table, was, s.block)
+	}
+	first := s.restored[0].Next
+	for _, p := range s.restored {
+		first = min(first, p.Next)
+	}
+	if first < s.total {
+		s.anchor = s.cfg.gen.TimeOf(first)
 	}
 	for _, p := range s.restored {
 		if p.Subtask == s.subtask {
