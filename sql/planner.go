@@ -645,6 +645,9 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parser.Expr) (*stream, []query.Relation, error) {
 	switch {
 	case f.Table != nil:
+		if f.Table.Node.SystemTime != nil {
+			return nil, nil, q.Errorf(f.Table.Node, "FOR SYSTEM_TIME AS OF names the right side of a temporal join: FROM s JOIN %s FOR SYSTEM_TIME AS OF s.time ON …", f.Table.Name)
+		}
 		s, rel, err := p.named(q, f.Table, e)
 		if err != nil {
 			return nil, nil, err
@@ -669,6 +672,9 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 			return nil, nil, err
 		}
 		return s, []query.Relation{{Name: f.Sub.Name, Schema: s.schema}}, nil
+	}
+	if isTemporal(f) {
+		return p.temporalJoin(q, f, e, where)
 	}
 	l, lrels, err := p.relation(q, f.L, e, where)
 	if err != nil {
