@@ -377,6 +377,10 @@ type stream struct {
 	// columns, so that GROUP BY window_start, window_end plans a window
 	// aggregation.
 	win *tvfWindow
+	// wcols marks the columns that are a window table function's
+	// window_start (1) and window_end (2), carried through projections
+	// (see windowrank.go); nil when there are none.
+	wcols []int8
 }
 
 // tvfWindow describes the output of a window table function (window
@@ -633,7 +637,7 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 	if err != nil {
 		return nil, q.Errorf(node, "%v", err)
 	}
-	r.timeCol, r.procCol, r.keys = s.timeCol, s.procCol, s.keys
+	r.timeCol, r.procCol, r.keys, r.wcols = s.timeCol, s.procCol, s.keys, s.wcols
 	return r, nil
 }
 
@@ -855,6 +859,8 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	if idx == in.procCol { // window_time is a processing-time attribute
 		s.timeCol, s.procCol = -1, n+2
 	}
+	s.wcols = make([]int8, out.Len())
+	s.wcols[n], s.wcols[n+1] = windowStart, windowEnd
 	return s, query.Relation{Name: tv.Name, Schema: out}, nil
 }
 
@@ -929,9 +935,11 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	var exprs []expr.Expr
 	var names []string
 	timeCol, procCol := -1, -1
+	var wcols []int8
 	for i, it := range sel.Items {
 		if it.Star {
 			for c, f := range scope.Schema().Fields {
+				wcols = carryWindowCol(wcols, in.wcols, c, len(exprs))
 				if c == in.timeCol {
 					timeCol = len(exprs)
 				}
@@ -954,6 +962,9 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 			if idx, err := q.Column(scope, c); err == nil && idx == in.procCol {
 				procCol = len(exprs)
 			}
+			if idx, err := q.Column(scope, c); err == nil {
+				wcols = carryWindowCol(wcols, in.wcols, idx, len(exprs))
+			}
 		}
 		if isProcTimeCall(it.Expr) {
 			procCol = len(exprs)
@@ -966,6 +977,7 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
 	out.timeCol, out.procCol = timeCol, procCol
+	out.wcols = fitWindowCols(wcols, out.schema.Len())
 	return out, nil
 }
 
@@ -1358,6 +1370,15 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			if id, ok := it.Expr.(*parser.Ident); ok {
 				if idx, err := q.Column(scope, id); err == nil && idx == tvf.time {
 					out.timeCol = i
+				}
+				if idx, err := q.Column(scope, id); err == nil && (idx == tvf.start || idx == tvf.end) {
+					if out.wcols == nil {
+						out.wcols = make([]int8, out.schema.Len())
+					}
+					out.wcols[i] = windowStart
+					if idx == tvf.end {
+						out.wcols[i] = windowEnd
+					}
 				}
 			}
 		}
