@@ -99,6 +99,13 @@ func Parse(f Factory, t Table) (*Values, error) {
 	if err := CheckOptions(f, t.Options); err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)
 	}
+	if _, ok := f.(Partitioned); !ok && len(t.PartitionKeys) > 0 {
+		msg := fmt.Sprintf("table %s: connector %s does not support PARTITIONED BY (%s)", t.Name, f.Name(), strings.Join(t.PartitionKeys, ", "))
+		if h, ok := f.(PartitionedByHinter); ok {
+			msg += "; " + h.PartitionedByHint()
+		}
+		return nil, errors.New(msg)
+	}
 	return parse("table "+t.Name, f.Options(), t)
 }
 

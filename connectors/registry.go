@@ -23,6 +23,11 @@ type Table struct {
 	// the bound of its WATERMARK clause.
 	TimeColumn        int
 	MaxOutOfOrderness time.Duration
+	// PartitionKeys are the columns of PARTITIONED BY (…), by name, in
+	// order (nil: none); PartitionColumns resolves them in Schema. Only a
+	// connector that implements Partitioned takes them: Parse refuses a
+	// table with partition keys for any other.
+	PartitionKeys []string
 	// Objects resolves other objects of the job by kind and name — "topic"
 	// gives the *sns.Topic of a CREATE TOPIC — for connectors that use
 	// them; nil when the job has none.
@@ -32,6 +37,45 @@ type Table struct {
 	// true refuses to build without it, so that a reader that would take
 	// its -U and -D rows for inserts cannot be built by mistake.
 	Updates bool
+}
+
+// Partitioned is a connector that takes tables with PARTITIONED BY (…):
+// Parse refuses them for a connector that does not implement it
+// ("connector print does not support PARTITIONED BY"). The connector
+// checks the keys itself (PartitionColumns), on the side that uses them.
+type Partitioned interface {
+	Factory
+	SupportsPartitioning()
+}
+
+// PartitionedByHinter is a connector that refuses PARTITIONED BY and says
+// what to do instead, appended to the error.
+type PartitionedByHinter interface {
+	PartitionedByHint() string
+}
+
+// PartitionColumns returns the indexes in Schema of the partition keys,
+// in order; an error names a key that is not a column.
+func (t Table) PartitionColumns() ([]int, error) {
+	if len(t.PartitionKeys) == 0 {
+		return nil, nil
+	}
+	if t.Schema == nil {
+		return nil, fmt.Errorf("table %s: PARTITIONED BY needs the table's columns", t.Name)
+	}
+	out := make([]int, len(t.PartitionKeys))
+	for i, k := range t.PartitionKeys {
+		out[i] = t.Schema.Index(k)
+		if out[i] < 0 {
+			return nil, fmt.Errorf("table %s: PARTITIONED BY: unknown column %q", t.Name, k)
+		}
+		for _, prev := range out[:i] {
+			if prev == out[i] {
+				return nil, fmt.Errorf("table %s: PARTITIONED BY: duplicate column %q", t.Name, k)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Factory is a connector, registered by name ('connector' = 'name').
@@ -120,6 +164,7 @@ var DebeziumOptions = []Option{
 var (
 	mu       sync.RWMutex
 	registry = map[string]Factory{}
+	aliases  = map[string]string{} // alias → name
 )
 
 // Register makes a connector available by its name. It is called from the
@@ -134,11 +179,28 @@ func Register(f Factory) {
 	registry[name] = f
 }
 
-// Lookup returns the connector called name.
+// RegisterAlias makes alias another name of the connector registered as
+// target (e.g. Flink's name for it): Lookup finds it, Names does not list
+// it. It is called from init functions; a name taken twice panics.
+func RegisterAlias(alias, target string) {
+	mu.Lock()
+	defer mu.Unlock()
+	alias = strings.ToLower(alias)
+	if _, dup := registry[alias]; dup || aliases[alias] != "" {
+		panic("connectors: " + alias + " registered twice")
+	}
+	aliases[alias] = strings.ToLower(target)
+}
+
+// Lookup returns the connector called name (or one of its aliases).
 func Lookup(name string) (Factory, bool) {
 	mu.RLock()
 	defer mu.RUnlock()
-	f, ok := registry[strings.ToLower(name)]
+	name = strings.ToLower(name)
+	if target, ok := aliases[name]; ok {
+		name = target
+	}
+	f, ok := registry[name]
 	return f, ok
 }
 

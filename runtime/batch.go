@@ -144,7 +144,9 @@ func (v *Vector) AppendValue(x Value) {
 	}
 	switch v.Type.Physical() {
 	case PhysFloat:
-		if x.Type.Physical() == PhysInt {
+		if x.Type.IsDecimal() {
+			v.AppendFloat(DecimalToFloat(x.I, x.Type.Scale()))
+		} else if x.Type.Physical() == PhysInt {
 			v.AppendFloat(float64(x.I))
 		} else {
 			v.AppendFloat(x.F)
@@ -152,7 +154,9 @@ func (v *Vector) AppendValue(x Value) {
 	case PhysString:
 		v.AppendString(x.S)
 	default:
-		if x.Type.Physical() == PhysFloat {
+		if v.Type.IsDecimal() || x.Type.IsDecimal() {
+			v.AppendInt(convertToDecimalClass(x, v.Type))
+		} else if x.Type.Physical() == PhysFloat {
 			v.AppendInt(int64(x.F))
 		} else {
 			v.AppendInt(x.I)
@@ -207,6 +211,9 @@ func b2i(x bool) int64 {
 func (x Value) String() string {
 	if x.Null {
 		return "NULL"
+	}
+	if x.Type.IsDecimal() {
+		return FormatDecimal(x.I, x.Type.Scale())
 	}
 	switch x.Type {
 	case Boolean:

@@ -16,9 +16,14 @@ import (
 // Type is the logical type of a column.
 //
 // Physically every value lives in one of three slices of a Vector:
-// BOOLEAN (0/1), INT, BIGINT and TIMESTAMP (milliseconds since the Unix
-// epoch) in I64; DOUBLE in F64; VARCHAR in Str.
-type Type uint8
+// BOOLEAN (0/1), INT, BIGINT, TIMESTAMP (milliseconds since the Unix
+// epoch) and DECIMAL (the unscaled value) in I64; DOUBLE in F64; VARCHAR in
+// Str.
+//
+// A Type is a small comparable value: the kind in the low byte and, for
+// DECIMAL, the precision and scale above it (see DecimalType), so that ==
+// means "same type" and DECIMAL(10, 2) != DECIMAL(12, 2).
+type Type uint32
 
 // The column types Sluice supports.
 const (
@@ -29,15 +34,21 @@ const (
 	Double
 	Varchar
 	Timestamp
+	// Decimal is the kind of every DECIMAL(p, s) type; the value Decimal
+	// itself (precision 0) is not a valid column type: use DecimalType.
+	Decimal
 )
 
-var typeNames = [...]string{"INVALID", "BOOLEAN", "INT", "BIGINT", "DOUBLE", "VARCHAR", "TIMESTAMP(3)"}
+var typeNames = [...]string{"INVALID", "BOOLEAN", "INT", "BIGINT", "DOUBLE", "VARCHAR", "TIMESTAMP(3)", "DECIMAL"}
 
 func (t Type) String() string {
+	if t.Kind() == Decimal && t>>24 == 0 && t != Decimal {
+		return fmt.Sprintf("DECIMAL(%d, %d)", t.Precision(), t.Scale())
+	}
 	if int(t) < len(typeNames) {
 		return typeNames[t]
 	}
-	return fmt.Sprintf("Type(%d)", uint8(t))
+	return fmt.Sprintf("Type(%#x)", uint32(t))
 }
 
 // Physical is the storage class of a type.
@@ -50,9 +61,22 @@ const (
 	PhysString
 )
 
+// Valid reports whether t is a column type: BOOLEAN through TIMESTAMP, or
+// a DECIMAL(p, s) with 1 <= p <= MaxDecimalPrecision and 0 <= s <= p.
+func (t Type) Valid() bool {
+	switch t.Kind() {
+	case Invalid:
+		return false
+	case Decimal:
+		p, s := t.Precision(), t.Scale()
+		return p >= 1 && p <= MaxDecimalPrecision && s <= p && t>>24 == 0
+	}
+	return t <= Timestamp
+}
+
 // Physical returns where values of t are stored in a Vector.
 func (t Type) Physical() Physical {
-	switch t {
+	switch t.Kind() {
 	case Double:
 		return PhysFloat
 	case Varchar:

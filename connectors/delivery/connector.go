@@ -131,6 +131,14 @@ func (factory) Options() []connectors.Option { return options }
 
 func (factory) AcceptsUpdates(connectors.Table) bool { return false }
 
+// PartitionedByHint: PARTITIONED BY does not map onto the prefix (its
+// values are not escaped as Hive's, a NULL key is an error record, the
+// columns stay in the records and the time folders come after), so the
+// table says how it partitions in its prefix.
+func (factory) PartitionedByHint() string {
+	return "partition objects with 'prefix', e.g. 'dt=!{partitionKeyFromQuery:dt}/'"
+}
+
 // config is a table's options, checked.
 type config struct {
 	table       string

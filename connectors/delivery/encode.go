@@ -80,6 +80,10 @@ func parquetSchema(name string, s *runtime.Schema) (*parquet.Schema, []int, []bo
 		case runtime.Timestamp:
 			n = parquet.Timestamp(parquet.Millisecond)
 		default:
+			if f.Type.IsDecimal() { // the unscaled value, as Parquet's DECIMAL over INT64
+				n = parquet.Decimal(f.Type.Scale(), f.Type.Precision(), parquet.Int64Type)
+				break
+			}
 			n = parquet.String()
 		}
 		if f.Nullable {
@@ -145,6 +149,10 @@ func (e *encoder) parquetRow(row parquet.Row, b *runtime.Batch, r int) (parquet.
 		case runtime.Boolean:
 			pv = parquet.BooleanValue(v.I64[r] != 0)
 		default:
+			if f.Type.IsDecimal() {
+				pv = parquet.Int64Value(v.I64[r])
+				break
+			}
 			pv = parquet.ByteArrayValue([]byte(v.Str[r]))
 		}
 		row[e.leaf[c]] = pv.Level(0, def, e.leaf[c])

@@ -234,6 +234,10 @@ func (p *prefixExpr) eval(dst []byte, b *runtime.Batch, r int, ms int64, errType
 			case runtime.Timestamp:
 				dst = append(dst, strconv.FormatInt(v.I64[r], 10)...)
 			default:
+				if v.Type.IsDecimal() {
+					dst = runtime.AppendDecimal(dst, v.I64[r], v.Type.Scale())
+					break
+				}
 				dst = strconv.AppendInt(dst, v.I64[r], 10)
 			}
 			key := dst[start:]

@@ -1,12 +1,13 @@
 package file
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -72,6 +73,11 @@ type sinkState struct {
 	// and its length at the checkpoint.
 	InProgress string `json:"inprogress,omitempty"`
 	Size       int64  `json:"size,omitempty"`
+	// With PARTITIONED BY: the partitions the subtask wrote to that were
+	// not committed, with their commit times, and the watermark at the
+	// checkpoint (its rows up to it are in the pending files).
+	Partitions map[string]int64 `json:"partitions,omitempty"`
+	Watermark  int64            `json:"watermark,omitempty"`
 }
 
 // commitRecord is the content of a subtask's commit record (JSON).
@@ -195,12 +201,15 @@ func writeSynced(path string, data []byte) error {
 
 // pendingName is the hidden name of final once checkpoint id has
 // pre-committed it.
+// final may be in a partition folder (dt=1/part-0-1.csv), and so is the
+// pending name (dt=1/.part-0-1.csv.pending-4).
 func pendingName(final string, id int64) string {
 	ck := strconv.FormatInt(id, 10)
 	if id == runtime.EndCheckpoint {
 		ck = "end"
 	}
-	return "." + final + ".pending-" + ck
+	dir, base := path.Split(final)
+	return dir + "." + base + ".pending-" + ck
 }
 
 // SnapshotState pre-commits the rows received so far and returns the
@@ -213,8 +222,13 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 		return nil, err
 	}
 	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Next: s.n}
-	if s.cfg.single && s.f != nil {
-		st.InProgress, st.Size = filepath.Base(s.tmp), s.size
+	if p := s.open[""]; s.cfg.single && p != nil {
+		st.InProgress, st.Size = filepath.Base(p.tmp), p.size
+	}
+	if s.committer != nil {
+		// Partitions stay in the state until committed: a restore from a
+		// checkpoint whose report never reached the committer commits them.
+		st.Partitions, st.Watermark = maps.Clone(s.mine), s.ctx.CurrentWatermark()
 	}
 	s.mu.Lock()
 	st.Pending = slices.Clone(s.pending)
@@ -226,18 +240,21 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 // of the job, else it is only flushed and fsynced) and renames the complete
 // files to their pending names for checkpoint id.
 func (s *sink) preCommit(id int64) error {
-	if s.f != nil && (!s.cfg.single || id == runtime.EndCheckpoint) {
-		if err := s.closePart(); err != nil {
+	if !s.cfg.single || id == runtime.EndCheckpoint {
+		if err := s.closeAll(); err != nil {
 			return err
 		}
 	}
-	if s.f != nil {
-		if err := s.flush(); err != nil {
+	if p := s.open[""]; p != nil {
+		if err := s.flush(p); err != nil {
 			return err
 		}
-		if err := s.f.Sync(); err != nil {
-			return fmt.Errorf("table %s: cannot sync %s: %w", s.cfg.table, s.tmp, err)
+		if err := p.f.Sync(); err != nil {
+			return fmt.Errorf("table %s: cannot sync %s: %w", s.cfg.table, p.tmp, err)
 		}
+	}
+	if s.committer != nil {
+		s.stashReport(id)
 	}
 	if len(s.closed) == 0 {
 		return nil
@@ -256,12 +273,76 @@ func (s *sink) preCommit(id int64) error {
 	}
 	if err == nil {
 		s.closed = nil
-		err = syncDir(s.dir)
+		err = s.syncDirs(moved, func(p pendingFile) string { return p.Hidden })
 	}
 	s.mu.Lock()
 	s.pending = append(s.pending, moved...)
 	s.mu.Unlock()
 	return err
+}
+
+// syncDirs fsyncs the folders of the files ps (by name(p), relative to
+// the sink's folder).
+func (s *sink) syncDirs(ps []pendingFile, name func(pendingFile) string) error {
+	seen := map[string]bool{}
+	for _, p := range ps {
+		dir := filepath.Dir(filepath.Join(s.dir, name(p)))
+		if s.cfg.single {
+			dir = s.dir
+		}
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stashReport keeps, for checkpoint id, what to tell the committer once
+// its files are published: the watermark now (every file is complete at a
+// checkpoint), the partitions due now (process-time) and whether the
+// input ended. Partitions committed since are forgotten.
+func (s *sink) stashReport(id int64) {
+	r := report{wm: s.ctx.CurrentWatermark(), end: id == runtime.EndCheckpoint}
+	now := time.Now().UnixMilli()
+	for rel, at := range s.mine {
+		if s.committer.isCommitted(rel) {
+			delete(s.mine, rel)
+			continue
+		}
+		if s.cfg.trigger == triggerProcessTime && at <= now {
+			r.done = append(r.done, rel)
+		}
+	}
+	s.mu.Lock()
+	if s.reports == nil {
+		s.reports = map[int64]report{}
+	}
+	s.reports[id] = r
+	s.mu.Unlock()
+}
+
+// deliverReports tells the committer what the checkpoints up to id
+// stashed, oldest first. The caller holds mu.
+func (s *sink) deliverReports(id int64) error {
+	var ids []int64
+	for k := range s.reports {
+		if k <= id {
+			ids = append(ids, k)
+		}
+	}
+	slices.Sort(ids)
+	for _, k := range ids {
+		r := s.reports[k]
+		delete(s.reports, k)
+		if err := s.committer.report(s.ctx.Subtask, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NotifyCheckpointComplete publishes the files pending for checkpoint id
@@ -298,9 +379,12 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 	}
 	s.pending = keep
 	if published {
-		errs = append(errs, syncDir(s.dir))
+		errs = append(errs, s.syncDirs(due, func(p pendingFile) string { return p.Final }))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil || s.committer == nil {
+		return err
+	}
+	return s.deliverReports(id)
 }
 
 // publish renames a pending file to its final name. One already published
@@ -342,7 +426,7 @@ func (s *sink) RestoreState(data []byte) error {
 		return fmt.Errorf("table %s: sink subtask %d was given the checkpointed state of subtask %d", s.cfg.table, s.ctx.Subtask, st.Subtask)
 	}
 	for _, p := range st.Pending {
-		if !s.ownHidden(p.Hidden) || !isPlainName(p.Final) {
+		if !s.ownHidden(p.Hidden) || !s.isName(p.Final) {
 			return fmt.Errorf("table %s: the checkpointed state of the sink names %q → %q, not a file of subtask %d",
 				s.cfg.table, p.Hidden, p.Final, s.ctx.Subtask)
 		}
@@ -365,23 +449,68 @@ func (s *sink) RestoreState(data []byte) error {
 		return err
 	}
 
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return fmt.Errorf("table %s: %w", s.cfg.table, err)
-	}
-	for _, e := range entries {
-		if name := e.Name(); s.ownHidden(name) && name != st.InProgress {
-			if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-				return fmt.Errorf("table %s: cannot delete %s of an attempt that failed: %w", s.cfg.table, name, err)
-			}
-		}
-	}
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("table %s: %w", s.cfg.table, err)
+	if err := s.deleteHidden(st.InProgress); err != nil {
+		return err
 	}
 	s.n = max(s.n, st.Next)
+	if s.committer != nil {
+		// The partitions written before are committed in this run.
+		for rel := range st.Partitions {
+			if !s.isName(rel) {
+				return fmt.Errorf("table %s: the checkpointed state of the sink names the partition %q, not a folder of the sink", s.cfg.table, rel)
+			}
+		}
+		now := time.Now()
+		for rel := range st.Partitions {
+			if err := s.register(&part{rel: rel, opened: now}); err != nil {
+				return err
+			}
+		}
+		s.mu.Lock()
+		err := s.committer.report(s.ctx.Subtask, report{wm: st.Watermark})
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	if st.InProgress != "" {
 		return s.resume(st.InProgress, st.Size)
+	}
+	return nil
+}
+
+// deleteHidden deletes every hidden file of this subtask but keep (in
+// partition folders too), and fsyncs the folders.
+func (s *sink) deleteHidden(keep string) error {
+	dirs := map[string]bool{s.dir: true}
+	err := filepath.WalkDir(s.dir, func(p string, e iofs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if p != s.dir && s.committer == nil {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(s.dir, p)
+		rel = filepath.ToSlash(rel)
+		if !s.ownHidden(rel) || rel == keep {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("cannot delete %s of an attempt that failed: %w", rel, err)
+		}
+		dirs[filepath.Dir(p)] = true
+		return nil
+	})
+	for dir := range dirs {
+		if err == nil {
+			err = syncDir(dir)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("table %s: %w", s.cfg.table, err)
 	}
 	return nil
 }
@@ -411,21 +540,18 @@ func (s *sink) resume(name string, size int64) error {
 	if _, err := f.Seek(size, 0); err != nil {
 		return fail(err)
 	}
-	s.f, s.tmp, s.final, s.size, s.opened, s.err = f, path, s.cfg.path, size, time.Now(), nil
-	if s.w == nil {
-		s.w = bufio.NewWriterSize(f, writeBuffer)
-	} else {
-		s.w.Reset(f)
-	}
+	s.open[""] = &part{f: f, w: s.writer(f), tmp: path, final: s.cfg.path, size: size, opened: time.Now()}
 	return nil
 }
 
 // ownHidden reports whether name is a hidden file of this subtask: in
 // progress, complete or pending.
+// With PARTITIONED BY, name may be in a partition folder (dt=1/.part-…).
 func (s *sink) ownHidden(name string) bool {
-	if !isPlainName(name) {
+	if !s.isName(name) {
 		return false
 	}
+	name = path.Base(name)
 	var prefix string
 	if s.cfg.single {
 		prefix = "." + filepath.Base(s.cfg.path) + "."
@@ -445,6 +571,20 @@ func (s *sink) ownHidden(name string) bool {
 	return strings.HasSuffix(name, ".inprogress") || strings.Contains(name, ".pending-")
 }
 
+// isName reports whether name is a file name of the sink: plain, or with
+// PARTITIONED BY in folders below the sink's (a/b/name, no . or ..).
+func (s *sink) isName(name string) bool {
+	if s.cfg.partCols == nil {
+		return isPlainName(name)
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if !isPlainName(seg) {
+			return false
+		}
+	}
+	return true
+}
+
 // isPlainName reports whether name is a file name without a folder.
 func isPlainName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && !strings.ContainsRune(name, 0)
@@ -455,11 +595,11 @@ func isPlainName(name string) bool {
 // rows again). A single file in progress is kept, since a checkpoint may
 // resume it.
 func (s *sink) discard() {
-	if s.f != nil {
-		s.f.Close()
-		s.f = nil
+	for rel, p := range s.open {
+		p.f.Close()
 		if !s.cfg.single {
-			os.Remove(s.tmp)
+			os.Remove(p.tmp)
+			delete(s.open, rel)
 		}
 	}
 	for _, c := range s.closed {

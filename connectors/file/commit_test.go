@@ -38,9 +38,9 @@ func ckptSink(t *testing.T, opts map[string]string, sub, par int) *sink {
 // crash abandons a sink as a killed process would: no Finish, no Close,
 // its hidden files left as they are (only the descriptor is released).
 func crash(op *sink) {
-	if op.f != nil {
-		op.f.Close()
-		op.f = nil
+	for rel, p := range op.open {
+		p.f.Close()
+		delete(op.open, rel)
 	}
 }
 
@@ -341,7 +341,7 @@ func TestSinkOneFileWithCheckpoints(t *testing.T) {
 		t.Fatalf("the file is published before the end: %v", err)
 	}
 	feed(t, op, 5, 9)
-	must(t, op.flush())
+	must(t, op.flush(op.open[""]))
 	crash(op)
 
 	again := ckptSink(t, o, 0, 1)

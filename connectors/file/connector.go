@@ -77,10 +77,32 @@
 // row's changelog kind (+I, -U, +U, -D). The source reads it back, and
 // Debezium change events with debezium-json, as an updating stream (see
 // connectors.UpdatingSource and package format).
+//
+// PARTITIONED BY (connectors.Table.PartitionKeys): the sink writes each row,
+// without its partition columns, to a part file in its partition folder,
+// k1=v1/k2=v2/part-<subtask>-<n>.<ext>, values escaped as Hive escapes them
+// (%XX for control characters and " # % ' * / : = ? \ { [ ] ^; NULL and
+// the empty string are __DEFAULT_PARTITION__). A subtask keeps one file in
+// progress per partition; rolling, the two-phase commit and the restore
+// work per file, in every folder. The subtasks of a run share a committer that commits a
+// partition — writes its success file, after every subtask's files of it
+// are published — once it is due: with trigger partition-time, when every
+// subtask's watermark (with checkpoints: the watermark at the checkpoint
+// whose files were just published) is past the partition's time
+// (partition.time-extractor.timestamp-pattern, UTC) plus the delay; with
+// process-time, when its creation plus the delay has passed and every
+// subtask that wrote to it has published its files of it (at a checkpoint,
+// or without checkpoints when they roll); at the end of
+// input, every partition. The partitions a subtask wrote to and that were
+// not committed are part of its checkpointed state, so a restored run
+// commits them. The planner needs to guarantee nothing more: any
+// partitioning of the input works. 'filesystem', Flink's name, is an alias
+// of the connector.
 package file
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -106,10 +128,70 @@ const (
 // maxRecordBytes is MaxRecordBytes (tests lower it).
 var maxRecordBytes = MaxRecordBytes
 
-// factory is the 'file' connector.
+// factory is the 'file' connector, also called 'filesystem' (Flink's
+// name for it).
 type factory struct{}
 
+func init() { connectors.RegisterAlias("filesystem", "file") }
+
 func (factory) Name() string { return "file" }
+
+// SupportsPartitioning: the sink writes tables with PARTITIONED BY.
+func (factory) SupportsPartitioning() {}
+
+// parsePartitioning reads the partition columns and the partition commit
+// options of a sink.
+func (c *config) parsePartitioning(t connectors.Table, o *connectors.Values) error {
+	cols, err := t.PartitionColumns()
+	if err != nil {
+		return err
+	}
+	commitOpts := []string{"sink.partition-commit.trigger", "sink.partition-commit.delay", "sink.partition-commit.policy.kind",
+		"sink.partition-commit.success-file.name", "partition.time-extractor.kind", "partition.time-extractor.timestamp-pattern"}
+	if len(cols) == 0 {
+		for _, k := range commitOpts {
+			if o.Has(k) {
+				return o.Errorf(k, "applies only to a table with PARTITIONED BY (…)")
+			}
+		}
+		return nil
+	}
+	if len(cols) == len(t.Schema.Fields) {
+		return connectors.Errorf(t.Name, "PARTITIONED BY (%s) takes every column: the files would hold none", strings.Join(t.PartitionKeys, ", "))
+	}
+	c.partCols = cols
+	c.trigger = o.Enum("sink.partition-commit.trigger")
+	c.commitDelay = o.Duration("sink.partition-commit.delay")
+	for _, kind := range strings.Split(o.String("sink.partition-commit.policy.kind"), ",") {
+		switch k := strings.ToLower(strings.TrimSpace(kind)); k {
+		case "success-file":
+		case "metastore":
+			return o.Errorf("sink.partition-commit.policy.kind", "metastore: Sluice has no metastore to add partitions to; use success-file")
+		case "custom":
+			return o.Errorf("sink.partition-commit.policy.kind", "custom commit policies are not supported; use success-file")
+		default:
+			return o.Errorf("sink.partition-commit.policy.kind", "%q is not a commit policy (success-file)", k)
+		}
+	}
+	c.successFile = o.String("sink.partition-commit.success-file.name")
+	if c.successFile == "" {
+		c.successFile = "_SUCCESS"
+	}
+	if !isPlainName(c.successFile) || c.successFile == "." || c.successFile == ".." {
+		return o.Errorf("sink.partition-commit.success-file.name", "%q is not a file name", c.successFile)
+	}
+	if o.Enum("partition.time-extractor.kind") == "custom" {
+		return o.Errorf("partition.time-extractor.kind", "custom time extractors are not supported; use default")
+	}
+	pattern := "$" + t.PartitionKeys[0]
+	if o.Has("partition.time-extractor.timestamp-pattern") {
+		pattern = o.String("partition.time-extractor.timestamp-pattern")
+	}
+	if c.extractor, err = newTimeExtractor(pattern, t.PartitionKeys); err != nil {
+		return o.Errorf("partition.time-extractor.timestamp-pattern", "%v", err)
+	}
+	return nil
+}
 
 var options = append([]connectors.Option{
 	{Key: "path", Required: true, Doc: "source: a file, a folder (its files in name order, names starting `.`/`_` skipped) or a glob; " +
@@ -128,6 +210,26 @@ var options = append([]connectors.Option{
 		Doc: "start a new part file once one reaches this size (e.g. `64MB`, `512kb`)"},
 	{Key: "sink.rolling-policy.rollover-interval", Type: connectors.Duration, Default: "30 min", Min: "1ms", Use: connectors.SinkOnly,
 		Doc: "start a new part file once one has been open this long"},
+	{Key: "sink.rolling-policy.check-interval", Type: connectors.Duration, Default: "1 min", Min: "1ms", Use: connectors.SinkOnly,
+		Doc: "taken for Flink's DDL; Sluice needs no polling: a timer rolls each file exactly at its rollover interval"},
+	{Key: "sink.partition-commit.trigger", Type: connectors.Enum, Values: []string{triggerProcessTime, triggerPartitionTime},
+		Default: triggerProcessTime, Use: connectors.SinkOnly,
+		Doc: "with `PARTITIONED BY`: when a partition is committed — `partition-time`: once the watermark passes the time " +
+			"extracted from the partition's values plus the delay; `process-time`: once the processing time passes the " +
+			"partition's creation plus the delay (and its files are published). Every partition is committed at the end of input"},
+	{Key: "sink.partition-commit.delay", Type: connectors.Duration, Default: "0 s", Min: "0ms", Use: connectors.SinkOnly,
+		Doc: "with `PARTITIONED BY`: how long after its time a partition is committed (e.g. `1 h` for hourly partitions)"},
+	{Key: "sink.partition-commit.policy.kind", Default: "success-file", Use: connectors.SinkOnly,
+		Doc: "with `PARTITIONED BY`: what committing a partition does: `success-file` writes an empty success file in its " +
+			"folder, after all its files are published (`metastore` and `custom` are refused: Sluice has no metastore " +
+			"and no custom policies)"},
+	{Key: "sink.partition-commit.success-file.name", Default: "_SUCCESS", Use: connectors.SinkOnly,
+		Doc: "with `PARTITIONED BY`: the name of the success file"},
+	{Key: "partition.time-extractor.kind", Type: connectors.Enum, Values: []string{"default", "custom"}, Default: "default", Use: connectors.SinkOnly,
+		Doc: "with `PARTITIONED BY`: how a partition's time is extracted (`default` only: `custom` is refused)"},
+	{Key: "partition.time-extractor.timestamp-pattern", DefaultDoc: "`$` and the first partition column", Use: connectors.SinkOnly,
+		Doc: "with `PARTITIONED BY`: the partition's time, from its values: `$column` placeholders, " +
+			"e.g. `$dt $hm:00`, read as `yyyy-MM-dd[ HH:mm:ss]` in UTC"},
 }, append(connectors.DebeziumOptions, connectors.BadRecordOptions(`"file","line"`, "`file:line`")...)...)
 
 func (factory) Options() []connectors.Option { return options }
@@ -163,11 +265,19 @@ type config struct {
 	rollSet      bool // a rolling option was given
 	single       bool // sink: path is one file
 
+	// Sink with PARTITIONED BY: the partition columns (nil: none), the
+	// commit trigger, delay and success file, the time extractor.
+	partCols    []int
+	trigger     string
+	commitDelay time.Duration
+	successFile string
+	extractor   *timeExtractor
+
 	log *connectors.Limiter
 }
 
-func parseConfig(t connectors.Table, sink bool) (*config, error) {
-	o, err := connectors.Parse(factory{}, t)
+func parseConfig(f factory, t connectors.Table, sink bool) (*config, error) {
+	o, err := connectors.Parse(f, t)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +295,15 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	}
 	c.dbz = format.DebeziumOptions{SchemaInclude: o.Bool("debezium-json.schema-include"),
 		IgnoreParseErrors: o.Bool("debezium-json.ignore-parse-errors")}
+	if len(t.PartitionKeys) > 0 && !sink {
+		return nil, connectors.Errorf(t.Name, "connector %s cannot read a table with PARTITIONED BY (%s) yet: declare the table without it to read its files",
+			t.Options["connector"], strings.Join(t.PartitionKeys, ", "))
+	}
+	if sink {
+		if err := c.parsePartitioning(t, o); err != nil {
+			return nil, err
+		}
+	}
 	if !sink {
 		if c.eventTime, err = connectors.NewEventTime(t); err != nil {
 			return nil, err
@@ -198,8 +317,8 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 }
 
 // NewSource builds the source of table t.
-func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
-	c, err := parseConfig(t, false)
+func (f factory) NewSource(t connectors.Table) (func() runtime.Source, int, error) {
+	c, err := parseConfig(f, t, false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -213,8 +332,8 @@ func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error)
 }
 
 // NewSink builds the sink of table t: one subtask when it writes one file.
-func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
-	c, err := parseConfig(t, true)
+func (f factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
+	c, err := parseConfig(f, t, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -225,5 +344,19 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 	if c.single {
 		par = 1
 	}
-	return func() runtime.Operator { return &sink{cfg: c} }, par, nil
+	if c.partCols == nil {
+		return func() runtime.Operator { return &sink{cfg: c} }, par, nil
+	}
+	// The subtasks of one run share a committer; subtasks made after one
+	// of them opened start a new run.
+	var mu sync.Mutex
+	var cur *committer
+	return func() runtime.Operator {
+		mu.Lock()
+		defer mu.Unlock()
+		if cur == nil || cur.isOpened() {
+			cur = &committer{cfg: c}
+		}
+		return &sink{cfg: c, committer: cur}
+	}, par, nil
 }

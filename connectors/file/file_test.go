@@ -730,7 +730,7 @@ func TestSinkInProgressHidden(t *testing.T) {
 	if err := op2.ProcessBatch(0, rttest.NewBatch(schema, rows(0, 1)...), nil); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); op2.f != nil; {
+	for deadline := time.Now().Add(10 * time.Second); len(op2.open) > 0; {
 		if err := op2.OnProcessingTime(time.Now().UnixMilli(), nil); err != nil {
 			t.Fatal(err)
 		}

@@ -70,6 +70,9 @@ func (c *config) checkSinkPath() error {
 	default:
 		return connectors.OptionErrorf(c.table, "path", "%v", err)
 	}
+	if c.single && c.partCols != nil {
+		return connectors.OptionErrorf(c.table, "path", "a table with PARTITIONED BY is written to a folder of partition folders, not to one file (%s)", c.path)
+	}
 	if c.single && c.rollSet {
 		return connectors.Errorf(c.table, "the sink writes one file (%s), so it cannot roll: give a folder path to use sink.rolling-policy.*", c.path)
 	}

@@ -217,6 +217,10 @@ func (d *CSVDecoder) parse(rec []byte, c int) error {
 	case runtime.Timestamp:
 		d.i64[c], err = parseTimestamp(text)
 	default:
+		if f.Type.IsDecimal() {
+			d.i64[c], err = runtime.ParseDecimalBytes(text, f.Type.Precision(), f.Type.Scale())
+			break
+		}
 		d.i64[c], err = parseIntText(text, f.Type)
 	}
 	if err != nil {
@@ -278,6 +282,10 @@ func (e *CSVEncoder) Append(dst []byte, b *runtime.Batch, i int) []byte {
 		case runtime.Timestamp:
 			dst = appendTimestamp(dst, v.I64[r], false)
 		default:
+			if v.Type.IsDecimal() {
+				dst = runtime.AppendDecimal(dst, v.I64[r], v.Type.Scale())
+				break
+			}
 			dst = strconv.AppendInt(dst, v.I64[r], 10)
 		}
 	}

@@ -16,6 +16,11 @@
 //     number (1.0, 1e3); 1.5 is an error, never truncated.
 //   - DOUBLE: any number. CSV also takes NaN, Inf and Infinity; JSON has no
 //     such numbers.
+//   - DECIMAL(p, s): a number read exactly from its digits (no float on
+//     the way): extra fraction digits are rounded half away from zero, an
+//     exponent is allowed, and a value with more than p-s integer digits is
+//     an error. Encoders write plain decimal text with exactly s fraction
+//     digits (384087.632), a number in JSON.
 //   - TIMESTAMP(3): RFC 3339 ("2026-11-25T10:00:00Z", with or without a
 //     fraction of the second and a zone; without a zone it is UTC), Flink's
 //     form "2026-11-25 10:00:00.000" (UTC), a date "2026-11-25" (midnight

@@ -355,6 +355,14 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 			}
 			d.f64[col] = v
 		default:
+			if f.Type.IsDecimal() {
+				v, err := runtime.ParseDecimalBytes(text, f.Type.Precision(), f.Type.Scale())
+				if err != nil {
+					return i, &DecodeError{Column: f.Name, Offset: i, Err: err}
+				}
+				d.i64[col] = v
+				return end, nil
+			}
 			var v int64
 			var ok, inRange bool
 			if isInt {
@@ -460,6 +468,11 @@ func (d *JSONDecoder) setText(col int, text []byte) error {
 	}
 	if end, _, ok := scanNumber(text, 0); !ok || end != len(text) {
 		return fmt.Errorf("want %s, got the string %s", t, excerpt(text))
+	}
+	if t.IsDecimal() {
+		v, err := runtime.ParseDecimalBytes(text, t.Precision(), t.Scale())
+		d.i64[col] = v
+		return err
 	}
 	if t == runtime.Double {
 		v, ok := parseFloat(text)

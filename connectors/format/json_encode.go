@@ -31,6 +31,9 @@ func appendJSONValue(dst []byte, v *runtime.Vector, r int) []byte {
 	if v.IsNull(r) {
 		return append(dst, "null"...)
 	}
+	if v.Type.IsDecimal() { // a JSON number with exactly s fraction digits
+		return runtime.AppendDecimal(dst, v.I64[r], v.Type.Scale())
+	}
 	switch v.Type {
 	case runtime.Varchar:
 		return AppendJSONString(dst, v.Str[r])

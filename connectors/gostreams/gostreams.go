@@ -139,7 +139,8 @@ func (s *source) Close() error { return nil }
 
 // DefaultToRow converts map[string]any (by column name), []any (by
 // position) and []runtime.Value elements. Numbers may be any Go integer or
-// float type, TIMESTAMP columns take time.Time or milliseconds, nil is NULL.
+// float type, TIMESTAMP columns take time.Time or milliseconds, DECIMAL
+// columns a number or its exact text ("12.50"), nil is NULL.
 func DefaultToRow(elem any, b *runtime.Batch) error {
 	s := b.Schema
 	switch e := elem.(type) {
@@ -212,6 +213,9 @@ func appendAny(v *runtime.Vector, f runtime.Field, x any) error {
 		}
 		fallthrough
 	default:
+		if f.Type.IsDecimal() {
+			return appendDecimal(v, f, x)
+		}
 		i, ok := toInt(x)
 		if !ok {
 			return bad()
@@ -221,6 +225,40 @@ func appendAny(v *runtime.Vector, f runtime.Field, x any) error {
 		}
 		v.AppendInt(i)
 	}
+	return nil
+}
+
+// appendDecimal appends x, a Go number or decimal text, to DECIMAL column
+// v exactly (floats by their shortest decimal form), rounded half away
+// from zero to the scale.
+func appendDecimal(v *runtime.Vector, f runtime.Field, x any) error {
+	p, sc := f.Type.Precision(), f.Type.Scale()
+	var d int64
+	var err error
+	switch y := x.(type) {
+	case string:
+		d, err = runtime.ParseDecimal(y, p, sc)
+	case float32, float64:
+		fl, _ := toFloat(y)
+		var ok bool
+		if d, ok = runtime.FloatToDecimal(fl, p, sc); !ok {
+			err = fmt.Errorf("%v does not fit %s", y, f.Type)
+		}
+	default:
+		i, ok := toInt(x)
+		if !ok {
+			return fmt.Errorf("column %q: cannot use %T (%v) as %s", f.Name, x, x, f.Type)
+		}
+		var fits bool
+		d, fits = runtime.RescaleDecimal(i, 0, sc)
+		if !fits || !runtime.DecimalFits(d, p) {
+			err = fmt.Errorf("%d does not fit %s", i, f.Type)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("column %q: %w", f.Name, err)
+	}
+	v.AppendInt(d)
 	return nil
 }
 
@@ -365,7 +403,8 @@ func (s *sink) release() {
 
 // DefaultFromRow converts a row to map[string]any keyed by column name:
 // int64 for integers, float64, string, bool, time.Time (UTC) for
-// TIMESTAMP, nil for NULL.
+// TIMESTAMP, the exact decimal text (a string, "384087.632") for DECIMAL,
+// nil for NULL.
 func DefaultFromRow(b *runtime.Batch, i int) any {
 	r := b.Row(i)
 	m := make(map[string]any, len(b.Cols))
@@ -385,6 +424,10 @@ func DefaultFromRow(b *runtime.Batch, i int) any {
 		case runtime.Timestamp:
 			m[f.Name] = time.UnixMilli(v.I64[r]).UTC()
 		default:
+			if f.Type.IsDecimal() {
+				m[f.Name] = runtime.FormatDecimal(v.I64[r], f.Type.Scale())
+				continue
+			}
 			m[f.Name] = v.I64[r]
 		}
 	}

@@ -12,8 +12,10 @@
 // Sluice differs (a planner that wants Flink's types casts the result):
 //
 //	COUNT(*), COUNT(x), COUNT(DISTINCT x)  BIGINT NOT NULL
-//	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT x (Flink: INT for INT), DOUBLE for DOUBLE
-//	AVG(x)                                 DOUBLE (Flink: the type of x, so AVG(BIGINT) is a truncated BIGINT)
+//	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT x (Flink: INT for INT), DOUBLE for DOUBLE,
+//	                                       DECIMAL(18, s) for DECIMAL(p, s) (see SumType)
+//	AVG(x)                                 DOUBLE (Flink: the type of x, so AVG(BIGINT) is a truncated BIGINT);
+//	                                       exact DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see AvgType)
 //	MIN(x), MAX(x)                         the type of x
 //	FIRST_VALUE(x), LAST_VALUE(x)          the type of x; by arrival order
 //	LISTAGG(x [, sep])                     VARCHAR; x must be VARCHAR; sep defaults to ","; arrival order
@@ -185,6 +187,7 @@ type Layout struct {
 	rowSlot                int     // retracting: the int slot counting a group's rows
 	extended               bool    // snapshots carry the extended section
 	firsts                 bool    // FIRST_VALUE or LAST_VALUE: number arrivals
+	decimalSums            bool    // some SUM is of a DECIMAL: Check checks its precision
 	zeroI                  []int64 // nI zeros, appended for a new group
 	zeroF                  []float64
 }
@@ -237,10 +240,14 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 			c.d = l.nD
 			l.nD++
 		case Sum, SumDistinct:
-			if !c.in.Numeric() {
+			if !c.in.Numeric() && !c.in.IsDecimal() {
 				return nil, fmt.Errorf("%s(%s): cannot sum %s", s.Func, argName, c.in)
 			}
 			t := runtime.BigInt
+			if c.in.IsDecimal() {
+				t = SumType(c.in)
+				l.decimalSums = true
+			}
 			if c.phys == runtime.PhysFloat {
 				t = runtime.Double
 				c.f = l.float()
@@ -274,6 +281,11 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 				c.i2 = l.int()
 			}
 		case Avg:
+			if c.in.IsDecimal() { // exact: an int64 sum and a count
+				c.out = runtime.Field{Name: name, Type: AvgType(c.in), Nullable: sparse}
+				c.i, c.i2 = l.int(), l.int()
+				break
+			}
 			if !c.in.Numeric() {
 				return nil, fmt.Errorf("AVG(%s): cannot average %s", argName, c.in)
 			}
@@ -389,10 +401,17 @@ type overflowAt struct {
 // a BIGINT (PostgreSQL: "bigint out of range"); the operator adds the key.
 type OverflowError struct {
 	Agg string // the aggregate's output column, e.g. SUM(v)
+	// Type is the result type that overflowed: BIGINT, or the
+	// DECIMAL(18, s) of a SUM of DECIMALs.
+	Type runtime.Type
 }
 
 func (e *OverflowError) Error() string {
-	return fmt.Sprintf("%s: BIGINT out of range", e.Agg)
+	t := e.Type
+	if t == runtime.Invalid {
+		t = runtime.BigInt
+	}
+	return fmt.Sprintf("%s: %s out of range", e.Agg, t)
 }
 
 func (a *Accs) overflow(g int32, agg int) {
@@ -419,18 +438,23 @@ func (a *Accs) Overflow() (int32, error) {
 		return 0, nil
 	}
 	o := a.over[0]
-	return o.g, &OverflowError{Agg: a.l.aggs[o.agg].Name}
+	return o.g, &OverflowError{Agg: a.l.aggs[o.agg].Name, Type: a.l.aggs[o.agg].out.Type}
 }
 
 // Check returns an *OverflowError when an integer SUM of group g left
 // BIGINT's range (its value is then wrong and must not be emitted), else
 // nil. It costs nothing while no group has overflowed.
 func (a *Accs) Check(g int32) error {
+	if a.l.decimalSums {
+		if err := a.checkDecimalSums(g); err != nil {
+			return err
+		}
+	}
 	if len(a.over) == 0 {
 		return nil
 	}
 	if i := a.overflowed(g); i >= 0 {
-		return &OverflowError{Agg: a.l.aggs[i].Name}
+		return &OverflowError{Agg: a.l.aggs[i].Name, Type: a.l.aggs[i].out.Type}
 	}
 	return nil
 }

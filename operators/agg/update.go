@@ -79,7 +79,7 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 					I[g*nI+c.i2]++
 				}
 			}
-		case c.Func == Sum:
+		case c.Func == Sum || c.f < 0: // AVG of DECIMAL sums exactly too
 			// Checked: a sum out of BIGINT's range marks its group
 			// (see Check) instead of wrapping. The loops stop at
 			// such a row (rare) and go on after it.
@@ -476,6 +476,8 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 			n := a.I[bi+c.i2]
 			if n == 0 {
 				v.AppendNull()
+			} else if c.f < 0 {
+				v.AppendInt(decimalAvg(a.I[bi+c.i], n, c.out.Type.Scale()-c.in.Scale()))
 			} else {
 				v.AppendFloat(a.F[bf+c.f] / float64(n))
 			}

@@ -37,6 +37,17 @@ func (c *compiler) arith(op Op, l, r *node, e Expr, name string) (*node, error) 
 	lt, rt := adoptNull(l, r), adoptNull(r, l)
 	var typ runtime.Type
 	switch {
+	case (lt.IsDecimal() || rt.IsDecimal()) && (lt == runtime.Double || rt == runtime.Double):
+		typ = runtime.Double
+	case lt.IsDecimal() || rt.IsDecimal():
+		t, ok := decimalResult(op, lt, rt)
+		if !ok {
+			return nil, errorf(e, "cannot apply %s to %s and %s", name, l.typ, r.typ)
+		}
+		if isNullConst(l) || isNullConst(r) {
+			return constNode(runtime.NullValue(t)), nil
+		}
+		return c.decimalArith(op, l, r, e, name)
 	case lt.Numeric() && rt.Numeric():
 		typ = numericCommon(lt, rt)
 	case lt == runtime.Timestamp && intLike(rt) && (op == OpAdd || op == OpSub):
@@ -312,6 +323,19 @@ func modVV[T number](a, b, out []T, dst *vec) {
 
 // neg compiles -x.
 func (c *compiler) neg(x *node, e Expr) (*node, error) {
+	if x.typ.IsDecimal() { // |x| < 10^18: negation cannot overflow
+		n := &node{typ: x.typ, nullable: x.nullable, col: -1}
+		var xs vec
+		n.eval = func(b *runtime.Batch, dst *vec) *runtime.Vector {
+			nn := b.Len()
+			a := x.eval(b, &xs)
+			out := dst.reset(n.typ, nn)
+			negate(a.I64[:nn], out.I64)
+			dst.setNulls(nn, a.Null, nil)
+			return out
+		}
+		return fold(n, x), nil
+	}
 	if !x.typ.Numeric() {
 		return nil, errorf(e, "cannot apply - to %s", x.typ)
 	}

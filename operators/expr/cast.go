@@ -12,7 +12,7 @@ import (
 // cast compiles CAST(x AS to); e is nil for the implicit conversions of
 // numeric promotion.
 func (c *compiler) cast(x *node, to runtime.Type, e Expr) (*node, error) {
-	if to == runtime.Invalid || to > runtime.Timestamp {
+	if !to.Valid() {
 		return nil, errorf(e, "cannot cast to %s", to)
 	}
 	from := x.typ
@@ -23,6 +23,15 @@ func (c *compiler) cast(x *node, to runtime.Type, e Expr) (*node, error) {
 		return x, nil
 	case from == runtime.Boolean && to == runtime.Timestamp, from == runtime.Timestamp && to == runtime.Boolean:
 		return nil, errorf(e, "cannot cast %s to %s", from, to)
+	}
+	if from.IsDecimal() || to.IsDecimal() {
+		ev, ok := decimalCast(from, to, x)
+		if !ok {
+			return nil, errorf(e, "cannot cast %s to %s", from, to)
+		}
+		mayFail := to != runtime.Double && to != runtime.Varchar && to != runtime.Boolean
+		n := &node{typ: to, nullable: x.nullable || mayFail, col: -1, eval: ev}
+		return fold(n, x), nil
 	}
 	n := &node{typ: to, nullable: x.nullable || castMayFail(from, to), col: -1}
 	n.eval = castEval(from, to, x)

@@ -9,6 +9,16 @@ import (
 // compareType is the type values of types a and b are compared in.
 func compareType(a, b runtime.Type) (runtime.Type, bool) {
 	switch {
+	case a.IsDecimal() && b == runtime.Double, a == runtime.Double && b.IsDecimal():
+		return runtime.Double, true
+	case a.IsDecimal() || b.IsDecimal():
+		// IN: both sides are converted to one DECIMAL holding either.
+		p1, s1, ok1 := AsDecimal(a)
+		p2, s2, ok2 := AsDecimal(b)
+		if ok1 && ok2 {
+			return DecimalUnify(p1, s1, p2, s2), true
+		}
+		return runtime.Invalid, false
 	case a.Numeric() && b.Numeric():
 		return numericCommon(a, b), true
 	case a == b && a != runtime.Invalid:
@@ -19,6 +29,16 @@ func compareType(a, b runtime.Type) (runtime.Type, bool) {
 
 // compare compiles l op r for the comparison operators.
 func (c *compiler) compare(op Op, l, r *node, e Expr, name string) (*node, error) {
+	if lt, rt := adoptNull(l, r), adoptNull(r, l); (lt.IsDecimal() || rt.IsDecimal()) && !isNullConst(l) && !isNullConst(r) {
+		_, _, okl := AsDecimal(lt)
+		_, _, okr := AsDecimal(rt)
+		if okl && okr {
+			if l.konst != nil && r.konst == nil {
+				l, r, op = r, l, op.flip()
+			}
+			return fold(c.decimalCompare(op, l, r), l, r), nil
+		}
+	}
 	typ, ok := compareType(adoptNull(l, r), adoptNull(r, l))
 	if isNullConst(l) || isNullConst(r) {
 		typ, ok = runtime.Boolean, true

@@ -55,6 +55,20 @@ type Compiled struct {
 // BOOLEANs (FALSE < TRUE) with their own type. Integer division truncates
 // toward zero; division or MOD by zero is NULL for every numeric type.
 //
+// DECIMAL(p, s) is exact, stored unscaled in I64 (p <= 18): arithmetic
+// with another DECIMAL or an integer is a DECIMAL typed by Flink's rules
+// (DecimalAddType, DecimalMulType, DecimalDivType, DecimalModType; an INT
+// counts as DECIMAL(10, 0), a BIGINT as DECIMAL(19, 0); results clamped to
+// 18 digits), rounded half away from zero, and a result that does not fit
+// its precision is an *OverflowError; with a DOUBLE it is a DOUBLE.
+// DECIMALs compare by value across scales. CAST converts DECIMAL to and
+// from INT, BIGINT (truncating), DOUBLE, VARCHAR and BOOLEAN, and between
+// DECIMAL types (rounding); a value that does not fit the target is NULL.
+// ABS, FLOOR, CEIL and ROUND(x, constant d) of a DECIMAL are exact, as
+// Flink types them: ABS keeps the type, FLOOR and CEIL give DECIMAL(p-s+1,
+// 0), ROUND gives DECIMAL(p-s+max(d, 0)+1, max(d, 0)) when d < s.
+// DecimalLit types a literal by its digits.
+//
 // CAST converts between all types except BOOLEAN and TIMESTAMP. A conversion
 // that cannot represent its input gives NULL: an unparsable VARCHAR, a DOUBLE
 // that is NaN or out of range for an integer type, a BIGINT outside INT's
@@ -351,7 +365,7 @@ func (c *compiler) compile(e Expr) (*node, error) {
 	case *colRef:
 		return c.column(e)
 	case *literal:
-		if e.v.Type == runtime.Invalid || e.v.Type > runtime.Timestamp {
+		if !e.v.Type.Valid() {
 			return nil, errorf(e, "constant of invalid type %s", e.v.Type)
 		}
 		return constNode(e.v), nil
@@ -413,6 +427,9 @@ func (c *compiler) compile(e Expr) (*node, error) {
 		}
 		return c.cast(x, e.to, e)
 	case *callExpr:
+		if n, ok, err := c.decimalCall(e); ok {
+			return n, err
+		}
 		return c.call(e)
 	}
 	return nil, &Error{Msg: fmt.Sprintf("unsupported expression %T", e)}
@@ -561,6 +578,14 @@ func unify(a, b runtime.Type) (runtime.Type, bool) {
 		return a, true
 	case a.Numeric() && b.Numeric():
 		return numericCommon(a, b), true
+	case a.IsDecimal() && b == runtime.Double, a == runtime.Double && b.IsDecimal():
+		return runtime.Double, true
+	case a.IsDecimal() || b.IsDecimal():
+		p1, s1, ok1 := AsDecimal(a)
+		p2, s2, ok2 := AsDecimal(b)
+		if ok1 && ok2 {
+			return DecimalUnify(p1, s1, p2, s2), true
+		}
 	}
 	return runtime.Invalid, false
 }

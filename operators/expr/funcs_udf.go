@@ -159,7 +159,7 @@ func (u *udf) compile(c *compiler, e *callExpr, args []*node) (*node, error) {
 		}
 		args[i] = c.coerce(a, p)
 		if args[i].typ != p {
-			args[i] = &node{typ: p, nullable: a.nullable, col: -1, eval: retype(args[i], p)}
+			args[i] = &node{typ: p, nullable: a.nullable, col: -1, eval: retypeEval(args[i], p)}
 		}
 	}
 	n := &node{typ: u.Result, nullable: true, col: -1, faults: c.f}
@@ -197,8 +197,8 @@ func (u *udf) compile(c *compiler, e *callExpr, args []*node) (*node, error) {
 	return fold(n, args...), nil
 }
 
-// retype presents a vector of x as type t of the same storage.
-func retype(x *node, t runtime.Type) evalFunc {
+// retypeEval presents a vector of x as type t of the same storage.
+func retypeEval(x *node, t runtime.Type) evalFunc {
 	var xs vec
 	var view runtime.Vector
 	return func(b *runtime.Batch, _ *vec) *runtime.Vector {

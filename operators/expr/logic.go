@@ -458,8 +458,12 @@ func newSet[T comparable](items []*node, typ runtime.Type, get func(*runtime.Vec
 	s := &set[T]{}
 	for _, it := range items {
 		v := *it.konst
-		if v.Type.Physical() != typ.Physical() { // an integer in a DOUBLE list
-			v = runtime.FloatValue(float64(v.I))
+		if v.Type != typ && (typ.IsDecimal() || v.Type.Physical() != typ.Physical()) {
+			// An integer or DECIMAL in a DOUBLE list, or an item of a
+			// DECIMAL list at the list's scale.
+			t := runtime.Vector{Type: typ}
+			t.AppendValue(v)
+			v = t.Value(0)
 		}
 		s.list = append(s.list, constOf(v, get))
 	}

@@ -13,7 +13,8 @@ import (
 // with the high bit set for NULL — then, unless NULL, 8 bytes big endian
 // for integer-class types and DOUBLE (whose -0 is stored as +0, as the
 // exchange hashes it), or a uvarint length and
-// the bytes for VARCHAR. Tags and lengths make the encoding unambiguous.
+// the bytes for VARCHAR. A DECIMAL's tag is followed by its precision and
+// scale bytes. Tags and lengths make the encoding unambiguous.
 const nullTag = 0x80
 
 // EncodeKey appends the encoding of the key columns cols of physical row
@@ -25,9 +26,15 @@ func EncodeKey(b *runtime.Batch, row int, cols []int, buf []byte) []byte {
 		t := v.Type
 		if v.Null != nil && v.Null[row] {
 			buf = append(buf, byte(t)|nullTag)
+			if t.IsDecimal() {
+				buf = append(buf, byte(t.Precision()), byte(t.Scale()))
+			}
 			continue
 		}
 		buf = append(buf, byte(t))
+		if t.IsDecimal() {
+			buf = append(buf, byte(t.Precision()), byte(t.Scale()))
+		}
 		switch t.Physical() {
 		case runtime.PhysString:
 			buf = binary.AppendUvarint(buf, uint64(len(v.Str[row])))
@@ -55,7 +62,11 @@ func DecodeKey(key string) ([]runtime.Value, error) {
 	for i := 0; i < len(key); {
 		tag := key[i]
 		t := runtime.Type(tag &^ nullTag)
-		if t == runtime.Invalid || t > runtime.Timestamp {
+		if t == runtime.Decimal && i+2 < len(key) {
+			t = runtime.DecimalType(int(key[i+1]), int(key[i+2]))
+			i += 2
+		}
+		if !t.Valid() {
 			return nil, fmt.Errorf("bad key: unknown type tag %#x at byte %d", tag, i)
 		}
 		i++

@@ -144,3 +144,23 @@ func negZero(vals []runtime.Value) bool {
 	}
 	return false
 }
+
+// TestDecimalKeysKeepTheirType checks that DECIMAL key columns encode
+// their precision and scale, so that DecodeKey prints them as decimals,
+// NULL ones included.
+func TestDecimalKeysKeepTheirType(t *testing.T) {
+	typ := runtime.DecimalType(10, 2)
+	s := runtime.NewSchema(runtime.Field{Name: "d", Type: typ, Nullable: true}, runtime.Field{Name: "k", Type: runtime.BigInt})
+	b := runtime.NewBatch(s)
+	b.AppendValues(runtime.DecimalValue(-1250, 10, 2), runtime.IntValue(7))
+	b.AppendValues(runtime.NullValue(typ), runtime.IntValue(8))
+	for r, want := range []string{"-12.50|7", "NULL|8"} {
+		vals, err := DecodeKey(string(EncodeKey(b, r, []int{0, 1}, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := vals[0].String() + "|" + vals[1].String(); got != want || vals[0].Type != typ {
+			t.Fatalf("row %d: decoded %s (%s), want %s", r, got, vals[0].Type, want)
+		}
+	}
+}

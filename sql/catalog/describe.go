@@ -74,7 +74,7 @@ func (t *Table) Describe() string {
 	if t.View != nil {
 		fmt.Fprintf(&b, "\nQuery: %s\n", strings.Join(strings.Fields(t.View.Query), " "))
 	}
-	if t.Watermark != nil || len(t.PrimaryKey) > 0 {
+	if t.Watermark != nil || len(t.PrimaryKey) > 0 || len(t.PartitionKeys) > 0 {
 		b.WriteByte('\n')
 	}
 	if w := t.Watermark; w != nil {
@@ -86,6 +86,9 @@ func (t *Table) Describe() string {
 	}
 	if len(t.PrimaryKey) > 0 {
 		fmt.Fprintf(&b, "Primary key: (%s) NOT ENFORCED\n", strings.Join(t.PrimaryKey, ", "))
+	}
+	if len(t.PartitionKeys) > 0 {
+		fmt.Fprintf(&b, "PARTITIONED BY (%s)\n", strings.Join(t.PartitionKeys, ", "))
 	}
 	if len(t.Options) > 0 {
 		b.WriteString("\nOptions:\n")

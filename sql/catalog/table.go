@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql/parser"
 )
@@ -22,7 +23,10 @@ type Table struct {
 	Rows       []RowColumn
 	Watermark  *Watermark // nil: no event time
 	PrimaryKey []string   // column names; nil: none
-	Options    map[string]string
+	// PartitionKeys are the columns of PARTITIONED BY (…), in order; nil:
+	// none.
+	PartitionKeys []string
+	Options       map[string]string
 	// Created is when the table entered the catalog (set by Create when
 	// zero).
 	Created time.Time
@@ -88,6 +92,10 @@ func (t *Table) Connector() connectors.Table {
 	if w := t.Watermark; w != nil && ct.Schema != nil {
 		ct.TimeColumn, ct.MaxOutOfOrderness = ct.Schema.Index(w.Column), w.Delay
 	}
+	ct.PartitionKeys = append([]string(nil), t.PartitionKeys...)
+	if len(ct.PartitionKeys) == 0 {
+		ct.PartitionKeys = nil
+	}
 	return ct
 }
 
@@ -105,6 +113,9 @@ func (t *Table) Clone() *Table {
 	}
 	if t.PrimaryKey != nil {
 		c.PrimaryKey = append([]string(nil), t.PrimaryKey...)
+	}
+	if t.PartitionKeys != nil {
+		c.PartitionKeys = append([]string(nil), t.PartitionKeys...)
 	}
 	c.Rows = append([]RowColumn(nil), t.Rows...)
 	if len(c.Rows) == 0 {
@@ -164,77 +175,10 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 	if k := ct.PrimaryKey; k != nil {
 		t.PrimaryKey = append([]string(nil), k.Columns...)
 	}
-	if ct.PartitionedBy != nil {
-		// Refused rather than dropped: a sink declared PARTITIONED BY must
-		// not be written unpartitioned without a word.
-		line, col := clausePos(st, "PARTITIONED")
-		return nil, &parser.SyntaxError{Line: line, Col: col,
-			Msg: fmt.Sprintf("table %s: PARTITIONED BY (%s) is not supported yet: no sink writes partitions from it "+
-				"(the delivery connector partitions by 'prefix' = '…!{partitionKeyFromQuery:col}…')", ct.Name, strings.Join(ct.PartitionedBy, ", "))}
+	if len(ct.PartitionedBy) > 0 {
+		t.PartitionKeys = append([]string(nil), ct.PartitionedBy...)
 	}
 	return t, validate(t)
-}
-
-// clausePos returns the line and column of the first keyword word (upper
-// case) of statement st outside strings, quoted names and comments; the
-// statement's start when there is none.
-func clausePos(st parser.Statement, word string) (line, col int) {
-	s := st.Text
-	line, col = st.Line, st.Col
-	isWord := func(c byte) bool {
-		return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-	}
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == '\'' || c == '`' || c == '"':
-			j := strings.IndexByte(s[i+1:], c)
-			if j < 0 {
-				return st.Line, st.Col
-			}
-			line, col = advance(s[i:i+j+2], line, col)
-			i += j + 2
-		case strings.HasPrefix(s[i:], "--"):
-			j := strings.IndexByte(s[i:], '\n')
-			if j < 0 {
-				return st.Line, st.Col
-			}
-			line, col = advance(s[i:i+j], line, col)
-			i += j
-		case strings.HasPrefix(s[i:], "/*"):
-			j := strings.Index(s[i:], "*/")
-			if j < 0 {
-				return st.Line, st.Col
-			}
-			line, col = advance(s[i:i+j+2], line, col)
-			i += j + 2
-		case isWord(c):
-			j := i
-			for j < len(s) && isWord(s[j]) {
-				j++
-			}
-			if strings.EqualFold(s[i:j], word) {
-				return line, col
-			}
-			line, col = advance(s[i:j], line, col)
-			i = j
-		default:
-			line, col = advance(s[i:i+1], line, col)
-			i++
-		}
-	}
-	return st.Line, st.Col
-}
-
-// advance moves line:col over text.
-func advance(text string, line, col int) (int, int) {
-	for _, r := range text {
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 // validate checks what the parser checks of a CREATE TABLE, for tables
@@ -252,7 +196,7 @@ func validate(t *Table) error {
 			return fmt.Errorf("table %q: duplicate column %q", t.Name, c.Name)
 		}
 		seen[strings.ToLower(c.Name)] = true
-		if c.Type <= runtime.Invalid || c.Type > runtime.Timestamp {
+		if !c.Type.Valid() {
 			return fmt.Errorf("table %q: column %q has no valid type (%v)", t.Name, c.Name, c.Type)
 		}
 	}
@@ -291,5 +235,24 @@ func validate(t *Table) error {
 			return fmt.Errorf("table %q: unknown primary key column %q", t.Name, k)
 		}
 	}
+	seenKey := map[int]bool{}
+	for _, k := range t.PartitionKeys {
+		i := index(k)
+		if i < 0 {
+			return fmt.Errorf("table %q: unknown partition column %q%s", t.Name, k, suggest.Hint(k, columnNames(t.Columns)))
+		}
+		if seenKey[i] {
+			return fmt.Errorf("table %q: duplicate partition column %q", t.Name, k)
+		}
+		seenKey[i] = true
+	}
 	return nil
+}
+
+func columnNames(cols []runtime.Field) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
 }

@@ -650,6 +650,8 @@ var typeNames = map[string]runtime.Type{
 	"BOOLEAN": runtime.Boolean, "INT": runtime.Int, "INTEGER": runtime.Int, "BIGINT": runtime.BigInt,
 	"DOUBLE": runtime.Double, "FLOAT": runtime.Double, "VARCHAR": runtime.Varchar, "STRING": runtime.Varchar,
 	"TIMESTAMP": runtime.Timestamp,
+	// DECIMAL without (p, s) is DECIMAL(10, 0), as in Flink.
+	"DECIMAL": runtime.DecimalType(10, 0), "DEC": runtime.DecimalType(10, 0), "NUMERIC": runtime.DecimalType(10, 0),
 }
 
 // isTypeName reports whether t is the name of a supported type.
@@ -663,7 +665,7 @@ const typeList = "BOOLEAN, INT, INTEGER, BIGINT, DOUBLE, DOUBLE PRECISION, FLOAT
 
 // otherTypes are SQL types Sluice does not have, with what to use instead.
 var otherTypes = map[string]string{
-	"BOOL": "BOOLEAN", "TINYINT": "INT", "SMALLINT": "INT", "DECIMAL": "DOUBLE", "DEC": "DOUBLE", "NUMERIC": "DOUBLE",
+	"BOOL": "BOOLEAN", "TINYINT": "INT", "SMALLINT": "INT",
 	"REAL": "DOUBLE", "CHAR": "VARCHAR", "TEXT": "VARCHAR", "DATE": "TIMESTAMP(3)", "TIME": "TIMESTAMP(3)",
 	"DATETIME": "TIMESTAMP(3)", "TIMESTAMP_LTZ": "TIMESTAMP(3)",
 }
@@ -707,6 +709,8 @@ func (p *parser) typ() (runtime.Type, error) {
 			}
 		}
 		return typ, nil
+	case "DECIMAL", "DEC", "NUMERIC":
+		return p.decimalParams(upper)
 	case "TIMESTAMP":
 		if p.acceptPunct("(") {
 			n := p.peek()
@@ -980,4 +984,44 @@ func (p *parser) optionValue() (token, error) {
 	}
 	p.i++
 	return vt, nil
+}
+
+// decimalParams reads the optional (p[, s]) of a DECIMAL whose name was
+// just read: DECIMAL is DECIMAL(10, 0) and DECIMAL(p) is DECIMAL(p, 0), as
+// in Flink. p may be up to 38, as in Flink, so that Flink's DDL is taken
+// as written; Sluice stores at most runtime.MaxDecimalPrecision digits, so
+// a wider type is kept as DECIMAL(18, s) (s at most 18) and a value that
+// does not fit is an overflow error where it is computed or read.
+func (p *parser) decimalParams(name string) (runtime.Type, error) {
+	if !p.acceptPunct("(") {
+		return runtime.DecimalType(10, 0), nil
+	}
+	prec, scale := 0, 0
+	n := p.peek()
+	v, err := strconv.Atoi(n.text)
+	if n.kind != tNumber || err != nil || v < 1 || v > 38 {
+		e := p.errAt(n, "expected a DECIMAL precision from 1 to 38")
+		e.Hint = "Sluice stores decimals in 64 bits: types wider than 18 digits hold values of at most 18 digits"
+		return 0, e
+	}
+	prec = v
+	p.i++
+	if p.acceptPunct(",") {
+		n := p.peek()
+		v, err := strconv.Atoi(n.text)
+		if n.kind != tNumber || err != nil || v < 0 || v > prec {
+			e := p.errAt(n, "expected a DECIMAL scale from 0 to the precision")
+			e.Hint = "write " + name + "(p, s) with 0 <= s <= p"
+			return 0, e
+		}
+		scale = v
+		p.i++
+	}
+	if err := p.expectPunct(")"); err != nil {
+		return 0, err
+	}
+	if prec > runtime.MaxDecimalPrecision {
+		prec, scale = runtime.MaxDecimalPrecision, min(scale, runtime.MaxDecimalPrecision)
+	}
+	return runtime.DecimalType(prec, scale), nil
 }

@@ -209,7 +209,8 @@ func TestErrors(t *testing.T) {
 	// Types.
 	f("CREATE TABLE t (\n  a BIGNT)", `line 2:5: unknown type near "BIGNT"; did you mean BIGINT? `+types)
 	f("CREATE TABLE t (a BLOB)", `line 1:19: unknown type near "BLOB"; `+types)
-	f("CREATE TABLE t (a DECIMAL(10, 2))", `line 1:19: unsupported type near "DECIMAL"; use DOUBLE; `+types)
+	f("CREATE TABLE t (a DECIMAL(39, 2))", `line 1:27: expected a DECIMAL precision from 1 to 38 near "39"; Sluice stores decimals in 64 bits: types wider than 18 digits hold values of at most 18 digits`)
+	f("CREATE TABLE t (a DECIMAL(5, 6))", `line 1:30: expected a DECIMAL scale from 0 to the precision near "6"; write DECIMAL(p, s) with 0 <= s <= p`)
 	f("CREATE TABLE t (d DATE)", `line 1:19: unsupported type near "DATE"; use TIMESTAMP(3); `+types)
 	f("CREATE TABLE t (a)", `line 1:18: expected a type near ")"; `+types)
 	f("CREATE TABLE t (a `INT`)", "line 1:19: unknown type near \"`INT`\"; "+types)

@@ -50,7 +50,7 @@ func TestRowColumnErrors(t *testing.T) {
 		"CREATE TABLE n (p ROW<a INT b INT>)":     "line 1:29: expected , or > after a ROW field",
 		"CREATE TABLE n (p ROW(a INT>)":           "line 1:28: expected , or ) after a ROW field",
 		"CREATE TABLE n (p ROW a INT)":            "line 1:23: expected < or ( after ROW",
-		"CREATE TABLE n (p ROW<a DECIMAL>)":       "line 1:25: unsupported type",
+		"CREATE TABLE n (p ROW<a TINYINT>)":       "line 1:25: unsupported type",
 		"CREATE TABLE n (p ROW<a INT NOT>)":       "line 1:32: expected NULL after NOT",
 		"CREATE TABLE n (p ROW<a INT>, p INT)":    "line 1:31: duplicate column",
 	} {

@@ -143,6 +143,9 @@ func (e *Encoder) Strings(xs []string) {
 // nil): values, and NULL flags if any row is NULL.
 func (e *Encoder) Vector(v *runtime.Vector, rows []int32) {
 	e.buf = append(e.buf, byte(v.Type))
+	if v.Type.IsDecimal() {
+		e.buf = append(e.buf, byte(v.Type.Precision()), byte(v.Type.Scale()))
+	}
 	n := v.Len()
 	if rows != nil {
 		n = len(rows)
@@ -390,8 +393,16 @@ func (d *Decoder) Vector(v *runtime.Vector, t runtime.Type) int {
 	if p == nil {
 		return 0
 	}
-	if runtime.Type(p[0]) != t {
-		d.Fail("column of type %v, want %v", runtime.Type(p[0]), t)
+	got := runtime.Type(p[0])
+	if got == runtime.Decimal {
+		ps := d.take(2)
+		if ps == nil {
+			return 0
+		}
+		got = runtime.DecimalType(int(ps[0]), int(ps[1]))
+	}
+	if got != t {
+		d.Fail("column of type %v, want %v", got, t)
 		return 0
 	}
 	n := d.count(1)

@@ -1,0 +1,71 @@
+package agg
+
+import (
+	"math/bits"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// DECIMAL inputs. SUM and AVG of a DECIMAL(p, s) are exact: each keeps the
+// int64 sum of the unscaled values (and AVG a count), checked for int64
+// overflow as BIGINT sums are, and retracts exactly.
+//
+//	SUM(DECIMAL(p, s))  DECIMAL(18, s)  (Flink: DECIMAL(38, s)); a sum of more
+//	                    than 18 digits is an *OverflowError from Check
+//	AVG(DECIMAL(p, s))  DECIMAL(18, max(6, s)) as Flink's DECIMAL(38, max(6, s)),
+//	                    the scale lowered (not below s) so that p - s integer
+//	                    digits fit; rounded half away from zero; never overflows
+//	MIN, MAX, FIRST_VALUE, LAST_VALUE  the type of x; COUNT  BIGINT
+//
+// The variances do not accept DECIMAL (CAST it to DOUBLE).
+
+// SumType is the result type of SUM over a DECIMAL type t.
+func SumType(t runtime.Type) runtime.Type {
+	return runtime.DecimalType(runtime.MaxDecimalPrecision, t.Scale())
+}
+
+// AvgType is the result type of AVG over a DECIMAL type t.
+func AvgType(t runtime.Type) runtime.Type {
+	p, s := t.Precision(), t.Scale()
+	sc := max(s, min(max(6, s), runtime.MaxDecimalPrecision-(p-s)))
+	return runtime.DecimalType(runtime.MaxDecimalPrecision, sc)
+}
+
+// decimalAvg is sum / n (n > 0) at up more digits of scale, rounded half
+// away from zero. The mean of values of p-s integer digits has no more, so
+// the result fits AvgType.
+func decimalAvg(sum, n int64, up int) int64 {
+	neg := sum < 0
+	u := uint64(sum)
+	if neg {
+		u = -u
+	}
+	hi, lo := bits.Mul64(u, uint64(runtime.Pow10(up)))
+	un := uint64(n)
+	if hi >= un { // cannot happen for a mean; keep Div64 from panicking
+		return 0
+	}
+	q, r := bits.Div64(hi, lo, un)
+	if r >= un-r {
+		q++
+	}
+	if neg {
+		return -int64(q)
+	}
+	return int64(q)
+}
+
+// checkDecimalSums returns an *OverflowError when a DECIMAL SUM of group
+// g has more than 18 digits.
+func (a *Accs) checkDecimalSums(g int32) error {
+	l := a.l
+	base := int(g) * l.nI
+	for ci := range l.aggs {
+		c := &l.aggs[ci]
+		if (c.Func == Sum || c.Func == SumDistinct) && c.in.IsDecimal() && c.i >= 0 &&
+			!runtime.DecimalFits(a.I[base+c.i], runtime.MaxDecimalPrecision) {
+			return &OverflowError{Agg: c.Name, Type: c.out.Type}
+		}
+	}
+	return nil
+}
