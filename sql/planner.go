@@ -548,6 +548,9 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 			s.keys = append(s.keys, ct.Schema.Index(k))
 		}
 	}
+	if t.ProcTime != "" {
+		return p.withProcTime(q, ft, s, t.ProcTime)
+	}
 	return s, nil
 }
 

@@ -3,7 +3,9 @@ package sql
 import (
 	"strings"
 
+	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/sql/parser"
+	"github.com/sluicehq/sluice/sql/query"
 )
 
 // Processing time. PROCTIME() in a select list (Flink's, e.g. Nexmark
@@ -21,4 +23,23 @@ import (
 func isProcTimeCall(e parser.Expr) bool {
 	c, ok := e.(*parser.Call)
 	return ok && strings.EqualFold(c.Name, "PROCTIME") && len(c.Args) == 0 && c.Over == nil
+}
+
+// withProcTime adds a table's computed column name AS PROCTIME() after its
+// source s: a calc appending the processing time, the stream's
+// processing-time attribute.
+func (p *planner) withProcTime(q *query.Query, ft *query.Table, s *stream, name string) (*stream, error) {
+	n := s.schema.Len()
+	exprs := make([]expr.Expr, 0, n+1)
+	names := make([]string, 0, n+1)
+	for i, f := range s.schema.Fields {
+		exprs, names = append(exprs, expr.ColIndex(i)), append(names, f.Name)
+	}
+	exprs, names = append(exprs, expr.ProcTime()), append(names, name)
+	out, err := p.calcOn(s, "calc", nil, exprs, names)
+	if err != nil {
+		return nil, q.Errorf(ft, "%v", err)
+	}
+	out.timeCol, out.procCol = s.timeCol, n
+	return out, nil
 }
