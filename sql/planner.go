@@ -862,8 +862,10 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	if idx == in.procCol { // window_time is a processing-time attribute
 		s.timeCol, s.procCol = -1, n+2
 	}
-	s.wcols = make([]int8, out.Len())
-	s.wcols[n], s.wcols[n+1] = windowStart, windowEnd
+	if idx != in.procCol { // a window Top-N fires on watermarks: event time only
+		s.wcols = make([]int8, out.Len())
+		s.wcols[n], s.wcols[n+1] = windowStart, windowEnd
+	}
 	return s, query.Relation{Name: tv.Name, Schema: out}, nil
 }
 

@@ -96,3 +96,19 @@ INSERT INTO out `+c.query+`;`, par)
 		}
 	}
 }
+
+// TestTopNOverAProcessingTimeWindowIsNotAWindowTopN checks that a Top-N
+// partitioned by the windows of a processing-time window table function,
+// which has no watermarks to fire on, stays a Top-N (updating).
+func TestTopNOverAProcessingTimeWindowIsNotAWindowTopN(t *testing.T) {
+	plan, err := Compile(src+`CREATE TABLE out WITH ('connector' = 'collect');
+INSERT INTO out WITH p AS (SELECT *, PROCTIME() AS pt FROM src)
+SELECT k, v, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, k ORDER BY v DESC) AS rn
+FROM TABLE(TUMBLE(TABLE p, DESCRIPTOR(pt), INTERVAL '1' SECOND))) WHERE rn <= 3;`, Options{File: "job.sql", Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan.Explain(), "window Top-N") {
+		t.Errorf("a Top-N over processing-time windows planned as a window Top-N:\n%s", plan.Explain())
+	}
+}
