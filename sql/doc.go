@@ -27,7 +27,13 @@
 //     inputs of one sink; a subquery numbering its
 //     rows with ROW_NUMBER() OVER (…) filtered on the number outside it
 //     (rank.go) as a Top-N or deduplication (operators/rank); OVER
-//     aggregates of a select list (over.go: operators/over, one window). All INSERTs of a file form
+//     aggregates of a select list (over.go: operators/over, one window);
+//     PROCTIME() as a processing-time attribute whose windows fire on the
+//     clock (proctime.go); temporal joins FOR SYSTEM_TIME AS OF, event or
+//     processing time (temporal.go: operators/join.NewTemporal,
+//     NewProcTemporal); a Top-N partitioned by a window table function's
+//     window_start and window_end as a window Top-N (windowrank.go:
+//     operators/rank.NewWindow). All INSERTs of a file form
 //     one job. SET options (settings.go: state TTL, key limit) apply to
 //     the queries after them.
 package sql

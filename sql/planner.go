@@ -392,6 +392,10 @@ type stream struct {
 	// columns, so that GROUP BY window_start, window_end plans a window
 	// aggregation.
 	win *tvfWindow
+	// wcols marks the columns that are a window table function's
+	// window_start (1) and window_end (2), carried through projections
+	// (see windowrank.go); nil when there are none.
+	wcols []int8
 }
 
 // tvfWindow describes the output of a window table function (window
@@ -402,6 +406,9 @@ type tvfWindow struct {
 	start, end, time int     // columns of the output
 	timeCol          int     // the DESCRIPTOR column, in input and output
 	assigner         window.Assigner
+	// procTime: the DESCRIPTOR column is a processing-time attribute
+	// (PROCTIME()): windows aggregated over it fire on the clock.
+	procTime bool
 }
 
 // env is the queries of WITH that a query can name, innermost last: each
@@ -556,6 +563,9 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 			s.keys = append(s.keys, ct.Schema.Index(k))
 		}
 	}
+	if t.ProcTime != "" {
+		return p.withProcTime(q, ft, s, t.ProcTime)
+	}
 	return s, nil
 }
 
@@ -645,7 +655,7 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 	if err != nil {
 		return nil, q.Errorf(node, "%v", err)
 	}
-	r.timeCol, r.procCol, r.keys = s.timeCol, s.procCol, s.keys
+	r.timeCol, r.procCol, r.keys, r.wcols = s.timeCol, s.procCol, s.keys, s.wcols
 	return r, nil
 }
 
@@ -657,6 +667,9 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parser.Expr) (*stream, []query.Relation, error) {
 	switch {
 	case f.Table != nil:
+		if f.Table.Node.SystemTime != nil {
+			return nil, nil, q.Errorf(f.Table.Node, "FOR SYSTEM_TIME AS OF names the right side of a temporal join: FROM s JOIN %s FOR SYSTEM_TIME AS OF s.time ON …", f.Table.Name)
+		}
 		s, rel, err := p.named(q, f.Table, e)
 		if err != nil {
 			return nil, nil, err
@@ -681,6 +694,9 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 			return nil, nil, err
 		}
 		return s, []query.Relation{{Name: f.Sub.Name, Schema: s.schema}}, nil
+	}
+	if isTemporal(f) {
+		return p.temporalJoin(q, f, e, where)
 	}
 	l, lrels, err := p.relation(q, f.L, e, where)
 	if err != nil {
@@ -831,7 +847,7 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	if err != nil {
 		return nil, query.Relation{}, err
 	}
-	if idx != in.timeCol {
+	if idx != in.timeCol && idx != in.procCol {
 		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
 			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
 	}
@@ -857,7 +873,14 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	p.g.Connect(in.id, id, runtime.Forward)
 	n := in.schema.Len()
 	s := &stream{id: id, schema: out, par: in.par, timeCol: n + 2, procCol: -1,
-		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w}}
+		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w, procTime: idx == in.procCol}}
+	if idx == in.procCol { // window_time is a processing-time attribute
+		s.timeCol, s.procCol = -1, n+2
+	}
+	if idx != in.procCol { // a window Top-N fires on watermarks: event time only
+		s.wcols = make([]int8, out.Len())
+		s.wcols[n], s.wcols[n+1] = windowStart, windowEnd
+	}
 	return s, query.Relation{Name: tv.Name, Schema: out}, nil
 }
 
@@ -931,12 +954,17 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	}
 	var exprs []expr.Expr
 	var names []string
-	timeCol := -1
+	timeCol, procCol := -1, -1
+	var wcols []int8
 	for i, it := range sel.Items {
 		if it.Star {
 			for c, f := range scope.Schema().Fields {
+				wcols = carryWindowCol(wcols, in.wcols, c, len(exprs))
 				if c == in.timeCol {
 					timeCol = len(exprs)
+				}
+				if c == in.procCol {
+					procCol = len(exprs)
 				}
 				exprs = append(exprs, expr.ColIndex(c))
 				names = append(names, f.Name)
@@ -951,6 +979,15 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 			if idx, err := q.Column(scope, c); err == nil && idx == in.timeCol {
 				timeCol = len(exprs)
 			}
+			if idx, err := q.Column(scope, c); err == nil && idx == in.procCol {
+				procCol = len(exprs)
+			}
+			if idx, err := q.Column(scope, c); err == nil {
+				wcols = carryWindowCol(wcols, in.wcols, idx, len(exprs))
+			}
+		}
+		if isProcTimeCall(it.Expr) {
+			procCol = len(exprs)
 		}
 		exprs = append(exprs, sc.Expr)
 		names = append(names, it.Name(i))
@@ -959,7 +996,8 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	if err != nil {
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
-	out.timeCol = timeCol
+	out.timeCol, out.procCol = timeCol, procCol
+	out.wcols = fitWindowCols(wcols, out.schema.Len())
 	return out, nil
 }
 
@@ -1162,7 +1200,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
 	timeCol := -1
+	procTime := false
 	if tvf != nil {
+		procTime = tvf.procTime
 		timeCol = len(pre)
 		pre = append(pre, expr.ColIndex(tvf.timeCol))
 		preNames = append(preNames, uniq(scope.Schema().Fields[tvf.timeCol].Name))
@@ -1171,10 +1211,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		if err != nil {
 			return nil, err
 		}
-		if idx != in.timeCol && in.timeCol >= 0 && len(scope.Relations()) > 1 {
+		procTime = idx == in.procCol && idx >= 0
+		if !procTime && idx != in.timeCol && in.timeCol >= 0 && len(scope.Relations()) > 1 {
 			return nil, q.Errorf(win, "%s(%s, …): %s is not the event time of the join's rows, which is %s (the left side's)", winKind, q.TextOf(winTime), q.TextOf(winTime), qualifiedName(scope, in.timeCol))
 		}
-		if idx != in.timeCol {
+		if !procTime && idx != in.timeCol {
 			name := q.TextOf(winTime)
 			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, name, name, winTime.Parts[len(winTime.Parts)-1])
 		}
@@ -1235,8 +1276,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	updating := false
 	if win != nil {
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
-			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys})
+			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys, ProcTime: procTime})
 		name = "window " + assigner.String()
+		if procTime {
+			name += " PROCTIME"
+		}
 		aggFirst += 2
 	} else {
 		ttl := p.stateTTL
@@ -1362,6 +1406,15 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			if id, ok := it.Expr.(*parser.Ident); ok {
 				if idx, err := q.Column(scope, id); err == nil && idx == tvf.time {
 					out.timeCol = i
+				}
+				if idx, err := q.Column(scope, id); err == nil && (idx == tvf.start || idx == tvf.end) {
+					if out.wcols == nil {
+						out.wcols = make([]int8, out.schema.Len())
+					}
+					out.wcols[i] = windowStart
+					if idx == tvf.end {
+						out.wcols[i] = windowEnd
+					}
 				}
 			}
 		}

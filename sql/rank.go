@@ -186,7 +186,16 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	var name string
 	orderCol := order[0].Col
 	dedup := start == 1 && end == 1 && len(order) == 1 && !in.updating && in.timeCol >= 0 && orderCol == in.timeCol
-	if dedup {
+	ws, windowed := windowRankSpec(in, partCols)
+	switch {
+	case windowed:
+		ws.Order, ws.Start, ws.End = order, start, end
+		// Window deduplication keeping the last row: ORDER BY a time DESC.
+		ws.LastFirst = start == 1 && end == 1 && len(order) == 1 && order[0].Desc && in.schema.Fields[orderCol].Type == runtime.Timestamp
+		ws.RowNumber, ws.RowNumberName, ws.MaxGroups = usesRn, rnName, p.maxStateKeys
+		newOp, out, err = rank.NewWindow(ws)
+		name = fmt.Sprintf("window Top-N rows %d..%d", start, end)
+	case dedup:
 		newOp, out, err = rank.NewDedup(rank.DedupSpec{In: in.schema, KeyCols: partCols, TimeCol: orderCol, KeepLast: order[0].Desc,
 			RowNumber: usesRn, RowNumberName: rnName, MaxGroups: p.maxStateKeys, TTL: ttl})
 		name = "deduplicate"
@@ -195,7 +204,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		} else {
 			name += " keep first"
 		}
-	} else {
+	default:
 		newOp, out, err = rank.New(rank.Spec{In: in.schema, PartitionCols: partCols, Order: order, Start: start, End: end,
 			RowNumber: usesRn, RowNumberName: rnName, UpdatingInput: in.updating, MaxGroups: p.maxStateKeys, TTL: ttl})
 		name = fmt.Sprintf("Top-N rows %d..%d", start, end)
@@ -209,7 +218,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	} else {
 		p.g.Connect(in.id, id, part)
 	}
-	ranked := &stream{id: id, schema: out, par: par, timeCol: -1, procCol: -1, updating: true}
+	ranked := &stream{id: id, schema: out, par: par, timeCol: -1, procCol: -1, updating: !windowed}
 
 	// The subquery's columns in their order: rn where ROW_NUMBER() was
 	// (NULL when nothing reads it), the hidden columns dropped.

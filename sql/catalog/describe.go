@@ -65,6 +65,9 @@ func (t *Table) Describe() string {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, null, key)
 		}
+		if t.ProcTime != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ProcTime, "TIMESTAMP(3)", "NOT NULL", "AS PROCTIME()")
+		}
 		tw.Flush()
 		for line := range strings.Lines(cols.String()) {
 			b.WriteString(strings.TrimRight(line, " \n"))

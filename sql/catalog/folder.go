@@ -27,6 +27,7 @@ type fileTable struct {
 	Rows       []RowColumn       `json:"rows,omitempty"`
 	Watermark  *fileWatermark    `json:"watermark,omitempty"`
 	PrimaryKey []string          `json:"primary_key,omitempty"`
+	ProcTime   string            `json:"proctime,omitempty"`
 	Partition  []string          `json:"partitioned_by,omitempty"`
 	Options    map[string]string `json:"options"`
 	Created    time.Time         `json:"created"`
@@ -139,7 +140,7 @@ func load(path string) (*Table, error) {
 		return nil, corrupt(path, "defines table %q, not %q", ft.Name, base)
 	}
 	t := &Table{
-		Name: ft.Name, PrimaryKey: ft.PrimaryKey, PartitionKeys: ft.Partition, Options: ft.Options,
+		Name: ft.Name, PrimaryKey: ft.PrimaryKey, ProcTime: ft.ProcTime, PartitionKeys: ft.Partition, Options: ft.Options,
 		Created: ft.Created, DefinedAt: ft.DefinedAt, SQL: ft.SQL, Rows: ft.Rows,
 	}
 	if t.Options == nil {
@@ -179,7 +180,7 @@ func typeByName(s string) runtime.Type {
 
 func encode(t *Table) ([]byte, error) {
 	ft := fileTable{
-		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, Partition: t.PartitionKeys, Options: t.Options,
+		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, ProcTime: t.ProcTime, Partition: t.PartitionKeys, Options: t.Options,
 		Created: t.Created, DefinedAt: t.DefinedAt, SQL: t.SQL, Rows: t.Rows,
 	}
 	for _, c := range t.Columns {

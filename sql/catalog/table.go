@@ -23,6 +23,11 @@ type Table struct {
 	Rows       []RowColumn
 	Watermark  *Watermark // nil: no event time
 	PrimaryKey []string   // column names; nil: none
+	// ProcTime is the name of the table's processing-time attribute, a
+	// computed column name AS PROCTIME() declared after the physical
+	// columns: not in Columns (connectors neither read nor write it), the
+	// planner adds it after the source; "" when none.
+	ProcTime string
 	// PartitionKeys are the columns of PARTITIONED BY (…), in order; nil:
 	// none.
 	PartitionKeys []string
@@ -152,10 +157,15 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 	if file != "" {
 		t.DefinedAt = fmt.Sprintf("%s:%d:%d", file, st.Line, st.Col)
 	}
-	for _, c := range ct.Columns {
+	for i, c := range ct.Columns {
 		if c.Expr != nil {
+			if call, ok := c.Expr.(*parser.Call); ok && strings.EqualFold(call.Name, "PROCTIME") && len(call.Args) == 0 && call.Over == nil &&
+				i == len(ct.Columns)-1 {
+				t.ProcTime = c.Name
+				continue
+			}
 			return nil, &parser.SyntaxError{Line: c.Pos.Line, Col: c.Pos.Col,
-				Msg: fmt.Sprintf("table %s: computed column %s (name AS expression) is not supported yet: declare it with a type and let the connector fill it", ct.Name, c.Name)}
+				Msg: fmt.Sprintf("table %s: computed column %s (name AS expression) is not supported yet, except name AS PROCTIME() as the last column: declare it with a type and let the connector fill it", ct.Name, c.Name)}
 		}
 		flat := parser.Flatten([]parser.Column{c})
 		if c.Fields != nil {

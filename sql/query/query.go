@@ -558,9 +558,8 @@ func (q *Query) table(ref parser.TableRef) (*Table, error) {
 		if len(t.Name.Parts) > 1 {
 			return nil, q.Errorf(t, "qualified table names are not supported")
 		}
-		if t.SystemTime != nil {
-			return nil, q.Errorf(t, "FOR SYSTEM_TIME AS OF (a temporal join) is not supported")
-		}
+		// FOR SYSTEM_TIME AS OF (Node.SystemTime) is the planner's: the
+		// versioned side of a temporal join.
 		tab := &Table{Node: t, Name: t.Name.Parts[0]}
 		if t.Alias != nil {
 			if t.Alias.Columns != nil {
