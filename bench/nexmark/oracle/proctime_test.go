@@ -67,11 +67,11 @@ func TestNexmarkQ12AsWrittenCountsEveryBidOnce(t *testing.T) {
 // TestNexmarkQ13AsWrittenJoinsTheSideInput runs q13's query as
 // bench/nexmark/queries writes it (a processing-time temporal join of the
 // bids with a side table, on MOD(B.auction, 10000) = S.key) and compares
-// it with the oracle at parallelism 1 and 3. The side table's DDL is
-// Flink's legacy one ('connector.type' = 'filesystem'), which Sluice does
-// not take: only that statement is swapped for Sluice's file connector
-// over the same file (data/side_input.txt); the side table is bounded, so
-// the join reads it to its end first and the result is deterministic.
+// it with the oracle at parallelism 1 and 3. The side table's DDL (a
+// source DDL, Sluice's file connector in q13.sql where Nexmark writes
+// Flink's legacy keys) reads a copy of data/side_input.txt; the side table
+// is bounded, so the join reads it to its end first and the result is
+// deterministic.
 func TestNexmarkQ13AsWrittenJoinsTheSideInput(t *testing.T) {
 	sqlite, db := loaded(t)
 	_, views, ok := strings.Cut(benchmark.DDL(), "CREATE VIEW")
