@@ -11,11 +11,11 @@
 // exact positions (line:column in the job file) for every node, so that
 // the planner can place each error where the mistake is, and it reads
 // Flink SQL as Flink users write it (Nexmark's queries q0–q22 parse as
-// written). Today the planner still reads a query statement's Text with
-// github.com/xwb1989/sqlparser through the rewrite layer in sql/query;
-// that stays only until the planner moves onto QueryStatement, and then
-// goes. Views are parsed here already (a CREATE VIEW carries its query's
-// AST), as are computed columns and watermark expressions.
+// written). The planner reads every query from this AST (sql/query binds
+// its names and translates its expressions); the MySQL-dialect parser and
+// the text rewriting it needed are gone. Views are parsed here too (a
+// CREATE VIEW carries its query's AST), as are computed columns and
+// watermark expressions.
 //
 // # The DDL
 //
