@@ -20,7 +20,7 @@ import (
 // bench/nexmark/queries writes it (a view adding PROCTIME(), a TUMBLE
 // window table function over it): its processing-time windows cannot be
 // known in advance, so the oracle's per-bidder total must equal the sum
-// of a bidder's counts over the windows, at parallelism 1 and 3, and
+// of a bidder's counts over the windows, at parallelism 1 and 4, and
 // every window must be 10 s long and aligned.
 func TestNexmarkQ12AsWrittenCountsEveryBidOnce(t *testing.T) {
 	sqlite, db := loaded(t)
@@ -34,7 +34,7 @@ func TestNexmarkQ12AsWrittenCountsEveryBidOnce(t *testing.T) {
 	}
 	q = strings.Replace(q, "'blackhole'", "'collect'", 1)
 	want := runQ(t, sqlite, db, "q12")
-	for _, par := range []int{1, 3} {
+	for _, par := range []int{1, 4} {
 		plan, err := sql.Compile(table(t, events)+"CREATE VIEW"+views+q, sql.Options{Parallelism: par})
 		if err != nil {
 			t.Fatalf("q12: %v", err)
@@ -67,7 +67,7 @@ func TestNexmarkQ12AsWrittenCountsEveryBidOnce(t *testing.T) {
 // TestNexmarkQ13AsWrittenJoinsTheSideInput runs q13's query as
 // bench/nexmark/queries writes it (a processing-time temporal join of the
 // bids with a side table, on MOD(B.auction, 10000) = S.key) and compares
-// it with the oracle at parallelism 1 and 3. The side table's DDL (a
+// it with the oracle at parallelism 1 and 4. The side table's DDL (a
 // source DDL, Sluice's file connector in q13.sql where Nexmark writes
 // Flink's legacy keys) reads a copy of data/side_input.txt; the side table
 // is bounded, so the join reads it to its end first and the result is
@@ -96,7 +96,7 @@ func TestNexmarkQ13AsWrittenJoinsTheSideInput(t *testing.T) {
 		"', 'format' = 'csv');\n\n" + q[end:]
 	q = strings.Replace(q, "'blackhole'", "'collect'", 1)
 	want := runQ(t, sqlite, db, "q13")
-	for _, par := range []int{1, 3} {
+	for _, par := range []int{1, 4} {
 		plan, err := sql.Compile(table(t, events)+"CREATE VIEW"+views+q, sql.Options{Parallelism: par})
 		if err != nil {
 			t.Fatalf("q13: %v", err)
