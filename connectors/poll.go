@@ -44,6 +44,32 @@ func (p *Pacer) Due(ctx context.Context) (now time.Time, due bool, err error) {
 	return now, true, nil
 }
 
+// Sleeper waits on one timer it reuses, for a source that paces its rows
+// inside Poll (datagen's rows-per-second, nexmark's event rate). The zero
+// value is ready; Stop releases the timer.
+type Sleeper struct{ t *time.Timer }
+
+// Sleep waits d, or until ctx ends.
+func (s *Sleeper) Sleep(ctx context.Context, d time.Duration) {
+	if s.t == nil {
+		s.t = time.NewTimer(d)
+	} else {
+		s.t.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		s.t.Stop()
+	case <-s.t.C:
+	}
+}
+
+// Stop stops the timer, if any.
+func (s *Sleeper) Stop() {
+	if s.t != nil {
+		s.t.Stop()
+	}
+}
+
 // Receive takes the next value from ch, waiting at most wait for it on t, a
 // stopped timer the caller owns (sources poll their reader goroutines this
 // way without holding up the runtime). ok is false when nothing came in

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -48,7 +49,7 @@ type Source struct {
 	polled   bool      // Poll has been called
 	t0       time.Time // of the first throttled poll
 	sent     int64     // rows emitted since t0
-	timer    *time.Timer
+	sleeper  connectors.Sleeper
 
 	atBarrier atomic.Pointer[Position]
 
@@ -135,7 +136,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		due := int64(elapsed*s.rate) - s.sent
 		if want := min(n, s.minBatch); due < want {
 			wait := time.Duration((float64(s.sent+want)/s.rate - elapsed) * float64(time.Second))
-			s.sleep(ctx, min(max(wait, 0), maxWait))
+			s.sleeper.Sleep(ctx, min(max(wait, 0), maxWait))
 			return nil, 0, nil
 		}
 		n = min(n, due)
@@ -148,19 +149,6 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		s.next += (s.par - 1) * blockRows
 	}
 	return s.b, int(s.subtask), nil
-}
-
-func (s *Source) sleep(ctx context.Context, d time.Duration) {
-	if s.timer == nil {
-		s.timer = time.NewTimer(d)
-	} else {
-		s.timer.Reset(d)
-	}
-	select {
-	case <-ctx.Done():
-		s.timer.Stop()
-	case <-s.timer.C:
-	}
 }
 
 // fill generates rows first … first+n-1 into s.b, column by column.
@@ -226,9 +214,7 @@ func (s *Source) Restore(next int64) error {
 
 // Close releases the subtask's batch; the source must not be polled again.
 func (s *Source) Close() error {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.sleeper.Stop()
 	if s.b != nil {
 		s.b.Release()
 		s.b = nil

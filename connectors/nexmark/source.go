@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -60,8 +61,8 @@ type Source struct {
 	// for a restored source the time of the earliest event its checkpoint
 	// had not emitted (so it goes on at once, not after waiting as long as
 	// it ran before).
-	anchor int64
-	timer  *time.Timer
+	anchor  int64
+	sleeper connectors.Sleeper
 
 	restored  []position
 	restoring bool
@@ -120,7 +121,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		}
 		if k == 0 {
 			wait := time.Duration(s.cfg.gen.TimeOf(s.next)-due) * time.Millisecond
-			s.sleep(ctx, min(max(wait, time.Millisecond), maxWait))
+			s.sleeper.Sleep(ctx, min(max(wait, time.Millisecond), maxWait))
 			return nil, 0, nil
 		}
 		n = k
@@ -131,19 +132,6 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		s.next += (s.par - 1) * s.block // on to this subtask's next block
 	}
 	return s.b, int(s.subtask), nil
-}
-
-func (s *Source) sleep(ctx context.Context, d time.Duration) {
-	if s.timer == nil {
-		s.timer = time.NewTimer(d)
-	} else {
-		s.timer.Reset(d)
-	}
-	select {
-	case <-ctx.Done():
-		s.timer.Stop()
-	case <-s.timer.C:
-	}
 }
 
 // fill generates events first … first+n-1 into s.b.
@@ -242,9 +230,7 @@ func setStr(v *runtime.Vector, i int, x string) {
 
 // Close releases the subtask's batch.
 func (s *Source) Close() error {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.sleeper.Stop()
 	if s.b != nil {
 		for c := range s.b.Cols {
 			s.b.Cols[c].Null = nil // ours, not the pool's
