@@ -691,7 +691,7 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 		if s, err = p.renamed(q, f.Sub, s, f.Sub.Columns); err != nil {
 			return nil, nil, err
 		}
-		return s, []query.Relation{{Name: f.Sub.Name, Schema: s.schema}}, nil
+		return s, []query.Relation{{Name: f.Sub.Name, Schema: s.schema, Inner: f.Sub.InnerColumns()}}, nil
 	}
 	if isTemporal(f) {
 		return p.temporalJoin(q, f, e, where)
@@ -900,6 +900,10 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 	if sel.From == nil {
 		return nil, q.Errorf(sel.Node, "a query needs FROM")
 	}
+	sel, err := numberedSelect(q, sel)
+	if err != nil {
+		return nil, err
+	}
 	var where []parser.Expr
 	if sel.Where != nil {
 		where = conjuncts(sel.Where)
@@ -911,6 +915,9 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 	scope, err := query.NewScope(rels...)
 	if err != nil {
 		return nil, q.Errorf(sel.From, "%v", err)
+	}
+	if err := numberedAmbiguous(q, sel, scope); err != nil {
+		return nil, err
 	}
 	aggs := collectAggregates(q, sel, scope)
 	if len(sel.GroupBy) == 0 && len(aggs) == 0 {

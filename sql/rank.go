@@ -24,8 +24,8 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		if c, ok := it.Expr.(*parser.Call); ok && (c.Over != nil || c.OverName != "") {
 			switch name := strings.ToUpper(c.Name); name {
 			case "ROW_NUMBER", "RANK", "DENSE_RANK":
-				return nil, nil, q.Errorf(c, "%s() OVER (…) is planned only as a Top-N: number the rows in a subquery and filter "+
-					"on the number outside it, SELECT … FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn FROM …) WHERE rn <= N", name)
+				return nil, nil, q.Errorf(c, "%s() OVER (…) is planned only as a Top-N: filter on the number, SELECT …, ROW_NUMBER() OVER (…) AS rn "+
+					"FROM … WHERE rn <= N, or SELECT … FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn FROM …) WHERE rn <= N", name)
 			}
 		}
 	}
@@ -37,7 +37,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	benv := e
 	switch {
 	case f.Sub != nil:
-		body, columns, node, rel = f.Sub.Body, f.Sub.Columns, f.Sub, query.Relation{Name: f.Sub.Name}
+		body, columns, node, rel = f.Sub.Body, f.Sub.Columns, f.Sub, query.Relation{Name: f.Sub.Name, Inner: f.Sub.InnerColumns()}
 	case f.Table != nil:
 		if cte, def := e.lookup(f.Table.Name); cte != nil {
 			body, columns, node, benv = cte.Body, cte.Columns, cte, def
@@ -48,6 +48,11 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		return p.relation(q, f, e, where)
 	}
 	inner := body.Selects[0]
+	if numbered, err := numberedSelect(q, inner); err != nil {
+		return nil, nil, err
+	} else if numbered != inner {
+		return p.relation(q, f, e, where) // a Top-N of its own
+	}
 	ri := -1
 	var call *parser.Call
 	for i, it := range inner.Items {
@@ -160,6 +165,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		return nil, nil, err
 	}
 	visible := in.schema.Len() - hidden
+
 	partCols := make([]int, len(w.PartitionBy))
 	for i := range partCols {
 		partCols[i] = visible + i
@@ -280,6 +286,111 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	}
 	rel.Schema = s.schema
 	return s, []query.Relation{rel}, nil
+}
+
+// numberedName is the name of the subquery that numberedSelect makes.
+const numberedName = "$numbered"
+
+// numberedSelect reads SELECT …, ROW_NUMBER() OVER (…) AS rn FROM … WHERE
+// … rn <= N …, a WHERE that filters on the ROW_NUMBER() alias of its own
+// select list (Nexmark q6 writes it; standard SQL does not know rn in
+// WHERE), as the Top-N SELECT * FROM (SELECT …, ROW_NUMBER() OVER (…) AS
+// rn FROM … WHERE the other terms) WHERE the terms on rn. Only the terms
+// on rn filter the numbered rows; the others filter the rows before they
+// are numbered, as a WHERE does. It applies when the select list has one
+// window function, ROW_NUMBER() with an alias, no GROUP BY or HAVING, and
+// a WHERE term names the alias unqualified; any other select returns sel.
+//
+// numberedAmbiguous then checks, once the FROM of the numbering select is
+// planned, that rn is not also a column of it (WHERE rn would mean that
+// column in standard SQL).
+func numberedSelect(q *query.Query, sel *query.Select) (*query.Select, error) {
+	if sel.Where == nil {
+		return sel, nil
+	}
+	var rn *query.Item
+	for _, it := range sel.Items {
+		if c, ok := it.Expr.(*parser.Call); ok && (c.Over != nil || c.OverName != "") && strings.EqualFold(c.Name, "ROW_NUMBER") && it.Alias != "" {
+			rn = it
+			break
+		}
+	}
+	if rn == nil {
+		return sel, nil
+	}
+	mentions := func(x parser.Expr) bool {
+		found := false
+		query.Walk(x, func(y parser.Expr) bool {
+			if id, ok := y.(*parser.Ident); ok && len(id.Parts) == 1 && strings.EqualFold(id.Parts[0], rn.Alias) {
+				found = true
+			}
+			return !found
+		})
+		return found
+	}
+	var on, rest []parser.Expr
+	for _, t := range conjuncts(sel.Where) {
+		if mentions(t) {
+			on = append(on, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	if len(on) == 0 {
+		return sel, nil
+	}
+	if calls := overCalls(sel); len(calls) > 1 {
+		for _, c := range calls {
+			if c != rn.Expr {
+				return nil, q.Errorf(c, "WHERE %s filters on the ROW_NUMBER() of its own select list only when that is the list's one window function: "+
+					"compute %s in an outer query", q.TextOf(on[0]), q.TextOf(c))
+			}
+		}
+	}
+	if len(sel.GroupBy) > 0 || sel.Having != nil {
+		return nil, q.Errorf(on[0], "WHERE %s filters on the ROW_NUMBER() of its own select list only without GROUP BY: "+
+			"number the groups in a subquery and filter outside it, SELECT … FROM (SELECT …, ROW_NUMBER() OVER (…) AS %s FROM … GROUP BY …) WHERE %s",
+			q.TextOf(on[0]), rn.Alias, q.TextOf(on[0]))
+	}
+	inner := *sel
+	inner.Where, inner.Numbered = and(rest), rn.Alias
+	sub := &query.Subquery{
+		Node: &parser.Derived{Query: sel.Node, Alias: &parser.Alias{Name: numberedName, Pos: sel.Node.Pos}, Pos: sel.Node.Pos},
+		Body: &query.Body{Node: sel.Node, Selects: []*query.Select{&inner}},
+		Name: numberedName,
+	}
+	return &query.Select{
+		Node:  sel.Node,
+		Items: []*query.Item{{Expr: &parser.Star{Pos: sel.Node.Pos}, Star: true}},
+		From:  &query.From{Sub: sub},
+		Where: and(on),
+	}, nil
+}
+
+// numberedAmbiguous returns an error when sel is the numbering select of
+// a numberedSelect and its FROM (scope) has a column named as its
+// ROW_NUMBER() alias, which standard SQL's WHERE would mean.
+func numberedAmbiguous(q *query.Query, sel *query.Select, scope *query.Scope) error {
+	if sel.Numbered == "" {
+		return nil
+	}
+	if _, err := scope.Resolve("", sel.Numbered); err == nil {
+		return q.Errorf(sel.Node, "%s names both a column of FROM and the ROW_NUMBER() of the select list, so WHERE %s is ambiguous: "+
+			"give ROW_NUMBER() another alias", sel.Numbered, sel.Numbered)
+	}
+	return nil
+}
+
+// and is the conjunction of terms; nil for none.
+func and(terms []parser.Expr) parser.Expr {
+	if len(terms) == 0 {
+		return nil
+	}
+	e := terms[0]
+	for _, t := range terms[1:] {
+		e = &parser.Binary{Op: "AND", L: e, R: t, OpPos: t.Position()}
+	}
+	return e
 }
 
 // rankBounds reads a WHERE term on rn as the ranks it keeps.

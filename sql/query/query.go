@@ -96,6 +96,10 @@ type Select struct {
 	Where   parser.Expr   // nil when absent
 	GroupBy []parser.Expr // in order; window calls (TUMBLE …) included
 	Having  parser.Expr   // nil when absent
+	// Numbered is the alias of the ROW_NUMBER() of a select whose WHERE
+	// filters on it, once the planner has split the filter off into an
+	// outer select (sql/rank.go); "" otherwise.
+	Numbered string
 }
 
 // Item is one element of a select list: an expression with an optional
@@ -201,6 +205,32 @@ type Subquery struct {
 	Body    *Body
 	Name    string   // its alias, or a generated name ($subquery1, …) without one
 	Columns []string // the alias's column list; nil when not written
+}
+
+// InnerColumns returns the Inner names of a subquery without an alias
+// (see Relation.Inner): for each item of its one SELECT that is a plain
+// t.c reference, unaliased or aliased c, "t.c" (lower case) → the item's
+// column. Items after a * are left out (their columns are not known
+// here). Nil for a subquery with an alias or a UNION ALL.
+func (s *Subquery) InnerColumns() map[string]int {
+	if s.Node == nil || s.Node.Alias != nil || len(s.Body.Selects) != 1 {
+		return nil
+	}
+	var out map[string]int
+	for i, it := range s.Body.Selects[0].Items {
+		if it.Star {
+			break
+		}
+		id, ok := it.Expr.(*parser.Ident)
+		if !ok || len(id.Parts) != 2 || (it.Alias != "" && !strings.EqualFold(it.Alias, id.Parts[1])) {
+			continue
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[strings.ToLower(id.Parts[0]+"."+id.Parts[1])] = i
+	}
+	return out
 }
 
 // Position is where the subquery's '(' is.

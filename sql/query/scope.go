@@ -14,6 +14,12 @@ type Relation struct {
 	Name   string // the table's name
 	Alias  string // its alias in FROM; "" when none
 	Schema *runtime.Schema
+	// Inner names columns of a subquery without an alias by the t.c
+	// references of its select list that define them (lower-case "t.c" →
+	// column), so that t.c outside means that column when no relation of
+	// the scope is called t (Nexmark q6 writes A.id over such a
+	// subquery). Nil for other relations.
+	Inner map[string]int
 }
 
 // Ref is the name that qualifies the relation's columns: its alias when it
@@ -148,6 +154,9 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 		return i, err
 	}
 	if ri < 0 {
+		if i, ok := s.resolveInner(qualifier, name); ok {
+			return i, nil
+		}
 		refs := make([]string, len(s.rels))
 		for i, r := range s.rels {
 			if r.Alias != "" && strings.EqualFold(r.Name, qualifier) {
@@ -175,6 +184,22 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 			didYouMean(name, r.Schema.Names(), "columns of "+r.Ref()))
 	}
 	return s.offs[ri] + ci, nil
+}
+
+// resolveInner resolves qualifier.name through the Inner names of the
+// scope's subqueries without an alias, when exactly one of them has it.
+func (s *Scope) resolveInner(qualifier, name string) (int, bool) {
+	key := strings.ToLower(qualifier + "." + name)
+	idx := -1
+	for ri, r := range s.rels {
+		if c, ok := r.Inner[key]; ok {
+			if idx >= 0 {
+				return -1, false
+			}
+			idx = s.offs[ri] + c
+		}
+	}
+	return idx, idx >= 0
 }
 
 // column returns the expression referring to column i of Schema: by name

@@ -109,3 +109,48 @@ WHERE ts > o.ts`)
 		t.Errorf("scope of no FROM: %v %v", s, err)
 	}
 }
+
+// TestTableOfAnUnaliasedSubqueryQualifiesItsColumnsOutside checks Inner
+// names: over (SELECT A.id, B.ts AS ts, B.amount AS price, * FROM …)
+// without an alias, A.id and B.ts name its columns (Nexmark q6), an
+// aliased item or one after * does not, a relation called A wins, and two
+// subqueries that both define A.id make it unknown.
+func TestTableOfAnUnaliasedSubqueryQualifiesItsColumnsOutside(t *testing.T) {
+	q, err := Parse("SELECT 1 FROM (SELECT A.id, B.ts AS ts, B.amount AS price, *, A.Region FROM orders A, shipments B)", Pos{Line: 1, Col: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := q.Selects[0].From.Sub.InnerColumns()
+	if len(inner) != 2 || inner["a.id"] != 0 || inner["b.ts"] != 1 {
+		t.Fatalf("inner names %v, want a.id → 0, b.ts → 1", inner)
+	}
+	sub := Relation{Name: "$subquery1", Schema: orders, Inner: inner}
+	s, err := NewScope(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, err := s.Resolve("a", "ID"); err != nil || i != 0 {
+		t.Errorf("A.id: %d, %v", i, err)
+	}
+	if i, err := s.Resolve("B", "ts"); err != nil || i != 1 {
+		t.Errorf("B.ts: %d, %v", i, err)
+	}
+	if _, err := s.Resolve("B", "amount"); err == nil || !strings.Contains(err.Error(), `unknown table "B"`) {
+		t.Errorf("B.amount (aliased price): %v", err)
+	}
+	s, _ = NewScope(Relation{Name: "orders", Alias: "A", Schema: shipments}, sub)
+	if i, err := s.Resolve("A", "id"); err != nil || i != 0 {
+		t.Errorf("A.id with a relation A: %d, %v", i, err)
+	}
+	s, _ = NewScope(sub, Relation{Name: "$subquery2", Schema: orders, Inner: inner})
+	if _, err := s.Resolve("A", "id"); err == nil {
+		t.Error("A.id of two subqueries resolved")
+	}
+	if q.Selects[0].From.Sub.Name != "$subquery1" {
+		t.Fatal(q.Selects[0].From.Sub.Name)
+	}
+	named, _ := Parse("SELECT 1 FROM (SELECT A.id FROM orders A) AS s", Pos{Line: 1, Col: 1})
+	if named.Selects[0].From.Sub.InnerColumns() != nil {
+		t.Error("an aliased subquery has inner names")
+	}
+}
