@@ -22,14 +22,20 @@
 //     the changelog holds once applied to a multiset.
 //   - Ties: the events of Config are 10 ms apart, so no two share a
 //     dateTime; Top-N (q19) and top-1 (q6) orders break price ties by the
-//     earlier dateTime, as Flink's rank keeps the earlier row.
+//     earlier dateTime. Sluice's rank keeps the earlier arrival, which at
+//     parallelism > 1 need not be the earlier bid, so a result compares
+//     exactly only where no such tie decides it: among Events(10000) no
+//     auction has two bids at its winning price (a test checks it), and
+//     q6's OVER orders distinct bids by dateTime, which never tie.
 //   - q12 groups by processing-time windows, which no batch can know: its
 //     oracle gives each bidder's total count (starttime, endtime NULL);
 //     compare the sum of a bidder's counts over the windows.
 //   - q6, which Flink cannot run (FLINK-19059), is computed as its text
 //     intends: each auction's winning bid (the highest price within the
 //     auction's lifetime), then per seller the average of the last 11
-//     winning prices (ROWS 10 PRECEDING) ordered by dateTime, per row.
+//     winning prices (ROWS 10 PRECEDING) ordered by dateTime, per row, as
+//     a BIGINT truncated toward zero (Flink's AVG of a BIGINT). The seller
+//     is written as a number; the sink's VARCHAR holds the same text.
 //   - q10 writes DATE_FORMAT(dateTime, 'yyyy-MM-dd') and 'HH:mm' in UTC.
 package oracle
 
