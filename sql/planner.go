@@ -916,7 +916,7 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 	if err != nil {
 		return nil, q.Errorf(sel.From, "%v", err)
 	}
-	if err := numberedAmbiguous(q, sel, scope); err != nil {
+	if err := whereAliases(q, sel, where, scope); err != nil {
 		return nil, err
 	}
 	aggs := collectAggregates(q, sel, scope)

@@ -301,7 +301,7 @@ const numberedName = "$numbered"
 // window function, ROW_NUMBER() with an alias, no GROUP BY or HAVING, and
 // a WHERE term names the alias unqualified; any other select returns sel.
 //
-// numberedAmbiguous then checks, once the FROM of the numbering select is
+// whereAliases then checks, once the FROM of the numbering select is
 // planned, that rn is not also a column of it (WHERE rn would mean that
 // column in standard SQL).
 func numberedSelect(q *query.Query, sel *query.Select) (*query.Select, error) {
@@ -367,16 +367,42 @@ func numberedSelect(q *query.Query, sel *query.Select) (*query.Select, error) {
 	}, nil
 }
 
-// numberedAmbiguous returns an error when sel is the numbering select of
-// a numberedSelect and its FROM (scope) has a column named as its
-// ROW_NUMBER() alias, which standard SQL's WHERE would mean.
-func numberedAmbiguous(q *query.Query, sel *query.Select, scope *query.Scope) error {
-	if sel.Numbered == "" {
-		return nil
+// whereAliases checks the names of a select's WHERE against its select
+// list once its FROM (scope) is planned: the numbering select of a
+// numberedSelect must not have a column of FROM named as its ROW_NUMBER()
+// alias (standard SQL's WHERE would mean that column), and a WHERE term
+// naming another alias of the select list, which is no column of FROM, is
+// an error that says so.
+func whereAliases(q *query.Query, sel *query.Select, where []parser.Expr, scope *query.Scope) error {
+	if sel.Numbered != "" {
+		if _, err := scope.Resolve("", sel.Numbered); err == nil {
+			return q.Errorf(sel.Node, "%s names both a column of FROM and the ROW_NUMBER() of the select list, so WHERE %s is ambiguous: "+
+				"give ROW_NUMBER() another alias", sel.Numbered, sel.Numbered)
+		}
 	}
-	if _, err := scope.Resolve("", sel.Numbered); err == nil {
-		return q.Errorf(sel.Node, "%s names both a column of FROM and the ROW_NUMBER() of the select list, so WHERE %s is ambiguous: "+
-			"give ROW_NUMBER() another alias", sel.Numbered, sel.Numbered)
+	var err error
+	for _, t := range where {
+		query.Walk(t, func(x parser.Expr) bool {
+			id, ok := x.(*parser.Ident)
+			if !ok || len(id.Parts) != 1 || err != nil {
+				return err == nil
+			}
+			if _, rerr := scope.Resolve("", id.Parts[0]); rerr == nil {
+				return true
+			}
+			for _, it := range sel.Items {
+				if it.Alias != "" && strings.EqualFold(it.Alias, id.Parts[0]) {
+					err = q.Errorf(id, "WHERE cannot read %s, an alias of the select list: WHERE filters the rows of FROM before the "+
+						"select list is computed (only a ROW_NUMBER() alias may be filtered there, as a Top-N); repeat the expression, %s",
+						id.Parts[0], q.TextOf(it.Expr))
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
