@@ -165,7 +165,6 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 		return nil, nil, err
 	}
 	visible := in.schema.Len() - hidden
-
 	partCols := make([]int, len(w.PartitionBy))
 	for i := range partCols {
 		partCols[i] = visible + i
