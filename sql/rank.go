@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -370,7 +371,7 @@ func numberedSelect(q *query.Query, sel *query.Select) (*query.Select, error) {
 // list once its FROM (scope) is planned: the numbering select of a
 // numberedSelect must not have a column of FROM named as its ROW_NUMBER()
 // alias (standard SQL's WHERE would mean that column), and a WHERE term
-// naming another alias of the select list, which is no column of FROM, is
+// that fails on an unknown column named as an alias of the select list is
 // an error that says so.
 func whereAliases(q *query.Query, sel *query.Select, where []parser.Expr, scope *query.Scope) error {
 	if sel.Numbered != "" {
@@ -379,28 +380,20 @@ func whereAliases(q *query.Query, sel *query.Select, where []parser.Expr, scope 
 				"give ROW_NUMBER() another alias", sel.Numbered, sel.Numbered)
 		}
 	}
-	var err error
 	for _, t := range where {
-		query.Walk(t, func(x parser.Expr) bool {
-			id, ok := x.(*parser.Ident)
-			if !ok || len(id.Parts) != 1 || err != nil {
-				return err == nil
+		_, err := q.Predicate(scope, t, query.Options{Clause: "WHERE"})
+		var qe *query.Error
+		if err == nil || !errors.As(err, &qe) || !strings.HasPrefix(qe.Msg, "unknown column ") {
+			continue // translated again, and any error reported, by the plan of the select
+		}
+		name := strings.Trim(qe.Near, "`")
+		for _, it := range sel.Items {
+			if it.Alias != "" && strings.EqualFold(it.Alias, name) {
+				qe.Msg = fmt.Sprintf("WHERE cannot read %s, an alias of the select list: WHERE filters the rows of FROM before the "+
+					"select list is computed (only a ROW_NUMBER() alias may be filtered there, as a Top-N); repeat the expression, %s",
+					name, q.TextOf(it.Expr))
+				return qe
 			}
-			if _, rerr := scope.Resolve("", id.Parts[0]); rerr == nil {
-				return true
-			}
-			for _, it := range sel.Items {
-				if it.Alias != "" && strings.EqualFold(it.Alias, id.Parts[0]) {
-					err = q.Errorf(id, "WHERE cannot read %s, an alias of the select list: WHERE filters the rows of FROM before the "+
-						"select list is computed (only a ROW_NUMBER() alias may be filtered there, as a Top-N); repeat the expression, %s",
-						id.Parts[0], q.TextOf(it.Expr))
-					return false
-				}
-			}
-			return true
-		})
-		if err != nil {
-			return err
 		}
 	}
 	return nil

@@ -212,3 +212,20 @@ func TestTopNTakesStateSettings(t *testing.T) {
 		t.Fatalf("explain:\n%s", plan.Explain())
 	}
 }
+
+// TestWhereMayUseTimeUnitsNamedLikeSelectAliases checks that the error for
+// a select alias read in WHERE (golden select_alias_in_where) is given only
+// for a column reference that fails: time units such as HOUR and DAY in
+// WHERE, with select aliases called hour and day, still compile.
+func TestWhereMayUseTimeUnitsNamedLikeSelectAliases(t *testing.T) {
+	src := keysSrc + "CREATE TABLE times (k BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'datagen', 'number-of-rows' = '5');\n" +
+		"INSERT INTO out SELECT HOUR(ts) AS `hour`, EXTRACT(DAY FROM ts) AS `day` FROM times " +
+		"WHERE TIMESTAMPADD(HOUR, 1, ts) > ts AND EXTRACT(DAY FROM ts) > 0 AND FLOOR(ts TO DAY) <= ts;\n"
+	if _, err := Compile(src, Options{File: "job.sql", Parallelism: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Compile(src+"INSERT INTO out SELECT k, ts AS t0 FROM times WHERE t0 > TIMESTAMP '2026-01-01 00:00:00';\n", Options{File: "job.sql", Parallelism: 1})
+	if err == nil || !strings.Contains(err.Error(), "job.sql:9:53: WHERE cannot read t0, an alias of the select list") {
+		t.Fatalf("got %v, want the alias error", err)
+	}
+}
