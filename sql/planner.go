@@ -912,6 +912,9 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 	if err != nil {
 		return nil, q.Errorf(sel.From, "%v", err)
 	}
+	if sel, err = q.ExpandStars(sel, scope); err != nil {
+		return nil, err
+	}
 	aggs := collectAggregates(q, sel, scope)
 	if len(sel.GroupBy) == 0 && len(aggs) == 0 {
 		if sel.Having != nil {

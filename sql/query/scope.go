@@ -168,6 +168,12 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 		}
 	}
 	if ci < 0 {
+		if shadowed := qualifier + "." + name; s.has(r, shadowed) {
+			// FROM t AS person, where t has a ROW column person: the alias
+			// wins, as in Flink, and the ROW's field takes both names.
+			return -1, fmt.Errorf("unknown column %q: %s is the name of table %s here, not its ROW column %s (write %s.%s)",
+				shadowed, r.Ref(), r.Name, qualifier, r.Ref(), shadowed)
+		}
 		if fields := s.rowFields([]Relation{r}, name); len(fields) > 0 {
 			return -1, fmt.Errorf("column %s.%s is a ROW: select its fields (%s)", qualifier, name, strings.Join(fields, ", "))
 		}
@@ -175,6 +181,62 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 			didYouMean(name, r.Schema.Names(), "columns of "+r.Ref()))
 	}
 	return s.offs[ri] + ci, nil
+}
+
+// has reports whether relation r has a column called name.
+func (s *Scope) has(r Relation, name string) bool {
+	for _, f := range r.Schema.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Star returns the columns that qualifier.* names, as the parts of column
+// references: the columns of the relation whose Ref is qualifier (a
+// relation wins over a ROW column of the same name, as in Flink) or, when
+// no relation is called so, the fields of ROW column qualifier. An unknown
+// qualifier is an error that suggests the nearest relation or ROW column.
+func (s *Scope) Star(qualifier string) ([][]string, error) {
+	var out [][]string
+	for _, r := range s.rels {
+		if !strings.EqualFold(r.Ref(), qualifier) {
+			continue
+		}
+		for _, f := range r.Schema.Fields {
+			out = append(out, []string{r.Ref(), f.Name})
+		}
+		return out, nil
+	}
+	if fields := s.rowFields(s.rels, qualifier); len(fields) > 0 {
+		for _, f := range fields {
+			out = append(out, []string{qualifier, f[len(qualifier)+1:]})
+		}
+		return out, nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			names = append(names, n)
+		}
+	}
+	for _, r := range s.rels {
+		if r.Alias != "" && strings.EqualFold(r.Name, qualifier) {
+			return nil, fmt.Errorf("table %s is called %s in this query: write %s.*", r.Name, r.Alias, r.Alias)
+		}
+		add(r.Ref())
+	}
+	for _, r := range s.rels {
+		for _, f := range r.Schema.Fields {
+			if row, _, ok := strings.Cut(f.Name, "."); ok {
+				add(row)
+			}
+		}
+	}
+	return nil, fmt.Errorf("unknown table or ROW column %q%s", qualifier, didYouMean(qualifier, names, "tables and ROW columns"))
 }
 
 // column returns the expression referring to column i of Schema: by name

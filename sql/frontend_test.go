@@ -1,0 +1,83 @@
+package sql
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/connectors/nexmark"
+)
+
+// TestQualifiedStarSelectsTheRowOrTheRelation checks that bid.* is the
+// fields of the ROW column bid, and that t.* over a join is t's columns
+// alone, by running both.
+func TestQualifiedStarSelectsTheRowOrTheRelation(t *testing.T) {
+	var want []string
+	for _, e := range nexmarkEvents(20000) {
+		if e.Type == nexmark.BidEvent && e.Bid.Price > 1_000_000 {
+			b := e.Bid
+			want = append(want, fmt.Sprintf("%d,%d,%d,%s", b.Auction, b.Bidder, b.Price, b.Channel))
+		}
+	}
+	sort.Strings(want)
+	for _, par := range []int{1, 2} {
+		run(t, nexmarkDDL+`
+CREATE TABLE out WITH ('connector' = 'append');
+INSERT INTO out SELECT bid.* FROM nexmark WHERE event_type = 2 AND bid.price > 1000000;`, par)
+		var got []string
+		for _, r := range collected("out").Rows() {
+			if len(r) != 7 {
+				t.Fatalf("parallelism %d: bid.* has %d columns, want the 7 fields of bid", par, len(r))
+			}
+			got = append(got, fmt.Sprintf("%v,%v,%v,%v", r[0], r[1], r[2], r[3]))
+		}
+		sort.Strings(got)
+		if len(want) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("parallelism %d: %d rows, want %d", par, len(got), len(want))
+		}
+	}
+	src := `
+CREATE TABLE a (k BIGINT, v BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '1', 'fields.k.end' = '5',
+      'fields.v.kind' = 'sequence', 'fields.v.start' = '10', 'fields.v.end' = '14');
+CREATE TABLE b (k BIGINT, w BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '3',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '2', 'fields.k.end' = '4',
+      'fields.w.kind' = 'sequence', 'fields.w.start' = '7', 'fields.w.end' = '9');
+CREATE TABLE out WITH ('connector' = 'collect');
+INSERT INTO out SELECT x.*, y.w FROM a AS x JOIN b AS y ON x.k = y.k;`
+	for _, par := range []int{1, 3} {
+		run(t, src, par)
+		if got := strings.Join(collected("out").Sorted(), " "); got != "2,11,7 3,12,8 4,13,9" {
+			t.Fatalf("parallelism %d: x.*, y.w = %s", par, got)
+		}
+	}
+}
+
+// TestUnknownStarQualifierIsAnErrorAtTheStar checks that foo.* names its
+// place and the nearest table or ROW column.
+func TestUnknownStarQualifierIsAnErrorAtTheStar(t *testing.T) {
+	for q, want := range map[string]string{
+		"SELECT foo.* FROM nexmark":             `job.sql:13:24: unknown table or ROW column "foo" (tables and ROW columns: nexmark, person, auction, bid) in "foo.*"`,
+		"SELECT event_type, bdi.* FROM nexmark": `job.sql:13:36: unknown table or ROW column "bdi" (did you mean "bid"?) in "bdi.*"`,
+		"SELECT nexmark.* FROM nexmark AS n":    `job.sql:13:24: table nexmark is called n in this query: write n.* in "nexmark.*"`,
+	} {
+		_, err := Compile(nexmarkDDL+"CREATE TABLE out WITH ('connector' = 'append');\nINSERT INTO out "+q+";", Options{File: "job.sql", Parallelism: 1})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", q, err, want)
+		}
+	}
+}
+
+// TestAliasNamedLikeARowColumnWins checks FROM nexmark AS person: person.x
+// is the table's column x, and person.id says how to reach the ROW.
+func TestAliasNamedLikeARowColumnWins(t *testing.T) {
+	_, err := Compile(nexmarkDDL+"CREATE TABLE out WITH ('connector' = 'append');\nINSERT INTO out SELECT person.id FROM nexmark AS person;", Options{File: "job.sql", Parallelism: 1})
+	want := `job.sql:13:24: unknown column "person.id": person is the name of table nexmark here, not its ROW column person (write person.person.id) in "person.id"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if _, err := Compile(nexmarkDDL+"CREATE TABLE out WITH ('connector' = 'append');\nINSERT INTO out SELECT person.event_type, person.person.id FROM nexmark AS person;", Options{File: "job.sql", Parallelism: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
