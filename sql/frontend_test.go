@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/nexmark"
+	"github.com/sluicehq/sluice/runtime"
 )
 
 // TestQualifiedStarSelectsTheRowOrTheRelation checks that bid.* is the
@@ -79,5 +80,60 @@ func TestAliasNamedLikeARowColumnWins(t *testing.T) {
 	}
 	if _, err := Compile(nexmarkDDL+"CREATE TABLE out WITH ('connector' = 'append');\nINSERT INTO out SELECT person.event_type, person.person.id FROM nexmark AS person;", Options{File: "job.sql", Parallelism: 1}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnionAllOfUpdatingBranchesKeepsRetractionsWithTheirRows checks that
+// a UNION ALL of updating branches without keys (global aggregates, at
+// parallelism 1) reaches the union's subtasks keyed by all columns, so that
+// each -U meets the +I it retracts, and that the final result is right at
+// parallelism 4.
+func TestUnionAllOfUpdatingBranchesKeepsRetractionsWithTheirRows(t *testing.T) {
+	src := `
+CREATE TABLE src (k BIGINT, v BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1000',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '0', 'fields.k.end' = '999',
+      'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '1000');
+CREATE TABLE out WITH ('connector' = 'collect');
+INSERT INTO out
+SELECT n, total FROM (
+    SELECT COUNT(*) AS n, SUM(v) AS total FROM src
+    UNION ALL
+    SELECT COUNT(*) AS n, MAX(v) AS total FROM src WHERE k < 500);`
+	plan, err := Compile(src, Options{File: "job.sql", Parallelism: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := plan.Explain()
+	_, union, ok := strings.Cut(ex, `operator "union"`)
+	if !ok {
+		t.Fatalf("no union:\n%s", ex)
+	}
+	union, _, _ = strings.Cut(union, "\noperator ")
+	if strings.Contains(union, "REBALANCE") || !strings.Contains(union, "HASH(n, total)") {
+		t.Fatalf("the updating branches must reach the union keyed:\n%s", union)
+	}
+	run(t, src, 4)
+	final := map[string]int{}
+	c := collected("out")
+	kinds := c.Kinds()
+	for i, r := range c.Strings() {
+		if k := kinds[i]; k == runtime.UpdateBefore || k == runtime.Delete {
+			final[r]--
+		} else {
+			final[r]++
+		}
+	}
+	var got []string
+	for r, n := range final {
+		for ; n > 0; n-- {
+			got = append(got, r)
+		}
+		if n < 0 {
+			t.Fatalf("%s retracted more often than added", r)
+		}
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "1000,500500 500,500" {
+		t.Fatalf("final result %v", got)
 	}
 }

@@ -629,6 +629,9 @@ func (p *planner) unionOf(outs []*stream) (*stream, error) {
 			p.g.Connect(s.id, u.id, runtime.Keyed, s.keys...)
 		case s.par == u.par:
 			p.g.Connect(s.id, u.id, runtime.Forward)
+		case s.updating:
+			// A row and its later retraction must meet in one subtask.
+			p.g.Connect(s.id, u.id, runtime.Keyed, changelogKeys(s)...)
 		default:
 			p.g.Connect(s.id, u.id, runtime.Rebalance)
 		}
