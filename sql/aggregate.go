@@ -263,6 +263,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	var name string
 	aggFirst := len(keys) // first aggregate column of the output
 	updating := false
+	if err := checkAggregates(q, pc.schema, specs, aggs, in.updating); err != nil {
+		return nil, err
+	}
 	if win != nil {
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
 			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys, ProcTime: procTime})

@@ -137,3 +137,20 @@ SELECT n, total FROM (
 		t.Fatalf("final result %v", got)
 	}
 }
+
+// TestAggregateTypeErrorsPointAtTheCall checks that an aggregate whose
+// argument has the wrong type is reported at its call, in a GROUP BY, a
+// global aggregate and a window.
+func TestAggregateTypeErrorsPointAtTheCall(t *testing.T) {
+	ddl := "CREATE TABLE t (k BIGINT, s VARCHAR, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen');\n"
+	for q, want := range map[string]string{
+		"SELECT k,\n  LISTAGG(k) AS l FROM t GROUP BY k":                                    `job.sql:3:3: LISTAGG(k): k is BIGINT, want VARCHAR (CAST it) in "LISTAGG(k)"`,
+		"SELECT COUNT(*) AS n, BOOL_AND(k) AS b FROM t":                                     `job.sql:2:38: BOOL_AND(k): k is BIGINT, want BOOLEAN in "BOOL_AND(k)"`,
+		"SELECT COUNT(*) AS n, SUM(s) AS x FROM t GROUP BY TUMBLE(ts, INTERVAL '1' SECOND)": `job.sql:2:38: SUM(s): cannot sum VARCHAR in "SUM(s)"`,
+	} {
+		_, err := Compile(ddl+"SELECT * FROM ("+q+");", Options{File: "job.sql", Parallelism: 1})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", q, err, want)
+		}
+	}
+}
