@@ -284,7 +284,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		// +I and +U rows added.
 		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys,
 			Retract: in.updating})
-		if ttl == 0 && len(keys) > 0 {
+		if ttl == 0 && p.maxStateKeys == 0 && len(keys) > 0 { // nothing bounds the state
 			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("%s:%d:%d: warning: GROUP BY without a window keeps the state of every key forever: "+
 				"bound it with SET 'table.exec.state.ttl' = '1 h' (or --state-ttl), or cap it with SET 'sluice.state.max-keys'", p.o.File, p.cur.Line, p.cur.Col))
 		}

@@ -154,3 +154,29 @@ func TestAggregateTypeErrorsPointAtTheCall(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupByWarnsOnlyWhenNothingBoundsItsState checks that the warning
+// about state kept forever is left out when SET 'sluice.state.max-keys' or
+// SET 'table.exec.state.ttl' bounds it, and names both settings otherwise.
+func TestGroupByWarnsOnlyWhenNothingBoundsItsState(t *testing.T) {
+	for set, warns := range map[string]bool{
+		"":                                      true,
+		"SET 'sluice.state.max-keys' = '1000';": false,
+		"SET 'table.exec.state.ttl' = '1 h';":   false,
+	} {
+		plan, err := Compile(keysSrc+set+"\n"+perKey, Options{File: "job.sql", Parallelism: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !warns {
+			if len(plan.Warnings) != 0 {
+				t.Errorf("%s: warnings %q", set, plan.Warnings)
+			}
+			continue
+		}
+		if len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "SET 'table.exec.state.ttl'") ||
+			!strings.Contains(plan.Warnings[0], "SET 'sluice.state.max-keys'") {
+			t.Errorf("no setting: warnings %q", plan.Warnings)
+		}
+	}
+}
