@@ -1,8 +1,11 @@
 package sql
 
 import (
+	"strings"
+
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/query"
 )
 
@@ -27,4 +30,22 @@ func checkAggregates(q *query.Query, in *runtime.Schema, specs []agg.Spec, aggs 
 		}
 	}
 	return nil
+}
+
+// windowTimeError is the error of a group window kind(col, …) whose col,
+// column idx of scope, is not the input's time attribute. A ROW's field
+// (r.ts, beside a time attribute ts) is named as such.
+func windowTimeError(q *query.Query, win parser.Expr, kind string, col *parser.Ident, idx int, scope *query.Scope, in *stream) error {
+	name := q.TextOf(col)
+	fields := scope.Schema().Fields
+	if strings.Contains(fields[idx].Name, ".") {
+		switch {
+		case in.timeCol >= 0:
+			return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not the event time of the rows, which is %s", kind, name, name, fields[in.timeCol].Name)
+		case in.procCol >= 0:
+			return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not a time attribute (the rows' processing time is %s)", kind, name, name, fields[in.procCol].Name)
+		}
+		return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not a time attribute (WATERMARK FOR declares one on a top-level column)", kind, name, name)
+	}
+	return q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", kind, name, name, col.Parts[len(col.Parts)-1])
 }

@@ -205,8 +205,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, q.Errorf(win, "%s(%s, …): %s is not the event time of the join's rows, which is %s (the left side's)", winKind, q.TextOf(winTime), q.TextOf(winTime), qualifiedName(scope, in.timeCol))
 		}
 		if !procTime && idx != in.timeCol {
-			name := q.TextOf(winTime)
-			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, name, name, winTime.Parts[len(winTime.Parts)-1])
+			return nil, windowTimeError(q, win, winKind, winTime, idx, scope, in)
 		}
 		winCol = idx
 		timeCol = len(pre)

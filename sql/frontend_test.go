@@ -180,3 +180,22 @@ func TestGroupByWarnsOnlyWhenNothingBoundsItsState(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupWindowsResolveRowFields checks that the time column of TUMBLE
+// resolves as everywhere: r.ts and t.r.ts are the ROW's field (not the
+// top-level ts), refused as not the event time, and a misspelt field is
+// an unknown field.
+func TestGroupWindowsResolveRowFields(t *testing.T) {
+	ddl := "CREATE TABLE e (k BIGINT, r ROW<ts TIMESTAMP(3), v BIGINT>, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen');\n"
+	for w, want := range map[string]string{
+		"r.ts":   `job.sql:2:33: TUMBLE(r.ts, …): r.ts is a ROW's field, not the event time of the rows, which is ts in "TUMBLE(r.ts, INTERVAL '1' SECOND)"`,
+		"e.r.ts": `job.sql:2:33: TUMBLE(e.r.ts, …): e.r.ts is a ROW's field, not the event time of the rows, which is ts in "TUMBLE(e.r.ts, INTERVAL '1' SECOND)"`,
+		"r.tss":  `job.sql:2:40: ROW column r has no field "tss" (did you mean "r.ts"?) in "r.tss"`,
+		"e.ts":   "",
+	} {
+		_, err := Compile(ddl+"SELECT COUNT(*) FROM e GROUP BY TUMBLE("+w+", INTERVAL '1' SECOND);", Options{File: "job.sql", Parallelism: 1})
+		if want == "" && err != nil || want != "" && (err == nil || err.Error() != want) {
+			t.Errorf("TUMBLE(%s):\n got %v\nwant %s", w, err, want)
+		}
+	}
+}
