@@ -1,7 +1,9 @@
 package sql
 
 import (
+	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/runtime/state"
 	"sort"
 	"strings"
 	"testing"
@@ -197,5 +199,47 @@ func TestGroupWindowsResolveRowFields(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || err.Error() != want) {
 			t.Errorf("TUMBLE(%s):\n got %v\nwant %s", w, err, want)
 		}
+	}
+}
+
+// TestStateTTLForgetsIdleKeysOfEveryKeyedOperator checks that SET
+// 'table.exec.state.ttl' reaches regular joins, Top-N, deduplication and
+// OVER aggregates (GROUP BY: TestStateTTLDropsIdleKeys): 20 keys arriving
+// 50 ms apart exceed a cap of 8 keys without a TTL, and fit under it with
+// a 100 ms TTL, which forgets each key soon after it was last seen.
+func TestStateTTLForgetsIdleKeysOfEveryKeyedOperator(t *testing.T) {
+	src := `
+CREATE TABLE keys (k BIGINT, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts, pt AS PROCTIME())
+WITH ('connector' = 'datagen', 'number-of-rows' = '20', 'rows-per-second' = '20',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '0', 'fields.k.end' = '19',
+      'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '20',
+      'fields.ts.kind' = 'sequence', 'fields.ts.step' = '50ms');
+CREATE TABLE out WITH ('connector' = 'collect');
+SET 'sluice.state.max-keys' = '8';
+`
+	for name, c := range map[string]struct{ query, op string }{
+		"join": {"INSERT INTO out SELECT a.k, b.v FROM keys AS a JOIN keys AS b ON a.k = b.k;", "join"},
+		"top-n": {"INSERT INTO out SELECT k, v FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM keys) WHERE rn <= 2;",
+			"top"},
+		"dedup": {"INSERT INTO out SELECT k, v FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY pt) AS rn FROM keys) WHERE rn = 1;",
+			"dedup"},
+		"over": {"INSERT INTO out SELECT k, SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM keys;",
+			"over"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := runPlan(t, src+c.query, Options{}); !errors.Is(err, state.ErrStateLimit) {
+				t.Fatalf("without a TTL: got %v, want the state-limit error", err)
+			}
+			plan, err := runPlan(t, src+"SET 'table.exec.state.ttl' = '100 ms';\n"+c.query, Options{})
+			if err != nil {
+				t.Fatalf("with a TTL of 100 ms: %v", err)
+			}
+			if n := collected("out").Len(); n < 20 {
+				t.Fatalf("%d rows, want at least 20", n)
+			}
+			if ex := plan.Explain(); !strings.Contains(ex, "TTL 100ms") {
+				t.Fatalf("explain does not show the TTL:\n%s", ex)
+			}
+		})
 	}
 }
