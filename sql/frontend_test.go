@@ -243,3 +243,41 @@ SET 'sluice.state.max-keys' = '8';
 		})
 	}
 }
+
+// TestRowIsNullWhenEveryFieldIs checks row IS [NOT] NULL on a flattened
+// ROW: NULL when every field is, NOT NULL when one is not. Nexmark's
+// events fill the ROW of their type alone.
+func TestRowIsNullWhenEveryFieldIs(t *testing.T) {
+	bids, others := 0, 0
+	for _, e := range nexmarkEvents(20000) {
+		if e.Type == nexmark.BidEvent {
+			bids++
+		} else {
+			others++
+		}
+	}
+	for _, par := range []int{1, 2} {
+		run(t, nexmarkDDL+`
+CREATE TABLE nobid WITH ('connector' = 'append');
+CREATE TABLE bids WITH ('connector' = 'append');
+INSERT INTO nobid SELECT event_type FROM nexmark WHERE bid IS NULL;
+INSERT INTO bids SELECT event_type, n.bid IS NULL AS b FROM nexmark AS n WHERE n.bid IS NOT NULL;`, par)
+		for _, r := range collected("nobid").Strings() {
+			if r == "2" {
+				t.Fatalf("parallelism %d: a bid has bid IS NULL", par)
+			}
+		}
+		for _, r := range collected("bids").Strings() {
+			if r != "2,FALSE" {
+				t.Fatalf("parallelism %d: bids has %s", par, r)
+			}
+		}
+		if a, b := collected("nobid").Len(), collected("bids").Len(); a != others || b != bids {
+			t.Fatalf("parallelism %d: %d rows without a bid and %d with, want %d and %d", par, a, b, others, bids)
+		}
+	}
+	_, err := Compile(nexmarkDDL+"SELECT event_type FROM nexmark WHERE bidd IS NULL;", Options{File: "job.sql", Parallelism: 1})
+	if want := `unknown column "bidd" (did you mean "bid"?)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}

@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/suggest"
@@ -105,9 +106,17 @@ func (s *Scope) Resolve(qualifier, name string) (int, error) {
 	if fields := s.rowFields(s.rels, name); len(fields) > 0 {
 		return -1, fmt.Errorf("column %s is a ROW: select its fields (%s)", name, strings.Join(fields, ", "))
 	}
-	var all []string
+	var all, rows []string
 	for _, r := range s.rels {
 		all = append(all, r.Schema.Names()...)
+		for _, f := range r.Schema.Fields {
+			if row, _, ok := strings.Cut(f.Name, "."); ok && !slices.Contains(rows, row) {
+				rows = append(rows, row)
+			}
+		}
+	}
+	if n := suggest.Nearest(name, append(slices.Clip(all), rows...)); n != "" {
+		return -1, fmt.Errorf("unknown column %q (did you mean %q?)", name, n)
 	}
 	return -1, fmt.Errorf("unknown column %q%s", name, didYouMean(name, all, "columns"))
 }
