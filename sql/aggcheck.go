@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/query"
@@ -48,4 +49,41 @@ func windowTimeError(q *query.Query, win parser.Expr, kind string, col *parser.I
 		return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not a time attribute (WATERMARK FOR declares one on a top-level column)", kind, name, name)
 	}
 	return q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", kind, name, name, col.Parts[len(col.Parts)-1])
+}
+
+// samePre returns the index in pre of an earlier column that computes e,
+// the translation of src, so that an aggregation reads a repeated argument
+// or FILTER condition (q15's price < 10000, bidder) once. Only expressions
+// without function calls are shared: a call may be volatile (PROCTIME(), a
+// user-defined function).
+func samePre(pre []expr.Expr, e expr.Expr, src parser.Expr, in *runtime.Schema) (int, bool) {
+	calls := false
+	query.Walk(src, func(x parser.Expr) bool {
+		if _, ok := x.(*parser.Call); ok {
+			calls = true
+		}
+		return !calls
+	})
+	if calls {
+		return -1, false
+	}
+	s, col := e.String(), column(e, in)
+	for i, p := range pre {
+		if p.String() == s || col >= 0 && column(p, in) == col {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// column returns the column of in that e is a bare reference to, else -1.
+func column(e expr.Expr, in *runtime.Schema) int {
+	c, err := expr.Compile(e, in)
+	if err != nil {
+		return -1
+	}
+	if i, ok := c.Column(); ok {
+		return i
+	}
+	return -1
 }

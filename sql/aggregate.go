@@ -228,8 +228,12 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 				return nil, err
 			}
 			specs[i].Filter, specs[i].HasFilter = len(pre), true
-			pre = append(pre, w.Expr)
-			preNames = append(preNames, uniq("FILTER "+q.TextOf(f)))
+			if j, ok := samePre(pre, w.Expr, f, in.schema); ok {
+				specs[i].Filter = j
+			} else {
+				pre = append(pre, w.Expr)
+				preNames = append(preNames, uniq("FILTER "+q.TextOf(f)))
+			}
 		}
 		if a.star {
 			continue
@@ -239,6 +243,10 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, err
 		}
 		specs[i].Col = len(pre)
+		if j, ok := samePre(pre, sc.Expr, a.arg, in.schema); ok {
+			specs[i].Col = j
+			continue
+		}
 		pre = append(pre, sc.Expr)
 		preNames = append(preNames, uniq(q.TextOf(a.arg)))
 	}

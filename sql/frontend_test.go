@@ -281,3 +281,87 @@ INSERT INTO bids SELECT event_type, n.bid IS NULL AS b FROM nexmark AS n WHERE n
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
+
+// TestAggregationReadsARepeatedArgumentOnce checks that the projection
+// before an aggregation computes a repeated argument or FILTER condition
+// once (Nexmark q15 repeats both), and that the results stay right at
+// parallelism 1 and 3, for a GROUP BY and for a window whose time column
+// is also an argument.
+func TestAggregationReadsARepeatedArgumentOnce(t *testing.T) {
+	src := `
+CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+WITH ('connector' = 'datagen', 'number-of-rows' = '100',
+      'fields.k.kind' = 'sequence', 'fields.k.start' = '0', 'fields.k.end' = '99',
+      'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '100',
+      'fields.ts.kind' = 'sequence', 'fields.ts.step' = '100ms');
+CREATE TABLE per WITH ('connector' = 'collect');
+CREATE TABLE win WITH ('connector' = 'append');
+INSERT INTO per SELECT k % 3 AS g, COUNT(*) FILTER (WHERE v < 50) AS a, SUM(v) FILTER (WHERE v < 50) AS b,
+    MAX(v) AS c, MIN(v) AS d, COUNT(DISTINCT v) FILTER (WHERE v < 50) AS e
+FROM src GROUP BY k % 3;
+INSERT INTO win SELECT TUMBLE_START(ts, INTERVAL '5' SECOND) AS ws, MIN(ts) AS first, MAX(ts) AS last, COUNT(*) AS n
+FROM src GROUP BY TUMBLE(ts, INTERVAL '5' SECOND);`
+	plan, err := Compile(src, Options{File: "job.sql", Parallelism: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(plan.Explain(), "\noperator ")
+	var pres []string
+	for i, b := range blocks[1:] {
+		if strings.HasPrefix(b, `"group aggregate"`) || strings.HasPrefix(b, `"window TUMBLE`) {
+			_, project, _ := strings.Cut(blocks[i], "project: ")
+			project, _, _ = strings.Cut(project, "\n")
+			pres = append(pres, project)
+		}
+	}
+	want := []string{"k % 3 AS k % 3, v < 50 AS FILTER v < 50, v AS v", "$2 AS ts"}
+	if strings.Join(pres, " | ") != strings.Join(want, " | ") {
+		t.Fatalf("pre-projections\n%q\nwant\n%q", pres, want)
+	}
+	var wantPer []string
+	for g := int64(0); g < 3; g++ {
+		var a, b, e int64
+		c, d := int64(0), int64(1000)
+		for k := g; k < 100; k += 3 {
+			v := k + 1
+			if v < 50 {
+				a, b, e = a+1, b+v, e+1
+			}
+			c, d = max(c, v), min(d, v)
+		}
+		wantPer = append(wantPer, fmt.Sprintf("%d,%d,%d,%d,%d,%d", g, a, b, c, d, e))
+	}
+	for _, par := range []int{1, 3} {
+		run(t, src, par)
+		c := collected("per")
+		final := map[string]int{}
+		kinds := c.Kinds()
+		for i, r := range c.Strings() {
+			if k := kinds[i]; k == runtime.UpdateBefore || k == runtime.Delete {
+				final[r]--
+			} else {
+				final[r]++
+			}
+		}
+		var got []string
+		for r, n := range final {
+			if n != 0 {
+				got = append(got, r)
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(wantPer, " ") {
+			t.Fatalf("parallelism %d: GROUP BY\n%v\nwant\n%v", par, got, wantPer)
+		}
+		win := collected("win").Sorted()
+		for _, w := range win {
+			parts := strings.Split(w, ",")
+			if len(parts) != 4 || parts[3] != "50" || parts[0] != parts[1] {
+				t.Fatalf("parallelism %d: window %s, want 50 rows from its start", par, w)
+			}
+		}
+		if len(win) != 2 {
+			t.Fatalf("parallelism %d: windows %v", par, win)
+		}
+	}
+}
