@@ -106,16 +106,11 @@ func (s *Scope) Resolve(qualifier, name string) (int, error) {
 	if fields := s.rowFields(s.rels, name); len(fields) > 0 {
 		return -1, fmt.Errorf("column %s is a ROW: select its fields (%s)", name, strings.Join(fields, ", "))
 	}
-	var all, rows []string
+	var all []string
 	for _, r := range s.rels {
 		all = append(all, r.Schema.Names()...)
-		for _, f := range r.Schema.Fields {
-			if row, _, ok := strings.Cut(f.Name, "."); ok && !slices.Contains(rows, row) {
-				rows = append(rows, row)
-			}
-		}
 	}
-	if n := suggest.Nearest(name, append(slices.Clip(all), rows...)); n != "" {
+	if n := suggest.Nearest(name, append(slices.Clip(all), s.rowNames()...)); n != "" {
 		return -1, fmt.Errorf("unknown column %q (did you mean %q?)", name, n)
 	}
 	return -1, fmt.Errorf("unknown column %q%s", name, didYouMean(name, all, "columns"))
@@ -164,6 +159,9 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 			}
 			refs[i] = r.Ref()
 		}
+		if rows := s.rowNames(); len(rows) > 0 {
+			return -1, fmt.Errorf("unknown table or ROW column %q%s", qualifier, didYouMean(qualifier, append(refs, rows...), "tables and ROW columns"))
+		}
 		return -1, fmt.Errorf("unknown table %q%s", qualifier, didYouMean(qualifier, refs, "tables"))
 	}
 	r := s.rels[ri]
@@ -190,6 +188,20 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 			didYouMean(name, r.Schema.Names(), "columns of "+r.Ref()))
 	}
 	return s.offs[ri] + ci, nil
+}
+
+// rowNames returns the names of the scope's ROW columns (the prefixes of
+// its flattened row.field columns), each once, in order.
+func (s *Scope) rowNames() []string {
+	var rows []string
+	for _, r := range s.rels {
+		for _, f := range r.Schema.Fields {
+			if row, _, ok := strings.Cut(f.Name, "."); ok && !slices.ContainsFunc(rows, func(x string) bool { return strings.EqualFold(x, row) }) {
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows
 }
 
 // has reports whether relation r has a column called name.
@@ -238,12 +250,8 @@ func (s *Scope) Star(qualifier string) ([][]string, error) {
 		}
 		add(r.Ref())
 	}
-	for _, r := range s.rels {
-		for _, f := range r.Schema.Fields {
-			if row, _, ok := strings.Cut(f.Name, "."); ok {
-				add(row)
-			}
-		}
+	for _, row := range s.rowNames() {
+		add(row)
 	}
 	return nil, fmt.Errorf("unknown table or ROW column %q%s", qualifier, didYouMean(qualifier, names, "tables and ROW columns"))
 }
