@@ -365,3 +365,34 @@ FROM src GROUP BY TUMBLE(ts, INTERVAL '5' SECOND);`
 		}
 	}
 }
+
+// TestRepeatedSelectItemIsComputedOnce checks a select list that repeats
+// a column and an expression: explain says each repeat is computed once,
+// and every column holds its value.
+func TestRepeatedSelectItemIsComputedOnce(t *testing.T) {
+	var want []string
+	for _, e := range nexmarkEvents(20000) {
+		if e.Type == nexmark.BidEvent && e.Bid.Price > 1_000_000 {
+			p := e.Bid.Price
+			want = append(want, fmt.Sprintf("%d,%d,%d,%d", p, p, 2*p, 2*p))
+		}
+	}
+	sort.Strings(want)
+	src := nexmarkDDL + `
+CREATE TABLE out WITH ('connector' = 'append');
+INSERT INTO out SELECT bid.price AS a, bid.price AS b, bid.price * 2 AS c, bid.price * 2 AS d
+FROM nexmark WHERE event_type = 2 AND bid.price > 1000000;`
+	plan, err := Compile(src, Options{File: "job.sql", Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex := plan.Explain(); !strings.Contains(ex, "`bid.price` AS b (computed once, as a)") || !strings.Contains(ex, "`bid.price` * 2 AS d (computed once, as c)") {
+		t.Fatalf("explain:\n%s", ex)
+	}
+	for _, par := range []int{1, 2} {
+		run(t, src, par)
+		if got := collected("out").Sorted(); len(want) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("parallelism %d: %d rows, want %d", par, len(got), len(want))
+		}
+	}
+}
