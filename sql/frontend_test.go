@@ -396,3 +396,20 @@ FROM nexmark WHERE event_type = 2 AND bid.price > 1000000;`
 		}
 	}
 }
+
+// TestWindowTableFunctionResolvesRowFields checks DESCRIPTOR(row.field):
+// the field resolves as everywhere, then is refused as not a time
+// attribute, and a misspelt field suggests the right one.
+func TestWindowTableFunctionResolvesRowFields(t *testing.T) {
+	for d, want := range map[string]string{
+		"bid.dateTime": `job.sql:12:80: DESCRIPTOR(bid.dateTime): bid.dateTime is a ROW's field, not a time attribute of nexmark (a WATERMARK is declared on a top-level column) in "bid.dateTime"`,
+		"bid.dateTme":  `job.sql:12:80: ROW column bid has no field "dateTme" (did you mean "bid.dateTime"?) in "bid.dateTme"`,
+		"dateTime":     "",
+	} {
+		_, err := Compile(nexmarkDDL+"SELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE nexmark, DESCRIPTOR("+d+
+			"), INTERVAL '1' SECOND)) GROUP BY window_start, window_end;", Options{File: "job.sql", Parallelism: 1})
+		if want == "" && err != nil || want != "" && (err == nil || err.Error() != want) {
+			t.Errorf("DESCRIPTOR(%s):\n got %v\nwant %s", d, err, want)
+		}
+	}
+}

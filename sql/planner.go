@@ -849,6 +849,10 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 		return nil, query.Relation{}, err
 	}
 	if idx != in.timeCol && idx != in.procCol {
+		if name := q.TextOf(tv.TimeCol); len(tv.TimeCol.Parts) > 1 {
+			return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is a ROW's field, not a time attribute of %s (a WATERMARK is declared on a top-level column)",
+				name, name, tv.Table.Name)
+		}
 		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
 			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
 	}
