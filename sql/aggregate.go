@@ -205,8 +205,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, q.Errorf(win, "%s(%s, …): %s is not the event time of the join's rows, which is %s (the left side's)", winKind, q.TextOf(winTime), q.TextOf(winTime), qualifiedName(scope, in.timeCol))
 		}
 		if !procTime && idx != in.timeCol {
-			name := q.TextOf(winTime)
-			return nil, q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", winKind, name, name, winTime.Parts[len(winTime.Parts)-1])
+			return nil, windowTimeError(q, win, winKind, winTime, idx, scope, in)
 		}
 		winCol = idx
 		timeCol = len(pre)
@@ -229,8 +228,12 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 				return nil, err
 			}
 			specs[i].Filter, specs[i].HasFilter = len(pre), true
-			pre = append(pre, w.Expr)
-			preNames = append(preNames, uniq("FILTER "+q.TextOf(f)))
+			if j, ok := samePre(pre, w.Expr, f, in.schema); ok {
+				specs[i].Filter = j
+			} else {
+				pre = append(pre, w.Expr)
+				preNames = append(preNames, uniq("FILTER "+q.TextOf(f)))
+			}
 		}
 		if a.star {
 			continue
@@ -240,6 +243,10 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, err
 		}
 		specs[i].Col = len(pre)
+		if j, ok := samePre(pre, sc.Expr, a.arg, in.schema); ok {
+			specs[i].Col = j
+			continue
+		}
 		pre = append(pre, sc.Expr)
 		preNames = append(preNames, uniq(q.TextOf(a.arg)))
 	}
@@ -263,6 +270,9 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	var name string
 	aggFirst := len(keys) // first aggregate column of the output
 	updating := false
+	if err := checkAggregates(q, pc.schema, specs, aggs, in.updating); err != nil {
+		return nil, err
+	}
 	if win != nil {
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
 			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys, ProcTime: procTime})
@@ -281,7 +291,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		// +I and +U rows added.
 		newOp, aggOut, err = groupagg.New(groupagg.Spec{In: pc.schema, KeyCols: keyCols, Aggs: specs, TTL: ttl, MaxGroups: p.maxStateKeys,
 			Retract: in.updating})
-		if ttl == 0 && len(keys) > 0 {
+		if ttl == 0 && p.maxStateKeys == 0 && len(keys) > 0 { // nothing bounds the state
 			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("%s:%d:%d: warning: GROUP BY without a window keeps the state of every key forever: "+
 				"bound it with SET 'table.exec.state.ttl' = '1 h' (or --state-ttl), or cap it with SET 'sluice.state.max-keys'", p.o.File, p.cur.Line, p.cur.Col))
 		}

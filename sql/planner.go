@@ -629,6 +629,9 @@ func (p *planner) unionOf(outs []*stream) (*stream, error) {
 			p.g.Connect(s.id, u.id, runtime.Keyed, s.keys...)
 		case s.par == u.par:
 			p.g.Connect(s.id, u.id, runtime.Forward)
+		case s.updating:
+			// A row and its later retraction must meet in one subtask.
+			p.g.Connect(s.id, u.id, runtime.Keyed, changelogKeys(s)...)
 		default:
 			p.g.Connect(s.id, u.id, runtime.Rebalance)
 		}
@@ -846,6 +849,10 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 		return nil, query.Relation{}, err
 	}
 	if idx != in.timeCol && idx != in.procCol {
+		if name := q.TextOf(tv.TimeCol); len(tv.TimeCol.Parts) > 1 {
+			return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is a ROW's field, not a time attribute of %s (a WATERMARK is declared on a top-level column)",
+				name, name, tv.Table.Name)
+		}
 		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
 			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
 	}
@@ -917,6 +924,9 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 		return nil, q.Errorf(sel.From, "%v", err)
 	}
 	if err := whereAliases(q, sel, where, scope); err != nil {
+		return nil, err
+	}
+	if sel, err = q.ExpandStars(sel, scope); err != nil {
 		return nil, err
 	}
 	aggs := collectAggregates(q, sel, scope)

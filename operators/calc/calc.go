@@ -10,6 +10,8 @@ package calc
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/operators/expr"
@@ -75,6 +77,7 @@ type calc struct {
 	dropAll bool // the filter is constantly FALSE or NULL
 	proj    []*expr.Compiled
 	cols    []int // projection i is a bare reference to input column cols[i], or -1
+	same    []int // projection i repeats the earlier projection same[i] (computed once), or -1
 	schema  *runtime.Schema
 	out     *runtime.Batch
 	own     []runtime.Vector // out's own vectors while it shares input columns
@@ -109,7 +112,11 @@ func newCalc(in *runtime.Schema, where expr.Expr, project []expr.Expr, schema *r
 		if !ok {
 			col = -1
 		}
-		c.proj, c.cols = append(c.proj, pc), append(c.cols, col)
+		j := -1
+		if !callRE.MatchString(p.String()) { // a call may be volatile: compute it each time
+			j = slices.IndexFunc(c.proj, func(q *expr.Compiled) bool { return q.String() == p.String() })
+		}
+		c.proj, c.cols, c.same = append(c.proj, pc), append(c.cols, col), append(c.same, j)
 	}
 	c.out = runtime.NewBatch(schema)
 	c.own = make([]runtime.Vector, len(project))
@@ -160,13 +167,19 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 			shared = true
 			continue
 		}
+		if j := c.same[i]; j >= 0 { // a repeated projection: lend the first one's column
+			c.own[i] = ob.Cols[i]
+			ob.Cols[i] = sliceVector(&ob.Cols[j], n, ob.Cols[i].Type)
+			shared = true
+			continue
+		}
 		p.Eval(in, &ob.Cols[i])
 		if err := p.Err(); err != nil {
 			err = c.evalError(fmt.Sprintf("column %s = %s", c.schema.Fields[i].Name, p), in, err)
 			c.view = runtime.Batch{}
-			if shared { // give the input's columns back
+			if shared { // give the lent columns back
 				for j := 0; j < i; j++ {
-					if c.cols[j] >= 0 {
+					if c.lent(j, in) {
 						ob.Cols[j], c.own[j] = c.own[j], runtime.Vector{}
 					}
 				}
@@ -184,14 +197,24 @@ func (c *calc) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	}
 	err := out.Emit(ob)
 	if shared {
-		for i, col := range c.cols {
-			if col >= 0 && in.Sel == nil {
+		for i := range c.cols {
+			if c.lent(i, in) {
 				ob.Cols[i], c.own[i] = c.own[i], runtime.Vector{}
 			}
 		}
 	}
 	return err
 }
+
+// lent reports whether ProcessBatch lends output column i, for in: a bare
+// column reference of an input without a selection shares the input's
+// column, a repeated projection the column of its first occurrence.
+func (c *calc) lent(i int, in *runtime.Batch) bool {
+	return c.cols[i] >= 0 && in.Sel == nil || c.same[i] >= 0
+}
+
+// callRE matches the text of an expression that calls a function.
+var callRE = regexp.MustCompile(`[A-Za-z0-9_]\(`)
 
 // evalError is the error of a row whose evaluation failed (an integer
 // overflow): it names what was computed (the output column, or WHERE), the
@@ -262,6 +285,9 @@ func (c *calc) Describe() string {
 		parts := make([]string, len(c.proj))
 		for i, p := range c.proj {
 			parts[i] = fmt.Sprintf("%s AS %s", p, c.schema.Fields[i].Name)
+			if j := c.same[i]; j >= 0 {
+				parts[i] = fmt.Sprintf("%s AS %s (computed once, as %s)", p, c.schema.Fields[i].Name, c.schema.Fields[j].Name)
+			}
 		}
 		fmt.Fprintf(&b, "project: %s\n", strings.Join(parts, ", "))
 	}

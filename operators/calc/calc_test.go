@@ -337,3 +337,47 @@ func TestJob(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedProjectionIsComputedOnce checks that a projection repeated
+// in one calc (the same column read under a filter, the same arithmetic)
+// is computed once and its column lent to the repeats, batch after batch,
+// while a function call, which may be volatile, is computed each time.
+func TestRepeatedProjectionIsComputedOnce(t *testing.T) {
+	kPlus1 := func() expr.Expr { return expr.Add(expr.Col("k"), expr.Int(1)) }
+	op, _ := mustNew(t, expr.Ne(expr.Col("name"), expr.Str("cat")),
+		[]expr.Expr{kPlus1(), expr.Col("name"), kPlus1(), expr.Col("name"), expr.Call("UPPER", expr.Col("name")), expr.Call("UPPER", expr.Col("name"))},
+		[]string{"a", "n", "b", "n2", "u", "u2"})
+	if d := op.(interface{ Describe() string }).Describe(); !strings.Contains(d, "k + 1 AS b (computed once, as a), name AS n2 (computed once, as n), UPPER(name) AS u, UPPER(name) AS u2") {
+		t.Fatalf("describe:\n%s", d)
+	}
+	var got []string
+	for _, rows := range [][]int64{{0, 1, 3, 4}, {5, 6, 7, 8, 9}} {
+		var b []([]runtime.Value)
+		for _, k := range rows {
+			b = append(b, row(k))
+		}
+		out := emitFunc(func(l *runtime.Batch) error {
+			if &l.Cols[2].I64[0] != &l.Cols[0].I64[0] || &l.Cols[3].Str[0] != &l.Cols[1].Str[0] {
+				t.Fatal("a repeated projection should lend the column of its first occurrence")
+			}
+			if &l.Cols[5].Str[0] == &l.Cols[4].Str[0] {
+				t.Fatal("a repeated function call should be computed each time")
+			}
+			got = append(got, rttest.Strings(l)...)
+			return nil
+		})
+		if err := op.ProcessBatch(0, rttest.NewBatch(schema, b...), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"1,ant,1,ant,ANT,ANT", "2,bee,2,bee,BEE,BEE", "5,ant,5,ant,ANT,ANT",
+		"6,bee,6,bee,BEE,BEE", "7,ape,7,ape,APE,APE", "9,ant,9,ant,ANT,ANT", "10,bee,10,bee,BEE,BEE"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// emitFunc is an Output calling itself.
+type emitFunc func(*runtime.Batch) error
+
+func (f emitFunc) Emit(b *runtime.Batch) error { return f(b) }

@@ -756,6 +756,12 @@ func (p *parser) watermark() (*Watermark, token, error) {
 	if w.Column, col, err = p.name("column name"); err != nil {
 		return nil, col, err
 	}
+	if p.peek().isPunct(".") {
+		e := p.errAt(col, "a watermark on a ROW's field is not supported")
+		e.Near = nearText(col.text + "." + p.peekAt(1).text)
+		e.Hint = "declare the event time as a top-level TIMESTAMP(3) column, as Nexmark's `dateTime`, and WATERMARK FOR it"
+		return nil, col, e
+	}
 	if err := p.expectKeyword("AS"); err != nil {
 		return nil, col, err
 	}

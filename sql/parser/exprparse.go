@@ -445,12 +445,20 @@ func (p *parser) call(name string, nt token) (Expr, error) {
 		return nil, p.want("')' to close " + of + " at " + nt.pos.String())
 	}
 	c.End = p.endOf()
+	if f := p.peek(); f.is("FILTER") && p.peekAt(1).is("WHERE") {
+		e := p.errAt(p.peekAt(1), "FILTER takes its condition in parentheses")
+		e.Hint = "write FILTER (WHERE condition)"
+		return nil, e
+	}
 	if f := p.peek(); f.is("FILTER") && p.peekAt(1).isPunct("(") {
 		p.i++
 		fo := p.next()
-		if err := p.wantKeyword("WHERE", "after FILTER ("); err != nil {
-			return nil, err
+		if !p.peek().is("WHERE") {
+			e := p.want("WHERE after FILTER (")
+			e.Hint = "write FILTER (WHERE condition)"
+			return nil, e
 		}
+		p.i++
 		var err error
 		if c.Filter, err = p.expr(); err != nil {
 			return nil, err

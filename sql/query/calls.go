@@ -165,7 +165,7 @@ func windowArgs(f *parser.Call, kind string) (*parser.Ident, []time.Duration, er
 		return nil, nil, &windowArgError{nil, name + " takes " + windowUsage[kind]}
 	}
 	col, ok := f.Args[0].(*parser.Ident)
-	if !ok || len(col.Parts) > 2 {
+	if !ok || len(col.Parts) > 3 { // ts, t.ts, row.ts or t.row.ts
 		return nil, nil, &windowArgError{f.Args[0], "the first argument of " + name + " must be a time column"}
 	}
 	var ds []time.Duration

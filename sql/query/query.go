@@ -546,7 +546,7 @@ func (q *Query) tvf(tf *parser.TableFunc) (*TVF, error) {
 		return nil, q.Errorf(ta, "TABLE … PARTITION BY is not supported")
 	}
 	d, ok := c.Args[1].(*parser.Descriptor)
-	if !ok || len(d.Columns) != 1 || len(d.Columns[0].Parts) != 1 {
+	if !ok || len(d.Columns) != 1 || len(d.Columns[0].Parts) > 2 { // ts, or a ROW's field row.ts
 		return nil, q.Errorf(c.Args[1], "the second argument of %s must be DESCRIPTOR(time column), as %s", kind, usage)
 	}
 	t := &TVF{Node: tf, Kind: kind, Table: &Table{Node: &parser.TableName{Name: ta.Name}, Name: ta.Name.Parts[0]},

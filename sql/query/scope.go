@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/suggest"
@@ -115,6 +116,9 @@ func (s *Scope) Resolve(qualifier, name string) (int, error) {
 	for _, r := range s.rels {
 		all = append(all, r.Schema.Names()...)
 	}
+	if n := suggest.Nearest(name, append(slices.Clip(all), s.rowNames()...)); n != "" {
+		return -1, fmt.Errorf("unknown column %q (did you mean %q?)", name, n)
+	}
 	return -1, fmt.Errorf("unknown column %q%s", name, didYouMean(name, all, "columns"))
 }
 
@@ -164,6 +168,9 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 			}
 			refs[i] = r.Ref()
 		}
+		if rows := s.rowNames(); len(rows) > 0 {
+			return -1, fmt.Errorf("unknown table or ROW column %q%s", qualifier, didYouMean(qualifier, append(refs, rows...), "tables and ROW columns"))
+		}
 		return -1, fmt.Errorf("unknown table %q%s", qualifier, didYouMean(qualifier, refs, "tables"))
 	}
 	r := s.rels[ri]
@@ -177,6 +184,12 @@ func (s *Scope) resolveIn(qualifier, name string) (int, error) {
 		}
 	}
 	if ci < 0 {
+		if shadowed := qualifier + "." + name; s.has(r, shadowed) {
+			// FROM t AS person, where t has a ROW column person: the alias
+			// wins, as in Flink, and the ROW's field takes both names.
+			return -1, fmt.Errorf("unknown column %q: %s is the name of table %s here, not its ROW column %s (write %s.%s)",
+				shadowed, r.Ref(), r.Name, qualifier, r.Ref(), shadowed)
+		}
 		if fields := s.rowFields([]Relation{r}, name); len(fields) > 0 {
 			return -1, fmt.Errorf("column %s.%s is a ROW: select its fields (%s)", qualifier, name, strings.Join(fields, ", "))
 		}
@@ -200,6 +213,72 @@ func (s *Scope) resolveInner(qualifier, name string) (int, bool) {
 		}
 	}
 	return idx, idx >= 0
+}
+
+// rowNames returns the names of the scope's ROW columns (the prefixes of
+// its flattened row.field columns), each once, in order.
+func (s *Scope) rowNames() []string {
+	var rows []string
+	for _, r := range s.rels {
+		for _, f := range r.Schema.Fields {
+			if row, _, ok := strings.Cut(f.Name, "."); ok && !slices.ContainsFunc(rows, func(x string) bool { return strings.EqualFold(x, row) }) {
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows
+}
+
+// has reports whether relation r has a column called name.
+func (s *Scope) has(r Relation, name string) bool {
+	for _, f := range r.Schema.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Star returns the columns that qualifier.* names, as the parts of column
+// references: the columns of the relation whose Ref is qualifier (a
+// relation wins over a ROW column of the same name, as in Flink) or, when
+// no relation is called so, the fields of ROW column qualifier. An unknown
+// qualifier is an error that suggests the nearest relation or ROW column.
+func (s *Scope) Star(qualifier string) ([][]string, error) {
+	var out [][]string
+	for _, r := range s.rels {
+		if !strings.EqualFold(r.Ref(), qualifier) {
+			continue
+		}
+		for _, f := range r.Schema.Fields {
+			out = append(out, []string{r.Ref(), f.Name})
+		}
+		return out, nil
+	}
+	if fields := s.rowFields(s.rels, qualifier); len(fields) > 0 {
+		for _, f := range fields {
+			out = append(out, []string{qualifier, f[len(qualifier)+1:]})
+		}
+		return out, nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			names = append(names, n)
+		}
+	}
+	for _, r := range s.rels {
+		if r.Alias != "" && strings.EqualFold(r.Name, qualifier) {
+			return nil, fmt.Errorf("table %s is called %s in this query: write %s.*", r.Name, r.Alias, r.Alias)
+		}
+		add(r.Ref())
+	}
+	for _, row := range s.rowNames() {
+		add(row)
+	}
+	return nil, fmt.Errorf("unknown table or ROW column %q%s", qualifier, didYouMean(qualifier, names, "tables and ROW columns"))
 }
 
 // column returns the expression referring to column i of Schema: by name

@@ -411,6 +411,9 @@ func (t *translator) is(e *parser.Is) (expr.Expr, error) {
 	if e.From != nil {
 		return nil, t.q.Errorf(e, "IS DISTINCT FROM is not supported")
 	}
+	if x, ok := t.rowIsNull(e); ok {
+		return x, nil
+	}
 	x, err := t.expr(e.X)
 	if err != nil {
 		return nil, err
@@ -438,6 +441,49 @@ func (t *translator) is(e *parser.Is) (expr.Expr, error) {
 		return expr.IsNotNull(x), nil
 	}
 	return nil, t.q.Errorf(e, "unsupported expression")
+}
+
+// rowIsNull translates row IS [NOT] NULL, row a ROW column: a ROW is its
+// fields, so it is NULL when every field is (and NOT NULL when one is
+// not). ok is false when e is not of this form.
+func (t *translator) rowIsNull(e *parser.Is) (x expr.Expr, ok bool) {
+	c, isCol := e.X.(*parser.Ident)
+	if !isCol || e.What != "NULL" || t.o.Subst != nil || len(c.Parts) > 2 {
+		return nil, false
+	}
+	if _, err := t.q.Column(t.s, c); err == nil {
+		return nil, false
+	}
+	var fields []string
+	if len(c.Parts) == 1 {
+		fields = t.s.rowFields(t.s.rels, c.Parts[0])
+	} else {
+		for _, r := range t.s.rels {
+			if strings.EqualFold(r.Ref(), c.Parts[0]) {
+				fields = t.s.rowFields([]Relation{r}, c.Parts[1])
+			}
+		}
+	}
+	var nulls []expr.Expr
+	for _, f := range fields {
+		parts := []string{f}
+		if len(c.Parts) == 2 {
+			parts = []string{c.Parts[0], f}
+		}
+		i, err := t.q.Column(t.s, &parser.Ident{Parts: parts, Pos: c.Pos, End: c.End})
+		if err != nil {
+			return nil, false
+		}
+		nulls = append(nulls, expr.IsNull(t.s.column(i)))
+	}
+	if len(nulls) == 0 {
+		return nil, false
+	}
+	x = expr.And(nulls...)
+	if e.Not {
+		x = expr.Not(x)
+	}
+	return x, true
 }
 
 func (t *translator) caseWhen(e *parser.Case) (expr.Expr, error) {

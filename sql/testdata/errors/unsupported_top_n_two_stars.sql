@@ -1,0 +1,5 @@
+CREATE TABLE t (k BIGINT, v BIGINT, s VARCHAR, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+  WITH ('connector' = 'datagen', 'number-of-rows' = '3');
+CREATE TABLE out WITH ('connector' = 'print');
+INSERT INTO out SELECT k FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn, * FROM t) WHERE rn <= 3;
