@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -184,7 +185,14 @@ func (p *planner) computed(q *query.Query, ft *query.Table, t *catalog.Table) (*
 		cq := &query.Query{Text: c.Expr, Base: at, Functions: p.functions}
 		x, err := p.computedExpr(cq, t, c.Name, e)
 		if err != nil {
-			return nil, q.Errorf(ft, "table %s: computed column %s AS %s: %v", t.Name, c.Name, c.Expr, err)
+			// The error is placed at ft; its place in the expression's
+			// text says nothing there.
+			msg := err.Error()
+			var qe *query.Error
+			if errors.As(err, &qe) {
+				msg = strings.TrimPrefix(msg, "line "+qe.Pos.String()+": ")
+			}
+			return nil, &query.Error{Pos: q.Pos(ft), Msg: fmt.Sprintf("table %s: computed column %s AS %s: %s", t.Name, c.Name, c.Expr, msg)}
 		}
 		if c.ProcTime() && out.procCol < 0 {
 			out.procCol = len(exprs)

@@ -434,3 +434,32 @@ INSERT INTO out SELECT TUMBLE_START(et, INTERVAL '10' SECOND), COUNT(*), SUM(sq)
 		}
 	}
 }
+
+// TestComputedColumnErrorWhereTheTableIsRead checks that a computed column
+// of a folder catalog that no longer types (its file edited to call an
+// unknown function) is an error at the table's use, naming the table, the
+// column and the reason.
+func TestComputedColumnErrorWhereTheTableIsRead(t *testing.T) {
+	dir := t.TempDir()
+	cat, err := catalog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile("CREATE TABLE t (k BIGINT, d AS k + 1) WITH ('connector' = 'datagen', 'number-of-rows' = '2');",
+		Options{File: "create.sql", Parallelism: 1, Catalog: cat}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "t.json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), "`k` + 1", "FOO(`k`)", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile("CREATE TABLE out WITH ('connector' = 'append');\nINSERT INTO out SELECT d FROM t;", Options{File: "use.sql", Parallelism: 1, Catalog: cat})
+	want := "use.sql:2:31: table t: computed column d AS FOO(`k`): unknown function FOO"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want %s…", err, want)
+	}
+}
