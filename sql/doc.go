@@ -29,7 +29,9 @@
 //     (rank.go) as a Top-N or deduplication (operators/rank); OVER
 //     aggregates of a select list (over.go: operators/over, one window);
 //     PROCTIME() as a processing-time attribute whose windows fire on the
-//     clock (proctime.go); temporal joins FOR SYSTEM_TIME AS OF, event or
+//     clock (proctime.go); a table's computed columns (name AS expr,
+//     a watermark on one too), computed in its source's subtasks
+//     (computed.go); temporal joins FOR SYSTEM_TIME AS OF, event or
 //     processing time (temporal.go: operators/join.NewTemporal,
 //     NewProcTemporal); a Top-N partitioned by a window table function's
 //     window_start and window_end as a window Top-N (windowrank.go:

@@ -183,6 +183,9 @@ func (p *planner) statement(st parser.Statement) error {
 		if err != nil {
 			return p.errAt(st, err)
 		}
+		if err := p.checkComputed(st, n, t); err != nil {
+			return p.errAt(st, err)
+		}
 		if err := p.checkConnector(t, n); err != nil {
 			return p.errAt(st, err)
 		}
@@ -466,6 +469,9 @@ func (p *planner) insertColumns(q *query.Query, t *catalog.Table, outs []*stream
 	}
 	for j, c := range q.Target.Columns {
 		i := schema.Index(c)
+		if cc := t.ComputedColumn(c); i < 0 && cc != nil {
+			return nil, errAt("column %s of %s is a computed column (AS %s): INSERT writes the physical columns only", cc.Name, t.Name, cc.Expr)
+		}
 		if i < 0 {
 			msg := fmt.Sprintf("table %s has no column %q", t.Name, c)
 			msg += suggest.Hint(c, schema.Names())
@@ -550,19 +556,29 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	if par <= 0 {
 		par = p.o.Parallelism
 	}
-	wm := runtime.NoWatermarks
-	if ct.TimeColumn >= 0 {
-		wm = runtime.WatermarkStrategy{TimeColumn: ct.TimeColumn, MaxOutOfOrderness: ct.MaxOutOfOrderness, IdleTimeout: idle}
-	}
-	id := p.g.AddSource(t.Name, ct.Schema, par, newSource, wm)
-	s := &stream{id: id, schema: ct.Schema, par: par, timeCol: ct.TimeColumn, procCol: -1, updating: ct.Updates}
-	if ct.Updates {
-		for _, k := range t.PrimaryKey {
-			s.keys = append(s.keys, ct.Schema.Index(k))
+	// Computed columns are computed in the source's subtasks (computed.go),
+	// so a watermark on one is generated per partition too.
+	schema, timeCol, procCol := ct.Schema, ct.TimeColumn, -1
+	if len(t.Computed) > 0 {
+		cc, err := p.computed(q, ft, t)
+		if err != nil {
+			return nil, err
+		}
+		newSource, schema, procCol = cc.wrap(newSource), cc.schema, cc.procCol
+		if w := t.Watermark; w != nil {
+			timeCol = schema.Index(w.Column)
 		}
 	}
-	if t.ProcTime != "" {
-		return p.withProcTime(q, ft, s, t.ProcTime)
+	wm := runtime.NoWatermarks
+	if timeCol >= 0 {
+		wm = runtime.WatermarkStrategy{TimeColumn: timeCol, MaxOutOfOrderness: ct.MaxOutOfOrderness, IdleTimeout: idle}
+	}
+	id := p.g.AddSource(t.Name, schema, par, newSource, wm)
+	s := &stream{id: id, schema: schema, par: par, timeCol: timeCol, procCol: procCol, updating: ct.Updates}
+	if ct.Updates {
+		for _, k := range t.PrimaryKey {
+			s.keys = append(s.keys, schema.Index(k))
+		}
 	}
 	return s, nil
 }
@@ -1077,7 +1093,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 		ct.Schema = first.schema
 	} else {
 		if err := assignable(first.schema, ct.Schema); err != nil {
-			return &query.Error{Pos: targetPos(q), Msg: fmt.Sprintf("INSERT INTO %s: %v", ct.Name, err), Near: ct.Name}
+			return &query.Error{Pos: targetPos(q), Msg: fmt.Sprintf("INSERT INTO %s: %v%s", ct.Name, err, notWritten(t)), Near: ct.Name}
 		}
 		final = nil
 		for _, s := range outs {

@@ -64,7 +64,7 @@ func TestGeneratorRunsEveryColumnIntoABlackhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"'events.num' = '5000'", "CREATE TABLE nexmark_generator (event_type INT,\n    person ROW<",
+	for _, want := range []string{"'events.num' = '5000'", "CREATE TABLE nexmark_generator (event_type int,\n    person ROW<",
 		"    `dateTime` TIMESTAMP(3)) WITH ('connector' = 'blackhole');", "INSERT INTO nexmark_generator SELECT * FROM nexmark;"} {
 		if !strings.Contains(src, want) {
 			t.Fatalf("the generator's job has no %q:\n%s", want, src)

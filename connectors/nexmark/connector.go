@@ -11,17 +11,20 @@
 //	              seller BIGINT, category BIGINT, extra VARCHAR>,
 //	  bid     ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR,
 //	              url VARCHAR, dateTime TIMESTAMP(3), extra VARCHAR>,
-//	  dateTime TIMESTAMP(3),
+//	  dateTime AS CASE WHEN event_type = 0 THEN person.dateTime
+//	                   WHEN event_type = 1 THEN auction.dateTime ELSE bid.dateTime END,
 //	  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
 //	) WITH ('connector' = 'nexmark', 'events.num' = '10000000');
 //
 // The catalog flattens ROW columns into columns named person.id,
 // person.name, …; the connector fills columns by those names, any subset in
 // any order (names are matched case-insensitively): event_type (0 person,
-// 1 auction, 2 bid), dateTime (the event's time, which Nexmark's DDL
-// computes with a CASE over the three ROWs' dateTime; Sluice's DDL has no
-// computed columns, so the connector fills it) and the fields of the three
-// ROWs. The fields of the ROWs an event is not are NULL.
+// 1 auction, 2 bid) and the fields of the three ROWs. The fields of the
+// ROWs an event is not are NULL. Nexmark's DDL computes the event's time,
+// dateTime, from the ROWs (above): the planner computes it, the connector
+// never sees it. A table may instead declare a physical dateTime
+// TIMESTAMP(3) column, which the connector fills with the same value.
+// Any other column is refused, naming the columns it knows.
 //
 // The model (Nexmark's): events are numbered 0, 1, 2, …; of each group of
 // person.proportion + auction.proportion + bid.proportion events (1 : 3 :

@@ -41,8 +41,23 @@ func (t *Table) Describe() string {
 		var cols strings.Builder
 		tw := tabwriter.NewWriter(&cols, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "column\ttype\tnull\tkey")
-		rows := t.Rows
+		rows, computed := t.Rows, t.Computed
+		describeComputed := func(before int) {
+			for len(computed) > 0 && computed[0].At <= before {
+				c := computed[0]
+				computed = computed[1:]
+				typ, null := c.Type, "NULL"
+				if typ == "" {
+					typ = "?"
+				}
+				if !c.Nullable {
+					null = "NOT NULL"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\tAS %s\n", c.Name, typ, null, c.Expr)
+			}
+		}
 		for i := 0; i < len(t.Columns); i++ {
+			describeComputed(i)
 			c := t.Columns[i]
 			if len(rows) > 0 && rows[0].First == i {
 				// A ROW column, as declared.
@@ -65,9 +80,7 @@ func (t *Table) Describe() string {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, null, key)
 		}
-		if t.ProcTime != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ProcTime, "TIMESTAMP(3)", "NOT NULL", "AS PROCTIME()")
-		}
+		describeComputed(len(t.Columns))
 		tw.Flush()
 		for line := range strings.Lines(cols.String()) {
 			b.WriteString(strings.TrimRight(line, " \n"))

@@ -21,19 +21,22 @@ const fileVersion = 1
 
 // fileTable is the JSON form of a table.
 type fileTable struct {
-	Version    int               `json:"version"`
-	Name       string            `json:"name"`
-	Columns    []fileColumn      `json:"columns"` // null: no column list
-	Rows       []RowColumn       `json:"rows,omitempty"`
-	Watermark  *fileWatermark    `json:"watermark,omitempty"`
-	PrimaryKey []string          `json:"primary_key,omitempty"`
-	ProcTime   string            `json:"proctime,omitempty"`
-	Partition  []string          `json:"partitioned_by,omitempty"`
-	Options    map[string]string `json:"options"`
-	Created    time.Time         `json:"created"`
-	DefinedAt  string            `json:"defined_at,omitempty"`
-	SQL        string            `json:"sql"`
-	View       *fileView         `json:"view,omitempty"`
+	Version    int            `json:"version"`
+	Name       string         `json:"name"`
+	Columns    []fileColumn   `json:"columns"` // null: no column list
+	Rows       []RowColumn    `json:"rows,omitempty"`
+	Watermark  *fileWatermark `json:"watermark,omitempty"`
+	PrimaryKey []string       `json:"primary_key,omitempty"`
+	Computed   []Computed     `json:"computed,omitempty"`
+	// ProcTime is how files written before computed columns kept a last
+	// column name AS PROCTIME(); read, never written.
+	ProcTime  string            `json:"proctime,omitempty"`
+	Partition []string          `json:"partitioned_by,omitempty"`
+	Options   map[string]string `json:"options"`
+	Created   time.Time         `json:"created"`
+	DefinedAt string            `json:"defined_at,omitempty"`
+	SQL       string            `json:"sql"`
+	View      *fileView         `json:"view,omitempty"`
 }
 
 // fileView is the query of a view, kept as text.
@@ -140,7 +143,7 @@ func load(path string) (*Table, error) {
 		return nil, corrupt(path, "defines table %q, not %q", ft.Name, base)
 	}
 	t := &Table{
-		Name: ft.Name, PrimaryKey: ft.PrimaryKey, ProcTime: ft.ProcTime, PartitionKeys: ft.Partition, Options: ft.Options,
+		Name: ft.Name, PrimaryKey: ft.PrimaryKey, Computed: ft.Computed, PartitionKeys: ft.Partition, Options: ft.Options,
 		Created: ft.Created, DefinedAt: ft.DefinedAt, SQL: ft.SQL, Rows: ft.Rows,
 	}
 	if t.Options == nil {
@@ -155,6 +158,9 @@ func load(path string) (*Table, error) {
 			return nil, corrupt(path, "column %q: unknown type %q", fc.Name, fc.Type)
 		}
 		t.Columns = append(t.Columns, runtime.Field{Name: fc.Name, Type: typ, Nullable: fc.Nullable})
+	}
+	if ft.ProcTime != "" {
+		t.Computed = append(t.Computed, Computed{Name: ft.ProcTime, Expr: "PROCTIME()", At: len(t.Columns), Type: runtime.Timestamp.String()})
 	}
 	if fw := ft.Watermark; fw != nil {
 		d, err := time.ParseDuration(fw.Delay)
@@ -180,7 +186,7 @@ func typeByName(s string) runtime.Type {
 
 func encode(t *Table) ([]byte, error) {
 	ft := fileTable{
-		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, ProcTime: t.ProcTime, Partition: t.PartitionKeys, Options: t.Options,
+		Version: fileVersion, Name: t.Name, PrimaryKey: t.PrimaryKey, Computed: t.Computed, Partition: t.PartitionKeys, Options: t.Options,
 		Created: t.Created, DefinedAt: t.DefinedAt, SQL: t.SQL, Rows: t.Rows,
 	}
 	for _, c := range t.Columns {

@@ -23,11 +23,12 @@ type Table struct {
 	Rows       []RowColumn
 	Watermark  *Watermark // nil: no event time
 	PrimaryKey []string   // column names; nil: none
-	// ProcTime is the name of the table's processing-time attribute, a
-	// computed column name AS PROCTIME() declared after the physical
-	// columns: not in Columns (connectors neither read nor write it), the
-	// planner adds it after the source; "" when none.
-	ProcTime string
+	// Computed are the table's computed columns (name AS expression), in
+	// the order declared; nil when it has none. They are virtual, as in
+	// Flink: not in Columns, so connectors neither read nor write them; the
+	// planner computes them from the physical columns of each row a source
+	// reads.
+	Computed []Computed
 	// PartitionKeys are the columns of PARTITIONED BY (…), in order; nil:
 	// none.
 	PartitionKeys []string
@@ -69,6 +70,39 @@ type RowColumn struct {
 	Nullable bool   `json:"nullable"`
 	First    int    `json:"first"`
 	Count    int    `json:"count"`
+}
+
+// Computed is a computed column: Name AS Expr, over the physical columns
+// of its table.
+type Computed struct {
+	Name string `json:"name"`
+	// Expr is the expression as SQL (sql/parser's printed form, e.g.
+	// CASE WHEN `event_type` = 0 THEN `person`.`dateTime` … END).
+	Expr string `json:"expr"`
+	// At is its place among the table's columns: the number of physical
+	// columns (ROW fields counted one by one) declared before it.
+	At int `json:"at"`
+	// Type is the expression's type as SQL (TIMESTAMP(3)) and Nullable
+	// whether it can be NULL, as the planner typed it when the table was
+	// created; Type is "" until then.
+	Type     string `json:"type,omitempty"`
+	Nullable bool   `json:"nullable"`
+}
+
+// ProcTime reports whether c is name AS PROCTIME(), a processing-time
+// attribute.
+func (c Computed) ProcTime() bool {
+	return strings.EqualFold(strings.ReplaceAll(c.Expr, " ", ""), "PROCTIME()")
+}
+
+// ComputedColumn returns the computed column called name, or nil.
+func (t *Table) ComputedColumn(name string) *Computed {
+	for i := range t.Computed {
+		if strings.EqualFold(t.Computed[i].Name, name) {
+			return &t.Computed[i]
+		}
+	}
+	return nil
 }
 
 // Watermark is the event time of a table: WATERMARK FOR Column AS Column -
@@ -126,6 +160,10 @@ func (t *Table) Clone() *Table {
 	if len(c.Rows) == 0 {
 		c.Rows = nil
 	}
+	c.Computed = append([]Computed(nil), t.Computed...)
+	if len(c.Computed) == 0 {
+		c.Computed = nil
+	}
 	c.Options = maps.Clone(t.Options)
 	if c.Options == nil {
 		c.Options = map[string]string{}
@@ -157,15 +195,14 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 	if file != "" {
 		t.DefinedAt = fmt.Sprintf("%s:%d:%d", file, st.Line, st.Col)
 	}
-	for i, c := range ct.Columns {
+	for _, c := range ct.Columns {
 		if c.Expr != nil {
-			if call, ok := c.Expr.(*parser.Call); ok && strings.EqualFold(call.Name, "PROCTIME") && len(call.Args) == 0 && call.Over == nil &&
-				i == len(ct.Columns)-1 {
-				t.ProcTime = c.Name
-				continue
+			cc := Computed{Name: c.Name, Expr: c.Expr.String(), At: len(t.Columns), Nullable: true}
+			if cc.ProcTime() {
+				cc.Type, cc.Nullable = runtime.Timestamp.String(), false
 			}
-			return nil, &parser.SyntaxError{Line: c.Pos.Line, Col: c.Pos.Col,
-				Msg: fmt.Sprintf("table %s: computed column %s (name AS expression) is not supported yet, except name AS PROCTIME() as the last column: declare it with a type and let the connector fill it", ct.Name, c.Name)}
+			t.Computed = append(t.Computed, cc)
+			continue
 		}
 		flat := parser.Flatten([]parser.Column{c})
 		if c.Fields != nil {
@@ -184,6 +221,12 @@ func FromDDL(file string, st parser.Statement) (*Table, error) {
 	}
 	if k := ct.PrimaryKey; k != nil {
 		t.PrimaryKey = append([]string(nil), k.Columns...)
+		for _, c := range k.Columns {
+			if t.ComputedColumn(c) != nil {
+				return nil, &parser.SyntaxError{Line: k.Pos.Line, Col: k.Pos.Col,
+					Msg: fmt.Sprintf("table %s: PRIMARY KEY column %s is a computed column; a PRIMARY KEY takes physical columns (as in Flink)", ct.Name, c)}
+			}
+		}
 	}
 	if len(ct.PartitionedBy) > 0 {
 		t.PartitionKeys = append([]string(nil), ct.PartitionedBy...)
@@ -210,6 +253,21 @@ func validate(t *Table) error {
 			return fmt.Errorf("table %q: column %q has no valid type (%v)", t.Name, c.Name, c.Type)
 		}
 	}
+	at := 0
+	for _, c := range t.Computed {
+		switch {
+		case strings.TrimSpace(c.Name) == "":
+			return fmt.Errorf("table %q: a computed column has no name", t.Name)
+		case seen[strings.ToLower(c.Name)]:
+			return fmt.Errorf("table %q: duplicate column %q", t.Name, c.Name)
+		case strings.TrimSpace(c.Expr) == "":
+			return fmt.Errorf("table %q: computed column %q has no expression", t.Name, c.Name)
+		case c.At < at || c.At > len(t.Columns):
+			return fmt.Errorf("table %q: computed column %q is out of place (after %d physical columns, of %d)", t.Name, c.Name, c.At, len(t.Columns))
+		}
+		seen[strings.ToLower(c.Name)] = true
+		at = c.At
+	}
 	next := 0
 	for _, r := range t.Rows {
 		if r.First < next || r.Count < 1 || r.First+r.Count > len(t.Columns) {
@@ -231,7 +289,13 @@ func validate(t *Table) error {
 	}
 	if w := t.Watermark; w != nil {
 		i := index(w.Column)
+		c := t.ComputedColumn(w.Column)
 		switch {
+		case i < 0 && c != nil && c.Type != "" && c.Type != runtime.Timestamp.String():
+			return fmt.Errorf("table %q: watermark column %q is %s, not TIMESTAMP(3)", t.Name, w.Column, c.Type)
+		case i < 0 && c != nil && w.Delay < 0:
+			return fmt.Errorf("table %q: negative watermark delay %v", t.Name, w.Delay)
+		case i < 0 && c != nil:
 		case i < 0:
 			return fmt.Errorf("table %q: unknown watermark column %q", t.Name, w.Column)
 		case t.Columns[i].Type != runtime.Timestamp:
@@ -241,6 +305,9 @@ func validate(t *Table) error {
 		}
 	}
 	for _, k := range t.PrimaryKey {
+		if c := t.ComputedColumn(k); c != nil {
+			return fmt.Errorf("table %q: primary key column %q is a computed column; a PRIMARY KEY takes physical columns (as in Flink)", t.Name, c.Name)
+		}
 		if index(k) < 0 {
 			return fmt.Errorf("table %q: unknown primary key column %q", t.Name, k)
 		}
@@ -248,6 +315,9 @@ func validate(t *Table) error {
 	seenKey := map[int]bool{}
 	for _, k := range t.PartitionKeys {
 		i := index(k)
+		if c := t.ComputedColumn(k); c != nil {
+			return fmt.Errorf("table %q: partition column %q is a computed column; PARTITIONED BY takes physical columns (as in Flink)", t.Name, c.Name)
+		}
 		if i < 0 {
 			return fmt.Errorf("table %q: unknown partition column %q%s", t.Name, k, suggest.Hint(k, columnNames(t.Columns)))
 		}

@@ -1,0 +1,1 @@
+CREATE TABLE t (a BIGINT, total AS SUM(a)) WITH ('connector' = 'datagen');
