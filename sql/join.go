@@ -78,6 +78,20 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 	if lower > upper {
 		return nil, q.Errorf(cond, "the join's time bounds are empty (lower %v > upper %v)", time.Duration(lower)*time.Millisecond, time.Duration(upper)*time.Millisecond)
 	}
+	// An input whose time lags its watermark (the output of another
+	// interval join) would find its partners freed: both times are shifted
+	// forward by the larger lag for the join (their difference, which the
+	// bounds test, is kept), and back after it.
+	shift := max(l.attr(lt).lag, r.attr(rt).lag)
+	if shift > 0 {
+		var err error
+		if l, err = p.shiftTimes(l, shift, lt); err != nil {
+			return nil, q.Errorf(cond, "%v", err)
+		}
+		if r, err = p.shiftTimes(r, shift, rt); err != nil {
+			return nil, q.Errorf(cond, "%v", err)
+		}
+	}
 	newOp, out, err := join.New(join.Spec{Left: l.schema, Right: r.schema, LeftKeys: lk, RightKeys: rk,
 		LeftTime: lt, RightTime: rt, Lower: lower, Upper: upper})
 	if err != nil {
@@ -88,6 +102,11 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 	p.g.ConnectPort(r.id, 0, id, 1, runtime.Keyed, rk...)
 	joined := &stream{id: id, schema: out, par: p.o.Parallelism}
 	joined.setAttrs(intervalAttrs(q, node, l, r, lt, rt, lower, upper))
+	if shift > 0 {
+		if joined, err = p.shiftTimes(joined, -shift, lt, nl+rt); err != nil {
+			return nil, q.Errorf(cond, "%v", err)
+		}
+	}
 	if len(rest) > 0 {
 		var preds []expr.Expr
 		for _, term := range rest {

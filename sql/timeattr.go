@@ -32,7 +32,10 @@ import (
 // behind it, by at most the join's bound. Such a column has a lag
 // (timeAttr.lag): a window over it fires that much later (its time is
 // shifted forward by the lag, its bounds back), so that the joined rows
-// are not late for it.
+// are not late for it, and an interval join over it shifts both its times
+// forward by the lag for the join and back after it (shiftTimes), so that
+// it frees no row a lagging one may still meet. OVER, deduplication and
+// temporal joins take the column as it is.
 
 // attrKind is the kind of time attribute a column is.
 type attrKind int8
@@ -317,4 +320,24 @@ func intervalAttrs(q *query.Query, node query.Node, l, r *stream, lt, rt int, lo
 		}
 	}
 	return attrs
+}
+
+// shiftTimes adds by milliseconds to the time columns cols of s (a calc
+// after it): their lag shrinks by by (grows when by < 0).
+func (p *planner) shiftTimes(s *stream, by int64, cols ...int) (*stream, error) {
+	exprs := make([]expr.Expr, s.schema.Len())
+	attrs := s.allAttrs()
+	for i := range exprs {
+		exprs[i] = expr.ColIndex(i)
+	}
+	for _, c := range cols {
+		exprs[c] = shifted(exprs[c], by)
+		attrs[c].lag = max(attrs[c].lag-by, 0)
+	}
+	out, err := p.calcOn(s, fmt.Sprintf("shift time %+dms", by), nil, exprs, s.schema.Names())
+	if err != nil {
+		return nil, err
+	}
+	out.setAttrs(attrs)
+	return out, nil
 }

@@ -269,7 +269,7 @@ CREATE TABLE %s (k BIGINT, %s BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - 
 WITH ('connector' = 'file', 'path' = '%s', 'format' = 'json', 'format.fail-on-error' = 'true', 'scan.watermark.max-future' = 'off');
 `, tb.name, tb.val, d.delay, path)
 	}
-	script.WriteString("COMMIT;\n")
+	script.WriteString("COMMIT;\nCREATE INDEX r_k ON r (k, ts);\n")
 	if _, err := sqlite3(sqlite, strings.NewReader(script.String()), "-bail", db); err != nil {
 		t.Fatal(err)
 	}
@@ -277,15 +277,16 @@ WITH ('connector' = 'file', 'path' = '%s', 'format' = 'json', 'format.fail-on-er
 }
 
 // TestWindowsOverAnIntervalJoinMatchSQLite checks windows over an interval
-// join's output — a group window on either side's time, and a window table
-// function over a query of WITH on the join — against SQLite. Both sides'
+// join's output — a group window on either side's time, a window table
+// function over a query of WITH on the join, and a window over a second
+// interval join on the first one's output — against SQLite. Both sides'
 // times stay time attributes; a pair is emitted when its later row
 // arrives, so a window over the other side's time fires later by the join's
 // bound: no joined row may be late, whatever the interleaving of files and
 // subtasks.
 func TestWindowsOverAnIntervalJoinMatchSQLite(t *testing.T) {
 	sqlite := needSQLite(t)
-	for _, seed := range taSeeds(1, 2, 3, 4) {
+	for _, seed := range taSeeds(1, 3, 4, 8) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			dir := t.TempDir()
 			d := genJoinData(seed)
@@ -295,6 +296,10 @@ func TestWindowsOverAnIntervalJoinMatchSQLite(t *testing.T) {
 			ms := func(n int64) string { return fmt.Sprintf("INTERVAL '%d' MILLISECOND", n) }
 			on := fmt.Sprintf("l.k = r.k AND r.ts BETWEEN l.ts + %s AND l.ts + %s", ms(d.lower), ms(d.upper))
 			sqlOn := fmt.Sprintf("l.k = r.k AND r.ts BETWEEN l.ts + %d AND l.ts + %d", d.lower, d.upper)
+			lagging := "l" // the side whose time lags the join's watermark more
+			if -d.lower > d.upper {
+				lagging = "r"
+			}
 			qs := []taQuery{
 				{
 					name: "tumble_on_right_time",
@@ -318,6 +323,17 @@ func TestWindowsOverAnIntervalJoinMatchSQLite(t *testing.T) {
 					sqlite: fmt.Sprintf("SELECT ws, ws + %[2]d, COUNT(*), SUM(v) FROM (WITH o(o) AS (VALUES (0), (1)) SELECT l.v, %[1]s - o.o * %[3]d AS ws FROM l JOIN r ON %[4]s CROSS JOIN o) GROUP BY ws",
 						floor("r.ts", T), 2*T, T, sqlOn),
 					kinds: []colKind{kTime, kTime, kInt, kInt}, nGroup: 2,
+				},
+				{
+					// The second join's left time (the first join's side
+					// with the larger bound) lags the first join's watermark
+					// by up to that bound.
+					name: "cascaded_interval_joins",
+					sluice: fmt.Sprintf("SELECT TUMBLE_START(r2.ts, %[1]s), TUMBLE_END(r2.ts, %[1]s), COUNT(*), SUM(r2.w), SUM(r.w) FROM l JOIN r ON %[2]s "+
+						"JOIN r AS r2 ON r2.k = %[3]s.k AND r2.ts BETWEEN %[3]s.ts AND %[3]s.ts + INTERVAL '20' MILLISECOND GROUP BY TUMBLE(r2.ts, %[1]s)", ms(T), on, lagging),
+					sqlite: fmt.Sprintf("SELECT %[1]s AS ws, %[1]s + %[2]d, COUNT(*), SUM(r2.w), SUM(r.w) FROM l JOIN r ON %[3]s "+
+						"JOIN r AS r2 ON r2.k = %[4]s.k AND r2.ts BETWEEN %[4]s.ts AND %[4]s.ts + 20 GROUP BY ws", floor("r2.ts", T), T, sqlOn, lagging),
+					kinds: []colKind{kTime, kTime, kInt, kInt, kInt}, nGroup: 2,
 				},
 			}
 			runTADifferential(t, sqlite, db, ddl, d.describe(), qs)
