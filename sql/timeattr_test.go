@@ -355,6 +355,7 @@ CREATE TABLE auctions (id BIGINT, seller BIGINT, ts TIMESTAMP(3), WATERMARK FOR 
   WITH ('connector' = 'datagen', 'number-of-rows' = '10');
 CREATE VIEW tumbled AS SELECT auction, price, window_start, window_end FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND));
 CREATE VIEW plain AS SELECT price, ts AS t FROM bids WHERE price > 0;
+CREATE VIEW proc AS SELECT price, PROCTIME() AS p FROM bids;
 CREATE TABLE out WITH ('connector' = 'append');
 `
 	f := func(query string, want ...string) {
@@ -377,6 +378,8 @@ CREATE TABLE out WITH ('connector' = 'append');
 		`operator "window TUMBLE(10s) of rows assigned upstream"`)
 	f("SELECT window_start, COUNT(*) FROM (SELECT * FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND))) GROUP BY window_start, window_end",
 		`operator "window HOP(slide 5s, size 10s) of rows assigned upstream"`, "keys window_start")
+	f("SELECT window_start, COUNT(*) FROM (SELECT price, window_start, window_end FROM TABLE(TUMBLE(TABLE proc, DESCRIPTOR(p), INTERVAL '10' SECOND))) GROUP BY window_start, window_end",
+		`operator "window TUMBLE(10s) of rows assigned upstream PROCTIME"`)
 	f("SELECT TUMBLE_START(t, INTERVAL '10' SECOND), COUNT(*) FROM plain GROUP BY TUMBLE(t, INTERVAL '10' SECOND)",
 		`operator "window TUMBLE(10s)"`)
 	f("WITH p AS (SELECT * FROM plain) SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE p, DESCRIPTOR(t), INTERVAL '10' SECOND)) GROUP BY window_start, window_end",
@@ -385,4 +388,28 @@ CREATE TABLE out WITH ('connector' = 'append');
 		`operator "window TUMBLE(10s)", parallelism 1`)
 	f("SELECT COUNT(*) FROM bids b JOIN auctions a ON b.auction = a.id AND a.ts BETWEEN b.ts AND b.ts + INTERVAL '1' MINUTE GROUP BY TUMBLE(b.ts, INTERVAL '10' SECOND)",
 		`fired 1m0s after its end`)
+}
+
+// TestProcessingTimeWindowThroughASubqueryCountsEveryRow checks a window
+// table function over a PROCTIME() column, read through a subquery and
+// grouped outside it: an append-only processing-time window aggregation
+// of the assigned rows that, with the end of the bounded input, counts
+// every row once.
+func TestProcessingTimeWindowThroughASubqueryCountsEveryRow(t *testing.T) {
+	for _, par := range []int{1, 3} {
+		run(t, src+`
+CREATE VIEW proc AS SELECT k, v, PROCTIME() AS p FROM src;
+CREATE TABLE counted WITH ('connector' = 'append');
+INSERT INTO counted
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM (SELECT k, v, window_start, window_end FROM TABLE(TUMBLE(TABLE proc, DESCRIPTOR(p), INTERVAL '1' HOUR)) WHERE v >= 0)
+GROUP BY k, window_start, window_end;`, par)
+		var n, total int64
+		for _, r := range collected("counted").Rows() {
+			n, total = n+r[2].I, total+r[3].I
+		}
+		if n != 1000 || total != 999*1000/2 {
+			t.Errorf("parallelism %d: counted %d rows summing to %d, want 1000 summing to %d", par, n, total, 999*1000/2)
+		}
+	}
 }
