@@ -1,8 +1,6 @@
 package sql
 
 import (
-	"strings"
-
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
@@ -33,22 +31,21 @@ func checkAggregates(q *query.Query, in *runtime.Schema, specs []agg.Spec, aggs 
 	return nil
 }
 
-// windowTimeError is the error of a group window kind(col, …) whose col,
-// column idx of scope, is not the input's time attribute. A ROW's field
-// (r.ts, beside a time attribute ts) is named as such.
-func windowTimeError(q *query.Query, win parser.Expr, kind string, col *parser.Ident, idx int, scope *query.Scope, in *stream) error {
-	name := q.TextOf(col)
-	fields := scope.Schema().Fields
-	if strings.Contains(fields[idx].Name, ".") {
-		switch {
-		case in.timeCol >= 0:
-			return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not the event time of the rows, which is %s", kind, name, name, fields[in.timeCol].Name)
-		case in.procCol >= 0:
-			return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not a time attribute (the rows' processing time is %s)", kind, name, name, fields[in.procCol].Name)
-		}
-		return q.Errorf(win, "%s(%s, …): %s is a ROW's field, not a time attribute (WATERMARK FOR declares one on a top-level column)", kind, name, name)
+// rowFieldTimeError says that name, a ROW's field, is not a time
+// attribute, naming the rows' time attributes when they have one. what is
+// the construct that needs a time attribute (TUMBLE(bid.dateTime, …)).
+func rowFieldTimeError(q *query.Query, at query.Node, what, name string, in *stream, scope *query.Scope) error {
+	fields := in.schema.Fields
+	if scope != nil {
+		fields = scope.Schema().Fields
 	}
-	return q.Errorf(win, "%s(%s, …): %s is not the event-time column of the table (declare it with WATERMARK FOR %s AS …)", kind, name, name, col.Parts[len(col.Parts)-1])
+	switch {
+	case in.timeCol >= 0 && in.timeCol < len(fields):
+		return q.Errorf(at, "%s: %s is a ROW's field, not the event time of the rows, which is %s", what, name, fields[in.timeCol].Name)
+	case in.procCol >= 0 && in.procCol < len(fields):
+		return q.Errorf(at, "%s: %s is a ROW's field, not a time attribute (the rows' processing time is %s)", what, name, fields[in.procCol].Name)
+	}
+	return q.Errorf(at, "%s: %s is a ROW's field, not a time attribute (declare a computed column over it, ts AS %s, with WATERMARK FOR ts AS …)", what, name, name)
 }
 
 // samePre returns the index in pre of an earlier column that computes e,

@@ -131,23 +131,18 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		keys = append(keys, g)
 	}
 	// GROUP BY window_start, window_end[, window_time], … over a window
-	// table function: a window aggregation of the function's input
-	// (Flink's), append-only.
+	// table function: a window aggregation (Flink's), append-only. Right
+	// over the function, it aggregates the function's input; over rows
+	// that carry their windows through projections, filters, views or
+	// subqueries (attached), it aggregates them by window_start and fires
+	// each window at its window_end (see attachedWindow).
 	var tvf *tvfWindow
-	if in.win != nil && win == nil {
-		var hasStart, hasEnd bool
-		var rest []parser.Expr
-		for _, k := range keys {
-			if id, ok := k.(*parser.Ident); ok {
-				if idx, err := q.Column(scope, id); err == nil && (idx == in.win.start || idx == in.win.end || idx == in.win.time) {
-					hasStart, hasEnd = hasStart || idx == in.win.start, hasEnd || idx == in.win.end
-					continue
-				}
-			}
-			rest = append(rest, k)
-		}
-		if hasStart && hasEnd {
-			tvf, keys, assigner, win = in.win, rest, in.win.assigner, sel.GroupBy[0]
+	from := in // the rows of FROM, which scope names
+	attached := false
+	endCol := -1 // attached: the window_end grouped by
+	if win == nil && in.wins != nil {
+		if w, rest, sk, ec := groupedWindow(q, scope, in, keys); w != nil && w == in.win {
+			tvf, keys, assigner, win = w, rest, w.assigner, sel.GroupBy[0]
 			var used []parser.Expr
 			used = append(used, keys...)
 			used = append(used, whereTerms...)
@@ -162,6 +157,18 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 				}
 			}
 			in = tvf.input
+		} else if w != nil {
+			tvf, win, attached, endCol = w, sel.GroupBy[0], true, ec
+			// Grouped by window_start too: the windows that end together
+			// (of a HOP or CUMULATE) stay apart.
+			keys = append(rest, parser.Expr(sk))
+		}
+	}
+	if in.updating && win != nil && winTime != nil {
+		// A time attribute first: an updating input has none.
+		if idx, err := q.Column(scope, winTime); err == nil && in.attr(idx).kind == attrNone {
+			name := q.TextOf(winTime)
+			return nil, notTimeAttribute(q, win, fmt.Sprintf("%s(%s, …)", winKind, name), name, in.attr(idx))
 		}
 	}
 	if in.updating && win != nil {
@@ -188,28 +195,42 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		pre = append(pre, sc.Expr)
 		preNames = append(preNames, uniq(q.TextOf(k)))
 	}
+	// The time column, shifted forward by its lag (see timeattr.go): the
+	// windows fire that much later, their bounds are shifted back.
 	timeCol := -1
 	procTime := false
-	if tvf != nil {
-		procTime = tvf.procTime
+	var lag int64
+	switch {
+	case attached:
+		procTime, lag = tvf.procTime, tvf.lag
+		assigner = attachedWindow(tvf.assigner, lag)
 		timeCol = len(pre)
-		pre = append(pre, expr.ColIndex(tvf.timeCol))
+		pre = append(pre, shifted(expr.ColIndex(endCol), lag-1))
+		preNames = append(preNames, uniq("window_time"))
+	case tvf != nil:
+		procTime, lag = tvf.procTime, tvf.lag
+		assigner.Offset += lag
+		timeCol = len(pre)
+		pre = append(pre, shifted(expr.ColIndex(tvf.timeCol), lag))
 		preNames = append(preNames, uniq(scope.Schema().Fields[tvf.timeCol].Name))
-	} else if win != nil {
+	case win != nil:
 		idx, err := q.Column(scope, winTime)
 		if err != nil {
 			return nil, err
 		}
-		procTime = idx == in.procCol && idx >= 0
-		if !procTime && idx != in.timeCol && in.timeCol >= 0 && len(scope.Relations()) > 1 {
-			return nil, q.Errorf(win, "%s(%s, …): %s is not the event time of the join's rows, which is %s (the left side's)", winKind, q.TextOf(winTime), q.TextOf(winTime), qualifiedName(scope, in.timeCol))
+		ta := in.attr(idx)
+		if ta.kind == attrNone {
+			name := q.TextOf(winTime)
+			if ta.why == "" && strings.Contains(scope.Schema().Fields[idx].Name, ".") {
+				return nil, rowFieldTimeError(q, win, winKind+"("+name+", …)", name, in, scope)
+			}
+			return nil, notTimeAttribute(q, win, fmt.Sprintf("%s(%s, …)", winKind, name), name, ta)
 		}
-		if !procTime && idx != in.timeCol {
-			return nil, windowTimeError(q, win, winKind, winTime, idx, scope, in)
-		}
+		procTime, lag = ta.kind == attrProctime, ta.lag
+		assigner.Offset += lag
 		winCol = idx
 		timeCol = len(pre)
-		pre = append(pre, expr.ColIndex(idx))
+		pre = append(pre, shifted(expr.ColIndex(idx), lag))
 		preNames = append(preNames, uniq(winTime.Parts[len(winTime.Parts)-1]))
 	}
 	specs := make([]agg.Spec, len(aggs))
@@ -274,11 +295,21 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		return nil, err
 	}
 	if win != nil {
+		startName := "window_start"
+		if attached { // the window_start key is the window's start
+			startName = "slice_start"
+		}
 		newOp, aggOut, err = window.New(window.Spec{In: pc.schema, KeyCols: keyCols, TimeCol: timeCol, Window: assigner, Aggs: specs,
-			StartName: "window_start", EndName: "window_end", MaxGroups: p.maxStateKeys, ProcTime: procTime})
+			StartName: startName, EndName: "window_end", MaxGroups: p.maxStateKeys, ProcTime: procTime})
 		name = "window " + assigner.String()
+		if attached {
+			name = "window " + tvf.assigner.String() + " of rows assigned upstream"
+		}
 		if procTime {
 			name += " PROCTIME"
+		}
+		if lag > 0 {
+			name += fmt.Sprintf(", fired %s after its end (an interval join's rows lag its watermark by up to that)", time.Duration(lag)*time.Millisecond)
 		}
 		aggFirst += 2
 	} else {
@@ -304,6 +335,12 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 	id := p.g.AddOperator(name, aggOut, par, 1, newOp)
 	p.g.Connect(pc.id, id, part, keyCols...)
 	agged := &stream{id: id, schema: aggOut, par: par, timeCol: -1, procCol: -1, updating: updating}
+	// The window's bounds in the output, shifted back by the lag.
+	startOut, endOut := shifted(expr.ColIndex(len(keys)), -lag), shifted(expr.ColIndex(len(keys)+1), -lag)
+	if attached {
+		startOut = expr.ColIndex(len(keys) - 1) // the window_start key
+	}
+	timeOut := shifted(expr.ColIndex(len(keys)+1), -lag-1)
 
 	// HAVING and the select list over the aggregation's output.
 	post, err := query.NewScope(query.Relation{Name: "$agg", Schema: aggOut})
@@ -329,14 +366,14 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 			return nil, false
 		}
 		if id, ok := e.(*parser.Ident); ok && tvf != nil {
-			if idx, err := q.Column(scope, id); err == nil {
-				switch idx {
-				case tvf.start:
-					return expr.ColIndex(len(keys)), true
-				case tvf.end:
-					return expr.ColIndex(len(keys) + 1), true
-				case tvf.time:
-					return expr.Binary(expr.OpSub, expr.ColIndex(len(keys)+1), expr.Int(1)), true
+			if idx, err := q.Column(scope, id); err == nil && from.winAt(idx).w == tvf {
+				switch from.winAt(idx).role {
+				case windowStart:
+					return startOut, true
+				case windowEnd:
+					return endOut, true
+				case windowTime:
+					return timeOut, true
 				}
 			}
 		}
@@ -350,10 +387,13 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 				substErr = q.Errorf(e, "%s_%s must name the window of GROUP BY (%s)", kind, bound, groupWindowText(q, win))
 				return expr.Null(runtime.Timestamp), true
 			}
-			if bound == "START" {
-				return expr.ColIndex(len(keys)), true
+			switch bound {
+			case "START":
+				return startOut, true
+			case "END":
+				return endOut, true
 			}
-			return expr.ColIndex(len(keys) + 1), true
+			return timeOut, true // ROWTIME
 		}
 		if text := boundText(q, scope, e); text != "!" {
 			for i, k := range keyText {
@@ -400,24 +440,27 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
 	out.keys = keyCols
-	if tvf != nil { // window_time selected is a time attribute: windows cascade
-		for i, it := range sel.Items {
-			if id, ok := it.Expr.(*parser.Ident); ok {
-				if idx, err := q.Column(scope, id); err == nil && idx == tvf.time {
-					out.timeCol = i
-				}
-				if idx, err := q.Column(scope, id); err == nil && (idx == tvf.start || idx == tvf.end) {
+	// window_time and TUMBLE_ROWTIME(…) selected are time attributes:
+	// windows cascade. Window Top-N follows window_start and window_end.
+	rowtime := timeAttr{kind: attrRowtime, lag: lag}
+	if procTime {
+		rowtime = timeAttr{kind: attrProctime}
+	}
+	attrs := make([]timeAttr, len(sel.Items))
+	for i, it := range sel.Items {
+		attrs[i] = aggregatedAttr(q, scope, from, it.Expr, tvf, win, rowtime, sel)
+		if id, ok := it.Expr.(*parser.Ident); ok && tvf != nil {
+			if idx, err := q.Column(scope, id); err == nil && from.winAt(idx).w == tvf {
+				if r := from.winAt(idx).role; r == windowStart || r == windowEnd {
 					if out.wcols == nil {
 						out.wcols = make([]int8, out.schema.Len())
 					}
-					out.wcols[i] = windowStart
-					if idx == tvf.end {
-						out.wcols[i] = windowEnd
-					}
+					out.wcols[i] = r
 				}
 			}
 		}
 	}
+	out.setAttrs(attrs)
 	return out, nil
 }
 
@@ -477,4 +520,68 @@ func groupWindowText(q *query.Query, e parser.Expr) string {
 		return "it has none"
 	}
 	return q.TextOf(e)
+}
+
+// groupedWindow finds, among the GROUP BY keys, the window_start and
+// window_end of one window table function w whose window columns in
+// carries (see stream.wins); rest are the other keys (window_time of w
+// dropped too), startKey the window_start key and endCol the scope index
+// of the window_end key. w is nil when the keys name no such pair.
+func groupedWindow(q *query.Query, scope *query.Scope, in *stream, keys []parser.Expr) (w *tvfWindow, rest []parser.Expr, startKey *parser.Ident, endCol int) {
+	winOf := func(k parser.Expr) (winCol, *parser.Ident, int) {
+		if id, ok := k.(*parser.Ident); ok {
+			if idx, err := q.Column(scope, id); err == nil {
+				return in.winAt(idx), id, idx
+			}
+		}
+		return winCol{}, nil, -1
+	}
+	for _, k := range keys {
+		wc, _, _ := winOf(k)
+		if wc.w == nil || w != nil {
+			continue
+		}
+		var start *parser.Ident
+		end := -1
+		for _, k2 := range keys {
+			if wc2, id, idx := winOf(k2); wc2.w == wc.w {
+				switch wc2.role {
+				case windowStart:
+					start = id
+				case windowEnd:
+					end = idx
+				}
+			}
+		}
+		if start != nil && end >= 0 {
+			w, startKey, endCol = wc.w, start, end
+		}
+	}
+	if w == nil {
+		return nil, keys, nil, -1
+	}
+	for _, k := range keys {
+		if wc, _, _ := winOf(k); wc.w != w {
+			rest = append(rest, k)
+		}
+	}
+	return w, rest, startKey, endCol
+}
+
+// attachedWindow returns the windows that aggregate rows assigned to the
+// windows of a upstream, by their window_end - 1 (shifted by lag): a
+// tumbling window as long as a's slide (its size for TUMBLE, its step for
+// CUMULATE), aligned so that each of a's windows ends where one of its
+// ends. Grouped by window_start too, each of a's windows is one group of
+// it, and fires when a's would.
+func attachedWindow(a window.Assigner, lag int64) window.Assigner {
+	g := a.Slide
+	if a.Kind == window.Tumbling || g <= 0 {
+		g = a.Size
+	}
+	off := (a.Offset + lag) % g
+	if off < 0 {
+		off += g
+	}
+	return window.Assigner{Kind: window.Tumbling, Size: g, Slide: g, Offset: off}
 }

@@ -623,7 +623,13 @@ type diffCell struct {
 type diffRow []diffCell
 
 func (q *diffQuery) runSQLite(sqlite, db string) ([]diffRow, error) {
-	out, err := sqlite3(sqlite, nil, "-readonly", "-bail", "-csv", "-nullvalue", nullText, db, q.sqliteSQL())
+	return sqliteRows(sqlite, db, q.sqliteSQL(), q.kinds())
+}
+
+// sqliteRows runs query in sqlite3 over db and reads its rows, whose
+// columns are of kinds.
+func sqliteRows(sqlite, db, query string, kinds []colKind) ([]diffRow, error) {
+	out, err := sqlite3(sqlite, nil, "-readonly", "-bail", "-csv", "-nullvalue", nullText, db, query)
 	if err != nil {
 		return nil, err
 	}
@@ -632,7 +638,6 @@ func (q *diffQuery) runSQLite(sqlite, db string) ([]diffRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading sqlite3's CSV: %v", err)
 	}
-	kinds := q.kinds()
 	rows := make([]diffRow, 0, len(recs))
 	for _, rec := range recs {
 		if len(rec) != len(kinds) {
@@ -665,7 +670,12 @@ func (q *diffQuery) runSQLite(sqlite, db string) ([]diffRow, error) {
 
 // sluiceRows converts collected rows, checking each value's type.
 func (q *diffQuery) sluiceRows(rows [][]runtime.Value) ([]diffRow, error) {
-	kinds := q.kinds()
+	return valueRows(rows, q.kinds())
+}
+
+// valueRows converts collected rows, whose columns are of kinds,
+// checking each value's type.
+func valueRows(rows [][]runtime.Value, kinds []colKind) ([]diffRow, error) {
 	want := map[colKind]runtime.Type{kInt: runtime.BigInt, kFloat: runtime.Double, kStr: runtime.Varchar, kTime: runtime.Timestamp}
 	out := make([]diffRow, len(rows))
 	for i, r := range rows {

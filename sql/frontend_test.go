@@ -402,7 +402,7 @@ FROM nexmark WHERE event_type = 2 AND bid.price > 1000000;`
 // attribute, and a misspelt field suggests the right one.
 func TestWindowTableFunctionResolvesRowFields(t *testing.T) {
 	for d, want := range map[string]string{
-		"bid.dateTime": `job.sql:12:80: DESCRIPTOR(bid.dateTime): bid.dateTime is a ROW's field, not a time attribute of nexmark (a WATERMARK is declared on a top-level column) in "bid.dateTime"`,
+		"bid.dateTime": `job.sql:12:80: DESCRIPTOR(bid.dateTime): bid.dateTime is a ROW's field, not the event time of the rows, which is dateTime in "bid.dateTime"`,
 		"bid.dateTme":  `job.sql:12:80: ROW column bid has no field "dateTme" (did you mean "bid.dateTime"?) in "bid.dateTme"`,
 		"dateTime":     "",
 	} {

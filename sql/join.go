@@ -38,9 +38,7 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 	if l.updating || r.updating {
 		return nil, q.Errorf(node, "a join of an updating input (the result of a GROUP BY without a window) is not supported yet")
 	}
-	if l.timeCol < 0 || r.timeCol < 0 {
-		return nil, q.Errorf(node, "an interval join needs event time on both tables (WATERMARK FOR … in their CREATE TABLE)")
-	}
+	lt, rt, _ := p.intervalTimes(q, scope, terms, l, r)
 	for _, t := range terms {
 		if err := onColumns(q, scope, t); err != nil {
 			return nil, err
@@ -55,7 +53,7 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 			lk, rk = append(lk, a), append(rk, b-nl)
 			continue
 		}
-		lo, hi, ok, err := p.timeBound(q, scope, term, nl, l.timeCol, r.timeCol)
+		lo, hi, ok, err := p.timeBound(q, scope, term, nl, lt, rt)
 		if err != nil {
 			return nil, err
 		}
@@ -80,15 +78,35 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 	if lower > upper {
 		return nil, q.Errorf(cond, "the join's time bounds are empty (lower %v > upper %v)", time.Duration(lower)*time.Millisecond, time.Duration(upper)*time.Millisecond)
 	}
+	// An input whose time lags its watermark (the output of another
+	// interval join) would find its partners freed: both times are shifted
+	// forward by the larger lag for the join (their difference, which the
+	// bounds test, is kept), and back after it.
+	shift := max(l.attr(lt).lag, r.attr(rt).lag)
+	if shift > 0 {
+		var err error
+		if l, err = p.shiftTimes(l, shift, lt); err != nil {
+			return nil, q.Errorf(cond, "%v", err)
+		}
+		if r, err = p.shiftTimes(r, shift, rt); err != nil {
+			return nil, q.Errorf(cond, "%v", err)
+		}
+	}
 	newOp, out, err := join.New(join.Spec{Left: l.schema, Right: r.schema, LeftKeys: lk, RightKeys: rk,
-		LeftTime: l.timeCol, RightTime: r.timeCol, Lower: lower, Upper: upper})
+		LeftTime: lt, RightTime: rt, Lower: lower, Upper: upper})
 	if err != nil {
 		return nil, q.Errorf(cond, "%v", err)
 	}
 	id := p.g.AddOperator("interval join", out, p.o.Parallelism, 2, newOp)
 	p.g.ConnectPort(l.id, 0, id, 0, runtime.Keyed, lk...)
 	p.g.ConnectPort(r.id, 0, id, 1, runtime.Keyed, rk...)
-	joined := &stream{id: id, schema: out, par: p.o.Parallelism, timeCol: l.timeCol, procCol: -1}
+	joined := &stream{id: id, schema: out, par: p.o.Parallelism}
+	joined.setAttrs(intervalAttrs(q, node, l, r, lt, rt, lower, upper))
+	if shift > 0 {
+		if joined, err = p.shiftTimes(joined, -shift, lt, nl+rt); err != nil {
+			return nil, q.Errorf(cond, "%v", err)
+		}
+	}
 	if len(rest) > 0 {
 		var preds []expr.Expr
 		for _, term := range rest {
@@ -102,7 +120,7 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 		if err != nil {
 			return nil, q.Errorf(cond, "%v", err)
 		}
-		f.timeCol = joined.timeCol
+		f.setAttrs(joined.attrs)
 		joined = f
 	}
 	return joined, nil

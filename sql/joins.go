@@ -18,25 +18,43 @@ func (p *planner) isIntervalJoin(q *query.Query, node *query.From, terms []parse
 	if k := node.Join.Kind; k != parser.JoinInner && k != parser.JoinComma {
 		return false
 	}
-	if l.updating || r.updating || l.timeCol < 0 || r.timeCol < 0 {
+	if l.updating || r.updating {
 		return false
 	}
 	nl := l.schema.Len()
-	equi, bounded := false, false
-	lower, upper := int64(minBound), int64(maxBound)
+	equi := false
 	for _, t := range terms {
 		if _, _, ok := p.equiPair(q, scope, t, nl); ok {
 			equi = true
-			continue
 		}
-		lo, hi, ok, err := p.timeBound(q, scope, t, nl, l.timeCol, r.timeCol)
-		if err != nil || !ok {
-			continue
-		}
-		bounded = true
-		lower, upper = max(lower, lo), min(upper, hi)
 	}
-	return equi && bounded && lower != minBound && upper != maxBound
+	_, _, ok := p.intervalTimes(q, scope, terms, l, r)
+	return equi && ok
+}
+
+// intervalTimes finds the time attributes of an interval join, lt of l and
+// rt of r (an event-time attribute each, see timeattr.go), that terms
+// bound one by the other on both ends; ok is false when there are none.
+func (p *planner) intervalTimes(q *query.Query, scope *query.Scope, terms []parser.Expr, l, r *stream) (lt, rt int, ok bool) {
+	nl := l.schema.Len()
+	for _, lt := range l.rowtimes() {
+		for _, rt := range r.rowtimes() {
+			bounded := false
+			lower, upper := int64(minBound), int64(maxBound)
+			for _, t := range terms {
+				lo, hi, ok, err := p.timeBound(q, scope, t, nl, lt, rt)
+				if err != nil || !ok {
+					continue
+				}
+				bounded = true
+				lower, upper = max(lower, lo), min(upper, hi)
+			}
+			if bounded && lower != minBound && upper != maxBound {
+				return lt, rt, true
+			}
+		}
+	}
+	return -1, -1, false
 }
 
 // regularJoin plans a join that is not an interval join as a regular
@@ -99,5 +117,7 @@ func (p *planner) regularJoin(q *query.Query, node *query.From, cond query.Node,
 	p.g.ConnectPort(l.id, 0, id, 0, runtime.Keyed, lk...)
 	p.g.ConnectPort(r.id, 0, id, 1, runtime.Keyed, rk...)
 	updating := l.updating || r.updating || typ != join.RegularInner
-	return &stream{id: id, schema: out, par: p.o.Parallelism, timeCol: -1, procCol: -1, updating: updating}, nil
+	s := &stream{id: id, schema: out, par: p.o.Parallelism, updating: updating}
+	s.setAttrs(dropped(append(l.allAttrs(), r.allAttrs()...), fmt.Sprintf("the regular join at %s drops time attributes", at(q, node))))
+	return s, nil
 }

@@ -58,7 +58,10 @@ func (p *planner) overSelect(q *query.Query, sel *query.Select, scope *query.Sco
 	if err != nil {
 		return nil, err
 	}
-	if !in.updating && timeCol != in.timeCol {
+	if ta := in.attr(timeCol); !in.updating && ta.kind != attrRowtime {
+		if ta.why != "" { // it was one upstream: say what dropped it
+			return nil, notTimeAttribute(q, oid, "OVER (ORDER BY "+q.TextOf(oid)+")", q.TextOf(oid), ta)
+		}
 		return nil, q.Errorf(oid, "OVER (ORDER BY %s): %s is not the event-time attribute of the input (declare it with WATERMARK FOR)", q.TextOf(oid), q.TextOf(oid))
 	}
 	frame := over.Frame{Unbounded: true} // the default: RANGE UNBOUNDED PRECEDING

@@ -397,6 +397,14 @@ type stream struct {
 	// window_start (1) and window_end (2), carried through projections
 	// (see windowrank.go); nil when there are none.
 	wcols []int8
+	// attrs, when set, is the time attribute of each column, and why a
+	// column is not one (see timeattr.go); nil: timeCol and procCol say.
+	attrs []timeAttr
+	// wins marks the columns that are a window table function's
+	// window_start, window_end or window_time, carried through
+	// projections, filters, views and subqueries, so that a GROUP BY of
+	// them plans a window aggregation (see timeattr.go); nil when none.
+	wins []winCol
 }
 
 // tvfWindow describes the output of a window table function (window
@@ -410,6 +418,8 @@ type tvfWindow struct {
 	// procTime: the DESCRIPTOR column is a processing-time attribute
 	// (PROCTIME()): windows aggregated over it fire on the clock.
 	procTime bool
+	// lag is the DESCRIPTOR column's (see timeattr.go).
+	lag int64
 }
 
 // env is the queries of WITH that a query can name, innermost last: each
@@ -638,6 +648,7 @@ func (p *planner) unionOf(outs []*stream) (*stream, error) {
 	for _, s := range outs {
 		u.updating = u.updating || s.updating
 	}
+	u.setAttrs(unionAttrs(outs))
 	u.id = p.g.AddOperator("union", out, u.par, 1, newOp)
 	for _, s := range outs {
 		switch {
@@ -672,7 +683,8 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 	if err != nil {
 		return nil, q.Errorf(node, "%v", err)
 	}
-	r.timeCol, r.procCol, r.keys, r.wcols = s.timeCol, s.procCol, s.keys, s.wcols
+	r.keys, r.wcols, r.wins = s.keys, s.wcols, s.wins
+	r.setAttrs(s.allAttrs())
 	return r, nil
 }
 
@@ -864,13 +876,13 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	if err != nil {
 		return nil, query.Relation{}, err
 	}
-	if idx != in.timeCol && idx != in.procCol {
-		if name := q.TextOf(tv.TimeCol); len(tv.TimeCol.Parts) > 1 {
-			return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is a ROW's field, not a time attribute of %s (a WATERMARK is declared on a top-level column)",
-				name, name, tv.Table.Name)
+	ta := in.attr(idx)
+	if ta.kind == attrNone {
+		name := q.TextOf(tv.TimeCol)
+		if ta.why == "" && strings.Contains(in.schema.Fields[idx].Name, ".") {
+			return nil, query.Relation{}, rowFieldTimeError(q, tv.TimeCol, "DESCRIPTOR("+name+")", name, in, nil)
 		}
-		return nil, query.Relation{}, q.Errorf(tv.TimeCol, "DESCRIPTOR(%s): %s is not a time attribute of %s (declare it with WATERMARK FOR %s AS …)",
-			tv.TimeCol.Parts[0], tv.TimeCol.Parts[0], tv.Table.Name, tv.TimeCol.Parts[0])
+		return nil, query.Relation{}, notTimeAttribute(q, tv.TimeCol, "DESCRIPTOR("+name+")", name, ta)
 	}
 	if in.updating {
 		return nil, query.Relation{}, q.Errorf(tv, "%s over an updating input (the result of a GROUP BY without a window) is not supported", tv.Kind)
@@ -893,12 +905,19 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	id := p.g.AddOperator("window assign "+w.String(), out, in.par, 1, newOp)
 	p.g.Connect(in.id, id, runtime.Forward)
 	n := in.schema.Len()
-	s := &stream{id: id, schema: out, par: in.par, timeCol: n + 2, procCol: -1,
-		win: &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w, procTime: idx == in.procCol}}
-	if idx == in.procCol { // window_time is a processing-time attribute
-		s.timeCol, s.procCol = -1, n+2
-	}
-	if idx != in.procCol { // a window Top-N fires on watermarks: event time only
+	isProc := ta.kind == attrProctime
+	tw := &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w, procTime: isProc, lag: ta.lag}
+	s := &stream{id: id, schema: out, par: in.par, win: tw}
+	// window_time is the time attribute of the rows (of the DESCRIPTOR
+	// column's kind); the DESCRIPTOR column and the input's other time
+	// attributes become plain columns, as window_start and window_end are.
+	attrs := dropped(in.allAttrs(), fmt.Sprintf("the window function at %s makes its input's time attributes plain TIMESTAMPs (its window_time is the time attribute of its rows)", at(q, tv)))
+	bound := timeAttr{why: "a window function's window_start and window_end are plain TIMESTAMPs (its window_time is the time attribute)"}
+	attrs = append(attrs, bound, bound, ta)
+	s.setAttrs(attrs)
+	s.wins = make([]winCol, out.Len())
+	s.wins[n], s.wins[n+1], s.wins[n+2] = winCol{tw, windowStart}, winCol{tw, windowEnd}, winCol{tw, windowTime}
+	if !isProc { // a window Top-N fires on watermarks: event time only
 		s.wcols = make([]int8, out.Len())
 		s.wcols[n], s.wcols[n+1] = windowStart, windowEnd
 	}
@@ -951,7 +970,11 @@ func (p *planner) selectStmt(q *query.Query, sel *query.Select, e *env) (*stream
 			return nil, q.Errorf(sel.Having, "HAVING needs GROUP BY or an aggregate")
 		}
 		if calls := overCalls(sel); len(calls) > 0 {
-			return p.overSelect(q, sel, scope, in, where, calls)
+			out, err := p.overSelect(q, sel, scope, in, where, calls)
+			if err == nil {
+				lostThrough(q, sel, scope, in, out, fmt.Sprintf("the OVER aggregation at %s drops time attributes", at(q, calls[0])))
+			}
+			return out, err
 		}
 		return p.project(q, sel, scope, in, where)
 	}
@@ -985,18 +1008,14 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	}
 	var exprs []expr.Expr
 	var names []string
-	timeCol, procCol := -1, -1
 	var wcols []int8
+	var attrs []timeAttr // time attributes: see timeattr.go
+	var wins []winCol
 	for i, it := range sel.Items {
 		if it.Star {
 			for c, f := range scope.Schema().Fields {
 				wcols = carryWindowCol(wcols, in.wcols, c, len(exprs))
-				if c == in.timeCol {
-					timeCol = len(exprs)
-				}
-				if c == in.procCol {
-					procCol = len(exprs)
-				}
+				attrs, wins = append(attrs, in.attr(c)), append(wins, in.winAt(c))
 				exprs = append(exprs, expr.ColIndex(c))
 				names = append(names, f.Name)
 			}
@@ -1007,19 +1026,12 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 			return nil, err
 		}
 		if c, ok := it.Expr.(*parser.Ident); ok {
-			if idx, err := q.Column(scope, c); err == nil && idx == in.timeCol {
-				timeCol = len(exprs)
-			}
-			if idx, err := q.Column(scope, c); err == nil && idx == in.procCol {
-				procCol = len(exprs)
-			}
 			if idx, err := q.Column(scope, c); err == nil {
 				wcols = carryWindowCol(wcols, in.wcols, idx, len(exprs))
 			}
 		}
-		if isProcTimeCall(it.Expr) {
-			procCol = len(exprs)
-		}
+		attrs = append(attrs, projectedAttr(q, scope, in, it.Expr))
+		wins = append(wins, projectedWin(q, scope, in, it.Expr))
 		exprs = append(exprs, sc.Expr)
 		names = append(names, it.Name(i))
 	}
@@ -1027,20 +1039,10 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	if err != nil {
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
-	out.timeCol, out.procCol = timeCol, procCol
+	out.setAttrs(attrs)
+	out.wins = fitWins(wins)
 	out.wcols = fitWindowCols(wcols, out.schema.Len())
 	return out, nil
-}
-
-// qualifiedName names column i of scope as ref.column.
-func qualifiedName(scope *query.Scope, i int) string {
-	rels := scope.Relations()
-	for ri := len(rels) - 1; ri >= 0; ri-- {
-		if off := scope.Offset(ri); i >= off {
-			return rels[ri].Ref() + "." + scope.Schema().Fields[i].Name
-		}
-	}
-	return scope.Schema().Fields[i].Name
 }
 
 // uniqueNames renames repeated output names as Flink does: a, a0, a1, ….

@@ -191,7 +191,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	var out *runtime.Schema
 	var name string
 	orderCol := order[0].Col
-	dedup := start == 1 && end == 1 && len(order) == 1 && !in.updating && in.timeCol >= 0 && orderCol == in.timeCol
+	dedup := start == 1 && end == 1 && len(order) == 1 && !in.updating && in.attr(orderCol).kind == attrRowtime
 	ws, windowed := windowRankSpec(in, partCols)
 	switch {
 	case windowed:

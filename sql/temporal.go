@@ -76,9 +76,9 @@ func (p *planner) temporalJoin(q *query.Query, f *query.From, e *env, where *[]p
 	if err != nil {
 		return nil, nil, err
 	}
-	proc := tcol == l.procCol
-	if !proc && tcol != l.timeCol {
-		return nil, nil, q.Errorf(st, "FOR SYSTEM_TIME AS OF %s: %s is neither the event time (WATERMARK) nor a PROCTIME() column of the left side", q.TextOf(st), q.TextOf(st))
+	proc := l.attr(tcol).kind == attrProctime
+	if l.attr(tcol).kind == attrNone {
+		return nil, nil, notTimeAttribute(q, st, "FOR SYSTEM_TIME AS OF "+q.TextOf(st), q.TextOf(st), l.attr(tcol))
 	}
 	rels := append(append([]query.Relation(nil), lrels...), rrel)
 	scope, err := query.NewScope(rels...)
@@ -175,7 +175,7 @@ func (p *planner) temporalJoin(q *query.Query, f *query.From, e *env, where *[]p
 		if first {
 			name += " (build side first)"
 		}
-		joined.procCol = l.procCol
+		joined.procCol = tcol
 	} else {
 		if r.timeCol < 0 {
 			return nil, nil, q.Errorf(vt.Node, "an event-time temporal join needs a watermark on %s (WATERMARK FOR …): it gives each version its time", rrel.Ref())
@@ -184,9 +184,9 @@ func (p *planner) temporalJoin(q *query.Query, f *query.From, e *env, where *[]p
 			return nil, nil, err
 		}
 		newOp, out, err = join.NewTemporal(join.TemporalSpec{Probe: probe.schema, Versioned: r.schema, ProbeKeys: lk, VersionKeys: rk,
-			ProbeTime: l.timeCol, VersionTime: r.timeCol, LeftOuter: left, Residual: res, MaxGroups: p.maxStateKeys, TTL: ttl})
+			ProbeTime: tcol, VersionTime: r.timeCol, LeftOuter: left, Residual: res, MaxGroups: p.maxStateKeys, TTL: ttl})
 		name = "temporal join"
-		joined.timeCol = l.timeCol
+		joined.timeCol = tcol
 	}
 	if err != nil {
 		return nil, nil, q.Errorf(f, "%v", err)

@@ -145,7 +145,7 @@ JOIN rates FOR SYSTEM_TIME AS OF B.pt AS S ON MOD(B.v, 10) = S.k;`, par)
 // SYSTEM_TIME AS OF outside a join.
 func TestTemporalJoinErrorsSayWhatIsWrong(t *testing.T) {
 	for _, c := range []struct{ query, want string }{
-		{`SELECT * FROM src AS s JOIN rates FOR SYSTEM_TIME AS OF s.v AS x ON s.k = x.k`, "neither the event time"},
+		{`SELECT * FROM src AS s JOIN rates FOR SYSTEM_TIME AS OF s.v AS x ON s.k = x.k`, "s.v is not a time attribute"},
 		{`SELECT * FROM src AS s JOIN rates FOR SYSTEM_TIME AS OF s.ts AS x ON s.k = x.r`, "primary key of x (k)"},
 		{`SELECT * FROM src AS s FULL JOIN rates FOR SYSTEM_TIME AS OF s.ts AS x ON s.k = x.k`, "INNER or LEFT"},
 		{`SELECT * FROM rates FOR SYSTEM_TIME AS OF ts`, "right side of a temporal join"},

@@ -107,9 +107,10 @@ func WindowCall(e parser.Expr) (kind string, timeCol *parser.Ident, durations []
 	return kind, col, ds, true
 }
 
-// WindowBoundCall recognises TUMBLE_START, TUMBLE_END, HOP_START, HOP_END,
-// SESSION_START and SESSION_END: kind is TUMBLE, HOP or SESSION, bound
-// START or END, and timeCol and durations are the arguments of the window
+// WindowBoundCall recognises TUMBLE_START, TUMBLE_END, TUMBLE_ROWTIME,
+// HOP_START, HOP_END, HOP_ROWTIME, SESSION_START, SESSION_END and
+// SESSION_ROWTIME: kind is TUMBLE, HOP or SESSION, bound START, END or
+// ROWTIME (the window's time attribute, its end - 1 ms), and timeCol and durations are the arguments of the window
 // they name, as WindowCall returns them. ok is false for anything else,
 // including a malformed call, which Query.Scalar reports.
 func WindowBoundCall(e parser.Expr) (kind, bound string, timeCol *parser.Ident, durations []time.Duration, ok bool) {
@@ -131,7 +132,7 @@ func WindowBoundCall(e parser.Expr) (kind, bound string, timeCol *parser.Ident, 
 // windowBound splits the name of a window bound function.
 func windowBound(f *parser.Call) (kind, bound string, ok bool) {
 	kind, bound, ok = strings.Cut(strings.ToUpper(f.Name), "_")
-	if !ok || !windowKinds[kind] || bound != "START" && bound != "END" {
+	if !ok || !windowKinds[kind] || bound != "START" && bound != "END" && bound != "ROWTIME" {
 		return "", "", false
 	}
 	return kind, bound, true
