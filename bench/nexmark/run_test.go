@@ -250,3 +250,27 @@ INSERT INTO out SELECT B.bid.auction, A.auction.id FROM nexmark AS A JOIN nexmar
 		}
 	}
 }
+
+// BenchmarkQ3 measures q3 (a regular join of auctions and people) as
+// written, at parallelism 2.
+func BenchmarkQ3(b *testing.B) { benchmarkQuery(b, "q3") }
+
+// BenchmarkQ5 measures q5 (two hopping-window aggregations of bid and a
+// join) as written, at parallelism 2.
+func BenchmarkQ5(b *testing.B) { benchmarkQuery(b, "q5") }
+
+// BenchmarkQ16 measures q16 (COUNT DISTINCT with FILTER per channel and
+// day) as written, at parallelism 2.
+func BenchmarkQ16(b *testing.B) { benchmarkQuery(b, "q16") }
+
+// BenchmarkQ21 measures q21 (REGEXP_EXTRACT and CASE per bid) as
+// written, at parallelism 2.
+func BenchmarkQ21(b *testing.B) { benchmarkQuery(b, "q21") }
+
+func benchmarkQuery(b *testing.B, name string) {
+	query, err := Query(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkRun(b, name+".sql", query)
+}
