@@ -738,6 +738,11 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 	if err != nil {
 		return nil, nil, q.Errorf(f, "%v", err)
 	}
+	if k := f.Join.Kind; k == parser.JoinInner || k == parser.JoinComma {
+		if l, r, err = p.filterSides(q, where, scope, l, r, lrels, rrels); err != nil {
+			return nil, nil, err
+		}
+	}
 	var terms []parser.Expr
 	var cond query.Node = f.On
 	if f.Comma() {
