@@ -184,8 +184,9 @@ func recentStrFunc(f func(string) string) func(*compiler, *callExpr, []*node) (*
 	}
 }
 
-// recent remembers the last results of a function of strings, one in
-// each of its slots, chosen by the string's length and end bytes.
+// recent remembers the last results of a function of strings that
+// changed them, one in each of its slots, chosen by the string's length
+// and end bytes.
 type recent [16]struct {
 	in, out string
 	set     bool
@@ -200,8 +201,11 @@ func (r *recent) get(s string, f func(string) string) string {
 	if slot.set && slot.in == s {
 		return slot.out
 	}
-	slot.in, slot.out, slot.set = s, f(s), true
-	return slot.out
+	out := f(s)
+	if out != s { // a string f leaves as it is costs no allocation: keep the slot
+		slot.in, slot.out, slot.set = s, out, true
+	}
+	return out
 }
 
 func charLength(c *compiler, e *callExpr, args []*node) (*node, error) {
