@@ -451,6 +451,12 @@ func makeOutput(outs []Output, m *OperatorMetrics) Output {
 	case 1:
 		o = outs[0]
 	default:
+		// Every consumer gets the rows: they are counted out once.
+		for _, x := range outs {
+			if w, ok := x.(*writer); ok {
+				w.metrics = nil
+			}
+		}
 		o = fanout(outs)
 	}
 	if _, isWriter := o.(*writer); !isWriter {

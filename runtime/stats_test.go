@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -68,6 +69,33 @@ func TestStatsReadOperatorCounters(t *testing.T) {
 	}
 	if _, ok := st.Operator("nope"); ok {
 		t.Error("an operator that does not exist has stats")
+	}
+}
+
+// TestFanOutCountsRowsOutOnce: a source read by several operators — one
+// chained, two across the network — gives each every row, and its rows
+// out are the rows it read, counted once.
+func TestFanOutCountsRowsOutOnce(t *testing.T) {
+	g := NewGraph("fan")
+	src := g.AddSource("numbers", ckSchema, 2, func() Source { return &countSource{n: 1000} }, WatermarkStrategy{TimeColumn: 2})
+	var sinks []*collector
+	for i, part := range []Partitioning{Forward, Rebalance, Keyed} {
+		c, newSink := newCollector()
+		sinks = append(sinks, c)
+		id := g.AddOperator(fmt.Sprintf("sink%d", i), ckSchema, 2, 1, newSink)
+		g.Connect(src, id, part, 1)
+	}
+	set := metrics.NewSet()
+	if err := Run(context.Background(), g, Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range sinks {
+		if len(*c.rows) != 1000 {
+			t.Errorf("sink%d: %d rows, want 1000", i, len(*c.rows))
+		}
+	}
+	if got, _ := Stats(set).Operator("numbers"); got.RowsOut != 1000 {
+		t.Errorf("the source's rows out: %d, want 1000", got.RowsOut)
 	}
 }
 

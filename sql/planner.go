@@ -140,6 +140,20 @@ type planner struct {
 	// functions are the names of CREATE FUNCTION, upper case, each to the
 	// function it calls.
 	functions map[string]string
+	// scans are the sources of the graph scanned, by table definition
+	// (scanKey): every scan of a table in one job reads its one source.
+	scans map[scanKey]stream
+}
+
+// scanKey is a table definition (its name, statement and options) in a
+// graph.
+type scanKey struct {
+	g     *runtime.Graph
+	table string
+}
+
+func scanOf(g *runtime.Graph, t *catalog.Table) scanKey {
+	return scanKey{g, fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%v", strings.ToLower(t.Name), t.SQL, t.DefinedAt, t.Created, t.Options)}
 }
 
 type sinkNode struct {
@@ -530,7 +544,9 @@ func sameColumns(a, b *runtime.Schema) error {
 	return nil
 }
 
-// source adds the source of a FROM table.
+// source adds the source of a FROM table, or reuses it: a table read
+// twice in a job (a self-join, two views of one table, two INSERTs) is
+// read once, its source's rows going to every reader.
 func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	t, err := p.o.Catalog.Get(ft.Name)
 	if err != nil {
@@ -538,6 +554,11 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	}
 	if len(t.Columns) == 0 {
 		return nil, q.Errorf(ft, "table %s has no columns: a table read by a query must declare them", t.Name)
+	}
+	key := scanOf(p.g, t)
+	if s, ok := p.scans[key]; ok {
+		s.keys = slices.Clone(s.keys)
+		return &s, nil
 	}
 	f, _ := connectors.Lookup(t.Options["connector"])
 	src, ok := f.(connectors.Source)
@@ -590,6 +611,11 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 			s.keys = append(s.keys, schema.Index(k))
 		}
 	}
+	if p.scans == nil {
+		p.scans = map[scanKey]stream{}
+	}
+	p.scans[key] = *s
+	s.keys = slices.Clone(s.keys)
 	return s, nil
 }
 
@@ -739,6 +765,11 @@ func (p *planner) relation(q *query.Query, f *query.From, e *env, where *[]parse
 	scope, err := query.NewScope(rels...)
 	if err != nil {
 		return nil, nil, q.Errorf(f, "%v", err)
+	}
+	if k := f.Join.Kind; k == parser.JoinInner || k == parser.JoinComma {
+		if l, r, err = p.filterSides(q, where, scope, l, r, lrels, rrels); err != nil {
+			return nil, nil, err
+		}
 	}
 	var terms []parser.Expr
 	var cond query.Node = f.On

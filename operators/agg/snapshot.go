@@ -111,10 +111,8 @@ func (a *Accs) AppendSnapshot(e *snap.Encoder) {
 	e.Strings(a.S)
 	for i := range a.D {
 		s := &a.D[i]
-		e.Int(len(s.ints))
-		for x := range s.ints {
-			e.Int64(int64(x))
-		}
+		e.Int(s.ints.len())
+		s.ints.each(func(x uint64) { e.Int64(int64(x)) })
 		e.Int(len(s.strs))
 		for x := range s.strs {
 			e.String(x)

@@ -553,21 +553,14 @@ func appendVariance(v *runtime.Vector, f Func, n int64, m2 float64) {
 // are made on first use. An append-only layout keeps sets (ints, strs); a
 // retracting one counts the live copies of each value (cints, cstrs).
 type distinctSet struct {
-	ints  map[uint64]struct{}
+	ints  intSet
 	strs  map[string]struct{}
 	cints map[uint64]int32
 	cstrs map[string]int32
 }
 
 // addInt adds x and reports whether it is new to the set.
-func (d *distinctSet) addInt(x uint64) bool {
-	if d.ints == nil {
-		d.ints = make(map[uint64]struct{})
-	}
-	n := len(d.ints)
-	d.ints[x] = struct{}{}
-	return len(d.ints) > n
-}
+func (d *distinctSet) addInt(x uint64) bool { return d.ints.add(x) }
 
 func (d *distinctSet) addString(s string) {
 	if d.strs == nil {
@@ -621,11 +614,11 @@ func (d *distinctSet) countString(x string, sign int8) {
 
 // merge folds o into d; newInt is called with each integer value new to d.
 func (d *distinctSet) merge(o *distinctSet, newInt func(uint64)) {
-	for x := range o.ints {
+	o.ints.each(func(x uint64) {
 		if d.addInt(x) && newInt != nil {
 			newInt(x)
 		}
-	}
+	})
 	for s := range o.strs {
 		d.addString(s)
 	}
@@ -646,10 +639,10 @@ func (d *distinctSet) merge(o *distinctSet, newInt func(uint64)) {
 	}
 }
 
-func (d *distinctSet) len() int { return len(d.ints) + len(d.strs) + len(d.cints) + len(d.cstrs) }
+func (d *distinctSet) len() int { return d.ints.len() + len(d.strs) + len(d.cints) + len(d.cstrs) }
 
 func (d *distinctSet) bytes() int {
-	n := len(d.ints)*16 + len(d.cints)*24
+	n := len(d.ints.slots)*8 + len(d.cints)*24
 	for s := range d.strs {
 		n += 24 + len(s)
 	}

@@ -24,8 +24,8 @@ var functions = map[string]function{}
 
 func init() {
 	builtins := map[string]function{
-		"UPPER":       {1, 1, strFunc(strings.ToUpper)},
-		"LOWER":       {1, 1, strFunc(strings.ToLower)},
+		"UPPER":       {1, 1, recentStrFunc(strings.ToUpper)},
+		"LOWER":       {1, 1, recentStrFunc(strings.ToLower)},
 		"TRIM":        {1, 1, strFunc(func(s string) string { return strings.Trim(s, " ") })},
 		"CHAR_LENGTH": {1, 1, charLength},
 		"CONCAT":      {1, -1, concat},
@@ -171,6 +171,41 @@ func strFunc(f func(string) string) func(*compiler, *callExpr, []*node) (*node, 
 		n.eval = convert(runtime.Varchar, x, str, str, func(s string) (string, bool) { return f(s), true })
 		return fold(n, x), nil
 	}
+}
+
+// recentStrFunc is strFunc for an f that allocates its result (UPPER,
+// LOWER): each call site keeps its recent results, so that a column of few
+// distinct values (a channel, a state) is mapped without allocating per
+// row.
+func recentStrFunc(f func(string) string) func(*compiler, *callExpr, []*node) (*node, error) {
+	return func(c *compiler, e *callExpr, args []*node) (*node, error) {
+		var r recent
+		return strFunc(func(s string) string { return r.get(s, f) })(c, e, args)
+	}
+}
+
+// recent remembers the last results of a function of strings that
+// changed them, one in each of its slots, chosen by the string's length
+// and end bytes.
+type recent [16]struct {
+	in, out string
+	set     bool
+}
+
+func (r *recent) get(s string, f func(string) string) string {
+	k := len(s)
+	if k > 0 {
+		k = k*7 + int(s[0]) + int(s[k-1])*3
+	}
+	slot := &r[k&(len(r)-1)]
+	if slot.set && slot.in == s {
+		return slot.out
+	}
+	out := f(s)
+	if out != s { // a string f leaves as it is costs no allocation: keep the slot
+		slot.in, slot.out, slot.set = s, out, true
+	}
+	return out
 }
 
 func charLength(c *compiler, e *callExpr, args []*node) (*node, error) {

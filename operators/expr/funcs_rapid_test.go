@@ -275,3 +275,41 @@ func FuzzDatePattern(f *testing.F) {
 		}
 	})
 }
+
+// TestLowerUpperRememberOnlyTheirOwnResults: LOWER and UPPER, which keep
+// their recent results, give strings.ToLower and ToUpper of every row over
+// columns of few and many distinct values (NULLs and "" among them), batch
+// after batch.
+func TestLowerUpperRememberOnlyTheirOwnResults(t *testing.T) {
+	s := runtime.NewSchema(runtime.Field{Name: "x", Type: runtime.Varchar, Nullable: true})
+	rapid.Check(t, func(t *rapid.T) {
+		pool := rapid.SliceOfN(rapid.StringMatching(`[aAbBéÉ\x{212A}-]{0,6}`), 1, 40).Draw(t, "pool")
+		for _, f := range []struct {
+			name string
+			want func(string) string
+		}{{"LOWER", strings.ToLower}, {"UPPER", strings.ToUpper}} {
+			c, err := Compile(Call(f.name, Col("x")), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				idx := rapid.SliceOfN(rapid.IntRange(-1, len(pool)-1), 1, 30).Draw(t, "rows")
+				rows := make([][]runtime.Value, len(idx))
+				want := make([]string, len(idx))
+				for i, k := range idx {
+					rows[i], want[i] = []runtime.Value{runtime.NullValue(runtime.Varchar)}, "NULL"
+					if k >= 0 {
+						rows[i], want[i] = []runtime.Value{runtime.StringValue(pool[k])}, f.want(pool[k])
+					}
+				}
+				var out runtime.Vector
+				c.Eval(makeSelBatch(s, rows, []runtime.Value{runtime.StringValue("Junk")}), &out)
+				for i := range want {
+					if got := out.Value(i).String(); got != want[i] {
+						t.Fatalf("%s(%v) = %q, want %q", f.name, rows[i][0], got, want[i])
+					}
+				}
+			}
+		}
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -73,16 +72,16 @@ func strArgs(kinds string, mayNull bool, f func(p []*runtime.Vector, i int) (str
 // (Go's RE2 syntax): a constant compiled once (an invalid one is a
 // compile error naming the function and the pattern), a column per
 // distinct value, cached (an invalid one gives nil, a NULL result).
-func regexArg(e *callExpr, a *node) (func(string) *regexp.Regexp, error) {
+func regexArg(e *callExpr, a *node) (func(string) *pattern, error) {
 	if p, ok := constString(a); ok {
-		re, err := regexp.Compile(p)
+		re, err := compilePattern(p)
 		if err != nil {
 			return nil, errorf(e, "%s: invalid regular expression '%s': %v", e.name, p, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
-		return func(string) *regexp.Regexp { return re }, nil
+		return func(string) *pattern { return re }, nil
 	}
-	cc := newCache(regexp.Compile)
-	return func(s string) *regexp.Regexp {
+	cc := newCache(compilePattern)
+	return func(s string) *pattern {
 		re, err := cc.get(s)
 		if err != nil {
 			return nil
@@ -118,11 +117,11 @@ func regexpExtract(c *compiler, e *callExpr, args []*node) (*node, error) {
 			return false
 		}
 		s := p[0].Str[i]
-		m := r.FindStringSubmatchIndex(s)
-		if m == nil || m[2*g] < 0 {
+		start, end, ok := r.group(s, int(g))
+		if !ok {
 			return false
 		}
-		out.Str[i] = s[m[2*g]:m[2*g+1]]
+		out.Str[i] = s[start:end]
 		return true
 	}), nil
 }
@@ -180,7 +179,7 @@ func regexpReplace(c *compiler, e *callExpr, args []*node) (*node, error) {
 		return n, nil
 	}
 	constRepl, isConst := constString(args[2])
-	var lastRe *regexp.Regexp
+	var lastRe *pattern
 	var lastRepl, lastTmpl string
 	return rowKernel(runtime.Varchar, true, args, func(p []*runtime.Vector, i int, out *runtime.Vector) bool {
 		r := re(p[1].Str[i])
@@ -217,7 +216,7 @@ func regexpMatch(c *compiler, e *callExpr, args []*node) (*node, error) {
 		if r == nil {
 			return false
 		}
-		out.I64[i] = b2i(r.MatchString(p[0].Str[i]))
+		out.I64[i] = b2i(r.match(p[0].Str[i]))
 		return true
 	}), nil
 }

@@ -184,10 +184,7 @@ func (u *udf) compile(c *compiler, e *callExpr, args []*node) (*node, error) {
 		if !isNullConst(a) && !widens(a.typ, p) {
 			return nil, errorf(e, "%s's %s argument is %s, not %s", e.name, ordinal(i+1), a.typ, p)
 		}
-		args[i] = c.coerce(a, p)
-		if args[i].typ != p {
-			args[i] = &node{typ: p, nullable: a.nullable, col: -1, eval: retypeEval(args[i], p)}
-		}
+		args[i] = retype(c.coerce(a, p), p)
 	}
 	n := &node{typ: u.Result, nullable: true, col: -1, faults: c.f}
 	vs := make([]vec, len(args))
@@ -222,15 +219,4 @@ func (u *udf) compile(c *compiler, e *callExpr, args []*node) (*node, error) {
 		return n, nil
 	}
 	return fold(n, args...), nil
-}
-
-// retypeEval presents a vector of x as type t of the same storage.
-func retypeEval(x *node, t runtime.Type) evalFunc {
-	var xs vec
-	var view runtime.Vector
-	return func(b *runtime.Batch, _ *vec) *runtime.Vector {
-		view = *x.eval(b, &xs)
-		view.Type = t
-		return &view
-	}
 }

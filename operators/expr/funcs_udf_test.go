@@ -91,3 +91,63 @@ func TestRegisteredFuncs(t *testing.T) {
 		t.Fatal("IsFunction")
 	}
 }
+
+// TestUDFTakesIntArgumentsAsBigInt: INT columns and constants (NULL
+// among them) given to BIGINT parameters are read as BIGINT through
+// retype, through a selection vector too; a call over constants is
+// folded, and one that fails is a planning error, INT or BIGINT alike.
+func TestUDFTakesIntArgumentsAsBigInt(t *testing.T) {
+	one, zero := Cast(Int(1), runtime.Int), Cast(Int(0), runtime.Int)
+	check(t, Call("test_nvl", Col("i"), Col("b")), runtime.BigInt, "1", "-3", "3", "0")
+	check(t, Call("test_nvl", Col("b"), Col("i")), runtime.BigInt, "10", "-3", "3", "7")
+	check(t, Call("test_nvl", Null(runtime.Int), Col("i")), runtime.BigInt, "1", "NULL", "3", "0")
+	check(t, Call("test_div", Col("b"), Cast(Int(2), runtime.Int)), runtime.BigInt, "5", "-1", "NULL", "3")
+	check(t, Call("test_div", Col("i"), one), runtime.BigInt, "1", "NULL", "3", "0")
+	for _, e := range []Expr{Call("test_div", Cast(Int(7), runtime.Int), Cast(Int(2), runtime.Int)), Call("test_div", Int(7), Int(2))} {
+		c, err := Compile(e, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := c.Const(); !ok || v.Type != runtime.BigInt || v.I != 3 {
+			t.Fatalf("%s: constant %v %v, want BIGINT 3", e, v, ok)
+		}
+	}
+	for _, e := range []Expr{Call("test_div", one, zero), Call("test_div", Int(1), Int(0))} {
+		if _, err := Compile(e, nil); err == nil || !strings.Contains(err.Error(), "division by zero") {
+			t.Fatalf("%s: %v, want a planning error", e, err)
+		}
+	}
+}
+
+// TestRetypeViewsTheSameValues: retype presents a column, a constant and
+// a computed node as another type of the same storage, with the same
+// values and NULLs, and leaves a node of that type as it is.
+func TestRetypeViewsTheSameValues(t *testing.T) {
+	c := &compiler{schema: testSchema, f: &faults{}}
+	b := makeSelBatch(testSchema, testRow, junkRow)
+	for _, e := range []Expr{Col("i"), Cast(Int(5), runtime.Int), Add(Col("i"), Cast(Int(1), runtime.Int))} {
+		n, err := c.compile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []runtime.Type{runtime.BigInt, runtime.DecimalType(10, 2)} {
+			r := retype(n, typ)
+			var want, got vec
+			w, g := n.eval(b, &want), r.eval(b, &got)
+			if g.Type != typ || r.typ != typ || g.Len() != w.Len() {
+				t.Fatalf("%s as %s: %s of %d rows", e, typ, g.Type, g.Len())
+			}
+			for i := range w.Len() {
+				if g.IsNull(i) != w.IsNull(i) || !w.IsNull(i) && g.I64[i] != w.I64[i] {
+					t.Fatalf("%s as %s: row %d differs", e, typ, i)
+				}
+			}
+			if (r.konst != nil) != (n.konst != nil) || r.konst != nil && (r.konst.Type != typ || r.konst.I != n.konst.I) {
+				t.Fatalf("%s as %s: constant %v, from %v", e, typ, r.konst, n.konst)
+			}
+		}
+		if retype(n, n.typ) != n {
+			t.Fatalf("%s: retype to its own type made a new node", e)
+		}
+	}
+}
