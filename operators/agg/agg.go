@@ -14,8 +14,11 @@
 //	COUNT(*), COUNT(x), COUNT(DISTINCT x)  BIGINT NOT NULL
 //	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT x (Flink: INT for INT), DOUBLE for DOUBLE,
 //	                                       DECIMAL(18, s) for DECIMAL(p, s) (see SumType)
-//	AVG(x)                                 DOUBLE (Flink: the type of x, so AVG(BIGINT) is a truncated BIGINT);
-//	                                       exact DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see AvgType)
+//	AVG(x)                                 the type of x for INT/BIGINT x, as Flink: the exact sum divided by
+//	                                       the count, truncated toward zero (Java's long division), so
+//	                                       AVG of 1 and 2 is 1 and of -1 and -2 is -1; DOUBLE for DOUBLE;
+//	                                       exact DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see AvgType).
+//	                                       AVG(CAST(x AS DOUBLE)) is the fractional mean of integers
 //	MIN(x), MAX(x)                         the type of x
 //	FIRST_VALUE(x), LAST_VALUE(x)          the type of x; by arrival order
 //	LISTAGG(x [, sep])                     VARCHAR; x must be VARCHAR; sep defaults to ","; arrival order
@@ -47,11 +50,10 @@
 // (a retraction removes the earliest live copy of the value, as Flink), the
 // variances Welford's state. The append-only layout keeps MIN and MAX in a
 // flat slot (the fast path); only a retracting layout pays for multisets.
-// Retraction is exact for integers (SUM keeps an int64, failing on
-// overflow as appending does; AVG sums in a float64, exact while the sum
-// stays within ±2^53) and as exact as float64 addition for DOUBLE (SUM and
-// AVG of DOUBLE, as in Flink, may keep a rounding residue after
-// retractions).
+// Retraction is exact for integers and DECIMALs (SUM and AVG keep an int64
+// sum, failing on overflow as appending does, where Flink's BIGINT sum
+// would wrap) and as exact as float64 addition for DOUBLE (SUM and AVG of
+// DOUBLE, as in Flink, may keep a rounding residue after retractions).
 //
 // A retracting layout also counts each group's rows (Accs.Rows): a
 // retraction reaching a group with no rows (its state expired, or it was
@@ -77,7 +79,7 @@ const (
 	Sum
 	Min
 	Max
-	Avg         // always DOUBLE
+	Avg         // the type of an integer x; DOUBLE; DECIMAL (see AvgType)
 	SumDistinct // SUM(DISTINCT x)
 	FirstValue
 	LastValue
@@ -281,17 +283,18 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 				c.i2 = l.int()
 			}
 		case Avg:
-			if c.in.IsDecimal() { // exact: an int64 sum and a count
-				c.out = runtime.Field{Name: name, Type: AvgType(c.in), Nullable: sparse}
-				c.i, c.i2 = l.int(), l.int()
-				break
-			}
-			if !c.in.Numeric() {
+			if !c.in.Numeric() && !c.in.IsDecimal() {
 				return nil, fmt.Errorf("AVG(%s): cannot average %s", argName, c.in)
 			}
-			c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: sparse}
-			c.f = l.float()
-			c.i2 = l.int()
+			if c.phys == runtime.PhysFloat {
+				c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: sparse}
+				c.f = l.float()
+				c.i2 = l.int()
+				break
+			}
+			// Integers and DECIMALs: exact, an int64 sum and a count.
+			c.out = runtime.Field{Name: name, Type: AvgType(c.in), Nullable: sparse}
+			c.i, c.i2 = l.int(), l.int()
 		case FirstValue, LastValue:
 			c.out = runtime.Field{Name: name, Type: c.in, Nullable: true}
 			if retract {

@@ -79,7 +79,7 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 					I[g*nI+c.i2]++
 				}
 			}
-		case c.Func == Sum || c.f < 0: // AVG of DECIMAL sums exactly too
+		case c.Func == Sum || c.f < 0: // AVG of an integer or DECIMAL sums exactly too
 			// Checked: a sum out of BIGINT's range marks its group
 			// (see Check) instead of wrapping. The loops stop at
 			// such a row (rare) and go on after it.
@@ -93,17 +93,13 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 					a.overflow(groups[k], ci)
 				}
 			}
-		default: // AVG
+		default: // AVG of DOUBLE
 			for k, r := range rows {
 				if nulls != nil && nulls[r] {
 					continue
 				}
 				g := int(groups[k])
-				if c.phys == runtime.PhysFloat {
-					F[g*nF+c.f] += v.F64[r]
-				} else {
-					F[g*nF+c.f] += float64(v.I64[r])
-				}
+				F[g*nF+c.f] += v.F64[r]
 				I[g*nI+c.i2]++
 			}
 		}
@@ -476,8 +472,10 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 			n := a.I[bi+c.i2]
 			if n == 0 {
 				v.AppendNull()
-			} else if c.f < 0 {
+			} else if c.in.IsDecimal() {
 				v.AppendInt(decimalAvg(a.I[bi+c.i], n, c.out.Type.Scale()-c.in.Scale()))
+			} else if c.f < 0 {
+				v.AppendInt(a.I[bi+c.i] / n) // truncated toward zero, as Java's
 			} else {
 				v.AppendFloat(a.F[bf+c.f] / float64(n))
 			}
