@@ -50,10 +50,12 @@
 // (a retraction removes the earliest live copy of the value, as Flink), the
 // variances Welford's state. The append-only layout keeps MIN and MAX in a
 // flat slot (the fast path); only a retracting layout pays for multisets.
-// Retraction is exact for integers and DECIMALs (SUM and AVG keep an int64
-// sum, failing on overflow as appending does, where Flink's BIGINT sum
-// would wrap) and as exact as float64 addition for DOUBLE (SUM and AVG of
-// DOUBLE, as in Flink, may keep a rounding residue after retractions).
+// Retraction is exact for integers and DECIMALs (SUM keeps an int64 sum,
+// failing on overflow as appending does, where Flink's BIGINT sum would
+// wrap; AVG of an integer a 128-bit sum, which cannot overflow, of a
+// DECIMAL an int64 one) and as exact as float64 addition for DOUBLE (SUM
+// and AVG of DOUBLE, as in Flink, may keep a rounding residue after
+// retractions).
 //
 // A retracting layout also counts each group's rows (Accs.Rows): a
 // retraction reaching a group with no rows (its state expired, or it was
@@ -168,7 +170,7 @@ type compiled struct {
 	in      runtime.Type
 	out     runtime.Field
 	i, i2   int // int slots (i2: non-null count or "has" flag), or -1
-	i3      int // int slot: FIRST_VALUE/LAST_VALUE's arrival number, or -1
+	i3      int // int slot: FIRST_VALUE/LAST_VALUE's arrival number, AVG's high sum bits, or -1
 	f, f2   int // float slots, or -1
 	s       int // string slot, or -1
 	d       int // distinct set index, or -1
@@ -292,9 +294,15 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 				c.i2 = l.int()
 				break
 			}
-			// Integers and DECIMALs: exact, an int64 sum and a count.
+			// Integers and DECIMALs: exact, a sum and a count. A
+			// DECIMAL's sum is an int64 (checked for 18 digits), an
+			// integer's 128 bits (i the low, i3 the high half), so
+			// that its mean, which fits its type, never overflows.
 			c.out = runtime.Field{Name: name, Type: AvgType(c.in), Nullable: sparse}
 			c.i, c.i2 = l.int(), l.int()
+			if !c.in.IsDecimal() {
+				c.i3 = l.int()
+			}
 		case FirstValue, LastValue:
 			c.out = runtime.Field{Name: name, Type: c.in, Nullable: true}
 			if retract {

@@ -1,7 +1,6 @@
 package agg
 
 import (
-	"errors"
 	"math"
 	"math/big"
 	"strings"
@@ -33,7 +32,7 @@ func TestAvgOfIntegersHasTheirType(t *testing.T) {
 
 // TestAvgOfIntegersTruncatesExactly checks AVG of a BIGINT against math/big
 // (the sum divided by the count, truncated toward zero as Java's long
-// division), with values far past float64's 2^53 (150 of at most 2^55 cannot overflow), by appending, by merging
+// division), with values far past float64's 2^53 and sums past int64's range, by appending, by merging
 // groups (sessions, panes) and with retractions; a restored snapshot emits
 // the same.
 func TestAvgOfIntegersTruncatesExactly(t *testing.T) {
@@ -44,7 +43,7 @@ func TestAvgOfIntegersTruncatesExactly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lim := rapid.SampledFrom([]int64{3, 1000, 1 << 55}).Draw(t, "lim")
+		lim := rapid.SampledFrom([]int64{3, 1000, 1 << 55, math.MaxInt64}).Draw(t, "lim")
 		accs := NewAccs(l)
 		accs.Grow(2)
 		var live []int64
@@ -65,7 +64,7 @@ func TestAvgOfIntegersTruncatesExactly(t *testing.T) {
 					b.Cols[0].AppendNull()
 					b.SetKind(b.N, runtime.Insert)
 				default:
-					x := rapid.Int64Range(-lim, lim).Draw(t, "x")
+					x := rapid.OneOf(rapid.Int64Range(-lim, lim), rapid.SampledFrom([]int64{math.MinInt64, math.MaxInt64})).Draw(t, "x")
 					b.Cols[0].AppendInt(x)
 					b.SetKind(b.N, runtime.Insert)
 					live = append(live, x)
@@ -80,7 +79,7 @@ func TestAvgOfIntegersTruncatesExactly(t *testing.T) {
 			b.Release()
 		}
 		accs.Merge(0, accs, 1)
-		if err := accs.Check(0); err != nil {
+		if err := accs.Check(0); err != nil { // AVG of integers cannot overflow
 			t.Fatal(err)
 		}
 		e := snap.NewEncoder("avg", accs.SnapshotSize())
@@ -132,23 +131,40 @@ func TestAvgOfNegativeIntegersTruncatesTowardZero(t *testing.T) {
 	}
 }
 
-// TestAvgOfIntegersOverflowIsAnError checks that an AVG whose BIGINT sum
-// leaves int64's range reports an *OverflowError rather than a wrapped
-// mean.
-func TestAvgOfIntegersOverflowIsAnError(t *testing.T) {
+// TestAvgOfIntegersNeverOverflows checks that AVG of BIGINTs whose sum
+// leaves int64's range (epoch nanoseconds, say) is still their exact
+// truncated mean, appending, merging and retracting, where SUM overflows.
+func TestAvgOfIntegersNeverOverflows(t *testing.T) {
 	s := runtime.NewSchema(runtime.Field{Name: "x", Type: runtime.BigInt})
-	l, err := NewLayout(s, []Spec{{Func: Avg, Col: 0, Name: "AVG(x)"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewAccs(l)
-	a.Grow(1)
-	b := rttest.NewBatch(s, []runtime.Value{runtime.IntValue(math.MaxInt64)}, []runtime.Value{runtime.IntValue(1)})
-	a.Update(b, []int32{0, 1}, []int32{0, 0})
-	b.Release()
-	var oe *OverflowError
-	if err := a.Check(0); !errors.As(err, &oe) || err.Error() != "AVG(x): BIGINT out of range" {
-		t.Fatalf("got %v", err)
+	for _, retract := range []bool{false, true} {
+		l, err := newLayout(s, []Spec{{Func: Avg, Col: 0, Name: "AVG(x)"}}, retract)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewAccs(l)
+		a.Grow(3)
+		v := func(x int64) []runtime.Value { return []runtime.Value{runtime.IntValue(x)} }
+		b := rttest.NewBatch(s, v(math.MaxInt64), v(math.MaxInt64-2), v(math.MinInt64), v(math.MinInt64+1), v(math.MaxInt64))
+		a.Update(b, []int32{0, 1, 2, 3, 4}, []int32{0, 0, 1, 1, 2})
+		b.Release()
+		a.Merge(0, a, 2) // MaxInt64, MaxInt64-2, MaxInt64
+		if err := a.Check(0); err != nil {
+			t.Fatal(err)
+		}
+		want := "9223372036854775806 -9223372036854775807 9223372036854775807"
+		if got := strings.Join(emit(t, l, a), " "); got != want {
+			t.Fatalf("retracting %v: got %s, want %s", retract, got, want)
+		}
+		if !retract {
+			continue
+		}
+		del := rttest.NewBatch(s, v(math.MaxInt64-2))
+		del.SetKind(0, runtime.Delete)
+		a.Update(del, []int32{0}, []int32{0})
+		del.Release()
+		if got := emit(t, l, a, 0)[0]; got != "9223372036854775807" {
+			t.Fatalf("after retracting MaxInt64-2: got %s", got)
+		}
 	}
 }
 

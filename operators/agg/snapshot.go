@@ -250,7 +250,7 @@ func (a *Accs) RestoreSnapshot(d *snap.Decoder) {
 	if d.Err() != nil {
 		return
 	}
-	if k := l.intAvgs(); k > 0 && nI == l.nI-k && nF == l.nF+k && nS == l.nS && nD == l.nD {
+	if k := l.intAvgs(); k > 0 && nI == l.nI-2*k && nF == l.nF+k && nS == l.nS && nD == l.nD {
 		d.Fail("%s", legacyAvgError(l))
 		return
 	}
@@ -295,8 +295,8 @@ func (a *Accs) RestoreSnapshot(d *snap.Decoder) {
 
 // intAvgs counts the AVGs of an integer: a version of Sluice before they
 // followed Flink's types averaged integers in a float64 slot (and a
-// count), so that its accumulators had one float slot more and one int
-// slot less per such AVG.
+// count), so that its accumulators had one float slot more and two int
+// slots (the 128-bit sum) less per such AVG.
 func (l *Layout) intAvgs() int {
 	n := 0
 	for _, c := range l.aggs {
