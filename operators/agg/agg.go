@@ -18,7 +18,10 @@
 //	                                       the count, truncated toward zero (Java's long division), so
 //	                                       AVG of 1 and 2 is 1 and of -1 and -2 is -1; DOUBLE for DOUBLE;
 //	                                       exact DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see AvgType).
-//	                                       AVG(CAST(x AS DOUBLE)) is the fractional mean of integers
+//	                                       AVG(CAST(x AS DOUBLE)) is the fractional mean of integers.
+//	                                       (Flink's AvgAggFunction: the sum over the count, cast to the
+//	                                       argument's type; TINYINT and SMALLINT are INT in Sluice, so
+//	                                       their AVG is an INT of the same value.)
 //	MIN(x), MAX(x)                         the type of x
 //	FIRST_VALUE(x), LAST_VALUE(x)          the type of x; by arrival order
 //	LISTAGG(x [, sep])                     VARCHAR; x must be VARCHAR; sep defaults to ","; arrival order
