@@ -191,7 +191,9 @@ func Min(col, name string) AggSpec { return AggSpec{fn: agg.Min, col: col, name:
 // Max is MAX(col).
 func Max(col, name string) AggSpec { return AggSpec{fn: agg.Max, col: col, name: name} }
 
-// Avg is AVG(col), a DOUBLE.
+// Avg is AVG(col): of the column's type for INT and BIGINT (the sum divided
+// by the count, truncated toward zero, as Flink's), DOUBLE for DOUBLE, an
+// exact DECIMAL(18, max(6, s)) for DECIMAL(p, s).
 func Avg(col, name string) AggSpec { return AggSpec{fn: agg.Avg, col: col, name: name} }
 
 // WindowResult is the stream of window results: key columns, window_start,

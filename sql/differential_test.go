@@ -433,6 +433,13 @@ type diffCol struct {
 // same is a column written the same way for both.
 func same(e string, k colKind) diffCol { return diffCol{e, e, k} }
 
+// avgInt is AVG of the integer column c: a BIGINT truncated toward zero,
+// as Flink's; sqlite3's AVG is REAL, but its integer division truncates
+// toward zero too (as Java's).
+func avgInt(c string) diffCol {
+	return diffCol{"AVG(" + c + ")", "SUM(" + c + ") / COUNT(" + c + ")", kInt}
+}
+
 // diffQuery is a windowed GROUP BY. Tumbling windows are hopping windows
 // whose slide is their size.
 type diffQuery struct {
@@ -455,8 +462,8 @@ func diffQueries(d *diffData) []*diffQuery {
 			name: "tumble_bigint_key", keys: []diffCol{same("kb", kInt)}, slide: d.tumble, size: d.tumble,
 			aggs: []diffCol{
 				same("COUNT(*)", kInt), same("COUNT(vi)", kInt), same("COUNT(DISTINCT vi)", kInt),
-				same("SUM(vi)", kInt), same("MIN(vi)", kInt), same("MAX(vi)", kInt), same("AVG(vi)", kFloat),
-				same("COUNT(vd)", kInt), same("COUNT(DISTINCT vd)", kInt), same("SUM(vd)", kFloat),
+				same("SUM(vi)", kInt), same("MIN(vi)", kInt), same("MAX(vi)", kInt), avgInt("vi"),
+				{"AVG(CAST(vi AS DOUBLE))", "AVG(vi)", kFloat}, same("COUNT(vd)", kInt), same("COUNT(DISTINCT vd)", kInt), same("SUM(vd)", kFloat),
 				same("MIN(vd)", kFloat), same("MAX(vd)", kFloat), same("AVG(vd)", kFloat),
 				same("COUNT(DISTINCT ks)", kInt), same("MIN(ks)", kStr), same("MAX(ks)", kStr),
 				same("MIN(ts)", kTime), same("MAX(ts)", kTime),
@@ -466,7 +473,7 @@ func diffQueries(d *diffData) []*diffQuery {
 		{
 			name: "hop_varchar_key_where_having", keys: []diffCol{same("ks", kStr)}, hop: true, slide: d.slide, size: d.hopSize,
 			aggs: []diffCol{
-				same("COUNT(*)", kInt), same("COUNT(DISTINCT kb)", kInt), same("SUM(vi)", kInt), same("AVG(vi)", kFloat),
+				same("COUNT(*)", kInt), same("COUNT(DISTINCT kb)", kInt), same("SUM(vi)", kInt), avgInt("vi"),
 				same("SUM(vd)", kFloat), same("MIN(vd)", kFloat), same("MAX(vi)", kInt), same("COUNT(vd)", kInt),
 			},
 			where:  [2]string{"(vi IS NULL OR vi > " + th + ") AND (vd IS NULL OR vd < 5000) OR kb IN (0, 1, 42, -7)", ""},
@@ -497,7 +504,7 @@ func diffQueries(d *diffData) []*diffQuery {
 			name: "tumble_having_only_nulls", keys: []diffCol{same("kb", kInt)}, slide: d.tumble, size: d.tumble,
 			aggs: []diffCol{
 				same("COUNT(*)", kInt), same("SUM(vi)", kInt), same("SUM(vd)", kFloat), same("MIN(vd)", kFloat),
-				same("AVG(vi)", kFloat), same("MAX(ks)", kStr),
+				avgInt("vi"), same("MAX(ks)", kStr),
 			},
 			where:  [2]string{"(vi IS NULL OR vd IS NULL) AND (ks IS NULL OR (ks NOT LIKE '_a%' AND ks NOT LIKE 'A%'))", ""},
 			having: [2]string{"COUNT(vi) = 0 OR COUNT(vd) = 0", ""},

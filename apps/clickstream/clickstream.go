@@ -79,16 +79,21 @@ func Generate(env *sluice.Env, c Config) *sluice.Stream {
 
 // Aggregate is the dashboard part of Build over any stream of clicks (with
 // event time on ts): page, window_start, window_end, views, users,
-// avg_latency_ms, max_latency_ms per page and 10-second window.
+// avg_latency_ms (a DOUBLE: the mean of the BIGINT latencies cast to
+// DOUBLE, since AVG of a BIGINT is a truncated BIGINT), max_latency_ms per
+// page and 10-second window.
 func Aggregate(clicks *sluice.Stream) *sluice.WindowResult {
 	return clicks.
 		Filter(expr.Ge(expr.Col("latency_ms"), expr.Int(0))).
+		Select(sluice.As(expr.Col("user_id"), "user_id"), sluice.As(expr.Col("page"), "page"),
+			sluice.As(expr.Col("latency_ms"), "latency_ms"), sluice.As(expr.Cast(expr.Col("latency_ms"), rt.Double), "latency"),
+			sluice.As(expr.Col("ts"), "ts")).
 		KeyBy("page").
 		Window(window.Tumble(10*time.Second)).
 		Aggregate(
 			sluice.Count("views"),
 			sluice.CountDistinct("user_id", "users"),
-			sluice.Avg("latency_ms", "avg_latency_ms"),
+			sluice.Avg("latency", "avg_latency_ms"),
 			sluice.Max("latency_ms", "max_latency_ms"),
 		)
 }

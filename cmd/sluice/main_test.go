@@ -231,9 +231,10 @@ func TestExplainShowsThePhysicalPlan(t *testing.T) {
 		`operator "filter", parallelism 3`,
 		`from "clicks": FORWARD, chained into the same goroutine`,
 		"filter: latency_ms >= 0 (a selection vector, rows are not copied)",
-		`from "filter": HASH(page) over 128 key groups`,
+		"project: user_id AS user_id, page AS page, latency_ms AS latency_ms, CAST(latency_ms AS DOUBLE) AS latency, ts AS ts",
+		`from "select": HASH(page) over 128 key groups`,
 		"window: TUMBLE(10s) on ts, keys page",
-		"aggregates: COUNT(*) AS views, COUNT(DISTINCT user_id) AS users, AVG(latency_ms) AS avg_latency_ms, MAX(latency_ms) AS max_latency_ms",
+		"aggregates: COUNT(*) AS views, COUNT(DISTINCT user_id) AS users, AVG(latency) AS avg_latency_ms, MAX(latency_ms) AS max_latency_ms",
 		"late rows: dropped and counted",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -14,8 +14,14 @@
 //	COUNT(*), COUNT(x), COUNT(DISTINCT x)  BIGINT NOT NULL
 //	SUM(x), SUM(DISTINCT x)                BIGINT for INT/BIGINT x (Flink: INT for INT), DOUBLE for DOUBLE,
 //	                                       DECIMAL(18, s) for DECIMAL(p, s) (see SumType)
-//	AVG(x)                                 DOUBLE (Flink: the type of x, so AVG(BIGINT) is a truncated BIGINT);
-//	                                       exact DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see AvgType)
+//	AVG(x)                                 the type of x for INT/BIGINT x, as Flink: the exact sum divided by
+//	                                       the count, truncated toward zero (Java's long division), so
+//	                                       AVG of 1 and 2 is 1 and of -1 and -2 is -1; DOUBLE for DOUBLE;
+//	                                       exact DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see AvgType).
+//	                                       AVG(CAST(x AS DOUBLE)) is the fractional mean of integers.
+//	                                       (Flink's AvgAggFunction: the sum over the count, cast to the
+//	                                       argument's type; TINYINT and SMALLINT are INT in Sluice, so
+//	                                       their AVG is an INT of the same value.)
 //	MIN(x), MAX(x)                         the type of x
 //	FIRST_VALUE(x), LAST_VALUE(x)          the type of x; by arrival order
 //	LISTAGG(x [, sep])                     VARCHAR; x must be VARCHAR; sep defaults to ","; arrival order
@@ -47,10 +53,11 @@
 // (a retraction removes the earliest live copy of the value, as Flink), the
 // variances Welford's state. The append-only layout keeps MIN and MAX in a
 // flat slot (the fast path); only a retracting layout pays for multisets.
-// Retraction is exact for integers (SUM keeps an int64, failing on
-// overflow as appending does; AVG sums in a float64, exact while the sum
-// stays within ±2^53) and as exact as float64 addition for DOUBLE (SUM and
-// AVG of DOUBLE, as in Flink, may keep a rounding residue after
+// Retraction is exact for integers and DECIMALs (SUM keeps an int64 sum,
+// failing on overflow as appending does, where Flink's BIGINT sum would
+// wrap; AVG of an integer a 128-bit sum, which cannot overflow, of a
+// DECIMAL an int64 one) and as exact as float64 addition for DOUBLE (SUM
+// and AVG of DOUBLE, as in Flink, may keep a rounding residue after
 // retractions).
 //
 // A retracting layout also counts each group's rows (Accs.Rows): a
@@ -77,7 +84,7 @@ const (
 	Sum
 	Min
 	Max
-	Avg         // always DOUBLE
+	Avg         // the type of an integer x; DOUBLE; DECIMAL (see AvgType)
 	SumDistinct // SUM(DISTINCT x)
 	FirstValue
 	LastValue
@@ -166,7 +173,7 @@ type compiled struct {
 	in      runtime.Type
 	out     runtime.Field
 	i, i2   int // int slots (i2: non-null count or "has" flag), or -1
-	i3      int // int slot: FIRST_VALUE/LAST_VALUE's arrival number, or -1
+	i3      int // int slot: FIRST_VALUE/LAST_VALUE's arrival number, AVG's high sum bits, or -1
 	f, f2   int // float slots, or -1
 	s       int // string slot, or -1
 	d       int // distinct set index, or -1
@@ -281,17 +288,24 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 				c.i2 = l.int()
 			}
 		case Avg:
-			if c.in.IsDecimal() { // exact: an int64 sum and a count
-				c.out = runtime.Field{Name: name, Type: AvgType(c.in), Nullable: sparse}
-				c.i, c.i2 = l.int(), l.int()
-				break
-			}
-			if !c.in.Numeric() {
+			if !c.in.Numeric() && !c.in.IsDecimal() {
 				return nil, fmt.Errorf("AVG(%s): cannot average %s", argName, c.in)
 			}
-			c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: sparse}
-			c.f = l.float()
-			c.i2 = l.int()
+			if c.phys == runtime.PhysFloat {
+				c.out = runtime.Field{Name: name, Type: runtime.Double, Nullable: sparse}
+				c.f = l.float()
+				c.i2 = l.int()
+				break
+			}
+			// Integers and DECIMALs: exact, a sum and a count. A
+			// DECIMAL's sum is an int64 (checked for 18 digits), an
+			// integer's 128 bits (i the low, i3 the high half), so
+			// that its mean, which fits its type, never overflows.
+			c.out = runtime.Field{Name: name, Type: AvgType(c.in), Nullable: sparse}
+			c.i, c.i2 = l.int(), l.int()
+			if !c.in.IsDecimal() {
+				c.i3 = l.int()
+			}
 		case FirstValue, LastValue:
 			c.out = runtime.Field{Name: name, Type: c.in, Nullable: true}
 			if retract {

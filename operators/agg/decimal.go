@@ -24,8 +24,13 @@ func SumType(t runtime.Type) runtime.Type {
 	return runtime.DecimalType(runtime.MaxDecimalPrecision, t.Scale())
 }
 
-// AvgType is the result type of AVG over a DECIMAL type t.
+// AvgType is the result type of AVG over a numeric or DECIMAL type t:
+// DECIMAL(18, max(6, s)) for DECIMAL(p, s) (see above), else t itself
+// (INT, BIGINT, DOUBLE), as Flink.
 func AvgType(t runtime.Type) runtime.Type {
+	if !t.IsDecimal() {
+		return t
+	}
 	p, s := t.Precision(), t.Scale()
 	sc := max(s, min(max(6, s), runtime.MaxDecimalPrecision-(p-s)))
 	return runtime.DecimalType(runtime.MaxDecimalPrecision, sc)
@@ -68,4 +73,32 @@ func (a *Accs) checkDecimalSums(g int32) error {
 		}
 	}
 	return nil
+}
+
+// IntAvg is the AVG of integers whose 128-bit sum is hi:lo (two's
+// complement) over n > 0 values: the quotient truncated toward zero, as
+// Java's long division. The mean of int64 values fits an int64.
+func IntAvg(hi int64, lo uint64, n int64) int64 {
+	neg := hi < 0
+	uh, ul := uint64(hi), lo
+	if neg { // negate the 128-bit value
+		var b uint64
+		ul, b = bits.Sub64(0, ul, 0)
+		uh, _ = bits.Sub64(0, uh, b)
+	}
+	un := uint64(n)
+	if uh >= un { // not a mean of int64 values; keep Div64 from panicking
+		return 0
+	}
+	q, _ := bits.Div64(uh, ul, un)
+	if neg {
+		return -int64(q)
+	}
+	return int64(q)
+}
+
+// DecimalAvg is the AVG, of type AvgType(in), of n > 0 values of the
+// DECIMAL type in whose unscaled sum is sum.
+func DecimalAvg(sum, n int64, in runtime.Type) int64 {
+	return decimalAvg(sum, n, AvgType(in).Scale()-in.Scale())
 }

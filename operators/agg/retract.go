@@ -73,6 +73,12 @@ func (a *Accs) updateSigned(ci int, c *compiled, b *runtime.Batch, rows, groups 
 		case Sum, Avg:
 			if c.f >= 0 {
 				F[g*nF+c.f] += float64(sign) * num(v, c.phys, int(r))
+			} else if c.i3 >= 0 { // AVG of integers: 128 bits
+				if sign > 0 {
+					add128(&I[g*nI+c.i], &I[g*nI+c.i3], v.I64[r])
+				} else {
+					sub128(&I[g*nI+c.i], &I[g*nI+c.i3], v.I64[r])
+				}
 			} else {
 				a.addChecked(int32(g), ci, g*nI+c.i, v.I64[r], sign)
 			}

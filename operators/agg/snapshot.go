@@ -1,7 +1,10 @@
 package agg
 
 import (
+	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/sluicehq/sluice/operators/internal/snap"
 	"github.com/sluicehq/sluice/runtime"
@@ -245,6 +248,10 @@ func (a *Accs) RestoreSnapshot(d *snap.Decoder) {
 	if d.Err() != nil {
 		return
 	}
+	if k := l.intAvgs(); k > 0 && nI == l.nI-2*k && nF == l.nF+k && nS == l.nS && nD == l.nD {
+		d.Fail("%s", legacyAvgError(l))
+		return
+	}
 	if nI != l.nI || nF != l.nF || nS != l.nS || nD != l.nD {
 		d.Fail("accumulators of shape %d/%d/%d/%d, these aggregates need %d/%d/%d/%d", nI, nF, nS, nD, l.nI, l.nF, l.nS, l.nD)
 		return
@@ -282,4 +289,43 @@ func (a *Accs) RestoreSnapshot(d *snap.Decoder) {
 	if l.extended {
 		a.restoreExtended(d)
 	}
+}
+
+// intAvgs counts the AVGs of an integer: a version of Sluice before they
+// followed Flink's types averaged integers in a float64 slot (and a
+// count), so that its accumulators had one float slot more and two int
+// slots (the 128-bit sum) less per such AVG.
+func (l *Layout) intAvgs() int {
+	n := 0
+	for _, c := range l.aggs {
+		if c.Func == Avg && c.phys == runtime.PhysInt && !c.in.IsDecimal() {
+			n++
+		}
+	}
+	return n
+}
+
+// legacyAvgError explains why a snapshot of that version is refused: it
+// emitted DOUBLE averages, which the truncated ones restored state would
+// compute cannot retract; AVG of a CAST to DOUBLE has the old state.
+func legacyAvgError(l *Layout) string {
+	var names []string
+	for _, c := range l.aggs {
+		if c.Func == Avg && c.phys == runtime.PhysInt && !c.in.IsDecimal() {
+			names = append(names, c.Name)
+		}
+	}
+	return fmt.Sprintf("snapshot written by a Sluice version whose AVG of an integer was a DOUBLE; %s now averages to %s truncated toward zero, as Flink, "+
+		"and cannot retract the DOUBLE results already emitted: restart the query without this snapshot, "+
+		"or average CAST(x AS DOUBLE), whose state this snapshot holds", strings.Join(names, ", "), intAvgTypes(l))
+}
+
+func intAvgTypes(l *Layout) string {
+	var ts []string
+	for _, c := range l.aggs {
+		if c.Func == Avg && c.phys == runtime.PhysInt && !c.in.IsDecimal() && !slices.Contains(ts, c.out.Type.String()) {
+			ts = append(ts, c.out.Type.String())
+		}
+	}
+	return strings.Join(ts, "/")
 }

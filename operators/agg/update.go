@@ -2,6 +2,7 @@ package agg
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -67,6 +68,8 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 		}
 	case Sum, Avg:
 		switch {
+		case c.i3 >= 0: // AVG of an integer: a 128-bit sum
+			sumInts128(I, nI, c.i, c.i3, c.i2, v.I64, nulls, rows, groups)
 		case c.phys == runtime.PhysFloat && c.Func == Sum:
 			vals := v.F64
 			for k, r := range rows {
@@ -79,7 +82,7 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 					I[g*nI+c.i2]++
 				}
 			}
-		case c.Func == Sum || c.f < 0: // AVG of DECIMAL sums exactly too
+		case c.Func == Sum || c.f < 0: // AVG of a DECIMAL sums exactly too
 			// Checked: a sum out of BIGINT's range marks its group
 			// (see Check) instead of wrapping. The loops stop at
 			// such a row (rare) and go on after it.
@@ -93,17 +96,13 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 					a.overflow(groups[k], ci)
 				}
 			}
-		default: // AVG
+		default: // AVG of DOUBLE
 			for k, r := range rows {
 				if nulls != nil && nulls[r] {
 					continue
 				}
 				g := int(groups[k])
-				if c.phys == runtime.PhysFloat {
-					F[g*nF+c.f] += v.F64[r]
-				} else {
-					F[g*nF+c.f] += float64(v.I64[r])
-				}
+				F[g*nF+c.f] += v.F64[r]
 				I[g*nI+c.i2]++
 			}
 		}
@@ -308,6 +307,37 @@ func sumIntsCounted(I []int64, nI, at, cnt int, vals []int64, nulls []bool, rows
 	return len(rows)
 }
 
+// sumInts128 adds vals[rows[k]] to the 128-bit sums of groups[k] (slots
+// lo and hi of a group's nI), skipping the rows that nulls (if not nil)
+// says are NULL and counting the others in slot cnt.
+//
+//go:noinline
+func sumInts128(I []int64, nI, lo, hi, cnt int, vals []int64, nulls []bool, rows, groups []int32) {
+	groups = groups[:len(rows)]
+	for k, r := range rows {
+		if nulls != nil && nulls[r] {
+			continue
+		}
+		g := int(groups[k]) * nI
+		add128(&I[g+lo], &I[g+hi], vals[r])
+		I[g+cnt]++
+	}
+}
+
+// add128 adds x to the 128-bit two's complement number hi:lo.
+func add128(lo, hi *int64, x int64) {
+	l, c := bits.Add64(uint64(*lo), uint64(x), 0)
+	*lo = int64(l)
+	*hi += x>>63 + int64(c)
+}
+
+// sub128 subtracts x from the 128-bit two's complement number hi:lo.
+func sub128(lo, hi *int64, x int64) {
+	l, b := bits.Sub64(uint64(*lo), uint64(x), 0)
+	*lo = int64(l)
+	*hi -= x>>63 + int64(b)
+}
+
 // num reads row r of a numeric vector of physical type phys as a float.
 func num(v *runtime.Vector, phys runtime.Physical, r int) float64 {
 	if phys == runtime.PhysFloat {
@@ -338,6 +368,10 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 		case Sum, Avg:
 			if c.f >= 0 {
 				a.F[df+c.f] += o.F[sf+c.f]
+			} else if c.i3 >= 0 { // AVG of integers: 128 bits
+				p, ph := &a.I[di+c.i], &a.I[di+c.i3]
+				l, cy := bits.Add64(uint64(*p), uint64(o.I[si+c.i]), 0)
+				*p, *ph = int64(l), *ph+o.I[si+c.i3]+int64(cy)
 			} else {
 				p, x := &a.I[di+c.i], o.I[si+c.i]
 				s := *p + x
@@ -476,8 +510,10 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 			n := a.I[bi+c.i2]
 			if n == 0 {
 				v.AppendNull()
-			} else if c.f < 0 {
+			} else if c.in.IsDecimal() {
 				v.AppendInt(decimalAvg(a.I[bi+c.i], n, c.out.Type.Scale()-c.in.Scale()))
+			} else if c.f < 0 {
+				v.AppendInt(IntAvg(a.I[bi+c.i3], uint64(a.I[bi+c.i]), n))
 			} else {
 				v.AppendFloat(a.F[bf+c.f] / float64(n))
 			}

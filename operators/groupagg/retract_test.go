@@ -184,13 +184,13 @@ var refAggs = []refAgg{
 	{agg.Spec{Func: agg.Avg, Col: 1, Name: "avg"}, func(l []rrow, _ []runtime.Value) runtime.Value {
 		xs := ints(l, nil)
 		if len(xs) == 0 {
-			return runtime.NullValue(runtime.Double)
+			return runtime.NullValue(runtime.BigInt)
 		}
 		var s int64
 		for _, x := range xs {
 			s += x
 		}
-		return runtime.FloatValue(float64(s) / float64(len(xs)))
+		return runtime.IntValue(s / int64(len(xs))) // truncated toward zero
 	}, nil},
 	{agg.Spec{Func: agg.Min, Col: 1, Name: "min"}, func(l []rrow, _ []runtime.Value) runtime.Value {
 		xs := ints(l, nil)
@@ -709,8 +709,8 @@ func TestAvgOfMaxIsTheBatchAnswer(t *testing.T) {
 			t.Fatalf("parallelism %d: %d categories, want %d", par, len(got), len(sum))
 		}
 		for cat, s := range sum {
-			want := float64(s) / float64(n[cat])
-			if r := got[cat]; r == nil || r[1].F != want {
+			want := s / n[cat] // BIGINT, truncated as Flink's
+			if r := got[cat]; r == nil || r[1].I != want {
 				t.Fatalf("parallelism %d, category %d: got %v, want %v", par, cat, r, want)
 			}
 		}
@@ -826,7 +826,7 @@ func ExampleSpec_retract() {
 		runtime.Field{Name: "final", Type: runtime.BigInt})
 	_, out, err := New(Spec{In: in, KeyCols: []int{1}, Retract: true, Aggs: []agg.Spec{{Func: agg.Avg, Col: 2, Name: "avg"}}})
 	fmt.Println(out, err)
-	// Output: (category BIGINT NOT NULL, avg DOUBLE NOT NULL) <nil>
+	// Output: (category BIGINT NOT NULL, avg BIGINT NOT NULL) <nil>
 }
 
 // TestRetractAfterTTLIsIgnored checks a retracting GROUP BY with a state

@@ -54,7 +54,10 @@ var sqliteAggs = []agg.Spec{
 	{Func: agg.Avg, Col: 2, Name: "avgdf", Filter: 4, HasFilter: true},
 }
 
-const sqliteQuery = `SELECT k, COUNT(*), COUNT(v), SUM(v), AVG(v), MIN(v), MAX(v), MIN(s), MAX(s), MAX(d), SUM(d),
+// sqliteQuery is sqliteAggs in sqlite3's words. AVG(v) of a BIGINT is a
+// BIGINT truncated toward zero, as Flink's: sqlite3's AVG is REAL, but its
+// integer division truncates toward zero as Java's does.
+const sqliteQuery = `SELECT k, COUNT(*), COUNT(v), SUM(v), SUM(v) / COUNT(v), MIN(v), MAX(v), MIN(s), MAX(s), MAX(d), SUM(d),
   COUNT(DISTINCT v), SUM(DISTINCT v), COUNT(DISTINCT s),
   COUNT(*) FILTER (WHERE f), SUM(v) FILTER (WHERE f), COUNT(DISTINCT s) FILTER (WHERE f), MIN(v) FILTER (WHERE f),
   AVG(d) FILTER (WHERE f)

@@ -251,14 +251,12 @@ func (o *op) result(p *part, k int, v *runtime.Vector) error {
 		}
 		v.AppendInt(int64(s.lo))
 	case agg.Avg:
-		sum := s.f
 		if a.phys != runtime.PhysFloat {
-			sum = float64(int64(s.lo))
-			if s.hi != int64(s.lo)>>63 {
-				sum = float64(s.hi)*(1<<64) + float64(s.lo)
-			}
+			x, err := a.intAvg(s.hi, s.lo, s.cnt)
+			v.AppendInt(x)
+			return err
 		}
-		v.AppendFloat(sum / float64(s.cnt))
+		v.AppendFloat(s.f / float64(s.cnt))
 	case agg.Min, agg.Max:
 		if !o.sliding {
 			switch a.phys {
@@ -364,4 +362,16 @@ func sortDue(due []int32, ts []int64, gs []int32, keys []uint64) []uint64 {
 		return int(a) - int(b) // arrival
 	})
 	return keys
+}
+
+// intAvg is AVG of integers or DECIMALs (exact, of agg.AvgType) from their
+// 128-bit sum hi:lo over n > 0 values. A DECIMAL sum must fit 64 bits.
+func (a *aggFn) intAvg(hi int64, lo uint64, n int64) (int64, error) {
+	if a.decimal == runtime.Invalid {
+		return agg.IntAvg(hi, lo, n), nil
+	}
+	if hi != int64(lo)>>63 {
+		return 0, &agg.OverflowError{Agg: a.name, Type: a.decimal}
+	}
+	return agg.DecimalAvg(int64(lo), n, a.decimal), nil
 }

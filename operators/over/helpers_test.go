@@ -39,7 +39,10 @@ var allAggs = []struct {
 	{agg.Spec{Func: agg.Count, Col: -1, Name: "n"}, "count(*)"},
 	{agg.Spec{Func: agg.Count, Col: 2, Name: "nv"}, "count(v)"},
 	{agg.Spec{Func: agg.Sum, Col: 2, Name: "sv"}, "sum(v)"},
-	{agg.Spec{Func: agg.Avg, Col: 2, Name: "av"}, "avg(v)"},
+	// AVG of a BIGINT is a BIGINT truncated toward zero; sqlite3's avg is
+	// REAL, but its integer division truncates toward zero (the OVER w
+	// after count(v) is appended with the others').
+	{agg.Spec{Func: agg.Avg, Col: 2, Name: "av"}, "sum(v) OVER w / count(v)"},
 	{agg.Spec{Func: agg.Min, Col: 2, Name: "minv"}, "min(v)"},
 	{agg.Spec{Func: agg.Max, Col: 2, Name: "maxv"}, "max(v)"},
 	{agg.Spec{Func: agg.Sum, Col: 3, Name: "sd"}, "sum(d)"},

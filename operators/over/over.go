@@ -139,6 +139,7 @@ type aggFn struct {
 	keep     bool // a sliding frame stores the values of this aggregate
 	slot     int  // where (op.slots), or -1
 	name     string
+	decimal  runtime.Type // AVG of a DECIMAL: the input's type
 }
 
 // slot is an input column whose values (or NULL flags) the entries of a
@@ -213,6 +214,9 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 		if a.Col >= 0 {
 			fld := in.Fields[a.Col]
 			f.phys, f.nullable = fld.Type.Physical(), fld.Nullable
+			if fld.Type.IsDecimal() {
+				f.decimal = fld.Type
+			}
 			f.keep = sliding && (a.Func != agg.Count || f.nullable)
 		}
 		f.slot = -1

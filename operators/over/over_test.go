@@ -25,7 +25,7 @@ func TestOutputSchemaIsInputThenAggregates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "(k BIGINT, ts TIMESTAMP(3) NOT NULL, v BIGINT, d DOUBLE, s VARCHAR, avg_v DOUBLE, n BIGINT NOT NULL, hi VARCHAR)"
+	want := "(k BIGINT, ts TIMESTAMP(3) NOT NULL, v BIGINT, d DOUBLE, s VARCHAR, avg_v BIGINT, n BIGINT NOT NULL, hi VARCHAR)"
 	if got := out.String(); got != want {
 		t.Fatalf("schema %s\nwant   %s", got, want)
 	}

@@ -35,11 +35,22 @@ const snapKind = "over aggregation"
 
 var _ runtime.Snapshotter = (*op)(nil)
 
-// signature describes what a snapshot must have been taken of.
-func (o *op) signature() string {
+// signature describes what a snapshot must have been taken of. Over an
+// updating input an AVG of integers names its type: a version of Sluice
+// whose AVG of an integer was a DOUBLE wrote the bare AVG(col), and the
+// DOUBLE results it emitted could not be retracted by the integer ones a
+// restored operator computes.
+func (o *op) signature() string { return o.signatureOf(true) }
+
+// signatureOf is the signature, without the types of AVG when not avgTypes
+// (that of the older version).
+func (o *op) signatureOf(avgTypes bool) string {
 	s := fmt.Sprintf("%s proctime=%v updating=%v", o.spec.Frame, o.spec.ProcTime, o.spec.Updating)
-	for _, a := range o.aggs {
+	for k, a := range o.aggs {
 		s += fmt.Sprintf(" %s(%d)", a.fn, a.col)
+		if avgTypes && o.spec.Updating && a.fn == agg.Avg && a.phys == runtime.PhysInt {
+			s += " " + o.aggFields[k].Type.String()
+		}
 	}
 	return s
 }
@@ -148,6 +159,11 @@ func (o *op) restore(data []byte) error {
 	}
 	sig, nk := d.String(), d.Int(1<<20)
 	wm := d.Int64()
+	if d.Err() == nil && sig != o.signature() && sig == o.signatureOf(false) {
+		return fmt.Errorf("snapshot written by a Sluice version whose AVG of an integer was a DOUBLE; AVG now averages integers to their type, " +
+			"truncated toward zero, as Flink, and cannot retract the DOUBLE results already emitted: restart the query without this " +
+			"snapshot, or average CAST(x AS DOUBLE), whose state this snapshot holds")
+	}
 	if d.Err() == nil && (sig != o.signature() || nk != len(o.spec.PartitionCols)) {
 		return fmt.Errorf("snapshot of an OVER aggregation %q on %d partition columns, the operator is %q on %d", sig, nk, o.signature(), len(o.spec.PartitionCols))
 	}

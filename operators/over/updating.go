@@ -272,15 +272,14 @@ func (o *op) frameAggs(g int32, es []uentry, p int, dst *runtime.Batch) error {
 				return fmt.Errorf("%w, for the partition %s", &agg.OverflowError{Agg: a.name}, o.table.KeyString(g))
 			}
 			v.AppendInt(int64(sumLo))
-		case a.fn == agg.Avg:
-			sum := sumF
-			if a.phys != runtime.PhysFloat {
-				sum = float64(int64(sumLo))
-				if sumHi != int64(sumLo)>>63 {
-					sum = float64(sumHi)*(1<<64) + float64(sumLo)
-				}
+		case a.fn == agg.Avg && a.phys != runtime.PhysFloat:
+			x, err := a.intAvg(sumHi, sumLo, cnt)
+			if err != nil {
+				return fmt.Errorf("%w, for the partition %s", err, o.table.KeyString(g))
 			}
-			v.AppendFloat(sum / float64(cnt))
+			v.AppendInt(x)
+		case a.fn == agg.Avg:
+			v.AppendFloat(sumF / float64(cnt))
 		default:
 			v.AppendFrom(col, best)
 		}

@@ -162,13 +162,16 @@ func refAggregate(in *runtime.Schema, a agg.Spec, rows [][]runtime.Value) runtim
 		}
 		return runtime.IntValue(s)
 	case agg.Avg:
+		if !isFloat { // the type of the integers, truncated toward zero
+			var s int64
+			for _, v := range vals {
+				s += v.I
+			}
+			return runtime.Value{Type: typ, I: s / int64(len(vals))}
+		}
 		var s float64
 		for _, v := range vals {
-			if isFloat {
-				s += v.F
-			} else {
-				s += float64(v.I)
-			}
+			s += v.F
 		}
 		return runtime.FloatValue(s / float64(len(vals)))
 	case agg.Min, agg.Max:

@@ -2,7 +2,6 @@ package oracle
 
 import (
 	"context"
-	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,13 +16,12 @@ import (
 // into a collecting sink, and compares the final state of their results
 // with the oracle's at parallelism 1 and 4: every query that Sluice plans
 // today except q10 (it writes partition folders, checked by the file
-// connector's tests). The others are planned in the next steps: q4 and q17
-// (AVG of BIGINT is BIGINT in Flink), q12 and q13 (processing time). q6
-// runs with its sink's avg_price DOUBLE while AVG of BIGINT is DOUBLE (see
-// q6Text).
+// connector's tests). q4, q6 and q17 average BIGINTs into BIGINT sinks
+// (AVG of a BIGINT is a BIGINT truncated toward zero, as Flink's). The
+// others are planned in the next steps: q12 and q13 (processing time).
 func TestNexmarkQueriesAgreeWithTheOracle(t *testing.T) {
 	sqlite, db := loaded(t)
-	for _, name := range []string{"q0", "q1", "q2", "q3", "q5", "q6", "q7", "q8", "q9", "q11", "q14", "q15", "q16", "q18", "q19", "q20", "q21", "q22"} {
+	for _, name := range []string{"q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q11", "q14", "q15", "q16", "q17", "q18", "q19", "q20", "q21", "q22"} {
 		t.Run(name, func(t *testing.T) {
 			want := runQ(t, sqlite, db, name)
 			for _, par := range []int{1, 4} {
@@ -72,10 +70,6 @@ func runNexmark(t *testing.T, name string, par int) []string {
 	}
 	q = strings.Replace(q, "'blackhole'", "'collect'", 1)
 	src := table(t, events) + "CREATE VIEW" + views
-	truncate := -1
-	if name == "q6" {
-		q, truncate = q6Text(t, src, q)
-	}
 	plan, err := sql.Compile(src+q, sql.Options{Parallelism: par})
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -88,9 +82,6 @@ func runNexmark(t *testing.T, name string, par int) []string {
 	mu.Unlock()
 	var rows []string
 	for _, r := range out.Rows() {
-		if truncate >= 0 && !r[truncate].Null {
-			r[truncate] = runtime.IntValue(int64(math.Trunc(r[truncate].F)))
-		}
 		rows = append(rows, Format(name, r))
 	}
 	got, err := Apply(rows, out.Kinds())
@@ -98,27 +89,4 @@ func runNexmark(t *testing.T, name string, par int) []string {
 		t.Fatalf("%s at parallelism %d: %v", name, par, err)
 	}
 	return got
-}
-
-// q6Text returns q6 as written when Sluice plans it (its sink declares
-// avg_price BIGINT, Flink's type of AVG of a BIGINT), and the column of
-// the result to truncate toward zero (-1). While Sluice's AVG of a BIGINT
-// is DOUBLE, the sink refuses it: then q6 runs with avg_price DOUBLE, and
-// its averages, truncated toward zero, are what the integer AVG gives (a
-// sum of at most 11 prices is exact in a DOUBLE, and so is truncating its
-// quotient). Once AVG of an integer is an integer, this fallback goes.
-func q6Text(t *testing.T, src, q string) (string, int) {
-	t.Helper()
-	_, err := sql.Compile(src+q, sql.Options{Parallelism: 1})
-	if err == nil {
-		return q, -1
-	}
-	if !strings.Contains(err.Error(), "is DOUBLE but the table's column avg_price is BIGINT") {
-		t.Fatalf("q6: %v", err)
-	}
-	double := strings.Replace(q, "avg_price  BIGINT", "avg_price  DOUBLE", 1)
-	if double == q {
-		t.Fatal("q6: no avg_price BIGINT column in its sink")
-	}
-	return double, 1
 }
