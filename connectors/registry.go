@@ -396,7 +396,7 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
 	}
 	if n <= 0 || n > (1<<62)>>sh {
-		return 0, fmt.Errorf("size %q out of range", s)
+		return 0, &RangeError{Value: s, Min: sizeMin, Max: sizeMax}
 	}
 	return n << sh, nil
 }
@@ -435,5 +435,5 @@ func ParseDuration(s string) (time.Duration, error) {
 	if d := n * float64(u); d < math.MaxInt64 {
 		return time.Duration(d), nil
 	}
-	return 0, fmt.Errorf("%q is out of range (at most %v)", s, time.Duration(math.MaxInt64))
+	return 0, &RangeError{Value: s, Max: durationMax}
 }
