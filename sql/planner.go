@@ -561,6 +561,11 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 			s.keys = append(s.keys, ct.Schema.Index(k))
 		}
 	}
+	if connectors.ProducesUpserts(ct) {
+		if s, err = p.normalizeUpserts(s); err != nil {
+			return nil, q.Errorf(ft, "%v", err)
+		}
+	}
 	if t.ProcTime != "" {
 		return p.withProcTime(q, ft, s, t.ProcTime)
 	}
