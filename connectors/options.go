@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -455,6 +456,11 @@ func (o Option) parse(s string, t Table) (any, error) {
 		return format.ParseDelimiter(raw)
 	}
 	x, n, err := o.number(s)
+	var re *RangeError
+	if errors.As(err, &re) {
+		// Too large for its type: the range is the option's where it has one.
+		return nil, &RangeError{Value: s, Min: cmp.Or(o.Min, re.Min), Max: cmp.Or(o.Max, re.Max)}
+	}
 	if err != nil {
 		return nil, wordsErr(o, s, err)
 	}
@@ -471,7 +477,7 @@ func (o Option) number(s string) (any, float64, error) {
 	case Int:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if errors.Is(err, strconv.ErrRange) {
-			return nil, 0, fmt.Errorf("%q is out of range", s)
+			return nil, 0, &RangeError{Value: s, Min: strconv.FormatInt(math.MinInt64, 10), Max: strconv.FormatInt(math.MaxInt64, 10)}
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%q is not an integer", s)
@@ -496,6 +502,30 @@ func (o Option) number(s string) (any, float64, error) {
 	panic(fmt.Sprintf("connectors: option %q: unknown type %d", o.Key, o.Type))
 }
 
+// RangeError is a value outside its allowed range, which it names: Min
+// and Max as an option spec writes them ("" for no bound).
+type RangeError struct {
+	Value, Min, Max string
+}
+
+func (e *RangeError) Error() string {
+	switch {
+	case e.Min != "" && e.Max != "":
+		return fmt.Sprintf("%q must be between %s and %s", e.Value, e.Min, e.Max)
+	case e.Min != "":
+		return fmt.Sprintf("%q must be at least %s", e.Value, e.Min)
+	}
+	return fmt.Sprintf("%q must be at most %s", e.Value, e.Max)
+}
+
+// The ranges of the types themselves, for values too large for them.
+var (
+	sizeMin     = "1b"
+	sizeMax     = "4194304tb" // 1<<62 bytes
+	durationMin = time.Duration(-math.MaxInt64).String()
+	durationMax = time.Duration(math.MaxInt64).String()
+)
+
 // inRange checks n (the value s) against Min and Max.
 func (o Option) inRange(s string, n float64) error {
 	bound := func(b string) float64 {
@@ -509,13 +539,8 @@ func (o Option) inRange(s string, n float64) error {
 		return x
 	}
 	lo, hi := bound(o.Min), bound(o.Max)
-	switch {
-	case o.Min != "" && o.Max != "" && (n < lo || n > hi):
-		return fmt.Errorf("%q must be between %s and %s", s, o.Min, o.Max)
-	case o.Min != "" && n < lo:
-		return fmt.Errorf("%q must be at least %s", s, o.Min)
-	case o.Max != "" && n > hi:
-		return fmt.Errorf("%q must be at most %s", s, o.Max)
+	if o.Min != "" && n < lo || o.Max != "" && n > hi {
+		return &RangeError{Value: s, Min: o.Min, Max: o.Max}
 	}
 	return nil
 }
@@ -598,7 +623,10 @@ func column(t Table, name string) (int, error) {
 func ParseSeconds(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if n, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(n) && !math.IsInf(n, 0) {
-		return time.Duration(n * float64(time.Second)), nil
+		if d := n * float64(time.Second); d > -math.MaxInt64 && d < math.MaxInt64 {
+			return time.Duration(d), nil
+		}
+		return 0, &RangeError{Value: s, Min: durationMin, Max: durationMax}
 	}
 	return ParseDuration(s)
 }

@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -228,12 +229,46 @@ func TestHugeValuesAreOutOfRangeNotWrapped(t *testing.T) {
 		s    string
 		want string
 	}{
-		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999 d", `table T: option "every": "99999999999 d" is out of range (at most 2562047h47m16.854775807s)`},
-		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999h", `table T: option "every": "99999999999h" is out of range (at most 2562047h47m16.854775807s)`},
-		{Option{Key: "rows", Type: Int, Min: "1"}, "99999999999999999999", `table T: option "rows": "99999999999999999999" is out of range`},
+		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999 d", `table T: option "every": "99999999999 d" must be between 1ms and 2562047h47m16.854775807s`},
+		{Option{Key: "every", Type: Duration, Min: "1ms"}, "99999999999h", `table T: option "every": "99999999999h" must be between 1ms and 2562047h47m16.854775807s`},
+		{Option{Key: "rows", Type: Int, Min: "1"}, "99999999999999999999", `table T: option "rows": "99999999999999999999" must be between 1 and 9223372036854775807`},
+		{Option{Key: "rows", Type: Int}, "-99999999999999999999", `table T: option "rows": "-99999999999999999999" must be between -9223372036854775808 and 9223372036854775807`},
+		{Option{Key: "wait", Type: Seconds, Min: "0"}, "1e300", `table T: option "wait": "1e300" must be between 0 and 2562047h47m16.854775807s`},
 	} {
 		if _, err := ParseValue(c.o, Table{Name: "T"}, c.s); err == nil || err.Error() != c.want {
 			t.Errorf("%s: got %v, want %s", c.s, err, c.want)
 		}
+	}
+}
+
+// TestEveryRangeErrorNamesOptionValueAndRange: a value outside its range,
+// be it the option's or its type's (a size of 0, a size or an integer too
+// large to hold), is refused naming the option, the value and the range.
+func TestEveryRangeErrorNamesOptionValueAndRange(t *testing.T) {
+	for _, c := range []struct {
+		o    Option
+		s    string
+		want string
+	}{
+		{Option{Key: "roll", Type: Size}, "0", `table T: option "roll": "0" must be between 1b and 4194304tb`},
+		{Option{Key: "roll", Type: Size}, "9999999tb", `table T: option "roll": "9999999tb" must be between 1b and 4194304tb`},
+		{Option{Key: "roll", Type: Size, Max: "1GB"}, "0 kb", `table T: option "roll": "0 kb" must be between 1b and 1GB`},
+		{Option{Key: "roll", Type: Size, Min: "1kb", Max: "1GB"}, "9999999tb", `table T: option "roll": "9999999tb" must be between 1kb and 1GB`},
+		{Option{Key: "roll", Type: Size, Min: "1kb", Max: "1GB"}, "2GB", `table T: option "roll": "2GB" must be between 1kb and 1GB`},
+		{Option{Key: "lanes", Type: Int, Max: "64"}, "65", `table T: option "lanes": "65" must be at most 64`},
+		{Option{Key: "lanes", Type: Int, Max: "64"}, "99999999999999999999", `table T: option "lanes": "99999999999999999999" must be between -9223372036854775808 and 64`},
+		{Option{Key: "every", Type: Duration, Values: []string{"off"}}, "99999999999 d", `table T: option "every": "99999999999 d" must be at most 2562047h47m16.854775807s`},
+	} {
+		_, err := ParseValue(c.o, Table{Name: "T"}, c.s)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %s", c.s, err, c.want)
+		}
+		var re *RangeError
+		if !errors.As(err, &re) {
+			t.Errorf("%s: %T is not a *RangeError", c.s, err)
+		}
+	}
+	if _, err := ParseSize("0"); err == nil || err.Error() != `"0" must be between 1b and 4194304tb` {
+		t.Errorf("ParseSize(0): %v", err)
 	}
 }

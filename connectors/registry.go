@@ -32,6 +32,9 @@ type Table struct {
 	// gives the *sns.Topic of a CREATE TOPIC — for connectors that use
 	// them; nil when the job has none.
 	Objects func(kind, name string) (any, bool)
+	// PrimaryKey names the columns of PRIMARY KEY (…) NOT ENFORCED, in
+	// order (nil: none).
+	PrimaryKey []string
 	// Updates is set by a caller that reads an updating source as a
 	// changelog (see UpdatingSource). A source whose ProducesUpdates is
 	// true refuses to build without it, so that a reader that would take
@@ -140,6 +143,28 @@ func ProducesUpdates(t Table) bool {
 	}
 	u, ok := f.(UpdatingSource)
 	return ok && u.ProducesUpdates(t)
+}
+
+// UpsertSource is an UpdatingSource whose rows are upserts rather than a
+// retract-mode changelog: a +U row is the latest row of its PRIMARY KEY
+// (whether or not the key was seen before), a -D row deletes its key (only
+// the key columns are set). The planner repartitions such a source by the
+// key and normalizes it (operators/normalize: -U of the row held, then +U)
+// before any other operator, as Flink's ChangelogNormalize.
+type UpsertSource interface {
+	UpdatingSource
+	ProducesUpserts(t Table) bool
+}
+
+// ProducesUpserts reports whether the source of table t yields upserts
+// (see UpsertSource).
+func ProducesUpserts(t Table) bool {
+	f, ok := Lookup(t.String("connector", ""))
+	if !ok {
+		return false
+	}
+	u, ok := f.(UpsertSource)
+	return ok && u.ProducesUpserts(t)
 }
 
 // CheckUpdates returns the error of a source of table t that produces an
@@ -396,7 +421,7 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 128MB, 512kb, 1048576)", s)
 	}
 	if n <= 0 || n > (1<<62)>>sh {
-		return 0, fmt.Errorf("size %q out of range", s)
+		return 0, &RangeError{Value: s, Min: sizeMin, Max: sizeMax}
 	}
 	return n << sh, nil
 }
@@ -435,5 +460,5 @@ func ParseDuration(s string) (time.Duration, error) {
 	if d := n * float64(u); d < math.MaxInt64 {
 		return time.Duration(d), nil
 	}
-	return 0, fmt.Errorf("%q is out of range (at most %v)", s, time.Duration(math.MaxInt64))
+	return 0, &RangeError{Value: s, Max: durationMax}
 }

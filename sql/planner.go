@@ -611,6 +611,11 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 			s.keys = append(s.keys, schema.Index(k))
 		}
 	}
+	if connectors.ProducesUpserts(ct) {
+		if s, err = p.normalizeUpserts(s); err != nil {
+			return nil, q.Errorf(ft, "%v", err)
+		}
+	}
 	if p.scans == nil {
 		p.scans = map[scanKey]stream{}
 	}

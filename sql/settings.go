@@ -36,7 +36,7 @@ func (p *planner) set(n *parser.Set) error {
 	case setStateTTL:
 		d, err := connectors.ParseDuration(n.Value)
 		if err == nil && d < 0 {
-			err = fmt.Errorf("%q is out of range", n.Value)
+			err = &connectors.RangeError{Value: n.Value, Min: "0"}
 		}
 		if err != nil {
 			return at(n.ValuePos, "SET '%s': %v", n.Key, err)

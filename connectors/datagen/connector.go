@@ -12,9 +12,10 @@
 // of (seed, column name, i), computed with a counter-based hash, so the rows
 // are the same for the same options whatever the number of subtasks and
 // whatever other columns the table has. Rows are dealt to subtasks in blocks
-// of runtime.DefaultBatchRows: subtask s of p generates blocks s, s+p, s+2p, …,
-// so the subtasks advance through the row numbers (and the timestamps derived
-// from them) together. Each subtask is one partition for the watermark.
+// of runtime.DefaultBatchRows (with rows-per-second, of the rows of 10 ms at
+// that rate): subtask s of p generates blocks s, s+p, s+2p, …, so the
+// subtasks advance through the row numbers (and the timestamps derived from
+// them) together. Each subtask is one partition for the watermark.
 //
 // Column kinds (fields.<f>.kind, default random, as in Flink):
 //   - random INT, BIGINT: uniform in [min, max], both inclusive; default the

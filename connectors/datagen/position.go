@@ -17,6 +17,9 @@ type position struct {
 	Subtask     int64  `json:"subtask"`
 	Parallelism int64  `json:"parallelism"`
 	Next        int64  `json:"next"`
+	// Block is the rows per block (absent in positions written before
+	// throttled sources had smaller blocks: blockRows).
+	Block int64 `json:"block,omitempty"`
 }
 
 var _ runtime.CheckpointedSource = (*Source)(nil)
@@ -24,7 +27,7 @@ var _ runtime.CheckpointedSource = (*Source)(nil)
 // SnapshotPosition returns the subtask's position: called between Polls,
 // it covers exactly the rows of the batches returned so far.
 func (s *Source) SnapshotPosition() ([]byte, error) {
-	return json.Marshal(position{Table: s.cfg.table, Subtask: s.subtask, Parallelism: s.par, Next: s.next})
+	return json.Marshal(position{Table: s.cfg.table, Subtask: s.subtask, Parallelism: s.par, Next: s.next, Block: s.block})
 }
 
 // RestorePositions takes the positions of every subtask of a checkpoint
@@ -64,6 +67,15 @@ func (s *Source) restore() error {
 	if was := s.restored[0].Parallelism; was != s.par {
 		return fmt.Errorf("table %s: the checkpoint was taken with %d datagen subtasks and the job now runs %d; "+
 			"a datagen source can only be restored with the parallelism of its checkpoint (%d)", s.cfg.table, was, s.par, was)
+	}
+	was := s.restored[0].Block
+	if was == 0 {
+		was = blockRows
+	}
+	if was != s.block {
+		return fmt.Errorf("table %s: the checkpoint dealt the datagen rows to subtasks in blocks of %d and the job now deals "+
+			"blocks of %d (with 'rows-per-second' a block holds 10 ms of rows); restore it with the options of its checkpoint",
+			s.cfg.table, was, s.block)
 	}
 	for _, p := range s.restored {
 		if p.Subtask == s.subtask {

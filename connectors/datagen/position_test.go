@@ -216,3 +216,26 @@ func TestRestoreOtherParallelism(t *testing.T) {
 		t.Fatalf("missing position: %v", err)
 	}
 }
+
+// TestRestoreRefusesPositionsDealtInOtherBlocks: a throttled source deals
+// smaller blocks than a fast one, so a position of one cannot be restored
+// into the other.
+func TestRestoreRefusesPositionsDealtInOtherBlocks(t *testing.T) {
+	fast := everything(10 * runtime.DefaultBatchRows)
+	var positions [][]byte
+	for sub := range 2 {
+		src := open(t, fast, sub, 2)
+		pollRows(t, src, 1)
+		p, err := src.SnapshotPosition()
+		if err != nil {
+			t.Fatal(err)
+		}
+		positions = append(positions, p)
+	}
+	throttled := everything(10 * runtime.DefaultBatchRows)
+	throttled["rows-per-second"] = "1000"
+	_, err := restoredSubtasks(t, throttled, 2, positions)
+	if err == nil || !strings.Contains(err.Error(), "blocks of 2048 and the job now deals blocks of 10") {
+		t.Fatalf("a fast source's position restored into a throttled one: %v", err)
+	}
+}

@@ -13,8 +13,27 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// blockRows is the size of the blocks of rows dealt to subtasks.
+// blockRows is the size of the blocks of rows dealt to subtasks when the
+// source runs as fast as it can.
 const blockRows = runtime.DefaultBatchRows
+
+// pacedBlockSpan is how much wall-clock time, at most, a block of a
+// throttled source takes to emit at rows-per-second: the subtasks take
+// turns every block, so with blocks of blockRows at a low rate each would
+// wait (p − 1) blocks between its own and hold the watermark back by as
+// long (at 10 rows/s and 4 subtasks, 5 minutes), stalling the windows
+// downstream.
+const pacedBlockSpan = 10 * time.Millisecond
+
+// blockSize returns the rows per block of cfg: blockRows, or for a
+// throttled source the rows the whole source emits in pacedBlockSpan (at
+// least one).
+func blockSize(cfg *config) int64 {
+	if cfg.rate <= 0 {
+		return blockRows
+	}
+	return min(max(int64(cfg.rate*pacedBlockSpan.Seconds()), 1), blockRows)
+}
 
 // Throttling: a throttled subtask emits at least this fraction of a
 // second's rows per batch (at most a block), so that a slow rate does not
@@ -26,11 +45,11 @@ const (
 )
 
 // Source is one subtask of a datagen table; the connector's factory makes
-// them. Subtask s of p generates the blocks of rows s, s+p, s+2p, … (blocks
-// of runtime.DefaultBatchRows rows) and is partition s for the watermark.
+// them. Subtask s of p generates the blocks of rows s, s+p, s+2p, … (see
+// blockSize) and is partition s for the watermark.
 //
 // It implements runtime.CheckpointedSource: its position is the index of
-// the next row it will emit (next/runtime.DefaultBatchRows is the block),
+// the next row it will emit (next/block is the block),
 // with its subtask index and the parallelism. For programs that drive
 // subtasks by hand, OnBarrier records the index and Position returns it;
 // Restore resumes from it.
@@ -38,6 +57,7 @@ type Source struct {
 	cfg *config
 
 	subtask, par int64
+	block        int64 // rows per block (blockSize)
 	total        int64 // rows of the table; math.MaxInt64 when unbounded
 	next         int64 // next row: inside one of this subtask's blocks, or ≥ total
 	b            *runtime.Batch
@@ -76,7 +96,8 @@ func (s *Source) Open(ctx *runtime.Context) error {
 	if s.total < 0 {
 		s.total = math.MaxInt64
 	}
-	s.next = s.subtask * blockRows
+	s.block = blockSize(s.cfg)
+	s.next = s.subtask * s.block
 	s.b = runtime.NewBatch(s.cfg.schema)
 	s.nulls = make([][]bool, len(s.cfg.cols))
 	for c, col := range s.cfg.cols {
@@ -96,7 +117,7 @@ func (s *Source) Open(ctx *runtime.Context) error {
 		if s.cfg.rows > 0 {
 			s.rate = s.cfg.rate * float64(s.ownRows()) / float64(s.cfg.rows)
 		}
-		s.minBatch = min(max(int64(s.rate/batchesPerSecond), 1), blockRows)
+		s.minBatch = min(max(int64(s.rate/batchesPerSecond), 1), s.block)
 	}
 	return nil
 }
@@ -104,10 +125,10 @@ func (s *Source) Open(ctx *runtime.Context) error {
 // ownRows returns the number of rows of a bounded table in this subtask's
 // blocks.
 func (s *Source) ownRows() int64 {
-	full, rest := s.total/blockRows, s.total%blockRows
-	own := full / s.par * blockRows
+	full, rest := s.total/s.block, s.total%s.block
+	own := full / s.par * s.block
 	if s.subtask < full%s.par {
-		own += blockRows
+		own += s.block
 	} else if s.subtask == full%s.par {
 		own += rest
 	}
@@ -124,7 +145,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if s.next >= s.total {
 		return nil, 0, io.EOF
 	}
-	blockEnd := min((s.next/blockRows+1)*blockRows, s.total)
+	blockEnd := min((s.next/s.block+1)*s.block, s.total)
 	n := blockEnd - s.next
 	s.polled = true
 	if s.rate > 0 {
@@ -146,7 +167,7 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	s.sent += n
 	if s.next == blockEnd && s.next < s.total {
 		// On to this subtask's next block.
-		s.next += (s.par - 1) * blockRows
+		s.next += (s.par - 1) * s.block
 	}
 	return s.b, int(s.subtask), nil
 }
@@ -203,10 +224,10 @@ func (s *Source) Restore(next int64) error {
 	if next < 0 {
 		return fmt.Errorf("datagen: cannot restore to row %d", next)
 	}
-	block := next / blockRows
+	block := next / s.block
 	if block%s.par != s.subtask {
 		block += (s.subtask - block%s.par + s.par) % s.par
-		next = block * blockRows
+		next = block * s.block
 	}
 	s.next = next
 	return nil

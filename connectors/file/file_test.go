@@ -809,7 +809,7 @@ func TestOptionErrors(t *testing.T) {
 	f(true, map[string]string{"path": filepath.Join(dir, "x")}, `is a file; give a folder`)
 	f(true, map[string]string{"path": filepath.Join(dir, "o.json"), "sink.rolling-policy.file-size": "1MB"}, `cannot roll`)
 	f(true, map[string]string{"path": dir, "sink.rolling-policy.file-size": "lots"}, `"lots" is not a size`)
-	f(true, map[string]string{"path": dir, "sink.rolling-policy.file-size": "0"}, `out of range`)
+	f(true, map[string]string{"path": dir, "sink.rolling-policy.file-size": "0"}, `option "sink.rolling-policy.file-size": "0" must be between 1b and 4194304tb`)
 	f(true, map[string]string{"path": dir, "sink.rolling-policy.rollover-interval": "-1s"}, `option "sink.rolling-policy.rollover-interval": "-1s" must be at least 1ms`)
 
 	// Following a folder that does not exist yet is fine.

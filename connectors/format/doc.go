@@ -38,6 +38,10 @@
 //     more than once the last exact match wins, and an exact match always
 //     beats a case-insensitive one.
 //   - A missing key or null is NULL; for a NOT NULL column that is an error.
+//   - A ROW column, flattened into columns named row.field (any name with a
+//     dot is taken as such), is a nested object {"row":{"field":…}}, at any
+//     depth; a flat "row.field" key also fills the column. Encoders write
+//     the fields of a ROW as one nested object, where its first field stands.
 //   - Unknown keys are skipped, whatever their value (nested objects and
 //     arrays included, up to MaxDepth levels).
 //   - Leniency as Flink's JSON format: a number or boolean given as a string

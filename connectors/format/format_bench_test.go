@@ -181,3 +181,33 @@ func BenchmarkChangelogJSONDecode(b *testing.B) {
 func BenchmarkDebeziumJSONDecode(b *testing.B) {
 	benchChangelog(b, benchChanges(4096, true), NewDebeziumJSONDecoder(benchSchema, DebeziumOptions{}).Decode)
 }
+
+// BenchmarkJSONDecodeROW: lines whose ROW column is a nested object.
+func BenchmarkJSONDecodeROW(b *testing.B) {
+	s := runtime.NewSchema(
+		runtime.Field{Name: "user", Type: runtime.BigInt},
+		runtime.Field{Name: "bid.auction", Type: runtime.BigInt, Nullable: true},
+		runtime.Field{Name: "bid.price", Type: runtime.BigInt, Nullable: true},
+		runtime.Field{Name: "bid.channel", Type: runtime.Varchar, Nullable: true},
+		runtime.Field{Name: "ts", Type: runtime.Timestamp},
+	)
+	lines := make([][]byte, 4096)
+	for i := range lines {
+		lines[i] = fmt.Appendf(nil, `{"user":%d,"bid":{"auction":%d,"price":%d,"channel":"ch-%d"},"ts":"2026-11-25T10:%02d:%02d.%03dZ"}`,
+			i, i%1000, i*7%100000, i%7, i/60000%60, i/1000%60, i%1000)
+	}
+	d := NewJSONDecoder(s)
+	batch := runtime.NewBatch(s)
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		if batch.N == runtime.DefaultBatchRows {
+			batch.Reset()
+		}
+		if err := d.Decode(lines[rows%len(lines)], batch); err != nil {
+			b.Fatal(err)
+		}
+		rows++
+	}
+	reportRows(b, rows)
+}

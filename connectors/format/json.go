@@ -39,6 +39,14 @@ type JSONDecoder struct {
 	buf   []byte // text of strings that needed unescaping
 	key   []byte // an unescaped key, or the text of a quoted value
 	lower []byte // a lower-cased key
+
+	// ROW columns, flattened into columns named row.field: the names of
+	// the ROWs (every prefix of a column name up to a dot), nil when there
+	// are none, and as ASCII-lower-cased.
+	rows, foldedRows map[string]bool
+	path             []byte // the ROW being decoded, then the key within it
+
+	inRow func(s, key []byte, plain bool, k, i int) (int, error) // d.rowField
 }
 
 const (
@@ -69,7 +77,17 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 	}
 	for _, f := range schema.Fields {
 		d.names = append(d.names, []byte(f.Name))
+		for j := range len(f.Name) {
+			if f.Name[j] == '.' && j > 0 {
+				if d.rows == nil {
+					d.rows, d.foldedRows = map[string]bool{}, map[string]bool{}
+				}
+				d.rows[f.Name[:j]] = true
+				d.foldedRows[string(asciiLower(nil, []byte(f.Name[:j])))] = true
+			}
+		}
 	}
+	d.inRow = d.rowField
 	for c := n - 1; c >= 0; c-- { // the first of equal names wins
 		name := schema.Fields[c].Name
 		d.exact[name] = c
@@ -153,7 +171,9 @@ func skipWS(s []byte, i int) int {
 	return i
 }
 
-// object decodes the record's top-level object into the column slots.
+// object decodes the record's top-level object into the column slots. Its
+// loop is walkObject's, written out: on the hot path a call per key costs
+// several percent.
 func (d *JSONDecoder) object(s []byte) error {
 	i := skipWS(s, 0)
 	if i == len(s) {
@@ -174,21 +194,26 @@ func (d *JSONDecoder) object(s []byte) error {
 			if err != nil {
 				return err
 			}
-			col, level := d.lookup(s[i+1:end-1], plain, k)
+			key := s[i+1 : end-1]
+			col, level := d.lookup(key, plain, k)
 			i = skipWS(s, end)
 			if i >= len(s) || s[i] != ':' {
 				return syntaxErr(s, i, "':'")
 			}
 			i = skipWS(s, i+1)
-			if col < 0 {
-				i, err = skipValue(s, i, 0)
-			} else if i, err = d.value(s, i, col, level); err != nil {
-				var de *DecodeError
-				if errors.As(err, &de) && de.Column == "" {
-					de.Column = d.fields[col].Name // a syntax error in the column's value
+			if col >= 0 {
+				if i, err = d.value(s, i, col, level); err != nil {
+					var de *DecodeError
+					if errors.As(err, &de) && de.Column == "" {
+						de.Column = d.fields[col].Name // a syntax error in the column's value
+					}
+					return err
 				}
-			}
-			if err != nil {
+			} else if d.rows != nil && i < len(s) && s[i] == '{' && d.isRowKey(key, plain) {
+				if i, err = d.row(s, i); err != nil {
+					return err
+				}
+			} else if i, err = skipValue(s, i, 0); err != nil {
 				return err
 			}
 			i = skipWS(s, i)
@@ -207,6 +232,104 @@ func (d *JSONDecoder) object(s []byte) error {
 		return syntaxErr(s, i, "the end of the record")
 	}
 	return nil
+}
+
+// isRowKey reports whether key, a top-level key that matched no column, is
+// a ROW column's name; if so, d.path holds it for d.row.
+func (d *JSONDecoder) isRowKey(key []byte, plain bool) bool {
+	if !plain {
+		key = d.key // lookup unescaped it
+	}
+	d.path = append(d.path[:0], key...)
+	return d.isRow(d.path)
+}
+
+// columnValue decodes the value at s[i] into column col's slot, naming the
+// column in a syntax error.
+func (d *JSONDecoder) columnValue(s []byte, i, col int, level uint8) (int, error) {
+	i, err := d.value(s, i, col, level)
+	if err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) && de.Column == "" {
+			de.Column = d.fields[col].Name // a syntax error in the column's value
+		}
+	}
+	return i, err
+}
+
+// row decodes the object at s[i], the value of the ROW column named
+// d.path: its keys are the ROW's fields, columns named d.path + "." + key.
+func (d *JSONDecoder) row(s []byte, i int) (int, error) {
+	d.path = append(d.path, '.')
+	end, err := walkObject(s, i, d.inRow)
+	d.path = d.path[:len(d.path)-1]
+	return end, err
+}
+
+// rowField decodes the value at s[i] of key, a field of the ROW named by
+// d.path (which ends with a dot).
+func (d *JSONDecoder) rowField(s, key []byte, plain bool, _, i int) (int, error) {
+	mark := len(d.path)
+	if plain {
+		d.path = append(d.path, key...)
+	} else {
+		d.path = appendUnescaped(d.path, key)
+	}
+	defer func() { d.path = d.path[:mark] }()
+	if col, level := d.match(d.path); col >= 0 {
+		return d.columnValue(s, i, col, level)
+	}
+	if i < len(s) && s[i] == '{' && d.isRow(d.path) {
+		return d.row(s, i)
+	}
+	return skipValue(s, i, 0)
+}
+
+// isRow reports whether name (exactly, or else ignoring ASCII case) is a
+// ROW column: a prefix, up to a dot, of a column's name.
+func (d *JSONDecoder) isRow(name []byte) bool {
+	if d.rows[string(name)] {
+		return true
+	}
+	d.lower = asciiLower(d.lower[:0], name)
+	return d.foldedRows[string(d.lower)]
+}
+
+// walkObject scans the JSON object whose '{' is s[i], checking its syntax,
+// and returns the offset after its '}'. For the k-th key it calls value
+// with the key's text between the quotes (escaped unless plain) and the
+// offset of the key's value; value returns the offset after that value.
+func walkObject(s []byte, i int, value func(s, key []byte, plain bool, k, at int) (int, error)) (int, error) {
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return i + 1, nil
+	}
+	for k := 0; ; k++ {
+		if i >= len(s) || s[i] != '"' {
+			return i, syntaxErr(s, i, "a key")
+		}
+		end, plain, err := scanString(s, i+1)
+		if err != nil {
+			return i, err
+		}
+		key := s[i+1 : end-1]
+		i = skipWS(s, end)
+		if i >= len(s) || s[i] != ':' {
+			return i, syntaxErr(s, i, "':'")
+		}
+		if i, err = value(s, key, plain, k, skipWS(s, i+1)); err != nil {
+			return i, err
+		}
+		i = skipWS(s, i)
+		if i < len(s) && s[i] == ',' {
+			i = skipWS(s, i+1)
+			continue
+		}
+		if i < len(s) && s[i] == '}' {
+			return i + 1, nil
+		}
+		return i, syntaxErr(s, i, "',' or '}'")
+	}
 }
 
 // lookup returns the column key names (-1: none) and how it matched. k is

@@ -237,6 +237,11 @@ type config struct {
 	sasl sasl.Mechanism
 
 	log *connectors.Limiter
+
+	// upsert-kafka: records are upserts of their key (the PRIMARY KEY
+	// columns, keyCols, in keyFormat) and a record without a value deletes
+	// the key.
+	upsert bool
 }
 
 // where names the brokers for messages.
@@ -248,17 +253,8 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 		return nil, err
 	}
 	c := &config{table: t.Name, schema: t.Schema, group: strings.TrimSpace(o.String("properties.group.id"))}
-	for _, b := range strings.Split(o.String("properties.bootstrap.servers"), ",") {
-		if b = strings.TrimSpace(b); b == "" {
-			continue
-		}
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return nil, o.Errorf("properties.bootstrap.servers", "%q is not host:port", b)
-		}
-		c.brokers = append(c.brokers, b)
-	}
-	if len(c.brokers) == 0 {
-		return nil, o.Errorf("properties.bootstrap.servers", "no broker given")
+	if err := c.parseBrokers(o); err != nil {
+		return nil, err
 	}
 	for _, parse := range []func(*connectors.Values, bool) error{c.parseTopics, c.parseFormat, c.parseScan, c.parseSink, c.parseSecurity} {
 		if err := parse(o, sink); err != nil {
@@ -267,6 +263,23 @@ func parseConfig(t connectors.Table, sink bool) (*config, error) {
 	}
 	c.log = connectors.NewLimiter(time.Second)
 	return c, nil
+}
+
+// parseBrokers reads properties.bootstrap.servers.
+func (c *config) parseBrokers(o *connectors.Values) error {
+	for _, b := range strings.Split(o.String("properties.bootstrap.servers"), ",") {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return o.Errorf("properties.bootstrap.servers", "%q is not host:port", b)
+		}
+		c.brokers = append(c.brokers, b)
+	}
+	if len(c.brokers) == 0 {
+		return o.Errorf("properties.bootstrap.servers", "no broker given")
+	}
+	return nil
 }
 
 // parseTopics reads topic and topic-pattern.
@@ -397,8 +410,13 @@ func (c *config) parseSink(o *connectors.Values, sink bool) error {
 	c.partitioner = o.Enum("sink.partitioner")
 	c.flushRows = int(o.Int("sink.buffer-flush.max-rows"))
 	c.flushEvery = o.Duration("sink.buffer-flush.interval")
-	c.acks = map[string]kafka.RequiredAcks{"all": kafka.RequireAll, "-1": kafka.RequireAll, "1": kafka.RequireOne, "0": kafka.RequireNone}[o.Enum("properties.acks")]
+	c.acks = acksOf(o.Enum("properties.acks"))
 	return nil
+}
+
+// acksOf reads 'properties.acks'.
+func acksOf(s string) kafka.RequiredAcks {
+	return map[string]kafka.RequiredAcks{"all": kafka.RequireAll, "-1": kafka.RequireAll, "1": kafka.RequireOne, "0": kafka.RequireNone}[s]
 }
 
 func (c *config) parseSecurity(o *connectors.Values, _ bool) error {

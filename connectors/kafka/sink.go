@@ -111,6 +111,10 @@ func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 	now := time.Now()
 	for i := range n {
 		r := b.Row(i)
+		kind := b.Kind(r)
+		if s.cfg.upsert && kind == runtime.UpdateBefore {
+			continue // the +U that follows replaces it
+		}
 		sp := span{ks: -1, vs: -1, at: now}
 		s.scratch = s.scratch[:0]
 		hasKey := false
@@ -141,7 +145,7 @@ func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
 			pb.data = append(pb.data, s.scratch...)
 			sp.ke = len(pb.data)
 		}
-		if !(s.cfg.format == "raw" && b.Cols[0].IsNull(r)) {
+		if !(s.cfg.format == "raw" && b.Cols[0].IsNull(r)) && !(s.cfg.upsert && kind == runtime.Delete) {
 			sp.vs = len(pb.data)
 			pb.data = s.encode(pb.data, s.cfg.format, b, r)
 			sp.ve = len(pb.data)

@@ -39,6 +39,7 @@ type record struct {
 	offset int64
 	value  []byte
 	null   bool
+	key    []byte // upsert-kafka only
 }
 
 // fetched is what a partition reader hands the subtask: records in offset
@@ -75,6 +76,7 @@ type source struct {
 	stop     context.CancelFunc
 	runCtx   context.Context
 	dec      decoder
+	keyDec   *keyDecoder // upsert-kafka: of tombstones
 	batch    *runtime.Batch
 	parts    []*partState // in the order taken
 	known    map[topicPart]*partState
@@ -115,6 +117,9 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.dec = format.NewDebeziumJSONDecoder(s.cfg.schema, s.cfg.dbz)
 	default:
 		s.dec = format.NewJSONDecoder(s.cfg.schema)
+	}
+	if s.cfg.upsert {
+		s.keyDec = newKeyDecoder(s.cfg)
 	}
 	s.batch = runtime.NewBatch(s.cfg.schema)
 	s.evTime = s.cfg.eventTime
@@ -435,7 +440,9 @@ func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
 	s.batch.Reset()
 	for _, r := range f.recs {
 		var err error
-		if r.null {
+		if s.cfg.upsert {
+			err = s.decodeUpsert(r)
+		} else if r.null {
 			err = errors.New("the record has no value")
 			switch s.cfg.format {
 			case "raw":
@@ -469,6 +476,29 @@ func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
 		return nil, 0, nil
 	}
 	return s.batch, ps.id, nil
+}
+
+// decodeUpsert appends the row of an upsert-kafka record: +U of its value,
+// or -D of its key for a tombstone.
+func (s *source) decodeUpsert(r record) error {
+	n := s.batch.N
+	if r.null {
+		if r.key == nil {
+			return errors.New("a record without a value (a delete) must have a key")
+		}
+		if err := s.keyDec.appendDelete(r.key, s.batch); err != nil {
+			return fmt.Errorf("the key of a delete: %w", err)
+		}
+		return nil
+	}
+	if err := s.dec.Decode(r.value, s.batch); err != nil {
+		return err
+	}
+	if err := s.evTime.CheckSince(s.batch, n); err != nil {
+		return err
+	}
+	s.batch.SetKind(n, runtime.UpdateAfter)
+	return nil
 }
 
 // badRecord handles a record that could not be decoded or has no sane
@@ -573,6 +603,16 @@ func (s *source) read(ps *partState, next, stop int64) {
 					return
 				}
 				rec.value = arena[start:len(arena):len(arena)]
+			}
+			if s.cfg.upsert && r.Key != nil {
+				start := len(arena)
+				arena = append(arena, make([]byte, r.Key.Len())...)
+				if _, err := io.ReadFull(r.Key, arena[start:]); err != nil {
+					cancel()
+					fail(fmt.Errorf("cannot read the key of record %d: %w", r.Offset, err))
+					return
+				}
+				rec.key = arena[start:len(arena):len(arena)]
 			}
 			recs = append(recs, rec)
 			if next < 0 || r.Offset >= next {

@@ -32,7 +32,9 @@
 //
 // The variances are computed with Welford's updates (and their inverse
 // for retractions, Chan's formula for merges), not from a sum of squares,
-// so that large values with a small spread keep their precision.
+// so that large values with a small spread keep their precision; the state
+// keeps the square root of the sum of squared deviations, so that values
+// whose squares overflow a DOUBLE (above ~1e154) do not overflow it.
 //
 // # FILTER
 //

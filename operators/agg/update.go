@@ -237,27 +237,52 @@ func (a *Accs) addChecked(g int32, ci, at int, x int64, sign int8) {
 	}
 }
 
-// welfordAdd adds x to the count n, mean and sum of squared deviations m2.
-func welfordAdd(n *int64, mean, m2 *float64, x float64) {
+// The variances keep Welford's state: the count n, the mean, and the
+// square root s of the sum of squared deviations (m2 = s²). Keeping the
+// root, and adding and removing terms with hypot-like steps on roots, the
+// state never overflows for values whose squares would (above ~1e154);
+// differences that overflow (values of opposite signs near the largest
+// DOUBLE) are taken in halves.
+
+// welfordAdd adds x to the count n, mean and root of the sum of squared
+// deviations s.
+func welfordAdd(n *int64, mean, s *float64, x float64) {
 	*n++
-	d := x - *mean
-	*mean += d / float64(*n)
-	*m2 += d * (x - *mean)
+	k := float64(*n)
+	var t float64
+	if d := x - *mean; !math.IsInf(d, 0) {
+		*mean += d / k
+		t = math.Sqrt(math.Abs(d)) * math.Sqrt(math.Abs(x-*mean))
+	} else {
+		dh := x/2 - *mean/2
+		*mean = 2 * (*mean/2 + dh/k)
+		t = 2 * math.Sqrt(math.Abs(dh)) * math.Sqrt(math.Abs(x/2-*mean/2))
+	}
+	*s = math.Hypot(*s, t)
 }
 
 // welfordRemove undoes welfordAdd of x.
-func welfordRemove(n *int64, mean, m2 *float64, x float64) {
+func welfordRemove(n *int64, mean, s *float64, x float64) {
 	if *n <= 1 {
-		*n, *mean, *m2 = 0, 0, 0
+		*n, *mean, *s = 0, 0, 0
 		return
 	}
 	*n--
-	d := x - *mean
-	*mean -= d / float64(*n)
-	*m2 -= d * (x - *mean)
-	if *m2 < 0 {
-		*m2 = 0
+	k := float64(*n)
+	var t float64
+	if d := x - *mean; !math.IsInf(d, 0) {
+		*mean -= d / k
+		t = math.Sqrt(math.Abs(d)) * math.Sqrt(math.Abs(x-*mean))
+	} else {
+		dh := x/2 - *mean/2
+		*mean = 2 * (*mean/2 - dh/k)
+		t = 2 * math.Sqrt(math.Abs(dh)) * math.Sqrt(math.Abs(x/2-*mean/2))
 	}
+	if t >= *s {
+		*s = 0 // rounding: nothing left
+		return
+	}
+	*s = math.Sqrt(*s-t) * math.Sqrt(*s/2+t/2) * math.Sqrt2 // √(s² − t²)
 }
 
 // sumInts adds vals[rows[k]] to I[groups[k]*nI] (I starts at the sum's
@@ -459,21 +484,29 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 	}
 }
 
-// welfordMerge folds the state (nb, mb, m2b) into (n, mean, m2) (Chan et
-// al.).
-func welfordMerge(n *int64, mean, m2 *float64, nb int64, mb, m2b float64) {
+// welfordMerge folds the state (nb, mb, sb) into (n, mean, s) (Chan et
+// al.: m2 = m2a + m2b + d²·na·nb/(na+nb), on roots).
+func welfordMerge(n *int64, mean, s *float64, nb int64, mb, sb float64) {
 	if nb == 0 {
 		return
 	}
 	if *n == 0 {
-		*n, *mean, *m2 = nb, mb, m2b
+		*n, *mean, *s = nb, mb, sb
 		return
 	}
 	na := *n
 	t := float64(na + nb)
-	d := mb - *mean
-	*mean += d * float64(nb) / t
-	*m2 += m2b + d*d*float64(na)*float64(nb)/t
+	w := math.Sqrt(float64(na) / t * float64(nb))
+	var cross float64
+	if d := mb - *mean; !math.IsInf(d, 0) {
+		*mean += d * (float64(nb) / t)
+		cross = math.Abs(d) * w
+	} else {
+		dh := mb/2 - *mean/2
+		*mean = 2 * (*mean/2 + dh*(float64(nb)/t))
+		cross = 2 * math.Abs(dh) * w
+	}
+	*s = math.Hypot(math.Hypot(*s, sb), cross)
 	*n = na + nb
 }
 
@@ -543,8 +576,8 @@ func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 				v.AppendString(string(a.B[int(g)*l.nB+c.b]))
 			}
 		case StddevPop, StddevSamp, VarPop, VarSamp:
-			n, m2 := a.I[bi+c.i2], a.F[bf+c.f2]
-			appendVariance(v, c.Func, n, m2)
+			n, root := a.I[bi+c.i2], a.F[bf+c.f2]
+			appendVariance(v, c.Func, n, root)
 		case BoolAnd, BoolOr:
 			trues, n := a.I[bi+c.i], a.I[bi+c.i2]
 			switch {
@@ -567,8 +600,8 @@ func b2i(b bool) int64 {
 }
 
 // appendVariance appends VAR_POP, VAR_SAMP or their square roots over n
-// values with sum of squared deviations m2.
-func appendVariance(v *runtime.Vector, f Func, n int64, m2 float64) {
+// values whose sum of squared deviations is root².
+func appendVariance(v *runtime.Vector, f Func, n int64, root float64) {
 	samp := f == StddevSamp || f == VarSamp
 	if n == 0 || samp && n == 1 {
 		v.AppendNull()
@@ -578,9 +611,9 @@ func appendVariance(v *runtime.Vector, f Func, n int64, m2 float64) {
 	if samp {
 		d--
 	}
-	x := max(m2, 0) / d
-	if f == StddevPop || f == StddevSamp {
-		x = math.Sqrt(x)
+	x := max(root, 0) / math.Sqrt(d) // the standard deviation
+	if f == VarPop || f == VarSamp {
+		x *= x // +Inf only when the variance itself is beyond DOUBLE
 	}
 	v.AppendFloat(x)
 }

@@ -135,6 +135,9 @@ func (t *Table) Connector() connectors.Table {
 	if len(ct.PartitionKeys) == 0 {
 		ct.PartitionKeys = nil
 	}
+	if len(t.PrimaryKey) > 0 {
+		ct.PrimaryKey = append([]string(nil), t.PrimaryKey...)
+	}
 	return ct
 }
 
