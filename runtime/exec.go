@@ -601,9 +601,14 @@ func (t *task) run(ctx context.Context) (err error) {
 	return t.runInbox(ctx)
 }
 
+// close closes the task's operators and source, after recording the state
+// size of each operator that estimates its own (StateSizer) in its metrics.
 func (t *task) close() {
 	for _, n := range t.nodes {
 		if n.op != nil {
+			if s, ok := n.op.(StateSizer); ok && n.metrics != nil {
+				n.metrics.stateBytes.Store(int64(s.StateBytes()))
+			}
 			n.op.Close()
 		}
 	}

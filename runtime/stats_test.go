@@ -99,6 +99,49 @@ func TestFanOutCountsRowsOutOnce(t *testing.T) {
 	}
 }
 
+// keeper keeps every row it gets and estimates its state as 16 bytes a
+// row.
+type keeper struct {
+	Base
+	ctx  *Context
+	rows int
+}
+
+func (k *keeper) Open(ctx *Context) error { k.ctx = ctx; return nil }
+
+func (k *keeper) ProcessBatch(_ int, b *Batch, _ Output) error {
+	k.rows += b.Len()
+	k.ctx.Metrics.SetStateKeys(k.rows)
+	return nil
+}
+
+func (k *keeper) StateBytes() int { return 16 * k.rows }
+
+// TestStatsReportStateBytesWhenTheJobEnds: an operator that estimates its
+// state (StateSizer) has it in Stats once the job has ended, summed over
+// its subtasks, with its keys; others have none.
+func TestStatsReportStateBytesWhenTheJobEnds(t *testing.T) {
+	g := NewGraph("state")
+	src := g.AddSource("numbers", ckSchema, 2, func() Source { return &countSource{n: 1000} }, WatermarkStrategy{TimeColumn: 2})
+	even := g.AddOperator("evens", ckSchema, 2, 1, func() Operator { return &evens{} })
+	g.Connect(src, even, Rebalance)
+	g.Connect(even, g.AddOperator("keeper", ckSchema, 3, 1, func() Operator { return &keeper{} }), Rebalance)
+	set := metrics.NewSet()
+	if err := Run(context.Background(), g, Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	st := Stats(set)
+	if k, _ := st.Operator("keeper"); k.StateKeys != 500 || k.StateBytes != 500*16 {
+		t.Errorf("keeper: %d keys and %d state bytes, want 500 and %d", k.StateKeys, k.StateBytes, 500*16)
+	}
+	if e, _ := st.Operator("evens"); e.StateBytes != 0 {
+		t.Errorf("evens, which estimates no state: %d state bytes", e.StateBytes)
+	}
+	if tot := st.Total(); tot.StateBytes != 500*16 {
+		t.Errorf("total: %d state bytes, want %d", tot.StateBytes, 500*16)
+	}
+}
+
 // TestDroppedMetricsSetIsNotKeptForever: the runtime's holders for the
 // gauges of a caller's metrics set (Options.Metrics) go once the caller
 // drops the set, instead of keeping it, and its metrics, for the life of
