@@ -213,7 +213,7 @@ INSERT INTO out SELECT k, s FROM src;
 					t.Fatalf("no %q within 10 s:\n%s", c.ready, stderr.String())
 				}
 			}
-			time.Sleep(500 * time.Millisecond) // the pipe fills
+			waitPipeFull(t, r) // the sink is blocked: the first signal cannot stop the job
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case err := <-exited:
