@@ -182,7 +182,11 @@ func q12Totals(t *testing.T, what string, start, end time.Time) []string {
 		seen[w] = true
 		totals[r[0].I] += r[1].I
 	}
-	t.Logf("%s: %d rows in windows from %d to %d", what, len(seen), first, last)
+	windows := map[int64]bool{}
+	for w := range seen {
+		windows[w.start] = true
+	}
+	t.Logf("%s: %d rows in %d windows", what, len(seen), len(windows))
 	var got []string
 	for b, n := range totals {
 		got = append(got, fmt.Sprintf("%d,%d,%s,%s", b, n, Null, Null))
