@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
 	"weak"
@@ -139,6 +141,48 @@ func TestStatsReportStateBytesWhenTheJobEnds(t *testing.T) {
 	}
 	if tot := st.Total(); tot.StateBytes != 500*16 {
 		t.Errorf("total: %d state bytes, want %d", tot.StateBytes, 500*16)
+	}
+}
+
+// unopenable fails to open; its state estimate, like that of an operator
+// never opened or left broken, panics.
+type unopenable struct {
+	Base
+	table *[]int
+}
+
+func (*unopenable) Open(*Context) error                    { return errors.New("no") }
+func (*unopenable) ProcessBatch(int, *Batch, Output) error { return nil }
+func (u *unopenable) StateBytes() int                      { return len(*u.table) }
+
+// brokenSizer opens, and its state estimate panics.
+type brokenSizer struct{ Base }
+
+func (*brokenSizer) ProcessBatch(int, *Batch, Output) error { return nil }
+func (*brokenSizer) StateBytes() int                        { panic("broken") }
+
+// TestStateBytesOfAFailedJobDoNotCrashIt: the end of a job asks no
+// estimate of an operator that did not open, and survives one that
+// panics: Run returns the job's error, and the stats hold no bytes.
+func TestStateBytesOfAFailedJobDoNotCrashIt(t *testing.T) {
+	for name, newOp := range map[string]func() Operator{
+		"unopened":  func() Operator { return &unopenable{} },
+		"panicking": func() Operator { return &brokenSizer{} },
+	} {
+		g := NewGraph("sized")
+		src := g.AddSource("numbers", ckSchema, 1, func() Source { return &countSource{n: 100} }, WatermarkStrategy{TimeColumn: 2})
+		g.Connect(src, g.AddOperator("op", ckSchema, 1, 1, newOp), Forward)
+		set := metrics.NewSet()
+		err := Run(context.Background(), g, Options{Metrics: set})
+		if name == "unopened" && (err == nil || !strings.Contains(err.Error(), "open: no")) {
+			t.Errorf("%s: Run returned %v, want the open error", name, err)
+		}
+		if name == "panicking" && err != nil {
+			t.Errorf("%s: Run returned %v", name, err)
+		}
+		if o, _ := Stats(set).Operator("op"); o.StateBytes != 0 {
+			t.Errorf("%s: %d state bytes", name, o.StateBytes)
+		}
 	}
 }
 
