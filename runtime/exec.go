@@ -81,6 +81,7 @@ type node struct {
 	metrics  *OperatorMetrics
 	wm       int64
 	restore  []byte // state to restore after Open (a run restored from a checkpoint)
+	opened   bool   // Open succeeded: the operator's state may be sized
 }
 
 // task is one goroutine: a source or an input-driven root with its fused
@@ -601,9 +602,15 @@ func (t *task) run(ctx context.Context) (err error) {
 	return t.runInbox(ctx)
 }
 
+// close closes the task's operators and source, after recording the state
+// size of each opened operator that estimates its own (StateSizer) in its
+// metrics.
 func (t *task) close() {
 	for _, n := range t.nodes {
 		if n.op != nil {
+			if s, ok := n.op.(StateSizer); ok && n.opened && n.metrics != nil {
+				n.metrics.stateBytes.Store(stateBytes(s))
+			}
 			n.op.Close()
 		}
 	}
@@ -613,6 +620,18 @@ func (t *task) close() {
 	if t.inbox != nil {
 		t.inbox.discard()
 	}
+}
+
+// stateBytes is s's estimate of its state, 0 when the estimate panics (an
+// operator left inconsistent by a failure): sizing is a report, never a
+// reason to crash the end of a job.
+func stateBytes(s StateSizer) (n int64) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	return int64(s.StateBytes())
 }
 
 func (t *task) fireTimers() error {
@@ -701,6 +720,7 @@ func (t *task) open() error {
 		if err := n.op.Open(n.ctx); err != nil {
 			return wrap(n, fmt.Errorf("open: %w", err))
 		}
+		n.opened = true
 		if err := t.checkPublished(n); err != nil {
 			return err
 		}

@@ -24,8 +24,9 @@ type OperatorMetrics struct {
 	// the error path instead.
 	BadRecords *metrics.Counter
 
-	stateKeys atomic.Int64
-	watermark atomic.Int64
+	stateKeys  atomic.Int64
+	stateBytes atomic.Int64 // when the job ended: see StateSizer
+	watermark  atomic.Int64
 
 	job, operator string // of the labels, for Stats
 	subtask       int
@@ -36,6 +37,11 @@ func (m *OperatorMetrics) SetStateKeys(n int) { m.stateKeys.Store(int64(n)) }
 
 // StateKeys returns the last value given to SetStateKeys.
 func (m *OperatorMetrics) StateKeys() int64 { return m.stateKeys.Load() }
+
+// StateBytes returns the operator's estimate of its state's memory when
+// the job ended (see StateSizer): 0 while the job runs, and for operators
+// that make no estimate.
+func (m *OperatorMetrics) StateBytes() int64 { return m.stateBytes.Load() }
 
 // watermarkLag is how far the subtask's watermark is behind the wall
 // clock (0 before its first watermark and after its last).
@@ -72,6 +78,7 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 	})
 	// A new run of the job (a restart) starts from nothing.
 	m.stateKeys.Store(0)
+	m.stateBytes.Store(0)
 	m.watermark.Store(MinWatermark)
 	return m
 }

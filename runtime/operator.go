@@ -53,6 +53,16 @@ type InputEnder interface {
 	EndInput(input int, out Output) error
 }
 
+// StateSizer is implemented by operators that can estimate the memory
+// their state takes. The runtime asks once, when the job ends (after
+// Finish, or once the job was stopped, before Close), from the goroutine
+// that ran the job, and records the answer in the subtask's metrics for
+// Stats (OperatorStats.StateBytes); it never asks while the operator runs,
+// so an estimate may walk the whole state.
+type StateSizer interface {
+	StateBytes() int
+}
+
 // BarrierHandler is implemented by operators that take part in checkpoints:
 // it is called when a barrier has been received on every input, before it is
 // forwarded.

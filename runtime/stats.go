@@ -18,6 +18,10 @@ type OperatorStats struct {
 	LateRowsDropped uint64
 	BadRecords      uint64
 	StateKeys       int64
+	// StateBytes is the memory of the operator's state when the job ended,
+	// as the operator estimates it (StateSizer; 0 while the job runs and
+	// for operators that make no estimate).
+	StateBytes int64
 	// WatermarkLag is how far the operator's watermark is behind the wall
 	// clock (0 before its first watermark and after its last).
 	WatermarkLag time.Duration
@@ -52,6 +56,7 @@ func Stats(set *metrics.Set) JobStats {
 		s.LateRowsDropped += m.LateRowsDropped.Get()
 		s.BadRecords += m.BadRecords.Get()
 		s.StateKeys += m.StateKeys()
+		s.StateBytes += m.StateBytes()
 		s.WatermarkLag = max(s.WatermarkLag, m.watermarkLag())
 	}
 	out := make(JobStats, 0, len(byOp))
@@ -89,6 +94,7 @@ func (s JobStats) Total() OperatorStats {
 		t.LateRowsDropped += o.LateRowsDropped
 		t.BadRecords += o.BadRecords
 		t.StateKeys += o.StateKeys
+		t.StateBytes += o.StateBytes
 		t.WatermarkLag = max(t.WatermarkLag, o.WatermarkLag)
 	}
 	return t

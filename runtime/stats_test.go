@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
 	"weak"
@@ -96,6 +98,91 @@ func TestFanOutCountsRowsOutOnce(t *testing.T) {
 	}
 	if got, _ := Stats(set).Operator("numbers"); got.RowsOut != 1000 {
 		t.Errorf("the source's rows out: %d, want 1000", got.RowsOut)
+	}
+}
+
+// keeper keeps every row it gets and estimates its state as 16 bytes a
+// row.
+type keeper struct {
+	Base
+	ctx  *Context
+	rows int
+}
+
+func (k *keeper) Open(ctx *Context) error { k.ctx = ctx; return nil }
+
+func (k *keeper) ProcessBatch(_ int, b *Batch, _ Output) error {
+	k.rows += b.Len()
+	k.ctx.Metrics.SetStateKeys(k.rows)
+	return nil
+}
+
+func (k *keeper) StateBytes() int { return 16 * k.rows }
+
+// TestStatsReportStateBytesWhenTheJobEnds: an operator that estimates its
+// state (StateSizer) has it in Stats once the job has ended, summed over
+// its subtasks, with its keys; others have none.
+func TestStatsReportStateBytesWhenTheJobEnds(t *testing.T) {
+	g := NewGraph("state")
+	src := g.AddSource("numbers", ckSchema, 2, func() Source { return &countSource{n: 1000} }, WatermarkStrategy{TimeColumn: 2})
+	even := g.AddOperator("evens", ckSchema, 2, 1, func() Operator { return &evens{} })
+	g.Connect(src, even, Rebalance)
+	g.Connect(even, g.AddOperator("keeper", ckSchema, 3, 1, func() Operator { return &keeper{} }), Rebalance)
+	set := metrics.NewSet()
+	if err := Run(context.Background(), g, Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	st := Stats(set)
+	if k, _ := st.Operator("keeper"); k.StateKeys != 500 || k.StateBytes != 500*16 {
+		t.Errorf("keeper: %d keys and %d state bytes, want 500 and %d", k.StateKeys, k.StateBytes, 500*16)
+	}
+	if e, _ := st.Operator("evens"); e.StateBytes != 0 {
+		t.Errorf("evens, which estimates no state: %d state bytes", e.StateBytes)
+	}
+	if tot := st.Total(); tot.StateBytes != 500*16 {
+		t.Errorf("total: %d state bytes, want %d", tot.StateBytes, 500*16)
+	}
+}
+
+// unopenable fails to open; its state estimate, like that of an operator
+// never opened or left broken, panics.
+type unopenable struct {
+	Base
+	table *[]int
+}
+
+func (*unopenable) Open(*Context) error                    { return errors.New("no") }
+func (*unopenable) ProcessBatch(int, *Batch, Output) error { return nil }
+func (u *unopenable) StateBytes() int                      { return len(*u.table) }
+
+// brokenSizer opens, and its state estimate panics.
+type brokenSizer struct{ Base }
+
+func (*brokenSizer) ProcessBatch(int, *Batch, Output) error { return nil }
+func (*brokenSizer) StateBytes() int                        { panic("broken") }
+
+// TestStateBytesOfAFailedJobDoNotCrashIt: the end of a job asks no
+// estimate of an operator that did not open, and survives one that
+// panics: Run returns the job's error, and the stats hold no bytes.
+func TestStateBytesOfAFailedJobDoNotCrashIt(t *testing.T) {
+	for name, newOp := range map[string]func() Operator{
+		"unopened":  func() Operator { return &unopenable{} },
+		"panicking": func() Operator { return &brokenSizer{} },
+	} {
+		g := NewGraph("sized")
+		src := g.AddSource("numbers", ckSchema, 1, func() Source { return &countSource{n: 100} }, WatermarkStrategy{TimeColumn: 2})
+		g.Connect(src, g.AddOperator("op", ckSchema, 1, 1, newOp), Forward)
+		set := metrics.NewSet()
+		err := Run(context.Background(), g, Options{Metrics: set})
+		if name == "unopened" && (err == nil || !strings.Contains(err.Error(), "open: no")) {
+			t.Errorf("%s: Run returned %v, want the open error", name, err)
+		}
+		if name == "panicking" && err != nil {
+			t.Errorf("%s: Run returned %v", name, err)
+		}
+		if o, _ := Stats(set).Operator("op"); o.StateBytes != 0 {
+			t.Errorf("%s: %d state bytes", name, o.StateBytes)
+		}
 	}
 }
 

@@ -43,6 +43,54 @@ type Result struct {
 	// Rows is the number of rows the job's sinks received (its nodes
 	// without outputs; changelog rows count one each).
 	Rows int64
+	// State is the state the job's operators held when the run ended —
+	// what joins, Top-N and deduplication keep for good; windows and
+	// interval joins have released theirs by then — one entry per
+	// operator that held keys, in the order of runtime.Stats.
+	State []OperatorState
+}
+
+// OperatorState is the state of one operator of a job when it ended,
+// summed over its subtasks (from runtime.Stats).
+type OperatorState struct {
+	Operator string
+	// Keys are the keys (groups, join keys, partitions) it held.
+	Keys int64
+	// Bytes is its estimate of the memory they took (runtime.StateSizer),
+	// 0 for operators that make none.
+	Bytes int64
+}
+
+// StateKeys is the number of keys the job's operators held when the run
+// ended.
+func (r Result) StateKeys() int64 {
+	var n int64
+	for _, s := range r.State {
+		n += s.Keys
+	}
+	return n
+}
+
+// StateBytes returns the bytes of state the job's operators estimated
+// when the run ended, and the keys of those operators: operators that
+// make no estimate count in neither.
+func (r Result) StateBytes() (bytes, keys int64) {
+	for _, s := range r.State {
+		if s.Bytes > 0 {
+			bytes += s.Bytes
+			keys += s.Keys
+		}
+	}
+	return bytes, keys
+}
+
+// StateBytesPerKey is StateBytes' bytes per key, 0 without an estimate.
+func (r Result) StateBytesPerKey() float64 {
+	bytes, keys := r.StateBytes()
+	if keys == 0 {
+		return 0
+	}
+	return float64(bytes) / float64(keys)
 }
 
 // EventsPerSec is the events per second of wall time.
@@ -170,7 +218,20 @@ func RunSQL(ctx context.Context, name, query string, events int64, parallelism i
 		}
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return Result{Query: name, Events: sourceEvents(plan.Graph, set), Elapsed: elapsed, CPU: cpu, Rows: sinkRows(plan.Graph, set)}, nil
+	return Result{Query: name, Events: sourceEvents(plan.Graph, set), Elapsed: elapsed, CPU: cpu, Rows: sinkRows(plan.Graph, set),
+		State: jobState(set)}, nil
+}
+
+// jobState is the state of the operators of the job whose metrics are in
+// set, when it ended: those that held keys or estimated bytes.
+func jobState(set *metrics.Set) []OperatorState {
+	var out []OperatorState
+	for _, o := range runtime.Stats(set) {
+		if o.StateKeys > 0 || o.StateBytes > 0 {
+			out = append(out, OperatorState{Operator: o.Operator, Keys: o.StateKeys, Bytes: o.StateBytes})
+		}
+	}
+	return out
 }
 
 // readsView tells a query that reads one of ddl.sql's views.
@@ -309,8 +370,8 @@ func generatorJob(ddl string) (string, error) {
 
 // Median combines runs of one query: the median wall time and the median
 // CPU time, each over the runs, with the events and rows of the first run
-// (every run of a query reads the same events). It returns the zero Result for
-// no runs.
+// and state (every run of a query reads the same events). It returns the zero
+// Result for no runs.
 func Median(runs []Result) Result {
 	if len(runs) == 0 {
 		return Result{}

@@ -3,6 +3,7 @@ package nexmark
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,59 @@ func TestRunSQLCountsTheEventsItGenerated(t *testing.T) {
 				t.Fatalf("events per CPU-second %v, want %v", got, want)
 			}
 		}
+	}
+}
+
+// TestRunSQLReportsTheStateJoinsTopNAndDedupKeep: a run reports the state
+// its operators held when it ended, at parallelism 1 and 2: q18's
+// deduplication one key per bidder and auction, q19's Top-N one per
+// auction (counted from the generator), q3's regular join and q16's
+// GROUP BY some, each with its bytes; q0 none.
+func TestRunSQLReportsTheStateJoinsTopNAndDedupKeep(t *testing.T) {
+	const events = 20000
+	type pair struct{ bidder, auction int64 }
+	pairs, auctions := map[pair]bool{}, map[int64]bool{}
+	g := gen.NewGenerator(gen.DefaultConfig())
+	for i := range int64(events) {
+		if e := g.Event(i); e.Type == gen.BidEvent {
+			pairs[pair{e.Bid.Bidder, e.Bid.Auction}] = true
+			auctions[e.Bid.Auction] = true
+		}
+	}
+	for _, c := range []struct {
+		query, operator string
+		keys            int64 // 0: some
+	}{
+		{"q18", "deduplicate", int64(len(pairs))},
+		{"q19", "Top-N", int64(len(auctions))},
+		{"q3", "regular join", 0},
+		{"q16", "group aggregate", 0},
+	} {
+		for _, par := range []int{1, 2} {
+			r, err := RunQuery(context.Background(), c.query, events, par)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.State) != 1 || !strings.HasPrefix(r.State[0].Operator, c.operator) {
+				t.Fatalf("%s at parallelism %d: state %+v, want that of one %s", c.query, par, r.State, c.operator)
+			}
+			s := r.State[0]
+			if c.keys > 0 && s.Keys != c.keys || s.Keys <= 0 || s.Bytes <= 0 {
+				t.Errorf("%s at parallelism %d: %d keys and %d bytes, want %d keys and their bytes", c.query, par, s.Keys, s.Bytes, c.keys)
+			}
+			if bytes, keys := r.StateBytes(); r.StateKeys() != s.Keys || keys != s.Keys || bytes != s.Bytes ||
+				r.StateBytesPerKey() != float64(s.Bytes)/float64(s.Keys) {
+				t.Errorf("%s at parallelism %d: totals %d keys, %d bytes of %d keys, %v per key; want the operator's", c.query, par,
+					r.StateKeys(), bytes, keys, r.StateBytesPerKey())
+			}
+		}
+	}
+	r, err := RunQuery(context.Background(), "q0", events, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.State) != 0 || r.StateKeys() != 0 || r.StateBytesPerKey() != 0 {
+		t.Errorf("q0 keeps no state, but reports %+v", r.State)
 	}
 }
 
@@ -188,7 +242,7 @@ func TestMedianTakesTheMiddleTimeAndCPU(t *testing.T) {
 	if m.EventsPerSec() != 5 || m.EventsPerCPUSec() != 2.5 {
 		t.Fatalf("%v events/s, %v per CPU-second", m.EventsPerSec(), m.EventsPerCPUSec())
 	}
-	if (Median(nil) != Result{}) || (Result{Events: 5}).EventsPerSec() != 0 {
+	if !reflect.DeepEqual(Median(nil), Result{}) || (Result{Events: 5}).EventsPerSec() != 0 {
 		t.Fatal("no runs, no time: not zero")
 	}
 }

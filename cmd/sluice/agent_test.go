@@ -165,42 +165,58 @@ func TestAgentShipsHostMetrics(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("agent: %v\n%s", err, stderr.String())
-	}
+	defer cmd.Process.Kill()
 	shards, err := c.ListShards(ctx, "metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	it, err := c.GetShardIterator(ctx, client.GetShardIteratorInput{StreamName: "metrics", ShardId: shards[0].ShardId, ShardIteratorType: client.TrimHorizon})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.GetRecords(ctx, it, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	machine := 0
-	for _, r := range out.Records {
-		var m struct {
-			Host       string
-			Core       string
-			CPU        float64
-			MemUsedPct float64 `json:"mem_used_pct"`
-			TS         int64
+	// read returns the records in the stream and how many are of the
+	// whole machine (the others are per core), checking each.
+	read := func() (records, machine int) {
+		t.Helper()
+		it, err := c.GetShardIterator(ctx, client.GetShardIteratorInput{StreamName: "metrics", ShardId: shards[0].ShardId, ShardIteratorType: client.TrimHorizon})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal(r.Data, &m); err != nil || m.Host == "" || m.CPU < 0 || m.CPU > 100 || m.MemUsedPct <= 0 || m.MemUsedPct > 100 ||
-			time.Since(time.UnixMilli(m.TS)) > time.Minute {
-			t.Fatalf("record %s", r.Data)
+		out, err := c.GetRecords(ctx, it, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if m.Core == "all" {
-			machine++
+		for _, r := range out.Records {
+			var m struct {
+				Host       string
+				Core       string
+				CPU        float64
+				MemUsedPct float64 `json:"mem_used_pct"`
+				TS         int64
+			}
+			if err := json.Unmarshal(r.Data, &m); err != nil || m.Host == "" || m.CPU < 0 || m.CPU > 100 || m.MemUsedPct <= 0 || m.MemUsedPct > 100 ||
+				time.Since(time.UnixMilli(m.TS)) > time.Minute {
+				t.Fatalf("record %s", r.Data)
+			}
+			if m.Core == "all" {
+				machine++
+			}
+		}
+		return len(out.Records), machine
+	}
+	// A sample every 100 ms once the agent runs: wait for a few, and for
+	// the start line (written once the agent handles signals).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, machine := read(); machine >= 3 && strings.Contains(stderr.String(), "into stream metrics") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no start line and 3 samples within 10 s:\n%s", stderr.String())
 		}
 	}
-	if machine < 3 || len(out.Records) <= machine {
-		t.Fatalf("%d records, %d of the whole machine: want several, and per-core ones", len(out.Records), machine)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("agent: %v\n%s", err, stderr.String())
+	}
+	records, machine := read()
+	if machine < 3 || records <= machine {
+		t.Fatalf("%d records, %d of the whole machine: want several, and per-core ones", records, machine)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -52,8 +53,9 @@ func runBenchNexmark(ctx context.Context, args []string) error {
 		About: "Runs Nexmark's queries as written (bench/nexmark/queries) over the nexmark connector's events, each\n" +
 			"compiled with the SQL planner and run in this process into its blackhole sink, after a run of the\n" +
 			"generator alone (the ceiling). For each query: the events read and rows out, events/s, CPU-seconds\n" +
-			"of the process, events per CPU-second (per core), and Flink's published per-core figure with\n" +
-			"ours/Flink (Flink's hardware is named below the table). A query the planner cannot compile yet\n" +
+			"of the process, events per CPU-second (per core), Flink's published per-core figure with\n" +
+			"ours/Flink (Flink's hardware is named below the table), and the state its operators held when the\n" +
+			"run ended (keys, bytes per key). A query the planner cannot compile yet\n" +
 			"gets a \"not supported\" row; the others still run (Ctrl-C stops).",
 		MaxArgs: 0}, args); err != nil {
 		return err
@@ -219,7 +221,7 @@ func writeNexmarkTable(w io.Writer, rows []nexmarkRow, events int64, par, runs i
 	fmt.Fprintf(w, "Nexmark: %d events per run, parallelism %d, GOMAXPROCS %d, median of %d interleaved runs\n\n",
 		events, par, runtime.GOMAXPROCS(0), runs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "query\tevents\trows out\ttime\tevents/s\tCPU-s\tevents/s/core\tFlink v1/core\tours/v1\tFlink v2/core\tours/v2")
+	fmt.Fprintln(tw, "query\tevents\trows out\ttime\tevents/s\tCPU-s\tevents/s/core\tFlink v1/core\tours/v1\tFlink v2/core\tours/v2\tstate keys\tB/key")
 	var others []nexmarkRow // not run: listed after the table
 	for _, r := range rows {
 		if r.unsupported != "" || r.failed != nil {
@@ -227,10 +229,14 @@ func writeNexmarkTable(w io.Writer, rows []nexmarkRow, events int64, par, runs i
 			continue
 		}
 		res, f := r.res, r.q.flink
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3fs\t%.0f\t%.3f\t%.0f\t%s\t%s\t%s\t%s\n", r.q.name, res.Events, res.Rows, res.Elapsed.Seconds(),
+		keys := "-"
+		if n := res.StateKeys(); n > 0 {
+			keys = strconv.FormatInt(n, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3fs\t%.0f\t%.3f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\n", r.q.name, res.Events, res.Rows, res.Elapsed.Seconds(),
 			res.EventsPerSec(), res.CPU.Seconds(), res.EventsPerCPUSec(),
 			figure(f.V1PerCore), times(ratio(res.EventsPerCPUSec(), f.V1PerCore)),
-			figure(f.V2PerCore), times(ratio(res.EventsPerCPUSec(), f.V2PerCore)))
+			figure(f.V2PerCore), times(ratio(res.EventsPerCPUSec(), f.V2PerCore)), keys, figure(res.StateBytesPerKey()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -250,6 +256,7 @@ func writeNexmarkTable(w io.Writer, rows []nexmarkRow, events int64, par, runs i
 		}
 	}
 	fmt.Fprintln(w, "\nevents/s/core: events per CPU-second of this process (user+system) during the run.")
+	fmt.Fprintln(w, stateNote)
 	for _, line := range strings.Split(strings.TrimSpace(nexmark.FlinkHardware()), "\n") {
 		fmt.Fprintln(w, "Flink: "+line)
 	}
@@ -289,9 +296,27 @@ type nexmarkJSON struct {
 	FlinkV2PerCore  float64 `json:"flink_v2_events_per_s_per_core,omitempty"`
 	RatioV1         float64 `json:"ours_per_flink_v1,omitempty"`
 	RatioV2         float64 `json:"ours_per_flink_v2,omitempty"`
-	NotSupported    string  `json:"not_supported,omitempty"`
-	Failed          string  `json:"failed,omitempty"`
+	// The state the operators held when the run ended (see stateNote).
+	StateKeys        int64           `json:"state_keys,omitempty"`
+	StateBytes       int64           `json:"state_bytes,omitempty"`
+	StateBytesPerKey float64         `json:"state_bytes_per_key,omitempty"`
+	State            []operatorState `json:"state,omitempty"`
+	NotSupported     string          `json:"not_supported,omitempty"`
+	Failed           string          `json:"failed,omitempty"`
 }
+
+// operatorState is the state of one operator in --json: its keys, and
+// its estimate of their bytes (absent when it makes none).
+type operatorState struct {
+	Operator string `json:"operator"`
+	Keys     int64  `json:"keys"`
+	Bytes    int64  `json:"bytes,omitempty"`
+}
+
+// stateNote says what the state figures are, under the table.
+const stateNote = "state keys: the keys (groups, join keys, partitions) the operators held when the run ended — what joins,\n" +
+	"Top-N, deduplication and GROUP BY keep; windows have released theirs by then. B/key: the bytes of state per key,\n" +
+	"as the operators that estimate theirs (joins, Top-N, deduplication, GROUP BY) do."
 
 func writeNexmarkJSON(w io.Writer, rows []nexmarkRow) error {
 	enc := json.NewEncoder(w)
@@ -306,6 +331,11 @@ func writeNexmarkJSON(w io.Writer, rows []nexmarkRow) error {
 			j.CPUSeconds, j.EventsPerCPUSec = res.CPU.Seconds(), res.EventsPerCPUSec()
 			j.FlinkV1PerCore, j.FlinkV2PerCore = f.V1PerCore, f.V2PerCore
 			j.RatioV1, j.RatioV2 = ratio(j.EventsPerCPUSec, f.V1PerCore), ratio(j.EventsPerCPUSec, f.V2PerCore)
+			j.StateKeys, j.StateBytesPerKey = res.StateKeys(), res.StateBytesPerKey()
+			j.StateBytes, _ = res.StateBytes()
+			for _, o := range res.State {
+				j.State = append(j.State, operatorState{Operator: o.Operator, Keys: o.Keys, Bytes: o.Bytes})
+			}
 		}
 		if err := enc.Encode(j); err != nil {
 			return err
@@ -340,8 +370,52 @@ func writeNexmarkMarkdown(w io.Writer, rows []nexmarkRow, events int64, par, run
 	if len(not) > 0 {
 		fmt.Fprintf(w, " Not supported yet: %s.", strings.Join(not, ", "))
 	}
-	_, err := fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	return writeNexmarkStateMarkdown(w, rows)
+}
+
+// nexmarkStateHeader is the header of --markdown's second table: the state
+// each query's operators held when its run ended.
+const nexmarkStateHeader = "| query | operator | state keys | state bytes | bytes per key |"
+
+// writeNexmarkStateMarkdown prints, after the README's table, the state
+// of the queries that held some when their runs ended, per operator
+// (nothing when none did).
+func writeNexmarkStateMarkdown(w io.Writer, rows []nexmarkRow) error {
+	var lines []string
+	for _, r := range rows {
+		if r.unsupported != "" || r.failed != nil {
+			continue
+		}
+		for _, o := range r.res.State {
+			bytes, perKey := "-", "-"
+			if o.Bytes > 0 {
+				bytes = byteSize(o.Bytes)
+				if o.Keys > 0 {
+					perKey = fmt.Sprintf("%.0f", float64(o.Bytes)/float64(o.Keys))
+				}
+			}
+			lines = append(lines, fmt.Sprintf("| %s | %s | %d | %s | %s |", r.q.name, o.Operator, o.Keys, bytes, perKey))
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nState when each run ended, per operator (bytes as the operator estimates them; - where it makes no estimate):\n\n")
+	fmt.Fprintf(w, "%s\n| --- | --- | --- | --- | --- |\n", nexmarkStateHeader)
+	_, err := fmt.Fprintln(w, strings.Join(lines, "\n"))
 	return err
+}
+
+// byteSize writes n bytes in B, KiB or MiB.
+func byteSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func millions(v float64) string { return fmt.Sprintf("%.2f M", v/1e6) }

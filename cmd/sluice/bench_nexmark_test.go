@@ -45,7 +45,7 @@ func flinkFigure(t *testing.T, query string) nexmark.FlinkFigure {
 	return nexmark.FlinkFigure{}
 }
 
-var nexmarkHeader = []string{"query", "events", "rows", "out", "time", "events/s", "CPU-s", "events/s/core", "Flink", "v1/core", "ours/v1", "Flink", "v2/core", "ours/v2"}
+var nexmarkHeader = []string{"query", "events", "rows", "out", "time", "events/s", "CPU-s", "events/s/core", "Flink", "v1/core", "ours/v1", "Flink", "v2/core", "ours/v2", "state", "keys", "B/key"}
 
 // q2Rows is the number of rows of q2Rewrite over the first n events.
 func q2Rows(n int64) int64 {
@@ -64,7 +64,8 @@ func q2Rows(n int64) int64 {
 // counted exactly --events, used CPU, and its ratios are its events per
 // CPU-second over Flink's figures of flink.tsv; q0 and q1 run, or (while
 // the planner has no CREATE VIEW) their rows say "not supported" and name
-// the VIEW; Flink's hardware is in the footer.
+// the VIEW; none keeps state (its columns say -); Flink's hardware is in
+// the footer.
 func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 	out, errOut, code := sluiceExit(t, "bench", "nexmark", "--queries", "q0,q1,"+q2File(t), "--events", "30000", "--runs", "2", "--parallelism", "2")
 	if code != 0 {
@@ -84,7 +85,7 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 		if len(f) == 0 {
 			continue
 		}
-		if len(f) > 1 && (f[1] == "not" || len(f) == 11) {
+		if len(f) > 1 && (f[1] == "not" || len(f) == 13) {
 			rows[f[0]] = f
 			order = append(order, f[0])
 		}
@@ -94,8 +95,11 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 	}
 	check := func(name, flinkQuery string) {
 		f := rows[name]
-		if len(f) != 11 {
+		if len(f) != 13 {
 			t.Fatalf("%s: row %q", name, f)
+		}
+		if strings.Join(f[11:], " ") != "- -" {
+			t.Fatalf("%s keeps no state: state columns %q", name, f[11:])
 		}
 		num := func(i int) float64 {
 			v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSuffix(f[i], "s"), "×"), 64)
@@ -118,8 +122,8 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 			t.Fatalf("%s: %v events/s/core × %v CPU-s is not 30000", name, perCore, cpu)
 		}
 		if flinkQuery == "" {
-			if strings.Join(f[7:], " ") != "- - - -" {
-				t.Fatalf("%s: Flink columns %q, want none", name, f[7:])
+			if strings.Join(f[7:11], " ") != "- - - -" {
+				t.Fatalf("%s: Flink columns %q, want none", name, f[7:11])
 			}
 			return
 		}
@@ -142,7 +146,7 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 			if q == "q0" && !regexp.MustCompile(`^ddl\.sql:\d+:\d+: .*VIEW`).MatchString(strings.Join(f[3:], " ")) {
 				t.Fatalf("q0 not supported for %q, want the VIEW at its place in ddl.sql", strings.Join(f[3:], " "))
 			}
-		case len(f) == 11:
+		case len(f) == 13:
 			check(q, q)
 		default:
 			t.Fatalf("no row for %s:\n%s", q, out)
@@ -152,7 +156,7 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 	// that compiled.
 	var order2 []string
 	for _, q := range []string{"generator", "q0", "q1", "q2.sql"} {
-		if f := rows[q]; len(f) == 11 && f[1] != "not" {
+		if f := rows[q]; len(f) == 13 && f[1] != "not" {
 			order2 = append(order2, "2:"+q)
 		}
 	}
@@ -171,9 +175,10 @@ func TestBenchNexmarkPrintsATableAgainstFlink(t *testing.T) {
 }
 
 // TestBenchNexmarkJSON: --json prints one object per query, the generator
-// first, with the measurements and ratios of the table.
+// first, with the measurements and ratios of the table, and the state of
+// the queries that keep some (q19's Top-N).
 func TestBenchNexmarkJSON(t *testing.T) {
-	out, errOut, code := sluiceExit(t, "bench", "nexmark", "--json", "--queries", q2File(t)+",q0", "--events", "20000", "--runs", "1", "--parallelism", "1")
+	out, errOut, code := sluiceExit(t, "bench", "nexmark", "--json", "--queries", q2File(t)+",q0,q19", "--events", "20000", "--runs", "1", "--parallelism", "1")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
 	}
@@ -185,7 +190,7 @@ func TestBenchNexmarkJSON(t *testing.T) {
 		}
 		rows = append(rows, m)
 	}
-	if len(rows) != 3 || rows[0]["query"] != "generator" || rows[1]["query"] != "q2.sql" || rows[2]["query"] != "q0" {
+	if len(rows) != 4 || rows[0]["query"] != "generator" || rows[1]["query"] != "q2.sql" || rows[2]["query"] != "q0" || rows[3]["query"] != "q19" {
 		t.Fatalf("rows:\n%s", out)
 	}
 	flink := flinkFigure(t, "q2")
@@ -200,6 +205,9 @@ func TestBenchNexmarkJSON(t *testing.T) {
 		}
 		if ev != 20000 || secs <= 0 || cpu <= 0 || math.Abs(perSec-ev/secs) > 1e-6*perSec || math.Abs(perCore-ev/cpu) > 1e-6*perCore {
 			t.Fatalf("%v", r)
+		}
+		if _, ok := r["state"]; ok {
+			t.Fatalf("%s keeps no state: %v", r["query"], r)
 		}
 		if r["query"] == "generator" {
 			if _, ok := r["flink_v1_events_per_s_per_core"]; ok {
@@ -218,6 +226,19 @@ func TestBenchNexmarkJSON(t *testing.T) {
 		if ns, _ := rows[2]["not_supported"].(string); !strings.Contains(ns, "VIEW") {
 			t.Fatalf("q0: %v", rows[2])
 		}
+	}
+	// q19's Top-N keeps its partitions: their keys, bytes and bytes per key,
+	// in total and for the operator.
+	q19 := rows[3]
+	keys, _ := q19["state_keys"].(float64)
+	bytes, _ := q19["state_bytes"].(float64)
+	perKey, _ := q19["state_bytes_per_key"].(float64)
+	ops, _ := q19["state"].([]any)
+	if keys <= 0 || bytes <= 0 || math.Abs(perKey-bytes/keys) > 1e-9*perKey || len(ops) != 1 {
+		t.Fatalf("q19's state: %v", q19)
+	}
+	if op, _ := ops[0].(map[string]any); !strings.HasPrefix(op["operator"].(string), "Top-N") || op["keys"] != keys || op["bytes"] != bytes {
+		t.Fatalf("q19's state: %v", ops[0])
 	}
 }
 
@@ -271,9 +292,10 @@ func TestBenchNexmarkStopsOnSIGINT(t *testing.T) {
 
 // TestBenchNexmarkMarkdownListsWhatRan: --markdown prints the README's
 // table: the generator and the queries that ran, with their ratios to
-// Flink, then the queries that did not.
+// Flink, then the queries that did not, then the state of the operators
+// that held some.
 func TestBenchNexmarkMarkdownListsWhatRan(t *testing.T) {
-	out, errOut, code := sluiceExit(t, "bench", "nexmark", "--markdown", "--queries", q2File(t)+",q0", "--events", "20000", "--runs", "1")
+	out, errOut, code := sluiceExit(t, "bench", "nexmark", "--markdown", "--queries", q2File(t)+",q0,q19", "--events", "20000", "--runs", "1")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
 	}
@@ -297,6 +319,11 @@ func TestBenchNexmarkMarkdownListsWhatRan(t *testing.T) {
 	}
 	if lines[4] == "| q0 |" || (!strings.HasPrefix(lines[4], "| q0 | ") && !strings.Contains(out, "Not supported yet: q0.")) {
 		t.Fatalf("q0 neither ran nor is listed as not supported:\n%s", out)
+	}
+	// Then the state: q19's Top-N, the only operator that held some.
+	_, state, ok := strings.Cut(out, "\n"+nexmarkStateHeader+"\n| --- | --- | --- | --- | --- |\n")
+	if !ok || !regexp.MustCompile(`^\| q19 \| Top-N rows 1\.\.10 \| \d+ \| \d+\.\d (KiB|MiB) \| \d+ \|\n$`).MatchString(state) {
+		t.Fatalf("no state table of q19 alone after the run line:\n%s", out)
 	}
 	if _, _, code := sluiceExit(t, "bench", "nexmark", "--markdown", "--json"); code != 2 {
 		t.Fatalf("--markdown --json: exit %d, want 2", code)

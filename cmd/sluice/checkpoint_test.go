@@ -244,10 +244,18 @@ func TestSIGTERMTakesASavepoint(t *testing.T) {
 	job := checkpointJob(t, out, jobRows)
 	ck := filepath.Join(out, "ck")
 	cmd := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", ck, "--checkpoint-interval", "1h")
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	// The job starts (and its savepoint handler is in place) when it says
+	// it has no checkpoint to restore; 800 ms later it is into its 2.5 s.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "no complete checkpoint"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the job did not start within 10 s:\n%s", stderr.String())
+		}
 	}
 	time.Sleep(800 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGTERM)

@@ -18,9 +18,15 @@ import (
 )
 
 // startUntil starts the binary with args and waits (10 s at most) until its
-// standard error holds ready; it returns the process and its stderr.
+// standard error holds ready; it returns the process and its stderr. ready
+// must be a line the command writes once it handles signals: until its
+// main function has installed its handlers (package initialisation takes
+// 100 ms and more on a busy machine), SIGINT and SIGTERM kill the process.
 func startUntil(t *testing.T, ready string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
+	if ready == "" {
+		t.Fatalf("%v: startUntil needs a line that says the command is ready", args)
+	}
 	cmd := exec.Command(binary, args...)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -105,7 +111,9 @@ INSERT INTO out SELECT k, COUNT(*) AS n FROM src GROUP BY k, TUMBLE(ts, INTERVAL
 	}{
 		{"store", "serving the Kinesis API", []string{"store", "--listen", "127.0.0.1:0", "--data", t.TempDir()}},
 		{"agent", "tailing 1 file(s)", []string{"agent", "--endpoint", url, "--stream", "logs", logFile}},
-		{"run FILE.sql", "", []string{"run", job, "--parallelism", "1"}},
+		// Its metrics address is written once the job is compiled and about
+		// to run: a signal before then would find no handler in place yet.
+		{"run FILE.sql", "metrics at http://", []string{"run", job, "--parallelism", "1", "--metrics-addr", "127.0.0.1:0"}},
 		{"run clickstream", "unbounded clicks", []string{"run", "clickstream", "--events", "-1", "--rows-per-second", "20000"}},
 		{"run clickstream-store", "generating clicks", []string{"run", "clickstream-store", "--events", "-1", "--rows-per-second", "20000"}},
 		{"demo", "Notifications below", []string{"demo", "--hosts", "5", "--spiking", "1"}},
@@ -205,7 +213,7 @@ INSERT INTO out SELECT k, s FROM src;
 					t.Fatalf("no %q within 10 s:\n%s", c.ready, stderr.String())
 				}
 			}
-			time.Sleep(500 * time.Millisecond) // the pipe fills
+			waitPipeFull(t, r) // the sink is blocked: the first signal cannot stop the job
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case err := <-exited:

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -255,9 +256,16 @@ func TestSQLShellJobsCanBeListedAndStoppedAndSIGTERMEndsTheShell(t *testing.T) {
 		"CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');\n" +
 		"INSERT INTO sink SELECT id FROM s;\nINSERT INTO sink SELECT id + 1 FROM s;\nSHOW JOBS;\nSTOP JOB 1;\nSHOW JOBS;\n"))
 	waitFor(t, &errb, "[job 1] stopped", 10*time.Second)
-	// The second SHOW JOBS: job 1 stopped, job 2 still running.
-	waitFor(t, &out, "1    stopped", 10*time.Second)
-	if !strings.Contains(out.String()[strings.Index(out.String(), "1    stopped"):], "2    running") {
+	// The second SHOW JOBS: job 1 stopped, job 2 still running. The shell
+	// writes the table a cell at a time, so wait for job 2's whole line:
+	// seeing job 1's says nothing of what is still to come.
+	second := regexp.MustCompile(`(?m)^1 +stopped .*\n2 +(.*)\n`)
+	for deadline := time.Now().Add(10 * time.Second); second.FindStringSubmatch(out.String()) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no SHOW JOBS with job 1 stopped within 10 s; got:\n%s", out.String())
+		}
+	}
+	if m := second.FindStringSubmatch(out.String()); !strings.HasPrefix(m[1], "running ") {
 		t.Fatalf("SHOW JOBS after STOP JOB 1:\n%s", out.String())
 	}
 	cmd.Process.Signal(syscall.SIGTERM)

@@ -1,0 +1,15 @@
+package groupagg
+
+import "github.com/sluicehq/sluice/runtime"
+
+// StateBytes estimates the memory of the subtask's state — its groups,
+// their accumulators and, with a TTL, their last updates — for the
+// runtime's stats when the job ends (runtime.StateSizer).
+func (o *op) StateBytes() int {
+	if o.table == nil {
+		return 0
+	}
+	return o.table.Bytes() + o.accs.Bytes() + cap(o.last)*8 + cap(o.live) + cap(o.expired)
+}
+
+var _ runtime.StateSizer = (*op)(nil)
