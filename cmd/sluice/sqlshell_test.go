@@ -138,8 +138,8 @@ SHOW CONNECTORS;
 	for _, want := range []string{
 		"Table clicks", "id      INT           NULL", "ts      TIMESTAMP(3)  NULL", "'connector' = 'datagen'", // DESCRIBE
 		`source "clicks", parallelism 1`, `operator "sink collect", parallelism 1`, // EXPLAIN
-		"'table.exec.state.ttl' = '1 h'", // SET lists it
-		"datagen    yes    no",           // SHOW CONNECTORS
+		"'table.exec.state.ttl' = '1 h'",                      // SET lists it
+		"datagen       yes    no", "upsert-kafka  yes    yes", // SHOW CONNECTORS
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
