@@ -901,3 +901,34 @@ func TestRegularTTLAfterCompaction(t *testing.T) {
 		t.Fatalf("an expired row joined: %q", g)
 	}
 }
+
+// TestRegularRowsGrowByDoubling: a side's stored rows are copied about
+// once as it grows (its columns double), not about four times as append
+// grows large slices by a quarter; the values survive the moves.
+func TestRegularRowsGrowByDoubling(t *testing.T) {
+	s := runtime.NewSchema(runtime.Field{Name: "k", Type: runtime.BigInt}, runtime.Field{Name: "s", Type: runtime.Varchar})
+	b := runtime.NewBatch(s)
+	defer b.Release()
+	b.Reset()
+	b.AppendValues(runtime.IntValue(7), runtime.StringValue("x"))
+	kt := newKeyTable([]runtime.Type{runtime.BigInt})
+	k := kt.insert(1, b, []int{0}, 0)
+	rs := newRegRows(s)
+	const n = 100_000
+	moves, last := 0, -1
+	for i := range n {
+		b.Cols[0].I64[0] = int64(i)
+		rs.add(&kt, 0, k, uint64(i), b, 0, 1, 0)
+		if c := cap(rs.cols[1].Str); c != last {
+			moves, last = moves+1, c
+		}
+	}
+	if moves > 12 {
+		t.Fatalf("the columns moved %d times over %d rows, want at most 12 (doubling)", moves, n)
+	}
+	for i := range n {
+		if rs.cols[0].I64[i] != int64(i) || rs.cols[1].Str[i] != "x" || rs.hash[i] != uint64(i) {
+			t.Fatalf("row %d: %d %q hash %d", i, rs.cols[0].I64[i], rs.cols[1].Str[i], rs.hash[i])
+		}
+	}
+}
