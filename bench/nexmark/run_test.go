@@ -309,6 +309,11 @@ INSERT INTO out SELECT B.bid.auction, A.auction.id FROM nexmark AS A JOIN nexmar
 // written, at parallelism 2.
 func BenchmarkQ3(b *testing.B) { benchmarkQuery(b, "q3") }
 
+// BenchmarkQ4 measures q4 (a regular join of auctions and bids with a
+// residual time bound, MAX per auction, AVG of the maxima per category)
+// as written, at parallelism 2.
+func BenchmarkQ4(b *testing.B) { benchmarkQuery(b, "q4") }
+
 // BenchmarkQ5 measures q5 (two hopping-window aggregations of bid and a
 // join) as written, at parallelism 2.
 func BenchmarkQ5(b *testing.B) { benchmarkQuery(b, "q5") }

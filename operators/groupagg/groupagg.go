@@ -2,7 +2,9 @@
 // whose result is a changelog. For each input batch (Flink's mini-batch),
 // every group the batch touches emits its previous result as -U (unless the
 // group is new) and its new result as +U (+I for a new group), so a sink
-// that applies the changelog always holds the current result per key.
+// that applies the changelog always holds the current result per key. As in
+// Flink, a group whose result the batch leaves unchanged emits nothing,
+// unless a TTL is set (then its updates keep state downstream alive).
 //
 // What the planner must guarantee, and what it gets:
 //   - Rows arrive partitioned by Spec.KeyCols (runtime.Keyed on those
@@ -26,6 +28,7 @@ package groupagg
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -111,6 +114,8 @@ type op struct {
 	dead    int
 	prev    *runtime.Batch
 	prevRow []int32
+	// Without Retract and TTL: the new results of the touched groups.
+	cur *runtime.Batch
 }
 
 // ttlMs is the TTL in milliseconds (0: none), at least 1 when set.
@@ -211,9 +216,8 @@ func (o *op) Open(ctx *runtime.Context) error {
 	o.table = agg.NewTable(o.spec.In, o.spec.KeyCols)
 	o.accs = agg.NewAccs(o.layout)
 	o.outb = runtime.NewBatch(o.out)
-	if o.spec.Retract {
-		o.prev = runtime.NewBatch(o.out)
-	}
+	o.prev = runtime.NewBatch(o.out)
+	o.cur = runtime.NewBatch(o.out)
 	if o.ttlMs() > 0 {
 		now := o.now()
 		o.nextPurge = now + o.purgeEvery()
@@ -263,11 +267,27 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	for _, g := range o.touched {
 		o.expired = append(o.expired, ttl > 0 && g < before && o.last[g] <= now-ttl)
 	}
-	// Retract the previous results, apply the batch, emit the new ones.
-	for i, g := range o.touched {
-		if g < before && !o.expired[i] {
-			if err := o.emit(g, runtime.UpdateBefore, out); err != nil {
-				return err
+	// Without a TTL a group whose result the batch leaves unchanged emits
+	// nothing (as Flink): its previous results are kept in o.prev to be
+	// compared with the new ones. With a TTL every touched group emits, as
+	// Flink does, so that state downstream is kept alive by its updates.
+	suppress := ttl == 0
+	if suppress {
+		o.prev.Reset()
+		for _, g := range o.touched {
+			if g < before {
+				o.table.Key(g, o.prev, 0)
+				o.accs.Emit(g, o.prev, len(o.spec.KeyCols))
+				o.prev.N++
+			}
+		}
+	} else {
+		// Retract the previous results, apply the batch, emit the new ones.
+		for i, g := range o.touched {
+			if g < before && !o.expired[i] {
+				if err := o.emit(g, runtime.UpdateBefore, out); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -284,6 +304,9 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		}
 	}
 	o.accs.Update(b, o.rows, o.groups)
+	if suppress {
+		return o.emitChanged(before, out)
+	}
 	for i, g := range o.touched {
 		o.mark[g] = false
 		if err := o.accs.Check(g); err != nil {
@@ -300,6 +323,94 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 			return err
 		}
 	}
+	return o.finish(out)
+}
+
+// emitChanged ends ProcessBatch over an append-only input without a TTL,
+// once the batch is applied: -U of the previous result of every group
+// whose result changed (o.prev holds the previous results of the touched
+// groups below before, in touched order), then +U of its new result, or
+// +I for a new group. A group whose result is unchanged emits nothing.
+func (o *op) emitChanged(before int32, out runtime.Output) error {
+	o.cur.Reset()
+	o.prevRow = o.prevRow[:0] // per touched group: its row in o.prev, -1 when unchanged or new
+	p := int32(0)
+	for i, g := range o.touched {
+		o.mark[g] = false
+		if err := o.accs.Check(g); err != nil {
+			for _, g := range o.touched[i:] {
+				o.mark[g] = false
+			}
+			return fmt.Errorf("%w, for the group %s", err, o.table.KeyString(g))
+		}
+		o.table.Key(g, o.cur, 0)
+		o.accs.Emit(g, o.cur, len(o.spec.KeyCols))
+		o.cur.N++
+		r := int32(-1)
+		if g < before {
+			if !sameResult(o.prev, int(p), o.cur, i, len(o.spec.KeyCols)) {
+				r = p
+			}
+			p++
+		}
+		o.prevRow = append(o.prevRow, r)
+	}
+	for _, r := range o.prevRow {
+		if r >= 0 {
+			if err := o.emitRow(o.prev, r, runtime.UpdateBefore, out); err != nil {
+				return err
+			}
+		}
+	}
+	for i, g := range o.touched {
+		kind := runtime.Insert
+		if g < before {
+			if o.prevRow[i] < 0 {
+				continue
+			}
+			kind = runtime.UpdateAfter
+		}
+		if err := o.emitRow(o.cur, int32(i), kind, out); err != nil {
+			return err
+		}
+	}
+	return o.finish(out)
+}
+
+// sameResult reports whether row i of a and row j of b hold the same values
+// in the columns from 'from' on: NULL equals NULL, floats equal when their
+// bits do.
+func sameResult(a *runtime.Batch, i int, b *runtime.Batch, j int, from int) bool {
+	for c := from; c < len(a.Cols); c++ {
+		x, y := &a.Cols[c], &b.Cols[c]
+		xn, yn := x.IsNull(i), y.IsNull(j)
+		if xn != yn {
+			return false
+		}
+		if xn {
+			continue
+		}
+		switch x.Type.Physical() {
+		case runtime.PhysFloat:
+			if math.Float64bits(x.F64[i]) != math.Float64bits(y.F64[j]) {
+				return false
+			}
+		case runtime.PhysString:
+			if x.Str[i] != y.Str[j] {
+				return false
+			}
+		default:
+			if x.I64[i] != y.I64[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// finish ends ProcessBatch over an append-only input: the state metrics,
+// the group limit, and the output.
+func (o *op) finish(out runtime.Output) error {
 	if o.ctx != nil && o.ctx.Metrics != nil {
 		o.ctx.Metrics.SetStateKeys(o.table.Len())
 	}
@@ -365,6 +476,10 @@ func (o *op) Close() error {
 	if o.outb != nil {
 		o.outb.Release()
 		o.outb = nil
+	}
+	if o.cur != nil {
+		o.cur.Release()
+		o.cur = nil
 	}
 	if o.prev != nil {
 		o.prev.Release()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -116,5 +117,83 @@ func TestSameFinalResultAtAnyParallelism(t *testing.T) {
 		if one[k] != v || four[k] != v {
 			t.Fatalf("key %s: parallelism 1 %q, 4 %q, want %q", k, one[k], four[k], v)
 		}
+	}
+}
+
+// changelogOf runs spec over the batches (each row +I unless kinds names
+// its kind, in order over all batches) and returns the changelog.
+func changelogOf(t *testing.T, spec Spec, kinds []runtime.RowKind, batches ...[][]runtime.Value) []string {
+	t.Helper()
+	newOp, out, err := New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOp()
+	if err := o.Open(rttest.NewContext("agg", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	c, _ := rttest.NewCollector(out)
+	k := 0
+	for _, rows := range batches {
+		b := rttest.NewBatch(spec.In, rows...)
+		for r := range rows {
+			if k < len(kinds) {
+				b.SetKind(r, kinds[k])
+			}
+			k++
+		}
+		if err := o.ProcessBatch(0, b, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.Changelog()
+}
+
+// TestUnchangedMaxEmitsNothing: over an append-only input, a group whose
+// MAX a batch leaves as it was emits no -U/+U pair (Flink's behaviour);
+// a group whose MAX changes, and a new group, still do.
+func TestUnchangedMaxEmitsNothing(t *testing.T) {
+	spec := Spec{In: in, KeyCols: []int{0}, Aggs: []agg.Spec{{Func: agg.Max, Col: 1, Name: "max"}}}
+	got := changelogOf(t, spec, nil,
+		[][]runtime.Value{row("/", 10), row("/a", 3)},
+		[][]runtime.Value{row("/", 5), row("/a", 4), row("/b", 1)},
+		[][]runtime.Value{row("/", 10), row("/a", 4)},
+		[][]runtime.Value{row("/", 20)},
+	)
+	want := []string{"+I/,10", "+I/a,3", "-U/a,3", "+U/a,4", "+I/b,1", "-U/,10", "+U/,20"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("changelog\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestUnchangedResultEmitsWithTTL: with a state TTL every touched group
+// emits its update, unchanged or not (as Flink), so that state downstream
+// keeps being refreshed.
+func TestUnchangedResultEmitsWithTTL(t *testing.T) {
+	spec := Spec{In: in, KeyCols: []int{0}, Aggs: []agg.Spec{{Func: agg.Max, Col: 1, Name: "max"}}, TTL: time.Hour, Clock: func() int64 { return 1000 }}
+	got := changelogOf(t, spec, nil, [][]runtime.Value{row("/", 10)}, [][]runtime.Value{row("/", 5)})
+	want := []string{"+I/,10", "-U/,10", "+U/,10"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("changelog\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestUnchangedRetractResultEmitsNothing: over an updating input, a
+// retraction or an addition that leaves a group's result as it was emits
+// nothing; one that changes it emits -U/+U, and the last retraction -D.
+func TestUnchangedRetractResultEmitsNothing(t *testing.T) {
+	spec := Spec{In: in, KeyCols: []int{0}, Retract: true, Aggs: []agg.Spec{{Func: agg.Max, Col: 1, Name: "max"}}}
+	I, D := runtime.Insert, runtime.Delete
+	got := changelogOf(t, spec, []runtime.RowKind{I, I, D, I, D, D},
+		[][]runtime.Value{row("/", 10), row("/", 5)},
+		[][]runtime.Value{row("/", 5)},
+		[][]runtime.Value{row("/", 7)},
+		[][]runtime.Value{row("/", 10)},
+		[][]runtime.Value{row("/", 7)},
+	)
+	want := []string{"+I/,10", "-U/,10", "+U/,7", "-D/,7"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("changelog\n got %v\nwant %v", got, want)
 	}
 }

@@ -13,8 +13,8 @@ const compactDeadAt = 1024
 
 // processRetract is ProcessBatch over an updating input: for each group the
 // batch touches, in first-touch order, -U of the previous result then +U of
-// the new one, +I for a group that had no rows, -D for a group left without
-// rows.
+// the new one (nothing when they are equal and there is no TTL), +I for a
+// group that had no rows, -D for a group left without rows.
 func (o *op) processRetract(b *runtime.Batch, out runtime.Output) error {
 	o.rows = o.rows[:0]
 	for i := 0; i < b.Len(); i++ {
@@ -82,6 +82,18 @@ func (o *op) processRetract(b *runtime.Batch, out runtime.Output) error {
 		}
 		var err error
 		switch {
+		case was && now && ttl == 0:
+			// An unchanged result emits nothing (as Flink, without a TTL).
+			o.cur.Reset()
+			o.table.Key(g, o.cur, 0)
+			o.accs.Emit(g, o.cur, len(o.spec.KeyCols))
+			o.cur.N++
+			if sameResult(o.prev, int(o.prevRow[i]), o.cur, 0, len(o.spec.KeyCols)) {
+				break
+			}
+			if err = o.emitPrev(o.prevRow[i], runtime.UpdateBefore, out); err == nil {
+				err = o.emitRow(o.cur, 0, runtime.UpdateAfter, out)
+			}
 		case was && now:
 			if err = o.emitPrev(o.prevRow[i], runtime.UpdateBefore, out); err == nil {
 				err = o.emit(g, runtime.UpdateAfter, out)
@@ -119,9 +131,14 @@ func (o *op) processRetract(b *runtime.Batch, out runtime.Output) error {
 // emitPrev appends row r of o.prev, the previous result of a group, with
 // kind.
 func (o *op) emitPrev(r int32, kind runtime.RowKind, out runtime.Output) error {
+	return o.emitRow(o.prev, r, kind, out)
+}
+
+// emitRow appends row r of src (of the output schema) with kind.
+func (o *op) emitRow(src *runtime.Batch, r int32, kind runtime.RowKind, out runtime.Output) error {
 	b := o.outb
 	for c := range b.Cols {
-		b.Cols[c].AppendFrom(&o.prev.Cols[c], int(r))
+		b.Cols[c].AppendFrom(&src.Cols[c], int(r))
 	}
 	b.SetKind(b.N, kind)
 	b.N++

@@ -110,7 +110,7 @@ func newRegJoin(spec *RegularSpec, out *runtime.Schema) *regJoin {
 }
 
 func newRegSide(s *runtime.Schema, keys []int, outer bool) regSide {
-	sd := regSide{schema: s, keyCols: keys, outer: outer, rows: newRegRows(s)}
+	sd := regSide{schema: s, keyCols: keys, outer: outer, rows: newRegRows(s, outer)}
 	for i := range s.Fields {
 		sd.allCols = append(sd.allCols, i)
 	}
@@ -303,7 +303,12 @@ func (o *regJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Output) 
 		o.purge(now)
 	}
 	o.keyHash = runtime.HashColumns(b, s.keyCols, o.keyHash)
-	o.rowHash = runtime.HashColumns(b, s.allCols, o.rowHash)
+	if s.rows.unindexed && hasRetraction(b) {
+		o.rowHash = s.rows.index(&o.keys, input, s.allCols, o.rowHash)
+	}
+	if !s.rows.unindexed {
+		o.rowHash = runtime.HashColumns(b, s.allCols, o.rowHash)
+	}
 	ignored := int64(0)
 	var err error
 	for start := 0; start < n && err == nil; {
@@ -337,6 +342,19 @@ func (o *regJoin) ProcessBatch(input int, b *runtime.Batch, out runtime.Output) 
 		return fmt.Errorf("%w: the regular join holds %d keys in this subtask, over its limit of %d ('sluice.state.max-keys'; 'table.exec.state.ttl' drops idle keys)", state.ErrStateLimit, o.keys.live, o.maxKeys)
 	}
 	return nil
+}
+
+// hasRetraction reports whether b holds a -U or -D row.
+func hasRetraction(b *runtime.Batch) bool {
+	if b.Kinds == nil {
+		return false
+	}
+	for i := range b.Len() {
+		if k := b.Kind(b.Row(i)); k == runtime.UpdateBefore || k == runtime.Delete {
+			return true
+		}
+	}
+	return false
 }
 
 // segment finds the keys of the rows from start on (expiring their rows
@@ -468,7 +486,9 @@ func (o *regJoin) apply(input int, b *runtime.Batch, start, end int, now int64) 
 			if s.outer && matched == 0 {
 				o.emitPadded(input, true, int32(r))
 			}
-			if id = s.rows.find(o.rowHash[i], b, r); id != nilID {
+			if s.rows.unindexed {
+				s.rows.add(&o.keys, input, k, 0, b, r, 1, matched)
+			} else if id = s.rows.find(o.rowHash[i], b, r); id != nilID {
 				s.rows.count[id]++
 				s.rows.copies++
 			} else {

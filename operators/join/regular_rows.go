@@ -14,23 +14,34 @@ import (
 // (open addressing, linear probing, at most half full; a slot holds a row
 // id and the hash is read from hash[id]). A freed id is reused by the next
 // new entry.
+//
+// The hash table is only needed to find a row again, for a retraction or
+// to count a copy. While an inner side has seen no retraction it is not built
+// (unindexed): each added row is a new entry of one copy, equal rows may
+// be several entries, hash[id] is 0 and slots is empty. The first
+// retraction, or a snapshot, builds it (index), merging equal entries.
 type regRows struct {
-	cols  []runtime.Vector // row = row id
-	hash  []uint64         // hash of the whole row
-	key   []int32          // key id, or nilID when the id is free
-	prev  []int32          // previous entry of the same key, or nilID
-	next  []int32          // next entry of the same key, or nilID
-	count []int32          // copies of the row held
-	match []int32          // rows of the other side matching each copy (outer sides)
-	slots []int32          // power-of-two length; nilID = empty
-	free  []int32
-	live  int // entries in use
+	// unindexed is true while no row of the side was looked up (see above).
+	unindexed bool
+	cols      []runtime.Vector // row = row id
+	hash      []uint64         // hash of the whole row
+	key       []int32          // key id, or nilID when the id is free
+	prev      []int32          // previous entry of the same key, or nilID
+	next      []int32          // next entry of the same key, or nilID
+	count     []int32          // copies of the row held
+	match     []int32          // rows of the other side matching each copy (outer sides)
+	slots     []int32          // power-of-two length; nilID = empty
+	free      []int32
+	live      int // entries in use
 	// copies is the sum of count over the live entries.
 	copies int
 }
 
-func newRegRows(s *runtime.Schema) regRows {
-	rs := regRows{cols: make([]runtime.Vector, s.Len()), slots: regEmptySlots(minSlots)}
+// newRegRows returns an empty side of schema s, unindexed unless the side
+// is outer: the null-padded rows of an outer side go and come per entry, so
+// its equal rows are kept as one entry from the start.
+func newRegRows(s *runtime.Schema, outer bool) regRows {
+	rs := regRows{cols: make([]runtime.Vector, s.Len()), slots: regEmptySlots(minSlots), unindexed: !outer}
 	for i, f := range s.Fields {
 		rs.cols[i].Type = f.Type
 	}
@@ -105,6 +116,9 @@ func (rs *regRows) add(kt *keyTable, side int, k int32, h uint64, b *runtime.Bat
 		rs.hash[id], rs.key[id], rs.count[id], rs.match[id] = h, k, count, m
 	} else {
 		id = int32(len(rs.hash))
+		if len(rs.hash) == cap(rs.hash) {
+			rs.grow()
+		}
 		for c := range rs.cols {
 			rs.cols[c].AppendFrom(&b.Cols[c], r)
 		}
@@ -125,13 +139,48 @@ func (rs *regRows) add(kt *keyTable, side int, k int32, h uint64, b *runtime.Bat
 	}
 	e.tail[side] = id
 	e.count[side]++
-	if 2*(rs.live+1) > len(rs.slots) {
-		rs.rehash(2 * len(rs.slots))
+	if !rs.unindexed {
+		if 2*(rs.live+1) > len(rs.slots) {
+			rs.rehash(2 * len(rs.slots))
+		}
+		rs.place(h, id)
 	}
-	rs.place(h, id)
 	rs.live++
 	rs.copies += int(count)
 	return id
+}
+
+// grow doubles the capacity of every per-entry slice at once. append's
+// own policy grows large slices by a quarter, which copies each row about
+// four times over a side's life (and the copying of the columns dominated a
+// join of wide append-only inputs); doubling copies it about once.
+func (rs *regRows) grow() {
+	n := max(2*cap(rs.hash), 64)
+	rs.hash = regRealloc(rs.hash, n)
+	rs.key = regRealloc(rs.key, n)
+	rs.prev = regRealloc(rs.prev, n)
+	rs.next = regRealloc(rs.next, n)
+	rs.count = regRealloc(rs.count, n)
+	rs.match = regRealloc(rs.match, n)
+	for c := range rs.cols {
+		v := &rs.cols[c]
+		switch v.Type.Physical() {
+		case runtime.PhysFloat:
+			v.F64 = regRealloc(v.F64, n)
+		case runtime.PhysString:
+			v.Str = regRealloc(v.Str, n)
+		default:
+			v.I64 = regRealloc(v.I64, n)
+		}
+		if v.Null != nil {
+			v.Null = regRealloc(v.Null, n)
+		}
+	}
+}
+
+// regRealloc returns s in a new slice of capacity n (at least len(s)).
+func regRealloc[T any](s []T, n int) []T {
+	return append(make([]T, 0, max(n, len(s))), s...)
 }
 
 func (rs *regRows) place(h uint64, id int32) {
@@ -170,6 +219,22 @@ func (rs *regRows) remove(kt *keyTable, side int, id int32) {
 		e.tail[side] = p
 	}
 	e.count[side]--
+	if !rs.unindexed {
+		rs.unplace(id)
+	}
+	for c := range rs.cols {
+		if v := &rs.cols[c]; v.Type.Physical() == runtime.PhysString {
+			v.Str[id] = "" // let the string go
+		}
+	}
+	rs.copies -= int(rs.count[id])
+	rs.key[id], rs.count[id], rs.match[id] = nilID, 0, 0
+	rs.free = append(rs.free, id)
+	rs.live--
+}
+
+// unplace takes entry id out of the hash table.
+func (rs *regRows) unplace(id int32) {
 	mask := uint64(len(rs.slots) - 1)
 	i := rs.hash[id] & mask
 	for rs.slots[i] != id {
@@ -184,15 +249,46 @@ func (rs *regRows) remove(kt *keyTable, side int, id int32) {
 		}
 	}
 	rs.slots[i] = nilID
-	for c := range rs.cols {
-		if v := &rs.cols[c]; v.Type.Physical() == runtime.PhysString {
-			v.Str[id] = "" // let the string go
+}
+
+// index builds the hash table of an unindexed side: it hashes every live
+// entry (hashes is scratch space; the possibly grown slice is returned) and
+// merges an entry equal to an earlier one of its key's list into that one,
+// adding its copies (equal rows have equal match counts: the same rows of
+// the other side match them). Walking the lists, not the ids, makes the
+// result depend only on the lists' order, which snapshots keep.
+func (rs *regRows) index(kt *keyTable, side int, allCols []int, hashes []uint64) []uint64 {
+	if !rs.unindexed {
+		return hashes
+	}
+	b := &runtime.Batch{Cols: rs.cols, N: len(rs.hash)}
+	hashes = runtime.HashColumns(b, allCols, hashes)
+	slotsN := minSlots
+	for slotsN < 2*rs.live {
+		slotsN *= 2
+	}
+	rs.slots = regEmptySlots(slotsN)
+	for k := range kt.entries {
+		if kt.entries[k].count[side] == 0 {
+			continue
+		}
+		for id := kt.entries[k].head[side]; id != nilID; {
+			next := rs.next[id]
+			h := hashes[id]
+			rs.hash[id] = h
+			if d := rs.find(h, b, int(id)); d != nilID {
+				c := rs.count[id]
+				rs.remove(kt, side, id) // not placed: remove leaves the table alone
+				rs.count[d] += c
+				rs.copies += int(c)
+			} else {
+				rs.place(h, id)
+			}
+			id = next
 		}
 	}
-	rs.copies -= int(rs.count[id])
-	rs.key[id], rs.count[id], rs.match[id] = nilID, 0, 0
-	rs.free = append(rs.free, id)
-	rs.live--
+	rs.unindexed = false
+	return hashes
 }
 
 // removeKey drops every entry of key k on side.
@@ -352,12 +448,14 @@ func (rs *regRows) compact(kt *keyTable, side, minFree int, remap []int32) []int
 		}
 	}
 	slotsN := minSlots
-	for slotsN < 2*live {
+	for !rs.unindexed && slotsN < 2*live {
 		slotsN *= 2
 	}
 	rs.slots = regEmptySlots(slotsN)
-	for id := range live {
-		rs.place(rs.hash[id], int32(id))
+	if !rs.unindexed {
+		for id := range live {
+			rs.place(rs.hash[id], int32(id))
+		}
 	}
 	rs.free = nil
 	return remap

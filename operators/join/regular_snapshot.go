@@ -31,7 +31,16 @@ func (o *regJoin) SnapshotState(int64) ([]byte, error) {
 		size += o.sides[i].rows.live * (9*len(o.sides[i].rows.cols) + 8)
 	}
 	e := snap.NewEncoder(regSnapKind, size)
-	e.Int(int(o.typ))
+	// The join type, and a bit per side (4 left, 8 right) set when the
+	// side is unindexed (see regRows): clear in snapshots written before
+	// sides could be.
+	flags := int(o.typ)
+	for side := range o.sides {
+		if o.sides[side].rows.unindexed {
+			flags |= 4 << side
+		}
+	}
+	e.Int(flags)
 	e.Int(o.sides[0].schema.Len())
 	e.Int(o.sides[1].schema.Len())
 	for side := range o.sides {
@@ -78,7 +87,7 @@ func (o *regJoin) RestoreState(data []byte) error {
 		o.keys = newKeyTable(typesOf(o.keys.vals))
 		o.pend, o.last, o.pending = nil, nil, nil
 		for i := range o.sides {
-			o.sides[i].rows = newRegRows(o.sides[i].schema)
+			o.sides[i].rows = newRegRows(o.sides[i].schema, o.sides[i].outer)
 		}
 		name := "?"
 		if o.ctx != nil {
@@ -98,7 +107,8 @@ func (o *regJoin) restore(data []byte) error {
 	if err != nil {
 		return err
 	}
-	typ, nl, nr := d.Int(16), d.Int(math.MaxInt32), d.Int(math.MaxInt32)
+	flags, nl, nr := d.Int(16), d.Int(math.MaxInt32), d.Int(math.MaxInt32)
+	typ := flags & 3
 	if d.Err() == nil && RegularType(typ) != o.typ {
 		return fmt.Errorf("snapshot of a %s join, the operator is a %s join", RegularType(typ), o.typ)
 	}
@@ -128,7 +138,16 @@ func (o *regJoin) restore(data []byte) error {
 			return err
 		}
 		o.keyHash = runtime.HashColumns(b, s.keyCols, o.keyHash)
-		o.rowHash = runtime.HashColumns(b, s.allCols, o.rowHash)
+		// An unindexed side may hold equal rows as several entries; an
+		// indexed one holds each row once.
+		s.rows.unindexed = flags&(4<<side) != 0
+		if s.rows.unindexed && s.outer {
+			d.Fail("side %d is outer but stored unindexed", side)
+			return d.Err()
+		}
+		if !s.rows.unindexed {
+			o.rowHash = runtime.HashColumns(b, s.allCols, o.rowHash)
+		}
 		for r := 0; r < n; r++ {
 			if s.noMatch(b, r) {
 				d.Fail("side %d row %d has a NULL key: it could never have been stored", side, r)
@@ -138,16 +157,20 @@ func (o *regJoin) restore(data []byte) error {
 				d.Fail("side %d row %d has %d copies and %d matches", side, r, counts[r], matches[r])
 				return d.Err()
 			}
-			if s.rows.find(o.rowHash[r], b, r) != nilID {
-				d.Fail("side %d row %d is stored twice", side, r)
-				return d.Err()
+			var rowHash uint64
+			if !s.rows.unindexed {
+				rowHash = o.rowHash[r]
+				if s.rows.find(rowHash, b, r) != nilID {
+					d.Fail("side %d row %d is stored twice", side, r)
+					return d.Err()
+				}
 			}
 			h := o.keyHash[r]
 			k := o.keys.find(h, b, s.keyCols, r)
 			if k == nilID {
 				k = o.newKey(h, b, s.keyCols, r, now)
 			}
-			s.rows.add(&o.keys, side, k, o.rowHash[r], b, r, counts[r], matches[r])
+			s.rows.add(&o.keys, side, k, rowHash, b, r, counts[r], matches[r])
 		}
 	}
 	return d.Done()

@@ -901,3 +901,92 @@ func TestRegularTTLAfterCompaction(t *testing.T) {
 		t.Fatalf("an expired row joined: %q", g)
 	}
 }
+
+// TestRegularRowsGrowByDoubling: a side's stored rows are copied about
+// once as it grows (its columns double), not about four times as append
+// grows large slices by a quarter; the values survive the moves.
+func TestRegularRowsGrowByDoubling(t *testing.T) {
+	s := runtime.NewSchema(runtime.Field{Name: "k", Type: runtime.BigInt}, runtime.Field{Name: "s", Type: runtime.Varchar})
+	b := runtime.NewBatch(s)
+	defer b.Release()
+	b.Reset()
+	b.AppendValues(runtime.IntValue(7), runtime.StringValue("x"))
+	kt := newKeyTable([]runtime.Type{runtime.BigInt})
+	k := kt.insert(1, b, []int{0}, 0)
+	rs := newRegRows(s, false)
+	const n = 100_000
+	moves, last := 0, -1
+	for i := range n {
+		b.Cols[0].I64[0] = int64(i)
+		rs.add(&kt, 0, k, uint64(i), b, 0, 1, 0)
+		if c := cap(rs.cols[1].Str); c != last {
+			moves, last = moves+1, c
+		}
+	}
+	if moves > 12 {
+		t.Fatalf("the columns moved %d times over %d rows, want at most 12 (doubling)", moves, n)
+	}
+	for i := range n {
+		if rs.cols[0].I64[i] != int64(i) || rs.cols[1].Str[i] != "x" || rs.hash[i] != uint64(i) {
+			t.Fatalf("row %d: %d %q hash %d", i, rs.cols[0].I64[i], rs.cols[1].Str[i], rs.hash[i])
+		}
+	}
+}
+
+// TestRegularInnerSideIndexedOnFirstRetraction: an inner side that has seen
+// only additions keeps no hash table over its rows (equal rows are separate
+// entries, nothing hashed per row); the first retraction builds it, merging
+// equal rows into one entry of several copies, and retracts one copy. The
+// changelog is the join's all along.
+func TestRegularInnerSideIndexedOnFirstRetraction(t *testing.T) {
+	newOp, out, err := NewRegular(regSpec(RegularInner, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newOp().(*regJoin)
+	if err := op.Open(rttest.NewContext("join", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	got, _ := rttest.NewCollector(out)
+	step := func(side int, c regChange, want ...string) {
+		t.Helper()
+		got.Reset()
+		if err := op.ProcessBatch(side, regBatch([]*runtime.Schema{regLeft, regRight}[side], c), got); err != nil {
+			t.Fatal(err)
+		}
+		if g := got.Changelog(); !slices.Equal(g, want) {
+			t.Fatalf("after %s%v: got %q, want %q", c.kind, c.row, g, want)
+		}
+	}
+	left := &op.sides[0].rows
+	step(0, ins(regL(1, 5, "l")))
+	step(0, ins(regL(1, 5, "l")))
+	for i := range 200 {
+		step(0, ins(regL(2, i, "m")))
+	}
+	if !left.unindexed || left.live != 202 || left.copies != 202 || len(left.slots) != minSlots {
+		t.Fatalf("append-only side: unindexed %v, %d entries, %d copies, %d slots; want unindexed, 202, 202, %d", left.unindexed, left.live, left.copies, len(left.slots), minSlots)
+	}
+	step(1, ins(regR("r", 1, 7)), "+I1,5,l,r,1,7", "+I1,5,l,r,1,7")
+	step(0, del(regL(1, 5, "l")), "-D1,5,l,r,1,7")
+	if left.unindexed || left.live != 201 || left.copies != 201 {
+		t.Fatalf("after a retraction: unindexed %v, %d entries, %d copies; want indexed, 201, 201", left.unindexed, left.live, left.copies)
+	}
+	step(0, ins(regL(1, 5, "l")), "+I1,5,l,r,1,7")
+	if left.live != 201 || left.copies != 202 {
+		t.Fatalf("an equal row added once indexed: %d entries, %d copies; want 201, 202", left.live, left.copies)
+	}
+	step(0, del(regL(1, 5, "l")), "-D1,5,l,r,1,7")
+	step(0, del(regL(1, 5, "l")), "-D1,5,l,r,1,7")
+	step(0, del(regL(1, 5, "l"))) // none left: ignored
+	step(1, ins(regR("r", 2, 9)), collectM(200)...)
+}
+
+func collectM(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("+I2,%d,m,r,2,9", i))
+	}
+	return out
+}
