@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"sync"
 )
 
 // Event types, the values of the event_type column.
@@ -132,6 +133,7 @@ type Generator struct {
 // NewGenerator returns the generator of cfg, which must be valid (the
 // connector checks its options; see Config).
 func NewGenerator(cfg Config) *Generator {
+	tablesOnce.Do(buildTables)
 	g := &Generator{cfg: cfg, total: cfg.PersonProportion + cfg.AuctionProportion + cfg.BidProportion}
 	g.seed = mix(uint64(cfg.Seed)*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019)
 	if cfg.FirstRate == cfg.NextRate {
@@ -453,7 +455,12 @@ var (
 	extraText             string
 )
 
-func init() {
+// tablesOnce builds the channel, URL and extra-text tables when the first
+// generator is made, not when the package loads: every sluice command links
+// this package, and most never generate an event.
+var tablesOnce sync.Once
+
+func buildTables() {
 	r := rng{s: 0x6e65786d61726b} // "nexmark"
 	baseURL := func() string {
 		b := []byte("https://www.nexmark.com/")
