@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,8 @@ func (sh *shell) running() int {
 func (sh *shell) showJobs() {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	tw := tabwriter.NewWriter(sh.out, 0, 4, 2, ' ', 0)
+	var table bytes.Buffer // written at once, so a reader sees whole rows
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tTIME\tSTATEMENT")
 	for _, j := range sh.jobs {
 		state, d := "running", time.Since(j.started)
@@ -96,6 +98,7 @@ func (sh *shell) showJobs() {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", j.id, state, d.Round(100*time.Millisecond), j.text)
 	}
 	tw.Flush()
+	sh.out.Write(table.Bytes())
 }
 
 func (sh *shell) stopJob(p piece, id int) {

@@ -5,6 +5,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -649,7 +650,8 @@ wait:
 }
 
 func (sh *shell) showConnectors() {
-	tw := tabwriter.NewWriter(sh.out, 0, 4, 2, ' ', 0)
+	var table bytes.Buffer // written at once, so a reader sees whole rows
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONNECTOR\tREADS\tWRITES")
 	for _, name := range connectors.Names() {
 		f, _ := connectors.Lookup(name)
@@ -658,6 +660,7 @@ func (sh *shell) showConnectors() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, yesNo(src), yesNo(snk))
 	}
 	tw.Flush()
+	sh.out.Write(table.Bytes())
 }
 
 func yesNo(b bool) string {
