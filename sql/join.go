@@ -30,6 +30,11 @@ func sideName(rels []query.Relation) string {
 // BETWEEN l.ts - x AND l.ts + y, or the same with >=, <=, >, <); other
 // terms filter the joined rows.
 func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms []parser.Expr, l, r *stream, lrels, rrels []query.Relation, scope *query.Scope) (*stream, error) {
+	if ls, le, rs, re, used, ok, err := p.windowJoinCols(q, cond, terms, l, r, scope); err != nil {
+		return nil, err
+	} else if ok {
+		return p.windowJoin(q, node, cond, terms, l, r, scope, ls, le, rs, re, used)
+	}
 	if !p.isIntervalJoin(q, node, terms, l, r, scope) {
 		return p.regularJoin(q, node, cond, terms, l, r, lrels, rrels, scope)
 	}

@@ -1,0 +1,107 @@
+package sql
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWindowJoinsMatchSQLite runs window joins — of two window
+// aggregations (TUMBLE and HOP) as INNER, LEFT, RIGHT and FULL joins, of a
+// window table function's rows with a window aggregation with a residual
+// condition, and a window aggregation cascading on a window join's
+// window_time — into 'append' sinks (the results must be append-only) at
+// parallelism 1 and 3, over the out-of-order events of the differential
+// test, and compares each with SQLite's join of the same windows.
+func TestWindowJoinsMatchSQLite(t *testing.T) {
+	sqlite := needSQLite(t)
+	for _, seed := range taSeeds(1, 2, 5, 7) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			dir := t.TempDir()
+			d := genEvents(seed)
+			if err := d.writeJSON(filepath.Join(dir, "events")); err != nil {
+				t.Fatal(err)
+			}
+			db := filepath.Join(dir, "events.db")
+			if err := d.loadSQLite(sqlite, db, filepath.Join(dir, "events.sql")); err != nil {
+				t.Fatal(err)
+			}
+			T, S, H, th := d.tumble, d.slide, d.hopSize, d.threshold
+			ms := func(n int64) string { return fmt.Sprintf("INTERVAL '%d' MILLISECOND", n) }
+			tumble := fmt.Sprintf("TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), %s))", ms(T))
+			hop := fmt.Sprintf("TABLE(HOP(TABLE ev, DESCRIPTOR(ts), %s, %s))", ms(S), ms(H))
+			ddl := d.ddl(filepath.Join(dir, "events")) + fmt.Sprintf(`
+CREATE VIEW ta AS SELECT kb, window_start, window_end, window_time, COUNT(*) AS n FROM %[1]s WHERE vi > %[3]d GROUP BY kb, window_start, window_end, window_time;
+CREATE VIEW tb AS SELECT kb, window_start AS ws, window_end AS we, SUM(vi) AS s FROM %[1]s WHERE vi <= %[3]d OR vi IS NULL GROUP BY kb, window_start, window_end;
+CREATE VIEW tj AS SELECT a.window_time AS rt, a.n, b.s FROM ta a JOIN tb b ON a.window_start = b.ws AND a.window_end = b.we AND a.kb = b.kb;
+CREATE VIEW ha AS SELECT kb, window_start, window_end, COUNT(*) AS n FROM %[2]s WHERE vi > %[3]d GROUP BY kb, window_start, window_end;
+CREATE VIEW hb AS SELECT kb, window_start, window_end, SUM(vi) AS s FROM %[2]s WHERE vi <= %[3]d OR vi IS NULL GROUP BY kb, window_start, window_end;
+`, tumble, hop, th)
+			tumbled := fmt.Sprintf("(SELECT ev.*, %s AS ws FROM ev)", floor("ts", T))
+			var offs []string
+			for k := int64(0); k < H/S; k++ {
+				offs = append(offs, fmt.Sprintf("(%d)", k))
+			}
+			hopped := fmt.Sprintf("(WITH o(k) AS (VALUES %s) SELECT ev.*, %s - o.k * %d AS ws FROM ev CROSS JOIN o)",
+				strings.Join(offs, ", "), floor("ts", S), S)
+			// SQLite: the four window aggregations as indexed tables.
+			prep := fmt.Sprintf(`CREATE TABLE ta AS SELECT kb, ws, COUNT(*) AS n FROM %[1]s WHERE vi > %[3]d GROUP BY kb, ws;
+CREATE TABLE tb AS SELECT kb, ws, SUM(vi) AS s FROM %[1]s WHERE vi <= %[3]d OR vi IS NULL GROUP BY kb, ws;
+CREATE TABLE ha AS SELECT kb, ws, COUNT(*) AS n FROM %[2]s WHERE vi > %[3]d GROUP BY kb, ws;
+CREATE TABLE hb AS SELECT kb, ws, SUM(vi) AS s FROM %[2]s WHERE vi <= %[3]d OR vi IS NULL GROUP BY kb, ws;
+CREATE INDEX ta_i ON ta (ws, kb); CREATE INDEX tb_i ON tb (ws, kb); CREATE INDEX ha_i ON ha (ws, kb); CREATE INDEX hb_i ON hb (ws, kb);
+`, tumbled, hopped, th)
+			if _, err := sqlite3(sqlite, strings.NewReader(prep), "-bail", db); err != nil {
+				t.Fatal(err)
+			}
+			with := ""
+			qs := []taQuery{
+				{
+					name:   "tumble_inner",
+					sluice: "SELECT a.kb, a.window_start, a.window_end, a.n, b.s FROM ta a JOIN tb b ON a.window_start = b.ws AND a.window_end = b.we AND a.kb = b.kb",
+					sqlite: with + fmt.Sprintf("SELECT a.kb, a.ws, a.ws + %d, a.n, b.s FROM ta a JOIN tb b ON a.ws = b.ws AND a.kb = b.kb", T),
+					kinds:  []colKind{kInt, kTime, kTime, kInt, kInt}, nGroup: 3,
+				},
+				{
+					name:   "tumble_left",
+					sluice: "SELECT a.kb, a.window_start, a.n, b.s, b.we FROM ta a LEFT JOIN tb b ON b.we = a.window_end AND a.kb = b.kb AND b.ws = a.window_start",
+					sqlite: with + fmt.Sprintf("SELECT a.kb, a.ws, a.n, b.s, b.ws + %d FROM ta a LEFT JOIN tb b ON a.ws = b.ws AND a.kb = b.kb", T),
+					kinds:  []colKind{kInt, kTime, kInt, kInt, kTime}, nGroup: 2,
+				},
+				{
+					name:   "hop_right",
+					sluice: "SELECT b.kb, b.window_start, b.window_end, a.n, b.s FROM ha a RIGHT JOIN hb b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.kb = b.kb",
+					sqlite: with + fmt.Sprintf("SELECT b.kb, b.ws, b.ws + %d, a.n, b.s FROM ha a RIGHT JOIN hb b ON a.ws = b.ws AND a.kb = b.kb", H),
+					kinds:  []colKind{kInt, kTime, kTime, kInt, kInt}, nGroup: 3,
+				},
+				{
+					name: "hop_full_residual",
+					sluice: "SELECT COALESCE(a.kb, b.kb), COALESCE(a.window_start, b.window_start), a.n, b.s FROM ha a FULL JOIN hb b " +
+						"ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.kb = b.kb AND a.n > 1",
+					sqlite: with + "SELECT COALESCE(a.kb, b.kb), COALESCE(a.ws, b.ws), a.n, b.s FROM ha a FULL JOIN hb b ON a.ws = b.ws AND a.kb = b.kb AND a.n > 1",
+					kinds:  []colKind{kInt, kTime, kInt, kInt}, nGroup: 2,
+				},
+				{
+					name: "tumble_rows_with_aggregation",
+					sluice: fmt.Sprintf("SELECT r.kb, r.vi, r.window_start, b.lo FROM (SELECT * FROM %[1]s WHERE vi > %[2]d) r "+
+						"JOIN (SELECT kb, window_start, window_end, MIN(vi) AS lo FROM %[1]s GROUP BY kb, window_start, window_end) b "+
+						"ON r.window_start = b.window_start AND r.window_end = b.window_end AND r.kb = b.kb AND r.vi < b.lo + 10", tumble, th),
+					sqlite: fmt.Sprintf("SELECT r.kb, r.vi, r.ws, b.lo FROM %[1]s r JOIN (SELECT kb, ws, MIN(vi) AS lo FROM %[1]s GROUP BY kb, ws) b "+
+						"ON r.ws = b.ws AND r.kb = b.kb AND r.vi < b.lo + 10 WHERE r.vi > %[2]d", tumbled, th),
+					kinds: []colKind{kInt, kInt, kTime, kInt}, nGroup: 3,
+				},
+				{
+					name: "cascade_on_window_time",
+					sluice: fmt.Sprintf("SELECT window_start, window_end, COUNT(*), SUM(n), SUM(s) FROM TABLE(TUMBLE(TABLE "+
+						"tj, DESCRIPTOR(rt), %s)) "+
+						"GROUP BY window_start, window_end", ms(4*T)),
+					sqlite: with + fmt.Sprintf("SELECT %[1]s AS w4, %[1]s + %[2]d, COUNT(*), SUM(n), SUM(s) FROM (SELECT a.ws + %[3]d - 1 AS rt, a.n, b.s FROM ta a JOIN tb b ON a.ws = b.ws AND a.kb = b.kb) GROUP BY w4",
+						floor("rt", 4*T), 4*T, T),
+					kinds: []colKind{kTime, kTime, kInt, kInt, kInt}, nGroup: 2,
+				},
+			}
+			runTADifferential(t, sqlite, db, ddl, d.describe(), qs)
+		})
+	}
+}
