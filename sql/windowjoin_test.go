@@ -1,10 +1,13 @@
 package sql
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/runtime/state"
 )
 
 // TestWindowJoinsMatchSQLite runs window joins — of two window
@@ -103,5 +106,37 @@ CREATE INDEX ta_i ON ta (ws, kb); CREATE INDEX tb_i ON tb (ws, kb); CREATE INDEX
 			}
 			runTADifferential(t, sqlite, db, ddl, d.describe(), qs)
 		})
+	}
+}
+
+// TestWindowJoinFreesEachWindowsState runs a self-join of a window table
+// function's rows on (k, window_start, window_end) under a key limit of
+// 40: as a window join it keeps only the windows the watermark has not
+// passed (at most a few windows of 10 keys) and emits every pair, while the
+// same join with the window columns computed (so a regular join, keeping
+// every (k, window) of the run: 100) fails with the state limit.
+func TestWindowJoinFreesEachWindowsState(t *testing.T) {
+	const tvf = "TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))"
+	const limit = "SET 'sluice.state.max-keys' = '40';\nCREATE TABLE out WITH ('connector' = 'collect');\n"
+	windowed := "INSERT INTO out SELECT a.k, a.v, b.v FROM " + tvf + " a JOIN " + tvf + " b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.k = b.k;"
+	// Throttled, the source emits blocks of 10 ms of rows, each followed
+	// by a watermark.
+	paced := strings.Replace(src, "'number-of-rows' = '1000',", "'number-of-rows' = '1000', 'rows-per-second' = '4000',", 1)
+	plan, err := runPlan(t, paced+limit+windowed, Options{})
+	if err != nil {
+		t.Fatalf("window join under the key limit: %v", err)
+	}
+	if x := plan.Explain(); !strings.Contains(x, "window join TUMBLE(1s)") {
+		t.Fatalf("not a window join:\n%s", x)
+	}
+	// 1000 rows, 10 keys, 100 rows per 1 s window: 10 rows per key and
+	// window, so 10 windows × 10 keys × 10 × 10 pairs.
+	if n := len(collected("out").Rows()); n != 10000 {
+		t.Fatalf("%d rows, want 10000", n)
+	}
+	regular := "INSERT INTO out SELECT a.k, a.v, b.v FROM (SELECT k, v, window_start + INTERVAL '0' SECOND AS ws, window_end + INTERVAL '0' SECOND AS we FROM " + tvf +
+		") a JOIN (SELECT k, v, window_start + INTERVAL '0' SECOND AS ws, window_end + INTERVAL '0' SECOND AS we FROM " + tvf + ") b ON a.ws = b.ws AND a.we = b.we AND a.k = b.k;"
+	if _, err := runPlan(t, paced+limit+regular, Options{}); !errors.Is(err, state.ErrStateLimit) {
+		t.Fatalf("the regular join: got %v, want the state limit", err)
 	}
 }
