@@ -44,7 +44,10 @@ func (p *planner) windowJoinCols(q *query.Query, cond query.Node, terms []parser
 			continue
 		}
 		b -= nl
-		lw, rw := l.wcols[a], r.wcols[b]
+		var lw, rw int8
+		if a < len(l.wcols) && b < len(r.wcols) {
+			lw, rw = l.wcols[a], r.wcols[b]
+		}
 		switch {
 		case lw == windowStart && rw == windowStart && ls < 0:
 			ls, rs, used[i] = a, b, true
