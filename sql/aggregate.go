@@ -455,7 +455,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 					if out.wcols == nil {
 						out.wcols = make([]int8, out.schema.Len())
 					}
-					out.wcols[i] = r
+					out.wcols[i], out.wwin = r, tvf.assigner
 				}
 			}
 		}

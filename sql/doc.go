@@ -21,7 +21,8 @@
 //     for HAVING and the final projection (window bounds mapped from
 //     TUMBLE_START/_END etc.), and the sink; interval joins from
 //     `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts - x AND a.ts + y`;
-//     regular joins (joins.go: operators/join.NewRegular, INNER, LEFT,
+//     window joins of two windowed inputs on their window_start and
+//     window_end (windowjoin.go: operators/join.NewWindow); regular joins (joins.go: operators/join.NewRegular, INNER, LEFT,
 //     RIGHT, FULL, the non-equi terms of ON as the residual) for every
 //     other join with an equality between its sides; UNION ALL as several
 //     inputs of one sink; a subquery numbering its

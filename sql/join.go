@@ -23,13 +23,20 @@ func sideName(rels []query.Relation) string {
 	return "(" + strings.Join(refs, ", ") + ")"
 }
 
-// join plans an inner join of l and r: an event-time interval join. Its
-// condition (terms, the conjuncts of ON or the WHERE terms of a comma
-// join; cond places errors about it) must equate at least one column of l
-// with one of r and bound the time of one side by the other's (r.ts
-// BETWEEN l.ts - x AND l.ts + y, or the same with >=, <=, >, <); other
-// terms filter the joined rows.
+// join plans a join of l and r: a window join (windowjoin.go) when both
+// are windowed and ON equates their windows, else, for an inner join, an
+// event-time interval join when it qualifies, else a regular join. An
+// interval join's condition (terms, the conjuncts of ON or the WHERE
+// terms of a comma join; cond places errors about it) must equate at
+// least one column of l with one of r and bound the time of one side by
+// the other's (r.ts BETWEEN l.ts - x AND l.ts + y, or the same with >=,
+// <=, >, <); other terms filter the joined rows.
 func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms []parser.Expr, l, r *stream, lrels, rrels []query.Relation, scope *query.Scope) (*stream, error) {
+	if ls, le, rs, re, used, ok, err := p.windowJoinCols(q, cond, terms, l, r, scope); err != nil {
+		return nil, err
+	} else if ok {
+		return p.windowJoin(q, node, cond, terms, l, r, scope, ls, le, rs, re, used)
+	}
 	if !p.isIntervalJoin(q, node, terms, l, r, scope) {
 		return p.regularJoin(q, node, cond, terms, l, r, lrels, rrels, scope)
 	}

@@ -411,6 +411,8 @@ type stream struct {
 	// window_start (1) and window_end (2), carried through projections
 	// (see windowrank.go); nil when there are none.
 	wcols []int8
+	// wwin is the window of the wcols columns (see windowjoin.go).
+	wwin window.Assigner
 	// attrs, when set, is the time attribute of each column, and why a
 	// column is not one (see timeattr.go); nil: timeCol and procCol say.
 	attrs []timeAttr
@@ -714,7 +716,7 @@ func (p *planner) renamed(q *query.Query, node query.Node, s *stream, names []st
 	if err != nil {
 		return nil, q.Errorf(node, "%v", err)
 	}
-	r.keys, r.wcols, r.wins = s.keys, s.wcols, s.wins
+	r.keys, r.wcols, r.wins, r.wwin = s.keys, s.wcols, s.wins, s.wwin
 	r.setAttrs(s.allAttrs())
 	return r, nil
 }
@@ -956,6 +958,7 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	if !isProc { // a window Top-N fires on watermarks: event time only
 		s.wcols = make([]int8, out.Len())
 		s.wcols[n], s.wcols[n+1] = windowStart, windowEnd
+		s.wwin = w
 	}
 	return s, query.Relation{Name: tv.Name, Schema: out}, nil
 }
@@ -1078,6 +1081,7 @@ func (p *planner) project(q *query.Query, sel *query.Select, scope *query.Scope,
 	out.setAttrs(attrs)
 	out.wins = fitWins(wins)
 	out.wcols = fitWindowCols(wcols, out.schema.Len())
+	out.wwin = in.wwin
 	return out, nil
 }
 

@@ -503,6 +503,10 @@ func (o *wjOp) flushPairs(w *wjWindow, out runtime.Output) error {
 		if err := c.Err(); err != nil {
 			return fmt.Errorf("window join residual condition: %w", err)
 		}
+		if len(o.filter.pass) == 0 { // a nil Sel would select every row
+			o.pairL, o.pairR = o.pairL[:0], o.pairR[:0]
+			return nil
+		}
 		ob.Sel = o.filter.pass
 	}
 	if o.spec.LeftOuter || o.spec.RightOuter {

@@ -156,6 +156,31 @@ func TestWindowJoinKinds(t *testing.T) {
 	}
 }
 
+// TestWindowJoinResidualThatPassesNoPairEmitsNone fires, on a new
+// operator, a window whose every pair fails the residual condition (a
+// comparison, whose selection of no row is nil): an
+// inner join emits nothing (not every pair), a LEFT join the left rows
+// padded.
+func TestWindowJoinResidualThatPassesNoPairEmitsNone(t *testing.T) {
+	for _, left := range []bool{false, true} {
+		spec := wjSpec(left, false, false)
+		spec.Residual = expr.Lt(expr.ColIndex(4), expr.Add(expr.ColIndex(5), expr.Int(10))) // lv < rv + 10
+		newOp, _, err := NewWindow(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newTJDriver(t, newOp)
+		d.batch(0, rttest.NewBatch(wjLeftSchema, wjL(1, 1, 0, 10, 100), wjL(1, 2, 0, 10, 400)))
+		d.batch(1, rttest.NewBatch(wjRightSchema, wjR(1, 5, 0, 10, 2)))
+		d.watermark(runtime.MaxWatermark)
+		var want []string
+		if left {
+			want = []string{"1,1,0,10,100,NULL,NULL,NULL,NULL,NULL", "1,2,0,10,400,NULL,NULL,NULL,NULL,NULL"}
+		}
+		tjSameRows(t, fmt.Sprintf("left outer %v", left), d.rows(), want)
+	}
+}
+
 func TestWindowJoinWithoutKeys(t *testing.T) {
 	spec := wjSpec(false, false, false)
 	spec.LeftKeys, spec.RightKeys = nil, nil
