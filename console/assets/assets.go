@@ -44,7 +44,8 @@ var manifestJSON []byte
 // files ("uplot/LICENSE").
 var FS fs.FS = mustSub(embedded, "files")
 
-// Prefix is where Handler expects to be mounted.
+// Prefix is where Handler expects to be mounted, without stripping it:
+// mux.Handle(assets.Prefix, assets.Handler()).
 const Prefix = "/assets/"
 
 func mustSub(f fs.FS, dir string) fs.FS {

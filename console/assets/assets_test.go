@@ -12,8 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -277,7 +280,7 @@ func needNode(t *testing.T) string {
 
 // TestNodeTurnsServedTopoJSONIntoGeoJSON loads topojson-client and the
 // Natural Earth outlines from a real loopback server, the way a browser
-// would, and converts them to GeoJSON.
+// would, and converts them to GeoJSON; uPlot and Leaflet, as served, compile.
 func TestNodeTurnsServedTopoJSONIntoGeoJSON(t *testing.T) {
 	node := needNode(t)
 	srv := httptest.NewServer(Handler())
@@ -285,13 +288,14 @@ func TestNodeTurnsServedTopoJSONIntoGeoJSON(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "geo.js")
 	const js = `
 const vm = require("vm");
-const [base, client, countries, land] = process.argv.slice(2);
+const [base, client, countries, land, scripts] = process.argv.slice(2);
 (async () => {
   const text = async (p) => {
     const r = await fetch(base + p, { headers: { "Accept-Encoding": "gzip" } });
     if (!r.ok) throw new Error(p + ": " + r.status);
     return [await r.text(), r.headers.get("content-encoding")];
   };
+  for (const p of scripts.split(",")) new vm.Script((await text(p))[0], { filename: p }); // valid JavaScript as served
   const [src] = await text(client);
   const ctx = {};
   vm.createContext(ctx);
@@ -314,7 +318,8 @@ const [base, client, countries, land] = process.argv.slice(2);
 	out, err := exec.Command(node, script, srv.URL,
 		Path("topojson-client/topojson-client.min.js"),
 		Path("world-atlas/countries-110m.json"),
-		Path("world-atlas/land-50m.json")).CombinedOutput()
+		Path("world-atlas/land-50m.json"),
+		Path("uplot/uPlot.iife.min.js")+","+Path("leaflet/leaflet.js")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
 	}
@@ -332,4 +337,59 @@ const [base, client, countries, land] = process.argv.slice(2);
 		t.Fatalf("GeoJSON from the served files: %+v", res)
 	}
 	t.Logf("countries-110m: %d features (%d named); land-50m: %s with %d polygons", res.Features, res.Named, res.LandType, res.LandPolygons)
+}
+
+// TestStylesheetURLsResolveToVendoredFiles: every url(…) in a vendored
+// stylesheet names a vendored file next to it, and so does every image
+// Leaflet's default marker asks for, so a map shows no broken images.
+func TestStylesheetURLsResolveToVendoredFiles(t *testing.T) {
+	re := regexp.MustCompile(`url\(\s*['"]?([^'")]+)['"]?\s*\)`)
+	for _, css := range []string{"leaflet/leaflet.css", "uplot/uPlot.min.css"} {
+		b, err := fs.ReadFile(FS, css)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			ref := m[1]
+			if strings.HasPrefix(ref, "#") || strings.HasPrefix(ref, "data:") {
+				continue
+			}
+			if _, err := fs.Stat(FS, path.Join(path.Dir(css), ref)); err != nil {
+				t.Errorf("%s refers to %s, which is not vendored", css, ref)
+			}
+		}
+	}
+	for _, img := range []string{"marker-icon.png", "marker-icon-2x.png", "marker-shadow.png"} {
+		if _, err := fs.Stat(FS, "leaflet/images/"+img); err != nil {
+			t.Errorf("leaflet's default marker needs images/%s", img)
+		}
+	}
+}
+
+func TestHandlerConcurrentGzipServesOneCopy(t *testing.T) {
+	h := Handler()
+	name := "world-atlas/countries-110m.json"
+	want, _ := fs.ReadFile(FS, name)
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := get(t, h, "GET", Path(name), map[string]string{"Accept-Encoding": "gzip"})
+			zr, err := gzip.NewReader(w.Body)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, want) {
+				errs <- "gunzipped body differs from the file"
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
