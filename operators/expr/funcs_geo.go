@@ -131,11 +131,15 @@ func constFloat(n *node) (float64, bool) {
 	return n.konst.F, true
 }
 
-// geoDoubles coerces args[from:] to DOUBLE and checks the constant ones:
+// geoDoubles checks that args[from:] are numbers (DECIMAL literals such as
+// 48.85 among them), coerces them to DOUBLE and checks the constant ones:
 // kinds has 'a' for a latitude and 'o' for a longitude.
 func (c *compiler) geoDoubles(e *callExpr, args []*node, from int, kinds string) error {
 	for k := range kinds {
 		i := from + k
+		if err := wantArg(e, args, i, "numeric", func(t runtime.Type) bool { return t.Numeric() || t.IsDecimal() }); err != nil {
+			return err
+		}
 		args[i] = c.coerce(args[i], runtime.Double)
 		x, ok := constFloat(args[i])
 		if !ok {
@@ -156,7 +160,7 @@ func fmtCoord(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 // geohashFunc compiles GEOHASH(lat, lon, precision): the geohash of the
 // point with precision characters.
 func geohashFunc(c *compiler, e *callExpr, args []*node) (*node, error) {
-	if err := checkArgs(e, args, "nni"); err != nil {
+	if err := wantArg(e, args, 2, "INT or BIGINT", intLike); err != nil {
 		return nil, err
 	}
 	if err := c.geoDoubles(e, args, 0, "ao"); err != nil {
@@ -220,9 +224,6 @@ func haversine(lat1, lon1, lat2, lon2 float64) float64 {
 // stDistance compiles ST_DISTANCE(lat1, lon1, lat2, lon2): metres along
 // the great circle (haversine).
 func stDistance(c *compiler, e *callExpr, args []*node) (*node, error) {
-	if err := checkArgs(e, args, "n"); err != nil {
-		return nil, err
-	}
 	if err := c.geoDoubles(e, args, 0, "aoao"); err != nil {
 		return nil, err
 	}
@@ -244,7 +245,7 @@ func stDistance(c *compiler, e *callExpr, args []*node) (*node, error) {
 // constant wkt is parsed once; a column's are parsed per distinct value
 // (cached), an invalid one making the row NULL.
 func stContains(c *compiler, e *callExpr, args []*node) (*node, error) {
-	if err := checkArgs(e, args, "snn"); err != nil {
+	if err := checkArgs(e, args[:1], "s"); err != nil {
 		return nil, err
 	}
 	var shape func(string) *geoShape
