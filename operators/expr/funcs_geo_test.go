@@ -352,3 +352,39 @@ func BenchmarkFuncSTContains(b *testing.B) {
 		Str("POLYGON((-100 -50, 100 -50, 100 50, 20 60, -100 50, -100 -50), (-10 -10, 10 -10, 10 10, -10 10, -10 -10))"),
 		latExpr(), lonExpr()))
 }
+
+func TestGeoColumnNaNAndInfinityGiveNull(t *testing.T) {
+	vs := []runtime.Value{fv(math.NaN()), fv(45), fv(math.Inf(1)), fv(-90)}
+	for _, c := range []struct {
+		e    Expr
+		want []string
+	}{
+		{Call("GEOHASH", Col("x"), Float(0), Int(3)), []string{"NULL", "u00", "NULL", "h00"}},
+		{Call("GEOHASH", Float(0), Col("x"), Int(1)), []string{"NULL", "t", "NULL", "d"}},
+		{Call("ST_DISTANCE", Col("x"), Float(0), Float(0), Float(0)), []string{"NULL", "5.003778610508981e+06", "NULL", "1.000755722101796e+07"}},
+		{Call("ST_CONTAINS", Str("POLYGON((-180 -90, 180 -90, 180 90, -180 90, -180 -90))"), Col("x"), Float(0)), []string{"NULL", "TRUE", "NULL", "TRUE"}},
+	} {
+		if got := evalColumn(t, c.e, D, vs, fv(1)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %q, want %q", c.e, got, c.want)
+		}
+	}
+	check(t, Call("GEOHASH", Float(0), Float(0), Col("b")), V, "s000000000", "NULL", "NULL", "s000000")
+}
+
+func TestGeoArgumentTypesAreChecked(t *testing.T) {
+	for _, c := range []struct {
+		e    Expr
+		want string
+	}{
+		{Call("GEOHASH", Float(0), Float(0), Str("5")), "GEOHASH's 3rd argument is VARCHAR, not INT or BIGINT"},
+		{Call("GEOHASH", Float(0), Str("0"), Int(5)), "GEOHASH's 2nd argument is VARCHAR, not numeric"},
+		{Call("ST_DISTANCE", Float(0), Float(0), Float(0), Col("t")), "ST_DISTANCE's 4th argument is TIMESTAMP(3), not numeric"},
+		{Call("ST_CONTAINS", Int(1), Float(0), Float(0)), "ST_CONTAINS's 1st argument is BIGINT, not VARCHAR"},
+		{Call("GEOHASH_LAT", Float(1)), "GEOHASH_LAT's 1st argument is DOUBLE, not VARCHAR"},
+		{Call("GEOHASH", Float(0), Float(0)), "GEOHASH takes 3 arguments, got 2"},
+	} {
+		if _, err := Compile(c.e, testSchema); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.e, err, c.want)
+		}
+	}
+}
