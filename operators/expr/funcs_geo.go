@@ -173,14 +173,35 @@ func geohashFunc(c *compiler, e *callExpr, args []*node) (*node, error) {
 		return n, nil
 	}
 	var buf [geohashMaxPrecision]byte
+	var cells cellCache
 	return rowKernel(runtime.Varchar, true, args, func(p []*runtime.Vector, i int, out *runtime.Vector) bool {
 		lat, lon, prec := p[0].F64[i], p[1].F64[i], p[2].I64[i]
 		if !validLat(lat) || !validLon(lon) || prec < 1 || prec > geohashMaxPrecision {
 			return false
 		}
-		out.Str[i] = string(geohashEncode(buf[:0], lat, lon, int(prec)))
+		out.Str[i] = cells.get(geohashEncode(buf[:0], lat, lon, int(prec)))
 		return true
 	}), nil
+}
+
+// cellCache keeps the geohash strings made recently, one per slot chosen
+// by the last characters, so that points in the same cells (vehicles in a
+// city) cost no allocation per row.
+type cellCache [64]string
+
+func (c *cellCache) get(b []byte) string {
+	k := len(b)
+	if k > 0 {
+		k = k*31 + int(b[k-1])*7
+		if len(b) > 1 {
+			k += int(b[len(b)-2]) * 131
+		}
+	}
+	slot := &c[k&(len(c)-1)]
+	if *slot != string(b) {
+		*slot = string(b)
+	}
+	return *slot
 }
 
 // geohashCentre compiles GEOHASH_LAT(cell) (lat) or GEOHASH_LON(cell): the

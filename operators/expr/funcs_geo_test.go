@@ -388,3 +388,27 @@ func TestGeoArgumentTypesAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestGeohashOfRepeatedCellsDoesNotAllocatePerRow: rows in a few cells
+// reuse the cells' strings.
+func TestGeohashOfRepeatedCellsDoesNotAllocatePerRow(t *testing.T) {
+	s := runtime.NewSchema(runtime.Field{Name: "lat", Type: runtime.Double}, runtime.Field{Name: "lon", Type: runtime.Double})
+	var rows [][]runtime.Value
+	for i := range 1000 {
+		rows = append(rows, []runtime.Value{fv(48.85 + float64(i%4)*0.1), fv(2.35 + float64(i%3)*0.1)})
+	}
+	in := rttest.NewBatch(s, rows...)
+	c, err := Compile(Call("GEOHASH", Col("lat"), Col("lon"), Int(6)), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out runtime.Vector
+	c.Eval(in, &out)
+	first := out.Value(0).String()
+	if allocs := testing.AllocsPerRun(10, func() { c.Eval(in, &out) }); allocs > 20 {
+		t.Fatalf("%v allocations for %d rows in 12 cells", allocs, len(rows))
+	}
+	if got := out.Value(0).String(); got != first || got != string(geohashEncode(nil, 48.85, 2.35, 6)) {
+		t.Fatalf("row 0: %s, then %s", first, got)
+	}
+}
