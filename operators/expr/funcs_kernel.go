@@ -9,12 +9,13 @@ const (
 	argStr  = 's' // VARCHAR
 	argInt  = 'i' // INT or BIGINT
 	argNum  = 'n' // INT, BIGINT or DOUBLE
+	argReal = 'd' // INT, BIGINT, DOUBLE or DECIMAL, computed as DOUBLE
 	argTime = 't' // TIMESTAMP
 	argTS   = 'T' // TIMESTAMP or VARCHAR
 )
 
 var argKindNames = map[byte]string{
-	argStr: "VARCHAR", argInt: "INT or BIGINT", argNum: "numeric", argTime: "TIMESTAMP(3)",
+	argStr: "VARCHAR", argInt: "INT or BIGINT", argNum: "numeric", argReal: "numeric", argTime: "TIMESTAMP(3)",
 	argTS: "TIMESTAMP(3) or VARCHAR",
 }
 
@@ -26,6 +27,8 @@ func argKindOK(k byte, t runtime.Type) bool {
 		return intLike(t)
 	case argNum:
 		return t.Numeric()
+	case argReal:
+		return t.Numeric() || t.IsDecimal()
 	case argTime:
 		return t == runtime.Timestamp
 	case argTS:
@@ -42,6 +45,9 @@ func checkArgs(e *callExpr, args []*node, kinds string) error {
 		k := kinds[min(i, len(kinds)-1)]
 		if isNullConst(a) || argKindOK(k, a.typ) {
 			continue
+		}
+		if k == argNum && a.typ.IsDecimal() {
+			return errorf(e, "%s's %s argument is %s: %s does not take a DECIMAL yet; CAST it AS DOUBLE", e.name, ordinal(i+1), a.typ, e.name)
 		}
 		return errorf(e, "%s's %s argument is %s, not %s", e.name, ordinal(i+1), a.typ, argKindNames[k])
 	}

@@ -42,12 +42,12 @@ func init() {
 	}
 }
 
-// doubleFunc compiles a function of numeric arguments computed in DOUBLE:
-// NULL if an argument is NULL or the result is NaN or infinite (while the
-// arguments are finite).
+// doubleFunc compiles a function of numeric arguments (DECIMAL ones too, as
+// the literal 2.5) computed in DOUBLE: NULL if an argument is NULL or the
+// result is NaN or infinite (while the arguments are finite).
 func doubleFunc(f func([]float64) float64) func(*compiler, *callExpr, []*node) (*node, error) {
 	return func(c *compiler, e *callExpr, args []*node) (*node, error) {
-		if err := checkArgs(e, args, "n"); err != nil {
+		if err := checkArgs(e, args, "d"); err != nil {
 			return nil, err
 		}
 		if n := anyNullConst(runtime.Double, args); n != nil {

@@ -386,3 +386,23 @@ func TestNexmarkExpressions(t *testing.T) {
 	constCase(t, Call("SPLIT_INDEX", url, Str("/"), Int(5)), V, "item.htm?query=1&channel_id=1234567")
 	constCase(t, Call("HOUR", x), B, "21")
 }
+
+// TestMathFunctionsTakeDecimals: a DECIMAL argument, as the literal 2.5 is,
+// is computed in DOUBLE by the functions that compute in DOUBLE; the ones
+// that keep their argument's type and have no DECIMAL form (SIGN) say so.
+func TestMathFunctionsTakeDecimals(t *testing.T) {
+	dec := func(s string) Expr {
+		e, err := DecimalLit(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	constCase(t, Call("SQRT", dec("6.25")), D, "2.5")
+	constCase(t, Call("POWER", Float(16), dec("0.5")), D, "4.0")
+	constCase(t, Call("EXP", dec("0.0")), D, "1.0")
+	_, err := Compile(Call("SIGN", dec("2.5")), testSchema)
+	if err == nil || !strings.Contains(err.Error(), "SIGN does not take a DECIMAL yet; CAST it AS DOUBLE") {
+		t.Errorf("SIGN(2.5): %v", err)
+	}
+}
