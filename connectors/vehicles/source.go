@@ -195,6 +195,11 @@ func (s *Source) RestorePositions(all [][]byte) error {
 			return fmt.Errorf("table %s: checkpointed position %d of the vehicles source is not valid: subtask %d of %d at tick %d, vehicle %d",
 				s.cfg.table, i, p.Subtask, p.Parallelism, p.Tick, p.Next)
 		}
+		for _, q := range ps {
+			if q.Subtask == p.Subtask {
+				return fmt.Errorf("table %s: the checkpoint holds two positions of vehicles subtask %d", s.cfg.table, p.Subtask)
+			}
+		}
 		if len(ps) > 0 && p.Parallelism != ps[0].Parallelism {
 			return fmt.Errorf("table %s: the checkpointed positions of the vehicles source disagree on its parallelism (%d and %d)",
 				s.cfg.table, ps[0].Parallelism, p.Parallelism)
@@ -203,9 +208,6 @@ func (s *Source) RestorePositions(all [][]byte) error {
 	}
 	if len(ps) == 0 {
 		return nil
-	}
-	if ps[0].Parallelism != int64(len(ps)) {
-		return fmt.Errorf("table %s: the checkpoint holds %d positions of the vehicles source's %d subtasks", s.cfg.table, len(ps), ps[0].Parallelism)
 	}
 	// Open checks the parallelism and picks this subtask's.
 	s.restored = &position{Parallelism: ps[0].Parallelism}
@@ -244,6 +246,9 @@ func (s *Source) restore() error {
 		}
 		s.tick, s.next = p.Tick, p.Next
 		return nil
+	}
+	if len(s.fleet) == 0 {
+		return nil // a subtask without vehicles has nothing to go on with
 	}
 	return fmt.Errorf("table %s: the checkpoint holds no position of vehicles subtask %d of %d", s.cfg.table, s.subtask, s.par)
 }

@@ -269,6 +269,20 @@ func TestRestoreContinuesExactly(t *testing.T) {
 				sub, len(got), len(rest[sub]), slices.Equal(got, rest[sub]))
 		}
 	}
+	// Unreadable, invalid or doubled positions are refused.
+	for _, c := range []struct {
+		positions [][]byte
+		want      string
+	}{
+		{[][]byte{[]byte("x")}, "table v: checkpointed position 0 of the vehicles source is not readable"},
+		{[][]byte{[]byte(`{"subtask":2,"parallelism":2}`)}, "not valid: subtask 2 of 2"},
+		{[][]byte{positions[0], positions[0]}, "two positions of vehicles subtask 0"},
+	} {
+		err := newSrc().(runtime.CheckpointedSource).RestorePositions(c.positions)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("RestorePositions(%q): %v, want an error with %q", c.positions, err, c.want)
+		}
+	}
 	// Another parallelism is refused.
 	src := newSrc()
 	if err := src.(runtime.CheckpointedSource).RestorePositions(positions); err != nil {
