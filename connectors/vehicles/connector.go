@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -52,7 +53,7 @@ const (
 )
 
 var options = []connectors.Option{
-	{Key: "vehicles", Type: connectors.Int, Default: "1000", Min: "1", Max: "10000000",
+	{Key: "vehicles", Type: connectors.Int, Default: "1000", Min: "1", Max: "1000000",
 		Doc: "number of vehicles; each reports one row per interval"},
 	{Key: "bbox", Type: connectors.String, Default: defaultBBox, Parse: parseBBox,
 		Doc: "`minLon,minLat,maxLon,maxLat` (degrees) the vehicles stay in; the default is Berlin"},
@@ -182,7 +183,12 @@ func parse(t connectors.Table) (*config, error) {
 			}
 		}
 		if c < 0 {
-			return nil, fmt.Errorf("table %s: column %s: the vehicles connector has no such column; its columns are %s", t.Name, f.Name, knownDoc)
+			names := make([]string, len(known))
+			for i, k := range known {
+				names[i] = k.name
+			}
+			return nil, fmt.Errorf("table %s: column %s: the vehicles connector has no such column%s; its columns are %s",
+				t.Name, f.Name, suggest.Hint(strings.ToLower(f.Name), names), knownDoc)
 		}
 		if prev, dup := seen[c]; dup {
 			return nil, fmt.Errorf("table %s: columns %s and %s are the same column", t.Name, prev, f.Name)

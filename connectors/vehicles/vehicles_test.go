@@ -407,6 +407,8 @@ func TestOptionErrors(t *testing.T) {
 		{all, []string{"vehicle", "10"}, []string{`"vehicle"`, `"vehicles"`}},
 		{runtime.NewSchema(runtime.Field{Name: "altitude", Type: runtime.Double}), nil,
 			[]string{"column altitude", "id VARCHAR or BIGINT, lat DOUBLE, lon DOUBLE, speed DOUBLE, heading DOUBLE, ts TIMESTAMP(3)"}},
+		{runtime.NewSchema(runtime.Field{Name: "speeed", Type: runtime.Double}), nil, []string{"column speeed", `did you mean "speed"`}},
+		{all, []string{"vehicles", "1000001"}, []string{`"vehicles"`, "1000000"}},
 		{runtime.NewSchema(runtime.Field{Name: "lat", Type: runtime.Int}), nil, []string{"column lat is INT", "lat DOUBLE"}},
 		{runtime.NewSchema(runtime.Field{Name: "ts", Type: runtime.BigInt}), nil, []string{"column ts is BIGINT", "ts TIMESTAMP(3)"}},
 	} {
