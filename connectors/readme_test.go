@@ -21,6 +21,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/print"
 	"github.com/sluicehq/sluice/connectors/sns"
 	_ "github.com/sluicehq/sluice/connectors/store"
+	_ "github.com/sluicehq/sluice/connectors/vehicles"
 )
 
 var update = flag.Bool("update", false, "rewrite the option tables of README.md from the connectors' specs")

@@ -26,6 +26,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/nexmark"
 	_ "github.com/sluicehq/sluice/connectors/print"
 	_ "github.com/sluicehq/sluice/connectors/store"
+	_ "github.com/sluicehq/sluice/connectors/vehicles"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/sql/catalog"
