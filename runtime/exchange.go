@@ -146,7 +146,7 @@ func (w *writer) send(t int, b *Batch) error {
 	if w.metrics != nil {
 		w.metrics.RowsOut.Add(b.Len())
 	}
-	if !w.targets[t].push(w.lanes[t], Message{Kind: MsgBatch, Batch: b}) {
+	if !w.targets[t].push(w.lanes[t], Message{Kind: MsgBatch, Batch: b}, w.clock()) {
 		b.Release()
 		return errStopped
 	}
@@ -157,23 +157,31 @@ func (w *writer) send(t int, b *Batch) error {
 // forward edge).
 func (w *writer) control(m Message) error {
 	if w.part == Forward {
-		if !w.targets[w.self].push(w.lanes[w.self], m) {
+		if !w.targets[w.self].push(w.lanes[w.self], m, w.clock()) {
 			return errStopped
 		}
 		return nil
 	}
 	if w.part == Global {
-		if !w.targets[0].push(w.lanes[0], m) {
+		if !w.targets[0].push(w.lanes[0], m, w.clock()) {
 			return errStopped
 		}
 		return nil
 	}
 	for t := range w.targets {
-		if !w.targets[t].push(w.lanes[t], m) {
+		if !w.targets[t].push(w.lanes[t], m, w.clock()) {
 			return errStopped
 		}
 	}
 	return nil
+}
+
+// clock is the busy/idle/backpressured clock of the sending subtask.
+func (w *writer) clock() *taskClock {
+	if w.metrics == nil {
+		return nil
+	}
+	return w.metrics.clock.Load()
 }
 
 func (w *writer) cursor(p int) []int32 {

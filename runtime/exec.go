@@ -102,6 +102,10 @@ type task struct {
 	// have published, and where the warning goes (see checkPublished).
 	dupes dupPolicy
 	align *metrics.Histogram
+	// clock: busy, backpressured and idle time. Allocated on its own:
+	// the metrics that point to it must not keep the task (and through
+	// it the metrics set) alive.
+	clock *taskClock
 }
 
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
@@ -583,6 +587,14 @@ func wrap(n *node, err error) error {
 // --- the task loop ---
 
 func (t *task) run(ctx context.Context) (err error) {
+	t.clock = new(taskClock)
+	t.clock.start.Store(time.Now().UnixNano())
+	for _, n := range t.nodes {
+		if n.metrics != nil {
+			n.metrics.clock.Store(t.clock)
+		}
+	}
+	defer func() { t.clock.end.Store(time.Now().UnixNano()) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = wrap(t.root, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
@@ -866,12 +878,19 @@ func (t *task) runSource(ctx context.Context) error {
 			} else {
 				wait.Reset(d)
 			}
+			t0 := time.Now()
+			var b Barrier
+			var barrier bool
 			select {
 			case <-ctx.Done():
 				return errStopped
 			case <-wait.C:
 			case <-t.timers.channel(now):
-			case b := <-t.barriers:
+			case b = <-t.barriers:
+				barrier = true
+			}
+			t.clock.addIdle(time.Since(t0))
+			if barrier {
 				if err := t.injectBarrier(b); err != nil {
 					return err
 				}
@@ -903,11 +922,21 @@ func (t *task) runInbox(ctx context.Context) error {
 	nArrived := 0
 	var buf []pending
 	for {
+		// Try without waiting first: the clock is read only when the
+		// task has nothing to do.
 		select {
 		case <-ctx.Done():
 			return errStopped
 		case <-ib.wake:
-		case <-t.timers.channel(time.Now().UnixMilli()):
+		default:
+			t0 := time.Now()
+			select {
+			case <-ctx.Done():
+				return errStopped
+			case <-ib.wake:
+			case <-t.timers.channel(t0.UnixMilli()):
+			}
+			t.clock.addIdle(time.Since(t0))
 		}
 		if err := t.fireTimers(); err != nil {
 			return err

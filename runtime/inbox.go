@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"sync"
+	"time"
 )
 
 // inbox is the input of one subtask: one lane per upstream channel
@@ -44,18 +45,23 @@ func signal(c chan struct{}) {
 }
 
 // push appends m to lane l, waiting while the lane holds limit rows or more.
-// It returns false when the job is stopping.
-func (ib *inbox) push(l int, m Message) bool {
+// It returns false when the job is stopping. The time it waits is added
+// to the backpressured time of clk (nil: not measured); the wall clock is
+// read only when it must wait.
+func (ib *inbox) push(l int, m Message, clk *taskClock) bool {
 	ln := ib.lanes[l]
 	n := m.rows()
 	ib.mu.Lock()
 	for ln.rows > 0 && ln.rows+n > ln.limit {
 		ib.mu.Unlock()
+		t0 := time.Now()
 		select {
 		case <-ln.space:
 		case <-ib.done:
+			clk.addBackpressured(time.Since(t0))
 			return false
 		}
+		clk.addBackpressured(time.Since(t0))
 		ib.mu.Lock()
 	}
 	ln.msgs = append(ln.msgs, m)

@@ -28,8 +28,63 @@ type OperatorMetrics struct {
 	stateBytes atomic.Int64 // when the job ended: see StateSizer
 	watermark  atomic.Int64
 
+	// clock is the time clock of the task (goroutine) that runs the
+	// subtask, shared by the operators fused into it; nil before a run.
+	clock atomic.Pointer[taskClock]
+
 	job, operator string // of the labels, for Stats
 	subtask       int
+}
+
+// taskClock splits the wall time of one task (a goroutine running a source
+// or an input-driven operator with its fused chain) into idle time (waiting
+// for input), backpressured time (waiting for room in a downstream lane)
+// and busy time (the rest). Only blocking waits are timed, so a task that
+// never waits reads no clock. Nanoseconds, in atomics: read at any time.
+type taskClock struct {
+	start, end    atomic.Int64 // unix ns; end is 0 while the task runs
+	idle          atomic.Int64
+	backpressured atomic.Int64
+}
+
+func (c *taskClock) addIdle(d time.Duration) {
+	if c != nil {
+		c.idle.Add(int64(d))
+	}
+}
+
+func (c *taskClock) addBackpressured(d time.Duration) {
+	if c != nil {
+		c.backpressured.Add(int64(d))
+	}
+}
+
+// times returns the busy, backpressured and idle time of the task so far.
+func (c *taskClock) times() (busy, backpressured, idle time.Duration) {
+	if c == nil {
+		return 0, 0, 0
+	}
+	start := c.start.Load()
+	if start == 0 {
+		return 0, 0, 0
+	}
+	end := c.end.Load()
+	if end == 0 {
+		end = time.Now().UnixNano()
+	}
+	backpressured = time.Duration(c.backpressured.Load())
+	idle = time.Duration(c.idle.Load())
+	busy = max(0, time.Duration(end-start)-backpressured-idle)
+	return busy, backpressured, idle
+}
+
+// Times returns how long the subtask has been busy (processing),
+// backpressured (blocked sending to a full downstream lane) and idle
+// (waiting for input) in its current run, live while the job runs. The
+// operators fused into one task share its times. Rates per second come
+// from two readings, as Flink's busyTimeMsPerSecond and its siblings.
+func (m *OperatorMetrics) Times() (busy, backpressured, idle time.Duration) {
+	return m.clock.Load().times()
 }
 
 // SetStateKeys records how many keys the operator holds in state.
@@ -74,6 +129,9 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 		}
 		set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })
 		set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 { return m.watermarkLag().Seconds() })
+		set.GetOrCreateGauge("sluice_operator_busy_seconds_total"+labels, func() float64 { b, _, _ := m.Times(); return b.Seconds() })
+		set.GetOrCreateGauge("sluice_operator_backpressured_seconds_total"+labels, func() float64 { _, bp, _ := m.Times(); return bp.Seconds() })
+		set.GetOrCreateGauge("sluice_operator_idle_seconds_total"+labels, func() float64 { _, _, i := m.Times(); return i.Seconds() })
 		return m
 	})
 	// A new run of the job (a restart) starts from nothing.

@@ -25,6 +25,48 @@ type OperatorStats struct {
 	// WatermarkLag is how far the operator's watermark is behind the wall
 	// clock (0 before its first watermark and after its last).
 	WatermarkLag time.Duration
+	// Busy, Backpressured and Idle are the times of the subtasks, summed
+	// (see SubtaskStats).
+	Busy, Backpressured, Idle time.Duration
+}
+
+// SubtaskStats are the counters and times of one operator subtask at one
+// moment. Busy is time spent processing, Backpressured time blocked sending
+// to a full downstream lane, Idle time waiting for input; the three add up
+// to the wall time of the subtask's current run. Operators fused into one
+// task (a chain of forward edges) share its times. Two readings give the
+// per-second rates (Flink's busyTimeMsPerSecond and its siblings).
+type SubtaskStats struct {
+	Job, Operator             string
+	Subtask                   int
+	RowsIn, RowsOut           uint64
+	Busy, Backpressured, Idle time.Duration
+}
+
+// Subtasks reads the counters and times of every operator subtask whose
+// metrics are in set, live while the job runs, sorted by job, operator and
+// subtask. It is safe for concurrent use.
+func Subtasks(set *metrics.Set) []SubtaskStats {
+	var out []SubtaskStats
+	for _, v := range liveValues(set) {
+		m, ok := v.(*OperatorMetrics)
+		if !ok {
+			continue
+		}
+		busy, bp, idle := m.Times()
+		out = append(out, SubtaskStats{Job: m.job, Operator: m.operator, Subtask: m.subtask,
+			RowsIn: m.RowsIn.Get(), RowsOut: m.RowsOut.Get(), Busy: busy, Backpressured: bp, Idle: idle})
+	}
+	slices.SortFunc(out, func(a, b SubtaskStats) int {
+		if c := strings.Compare(a.Job, b.Job); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Operator, b.Operator); c != 0 {
+			return c
+		}
+		return a.Subtask - b.Subtask
+	})
+	return out
 }
 
 // JobStats is a snapshot of the operators of the jobs whose metrics are in
@@ -58,6 +100,10 @@ func Stats(set *metrics.Set) JobStats {
 		s.StateKeys += m.StateKeys()
 		s.StateBytes += m.StateBytes()
 		s.WatermarkLag = max(s.WatermarkLag, m.watermarkLag())
+		busy, bp, idle := m.Times()
+		s.Busy += busy
+		s.Backpressured += bp
+		s.Idle += idle
 	}
 	out := make(JobStats, 0, len(byOp))
 	for _, s := range byOp {
@@ -96,6 +142,9 @@ func (s JobStats) Total() OperatorStats {
 		t.StateKeys += o.StateKeys
 		t.StateBytes += o.StateBytes
 		t.WatermarkLag = max(t.WatermarkLag, o.WatermarkLag)
+		t.Busy += o.Busy
+		t.Backpressured += o.Backpressured
+		t.Idle += o.Idle
 	}
 	return t
 }
