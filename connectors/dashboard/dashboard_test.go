@@ -1,0 +1,431 @@
+package dashboard
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluicehq/sluice/connectors"
+	_ "github.com/sluicehq/sluice/connectors/datagen"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/sql"
+)
+
+// run compiles and runs a job at parallelism par.
+func run(t testing.TB, job string, par int) {
+	t.Helper()
+	plan, err := sql.Compile(job, sql.Options{File: "job.sql", Parallelism: par})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: par}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const source = `CREATE TABLE src (id INT) WITH ('connector' = 'datagen', 'fields.id.kind' = 'sequence', 'fields.id.end' = '%d');
+`
+
+// getSnapshot fetches /api/v1/dashboards/{id} over HTTP.
+func getSnapshot(t testing.TB, url, id string) Snapshot {
+	t.Helper()
+	resp, err := http.Get(url + "/api/v1/dashboards/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", id, resp.Status)
+	}
+	var s Snapshot
+	d := json.NewDecoder(resp.Body)
+	d.UseNumber()
+	if err := d.Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sorted renders rows as sorted strings, to compare multisets.
+func sorted(rows [][]any) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprintf("%v", r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSnapshotEqualsAppendResult: an append job's rows are the snapshot,
+// at parallelism 1 and 3.
+func TestSnapshotEqualsAppendResult(t *testing.T) {
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	for _, par := range []int{1, 3} {
+		run(t, fmt.Sprintf(source, 999)+`CREATE TABLE app (id INT, k BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'table', 'retain' = '5000 rows');
+INSERT INTO app SELECT id, id % 7 FROM src;`, par)
+		var want [][]any
+		for i := range 1000 {
+			want = append(want, []any{i, i % 7})
+		}
+		if got, w := sorted(getSnapshot(t, srv.URL, "app").Rows), sorted(want); !slices.Equal(got, w) {
+			t.Errorf("parallelism %d: %d rows, want %d", par, len(got), len(w))
+		}
+	}
+}
+
+// TestUpdatingGroupByRetractionsRemoveRows: an updating GROUP BY shows only
+// each group's current row; its retractions removed the earlier ones.
+func TestUpdatingGroupByRetractionsRemoveRows(t *testing.T) {
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	for _, par := range []int{1, 2} {
+		run(t, fmt.Sprintf(source, 9999)+`CREATE TABLE grp (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'bar', 'x' = 'k', 'y' = 'n,s');
+INSERT INTO grp SELECT id % 7, COUNT(*), SUM(CAST(id AS BIGINT)) FROM src GROUP BY id % 7;`, par)
+		n, s := make([]int, 7), make([]int, 7)
+		for i := range 10000 {
+			n[i%7]++
+			s[i%7] += i
+		}
+		var want [][]any
+		for k := range 7 {
+			want = append(want, []any{k, n[k], s[k]})
+		}
+		snap := getSnapshot(t, srv.URL, "grp")
+		if got, w := sorted(snap.Rows), sorted(want); !slices.Equal(got, w) {
+			t.Errorf("parallelism %d: snapshot %v, want %v", par, got, w)
+		}
+	}
+}
+
+// event is one parsed Server-Sent Event.
+type event struct {
+	name string
+	data string
+}
+
+// readEvents reads events from an events stream until ctx ends.
+func readEvents(ctx context.Context, url string, out chan<- event) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 64<<20)
+	var ev event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			ev.name = line[len("event: "):]
+		case strings.HasPrefix(line, "data: "):
+			ev.data = line[len("data: "):]
+		case line == "" && ev.name != "":
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return nil
+			}
+			ev = event{}
+		}
+	}
+	return nil
+}
+
+// apply applies an event to a multiset of rows, returning its version.
+func apply(t *testing.T, rows map[string]int, ev event) int64 {
+	t.Helper()
+	switch ev.name {
+	case "snapshot":
+		var s Snapshot
+		if err := json.Unmarshal([]byte(ev.data), &s); err != nil {
+			t.Fatal(err)
+		}
+		clear(rows)
+		for _, r := range s.Rows {
+			rows[fmt.Sprintf("%v", r)]++
+		}
+		return s.Version
+	case "delta":
+		var d Delta
+		if err := json.Unmarshal([]byte(ev.data), &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range d.Removed {
+			k := fmt.Sprintf("%v", r)
+			if rows[k]--; rows[k] == 0 {
+				delete(rows, k)
+			}
+		}
+		for _, r := range d.Added {
+			rows[fmt.Sprintf("%v", r)]++
+		}
+		return d.Version
+	}
+	t.Fatalf("unknown event %q", ev.name)
+	return 0
+}
+
+// TestEventsDeliverSnapshotThenDeltas: a client subscribed before an
+// updating job gets a snapshot and then deltas whose application equals the
+// final snapshot.
+func TestEventsDeliverSnapshotThenDeltas(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	job := fmt.Sprintf(source, 49999) + `CREATE TABLE ev (k BIGINT, n BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'bar', 'x' = 'k', 'y' = 'n', 'retain' = '100 rows');
+INSERT INTO ev SELECT id % 13, COUNT(*) FROM src GROUP BY id % 13;`
+	plan, err := sql.Compile(job, sql.Options{File: "job.sql", Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan event, 1000)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = readEvents(ctx, srv.URL+"/api/v1/dashboards/ev/events", events) })
+	rows := map[string]int{}
+	first := <-events
+	if first.name != "snapshot" {
+		t.Fatalf("first event %q, want snapshot", first.name)
+	}
+	apply(t, rows, first)
+	if err := runtime.Run(context.Background(), plan.Graph, runtime.Options{Parallelism: 2}); err != nil {
+		t.Fatal(err)
+	}
+	final := getSnapshot(t, srv.URL, "ev")
+	deltas := 0
+	for v := int64(-1); v != final.Version; {
+		select {
+		case ev := <-events:
+			deltas++
+			v = apply(t, rows, ev)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no event reached version %d", final.Version)
+		}
+	}
+	if deltas == 0 {
+		t.Error("no delta events")
+	}
+	want := map[string]int{}
+	for _, r := range final.Rows {
+		want[fmt.Sprintf("%v", r)]++
+	}
+	if len(want) != 13 || fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("applied events give %v, want %v", rows, want)
+	}
+	cancel()
+	wg.Wait()
+	srv.CloseClientConnections()
+}
+
+// testBoard builds a dashboard of (k INT, v BIGINT) rows in hub h.
+func testBoard(t testing.TB, h *Hub, id string, opts map[string]string, pk ...string) *Dashboard {
+	t.Helper()
+	o := map[string]string{"connector": "dashboard", "chart": "table"}
+	for k, v := range opts {
+		o[k] = v
+	}
+	d, err := build(connectors.Table{Name: id, Schema: schema(), Options: o, PrimaryKey: pk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.add(d)
+	return d
+}
+
+func schema() *runtime.Schema {
+	return runtime.NewSchema(runtime.Field{Name: "k", Type: runtime.Int}, runtime.Field{Name: "v", Type: runtime.BigInt})
+}
+
+func batch(kind runtime.RowKind, rows ...[2]int64) *runtime.Batch {
+	b := &runtime.Batch{Schema: schema(), Cols: []runtime.Vector{{Type: runtime.Int}, {Type: runtime.BigInt}}}
+	for _, r := range rows {
+		b.Cols[0].AppendInt(r[0])
+		b.Cols[1].AppendInt(r[1])
+		b.Kinds = append(b.Kinds, kind)
+		b.N++
+	}
+	return b
+}
+
+// TestEventsAreCoalesced: a thousand writes in a second reach a client in
+// at most about ten events.
+func TestEventsAreCoalesced(t *testing.T) {
+	h := NewHub()
+	d := testBoard(t, h, "co", nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan event, 10000)
+	go func() { _ = readEvents(ctx, srv.URL+"/api/v1/dashboards/co/events", events) }()
+	<-events // the snapshot
+	start := time.Now()
+	for i := range 1000 {
+		d.write(batch(runtime.Insert, [2]int64{int64(i), 1}))
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	time.Sleep(300 * time.Millisecond)
+	n, added := 0, 0
+	for len(events) > 0 {
+		ev := <-events
+		var dl Delta
+		if err := json.Unmarshal([]byte(ev.data), &dl); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		added += len(dl.Added)
+	}
+	if limit := int(elapsed/(100*time.Millisecond)) + 3; n > limit {
+		t.Errorf("%d events in %v, want at most %d", n, elapsed, limit)
+	}
+	if added != 1000 {
+		t.Errorf("events added %d rows, want 1000", added)
+	}
+}
+
+// TestRetainKeepsNewestRows: beyond 'retain' the oldest rows go.
+func TestRetainKeepsNewestRows(t *testing.T) {
+	d := testBoard(t, NewHub(), "re", map[string]string{"retain": "3 rows"})
+	for i := range 10 {
+		d.write(batch(runtime.Insert, [2]int64{int64(i), 0}))
+	}
+	if got := fmt.Sprint(d.Snapshot().Rows); got != "[[7 0] [8 0] [9 0]]" {
+		t.Errorf("rows %s, want the last three", got)
+	}
+}
+
+// TestPrimaryKeyReplacesRowsAndRetractionsRemoveOneCopy: with a PRIMARY KEY
+// a row replaces its key's; without, -U removes one copy of a multiset.
+func TestPrimaryKeyReplacesRowsAndRetractionsRemoveOneCopy(t *testing.T) {
+	d := testBoard(t, NewHub(), "pk", nil, "k")
+	d.write(batch(runtime.Insert, [2]int64{1, 1}, [2]int64{2, 1}))
+	d.write(batch(runtime.UpdateAfter, [2]int64{1, 5}))
+	d.write(batch(runtime.Delete, [2]int64{2, 1}))
+	if got := fmt.Sprint(d.Snapshot().Rows); got != "[[1 5]]" {
+		t.Errorf("keyed rows %s, want [[1 5]]", got)
+	}
+	m := testBoard(t, NewHub(), "ms", nil)
+	m.write(batch(runtime.Insert, [2]int64{1, 1}, [2]int64{1, 1}, [2]int64{2, 2}))
+	m.write(batch(runtime.UpdateBefore, [2]int64{1, 1}))
+	if got := fmt.Sprint(m.Snapshot().Rows); got != "[[1 1] [2 2]]" {
+		t.Errorf("multiset rows %s, want [[1 1] [2 2]]", got)
+	}
+}
+
+// TestOptionErrorsNameTheOption: bad options and columns are errors
+// naming the option, with did-you-mean for a column.
+func TestOptionErrorsNameTheOption(t *testing.T) {
+	sch := runtime.NewSchema(runtime.Field{Name: "ts", Type: runtime.Timestamp}, runtime.Field{Name: "name", Type: runtime.Varchar}, runtime.Field{Name: "price", Type: runtime.Double})
+	for _, c := range []struct {
+		opts map[string]string
+		want string
+	}{
+		{map[string]string{"chart": "pie"}, `option "chart"`},
+		{map[string]string{"chart": "line", "x": "ts"}, `option "y": a line chart needs it`},
+		{map[string]string{"chart": "line", "x": "ts", "y": "prize"}, `did you mean`},
+		{map[string]string{"chart": "line", "x": "ts", "y": "name"}, `option "y": column name is VARCHAR, not a number`},
+		{map[string]string{"chart": "line", "x": "name", "y": "price"}, `option "x": column name is VARCHAR, not a TIMESTAMP or number`},
+		{map[string]string{"chart": "table", "retain": "10 min"}, `option "retain"`},
+		{map[string]string{"chart": "map", "value": "price"}, `option "cell"`},
+		{map[string]string{"chart": "table", "x": "ts"}, `option "x"`},
+	} {
+		c.opts["connector"] = "dashboard"
+		_, err := build(connectors.Table{Name: "d", Schema: sch, Options: c.opts})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want %s", c.opts, err, c.want)
+		}
+	}
+}
+
+// TestJSONValues: BIGINT beyond 2^53 is a string, DECIMAL a string,
+// TIMESTAMP epoch ms, NULL null.
+func TestJSONValues(t *testing.T) {
+	for _, c := range []struct {
+		v    runtime.Value
+		want string
+	}{
+		{runtime.IntValue(1 << 60), `"1152921504606846976"`},
+		{runtime.IntValue(42), `42`},
+		{runtime.TimeValue(1700000000000), `1700000000000`},
+		{runtime.Value{Type: runtime.DecimalType(10, 2), I: 12345}, `"123.45"`},
+		{runtime.Value{Type: runtime.Varchar, Null: true}, `null`},
+		{runtime.FloatValue(1.5), `1.5`},
+	} {
+		b, _ := json.Marshal(jsonValue(c.v))
+		if string(b) != c.want {
+			t.Errorf("%v: %s, want %s", c.v, b, c.want)
+		}
+	}
+}
+
+// TestStalledClientsDoNotBlockTheJob: five clients that never read do not
+// stop a job from finishing, and the dashboard gets every row.
+func TestStalledClientsDoNotBlockTheJob(t *testing.T) {
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	job := fmt.Sprintf(source, 199999) + `CREATE TABLE st (id INT, k BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'table', 'retain' = '100000 rows');
+INSERT INTO st SELECT id, id % 7 FROM src;`
+	run(t, job, 2) // registers the dashboard
+	var conns []net.Conn
+	for range 5 {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /api/v1/dashboards/st/events HTTP/1.1\r\nHost: x\r\n\r\n")
+		conns = append(conns, c)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	run(t, job, 2)
+	if n := len(getSnapshot(t, srv.URL, "st").Rows); n != 100000 {
+		t.Errorf("%d rows, want 100000", n)
+	}
+}
+
+// TestListShowsColumnsAndUnknownIsNotFound.
+func TestListShowsColumnsAndUnknownIsNotFound(t *testing.T) {
+	h := NewHub()
+	testBoard(t, h, "li", map[string]string{"title": "Live"})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/dashboards")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []Meta
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if err != nil || len(list) != 1 || list[0].Title != "Live" || fmt.Sprint(list[0].Columns) != "[{k INT} {v BIGINT}]" {
+		t.Errorf("list %+v (%v)", list, err)
+	}
+	resp, err = http.Get(srv.URL + "/api/v1/dashboards/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("unknown dashboard: %s, want 404", resp.Status)
+	}
+}
