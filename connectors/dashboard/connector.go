@@ -17,7 +17,7 @@ type factory struct{}
 func (factory) Name() string { return "dashboard" }
 
 var options = []connectors.Option{
-	{Key: "chart", Type: connectors.Enum, Required: true, Values: []string{"line", "bar", "table", "number", "map"}, Doc: "how the page draws the rows"},
+	{Key: "chart", Type: connectors.Enum, Required: true, Values: []string{"line", "bar", "table", "number", "map"}, Doc: "`line`, `bar`, `table`, `number` or `map`: how the page draws the rows"},
 	{Key: "title", DefaultDoc: "the table name", Doc: "the dashboard's title"},
 	{Key: "x", Type: connectors.Column, With: "chart=line|bar", Doc: "the horizontal axis: a TIMESTAMP or numeric column (line), any column (bar)"},
 	{Key: "y", Type: connectors.Columns, With: "chart=line|bar", Doc: "the numeric columns plotted, separated by commas"},
@@ -105,6 +105,9 @@ func build(t connectors.Table) (*Dashboard, error) {
 		case o.Has("cell") && (o.Has("lat") || o.Has("lon")):
 			return nil, o.Errorf("cell", "give either cell or lat and lon")
 		case o.Has("cell"):
+			if ty := typeOf("cell"); ty != runtime.Varchar {
+				return nil, o.Errorf("cell", "column %s is %s, not a VARCHAR", t.Schema.Fields[o.Column("cell")].Name, ty)
+			}
 		case o.Has("lat") != o.Has("lon"):
 			return nil, o.Errorf("lat", "lat and lon go together")
 		case o.Has("lat"):

@@ -345,6 +345,9 @@ func TestOptionErrorsNameTheOption(t *testing.T) {
 		{map[string]string{"chart": "line", "x": "name", "y": "price"}, `option "x": column name is VARCHAR, not a TIMESTAMP or number`},
 		{map[string]string{"chart": "table", "retain": "10 min"}, `option "retain"`},
 		{map[string]string{"chart": "map", "value": "price"}, `option "cell"`},
+		{map[string]string{"chart": "map", "value": "price", "cell": "price"}, `option "cell": column price is DOUBLE, not a VARCHAR`},
+		{map[string]string{"chart": "map", "value": "price", "lat": "price"}, `option "lat": lat and lon go together`},
+		{map[string]string{"chart": "number", "value": "name"}, `option "value": column name is VARCHAR, not a number`},
 		{map[string]string{"chart": "table", "x": "ts"}, `option "x"`},
 	} {
 		c.opts["connector"] = "dashboard"
