@@ -379,32 +379,114 @@ func TestJSONValues(t *testing.T) {
 	}
 }
 
-// TestStalledClientsDoNotBlockTheJob: five clients that never read do not
-// stop a job from finishing, and the dashboard gets every row.
-func TestStalledClientsDoNotBlockTheJob(t *testing.T) {
-	srv := httptest.NewServer(Default)
-	defer srv.Close()
-	job := fmt.Sprintf(source, 199999) + `CREATE TABLE st (id INT, k BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'table', 'retain' = '100000 rows');
-INSERT INTO st SELECT id, id % 7 FROM src;`
-	run(t, job, 2) // registers the dashboard
+// stalled opens n event streams of dashboard id that never read, and
+// waits until the server serves them.
+func stalled(t testing.TB, srv *httptest.Server, id string, n int) []net.Conn {
+	t.Helper()
+	d, ok := Default.Get(id)
+	if !ok {
+		t.Fatalf("no dashboard %s", id)
+	}
+	before := d.clients.Load()
 	var conns []net.Conn
-	for range 5 {
+	for range n {
 		c, err := net.Dial("tcp", srv.Listener.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(c, "GET /api/v1/dashboards/st/events HTTP/1.1\r\nHost: x\r\n\r\n")
+		fmt.Fprintf(c, "GET /api/v1/dashboards/%s/events HTTP/1.1\r\nHost: x\r\n\r\n", id)
 		conns = append(conns, c)
 	}
+	for deadline := time.Now().Add(5 * time.Second); d.clients.Load() < before+int64(n); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d stalled clients connected", d.clients.Load()-before, n)
+		}
+	}
+	return conns
+}
+
+// stallJob is an append job of 200,000 rows into dashboard st.
+const stallJob = `CREATE TABLE st (id INT, k BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'table', 'retain' = '100000 rows');
+INSERT INTO st SELECT id, id % 7 FROM src;`
+
+// runStalled runs stallJob with n stalled clients and returns the rows
+// the dashboard holds.
+func runStalled(t testing.TB, srv *httptest.Server, n int) int {
+	plan, err := sql.Compile(fmt.Sprintf(source, 199999)+stallJob, sql.Options{File: "job.sql", Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := stalled(t, srv, "st", n)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	run(t, job, 2)
-	if n := len(getSnapshot(t, srv.URL, "st").Rows); n != 100000 {
-		t.Errorf("%d rows, want 100000", n)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: 2}); err != nil {
+		t.Fatal(err)
 	}
+	d, _ := Default.Get("st")
+	if c := d.clients.Load(); c < int64(n) {
+		t.Fatalf("%d stalled clients still connected, want %d", c, n)
+	}
+	return len(d.Snapshot().Rows)
+}
+
+// TestStalledClientsDoNotBlockTheJob: five clients that never read do not
+// stop a job from finishing, and the dashboard gets the same rows as
+// without them.
+func TestStalledClientsDoNotBlockTheJob(t *testing.T) {
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	without := runStalled(t, srv, 0)
+	with := runStalled(t, srv, 5)
+	if without != 100000 || with != without {
+		t.Errorf("rows: %d with 5 stalled clients, %d without; want 100000", with, without)
+	}
+}
+
+// BenchmarkJobWithStalledClients: the job's time with 0 and 5 clients that
+// never read (compare the two).
+func BenchmarkJobWithStalledClients(b *testing.B) {
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	for _, n := range []int{0, 5} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			for range b.N {
+				runStalled(b, srv, n)
+			}
+		})
+	}
+}
+
+// TestClientDisconnectAndHubCloseEndStreams: a client that goes away, and
+// every client when the Hub closes, leave no goroutine behind.
+func TestClientDisconnectAndHubCloseEndStreams(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	h := NewHub()
+	d := testBoard(t, h, "dc", nil)
+	srv := httptest.NewServer(h)
+	events := make(chan event, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = readEvents(ctx, srv.URL+"/api/v1/dashboards/dc/events", events) })
+	<-events
+	cancel()
+	wg.Wait()
+	for deadline := time.Now().Add(5 * time.Second); d.clients.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream of a client that went away is still served")
+		}
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	wg.Go(func() { _ = readEvents(ctx, srv.URL+"/api/v1/dashboards/dc/events", events) })
+	<-events
+	h.Close()
+	wg.Wait() // the stream ended: the client's read returned
+	srv.Close()
 }
 
 // TestListShowsColumnsAndUnknownIsNotFound.

@@ -133,6 +133,8 @@ func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
 		fl.Flush()
 		return true
 	}
+	d.clients.Add(1)
+	defer d.clients.Add(-1)
 	snap := d.Snapshot()
 	if !send("snapshot", snap) {
 		return
@@ -140,8 +142,22 @@ func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
 	version := snap.Version
 	heartbeat := time.NewTicker(h.Heartbeat)
 	defer heartbeat.Stop()
-	var last time.Time
+	last := time.Now()
 	for {
+		// At most one event per EventInterval: the changes within it go
+		// in one event.
+		if wait := h.EventInterval - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-h.done:
+				t.Stop()
+				return
+			}
+		}
 		delta, ok, wake, closed := d.since(version)
 		switch {
 		case !ok:
@@ -164,20 +180,6 @@ func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
 		}
 		select {
 		case <-wake:
-			// Coalesce: wait out the rest of the interval, so that every
-			// change within it goes in one event.
-			if wait := h.EventInterval - time.Since(last); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-r.Context().Done():
-					t.Stop()
-					return
-				case <-h.done:
-					t.Stop()
-					return
-				}
-			}
 		case <-heartbeat.C:
 			_ = rc.SetWriteDeadline(time.Now().Add(h.Heartbeat + 5*time.Second))
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {

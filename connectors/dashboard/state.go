@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -38,7 +39,6 @@ type Meta struct {
 // change is one row added or removed.
 type change struct {
 	add bool
-	key string
 	row []any
 }
 
@@ -67,6 +67,8 @@ type Dashboard struct {
 	version int64
 	notify  chan struct{} // closed and replaced on every write
 	closed  bool
+
+	clients atomic.Int64 // open event streams
 }
 
 type orderRef struct {
@@ -96,49 +98,51 @@ type Delta struct {
 // Snapshot returns the current rows, oldest first, and the version.
 func (d *Dashboard) Snapshot() Snapshot {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.snapshotLocked()
-}
-
-func (d *Dashboard) snapshotLocked() Snapshot {
-	es := make([]*entry, 0, len(d.entries))
+	es := make([]entry, 0, len(d.entries))
 	for _, e := range d.entries {
-		es = append(es, e)
+		es = append(es, *e)
 	}
+	rows, version := d.rows, d.version
+	d.mu.Unlock()
 	sort.Slice(es, func(i, j int) bool { return es[i].seq < es[j].seq })
-	rows := make([][]any, 0, d.rows)
+	out := make([][]any, 0, rows)
 	for _, e := range es {
 		for range e.count {
-			rows = append(rows, e.row)
+			out = append(out, e.row)
 		}
 	}
-	return Snapshot{ID: d.Meta.ID, Version: d.version, Rows: rows}
+	return Snapshot{ID: d.Meta.ID, Version: version, Rows: out}
 }
 
 // since returns the changes after version from, or ok false when they are
 // no longer remembered; and a channel closed on the next write.
 func (d *Dashboard) since(from int64) (delta Delta, ok bool, wake <-chan struct{}, closed bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	wake, closed = d.notify, d.closed
 	if from < d.logBase || from > d.version {
+		d.mu.Unlock()
 		return Delta{}, false, wake, closed
 	}
+	// The log's entries never change once appended: net them outside the
+	// lock, so that writers do not wait for readers.
+	log := d.log[from-d.logBase : d.version-d.logBase]
 	delta = Delta{From: from, Version: d.version, Added: [][]any{}, Removed: [][]any{}}
+	d.mu.Unlock()
 	// Net the changes: a row added and removed within the delta is in
 	// neither list, so that Removed and Added apply in any order.
 	net := map[string]int{}
 	var keys []string
 	rows := map[string][]any{}
-	for _, c := range d.log[from-d.logBase:] {
-		if _, ok := rows[c.key]; !ok {
-			rows[c.key] = c.row
-			keys = append(keys, c.key)
+	for _, c := range log {
+		k := rowKey(c.row)
+		if _, ok := rows[k]; !ok {
+			rows[k] = c.row
+			keys = append(keys, k)
 		}
 		if c.add {
-			net[c.key]++
+			net[k]++
 		} else {
-			net[c.key]--
+			net[k]--
 		}
 	}
 	for _, k := range keys {
@@ -154,7 +158,7 @@ func (d *Dashboard) since(from int64) (delta Delta, ok bool, wake <-chan struct{
 
 func (d *Dashboard) record(add bool, row []any) {
 	d.version++
-	d.log = append(d.log, change{add, rowKey(row), row})
+	d.log = append(d.log, change{add, row})
 	if len(d.log) > maxLog {
 		n := len(d.log) - maxLog/2
 		d.log = append(d.log[:0:0], d.log[n:]...)
