@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -512,5 +514,57 @@ func TestListShowsColumnsAndUnknownIsNotFound(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown dashboard: %s, want 404", resp.Status)
+	}
+}
+
+// needSQLite returns the sqlite3 binary, skipping (or, with
+// SLUICE_REQUIRE_TOOLS=1, failing) when it is not installed.
+func needSQLite(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("sqlite3")
+	if err != nil {
+		const msg = "sqlite3 not installed: apt-get install -y sqlite3"
+		if os.Getenv("SLUICE_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s (SLUICE_REQUIRE_TOOLS=1 requires it)", msg)
+		}
+		t.Skip("SKIPPING THE TEST AGAINST SQLITE: " + msg)
+	}
+	return path
+}
+
+// TestUpdatingTopNShowsCurrentRanking: an updating Top-N (whose rows are
+// retracted as better ones arrive) shows the final top 3 of each group,
+// as sqlite3 computes it, at parallelism 1 and 2.
+func TestUpdatingTopNShowsCurrentRanking(t *testing.T) {
+	sqlite := needSQLite(t)
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	const n = 5000
+	out, err := exec.Command(sqlite, ":memory:", fmt.Sprintf(`WITH RECURSIVE src(id) AS (SELECT 0 UNION ALL SELECT id + 1 FROM src WHERE id < %d)
+SELECT k, id FROM (SELECT id %% 5 AS k, id, ROW_NUMBER() OVER (PARTITION BY id %% 5 ORDER BY (id * 7919) %% 1000 DESC, id) AS rn FROM src) WHERE rn <= 3;`, n-1)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]any
+	for _, line := range strings.Fields(string(out)) {
+		var k, id int
+		if _, err := fmt.Sscanf(line, "%d|%d", &k, &id); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, []any{k, id})
+	}
+	if len(want) != 15 {
+		t.Fatalf("sqlite3 gave %d rows, want 15", len(want))
+	}
+	for _, par := range []int{1, 2} {
+		run(t, fmt.Sprintf(source, n-1)+`CREATE TABLE top (k BIGINT, id INT) WITH ('connector' = 'dashboard', 'chart' = 'table');
+INSERT INTO top SELECT k, id FROM (SELECT id % 5 AS k, id, ROW_NUMBER() OVER (PARTITION BY id % 5 ORDER BY (id * 7919) % 1000 DESC, id) AS rn FROM src) WHERE rn <= 3;`, par)
+		snap := getSnapshot(t, srv.URL, "top")
+		if got, w := sorted(snap.Rows), sorted(want); !slices.Equal(got, w) {
+			t.Errorf("parallelism %d: snapshot %v, want %v", par, got, w)
+		}
+		if snap.Version <= int64(len(want)) {
+			t.Errorf("parallelism %d: version %d: no row was retracted", par, snap.Version)
+		}
 	}
 }
