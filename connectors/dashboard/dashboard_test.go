@@ -568,3 +568,31 @@ INSERT INTO top SELECT k, id FROM (SELECT id % 5 AS k, id, ROW_NUMBER() OVER (PA
 		}
 	}
 }
+
+// TestIdleStreamSendsHeartbeats: an idle stream carries heartbeat comments.
+func TestIdleStreamSendsHeartbeats(t *testing.T) {
+	h := NewHub()
+	h.Heartbeat = 50 * time.Millisecond
+	testBoard(t, h, "hb", nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/dashboards/hb/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	beats := 0
+	for beats < 2 && sc.Scan() {
+		if sc.Text() == ": heartbeat" {
+			beats++
+		}
+	}
+	if beats < 2 {
+		t.Errorf("%d heartbeats before the stream ended", beats)
+	}
+}
