@@ -596,3 +596,22 @@ func TestIdleStreamSendsHeartbeats(t *testing.T) {
 		t.Errorf("%d heartbeats before the stream ended", beats)
 	}
 }
+
+// TestClientFarBehindGetsASnapshot: changes beyond what a dashboard
+// remembers are not served as a delta (the stream sends a snapshot), and
+// the memory of changes stays bounded.
+func TestClientFarBehindGetsASnapshot(t *testing.T) {
+	d := testBoard(t, NewHub(), "fb", map[string]string{"retain": "100000 rows"})
+	for i := range 3 * maxLog {
+		d.write(batch(runtime.Insert, [2]int64{int64(i), 0}))
+	}
+	if _, ok, _, _ := d.since(0); ok {
+		t.Error("a delta from version 0 after 3×maxLog changes")
+	}
+	if dl, ok, _, _ := d.since(d.Snapshot().Version - 10); !ok || len(dl.Added) != 10 {
+		t.Errorf("recent delta: ok %v, %d rows added, want 10", ok, len(dl.Added))
+	}
+	if len(d.log) > maxLog {
+		t.Errorf("%d changes remembered, want at most %d", len(d.log), maxLog)
+	}
+}
