@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/alarm"
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
+	_ "github.com/sluicehq/sluice/connectors/dashboard"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
 	_ "github.com/sluicehq/sluice/connectors/delivery"
 	_ "github.com/sluicehq/sluice/connectors/file"
