@@ -7,7 +7,7 @@ import (
 
 // BenchmarkParseQuery parses Nexmark's q5, its longest query.
 func BenchmarkParseQuery(b *testing.B) {
-	src, err := os.ReadFile("testdata/nexmark/q5.sql")
+	src, err := os.ReadFile("../../bench/nexmark/queries/q5.sql")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func queryCorpus(tb testing.TB) []string {
 			return true
 		})
 	}
-	for _, g := range []string{"testdata/nexmark/*.sql", "../testdata/*.sql", "../testdata/errors/*.sql", "../../README.md"} {
+	for _, g := range []string{"testdata/nexmark/*.sql", nexmarkQueries, "../testdata/*.sql", "../testdata/errors/*.sql", "../../README.md"} {
 		m, _ := filepath.Glob(g)
 		for _, f := range m {
 			src, err := os.ReadFile(f)

@@ -116,11 +116,19 @@ func queriesOf(t *testing.T, src string) (texts []string, at []Pos) {
 	return texts, at
 }
 
+// nexmarkQueries are the Nexmark queries as the benchmark runs them. Those
+// whose Flink text the benchmark changes (q10's output path, q13's legacy
+// side-table options) are also kept as Flink writes them, in
+// testdata/nexmark/q*_flink.sql.
+const nexmarkQueries = "../../bench/nexmark/queries/q*.sql"
+
 func TestParseNexmarkQueries(t *testing.T) {
-	files, err := filepath.Glob("testdata/nexmark/q*.sql")
+	files, err := filepath.Glob(nexmarkQueries)
 	if err != nil || len(files) != 23 {
 		t.Fatalf("want the 23 Nexmark queries q0–q22, have %d (%v)", len(files), err)
 	}
+	flink, _ := filepath.Glob("testdata/nexmark/q*_flink.sql")
+	files = append(files, flink...)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
