@@ -136,6 +136,50 @@ func (v *Vector) AppendFrom(src *Vector, i int) {
 	}
 }
 
+// AppendRows appends rows rows of src, which must have the same physical
+// type, in their order.
+func (v *Vector) AppendRows(src *Vector, rows []int32) {
+	n0 := v.Len()
+	switch v.Type.Physical() {
+	case PhysFloat:
+		for _, r := range rows {
+			v.F64 = append(v.F64, src.F64[r])
+		}
+	case PhysString:
+		for _, r := range rows {
+			v.Str = append(v.Str, src.Str[r])
+		}
+	default:
+		for _, r := range rows {
+			v.I64 = append(v.I64, src.I64[r])
+		}
+	}
+	if src.Null == nil {
+		if v.Null != nil {
+			for range rows {
+				v.Null = append(v.Null, false)
+			}
+		}
+		return
+	}
+	if v.Null == nil {
+		null := false
+		for _, r := range rows {
+			if src.Null[r] {
+				null = true
+				break
+			}
+		}
+		if !null {
+			return
+		}
+		v.Null = make([]bool, n0, n0+len(rows))
+	}
+	for _, r := range rows {
+		v.Null = append(v.Null, src.Null[r])
+	}
+}
+
 // AppendValue appends a Value of the vector's type (converting numbers).
 func (v *Vector) AppendValue(x Value) {
 	if x.Null {

@@ -282,49 +282,6 @@ func (o *op) result(p *part, k int, v *runtime.Vector) error {
 	return nil
 }
 
-// appendRows appends physical rows rows of src to dst (same physical type).
-func appendRows(dst, src *runtime.Vector, rows []int32) {
-	n0 := dst.Len()
-	switch dst.Type.Physical() {
-	case runtime.PhysFloat:
-		for _, r := range rows {
-			dst.F64 = append(dst.F64, src.F64[r])
-		}
-	case runtime.PhysString:
-		for _, r := range rows {
-			dst.Str = append(dst.Str, src.Str[r])
-		}
-	default:
-		for _, r := range rows {
-			dst.I64 = append(dst.I64, src.I64[r])
-		}
-	}
-	if src.Null == nil {
-		if dst.Null != nil {
-			for range rows {
-				dst.Null = append(dst.Null, false)
-			}
-		}
-		return
-	}
-	if dst.Null == nil {
-		null := false
-		for _, r := range rows {
-			if src.Null[r] {
-				null = true
-				break
-			}
-		}
-		if !null {
-			return
-		}
-		dst.Null = make([]bool, n0, n0+len(rows))
-	}
-	for _, r := range rows {
-		dst.Null = append(dst.Null, src.Null[r])
-	}
-}
-
 // sortDue orders buffered rows by time, then partition, then arrival
 // (their index). When the times span less than 2²² ms and partitions and
 // rows number less than 2²¹ (the usual case), it sorts packed uint64 keys

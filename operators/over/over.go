@@ -422,7 +422,7 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 		o.minPend = min(o.minPend, b.Cols[o.spec.TimeCol].I64[c])
 	}
 	for c := range o.pend.Cols {
-		appendRows(&o.pend.Cols[c], &b.Cols[c], o.rows)
+		o.pend.Cols[c].AppendRows(&b.Cols[c], o.rows)
 	}
 	o.pend.N += len(o.rows)
 	tv := b.Cols[o.spec.TimeCol].I64
@@ -493,7 +493,7 @@ func (o *op) flush(src *runtime.Batch, out runtime.Output) error {
 		return nil
 	}
 	for c := 0; c < o.nIn; c++ {
-		appendRows(&b.Cols[c], &src.Cols[c], o.emitIdx)
+		b.Cols[c].AppendRows(&src.Cols[c], o.emitIdx)
 	}
 	o.emitIdx = o.emitIdx[:0]
 	err := out.Emit(b)
@@ -580,7 +580,7 @@ func (o *op) fire(wm int64, out runtime.Output) error {
 	o.pendT, o.pendG = o.pendT[:k], o.pendG[:k]
 	o.spare.Reset()
 	for c := range o.spare.Cols {
-		appendRows(&o.spare.Cols[c], &o.pend.Cols[c], o.rows)
+		o.spare.Cols[c].AppendRows(&o.pend.Cols[c], o.rows)
 	}
 	o.spare.N = k
 	o.pend, o.spare = o.spare, o.pend

@@ -339,7 +339,7 @@ func (o *op) compactStore() {
 	}
 	s := newBatch(u.store.Schema)
 	for c := range s.Cols {
-		appendRows(&s.Cols[c], &u.store.Cols[c], ids)
+		s.Cols[c].AppendRows(&u.store.Cols[c], ids)
 	}
 	s.N = len(ids)
 	u.store, u.dead = s, 0

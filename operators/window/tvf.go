@@ -164,7 +164,7 @@ func (o *assignOp) flush(b *runtime.Batch, out runtime.Output) error {
 	}
 	ob := o.outb
 	for c := 0; c < o.nIn; c++ {
-		appendRows(&ob.Cols[c], &b.Cols[c], o.idx)
+		ob.Cols[c].AppendRows(&b.Cols[c], o.idx)
 	}
 	if b.Kinds != nil {
 		o.kinds = o.kinds[:0]
@@ -183,47 +183,4 @@ func (o *assignOp) flush(b *runtime.Batch, out runtime.Output) error {
 // Describe says what the operator does, for plans.
 func (o *assignOp) Describe() string {
 	return fmt.Sprintf("window function: %s on %s, stateless: one row per window, with window_start, window_end, window_time", o.spec.Window, o.spec.In.Fields[o.spec.TimeCol].Name)
-}
-
-// appendRows appends physical rows rows of src to dst (same physical type).
-func appendRows(dst, src *runtime.Vector, rows []int32) {
-	n0 := dst.Len()
-	switch dst.Type.Physical() {
-	case runtime.PhysFloat:
-		for _, r := range rows {
-			dst.F64 = append(dst.F64, src.F64[r])
-		}
-	case runtime.PhysString:
-		for _, r := range rows {
-			dst.Str = append(dst.Str, src.Str[r])
-		}
-	default:
-		for _, r := range rows {
-			dst.I64 = append(dst.I64, src.I64[r])
-		}
-	}
-	if src.Null == nil {
-		if dst.Null != nil {
-			for range rows {
-				dst.Null = append(dst.Null, false)
-			}
-		}
-		return
-	}
-	if dst.Null == nil {
-		null := false
-		for _, r := range rows {
-			if src.Null[r] {
-				null = true
-				break
-			}
-		}
-		if !null {
-			return
-		}
-		dst.Null = make([]bool, n0, n0+len(rows))
-	}
-	for _, r := range rows {
-		dst.Null = append(dst.Null, src.Null[r])
-	}
 }
