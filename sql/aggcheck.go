@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"strings"
+
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
@@ -31,18 +33,20 @@ func checkAggregates(q *query.Query, in *runtime.Schema, specs []agg.Spec, aggs 
 	return nil
 }
 
-// rowFieldTimeError says that name, a ROW's field, is not a time
-// attribute, naming the rows' time attributes when they have one. what is
-// the construct that needs a time attribute (TUMBLE(bid.dateTime, …)).
-func rowFieldTimeError(q *query.Query, at query.Node, what, name string, in *stream, scope *query.Scope) error {
+// timeAttrError says why column idx of in, written name, is not a time
+// attribute where what (TUMBLE(bid.dateTime, …)) needs one: what dropped
+// it, or that it is a ROW's field (naming the rows' time attributes when
+// they have one), or how to declare one.
+func timeAttrError(q *query.Query, at query.Node, what, name string, in *stream, idx int) error {
+	ta := in.attr(idx)
 	fields := in.schema.Fields
-	if scope != nil {
-		fields = scope.Schema().Fields
+	if ta.why != "" || !strings.Contains(fields[idx].Name, ".") {
+		return notTimeAttribute(q, at, what, name, ta)
 	}
 	switch {
-	case in.timeCol >= 0 && in.timeCol < len(fields):
+	case in.timeCol >= 0:
 		return q.Errorf(at, "%s: %s is a ROW's field, not the event time of the rows, which is %s", what, name, fields[in.timeCol].Name)
-	case in.procCol >= 0 && in.procCol < len(fields):
+	case in.procCol >= 0:
 		return q.Errorf(at, "%s: %s is a ROW's field, not a time attribute (the rows' processing time is %s)", what, name, fields[in.procCol].Name)
 	}
 	return q.Errorf(at, "%s: %s is a ROW's field, not a time attribute (declare a computed column over it, ts AS %s, with WATERMARK FOR ts AS …)", what, name, name)

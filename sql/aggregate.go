@@ -221,10 +221,7 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		ta := in.attr(idx)
 		if ta.kind == attrNone {
 			name := q.TextOf(winTime)
-			if ta.why == "" && strings.Contains(scope.Schema().Fields[idx].Name, ".") {
-				return nil, rowFieldTimeError(q, win, winKind+"("+name+", …)", name, in, scope)
-			}
-			return nil, notTimeAttribute(q, win, fmt.Sprintf("%s(%s, …)", winKind, name), name, ta)
+			return nil, timeAttrError(q, win, fmt.Sprintf("%s(%s, …)", winKind, name), name, in, idx)
 		}
 		procTime, lag = ta.kind == attrProctime, ta.lag
 		assigner.Offset += lag

@@ -917,10 +917,7 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	ta := in.attr(idx)
 	if ta.kind == attrNone {
 		name := q.TextOf(tv.TimeCol)
-		if ta.why == "" && strings.Contains(in.schema.Fields[idx].Name, ".") {
-			return nil, query.Relation{}, rowFieldTimeError(q, tv.TimeCol, "DESCRIPTOR("+name+")", name, in, nil)
-		}
-		return nil, query.Relation{}, notTimeAttribute(q, tv.TimeCol, "DESCRIPTOR("+name+")", name, ta)
+		return nil, query.Relation{}, timeAttrError(q, tv.TimeCol, "DESCRIPTOR("+name+")", name, in, idx)
 	}
 	if in.updating {
 		return nil, query.Relation{}, q.Errorf(tv, "%s over an updating input (the result of a GROUP BY without a window) is not supported", tv.Kind)
