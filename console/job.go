@@ -1,0 +1,230 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+var osHostname = os.Hostname
+
+// Job is a job the console shows.
+type Job struct {
+	// Name is the job's name (the graph's).
+	Name string
+	// Plan is its physical plan.
+	Plan runtime.PhysicalPlan
+	// Metrics is the job's metrics set (runtime.Options.Metrics).
+	Metrics *metrics.Set
+
+	started time.Time
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	mu         sync.Mutex
+	prev, last sample
+	ended      time.Time
+}
+
+// sample is a reading of a job's subtasks.
+type sample struct {
+	at       time.Time
+	subtasks map[[2]any]runtime.SubtaskStats // by operator name and subtask
+}
+
+// SampleInterval is the time between two readings of a job's counters,
+// from which the rates per second come.
+var SampleInterval = time.Second
+
+// AddJob shows j on the console until the returned function is called (the
+// job's page then shows it ended, with its last figures).
+func (s *Server) AddJob(j *Job) (ended func()) {
+	j.started = time.Now()
+	j.stop = make(chan struct{})
+	j.read()
+	j.wg.Add(1)
+	go func() {
+		defer j.wg.Done()
+		t := time.NewTicker(SampleInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				j.read()
+			case <-j.stop:
+				return
+			}
+		}
+	}()
+	s.mu.Lock()
+	for i, o := range s.jobs {
+		if o.Name == j.Name {
+			s.jobs = append(s.jobs[:i], s.jobs[i+1:]...)
+			break
+		}
+	}
+	s.jobs = append(s.jobs, j)
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(j.stop)
+			j.wg.Wait()
+			j.read()
+			j.mu.Lock()
+			j.ended = time.Now()
+			j.mu.Unlock()
+		})
+	}
+}
+
+// read takes a sample of j's counters.
+func (j *Job) read() {
+	now := sample{at: time.Now(), subtasks: map[[2]any]runtime.SubtaskStats{}}
+	for _, st := range runtime.Subtasks(j.Metrics) {
+		if st.Job == j.Name {
+			now.subtasks[[2]any{st.Operator, st.Subtask}] = st
+		}
+	}
+	j.mu.Lock()
+	j.prev, j.last = j.last, now
+	j.mu.Unlock()
+}
+
+// JobView is what /api/v1/job returns.
+type JobView struct {
+	Name        string               `json:"name"`
+	State       string               `json:"state"` // running or ended
+	StartedMs   int64                `json:"started_ms"`
+	NowMs       int64                `json:"now_ms"`
+	Parallelism int                  `json:"parallelism"`
+	Plan        runtime.PhysicalPlan `json:"plan"`
+	Operators   []OperatorView       `json:"operators"`
+}
+
+// OperatorView is one operator of a JobView: totals and rates over its
+// subtasks (busy, backpressured and idle: their mean), and each subtask.
+type OperatorView struct {
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Parallelism int    `json:"parallelism"`
+	SubtaskView
+	Subtasks []SubtaskView `json:"subtasks"`
+}
+
+// SubtaskView is the counters and rates of one subtask (or an operator's
+// totals). Rates are per second over the last SampleInterval; the
+// *_ms_per_s times are as Flink's busyTimeMsPerSecond (0 to 1000).
+type SubtaskView struct {
+	Subtask               int     `json:"subtask"`
+	RowsIn                uint64  `json:"rows_in"`
+	RowsOut               uint64  `json:"rows_out"`
+	RowsInPerSecond       float64 `json:"rows_in_per_s"`
+	RowsOutPerSecond      float64 `json:"rows_out_per_s"`
+	BusyMsPerSecond       float64 `json:"busy_ms_per_s"`
+	BackpressuredMsPerSec float64 `json:"backpressured_ms_per_s"`
+	IdleMsPerSecond       float64 `json:"idle_ms_per_s"`
+}
+
+// view returns j as the API shows it.
+func (j *Job) view() JobView {
+	j.mu.Lock()
+	prev, last, ended := j.prev, j.last, j.ended
+	j.mu.Unlock()
+	v := JobView{Name: j.Name, State: "running", StartedMs: j.started.UnixMilli(), NowMs: time.Now().UnixMilli(),
+		Parallelism: j.Plan.Parallelism, Plan: j.Plan, Operators: []OperatorView{}}
+	if !ended.IsZero() {
+		v.State = "ended"
+	}
+	secs := last.at.Sub(prev.at).Seconds()
+	for _, op := range j.Plan.Operators {
+		ov := OperatorView{ID: op.ID, Name: op.Name, Kind: op.Kind, Parallelism: op.Parallelism, Subtasks: []SubtaskView{}}
+		ov.Subtask = -1
+		for i := range op.Parallelism {
+			cur, ok := last.subtasks[[2]any{op.Name, i}]
+			if !ok {
+				continue
+			}
+			sv := SubtaskView{Subtask: i, RowsIn: cur.RowsIn, RowsOut: cur.RowsOut}
+			if old, ok := prev.subtasks[[2]any{op.Name, i}]; ok && secs > 0 {
+				sv.RowsInPerSecond = rate(cur.RowsIn, old.RowsIn, secs)
+				sv.RowsOutPerSecond = rate(cur.RowsOut, old.RowsOut, secs)
+				sv.BusyMsPerSecond = msPerSecond(cur.Busy-old.Busy, secs)
+				sv.BackpressuredMsPerSec = msPerSecond(cur.Backpressured-old.Backpressured, secs)
+				sv.IdleMsPerSecond = msPerSecond(cur.Idle-old.Idle, secs)
+			}
+			ov.Subtasks = append(ov.Subtasks, sv)
+			ov.RowsIn += sv.RowsIn
+			ov.RowsOut += sv.RowsOut
+			ov.RowsInPerSecond += sv.RowsInPerSecond
+			ov.RowsOutPerSecond += sv.RowsOutPerSecond
+			ov.BusyMsPerSecond += sv.BusyMsPerSecond
+			ov.BackpressuredMsPerSec += sv.BackpressuredMsPerSec
+			ov.IdleMsPerSecond += sv.IdleMsPerSecond
+		}
+		if n := float64(len(ov.Subtasks)); n > 0 {
+			ov.BusyMsPerSecond /= n
+			ov.BackpressuredMsPerSec /= n
+			ov.IdleMsPerSecond /= n
+		}
+		v.Operators = append(v.Operators, ov)
+	}
+	return v
+}
+
+func rate(cur, old uint64, secs float64) float64 {
+	if cur < old {
+		return 0 // a restart began again from zero
+	}
+	return float64(cur-old) / secs
+}
+
+func msPerSecond(d time.Duration, secs float64) float64 {
+	return min(1000, max(0, float64(d.Milliseconds())/secs))
+}
+
+// serveJobs lists the jobs' names.
+func (s *Server) serveJobs(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		names = append(names, j.Name)
+	}
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"jobs": names})
+}
+
+// serveJob serves the job named by ?name= (default: the last one added).
+func (s *Server) serveJob(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	s.mu.Lock()
+	var j *Job
+	for _, o := range s.jobs {
+		if name == "" || o.Name == name {
+			j = o
+		}
+	}
+	s.mu.Unlock()
+	if j == nil {
+		if name == "" {
+			http.Error(w, "no job runs in this process", http.StatusNotFound)
+		} else {
+			http.Error(w, "no job "+name, http.StatusNotFound)
+		}
+		return
+	}
+	writeJSON(w, j.view())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
