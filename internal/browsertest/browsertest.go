@@ -219,7 +219,8 @@ func (b *Browser) WaitFor(what, cond string, timeout time.Duration) {
 
 // Screenshot saves a PNG of the whole page as name.png in the test's
 // screenshot folder (kept when the test fails), prints its path and
-// returns it.
+// returns it. With SLUICE_SCREENSHOT_DIR set, a copy goes there too (how
+// the README's pictures are made).
 func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
 	png, err := Run(b, 20*time.Second, chromedp.FullScreenshot(100))
@@ -227,12 +228,22 @@ func (b *Browser) Screenshot(name string) string {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return ""
 	}
+	return b.save(name, png)
+}
+
+// save writes a screenshot; see Screenshot.
+func (b *Browser) save(name string, png []byte) string {
 	path := filepath.Join(b.shots, sanitize(name)+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return ""
 	}
 	b.t.Logf("screenshot: %s", path)
+	if dir := os.Getenv("SLUICE_SCREENSHOT_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, sanitize(name)+".png"), png, 0o644); err != nil {
+			b.t.Errorf("SLUICE_SCREENSHOT_DIR: %v", err)
+		}
+	}
 	return path
 }
 
@@ -245,13 +256,7 @@ func (b *Browser) ScreenshotNode(name, sel string) string {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return ""
 	}
-	path := filepath.Join(b.shots, sanitize(name)+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Logf("screenshot %s: %v", name, err)
-		return ""
-	}
-	b.t.Logf("screenshot: %s", path)
-	return path
+	return b.save(name, png)
 }
 
 // Context is the tab's context, for chromedp actions the helpers above do
