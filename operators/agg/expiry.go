@@ -35,8 +35,12 @@ func (e *Expiry) On() bool { return e.ttl > 0 }
 // TTL is the time to live in milliseconds (0: none).
 func (e *Expiry) TTL() int64 { return e.ttl }
 
-// Now is the processing time, in milliseconds.
+// Now is the processing time in milliseconds; 0 without a TTL, which
+// reads no clock.
 func (e *Expiry) Now() int64 {
+	if !e.On() {
+		return 0
+	}
 	if e.clock != nil {
 		return e.clock()
 	}
@@ -78,8 +82,20 @@ func (e *Expiry) Due(now int64) bool {
 }
 
 // Expired tells whether group g, not updated since Last[g], has expired at
-// now.
-func (e *Expiry) Expired(g int32, now int64) bool { return e.Last[g] <= now-e.ttl }
+// now; never without a TTL or for a group never updated.
+func (e *Expiry) Expired(g int32, now int64) bool {
+	return e.ttl > 0 && int(g) < len(e.Last) && e.Last[g] <= now-e.ttl
+}
+
+// Touch records an update of group g at now, adding the groups before it
+// (updated at now) when g is new.
+func (e *Expiry) Touch(g int32, now int64) {
+	if !e.On() {
+		return
+	}
+	e.Grow(int(g)+1, now)
+	e.Last[g] = now
+}
 
 // Grow adds groups, updated at now, until there are n.
 func (e *Expiry) Grow(n int, now int64) {
