@@ -106,7 +106,23 @@ type task struct {
 	// the metrics that point to it must not keep the task (and through
 	// it the metrics set) alive.
 	clock *taskClock
+	// sizers are the task's opened operators that estimate their state
+	// (StateSizer); see sizeState.
+	sizers    []*node
+	sizeNext  time.Time   // when the next estimate is due
+	sizeDirty bool        // the task has worked since the last estimate
+	sizeTimer *time.Timer // wakes an idle task for an estimate that is due
 }
+
+// StateSizeInterval is the shortest time between two estimates of an
+// operator's state size (StateSizer) while the job runs.
+const StateSizeInterval = 2 * time.Second
+
+// stateSizeCost bounds the share of a subtask's time its state estimates
+// take: after an estimate that took d, the next waits at least
+// stateSizeCost × d. An estimate that walks a large state (1M keys: a few
+// milliseconds) then runs less often in proportion.
+const stateSizeCost = 100
 
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
 // It returns the first operator error, wrapped in *OperatorError, or
@@ -605,6 +621,16 @@ func (t *task) run(ctx context.Context) (err error) {
 	if err := t.open(); err != nil {
 		return err
 	}
+	for _, n := range t.nodes {
+		if _, ok := n.op.(StateSizer); ok && n.opened && n.metrics != nil {
+			t.sizers = append(t.sizers, n)
+		}
+	}
+	defer func() {
+		if t.sizeTimer != nil {
+			t.sizeTimer.Stop()
+		}
+	}()
 	if t.source != nil {
 		if err := t.source.Open(t.root.ctx); err != nil {
 			return wrap(t.root, fmt.Errorf("open: %w", err))
@@ -632,6 +658,38 @@ func (t *task) close() {
 	if t.inbox != nil {
 		t.inbox.discard()
 	}
+}
+
+// sizeState records the state size of the task's StateSizers in their
+// metrics when an estimate is due (see StateSizeInterval and
+// stateSizeCost); otherwise it notes that one is pending, which an idle
+// task waits for (sizeDue). Only the task's goroutine calls it, between
+// batches: operator state is not safe for concurrent use.
+func (t *task) sizeState(now time.Time) {
+	if now.Before(t.sizeNext) {
+		t.sizeDirty = true
+		return
+	}
+	for _, n := range t.sizers {
+		n.metrics.stateBytes.Store(stateBytes(n.op.(StateSizer)))
+	}
+	t.sizeNext = now.Add(max(StateSizeInterval, stateSizeCost*time.Since(now)))
+	t.sizeDirty = false
+}
+
+// sizeDue returns a channel that delivers when the pending state estimate
+// is due, or nil when none is pending.
+func (t *task) sizeDue(now time.Time) <-chan time.Time {
+	if !t.sizeDirty {
+		return nil
+	}
+	d := t.sizeNext.Sub(now)
+	if t.sizeTimer == nil {
+		t.sizeTimer = time.NewTimer(d)
+	} else {
+		t.sizeTimer.Reset(d)
+	}
+	return t.sizeTimer.C
 }
 
 // stateBytes is s's estimate of its state, 0 when the estimate panics (an
@@ -870,6 +928,9 @@ func (t *task) runSource(ctx context.Context) error {
 				return err
 			}
 		}
+		if len(t.sizers) > 0 {
+			t.sizeState(time.Now())
+		}
 		if b == nil {
 			// Nothing available: wait a little, or until a timer is due.
 			d := 5 * time.Millisecond
@@ -935,6 +996,7 @@ func (t *task) runInbox(ctx context.Context) error {
 				return errStopped
 			case <-ib.wake:
 			case <-t.timers.channel(t0.UnixMilli()):
+			case <-t.sizeDue(t0):
 			}
 			t.clock.addIdle(time.Since(t0))
 		}
@@ -1021,6 +1083,9 @@ func (t *task) runInbox(ctx context.Context) error {
 		}
 		if ended == lanes {
 			return t.finish(root)
+		}
+		if len(t.sizers) > 0 {
+			t.sizeState(time.Now())
 		}
 	}
 }

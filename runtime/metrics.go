@@ -25,7 +25,7 @@ type OperatorMetrics struct {
 	BadRecords *metrics.Counter
 
 	stateKeys  atomic.Int64
-	stateBytes atomic.Int64 // when the job ended: see StateSizer
+	stateBytes atomic.Int64 // refreshed while the job runs: see StateSizer
 	watermark  atomic.Int64
 
 	// clock is the time clock of the task (goroutine) that runs the
@@ -93,10 +93,16 @@ func (m *OperatorMetrics) SetStateKeys(n int) { m.stateKeys.Store(int64(n)) }
 // StateKeys returns the last value given to SetStateKeys.
 func (m *OperatorMetrics) StateKeys() int64 { return m.stateKeys.Load() }
 
-// StateBytes returns the operator's estimate of its state's memory when
-// the job ended (see StateSizer): 0 while the job runs, and for operators
-// that make no estimate.
+// StateBytes returns the operator's latest estimate of its state's memory
+// (see StateSizer): refreshed by the subtask's goroutine while the job runs,
+// at most every StateSizeInterval, and once more when the job ends; 0
+// before the first estimate and for operators that make none.
 func (m *OperatorMetrics) StateBytes() int64 { return m.stateBytes.Load() }
+
+// Watermark returns the subtask's current watermark in event-time
+// milliseconds: MinWatermark before its first watermark, MaxWatermark once
+// its input has ended.
+func (m *OperatorMetrics) Watermark() int64 { return m.watermark.Load() }
 
 // watermarkLag is how far the subtask's watermark is behind the wall
 // clock (0 before its first watermark and after its last).
@@ -128,6 +134,7 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 			BadRecords:      set.GetOrCreateCounter("sluice_operator_bad_records_total" + labels),
 		}
 		set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })
+		set.GetOrCreateGauge("sluice_operator_state_bytes"+labels, func() float64 { return float64(m.stateBytes.Load()) })
 		set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 { return m.watermarkLag().Seconds() })
 		set.GetOrCreateGauge("sluice_operator_busy_seconds_total"+labels, func() float64 { b, _, _ := m.Times(); return b.Seconds() })
 		set.GetOrCreateGauge("sluice_operator_backpressured_seconds_total"+labels, func() float64 { _, bp, _ := m.Times(); return bp.Seconds() })

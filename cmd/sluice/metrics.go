@@ -102,6 +102,7 @@ var sluiceHelp = map[string]string{
 	"sluice_operator_late_rows_dropped_total": "Rows an operator subtask dropped because they arrived after the watermark had passed them.",
 	"sluice_operator_bad_records_total":       "Input records a source could not decode, skipped (and written to errors.path when set).",
 	"sluice_operator_state_keys":              "Keys (or key and window groups) an operator subtask holds in state.",
+	"sluice_operator_state_bytes":             "Memory an operator subtask's state takes, as the operator estimates it, in bytes (refreshed at most every 2 s).",
 	"sluice_operator_watermark_lag_seconds":   "Wall-clock time minus an operator subtask's watermark, in seconds (0 before the first watermark).",
 	"sluice_checkpoint_duration_seconds":      "Time from a checkpoint's start to its completion, in seconds.",
 	"sluice_checkpoint_size_bytes":            "Size of the last completed checkpoint, in bytes.",
