@@ -112,6 +112,9 @@ type task struct {
 	sizeNext  time.Time   // when the next estimate is due
 	sizeDirty bool        // the task has worked since the last estimate
 	sizeTimer *time.Timer // wakes an idle task for an estimate that is due
+	// alignment is how long the barrier being handled took to align (0
+	// at a source), reported with the subtask's checkpoint state.
+	alignment time.Duration
 }
 
 // StateSizeInterval is the shortest time between two estimates of an
@@ -230,7 +233,7 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	close(tasksDone)
 	<-fanDone
 	if coord != nil {
-		coord.stop(context.Cause(ctx) == nil)
+		coord.stop(context.Cause(ctx))
 	}
 	for _, t := range tasks {
 		t.close()
@@ -541,7 +544,7 @@ func (t *task) barrier(n *node, b Barrier) (err error) {
 				return wrap(n, fmt.Errorf("checkpoint %d: %w", b.ID, err))
 			}
 		}
-		t.coord.ack(b.ID, n.spec.ID, n.ctx.Subtask, data)
+		t.coord.ack(b.ID, n.spec.ID, n.ctx.Subtask, data, t.alignment)
 	}
 	for _, c := range n.children {
 		if err := t.barrier(c, b); err != nil {
@@ -760,8 +763,9 @@ func (t *task) injectBarrier(b Barrier) error {
 		if err != nil {
 			return err
 		}
-		t.coord.ack(b.ID, t.root.spec.ID, t.subtask, data)
+		t.coord.ack(b.ID, t.root.spec.ID, t.subtask, data, 0)
 	}
+	t.alignment = 0
 	return t.barrier(t.root, b)
 }
 
@@ -1074,8 +1078,9 @@ func (t *task) runInbox(ctx context.Context) error {
 				}
 			}
 			nArrived = 0
+			t.alignment = time.Since(alignStart)
 			if t.align != nil {
-				t.align.UpdateDuration(alignStart)
+				t.align.Update(t.alignment.Seconds())
 			}
 			if err := t.barrier(root, b); err != nil {
 				return err
