@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,63 @@ func TestStateBytesAreLiveWhileTheJobRuns(t *testing.T) {
 			t.Errorf("keeper %d at the end: watermark %d and lag %v, want MaxWatermark and 0", sub, s.Watermark, s.WatermarkLag)
 		}
 	}
+}
+
+// lagSource reports, at each poll, a lag for partitions "a" and "b" that
+// shrinks to 0, then ends.
+type lagSource struct {
+	ctx  *Context
+	left int64
+	b    *Batch
+}
+
+func (s *lagSource) Open(ctx *Context) error { s.ctx, s.b = ctx, NewBatch(ckSchema); return nil }
+func (s *lagSource) Poll(context.Context) (*Batch, int, error) {
+	if s.left < 0 {
+		return nil, 0, io.EOF
+	}
+	s.ctx.SetPartitionLag("b", 10*s.left, -1)
+	s.ctx.SetPartitionLag("a", -1, s.left)
+	s.left--
+	s.b.Reset()
+	s.b.AppendValues(IntValue(1), IntValue(s.left), TimeValue(0))
+	return s.b, 0, nil
+}
+func (s *lagSource) Close() error { return nil }
+
+// TestPartitionLagReachesSubtasksAndGauges: what a source reports with
+// SetPartitionLag is in its SubtaskStats.Lag, sorted by partition, and in
+// the gauges sluice_source_millis_behind_latest and
+// sluice_source_offset_lag — a gauge only for what the source knows.
+func TestPartitionLagReachesSubtasksAndGauges(t *testing.T) {
+	g := NewGraph("lagging")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &lagSource{left: 5} }, NoWatermarks)
+	g.Connect(src, g.AddOperator("keeper", ckSchema, 1, 1, func() Operator { return &keeper{} }), Forward)
+	set := metrics.NewSet()
+	if err := Run(context.Background(), g, Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	want := []PartitionLag{{Partition: "a", MillisBehind: -1, OffsetLag: 0}, {Partition: "b", MillisBehind: 0, OffsetLag: -1}}
+	if got := subtaskOf(t, set, "src", 0).Lag; !slices.Equal(got, want) {
+		t.Errorf("lag %+v, want %+v", got, want)
+	}
+	if got := subtaskOf(t, set, "keeper", 0).Lag; got != nil {
+		t.Errorf("an operator that is no source has a lag: %+v", got)
+	}
+	var text strings.Builder
+	set.WritePrometheus(&text)
+	for series, want := range map[string]bool{
+		`sluice_source_offset_lag{job="lagging",operator="src",subtask="0",partition="a"} 0`:           true,
+		`sluice_source_millis_behind_latest{job="lagging",operator="src",subtask="0",partition="b"} 0`: true,
+		`sluice_source_millis_behind_latest{job="lagging",operator="src",subtask="0",partition="a"}`:   false,
+		`sluice_source_offset_lag{job="lagging",operator="src",subtask="0",partition="b"}`:             false,
+	} {
+		if strings.Contains(text.String(), series) != want {
+			t.Errorf("series %s: present %v, want %v, in:\n%s", series, !want, want, text.String())
+		}
+	}
+	// Outside a job, reporting a lag is harmless.
+	(&Context{}).SetPartitionLag("x", 1, 1)
+	var nilCtx *Context
+	nilCtx.SetPartitionLag("x", 1, 1)
 }

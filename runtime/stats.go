@@ -54,6 +54,9 @@ type SubtaskStats struct {
 	// WatermarkLag is how far Watermark is behind the wall clock (0 before
 	// the first watermark and after the last).
 	WatermarkLag time.Duration
+	// Lag is, for a source, how far it is behind in each partition it
+	// reads (see Context.SetPartitionLag); nil for other operators.
+	Lag []PartitionLag
 }
 
 // Subtasks reads the counters and times of every operator subtask whose
@@ -70,7 +73,7 @@ func Subtasks(set *metrics.Set) []SubtaskStats {
 		out = append(out, SubtaskStats{Job: m.job, Operator: m.operator, Subtask: m.subtask,
 			RowsIn: m.RowsIn.Get(), RowsOut: m.RowsOut.Get(), Busy: busy, Backpressured: bp, Idle: idle,
 			BatchesIn: m.BatchesIn.Get(), LateRowsDropped: m.LateRowsDropped.Get(), BadRecords: m.BadRecords.Get(),
-			StateKeys: m.StateKeys(), StateBytes: m.StateBytes(), Watermark: m.Watermark(), WatermarkLag: m.watermarkLag()})
+			StateKeys: m.StateKeys(), StateBytes: m.StateBytes(), Watermark: m.Watermark(), WatermarkLag: m.watermarkLag(), Lag: m.Lag()})
 	}
 	slices.SortFunc(out, func(a, b SubtaskStats) int {
 		if c := strings.Compare(a.Job, b.Job); c != 0 {

@@ -104,6 +104,8 @@ var sluiceHelp = map[string]string{
 	"sluice_operator_state_keys":              "Keys (or key and window groups) an operator subtask holds in state.",
 	"sluice_operator_state_bytes":             "Memory an operator subtask's state takes, as the operator estimates it, in bytes (refreshed at most every 2 s).",
 	"sluice_operator_watermark_lag_seconds":   "Wall-clock time minus an operator subtask's watermark, in seconds (0 before the first watermark).",
+	"sluice_source_millis_behind_latest":      "How far a source subtask's reading of a partition (a store shard) is behind its newest record, in milliseconds.",
+	"sluice_source_offset_lag":                "Records of a partition (a Kafka topic partition) a source subtask has yet to read: the high watermark minus the next offset.",
 	"sluice_checkpoint_duration_seconds":      "Time from a checkpoint's start to its completion, in seconds.",
 	"sluice_checkpoint_size_bytes":            "Size of the last completed checkpoint, in bytes.",
 	"sluice_checkpoint_last_completed_id":     "ID of the last completed checkpoint.",
