@@ -41,12 +41,14 @@ type coordinator struct {
 	cur     *inflight
 	final   map[[2]int][]byte // state of subtasks that have finished
 	stopReq bool              // a savepoint was asked for: stop after it
+	stopped bool              // that savepoint is complete: no more checkpoints
 
 	quit chan struct{}
 	done chan struct{}
 
 	duration  *metrics.Histogram
 	gauges    *checkpointGauges
+	events    *jobEvents
 	completed *metrics.Counter
 	failed    *metrics.Counter
 }
@@ -132,6 +134,7 @@ func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel co
 		c.nextID = max(c.nextID, c.gauges.hist[n-1].ID+1)
 	}
 	c.gauges.mu.Unlock()
+	c.events = jobEventsOf(set, g.Name)
 	c.completed = set.GetOrCreateCounter("sluice_checkpoints_completed_total" + labels)
 	c.failed = set.GetOrCreateCounter("sluice_checkpoints_failed_total" + labels)
 	return c, nil
@@ -176,7 +179,7 @@ func (c *coordinator) run() {
 			c.drain()
 		case <-tick:
 			c.drain()
-			if c.cur == nil {
+			if c.cur == nil && !c.stopped {
 				c.trigger(false)
 			}
 		case <-savepoint:
@@ -246,10 +249,12 @@ func (c *coordinator) record(k [2]int, data []byte, align time.Duration) {
 	}
 }
 
-// fail counts checkpoint id as failed and records why.
+// fail counts checkpoint id as failed and records why, in its history and
+// in the job's errors.
 func (c *coordinator) fail(id int64, align time.Duration, err error) {
 	c.failed.Inc()
 	c.gauges.end(id, 0, align, err.Error())
+	c.events.checkpointFailed(id, err)
 }
 
 // drain handles the queued reports.
@@ -306,7 +311,7 @@ func (c *coordinator) complete(finished bool) {
 		c.retain()
 	}
 	if cur.savepoint && c.stopReq {
-		c.stopReq = false
+		c.stopReq, c.stopped = false, true
 		c.cancel(&SavepointError{Path: cur.w.dir})
 	}
 }

@@ -131,8 +131,20 @@ const stateSizeCost = 100
 // It returns the first operator error, wrapped in *OperatorError, or
 // ctx.Err() when cancelled. Every goroutine it started has returned when Run
 // returns, unless a goroutine of an operator (Context.Go) ignores the end of
-// the job: see Options.StopTimeout.
+// the job: see Options.StopTimeout. With Options.Metrics, JobEvents tells
+// the job's state and failures.
 func Run(ctx context.Context, g *Graph, opt Options) error {
+	var ev *jobEvents
+	if opt.Metrics != nil {
+		ev = jobEventsOf(opt.Metrics, g.Name)
+		ev.setState(JobRunning)
+	}
+	err := run(ctx, g, opt)
+	ev.ended(ctx, err)
+	return err
+}
+
+func run(ctx context.Context, g *Graph, opt Options) error {
 	if opt.Parallelism <= 0 {
 		opt.Parallelism = runtime.GOMAXPROCS(0)
 	}
@@ -429,7 +441,11 @@ func (o *opInput) Emit(b *Batch) (err error) {
 	m.RowsIn.Add(b.Len())
 	m.BatchesIn.Inc()
 	defer recoverInto(o.n, &err)
-	return o.n.op.ProcessBatch(o.input, b, o.n.out)
+	if err := o.n.op.ProcessBatch(o.input, b, o.n.out); err != nil {
+		// Named after the fused operator that failed, not the task's root.
+		return wrap(o.n, err)
+	}
+	return nil
 }
 
 // recoverInto turns a panic in node n's operator into an OperatorError that

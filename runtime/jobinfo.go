@@ -1,8 +1,13 @@
 package runtime
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 	"weak"
 
@@ -93,4 +98,135 @@ func liveLookup[T any](set *metrics.Set, key string) *T {
 	defer liveMu.Unlock()
 	v, _ := live[weak.Make(set)][key].(*T)
 	return v
+}
+
+// The states of a job (JobEventsInfo.State).
+const (
+	JobRunning    = "running"
+	JobRestarting = "restarting" // failed, waiting to restart from its latest checkpoint
+	JobFinished   = "finished"   // ended by itself, or stopped with a savepoint
+	JobFailed     = "failed"
+	JobCancelled  = "cancelled"
+)
+
+// jobErrorsKept is how many failures JobEvents keeps per job.
+const jobErrorsKept = 20
+
+// JobError is one failure of a job: of an operator (Operator and Subtask
+// name it), of a checkpoint (Kind "checkpoint"), or of the job as a whole.
+type JobError struct {
+	Time time.Time
+	// Kind is "operator", "checkpoint" or "job".
+	Kind     string
+	Operator string // "" when no operator failed
+	Subtask  int    // -1 when no operator failed
+	Message  string
+}
+
+// JobEventsInfo is the state of a job, its restarts and its latest
+// failures, as JobEvents reports them.
+type JobEventsInfo struct {
+	// State is JobRunning, JobRestarting, JobFinished, JobFailed or
+	// JobCancelled ("" for a job that never ran in the set).
+	State string
+	// Since is when the job entered State.
+	Since time.Time
+	// Restarts counts the in-process restarts after a failure
+	// (RunWithRestarts, Supervise).
+	Restarts int
+	// Errors are the last 20 failures, oldest first: the operator errors
+	// that failed a run, and the checkpoints that could not be taken.
+	Errors []JobError
+}
+
+// JobEvents returns the state, restarts and latest failures of job, whose
+// metrics are in set (Options.Metrics, or the set RunWithRestarts and
+// Supervise share between runs), across its restarts. It is safe for
+// concurrent use, live while the job runs.
+func JobEvents(set *metrics.Set, job string) JobEventsInfo {
+	ev := liveLookup[jobEvents](set, jobKey(job))
+	if ev == nil {
+		return JobEventsInfo{}
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return JobEventsInfo{State: ev.state, Since: ev.since, Restarts: ev.restarts, Errors: slices.Clone(ev.errors)}
+}
+
+func jobKey(job string) string { return "job{job=" + strconv.Quote(job) + "}" }
+
+// jobEvents holds what JobEvents reports, shared by every run of a job in
+// a metrics set (see liveValue). A nil *jobEvents records nothing.
+type jobEvents struct {
+	mu       sync.Mutex
+	state    string
+	since    time.Time
+	restarts int
+	errors   []JobError
+}
+
+func jobEventsOf(set *metrics.Set, job string) *jobEvents {
+	return liveValue(set, jobKey(job), func() *jobEvents { return &jobEvents{} })
+}
+
+func (ev *jobEvents) setState(state string) {
+	if ev == nil {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.state, ev.since = state, time.Now()
+}
+
+// restarted counts a restart.
+func (ev *jobEvents) restarted() {
+	if ev == nil {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.restarts++
+}
+
+// addError records a failure.
+func (ev *jobEvents) addError(e JobError) {
+	if ev == nil {
+		return
+	}
+	e.Time = time.Now()
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if len(ev.errors) == jobErrorsKept {
+		ev.errors = slices.Delete(ev.errors, 0, 1)
+	}
+	ev.errors = append(ev.errors, e)
+}
+
+// checkpointFailed records a checkpoint that could not be taken.
+func (ev *jobEvents) checkpointFailed(id int64, err error) {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "checkpoint ") {
+		msg = fmt.Sprintf("checkpoint %d: %s", id, msg)
+	}
+	ev.addError(JobError{Kind: "checkpoint", Subtask: -1, Message: msg})
+}
+
+// ended records how a run ended: err is what Run returns, ctx its context.
+func (ev *jobEvents) ended(ctx context.Context, err error) {
+	if ev == nil {
+		return
+	}
+	var oe *OperatorError
+	switch {
+	case err == nil || errors.Is(err, ErrStoppedWithSavepoint):
+		ev.setState(JobFinished)
+	case errors.As(err, &oe):
+		ev.addError(JobError{Kind: "operator", Operator: oe.Operator, Subtask: oe.Subtask, Message: oe.Err.Error()})
+		ev.setState(JobFailed)
+	case ctx.Err() != nil && !errors.Is(err, ErrSavepointTimeout):
+		ev.setState(JobCancelled)
+	default:
+		ev.addError(JobError{Kind: "job", Subtask: -1, Message: err.Error()})
+		ev.setState(JobFailed)
+	}
 }
