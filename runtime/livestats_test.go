@@ -199,3 +199,43 @@ func TestPartitionLagReachesSubtasksAndGauges(t *testing.T) {
 	var nilCtx *Context
 	nilCtx.SetPartitionLag("x", 1, 1)
 }
+
+// slowSizer takes d over each state estimate, and counts them.
+type slowSizer struct {
+	Base
+	d     time.Duration
+	calls int
+}
+
+func (*slowSizer) ProcessBatch(int, *Batch, Output) error { return nil }
+func (s *slowSizer) StateBytes() int                      { s.calls++; time.Sleep(s.d); return s.calls }
+
+// TestSlowStateEstimateRunsLessOften: an estimate that takes d is not
+// asked for again before 100 × d (so that sizing a large state costs at
+// most 1% of the subtask's time), nor a quick one before
+// StateSizeInterval; none is asked for while one is not due.
+func TestSlowStateEstimateRunsLessOften(t *testing.T) {
+	for _, d := range []time.Duration{0, 30 * time.Millisecond} {
+		s := &slowSizer{d: d}
+		n := &node{op: s, metrics: &OperatorMetrics{}}
+		tk := &task{sizers: []*node{n}}
+		start := time.Now()
+		tk.sizeState(start)
+		took := time.Since(start)
+		if s.calls != 1 || n.metrics.StateBytes() != 1 {
+			t.Fatalf("d=%v: %d estimates, %d state bytes: want the first at once", d, s.calls, n.metrics.StateBytes())
+		}
+		if gap := tk.sizeNext.Sub(start); gap < StateSizeInterval || gap < 100*d || gap > max(StateSizeInterval, 100*took)+time.Millisecond {
+			t.Errorf("d=%v: next estimate %v later, want max(%v, 100 × %v)", d, gap, StateSizeInterval, took)
+		}
+		tk.sizeState(tk.sizeNext.Add(-time.Millisecond))
+		if s.calls != 1 || !tk.sizeDirty || tk.sizeDue(start) == nil {
+			t.Errorf("d=%v: %d estimates before the next is due, pending %v: want 1, and one pending", d, s.calls, tk.sizeDirty)
+		}
+		tk.sizeState(tk.sizeNext)
+		if s.calls != 2 || tk.sizeDirty || tk.sizeDue(start) != nil {
+			t.Errorf("d=%v: %d estimates once due, pending %v: want 2, none pending", d, s.calls, tk.sizeDirty)
+		}
+		tk.sizeTimer.Stop()
+	}
+}
