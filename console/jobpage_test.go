@@ -37,7 +37,7 @@ INSERT INTO clicks_per_user SELECT user_id, COUNT(*) AS clicks FROM clicks GROUP
 func startCheckpointedJob(t *testing.T, src string) (*Server, *Job) {
 	t.Helper()
 	set := metrics.NewSet()
-	plan, err := sql.Compile(src, sql.Options{File: "job.sql", Parallelism: 2, Metrics: set})
+	plan, err := sql.Compile(src, sql.Options{File: "clickstream.sql", Parallelism: 2, Metrics: set})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +177,22 @@ func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
 	subtasks(window)
 	b.WaitFor("the window's subtasks with rows in", fmt.Sprintf(`Array.from(document.querySelector('table[data-subtasks-of="%d"]').tBodies[0].rows).some(r => r.cells[3].textContent !== '0')`, window.ID), 5*time.Second)
 
-	// Checkpoints: the history when the server reports it, else the hint.
-	if _, ok := jobJSON(t, s)["checkpoints"]; ok {
+	// The fields the server may send: each shown when it does.
+	api := jobJSON(t, s)
+	if _, ok := api["checkpoints"]; ok {
 		b.WaitFor("completed checkpoints in the history", `document.querySelectorAll('#checkpoints tr.cp.completed').length > 0`, 10*time.Second)
 	} else {
 		b.WaitFor("the hint to take checkpoints", `document.getElementById('checkpoints').textContent.includes('--checkpoint-dir')`, 5*time.Second)
+	}
+	if _, ok := api["restarts"]; ok {
+		b.WaitFor("no restarts", `document.querySelector('#errors .summary').textContent === '0 restarts'`, 5*time.Second)
+	}
+	b.WaitFor("no errors", `document.querySelector('#errors .hint').textContent === 'No errors.' && !document.querySelector('#errors .hint').hidden`, 5*time.Second)
+	if v, ok := api["operators"].([]any); ok && len(v) > 0 {
+		if _, ok := v[0].(map[string]any)["watermark_ms"]; ok {
+			b.WaitFor("the window's watermark per subtask", fmt.Sprintf(`Array.from(document.querySelector('table[data-subtasks-of="%d"]').tHead.rows[0].cells, c => c.textContent).includes('watermark')`, window.ID), 5*time.Second)
+			b.WaitFor("the window's watermark lag in its box", fmt.Sprintf(`document.querySelector('#graph [data-id="%d"] .metric').textContent.includes('wm lag')`, window.ID), 5*time.Second)
+		}
 	}
 
 	b.Screenshot("job-page")

@@ -55,7 +55,7 @@
     if (ms == null || ms < 0) return "–";
     if (ms < 1000) return Math.round(ms) + " ms";
     const s = ms / 1000;
-    if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + " s";
+    if (s < 60) return s.toFixed(1) + " s";
     const m = Math.floor(s / 60);
     if (m < 60) return m + "m " + String(Math.floor(s % 60)).padStart(2, "0") + "s";
     const h = Math.floor(m / 60);
@@ -71,12 +71,13 @@
     return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
   }
   function timestamp(ms) {
-    // An event-time watermark: date and time to the millisecond (UTC, as
-    // the SQL TIMESTAMP values are).
+    // An event-time watermark: time to the millisecond (UTC, as the SQL
+    // TIMESTAMP values are), with the date when it is not today.
     if (ms == null) return "–";
     const d = new Date(ms);
     if (isNaN(d.getTime())) return String(ms);
-    return d.toISOString().replace("T", " ").replace("Z", "");
+    const iso = d.toISOString().replace("T", " ").replace("Z", "");
+    return iso.slice(0, 10) === new Date().toISOString().slice(0, 10) ? iso.slice(11) : iso;
   }
   function pct(msPerS) {
     return Math.round((msPerS || 0) / 10) + "%";
@@ -109,6 +110,7 @@
   // ellipsize shortens an SVG text element's text to fit maxW pixels.
   function ellipsize(t, full, maxW) {
     t.textContent = full;
+    if (full === "") return;
     if (t.getComputedTextLength() <= maxW) return;
     let lo = 0;
     let hi = full.length;
@@ -319,7 +321,9 @@
     const idle = sv("rect", { class: "idle", height: 8, width: 0 }, bar);
     const times = sv("text", { class: "times", x: 12, y: 81 }, g);
     const m1 = sv("text", { class: "metric", x: 12, y: 97 }, g);
-    const m2 = sv("text", { class: "metric warn", x: 12, y: 112 }, g);
+    const m2 = sv("text", { class: "metric", x: 12, y: 112 }, g);
+    const info = sv("tspan", {}, m2);
+    const warn = sv("tspan", { class: "warn" }, m2);
     ellipsize(sub, subtitle(op), BOX_W - 22);
     ellipsize(name, op.name, BOX_W - 50);
     g.addEventListener("click", function () { select(op.id); });
@@ -329,7 +333,7 @@
         select(op.id);
       }
     });
-    page.boxes.set(op.id, { g: g, rates: rates, bar: barTitle, busy: busy, bp: bp, idle: idle, bw: bw, times: times, m1: m1, m2: m2 });
+    page.boxes.set(op.id, { g: g, rates: rates, bar: barTitle, busy: busy, bp: bp, idle: idle, bw: bw, times: times, m1: m1, m2: m2, warn: warn, info: info, m1Full: "", m2Full: "" });
   }
 
   // subtitle is a box's second line: what the operator does.
@@ -356,7 +360,7 @@
 
   // lagSummary is a source's lag: the most milliseconds behind and the
   // total offset lag over its partitions (-1: unknown, left out).
-  function lagSummary(lag) {
+  function lagSummary(lag, short) {
     if (!Array.isArray(lag) || lag.length === 0) return "";
     let ms = -1;
     let off = -1;
@@ -366,8 +370,8 @@
     }
     const parts = [];
     if (ms >= 0) parts.push(duration(ms) + " behind");
-    if (off >= 0) parts.push(num(off) + " msgs lag");
-    return parts.length ? parts.join(", ") : "lag unknown";
+    if (off >= 0) parts.push(num(off) + (short ? " msgs" : " msgs lag"));
+    return parts.length ? parts.join(short ? " · " : ", ") : "lag unknown";
   }
 
   function updateBox(b, op, v) {
@@ -397,17 +401,32 @@
     g.classList.toggle("hot", busy >= 700);
     g.classList.toggle("blocked", bp >= 500);
 
+    // The watermark's lag; then a source's lag, the state and, in red,
+    // late rows and bad records. Each line fits the box (ellipsised).
     const m1 = [];
     if (has(v, "watermark_lag_ms") && v.watermark_ms != null) m1.push("wm lag " + duration(v.watermark_lag_ms));
-    if (has(v, "state_keys") && (v.state_keys || v.state_bytes)) m1.push(num(v.state_keys) + " keys");
-    if (has(v, "state_bytes") && v.state_bytes) m1.push(bytes(v.state_bytes));
-    const lag = lagSummary(v.lag);
-    if (lag && op.kind === "source") m1.push(lag);
-    setText(b.m1, m1.join(" · "));
-    const m2 = [];
-    if (v.late_rows) m2.push(num(v.late_rows) + " late");
-    if (v.bad_records) m2.push(num(v.bad_records) + " bad");
-    setText(b.m2, m2.join(" · "));
+    const s1 = m1.join(" · ");
+    if (s1 !== b.m1Full) {
+      b.m1Full = s1;
+      ellipsize(b.m1, s1, BOX_W - 22);
+    }
+    const st = [];
+    const lag = op.kind === "source" ? lagSummary(v.lag, true) : "";
+    if (lag) st.push(lag);
+    if (has(v, "state_keys") && (v.state_keys || v.state_bytes)) st.push(num(v.state_keys) + " keys");
+    if (has(v, "state_bytes") && v.state_bytes) st.push(bytes(v.state_bytes));
+    const bad = [];
+    if (v.late_rows) bad.push(num(v.late_rows) + " late");
+    if (v.bad_records) bad.push(num(v.bad_records) + " bad");
+    const i = st.join(" · ") + (st.length && bad.length ? " · " : "");
+    const w = bad.join(" · ");
+    if (i + "|" + w !== b.m2Full) {
+      b.m2Full = i + "|" + w;
+      b.info.textContent = i;
+      b.warn.textContent = w;
+      let n = i.length;
+      while (n > 0 && b.m2.getComputedTextLength() > BOX_W - 22) b.info.textContent = i.slice(0, --n) + "… ";
+    }
   }
 
   // ---- tables updated in place ----
