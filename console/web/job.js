@@ -161,8 +161,11 @@
       cols = Math.max(cols, p.col + 1);
       rows = Math.max(rows, p.row + 1);
     }
+    const cells = new Set();
+    for (const p of pos.values()) cells.add(p.col + "," + p.row);
     return {
       pos: pos,
+      cells: cells,
       w: 2 * PAD + cols * BOX_W + Math.max(0, cols - 1) * COL_GAP,
       h: 2 * PAD + rows * BOX_H + Math.max(0, rows - 1) * ROW_GAP,
     };
@@ -189,6 +192,35 @@
       groups.get(r).push(op.id);
     }
     return Array.from(groups.values()).filter(function (g) { return g.length > 1; });
+  }
+
+  // route is the path of an edge and the middle of it, for its label: a
+  // curve from box to box, or, when boxes lie in the columns it crosses,
+  // along the gap between two rows (above the upper row's boxes, or below
+  // the lower's when the upper is the first).
+  function route(lay, from, to, x1, y1, x2, y2) {
+    const r0 = Math.min(from.row, to.row);
+    const r1 = Math.max(from.row, to.row);
+    let blocked = false;
+    for (let c = from.col + 1; c < to.col && !blocked; c++) {
+      for (let r = r0; r <= r1; r++) if (lay.cells.has(c + "," + r)) blocked = true;
+    }
+    if (!blocked) {
+      const dx = Math.max(30, (x2 - x1) / 2);
+      return {
+        d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2,
+        mx: (x1 + x2) / 2,
+        my: (y1 + y2) / 2,
+      };
+    }
+    const lane = r0 > 0 ? PAD + r0 * (BOX_H + ROW_GAP) - ROW_GAP / 2 : PAD + (r1 + 1) * (BOX_H + ROW_GAP) - ROW_GAP / 2;
+    const h = COL_GAP / 2;
+    return {
+      d: "M" + x1 + "," + y1 + " C" + (x1 + h / 2) + "," + y1 + " " + (x1 + h / 2) + "," + lane + " " + (x1 + h) + "," + lane +
+        " L" + (x2 - h) + "," + lane + " C" + (x2 - h / 2) + "," + lane + " " + (x2 - h / 2) + "," + y2 + " " + x2 + "," + y2,
+      mx: (x1 + x2) / 2,
+      my: lane,
+    };
   }
 
   function edgeClass(i) {
@@ -245,6 +277,7 @@
 
     // Edges, from the right side of the upstream box to the left side of
     // the downstream one.
+    let bottom = 0;
     for (const op of ops) {
       const to = lay.pos.get(op.id);
       const ins = op.inputs || [];
@@ -255,11 +288,11 @@
         const y1 = from.y + BOX_H / 2;
         const x2 = to.x;
         const y2 = to.y + BOX_H / 2 + (ins.length > 1 ? (k - (ins.length - 1) / 2) * 18 : 0);
-        const dx = Math.max(30, (x2 - x1) / 2);
+        const r = route(lay, from, to, x1, y1, x2, y2);
+        bottom = Math.max(bottom, r.my);
         const kind = String(i.edge || "").toLowerCase();
         const g = sv("g", { class: edgeClass(i), "data-edge": i.edge || "", "data-from": i.from, "data-to": op.id }, gEdges);
-        const d = "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2;
-        const path = sv("path", { d: d }, g);
+        const path = sv("path", { d: r.d }, g);
         if (!i.chained) path.setAttribute("marker-end", "url(#arrow-" + kind + ")");
         const keys = i.key_columns && i.key_columns.length ? i.key_columns.join(", ") : "";
         sv("title", {}, g).textContent =
@@ -267,8 +300,8 @@
           (i.key_groups ? " (" + i.key_groups + " key groups)" : "") + (i.chained ? ", chained (one task, no channel)" : "") +
           (i.side_output ? ", side output " + i.side_output : "");
         // The label, at the curve's middle.
-        const mx = (x1 + x2) / 2;
-        const my = (y1 + y2) / 2;
+        const mx = r.mx;
+        const my = r.my;
         const lg = sv("g", { class: "edge-label " + kind + (i.chained ? " chained" : ""), transform: "translate(" + mx + "," + my + ")" }, gLabels);
         const bg = sv("rect", { class: "pill" }, lg);
         const t1 = sv("text", { class: "kind", x: 0, y: keys ? -4 : 3.5, "text-anchor": "middle" }, lg);
@@ -278,7 +311,7 @@
           t2 = sv("text", { class: "keys", x: 0, y: 8, "text-anchor": "middle" }, lg);
           ellipsize(t2, keys, COL_GAP + 16);
         }
-        const w = Math.max(t1.getComputedTextLength(), t2 ? t2.getComputedTextLength() : 0) + 10;
+        const w = Math.max(t1.getComputedTextLength(), t2 ? t2.getComputedTextLength() : 0) + 8;
         const h = keys ? 26 : 14;
         bg.setAttribute("x", -w / 2);
         bg.setAttribute("y", keys ? -14 : -7);
@@ -288,6 +321,11 @@
       });
     }
 
+    // An edge routed below the last row makes the drawing taller.
+    if (bottom + 14 > lay.h) {
+      page.natural.h = Math.ceil(bottom + 14);
+      svg.setAttribute("viewBox", "0 0 " + lay.w + " " + page.natural.h);
+    }
     for (const op of ops) drawBox(gBoxes, op, lay.pos.get(op.id));
     fit();
   }
