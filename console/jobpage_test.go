@@ -134,6 +134,9 @@ func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
 	if n := evalT[int](t, b, `document.querySelectorAll('#graph .chain').length`); n == 0 {
 		t.Error("no chain outlined")
 	}
+	if bad := edgesCrossingBoxes(t, b); len(bad) > 0 {
+		t.Errorf("edges drawn across boxes: %v", bad)
+	}
 
 	// Rates: every box shows rows flowing (sources out, the others in).
 	b.WaitFor("non-zero rates on every operator", `Array.from(document.querySelectorAll('#graph [data-operator]')).every(g =>
@@ -196,6 +199,53 @@ func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
 	}
 
 	b.Screenshot("job-page")
+	b.NoProblems()
+}
+
+// edgesCrossingBoxes lists the edges drawn across a box other than their
+// two ends, sampling each path every 4 pixels.
+func edgesCrossingBoxes(t *testing.T, b *browsertest.Browser) []string {
+	t.Helper()
+	return evalT[[]string](t, b, `(() => {
+		const boxes = Array.from(document.querySelectorAll('#graph [data-operator]'), g => ({id: g.dataset.id, r: g.querySelector('.box').getBoundingClientRect()}));
+		const bad = new Set();
+		for (const e of document.querySelectorAll('#graph [data-edge]')) {
+			const p = e.querySelector('path'), m = p.getScreenCTM(), n = p.getTotalLength();
+			for (let l = 0; l <= n; l += 4) {
+				const at = p.getPointAtLength(l), q = new DOMPoint(at.x, at.y).matrixTransform(m);
+				for (const b of boxes) {
+					if (b.id !== e.dataset.from && b.id !== e.dataset.to &&
+						q.x > b.r.left + 1 && q.x < b.r.right - 1 && q.y > b.r.top + 1 && q.y < b.r.bottom - 1) {
+						bad.add('edge ' + e.dataset.from + '>' + e.dataset.to + ' crosses operator ' + b.id);
+					}
+				}
+			}
+		}
+		return Array.from(bad);
+	})()`)
+}
+
+// selfJoinJob joins a source with an aggregate of itself: the edge from the
+// source to the join spans the aggregate's columns.
+const selfJoinJob = `
+CREATE TABLE clicks (page_id BIGINT, user_id BIGINT, latency_ms INT)
+WITH ('connector' = 'datagen', 'rows-per-second' = '500', 'fields.page_id.min' = '0', 'fields.page_id.max' = '9');
+CREATE TABLE out WITH ('connector' = 'blackhole');
+INSERT INTO out SELECT c.page_id, c.user_id, t.n FROM clicks c
+JOIN (SELECT page_id, COUNT(*) AS n FROM clicks WHERE latency_ms > 10 GROUP BY page_id) t ON c.page_id = t.page_id;
+`
+
+func TestJobPageEdgesGoAroundTheBoxesTheySpan(t *testing.T) {
+	s, j := startJob(t, selfJoinJob, Options{})
+	b := browsertest.New(t, 1280, 800)
+	b.Navigate(s.URL() + "job")
+	b.WaitFor("a box per operator", fmt.Sprintf("document.querySelectorAll('#graph [data-operator]').length === %d", len(j.Plan.Operators)), 10*time.Second)
+	if n := evalT[int](t, b, `document.querySelectorAll('#graph [data-edge][data-route="lane"]').length`); n == 0 {
+		t.Error("no edge routed between the rows: the job should have one spanning columns")
+	}
+	if bad := edgesCrossingBoxes(t, b); len(bad) > 0 {
+		t.Errorf("edges drawn across boxes: %v", bad)
+	}
 	b.NoProblems()
 }
 

@@ -211,6 +211,7 @@
         d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2,
         mx: (x1 + x2) / 2,
         my: (y1 + y2) / 2,
+        lane: false,
       };
     }
     const lane = r0 > 0 ? PAD + r0 * (BOX_H + ROW_GAP) - ROW_GAP / 2 : PAD + (r1 + 1) * (BOX_H + ROW_GAP) - ROW_GAP / 2;
@@ -220,6 +221,7 @@
         " L" + (x2 - h) + "," + lane + " C" + (x2 - h / 2) + "," + lane + " " + (x2 - h / 2) + "," + y2 + " " + x2 + "," + y2,
       mx: (x1 + x2) / 2,
       my: lane,
+      lane: true,
     };
   }
 
@@ -292,6 +294,7 @@
         bottom = Math.max(bottom, r.my);
         const kind = String(i.edge || "").toLowerCase();
         const g = sv("g", { class: edgeClass(i), "data-edge": i.edge || "", "data-from": i.from, "data-to": op.id }, gEdges);
+        if (r.lane) g.dataset.route = "lane";
         const path = sv("path", { d: r.d }, g);
         if (!i.chained) path.setAttribute("marker-end", "url(#arrow-" + kind + ")");
         const keys = i.key_columns && i.key_columns.length ? i.key_columns.join(", ") : "";
