@@ -32,9 +32,10 @@ FROM clicks WHERE latency_ms < 800 GROUP BY page_id, TUMBLE(ts, INTERVAL '1' SEC
 INSERT INTO clicks_per_user SELECT user_id, COUNT(*) AS clicks FROM clicks GROUP BY user_id;
 `
 
-// startCheckpointedJob is startJob with checkpoints every 300 ms into a
-// temporary folder.
-func startCheckpointedJob(t *testing.T, src string) (*Server, *Job) {
+// runOnConsole runs a SQL job, with checkpoints when cp is set, on a
+// console of its own (on a free loopback port) until the test ends; the
+// console shows the job ended as soon as its run returns.
+func runOnConsole(t *testing.T, src string, cp *runtime.CheckpointOptions) (*Server, *Job) {
 	t.Helper()
 	set := metrics.NewSet()
 	plan, err := sql.Compile(src, sql.Options{File: "clickstream.sql", Parallelism: 2, Metrics: set})
@@ -50,13 +51,14 @@ func startCheckpointedJob(t *testing.T, src string) (*Server, *Job) {
 	ended := s.AddJob(j)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	opt := runtime.Options{Parallelism: 2, Metrics: set,
-		Checkpoints: &runtime.CheckpointOptions{Dir: t.TempDir(), Interval: 300 * time.Millisecond}}
-	go func() { done <- runtime.Run(ctx, plan.Graph, opt) }()
+	go func() {
+		err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: 2, Metrics: set, Checkpoints: cp})
+		ended()
+		done <- err
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		ended()
 		plan.Close(context.Background())
 	})
 	return s, j
@@ -87,7 +89,7 @@ func evalT[T any](t *testing.T, b *browsertest.Browser, expr string) T {
 }
 
 func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
-	s, j := startCheckpointedJob(t, clicksJob)
+	s, j := runOnConsole(t, clicksJob, &runtime.CheckpointOptions{Dir: t.TempDir(), Interval: 300 * time.Millisecond})
 	b := browsertest.New(t, 1280, 800)
 	b.Navigate(s.URL() + "job")
 	ops := j.Plan.Operators
@@ -178,7 +180,7 @@ func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
 		t.Fatal(err)
 	}
 	subtasks(window)
-	b.WaitFor("the window's subtasks with rows in", fmt.Sprintf(`Array.from(document.querySelector('table[data-subtasks-of="%d"]').tBodies[0].rows).some(r => r.cells[3].textContent !== '0')`, window.ID), 5*time.Second)
+	b.WaitFor("the window's subtasks with rows in", fmt.Sprintf(`Array.from(document.querySelector('table[data-subtasks-of="%d"]').tBodies[0].rows).some(r => Number(r.cells[3].textContent.replaceAll(',', '')) > 0)`, window.ID), 5*time.Second)
 
 	// The fields the server may send: each shown when it does.
 	api := jobJSON(t, s)
@@ -246,6 +248,35 @@ func TestJobPageEdgesGoAroundTheBoxesTheySpan(t *testing.T) {
 	if bad := edgesCrossingBoxes(t, b); len(bad) > 0 {
 		t.Errorf("edges drawn across boxes: %v", bad)
 	}
+	b.NoProblems()
+}
+
+func TestJobPageShowsAnEndedJobWithItsLastFigures(t *testing.T) {
+	s, j := runOnConsole(t, `
+CREATE TABLE clicks (page_id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5000',
+  'fields.page_id.min' = '0', 'fields.page_id.max' = '9');
+CREATE TABLE views WITH ('connector' = 'blackhole');
+INSERT INTO views SELECT page_id, COUNT(*) AS n FROM clicks GROUP BY page_id;`, nil)
+	b := browsertest.New(t, 1280, 800)
+	b.Navigate(s.URL() + "job")
+	b.WaitFor("the job ended", `document.getElementById('job-state').dataset.state !== 'running' &&
+		document.getElementById('job-state').dataset.state !== ''`, 10*time.Second)
+	facts := evalT[string](t, b, `document.getElementById('job-facts').textContent`)
+	if strings.Contains(facts, "up") {
+		t.Errorf("an ended job's facts %q say it is up", facts)
+	}
+	if _, ok := jobJSON(t, s)["ended_ms"]; ok && !strings.Contains(facts, "ran") {
+		t.Errorf("an ended job's facts %q do not say how long it ran", facts)
+	}
+	src := j.Plan.Operators[0]
+	if err := b.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#graph [data-id="%d"]`, src.ID)))); err != nil {
+		t.Fatal(err)
+	}
+	// Its subtasks' last counts: every row the source read.
+	b.WaitFor("the source's 5,000 rows", fmt.Sprintf(`(() => { const t = document.querySelector('table[data-subtasks-of="%d"]');
+		if (!t) return false;
+		const col = Array.from(t.tHead.rows[0].cells, c => c.textContent).indexOf('rows out');
+		return Array.from(t.tBodies[0].rows, r => Number(r.cells[col].textContent.replaceAll(',', ''))).reduce((a, b) => a + b, 0) === 5000; })()`, src.ID), 10*time.Second)
 	b.NoProblems()
 }
 

@@ -38,6 +38,9 @@
   function num(n) {
     return window.sluice.fmt(n);
   }
+  function count(n) {
+    return n == null ? "–" : Number(n).toLocaleString("en-US");
+  }
   function rate(n) {
     return num(n) + "/s";
   }
@@ -525,8 +528,8 @@
     const cols = [
       { label: "in/s", num: true, get: function (v) { return num(v.rows_in_per_s); } },
       { label: "out/s", num: true, get: function (v) { return num(v.rows_out_per_s); } },
-      { label: "rows in", num: true, get: function (v) { return num(v.rows_in); } },
-      { label: "rows out", num: true, get: function (v) { return num(v.rows_out); } },
+      { label: "rows in", num: true, get: function (v) { return count(v.rows_in); } },
+      { label: "rows out", num: true, get: function (v) { return count(v.rows_out); } },
       { label: "busy", num: true, title: "ms per second busy", get: function (v) { return { text: pct(v.busy_ms_per_s), cls: v.busy_ms_per_s >= 700 ? "hot" : "" }; } },
       { label: "backpr.", num: true, title: "ms per second backpressured (blocked on a full downstream channel)", get: function (v) { return { text: pct(v.backpressured_ms_per_s), cls: v.backpressured_ms_per_s >= 500 ? "blocked" : "" }; } },
       { label: "idle", num: true, title: "ms per second waiting for input", get: function (v) { return pct(v.idle_ms_per_s); } },
@@ -771,10 +774,12 @@
     setAttr(st, "data-state", j.state || "");
     const facts = document.getElementById("job-facts");
     const items = [
-      ["up", duration((j.now_ms || 0) - (j.started_ms || 0))],
       ["parallelism", String(j.parallelism)],
       ["operators", String((j.plan && j.plan.operators ? j.plan.operators : []).length)],
     ];
+    // How long it has run: up to now while it runs, up to its end after.
+    if (j.ended_ms != null) items.unshift(["ran", duration(j.ended_ms - (j.started_ms || 0))]);
+    else if (j.state === "running" || j.state === "restarting") items.unshift(["up", duration((j.now_ms || 0) - (j.started_ms || 0))]);
     let inR = 0;
     for (const op of j.operators || []) if (op.kind === "source") inR += op.rows_out_per_s || 0;
     items.push(["in", rate(inR)]);
