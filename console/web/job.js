@@ -11,7 +11,7 @@
   const SVGNS = "http://www.w3.org/2000/svg";
   const POLL_MS = 1000;
   const MAX_RETRY_MS = 3000;
-  const BOX_W = 180;
+  const BOX_W = 188;
   const BOX_H = 120;
   const COL_GAP = 64;
   const ROW_GAP = 30;
@@ -369,7 +369,7 @@
     const info = sv("tspan", {}, m2);
     const warn = sv("tspan", { class: "warn" }, m2);
     ellipsize(sub, subtitle(op), BOX_W - 22);
-    ellipsize(name, op.name, BOX_W - 50);
+    ellipsize(name, op.name, BOX_W - 40);
     g.addEventListener("click", function () { select(op.id); });
     g.addEventListener("keydown", function (e) {
       if (e.key === "Enter" || e.key === " ") {
