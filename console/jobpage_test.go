@@ -305,3 +305,25 @@ func TestJobPageSaysDisconnectedAndRecoversWhenTheServerComesBack(t *testing.T) 
 		t.Error("the graph was drawn again after reconnecting to the same plan")
 	}
 }
+
+func TestJobPageOffersEveryJobOfTheProcess(t *testing.T) {
+	s, j := startJob(t, clicksJob, Options{})
+	other, err := sql.Compile(throttledJob, sql.Options{File: "other.sql", Parallelism: 2, Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	o := &Job{Name: other.Graph.Name, Plan: other.Graph.Physical(2), Metrics: metrics.NewSet()}
+	t.Cleanup(s.AddJob(o))
+
+	b := browsertest.New(t, 1280, 800)
+	b.Navigate(s.URL() + "job")
+	b.WaitFor("the latest job, "+o.Name, fmt.Sprintf(`document.getElementById('job-name').textContent === %q &&
+		document.querySelectorAll('#graph [data-operator]').length === %d`, o.Name, len(o.Plan.Operators)), 10*time.Second)
+	b.WaitFor("a choice of two jobs", `!document.getElementById('job-pick').hidden &&
+		Array.from(document.getElementById('job-select').options, o => o.value).join() === '`+j.Name+`,`+o.Name+`'`, 10*time.Second)
+	evalT[bool](t, b, fmt.Sprintf(`(() => { const s = document.getElementById('job-select'); s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`, j.Name))
+	b.WaitFor("the chosen job, "+j.Name, fmt.Sprintf(`location.search === '?name=%s' && document.getElementById('job-name').textContent === %q &&
+		document.querySelectorAll('#graph [data-operator]').length === %d`, j.Name, j.Name, len(j.Plan.Operators)), 10*time.Second)
+	b.NoProblems()
+}

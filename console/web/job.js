@@ -834,10 +834,40 @@
     return m ? Number(m[1]) : null;
   }
 
+  // The job shown: ?name= of the page's address, else the server's latest.
+  function jobName() {
+    return new URLSearchParams(location.search).get("name");
+  }
+  function jobURL() {
+    const n = jobName();
+    return "/api/v1/job" + (n ? "?name=" + encodeURIComponent(n) : "");
+  }
+
+  // jobs offers a choice of job when the process runs several.
+  async function jobs() {
+    try {
+      const r = await fetch("/api/v1/jobs", { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) return;
+      const names = (await r.json()).jobs || [];
+      const pick = document.getElementById("job-pick");
+      pick.hidden = names.length < 2;
+      const sel = document.getElementById("job-select");
+      if (sel.dataset.names !== JSON.stringify(names)) {
+        sel.dataset.names = JSON.stringify(names);
+        sel.textContent = "";
+        for (const n of names) sel.appendChild(el("option", "", n));
+      }
+      const shown = page.last ? page.last.name : jobName();
+      if (shown != null && sel.value !== shown) sel.value = shown;
+    } catch (e) {
+      // poll says when the server is gone
+    }
+  }
+
   async function poll() {
     let delay = POLL_MS;
     try {
-      const r = await fetch("/api/v1/job", { credentials: "same-origin", cache: "no-store" });
+      const r = await fetch(jobURL(), { credentials: "same-origin", cache: "no-store" });
       if (r.status === 404) {
         page.failures = 0;
         connection(true, "connected · no job running");
@@ -865,6 +895,11 @@
       if (e.key === "Escape" && page.selected != null) unselect();
     });
     window.addEventListener("resize", fit);
+    document.getElementById("job-select").addEventListener("change", function (e) {
+      location.href = "/job?name=" + encodeURIComponent(e.target.value);
+    });
     poll();
+    jobs();
+    setInterval(jobs, 5000);
   });
 })();
