@@ -535,7 +535,7 @@
       { label: "idle", num: true, title: "ms per second waiting for input", get: function (v) { return pct(v.idle_ms_per_s); } },
     ];
     const any = function (k) { return list.some(function (v) { return has(v, k); }); };
-    if (any("watermark_ms")) cols.push({ label: "watermark", get: function (v) { return timestamp(v.watermark_ms); } });
+    if (any("watermark_ms")) cols.push({ label: "watermark", title: "event time, UTC", get: function (v) { return timestamp(v.watermark_ms); } });
     if (any("watermark_lag_ms")) cols.push({ label: "wm lag", num: true, get: function (v) { return v.watermark_ms == null ? "–" : duration(v.watermark_lag_ms); } });
     if (any("state_keys")) cols.push({ label: "keys", num: true, get: function (v) { return num(v.state_keys); } });
     if (any("state_bytes")) cols.push({ label: "state", num: true, get: function (v) { return bytes(v.state_bytes); } });
@@ -672,7 +672,7 @@
     if (list.length === 0) {
       if (host.dataset.empty !== "1") {
         host.textContent = "";
-        host.appendChild(el("p", "hint", "No checkpoints: run with --checkpoint-dir DIR (and --checkpoint-interval) to take them."));
+        host.appendChild(el("p", "hint", "No checkpoints yet: a job takes them when run with --checkpoint-dir DIR (every --checkpoint-interval, 10 s by default)."));
         host.dataset.empty = "1";
         page.cpTable = null;
       }
