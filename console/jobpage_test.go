@@ -327,3 +327,15 @@ func TestJobPageOffersEveryJobOfTheProcess(t *testing.T) {
 		document.querySelectorAll('#graph [data-operator]').length === %d`, j.Name, j.Name, len(j.Plan.Operators)), 10*time.Second)
 	b.NoProblems()
 }
+
+// The health strip links to /job#errors: the page is there once the graph
+// above is drawn.
+func TestJobPageLinkToItsErrorsShowsThem(t *testing.T) {
+	s, j := startJob(t, clicksJob, Options{})
+	b := browsertest.New(t, 1280, 500)
+	b.Navigate(s.URL() + "job#errors")
+	b.WaitFor("a box per operator", fmt.Sprintf("document.querySelectorAll('#graph [data-operator]').length === %d", len(j.Plan.Operators)), 10*time.Second)
+	b.WaitFor("the errors in view", `(() => { const r = document.getElementById('errors').getBoundingClientRect();
+		return r.top >= 0 && r.top < innerHeight - 40 && location.hash === '#errors'; })()`, 5*time.Second)
+	b.NoProblems()
+}

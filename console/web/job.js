@@ -569,7 +569,7 @@
     document.getElementById("details-body").hidden = true;
     document.getElementById("details-empty").hidden = false;
     setText(document.getElementById("details-title"), "Operator");
-    if (history.replaceState) history.replaceState(null, "", location.pathname + location.search);
+    if (history.replaceState && location.hash.startsWith("#op-")) history.replaceState(null, "", location.pathname + location.search);
   }
 
   function dl(parent, pairs) {
@@ -813,11 +813,18 @@
     page.last = j;
     const sig = signature(j.plan || {});
     if (sig !== page.sig) {
+      const first = page.svg === null;
       page.sig = sig;
       drawGraph(j.plan || {});
       const want = page.selected != null ? page.selected : fromHash();
       if (want != null && page.ops.has(want)) select(want);
       else unselect();
+      // A link to a part of the page (/job#errors, from the health strip):
+      // there once the graph above it is drawn.
+      if (first) {
+        const t = location.hash.length > 1 && !location.hash.startsWith("#op-") ? document.getElementById(location.hash.slice(1)) : null;
+        if (t) (t.closest("section") || t).scrollIntoView();
+      }
     }
     document.getElementById("graph-empty").hidden = page.ops.size > 0;
     const byId = new Map();
