@@ -143,11 +143,21 @@ func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
 	// Rates: every box shows rows flowing (sources out, the others in).
 	b.WaitFor("non-zero rates on every operator", `Array.from(document.querySelectorAll('#graph [data-operator]')).every(g =>
 		Number(g.dataset.kind === 'source' ? g.dataset.rowsOutPerS : g.dataset.rowsInPerS) > 0)`, 15*time.Second)
-	// The page updates the graph in place: the same SVG, new figures.
-	evalT[bool](t, b, `(window.testSVG = document.querySelector('#graph svg'), window.testRates = Array.from(document.querySelectorAll('#graph [data-operator]'), g => g.dataset.rowsInPerS).join(), true)`)
+	// The page updates the graph in place: the same SVG, no element
+	// created, new figures.
+	evalT[bool](t, b, `(() => {
+		window.testSVG = document.querySelector('#graph svg');
+		window.testRates = Array.from(document.querySelectorAll('#graph [data-operator]'), g => g.dataset.rowsInPerS).join();
+		window.testCreated = 0;
+		new MutationObserver(list => { for (const r of list) for (const n of r.addedNodes) if (n.nodeType === 1) window.testCreated++; })
+			.observe(document.getElementById('graph'), {subtree: true, childList: true});
+		return true; })()`)
 	b.WaitFor("the rates to change", `Array.from(document.querySelectorAll('#graph [data-operator]'), g => g.dataset.rowsInPerS).join() !== window.testRates`, 5*time.Second)
 	if !evalT[bool](t, b, `document.querySelector('#graph svg') === window.testSVG`) {
 		t.Error("the graph's SVG was drawn again instead of updated")
+	}
+	if n := evalT[int](t, b, `window.testCreated`); n != 0 {
+		t.Errorf("an update created %d elements in the graph, want none", n)
 	}
 
 	// Clicking an operator shows its subtasks; Enter on another one too.
