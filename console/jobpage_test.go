@@ -64,8 +64,8 @@ func runOnConsole(t *testing.T, src string, cp *runtime.CheckpointOptions) (*Ser
 	return s, j
 }
 
-// jobJSON is /api/v1/job as a map, to see which fields the server sends.
-func jobJSON(t *testing.T, s *Server) map[string]any {
+// apiJobFields is /api/v1/job as a map, to see which fields the server sends.
+func apiJobFields(t *testing.T, s *Server) map[string]any {
 	t.Helper()
 	resp, err := http.Get(s.URL() + "api/v1/job")
 	if err != nil {
@@ -193,7 +193,7 @@ func TestJobPageGraphShowsEveryOperatorEdgeAndLiveRates(t *testing.T) {
 	b.WaitFor("the window's subtasks with rows in", fmt.Sprintf(`Array.from(document.querySelector('table[data-subtasks-of="%d"]').tBodies[0].rows).some(r => Number(r.cells[3].textContent.replaceAll(',', '')) > 0)`, window.ID), 5*time.Second)
 
 	// The fields the server may send: each shown when it does.
-	api := jobJSON(t, s)
+	api := apiJobFields(t, s)
 	if _, ok := api["checkpoints"]; ok {
 		b.WaitFor("completed checkpoints in the history", `document.querySelectorAll('#checkpoints tr.cp.completed').length > 0`, 10*time.Second)
 	} else {
@@ -275,7 +275,7 @@ INSERT INTO views SELECT page_id, COUNT(*) AS n FROM clicks GROUP BY page_id;`, 
 	if strings.Contains(facts, "up") {
 		t.Errorf("an ended job's facts %q say it is up", facts)
 	}
-	if _, ok := jobJSON(t, s)["ended_ms"]; ok && !strings.Contains(facts, "ran") {
+	if _, ok := apiJobFields(t, s)["ended_ms"]; ok && !strings.Contains(facts, "ran") {
 		t.Errorf("an ended job's facts %q do not say how long it ran", facts)
 	}
 	src := j.Plan.Operators[0]
