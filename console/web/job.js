@@ -672,7 +672,12 @@
     if (list.length === 0) {
       if (host.dataset.empty !== "1") {
         host.textContent = "";
-        host.appendChild(el("p", "hint", "No checkpoints yet: a job takes them when run with --checkpoint-dir DIR (every --checkpoint-interval, 10 s by default)."));
+        const p = el("p", "hint", "No checkpoints yet: a job takes them when run with ");
+        p.appendChild(el("code", "", "--checkpoint-dir DIR"));
+        p.appendChild(document.createTextNode(" (every "));
+        p.appendChild(el("code", "", "--checkpoint-interval"));
+        p.appendChild(document.createTextNode(", 10 s by default)."));
+        host.appendChild(p);
         host.dataset.empty = "1";
         page.cpTable = null;
       }
