@@ -158,6 +158,7 @@ type sink struct {
 	runtime.Base
 	d    *Dashboard
 	open bool
+	s    scratch
 }
 
 func (s *sink) Open(ctx *runtime.Context) error {
@@ -179,6 +180,6 @@ func (s *sink) Close() error {
 }
 
 func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
-	s.d.write(b)
+	s.d.writeWith(b, &s.s)
 	return nil
 }

@@ -141,6 +141,7 @@ func (d *Dashboard) evict(now int64) {
 		if e.count > 0 {
 			d.drop(e)
 		}
+		d.release(e)
 	}
 	switch xs := d.xs.sorted; {
 	case d.retain.windows > 0 && len(xs) > d.retain.windows:
@@ -157,6 +158,8 @@ func (d *Dashboard) evict(now int64) {
 		for _, e := range d.order[d.head:] {
 			if e.count > 0 {
 				live = append(live, e)
+			} else {
+				d.release(e)
 			}
 		}
 		d.order, d.head = live, 0
@@ -185,6 +188,7 @@ func (d *Dashboard) expireAt(now int64) {
 		}
 		d.order[d.head] = nil
 		d.head++
+		d.release(e)
 	}
 }
 

@@ -99,6 +99,8 @@ type Dashboard struct {
 	open    int  // open sink subtasks
 	started bool // a sink subtask has opened
 
+	free []*entry // entries no longer referenced, for reuse
+
 	snapMu sync.Mutex // held while a snapshot is built; before mu
 	snap   *encoded
 	dmu    sync.Mutex // guards dcache; before mu
@@ -108,6 +110,7 @@ type Dashboard struct {
 	built     atomic.Int64 // snapshots encoded
 	snapshots atomic.Int64 // snapshot events sent
 	deltas    atomic.Int64 // delta events sent
+	received  atomic.Int64 // rows written
 }
 
 // point is a value of a number chart at a time (epoch ms).
@@ -382,15 +385,31 @@ type pending struct {
 // write applies a batch: +I and +U add a row (replace its key's row when
 // keyed), -U and -D remove one copy (delete the key when keyed). Rows are
 // encoded before the lock is taken.
-func (d *Dashboard) write(b *runtime.Batch) {
+func (d *Dashboard) write(b *runtime.Batch) { d.writeWith(b, &scratch{}) }
+
+// scratch is a sink subtask's buffers for write, reused batch to batch.
+type scratch struct {
+	ps        []pending
+	buf, keys []byte
+}
+
+func (d *Dashboard) writeWith(b *runtime.Batch, s *scratch) {
 	n := b.Len()
 	if n == 0 {
 		return
 	}
-	ps := make([]pending, n)
-	var buf, keys []byte
+	d.received.Add(int64(n))
+	if cap(s.ps) < n {
+		s.ps = make([]pending, n)
+	}
+	ps := s.ps[:n]
+	clear(ps)
+	defer clear(ps) // hold no rows
+	buf, keys := s.buf, s.keys[:0]
+	defer func() { s.buf, s.keys = buf, keys }()
 	for i := range n {
 		r := b.Row(i)
+		p := &ps[i]
 		buf = append(buf[:0], '[')
 		for c := range b.Cols {
 			if c > 0 {
@@ -399,7 +418,7 @@ func (d *Dashboard) write(b *runtime.Batch) {
 			buf = appendValue(buf, b.Cols[c].Value(r))
 		}
 		buf = append(buf, ']')
-		p := pending{row: string(buf), kind: b.Kind(r)}
+		p.row, p.kind = string(buf), b.Kind(r)
 		if d.keyCol != nil {
 			k0 := len(keys)
 			for _, c := range d.keyCol {
@@ -416,7 +435,6 @@ func (d *Dashboard) write(b *runtime.Batch) {
 				p.value = string(appendValue(nil, v))
 			}
 		}
-		ps[i] = p
 	}
 	now := timeSinceStart()
 	d.mu.Lock()
@@ -457,7 +475,8 @@ func (d *Dashboard) apply(p *pending, now int64) {
 			e = nil
 		}
 		if e == nil {
-			e = &entry{row: p.row, key: p.row, x: p.x, at: now, value: p.value}
+			e = d.newEntry()
+			*e = entry{row: p.row, key: p.row, x: p.x, at: now, value: p.value}
 			if p.key != nil {
 				e.key = string(p.key)
 			}
@@ -488,6 +507,25 @@ func (d *Dashboard) apply(p *pending, now int64) {
 		d.xs.remove(e.x)
 	}
 	d.record(false, e.row)
+}
+
+// newEntry returns a free entry. d.mu is held.
+func (d *Dashboard) newEntry() *entry {
+	if n := len(d.free); n > 0 {
+		e := d.free[n-1]
+		d.free = d.free[:n-1]
+		return e
+	}
+	return new(entry)
+}
+
+// release keeps a removed entry that nothing references any more for
+// reuse. d.mu is held.
+func (d *Dashboard) release(e *entry) {
+	if len(d.free) < 4096 {
+		*e = entry{}
+		d.free = append(d.free, e)
+	}
 }
 
 // index builds the index of an append-only dashboard at its first
