@@ -659,12 +659,12 @@ func TestClientFarBehindGetsASnapshot(t *testing.T) {
 	}
 	version := d.Snapshot().Version
 	for _, from := range []int64{0, version - maxLog - 1} {
-		if dl, _, _ := d.delta(from); dl.ok {
+		if dl, _, _ := d.delta(from, 0); dl.ok {
 			t.Errorf("a delta from version %d of %d", from, version)
 		}
 	}
 	for _, back := range []int64{0, 1, 10, maxLog - 1, maxLog} {
-		dl, _, _ := d.delta(version - back)
+		dl, _, _ := d.delta(version-back, 0)
 		var got Delta
 		if err := json.Unmarshal(dl.b, &got); !dl.ok || err != nil || len(got.Added) != int(back) {
 			t.Errorf("delta of the last %d changes: ok %v, %d rows added (%v)", back, dl.ok, len(got.Added), err)

@@ -77,7 +77,7 @@ func TestEventsReproduceTheStateRandomly(t *testing.T) {
 		client := map[string]int{}
 		var cv int64
 		catchUp := func() {
-			dl, _, _ := d.delta(cv)
+			dl, _, _ := d.delta(cv, 0)
 			if !dl.ok {
 				s := d.encodedSnapshot(0)
 				applyEncoded(rt, client, "snapshot", s.b)

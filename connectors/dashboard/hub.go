@@ -170,7 +170,7 @@ func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
 		if w := h.EventInterval - time.Since(last); w > 0 && !wait(w) {
 			return
 		}
-		dl, wake, closed := d.delta(version)
+		dl, wake, closed := d.delta(version, h.EventInterval)
 		switch {
 		case closed:
 			return

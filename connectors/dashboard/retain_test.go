@@ -90,7 +90,7 @@ func TestRetainTimeSpanWithoutTimestampXIsArrivalTime(t *testing.T) {
 	if got := fmt.Sprint(d.Snapshot().Rows); got != "[]" {
 		t.Errorf("rows %s after the span, want none", got)
 	}
-	dl, _, _ := d.delta(v)
+	dl, _, _ := d.delta(v, 0)
 	if got := string(dl.b); !dl.ok || !json.Valid(dl.b) || !strings.Contains(got, `"removed":[[3,3]]`) {
 		t.Errorf("delta %s, want [3,3] removed", got)
 	}

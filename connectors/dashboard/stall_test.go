@@ -105,18 +105,21 @@ func TestSlowClientGetsAtMostOneSnapshotPerInterval(t *testing.T) {
 	// The client reads slowly: it falls behind the remembered changes
 	// while the writers run.
 	go func() { _, _ = io.Copy(io.Discard, &slowReader{c}) }()
-	for i := 0; i < 200000; i += 100 {
+	d.write(rowsBatch(0, 100))
+	for deadline := time.Now().Add(5 * time.Second); d.deltas.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no delta sent")
+		}
+	}
+	for i := 100; i < 200000; i += 100 {
 		d.write(rowsBatch(i, 100))
 		if i%10000 == 0 {
-			time.Sleep(5 * time.Millisecond) // let the stream send a delta
+			time.Sleep(5 * time.Millisecond) // let the stream try to follow
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n, b := d.snapshots.Load(), d.built.Load(); n != 1 || b != 1 {
 		t.Errorf("%d snapshots sent, %d encoded, want 1 (the first)", n, b)
-	}
-	if d.deltas.Load() == 0 {
-		t.Error("no delta before the client fell behind")
 	}
 }
 
@@ -148,4 +151,25 @@ func TestStalledClientIsDroppedAfterWriteTimeout(t *testing.T) {
 	}
 	h.Close()
 	srv.Close()
+}
+
+// TestSharedDeltaIsNeverAnOlderEmptyOne: clients share a recent delta,
+// but not one without changes when there are changes now: the client
+// would wait for a next change that may never come.
+func TestSharedDeltaIsNeverAnOlderEmptyOne(t *testing.T) {
+	d := testBoard(t, NewHub(), "em", nil)
+	if dl, _, _ := d.delta(0, time.Hour); !dl.ok || dl.version != 0 {
+		t.Fatalf("delta of nothing: ok %v, version %d", dl.ok, dl.version)
+	}
+	d.write(rowsBatch(0, 3))
+	if dl, _, _ := d.delta(0, time.Hour); dl.version != 3 {
+		t.Errorf("delta after 3 rows: version %d, want 3", dl.version)
+	}
+	d.write(rowsBatch(3, 2))
+	if dl, _, _ := d.delta(0, time.Hour); dl.version != 3 {
+		t.Errorf("a younger shared delta: version %d, want 3 (shared)", dl.version)
+	}
+	if dl, _, _ := d.delta(0, 0); dl.version != 5 {
+		t.Errorf("delta to now: version %d, want 5", dl.version)
+	}
 }

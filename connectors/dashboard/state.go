@@ -20,8 +20,9 @@ import (
 )
 
 // maxLog is the number of row changes a dashboard remembers for its event
-// streams: a client further behind gets a fresh snapshot instead.
-const maxLog = 4096
+// streams (enough for 10 events a second at 160,000 changes a second): a
+// client further behind gets a fresh snapshot instead.
+const maxLog = 16384
 
 // maxTrend is the number of points of a number chart's trend.
 const maxTrend = 300
@@ -83,13 +84,14 @@ type Dashboard struct {
 	// needs no index: each row is an entry of its own until then).
 	entries map[string]*entry
 	indexed bool
-	order   []*entry        // insertion order; removed entries (count 0) cleaned lazily
-	head    int             // order[:head] are gone
-	live    int             // entries with count > 0
-	rows    int             // total copies
-	trackX  bool            // retain needs xs
-	xs      xset            // the x values of the rows, for retain by windows or time
-	log     *[maxLog]change // a ring: the change to version v is log[v%maxLog], of the last maxLog
+	order   []*entry // insertion order; removed entries (count 0) cleaned lazily
+	head    int      // order[:head] are gone
+	live    int      // entries with count > 0
+	rows    int      // total copies
+	trackX  bool     // retain needs xs
+	xs      xset     // the x values of the rows, for retain by windows or time
+	log     []change // a ring: the change to version v is log[v%len(log)]; grows to maxLog
+	held    int64    // the changes log holds: versions version-held+1 to version
 	version int64
 	notify  chan struct{} // closed and replaced on every change
 	closed  bool
@@ -126,7 +128,7 @@ func timeSinceStart() int64 { return time.Since(start).Milliseconds() }
 
 func newDashboard(m Meta, types []runtime.Type, keyCol []int, r retain, xCol, valueCol int) *Dashboard {
 	d := &Dashboard{Meta: m, types: types, keyCol: keyCol, retain: r, xCol: xCol, valueCol: valueCol,
-		entries: map[string]*entry{}, log: new([maxLog]change), notify: make(chan struct{}), xs: xset{n: map[xval]int{}}}
+		entries: map[string]*entry{}, notify: make(chan struct{}), xs: xset{n: map[xval]int{}}}
 	d.xTime = xCol >= 0 && types[xCol] == runtime.Timestamp
 	d.trackX = r.windows > 0 || (r.span > 0 && d.xTime)
 	d.indexed = keyCol != nil
@@ -283,29 +285,35 @@ func appendTrend(b []byte, trend []point) []byte {
 // delta returns the changes after version from as an event's data (ok
 // false when they are no longer remembered); a channel closed on the next
 // change; and whether the dashboard was replaced. Clients at the same
-// version share the encoding.
-func (d *Dashboard) delta(from int64) (dl *encoded, wake <-chan struct{}, closed bool) {
+// version share the encoding: the last one, when it is from that version
+// and to the current one or younger than maxAge.
+func (d *Dashboard) delta(from int64, maxAge time.Duration) (dl *encoded, wake <-chan struct{}, closed bool) {
 	d.dmu.Lock()
 	defer d.dmu.Unlock()
 	d.mu.Lock()
 	wake, closed = d.notify, d.closed
 	version, done := d.version, d.done()
-	if c := d.dcache; c != nil && c.from == from && c.version == version && c.done == done {
+	// (A younger one to an older version serves only if it has changes:
+	// a client given none waits for the next change.)
+	if c := d.dcache; c != nil && c.from == from && c.done == done && (c.version == version || c.version > from && time.Since(c.at) < maxAge) {
 		d.mu.Unlock()
 		return c, wake, closed
 	}
-	if from < version-maxLog || from < 0 || from > version {
+	if from < version-d.held || from > version {
 		d.mu.Unlock()
 		return &encoded{from: from, version: version, done: done}, wake, closed
 	}
 	// Copy the changes (a memmove or two) and net them outside the lock,
 	// so that writers do not wait for readers.
 	log := make([]change, 0, version-from)
-	if i, j := from%maxLog, version%maxLog; version-from > 0 && i >= j {
-		log = append(append(log, d.log[i+1:]...), d.log[:j+1]...)
-	} else {
-		log = append(log, d.log[i+1:j+1]...)
+	if n := int64(len(d.log)); version > from {
+		if i, j := from%n, version%n; i >= j {
+			log = append(append(log, d.log[i+1:]...), d.log[:j+1]...)
+		} else {
+			log = append(log, d.log[i+1:j+1]...)
+		}
 	}
+
 	var trend []point
 	if d.trendAt > from {
 		trend = slices.Clone(d.trend)
@@ -369,8 +377,17 @@ func appendRows(b []byte, rows []string) []byte {
 }
 
 func (d *Dashboard) record(add bool, row string) {
+	if d.held == int64(len(d.log)) && len(d.log) < maxLog {
+		// Grow the ring, keeping the changes it holds.
+		grown := make([]change, max(64, 2*len(d.log)))
+		for v := d.version - d.held + 1; v <= d.version; v++ {
+			grown[v%int64(len(grown))] = d.log[v%int64(len(d.log))]
+		}
+		d.log = grown
+	}
 	d.version++
-	d.log[d.version%maxLog] = change{add, row}
+	d.log[d.version%int64(len(d.log))] = change{add, row}
+	d.held = min(d.held+1, int64(len(d.log)))
 }
 
 // pending is a row of a batch, encoded, before it is applied.
