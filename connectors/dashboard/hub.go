@@ -163,6 +163,14 @@ func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
 	version, done := snap.version, snap.done
 	heartbeat := time.NewTicker(h.Heartbeat)
 	defer heartbeat.Stop()
+	// Rows kept for a span of arrival time age out without a new row:
+	// look a tenth of the span after the last look.
+	var expire <-chan time.Time
+	if span := d.arrivalSpan(); span > 0 {
+		t := time.NewTicker(min(max(span/10, h.EventInterval), 10*time.Second))
+		defer t.Stop()
+		expire = t.C
+	}
 	last, lastSnap := time.Now(), time.Now()
 	for {
 		// At most one event per EventInterval: the changes within it go
@@ -200,6 +208,8 @@ func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
 		}
 		select {
 		case <-wake:
+		case <-expire:
+			d.expireNow()
 		case <-heartbeat.C:
 			_ = rc.SetWriteDeadline(time.Now().Add(h.WriteTimeout))
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
@@ -203,4 +204,20 @@ func (d *Dashboard) expire() {
 	if d.version != v {
 		d.wake()
 	}
+}
+
+// arrivalSpan is the span of arrival time the dashboard keeps rows for (0:
+// none).
+func (d *Dashboard) arrivalSpan() time.Duration {
+	if d.xTime {
+		return 0
+	}
+	return time.Duration(d.retain.span) * time.Millisecond
+}
+
+// expireNow drops the rows that arrived a span or more ago.
+func (d *Dashboard) expireNow() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.expire()
 }
