@@ -155,6 +155,46 @@ func TestLineChartGainsPointsAsWindowsFireAndEndsAtTheSQLResult(t *testing.T) {
 	b.NoProblems()
 }
 
+// movingJob: an updating result drawn as a line — each page's point is at
+// x = its hit count, so every new hit retracts the page's point (-U) and
+// adds one further right (+U). 300 hits at 100 a second.
+const movingJob = `
+CREATE TABLE mv_hits (page INT) WITH ('connector' = 'datagen', 'number-of-rows' = '300', 'rows-per-second' = '100',
+  'fields.page.min' = '1', 'fields.page.max' = '3');
+CREATE TABLE moving (hits BIGINT, page INT) WITH ('connector' = 'dashboard', 'chart' = 'line', 'x' = 'hits', 'y' = 'page',
+  'series' = 'page');
+INSERT INTO moving SELECT COUNT(*) AS hits, page FROM mv_hits GROUP BY page;
+`
+
+func TestLineChartDropsRetractedPoints(t *testing.T) {
+	b := browsertest.New(t, 1280, 800)
+	s, _ := startJob(t, movingJob, Options{})
+	b.Navigate(s.URL())
+	points := `window.sluice.dash.points("moving")`
+	count := `Object.values(` + points + ` || {}).reduce((n, p) => n + p.length, 0)`
+	b.WaitFor("the moving points", count+` === 3`, 10*time.Second)
+	// While the counts grow, the chart never holds more than one point
+	// per page: each retraction removes the page's previous point.
+	most := 0
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		n, err := browsertest.Eval[int](b, count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, n)
+	}
+	if most != 3 {
+		t.Errorf("the chart held up to %d points, want 3 (one per page)", most)
+	}
+	rows := waitSnapshot(t, "moving", 3, 10*time.Second)
+	want := map[string][][]any{}
+	for _, r := range rows {
+		want[fmt.Sprint(r[1])] = [][]any{{r[0], r[1]}}
+	}
+	b.WaitFor("the final counts", fmt.Sprintf(`JSON.stringify(%s) === %q`, points, canon(want)), 5*time.Second)
+	b.NoProblems()
+}
+
 // topJob: hits on pages; page 1 gets the first 60, then pages 2, 3 and 4
 // take turns. Page 1 is in the top 3 at first and falls out when the three
 // others pass 60 (at about hit 243, 3 s in): its row is retracted.

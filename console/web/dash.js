@@ -243,6 +243,8 @@
 
   // ---- line -----------------------------------------------------------------
 
+  const MAX_SERIES = 12;
+
   class LineChart {
     constructor(b) {
       this.b = b;
@@ -251,7 +253,9 @@
       this.s = b.col("series");
       this.time = this.x >= 0 && isTime(b.cols[this.x].type);
       this.box = el("div", "dash-plot");
+      this.note = el("p", "dash-more");
       b.body.appendChild(this.box);
+      b.body.appendChild(this.note);
       this.drawn = []; // [x ms, Date.now()] when an x was first drawn
       this.seen = new Set();
       this.u = null;
@@ -282,13 +286,22 @@
         }
       }
       const xsorted = Array.from(xs.keys()).sort((a, b) => a - b);
+      // At most MAX_SERIES series: those with the largest sums.
+      let hidden = 0;
+      if (names.length > MAX_SERIES) {
+        const sum = (n) => { let t = 0; for (const v of series.get(n).values()) t += Math.abs(v || 0); return t; };
+        const sums = new Map(names.map((n) => [n, sum(n)]));
+        names.sort((a, b) => sums.get(b) - sums.get(a));
+        hidden = names.length - MAX_SERIES;
+        names.length = MAX_SERIES;
+      }
       names.sort((a, b) => cmp(a, b));
       const data = [this.time ? xsorted.map((v) => v / 1000) : xsorted];
       for (const n of names) {
         const m = series.get(n);
         data.push(xsorted.map((x) => (m.has(x) ? m.get(x) : null)));
       }
-      return { names: names, data: data, xs: xsorted };
+      return { names: names, data: data, xs: xsorted, hidden: hidden };
     }
     draw(rows) {
       const d = this.data(rows);
@@ -317,6 +330,7 @@
       } else {
         this.u.setData(d.data);
       }
+      this.note.textContent = d.hidden ? "… and " + d.hidden + " smaller series not drawn" : "";
       const now = Date.now();
       for (const x of d.xs) {
         if (!this.seen.has(x)) {
@@ -425,6 +439,7 @@
   // ---- table ----------------------------------------------------------------
 
   const TABLE_MAX = 200;
+
 
   class TableChart {
     constructor(b) {
