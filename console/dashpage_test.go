@@ -79,6 +79,65 @@ func canon(v any) string {
 	return string(data)
 }
 
+// overviewJob feeds one dashboard of each kind, as a clickstream and a
+// fleet would.
+const overviewJob = `
+CREATE TABLE ov_clicks (page INT, region INT, ms DOUBLE, usr BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+  WITH ('connector' = 'datagen', 'rows-per-second' = '2000', 'fields.page.min' = '1', 'fields.page.max' = '4',
+  'fields.region.min' = '1', 'fields.region.max' = '5', 'fields.ms.min' = '20', 'fields.ms.max' = '400',
+  'fields.usr.min' = '1', 'fields.usr.max' = '5000', 'fields.ts.step' = '5 ms', 'seed' = '7');
+CREATE TABLE ov_a_views (page VARCHAR, window_end TIMESTAMP(3), views BIGINT) WITH ('connector' = 'dashboard',
+  'title' = 'Page views / 2 s', 'chart' = 'line', 'x' = 'window_end', 'y' = 'views', 'series' = 'page');
+INSERT INTO ov_a_views SELECT CONCAT('/page/', CAST(page AS VARCHAR)), window_end, COUNT(*)
+  FROM TABLE(TUMBLE(TABLE ov_clicks, DESCRIPTOR(ts), INTERVAL '2' SECOND)) GROUP BY page, window_start, window_end;
+CREATE TABLE ov_b_latency (region VARCHAR, avg_ms DOUBLE, max_ms DOUBLE) WITH ('connector' = 'dashboard',
+  'title' = 'Latency by region (ms)', 'chart' = 'bar', 'x' = 'region', 'y' = 'avg_ms,max_ms', 'key' = 'region');
+INSERT INTO ov_b_latency SELECT CONCAT('region-', CAST(region AS VARCHAR)), AVG(ms), MAX(ms) FROM ov_clicks GROUP BY region;
+CREATE TABLE ov_e_users (users BIGINT) WITH ('connector' = 'dashboard', 'title' = 'Distinct users',
+  'chart' = 'number', 'value' = 'users');
+INSERT INTO ov_e_users SELECT COUNT(DISTINCT usr) FROM ov_clicks;
+CREATE TABLE ov_v (id VARCHAR, lat DOUBLE, lon DOUBLE, speed DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+  WITH ('connector' = 'vehicles', 'vehicles' = '300', 'rows-per-second' = '3000');
+CREATE TABLE ov_c_speed (cell VARCHAR, avg_speed DOUBLE) WITH ('connector' = 'dashboard',
+  'title' = 'Average speed by area (km/h)', 'chart' = 'map', 'cell' = 'cell', 'value' = 'avg_speed');
+INSERT INTO ov_c_speed SELECT GEOHASH(lat, lon, 5), AVG(speed) FROM ov_v GROUP BY GEOHASH(lat, lon, 5);
+CREATE TABLE ov_d_top (page VARCHAR, views BIGINT, rownum BIGINT) WITH ('connector' = 'dashboard',
+  'title' = 'Top 3 pages', 'chart' = 'table');
+INSERT INTO ov_d_top SELECT CONCAT('/page/', CAST(page AS VARCHAR)), views, rownum FROM (SELECT page, views, ROW_NUMBER() OVER (ORDER BY views DESC) AS rownum
+  FROM (SELECT page, COUNT(*) AS views FROM ov_clicks GROUP BY page)) WHERE rownum <= 3;
+`
+
+func TestDashboardsPageDrawsEveryChartKind(t *testing.T) {
+	b := browsertest.New(t, 1280, 800)
+	s, _ := startJob(t, overviewJob, Options{})
+	b.Navigate(s.URL())
+	for id, cond := range map[string]string{
+		"ov_a_views":   `.uplot`,
+		"ov_b_latency": `.bar-row`,
+		"ov_e_users":   `.dash-spark polyline`,
+		"ov_c_speed":   `path.dash-cell`,
+		"ov_d_top":     `tr[data-row]`,
+	} {
+		b.WaitFor(id+" drawn", fmt.Sprintf(`document.querySelector('[data-dashboard=%q] %s') !== null`, id, cond), 15*time.Second)
+	}
+	// The bar chart: a row per region, two bars (avg and max) in each.
+	b.WaitFor("5 regions", `document.querySelectorAll('[data-dashboard="ov_b_latency"] .bar-row').length === 5`, 10*time.Second)
+	if n, _ := browsertest.Eval[int](b, `document.querySelectorAll('[data-dashboard="ov_b_latency"] .bar').length`); n != 10 {
+		t.Errorf("bars: %d, want 10", n)
+	}
+	// The number: the latest value, shown big, with the change.
+	b.WaitFor("a trend", `document.querySelector('[data-dashboard="ov_e_users"] .dash-change').textContent.includes("vs previous")`, 10*time.Second)
+	var num string
+	evalJSON(t, b, `document.querySelector('[data-dashboard="ov_e_users"] .dash-number').dataset.value`, &num)
+	if num == "" || num == "0" {
+		t.Errorf("the number shows %q", num)
+	}
+	b.WaitFor("the health strip", `document.querySelector('#health [data-health="rate"]') !== null`, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // let the line gain a few windows for the picture
+	b.Screenshot("dashboards")
+	b.NoProblems()
+}
+
 // pointsJob: 2000 clicks on 3 pages, 10 ms of event time apart (20 s), at
 // 300 rows/s: ten 2-second windows fire over 7 seconds, 3 rows each.
 const pointsJob = `
@@ -292,6 +351,36 @@ func TestMapDrawsACellPerResultRowWithItsValue(t *testing.T) {
 	b.NoProblems()
 }
 
+// fleetJob: the last position of each of 40 vehicles (key id), drawn as
+// dots coloured by speed.
+const fleetJob = `
+CREATE TABLE fl (id VARCHAR, lat DOUBLE, lon DOUBLE, speed DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+  WITH ('connector' = 'vehicles', 'vehicles' = '40', 'number-of-rows' = '400');
+CREATE TABLE fleet (id VARCHAR, lat DOUBLE, lon DOUBLE, speed DOUBLE) WITH ('connector' = 'dashboard',
+  'title' = 'Vehicles', 'chart' = 'map', 'lat' = 'lat', 'lon' = 'lon', 'value' = 'speed', 'key' = 'id');
+INSERT INTO fleet SELECT id, lat, lon, speed FROM fl;
+`
+
+func TestMapDrawsAPointPerLatLonRow(t *testing.T) {
+	b := browsertest.New(t, 1280, 800)
+	s, _ := startJob(t, fleetJob, Options{})
+	want := waitSnapshot(t, "fleet", 40, 10*time.Second)
+	b.Navigate(s.URL())
+	dots := `document.querySelectorAll('[data-dashboard="fleet"] path.dash-point')`
+	b.WaitFor("a dot per vehicle", fmt.Sprintf(`%s.length === %d`, dots, len(want)), 10*time.Second)
+	var got []string
+	evalJSON(t, b, `Array.from(`+dots+`, (p) => p.getAttribute("data-value")).sort()`, &got)
+	var speeds []string
+	for _, r := range want {
+		speeds = append(speeds, fmt.Sprint(r[3]))
+	}
+	sort.Strings(speeds)
+	if canon(got) != canon(speeds) {
+		t.Errorf("the dots' values %v, want the speeds %v", got, speeds)
+	}
+	b.NoProblems()
+}
+
 // geoJob: 200 random points, each with a geohash of a random precision
 // (1 to 12) and the centre SQL gives for it.
 const geoJob = `
@@ -323,65 +412,6 @@ func TestPageGeohashDecoderAgreesWithSQL(t *testing.T) {
 			t.Errorf("invalid geohash %d decoded to %v", i, v)
 		}
 	}
-	b.NoProblems()
-}
-
-// overviewJob feeds one dashboard of each kind, as a clickstream and a
-// fleet would.
-const overviewJob = `
-CREATE TABLE ov_clicks (page INT, region INT, ms DOUBLE, usr BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
-  WITH ('connector' = 'datagen', 'rows-per-second' = '2000', 'fields.page.min' = '1', 'fields.page.max' = '4',
-  'fields.region.min' = '1', 'fields.region.max' = '5', 'fields.ms.min' = '20', 'fields.ms.max' = '400',
-  'fields.usr.min' = '1', 'fields.usr.max' = '5000', 'fields.ts.step' = '5 ms', 'seed' = '7');
-CREATE TABLE ov_views (page VARCHAR, window_end TIMESTAMP(3), views BIGINT) WITH ('connector' = 'dashboard',
-  'title' = 'Page views / 2 s', 'chart' = 'line', 'x' = 'window_end', 'y' = 'views', 'series' = 'page');
-INSERT INTO ov_views SELECT CONCAT('/page/', CAST(page AS VARCHAR)), window_end, COUNT(*)
-  FROM TABLE(TUMBLE(TABLE ov_clicks, DESCRIPTOR(ts), INTERVAL '2' SECOND)) GROUP BY page, window_start, window_end;
-CREATE TABLE ov_latency (region VARCHAR, avg_ms DOUBLE, max_ms DOUBLE) WITH ('connector' = 'dashboard',
-  'title' = 'Latency by region (ms)', 'chart' = 'bar', 'x' = 'region', 'y' = 'avg_ms,max_ms', 'key' = 'region');
-INSERT INTO ov_latency SELECT CONCAT('region-', CAST(region AS VARCHAR)), AVG(ms), MAX(ms) FROM ov_clicks GROUP BY region;
-CREATE TABLE ov_users (users BIGINT) WITH ('connector' = 'dashboard', 'title' = 'Distinct users',
-  'chart' = 'number', 'value' = 'users');
-INSERT INTO ov_users SELECT COUNT(DISTINCT usr) FROM ov_clicks;
-CREATE TABLE ov_v (id VARCHAR, lat DOUBLE, lon DOUBLE, speed DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
-  WITH ('connector' = 'vehicles', 'vehicles' = '300', 'rows-per-second' = '3000');
-CREATE TABLE ov_speed (cell VARCHAR, avg_speed DOUBLE) WITH ('connector' = 'dashboard',
-  'title' = 'Average speed by area (km/h)', 'chart' = 'map', 'cell' = 'cell', 'value' = 'avg_speed');
-INSERT INTO ov_speed SELECT GEOHASH(lat, lon, 5), AVG(speed) FROM ov_v GROUP BY GEOHASH(lat, lon, 5);
-CREATE TABLE ov_top (page INT, views BIGINT, rownum BIGINT) WITH ('connector' = 'dashboard',
-  'title' = 'Top 3 pages', 'chart' = 'table');
-INSERT INTO ov_top SELECT page, views, rownum FROM (SELECT page, views, ROW_NUMBER() OVER (ORDER BY views DESC) AS rownum
-  FROM (SELECT page, COUNT(*) AS views FROM ov_clicks GROUP BY page)) WHERE rownum <= 3;
-`
-
-func TestDashboardsPageDrawsEveryChartKind(t *testing.T) {
-	b := browsertest.New(t, 1280, 800)
-	s, _ := startJob(t, overviewJob, Options{})
-	b.Navigate(s.URL())
-	for id, cond := range map[string]string{
-		"ov_views":   `.uplot`,
-		"ov_latency": `.bar-row`,
-		"ov_users":   `.dash-spark polyline`,
-		"ov_speed":   `path.dash-cell`,
-		"ov_top":     `tr[data-row]`,
-	} {
-		b.WaitFor(id+" drawn", fmt.Sprintf(`document.querySelector('[data-dashboard=%q] %s') !== null`, id, cond), 15*time.Second)
-	}
-	// The bar chart: a row per region, two bars (avg and max) in each.
-	b.WaitFor("5 regions", `document.querySelectorAll('[data-dashboard="ov_latency"] .bar-row').length === 5`, 10*time.Second)
-	if n, _ := browsertest.Eval[int](b, `document.querySelectorAll('[data-dashboard="ov_latency"] .bar').length`); n != 10 {
-		t.Errorf("bars: %d, want 10", n)
-	}
-	// The number: the latest value, shown big, with the change.
-	b.WaitFor("a trend", `document.querySelector('[data-dashboard="ov_users"] .dash-change').textContent.includes("vs previous")`, 10*time.Second)
-	var num string
-	evalJSON(t, b, `document.querySelector('[data-dashboard="ov_users"] .dash-number').dataset.value`, &num)
-	if num == "" || num == "0" {
-		t.Errorf("the number shows %q", num)
-	}
-	b.WaitFor("the health strip", `document.querySelector('#health [data-health="rate"]') !== null`, 10*time.Second)
-	time.Sleep(1500 * time.Millisecond) // let the line gain a few windows for the picture
-	b.Screenshot("dashboards")
 	b.NoProblems()
 }
 
