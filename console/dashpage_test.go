@@ -53,26 +53,42 @@ func evalJSON(t testing.TB, b *browsertest.Browser, expr string, v any) {
 	}
 }
 
-// waitSnapshot waits until dashboard id has n rows and its version stops
-// changing (the bounded job has ended), and returns its rows.
+// waitSnapshot waits until dashboard id has n rows (n < 0: any number)
+// and its version has not changed for a second (the bounded job has
+// ended), and returns its rows.
 func waitSnapshot(t testing.TB, id string, n int, timeout time.Duration) [][]any {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last int64 = -1
+	var since time.Time
 	for time.Now().Before(deadline) {
 		if d, ok := dashboard.Default.Get(id); ok {
 			s := d.Snapshot()
-			if (n < 0 || len(s.Rows) == n) && s.Version == last {
+			switch {
+			case s.Version != last || (n >= 0 && len(s.Rows) != n):
+				last, since = s.Version, time.Now()
+			case time.Since(since) >= time.Second:
 				return jsonRows(t, s.Rows)
 			}
-			last = s.Version
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	d, _ := dashboard.Default.Get(id)
 	t.Fatalf("dashboard %s: waited %v for %d rows and a stable version; has %d", id, timeout, n, len(d.Snapshot().Rows))
 	return nil
 }
+
+// column returns column c of rows, numbers.
+func column(rows [][]any, c int) []float64 {
+	var out []float64
+	for _, r := range rows {
+		f, _ := r[c].(float64)
+		out = append(out, f)
+	}
+	return out
+}
+
+func sorted(s []float64) []float64 { s = slices.Clone(s); slices.Sort(s); return s }
 
 func canon(v any) string {
 	data, _ := json.Marshal(v)
@@ -180,6 +196,16 @@ func TestLineChartGainsPointsAsWindowsFireAndEndsAtTheSQLResult(t *testing.T) {
 		t.Errorf("points drawn over time %v: want a count that grows in several steps as windows fire", seen)
 	}
 	want := waitSnapshot(t, "page_views", 30, 10*time.Second)
+	// The SQL result: 2000 clicks in ten windows of 2 s.
+	ends := map[float64]bool{}
+	var clicks float64
+	for _, r := range want {
+		ends[r[1].(float64)] = true
+		clicks += r[2].(float64)
+	}
+	if len(ends) != 10 || clicks != 2000 {
+		t.Errorf("the SQL result has %d windows and %v clicks, want 10 and 2000", len(ends), clicks)
+	}
 	var got map[string][][]float64
 	evalJSON(t, b, `window.sluice.dash.points("page_views")`, &got)
 	// Every row is a point of its page's series, and the last point of
@@ -279,12 +305,20 @@ func TestTopNTableDropsTheRowOfAKeyThatFallsOut(t *testing.T) {
 	b.Screenshot("dashboards-top-before")
 	b.WaitFor("page 1 to fall out of the top 3", `!`+page1+` && (`+rowsOf+`).length === 3`, 15*time.Second)
 	want := waitSnapshot(t, "top_pages", 3, 10*time.Second)
-	b.WaitFor("the final top 3", fmt.Sprintf(`JSON.stringify(%s.map((r) => r[0]).sort()) === %q`, rowsOf, canon([]int{2, 3, 4})), 5*time.Second)
+	sort.Slice(want, func(i, j int) bool { return want[i][2].(float64) < want[j][2].(float64) })
+	// Pages 2, 3 and 4 get the hits 60…399 in turn: 114, 113 and 113.
+	hits := map[string]any{}
+	for _, r := range want {
+		hits[fmt.Sprint(r[0])] = r[1]
+	}
+	if canon(hits) != canon(map[string]int{"2": 114, "3": 113, "4": 113}) {
+		t.Errorf("the SQL result's top 3 is %v, want pages 2, 3 and 4 with 114, 113 and 113 hits", want)
+	}
+	b.WaitFor("the table to show the dashboard's final rows, in rank order", fmt.Sprintf(`JSON.stringify(%s) === %q`, rowsOf, canon(want)), 10*time.Second)
 	var got [][]any
 	evalJSON(t, b, rowsOf, &got)
-	sort.Slice(want, func(i, j int) bool { return want[i][2].(float64) < want[j][2].(float64) })
-	if canon(got) != canon(want) {
-		t.Errorf("table rows (in rank order) %v, want the dashboard's %v", got, want)
+	if pages := column(got, 0); !slices.Equal(sorted(pages), []float64{2, 3, 4}) {
+		t.Errorf("the final top 3 pages are %v, want 2, 3 and 4", pages)
 	}
 	// The rank column orders the table and numbers are right-aligned.
 	for i, r := range got {
