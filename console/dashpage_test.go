@@ -212,7 +212,7 @@ func TestLineChartGainsPointsAsWindowsFireAndEndsAtTheSQLResult(t *testing.T) {
 	// each series is the row of the last window.
 	last := map[string][]any{}
 	for _, r := range want {
-		page := fmt.Sprint(r[0])
+		page := fmt.Sprint("page ", r[0])
 		if l, ok := last[page]; !ok || r[1].(float64) > l[1].(float64) {
 			last[page] = r
 		}
@@ -274,7 +274,7 @@ func TestLineChartDropsRetractedPoints(t *testing.T) {
 	rows := waitSnapshot(t, "moving", 3, 10*time.Second)
 	want := map[string][][]any{}
 	for _, r := range rows {
-		want[fmt.Sprint(r[1])] = [][]any{{r[0], r[1]}}
+		want[fmt.Sprint("page ", r[1])] = [][]any{{r[0], r[1]}}
 	}
 	b.WaitFor("the final counts", fmt.Sprintf(`JSON.stringify(%s) === %q`, points, canon(want)), 5*time.Second)
 	b.NoProblems()

@@ -47,6 +47,16 @@
     if (d.getUTCMilliseconds()) s += "." + pad(d.getUTCMilliseconds(), 3);
     return s;
   }
+  // axisTime labels a time axis tick (UTC, 24 h) for ticks incr seconds
+  // apart.
+  function axisTime(ms, incr) {
+    const d = new Date(ms);
+    if (incr >= 86400) return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+    const hm = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+    if (incr >= 60) return hm;
+    if (incr >= 1) return hm + ":" + pad(d.getUTCSeconds());
+    return pad(d.getUTCSeconds()) + "." + pad(d.getUTCMilliseconds(), 3);
+  }
   function fmtNum(v) {
     const n = num(v);
     if (n == null) return v == null ? "" : String(v);
@@ -241,6 +251,15 @@
     }
   }
 
+  // seriesName is the series a row belongs to: the value of column s (a
+  // number after the column's name, "page 3"), or null without one.
+  function seriesName(b, s, r) {
+    if (s < 0) return null;
+    const v = r[s];
+    if (v == null) return b.cols[s].name + " NULL";
+    return isNumeric(b.cols[s].type) ? b.cols[s].name + " " + v : String(v);
+  }
+
   // ---- line -----------------------------------------------------------------
 
   const MAX_SERIES = 12;
@@ -276,7 +295,7 @@
         const x = num(r[this.x]);
         if (x == null) continue;
         xs.set(x, true);
-        const sv = this.s >= 0 ? (r[this.s] == null ? "NULL" : String(r[this.s])) : null;
+        const sv = seriesName(this.b, this.s, r);
         for (const yi of this.ys) {
           let label = sv == null ? this.b.cols[yi].name : sv;
           if (sv != null && this.ys.length > 1) label += " · " + this.b.cols[yi].name;
@@ -310,19 +329,22 @@
         if (this.u) this.u.destroy();
         this.box.textContent = "";
         this.sig = sig;
-        const series = [{ label: this.time ? "time" : this.b.cols[this.x].name }];
+        const series = [{ label: this.time ? "time" : this.b.cols[this.x].name,
+          value: (u, v) => (v == null ? "–" : this.time ? fmtTime(Math.round(v * 1000)) : fmtNum(v)) }];
         d.names.forEach((n, i) => {
           const c = PALETTE[i % PALETTE.length];
           series.push({ label: n, stroke: c, width: 2, spanGaps: true, points: { size: 5, fill: c }, value: (u, v) => (v == null ? "–" : fmtNum(v)) });
         });
         const axisY = { size: 60, values: (u, vals) => vals.map((v) => sluice.fmt(v)), grid: { stroke: "#eef0f4" } };
-        const axisX = { grid: { stroke: "#eef0f4" } };
+        const axisX = { grid: { stroke: "#eef0f4" }, size: 32 };
+        if (this.time) axisX.values = (u, splits, ax, space, incr) => splits.map((v) => axisTime(v * 1000, incr));
         const opts = Object.assign(this.size(), {
           series: series,
           scales: { x: { time: this.time } },
           // TIMESTAMPs are UTC wall-clock times, as the tables show them.
           tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
           axes: [axisX, axisY],
+          padding: [10, 28, 0, 0],
           legend: { live: true },
           cursor: { drag: { x: true, y: false } },
         });
@@ -379,7 +401,7 @@
         const xk = JSON.stringify(xv);
         let c = cats.get(xk);
         if (!c) { c = { x: xv, vals: new Map() }; cats.set(xk, c); }
-        const sv = this.s >= 0 ? (r[this.s] == null ? "NULL" : String(r[this.s])) : null;
+        const sv = seriesName(this.b, this.s, r);
         for (const yi of this.ys) {
           let label = sv == null ? this.b.cols[yi].name : sv;
           if (sv != null && this.ys.length > 1) label += " · " + this.b.cols[yi].name;
