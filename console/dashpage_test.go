@@ -412,6 +412,8 @@ func TestMapDrawsAPointPerLatLonRow(t *testing.T) {
 	if canon(got) != canon(speeds) {
 		t.Errorf("the dots' values %v, want the speeds %v", got, speeds)
 	}
+	b.WaitFor("the basemap", `document.querySelector('[data-dashboard="fleet"] .dash-map').dataset.basemap === "ready"`, 10*time.Second)
+	b.Screenshot("dashboards-fleet")
 	b.NoProblems()
 }
 

@@ -647,6 +647,7 @@
         L.geoJSON(m.borders, { interactive: false, style: { color: "#aab1bd", weight: 0.8, fill: false, className: "basemap-border" } }).addTo(this.map);
         for (const e of this.layers.values()) e.layer.bringToFront();
         this.box.dataset.basemap = "ready";
+        this.box.classList.add("basemap-ready");
       }).catch((err) => { this.box.dataset.basemap = "failed: " + err.message; });
       this.legend = L.control({ position: "bottomright" });
       this.legend.onAdd = () => (this.legendEl = el("div", "dash-map-legend"));
@@ -687,7 +688,9 @@
         let e = this.layers.get(k);
         if (!e) {
           const tip = el("div", "dash-tip");
-          const style = { color: fill, weight: 1, opacity: 0.9, fillColor: fill, fillOpacity: 0.7 };
+          const style = it.bounds
+            ? { color: fill, weight: 1, opacity: 0.9, fillColor: fill, fillOpacity: 0.7 }
+            : { color: "#fff", weight: 1, opacity: 1, fillColor: fill, fillOpacity: 0.9 };
           const layer = it.bounds
             ? L.rectangle(it.bounds, Object.assign({ className: "dash-cell" }, style))
             : L.circleMarker([it.lat, it.lon], Object.assign({ className: "dash-point", radius: 6 }, style));
@@ -698,7 +701,7 @@
           const node = layer.getElement();
           if (node && it.cell) node.setAttribute("data-cell", it.cell);
         } else {
-          e.layer.setStyle({ color: fill, fillColor: fill });
+          e.layer.setStyle(it.bounds ? { color: fill, fillColor: fill } : { fillColor: fill });
         }
         e.tip.textContent = (it.cell ? it.cell : it.lat.toFixed(5) + ", " + it.lon.toFixed(5)) + " — " + vname + ": " + fmtNum(it.raw);
         const node = e.layer.getElement();
