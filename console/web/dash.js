@@ -113,10 +113,11 @@
       const make = CHARTS[meta.chart] || TableChart;
       this.chart = new make(this);
       this.visible = false;
+      this.footer();
       seen.observe(this.card);
     }
     col(opt) { const name = (this.meta.options || {})[opt]; return name == null ? -1 : this.index(name); }
-    cols_(opt) {
+    colList(opt) {
       const v = (this.meta.options || {})[opt];
       return v ? v.split(",").map((s) => this.index(s.trim())).filter((i) => i >= 0) : [];
     }
@@ -268,7 +269,7 @@
     constructor(b) {
       this.b = b;
       this.x = b.col("x");
-      this.ys = b.cols_("y");
+      this.ys = b.colList("y");
       this.s = b.col("series");
       this.time = this.x >= 0 && isTime(b.cols[this.x].type);
       this.box = el("div", "dash-plot");
@@ -361,6 +362,7 @@
         }
       }
       if (this.drawn.length > 5000) this.drawn.splice(0, this.drawn.length - 5000);
+      if (this.seen.size > 20000) this.seen = new Set(d.xs);
       this.last = d;
     }
     // points is what the chart draws: per series label, its [x, y] pairs
@@ -385,7 +387,7 @@
     constructor(b) {
       this.b = b;
       this.x = b.col("x");
-      this.ys = b.cols_("y");
+      this.ys = b.colList("y");
       this.s = b.col("series");
       this.legend = el("div", "dash-legend");
       this.box = el("div", "dash-bars");
@@ -467,7 +469,7 @@
     constructor(b) {
       this.b = b;
       this.rank = b.cols.findIndex((c) => RANK.includes(c.name.toLowerCase()));
-      const ys = b.cols_("y");
+      const ys = b.colList("y");
       this.by = this.rank >= 0 ? -1 : ys.length ? ys[0] : -1;
       this.wrap = el("div", "dash-table");
       this.table = el("table");
