@@ -34,7 +34,7 @@
   function items(j) {
     const out = [];
     out.push({ k: "job", label: "job", text: j.name });
-    out.push({ k: "state", text: j.state, cls: "state state-" + j.state });
+    out.push({ k: "state", text: j.state, cls: "health-state" });
     let rate = 0;
     let lag = null;
     for (const op of j.operators || []) {
@@ -46,10 +46,10 @@
     if (Array.isArray(j.checkpoints) && j.checkpoints.length) {
       const done = j.checkpoints.filter((c) => c.status === "completed").length;
       const last = j.checkpoints[j.checkpoints.length - 1];
-      out.push({ k: "checkpoints", label: "checkpoints", text: done + (last.status === "failed" ? " (last failed)" : ""), cls: last.status === "failed" ? "warn" : null });
+      out.push({ k: "checkpoints", label: "checkpoints", text: done + (last.status === "failed" ? " (last failed)" : ""), cls: last.status === "failed" ? "health-warn" : null });
     }
-    if (typeof j.restarts === "number") out.push({ k: "restarts", label: "restarts", text: String(j.restarts), cls: j.restarts > 0 ? "warn" : null });
-    if (Array.isArray(j.errors)) out.push({ k: "errors", label: "errors", text: String(j.errors.length), cls: j.errors.length ? "bad" : null, href: "/job#errors" });
+    if (typeof j.restarts === "number") out.push({ k: "restarts", label: "restarts", text: String(j.restarts), cls: j.restarts > 0 ? "health-warn" : null });
+    if (Array.isArray(j.errors)) out.push({ k: "errors", label: "errors", text: String(j.errors.length), cls: j.errors.length ? "health-bad" : null, href: "/job#errors" });
     return out;
   }
 
@@ -71,6 +71,7 @@
       const s = document.createElement(it.href ? "a" : "span");
       s.className = "health-item" + (it.cls ? " " + it.cls : "");
       s.dataset.health = it.k;
+      if (it.k === "state") s.dataset.state = it.text;
       if (it.href) s.href = it.href;
       if (it.label) {
         const l = document.createElement("span");
