@@ -61,20 +61,16 @@ func New(t testing.TB, width, height int) *Browser {
 		fmt.Fprintln(os.Stderr, msg)
 		t.Skip(msg)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.WindowSize(width, height),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", os.Geteuid() == 0), // chromium refuses to run as root with its sandbox
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, err := sharedBrowser(exe)
+	if err != nil {
+		t.Fatalf("starting chromium (%s): %v", exe, err)
+	}
 	b := &Browser{t: t, reqURL: map[network.RequestID]string{}}
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
+	// A tab of its own, in the browser the package's tests share.
+	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithListener(b.listen))
 	b.ctx = ctx
-	b.cancel = func() { cancel(); acancel() }
-	err := chromedp.Do(ctx) // starts the browser and attaches the tab
+	b.cancel = cancel
+	err = chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height)))
 	if err == nil {
 		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
 	}
@@ -86,7 +82,7 @@ func New(t testing.TB, width, height int) *Browser {
 	}
 	if err != nil {
 		b.cancel()
-		t.Fatalf("starting chromium (%s): %v", exe, err)
+		t.Fatalf("opening a tab in chromium (%s): %v", exe, err)
 	}
 	dir, err := os.MkdirTemp("", "sluice-browser-"+sanitize(t.Name())+"-")
 	if err != nil {
@@ -101,6 +97,31 @@ func New(t testing.TB, width, height int) *Browser {
 		}
 	})
 	return b
+}
+
+// The browser the tests of one test binary share: starting chromium takes
+// seconds, a tab a few milliseconds. It ends with the test binary.
+var shared struct {
+	once sync.Once
+	ctx  context.Context
+	err  error
+}
+
+// sharedBrowser starts the shared browser, once.
+func sharedBrowser(exe string) (context.Context, error) {
+	shared.once.Do(func() {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(exe),
+			chromedp.Flag("headless", true),
+			chromedp.Flag("no-sandbox", os.Geteuid() == 0), // chromium refuses to run as root with its sandbox
+			chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+		)
+		actx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, _ := chromedp.NewContext(actx)
+		shared.ctx, shared.err = ctx, chromedp.Do(ctx) // starts the browser
+	})
+	return shared.ctx, shared.err
 }
 
 func sanitize(s string) string {
