@@ -20,6 +20,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,12 +30,13 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/dashboard"
 	"github.com/sluicehq/sluice/console/assets"
+	"github.com/sluicehq/sluice/internal/promtext"
 )
 
 // DefaultAddr is where the console listens when no address is given; when
 // its port is taken, the next free one of the following DefaultPorts is
-// used instead.
-const DefaultAddr = "127.0.0.1:8081"
+// used instead. A variable for tests.
+var DefaultAddr = "127.0.0.1:8081"
 
 // DefaultPorts is how many ports from DefaultAddr's are tried.
 const DefaultPorts = 20
@@ -51,8 +53,8 @@ type Options struct {
 	// Hub holds the dashboards shown (default dashboard.Default).
 	Hub *dashboard.Hub
 	// Metrics writes the process's metrics in Prometheus text format for
-	// /metrics; nil: no /metrics.
-	Metrics func(w http.ResponseWriter)
+	// /metrics (e.g. promtext.Write); nil: no /metrics.
+	Metrics func(w io.Writer)
 }
 
 // Server is a running console.
@@ -166,7 +168,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/job", s.serveJob)
 	if s.opt.Metrics != nil {
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			w.Header().Set("Content-Type", promtext.ContentType)
+			w.Header().Set("Cache-Control", "no-store")
 			s.opt.Metrics(w)
 		})
 	}

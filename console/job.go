@@ -1,7 +1,9 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"sync"
@@ -30,6 +32,8 @@ type Job struct {
 	mu         sync.Mutex
 	prev, last sample
 	ended      time.Time
+	endOnce    sync.Once
+	result     string // the state it ended in; "" when not told
 }
 
 // sample is a reading of a job's subtasks.
@@ -71,17 +75,36 @@ func (s *Server) AddJob(j *Job) (ended func()) {
 	}
 	s.jobs = append(s.jobs, j)
 	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(j.stop)
-			j.wg.Wait()
-			j.read()
-			j.mu.Lock()
-			j.ended = time.Now()
-			j.mu.Unlock()
-		})
+	return func() { j.end("") }
+}
+
+// End marks j ended with err, what its run returned: finished (nil),
+// cancelled (context.Canceled: stopped by a signal, or with a savepoint)
+// or failed. The job stays on the console, with its last figures.
+func (j *Job) End(err error) {
+	var se *runtime.SavepointError
+	switch {
+	case err == nil:
+		j.end("finished")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &se):
+		j.end("cancelled")
+	default:
+		j.end("failed")
 	}
+}
+
+// end stops sampling j after a last reading; state is the state it ended
+// in ("": not known, shown as ended).
+func (j *Job) end(state string) {
+	j.endOnce.Do(func() {
+		close(j.stop)
+		j.wg.Wait()
+		j.read()
+		j.mu.Lock()
+		j.ended = time.Now()
+		j.result = state
+		j.mu.Unlock()
+	})
 }
 
 // read takes a sample of j's counters.
@@ -99,9 +122,13 @@ func (j *Job) read() {
 
 // JobView is what /api/v1/job returns.
 type JobView struct {
-	Name        string               `json:"name"`
-	State       string               `json:"state"` // running or ended
-	StartedMs   int64                `json:"started_ms"`
+	Name string `json:"name"`
+	// State is running, restarting, finished, failed or cancelled; ended
+	// when the job ended without saying how.
+	State     string `json:"state"`
+	StartedMs int64  `json:"started_ms"`
+	// EndedMs is when the job ended (null while it runs).
+	EndedMs     *int64               `json:"ended_ms"`
 	NowMs       int64                `json:"now_ms"`
 	Parallelism int                  `json:"parallelism"`
 	Plan        runtime.PhysicalPlan `json:"plan"`
@@ -136,12 +163,17 @@ type SubtaskView struct {
 // view returns j as the API shows it.
 func (j *Job) view() JobView {
 	j.mu.Lock()
-	prev, last, ended := j.prev, j.last, j.ended
+	prev, last, ended, result := j.prev, j.last, j.ended, j.result
 	j.mu.Unlock()
 	v := JobView{Name: j.Name, State: "running", StartedMs: j.started.UnixMilli(), NowMs: time.Now().UnixMilli(),
 		Parallelism: j.Plan.Parallelism, Plan: j.Plan, Operators: []OperatorView{}}
 	if !ended.IsZero() {
 		v.State = "ended"
+		if result != "" {
+			v.State = result
+		}
+		ms := ended.UnixMilli()
+		v.EndedMs = &ms
 	}
 	secs := last.at.Sub(prev.at).Seconds()
 	for _, op := range j.Plan.Operators {
