@@ -52,7 +52,14 @@ type uiRun struct {
 // test ends, and must then exit 0.
 func startUI(t *testing.T, env []string, args ...string) *uiRun {
 	t.Helper()
+	return startUIWith(t, "", env, args...)
+}
+
+// startUIWith is startUI with stdin as the command's standard input.
+func startUIWith(t *testing.T, stdin string, env []string, args ...string) *uiRun {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = uiEnv(env...)
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
@@ -168,18 +175,20 @@ func writeUIJob(t *testing.T) string {
 func TestEveryJobCommandPrintsTheConsoleURLFirstAndServesItsJob(t *testing.T) {
 	job := writeUIJob(t)
 	for _, tc := range []struct {
-		name string
-		args []string
-		job  string
+		name  string
+		args  []string
+		job   string
+		stdin string
 	}{
-		{"job file", []string{"run", job}, "clicks"},
-		{"clickstream", []string{"run", "clickstream", "--events", "-1", "--rows-per-second", "2000"}, "clickstream"},
-		{"clickstream-store", []string{"run", "clickstream-store", "--events", "-1", "--rows-per-second", "2000"}, "demo"},
-		{"cpualarm", []string{"run", "cpualarm", "--store-dir", t.TempDir()}, "cpualarm"},
-		{"demo", []string{"demo", "--hosts", "5", "--spiking", "1"}, "demo"},
+		{"job file", []string{"run", job}, "clicks", ""},
+		{"clickstream", []string{"run", "clickstream", "--events", "-1", "--rows-per-second", "2000"}, "clickstream", ""},
+		{"clickstream-store", []string{"run", "clickstream-store", "--events", "-1", "--rows-per-second", "2000"}, "demo", ""},
+		{"cpualarm", []string{"run", "cpualarm", "--store-dir", t.TempDir()}, "cpualarm", ""},
+		{"demo", []string{"demo", "--hosts", "5", "--spiking", "1"}, "demo", ""},
+		{"sql shell's background job", []string{"sql"}, "job 1", uiJob},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := startUI(t, nil, append(tc.args, "--parallelism", "2")...)
+			r := startUIWith(t, tc.stdin, nil, append(tc.args, "--parallelism", "2")...)
 			url := r.consoleURL(t)
 			v := waitForJob(t, url)
 			if v["name"] != tc.job {
