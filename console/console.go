@@ -64,6 +64,8 @@ type Server struct {
 	srv  *http.Server
 	done chan struct{}
 	url  string
+	// cancel ends the requests being served (their context).
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
 	jobs []*Job
@@ -87,11 +89,16 @@ func Start(opt Options) (*Server, error) {
 		return nil, fmt.Errorf("--ui %s: %w", opt.Addr, ErrTokenRequired)
 	}
 	s := &Server{opt: opt, ln: ln, done: make(chan struct{})}
+	// Requests run under a context Close cancels, so that the pages'
+	// event streams end at once rather than hold Close up.
+	base, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
 	s.url = "http://" + ln.Addr().String() + "/"
 	if host, port, err := net.SplitHostPort(ln.Addr().String()); err == nil && (host == "::" || host == "0.0.0.0") {
 		s.url = "http://" + net.JoinHostPort(hostname(), port) + "/"
 	}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
@@ -146,6 +153,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	s.cancel()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		err = s.srv.Close()

@@ -302,3 +302,20 @@ func TestConsoleMetricsIncludeBusyTime(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseEndsOpenEventStreamsAtOnce(t *testing.T) {
+	s, _ := startJob(t, dashboardJob, Options{})
+	resp, err := http.Get(s.URL() + "api/v1/dashboards/counts_by_key/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if line, _ := bufio.NewReader(resp.Body).ReadString('\n'); !strings.HasPrefix(line, "event: ") {
+		t.Fatalf("the event stream begins %q", line)
+	}
+	start := time.Now()
+	s.Close()
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("Close took %v with an event stream open, want it at once", el)
+	}
+}
