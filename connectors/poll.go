@@ -92,3 +92,60 @@ func Receive[T any](ctx context.Context, ch <-chan T, t *time.Timer, wait time.D
 		return v, false, ctx.Err()
 	}
 }
+
+// Throttle paces a source subtask at a rate of rows per second, inside
+// its Poll: each poll asks how many rows may go now. A throttled subtask
+// emits at least a hundredth of a second's rows per batch (at most a
+// batch), so that a slow rate does not become one batch and one
+// watermark per row, and sleeps at most 50 ms per poll, so the runtime
+// can inject barriers and fire timers between polls. The zero value does
+// not limit.
+type Throttle struct {
+	rate     float64 // rows per second; 0: no limit
+	minBatch int64
+	t0       time.Time // of the first throttled poll
+	sent     int64     // rows emitted since t0
+	sleeper  Sleeper
+}
+
+// Throttling's batches and waits; see Throttle.
+const (
+	throttleBatchesPerSecond = 100
+	throttleMaxWait          = 50 * time.Millisecond
+)
+
+// NewThrottle returns a throttle at rate rows per second (0 or less: no
+// limit) whose batches are at most maxBatch rows.
+func NewThrottle(rate float64, maxBatch int64) Throttle {
+	if rate <= 0 {
+		return Throttle{}
+	}
+	return Throttle{rate: rate, minBatch: min(max(int64(rate/throttleBatchesPerSecond), 1), maxBatch)}
+}
+
+// Take returns how many of the n rows ready may be emitted now: n without
+// a limit; 0, after a short sleep (or ctx's end), when fewer than a
+// minimum batch are due. The caller reports what it emitted with Sent.
+func (t *Throttle) Take(ctx context.Context, n int64) int64 {
+	if t.rate <= 0 {
+		return n
+	}
+	now := time.Now()
+	if t.t0.IsZero() {
+		t.t0 = now
+	}
+	elapsed := now.Sub(t.t0).Seconds()
+	due := int64(elapsed*t.rate) - t.sent
+	if want := min(n, t.minBatch); due < want {
+		wait := time.Duration((float64(t.sent+want)/t.rate - elapsed) * float64(time.Second))
+		t.sleeper.Sleep(ctx, min(max(wait, 0), throttleMaxWait))
+		return 0
+	}
+	return min(n, due)
+}
+
+// Sent records n rows emitted.
+func (t *Throttle) Sent(n int64) { t.sent += n }
+
+// Stop releases the throttle's timer.
+func (t *Throttle) Stop() { t.sleeper.Stop() }

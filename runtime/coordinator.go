@@ -41,22 +41,26 @@ type coordinator struct {
 	cur     *inflight
 	final   map[[2]int][]byte // state of subtasks that have finished
 	stopReq bool              // a savepoint was asked for: stop after it
+	stopped bool              // that savepoint is complete: no more checkpoints
 
 	quit chan struct{}
 	done chan struct{}
 
 	duration  *metrics.Histogram
 	gauges    *checkpointGauges
+	events    *jobEvents
 	completed *metrics.Counter
 	failed    *metrics.Counter
 }
 
-// checkpointGauges are the values of a job's checkpoint gauges, shared by
-// every run of the job in a metrics set (see liveValue).
+// checkpointGauges are the values of a job's checkpoint gauges, and its
+// latest checkpoints (Checkpoints), shared by every run of the job in a
+// metrics set (see liveValue).
 type checkpointGauges struct {
 	mu     sync.Mutex
 	size   float64
 	lastID float64
+	hist   []CheckpointRecord // oldest first, at most checkpointHistory
 }
 
 // report is a subtask's state for checkpoint id, or (final) after it
@@ -67,6 +71,7 @@ type report struct {
 	subtask int
 	data    []byte
 	final   bool
+	align   time.Duration // how long the subtask's barrier took to align
 }
 
 type inflight struct {
@@ -75,6 +80,7 @@ type inflight struct {
 	started   time.Time
 	w         *checkpointWriter
 	acked     map[[2]int]bool
+	align     time.Duration // the longest alignment of a subtask so far
 }
 
 func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel context.CancelCauseFunc) (*coordinator, error) {
@@ -115,12 +121,20 @@ func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel co
 	c.nextID = maxID + 1
 	labels := `{job=` + strconv.Quote(g.Name) + `}`
 	c.duration = set.GetOrCreateHistogram("sluice_checkpoint_duration_seconds" + labels)
-	c.gauges = liveValue(set, "checkpoint"+labels, func() *checkpointGauges {
+	c.gauges = liveValue(set, checkpointKey(g.Name), func() *checkpointGauges {
 		v := &checkpointGauges{}
 		set.GetOrCreateGauge("sluice_checkpoint_size_bytes"+labels, func() float64 { v.mu.Lock(); defer v.mu.Unlock(); return v.size })
 		set.GetOrCreateGauge("sluice_checkpoint_last_completed_id"+labels, func() float64 { v.mu.Lock(); defer v.mu.Unlock(); return v.lastID })
 		return v
 	})
+	// Nor does a restarted run reuse the id of a checkpoint an earlier
+	// run abandoned: the history (Checkpoints) names each once.
+	c.gauges.mu.Lock()
+	if n := len(c.gauges.hist); n > 0 {
+		c.nextID = max(c.nextID, c.gauges.hist[n-1].ID+1)
+	}
+	c.gauges.mu.Unlock()
+	c.events = jobEventsOf(set, g.Name)
 	c.completed = set.GetOrCreateCounter("sluice_checkpoints_completed_total" + labels)
 	c.failed = set.GetOrCreateCounter("sluice_checkpoints_failed_total" + labels)
 	return c, nil
@@ -137,8 +151,8 @@ func (c *coordinator) put(r report) {
 	}
 }
 
-func (c *coordinator) ack(id int64, node NodeID, subtask int, data []byte) {
-	c.put(report{id: id, node: node, subtask: subtask, data: data})
+func (c *coordinator) ack(id int64, node NodeID, subtask int, data []byte, align time.Duration) {
+	c.put(report{id: id, node: node, subtask: subtask, data: data, align: align})
 }
 
 func (c *coordinator) finished(node NodeID, subtask int, data []byte) {
@@ -165,7 +179,7 @@ func (c *coordinator) run() {
 			c.drain()
 		case <-tick:
 			c.drain()
-			if c.cur == nil {
+			if c.cur == nil && !c.stopped {
 				c.trigger(false)
 			}
 		case <-savepoint:
@@ -191,17 +205,19 @@ func (c *coordinator) pendingSavepoint() {
 func (c *coordinator) trigger(savepoint bool) {
 	id := c.nextID
 	c.nextID++
+	now := time.Now()
+	c.gauges.begin(id, savepoint, now)
 	w, err := newCheckpointWriter(c.opt.Dir, id, savepoint, c.job, c.g)
 	if err != nil {
 		c.logf("checkpoint %d not taken: %v", id, err)
-		c.failed.Inc()
+		c.fail(id, 0, err)
 		return
 	}
-	c.cur = &inflight{id: id, savepoint: savepoint, started: time.Now(), w: w, acked: map[[2]int]bool{}}
+	c.cur = &inflight{id: id, savepoint: savepoint, started: now, w: w, acked: map[[2]int]bool{}}
 	// Subtasks that have finished report their final state.
 	for k, data := range c.final {
 		if c.cur != nil {
-			c.record(k, data)
+			c.record(k, data, 0)
 		}
 	}
 	if c.cur == nil {
@@ -218,18 +234,27 @@ func (c *coordinator) trigger(savepoint bool) {
 }
 
 // record adds one subtask's state to the checkpoint in flight.
-func (c *coordinator) record(k [2]int, data []byte) {
+func (c *coordinator) record(k [2]int, data []byte, align time.Duration) {
 	cur := c.cur
 	if cur.acked[k] {
 		return
 	}
 	cur.acked[k] = true
+	cur.align = max(cur.align, align)
 	if err := cur.w.add(NodeID(k[0]), k[1], data); err != nil {
 		c.logf("checkpoint %d failed: %v", cur.id, err)
-		c.failed.Inc()
+		c.fail(cur.id, cur.align, err)
 		cur.w.abort()
 		c.cur = nil
 	}
+}
+
+// fail counts checkpoint id as failed and records why, in its history and
+// in the job's errors.
+func (c *coordinator) fail(id int64, align time.Duration, err error) {
+	c.failed.Inc()
+	c.gauges.end(id, 0, align, err.Error())
+	c.events.checkpointFailed(id, err)
 }
 
 // drain handles the queued reports.
@@ -246,7 +271,7 @@ func (c *coordinator) drain() {
 		if c.cur == nil || !r.final && r.id != c.cur.id {
 			continue
 		}
-		c.record(k, r.data)
+		c.record(k, r.data, r.align)
 		if c.cur != nil && len(c.cur.acked) == c.total {
 			c.complete(false)
 		}
@@ -263,15 +288,13 @@ func (c *coordinator) complete(finished bool) {
 	c.cur = nil
 	if err := cur.w.commit(finished); err != nil {
 		c.logf("checkpoint %d failed: %v", cur.id, err)
-		c.failed.Inc()
+		c.fail(cur.id, cur.align, err)
 		cur.w.abort()
 		return
 	}
 	c.duration.UpdateDuration(cur.started)
 	c.completed.Inc()
-	c.gauges.mu.Lock()
-	c.gauges.size, c.gauges.lastID = float64(cur.w.size), float64(cur.id)
-	c.gauges.mu.Unlock()
+	c.gauges.end(cur.id, cur.w.size, cur.align, "")
 	if c.opt.BeforeCommit != nil {
 		c.opt.BeforeCommit(cur.id)
 	}
@@ -288,7 +311,7 @@ func (c *coordinator) complete(finished bool) {
 		c.retain()
 	}
 	if cur.savepoint && c.stopReq {
-		c.stopReq = false
+		c.stopReq, c.stopped = false, true
 		c.cancel(&SavepointError{Path: cur.w.dir})
 	}
 }
@@ -304,31 +327,39 @@ func (c *coordinator) retain() {
 	}
 }
 
-// stop ends the coordinator's goroutine. With ok (every task finished
-// normally), it first takes the checkpoint that records the end of the job
-// and lets the listeners publish; otherwise a checkpoint in flight is
-// abandoned.
-func (c *coordinator) stop(ok bool) {
+// stop ends the coordinator's goroutine. When the run ended normally
+// (cause is nil: every task finished), it first takes the checkpoint that
+// records the end of the job and lets the listeners publish; otherwise a
+// checkpoint in flight is abandoned, and recorded as failed with the cause.
+func (c *coordinator) stop(cause error) {
 	close(c.quit)
 	<-c.done
 	if c.cur != nil {
 		c.cur.w.abort()
+		if cause != nil {
+			c.gauges.end(c.cur.id, 0, c.cur.align, "abandoned: the job stopped: "+cause.Error())
+		} else {
+			c.gauges.end(c.cur.id, 0, c.cur.align, "abandoned: the job ended")
+		}
 		c.cur = nil
 	}
-	if !ok {
+	if cause != nil {
 		return
 	}
 	id := c.nextID
 	c.nextID++
+	now := time.Now()
+	c.gauges.begin(id, false, now)
 	w, err := newCheckpointWriter(c.opt.Dir, id, false, c.job, c.g)
 	if err != nil {
 		c.logf("final checkpoint not taken: %v", err)
+		c.fail(id, 0, err)
 		return
 	}
-	c.cur = &inflight{id: id, started: time.Now(), w: w, acked: map[[2]int]bool{}}
+	c.cur = &inflight{id: id, started: now, w: w, acked: map[[2]int]bool{}}
 	for k, data := range c.final {
 		if c.cur != nil {
-			c.record(k, data)
+			c.record(k, data, 0)
 		}
 	}
 	if c.cur != nil {

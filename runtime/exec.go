@@ -106,14 +106,45 @@ type task struct {
 	// the metrics that point to it must not keep the task (and through
 	// it the metrics set) alive.
 	clock *taskClock
+	// sizers are the task's opened operators that estimate their state
+	// (StateSizer); see sizeState.
+	sizers    []*node
+	sizeNext  time.Time   // when the next estimate is due
+	sizeDirty bool        // the task has worked since the last estimate
+	sizeTimer *time.Timer // wakes an idle task for an estimate that is due
+	// alignment is how long the barrier being handled took to align (0
+	// at a source), reported with the subtask's checkpoint state.
+	alignment time.Duration
 }
+
+// StateSizeInterval is the shortest time between two estimates of an
+// operator's state size (StateSizer) while the job runs.
+const StateSizeInterval = 2 * time.Second
+
+// stateSizeCost bounds the share of a subtask's time its state estimates
+// take: after an estimate that took d, the next waits at least
+// stateSizeCost × d. An estimate that walks a large state (1M keys: a few
+// milliseconds) then runs less often in proportion.
+const stateSizeCost = 100
 
 // Run executes g until its sources end (bounded job) or ctx is cancelled.
 // It returns the first operator error, wrapped in *OperatorError, or
 // ctx.Err() when cancelled. Every goroutine it started has returned when Run
 // returns, unless a goroutine of an operator (Context.Go) ignores the end of
-// the job: see Options.StopTimeout.
+// the job: see Options.StopTimeout. With Options.Metrics, JobEvents tells
+// the job's state and failures.
 func Run(ctx context.Context, g *Graph, opt Options) error {
+	var ev *jobEvents
+	if opt.Metrics != nil {
+		ev = jobEventsOf(opt.Metrics, g.Name)
+		ev.setState(JobRunning)
+	}
+	err := run(ctx, g, opt)
+	ev.ended(ctx, err)
+	return err
+}
+
+func run(ctx context.Context, g *Graph, opt Options) error {
 	if opt.Parallelism <= 0 {
 		opt.Parallelism = runtime.GOMAXPROCS(0)
 	}
@@ -214,7 +245,7 @@ func Run(ctx context.Context, g *Graph, opt Options) error {
 	close(tasksDone)
 	<-fanDone
 	if coord != nil {
-		coord.stop(context.Cause(ctx) == nil)
+		coord.stop(context.Cause(ctx))
 	}
 	for _, t := range tasks {
 		t.close()
@@ -410,7 +441,11 @@ func (o *opInput) Emit(b *Batch) (err error) {
 	m.RowsIn.Add(b.Len())
 	m.BatchesIn.Inc()
 	defer recoverInto(o.n, &err)
-	return o.n.op.ProcessBatch(o.input, b, o.n.out)
+	if err := o.n.op.ProcessBatch(o.input, b, o.n.out); err != nil {
+		// Named after the fused operator that failed, not the task's root.
+		return wrap(o.n, err)
+	}
+	return nil
 }
 
 // recoverInto turns a panic in node n's operator into an OperatorError that
@@ -525,7 +560,7 @@ func (t *task) barrier(n *node, b Barrier) (err error) {
 				return wrap(n, fmt.Errorf("checkpoint %d: %w", b.ID, err))
 			}
 		}
-		t.coord.ack(b.ID, n.spec.ID, n.ctx.Subtask, data)
+		t.coord.ack(b.ID, n.spec.ID, n.ctx.Subtask, data, t.alignment)
 	}
 	for _, c := range n.children {
 		if err := t.barrier(c, b); err != nil {
@@ -605,6 +640,16 @@ func (t *task) run(ctx context.Context) (err error) {
 	if err := t.open(); err != nil {
 		return err
 	}
+	for _, n := range t.nodes {
+		if _, ok := n.op.(StateSizer); ok && n.opened && n.metrics != nil {
+			t.sizers = append(t.sizers, n)
+		}
+	}
+	defer func() {
+		if t.sizeTimer != nil {
+			t.sizeTimer.Stop()
+		}
+	}()
 	if t.source != nil {
 		if err := t.source.Open(t.root.ctx); err != nil {
 			return wrap(t.root, fmt.Errorf("open: %w", err))
@@ -632,6 +677,38 @@ func (t *task) close() {
 	if t.inbox != nil {
 		t.inbox.discard()
 	}
+}
+
+// sizeState records the state size of the task's StateSizers in their
+// metrics when an estimate is due (see StateSizeInterval and
+// stateSizeCost); otherwise it notes that one is pending, which an idle
+// task waits for (sizeDue). Only the task's goroutine calls it, between
+// batches: operator state is not safe for concurrent use.
+func (t *task) sizeState(now time.Time) {
+	if now.Before(t.sizeNext) {
+		t.sizeDirty = true
+		return
+	}
+	for _, n := range t.sizers {
+		n.metrics.stateBytes.Store(stateBytes(n.op.(StateSizer)))
+	}
+	t.sizeNext = now.Add(max(StateSizeInterval, stateSizeCost*time.Since(now)))
+	t.sizeDirty = false
+}
+
+// sizeDue returns a channel that delivers when the pending state estimate
+// is due, or nil when none is pending.
+func (t *task) sizeDue(now time.Time) <-chan time.Time {
+	if !t.sizeDirty {
+		return nil
+	}
+	d := t.sizeNext.Sub(now)
+	if t.sizeTimer == nil {
+		t.sizeTimer = time.NewTimer(d)
+	} else {
+		t.sizeTimer.Reset(d)
+	}
+	return t.sizeTimer.C
 }
 
 // stateBytes is s's estimate of its state, 0 when the estimate panics (an
@@ -702,8 +779,9 @@ func (t *task) injectBarrier(b Barrier) error {
 		if err != nil {
 			return err
 		}
-		t.coord.ack(b.ID, t.root.spec.ID, t.subtask, data)
+		t.coord.ack(b.ID, t.root.spec.ID, t.subtask, data, 0)
 	}
+	t.alignment = 0
 	return t.barrier(t.root, b)
 }
 
@@ -870,6 +948,9 @@ func (t *task) runSource(ctx context.Context) error {
 				return err
 			}
 		}
+		if len(t.sizers) > 0 {
+			t.sizeState(time.Now())
+		}
 		if b == nil {
 			// Nothing available: wait a little, or until a timer is due.
 			d := 5 * time.Millisecond
@@ -935,6 +1016,7 @@ func (t *task) runInbox(ctx context.Context) error {
 				return errStopped
 			case <-ib.wake:
 			case <-t.timers.channel(t0.UnixMilli()):
+			case <-t.sizeDue(t0):
 			}
 			t.clock.addIdle(time.Since(t0))
 		}
@@ -1012,8 +1094,9 @@ func (t *task) runInbox(ctx context.Context) error {
 				}
 			}
 			nArrived = 0
+			t.alignment = time.Since(alignStart)
 			if t.align != nil {
-				t.align.UpdateDuration(alignStart)
+				t.align.Update(t.alignment.Seconds())
 			}
 			if err := t.barrier(root, b); err != nil {
 				return err
@@ -1021,6 +1104,9 @@ func (t *task) runInbox(ctx context.Context) error {
 		}
 		if ended == lanes {
 			return t.finish(root)
+		}
+		if len(t.sizers) > 0 {
+			t.sizeState(time.Now())
 		}
 	}
 }

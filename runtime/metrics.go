@@ -3,7 +3,9 @@ package runtime
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +27,7 @@ type OperatorMetrics struct {
 	BadRecords *metrics.Counter
 
 	stateKeys  atomic.Int64
-	stateBytes atomic.Int64 // when the job ended: see StateSizer
+	stateBytes atomic.Int64 // refreshed while the job runs: see StateSizer
 	watermark  atomic.Int64
 
 	// clock is the time clock of the task (goroutine) that runs the
@@ -34,6 +36,96 @@ type OperatorMetrics struct {
 
 	job, operator string // of the labels, for Stats
 	subtask       int
+
+	// lag: per partition of a source, how far its reading is behind (see
+	// SetPartitionLag); lagMu guards it.
+	lagMu sync.Mutex
+	lag   map[string]*partLag
+}
+
+// partLag is the lag of one partition, and which of its gauges are
+// registered.
+type partLag struct {
+	millis, offsets   int64
+	millisG, offsetsG bool
+}
+
+// PartitionLag is how far a source subtask's reading of one partition of
+// its input (a shard, a topic partition) is behind the partition's newest
+// record, as the source last reported it (Context.SetPartitionLag): in
+// milliseconds (a store shard's MillisBehindLatest) and in records (a
+// Kafka partition's high watermark minus the next offset to read); -1 when
+// the source does not know.
+type PartitionLag struct {
+	Partition    string
+	MillisBehind int64
+	OffsetLag    int64
+}
+
+// SetPartitionLag reports how far the subtask's reading of partition is
+// behind its newest record: millisBehind in milliseconds, offsetLag in
+// records (-1: unknown). A source calls it when it learns the lag — at
+// most once per fetch, not per record; it is safe to call from the
+// source's own goroutines. The values go to Subtasks (SubtaskStats.Lag)
+// and to the gauges sluice_source_millis_behind_latest and
+// sluice_source_offset_lag, labelled by partition (a gauge appears once
+// its value is first known). They stay after the partition's last report.
+func (c *Context) SetPartitionLag(partition string, millisBehind, offsetLag int64) {
+	if c == nil || c.Metrics == nil {
+		return
+	}
+	c.Metrics.setPartitionLag(c.JobMetrics(), partition, millisBehind, offsetLag)
+}
+
+func (m *OperatorMetrics) setPartitionLag(set *metrics.Set, partition string, millis, offsets int64) {
+	m.lagMu.Lock()
+	if m.lag == nil {
+		m.lag = map[string]*partLag{}
+	}
+	p := m.lag[partition]
+	if p == nil {
+		p = &partLag{}
+		m.lag[partition] = p
+	}
+	p.millis, p.offsets = millis, offsets
+	newMillis, newOffsets := millis >= 0 && !p.millisG, offsets >= 0 && !p.offsetsG
+	p.millisG, p.offsetsG = p.millisG || newMillis, p.offsetsG || newOffsets
+	m.lagMu.Unlock()
+	if !newMillis && !newOffsets {
+		return
+	}
+	// Registered outside lagMu: the set holds its own lock while it reads
+	// the gauges, which take lagMu.
+	labels := fmt.Sprintf(`{job=%s,operator=%s,subtask="%d",partition=%s}`, strconv.Quote(m.job), strconv.Quote(m.operator), m.subtask, strconv.Quote(partition))
+	read := func(f func(*partLag) int64) func() float64 {
+		return func() float64 {
+			m.lagMu.Lock()
+			defer m.lagMu.Unlock()
+			return float64(f(m.lag[partition]))
+		}
+	}
+	if newMillis {
+		set.GetOrCreateGauge("sluice_source_millis_behind_latest"+labels, read(func(p *partLag) int64 { return p.millis }))
+	}
+	if newOffsets {
+		set.GetOrCreateGauge("sluice_source_offset_lag"+labels, read(func(p *partLag) int64 { return p.offsets }))
+	}
+}
+
+// Lag returns the lag of every partition the subtask has reported (see
+// SetPartitionLag), sorted by partition.
+func (m *OperatorMetrics) Lag() []PartitionLag {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if len(m.lag) == 0 {
+		return nil
+	}
+	out := make([]PartitionLag, 0, len(m.lag))
+	for name, p := range m.lag {
+		out = append(out, PartitionLag{Partition: name, MillisBehind: p.millis, OffsetLag: p.offsets})
+	}
+	slices.SortFunc(out, func(a, b PartitionLag) int { return strings.Compare(a.Partition, b.Partition) })
+	return out
 }
 
 // taskClock splits the wall time of one task (a goroutine running a source
@@ -93,10 +185,16 @@ func (m *OperatorMetrics) SetStateKeys(n int) { m.stateKeys.Store(int64(n)) }
 // StateKeys returns the last value given to SetStateKeys.
 func (m *OperatorMetrics) StateKeys() int64 { return m.stateKeys.Load() }
 
-// StateBytes returns the operator's estimate of its state's memory when
-// the job ended (see StateSizer): 0 while the job runs, and for operators
-// that make no estimate.
+// StateBytes returns the operator's latest estimate of its state's memory
+// (see StateSizer): refreshed by the subtask's goroutine while the job runs,
+// at most every StateSizeInterval, and once more when the job ends; 0
+// before the first estimate and for operators that make none.
 func (m *OperatorMetrics) StateBytes() int64 { return m.stateBytes.Load() }
+
+// Watermark returns the subtask's current watermark in event-time
+// milliseconds: MinWatermark before its first watermark, MaxWatermark once
+// its input has ended.
+func (m *OperatorMetrics) Watermark() int64 { return m.watermark.Load() }
 
 // watermarkLag is how far the subtask's watermark is behind the wall
 // clock (0 before its first watermark and after its last).
@@ -128,6 +226,7 @@ func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *Operator
 			BadRecords:      set.GetOrCreateCounter("sluice_operator_bad_records_total" + labels),
 		}
 		set.GetOrCreateGauge("sluice_operator_state_keys"+labels, func() float64 { return float64(m.stateKeys.Load()) })
+		set.GetOrCreateGauge("sluice_operator_state_bytes"+labels, func() float64 { return float64(m.stateBytes.Load()) })
 		set.GetOrCreateGauge("sluice_operator_watermark_lag_seconds"+labels, func() float64 { return m.watermarkLag().Seconds() })
 		set.GetOrCreateGauge("sluice_operator_busy_seconds_total"+labels, func() float64 { b, _, _ := m.Times(); return b.Seconds() })
 		set.GetOrCreateGauge("sluice_operator_backpressured_seconds_total"+labels, func() float64 { _, bp, _ := m.Times(); return bp.Seconds() })

@@ -54,11 +54,14 @@ type InputEnder interface {
 }
 
 // StateSizer is implemented by operators that can estimate the memory
-// their state takes. The runtime asks once, when the job ends (after
-// Finish, or once the job was stopped, before Close), from the goroutine
-// that ran the job, and records the answer in the subtask's metrics for
-// Stats (OperatorStats.StateBytes); it never asks while the operator runs,
-// so an estimate may walk the whole state.
+// their state takes. The runtime asks from the subtask's own goroutine,
+// between batches (never concurrently with the operator's other methods):
+// while the job runs at most every StateSizeInterval — less often when an
+// estimate takes long, so that sizing costs at most 1% of the subtask's
+// time — and once more when the job ends (after Finish, or once
+// the job was stopped, before Close). The answer goes to the subtask's
+// metrics (sluice_operator_state_bytes, OperatorStats.StateBytes,
+// SubtaskStats.StateBytes). An estimate may walk the whole state.
 type StateSizer interface {
 	StateBytes() int
 }

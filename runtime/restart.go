@@ -52,6 +52,7 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		}(opt.Metrics)
 	}
 	restarts := opt.Metrics.GetOrCreateCounter(`sluice_job_restarts_total{job=` + strconv.Quote(g.Name) + `}`)
+	events := jobEventsOf(opt.Metrics, g.Name)
 	backoff := r.MinBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
@@ -74,10 +75,12 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 			backoff = r.MinBackoff // it had run well for a while
 		}
 		logf("job %s failed: %v; restarting in %v (restart %d of %d)", g.Name, err, backoff, attempt, r.Attempts)
+		events.setState(JobRestarting)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			events.setState(JobCancelled)
 			return err
 		case <-t.C:
 		}
@@ -87,6 +90,8 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 			logf("warning: %s", w)
 		}
 		if lerr != nil {
+			events.addError(JobError{Kind: "job", Subtask: -1, Message: lerr.Error()})
+			events.setState(JobFailed)
 			return errors.Join(err, lerr)
 		}
 		cp := *opt.Checkpoints
@@ -98,5 +103,6 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 			logf("job %s: no checkpoint completed yet; starting over", g.Name)
 		}
 		restarts.Inc()
+		events.restarted()
 	}
 }

@@ -18,9 +18,10 @@ type OperatorStats struct {
 	LateRowsDropped uint64
 	BadRecords      uint64
 	StateKeys       int64
-	// StateBytes is the memory of the operator's state when the job ended,
-	// as the operator estimates it (StateSizer; 0 while the job runs and
-	// for operators that make no estimate).
+	// StateBytes is the memory of the operator's state as the operator
+	// estimates it (StateSizer): refreshed while the job runs (at most
+	// every StateSizeInterval) and when it ends; 0 for operators that make
+	// no estimate.
 	StateBytes int64
 	// WatermarkLag is how far the operator's watermark is behind the wall
 	// clock (0 before its first watermark and after its last).
@@ -41,6 +42,21 @@ type SubtaskStats struct {
 	Subtask                   int
 	RowsIn, RowsOut           uint64
 	Busy, Backpressured, Idle time.Duration
+	BatchesIn                 uint64
+	LateRowsDropped           uint64
+	BadRecords                uint64
+	// StateKeys and StateBytes: see OperatorStats.
+	StateKeys, StateBytes int64
+	// Watermark is the subtask's current watermark, in event-time
+	// milliseconds: MinWatermark before its first watermark, MaxWatermark
+	// once its input has ended.
+	Watermark int64
+	// WatermarkLag is how far Watermark is behind the wall clock (0 before
+	// the first watermark and after the last).
+	WatermarkLag time.Duration
+	// Lag is, for a source, how far it is behind in each partition it
+	// reads (see Context.SetPartitionLag); nil for other operators.
+	Lag []PartitionLag
 }
 
 // Subtasks reads the counters and times of every operator subtask whose
@@ -55,7 +71,9 @@ func Subtasks(set *metrics.Set) []SubtaskStats {
 		}
 		busy, bp, idle := m.Times()
 		out = append(out, SubtaskStats{Job: m.job, Operator: m.operator, Subtask: m.subtask,
-			RowsIn: m.RowsIn.Get(), RowsOut: m.RowsOut.Get(), Busy: busy, Backpressured: bp, Idle: idle})
+			RowsIn: m.RowsIn.Get(), RowsOut: m.RowsOut.Get(), Busy: busy, Backpressured: bp, Idle: idle,
+			BatchesIn: m.BatchesIn.Get(), LateRowsDropped: m.LateRowsDropped.Get(), BadRecords: m.BadRecords.Get(),
+			StateKeys: m.StateKeys(), StateBytes: m.StateBytes(), Watermark: m.Watermark(), WatermarkLag: m.watermarkLag(), Lag: m.Lag()})
 	}
 	slices.SortFunc(out, func(a, b SubtaskStats) int {
 		if c := strings.Compare(a.Job, b.Job); c != 0 {

@@ -35,15 +35,6 @@ func blockSize(cfg *config) int64 {
 	return min(max(int64(cfg.rate*pacedBlockSpan.Seconds()), 1), blockRows)
 }
 
-// Throttling: a throttled subtask emits at least this fraction of a
-// second's rows per batch (at most a block), so that a slow rate does not
-// turn into one batch and one watermark per row, and sleeps at most
-// maxWait per poll so the runtime can inject barriers and timers.
-const (
-	batchesPerSecond = 100
-	maxWait          = 50 * time.Millisecond
-)
-
 // Source is one subtask of a datagen table; the connector's factory makes
 // them. Subtask s of p generates the blocks of rows s, s+p, s+2p, … (see
 // blockSize) and is partition s for the watermark.
@@ -64,12 +55,8 @@ type Source struct {
 	nulls        [][]bool // per column, reused
 	strBuf       []byte
 
-	rate     float64 // rows per second of this subtask; 0: unlimited
-	minBatch int64
-	polled   bool      // Poll has been called
-	t0       time.Time // of the first throttled poll
-	sent     int64     // rows emitted since t0
-	sleeper  connectors.Sleeper
+	throttle connectors.Throttle // rows per second of this subtask
+	polled   bool                // Poll has been called
 
 	atBarrier atomic.Pointer[Position]
 
@@ -113,11 +100,11 @@ func (s *Source) Open(ctx *runtime.Context) error {
 	if s.cfg.rate > 0 {
 		// The subtask's share of the rate is its share of the rows, so that
 		// the subtasks of a bounded table finish together.
-		s.rate = s.cfg.rate / float64(s.par)
+		rate := s.cfg.rate / float64(s.par)
 		if s.cfg.rows > 0 {
-			s.rate = s.cfg.rate * float64(s.ownRows()) / float64(s.cfg.rows)
+			rate = s.cfg.rate * float64(s.ownRows()) / float64(s.cfg.rows)
 		}
-		s.minBatch = min(max(int64(s.rate/batchesPerSecond), 1), s.block)
+		s.throttle = connectors.NewThrottle(rate, s.block)
 	}
 	return nil
 }
@@ -148,23 +135,12 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	blockEnd := min((s.next/s.block+1)*s.block, s.total)
 	n := blockEnd - s.next
 	s.polled = true
-	if s.rate > 0 {
-		now := time.Now()
-		if s.t0.IsZero() {
-			s.t0 = now
-		}
-		elapsed := now.Sub(s.t0).Seconds()
-		due := int64(elapsed*s.rate) - s.sent
-		if want := min(n, s.minBatch); due < want {
-			wait := time.Duration((float64(s.sent+want)/s.rate - elapsed) * float64(time.Second))
-			s.sleeper.Sleep(ctx, min(max(wait, 0), maxWait))
-			return nil, 0, nil
-		}
-		n = min(n, due)
+	if n = s.throttle.Take(ctx, n); n == 0 {
+		return nil, 0, nil
 	}
 	s.fill(s.next, int(n))
 	s.next += n
-	s.sent += n
+	s.throttle.Sent(n)
 	if s.next == blockEnd && s.next < s.total {
 		// On to this subtask's next block.
 		s.next += (s.par - 1) * s.block
@@ -235,7 +211,7 @@ func (s *Source) Restore(next int64) error {
 
 // Close releases the subtask's batch; the source must not be polled again.
 func (s *Source) Close() error {
-	s.sleeper.Stop()
+	s.throttle.Stop()
 	if s.b != nil {
 		s.b.Release()
 		s.b = nil

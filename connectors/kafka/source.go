@@ -526,6 +526,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 	// ps belongs to the subtask: only its identity and its fixed fields
 	// (topic, partition, leader) are used here.
 	tp, leader := ps.topicPart, ps.leader
+	lagName := fmt.Sprintf("%s/%d", tp.topic, tp.part)
 	tr := s.cfg.transport()
 	defer tr.CloseIdleConnections()
 	cl := s.cfg.client(tr)
@@ -552,7 +553,9 @@ func (s *source) read(ps *partState, next, stop int64) {
 	var arena []byte
 	for ctx.Err() == nil {
 		if stop >= 0 && next >= stop {
-			s.send(ctx, fetched{ps: ps, next: next, end: true})
+			if s.send(ctx, fetched{ps: ps, next: next, end: true}) {
+				s.ctx.SetPartitionLag(lagName, -1, 0)
+			}
 			return
 		}
 		fctx, cancel := context.WithTimeout(ctx, fetchWait+callTimeout)
@@ -623,6 +626,11 @@ func (s *source) read(ps *partState, next, stop int64) {
 		if end {
 			next = stop
 		}
+		hw, logStart := res.HighWatermark, res.LogStartOffset
+		if len(recs) == 0 {
+			// Nothing new (or nothing the job wants): the lag as it is.
+			s.ctx.SetPartitionLag(lagName, -1, offsetLag(next, stop, hw, logStart))
+		}
 		// Hand the records over a batch at a time; the arena is not
 		// reused until they have been decoded (a new one per fetch).
 		for len(recs) > 0 {
@@ -637,12 +645,29 @@ func (s *source) read(ps *partState, next, stop int64) {
 			if !s.send(ctx, f) {
 				return
 			}
+			// The subtask has taken these records: what is left after
+			// them (at most once per hand-over of up to a batch).
+			s.ctx.SetPartitionLag(lagName, -1, offsetLag(f.next, stop, hw, logStart))
 			if f.end {
 				return
 			}
 		}
 		arena = nil
 	}
+}
+
+// offsetLag is how many records of a partition are left to read after a
+// fetch: from next (kafka.FirstOffset: the earliest, the log start) to the
+// high watermark, or to stop (-1: none) when that comes first.
+func offsetLag(next, stop, highWatermark, logStart int64) int64 {
+	end := highWatermark
+	if stop >= 0 {
+		end = min(end, stop)
+	}
+	if next < 0 {
+		next = max(logStart, 0)
+	}
+	return max(end-next, 0)
 }
 
 // send hands f to the subtask; false when the source is stopping.

@@ -283,6 +283,9 @@ func (s *source) read(sh *shardState) {
 		if (len(f.recs) > 0 || f.end) && !s.send(ctx, f) {
 			return
 		}
+		// Once the subtask has taken the answer's records: how far the
+		// shard's newest record is ahead of them.
+		s.ctx.SetPartitionLag(sh.id, out.MillisBehindLatest, -1)
 		if f.end {
 			return
 		}

@@ -7,17 +7,9 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
-)
-
-// Throttling, as datagen: a throttled subtask emits at least this fraction
-// of a second's rows per batch and sleeps at most maxWait per poll.
-const (
-	batchesPerSecond = 100
-	maxWait          = 50 * time.Millisecond
 )
 
 // Source is one subtask of a vehicles table: subtask s of p drives vehicles
@@ -34,11 +26,7 @@ type Source struct {
 	b            *runtime.Batch
 	polled       bool
 
-	rate     float64
-	minBatch int64
-	t0       time.Time
-	sent     int64
-	sleeper  connectors.Sleeper
+	throttle connectors.Throttle
 
 	restored  *position // of the checkpoint (its parallelism), nil: none
 	all       []position
@@ -69,8 +57,7 @@ func (s *Source) Open(ctx *runtime.Context) error {
 		}
 	}
 	if s.cfg.rate > 0 {
-		s.rate = s.cfg.rate * float64(len(s.fleet)) / float64(s.cfg.n)
-		s.minBatch = min(max(int64(s.rate/batchesPerSecond), 1), runtime.DefaultBatchRows)
+		s.throttle = connectors.NewThrottle(s.cfg.rate*float64(len(s.fleet))/float64(s.cfg.n), runtime.DefaultBatchRows)
 	}
 	return nil
 }
@@ -98,20 +85,9 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		return nil, 0, io.EOF
 	}
 	s.polled = true
-	n := int64(runtime.DefaultBatchRows)
-	if s.rate > 0 {
-		now := time.Now()
-		if s.t0.IsZero() {
-			s.t0 = now
-		}
-		elapsed := now.Sub(s.t0).Seconds()
-		due := int64(elapsed*s.rate) - s.sent
-		if want := min(n, s.minBatch); due < want {
-			wait := time.Duration((float64(s.sent+want)/s.rate - elapsed) * float64(time.Second))
-			s.sleeper.Sleep(ctx, min(max(wait, 0), maxWait))
-			return nil, 0, nil
-		}
-		n = min(n, due)
+	n := s.throttle.Take(ctx, runtime.DefaultBatchRows)
+	if n == 0 {
+		return nil, 0, nil
 	}
 	b := s.b
 	for c := range b.Cols {
@@ -150,14 +126,14 @@ func (s *Source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 			s.tick++
 		}
 	}
-	s.sent += int64(rows)
+	s.throttle.Sent(int64(rows))
 	b.N, b.Sel = rows, nil
 	return b, int(s.subtask), nil
 }
 
 // Close releases the subtask's batch.
 func (s *Source) Close() error {
-	s.sleeper.Stop()
+	s.throttle.Stop()
 	if s.b != nil {
 		s.b.Release()
 		s.b = nil

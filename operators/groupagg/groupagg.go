@@ -102,12 +102,11 @@ type op struct {
 	groups  []int32
 	touched []int32
 	mark    []bool
-	// With a TTL: each group's last update (ms), the next purge, and
-	// scratch for purges and for touched groups found expired.
-	last      []int64
-	nextPurge int64
-	live      []bool
-	expired   []bool
+	// The state TTL, and scratch for purges and for touched groups found
+	// expired.
+	exp     agg.Expiry
+	live    []bool
+	expired []bool
 	// With Retract: the groups holding no rows (kept in the table until
 	// compacted), the previous results of the touched groups, and where
 	// each touched group's is (-1: none).
@@ -118,38 +117,16 @@ type op struct {
 	cur *runtime.Batch
 }
 
-// ttlMs is the TTL in milliseconds (0: none), at least 1 when set.
-func (o *op) ttlMs() int64 {
-	if o.spec.TTL <= 0 {
-		return 0
-	}
-	return max(o.spec.TTL.Milliseconds(), 1)
-}
-
-func (o *op) now() int64 {
-	if o.spec.Clock != nil {
-		return o.spec.Clock()
-	}
-	return time.Now().UnixMilli()
-}
-
-// purgeEvery is the time between purges of expired groups.
-func (o *op) purgeEvery() int64 {
-	return min(max(o.ttlMs()/4, 10), 60_000)
-}
-
 // purge drops the groups expired at now, if it is time to.
 func (o *op) purge(now int64) {
-	ttl := o.ttlMs()
-	if ttl == 0 || now < o.nextPurge {
+	if !o.exp.Due(now) {
 		return
 	}
-	o.nextPurge = now + o.purgeEvery()
 	n := o.table.Len()
 	o.live = o.live[:0]
 	dead := 0
 	for g := 0; g < n; g++ {
-		ok := o.last[g] > now-ttl && (!o.spec.Retract || o.accs.Rows(int32(g)) > 0)
+		ok := !o.exp.Expired(int32(g), now) && (!o.spec.Retract || o.accs.Rows(int32(g)) > 0)
 		o.live = append(o.live, ok)
 		if !ok {
 			dead++
@@ -165,18 +142,8 @@ func (o *op) purge(now int64) {
 func (o *op) compact() {
 	o.table.Compact(o.live)
 	o.accs.Compact(o.live)
-	k := 0
-	for g, ok := range o.live {
-		if ok {
-			if len(o.last) > 0 {
-				o.last[k] = o.last[g]
-			}
-			k++
-		}
-	}
-	if len(o.last) > 0 {
-		o.last = o.last[:k]
-	}
+	o.exp.Compact(o.live)
+	k := o.table.Len()
 	o.mark = o.mark[:min(len(o.mark), k)]
 	o.countDead()
 	o.setStateKeys()
@@ -203,11 +170,9 @@ func (o *op) setStateKeys() {
 
 // OnProcessingTime purges expired groups while no rows arrive.
 func (o *op) OnProcessingTime(_ int64, _ runtime.Output) error {
-	now := o.now()
+	now := o.exp.Now()
 	o.purge(now)
-	if o.ctx != nil {
-		o.ctx.RegisterProcessingTimer(max(now, o.nextPurge))
-	}
+	o.exp.Rearm(o.ctx, now)
 	return nil
 }
 
@@ -218,13 +183,8 @@ func (o *op) Open(ctx *runtime.Context) error {
 	o.outb = runtime.NewBatch(o.out)
 	o.prev = runtime.NewBatch(o.out)
 	o.cur = runtime.NewBatch(o.out)
-	if o.ttlMs() > 0 {
-		now := o.now()
-		o.nextPurge = now + o.purgeEvery()
-		if ctx != nil {
-			ctx.RegisterProcessingTimer(o.nextPurge)
-		}
-	}
+	o.exp = agg.NewExpiry(o.spec.TTL, o.spec.Clock)
+	o.exp.Start(ctx)
 	return nil
 }
 
@@ -243,10 +203,10 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	if len(o.rows) == 0 {
 		return nil
 	}
-	ttl := o.ttlMs()
+	ttl := o.exp.TTL()
 	var now int64
 	if ttl > 0 {
-		now = o.now()
+		now = o.exp.Now()
 		o.purge(now)
 	}
 	before := int32(o.table.Len())
@@ -265,7 +225,7 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	// A group expired but not purged yet starts anew, as a new group.
 	o.expired = o.expired[:0]
 	for _, g := range o.touched {
-		o.expired = append(o.expired, ttl > 0 && g < before && o.last[g] <= now-ttl)
+		o.expired = append(o.expired, ttl > 0 && g < before && o.exp.Expired(g, now))
 	}
 	// Without a TTL a group whose result the batch leaves unchanged emits
 	// nothing (as Flink): its previous results are kept in o.prev to be
@@ -293,14 +253,12 @@ func (o *op) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
 	}
 	o.accs.Grow(o.table.Len())
 	if ttl > 0 {
-		for len(o.last) < o.table.Len() {
-			o.last = append(o.last, now)
-		}
+		o.exp.Grow(o.table.Len(), now)
 		for i, g := range o.touched {
 			if o.expired[i] {
 				o.accs.Clear(g)
 			}
-			o.last[g] = now
+			o.exp.Last[g] = now
 		}
 	}
 	o.accs.Update(b, o.rows, o.groups)

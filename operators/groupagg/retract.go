@@ -23,10 +23,10 @@ func (o *op) processRetract(b *runtime.Batch, out runtime.Output) error {
 	if len(o.rows) == 0 {
 		return nil
 	}
-	ttl := o.ttlMs()
+	ttl := o.exp.TTL()
 	var now int64
 	if ttl > 0 {
-		now = o.now()
+		now = o.exp.Now()
 		o.purge(now)
 	}
 	before := int32(o.table.Len())
@@ -43,22 +43,18 @@ func (o *op) processRetract(b *runtime.Batch, out runtime.Output) error {
 			o.touched = append(o.touched, g)
 		}
 	}
-	if ttl > 0 {
-		for len(o.last) < o.table.Len() {
-			o.last = append(o.last, now)
-		}
-	}
+	o.exp.Grow(o.table.Len(), now)
 	// The previous results of the groups holding rows; an expired group
 	// starts anew.
 	o.prev.Reset()
 	o.prevRow = o.prevRow[:0]
 	for _, g := range o.touched {
-		if ttl > 0 && g < before && o.last[g] <= now-ttl && o.accs.Rows(g) > 0 {
+		if ttl > 0 && g < before && o.exp.Expired(g, now) && o.accs.Rows(g) > 0 {
 			o.accs.Clear(g)
 			o.dead++
 		}
 		if ttl > 0 {
-			o.last[g] = now
+			o.exp.Last[g] = now
 		}
 		if o.accs.Rows(g) == 0 {
 			o.prevRow = append(o.prevRow, -1)

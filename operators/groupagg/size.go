@@ -9,7 +9,7 @@ func (o *op) StateBytes() int {
 	if o.table == nil {
 		return 0
 	}
-	return o.table.Bytes() + o.accs.Bytes() + cap(o.last)*8 + cap(o.live) + cap(o.expired)
+	return o.table.Bytes() + o.accs.Bytes() + o.exp.Bytes() + cap(o.live) + cap(o.expired)
 }
 
 var _ runtime.StateSizer = (*op)(nil)

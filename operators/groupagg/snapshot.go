@@ -43,13 +43,7 @@ func (o *op) RestoreState(data []byte) error {
 		}
 		return fmt.Errorf("%s operator %q: cannot restore state: %w", snapKind, name, err)
 	}
-	if o.ttlMs() > 0 { // the TTL of restored groups starts now
-		now := o.now()
-		o.last = o.last[:0]
-		for range o.table.Len() {
-			o.last = append(o.last, now)
-		}
-	}
+	o.exp.Reset(o.table.Len(), o.exp.Now()) // the TTL of restored groups starts now
 	o.countDead()
 	o.setStateKeys()
 	return nil

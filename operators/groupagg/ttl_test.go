@@ -61,7 +61,7 @@ func TestIdleKeysExpireAfterTTL(t *testing.T) {
 	}
 	// A key expired but not purged yet is not read either.
 	clock += 1000 // everything expires; the next purge is due after 250 ms
-	o.nextPurge = clock + 1
+	o.exp.PurgeAt(clock + 1)
 	must(feed(row("/a", 7)))
 	if got := c.Changelog(); got[len(got)-1] != "+I/a,1,7" || len(got) != len(want)+1 {
 		t.Fatalf("after expiry, got %v", got[len(want):])

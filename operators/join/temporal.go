@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/state"
@@ -402,7 +403,7 @@ type tjEvent struct {
 
 	probes tjProbes
 	filter tjFilter
-	ttl    tjTTL
+	ttl    agg.Expiry
 
 	compactRows int
 	outB        *runtime.Batch
@@ -435,7 +436,7 @@ func newTJEvent(spec *TemporalSpec, out *runtime.Schema) *tjEvent {
 		vers:        newRowStore(spec.Versioned),
 		probes:      newTJProbes(spec.Probe),
 		compactRows: minCompactRows,
-		ttl:         newTJTTL(spec.TTL, spec.Clock),
+		ttl:         agg.NewExpiry(spec.TTL, spec.Clock),
 	}
 	if spec.Residual != nil {
 		o.filter.c, _ = expr.Compile(spec.Residual, out) // checked by NewTemporal
@@ -452,25 +453,25 @@ func (o *tjEvent) Open(ctx *runtime.Context) error {
 	if o.outB == nil {
 		o.outB = runtime.NewBatch(o.out)
 	}
-	o.ttl.open(ctx)
+	o.ttl.Start(ctx)
 	return nil
 }
 
 // OnProcessingTime purges the keys whose TTL has passed.
 func (o *tjEvent) OnProcessingTime(_ int64, _ runtime.Output) error {
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	o.purge(now)
-	o.ttl.rearm(o.ctx, now)
+	o.ttl.Rearm(o.ctx, now)
 	return nil
 }
 
 // purge forgets the keys expired at now, if a purge is due.
 func (o *tjEvent) purge(now int64) {
-	if !o.ttl.purgeDue(now) {
+	if !o.ttl.Due(now) {
 		return
 	}
 	for k := range o.keys.entries {
-		if o.keys.entries[k].count[1] > 0 && o.ttl.expired(int32(k), now) {
+		if o.keys.entries[k].count[1] > 0 && o.ttl.Expired(int32(k), now) {
 			o.dropKey(int32(k))
 		}
 	}
@@ -557,7 +558,7 @@ func (o *tjEvent) addVersions(b *runtime.Batch) error {
 		return nil
 	}
 	keyCols := o.spec.VersionKeys
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	o.purge(now)
 	o.hashes = runtime.HashColumns(b, keyCols, o.hashes)
 	tcol := &b.Cols[o.spec.VersionTime]
@@ -578,7 +579,7 @@ func (o *tjEvent) addVersions(b *runtime.Batch) error {
 		ends := kind == runtime.UpdateBefore || kind == runtime.Delete
 		h := o.hashes[i]
 		k := o.keys.find(h, b, keyCols, r)
-		if k != nilID && o.ttl.expired(k, now) {
+		if k != nilID && o.ttl.Expired(k, now) {
 			o.dropKey(k) // expired: starts anew
 			k = nilID
 		}
@@ -588,7 +589,7 @@ func (o *tjEvent) addVersions(b *runtime.Batch) error {
 			k = o.keys.insert(h, b, keyCols, r)
 		}
 		o.insertVersion(k, t, ends)
-		o.ttl.touch(k, now)
+		o.ttl.Touch(k, now)
 		o.stored = append(o.stored, int32(r))
 	}
 	o.vers.appendColumns(b, o.stored)
@@ -679,13 +680,13 @@ func (o *tjEvent) ProcessWatermark(wm int64, out runtime.Output) error {
 	}
 	p := &o.probes
 	o.dueRows = p.due(wm, o.dueRows[:0])
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	o.probeTmp.Cols = p.cols
 	o.pairP, o.pairV = o.pairP[:0], o.pairV[:0]
 	for _, id := range o.dueRows {
 		v := int32(nilID)
 		if !p.nokey[id] {
-			if k := o.keys.find(p.hash[id], &o.probeTmp, o.spec.ProbeKeys, int(id)); k != nilID && !o.ttl.expired(k, now) {
+			if k := o.keys.find(p.hash[id], &o.probeTmp, o.spec.ProbeKeys, int(id)); k != nilID && !o.ttl.Expired(k, now) {
 				v = o.versionAt(k, p.ts[id])
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -116,7 +117,7 @@ type tjProc struct {
 	keys       keyTable
 	alive      []bool // by key id
 	build      []runtime.Vector
-	ttl        tjTTL
+	ttl        agg.Expiry
 	buildEnded bool
 	held       *runtime.Batch // probe rows held back (BuildFirst)
 	filter     tjFilter
@@ -139,7 +140,7 @@ func newTJProc(spec *ProcTemporalSpec, out *runtime.Schema) *tjProc {
 		keyTypes[i] = spec.Build.Fields[c].Type
 	}
 	o := &tjProc{spec: spec, out: out, keys: newKeyTable(keyTypes), build: make([]runtime.Vector, spec.Build.Len()),
-		ttl: newTJTTL(spec.TTL, spec.Clock)}
+		ttl: agg.NewExpiry(spec.TTL, spec.Clock)}
 	for i, f := range spec.Build.Fields {
 		o.build[i].Type = f.Type
 	}
@@ -158,25 +159,25 @@ func (o *tjProc) Open(ctx *runtime.Context) error {
 	if o.outB == nil {
 		o.outB = runtime.NewBatch(o.out)
 	}
-	o.ttl.open(ctx)
+	o.ttl.Start(ctx)
 	return nil
 }
 
 // OnProcessingTime purges the build keys whose TTL has passed.
 func (o *tjProc) OnProcessingTime(_ int64, _ runtime.Output) error {
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	o.purge(now)
-	o.ttl.rearm(o.ctx, now)
+	o.ttl.Rearm(o.ctx, now)
 	return nil
 }
 
 // purge forgets the build keys expired at now, if a purge is due.
 func (o *tjProc) purge(now int64) {
-	if !o.ttl.purgeDue(now) {
+	if !o.ttl.Due(now) {
 		return
 	}
 	for k, ok := range o.alive {
-		if ok && o.ttl.expired(int32(k), now) {
+		if ok && o.ttl.Expired(int32(k), now) {
 			o.remove(int32(k))
 		}
 	}
@@ -250,7 +251,7 @@ func (o *tjProc) apply(b *runtime.Batch) error {
 		return nil
 	}
 	keyCols := o.spec.BuildKeys
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	o.purge(now)
 	o.hashes = runtime.HashColumns(b, keyCols, o.hashes)
 	for i := 0; i < n; i++ {
@@ -276,7 +277,7 @@ func (o *tjProc) apply(b *runtime.Batch) error {
 			for c := range o.build {
 				tjSetRow(&o.build[c], int(k), &b.Cols[c], r)
 			}
-			o.ttl.touch(k, now)
+			o.ttl.Touch(k, now)
 		}
 	}
 	if m := metricsOf(o.ctx); m != nil {
@@ -320,13 +321,13 @@ func (o *tjProc) probe(b *runtime.Batch, out runtime.Output) error {
 	}
 	o.hashes = runtime.HashColumns(b, o.spec.ProbeKeys, o.hashes)
 	o.pairP, o.pairB = o.pairP[:0], o.pairB[:0]
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	for i := 0; i < n; i++ {
 		r := b.Row(i)
 		k := int32(nilID)
 		if !tjNoMatch(b, o.spec.ProbeKeys, r) {
 			k = o.keys.find(o.hashes[i], b, o.spec.ProbeKeys, r)
-			if k != nilID && o.ttl.expired(k, now) {
+			if k != nilID && o.ttl.Expired(k, now) {
 				k = nilID
 			}
 		}

@@ -35,10 +35,10 @@ func (o *tjEvent) SnapshotState(int64) ([]byte, error) {
 		e.Vector(&o.probes.cols[c], live)
 	}
 	ids := make([]int32, 0, o.vers.live)
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	for k := range o.keys.entries {
 		en := &o.keys.entries[k]
-		if en.count[1] == 0 || o.ttl.expired(int32(k), now) {
+		if en.count[1] == 0 || o.ttl.Expired(int32(k), now) {
 			continue // expired keys are never read again
 		}
 		for j := en.head[1]; j != nilID; j = o.vers.next[j] {
@@ -62,11 +62,12 @@ func (o *tjEvent) RestoreState(data []byte) error {
 	}
 	if err := o.restore(data); err != nil {
 		fresh := newTJEvent(o.spec, o.out)
-		fresh.ctx, fresh.outB, fresh.ttl.nextPurge = o.ctx, o.outB, o.ttl.nextPurge
+		fresh.ctx, fresh.outB, fresh.ttl = o.ctx, o.outB, o.ttl
+		fresh.ttl.Reset(0, 0) // empty, on the same purge schedule
 		*o = *fresh
 		return fmt.Errorf("%s operator %q: cannot restore state: %w", tjSnapKind, tjOpName(o.ctx), err)
 	}
-	o.ttl.restart(len(o.keys.entries))
+	o.ttl.Reset(len(o.keys.entries), o.ttl.Now()) // every key's TTL starts anew
 	if m := metricsOf(o.ctx); m != nil {
 		m.SetStateKeys(o.keys.live)
 	}
@@ -165,9 +166,9 @@ func (o *tjProc) SnapshotState(int64) ([]byte, error) {
 	e := snap.NewEncoder(tjProcSnapKind, 64+9*(o.keys.live*len(o.build)+held*o.spec.Probe.Len()))
 	e.Bool(o.buildEnded)
 	live := make([]int32, 0, o.keys.live)
-	now := o.ttl.now()
+	now := o.ttl.Now()
 	for id, ok := range o.alive {
-		if ok && !o.ttl.expired(int32(id), now) { // expired keys are never read again
+		if ok && !o.ttl.Expired(int32(id), now) { // expired keys are never read again
 			live = append(live, int32(id))
 		}
 	}
@@ -194,11 +195,12 @@ func (o *tjProc) RestoreState(data []byte) error {
 	}
 	if err := o.restore(data); err != nil {
 		fresh := newTJProc(o.spec, o.out)
-		fresh.ctx, fresh.outB, fresh.ttl.nextPurge = o.ctx, o.outB, o.ttl.nextPurge
+		fresh.ctx, fresh.outB, fresh.ttl = o.ctx, o.outB, o.ttl
+		fresh.ttl.Reset(0, 0) // empty, on the same purge schedule
 		*o = *fresh
 		return fmt.Errorf("%s operator %q: cannot restore state: %w", tjProcSnapKind, tjOpName(o.ctx), err)
 	}
-	o.ttl.restart(len(o.keys.entries))
+	o.ttl.Reset(len(o.keys.entries), o.ttl.Now()) // every key's TTL starts anew
 	if m := metricsOf(o.ctx); m != nil {
 		m.SetStateKeys(o.keys.live)
 	}

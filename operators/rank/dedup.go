@@ -91,8 +91,7 @@ type dedupOp struct {
 	vals  []runtime.Vector // nil for processing-time keep-first
 	outb  *runtime.Batch
 
-	last      []int64
-	nextPurge int64
+	exp agg.Expiry // state TTL
 
 	rows    []int32
 	groups  []int32
@@ -105,20 +104,6 @@ type dedupOp struct {
 // storesRows tells whether the operator keeps each key's row.
 func (o *dedupOp) storesRows() bool { return !(o.spec.ProcTime && !o.spec.KeepLast) }
 
-func (o *dedupOp) ttlMs() int64 {
-	if o.spec.TTL <= 0 {
-		return 0
-	}
-	return max(o.spec.TTL.Milliseconds(), 1)
-}
-
-func (o *dedupOp) now() int64 {
-	if o.spec.Clock != nil {
-		return o.spec.Clock()
-	}
-	return time.Now().UnixMilli()
-}
-
 func (o *dedupOp) Open(ctx *runtime.Context) error {
 	o.ctx = ctx
 	o.table = agg.NewTable(o.spec.In, o.spec.KeyCols)
@@ -129,12 +114,8 @@ func (o *dedupOp) Open(ctx *runtime.Context) error {
 		}
 	}
 	o.outb = runtime.NewBatch(o.out)
-	if ttl := o.ttlMs(); ttl > 0 {
-		o.nextPurge = o.now() + purgeEvery(ttl)
-		if ctx != nil {
-			ctx.RegisterProcessingTimer(o.nextPurge)
-		}
-	}
+	o.exp = agg.NewExpiry(o.spec.TTL, o.spec.Clock)
+	o.exp.Start(ctx)
 	return nil
 }
 
@@ -148,24 +129,20 @@ func (o *dedupOp) Close() error {
 
 // OnProcessingTime purges expired keys while no rows arrive.
 func (o *dedupOp) OnProcessingTime(_ int64, _ runtime.Output) error {
-	now := o.now()
+	now := o.exp.Now()
 	o.purge(now)
-	if o.ctx != nil {
-		o.ctx.RegisterProcessingTimer(max(now, o.nextPurge))
-	}
+	o.exp.Rearm(o.ctx, now)
 	return nil
 }
 
 func (o *dedupOp) purge(now int64) {
-	ttl := o.ttlMs()
-	if ttl == 0 || now < o.nextPurge {
+	if !o.exp.Due(now) {
 		return
 	}
-	o.nextPurge = now + purgeEvery(ttl)
 	o.live = o.live[:0]
 	dead := 0
 	for g := range o.table.Len() {
-		ok := o.last[g] > now-ttl
+		ok := !o.exp.Expired(int32(g), now)
 		o.live = append(o.live, ok)
 		if !ok {
 			dead++
@@ -178,14 +155,8 @@ func (o *dedupOp) purge(now int64) {
 	for c := range o.vals {
 		keepRows(&o.vals[c], o.live)
 	}
-	k := 0
-	for g, ok := range o.live {
-		if ok {
-			o.last[k] = o.last[g]
-			k++
-		}
-	}
-	o.last = o.last[:k]
+	o.exp.Compact(o.live)
+	k := o.table.Len()
 	o.mark = o.mark[:min(len(o.mark), k)]
 	o.cand = o.cand[:min(len(o.cand), k)]
 	o.account()
@@ -232,10 +203,9 @@ func (o *dedupOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) erro
 	if len(o.rows) == 0 {
 		return nil
 	}
-	ttl := o.ttlMs()
 	var now int64
-	if ttl > 0 {
-		now = o.now()
+	if o.exp.On() {
+		now = o.exp.Now()
 		o.purge(now)
 	}
 	before := int32(o.table.Len())
@@ -243,10 +213,8 @@ func (o *dedupOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) erro
 	for len(o.mark) < o.table.Len() {
 		o.mark = append(o.mark, false)
 		o.cand = append(o.cand, 0)
-		if ttl > 0 {
-			o.last = append(o.last, now)
-		}
 	}
+	o.exp.Grow(o.table.Len(), now)
 	for c := range o.vals {
 		growTo(&o.vals[c], o.table.Len())
 	}
@@ -279,9 +247,9 @@ func (o *dedupOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) erro
 		o.mark[g] = false
 		r := int(o.cand[g])
 		isNew := g >= before
-		if ttl > 0 {
-			isNew = isNew || o.last[g] <= now-ttl
-			o.last[g] = now
+		if o.exp.On() {
+			isNew = isNew || o.exp.Expired(g, now)
+			o.exp.Last[g] = now
 		}
 		if !isNew {
 			if !o.storesRows() {
@@ -355,7 +323,7 @@ func (o *dedupOp) flush(out runtime.Output) error {
 
 // StateBytes estimates the memory the operator's state takes.
 func (o *dedupOp) StateBytes() int {
-	n := o.table.Bytes() + cap(o.last)*8
+	n := o.table.Bytes() + o.exp.Bytes()
 	for c := range o.vals {
 		v := &o.vals[c]
 		n += cap(v.I64)*8 + cap(v.F64)*8 + cap(v.Str)*16 + cap(v.Null)

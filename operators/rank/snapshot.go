@@ -192,13 +192,7 @@ func (o *topOp) RestoreState(data []byte) error {
 		}
 		return restoreError(o.ctx, topKind, err)
 	}
-	if o.ttlMs() > 0 { // the TTL of restored partitions starts now
-		now := o.now()
-		o.last = o.last[:0]
-		for range o.table.Len() {
-			o.last = append(o.last, now)
-		}
-	}
+	o.exp.Reset(o.table.Len(), o.exp.Now()) // the TTL of restored partitions starts now
 	for len(o.mark) < o.table.Len() {
 		o.mark = append(o.mark, false)
 	}
@@ -258,13 +252,7 @@ func (o *dedupOp) RestoreState(data []byte) error {
 		return restoreError(o.ctx, dedupKind, err)
 	}
 	n := o.table.Len()
-	if o.ttlMs() > 0 {
-		now := o.now()
-		o.last = o.last[:0]
-		for range n {
-			o.last = append(o.last, now)
-		}
-	}
+	o.exp.Reset(n, o.exp.Now())
 	for len(o.mark) < n {
 		o.mark = append(o.mark, false)
 		o.cand = append(o.cand, 0)

@@ -140,9 +140,7 @@ type topOp struct {
 	seq   int64 // arrival number of the next row
 	outb  *runtime.Batch
 
-	// With a TTL: each partition's last update (ms) and the next purge.
-	last      []int64
-	nextPurge int64
+	exp agg.Expiry // state TTL
 
 	// Per batch.
 	rows    []int32
@@ -158,34 +156,14 @@ type topOp struct {
 	live    []bool
 }
 
-func (o *topOp) ttlMs() int64 {
-	if o.spec.TTL <= 0 {
-		return 0
-	}
-	return max(o.spec.TTL.Milliseconds(), 1)
-}
-
-func (o *topOp) now() int64 {
-	if o.spec.Clock != nil {
-		return o.spec.Clock()
-	}
-	return time.Now().UnixMilli()
-}
-
-func purgeEvery(ttl int64) int64 { return min(max(ttl/4, 10), 60_000) }
-
 func (o *topOp) Open(ctx *runtime.Context) error {
 	o.ctx = ctx
 	o.table = agg.NewTable(o.spec.In, o.spec.PartitionCols)
 	o.st = newRowStore(o.spec.In)
 	o.sort = sorter{st: o.st, keys: o.spec.Order}
 	o.outb = runtime.NewBatch(o.out)
-	if ttl := o.ttlMs(); ttl > 0 {
-		o.nextPurge = o.now() + purgeEvery(ttl)
-		if ctx != nil {
-			ctx.RegisterProcessingTimer(o.nextPurge)
-		}
-	}
+	o.exp = agg.NewExpiry(o.spec.TTL, o.spec.Clock)
+	o.exp.Start(ctx)
 	return nil
 }
 
@@ -199,25 +177,21 @@ func (o *topOp) Close() error {
 
 // OnProcessingTime purges expired partitions while no rows arrive.
 func (o *topOp) OnProcessingTime(_ int64, _ runtime.Output) error {
-	now := o.now()
+	now := o.exp.Now()
 	o.purge(now)
-	if o.ctx != nil {
-		o.ctx.RegisterProcessingTimer(max(now, o.nextPurge))
-	}
+	o.exp.Rearm(o.ctx, now)
 	return nil
 }
 
 // purge drops the partitions expired at now, if it is time to.
 func (o *topOp) purge(now int64) {
-	ttl := o.ttlMs()
-	if ttl == 0 || now < o.nextPurge {
+	if !o.exp.Due(now) {
 		return
 	}
-	o.nextPurge = now + purgeEvery(ttl)
 	o.live = o.live[:0]
 	dead := 0
 	for g := range o.table.Len() {
-		ok := o.last[g] > now-ttl
+		ok := !o.exp.Expired(int32(g), now)
 		o.live = append(o.live, ok)
 		if !ok {
 			dead++
@@ -234,21 +208,16 @@ func (o *topOp) purge(now int64) {
 // compact keeps the partitions g with o.live[g].
 func (o *topOp) compact() {
 	o.table.Compact(o.live)
+	o.exp.Compact(o.live)
 	k := 0
 	for g, ok := range o.live {
 		if ok {
 			o.lists[k] = o.lists[g]
-			if o.last != nil {
-				o.last[k] = o.last[g]
-			}
 			k++
 		}
 	}
 	clear(o.lists[k:])
 	o.lists = o.lists[:k]
-	if o.last != nil {
-		o.last = o.last[:k]
-	}
 	o.mark = o.mark[:min(len(o.mark), k)]
 	o.emptied = 0
 	o.account()
@@ -281,10 +250,9 @@ func (o *topOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error 
 	if len(o.rows) == 0 {
 		return nil
 	}
-	ttl := o.ttlMs()
 	var now int64
-	if ttl > 0 {
-		now = o.now()
+	if o.exp.On() {
+		now = o.exp.Now()
 		o.purge(now)
 	}
 	before := int32(o.table.Len())
@@ -292,10 +260,8 @@ func (o *topOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error 
 	for len(o.lists) < o.table.Len() {
 		o.lists = append(o.lists, nil)
 		o.mark = append(o.mark, false)
-		if ttl > 0 {
-			o.last = append(o.last, now)
-		}
 	}
+	o.exp.Grow(o.table.Len(), now)
 	o.touched = o.touched[:0]
 	o.oldTop = o.oldTop[:0]
 	o.oldOff = append(o.oldOff[:0], 0)
@@ -306,15 +272,15 @@ func (o *topOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error 
 		if !o.mark[g] {
 			o.mark[g] = true
 			o.touched = append(o.touched, g)
-			if ttl > 0 {
-				if g < before && o.last[g] <= now-ttl {
+			if o.exp.On() {
+				if g < before && o.exp.Expired(g, now) {
 					// Expired, not purged yet: it starts anew.
 					for _, id := range o.lists[g] {
 						o.st.release(id)
 					}
 					o.lists[g] = o.lists[g][:0]
 				}
-				o.last[g] = now
+				o.exp.Last[g] = now
 			}
 			l := o.lists[g]
 			if len(l) >= start {
@@ -479,7 +445,7 @@ func (o *topOp) flush(out runtime.Output) error {
 
 // StateBytes estimates the memory the operator's state takes.
 func (o *topOp) StateBytes() int {
-	n := o.table.Bytes() + o.st.bytes() + cap(o.lists)*24 + cap(o.last)*8
+	n := o.table.Bytes() + o.st.bytes() + cap(o.lists)*24 + o.exp.Bytes()
 	for _, l := range o.lists {
 		n += cap(l) * 4
 	}
