@@ -1,8 +1,6 @@
 package dashboard
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -26,7 +24,7 @@ var options = []connectors.Option{
 	{Key: "lat", Type: connectors.Column, With: "chart=map", Doc: "a numeric latitude column (with lon)"},
 	{Key: "lon", Type: connectors.Column, With: "chart=map", Doc: "a numeric longitude column (with lat)"},
 	{Key: "value", Type: connectors.Column, With: "chart=map|number", Doc: "the numeric column shown (map: each cell's value; number: the figure)"},
-	{Key: "retain", Default: "1000 rows", Parse: parseRetain, Doc: "the most rows kept, as 'N rows' (1 to 1000000); beyond it the oldest rows are dropped"},
+	{Key: "retain", Default: "1000 rows", Parse: parseRetain, Doc: "what is kept: `N rows` (1 to 1000000; beyond it the oldest rows go), `N windows` (line or bar: the rows of the last N values of x, e.g. of window_end) or a time span such as `10 min` (the rows whose x, a TIMESTAMP, is within it of the newest x; without a TIMESTAMP x, the rows that arrived within it); never more than 1000000 rows"},
 	{Key: "key", Type: connectors.Columns, Doc: "columns whose latest row replaces the previous one of the same key (default: the PRIMARY KEY, else every row is kept)"},
 }
 
@@ -34,24 +32,6 @@ func (factory) Options() []connectors.Option { return options }
 
 // AcceptsUpdates: -U and -D rows remove what +I and +U rows added.
 func (factory) AcceptsUpdates(connectors.Table) bool { return true }
-
-// parseRetain parses 'N rows'.
-func parseRetain(s string) (any, error) {
-	f := strings.Fields(s)
-	if len(f) == 1 {
-		if n, ok := strings.CutSuffix(f[0], "rows"); ok && n != "" {
-			f = []string{n, "rows"}
-		}
-	}
-	if len(f) != 2 || (f[1] != "rows" && f[1] != "row") {
-		return nil, fmt.Errorf("%q is not a row count (e.g. 1000 rows)", s)
-	}
-	n, err := strconv.Atoi(f[0])
-	if err != nil || n < 1 || n > 1_000_000 {
-		return nil, fmt.Errorf("%q is not a row count from 1 to 1000000 rows", s)
-	}
-	return n, nil
-}
 
 func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error) {
 	d, err := build(t)
@@ -154,16 +134,52 @@ func build(t connectors.Table) (*Dashboard, error) {
 		m.Columns = append(m.Columns, Column{Name: f.Name, Type: f.Type.String()})
 		types[i] = f.Type
 	}
-	return newDashboard(m, types, key, o.Value("retain").(int)), nil
+	r := o.Value("retain").(retain)
+	xCol, valueCol := -1, -1
+	if o.Has("x") {
+		xCol = o.Column("x")
+	}
+	if chart == "number" {
+		valueCol = o.Column("value")
+	}
+	if r.windows > 0 {
+		if xCol < 0 {
+			return nil, o.Errorf("retain", "'N windows' keeps the rows of the last N values of x: a line or bar chart's x")
+		}
+		if ty := types[xCol]; ty != runtime.Timestamp && !ty.Numeric() && ty.Kind() != runtime.Decimal {
+			return nil, o.Errorf("retain", "'N windows' needs x to be a TIMESTAMP or number; column %s is %s", t.Schema.Fields[xCol].Name, ty)
+		}
+	}
+	return newDashboard(m, types, key, r, xCol, valueCol), nil
 }
 
 // sink is one subtask of a dashboard sink.
 type sink struct {
 	runtime.Base
-	d *Dashboard
+	d    *Dashboard
+	open bool
+	s    scratch
+}
+
+func (s *sink) Open(ctx *runtime.Context) error {
+	job := ""
+	if ctx != nil {
+		job = ctx.Job
+	}
+	s.d.opened(job)
+	s.open = true
+	return nil
+}
+
+func (s *sink) Close() error {
+	if s.open {
+		s.open = false
+		s.d.closedSink()
+	}
+	return nil
 }
 
 func (s *sink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
-	s.d.write(b)
+	s.d.writeWith(b, &s.s)
 	return nil
 }

@@ -345,7 +345,10 @@ func TestOptionErrorsNameTheOption(t *testing.T) {
 		{map[string]string{"chart": "line", "x": "ts", "y": "prize"}, `did you mean`},
 		{map[string]string{"chart": "line", "x": "ts", "y": "name"}, `option "y": column name is VARCHAR, not a number`},
 		{map[string]string{"chart": "line", "x": "name", "y": "price"}, `option "x": column name is VARCHAR, not a TIMESTAMP or number`},
-		{map[string]string{"chart": "table", "retain": "10 min"}, `option "retain"`},
+		{map[string]string{"chart": "table", "retain": "10 parsecs"}, `option "retain"`},
+		{map[string]string{"chart": "table", "retain": "0 rows"}, `'N rows' (1 to 1000000), 'N windows'`},
+		{map[string]string{"chart": "table", "retain": "3 windows"}, `option "retain": 'N windows' keeps the rows of the last N values of x`},
+		{map[string]string{"chart": "bar", "x": "name", "y": "price", "retain": "3 windows"}, `option "retain": 'N windows' needs x to be a TIMESTAMP or number; column name is VARCHAR`},
 		{map[string]string{"chart": "map", "value": "price"}, `option "cell"`},
 		{map[string]string{"chart": "map", "value": "price", "cell": "price"}, `option "cell": column price is DOUBLE, not a VARCHAR`},
 		{map[string]string{"chart": "map", "value": "price", "lat": "price"}, `option "lat": lat and lon go together`},
@@ -412,8 +415,15 @@ const stallJob = `CREATE TABLE st (id INT, k BIGINT) WITH ('connector' = 'dashbo
 INSERT INTO st SELECT id, id % 7 FROM src;`
 
 // runStalled runs stallJob with n stalled clients and returns the rows
-// the dashboard holds.
-func runStalled(t testing.TB, srv *httptest.Server, n int) int {
+// the dashboard holds and the job's time.
+func runStalled(t testing.TB, srv *httptest.Server, n int) (int, time.Duration) {
+	rows, wall, _ := runStalledCPU(t, srv, n)
+	return rows, wall
+}
+
+// runStalledCPU is runStalled, also returning the process's CPU time
+// during the job.
+func runStalledCPU(t testing.TB, srv *httptest.Server, n int) (int, time.Duration, time.Duration) {
 	plan, err := sql.Compile(fmt.Sprintf(source, 199999)+stallJob, sql.Options{File: "job.sql", Parallelism: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -426,14 +436,18 @@ func runStalled(t testing.TB, srv *httptest.Server, n int) int {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	began, cpu0 := time.Now(), cpuTime()
 	if err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: 2}); err != nil {
 		t.Fatal(err)
 	}
+	took, cpu := time.Since(began), cpuTime()-cpu0
 	d, _ := Default.Get("st")
 	if c := d.clients.Load(); c < int64(n) {
 		t.Fatalf("%d stalled clients still connected, want %d", c, n)
 	}
-	return len(d.Snapshot().Rows)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rows, took, cpu
 }
 
 // TestStalledClientsDoNotBlockTheJob: five clients that never read do not
@@ -442,25 +456,76 @@ func runStalled(t testing.TB, srv *httptest.Server, n int) int {
 func TestStalledClientsDoNotBlockTheJob(t *testing.T) {
 	srv := httptest.NewServer(Default)
 	defer srv.Close()
-	without := runStalled(t, srv, 0)
-	with := runStalled(t, srv, 5)
+	without, _ := runStalled(t, srv, 0)
+	with, _ := runStalled(t, srv, 5)
 	if without != 100000 || with != without {
 		t.Errorf("rows: %d with 5 stalled clients, %d without; want 100000", with, without)
 	}
 }
 
 // BenchmarkJobWithStalledClients: the job's time with 0 and 5 clients that
-// never read (compare the two).
+// never read, run in turn; reports the medians and their ratio (the
+// throughput with stalled clients as a fraction of without; the issue asks
+// for at least 0.9). Run with -benchtime=9x or so.
 func BenchmarkJobWithStalledClients(b *testing.B) {
 	srv := httptest.NewServer(Default)
 	defer srv.Close()
-	for _, n := range []int{0, 5} {
-		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
-			for range b.N {
-				runStalled(b, srv, n)
-			}
-		})
+	var without, with []time.Duration
+	for i := range b.N {
+		var t0, t5 time.Duration
+		if i%2 == 0 { // each first in turn
+			_, t0 = runStalled(b, srv, 0)
+			_, t5 = runStalled(b, srv, 5)
+		} else {
+			_, t5 = runStalled(b, srv, 5)
+			_, t0 = runStalled(b, srv, 0)
+		}
+		without, with = append(without, t0), append(with, t5)
 	}
+	m0, m5 := median(without), median(with)
+	b.Logf("without: %v; with: %v", without, with)
+	b.ReportMetric(float64(m0.Milliseconds()), "ms/job-without")
+	b.ReportMetric(float64(m5.Milliseconds()), "ms/job-stalled5")
+	b.ReportMetric(float64(m0)/float64(m5), "throughput-ratio")
+}
+
+// TestStalledClientsCostTheJobLessThanATenth: the CPU time of a job with
+// five clients that never read is within 10% of without them: medians of
+// five runs of each in turn, after one to warm up; CPU time, which other
+// processes on the machine disturb less than wall time. A machine busy
+// enough to upset the medians gets two more tries.
+func TestStalledClientsCostTheJobLessThanATenth(t *testing.T) {
+	srv := httptest.NewServer(Default)
+	defer srv.Close()
+	runStalledCPU(t, srv, 5)
+	for try := 1; ; try++ {
+		var without, with []time.Duration
+		for i := range 5 {
+			var c0, c5 time.Duration
+			if i%2 == 0 { // each first in turn
+				_, _, c0 = runStalledCPU(t, srv, 0)
+				_, _, c5 = runStalledCPU(t, srv, 5)
+			} else {
+				_, _, c5 = runStalledCPU(t, srv, 5)
+				_, _, c0 = runStalledCPU(t, srv, 0)
+			}
+			without, with = append(without, c0), append(with, c5)
+		}
+		m0, m5 := median(without), median(with)
+		t.Logf("try %d: median CPU time %v without, %v with 5 stalled clients (ratio %.2f)", try, m0, m5, float64(m0)/float64(m5))
+		if float64(m0)/float64(m5) >= 0.9 {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("median CPU time %v with 5 stalled clients, %v without: more than 10%% more", m5, m0)
+		}
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // TestClientDisconnectAndHubCloseEndStreams: a client that goes away, and
@@ -605,13 +670,24 @@ func TestClientFarBehindGetsASnapshot(t *testing.T) {
 	for i := range 3 * maxLog {
 		d.write(batch(runtime.Insert, [2]int64{int64(i), 0}))
 	}
-	if _, ok, _, _ := d.since(0); ok {
-		t.Error("a delta from version 0 after 3×maxLog changes")
+	version := d.Snapshot().Version
+	for _, from := range []int64{0, version - maxLog - 1} {
+		if dl, _, _ := d.delta(from, 0); dl.ok {
+			t.Errorf("a delta from version %d of %d", from, version)
+		}
 	}
-	if dl, ok, _, _ := d.since(d.Snapshot().Version - 10); !ok || len(dl.Added) != 10 {
-		t.Errorf("recent delta: ok %v, %d rows added, want 10", ok, len(dl.Added))
-	}
-	if len(d.log) > maxLog {
-		t.Errorf("%d changes remembered, want at most %d", len(d.log), maxLog)
+	for _, back := range []int64{0, 1, 10, maxLog - 1, maxLog} {
+		dl, _, _ := d.delta(version-back, 0)
+		var got Delta
+		if err := json.Unmarshal(dl.b, &got); !dl.ok || err != nil || len(got.Added) != int(back) {
+			t.Errorf("delta of the last %d changes: ok %v, %d rows added (%v)", back, dl.ok, len(got.Added), err)
+			continue
+		}
+		for i, r := range got.Added {
+			if want := fmt.Sprint([]any{version - back + int64(i), 0}); fmt.Sprint(r) != want {
+				t.Errorf("delta of the last %d changes: row %d is %v, want %s", back, i, r, want)
+				break
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -20,11 +21,19 @@ type Hub struct {
 	// stream (default 100 ms: at most 10 events a second); Heartbeat the
 	// time between heartbeat comments (default 15 s).
 	EventInterval, Heartbeat time.Duration
+	// SnapshotInterval is the least time between two snapshots of one
+	// client's stream after its first (default 1 s): a client that falls
+	// behind the remembered changes more often waits.
+	SnapshotInterval time.Duration
+	// WriteTimeout is how long one event may take to reach a client; a
+	// client that does not read for so long is dropped (default 20 s).
+	WriteTimeout time.Duration
 }
 
 // NewHub returns an empty Hub.
 func NewHub() *Hub {
-	return &Hub{boards: map[string]*Dashboard{}, done: make(chan struct{}), EventInterval: 100 * time.Millisecond, Heartbeat: 15 * time.Second}
+	return &Hub{boards: map[string]*Dashboard{}, done: make(chan struct{}), EventInterval: 100 * time.Millisecond, Heartbeat: 15 * time.Second,
+		SnapshotInterval: time.Second, WriteTimeout: 20 * time.Second}
 }
 
 // Default is the process-wide Hub that dashboard sinks write into.
@@ -56,7 +65,7 @@ func (h *Hub) List() []Meta {
 	defer h.mu.Unlock()
 	out := make([]Meta, 0, len(h.boards))
 	for _, d := range h.boards {
-		out = append(out, d.Meta)
+		out = append(out, d.Info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -96,7 +105,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !events {
-		writeJSON(w, d.Snapshot())
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(d.encodedSnapshot(0).b)
 		return
 	}
 	h.stream(w, r, d)
@@ -110,82 +120,104 @@ func writeJSON(w http.ResponseWriter, v any) {
 // stream serves a dashboard's events: a snapshot, then deltas at most one
 // per EventInterval, each holding every change since the previous event. A
 // client too slow to keep up with the remembered changes gets a fresh
-// snapshot; the writers never wait for a client.
+// snapshot, at most one per SnapshotInterval. The writers never wait for a
+// client: a client's goroutine sends one event at a time, built (once for
+// every client at the same version) from rows encoded when they arrived,
+// and a client that takes more than WriteTimeout to read one is dropped.
 func (h *Hub) stream(w http.ResponseWriter, r *http.Request, d *Dashboard) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	rc := http.NewResponseController(w)
-	send := func(event string, v any) bool {
-		data, err := json.Marshal(v)
-		if err != nil {
+	send := func(event string, data []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.WriteTimeout))
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: ", event); err != nil {
 			return false
 		}
-		// A client that does not read for a heartbeat's time is dropped.
-		_ = rc.SetWriteDeadline(time.Now().Add(h.Heartbeat + 5*time.Second))
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		if _, err := w.Write(data); err != nil {
 			return false
 		}
-		fl.Flush()
-		return true
+		if _, err := io.WriteString(w, "\n\n"); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	// wait waits for dur, or returns false when the stream ends.
+	wait := func(dur time.Duration) bool {
+		t := time.NewTimer(dur)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-r.Context().Done():
+		case <-h.done:
+		}
+		return false
 	}
 	d.clients.Add(1)
 	defer d.clients.Add(-1)
-	snap := d.Snapshot()
-	if !send("snapshot", snap) {
+	snap := d.encodedSnapshot(h.EventInterval)
+	d.snapshots.Add(1)
+	if !send("snapshot", snap.b) {
 		return
 	}
-	version := snap.Version
+	version, done := snap.version, snap.done
 	heartbeat := time.NewTicker(h.Heartbeat)
 	defer heartbeat.Stop()
-	last := time.Now()
+	// Rows kept for a span of arrival time age out without a new row:
+	// look a tenth of the span after the last look.
+	var expire <-chan time.Time
+	if span := d.arrivalSpan(); span > 0 {
+		t := time.NewTicker(min(max(span/10, h.EventInterval), 10*time.Second))
+		defer t.Stop()
+		expire = t.C
+	}
+	last, lastSnap := time.Now(), time.Now()
 	for {
 		// At most one event per EventInterval: the changes within it go
 		// in one event.
-		if wait := h.EventInterval - time.Since(last); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			case <-h.done:
-				t.Stop()
-				return
-			}
+		if w := h.EventInterval - time.Since(last); w > 0 && !wait(w) {
+			return
 		}
-		delta, ok, wake, closed := d.since(version)
+		dl, wake, closed := d.delta(version, h.EventInterval)
 		switch {
-		case !ok:
-			snap := d.Snapshot()
-			if !send("snapshot", snap) {
-				return
-			}
-			version = snap.Version
-			last = time.Now()
-			continue
-		case delta.Version > version:
-			if !send("delta", delta) {
-				return
-			}
-			version = delta.Version
-			last = time.Now()
-			continue
 		case closed:
 			return
+		case !dl.ok:
+			if w := h.SnapshotInterval - time.Since(lastSnap); w > 0 {
+				if !wait(w) {
+					return
+				}
+				continue
+			}
+			snap := d.encodedSnapshot(h.EventInterval)
+			d.snapshots.Add(1)
+			if !send("snapshot", snap.b) {
+				return
+			}
+			version, done = snap.version, snap.done
+			last, lastSnap = time.Now(), time.Now()
+			continue
+		case dl.version > version || dl.done != done:
+			d.deltas.Add(1)
+			if !send("delta", dl.b) {
+				return
+			}
+			version, done = dl.version, dl.done
+			last = time.Now()
+			continue
 		}
 		select {
 		case <-wake:
+		case <-expire:
+			d.expireNow()
 		case <-heartbeat.C:
-			_ = rc.SetWriteDeadline(time.Now().Add(h.Heartbeat + 5*time.Second))
+			_ = rc.SetWriteDeadline(time.Now().Add(h.WriteTimeout))
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return
 			}
-			fl.Flush()
+			if rc.Flush() != nil {
+				return
+			}
 		case <-r.Context().Done():
 			return
 		case <-h.done:

@@ -3,23 +3,29 @@
 // them over HTTP (a list, a JSON snapshot, and Server-Sent Events of the
 // changes) for a live chart. The web page that draws the charts is served
 // by the console; this package serves the data.
+//
+// Each row is encoded to JSON once, when it arrives; snapshots and deltas
+// are those encodings put together, a snapshot once per version however
+// many clients ask for it.
 package dashboard
 
 import (
-	"fmt"
-	"math"
-	"sort"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/runtime"
 )
 
 // maxLog is the number of row changes a dashboard remembers for its event
-// streams: a client further behind gets a fresh snapshot instead.
-const maxLog = 4096
+// streams (enough for 10 events a second at 160,000 changes a second): a
+// client further behind gets a fresh snapshot instead.
+const maxLog = 16384
+
+// maxTrend is the number of points of a number chart's trend.
+const maxTrend = 300
 
 // Column is a column of a dashboard, as listed.
 type Column struct {
@@ -34,301 +40,607 @@ type Meta struct {
 	Chart   string            `json:"chart"`
 	Options map[string]string `json:"options"`
 	Columns []Column          `json:"columns"`
+	// Job is the name of the job whose sink writes the dashboard, once
+	// the sink has opened.
+	Job string `json:"job,omitempty"`
+	// Done is set when every subtask of the job's sink has closed (the
+	// job ended, or failed): the rows are its final result. The dashboard
+	// stays until a job registers one of the same id, or the process ends.
+	Done bool `json:"done"`
 }
 
 // change is one row added or removed.
 type change struct {
 	add bool
-	row []any
+	row string
 }
 
+// entry is a distinct row (or a key's row) and its copies.
 type entry struct {
-	row   []any
-	count int
-	seq   int64
+	row   string // the row, a JSON array
+	key   string // its key in entries (row itself when not keyed)
+	count int    // copies; 0 once removed
+	x     xval   // the x column's value, for retain by windows or time
+	at    int64  // arrival, ms since start (monotonic)
+	value string // a number chart's value, JSON ("" when NULL)
 }
 
 // Dashboard is the current state of one dashboard: a multiset of rows (or
 // one row per key), bounded by retain, oldest dropped. Writers (sink
-// subtasks) and readers share it under a mutex held only to copy.
+// subtasks) and readers share it under a mutex held only to apply changes
+// and to copy; encoding happens outside it.
 type Dashboard struct {
-	Meta   Meta
-	types  []runtime.Type
-	keyCol []int // upsert key columns (nil: a multiset of rows)
-	retain int
+	Meta     Meta // as built; Info adds the job and whether it is done
+	types    []runtime.Type
+	keyCol   []int // upsert key columns (nil: a multiset of rows)
+	retain   retain
+	xCol     int  // the x column (-1: none)
+	xTime    bool // x is a TIMESTAMP: a retained time span is of x
+	valueCol int  // a number chart's value column (-1: none)
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// entries indexes the rows by key once indexed: from the start when
+	// keyed, else from the first retraction (an append-only dashboard
+	// needs no index: each row is an entry of its own until then).
 	entries map[string]*entry
-	order   []orderRef // insertion order, lazily cleaned
-	rows    int        // total copies
-	seq     int64
-	log     []change
-	logBase int64 // version of log[0] is logBase+1
+	indexed bool
+	order   []*entry // insertion order; removed entries (count 0) cleaned lazily
+	head    int      // order[:head] are gone
+	live    int      // entries with count > 0
+	rows    int      // total copies
+	trackX  bool     // retain needs xs
+	xs      xset     // the x values of the rows, for retain by windows or time
+	log     []change // a ring: the change to version v is log[v%len(log)]; grows to maxLog
+	held    int64    // the changes log holds: versions version-held+1 to version
 	version int64
-	notify  chan struct{} // closed and replaced on every write
+	notify  chan struct{} // closed and replaced on every change
 	closed  bool
+	trend   []point // a number chart's recent values
+	trendAt int64   // version of the last change to trend
+	job     string
+	open    int  // open sink subtasks
+	started bool // a sink subtask has opened
 
-	clients atomic.Int64 // open event streams
+	free []*entry // entries no longer referenced, for reuse
+
+	snapMu sync.Mutex // held while a snapshot is built; before mu
+	snap   *encoded
+	dmu    sync.Mutex // guards dcache; before mu
+	dcache *encoded
+
+	clients   atomic.Int64 // open event streams
+	built     atomic.Int64 // snapshots encoded
+	snapshots atomic.Int64 // snapshot events sent
+	deltas    atomic.Int64 // delta events sent
+	received  atomic.Int64 // rows written
 }
 
-type orderRef struct {
-	key string
-	seq int64
+// point is a value of a number chart at a time (epoch ms).
+type point struct {
+	at    int64
+	value string // JSON
 }
 
-func newDashboard(m Meta, types []runtime.Type, keyCol []int, retain int) *Dashboard {
-	return &Dashboard{Meta: m, types: types, keyCol: keyCol, retain: retain, entries: map[string]*entry{}, notify: make(chan struct{})}
+// start is the origin of arrival times.
+var start = time.Now()
+
+func timeSinceStart() int64 { return time.Since(start).Milliseconds() }
+
+func newDashboard(m Meta, types []runtime.Type, keyCol []int, r retain, xCol, valueCol int) *Dashboard {
+	d := &Dashboard{Meta: m, types: types, keyCol: keyCol, retain: r, xCol: xCol, valueCol: valueCol,
+		entries: map[string]*entry{}, notify: make(chan struct{}), xs: xset{n: map[xval]int{}}}
+	d.xTime = xCol >= 0 && types[xCol] == runtime.Timestamp
+	d.trackX = r.windows > 0 || (r.span > 0 && d.xTime)
+	d.indexed = keyCol != nil
+	return d
 }
 
 // Snapshot is the state of a dashboard at a version.
 type Snapshot struct {
 	ID      string  `json:"id"`
 	Version int64   `json:"version"`
+	Done    bool    `json:"done"`
 	Rows    [][]any `json:"rows"`
+	// Trend is a number chart's recent values, oldest first, as [epoch
+	// ms, value]: at most one a second (the second's last), the last 300.
+	Trend [][]any `json:"trend,omitempty"`
 }
 
-// Delta is the rows added and removed between two versions.
+// Delta is the rows added and removed between two versions; Trend, the
+// whole trend when it changed.
 type Delta struct {
 	From    int64   `json:"from"`
 	Version int64   `json:"version"`
+	Done    bool    `json:"done"`
 	Added   [][]any `json:"added"`
 	Removed [][]any `json:"removed"`
+	Trend   [][]any `json:"trend,omitempty"`
 }
+
+// Info returns the dashboard's Meta with its job and whether it is done.
+func (d *Dashboard) Info() Meta {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.Meta
+	m.Job, m.Done = d.job, d.done()
+	return m
+}
+
+func (d *Dashboard) done() bool { return d.started && d.open == 0 }
 
 // Snapshot returns the current rows, oldest first, and the version.
 func (d *Dashboard) Snapshot() Snapshot {
 	d.mu.Lock()
-	es := make([]entry, 0, len(d.entries))
-	for _, e := range d.entries {
-		es = append(es, *e)
-	}
-	rows, version := d.rows, d.version
+	d.expire()
+	rows := d.collect()
+	s := Snapshot{ID: d.Meta.ID, Version: d.version, Done: d.done(), Rows: make([][]any, 0, d.rows)}
+	trend := slices.Clone(d.trend)
 	d.mu.Unlock()
-	sort.Slice(es, func(i, j int) bool { return es[i].seq < es[j].seq })
-	out := make([][]any, 0, rows)
-	for _, e := range es {
-		for range e.count {
-			out = append(out, e.row)
+	for _, r := range rows {
+		row := decodeRow(r.row, d.types)
+		for range r.n {
+			s.Rows = append(s.Rows, row)
 		}
 	}
-	return Snapshot{ID: d.Meta.ID, Version: version, Rows: out}
+	s.Trend = decodeTrend(trend, d.types, d.valueCol)
+	return s
 }
 
-// since returns the changes after version from, or ok false when they are
-// no longer remembered; and a channel closed on the next write.
-func (d *Dashboard) since(from int64) (delta Delta, ok bool, wake <-chan struct{}, closed bool) {
+func decodeTrend(trend []point, types []runtime.Type, col int) [][]any {
+	var out [][]any
+	for _, p := range trend {
+		out = append(out, []any{p.at, decodeRow("["+p.value+"]", types[col:col+1])[0]})
+	}
+	return out
+}
+
+type rowCount struct {
+	row string
+	n   int
+}
+
+// collect returns the rows in order. d.mu is held.
+func (d *Dashboard) collect() []rowCount {
+	out := make([]rowCount, 0, d.live)
+	for _, e := range d.order[d.head:] {
+		if e.count > 0 {
+			out = append(out, rowCount{e.row, e.count})
+		}
+	}
+	return out
+}
+
+// encoded is a snapshot or delta event's data.
+type encoded struct {
+	from, version int64
+	done          bool
+	ok            bool // a delta: the changes since from were remembered
+	at            time.Time
+	b             []byte
+}
+
+// encodedSnapshot returns the snapshot's JSON: the one encoded last when
+// it is of the current version or younger than maxAge, else a new one.
+// Clients share it; the caller must not modify it.
+func (d *Dashboard) encodedSnapshot(maxAge time.Duration) *encoded {
+	d.snapMu.Lock()
+	defer d.snapMu.Unlock()
+	d.mu.Lock()
+	d.expire()
+	version, done := d.version, d.done()
+	if s := d.snap; s != nil && s.done == done && (s.version == version || time.Since(s.at) < maxAge) {
+		d.mu.Unlock()
+		return s
+	}
+	rows := d.collect()
+	trend := slices.Clone(d.trend)
+	d.mu.Unlock()
+	size := 64 + len(d.Meta.ID)
+	for _, r := range rows {
+		size += (len(r.row) + 1) * r.n
+	}
+	b := make([]byte, 0, size+len(trend)*24)
+	b = append(b, `{"id":`...)
+	b = appendString(b, d.Meta.ID)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, version, 10)
+	b = append(b, `,"done":`...)
+	b = strconv.AppendBool(b, done)
+	b = append(b, `,"rows":[`...)
+	first := true
+	for _, r := range rows {
+		for range r.n {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, r.row...)
+		}
+	}
+	b = append(b, ']')
+	if d.valueCol >= 0 {
+		b = appendTrend(b, trend)
+	}
+	b = append(b, '}')
+	d.built.Add(1)
+	d.snap = &encoded{version: version, done: done, ok: true, at: time.Now(), b: b}
+	return d.snap
+}
+
+func appendTrend(b []byte, trend []point) []byte {
+	b = append(b, `,"trend":[`...)
+	for i, p := range trend {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, p.at, 10)
+		b = append(b, ',')
+		b = append(b, p.value...)
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// delta returns the changes after version from as an event's data (ok
+// false when they are no longer remembered); a channel closed on the next
+// change; and whether the dashboard was replaced. Clients at the same
+// version share the encoding: the last one, when it is from that version
+// and to the current one or younger than maxAge.
+func (d *Dashboard) delta(from int64, maxAge time.Duration) (dl *encoded, wake <-chan struct{}, closed bool) {
+	d.dmu.Lock()
+	defer d.dmu.Unlock()
 	d.mu.Lock()
 	wake, closed = d.notify, d.closed
-	if from < d.logBase || from > d.version {
+	version, done := d.version, d.done()
+	// (A younger one to an older version serves only if it has changes:
+	// a client given none waits for the next change.)
+	if c := d.dcache; c != nil && c.from == from && c.done == done && (c.version == version || c.version > from && time.Since(c.at) < maxAge) {
 		d.mu.Unlock()
-		return Delta{}, false, wake, closed
+		return c, wake, closed
 	}
-	// The log's entries never change once appended: net them outside the
-	// lock, so that writers do not wait for readers.
-	log := d.log[from-d.logBase : d.version-d.logBase]
-	delta = Delta{From: from, Version: d.version, Added: [][]any{}, Removed: [][]any{}}
-	d.mu.Unlock()
-	// Net the changes: a row added and removed within the delta is in
-	// neither list, so that Removed and Added apply in any order.
-	net := map[string]int{}
-	var keys []string
-	rows := map[string][]any{}
-	for _, c := range log {
-		k := rowKey(c.row)
-		if _, ok := rows[k]; !ok {
-			rows[k] = c.row
-			keys = append(keys, k)
-		}
-		if c.add {
-			net[k]++
+	if from < version-d.held || from > version {
+		d.mu.Unlock()
+		return &encoded{from: from, version: version, done: done}, wake, closed
+	}
+	// Copy the changes (a memmove or two) and net them outside the lock,
+	// so that writers do not wait for readers.
+	log := make([]change, 0, version-from)
+	if n := int64(len(d.log)); version > from {
+		if i, j := from%n, version%n; i >= j {
+			log = append(append(log, d.log[i+1:]...), d.log[:j+1]...)
 		} else {
-			net[k]--
+			log = append(log, d.log[i+1:j+1]...)
 		}
 	}
-	for _, k := range keys {
-		for n := net[k]; n > 0; n-- {
-			delta.Added = append(delta.Added, rows[k])
-		}
-		for n := net[k]; n < 0; n++ {
-			delta.Removed = append(delta.Removed, rows[k])
-		}
+
+	var trend []point
+	if d.trendAt > from {
+		trend = slices.Clone(d.trend)
 	}
-	return delta, true, wake, closed
+	d.mu.Unlock()
+	added, removed := netChanges(log)
+	b := make([]byte, 0, 64)
+	b = append(b, `{"from":`...)
+	b = strconv.AppendInt(b, from, 10)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, version, 10)
+	b = append(b, `,"done":`...)
+	b = strconv.AppendBool(b, done)
+	b = appendRows(append(b, `,"added":`...), added)
+	b = appendRows(append(b, `,"removed":`...), removed)
+	if trend != nil {
+		b = appendTrend(b, trend)
+	}
+	b = append(b, '}')
+	d.dcache = &encoded{from: from, version: version, done: done, ok: true, at: time.Now(), b: b}
+	return d.dcache, wake, closed
 }
 
-func (d *Dashboard) record(add bool, row []any) {
-	d.version++
-	d.log = append(d.log, change{add, row})
-	if len(d.log) > maxLog {
-		n := len(d.log) - maxLog/2
-		d.log = append(d.log[:0:0], d.log[n:]...)
-		d.logBase += int64(n)
+// netChanges nets a run of changes: a row added and removed within it is
+// in neither list, so that removed and added apply in any order.
+func netChanges(log []change) (added, removed []string) {
+	net := make(map[string]int, len(log))
+	var rows []string
+	for _, c := range log {
+		n, seen := net[c.row]
+		if !seen {
+			rows = append(rows, c.row)
+		}
+		if c.add {
+			n++
+		} else {
+			n--
+		}
+		net[c.row] = n
 	}
+	for _, r := range rows {
+		for n := net[r]; n > 0; n-- {
+			added = append(added, r)
+		}
+		for n := net[r]; n < 0; n++ {
+			removed = append(removed, r)
+		}
+	}
+	return added, removed
+}
+
+func appendRows(b []byte, rows []string) []byte {
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r...)
+	}
+	return append(b, ']')
+}
+
+func (d *Dashboard) record(add bool, row string) {
+	if d.held == int64(len(d.log)) && len(d.log) < maxLog {
+		// Grow the ring, keeping the changes it holds.
+		grown := make([]change, max(64, 2*len(d.log)))
+		for v := d.version - d.held + 1; v <= d.version; v++ {
+			grown[v%int64(len(grown))] = d.log[v%int64(len(d.log))]
+		}
+		d.log = grown
+	}
+	d.version++
+	d.log[d.version%int64(len(d.log))] = change{add, row}
+	d.held = min(d.held+1, int64(len(d.log)))
+}
+
+// pending is a row of a batch, encoded, before it is applied.
+type pending struct {
+	row   string
+	key   []byte // nil: the row is its key
+	kind  runtime.RowKind
+	x     xval
+	value string // a number chart's value, JSON
 }
 
 // write applies a batch: +I and +U add a row (replace its key's row when
-// keyed), -U and -D remove one copy (delete the key when keyed).
-func (d *Dashboard) write(b *runtime.Batch) {
+// keyed), -U and -D remove one copy (delete the key when keyed). Rows are
+// encoded before the lock is taken.
+func (d *Dashboard) write(b *runtime.Batch) { d.writeWith(b, &scratch{}) }
+
+// scratch is a sink subtask's buffers for write, reused batch to batch.
+type scratch struct {
+	ps        []pending
+	buf, keys []byte
+}
+
+func (d *Dashboard) writeWith(b *runtime.Batch, s *scratch) {
 	n := b.Len()
 	if n == 0 {
 		return
 	}
-	type rowKind struct {
-		row  []any
-		key  string
-		kind runtime.RowKind
+	d.received.Add(int64(n))
+	if cap(s.ps) < n {
+		s.ps = make([]pending, n)
 	}
-	rs := make([]rowKind, n)
-	var sb strings.Builder
+	ps := s.ps[:n]
+	clear(ps)
+	defer clear(ps) // hold no rows
+	buf, keys := s.buf, s.keys[:0]
+	defer func() { s.buf, s.keys = buf, keys }()
 	for i := range n {
 		r := b.Row(i)
-		row := make([]any, len(b.Cols))
+		p := &ps[i]
+		buf = append(buf[:0], '[')
 		for c := range b.Cols {
-			row[c] = jsonValue(b.Cols[c].Value(r))
+			if c > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendValue(buf, b.Cols[c].Value(r))
 		}
-		sb.Reset()
+		buf = append(buf, ']')
+		p.row, p.kind = string(buf), b.Kind(r)
 		if d.keyCol != nil {
+			k0 := len(keys)
 			for _, c := range d.keyCol {
-				writeKey(&sb, b.Cols[c].Value(r))
+				keys = appendValue(keys, b.Cols[c].Value(r))
+				keys = append(keys, ',')
 			}
-		} else {
-			for c := range b.Cols {
-				writeKey(&sb, b.Cols[c].Value(r))
+			p.key = keys[k0:len(keys):len(keys)]
+		}
+		if d.xCol >= 0 {
+			p.x = xOf(b.Cols[d.xCol].Value(r))
+		}
+		if d.valueCol >= 0 {
+			if v := b.Cols[d.valueCol].Value(r); !v.Null {
+				p.value = string(appendValue(nil, v))
 			}
 		}
-		rs[i] = rowKind{row, sb.String(), b.Kind(r)}
 	}
+	now := timeSinceStart()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return
 	}
-	for _, r := range rs {
-		e := d.entries[r.key]
-		switch r.kind {
-		case runtime.Insert, runtime.UpdateAfter:
-			if e != nil && d.keyCol != nil {
-				d.record(false, e.row)
-				d.rows--
-				delete(d.entries, r.key)
-				e = nil
-			}
-			d.seq++
-			if e == nil {
-				e = &entry{row: r.row, seq: d.seq}
-				d.entries[r.key] = e
-				d.order = append(d.order, orderRef{r.key, d.seq})
-			}
-			e.count++
-			d.rows++
-			d.record(true, r.row)
-		default:
-			if e == nil {
-				continue // a retraction of a row already dropped by retain
-			}
-			e.count--
-			d.rows--
-			d.record(false, e.row)
-			if e.count == 0 || d.keyCol != nil {
-				d.rows -= e.count
-				delete(d.entries, r.key)
-			}
+	v0, t0 := d.version, d.trendAt
+	for i := range ps {
+		d.apply(&ps[i], now)
+	}
+	d.evict(now)
+	if d.valueCol >= 0 && d.version != v0 {
+		d.addTrend()
+	}
+	if d.version != v0 || d.trendAt != t0 {
+		d.wake()
+	}
+}
+
+// apply applies one row. d.mu is held.
+func (d *Dashboard) apply(p *pending, now int64) {
+	insert := p.kind == runtime.Insert || p.kind == runtime.UpdateAfter
+	if !insert && !d.indexed {
+		d.index()
+	}
+	var e *entry
+	if d.indexed {
+		if p.key != nil {
+			e = d.entries[string(p.key)]
+		} else {
+			e = d.entries[p.row]
 		}
 	}
-	d.evict()
+	if insert {
+		if e != nil && d.keyCol != nil {
+			d.drop(e)
+			e = nil
+		}
+		if e == nil {
+			e = d.newEntry()
+			*e = entry{row: p.row, key: p.row, x: p.x, at: now, value: p.value}
+			if p.key != nil {
+				e.key = string(p.key)
+			}
+			if d.indexed {
+				d.entries[e.key] = e
+			}
+			d.order = append(d.order, e)
+			d.live++
+		}
+		e.count++
+		d.rows++
+		if d.trackX {
+			d.xs.add(e.x)
+		}
+		d.record(true, e.row)
+		return
+	}
+	if e == nil {
+		return // a retraction of a row already dropped by retain
+	}
+	if d.keyCol != nil || e.count == 1 {
+		d.drop(e)
+		return
+	}
+	e.count--
+	d.rows--
+	if d.trackX {
+		d.xs.remove(e.x)
+	}
+	d.record(false, e.row)
+}
+
+// newEntry returns a free entry. d.mu is held.
+func (d *Dashboard) newEntry() *entry {
+	if n := len(d.free); n > 0 {
+		e := d.free[n-1]
+		d.free = d.free[:n-1]
+		return e
+	}
+	return new(entry)
+}
+
+// release keeps a removed entry that nothing references any more for
+// reuse. d.mu is held.
+func (d *Dashboard) release(e *entry) {
+	if len(d.free) < 4096 {
+		*e = entry{}
+		d.free = append(d.free, e)
+	}
+}
+
+// index builds the index of an append-only dashboard at its first
+// retraction: the copies of a row join its first entry. d.mu is held.
+func (d *Dashboard) index() {
+	d.indexed = true
+	d.entries = make(map[string]*entry, d.live)
+	for _, e := range d.order[d.head:] {
+		if e.count == 0 {
+			continue
+		}
+		if first, ok := d.entries[e.key]; ok {
+			first.count += e.count
+			e.count = 0
+			d.live--
+			continue
+		}
+		d.entries[e.key] = e
+	}
+}
+
+// drop removes every copy of an entry. d.mu is held.
+func (d *Dashboard) drop(e *entry) {
+	for range e.count {
+		d.record(false, e.row)
+		if d.trackX {
+			d.xs.remove(e.x)
+		}
+	}
+	d.rows -= e.count
+	e.count = 0
+	d.live--
+	if d.indexed && d.entries[e.key] == e {
+		delete(d.entries, e.key)
+	}
+}
+
+// addTrend adds a number chart's figure, the value of its newest row, to
+// its trend: one point a second, the last value of the second winning.
+// (The figure after each batch, not each row's value: rows of parallel
+// sink subtasks interleave, but the state after the last batch is the
+// result.) d.mu is held.
+func (d *Dashboard) addTrend() {
+	raw := ""
+	for i := len(d.order) - 1; i >= d.head; i-- {
+		if e := d.order[i]; e.count > 0 {
+			raw = e.value
+			break
+		}
+	}
+	if raw == "" {
+		return
+	}
+	now := time.Now().UnixMilli()
+	d.trendAt = d.version
+	if n := len(d.trend); n > 0 && d.trend[n-1].at/1000 == now/1000 {
+		d.trend[n-1] = point{now, raw}
+		return
+	}
+	if len(d.trend) == maxTrend {
+		d.trend = append(d.trend[:0], d.trend[1:]...)
+	}
+	d.trend = append(d.trend, point{now, raw})
+}
+
+// wake tells the event streams of a change. d.mu is held.
+func (d *Dashboard) wake() {
 	close(d.notify)
 	d.notify = make(chan struct{})
 }
 
-// evict drops the oldest rows beyond retain.
-func (d *Dashboard) evict() {
-	for d.rows > d.retain && len(d.order) > 0 {
-		ref := d.order[0]
-		d.order = d.order[1:]
-		e := d.entries[ref.key]
-		if e == nil || e.seq != ref.seq {
-			continue
-		}
-		for range e.count {
-			d.record(false, e.row)
-		}
-		d.rows -= e.count
-		delete(d.entries, ref.key)
-	}
-	if len(d.order) > 2*len(d.entries)+64 {
-		live := d.order[:0:0]
-		for _, ref := range d.order {
-			if e := d.entries[ref.key]; e != nil && e.seq == ref.seq {
-				live = append(live, ref)
-			}
-		}
-		d.order = live
+// opened and closedSink track the sink's subtasks: the dashboard is done
+// when all that opened have closed.
+func (d *Dashboard) opened(job string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.job, d.started = job, true
+	d.open++
+	if !d.closed {
+		d.wake()
 	}
 }
 
+func (d *Dashboard) closedSink() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.open--
+	if d.open == 0 && !d.closed {
+		d.wake()
+	}
+}
+
+// close ends the dashboard's event streams: a new one replaced it.
 func (d *Dashboard) close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
 		close(d.notify)
-	}
-}
-
-// rowKey identifies a row's values in a delta.
-func rowKey(row []any) string {
-	var sb strings.Builder
-	for _, v := range row {
-		fmt.Fprintf(&sb, "%T:%#v|", v, v)
-	}
-	return sb.String()
-}
-
-func writeKey(sb *strings.Builder, v runtime.Value) {
-	if v.Null {
-		sb.WriteString("N|")
-		return
-	}
-	switch v.Type.Physical() {
-	case runtime.PhysFloat:
-		sb.WriteString(strconv.FormatUint(math.Float64bits(v.F), 16))
-	case runtime.PhysString:
-		sb.WriteString(strconv.Itoa(len(v.S)))
-		sb.WriteByte(':')
-		sb.WriteString(v.S)
-	default:
-		sb.WriteString(strconv.FormatInt(v.I, 10))
-	}
-	sb.WriteByte('|')
-}
-
-// maxSafe is the largest integer a JSON reader (JavaScript) holds exactly.
-const maxSafe = 1 << 53
-
-// jsonValue is how a value is shown in JSON: numbers as numbers (an integer
-// beyond ±2^53 as a string, which JavaScript would round), TIMESTAMP as
-// epoch milliseconds, DECIMAL as a string, NaN and infinities as strings,
-// NULL as null.
-func jsonValue(v runtime.Value) any {
-	if v.Null {
-		return nil
-	}
-	switch v.Type.Kind() {
-	case runtime.Boolean:
-		return v.I != 0
-	case runtime.Double:
-		if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
-			return strconv.FormatFloat(v.F, 'g', -1, 64)
-		}
-		return v.F
-	case runtime.Varchar:
-		return v.S
-	case runtime.Decimal:
-		return runtime.FormatDecimal(v.I, v.Type.Scale())
-	default:
-		if v.I > maxSafe || v.I < -maxSafe {
-			return strconv.FormatInt(v.I, 10)
-		}
-		return v.I
 	}
 }

@@ -3,7 +3,7 @@ package join
 import "github.com/sluicehq/sluice/runtime"
 
 // StateBytes estimates the memory of the subtask's state, for the
-// runtime's stats when the job ends (runtime.StateSizer).
+// runtime's stats while the job runs and when it ends (runtime.StateSizer).
 func (o *regJoin) StateBytes() int { return o.stateBytes() }
 
 var _ runtime.StateSizer = (*regJoin)(nil)
