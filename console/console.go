@@ -47,6 +47,9 @@ type Options struct {
 	// the next free port after it. A given address that cannot be bound is
 	// an error.
 	Addr string
+	// AddrName is what errors call Addr (default "--ui"), e.g. the
+	// environment variable it came from.
+	AddrName string
 	// Token, when set, must come with every request (a bearer token, or
 	// the cookie /login?token= sets). Required when Addr is not loopback.
 	Token string
@@ -80,13 +83,16 @@ func Start(opt Options) (*Server, error) {
 	if opt.Hub == nil {
 		opt.Hub = dashboard.Default
 	}
-	ln, err := listen(opt.Addr)
+	if opt.AddrName == "" {
+		opt.AddrName = "--ui"
+	}
+	ln, err := listen(opt.AddrName, opt.Addr)
 	if err != nil {
 		return nil, err
 	}
 	if opt.Token == "" && !isLoopback(ln.Addr()) {
 		ln.Close()
-		return nil, fmt.Errorf("--ui %s: %w", opt.Addr, ErrTokenRequired)
+		return nil, fmt.Errorf("%s %s: %w", opt.AddrName, opt.Addr, ErrTokenRequired)
 	}
 	s := &Server{opt: opt, ln: ln, done: make(chan struct{})}
 	// Requests run under a context Close cancels, so that the pages'
@@ -106,13 +112,13 @@ func Start(opt Options) (*Server, error) {
 	return s, nil
 }
 
-// listen binds addr, or DefaultAddr and the ports after it when addr is
-// empty.
-func listen(addr string) (net.Listener, error) {
+// listen binds addr (called name in errors), or DefaultAddr and the ports
+// after it when addr is empty.
+func listen(name, addr string) (net.Listener, error) {
 	if addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("--ui %s: %w", addr, err)
+			return nil, fmt.Errorf("%s %s: %w", name, addr, err)
 		}
 		return ln, nil
 	}

@@ -38,9 +38,10 @@ func addUIFlags(fs *flag.FlagSet) uiFlags {
 
 // uiSettings are what the flags and the environment ask of the console.
 type uiSettings struct {
-	off   bool
-	addr  string // "": the default address or the next free port
-	token string
+	off      bool
+	addr     string // "": the default address or the next free port
+	addrName string // --ui, or $SLUICE_UI when addr came from there
+	token    string
 }
 
 // settings reads the console's flags, or the environment in their stead,
@@ -69,7 +70,10 @@ func (u uiFlags) settings(fs *flag.FlagSet) (uiSettings, error) {
 			}
 			return s, err
 		}
-		s.addr = addr
+		s.addr, s.addrName = addr, addrName
+		if addrName == envUI {
+			s.addrName = "$" + envUI
+		}
 	}
 	for _, c := range token {
 		if c <= ' ' || c > '~' || strings.ContainsRune(`"',;\`, c) {
@@ -79,7 +83,7 @@ func (u uiFlags) settings(fs *flag.FlagSet) (uiSettings, error) {
 	s.token = token
 	if s.addr != "" && s.token == "" && !loopbackHost(s.addr) {
 		return s, usagef("%s %s is not a loopback address: give --ui-token TOKEN too (or $%s), so that only those with the token see the console",
-			addrName, s.addr, envUIToken)
+			s.addrName, s.addr, envUIToken)
 	}
 	return s, nil
 }
@@ -112,7 +116,7 @@ func (u uiFlags) start(fs *flag.FlagSet) (*uiConsole, error) {
 	if err != nil || s.off {
 		return nil, err
 	}
-	srv, err := console.Start(console.Options{Addr: s.addr, Token: s.token, Metrics: promtext.Write})
+	srv, err := console.Start(console.Options{Addr: s.addr, AddrName: s.addrName, Token: s.token, Metrics: promtext.Write})
 	if err != nil {
 		return nil, err
 	}

@@ -233,9 +233,13 @@ func TestUIAddressInUseIsAnErrorNamingIt(t *testing.T) {
 		if cmd.ProcessState.ExitCode() != 1 {
 			t.Fatalf("%v %v: %v, want exit status 1\n%s", env, args, err, out)
 		}
-		if !strings.HasPrefix(string(out), "sluice: --ui "+addr+": ") || !strings.Contains(string(out), "address already in use") ||
+		name := "--ui"
+		if env != nil {
+			name = "$" + envUI
+		}
+		if !strings.HasPrefix(string(out), "sluice: "+name+" "+addr+": ") || !strings.Contains(string(out), "address already in use") ||
 			strings.Count(string(out), "\n") != 1 {
-			t.Errorf("%v %v: %q, want one line naming --ui %s, in use", env, args, out, addr)
+			t.Errorf("%v %v: %q, want one line naming %s %s, in use", env, args, out, name, addr)
 		}
 	}
 }
@@ -249,7 +253,7 @@ func TestUINotOnLoopbackNeedsAToken(t *testing.T) {
 	}{
 		{nil, []string{"--ui", "0.0.0.0:0"}, []string{"--ui 0.0.0.0:0 is not a loopback address", "--ui-token"}},
 		{nil, []string{"--ui", ":0"}, []string{"--ui :0 is not a loopback address", "--ui-token"}},
-		{[]string{envUI + "=0.0.0.0:0"}, nil, []string{envUI + " 0.0.0.0:0 is not a loopback address", "--ui-token"}},
+		{[]string{envUI + "=0.0.0.0:0"}, nil, []string{"$" + envUI + " 0.0.0.0:0 is not a loopback address", "--ui-token"}},
 		{nil, []string{"--ui", "nonsense"}, []string{`--ui "nonsense": want HOST:PORT`}},
 		{[]string{envUI + "=nonsense"}, nil, []string{`$SLUICE_UI "nonsense": want HOST:PORT`}},
 		{nil, []string{"--ui", "off", "--ui-token", "x"}, []string{"--ui-token: the console is off"}},
