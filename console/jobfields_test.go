@@ -18,10 +18,10 @@ import (
 	"github.com/sluicehq/sluice/store/server"
 )
 
-// runJob runs a SQL job at parallelism 2 with the runtime options opt
+// runJobWith runs a SQL job at parallelism 2 with the runtime options opt
 // (Metrics and Parallelism are set here) until the test ends, on a
 // console of its own.
-func runJob(t *testing.T, src string, opt runtime.Options) (*Server, *Job) {
+func runJobWith(t *testing.T, src string, opt runtime.Options) (*Server, *Job) {
 	t.Helper()
 	set := metrics.NewSet()
 	plan, err := sql.Compile(src, sql.Options{File: "job.sql", Parallelism: 2})
@@ -91,7 +91,7 @@ FROM clicks GROUP BY page_id, TUMBLE(ts, INTERVAL '10' SECOND);
 `
 
 func TestJobAPIShowsWatermarksAndStatePerOperatorAndSubtask(t *testing.T) {
-	s, j := runJob(t, windowJob, runtime.Options{})
+	s, j := runJobWith(t, windowJob, runtime.Options{})
 	var window int
 	for i, op := range j.Plan.Operators {
 		if op.Kind != "source" && len(op.Inputs) > 0 && op.Inputs[0].Edge == "HASH" {
@@ -153,7 +153,7 @@ func TestJobAPIShowsWatermarksAndStatePerOperatorAndSubtask(t *testing.T) {
 }
 
 func TestJobAPIListsCheckpointsNewestLast(t *testing.T) {
-	s, _ := runJob(t, windowJob, runtime.Options{Checkpoints: &runtime.CheckpointOptions{Dir: t.TempDir(), Interval: 150 * time.Millisecond}})
+	s, _ := runJobWith(t, windowJob, runtime.Options{Checkpoints: &runtime.CheckpointOptions{Dir: t.TempDir(), Interval: 150 * time.Millisecond}})
 	v, _ := waitView(t, s, "three completed checkpoints", func(v JobView) bool {
 		n := 0
 		for _, c := range v.Checkpoints {
@@ -183,7 +183,7 @@ func TestJobAPIShowsEachShardsLagOfAStoreSource(t *testing.T) {
 	}
 	storeconn.UseEmbedded(srv)
 	t.Cleanup(func() { storeconn.UseEmbedded(nil); srv.Close() })
-	s, j := runJob(t, `
+	s, j := runJobWith(t, `
 CREATE TABLE events (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
   WITH ('connector' = 'store', 'stream' = 'events', 'stream.create-shards' = '2', 'format' = 'json');
 CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');
