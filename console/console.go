@@ -20,6 +20,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,12 +30,13 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/dashboard"
 	"github.com/sluicehq/sluice/console/assets"
+	"github.com/sluicehq/sluice/internal/promtext"
 )
 
 // DefaultAddr is where the console listens when no address is given; when
 // its port is taken, the next free one of the following DefaultPorts is
-// used instead.
-const DefaultAddr = "127.0.0.1:8081"
+// used instead. A variable for tests.
+var DefaultAddr = "127.0.0.1:8081"
 
 // DefaultPorts is how many ports from DefaultAddr's are tried.
 const DefaultPorts = 20
@@ -45,14 +47,17 @@ type Options struct {
 	// the next free port after it. A given address that cannot be bound is
 	// an error.
 	Addr string
+	// AddrName is what errors call Addr (default "--ui"), e.g. the
+	// environment variable it came from.
+	AddrName string
 	// Token, when set, must come with every request (a bearer token, or
 	// the cookie /login?token= sets). Required when Addr is not loopback.
 	Token string
 	// Hub holds the dashboards shown (default dashboard.Default).
 	Hub *dashboard.Hub
 	// Metrics writes the process's metrics in Prometheus text format for
-	// /metrics; nil: no /metrics.
-	Metrics func(w http.ResponseWriter)
+	// /metrics (e.g. promtext.Write); nil: no /metrics.
+	Metrics func(w io.Writer)
 }
 
 // Server is a running console.
@@ -62,6 +67,8 @@ type Server struct {
 	srv  *http.Server
 	done chan struct{}
 	url  string
+	// cancel ends the requests being served (their context).
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
 	jobs []*Job
@@ -76,20 +83,28 @@ func Start(opt Options) (*Server, error) {
 	if opt.Hub == nil {
 		opt.Hub = dashboard.Default
 	}
-	ln, err := listen(opt.Addr)
+	if opt.AddrName == "" {
+		opt.AddrName = "--ui"
+	}
+	ln, err := listen(opt.AddrName, opt.Addr)
 	if err != nil {
 		return nil, err
 	}
 	if opt.Token == "" && !isLoopback(ln.Addr()) {
 		ln.Close()
-		return nil, fmt.Errorf("--ui %s: %w", opt.Addr, ErrTokenRequired)
+		return nil, fmt.Errorf("%s %s: %w", opt.AddrName, opt.Addr, ErrTokenRequired)
 	}
 	s := &Server{opt: opt, ln: ln, done: make(chan struct{})}
+	// Requests run under a context Close cancels, so that the pages'
+	// event streams end at once rather than hold Close up.
+	base, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
 	s.url = "http://" + ln.Addr().String() + "/"
 	if host, port, err := net.SplitHostPort(ln.Addr().String()); err == nil && (host == "::" || host == "0.0.0.0") {
 		s.url = "http://" + net.JoinHostPort(hostname(), port) + "/"
 	}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
@@ -97,13 +112,13 @@ func Start(opt Options) (*Server, error) {
 	return s, nil
 }
 
-// listen binds addr, or DefaultAddr and the ports after it when addr is
-// empty.
-func listen(addr string) (net.Listener, error) {
+// listen binds addr (called name in errors), or DefaultAddr and the ports
+// after it when addr is empty.
+func listen(name, addr string) (net.Listener, error) {
 	if addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("--ui %s: %w", addr, err)
+			return nil, fmt.Errorf("%s %s: %w", name, addr, err)
 		}
 		return ln, nil
 	}
@@ -144,6 +159,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	s.cancel()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		err = s.srv.Close()
@@ -166,7 +182,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/job", s.serveJob)
 	if s.opt.Metrics != nil {
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			w.Header().Set("Content-Type", promtext.ContentType)
+			w.Header().Set("Cache-Control", "no-store")
 			s.opt.Metrics(w)
 		})
 	}

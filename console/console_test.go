@@ -23,6 +23,8 @@ import (
 func startJob(t *testing.T, src string, opt Options) (*Server, *Job) {
 	t.Helper()
 	set := metrics.NewSet()
+	metrics.RegisterSet(set) // for /metrics
+	t.Cleanup(func() { metrics.UnregisterSet(set, true) })
 	plan, err := sql.Compile(src, sql.Options{File: "job.sql", Parallelism: 2, Metrics: set})
 	if err != nil {
 		t.Fatal(err)

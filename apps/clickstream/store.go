@@ -27,6 +27,27 @@ type StoreConfig struct {
 	// Log receives what the job does and measures (default standard
 	// error); the results are printed to standard output.
 	Log io.Writer
+	// Started, when set, is told of each job as it starts (the loader,
+	// then the job; or both in one live job) with its metrics set, and
+	// the function it returns of how the job's run ended.
+	Started func(g *rt.Graph, set *metrics.Set) (ended func(error))
+}
+
+// execute runs env with its metrics in set (nil: a set of its own),
+// telling c.Started.
+func (c StoreConfig) execute(ctx context.Context, env *sluice.Env, set *metrics.Set) error {
+	if set == nil {
+		set = metrics.NewSet()
+		metrics.RegisterSet(set)
+		defer metrics.UnregisterSet(set, true)
+	}
+	ended := func(error) {}
+	if c.Started != nil {
+		ended = c.Started(env.Graph(), set)
+	}
+	err := env.Execute(ctx, sluice.WithMetrics(set))
+	ended(err)
+	return err
 }
 
 // RunStore is the clickstream job over the stream store (the embedded one,
@@ -84,14 +105,14 @@ func RunStore(ctx context.Context, c StoreConfig) error {
 			return err
 		}
 		fmt.Fprintf(log, "sluice clickstream-store: generating clicks into stream %q of the embedded store; Ctrl-C stops\n", Stream)
-		return env.Execute(ctx)
+		return c.execute(ctx, env, nil)
 	}
 	// Bounded: load the clicks, then run the job over what the stream holds.
 	env := sluice.NewEnv(sluice.WithParallelism(c.Parallelism), sluice.WithName("demo-load"))
 	if err := write(env); err != nil {
 		return err
 	}
-	if err := env.Execute(ctx); err != nil {
+	if err := c.execute(ctx, env, nil); err != nil {
 		return err
 	}
 	loaded := time.Since(start)
@@ -106,7 +127,7 @@ func RunStore(ctx context.Context, c StoreConfig) error {
 		return err
 	}
 	t := time.Now()
-	if err := env.Execute(ctx); err != nil {
+	if err := c.execute(ctx, env, set); err != nil {
 		return err
 	}
 	el := time.Since(t)

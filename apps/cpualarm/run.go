@@ -32,6 +32,9 @@ type RunOptions struct {
 	// the job go there too (default standard error).
 	Status   io.Writer
 	Terminal bool
+	// Started, when set, is told of the job as it starts, with its
+	// metrics set, and the function it returns of how the run ended.
+	Started func(g *runtime.Graph, set *metrics.Set) (ended func(error))
 }
 
 // Run compiles the job of c and runs it until ctx ends (the end of ctx is
@@ -68,7 +71,12 @@ func Run(ctx context.Context, c Config, o RunOptions) error {
 			newStatus(plan.Graph, set).loop(o.Status, o.Terminal, quit)
 		}
 	}()
+	ended := func(error) {}
+	if o.Started != nil {
+		ended = o.Started(plan.Graph, set)
+	}
 	err = runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: o.Parallelism, Metrics: set})
+	ended(err)
 	close(quit)
 	<-statusDone
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -8,7 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/sluicehq/sluice/apps/cpualarm"
+	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/store/server"
 )
 
@@ -19,6 +22,7 @@ type alarmFlags struct {
 	webhook   *string
 	par       *int
 	metrics   *string
+	ui        uiFlags
 }
 
 func addAlarmFlags(fs *flag.FlagSet) alarmFlags {
@@ -29,6 +33,7 @@ func addAlarmFlags(fs *flag.FlagSet) alarmFlags {
 		webhook:   fs.String("webhook", "", "also POST ALARM notifications (SNS envelopes) to this http(s) URL"),
 		par:       fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)"),
 		metrics:   fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics"),
+		ui:        addUIFlags(fs),
 	}
 }
 
@@ -39,6 +44,9 @@ func (a alarmFlags) check(fs *flag.FlagSet) error {
 		return err
 	}
 	if err := checkURL("webhook", *a.webhook, "https://hooks.example.com/alarms"); err != nil {
+		return err
+	}
+	if _, err := a.ui.settings(fs); err != nil {
 		return err
 	}
 	return checkAddr("metrics-addr", *a.metrics)
@@ -79,15 +87,20 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := checkAddr("store-listen", *storeListen); err != nil {
 		return err
 	}
+	if *period < time.Second || *period%time.Second != 0 {
+		return usagef("--period %v: want whole seconds", *period)
+	}
+	ui, err := a.ui.start(fs)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
 	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 	cfg := a.config()
-	if *period < time.Second || *period%time.Second != 0 {
-		return usagef("--period %v: want whole seconds", *period)
-	}
 	cfg.Feed, cfg.Hosts, cfg.Spiking, cfg.StartMillis, cfg.Period = true, *hosts, *spiking, time.Now().UnixMilli(), *period
 	if _, err := os.Stat("/proc/stat"); err != nil {
 		cfg.NoMachine = true
@@ -101,7 +114,7 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "sluice demo: %d simulated hosts (%d spiking) and this machine report CPU every second into stream \"metrics\" of the embedded store;\n"+
 		"alarm HighCPU: average CPU above %g%% in %d of the last %d periods of %v. Notifications below; Ctrl-C stops.\n",
 		*hosts, *spiking, cfg.Threshold, cfg.DatapointsToAlarm, cfg.EvaluationPeriods, cfg.Period)
-	return runAlarmJob(ctx, "demo", cfg, *a.par, *a.metrics)
+	return runAlarmJob(ctx, "demo", cfg, *a.par, *a.metrics, ui)
 }
 
 // runCPUAlarm runs the CPU alarm job over a store stream: sluice run
@@ -132,6 +145,11 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 	if (*endpoint == "") == (*storeDir == "") {
 		return usagef("give the store: --endpoint URL, or --store-dir DIR for an embedded one")
 	}
+	ui, err := a.ui.start(fs)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
 	if *storeDir != "" {
 		closeStore, err := openEmbedded(*storeDir, *storeListen)
 		if errors.Is(err, server.ErrFolderInUse) {
@@ -144,13 +162,13 @@ func runCPUAlarm(ctx context.Context, args []string) error {
 	}
 	cfg := a.config()
 	cfg.Stream, cfg.StoreEndpoint = *stream, *endpoint
-	return runAlarmJob(ctx, "cpualarm", cfg, *a.par, *a.metrics)
+	return runAlarmJob(ctx, "cpualarm", cfg, *a.par, *a.metrics, ui)
 }
 
 // runAlarmJob runs an alarm job (see cpualarm.Run) until ctx ends, with a
 // status line on standard error, and delivers the notifications still
 // queued.
-func runAlarmJob(ctx context.Context, name string, cfg cpualarm.Config, par int, metricsAddr string) error {
+func runAlarmJob(ctx context.Context, name string, cfg cpualarm.Config, par int, metricsAddr string, ui *uiConsole) error {
 	if par <= 0 {
 		par = defaultParallelism()
 	}
@@ -161,5 +179,6 @@ func runAlarmJob(ctx context.Context, name string, cfg cpualarm.Config, par int,
 	defer stop()
 	st, _ := os.Stderr.Stat()
 	tty := st != nil && st.Mode()&os.ModeCharDevice != 0
-	return cpualarm.Run(ctx, cfg, cpualarm.RunOptions{Name: name, Parallelism: par, Out: os.Stdout, Status: os.Stderr, Terminal: tty})
+	return cpualarm.Run(ctx, cfg, cpualarm.RunOptions{Name: name, Parallelism: par, Out: os.Stdout, Status: os.Stderr, Terminal: tty,
+		Started: func(g *runtime.Graph, set *metrics.Set) func(error) { return ui.job(g, par, set) }})
 }

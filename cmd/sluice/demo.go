@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/apps/clickstream"
+	"github.com/sluicehq/sluice/runtime"
 )
 
 // apps are the ready-made jobs `sluice run` knows by name.
@@ -41,6 +44,7 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	storeDir := fs.String("store-dir", "", "folder of the embedded store (default: a temporary folder, removed at the end)")
 	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567")
 	shards := fs.Int("shards", 4, "shards of the clicks stream, when the demo creates it")
+	uiF := addUIFlags(fs)
 	if _, err := parseFlags(fs, command{Use: "run clickstream-store [flags]", MaxArgs: 0,
 		About: fmt.Sprintf("Generated clicks go into stream %q of the embedded store; the clickstream job reads them\nback and prints %s.", clickstream.Stream, apps["clickstream"])}, args); err != nil {
 		return err
@@ -54,6 +58,14 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	if err := checkAddr("store-listen", *storeListen); err != nil {
 		return err
 	}
+	ui, err := uiF.start(fs)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
+	if *par <= 0 {
+		*par = defaultParallelism()
+	}
 	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
 		return err
@@ -65,7 +77,8 @@ func runClickstreamStore(ctx context.Context, args []string) error {
 	}
 	defer stop()
 
-	return clickstream.RunStore(ctx, clickstream.StoreConfig{Events: *events, RowsPerSecond: *rate, Parallelism: *par, Shards: *shards, Log: os.Stderr})
+	return clickstream.RunStore(ctx, clickstream.StoreConfig{Events: *events, RowsPerSecond: *rate, Parallelism: *par, Shards: *shards, Log: os.Stderr,
+		Started: func(g *runtime.Graph, set *metrics.Set) func(error) { return ui.job(g, *par, set) }})
 }
 
 func runApp(ctx context.Context, cmdName, app string, args []string) error {
@@ -74,23 +87,33 @@ func runApp(ctx context.Context, cmdName, app string, args []string) error {
 	rate := fs.Float64("rows-per-second", 0, "throttle the generator (0: as fast as possible)")
 	par := fs.Int("parallelism", 0, "subtasks per operator (0: number of CPUs)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249")
+	uiF := addUIFlags(fs)
 	if _, err := parseFlags(fs, command{Use: cmdName + " [flags]", About: strings.ToUpper(apps[app][:1]) + apps[app][1:] + ".", MaxArgs: 0}, args); err != nil {
 		return err
 	}
 	if err := checkClickFlags(fs, *metricsAddr); err != nil {
 		return err
 	}
+	ui, err := uiF.start(fs)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
 	stop, err := serveMetrics(ctx, *metricsAddr)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	env := sluice.NewEnv(sluice.WithParallelism(*par), sluice.WithName(app))
+	set, unregister := jobMetrics()
+	defer unregister()
+	env := sluice.NewEnv(sluice.WithParallelism(*par), sluice.WithName(app), sluice.WithMetrics(set))
 	res := clickstream.Build(env, clickstream.Config{Events: *events, RowsPerSecond: *rate})
 	fmt.Fprintf(os.Stderr, "sluice %s: %s clicks, parallelism %d; results: %s\n", cmdName, count(*events), env.Parallelism(), res.Schema())
 	res.Print()
+	ended := ui.job(env.Graph(), env.Parallelism(), set)
 	start := time.Now()
 	err = env.Execute(ctx)
+	ended(err)
 	el := time.Since(start)
 	if err != nil {
 		return err

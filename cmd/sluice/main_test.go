@@ -55,6 +55,10 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	binary = filepath.Join(dir, "sluice")
+	// No web console for the tests that do not ask for one (their output
+	// is checked line by line, and many run at once); console_test.go asks.
+	os.Setenv(envUI, "off")
+	os.Unsetenv(envUIToken)
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)

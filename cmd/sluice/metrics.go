@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
+	"github.com/sluicehq/sluice/internal/promtext"
 )
 
 // serveMetrics serves Prometheus text at http://addr/metrics, with a
@@ -27,11 +25,10 @@ func serveMetrics(ctx context.Context, addr string) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
-	metrics.ExposeMetadata(true) // # TYPE lines, and # HELP lines that writeMetrics fills in
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		writeMetrics(w)
+		w.Header().Set("Content-Type", promtext.ContentType)
+		promtext.Write(w)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -61,70 +58,3 @@ const indexPage = `<!doctype html>
 <p><a href="/metrics">/metrics</a>: this process's metrics in Prometheus text format.</p>
 </body></html>
 `
-
-// writeMetrics writes every registered metric in Prometheus text format
-// (with metrics.ExposeMetadata on), giving each family's # HELP line its
-// text: VictoriaMetrics writes the line with the family's name only.
-func writeMetrics(w io.Writer) {
-	var b bytes.Buffer
-	metrics.WritePrometheus(&b, true)
-	out := make([]byte, 0, b.Len()+b.Len()/4)
-	for line := range strings.Lines(b.String()) {
-		if fam, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "# HELP "); ok && !strings.Contains(fam, " ") {
-			out = append(out, "# HELP "+fam+" "+metricHelp(fam)+"\n"...)
-			continue
-		}
-		out = append(out, line...)
-	}
-	w.Write(out)
-}
-
-// metricHelp returns the help text of a metric family.
-func metricHelp(fam string) string {
-	if h, ok := sluiceHelp[fam]; ok {
-		return h
-	}
-	words := strings.ReplaceAll(fam, "_", " ")
-	switch {
-	case strings.HasPrefix(fam, "go_"):
-		return "Go runtime: " + strings.TrimPrefix(words, "go ") + "."
-	case strings.HasPrefix(fam, "process_"):
-		return "The process: " + strings.TrimPrefix(words, "process ") + "."
-	}
-	return strings.ToUpper(words[:1]) + words[1:] + "."
-}
-
-// sluiceHelp is the help text of Sluice's own metric families.
-var sluiceHelp = map[string]string{
-	"sluice_operator_rows_in_total":           "Rows an operator subtask received.",
-	"sluice_operator_rows_out_total":          "Rows an operator subtask emitted.",
-	"sluice_operator_batches_in_total":        "Batches of rows an operator subtask received.",
-	"sluice_operator_late_rows_dropped_total": "Rows an operator subtask dropped because they arrived after the watermark had passed them.",
-	"sluice_operator_bad_records_total":       "Input records a source could not decode, skipped (and written to errors.path when set).",
-	"sluice_operator_state_keys":              "Keys (or key and window groups) an operator subtask holds in state.",
-	"sluice_operator_state_bytes":             "Memory an operator subtask's state takes, as the operator estimates it, in bytes (refreshed at most every 2 s).",
-	"sluice_operator_watermark_lag_seconds":   "Wall-clock time minus an operator subtask's watermark, in seconds (0 before the first watermark).",
-	"sluice_source_millis_behind_latest":      "How far a source subtask's reading of a partition (a store shard) is behind its newest record, in milliseconds.",
-	"sluice_source_offset_lag":                "Records of a partition (a Kafka topic partition) a source subtask has yet to read: the high watermark minus the next offset.",
-	"sluice_checkpoint_duration_seconds":      "Time from a checkpoint's start to its completion, in seconds.",
-	"sluice_checkpoint_size_bytes":            "Size of the last completed checkpoint, in bytes.",
-	"sluice_checkpoint_last_completed_id":     "ID of the last completed checkpoint.",
-	"sluice_checkpoint_alignment_seconds":     "Time an operator subtask waited for checkpoint barriers to align, in seconds.",
-	"sluice_checkpoints_completed_total":      "Checkpoints completed.",
-	"sluice_checkpoints_failed_total":         "Checkpoints that failed.",
-	"sluice_job_restarts_total":               "Restarts of the job after a failure.",
-	"sluice_delivery_records_total":           "Records a delivery sink wrote into delivered objects.",
-	"sluice_delivery_bytes_total":             "Bytes of the objects a delivery sink delivered.",
-	"sluice_delivery_objects_total":           "Objects a delivery sink delivered.",
-	"sluice_delivery_retries_total":           "Writes of an object a delivery sink tried again after a failure.",
-	"sluice_delivery_errors_total":            "Failed deliveries of a delivery sink, by type of error.",
-	"sluice_sns_published_total":              "Messages published to a topic.",
-	"sluice_sns_filtered_out_total":           "Messages a subscription's filter policy left out.",
-	"sluice_sns_deliveries_total":             "Messages delivered to a subscription's endpoint.",
-	"sluice_sns_delivery_retries_total":       "Deliveries to a subscription's endpoint tried again.",
-	"sluice_sns_delivery_failures_total":      "Deliveries to a subscription's endpoint that failed.",
-	"sluice_sns_dead_letters_total":           "Messages a subscription gave up on: sent to its dead-letter target, or dropped without one.",
-	"sluice_sns_queue_full_total":             "Messages that found a subscription's queue full (its endpoint not keeping up).",
-	"sluice_sns_delivery_seconds":             "Time from publishing a message to its delivery to a subscription's endpoint, in seconds.",
-	"sluice_alarm_instances":                  "Instances (hosts) of an alarm in each state.",
-}

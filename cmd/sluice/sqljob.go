@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/chzyer/readline"
 
 	_ "github.com/sluicehq/sluice/apps/cpualarm" // 'fleet'
@@ -118,6 +119,8 @@ type sqlOpts struct {
 	storeOnCorruption  *string
 
 	statusInterval *time.Duration
+
+	ui uiFlags
 }
 
 func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
@@ -140,6 +143,8 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 
 		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
 		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
+
+		ui: addUIFlags(fs),
 	}
 }
 
@@ -179,6 +184,9 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 	if err := checkAddr("store-listen", *o.storeListen); err != nil {
 		return err
 	}
+	if _, err := o.ui.settings(fs); err != nil {
+		return err
+	}
 	if _, err := slog.ParseCorruptionPolicy(*o.storeOnCorruption); err != nil {
 		return usagef("--store-on-corruption: %v", err)
 	}
@@ -206,6 +214,11 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if *par <= 0 {
 		*par = defaultParallelism()
 	}
+	ui, err := o.ui.start(fs)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
 	if *o.storeDir != "" {
 		policy, _ := slog.ParseCorruptionPolicy(*o.storeOnCorruption) // checked
 		closeStore, err := openEmbeddedWith(*o.storeDir, *o.storeListen, policy)
@@ -275,11 +288,18 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	// Bad records: a status line while the job runs, the summary when it ends.
 	endStatus := startStatus(os.Stderr, *o.statusInterval)
 	defer endStatus()
+	set, unregister := jobMetrics()
+	defer unregister()
+	ended := ui.job(plan.Graph, *par, set)
 	if *o.checkpointDir == "" {
-		return runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
-			Log: logf})
+		err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: *par, AllowDuplicates: *o.allowDuplicates,
+			Log: logf, Metrics: set})
+		ended(err)
+		return err
 	}
-	return runCheckpointed(ctx, plan.Graph, *par, o)
+	err = runCheckpointed(ctx, plan.Graph, *par, o, set, ended)
+	ended(err) // when it failed before the job ran
+	return err
 }
 
 // logf writes a line of a job's log to stderr.
@@ -290,7 +310,7 @@ func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice: "+format
 // --checkpoint-dir, restarts in-process from the latest checkpoint when an
 // operator fails, and answers the first SIGINT/SIGTERM with a savepoint (a
 // second one stops at once).
-func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) error {
+func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts, set *metrics.Set, ended func(error)) error {
 	if *o.checkpointInterval <= 0 {
 		return fmt.Errorf("--checkpoint-interval %v: want a positive duration", *o.checkpointInterval)
 	}
@@ -332,7 +352,8 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts) 
 		}
 	}()
 	sup.StopWithSavepoint = savepoint
-	err := runtime.Supervise(jobCtx, g, runtime.Options{Parallelism: par}, sup)
+	err := runtime.Supervise(jobCtx, g, runtime.Options{Parallelism: par, Metrics: set}, sup)
+	ended(err)
 	var se *runtime.SavepointError
 	if errors.As(err, &se) {
 		logf("savepoint written to %s; resume with --from-savepoint %s", se.Path, se.Path)

@@ -19,6 +19,7 @@ func runSQLShell(ctx context.Context, args []string) error {
 	storeDir := fs.String("store-dir", "", "run an embedded stream store over folder `DIR`: 'store' tables without 'endpoint' use it (default: a temporary folder, removed at exit)")
 	storeListen := fs.String("store-listen", "", "also serve the embedded store's Kinesis API at loopback address `ADDR`, e.g. 127.0.0.1:4567")
 	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for `D` (processing time), e.g. '1 h' or 30m, over SET 'table.exec.state.ttl'")
+	uiF := addUIFlags(fs)
 	if _, err := parseFlags(fs, command{Use: "sql [flags]", About: shell.About, MaxArgs: 0}, args); err != nil {
 		return err
 	}
@@ -26,6 +27,9 @@ func runSQLShell(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := checkAddr("store-listen", *storeListen); err != nil {
+		return err
+	}
+	if _, err := uiF.settings(fs); err != nil {
 		return err
 	}
 	if *par == 0 {
@@ -44,11 +48,17 @@ func runSQLShell(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	ui, err := uiF.start(fs)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
 	closeStore, err := openEmbeddedOrTemp(*storeDir, *storeListen)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 	return shell.Run(ctx, shell.Options{Parallelism: *par, Catalog: cat, StateTTL: ttl, Log: logf, AtOnce: exitAtOnce,
-		Banner: fmt.Sprintf("sluice %s SQL shell: statements end with ';'; HELP; lists the shell's statements, Ctrl-D leaves.", version)})
+		Started: ui.job,
+		Banner:  fmt.Sprintf("sluice %s SQL shell: statements end with ';'; HELP; lists the shell's statements, Ctrl-D leaves.", version)})
 }

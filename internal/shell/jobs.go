@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql"
 )
@@ -37,7 +39,17 @@ func (sh *shell) startJob(p piece, plan *sql.Plan) {
 	go func() {
 		defer sh.wg.Done()
 		defer cancel()
-		err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: par, Log: sh.logf})
+		// The job's own metrics set, named after the job, for the console.
+		plan.Graph.Name = fmt.Sprintf("job %d", j.id)
+		set := metrics.NewSet()
+		metrics.RegisterSet(set)
+		defer metrics.UnregisterSet(set, true)
+		ended := func(error) {}
+		if sh.started != nil {
+			ended = sh.started(plan.Graph, par, set)
+		}
+		err := runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: par, Log: sh.logf, Metrics: set})
+		ended(err)
 		sh.mu.Lock()
 		j.err, j.ended = err, time.Now()
 		sh.mu.Unlock()

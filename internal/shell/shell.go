@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/chzyer/readline"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -86,6 +87,10 @@ type Options struct {
 	// waiting for them, or delivering what its topics hold — to stop at
 	// once (sluice sql exits). Nil: such a signal is ignored.
 	AtOnce func(os.Signal)
+	// Started, when set, is told of each background INSERT job as it
+	// starts — its graph (named "job N"), parallelism and metrics set —
+	// and the function it returns of how the job's run ended.
+	Started func(g *runtime.Graph, parallelism int, set *metrics.Set) (ended func(error))
 }
 
 // Run runs a shell session until EOF, QUIT or SIGTERM. Ctrl-C (SIGINT) cancels the running SELECT;
@@ -115,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 	var wmu sync.Mutex
 	o.Out, o.Err = &lockedWriter{mu: &wmu, w: o.Out}, &lockedWriter{mu: &wmu, w: o.Err}
 	sh := &shell{par: par, flagPar: par, logf: o.Log, out: o.Out, errw: o.Err,
-		interactive: interactive, tty: tty, outTerm: outTerm, quitting: make(chan struct{}), atOnce: o.AtOnce}
+		interactive: interactive, tty: tty, outTerm: outTerm, quitting: make(chan struct{}), atOnce: o.AtOnce, started: o.Started}
 	// Ctrl-C is the shell's: it cancels the running query, not the shell;
 	// SIGTERM ends the shell.
 	sh.ctx = context.WithoutCancel(ctx)
@@ -217,7 +222,8 @@ type shell struct {
 	wg       sync.WaitGroup
 	quitting chan struct{}
 	quitOnce sync.Once
-	atOnce   func(os.Signal) // Options.AtOnce
+	atOnce   func(os.Signal)                                     // Options.AtOnce
+	started  func(*runtime.Graph, int, *metrics.Set) func(error) // Options.Started
 	failed   int
 
 	// pending is the result of the SELECT being compiled (set by collect).
