@@ -39,7 +39,7 @@ type Job struct {
 // sample is a reading of a job's subtasks.
 type sample struct {
 	at       time.Time
-	subtasks map[[2]any]runtime.SubtaskStats // by operator name and subtask
+	subtasks map[[2]int]runtime.SubtaskStats // by operator id and subtask
 }
 
 // SampleInterval is the time between two readings of a job's counters,
@@ -110,10 +110,10 @@ func (j *Job) end(state string) {
 
 // read takes a sample of j's counters.
 func (j *Job) read() {
-	now := sample{at: time.Now(), subtasks: map[[2]any]runtime.SubtaskStats{}}
+	now := sample{at: time.Now(), subtasks: map[[2]int]runtime.SubtaskStats{}}
 	for _, st := range runtime.Subtasks(j.Metrics) {
 		if st.Job == j.Name {
-			now.subtasks[[2]any{st.Operator, st.Subtask}] = st
+			now.subtasks[[2]int{st.OperatorID, st.Subtask}] = st
 		}
 	}
 	j.mu.Lock()
@@ -243,7 +243,7 @@ func (j *Job) view() JobView {
 		ov.Lag = []LagView{}
 		wm := runtime.MaxWatermark // the least of the subtasks'
 		for i := range op.Parallelism {
-			cur, ok := last.subtasks[[2]any{op.Name, i}]
+			cur, ok := last.subtasks[[2]int{op.ID, i}]
 			if !ok {
 				continue
 			}
@@ -253,7 +253,7 @@ func (j *Job) view() JobView {
 			for _, l := range cur.Lag {
 				sv.Lag = append(sv.Lag, LagView{Partition: l.Partition, MillisBehind: l.MillisBehind, OffsetLag: l.OffsetLag})
 			}
-			if old, ok := prev.subtasks[[2]any{op.Name, i}]; ok && secs > 0 {
+			if old, ok := prev.subtasks[[2]int{op.ID, i}]; ok && secs > 0 {
 				sv.RowsInPerSecond = rate(cur.RowsIn, old.RowsIn, secs)
 				sv.RowsOutPerSecond = rate(cur.RowsOut, old.RowsOut, secs)
 				sv.BusyMsPerSecond = msPerSecond(cur.Busy-old.Busy, secs)

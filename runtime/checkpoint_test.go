@@ -492,7 +492,7 @@ func TestGaugesFollowTheRunAfterARestart(t *testing.T) {
 	if got := value(`sluice_checkpoint_size_bytes{job="gauges"}`); got != float64(st.Size()) {
 		t.Fatalf("size %v, want %d (the second run's last checkpoint)", got, st.Size())
 	}
-	if got := value(`sluice_operator_state_keys{job="gauges",operator="keys",subtask="0"}`); got != 200 {
+	if got := value(`sluice_operator_state_keys{job="gauges",operator="keys",operator_id="1",subtask="0"}`); got != 200 {
 		t.Fatalf("state keys %v, want 200 (set by the second run)", got)
 	}
 	if got := value(`sluice_job_restarts_total{job="gauges"}`); got != 1 {

@@ -285,7 +285,7 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set, run opR
 		inst[spec.ID] = make([]*node, spec.Parallelism)
 		for i := range inst[spec.ID] {
 			n := &node{spec: spec, wm: MinWatermark}
-			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, i)
+			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, int(spec.ID), i)
 			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n,
 				Checkpointing: opt.Checkpoints != nil, ctx: run.ctx, group: run.group,
 				log: subtaskLogger(base, g.Name, spec.Name, i), set: set}
@@ -322,7 +322,7 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set, run opR
 			if cp := opt.Checkpoints; cp != nil {
 				t.restored = cp.Restore
 				t.dupes = dupPolicy{allow: cp.AllowDuplicates, logf: cp.Log}
-				t.align = set.GetOrCreateHistogram(fmt.Sprintf(`sluice_checkpoint_alignment_seconds{job=%q,operator=%q,subtask="%d"}`, g.Name, spec.Name, i))
+				t.align = set.GetOrCreateHistogram(fmt.Sprintf(`sluice_checkpoint_alignment_seconds{job=%q,operator=%q,operator_id="%d",subtask="%d"}`, g.Name, spec.Name, spec.ID, i))
 			}
 			if spec.NewSource != nil {
 				t.source = spec.NewSource()

@@ -119,7 +119,7 @@ func TestStateBytesAreLiveWhileTheJobRuns(t *testing.T) {
 		if lag := time.Since(time.UnixMilli(998)); s.WatermarkLag < lag-time.Minute || s.WatermarkLag > lag+time.Minute {
 			t.Errorf("keeper %d: watermark lag %v, want about %v", sub, s.WatermarkLag, lag)
 		}
-		series := `sluice_operator_state_bytes{job="live",operator="keeper",subtask="` + string(rune('0'+sub)) + `"} `
+		series := `sluice_operator_state_bytes{job="live",operator="keeper",operator_id="1",subtask="` + string(rune('0'+sub)) + `"} `
 		if !strings.Contains(text.String(), series) {
 			t.Errorf("no series %s in:\n%s", series, text.String())
 		}
@@ -185,10 +185,10 @@ func TestPartitionLagReachesSubtasksAndGauges(t *testing.T) {
 	var text strings.Builder
 	set.WritePrometheus(&text)
 	for series, want := range map[string]bool{
-		`sluice_source_offset_lag{job="lagging",operator="src",subtask="0",partition="a"} 0`:           true,
-		`sluice_source_millis_behind_latest{job="lagging",operator="src",subtask="0",partition="b"} 0`: true,
-		`sluice_source_millis_behind_latest{job="lagging",operator="src",subtask="0",partition="a"}`:   false,
-		`sluice_source_offset_lag{job="lagging",operator="src",subtask="0",partition="b"}`:             false,
+		`sluice_source_offset_lag{job="lagging",operator="src",operator_id="0",subtask="0",partition="a"} 0`:           true,
+		`sluice_source_millis_behind_latest{job="lagging",operator="src",operator_id="0",subtask="0",partition="b"} 0`: true,
+		`sluice_source_millis_behind_latest{job="lagging",operator="src",operator_id="0",subtask="0",partition="a"}`:   false,
+		`sluice_source_offset_lag{job="lagging",operator="src",operator_id="0",subtask="0",partition="b"}`:             false,
 	} {
 		if strings.Contains(text.String(), series) != want {
 			t.Errorf("series %s: present %v, want %v, in:\n%s", series, !want, want, text.String())

@@ -35,6 +35,7 @@ type OperatorMetrics struct {
 	clock atomic.Pointer[taskClock]
 
 	job, operator string // of the labels, for Stats
+	id            int    // the operator's node id: operators may share a name
 	subtask       int
 
 	// lag: per partition of a source, how far its reading is behind (see
@@ -96,7 +97,7 @@ func (m *OperatorMetrics) setPartitionLag(set *metrics.Set, partition string, mi
 	}
 	// Registered outside lagMu: the set holds its own lock while it reads
 	// the gauges, which take lagMu.
-	labels := fmt.Sprintf(`{job=%s,operator=%s,subtask="%d",partition=%s}`, strconv.Quote(m.job), strconv.Quote(m.operator), m.subtask, strconv.Quote(partition))
+	labels := fmt.Sprintf(`{job=%s,operator=%s,operator_id="%d",subtask="%d",partition=%s}`, strconv.Quote(m.job), strconv.Quote(m.operator), m.id, m.subtask, strconv.Quote(partition))
 	read := func(f func(*partLag) int64) func() float64 {
 		return func() float64 {
 			m.lagMu.Lock()
@@ -207,18 +208,21 @@ func (m *OperatorMetrics) watermarkLag() time.Duration {
 }
 
 // NewOperatorMetrics returns the metrics of subtask subtask of operator in
-// job, registered in set. The runtime makes them for every subtask it runs;
-// tests that drive an operator directly use this to give it a Context with
-// working metrics.
+// job, registered in set, as the operator of node id 0. The runtime makes
+// them for every subtask it runs; tests that drive an operator directly use
+// this to give it a Context with working metrics.
 func NewOperatorMetrics(set *metrics.Set, job, operator string, subtask int) *OperatorMetrics {
-	return newOperatorMetrics(set, job, operator, subtask)
+	return newOperatorMetrics(set, job, operator, 0, subtask)
 }
 
-func newOperatorMetrics(set *metrics.Set, job, op string, subtask int) *OperatorMetrics {
-	labels := fmt.Sprintf(`{job=%s,operator=%s,subtask="%d"}`, strconv.Quote(job), strconv.Quote(op), subtask)
+// newOperatorMetrics returns the metrics of a subtask of operator op, node
+// id of the job's graph. Series are labelled by name and id: a plan may
+// have several operators of one name (a query's calc steps).
+func newOperatorMetrics(set *metrics.Set, job, op string, id, subtask int) *OperatorMetrics {
+	labels := fmt.Sprintf(`{job=%s,operator=%s,operator_id="%d",subtask="%d"}`, strconv.Quote(job), strconv.Quote(op), id, subtask)
 	m := liveValue(set, "operator"+labels, func() *OperatorMetrics {
 		m := &OperatorMetrics{
-			job: job, operator: op, subtask: subtask,
+			job: job, operator: op, id: id, subtask: subtask,
 			RowsIn:          set.GetOrCreateCounter("sluice_operator_rows_in_total" + labels),
 			RowsOut:         set.GetOrCreateCounter("sluice_operator_rows_out_total" + labels),
 			BatchesIn:       set.GetOrCreateCounter("sluice_operator_batches_in_total" + labels),

@@ -38,7 +38,10 @@ type OperatorStats struct {
 // task (a chain of forward edges) share its times. Two readings give the
 // per-second rates (Flink's busyTimeMsPerSecond and its siblings).
 type SubtaskStats struct {
-	Job, Operator             string
+	Job, Operator string
+	// OperatorID is the operator's node id in the job's graph (the id of
+	// its PlanOperator): several operators may share a name.
+	OperatorID                int
 	Subtask                   int
 	RowsIn, RowsOut           uint64
 	Busy, Backpressured, Idle time.Duration
@@ -70,7 +73,7 @@ func Subtasks(set *metrics.Set) []SubtaskStats {
 			continue
 		}
 		busy, bp, idle := m.Times()
-		out = append(out, SubtaskStats{Job: m.job, Operator: m.operator, Subtask: m.subtask,
+		out = append(out, SubtaskStats{Job: m.job, Operator: m.operator, OperatorID: m.id, Subtask: m.subtask,
 			RowsIn: m.RowsIn.Get(), RowsOut: m.RowsOut.Get(), Busy: busy, Backpressured: bp, Idle: idle,
 			BatchesIn: m.BatchesIn.Get(), LateRowsDropped: m.LateRowsDropped.Get(), BadRecords: m.BadRecords.Get(),
 			StateKeys: m.StateKeys(), StateBytes: m.StateBytes(), Watermark: m.Watermark(), WatermarkLag: m.watermarkLag(), Lag: m.Lag()})
@@ -81,6 +84,9 @@ func Subtasks(set *metrics.Set) []SubtaskStats {
 		}
 		if c := strings.Compare(a.Operator, b.Operator); c != 0 {
 			return c
+		}
+		if a.OperatorID != b.OperatorID {
+			return a.OperatorID - b.OperatorID
 		}
 		return a.Subtask - b.Subtask
 	})
@@ -93,7 +99,8 @@ type JobStats []OperatorStats
 
 // Stats reads the counters of every operator whose metrics are in set —
 // the Options.Metrics of a running job (or one that ran) — without going
-// through their Prometheus text.
+// through their Prometheus text. Operators of one name (a query's calc
+// steps) are summed into one; Subtasks tells them apart by OperatorID.
 func Stats(set *metrics.Set) JobStats {
 	var ms []*OperatorMetrics
 	for _, v := range liveValues(set) {

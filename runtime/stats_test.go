@@ -228,3 +228,45 @@ func TestDroppedMetricsSetIsNotKeptForever(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorsOfOneNameKeepTheirOwnFigures: two operators called "calc"
+// (a query's steps often are) have series of their own, told apart by
+// operator_id, and Subtasks gives each its own rows.
+func TestOperatorsOfOneNameKeepTheirOwnFigures(t *testing.T) {
+	g := NewGraph("twins")
+	src := g.AddSource("numbers", ckSchema, 1, func() Source { return &countSource{n: 1000} }, WatermarkStrategy{TimeColumn: 2})
+	first := g.AddOperator("calc", ckSchema, 1, 1, func() Operator { return &evens{} })
+	second := g.AddOperator("calc", ckSchema, 1, 1, func() Operator { return &evens{} })
+	g.Connect(src, first, Forward)
+	g.Connect(src, second, Forward)
+	for _, op := range []NodeID{first, second} {
+		_, newSink := newCollector()
+		g.Connect(op, g.AddOperator("sink", ckSchema, 1, 1, newSink), Forward)
+	}
+	set := metrics.NewSet()
+	if err := Run(context.Background(), g, Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	var calcs []SubtaskStats
+	for _, s := range Subtasks(set) {
+		if s.Operator == "calc" {
+			calcs = append(calcs, s)
+		}
+	}
+	if len(calcs) != 2 || calcs[0].OperatorID != int(first) || calcs[1].OperatorID != int(second) {
+		t.Fatalf("subtasks of the two calc operators: %+v", calcs)
+	}
+	for _, s := range calcs {
+		if s.RowsIn != 1000 || s.RowsOut != 500 {
+			t.Errorf("calc %d: %d rows in, %d out; want 1000 and 500 each, not their sum", s.OperatorID, s.RowsIn, s.RowsOut)
+		}
+	}
+	var text strings.Builder
+	set.WritePrometheus(&text)
+	for _, id := range []NodeID{first, second} {
+		series := fmt.Sprintf(`sluice_operator_rows_in_total{job="twins",operator="calc",operator_id="%d",subtask="0"} 1000`, id)
+		if !strings.Contains(text.String(), series) {
+			t.Errorf("no series %s in:\n%s", series, text.String())
+		}
+	}
+}

@@ -156,7 +156,7 @@ func TestRunServesMetricsAndStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no metrics address announced")
 	}
-	want := regexp.MustCompile(`(?m)^sluice_operator_rows_in_total\{job="clickstream",operator="window TUMBLE\(10s\)",subtask="\d+"\} ([1-9]\d*)$`)
+	want := regexp.MustCompile(`(?m)^sluice_operator_rows_in_total\{job="clickstream",operator="window TUMBLE\(10s\)",operator_id="\d+",subtask="\d+"\} ([1-9]\d*)$`)
 	deadline := time.Now().Add(10 * time.Second)
 	var body string
 	for time.Now().Before(deadline) {

@@ -96,7 +96,7 @@ func TestSourceReportsOffsetLag(t *testing.T) {
 	var text strings.Builder
 	set.WritePrometheus(&text)
 	for p := range 2 {
-		series := fmt.Sprintf(`sluice_source_offset_lag{job="lag",operator="src",subtask="0",partition="clicks/%d"} 0`, p)
+		series := fmt.Sprintf(`sluice_source_offset_lag{job="lag",operator="src",operator_id="0",subtask="0",partition="clicks/%d"} 0`, p)
 		if !strings.Contains(text.String(), series+"\n") {
 			t.Errorf("no series %s in:\n%s", series, text.String())
 		}

@@ -91,8 +91,8 @@ func TestSourceReportsMillisBehindLatest(t *testing.T) {
 	var text strings.Builder
 	set.WritePrometheus(&text)
 	for _, series := range []string{
-		`sluice_source_millis_behind_latest{job="lag",operator="src",subtask="0",partition="shardId-000000000000"} 0`,
-		`sluice_source_millis_behind_latest{job="lag",operator="src",subtask="0",partition="shardId-000000000001"} 0`,
+		`sluice_source_millis_behind_latest{job="lag",operator="src",operator_id="0",subtask="0",partition="shardId-000000000000"} 0`,
+		`sluice_source_millis_behind_latest{job="lag",operator="src",operator_id="0",subtask="0",partition="shardId-000000000001"} 0`,
 	} {
 		if !strings.Contains(text.String(), series+"\n") {
 			t.Errorf("no series %s in:\n%s", series, text.String())
