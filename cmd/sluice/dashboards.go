@@ -91,10 +91,15 @@ func (j *sqlJob) addFlags(fs *flag.FlagSet) (prepare func(o sqlOpts) (done bool,
 	fs.Lookup("store-dir").Usage = "the folder of the embedded stream store the job writes and reads (default: a temporary folder, removed at the end)"
 	fs.Lookup("store-listen").Usage = "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567"
 	return func(o sqlOpts) (bool, func(), error) {
-		var err error
 		// The job reads its streams from its start: not what an earlier
-		// run left in a kept store.
-		if j.src, err = src(time.Now()); err != nil {
+		// run left in a kept store. A printed job file reads the records
+		// put after it starts, whenever it runs.
+		since := time.Now()
+		if *printSQL {
+			since = time.Time{}
+		}
+		var err error
+		if j.src, err = src(since); err != nil {
 			return false, nothing, err
 		}
 		if *printSQL {

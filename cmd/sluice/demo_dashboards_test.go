@@ -17,7 +17,11 @@ import (
 func TestDemoDashboardsShowCPUAndHostsInAlarm(t *testing.T) {
 	const hot = "cache-03"
 	var alarmAt float64
-	out := runJobUntil(t, 30*time.Second, func() bool {
+	deadline := 30 * time.Second
+	if raceEnabled {
+		deadline = 90 * time.Second
+	}
+	out := runJobUntil(t, deadline, func() bool {
 		if alarmAt == 0 {
 			for _, r := range rowsOf("hosts_in_alarm") {
 				if r[0] == hot {
