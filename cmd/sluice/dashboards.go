@@ -50,7 +50,9 @@ func clickstreamDashboardFlags(fs *flag.FlagSet) func(time.Time) (string, error)
 	rate := fs.Float64("clicks-per-second", 2000, "clicks generated per second")
 	speedup := fs.Float64("speedup", 1, "event time runs this many times as fast as the wall clock (10 s windows fire every 10 s / speedup)")
 	return func(since time.Time) (string, error) {
-		if err := checkBounds(fs, between("clicks-per-second", 1, 10_000_000), between("speedup", 1, 1000)); err != nil {
+		r := between("clicks-per-second", 1, 10_000_000)
+		r.want = "from 1 to 10000000"
+		if err := checkBounds(fs, r, between("speedup", 1, 1000)); err != nil {
 			return "", err
 		}
 		return dashboards.Clickstream{Common: dashboards.Common{Speedup: *speedup, Since: since}, ClicksPerSecond: *rate}.SQL(), nil
@@ -61,7 +63,9 @@ func locationDashboardFlags(fs *flag.FlagSet) func(time.Time) (string, error) {
 	vehicles := fs.Int("vehicles", 1000, "vehicles driving; each reports its position every second")
 	speedup := fs.Float64("speedup", 1, "event time runs this many times as fast as the wall clock (10 s windows fire every 10 s / speedup)")
 	return func(since time.Time) (string, error) {
-		if err := checkBounds(fs, between("vehicles", 1, 1_000_000), between("speedup", 1, 1000)); err != nil {
+		n := between("vehicles", 1, 1_000_000)
+		n.want = "from 1 to 1000000"
+		if err := checkBounds(fs, n, between("speedup", 1, 1000)); err != nil {
 			return "", err
 		}
 		return dashboards.Location{Common: dashboards.Common{Speedup: *speedup, Since: since}, Vehicles: *vehicles}.SQL(), nil

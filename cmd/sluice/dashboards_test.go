@@ -557,3 +557,23 @@ func TestPrintSQLIsAJobFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardJobFlagMistakes: a dashboard job's own flags are checked
+// like the others, exit status 2 naming the flag.
+func TestDashboardJobFlagMistakes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "clickstream-dashboard", "--speedup", "0"}, "--speedup 0: want from 1 to 1000"},
+		{[]string{"run", "clickstream-dashboard", "--clicks-per-second", "0"}, "--clicks-per-second 0: want from 1 to 10000000"},
+		{[]string{"run", "location-dashboard", "--vehicles", "2000000"}, "--vehicles 2000000: want from 1 to 1000000"},
+		{[]string{"run", "location-dashboard", "--vehicle", "3"}, "unknown flag --vehicle (did you mean --vehicles?)"},
+		{[]string{"run", "location-dashboard", "--store-on-corruption", "maybe"}, "--store-on-corruption"},
+	} {
+		_, errOut, code := sluiceExit(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("sluice %v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
