@@ -93,8 +93,12 @@ func (j *sqlJob) addFlags(fs *flag.FlagSet) (prepare func(o sqlOpts) (done bool,
 	src := j.app.flags(fs)
 	printSQL := fs.Bool("print-sql", false, "print the job's SQL (as the flags make it) and exit: a job file to change and run with sluice run FILE.sql --store-dir DIR")
 	fs.Lookup("store-dir").Usage = "the folder of the embedded stream store the job writes and reads (default: a temporary folder, removed at the end)"
+	fs.Lookup("catalog").Usage = "not for a ready-made job, which defines its own tables (a job file's flag)"
 	fs.Lookup("store-listen").Usage = "also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567"
 	return func(o sqlOpts) (bool, func(), error) {
+		if *o.catalogDir != "" {
+			return false, nothing, usagef("--catalog is for job files (FILE.sql): a ready-made job defines its own tables (--print-sql prints them)")
+		}
 		// The job reads its streams from its start: not what an earlier
 		// run left in a kept store. A printed job file reads the records
 		// put after it starts, whenever it runs.

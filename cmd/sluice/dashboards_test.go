@@ -570,6 +570,7 @@ func TestDashboardJobFlagMistakes(t *testing.T) {
 		{[]string{"run", "location-dashboard", "--vehicles", "2000000"}, "--vehicles 2000000: want from 1 to 1000000"},
 		{[]string{"run", "location-dashboard", "--vehicle", "3"}, "unknown flag --vehicle (did you mean --vehicles?)"},
 		{[]string{"run", "location-dashboard", "--store-on-corruption", "maybe"}, "--store-on-corruption"},
+		{[]string{"run", "location-dashboard", "--catalog", "cat"}, "--catalog is for job files (FILE.sql)"},
 	} {
 		_, errOut, code := sluiceExit(t, c.args...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
