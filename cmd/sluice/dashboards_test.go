@@ -578,3 +578,29 @@ func TestDashboardJobFlagMistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFileWithADashboardTable: sluice run FILE.sql takes the dashboard
+// connector; its sink keeps the table's state in the process (here an
+// updating count per key, +I/-U/+U applied) when no console serves it.
+func TestRunFileWithADashboardTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "job.sql")
+	src := `CREATE TABLE t (id BIGINT) WITH ('connector' = 'datagen', 'fields.id.kind' = 'sequence', 'fields.id.end' = '99');
+CREATE TABLE file_counts (k BIGINT, n BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'bar', 'x' = 'k', 'y' = 'n');
+INSERT INTO file_counts SELECT MOD(id, 3) AS k, COUNT(*) AS n FROM t GROUP BY MOD(id, 3);
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := lookupCommand("run")
+	if err := c.run(context.Background(), []string{path, "--parallelism", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rowsOf("file_counts") {
+		got = append(got, fmt.Sprint(r...))
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "0 34,1 33,2 33" {
+		t.Errorf("file_counts holds %v, want the final count per key: 0 34, 1 33, 2 33", got)
+	}
+}
