@@ -33,7 +33,7 @@ FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 GROUP BY window_start, window_end, page;
 
 -- Top 10 pages over the last minute (a minute sliding by 10 s): each page's latest minute, ranked.
--- An updating result: a page that falls out of the top 10 is retracted.
+-- An updating result, with each page's rank: a page that falls out of the top 10 is retracted.
 CREATE VIEW page_minutes AS
 SELECT page, window_end, COUNT(*) AS views
 FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '1' MINUTE))
@@ -42,10 +42,10 @@ CREATE VIEW page_last_minute AS
 SELECT page, views, window_end FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY page ORDER BY window_end DESC) AS rn FROM page_minutes)
 WHERE rn = 1;
-CREATE TABLE top_pages (page VARCHAR, views BIGINT, minute_end TIMESTAMP(3))
+CREATE TABLE top_pages (rn BIGINT, page VARCHAR, views BIGINT, minute_end TIMESTAMP(3))
   WITH ('connector' = 'dashboard', 'title' = 'Top 10 pages, last minute', 'chart' = 'table');
 INSERT INTO top_pages
-SELECT page, views, window_end AS minute_end FROM (
+SELECT rn, page, views, window_end AS minute_end FROM (
   SELECT *, ROW_NUMBER() OVER (ORDER BY views DESC) AS rn FROM page_last_minute)
 WHERE rn <= 10;
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,7 +205,7 @@ func jsonNum(t *testing.T, v any) float64 {
 	return 0
 }
 
-func end0(rows [][]any) any { return rows[0][2] }
+func end0(rows [][]any) any { return rows[0][3] }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
@@ -236,7 +237,7 @@ func TestClickstreamDashboardMatchesItsClicks(t *testing.T) {
 					return false
 				}
 				for _, r := range rows[1:] {
-					if r[2] != rows[0][2] { // a new minute coming in
+					if r[3] != rows[0][3] { // a new minute coming in
 						return false
 					}
 				}
@@ -312,15 +313,29 @@ func TestClickstreamDashboardMatchesItsClicks(t *testing.T) {
 				}
 				return n
 			}
-			end := int64(jsonNum(t, top[0][2]))
+			end := int64(jsonNum(t, top[0][3]))
 			in, least := map[string]bool{}, math.MaxInt
-			for _, r := range top { // page, views, minute_end
-				page, got := r[0].(string), int(jsonNum(t, r[1]))
+			ranks := map[float64]bool{}
+			for _, r := range top { // rn, page, views, minute_end
+				page, got := r[1].(string), int(jsonNum(t, r[2]))
+				ranks[jsonNum(t, r[0])] = true
 				if want := minute(page, end); got != want {
 					t.Errorf("top_pages: %s has %d views in the minute ending %d; the stream has %d", page, got, end, want)
 				}
 				in[page] = true
 				least = min(least, got)
+			}
+			for rank := 1.0; rank <= 10; rank++ {
+				if !ranks[rank] {
+					t.Errorf("top_pages has no rank %v: %v", rank, top)
+				}
+			}
+			byRank := slices.Clone(top)
+			sort.Slice(byRank, func(i, j int) bool { return jsonNum(t, byRank[i][0]) < jsonNum(t, byRank[j][0]) })
+			for i := 1; i < len(byRank); i++ {
+				if jsonNum(t, byRank[i][2]) > jsonNum(t, byRank[i-1][2]) {
+					t.Errorf("top_pages ranks %v above %v", byRank[i-1], byRank[i])
+				}
 			}
 			for k := range views {
 				if !in[k.page] && minute(k.page, end) > least {
