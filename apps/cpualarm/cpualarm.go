@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/sluicehq/sluice/connectors/alarm" // 'alarm'
-	_ "github.com/sluicehq/sluice/connectors/host"  // 'host'
-	_ "github.com/sluicehq/sluice/connectors/store" // 'store'
+	_ "github.com/sluicehq/sluice/connectors/alarm"     // 'alarm'
+	_ "github.com/sluicehq/sluice/connectors/dashboard" // 'dashboard'
+	_ "github.com/sluicehq/sluice/connectors/host"      // 'host'
+	_ "github.com/sluicehq/sluice/connectors/store"     // 'store'
 	"github.com/sluicehq/sluice/sql/parser"
 )
 
@@ -107,5 +108,27 @@ CREATE SUBSCRIPTION console ON TOPIC ops WITH ('protocol' = 'stdout',
 INSERT INTO high_cpu SELECT host, TUMBLE_END(ts, INTERVAL '%d' SECOND) AS period_end, AVG(cpu) AS avg_cpu
   FROM cpu GROUP BY host, TUMBLE(ts, INTERVAL '%d' SECOND);
 `, AlarmName, c.Threshold, c.DatapointsToAlarm, c.EvaluationPeriods, c.Threshold, c.EvaluationPeriods, c.DatapointsToAlarm, secs, secs)
+	fmt.Fprintf(&b, `-- Dashboards: every host's average CPU per period, and the hosts in ALARM now.
+CREATE TABLE cpu_by_host (host VARCHAR, period_end TIMESTAMP(3), avg_cpu DOUBLE) WITH ('connector' = 'dashboard',
+  'title' = 'Average CPU %% per host, per %d s', 'chart' = 'line', 'x' = 'period_end', 'y' = 'avg_cpu', 'series' = 'host',
+  'retain' = '20000 rows');
+INSERT INTO cpu_by_host SELECT host, window_end AS period_end, AVG(cpu) AS avg_cpu
+  FROM TABLE(TUMBLE(TABLE cpu, DESCRIPTOR(ts), INTERVAL '%d' SECOND)) GROUP BY window_start, window_end, host;
+-- The alarm's rule over each host's latest %d periods (every host reports every period): ALARM when
+-- %d of them breach, or, before there are %d, when all of them do. A host's row leaves when it is OK again.
+CREATE VIEW cpu_periods AS SELECT host, window_end AS period_end, window_time, AVG(cpu) AS avg_cpu
+  FROM TABLE(TUMBLE(TABLE cpu, DESCRIPTOR(ts), INTERVAL '%d' SECOND)) GROUP BY window_start, window_end, window_time, host;
+CREATE VIEW cpu_states AS SELECT host, period_end, avg_cpu,
+  SUM(CASE WHEN avg_cpu > %g THEN 1 ELSE 0 END) OVER (PARTITION BY host ORDER BY window_time ROWS BETWEEN %d PRECEDING AND CURRENT ROW) AS breaching,
+  COUNT(*) OVER (PARTITION BY host ORDER BY window_time ROWS BETWEEN %d PRECEDING AND CURRENT ROW) AS datapoints
+  FROM cpu_periods;
+CREATE VIEW cpu_latest AS SELECT host, period_end, avg_cpu, breaching, datapoints FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY host ORDER BY period_end DESC) AS rn FROM cpu_states) WHERE rn = 1;
+CREATE TABLE hosts_in_alarm (host VARCHAR, period_end TIMESTAMP(3), avg_cpu DOUBLE, breaching BIGINT,
+  PRIMARY KEY (host) NOT ENFORCED) WITH ('connector' = 'dashboard', 'title' = 'Hosts in ALARM', 'chart' = 'table');
+INSERT INTO hosts_in_alarm SELECT host, period_end, avg_cpu, breaching FROM cpu_latest
+  WHERE breaching >= %d OR (datapoints < %d AND breaching = datapoints);
+`, secs, secs, c.EvaluationPeriods, c.DatapointsToAlarm, c.DatapointsToAlarm, secs, c.Threshold, c.EvaluationPeriods-1, c.EvaluationPeriods-1,
+		c.DatapointsToAlarm, c.DatapointsToAlarm)
 	return b.String()
 }

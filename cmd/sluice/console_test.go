@@ -185,6 +185,8 @@ func TestEveryJobCommandPrintsTheConsoleURLFirstAndServesItsJob(t *testing.T) {
 		{"clickstream-store", []string{"run", "clickstream-store", "--events", "-1", "--rows-per-second", "2000"}, "demo", ""},
 		{"cpualarm", []string{"run", "cpualarm", "--store-dir", t.TempDir()}, "cpualarm", ""},
 		{"demo", []string{"demo", "--hosts", "5", "--spiking", "1"}, "demo", ""},
+		{"clickstream-dashboard", []string{"run", "clickstream-dashboard", "--clicks-per-second", "500"}, "clickstream-dashboard", ""},
+		{"location-dashboard", []string{"run", "location-dashboard", "--vehicles", "100"}, "location-dashboard", ""},
 		{"sql shell's background job", []string{"sql"}, "job 1", uiJob},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,9 @@ var apps = map[string]string{
 	"clickstream":       "page views, distinct users and latency per page and 10-second event-time window, over generated clicks",
 	"clickstream-store": "the clickstream job over the embedded stream store: generated clicks are written to a stream and read back",
 	"cpualarm":          "per-host average CPU per 10 s and a 2-of-3 CloudWatch-style alarm over the store stream 'metrics', notifications to a topic",
+
+	"clickstream-dashboard": "live dashboards of generated clicks through the embedded store: page views, top 10 pages, distinct users, latency by region",
+	"location-dashboard":    "live dashboards of simulated vehicles through the embedded store: vehicles and speed per geohash cell on maps, geofence entries",
 }
 
 func appNames() string {

@@ -16,7 +16,7 @@ import (
 )
 
 var explainCmd = command{Use: "explain FILE.sql|JOB [flags]",
-	About: "Prints the physical plan of a SQL job file or of a ready-made job (clickstream, clickstream-store, cpualarm):\n" +
+	About: "Prints the physical plan of a SQL job file or of a ready-made job (see sluice run -h):\n" +
 		"the job's settings, then every operator with its parallelism, output columns, watermarks, inputs\n" +
 		"(forward and chained, or hashed on key columns), expressions and state. Nothing is run.",
 	MaxArgs: 1}
@@ -114,6 +114,9 @@ func explainSource(path, src string, par int, catalogDir string, ttl time.Durati
 func explainJob(name string, par int) (runtime.PhysicalPlan, error) {
 	if _, ok := apps[name]; !ok {
 		return runtime.PhysicalPlan{}, unknownJob(name)
+	}
+	if a := sqlApps[name]; a != nil {
+		return explainSource(name+".sql", a.defaultSQL(), par, "", 0)
 	}
 	if name == "cpualarm" {
 		return explainSource("cpualarm.sql", cpualarm.SQL(cpualarm.Config{}), par, "", 0)

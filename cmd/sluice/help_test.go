@@ -17,27 +17,29 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/he
 
 // helpPages are the commands whose help has a golden file, by file name.
 var helpPages = map[string][]string{
-	"sluice":                {"help"},
-	"demo":                  {"demo"},
-	"run":                   {"run"},
-	"run-clickstream":       {"run", "clickstream"},
-	"run-clickstream-store": {"run", "clickstream-store"},
-	"run-cpualarm":          {"run", "cpualarm"},
-	"explain":               {"explain"},
-	"catalog":               {"catalog"},
-	"store":                 {"store"},
-	"agent":                 {"agent"},
-	"sql":                   {"sql"},
-	"stream":                {"stream"},
-	"stream-consume":        {"stream", "consume"},
-	"stream-produce":        {"stream", "produce"},
-	"stream-list":           {"stream", "list"},
-	"stream-create":         {"stream", "create"},
-	"stream-describe":       {"stream", "describe"},
-	"stream-delete":         {"stream", "delete"},
-	"bench":                 {"bench"},
-	"bench-nexmark":         {"bench", "nexmark"},
-	"version":               {"version"},
+	"sluice":                    {"help"},
+	"demo":                      {"demo"},
+	"run":                       {"run"},
+	"run-clickstream":           {"run", "clickstream"},
+	"run-clickstream-store":     {"run", "clickstream-store"},
+	"run-cpualarm":              {"run", "cpualarm"},
+	"run-clickstream-dashboard": {"run", "clickstream-dashboard"},
+	"run-location-dashboard":    {"run", "location-dashboard"},
+	"explain":                   {"explain"},
+	"catalog":                   {"catalog"},
+	"store":                     {"store"},
+	"agent":                     {"agent"},
+	"sql":                       {"sql"},
+	"stream":                    {"stream"},
+	"stream-consume":            {"stream", "consume"},
+	"stream-produce":            {"stream", "produce"},
+	"stream-list":               {"stream", "list"},
+	"stream-create":             {"stream", "create"},
+	"stream-describe":           {"stream", "describe"},
+	"stream-delete":             {"stream", "delete"},
+	"bench":                     {"bench"},
+	"bench-nexmark":             {"bench", "nexmark"},
+	"version":                   {"version"},
 }
 
 // sluiceExit runs the binary and returns its stdout, stderr and exit status.
@@ -342,9 +344,11 @@ func TestREADMECommandLineMatchesHelp(t *testing.T) {
 // another's.
 func TestExplainEachReadyMadeJob(t *testing.T) {
 	for job, want := range map[string]string{
-		"clickstream":       `job "clickstream"`,
-		"clickstream-store": "watermark: ts - 500ms per partition, minimum over partitions, idle after 1s",
-		"cpualarm":          `source "cpu"`,
+		"clickstream":           `job "clickstream"`,
+		"clickstream-store":     "watermark: ts - 500ms per partition, minimum over partitions, idle after 1s",
+		"cpualarm":              `source "cpu"`,
+		"clickstream-dashboard": `operator "sink top_pages"`,
+		"location-dashboard":    `operator "sink geofence_entries"`,
 	} {
 		out, errOut, code := sluiceExit(t, "explain", job)
 		if code != 0 || !strings.Contains(out, want) {

@@ -30,13 +30,15 @@ func runRun(ctx context.Context, args []string) error {
 		}
 		return usagef("name a job file (FILE.sql) or a ready-made job (%s); \"sluice run -h\" lists the flags", appNames())
 	case isSQLFile(target):
-		return runSQL(ctx, target, rest)
+		return runSQL(ctx, sqlJob{path: target}, rest)
 	case target == "clickstream-store":
 		return runClickstreamStore(ctx, rest)
 	case target == "cpualarm":
 		return runCPUAlarm(ctx, rest)
 	case target == "clickstream":
 		return runApp(ctx, "run "+target, target, rest)
+	case sqlApps[target] != nil:
+		return runSQL(ctx, sqlJob{app: sqlApps[target]}, rest)
 	}
 	return unknownJob(target)
 }
@@ -56,15 +58,18 @@ func unknownJob(name string) error {
 func jobList() string {
 	var b strings.Builder
 	for _, n := range strings.Split(appNames(), ", ") {
-		fmt.Fprintf(&b, "  %-18s %s\n", n, apps[n])
+		fmt.Fprintf(&b, "  %-22s %s\n", n, apps[n])
 	}
 	return b.String()
 }
 
-// isBoolFlag tells whether name is a boolean flag of run (of a job file;
-// the ready-made jobs have none): any other flag written "--name value"
+// isBoolFlag tells whether name is a boolean flag of run (of a job file,
+// or --print-sql of the ready-made jobs written in SQL): any other flag written "--name value"
 // takes the next argument as its value, not as the job.
 func isBoolFlag(name string) bool {
+	if name == "print-sql" { // of the ready-made jobs written in SQL
+		return true
+	}
 	fs, _ := sqlFlags("run")
 	f := fs.Lookup(name)
 	if f == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/alarm"
 	_ "github.com/sluicehq/sluice/connectors/blackhole"
+	_ "github.com/sluicehq/sluice/connectors/dashboard"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
 	_ "github.com/sluicehq/sluice/connectors/delivery"
 	_ "github.com/sluicehq/sluice/connectors/file"
@@ -201,10 +202,17 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 	return needs(fs, "store-dir", *o.storeDir != "", "store-listen", "store-on-corruption")
 }
 
-// runSQL runs every INSERT of a job file as one job: sluice run FILE.sql.
-func runSQL(ctx context.Context, path string, args []string) error {
+// runSQL runs every INSERT of a job file as one job: sluice run FILE.sql;
+// or a ready-made job written in SQL (see sqlJob): sluice run JOB.
+func runSQL(ctx context.Context, job sqlJob, args []string) error {
 	fs, o := sqlFlags("run")
-	if _, err := parseFlags(fs, runSQLCmd, args); err != nil {
+	prepare := job.addFlags(fs)
+	if _, err := parseFlags(fs, job.command(), args); err != nil {
+		return err
+	}
+	done, cleanup, err := prepare(o)
+	defer cleanup()
+	if done || err != nil {
 		return err
 	}
 	if err := checkSQLFlags(fs, o); err != nil {
@@ -234,7 +242,7 @@ func runSQL(ctx context.Context, path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := compileFile(ctx, path, *par, *catalogDir, ttl)
+	plan, err := job.compile(ctx, *par, *catalogDir, ttl)
 	if err != nil {
 		return err
 	}
@@ -273,8 +281,8 @@ func runSQL(ctx context.Context, path string, args []string) error {
 		if *catalogDir != "" {
 			kept = "kept in the catalog " + *catalogDir
 		}
-		name := path
-		if path == "-" {
+		name := job.path
+		if job.path == "-" {
 			name = "the job on standard input"
 		}
 		logf("%s has no INSERT INTO … SELECT: nothing to run (its tables and topics are defined; %s)", name, kept)

@@ -39,7 +39,11 @@ func (factory) NewSink(t connectors.Table) (func() runtime.Operator, int, error)
 		return nil, 0, err
 	}
 	Default.add(d)
-	return func() runtime.Operator { return &sink{d: d} }, 0, nil
+	// One subtask: a dashboard is one state, and an updating result's
+	// changes must reach it in the order they were made (a Top-N's -D and
+	// +I are different rows, which parallel subtasks would apply in any
+	// order, showing 11 rows of a top 10 for a moment).
+	return func() runtime.Operator { return &sink{d: d} }, 1, nil
 }
 
 // build checks a table's options and returns its (empty) dashboard.
