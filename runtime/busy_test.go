@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,5 +175,47 @@ func TestBusyTimeSlowSourceIdlesDownstream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// napper is a source that waits inside Poll, as a long poll or a throttle
+// does, and brings a row every tenth poll.
+type napper struct {
+	polls int
+	b     *runtime.Batch
+}
+
+func (n *napper) Open(*runtime.Context) error { n.b = runtime.NewBatch(busySchema); return nil }
+func (n *napper) Close() error                { return nil }
+
+func (n *napper) Poll(ctx context.Context) (*runtime.Batch, int, error) {
+	n.polls++
+	if n.polls > 100 {
+		return nil, 0, io.EOF
+	}
+	time.Sleep(5 * time.Millisecond)
+	if n.polls%10 != 0 {
+		return nil, 0, nil
+	}
+	n.b.Reset()
+	n.b.Cols[0].AppendInt(int64(n.polls))
+	n.b.N = 1
+	return n.b, 0, nil
+}
+
+// TestBusyTimeSourceWaitingInPollIsIdle: a source whose polls mostly wait
+// and bring nothing is idle, not busy.
+func TestBusyTimeSourceWaitingInPollIsIdle(t *testing.T) {
+	g := runtime.NewGraph("napping")
+	src := g.AddSource("src", busySchema, 1, func() runtime.Source { return &napper{} }, runtime.WatermarkStrategy{TimeColumn: -1})
+	_, newSink := rttest.NewCollector(busySchema)
+	g.Connect(src, g.AddOperator("sink", busySchema, 1, 1, newSink), runtime.Forward)
+	set := metrics.NewSet()
+	if err := runtime.Run(context.Background(), g, runtime.Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	s := subtaskTimes(t, set, "src", 1)[0]
+	if total := s.Busy + s.Backpressured + s.Idle; s.Idle < total*7/10 {
+		t.Errorf("a source waiting in 90 of 100 polls: idle %v, busy %v; want mostly idle", s.Idle, s.Busy)
 	}
 }

@@ -896,7 +896,15 @@ func (t *task) runSource(ctx context.Context) error {
 			}
 		default:
 		}
+		// A poll that brings no rows waited for them (a long poll, a
+		// throttle's sleep, a reader's empty fetch): idle time, as the
+		// wait of an operator on its inbox is.
+		polled := time.Now()
 		b, part, err := t.source.Poll(ctx)
+		end := time.Now()
+		if b == nil || b.Len() == 0 {
+			t.clock.addIdle(end.Sub(polled))
+		}
 		if err == io.EOF {
 			if err := t.watermark(root, MaxWatermark); err != nil {
 				return err
@@ -909,7 +917,7 @@ func (t *task) runSource(ctx context.Context) error {
 			}
 			return wrap(root, err)
 		}
-		now := time.Now().UnixMilli()
+		now := end.UnixMilli()
 		if dp, ok := t.source.(DynamicPartitions); ok {
 			started, ended := dp.PartitionChanges()
 			gen.declare(started, now)

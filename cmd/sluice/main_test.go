@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sluicehq/sluice/internal/browsertest"
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/parser"
 )
@@ -64,6 +65,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	browsertest.Close()
 	if code == 0 {
 		// Most tests run the binary; those that run its code in-process
 		// (stream tools, the shell, flags) must not leave goroutines behind.

@@ -102,9 +102,18 @@ func New(t testing.TB, width, height int) *Browser {
 // The browser the tests of one test binary share: starting chromium takes
 // seconds, a tab a few milliseconds. It ends with the test binary.
 var shared struct {
-	once sync.Once
-	ctx  context.Context
-	err  error
+	once   sync.Once
+	ctx    context.Context
+	err    error
+	cancel func()
+}
+
+// Close stops the shared browser, if one started, and waits for it to
+// exit: for a TestMain that checks that nothing is left running.
+func Close() {
+	if shared.cancel != nil {
+		shared.cancel()
+	}
 }
 
 // sharedBrowser starts the shared browser, once.
@@ -117,8 +126,9 @@ func sharedBrowser(exe string) (context.Context, error) {
 			chromedp.Flag("disable-gpu", true),
 			chromedp.Flag("disable-dev-shm-usage", true),
 		)
-		actx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
-		ctx, _ := chromedp.NewContext(actx)
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		shared.cancel = func() { cancel(); acancel() }
 		shared.ctx, shared.err = ctx, chromedp.Do(ctx) // starts the browser
 	})
 	return shared.ctx, shared.err
