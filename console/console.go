@@ -178,6 +178,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.Handle("/api/v1/dashboards", s.opt.Hub)
 	mux.Handle("/api/v1/dashboards/", s.opt.Hub)
+	mux.Handle("GET /api/v1/events", s.opt.Hub)
 	mux.HandleFunc("GET /api/v1/jobs", s.serveJobs)
 	mux.HandleFunc("GET /api/v1/job", s.serveJob)
 	if s.opt.Metrics != nil {

@@ -124,7 +124,8 @@ func TestTokenGuardsEveryRouteIncludingMetricsAndEventStreams(t *testing.T) {
 	s, _ := startJob(t, dashboardJob, Options{Token: "s3cret", Metrics: promtext.Write})
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	routes := []string{"/", "/job", "/api/v1/jobs", "/api/v1/job", "/api/v1/dashboards", "/api/v1/dashboards/counts_by_key",
-		"/api/v1/dashboards/counts_by_key/events", "/metrics", "/ui/app.css", "/assets/", "/favicon.ico", "/no-such-page"}
+		"/api/v1/dashboards/counts_by_key/events", "/api/v1/events?dashboard=counts_by_key", "/metrics", "/ui/app.css", "/assets/",
+		"/favicon.ico", "/no-such-page"}
 	for _, p := range routes {
 		for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "s3cret"},
 			{"Cookie", tokenCookie + "=wrong"}, {"Authorization", "Basic czNjcmV0"}} {
@@ -138,7 +139,8 @@ func TestTokenGuardsEveryRouteIncludingMetricsAndEventStreams(t *testing.T) {
 		}
 	}
 	want := map[string]int{"/": 200, "/job": 200, "/api/v1/jobs": 200, "/api/v1/job": 200, "/api/v1/dashboards": 200,
-		"/api/v1/dashboards/counts_by_key": 200, "/api/v1/dashboards/counts_by_key/events": 200, "/metrics": 200,
+		"/api/v1/dashboards/counts_by_key": 200, "/api/v1/dashboards/counts_by_key/events": 200,
+		"/api/v1/events?dashboard=counts_by_key": 200, "/metrics": 200,
 		"/ui/app.css": 200, "/favicon.ico": 204, "/no-such-page": 404}
 	check := func(how string, hdr ...string) {
 		for _, p := range routes {
@@ -153,7 +155,7 @@ func TestTokenGuardsEveryRouteIncludingMetricsAndEventStreams(t *testing.T) {
 			if resp.Header.Get("Content-Security-Policy") != csp {
 				t.Errorf("GET %s %s: no Content-Security-Policy header", p, how)
 			}
-			if p == "/api/v1/dashboards/counts_by_key/events" && !strings.HasPrefix(body, "event: ") {
+			if strings.Contains(p, "events") && !strings.HasPrefix(body, "event: ") {
 				t.Errorf("GET %s %s: first line %q, want an event", p, how, body)
 			}
 		}

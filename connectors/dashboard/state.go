@@ -149,6 +149,7 @@ type Snapshot struct {
 // Delta is the rows added and removed between two versions; Trend, the
 // whole trend when it changed.
 type Delta struct {
+	ID      string  `json:"id"`
 	From    int64   `json:"from"`
 	Version int64   `json:"version"`
 	Done    bool    `json:"done"`
@@ -320,8 +321,10 @@ func (d *Dashboard) delta(from int64, maxAge time.Duration) (dl *encoded, wake <
 	}
 	d.mu.Unlock()
 	added, removed := netChanges(log)
-	b := make([]byte, 0, 64)
-	b = append(b, `{"from":`...)
+	b := make([]byte, 0, 64+len(d.Meta.ID))
+	b = append(b, `{"id":`...)
+	b = appendString(b, d.Meta.ID)
+	b = append(b, `,"from":`...)
 	b = strconv.AppendInt(b, from, 10)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, version, 10)

@@ -1,5 +1,5 @@
-// The dashboards page: one card per dashboard of GET /api/v1/dashboards, each
-// fed by its event stream (a snapshot, then deltas) and drawn as a line or
+// The dashboards page: one card per dashboard of GET /api/v1/dashboards, all
+// fed by one event stream (per dashboard a snapshot, then deltas) and drawn as a line or
 // bar chart, a table, a number or a map. The rows a card holds are the
 // truth: every change marks the card dirty and it redraws from its rows at
 // most once per animation frame.
@@ -10,11 +10,9 @@
   const RANK = ["rownum", "row_num", "rank", "rn", "dense_rank"];
   const RELIST_MS = 3000;
   // A browser opens at most 6 connections to a server over HTTP/1.1, and an
-  // event stream holds one: MAX_STREAMS dashboards (the visible ones first)
-  // follow their streams, the others poll their snapshot every POLL_MS,
-  // leaving connections for the page's other requests.
-  const MAX_STREAMS = 4;
-  const POLL_MS = 1000;
+  // event stream holds one: the page follows every dashboard through one
+  // stream (GET /api/v1/events), so any number of dashboards, and several
+  // pages, leave connections for the other requests.
   const boards = new Map(); // id → Board
 
   function el(tag, cls, text) {
@@ -112,9 +110,7 @@
       grid.appendChild(this.card);
       const make = CHARTS[meta.chart] || TableChart;
       this.chart = new make(this);
-      this.visible = false;
       this.footer();
-      seen.observe(this.card);
     }
     col(opt) { const name = (this.meta.options || {})[opt]; return name == null ? -1 : this.index(name); }
     colList(opt) {
@@ -125,61 +121,23 @@
       const n = String(name).toLowerCase();
       return this.cols.findIndex((c) => c.name.toLowerCase() === n);
     }
-    // stream follows the dashboard's event stream (a browser holds only
-    // a few streams per server: see assign).
-    stream() {
-      if (this.es) return;
-      this.unpoll();
-      const url = "/api/v1/dashboards/" + encodeURIComponent(this.meta.id) + "/events";
-      this.es = new EventSource(url);
-      this.card.dataset.feed = "stream";
-      this.es.addEventListener("snapshot", (e) => {
-        const s = JSON.parse(e.data);
-        this.replace(s.rows);
-        this.version = s.version;
-        this.changed();
-      });
-      this.es.addEventListener("delta", (e) => {
-        const d = JSON.parse(e.data);
-        if (d.from !== this.version) return; // a fresh snapshot follows
-        for (const r of d.removed) this.remove(r);
-        for (const r of d.added) this.add(r);
-        this.version = d.version;
-        this.changed();
-      });
+    // snapshot makes a snapshot event's rows the card's.
+    snapshot(s) {
+      this.replace(s.rows);
+      this.version = s.version;
+      this.changed();
     }
-    // poll reads the dashboard's snapshot every POLL_MS instead.
-    poll() {
-      if (this.es) { this.es.close(); this.es = null; }
-      if (this.timer) return;
-      this.card.dataset.feed = "poll";
-      const url = "/api/v1/dashboards/" + encodeURIComponent(this.meta.id);
-      const tick = async () => {
-        if (this.busy) return;
-        this.busy = true;
-        try {
-          const s = await sluice.getJSON(url);
-          if (this.timer && s.version !== this.version) {
-            this.replace(s.rows);
-            this.version = s.version;
-            this.changed();
-          }
-        } catch (e) {
-          // the dashboard went away: the next listing removes its card
-        } finally {
-          this.busy = false;
-        }
-      };
-      this.timer = setInterval(tick, POLL_MS);
-      tick();
-    }
-    unpoll() {
-      if (this.timer) { clearInterval(this.timer); this.timer = null; }
+    // delta applies a delta event (the stream sends a snapshot instead
+    // when the card is not at the version the delta starts from).
+    delta(d) {
+      if (d.from !== this.version) return;
+      for (const r of d.removed) this.remove(r);
+      for (const r of d.added) this.add(r);
+      this.version = d.version;
+      this.changed();
     }
     close() {
       this.closed = true;
-      if (this.es) { this.es.close(); this.es = null; }
-      this.unpoll();
       if (this.chart.close) this.chart.close();
       this.card.remove();
     }
@@ -745,21 +703,24 @@
 
   // ---- the page -------------------------------------------------------------
 
-  // seen tracks which cards are on screen.
-  const seen = new IntersectionObserver((entries) => {
-    for (const e of entries) {
-      const b = boards.get(e.target.dataset.dashboard);
-      if (b) b.visible = e.isIntersecting;
-    }
-    assign();
-  });
-
-  // assign gives the event streams to the first MAX_STREAMS dashboards,
-  // visible ones first, in page order; the others poll.
-  function assign() {
-    const list = Array.from(boards.values()).filter((b) => !b.closed);
-    list.sort((a, b) => (b.visible - a.visible));
-    list.forEach((b, i) => (i < MAX_STREAMS ? b.stream() : b.poll()));
+  // The one event stream of the page, following the dashboards listed;
+  // opened anew when the list changes.
+  let stream = null;
+  let following = "";
+  function follow() {
+    const ids = Array.from(boards.keys()).sort();
+    const key = ids.join("\n");
+    if (stream && key === following) return;
+    if (stream) { stream.close(); stream = null; }
+    following = key;
+    if (ids.length === 0) return;
+    stream = new EventSource("/api/v1/events?" + ids.map((id) => "dashboard=" + encodeURIComponent(id)).join("&"));
+    const board = (e) => { const v = JSON.parse(e.data); return [boards.get(v.id), v]; };
+    stream.addEventListener("snapshot", (e) => { const [b, v] = board(e); if (b) b.snapshot(v); });
+    stream.addEventListener("delta", (e) => { const [b, v] = board(e); if (b) b.delta(v); });
+    // A job planned anew replaced a dashboard: list them again, and
+    // follow the new one (its snapshot replaces the card's rows).
+    stream.addEventListener("replaced", () => { following = ""; relist(); });
   }
 
   async function relist() {
@@ -772,18 +733,18 @@
     }
     const ids = new Set(list.map((d) => d.id));
     for (const [id, b] of boards) {
-      if (!ids.has(id)) { seen.unobserve(b.card); b.close(); boards.delete(id); }
+      if (!ids.has(id)) { b.close(); boards.delete(id); }
     }
     for (const d of list) {
       const old = boards.get(d.id);
       // A dashboard planned anew (same id, other columns or options) starts
       // over.
-      if (old && JSON.stringify(old.meta) !== JSON.stringify(d)) { seen.unobserve(old.card); old.close(); boards.delete(d.id); }
+      if (old && JSON.stringify(old.meta) !== JSON.stringify(d)) { old.close(); boards.delete(d.id); following = ""; }
       if (!boards.has(d.id)) boards.set(d.id, new Board(d, grid));
     }
     // Keep the cards in the API's order.
     for (const d of list) grid.appendChild(boards.get(d.id).card);
-    assign();
+    follow();
     document.getElementById("empty").hidden = list.length > 0;
     document.body.dataset.dashboards = String(list.length);
   }
