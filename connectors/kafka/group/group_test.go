@@ -49,15 +49,46 @@ func TestThreeMembersShareTwelvePartitionsDisjointly(t *testing.T) {
 	}
 
 	// A member leaves: the other two get its partitions without waiting for
-	// a session timeout.
+	// a session timeout, and keep theirs.
+	kept := [][]int{owned(owners[0], "clicks"), owned(owners[1], "clicks")}
 	owners[2].Close()
 	took = settled(t, owners[:2], twelve, testSession+2*time.Second)
 	t.Logf("after a member left, 2 members own the 12 partitions again in %v", took)
-	for _, o := range owners[:2] {
-		if got := len(owned(o, "clicks")); got != 6 {
-			t.Errorf("member owns %d partitions, want 6 of 12", got)
+	for i, o := range owners[:2] {
+		now := owned(o, "clicks")
+		if len(now) != 6 {
+			t.Errorf("member owns %d partitions, want 6 of 12", len(now))
+		}
+		for _, p := range kept[i] {
+			if !slices.Contains(now, p) {
+				t.Errorf("member had %v, now %v: the assignment is not sticky", kept[i], now)
+				break
+			}
 		}
 	}
+}
+
+func TestRevokedPartitionsMoveOnlyAfterTheOwnerLetsGo(t *testing.T) {
+	addr := startCluster(t, twelve)
+	const slow = 700 * time.Millisecond
+	a := joinOwnedSlow(t, Config{Brokers: []string{addr}, GroupID: "g", Topics: []string{"clicks"}}, slow)
+	settled(t, []*owner{a}, twelve, 15*time.Second)
+	joined := time.Now()
+	b := joinOwned(t, Config{Brokers: []string{addr}, GroupID: "g", Topics: []string{"clicks"}})
+	settled(t, []*owner{a, b}, twelve, 15*time.Second)
+	a.mu.Lock()
+	acked := a.ackedAt
+	a.mu.Unlock()
+	b.mu.Lock()
+	assigned := b.assignedAt
+	b.mu.Unlock()
+	if acked.IsZero() || acked.Sub(joined) < slow {
+		t.Fatalf("first member let go %v after the second joined, want at least %v", acked.Sub(joined), slow)
+	}
+	if assigned.Before(acked) {
+		t.Errorf("second member got partitions %v before the first let go of them", acked.Sub(assigned))
+	}
+	t.Logf("owner let go after %v; partitions assigned %v later", acked.Sub(joined), assigned.Sub(acked))
 }
 
 func TestDeadMemberPartitionsMoveAfterSessionTimeout(t *testing.T) {

@@ -78,10 +78,21 @@ type owner struct {
 	last *Change // the last assignment
 	revs int
 	done chan struct{}
+
+	ackDelay   time.Duration // how long the owner takes to let go of its partitions
+	ackedAt    time.Time     // when it last let go
+	assignedAt time.Time     // when it was first given partitions
 }
 
 // joinOwned joins the group and starts its owner; both stop with the test.
 func joinOwned(t testing.TB, cfg Config) *owner {
+	t.Helper()
+	return joinOwnedSlow(t, cfg, 0)
+}
+
+// joinOwnedSlow is joinOwned with an owner that takes ackDelay to let go of
+// revoked partitions.
+func joinOwnedSlow(t testing.TB, cfg Config, ackDelay time.Duration) *owner {
 	t.Helper()
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = testSession
@@ -92,16 +103,23 @@ func joinOwned(t testing.TB, cfg Config) *owner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &owner{m: m, done: make(chan struct{})}
+	o := &owner{m: m, done: make(chan struct{}), ackDelay: ackDelay}
 	go func() {
 		defer close(o.done)
 		for ch := range m.Changes() {
+			if ch.Revoked != nil {
+				time.Sleep(o.ackDelay)
+			}
 			o.mu.Lock()
 			if ch.Revoked != nil {
 				o.own, o.gen = nil, Gen{ID: -1}
 				o.revs++
+				o.ackedAt = time.Now()
 			} else {
 				o.own, o.gen, o.last = ch.Assigned, ch.Gen, ch
+				if len(ch.Assigned) > 0 && o.assignedAt.IsZero() {
+					o.assignedAt = time.Now()
+				}
 			}
 			o.mu.Unlock()
 			ch.Ack()

@@ -38,8 +38,8 @@ type Config struct {
 	// 10 s.
 	SessionTimeout time.Duration
 	// RebalanceTimeout is how long the coordinator waits for every member
-	// to rejoin during a rebalance; it also bounds how long the member
-	// waits for its owner to acknowledge a revocation. Default 30 s.
+	// to rejoin during a rebalance; the member waits three quarters of it
+	// at most for its owner to acknowledge a revocation. Default 30 s.
 	RebalanceTimeout time.Duration
 	// HeartbeatInterval defaults to a third of SessionTimeout.
 	HeartbeatInterval time.Duration
@@ -63,7 +63,7 @@ type Gen struct {
 // it must give up because the generation ended (Revoked). The owner must
 // call Ack on a revocation once it has stopped using the partitions
 // (checkpointed, committed); the group does not move them before that, or
-// before RebalanceTimeout has passed.
+// before three quarters of RebalanceTimeout have passed.
 type Change struct {
 	Gen
 	Revoked  map[string][]int // topic → partitions no longer owned
@@ -100,8 +100,17 @@ type Member struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 
-	mu  sync.Mutex
-	gen Gen // the current generation; ID -1 between generations
+	mu    sync.Mutex
+	gen   Gen   // the current generation; ID -1 between generations
+	owned []int // partition numbers of the last generation, for a sticky assignment
+}
+
+// ownedNumbers is the partition numbers the member owned in its last
+// generation.
+func (m *Member) ownedNumbers() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.owned)
 }
 
 // Join checks the configuration and that the topics are co-partitioned, and
@@ -137,12 +146,14 @@ func Join(ctx context.Context, cfg Config) (*Member, error) {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("kafka group %s: %w", cfg.GroupID, err)
 	}
+	m := &Member{cfg: cfg, client: client, tr: tr, log: log.With("group", cfg.GroupID),
+		changes: make(chan *Change, 4), closing: make(chan struct{}), gen: Gen{ID: -1}}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                cfg.GroupID,
 		Brokers:           cfg.Brokers,
 		Dialer:            &kafka.Dialer{ClientID: cfg.ClientID, TLS: cfg.TLS, SASLMechanism: cfg.SASL, DialFunc: cfg.Dial, Timeout: 10 * time.Second},
 		Topics:            cfg.Topics,
-		GroupBalancers:    []kafka.GroupBalancer{CoPartitioned{Meta: cfg.Meta}},
+		GroupBalancers:    []kafka.GroupBalancer{CoPartitioned{Meta: cfg.Meta, Owned: m.ownedNumbers}},
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		SessionTimeout:    cfg.SessionTimeout,
 		RebalanceTimeout:  cfg.RebalanceTimeout,
@@ -154,8 +165,7 @@ func Join(ctx context.Context, cfg Config) (*Member, error) {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("kafka group %s: %w", cfg.GroupID, err)
 	}
-	m := &Member{cfg: cfg, cg: cg, client: client, tr: tr, log: log.With("group", cfg.GroupID),
-		changes: make(chan *Change, 4), closing: make(chan struct{}), gen: Gen{ID: -1}}
+	m.cg = cg
 	m.wg.Add(1)
 	go m.run()
 	return m, nil
@@ -219,9 +229,16 @@ func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 	}
 	peers, perr := m.Peers(ctx)
 	m.wg.Add(1) // Close waits for it even if the generation ended already
+	var numbers []int
+	for _, ps := range assigned {
+		numbers = append(numbers, ps...)
+	}
+	numbers = slices.Compact(slices.Sorted(slices.Values(numbers)))
 	gen.Start(func(gctx context.Context) {
 		defer m.wg.Done()
-		m.setGen(g)
+		m.mu.Lock()
+		m.gen, m.owned = g, numbers
+		m.mu.Unlock()
 		select {
 		case m.changes <- &Change{Gen: g, Assigned: assigned, Offsets: offsets, Peers: peers, PeersErr: perr}:
 		case <-gctx.Done():
@@ -236,7 +253,7 @@ func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 		m.setGen(Gen{ID: -1})
 		start := time.Now()
 		rev := &Change{Gen: g, Revoked: assigned, ack: make(chan struct{})}
-		timeout := time.NewTimer(m.cfg.RebalanceTimeout)
+		timeout := time.NewTimer(m.ackWait())
 		defer timeout.Stop()
 		select {
 		case m.changes <- rev:
@@ -251,10 +268,15 @@ func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 			m.log.Info("kafka group: partitions released", "generation", g.ID, "after", time.Since(start))
 		case <-m.closing:
 		case <-timeout.C:
-			m.log.Warn("kafka group: revocation not acknowledged within the rebalance timeout", "generation", g.ID, "timeout", m.cfg.RebalanceTimeout)
+			m.log.Warn("kafka group: revocation not acknowledged in time, rejoining", "generation", g.ID, "waited", m.ackWait())
 		}
 	})
 }
+
+// ackWait is how long the member waits for its owner to acknowledge a
+// revocation: three quarters of the rebalance timeout, so that it still
+// rejoins before the coordinator gives up on it.
+func (m *Member) ackWait() time.Duration { return m.cfg.RebalanceTimeout - m.cfg.RebalanceTimeout/4 }
 
 // Peers reads the group's members and their Meta.
 func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
@@ -268,8 +290,8 @@ func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
 			return nil, fmt.Errorf("kafka group %s: cannot describe the group: %w", m.cfg.GroupID, g.Error)
 		}
 		for _, mem := range g.Members {
-			meta, ok := decodeMeta(mem.MemberMetadata.UserData)
-			peers = append(peers, Peer{MemberID: mem.MemberID, ClientID: mem.ClientID, Host: mem.ClientHost, Meta: meta, Sluice: ok})
+			u, ok := decodeUserData(mem.MemberMetadata.UserData)
+			peers = append(peers, Peer{MemberID: mem.MemberID, ClientID: mem.ClientID, Host: mem.ClientHost, Meta: u.Meta, Sluice: ok})
 		}
 	}
 	slices.SortFunc(peers, func(a, b Peer) int {

@@ -29,19 +29,25 @@ func (m Meta) SharedCheckpoint() bool {
 // not a Sluice process (or an older one).
 var metaMagic = []byte("sluice/1 ")
 
-func (m Meta) encode() []byte {
-	b, _ := json.Marshal(m) // two strings: cannot fail
+// userData is a member's UserData after metaMagic, in JSON.
+type userData struct {
+	Meta
+	Owned []int `json:"owned,omitempty"` // partition numbers of its last generation
+}
+
+func encodeUserData(m Meta, owned []int) []byte {
+	b, _ := json.Marshal(userData{Meta: m, Owned: owned}) // strings and ints: cannot fail
 	return append(bytes.Clone(metaMagic), b...)
 }
 
-// decodeMeta reads a member's UserData; ok is false if it is not a Sluice
-// member's.
-func decodeMeta(b []byte) (m Meta, ok bool) {
+// decodeUserData reads a member's UserData; ok is false if it is not a
+// Sluice member's.
+func decodeUserData(b []byte) (u userData, ok bool) {
 	rest, found := bytes.CutPrefix(b, metaMagic)
-	if !found || json.Unmarshal(rest, &m) != nil {
-		return Meta{}, false
+	if !found || json.Unmarshal(rest, &u) != nil {
+		return userData{}, false
 	}
-	return m, true
+	return u, true
 }
 
 // Peer is a member of the group as DescribeGroups shows it.
