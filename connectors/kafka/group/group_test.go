@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 var twelve = map[string]int32{"clicks": 12}
@@ -193,5 +194,58 @@ func TestStaleGenerationCommitIsRefused(t *testing.T) {
 	a.mu.Unlock()
 	if offs[0] != 6 || offs[7] != 9 || offs[1] != kafka.FirstOffset {
 		t.Errorf("offsets after the rebalance = %v, want 0:6 7:9 and FirstOffset elsewhere", offs)
+	}
+}
+
+func TestJoinRefusedByTheBrokersIsReported(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, "clicks")) // sessions of 6 s at least
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	o := joinOwned(t, Config{Brokers: c.ListenAddrs(), GroupID: "g", Topics: []string{"clicks"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o.mu.Lock()
+		errs := slices.Clone(o.errs)
+		o.mu.Unlock()
+		if len(errs) > 0 {
+			if !errors.Is(errs[0], kafka.InvalidSessionTimeout) || !strings.Contains(errs[0].Error(), "session timeout of 1.2s") {
+				t.Fatalf("error = %v, want InvalidSessionTimeout naming the session timeout", errs[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no error reported for a session timeout the brokers refuse")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	o.Close()
+}
+
+func TestCheckPeersRefusesAnotherJobOrALocalCheckpoint(t *testing.T) {
+	self := Meta{Checkpoint: "s3://ck/job", Fingerprint: "f1"}
+	peer := func(m Meta) Peer { return Peer{MemberID: "other", Host: "/10.0.0.2", Meta: m, Sluice: true} }
+	me := Peer{MemberID: "me", Meta: Meta{Checkpoint: "/var/ck", Fingerprint: "f1"}, Sluice: true}
+	for _, c := range []struct {
+		name  string
+		self  Meta
+		peers []Peer
+		want  string // "" = no error
+	}{
+		{"alone with a local dir", Meta{Checkpoint: "/var/ck", Fingerprint: "f1"}, []Peer{me}, ""},
+		{"same job, shared dir", self, []Peer{peer(self)}, ""},
+		{"another job", self, []Peer{peer(Meta{Checkpoint: "s3://ck/job", Fingerprint: "f2"})}, "runs another job (fingerprint f2, this one is f1)"},
+		{"local dir with others", Meta{Checkpoint: "/var/ck", Fingerprint: "f1"}, []Peer{me, peer(Meta{Checkpoint: "/var/ck", Fingerprint: "f1"})}, "checkpoint dir /var/ck is local"},
+		{"another dir", self, []Peer{peer(Meta{Checkpoint: "s3://ck/other", Fingerprint: "f1"})}, "keeps checkpoints in s3://ck/other"},
+		{"not Sluice", self, []Peer{{MemberID: "x", ClientID: "console-consumer", Host: "/10.0.0.3"}}, "console-consumer at /10.0.0.3) is not a Sluice process"},
+	} {
+		err := CheckPeers("me", c.self, c.peers)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want one saying %q", c.name, err, c.want)
+		}
 	}
 }

@@ -77,6 +77,7 @@ type owner struct {
 	own  map[string][]int
 	last *Change // the last assignment
 	revs int
+	errs []error
 	done chan struct{}
 
 	ackDelay   time.Duration // how long the owner takes to let go of its partitions
@@ -107,6 +108,12 @@ func joinOwnedSlow(t testing.TB, cfg Config, ackDelay time.Duration) *owner {
 	go func() {
 		defer close(o.done)
 		for ch := range m.Changes() {
+			if ch.Err != nil {
+				o.mu.Lock()
+				o.errs = append(o.errs, ch.Err)
+				o.mu.Unlock()
+				continue
+			}
 			if ch.Revoked != nil {
 				time.Sleep(o.ackDelay)
 			}

@@ -76,6 +76,12 @@ type Change struct {
 	// could not be read.
 	Peers    []Peer
 	PeersErr error
+	// Err, when set, is the only field set: the member cannot join the
+	// group and will not until the configuration or the brokers change
+	// (a session timeout the brokers refuse, a member offering another
+	// assignment strategy, an authorization failure). The member keeps
+	// retrying; the owner usually gives up and calls Close.
+	Err error
 
 	ack  chan struct{}
 	once sync.Once
@@ -205,10 +211,41 @@ func (m *Member) run() {
 				return
 			}
 			m.log.Warn("kafka group: cannot join, retrying", "err", err)
+			if fatal(err) {
+				select {
+				case m.changes <- &Change{Err: m.joinError(err)}:
+				case <-m.closing:
+					return
+				}
+			}
 			continue
 		}
 		m.generation(ctx, gen)
 	}
+}
+
+// fatal reports whether a join error will repeat until the configuration or
+// the brokers change.
+func fatal(err error) bool {
+	for _, e := range []error{kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.GroupAuthorizationFailed,
+		kafka.TopicAuthorizationFailed, kafka.SASLAuthenticationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinError explains a fatal join error.
+func (m *Member) joinError(err error) error {
+	switch {
+	case errors.Is(err, kafka.InvalidSessionTimeout):
+		return fmt.Errorf("kafka group %s: the brokers refuse a session timeout of %v (see their group.min.session.timeout.ms and group.max.session.timeout.ms): %w",
+			m.cfg.GroupID, m.cfg.SessionTimeout, err)
+	case errors.Is(err, kafka.InconsistentGroupProtocol):
+		return fmt.Errorf("kafka group %s: the group's members are not all Sluice processes of this job (another consumer uses this group id): %w", m.cfg.GroupID, err)
+	}
+	return fmt.Errorf("kafka group %s: cannot join: %w", m.cfg.GroupID, err)
 }
 
 // generation hands a generation's partitions to the owner and, when it
