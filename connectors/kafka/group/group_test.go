@@ -249,3 +249,29 @@ func TestCheckPeersRefusesAnotherJobOrALocalCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestZombieCannotCommitAfterItsPartitionsMoved(t *testing.T) {
+	addr := startCluster(t, twelve)
+	c := &cable{}
+	zombie := joinOwned(t, Config{Brokers: []string{addr}, GroupID: "g", Topics: []string{"clicks"}, Dial: c.dial})
+	other := joinOwned(t, Config{Brokers: []string{addr}, GroupID: "g", Topics: []string{"clicks"}})
+	settled(t, []*owner{zombie, other}, twelve, 15*time.Second)
+	gen, own := zombie.state()
+	ctx := context.Background()
+	offs := map[string]map[int]int64{"clicks": {own["clicks"][0]: 10}}
+	if err := zombie.m.Commit(ctx, gen, offs); err != nil {
+		t.Fatalf("commit before the pause: %v", err)
+	}
+
+	// The process pauses past its session timeout, its partitions move,
+	// then it resumes and tries to commit what it was doing.
+	c.Cut()
+	settled(t, []*owner{other}, twelve, testSession+2*time.Second)
+	c.Mend()
+	offs["clicks"][own["clicks"][0]] = 99
+	err := zombie.m.Commit(ctx, gen, offs)
+	if !errors.Is(err, kafka.UnknownMemberId) && !errors.Is(err, kafka.IllegalGeneration) {
+		t.Fatalf("zombie commit = %v, want it refused (UnknownMemberId or IllegalGeneration)", err)
+	}
+	t.Logf("zombie commit refused: %v", err)
+}

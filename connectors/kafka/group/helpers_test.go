@@ -59,6 +59,13 @@ func (c *cable) dial(ctx context.Context, network, addr string) (net.Conn, error
 	return conn, err
 }
 
+// Mend lets the member connect again, as a paused process that resumes.
+func (c *cable) Mend() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut, c.conns = false, nil
+}
+
 func (c *cable) Cut() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -360,6 +360,13 @@ func (m *Member) Commit(ctx context.Context, g Gen, offsets map[string]map[int]i
 		}
 	}
 	resp, err := m.client.OffsetCommit(ctx, req)
+	var kerr kafka.Error
+	if err != nil && !errors.As(err, &kerr) && ctx.Err() == nil {
+		// A broken connection (the coordinator moved, the process was
+		// paused): once more on fresh connections.
+		m.tr.CloseIdleConnections()
+		resp, err = m.client.OffsetCommit(ctx, req)
+	}
 	if err != nil {
 		return fmt.Errorf("kafka group %s: cannot commit offsets of generation %d: %w", m.cfg.GroupID, g.ID, err)
 	}
