@@ -251,7 +251,7 @@ func (m *Member) joinError(err error) error {
 // generation hands a generation's partitions to the owner and, when it
 // ends, takes them back. kafka-go waits for the function given to Start
 // before it rejoins, so the group does not move the partitions before the
-// owner acknowledges (or RebalanceTimeout passes).
+// owner acknowledges (or three quarters of RebalanceTimeout pass).
 func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 	g := Gen{ID: gen.ID, MemberID: gen.MemberID}
 	assigned := make(map[string][]int, len(gen.Assignments))
@@ -278,7 +278,9 @@ func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 		m.mu.Unlock()
 		select {
 		case m.changes <- &Change{Gen: g, Assigned: assigned, Offsets: offsets, Peers: peers, PeersErr: perr}:
-		case <-gctx.Done():
+		case <-gctx.Done(): // ended before the owner took it: nothing to revoke
+			m.setGen(Gen{ID: -1})
+			return
 		case <-m.closing:
 			return
 		}
