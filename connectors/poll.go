@@ -3,6 +3,8 @@ package connectors
 import (
 	"context"
 	"time"
+
+	"github.com/sluicehq/sluice/runtime"
 )
 
 // Pacer paces a source that samples at a fixed interval (host metrics, a
@@ -26,8 +28,10 @@ func (p *Pacer) Due(ctx context.Context) (now time.Time, due bool, err error) {
 	}
 	if d := time.Until(p.next); d > 0 {
 		t := time.NewTimer(min(d, MaxWait))
+		start := time.Now()
 		select {
 		case <-t.C:
+			runtime.Waited(ctx, time.Since(start))
 		case <-ctx.Done():
 			t.Stop()
 			return time.Time{}, false, ctx.Err()
@@ -81,11 +85,14 @@ func Receive[T any](ctx context.Context, ch <-chan T, t *time.Timer, wait time.D
 	default:
 	}
 	t.Reset(wait)
+	start := time.Now()
 	select {
 	case v = <-ch:
 		t.Stop()
+		runtime.Waited(ctx, time.Since(start))
 		return v, true, nil
 	case <-t.C:
+		runtime.Waited(ctx, time.Since(start))
 		return v, false, nil
 	case <-ctx.Done():
 		t.Stop()

@@ -219,3 +219,38 @@ func TestBusyTimeSourceWaitingInPollIsIdle(t *testing.T) {
 		t.Errorf("a source waiting in 90 of 100 polls: idle %v, busy %v; want mostly idle", s.Idle, s.Busy)
 	}
 }
+
+// waiter is a source that waits inside Poll and then brings a row, as a
+// source with reader goroutines does, and says so (runtime.Waited).
+type waiter struct{ napper }
+
+func (w *waiter) Poll(ctx context.Context) (*runtime.Batch, int, error) {
+	w.polls++
+	if w.polls > 30 {
+		return nil, 0, io.EOF
+	}
+	start := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	runtime.Waited(ctx, time.Since(start))
+	w.b.Reset()
+	w.b.Cols[0].AppendInt(int64(w.polls))
+	w.b.N = 1
+	return w.b, 0, nil
+}
+
+// TestBusyTimeSourceThatSaysItWaitedIsIdle: the waits a source reports
+// with runtime.Waited are idle time even when the poll brings rows.
+func TestBusyTimeSourceThatSaysItWaitedIsIdle(t *testing.T) {
+	g := runtime.NewGraph("waiting")
+	src := g.AddSource("src", busySchema, 1, func() runtime.Source { return &waiter{} }, runtime.WatermarkStrategy{TimeColumn: -1})
+	_, newSink := rttest.NewCollector(busySchema)
+	g.Connect(src, g.AddOperator("sink", busySchema, 1, 1, newSink), runtime.Forward)
+	set := metrics.NewSet()
+	if err := runtime.Run(context.Background(), g, runtime.Options{Metrics: set}); err != nil {
+		t.Fatal(err)
+	}
+	s := subtaskTimes(t, set, "src", 1)[0]
+	if total := s.Busy + s.Backpressured + s.Idle; s.Idle < total*7/10 || s.Idle > total {
+		t.Errorf("a source that waited in each of its polls: idle %v, busy %v; want mostly idle", s.Idle, s.Busy)
+	}
+}

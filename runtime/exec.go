@@ -867,6 +867,9 @@ func (t *task) afterSavepoint(ctx context.Context) error {
 
 func (t *task) runSource(ctx context.Context) error {
 	root := t.root
+	// Poll's context carries the task's clock, for the waits a source
+	// reports itself (Waited).
+	ctx = context.WithValue(ctx, clockKey{}, t.clock)
 	gen := newWMGenerator(root.spec.Watermarks)
 	if ps, ok := t.source.(PartitionedSource); ok {
 		gen.declare(ps.Partitions(), time.Now().UnixMilli())
@@ -899,11 +902,12 @@ func (t *task) runSource(ctx context.Context) error {
 		// A poll that brings no rows waited for them (a long poll, a
 		// throttle's sleep, a reader's empty fetch): idle time, as the
 		// wait of an operator on its inbox is.
-		polled := time.Now()
+		polled, reported := time.Now(), t.clock.idleSoFar()
 		b, part, err := t.source.Poll(ctx)
 		end := time.Now()
 		if b == nil || b.Len() == 0 {
-			t.clock.addIdle(end.Sub(polled))
+			// What the source did not report as waiting (Waited).
+			t.clock.addIdle(end.Sub(polled) - (t.clock.idleSoFar() - reported))
 		}
 		if err == io.EOF {
 			if err := t.watermark(root, MaxWatermark); err != nil {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -141,8 +142,32 @@ type taskClock struct {
 }
 
 func (c *taskClock) addIdle(d time.Duration) {
-	if c != nil {
+	if c != nil && d > 0 {
 		c.idle.Add(int64(d))
+	}
+}
+
+// idleSoFar is the idle time counted so far.
+func (c *taskClock) idleSoFar() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return time.Duration(c.idle.Load())
+}
+
+// clockKey is the key of the task clock in the context a source's Poll
+// gets.
+type clockKey struct{}
+
+// Waited records that a source spent d inside Poll waiting for input (a
+// long poll, its reader goroutines' next fetch): ctx is the context Poll
+// was given. That time is the subtask's idle time, as an operator's wait
+// on its inbox is, instead of busy time. A poll that returns no rows
+// counts as waiting as a whole; sources whose polls wait and then return
+// rows say how long they waited.
+func Waited(ctx context.Context, d time.Duration) {
+	if c, ok := ctx.Value(clockKey{}).(*taskClock); ok {
+		c.addIdle(d)
 	}
 }
 
