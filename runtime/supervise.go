@@ -24,6 +24,9 @@ type SupervisorOptions struct {
 	// unless FromSavepoint is set, the job starts from the latest complete
 	// checkpoint or savepoint found there.
 	Dir string
+	// Store, when set, keeps the checkpoints instead of Dir (an S3
+	// bucket: see package runtime/cks3).
+	Store CheckpointStore
 	// Interval between checkpoints (must be positive).
 	Interval time.Duration
 	// Retain is how many complete checkpoints are kept (default 3).
@@ -70,13 +73,13 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	if o.Dir == "" {
+	if o.Dir == "" && o.Store == nil {
 		return errors.New("supervise: no checkpoint folder")
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("checkpoint interval %v: want a positive duration", o.Interval)
 	}
-	cp := &CheckpointOptions{Dir: o.Dir, Interval: o.Interval, Retain: o.Retain,
+	cp := &CheckpointOptions{Dir: o.Dir, Store: o.Store, Interval: o.Interval, Retain: o.Retain,
 		AllowNonRestoredState: o.AllowNonRestoredState, AllowDuplicates: o.AllowDuplicates,
 		Log: o.Log, BeforeCommit: o.BeforeCommit}
 	switch {
@@ -89,7 +92,7 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 		}
 		cp.Restore = sp
 	default:
-		latest, warnings, err := LatestCheckpoint(o.Dir)
+		latest, warnings, err := LatestCheckpointIn(cp.storeOf())
 		for _, w := range warnings {
 			logf("warning: %s", w)
 		}
@@ -108,7 +111,7 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 			logf("the job had finished at that %s: publishing what it covers, nothing more to run", kind)
 		}
 	} else {
-		logf("no complete checkpoint in %s: starting from the beginning", o.Dir)
+		logf("no complete checkpoint in %s: starting from the beginning", cp.storeOf().Location(""))
 	}
 
 	jobCtx, cancel := context.WithCancelCause(ctx)
