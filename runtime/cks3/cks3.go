@@ -103,9 +103,12 @@ func Open(ctx context.Context, u string, o Options) (*Store, error) {
 }
 
 // Put implements runtime.CheckpointStore: one PUT, whole or not at all.
+// Multipart uploads are off: one request up to S3's 5 GiB limit for a
+// single PUT (some S3-compatible servers, gofakes3 among them, store the
+// parts of minio-go's signed streaming uploads with their chunk headers).
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	_, err := s.cl.PutObject(ctx, s.bucket, s.root+name, bytes.NewReader(data), int64(len(data)),
-		minio.PutObjectOptions{ContentType: "application/octet-stream"})
+		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
 	if err != nil {
 		return fmt.Errorf("cannot put %s: %w", s.Location(name), err)
 	}
