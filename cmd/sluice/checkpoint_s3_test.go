@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,4 +85,45 @@ func TestCheckpointDirS3Errors(t *testing.T) {
 	f("--from-savepoint: checkpoint s3://ckpt/job/savepoint-000001", "--checkpoint-dir", "s3://ckpt/job", "--checkpoint-s3-endpoint", endpoint,
 		"--from-savepoint", "s3://ckpt/job/savepoint-000001")
 	f("--checkpoint-s3-endpoint needs --checkpoint-dir", "--checkpoint-s3-endpoint", endpoint)
+}
+
+// TestSIGTERMSavepointToS3Resumes: SIGTERM stops a job checkpointing into
+// a bucket with a savepoint there, named as s3://…; a job started with
+// --from-savepoint s3://… and checkpoints under another prefix finishes it,
+// and the output equals an undisturbed run's.
+func TestSIGTERMSavepointToS3Resumes(t *testing.T) {
+	want := undisturbed(t, jobRows)
+	endpoint := fakeS3(t)
+	t.Setenv("SLUICE_S3_ENDPOINT", endpoint)
+	out := t.TempDir()
+	job := checkpointJob(t, out, jobRows)
+	cmd := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", "s3://ckpt/a", "--checkpoint-interval", "1h")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "no complete checkpoint in s3://ckpt/a"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the job did not start within 10 s:\n%s", stderr.String())
+		}
+	}
+	time.Sleep(800 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`savepoint written to (s3://ckpt/a/savepoint-\d+); resume with --from-savepoint (\S+)`).FindStringSubmatch(stderr.String())
+	if m == nil || m[2] != m[1] {
+		t.Fatalf("no savepoint in the bucket reported:\n%s", stderr.String())
+	}
+	if got := committed(t, out); len(got["slow"]) >= len(want["slow"]) {
+		t.Fatalf("at the savepoint %d of %d filtered rows are published: want not all", len(got["slow"]), len(want["slow"]))
+	}
+	run := exec.Command(binary, "run", job, "--parallelism", "2", "--checkpoint-dir", "s3://ckpt/b", "--from-savepoint", m[1])
+	if b, err := run.CombinedOutput(); err != nil || !strings.Contains(string(b), "restoring savepoint") {
+		t.Fatalf("from the savepoint: %v\n%s", err, b)
+	}
+	sameOutput(t, want, committed(t, out), "after a savepoint to S3 and a resume from it")
 }
