@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,7 +33,8 @@ type SupervisorOptions struct {
 	// Retain is how many complete checkpoints are kept (default 3).
 	Retain int
 	// FromSavepoint, when set, is the savepoint or checkpoint folder the job
-	// starts from instead of the latest one in Dir.
+	// starts from instead of the latest one in Dir: a path, or one of
+	// Store's as SavepointError names it (s3://bucket/prefix/savepoint-N).
 	FromSavepoint string
 	// Restore, when set, is the checkpoint the job starts from, already
 	// loaded (see LoadCheckpoint); it wins over FromSavepoint.
@@ -86,7 +88,7 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 	case o.Restore != nil:
 		cp.Restore = o.Restore
 	case o.FromSavepoint != "":
-		sp, err := LoadCheckpoint(o.FromSavepoint)
+		sp, err := loadSavepoint(o.Store, o.FromSavepoint)
 		if err != nil {
 			return err
 		}
@@ -149,4 +151,15 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 		return context.Cause(jobCtx) // the savepoint timed out
 	}
 	return err
+}
+
+// loadSavepoint loads the checkpoint or savepoint at path: a folder, or,
+// when path lies in store (its Location), that store's.
+func loadSavepoint(store CheckpointStore, path string) (*Checkpoint, error) {
+	if store != nil {
+		if rel, ok := strings.CutPrefix(path, store.Location("")+"/"); ok && !strings.Contains(rel, "/") {
+			return LoadCheckpointFrom(store, rel)
+		}
+	}
+	return LoadCheckpoint(path)
 }
