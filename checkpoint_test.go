@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,12 +19,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/operators/process"
 	"github.com/sluicehq/sluice/operators/window"
 	rt "github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/cks3"
 	"github.com/sluicehq/sluice/runtime/state"
 )
 
@@ -352,3 +358,55 @@ func (f passFunc) ProcessRow(_ *process.Ctx, b *rt.Batch, r int, out *process.Em
 }
 
 func (passFunc) OnTimer(*process.Ctx, int64, bool, *process.Emitter) error { return nil }
+
+// TestExecuteWithCheckpointsInABucket: a Go API job keeps its checkpoints
+// in an S3-compatible bucket (CheckpointsIn), stops with a savepoint
+// there, resumes from the bucket, and publishes every row once; then a job
+// with checkpoints under another prefix starts from that savepoint by the
+// path SavepointError gave.
+func TestExecuteWithCheckpointsInABucket(t *testing.T) {
+	const rows = 6000
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/ckpt", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	open := func(u string) rt.CheckpointStore {
+		st, err := cks3.Open(context.Background(), u, cks3.Options{Endpoint: strings.TrimPrefix(srv.URL, "http://")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	out := t.TempDir()
+	stop := make(chan struct{})
+	time.AfterFunc(400*time.Millisecond, func() { close(stop) })
+	err = idJob(t, out, rows, 5000).Execute(context.Background(),
+		sluice.WithCheckpoints("", 100*time.Millisecond, sluice.CheckpointsIn(open("s3://ckpt/ids")), sluice.StopWithSavepoint(stop)))
+	var sp *sluice.SavepointError
+	if !errors.As(err, &sp) || !strings.HasPrefix(sp.Path, "s3://ckpt/ids/savepoint-") {
+		t.Fatalf("Execute: %v, want a stop with a savepoint in the bucket", err)
+	}
+	var log lines
+	if err := idJob(t, out, rows, 0).Execute(context.Background(),
+		sluice.WithCheckpoints("", 100*time.Millisecond, sluice.CheckpointsIn(open("s3://ckpt/ids")), sluice.CheckpointLog(log.logf))); err != nil {
+		t.Fatalf("resume: %v\n%s", err, &log)
+	}
+	if !strings.Contains(log.String(), "restoring savepoint") || !strings.Contains(log.String(), sp.Path) {
+		t.Fatalf("resume log:\n%s\nwant the savepoint %s restored", &log, sp.Path)
+	}
+	everyIDOnce(t, publishedIDs(t, out), rows, "after a savepoint to a bucket and a resume")
+
+	out2 := t.TempDir()
+	err = idJob(t, out2, rows, 0).Execute(context.Background(),
+		sluice.WithCheckpoints("", time.Hour, sluice.CheckpointsIn(open("s3://ckpt/ids")), sluice.FromSavepoint(sp.Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(publishedIDs(t, out2)); n == 0 || n >= rows {
+		t.Fatalf("from the savepoint %d of %d rows published: want those after it", n, rows)
+	}
+}

@@ -91,6 +91,14 @@ func FromSavepoint(path string) CheckpointOption {
 	return func(s *rt.SupervisorOptions) { s.FromSavepoint = path }
 }
 
+// CheckpointsIn keeps the checkpoints in store instead of the folder given
+// to WithCheckpoints (an S3-compatible bucket: cks3.Open of package
+// runtime/cks3). FromSavepoint then also takes a savepoint of store, by the
+// path SavepointError gives.
+func CheckpointsIn(store rt.CheckpointStore) CheckpointOption {
+	return func(s *rt.SupervisorOptions) { s.Store = store }
+}
+
 // RestartAttempts sets how many times a failed job is restarted from its
 // latest checkpoint before Execute returns the failure (default 10).
 func RestartAttempts(n int) CheckpointOption {

@@ -48,6 +48,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type CheckpointOptions struct {
 	// Dir is the folder of the job's checkpoints (created if missing).
 	Dir string
+	// Store, when set, keeps the checkpoints instead of Dir (an S3
+	// bucket: see package runtime/cks3).
+	Store CheckpointStore
 	// Interval between checkpoints; 0 takes none but savepoints and the
 	// one that records the end of a bounded job.
 	Interval time.Duration
@@ -277,6 +280,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		}
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	return decodeCheckpoint(path, data, func() ([]byte, error) { return os.ReadFile(filepath.Join(path, stateName)) })
+}
+
+// decodeCheckpoint verifies the manifest data of the checkpoint at path and
+// the state that readState returns against it.
+func decodeCheckpoint(path string, data []byte, readState func() ([]byte, error)) (*Checkpoint, error) {
 	var m manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: manifest is not readable: %v", path, err)
@@ -290,7 +299,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := m.checkBlobs(); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: manifest is corrupt: %v", path, err)
 	}
-	state, err := os.ReadFile(filepath.Join(path, stateName))
+	state, err := readState()
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -405,6 +414,12 @@ func listCheckpoints(dir, prefix string) ([]int64, error) {
 
 func formatID(id int64) string { return fmt.Sprintf("%06d", id) }
 
+func sortIDs(ids []int64) { slices.Sort(ids) }
+
+func sortBy[T any](s []T, less func(a, b T) bool) {
+	sort.Slice(s, func(i, j int) bool { return less(s[i], s[j]) })
+}
+
 // blob returns the state of (node, subtask), nil when it has none.
 func (c *Checkpoint) blob(node NodeID, subtask int) []byte {
 	id, ok := c.mapping[node]
@@ -482,9 +497,11 @@ func (c *Checkpoint) hasState(id int) bool {
 	return false
 }
 
-// checkpointWriter writes one checkpoint folder.
+// checkpointWriter writes one checkpoint folder: on disk, or (st set) into
+// a CheckpointStore.
 type checkpointWriter struct {
-	dir   string
+	dir   string // where, for messages
+	st    *storeWriter
 	f     *os.File
 	m     manifest
 	size  int64
@@ -492,12 +509,22 @@ type checkpointWriter struct {
 	names map[NodeID]string
 }
 
-func newCheckpointWriter(root string, id int64, savepoint bool, job string, g *Graph) (*checkpointWriter, error) {
-	pfx := checkpointPfx
-	if savepoint {
-		pfx = savepointPfx
+func newCheckpointWriter(opt *CheckpointOptions, id int64, savepoint bool, job string, g *Graph) (*checkpointWriter, error) {
+	m := manifest{Version: manifestV2, ID: id, Job: job, Time: time.Now().UTC(), Savepoint: savepoint}
+	if opt.Store != nil {
+		folder := ckFolder(id, savepoint)
+		ctx, cancel := ckCtx()
+		err := opt.Store.Delete(ctx, folder+"/")
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %d: %w", id, err)
+		}
+		w := &checkpointWriter{dir: opt.Store.Location(folder), st: &storeWriter{s: opt.Store, folder: folder},
+			seen: map[[2]int]bool{}, names: map[NodeID]string{}, m: m}
+		w.addNodes(g)
+		return w, nil
 	}
-	dir := filepath.Join(root, pfx+formatID(id))
+	dir := filepath.Join(opt.Dir, ckFolder(id, savepoint))
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -508,13 +535,16 @@ func newCheckpointWriter(root string, id int64, savepoint bool, job string, g *G
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %d: %w", id, err)
 	}
-	w := &checkpointWriter{dir: dir, f: f, seen: map[[2]int]bool{}, names: map[NodeID]string{},
-		m: manifest{Version: manifestV2, ID: id, Job: job, Time: time.Now().UTC(), Savepoint: savepoint}}
+	w := &checkpointWriter{dir: dir, f: f, seen: map[[2]int]bool{}, names: map[NodeID]string{}, m: m}
+	w.addNodes(g)
+	return w, nil
+}
+
+func (w *checkpointWriter) addNodes(g *Graph) {
 	for _, spec := range g.Nodes {
 		w.m.Nodes = append(w.m.Nodes, manifestNode{ID: int(spec.ID), Name: spec.Name, Parallelism: spec.Parallelism, Source: spec.NewSource != nil})
 		w.names[spec.ID] = spec.Name
 	}
-	return w, nil
 }
 
 // add appends the state of (node, subtask).
@@ -527,7 +557,9 @@ func (w *checkpointWriter) add(node NodeID, subtask int, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	if _, err := w.f.Write(data); err != nil {
+	if w.st != nil {
+		w.st.buf.Write(data)
+	} else if _, err := w.f.Write(data); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
 	}
 	w.m.State = append(w.m.State, blobRef{Node: int(node), Operator: w.names[node], Subtask: subtask, Offset: w.size, Length: int64(len(data)),
@@ -542,10 +574,15 @@ func (w *checkpointWriter) commit(finished bool) error {
 	w.m.Size, w.m.Finished = w.size, finished
 	sum, err := w.m.checksum()
 	if err != nil {
-		w.f.Close()
+		if w.f != nil {
+			w.f.Close()
+		}
 		return err
 	}
 	w.m.Checksum = sum
+	if w.st != nil {
+		return w.st.commitStore(&w.m)
+	}
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
@@ -572,6 +609,10 @@ func (w *checkpointWriter) commit(finished bool) error {
 
 // abort removes a checkpoint that will not complete.
 func (w *checkpointWriter) abort() {
+	if w.st != nil {
+		w.st.abort()
+		return
+	}
 	w.f.Close()
 	os.RemoveAll(w.dir)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -87,8 +86,10 @@ func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel co
 	if opt.Retain <= 0 {
 		opt.Retain = 3
 	}
-	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("checkpoint dir: %w", err)
+	if opt.Store == nil {
+		if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("checkpoint dir: %w", err)
+		}
 	}
 	c := &coordinator{opt: opt, g: g, job: g.Name, barriers: make(chan Barrier), cancel: cancel,
 		wake: make(chan struct{}, 1), final: map[[2]int][]byte{}, quit: make(chan struct{}), done: make(chan struct{}),
@@ -105,16 +106,18 @@ func newCoordinator(opt CheckpointOptions, g *Graph, set *metrics.Set, cancel co
 	if opt.Restore != nil {
 		maxID = opt.Restore.ID
 	}
+	store := opt.storeOf()
+	listing, err := listStore(store)
+	if err != nil {
+		return nil, err
+	}
 	for _, pfx := range []string{checkpointPfx, savepointPfx} {
-		ids, err := listCheckpoints(opt.Dir, pfx)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
+		for _, id := range listing.ids(pfx) {
 			maxID = max(maxID, id)
-			dir := filepath.Join(opt.Dir, pfx+formatID(id))
-			if _, err := os.Stat(filepath.Join(dir, manifestName)); os.IsNotExist(err) {
-				os.RemoveAll(dir)
+			if folder := pfx + formatID(id); !listing[folder] {
+				ctx, cancel := ckCtx()
+				store.Delete(ctx, folder+"/")
+				cancel()
 			}
 		}
 	}
@@ -207,7 +210,7 @@ func (c *coordinator) trigger(savepoint bool) {
 	c.nextID++
 	now := time.Now()
 	c.gauges.begin(id, savepoint, now)
-	w, err := newCheckpointWriter(c.opt.Dir, id, savepoint, c.job, c.g)
+	w, err := newCheckpointWriter(&c.opt, id, savepoint, c.job, c.g)
 	if err != nil {
 		c.logf("checkpoint %d not taken: %v", id, err)
 		c.fail(id, 0, err)
@@ -318,12 +321,21 @@ func (c *coordinator) complete(finished bool) {
 
 // retain removes complete checkpoints beyond the newest Retain.
 func (c *coordinator) retain() {
-	ids, err := listCheckpoints(c.opt.Dir, checkpointPfx)
+	store := c.opt.storeOf()
+	listing, err := listStore(store)
 	if err != nil {
 		return
 	}
+	var ids []int64
+	for _, id := range listing.ids(checkpointPfx) {
+		if listing[ckFolder(id, false)] {
+			ids = append(ids, id)
+		}
+	}
+	ctx, cancel := ckCtx()
+	defer cancel()
 	for i := 0; i < len(ids)-c.opt.Retain; i++ {
-		os.RemoveAll(filepath.Join(c.opt.Dir, checkpointPfx+formatID(ids[i])))
+		store.Delete(ctx, ckFolder(ids[i], false)+"/")
 	}
 }
 
@@ -350,7 +362,7 @@ func (c *coordinator) stop(cause error) {
 	c.nextID++
 	now := time.Now()
 	c.gauges.begin(id, false, now)
-	w, err := newCheckpointWriter(c.opt.Dir, id, false, c.job, c.g)
+	w, err := newCheckpointWriter(&c.opt, id, false, c.job, c.g)
 	if err != nil {
 		c.logf("final checkpoint not taken: %v", err)
 		c.fail(id, 0, err)

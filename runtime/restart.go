@@ -85,7 +85,7 @@ func RunWithRestarts(ctx context.Context, g *Graph, opt Options, r RestartOption
 		case <-t.C:
 		}
 		backoff = min(2*backoff, r.MaxBackoff)
-		latest, warnings, lerr := LatestCheckpoint(opt.Checkpoints.Dir)
+		latest, warnings, lerr := LatestCheckpointIn(opt.Checkpoints.storeOf())
 		for _, w := range warnings {
 			logf("warning: %s", w)
 		}

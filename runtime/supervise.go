@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,12 +25,16 @@ type SupervisorOptions struct {
 	// unless FromSavepoint is set, the job starts from the latest complete
 	// checkpoint or savepoint found there.
 	Dir string
+	// Store, when set, keeps the checkpoints instead of Dir (an S3
+	// bucket: see package runtime/cks3).
+	Store CheckpointStore
 	// Interval between checkpoints (must be positive).
 	Interval time.Duration
 	// Retain is how many complete checkpoints are kept (default 3).
 	Retain int
 	// FromSavepoint, when set, is the savepoint or checkpoint folder the job
-	// starts from instead of the latest one in Dir.
+	// starts from instead of the latest one in Dir: a path, or one of
+	// Store's as SavepointError names it (s3://bucket/prefix/savepoint-N).
 	FromSavepoint string
 	// Restore, when set, is the checkpoint the job starts from, already
 	// loaded (see LoadCheckpoint); it wins over FromSavepoint.
@@ -70,26 +75,26 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	if o.Dir == "" {
+	if o.Dir == "" && o.Store == nil {
 		return errors.New("supervise: no checkpoint folder")
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("checkpoint interval %v: want a positive duration", o.Interval)
 	}
-	cp := &CheckpointOptions{Dir: o.Dir, Interval: o.Interval, Retain: o.Retain,
+	cp := &CheckpointOptions{Dir: o.Dir, Store: o.Store, Interval: o.Interval, Retain: o.Retain,
 		AllowNonRestoredState: o.AllowNonRestoredState, AllowDuplicates: o.AllowDuplicates,
 		Log: o.Log, BeforeCommit: o.BeforeCommit}
 	switch {
 	case o.Restore != nil:
 		cp.Restore = o.Restore
 	case o.FromSavepoint != "":
-		sp, err := LoadCheckpoint(o.FromSavepoint)
+		sp, err := loadSavepoint(o.Store, o.FromSavepoint)
 		if err != nil {
 			return err
 		}
 		cp.Restore = sp
 	default:
-		latest, warnings, err := LatestCheckpoint(o.Dir)
+		latest, warnings, err := LatestCheckpointIn(cp.storeOf())
 		for _, w := range warnings {
 			logf("warning: %s", w)
 		}
@@ -108,7 +113,7 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 			logf("the job had finished at that %s: publishing what it covers, nothing more to run", kind)
 		}
 	} else {
-		logf("no complete checkpoint in %s: starting from the beginning", o.Dir)
+		logf("no complete checkpoint in %s: starting from the beginning", cp.storeOf().Location(""))
 	}
 
 	jobCtx, cancel := context.WithCancelCause(ctx)
@@ -146,4 +151,15 @@ func Supervise(ctx context.Context, g *Graph, opt Options, o SupervisorOptions) 
 		return context.Cause(jobCtx) // the savepoint timed out
 	}
 	return err
+}
+
+// loadSavepoint loads the checkpoint or savepoint at path: a folder, or,
+// when path lies in store (its Location), that store's.
+func loadSavepoint(store CheckpointStore, path string) (*Checkpoint, error) {
+	if store != nil {
+		if rel, ok := strings.CutPrefix(path, store.Location("")+"/"); ok && !strings.Contains(rel, "/") {
+			return LoadCheckpointFrom(store, rel)
+		}
+	}
+	return LoadCheckpoint(path)
 }

@@ -81,14 +81,21 @@ func committed(t *testing.T, out string) map[string][]string {
 // the same checkpoint folder. env adds variables to the first start.
 func runCheckpointedJob(t *testing.T, out string, rows int, kills []time.Duration, env ...string) {
 	t.Helper()
+	runCheckpointedJobIn(t, out, filepath.Join(out, "ck"), nil, rows, kills, env...)
+}
+
+// runCheckpointedJobIn is runCheckpointedJob with its checkpoints in ck (a
+// folder or s3://…) and more flags for every start.
+func runCheckpointedJobIn(t *testing.T, out, ck string, flags []string, rows int, kills []time.Duration, env ...string) {
+	t.Helper()
 	job := checkpointJob(t, out, rows)
 	for attempt := 0; ; attempt++ {
 		bin := binary
 		if len(env) > 0 {
 			bin = faultBinary(t)
 		}
-		cmd := exec.Command(bin, "run", job, "--parallelism", "2",
-			"--checkpoint-dir", filepath.Join(out, "ck"), "--checkpoint-interval", "150ms")
+		cmd := exec.Command(bin, append([]string{"run", job, "--parallelism", "2",
+			"--checkpoint-dir", ck, "--checkpoint-interval", "150ms"}, flags...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		cmd.Stdout = &stderr

@@ -303,7 +303,7 @@ func TestREADMECommandLineMatchesHelp(t *testing.T) {
 	section, _, _ = strings.Cut(section, "\n## ")
 	_, block, _ := strings.Cut(section, "```\n")
 	block, _, _ = strings.Cut(block, "```")
-	flagRe := regexp.MustCompile(`--([a-z][a-z-]*)`)
+	flagRe := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
 	page, seen := "", map[string]bool{}
 	for _, line := range strings.Split(block, "\n") {
 		words := strings.Fields(line)

@@ -30,6 +30,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/store"
 	_ "github.com/sluicehq/sluice/connectors/vehicles"
 	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/cks3"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/sql/catalog"
 	slog "github.com/sluicehq/sluice/store/log"
@@ -117,6 +118,7 @@ type sqlOpts struct {
 	allowNonRestored   *bool
 	allowDuplicates    *bool
 	fromSavepoint      *string
+	checkpointS3       ckS3Flags
 	storeOnCorruption  *string
 
 	statusInterval *time.Duration
@@ -134,13 +136,14 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 		storeListen: fs.String("store-listen", "", "with --store-dir: also serve the embedded store's Kinesis API at this loopback address, e.g. 127.0.0.1:4567"),
 		stateTTL:    fs.String("state-ttl", "", "drop the state of a key not updated for this long (processing time), e.g. '1 h' or 30m: GROUP BY without a window; over the file's SET 'table.exec.state.ttl'"),
 
-		checkpointDir:      fs.String("checkpoint-dir", "", "take checkpoints into this folder, and start from the latest one found there"),
+		checkpointDir:      fs.String("checkpoint-dir", "", "take checkpoints into this folder (or s3://bucket/prefix), and start from the latest one found there"),
 		checkpointInterval: fs.Duration("checkpoint-interval", 10*time.Second, "with --checkpoint-dir: time between checkpoints"),
 		restartAttempts:    fs.Int("restart-attempts", 10, "with --checkpoint-dir: restarts from the latest checkpoint when an operator fails, before giving up"),
 		allowNonRestored:   fs.Bool("allow-non-restored-state", false, "with --checkpoint-dir: start from a checkpoint whose plan differs: operators that do not match start empty"),
 		allowDuplicates: fs.Bool("allow-duplicates", false, "start even when an exactly-once sink has already published output newer than the checkpoint restored "+
 			"(or any output, when there is no checkpoint): that output is published again"),
-		fromSavepoint: fs.String("from-savepoint", "", "with --checkpoint-dir: start from this savepoint (or checkpoint) folder"),
+		fromSavepoint: fs.String("from-savepoint", "", "with --checkpoint-dir: start from this savepoint (or checkpoint) folder, or s3://bucket/prefix/savepoint-N"),
+		checkpointS3:  addCkS3Flags(fs),
 
 		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
 		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
@@ -196,7 +199,8 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 		return usagef("--from-savepoint needs --checkpoint-dir (where the job's next checkpoints go)")
 	}
 	if err := needs(fs, "checkpoint-dir", *o.checkpointDir != "",
-		"checkpoint-interval", "restart-attempts", "allow-non-restored-state"); err != nil {
+		"checkpoint-interval", "restart-attempts", "allow-non-restored-state",
+		"checkpoint-s3-endpoint", "checkpoint-s3-region", "checkpoint-s3-secure"); err != nil {
 		return err
 	}
 	return needs(fs, "store-dir", *o.storeDir != "", "store-listen", "store-on-corruption")
@@ -328,8 +332,15 @@ func runCheckpointed(ctx context.Context, g *runtime.Graph, par int, o sqlOpts, 
 	if err := injectFaults(&sup); err != nil {
 		return err
 	}
+	if cks3.IsURL(sup.Dir) {
+		st, err := o.checkpointS3.open(ctx, sup.Dir)
+		if err != nil {
+			return fmt.Errorf("--checkpoint-dir: %w", err)
+		}
+		sup.Store = st
+	}
 	if *o.fromSavepoint != "" {
-		sp, err := runtime.LoadCheckpoint(*o.fromSavepoint)
+		sp, err := o.checkpointS3.load(ctx, *o.fromSavepoint)
 		if err != nil {
 			return fmt.Errorf("--from-savepoint: %w", err)
 		}
