@@ -262,14 +262,38 @@ type Checkpoint struct {
 	Savepoint bool
 	Finished  bool
 	Time      time.Time
-	nodes     []manifestNode
-	blobs     map[[2]int][]byte // (node, subtask) → state
-	mapping   map[NodeID]int    // the job's operator → the checkpoint's (set by match)
+	// Bytes is the size of its state, and LoadTime how long reading and
+	// verifying it took (sluice_checkpoint_restore_bytes and _seconds).
+	Bytes    int64
+	LoadTime time.Duration
+	nodes    []manifestNode
+	blobs    map[[2]int][]byte // (node, subtask) → state
+	mapping  map[NodeID]int    // the job's operator → the checkpoint's (set by match)
 }
 
 // LoadCheckpoint reads and verifies the checkpoint or savepoint folder at
 // path: its manifest, and every state blob against its checksum.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	return timedLoad(func() (*Checkpoint, error) { return loadCheckpoint(path) })
+}
+
+// timedLoad runs load and records its time and the state's size in the
+// checkpoint it returns.
+func timedLoad(load func() (*Checkpoint, error)) (*Checkpoint, error) {
+	start := time.Now()
+	c, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.LoadTime = time.Since(start)
+	c.Bytes = 0
+	for _, b := range c.blobs {
+		c.Bytes += int64(len(b))
+	}
+	return c, nil
+}
+
+func loadCheckpoint(path string) (*Checkpoint, error) {
 	data, err := os.ReadFile(filepath.Join(path, manifestName))
 	if err != nil {
 		if _, serr := os.Stat(path); serr != nil {

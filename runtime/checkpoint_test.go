@@ -635,3 +635,33 @@ func TestLoadCheckpointOfAMissingFolder(t *testing.T) {
 		t.Fatalf("a folder without a manifest: %v", err)
 	}
 }
+
+// TestRestoreMetrics: a run restored from a checkpoint reports the size of
+// the state it restored and how long reading it took.
+func TestRestoreMetrics(t *testing.T) {
+	dir := t.TempDir()
+	j := newCkJob(4000, 2, -1) // no failure
+	if err := Run(context.Background(), j.g, Options{Parallelism: 2, Metrics: metrics.NewSet(),
+		Checkpoints: &CheckpointOptions{Dir: dir, Interval: 10 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	latest, _, err := LatestCheckpoint(dir)
+	if err != nil || latest == nil {
+		t.Fatalf("latest checkpoint: %v, %v", latest, err)
+	}
+	if latest.Bytes <= 0 || latest.LoadTime <= 0 {
+		t.Fatalf("checkpoint %d: %d bytes read in %v", latest.ID, latest.Bytes, latest.LoadTime)
+	}
+	set := metrics.NewSet()
+	j2 := newCkJob(4000, 2, -1)
+	if err := Run(context.Background(), j2.g, Options{Parallelism: 2, Metrics: set,
+		Checkpoints: &CheckpointOptions{Dir: dir, Interval: 10 * time.Millisecond, Restore: latest}}); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	want := fmt.Sprintf(`sluice_checkpoint_restore_bytes{job="ck"} %d`, latest.Bytes)
+	if !strings.Contains(b.String(), want) || !strings.Contains(b.String(), `sluice_checkpoint_restore_seconds{job="ck"} `) {
+		t.Fatalf("no %s and restore seconds in:\n%s", want, b.String())
+	}
+}

@@ -206,6 +206,10 @@ func LoadCheckpointFrom(s CheckpointStore, folder string) (*Checkpoint, error) {
 	if d, ok := s.(dirStore); ok {
 		return LoadCheckpoint(d.path(folder))
 	}
+	return timedLoad(func() (*Checkpoint, error) { return loadFromStore(s, folder) })
+}
+
+func loadFromStore(s CheckpointStore, folder string) (*Checkpoint, error) {
 	ctx, cancel := ckCtx()
 	defer cancel()
 	path := s.Location(folder)

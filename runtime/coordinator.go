@@ -62,6 +62,32 @@ type checkpointGauges struct {
 	hist   []CheckpointRecord // oldest first, at most checkpointHistory
 }
 
+// restoreFigures are the size and load time of the checkpoint a job's
+// latest run was restored from, shared by every run of the job in a
+// metrics set (see liveValue).
+type restoreFigures struct {
+	mu             sync.Mutex
+	bytes, seconds float64
+}
+
+// restoreGauges returns the restore figures of job in set, registering
+// their gauges the first time.
+func restoreGauges(set *metrics.Set, job string) *restoreFigures {
+	labels := `{job=` + strconv.Quote(job) + `}`
+	return liveValue(set, "restore"+labels, func() *restoreFigures {
+		v := &restoreFigures{}
+		set.GetOrCreateGauge("sluice_checkpoint_restore_bytes"+labels, func() float64 { v.mu.Lock(); defer v.mu.Unlock(); return v.bytes })
+		set.GetOrCreateGauge("sluice_checkpoint_restore_seconds"+labels, func() float64 { v.mu.Lock(); defer v.mu.Unlock(); return v.seconds })
+		return v
+	})
+}
+
+func (v *restoreFigures) set(c *Checkpoint) {
+	v.mu.Lock()
+	v.bytes, v.seconds = float64(c.Bytes), c.LoadTime.Seconds()
+	v.mu.Unlock()
+}
+
 // report is a subtask's state for checkpoint id, or (final) after it
 // finished.
 type report struct {

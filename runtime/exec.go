@@ -170,10 +170,11 @@ func run(ctx context.Context, g *Graph, opt Options) error {
 		if opt.Barriers != nil {
 			return errors.New("runtime: Options.Barriers and Options.Checkpoints are exclusive")
 		}
-		if cp.Restore != nil {
-			if err := cp.Restore.match(g, cp.AllowNonRestoredState, cp.Log); err != nil {
+		if r := cp.Restore; r != nil {
+			if err := r.match(g, cp.AllowNonRestoredState, cp.Log); err != nil {
 				return err
 			}
+			restoreGauges(set, g.Name).set(r)
 		}
 		var err error
 		if coord, err = newCoordinator(*cp, g, set, cancel); err != nil {

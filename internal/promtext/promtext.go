@@ -65,6 +65,8 @@ var sluiceHelp = map[string]string{
 	"sluice_source_offset_lag":                    "Records of a partition (a Kafka topic partition) a source subtask has yet to read: the high watermark minus the next offset.",
 	"sluice_checkpoint_duration_seconds":          "Time from a checkpoint's start to its completion, in seconds.",
 	"sluice_checkpoint_size_bytes":                "Size of the last completed checkpoint, in bytes.",
+	"sluice_checkpoint_restore_bytes":             "Size of the state the job's latest run was restored from, in bytes.",
+	"sluice_checkpoint_restore_seconds":           "Time the job's latest run took to read and verify the checkpoint it was restored from, in seconds.",
 	"sluice_checkpoint_last_completed_id":         "ID of the last completed checkpoint.",
 	"sluice_checkpoint_alignment_seconds":         "Time an operator subtask waited for checkpoint barriers to align, in seconds.",
 	"sluice_checkpoints_completed_total":          "Checkpoints completed.",
