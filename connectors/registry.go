@@ -426,6 +426,25 @@ func ParseSize(s string) (int64, error) {
 	return n << sh, nil
 }
 
+// ParseStartTime reads the start of a generator's row clock: RFC 3339
+// ("2026-01-01T00:00:00Z"), the SQL form Sluice prints ("2026-01-01
+// 00:00:00.000", UTC) or "now" (the wall clock when the job is planned: a
+// generator whose row clock moves as fast as the wall clock then keeps
+// event time up with it), into epoch milliseconds.
+func ParseStartTime(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "now") {
+		return time.Now().UnixMilli(), nil
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return ts.UnixMilli(), nil
+	}
+	if ts, err := time.Parse("2006-01-02 15:04:05.999999999", s); err == nil {
+		return ts.UnixMilli(), nil
+	}
+	return 0, fmt.Errorf("%q is neither 'now' nor a time in RFC 3339 form (e.g. 2026-01-01T00:00:00Z)", s)
+}
+
 // ParseDuration parses Go durations ("1m30s") and Flink's forms ("10 s",
 // "500 ms", "1 min", "2 h", "1 d"); a bare number is milliseconds.
 func ParseDuration(s string) (time.Duration, error) {

@@ -340,7 +340,7 @@ func parseTime(o *connectors.Values, col column, opts map[string]string) (column
 	if key, ok := opts["start"]; ok {
 		startText = o.Raw(key)
 	}
-	start, err := parseTimestamp(startText)
+	start, err := connectors.ParseStartTime(startText)
 	if err != nil {
 		return col, o.Errorf(opts["start"], "%v", err)
 	}
@@ -355,25 +355,6 @@ func parseTime(o *connectors.Values, col column, opts map[string]string) (column
 	col.stepNs = uint64(step)
 	col.maxPast = uint64(maxPast / time.Millisecond)
 	return col, nil
-}
-
-// parseTimestamp reads RFC 3339 ("2026-01-01T00:00:00Z"), the SQL form
-// Sluice prints ("2026-01-01 00:00:00.000", UTC) or "now" (the wall clock
-// when the job is planned: with rows-per-second equal to rows per
-// second of the row clock, event time then keeps up with the wall clock)
-// into epoch milliseconds.
-func parseTimestamp(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if strings.EqualFold(s, "now") {
-		return time.Now().UnixMilli(), nil
-	}
-	if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return ts.UnixMilli(), nil
-	}
-	if ts, err := time.Parse("2006-01-02 15:04:05.999999999", s); err == nil {
-		return ts.UnixMilli(), nil
-	}
-	return 0, fmt.Errorf("%q is neither 'now' nor a time in RFC 3339 form (e.g. %s)", s, defaultStart)
 }
 
 func intRange(t runtime.Type) (int64, int64) {

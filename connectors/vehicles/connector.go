@@ -215,7 +215,7 @@ func parse(t connectors.Table) (*config, error) {
 		return nil, o.Errorf("speed.max", "want a speed above 0 km/h, got %s", o.Raw("speed.max"))
 	}
 	cfg.stopTicks = int64(o.Duration("stop.max") / interval)
-	cfg.start, err = parseTimestamp(o.String("start"))
+	cfg.start, err = connectors.ParseStartTime(o.String("start"))
 	if err != nil {
 		return nil, o.Errorf("start", "%v", err)
 	}
@@ -236,20 +236,4 @@ func parse(t connectors.Table) (*config, error) {
 	}
 	cfg.idWidth = max(4, len(strconv.FormatInt(cfg.n-1, 10)))
 	return cfg, nil
-}
-
-// parseTimestamp reads RFC 3339, the SQL form Sluice prints
-// ("2026-01-01 00:00:00.000", UTC) or "now" into epoch milliseconds.
-func parseTimestamp(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if strings.EqualFold(s, "now") {
-		return time.Now().UnixMilli(), nil
-	}
-	if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return ts.UnixMilli(), nil
-	}
-	if ts, err := time.Parse("2006-01-02 15:04:05.999999999", s); err == nil {
-		return ts.UnixMilli(), nil
-	}
-	return 0, fmt.Errorf("%q is neither 'now' nor a time in RFC 3339 form (e.g. %s)", s, defaultStart)
 }
