@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 
@@ -55,7 +54,7 @@ func loadWeb() {
 				return err
 			}
 			sum := sha256.Sum256(body)
-			webFiles[name] = &webFile{body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, ct: webType(name)}
+			webFiles[name] = &webFile{body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, ct: assets.ContentType(name)}
 			return nil
 		})
 		if err != nil {
@@ -73,20 +72,6 @@ func loadWeb() {
 		}
 		pages = template.Must(template.New("").Funcs(funcs).ParseFS(webFS, "*.html"))
 	})
-}
-
-func webType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	case ".svg":
-		return "image/svg+xml"
-	case ".png":
-		return "image/png"
-	}
-	return "application/octet-stream"
 }
 
 // webHandler serves the console's scripts and styles (mounted at /ui/).

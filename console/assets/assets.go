@@ -116,6 +116,13 @@ func load() *index {
 	return idx
 }
 
+// ContentType is the Content-Type of a file of the console's by its name's
+// extension, from the table the vendored files are served with.
+func ContentType(name string) string {
+	ct, _ := contentType(name)
+	return ct
+}
+
 // contentType returns the Content-Type for a vendored file, from a fixed
 // table rather than the system's MIME database, and whether gzip helps it.
 func contentType(name string) (string, bool) {
