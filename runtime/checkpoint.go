@@ -79,6 +79,14 @@ type CheckpointOptions struct {
 	// durable and before the CheckpointListeners are told (fault-injection
 	// tests crash the process there).
 	BeforeCommit func(id int64)
+	// Confirm, when set, decides whether a checkpoint whose manifest is
+	// durable counts: it is called before the CheckpointListeners are
+	// told (finished: the checkpoint records the end of the job). A task
+	// of a shared job commits there, fenced by its consumer group's
+	// generation. An error means the checkpoint does not count: the
+	// listeners are not told (exactly-once sinks publish nothing of it)
+	// and the run stops with that error.
+	Confirm func(id int64, finished bool) error
 }
 
 // ErrStoppedWithSavepoint is returned by Run when it stopped after taking a

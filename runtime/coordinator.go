@@ -321,6 +321,16 @@ func (c *coordinator) complete(finished bool) {
 		cur.w.abort()
 		return
 	}
+	if c.opt.Confirm != nil {
+		if err := c.opt.Confirm(cur.id, finished); err != nil {
+			err = fmt.Errorf("checkpoint %d does not count: %w", cur.id, err)
+			c.logf("%v", err)
+			c.fail(cur.id, cur.align, err)
+			c.stopped = true
+			c.cancel(err)
+			return
+		}
+	}
 	c.duration.UpdateDuration(cur.started)
 	c.completed.Inc()
 	c.gauges.end(cur.id, cur.w.size, cur.align, "")

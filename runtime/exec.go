@@ -54,6 +54,22 @@ type Options struct {
 	// the cancellation of their context — are left running, and Run's
 	// error includes a *StuckGoroutinesError naming their subtasks.
 	StopTimeout time.Duration
+	// Task, when set, makes the run one task of a job that several
+	// processes share (see TaskInfo): every node runs one subtask, which
+	// its Context, metrics and logs call subtask Task.ID of Task.Count.
+	Task *TaskInfo
+}
+
+// TaskInfo names the task a run is, in a job whose input partitions several
+// processes share (sluice run --cluster kafka): task ID of Count reads
+// partition ID of each input topic, and holds the keyed state of the rows
+// those partitions carry. Each run of a task — by a new owner, after a
+// restart — is a new Attempt.
+type TaskInfo struct {
+	ID, Count int
+	// Attempt names this run of the task uniquely: its checkpoints and
+	// what it writes to repartition topics carry it.
+	Attempt string
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -81,6 +97,7 @@ type node struct {
 	metrics  *OperatorMetrics
 	wm       int64
 	restore  []byte // state to restore after Open (a run restored from a checkpoint)
+	index    int    // the instance's index among the node's (Context.Subtask differs in a task run)
 	opened   bool   // Open succeeded: the operator's state may be sized
 }
 
@@ -153,6 +170,16 @@ func run(ctx context.Context, g *Graph, opt Options) error {
 	}
 	if err := g.validate(opt.Parallelism); err != nil {
 		return err
+	}
+	if tk := opt.Task; tk != nil {
+		if tk.Count <= 0 || tk.ID < 0 || tk.ID >= tk.Count {
+			return fmt.Errorf("runtime: task %d of %d", tk.ID, tk.Count)
+		}
+		for _, n := range g.Nodes {
+			if n.Parallelism != 1 {
+				return fmt.Errorf("runtime: operator %q of a task runs with parallelism %d: a task runs one subtask of each", n.Name, n.Parallelism)
+			}
+		}
 	}
 	set := opt.Metrics
 	if set == nil {
@@ -285,11 +312,15 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set, run opR
 	for _, spec := range g.Nodes {
 		inst[spec.ID] = make([]*node, spec.Parallelism)
 		for i := range inst[spec.ID] {
-			n := &node{spec: spec, wm: MinWatermark}
-			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, int(spec.ID), i)
-			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: i, Parallelism: spec.Parallelism, Metrics: n.metrics, node: n,
-				Checkpointing: opt.Checkpoints != nil, ctx: run.ctx, group: run.group,
-				log: subtaskLogger(base, g.Name, spec.Name, i), set: set}
+			n := &node{spec: spec, wm: MinWatermark, index: i}
+			sub, par := i, spec.Parallelism
+			if opt.Task != nil {
+				sub, par = opt.Task.ID, opt.Task.Count
+			}
+			n.metrics = newOperatorMetrics(set, g.Name, spec.Name, int(spec.ID), sub)
+			n.ctx = &Context{Job: g.Name, Operator: spec.Name, Subtask: sub, Parallelism: par, Metrics: n.metrics, node: n,
+				Checkpointing: opt.Checkpoints != nil, ctx: run.ctx, group: run.group, Task: opt.Task,
+				log: subtaskLogger(base, g.Name, spec.Name, sub), set: set}
 			if cp := opt.Checkpoints; cp != nil && cp.Restore != nil {
 				n.restore = cp.Restore.blob(spec.ID, i)
 			}
@@ -323,7 +354,7 @@ func build(ctx context.Context, g *Graph, opt Options, set *metrics.Set, run opR
 			if cp := opt.Checkpoints; cp != nil {
 				t.restored = cp.Restore
 				t.dupes = dupPolicy{allow: cp.AllowDuplicates, logf: cp.Log}
-				t.align = set.GetOrCreateHistogram(fmt.Sprintf(`sluice_checkpoint_alignment_seconds{job=%q,operator=%q,operator_id="%d",subtask="%d"}`, g.Name, spec.Name, spec.ID, i))
+				t.align = set.GetOrCreateHistogram(fmt.Sprintf(`sluice_checkpoint_alignment_seconds{job=%q,operator=%q,operator_id="%d",subtask="%d"}`, g.Name, spec.Name, spec.ID, n.ctx.Subtask))
 			}
 			if spec.NewSource != nil {
 				t.source = spec.NewSource()
@@ -533,7 +564,13 @@ func (t *task) watermark(n *node, wm int64) (err error) {
 	return nil
 }
 
-func (t *task) broadcast(n *node, m Message) error {
+func (t *task) broadcast(n *node, m Message) (err error) {
+	if l, ok := n.op.(IdleListener); ok && (m.Kind == MsgIdle || m.Kind == MsgActive) {
+		defer recoverInto(n, &err)
+		if err := l.OnIdle(m.Kind == MsgIdle, n.out); err != nil {
+			return wrap(n, err)
+		}
+	}
 	for _, c := range n.children {
 		if err := t.broadcast(c, m); err != nil {
 			return err
@@ -561,7 +598,7 @@ func (t *task) barrier(n *node, b Barrier) (err error) {
 				return wrap(n, fmt.Errorf("checkpoint %d: %w", b.ID, err))
 			}
 		}
-		t.coord.ack(b.ID, n.spec.ID, n.ctx.Subtask, data, t.alignment)
+		t.coord.ack(b.ID, n.spec.ID, n.index, data, t.alignment)
 	}
 	for _, c := range n.children {
 		if err := t.barrier(c, b); err != nil {
@@ -597,7 +634,7 @@ func (t *task) finish(n *node) (err error) {
 				return err
 			}
 		}
-		t.coord.finished(n.spec.ID, n.ctx.Subtask, data)
+		t.coord.finished(n.spec.ID, n.index, data)
 	}
 	for _, c := range n.children {
 		if err := t.finish(c); err != nil {
@@ -876,6 +913,8 @@ func (t *task) runSource(ctx context.Context) error {
 		gen.declare(ps.Partitions(), time.Now().UnixMilli())
 	}
 	_, gen.dynamic = t.source.(DynamicPartitions)
+	explicit, _ := t.source.(WatermarkSource)
+	emitted := MinWatermark
 	idle := false
 	var wait *time.Timer
 	defer func() {
@@ -949,7 +988,24 @@ func (t *task) runSource(ctx context.Context) error {
 				return wrap(root, err)
 			}
 		}
-		wm, advanced, allIdle := gen.current(now)
+		var wm int64
+		var advanced, allIdle bool
+		if explicit != nil {
+			w, idleNow := explicit.Watermark()
+			if advanced = w > emitted; advanced {
+				emitted = w
+			}
+			wm, allIdle = emitted, idleNow
+			if !allIdle && idle {
+				// The source's producers hold back the watermark again.
+				idle = false
+				if err := t.broadcast(root, Message{Kind: MsgActive}); err != nil {
+					return err
+				}
+			}
+		} else {
+			wm, advanced, allIdle = gen.current(now)
+		}
 		if advanced {
 			if err := t.watermark(root, wm); err != nil {
 				return err

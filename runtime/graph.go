@@ -62,6 +62,10 @@ type NodeSpec struct {
 	NewOperator func() Operator
 	NewSource   func() Source
 	Watermarks  WatermarkStrategy
+	// Info is what the layer that built the graph knows of the node (for
+	// a SQL job's sources and sinks: their connectors.Table); the runtime
+	// does not read it.
+	Info any
 }
 
 // EdgeSpec connects port FromPort of From to input ToInput of To.
@@ -71,6 +75,11 @@ type EdgeSpec struct {
 	ToInput  int
 	Part     Partitioning
 	KeyCols  []int // Keyed: the key columns of From's rows
+	// KeyedByInput, on a Keyed edge, says that all rows of one key come
+	// from one partition of the job's input (its topic is keyed by some
+	// of KeyCols): when processes share the input partitions, the edge
+	// needs no repartition.
+	KeyedByInput bool
 }
 
 // Graph is a job: sources, operators and the edges between them.

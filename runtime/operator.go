@@ -123,6 +123,26 @@ type DynamicPartitions interface {
 	PartitionChanges() (started, ended []int)
 }
 
+// WatermarkSource is implemented by sources that know the watermark of
+// what they deliver instead of deriving it from event times (a source
+// reading a repartition topic passes on the watermarks its producers
+// wrote). The runtime asks after every Poll, instead of following
+// NodeSpec.Watermarks: wm is the source subtask's watermark (MinWatermark:
+// none yet; it is never taken back), idle that the subtask holds back
+// nothing now.
+type WatermarkSource interface {
+	Watermark() (wm int64, idle bool)
+}
+
+// IdleListener is implemented by operators that act when their input goes
+// idle (every input lane idle: no upstream subtask holds back the
+// watermark) and active again, such as a sink that passes the state on to
+// another job. OnIdle is called from the subtask's goroutine at each
+// change.
+type IdleListener interface {
+	OnIdle(idle bool, out Output) error
+}
+
 // Snapshotter is implemented by operators whose state must survive a
 // failure. SnapshotState is called from the subtask's goroutine once a
 // checkpoint's barrier has arrived on every input, before the barrier is
@@ -175,6 +195,10 @@ type Context struct {
 	// exactly-once sink then publishes output only when a checkpoint that
 	// covers it completes (CheckpointListener), also at the end of input.
 	Checkpointing bool
+	// Task is set in a run that is one task of a job several processes
+	// share (Options.Task); Subtask and Parallelism are then its ID and
+	// Count.
+	Task *TaskInfo
 
 	task    *task
 	node    *node
