@@ -291,3 +291,51 @@ func (w *storeWriter) abort() {
 	defer cancel()
 	w.s.Delete(ctx, w.folder+"/")
 }
+
+// SubStore returns the part of store s under prefix (a folder name ending
+// in "/", e.g. "task-0003/a1b2/"), as a store of its own: a task of a
+// shared job keeps its checkpoints there.
+func SubStore(s CheckpointStore, prefix string) CheckpointStore {
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	if d, ok := s.(dirStore); ok {
+		return dirStore(d.path(strings.TrimSuffix(prefix, "/")))
+	}
+	if p, ok := s.(prefixStore); ok {
+		return prefixStore{p.s, p.prefix + prefix}
+	}
+	return prefixStore{s, prefix}
+}
+
+// prefixStore is the objects of s whose names begin with prefix.
+type prefixStore struct {
+	s      CheckpointStore
+	prefix string
+}
+
+func (p prefixStore) Put(ctx context.Context, name string, data []byte) error {
+	return p.s.Put(ctx, p.prefix+name, data)
+}
+
+func (p prefixStore) Get(ctx context.Context, name string) ([]byte, error) {
+	return p.s.Get(ctx, p.prefix+name)
+}
+
+func (p prefixStore) List(ctx context.Context, prefix string) ([]string, error) {
+	names, err := p.s.List(ctx, p.prefix+prefix)
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, p.prefix)
+	}
+	return names, err
+}
+
+func (p prefixStore) Delete(ctx context.Context, prefix string) error {
+	return p.s.Delete(ctx, p.prefix+prefix)
+}
+
+func (p prefixStore) Location(name string) string { return p.s.Location(p.prefix + name) }
+
+// CheckpointFolder is the name of checkpoint id's folder in its store
+// (chk-000007), for LoadCheckpointFrom.
+func CheckpointFolder(id int64) string { return ckFolder(id, false) }

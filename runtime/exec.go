@@ -70,6 +70,10 @@ type TaskInfo struct {
 	// Attempt names this run of the task uniquely: its checkpoints and
 	// what it writes to repartition topics carry it.
 	Attempt string
+	// Offsets, when set, is told the read position of each input
+	// partition a source's snapshot holds (the offset of the next record
+	// to read), for the commit that confirms the checkpoint.
+	Offsets func(topic string, partition int, next int64)
 }
 
 // OperatorError is the error a job fails with when one of its operators
@@ -978,7 +982,7 @@ func (t *task) runSource(ctx context.Context) error {
 			root.metrics.RowsIn.Add(b.Len())
 			root.metrics.BatchesIn.Inc()
 			gen.observe(part, b, now)
-			if idle {
+			if idle && explicit == nil {
 				idle = false
 				if err := t.broadcast(root, Message{Kind: MsgActive}); err != nil {
 					return err

@@ -39,6 +39,16 @@ func (s *source) SnapshotPosition() ([]byte, error) {
 			commit[ps.topicPart] = ps.next
 		}
 	}
+	if tk := s.ctx.Task; tk != nil {
+		// A task of a shared job: its owner commits the offsets, fenced
+		// by the group's generation, once the checkpoint counts.
+		if tk.Offsets != nil {
+			for tp, next := range commit {
+				tk.Offsets(tp.topic, tp.part, next)
+			}
+		}
+		return json.Marshal(p)
+	}
 	if s.cfg.group != "" {
 		// One checkpoint is in flight at a time: when a checkpoint
 		// completes, the last snapshot taken is the one it holds.

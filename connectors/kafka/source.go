@@ -136,7 +136,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	}
 	var mine []partitionInfo
 	for _, p := range all {
-		if s.cfg.owner(p.topicPart, ctx.Parallelism) == ctx.Subtask {
+		if s.mine(p.topicPart) {
 			mine = append(mine, p)
 		}
 	}
@@ -149,6 +149,16 @@ func (s *source) Open(ctx *runtime.Context) error {
 		ctx.Go(func(context.Context) error { s.discover(); return nil })
 	}
 	return nil
+}
+
+// mine reports whether the subtask reads tp: its share at its
+// parallelism or, as a task of a job several processes share, partition
+// number Task.ID of every topic (the topics are co-partitioned).
+func (s *source) mine(tp topicPart) bool {
+	if tk := s.ctx.Task; tk != nil {
+		return tp.part == tk.ID
+	}
+	return s.cfg.owner(tp, s.ctx.Parallelism) == s.ctx.Subtask
 }
 
 // id is the watermark partition of tp: the partition number for a single
@@ -423,7 +433,7 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 func (s *source) discovered(parts []partitionInfo) error {
 	var fresh []partitionInfo
 	for _, p := range parts {
-		if _, ok := s.known[p.topicPart]; !ok && s.cfg.owner(p.topicPart, s.ctx.Parallelism) == s.ctx.Subtask {
+		if _, ok := s.known[p.topicPart]; !ok && s.mine(p.topicPart) {
 			fresh = append(fresh, p)
 		}
 	}

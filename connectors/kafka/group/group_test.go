@@ -275,3 +275,30 @@ func TestZombieCannotCommitAfterItsPartitionsMoved(t *testing.T) {
 	}
 	t.Logf("zombie commit refused: %v", err)
 }
+
+func TestCommittedMetadataIsWhatTheLastAcceptedCommitSaid(t *testing.T) {
+	addr := startCluster(t, twelve)
+	a := joinOwned(t, Config{Brokers: []string{addr}, GroupID: "g", Topics: []string{"clicks"}})
+	settled(t, []*owner{a}, twelve, 15*time.Second)
+	old, _ := a.state()
+	ctx := context.Background()
+	if err := a.m.CommitMeta(ctx, old, map[string]map[int]Offset{"clicks": {3: {Offset: 40, Metadata: `{"ck":7}`}}}); err != nil {
+		t.Fatal(err)
+	}
+	b := joinOwned(t, Config{Brokers: []string{addr}, GroupID: "g", Topics: []string{"clicks"}})
+	settled(t, []*owner{a, b}, twelve, 15*time.Second)
+	// The old generation's commit is refused and leaves the metadata as it was.
+	if err := a.m.CommitMeta(ctx, old, map[string]map[int]Offset{"clicks": {3: {Offset: 90, Metadata: `{"ck":8}`}}}); err == nil {
+		t.Fatal("a commit of an ended generation was accepted")
+	}
+	got, err := b.m.Committed(ctx, map[string][]int{"clicks": {3, 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got["clicks"][3]; c.Offset != 40 || c.Metadata != `{"ck":7}` {
+		t.Errorf("partition 3 = %+v, want offset 40 with the first commit's metadata", c)
+	}
+	if c := got["clicks"][4]; c.Offset != -1 || c.Metadata != "" {
+		t.Errorf("partition 4 = %+v, want no commit", c)
+	}
+}

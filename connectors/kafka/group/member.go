@@ -351,6 +351,27 @@ func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
 // kafka.UnknownMemberId, kafka.RebalanceInProgress): a member that lost its
 // partitions cannot move their offsets.
 func (m *Member) Commit(ctx context.Context, g Gen, offsets map[string]map[int]int64) error {
+	with := make(map[string]map[int]Offset, len(offsets))
+	for topic, ps := range offsets {
+		with[topic] = make(map[int]Offset, len(ps))
+		for p, off := range ps {
+			with[topic][p] = Offset{Offset: off}
+		}
+	}
+	return m.CommitMeta(ctx, g, with)
+}
+
+// Offset is a committed offset and the metadata committed with it (Kafka
+// keeps up to offset.metadata.max.bytes of it, 4 KiB by default).
+type Offset struct {
+	Offset   int64
+	Metadata string
+}
+
+// CommitMeta is Commit with metadata beside each offset: a task of a
+// shared job commits where its checkpoint is, so that the commit that the
+// coordinator accepts decides which checkpoint counts.
+func (m *Member) CommitMeta(ctx context.Context, g Gen, offsets map[string]map[int]Offset) error {
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -358,7 +379,7 @@ func (m *Member) Commit(ctx context.Context, g Gen, offsets map[string]map[int]i
 		Topics: make(map[string][]kafka.OffsetCommit, len(offsets))}
 	for topic, ps := range offsets {
 		for p, off := range ps {
-			req.Topics[topic] = append(req.Topics[topic], kafka.OffsetCommit{Partition: p, Offset: off})
+			req.Topics[topic] = append(req.Topics[topic], kafka.OffsetCommit{Partition: p, Offset: off.Offset, Metadata: off.Metadata})
 		}
 	}
 	resp, err := m.client.OffsetCommit(ctx, req)
@@ -380,6 +401,44 @@ func (m *Member) Commit(ctx context.Context, g Gen, offsets map[string]map[int]i
 		}
 	}
 	return nil
+}
+
+// Committed returns the group's committed offsets, with their metadata, of
+// the given partitions (topic → partitions); a partition without a commit
+// has Offset -1 and no metadata.
+func (m *Member) Committed(ctx context.Context, parts map[string][]int) (map[string]map[int]Offset, error) {
+	req := &kafka.OffsetFetchRequest{GroupID: m.cfg.GroupID, Topics: parts}
+	resp, err := m.client.OffsetFetch(ctx, req)
+	var kerr kafka.Error
+	if err != nil && !errors.As(err, &kerr) && ctx.Err() == nil {
+		m.tr.CloseIdleConnections()
+		resp, err = m.client.OffsetFetch(ctx, req)
+	}
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafka group %s: cannot fetch the committed offsets: %w", m.cfg.GroupID, err)
+	}
+	out := make(map[string]map[int]Offset, len(parts))
+	for topic, ps := range parts {
+		out[topic] = make(map[int]Offset, len(ps))
+		for _, p := range ps {
+			out[topic][p] = Offset{Offset: -1}
+		}
+	}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("kafka group %s: committed offset of %s/%d: %w", m.cfg.GroupID, topic, p.Partition, p.Error)
+			}
+			if out[topic] == nil {
+				out[topic] = map[int]Offset{}
+			}
+			out[topic][p.Partition] = Offset{Offset: p.CommittedOffset, Metadata: p.Metadata}
+		}
+	}
+	return out, nil
 }
 
 // Close leaves the group (the others get its partitions at once) and stops.
