@@ -1,0 +1,145 @@
+package repart
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// TestExactlyOnceThroughKilledAndZombieProducers: two producer tasks write
+// a known multiset through the repartition topic; one is killed mid-way
+// and restored as a new attempt, the other loses its task (its checkpoints
+// stop counting) but goes on writing while its successor restores; one
+// consumer is stopped and restored too. The consumers publish every row
+// once, each at the task of its key, their watermarks advance and they
+// end once every producer's end is committed.
+func TestExactlyOnceThroughKilledAndZombieProducers(t *testing.T) {
+	const parts, rows = 2, 4000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-1-repartition", parts)
+	root := t.TempDir()
+	pub := newPublished()
+	interval := 40 * time.Millisecond
+	prod := func() *runtime.Graph { return producerGraph(cfg, rows, 10, time.Millisecond) }
+
+	c0 := runTask(t, consumerGraph(cfg, pub), 0, parts, "c0-a", root, nil, 0, interval)
+	c1 := runTask(t, consumerGraph(cfg, pub), 1, parts, "c1-a", root, nil, 0, interval)
+	p0 := runTask(t, prod(), 0, parts, "p0-a", root, nil, 0, interval)
+	p1 := runTask(t, prod(), 1, parts, "p1-a", root, nil, 0, interval)
+
+	// Producer 1 is killed; its next attempt restores its last checkpoint
+	// that counted.
+	waitCounted(t, p1, 2)
+	p1.cancel()
+	wait(t, p1)
+	p1b := runTask(t, prod(), 1, parts, "p1-b", root, p1, p1.fence(), interval)
+
+	// Producer 0 loses its task: it goes on until its next checkpoint fails
+	// to count, while its successor has restored.
+	waitCounted(t, p0, 3)
+	from := p0.fence()
+	p0b := runTask(t, prod(), 0, parts, "p0-b", root, p0, from, interval)
+	if err := wait(t, p0); err == nil || !strings.Contains(err.Error(), "fenced") {
+		t.Fatalf("the zombie attempt ended with %v, want its fenced checkpoint", err)
+	}
+
+	// Consumer 1 stops mid-way and restores.
+	waitCounted(t, c1, 2)
+	c1.cancel()
+	wait(t, c1)
+	c1b := runTask(t, consumerGraph(cfg, pub), 1, parts, "c1-b", root, c1, c1.fence(), interval)
+
+	for _, a := range []*attempt{p0b, p1b, c0, c1b} {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("attempt %s: %v", a.name, err)
+		}
+	}
+	want := wantRows(parts, rows)
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for task := range parts {
+		got := slices.Clone(pub.rows[task])
+		slices.Sort(got)
+		if !slices.Equal(got, want[task]) {
+			t.Errorf("task %d published %d rows, want %d; %s", task, len(got), len(want[task]), diff(got, want[task]))
+		}
+		wms := pub.wms[task]
+		if len(wms) < 2 || wms[len(wms)-1] != runtime.MaxWatermark || wms[0] >= base+rows {
+			t.Errorf("task %d: watermarks %v: want some before the end, then the end", task, short(wms))
+		}
+	}
+}
+
+// diff names a few rows missing or duplicated.
+func diff(got, want []string) string {
+	count := map[string]int{}
+	for _, r := range want {
+		count[r]++
+	}
+	for _, r := range got {
+		count[r]--
+	}
+	var missing, extra []string
+	for r, n := range count {
+		switch {
+		case n > 0 && len(missing) < 3:
+			missing = append(missing, r)
+		case n < 0 && len(extra) < 3:
+			extra = append(extra, r)
+		}
+	}
+	return fmt.Sprintf("missing e.g. %v, duplicated or foreign e.g. %v", missing, extra)
+}
+
+func short(wms []int64) string {
+	if len(wms) > 6 {
+		return fmt.Sprint(wms[:3], " … ", wms[len(wms)-3:], " (", len(wms), ")")
+	}
+	return fmt.Sprint(wms)
+}
+
+// TestSourceRestoreMidReleaseLosesAndRepeatsNothing: the producers commit
+// everything at their end (one large release per producer); a consumer
+// that checkpoints while passing it on is stopped and restored from its
+// last checkpoint, and publishes every row once.
+func TestSourceRestoreMidReleaseLosesAndRepeatsNothing(t *testing.T) {
+	const parts, rows = 2, 20000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-2-repartition", parts)
+	root := t.TempDir()
+	for p := range parts {
+		a := runTask(t, producerGraph(cfg, rows, 500, 0), p, parts, fmt.Sprint("p", p), root, nil, 0, 0)
+		if err := wait(t, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub := newPublished()
+	pub.slow = 15 * time.Millisecond
+	want := wantRows(parts, rows)
+	c := runTask(t, consumerGraph(cfg, pub), 0, parts, "c0-a", root, nil, 0, 10*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for pub.count(0) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitCounted(t, c, c.countedSoFar()+1)
+	c.cancel()
+	wait(t, c)
+	if n := pub.count(0); n == 0 || n >= len(want[0]) {
+		t.Fatalf("the consumer published %d of %d rows before it stopped: not mid-way", n, len(want[0]))
+	}
+	cb := runTask(t, consumerGraph(cfg, pub), 0, parts, "c0-b", root, c, c.fence(), 10*time.Millisecond)
+	if err := wait(t, cb); err != nil {
+		t.Fatal(err)
+	}
+	pub.mu.Lock()
+	got := slices.Clone(pub.rows[0])
+	pub.mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, want[0]) {
+		t.Fatalf("published %d rows, want %d; %s", len(got), len(want[0]), diff(got, want[0]))
+	}
+}
