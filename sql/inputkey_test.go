@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/kafka"
 	"github.com/sluicehq/sluice/runtime"
@@ -226,5 +228,65 @@ func TestInputKeyOfJoinSides(t *testing.T) {
 		if got := joinKeyedByInput(c.l, c.r, c.lk, c.rk); got != c.want {
 			t.Errorf("%v ⋈ %v on %v = %v: %v, want %v", c.l, c.r, c.lk, c.rk, got, c.want)
 		}
+	}
+}
+
+// TestInputKeyThroughProjectionsMatchesColumnOrigins: over any chain of
+// projections (each output column a column of the previous step, or
+// computed), an edge keyed by some of the last step's columns is keyed
+// by input exactly when, following every column back to the source, the
+// key reaches each column of the source's partition key.
+func TestInputKeyThroughProjectionsMatchesColumnOrigins(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		width := rapid.IntRange(1, 6).Draw(t, "width")
+		cols := rapid.SliceOfNDistinct(rapid.IntRange(0, width-1), 1, width, rapid.ID[int]).Draw(t, "partition key")
+		names := make([]string, len(cols))
+		fields := make([]runtime.Field, width)
+		for i := range fields {
+			fields[i] = runtime.Field{Name: fmt.Sprint("c", i), Type: runtime.BigInt}
+		}
+		for j, c := range cols {
+			names[j] = fields[c].Name
+		}
+		k := inputKeyOf(runtime.NewSchema(fields...), names)
+		origin := make([]int, width) // the source column each column holds, -1: computed
+		for i := range origin {
+			origin[i] = i
+		}
+		for step := range rapid.IntRange(0, 4).Draw(t, "steps") {
+			from := rapid.SliceOfN(rapid.IntRange(-1, len(origin)-1), 1, 6).Draw(t, fmt.Sprint("projection ", step))
+			next := make([]int, len(from))
+			for i, f := range from {
+				next[i] = -1
+				if f >= 0 {
+					next[i] = origin[f]
+				}
+			}
+			k, origin = k.through(from), next
+		}
+		keys := rapid.SliceOfNDistinct(rapid.IntRange(0, len(origin)-1), 0, len(origin), rapid.ID[int]).Draw(t, "edge key")
+		want := true
+		for _, c := range cols {
+			reached := false
+			for _, x := range keys {
+				reached = reached || origin[x] == c
+			}
+			want = want && reached
+		}
+		if got := k.keyedBy(keys); got != want {
+			t.Fatalf("keyed by input: %v, want %v (input key %v, origins %v, edge key %v)", got, want, k, origin, keys)
+		}
+	})
+}
+
+// TestUnknownKeyFieldsColumnIsAnErrorAtTheOption: a source table whose
+// 'key.fields' names a column it does not have fails at the option.
+func TestUnknownKeyFieldsColumnIsAnErrorAtTheOption(t *testing.T) {
+	_, err := Compile("CREATE TABLE k (a BIGINT) WITH ('connector' = 'kafka', 'topic' = 't',\n"+
+		"  'properties.bootstrap.servers' = '127.0.0.1:9', 'key.fields' = 'a, nope');\n"+
+		"CREATE TABLE o WITH ('connector' = 'print');\nINSERT INTO o SELECT a FROM k;\n", Options{Parallelism: 1})
+	const want = `job.sql:2:51: table k: option "key.fields": "nope" is not a column of table k`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
