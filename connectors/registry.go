@@ -145,6 +145,35 @@ func ProducesUpdates(t Table) bool {
 	return ok && u.ProducesUpdates(t)
 }
 
+// KeyedSource is a source connector whose records are partitioned by
+// some of the table's columns: PartitionKey returns those columns of table
+// t, by name as the schema spells them, in the order they make the record
+// key (nil: the partitioning is not known). All rows with equal values of
+// them are in one partition of the source's input — for Kafka, the topic is
+// keyed by them and partitioned by the default partitioner (murmur2 of the
+// key) — so the planner need not repartition rows keyed by a superset of
+// them when processes share the input's partitions
+// (runtime.EdgeSpec.KeyedByInput).
+type KeyedSource interface {
+	Source
+	PartitionKey(t Table) ([]string, error)
+}
+
+// PartitionKey returns the partition key of the source of table t (see
+// KeyedSource): nil for a connector that is not a KeyedSource or does not
+// know it; an error names the option that declares it.
+func PartitionKey(t Table) ([]string, error) {
+	f, ok := Lookup(t.String("connector", ""))
+	if !ok {
+		return nil, nil
+	}
+	k, ok := f.(KeyedSource)
+	if !ok {
+		return nil, nil
+	}
+	return k.PartitionKey(t)
+}
+
 // UpsertSource is an UpdatingSource whose rows are upserts rather than a
 // retract-mode changelog: a +U row is the latest row of its PRIMARY KEY
 // (whether or not the key was seen before), a -D row deletes its key (only

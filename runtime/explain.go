@@ -71,6 +71,9 @@ type PlanInput struct {
 	Chained    bool     `json:"chained"`
 	KeyColumns []string `json:"key_columns,omitempty"` // HASH: the upstream's key columns
 	KeyGroups  int      `json:"key_groups,omitempty"`  // HASH: key groups the keys hash into
+	// KeyedByInput: HASH, whose rows of one key all come from one
+	// partition of the job's input (EdgeSpec.KeyedByInput).
+	KeyedByInput bool `json:"keyed_by_input,omitempty"`
 }
 
 // Physical returns the physical plan of g: its operators in topological
@@ -116,6 +119,7 @@ func (g *Graph) Physical(defaultParallelism int) PhysicalPlan {
 					in.KeyColumns = append(in.KeyColumns, schema.Fields[c].Name)
 				}
 				in.KeyGroups = MaxKeyGroups
+				in.KeyedByInput = e.KeyedByInput
 			}
 			op.Inputs = append(op.Inputs, in)
 		}
@@ -174,6 +178,9 @@ func (p PhysicalPlan) String() string {
 				how = "FORWARD, chained into the same goroutine"
 			case in.KeyGroups > 0:
 				how = fmt.Sprintf("HASH(%s) over %d key groups", strings.Join(in.KeyColumns, ", "), in.KeyGroups)
+				if in.KeyedByInput {
+					how += " (keyed by input)"
+				}
 			}
 			input := ""
 			if op.inputs > 1 {

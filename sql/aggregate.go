@@ -330,7 +330,11 @@ func (p *planner) aggregate(q *query.Query, sel *query.Select, scope *query.Scop
 		return nil, q.Errorf(sel.Node, "%v", err)
 	}
 	id := p.g.AddOperator(name, aggOut, par, 1, newOp)
-	p.g.Connect(pc.id, id, part, keyCols...)
+	if part == runtime.Keyed {
+		p.connectKeyed(pc, id, 0, keyCols)
+	} else {
+		p.g.Connect(pc.id, id, part)
+	}
 	agged := &stream{id: id, schema: aggOut, par: par, timeCol: -1, procCol: -1, updating: updating}
 	// The window's bounds in the output, shifted back by the lag.
 	startOut, endOut := shifted(expr.ColIndex(len(keys)), -lag), shifted(expr.ColIndex(len(keys)+1), -lag)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/operators/join"
-	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/query"
 )
@@ -105,8 +104,7 @@ func (p *planner) join(q *query.Query, node *query.From, cond query.Node, terms 
 		return nil, q.Errorf(cond, "%v", err)
 	}
 	id := p.g.AddOperator("interval join", out, p.o.Parallelism, 2, newOp)
-	p.g.ConnectPort(l.id, 0, id, 0, runtime.Keyed, lk...)
-	p.g.ConnectPort(r.id, 0, id, 1, runtime.Keyed, rk...)
+	p.connectJoin(l, r, id, lk, rk)
 	joined := &stream{id: id, schema: out, par: p.o.Parallelism}
 	joined.setAttrs(intervalAttrs(q, node, l, r, lt, rt, lower, upper))
 	if shift > 0 {

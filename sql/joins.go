@@ -5,7 +5,6 @@ import (
 
 	"github.com/sluicehq/sluice/operators/expr"
 	"github.com/sluicehq/sluice/operators/join"
-	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/query"
 )
@@ -114,8 +113,7 @@ func (p *planner) regularJoin(q *query.Query, node *query.From, cond query.Node,
 		return nil, q.Errorf(cond, "%v", err)
 	}
 	id := p.g.AddOperator(fmt.Sprintf("regular join %s", typ), out, p.o.Parallelism, 2, newOp)
-	p.g.ConnectPort(l.id, 0, id, 0, runtime.Keyed, lk...)
-	p.g.ConnectPort(r.id, 0, id, 1, runtime.Keyed, rk...)
+	p.connectJoin(l, r, id, lk, rk)
 	updating := l.updating || r.updating || typ != join.RegularInner
 	s := &stream{id: id, schema: out, par: p.o.Parallelism, updating: updating}
 	s.setAttrs(dropped(append(l.allAttrs(), r.allAttrs()...), fmt.Sprintf("the regular join at %s drops time attributes", at(q, node))))

@@ -157,7 +157,7 @@ func (p *planner) overSelect(q *query.Query, sel *query.Select, scope *query.Sco
 	}
 	id := p.g.AddOperator("over "+frame.String(), out, par, 1, newOp)
 	if part == runtime.Keyed {
-		p.g.Connect(pc.id, id, part, partCols...)
+		p.connectKeyed(pc, id, 0, partCols)
 	} else {
 		p.g.Connect(pc.id, id, part)
 	}

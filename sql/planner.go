@@ -403,6 +403,10 @@ type stream struct {
 	// keys are the upsert keys of an updating stream (the GROUP BY keys):
 	// all changes of one key go through one subtask when partitioned by them.
 	keys []int
+	// inKey is where the partition key of the job's input sits in the
+	// rows (see inputkey.go): rows keyed by it need no repartition when
+	// processes share the input's partitions. Nil: none known.
+	inKey inputKey
 	// win is set on the output of a window table function: its window
 	// columns, so that GROUP BY window_start, window_end plans a window
 	// aggregation.
@@ -606,8 +610,16 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	if timeCol >= 0 {
 		wm = runtime.WatermarkStrategy{TimeColumn: timeCol, MaxOutOfOrderness: ct.MaxOutOfOrderness, IdleTimeout: idle}
 	}
+	inKey, err := sourceKey(ct, schema)
+	if err != nil {
+		if oe := p.atOption(t.Name, err); oe != nil {
+			return nil, oe
+		}
+		return nil, &query.Error{Pos: q.Pos(ft), Msg: err.Error()}
+	}
 	id := p.g.AddSource(t.Name, schema, par, newSource, wm)
-	s := &stream{id: id, schema: schema, par: par, timeCol: timeCol, procCol: procCol, updating: ct.Updates}
+	p.g.Node(id).Info = ct
+	s := &stream{id: id, schema: schema, par: par, timeCol: timeCol, procCol: procCol, updating: ct.Updates, inKey: inKey}
 	if ct.Updates {
 		for _, k := range t.PrimaryKey {
 			s.keys = append(s.keys, schema.Index(k))
@@ -626,7 +638,8 @@ func (p *planner) source(q *query.Query, ft *query.Table) (*stream, error) {
 	return s, nil
 }
 
-// calcOn adds a filter/projection after s, fused into its subtasks.
+// calcOn adds a filter/projection after s, fused into its subtasks. The
+// columns of s's input key it passes through stay the input key.
 func (p *planner) calcOn(s *stream, name string, where expr.Expr, project []expr.Expr, names []string) (*stream, error) {
 	newOp, out, err := calc.New(s.schema, where, project, names)
 	if err != nil {
@@ -634,7 +647,8 @@ func (p *planner) calcOn(s *stream, name string, where expr.Expr, project []expr
 	}
 	id := p.g.AddOperator(name, out, s.par, 1, newOp)
 	p.g.Connect(s.id, id, runtime.Forward)
-	return &stream{id: id, schema: out, par: s.par, timeCol: -1, procCol: -1, updating: s.updating}, nil
+	return &stream{id: id, schema: out, par: s.par, timeCol: -1, procCol: -1, updating: s.updating,
+		inKey: s.inKey.projected(s.schema, project)}, nil
 }
 
 // body plans a query: its WITH queries are visible to its SELECTs (each
@@ -686,12 +700,12 @@ func (p *planner) unionOf(outs []*stream) (*stream, error) {
 	for _, s := range outs {
 		switch {
 		case s.updating && len(s.keys) > 0:
-			p.g.Connect(s.id, u.id, runtime.Keyed, s.keys...)
+			p.connectKeyed(s, u.id, 0, s.keys)
 		case s.par == u.par:
 			p.g.Connect(s.id, u.id, runtime.Forward)
 		case s.updating:
 			// A row and its later retraction must meet in one subtask.
-			p.g.Connect(s.id, u.id, runtime.Keyed, changelogKeys(s)...)
+			p.connectKeyed(s, u.id, 0, changelogKeys(s))
 		default:
 			p.g.Connect(s.id, u.id, runtime.Rebalance)
 		}
@@ -942,7 +956,8 @@ func (p *planner) windowTVF(q *query.Query, tv *query.TVF, e *env) (*stream, que
 	n := in.schema.Len()
 	isProc := ta.kind == attrProctime
 	tw := &tvfWindow{input: in, start: n, end: n + 1, time: n + 2, timeCol: idx, assigner: w, procTime: isProc, lag: ta.lag}
-	s := &stream{id: id, schema: out, par: in.par, win: tw}
+	// The function appends its columns: the input's keep their places.
+	s := &stream{id: id, schema: out, par: in.par, win: tw, inKey: in.inKey}
 	// window_time is the time attribute of the rows (of the DESCRIPTOR
 	// column's kind); the DESCRIPTOR column and the input's other time
 	// attributes become plain columns, as window_start and window_end are.
@@ -1158,7 +1173,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 			case prev.par == 1:
 				p.g.Connect(s.id, prev.id, runtime.Global)
 			case s.updating:
-				p.g.Connect(s.id, prev.id, runtime.Keyed, changelogKeys(s)...)
+				p.connectKeyed(s, prev.id, 0, changelogKeys(s))
 			default:
 				p.g.Connect(s.id, prev.id, runtime.Rebalance)
 			}
@@ -1178,6 +1193,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 	name := "sink " + ct.Name
 	single := len(final) == 1 && final[0].par == par
 	id := p.g.AddOperator(name, ct.Schema, par, 1, newSink)
+	p.g.Node(id).Info = ct
 	if t != nil {
 		if p.sinks == nil {
 			p.sinks = map[string]sinkNode{}
@@ -1191,7 +1207,7 @@ func (p *planner) sink(q *query.Query, t *catalog.Table, outs []*stream) error {
 		case par == 1:
 			p.g.Connect(s.id, id, runtime.Global)
 		case s.updating:
-			p.g.Connect(s.id, id, runtime.Keyed, changelogKeys(s)...)
+			p.connectKeyed(s, id, 0, changelogKeys(s))
 		default:
 			p.g.Connect(s.id, id, runtime.Rebalance)
 		}

@@ -220,7 +220,7 @@ func (p *planner) fromOf(q *query.Query, f *query.From, e *env, where *[]parser.
 	}
 	id := p.g.AddOperator(name, out, par, 1, newOp)
 	if part == runtime.Keyed {
-		p.g.Connect(in.id, id, part, partCols...)
+		p.connectKeyed(in, id, 0, partCols)
 	} else {
 		p.g.Connect(in.id, id, part)
 	}

@@ -196,8 +196,7 @@ func (p *planner) temporalJoin(q *query.Query, f *query.From, e *env, where *[]p
 	}
 	joined.id = p.g.AddOperator(name, out, joined.par, 2, newOp)
 	joined.schema = out
-	p.g.ConnectPort(probe.id, 0, joined.id, 0, runtime.Keyed, lk...)
-	p.g.ConnectPort(r.id, 0, joined.id, 1, runtime.Keyed, rk...)
+	p.connectJoin(probe, r, joined.id, lk, rk)
 	if len(extra) > 0 { // drop the computed keys
 		var exprs []expr.Expr
 		var names []string

@@ -1,9 +1,6 @@
 package sql
 
-import (
-	"github.com/sluicehq/sluice/operators/normalize"
-	"github.com/sluicehq/sluice/runtime"
-)
+import "github.com/sluicehq/sluice/operators/normalize"
 
 // normalizeUpserts follows an upsert source (connectors.UpsertSource, such
 // as upsert-kafka) with a normalization keyed by its PRIMARY KEY, s.keys:
@@ -21,8 +18,11 @@ func (p *planner) normalizeUpserts(s *stream) (*stream, error) {
 	}
 	par := p.o.Parallelism
 	id := p.g.AddOperator("changelog normalize", out, par, 1, newOp)
-	p.g.Connect(s.id, id, runtime.Keyed, s.keys...)
+	e := p.connectKeyed(s, id, 0, s.keys)
 	n := *s
 	n.id, n.schema, n.par = id, out, par
+	if !e.KeyedByInput { // repartitioned: no longer where the input put them
+		n.inKey = nil
+	}
 	return &n, nil
 }

@@ -123,8 +123,12 @@ func (p *planner) windowJoin(q *query.Query, node *query.From, cond query.Node, 
 		par, part = 1, runtime.Rebalance
 	}
 	id := p.g.AddOperator(fmt.Sprintf("%s %s", name, l.wwin), out, par, 2, newOp)
-	p.g.ConnectPort(l.id, 0, id, 0, part, lk...)
-	p.g.ConnectPort(r.id, 0, id, 1, part, rk...)
+	if part == runtime.Keyed {
+		p.connectJoin(l, r, id, lk, rk)
+	} else {
+		p.g.ConnectPort(l.id, 0, id, 0, part)
+		p.g.ConnectPort(r.id, 0, id, 1, part)
+	}
 	s := &stream{id: id, schema: out, par: par}
 	// The window columns and window_time attributes of a side that is
 	// never padded with NULLs stay so: the rows of a window reach the next

@@ -49,6 +49,14 @@
 // the group's offsets are not what a restored job resumes from. Without
 // checkpoints nothing is committed.
 //
+// 'key.fields' on a source declares the columns the topic's records are
+// keyed by, and partitioned by with Kafka's default partitioner (murmur2 of
+// the key), as a sink with the same 'key.fields' writes them: the source
+// still decodes the values alone (which hold every column, as Flink's
+// 'value.fields-include' = 'ALL'), and the planner learns from it
+// (PartitionKey) that rows with equal values of those columns are in one
+// partition. upsert-kafka topics are partitioned by their PRIMARY KEY.
+//
 // Malformed records, and records whose event time is not sane
 // ('scan.watermark.max-future'), never stop the job unless
 // 'format.fail-on-error' is true (then the job fails naming topic,
@@ -162,7 +170,8 @@ var options = append([]connectors.Option{
 		"or, to read an updating stream, `changelog-json` (`{\"op\":\"+U\",\"row\":{…}}`) or `debezium-json` (Debezium change events)",
 		"json", "csv", "raw", "changelog-json", "debezium-json"),
 	csvDelimiter,
-	{Key: "key.fields", Type: connectors.Columns, Use: connectors.SinkOnly, Doc: "columns whose values make each record's key, separated by commas (absent: no key)"},
+	{Key: "key.fields", Type: connectors.Columns, Doc: "columns whose values make each record's key, separated by commas (absent: no key); " +
+		"on a source, the columns the topic's records are keyed by, and partitioned by with Kafka's default partitioner (the values still hold every column)"},
 	{Key: "key.format", Type: connectors.Enum, Values: []string{"json", "csv", "raw"}, DefaultDoc: "as `format`", Use: connectors.SinkOnly,
 		Doc: "`json`, `csv` or `raw` (one key column)"},
 	{Key: "sink.partitioner", Type: connectors.Enum, Default: "default", Values: []string{"default", "fixed", "round-robin"}, Use: connectors.SinkOnly,
@@ -193,6 +202,27 @@ func (factory) ProducesUpdates(t connectors.Table) bool {
 	f := strings.ToLower(strings.TrimSpace(t.String("format", "json")))
 	return f == "changelog-json" || f == "debezium-json"
 }
+
+// PartitionKey: the columns of 'key.fields', which the topic's records
+// are keyed, and partitioned, by (nil without it).
+func (factory) PartitionKey(t connectors.Table) ([]string, error) {
+	o, err := connectors.Parse(factory{}, t)
+	if err != nil {
+		return nil, err
+	}
+	return columnNames(t.Schema, o.Columns("key.fields")), nil
+}
+
+// columnNames returns the names of columns cols of schema.
+func columnNames(schema *runtime.Schema, cols []int) []string {
+	var out []string
+	for _, c := range cols {
+		out = append(out, schema.Fields[c].Name)
+	}
+	return out
+}
+
+var _ connectors.KeyedSource = factory{}
 
 // Startup modes.
 const (

@@ -76,7 +76,20 @@ func (upsertFactory) AcceptsUpdates(connectors.Table) bool { return true }
 func (upsertFactory) ProducesUpdates(connectors.Table) bool { return true }
 func (upsertFactory) ProducesUpserts(connectors.Table) bool { return true }
 
-var _ connectors.UpsertSource = upsertFactory{}
+// PartitionKey: the PRIMARY KEY, which the records are keyed, and
+// partitioned, by.
+func (upsertFactory) PartitionKey(t connectors.Table) ([]string, error) {
+	c, err := parseUpsertConfig(t, false)
+	if err != nil {
+		return nil, err
+	}
+	return columnNames(t.Schema, c.keyCols), nil
+}
+
+var (
+	_ connectors.UpsertSource = upsertFactory{}
+	_ connectors.KeyedSource  = upsertFactory{}
+)
 
 // parseUpsertConfig checks the options of an upsert-kafka table.
 func parseUpsertConfig(t connectors.Table, sink bool) (*config, error) {
