@@ -143,3 +143,48 @@ func TestSourceRestoreMidReleaseLosesAndRepeatsNothing(t *testing.T) {
 		t.Fatalf("published %d rows, want %d; %s", len(got), len(want[0]), diff(got, want[0]))
 	}
 }
+
+// TestRestoreWritesTheCommitItsOwnerDidNot: a producer dies after its
+// checkpoint counted and before it wrote the COMMIT; its next attempt
+// writes it again when it restores, so the consumer gets every row once
+// (without it, the consumer would wait for that commit forever).
+func TestRestoreWritesTheCommitItsOwnerDidNot(t *testing.T) {
+	const rows = 3000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-6-repartition", 1)
+	root := t.TempDir()
+	pub := newPublished()
+	interval := 30 * time.Millisecond
+	var died int64
+	dieBeforeCommit := func(a *attempt, cp *runtime.CheckpointOptions) {
+		cp.BeforeCommit = func(id int64) {
+			if id >= 2 && died == 0 {
+				died = id
+				a.cancel() // the COMMIT cannot be written any more
+			}
+		}
+	}
+	c := runTask(t, consumerGraph(cfg, pub), 0, 1, "c", root, nil, 0, interval)
+	p := runTask(t, producerGraph(cfg, rows, 10, time.Millisecond), 0, 1, "p-a", root, nil, 0, interval, dieBeforeCommit)
+	wait(t, p)
+	if died == 0 {
+		t.Fatal("the producer ended before its second checkpoint")
+	}
+	if last := p.fence(); last != died {
+		t.Fatalf("the last checkpoint that counted is %d, the producer died at %d", last, died)
+	}
+	pb := runTask(t, producerGraph(cfg, rows, 10, time.Millisecond), 0, 1, "p-b", root, p, died, interval)
+	for _, a := range []*attempt{pb, c} {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+	want := wantRows(1, rows)[0]
+	pub.mu.Lock()
+	got := slices.Clone(pub.rows[0])
+	pub.mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("published %d rows, want %d; %s", len(got), len(want), diff(got, want))
+	}
+}

@@ -224,8 +224,9 @@ func (a *attempt) countedSoFar() int {
 }
 
 // runTask starts a run of g as task id of count, attempt name, restoring
-// checkpoint from of attempt prev (nil: fresh).
-func runTask(t *testing.T, g *runtime.Graph, id, count int, name string, root string, prev *attempt, from int64, interval time.Duration) *attempt {
+// checkpoint from of attempt prev (nil: fresh); hooks may change its
+// checkpoint options.
+func runTask(t *testing.T, g *runtime.Graph, id, count int, name string, root string, prev *attempt, from int64, interval time.Duration, hooks ...func(*attempt, *runtime.CheckpointOptions)) *attempt {
 	t.Helper()
 	a := &attempt{name: name, dir: filepath.Join(root, name), done: make(chan error, 1)}
 	cp := &runtime.CheckpointOptions{Dir: a.dir, Interval: interval, Retain: 1000, Confirm: a.confirm}
@@ -235,6 +236,9 @@ func runTask(t *testing.T, g *runtime.Graph, id, count int, name string, root st
 			t.Fatal(err)
 		}
 		cp.Restore = ck
+	}
+	for _, h := range hooks {
+		h(a, cp)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

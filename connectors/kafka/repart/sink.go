@@ -22,9 +22,12 @@ const (
 	requestBytes = 512 << 10
 	// wmEvery is the shortest time between two WATERMARK records.
 	wmEvery = 100 * time.Millisecond
-	// writeAttempts is how often a produce request is tried.
-	writeAttempts = 5
-	callTimeout   = 30 * time.Second
+	// writeAttempts is how often a produce request of rows is tried;
+	// commitAttempts one of a COMMIT (waits double from 50 ms up to 2 s:
+	// about 15 s in all, as the end of a job has no later checkpoint).
+	writeAttempts  = 5
+	commitAttempts = 10
+	callTimeout    = 30 * time.Second
 )
 
 // sink writes a task's rows to the partitions of their keys (see the
@@ -279,7 +282,7 @@ func (s *sink) write(p int, recs [][]byte) error {
 			size += len(recs[n])
 			n++
 		}
-		if err := s.produce(p, recs[:n]); err != nil {
+		if err := s.produce(p, recs[:n], writeAttempts); err != nil {
 			return fmt.Errorf("repartition %s: kafka topic %q partition %d: cannot write %d records: %w", s.cfg.Table, s.cfg.Topic, p, n, err)
 		}
 		recs = recs[n:]
@@ -287,9 +290,9 @@ func (s *sink) write(p int, recs [][]byte) error {
 	return nil
 }
 
-// produce sends one request, retrying what may mend (a record written
-// twice is dropped downstream by its sequence number).
-func (s *sink) produce(p int, recs [][]byte) error {
+// produce sends one request, trying up to attempts times what may mend (a
+// record written twice is dropped downstream by its sequence number).
+func (s *sink) produce(p int, recs [][]byte, attempts int) error {
 	krecs := make([]kafka.Record, len(recs))
 	now := time.Now()
 	for i, r := range recs {
@@ -315,9 +318,11 @@ func (s *sink) produce(p int, recs [][]byte) error {
 		if err == nil {
 			return nil
 		}
+		// A broker's answer says whether trying again may help; a lost
+		// connection or a timeout may.
 		var ke kafka.Error
-		temporary := errors.As(err, &ke) && ke.Temporary() || errors.Is(err, context.DeadlineExceeded)
-		if !temporary || attempt >= writeAttempts || s.ctx.Ctx().Err() != nil {
+		permanent := errors.As(err, &ke) && !ke.Temporary()
+		if permanent || attempt >= attempts || s.ctx.Ctx().Err() != nil {
 			return err
 		}
 		t := time.NewTimer(backoff)
@@ -327,7 +332,7 @@ func (s *sink) produce(p int, recs [][]byte) error {
 			t.Stop()
 			return err
 		}
-		backoff *= 2
+		backoff = min(2*backoff, 2*time.Second)
 		// Records are read once: build them again.
 		for i, r := range recs {
 			krecs[i] = kafka.Record{Time: now, Value: kafka.NewBytes(r)}
@@ -418,7 +423,7 @@ func (s *sink) writeCommits() error {
 			go func() {
 				defer wg.Done()
 				rec := appendHeader(nil, header{kind: kCommit, producer: s.task, attempt: c.attempt, label: c.n, prev: c.m})
-				if err := s.produce(p, [][]byte{rec}); err != nil {
+				if err := s.produce(p, [][]byte{rec}, commitAttempts); err != nil {
 					errs[p] = fmt.Errorf("partition %d: %w", p, err)
 				}
 			}()
