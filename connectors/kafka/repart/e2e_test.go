@@ -188,3 +188,44 @@ func TestRestoreWritesTheCommitItsOwnerDidNot(t *testing.T) {
 		t.Fatalf("published %d rows, want %d; %s", len(got), len(want), diff(got, want))
 	}
 }
+
+// TestIdleProducerDoesNotHoldBackTheWatermark: one producer task has no
+// rows for a while (idle); the consumers' watermark follows the other
+// producer's instead of waiting for the idle one's end.
+func TestIdleProducerDoesNotHoldBackTheWatermark(t *testing.T) {
+	const parts = 2
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-8-repartition", parts)
+	root := t.TempDir()
+	pub := newPublished()
+	interval := 30 * time.Millisecond
+	wm := runtime.WatermarkStrategy{TimeColumn: 3, IdleTimeout: 50 * time.Millisecond}
+	busy := runtime.NewGraph("producer")
+	src := busy.AddSource("gen", schema, 1, newGen(2000, 10, time.Millisecond), wm)
+	busy.Connect(src, busy.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+	idle := runtime.NewGraph("producer")
+	src = idle.AddSource("gen", schema, 1, func() runtime.Source { return &genSource{hold: time.Second} }, wm)
+	idle.Connect(src, idle.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+	all := []*attempt{
+		runTask(t, consumerGraph(cfg, pub), 0, parts, "c0", root, nil, 0, interval),
+		runTask(t, consumerGraph(cfg, pub), 1, parts, "c1", root, nil, 0, interval),
+		runTask(t, busy, 0, parts, "p0", root, nil, 0, interval),
+		runTask(t, idle, 1, parts, "p1", root, nil, 0, interval),
+	}
+	for _, a := range all {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for task := range parts {
+		moved := false
+		for _, w := range pub.wms[task] {
+			moved = moved || w > base && w < runtime.MaxWatermark
+		}
+		if !moved {
+			t.Errorf("task %d: watermarks %s: none from the busy producer while the other was idle", task, short(pub.wms[task]))
+		}
+	}
+}

@@ -63,6 +63,8 @@ func genRow(p, i int) []runtime.Value {
 type genSource struct {
 	rows, per int
 	every     time.Duration
+	hold      time.Duration // stays open, idle, this long after its rows
+	opened    time.Time
 	task      int
 	next      int
 	b         *runtime.Batch
@@ -75,11 +77,15 @@ func newGen(rows, per int, every time.Duration) func() runtime.Source {
 func (g *genSource) Open(ctx *runtime.Context) error {
 	g.task = ctx.Subtask
 	g.b = runtime.NewBatch(schema)
+	g.opened = time.Now()
 	return nil
 }
 
 func (g *genSource) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if g.next >= g.rows {
+		if time.Since(g.opened) < g.hold {
+			return nil, 0, nil
+		}
 		return nil, 0, io.EOF
 	}
 	if g.every > 0 {
