@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -53,14 +54,21 @@ func TestSourceFailsWhenCommitsLag(t *testing.T) {
 	cfg := testConfig(t, addr, "j-3-repartition", 1)
 	cfg.MaxBuffered = 64 << 10
 	g := producerGraph(cfg, 20000, 1000, 0)
-	if err := runtime.Run(context.Background(), g, runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "p"}}); err != nil {
+	set := metrics.NewSet()
+	if err := runtime.Run(context.Background(), g, runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "p"}, Metrics: set}); err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := rttest.Metric(set, "sluice_repartition_written_bytes_total", "repartition"); n < 64<<10 {
+		t.Errorf("the sink wrote %v bytes, want more than 64 KiB", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := runtime.Run(ctx, consumerGraph(cfg, newPublished()), runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "c"}})
+	err := runtime.Run(ctx, consumerGraph(cfg, newPublished()), runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "c"}, Metrics: set})
 	if err == nil || !strings.Contains(err.Error(), "commits lag") || !strings.Contains(err.Error(), "--checkpoint-interval") {
 		t.Fatalf("got %v, want the commits-lag error", err)
+	}
+	if n, _ := rttest.Metric(set, "sluice_repartition_buffered_bytes", "repartitioned"); n <= 0 {
+		t.Errorf("buffered bytes gauge %v, want above 0", n)
 	}
 }
 

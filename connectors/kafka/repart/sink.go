@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/connectors/kafka/group"
@@ -47,6 +48,7 @@ type sink struct {
 	wmDirty bool
 	wmAt    time.Time // when the last WATERMARK was written
 	timerAt int64
+	written *metrics.Counter // bytes
 
 	// mu guards what the coordinator's goroutine shares with the
 	// subtask's: the commits.
@@ -94,6 +96,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.parts[p] = &outPart{open: runtime.NewBatch(s.cfg.Schema)}
 	}
 	s.wm = runtime.MinWatermark
+	s.written = ctx.JobMetrics().GetOrCreateCounter(fmt.Sprintf(`sluice_repartition_written_bytes_total{job=%q,operator=%q,topic=%q,task="%d"}`, ctx.Job, ctx.Operator, s.cfg.Topic, s.task))
 	return nil
 }
 
@@ -285,6 +288,7 @@ func (s *sink) write(p int, recs [][]byte) error {
 		if err := s.produce(p, recs[:n], writeAttempts); err != nil {
 			return fmt.Errorf("repartition %s: kafka topic %q partition %d: cannot write %d records: %w", s.cfg.Table, s.cfg.Topic, p, n, err)
 		}
+		s.written.Add(size)
 		recs = recs[n:]
 	}
 	return nil

@@ -104,6 +104,9 @@ func (s *source) Open(ctx *runtime.Context) error {
 		if len(p.Released) != s.cfg.Partitions || len(p.WM) != s.cfg.Partitions || len(p.Idle) != s.cfg.Partitions || len(p.Ended) != s.cfg.Partitions {
 			return fmt.Errorf("repartition %s: the checkpoint has %d producers, the job %d tasks", s.cfg.Table, len(p.Released), s.cfg.Partitions)
 		}
+		if pr := p.Progress; pr != nil && (pr.P < 0 || pr.P >= s.cfg.Partitions || pr.Done < 0) {
+			return fmt.Errorf("repartition %s: bad checkpointed progress %+v", s.cfg.Table, *pr)
+		}
 		for i := range s.r.prods {
 			pr := &s.r.prods[i]
 			pr.released, pr.wm, pr.idle, pr.ended = p.Released[i], p.WM[i], p.Idle[i], p.Ended[i]
@@ -115,7 +118,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	s.timer.Stop()
 	s.fetched = make(chan fetched, 4)
 	s.stop = make(chan struct{})
-	s.gauge = ctx.JobMetrics().GetOrCreateGauge(fmt.Sprintf(`sluice_repartition_buffered_bytes{job=%q,topic=%q,task="%d"}`, ctx.Job, s.cfg.Topic, s.part), nil)
+	s.gauge = ctx.JobMetrics().GetOrCreateGauge(fmt.Sprintf(`sluice_repartition_buffered_bytes{job=%q,operator=%q,topic=%q,task="%d"}`, ctx.Job, ctx.Operator, s.cfg.Topic, s.part), nil)
 	from, stop := s.next, s.stop
 	ctx.Go(func(gctx context.Context) error { return s.read(gctx, from, stop) })
 	return nil
@@ -177,6 +180,7 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 			}
 			s.next = rc.offset + 1
 			if s.r.bytes > s.limit {
+				s.gauge.Set(float64(s.r.bytes))
 				return nil, 0, fmt.Errorf("%s: %d bytes wait for commits, more than %d: the upstream tasks' commits lag (a shorter --checkpoint-interval keeps less waiting)", s.where(rc.offset), s.r.bytes, s.limit)
 			}
 			if h.kind == kCommit {
