@@ -229,3 +229,40 @@ func TestIdleProducerDoesNotHoldBackTheWatermark(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskWithBothEndsEnds: each task runs both halves of the repartition
+// (its rows into the topic, its partition out of it), as a job's task
+// does; the bounded job ends — each sink commits its end at the first
+// checkpoint after it finished, while its task's source still waits for
+// the other producers — with every row once.
+func TestTaskWithBothEndsEnds(t *testing.T) {
+	const parts, rows = 2, 3000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-9-repartition", parts)
+	root := t.TempDir()
+	pub := newPublished()
+	var all []*attempt
+	for task := range parts {
+		g := runtime.NewGraph("both")
+		src := g.AddSource("gen", schema, 1, newGen(rows, 50, time.Millisecond), runtime.WatermarkStrategy{TimeColumn: 3})
+		g.Connect(src, g.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+		in := g.AddSource("repartitioned", schema, 1, NewSource(cfg), runtime.NoWatermarks)
+		g.Connect(in, g.AddOperator("publish", schema, 1, 1, pub.newSink), runtime.Forward)
+		all = append(all, runTask(t, g, task, parts, fmt.Sprint("t", task), root, nil, 0, 30*time.Millisecond))
+	}
+	for _, a := range all {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+	want := wantRows(parts, rows)
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for task := range parts {
+		got := slices.Clone(pub.rows[task])
+		slices.Sort(got)
+		if !slices.Equal(got, want[task]) {
+			t.Errorf("task %d published %d rows, want %d; %s", task, len(got), len(want[task]), diff(got, want[task]))
+		}
+	}
+}

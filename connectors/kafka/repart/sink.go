@@ -53,11 +53,10 @@ type sink struct {
 	// mu guards what the coordinator's goroutine shares with the
 	// subtask's: the commits.
 	mu        sync.Mutex
-	prev      int64 // the last checkpoint that counted
-	snapID    int64 // the checkpoint of the last snapshot, and its prev
-	snapPrev  int64
-	snapped   bool
-	unwritten []commitRec // commits that count whose records are not written yet
+	prev      int64          // the last checkpoint that counted
+	snaps     map[int64]bool // checkpoints snapshotted since prev
+	final     bool           // the final snapshot (after Finish) is taken
+	unwritten []commitRec    // commits that count whose records are not written yet
 }
 
 // outPart is what the sink gathers for one partition.
@@ -398,19 +397,46 @@ func decodeSinkState(data []byte) (sinkState, error) {
 func (s *sink) SnapshotState(id int64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.snapID, s.snapPrev, s.snapped = id, s.prev, true
+	if id == runtime.EndCheckpoint {
+		s.final = true
+	} else {
+		if s.snaps == nil {
+			s.snaps = map[int64]bool{}
+		}
+		s.snaps[id] = true
+	}
 	st := sinkState{attempt: s.attempt, n: id, prev: s.prev, unwritten: s.unwritten}
 	return st.encode(), nil
 }
 
 // NotifyCheckpointComplete writes the COMMIT of a checkpoint that counts
-// to every partition (after those not written before).
+// to every partition (after those not written before). A checkpoint the
+// sink took no snapshot of, once it has finished, holds its final state:
+// it commits the end (checkpoints go on while other parts of the task
+// run, and the downstream half of a repartition in the same task waits
+// for every producer's end).
 func (s *sink) NotifyCheckpointComplete(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.snapped && s.snapID == id && id > s.prev {
-		s.unwritten = append(s.unwritten, commitRec{attempt: s.attempt, n: id, m: s.snapPrev})
-		s.prev = id
+	n := int64(0)
+	switch {
+	case id <= s.prev:
+	case s.snaps[id]:
+		n = id
+	case s.final || id == runtime.EndCheckpoint:
+		n = runtime.EndCheckpoint
+	}
+	if n > s.prev {
+		// Chained to the last commit, which may be newer than the one
+		// the snapshot saw (the final snapshot can be taken while a
+		// checkpoint is in flight).
+		s.unwritten = append(s.unwritten, commitRec{attempt: s.attempt, n: n, m: s.prev})
+		s.prev = n
+		for k := range s.snaps {
+			if k <= n {
+				delete(s.snaps, k)
+			}
+		}
 	}
 	return s.writeCommits()
 }

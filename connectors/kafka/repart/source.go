@@ -62,6 +62,7 @@ type source struct {
 type position struct {
 	Offset   int64     `json:"offset"`
 	Released []int64   `json:"released"`
+	Last     []string  `json:"last"` // the attempt of each producer's last release
 	WM       []int64   `json:"wm"`
 	Idle     []bool    `json:"idle"`
 	Ended    []bool    `json:"ended"`
@@ -101,7 +102,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.limit = DefaultMaxBuffered
 	}
 	if p := s.pos; p != nil {
-		if len(p.Released) != s.cfg.Partitions || len(p.WM) != s.cfg.Partitions || len(p.Idle) != s.cfg.Partitions || len(p.Ended) != s.cfg.Partitions {
+		if len(p.Released) != s.cfg.Partitions || len(p.Last) != s.cfg.Partitions || len(p.WM) != s.cfg.Partitions || len(p.Idle) != s.cfg.Partitions || len(p.Ended) != s.cfg.Partitions {
 			return fmt.Errorf("repartition %s: the checkpoint has %d producers, the job %d tasks", s.cfg.Table, len(p.Released), s.cfg.Partitions)
 		}
 		if pr := p.Progress; pr != nil && (pr.P < 0 || pr.P >= s.cfg.Partitions || pr.Done < 0) {
@@ -109,7 +110,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 		}
 		for i := range s.r.prods {
 			pr := &s.r.prods[i]
-			pr.released, pr.wm, pr.idle, pr.ended = p.Released[i], p.WM[i], p.Idle[i], p.Ended[i]
+			pr.released, pr.last, pr.wm, pr.idle, pr.ended = p.Released[i], p.Last[i], p.WM[i], p.Idle[i], p.Ended[i]
 		}
 		s.next, s.skip = p.Offset, p.Progress
 	}
@@ -225,15 +226,15 @@ func (s *source) Watermark() (int64, bool) { return s.r.watermark() }
 // producers' marks, as of the rows passed on so far.
 func (s *source) SnapshotPosition() ([]byte, error) {
 	n := len(s.r.prods)
-	p := position{Offset: s.next, Released: make([]int64, n), WM: make([]int64, n), Idle: make([]bool, n), Ended: make([]bool, n)}
+	p := position{Offset: s.next, Released: make([]int64, n), Last: make([]string, n), WM: make([]int64, n), Idle: make([]bool, n), Ended: make([]bool, n)}
 	if o := s.r.minOffset(); o >= 0 && o < p.Offset {
 		p.Offset = o
 	}
 	for i, pr := range s.r.prods {
-		p.Released[i], p.WM[i], p.Idle[i], p.Ended[i] = pr.released, pr.wm, pr.idle, pr.ended
+		p.Released[i], p.Last[i], p.WM[i], p.Idle[i], p.Ended[i] = pr.released, pr.last, pr.wm, pr.idle, pr.ended
 	}
 	if c := s.cur; c != nil {
-		p.Released[c.p] = c.m
+		p.Released[c.p], p.Last[c.p] = c.prevReleased, c.prevLast
 		p.Offset = min(p.Offset, c.offset)
 		for _, it := range c.items {
 			p.Offset = min(p.Offset, it.offset)
