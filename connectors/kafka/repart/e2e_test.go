@@ -239,26 +239,71 @@ func TestTaskWithBothEndsEnds(t *testing.T) {
 	const parts, rows = 2, 3000
 	addr := startCluster(t)
 	cfg := testConfig(t, addr, "job-9-repartition", parts)
-	root := t.TempDir()
 	pub := newPublished()
+	runBothEnds(t, cfg, pub, rows, false)
+	checkPublished(t, pub, wantRows(parts, rows))
+}
+
+// TestTaskRestoredAfterItsSinkFinished: task 0's rows are all written and
+// its sink has finished while its source still waits for task 1; task 0
+// is killed then and restored from its last checkpoint that counted
+// (which holds its sink's end): every row arrives once.
+func TestTaskRestoredAfterItsSinkFinished(t *testing.T) {
+	const parts, rows = 2, 3000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-10-repartition", parts)
+	pub := newPublished()
+	runBothEnds(t, cfg, pub, rows, true)
+	checkPublished(t, pub, wantRows(parts, rows))
+}
+
+// bothEnds is a task's graph with both halves of the repartition; the
+// rows of task 0 come at once, those of task 1 over about a second.
+func bothEnds(cfg Config, pub *published, rows int) *runtime.Graph {
+	g := runtime.NewGraph("both")
+	src := g.AddSource("gen", schema, 1, func() runtime.Source {
+		return &genSource{rows: rows, per: 50, every: time.Millisecond, slowTask: 1, slowEvery: 15 * time.Millisecond}
+	}, runtime.WatermarkStrategy{TimeColumn: 3})
+	g.Connect(src, g.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+	in := g.AddSource("repartitioned", schema, 1, NewSource(cfg), runtime.NoWatermarks)
+	g.Connect(in, g.AddOperator("publish", schema, 1, 1, pub.newSink), runtime.Forward)
+	return g
+}
+
+func runBothEnds(t *testing.T, cfg Config, pub *published, rows int, kill bool) {
+	root := t.TempDir()
+	interval := 30 * time.Millisecond
 	var all []*attempt
-	for task := range parts {
-		g := runtime.NewGraph("both")
-		src := g.AddSource("gen", schema, 1, newGen(rows, 50, time.Millisecond), runtime.WatermarkStrategy{TimeColumn: 3})
-		g.Connect(src, g.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
-		in := g.AddSource("repartitioned", schema, 1, NewSource(cfg), runtime.NoWatermarks)
-		g.Connect(in, g.AddOperator("publish", schema, 1, 1, pub.newSink), runtime.Forward)
-		all = append(all, runTask(t, g, task, parts, fmt.Sprint("t", task), root, nil, 0, 30*time.Millisecond))
+	for task := range cfg.Partitions {
+		all = append(all, runTask(t, bothEnds(cfg, pub, rows), task, cfg.Partitions, fmt.Sprint("t", task), root, nil, 0, interval))
+	}
+	if kill {
+		// Task 0 wrote its rows within ~60 ms: after 8 checkpoints its
+		// sink has finished, and task 1 goes on for most of a second.
+		a := all[0]
+		waitCounted(t, a, 8)
+		a.cancel()
+		wait(t, a)
+		select {
+		case err := <-all[1].done:
+			t.Fatalf("task 1 ended (%v) before task 0 was killed", err)
+		default:
+		}
+		all[0] = runTask(t, bothEnds(cfg, pub, rows), 0, cfg.Partitions, "t0-b", root, a, a.fence(), interval)
 	}
 	for _, a := range all {
 		if err := wait(t, a); err != nil {
 			t.Fatalf("%s: %v", a.name, err)
 		}
 	}
-	want := wantRows(parts, rows)
+}
+
+// checkPublished compares what each task published with want.
+func checkPublished(t *testing.T, pub *published, want map[int][]string) {
+	t.Helper()
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
-	for task := range parts {
+	for task := range want {
 		got := slices.Clone(pub.rows[task])
 		slices.Sort(got)
 		if !slices.Equal(got, want[task]) {

@@ -64,6 +64,8 @@ type genSource struct {
 	rows, per int
 	every     time.Duration
 	hold      time.Duration // stays open, idle, this long after its rows
+	slowTask  int           // with slowEvery set, this task pauses that long instead of every
+	slowEvery time.Duration
 	opened    time.Time
 	task      int
 	next      int
@@ -88,7 +90,10 @@ func (g *genSource) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		}
 		return nil, 0, io.EOF
 	}
-	if g.every > 0 {
+	switch {
+	case g.slowEvery > 0 && g.task == g.slowTask:
+		time.Sleep(g.slowEvery)
+	case g.every > 0:
 		time.Sleep(g.every)
 	}
 	g.b.Reset()

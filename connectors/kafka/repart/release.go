@@ -83,8 +83,8 @@ func (r *releaser) add(h header, body []byte, offset int64) error {
 		return nil // written twice (a produce retried)
 	}
 	pr.nextSeq[h.attempt] = h.seq + 1
-	if h.label < pr.released {
-		return nil
+	if h.label < pr.released || pr.released == runtime.EndCheckpoint {
+		return nil // released, or never will be (all is, up to the end)
 	}
 	pr.bufs[h.attempt] = append(pr.bufs[h.attempt], item{kind: h.kind, label: h.label, wm: h.wm, body: body, offset: offset})
 	r.bytes += int64(len(body)) + itemOverhead

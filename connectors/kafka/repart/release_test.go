@@ -152,9 +152,15 @@ func TestReleaseWatermarksIdlenessAndEnd(t *testing.T) {
 	if r.ended() {
 		t.Fatal("producer 1 has not ended")
 	}
-	_, _, r = feed(t, 2, append(evs, end(1, "x", 2), commit(1, "x", runtime.EndCheckpoint, 2)))
+	_, _, r = feed(t, 2, append(evs, end(1, "x", 2), commit(1, "x", runtime.EndCheckpoint, 2),
+		// An attempt restored from the checkpoint that holds the end
+		// finishes again: nothing of it is kept.
+		end(1, "y", runtime.EndCheckpoint), wmark(1, "y", runtime.EndCheckpoint, runtime.MaxWatermark)))
 	if !r.ended() {
 		t.Fatal("both producers' ends released: not ended")
+	}
+	if r.bytes != 0 || r.minOffset() >= 0 {
+		t.Fatalf("after the end, %d bytes kept from offset %d", r.bytes, r.minOffset())
 	}
 }
 
