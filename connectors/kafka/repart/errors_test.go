@@ -119,3 +119,26 @@ func TestGlobalEdgeSendsEveryRowToTaskZero(t *testing.T) {
 		t.Fatalf("task 0 published %d rows, task 1 %d; want %d and 0", n0, n1, parts*rows)
 	}
 }
+
+// TestSourceSaysWhenRecordsItNeedsAreGone: a source restored at an offset
+// the topic no longer holds fails, naming the offset and the retention.
+func TestSourceSaysWhenRecordsItNeedsAreGone(t *testing.T) {
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "j-11-repartition", 1)
+	g := runtime.NewGraph("consumer")
+	src := g.AddSource("repartitioned", schema, 1, func() runtime.Source {
+		s := NewSource(cfg)()
+		pos := `{"offset":1000,"released":[0],"last":[""],"wm":[0],"idle":[false],"ended":[false]}`
+		if err := s.(runtime.CheckpointedSource).RestorePositions([][]byte{[]byte(pos)}); err != nil {
+			t.Error(err)
+		}
+		return s
+	}, runtime.NoWatermarks)
+	g.Connect(src, g.AddOperator("publish", schema, 1, 1, newPublished().newSink), runtime.Forward)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := runtime.Run(ctx, g, runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "c"}})
+	if err == nil || !strings.Contains(err.Error(), "from offset 1000 on") || !strings.Contains(err.Error(), "retention") {
+		t.Fatalf("got %v", err)
+	}
+}

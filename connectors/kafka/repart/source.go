@@ -325,6 +325,10 @@ func (s *source) read(ctx context.Context, next int64, stop <-chan struct{}) err
 			if ctx.Err() != nil {
 				return nil
 			}
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				send(fetched{err: fmt.Errorf("repartition %s: kafka topic %q partition %d: the records from offset %d on, which the task still needs, are no longer in the topic (its retention is too short): %w", s.cfg.Table, s.cfg.Topic, s.part, next, err)})
+				return nil
+			}
 			failures++
 			if failures >= maxReadFailures {
 				send(fetched{err: fmt.Errorf("repartition %s: kafka topic %q partition %d: %d fetches failed in a row, the last: %w", s.cfg.Table, s.cfg.Topic, s.part, failures, err)})
