@@ -258,11 +258,11 @@ func TestTaskRestoredAfterItsSinkFinished(t *testing.T) {
 }
 
 // bothEnds is a task's graph with both halves of the repartition; the
-// rows of task 0 come at once, those of task 1 over about a second.
+// rows of task 0 come at once, those of task 1 over about two seconds.
 func bothEnds(cfg Config, pub *published, rows int) *runtime.Graph {
 	g := runtime.NewGraph("both")
 	src := g.AddSource("gen", schema, 1, func() runtime.Source {
-		return &genSource{rows: rows, per: 50, every: time.Millisecond, slowTask: 1, slowEvery: 15 * time.Millisecond}
+		return &genSource{rows: rows, per: 50, every: time.Millisecond, slowTask: 1, slowEvery: 30 * time.Millisecond}
 	}, runtime.WatermarkStrategy{TimeColumn: 3})
 	g.Connect(src, g.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
 	in := g.AddSource("repartitioned", schema, 1, NewSource(cfg), runtime.NoWatermarks)
