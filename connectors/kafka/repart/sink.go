@@ -23,12 +23,18 @@ const (
 	requestBytes = 512 << 10
 	// wmEvery is the shortest time between two WATERMARK records.
 	wmEvery = 100 * time.Millisecond
-	// writeAttempts is how often a produce request of rows is tried;
-	// commitAttempts one of a COMMIT (waits double from 50 ms up to 2 s:
-	// about 15 s in all, as the end of a job has no later checkpoint).
-	writeAttempts  = 5
-	commitAttempts = 10
-	callTimeout    = 30 * time.Second
+	// writeAttempts is how often a produce request of rows is tried.
+	writeAttempts = 5
+	callTimeout   = 30 * time.Second
+)
+
+var (
+	// commitAttempts is how often a COMMIT is tried at once (waits double
+	// from 50 ms up to 2 s: about 15 s in all, as the end of a job has no
+	// later checkpoint); commitRetryEvery how often commits that failed
+	// are tried again while the task runs.
+	commitAttempts   = 10
+	commitRetryEvery = time.Second
 )
 
 // sink writes a task's rows to the partitions of their keys (see the
@@ -57,6 +63,8 @@ type sink struct {
 	snaps     map[int64]bool // checkpoints snapshotted since prev
 	final     bool           // the final snapshot (after Finish) is taken
 	unwritten []commitRec    // commits that count whose records are not written yet
+
+	stop chan struct{} // closed by Close: stops retryCommits
 }
 
 // outPart is what the sink gathers for one partition.
@@ -95,6 +103,9 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.parts[p] = &outPart{open: runtime.NewBatch(s.cfg.Schema)}
 	}
 	s.wm = runtime.MinWatermark
+	s.stop = make(chan struct{})
+	stop := s.stop
+	ctx.Go(func(gctx context.Context) error { s.retryCommits(gctx, stop); return nil })
 	s.written = ctx.JobMetrics().GetOrCreateCounter(fmt.Sprintf(`sluice_repartition_written_bytes_total{job=%q,operator=%q,topic=%q,task="%d"}`, ctx.Job, ctx.Operator, s.cfg.Topic, s.task))
 	return nil
 }
@@ -441,6 +452,27 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 	return s.writeCommits()
 }
 
+// retryCommits tries the commits that failed again every
+// commitRetryEvery, until stop or ctx ends.
+func (s *sink) retryCommits(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(commitRetryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if len(s.unwritten) > 0 {
+			s.writeCommits() // logs a failure
+		}
+		s.mu.Unlock()
+	}
+}
+
 // writeCommits writes the unwritten commits in order; those that fail
 // stay for the next call.
 func (s *sink) writeCommits() error {
@@ -460,7 +492,7 @@ func (s *sink) writeCommits() error {
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			s.ctx.Logger().Warn(fmt.Sprintf("repartition %s: kafka topic %q: cannot write the commit of checkpoint %d (retried at the next checkpoint): %v", s.cfg.Table, s.cfg.Topic, c.n, err))
+			s.ctx.Logger().Warn(fmt.Sprintf("repartition %s: kafka topic %q: cannot write the commit of checkpoint %d (retried): %v", s.cfg.Table, s.cfg.Topic, c.n, err))
 			return fmt.Errorf("repartition %s: kafka topic %q: commit of checkpoint %d: %w", s.cfg.Table, s.cfg.Topic, c.n, err)
 		}
 		s.unwritten = s.unwritten[1:]
@@ -492,6 +524,10 @@ func (s *sink) RestoreState(data []byte) error {
 // Close releases the connections; rows not yet covered by a checkpoint
 // are written again by the task's next attempt.
 func (s *sink) Close() error {
+	if s.stop != nil {
+		close(s.stop)
+		s.stop = nil
+	}
 	for _, op := range s.parts {
 		if op.open != nil {
 			op.open.Release()
