@@ -143,3 +143,171 @@ func TestSourceRestoreMidReleaseLosesAndRepeatsNothing(t *testing.T) {
 		t.Fatalf("published %d rows, want %d; %s", len(got), len(want[0]), diff(got, want[0]))
 	}
 }
+
+// TestRestoreWritesTheCommitItsOwnerDidNot: a producer dies after its
+// checkpoint counted and before it wrote the COMMIT; its next attempt
+// writes it again when it restores, so the consumer gets every row once
+// (without it, the consumer would wait for that commit forever).
+func TestRestoreWritesTheCommitItsOwnerDidNot(t *testing.T) {
+	const rows = 3000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-6-repartition", 1)
+	root := t.TempDir()
+	pub := newPublished()
+	interval := 30 * time.Millisecond
+	var died int64
+	dieBeforeCommit := func(a *attempt, cp *runtime.CheckpointOptions) {
+		cp.BeforeCommit = func(id int64) {
+			if id >= 2 && died == 0 {
+				died = id
+				a.cancel() // the COMMIT cannot be written any more
+			}
+		}
+	}
+	c := runTask(t, consumerGraph(cfg, pub), 0, 1, "c", root, nil, 0, interval)
+	p := runTask(t, producerGraph(cfg, rows, 10, time.Millisecond), 0, 1, "p-a", root, nil, 0, interval, dieBeforeCommit)
+	wait(t, p)
+	if died == 0 {
+		t.Fatal("the producer ended before its second checkpoint")
+	}
+	if last := p.fence(); last != died {
+		t.Fatalf("the last checkpoint that counted is %d, the producer died at %d", last, died)
+	}
+	pb := runTask(t, producerGraph(cfg, rows, 10, time.Millisecond), 0, 1, "p-b", root, p, died, interval)
+	for _, a := range []*attempt{pb, c} {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+	want := wantRows(1, rows)[0]
+	pub.mu.Lock()
+	got := slices.Clone(pub.rows[0])
+	pub.mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("published %d rows, want %d; %s", len(got), len(want), diff(got, want))
+	}
+}
+
+// TestIdleProducerDoesNotHoldBackTheWatermark: one producer task has no
+// rows for a while (idle); the consumers' watermark follows the other
+// producer's instead of waiting for the idle one's end.
+func TestIdleProducerDoesNotHoldBackTheWatermark(t *testing.T) {
+	const parts = 2
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-8-repartition", parts)
+	root := t.TempDir()
+	pub := newPublished()
+	interval := 30 * time.Millisecond
+	wm := runtime.WatermarkStrategy{TimeColumn: 3, IdleTimeout: 50 * time.Millisecond}
+	busy := runtime.NewGraph("producer")
+	src := busy.AddSource("gen", schema, 1, newGen(2000, 10, time.Millisecond), wm)
+	busy.Connect(src, busy.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+	idle := runtime.NewGraph("producer")
+	src = idle.AddSource("gen", schema, 1, func() runtime.Source { return &genSource{hold: time.Second} }, wm)
+	idle.Connect(src, idle.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+	all := []*attempt{
+		runTask(t, consumerGraph(cfg, pub), 0, parts, "c0", root, nil, 0, interval),
+		runTask(t, consumerGraph(cfg, pub), 1, parts, "c1", root, nil, 0, interval),
+		runTask(t, busy, 0, parts, "p0", root, nil, 0, interval),
+		runTask(t, idle, 1, parts, "p1", root, nil, 0, interval),
+	}
+	for _, a := range all {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for task := range parts {
+		moved := false
+		for _, w := range pub.wms[task] {
+			moved = moved || w > base && w < runtime.MaxWatermark
+		}
+		if !moved {
+			t.Errorf("task %d: watermarks %s: none from the busy producer while the other was idle", task, short(pub.wms[task]))
+		}
+	}
+}
+
+// TestTaskWithBothEndsEnds: each task runs both halves of the repartition
+// (its rows into the topic, its partition out of it), as a job's task
+// does; the bounded job ends — each sink commits its end at the first
+// checkpoint after it finished, while its task's source still waits for
+// the other producers — with every row once.
+func TestTaskWithBothEndsEnds(t *testing.T) {
+	const parts, rows = 2, 3000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-9-repartition", parts)
+	pub := newPublished()
+	runBothEnds(t, cfg, pub, rows, false)
+	checkPublished(t, pub, wantRows(parts, rows))
+}
+
+// TestTaskRestoredAfterItsSinkFinished: task 0's rows are all written and
+// its sink has finished while its source still waits for task 1; task 0
+// is killed then and restored from its last checkpoint that counted
+// (which holds its sink's end): every row arrives once.
+func TestTaskRestoredAfterItsSinkFinished(t *testing.T) {
+	const parts, rows = 2, 3000
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "job-10-repartition", parts)
+	pub := newPublished()
+	runBothEnds(t, cfg, pub, rows, true)
+	checkPublished(t, pub, wantRows(parts, rows))
+}
+
+// bothEnds is a task's graph with both halves of the repartition; the
+// rows of task 0 come at once, those of task 1 over about two seconds.
+func bothEnds(cfg Config, pub *published, rows int) *runtime.Graph {
+	g := runtime.NewGraph("both")
+	src := g.AddSource("gen", schema, 1, func() runtime.Source {
+		return &genSource{rows: rows, per: 50, every: time.Millisecond, slowTask: 1, slowEvery: 30 * time.Millisecond}
+	}, runtime.WatermarkStrategy{TimeColumn: 3})
+	g.Connect(src, g.AddOperator("repartition", schema, 1, 1, NewSink(cfg)), runtime.Forward)
+	in := g.AddSource("repartitioned", schema, 1, NewSource(cfg), runtime.NoWatermarks)
+	g.Connect(in, g.AddOperator("publish", schema, 1, 1, pub.newSink), runtime.Forward)
+	return g
+}
+
+func runBothEnds(t *testing.T, cfg Config, pub *published, rows int, kill bool) {
+	root := t.TempDir()
+	interval := 30 * time.Millisecond
+	var all []*attempt
+	for task := range cfg.Partitions {
+		all = append(all, runTask(t, bothEnds(cfg, pub, rows), task, cfg.Partitions, fmt.Sprint("t", task), root, nil, 0, interval))
+	}
+	if kill {
+		// Task 0 wrote its rows within ~60 ms: after 8 checkpoints its
+		// sink has finished, and task 1 goes on for most of a second.
+		a := all[0]
+		waitCounted(t, a, 8)
+		a.cancel()
+		wait(t, a)
+		select {
+		case err := <-all[1].done:
+			t.Fatalf("task 1 ended (%v) before task 0 was killed", err)
+		default:
+		}
+		all[0] = runTask(t, bothEnds(cfg, pub, rows), 0, cfg.Partitions, "t0-b", root, a, a.fence(), interval)
+	}
+	for _, a := range all {
+		if err := wait(t, a); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+}
+
+// checkPublished compares what each task published with want.
+func checkPublished(t *testing.T, pub *published, want map[int][]string) {
+	t.Helper()
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for task := range want {
+		got := slices.Clone(pub.rows[task])
+		slices.Sort(got)
+		if !slices.Equal(got, want[task]) {
+			t.Errorf("task %d published %d rows, want %d; %s", task, len(got), len(want[task]), diff(got, want[task]))
+		}
+	}
+}

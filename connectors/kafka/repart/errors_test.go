@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -53,14 +54,21 @@ func TestSourceFailsWhenCommitsLag(t *testing.T) {
 	cfg := testConfig(t, addr, "j-3-repartition", 1)
 	cfg.MaxBuffered = 64 << 10
 	g := producerGraph(cfg, 20000, 1000, 0)
-	if err := runtime.Run(context.Background(), g, runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "p"}}); err != nil {
+	set := metrics.NewSet()
+	if err := runtime.Run(context.Background(), g, runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "p"}, Metrics: set}); err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := rttest.Metric(set, "sluice_repartition_written_bytes_total", "repartition"); n < 64<<10 {
+		t.Errorf("the sink wrote %v bytes, want more than 64 KiB", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := runtime.Run(ctx, consumerGraph(cfg, newPublished()), runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "c"}})
+	err := runtime.Run(ctx, consumerGraph(cfg, newPublished()), runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "c"}, Metrics: set})
 	if err == nil || !strings.Contains(err.Error(), "commits lag") || !strings.Contains(err.Error(), "--checkpoint-interval") {
 		t.Fatalf("got %v, want the commits-lag error", err)
+	}
+	if n, _ := rttest.Metric(set, "sluice_repartition_buffered_bytes", "repartitioned"); n <= 0 {
+		t.Errorf("buffered bytes gauge %v, want above 0", n)
 	}
 }
 
@@ -109,5 +117,28 @@ func TestGlobalEdgeSendsEveryRowToTaskZero(t *testing.T) {
 	}
 	if n0, n1 := pub.count(0), pub.count(1); n0 != parts*rows || n1 != 0 {
 		t.Fatalf("task 0 published %d rows, task 1 %d; want %d and 0", n0, n1, parts*rows)
+	}
+}
+
+// TestSourceSaysWhenRecordsItNeedsAreGone: a source restored at an offset
+// the topic no longer holds fails, naming the offset and the retention.
+func TestSourceSaysWhenRecordsItNeedsAreGone(t *testing.T) {
+	addr := startCluster(t)
+	cfg := testConfig(t, addr, "j-11-repartition", 1)
+	g := runtime.NewGraph("consumer")
+	src := g.AddSource("repartitioned", schema, 1, func() runtime.Source {
+		s := NewSource(cfg)()
+		pos := `{"offset":1000,"released":[0],"last":[""],"wm":[0],"idle":[false],"ended":[false]}`
+		if err := s.(runtime.CheckpointedSource).RestorePositions([][]byte{[]byte(pos)}); err != nil {
+			t.Error(err)
+		}
+		return s
+	}, runtime.NoWatermarks)
+	g.Connect(src, g.AddOperator("publish", schema, 1, 1, newPublished().newSink), runtime.Forward)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := runtime.Run(ctx, g, runtime.Options{Task: &runtime.TaskInfo{ID: 0, Count: 1, Attempt: "c"}})
+	if err == nil || !strings.Contains(err.Error(), "from offset 1000 on") || !strings.Contains(err.Error(), "retention") {
+		t.Fatalf("got %v", err)
 	}
 }

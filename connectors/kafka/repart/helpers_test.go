@@ -63,6 +63,10 @@ func genRow(p, i int) []runtime.Value {
 type genSource struct {
 	rows, per int
 	every     time.Duration
+	hold      time.Duration // stays open, idle, this long after its rows
+	slowTask  int           // with slowEvery set, this task pauses that long instead of every
+	slowEvery time.Duration
+	opened    time.Time
 	task      int
 	next      int
 	b         *runtime.Batch
@@ -75,14 +79,21 @@ func newGen(rows, per int, every time.Duration) func() runtime.Source {
 func (g *genSource) Open(ctx *runtime.Context) error {
 	g.task = ctx.Subtask
 	g.b = runtime.NewBatch(schema)
+	g.opened = time.Now()
 	return nil
 }
 
 func (g *genSource) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if g.next >= g.rows {
+		if time.Since(g.opened) < g.hold {
+			return nil, 0, nil
+		}
 		return nil, 0, io.EOF
 	}
-	if g.every > 0 {
+	switch {
+	case g.slowEvery > 0 && g.task == g.slowTask:
+		time.Sleep(g.slowEvery)
+	case g.every > 0:
 		time.Sleep(g.every)
 	}
 	g.b.Reset()
@@ -224,8 +235,9 @@ func (a *attempt) countedSoFar() int {
 }
 
 // runTask starts a run of g as task id of count, attempt name, restoring
-// checkpoint from of attempt prev (nil: fresh).
-func runTask(t *testing.T, g *runtime.Graph, id, count int, name string, root string, prev *attempt, from int64, interval time.Duration) *attempt {
+// checkpoint from of attempt prev (nil: fresh); hooks may change its
+// checkpoint options.
+func runTask(t *testing.T, g *runtime.Graph, id, count int, name string, root string, prev *attempt, from int64, interval time.Duration, hooks ...func(*attempt, *runtime.CheckpointOptions)) *attempt {
 	t.Helper()
 	a := &attempt{name: name, dir: filepath.Join(root, name), done: make(chan error, 1)}
 	cp := &runtime.CheckpointOptions{Dir: a.dir, Interval: interval, Retain: 1000, Confirm: a.confirm}
@@ -235,6 +247,9 @@ func runTask(t *testing.T, g *runtime.Graph, id, count int, name string, root st
 			t.Fatal(err)
 		}
 		cp.Restore = ck
+	}
+	for _, h := range hooks {
+		h(a, cp)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

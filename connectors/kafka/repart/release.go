@@ -24,7 +24,8 @@ type commitRec struct {
 
 // producer is what a source knows of one producer task.
 type producer struct {
-	released int64 // segments below it are released (or never will be)
+	released int64  // segments below it are released (or never will be)
+	last     string // the attempt of the last release
 	wm       int64
 	idle     bool
 	ended    bool
@@ -38,9 +39,12 @@ type producer struct {
 type release struct {
 	p       int
 	attempt string
-	n, m    int64
+	n       int64
 	offset  int64 // of the COMMIT record
 	items   []item
+	// The producer's marks before the release.
+	prevReleased int64
+	prevLast     string
 }
 
 // itemOverhead is what a buffered item costs besides its rows.
@@ -79,8 +83,8 @@ func (r *releaser) add(h header, body []byte, offset int64) error {
 		return nil // written twice (a produce retried)
 	}
 	pr.nextSeq[h.attempt] = h.seq + 1
-	if h.label < pr.released {
-		return nil
+	if h.label < pr.released || pr.released == runtime.EndCheckpoint {
+		return nil // released, or never will be (all is, up to the end)
 	}
 	pr.bufs[h.attempt] = append(pr.bufs[h.attempt], item{kind: h.kind, label: h.label, wm: h.wm, body: body, offset: offset})
 	r.bytes += int64(len(body)) + itemOverhead
@@ -99,18 +103,21 @@ func (r *releaser) next() *release {
 				pr.pending = append(pr.pending[:i], pr.pending[i+1:]...)
 				continue
 			}
-			if c.m != pr.released {
+			// A commit follows the one released last; or, of the same
+			// attempt, an earlier one (its snapshot was taken before that
+			// one counted): it then releases what that one did not.
+			if c.m != pr.released && !(c.m < pr.released && c.attempt == pr.last) {
 				i++
 				continue
 			}
 			pr.pending = append(pr.pending[:i], pr.pending[i+1:]...)
-			rel := &release{p: p, attempt: c.attempt, n: c.n, m: c.m, offset: c.offset}
+			rel := &release{p: p, attempt: c.attempt, n: c.n, offset: c.offset, prevReleased: pr.released, prevLast: pr.last}
 			for _, it := range pr.bufs[c.attempt] {
-				if it.label >= c.m && it.label < c.n {
+				if it.label >= pr.released && it.label < c.n {
 					rel.items = append(rel.items, it)
 				}
 			}
-			pr.released = c.n
+			pr.released, pr.last = c.n, c.attempt
 			for a, items := range pr.bufs {
 				kept := items[:0]
 				for _, it := range items {

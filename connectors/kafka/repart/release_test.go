@@ -96,6 +96,13 @@ func TestReleaseFollowsTheCommitChain(t *testing.T) {
 			// b restores 2 and writes it again first.
 			commit(0, "a", 2, 1), data(0, "b", 2, 3), commit(0, "b", 3, 2),
 		}, []int{1, 2, 3}},
+		{"a commit whose snapshot saw an older commit releases the rest of its attempt", []ev{
+			// The final snapshot was taken while checkpoint 1 was in flight.
+			data(0, "a", 0, 1), commit(0, "a", 1, 0), data(0, "a", 1, 2), end(0, "a", 1), commit(0, "a", runtime.EndCheckpoint, 0),
+		}, []int{1, 2}},
+		{"but not of another attempt", []ev{
+			data(0, "a", 0, 1), commit(0, "a", 1, 0), data(0, "b", 0, 2), commit(0, "b", 2, 0),
+		}, []int{1}},
 		{"a record written twice is read once", []ev{
 			data(0, "a", 0, 1), commit(0, "a", 1, 0), commit(0, "a", 1, 0),
 		}, []int{1}},
@@ -145,9 +152,15 @@ func TestReleaseWatermarksIdlenessAndEnd(t *testing.T) {
 	if r.ended() {
 		t.Fatal("producer 1 has not ended")
 	}
-	_, _, r = feed(t, 2, append(evs, end(1, "x", 2), commit(1, "x", runtime.EndCheckpoint, 2)))
+	_, _, r = feed(t, 2, append(evs, end(1, "x", 2), commit(1, "x", runtime.EndCheckpoint, 2),
+		// An attempt restored from the checkpoint that holds the end
+		// finishes again: nothing of it is kept.
+		end(1, "y", runtime.EndCheckpoint), wmark(1, "y", runtime.EndCheckpoint, runtime.MaxWatermark)))
 	if !r.ended() {
 		t.Fatal("both producers' ends released: not ended")
+	}
+	if r.bytes != 0 || r.minOffset() >= 0 {
+		t.Fatalf("after the end, %d bytes kept from offset %d", r.bytes, r.minOffset())
 	}
 }
 
@@ -163,7 +176,8 @@ type attemptPlan struct {
 
 // TestReleaseProperty: attempts of one producer, each restoring the last
 // checkpoint of the one before that counted, with zombies, late and
-// missing COMMIT records, in any arrival order that keeps each attempt's
+// missing COMMIT records, a final commit chained to a stale one, in any
+// arrival order that keeps each attempt's
 // own: exactly the rows of the committed chain are released, once each,
 // in order, and the watermark never moves back.
 func TestReleaseProperty(t *testing.T) {
@@ -199,6 +213,7 @@ func TestReleaseProperty(t *testing.T) {
 				s = append(s, lastCounted) // the restore writes it again
 			}
 			label := pl.start
+			ownPrev, ownCommits := int64(0), 0 // the previous commit of the attempt's last one
 			wm := int64(i * 1000)
 			var commits []ev
 			for seg := 0; seg <= pl.segments; seg++ {
@@ -223,6 +238,7 @@ func TestReleaseProperty(t *testing.T) {
 				// The barrier of checkpoint label+1.
 				next := label + 1
 				if seg < pl.counted {
+					ownPrev, ownCommits = prevCommit, ownCommits+1
 					c := commit(0, pl.name, next, prevCommit)
 					prevCommit = next
 					lastCounted, haveCounted = c, true
@@ -239,7 +255,13 @@ func TestReleaseProperty(t *testing.T) {
 			}
 			if i == n-1 {
 				s = append(s, end(0, pl.name, label))
-				commits = append(commits, commit(0, pl.name, runtime.EndCheckpoint, prevCommit))
+				m := prevCommit
+				if ownCommits > 0 && rapid.Bool().Draw(t, "stale end") {
+					// The final snapshot was taken before the last
+					// checkpoint counted.
+					m = ownPrev
+				}
+				commits = append(commits, commit(0, pl.name, runtime.EndCheckpoint, m))
 			}
 			streams[i] = append(s, commits...)
 		}

@@ -35,23 +35,37 @@
 // exactly the labels below N). Its snapshot is (a, N, M: the last
 // checkpoint that counted). Once checkpoint N counts (its Confirm
 // succeeded: the group generation fenced it), the sink writes COMMIT(p, a,
-// N, M) to every partition. A restored attempt first writes again the
-// COMMIT of the checkpoint it restores (its owner may have died before
-// writing it), then goes on with label N and commits chained to N. A
-// zombie's checkpoints never count, so nothing it writes is released.
+// N, M) to every partition. After Finish (END written, snapshot (a, ∞,
+// M)), the first checkpoint that counts holds that final state and
+// commits the end: COMMIT(p, a, ∞, M). Checkpoints must go on while the
+// task runs (a periodic interval): the downstream half of a repartition
+// in the same task ends only once every producer's end is committed. A
+// restored attempt first writes again the COMMIT of the checkpoint it
+// restores (its owner may have died before writing it), then goes on with
+// label N and commits chained to N. A zombie's checkpoints never count,
+// so nothing it writes is released.
 //
 // A source keeps, per producer, released[p]: records labelled below it are
 // dropped. A COMMIT(p, a, N, M) with M == released[p] releases the records
 // of attempt a labelled in [M, N) in the order they were written (rows,
 // watermarks, idleness, the end), and released[p] becomes N; commits that
-// arrive before the one they follow wait for it. The source's watermark is
+// arrive before the one they follow wait for it. A commit whose M is
+// older than released[p] (a snapshot taken before the previous checkpoint
+// counted, such as the final one) releases the rest of its attempt,
+// [released[p], N), when the last release was of the same attempt. The source's watermark is
 // the least of its producers' that are neither idle nor ended, and it ends
 // once every producer's END is released. A row therefore reaches the
 // downstream task about one checkpoint interval after it was written.
 //
 // A source's checkpoint holds the offset of the earliest record it still
-// needs and its per-producer marks; a restored source reads again from
-// there and the same rules skip what it had released.
+// needs, its per-producer marks and how far it had passed on a release;
+// a restored source reads again from there and the same rules skip what it
+// had released.
+//
+// The topic is read from its start: a job that starts without checkpoints
+// needs an empty topic (a new group id, or the topic deleted), or records
+// of an earlier run would be released again. Records are not purged: the
+// topic's retention must outlast the longest restore.
 package repart
 
 import (

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/connectors/kafka/group"
@@ -22,9 +23,18 @@ const (
 	requestBytes = 512 << 10
 	// wmEvery is the shortest time between two WATERMARK records.
 	wmEvery = 100 * time.Millisecond
-	// writeAttempts is how often a produce request is tried.
+	// writeAttempts is how often a produce request of rows is tried.
 	writeAttempts = 5
 	callTimeout   = 30 * time.Second
+)
+
+var (
+	// commitAttempts is how often a COMMIT is tried at once (waits double
+	// from 50 ms up to 2 s: about 15 s in all, as the end of a job has no
+	// later checkpoint); commitRetryEvery how often commits that failed
+	// are tried again while the task runs.
+	commitAttempts   = 10
+	commitRetryEvery = time.Second
 )
 
 // sink writes a task's rows to the partitions of their keys (see the
@@ -44,15 +54,17 @@ type sink struct {
 	wmDirty bool
 	wmAt    time.Time // when the last WATERMARK was written
 	timerAt int64
+	written *metrics.Counter // bytes
 
 	// mu guards what the coordinator's goroutine shares with the
 	// subtask's: the commits.
 	mu        sync.Mutex
-	prev      int64 // the last checkpoint that counted
-	snapID    int64 // the checkpoint of the last snapshot, and its prev
-	snapPrev  int64
-	snapped   bool
-	unwritten []commitRec // commits that count whose records are not written yet
+	prev      int64          // the last checkpoint that counted
+	snaps     map[int64]bool // checkpoints snapshotted since prev
+	final     bool           // the final snapshot (after Finish) is taken
+	unwritten []commitRec    // commits that count whose records are not written yet
+
+	stop chan struct{} // closed by Close: stops retryCommits
 }
 
 // outPart is what the sink gathers for one partition.
@@ -91,6 +103,10 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.parts[p] = &outPart{open: runtime.NewBatch(s.cfg.Schema)}
 	}
 	s.wm = runtime.MinWatermark
+	s.stop = make(chan struct{})
+	stop := s.stop
+	ctx.Go(func(gctx context.Context) error { s.retryCommits(gctx, stop); return nil })
+	s.written = ctx.JobMetrics().GetOrCreateCounter(fmt.Sprintf(`sluice_repartition_written_bytes_total{job=%q,operator=%q,topic=%q,task="%d"}`, ctx.Job, ctx.Operator, s.cfg.Topic, s.task))
 	return nil
 }
 
@@ -279,17 +295,18 @@ func (s *sink) write(p int, recs [][]byte) error {
 			size += len(recs[n])
 			n++
 		}
-		if err := s.produce(p, recs[:n]); err != nil {
+		if err := s.produce(p, recs[:n], writeAttempts); err != nil {
 			return fmt.Errorf("repartition %s: kafka topic %q partition %d: cannot write %d records: %w", s.cfg.Table, s.cfg.Topic, p, n, err)
 		}
+		s.written.Add(size)
 		recs = recs[n:]
 	}
 	return nil
 }
 
-// produce sends one request, retrying what may mend (a record written
-// twice is dropped downstream by its sequence number).
-func (s *sink) produce(p int, recs [][]byte) error {
+// produce sends one request, trying up to attempts times what may mend (a
+// record written twice is dropped downstream by its sequence number).
+func (s *sink) produce(p int, recs [][]byte, attempts int) error {
 	krecs := make([]kafka.Record, len(recs))
 	now := time.Now()
 	for i, r := range recs {
@@ -315,9 +332,11 @@ func (s *sink) produce(p int, recs [][]byte) error {
 		if err == nil {
 			return nil
 		}
+		// A broker's answer says whether trying again may help; a lost
+		// connection or a timeout may.
 		var ke kafka.Error
-		temporary := errors.As(err, &ke) && ke.Temporary() || errors.Is(err, context.DeadlineExceeded)
-		if !temporary || attempt >= writeAttempts || s.ctx.Ctx().Err() != nil {
+		permanent := errors.As(err, &ke) && !ke.Temporary()
+		if permanent || attempt >= attempts || s.ctx.Ctx().Err() != nil {
 			return err
 		}
 		t := time.NewTimer(backoff)
@@ -327,7 +346,7 @@ func (s *sink) produce(p int, recs [][]byte) error {
 			t.Stop()
 			return err
 		}
-		backoff *= 2
+		backoff = min(2*backoff, 2*time.Second)
 		// Records are read once: build them again.
 		for i, r := range recs {
 			krecs[i] = kafka.Record{Time: now, Value: kafka.NewBytes(r)}
@@ -389,21 +408,69 @@ func decodeSinkState(data []byte) (sinkState, error) {
 func (s *sink) SnapshotState(id int64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.snapID, s.snapPrev, s.snapped = id, s.prev, true
+	if id == runtime.EndCheckpoint {
+		s.final = true
+	} else {
+		if s.snaps == nil {
+			s.snaps = map[int64]bool{}
+		}
+		s.snaps[id] = true
+	}
 	st := sinkState{attempt: s.attempt, n: id, prev: s.prev, unwritten: s.unwritten}
 	return st.encode(), nil
 }
 
 // NotifyCheckpointComplete writes the COMMIT of a checkpoint that counts
-// to every partition (after those not written before).
+// to every partition (after those not written before). A checkpoint the
+// sink took no snapshot of, once it has finished, holds its final state:
+// it commits the end (checkpoints go on while other parts of the task
+// run, and the downstream half of a repartition in the same task waits
+// for every producer's end).
 func (s *sink) NotifyCheckpointComplete(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.snapped && s.snapID == id && id > s.prev {
-		s.unwritten = append(s.unwritten, commitRec{attempt: s.attempt, n: id, m: s.snapPrev})
-		s.prev = id
+	n := int64(0)
+	switch {
+	case id <= s.prev:
+	case s.snaps[id]:
+		n = id
+	case s.final || id == runtime.EndCheckpoint:
+		n = runtime.EndCheckpoint
+	}
+	if n > s.prev {
+		// Chained to the last commit, which may be newer than the one
+		// the snapshot saw (the final snapshot can be taken while a
+		// checkpoint is in flight).
+		s.unwritten = append(s.unwritten, commitRec{attempt: s.attempt, n: n, m: s.prev})
+		s.prev = n
+		for k := range s.snaps {
+			if k <= n {
+				delete(s.snaps, k)
+			}
+		}
 	}
 	return s.writeCommits()
+}
+
+// retryCommits tries the commits that failed again every
+// commitRetryEvery, until stop or ctx ends.
+func (s *sink) retryCommits(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(commitRetryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if len(s.unwritten) > 0 {
+			s.writeCommits() // logs a failure
+		}
+		s.mu.Unlock()
+	}
 }
 
 // writeCommits writes the unwritten commits in order; those that fail
@@ -418,14 +485,14 @@ func (s *sink) writeCommits() error {
 			go func() {
 				defer wg.Done()
 				rec := appendHeader(nil, header{kind: kCommit, producer: s.task, attempt: c.attempt, label: c.n, prev: c.m})
-				if err := s.produce(p, [][]byte{rec}); err != nil {
+				if err := s.produce(p, [][]byte{rec}, commitAttempts); err != nil {
 					errs[p] = fmt.Errorf("partition %d: %w", p, err)
 				}
 			}()
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			s.ctx.Logger().Warn(fmt.Sprintf("repartition %s: kafka topic %q: cannot write the commit of checkpoint %d (retried at the next checkpoint): %v", s.cfg.Table, s.cfg.Topic, c.n, err))
+			s.ctx.Logger().Warn(fmt.Sprintf("repartition %s: kafka topic %q: cannot write the commit of checkpoint %d (retried): %v", s.cfg.Table, s.cfg.Topic, c.n, err))
 			return fmt.Errorf("repartition %s: kafka topic %q: commit of checkpoint %d: %w", s.cfg.Table, s.cfg.Topic, c.n, err)
 		}
 		s.unwritten = s.unwritten[1:]
@@ -457,6 +524,10 @@ func (s *sink) RestoreState(data []byte) error {
 // Close releases the connections; rows not yet covered by a checkpoint
 // are written again by the task's next attempt.
 func (s *sink) Close() error {
+	if s.stop != nil {
+		close(s.stop)
+		s.stop = nil
+	}
 	for _, op := range s.parts {
 		if op.open != nil {
 			op.open.Release()

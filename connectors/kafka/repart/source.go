@@ -62,6 +62,7 @@ type source struct {
 type position struct {
 	Offset   int64     `json:"offset"`
 	Released []int64   `json:"released"`
+	Last     []string  `json:"last"` // the attempt of each producer's last release
 	WM       []int64   `json:"wm"`
 	Idle     []bool    `json:"idle"`
 	Ended    []bool    `json:"ended"`
@@ -101,12 +102,15 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.limit = DefaultMaxBuffered
 	}
 	if p := s.pos; p != nil {
-		if len(p.Released) != s.cfg.Partitions || len(p.WM) != s.cfg.Partitions || len(p.Idle) != s.cfg.Partitions || len(p.Ended) != s.cfg.Partitions {
+		if len(p.Released) != s.cfg.Partitions || len(p.Last) != s.cfg.Partitions || len(p.WM) != s.cfg.Partitions || len(p.Idle) != s.cfg.Partitions || len(p.Ended) != s.cfg.Partitions {
 			return fmt.Errorf("repartition %s: the checkpoint has %d producers, the job %d tasks", s.cfg.Table, len(p.Released), s.cfg.Partitions)
+		}
+		if pr := p.Progress; pr != nil && (pr.P < 0 || pr.P >= s.cfg.Partitions || pr.Done < 0) {
+			return fmt.Errorf("repartition %s: bad checkpointed progress %+v", s.cfg.Table, *pr)
 		}
 		for i := range s.r.prods {
 			pr := &s.r.prods[i]
-			pr.released, pr.wm, pr.idle, pr.ended = p.Released[i], p.WM[i], p.Idle[i], p.Ended[i]
+			pr.released, pr.last, pr.wm, pr.idle, pr.ended = p.Released[i], p.Last[i], p.WM[i], p.Idle[i], p.Ended[i]
 		}
 		s.next, s.skip = p.Offset, p.Progress
 	}
@@ -115,7 +119,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	s.timer.Stop()
 	s.fetched = make(chan fetched, 4)
 	s.stop = make(chan struct{})
-	s.gauge = ctx.JobMetrics().GetOrCreateGauge(fmt.Sprintf(`sluice_repartition_buffered_bytes{job=%q,topic=%q,task="%d"}`, ctx.Job, s.cfg.Topic, s.part), nil)
+	s.gauge = ctx.JobMetrics().GetOrCreateGauge(fmt.Sprintf(`sluice_repartition_buffered_bytes{job=%q,operator=%q,topic=%q,task="%d"}`, ctx.Job, ctx.Operator, s.cfg.Topic, s.part), nil)
 	from, stop := s.next, s.stop
 	ctx.Go(func(gctx context.Context) error { return s.read(gctx, from, stop) })
 	return nil
@@ -177,6 +181,7 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 			}
 			s.next = rc.offset + 1
 			if s.r.bytes > s.limit {
+				s.gauge.Set(float64(s.r.bytes))
 				return nil, 0, fmt.Errorf("%s: %d bytes wait for commits, more than %d: the upstream tasks' commits lag (a shorter --checkpoint-interval keeps less waiting)", s.where(rc.offset), s.r.bytes, s.limit)
 			}
 			if h.kind == kCommit {
@@ -221,15 +226,15 @@ func (s *source) Watermark() (int64, bool) { return s.r.watermark() }
 // producers' marks, as of the rows passed on so far.
 func (s *source) SnapshotPosition() ([]byte, error) {
 	n := len(s.r.prods)
-	p := position{Offset: s.next, Released: make([]int64, n), WM: make([]int64, n), Idle: make([]bool, n), Ended: make([]bool, n)}
+	p := position{Offset: s.next, Released: make([]int64, n), Last: make([]string, n), WM: make([]int64, n), Idle: make([]bool, n), Ended: make([]bool, n)}
 	if o := s.r.minOffset(); o >= 0 && o < p.Offset {
 		p.Offset = o
 	}
 	for i, pr := range s.r.prods {
-		p.Released[i], p.WM[i], p.Idle[i], p.Ended[i] = pr.released, pr.wm, pr.idle, pr.ended
+		p.Released[i], p.Last[i], p.WM[i], p.Idle[i], p.Ended[i] = pr.released, pr.last, pr.wm, pr.idle, pr.ended
 	}
 	if c := s.cur; c != nil {
-		p.Released[c.p] = c.m
+		p.Released[c.p], p.Last[c.p] = c.prevReleased, c.prevLast
 		p.Offset = min(p.Offset, c.offset)
 		for _, it := range c.items {
 			p.Offset = min(p.Offset, it.offset)
@@ -318,6 +323,10 @@ func (s *source) read(ctx context.Context, next int64, stop <-chan struct{}) err
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				send(fetched{err: fmt.Errorf("repartition %s: kafka topic %q partition %d: the records from offset %d on, which the task still needs, are no longer in the topic (its retention is too short): %w", s.cfg.Table, s.cfg.Topic, s.part, next, err)})
 				return nil
 			}
 			failures++

@@ -58,6 +58,111 @@ func (c countSink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error
 	return nil
 }
 
+// pacedSource emits 100 rows stamped with the wall clock every 5 ms for
+// a second.
+type pacedSource struct {
+	start time.Time
+	b     *runtime.Batch
+}
+
+func (s *pacedSource) Open(*runtime.Context) error {
+	s.b, s.start = runtime.NewBatch(benchSchema), time.Now()
+	return nil
+}
+func (s *pacedSource) Close() error { return nil }
+func (s *pacedSource) Poll(context.Context) (*runtime.Batch, int, error) {
+	if time.Since(s.start) > time.Second {
+		return nil, 0, io.EOF
+	}
+	time.Sleep(5 * time.Millisecond)
+	s.b.Reset()
+	now := time.Now().UnixMilli()
+	for i := range 100 {
+		s.b.AppendValues(runtime.StringValue(fmt.Sprint("user-", i)), runtime.StringValue("/"), runtime.IntValue(int64(i)), runtime.TimeValue(now))
+	}
+	return s.b, 0, nil
+}
+
+// latencySink adds up how long rows took since they were stamped.
+type latencySink struct {
+	runtime.Base
+	mu       *sync.Mutex
+	sum, max *time.Duration
+	n        *int
+}
+
+func (l latencySink) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
+	now := time.Now().UnixMilli()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range b.Len() {
+		d := time.Duration(now-b.Cols[3].I64[b.Row(i)]) * time.Millisecond
+		*l.sum += d
+		*l.max = max(*l.max, d)
+		*l.n++
+	}
+	return nil
+}
+
+// BenchmarkRepartitionLatency: rows written at a steady pace through a
+// repartition topic with checkpoints every 200 ms wait for the commit of
+// the checkpoint after them: reports their mean and largest latency.
+func BenchmarkRepartitionLatency(b *testing.B) {
+	const parts = 2
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	client := func() (*kafka.Client, *kafka.Transport) {
+		tr := &kafka.Transport{}
+		return &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second, Transport: tr}, tr
+	}
+	var mu sync.Mutex
+	var sum, most time.Duration
+	n, iter := 0, 0
+	for b.Loop() {
+		iter++
+		cfg := repart.Config{Table: "bench", Topic: fmt.Sprintf("lat-%d-repartition", iter), Partitions: parts, Schema: benchSchema, KeyCols: []int{0}, Client: client}
+		if err := repart.EnsureTopic(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*parts)
+		for task := range parts {
+			prod := runtime.NewGraph("producer")
+			src := prod.AddSource("gen", benchSchema, 1, func() runtime.Source { return &pacedSource{} }, runtime.WatermarkStrategy{TimeColumn: 3})
+			prod.Connect(src, prod.AddOperator("repartition", benchSchema, 1, 1, repart.NewSink(cfg)), runtime.Forward)
+			cons := runtime.NewGraph("consumer")
+			in := cons.AddSource("repartitioned", benchSchema, 1, repart.NewSource(cfg), runtime.NoWatermarks)
+			cons.Connect(in, cons.AddOperator("latency", benchSchema, 1, 1, func() runtime.Operator {
+				return latencySink{mu: &mu, sum: &sum, max: &most, n: &n}
+			}), runtime.Forward)
+			for i, g := range []*runtime.Graph{prod, cons} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					name := fmt.Sprint(g.Name, task)
+					errs <- runtime.Run(context.Background(), g, runtime.Options{
+						Task:        &runtime.TaskInfo{ID: task, Count: parts, Attempt: name},
+						Checkpoints: &runtime.CheckpointOptions{Dir: filepath.Join(dir, name, fmt.Sprint(i)), Interval: 200 * time.Millisecond}})
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(sum.Milliseconds())/float64(max(n, 1)), "mean-ms")
+	b.ReportMetric(float64(most.Milliseconds()), "max-ms")
+}
+
 // BenchmarkRepartitionThroughput: 2 producer tasks write 100,000 rows each
 // through the repartition sink (keyed by user, checkpoints every 100 ms)
 // into an in-process broker while 2 consumer tasks read them back; rows/s
