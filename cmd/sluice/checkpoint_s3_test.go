@@ -21,7 +21,7 @@ import (
 
 // fakeS3 serves an in-memory S3-compatible server with the bucket "ckpt"
 // and returns its host:port.
-func fakeS3(t *testing.T) string {
+func fakeS3(t testing.TB) string {
 	t.Helper()
 	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	t.Cleanup(srv.Close)

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/apps/clickstream"
 	"github.com/sluicehq/sluice/apps/cpualarm"
+	"github.com/sluicehq/sluice/cluster"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -29,6 +30,7 @@ func runExplain(ctx context.Context, args []string) error {
 	stateTTL := fs.String("state-ttl", "", "drop the state of a key not updated for this long, as sluice run --state-ttl (FILE.sql only)")
 	catalogDir := fs.String("catalog", "", "the catalog folder of tables defined by earlier jobs, as sluice run --catalog (FILE.sql only)")
 	format := fs.String("format", "text", "text, or json: the plan as a JSON object (job, parallelism, settings, operators)")
+	clusterMode := fs.String("cluster", "", "kafka: the plan each task of a job shared with sluice run --cluster kafka runs, and its repartition topics (FILE.sql only)")
 	pos, err := parseFlags(fs, explainCmd, args)
 	if err != nil {
 		return err
@@ -45,10 +47,17 @@ func runExplain(ctx context.Context, args []string) error {
 	if *par <= 0 {
 		*par = defaultParallelism()
 	}
+	if *clusterMode != "" && *clusterMode != "kafka" {
+		return usagef("--cluster %q: the one way to share a job is kafka", *clusterMode)
+	}
 	var plan runtime.PhysicalPlan
+	var shared []string
 	if name := pos[0]; isSQLFile(name) {
-		plan, err = explainSQL(ctx, name, *par, *catalogDir, *stateTTL)
+		plan, shared, err = explainSQL(ctx, name, *par, *catalogDir, *stateTTL, *clusterMode != "")
 	} else {
+		if *clusterMode != "" {
+			return usagef("--cluster is for job files (FILE.sql)")
+		}
 		if *stateTTL != "" || *catalogDir != "" {
 			return usagef("--state-ttl and --catalog are for job files (FILE.sql), not ready-made jobs")
 		}
@@ -58,6 +67,7 @@ func runExplain(ctx context.Context, args []string) error {
 		return err
 	}
 	if *format == "json" {
+		plan.Settings = append(plan.Settings, shared...)
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false) // "<stdin>", "a < b" as written, not \u003c
@@ -70,22 +80,59 @@ func runExplain(ctx context.Context, args []string) error {
 	if len(plan.Settings) > 0 { // as sql.Plan.Explain
 		fmt.Print("settings: ", strings.Join(plan.Settings, "; "), "\n")
 	}
+	for _, line := range shared {
+		fmt.Println(line)
+	}
 	fmt.Print(plan.String())
 	return nil
 }
 
 // explainSQL plans a job file; a job file without INSERT has a plan
 // without Job and operators.
-func explainSQL(ctx context.Context, path string, par int, catalogDir, stateTTL string) (runtime.PhysicalPlan, error) {
+func explainSQL(ctx context.Context, path string, par int, catalogDir, stateTTL string, shared bool) (runtime.PhysicalPlan, []string, error) {
 	ttl, err := parseStateTTL(stateTTL)
 	if err != nil {
-		return runtime.PhysicalPlan{}, err
+		return runtime.PhysicalPlan{}, nil, err
 	}
 	src, name, err := readJobFile(ctx, path)
 	if err != nil {
-		return runtime.PhysicalPlan{}, err
+		return runtime.PhysicalPlan{}, nil, err
 	}
-	return explainSource(name, string(src), par, catalogDir, ttl)
+	if !shared {
+		p, err := explainSource(name, string(src), par, catalogDir, ttl)
+		return p, nil, err
+	}
+	return explainShared(name, string(src), catalogDir, ttl)
+}
+
+// explainShared plans the job file path that holds src as the tasks of a
+// shared job run it (sluice run --cluster kafka), without asking the
+// brokers: the lines say how the job is shared.
+func explainShared(path, src string, catalogDir string, ttl time.Duration) (runtime.PhysicalPlan, []string, error) {
+	closeStore, err := openEmbeddedOrTemp("", "")
+	if err != nil {
+		return runtime.PhysicalPlan{}, nil, err
+	}
+	defer closeStore()
+	plan, err := compileSource(path, src, 1, catalogDir, ttl)
+	if err != nil {
+		return runtime.PhysicalPlan{}, nil, err
+	}
+	defer plan.Close(context.Background())
+	if plan.Graph == nil {
+		return runtime.PhysicalPlan{Parallelism: 1, Settings: plan.Settings, Operators: []runtime.PlanOperator{}}, nil, nil
+	}
+	j, err := cluster.Split(plan.Graph)
+	if err != nil {
+		return runtime.PhysicalPlan{}, nil, err
+	}
+	p := j.Graph.Physical(1)
+	p.Settings = plan.Settings
+	var lines []string
+	for line := range strings.Lines(j.Describe()) {
+		lines = append(lines, strings.TrimSuffix(line, "\n"))
+	}
+	return p, lines, nil
 }
 
 // explainSource plans the job file path that holds src.

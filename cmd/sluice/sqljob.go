@@ -123,6 +123,10 @@ type sqlOpts struct {
 
 	statusInterval *time.Duration
 
+	cluster          *string
+	clusterSession   *time.Duration
+	checkpointShared *bool
+
 	ui uiFlags
 }
 
@@ -147,6 +151,11 @@ func sqlFlags(name string) (*flag.FlagSet, sqlOpts) {
 
 		storeOnCorruption: fs.String("store-on-corruption", "stop", "with --store-dir: at records the store lost to damage on disk, readers get an error (stop) or skip them (skip)"),
 		statusInterval:    fs.Duration("status-interval", 30*time.Second, "while the job runs, print a status line when a source's count of skipped bad records changed, at most this often (0: never)"),
+
+		cluster: fs.String("cluster", "", "kafka: share the job with every process that runs it with the same 'properties.group.id': each runs the tasks (input partitions) "+
+			"the consumer group gives it; needs --checkpoint-dir on storage they all reach (s3://bucket/prefix, or a folder with --checkpoint-shared)"),
+		clusterSession:   fs.Duration("cluster-session-timeout", 10*time.Second, "with --cluster: how long the group waits for a silent process before it moves the process's tasks to the others"),
+		checkpointShared: fs.Bool("checkpoint-shared", false, "with --cluster: the --checkpoint-dir folder is on storage every process reaches, at the same path (a network file system)"),
 
 		ui: addUIFlags(fs),
 	}
@@ -201,6 +210,12 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 	if err := needs(fs, "checkpoint-dir", *o.checkpointDir != "",
 		"checkpoint-interval", "restart-attempts", "allow-non-restored-state",
 		"checkpoint-s3-endpoint", "checkpoint-s3-region", "checkpoint-s3-secure"); err != nil {
+		return err
+	}
+	if err := needs(fs, "cluster", *o.cluster != "", "cluster-session-timeout", "checkpoint-shared"); err != nil {
+		return err
+	}
+	if err := checkClusterFlags(fs, o); err != nil {
 		return err
 	}
 	return needs(fs, "store-dir", *o.storeDir != "", "store-listen", "store-on-corruption")
@@ -300,6 +315,9 @@ func runSQL(ctx context.Context, job sqlJob, args []string) error {
 	// Bad records: a status line while the job runs, the summary when it ends.
 	endStatus := startStatus(os.Stderr, *o.statusInterval)
 	defer endStatus()
+	if *o.cluster != "" {
+		return runCluster(ctx, plan.Graph, o, ui)
+	}
 	set, unregister := jobMetrics()
 	defer unregister()
 	ended := ui.job(plan.Graph, *par, set)

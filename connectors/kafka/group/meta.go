@@ -20,10 +20,15 @@ type Meta struct {
 }
 
 // SharedCheckpoint reports whether the checkpoint location is one that other
-// machines can read (an object store), so a partition's state can move.
+// machines can read (an object store, or a folder declared shared:
+// "shared:/mnt/ck"), so a partition's state can move.
 func (m Meta) SharedCheckpoint() bool {
-	return strings.HasPrefix(m.Checkpoint, "s3://")
+	return strings.HasPrefix(m.Checkpoint, "s3://") || strings.HasPrefix(m.Checkpoint, SharedFolder)
 }
+
+// SharedFolder starts the Checkpoint of a member whose checkpoint folder is
+// on storage every member reaches (a network file system).
+const SharedFolder = "shared:"
 
 // metaMagic starts the UserData of a Sluice member; a member without it is
 // not a Sluice process (or an older one).

@@ -1,0 +1,554 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluicehq/sluice/connectors/kafka/group"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Options configure a process's share of a job.
+type Options struct {
+	// Store is the checkpoint storage: an S3 bucket, or a folder. Its
+	// Location("") goes to the other members.
+	Store runtime.CheckpointStore
+	// SharedFolder says that Store, a folder, is on storage every process
+	// reaches (a network file system, mounted at the same path). A folder
+	// that is not is refused while the group has other members: state
+	// could not follow its task to another machine.
+	SharedFolder bool
+	// Interval between a task's checkpoints (default 10 s): rows reach
+	// the tasks downstream of a repartition once a checkpoint of the
+	// task upstream counts.
+	Interval time.Duration
+	// SessionTimeout and RebalanceTimeout of the consumer group (defaults
+	// 10 s and 30 s): a process that dies loses its tasks after
+	// SessionTimeout.
+	SessionTimeout, RebalanceTimeout time.Duration
+	// RestartAttempts is how many times in a row a task may fail before
+	// the process gives up (default 3); a checkpoint that counts resets
+	// the count.
+	RestartAttempts int
+	// BufferRows is runtime.Options.BufferRows of each task.
+	BufferRows int
+	// Metrics receives the process's figures: sluice_cluster_* (the
+	// caller registers it). Each task's run has a metrics set of its own,
+	// registered while the task runs here.
+	Metrics *metrics.Set
+	// Logger and Log as in runtime.Options and CheckpointOptions.
+	Logger *slog.Logger
+	Log    func(format string, args ...any)
+	// OnTask, when set, is told when a task starts here (its graph and
+	// metrics set); the function it returns is told when the task stops.
+	OnTask func(task int, name string, g *runtime.Graph, set *metrics.Set) (stopped func(error))
+	// ClientID of the group member (default "sluice").
+	ClientID string
+}
+
+// commitMeta is what a task's commit says about its checkpoint: the
+// metadata of the offsets committed for partition t of each input topic.
+type commitMeta struct {
+	V        int    `json:"v"`
+	Attempt  string `json:"attempt"`
+	CK       int64  `json:"ck"`
+	Finished bool   `json:"finished,omitempty"`
+}
+
+func (m commitMeta) folder(task int) string {
+	return taskPrefix(task) + m.Attempt + "/" + runtime.CheckpointFolder(m.CK)
+}
+
+func parseMeta(s string) (commitMeta, bool) {
+	var m commitMeta
+	if s == "" || json.Unmarshal([]byte(s), &m) != nil || m.V != 1 || m.Attempt == "" || m.CK <= 0 {
+		return commitMeta{}, false
+	}
+	return m, true
+}
+
+func taskPrefix(task int) string { return fmt.Sprintf("task-%04d/", task) }
+
+// taskRun is one run of a task on this process.
+type taskRun struct {
+	id      int
+	attempt string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error // set before done is closed
+	ended   bool  // the run read all its input (a bounded job)
+
+	mu      sync.Mutex
+	offsets map[string]int64 // topic → next offset, of the latest snapshot
+	last    commitMeta       // the newest checkpoint of the task that counts
+	from    commitMeta       // the checkpoint the run started from
+}
+
+// controller is a process's membership and its task runs.
+type controller struct {
+	job *Job
+	opt Options
+	m   *group.Member
+	log func(format string, args ...any)
+
+	mu      sync.Mutex
+	gen     group.Gen // ID -1 between generations
+	changed chan struct{}
+	runs    map[int]*taskRun // tasks owned now
+	failed  map[int]int      // failures in a row per task
+
+	endedRuns chan *taskRun
+	quit      chan struct{} // closed when the loop has returned
+
+	owned, generation *metrics.Gauge
+	rebalances        *metrics.Counter
+	restores          *metrics.Counter
+	restoreSecs       *metrics.Histogram
+	restoreBytes      *metrics.Counter
+	ownedN            float64
+	genN              float64
+}
+
+// ErrLost is why a task's run stops when its process no longer owns it.
+var ErrLost = errors.New("the task moved to another process")
+
+// Run takes part in job j (Split, then Resolve) until ctx ends, the job
+// ends (bounded: every task has read its input and its end counts), or a
+// task keeps failing.
+func Run(ctx context.Context, j *Job, opt Options) error {
+	if j.Partitions <= 0 {
+		return errors.New("cluster: Resolve the job before running it")
+	}
+	if opt.Store == nil {
+		return errors.New("cluster: a shared job needs checkpoint storage (--checkpoint-dir)")
+	}
+	if opt.Interval <= 0 {
+		opt.Interval = 10 * time.Second
+	}
+	if opt.RestartAttempts <= 0 {
+		opt.RestartAttempts = 3
+	}
+	c := &controller{job: j, opt: opt, log: opt.Log, gen: group.Gen{ID: -1}, changed: make(chan struct{}),
+		runs: map[int]*taskRun{}, failed: map[int]int{}, endedRuns: make(chan *taskRun, 16), quit: make(chan struct{})}
+	if c.log == nil {
+		c.log = func(string, ...any) {}
+	}
+	c.metrics()
+	in := j.Inputs[0]
+	loc := opt.Store.Location("")
+	if opt.SharedFolder {
+		loc = group.SharedFolder + loc
+	}
+	meta := group.Meta{Checkpoint: loc, Fingerprint: j.Fingerprint}
+	m, err := group.Join(ctx, group.Config{Brokers: in.Brokers, GroupID: j.GroupID, Topics: j.Topics, Meta: meta,
+		SessionTimeout: opt.SessionTimeout, RebalanceTimeout: opt.RebalanceTimeout, ClientID: opt.ClientID,
+		TLS: in.TLS, SASL: in.SASL, Logger: opt.Logger})
+	if err != nil {
+		return err
+	}
+	c.m = m
+	err = c.loop(ctx, meta)
+	close(c.quit)
+	c.stopAll()
+	if cerr := m.Close(); err == nil && cerr != nil && ctx.Err() == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (c *controller) metrics() {
+	set := c.opt.Metrics
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	labels := `{job=` + strconv.Quote(c.job.Name) + `,group=` + strconv.Quote(c.job.GroupID) + `}`
+	c.owned = set.GetOrCreateGauge("sluice_cluster_owned_partitions"+labels, func() float64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.ownedN
+	})
+	c.generation = set.GetOrCreateGauge("sluice_cluster_generation"+labels, func() float64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.genN
+	})
+	c.rebalances = set.GetOrCreateCounter("sluice_cluster_rebalances_total" + labels)
+	c.restores = set.GetOrCreateCounter("sluice_cluster_task_restores_total" + labels)
+	c.restoreSecs = set.GetOrCreateHistogram("sluice_cluster_task_restore_seconds" + labels)
+	c.restoreBytes = set.GetOrCreateCounter("sluice_cluster_task_restore_bytes_total" + labels)
+}
+
+// loop follows the group's changes and the task runs until the job ends.
+func (c *controller) loop(ctx context.Context, self group.Meta) error {
+	var check <-chan time.Time
+	// A bounded job's process looks every second, once its own tasks
+	// have ended, whether every task has.
+	watch := func() {
+		if check == nil && c.job.Bounded && c.allLocalEnded() {
+			t := time.NewTicker(time.Second)
+			check = t.C
+			go func() { <-c.quit; t.Stop() }()
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ch, ok := <-c.m.Changes():
+			if !ok {
+				return nil
+			}
+			if ch.Err != nil {
+				return ch.Err
+			}
+			if ch.Revoked != nil {
+				c.revoked()
+				ch.Ack()
+				continue
+			}
+			if err := c.assigned(ctx, ch, self); err != nil {
+				return err
+			}
+			watch()
+		case r := <-c.endedRuns:
+			if err := c.runEnded(ctx, r); err != nil {
+				return err
+			}
+			watch()
+		case <-check:
+			if done, err := c.jobDone(ctx); err != nil || done {
+				return err
+			}
+		}
+	}
+}
+
+// revoked: the generation ended. The runs go on; their checkpoints wait
+// for the next generation to count (or the runs stop if their task moves).
+func (c *controller) revoked() {
+	c.mu.Lock()
+	c.gen = group.Gen{ID: -1}
+	c.genN = -1
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	c.rebalances.Inc()
+}
+
+// assigned starts the runs of the tasks this process now owns and stops
+// those of tasks it lost, or whose newest counted checkpoint is not the
+// run's own (another process had the task meanwhile).
+func (c *controller) assigned(ctx context.Context, ch *group.Change, self group.Meta) error {
+	if ch.PeersErr == nil {
+		if err := group.CheckPeers(ch.MemberID, self, ch.Peers); err != nil {
+			return err
+		}
+	}
+	tasks := slices.Clone(ch.Assigned[c.job.Topics[0]])
+	slices.Sort(tasks)
+	committed, err := c.committed(ctx, tasks)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	var stop []*taskRun
+	for id, r := range c.runs {
+		r.mu.Lock()
+		same := r.last == committed[id]
+		r.mu.Unlock()
+		if !slices.Contains(tasks, id) || !same {
+			stop = append(stop, r)
+			delete(c.runs, id)
+		}
+	}
+	c.gen = ch.Gen
+	c.genN = float64(ch.Gen.ID)
+	c.ownedN = float64(len(tasks))
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	for _, r := range stop {
+		r.cancel()
+		<-r.done
+	}
+	c.log("generation %d: this process runs tasks %v of %d", ch.Gen.ID, tasks, c.job.Partitions)
+	for _, id := range tasks {
+		c.mu.Lock()
+		_, running := c.runs[id]
+		c.mu.Unlock()
+		if !running {
+			if err := c.start(ctx, id, committed[id]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// committed reads what the group's commits say of the tasks' checkpoints.
+func (c *controller) committed(ctx context.Context, tasks []int) (map[int]commitMeta, error) {
+	out := map[int]commitMeta{}
+	if len(tasks) == 0 {
+		return out, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got, err := c.m.Committed(cctx, map[string][]int{c.job.Topics[0]: tasks})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range tasks {
+		if m, ok := parseMeta(got[c.job.Topics[0]][id].Metadata); ok {
+			out[id] = m
+		}
+	}
+	return out, nil
+}
+
+// newAttempt names a run of a task uniquely.
+func newAttempt() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// start runs task id from the checkpoint from names (none: from the start).
+func (c *controller) start(ctx context.Context, id int, from commitMeta) error {
+	r := &taskRun{id: id, attempt: newAttempt(), done: make(chan struct{}), offsets: map[string]int64{}, last: from, from: from}
+	var restore *runtime.Checkpoint
+	if from.CK > 0 {
+		t0 := time.Now()
+		ck, err := runtime.LoadCheckpointFrom(c.opt.Store, from.folder(id))
+		if err != nil {
+			return fmt.Errorf("task %d: the checkpoint its last commit names cannot be read: %w", id, err)
+		}
+		restore = ck
+		c.restores.Inc()
+		c.restoreSecs.UpdateDuration(t0)
+		c.restoreBytes.Add(int(ck.Bytes))
+		c.log("task %d: restored checkpoint %d of attempt %s (%d bytes in %v)", id, from.CK, from.Attempt, ck.Bytes, time.Since(t0).Round(time.Millisecond))
+	}
+	g := cloneGraph(c.job.Graph, fmt.Sprintf("%s/task-%d", c.job.Name, id))
+	set := metrics.NewSet()
+	metrics.RegisterSet(set)
+	var stopped func(error)
+	if c.opt.OnTask != nil {
+		stopped = c.opt.OnTask(id, g.Name, g, set)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	task := &runtime.TaskInfo{ID: id, Count: c.job.Partitions, Attempt: r.attempt, Offsets: func(topic string, part int, next int64) {
+		if part == id {
+			r.mu.Lock()
+			r.offsets[topic] = next
+			r.mu.Unlock()
+		}
+	}}
+	cp := &runtime.CheckpointOptions{
+		Store:    runtime.SubStore(c.opt.Store, taskPrefix(id)+r.attempt+"/"),
+		Interval: c.opt.Interval,
+		Restore:  restore,
+		Retain:   2,
+		Log:      c.log,
+		Confirm:  func(ck int64, finished bool) error { return c.confirm(rctx, r, ck, finished) },
+	}
+	c.mu.Lock()
+	c.runs[id] = r
+	c.mu.Unlock()
+	go func() {
+		err := runtime.Run(rctx, g, runtime.Options{Task: task, Checkpoints: cp, Metrics: set, BufferRows: c.opt.BufferRows,
+			Logger: c.opt.Logger, Log: c.log})
+		if stopped != nil {
+			stopped(err)
+		}
+		metrics.UnregisterSet(set, true)
+		r.err = err
+		r.ended = err == nil
+		close(r.done)
+		select {
+		case c.endedRuns <- r:
+		case <-c.quit:
+		}
+	}()
+	return nil
+}
+
+// cloneGraph copies g's nodes and edges, for a run of its own.
+func cloneGraph(g *runtime.Graph, name string) *runtime.Graph {
+	out := runtime.NewGraph(name)
+	for _, n := range g.Nodes {
+		c := *n
+		out.Nodes = append(out.Nodes, &c)
+	}
+	for _, e := range g.Edges {
+		c := *e
+		out.Edges = append(out.Edges, &c)
+	}
+	return out
+}
+
+// confirm makes checkpoint ck of run r count: it commits the task's offsets
+// in the current generation, with the checkpoint's location as metadata.
+// The coordinator refuses it when this process no longer owns the task in
+// that generation.
+func (c *controller) confirm(ctx context.Context, r *taskRun, ck int64, finished bool) error {
+	var gen group.Gen
+	for {
+		c.mu.Lock()
+		cur, changed := c.runs[r.id], c.changed
+		gen = c.gen
+		c.mu.Unlock()
+		if cur != r {
+			return ErrLost
+		}
+		if gen.ID >= 0 {
+			break
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	meta := commitMeta{V: 1, Attempt: r.attempt, CK: ck, Finished: finished}
+	data, _ := json.Marshal(meta)
+	r.mu.Lock()
+	offsets := map[string]map[int]group.Offset{}
+	for _, topic := range c.job.Topics {
+		off, ok := r.offsets[topic]
+		if !ok {
+			off = -1
+		}
+		offsets[topic] = map[int]group.Offset{r.id: {Offset: off, Metadata: string(data)}}
+	}
+	r.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := c.m.CommitMeta(cctx, gen, offsets); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	first := r.last.Attempt != r.attempt
+	r.last = meta
+	r.mu.Unlock()
+	c.mu.Lock()
+	delete(c.failed, r.id)
+	c.mu.Unlock()
+	if first && r.from.Attempt != "" {
+		// The attempt this run restored from is history now.
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c.opt.Store.Delete(dctx, taskPrefix(r.id)+r.from.Attempt+"/")
+		}()
+	}
+	return nil
+}
+
+// runEnded handles the end of a task's run: a bounded task that read its
+// input is done; one that failed starts again from its newest counted
+// checkpoint, unless it keeps failing.
+func (c *controller) runEnded(ctx context.Context, r *taskRun) error {
+	c.mu.Lock()
+	cur := c.runs[r.id]
+	c.mu.Unlock()
+	if cur != r || ctx.Err() != nil {
+		return nil // stopped on purpose
+	}
+	if r.ended {
+		c.log("task %d: read all its input", r.id)
+		return nil
+	}
+	var re *runtime.RestoreError
+	if errors.As(r.err, &re) {
+		return fmt.Errorf("task %d: %w", r.id, r.err)
+	}
+	c.mu.Lock()
+	c.failed[r.id]++
+	n := c.failed[r.id]
+	delete(c.runs, r.id)
+	c.mu.Unlock()
+	if n > c.opt.RestartAttempts {
+		return fmt.Errorf("task %d failed %d times in a row, the last: %w", r.id, n, r.err)
+	}
+	c.log("task %d failed (%v); restarting it from its newest checkpoint that counts", r.id, r.err)
+	committed, err := c.committed(ctx, []int{r.id})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-time.After(time.Duration(n) * 200 * time.Millisecond):
+	case <-ctx.Done():
+		return nil
+	}
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	if gen.ID < 0 {
+		// A rebalance is under way: the assignment starts it if it stays.
+		return nil
+	}
+	return c.start(ctx, r.id, committed[r.id])
+}
+
+// allLocalEnded reports whether every task run here has read its input.
+func (c *controller) allLocalEnded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.runs {
+		select {
+		case <-r.done:
+			if !r.ended {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// jobDone reports whether every task of a bounded job has ended: its
+// newest counted checkpoint records the end.
+func (c *controller) jobDone(ctx context.Context) (bool, error) {
+	all := make([]int, c.job.Partitions)
+	for i := range all {
+		all[i] = i
+	}
+	got, err := c.committed(ctx, all)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range all {
+		if !got[id].Finished {
+			return false, nil
+		}
+	}
+	c.log("every task of the job has ended")
+	return true, nil
+}
+
+// stopAll stops the task runs and waits for them.
+func (c *controller) stopAll() {
+	c.mu.Lock()
+	runs := c.runs
+	c.runs = map[int]*taskRun{}
+	c.mu.Unlock()
+	for _, r := range runs {
+		r.cancel()
+	}
+	for _, r := range runs {
+		<-r.done
+	}
+}
