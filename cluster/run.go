@@ -106,6 +106,9 @@ type controller struct {
 	gen     group.Gen // ID -1 between generations
 	changed chan struct{}
 	runs    map[int]*taskRun // tasks owned now
+	// stopping are runs of tasks that moved away, cancelled, which a new
+	// run of the task must wait for (loop's goroutine only).
+	stopping map[int]*taskRun
 	failed  map[int]int      // failures in a row per task
 
 	endedRuns chan *taskRun
@@ -278,9 +281,13 @@ func (c *controller) assigned(ctx context.Context, ch *group.Change, self group.
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
+	prev := map[int]*taskRun{}
 	for _, r := range stop {
 		r.cancel()
-		<-r.done
+		prev[r.id] = r
+	}
+	for id, r := range c.stopping {
+		prev[id] = r // stopped in an earlier generation, maybe not yet done
 	}
 	c.log("generation %d: this process runs tasks %v of %d", ch.Gen.ID, tasks, c.job.Partitions)
 	for _, id := range tasks {
@@ -288,11 +295,11 @@ func (c *controller) assigned(ctx context.Context, ch *group.Change, self group.
 		_, running := c.runs[id]
 		c.mu.Unlock()
 		if !running {
-			if err := c.start(ctx, id, committed[id]); err != nil {
-				return err
-			}
+			c.start(ctx, id, committed[id], prev[id], 0)
+			delete(prev, id)
 		}
 	}
+	c.stopping = prev // the runs of tasks that moved away, until they are done
 	return nil
 }
 
@@ -323,15 +330,58 @@ func newAttempt() string {
 	return hex.EncodeToString(b[:])
 }
 
-// start runs task id from the checkpoint from names (none: from the start).
-func (c *controller) start(ctx context.Context, id int, from commitMeta) error {
+// start runs task id from the checkpoint from names (none: from the
+// start), once the run it replaces (prev, nil if none) has stopped and
+// delay has passed. It does not wait: the loop must stay free to
+// acknowledge rebalances.
+func (c *controller) start(ctx context.Context, id int, from commitMeta, prev *taskRun, delay time.Duration) {
 	r := &taskRun{id: id, attempt: newAttempt(), done: make(chan struct{}), offsets: map[string]int64{}, last: from, from: from}
+	rctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	c.mu.Lock()
+	c.runs[id] = r
+	c.mu.Unlock()
+	go func() {
+		err := c.run(rctx, r, prev, delay)
+		r.err = err
+		r.ended = err == nil
+		close(r.done)
+		select {
+		case c.endedRuns <- r:
+		case <-c.quit:
+		}
+	}()
+}
+
+// errUnreadable wraps the error of a checkpoint that a task's last commit
+// names and that cannot be read: restarting does not mend it.
+var errUnreadable = errors.New("the checkpoint its last commit names cannot be read")
+
+// run restores and runs r, after prev has stopped.
+func (c *controller) run(ctx context.Context, r *taskRun, prev *taskRun, delay time.Duration) error {
+	if prev != nil {
+		select {
+		case <-prev.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	id, from := r.id, r.from
 	var restore *runtime.Checkpoint
 	if from.CK > 0 {
 		t0 := time.Now()
 		ck, err := runtime.LoadCheckpointFrom(c.opt.Store, from.folder(id))
 		if err != nil {
-			return fmt.Errorf("task %d: the checkpoint its last commit names cannot be read: %w", id, err)
+			return fmt.Errorf("task %d: %w: %w", id, errUnreadable, err)
 		}
 		restore = ck
 		c.restores.Inc()
@@ -342,12 +392,11 @@ func (c *controller) start(ctx context.Context, id int, from commitMeta) error {
 	g := cloneGraph(c.job.Graph, fmt.Sprintf("%s/task-%d", c.job.Name, id))
 	set := metrics.NewSet()
 	metrics.RegisterSet(set)
+	defer metrics.UnregisterSet(set, true)
 	var stopped func(error)
 	if c.opt.OnTask != nil {
 		stopped = c.opt.OnTask(id, g.Name, g, set)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	r.cancel = cancel
 	task := &runtime.TaskInfo{ID: id, Count: c.job.Partitions, Attempt: r.attempt, Offsets: func(topic string, part int, next int64) {
 		if part == id {
 			r.mu.Lock()
@@ -361,27 +410,14 @@ func (c *controller) start(ctx context.Context, id int, from commitMeta) error {
 		Restore:  restore,
 		Retain:   2,
 		Log:      c.log,
-		Confirm:  func(ck int64, finished bool) error { return c.confirm(rctx, r, ck, finished) },
+		Confirm:  func(ck int64, finished bool) error { return c.confirm(ctx, r, ck, finished) },
 	}
-	c.mu.Lock()
-	c.runs[id] = r
-	c.mu.Unlock()
-	go func() {
-		err := runtime.Run(rctx, g, runtime.Options{Task: task, Checkpoints: cp, Metrics: set, BufferRows: c.opt.BufferRows,
-			Logger: c.opt.Logger, Log: c.log})
-		if stopped != nil {
-			stopped(err)
-		}
-		metrics.UnregisterSet(set, true)
-		r.err = err
-		r.ended = err == nil
-		close(r.done)
-		select {
-		case c.endedRuns <- r:
-		case <-c.quit:
-		}
-	}()
-	return nil
+	err := runtime.Run(ctx, g, runtime.Options{Task: task, Checkpoints: cp, Metrics: set, BufferRows: c.opt.BufferRows,
+		Logger: c.opt.Logger, Log: c.log})
+	if stopped != nil {
+		stopped(err)
+	}
+	return err
 }
 
 // cloneGraph copies g's nodes and edges, for a run of its own.
@@ -474,6 +510,9 @@ func (c *controller) runEnded(ctx context.Context, r *taskRun) error {
 	if errors.As(r.err, &re) {
 		return fmt.Errorf("task %d: %w", r.id, r.err)
 	}
+	if errors.Is(r.err, errUnreadable) {
+		return r.err
+	}
 	c.mu.Lock()
 	c.failed[r.id]++
 	n := c.failed[r.id]
@@ -487,11 +526,6 @@ func (c *controller) runEnded(ctx context.Context, r *taskRun) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case <-time.After(time.Duration(n) * 200 * time.Millisecond):
-	case <-ctx.Done():
-		return nil
-	}
 	c.mu.Lock()
 	gen := c.gen
 	c.mu.Unlock()
@@ -499,7 +533,8 @@ func (c *controller) runEnded(ctx context.Context, r *taskRun) error {
 		// A rebalance is under way: the assignment starts it if it stays.
 		return nil
 	}
-	return c.start(ctx, r.id, committed[r.id])
+	c.start(ctx, r.id, committed[r.id], nil, time.Duration(n)*200*time.Millisecond)
+	return nil
 }
 
 // allLocalEnded reports whether every task run here has read its input.

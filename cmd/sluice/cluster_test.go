@@ -439,3 +439,91 @@ func TestPausedProcessPublishesNothingForTasksItLost(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	sameMultiset(t, want, published(t, out), "after a pause past the session timeout")
 }
+
+// TestSharedJobStartErrors: what cannot be shared is an error at start
+// that names the cause.
+func TestSharedJobStartErrors(t *testing.T) {
+	broker := clusterBroker(t, "clicks", "views")
+	cl := &kafka.Client{Addr: kafka.TCP(broker), Transport: &kafka.Transport{}}
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
+	if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "few", NumPartitions: 3, ReplicationFactor: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "ck")
+	kafkaTable := func(name, topic, group string) string {
+		g := ""
+		if group != "" {
+			g = fmt.Sprintf(", 'properties.group.id' = '%s'", group)
+		}
+		return fmt.Sprintf(`CREATE TABLE %s (user_id VARCHAR, page VARCHAR, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+  WITH ('connector' = 'kafka', 'topic' = '%s', 'properties.bootstrap.servers' = '%s'%s, 'format' = 'json');
+`, name, topic, broker, g)
+	}
+	sink := fmt.Sprintf("CREATE TABLE out WITH ('connector' = 'file', 'path' = '%s', 'format' = 'json');\n", filepath.Join(dir, "out"))
+	for _, c := range []struct{ name, sql, want string }{
+		{"datagen", "CREATE TABLE gen (n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10');\n" + sink +
+			"INSERT INTO out SELECT n FROM gen;", "table gen reads connector 'datagen': a job shared by several processes reads kafka tables only"},
+		{"no group", kafkaTable("clicks", "clicks", "") + sink + "INSERT INTO out SELECT page FROM clicks;", `option "properties.group.id": a job shared by several processes needs a consumer group`},
+		{"two groups", kafkaTable("clicks", "clicks", "g") + kafkaTable("views", "views", "h") + sink +
+			"INSERT INTO out SELECT c.page FROM clicks c JOIN views v ON c.user_id = v.user_id AND v.ts BETWEEN c.ts - INTERVAL '1' SECOND AND c.ts;",
+			"the tables of a shared job name one group"},
+		{"partitions differ", kafkaTable("clicks", "clicks", "g") + kafkaTable("views", "few", "g") + sink +
+			"INSERT INTO out SELECT c.page FROM clicks c JOIN views v ON c.user_id = v.user_id AND v.ts BETWEEN c.ts - INTERVAL '1' SECOND AND c.ts;",
+			"few"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			job := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".sql")
+			os.WriteFile(job, []byte(c.sql), 0o644)
+			out, err := exec.Command(binary, "run", job, "--cluster", "kafka", "--checkpoint-dir", ck).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Fatalf("%v\n%s\nwant %q", err, out, c.want)
+			}
+		})
+	}
+	for args, want := range map[string]string{
+		"--cluster kafka": "--cluster kafka needs --checkpoint-dir",
+		"--cluster zookeeper --checkpoint-dir " + ck:                  `--cluster "zookeeper"`,
+		"--cluster kafka --checkpoint-dir " + ck + " --parallelism 4": "--parallelism does not apply with --cluster",
+		"--checkpoint-shared --checkpoint-dir " + ck:                  "--checkpoint-shared needs --cluster",
+	} {
+		out, err := exec.Command(binary, append([]string{"run", filepath.Join(dir, "datagen.sql")}, strings.Fields(args)...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("%s: %v\n%s\nwant %q", args, err, out, want)
+		}
+	}
+}
+
+// TestLocalCheckpointFolderWithPeersIsRefused: two processes that keep
+// their checkpoints in folders of their own machine cannot share a job:
+// the state of a task could not follow it. The group's member metadata
+// tells, and the processes stop with an error that says so.
+func TestLocalCheckpointFolderWithPeersIsRefused(t *testing.T) {
+	broker := clusterBroker(t, "clicks")
+	dir := t.TempDir()
+	sql := strings.ReplaceAll(windowedClicksSQL, "%[5]s", "page")
+	job := clusterJob(t, dir, "job", sql, broker, "local", false, filepath.Join(dir, "out"))
+	run := func(name string) *member {
+		m := &member{name: name, cmd: exec.Command(binary, "run", job, "--cluster", "kafka", "--checkpoint-dir", filepath.Join(dir, "ck-"+name),
+			"--cluster-session-timeout", "1500ms"), done: make(chan error, 1)}
+		m.cmd.Stdout, m.cmd.Stderr = m, m
+		if err := m.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { m.done <- m.cmd.Wait() }()
+		t.Cleanup(func() { m.cmd.Process.Kill(); <-m.done })
+		return m
+	}
+	a := run("a")
+	waitUntil(t, 30*time.Second, "the first process runs tasks", a.runsTasks)
+	b := run("b")
+	select {
+	case err := <-b.done:
+		b.done <- err
+		if err == nil || !strings.Contains(b.output(), "is local but the group has other members") {
+			t.Fatalf("the second process: %v\n%s", err, b.output())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the second process runs on with a local checkpoint folder:\n%s", b.output())
+	}
+}

@@ -329,6 +329,12 @@ func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
 			return nil, fmt.Errorf("kafka group %s: cannot describe the group: %w", m.cfg.GroupID, g.Error)
 		}
 		for _, mem := range g.Members {
+			if len(mem.MemberMetadata.UserData) == 0 && len(mem.MemberMetadata.Topics) == 0 {
+				// A member between two joins (the coordinator shows no
+				// metadata for it while the group rebalances): the next
+				// generation's peers will show it.
+				continue
+			}
 			u, ok := decodeUserData(mem.MemberMetadata.UserData)
 			peers = append(peers, Peer{MemberID: mem.MemberID, ClientID: mem.ClientID, Host: mem.ClientHost, Meta: u.Meta, Sluice: ok})
 		}
