@@ -109,7 +109,7 @@ type controller struct {
 	// stopping are runs of tasks that moved away, cancelled, which a new
 	// run of the task must wait for (loop's goroutine only).
 	stopping map[int]*taskRun
-	failed  map[int]int      // failures in a row per task
+	failed   map[int]int // failures in a row per task
 
 	endedRuns chan *taskRun
 	quit      chan struct{} // closed when the loop has returned
