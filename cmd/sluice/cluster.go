@@ -65,11 +65,6 @@ func runCluster(ctx context.Context, g *runtime.Graph, o sqlOpts, ui *uiConsole)
 		}
 		store = runtime.DirStore(abs)
 	}
-	stop, err := serveMetrics(ctx, *o.metricsAddr)
-	if err != nil {
-		return err
-	}
-	defer stop()
 	set := metrics.NewSet()
 	metrics.RegisterSet(set)
 	defer metrics.UnregisterSet(set, true)

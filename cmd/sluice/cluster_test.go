@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -344,7 +347,7 @@ func (r *sharedRun) killAndJoin(t *testing.T) {
 	out := filepath.Join(r.dir, "shared")
 	job := clusterJob(t, r.dir, "shared", r.sharedSQL(), r.broker, "shared", false, out)
 	r.produce(t, sharedPrefix, 0, n*4/10)
-	a := startMember(t, "a", job, "shared", r.endpoint)
+	a := startMember(t, "a", job, "shared", r.endpoint, "--metrics-addr", "127.0.0.1:0")
 	b := startMember(t, "b", job, "shared", r.endpoint)
 	c := startMember(t, "c", job, "shared", r.endpoint)
 	waitUntil(t, 30*time.Second, "the three processes run tasks", func() bool { return a.runsTasks() && b.runsTasks() && c.runsTasks() })
@@ -361,6 +364,31 @@ func (r *sharedRun) killAndJoin(t *testing.T) {
 		return len(got) == len(want)
 	})
 	sameMultiset(t, want, published(t, out), "after a kill and a late joiner")
+	// Each process serves what it owns, its rebalances and restores, and
+	// its tasks' lag per partition.
+	url := regexp.MustCompile(`metrics at (http://\S+)`).FindStringSubmatch(a.output())
+	if url == nil {
+		t.Fatalf("a does not say where its metrics are:\n%s", a.output())
+	}
+	resp, err := http.Get(url[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, re := range []string{
+		`sluice_cluster_owned_partitions\{job="shared",group="shared"\} [1-9]`,
+		`sluice_cluster_rebalances_total\{job="shared",group="shared"\} [1-9]`,
+		`sluice_cluster_generation\{job="shared",group="shared"\} [1-9]`,
+		`sluice_cluster_task_restores_total\{job="shared",group="shared"\} [0-9]+`,
+		`sluice_cluster_task_restore_bytes_total\{job="shared",group="shared"\} [0-9]+`,
+		`sluice_source_offset_lag\{job="shared/task-[0-9]+",operator="clicks",operator_id="0",subtask="[0-9]+",partition="s_clicks/[0-9]+"\} 0`,
+		`sluice_operator_rows_in_total\{job="shared/task-[0-9]+",operator="[^"]*",operator_id="[0-9]+",subtask="[0-9]+"\} [1-9]`,
+	} {
+		if !regexp.MustCompile(re).Match(body) {
+			t.Errorf("/metrics of a process has no line like %s", re)
+		}
+	}
 	for _, m := range []*member{a, c, d} {
 		m.cmd.Process.Signal(syscall.SIGTERM)
 	}
