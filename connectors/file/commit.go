@@ -50,6 +50,21 @@ import (
 // state records its length (flushed and fsynced), a restore truncates it
 // back to that length and appends, and the file is published at the end of
 // the job only.
+//
+// A task of a job that several processes share (runtime.TaskInfo) may run
+// twice for a while: its new owner, restored from the last checkpoint that
+// counted, and a zombie, the old owner that has not noticed yet that it
+// lost the task. Their sinks are the same subtask, so every hidden name
+// carries the attempt (.part-<s>-<n>.<ext>.<attempt>.inprogress,
+// ….<attempt>.pending-<checkpoint>): the two never write, rename or
+// publish one file, and only the final names, which one attempt publishes
+// (the one whose checkpoints count), are shared. A restore deletes the hidden
+// files of the attempt that took the restored checkpoint (and untagged
+// ones), never those of another attempt, which may be the owner: a zombie's
+// files stay hidden, unpublished, where readers skip them. The commit record
+// is shared (it is the task's), written only once a checkpoint counts
+// (NotifyCheckpointComplete) or by a restore of one that did; its
+// temporary name carries the attempt too.
 
 // pendingFile is a complete part file waiting to be published: its hidden
 // name and final name (both in the sink's folder), and the checkpoint that
@@ -64,6 +79,10 @@ type pendingFile struct {
 type sinkState struct {
 	Table   string `json:"table"`
 	Subtask int    `json:"subtask"`
+	// Attempt is the tag of the task attempt that took the checkpoint (""
+	// outside a task run): its hidden files not listed here are deleted by a
+	// restore.
+	Attempt string `json:"attempt,omitempty"`
 	// Next is the number of the next part file.
 	Next int `json:"next"`
 	// Pending lists the files pre-committed and not yet published, by
@@ -169,7 +188,7 @@ func (s *sink) writeRecord(last int64, parts []string) error {
 		return err
 	}
 	path := s.recordPath()
-	tmp := path + ".tmp"
+	tmp := path + s.tagSuffix() + ".tmp"
 	err = writeSynced(tmp, data)
 	if err == nil {
 		err = os.Rename(tmp, path)
@@ -200,16 +219,16 @@ func writeSynced(path string, data []byte) error {
 }
 
 // pendingName is the hidden name of final once checkpoint id has
-// pre-committed it.
+// pre-committed it; tag is the attempt's suffix (see sink.tagSuffix).
 // final may be in a partition folder (dt=1/part-0-1.csv), and so is the
 // pending name (dt=1/.part-0-1.csv.pending-4).
-func pendingName(final string, id int64) string {
+func pendingName(final, tag string, id int64) string {
 	ck := strconv.FormatInt(id, 10)
 	if id == runtime.EndCheckpoint {
 		ck = "end"
 	}
 	dir, base := path.Split(final)
-	return dir + "." + base + ".pending-" + ck
+	return dir + "." + base + tag + ".pending-" + ck
 }
 
 // SnapshotState pre-commits the rows received so far and returns the
@@ -221,7 +240,7 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 	if err := s.preCommit(id); err != nil {
 		return nil, err
 	}
-	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Next: s.n}
+	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Attempt: s.tag, Next: s.n}
 	if p := s.open[""]; s.cfg.single && p != nil {
 		st.InProgress, st.Size = filepath.Base(p.tmp), p.size
 	}
@@ -263,7 +282,7 @@ func (s *sink) preCommit(id int64) error {
 	var err error
 	for len(s.closed) > 0 {
 		c := s.closed[0]
-		p := pendingFile{Hidden: pendingName(c.Final, id), Final: c.Final, Checkpoint: id}
+		p := pendingFile{Hidden: pendingName(c.Final, s.tagSuffix(), id), Final: c.Final, Checkpoint: id}
 		if err = os.Rename(filepath.Join(s.dir, c.Hidden), filepath.Join(s.dir, p.Hidden)); err != nil {
 			err = fmt.Errorf("table %s: checkpoint %d: %w", s.cfg.table, id, err)
 			break
@@ -411,7 +430,8 @@ func (s *sink) publish(p pendingFile) error {
 
 // RestoreState publishes the pending files of the state (its checkpoint is
 // complete), deletes every other hidden file of this subtask — what the
-// failed attempt wrote after the checkpoint — and numbers new part files
+// failed attempt wrote after the checkpoint; in a task run, only the files
+// of the attempt that took the checkpoint — and numbers new part files
 // after all of them. A single-file sink goes on appending to its file,
 // truncated back to its length at the checkpoint.
 func (s *sink) RestoreState(data []byte) error {
@@ -424,6 +444,9 @@ func (s *sink) RestoreState(data []byte) error {
 	}
 	if st.Subtask != s.ctx.Subtask {
 		return fmt.Errorf("table %s: sink subtask %d was given the checkpointed state of subtask %d", s.cfg.table, s.ctx.Subtask, st.Subtask)
+	}
+	if st.Attempt != "" && !isTag(st.Attempt) {
+		return fmt.Errorf("table %s: the checkpointed state of the sink names the attempt %q, not one a task run writes", s.cfg.table, st.Attempt)
 	}
 	for _, p := range st.Pending {
 		if !s.ownHidden(p.Hidden) || !s.isName(p.Final) {
@@ -449,7 +472,7 @@ func (s *sink) RestoreState(data []byte) error {
 		return err
 	}
 
-	if err := s.deleteHidden(st.InProgress); err != nil {
+	if err := s.deleteHidden(st.InProgress, st.Attempt); err != nil {
 		return err
 	}
 	s.n = max(s.n, st.Next)
@@ -480,8 +503,11 @@ func (s *sink) RestoreState(data []byte) error {
 }
 
 // deleteHidden deletes every hidden file of this subtask but keep (in
-// partition folders too), and fsyncs the folders.
-func (s *sink) deleteHidden(keep string) error {
+// partition folders too), and fsyncs the folders. In a task run it deletes
+// only those of the attempt writer (which took the restored checkpoint), of
+// this attempt and untagged ones: another attempt may be running — the
+// owner, if this one is a zombie.
+func (s *sink) deleteHidden(keep, writer string) error {
 	dirs := map[string]bool{s.dir: true}
 	err := filepath.WalkDir(s.dir, func(p string, e iofs.DirEntry, err error) error {
 		if err != nil {
@@ -495,7 +521,8 @@ func (s *sink) deleteHidden(keep string) error {
 		}
 		rel, _ := filepath.Rel(s.dir, p)
 		rel = filepath.ToSlash(rel)
-		if !s.ownHidden(rel) || rel == keep {
+		tag, ok := s.hiddenTag(rel)
+		if !ok || rel == keep || s.tag != "" && tag != "" && tag != writer && tag != s.tag {
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
@@ -548,28 +575,58 @@ func (s *sink) resume(name string, size int64) error {
 // progress, complete or pending.
 // With PARTITIONED BY, name may be in a partition folder (dt=1/.part-…).
 func (s *sink) ownHidden(name string) bool {
+	_, ok := s.hiddenTag(name)
+	return ok
+}
+
+// hiddenTag reports whether name is a hidden file of this subtask, and
+// returns the attempt tag it carries ("" for none): .part-<s>-<n>.<ext>,
+// then .<tag> or nothing, then .inprogress or .pending-<checkpoint> (a
+// single file: .<name>, then the same).
+func (s *sink) hiddenTag(name string) (string, bool) {
 	if !s.isName(name) {
-		return false
+		return "", false
 	}
 	name = path.Base(name)
 	var prefix string
 	if s.cfg.single {
-		prefix = "." + filepath.Base(s.cfg.path) + "."
+		prefix = "." + filepath.Base(s.cfg.path)
 	} else {
 		prefix = ".part-" + strconv.Itoa(s.ctx.Subtask) + "-"
 	}
 	rest, ok := strings.CutPrefix(name, prefix)
 	if !ok {
-		return false
+		return "", false
 	}
 	if !s.cfg.single {
-		num, _, _ := strings.Cut(rest, ".")
-		if _, err := strconv.Atoi(num); err != nil {
-			return false
+		// <n>.<ext>
+		num, after, ok := strings.Cut(rest, ".")
+		if _, err := strconv.Atoi(num); err != nil || !ok {
+			return "", false
 		}
+		_, rest, _ = strings.Cut(after, ".")
+		rest = "." + rest
 	}
-	return strings.HasSuffix(name, ".inprogress") || strings.Contains(name, ".pending-")
+	switch i := strings.LastIndex(rest, ".pending-"); {
+	case strings.HasSuffix(rest, ".inprogress"):
+		rest = strings.TrimSuffix(rest, ".inprogress")
+	case i >= 0:
+		rest = rest[:i]
+	default:
+		return "", false
+	}
+	tag, ok := strings.CutPrefix(rest, ".")
+	switch {
+	case rest == "":
+		return "", true
+	case ok && isTag(tag):
+		return tag, true
+	}
+	return "", false
 }
+
+// isTag reports whether tag can be an attempt's tag (see attemptTag).
+func isTag(tag string) bool { return tag != "" && attemptTag(tag) == tag }
 
 // isName reports whether name is a file name of the sink: plain, or with
 // PARTITIONED BY in folders below the sink's (a/b/name, no . or ..).
