@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,11 +38,26 @@ import (
 // that would start from an older checkpoint than the newest one published,
 // or from none, and so publish those rows again, is refused by the runtime
 // (runtime.PublishLog) unless duplicates are allowed.
+//
+// A task of a job that several processes share (runtime.TaskInfo) may run
+// twice for a while: its new owner, restored from the last checkpoint that
+// counted, and a zombie, the old owner that has not noticed yet that it
+// lost the task. Both are the same subtask, so each stages in a folder of
+// its attempt, .staging/<table>/<subtask>-<attempt>: a restore deletes the
+// staging folder of the attempt that took the restored checkpoint (and the
+// untagged one), never another attempt's, which may be the owner's. Final
+// keys are unique (a UUID each) and only the attempt whose checkpoints count
+// publishes its own. The commit record is the task's, shared, written only
+// once a checkpoint counts (NotifyCheckpointComplete) or by a restore of
+// one that did; what a zombie staged stays under .staging, unpublished.
 
 // sinkState is a subtask's checkpointed state (JSON).
 type sinkState struct {
-	Table   string         `json:"table"`
-	Subtask int            `json:"subtask"`
+	Table   string `json:"table"`
+	Subtask int    `json:"subtask"`
+	// Attempt is the tag of the task attempt that took the checkpoint (""
+	// outside a task run): its staging folder is deleted by a restore.
+	Attempt string         `json:"attempt,omitempty"`
 	Pending []stagedObject `json:"pending,omitempty"`
 }
 
@@ -81,10 +98,35 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 		o.Checkpoint = id
 		s.pending = append(s.pending, o)
 	}
-	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Pending: slices.Clone(s.pending)}
+	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Attempt: s.tag, Pending: slices.Clone(s.pending)}
 	s.mu.Unlock()
 	s.uncovered = s.uncovered[:0]
 	return json.Marshal(st)
+}
+
+// stageDirOf is the staging folder of this subtask in attempt tag ("": not
+// a task run).
+func (s *sink) stageDirOf(tag string) string {
+	dir := stagingDir + "/" + s.cfg.table + "/" + strconv.Itoa(s.ctx.Subtask)
+	if tag != "" {
+		dir += "-" + tag
+	}
+	return dir
+}
+
+// attemptTag is how the staging folder of a task run carries its attempt:
+// the attempt itself when it is up to 16 lower-case letters and digits
+// (short hex, typically), else the first 12 hex digits of its SHA-256.
+func attemptTag(attempt string) string {
+	ok := attempt != "" && len(attempt) <= 16
+	for _, c := range []byte(attempt) {
+		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z')
+	}
+	if ok {
+		return attempt
+	}
+	sum := sha256.Sum256([]byte(attempt))
+	return hex.EncodeToString(sum[:6])
 }
 
 // recordKey is the subtask's commit record.
@@ -225,7 +267,8 @@ func (s *sink) publish(ctx context.Context, o stagedObject) error {
 }
 
 // RestoreState publishes the objects the state lists and deletes every other
-// staged object of this subtask.
+// object staged by the attempt that took the checkpoint (outside a task
+// run: by this subtask), not those of another attempt of the task.
 func (s *sink) RestoreState(data []byte) error {
 	if !s.exactlyOnce {
 		return nil
@@ -239,8 +282,12 @@ func (s *sink) RestoreState(data []byte) error {
 			return connectors.Errorf(s.cfg.table, "sink subtask %d was given the checkpointed state of subtask %d", s.ctx.Subtask, st.Subtask)
 		}
 	}
+	if st.Attempt != "" && attemptTag(st.Attempt) != st.Attempt {
+		return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink names the attempt %q, not one a task run writes", st.Attempt)
+	}
+	writer := s.stageDirOf(st.Attempt)
 	for _, o := range st.Pending {
-		if !strings.HasPrefix(o.Staged, s.stageDir+"/") || strings.Contains(o.Staged[len(s.stageDir)+1:], "/") ||
+		if !strings.HasPrefix(o.Staged, writer+"/") || strings.Contains(o.Staged[len(writer)+1:], "/") ||
 			strings.Contains(o.Final, "..") || strings.HasPrefix(o.Final, stagingDir+"/") {
 			return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink names %q → %q, not an object of subtask %d", o.Staged, o.Final, s.ctx.Subtask)
 		}
@@ -262,9 +309,15 @@ func (s *sink) RestoreState(data []byte) error {
 	if s.errStore != s.store {
 		stores = append(stores, s.errStore)
 	}
+	dirs := []string{s.stageDirOf(""), writer}
+	if s.tag != "" && st.Attempt != s.tag {
+		dirs = append(dirs, s.stageDir)
+	}
 	for _, store := range stores {
-		if err := store.removeStaged(ctx, s.stageDir); err != nil {
-			return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
+		for _, dir := range slices.Compact(dirs) {
+			if err := store.removeStaged(ctx, dir); err != nil {
+				return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
+			}
 		}
 	}
 	return nil

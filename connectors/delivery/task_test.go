@@ -1,0 +1,354 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/rttest"
+)
+
+// stepSource emits one chunk of rows per checkpoint: a chunk, then nothing
+// until the next barrier has passed (SnapshotPosition), so checkpoint k of
+// a run covers exactly its first k chunks. Its position is the number of
+// chunks emitted. After the last chunk it ends, or with hold waits until
+// the run stops. A free source does not wait for barriers: it emits a
+// chunk every millisecond. covered, when set, is set at the first barrier
+// that follows rows.
+type stepSource struct {
+	chunks  [][][]runtime.Value
+	hold    bool
+	free    bool
+	covered *atomic.Bool
+	pos     int
+	wait    bool
+	emitted bool
+	out     *runtime.Batch
+}
+
+func (s *stepSource) Open(*runtime.Context) error {
+	s.out = runtime.NewBatch(schema)
+	return nil
+}
+
+func (s *stepSource) Poll(context.Context) (*runtime.Batch, int, error) {
+	if s.wait || s.pos >= len(s.chunks) {
+		if !s.wait && !s.hold {
+			return nil, 0, io.EOF
+		}
+		time.Sleep(time.Millisecond)
+		return nil, 0, nil
+	}
+	s.out.Reset()
+	for _, r := range s.chunks[s.pos] {
+		s.out.AppendValues(r...)
+	}
+	s.pos++
+	s.wait = !s.free
+	if s.free {
+		s.emitted = true
+		time.Sleep(time.Millisecond)
+	}
+	return s.out, 0, nil
+}
+
+func (s *stepSource) SnapshotPosition() ([]byte, error) {
+	if (s.wait || s.emitted) && s.covered != nil {
+		s.covered.Store(true)
+	}
+	s.wait, s.emitted = false, false
+	return []byte(strconv.Itoa(s.pos)), nil
+}
+
+func (s *stepSource) RestorePositions(ps [][]byte) error {
+	for _, p := range ps {
+		n, err := strconv.Atoi(string(p))
+		if err != nil {
+			return err
+		}
+		s.pos = n
+	}
+	return nil
+}
+
+func (s *stepSource) Close() error {
+	if s.out != nil {
+		s.out.Release()
+		s.out = nil
+	}
+	return nil
+}
+
+// chunksOf returns chunks of rows from..to, each of size rows, after skip
+// chunks nobody reads (the restored position).
+func chunksOf(skip, from, to, size int) [][][]runtime.Value {
+	out := make([][][]runtime.Value, skip)
+	for i := from; i < to; i += size {
+		out = append(out, rows(i, min(i+size, to)))
+	}
+	return out
+}
+
+// taskRun is one attempt of task 3 of 4 delivering the source's rows into
+// table name, checkpointing into its own folder, restored from restore
+// (nil: none), with confirm as its CheckpointOptions.Confirm.
+func taskRun(ctx context.Context, name string, opts map[string]string, attempt string, source *stepSource,
+	restore *runtime.Checkpoint, ckDir string, confirm func(int64, bool) error) error {
+	f, _ := connectors.Lookup("delivery")
+	newOp, _, err := f.(connectors.Sink).NewSink(connectorsTable(name, opts))
+	if err != nil {
+		return err
+	}
+	g := runtime.NewGraph("shared")
+	src := g.AddSource("rows", schema, 1, func() runtime.Source { return source }, runtime.NoWatermarks)
+	g.Connect(src, g.AddOperator("lake", schema, 1, 1, newOp), runtime.Forward)
+	return runtime.Run(ctx, g, runtime.Options{Parallelism: 1, Metrics: metrics.NewSet(),
+		Task:        &runtime.TaskInfo{ID: 3, Count: 4, Attempt: attempt},
+		Checkpoints: &runtime.CheckpointOptions{Dir: ckDir, Interval: 3 * time.Millisecond, Restore: restore, Confirm: confirm}})
+}
+
+var errRefused = errors.New("the consumer group refused the commit (generation fenced)")
+
+// chunkBodies are the objects a run delivering chunks one per checkpoint
+// writes, sorted.
+func chunkBodies(chunks [][][]runtime.Value) []string {
+	var out []string
+	for _, c := range chunks {
+		if len(c) == 0 {
+			continue
+		}
+		b := rttest.NewBatch(schema, c...)
+		var body []byte
+		for i := range b.Len() {
+			body = append(format.AppendJSON(body, b, i), '\n')
+		}
+		out = append(out, string(body))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// visibleBodies returns the bodies of the objects under firehose/ but
+// .staging, sorted.
+func visibleBodies(t *testing.T, cl *minio.Client) []string {
+	t.Helper()
+	var out []string
+	for k, data := range bucket(t, cl, "firehose/") {
+		if !strings.Contains(k, stagingDir+"/") {
+			out = append(out, string(data))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestTwoAttemptsOfATaskDeliverOnlyTheOwners: two attempts of task 3 run at
+// once, both restored from the checkpoint that counted — pre-committed by
+// a first attempt that died before publishing it: the owner (B), whose
+// checkpoints count, and a zombie (A), whose Confirm fails at once or only
+// after B has finished. Whichever restores first, and while the other has
+// objects staged and pending, the bucket ends with exactly the
+// checkpoint's objects and B's, byte for byte, nothing of A's visible, and
+// nothing of B's or the first attempt's left staged.
+func TestTwoAttemptsOfATaskDeliverOnlyTheOwners(t *testing.T) {
+	for _, zombieFirst := range []bool{false, true} {
+		for _, blocking := range []bool{false, true} {
+			name := map[bool]string{false: "owner restores first", true: "zombie restores first"}[zombieFirst] +
+				map[bool]string{false: ", zombie refused at once", true: ", zombie refused after the owner finished"}[blocking]
+			t.Run(name, func(t *testing.T) {
+				twoAttempts(t, zombieFirst, blocking)
+			})
+		}
+	}
+}
+
+func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
+	opts, cl := fakeS3(t)
+	const table = "clicks"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// The first attempt: checkpoint 1 published, checkpoint 2 counts but
+	// its notification never comes (the process dies).
+	ckDir := t.TempDir()
+	first := chunksOf(0, 0, 20, 10)
+	err := taskRun(ctx, table, opts, "5e1f", &stepSource{chunks: first, hold: true}, nil, ckDir, func(id int64, _ bool) error {
+		if id >= 2 {
+			return errRefused
+		}
+		return nil
+	})
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("first run: %v, want it stopped at checkpoint 2", err)
+	}
+	ck, _, err := runtime.LatestCheckpoint(ckDir)
+	must(t, err)
+	if ck == nil || ck.ID != 2 {
+		t.Fatalf("first run's latest checkpoint %+v, want 2", ck)
+	}
+	if got, want := visibleBodies(t, cl), chunkBodies(first[:1]); !slices.Equal(got, want) {
+		t.Fatalf("first run delivered %q, want %q", got, want)
+	}
+
+	aConfirming, bConfirming, bDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var aOnce, bOnce sync.Once
+	var aWrote, bWrote bool
+	var aCovered, bCovered atomic.Bool
+	var aErr, bErr error
+	var wg sync.WaitGroup
+	owner := chunksOf(2, 200, 240, 5)
+	runA := func() {
+		defer wg.Done()
+		defer aOnce.Do(func() { close(aConfirming) })
+		src := &stepSource{chunks: chunksOf(2, 100, 160, 2), hold: true, free: true, covered: &aCovered}
+		aErr = taskRun(ctx, table, opts, "a771", src, ck, t.TempDir(), func(int64, bool) error {
+			if !aCovered.Load() {
+				return nil // A was the owner until it wrote: nothing of it to publish yet
+			}
+			aOnce.Do(func() { aWrote = true; close(aConfirming) })
+			if blocking {
+				select {
+				case <-bDone:
+				case <-ctx.Done():
+				}
+			}
+			return errRefused
+		})
+	}
+	runB := func() {
+		defer wg.Done()
+		defer close(bDone)
+		defer bOnce.Do(func() { close(bConfirming) })
+		bErr = taskRun(ctx, table, opts, "b0b5", &stepSource{chunks: owner, covered: &bCovered}, ck, t.TempDir(), func(int64, bool) error {
+			if bCovered.Load() {
+				bOnce.Do(func() {
+					bWrote = true
+					close(bConfirming)
+					if !zombieFirst {
+						// B's first checkpoint with rows counts only once A
+						// has restored and staged beside B's pending objects.
+						select {
+						case <-aConfirming:
+						case <-ctx.Done():
+						}
+					}
+				})
+			}
+			return nil
+		})
+	}
+	wg.Add(2)
+	if zombieFirst {
+		go runA()
+		<-aConfirming
+		go runB()
+	} else {
+		go runB()
+		<-bConfirming
+		go runA()
+	}
+	wg.Wait()
+
+	must(t, bErr)
+	if !aWrote || !bWrote {
+		t.Fatalf("pre-committed objects: zombie %v, owner %v; want both", aWrote, bWrote)
+	}
+	if !errors.Is(aErr, errRefused) {
+		t.Fatalf("zombie: %v, want its commit refused", aErr)
+	}
+	if got, want := visibleBodies(t, cl), chunkBodies(append(first, owner...)); !slices.Equal(got, want) {
+		t.Fatalf("visible objects\n%q\nwant the checkpoint's and the owner's\n%q", got, want)
+	}
+	staging := "firehose/" + stagingDir + "/" + table + "/"
+	for k := range bucket(t, cl, staging) {
+		if k != staging+"commits-3" && !strings.HasPrefix(k, staging+"3-a771/") {
+			t.Errorf("staged object %s left: only the zombie's may stay", k)
+		}
+	}
+	var rec commitRecord
+	must(t, json.Unmarshal(bucket(t, cl, staging+"commits-3")[staging+"commits-3"], &rec))
+	if rec.Last <= ck.ID {
+		t.Fatalf("commit record %+v, want the owner's checkpoints after %d", rec, ck.ID)
+	}
+}
+
+// TestTaskRunNeedsAnAttempt: a task run without an attempt name would
+// share its staging folder with the task's other attempts: an error at
+// open.
+func TestTaskRunNeedsAnAttempt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := taskRun(ctx, "clicks", map[string]string{"destination": "file://" + t.TempDir()}, "",
+		&stepSource{chunks: chunksOf(0, 0, 5, 5)}, nil, t.TempDir(), nil)
+	if err == nil || !strings.Contains(err.Error(), "attempt") {
+		t.Fatalf("task run without an attempt: %v", err)
+	}
+}
+
+// TestTaskRestoreRemovesOnlyTheWritersStaging: a restore in a task run
+// deletes what the attempt that took the checkpoint staged (and the
+// untagged staging folder), never another attempt's; a state naming an
+// object outside the writer's folder is refused.
+func TestTaskRestoreRemovesOnlyTheWritersStaging(t *testing.T) {
+	dir := t.TempDir()
+	store := &fileStore{root: dir}
+	ctx := context.Background()
+	put := func(key string) { must(t, store.stage(ctx, key, []byte("x\n"))) }
+	base := stagingDir + "/t/3"
+	put(base + "-w1/listed")
+	put(base + "-w1/after")
+	put(base + "/untagged")
+	put(base + "-b7/other")
+	put(stagingDir + "/t/2-w1/other-task")
+
+	f, _ := connectors.Lookup("delivery")
+	newOp, _, err := f.(connectors.Sink).NewSink(connectorsTable("t", map[string]string{"destination": "file://" + dir}))
+	must(t, err)
+	open := func(attempt string) *sink {
+		op := newOp().(*sink)
+		rc := rttest.NewContext("delivery", 3, 4)
+		rc.Checkpointing = true
+		rc.Task = &runtime.TaskInfo{ID: 3, Count: 4, Attempt: attempt}
+		must(t, op.Open(rc))
+		t.Cleanup(func() { op.Close() })
+		return op
+	}
+	state, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "w1",
+		Pending: []stagedObject{{Staged: base + "-w1/listed", Final: "out/listed.json", Checkpoint: 2}}})
+	must(t, open("c9").RestoreState(state))
+	var left []string
+	for _, k := range []string{base + "-w1/listed", base + "-w1/after", base + "/untagged", base + "-b7/other", stagingDir + "/t/2-w1/other-task", "out/listed.json"} {
+		if data, _ := store.get(ctx, k); data != nil {
+			left = append(left, k)
+		}
+	}
+	want := []string{base + "-b7/other", stagingDir + "/t/2-w1/other-task", "out/listed.json"}
+	if !slices.Equal(left, want) {
+		t.Fatalf("after the restore %v, want %v", left, want)
+	}
+	foreign, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "w1",
+		Pending: []stagedObject{{Staged: base + "-b7/other", Final: "out/other.json", Checkpoint: 2}}})
+	if err := open("d1").RestoreState(foreign); err == nil {
+		t.Fatal("a state naming another attempt's object was taken")
+	}
+	if data, _ := store.get(ctx, "out/other.json"); data != nil || !bytes.Equal(must2(store.get(ctx, base+"-b7/other")), []byte("x\n")) {
+		t.Fatal("another attempt's object was published or removed")
+	}
+}
+
+func must2(data []byte, _ error) []byte { return data }
