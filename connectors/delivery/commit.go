@@ -49,7 +49,9 @@ import (
 // keys are unique (a UUID each) and only the attempt whose checkpoints count
 // publishes its own. The commit record is the task's, shared, written only
 // once a checkpoint counts (NotifyCheckpointComplete) or by a restore of
-// one that did; what a zombie staged stays under .staging, unpublished.
+// one that did, read again before it is written and never moved back (not
+// even by ForgetPublished); what a zombie staged stays under .staging,
+// unpublished.
 
 // sinkState is a subtask's checkpointed state (JSON).
 type sinkState struct {
@@ -139,24 +141,28 @@ func (s *sink) recordKey() string {
 func (s *sink) readRecord() {
 	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
 	defer cancel()
+	s.last, s.recordErr = s.loadRecord(ctx)
+}
+
+// loadRecord reads the newest checkpoint of the commit record (0 without
+// one).
+func (s *sink) loadRecord(ctx context.Context) (int64, error) {
 	key := s.recordKey()
 	data, err := s.store.get(ctx, key)
 	if err != nil {
-		s.recordErr = connectors.Errorf(s.cfg.table, "cannot read the commit record: %v", err)
-		return
+		return 0, connectors.Errorf(s.cfg.table, "cannot read the commit record: %v", err)
 	}
 	if data == nil {
-		return
+		return 0, nil
 	}
 	var rec commitRecord
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Last < 0 || rec.Subtask != s.ctx.Subtask {
 		if err == nil {
 			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
 		}
-		s.recordErr = connectors.Errorf(s.cfg.table, "the commit record %s is not readable: %v", s.store.where(key), err)
-		return
+		return 0, connectors.Errorf(s.cfg.table, "the commit record %s is not readable: %v", s.store.where(key), err)
 	}
-	s.last = rec.Last
+	return rec.Last, nil
 }
 
 // LastPublished returns what the commit record says: the newest
@@ -171,13 +177,18 @@ func (s *sink) LastPublished() (int64, string, error) {
 }
 
 // ForgetPublished rewrites the commit record to say checkpoint id is the
-// newest published: the run goes on from there, duplicates allowed.
+// newest published: the run goes on from there, duplicates allowed. In a
+// task run a readable record is left as it is: it is the task's, and this
+// attempt may be a zombie moving it back under the owner.
 func (s *sink) ForgetPublished(id int64) error {
 	if !s.exactlyOnce {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tag != "" && s.recordErr == nil {
+		return nil
+	}
 	s.recordErr = nil
 	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
 	defer cancel()
@@ -198,6 +209,18 @@ func (s *sink) recordPublishing(ctx context.Context, objs []stagedObject) error 
 	}
 	if last == s.last {
 		return nil
+	}
+	if s.tag != "" {
+		// The record is the task's: another attempt may have moved it on
+		// since it was read, and it never goes back.
+		cur, err := s.loadRecord(ctx)
+		if err != nil {
+			return err
+		}
+		if cur >= last {
+			s.last = cur
+			return nil
+		}
 	}
 	return s.writeRecord(ctx, last, keys)
 }

@@ -352,3 +352,42 @@ func TestTaskRestoreRemovesOnlyTheWritersStaging(t *testing.T) {
 }
 
 func must2(data []byte, _ error) []byte { return data }
+
+// TestTaskCommitRecordNeverGoesBack: the commit record is the task's,
+// shared by its attempts: an attempt that read it before another moved it
+// on does not write it back when its restore publishes an older
+// checkpoint, nor when it is allowed duplicates (ForgetPublished).
+func TestTaskCommitRecordNeverGoesBack(t *testing.T) {
+	dir := t.TempDir()
+	opts := map[string]string{"destination": "file://" + dir}
+	f, _ := connectors.Lookup("delivery")
+	newOp, _, err := f.(connectors.Sink).NewSink(connectorsTable("t", opts))
+	must(t, err)
+	open := func(attempt string) *sink {
+		op := newOp().(*sink)
+		rc := rttest.NewContext("delivery", 3, 4)
+		rc.Checkpointing = true
+		rc.Task = &runtime.TaskInfo{ID: 3, Count: 4, Attempt: attempt}
+		must(t, op.Open(rc))
+		t.Cleanup(func() { op.Close() })
+		return op
+	}
+	zombie, owner := open("a1"), open("b2")
+	feed(t, owner, rows(0, 5))
+	_, err = owner.SnapshotState(5)
+	must(t, err)
+	must(t, owner.NotifyCheckpointComplete(5))
+
+	staged := stagingDir + "/t/3-w1/old"
+	must(t, (&fileStore{root: dir}).stage(context.Background(), staged, []byte("x\n")))
+	st, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "w1",
+		Pending: []stagedObject{{Staged: staged, Final: "out/old.json", Checkpoint: 2}}})
+	must(t, zombie.RestoreState(st))
+	must(t, zombie.ForgetPublished(1))
+	if _, ok := objects(t, dir)["out/old.json"]; !ok {
+		t.Fatal("the restored checkpoint's object is not published")
+	}
+	if last, _, err := open("c3").LastPublished(); err != nil || last != 5 {
+		t.Fatalf("LastPublished: %d %v, want the owner's checkpoint 5", last, err)
+	}
+}

@@ -63,8 +63,9 @@ import (
 // ones), never those of another attempt, which may be the owner: a zombie's
 // files stay hidden, unpublished, where readers skip them. The commit record
 // is shared (it is the task's), written only once a checkpoint counts
-// (NotifyCheckpointComplete) or by a restore of one that did; its
-// temporary name carries the attempt too.
+// (NotifyCheckpointComplete) or by a restore of one that did, read again
+// before it is written and never moved back (not even by ForgetPublished);
+// its temporary name carries the attempt too.
 
 // pendingFile is a complete part file waiting to be published: its hidden
 // name and final name (both in the sink's folder), and the checkpoint that
@@ -126,24 +127,28 @@ func (s *sink) recordPath() string {
 // readRecord reads the commit record into last (Open);
 // an error is kept in recordErr, for LastPublished and the next commit.
 func (s *sink) readRecord() {
+	s.last, s.recordErr = s.loadRecord()
+}
+
+// loadRecord reads the newest checkpoint of the commit record (0 without
+// one).
+func (s *sink) loadRecord() (int64, error) {
 	path := s.recordPath()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, iofs.ErrNotExist) {
-		return
+		return 0, nil
 	}
 	if err != nil {
-		s.recordErr = fmt.Errorf("table %s: cannot read the commit record: %w", s.cfg.table, err)
-		return
+		return 0, fmt.Errorf("table %s: cannot read the commit record: %w", s.cfg.table, err)
 	}
 	var rec commitRecord
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Last < 0 || rec.Subtask != s.ctx.Subtask {
 		if err == nil {
 			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
 		}
-		s.recordErr = fmt.Errorf("table %s: the commit record %s is not readable: %v", s.cfg.table, path, err)
-		return
+		return 0, fmt.Errorf("table %s: the commit record %s is not readable: %v", s.cfg.table, path, err)
 	}
-	s.last = rec.Last
+	return rec.Last, nil
 }
 
 // LastPublished returns what the commit record says: the newest
@@ -155,10 +160,15 @@ func (s *sink) LastPublished() (int64, string, error) {
 }
 
 // ForgetPublished rewrites the commit record to say checkpoint id is the
-// newest published: the run goes on from there, duplicates allowed.
+// newest published: the run goes on from there, duplicates allowed. In a
+// task run a readable record is left as it is: it is the task's, and this
+// attempt may be a zombie moving it back under the owner.
 func (s *sink) ForgetPublished(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tag != "" && s.recordErr == nil {
+		return nil
+	}
 	s.recordErr = nil
 	return s.writeRecord(id, nil)
 }
@@ -177,6 +187,18 @@ func (s *sink) recordPublishing(ps []pendingFile) error {
 	}
 	if last == s.last {
 		return nil
+	}
+	if s.tag != "" {
+		// The record is the task's: another attempt may have moved it on
+		// since it was read, and it never goes back.
+		cur, err := s.loadRecord()
+		if err != nil {
+			return err
+		}
+		if cur >= last {
+			s.last = cur
+			return nil
+		}
 	}
 	return s.writeRecord(last, parts)
 }

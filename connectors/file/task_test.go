@@ -425,3 +425,35 @@ func TestTaskRunRefusesPartitionCommits(t *testing.T) {
 		t.Fatalf("task without an attempt: %v", err)
 	}
 }
+
+// TestTaskCommitRecordNeverGoesBack: the commit record is the task's,
+// shared by its attempts: an attempt that read it before another moved it
+// on does not write it back when its restore publishes an older
+// checkpoint, nor when it is allowed duplicates (ForgetPublished).
+func TestTaskCommitRecordNeverGoesBack(t *testing.T) {
+	dir := t.TempDir()
+	zombie, err := taskSink(t, map[string]string{"path": dir}, "a1")
+	must(t, err)
+	defer zombie.Close()
+	owner, err := taskSink(t, map[string]string{"path": dir}, "b2")
+	must(t, err)
+	defer owner.Close()
+	feed(t, owner, 0, 5)
+	snapshot(t, owner, 5)
+	must(t, owner.NotifyCheckpointComplete(5))
+
+	writeFile(t, filepath.Join(dir, ".part-3-9.json.w1.pending-2"), "{}\n")
+	st, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "w1", Next: 10,
+		Pending: []pendingFile{{Hidden: ".part-3-9.json.w1.pending-2", Final: "part-3-9.json", Checkpoint: 2}}})
+	must(t, zombie.RestoreState(st))
+	must(t, zombie.ForgetPublished(1))
+	if !slices.Contains(names(t, dir), "part-3-9.json") {
+		t.Fatalf("files %v: the restored checkpoint's file is not published", names(t, dir))
+	}
+	again, err := taskSink(t, map[string]string{"path": dir}, "c3")
+	must(t, err)
+	defer again.Close()
+	if last, _, err := again.LastPublished(); err != nil || last != 5 {
+		t.Fatalf("LastPublished: %d %v, want the owner's checkpoint 5", last, err)
+	}
+}
