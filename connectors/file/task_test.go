@@ -26,17 +26,17 @@ import (
 )
 
 // stepSource emits one chunk of rows per checkpoint: a chunk, then nothing
-// until the next barrier has passed (SnapshotPosition), so checkpoint k of
-// a run covers exactly its first k chunks. Its position is the number of
-// chunks emitted. After the last chunk it ends, or with hold waits until
-// the run stops. covered, when set, is set at the first barrier that
-// follows rows. A free source does not wait for barriers: it emits a chunk
-// every millisecond.
+// until the next barrier has passed (SnapshotPosition), so a checkpoint
+// covers at most one chunk (none when its barrier came first). Its position
+// is the number of chunks emitted. After the last chunk it ends, or with
+// hold waits until the run stops. covered, when set, counts the barriers
+// that follow rows. A free source does not wait for barriers: it emits a
+// chunk every millisecond.
 type stepSource struct {
 	chunks  [][][]runtime.Value
 	hold    bool
 	free    bool
-	covered *atomic.Bool
+	covered *atomic.Int32
 	pos     int
 	wait    bool
 	emitted bool // free: a chunk was emitted since the last barrier
@@ -72,7 +72,7 @@ func (s *stepSource) Poll(context.Context) (*runtime.Batch, int, error) {
 
 func (s *stepSource) SnapshotPosition() ([]byte, error) {
 	if (s.wait || s.emitted) && s.covered != nil {
-		s.covered.Store(true)
+		s.covered.Add(1)
 	}
 	s.wait, s.emitted = false, false
 	return []byte(strconv.Itoa(s.pos)), nil
@@ -174,27 +174,31 @@ func publishedBytes(t *testing.T, dir string) []byte {
 
 var errRefused = errors.New("the consumer group refused the commit (generation fenced)")
 
-// firstRun is attempt "5e1f" of task 3: it publishes checkpoint 1 (rows
-// 0–9) and pre-commits checkpoint 2 (rows 10–19), which counts but whose
-// notification never comes (the process dies). It returns checkpoint 2.
+// firstRun is attempt "5e1f" of task 3: it publishes its first checkpoint
+// with rows (rows 0–9) and pre-commits the next (rows 10–19), which counts
+// but whose notification never comes (the process dies). It returns that
+// checkpoint.
 func firstRun(t *testing.T, dir string) *runtime.Checkpoint {
 	t.Helper()
 	ckDir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := taskRun(ctx, dir, "5e1f", &stepSource{chunks: chunksOf(0, 0, 20, 10), hold: true}, nil, ckDir, func(id int64, _ bool) error {
-		if id >= 2 {
+	var covered atomic.Int32
+	var counted int64
+	err := taskRun(ctx, dir, "5e1f", &stepSource{chunks: chunksOf(0, 0, 20, 10), hold: true, covered: &covered}, nil, ckDir, func(id int64, _ bool) error {
+		if covered.Load() >= 2 {
+			counted = id
 			return errRefused
 		}
 		return nil
 	})
 	if !errors.Is(err, errRefused) {
-		t.Fatalf("first run: %v, want it stopped at checkpoint 2", err)
+		t.Fatalf("first run: %v, want it stopped at its second checkpoint with rows", err)
 	}
 	ck, _, err := runtime.LatestCheckpoint(ckDir)
 	must(t, err)
-	if ck == nil || ck.ID != 2 {
-		t.Fatalf("first run's latest checkpoint %+v, want 2", ck)
+	if ck == nil || ck.ID != counted {
+		t.Fatalf("first run's latest checkpoint %+v, want %d", ck, counted)
 	}
 	if got, want := publishedBytes(t, dir), jsonBytes(rows(0, 10)); !bytes.Equal(got, want) {
 		t.Fatalf("first run published\n%s\nwant\n%s", got, want)
@@ -232,7 +236,7 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 	bDone := make(chan struct{})
 	var aOnce, bOnce sync.Once
 	var aWrote, bWrote bool
-	var aCovered, bCovered atomic.Bool
+	var aCovered, bCovered atomic.Int32
 	var aErr, bErr error
 	var wg sync.WaitGroup
 
@@ -240,7 +244,7 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		defer wg.Done()
 		defer aOnce.Do(func() { close(aConfirming) })
 		aErr = taskRun(ctx, dir, "a771", &stepSource{chunks: chunksOf(2, 100, 160, 2), hold: true, free: true, covered: &aCovered}, ck, t.TempDir(), func(int64, bool) error {
-			if !aCovered.Load() {
+			if aCovered.Load() == 0 {
 				return nil // A was the owner until it wrote: nothing of it to publish yet
 			}
 			aOnce.Do(func() { aWrote = true; close(aConfirming) })
@@ -258,7 +262,7 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		defer close(bDone)
 		defer bOnce.Do(func() { close(bConfirming) })
 		bErr = taskRun(ctx, dir, "b0b5", &stepSource{chunks: chunksOf(2, 200, 240, 5), covered: &bCovered}, ck, t.TempDir(), func(int64, bool) error {
-			if bCovered.Load() {
+			if bCovered.Load() > 0 {
 				bOnce.Do(func() {
 					bWrote = true
 					close(bConfirming)
