@@ -58,14 +58,16 @@ import (
 // carries the attempt (.part-<s>-<n>.<ext>.<attempt>.inprogress,
 // ….<attempt>.pending-<checkpoint>): the two never write, rename or
 // publish one file, and only the final names, which one attempt publishes
-// (the one whose checkpoints count), are shared. A restore deletes the hidden
-// files of the attempt that took the restored checkpoint (and untagged
-// ones), never those of another attempt, which may be the owner: a zombie's
-// files stay hidden, unpublished, where readers skip them. The commit record
-// is shared (it is the task's), written only once a checkpoint counts
-// (NotifyCheckpointComplete) or by a restore of one that did, read again
-// before it is written and never moved back (not even by ForgetPublished);
-// its temporary name carries the attempt too.
+// (the one whose checkpoints count), are shared. A restore deletes at once
+// only untagged hidden files and the attempt's own; those of the attempt
+// that took the restored checkpoint are deleted once a checkpoint of the
+// restoring attempt counts (its first NotifyCheckpointComplete): until then
+// that attempt may be the owner, and the restoring one a zombie. Other
+// attempts' files are left alone, hidden and unpublished. The commit
+// record is shared (it is the task's), written only once a checkpoint
+// counts (NotifyCheckpointComplete) or by a restore of one that did, read
+// again before it is written and never moved back (not even by
+// ForgetPublished); its temporary name carries the attempt too.
 
 // pendingFile is a complete part file waiting to be published: its hidden
 // name and final name (both in the sink's folder), and the checkpoint that
@@ -422,6 +424,16 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 	if published {
 		errs = append(errs, s.syncDirs(due, func(p pendingFile) string { return p.Final }))
 	}
+	if s.sweep != "" {
+		// A checkpoint of this attempt counts: the attempt whose
+		// checkpoint it restored no longer owns the task, and what it
+		// wrote after that checkpoint is of no use.
+		sweep := s.sweep
+		s.sweep = ""
+		if err := s.deleteHidden("", func(tag string) bool { return tag == sweep }); err != nil {
+			s.cfg.log.Warn(s.ctx.Logger(), "%v", err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil || s.committer == nil {
 		return err
 	}
@@ -452,9 +464,8 @@ func (s *sink) publish(p pendingFile) error {
 
 // RestoreState publishes the pending files of the state (its checkpoint is
 // complete), deletes every other hidden file of this subtask — what the
-// failed attempt wrote after the checkpoint; in a task run, only the files
-// of the attempt that took the checkpoint — and numbers new part files
-// after all of them. A single-file sink goes on appending to its file,
+// failed attempt wrote after the checkpoint; in a task run, see sweep — and
+// numbers new part files after all of them. A single-file sink goes on appending to its file,
 // truncated back to its length at the checkpoint.
 func (s *sink) RestoreState(data []byte) error {
 	if !s.exactlyOnce || len(data) == 0 {
@@ -494,8 +505,22 @@ func (s *sink) RestoreState(data []byte) error {
 		return err
 	}
 
-	if err := s.deleteHidden(st.InProgress, st.Attempt); err != nil {
-		return err
+	if s.tag == "" {
+		if err := s.deleteHidden(st.InProgress, func(string) bool { return true }); err != nil {
+			return err
+		}
+	} else {
+		// The attempt that took the checkpoint may still run — as a zombie,
+		// or as the owner if this attempt is the zombie: its files are
+		// deleted once a checkpoint of this attempt counts (sweep).
+		if err := s.deleteHidden("", func(tag string) bool { return tag == "" || tag == s.tag }); err != nil {
+			return err
+		}
+		if st.Attempt != s.tag {
+			s.mu.Lock()
+			s.sweep = st.Attempt
+			s.mu.Unlock()
+		}
 	}
 	s.n = max(s.n, st.Next)
 	if s.committer != nil {
@@ -525,11 +550,9 @@ func (s *sink) RestoreState(data []byte) error {
 }
 
 // deleteHidden deletes every hidden file of this subtask but keep (in
-// partition folders too), and fsyncs the folders. In a task run it deletes
-// only those of the attempt writer (which took the restored checkpoint), of
-// this attempt and untagged ones: another attempt may be running — the
-// owner, if this one is a zombie.
-func (s *sink) deleteHidden(keep, writer string) error {
+// partition folders too) whose attempt tag ("" for none) is one of, and
+// fsyncs the folders.
+func (s *sink) deleteHidden(keep string, of func(tag string) bool) error {
 	dirs := map[string]bool{s.dir: true}
 	err := filepath.WalkDir(s.dir, func(p string, e iofs.DirEntry, err error) error {
 		if err != nil {
@@ -544,7 +567,7 @@ func (s *sink) deleteHidden(keep, writer string) error {
 		rel, _ := filepath.Rel(s.dir, p)
 		rel = filepath.ToSlash(rel)
 		tag, ok := s.hiddenTag(rel)
-		if !ok || rel == keep || s.tag != "" && tag != "" && tag != writer && tag != s.tag {
+		if !ok || rel == keep || !of(tag) {
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {

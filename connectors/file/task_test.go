@@ -207,25 +207,42 @@ func firstRun(t *testing.T, dir string) *runtime.Checkpoint {
 }
 
 // TestTwoAttemptsOfATaskPublishOnlyTheOwners: two attempts of task 3 run
-// at once, both restored from the checkpoint that counted: the owner (B),
-// whose checkpoints count, and a zombie (A), whose Confirm fails — at once,
-// or only after B has finished. Whichever restores first, and while the
-// other has files in progress and pending, the folder ends with exactly the
-// checkpoint's rows and B's, byte for byte, in part order, nothing of A's
-// published, and no hidden file of B's or of the first attempt left.
+// at once: the owner (B), restored from the checkpoint that counted, whose
+// checkpoints count, and a zombie (A), restored from the same checkpoint
+// or from B's first, whose Confirm fails — at once, or only after B has
+// finished. Whichever restores first, and while the other has files in
+// progress and pending, the folder ends with exactly the checkpoint's rows
+// and B's, byte for byte, in part order, nothing of A's published, and no
+// hidden file of B's or of the first attempt left.
 func TestTwoAttemptsOfATaskPublishOnlyTheOwners(t *testing.T) {
-	for _, zombieFirst := range []bool{false, true} {
+	for _, o := range orders {
 		for _, blocking := range []bool{false, true} {
-			name := map[bool]string{false: "owner restores first", true: "zombie restores first"}[zombieFirst] +
-				map[bool]string{false: ", zombie refused at once", true: ", zombie refused after the owner finished"}[blocking]
-			t.Run(name, func(t *testing.T) {
-				twoAttempts(t, zombieFirst, blocking)
-			})
+			name := o.name + map[bool]string{false: ", zombie refused at once", true: ", zombie refused after the owner finished"}[blocking]
+			t.Run(name, func(t *testing.T) { twoAttempts(t, o.order, blocking) })
 		}
 	}
 }
 
-func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
+// order is which of the two attempts restores first, and from which
+// checkpoint.
+type order int
+
+const (
+	ownerFirst    order = iota // B restores, pre-commits; A restores beside B's pending files
+	zombieFirst                // A restores, pre-commits; B restores beside A's files
+	zombieOnOwner              // B's first checkpoint counts; A restores it while B's second is pending
+)
+
+var orders = []struct {
+	order order
+	name  string
+}{
+	{ownerFirst, "owner restores first"},
+	{zombieFirst, "zombie restores first"},
+	{zombieOnOwner, "zombie restores the owner's checkpoint"},
+}
+
+func twoAttempts(t *testing.T, o order, blocking bool) {
 	dir := t.TempDir()
 	ck := firstRun(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -233,17 +250,20 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 
 	aConfirming := make(chan struct{}) // A has restored, written and pre-committed
 	bConfirming := make(chan struct{}) // B has restored, written and pre-committed
+	bCounted := make(chan struct{})    // zombieOnOwner: B's first checkpoint with rows counts
 	bDone := make(chan struct{})
-	var aOnce, bOnce sync.Once
+	var aOnce, bOnce, bOnce2 sync.Once
 	var aWrote, bWrote bool
 	var aCovered, bCovered atomic.Int32
 	var aErr, bErr error
 	var wg sync.WaitGroup
+	aFrom := ck // the checkpoint A restores
+	bCkDir := t.TempDir()
 
 	runA := func() {
 		defer wg.Done()
 		defer aOnce.Do(func() { close(aConfirming) })
-		aErr = taskRun(ctx, dir, "a771", &stepSource{chunks: chunksOf(2, 100, 160, 2), hold: true, free: true, covered: &aCovered}, ck, t.TempDir(), func(int64, bool) error {
+		aErr = taskRun(ctx, dir, "a771", &stepSource{chunks: chunksOf(2, 100, 160, 2), hold: true, free: true, covered: &aCovered}, aFrom, t.TempDir(), func(int64, bool) error {
 			if aCovered.Load() == 0 {
 				return nil // A was the owner until it wrote: nothing of it to publish yet
 			}
@@ -261,13 +281,27 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		defer wg.Done()
 		defer close(bDone)
 		defer bOnce.Do(func() { close(bConfirming) })
-		bErr = taskRun(ctx, dir, "b0b5", &stepSource{chunks: chunksOf(2, 200, 240, 5), covered: &bCovered}, ck, t.TempDir(), func(int64, bool) error {
-			if bCovered.Load() > 0 {
+		defer bOnce2.Do(func() { close(bCounted) })
+		bErr = taskRun(ctx, dir, "b0b5", &stepSource{chunks: chunksOf(2, 200, 240, 5), covered: &bCovered}, ck, bCkDir, func(int64, bool) error {
+			n := bCovered.Load()
+			if o == zombieOnOwner && n == 1 {
+				bOnce2.Do(func() {
+					var err error
+					aFrom, _, err = runtime.LatestCheckpoint(bCkDir)
+					if err != nil || aFrom == nil {
+						t.Errorf("the owner's checkpoint: %v %v", aFrom, err)
+						aFrom = ck
+					}
+					close(bCounted)
+				})
+				return nil
+			}
+			if n > 0 && (o != zombieOnOwner || n > 1) {
 				bOnce.Do(func() {
 					bWrote = true
 					close(bConfirming)
-					if !zombieFirst {
-						// B's first checkpoint counts only once A has
+					if o != zombieFirst {
+						// This checkpoint of B counts only once A has
 						// restored and written beside B's pending files.
 						select {
 						case <-aConfirming:
@@ -280,13 +314,18 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		})
 	}
 	wg.Add(2)
-	if zombieFirst {
+	switch o {
+	case zombieFirst:
 		go runA()
 		<-aConfirming
 		go runB()
-	} else {
+	case ownerFirst:
 		go runB()
 		<-bConfirming
+		go runA()
+	case zombieOnOwner:
+		go runB()
+		<-bCounted
 		go runA()
 	}
 	wg.Wait()
@@ -347,16 +386,18 @@ func taskSink(t *testing.T, opts map[string]string, attempt string) (*sink, erro
 	return op, op.Open(ctx)
 }
 
-// TestTaskRestoreDeletesOnlyTheCheckpointWritersFiles: a restore in a task
-// run publishes the checkpoint's pending files and deletes the hidden
-// files of the attempt that took it and untagged ones, never another
-// attempt's (it may be the owner) nor another task's.
-func TestTaskRestoreDeletesOnlyTheCheckpointWritersFiles(t *testing.T) {
+// TestTaskRestoreSweepsTheWritersFilesOnceItsCheckpointCounts: a restore
+// in a task run publishes the checkpoint's pending files and deletes
+// untagged hidden files at once; the files of the attempt that took the
+// checkpoint — which may still be the owner, if the restoring attempt is a
+// zombie — only once a checkpoint of the restoring attempt counts; another
+// attempt's and another task's never.
+func TestTaskRestoreSweepsTheWritersFilesOnceItsCheckpointCounts(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []string{
 		".part-3-0.json.w1.pending-2",    // listed in the checkpoint
 		".part-3-1.json.w1.inprogress",   // the writer's, after the checkpoint
-		".part-3-2.json.w1.pending-3",    // the writer's, a checkpoint that did not count
+		".part-3-2.json.w1.pending-3",    // the writer's, a later checkpoint
 		".part-3-3.json.inprogress",      // untagged
 		".part-3-4.json.b7.inprogress",   // another attempt's
 		".part-3-5.json.b7.pending-3",    // another attempt's
@@ -371,8 +412,11 @@ func TestTaskRestoreDeletesOnlyTheCheckpointWritersFiles(t *testing.T) {
 	must(t, err)
 	defer op.Close()
 	must(t, op.RestoreState(st))
-	want := []string{".part-2-0.json.w1.inprogress", ".part-3-4.json.b7.inprogress", ".part-3-5.json.b7.pending-3",
-		".part-3-6.json.w1.x.inprogress", "part-3-0.json"}
+	others := []string{".part-2-0.json.w1.inprogress", ".part-3-4.json.b7.inprogress", ".part-3-5.json.b7.pending-3",
+		".part-3-6.json.w1.x.inprogress"}
+	writers := []string{".part-3-1.json.w1.inprogress", ".part-3-2.json.w1.pending-3"}
+	want := append(slices.Concat(others, writers), "part-3-0.json")
+	slices.Sort(want)
 	if got := outputNames(t, dir); !slices.Equal(got, want) {
 		t.Fatalf("files after the restore %v, want %v", got, want)
 	}
@@ -381,6 +425,12 @@ func TestTaskRestoreDeletesOnlyTheCheckpointWritersFiles(t *testing.T) {
 	snapshot(t, op, 3)
 	if !slices.Contains(names(t, dir), ".part-3-7.json.c9.pending-3") {
 		t.Fatalf("files %v: want .part-3-7.json.c9.pending-3", names(t, dir))
+	}
+	must(t, op.NotifyCheckpointComplete(3))
+	want = append(slices.Clone(others), "part-3-0.json", "part-3-7.json")
+	slices.Sort(want)
+	if got := outputNames(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("files once checkpoint 3 counts %v, want %v", got, want)
 	}
 	bad, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "../x"})
 	again, err := taskSink(t, map[string]string{"path": dir}, "d1")
