@@ -43,15 +43,17 @@ import (
 // twice for a while: its new owner, restored from the last checkpoint that
 // counted, and a zombie, the old owner that has not noticed yet that it
 // lost the task. Both are the same subtask, so each stages in a folder of
-// its attempt, .staging/<table>/<subtask>-<attempt>: a restore deletes the
-// staging folder of the attempt that took the restored checkpoint (and the
-// untagged one), never another attempt's, which may be the owner's. Final
-// keys are unique (a UUID each) and only the attempt whose checkpoints count
-// publishes its own. The commit record is the task's, shared, written only
-// once a checkpoint counts (NotifyCheckpointComplete) or by a restore of
-// one that did, read again before it is written and never moved back (not
-// even by ForgetPublished); what a zombie staged stays under .staging,
-// unpublished.
+// its attempt, .staging/<table>/<subtask>-<attempt>. A restore removes at
+// once only the untagged staging folder and the attempt's own; that of the
+// attempt that took the restored checkpoint is removed once a checkpoint
+// of the restoring attempt counts (its first NotifyCheckpointComplete):
+// until then that attempt may be the owner, and the restoring one a
+// zombie. Other attempts' folders are left alone. Final keys are unique (a
+// UUID each) and only the attempt whose checkpoints count publishes its
+// own. The commit record is the task's, shared, written only once a
+// checkpoint counts (NotifyCheckpointComplete) or by a restore of one that
+// did, read again before it is written and never moved back (not even by
+// ForgetPublished).
 
 // sinkState is a subtask's checkpointed state (JSON).
 type sinkState struct {
@@ -269,7 +271,33 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 		}
 	}
 	s.pending = keep
+	if s.sweep != "" {
+		// A checkpoint of this attempt counts: the attempt whose
+		// checkpoint it restored no longer owns the task, and what it
+		// staged after that checkpoint is of no use.
+		sweep := s.sweep
+		s.sweep = ""
+		if err := s.removeStaged(ctx, []string{sweep}); err != nil {
+			s.ctx.Logger().Warn(err.Error())
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// removeStaged deletes the staging folders dirs in every store.
+func (s *sink) removeStaged(ctx context.Context, dirs []string) error {
+	stores := []objectStore{s.store}
+	if s.errStore != s.store {
+		stores = append(stores, s.errStore)
+	}
+	for _, store := range stores {
+		for _, dir := range dirs {
+			if err := store.removeStaged(ctx, dir); err != nil {
+				return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // publish makes a staged object visible and counts it. The caller holds mu.
@@ -290,8 +318,7 @@ func (s *sink) publish(ctx context.Context, o stagedObject) error {
 }
 
 // RestoreState publishes the objects the state lists and deletes every other
-// object staged by the attempt that took the checkpoint (outside a task
-// run: by this subtask), not those of another attempt of the task.
+// object this subtask staged (in a task run: see sweep).
 func (s *sink) RestoreState(data []byte) error {
 	if !s.exactlyOnce {
 		return nil
@@ -328,20 +355,19 @@ func (s *sink) RestoreState(data []byte) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	stores := []objectStore{s.store}
-	if s.errStore != s.store {
-		stores = append(stores, s.errStore)
-	}
-	dirs := []string{s.stageDirOf(""), writer}
+	dirs := []string{s.stageDirOf(""), s.stageDir, writer}
 	if s.tag != "" && st.Attempt != s.tag {
-		dirs = append(dirs, s.stageDir)
+		// The attempt that took the checkpoint may still run — as a
+		// zombie, or as the owner if this attempt is the zombie: its
+		// staging folder is removed once a checkpoint of this attempt
+		// counts (sweep).
+		dirs = dirs[:2]
+		s.mu.Lock()
+		s.sweep = writer
+		s.mu.Unlock()
 	}
-	for _, store := range stores {
-		for _, dir := range slices.Compact(dirs) {
-			if err := store.removeStaged(ctx, dir); err != nil {
-				return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
-			}
-		}
+	if err := s.removeStaged(ctx, slices.Compact(dirs)); err != nil {
+		return err
 	}
 	return nil
 }

@@ -68,10 +68,10 @@
 // failed attempt wrote after the checkpoint, which the sources replay.
 // In a task of a job that several processes share (runtime.TaskInfo) the
 // staging folder carries the attempt, .staging/<table>/<subtask>-<attempt>,
-// and a restore deletes only that of the attempt that took its checkpoint,
-// so that a zombie attempt never removes what the task's owner staged (see
-// commit.go). Readers must skip the .staging folder. HTTP is at-least-once: buffers are
-// delivered and acknowledged at every barrier. Without checkpoints objects
+// and a restore never removes the folder of an attempt that may be the
+// task's owner (see commit.go). Readers must skip the .staging folder.
+// HTTP is at-least-once: buffers are delivered and acknowledged at every
+// barrier. Without checkpoints objects
 // are delivered as soon as a buffer fills or expires (a file is still
 // written under a staging name (.staging/put/) and renamed, so readers never
 // see part of one; a crash may leave such a file behind, which can be

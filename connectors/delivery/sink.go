@@ -95,6 +95,10 @@ type sink struct {
 	// recordErr why it could not be read; both guarded by mu.
 	last      int64
 	recordErr error
+	// sweep, in a task run restored from another attempt's checkpoint, is
+	// that attempt's staging folder, removed at the first notification
+	// (guarded by mu).
+	sweep string
 
 	m sinkMetrics
 }

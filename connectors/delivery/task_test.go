@@ -158,26 +158,43 @@ func visibleBodies(t *testing.T, cl *minio.Client) []string {
 }
 
 // TestTwoAttemptsOfATaskDeliverOnlyTheOwners: two attempts of task 3 run at
-// once, both restored from the checkpoint that counted — pre-committed by
-// a first attempt that died before publishing it: the owner (B), whose
-// checkpoints count, and a zombie (A), whose Confirm fails at once or only
-// after B has finished. Whichever restores first, and while the other has
+// once: the owner (B), restored from the checkpoint that counted —
+// pre-committed by a first attempt that died before publishing it — whose
+// checkpoints count, and a zombie (A), restored from the same checkpoint
+// or from B's first, whose Confirm fails at once or only after B has
+// finished. Whichever restores first, and while the other has
 // objects staged and pending, the bucket ends with exactly the
 // checkpoint's objects and B's, byte for byte, nothing of A's visible, and
 // nothing of B's or the first attempt's left staged.
 func TestTwoAttemptsOfATaskDeliverOnlyTheOwners(t *testing.T) {
-	for _, zombieFirst := range []bool{false, true} {
+	for _, o := range orders {
 		for _, blocking := range []bool{false, true} {
-			name := map[bool]string{false: "owner restores first", true: "zombie restores first"}[zombieFirst] +
-				map[bool]string{false: ", zombie refused at once", true: ", zombie refused after the owner finished"}[blocking]
-			t.Run(name, func(t *testing.T) {
-				twoAttempts(t, zombieFirst, blocking)
-			})
+			name := o.name + map[bool]string{false: ", zombie refused at once", true: ", zombie refused after the owner finished"}[blocking]
+			t.Run(name, func(t *testing.T) { twoAttempts(t, o.order, blocking) })
 		}
 	}
 }
 
-func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
+// order is which of the two attempts restores first, and from which
+// checkpoint.
+type order int
+
+const (
+	ownerFirst    order = iota // B restores, pre-commits; A restores beside B's pending objects
+	zombieFirst                // A restores, pre-commits; B restores beside A's objects
+	zombieOnOwner              // B's first checkpoint counts; A restores it while B's second is pending
+)
+
+var orders = []struct {
+	order order
+	name  string
+}{
+	{ownerFirst, "owner restores first"},
+	{zombieFirst, "zombie restores first"},
+	{zombieOnOwner, "zombie restores the owner's checkpoint"},
+}
+
+func twoAttempts(t *testing.T, o order, blocking bool) {
 	opts, cl := fakeS3(t)
 	const table = "clicks"
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -208,22 +225,30 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		t.Fatalf("first run delivered %q, want %q", got, want)
 	}
 
-	aConfirming, bConfirming, bDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var aOnce, bOnce sync.Once
+	aConfirming := make(chan struct{}) // A has restored, written and pre-committed
+	bConfirming := make(chan struct{}) // B has restored, written and pre-committed
+	bCounted := make(chan struct{})    // zombieOnOwner: B's first checkpoint with rows counts
+	bDone := make(chan struct{})
+	var aOnce, bOnce, bOnce2 sync.Once
 	var aWrote, bWrote bool
 	var aCovered, bCovered atomic.Int32
 	var aErr, bErr error
 	var wg sync.WaitGroup
+	aFrom := ck // the checkpoint A restores
+	bCkDir := t.TempDir()
 	owner := chunksOf(2, 200, 240, 5)
 	runA := func() {
 		defer wg.Done()
 		defer aOnce.Do(func() { close(aConfirming) })
 		src := &stepSource{chunks: chunksOf(2, 100, 160, 2), hold: true, free: true, covered: &aCovered}
-		aErr = taskRun(ctx, table, opts, "a771", src, ck, t.TempDir(), func(int64, bool) error {
-			if aCovered.Load() == 0 {
-				return nil // A was the owner until it wrote: nothing of it to publish yet
+		aErr = taskRun(ctx, table, opts, "a771", src, aFrom, t.TempDir(), func(int64, bool) error {
+			if aCovered.Load() == 0 && o != zombieOnOwner {
+				// A restored the checkpoint that counted: it was the owner
+				// until it wrote (nothing of it to publish yet). Restored
+				// from B's, it never was.
+				return nil
 			}
-			aOnce.Do(func() { aWrote = true; close(aConfirming) })
+			aOnce.Do(func() { aWrote = aCovered.Load() > 0; close(aConfirming) })
 			if blocking {
 				select {
 				case <-bDone:
@@ -237,14 +262,28 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		defer wg.Done()
 		defer close(bDone)
 		defer bOnce.Do(func() { close(bConfirming) })
-		bErr = taskRun(ctx, table, opts, "b0b5", &stepSource{chunks: owner, covered: &bCovered}, ck, t.TempDir(), func(int64, bool) error {
-			if bCovered.Load() > 0 {
+		defer bOnce2.Do(func() { close(bCounted) })
+		bErr = taskRun(ctx, table, opts, "b0b5", &stepSource{chunks: owner, covered: &bCovered}, ck, bCkDir, func(int64, bool) error {
+			n := bCovered.Load()
+			if o == zombieOnOwner && n == 1 {
+				bOnce2.Do(func() {
+					var err error
+					aFrom, _, err = runtime.LatestCheckpoint(bCkDir)
+					if err != nil || aFrom == nil {
+						t.Errorf("the owner's checkpoint: %v %v", aFrom, err)
+						aFrom = ck
+					}
+					close(bCounted)
+				})
+				return nil
+			}
+			if n > 0 && (o != zombieOnOwner || n > 1) {
 				bOnce.Do(func() {
 					bWrote = true
 					close(bConfirming)
-					if !zombieFirst {
-						// B's first checkpoint with rows counts only once A
-						// has restored and staged beside B's pending objects.
+					if o != zombieFirst {
+						// This checkpoint of B counts only once A has
+						// restored and staged beside B's pending objects.
 						select {
 						case <-aConfirming:
 						case <-ctx.Done():
@@ -256,26 +295,31 @@ func twoAttempts(t *testing.T, zombieFirst, blocking bool) {
 		})
 	}
 	wg.Add(2)
-	if zombieFirst {
+	switch o {
+	case zombieFirst:
 		go runA()
 		<-aConfirming
 		go runB()
-	} else {
+	case ownerFirst:
 		go runB()
 		<-bConfirming
+		go runA()
+	case zombieOnOwner:
+		go runB()
+		<-bCounted
 		go runA()
 	}
 	wg.Wait()
 
 	must(t, bErr)
-	if !aWrote || !bWrote {
+	if !aWrote && o != zombieOnOwner || !bWrote {
 		t.Fatalf("pre-committed objects: zombie %v, owner %v; want both", aWrote, bWrote)
 	}
 	if !errors.Is(aErr, errRefused) {
 		t.Fatalf("zombie: %v, want its commit refused", aErr)
 	}
 	if got, want := visibleBodies(t, cl), chunkBodies(append(first, owner...)); !slices.Equal(got, want) {
-		t.Fatalf("visible objects\n%q\nwant the checkpoint's and the owner's\n%q", got, want)
+		t.Fatalf("visible objects (ids)\n%v\nwant the checkpoint's and the owner's\n%v", bodyIDs(got), bodyIDs(want))
 	}
 	staging := "firehose/" + stagingDir + "/" + table + "/"
 	for k := range bucket(t, cl, staging) {
@@ -303,21 +347,33 @@ func TestTaskRunNeedsAnAttempt(t *testing.T) {
 	}
 }
 
-// TestTaskRestoreRemovesOnlyTheWritersStaging: a restore in a task run
-// deletes what the attempt that took the checkpoint staged (and the
-// untagged staging folder), never another attempt's; a state naming an
-// object outside the writer's folder is refused.
-func TestTaskRestoreRemovesOnlyTheWritersStaging(t *testing.T) {
+// TestTaskRestoreSweepsTheWritersStagingOnceItsCheckpointCounts: a restore
+// in a task run publishes what the checkpoint lists and removes the
+// untagged staging folder at once; the folder of the attempt that took the
+// checkpoint — which may still be the owner, if the restoring attempt is a
+// zombie — only once a checkpoint of the restoring attempt counts; another
+// attempt's and another task's never. A state naming an object outside
+// the writer's folder is refused.
+func TestTaskRestoreSweepsTheWritersStagingOnceItsCheckpointCounts(t *testing.T) {
 	dir := t.TempDir()
 	store := &fileStore{root: dir}
 	ctx := context.Background()
 	put := func(key string) { must(t, store.stage(ctx, key, []byte("x\n"))) }
 	base := stagingDir + "/t/3"
-	put(base + "-w1/listed")
-	put(base + "-w1/after")
-	put(base + "/untagged")
-	put(base + "-b7/other")
-	put(stagingDir + "/t/2-w1/other-task")
+	all := []string{base + "-w1/listed", base + "-w1/after", base + "/untagged", base + "-b7/other",
+		stagingDir + "/t/2-w1/other-task", "out/listed.json"}
+	for _, k := range all[:5] {
+		put(k)
+	}
+	there := func() []string {
+		var out []string
+		for _, k := range all {
+			if data, _ := store.get(ctx, k); data != nil {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
 
 	f, _ := connectors.Lookup("delivery")
 	newOp, _, err := f.(connectors.Sink).NewSink(connectorsTable("t", map[string]string{"destination": "file://" + dir}))
@@ -333,17 +389,20 @@ func TestTaskRestoreRemovesOnlyTheWritersStaging(t *testing.T) {
 	}
 	state, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "w1",
 		Pending: []stagedObject{{Staged: base + "-w1/listed", Final: "out/listed.json", Checkpoint: 2}}})
-	must(t, open("c9").RestoreState(state))
-	var left []string
-	for _, k := range []string{base + "-w1/listed", base + "-w1/after", base + "/untagged", base + "-b7/other", stagingDir + "/t/2-w1/other-task", "out/listed.json"} {
-		if data, _ := store.get(ctx, k); data != nil {
-			left = append(left, k)
-		}
+	op := open("c9")
+	must(t, op.RestoreState(state))
+	want := []string{base + "-w1/after", base + "-b7/other", stagingDir + "/t/2-w1/other-task", "out/listed.json"}
+	if got := there(); !slices.Equal(got, want) {
+		t.Fatalf("after the restore %v, want %v", got, want)
 	}
-	want := []string{base + "-b7/other", stagingDir + "/t/2-w1/other-task", "out/listed.json"}
-	if !slices.Equal(left, want) {
-		t.Fatalf("after the restore %v, want %v", left, want)
+	feed(t, op, rows(0, 2))
+	_, err = op.SnapshotState(3)
+	must(t, err)
+	must(t, op.NotifyCheckpointComplete(3))
+	if got := there(); !slices.Equal(got, want[1:]) {
+		t.Fatalf("once checkpoint 3 counts %v, want %v", got, want[1:])
 	}
+
 	foreign, _ := json.Marshal(sinkState{Table: "t", Subtask: 3, Attempt: "w1",
 		Pending: []stagedObject{{Staged: base + "-b7/other", Final: "out/other.json", Checkpoint: 2}}})
 	if err := open("d1").RestoreState(foreign); err == nil {
@@ -393,4 +452,13 @@ func TestTaskCommitRecordNeverGoesBack(t *testing.T) {
 	if last, _, err := open("c3").LastPublished(); err != nil || last != 5 {
 		t.Fatalf("LastPublished: %d %v, want the owner's checkpoint 5", last, err)
 	}
+}
+
+// bodyIDs returns the ids of the rows of each body.
+func bodyIDs(bodies []string) [][]string {
+	var out [][]string
+	for _, b := range bodies {
+		out = append(out, idsOf(lines([]byte(b))))
+	}
+	return out
 }
