@@ -60,7 +60,8 @@ type sinkState struct {
 	Table   string `json:"table"`
 	Subtask int    `json:"subtask"`
 	// Attempt is the tag of the task attempt that took the checkpoint (""
-	// outside a task run): its staging folder is deleted by a restore.
+	// outside a task run): its staging folder is removed once a checkpoint
+	// of the restoring attempt counts.
 	Attempt string         `json:"attempt,omitempty"`
 	Pending []stagedObject `json:"pending,omitempty"`
 }

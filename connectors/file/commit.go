@@ -83,8 +83,8 @@ type sinkState struct {
 	Table   string `json:"table"`
 	Subtask int    `json:"subtask"`
 	// Attempt is the tag of the task attempt that took the checkpoint (""
-	// outside a task run): its hidden files not listed here are deleted by a
-	// restore.
+	// outside a task run): its hidden files not listed here are deleted
+	// once a checkpoint of the restoring attempt counts.
 	Attempt string `json:"attempt,omitempty"`
 	// Next is the number of the next part file.
 	Next int `json:"next"`
@@ -465,8 +465,8 @@ func (s *sink) publish(p pendingFile) error {
 // RestoreState publishes the pending files of the state (its checkpoint is
 // complete), deletes every other hidden file of this subtask — what the
 // failed attempt wrote after the checkpoint; in a task run, see sweep — and
-// numbers new part files after all of them. A single-file sink goes on appending to its file,
-// truncated back to its length at the checkpoint.
+// numbers new part files after all of them. A single-file sink goes on
+// appending to its file, truncated back to its length at the checkpoint.
 func (s *sink) RestoreState(data []byte) error {
 	if !s.exactlyOnce || len(data) == 0 {
 		return nil
