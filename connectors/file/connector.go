@@ -74,7 +74,8 @@
 // (.part-<subtask>-<n>.<ext>.<attempt>.inprogress, ….<attempt>.pending-<checkpoint>),
 // so that a zombie attempt and the task's new owner never share a file, and
 // a restore never deletes the files of an attempt that may be the owner
-// (see commit.go); such a task cannot write one file nor commit partitions. A sink writing one file keeps it in progress across
+// (see commit.go); such a task needs checkpoints, and cannot write one
+// file nor commit partitions. A sink writing one file keeps it in progress across
 // checkpoints (a restore truncates it back to its length at the checkpoint)
 // and publishes it when the job ends.
 //

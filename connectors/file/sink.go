@@ -158,9 +158,10 @@ func (s *sink) Open(ctx *runtime.Context) error {
 }
 
 // checkTask refuses what a task of a shared job cannot do: write one file
-// (each task writes its own files), or commit partitions (a success file
-// needs the progress of every task, which no process sees). It takes the
-// attempt's tag.
+// (each task writes its own files), commit partitions (a success file needs
+// the progress of every task, which no process sees), or publish without
+// checkpoints (two attempts would publish the same part names). It takes
+// the attempt's tag.
 func (s *sink) checkTask(tk *runtime.TaskInfo) error {
 	if s.cfg.single {
 		return connectors.OptionErrorf(s.cfg.table, "path",
@@ -172,6 +173,10 @@ func (s *sink) checkTask(tk *runtime.TaskInfo) error {
 	}
 	if tk.Attempt == "" {
 		return connectors.Errorf(s.cfg.table, "task %d of %d has no attempt name: two attempts of it would write the same files", tk.ID, tk.Count)
+	}
+	if !s.ctx.Checkpointing {
+		return connectors.Errorf(s.cfg.table, "task %d of %d runs without checkpoints: two attempts of it would publish part files "+
+			"of the same names, one over the other; a job shared by several processes takes checkpoints", tk.ID, tk.Count)
 	}
 	s.tag = attemptTag(tk.Attempt)
 	return nil

@@ -465,10 +465,11 @@ func TestAttemptTag(t *testing.T) {
 	}
 }
 
-// TestTaskRunRefusesPartitionCommits: a partition's success file needs
+// TestTaskRunRefusesPartitionCommitsAndNoCheckpoints: a partition's success file needs
 // every task's progress, which no one process sees: PARTITIONED BY is an
-// error at open in a task run; so is a task without an attempt name.
-func TestTaskRunRefusesPartitionCommits(t *testing.T) {
+// error at open in a task run; so are a task without an attempt name and
+// one without checkpoints (two attempts would publish the same names).
+func TestTaskRunRefusesPartitionCommitsAndNoCheckpoints(t *testing.T) {
 	newSink, _, err := connector(t).NewSink(connectors.Table{Name: "t", Schema: schema, TimeColumn: -1,
 		Options: map[string]string{"path": t.TempDir()}, PartitionKeys: []string{"name"}})
 	must(t, err)
@@ -480,6 +481,13 @@ func TestTaskRunRefusesPartitionCommits(t *testing.T) {
 	}
 	if _, err := taskSink(t, map[string]string{"path": t.TempDir()}, ""); err == nil || !strings.Contains(err.Error(), "attempt") {
 		t.Fatalf("task without an attempt: %v", err)
+	}
+	ctx = rttest.NewContext("file", 3, 4)
+	ctx.Task = &runtime.TaskInfo{ID: 3, Count: 4, Attempt: "a1"}
+	plain, _, err := connector(t).NewSink(table(map[string]string{"path": t.TempDir()}))
+	must(t, err)
+	if err := plain().Open(ctx); err == nil || !strings.Contains(err.Error(), "without checkpoints") {
+		t.Fatalf("task without checkpoints: %v", err)
 	}
 }
 
