@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,11 +38,31 @@ import (
 // that would start from an older checkpoint than the newest one published,
 // or from none, and so publish those rows again, is refused by the runtime
 // (runtime.PublishLog) unless duplicates are allowed.
+//
+// A task of a job that several processes share (runtime.TaskInfo) may run
+// twice for a while: its new owner, restored from the last checkpoint that
+// counted, and a zombie, the old owner that has not noticed yet that it
+// lost the task. Both are the same subtask, so each stages in a folder of
+// its attempt, .staging/<table>/<subtask>-<attempt>. A restore removes at
+// once only the untagged staging folder and the attempt's own; that of the
+// attempt that took the restored checkpoint is removed once a checkpoint
+// of the restoring attempt counts (its first NotifyCheckpointComplete):
+// until then that attempt may be the owner, and the restoring one a
+// zombie. Other attempts' folders are left alone. Final keys are unique (a
+// UUID each) and only the attempt whose checkpoints count publishes its
+// own. The commit record is the task's, shared, written only once a
+// checkpoint counts (NotifyCheckpointComplete) or by a restore of one that
+// did, read again before it is written and never moved back (not even by
+// ForgetPublished).
 
 // sinkState is a subtask's checkpointed state (JSON).
 type sinkState struct {
-	Table   string         `json:"table"`
-	Subtask int            `json:"subtask"`
+	Table   string `json:"table"`
+	Subtask int    `json:"subtask"`
+	// Attempt is the tag of the task attempt that took the checkpoint (""
+	// outside a task run): its staging folder is removed once a checkpoint
+	// of the restoring attempt counts.
+	Attempt string         `json:"attempt,omitempty"`
 	Pending []stagedObject `json:"pending,omitempty"`
 }
 
@@ -81,10 +103,35 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 		o.Checkpoint = id
 		s.pending = append(s.pending, o)
 	}
-	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Pending: slices.Clone(s.pending)}
+	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Attempt: s.tag, Pending: slices.Clone(s.pending)}
 	s.mu.Unlock()
 	s.uncovered = s.uncovered[:0]
 	return json.Marshal(st)
+}
+
+// stageDirOf is the staging folder of this subtask in attempt tag ("": not
+// a task run).
+func (s *sink) stageDirOf(tag string) string {
+	dir := stagingDir + "/" + s.cfg.table + "/" + strconv.Itoa(s.ctx.Subtask)
+	if tag != "" {
+		dir += "-" + tag
+	}
+	return dir
+}
+
+// attemptTag is how the staging folder of a task run carries its attempt:
+// the attempt itself when it is up to 16 lower-case letters and digits
+// (short hex, typically), else the first 12 hex digits of its SHA-256.
+func attemptTag(attempt string) string {
+	ok := attempt != "" && len(attempt) <= 16
+	for _, c := range []byte(attempt) {
+		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z')
+	}
+	if ok {
+		return attempt
+	}
+	sum := sha256.Sum256([]byte(attempt))
+	return hex.EncodeToString(sum[:6])
 }
 
 // recordKey is the subtask's commit record.
@@ -97,24 +144,28 @@ func (s *sink) recordKey() string {
 func (s *sink) readRecord() {
 	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
 	defer cancel()
+	s.last, s.recordErr = s.loadRecord(ctx)
+}
+
+// loadRecord reads the newest checkpoint of the commit record (0 without
+// one).
+func (s *sink) loadRecord(ctx context.Context) (int64, error) {
 	key := s.recordKey()
 	data, err := s.store.get(ctx, key)
 	if err != nil {
-		s.recordErr = connectors.Errorf(s.cfg.table, "cannot read the commit record: %v", err)
-		return
+		return 0, connectors.Errorf(s.cfg.table, "cannot read the commit record: %v", err)
 	}
 	if data == nil {
-		return
+		return 0, nil
 	}
 	var rec commitRecord
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Last < 0 || rec.Subtask != s.ctx.Subtask {
 		if err == nil {
 			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
 		}
-		s.recordErr = connectors.Errorf(s.cfg.table, "the commit record %s is not readable: %v", s.store.where(key), err)
-		return
+		return 0, connectors.Errorf(s.cfg.table, "the commit record %s is not readable: %v", s.store.where(key), err)
 	}
-	s.last = rec.Last
+	return rec.Last, nil
 }
 
 // LastPublished returns what the commit record says: the newest
@@ -129,13 +180,18 @@ func (s *sink) LastPublished() (int64, string, error) {
 }
 
 // ForgetPublished rewrites the commit record to say checkpoint id is the
-// newest published: the run goes on from there, duplicates allowed.
+// newest published: the run goes on from there, duplicates allowed. In a
+// task run a readable record is left as it is: it is the task's, and this
+// attempt may be a zombie moving it back under the owner.
 func (s *sink) ForgetPublished(id int64) error {
 	if !s.exactlyOnce {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tag != "" && s.recordErr == nil {
+		return nil
+	}
 	s.recordErr = nil
 	ctx, cancel := context.WithTimeout(s.rctx, commitTimeout)
 	defer cancel()
@@ -156,6 +212,18 @@ func (s *sink) recordPublishing(ctx context.Context, objs []stagedObject) error 
 	}
 	if last == s.last {
 		return nil
+	}
+	if s.tag != "" {
+		// The record is the task's: another attempt may have moved it on
+		// since it was read, and it never goes back.
+		cur, err := s.loadRecord(ctx)
+		if err != nil {
+			return err
+		}
+		if cur >= last {
+			s.last = cur
+			return nil
+		}
 	}
 	return s.writeRecord(ctx, last, keys)
 }
@@ -204,7 +272,33 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 		}
 	}
 	s.pending = keep
+	if s.sweep != "" {
+		// A checkpoint of this attempt counts: the attempt whose
+		// checkpoint it restored no longer owns the task, and what it
+		// staged after that checkpoint is of no use.
+		sweep := s.sweep
+		s.sweep = ""
+		if err := s.removeStaged(ctx, []string{sweep}); err != nil {
+			s.ctx.Logger().Warn(err.Error())
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// removeStaged deletes the staging folders dirs in every store.
+func (s *sink) removeStaged(ctx context.Context, dirs []string) error {
+	stores := []objectStore{s.store}
+	if s.errStore != s.store {
+		stores = append(stores, s.errStore)
+	}
+	for _, store := range stores {
+		for _, dir := range dirs {
+			if err := store.removeStaged(ctx, dir); err != nil {
+				return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // publish makes a staged object visible and counts it. The caller holds mu.
@@ -225,7 +319,7 @@ func (s *sink) publish(ctx context.Context, o stagedObject) error {
 }
 
 // RestoreState publishes the objects the state lists and deletes every other
-// staged object of this subtask.
+// object this subtask staged (in a task run: see sweep).
 func (s *sink) RestoreState(data []byte) error {
 	if !s.exactlyOnce {
 		return nil
@@ -239,8 +333,12 @@ func (s *sink) RestoreState(data []byte) error {
 			return connectors.Errorf(s.cfg.table, "sink subtask %d was given the checkpointed state of subtask %d", s.ctx.Subtask, st.Subtask)
 		}
 	}
+	if st.Attempt != "" && attemptTag(st.Attempt) != st.Attempt {
+		return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink names the attempt %q, not one a task run writes", st.Attempt)
+	}
+	writer := s.stageDirOf(st.Attempt)
 	for _, o := range st.Pending {
-		if !strings.HasPrefix(o.Staged, s.stageDir+"/") || strings.Contains(o.Staged[len(s.stageDir)+1:], "/") ||
+		if !strings.HasPrefix(o.Staged, writer+"/") || strings.Contains(o.Staged[len(writer)+1:], "/") ||
 			strings.Contains(o.Final, "..") || strings.HasPrefix(o.Final, stagingDir+"/") {
 			return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink names %q → %q, not an object of subtask %d", o.Staged, o.Final, s.ctx.Subtask)
 		}
@@ -258,14 +356,19 @@ func (s *sink) RestoreState(data []byte) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	stores := []objectStore{s.store}
-	if s.errStore != s.store {
-		stores = append(stores, s.errStore)
+	dirs := []string{s.stageDirOf(""), s.stageDir, writer}
+	if s.tag != "" && st.Attempt != s.tag {
+		// The attempt that took the checkpoint may still run — as a
+		// zombie, or as the owner if this attempt is the zombie: its
+		// staging folder is removed once a checkpoint of this attempt
+		// counts (sweep).
+		dirs = dirs[:2]
+		s.mu.Lock()
+		s.sweep = writer
+		s.mu.Unlock()
 	}
-	for _, store := range stores {
-		if err := store.removeStaged(ctx, s.stageDir); err != nil {
-			return connectors.Errorf(s.cfg.table, "cannot delete objects staged by an attempt that failed: %w", err)
-		}
+	if err := s.removeStaged(ctx, slices.Compact(dirs)); err != nil {
+		return err
 	}
 	return nil
 }

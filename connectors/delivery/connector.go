@@ -66,8 +66,12 @@
 // every server lists). A restored job publishes the objects its checkpoint
 // lists, then deletes every other staged object of the subtask — what the
 // failed attempt wrote after the checkpoint, which the sources replay.
-// Readers must skip the .staging folder. HTTP is at-least-once: buffers are
-// delivered and acknowledged at every barrier. Without checkpoints objects
+// In a task of a job that several processes share (runtime.TaskInfo) the
+// staging folder carries the attempt, .staging/<table>/<subtask>-<attempt>,
+// and a restore never removes the folder of an attempt that may be the
+// task's owner (see commit.go). Readers must skip the .staging folder.
+// HTTP is at-least-once: buffers are delivered and acknowledged at every
+// barrier. Without checkpoints objects
 // are delivered as soon as a buffer fills or expires (a file is still
 // written under a staging name (.staging/put/) and renamed, so readers never
 // see part of one; a crash may leave such a file behind, which can be

@@ -82,8 +82,11 @@ type sink struct {
 	closing bool
 
 	exactlyOnce bool
-	stageDir    string         // this subtask's staging folder
-	uncovered   []stagedObject // staged since the last checkpoint (subtask goroutine only)
+	// tag is the attempt of a task run (see attemptTag), "" otherwise;
+	// stageDir, this subtask's staging folder, carries it.
+	tag       string
+	stageDir  string         // this subtask's staging folder
+	uncovered []stagedObject // staged since the last checkpoint (subtask goroutine only)
 	// mu guards pending, the objects pre-committed by a checkpoint: the
 	// subtask's goroutine adds to it, the coordinator's publishes from it.
 	mu      sync.Mutex
@@ -92,6 +95,10 @@ type sink struct {
 	// recordErr why it could not be read; both guarded by mu.
 	last      int64
 	recordErr error
+	// sweep, in a task run restored from another attempt's checkpoint, is
+	// that attempt's staging folder, removed at the first notification
+	// (guarded by mu).
+	sweep string
 
 	m sinkMetrics
 }
@@ -124,6 +131,12 @@ func newID() string { return uuid.NewString() }
 func (s *sink) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.rctx = ctx.Ctx()
+	if tk := ctx.Task; tk != nil {
+		if tk.Attempt == "" {
+			return connectors.Errorf(s.cfg.table, "task %d of %d has no attempt name: two attempts of it would stage objects in one folder", tk.ID, tk.Count)
+		}
+		s.tag = attemptTag(tk.Attempt)
+	}
 	s.m = newMetrics(ctx.JobMetrics(), s.cfg.table)
 	s.bufs = make(map[string]*buffer)
 	var err error
@@ -143,7 +156,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		}
 	}
 	s.exactlyOnce = ctx.Checkpointing && s.http == nil
-	s.stageDir = stagingDir + "/" + s.cfg.table + "/" + strconv.Itoa(ctx.Subtask)
+	s.stageDir = s.stageDirOf(s.tag)
 	if s.http == nil {
 		// Also without checkpoints: such a run would publish again what
 		// an earlier checkpointed run has published.

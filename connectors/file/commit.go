@@ -50,6 +50,24 @@ import (
 // state records its length (flushed and fsynced), a restore truncates it
 // back to that length and appends, and the file is published at the end of
 // the job only.
+//
+// A task of a job that several processes share (runtime.TaskInfo) may run
+// twice for a while: its new owner, restored from the last checkpoint that
+// counted, and a zombie, the old owner that has not noticed yet that it
+// lost the task. Their sinks are the same subtask, so every hidden name
+// carries the attempt (.part-<s>-<n>.<ext>.<attempt>.inprogress,
+// ….<attempt>.pending-<checkpoint>): the two never write, rename or
+// publish one file, and only the final names, which one attempt publishes
+// (the one whose checkpoints count), are shared. A restore deletes at once
+// only untagged hidden files and the attempt's own; those of the attempt
+// that took the restored checkpoint are deleted once a checkpoint of the
+// restoring attempt counts (its first NotifyCheckpointComplete): until then
+// that attempt may be the owner, and the restoring one a zombie. Other
+// attempts' files are left alone, hidden and unpublished. The commit
+// record is shared (it is the task's), written only once a checkpoint
+// counts (NotifyCheckpointComplete) or by a restore of one that did, read
+// again before it is written and never moved back (not even by
+// ForgetPublished); its temporary name carries the attempt too.
 
 // pendingFile is a complete part file waiting to be published: its hidden
 // name and final name (both in the sink's folder), and the checkpoint that
@@ -64,6 +82,10 @@ type pendingFile struct {
 type sinkState struct {
 	Table   string `json:"table"`
 	Subtask int    `json:"subtask"`
+	// Attempt is the tag of the task attempt that took the checkpoint (""
+	// outside a task run): its hidden files not listed here are deleted
+	// once a checkpoint of the restoring attempt counts.
+	Attempt string `json:"attempt,omitempty"`
 	// Next is the number of the next part file.
 	Next int `json:"next"`
 	// Pending lists the files pre-committed and not yet published, by
@@ -107,24 +129,28 @@ func (s *sink) recordPath() string {
 // readRecord reads the commit record into last (Open);
 // an error is kept in recordErr, for LastPublished and the next commit.
 func (s *sink) readRecord() {
+	s.last, s.recordErr = s.loadRecord()
+}
+
+// loadRecord reads the newest checkpoint of the commit record (0 without
+// one).
+func (s *sink) loadRecord() (int64, error) {
 	path := s.recordPath()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, iofs.ErrNotExist) {
-		return
+		return 0, nil
 	}
 	if err != nil {
-		s.recordErr = fmt.Errorf("table %s: cannot read the commit record: %w", s.cfg.table, err)
-		return
+		return 0, fmt.Errorf("table %s: cannot read the commit record: %w", s.cfg.table, err)
 	}
 	var rec commitRecord
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Last < 0 || rec.Subtask != s.ctx.Subtask {
 		if err == nil {
 			err = fmt.Errorf("it says subtask %d, checkpoint %d", rec.Subtask, rec.Last)
 		}
-		s.recordErr = fmt.Errorf("table %s: the commit record %s is not readable: %v", s.cfg.table, path, err)
-		return
+		return 0, fmt.Errorf("table %s: the commit record %s is not readable: %v", s.cfg.table, path, err)
 	}
-	s.last = rec.Last
+	return rec.Last, nil
 }
 
 // LastPublished returns what the commit record says: the newest
@@ -136,10 +162,15 @@ func (s *sink) LastPublished() (int64, string, error) {
 }
 
 // ForgetPublished rewrites the commit record to say checkpoint id is the
-// newest published: the run goes on from there, duplicates allowed.
+// newest published: the run goes on from there, duplicates allowed. In a
+// task run a readable record is left as it is: it is the task's, and this
+// attempt may be a zombie moving it back under the owner.
 func (s *sink) ForgetPublished(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tag != "" && s.recordErr == nil {
+		return nil
+	}
 	s.recordErr = nil
 	return s.writeRecord(id, nil)
 }
@@ -159,6 +190,18 @@ func (s *sink) recordPublishing(ps []pendingFile) error {
 	if last == s.last {
 		return nil
 	}
+	if s.tag != "" {
+		// The record is the task's: another attempt may have moved it on
+		// since it was read, and it never goes back.
+		cur, err := s.loadRecord()
+		if err != nil {
+			return err
+		}
+		if cur >= last {
+			s.last = cur
+			return nil
+		}
+	}
 	return s.writeRecord(last, parts)
 }
 
@@ -169,7 +212,7 @@ func (s *sink) writeRecord(last int64, parts []string) error {
 		return err
 	}
 	path := s.recordPath()
-	tmp := path + ".tmp"
+	tmp := path + s.tagSuffix() + ".tmp"
 	err = writeSynced(tmp, data)
 	if err == nil {
 		err = os.Rename(tmp, path)
@@ -200,16 +243,16 @@ func writeSynced(path string, data []byte) error {
 }
 
 // pendingName is the hidden name of final once checkpoint id has
-// pre-committed it.
+// pre-committed it; tag is the attempt's suffix (see sink.tagSuffix).
 // final may be in a partition folder (dt=1/part-0-1.csv), and so is the
 // pending name (dt=1/.part-0-1.csv.pending-4).
-func pendingName(final string, id int64) string {
+func pendingName(final, tag string, id int64) string {
 	ck := strconv.FormatInt(id, 10)
 	if id == runtime.EndCheckpoint {
 		ck = "end"
 	}
 	dir, base := path.Split(final)
-	return dir + "." + base + ".pending-" + ck
+	return dir + "." + base + tag + ".pending-" + ck
 }
 
 // SnapshotState pre-commits the rows received so far and returns the
@@ -221,7 +264,7 @@ func (s *sink) SnapshotState(id int64) ([]byte, error) {
 	if err := s.preCommit(id); err != nil {
 		return nil, err
 	}
-	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Next: s.n}
+	st := sinkState{Table: s.cfg.table, Subtask: s.ctx.Subtask, Attempt: s.tag, Next: s.n}
 	if p := s.open[""]; s.cfg.single && p != nil {
 		st.InProgress, st.Size = filepath.Base(p.tmp), p.size
 	}
@@ -263,7 +306,7 @@ func (s *sink) preCommit(id int64) error {
 	var err error
 	for len(s.closed) > 0 {
 		c := s.closed[0]
-		p := pendingFile{Hidden: pendingName(c.Final, id), Final: c.Final, Checkpoint: id}
+		p := pendingFile{Hidden: pendingName(c.Final, s.tagSuffix(), id), Final: c.Final, Checkpoint: id}
 		if err = os.Rename(filepath.Join(s.dir, c.Hidden), filepath.Join(s.dir, p.Hidden)); err != nil {
 			err = fmt.Errorf("table %s: checkpoint %d: %w", s.cfg.table, id, err)
 			break
@@ -381,6 +424,16 @@ func (s *sink) NotifyCheckpointComplete(id int64) error {
 	if published {
 		errs = append(errs, s.syncDirs(due, func(p pendingFile) string { return p.Final }))
 	}
+	if s.sweep != "" {
+		// A checkpoint of this attempt counts: the attempt whose
+		// checkpoint it restored no longer owns the task, and what it
+		// wrote after that checkpoint is of no use.
+		sweep := s.sweep
+		s.sweep = ""
+		if err := s.deleteHidden("", func(tag string) bool { return tag == sweep }); err != nil {
+			s.cfg.log.Warn(s.ctx.Logger(), "%v", err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil || s.committer == nil {
 		return err
 	}
@@ -411,9 +464,9 @@ func (s *sink) publish(p pendingFile) error {
 
 // RestoreState publishes the pending files of the state (its checkpoint is
 // complete), deletes every other hidden file of this subtask — what the
-// failed attempt wrote after the checkpoint — and numbers new part files
-// after all of them. A single-file sink goes on appending to its file,
-// truncated back to its length at the checkpoint.
+// failed attempt wrote after the checkpoint; in a task run, see sweep — and
+// numbers new part files after all of them. A single-file sink goes on
+// appending to its file, truncated back to its length at the checkpoint.
 func (s *sink) RestoreState(data []byte) error {
 	if !s.exactlyOnce || len(data) == 0 {
 		return nil
@@ -424,6 +477,9 @@ func (s *sink) RestoreState(data []byte) error {
 	}
 	if st.Subtask != s.ctx.Subtask {
 		return fmt.Errorf("table %s: sink subtask %d was given the checkpointed state of subtask %d", s.cfg.table, s.ctx.Subtask, st.Subtask)
+	}
+	if st.Attempt != "" && !isTag(st.Attempt) {
+		return fmt.Errorf("table %s: the checkpointed state of the sink names the attempt %q, not one a task run writes", s.cfg.table, st.Attempt)
 	}
 	for _, p := range st.Pending {
 		if !s.ownHidden(p.Hidden) || !s.isName(p.Final) {
@@ -449,8 +505,22 @@ func (s *sink) RestoreState(data []byte) error {
 		return err
 	}
 
-	if err := s.deleteHidden(st.InProgress); err != nil {
-		return err
+	if s.tag == "" {
+		if err := s.deleteHidden(st.InProgress, func(string) bool { return true }); err != nil {
+			return err
+		}
+	} else {
+		// The attempt that took the checkpoint may still run — as a zombie,
+		// or as the owner if this attempt is the zombie: its files are
+		// deleted once a checkpoint of this attempt counts (sweep).
+		if err := s.deleteHidden("", func(tag string) bool { return tag == "" || tag == s.tag }); err != nil {
+			return err
+		}
+		if st.Attempt != s.tag {
+			s.mu.Lock()
+			s.sweep = st.Attempt
+			s.mu.Unlock()
+		}
 	}
 	s.n = max(s.n, st.Next)
 	if s.committer != nil {
@@ -480,8 +550,9 @@ func (s *sink) RestoreState(data []byte) error {
 }
 
 // deleteHidden deletes every hidden file of this subtask but keep (in
-// partition folders too), and fsyncs the folders.
-func (s *sink) deleteHidden(keep string) error {
+// partition folders too) whose attempt tag ("" for none) is one of, and
+// fsyncs the folders.
+func (s *sink) deleteHidden(keep string, of func(tag string) bool) error {
 	dirs := map[string]bool{s.dir: true}
 	err := filepath.WalkDir(s.dir, func(p string, e iofs.DirEntry, err error) error {
 		if err != nil {
@@ -495,7 +566,8 @@ func (s *sink) deleteHidden(keep string) error {
 		}
 		rel, _ := filepath.Rel(s.dir, p)
 		rel = filepath.ToSlash(rel)
-		if !s.ownHidden(rel) || rel == keep {
+		tag, ok := s.hiddenTag(rel)
+		if !ok || rel == keep || !of(tag) {
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
@@ -548,28 +620,58 @@ func (s *sink) resume(name string, size int64) error {
 // progress, complete or pending.
 // With PARTITIONED BY, name may be in a partition folder (dt=1/.part-…).
 func (s *sink) ownHidden(name string) bool {
+	_, ok := s.hiddenTag(name)
+	return ok
+}
+
+// hiddenTag reports whether name is a hidden file of this subtask, and
+// returns the attempt tag it carries ("" for none): .part-<s>-<n>.<ext>,
+// then .<tag> or nothing, then .inprogress or .pending-<checkpoint> (a
+// single file: .<name>, then the same).
+func (s *sink) hiddenTag(name string) (string, bool) {
 	if !s.isName(name) {
-		return false
+		return "", false
 	}
 	name = path.Base(name)
 	var prefix string
 	if s.cfg.single {
-		prefix = "." + filepath.Base(s.cfg.path) + "."
+		prefix = "." + filepath.Base(s.cfg.path)
 	} else {
 		prefix = ".part-" + strconv.Itoa(s.ctx.Subtask) + "-"
 	}
 	rest, ok := strings.CutPrefix(name, prefix)
 	if !ok {
-		return false
+		return "", false
 	}
 	if !s.cfg.single {
-		num, _, _ := strings.Cut(rest, ".")
-		if _, err := strconv.Atoi(num); err != nil {
-			return false
+		// <n>.<ext>
+		num, after, ok := strings.Cut(rest, ".")
+		if _, err := strconv.Atoi(num); err != nil || !ok {
+			return "", false
 		}
+		_, rest, _ = strings.Cut(after, ".")
+		rest = "." + rest
 	}
-	return strings.HasSuffix(name, ".inprogress") || strings.Contains(name, ".pending-")
+	switch i := strings.LastIndex(rest, ".pending-"); {
+	case strings.HasSuffix(rest, ".inprogress"):
+		rest = strings.TrimSuffix(rest, ".inprogress")
+	case i >= 0:
+		rest = rest[:i]
+	default:
+		return "", false
+	}
+	tag, ok := strings.CutPrefix(rest, ".")
+	switch {
+	case rest == "":
+		return "", true
+	case ok && isTag(tag):
+		return tag, true
+	}
+	return "", false
 }
+
+// isTag reports whether tag can be an attempt's tag (see attemptTag).
+func isTag(tag string) bool { return tag != "" && attemptTag(tag) == tag }
 
 // isName reports whether name is a file name of the sink: plain, or with
 // PARTITIONED BY in folders below the sink's (a/b/name, no . or ..).

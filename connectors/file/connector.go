@@ -69,7 +69,13 @@
 // that stops without finishing publishes nothing no checkpoint covers.
 // Readers see only published files, so every row appears once. Output
 // becomes visible at checkpoints only: the checkpoint interval is the
-// sink's latency. A sink writing one file keeps it in progress across
+// sink's latency. In a task of a job that several processes share
+// (runtime.TaskInfo), hidden names carry the attempt
+// (.part-<subtask>-<n>.<ext>.<attempt>.inprogress, ….<attempt>.pending-<checkpoint>),
+// so that a zombie attempt and the task's new owner never share a file, and
+// a restore never deletes the files of an attempt that may be the owner
+// (see commit.go); such a task needs checkpoints, and cannot write one
+// file nor commit partitions. A sink writing one file keeps it in progress across
 // checkpoints (a restore truncates it back to its length at the checkpoint)
 // and publishes it when the job ends.
 //

@@ -2,6 +2,8 @@ package file
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -34,6 +37,10 @@ type sink struct {
 	csv *format.CSVEncoder
 	ext string
 	dir string
+	// tag is the attempt of a task run (see attemptTag), "" otherwise: the
+	// names written before publishing carry it, so that two attempts of one
+	// task never share a file.
+	tag string
 	n   int // number of the next part file
 	w   *bufio.Writer
 	// open are the files in progress, by partition folder relative to dir
@@ -70,6 +77,10 @@ type sink struct {
 	// recordErr why it could not be read; both guarded by mu.
 	last      int64
 	recordErr error
+	// sweep, in a task run restored from another attempt's checkpoint, is
+	// that attempt's tag: its hidden files are deleted at the first
+	// notification (guarded by mu).
+	sweep string
 }
 
 // part is a file in progress.
@@ -100,6 +111,11 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		s.csv = enc
 	default:
 		s.ext = "json"
+	}
+	if ctx.Task != nil {
+		if err := s.checkTask(ctx.Task); err != nil {
+			return err
+		}
 	}
 	if s.cfg.single && ctx.Parallelism > 1 {
 		return fmt.Errorf("table %s: the sink writes one file (%s), so it runs as one subtask, not %d; "+
@@ -139,6 +155,56 @@ func (s *sink) Open(ctx *runtime.Context) error {
 	// run without checkpoints, which would publish its rows again.
 	s.readRecord()
 	return nil
+}
+
+// checkTask refuses what a task of a shared job cannot do: write one file
+// (each task writes its own files), commit partitions (a success file needs
+// the progress of every task, which no process sees), or publish without
+// checkpoints (two attempts would publish the same part names). It takes
+// the attempt's tag.
+func (s *sink) checkTask(tk *runtime.TaskInfo) error {
+	if s.cfg.single {
+		return connectors.OptionErrorf(s.cfg.table, "path",
+			"%s is one file, but the job runs as tasks that each write their own files (task %d of %d): give a folder", s.cfg.path, tk.ID, tk.Count)
+	}
+	if s.cfg.partCols != nil {
+		return connectors.Errorf(s.cfg.table, "PARTITIONED BY: a partition is committed once every subtask's files of it are published, "+
+			"which one task of a job shared by several processes (task %d of %d) cannot know; write the table without PARTITIONED BY", tk.ID, tk.Count)
+	}
+	if tk.Attempt == "" {
+		return connectors.Errorf(s.cfg.table, "task %d of %d has no attempt name: two attempts of it would write the same files", tk.ID, tk.Count)
+	}
+	if !s.ctx.Checkpointing {
+		return connectors.Errorf(s.cfg.table, "task %d of %d runs without checkpoints: two attempts of it would publish part files "+
+			"of the same names, one over the other; a job shared by several processes takes checkpoints", tk.ID, tk.Count)
+	}
+	s.tag = attemptTag(tk.Attempt)
+	return nil
+}
+
+// attemptTag is how the names a sink writes before publishing carry the
+// attempt of a task run: the attempt itself when it is up to 16 lower-case
+// letters and digits (short hex, typically), else the first 12 hex digits
+// of its SHA-256.
+func attemptTag(attempt string) string {
+	ok := attempt != "" && len(attempt) <= 16
+	for _, c := range []byte(attempt) {
+		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z')
+	}
+	if ok {
+		return attempt
+	}
+	sum := sha256.Sum256([]byte(attempt))
+	return hex.EncodeToString(sum[:6])
+}
+
+// tagSuffix is what hidden names carry of the attempt: ".<tag>" in a task
+// run, "" otherwise.
+func (s *sink) tagSuffix() string {
+	if s.tag == "" {
+		return ""
+	}
+	return "." + s.tag
 }
 
 // nextPart returns the first part number above those of subtask already in
@@ -194,7 +260,7 @@ func (s *sink) openPart(rel string) (*part, error) {
 			return nil, fmt.Errorf("table %s: %w", s.cfg.table, err)
 		}
 	}
-	p.tmp = filepath.Join(dir, "."+filepath.Base(p.final)+".inprogress")
+	p.tmp = filepath.Join(dir, "."+filepath.Base(p.final)+s.tagSuffix()+".inprogress")
 	f, err := os.OpenFile(p.tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", s.cfg.table, err)
