@@ -264,7 +264,7 @@ func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 		}
 		slices.Sort(assigned[topic])
 	}
-	peers, perr := m.Peers(ctx)
+	peers, perr := m.settledPeers(ctx)
 	m.wg.Add(1) // Close waits for it even if the generation ended already
 	var numbers []int
 	for _, ps := range assigned {
@@ -319,20 +319,46 @@ func (m *Member) ackWait() time.Duration { return m.cfg.RebalanceTimeout - m.cfg
 
 // Peers reads the group's members and their Meta.
 func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
+	peers, _, err := m.peers(ctx)
+	return peers, err
+}
+
+// settledPeers reads the group's members until each shows its metadata
+// (for a second at most): while the group completes a rebalance, the
+// coordinator may show a member without it.
+func (m *Member) settledPeers(ctx context.Context) ([]Peer, error) {
+	for range 10 {
+		peers, pending, err := m.peers(ctx)
+		if err != nil || pending == 0 {
+			return peers, err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return peers, err
+		}
+	}
+	return m.Peers(ctx)
+}
+
+// peers reads the group's members, and how many of them showed no
+// metadata (left out).
+func (m *Member) peers(ctx context.Context) ([]Peer, int, error) {
+	pending := 0
 	resp, err := m.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{m.cfg.GroupID}})
 	if err != nil {
-		return nil, fmt.Errorf("kafka group %s: cannot describe the group: %w", m.cfg.GroupID, err)
+		return nil, 0, fmt.Errorf("kafka group %s: cannot describe the group: %w", m.cfg.GroupID, err)
 	}
 	var peers []Peer
 	for _, g := range resp.Groups {
 		if g.Error != nil {
-			return nil, fmt.Errorf("kafka group %s: cannot describe the group: %w", m.cfg.GroupID, g.Error)
+			return nil, 0, fmt.Errorf("kafka group %s: cannot describe the group: %w", m.cfg.GroupID, g.Error)
 		}
 		for _, mem := range g.Members {
 			if len(mem.MemberMetadata.UserData) == 0 && len(mem.MemberMetadata.Topics) == 0 {
 				// A member between two joins (the coordinator shows no
-				// metadata for it while the group rebalances): the next
-				// generation's peers will show it.
+				// metadata for it while the group rebalances).
+				pending++
 				continue
 			}
 			u, ok := decodeUserData(mem.MemberMetadata.UserData)
@@ -348,7 +374,7 @@ func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
 		}
 		return 0
 	})
-	return peers, nil
+	return peers, pending, nil
 }
 
 // Commit commits offsets (topic → partition → next offset to read) for
