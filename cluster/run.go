@@ -89,6 +89,8 @@ type taskRun struct {
 	err     error // set before done is closed
 	ended   bool  // the run read all its input (a bounded job)
 
+	now chan struct{} // takes a checkpoint at once (CheckpointOptions.Now)
+
 	mu      sync.Mutex
 	offsets map[string]int64 // topic → next offset, of the latest snapshot
 	last    commitMeta       // the newest checkpoint of the task that counts
@@ -195,11 +197,11 @@ func (c *controller) metrics() {
 // loop follows the group's changes and the task runs until the job ends.
 func (c *controller) loop(ctx context.Context, self group.Meta) error {
 	var check <-chan time.Time
-	// A bounded job's process looks every second, once its own tasks
+	// A bounded job's process looks four times a second, once its own tasks
 	// have ended, whether every task has.
 	watch := func() {
 		if check == nil && c.job.Bounded && c.allLocalEnded() {
-			t := time.NewTicker(time.Second)
+			t := time.NewTicker(250 * time.Millisecond)
 			check = t.C
 			go func() { <-c.quit; t.Stop() }()
 		}
@@ -216,6 +218,7 @@ func (c *controller) loop(ctx context.Context, self group.Meta) error {
 				return ch.Err
 			}
 			if ch.Revoked != nil {
+				c.checkpointAll(ctx)
 				c.revoked()
 				ch.Ack()
 				continue
@@ -235,6 +238,65 @@ func (c *controller) loop(ctx context.Context, self group.Meta) error {
 			}
 		}
 	}
+}
+
+// checkpointAll takes a checkpoint of every running task and waits (a few
+// seconds at most) until each counts or fails, while the generation that
+// ends still accepts the commits: a task that moves then resumes elsewhere
+// where it was, with nothing to read again (as Kafka Streams commits when
+// its partitions are revoked).
+func (c *controller) checkpointAll(ctx context.Context) {
+	c.mu.Lock()
+	type pending struct {
+		r      *taskRun
+		before int64
+	}
+	var wait []pending
+	for _, r := range c.runs {
+		select {
+		case <-r.done:
+			continue
+		default:
+		}
+		r.mu.Lock()
+		before := r.last.CK
+		if r.last.Attempt != r.attempt {
+			before = 0 // no checkpoint of this run counts yet
+		}
+		r.mu.Unlock()
+		select {
+		case r.now <- struct{}{}:
+		default:
+		}
+		wait = append(wait, pending{r, before})
+	}
+	c.mu.Unlock()
+	if len(wait) == 0 {
+		return
+	}
+	limit := 5 * time.Second
+	if rt := c.opt.RebalanceTimeout; rt > 0 && rt/4 < limit {
+		limit = rt / 4
+	}
+	t0 := time.Now()
+	deadline := t0.Add(limit)
+	for _, p := range wait {
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			p.r.mu.Lock()
+			counted := p.r.last.Attempt == p.r.attempt && p.r.last.CK > p.before
+			p.r.mu.Unlock()
+			if counted {
+				break
+			}
+			select {
+			case <-p.r.done:
+			case <-time.After(5 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
+	c.log("checkpointed %d tasks for the rebalance in %v", len(wait), time.Since(t0).Round(time.Millisecond))
 }
 
 // revoked: the generation ended. The runs go on; their checkpoints wait
@@ -335,7 +397,8 @@ func newAttempt() string {
 // delay has passed. It does not wait: the loop must stay free to
 // acknowledge rebalances.
 func (c *controller) start(ctx context.Context, id int, from commitMeta, prev *taskRun, delay time.Duration) {
-	r := &taskRun{id: id, attempt: newAttempt(), done: make(chan struct{}), offsets: map[string]int64{}, last: from, from: from}
+	r := &taskRun{id: id, attempt: newAttempt(), done: make(chan struct{}), offsets: map[string]int64{}, last: from, from: from,
+		now: make(chan struct{}, 1)}
 	rctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	c.mu.Lock()
@@ -411,6 +474,7 @@ func (c *controller) run(ctx context.Context, r *taskRun, prev *taskRun, delay t
 		Retain:   2,
 		Log:      c.log,
 		Confirm:  func(ck int64, finished bool) error { return c.confirm(ctx, r, ck, finished) },
+		Now:      r.now,
 	}
 	err := runtime.Run(ctx, g, runtime.Options{Task: task, Checkpoints: cp, Metrics: set, BufferRows: c.opt.BufferRows,
 		Logger: c.opt.Logger, Log: c.log})

@@ -72,6 +72,10 @@ type CheckpointOptions struct {
 	// savepoint and stop once it is complete; Run then returns
 	// ErrStoppedWithSavepoint.
 	StopWithSavepoint <-chan struct{}
+	// Now, when it delivers a value, makes the run take a checkpoint at
+	// once (after the one in flight, if any), besides those of Interval:
+	// a task of a shared job checkpoints when the group takes it away.
+	Now <-chan struct{}
 	// Log receives one line per notable event (a skipped checkpoint, a
 	// restore); nil discards them.
 	Log func(format string, args ...any)

@@ -40,6 +40,7 @@ type coordinator struct {
 	cur     *inflight
 	final   map[[2]int][]byte // state of subtasks that have finished
 	stopReq bool              // a savepoint was asked for: stop after it
+	nowReq  bool              // a checkpoint was asked for (Now) while one was in flight
 	stopped bool              // that savepoint is complete: no more checkpoints
 
 	quit chan struct{}
@@ -211,6 +212,13 @@ func (c *coordinator) run() {
 			if c.cur == nil && !c.stopped {
 				c.trigger(false)
 			}
+		case <-c.opt.Now:
+			c.drain()
+			if c.cur == nil && !c.stopped && !c.stopReq {
+				c.trigger(false)
+			} else {
+				c.nowReq = true
+			}
 		case <-savepoint:
 			savepoint = nil // one is enough
 			c.drain()
@@ -307,6 +315,10 @@ func (c *coordinator) drain() {
 	}
 	if c.cur == nil && c.stopReq {
 		c.trigger(true)
+	}
+	if c.cur == nil && c.nowReq && !c.stopped {
+		c.nowReq = false
+		c.trigger(false)
 	}
 }
 

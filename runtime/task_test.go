@@ -216,3 +216,32 @@ func TestSubStoreKeepsCheckpointsUnderItsPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckpointNow: a value on CheckpointOptions.Now takes a checkpoint at
+// once, without an interval.
+func TestCheckpointNow(t *testing.T) {
+	g := NewGraph("job")
+	src := g.AddSource("src", ckSchema, 1, func() Source { return &countSource{n: 1 << 40, sleep: time.Millisecond} }, NoWatermarks)
+	var mu sync.Mutex
+	var ids []int64
+	g.Connect(src, g.AddOperator("sink", ckSchema, 1, 1, func() Operator { return &notified{mu: &mu, ids: &ids} }), Forward)
+	now := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, g, Options{Checkpoints: &CheckpointOptions{Store: DirStore(t.TempDir()), Now: now}})
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(ids) }
+	for want := 1; want <= 2; want++ {
+		now <- struct{}{}
+		deadline := time.Now().Add(10 * time.Second)
+		for count() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("checkpoint %d not taken", want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	cancel()
+	<-done
+}

@@ -164,6 +164,10 @@ func (m *member) output() string {
 	return m.log.String()
 }
 
+// memberEnv is added to the environment of the processes startMember
+// starts (benchmarks set it).
+var memberEnv []string
+
 // startMember starts `sluice run job --cluster kafka` with checkpoints in
 // s3://ckpt/<group> on the S3 server at endpoint.
 func startMember(t testing.TB, name, job, group, endpoint string, extra ...string) *member {
@@ -171,7 +175,7 @@ func startMember(t testing.TB, name, job, group, endpoint string, extra ...strin
 	args := append([]string{"run", job, "--cluster", "kafka", "--checkpoint-dir", "s3://ckpt/" + group,
 		"--checkpoint-s3-endpoint", endpoint, "--checkpoint-interval", "200ms", "--cluster-session-timeout", "1500ms"}, extra...)
 	m := &member{name: name, cmd: exec.Command(binary, args...), done: make(chan error, 1)}
-	m.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=ak", "AWS_SECRET_ACCESS_KEY=sk")
+	m.cmd.Env = append(append(os.Environ(), "AWS_ACCESS_KEY_ID=ak", "AWS_SECRET_ACCESS_KEY=sk"), memberEnv...)
 	m.cmd.Stdout, m.cmd.Stderr = m, m
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -79,9 +80,32 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	endProfile := startProfile()
 	code := dispatch(ctx, os.Args[1:])
 	stop()
+	endProfile()
 	os.Exit(code)
+}
+
+// startProfile writes a CPU profile of the whole command to the file
+// $SLUICE_CPUPROFILE names (for go tool pprof), when it is set.
+func startProfile() (end func()) {
+	path := os.Getenv("SLUICE_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice: SLUICE_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // dispatch runs the command args name and returns the exit status: 0, 1

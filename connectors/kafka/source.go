@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -608,8 +609,8 @@ func (s *source) read(ps *partState, next, stop int64) {
 			}
 			rec := record{offset: r.Offset, null: r.Value == nil}
 			if r.Value != nil {
-				start := len(arena)
-				arena = append(arena, make([]byte, r.Value.Len())...)
+				start, n := len(arena), r.Value.Len()
+				arena = slices.Grow(arena, n)[:start+n] // no zeroing: ReadFull fills it
 				if _, err := io.ReadFull(r.Value, arena[start:]); err != nil {
 					cancel()
 					fail(fmt.Errorf("cannot read record %d: %w", r.Offset, err))
@@ -618,8 +619,8 @@ func (s *source) read(ps *partState, next, stop int64) {
 				rec.value = arena[start:len(arena):len(arena)]
 			}
 			if s.cfg.upsert && r.Key != nil {
-				start := len(arena)
-				arena = append(arena, make([]byte, r.Key.Len())...)
+				start, n := len(arena), r.Key.Len()
+				arena = slices.Grow(arena, n)[:start+n]
 				if _, err := io.ReadFull(r.Key, arena[start:]); err != nil {
 					cancel()
 					fail(fmt.Errorf("cannot read the key of record %d: %w", r.Offset, err))
