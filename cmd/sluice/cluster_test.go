@@ -176,6 +176,9 @@ func startMember(t testing.TB, name, job, group, endpoint string, extra ...strin
 		"--checkpoint-s3-endpoint", endpoint, "--checkpoint-interval", "200ms", "--cluster-session-timeout", "1500ms"}, extra...)
 	m := &member{name: name, cmd: exec.Command(binary, args...), done: make(chan error, 1)}
 	m.cmd.Env = append(append(os.Environ(), "AWS_ACCESS_KEY_ID=ak", "AWS_SECRET_ACCESS_KEY=sk"), memberEnv...)
+	if dir := os.Getenv("SLUICE_BENCH_PROFILE_DIR"); dir != "" {
+		m.cmd.Env = append(m.cmd.Env, "SLUICE_CPUPROFILE="+filepath.Join(dir, name+".prof"))
+	}
 	m.cmd.Stdout, m.cmd.Stderr = m, m
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)

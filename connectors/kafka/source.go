@@ -50,7 +50,8 @@ type fetched struct {
 	recs []record
 	next int64
 	end  bool
-	err  error // fails the job
+	err  error         // fails the job
+	buf  *fetchBuffers // on the last hand-over of a fetch: its buffers, free once decoded
 }
 
 // decoder decodes one record into a batch.
@@ -94,6 +95,11 @@ type source struct {
 	bad      int
 	evTime   connectors.EventTime // this subtask's copy
 
+	// free are fetch buffers decoded and ready for another fetch (a
+	// free list: a sync.Pool loses them at every GC, and GC is frequent
+	// while fetches stream in).
+	free chan *fetchBuffers
+
 	commitMu sync.Mutex
 	pending  map[topicPart]int64 // offsets of the last snapshot, to commit
 }
@@ -130,6 +136,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	s.ids = map[topicPart]int{}
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
+	s.free = make(chan *fetchBuffers, 8)
 
 	all, err := s.cfg.listPartitions(s.runCtx)
 	if err != nil {
@@ -423,6 +430,14 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if ferr := s.cfg.bad.Flush(); err == nil {
 		err = ferr
 	}
+	if f.buf != nil {
+		// Decoded (rows and bad records copied what they keep): the
+		// buffers serve another fetch.
+		select {
+		case s.free <- f.buf:
+		default:
+		}
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -561,7 +576,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 		backoff = min(2*backoff, 2*time.Second)
 		return true
 	}
-	var arena []byte
+	var buf *fetchBuffers
 	for ctx.Err() == nil {
 		if stop >= 0 && next >= stop {
 			if s.send(ctx, fetched{ps: ps, next: next, end: true}) {
@@ -587,8 +602,16 @@ func (s *source) read(ps *partState, next, stop int64) {
 			continue
 		}
 		failures, backoff = 0, minBackoff
-		var recs []record
-		arena = arena[:0]
+		if buf == nil {
+			select {
+			case buf = <-s.free:
+			default:
+				// As large as a fetch can be: growing it record by
+				// record would copy it over and over.
+				buf = &fetchBuffers{arena: make([]byte, 0, fetchBytes), recs: make([]record, 0, 8192)}
+			}
+		}
+		recs, arena := buf.recs[:0], buf.arena[:0]
 		end := false
 		for {
 			r, err := res.Records.ReadRecord()
@@ -642,14 +665,18 @@ func (s *source) read(ps *partState, next, stop int64) {
 			// Nothing new (or nothing the job wants): the lag as it is.
 			s.ctx.SetPartitionLag(lagName, -1, offsetLag(next, stop, hw, logStart))
 		}
-		// Hand the records over a batch at a time; the arena is not
-		// reused until they have been decoded (a new one per fetch).
+		// Keep what the buffers grew to, for the fetches to come.
+		buf.recs, buf.arena = recs, arena
+		// Hand the records over a batch at a time; the last hand-over
+		// gives the buffers back once the subtask has decoded it (the
+		// hand-overs are decoded in order), for a later fetch to reuse.
 		for len(recs) > 0 {
 			n := min(len(recs), runtime.DefaultBatchRows)
 			f := fetched{ps: ps, recs: recs[:n]}
 			recs = recs[n:]
 			if len(recs) == 0 {
 				f.next, f.end = next, end || stop >= 0 && next >= stop
+				f.buf, buf = buf, nil
 			} else {
 				f.next = f.recs[n-1].offset + 1
 			}
@@ -663,8 +690,14 @@ func (s *source) read(ps *partState, next, stop int64) {
 				return
 			}
 		}
-		arena = nil
 	}
+}
+
+// fetchBuffers are what a fetch's records are copied into (arena) and
+// listed in (recs); a source recycles them once they are decoded.
+type fetchBuffers struct {
+	arena []byte
+	recs  []record
 }
 
 // offsetLag is how many records of a partition are left to read after a
