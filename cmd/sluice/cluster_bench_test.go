@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // BenchmarkSharedJobFailover measures how long the tasks of a process
@@ -69,23 +64,23 @@ func tasksOf(log string) []string {
 
 // BenchmarkSharedJobThroughput runs one bounded job over the same input
 // three ways, interleaved: one plain process (--parallelism 2, checkpoints
-// every second into the same S3 server), one process with --cluster kafka,
-// three processes with --cluster kafka. It reports, medians of each:
+// every 200 ms into the same S3 server), one process with --cluster kafka,
+// three processes with --cluster kafka (GOMAXPROCS=1 each: one core's
+// worth of scheduler each on this 2-core machine, rather than 6 Ps
+// contending for 2 cores). It reports, medians of each:
 //   - events/s-KIND: the input size over the time to the end of the last
-//     process (a shared run's includes forming its group, during which
-//     the first process to join starts alone and hands tasks over);
-//   - steady-events/s-KIND and steady-events/cpu-s-KIND: the rate at which
-//     the sources read, and the rows per CPU second (user + system of all
-//     the run's processes), once the group is settled (no new generation
-//     for half a second), from 10% to 90% of the input;
-//   - the shared runs' steady ratios to the plain one.
+//     process (a shared run's includes forming its group);
+//   - events/cpu-s-KIND: the input size over the CPU time (user + system)
+//     of all the run's processes: what sharing costs in work;
+//   - the shared runs' ratios of both to the plain one.
 func BenchmarkSharedJobThroughput(b *testing.B) {
 	sql := strings.ReplaceAll(windowedClicksSQL, "%[5]s", "page")
 	r := newSharedRun(b, sql, func(e clickEvent) string { return e.page }, "clicks")
 	r.events = clickEvents(benchEvents(), 11)
 	r.produce(b, "", 0, len(r.events))
 	n := float64(len(r.events))
-	type result struct{ wall, steady, perCPU float64 }
+	cpuOf := func(c *exec.Cmd) time.Duration { return c.ProcessState.UserTime() + c.ProcessState.SystemTime() }
+	type result struct{ wall, cpu float64 }
 	run := func(kind string, i int) result {
 		group := fmt.Sprintf("%s%d", kind, i)
 		out := filepath.Join(r.dir, group)
@@ -108,76 +103,24 @@ func BenchmarkSharedJobThroughput(b *testing.B) {
 			ms = append(ms, m)
 		default:
 			count := 1
-			memberEnv = nil
 			if kind == "three" {
 				count = 3
-				// Three processes on one 2-core machine: each gets one
-				// core's worth of Go scheduler, as each would have its
-				// own machine's, instead of 6 Ps contending for 2 cores.
 				memberEnv = []string{"GOMAXPROCS=1"}
 			}
 			for k := range count {
 				ms = append(ms, startMember(b, fmt.Sprint(kind, k), job, group, r.endpoint))
 			}
+			memberEnv = nil
 		}
-		// Sample the sources' rows and the processes' CPU while they run.
-		type sample struct {
-			at          time.Time
-			rows, cpu   float64
-			generations int
-		}
-		var samples []sample
-		ended := 0
-		for ended < len(ms) {
-			s := sample{at: time.Now()}
-			ended = 0
-			for _, m := range ms {
-				select {
-				case err := <-m.done:
-					m.done <- err
-					if err != nil {
-						b.Fatalf("%s: %v\n%s", m.name, err, m.output())
-					}
-					ended++
-					continue
-				default:
-				}
-				s.cpu += procCPU(m.cmd.Process.Pid)
-				s.generations += strings.Count(m.output(), "generation ")
-			}
-			if ended == 0 {
-				s.rows = committedTotal(r.broker, group)
-				samples = append(samples, s)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		res := result{wall: n / time.Since(start).Seconds()}
-		// The steady window: from the first sample with 10% of the rows
-		// read and the group settled, to the last below 90%.
-		var from, to *sample
-		for i := range samples {
-			s := &samples[i]
-			settled := i >= 5 && samples[i-5].generations == s.generations
-			if from == nil && s.rows >= n/10 && (kind == "plain" || settled) {
-				from = s
-			}
-			if from != nil && s.rows <= n*9/10 && s.generations == from.generations {
-				to = s
-			}
-		}
-		if os.Getenv("SLUICE_BENCH_DEBUG") != "" {
-			for _, s := range samples {
-				b.Logf("%s %v rows %.0f cpu %.2f gens %d", kind, s.at.Sub(start).Round(time.Millisecond), s.rows, s.cpu, s.generations)
-			}
-		}
-		if from != nil && to != nil && to.rows > from.rows && to.cpu > from.cpu {
-			res.steady = (to.rows - from.rows) / to.at.Sub(from.at).Seconds()
-			res.perCPU = (to.rows - from.rows) / (to.cpu - from.cpu)
-		}
+		var cpu time.Duration
 		for _, m := range ms {
-			m.cmd.Process.Kill()
+			if err := <-m.done; err != nil {
+				b.Fatalf("%s: %v\n%s", m.name, err, m.output())
+			}
+			m.done <- nil
+			cpu += cpuOf(m.cmd)
 		}
-		return res
+		return result{wall: n / time.Since(start).Seconds(), cpu: n / cpu.Seconds()}
 	}
 	results := map[string][]result{}
 	for i := range b.N {
@@ -193,55 +136,15 @@ func BenchmarkSharedJobThroughput(b *testing.B) {
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
+	wall := func(r result) float64 { return r.wall }
+	cpu := func(r result) float64 { return r.cpu }
 	for _, kind := range []string{"plain", "one", "three"} {
-		b.ReportMetric(med(kind, func(r result) float64 { return r.wall }), "events/s-"+kind)
-		b.ReportMetric(med(kind, func(r result) float64 { return r.steady }), "steady-events/s-"+kind)
-		b.ReportMetric(med(kind, func(r result) float64 { return r.perCPU }), "steady-events/cpu-s-"+kind)
+		b.ReportMetric(med(kind, wall), "events/s-"+kind)
+		b.ReportMetric(med(kind, cpu), "events/cpu-s-"+kind)
 	}
-	plain := med("plain", func(r result) float64 { return r.perCPU })
-	b.ReportMetric(med("three", func(r result) float64 { return r.perCPU })/plain, "steady-cpu-three/plain")
-	b.ReportMetric(med("one", func(r result) float64 { return r.perCPU })/plain, "steady-cpu-one/plain")
-	plainRate := med("plain", func(r result) float64 { return r.steady })
-	b.ReportMetric(med("three", func(r result) float64 { return r.steady })/plainRate, "steady-rate-three/plain")
-}
-
-// committedTotal is the sum of the offsets group has committed on the
-// partitions of clicks: the input its checkpoints cover.
-func committedTotal(broker, group string) float64 {
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	cl := &kafka.Client{Addr: kafka.TCP(strings.Split(broker, ",")...), Transport: tr, Timeout: time.Second}
-	parts := make([]int, clusterParts)
-	for i := range parts {
-		parts[i] = i
-	}
-	res, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{"clicks": parts}})
-	if err != nil {
-		return 0
-	}
-	total := 0.0
-	for _, p := range res.Topics["clicks"] {
-		if p.CommittedOffset > 0 {
-			total += float64(p.CommittedOffset)
-		}
-	}
-	return total
-}
-
-// procCPU is the user + system CPU seconds process pid has used (Linux).
-func procCPU(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which ends at the last ')').
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100 // clock ticks: USER_HZ is 100 on Linux
+	b.ReportMetric(med("three", wall)/med("plain", wall), "wall-three/plain")
+	b.ReportMetric(med("three", cpu)/med("plain", cpu), "cpu-three/plain")
+	b.ReportMetric(med("one", cpu)/med("plain", cpu), "cpu-one/plain")
 }
 
 // benchEvents is the input size of BenchmarkSharedJobThroughput
