@@ -562,3 +562,38 @@ func TestLocalCheckpointFolderWithPeersIsRefused(t *testing.T) {
 		t.Fatalf("the second process runs on with a local checkpoint folder:\n%s", b.output())
 	}
 }
+
+// TestExplainClusterShowsTheCut: sluice explain --cluster kafka shows the
+// plan each task runs, with the repartition topics a GROUP BY on another
+// key than the input's needs, and none when the input is keyed alike.
+func TestExplainClusterShowsTheCut(t *testing.T) {
+	dir := t.TempDir()
+	for key, want := range map[string][]string{
+		"user_id": {`cluster: kafka group "g"; tasks: one per partition of clicks`, "cluster: repartition topic g-1-repartition: keyed by page",
+			"repartition 1: write g-1-repartition", "repartition 1: read g-1-repartition"},
+		"page": {"cluster: no repartition: every keyed exchange is keyed like the input"},
+	} {
+		sql := strings.ReplaceAll(windowedClicksSQL, "%[5]s", key)
+		job := clusterJob(t, dir, "by_"+key, sql, "127.0.0.1:9", "g", false, filepath.Join(dir, "out"))
+		out, err := exec.Command(binary, "explain", job, "--cluster", "kafka").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("input keyed by %s: explain lacks %q:\n%s", key, w, out)
+			}
+		}
+		if key == "page" {
+			if strings.Contains(string(out), "repartition 1") {
+				t.Errorf("input keyed by page: a repartition:\n%s", out)
+			}
+			// The plan of one process says which exchange the input is
+			// keyed like.
+			out, err := exec.Command(binary, "explain", job).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "(keyed by input)") {
+				t.Errorf("explain without --cluster: %v\n%s", err, out)
+			}
+		}
+	}
+}
