@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -89,7 +90,8 @@ type taskRun struct {
 	err     error // set before done is closed
 	ended   bool  // the run read all its input (a bounded job)
 
-	now chan struct{} // takes a checkpoint at once (CheckpointOptions.Now)
+	now     chan struct{} // takes a checkpoint at once (CheckpointOptions.Now)
+	running atomic.Bool   // the run has started (restored, past its delay)
 
 	mu      sync.Mutex
 	offsets map[string]int64 // topic → next offset, of the latest snapshot
@@ -113,6 +115,7 @@ type controller struct {
 	stopping map[int]*taskRun
 	failed   map[int]int // failures in a row per task
 
+	settled   bool // a first generation has started its tasks
 	endedRuns chan *taskRun
 	quit      chan struct{} // closed when the loop has returned
 
@@ -258,6 +261,9 @@ func (c *controller) checkpointAll(ctx context.Context) {
 			continue
 		default:
 		}
+		if !r.running.Load() {
+			continue // not started: nothing to checkpoint
+		}
 		r.mu.Lock()
 		before := r.last.CK
 		if r.last.Attempt != r.attempt {
@@ -343,6 +349,16 @@ func (c *controller) assigned(ctx context.Context, ch *group.Change, self group.
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
+	// The first generation a process sees starts its tasks after a
+	// heartbeat interval: processes started together then land in one
+	// generation instead of the first one starting every task and handing
+	// most over at once (brokers delay a group's first rebalance for the
+	// same reason: group.initial.rebalance.delay.ms).
+	var settle time.Duration
+	if !c.settled {
+		c.settled = true
+		settle = c.heartbeat()
+	}
 	prev := map[int]*taskRun{}
 	for _, r := range stop {
 		r.cancel()
@@ -357,12 +373,21 @@ func (c *controller) assigned(ctx context.Context, ch *group.Change, self group.
 		_, running := c.runs[id]
 		c.mu.Unlock()
 		if !running {
-			c.start(ctx, id, committed[id], prev[id], 0)
+			c.start(ctx, id, committed[id], prev[id], settle)
 			delete(prev, id)
 		}
 	}
 	c.stopping = prev // the runs of tasks that moved away, until they are done
 	return nil
+}
+
+// heartbeat is the group's heartbeat interval: a third of the session
+// timeout.
+func (c *controller) heartbeat() time.Duration {
+	if c.opt.SessionTimeout > 0 {
+		return c.opt.SessionTimeout / 3
+	}
+	return 10 * time.Second / 3
 }
 
 // committed reads what the group's commits say of the tasks' checkpoints.
@@ -451,6 +476,8 @@ func (c *controller) run(ctx context.Context, r *taskRun, prev *taskRun, delay t
 		c.restoreSecs.UpdateDuration(t0)
 		c.restoreBytes.Add(int(ck.Bytes))
 		c.log("task %d: restored checkpoint %d of attempt %s (%d bytes in %v)", id, from.CK, from.Attempt, ck.Bytes, time.Since(t0).Round(time.Millisecond))
+	} else {
+		c.log("task %d: starts without a checkpoint (none counts yet)", id)
 	}
 	g := cloneGraph(c.job.Graph, fmt.Sprintf("%s/task-%d", c.job.Name, id))
 	set := metrics.NewSet()
@@ -476,6 +503,7 @@ func (c *controller) run(ctx context.Context, r *taskRun, prev *taskRun, delay t
 		Confirm:  func(ck int64, finished bool) error { return c.confirm(ctx, r, ck, finished) },
 		Now:      r.now,
 	}
+	r.running.Store(true)
 	err := runtime.Run(ctx, g, runtime.Options{Task: task, Checkpoints: cp, Metrics: set, BufferRows: c.opt.BufferRows,
 		Logger: c.opt.Logger, Log: c.log})
 	if stopped != nil {
