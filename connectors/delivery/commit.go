@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,21 +115,6 @@ func (s *sink) stageDirOf(tag string) string {
 		dir += "-" + tag
 	}
 	return dir
-}
-
-// attemptTag is how the staging folder of a task run carries its attempt:
-// the attempt itself when it is up to 16 lower-case letters and digits
-// (short hex, typically), else the first 12 hex digits of its SHA-256.
-func attemptTag(attempt string) string {
-	ok := attempt != "" && len(attempt) <= 16
-	for _, c := range []byte(attempt) {
-		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z')
-	}
-	if ok {
-		return attempt
-	}
-	sum := sha256.Sum256([]byte(attempt))
-	return hex.EncodeToString(sum[:6])
 }
 
 // recordKey is the subtask's commit record.
@@ -333,7 +316,7 @@ func (s *sink) RestoreState(data []byte) error {
 			return connectors.Errorf(s.cfg.table, "sink subtask %d was given the checkpointed state of subtask %d", s.ctx.Subtask, st.Subtask)
 		}
 	}
-	if st.Attempt != "" && attemptTag(st.Attempt) != st.Attempt {
+	if st.Attempt != "" && connectors.AttemptTag(st.Attempt) != st.Attempt {
 		return connectors.Errorf(s.cfg.table, "the checkpointed state of the sink names the attempt %q, not one a task run writes", st.Attempt)
 	}
 	writer := s.stageDirOf(st.Attempt)

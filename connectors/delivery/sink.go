@@ -82,7 +82,7 @@ type sink struct {
 	closing bool
 
 	exactlyOnce bool
-	// tag is the attempt of a task run (see attemptTag), "" otherwise;
+	// tag is the attempt of a task run (see connectors.AttemptTag), "" otherwise;
 	// stageDir, this subtask's staging folder, carries it.
 	tag       string
 	stageDir  string         // this subtask's staging folder
@@ -135,7 +135,7 @@ func (s *sink) Open(ctx *runtime.Context) error {
 		if tk.Attempt == "" {
 			return connectors.Errorf(s.cfg.table, "task %d of %d has no attempt name: two attempts of it would stage objects in one folder", tk.ID, tk.Count)
 		}
-		s.tag = attemptTag(tk.Attempt)
+		s.tag = connectors.AttemptTag(tk.Attempt)
 	}
 	s.m = newMetrics(ctx.JobMetrics(), s.cfg.table)
 	s.bufs = make(map[string]*buffer)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -670,8 +671,8 @@ func (s *sink) hiddenTag(name string) (string, bool) {
 	return "", false
 }
 
-// isTag reports whether tag can be an attempt's tag (see attemptTag).
-func isTag(tag string) bool { return tag != "" && attemptTag(tag) == tag }
+// isTag reports whether tag can be an attempt's tag (see connectors.AttemptTag).
+func isTag(tag string) bool { return tag != "" && connectors.AttemptTag(tag) == tag }
 
 // isName reports whether name is a file name of the sink: plain, or with
 // PARTITIONED BY in folders below the sink's (a/b/name, no . or ..).

@@ -2,8 +2,6 @@ package file
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,7 +35,7 @@ type sink struct {
 	csv *format.CSVEncoder
 	ext string
 	dir string
-	// tag is the attempt of a task run (see attemptTag), "" otherwise: the
+	// tag is the attempt of a task run (see connectors.AttemptTag), "" otherwise: the
 	// names written before publishing carry it, so that two attempts of one
 	// task never share a file.
 	tag string
@@ -178,24 +176,8 @@ func (s *sink) checkTask(tk *runtime.TaskInfo) error {
 		return connectors.Errorf(s.cfg.table, "task %d of %d runs without checkpoints: two attempts of it would publish part files "+
 			"of the same names, one over the other; a job shared by several processes takes checkpoints", tk.ID, tk.Count)
 	}
-	s.tag = attemptTag(tk.Attempt)
+	s.tag = connectors.AttemptTag(tk.Attempt)
 	return nil
-}
-
-// attemptTag is how the names a sink writes before publishing carry the
-// attempt of a task run: the attempt itself when it is up to 16 lower-case
-// letters and digits (short hex, typically), else the first 12 hex digits
-// of its SHA-256.
-func attemptTag(attempt string) string {
-	ok := attempt != "" && len(attempt) <= 16
-	for _, c := range []byte(attempt) {
-		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z')
-	}
-	if ok {
-		return attempt
-	}
-	sum := sha256.Sum256([]byte(attempt))
-	return hex.EncodeToString(sum[:6])
 }
 
 // tagSuffix is what hidden names carry of the attempt: ".<tag>" in a task

@@ -448,15 +448,15 @@ func TestTaskRestoreSweepsTheWritersFilesOnceItsCheckpointCounts(t *testing.T) {
 // anything else is hashed to 12 hex digits, distinct per attempt.
 func TestAttemptTag(t *testing.T) {
 	for in, want := range map[string]string{"a771": "a771", "0123456789abcdef": "0123456789abcdef"} {
-		if got := attemptTag(in); got != want {
-			t.Errorf("attemptTag(%q) = %q, want %q", in, got, want)
+		if got := connectors.AttemptTag(in); got != want {
+			t.Errorf("connectors.AttemptTag(%q) = %q, want %q", in, got, want)
 		}
 	}
 	seen := map[string]string{}
 	for _, in := range []string{"0123456789abcdef0", "A771", "gen-7/member-2", "", "x.y"} {
-		got := attemptTag(in)
+		got := connectors.AttemptTag(in)
 		if len(got) != 12 || !isTag(got) {
-			t.Errorf("attemptTag(%q) = %q, want 12 hex digits", in, got)
+			t.Errorf("connectors.AttemptTag(%q) = %q, want 12 hex digits", in, got)
 		}
 		if prev, ok := seen[got]; ok {
 			t.Errorf("attempts %q and %q share the tag %s", prev, in, got)
