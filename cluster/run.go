@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/connectors/kafka/group"
 	"github.com/sluicehq/sluice/runtime"
@@ -117,6 +118,7 @@ type controller struct {
 
 	settled   bool // a first generation has started its tasks
 	endedRuns chan *taskRun
+	fatal     chan error    // from the peers' second look (checkPeersLater)
 	quit      chan struct{} // closed when the loop has returned
 
 	owned, generation *metrics.Gauge
@@ -148,7 +150,7 @@ func Run(ctx context.Context, j *Job, opt Options) error {
 		opt.RestartAttempts = 3
 	}
 	c := &controller{job: j, opt: opt, log: opt.Log, gen: group.Gen{ID: -1}, changed: make(chan struct{}),
-		runs: map[int]*taskRun{}, failed: map[int]int{}, endedRuns: make(chan *taskRun, 16), quit: make(chan struct{})}
+		runs: map[int]*taskRun{}, failed: map[int]int{}, endedRuns: make(chan *taskRun, 16), quit: make(chan struct{}), fatal: make(chan error, 1)}
 	if c.log == nil {
 		c.log = func(string, ...any) {}
 	}
@@ -239,6 +241,8 @@ func (c *controller) loop(ctx context.Context, self group.Meta) error {
 			if done, err := c.jobDone(ctx); err != nil || done {
 				return err
 			}
+		case err := <-c.fatal:
+			return err
 		}
 	}
 }
@@ -326,6 +330,7 @@ func (c *controller) assigned(ctx context.Context, ch *group.Change, self group.
 			return err
 		}
 	}
+	c.checkPeersLater(ch.Gen, self)
 	tasks := slices.Clone(ch.Assigned[c.job.Topics[0]])
 	slices.Sort(tasks)
 	committed, err := c.committed(ctx, tasks)
@@ -388,6 +393,31 @@ func (c *controller) heartbeat() time.Duration {
 		return c.opt.SessionTimeout / 3
 	}
 	return 10 * time.Second / 3
+}
+
+// checkPeersLater looks at the group's members again a heartbeat interval
+// into generation gen: a member completing a rebalance shows no metadata
+// at first, and would escape the first look.
+func (c *controller) checkPeersLater(gen group.Gen, self group.Meta) {
+	go func() {
+		select {
+		case <-time.After(c.heartbeat()):
+		case <-c.quit:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		peers, err := c.m.Peers(ctx)
+		if err != nil {
+			return
+		}
+		if err := group.CheckPeers(gen.MemberID, self, peers); err != nil {
+			select {
+			case c.fatal <- err:
+			default:
+			}
+		}
+	}()
 }
 
 // committed reads what the group's commits say of the tasks' checkpoints.
@@ -605,6 +635,16 @@ func (c *controller) runEnded(ctx context.Context, r *taskRun) error {
 	if errors.Is(r.err, errUnreadable) {
 		return r.err
 	}
+	if fenced(r.err) {
+		// Its checkpoints no longer count: the group has moved on (this
+		// process was paused, or cut off). The next assignment says
+		// whether the task is still this process's.
+		c.mu.Lock()
+		delete(c.runs, r.id)
+		c.mu.Unlock()
+		c.log("task %d: its checkpoints no longer count (%v); waiting for the group's next assignment", r.id, r.err)
+		return nil
+	}
 	c.mu.Lock()
 	c.failed[r.id]++
 	n := c.failed[r.id]
@@ -627,6 +667,17 @@ func (c *controller) runEnded(ctx context.Context, r *taskRun) error {
 	}
 	c.start(ctx, r.id, committed[r.id], nil, time.Duration(n)*200*time.Millisecond)
 	return nil
+}
+
+// fenced reports whether err is the coordinator refusing a commit of a
+// generation that has ended, or of a member it no longer knows.
+func fenced(err error) bool {
+	for _, e := range []error{kafka.IllegalGeneration, kafka.UnknownMemberId, kafka.RebalanceInProgress, kafka.FencedInstanceID} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return errors.Is(err, ErrLost)
 }
 
 // allLocalEnded reports whether every task run here has read its input.

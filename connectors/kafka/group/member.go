@@ -264,7 +264,7 @@ func (m *Member) generation(ctx context.Context, gen *kafka.Generation) {
 		}
 		slices.Sort(assigned[topic])
 	}
-	peers, perr := m.settledPeers(ctx)
+	peers, perr := m.Peers(ctx)
 	m.wg.Add(1) // Close waits for it even if the generation ended already
 	var numbers []int
 	for _, ps := range assigned {
@@ -321,24 +321,6 @@ func (m *Member) ackWait() time.Duration { return m.cfg.RebalanceTimeout - m.cfg
 func (m *Member) Peers(ctx context.Context) ([]Peer, error) {
 	peers, _, err := m.peers(ctx)
 	return peers, err
-}
-
-// settledPeers reads the group's members until each shows its metadata
-// (for a second at most): while the group completes a rebalance, the
-// coordinator may show a member without it.
-func (m *Member) settledPeers(ctx context.Context) ([]Peer, error) {
-	for range 10 {
-		peers, pending, err := m.peers(ctx)
-		if err != nil || pending == 0 {
-			return peers, err
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return peers, err
-		}
-	}
-	return m.Peers(ctx)
 }
 
 // peers reads the group's members, and how many of them showed no
