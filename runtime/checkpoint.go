@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -397,64 +395,10 @@ func (m *manifest) checkBlobs() error {
 // from it. Newer folders that are partial or corrupt are skipped, each
 // with a warning.
 func LatestCheckpoint(dir string) (c *Checkpoint, warnings []string, err error) {
-	type cand struct {
-		id   int64
-		kind string
-		pfx  string
-	}
-	var cands []cand
-	for _, k := range []struct{ kind, pfx string }{{"checkpoint", checkpointPfx}, {"savepoint", savepointPfx}} {
-		ids, err := listCheckpoints(dir, k.pfx)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, id := range ids {
-			cands = append(cands, cand{id, k.kind, k.pfx})
-		}
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].id < cands[j].id })
-	for i := len(cands) - 1; i >= 0; i-- {
-		path := filepath.Join(dir, cands[i].pfx+formatID(cands[i].id))
-		c, err := LoadCheckpoint(path)
-		if err == nil {
-			return c, warnings, nil
-		}
-		warnings = append(warnings, fmt.Sprintf("skipping %s %d: %v", cands[i].kind, cands[i].id, err))
-	}
-	return nil, warnings, nil
-}
-
-// listCheckpoints returns the ids of the folders in dir named prefix<id>,
-// ascending. A missing dir has none.
-func listCheckpoints(dir, prefix string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint dir %s: %w", dir, err)
-	}
-	var ids []int64
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		id, err := strconv.ParseInt(strings.TrimPrefix(e.Name(), prefix), 10, 64)
-		if err == nil && id > 0 {
-			ids = append(ids, id)
-		}
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids, nil
+	return LatestCheckpointIn(dirStore(dir))
 }
 
 func formatID(id int64) string { return fmt.Sprintf("%06d", id) }
-
-func sortIDs(ids []int64) { slices.Sort(ids) }
-
-func sortBy[T any](s []T, less func(a, b T) bool) {
-	sort.Slice(s, func(i, j int) bool { return less(s[i], s[j]) })
-}
 
 // blob returns the state of (node, subtask), nil when it has none.
 func (c *Checkpoint) blob(node NodeID, subtask int) []byte {

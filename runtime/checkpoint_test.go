@@ -665,3 +665,13 @@ func TestRestoreMetrics(t *testing.T) {
 		t.Fatalf("no %s and restore seconds in:\n%s", want, b.String())
 	}
 }
+
+// listCheckpoints returns the ids of the folders in dir named prefix<id>,
+// ascending.
+func listCheckpoints(dir, prefix string) ([]int64, error) {
+	l, err := listStore(dirStore(dir))
+	if err != nil {
+		return nil, err
+	}
+	return l.ids(prefix), nil
+}

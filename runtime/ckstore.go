@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -196,7 +198,7 @@ func (l ckListing) ids(prefix string) []int64 {
 			ids = append(ids, id)
 		}
 	}
-	sortIDs(ids)
+	slices.Sort(ids)
 	return ids
 }
 
@@ -247,7 +249,7 @@ func LatestCheckpointIn(s CheckpointStore) (c *Checkpoint, warnings []string, er
 	for _, id := range l.ids(savepointPfx) {
 		cands = append(cands, cand{id, true})
 	}
-	sortBy(cands, func(a, b cand) bool { return a.id < b.id })
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
 	for i := len(cands) - 1; i >= 0; i-- {
 		c, err := LoadCheckpointFrom(s, ckFolder(cands[i].id, cands[i].savepoint))
 		if err == nil {
