@@ -121,13 +121,12 @@ type controller struct {
 	fatal     chan error    // from the peers' second look (checkPeersLater)
 	quit      chan struct{} // closed when the loop has returned
 
-	owned, generation *metrics.Gauge
-	rebalances        *metrics.Counter
-	restores          *metrics.Counter
-	restoreSecs       *metrics.Histogram
-	restoreBytes      *metrics.Counter
-	ownedN            float64
-	genN              float64
+	rebalances   *metrics.Counter
+	restores     *metrics.Counter
+	restoreSecs  *metrics.Histogram
+	restoreBytes *metrics.Counter
+	ownedN       float64
+	genN         float64
 }
 
 // ErrLost is why a task's run stops when its process no longer owns it.
@@ -183,12 +182,12 @@ func (c *controller) metrics() {
 		set = metrics.NewSet()
 	}
 	labels := `{job=` + strconv.Quote(c.job.Name) + `,group=` + strconv.Quote(c.job.GroupID) + `}`
-	c.owned = set.GetOrCreateGauge("sluice_cluster_owned_partitions"+labels, func() float64 {
+	set.GetOrCreateGauge("sluice_cluster_owned_partitions"+labels, func() float64 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.ownedN
 	})
-	c.generation = set.GetOrCreateGauge("sluice_cluster_generation"+labels, func() float64 {
+	set.GetOrCreateGauge("sluice_cluster_generation"+labels, func() float64 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.genN

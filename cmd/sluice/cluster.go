@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -55,7 +56,7 @@ func runCluster(ctx context.Context, g *runtime.Graph, o sqlOpts, ui *uiConsole)
 	if cks3.IsURL(dir) {
 		st, err := o.checkpointS3.open(ctx, dir)
 		if err != nil {
-			return errors.Join(errors.New("--checkpoint-dir"), err)
+			return fmt.Errorf("--checkpoint-dir: %w", err)
 		}
 		store = st
 	} else {
@@ -65,9 +66,8 @@ func runCluster(ctx context.Context, g *runtime.Graph, o sqlOpts, ui *uiConsole)
 		}
 		store = runtime.DirStore(abs)
 	}
-	set := metrics.NewSet()
-	metrics.RegisterSet(set)
-	defer metrics.UnregisterSet(set, true)
+	set, unregister := jobMetrics()
+	defer unregister()
 	for line := range strings.Lines(j.Describe()) {
 		logf("%s", strings.TrimSuffix(line, "\n"))
 	}

@@ -98,29 +98,36 @@ func explainSQL(ctx context.Context, path string, par int, catalogDir, stateTTL 
 	if err != nil {
 		return runtime.PhysicalPlan{}, nil, err
 	}
-	if !shared {
-		p, err := explainSource(name, string(src), par, catalogDir, ttl)
-		return p, nil, err
-	}
-	return explainShared(name, string(src), catalogDir, ttl)
+	return explainSource(name, string(src), par, catalogDir, ttl, shared)
 }
 
-// explainShared plans the job file path that holds src as the tasks of a
-// shared job run it (sluice run --cluster kafka), without asking the
-// brokers: the lines say how the job is shared.
-func explainShared(path, src string, catalogDir string, ttl time.Duration) (runtime.PhysicalPlan, []string, error) {
+// explainSource plans the job file path that holds src; shared plans it as
+// the tasks of a job shared by several processes run it (sluice run
+// --cluster kafka), at one subtask per operator and without asking the
+// brokers, and the lines say how the job is shared.
+func explainSource(path, src string, par int, catalogDir string, ttl time.Duration, shared bool) (runtime.PhysicalPlan, []string, error) {
+	if shared {
+		par = 1
+	}
+	// Planning only: 'store' tables without an endpoint need an embedded
+	// store to plan against, not its data.
 	closeStore, err := openEmbeddedOrTemp("", "")
 	if err != nil {
 		return runtime.PhysicalPlan{}, nil, err
 	}
 	defer closeStore()
-	plan, err := compileSource(path, src, 1, catalogDir, ttl)
+	plan, err := compileSource(path, src, par, catalogDir, ttl)
 	if err != nil {
 		return runtime.PhysicalPlan{}, nil, err
 	}
 	defer plan.Close(context.Background())
 	if plan.Graph == nil {
-		return runtime.PhysicalPlan{Parallelism: 1, Settings: plan.Settings, Operators: []runtime.PlanOperator{}}, nil, nil
+		return runtime.PhysicalPlan{Parallelism: par, Settings: plan.Settings, Operators: []runtime.PlanOperator{}}, nil, nil
+	}
+	if !shared {
+		p := plan.Graph.Physical(plan.Parallelism)
+		p.Settings = plan.Settings
+		return p, nil, nil
 	}
 	j, err := cluster.Split(plan.Graph)
 	if err != nil {
@@ -135,38 +142,18 @@ func explainShared(path, src string, catalogDir string, ttl time.Duration) (runt
 	return p, lines, nil
 }
 
-// explainSource plans the job file path that holds src.
-func explainSource(path, src string, par int, catalogDir string, ttl time.Duration) (runtime.PhysicalPlan, error) {
-	// Planning only: 'store' tables without an endpoint need an embedded
-	// store to plan against, not its data.
-	closeStore, err := openEmbeddedOrTemp("", "")
-	if err != nil {
-		return runtime.PhysicalPlan{}, err
-	}
-	defer closeStore()
-	plan, err := compileSource(path, src, par, catalogDir, ttl)
-	if err != nil {
-		return runtime.PhysicalPlan{}, err
-	}
-	defer plan.Close(context.Background())
-	if plan.Graph == nil {
-		return runtime.PhysicalPlan{Parallelism: par, Settings: plan.Settings, Operators: []runtime.PlanOperator{}}, nil
-	}
-	p := plan.Graph.Physical(plan.Parallelism)
-	p.Settings = plan.Settings
-	return p, nil
-}
-
 // explainJob plans a ready-made job, with its default flags.
 func explainJob(name string, par int) (runtime.PhysicalPlan, error) {
 	if _, ok := apps[name]; !ok {
 		return runtime.PhysicalPlan{}, unknownJob(name)
 	}
 	if a := sqlApps[name]; a != nil {
-		return explainSource(name+".sql", a.defaultSQL(), par, "", 0)
+		p, _, err := explainSource(name+".sql", a.defaultSQL(), par, "", 0, false)
+		return p, err
 	}
 	if name == "cpualarm" {
-		return explainSource("cpualarm.sql", cpualarm.SQL(cpualarm.Config{}), par, "", 0)
+		p, _, err := explainSource("cpualarm.sql", cpualarm.SQL(cpualarm.Config{}), par, "", 0, false)
+		return p, err
 	}
 	env := sluice.NewEnv(sluice.WithParallelism(par), sluice.WithName(name))
 	if name == "clickstream-store" {
