@@ -75,6 +75,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/sluicehq/sluice/connectors/kafka/group"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -137,21 +138,12 @@ func EnsureTopic(ctx context.Context, cfg Config) error {
 // partitionCount is the number of partitions of topic, 0 when it does not
 // exist.
 func partitionCount(ctx context.Context, cl *kafka.Client, topic string) (int, error) {
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	counts, err := group.PartitionCounts(ctx, cl, topic)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return 0, nil
+	}
 	if err != nil {
-		return 0, fmt.Errorf("kafka topic %q: cannot list its partitions: %w", topic, err)
+		return 0, err
 	}
-	for _, t := range md.Topics {
-		if t.Name != topic {
-			continue
-		}
-		if t.Error != nil {
-			if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-				return 0, nil
-			}
-			return 0, fmt.Errorf("kafka topic %q: %w", topic, t.Error)
-		}
-		return len(t.Partitions), nil
-	}
-	return 0, nil
+	return counts[topic], nil
 }
