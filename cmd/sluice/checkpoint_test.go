@@ -140,22 +140,8 @@ func sameOutput(t *testing.T, want, got map[string][]string, what string) {
 			t.Fatalf("the undisturbed run wrote nothing to %s", name)
 		}
 		if !slices.Equal(w, g) {
-			seen := map[string]int{}
-			for _, l := range g {
-				seen[l]++
-			}
-			missing, extra := 0, 0
-			for _, l := range w {
-				if seen[l] == 0 {
-					missing++
-				} else {
-					seen[l]--
-				}
-			}
-			for _, n := range seen {
-				extra += n
-			}
-			t.Fatalf("%s: %s has %d lines, the undisturbed run %d: %d missing, %d extra (duplicated or wrong)", what, name, len(g), len(w), missing, extra)
+			missing, extra := lineDiff(w, g)
+			t.Fatalf("%s: %s has %d lines, the undisturbed run %d: %d missing, %d extra (duplicated or wrong)", what, name, len(g), len(w), len(missing), len(extra))
 		}
 	}
 }

@@ -217,11 +217,17 @@ func sameMultiset(t *testing.T, want, got []string, what string) {
 	if slices.Equal(want, got) {
 		return
 	}
+	missing, extra := lineDiff(want, got)
+	t.Fatalf("%s: %d lines, one process wrote %d: missing %d %.3q, extra (duplicated or wrong) %d %.3q", what, len(got), len(want), len(missing), missing, len(extra), extra)
+}
+
+// lineDiff returns the lines of want that got lacks and those got has
+// beyond want, as multisets.
+func lineDiff(want, got []string) (missing, extra []string) {
 	seen := map[string]int{}
 	for _, l := range got {
 		seen[l]++
 	}
-	var missing, extra []string
 	for _, l := range want {
 		if seen[l] == 0 {
 			missing = append(missing, l)
@@ -234,7 +240,7 @@ func sameMultiset(t *testing.T, want, got []string, what string) {
 			extra = append(extra, l)
 		}
 	}
-	t.Fatalf("%s: %d lines, one process wrote %d: missing %d %.3q, extra (duplicated or wrong) %d %.3q", what, len(got), len(want), len(missing), missing, len(extra), extra)
+	return missing, extra
 }
 
 // noMoreThan fails if got holds a line more often than want does: a
