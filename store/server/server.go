@@ -8,9 +8,12 @@
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
 // they are read, and read only once the headers pass every SigV4 check that
 // does not need the body and the request has its share of the in-flight byte
-// budget (see Limits). Errors are answered with HTTP 400 (403 for failed
-// SigV4 checks, 503 LimitExceededException for requests and connections over
-// the limits, 408 for too slow bodies) and {"__type": "<Code>", "message": "…"}.
+// budget (see Limits). Errors are answered as AWS answers them (the texts
+// are store's message table, store/messages.go): HTTP 400 and
+// {"__type": "<Code>", "message": "…"} (503 LimitExceededException for
+// requests and connections over the limits, 408 for too slow bodies), and
+// XML with 403 or 404 for requests that name no operation (see
+// refuseRequest).
 //
 // GetRecords may wait for records instead of answering an empty page when
 // the request carries LongPollHeader, a Sluice extension; without it every
@@ -51,7 +54,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -351,18 +353,18 @@ var operations = map[string]handler{
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
-// read: the method and path, Content-Length against store.MaxRequestBytes,
+// read: the method, path, Content-Type, X-Amz-Target and an empty body
+// (refuseRequest), Content-Length against store.MaxRequestBytes,
 // every SigV4 check that needs only the headers (sigv4's CheckHeaders: a
 // known access key, a current date, the scope), and a share of
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
 // signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		unread(w, r)
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
+	h := refuseRequest(w, r)
+	if h == nil {
 		return
 	}
-	tooBig := fmt.Sprintf("request body exceeds %d bytes", store.MaxRequestBytes)
+	tooBig := fmt.Sprintf(store.MsgBodyTooLarge, store.MaxRequestBytes)
 	if r.ContentLength > store.MaxRequestBytes { // refuse without reading a byte
 		unread(w, r)
 		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
@@ -385,7 +387,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.warn.Printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
 		unread(w, r)
-		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")
+		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, store.MsgInflight)
 		return
 	}
 	defer s.inflight.give(took)
@@ -408,7 +410,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
-			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
+			writeError(w, http.StatusBadRequest, errSerialization, "")
 		}
 		return
 	}
@@ -419,17 +421,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h := operations[op]
-	if !ok || h == nil {
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
-		return
-	}
 	c := &call{ctx: r.Context(), header: r.Header, body: body}
-	if len(bytes.TrimSpace(body)) == 0 {
-		c.body = []byte("{}")
-	}
 	out, err := h(s, c)
 	if err != nil {
 		var ae *store.Error
@@ -466,24 +458,27 @@ func writeAuthError(w http.ResponseWriter, err error) {
 		writeError(w, se.Status, se.Code, se.Message)
 		return
 	}
-	writeError(w, http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error())
+	writeError(w, http.StatusBadRequest, sigv4.CodeInvalidSignature, err.Error())
 }
 
+// writeError answers {"__type": code, "message": msg} as AWS does: without
+// a message when msg is empty, and with "Message" for a
+// SerializationException.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+	out := map[string]string{"__type": code}
+	switch {
+	case msg == "":
+	case code == errSerialization:
+		out["Message"] = msg
+	default:
+		out["message"] = msg
+	}
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func apiErr(code, format string, args ...any) *store.Error {
 	return &store.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// decode parses a request body strictly enough to report bad JSON as AWS does.
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return apiErr("SerializationException", "cannot parse request: %v", err)
-	}
-	return nil
 }

@@ -435,7 +435,7 @@ func TestBodyCap(t *testing.T) {
 func TestUnsignedRejected(t *testing.T) {
 	_, c := startServer(t, t.TempDir(), Options{Credentials: map[string]string{"AKID": "secret"}})
 	status, out := c.raw("ListStreams", obj{})
-	if status != http.StatusForbidden || out["__type"] != "MissingAuthenticationTokenException" {
+	if status != http.StatusBadRequest || out["__type"] != "MissingAuthenticationTokenException" {
 		t.Fatalf("unsigned: %d %v", status, out)
 	}
 	req, _ := http.NewRequest(http.MethodPost, c.url+"/", strings.NewReader("{}"))

@@ -32,23 +32,25 @@ func (e *Error) Is(target error) bool {
 }
 
 // Sentinels for errors.Is; they carry the status and AWS's usual message.
+// AWS answers every authentication failure of a JSON-protocol request
+// with HTTP 400.
 // Verify returns copies of them, never the sentinels themselves, so a caller
 // that changes a returned *Error cannot change later ones.
 var (
 	// ErrMissingAuthenticationToken: the request has no Authorization header.
-	ErrMissingAuthenticationToken = &Error{CodeMissingAuthenticationToken, 403, "Missing Authentication Token"}
+	ErrMissingAuthenticationToken = &Error{CodeMissingAuthenticationToken, 400, "Missing Authentication Token"}
 	// ErrUnrecognizedClient: the access key is unknown.
-	ErrUnrecognizedClient = &Error{CodeUnrecognizedClient, 403, "The security token included in the request is invalid."}
+	ErrUnrecognizedClient = &Error{CodeUnrecognizedClient, 400, "The security token included in the request is invalid."}
 	// ErrInvalidSignature: the signature, scope or date does not verify
 	// (including "Signature expired" for clock skew).
-	ErrInvalidSignature = &Error{CodeInvalidSignature, 403, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+	ErrInvalidSignature = &Error{CodeInvalidSignature, 400, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 	// ErrIncompleteSignature: the Authorization header or X-Amz-Date is
-	// malformed or lacks a required part. AWS documents this as HTTP 400.
+	// malformed or lacks a required part.
 	ErrIncompleteSignature = &Error{CodeIncompleteSignature, 400, "The request signature does not conform to AWS standards."}
 )
 
 func invalidSignature(format string, args ...any) *Error {
-	return &Error{CodeInvalidSignature, 403, fmt.Sprintf(format, args...)}
+	return &Error{CodeInvalidSignature, 400, fmt.Sprintf(format, args...)}
 }
 
 func incomplete(format string, args ...any) *Error {

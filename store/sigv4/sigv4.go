@@ -16,10 +16,9 @@
 //   - X-Amz-Content-Sha256, when sent, equals the hash of the body.
 //
 // Failures are *Error values carrying AWS's error name and HTTP status:
-// MissingAuthenticationTokenException (403), UnrecognizedClientException
-// (403), InvalidSignatureException (403, also for "Signature expired") and
-// IncompleteSignatureException (400, as AWS's common-errors reference
-// documents for IncompleteSignature).
+// MissingAuthenticationTokenException, UnrecognizedClientException,
+// InvalidSignatureException (also for "Signature expired") and
+// IncompleteSignatureException, all HTTP 400 as AWS answers them.
 package sigv4
 
 import (

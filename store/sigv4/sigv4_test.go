@@ -154,12 +154,12 @@ func TestVerifyOverHTTP(t *testing.T) {
 
 	r = signed(t, "POST", srv.URL+"/", body, hdr, "us-east-1", testNow)
 	r.Header.Set("X-Amz-Target", "Kinesis_20131202.DeleteStream")
-	if code, msg := do(r); code != 403 || msg != CodeInvalidSignature {
+	if code, msg := do(r); code != 400 || msg != CodeInvalidSignature {
 		t.Fatalf("swapped operation: %d %s", code, msg)
 	}
 
 	r, _ = http.NewRequest("POST", srv.URL+"/", bytes.NewReader(body))
-	if code, msg := do(r); code != 403 || msg != CodeMissingAuthenticationToken {
+	if code, msg := do(r); code != 400 || msg != CodeMissingAuthenticationToken {
 		t.Fatalf("unsigned: %d %s", code, msg)
 	}
 }
@@ -186,55 +186,55 @@ func TestVerifyTampering(t *testing.T) {
 	}{
 		{"body", func(r *http.Request) []byte {
 			return bytes.Replace(body, []byte("orders"), []byte("ordens"), 1)
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"signed header", func(r *http.Request) []byte {
 			r.Header.Set("Content-Type", "application/json")
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"query", func(r *http.Request) []byte {
 			r.URL.RawQuery = "a=2"
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"method", func(r *http.Request) []byte {
 			r.Method = "PUT"
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"host", func(r *http.Request) []byte {
 			r.Host = "evil:4567"
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"date same day", func(r *http.Request) []byte {
 			r.Header.Set("X-Amz-Date", testNow.Add(time.Second).Format(amzDateLayout))
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"date other day", func(r *http.Request) []byte {
 			r.Header.Set("X-Amz-Date", "20261124T235959Z")
 			return body
-		}, CodeInvalidSignature, 403, "Signature expired"},
+		}, CodeInvalidSignature, 400, "Signature expired"},
 		{"scope date", func(r *http.Request) []byte {
 			replaceInAuth(r, "/20261125/", "/20261124/")
 			return body
-		}, CodeInvalidSignature, 403, "Date in Credential scope"},
+		}, CodeInvalidSignature, 400, "Date in Credential scope"},
 		{"region", func(r *http.Request) []byte {
 			replaceInAuth(r, "/us-east-1/", "/eu-west-1/")
 			return body
-		}, CodeInvalidSignature, 403, "region"},
+		}, CodeInvalidSignature, 400, "region"},
 		{"service", func(r *http.Request) []byte {
 			replaceInAuth(r, "/kinesis/", "/firehose/")
 			return body
-		}, CodeInvalidSignature, 403, "service"},
+		}, CodeInvalidSignature, 400, "service"},
 		{"terminator", func(r *http.Request) []byte {
 			replaceInAuth(r, "/aws4_request", "/aws5_request")
 			return body
-		}, CodeInvalidSignature, 403, "terminator"},
+		}, CodeInvalidSignature, 400, "terminator"},
 		{"unknown access key", func(r *http.Request) []byte {
 			replaceInAuth(r, "Credential="+testKey, "Credential=AKIDNOBODY")
 			return body
-		}, CodeUnrecognizedClient, 403, ""},
+		}, CodeUnrecognizedClient, 400, ""},
 		{"other known access key", func(r *http.Request) []byte {
 			replaceInAuth(r, "Credential="+testKey, "Credential="+otherKey)
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"signature", func(r *http.Request) []byte {
 			a := r.Header.Get("Authorization")
 			last := a[len(a)-1]
@@ -244,7 +244,7 @@ func TestVerifyTampering(t *testing.T) {
 			}
 			r.Header.Set("Authorization", a[:len(a)-1]+string(flip))
 			return body
-		}, CodeInvalidSignature, 403, ""},
+		}, CodeInvalidSignature, 400, ""},
 		{"unsigned x-amz header added", func(r *http.Request) []byte {
 			r.Header.Set("X-Amz-Security-Token", "t")
 			return body
@@ -256,11 +256,11 @@ func TestVerifyTampering(t *testing.T) {
 		{"signed header removed", func(r *http.Request) []byte {
 			r.Header.Del("Content-Type")
 			return body
-		}, CodeInvalidSignature, 403, "not in the request"},
+		}, CodeInvalidSignature, 400, "not in the request"},
 		{"no authorization", func(r *http.Request) []byte {
 			r.Header.Del("Authorization")
 			return body
-		}, CodeMissingAuthenticationToken, 403, ""},
+		}, CodeMissingAuthenticationToken, 400, ""},
 		{"no date", func(r *http.Request) []byte {
 			r.Header.Del("X-Amz-Date")
 			return body
@@ -293,7 +293,7 @@ func TestVerifyTampering(t *testing.T) {
 func TestVerifyWrongSecretAndRegion(t *testing.T) {
 	body := []byte(`{}`)
 	r := signed(t, "POST", "http://localhost/", body, kinesisHeaders("ListStreams"), "eu-west-1", testNow)
-	wantCode(t, testVerifier().Verify(r, body), CodeInvalidSignature, 403)
+	wantCode(t, testVerifier().Verify(r, body), CodeInvalidSignature, 400)
 
 	// A verifier accepting any region still binds the region into the key.
 	v := testVerifier()
@@ -302,7 +302,7 @@ func TestVerifyWrongSecretAndRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Credentials = map[string]string{testKey: "not-the-secret"}
-	wantCode(t, v.Verify(r, body), CodeInvalidSignature, 403)
+	wantCode(t, v.Verify(r, body), CodeInvalidSignature, 400)
 
 	v = testVerifier()
 	v.Credentials = nil
@@ -321,7 +321,7 @@ func TestVerifyPayloadHashHeader(t *testing.T) {
 		hdr["X-Amz-Content-Sha256"] = []string{value}
 		r := signed(t, "POST", "http://localhost/", body, hdr, "us-east-1", testNow)
 		err := testVerifier().Verify(r, body)
-		wantCode(t, err, CodeInvalidSignature, 403)
+		wantCode(t, err, CodeInvalidSignature, 400)
 		if !strings.Contains(err.Error(), "x-amz-content-sha256") {
 			t.Fatalf("%q: %v", value, err)
 		}
@@ -367,7 +367,7 @@ func TestVerifySkew(t *testing.T) {
 			}
 			return
 		}
-		wantCode(t, err, CodeInvalidSignature, 403)
+		wantCode(t, err, CodeInvalidSignature, 400)
 		if !strings.Contains(err.Error(), wantMsg) {
 			t.Fatalf("offset %v: %q lacks %q", offset, err, wantMsg)
 		}
@@ -462,11 +462,11 @@ func TestCheckHeadersRefusesBeforeTheBody(t *testing.T) {
 
 	unknown := testVerifier()
 	delete(unknown.Credentials, testKey)
-	wantCode(t, headersErr(unknown, good), CodeUnrecognizedClient, 403)
+	wantCode(t, headersErr(unknown, good), CodeUnrecognizedClient, 400)
 
 	stale := signed(t, "POST", "http://localhost:4567/", body, kinesisHeaders("PutRecord"), "us-east-1", testNow.Add(-time.Hour))
-	wantCode(t, headersErr(v, stale), CodeInvalidSignature, 403)
+	wantCode(t, headersErr(v, stale), CodeInvalidSignature, 400)
 
 	bare, _ := http.NewRequest("POST", "http://localhost:4567/", bytes.NewReader(body))
-	wantCode(t, headersErr(v, bare), CodeMissingAuthenticationToken, 403)
+	wantCode(t, headersErr(v, bare), CodeMissingAuthenticationToken, 400)
 }

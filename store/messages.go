@@ -1,0 +1,147 @@
+package store
+
+// The table of the Kinesis API's error messages: every text the store
+// answers a client with, in AWS's wording (as AWS's API reference and
+// recorded AWS answers give them), as format strings for fmt.
+//
+// How to extend it: add a constant named Msg<What> next to its kin below,
+// with a comment naming the error type (__type) it goes with and what its
+// verbs are, and use it at the error site as
+// &store.Error{Code: ..., Message: fmt.Sprintf(store.MsgX, ...)} (the
+// server's apiErr does this). Never write a message inline at an error
+// site. Texts that are not AWS's (for behaviour AWS does not have, such as
+// the store's own limits) are marked "Sluice's own".
+//
+// The account of every resource is AccountID.
+const AccountID = "000000000000"
+
+// Validation: the parts of AWS's "N validation errors detected: …"
+// messages (ValidationException). Each failed constraint is one
+// MsgValueAt with the value quoted ('v') or null, joined with "; ".
+const (
+	MsgValidationErrors = "%d validation error%s detected: %s" // count, "" or "s", the errors joined with "; "
+	MsgValueAt          = "Value %s at '%s' failed to satisfy constraint: %s"
+	MsgNotNull          = "Member must not be null"
+	MsgPattern          = "Member must satisfy regular expression pattern: %s"
+	MsgMinLength        = "Member must have length greater than or equal to %d"
+	MsgMaxLength        = "Member must have length less than or equal to %d"
+	MsgMinValue         = "Member must have value greater than or equal to %d"
+	MsgMaxValue         = "Member must have value less than or equal to %d"
+	MsgEnum             = "Member must satisfy enum value set: [%s]"
+	// MsgBlobValue is how AWS shows a blob's value: its length twice.
+	MsgBlobValue = "java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]"
+	// MsgRecordsEntry is how AWS shows one PutRecords entry in a list value.
+	MsgRecordsEntry = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310"
+	// MsgLongPollHeader (Sluice's own): the long-poll header's value; the header's name, the most milliseconds.
+	MsgLongPollHeader = "Member must be a whole number of milliseconds between 1 and %d"
+	MsgValueAtHeader  = "Value '%s' at header '%s' failed to satisfy constraint: %s"
+)
+
+// SerializationException: a body that is not JSON of the operation's
+// shape. AWS answers an empty or unparsable body with no message at all.
+const (
+	MsgTypeStringFromNumber  = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String"
+	MsgTypeStringFromBool    = "class java.lang.Boolean can not be converted to an String"
+	MsgTypeIntegerFromString = "class java.lang.String can not be converted to an Integer"
+	MsgTypeIntegerFromBool   = "class java.lang.Boolean can not be converted to an Integer"
+	MsgTypeTimeFromString    = "class java.lang.String can not be converted to milliseconds since epoch"
+	MsgTypeTimeFromBool      = "class java.lang.Boolean can not be converted to milliseconds since epoch"
+	MsgTypeBlobFromNumber    = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob"
+	MsgTypeBlobFromBool      = "class java.lang.Boolean can not be converted to a Blob"
+	MsgTypeBoolFromNumber    = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an Boolean"
+	MsgTypeList              = "Start of list found where not expected"
+	MsgTypeStructure         = "Start of structure or map found where not expected."
+	MsgTypeExpectedList      = "Expected list or null"
+	MsgTypeExpectedMap       = "Expected map or null"
+	MsgTypeExpectedNull      = "Expected null"
+	// Base64 in a blob: the value, then the detail.
+	MsgBlobBase64Length = "'%s' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: %d"
+	MsgBlobBase64Char   = "'%s' can not be converted to a Blob: Invalid Base64 character: '%c'"
+	MsgBlobBase64Last   = "'%s' can not be converted to a Blob: Invalid last non-pad Base64 character dectected"
+)
+
+// Streams (ResourceNotFoundException, ResourceInUseException,
+// InvalidArgumentException, LimitExceededException).
+const (
+	MsgStreamNotFound = "Stream %s under account %s not found."      // name, account
+	MsgStreamExists   = "Stream %s under account %s already exists." // name, account
+	// MsgNoStream: neither StreamName nor StreamARN (InvalidArgumentException).
+	MsgNoStream = "Either StreamName or StreamARN should be provided."
+	// MsgShardLimit (Sluice's own limit, AWS's wording): the shards per stream.
+	MsgShardLimit = "This request would exceed the shard limit of %d shards per stream."
+	// MsgStoreShardLimit (Sluice's own): open, requested, limit.
+	MsgStoreShardLimit = "This request would exceed the shard limit of the store: %d shards open in all streams, %d more requested, the limit is %d (--max-shards)."
+	// MsgStreamRecreated (Sluice's own): a shard iterator of a deleted stream of the same name.
+	MsgStreamRecreated = "Stream %s was deleted and re-created; the shard iterator belongs to the deleted stream."
+)
+
+// Shards.
+const (
+	// MsgShardNotFound: a shard id of no shard's form (ResourceNotFoundException): id, stream, account.
+	MsgShardNotFound = "Could not find shard %s in stream %s under account %s."
+	// MsgShardNotExist: a well-formed shard id the stream has no shard of, in GetShardIterator and GetRecords: id, stream, account.
+	MsgShardNotExist = "Shard %s in stream %s under account %s does not exist"
+	// MsgShardsNotAdjacent (InvalidArgumentException): shard, adjacent shard, stream, account.
+	MsgShardsNotAdjacent = "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging"
+	// MsgShardClosed (ResourceInUseException): shard, stream, account.
+	MsgShardClosed = "Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging or splitting."
+	// MsgSplitHashKey (InvalidArgumentException): key, shard, stream, account, shard's start, shard's end.
+	MsgSplitHashKey = "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s."
+	// MsgOpenShardLimit (Sluice's own, LimitExceededException): the open shards.
+	MsgOpenShardLimit = "The stream already has %d open shards, the limit."
+)
+
+// Records.
+const (
+	// MsgExplicitHashKey (InvalidArgumentException): the key.
+	MsgExplicitHashKey = "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s"
+	// MsgSequenceForOrdering (InvalidArgumentException): the number, stream, account.
+	MsgSequenceForOrdering = "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid."
+	// MsgRecordsSize (InvalidArgumentException, Sluice's own wording of AWS's 5 MiB limit): the bytes.
+	MsgRecordsSize = "Records size exceeds 5 MB limit (got %d bytes)"
+	// MsgInternalFailure: a record PutRecords could not store.
+	MsgInternalFailure = "Internal service failure."
+)
+
+// Shard iterators.
+const (
+	// MsgIteratorSequence (InvalidArgumentException): the type, "also a" or "no".
+	MsgIteratorSequence = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and %s StartingSequenceNumber."
+	// MsgStartingSequence (InvalidArgumentException): number, shard, stream, account.
+	MsgStartingSequence = "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid."
+	// MsgStartingSequenceStream (InvalidArgumentException): number, shard, stream, account.
+	MsgStartingSequenceStream = "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream."
+	// MsgStartingSequenceShard (InvalidArgumentException): the shard the number encodes, the shard asked for.
+	MsgStartingSequenceShard = "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s"
+	MsgNoTimestamp           = "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter."
+	// MsgFutureTimestamp (InvalidArgumentException): the timestamp and now, in milliseconds.
+	MsgFutureTimestamp = "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %s, currentTimestampInMillis: %d"
+	MsgBadIterator     = "Invalid ShardIterator."
+)
+
+// Paging and retention (InvalidArgumentException).
+const (
+	MsgBadNextToken      = "NextToken is not valid."
+	MsgNextTokenOrStream = "Either NextToken or StreamName should be provided."
+	MsgNextTokenAndName  = "NextToken and StreamName cannot be provided together."
+	// MsgShardFilterID: the filter type.
+	MsgShardFilterID = "Must specify ShardId for ShardFilter of type %s."
+	// MsgRetentionTooShort: the hours asked for.
+	MsgRetentionTooShort = "Minimum allowed retention period is 24 hours. Requested retention period (%d hours) is too short."
+	// MsgRetentionTooLong: the hours asked for.
+	MsgRetentionTooLong = "Maximum allowed retention period is 8760 hours. Requested retention period (%d hours) is too long."
+	// MsgRetentionShorter: hours, stream, current hours.
+	MsgRetentionShorter = "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API."
+	// MsgRetentionLonger: hours, stream, current hours.
+	MsgRetentionLonger = "Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API."
+)
+
+// Requests (ServeHTTP).
+const (
+	// MsgAccessDenied: a method other than POST, or no service/operation to authorize (403, XML).
+	MsgAccessDenied = "Unable to determine service/operation name to be authorized"
+	// MsgBodyTooLarge (Sluice's own): the most bytes.
+	MsgBodyTooLarge = "request body exceeds %d bytes"
+	// MsgInflight (Sluice's own).
+	MsgInflight = "too many request bytes in flight on the store; try again later"
+)
