@@ -71,6 +71,8 @@ const (
 	MsgShardLimit = "This request would exceed the shard limit of %d shards per stream."
 	// MsgStoreShardLimit (Sluice's own): open, requested, limit.
 	MsgStoreShardLimit = "This request would exceed the shard limit of the store: %d shards open in all streams, %d more requested, the limit is %d (--max-shards)."
+	// MsgStreamName (Sluice's own addition to AWS's constraint): the name; stream names become folder names.
+	MsgStreamName = "1 validation error detected: Value '%s' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128 (and not be . or ..)"
 	// MsgStreamRecreated (Sluice's own): a shard iterator of a deleted stream of the same name.
 	MsgStreamRecreated = "Stream %s was deleted and re-created; the shard iterator belongs to the deleted stream."
 )
@@ -83,10 +85,17 @@ const (
 	MsgShardNotExist = "Shard %s in stream %s under account %s does not exist"
 	// MsgShardsNotAdjacent (InvalidArgumentException): shard, adjacent shard, stream, account.
 	MsgShardsNotAdjacent = "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging"
-	// MsgShardClosed (ResourceInUseException): shard, stream, account.
+	// MsgShardClosed (ResourceInUseException; AWS's wording not recorded): shard, stream, account.
 	MsgShardClosed = "Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging or splitting."
 	// MsgSplitHashKey (InvalidArgumentException): key, shard, stream, account, shard's start, shard's end.
 	MsgSplitHashKey = "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s."
+	// ShardMap's own errors, for callers that do not check first as the
+	// server's operations do (Sluice's own: a ShardMap knows no stream).
+	MsgMapNoShard     = "Could not find shard %s."                                                                                // shard
+	MsgMapShardClosed = "Shard %s is not open: it was already split or merged."                                                   // shard
+	MsgMapSplitKey    = "NewStartingHashKey %s is not within the hash key range of shard %s (%s to %s), excluding its first key." // key, shard, start, end
+	MsgMapMergeClosed = "Shards %s and %s must both be open to merge."                                                            // shard, adjacent shard
+	MsgMapNotAdjacent = "Shards %s and %s are not adjacent: their hash key ranges do not touch."                                  // shard, adjacent shard
 	// MsgOpenShardLimit (Sluice's own, LimitExceededException): the open shards.
 	MsgOpenShardLimit = "The stream already has %d open shards, the limit."
 )
@@ -124,12 +133,12 @@ const (
 	MsgBadNextToken      = "NextToken is not valid."
 	MsgNextTokenOrStream = "Either NextToken or StreamName should be provided."
 	MsgNextTokenAndName  = "NextToken and StreamName cannot be provided together."
-	// MsgShardFilterID: the filter type.
+	// MsgShardFilterID (Sluice's own wording): the filter type.
 	MsgShardFilterID = "Must specify ShardId for ShardFilter of type %s."
+	// MsgShardFilterType (Sluice's own): a filter type AWS has and the store does not.
+	MsgShardFilterType = "ShardFilter type %s is not supported by this store."
 	// MsgRetentionTooShort: the hours asked for.
 	MsgRetentionTooShort = "Minimum allowed retention period is 24 hours. Requested retention period (%d hours) is too short."
-	// MsgRetentionTooLong: the hours asked for.
-	MsgRetentionTooLong = "Maximum allowed retention period is 8760 hours. Requested retention period (%d hours) is too long."
 	// MsgRetentionShorter: hours, stream, current hours.
 	MsgRetentionShorter = "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API."
 	// MsgRetentionLonger: hours, stream, current hours.

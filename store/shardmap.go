@@ -68,7 +68,7 @@ func (m *ShardMap) Get(id string) (*Shard, error) {
 			return s, nil
 		}
 	}
-	return nil, apiErr(ErrResourceNotFound, "Could not find shard %s.", id)
+	return nil, apiErr(ErrResourceNotFound, MsgMapNoShard, id)
 }
 
 // Open returns the open shards, ordered by hash key range.
@@ -101,11 +101,10 @@ func (m *ShardMap) Split(id string, newStart HashKey) (lo, hi *Shard, err error)
 		return nil, nil, err
 	}
 	if s.Closed {
-		return nil, nil, apiErr(ErrResourceInUse, "Shard %s is not open: it was already split or merged.", id)
+		return nil, nil, apiErr(ErrResourceInUse, MsgMapShardClosed, id)
 	}
 	if newStart.Cmp(s.Range.Start) <= 0 || newStart.Cmp(s.Range.End) > 0 {
-		return nil, nil, apiErr(ErrInvalidArgument, "NewStartingHashKey %s is not within the hash key range of shard %s (%s to %s), excluding its first key.",
-			newStart, id, s.Range.Start, s.Range.End)
+		return nil, nil, apiErr(ErrInvalidArgument, MsgMapSplitKey, newStart, id, s.Range.Start, s.Range.End)
 	}
 	s.Closed = true
 	lo = m.add(HashRange{s.Range.Start, newStart.Sub(1)}, s.ID, "")
@@ -125,14 +124,14 @@ func (m *ShardMap) Merge(id, adjacentID string) (*Shard, error) {
 		return nil, err
 	}
 	if a.Closed || b.Closed {
-		return nil, apiErr(ErrResourceInUse, "Shards %s and %s must both be open to merge.", id, adjacentID)
+		return nil, apiErr(ErrResourceInUse, MsgMapMergeClosed, id, adjacentID)
 	}
 	lo, hi := a, b
 	if b.Range.Start.Cmp(a.Range.Start) < 0 {
 		lo, hi = b, a
 	}
 	if lo.Range.End.Add(1) != hi.Range.Start || lo.Range.End == MaxHashKey {
-		return nil, apiErr(ErrInvalidArgument, "Shards %s and %s are not adjacent: their hash key ranges do not touch.", id, adjacentID)
+		return nil, apiErr(ErrInvalidArgument, MsgMapNotAdjacent, id, adjacentID)
 	}
 	a.Closed, b.Closed = true, true
 	return m.add(HashRange{lo.Range.Start, hi.Range.End}, a.ID, b.ID), nil

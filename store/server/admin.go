@@ -39,25 +39,31 @@ func (s *Server) createStream(body []byte) (any, error) {
 	var in struct {
 		StreamName        string
 		ShardCount        *int
-		StreamModeDetails *struct{ StreamMode string }
+		StreamModeDetails *struct{ StreamMode *string }
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := store.ValidateStreamName(in.StreamName); err != nil {
+	ref := presence(body)
+	onDemand := in.StreamModeDetails != nil && deref(in.StreamModeDetails.StreamMode) == "ON_DEMAND"
+	var c checker
+	c.num("shardCount", in.ShardCount, !onDemand, 1, 100000)
+	c.name("streamName", ref.StreamName, true)
+	if in.StreamModeDetails != nil {
+		c.enum("streamModeDetails.streamMode", in.StreamModeDetails.StreamMode, true, "PROVISIONED", "ON_DEMAND")
+	}
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	if err := store.ValidateStreamName(in.StreamName); err != nil { // "." and ".."
 		return nil, err
 	}
 	n := 4 // ON_DEMAND streams start with 4 shards, as Kinesis
 	if in.ShardCount != nil {
 		n = *in.ShardCount
-	} else if in.StreamModeDetails == nil || in.StreamModeDetails.StreamMode != "ON_DEMAND" {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null")
-	}
-	if n < 1 {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
 	}
 	if n > MaxShardsPerStream {
-		return nil, apiErr(store.ErrLimitExceeded, "This request would exceed the shard limit of %d shards per stream.", MaxShardsPerStream)
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgShardLimit, MaxShardsPerStream)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -65,7 +71,7 @@ func (s *Server) createStream(body []byte) (any, error) {
 		return nil, fmt.Errorf("server closed")
 	}
 	if s.streams[in.StreamName] != nil {
-		return nil, apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 already exists.", in.StreamName)
+		return nil, apiErr(store.ErrResourceInUse, store.MsgStreamExists, in.StreamName, store.AccountID)
 	}
 	if err := s.takeShards(n); err != nil {
 		return nil, err
@@ -108,6 +114,9 @@ func (s *Server) createStream(body []byte) (any, error) {
 func (s *Server) deleteStream(body []byte) (any, error) {
 	var in streamRef
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := checkStream(body); err != nil {
 		return nil, err
 	}
 	// The stream's write lock waits for in-flight appends and reads.
@@ -208,13 +217,18 @@ var (
 func (s *Server) describeStream(body []byte) (any, error) {
 	var in struct {
 		streamRef
-		Limit                 int
-		ExclusiveStartShardId string
+		Limit                 *int
+		ExclusiveStartShardId *string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := pageSize(&in.Limit, "limit", 100, 10000); err != nil {
+	ref := presence(body)
+	var c checker
+	c.num("limit", in.Limit, false, 1, 10000)
+	c.name("exclusiveStartShardId", in.ExclusiveStartShardId, false)
+	c.stream(ref)
+	if err := c.errStream(ref); err != nil {
 		return nil, err
 	}
 	st, unlock, err := s.locked(in.name(), false)
@@ -222,7 +236,7 @@ func (s *Server) describeStream(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	shards, more := st.shardsOut(in.ExclusiveStartShardId, in.Limit, nil)
+	shards, more := st.shardsOut(startShard(in.ExclusiveStartShardId), orDefault(in.Limit, 100), nil)
 	return map[string]any{"StreamDescription": map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
@@ -240,6 +254,9 @@ func (s *Server) describeStream(body []byte) (any, error) {
 func (s *Server) describeStreamSummary(body []byte) (any, error) {
 	var in streamRef
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := checkStream(body); err != nil {
 		return nil, err
 	}
 	st, unlock, err := s.locked(in.name(), false)
@@ -263,21 +280,26 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 
 func (s *Server) listStreams(body []byte) (any, error) {
 	var in struct {
-		Limit                    int
-		ExclusiveStartStreamName string
-		NextToken                string
+		Limit                    *int
+		ExclusiveStartStreamName *string
+		NextToken                *string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := pageSize(&in.Limit, "limit", 100, 10000); err != nil {
+	var c checker
+	c.num("limit", in.Limit, false, 1, 10000)
+	c.name("exclusiveStartStreamName", in.ExclusiveStartStreamName, false)
+	c.str("nextToken", deref(in.NextToken), in.NextToken != nil, false, nil, 1, 1048576)
+	if err := c.err(); err != nil {
 		return nil, err
 	}
-	after := in.ExclusiveStartStreamName
-	if in.NextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+	limit := orDefault(in.Limit, 100)
+	after := deref(in.ExclusiveStartStreamName)
+	if in.NextToken != nil {
+		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
 		if err != nil {
-			return nil, apiErr(store.ErrInvalidArgument, "NextToken is not valid.")
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgBadNextToken)
 		}
 		after = string(b)
 	}
@@ -294,9 +316,9 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	}
 	s.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
-	more := len(all) > in.Limit
+	more := len(all) > limit
 	if more {
-		all = all[:in.Limit]
+		all = all[:limit]
 	}
 	names := make([]string, 0, len(all))
 	summaries := make([]map[string]any, 0, len(all))
@@ -312,51 +334,64 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	return out, nil
 }
 
+// shardFilterTypes are ListShards' ShardFilter types, in AWS's order.
+var shardFilterTypes = []string{"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP", "FROM_TIMESTAMP"}
+
 func (s *Server) listShards(body []byte) (any, error) {
 	var in struct {
 		streamRef
-		NextToken             string
-		ExclusiveStartShardId string
-		MaxResults            int
+		NextToken             *string
+		ExclusiveStartShardId *string
+		MaxResults            *int
 		ShardFilter           *struct {
-			Type    string
-			ShardId string
+			Type    *string
+			ShardId *string
 		}
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := pageSize(&in.MaxResults, "maxResults", 1000, 10000); err != nil {
+	ref := presence(body)
+	var c checker
+	c.name("exclusiveStartShardId", in.ExclusiveStartShardId, false)
+	c.num("maxResults", in.MaxResults, false, 1, 10000)
+	c.str("nextToken", deref(in.NextToken), in.NextToken != nil, false, nil, 1, 1048576)
+	c.stream(ref)
+	if f := in.ShardFilter; f != nil {
+		c.enum("shardFilter.type", f.Type, true, shardFilterTypes...)
+		c.name("shardFilter.shardId", f.ShardId, false)
+	}
+	if err := c.err(); err != nil {
 		return nil, err
 	}
-	name, after := in.name(), in.ExclusiveStartShardId
-	if in.NextToken != "" {
-		if name != "" || after != "" {
-			return nil, apiErr(store.ErrInvalidArgument, "NextToken cannot be combined with StreamName or ExclusiveStartShardId.")
-		}
-		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+	name, after := in.name(), startShard(in.ExclusiveStartShardId)
+	switch {
+	case in.NextToken != nil && ref.StreamName != nil:
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgNextTokenAndName)
+	case in.NextToken == nil && name == "":
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgNextTokenOrStream)
+	case in.NextToken != nil:
+		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
 		var ok bool
 		name, after, ok = strings.Cut(string(b), "\x00")
 		if err != nil || !ok {
-			return nil, apiErr(store.ErrInvalidArgument, "NextToken is not valid.")
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgBadNextToken)
 		}
 	}
 	var keep func(*store.Shard) bool
 	if f := in.ShardFilter; f != nil {
-		switch f.Type {
+		switch *f.Type {
 		case "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON":
 			// Shards are never expired here, so every shard is still readable.
 		case "AT_LATEST":
 			keep = func(sh *store.Shard) bool { return !sh.Closed }
 		case "AFTER_SHARD_ID":
-			if f.ShardId == "" {
-				return nil, apiErr(store.ErrInvalidArgument, "ShardFilter AFTER_SHARD_ID needs a ShardId.")
+			if f.ShardId == nil {
+				return nil, apiErr(store.ErrInvalidArgument, store.MsgShardFilterID, *f.Type)
 			}
-			if f.ShardId > after {
-				after = f.ShardId
-			}
+			after = max(after, startShard(f.ShardId))
 		default:
-			return nil, apiErr(store.ErrInvalidArgument, "ShardFilter type %q is not supported by this store.", f.Type)
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgShardFilterType, *f.Type)
 		}
 	}
 	st, unlock, err := s.locked(name, false)
@@ -364,7 +399,7 @@ func (s *Server) listShards(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	shards, more := st.shardsOut(after, in.MaxResults, keep)
+	shards, more := st.shardsOut(after, orDefault(in.MaxResults, 1000), keep)
 	out := map[string]any{"Shards": shards}
 	if more {
 		out["NextToken"] = base64.RawURLEncoding.EncodeToString([]byte(name + "\x00" + shards[len(shards)-1].ShardId))
@@ -375,14 +410,21 @@ func (s *Server) listShards(body []byte) (any, error) {
 func (s *Server) changeRetention(body []byte, increase bool) (any, error) {
 	var in struct {
 		streamRef
-		RetentionPeriodHours int
+		RetentionPeriodHours *int
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	h := in.RetentionPeriodHours
-	if h < MinRetentionHours || h > MaxRetentionHours {
-		return nil, apiErr(store.ErrInvalidArgument, "Retention period hours %d must be between %d and %d.", h, MinRetentionHours, MaxRetentionHours)
+	ref := presence(body)
+	var c checker
+	c.num("retentionPeriodHours", in.RetentionPeriodHours, true, 1, MaxRetentionHours)
+	c.stream(ref)
+	if err := c.errStream(ref); err != nil {
+		return nil, err
+	}
+	h := *in.RetentionPeriodHours
+	if h < MinRetentionHours {
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgRetentionTooShort, h)
 	}
 	st, unlock, err := s.locked(in.name(), true)
 	if err != nil {
@@ -390,10 +432,10 @@ func (s *Server) changeRetention(body []byte, increase bool) (any, error) {
 	}
 	defer unlock()
 	if increase && h < st.meta.RetentionHours {
-		return nil, apiErr(store.ErrInvalidArgument, "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", h, st.meta.Name, st.meta.RetentionHours)
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgRetentionShorter, h, st.meta.Name, st.meta.RetentionHours)
 	}
 	if !increase && h > st.meta.RetentionHours {
-		return nil, apiErr(store.ErrInvalidArgument, "Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", h, st.meta.Name, st.meta.RetentionHours)
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgRetentionLonger, h, st.meta.Name, st.meta.RetentionHours)
 	}
 	old := st.meta.RetentionHours
 	st.meta.RetentionHours = h

@@ -374,7 +374,7 @@ func (s *Server) takeShards(n int) error {
 	for {
 		u := s.shardCount.Load()
 		if lim > 0 && u+int64(n) > lim {
-			return apiErr(store.ErrLimitExceeded, "This request would exceed the shard limit of the store: %d shards open in all streams, %d more requested, the limit is %d (--max-shards).", u, n, lim)
+			return apiErr(store.ErrLimitExceeded, store.MsgStoreShardLimit, u, n, lim)
 		}
 		if s.shardCount.CompareAndSwap(u, u+int64(n)) {
 			return nil

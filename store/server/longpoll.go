@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,8 +39,8 @@ func longPollWait(h http.Header) (time.Duration, error) {
 	}
 	ms, err := strconv.Atoi(v)
 	if err != nil || len(vals) != 1 || ms < 1 || time.Duration(ms)*time.Millisecond > MaxLongPoll {
-		return 0, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at header '%s' failed to satisfy constraint: "+
-			"Member must be a whole number of milliseconds between 1 and %d", v, LongPollHeader, MaxLongPoll.Milliseconds())
+		return 0, apiErr(store.ErrValidation, store.MsgValidationErrors, 1, "",
+			fmt.Sprintf(store.MsgValueAtHeader, v, LongPollHeader, fmt.Sprintf(store.MsgLongPollHeader, MaxLongPoll.Milliseconds())))
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }

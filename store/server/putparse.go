@@ -16,8 +16,8 @@ import (
 // decode the base64 data of all records into one buffer the caller provides.
 //
 // They say ok = false for anything else (other or differently-cased keys,
-// escapes, null, numbers, duplicate keys, invalid JSON or base64, trailing
-// data); the caller then decodes the body with encoding/json, so errors and
+// escapes, null, numbers, empty strings, duplicate keys, invalid JSON or
+// base64, trailing data); the caller then decodes the body with encoding/json, so errors and
 // unusual requests are answered exactly as before. Whenever they say ok, the
 // result equals what encoding/json would produce (FuzzPutRecordsParse checks
 // this).
@@ -284,13 +284,17 @@ func (p *putParser) str() ([]byte, bool) {
 // strValue reads a string value into strs and returns where it is.
 func (p *putParser) strValue() (span, bool) {
 	s, ok := p.str()
-	if !ok {
+	if !ok || len(s) == 0 { // an empty string fails validation: encoding/json tells it from an absent one
 		return span{}, false
 	}
 	start := len(p.strs)
 	p.strs = append(p.strs, s...)
 	return span{start, len(p.strs)}, true
 }
+
+// strictBase64 refuses what AWS refuses: nonzero bits after the last
+// character's data.
+var strictBase64 = base64.StdEncoding.Strict()
 
 // base64 reads a string value holding standard padded base64 and decodes it
 // into p.data. Control characters in the string make it invalid JSON, but
@@ -306,7 +310,7 @@ func (p *putParser) base64() ([]byte, bool) {
 	if cap(p.data)-off < room {
 		return nil, false
 	}
-	n, err := base64.StdEncoding.Decode(p.data[off:off+room], s)
+	n, err := strictBase64.Decode(p.data[off:off+room], s)
 	if err != nil {
 		return nil, false
 	}

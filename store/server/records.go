@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -19,38 +21,93 @@ const maxGetRecordsBytes = 10 << 20
 
 // putEntry is one record of a PutRecord or PutRecords request.
 type putEntry struct {
-	Data            []byte
+	Data            blob
 	PartitionKey    string
 	ExplicitHashKey string
 }
 
-// route validates e and returns the hash key that picks its shard.
+// route returns the hash key that picks e's shard; e is validated.
 func (e *putEntry) route() (store.HashKey, error) {
-	if err := store.ValidatePartitionKey(e.PartitionKey); err != nil {
-		return store.HashKey{}, err
-	}
-	if err := store.ValidateRecordData(e.Data); err != nil {
-		return store.HashKey{}, err
-	}
 	if e.ExplicitHashKey != "" {
 		h, err := store.ParseHashKey(e.ExplicitHashKey)
 		if err != nil {
-			return store.HashKey{}, apiErr(store.ErrInvalidArgument, "Invalid ExplicitHashKey %q: %v", e.ExplicitHashKey, err)
+			return store.HashKey{}, apiErr(store.ErrInvalidArgument, store.MsgExplicitHashKey, e.ExplicitHashKey)
 		}
 		return h, nil
 	}
 	return store.HashKeyOf(e.PartitionKey), nil
 }
 
+// putEntryJSON is one record as encoding/json decodes it: nil for a field
+// absent or null.
+type putEntryJSON struct {
+	Data            blob
+	PartitionKey    *string
+	ExplicitHashKey *string
+}
+
+func (e *putEntryJSON) entry() putEntry {
+	return putEntry{Data: e.Data, PartitionKey: deref(e.PartitionKey), ExplicitHashKey: deref(e.ExplicitHashKey)}
+}
+
+// fastEntry is a record of a fast parse as sent: the fast parsers refuse
+// empty strings, so an empty one was absent.
+func fastEntry(e *putEntry) putEntryJSON {
+	out := putEntryJSON{Data: e.Data}
+	if e.PartitionKey != "" {
+		out.PartitionKey = &e.PartitionKey
+	}
+	if e.ExplicitHashKey != "" {
+		out.ExplicitHashKey = &e.ExplicitHashKey
+	}
+	return out
+}
+
+// fastRef is the stream reference of a fast parse as sent.
+func fastRef(r *streamRef) refPresence {
+	var out refPresence
+	if r.StreamName != "" {
+		out.StreamName = &r.StreamName
+	}
+	if r.StreamARN != "" {
+		out.StreamARN = &r.StreamARN
+	}
+	return out
+}
+
+// entry checks one record as AWS does.
+func (c *checker) entry(e putEntryJSON) {
+	c.str("partitionKey", deref(e.PartitionKey), e.PartitionKey != nil, true, nil, 1, store.MaxPartitionKeyChars)
+	c.str("explicitHashKey", deref(e.ExplicitHashKey), e.ExplicitHashKey != nil, false, &hashKeyPattern, 0, 0)
+	c.blob("data", e.Data, e.Data != nil, store.MaxRecordBytes)
+}
+
 func (s *Server) putRecord(body []byte) (any, error) {
 	data := getBuf(putDataCap(len(body)))
 	defer putBuf(data)
 	in, ok := parsePutRecord(body, data)
-	if !ok {
-		in = putRecordIn{}
-		if err := decode(body, &in); err != nil {
+	var c checker
+	var ref refPresence
+	var order *string // SequenceNumberForOrdering
+	if ok {
+		ref = fastRef(&in.streamRef)
+		c.entry(fastEntry(&in.putEntry))
+	} else {
+		var w struct {
+			StreamName, StreamARN, SequenceNumberForOrdering *string
+			putEntryJSON
+		}
+		if err := decode(body, &w); err != nil {
 			return nil, err
 		}
+		order, ref = w.SequenceNumberForOrdering, refPresence{w.StreamName, w.StreamARN}
+		c.str("sequenceNumberForOrdering", deref(order), order != nil, false, &seqPattern, 0, 0)
+		c.entry(w.putEntryJSON)
+		in = putRecordIn{streamRef{deref(w.StreamName), deref(w.StreamARN)}, w.entry()}
+	}
+	c.stream(ref)
+	if err := c.errStream(ref); err != nil {
+		return nil, err
 	}
 	h, err := in.route()
 	if err != nil {
@@ -61,6 +118,11 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if order != nil {
+		if n, err := store.ParseSequenceNumber(*order); err != nil || n.Generation != st.meta.Generation {
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgSequenceForOrdering, *order, st.meta.Name, store.AccountID)
+		}
+	}
 	sh := st.shards.Route(h)
 	num := st.seqNum(sh)
 	num.Seq, err = st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
@@ -87,22 +149,63 @@ type putResult struct {
 	failed bool
 }
 
+// records checks the Records list of a PutRecords request: present
+// (recs not nil), then 1 to 500 entries, then each entry.
+func (c *checker) records(n int, present bool, entry func(i int) putEntryJSON) {
+	if !present {
+		c.null("records")
+		return
+	}
+	if n < 1 || n > store.MaxPutRecords {
+		value := "[" + strings.TrimSuffix(strings.Repeat(store.MsgRecordsEntry+", ", n), ", ") + "]"
+		if n < 1 {
+			c.fail(value, true, "records", fmt.Sprintf(store.MsgMinLength, 1))
+		} else {
+			c.fail(value, true, "records", fmt.Sprintf(store.MsgMaxLength, store.MaxPutRecords))
+		}
+	}
+	c.list = "records"
+	for i := range n {
+		c.member = i + 1
+		c.entry(entry(i))
+	}
+	c.member = 0
+}
+
 func (s *Server) putRecords(body []byte) (any, error) {
 	data := getBuf(putDataCap(len(body)))
 	defer putBuf(data)
 	in, ok := parsePutRecords(body, data)
-	if !ok {
-		in = putRecordsIn{}
-		if err := decode(body, &in); err != nil {
+	var c checker
+	var ref refPresence
+	if ok {
+		ref = fastRef(&in.streamRef)
+		c.records(len(in.Records), in.Records != nil, func(i int) putEntryJSON { return fastEntry(&in.Records[i]) })
+	} else {
+		var w struct {
+			StreamName, StreamARN *string
+			Records               []putEntryJSON
+		}
+		if err := decode(body, &w); err != nil {
 			return nil, err
 		}
+		ref = refPresence{w.StreamName, w.StreamARN}
+		c.records(len(w.Records), w.Records != nil, func(i int) putEntryJSON { return w.Records[i] })
+		in = putRecordsIn{streamRef: streamRef{deref(w.StreamName), deref(w.StreamARN)}, Records: make([]putEntry, len(w.Records))}
+		for i := range w.Records {
+			in.Records[i] = w.Records[i].entry()
+		}
+	}
+	c.stream(ref)
+	if err := c.errStream(ref); err != nil {
+		return nil, err
 	}
 	size := 0
 	for _, r := range in.Records {
 		size += len(r.Data) + len(r.PartitionKey)
 	}
-	if err := store.ValidatePutRecords(len(in.Records), size); err != nil {
-		return nil, err
+	if size > store.MaxPutRecordsBytes {
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgRecordsSize, size)
 	}
 	keys := make([]store.HashKey, len(in.Records))
 	for i := range in.Records {
@@ -133,7 +236,7 @@ func (s *Server) putRecords(body []byte) (any, error) {
 			b = append(b, ',')
 		}
 		if r.failed {
-			b = append(b, `{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service failure."}`...)
+			b = append(b, `{"ErrorCode":"InternalFailure","ErrorMessage":"`+store.MsgInternalFailure+`"}`...)
 			continue
 		}
 		b = append(b, `{"SequenceNumber":"`...)
@@ -235,79 +338,85 @@ func route(open []*store.Shard, h store.HashKey) *store.Shard {
 	return nil
 }
 
-// maxTimestampSeconds is the latest AT_TIMESTAMP that converts to Unix
-// milliseconds in an int64; any later one is in the future.
-const maxTimestampSeconds = math.MaxInt64 / 1000
-
 // parseStartingSeq checks an AT_ or AFTER_SEQUENCE_NUMBER request's
 // sequence number against the shard it is used on and returns its log
 // sequence number, with AWS's errors.
 func (st *stream) parseStartingSeq(s string, sh *store.Shard) (uint64, error) {
-	invalid := func(why string) error {
-		return apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account 000000000000 is invalid%s.",
-			s, sh.ID, st.meta.Name, why)
-	}
-	if s == "" {
-		return 0, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber is required for AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER iterators.")
-	}
 	n, err := store.ParseSequenceNumber(s)
 	if err != nil {
-		return 0, invalid(": " + err.Error())
+		return 0, apiErr(store.ErrInvalidArgument, store.MsgStartingSequence, s, sh.ID, st.meta.Name, store.AccountID)
 	}
 	want := st.seqNum(sh)
 	if n.Shard != want.Shard {
-		return 0, apiErr(store.ErrInvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s",
-			store.ShardID(n.Shard), sh.ID)
+		return 0, apiErr(store.ErrInvalidArgument, store.MsgStartingSequenceShard, store.ShardID(n.Shard), sh.ID)
 	}
 	if n.Generation != want.Generation {
-		return 0, invalid(" because it did not come from this stream")
+		return 0, apiErr(store.ErrInvalidArgument, store.MsgStartingSequenceStream, s, sh.ID, st.meta.Name, store.AccountID)
 	}
 	return n.Seq, nil
 }
 
+// iteratorTypes are the ShardIteratorType values, in AWS's order.
+var iteratorTypes = []string{"AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"}
+
 func (s *Server) getShardIterator(body []byte) (any, error) {
 	var in struct {
 		streamRef
-		ShardId                string
-		ShardIteratorType      string
-		StartingSequenceNumber string
+		ShardId                *string
+		ShardIteratorType      *string
+		StartingSequenceNumber *string
 		Timestamp              *float64
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.locked(in.name(), false)
+	ref := presence(body)
+	var c checker
+	c.name("shardId", in.ShardId, true)
+	c.enum("shardIteratorType", in.ShardIteratorType, true, iteratorTypes...)
+	c.str("startingSequenceNumber", deref(in.StartingSequenceNumber), in.StartingSequenceNumber != nil, false, &seqPattern, 0, 0)
+	c.stream(ref)
+	if err := c.errStream(ref); err != nil {
+		return nil, err
+	}
+	name, typ := in.name(), *in.ShardIteratorType
+	id, err := resolveShard(*in.ShardId, name)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	sh, err := st.shards.Get(in.ShardId)
+	st, unlock, err := s.locked(name, false)
 	if err != nil {
-		return nil, err
+		return nil, shardNotExist(err, id, name)
+	}
+	defer unlock()
+	sh, err := st.shards.Get(id)
+	if err != nil {
+		return nil, apiErr(store.ErrResourceNotFound, store.MsgShardNotExist, id, name, store.AccountID)
 	}
 	l := st.logs[sh.ID]
 	end := l.NextSeq()
 	var seq uint64
-	switch in.ShardIteratorType {
+	switch typ {
 	case "TRIM_HORIZON", "LATEST":
-		if in.StartingSequenceNumber != "" {
-			return nil, apiErr(store.ErrInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "+
-				"(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", in.ShardIteratorType)
+		if in.StartingSequenceNumber != nil {
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgIteratorSequence, typ, "also a")
 		}
 		seq = end
-		if in.ShardIteratorType == "TRIM_HORIZON" {
+		if typ == "TRIM_HORIZON" {
 			seq = l.FirstSeq()
 		}
 	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
-		if seq, err = st.parseStartingSeq(in.StartingSequenceNumber, sh); err != nil {
+		if in.StartingSequenceNumber == nil {
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgIteratorSequence, typ, "no")
+		}
+		if seq, err = st.parseStartingSeq(*in.StartingSequenceNumber, sh); err != nil {
 			return nil, err
 		}
 		// A number the shard has not handed out yet is not from this
 		// stream; checked before adding one, which cannot overflow then.
-		after := in.ShardIteratorType == "AFTER_SEQUENCE_NUMBER"
+		after := typ == "AFTER_SEQUENCE_NUMBER"
 		if seq > end || after && seq == end {
-			return nil, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account 000000000000 is invalid because it did not come from this stream.",
-				in.StartingSequenceNumber, sh.ID, st.meta.Name)
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgStartingSequenceStream, *in.StartingSequenceNumber, sh.ID, st.meta.Name, store.AccountID)
 		}
 		if after {
 			seq++
@@ -315,24 +424,19 @@ func (s *Server) getShardIterator(body []byte) (any, error) {
 		seq = max(seq, l.FirstSeq())
 	case "AT_TIMESTAMP":
 		if in.Timestamp == nil {
-			return nil, apiErr(store.ErrInvalidArgument, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.")
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgNoTimestamp)
 		}
-		ts := *in.Timestamp
+		ms, now := *in.Timestamp*1000, s.opts.Now().UnixMilli()
 		switch {
-		case math.IsNaN(ts):
-			return nil, apiErr(store.ErrInvalidArgument, "Timestamp for iterator of type AT_TIMESTAMP is not a number.")
-		case ts >= maxTimestampSeconds: // in the future (also +Inf): the tip, as Kinesis
-			seq = end
-		case ts <= 0: // before every record (also -Inf): the trim horizon
+		case ms > float64(now):
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgFutureTimestamp, strconv.FormatFloat(ms, 'f', -1, 64), now)
+		case ms <= 0: // before every record: the trim horizon
 			seq = l.FirstSeq()
 		default:
-			if seq, err = l.SeekTimestamp(int64(math.Round(ts * 1000))); err != nil {
+			if seq, err = l.SeekTimestamp(int64(math.Round(ms))); err != nil {
 				return nil, err
 			}
 		}
-	default:
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: "+
-			"Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]", in.ShardIteratorType)
 	}
 	it, err := s.codec.Encode(iterator.Position{Stream: st.meta.Name, Shard: sh.ID, Generation: st.meta.Generation, Seq: seq})
 	if err != nil {
@@ -353,30 +457,36 @@ func (s *Server) getRecords(c *call) (any, error) {
 		return nil, err
 	}
 	var in struct {
-		ShardIterator string
-		Limit         int
+		ShardIterator *string
+		Limit         *int
+		StreamARN     *string
 	}
 	if err := decode(c.body, &in); err != nil {
 		return nil, err
 	}
-	if in.Limit == 0 {
-		in.Limit = store.MaxGetRecordsLimit
+	var v checker
+	v.num("limit", in.Limit, false, 1, store.MaxGetRecordsLimit)
+	v.str("shardIterator", deref(in.ShardIterator), in.ShardIterator != nil, true, nil, 1, 512)
+	v.str("streamARN", deref(in.StreamARN), in.StreamARN != nil, false, &arnPattern, 1, 2048)
+	if err := v.err(); err != nil {
+		return nil, err
 	}
-	if in.Limit < 1 || in.Limit > store.MaxGetRecordsLimit {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000 and greater than or equal to 1", in.Limit)
+	limit := store.MaxGetRecordsLimit
+	if in.Limit != nil {
+		limit = *in.Limit
 	}
-	pos, err := s.codec.Decode(in.ShardIterator)
+	pos, err := s.codec.Decode(*in.ShardIterator)
 	switch {
 	case errors.Is(err, iterator.ErrExpired):
 		return nil, apiErr(store.ErrExpiredIterator, "%v", err)
 	case err != nil:
-		return nil, apiErr(store.ErrInvalidArgument, "Invalid ShardIterator.")
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgBadIterator)
 	}
 	if wait <= 0 {
-		out, _, err := s.readShard(pos, in.Limit, false)
+		out, _, err := s.readShard(pos, limit, false)
 		return out, err
 	}
-	return s.longPoll(c.ctx, pos, in.Limit, wait)
+	return s.longPoll(c.ctx, pos, limit, wait)
 }
 
 // readShard answers a GetRecords call at pos. With mayWait set, when pos is
@@ -385,15 +495,15 @@ func (s *Server) getRecords(c *call) (any, error) {
 func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (jsonBody, *waiter, error) {
 	st, unlock, err := s.locked(pos.Stream, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, shardNotExist(err, pos.Shard, pos.Stream)
 	}
 	defer unlock()
 	if st.meta.Generation != pos.Generation {
-		return nil, nil, apiErr(store.ErrResourceNotFound, "Stream %s was deleted and re-created; the shard iterator belongs to the deleted stream.", pos.Stream)
+		return nil, nil, apiErr(store.ErrResourceNotFound, store.MsgStreamRecreated, pos.Stream)
 	}
 	sh, err := st.shards.Get(pos.Shard)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, apiErr(store.ErrResourceNotFound, store.MsgShardNotExist, pos.Shard, pos.Stream, store.AccountID)
 	}
 	l := st.logs[sh.ID]
 	if mayWait && !sh.Closed {

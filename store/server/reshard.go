@@ -60,21 +60,40 @@ func (s *Server) reshard(name string, change func(m *store.ShardMap) error) erro
 func (s *Server) splitShard(body []byte) (any, error) {
 	var in struct {
 		streamRef
-		ShardToSplit       string
-		NewStartingHashKey string
+		ShardToSplit       *string
+		NewStartingHashKey *string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	h, err := store.ParseHashKey(in.NewStartingHashKey)
-	if err != nil {
-		return nil, apiErr(store.ErrInvalidArgument, "NewStartingHashKey %q: %v", in.NewStartingHashKey, err)
+	ref := presence(body)
+	var c checker
+	c.str("newStartingHashKey", deref(in.NewStartingHashKey), in.NewStartingHashKey != nil, true, &hashKeyPattern, 0, 0)
+	c.stream(ref)
+	c.name("shardToSplit", in.ShardToSplit, true)
+	if err := c.errStream(ref); err != nil {
+		return nil, err
 	}
-	err = s.reshard(in.name(), func(m *store.ShardMap) error {
-		if n := len(m.Open()); n >= MaxShardsPerStream {
-			return apiErr(store.ErrLimitExceeded, "The stream already has %d open shards, the limit.", n)
+	name := in.name()
+	id, err := resolveShard(*in.ShardToSplit, name)
+	if err != nil {
+		return nil, err
+	}
+	err = s.reshard(name, func(m *store.ShardMap) error {
+		sh, err := openShard(m, id, name)
+		if err != nil {
+			return err
 		}
-		_, _, err := m.Split(in.ShardToSplit, h)
+		// As AWS: the new start must be above the shard's start plus one
+		// and below its end.
+		h, err := store.ParseHashKey(*in.NewStartingHashKey)
+		if err != nil || h.Cmp(sh.Range.Start.Add(1)) <= 0 || h.Cmp(sh.Range.End) >= 0 {
+			return apiErr(store.ErrInvalidArgument, store.MsgSplitHashKey, *in.NewStartingHashKey, id, name, store.AccountID, sh.Range.Start, sh.Range.End)
+		}
+		if n := len(m.Open()); n >= MaxShardsPerStream {
+			return apiErr(store.ErrLimitExceeded, store.MsgOpenShardLimit, n)
+		}
+		_, _, err = m.Split(id, h)
 		return err
 	})
 	if err != nil {
@@ -83,17 +102,61 @@ func (s *Server) splitShard(body []byte) (any, error) {
 	return struct{}{}, nil
 }
 
+// openShard is shard id of m, open, with AWS's errors.
+func openShard(m *store.ShardMap, id, stream string) (*store.Shard, error) {
+	sh, err := m.Get(id)
+	if err != nil {
+		return nil, apiErr(store.ErrResourceNotFound, store.MsgShardNotFound, id, stream, store.AccountID)
+	}
+	if sh.Closed {
+		return nil, apiErr(store.ErrResourceInUse, store.MsgShardClosed, id, stream, store.AccountID)
+	}
+	return sh, nil
+}
+
 func (s *Server) mergeShards(body []byte) (any, error) {
 	var in struct {
 		streamRef
-		ShardToMerge         string
-		AdjacentShardToMerge string
+		ShardToMerge         *string
+		AdjacentShardToMerge *string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	err := s.reshard(in.name(), func(m *store.ShardMap) error {
-		_, err := m.Merge(in.ShardToMerge, in.AdjacentShardToMerge)
+	ref := presence(body)
+	var c checker
+	c.name("shardToMerge", in.ShardToMerge, true)
+	c.name("adjacentShardToMerge", in.AdjacentShardToMerge, true)
+	c.stream(ref)
+	if err := c.errStream(ref); err != nil {
+		return nil, err
+	}
+	name := in.name()
+	id, err := resolveShard(*in.ShardToMerge, name)
+	if err != nil {
+		return nil, err
+	}
+	adjacent, err := resolveShard(*in.AdjacentShardToMerge, name)
+	if err != nil {
+		return nil, err
+	}
+	err = s.reshard(name, func(m *store.ShardMap) error {
+		a, err := openShard(m, id, name)
+		if err != nil {
+			return err
+		}
+		b, err := openShard(m, adjacent, name)
+		if err != nil {
+			return err
+		}
+		lo, hi := a, b
+		if b.Range.Start.Cmp(a.Range.Start) < 0 {
+			lo, hi = b, a
+		}
+		if lo.Range.End == store.MaxHashKey || lo.Range.End.Add(1) != hi.Range.Start {
+			return apiErr(store.ErrInvalidArgument, store.MsgShardsNotAdjacent, id, adjacent, name, store.AccountID)
+		}
+		_, err = m.Merge(id, adjacent)
 		return err
 	})
 	if err != nil {

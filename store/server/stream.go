@@ -61,7 +61,7 @@ type stream struct {
 // Callers hold mu.
 func (st *stream) gone() error {
 	if st.deleted {
-		return apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", st.meta.Name)
+		return apiErr(store.ErrResourceNotFound, store.MsgStreamNotFound, st.meta.Name, store.AccountID)
 	}
 	if st.logs == nil {
 		return errors.New("store closed")
@@ -246,9 +246,6 @@ func (s *Server) locked(name string, write bool) (st *stream, unlock func(), err
 }
 
 func (s *Server) lookup(name string) (*stream, error) {
-	if err := store.ValidateStreamName(name); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -256,7 +253,7 @@ func (s *Server) lookup(name string) (*stream, error) {
 	}
 	st := s.streams[name]
 	if st == nil {
-		return nil, apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", name)
+		return nil, apiErr(store.ErrResourceNotFound, store.MsgStreamNotFound, name, store.AccountID)
 	}
 	return st, nil
 }
@@ -267,7 +264,7 @@ func (s *Server) arn(name string) string {
 	if region == "" {
 		region = "us-east-1"
 	}
-	return fmt.Sprintf("arn:aws:kinesis:%s:000000000000:stream/%s", region, name)
+	return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", region, store.AccountID, name)
 }
 
 // seqNum is the API sequence number of shard sh's log sequence number 0;
