@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/store"
 )
@@ -237,18 +238,17 @@ func (b *blob) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	if len(s)%4 != 0 {
-		return serialization(store.MsgBlobBase64Length, s, len(s))
+	if n := javaLen(s); n%4 != 0 {
+		return serialization(store.MsgBlobBase64Length, s, n)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for i, c := range s {
 		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '/' ||
 			c == '=' && (i+1 == len(s) || s[i+1] == '=')
 		if !ok {
-			if c == '=' {
-				c = s[i+1]
+			if c == '=' { // padding before the end: AWS names what follows it
+				c, _ = utf8.DecodeRuneInString(s[i+1:])
 			}
-			return serialization(store.MsgBlobBase64Char, s, rune(c))
+			return serialization(store.MsgBlobBase64Char, s, c)
 		}
 	}
 	out, err := base64.StdEncoding.Strict().DecodeString(s)
