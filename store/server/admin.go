@@ -38,7 +38,7 @@ func epochSeconds(ms int64) float64 { return float64(ms) / 1000 }
 func (s *Server) createStream(body []byte) (any, error) {
 	var in struct {
 		StreamName        string
-		ShardCount        *int
+		ShardCount        *integer
 		StreamModeDetails *struct{ StreamMode *string }
 	}
 	if err := decode(body, &in); err != nil {
@@ -60,7 +60,7 @@ func (s *Server) createStream(body []byte) (any, error) {
 	}
 	n := 4 // ON_DEMAND streams start with 4 shards, as Kinesis
 	if in.ShardCount != nil {
-		n = *in.ShardCount
+		n = int(*in.ShardCount)
 	}
 	if n > MaxShardsPerStream {
 		return nil, apiErr(store.ErrLimitExceeded, store.MsgShardLimit, MaxShardsPerStream)
@@ -217,7 +217,7 @@ var (
 func (s *Server) describeStream(body []byte) (any, error) {
 	var in struct {
 		streamRef
-		Limit                 *int
+		Limit                 *integer
 		ExclusiveStartShardId *string
 	}
 	if err := decode(body, &in); err != nil {
@@ -280,7 +280,7 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 
 func (s *Server) listStreams(body []byte) (any, error) {
 	var in struct {
-		Limit                    *int
+		Limit                    *integer
 		ExclusiveStartStreamName *string
 		NextToken                *string
 	}
@@ -342,7 +342,7 @@ func (s *Server) listShards(body []byte) (any, error) {
 		streamRef
 		NextToken             *string
 		ExclusiveStartShardId *string
-		MaxResults            *int
+		MaxResults            *integer
 		ShardFilter           *struct {
 			Type    *string
 			ShardId *string
@@ -410,7 +410,7 @@ func (s *Server) listShards(body []byte) (any, error) {
 func (s *Server) changeRetention(body []byte, increase bool) (any, error) {
 	var in struct {
 		streamRef
-		RetentionPeriodHours *int
+		RetentionPeriodHours *integer
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -422,7 +422,7 @@ func (s *Server) changeRetention(body []byte, increase bool) (any, error) {
 	if err := c.errStream(ref); err != nil {
 		return nil, err
 	}
-	h := *in.RetentionPeriodHours
+	h := int(*in.RetentionPeriodHours)
 	if h < MinRetentionHours {
 		return nil, apiErr(store.ErrInvalidArgument, store.MsgRetentionTooShort, h)
 	}

@@ -593,3 +593,17 @@ func TestSDKSeesAWSErrors(t *testing.T) {
 		t.Fatalf("unknown access key: %v", err)
 	}
 }
+
+// Integer fields are read as AWS reads them: fractions dropped, numbers
+// beyond 32 bits clamped, so the constraint messages show those values.
+func TestIntegerFieldsAsAWS(t *testing.T) {
+	c := conformanceServer(t)
+	runCases(t, c.url, "ListStreams", []opCase{
+		{"fraction", `{"Limit":1.9}`, okAnswer(func(out map[string]any) bool { return len(list(out["StreamNames"])) == 1 })},
+		{"below one after rounding down", `{"Limit":0.5}`, invalid(badValue("0", "limit", "Member must have value greater than or equal to 1"))},
+		{"beyond 32 bits", `{"Limit":1e12}`, invalid(badValue("2147483647", "limit", "Member must have value less than or equal to 10000"))},
+		{"far below", `{"Limit":-1e300}`, invalid(badValue("-2147483648", "limit", "Member must have value greater than or equal to 1"))},
+		{"list", `{"Limit":[1]}`, fails(serialize, "Start of list found where not expected")},
+		{"object", `{"Limit":{}}`, fails(serialize, "Start of structure or map found where not expected.")},
+	})
+}

@@ -458,7 +458,7 @@ func (s *Server) getRecords(c *call) (any, error) {
 	}
 	var in struct {
 		ShardIterator *string
-		Limit         *int
+		Limit         *integer
 		StreamARN     *string
 	}
 	if err := decode(c.body, &in); err != nil {
@@ -471,10 +471,7 @@ func (s *Server) getRecords(c *call) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	limit := store.MaxGetRecordsLimit
-	if in.Limit != nil {
-		limit = *in.Limit
-	}
+	limit := orDefault(in.Limit, store.MaxGetRecordsLimit)
 	pos, err := s.codec.Decode(*in.ShardIterator)
 	switch {
 	case errors.Is(err, iterator.ErrExpired):

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -124,16 +125,16 @@ func (c *checker) name(field string, v *string, required bool) {
 }
 
 // num checks an integer field between lo and hi.
-func (c *checker) num(field string, v *int, required bool, lo, hi int) {
+func (c *checker) num(field string, v *integer, required bool, lo, hi int) {
 	switch {
 	case v == nil:
 		if required {
 			c.null(field)
 		}
-	case *v < lo:
-		c.fail(strconv.Itoa(*v), true, field, fmt.Sprintf(store.MsgMinValue, lo))
-	case *v > hi:
-		c.fail(strconv.Itoa(*v), true, field, fmt.Sprintf(store.MsgMaxValue, hi))
+	case int(*v) < lo:
+		c.fail(strconv.Itoa(int(*v)), true, field, fmt.Sprintf(store.MsgMinValue, lo))
+	case int(*v) > hi:
+		c.fail(strconv.Itoa(int(*v)), true, field, fmt.Sprintf(store.MsgMaxValue, hi))
 	}
 }
 
@@ -212,7 +213,7 @@ type refPresence struct {
 // know presence from their parse instead.
 func presence(body []byte) refPresence {
 	var r refPresence
-	_ = json.Unmarshal(body, &r) // body decoded once already
+	_ = decode(body, &r) // body decoded once already
 	return r
 }
 
@@ -393,9 +394,34 @@ func startShard(id *string) string {
 }
 
 // orDefault is *v, or def when v is absent.
-func orDefault(v *int, def int) int {
+func orDefault(v *integer, def int) int {
 	if v == nil {
 		return def
 	}
-	return *v
+	return int(*v)
+}
+
+// integer is a JSON Integer field as AWS reads it: a fraction is dropped
+// (rounding down), and numbers beyond a 32-bit integer are its bounds.
+type integer int32
+
+func (n *integer) UnmarshalJSON(data []byte) error {
+	switch data[0] {
+	case 'n':
+		return nil
+	case '"':
+		return serialization(store.MsgTypeIntegerFromString)
+	case 't', 'f':
+		return serialization(store.MsgTypeIntegerFromBool)
+	case '[':
+		return serialization(store.MsgTypeList)
+	case '{':
+		return serialization(store.MsgTypeStructure)
+	}
+	f, err := strconv.ParseFloat(string(data), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf, clamped below
+		return apiErr(errSerialization, "")
+	}
+	*n = integer(max(min(math.Floor(f), math.MaxInt32), math.MinInt32))
+	return nil
 }

@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strings"
 )
 
@@ -42,6 +43,9 @@ func parseAuthorization(h string) (authorization, error) {
 	var haveCred, haveSigned, haveSig bool
 	for _, part := range strings.Split(rest, ",") {
 		part = strings.Trim(part, " ")
+		if part == "" && strings.Trim(rest, " ") == "" {
+			break // no parameters: AWS names each missing one below
+		}
 		name, value, ok := strings.Cut(part, "=")
 		if !ok || value == "" {
 			return a, incomplete("Authorization header parameter '%s' is not of the form Name=Value.", clip(part))
@@ -80,13 +84,18 @@ func parseAuthorization(h string) (authorization, error) {
 			return a, incomplete("Authorization header has an unknown parameter '%s'.", clip(name))
 		}
 	}
-	switch {
-	case !haveCred:
-		return a, incomplete("Authorization header requires 'Credential' parameter.")
-	case !haveSigned:
-		return a, incomplete("Authorization header requires 'SignedHeaders' parameter.")
-	case !haveSig:
-		return a, incomplete("Authorization header requires 'Signature' parameter.")
+	// As AWS: every missing parameter, in its order, then the header.
+	var missing strings.Builder
+	for _, p := range []struct {
+		have bool
+		name string
+	}{{haveCred, "Credential"}, {haveSig, "Signature"}, {haveSigned, "SignedHeaders"}} {
+		if !p.have {
+			fmt.Fprintf(&missing, msgRequiresParameter, p.name)
+		}
+	}
+	if missing.Len() > 0 {
+		return a, incomplete("%sAuthorization=%s", missing.String(), clip(h))
 	}
 	return a, nil
 }

@@ -49,6 +49,11 @@ var (
 	ErrIncompleteSignature = &Error{CodeIncompleteSignature, 400, "The request signature does not conform to AWS standards."}
 )
 
+// msgRequiresParameter is AWS's text for one parameter missing from the
+// Authorization header (the parameter's name); AWS joins one per missing
+// parameter and ends with "Authorization=<the header>".
+const msgRequiresParameter = "Authorization header requires '%s' parameter. "
+
 func invalidSignature(format string, args ...any) *Error {
 	return &Error{CodeInvalidSignature, 400, fmt.Sprintf(format, args...)}
 }

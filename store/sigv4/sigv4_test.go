@@ -470,3 +470,20 @@ func TestCheckHeadersRefusesBeforeTheBody(t *testing.T) {
 	bare, _ := http.NewRequest("POST", "http://localhost:4567/", bytes.NewReader(body))
 	wantCode(t, headersErr(v, bare), CodeMissingAuthenticationToken, 400)
 }
+
+// An Authorization header without its parameters is refused with AWS's
+// message: every missing parameter in AWS's order, then the header.
+func TestMissingAuthorizationParametersAsAWS(t *testing.T) {
+	for h, want := range map[string]string{
+		"AWS4-HMAC-SHA256": "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. " +
+			"Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256",
+		"AWS4-HMAC-SHA256 Signature=" + strings.Repeat("0", 64): "Authorization header requires 'Credential' parameter. " +
+			"Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 Signature=" + strings.Repeat("0", 64),
+	} {
+		_, err := parseAuthorization(h)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeIncompleteSignature || e.Status != 400 || e.Message != want {
+			t.Errorf("%q: got %v, want IncompleteSignatureException (400) %q", h, err, want)
+		}
+	}
+}
