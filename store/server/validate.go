@@ -222,18 +222,11 @@ func presence(body []byte) refPresence {
 type blob []byte
 
 func (b *blob) UnmarshalJSON(data []byte) error {
-	switch data[0] {
-	case 'n':
+	if data[0] == 'n' {
 		return nil
-	case 't', 'f':
-		return serialization(store.MsgTypeBlobFromBool)
-	case '[':
-		return serialization(store.MsgTypeList)
-	case '{':
-		return serialization(store.MsgTypeStructure)
-	case '"':
-	default:
-		return serialization(store.MsgTypeBlobFromNumber)
+	}
+	if err := wrongKind(data, "", store.MsgTypeBlobFromBool, store.MsgTypeBlobFromNumber); err != nil {
+		return err
 	}
 	var s string
 	if err := json.Unmarshal(data, &s); err != nil {
@@ -258,6 +251,30 @@ func (b *blob) UnmarshalJSON(data []byte) error {
 	}
 	*b = out
 	return nil
+}
+
+// wrongKind is AWS's SerializationException for the JSON value data (not
+// null) where a value of another kind belongs, or nil for the kind that
+// belongs: fromString, fromBool and fromNumber are AWS's texts for the
+// scalar kinds, "" for the one wanted.
+func wrongKind(data []byte, fromString, fromBool, fromNumber string) error {
+	var msg string
+	switch data[0] {
+	case '"':
+		msg = fromString
+	case 't', 'f':
+		msg = fromBool
+	case '[':
+		msg = store.MsgTypeList
+	case '{':
+		msg = store.MsgTypeStructure
+	default:
+		msg = fromNumber
+	}
+	if msg == "" {
+		return nil
+	}
+	return serialization("%s", msg)
 }
 
 // serialization is AWS's SerializationException for a value of the wrong
@@ -406,17 +423,11 @@ func orDefault(v *integer, def int) int {
 type integer int32
 
 func (n *integer) UnmarshalJSON(data []byte) error {
-	switch data[0] {
-	case 'n':
+	if data[0] == 'n' {
 		return nil
-	case '"':
-		return serialization(store.MsgTypeIntegerFromString)
-	case 't', 'f':
-		return serialization(store.MsgTypeIntegerFromBool)
-	case '[':
-		return serialization(store.MsgTypeList)
-	case '{':
-		return serialization(store.MsgTypeStructure)
+	}
+	if err := wrongKind(data, store.MsgTypeIntegerFromString, store.MsgTypeIntegerFromBool, ""); err != nil {
+		return err
 	}
 	f, err := strconv.ParseFloat(string(data), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf, clamped below
