@@ -71,3 +71,27 @@ func FuzzBlobBase64(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPutRecordsValidation measures AWS's checks of a full
+// PutRecords request after its fast parse: 500 records.
+func BenchmarkPutRecordsValidation(b *testing.B) {
+	var recs []string
+	for i := range store.MaxPutRecords {
+		recs = append(recs, `{"PartitionKey":"user-`+strconv.Itoa(i)+`","Data":"eyJ1c2VyX2lkIjoxfQ=="}`)
+	}
+	body := []byte(`{"StreamName":"clicks","Records":[` + strings.Join(recs, ",") + `]}`)
+	in, ok := parsePutRecords(body, make([]byte, 0, putDataCap(len(body))))
+	if !ok {
+		b.Fatal("not parsed")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var c checker
+		c.records(len(in.Records), true, func(i int) putEntryJSON { return fastEntry(&in.Records[i]) })
+		ref := fastRef(&in.streamRef)
+		c.stream(ref)
+		if err := c.errStream(ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
