@@ -112,6 +112,17 @@ const (
 	MsgInternalFailure = "Internal service failure."
 )
 
+// Storage failures (Sluice's own: 503 ServiceUnavailable, 500
+// InternalFailure; see the server's failure).
+const (
+	MsgShardUnavailable = "Shard %s cannot store records now (%s); retry later." // shard, cause
+	MsgShardReadOnly    = "Shard %s is read-only: its log on disk is damaged."   // shard
+	MsgDamagedRecord    = "Shard %s has a damaged record on disk."               // shard
+	// MsgLostRecord and MsgLostRecords: records lost to damage; sequence number(s), shard.
+	MsgLostRecord  = "Record %s of shard %s is lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them)."
+	MsgLostRecords = "Records %s to %s of shard %s are lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them)."
+)
+
 // Shard iterators.
 const (
 	// MsgIteratorSequence (InvalidArgumentException): the type, "also a" or "no".

@@ -78,31 +78,31 @@ func (s *Server) failure(err error) (status int, code, msg string) {
 			cause = errno.Error()
 		}
 		return http.StatusServiceUnavailable, "ServiceUnavailable",
-			fmt.Sprintf("Shard %s cannot store records now (%s); retry later.", shard, cause)
+			fmt.Sprintf(store.MsgShardUnavailable, shard, cause)
 	case errors.Is(err, slog.ErrReadOnly):
 		return http.StatusInternalServerError, "InternalFailure",
-			fmt.Sprintf("Shard %s is read-only: its log on disk is damaged.", shard)
+			fmt.Sprintf(store.MsgShardReadOnly, shard)
 	case errors.As(err, &ce) && ce.Next > ce.Seq:
 		return http.StatusInternalServerError, "InternalFailure",
-			lostRecords(se, ce.Seq, ce.Next-1, shard) + " lost to damage on disk; readers stop there (the store can be started with --on-corruption skip to read past them)."
+			lostRecords(se, ce.Seq, ce.Next-1, shard)
 	case errors.As(err, &ce):
 		s.logf("shard %s: %v", shard, err)
 		return http.StatusInternalServerError, "InternalFailure",
-			fmt.Sprintf("Shard %s has a damaged record on disk.", shard)
+			fmt.Sprintf(store.MsgDamagedRecord, shard)
 	}
 	if se != nil {
 		s.logf("shard %s: %v", shard, err)
 	} else {
 		s.logf("%v", err)
 	}
-	return http.StatusInternalServerError, "InternalFailure", "Internal service failure."
+	return http.StatusInternalServerError, "InternalFailure", store.MsgInternalFailure
 }
 
 // lostRecords names the records first to last of shard, as clients know
 // their sequence numbers.
 func lostRecords(se *shardErr, first, last uint64, shard string) string {
 	if first == last {
-		return fmt.Sprintf("Record %s of shard %s is", se.seqText(first), shard)
+		return fmt.Sprintf(store.MsgLostRecord, se.seqText(first), shard)
 	}
-	return fmt.Sprintf("Records %s to %s of shard %s are", se.seqText(first), se.seqText(last), shard)
+	return fmt.Sprintf(store.MsgLostRecords, se.seqText(first), se.seqText(last), shard)
 }
