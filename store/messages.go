@@ -15,6 +15,9 @@ package store
 // The account of every resource is AccountID.
 const AccountID = "000000000000"
 
+// JavaDateLayout is how AWS's messages show a time (Java's Date.toString).
+const JavaDateLayout = "Mon Jan 02 15:04:05 MST 2006"
+
 // Validation: the parts of AWS's "N validation errors detected: …"
 // messages (ValidationException). Each failed constraint is one
 // MsgValueAt with the value quoted ('v') or null, joined with "; ".
@@ -137,6 +140,8 @@ const (
 	// MsgFutureTimestamp (InvalidArgumentException): the timestamp and now, in milliseconds.
 	MsgFutureTimestamp = "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %s, currentTimestampInMillis: %d"
 	MsgBadIterator     = "Invalid ShardIterator."
+	// MsgIteratorExpired (ExpiredIteratorException): issued and now (JavaDateLayout), the time to live in milliseconds.
+	MsgIteratorExpired = "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds."
 )
 
 // Paging and retention (InvalidArgumentException).

@@ -32,6 +32,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/store"
 )
 
 // DefaultTTL is how long an iterator is valid after it is issued, as Kinesis.
@@ -73,9 +75,7 @@ type ExpiredError struct {
 }
 
 func (e *ExpiredError) Error() string {
-	const layout = "Mon Jan 02 15:04:05 MST 2006"
-	return fmt.Sprintf("Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
-		e.Issued.UTC().Format(layout), e.Now.UTC().Format(layout), e.TTL.Milliseconds())
+	return fmt.Sprintf(store.MsgIteratorExpired, e.Issued.UTC().Format(store.JavaDateLayout), e.Now.UTC().Format(store.JavaDateLayout), e.TTL.Milliseconds())
 }
 
 // Is makes errors.Is(err, ErrExpired) hold.

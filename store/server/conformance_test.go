@@ -607,3 +607,16 @@ func TestIntegerFieldsAsAWS(t *testing.T) {
 		{"object", `{"Limit":{}}`, fails(serialize, "Start of structure or map found where not expected.")},
 	})
 }
+
+func TestGetRecordsExpiredIteratorAsAWS(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	_, c := startServer(t, t.TempDir(), Options{Now: func() time.Time { return clock() }})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	it := c.iterator("s", "shardId-000000000000", "LATEST", nil)
+	clock = func() time.Time { return now.Add(5*time.Minute + time.Second) }
+	runCases(t, c.url, "GetRecords", []opCase{
+		{"expired", `{"ShardIterator":"` + it + `"}`, fails("ExpiredIteratorException", "Iterator expired. The iterator was created at time Sun Dec 06 10:00:00 UTC 2026 "+
+			"while right now it is Sun Dec 06 10:05:01 UTC 2026 which is further in the future than the tolerated delay of 300000 milliseconds.")},
+	})
+}
