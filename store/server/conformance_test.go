@@ -91,6 +91,8 @@ func TestRequestLevelAnswersAsAWS(t *testing.T) {
 		{"unknown content type, no operation", rawRequest{target: "Kinesis_20131202", contentType: "text/plain", body: "{}"}, 403, "", accessDenied},
 		{"unknown content type", rawRequest{target: list, contentType: "application/x-amz-json-1.0", body: "{}"}, 404, "", "<UnknownOperationException/>\n"},
 		{"no target", rawRequest{contentType: amzJSON, body: "{}"}, 400, amzJSON, jsonAnswer("UnknownOperationException", "", "")},
+		{"empty body, unknown content type", rawRequest{target: list, contentType: "text/plain"}, 400, amzJSON, jsonAnswer("SerializationException", "", "")},
+		{"empty body, unknown operation", rawRequest{target: "Kinesis_20131202.Whatever", contentType: amzJSON}, 400, amzJSON, jsonAnswer("UnknownOperationException", "", "")},
 		{"unknown operation", rawRequest{target: "Kinesis_20131202.Whatever", contentType: amzJSON, body: "{}"}, 400, amzJSON, jsonAnswer("UnknownOperationException", "", "")},
 		{"unknown service", rawRequest{target: "whatever.ListStreams", contentType: amzJSON, body: "{}"}, 400, amzJSON, jsonAnswer("UnknownOperationException", "", "")},
 		{"empty body", rawRequest{target: list, contentType: amzJSON}, 400, amzJSON, jsonAnswer("SerializationException", "", "")},

@@ -18,12 +18,13 @@ var contentTypes = map[string]bool{
 }
 
 // refuseRequest answers, as AWS does and from the headers alone, a request
-// that names no operation the store serves: a method other than POST or a
-// path other than / (403 AccessDeniedException, in XML), a content type
-// AWS does not take (403 AccessDeniedException without an operation name,
-// else 404 UnknownOperationException, in XML), an unknown X-Amz-Target
-// (400 UnknownOperationException) and, for a known one, an empty body (400
-// SerializationException). It returns the operation's handler, or nil when
+// that names no operation the store serves, in AWS's order: a method other
+// than POST or a path other than / (403 AccessDeniedException, in XML), an
+// empty body (400 SerializationException for a known X-Amz-Target, else
+// UnknownOperationException), a content type AWS does not take (403
+// AccessDeniedException without an operation name, else 404
+// UnknownOperationException, in XML) and an unknown X-Amz-Target (400
+// UnknownOperationException). It returns the operation's handler, or nil when
 // it answered. A request without a Content-Type is taken as JSON.
 func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
@@ -33,6 +34,16 @@ func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
 	}
 	target := r.Header.Get("X-Amz-Target")
 	service, op, _ := strings.Cut(target, ".")
+	h := operations[op]
+	known := service+"." == targetPrefix && h != nil
+	if r.ContentLength == 0 { // whatever the content type, as AWS
+		if known {
+			writeError(w, http.StatusBadRequest, errSerialization, "")
+		} else {
+			writeError(w, http.StatusBadRequest, "UnknownOperationException", "")
+		}
+		return nil
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !contentTypes[mt] {
@@ -45,14 +56,9 @@ func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
 			return nil
 		}
 	}
-	h := operations[op]
-	if service+"." != targetPrefix || h == nil {
+	if !known {
 		unread(w, r)
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", "")
-		return nil
-	}
-	if r.ContentLength == 0 {
-		writeError(w, http.StatusBadRequest, errSerialization, "")
 		return nil
 	}
 	return h
