@@ -68,7 +68,9 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, inShard(sh.ID, err)
 	}
 	b := getBuf(128)
-	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
+	b = append(b, `{"EncryptionType":"`...)
+	b = append(b, st.encryptionType()...)
+	b = append(b, `","SequenceNumber":"`...)
 	b = num.AppendTo(b)
 	b = append(b, `","ShardId":`...)
 	b = appendJSONString(b, sh.ID)
@@ -125,7 +127,9 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		}
 	}
 	b := getBuf(64 + 64*len(results))
-	b = append(b, `{"EncryptionType":"NONE","FailedRecordCount":`...)
+	b = append(b, `{"EncryptionType":"`...)
+	b = append(b, st.encryptionType()...)
+	b = append(b, `","FailedRecordCount":`...)
 	b = strconv.AppendInt(b, int64(failed), 10)
 	b = append(b, `,"Records":[`...)
 	for i, r := range results {
@@ -468,7 +472,9 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 		b = appendJSONBytes(b, r.Data)
 		b = append(b, `,"PartitionKey":`...)
 		b = appendJSONString(b, r.Header)
-		b = append(b, `,"EncryptionType":"NONE"}`...)
+		b = append(b, `,"EncryptionType":"`...)
+		b = append(b, recordEncryption(r)...)
+		b = append(b, `"}`...)
 	}
 	return jsonBody(append(b, "]}\n"...)), nil, nil
 }

@@ -112,6 +112,9 @@ type Options struct {
 	// Limits bound connections, request bytes, time and shards; zero
 	// fields take DefaultLimits.
 	Limits Limits
+	// Keyring is the file of the keys streams are encrypted with at rest
+	// (see StartStreamEncryption); "" means KeyringFile in the store folder.
+	Keyring string
 	// Logf receives the store's reports (damage found at start, torn
 	// tails cut, refused writes, and rate-limited warnings of refused
 	// connections and requests), one line per call; nil writes them to
@@ -122,10 +125,11 @@ type Options struct {
 // Server is the Kinesis API over the streams in one folder. It is an
 // http.Handler and is safe for concurrent use.
 type Server struct {
-	dir    string
-	opts   Options
-	verify *sigv4.Verifier
-	codec  *iterator.Codec
+	dir     string
+	opts    Options
+	verify  *sigv4.Verifier
+	codec   *iterator.Codec
+	keyring *keyring
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -178,6 +182,9 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
 		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
+	if s.keyring, err = openKeyring(keyringPath(dir, opts.Keyring)); err != nil {
+		return nil, err
+	}
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
@@ -348,6 +355,8 @@ var operations = map[string]handler{
 	"AddTagsToStream":               bodyOnly((*Server).addTags),
 	"ListTagsForStream":             bodyOnly((*Server).listTags),
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
+	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
+	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is

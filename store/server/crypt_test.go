@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// sdkServer starts a server over dir and an SDK client for it; stop
+// closes both.
+func sdkServer(t *testing.T, dir string, opts Options) (kc *kinesis.Client, stop func()) {
+	t.Helper()
+	s, err := New(dir, opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ts := httptest.NewServer(s)
+	return sdkClient(ts.URL, "AKID", "secret"), func() {
+		ts.Close()
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+}
+
+// shardFilesContain reports whether any segment file under dir holds needle.
+func shardFilesContain(t *testing.T, dir string, needle []byte) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".seg") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		found = found || bytes.Contains(b, needle)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// readStream reads every record of every shard of a stream from the
+// trim horizon.
+func readStream(t *testing.T, kc *kinesis.Client, name string) map[string]types.Record {
+	t.Helper()
+	ctx := context.Background()
+	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]types.Record{}
+	for _, sh := range shards.Shards {
+		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: sh.ShardId,
+			ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			gr, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range gr.Records {
+				out[string(r.Data)] = r
+			}
+			if len(gr.Records) == 0 {
+				break
+			}
+			iter = gr.NextShardIterator
+		}
+	}
+	return out
+}
+
+func putSome(t *testing.T, kc *kinesis.Client, name, prefix string, n int, want types.EncryptionType) {
+	t.Helper()
+	ctx := context.Background()
+	var entries []types.PutRecordsRequestEntry
+	for i := range n {
+		entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprint("pk", i)), Data: fmt.Appendf(nil, "%s-%03d", prefix, i)})
+	}
+	out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
+	if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 || out.EncryptionType != want {
+		t.Fatalf("PutRecords: %+v, %v; want EncryptionType %s", out, err, want)
+	}
+	pr, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("one"), Data: []byte(prefix + "-one")})
+	if err != nil || pr.EncryptionType != want {
+		t.Fatalf("PutRecord: %+v, %v; want EncryptionType %s", pr, err, want)
+	}
+}
+
+// TestStartStopStreamEncryption goes start → write → stop → write with the
+// SDK, and checks that every record reads back byte-exact with the
+// EncryptionType it was written with, before and after a restart, and that
+// the records written encrypted are not in the shard files.
+func TestStartStopStreamEncryption(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	kc, stop := sdkServer(t, dir, Options{})
+	name := aws.String("enc")
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: name, ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	putSome(t, kc, "enc", "plainA", 10, types.EncryptionTypeNone)
+	if _, err := kc.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: name,
+		EncryptionType: types.EncryptionTypeKms, KeyId: aws.String(DefaultKMSAlias)}); err != nil {
+		t.Fatalf("StartStreamEncryption: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, KeyringFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("keyring file: %v, %v; want mode 0600", fi, err)
+	}
+	desc, err := kc.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: name})
+	if err != nil || desc.StreamDescription.EncryptionType != types.EncryptionTypeKms || aws.ToString(desc.StreamDescription.KeyId) != DefaultKMSAlias {
+		t.Fatalf("DescribeStream: %+v, %v", desc.StreamDescription, err)
+	}
+	putSome(t, kc, "enc", "SECRET", 10, types.EncryptionTypeKms)
+	// Stop names the key by its ARN, as read from the keyring.
+	var ring keyringFile
+	b, _ := os.ReadFile(filepath.Join(dir, KeyringFile))
+	if err := json.Unmarshal(b, &ring); err != nil || len(ring.Keys) != 1 || ring.Keys[0].Aliases[0] != DefaultKMSAlias {
+		t.Fatalf("keyring %s: %v", b, err)
+	}
+	keyARN := "arn:aws:kms:us-east-1:000000000000:key/" + ring.Keys[0].ID
+	if _, err := kc.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamName: name,
+		EncryptionType: types.EncryptionTypeKms, KeyId: aws.String(keyARN)}); err != nil {
+		t.Fatalf("StopStreamEncryption: %v", err)
+	}
+	sum, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: name})
+	if err != nil || sum.StreamDescriptionSummary.EncryptionType != types.EncryptionTypeNone || sum.StreamDescriptionSummary.KeyId != nil {
+		t.Fatalf("DescribeStreamSummary after stop: %+v, %v", sum.StreamDescriptionSummary, err)
+	}
+	putSome(t, kc, "enc", "plainB", 10, types.EncryptionTypeNone)
+
+	check := func(kc *kinesis.Client) {
+		t.Helper()
+		recs := readStream(t, kc, "enc")
+		if len(recs) != 33 {
+			t.Fatalf("read %d records, want 33", len(recs))
+		}
+		for data, r := range recs {
+			want := types.EncryptionTypeNone
+			if strings.HasPrefix(data, "SECRET") {
+				want = types.EncryptionTypeKms
+			}
+			if r.EncryptionType != want {
+				t.Fatalf("record %q: EncryptionType %q, want %q", data, r.EncryptionType, want)
+			}
+		}
+	}
+	check(kc)
+	stop()
+	if shardFilesContain(t, dir, []byte("SECRET")) {
+		t.Fatal("a record written encrypted is in plaintext in a shard file")
+	}
+	if !shardFilesContain(t, dir, []byte("plainB-003")) {
+		t.Fatal("records written after StopStreamEncryption are not plaintext (the check above proves nothing)")
+	}
+	kc, stop = sdkServer(t, dir, Options{})
+	defer stop()
+	check(kc)
+}
+
+// TestEncryptedStreamStaysEncryptedAfterRestart writes with encryption on
+// across a restart and a split: stream.json keeps the key, and the logs of
+// new shards get it too.
+func TestEncryptedStreamStaysEncryptedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, c := startServer(t, dir, Options{})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	c.do("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})
+	c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET-before-restart")})
+	s.Close()
+	_, c = startServer(t, dir, Options{})
+	if out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET-after-restart")}); out["EncryptionType"] != "KMS" {
+		t.Fatalf("PutRecord after restart: %v", out)
+	}
+	c.do("SplitShard", obj{"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "170141183460469231731687303715884105728"})
+	for i := range 4 {
+		c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": fmt.Sprint("k", i), "Data": b64(fmt.Sprint("SECRET-child-", i))})
+	}
+	kc := sdkClient(c.url, "AKID", "secret")
+	recs := readStream(t, kc, "s")
+	if len(recs) != 6 {
+		t.Fatalf("read %d records, want 6", len(recs))
+	}
+	for data, r := range recs {
+		if r.EncryptionType != types.EncryptionTypeKms {
+			t.Fatalf("record %q: EncryptionType %q", data, r.EncryptionType)
+		}
+	}
+	if shardFilesContain(t, dir, []byte("SECRET")) {
+		t.Fatal("plaintext of an encrypted record in a shard file")
+	}
+}
+
+func writeKeyring(t *testing.T, path string, keys ...ringKey) {
+	t.Helper()
+	b, err := json.Marshal(keyringFile{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func material(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+
+const (
+	testKeyID     = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	disabledKeyID = "0987dcba-09fe-87dc-65ba-ab0987654321"
+)
+
+// TestEncryptionKeyIdForms names keys in each of KMS's forms and checks
+// the errors for keys that are not there or disabled, with their types,
+// statuses and messages.
+func TestEncryptionKeyIdForms(t *testing.T) {
+	dir := t.TempDir()
+	ring := filepath.Join(t.TempDir(), "ring.json")
+	writeKeyring(t, ring, ringKey{ID: testKeyID, Aliases: []string{"alias/mine"}, Material: material(1)},
+		ringKey{ID: disabledKeyID, Aliases: []string{"alias/off"}, Material: material(2), Disabled: true})
+	_, c := startServer(t, dir, Options{Keyring: ring, Region: "eu-west-1"})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	for _, id := range []string{testKeyID, "arn:aws:kms:eu-west-1:000000000000:key/" + testKeyID, "alias/mine",
+		"arn:aws:kms:eu-west-1:000000000000:alias/mine"} {
+		c.do("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": id})
+		d := c.do("DescribeStreamSummary", obj{"StreamName": "s"})["StreamDescriptionSummary"]
+		if field(d, "EncryptionType") != "KMS" || field(d, "KeyId") != id {
+			t.Fatalf("after StartStreamEncryption with %s: %v", id, d)
+		}
+		c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET-" + id)})
+	}
+	f := func(op string, in obj, code, msg string) {
+		t.Helper()
+		status, out := c.raw(op, in)
+		if status != 400 || out["__type"] != code || out["message"] != msg {
+			t.Fatalf("%s %v: %d %v; want 400 %s %q", op, in, status, out, code, msg)
+		}
+	}
+	start := func(keyID any) obj {
+		return obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": keyID}
+	}
+	f("StartStreamEncryption", start("alias/nope"), "KMSNotFoundException", "Alias arn:aws:kms:eu-west-1:000000000000:alias/nope is not found.")
+	f("StartStreamEncryption", start("11111111-2222-3333-4444-555555555555"), "KMSNotFoundException",
+		"Key 'arn:aws:kms:eu-west-1:000000000000:key/11111111-2222-3333-4444-555555555555' does not exist")
+	f("StartStreamEncryption", start("not-a-key"), "KMSNotFoundException", "Invalid keyId not-a-key")
+	f("StartStreamEncryption", start("arn:aws:kms:us-east-1:000000000000:key/"+testKeyID), "KMSNotFoundException",
+		"Invalid arn arn:aws:kms:us-east-1:000000000000:key/"+testKeyID)
+	f("StartStreamEncryption", start("alias/off"), "KMSDisabledException", "arn:aws:kms:eu-west-1:000000000000:key/"+disabledKeyID+" is disabled.")
+	f("StartStreamEncryption", start(disabledKeyID), "KMSDisabledException", "arn:aws:kms:eu-west-1:000000000000:key/"+disabledKeyID+" is disabled.")
+	f("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "NONE", "KeyId": testKeyID}, "InvalidArgumentException",
+		"Encryption type NONE is not supported. Use KMS.")
+	f("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "AES", "KeyId": testKeyID}, "ValidationException",
+		"1 validation error detected: Value 'AES' at 'encryptionType' failed to satisfy constraint: Member must satisfy enum value set: [KMS, NONE]")
+	f("StartStreamEncryption", obj{"StreamName": "s", "KeyId": testKeyID}, "ValidationException",
+		"1 validation error detected: Value null at 'encryptionType' failed to satisfy constraint: Member must not be null")
+	f("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS"}, "ValidationException",
+		"1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
+	f("StartStreamEncryption", obj{"StreamName": "nope", "EncryptionType": "KMS", "KeyId": testKeyID}, "ResourceNotFoundException",
+		"Stream nope under account 000000000000 not found.")
+	f("StopStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/off"}, "InvalidArgumentException",
+		"Key alias/off is not the key stream s is encrypted with.")
+	// The failures changed nothing.
+	d := c.do("DescribeStream", obj{"StreamName": "s"})["StreamDescription"]
+	if field(d, "EncryptionType") != "KMS" || field(d, "KeyId") != "arn:aws:kms:eu-west-1:000000000000:alias/mine" {
+		t.Fatalf("DescribeStream: %v", d)
+	}
+	c.do("StopStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/mine"})
+	if shardFilesContain(t, dir, []byte("SECRET")) {
+		t.Fatal("plaintext of an encrypted record in a shard file")
+	}
+	// The keyring was not touched: no AWS-managed key was made.
+	var got keyringFile
+	b, _ := os.ReadFile(ring)
+	if json.Unmarshal(b, &got); len(got.Keys) != 2 {
+		t.Fatalf("keyring now holds %d keys", len(got.Keys))
+	}
+}
+
+// TestMissingKeyStopsTheStore checks that a store whose encrypted stream's
+// key is gone from the keyring does not start, and says which stream,
+// shard and key.
+func TestMissingKeyStopsTheStore(t *testing.T) {
+	dir := t.TempDir()
+	ring := filepath.Join(t.TempDir(), "ring.json")
+	writeKeyring(t, ring, ringKey{ID: testKeyID, Material: material(1)})
+	s, c := startServer(t, dir, Options{Keyring: ring})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	c.do("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": testKeyID})
+	c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET")})
+	s.Close()
+	writeKeyring(t, ring)
+	s2, err := New(dir, Options{Keyring: ring})
+	if err == nil {
+		s2.Close()
+		t.Fatal("New started without the key of an encrypted stream")
+	}
+	for _, want := range []string{"stream s", "shardId-000000000000", testKeyID} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("New error %q does not name %q", err, want)
+		}
+	}
+}
