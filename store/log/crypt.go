@@ -140,7 +140,7 @@ func (l *Log) Encryption() string {
 	return ""
 }
 
-// keyOf returns the key id of a segment's cipher, "" for plaintext.
+// id returns the key id of a segment's cipher, "" for plaintext.
 func (c *segCipher) id() string {
 	if c == nil {
 		return ""
