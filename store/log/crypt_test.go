@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -440,4 +441,76 @@ func FuzzRecoverEncryptedSegment(f *testing.F) {
 			seq = next
 		}
 	})
+}
+
+// TestSetEncryptionUnderConcurrentAppends changes the key while several
+// goroutines append: every record reads back intact, and one appended
+// after SetEncryption returned carries that key.
+func TestSetEncryptionUnderConcurrentAppends(t *testing.T) {
+	dir := t.TempDir()
+	keys := newTestKeys(keyA, keyB)
+	l := mustOpen(t, dir, Options{Keys: keys.get, SegmentBytes: 8 << 10, Fsync: FsyncNever})
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	want := map[string]bool{} // every payload appended
+	add := func(p []byte) ([][]byte, [][]byte) {
+		mu.Lock()
+		want[string(p)] = true
+		mu.Unlock()
+		return [][]byte{p}, [][]byte{[]byte("SECRET-pk")}
+	}
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := l.Append(add(fmt.Appendf(nil, "SECRET-%d-%d", g, i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	order := []string{keyA, "", keyB, keyA, keyB, ""}
+	for i := range 60 {
+		id := order[i%len(order)]
+		if err := l.SetEncryption(id, keys[id]); err != nil {
+			t.Fatal(err)
+		}
+		first, err := l.Append(add(fmt.Appendf(nil, "SECRET-main-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, _, err := l.Read(first, 1, 1<<20)
+		if err != nil || len(recs) != 1 || recs[0].KeyID != id {
+			t.Fatalf("record appended after SetEncryption(%q): %+v, %v", id, recs, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	l.Close()
+	l = mustOpen(t, dir, Options{Keys: keys.get})
+	defer l.Close()
+	seen := 0
+	for seq := l.FirstSeq(); seq < l.NextSeq(); {
+		recs, next, err := l.Read(seq, 1000, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if !want[string(r.Data)] || string(r.Header) != "SECRET-pk" {
+				t.Fatalf("seq %d: %q %q was not appended", r.Seq, r.Data, r.Header)
+			}
+			delete(want, string(r.Data))
+			seen++
+		}
+		seq = next
+	}
+	if len(want) != 0 || seen < 60 {
+		t.Fatalf("%d records read, %d appended records missing", seen, len(want))
+	}
 }
