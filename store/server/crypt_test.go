@@ -316,3 +316,33 @@ func TestMissingKeyStopsTheStore(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyringReadableByOthersIsReported checks the warning about a keyring
+// file that others than its owner may read, and that a malformed keyring
+// stops the store with an error naming the file.
+func TestKeyringReadableByOthersIsReported(t *testing.T) {
+	ring := filepath.Join(t.TempDir(), "ring.json")
+	writeKeyring(t, ring, ringKey{ID: testKeyID, Material: material(1)})
+	if err := os.Chmod(ring, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	s, err := New(t.TempDir(), Options{Keyring: ring, Logf: func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(lines) != 1 || !strings.Contains(lines[0], ring) || !strings.Contains(lines[0], "chmod 600") {
+		t.Fatalf("log lines %q", lines)
+	}
+	for _, bad := range []ringKey{{ID: "k1", Material: material(1)}, {ID: testKeyID, Material: "c2hvcnQ="},
+		{ID: testKeyID, Material: material(1), Aliases: []string{"mine"}}} {
+		writeKeyring(t, ring, bad)
+		if s, err := New(t.TempDir(), Options{Keyring: ring}); err == nil || !strings.Contains(err.Error(), ring) {
+			if s != nil {
+				s.Close()
+			}
+			t.Fatalf("keyring with %+v: New error %v", bad, err)
+		}
+	}
+}

@@ -56,10 +56,15 @@ type keyring struct {
 	size     int64
 }
 
-func openKeyring(path string) (*keyring, error) {
+// openKeyring reads the keyring file at path, if there is one, and warns
+// through logf when others than its owner may read it.
+func openKeyring(path string, logf func(format string, args ...any)) (*keyring, error) {
 	k := &keyring{path: path, material: map[string][]byte{}}
 	if err := k.reload(); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logf("keyring %s can be read by others than its owner (mode %v): chmod 600 it", path, fi.Mode().Perm())
 	}
 	return k, nil
 }

@@ -36,7 +36,9 @@
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
-// never leaves half a stream; New finishes such removals.
+// never leaves half a stream; New finishes such removals. The keys streams
+// are encrypted with at rest are in a keyring file (~keyring.json unless
+// Options.Keyring names another; see crypt.go and keyring.go).
 //
 // # Lifecycle
 //
@@ -182,7 +184,7 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
 		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
-	if s.keyring, err = openKeyring(keyringPath(dir, opts.Keyring)); err != nil {
+	if s.keyring, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
 		return nil, err
 	}
 	s.inflight.max = opts.Limits.MaxInflightBytes
