@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -344,5 +346,60 @@ func TestKeyringReadableByOthersIsReported(t *testing.T) {
 			}
 			t.Fatalf("keyring with %+v: New error %v", bad, err)
 		}
+	}
+}
+
+// tamperSealedFrame changes a ciphertext byte of the first frame of an
+// encrypted segment and fixes the frame's CRC, so that only the
+// authentication tag can tell, and returns the frame's offset.
+func tamperSealedFrame(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const off = 88 // the encrypted segment header's size
+	if len(b) < off+8 || string(b[:8]) != "SLUICEE1" {
+		t.Fatalf("%s is not an encrypted segment with frames", path)
+	}
+	n := binary.LittleEndian.Uint32(b[off:])
+	body := b[off+8 : off+8+int(n)]
+	body[18+12+1] ^= 0x01 // past seq, timestamp, hdrLen and nonce
+	binary.LittleEndian.PutUint32(b[off+4:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
+
+// TestTamperedEncryptedRecordIsReportedAsDamage checks that a record whose
+// ciphertext was changed on disk (with its CRC made to match) is reported
+// at start as damage with its place, and that a reader gets AWS's
+// InternalFailure there instead of altered data.
+func TestTamperedEncryptedRecordIsReportedAsDamage(t *testing.T) {
+	dir := t.TempDir()
+	s, c := startServer(t, dir, Options{})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	c.do("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})
+	for i := range 5 {
+		c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64(fmt.Sprint("SECRET-", i))})
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "s", "shardId-000000000000", "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	off := tamperSealedFrame(t, segs[0])
+	var ls lines
+	_, c = startServer(t, dir, Options{Logf: ls.logf})
+	if got := ls.with("stream s shard shardId-000000000000", "DAMAGED", segs[0], fmt.Sprintf("offset %d", off), "1 record lost"); len(got) != 1 {
+		t.Fatalf("want one line reporting the damaged shard, got:\n%s", ls.String())
+	}
+	if got := ls.with("authentication failed", fmt.Sprintf("offset %d", off)); len(got) != 1 {
+		t.Fatalf("want the damage's reason, got:\n%s", ls.String())
+	}
+	data, status, fail := readShard(c, "s", "shardId-000000000000")
+	if status != 500 || fail["__type"] != "InternalFailure" || len(data) != 0 {
+		t.Fatalf("reading into the damage: status %d %v after %d records", status, fail, len(data))
 	}
 }
