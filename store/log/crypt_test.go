@@ -514,3 +514,33 @@ func TestSetEncryptionUnderConcurrentAppends(t *testing.T) {
 		t.Fatalf("%d records read, %d appended records missing", seen, len(want))
 	}
 }
+
+// TestEncryptionReplacesEmptyDamagedSegment starts encryption on a log
+// whose only segment has a zeroed header and no record: the segment is
+// replaced by an encrypted one of the same name, not doubled.
+func TestEncryptionReplacesEmptyDamagedSegment(t *testing.T) {
+	dir := t.TempDir()
+	keys := newTestKeys(keyA)
+	l := mustOpen(t, dir, Options{Keys: keys.get})
+	l.Close()
+	path := segFiles(t, dir)[0]
+	if err := os.WriteFile(path, make([]byte, segHeaderSize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, Options{Keys: keys.get})
+	if d := l.Damage(); len(d) != 1 || d[0].FirstSeq != d[0].NextSeq {
+		t.Fatalf("Damage = %+v, want a bad header that lost no record", d)
+	}
+	l.SetEncryption(keyA, keys[keyA])
+	first := appendSecrets(t, l, 3)
+	l.Close()
+	if files := segFiles(t, dir); len(files) != 1 || filesContain(t, dir, []byte("SECRET")) {
+		t.Fatalf("segments %v (want one, encrypted)", files)
+	}
+	l = mustOpen(t, dir, Options{Keys: keys.get})
+	defer l.Close()
+	recs, _, err := l.Read(first, 10, 1<<20)
+	if err != nil || len(recs) != 3 || recs[0].KeyID != keyA || !bytes.Equal(recs[2].Data, secretPayload(first+2)) {
+		t.Fatalf("Read = %+v, %v", recs, err)
+	}
+}

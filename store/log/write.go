@@ -336,11 +336,13 @@ func (l *Log) switchKey() error {
 	if w.seg.enc.id() == want {
 		return nil
 	}
-	if w.next != w.seg.base || w.size != w.seg.start || len(w.seg.damage) > 0 || len(w.buf) > 0 {
+	if w.next != w.seg.base {
 		return l.roll()
 	}
-	// Replace the empty newest segment: a new file of the same name,
-	// renamed over it, so a crash leaves one or the other.
+	// The newest segment holds no record (damage found in it at Open lost
+	// none, or next would be past base), and a new one could not take its
+	// name: replace it by a new file of that name, renamed over it, so a
+	// crash leaves one or the other.
 	old := w.seg
 	tmp := old.path + ".tmp"
 	l.opts.fs.Remove(tmp)
