@@ -403,3 +403,28 @@ func TestTamperedEncryptedRecordIsReportedAsDamage(t *testing.T) {
 		t.Fatalf("reading into the damage: status %d %v after %d records", status, fail, len(data))
 	}
 }
+
+// TestDisabledKeyStillDecrypts disables a stream's key in the keyring
+// file: the store still starts and reads what was written with it, the key
+// cannot be chosen again, and encryption with it can be stopped.
+func TestDisabledKeyStillDecrypts(t *testing.T) {
+	dir := t.TempDir()
+	ring := filepath.Join(t.TempDir(), "ring.json")
+	writeKeyring(t, ring, ringKey{ID: testKeyID, Aliases: []string{"alias/k"}, Material: material(3)})
+	s, c := startServer(t, dir, Options{Keyring: ring})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	c.do("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/k"})
+	c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET-1")})
+	s.Close()
+	writeKeyring(t, ring, ringKey{ID: testKeyID, Aliases: []string{"alias/k"}, Material: material(3), Disabled: true})
+	_, c = startServer(t, dir, Options{Keyring: ring})
+	data, status, fail := readShard(c, "s", "shardId-000000000000")
+	if len(data) != 1 || data[0] != b64("SECRET-1") || len(fail) != 0 {
+		t.Fatalf("read %q, status %d %v", data, status, fail)
+	}
+	c.fail("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/k"}, "KMSDisabledException")
+	c.do("StopStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/k"})
+	if out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("plain-2")}); out["EncryptionType"] != "NONE" {
+		t.Fatalf("PutRecord after stop: %v", out)
+	}
+}
