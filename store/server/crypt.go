@@ -172,6 +172,33 @@ func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
 	return nil
 }
 
+// keyUsable answers KMSDisabledException, as Kinesis does for puts, when
+// the stream is encrypted with a key disabled in the keyring. Callers hold
+// st.mu.
+func (s *Server) keyUsable(st *stream) error {
+	if id := st.meta.KeyRef; id != "" && s.keyring.isDisabled(id) {
+		return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+id))
+	}
+	return nil
+}
+
+// recordsUsable answers KMSDisabledException, as Kinesis does for
+// GetRecords, when records to return were encrypted with a key disabled in
+// the keyring.
+func (s *Server) recordsUsable(recs []slog.Record) error {
+	last := ""
+	for _, r := range recs {
+		if r.KeyID == "" || r.KeyID == last {
+			continue
+		}
+		if s.keyring.isDisabled(r.KeyID) {
+			return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+r.KeyID))
+		}
+		last = r.KeyID
+	}
+	return nil
+}
+
 // isAPIError reports whether err is an API error of type code.
 func isAPIError(err error, code string) bool {
 	e, ok := err.(*store.Error)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -404,27 +405,57 @@ func TestTamperedEncryptedRecordIsReportedAsDamage(t *testing.T) {
 	}
 }
 
-// TestDisabledKeyStillDecrypts disables a stream's key in the keyring
-// file: the store still starts and reads what was written with it, the key
-// cannot be chosen again, and encryption with it can be stopped.
-func TestDisabledKeyStillDecrypts(t *testing.T) {
+// TestDisabledKeyRefusesPutsAndReads disables a stream's key in the
+// keyring file while the store runs: puts to the stream and reads of the
+// records encrypted with it answer KMSDisabledException, as Kinesis does,
+// the key cannot be chosen again, encryption with it can be stopped, the
+// store still starts, and enabling the key again makes the records
+// readable.
+func TestDisabledKeyRefusesPutsAndReads(t *testing.T) {
 	dir := t.TempDir()
 	ring := filepath.Join(t.TempDir(), "ring.json")
-	writeKeyring(t, ring, ringKey{ID: testKeyID, Aliases: []string{"alias/k"}, Material: material(3)})
+	key := ringKey{ID: testKeyID, Aliases: []string{"alias/k"}, Material: material(3)}
+	writeKeyring(t, ring, key)
 	s, c := startServer(t, dir, Options{Keyring: ring})
 	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
 	c.do("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/k"})
 	c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET-1")})
-	s.Close()
-	writeKeyring(t, ring, ringKey{ID: testKeyID, Aliases: []string{"alias/k"}, Material: material(3), Disabled: true})
-	_, c = startServer(t, dir, Options{Keyring: ring})
-	data, status, fail := readShard(c, "s", "shardId-000000000000")
-	if len(data) != 1 || data[0] != b64("SECRET-1") || len(fail) != 0 {
-		t.Fatalf("read %q, status %d %v", data, status, fail)
+	off := key
+	off.Disabled = true
+	writeKeyring(t, ring, off)
+	disabledMsg := "arn:aws:kms:us-east-1:000000000000:key/" + testKeyID + " is disabled."
+	put := obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("SECRET-2")}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		status, out := c.raw("PutRecord", put)
+		if status == 400 && out["__type"] == "KMSDisabledException" && out["message"] == disabledMsg {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PutRecord with the key disabled: %d %v", status, out)
+		}
+	}
+	c.fail("PutRecords", obj{"StreamName": "s", "Records": []obj{{"PartitionKey": "k", "Data": b64("x")}}}, "KMSDisabledException")
+	_, status, fail := readShard(c, "s", "shardId-000000000000")
+	if status != 400 || fail["__type"] != "KMSDisabledException" || fail["message"] != disabledMsg {
+		t.Fatalf("GetRecords with the key disabled: %d %v", status, fail)
 	}
 	c.fail("StartStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/k"}, "KMSDisabledException")
 	c.do("StopStreamEncryption", obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/k"})
-	if out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("plain-2")}); out["EncryptionType"] != "NONE" {
+	if out := c.do("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64("plain-3")}); out["EncryptionType"] != "NONE" {
 		t.Fatalf("PutRecord after stop: %v", out)
+	}
+	s.Close()
+
+	_, c = startServer(t, dir, Options{Keyring: ring}) // starts with the key disabled
+	writeKeyring(t, ring, key)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		data, status, fail := readShard(c, "s", "shardId-000000000000")
+		// Puts went on until the store saw the key disabled (within keyRecheck).
+		if status == 200 && len(data) >= 2 && data[0] == b64("SECRET-1") && data[len(data)-1] == b64("plain-3") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GetRecords with the key enabled again: %d %v %q", status, fail, data)
+		}
 	}
 }

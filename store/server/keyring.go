@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slog "github.com/sluicehq/sluice/store/log"
@@ -43,9 +44,12 @@ type keyringFile struct {
 
 // keyring is the local stand-in for KMS: the keys of a JSON file (see
 // KeyringFile). The file is read at New and again, when it changed, at
-// each StartStreamEncryption and StopStreamEncryption, so an operator can
-// add, alias or disable keys without a restart. A disabled key still
-// decrypts what was written with it; it cannot be chosen for new records.
+// each StartStreamEncryption and StopStreamEncryption and (at most once a
+// keyRecheck) by puts to encrypted streams and reads of encrypted records,
+// so an operator can add, alias, disable or enable keys without a restart.
+// As in KMS, a disabled key cannot be chosen, and puts and reads that need
+// it answer KMSDisabledException until it is enabled again; the store
+// still starts with it, and encryption with it can be stopped.
 type keyring struct {
 	path string
 
@@ -54,6 +58,12 @@ type keyring struct {
 	material map[string][]byte // key id → decoded material
 	modTime  time.Time
 	size     int64
+
+	// For the write and read paths, without mu: the ids of disabled
+	// keys (an immutable map replaced at each reload) and when the file
+	// was last looked at (Unix ns).
+	disabled atomic.Pointer[map[string]bool]
+	checked  atomic.Int64
 }
 
 // openKeyring reads the keyring file at path, if there is one, and warns
@@ -115,6 +125,13 @@ func (k *keyring) reload() error {
 		}
 	}
 	k.keys, k.material, k.modTime, k.size = f.Keys, mat, fi.ModTime(), fi.Size()
+	off := map[string]bool{}
+	for _, key := range f.Keys {
+		if key.Disabled {
+			off[key.ID] = true
+		}
+	}
+	k.disabled.Store(&off)
 	return nil
 }
 
@@ -133,6 +150,24 @@ func (k *keyring) Material(id string) ([]byte, error) {
 		}
 	}
 	return m, nil
+}
+
+// keyRecheck is how often the write and read paths look at the keyring
+// file for keys disabled or enabled since.
+const keyRecheck = time.Second
+
+// isDisabled reports whether key id is disabled, reading the file again
+// when it changed and was last looked at more than keyRecheck ago. A file
+// that cannot be read now leaves the keys as they were.
+func (k *keyring) isDisabled(id string) bool {
+	now := time.Now().UnixNano()
+	if last := k.checked.Load(); now-last > int64(keyRecheck) && k.checked.CompareAndSwap(last, now) {
+		k.mu.Lock()
+		_ = k.reload()
+		k.mu.Unlock()
+	}
+	m := k.disabled.Load()
+	return m != nil && (*m)[id]
 }
 
 // kmsARN is the ARN KMS gives a key or alias (what: "key/<id>" or

@@ -61,6 +61,9 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := s.keyUsable(st); err != nil {
+		return nil, err
+	}
 	sh := st.shards.Route(h)
 	num := st.seqNum(sh)
 	num.Seq, err = st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
@@ -119,6 +122,9 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := s.keyUsable(st); err != nil {
+		return nil, err
+	}
 	results := s.appendByShard(st, in.Records, keys)
 	failed := 0
 	for _, r := range results {
@@ -414,6 +420,9 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 	}
 	if err != nil {
 		return nil, nil, inShardNum(sh.ID, st.seqNum(sh), err)
+	}
+	if err := s.recordsUsable(recs); err != nil {
+		return nil, nil, err
 	}
 	// Keys in the order encoding/json writes a map's: sorted.
 	size := 256
