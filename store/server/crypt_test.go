@@ -132,14 +132,14 @@ func TestStartStopStreamEncryption(t *testing.T) {
 		t.Fatalf("DescribeStream: %+v, %v", desc.StreamDescription, err)
 	}
 	putSome(t, kc, "enc", "SECRET", 10, types.EncryptionTypeKms)
-	// Stop names the key by its ARN, as read from the keyring.
+	// Stop names the stream and the key by their ARNs.
 	var ring keyringFile
 	b, _ := os.ReadFile(filepath.Join(dir, KeyringFile))
 	if err := json.Unmarshal(b, &ring); err != nil || len(ring.Keys) != 1 || ring.Keys[0].Aliases[0] != DefaultKMSAlias {
 		t.Fatalf("keyring %s: %v", b, err)
 	}
 	keyARN := "arn:aws:kms:us-east-1:000000000000:key/" + ring.Keys[0].ID
-	if _, err := kc.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamName: name,
+	if _, err := kc.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamARN: desc.StreamDescription.StreamARN,
 		EncryptionType: types.EncryptionTypeKms, KeyId: aws.String(keyARN)}); err != nil {
 		t.Fatalf("StopStreamEncryption: %v", err)
 	}
