@@ -165,7 +165,7 @@ func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
 		return err
 	}
 	for id, l := range st.logs {
-		if err := st.encryptLog(id, l, s.keyring.Material); err != nil {
+		if err := st.encryptLog(id, l, s.keys.Material); err != nil {
 			return err
 		}
 	}
@@ -176,7 +176,7 @@ func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
 // the stream is encrypted with a key disabled in the keyring. Callers hold
 // st.mu.
 func (s *Server) keyUsable(st *stream) error {
-	if id := st.meta.KeyRef; id != "" && s.keyring.isDisabled(id) {
+	if id := st.meta.KeyRef; id != "" && s.keys.isDisabled(id) {
 		return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+id))
 	}
 	return nil
@@ -191,7 +191,7 @@ func (s *Server) recordsUsable(recs []slog.Record) error {
 		if r.KeyID == "" || r.KeyID == last {
 			continue
 		}
-		if s.keyring.isDisabled(r.KeyID) {
+		if s.keys.isDisabled(r.KeyID) {
 			return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+r.KeyID))
 		}
 		last = r.KeyID

@@ -188,7 +188,7 @@ func (s *Server) region() string {
 // created on first use. It answers KMSNotFoundException or
 // KMSDisabledException as Kinesis does.
 func (s *Server) resolveKey(keyID string) (ringKey, error) {
-	k := s.keyring
+	k := s.keys
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.reload(); err != nil {

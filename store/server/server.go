@@ -127,11 +127,11 @@ type Options struct {
 // Server is the Kinesis API over the streams in one folder. It is an
 // http.Handler and is safe for concurrent use.
 type Server struct {
-	dir     string
-	opts    Options
-	verify  *sigv4.Verifier
-	codec   *iterator.Codec
-	keyring *keyring
+	dir    string
+	opts   Options
+	verify *sigv4.Verifier
+	codec  *iterator.Codec
+	keys   *keyring
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -184,7 +184,7 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
 		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
-	if s.keyring, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
+	if s.keys, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
 		return nil, err
 	}
 	s.inflight.max = opts.Limits.MaxInflightBytes

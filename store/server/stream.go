@@ -75,7 +75,7 @@ func (st *stream) gone() error {
 
 func (s *Server) logOptions() slog.Options {
 	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes,
-		OnCorruption: s.opts.OnCorruption, Logf: s.logf, Keys: s.keyring.Material}
+		OnCorruption: s.opts.OnCorruption, Logf: s.logf, Keys: s.keys.Material}
 }
 
 // openStream loads dir/<name>/stream.json and opens the stream's shard logs.
