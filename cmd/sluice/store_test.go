@@ -68,7 +68,28 @@ func call(url, op string, in any, out any) error {
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
+	if op == "CreateStream" {
+		return waitActive(url, in)
+	}
 	return nil
+}
+
+// waitActive waits until the stream a request named is ACTIVE: a new
+// stream is CREATING for a moment, and refuses records until then.
+func waitActive(url string, in any) error {
+	b, _ := json.Marshal(in)
+	var ref struct{ StreamName string }
+	_ = json.Unmarshal(b, &ref)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var out struct{ StreamDescriptionSummary struct{ StreamStatus string } }
+		err := call(url, "DescribeStreamSummary", map[string]any{"StreamName": ref.StreamName}, &out)
+		if err != nil || out.StreamDescriptionSummary.StreamStatus == "ACTIVE" {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("stream %s stays %s", ref.StreamName, out.StreamDescriptionSummary.StreamStatus)
+		}
+	}
 }
 
 func TestStoreKeepsAcknowledgedRecordsAcrossKill9(t *testing.T) {

@@ -61,12 +61,16 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
 	sh := st.shards.Route(h)
 	num := st.seqNum(sh)
 	num.Seq, err = st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
 	if err != nil {
 		return nil, inShard(sh.ID, err)
 	}
+	st.state.count(sh.ID, 1, len(in.Data))
 	b := getBuf(128)
 	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
 	b = num.AppendTo(b)
@@ -117,6 +121,9 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
 	results := s.appendByShard(st, in.Records, keys)
 	failed := 0
 	for _, r := range results {
@@ -217,6 +224,7 @@ func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey
 				close(done)
 			}
 		}
+		st.state.countBatch(sh.ID, data[start:ends[k]])
 		if err := st.logs[sh.ID].AppendAsync(data[start:ends[k]], hdrs[start:ends[k]], finish); err != nil {
 			finish(0, err)
 		}

@@ -36,6 +36,12 @@ type streamMeta struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 	NextShardID    int               `json:"nextShardId"`
 	Shards         []shardMeta       `json:"shards"`
+	// Mode is ON_DEMAND or empty (PROVISIONED); Scaled and ModeSwitched
+	// are the times (Unix ms) of the last day's UpdateShardCount and
+	// UpdateStreamMode calls.
+	Mode         string  `json:"mode,omitempty"`
+	Scaled       []int64 `json:"scaled,omitempty"`
+	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -55,6 +61,8 @@ type stream struct {
 	// changed and notify. It is taken after mu, never before.
 	waitMu sync.Mutex
 	wake   chan struct{}
+
+	state streamState // status and write load (scaling.go)
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -105,6 +113,7 @@ func (s *Server) openStream(name string) (*stream, error) {
 		st.close()
 		return nil, err
 	}
+	st.state.onDemand.Store(st.meta.Mode == modeOnDemand)
 	return st, nil
 }
 
