@@ -1,7 +1,9 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -390,6 +392,10 @@ func (s *Server) scaleUniform(st *stream, n int) {
 			more, err = m.UniformStep(target)
 			return err
 		})
+		var ae *store.Error
+		if errors.As(err, &ae) && ae.Code == store.ErrResourceNotFound {
+			return // deleted
+		}
 		if err != nil {
 			s.logf("stream %s: scaling to %d shards stopped: %v", st.meta.Name, n, err)
 			return
@@ -409,8 +415,11 @@ func (s *Server) updateStreamMode(body []byte) (any, error) {
 		return nil, err
 	}
 	var v validation
-	if in.StreamARN == nil {
+	switch {
+	case in.StreamARN == nil:
 		v.null("streamARN")
+	case !streamARNPattern.MatchString(*in.StreamARN):
+		v.add("Value '%s' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", *in.StreamARN, streamARNExpr)
 	}
 	switch d := in.StreamModeDetails; {
 	case d == nil:
@@ -461,6 +470,11 @@ func (s *Server) updateStreamMode(body []byte) (any, error) {
 	}
 	return struct{}{}, nil
 }
+
+// streamARNExpr is the pattern of StreamARN in the API reference.
+const streamARNExpr = `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`
+
+var streamARNPattern = regexp.MustCompile(`^(?:` + streamARNExpr + `)$`)
 
 // onDemandStreams counts the ON_DEMAND streams.
 func (s *Server) onDemandStreams() int {

@@ -572,6 +572,8 @@ func TestStreamModes(t *testing.T) {
 
 	jc.failWith("UpdateStreamMode", obj{}, store.ErrValidation,
 		"2 validation errors detected: Value null at 'streamARN' failed to satisfy constraint: Member must not be null; Value null at 'streamModeDetails' failed to satisfy constraint: Member must not be null")
+	jc.failWith("UpdateStreamMode", obj{"StreamARN": "pv", "StreamModeDetails": obj{"StreamMode": "ON_DEMAND"}}, store.ErrValidation,
+		`1 validation error detected: Value 'pv' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\d{12}:stream/\S+`)
 	jc.failWith("UpdateStreamMode", obj{"StreamARN": *arn, "StreamModeDetails": obj{"StreamMode": "FAST"}}, store.ErrValidation,
 		"1 validation error detected: Value 'FAST' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]")
 	jc.failWith("UpdateStreamMode", obj{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/none", "StreamModeDetails": obj{"StreamMode": "ON_DEMAND"}},
