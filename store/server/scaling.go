@@ -340,9 +340,9 @@ func (s *Server) updateShardCount(body []byte) (any, error) {
 			s.shardCount.Load(), created, lim)
 	}
 	old := st.meta.Scaled
-	st.meta.Scaled = append(scaled, now.UnixMilli())
+	st.meta.Scaled, st.meta.ScalingTo = append(scaled, now.UnixMilli()), n
 	if err := st.save(); err != nil {
-		st.meta.Scaled = old
+		st.meta.Scaled, st.meta.ScalingTo = old, 0
 		return nil, err
 	}
 	if err := st.state.begin(name, statusUpdating); err != nil {
@@ -375,11 +375,27 @@ func (s *Server) goBackground(f func()) bool {
 // time, each under the stream's write lock on its own, so writers and
 // readers go on between steps; then the stream is ACTIVE again after the
 // state delay. A step that fails (the store's shard limit, a full disk)
-// stops the scaling where it is, as a crash would; the open shards always
-// cover every hash key.
+// stops the scaling where it is; the open shards always cover every hash
+// key. stream.json names the target (ScalingTo) until the scaling ends, so
+// that one cut short by Close or a crash goes on when the store reopens.
 func (s *Server) scaleUniform(st *stream, n int) {
 	target := store.EvenRanges(n)
 	defer func() { st.state.end(s.stateDelay()) }()
+	defer func() {
+		select {
+		case <-s.stop:
+			return // resumed by the next New
+		default:
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.gone() == nil {
+			st.meta.ScalingTo = 0
+			if err := st.save(); err != nil {
+				s.logf("stream %s: %v", st.meta.Name, err)
+			}
+		}
+	}()
 	for {
 		select {
 		case <-s.stop:
@@ -469,6 +485,16 @@ func (s *Server) updateStreamMode(body []byte) (any, error) {
 		st.state.end(s.stateDelay())
 	}
 	return struct{}{}, nil
+}
+
+// resumeScaling goes on with the UpdateShardCount calls that Close or a
+// crash cut short. New calls it once every stream is open.
+func (s *Server) resumeScaling() {
+	for _, st := range s.streams {
+		if n := st.meta.ScalingTo; n > 0 && st.state.begin(st.meta.Name, statusUpdating) == nil {
+			s.goBackground(func() { s.scaleUniform(st, n) })
+		}
+	}
 }
 
 // streamARNExpr is the pattern of StreamARN in the API reference.

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -636,5 +639,48 @@ func TestProvisionedStreamDoesNotScaleItself(t *testing.T) {
 	sum := jc.do("DescribeStreamSummary", obj{"StreamName": "p"})
 	if n := field(sum["StreamDescriptionSummary"], "OpenShardCount"); n != float64(2) || len(w.acked) < 100 {
 		t.Fatalf("%v open shards after %d records", n, len(w.acked))
+	}
+}
+
+// An UpdateShardCount cut short (here: stream.json names a target, as
+// after a crash right after the call was answered) goes on when the store
+// opens again: UPDATING, then ACTIVE with the target's uniform shards and
+// every record still read once.
+func TestUpdateShardCountResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, c := startServer(t, dir, Options{})
+	c.do("CreateStream", obj{"StreamName": "re", "ShardCount": 2})
+	want := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		d := fmt.Sprintf("k%d/%d", i%7, i)
+		c.do("PutRecord", obj{"StreamName": "re", "PartitionKey": fmt.Sprint("k", i%7), "Data": b64(d)})
+		want[d] = true
+	}
+	s.Close()
+	path := filepath.Join(dir, "re", metaFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`"name": "re",`), []byte(`"name": "re", "scalingTo": 4,`), 1)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, c = startServer(t, dir, Options{StateDelay: testStateDelay})
+	c.waitStatus("re", "ACTIVE")
+	open := list(c.do("ListShards", obj{"StreamName": "re", "ShardFilter": obj{"Type": "AT_LATEST"}})["Shards"])
+	sortByRange(open)
+	ranges := store.EvenRanges(4)
+	if len(open) != 4 {
+		t.Fatalf("%d open shards after the restart, want 4", len(open))
+	}
+	for i, sh := range open {
+		if r := field(sh, "HashKeyRange"); field(r, "StartingHashKey") != ranges[i].Start.String() {
+			t.Fatalf("open shard %d has range %v, want %v", i, r, ranges[i])
+		}
+	}
+	checkOnceInOrder(t, c.readFollowingChildren("re"), want)
+	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("scalingTo")) {
+		t.Fatalf("stream.json still names a target once scaled:\n%s", b)
 	}
 }

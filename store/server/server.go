@@ -226,6 +226,7 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.memoryLoop()
 	s.wg.Add(1)
 	go s.scaleLoop()
+	s.resumeScaling()
 	s.lock, opened = lock, true
 	return s, nil
 }

@@ -38,10 +38,12 @@ type streamMeta struct {
 	Shards         []shardMeta       `json:"shards"`
 	// Mode is ON_DEMAND or empty (PROVISIONED); Scaled and ModeSwitched
 	// are the times (Unix ms) of the last day's UpdateShardCount and
-	// UpdateStreamMode calls.
+	// UpdateStreamMode calls; ScalingTo is the target of an
+	// UpdateShardCount under way.
 	Mode         string  `json:"mode,omitempty"`
 	Scaled       []int64 `json:"scaled,omitempty"`
 	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
+	ScalingTo    int     `json:"scalingTo,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
