@@ -1,6 +1,9 @@
 package store
 
-import "math/bits"
+import (
+	"math/bits"
+	"sort"
+)
 
 // Clone returns a deep copy of m.
 func (m *ShardMap) Clone() *ShardMap {
@@ -12,10 +15,45 @@ func (m *ShardMap) Clone() *ShardMap {
 	return c
 }
 
+// SnapKeys is how close (in hash keys) a boundary of EvenRanges(n) must be
+// to a boundary of the open shards for UniformTarget to keep the open one:
+// i*floor(2^128/a) and j*floor(2^128/b) for the same fraction of the space
+// differ by less than a or b, so without snapping, doubling 5 shards to 10
+// would split every shard twice, once a single key away from its middle.
+const SnapKeys = 1 << 16
+
+// UniformTarget is the n ranges UpdateShardCount with UNIFORM_SCALING
+// reshards m to: EvenRanges(n), as CreateStream's, except that a boundary
+// within SnapKeys of a boundary of m's open shards stays where that one is.
+// So doubling splits each shard once and halving merges pairs, as in
+// Kinesis ("double or halve ... the fewest number of splits or merges").
+func (m *ShardMap) UniformTarget(n int) []HashRange {
+	target := EvenRanges(n)
+	open := m.Open()
+	for i := 1; i < len(target); i++ {
+		t := target[i].Start
+		// The first open shard starting at or after t - SnapKeys.
+		j := sort.Search(len(open), func(j int) bool { return open[j].Range.Start.Cmp(t) >= 0 || near(open[j].Range.Start, t) })
+		if j < len(open) && open[j].Range.Start != (HashKey{}) && near(open[j].Range.Start, t) {
+			target[i].Start = open[j].Range.Start
+			target[i-1].End = target[i].Start.Sub(1)
+		}
+	}
+	return target
+}
+
+// near reports whether a and b are within SnapKeys of each other.
+func near(a, b HashKey) bool {
+	if a.Cmp(b) > 0 {
+		a, b = b, a
+	}
+	lo, borrow := bits.Sub64(b.Lo, a.Lo, 0)
+	return b.Hi-a.Hi-borrow == 0 && lo <= SnapKeys
+}
+
 // UniformStep makes one SplitShard or MergeShards step that brings the open
-// shards closer to the n shards of EvenRanges(n), as UpdateShardCount with
-// UNIFORM_SCALING does, and reports whether it made one (false once the open
-// shards are exactly those ranges). Splits come first: every boundary of the
+// shards closer to target (UniformTarget's ranges) and reports whether it
+// made one (false once the open shards are exactly those ranges). Splits come first: every boundary of the
 // target ranges that falls inside an open shard splits it there; then
 // neighbouring open shards that lie within one target range are merged. Each
 // step is an ordinary Split or Merge, so every shard keeps at most a Parent
@@ -50,7 +88,7 @@ func (m *ShardMap) UniformStep(target []HashRange) (bool, error) {
 // and the shards they create, without changing m.
 func (m *ShardMap) UniformPlan(n int) (steps, created int, err error) {
 	c := m.Clone()
-	target := EvenRanges(n)
+	target := c.UniformTarget(n)
 	before := len(c.Shards)
 	for {
 		ok, err := c.UniformStep(target)

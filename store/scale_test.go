@@ -34,7 +34,13 @@ func TestUniformStepReachesEvenRanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := EvenRanges(n)
+		target := m.UniformTarget(n)
+		even := EvenRanges(n)
+		for i := range target {
+			if !near(target[i].Start, even[i].Start) || !near(target[i].End, even[i].End) {
+				t.Fatalf("%d -> %d: target range %d is %v, far from %v", cur, n, i, target[i], even[i])
+			}
+		}
 		before := len(m.Shards)
 		for done := 0; ; done++ {
 			ok, err := m.UniformStep(target)
@@ -67,7 +73,8 @@ func TestUniformStepReachesEvenRanges(t *testing.T) {
 // Doubling and halving a uniform stream take the fewest steps: one split per
 // shard, one merge per pair.
 func TestUniformStepDoubleAndHalve(t *testing.T) {
-	for _, c := range []struct{ from, to, steps int }{{4, 8, 4}, {8, 4, 4}, {1, 2, 1}, {1, 3, 2}, {5, 5, 0}} {
+	for _, c := range []struct{ from, to, steps int }{{4, 8, 4}, {8, 4, 4}, {1, 2, 1}, {1, 3, 2}, {5, 5, 0},
+		{5, 10, 5}, {10, 5, 5}, {3, 6, 3}, {7, 14, 7}, {14, 7, 7}, {625, 1250, 625}, {1250, 625, 625}} {
 		steps, _, err := NewShardMap(c.from).UniformPlan(c.to)
 		if err != nil || steps != c.steps {
 			t.Errorf("%d -> %d: %d steps, %v; want %d", c.from, c.to, steps, err, c.steps)

@@ -85,7 +85,8 @@ func (o OnDemand) withDefaults() OnDemand {
 
 // streamState is a stream's status and, for ON_DEMAND streams, the write
 // load of its shards. It has a lock of its own, so that it can be read
-// without the stream's.
+// without the stream's; mu is taken last (after stream.mu and Server.mu)
+// and held only to read or set the status.
 type streamState struct {
 	mu     sync.Mutex
 	status string    // "" is ACTIVE
@@ -348,7 +349,8 @@ func (s *Server) updateShardCount(body []byte) (any, error) {
 	if err := st.state.begin(name, statusUpdating); err != nil {
 		return nil, err
 	}
-	if !s.goBackground(func() { s.scaleUniform(st, n) }) {
+	target := st.shards.UniformTarget(n)
+	if !s.goBackground(func() { s.scaleUniform(st, n, target) }) {
 		st.state.end(0)
 		return nil, fmt.Errorf("server closed")
 	}
@@ -371,15 +373,15 @@ func (s *Server) goBackground(f func()) bool {
 	return true
 }
 
-// scaleUniform reshards st to n uniform shards one split or merge at a
+// scaleUniform reshards st to target, n uniform shards (see
+// store.ShardMap.UniformTarget), one split or merge at a
 // time, each under the stream's write lock on its own, so writers and
 // readers go on between steps; then the stream is ACTIVE again after the
 // state delay. A step that fails (the store's shard limit, a full disk)
 // stops the scaling where it is; the open shards always cover every hash
 // key. stream.json names the target (ScalingTo) until the scaling ends, so
 // that one cut short by Close or a crash goes on when the store reopens.
-func (s *Server) scaleUniform(st *stream, n int) {
-	target := store.EvenRanges(n)
+func (s *Server) scaleUniform(st *stream, n int, target []store.HashRange) {
 	defer func() { st.state.end(s.stateDelay()) }()
 	defer func() {
 		select {
@@ -492,7 +494,8 @@ func (s *Server) updateStreamMode(body []byte) (any, error) {
 func (s *Server) resumeScaling() {
 	for _, st := range s.streams {
 		if n := st.meta.ScalingTo; n > 0 && st.state.begin(st.meta.Name, statusUpdating) == nil {
-			s.goBackground(func() { s.scaleUniform(st, n) })
+			target := st.shards.UniformTarget(n)
+			s.goBackground(func() { s.scaleUniform(st, n, target) })
 		}
 	}
 }
@@ -607,6 +610,16 @@ func (s *Server) scaleOnDemand(now time.Time, elapsed time.Duration) {
 				split = sh
 			}
 		}
+		isOpen := make(map[any]bool, len(open))
+		for _, sh := range open {
+			isOpen[sh.ID] = true
+		}
+		st.state.loads.Range(func(id, _ any) bool { // forget closed shards
+			if !isOpen[id] {
+				st.state.loads.Delete(id)
+			}
+			return true
+		})
 		st.mu.RUnlock()
 		if split == nil || st.state.get() != statusActive {
 			continue
@@ -620,6 +633,5 @@ func (s *Server) scaleOnDemand(now time.Time, elapsed time.Duration) {
 			continue
 		}
 		delete(st.state.hot, split.ID)
-		st.state.loads.Delete(split.ID)
 	}
 }
