@@ -33,10 +33,10 @@ func (c *Client) WaitGone(ctx context.Context, stream string) error {
 	})
 }
 
-// poll calls done until it reports true or fails, sleeping 5 ms at first
-// and up to 100 ms between calls.
+// poll calls done until it reports true or fails, sleeping 2 ms at first
+// and up to 25 ms between calls.
 func (c *Client) poll(ctx context.Context, done func() (bool, error)) error {
-	wait := 5 * time.Millisecond
+	wait := 2 * time.Millisecond
 	for {
 		ok, err := done()
 		if ok || err != nil {
@@ -49,6 +49,6 @@ func (c *Client) poll(ctx context.Context, done func() (bool, error)) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		wait = min(2*wait, 100*time.Millisecond)
+		wait = min(2*wait, 25*time.Millisecond)
 	}
 }
