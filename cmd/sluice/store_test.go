@@ -323,3 +323,34 @@ func TestStoreDirInUseSaysHowToReachTheStore(t *testing.T) {
 		}
 	}
 }
+
+// --state-delay sets how long a new stream is CREATING; 0s gives none.
+func TestStoreStateDelayFlag(t *testing.T) {
+	status := func(url string) string {
+		var out struct{ StreamDescriptionSummary struct{ StreamStatus string } }
+		if err := call(url, "DescribeStreamSummary", map[string]any{"StreamName": "s"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.StreamDescriptionSummary.StreamStatus
+	}
+	create := func(url string) {
+		body, _ := json.Marshal(map[string]any{"StreamName": "s", "ShardCount": 1})
+		req, _ := http.NewRequest("POST", url+"/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.CreateStream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("CreateStream: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	url, _ := startStore(t, t.TempDir(), "--state-delay", "1h")
+	create(url)
+	if s := status(url); s != "CREATING" {
+		t.Fatalf("with --state-delay 1h: %s", s)
+	}
+	url, _ = startStore(t, t.TempDir(), "--state-delay", "0s")
+	create(url)
+	if s := status(url); s != "ACTIVE" {
+		t.Fatalf("with --state-delay 0s: %s", s)
+	}
+}
