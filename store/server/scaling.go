@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -543,7 +544,7 @@ func (s *Server) describeLimits(body []byte) (any, error) {
 	}
 	limit := s.opts.Limits.MaxShards
 	if limit < 0 {
-		limit = 0 // no limit
+		limit = math.MaxInt32 // no limit: the largest the field holds
 	}
 	return map[string]any{"ShardLimit": limit, "OpenShardCount": open,
 		"OnDemandStreamCount": onDemand, "OnDemandStreamCountLimit": MaxOnDemandStreams}, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -703,4 +704,23 @@ func TestUpdateShardCountResumesAfterRestart(t *testing.T) {
 	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("scalingTo")) {
 		t.Fatalf("stream.json still names a target once scaled:\n%s", b)
 	}
+}
+
+// DescribeLimits counts open shards only (a split's parent is closed) and
+// reports the store's shard limit, the largest number for none.
+func TestDescribeLimits(t *testing.T) {
+	f := func(maxShards, wantLimit int) {
+		t.Helper()
+		_, jc, _ := startStates(t, Options{StateDelay: -1, Limits: Limits{MaxShards: maxShards}})
+		jc.do("CreateStream", obj{"StreamName": "a", "ShardCount": 3})
+		jc.do("SplitShard", obj{"StreamName": "a", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "1000"})
+		out := jc.do("DescribeLimits", obj{})
+		if out["ShardLimit"] != float64(wantLimit) || out["OpenShardCount"] != float64(4) ||
+			out["OnDemandStreamCount"] != float64(0) || out["OnDemandStreamCountLimit"] != float64(MaxOnDemandStreams) {
+			t.Fatalf("DescribeLimits: %v", out)
+		}
+	}
+	f(0, DefaultLimits().MaxShards)
+	f(20, 20)
+	f(-1, math.MaxInt32)
 }
