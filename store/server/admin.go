@@ -390,6 +390,9 @@ func (s *Server) listShards(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.listable(name); err != nil {
+		return nil, err
+	}
 	shards, more := st.shardsOut(after, in.MaxResults, keep)
 	out := map[string]any{"Shards": shards}
 	if more {

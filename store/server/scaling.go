@@ -173,6 +173,14 @@ func (ss *streamState) writable(name string) error {
 	return nil
 }
 
+// listable refuses ListShards of a CREATING stream, as Kinesis does.
+func (ss *streamState) listable(name string) error {
+	if status := ss.get(); status == statusCreating {
+		return apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 not ACTIVE or UPDATING, instead in state %s", name, status)
+	}
+	return nil
+}
+
 func notActive(name, status string) error {
 	return apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 not ACTIVE, instead in state %s", name, status)
 }

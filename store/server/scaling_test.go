@@ -447,6 +447,8 @@ func TestStreamStatesAndWaiters(t *testing.T) {
 	wantAPIError(t, "PutRecord while CREATING", err, store.ErrResourceNotFound, "Stream st under account 000000000000 not found.")
 	_, err = kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: name, Records: []types.PutRecordsRequestEntry{{PartitionKey: aws.String("k"), Data: []byte("x")}}})
 	wantAPIError(t, "PutRecords while CREATING", err, store.ErrResourceNotFound, "Stream st under account 000000000000 not found.")
+	_, err = kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: name})
+	wantAPIError(t, "ListShards while CREATING", err, store.ErrResourceInUse, "Stream st under account 000000000000 not ACTIVE or UPDATING, instead in state CREATING")
 	_, err = kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: name, ShardToSplit: aws.String("shardId-000000000000"), NewStartingHashKey: aws.String("100")})
 	wantAPIError(t, "SplitShard while CREATING", err, store.ErrResourceInUse, "Stream st under account 000000000000 not ACTIVE, instead in state CREATING")
 
@@ -474,6 +476,9 @@ func TestStreamStatesAndWaiters(t *testing.T) {
 	wantAPIError(t, "MergeShards while UPDATING", err, store.ErrResourceInUse, "Stream st under account 000000000000 not ACTIVE, instead in state UPDATING")
 	if _, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: name, PartitionKey: aws.String("k"), Data: []byte("y")}); err != nil {
 		t.Fatalf("PutRecord while UPDATING: %v", err)
+	}
+	if ls, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: name}); err != nil || len(ls.Shards) != 3 {
+		t.Fatalf("ListShards while UPDATING: %+v %v", ls, err)
 	}
 	jc.waitStatus("st", "ACTIVE")
 
