@@ -96,9 +96,10 @@ type streamState struct {
 	onDemand atomic.Bool // mirrors meta.Mode
 	loads    sync.Map    // shard id -> *shardLoad, counted while onDemand
 
-	// hot is when each shard was first seen above capacity; only the
-	// scaling loop touches it.
-	hot map[string]time.Time
+	// hot is when each shard was first seen above capacity, as of the
+	// measure at seen; only the scaling loop touches them.
+	hot  map[string]time.Time
+	seen time.Time
 }
 
 type shardLoad struct{ records, bytes atomic.Int64 }
@@ -598,9 +599,11 @@ func (s *Server) scaleOnDemand(now time.Time, elapsed time.Duration) {
 			continue
 		}
 		open := st.shards.Open()
-		if st.state.hot == nil {
+		if st.state.hot == nil || now.Sub(st.state.seen) > 2*elapsed {
+			// New, or not measured last time (it was PROVISIONED).
 			st.state.hot = map[string]time.Time{}
 		}
+		st.state.seen = now
 		for _, sh := range open {
 			var recs, bytes int64
 			if v, ok := st.state.loads.Load(sh.ID); ok {
