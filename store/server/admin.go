@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
@@ -105,7 +104,7 @@ func (s *Server) createStream(body []byte) (any, error) {
 		st.state.onDemand.Store(true)
 	}
 	if d := s.stateDelay(); d > 0 {
-		st.state.status, st.state.until = statusCreating, time.Now().Add(d)
+		st.state.creating(d)
 	}
 	if err := st.openLogs(s.logOptions()); err != nil {
 		st.close()

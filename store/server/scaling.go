@@ -92,6 +92,9 @@ type streamState struct {
 	mu     sync.Mutex
 	status string    // "" is ACTIVE
 	until  time.Time // when status ends; zero while its operation runs
+	// busy is set while status is not "", so that puts check for
+	// CREATING without taking mu.
+	busy atomic.Bool
 
 	onDemand atomic.Bool // mirrors meta.Mode
 	loads    sync.Map    // shard id -> *shardLoad, counted while onDemand
@@ -110,6 +113,7 @@ func (ss *streamState) get() string {
 	defer ss.mu.Unlock()
 	if ss.status != "" && !ss.until.IsZero() && !time.Now().Before(ss.until) {
 		ss.status = ""
+		ss.busy.Store(false)
 	}
 	if ss.status == "" {
 		return statusActive
@@ -125,6 +129,7 @@ func (ss *streamState) begin(name, status string) error {
 	}
 	ss.mu.Lock()
 	ss.status, ss.until = status, time.Time{}
+	ss.busy.Store(true)
 	ss.mu.Unlock()
 	return nil
 }
@@ -135,6 +140,7 @@ func (ss *streamState) end(d time.Duration) {
 	defer ss.mu.Unlock()
 	if d <= 0 {
 		ss.status = ""
+		ss.busy.Store(false)
 		return
 	}
 	ss.until = time.Now().Add(d)
@@ -166,9 +172,17 @@ func (ss *streamState) countBatch(id string, data [][]byte) {
 	ss.count(id, len(data), n)
 }
 
+// creating starts a new stream's CREATING status, to last d.
+func (ss *streamState) creating(d time.Duration) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.status, ss.until = statusCreating, time.Now().Add(d)
+	ss.busy.Store(true)
+}
+
 // writable refuses puts to a CREATING stream, as Kinesis does.
 func (ss *streamState) writable(name string) error {
-	if ss.get() == statusCreating {
+	if ss.busy.Load() && ss.get() == statusCreating {
 		return apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", name)
 	}
 	return nil
