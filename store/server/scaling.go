@@ -13,6 +13,18 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
+// Stream states, as Kinesis: CreateStream leaves a stream CREATING,
+// DeleteStream DELETING, and SplitShard, MergeShards, UpdateShardCount and
+// UpdateStreamMode UPDATING, for the state delay once their work is done
+// (UpdateShardCount's work, its splits and merges, runs in the background
+// and the stream is UPDATING throughout). While CREATING, puts answer
+// ResourceNotFoundException and ListShards ResourceInUseException; while
+// not ACTIVE, the operations that change shards or the capacity mode answer
+// ResourceInUseException; a DELETING stream is only described and listed
+// (its records are already gone), and its name is taken until it is gone.
+// Reads are served in every state. States are not kept on disk: a store
+// opens every stream ACTIVE, and goes on with an UpdateShardCount under way.
+
 // DefaultStateDelay is how long a stream stays CREATING, UPDATING or
 // DELETING when Options.StateDelay is zero: long enough for a client (and
 // the AWS SDKs' waiters) to see the state, short enough not to slow anyone.
