@@ -61,6 +61,9 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
 	if err := s.keyUsable(st); err != nil {
 		return nil, err
 	}
@@ -70,6 +73,7 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	if err != nil {
 		return nil, inShard(sh.ID, err)
 	}
+	st.state.count(sh.ID, 1, len(in.Data))
 	b := getBuf(128)
 	b = append(b, `{"EncryptionType":"`...)
 	b = append(b, st.encryptionType()...)
@@ -122,6 +126,9 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
 	if err := s.keyUsable(st); err != nil {
 		return nil, err
 	}
@@ -227,6 +234,7 @@ func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey
 				close(done)
 			}
 		}
+		st.state.countBatch(sh.ID, data[start:ends[k]])
 		if err := st.logs[sh.ID].AppendAsync(data[start:ends[k]], hdrs[start:ends[k]], finish); err != nil {
 			finish(0, err)
 		}

@@ -122,6 +122,12 @@ type Options struct {
 	// connections and requests), one line per call; nil writes them to
 	// standard error.
 	Logf func(format string, args ...any)
+	// StateDelay is how long a stream stays CREATING, UPDATING or DELETING
+	// after the operation that starts the state is done; zero means
+	// DefaultStateDelay, a negative value no such states.
+	StateDelay time.Duration
+	// OnDemand sets how ON_DEMAND streams scale; zero fields take DefaultOnDemand.
+	OnDemand OnDemand
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -146,6 +152,7 @@ type Server struct {
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
 	warn       *ratelog.Limiter
+	scale      scaling // stream states and scaling (scaling.go)
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -158,6 +165,10 @@ func New(dir string, opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if opts.StateDelay == 0 {
+		opts.StateDelay = unsetStateDelay
+	}
+	opts.OnDemand = opts.OnDemand.withDefaults()
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
@@ -222,6 +233,9 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.retentionLoop()
 	s.wg.Add(1)
 	go s.memoryLoop()
+	s.wg.Add(1)
+	go s.scaleLoop()
+	s.resumeScaling()
 	s.lock, opened = lock, true
 	return s, nil
 }
@@ -359,6 +373,9 @@ var operations = map[string]handler{
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
 	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
 	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
+	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
+	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
+	"DescribeLimits":                bodyOnly((*Server).describeLimits),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is

@@ -40,6 +40,14 @@ type streamMeta struct {
 	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
 	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
 	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
+	// Mode is ON_DEMAND or empty (PROVISIONED); Scaled and ModeSwitched
+	// are the times (Unix ms) of the last day's UpdateShardCount and
+	// UpdateStreamMode calls; ScalingTo is the target of an
+	// UpdateShardCount under way.
+	Mode         string  `json:"mode,omitempty"`
+	Scaled       []int64 `json:"scaled,omitempty"`
+	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
+	ScalingTo    int     `json:"scalingTo,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -59,6 +67,8 @@ type stream struct {
 	// changed and notify. It is taken after mu, never before.
 	waitMu sync.Mutex
 	wake   chan struct{}
+
+	state streamState // status and write load (scaling.go)
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -109,6 +119,7 @@ func (s *Server) openStream(name string) (*stream, error) {
 		st.close()
 		return nil, err
 	}
+	st.state.onDemand.Store(st.meta.Mode == modeOnDemand)
 	return st, nil
 }
 
