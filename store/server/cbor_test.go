@@ -1,0 +1,347 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/fxamacker/cbor/v2"
+)
+
+// cborMaps decodes CBOR maps into map[string]any, as encoding/json does.
+var cborMaps = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{DefaultMapType: reflect.TypeFor[map[string]any]()}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
+
+// javaTime is a timestamp as the AWS SDK for Java writes it in CBOR: tag 1
+// over a whole number of epoch milliseconds.
+type javaTime int64
+
+// encodeJava appends v as the AWS SDK for Java's Jackson generator writes
+// it: maps and arrays of indefinite length, blobs ([]byte) as byte strings,
+// javaTime as tag 1 over milliseconds, everything else as fxamacker/cbor
+// encodes it.
+func encodeJava(t testing.TB, enc *cbor.Encoder, v any) {
+	t.Helper()
+	var err error
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		err = enc.StartIndefiniteMap()
+		for _, k := range keys {
+			if err == nil {
+				err = enc.Encode(k)
+			}
+			encodeJava(t, enc, v[k])
+		}
+		if err == nil {
+			err = enc.EndIndefinite()
+		}
+	case []any:
+		err = enc.StartIndefiniteArray()
+		for _, e := range v {
+			encodeJava(t, enc, e)
+		}
+		if err == nil {
+			err = enc.EndIndefinite()
+		}
+	case javaTime:
+		err = enc.Encode(cbor.Tag{Number: 1, Content: int64(v)})
+	default:
+		err = enc.Encode(v)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func javaCBOR(t testing.TB, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	encodeJava(t, cbor.NewEncoder(&buf), v)
+	return buf.Bytes()
+}
+
+// cborClient speaks CBOR as the AWS SDK for Java does: the same headers
+// (Content-Type application/x-amz-cbor-1.1, X-Amz-Target, SigV4 over the
+// CBOR body), Jackson's encoding.
+type cborClient struct {
+	t           testing.TB
+	url         string
+	key, secret string
+}
+
+type cborAnswer struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+// send posts body as operation op.
+func (c *cborClient) send(op string, body []byte) cborAnswer {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.url+"/", bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", CBORContentType)
+	req.Header.Set("X-Amz-Target", targetPrefix+op)
+	if c.key != "" {
+		sum := sha256.Sum256(body)
+		creds := aws.Credentials{AccessKeyID: c.key, SecretAccessKey: c.secret}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", time.Now()); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	a := cborAnswer{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if ct := resp.Header.Get("Content-Type"); ct != CBORContentType {
+		c.t.Fatalf("%s: answered Content-Type %q, want %q: %q", op, ct, CBORContentType, raw)
+	}
+	if err := cborMaps.Unmarshal(raw, &a.body); err != nil {
+		c.t.Fatalf("%s: answer is not a CBOR map: %v: %x", op, err, raw)
+	}
+	return a
+}
+
+// do sends in as op and returns the answer, which must be a success.
+func (c *cborClient) do(op string, in map[string]any) cborAnswer {
+	c.t.Helper()
+	a := c.send(op, javaCBOR(c.t, in))
+	if a.status != http.StatusOK {
+		c.t.Fatalf("%s: status %d: %v", op, a.status, a.body)
+	}
+	return a
+}
+
+// fail sends in as op, which must fail with status, code and msg (when not
+// empty), in CBOR and in X-Amzn-ErrorType.
+func (c *cborClient) fail(op string, body []byte, status int, code, msg string) {
+	c.t.Helper()
+	a := c.send(op, body)
+	if a.status != status || a.body["__type"] != code || a.header.Get("X-Amzn-ErrorType") != code {
+		c.t.Fatalf("%s: got %d %v (X-Amzn-ErrorType %q), want %d %s", op, a.status, a.body, a.header.Get("X-Amzn-ErrorType"), status, code)
+	}
+	got, _ := a.body["message"].(string)
+	if got == "" || msg != "" && got != msg && !strings.Contains(got, msg) {
+		c.t.Fatalf("%s: message %q, want %q", op, got, msg)
+	}
+}
+
+// tagMillis decodes item, which must be tag 1 over a whole number (of
+// epoch milliseconds, as the Java SDK reads it).
+func tagMillis(t testing.TB, item cbor.RawMessage) int64 {
+	t.Helper()
+	var tag cbor.RawTag
+	if err := cbor.Unmarshal(item, &tag); err != nil || tag.Number != 1 {
+		t.Fatalf("timestamp %x is not tag 1: %v", []byte(item), err)
+	}
+	if major := tag.Content[0] >> 5; major > 1 {
+		t.Fatalf("timestamp %x does not hold an integer (major type %d)", []byte(item), major)
+	}
+	var ms int64
+	if err := cbor.Unmarshal(tag.Content, &ms); err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+type cborRecord struct {
+	SequenceNumber              string
+	PartitionKey                string
+	Data                        cbor.RawMessage
+	ApproximateArrivalTimestamp cbor.RawMessage
+}
+
+type cborGetRecords struct {
+	Records           []cborRecord
+	NextShardIterator string
+}
+
+// byteString decodes item, which must be a byte string.
+func byteString(t testing.TB, item cbor.RawMessage) []byte {
+	t.Helper()
+	if len(item) == 0 || item[0]>>5 != 2 {
+		t.Fatalf("blob %x is not a byte string", []byte(item))
+	}
+	var b []byte
+	if err := cbor.Unmarshal(item, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCBORJavaSDKClient drives the store as the AWS SDK for Java does by
+// default, in CBOR and signed: create, describe, list shards, put binary
+// records, read them back byte for byte with tag-1 timestamps, and seek
+// with an AT_TIMESTAMP iterator given as tag 1.
+func TestCBORJavaSDKClient(t *testing.T) {
+	creds := map[string]string{"AKIDJAVA": "java-secret"}
+	s, err := New(t.TempDir(), Options{Credentials: creds, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer s.Close()
+	defer ts.Close()
+	c := &cborClient{t: t, url: ts.URL, key: "AKIDJAVA", secret: "java-secret"}
+
+	before := time.Now().UnixMilli()
+	c.do("CreateStream", map[string]any{"StreamName": "java", "ShardCount": 1})
+	sum := c.do("DescribeStreamSummary", map[string]any{"StreamName": "java"})
+	var summary struct {
+		StreamDescriptionSummary struct {
+			StreamName              string
+			StreamCreationTimestamp cbor.RawMessage
+			OpenShardCount          int
+		}
+	}
+	if err := cbor.Unmarshal(sum.raw, &summary); err != nil {
+		t.Fatal(err)
+	}
+	d := summary.StreamDescriptionSummary
+	if created := tagMillis(t, d.StreamCreationTimestamp); d.StreamName != "java" || d.OpenShardCount != 1 || created < before-1000 || created > time.Now().UnixMilli() {
+		t.Fatalf("DescribeStreamSummary: %+v (created %d, test began %d)", d, created, before)
+	}
+	desc := c.do("DescribeStream", map[string]any{"StreamName": "java"})
+	if status := field(desc.body["StreamDescription"], "StreamStatus"); status != "ACTIVE" {
+		t.Fatalf("DescribeStream: %v", desc.body)
+	}
+	shards := list(c.do("ListShards", map[string]any{"StreamName": "java"}).body["Shards"])
+	if len(shards) != 1 || field(shards[0], "ShardId") != "shardId-000000000000" {
+		t.Fatalf("ListShards: %v", shards)
+	}
+
+	every := make([]byte, 256) // every byte value, NUL and invalid UTF-8 included
+	for i := range every {
+		every[i] = byte(i)
+	}
+	want := [][]byte{every, {}, []byte("\xff\xfe\x00"), bytes.Repeat([]byte{0x80}, 70000)}
+	put := c.do("PutRecord", map[string]any{"StreamName": "java", "PartitionKey": "k", "Data": want[0]})
+	if put.body["ShardId"] != "shardId-000000000000" || put.body["SequenceNumber"] == "" {
+		t.Fatalf("PutRecord: %v", put.body)
+	}
+	time.Sleep(5 * time.Millisecond) // so the next records arrive a millisecond later at least
+	mid := time.Now().UnixMilli()
+	time.Sleep(5 * time.Millisecond)
+	var recs []any
+	for _, d := range want[1:] {
+		recs = append(recs, map[string]any{"PartitionKey": "p", "Data": d})
+	}
+	puts := c.do("PutRecords", map[string]any{"StreamName": "java", "Records": recs})
+	if n, _ := puts.body["FailedRecordCount"].(uint64); n != 0 || len(list(puts.body["Records"])) != 3 {
+		t.Fatalf("PutRecords: %v", puts.body)
+	}
+	after := time.Now().UnixMilli()
+
+	it := c.do("GetShardIterator", map[string]any{"StreamName": "java", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})
+	var got cborGetRecords
+	if err := cbor.Unmarshal(c.do("GetRecords", map[string]any{"ShardIterator": it.body["ShardIterator"]}).raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != len(want) || got.NextShardIterator == "" {
+		t.Fatalf("GetRecords: %d records, want %d", len(got.Records), len(want))
+	}
+	for i, r := range got.Records {
+		if data := byteString(t, r.Data); !bytes.Equal(data, want[i]) {
+			t.Fatalf("record %d: data %x, want %x", i, data[:min(len(data), 16)], want[i][:min(len(want[i]), 16)])
+		}
+		if ms := tagMillis(t, r.ApproximateArrivalTimestamp); ms < before || ms > after {
+			t.Fatalf("record %d: arrival %d outside [%d, %d]", i, ms, before, after)
+		}
+	}
+
+	// AT_TIMESTAMP between the PutRecord and the PutRecords: the last three.
+	it = c.do("GetShardIterator", map[string]any{"StreamName": "java", "ShardId": "shardId-000000000000",
+		"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": javaTime(mid)})
+	got = cborGetRecords{}
+	if err := cbor.Unmarshal(c.do("GetRecords", map[string]any{"ShardIterator": it.body["ShardIterator"], "Limit": 10}).raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != 3 || got.Records[0].SequenceNumber != list(puts.body["Records"])[0].(map[string]any)["SequenceNumber"] {
+		t.Fatalf("AT_TIMESTAMP %d: %d records %+v", mid, len(got.Records), got.Records)
+	}
+}
+
+// TestCBORErrors checks errors reach a CBOR client in CBOR, with the type
+// in __type and X-Amzn-ErrorType and the message the JSON path answers,
+// and that bodies that are not CBOR are SerializationException.
+func TestCBORErrors(t *testing.T) {
+	_, jc := startServer(t, t.TempDir(), Options{})
+	c := &cborClient{t: t, url: jc.url}
+	status, js := jc.raw("DescribeStream", obj{"StreamName": "missing"})
+	if status != http.StatusBadRequest {
+		t.Fatalf("JSON DescribeStream of a missing stream: %d %v", status, js)
+	}
+	c.fail("DescribeStream", javaCBOR(t, map[string]any{"StreamName": "missing"}), http.StatusBadRequest, "ResourceNotFoundException", js["message"].(string))
+	c.fail("Nonsense", javaCBOR(t, map[string]any{}), http.StatusBadRequest, "UnknownOperationException", "")
+	c.fail("CreateStream", javaCBOR(t, map[string]any{"StreamName": "s", "ShardCount": "two"}), http.StatusBadRequest, "SerializationException", "")
+	c.do("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1})
+	c.fail("GetRecords", javaCBOR(t, map[string]any{"ShardIterator": "nope"}), http.StatusBadRequest, "InvalidArgumentException", "Invalid ShardIterator.")
+
+	bad := map[string][]byte{
+		"JSON, not CBOR":      []byte(`{"StreamName":"s"}`),
+		"truncated":           javaCBOR(t, map[string]any{"StreamName": "s"})[:5],
+		"two items":           append(javaCBOR(t, map[string]any{}), 0xa0),
+		"a lone break":        {0xff},
+		"an integer map key":  {0xa1, 0x01, 0x02},
+		"invalid UTF-8":       {0xa1, 0x61, 'k', 0x62, 0xff, 0xfe},
+		"a NaN":               {0xa1, 0x61, 'k', 0xf9, 0x7e, 0x00},
+		"tag 1 over a string": {0xa1, 0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xc1, 0x61, 'x'},
+		"too deep":            append(bytes.Repeat([]byte{0x81}, 100), 0x00),
+	}
+	for name, body := range bad {
+		t.Run(name, func(t *testing.T) {
+			c := &cborClient{t: t, url: jc.url}
+			c.fail("ListShards", body, http.StatusBadRequest, "SerializationException", "cannot parse CBOR request")
+		})
+	}
+}
+
+// TestCBORBodyLimits checks a CBOR request is held to the same body limit,
+// refused in CBOR.
+func TestCBORBodyLimits(t *testing.T) {
+	_, jc := startServer(t, t.TempDir(), Options{})
+	c := &cborClient{t: t, url: jc.url}
+	huge := javaCBOR(t, map[string]any{"StreamName": "s", "PartitionKey": "k", "Data": make([]byte, 10<<20)})
+	c.fail("PutRecord", huge, http.StatusBadRequest, "ValidationException", "request body exceeds")
+}
+
+// TestCBORSigV4Failure checks an authentication failure is answered in
+// CBOR to a CBOR client.
+func TestCBORSigV4Failure(t *testing.T) {
+	_, jc := startServer(t, t.TempDir(), Options{Credentials: map[string]string{"AKID": "right"}, Region: "us-east-1"})
+	c := &cborClient{t: t, url: jc.url, key: "AKID", secret: "wrong"}
+	a := c.send("ListStreams", javaCBOR(t, map[string]any{}))
+	if a.status < 400 || a.body["__type"] == nil || a.body["message"] == nil {
+		t.Fatalf("wrongly signed request: %d %v", a.status, a.body)
+	}
+}
