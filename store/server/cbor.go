@@ -161,7 +161,7 @@ func (r *cborReader) str(arg uint64, indef bool) []byte {
 		r.off += int(arg)
 		return s
 	}
-	var s []byte
+	s := []byte{} // not nil: an empty blob is "", not null
 	for !r.atBreak() {
 		_, _, n, _ := r.head() // well-formed: a definite chunk of the same type
 		s = append(s, r.b[r.off:r.off+int(n)]...)
@@ -456,7 +456,11 @@ func (p *jsonReader) value(dst, key []byte, depth int) ([]byte, error) {
 				return dst, errBadJSON
 			}
 			dst = append(dst, 0xc1) // tag 1
-			return appendCBORInt(dst, int64(math.Round(f*1000))), nil
+			if ms := math.Round(f * 1000); math.Abs(ms) < 1<<63 {
+				return appendCBORInt(dst, int64(ms)), nil
+			}
+			dst = append(dst, 0xfb) // beyond any time: as a float
+			return binary.BigEndian.AppendUint64(dst, math.Float64bits(f*1000)), nil
 		}
 		if integral {
 			if n, err := strconv.ParseInt(num, 10, 64); err == nil {
@@ -476,8 +480,8 @@ func (p *jsonReader) value(dst, key []byte, depth int) ([]byte, error) {
 	return dst, errBadJSON
 }
 
-// str reads a JSON string, unescaped. It aliases the document when the
-// string has no escapes.
+// str reads a JSON string, unescaped, as encoding/json does. It aliases
+// the document when the string has no escapes.
 func (p *jsonReader) str() ([]byte, bool) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
 		return nil, false
@@ -493,9 +497,11 @@ func (p *jsonReader) str() ([]byte, bool) {
 			continue
 		case '"':
 			p.i++
-			if !escaped {
-				return p.b[start+1 : p.i-1], true
+			if s := p.b[start+1 : p.i-1]; !escaped && utf8.Valid(s) {
+				return s, true
 			}
+			// Escapes, or bytes that are not UTF-8 (which encoding/json
+			// turns into U+FFFD): let encoding/json read it.
 			var s string
 			if json.Unmarshal(p.b[start:p.i], &s) != nil {
 				return nil, false

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"io"
+	"math"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -344,4 +348,159 @@ func TestCBORSigV4Failure(t *testing.T) {
 	if a.status < 400 || a.body["__type"] == nil || a.body["message"] == nil {
 		t.Fatalf("wrongly signed request: %d %v", a.status, a.body)
 	}
+}
+
+// normalJSON decodes a JSON document as the oracle of the transcoders
+// sees it: numbers as float64, blobs as canonical base64, and the numbers of timestamp fields as whole epoch
+// milliseconds.
+func normalJSON(t testing.TB, js []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		t.Fatalf("not JSON: %v: %q", err, js)
+	}
+	return normalize(v, "", false)
+}
+
+// normalize rewrites a decoded document for comparison: v came from JSON
+// (fromCBOR false: seconds, base64) or from fxamacker/cbor (milliseconds
+// under tag 1, which fxamacker reads as a time of that many seconds).
+func normalize(v any, key string, fromCBOR bool) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = normalize(e, k, fromCBOR)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = normalize(e, key, fromCBOR)
+		}
+		return out
+	case string:
+		if cborBlobFields[key] { // canonical base64
+			if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+				return base64.StdEncoding.EncodeToString(b)
+			}
+		}
+		return v
+	case []byte:
+		return base64.StdEncoding.EncodeToString(v)
+	case time.Time:
+		return float64(v.Unix()) + float64(v.Nanosecond())/1e9
+	case big.Int:
+		f, _ := new(big.Float).SetInt(&v).Float64()
+		return normalNumber(f, key, fromCBOR)
+	case uint64:
+		return normalNumber(float64(v), key, fromCBOR)
+	case int64:
+		return normalNumber(float64(v), key, fromCBOR)
+	case float64:
+		return normalNumber(v, key, fromCBOR)
+	}
+	return v
+}
+
+func normalNumber(f float64, key string, fromCBOR bool) any {
+	if cborTimestampFields[key] && !fromCBOR {
+		return math.Round(f * 1000)
+	}
+	return f
+}
+
+// FuzzCBORAnswerTranscode checks jsonToCBOR against encoding/json and
+// fxamacker/cbor: any JSON document becomes CBOR that decodes to the same
+// value, with blob fields as byte strings and timestamps as tag 1 over
+// milliseconds.
+func FuzzCBORAnswerTranscode(f *testing.F) {
+	for _, s := range []string{
+		`{"Records":[{"Data":"AAEC/w==","ApproximateArrivalTimestamp":1700000000.123,"PartitionKey":"k\u00e9\n"}],"MillisBehindLatest":0}`,
+		`{"StreamDescription":{"StreamCreationTimestamp":1.5,"Shards":[],"HasMoreShards":false,"X":null}}`,
+		`[1,-1,18446744073709551615,-9223372036854775808,1e300,-0.0,"",{"Data":"not base64!"},{"Data":""}]`,
+		`{"__type":"ResourceNotFoundException","message":"Stream s under account 000000000000 not found."}`,
+		`"\ud83d\ude00 \\ \" \u0000"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, js string) {
+		var v any
+		if json.Unmarshal([]byte(js), &v) != nil {
+			return // not JSON, or numbers beyond float64 the oracle cannot read
+		}
+		c, err := jsonToCBOR(nil, []byte(js))
+		if err != nil {
+			t.Fatalf("%q: %v", js, err)
+		}
+		var got any
+		if err := cborMaps.Unmarshal(c, &got); err != nil {
+			t.Fatalf("%q: answer %x is not CBOR: %v", js, c, err)
+		}
+		if want, got := normalJSON(t, []byte(js)), normalize(got, "", true); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %#v\nwant %#v", js, got, want)
+		}
+	})
+}
+
+// FuzzCBORRequestTranscode checks cborToJSON against fxamacker/cbor: any
+// CBOR document either is refused or becomes JSON of the same value, with
+// byte strings as base64 and timestamps (tag 1 over milliseconds) as
+// seconds.
+func FuzzCBORRequestTranscode(f *testing.F) {
+	for _, v := range []any{
+		map[string]any{"StreamName": "s", "Records": []any{map[string]any{"Data": []byte{0, 1, 0xff}, "PartitionKey": "é"}}},
+		map[string]any{"Timestamp": javaTime(1700000000123), "StreamCreationTimestamp": uint64(1500), "N": -1, "F": 1.25, "B": true, "Z": nil},
+		map[string]any{"Timestamp": javaTime(-1)},
+	} {
+		f.Add(javaCBOR(f, v))
+	}
+	f.Add([]byte{0xbf, 0x61, 'a', 0x5f, 0x41, 1, 0x41, 2, 0xff, 0x61, 'b', 0x7f, 0x61, 'x', 0x61, 'y', 0xff, 0xff}) // indefinite strings
+	f.Add([]byte{0xa1, 0x64, 'D', 'a', 't', 'a', 0xd8, 0x2a, 0x43, 1, 2, 3})                                        // an unknown tag
+	f.Add([]byte{0xa1, 0x61, 'f', 0xf9, 0x3c, 0x00})                                                                // a half float
+	f.Add([]byte{0xa1, 0x61, 'n', 0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})                            // -2^64
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		js, err := cborToJSON(nil, doc)
+		if err != nil {
+			return
+		}
+		if !json.Valid(js) {
+			t.Fatalf("%x: not JSON: %q", doc, js)
+		}
+		var want any
+		if err := cborNoTags.Unmarshal(doc, &want); err != nil || hasTimestampField(doc) {
+			return // tags (bignums, times) and timestamps fxamacker reads otherwise: validity only
+		}
+		got := normalize(mustJSON(t, js), "", true)
+		if want := normalize(want, "", true); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%x:\n got %#v\nwant %#v", doc, got, want)
+		}
+	})
+}
+
+func mustJSON(t testing.TB, js []byte) any {
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// cborNoTags decodes like cborMaps but refuses tags.
+var cborNoTags = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{DefaultMapType: reflect.TypeFor[map[string]any](), TagsMd: cbor.TagsForbidden}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
+
+// hasTimestampField reports whether doc may name a timestamp field.
+func hasTimestampField(doc []byte) bool {
+	for k := range cborTimestampFields {
+		if bytes.Contains(doc, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
