@@ -7,13 +7,17 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/fxamacker/cbor/v2"
+
+	slog "github.com/sluicehq/sluice/store/log"
 )
 
 // cborMaps decodes CBOR maps into map[string]any, as encoding/json does.
@@ -503,4 +509,248 @@ func hasTimestampField(doc []byte) bool {
 		}
 	}
 	return false
+}
+
+// blob is a Data value: base64 in JSON, a byte string in CBOR.
+type blob []byte
+
+// asJSON turns a request tree into what encoding/json writes as the JSON
+// protocol's request: blobs base64, timestamps seconds.
+func asJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = asJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = asJSON(e)
+		}
+		return out
+	case blob:
+		return []byte(v)
+	case javaTime:
+		return json.Number(strconv.FormatFloat(float64(v)/1000, 'f', 3, 64))
+	}
+	return v
+}
+
+// asCBOR turns a request tree into what the Java SDK writes.
+func asCBOR(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = asCBOR(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = asCBOR(e)
+		}
+		return out
+	case blob:
+		return []byte(v)
+	}
+	return v
+}
+
+// twin is a store spoken to in JSON and its twin spoken to in CBOR: the
+// same clock, the same iterator key, the same requests, so the same state.
+type twin struct {
+	t          testing.TB
+	jsonURL    string
+	cborURL    string
+	realBefore int64 // a real time before any record
+}
+
+func newTwin(t testing.TB) *twin {
+	clock := time.Date(2020, 1, 2, 3, 4, 5, 6e6, time.UTC) // before every record, so MillisBehindLatest is 0
+	key := bytes.Repeat([]byte{7}, 32)
+	tw := &twin{t: t, realBefore: time.Now().UnixMilli()}
+	for _, url := range []*string{&tw.jsonURL, &tw.cborURL} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, keyFile), key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(dir, Options{Now: func() time.Time { return clock }, Fsync: slog.FsyncNever})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(s)
+		t.Cleanup(func() { ts.Close(); s.Close() })
+		*url = ts.URL
+	}
+	return tw
+}
+
+type twinAnswer struct {
+	status int
+	typ    string
+	body   any
+}
+
+// both sends req as op to both stores and checks they answer alike; it
+// returns the JSON store's answer.
+func (tw *twin) both(op string, req map[string]any) twinAnswer {
+	t := tw.t
+	t.Helper()
+	js, err := json.Marshal(asJSON(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja := tw.post(tw.jsonURL, "application/x-amz-json-1.1", op, js)
+	ca := tw.post(tw.cborURL, CBORContentType, op, javaCBOR(t, asCBOR(req)))
+	if ja.status != ca.status || ja.typ != ca.typ || !reflect.DeepEqual(ja.body, ca.body) {
+		t.Fatalf("%s %s:\nJSON %d %s %#v\nCBOR %d %s %#v", op, js, ja.status, ja.typ, ja.body, ca.status, ca.typ, ca.body)
+	}
+	return ja
+}
+
+func (tw *twin) post(url, contentType, op string, body []byte) twinAnswer {
+	t := tw.t
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Amz-Target", targetPrefix+op)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Header.Get("Content-Type"); got != contentType {
+		t.Fatalf("%s: answered Content-Type %q to %q", op, got, contentType)
+	}
+	a := twinAnswer{status: resp.StatusCode, typ: resp.Header.Get("X-Amzn-ErrorType")}
+	var v any
+	if contentType == CBORContentType {
+		if err := cborMaps.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s: answer is not CBOR: %v: %x", op, err, raw)
+		}
+		v = normalize(v, "", true)
+	} else {
+		v = normalJSON(t, raw)
+	}
+	a.body = tw.unclock(v, "")
+	return a
+}
+
+// unclock replaces the record arrival times, which come from the real
+// clock of each store's log, after checking they are times.
+func (tw *twin) unclock(v any, key string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = tw.unclock(e, k)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = tw.unclock(e, key)
+		}
+	case float64:
+		if key == "ApproximateArrivalTimestamp" {
+			if ms := int64(v); ms < tw.realBefore || ms > time.Now().UnixMilli() {
+				tw.t.Fatalf("arrival time %d outside [%d, now]", ms, tw.realBefore)
+			}
+			return "arrival"
+		}
+	}
+	return v
+}
+
+// FuzzCBORMatchesJSON sends the same operations, as JSON to one store and
+// as CBOR (as the Java SDK writes them) to its twin, and checks every
+// answer is the same once both encodings are read: status, error type,
+// message and every field, blobs and timestamps included.
+func FuzzCBORMatchesJSON(f *testing.F) {
+	f.Add(uint8(0), "s", "k", []byte("hello"), int64(0))
+	f.Add(uint8(1), "s", "k\x00é", []byte{0, 0xff, 0x80}, int64(3))
+	f.Add(uint8(2), "s", "k", []byte{}, int64(2))
+	f.Add(uint8(2), "s", "k", []byte{}, int64(9))
+	f.Add(uint8(2), "s", "k", []byte{}, int64(-4))
+	f.Add(uint8(3), "s", "", []byte(nil), int64(1))
+	f.Add(uint8(4), "missing", "", []byte(nil), int64(0))
+	f.Add(uint8(5), "s", "", []byte(nil), int64(0))
+	f.Add(uint8(6), "", "", []byte(nil), int64(1))
+	f.Add(uint8(7), "t", "", []byte(nil), int64(2))
+	f.Add(uint8(8), "s", "team", []byte("data"), int64(0))
+	f.Add(uint8(9), "s", "", []byte(nil), int64(5))
+	f.Add(uint8(1), "s", "k", bytes.Repeat([]byte{1}, 2000), int64(600))
+	tw := newTwin(f)
+	tw.both("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 2})
+	f.Fuzz(func(t *testing.T, op uint8, name, key string, data []byte, n int64) {
+		tw.t = t
+		defer func() { tw.t = f }()
+		if data == nil {
+			data = []byte{}
+		}
+		// Both clients send text as UTF-8 (the Java SDK's strings are
+		// Unicode; encoding/json writes U+FFFD for bytes that are not).
+		name, key = strings.ToValidUTF8(name, "\uFFFD"), strings.ToValidUTF8(key, "\uFFFD")
+		shard := fmt.Sprintf("shardId-%012d", uint64(n)%3)
+		switch op % 10 {
+		case 0:
+			tw.both("PutRecord", map[string]any{"StreamName": name, "PartitionKey": key, "Data": blob(data)})
+		case 1:
+			recs := []any{}
+			for i := range int(uint64(n) % 4) {
+				recs = append(recs, map[string]any{"PartitionKey": key + strconv.Itoa(i), "Data": blob(data[:len(data)*i/4])})
+			}
+			tw.both("PutRecords", map[string]any{"StreamName": name, "Records": recs})
+		case 2:
+			types := []string{"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "NOPE"}
+			req := map[string]any{"StreamName": name, "ShardId": shard, "ShardIteratorType": types[uint64(n)%uint64(len(types))]}
+			// Times an hour clear of every record's arrival, or at the edges.
+			stamps := []int64{0, -1, tw.realBefore - 3600_000, time.Now().UnixMilli() + 3600_000, math.MaxInt64 / 2}
+			if req["ShardIteratorType"] == "AT_TIMESTAMP" && n >= 0 {
+				req["Timestamp"] = javaTime(stamps[uint64(n)/6%uint64(len(stamps))])
+			}
+			if key != "" {
+				req["StartingSequenceNumber"] = key
+			}
+			it := tw.both("GetShardIterator", req)
+			if it.status != http.StatusOK {
+				return
+			}
+			jit := field(it.body, "ShardIterator") // the same in both: same key, clock and position
+			for range 2 {
+				page := tw.both("GetRecords", map[string]any{"ShardIterator": jit, "Limit": int(uint64(n)%5 + 1)})
+				if jit = field(page.body, "NextShardIterator"); jit == nil {
+					break
+				}
+			}
+		case 3:
+			req := map[string]any{"StreamName": name}
+			if n > 0 {
+				req["MaxResults"] = n % 3
+			}
+			tw.both("ListShards", req)
+		case 4:
+			tw.both("DescribeStream", map[string]any{"StreamName": name})
+		case 5:
+			tw.both("DescribeStreamSummary", map[string]any{"StreamName": name})
+		case 6:
+			tw.both("ListStreams", map[string]any{"Limit": n % 20})
+		case 7:
+			tw.both("CreateStream", map[string]any{"StreamName": name, "ShardCount": n % 3})
+		case 8:
+			tw.both("AddTagsToStream", map[string]any{"StreamName": name, "Tags": map[string]any{key: strings.ToValidUTF8(string(data), "\uFFFD")}})
+			tw.both("ListTagsForStream", map[string]any{"StreamName": name})
+		case 9: // wrong types
+			tw.both("DescribeStream", map[string]any{"StreamName": n})
+			tw.both("PutRecord", map[string]any{"StreamName": name, "PartitionKey": key, "Data": n})
+			tw.both("GetShardIterator", map[string]any{"StreamName": name, "ShardId": shard, "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": name})
+		}
+	})
 }
