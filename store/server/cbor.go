@@ -488,29 +488,40 @@ func (p *jsonReader) str() ([]byte, bool) {
 	}
 	start := p.i
 	p.i++
-	escaped := false
+	q := bytes.IndexByte(p.b[p.i:], '"')
+	if q < 0 {
+		return nil, false
+	}
+	if bytes.IndexByte(p.b[p.i:p.i+q], '\\') < 0 { // no escapes: the common case, found at memchr speed
+		s := p.b[p.i : p.i+q]
+		p.i += q + 1
+		if utf8.Valid(s) {
+			return s, true
+		}
+		return p.unquote(start)
+	}
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
 		case '\\':
-			escaped = true
 			p.i += 2
 			continue
 		case '"':
 			p.i++
-			if s := p.b[start+1 : p.i-1]; !escaped && utf8.Valid(s) {
-				return s, true
-			}
-			// Escapes, or bytes that are not UTF-8 (which encoding/json
-			// turns into U+FFFD): let encoding/json read it.
-			var s string
-			if json.Unmarshal(p.b[start:p.i], &s) != nil {
-				return nil, false
-			}
-			return []byte(s), true
+			return p.unquote(start)
 		}
 		p.i++
 	}
 	return nil, false
+}
+
+// unquote reads the string from start to p.i with encoding/json: one with
+// escapes, or with bytes that are not UTF-8 (which it turns into U+FFFD).
+func (p *jsonReader) unquote(start int) ([]byte, bool) {
+	var s string
+	if json.Unmarshal(p.b[start:p.i], &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 // base64DecodedLen is the length of the bytes the padded standard base64 s

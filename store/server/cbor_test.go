@@ -754,3 +754,134 @@ func FuzzCBORMatchesJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCBORvsJSON measures PutRecords (100 records of 1 KiB) and
+// GetRecords (1000 records of 1 KiB) through the store's in-process
+// transport, in JSON and in CBOR, in the same run: the cost of the
+// transcoding on top of the server's work. The client's encoding and
+// decoding are outside the clock (bodies built before; answers read but
+// not decoded).
+func BenchmarkCBORvsJSON(b *testing.B) {
+	s, err := New(b.TempDir(), Options{Fsync: slog.FsyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	hc := &http.Client{Transport: s.Transport()}
+	post := func(b *testing.B, contentType, op string, body []byte) []byte {
+		req, err := http.NewRequest(http.MethodPost, "http://store/", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("X-Amz-Target", targetPrefix+op)
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: %d %v %q", op, resp.StatusCode, err, out[:min(len(out), 200)])
+		}
+		return out
+	}
+	js := func(v map[string]any) []byte {
+		m, err := json.Marshal(asJSON(v))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	encodings := []struct {
+		name, contentType string
+		encode            func(map[string]any) []byte
+	}{
+		{"json", "application/x-amz-json-1.1", js},
+		{"cbor", CBORContentType, func(v map[string]any) []byte { return javaCBOR(b, asCBOR(v)) }},
+	}
+	post(b, "application/x-amz-json-1.1", "CreateStream", js(map[string]any{"StreamName": "read", "ShardCount": 1}))
+	post(b, "application/x-amz-json-1.1", "CreateStream", js(map[string]any{"StreamName": "write", "ShardCount": 1}))
+	data := bytes.Repeat([]byte("0123456789abcdef"), benchRecordBytes/16)
+	batch := func(stream string, n int) map[string]any {
+		recs := make([]any, n)
+		for i := range recs {
+			recs[i] = map[string]any{"PartitionKey": strconv.Itoa(i), "Data": blob(data)}
+		}
+		return map[string]any{"StreamName": stream, "Records": recs}
+	}
+	for range 2 {
+		post(b, "application/x-amz-json-1.1", "PutRecords", js(batch("read", 500)))
+	}
+	for _, e := range encodings {
+		b.Run("PutRecords/"+e.name, func(b *testing.B) {
+			body := e.encode(batch("write", benchPerCall))
+			b.SetBytes(int64(benchPerCall * len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				post(b, e.contentType, "PutRecords", body)
+			}
+		})
+	}
+	it := func(b *testing.B) string {
+		var out struct{ ShardIterator string }
+		raw := post(b, "application/x-amz-json-1.1", "GetShardIterator",
+			js(map[string]any{"StreamName": "read", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}))
+		if err := json.Unmarshal(raw, &out); err != nil {
+			b.Fatal(err)
+		}
+		return out.ShardIterator
+	}
+	for _, e := range encodings {
+		b.Run("GetRecords/"+e.name, func(b *testing.B) {
+			body := e.encode(map[string]any{"ShardIterator": it(b), "Limit": 1000})
+			b.SetBytes(int64(1000 * len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				post(b, e.contentType, "GetRecords", body)
+			}
+		})
+	}
+}
+
+// BenchmarkCBORTranscode measures the transcoders alone: a PutRecords
+// request (100 records of 1 KiB) from CBOR to JSON, and a GetRecords
+// answer (1000 records of 1 KiB) from JSON to CBOR.
+func BenchmarkCBORTranscode(b *testing.B) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), benchRecordBytes/16)
+	recs := make([]any, benchPerCall)
+	for i := range recs {
+		recs[i] = map[string]any{"PartitionKey": strconv.Itoa(i), "Data": data}
+	}
+	put := javaCBOR(b, map[string]any{"StreamName": "s", "Records": recs})
+	b.Run("PutRecords-request", func(b *testing.B) {
+		b.SetBytes(int64(len(put)))
+		dst := make([]byte, 0, 2*len(put))
+		for b.Loop() {
+			var err error
+			if dst, err = cborToJSON(dst[:0], put); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	answer := []byte(`{"MillisBehindLatest":0,"NextShardIterator":"AAAAAAAAAAFcy8ktHkNOp","Records":[`)
+	for i := range 1000 {
+		if i > 0 {
+			answer = append(answer, ',')
+		}
+		answer = append(answer, `{"SequenceNumber":"10157793424500600000000000000000000100000000000000000026","ApproximateArrivalTimestamp":1765012345.678,"Data":`...)
+		answer = appendJSONBytes(answer, data)
+		answer = append(answer, `,"PartitionKey":"k","EncryptionType":"NONE"}`...)
+	}
+	answer = append(answer, "]}\n"...)
+	b.Run("GetRecords-answer", func(b *testing.B) {
+		b.SetBytes(int64(len(answer)))
+		dst := make([]byte, 0, len(answer))
+		for b.Loop() {
+			var err error
+			if dst, err = jsonToCBOR(dst[:0], answer); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
