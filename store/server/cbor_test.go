@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -884,4 +885,61 @@ func BenchmarkCBORTranscode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// jacksonCBORJars are the class path of Jackson's CBOR module (Debian's
+// libjackson2-dataformat-cbor), which TestCBORJacksonClient needs.
+var jacksonCBORJars = []string{"/usr/share/java/jackson-dataformat-cbor.jar", "/usr/share/java/jackson-core.jar"}
+
+// TestCBORJacksonClient runs testdata/JacksonKinesisClient.java, a client
+// on Jackson's CBOR generator and parser (the library under the AWS SDK for
+// Java), against the store: binary data back byte for byte, timestamps
+// readable as the SDK reads them (a long of milliseconds), an AT_TIMESTAMP
+// iterator from a tag-1 timestamp, and an error in CBOR. It needs java and
+// the Jackson jars; without them it is skipped.
+func TestCBORJacksonClient(t *testing.T) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("no java on PATH")
+	}
+	for _, jar := range jacksonCBORJars {
+		if _, err := os.Stat(jar); err != nil {
+			t.Skipf("no %s (Debian: apt-get install libjackson2-dataformat-cbor)", jar)
+		}
+	}
+	if testing.Short() {
+		t.Skip("starts a JVM")
+	}
+	_, c := startServer(t, t.TempDir(), Options{})
+	before := time.Now().UnixMilli()
+	cmd := exec.Command(java, "-cp", strings.Join(jacksonCBORJars, ":"), "testdata/JacksonKinesisClient.java", c.url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("java client: %v\n%s", err, out)
+	}
+	after := time.Now().UnixMilli()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	every := make([]byte, 256)
+	for i := range every {
+		every[i] = byte(i)
+	}
+	_, missing := c.raw("DescribeStream", obj{"StreamName": "missing"}) // the message the JSON path answers
+	want := []string{"put shardId-000000000000", "record " + hex.EncodeToString(every), "record fffe00", "at_timestamp 1", "created",
+		fmt.Sprintf("error DescribeStream 400 %s %s %s %s", CBORContentType, missing["__type"], missing["__type"], missing["message"])}
+	if len(lines) != len(want) {
+		t.Fatalf("java client printed:\n%s", out)
+	}
+	for i, w := range want {
+		got := lines[i]
+		if strings.HasPrefix(w, "record ") || w == "created" {
+			ms, err := strconv.ParseInt(got[strings.LastIndexByte(got, ' ')+1:], 10, 64)
+			if err != nil || ms < before-1000 || ms > after {
+				t.Fatalf("line %d %q: time %d not in [%d, %d]", i, got, ms, before, after)
+			}
+			got = got[:strings.LastIndexByte(got, ' ')]
+		}
+		if got != w {
+			t.Fatalf("line %d: got %q, want %q\n%s", i, got, w, out)
+		}
+	}
 }
