@@ -589,15 +589,20 @@ func writeCBORError(w http.ResponseWriter, status int, code, msg string) {
 
 // cborRequest transcodes a CBOR request body into the JSON body its
 // handler parses, in a pooled buffer counted against MaxInflightBytes like
-// the body itself; done hands it back. An empty body stays empty, to be
-// handled as an empty JSON body is. On failure cborRequest answers the
-// request itself and done is nil.
-func (s *Server) cborRequest(w http.ResponseWriter, r *http.Request, body []byte) (js []byte, done func()) {
+// the body itself (held, bodyTook); done hands it back. As a JSON request,
+// a request alone is never refused: the two never count more than the
+// limit. An empty body stays empty, to be handled as an empty JSON body
+// is. On failure cborRequest answers the request itself and done is nil.
+func (s *Server) cborRequest(w http.ResponseWriter, r *http.Request, body []byte, bodyTook int64) (js []byte, done func()) {
 	if len(body) == 0 {
 		return body, func() {}
 	}
 	size := len(body) + len(body)/2 + 64 // base64 grows blobs by a third
-	took, ok := s.inflight.take(int64(bufCap(size)))
+	n := int64(bufCap(size))
+	if s.inflight.max > 0 {
+		n = min(n, s.inflight.max-bodyTook)
+	}
+	took, ok := s.inflight.take(n)
 	if !ok {
 		s.warn.Printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
 		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")

@@ -943,3 +943,25 @@ func TestCBORJacksonClient(t *testing.T) {
 		}
 	}
 }
+
+// TestCBORInflightBudget checks the JSON a CBOR request is transcoded into
+// counts against MaxInflightBytes with its body: a request alone always
+// passes, and one that finds the budget taken by others is refused.
+func TestCBORInflightBudget(t *testing.T) {
+	const limit = 768 << 10
+	s, jc := startServer(t, t.TempDir(), Options{Limits: Limits{MaxInflightBytes: limit}})
+	c := &cborClient{t: t, url: jc.url}
+	c.do("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1})
+	put := map[string]any{"StreamName": "s", "PartitionKey": "k", "Data": make([]byte, 300<<10)}
+	c.do("PutRecord", put) // body (512 KiB counted) and its JSON (512 KiB) over the limit, but alone
+	if got := s.InflightBytes(); got != 0 {
+		t.Fatalf("%d bytes still counted in flight after the request", got)
+	}
+	// Others hold all but what the body takes: the JSON it becomes does not fit.
+	held, ok := s.inflight.take(limit - int64(bufCap(len(javaCBOR(t, put))+1)))
+	if !ok {
+		t.Fatal("cannot take the budget")
+	}
+	defer s.inflight.give(held)
+	c.fail("PutRecord", javaCBOR(t, put), http.StatusServiceUnavailable, "LimitExceededException", "too many request bytes in flight")
+}

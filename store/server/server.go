@@ -427,7 +427,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cborReq {
 		var done func()
-		if body, done = s.cborRequest(w, r, body); done == nil {
+		if body, done = s.cborRequest(w, r, body, took); done == nil {
 			return
 		}
 		defer done()
