@@ -4,7 +4,9 @@
 // # Protocol
 //
 // Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
-// Content-Type application/x-amz-json-1.1 (application/json is accepted too).
+// Content-Type application/x-amz-json-1.1 (application/json is accepted too),
+// or application/x-amz-cbor-1.1, the AWS SDK for Java's default, answered in
+// CBOR (errors too; see cbor.go).
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
 // they are read, and read only once the headers pass every SigV4 check that
 // does not need the body and the request has its share of the in-flight byte
@@ -385,6 +387,10 @@ var operations = map[string]handler{
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
 // signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cborReq := isCBOR(r)
+	if cborReq { // answered in CBOR, errors too (see cbor.go)
+		w.Header().Set("Content-Type", CBORContentType)
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
@@ -447,6 +453,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if cborReq {
+		var done func()
+		if body, done = s.cborRequest(w, r, body, took); done == nil {
+			return
+		}
+		defer done()
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h := operations[op]
@@ -467,6 +480,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status, code, msg := s.failure(err)
 		writeError(w, status, code, msg)
+		return
+	}
+	if cborReq {
+		s.writeCBOR(w, r, out)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -498,6 +515,10 @@ func writeAuthError(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if answersCBOR(w) {
+		writeCBORError(w, status, code, msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
