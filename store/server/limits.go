@@ -29,7 +29,10 @@ import (
 // http.Server and listener made by HTTPServer.
 type Limits struct {
 	// MaxConns bounds the open connections of HTTPServer's listener; one
-	// more is answered 503 LimitExceededException and closed at once.
+	// more is answered 503 LimitExceededException and closed at once (an
+	// HTTP/2 client, which reads no HTTP/1.1 answer, sees the connection
+	// closed). An HTTP/2 connection counts once and carries at most 100
+	// requests at once.
 	MaxConns int
 	// MaxInflightBytes bounds the request bodies held at once. A request
 	// counts the buffer its body is read into (its Content-Length rounded
@@ -72,6 +75,10 @@ func DefaultLimits() Limits {
 	}
 }
 
+// maxStreamsPerConn bounds the requests an HTTP/2 connection carries at
+// once; MaxConns counts the connection once, whatever its streams.
+const maxStreamsPerConn = 100
+
 // maxHeaderBytes bounds a request's headers (a SigV4 Authorization header is
 // at most 8 KiB), so that connections cannot hold much memory before their
 // request is authenticated.
@@ -113,12 +120,23 @@ func (l Limits) withDefaults() Limits {
 func (s *Server) HTTPServer(ln net.Listener) (*http.Server, net.Listener) {
 	lim := s.opts.Limits
 	base, endLongPolls := context.WithCancel(context.Background())
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)            // over TLS, chosen by ALPN
+	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as the JavaScript SDK v3 speaks on http://
+	h2 := &http.HTTP2Config{MaxConcurrentStreams: maxStreamsPerConn}
+	if lim.MinBodyRate > 0 {
+		// A connection whose client reads nothing at all while answers wait.
+		h2.WriteByteTimeout = max(lim.BodyGrace, time.Second)
+	}
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: positive(lim.HeaderTimeout),
 		IdleTimeout:       positive(lim.IdleTimeout),
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return base }, // requests' contexts: only long polls heed them
+		Protocols:         protocols,
+		HTTP2:             h2,
 	}
 	hs.RegisterOnShutdown(endLongPolls)
 	if lim.MaxConns > 0 {

@@ -357,6 +357,9 @@ var operations = map[string]handler{
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
 // signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
@@ -404,8 +407,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &mbe):
 			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("closing the connection of %s: %v", r.RemoteAddr, err)
-			w.Header().Set("Connection", "close")
+			s.warn.Printf("closing the connection of %s (request %s): %v", r.RemoteAddr, requestID(w), err)
+			closeAfter(w, r)
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
 			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
@@ -419,7 +422,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	target := r.Header.Get("X-Amz-Target")
+	target := requestTarget(r)
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h := operations[op]
 	if !ok || h == nil {
@@ -456,7 +459,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before answering, without a deadline, for a client that need not send it.
 func unread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
+		closeAfter(w, r)
 	}
 }
 

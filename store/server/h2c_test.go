@@ -1,0 +1,454 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluicehq/sluice/store"
+)
+
+// h2cTransport speaks HTTP/2 without TLS with prior knowledge, as the
+// JavaScript SDK v3's default handler does on http:// endpoints.
+func h2cTransport() *http.Transport {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Transport{Protocols: p}
+}
+
+// protoClient is an HTTP client for the AWS SDK that records the protocol
+// and request id of every answer.
+type protoClient struct {
+	c      *http.Client
+	mu     sync.Mutex
+	protos []string
+	ids    []string
+}
+
+func (p *protoClient) Do(r *http.Request) (*http.Response, error) {
+	resp, err := p.c.Do(r)
+	if err == nil {
+		p.mu.Lock()
+		p.protos = append(p.protos, resp.Proto)
+		p.ids = append(p.ids, resp.Header.Get("X-Amzn-RequestId"))
+		p.mu.Unlock()
+	}
+	return resp, err
+}
+
+// The AWS SDK for Go v2 over h2c runs a stream's life against HTTPServer's
+// plain listener: every answer is HTTP/2, all on one connection, each with
+// its own request id.
+func TestH2CServesTheSDK(t *testing.T) {
+	s, addr := serveLimited(t, Options{Credentials: map[string]string{"AKIDH2": "h2-secret"}, Region: "us-east-1"})
+	pc := &protoClient{c: &http.Client{Transport: h2cTransport()}}
+	kc := kinesis.New(kinesis.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://" + addr),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIDH2", SecretAccessKey: "h2-secret"}, nil
+		}),
+		Retryer:    aws.NopRetryer{},
+		HTTPClient: pc,
+	})
+	ctx := context.Background()
+	name := aws.String("h2c")
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: name, ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatalf("CreateStream: %v", err)
+	}
+	if err := kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: name}, 5*time.Second); err != nil {
+		t.Fatalf("StreamExists waiter: %v", err)
+	}
+	blob := make([]byte, 256)
+	for i := range blob {
+		blob[i] = byte(i)
+	}
+	pr, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: name, PartitionKey: aws.String("k"), ExplicitHashKey: aws.String("0"), Data: blob})
+	if err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: name, ShardId: pr.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatalf("GetShardIterator: %v", err)
+	}
+	got, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil || len(got.Records) != 1 || !bytes.Equal(got.Records[0].Data, blob) {
+		t.Fatalf("GetRecords: %+v %v", got, err)
+	}
+	var notFound *types.ResourceNotFoundException
+	if _, err := kc.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("nope")}); !errors.As(err, &notFound) {
+		t.Fatalf("DescribeStream of a missing stream: %v", err)
+	}
+	if _, err := kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: name}); err != nil {
+		t.Fatalf("DeleteStream: %v", err)
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	seen := map[string]bool{}
+	for i, p := range pc.protos {
+		if p != "HTTP/2.0" {
+			t.Errorf("answer %d over %s, want HTTP/2.0", i, p)
+		}
+		if id := pc.ids[i]; !uuidShape(id) || seen[id] {
+			t.Errorf("answer %d: request id %q not a fresh UUID", i, id)
+		}
+		seen[pc.ids[i]] = true
+	}
+	if len(pc.protos) < 6 {
+		t.Fatalf("only %d answers recorded", len(pc.protos))
+	}
+	if n := s.OpenConns(); n != 1 {
+		t.Fatalf("%d connections open, want the one HTTP/2 connection", n)
+	}
+}
+
+// uuidShape reports whether id looks like 8-4-4-4-12 lower-case hex.
+func uuidShape(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// h2cPost sends a ListStreams request with body over c and returns the
+// status, the AWS error type and the protocol of the answer.
+func h2cPost(c *http.Client, addr string, body io.Reader, length int64, hdr map[string]string) (int, string, string, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", body)
+	if err != nil {
+		return 0, "", "", err
+	}
+	req.ContentLength = length
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListStreams")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Type string `json:"__type"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out.Type, resp.Proto, nil
+}
+
+// An HTTP/2 body slower than MinBodyRate gets its 408 on its own stream:
+// the connection's other requests are served meanwhile and after, and the
+// connection stays open.
+func TestH2CSlowBodyIsCutOffAlone(t *testing.T) {
+	s, addr := serveLimited(t, Options{Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 64 << 10}})
+	c := &http.Client{Transport: h2cTransport(), Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	if status, _, proto, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 || proto != "HTTP/2.0" {
+		t.Fatalf("first request: %d %s %v", status, proto, err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { // ~10 KiB/s, far below the rate
+		chunk := bytes.Repeat([]byte(" "), 1<<10)
+		for {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	type answer struct {
+		status int
+		typ    string
+		err    error
+	}
+	slow := make(chan answer, 1)
+	start := time.Now()
+	go func() {
+		status, typ, _, err := h2cPost(c, addr, pr, 1<<20, nil)
+		slow <- answer{status, typ, err}
+	}()
+	served := 0
+	for {
+		select {
+		case a := <-slow:
+			if a.err != nil || a.status != http.StatusRequestTimeout || a.typ != "RequestTimeoutException" {
+				t.Fatalf("slow body: got %d %s %v, want 408 RequestTimeoutException", a.status, a.typ, a.err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("slow body answered after %v", d)
+			}
+			if served == 0 {
+				t.Fatal("no request served on the connection while the slow body came in")
+			}
+			if status, _, proto, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 || proto != "HTTP/2.0" {
+				t.Fatalf("request after the 408: %d %s %v", status, proto, err)
+			}
+			if n := s.OpenConns(); n != 1 {
+				t.Fatalf("%d connections open, want the one the 408 left open", n)
+			}
+			waitFor(t, 2*time.Second, "the slow body's bytes given back", func() bool { return s.InflightBytes() == 0 })
+			return
+		default:
+		}
+		if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+			t.Fatalf("request beside the slow body: %d %v", status, err)
+		}
+		served++
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// endless is a body that never ends, counting what is read of it.
+type endless struct{ n atomic.Int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	clear(p)
+	e.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// Over HTTP/2, a body declared too big and one without a known access key
+// are refused before being read: the client gets to send at most the flow
+// control windows of the stream, and the connection serves on.
+func TestH2CBigBodyIsRefusedUnread(t *testing.T) {
+	s, addr := serveLimited(t, Options{Credentials: map[string]string{"AKID": "secret"}})
+	c := &http.Client{Transport: h2cTransport(), Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	for _, tc := range []struct {
+		name   string
+		length int64
+		status int
+		code   string
+	}{
+		{"too big", store.MaxRequestBytes + 1, http.StatusBadRequest, store.ErrValidation},
+		{"unauthenticated", 5 << 20, http.StatusForbidden, "MissingAuthenticationTokenException"},
+	} {
+		body := &endless{}
+		status, typ, proto, err := h2cPost(c, addr, io.LimitReader(body, tc.length), tc.length, nil)
+		if err != nil || status != tc.status || typ != tc.code || proto != "HTTP/2.0" {
+			t.Fatalf("%s: got %d %s %s %v, want %d %s over HTTP/2", tc.name, status, typ, proto, err, tc.status, tc.code)
+		}
+		if sent := body.n.Load(); sent > 4<<20 {
+			t.Fatalf("%s: the client sent %d bytes of a refused body", tc.name, sent)
+		}
+		if n := s.InflightBytes(); n != 0 {
+			t.Fatalf("%s: %d bytes in flight for a refused request", tc.name, n)
+		}
+	}
+	if n := s.OpenConns(); n != 1 {
+		t.Fatalf("%d connections open, want 1", n)
+	}
+}
+
+// Connections beyond MaxConns are refused over h2c as over HTTP/1.1: an
+// HTTP/2 connection counts once, however many requests it carries.
+func TestH2CConnectionsBeyondTheCapAreRefused(t *testing.T) {
+	const most = 2
+	s, addr := serveLimited(t, Options{Limits: Limits{MaxConns: most}})
+	var clients []*http.Client
+	for range most {
+		c := &http.Client{Transport: h2cTransport(), Timeout: 3 * time.Second}
+		defer c.CloseIdleConnections()
+		if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+			t.Fatalf("first request: %d %v", status, err)
+		}
+		var wg sync.WaitGroup
+		for range 5 { // several streams at once, one connection
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+					t.Errorf("request: %d %v", status, err)
+				}
+			}()
+		}
+		wg.Wait()
+		clients = append(clients, c)
+	}
+	if n := s.OpenConns(); n != most {
+		t.Fatalf("%d connections open, want %d", n, most)
+	}
+	extra := &http.Client{Transport: h2cTransport(), Timeout: 3 * time.Second}
+	defer extra.CloseIdleConnections()
+	if status, _, _, err := h2cPost(extra, addr, strings.NewReader("{}"), 2, nil); err == nil {
+		t.Fatalf("a connection over the cap was served: %d", status)
+	}
+	if n := s.OpenConns(); n != most {
+		t.Fatalf("%d connections open after the refusal, want %d", n, most)
+	}
+	for i, c := range clients {
+		if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+			t.Fatalf("connection %d after the refusal: %d %v", i, status, err)
+		}
+	}
+	clients[0].CloseIdleConnections()
+	waitFor(t, 3*time.Second, "a place freed", func() bool { return s.OpenConns() == most-1 })
+	if status, _, _, err := h2cPost(extra, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+		t.Fatalf("connection after one closed: %d %v", status, err)
+	}
+}
+
+// The server announces its bound on concurrent streams per HTTP/2
+// connection in its first SETTINGS frame.
+func TestH2CStreamsPerConnectionAreBounded(t *testing.T) {
+	_, addr := serveLimited(t, Options{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The client preface, then an empty SETTINGS frame.
+	if _, err := io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var head [9]byte
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		t.Fatalf("no SETTINGS frame: %v", err)
+	}
+	length := int(head[0])<<16 | int(head[1])<<8 | int(head[2])
+	if head[3] != 4 || length%6 != 0 {
+		t.Fatalf("first frame of type %d, length %d; want SETTINGS", head[3], length)
+	}
+	payload := make([]byte, length)
+	if _, err := io.ReadFull(c, payload); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < length; i += 6 {
+		if binary.BigEndian.Uint16(payload[i:]) == 3 { // SETTINGS_MAX_CONCURRENT_STREAMS
+			if v := binary.BigEndian.Uint32(payload[i+2:]); v != maxStreamsPerConn {
+				t.Fatalf("MAX_CONCURRENT_STREAMS %d, want %d", v, maxStreamsPerConn)
+			}
+			return
+		}
+	}
+	t.Fatalf("SETTINGS without MAX_CONCURRENT_STREAMS: % x", payload)
+}
+
+// Served over TLS, HTTPServer speaks HTTP/2 to clients that offer it.
+func TestHTTP2OverTLS(t *testing.T) {
+	certs := httptest.NewUnstartedServer(nil)
+	certs.EnableHTTP2 = true
+	certs.StartTLS()
+	cert := certs.TLS.Certificates[0]
+	c := certs.Client()
+	certs.Close()
+
+	s, err := New(t.TempDir(), Options{Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, lln := s.HTTPServer(ln)
+	hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.ServeTLS(lln, "", "")
+	}()
+	defer func() {
+		c.CloseIdleConnections()
+		_ = hs.Shutdown(context.Background())
+		<-done
+		_ = s.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, "https://"+ln.Addr().String()+"/", strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListStreams")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("got %d over %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
+	}
+}
+
+// requireTool skips a test whose outside tool is missing, loudly, or fails
+// it when SLUICE_REQUIRE_TOOLS=1 (as in CI).
+func requireTool(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("SLUICE_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("%s (SLUICE_REQUIRE_TOOLS=1 requires it)", msg)
+	}
+	t.Skipf("SKIPPED, NOT TESTED: %s", msg)
+}
+
+// The AWS SDK for JavaScript v3, with its default request handler (HTTP/2,
+// h2c on http://), runs a stream's life against the store with SigV4:
+// binary records come back byte-exact.
+func TestJavaScriptSDKDefaultHandlerOverH2C(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		requireTool(t, "node is not installed: the JavaScript SDK test needs it")
+	}
+	dir, err := filepath.Abs(filepath.Join("testdata", "jsclient"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kinesis")); err != nil {
+		requireTool(t, "the JavaScript SDK is not installed: run npm ci --prefix store/server/testdata/jsclient")
+	}
+	_, addr := serveLimited(t, Options{Credentials: map[string]string{"AKIDJS": "js-secret"}, Region: "us-east-1"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "kinesis.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLUICE_ENDPOINT=http://"+addr, "SLUICE_KEY=AKIDJS", "SLUICE_SECRET=js-secret")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node kinesis.mjs: %v\n%s\n%s", err, out, stderr.Bytes())
+	}
+	want := []string{
+		"ok handler NodeHttp2Handler",
+		"ok create ACTIVE",
+		"ok put shardId-000000000000 failed=0",
+		"ok listshards shardId-000000000000",
+		"ok iterator got",
+		"ok getrecords records=5 exact=5",
+		"ok split done",
+		"ok describe shards=3",
+		"ok delete done",
+	}
+	if got := strings.TrimSpace(string(out)); got != strings.Join(want, "\n") {
+		t.Fatalf("the script printed:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
