@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/store"
+	slog "github.com/sluicehq/sluice/store/log"
 )
 
 // h2cTransport speaks HTTP/2 without TLS with prior knowledge, as the
@@ -451,4 +455,299 @@ func TestJavaScriptSDKDefaultHandlerOverH2C(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != strings.Join(want, "\n") {
 		t.Fatalf("the script printed:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
+}
+
+// HTTP/2 frames, written and read by hand where the test needs a client
+// that does what Go's own will not (here: never open a stream's window).
+const (
+	h2Data         = 0x0
+	h2Headers      = 0x1
+	h2RSTStream    = 0x3
+	h2Settings     = 0x4
+	h2GoAway       = 0x7
+	h2WindowUpdate = 0x8
+
+	h2EndStream  = 0x1
+	h2EndHeaders = 0x4
+	h2Ack        = 0x1
+)
+
+func h2Frame(typ, flags byte, stream uint32, payload []byte) []byte {
+	f := []byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(f[5:], stream)
+	return append(f, payload...)
+}
+
+// hpackInt appends n with an HPACK integer's 7-bit prefix (RFC 7541, 5.1).
+func hpackInt(b []byte, n int) []byte {
+	if n < 127 {
+		return append(b, byte(n))
+	}
+	b = append(b, 127)
+	for n -= 127; n >= 128; n >>= 7 {
+		b = append(b, byte(n%128+128))
+	}
+	return append(b, byte(n))
+}
+
+// h2Request is the HEADERS and DATA frames of a POST of body to op on
+// stream id, its header fields literal and unindexed.
+func h2Request(id uint32, addr, op string, body []byte) []byte {
+	var block []byte
+	for _, f := range [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":path", "/"}, {":authority", addr},
+		{"content-type", "application/x-amz-json-1.1"}, {"x-amz-target", "Kinesis_20131202." + op},
+		{"content-length", strconv.Itoa(len(body))},
+	} {
+		block = append(block, 0)
+		block = append(hpackInt(block, len(f[0])), f[0]...)
+		block = append(hpackInt(block, len(f[1])), f[1]...)
+	}
+	return append(h2Frame(h2Headers, h2EndHeaders, id, block), h2Frame(h2Data, h2EndStream, id, body)...)
+}
+
+type h2Read struct {
+	typ, flags byte
+	stream     uint32
+	payload    []byte
+}
+
+func readH2Frame(c net.Conn) (h2Read, error) {
+	var head [9]byte
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		return h2Read{}, err
+	}
+	f := h2Read{typ: head[3], flags: head[4], stream: binary.BigEndian.Uint32(head[5:]) & (1<<31 - 1)}
+	f.payload = make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+	_, err := io.ReadFull(c, f.payload)
+	return f, err
+}
+
+// h2cUnreadGetRecords serves a store holding a 200 KiB record and sends a
+// GetRecords for it over a raw h2c connection whose streams' windows are
+// closed (SETTINGS_INITIAL_WINDOW_SIZE 0: the server may send no DATA until
+// the client opens them). It returns the store, the connection and the
+// store's log lines.
+func h2cUnreadGetRecords(t *testing.T) (*Server, string, net.Conn, func() []string) {
+	var mu sync.Mutex
+	var logged []string
+	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 16 << 20},
+		Logf: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logged = append(logged, fmt.Sprintf(format, args...))
+		}})
+	call := func(op string, in obj) map[string]any {
+		status, out := callInProcess(t, s, op, in)
+		if status != http.StatusOK {
+			t.Fatalf("%s: %d %v", op, status, out)
+		}
+		return out
+	}
+	call("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	call("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64(strings.Repeat("x", 200<<10))})
+	it := call("GetShardIterator", obj{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"].(string)
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	preface := append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), h2Frame(h2Settings, 0, 0, []byte{0, 4, 0, 0, 0, 0})...)
+	preface = append(preface, h2Request(1, addr, "GetRecords", fmt.Appendf(nil, `{"ShardIterator":%q}`, it))...)
+	if _, err := c.Write(preface); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return s, addr, c, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(logged)
+	}
+}
+
+// A client that never opens an HTTP/2 stream's window for a large answer
+// cannot hold it: past BodyGrace plus its size at MinBodyRate the stream is
+// reset, while the connection and its other streams are served on.
+func TestH2CUnreadAnswerIsCutOffAlone(t *testing.T) {
+	s, addr, c, logged := h2cUnreadGetRecords(t)
+	start := time.Now()
+	var reset, served bool
+	for !served {
+		f, err := readH2Frame(c)
+		if err != nil {
+			t.Fatalf("reading frames (reset %v): %v", reset, err)
+		}
+		switch {
+		case f.typ == h2Settings && f.flags&h2Ack == 0:
+			if _, err := c.Write(h2Frame(h2Settings, h2Ack, 0, nil)); err != nil {
+				t.Fatal(err)
+			}
+		case f.typ == h2GoAway:
+			t.Fatalf("the connection was ended: GOAWAY % x", f.payload)
+		case f.typ == h2RSTStream && f.stream == 1:
+			reset = true
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("stream reset after %v", d)
+			}
+			if n := s.OpenConns(); n != 1 {
+				t.Fatalf("%d connections open after the reset, want 1", n)
+			}
+			// Another request on the same connection, its window open.
+			req := h2Request(3, addr, "ListStreams", []byte("{}"))
+			req = append(req, h2Frame(h2WindowUpdate, 0, 3, []byte{0, 1, 0, 0})...)
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
+			}
+		case f.typ == h2Data && f.stream == 1:
+			t.Fatalf("DATA on a stream whose window is closed")
+		case f.typ == h2Data && f.stream == 3:
+			if !reset || !bytes.Contains(f.payload, []byte("StreamNames")) {
+				t.Fatalf("stream 3: %q (reset %v)", f.payload, reset)
+			}
+			served = f.flags&h2EndStream != 0
+		}
+	}
+	if !slices.ContainsFunc(logged(), func(l string) bool {
+		return strings.Contains(l, "resetting the HTTP/2 stream of") && strings.Contains(l, "not read within")
+	}) {
+		t.Errorf("the cut-off answer was not reported: %q", logged())
+	}
+}
+
+// A client that resets its HTTP/2 stream before reading a large answer (a
+// consumer that has what it wanted) is not reported as too slow to read it.
+func TestH2CStreamResetByClientIsNotReportedAsSlow(t *testing.T) {
+	s, _, c, logged := h2cUnreadGetRecords(t)
+	for {
+		f, err := readH2Frame(c)
+		if err != nil {
+			t.Fatalf("reading frames: %v", err)
+		}
+		if f.typ == h2Settings && f.flags&h2Ack == 0 {
+			if _, err := c.Write(h2Frame(h2Settings, h2Ack, 0, nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f.typ == h2Headers && f.stream == 1 { // the answer has begun
+			break
+		}
+	}
+	if _, err := c.Write(h2Frame(h2RSTStream, 0, 1, []byte{0, 0, 0, 8})); err != nil { // CANCEL
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "the answer's buffers given back", func() bool { return s.InflightBytes() == 0 })
+	time.Sleep(500 * time.Millisecond) // past the write deadline the answer would have had
+	for _, l := range logged() {
+		if strings.Contains(l, "answer") {
+			t.Errorf("a client that reset its stream was logged as a failure: %q", l)
+		}
+	}
+}
+
+// Over h2c a long poll ends when its client resets the stream, and when
+// the server shuts down, as over HTTP/1.1.
+func TestH2CLongPollEndsOnResetAndShutdown(t *testing.T) {
+	s, err := New(t.TempDir(), Options{Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, lln := s.HTTPServer(ln)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(lln)
+	}()
+	c := &client{t, "http://" + ln.Addr().String()}
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	it := c.iterator("s", "shardId-000000000000", "LATEST", nil)
+	h2 := &http.Client{Transport: h2cTransport()}
+	defer h2.CloseIdleConnections()
+	poll := func(ctx context.Context) <-chan error {
+		ch := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/", strings.NewReader(fmt.Sprintf(`{"ShardIterator":%q}`, it)))
+			req.Header.Set("X-Amz-Target", "Kinesis_20131202.GetRecords")
+			req.Header.Set(LongPollHeader, "10000")
+			resp, err := h2.Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+					err = fmt.Errorf("answered %d over %s", resp.StatusCode, resp.Proto)
+				}
+			}
+			ch <- err
+		}()
+		return ch
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pending := poll(ctx)
+	waitFor(t, 3*time.Second, "the long poll under way", func() bool { return s.InflightBytes() > 0 })
+	cancel()
+	<-pending
+	waitFor(t, 3*time.Second, "the long poll of a reset stream ended", func() bool { return s.InflightBytes() == 0 })
+
+	pending = poll(context.Background())
+	waitFor(t, 3*time.Second, "the long poll under way", func() bool { return s.InflightBytes() > 0 })
+	start := time.Now()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Shutdown took %v with a long poll under way", d)
+	}
+	if err := <-pending; err != nil {
+		t.Fatalf("long poll at Shutdown: %v", err)
+	}
+	<-done
+}
+
+// An h2c connection without requests is closed after IdleTimeout, and so
+// is one whose request headers never finish arriving.
+func TestH2CIdleConnectionsAreClosed(t *testing.T) {
+	s, addr := serveLimited(t, Options{Limits: Limits{IdleTimeout: 300 * time.Millisecond, HeaderTimeout: 300 * time.Millisecond}})
+	var conns []net.Conn
+	var names []string
+	for _, tc := range []struct {
+		name string
+		send []byte
+	}{
+		{"nothing after the preface", nil},
+		{"half a HEADERS frame", h2Request(1, addr, "ListStreams", []byte("{}"))[:20]},
+		{"HEADERS without END_HEADERS", h2Frame(h2Headers, 0, 1, []byte{0, 7, ':', 'm', 'e', 't', 'h', 'o', 'd', 4, 'P', 'O', 'S', 'T'})},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		msg := append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), h2Frame(h2Settings, 0, 0, nil)...)
+		if _, err := c.Write(append(msg, tc.send...)); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		names = append(names, tc.name)
+	}
+	// The server sends GOAWAY at IdleTimeout and closes a second later
+	// unless the client has.
+	start := time.Now()
+	for i, c := range conns {
+		_ = c.SetReadDeadline(start.Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil { // until the server closes
+			t.Fatalf("%s: the connection stayed open: %v", names[i], err)
+		}
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Fatalf("%s: closed after %v", names[i], d)
+		}
+	}
+	waitFor(t, 3*time.Second, "every connection closed", func() bool { return s.OpenConns() == 0 })
 }

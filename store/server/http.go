@@ -104,3 +104,12 @@ func requestTarget(r *http.Request) string {
 	}
 	return r.URL.Query().Get("X-Amz-Target")
 }
+
+// cutOff names what cutting off r does, for log lines: over HTTP/1 net/http
+// closes the connection; over HTTP/2 only r's stream ends.
+func cutOff(r *http.Request) string {
+	if r.ProtoMajor == 2 {
+		return "resetting the HTTP/2 stream of"
+	}
+	return "closing the connection of"
+}

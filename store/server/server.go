@@ -407,7 +407,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &mbe):
 			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("closing the connection of %s (request %s): %v", r.RemoteAddr, requestID(w), err)
+			s.warn.Printf("%s %s (request %s): %v", cutOff(r), r.RemoteAddr, requestID(w), err)
 			closeAfter(w, r)
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
