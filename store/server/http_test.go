@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,6 +77,31 @@ func TestEveryAnswerHasARequestID(t *testing.T) {
 		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Fatalf("%s: CORS headers on a request without an Origin", tc.name)
 		}
+	}
+
+	// The refusal of a connection beyond MaxConns, written before anything
+	// is read, has one too.
+	s, capped := serveLimited(t, Options{Limits: Limits{MaxConns: 1}})
+	held, err := net.Dial("tcp", capped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	waitFor(t, 3*time.Second, "the first connection accepted", func() bool { return s.OpenConns() == 1 })
+	for range 2 {
+		c, err := net.Dial("tcp", capped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("connection over the cap: %v %v", resp, err)
+		}
+		if id := resp.Header.Get("X-Amzn-RequestId"); !uuidShape(id) || seen[id] || resp.Header.Get("X-Amz-Id-2") == "" {
+			t.Fatalf("refusal with request id %q, X-Amz-Id-2 %q", id, resp.Header.Get("X-Amz-Id-2"))
+		}
+		seen[resp.Header.Get("X-Amzn-RequestId")] = true
 	}
 }
 

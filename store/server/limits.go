@@ -184,19 +184,20 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 // refusal is the whole answer to a connection beyond the limit.
-var refusal = func() []byte {
-	body := `{"__type":"LimitExceededException","message":"too many connections to the store; try again later"}` + "\n"
+func refusal() []byte {
+	const body = `{"__type":"LimitExceededException","message":"too many connections to the store; try again later"}` + "\n"
 	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\n" +
-		"X-Amzn-ErrorType: LimitExceededException\r\nConnection: close\r\nContent-Length: " +
+		"X-Amzn-ErrorType: LimitExceededException\r\nX-Amzn-RequestId: " + newRequestID() + "\r\n" +
+		"X-Amz-Id-2: " + newExtendedID() + "\r\nConnection: close\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-}()
+}
 
 // refuseConn answers c with refusal, without reading from it, and closes it.
 // A fresh socket's send buffer takes the few bytes at once; the deadline
 // keeps a refusal from ever holding up Accept.
 func refuseConn(c net.Conn) {
 	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = c.Write(refusal)
+	_, _ = c.Write(refusal())
 	_ = c.Close()
 }
 
