@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -237,4 +238,39 @@ func TestAuthorityPseudoHeaderStandsForHost(t *testing.T) {
 	if v, _, ok := headerValue(r, ":authority", false); !ok || v != "127.0.0.1:4567" {
 		t.Fatalf(":authority = %q %v", v, ok)
 	}
+}
+
+// FuzzVerifyPresigned checks that no query string panics the verifier,
+// that every failure is an *Error with AWS's statuses, and that only the
+// query the SDK signed verifies. Its seeds run in every go test.
+func FuzzVerifyPresigned(f *testing.F) {
+	body := []byte(`{}`)
+	good := presigned(f, "http://localhost:4567/", body, kinesisHeaders("ListStreams"), "300", "tok", testNow)
+	f.Add(good.URL.RawQuery)
+	for _, cut := range []string{"X-Amz-Signature=", "X-Amz-Credential=", "X-Amz-Date=", "X-Amz-Expires=", "X-Amz-SignedHeaders="} {
+		f.Add(strings.Replace(good.URL.RawQuery, cut, "X-Amz-Other=", 1))
+	}
+	f.Add("X-Amz-Algorithm=AWS4-HMAC-SHA256")
+	f.Add("X-Amz-Signature=00&X-Amz-Signature=11")
+	f.Add("X-Amz-Credential=%zz")
+	f.Add("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=A/20261125/us-east-1/kinesis/aws4_request&X-Amz-Date=20261125T191033Z&X-Amz-Expires=99999999999999999999&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("a", 64))
+	f.Fuzz(func(t *testing.T, q string) {
+		r := good.Clone(context.Background())
+		u := *good.URL
+		u.RawQuery = q
+		r.URL = &u
+		err := testVerifier().Verify(r, body)
+		if err == nil {
+			// Only another spelling of the signed query may verify.
+			want, _ := canonicalQuery(good.URL.RawQuery, true)
+			if got, _ := canonicalQuery(q, true); got != want || !strings.Contains(q, "X-Amz-Signature="+good.URL.Query().Get("X-Amz-Signature")) {
+				t.Fatalf("query %q verified", q)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) || (e.Status != 400 && e.Status != 403) {
+			t.Fatalf("error %v for %q", err, q)
+		}
+	})
 }
