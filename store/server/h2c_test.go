@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -750,4 +751,61 @@ func TestH2CIdleConnectionsAreClosed(t *testing.T) {
 		}
 	}
 	waitFor(t, 3*time.Second, "every connection closed", func() bool { return s.OpenConns() == 0 })
+}
+
+// BenchmarkPutRecordProtocols compares PutRecord calls of 100 bytes, 16 at
+// once, over HTTP/1.1 (a keep-alive pool) and over h2c (one connection),
+// through HTTPServer with fsync off: the protocols' own cost.
+func BenchmarkPutRecordProtocols(b *testing.B) {
+	for _, proto := range []string{"HTTP/1.1", "h2c"} {
+		b.Run(proto, func(b *testing.B) {
+			s, err := New(b.TempDir(), Options{Fsync: slog.FsyncNever, Logf: func(string, ...any) {}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs, lln := s.HTTPServer(ln)
+			go func() { _ = hs.Serve(lln) }()
+			defer func() { _ = hs.Shutdown(context.Background()); _ = s.Close() }()
+			tr := &http.Transport{MaxIdleConnsPerHost: 16}
+			if proto == "h2c" {
+				tr = h2cTransport()
+			}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr}
+			url := "http://" + ln.Addr().String() + "/"
+			post := func(op, body string) error {
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+				req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+				req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+				resp, err := c.Do(req)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					return fmt.Errorf("%s: %d", op, resp.StatusCode)
+				}
+				return nil
+			}
+			if err := post("CreateStream", `{"StreamName":"b","ShardCount":4}`); err != nil {
+				b.Fatal(err)
+			}
+			body := fmt.Sprintf(`{"StreamName":"b","PartitionKey":"k","Data":%q}`, b64(strings.Repeat("x", 100)))
+			b.SetParallelism(16 / max(1, runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := post("PutRecord", body); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
