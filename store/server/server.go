@@ -16,6 +16,13 @@
 // the request carries LongPollHeader, a Sluice extension; without it every
 // operation behaves as Kinesis.
 //
+// HTTPServer speaks HTTP/1.1 and HTTP/2 (h2c on plain listeners, ALPN over
+// TLS). Every answer carries a fresh X-Amzn-RequestId and an X-Amz-Id-2;
+// CORS preflights (OPTIONS with an Origin) are answered 200 without
+// authentication, and answers to requests with an Origin carry CORS headers
+// (answerHeaders). A presigned request may name its operation in the
+// query's X-Amz-Target, where presigners move it.
+//
 // # Sequence numbers
 //
 // A record's SequenceNumber is, as in Kinesis, a fixed-width decimal string
