@@ -268,6 +268,7 @@ func TestH2CBigBodyIsRefusedUnread(t *testing.T) {
 		if err != nil || status != tc.status || typ != tc.code || proto != "HTTP/2.0" {
 			t.Fatalf("%s: got %d %s %s %v, want %d %s over HTTP/2", tc.name, status, typ, proto, err, tc.status, tc.code)
 		}
+		t.Logf("%s: the client sent %d bytes of its %d-byte body", tc.name, body.n.Load(), tc.length)
 		if sent := body.n.Load(); sent > 4<<20 {
 			t.Fatalf("%s: the client sent %d bytes of a refused body", tc.name, sent)
 		}
