@@ -44,14 +44,14 @@ func TestDateHeaderKnownAnswer(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"date moved", func(r *http.Request) { r.Header.Set("Date", "Mon, 09 Sep 2011 23:36:01 GMT") }, CodeInvalidSignature, 403, "does not match"},
+		{"date moved", func(r *http.Request) { r.Header.Set("Date", "Mon, 09 Sep 2011 23:36:01 GMT") }, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
 		{"date not signed", func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "date;host", "host", 1))
-		}, CodeIncompleteSignature, 400, "'Date' must be a 'SignedHeader'"},
-		{"date not an HTTP date", func(r *http.Request) { r.Header.Set("Date", "2011-09-09T23:36:00Z") }, CodeIncompleteSignature, 400, "HTTP date"},
-		{"no date at all", func(r *http.Request) { r.Header.Del("Date") }, CodeIncompleteSignature, 400, "either a 'X-Amz-Date' or a 'Date' header"},
-		{"x-amz-date wins", func(r *http.Request) { r.Header.Set("X-Amz-Date", "20110909T233600Z") }, CodeIncompleteSignature, 400, "'X-Amz-Date' must be a 'SignedHeader'"},
-		{"query", func(r *http.Request) { r.URL.RawQuery = "foo=Zoo" }, CodeInvalidSignature, 403, "does not match"},
+		}, CodeIncompleteSignature, ErrIncompleteSignature.Status, "'Date' must be a 'SignedHeader'"},
+		{"date not an HTTP date", func(r *http.Request) { r.Header.Set("Date", "2011-09-09T23:36:00Z") }, CodeIncompleteSignature, ErrIncompleteSignature.Status, "HTTP date"},
+		{"no date at all", func(r *http.Request) { r.Header.Del("Date") }, CodeIncompleteSignature, ErrIncompleteSignature.Status, "either a 'X-Amz-Date' or a 'Date' header"},
+		{"x-amz-date wins", func(r *http.Request) { r.Header.Set("X-Amz-Date", "20110909T233600Z") }, CodeIncompleteSignature, ErrIncompleteSignature.Status, "'X-Amz-Date' must be a 'SignedHeader'"},
+		{"query", func(r *http.Request) { r.URL.RawQuery = "foo=Zoo" }, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
 	} {
 		r := r.Clone(context.Background())
 		r.Header = r.Header.Clone()
@@ -66,7 +66,7 @@ func TestDateHeaderKnownAnswer(t *testing.T) {
 	late := *v
 	late.Now = func() time.Time { return time.Date(2011, 9, 9, 23, 42, 0, 0, time.UTC) }
 	err = late.Verify(r, nil)
-	wantCode(t, err, CodeInvalidSignature, 403)
+	wantCode(t, err, CodeInvalidSignature, ErrInvalidSignature.Status)
 	if want := "Signature expired: 20110909T233600Z is now earlier than 20110909T233700Z (20110909T234200Z - 5 min.)"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("late Date: %v, want %q", err, want)
 	}
@@ -157,47 +157,47 @@ func TestVerifyPresignedTampering(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"body", func(r *http.Request) []byte { return []byte(`{"StreamName":"ordens"}`) }, testNow, CodeInvalidSignature, 403, "does not match"},
+		{"body", func(r *http.Request) []byte { return []byte(`{"StreamName":"ordens"}`) }, testNow, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
 		{"operation", func(r *http.Request) []byte {
 			setQuery(r, "X-Amz-Target", "Kinesis_20131202.DeleteStream")
 			return body
-		}, testNow, CodeInvalidSignature, 403, "does not match"},
+		}, testNow, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
 		{"operation as an unsigned header", func(r *http.Request) []byte {
 			r.Header.Set("X-Amz-Target", "Kinesis_20131202.DeleteStream")
 			return body
-		}, testNow, CodeIncompleteSignature, 400, "Header 'X-Amz-Target' must be a 'SignedHeader'"},
-		{"query added", func(r *http.Request) []byte { setQuery(r, "a", "1"); return body }, testNow, CodeInvalidSignature, 403, "does not match"},
-		{"expiry lengthened", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "3000"); return body }, testNow, CodeInvalidSignature, 403, "does not match"},
+		}, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "Header 'X-Amz-Target' must be a 'SignedHeader'"},
+		{"query added", func(r *http.Request) []byte { setQuery(r, "a", "1"); return body }, testNow, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
+		{"expiry lengthened", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "3000"); return body }, testNow, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
 		{"signature", func(r *http.Request) []byte {
 			setQuery(r, "X-Amz-Signature", strings.Repeat("0", 64))
 			return body
-		}, testNow, CodeInvalidSignature, 403, "does not match"},
-		{"host", func(r *http.Request) []byte { r.Host = "evil:4567"; return body }, testNow, CodeInvalidSignature, 403, "does not match"},
-		{"expired", func(r *http.Request) []byte { return body }, testNow.Add(301 * time.Second), CodeInvalidSignature, 403,
+		}, testNow, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
+		{"host", func(r *http.Request) []byte { r.Host = "evil:4567"; return body }, testNow, CodeInvalidSignature, ErrInvalidSignature.Status, "does not match"},
+		{"expired", func(r *http.Request) []byte { return body }, testNow.Add(301 * time.Second), CodeInvalidSignature, ErrInvalidSignature.Status,
 			"Signature expired: 20261125T191033Z is now earlier than 20261125T191034Z (20261125T191534Z - 5 min.)"},
-		{"not yet current", func(r *http.Request) []byte { return body }, testNow.Add(-6 * time.Minute), CodeInvalidSignature, 403, "Signature not yet current"},
-		{"expires over a week", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "604801"); return body }, testNow, CodeIncompleteSignature, 400,
+		{"not yet current", func(r *http.Request) []byte { return body }, testNow.Add(-6 * time.Minute), CodeInvalidSignature, ErrInvalidSignature.Status, "Signature not yet current"},
+		{"expires over a week", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "604801"); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status,
 			"X-Amz-Expires must be less than a week (in seconds) that is 604800"},
-		{"expires zero", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "0"); return body }, testNow, CodeIncompleteSignature, 400, "at least 1 second"},
-		{"expires not a number", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "1h"); return body }, testNow, CodeIncompleteSignature, 400, "number"},
-		{"no credential", func(r *http.Request) []byte { setQuery(r, "X-Amz-Credential", ""); return body }, testNow, CodeIncompleteSignature, 400,
+		{"expires zero", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "0"); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "at least 1 second"},
+		{"expires not a number", func(r *http.Request) []byte { setQuery(r, "X-Amz-Expires", "1h"); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "number"},
+		{"no credential", func(r *http.Request) []byte { setQuery(r, "X-Amz-Credential", ""); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status,
 			"AWS query-string parameters must include 'X-Amz-Credential'."},
-		{"no date", func(r *http.Request) []byte { setQuery(r, "X-Amz-Date", ""); return body }, testNow, CodeIncompleteSignature, 400, "'X-Amz-Date'"},
-		{"no signed headers", func(r *http.Request) []byte { setQuery(r, "X-Amz-SignedHeaders", ""); return body }, testNow, CodeIncompleteSignature, 400, "'X-Amz-SignedHeaders'"},
-		{"no signature", func(r *http.Request) []byte { setQuery(r, "X-Amz-Signature", ""); return body }, testNow, CodeIncompleteSignature, 400, "'X-Amz-Signature'"},
+		{"no date", func(r *http.Request) []byte { setQuery(r, "X-Amz-Date", ""); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "'X-Amz-Date'"},
+		{"no signed headers", func(r *http.Request) []byte { setQuery(r, "X-Amz-SignedHeaders", ""); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "'X-Amz-SignedHeaders'"},
+		{"no signature", func(r *http.Request) []byte { setQuery(r, "X-Amz-Signature", ""); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "'X-Amz-Signature'"},
 		{"two signatures", func(r *http.Request) []byte {
 			r.URL.RawQuery += "&X-Amz-Signature=" + strings.Repeat("0", 64)
 			return body
-		}, testNow, CodeIncompleteSignature, 400, "more than once"},
-		{"other algorithm", func(r *http.Request) []byte { setQuery(r, "X-Amz-Algorithm", "AWS4-ECDSA-P256-SHA256"); return body }, testNow, CodeIncompleteSignature, 400, "algorithm"},
+		}, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "more than once"},
+		{"other algorithm", func(r *http.Request) []byte { setQuery(r, "X-Amz-Algorithm", "AWS4-ECDSA-P256-SHA256"); return body }, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "algorithm"},
 		{"also an Authorization header", func(r *http.Request) []byte {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x")
 			return body
-		}, testNow, CodeIncompleteSignature, 400, "Only one auth mechanism"},
+		}, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "Only one auth mechanism"},
 		{"unsigned x-amz header added", func(r *http.Request) []byte {
 			r.Header.Set("X-Amz-Security-Token", "t")
 			return body
-		}, testNow, CodeIncompleteSignature, 400, "SignedHeader"},
+		}, testNow, CodeIncompleteSignature, ErrIncompleteSignature.Status, "SignedHeader"},
 	} {
 		r := fresh()
 		if err := testVerifier().Verify(r, body); err != nil {
