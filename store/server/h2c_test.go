@@ -40,6 +40,18 @@ func h2cTransport() *http.Transport {
 	return &http.Transport{Protocols: p}
 }
 
+// dialCounting is h2cTransport counting the connections it opens.
+func dialCounting() (*http.Transport, *atomic.Int32) {
+	tr := h2cTransport()
+	var n atomic.Int32
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		n.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	return tr, &n
+}
+
 // protoClient is an HTTP client for the AWS SDK that records the protocol
 // and request id of every answer.
 type protoClient struct {
@@ -177,7 +189,8 @@ func h2cPost(c *http.Client, addr string, body io.Reader, length int64, hdr map[
 // connection stays open.
 func TestH2CSlowBodyIsCutOffAlone(t *testing.T) {
 	s, addr := serveLimited(t, Options{Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 64 << 10}})
-	c := &http.Client{Transport: h2cTransport(), Timeout: 5 * time.Second}
+	tr, dials := dialCounting()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
 	if status, _, proto, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 || proto != "HTTP/2.0" {
 		t.Fatalf("first request: %d %s %v", status, proto, err)
@@ -220,8 +233,8 @@ func TestH2CSlowBodyIsCutOffAlone(t *testing.T) {
 			if status, _, proto, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 || proto != "HTTP/2.0" {
 				t.Fatalf("request after the 408: %d %s %v", status, proto, err)
 			}
-			if n := s.OpenConns(); n != 1 {
-				t.Fatalf("%d connections open, want the one the 408 left open", n)
+			if n := s.OpenConns(); n != 1 || dials.Load() != 1 {
+				t.Fatalf("%d connections open, %d opened; want the one the 408 left open", n, dials.Load())
 			}
 			waitFor(t, 2*time.Second, "the slow body's bytes given back", func() bool { return s.InflightBytes() == 0 })
 			return
@@ -249,7 +262,8 @@ func (e *endless) Read(p []byte) (int, error) {
 // control windows of the stream, and the connection serves on.
 func TestH2CBigBodyIsRefusedUnread(t *testing.T) {
 	s, addr := serveLimited(t, Options{Credentials: map[string]string{"AKID": "secret"}})
-	c := &http.Client{Transport: h2cTransport(), Timeout: 5 * time.Second}
+	tr, dials := dialCounting()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
 	for _, tc := range []struct {
 		name   string
@@ -276,8 +290,11 @@ func TestH2CBigBodyIsRefusedUnread(t *testing.T) {
 			t.Fatalf("%s: %d bytes in flight for a refused request", tc.name, n)
 		}
 	}
-	if n := s.OpenConns(); n != 1 {
-		t.Fatalf("%d connections open, want 1", n)
+	if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status/100 != 4 {
+		t.Fatalf("a request after the refusals: %d %v", status, err)
+	}
+	if n := s.OpenConns(); n != 1 || dials.Load() != 1 {
+		t.Fatalf("%d connections open, %d opened; want 1", n, dials.Load())
 	}
 }
 
@@ -811,5 +828,40 @@ func BenchmarkPutRecordProtocols(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// Over h2c the in-flight byte budget refuses a request on its own stream
+// (503 unread) while the connection goes on serving.
+func TestH2CInflightBudgetRefusesAStreamAlone(t *testing.T) {
+	s, addr := serveLimited(t, Options{Limits: Limits{MaxInflightBytes: 1 << 20}})
+	tr, dials := dialCounting()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+		t.Fatalf("first request: %d %v", status, err)
+	}
+	pr, pw := io.Pipe()
+	held := make(chan error, 1)
+	go func() { // declares a large body and holds the whole budget
+		_, _, _, err := h2cPost(c, addr, pr, 900<<10, nil)
+		held <- err
+	}()
+	if _, err := pw.Write([]byte("{")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "the budget taken", func() bool { return s.InflightBytes() > 0 })
+	status, typ, proto, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil)
+	if err != nil || status != http.StatusServiceUnavailable || typ != store.ErrLimitExceeded || proto != "HTTP/2.0" {
+		t.Fatalf("request beyond the budget: %d %s %s %v, want 503 LimitExceededException", status, typ, proto, err)
+	}
+	pw.CloseWithError(errors.New("client gives up"))
+	<-held
+	waitFor(t, 3*time.Second, "the budget given back", func() bool { return s.InflightBytes() == 0 })
+	if status, _, _, err := h2cPost(c, addr, strings.NewReader("{}"), 2, nil); err != nil || status != 200 {
+		t.Fatalf("request after the budget came back: %d %v", status, err)
+	}
+	if n := s.OpenConns(); n != 1 || dials.Load() != 1 {
+		t.Fatalf("%d connections open, %d opened; want the one", n, dials.Load())
 	}
 }
