@@ -36,6 +36,10 @@ type streamMeta struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 	NextShardID    int               `json:"nextShardId"`
 	Shards         []shardMeta       `json:"shards"`
+	// Encryption, when the stream is encrypted (see crypt.go).
+	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
+	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
+	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -71,7 +75,7 @@ func (st *stream) gone() error {
 
 func (s *Server) logOptions() slog.Options {
 	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes,
-		OnCorruption: s.opts.OnCorruption, Logf: s.logf}
+		OnCorruption: s.opts.OnCorruption, Logf: s.logf, Keys: s.keys.Material}
 }
 
 // openStream loads dir/<name>/stream.json and opens the stream's shard logs.
@@ -131,6 +135,9 @@ func (st *stream) openLogs(opts slog.Options) error {
 				continue
 			}
 			return fmt.Errorf("cannot open shard %s of stream %s: %w", sh.ID, st.meta.Name, err)
+		}
+		if err := st.encryptLog(sh.ID, l, opts.Keys); err != nil {
+			return err
 		}
 		if dmg := l.Damage(); len(dmg) > 0 {
 			o.Logf("DAMAGED: %s", damageSummary(dmg, opts.OnCorruption))
