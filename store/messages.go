@@ -70,6 +70,8 @@ const (
 	MsgStreamExists   = "Stream %s under account %s already exists." // name, account
 	// MsgNoStream: neither StreamName nor StreamARN (InvalidArgumentException).
 	MsgNoStream = "Either StreamName or StreamARN should be provided."
+	// MsgOnDemandLimit (LimitExceededException): the limit, account.
+	MsgOnDemandLimit = "This request would exceed the limit of %d on-demand streams under account %s."
 	// MsgShardLimit (Sluice's own limit, AWS's wording): the shards per stream.
 	MsgShardLimit = "This request would exceed the shard limit of %d shards per stream."
 	// MsgStoreShardLimit (Sluice's own): open, requested, limit.

@@ -45,20 +45,24 @@ func (s *Server) createStream(body []byte) (any, error) {
 		return nil, err
 	}
 	ref := presence(body)
-	onDemand := in.StreamModeDetails != nil && deref(in.StreamModeDetails.StreamMode) == "ON_DEMAND"
+	onDemand := in.StreamModeDetails != nil && deref(in.StreamModeDetails.StreamMode) == modeOnDemand
 	var c checker
-	c.num("shardCount", in.ShardCount, !onDemand, 1, 100000)
+	c.num("shardCount", in.ShardCount, false, 1, 100000)
 	c.name("streamName", ref.StreamName, true)
 	if in.StreamModeDetails != nil {
-		c.enum("streamModeDetails.streamMode", in.StreamModeDetails.StreamMode, true, "PROVISIONED", "ON_DEMAND")
+		c.enum("streamModeDetails.streamMode", in.StreamModeDetails.StreamMode, true, modeProvisioned, modeOnDemand)
 	}
 	if err := c.err(); err != nil {
 		return nil, err
 	}
+	if in.ShardCount == nil && !onDemand { // optional in the model, required for a provisioned stream
+		c.null("shardCount")
+		return nil, c.err()
+	}
 	if err := store.ValidateStreamName(in.StreamName); err != nil { // "." and ".."
 		return nil, err
 	}
-	n := 4 // ON_DEMAND streams start with 4 shards, as Kinesis
+	n := OnDemandInitialShards
 	if in.ShardCount != nil {
 		n = int(*in.ShardCount)
 	}
@@ -70,8 +74,11 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if s.closed {
 		return nil, fmt.Errorf("server closed")
 	}
-	if s.streams[in.StreamName] != nil {
+	if _, deleting := s.deletingLocked(in.StreamName); s.streams[in.StreamName] != nil || deleting {
 		return nil, apiErr(store.ErrResourceInUse, store.MsgStreamExists, in.StreamName, store.AccountID)
+	}
+	if onDemand && s.onDemandStreamsLocked() >= MaxOnDemandStreams {
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgOnDemandLimit, MaxOnDemandStreams, store.AccountID)
 	}
 	if err := s.takeShards(n); err != nil {
 		return nil, err
@@ -97,6 +104,13 @@ func (s *Server) createStream(body []byte) (any, error) {
 		RetentionHours: int(s.opts.Retention.Hours())}
 	if st.meta.RetentionHours < MinRetentionHours {
 		st.meta.RetentionHours = MinRetentionHours
+	}
+	if onDemand {
+		st.meta.Mode = modeOnDemand
+		st.state.onDemand.Store(true)
+	}
+	if d := s.stateDelay(); d > 0 {
+		st.state.creating(d)
 	}
 	if err := st.openLogs(s.logOptions()); err != nil {
 		st.close()
@@ -135,6 +149,7 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 	if err == nil {
 		delete(s.streams, st.meta.Name)
 		st.deleted = true
+		s.markDeleting(st.meta.Name, st.meta.Created)
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -233,22 +248,22 @@ func (s *Server) describeStream(body []byte) (any, error) {
 	}
 	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
-		return nil, err
+		return s.describeDeleting(in.name(), err, false)
 	}
 	defer unlock()
 	shards, more := st.shardsOut(startShard(in.ExclusiveStartShardId), orDefault(in.Limit, 100), nil)
-	return map[string]any{"StreamDescription": map[string]any{
+	return map[string]any{"StreamDescription": st.describeEncryption(map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
-		"StreamStatus":            "ACTIVE",
-		"StreamModeDetails":       provisioned,
+		"StreamStatus":            st.state.get(),
+		"StreamModeDetails":       st.state.mode(),
 		"Shards":                  shards,
 		"HasMoreShards":           more,
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
 		"EnhancedMonitoring":      enhancedMonitoring,
 		"EncryptionType":          "NONE",
-	}}, nil
+	})}, nil
 }
 
 func (s *Server) describeStreamSummary(body []byte) (any, error) {
@@ -261,21 +276,21 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 	}
 	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
-		return nil, err
+		return s.describeDeleting(in.name(), err, true)
 	}
 	defer unlock()
-	return map[string]any{"StreamDescriptionSummary": map[string]any{
+	return map[string]any{"StreamDescriptionSummary": st.describeEncryption(map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
-		"StreamStatus":            "ACTIVE",
-		"StreamModeDetails":       provisioned,
+		"StreamStatus":            st.state.get(),
+		"StreamModeDetails":       st.state.mode(),
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
 		"EnhancedMonitoring":      enhancedMonitoring,
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          len(st.shards.Open()),
 		"ConsumerCount":           0,
-	}}, nil
+	})}, nil
 }
 
 func (s *Server) listStreams(body []byte) (any, error) {
@@ -307,11 +322,17 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	type summary struct {
 		name    string
 		created int64
+		st      *stream // nil: being deleted
 	}
 	var all []summary
 	for name, st := range s.streams {
 		if name > after {
-			all = append(all, summary{name, st.meta.Created})
+			all = append(all, summary{name, st.meta.Created, st})
+		}
+	}
+	for name := range s.scale.deleting {
+		if d, ok := s.deletingLocked(name); ok && name > after {
+			all = append(all, summary{name, d.created, nil})
 		}
 	}
 	s.mu.Unlock()
@@ -324,8 +345,12 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	summaries := make([]map[string]any, 0, len(all))
 	for _, a := range all {
 		names = append(names, a.name)
+		status, mode := statusDeleting, provisioned
+		if a.st != nil {
+			status, mode = a.st.state.get(), a.st.state.mode()
+		}
 		summaries = append(summaries, map[string]any{"StreamName": a.name, "StreamARN": s.arn(a.name),
-			"StreamStatus": "ACTIVE", "StreamModeDetails": provisioned, "StreamCreationTimestamp": epochSeconds(a.created)})
+			"StreamStatus": status, "StreamModeDetails": mode, "StreamCreationTimestamp": epochSeconds(a.created)})
 	}
 	out := map[string]any{"StreamNames": names, "HasMoreStreams": more, "StreamSummaries": summaries}
 	if more {
@@ -399,6 +424,9 @@ func (s *Server) listShards(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.listable(name); err != nil {
+		return nil, err
+	}
 	shards, more := st.shardsOut(after, orDefault(in.MaxResults, 1000), keep)
 	out := map[string]any{"Shards": shards}
 	if more {

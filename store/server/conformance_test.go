@@ -29,8 +29,8 @@ type rawRequest struct {
 	method, path, target, contentType, body string
 }
 
-// send sends r to url and returns the status, the Content-Type and the body.
-func send(t *testing.T, url string, r rawRequest) (int, string, string) {
+// sendRequest sends r to url and returns the status, the Content-Type and the body.
+func sendRequest(t *testing.T, url string, r rawRequest) (int, string, string) {
 	t.Helper()
 	if r.method == "" {
 		r.method = http.MethodPost
@@ -103,7 +103,7 @@ func TestRequestLevelAnswersAsAWS(t *testing.T) {
 		{"ok", rawRequest{target: list, contentType: amzJSON, body: "{}"}, 200, amzJSON, `{"HasMoreStreams":false,"StreamNames":[],"StreamSummaries":[]}` + "\n"},
 		{"ok without content type", rawRequest{target: list, body: "{}"}, 200, amzJSON, `{"HasMoreStreams":false,"StreamNames":[],"StreamSummaries":[]}` + "\n"},
 	} {
-		status, ctype, body := send(t, c.url, tc.req)
+		status, ctype, body := sendRequest(t, c.url, tc.req)
 		if status != tc.status || ctype != tc.ctype || body != tc.body {
 			t.Errorf("%s: got %d %q %q, want %d %q %q", tc.name, status, ctype, body, tc.status, tc.ctype, tc.body)
 		}
@@ -124,7 +124,7 @@ func TestAuthErrorsAreStatus400BeforeTheBody(t *testing.T) {
 		{"empty body", rawRequest{target: list, contentType: amzJSON}, 400, jsonAnswer("SerializationException", "", "")},
 		{"unsigned", rawRequest{target: list, contentType: amzJSON, body: "{}"}, 400, jsonAnswer("MissingAuthenticationTokenException", "message", "Missing Authentication Token")},
 	} {
-		status, _, body := send(t, c.url, tc.req)
+		status, _, body := sendRequest(t, c.url, tc.req)
 		if status != tc.status || body != tc.body {
 			t.Errorf("%s: got %d %q, want %d %q", tc.name, status, body, tc.status, tc.body)
 		}
@@ -180,7 +180,7 @@ const (
 func runCases(t *testing.T, url, op string, cases []opCase) {
 	t.Helper()
 	for _, tc := range cases {
-		status, _, body := send(t, url, rawRequest{target: targetPrefix + op, contentType: amzJSON, body: tc.body})
+		status, _, body := sendRequest(t, url, rawRequest{target: targetPrefix + op, contentType: amzJSON, body: tc.body})
 		var out map[string]any
 		if err := json.Unmarshal([]byte(body), &out); err != nil {
 			t.Errorf("%s %s: answer %q is not JSON: %v", op, tc.name, body, err)
@@ -219,10 +219,11 @@ func TestCreateStreamConformance(t *testing.T) {
 	runCases(t, c.url, "CreateStream", []opCase{
 		{"new stream", `{"StreamName":"t","ShardCount":1}`, okAnswer(nil)},
 		{"on demand", `{"StreamName":"od","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`, okAnswer(nil)},
-		{"nothing", `{}`, invalid(null("shardCount"), null("streamName"))},
+		{"nothing", `{}`, invalid(null("streamName"))},
+		{"no shard count", `{"StreamName":"v"}`, invalid(null("shardCount"))},
 		{"empty name", `{"StreamName":"","ShardCount":0}`, invalid(badValue("0", "shardCount", "Member must have value greater than or equal to 1"), badValue("", "streamName", namePat), badValue("", "streamName", min1))},
 		{"long name", `{"StreamName":"` + long129 + `","ShardCount":2147483647}`, invalid(badValue("2147483647", "shardCount", "Member must have value less than or equal to 100000"), badValue(long129, "streamName", max128))},
-		{"bad mode", `{"StreamName":"m","StreamModeDetails":{"StreamMode":"FAST"}}`, invalid(null("shardCount"), badValue("FAST", "streamModeDetails.streamMode", "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))},
+		{"bad mode", `{"StreamName":"m","StreamModeDetails":{"StreamMode":"FAST"}}`, invalid(badValue("FAST", "streamModeDetails.streamMode", "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))},
 		{"name of a folder", `{"StreamName":"..","ShardCount":1}`, fails("ValidationException", fmt.Sprintf(store.MsgStreamName, ".."))},
 		{"exists", `{"StreamName":"s","ShardCount":1}`, fails("ResourceInUseException", "Stream s"+account+" already exists.")},
 		{"too many shards", `{"StreamName":"u","ShardCount":1025}`, fails("LimitExceededException", "This request would exceed the shard limit of 1024 shards per stream.")},

@@ -21,7 +21,7 @@ const maxGetRecordsBytes = 10 << 20
 
 // putEntry is one record of a PutRecord or PutRecords request.
 type putEntry struct {
-	Data            blob
+	Data            jsonBlob
 	PartitionKey    string
 	ExplicitHashKey string
 }
@@ -41,7 +41,7 @@ func (e *putEntry) route() (store.HashKey, error) {
 // putEntryJSON is one record as encoding/json decodes it: nil for a field
 // absent or null.
 type putEntryJSON struct {
-	Data            blob
+	Data            jsonBlob
 	PartitionKey    *string
 	ExplicitHashKey *string
 }
@@ -118,6 +118,12 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := s.keyUsable(st); err != nil {
+		return nil, err
+	}
 	if order != nil {
 		if n, err := store.ParseSequenceNumber(*order); err != nil || n.Generation != st.meta.Generation {
 			return nil, apiErr(store.ErrInvalidArgument, store.MsgSequenceForOrdering, *order, st.meta.Name, store.AccountID)
@@ -129,8 +135,11 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	if err != nil {
 		return nil, inShard(sh.ID, err)
 	}
+	st.state.count(sh.ID, 1, len(in.Data))
 	b := getBuf(128)
-	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
+	b = append(b, `{"EncryptionType":"`...)
+	b = append(b, st.encryptionType()...)
+	b = append(b, `","SequenceNumber":"`...)
 	b = num.AppendTo(b)
 	b = append(b, `","ShardId":`...)
 	b = appendJSONString(b, sh.ID)
@@ -220,6 +229,12 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := s.keyUsable(st); err != nil {
+		return nil, err
+	}
 	results := s.appendByShard(st, in.Records, keys)
 	failed := 0
 	for _, r := range results {
@@ -228,7 +243,9 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		}
 	}
 	b := getBuf(64 + 64*len(results))
-	b = append(b, `{"EncryptionType":"NONE","FailedRecordCount":`...)
+	b = append(b, `{"EncryptionType":"`...)
+	b = append(b, st.encryptionType()...)
+	b = append(b, `","FailedRecordCount":`...)
 	b = strconv.AppendInt(b, int64(failed), 10)
 	b = append(b, `,"Records":[`...)
 	for i, r := range results {
@@ -320,6 +337,7 @@ func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey
 				close(done)
 			}
 		}
+		st.state.countBatch(sh.ID, data[start:ends[k]])
 		if err := st.logs[sh.ID].AppendAsync(data[start:ends[k]], hdrs[start:ends[k]], finish); err != nil {
 			finish(0, err)
 		}
@@ -518,6 +536,9 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 	if err != nil {
 		return nil, nil, inShardNum(sh.ID, st.seqNum(sh), err)
 	}
+	if err := s.recordsUsable(recs); err != nil {
+		return nil, nil, err
+	}
 	// Keys in the order encoding/json writes a map's: sorted.
 	size := 256
 	for _, r := range recs {
@@ -575,7 +596,9 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 		b = appendJSONBytes(b, r.Data)
 		b = append(b, `,"PartitionKey":`...)
 		b = appendJSONString(b, r.Header)
-		b = append(b, `,"EncryptionType":"NONE"}`...)
+		b = append(b, `,"EncryptionType":"`...)
+		b = append(b, recordEncryption(r)...)
+		b = append(b, `"}`...)
 	}
 	return jsonBody(append(b, "]}\n"...)), nil, nil
 }

@@ -217,11 +217,11 @@ func presence(body []byte) refPresence {
 	return r
 }
 
-// blob is a JSON blob field: base64, checked as AWS checks it, so bad
+// jsonBlob is a JSON blob field: base64, checked as AWS checks it, so bad
 // base64 is AWS's SerializationException. JSON null leaves it nil.
-type blob []byte
+type jsonBlob []byte
 
-func (b *blob) UnmarshalJSON(data []byte) error {
+func (b *jsonBlob) UnmarshalJSON(data []byte) error {
 	if data[0] == 'n' {
 		return nil
 	}

@@ -32,7 +32,7 @@ func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
 		writeXMLError(w, http.StatusForbidden, "AccessDeniedException", store.MsgAccessDenied)
 		return nil
 	}
-	target := r.Header.Get("X-Amz-Target")
+	target := requestTarget(r) // the header, or a presigned query's
 	service, op, _ := strings.Cut(target, ".")
 	h := operations[op]
 	known := service+"." == targetPrefix && h != nil

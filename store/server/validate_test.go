@@ -52,7 +52,7 @@ func FuzzBlobBase64(f *testing.F) {
 			return // not a JSON string
 		}
 		in, _ := json.Marshal(s)
-		var b blob
+		var b jsonBlob
 		err := b.UnmarshalJSON(in)
 		want, werr := base64.StdEncoding.Strict().DecodeString(s)
 		if strings.ContainsAny(s, "\r\n") {
