@@ -15,9 +15,6 @@ import (
 // MaxShardsPerStream bounds CreateStream and SplitShard (LimitExceededException).
 const MaxShardsPerStream = 1024
 
-// MaxTags is the most tags a stream may carry, as Kinesis.
-const MaxTags = 50
-
 type streamRef struct {
 	StreamName string
 	StreamARN  string
@@ -40,11 +37,17 @@ func (s *Server) createStream(body []byte) (any, error) {
 		StreamName        string
 		ShardCount        *int
 		StreamModeDetails *struct{ StreamMode string }
+		Tags              map[string]string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
 	if err := store.ValidateStreamName(in.StreamName); err != nil {
+		return nil, err
+	}
+	var v validationErrors
+	checkTagMap(&v, in.Tags, false, maxTagMapEntries)
+	if err := v.err(); err != nil {
 		return nil, err
 	}
 	n := 4 // ON_DEMAND streams start with 4 shards, as Kinesis
@@ -67,6 +70,9 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if s.streams[in.StreamName] != nil {
 		return nil, apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 already exists.", in.StreamName)
 	}
+	if err := checkNewTags(in.Tags, "stream", in.StreamName); err != nil {
+		return nil, err
+	}
 	if err := s.takeShards(n); err != nil {
 		return nil, err
 	}
@@ -88,7 +94,10 @@ func (s *Server) createStream(body []byte) (any, error) {
 	s.nextGen = max(s.nextGen+1, uint64(s.opts.Now().UnixNano()))
 	st := &stream{dir: dir, shards: store.NewShardMap(n), endSeq: map[string]uint64{}, logs: map[string]*slog.Log{}}
 	st.meta = streamMeta{Name: in.StreamName, Generation: s.nextGen, Created: s.opts.Now().UnixMilli(),
-		RetentionHours: int(s.opts.Retention.Hours())}
+		RetentionHours: int(s.opts.Retention.Hours()), Tags: in.Tags}
+	if len(in.Tags) == 0 {
+		st.meta.Tags = nil
+	}
 	if st.meta.RetentionHours < MinRetentionHours {
 		st.meta.RetentionHours = MinRetentionHours
 	}

@@ -348,6 +348,9 @@ var operations = map[string]handler{
 	"AddTagsToStream":               bodyOnly((*Server).addTags),
 	"ListTagsForStream":             bodyOnly((*Server).listTags),
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
+	"TagResource":                   bodyOnly((*Server).tagResource),
+	"UntagResource":                 bodyOnly((*Server).untagResource),
+	"ListTagsForResource":           bodyOnly((*Server).listTagsForResource),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
