@@ -141,6 +141,9 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 		return nil, fmt.Errorf("cannot delete stream %s: %w", st.meta.Name, err)
 	}
 	s.giveShards(len(st.shards.Shards))
+	if st.policy.Swap(nil) != nil {
+		s.policies.Add(-1)
+	}
 	cerr := st.close()
 	if err := os.RemoveAll(trash); err != nil {
 		return nil, fmt.Errorf("cannot remove deleted stream %s: %w", trash, err)

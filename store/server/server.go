@@ -31,8 +31,8 @@
 //
 // dir holds a secret key for shard iterators (~iterator.key, so iterators
 // survive a restart) and one folder per stream, named after it. A stream folder
-// holds stream.json (name, generation, creation time, retention, tags, and the
-// shard map including closed shards and their parents), replaced atomically
+// holds stream.json (name, generation, creation time, retention, tags, resource
+// policy, and the shard map including closed shards and their parents), replaced atomically
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
@@ -139,6 +139,7 @@ type Server struct {
 	conns      atomic.Int64 // open connections of HTTPServer's listeners
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
+	policies   atomic.Int64 // streams with a resource policy (authorizeCall)
 	warn       *ratelog.Limiter
 }
 
@@ -208,6 +209,9 @@ func New(dir string, opts Options) (*Server, error) {
 		s.streams[st.meta.Name] = st
 		s.nextGen = max(s.nextGen, st.meta.Generation)
 		s.shardCount.Add(int64(len(st.shards.Shards))) // opened whatever MaxShards says
+		if st.policy.Load() != nil {
+			s.policies.Add(1)
+		}
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
@@ -319,6 +323,9 @@ type call struct {
 	ctx    context.Context
 	header http.Header
 	body   []byte
+	// principal is the access key the request is signed with; "" when
+	// the store has no credentials (see policy.go).
+	principal string
 }
 
 // handler serves one operation. It answers a value to encode as JSON, or a
@@ -351,6 +358,9 @@ var operations = map[string]handler{
 	"TagResource":                   bodyOnly((*Server).tagResource),
 	"UntagResource":                 bodyOnly((*Server).untagResource),
 	"ListTagsForResource":           bodyOnly((*Server).listTagsForResource),
+	"PutResourcePolicy":             bodyOnly((*Server).putResourcePolicy),
+	"GetResourcePolicy":             bodyOnly((*Server).getResourcePolicy),
+	"DeleteResourcePolicy":          bodyOnly((*Server).deleteResourcePolicy),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -358,7 +368,8 @@ var operations = map[string]handler{
 // every SigV4 check that needs only the headers (sigv4's CheckHeaders: a
 // known access key, a current date, the scope), and a share of
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
-// signature over it verified.
+// signature over it verified; then the resource policies of the streams the
+// request names are checked (authorizeCall).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
@@ -430,10 +441,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{ctx: r.Context(), header: r.Header, body: body}
+	if signed != nil {
+		c.principal = signed.AccessKey()
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		c.body = []byte("{}")
 	}
-	out, err := h(s, c)
+	err = s.authorizeCall(c, op) // resource policies
+	var out any
+	if err == nil {
+		out, err = h(s, c)
+	}
 	if err != nil {
 		var ae *store.Error
 		if errors.As(err, &ae) {

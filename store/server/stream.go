@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
@@ -34,6 +35,7 @@ type streamMeta struct {
 	Created        int64             `json:"created"` // Unix milliseconds
 	RetentionHours int               `json:"retentionHours"`
 	Tags           map[string]string `json:"tags,omitempty"`
+	Policy         string            `json:"policy,omitempty"` // the resource policy, as put
 	NextShardID    int               `json:"nextShardId"`
 	Shards         []shardMeta       `json:"shards"`
 }
@@ -55,6 +57,10 @@ type stream struct {
 	// changed and notify. It is taken after mu, never before.
 	waitMu sync.Mutex
 	wake   chan struct{}
+
+	// policy is meta.Policy parsed (nil: none), read without mu by
+	// authorize; set under mu.
+	policy atomic.Pointer[policy]
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -84,6 +90,13 @@ func (s *Server) openStream(name string) (*stream, error) {
 	st := &stream{dir: dir, endSeq: map[string]uint64{}, logs: map[string]*slog.Log{}}
 	if err := json.Unmarshal(b, &st.meta); err != nil {
 		return nil, fmt.Errorf("cannot parse %s: %w", filepath.Join(dir, metaFile), err)
+	}
+	if st.meta.Policy != "" {
+		p, err := parsePolicy(st.meta.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("bad resource policy in %s: %w", filepath.Join(dir, metaFile), err)
+		}
+		st.policy.Store(p)
 	}
 	st.shards = &store.ShardMap{NextID: st.meta.NextShardID}
 	for _, m := range st.meta.Shards {
