@@ -26,6 +26,7 @@ func runStore(ctx context.Context, args []string) error {
 	region := fs.String("region", "", "the region signed requests must name (empty: any)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (and --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249: the shard-level metrics streams enable with EnableEnhancedMonitoring")
 	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
 	def := server.DefaultLimits()
 	var lim server.Limits
@@ -49,6 +50,9 @@ func runStore(ctx context.Context, args []string) error {
 		return usagef("--listen: give an address, e.g. 127.0.0.1:4567")
 	}
 	if err := checkAddr("listen", *listen); err != nil {
+		return err
+	}
+	if err := checkAddr("metrics-addr", *metricsAddr); err != nil {
 		return err
 	}
 	if (*accessKey == "") != (*secretKey == "") {
@@ -91,6 +95,12 @@ func runStore(ctx context.Context, args []string) error {
 		scheme = "https"
 	}
 	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
+	stopMetrics, err := serveMetrics(ctx, *metricsAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() {
 		if *tlsCert != "" {

@@ -144,6 +144,8 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 	if st.policy.Swap(nil) != nil {
 		s.policies.Add(-1)
 	}
+	st.meta.ShardLevelMetrics = nil
+	st.syncMetrics(s.metrics)
 	cerr := st.close()
 	if err := os.RemoveAll(trash); err != nil {
 		return nil, fmt.Errorf("cannot remove deleted stream %s: %w", trash, err)
@@ -212,10 +214,7 @@ func (st *stream) seqRange(sh *store.Shard) seqRange {
 	return r
 }
 
-var (
-	enhancedMonitoring = []map[string][]string{{"ShardLevelMetrics": {}}}
-	provisioned        = map[string]string{"StreamMode": "PROVISIONED"}
-)
+var provisioned = map[string]string{"StreamMode": "PROVISIONED"}
 
 func (s *Server) describeStream(body []byte) (any, error) {
 	var in struct {
@@ -244,7 +243,7 @@ func (s *Server) describeStream(body []byte) (any, error) {
 		"HasMoreShards":           more,
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
-		"EnhancedMonitoring":      enhancedMonitoring,
+		"EnhancedMonitoring":      st.enhancedMonitoring(),
 		"EncryptionType":          "NONE",
 	}}, nil
 }
@@ -266,7 +265,7 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 		"StreamModeDetails":       provisioned,
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
-		"EnhancedMonitoring":      enhancedMonitoring,
+		"EnhancedMonitoring":      st.enhancedMonitoring(),
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          len(st.shards.Open()),
 		"ConsumerCount":           0,

@@ -51,7 +51,8 @@ func (s *Server) reshard(name string, change func(m *store.ShardMap) error) erro
 		s.giveShards(added)
 		return err
 	}
-	st.notify() // long-polling readers of a closed shard answer with its children
+	st.syncMetrics(s.metrics) // new shards' metrics
+	st.notify()               // long-polling readers of a closed shard answer with its children
 	return nil
 }
 

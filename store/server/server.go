@@ -67,6 +67,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/sluicehq/sluice/internal/ratelog"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/iterator"
@@ -140,6 +142,7 @@ type Server struct {
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
 	policies   atomic.Int64 // streams with a resource policy (authorizeCall)
+	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
 	warn       *ratelog.Limiter
 }
 
@@ -178,7 +181,7 @@ func New(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
-		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
+		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second), metrics: metrics.NewSet()}
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
@@ -218,6 +221,7 @@ func New(dir string, opts Options) (*Server, error) {
 	s.wg.Add(1)
 	go s.memoryLoop()
 	s.lock, opened = lock, true
+	metrics.RegisterSet(s.metrics)
 	return s, nil
 }
 
@@ -262,6 +266,7 @@ func (s *Server) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	err := s.closeStreams()
+	metrics.UnregisterSet(s.metrics, true)
 	s.lock.Close()
 	return err
 }
@@ -361,6 +366,8 @@ var operations = map[string]handler{
 	"PutResourcePolicy":             bodyOnly((*Server).putResourcePolicy),
 	"GetResourcePolicy":             bodyOnly((*Server).getResourcePolicy),
 	"DeleteResourcePolicy":          bodyOnly((*Server).deleteResourcePolicy),
+	"EnableEnhancedMonitoring":      bodyOnly((*Server).enableMonitoring),
+	"DisableEnhancedMonitoring":     bodyOnly((*Server).disableMonitoring),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is

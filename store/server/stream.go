@@ -36,8 +36,10 @@ type streamMeta struct {
 	RetentionHours int               `json:"retentionHours"`
 	Tags           map[string]string `json:"tags,omitempty"`
 	Policy         string            `json:"policy,omitempty"` // the resource policy, as put
-	NextShardID    int               `json:"nextShardId"`
-	Shards         []shardMeta       `json:"shards"`
+	// ShardLevelMetrics are the enhanced monitoring metrics enabled, in AWS's order.
+	ShardLevelMetrics []string    `json:"shardLevelMetrics,omitempty"`
+	NextShardID       int         `json:"nextShardId"`
+	Shards            []shardMeta `json:"shards"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -61,6 +63,9 @@ type stream struct {
 	// policy is meta.Policy parsed (nil: none), read without mu by
 	// authorize; set under mu.
 	policy atomic.Pointer[policy]
+	// metrics are the counters of each shard while enhanced monitoring is
+	// on (nil: off); see monitoring.go.
+	metrics map[string]*shardCounters
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -118,6 +123,7 @@ func (s *Server) openStream(name string) (*stream, error) {
 		st.close()
 		return nil, err
 	}
+	st.syncMetrics(s.metrics)
 	return st, nil
 }
 
