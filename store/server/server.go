@@ -143,6 +143,7 @@ type Server struct {
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
 	policies   atomic.Int64 // streams with a resource policy (authorizeCall)
 	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
+	accountMu  sync.Mutex   // accountFile (account.go)
 	warn       *ratelog.Limiter
 }
 
@@ -368,6 +369,8 @@ var operations = map[string]handler{
 	"DeleteResourcePolicy":          bodyOnly((*Server).deleteResourcePolicy),
 	"EnableEnhancedMonitoring":      bodyOnly((*Server).enableMonitoring),
 	"DisableEnhancedMonitoring":     bodyOnly((*Server).disableMonitoring),
+	"DescribeAccountSettings":       bodyOnly((*Server).describeAccountSettings),
+	"UpdateAccountSettings":         bodyOnly((*Server).updateAccountSettings),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
