@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -227,4 +230,59 @@ func TestPolicyWildcard(t *testing.T) {
 			t.Errorf("wildcard(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
 		}
 	}
+}
+
+// FuzzPolicyWildcard checks wildcard against the regular expression its
+// pattern stands for.
+func FuzzPolicyWildcard(f *testing.F) {
+	for _, s := range [][2]string{{"kinesis:Get*", "kinesis:GetRecords"}, {"a*b?c", "axxbyc"}, {"**", ""}, {"?", "ü"}, {"*a*", "bab"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if !utf8.ValidString(pattern) || !utf8.ValidString(s) {
+			return
+		}
+		var re strings.Builder
+		re.WriteString(`(?s)^`)
+		for _, r := range pattern {
+			switch r {
+			case '*':
+				re.WriteString(".*")
+			case '?':
+				re.WriteString(".")
+			default:
+				re.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		re.WriteString("$")
+		if got, want := wildcard(pattern, s), regexp.MustCompile(re.String()).MatchString(s); got != want {
+			t.Fatalf("wildcard(%q, %q) = %v, want %v", pattern, s, got, want)
+		}
+	})
+}
+
+// FuzzParsePolicy checks that any document either is refused with
+// InvalidArgumentException or parses into a policy that decides.
+func FuzzParsePolicy(f *testing.F) {
+	f.Add(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*","Resource":"*"}}`)
+	f.Add(`{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":["K"]},"NotAction":"kinesis:Get*","NotResource":"arn:*",` +
+		`"Condition":{"StringNotLike":{"aws:PrincipalArn":["*/K"]}}}]}`)
+	f.Add(`{"Statement":{"Effect":"Allow","Principal":{"Service":"x"},"Action":["s3:*"],"Resource":["*"]}}`)
+	f.Add(`{"Statement":7}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, err := parsePolicy(doc)
+		if err != nil {
+			var ae *store.Error
+			if !errors.As(err, &ae) || ae.Code != store.ErrInvalidArgument {
+				t.Fatalf("error %v is not InvalidArgumentException", err)
+			}
+			return
+		}
+		for _, key := range []string{"", "K"} {
+			named, denied, explicit := p.decide("PutRecord", streamS, key)
+			if explicit && !denied || denied && !named {
+				t.Fatalf("decide: named %v denied %v explicit %v", named, denied, explicit)
+			}
+		}
+	})
 }
