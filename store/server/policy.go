@@ -422,6 +422,9 @@ func (s *Server) authorize(key, op, name, resource string) error {
 		userARN(key), op, resource, op)
 }
 
+// namingMembers are the request members that name a stream or consumer.
+var namingMembers = []string{"StreamName", "StreamARN", "ResourceARN", "ConsumerARN", "ShardIterator", "NextToken"}
+
 // authorizeCall checks a request against the policies of every stream and
 // consumer it names: StreamName, StreamARN, ResourceARN, ConsumerARN, the
 // stream of a ShardIterator and of ListShards' NextToken, wherever they
@@ -432,31 +435,27 @@ func (s *Server) authorizeCall(c *call, op string) error {
 	if s.policies.Load() == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.body))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil // not an object: the operation refuses it
+	if !json.Valid(c.body) {
+		return decode(c.body, &struct{}{}) // the operation's SerializationException
 	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		k, _ := t.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return decode(c.body, &struct{}{}) // the operation's SerializationException
+	for k, raw := range topLevel(c.body) {
+		var member string
+		for _, m := range namingMembers {
+			if strings.EqualFold(k, m) {
+				member = m
+			}
 		}
 		var v string
-		if json.Unmarshal(raw, &v) != nil || v == "" {
+		if member == "" || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &v) != nil || v == "" {
 			continue
 		}
 		name, resource := "", ""
-		switch {
-		case strings.EqualFold(k, "StreamName"):
+		switch member {
+		case "StreamName":
 			name = v
-		case strings.EqualFold(k, "StreamARN"):
+		case "StreamARN":
 			name = streamRef{StreamARN: v}.name()
-		case strings.EqualFold(k, "ResourceARN"), strings.EqualFold(k, "ConsumerARN"):
+		case "ResourceARN", "ConsumerARN":
 			n, consumer, err := resourceOf(v)
 			if err != nil {
 				continue
@@ -465,12 +464,12 @@ func (s *Server) authorizeCall(c *call, op string) error {
 			if consumer != "" {
 				resource = v
 			}
-		case strings.EqualFold(k, "ShardIterator"):
+		case "ShardIterator":
 			if pos, err := s.codec.Decode(v); err == nil {
 				name = pos.Stream
 			}
-		case strings.EqualFold(k, "NextToken") && op == "ListShards":
-			if b, err := base64.RawURLEncoding.DecodeString(v); err == nil {
+		case "NextToken":
+			if b, err := base64.RawURLEncoding.DecodeString(v); err == nil && op == "ListShards" {
 				name, _, _ = strings.Cut(string(b), "\x00")
 			}
 		}
@@ -566,4 +565,83 @@ func (s *Server) deleteResourcePolicy(body []byte) (any, error) {
 		}
 	}
 	return struct{}{}, nil
+}
+
+// topLevel yields the members of the JSON object body, which must be
+// valid JSON: each name (unescaped) with its value's bytes, duplicates
+// included, in order. It yields nothing for another JSON value.
+func topLevel(body []byte) func(yield func(string, []byte) bool) {
+	return func(yield func(string, []byte) bool) {
+		i := skipSpace(body, 0)
+		if i >= len(body) || body[i] != '{' {
+			return
+		}
+		i++
+		for {
+			i = skipSpace(body, i)
+			if i >= len(body) || body[i] != '"' {
+				return // '}' or the end
+			}
+			end := skipValue(body, i)
+			var name string
+			if json.Unmarshal(body[i:end], &name) != nil {
+				return
+			}
+			i = skipSpace(body, end)
+			if i >= len(body) || body[i] != ':' {
+				return
+			}
+			i = skipSpace(body, i+1)
+			end = skipValue(body, i)
+			if !yield(name, body[i:end]) {
+				return
+			}
+			i = skipSpace(body, end)
+			if i >= len(body) || body[i] != ',' {
+				return
+			}
+			i++
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+		default:
+			if depth == 0 && (b[i] == ',' || b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+				return i
+			}
+			i++
+			continue
+		}
+		if depth == 0 {
+			return i
+		}
+	}
+	return i
 }
