@@ -233,7 +233,7 @@ func withoutTags(tags map[string]string, keys []string) map[string]string {
 	return kept
 }
 
-// setStreamTags replaces a stream's tags and saves stream.json, restoring
+// setTags replaces a stream's tags and saves stream.json, restoring
 // the old tags when the save fails. Callers hold st.mu for writing.
 func (st *stream) setTags(tags map[string]string) error {
 	old := st.meta.Tags
@@ -368,7 +368,7 @@ func resourceOf(arn string) (streamName, consumer string, err error) {
 		"Member must satisfy regular expression pattern: %s", arn, resourceARNPattern)
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kinesis" ||
-		len(parts[4]) != 12 || !allDigits(parts[4]) || utf8.RuneCountInString(arn) > 2048 {
+		len(parts[4]) != 12 || !digitsOnly(parts[4]) || utf8.RuneCountInString(arn) > 2048 {
 		return "", "", bad
 	}
 	rest, ok := strings.CutPrefix(parts[5], "stream/")
@@ -379,7 +379,7 @@ func resourceOf(arn string) (streamName, consumer string, err error) {
 	return streamName, consumer, nil
 }
 
-func allDigits(s string) bool {
+func digitsOnly(s string) bool {
 	for _, r := range s {
 		if r < '0' || r > '9' {
 			return false
