@@ -11,16 +11,16 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-// Tag limits, as Kinesis: tags per resource, pairs per AddTagsToStream and
-// RemoveTagsFromStream call, pairs per TagResource, UntagResource and
-// CreateStream call, and key and value lengths in Unicode characters.
+// Tag limits, as Kinesis's API model: tags per resource, entries of a
+// Tags map (AddTagsToStream, TagResource, CreateStream), keys of a TagKeys
+// list (RemoveTagsFromStream, UntagResource), and key and value lengths in
+// Unicode characters.
 const (
-	MaxTags           = 50
-	maxStreamTagPairs = 10
-	maxTagMapEntries  = 200
-	maxUntagKeys      = 50
-	maxTagKeyChars    = 128
-	maxTagValueChars  = 256
+	MaxTags          = 50
+	maxTagMapEntries = 200
+	maxTagKeys       = 50
+	maxTagKeyChars   = 128
+	maxTagValueChars = 256
 )
 
 // tagCharset says which characters an operation accepts in tags. The older
@@ -69,7 +69,8 @@ func javaMap(tags map[string]string) string {
 }
 
 // checkTagMap adds the ValidationException messages of a request's Tags
-// member: required (or not), 1 to most entries, key and value lengths.
+// member: required (or not); when present, 1 to most entries, key and
+// value lengths.
 func checkTagMap(v *validationErrors, tags map[string]string, required bool, most int) {
 	if tags == nil {
 		if required {
@@ -78,7 +79,7 @@ func checkTagMap(v *validationErrors, tags map[string]string, required bool, mos
 		return
 	}
 	shown := javaMap(tags)
-	if len(tags) == 0 && required {
+	if len(tags) == 0 { // present, so at least one entry
 		v.add("Value '%s' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1", shown)
 	}
 	if len(tags) > most {
@@ -254,7 +255,7 @@ func (s *Server) addTags(body []byte) (any, error) {
 		return nil, err
 	}
 	var v validationErrors
-	checkTagMap(&v, in.Tags, true, maxStreamTagPairs)
+	checkTagMap(&v, in.Tags, true, maxTagMapEntries)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -285,7 +286,7 @@ func (s *Server) removeTags(body []byte) (any, error) {
 		return nil, err
 	}
 	var v validationErrors
-	checkTagKeys(&v, in.TagKeys, maxStreamTagPairs)
+	checkTagKeys(&v, in.TagKeys, maxTagKeys)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -434,7 +435,7 @@ func (s *Server) untagResource(body []byte) (any, error) {
 		return nil, err
 	}
 	var v validationErrors
-	checkTagKeys(&v, in.TagKeys, maxUntagKeys)
+	checkTagKeys(&v, in.TagKeys, maxTagKeys)
 	if err := v.err(); err != nil {
 		return nil, err
 	}

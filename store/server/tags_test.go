@@ -48,12 +48,17 @@ func TestAddTagsToStreamConformance(t *testing.T) {
 	c.failExactly("AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"c": strings.Repeat("a", 257)}}, store.ErrValidation,
 		"1 validation error detected: Value '{c="+strings.Repeat("a", 257)+"}' at 'tags' failed to satisfy constraint: Map value must satisfy constraint: "+
 			"[Member must have length less than or equal to 256, Member must have length greater than or equal to 0]")
-	eleven := obj{}
-	for i := range 11 {
-		eleven[fmt.Sprint(i)] = "v"
+	many := map[string]string{}
+	for i := range 201 {
+		many[fmt.Sprint(i)] = "v"
 	}
-	c.failExactly("AddTagsToStream", obj{"StreamName": "s", "Tags": eleven}, store.ErrValidation,
-		"1 validation error detected: Value '{0=v, 1=v, 10=v, 2=v, 3=v, 4=v, 5=v, 6=v, 7=v, 8=v, 9=v}' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 10")
+	c.failExactly("AddTagsToStream", obj{"StreamName": "s", "Tags": many}, store.ErrValidation,
+		"1 validation error detected: Value '"+javaMap(many)+"' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200")
+	c.failExactly("AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"": "x", "b": strings.Repeat("v", 257)}}, store.ErrValidation,
+		"2 validation errors detected: Value '{=x, b="+strings.Repeat("v", 257)+"}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: "+
+			"[Member must have length less than or equal to 128, Member must have length greater than or equal to 1]; "+
+			"Value '{=x, b="+strings.Repeat("v", 257)+"}' at 'tags' failed to satisfy constraint: Map value must satisfy constraint: "+
+			"[Member must have length less than or equal to 256, Member must have length greater than or equal to 0]")
 	c.failExactly("AddTagsToStream", obj{"StreamName": "nope", "Tags": obj{"a;b": "1"}}, store.ErrResourceNotFound,
 		"Stream nope under account 000000000000 not found.")
 	for _, bad := range []string{"abc;def", "abc\tdef", "abc\ndef", "abc,def", "a:b", "a\u0000b"} {
@@ -71,13 +76,11 @@ func TestAddTagsToStreamConformance(t *testing.T) {
 		t.Fatalf("tags: %s", got)
 	}
 	// Up to 50 tags; the 51st is refused and nothing of the call is kept.
-	for i := 0; i < 45; i += 9 {
-		tags := obj{}
-		for j := range 9 {
-			tags[fmt.Sprintf("k%02d", i+j)] = "v"
-		}
-		c.do("AddTagsToStream", obj{"StreamName": "s", "Tags": tags})
+	tags := obj{}
+	for i := range 45 {
+		tags[fmt.Sprintf("k%02d", i)] = "v"
 	}
+	c.do("AddTagsToStream", obj{"StreamName": "s", "Tags": tags})
 	c.do("AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"a": "overwritten"}}) // 50 tags, one replaced
 	c.failExactly("AddTagsToStream", obj{"StreamName": "s", "Tags": obj{"one-more": "x", "a": "y"}}, store.ErrInvalidArgument,
 		"Failed to add tags to stream s under account 000000000000 because a given stream cannot have more than 50 tags associated with it.")
@@ -99,8 +102,12 @@ func TestRemoveTagsFromStreamConformance(t *testing.T) {
 	c.failExactly("RemoveTagsFromStream", obj{"StreamName": "s", "TagKeys": []string{"a", long, "b"}}, store.ErrValidation,
 		"1 validation error detected: Value '[a, "+long+", b]' at 'tagKeys' failed to satisfy constraint: Member must satisfy constraint: "+
 			"[Member must have length less than or equal to 128, Member must have length greater than or equal to 1]")
-	c.failExactly("RemoveTagsFromStream", obj{"StreamName": "s", "TagKeys": strings.Split("1,2,3,4,5,6,7,8,9,10,11", ",")}, store.ErrValidation,
-		"1 validation error detected: Value '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]' at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to 10")
+	keys := make([]string, 51)
+	for i := range keys {
+		keys[i] = fmt.Sprint(i)
+	}
+	c.failExactly("RemoveTagsFromStream", obj{"StreamName": "s", "TagKeys": keys}, store.ErrValidation,
+		"1 validation error detected: Value '["+strings.Join(keys, ", ")+"]' at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to 50")
 	c.failExactly("RemoveTagsFromStream", obj{"StreamName": "nope", "TagKeys": []string{";"}}, store.ErrResourceNotFound,
 		"Stream nope under account 000000000000 not found.")
 	c.failExactly("RemoveTagsFromStream", obj{"StreamName": "s", "TagKeys": []string{"abc,def"}}, store.ErrInvalidArgument, invalidStreamTagChars)
@@ -141,6 +148,8 @@ func TestCreateStreamTagsKeptAndValidated(t *testing.T) {
 	dir := t.TempDir()
 	s, c := startServer(t, dir, Options{})
 	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1, "Tags": obj{"team": "data", "cost:center": "42"}})
+	c.failExactly("CreateStream", obj{"StreamName": "t", "ShardCount": 1, "Tags": obj{}}, store.ErrValidation,
+		"1 validation error detected: Value '{}' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	c.failExactly("CreateStream", obj{"StreamName": "t", "ShardCount": 1, "Tags": obj{"a;b": "1"}}, store.ErrInvalidArgument,
 		"Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . : / = + - @.")
 	c.failExactly("CreateStream", obj{"StreamName": "t", "ShardCount": 1, "Tags": obj{"aws:owner": "1"}}, store.ErrInvalidArgument,
