@@ -61,8 +61,8 @@ func sendRequest(t *testing.T, url string, r rawRequest) (int, string, string) {
 }
 
 const (
-	amzJSON      = "application/x-amz-json-1.1"
-	accessDenied = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n"
+	amzJSON         = "application/x-amz-json-1.1"
+	accessDeniedXML = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n"
 )
 
 // jsonAnswer is an error answer as the store writes it.
@@ -83,12 +83,12 @@ func TestRequestLevelAnswersAsAWS(t *testing.T) {
 		ctype  string
 		body   string
 	}{
-		{"GET", rawRequest{method: "GET", target: list}, 403, "", accessDenied},
-		{"PUT", rawRequest{method: "PUT", target: list, contentType: amzJSON, body: "{}"}, 403, "", accessDenied},
-		{"DELETE", rawRequest{method: "DELETE"}, 403, "", accessDenied},
-		{"another path", rawRequest{path: "/streams", target: list, contentType: amzJSON, body: "{}"}, 403, "", accessDenied},
-		{"unknown content type, no target", rawRequest{contentType: "text/plain", body: "{}"}, 403, "", accessDenied},
-		{"unknown content type, no operation", rawRequest{target: "Kinesis_20131202", contentType: "text/plain", body: "{}"}, 403, "", accessDenied},
+		{"GET", rawRequest{method: "GET", target: list}, 403, "", accessDeniedXML},
+		{"PUT", rawRequest{method: "PUT", target: list, contentType: amzJSON, body: "{}"}, 403, "", accessDeniedXML},
+		{"DELETE", rawRequest{method: "DELETE"}, 403, "", accessDeniedXML},
+		{"another path", rawRequest{path: "/streams", target: list, contentType: amzJSON, body: "{}"}, 403, "", accessDeniedXML},
+		{"unknown content type, no target", rawRequest{contentType: "text/plain", body: "{}"}, 403, "", accessDeniedXML},
+		{"unknown content type, no operation", rawRequest{target: "Kinesis_20131202", contentType: "text/plain", body: "{}"}, 403, "", accessDeniedXML},
 		{"unknown content type", rawRequest{target: list, contentType: "application/x-amz-json-1.0", body: "{}"}, 404, "", "<UnknownOperationException/>\n"},
 		{"no target", rawRequest{contentType: amzJSON, body: "{}"}, 400, amzJSON, jsonAnswer("UnknownOperationException", "", "")},
 		{"empty body, unknown content type", rawRequest{target: list, contentType: "text/plain"}, 400, amzJSON, jsonAnswer("SerializationException", "", "")},

@@ -24,13 +24,13 @@ var contentTypes = map[string]bool{
 // UnknownOperationException), a content type AWS does not take (403
 // AccessDeniedException without an operation name, else 404
 // UnknownOperationException, in XML) and an unknown X-Amz-Target (400
-// UnknownOperationException). It returns the operation's handler, or nil when
-// it answered. A request without a Content-Type is taken as JSON.
-func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
+// UnknownOperationException). It returns the operation and its handler, or
+// a nil handler when it answered. A request without a Content-Type is taken as JSON.
+func refuseRequest(w http.ResponseWriter, r *http.Request) (string, handler) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
 		writeXMLError(w, http.StatusForbidden, "AccessDeniedException", store.MsgAccessDenied)
-		return nil
+		return "", nil
 	}
 	target := requestTarget(r) // the header, or a presigned query's
 	service, op, _ := strings.Cut(target, ".")
@@ -42,7 +42,7 @@ func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
 		} else {
 			writeError(w, http.StatusBadRequest, "UnknownOperationException", "")
 		}
-		return nil
+		return "", nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -53,15 +53,15 @@ func refuseRequest(w http.ResponseWriter, r *http.Request) handler {
 			} else {
 				writeXMLError(w, http.StatusNotFound, "UnknownOperationException", "")
 			}
-			return nil
+			return "", nil
 		}
 	}
 	if !known {
 		unread(w, r)
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", "")
-		return nil
+		return "", nil
 	}
-	return h
+	return op, h
 }
 
 // writeXMLError answers as AWS does where it cannot tell the protocol: an
