@@ -624,3 +624,47 @@ func TestSubscriptionEndsWhenConsumerOrStreamGoes(t *testing.T) {
 	}
 	endsWith(b, "Stream goes under account 000000000000 not found.")
 }
+
+// TestSubscribeToShardInProcessStreams: through Server.Transport (the
+// embedded store's path) a subscription streams too: records put after it
+// started arrive while it is open, and closing it ends the handler.
+func TestSubscribeToShardInProcessStreams(t *testing.T) {
+	s, err := New(t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	kc := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://store"), HTTPClient: &http.Client{Transport: s.Transport()},
+		Credentials: aws.AnonymousCredentials{}, Retryer: aws.NopRetryer{}})
+	e := &efoServer{s: s, kc: kc}
+	consumer := e.activeConsumer(t, e.createStream(t, "local", 1), "c")
+	ctx := context.Background()
+	out, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-out.GetStream().Events() // the first, empty event
+	put := e.put(t, "local", rand.New(rand.NewPCG(5, 5)), 3)
+	var got []types.Record
+	for len(got) < 3 {
+		ev, ok := (<-out.GetStream().Events()).(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+		if !ok {
+			t.Fatalf("stream ended: %v", out.GetStream().Err())
+		}
+		got = append(got, ev.Value.Records...)
+	}
+	checkExactlyOnce(t, put, map[string][]types.Record{"shardId-000000000000": got})
+	out.GetStream().Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.fanOut.mu.Lock()
+		n := len(s.fanOut.subs)
+		s.fanOut.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription's handler did not end after the client closed it")
+		}
+	}
+}
