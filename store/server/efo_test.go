@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -666,5 +668,55 @@ func TestSubscribeToShardInProcessStreams(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the subscription's handler did not end after the client closed it")
 		}
+	}
+}
+
+// TestSubscriptionOfAClientThatStopsReadingEnds: events are written under
+// a write deadline, so a subscriber that stops reading (here with a tiny
+// receive window) has its subscription ended instead of pinning it and
+// its buffers.
+func TestSubscriptionOfAClientThatStopsReadingEnds(t *testing.T) {
+	var mu sync.Mutex
+	var logged []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}, Logf: logf,
+		Limits: Limits{BodyGrace: 200 * time.Millisecond, MinBodyRate: 4 << 20}}, false)
+	consumer := e.activeConsumer(t, e.createStream(t, "stuck", 1), "c")
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"ConsumerARN":"` + consumer + `","ShardId":"shardId-000000000000","StartingPosition":{"Type":"TRIM_HORIZON"}}`
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.SubscribeToShard\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	big := make([]byte, 1<<20)
+	for i := range 24 { // 24 MiB, more than the sockets hold
+		big[0] = byte(i)
+		if _, err := e.kc.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("stuck"), PartitionKey: aws.String("k"), Data: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		e.s.fanOut.mu.Lock()
+		n := len(e.s.fanOut.subs)
+		e.s.fanOut.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription of a client that does not read is still open")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], "not read in time") {
+		t.Fatalf("logged %q, want the subscription's end", logged)
 	}
 }
