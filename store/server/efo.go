@@ -715,9 +715,13 @@ func (e *eventWriter) send(m *eventstream.Message) bool {
 	}
 	defer putBuf(b)
 	lim := e.s.opts.Limits
-	if lim.MinBodyRate > 0 { // as writePaced; in-process answers have no socket and no deadline
+	// A deadline as writePaced's, lifted once the event is written: over
+	// HTTP/2 a deadline that passes ends the stream even between writes.
+	// (In-process answers have no socket and no deadline.)
+	deadline := false
+	if lim.MinBodyRate > 0 {
 		d := max(lim.BodyGrace, 0) + time.Duration(float64(len(b))/float64(lim.MinBodyRate)*float64(time.Second))
-		_ = e.rc.SetWriteDeadline(time.Now().Add(d))
+		deadline = e.rc.SetWriteDeadline(time.Now().Add(d)) == nil
 	}
 	_, err = e.w.Write(b)
 	if err == nil {
@@ -725,6 +729,9 @@ func (e *eventWriter) send(m *eventstream.Message) bool {
 	}
 	switch {
 	case err == nil:
+		if deadline {
+			_ = e.rc.SetWriteDeadline(time.Time{})
+		}
 		return true
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		e.s.warn.Printf("ending the subscription of %s: an event of %d bytes not read in time: %v", e.r.RemoteAddr, len(b), err)
@@ -777,7 +784,6 @@ func (e *eventWriter) exception(err error) {
 func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, c *call, sub *subscription, p subPos) {
 	opts := s.opts.FanOut.withDefaults()
 	e := &eventWriter{s: s, c: c, w: w, r: r, rc: http.NewResponseController(w)}
-	defer func() { _ = e.rc.SetWriteDeadline(time.Time{}) }() // net/http keeps it for the next request
 	if r.ProtoMajor == 1 {
 		// Over HTTP/1 the AWS SDK for Go closes its request body as soon
 		// as the answer's headers arrive, and net/http, still checking

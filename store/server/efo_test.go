@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -19,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/sluicehq/sluice/store/eventstream"
 )
 
 // protoRecorder is an SDK HTTP client that remembers the protocol of the
@@ -718,5 +722,99 @@ func TestSubscriptionOfAClientThatStopsReadingEnds(t *testing.T) {
 	defer mu.Unlock()
 	if len(logged) != 1 || !strings.Contains(logged[0], "not read in time") {
 		t.Fatalf("logged %q, want the subscription's end", logged)
+	}
+}
+
+// FuzzFanOutRequest sends arbitrary bodies to the fan-out operations of a
+// store with a stream and a consumer: the server never panics, answers
+// errors as JSON and subscriptions as event streams of whole messages.
+func FuzzFanOutRequest(f *testing.F) {
+	arn := "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+	consumer := arn + "/consumer/c:1750000000"
+	seeds := []struct{ op, body string }{
+		{"RegisterStreamConsumer", `{"StreamARN":"` + arn + `","ConsumerName":"d"}`},
+		{"RegisterStreamConsumer", `{"StreamARN":"` + arn + `","ConsumerName":"` + strings.Repeat("x", 129) + `"}`},
+		{"DescribeStreamConsumer", `{"ConsumerARN":"` + consumer + `"}`},
+		{"DescribeStreamConsumer", `{"ConsumerARN":"arn:aws:kinesis:x:000000000000:stream/s/consumer/c:99999999999999999999999"}`},
+		{"ListStreamConsumers", `{"StreamARN":"` + arn + `","MaxResults":1,"NextToken":"Yw"}`},
+		{"ListStreamConsumers", `{"StreamARN":"` + arn + `","StreamCreationTimestamp":1e300}`},
+		{"DeregisterStreamConsumer", `{"StreamARN":"` + arn + `","ConsumerName":"zz"}`},
+		{"SubscribeToShard", `{"ConsumerARN":"` + consumer + `","ShardId":"shardId-000000000000","StartingPosition":{"Type":"TRIM_HORIZON"}}`},
+		{"SubscribeToShard", `{"ConsumerARN":"` + consumer + `","ShardId":"shardId-000000000000","StartingPosition":{"Type":"AT_TIMESTAMP","Timestamp":-1e300}}`},
+		{"SubscribeToShard", `{"ConsumerARN":"` + consumer + `","ShardId":"shardId-000000000000","StartingPosition":{"Type":"AFTER_SEQUENCE_NUMBER","SequenceNumber":"18446744073709551615"}}`},
+		{"SubscribeToShard", `{"ConsumerARN":"` + consumer + `","ShardId":"shardId-000000000000"}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.op, s.body)
+	}
+	now := time.Unix(1_750_000_000, 0)
+	s, err := New(f.TempDir(), Options{Now: func() time.Time { return now }, Logf: func(string, ...any) {},
+		FanOut: FanOutOptions{ConsumerDelay: -1, SubscriptionLifetime: 20 * time.Millisecond, TakeoverAfter: time.Nanosecond}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	for _, c := range []struct{ op, body string }{
+		{"CreateStream", `{"StreamName":"s","ShardCount":1}`},
+		{"PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"aGk="}`},
+		{"RegisterStreamConsumer", `{"StreamARN":"` + arn + `","ConsumerName":"c"}`},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(c.body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+c.op)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			f.Fatalf("%s: %d %s", c.op, rec.Code, rec.Body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, op, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code == http.StatusInternalServerError {
+			t.Fatalf("%s %q: internal error %s", op, body, rec.Body)
+		}
+		if rec.Header().Get("Content-Type") != eventstream.ContentType {
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("%s %q: response is not JSON: %q", op, body, rec.Body)
+			}
+			return
+		}
+		d := eventstream.NewDecoder(rec.Body)
+		for n := 0; ; n++ {
+			m, err := d.Decode()
+			if err == io.EOF && n >= 2 { // the initial response and an event at least
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s %q: message %d: %v", op, body, n, err)
+			}
+			if m.HeaderString(":message-type") != "event" || !json.Valid(m.Payload) {
+				t.Fatalf("%s %q: message %d: %+v", op, body, n, m)
+			}
+		}
+	})
+}
+
+// TestHealthySubscriptionOutlivesServerTimeouts: a subscription quieter
+// than the idle timeout and longer than the header, body and idle timeouts
+// together runs to the end of its lifetime, over HTTP/1.1 and HTTP/2.
+func TestHealthySubscriptionOutlivesServerTimeouts(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		t.Run(fmt.Sprint("tls=", tls), func(t *testing.T) {
+			lim := Limits{HeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond, BodyGrace: 50 * time.Millisecond}
+			e := startEFOServer(t, t.TempDir(), Options{Limits: lim, FanOut: FanOutOptions{ConsumerDelay: -1,
+				SubscriptionLifetime: 600 * time.Millisecond, Heartbeat: 200 * time.Millisecond}}, tls)
+			consumer := e.activeConsumer(t, e.createStream(t, "long", 1), "c")
+			start := time.Now()
+			res, err := subscribe(context.Background(), e.kc, consumer, "shardId-000000000000", types.StartingPosition{Type: types.ShardIteratorTypeLatest}, nil)
+			if err != nil || res.err != nil {
+				t.Fatalf("subscription: %v %v", err, res.err)
+			}
+			if el := time.Since(start); el < 600*time.Millisecond || res.events < 3 {
+				t.Fatalf("the subscription ended after %v and %d events, want its lifetime of 600 ms and 3 events or more", el, res.events)
+			}
+		})
 	}
 }
