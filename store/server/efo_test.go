@@ -51,6 +51,7 @@ type efoServer struct {
 	kc    *kinesis.Client
 	proto *protoRecorder
 	dir   string
+	hs    *http.Server
 }
 
 func startEFOServer(t *testing.T, dir string, opts Options, tls bool) *efoServer {
@@ -90,7 +91,7 @@ func startEFOServer(t *testing.T, dir string, opts Options, tls bool) *efoServer
 		}),
 		Retryer: aws.NopRetryer{},
 	})
-	return &efoServer{s: s, url: ts.URL, kc: kc, proto: rec, dir: dir}
+	return &efoServer{s: s, url: ts.URL, kc: kc, proto: rec, dir: dir, hs: hs}
 }
 
 func (e *efoServer) createStream(t *testing.T, name string, shards int32) string {
@@ -282,9 +283,11 @@ func checkExactlyOnce(t *testing.T, put []putRec, got map[string][]types.Record)
 
 // TestSubscribeToShardFollowsSplitAndMergeWithSDKOverHTTP2 reads a stream
 // through a split and a merge with the AWS SDK's SubscribeToShard over TLS
-// and HTTP/2, while records are put: every record once, in order, exact.
+// and HTTP/2, signed with SigV4, while records are put: every record once,
+// in order, exact.
 func TestSubscribeToShardFollowsSplitAndMergeWithSDKOverHTTP2(t *testing.T) {
-	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: 20 * time.Millisecond}}, true)
+	e := startEFOServer(t, t.TempDir(), Options{Credentials: map[string]string{"AKID": "secret"}, Region: "us-east-1",
+		FanOut: FanOutOptions{ConsumerDelay: 20 * time.Millisecond}}, true) // SigV4 checked on every call
 	ctx := context.Background()
 	streamARN := e.createStream(t, "efo", 1)
 	consumer := e.activeConsumer(t, streamARN, "reader")
@@ -816,5 +819,30 @@ func TestHealthySubscriptionOutlivesServerTimeouts(t *testing.T) {
 				t.Fatalf("the subscription ended after %v and %d events, want its lifetime of 600 ms and 3 events or more", el, res.events)
 			}
 		})
+	}
+}
+
+// TestShutdownEndsSubscriptions: http.Server.Shutdown of HTTPServer ends
+// open subscriptions at once instead of waiting out their lifetime.
+func TestShutdownEndsSubscriptions(t *testing.T) {
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, true)
+	consumer := e.activeConsumer(t, e.createStream(t, "bye", 1), "c")
+	out, err := e.kc.SubscribeToShard(context.Background(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer),
+		ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.GetStream().Close()
+	<-out.GetStream().Events()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.hs.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("Shutdown took %v", el)
+	}
+	for range out.GetStream().Events() {
 	}
 }
