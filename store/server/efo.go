@@ -69,7 +69,8 @@ type FanOutOptions struct {
 	// TakeoverAfter: a subscription of a consumer and shard that has one
 	// open since less than this is refused with ResourceInUseException;
 	// one open since longer is taken over (the old one ends with that
-	// exception).
+	// exception), as Kinesis. Unlike Kinesis, one that has ended is no
+	// obstacle, however recent.
 	TakeoverAfter time.Duration
 }
 
@@ -131,19 +132,20 @@ var (
 	consumerARNRE  = regexp.MustCompile(`^(arn):aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/[a-zA-Z0-9_.-]+:[0-9]+$`)
 )
 
-// validationErr is AWS's ValidationException for one member.
+// validationErr is AWS's ValidationException for one member's value.
 func validationErr(value, member, constraint string) error {
-	v := "null"
-	if value != "\x00" {
-		v = "'" + value + "'"
-	}
-	return apiErr(store.ErrValidation, "1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s", v, member, constraint)
+	return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, member, constraint)
+}
+
+// nullErr is AWS's ValidationException for a member missing.
+func nullErr(member string) error {
+	return apiErr(store.ErrValidation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
 }
 
 func checkConsumerName(name string) error {
 	switch {
 	case name == "":
-		return validationErr("\x00", "consumerName", "Member must not be null")
+		return nullErr("consumerName")
 	case len(name) > 128:
 		return validationErr(name, "consumerName", "Member must have length less than or equal to 128")
 	case !consumerNameRE.MatchString(name):
@@ -155,7 +157,7 @@ func checkConsumerName(name string) error {
 func checkStreamARN(arn string) error {
 	switch {
 	case arn == "":
-		return validationErr("\x00", "streamARN", "Member must not be null")
+		return nullErr("streamARN")
 	case len(arn) > 2048:
 		return validationErr(arn, "streamARN", "Member must have length less than or equal to 2048")
 	case !streamARNRE.MatchString(arn):
@@ -174,7 +176,7 @@ type consumerRef struct {
 func parseConsumerARN(arn string) (consumerRef, error) {
 	switch {
 	case arn == "":
-		return consumerRef{}, validationErr("\x00", "consumerARN", "Member must not be null")
+		return consumerRef{}, nullErr("consumerARN")
 	case len(arn) > 2048:
 		return consumerRef{}, validationErr(arn, "consumerARN", "Member must have length less than or equal to 2048")
 	case !consumerARNRE.MatchString(arn):
@@ -205,7 +207,7 @@ func (st *stream) consumer(name string) (consumerMeta, bool) {
 	return consumerMeta{}, false
 }
 
-// status is c's ConsumerStatus at now (CREATING or ACTIVE).
+// consumerStatus is c's ConsumerStatus at now (CREATING or ACTIVE).
 func (s *Server) consumerStatus(c consumerMeta, now time.Time) string {
 	if now.Before(time.UnixMilli(c.Created).Add(s.opts.FanOut.withDefaults().ConsumerDelay)) {
 		return "CREATING"
@@ -501,10 +503,10 @@ func (s *Server) subscribeToShard(c *call) (any, error) {
 		return nil, err
 	}
 	if in.ShardId == "" {
-		return nil, validationErr("\x00", "shardId", "Member must not be null")
+		return nil, nullErr("shardId")
 	}
 	if in.StartingPosition == nil {
-		return nil, validationErr("\x00", "startingPosition", "Member must not be null")
+		return nil, nullErr("startingPosition")
 	}
 	sp := in.StartingPosition
 	st, unlock, err := s.locked(ref.stream, false)
