@@ -846,3 +846,39 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 	for range out.GetStream().Events() {
 	}
 }
+
+// TestSubscribeToShardStartingPositions: each StartingPosition type starts
+// the subscription's first records where GetShardIterator would.
+func TestSubscribeToShardStartingPositions(t *testing.T) {
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1, TakeoverAfter: time.Nanosecond}}, false)
+	consumer := e.activeConsumer(t, e.createStream(t, "pos", 1), "c")
+	put := e.put(t, "pos", rand.New(rand.NewPCG(8, 8)), 5)
+	f := func(pos types.StartingPosition, want []putRec) {
+		t.Helper()
+		res, err := subscribe(context.Background(), e.kc, consumer, "shardId-000000000000", pos, func(n int) bool { return true })
+		if err != nil {
+			t.Fatalf("%s: %v", pos.Type, err)
+		}
+		var got []string
+		for _, r := range res.records {
+			got = append(got, aws.ToString(r.SequenceNumber))
+		}
+		var seqs []string
+		for _, p := range want {
+			seqs = append(seqs, p.seq)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(seqs) {
+			t.Fatalf("%s %s: got %v, want %v", pos.Type, aws.ToString(pos.SequenceNumber), got, seqs)
+		}
+		if last := put[len(put)-1].seq; res.continuation != last { // resuming AFTER it reads on from the end
+			t.Fatalf("%s: ContinuationSequenceNumber %s, want the last record's %s", pos.Type, res.continuation, last)
+		}
+	}
+	f(types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}, put)
+	f(types.StartingPosition{Type: types.ShardIteratorTypeLatest}, nil)
+	f(types.StartingPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(put[2].seq)}, put[2:])
+	f(types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(put[2].seq)}, put[3:])
+	f(types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(put[4].seq)}, nil)
+	f(types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(-time.Hour))}, put)
+	f(types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(time.Hour))}, nil)
+}
