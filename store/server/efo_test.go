@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -881,4 +882,49 @@ func TestSubscribeToShardStartingPositions(t *testing.T) {
 	f(types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(put[4].seq)}, nil)
 	f(types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(-time.Hour))}, put)
 	f(types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(time.Hour))}, nil)
+}
+
+// TestConcurrentSubscriptionsShareOneHTTP2Connection: subscriptions to
+// every shard at once (as KCL makes them) get each shard's records, all
+// over one HTTP/2 connection. (One SDK client per subscription: the AWS
+// SDK for Go v2 (kinesis v1.56.13, smithy-go v1.28.9) shares its
+// event-stream decoder between the streams of a client, a data race.)
+func TestConcurrentSubscriptionsShareOneHTTP2Connection(t *testing.T) {
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, true)
+	var conns atomic.Int64
+	e.proto.c.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conns.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	e.proto.c.Transport.(*http.Transport).CloseIdleConnections()
+	const shards = 4
+	consumer := e.activeConsumer(t, e.createStream(t, "wide", shards), "c")
+	put := e.put(t, "wide", rand.New(rand.NewPCG(6, 6)), 60)
+	want := map[string]int{}
+	for _, p := range put {
+		want[p.shard]++
+	}
+	got := map[string][]types.Record{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for sh := range shards {
+		shard := fmt.Sprintf("shardId-%012d", sh)
+		wg.Go(func() {
+			kc := kinesis.New(e.kc.Options()) // same HTTP client and connection, own event-stream decoder
+			res, err := subscribe(context.Background(), kc, consumer, shard, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
+				func(n int) bool { return n >= want[shard] })
+			if err != nil || res.err != nil {
+				t.Errorf("%s: %v %v", shard, err, res.err)
+				return
+			}
+			mu.Lock()
+			got[shard] = res.records
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	checkExactlyOnce(t, put, got)
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
 }
