@@ -4,7 +4,9 @@
 // # Protocol
 //
 // Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
-// Content-Type application/x-amz-json-1.1 (application/json is accepted too).
+// Content-Type application/x-amz-json-1.1 (application/json is accepted too),
+// or application/x-amz-cbor-1.1, the AWS SDK for Java's default, answered in
+// CBOR (errors too; see cbor.go).
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
 // they are read, and read only once the headers pass every SigV4 check that
 // does not need the body and the request has its share of the in-flight byte
@@ -15,6 +17,13 @@
 // GetRecords may wait for records instead of answering an empty page when
 // the request carries LongPollHeader, a Sluice extension; without it every
 // operation behaves as Kinesis.
+//
+// HTTPServer speaks HTTP/1.1 and HTTP/2 (h2c on plain listeners, ALPN over
+// TLS). Every answer carries a fresh X-Amzn-RequestId and an X-Amz-Id-2;
+// CORS preflights (OPTIONS with an Origin) are answered 200 without
+// authentication, and answers to requests with an Origin carry CORS headers
+// (answerHeaders). A presigned request may name its operation in the
+// query's X-Amz-Target, where presigners move it.
 //
 // # Sequence numbers
 //
@@ -36,7 +45,9 @@
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
-// never leaves half a stream; New finishes such removals.
+// never leaves half a stream; New finishes such removals. The keys streams
+// are encrypted with at rest are in a keyring file (~keyring.json unless
+// Options.Keyring names another; see crypt.go and keyring.go).
 //
 // # Lifecycle
 //
@@ -112,6 +123,9 @@ type Options struct {
 	// Limits bound connections, request bytes, time and shards; zero
 	// fields take DefaultLimits.
 	Limits Limits
+	// Keyring is the file of the keys streams are encrypted with at rest
+	// (see StartStreamEncryption); "" means KeyringFile in the store folder.
+	Keyring string
 	// Logf receives the store's reports (damage found at start, torn
 	// tails cut, refused writes, and rate-limited warnings of refused
 	// connections and requests), one line per call; nil writes them to
@@ -119,6 +133,12 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// FanOut times enhanced fan-out consumers and subscriptions.
 	FanOut FanOutOptions
+	// StateDelay is how long a stream stays CREATING, UPDATING or DELETING
+	// after the operation that starts the state is done; zero means
+	// DefaultStateDelay, a negative value no such states.
+	StateDelay time.Duration
+	// OnDemand sets how ON_DEMAND streams scale; zero fields take DefaultOnDemand.
+	OnDemand OnDemand
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -128,6 +148,7 @@ type Server struct {
 	opts   Options
 	verify *sigv4.Verifier
 	codec  *iterator.Codec
+	keys   *keyring
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -143,6 +164,7 @@ type Server struct {
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
 	warn       *ratelog.Limiter
 	fanOut     fanOutState // consumers DELETING, open subscriptions (efo.go)
+	scale      scaling     // stream states and scaling (scaling.go)
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -155,6 +177,10 @@ func New(dir string, opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if opts.StateDelay == 0 {
+		opts.StateDelay = unsetStateDelay
+	}
+	opts.OnDemand = opts.OnDemand.withDefaults()
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
@@ -181,6 +207,9 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
 		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
+	if s.keys, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
+		return nil, err
+	}
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
@@ -216,6 +245,9 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.retentionLoop()
 	s.wg.Add(1)
 	go s.memoryLoop()
+	s.wg.Add(1)
+	go s.scaleLoop()
+	s.resumeScaling()
 	s.lock, opened = lock, true
 	return s, nil
 }
@@ -356,6 +388,11 @@ var operations = map[string]handler{
 	"ListStreamConsumers":           bodyOnly((*Server).listStreamConsumers),
 	"DeregisterStreamConsumer":      bodyOnly((*Server).deregisterStreamConsumer),
 	"SubscribeToShard":              (*Server).subscribeToShard,
+	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
+	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
+	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
+	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
+	"DescribeLimits":                bodyOnly((*Server).describeLimits),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -365,6 +402,13 @@ var operations = map[string]handler{
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
 // signature over it verified.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
+		return
+	}
+	cborReq := isCBOR(r)
+	if cborReq { // answered in CBOR, errors too (see cbor.go)
+		w.Header().Set("Content-Type", CBORContentType)
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
@@ -412,8 +456,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &mbe):
 			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("closing the connection of %s: %v", r.RemoteAddr, err)
-			w.Header().Set("Connection", "close")
+			s.warn.Printf("%s %s (request %s): %v", cutOff(r), r.RemoteAddr, requestID(w), err)
+			closeAfter(w, r)
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
 			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
@@ -427,7 +471,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	target := r.Header.Get("X-Amz-Target")
+	if cborReq {
+		var done func()
+		if body, done = s.cborRequest(w, r, body, took); done == nil {
+			return
+		}
+		defer done()
+	}
+	target := requestTarget(r)
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h := operations[op]
 	if !ok || h == nil {
@@ -455,6 +506,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, r)
 		return
 	}
+	if cborReq {
+		s.writeCBOR(w, r, out)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if b, ok := out.(jsonBody); ok {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -470,7 +525,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before answering, without a deadline, for a client that need not send it.
 func unread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
+		closeAfter(w, r)
 	}
 }
 
@@ -484,6 +539,10 @@ func writeAuthError(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if answersCBOR(w) {
+		writeCBORError(w, status, code, msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
