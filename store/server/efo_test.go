@@ -101,11 +101,25 @@ func (e *efoServer) createStream(t *testing.T, name string, shards int32) string
 	if _, err := e.kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
 		t.Fatalf("CreateStream: %v", err)
 	}
-	d, err := e.kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
+	return e.waitActive(t, name)
+}
+
+// waitActive waits until the stream is ACTIVE (after CREATING or UPDATING)
+// and returns its ARN.
+func (e *efoServer) waitActive(t *testing.T, name string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		d, err := e.kc.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			return aws.ToString(d.StreamDescriptionSummary.StreamARN)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream %s still %s", name, d.StreamDescriptionSummary.StreamStatus)
+		}
 	}
-	return aws.ToString(d.StreamDescriptionSummary.StreamARN)
 }
 
 // activeConsumer registers a consumer and waits until it is ACTIVE.
@@ -306,6 +320,7 @@ func TestSubscribeToShardFollowsSplitAndMergeWithSDKOverHTTP2(t *testing.T) {
 			return
 		}
 		put = append(put, e.put(t, "efo", rng, perPhase)...)
+		e.waitActive(t, "efo") // UPDATING after the split
 		if _, err := e.kc.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String("efo"), ShardToMerge: aws.String("shardId-000000000001"),
 			AdjacentShardToMerge: aws.String("shardId-000000000002")}); err != nil {
 			t.Errorf("MergeShards: %v", err)
