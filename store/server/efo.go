@@ -469,11 +469,27 @@ func (s *Server) checkConsumersDeletable(st *stream, enforce bool) error {
 // body must not be used by then.
 type answerLater func(w http.ResponseWriter, r *http.Request)
 
-// encodeEvent encodes the payload of an event-stream message answering c.
-func (c *call) encodeEvent(v any) ([]byte, error) { return json.Marshal(v) }
+// encodeEvent encodes the payload of an event-stream message answering c:
+// JSON, or CBOR for a CBOR request (as its answer would be, blobs as byte
+// strings and timestamps as tag 1).
+func (c *call) encodeEvent(v any) ([]byte, error) {
+	js, err := json.Marshal(v)
+	if err != nil || !c.cbor() {
+		return js, err
+	}
+	return jsonToCBOR(nil, js)
+}
 
 // eventContentType is the :content-type of the events answering c.
-func (c *call) eventContentType() string { return "application/x-amz-json-1.1" }
+func (c *call) eventContentType() string {
+	if c.cbor() {
+		return CBORContentType
+	}
+	return "application/x-amz-json-1.1"
+}
+
+// cbor reports whether c came in CBOR.
+func (c *call) cbor() bool { return isCBOR(&http.Request{Header: c.header}) }
 
 // subPos is where a subscription reads: a shard of a stream generation, the
 // consumer it reads for, and the next log sequence number.

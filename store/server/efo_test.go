@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/sluicehq/sluice/store/eventstream"
 )
@@ -941,5 +943,62 @@ func TestConcurrentSubscriptionsShareOneHTTP2Connection(t *testing.T) {
 	checkExactlyOnce(t, put, got)
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// TestSubscribeToShardOverCBOR: a CBOR request (as the AWS SDK for Java
+// sends SubscribeToShard) gets its events in CBOR, with records' Data as
+// byte strings and their timestamps as tag 1.
+func TestSubscribeToShardOverCBOR(t *testing.T) {
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, false)
+	consumer := e.activeConsumer(t, e.createStream(t, "java", 1), "kcl")
+	put := e.put(t, "java", rand.New(rand.NewPCG(9, 9)), 3)
+	body := javaCBOR(t, map[string]any{"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
+		"StartingPosition": map[string]any{"Type": "TRIM_HORIZON"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.url+"/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.SubscribeToShard")
+	req.Header.Set("Content-Type", CBORContentType)
+	resp, err := e.proto.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != eventstream.ContentType {
+		t.Fatalf("answer %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	d := eventstream.NewDecoder(resp.Body)
+	for n := 0; n < 2; n++ {
+		m, err := d.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.HeaderString(":content-type") != CBORContentType {
+			t.Fatalf("message %d: :content-type %q", n, m.HeaderString(":content-type"))
+		}
+		if n == 0 {
+			var empty map[string]any
+			if err := cbor.Unmarshal(m.Payload, &empty); err != nil || m.HeaderString(":event-type") != "initial-response" || empty == nil || len(empty) != 0 {
+				t.Fatalf("initial response %+v: %v", m, err)
+			}
+			continue
+		}
+		var ev struct {
+			Records                    []cborRecord
+			ContinuationSequenceNumber string
+			MillisBehindLatest         int64
+		}
+		if err := cbor.Unmarshal(m.Payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Records) != len(put) || ev.ContinuationSequenceNumber != put[len(put)-1].seq {
+			t.Fatalf("event %+v", ev)
+		}
+		for i, r := range ev.Records {
+			if string(byteString(t, r.Data)) != string(put[i].data) || r.SequenceNumber != put[i].seq || tagMillis(t, r.ApproximateArrivalTimestamp) <= 0 {
+				t.Fatalf("record %d: %+v", i, r)
+			}
+		}
 	}
 }
