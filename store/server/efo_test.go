@@ -356,8 +356,23 @@ func mapKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
 // resubscribing AFTER_SEQUENCE_NUMBER the ContinuationSequenceNumber loses
 // and repeats nothing, over plain HTTP/1.1.
 func TestSubscribeToShardRenewsWithoutLossOrDuplicatesOverHTTP1(t *testing.T) {
+	renewal(t, false)
+}
+
+// TestSubscribeToShardRenewsWithoutLossOrDuplicatesOverH2C is the same
+// over HTTP/2 without TLS (h2c, with prior knowledge).
+func TestSubscribeToShardRenewsWithoutLossOrDuplicatesOverH2C(t *testing.T) {
+	renewal(t, true)
+}
+
+func renewal(t *testing.T, h2c bool) {
 	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1, SubscriptionLifetime: 150 * time.Millisecond,
 		Heartbeat: 30 * time.Millisecond}}, false)
+	want := "HTTP/1.1"
+	if h2c {
+		e.proto.c = &http.Client{Transport: h2cTransport()}
+		want = "HTTP/2.0"
+	}
 	streamARN := e.createStream(t, "renew", 1)
 	consumer := e.activeConsumer(t, streamARN, "reader")
 	rng := rand.New(rand.NewPCG(2, 9))
@@ -376,8 +391,8 @@ func TestSubscribeToShardRenewsWithoutLossOrDuplicatesOverHTTP1(t *testing.T) {
 	if subs < 3 {
 		t.Fatalf("%d subscriptions, want several renewals within the run", subs)
 	}
-	if !e.proto.protos["HTTP/1.1"] || len(e.proto.protos) != 1 {
-		t.Fatalf("protocols %v, want HTTP/1.1 only", e.proto.protos)
+	if !e.proto.protos[want] || len(e.proto.protos) != 1 {
+		t.Fatalf("protocols %v, want %s only", e.proto.protos, want)
 	}
 }
 
