@@ -690,7 +690,7 @@ func (s *Server) nextEvent(p *subPos) (ev shardEvent, w *waiter, end bool, err e
 	for i, r := range recs {
 		num.Seq = r.Seq
 		ev.Records[i] = eventRecord{SequenceNumber: num.String(), ApproximateArrivalTimestamp: epochSeconds(r.Timestamp),
-			Data: r.Data, PartitionKey: string(r.Header), EncryptionType: "NONE"}
+			Data: r.Data, PartitionKey: string(r.Header), EncryptionType: recordEncryption(r)}
 	}
 	if len(recs) > 0 && next < latest {
 		ev.MillisBehindLatest = max(s.opts.Now().UnixMilli()-recs[len(recs)-1].Timestamp, 0)

@@ -1017,3 +1017,33 @@ func TestSubscribeToShardOverCBOR(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeToShardShowsRecordsEncryption: records written after
+// StartStreamEncryption come decrypted, marked KMS; those before, NONE.
+func TestSubscribeToShardShowsRecordsEncryption(t *testing.T) {
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, false)
+	consumer := e.activeConsumer(t, e.createStream(t, "enc", 1), "c")
+	rng := rand.New(rand.NewPCG(3, 3))
+	put := e.put(t, "enc", rng, 2)
+	if _, err := e.kc.StartStreamEncryption(context.Background(), &kinesis.StartStreamEncryptionInput{StreamName: aws.String("enc"),
+		EncryptionType: types.EncryptionTypeKms, KeyId: aws.String(DefaultKMSAlias)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitActive(t, "enc")
+	put = append(put, e.put(t, "enc", rng, 2)...)
+	res, err := subscribe(context.Background(), e.kc, consumer, "shardId-000000000000", types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
+		func(n int) bool { return n >= 4 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var encs []types.EncryptionType
+	for i, r := range res.records {
+		encs = append(encs, r.EncryptionType)
+		if string(r.Data) != string(put[i].data) {
+			t.Fatalf("record %d: data differs", i)
+		}
+	}
+	if fmt.Sprint(encs) != "[NONE NONE KMS KMS]" {
+		t.Fatalf("EncryptionType %v", encs)
+	}
+}
