@@ -255,6 +255,9 @@ func (s *Server) registerStreamConsumer(body []byte) (any, error) {
 	if err := checkStreamARN(in.StreamARN); err != nil {
 		return nil, err
 	}
+	if err := checkNewTags(in.Tags, "consumer", in.ConsumerName); err != nil {
+		return nil, err
+	}
 	st, unlock, err := s.locked(streamRef{StreamARN: in.StreamARN}.name(), true)
 	if err != nil {
 		return nil, err

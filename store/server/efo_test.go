@@ -470,6 +470,13 @@ func TestStreamConsumerLifecycleWithSDK(t *testing.T) {
 	_, err = kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String("bad name")})
 	apiError(t, "bad name", err, "ValidationException",
 		"1 validation error detected: Value 'bad name' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+	many := map[string]string{}
+	for i := range MaxTags + 1 {
+		many[fmt.Sprint("k", i)] = "v"
+	}
+	_, err = kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String("t"), Tags: many})
+	apiError(t, "51 tags", err, "InvalidArgumentException",
+		"Failed to add tags to consumer t under account 000000000000 because a given consumer cannot have more than 50 tags associated with it.")
 	_, err = kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN + "x"), ConsumerName: aws.String("a")})
 	apiError(t, "unknown stream", err, "ResourceNotFoundException", "Stream lifex under account 000000000000 not found.")
 
