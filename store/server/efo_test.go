@@ -172,6 +172,13 @@ func (e *efoServer) put(t *testing.T, stream string, rng *rand.Rand, n int) []pu
 	return out
 }
 
+// ownDecoder returns a client like kc with an event-stream decoder of its
+// own: the AWS SDK for Go v2 (kinesis v1.56.13, smithy-go v1.28.9) shares
+// one between all the event streams of a client, a data race when two are
+// open at once (or one still closing while the next starts). The HTTP
+// client, and so the connections, stay shared.
+func ownDecoder(kc *kinesis.Client) *kinesis.Client { return kinesis.New(kc.Options()) }
+
 // subscribeResult is what one subscription delivered.
 type subscribeResult struct {
 	records      []types.Record
@@ -184,7 +191,7 @@ type subscribeResult struct {
 // subscribe reads one subscription until it ends, or until stop says so
 // after an event.
 func subscribe(ctx context.Context, kc *kinesis.Client, consumer, shard string, pos types.StartingPosition, stop func(int) bool) (subscribeResult, error) {
-	out, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String(shard), StartingPosition: &pos})
+	out, err := ownDecoder(kc).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String(shard), StartingPosition: &pos})
 	if err != nil {
 		return subscribeResult{}, err
 	}
@@ -403,7 +410,7 @@ func TestSubscribeToShardSendsEmptyEventsAsHeartbeats(t *testing.T) {
 	consumer := e.activeConsumer(t, e.createStream(t, "quiet", 1), "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := e.kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String("shardId-000000000000"),
+	out, err := ownDecoder(e.kc).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String("shardId-000000000000"),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	if err != nil {
 		t.Fatal(err)
@@ -587,7 +594,7 @@ func TestSubscribeToShardErrors(t *testing.T) {
 	streamARN := e.createStream(t, "errs", 1)
 	consumer := e.activeConsumer(t, streamARN, "c")
 	sub := func(arn, shard string, pos types.StartingPosition) (*kinesis.SubscribeToShardOutput, error) {
-		return e.kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn), ShardId: aws.String(shard), StartingPosition: &pos})
+		return ownDecoder(e.kc).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn), ShardId: aws.String(shard), StartingPosition: &pos})
 	}
 	latest := types.StartingPosition{Type: types.ShardIteratorTypeLatest}
 	_, err := sub(consumer, "shardId-000000000009", latest)
@@ -632,7 +639,7 @@ func TestSubscriptionEndsWhenConsumerOrStreamGoes(t *testing.T) {
 	streamARN := e.createStream(t, "goes", 2)
 	consumer := e.activeConsumer(t, streamARN, "c")
 	open := func(shard string) *kinesis.SubscribeToShardOutput {
-		out, err := e.kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String(shard),
+		out, err := ownDecoder(e.kc).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer), ShardId: aws.String(shard),
 			StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
 		if err != nil {
 			t.Fatal(err)
@@ -867,7 +874,7 @@ func TestHealthySubscriptionOutlivesServerTimeouts(t *testing.T) {
 func TestShutdownEndsSubscriptions(t *testing.T) {
 	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, true)
 	consumer := e.activeConsumer(t, e.createStream(t, "bye", 1), "c")
-	out, err := e.kc.SubscribeToShard(context.Background(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer),
+	out, err := ownDecoder(e.kc).SubscribeToShard(context.Background(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumer),
 		ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	if err != nil {
 		t.Fatal(err)
@@ -925,9 +932,7 @@ func TestSubscribeToShardStartingPositions(t *testing.T) {
 
 // TestConcurrentSubscriptionsShareOneHTTP2Connection: subscriptions to
 // every shard at once (as KCL makes them) get each shard's records, all
-// over one HTTP/2 connection. (One SDK client per subscription: the AWS
-// SDK for Go v2 (kinesis v1.56.13, smithy-go v1.28.9) shares its
-// event-stream decoder between the streams of a client, a data race.)
+// over one HTTP/2 connection.
 func TestConcurrentSubscriptionsShareOneHTTP2Connection(t *testing.T) {
 	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, true)
 	var conns atomic.Int64
@@ -949,8 +954,7 @@ func TestConcurrentSubscriptionsShareOneHTTP2Connection(t *testing.T) {
 	for sh := range shards {
 		shard := fmt.Sprintf("shardId-%012d", sh)
 		wg.Go(func() {
-			kc := kinesis.New(e.kc.Options()) // same HTTP client and connection, own event-stream decoder
-			res, err := subscribe(context.Background(), kc, consumer, shard, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
+			res, err := subscribe(context.Background(), e.kc, consumer, shard, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
 				func(n int) bool { return n >= want[shard] })
 			if err != nil || res.err != nil {
 				t.Errorf("%s: %v %v", shard, err, res.err)
