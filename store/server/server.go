@@ -135,6 +135,8 @@ type Options struct {
 	// connections and requests), one line per call; nil writes them to
 	// standard error.
 	Logf func(format string, args ...any)
+	// FanOut times enhanced fan-out consumers and subscriptions.
+	FanOut FanOutOptions
 	// StateDelay is how long a stream stays CREATING, UPDATING or DELETING
 	// after the operation that starts the state is done; zero means
 	// DefaultStateDelay, a negative value no such states.
@@ -168,7 +170,8 @@ type Server struct {
 	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
 	accountMu  sync.Mutex   // accountFile (account.go)
 	warn       *ratelog.Limiter
-	scale      scaling // stream states and scaling (scaling.go)
+	fanOut     fanOutState // consumers DELETING, open subscriptions (efo.go)
+	scale      scaling     // stream states and scaling (scaling.go)
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -395,6 +398,11 @@ var operations = map[string]handler{
 	"AddTagsToStream":               bodyOnly((*Server).addTags),
 	"ListTagsForStream":             bodyOnly((*Server).listTags),
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
+	"RegisterStreamConsumer":        bodyOnly((*Server).registerStreamConsumer),
+	"DescribeStreamConsumer":        bodyOnly((*Server).describeStreamConsumer),
+	"ListStreamConsumers":           bodyOnly((*Server).listStreamConsumers),
+	"DeregisterStreamConsumer":      bodyOnly((*Server).deregisterStreamConsumer),
+	"SubscribeToShard":              (*Server).subscribeToShard,
 	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
 	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
 	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
@@ -458,7 +466,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, store.MsgInflight)
 		return
 	}
-	defer s.inflight.give(took)
+	defer func() { s.inflight.give(took) }()
 	var in io.Reader = r.Body
 	pace := newPaceReader(w, r.Body, s.opts.Limits.BodyGrace, s.opts.Limits.MinBodyRate)
 	if pace != nil {
@@ -513,6 +521,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status, code, msg := s.failure(err)
 		writeError(w, status, code, msg)
+		return
+	}
+	if answer, ok := out.(answerLater); ok { // a long answer: the body's bytes are no longer held
+		s.inflight.give(took)
+		took = 0
+		answer(w, r)
 		return
 	}
 	if cborReq {

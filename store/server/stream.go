@@ -37,6 +37,7 @@ type streamMeta struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 	NextShardID    int               `json:"nextShardId"`
 	Shards         []shardMeta       `json:"shards"`
+	Consumers      []consumerMeta    `json:"consumers,omitempty"` // enhanced fan-out (efo.go)
 	// Encryption, when the stream is encrypted (see crypt.go).
 	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
 	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
