@@ -965,3 +965,26 @@ func TestCBORInflightBudget(t *testing.T) {
 	defer s.inflight.give(held)
 	c.fail("PutRecord", javaCBOR(t, put), http.StatusServiceUnavailable, "LimitExceededException", "too many request bytes in flight")
 }
+
+// TestCBOREveryOperation sends every operation the store serves, as JSON
+// to one store and as CBOR to its twin, with an empty request and one
+// naming a stream that does not exist, and checks the answers are the same:
+// an operation added to the operations map speaks CBOR with nothing of its
+// own.
+func TestCBOREveryOperation(t *testing.T) {
+	tw := newTwin(t)
+	ops := make([]string, 0, len(operations))
+	for op := range operations {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	absent := map[string]any{"StreamName": "absent", "StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/absent",
+		"ResourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/absent", "ConsumerName": "c", "ShardId": "shardId-000000000000",
+		"ConsumerARN": "arn:aws:kinesis:us-east-1:000000000000:stream/absent/consumer/c:1"}
+	for _, op := range ops {
+		tw.both(op, map[string]any{})
+		if op != "CreateStream" {
+			tw.both(op, absent)
+		}
+	}
+}
