@@ -27,6 +27,7 @@ func runStore(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (and --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
 	stateDelay := fs.Duration("state-delay", server.DefaultStateDelay, "how long a stream stays CREATING, UPDATING or DELETING after the call that starts it, as in Kinesis (0s: never)")
+	keyring := fs.String("keyring", "", "file of the keys streams are encrypted with at rest (StartStreamEncryption; mode 0600, created with a generated key for alias/aws/kinesis when first needed); empty: ~keyring.json in --data")
 	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
 	def := server.DefaultLimits()
 	var lim server.Limits
@@ -75,7 +76,7 @@ func runStore(ctx context.Context, args []string) error {
 		ln.Close()
 		return fmt.Errorf("refusing to listen on %s without credentials: give --access-key and --secret-key, or listen on 127.0.0.1", ln.Addr())
 	}
-	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy, Limits: lim,
+	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy, Limits: lim, Keyring: *keyring,
 		StateDelay: *stateDelay, Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice store: "+format+"\n", args...) }}
 	if opts.StateDelay == 0 {
 		opts.StateDelay = -1 // no states; zero means the default in Options

@@ -238,7 +238,7 @@ func (s *Server) describeStream(body []byte) (any, error) {
 	}
 	defer unlock()
 	shards, more := st.shardsOut(in.ExclusiveStartShardId, in.Limit, nil)
-	return map[string]any{"StreamDescription": map[string]any{
+	return map[string]any{"StreamDescription": st.describeEncryption(map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
 		"StreamStatus":            st.state.get(),
@@ -249,7 +249,7 @@ func (s *Server) describeStream(body []byte) (any, error) {
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
 		"EnhancedMonitoring":      enhancedMonitoring,
 		"EncryptionType":          "NONE",
-	}}, nil
+	})}, nil
 }
 
 func (s *Server) describeStreamSummary(body []byte) (any, error) {
@@ -262,7 +262,7 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 		return s.describeDeleting(in.name(), err, true)
 	}
 	defer unlock()
-	return map[string]any{"StreamDescriptionSummary": map[string]any{
+	return map[string]any{"StreamDescriptionSummary": st.describeEncryption(map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
 		"StreamStatus":            st.state.get(),
@@ -273,7 +273,7 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          len(st.shards.Open()),
 		"ConsumerCount":           0,
-	}}, nil
+	})}, nil
 }
 
 func (s *Server) listStreams(body []byte) (any, error) {

@@ -36,7 +36,9 @@
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
-// never leaves half a stream; New finishes such removals.
+// never leaves half a stream; New finishes such removals. The keys streams
+// are encrypted with at rest are in a keyring file (~keyring.json unless
+// Options.Keyring names another; see crypt.go and keyring.go).
 //
 // # Lifecycle
 //
@@ -112,6 +114,9 @@ type Options struct {
 	// Limits bound connections, request bytes, time and shards; zero
 	// fields take DefaultLimits.
 	Limits Limits
+	// Keyring is the file of the keys streams are encrypted with at rest
+	// (see StartStreamEncryption); "" means KeyringFile in the store folder.
+	Keyring string
 	// Logf receives the store's reports (damage found at start, torn
 	// tails cut, refused writes, and rate-limited warnings of refused
 	// connections and requests), one line per call; nil writes them to
@@ -132,6 +137,7 @@ type Server struct {
 	opts   Options
 	verify *sigv4.Verifier
 	codec  *iterator.Codec
+	keys   *keyring
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -189,6 +195,9 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
 		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
+	if s.keys, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
+		return nil, err
+	}
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
@@ -365,6 +374,8 @@ var operations = map[string]handler{
 	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
 	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
 	"DescribeLimits":                bodyOnly((*Server).describeLimits),
+	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
+	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is

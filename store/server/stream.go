@@ -44,6 +44,10 @@ type streamMeta struct {
 	Scaled       []int64 `json:"scaled,omitempty"`
 	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
 	ScalingTo    int     `json:"scalingTo,omitempty"`
+	// Encryption, when the stream is encrypted (see crypt.go).
+	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
+	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
+	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -81,7 +85,7 @@ func (st *stream) gone() error {
 
 func (s *Server) logOptions() slog.Options {
 	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes,
-		OnCorruption: s.opts.OnCorruption, Logf: s.logf}
+		OnCorruption: s.opts.OnCorruption, Logf: s.logf, Keys: s.keys.Material}
 }
 
 // openStream loads dir/<name>/stream.json and opens the stream's shard logs.
@@ -142,6 +146,9 @@ func (st *stream) openLogs(opts slog.Options) error {
 				continue
 			}
 			return fmt.Errorf("cannot open shard %s of stream %s: %w", sh.ID, st.meta.Name, err)
+		}
+		if err := st.encryptLog(sh.ID, l, opts.Keys); err != nil {
+			return err
 		}
 		if dmg := l.Damage(); len(dmg) > 0 {
 			o.Logf("DAMAGED: %s", damageSummary(dmg, opts.OnCorruption))
