@@ -4,7 +4,9 @@
 // # Protocol
 //
 // Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
-// Content-Type application/x-amz-json-1.1 (application/json is accepted too).
+// Content-Type application/x-amz-json-1.1 (application/json is accepted too),
+// or application/x-amz-cbor-1.1, the AWS SDK for Java's default, answered in
+// CBOR (errors too; see cbor.go).
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
 // they are read, and read only once the headers pass every SigV4 check that
 // does not need the body and the request has its share of the in-flight byte
@@ -15,6 +17,13 @@
 // GetRecords may wait for records instead of answering an empty page when
 // the request carries LongPollHeader, a Sluice extension; without it every
 // operation behaves as Kinesis.
+//
+// HTTPServer speaks HTTP/1.1 and HTTP/2 (h2c on plain listeners, ALPN over
+// TLS). Every answer carries a fresh X-Amzn-RequestId and an X-Amz-Id-2;
+// CORS preflights (OPTIONS with an Origin) are answered 200 without
+// authentication, and answers to requests with an Origin carry CORS headers
+// (answerHeaders). A presigned request may name its operation in the
+// query's X-Amz-Target, where presigners move it.
 //
 // # Sequence numbers
 //
@@ -31,8 +40,8 @@
 //
 // dir holds a secret key for shard iterators (~iterator.key, so iterators
 // survive a restart) and one folder per stream, named after it. A stream folder
-// holds stream.json (name, generation, creation time, retention, tags, and the
-// shard map including closed shards and their parents), replaced atomically
+// holds stream.json (name, generation, creation time, retention, tags, resource
+// policy, and the shard map including closed shards and their parents), replaced atomically
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
@@ -68,6 +77,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice/internal/ratelog"
 	"github.com/sluicehq/sluice/store"
@@ -151,6 +162,9 @@ type Server struct {
 	conns      atomic.Int64 // open connections of HTTPServer's listeners
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
+	policies   atomic.Int64 // streams with a resource policy (authorizeCall)
+	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
+	accountMu  sync.Mutex   // accountFile (account.go)
 	warn       *ratelog.Limiter
 	scale      scaling // stream states and scaling (scaling.go)
 }
@@ -194,7 +208,7 @@ func New(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
-		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
+		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second), metrics: metrics.NewSet()}
 	if s.keys, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
 		return nil, err
 	}
@@ -228,6 +242,9 @@ func New(dir string, opts Options) (*Server, error) {
 		s.streams[st.meta.Name] = st
 		s.nextGen = max(s.nextGen, st.meta.Generation)
 		s.shardCount.Add(int64(len(st.shards.Shards))) // opened whatever MaxShards says
+		if st.policy.Load() != nil {
+			s.policies.Add(1)
+		}
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
@@ -237,6 +254,7 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.scaleLoop()
 	s.resumeScaling()
 	s.lock, opened = lock, true
+	metrics.RegisterSet(s.metrics)
 	return s, nil
 }
 
@@ -281,6 +299,7 @@ func (s *Server) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	err := s.closeStreams()
+	metrics.UnregisterSet(s.metrics, true)
 	s.lock.Close()
 	return err
 }
@@ -342,6 +361,9 @@ type call struct {
 	ctx    context.Context
 	header http.Header
 	body   []byte
+	// principal is the access key the request is signed with; "" when
+	// the store has no credentials (see policy.go).
+	principal string
 }
 
 // handler serves one operation. It answers a value to encode as JSON, or a
@@ -371,11 +393,21 @@ var operations = map[string]handler{
 	"AddTagsToStream":               bodyOnly((*Server).addTags),
 	"ListTagsForStream":             bodyOnly((*Server).listTags),
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
+	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
+	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
 	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
 	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
 	"DescribeLimits":                bodyOnly((*Server).describeLimits),
-	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
-	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
+	"TagResource":                   bodyOnly((*Server).tagResource),
+	"UntagResource":                 bodyOnly((*Server).untagResource),
+	"ListTagsForResource":           bodyOnly((*Server).listTagsForResource),
+	"PutResourcePolicy":             bodyOnly((*Server).putResourcePolicy),
+	"GetResourcePolicy":             bodyOnly((*Server).getResourcePolicy),
+	"DeleteResourcePolicy":          bodyOnly((*Server).deleteResourcePolicy),
+	"EnableEnhancedMonitoring":      bodyOnly((*Server).enableMonitoring),
+	"DisableEnhancedMonitoring":     bodyOnly((*Server).disableMonitoring),
+	"DescribeAccountSettings":       bodyOnly((*Server).describeAccountSettings),
+	"UpdateAccountSettings":         bodyOnly((*Server).updateAccountSettings),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -383,8 +415,16 @@ var operations = map[string]handler{
 // every SigV4 check that needs only the headers (sigv4's CheckHeaders: a
 // known access key, a current date, the scope), and a share of
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
-// signature over it verified.
+// signature over it verified; then the resource policies of the streams the
+// request names are checked (authorizeCall).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
+		return
+	}
+	cborReq := isCBOR(r)
+	if cborReq { // answered in CBOR, errors too (see cbor.go)
+		w.Header().Set("Content-Type", CBORContentType)
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
@@ -432,8 +472,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &mbe):
 			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("closing the connection of %s: %v", r.RemoteAddr, err)
-			w.Header().Set("Connection", "close")
+			s.warn.Printf("%s %s (request %s): %v", cutOff(r), r.RemoteAddr, requestID(w), err)
+			closeAfter(w, r)
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
 			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
@@ -447,7 +487,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	target := r.Header.Get("X-Amz-Target")
+	if cborReq {
+		var done func()
+		if body, done = s.cborRequest(w, r, body, took); done == nil {
+			return
+		}
+		defer done()
+	}
+	target := requestTarget(r)
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h := operations[op]
 	if !ok || h == nil {
@@ -455,10 +502,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{ctx: r.Context(), header: r.Header, body: body}
+	if signed != nil {
+		c.principal = signed.AccessKey()
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		c.body = []byte("{}")
 	}
-	out, err := h(s, c)
+	err = s.authorizeCall(c, op) // resource policies
+	var out any
+	if err == nil {
+		out, err = h(s, c)
+	}
 	if err != nil {
 		var ae *store.Error
 		if errors.As(err, &ae) {
@@ -467,6 +521,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status, code, msg := s.failure(err)
 		writeError(w, status, code, msg)
+		return
+	}
+	if cborReq {
+		s.writeCBOR(w, r, out)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -484,7 +542,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before answering, without a deadline, for a client that need not send it.
 func unread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
+		closeAfter(w, r)
 	}
 }
 
@@ -498,6 +556,10 @@ func writeAuthError(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if answersCBOR(w) {
+		writeCBORError(w, status, code, msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)

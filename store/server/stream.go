@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
@@ -36,6 +37,10 @@ type streamMeta struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 	NextShardID    int               `json:"nextShardId"`
 	Shards         []shardMeta       `json:"shards"`
+	// Encryption, when the stream is encrypted (see crypt.go).
+	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
+	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
+	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
 	// Mode is ON_DEMAND or empty (PROVISIONED); Scaled and ModeSwitched
 	// are the times (Unix ms) of the last day's UpdateShardCount and
 	// UpdateStreamMode calls; ScalingTo is the target of an
@@ -44,10 +49,10 @@ type streamMeta struct {
 	Scaled       []int64 `json:"scaled,omitempty"`
 	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
 	ScalingTo    int     `json:"scalingTo,omitempty"`
-	// Encryption, when the stream is encrypted (see crypt.go).
-	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
-	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
-	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
+	// Policy is the resource policy, as put.
+	Policy string `json:"policy,omitempty"`
+	// ShardLevelMetrics are the enhanced monitoring metrics enabled, in AWS's order.
+	ShardLevelMetrics []string `json:"shardLevelMetrics,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -69,6 +74,12 @@ type stream struct {
 	wake   chan struct{}
 
 	state streamState // status and write load (scaling.go)
+	// policy is meta.Policy parsed (nil: none), read without mu by
+	// authorize; set under mu.
+	policy atomic.Pointer[policy]
+	// metrics are the counters of each shard while enhanced monitoring is
+	// on (nil: off); see monitoring.go.
+	metrics map[string]*shardCounters
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -99,6 +110,13 @@ func (s *Server) openStream(name string) (*stream, error) {
 	if err := json.Unmarshal(b, &st.meta); err != nil {
 		return nil, fmt.Errorf("cannot parse %s: %w", filepath.Join(dir, metaFile), err)
 	}
+	if st.meta.Policy != "" {
+		p, err := parsePolicy(st.meta.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("bad resource policy in %s: %w", filepath.Join(dir, metaFile), err)
+		}
+		st.policy.Store(p)
+	}
 	st.shards = &store.ShardMap{NextID: st.meta.NextShardID}
 	for _, m := range st.meta.Shards {
 		start, err1 := store.ParseHashKey(m.Start)
@@ -120,6 +138,7 @@ func (s *Server) openStream(name string) (*stream, error) {
 		return nil, err
 	}
 	st.state.onDemand.Store(st.meta.Mode == modeOnDemand)
+	st.syncMetrics(s.metrics)
 	return st, nil
 }
 
