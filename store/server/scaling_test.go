@@ -393,7 +393,7 @@ func TestUpdateShardCountRateAndState(t *testing.T) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	_, jc, kc := startStates(t, Options{Now: clock})
+	_, jc, kc := startStates(t, Options{Now: clock, StateDelay: 200 * time.Millisecond}) // "while UPDATING" below must see the state under load
 	jc.do("CreateStream", obj{"StreamName": "r", "ShardCount": 1})
 	jc.waitStatus("r", "ACTIVE")
 	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/r")
@@ -544,7 +544,7 @@ func decodeB64(t *testing.T, s string) []byte {
 // UpdateStreamMode switches modes within AWS's limits and errors.
 func TestStreamModes(t *testing.T) {
 	ctx := context.Background()
-	_, jc, kc := startStates(t, Options{Limits: Limits{MaxShards: 500}, StateDelay: time.Second}) // "while UPDATING" below must see the state under load
+	_, jc, kc := startStates(t, Options{Limits: Limits{MaxShards: 500}, StateDelay: 500 * time.Millisecond}) // "while UPDATING" below must see the state under load
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("od"),
 		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
 		t.Fatal(err)
