@@ -524,3 +524,27 @@ func TestStartStreamEncryptionLimit(t *testing.T) {
 	now.Add(int64(24 * time.Hour / time.Millisecond))
 	c.do("StartStreamEncryption", start)
 }
+
+// TestStreamEncryptionOverCBOR runs StartStreamEncryption, a put and a
+// read as the AWS SDK for Java sends them (CBOR): the records read carry
+// EncryptionType KMS and their bytes.
+func TestStreamEncryptionOverCBOR(t *testing.T) {
+	_, jc := startServer(t, t.TempDir(), Options{})
+	c := &cborClient{t: t, url: jc.url}
+	c.do("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1})
+	c.do("StartStreamEncryption", map[string]any{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})
+	if a := c.do("PutRecord", map[string]any{"StreamName": "s", "PartitionKey": "k", "Data": []byte("SECRET-cbor")}); a.body["EncryptionType"] != "KMS" {
+		t.Fatalf("PutRecord: %v", a.body)
+	}
+	it := c.do("GetShardIterator", map[string]any{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})
+	got := c.do("GetRecords", map[string]any{"ShardIterator": it.body["ShardIterator"]})
+	recs, _ := got.body["Records"].([]any)
+	if len(recs) != 1 || field(recs[0], "EncryptionType") != "KMS" || !bytes.Equal(toBytes(field(recs[0], "Data")), []byte("SECRET-cbor")) {
+		t.Fatalf("GetRecords: %v", got.body)
+	}
+	if d := c.do("DescribeStreamSummary", map[string]any{"StreamName": "s"}); field(d.body["StreamDescriptionSummary"], "KeyId") != "alias/aws/kinesis" {
+		t.Fatalf("DescribeStreamSummary: %v", d.body)
+	}
+}
+
+func toBytes(v any) []byte { b, _ := v.([]byte); return b }
