@@ -11,7 +11,10 @@ import (
 // Server-side encryption: StartStreamEncryption makes the shard logs of a
 // stream encrypt the records appended from then on with a key of the
 // keyring (see keyring.go and store/log's "Encryption at rest");
-// StopStreamEncryption makes them write plaintext again. Records keep the
+// StopStreamEncryption makes them write plaintext again. Both need the
+// stream ACTIVE and leave it UPDATING for the state delay (see
+// scaling.go), as Kinesis; Start may be called MaxKeyChangesPerDay times a
+// rolling day. Records keep the
 // encryption they were written with: GetRecords says "KMS" for each record
 // that is encrypted on disk. stream.json keeps the stream's key, so the
 // logs are given it again at every start.
@@ -20,6 +23,10 @@ const (
 	encryptionKMS  = "KMS"
 	encryptionNone = "NONE"
 )
+
+// MaxKeyChangesPerDay bounds StartStreamEncryption calls per stream in a
+// rolling 24 hours, as Kinesis (LimitExceededException).
+const MaxKeyChangesPerDay = 25
 
 // keyringPath is the keyring file: path, or KeyringFile in the store
 // folder dir.
@@ -120,11 +127,25 @@ func (s *Server) startStreamEncryption(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if status := st.state.get(); status != statusActive {
+		return nil, notActive(st.meta.Name, status)
+	}
+	now := s.opts.Now()
+	changes := recent(st.meta.KeyChanges, now)
+	if len(changes) >= MaxKeyChangesPerDay {
+		return nil, apiErr(store.ErrLimitExceeded, "Stream %s under account 000000000000 has started encryption %d times in the last 24 hours, the limit.", st.meta.Name, len(changes))
+	}
 	key, err := s.resolveKey(*in.KeyId)
 	if err != nil {
 		return nil, err
 	}
-	return struct{}{}, s.setEncryption(st, encryptionKMS, *in.KeyId, key.ID)
+	old := st.meta.KeyChanges
+	st.meta.KeyChanges = append(changes, now.UnixMilli())
+	if err := s.setEncryption(st, encryptionKMS, *in.KeyId, key.ID); err != nil {
+		st.meta.KeyChanges = old
+		return nil, err
+	}
+	return struct{}{}, nil
 }
 
 func (s *Server) stopStreamEncryption(body []byte) (any, error) {
@@ -140,6 +161,9 @@ func (s *Server) stopStreamEncryption(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if status := st.state.get(); status != statusActive {
+		return nil, notActive(st.meta.Name, status)
+	}
 	if st.meta.EncryptionType != encryptionKMS {
 		return struct{}{}, nil // nothing to stop
 	}
@@ -155,8 +179,9 @@ func (s *Server) stopStreamEncryption(body []byte) (any, error) {
 	return struct{}{}, s.setEncryption(st, "", "", "")
 }
 
-// setEncryption records the stream's encryption in stream.json and gives
-// its logs the key (or none). Callers hold st.mu for writing.
+// setEncryption records the stream's encryption in stream.json, gives its
+// logs the key (or none) and leaves the stream UPDATING for the state
+// delay. Callers hold st.mu for writing.
 func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
 	old := st.meta
 	st.meta.EncryptionType, st.meta.KeyID, st.meta.KeyRef = typ, keyID, keyRef
@@ -168,6 +193,9 @@ func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
 		if err := st.encryptLog(id, l, s.keys.Material); err != nil {
 			return err
 		}
+	}
+	if err := st.state.begin(st.meta.Name, statusUpdating); err == nil {
+		st.state.end(s.stateDelay())
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -459,3 +460,91 @@ func TestDisabledKeyRefusesPutsAndReads(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamEncryptionNeedsActiveAndLeavesUpdating checks that Start and
+// StopStreamEncryption answer ResourceInUseException on a stream that is
+// not ACTIVE and leave it UPDATING for a moment, as Kinesis, so that the
+// SDK's waiter sees it ACTIVE again.
+func TestStreamEncryptionNeedsActiveAndLeavesUpdating(t *testing.T) {
+	_, c, kc := startStates(t, Options{StateDelay: 300 * time.Millisecond})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	start := obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+	f := func(op string, in obj, state string) {
+		t.Helper()
+		status, out := c.raw(op, in)
+		want := "Stream s under account 000000000000 not ACTIVE, instead in state " + state
+		if status != 400 || out["__type"] != "ResourceInUseException" || out["message"] != want {
+			t.Fatalf("%s while %s: %d %v", op, state, status, out)
+		}
+	}
+	f("StartStreamEncryption", start, "CREATING")
+	c.waitStatus("s", "ACTIVE")
+	c.do("StartStreamEncryption", start)
+	d := c.do("DescribeStreamSummary", obj{"StreamName": "s"})["StreamDescriptionSummary"]
+	if field(d, "StreamStatus") != "UPDATING" || field(d, "EncryptionType") != "KMS" {
+		t.Fatalf("after StartStreamEncryption: %v", d)
+	}
+	f("StartStreamEncryption", start, "UPDATING")
+	f("StopStreamEncryption", start, "UPDATING")
+	waiter := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond
+	})
+	if err := waiter.Wait(context.Background(), &kinesis.DescribeStreamInput{StreamName: aws.String("s")}, 5*time.Second); err != nil {
+		t.Fatalf("StreamExists waiter: %v", err)
+	}
+	c.do("StopStreamEncryption", start)
+	if st := field(c.do("DescribeStream", obj{"StreamName": "s"})["StreamDescription"], "StreamStatus"); st != "UPDATING" {
+		t.Fatalf("after StopStreamEncryption: %v", st)
+	}
+}
+
+// TestStartStreamEncryptionLimit checks AWS's limit of 25 key changes per
+// stream in a rolling 24 hours, kept across a restart.
+func TestStartStreamEncryptionLimit(t *testing.T) {
+	dir := t.TempDir()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	clock := func() time.Time { return time.UnixMilli(now.Load()) }
+	s, c := startServer(t, dir, Options{Now: clock})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	start := obj{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+	for range MaxKeyChangesPerDay - 1 {
+		c.do("StartStreamEncryption", start)
+		now.Add(int64(time.Minute / time.Millisecond))
+	}
+	s.Close()
+	_, c = startServer(t, dir, Options{Now: clock})
+	c.do("StartStreamEncryption", start)
+	status, out := c.raw("StartStreamEncryption", start)
+	if status != 400 || out["__type"] != "LimitExceededException" ||
+		out["message"] != "Stream s under account 000000000000 has started encryption 25 times in the last 24 hours, the limit." {
+		t.Fatalf("26th StartStreamEncryption in a day: %d %v", status, out)
+	}
+	c.do("StopStreamEncryption", start) // not limited
+	now.Add(int64(24 * time.Hour / time.Millisecond))
+	c.do("StartStreamEncryption", start)
+}
+
+// TestStreamEncryptionOverCBOR runs StartStreamEncryption, a put and a
+// read as the AWS SDK for Java sends them (CBOR): the records read carry
+// EncryptionType KMS and their bytes.
+func TestStreamEncryptionOverCBOR(t *testing.T) {
+	_, jc := startServer(t, t.TempDir(), Options{})
+	c := &cborClient{t: t, url: jc.url}
+	c.do("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1})
+	c.do("StartStreamEncryption", map[string]any{"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})
+	if a := c.do("PutRecord", map[string]any{"StreamName": "s", "PartitionKey": "k", "Data": []byte("SECRET-cbor")}); a.body["EncryptionType"] != "KMS" {
+		t.Fatalf("PutRecord: %v", a.body)
+	}
+	it := c.do("GetShardIterator", map[string]any{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})
+	got := c.do("GetRecords", map[string]any{"ShardIterator": it.body["ShardIterator"]})
+	recs, _ := got.body["Records"].([]any)
+	if len(recs) != 1 || field(recs[0], "EncryptionType") != "KMS" || !bytes.Equal(toBytes(field(recs[0], "Data")), []byte("SECRET-cbor")) {
+		t.Fatalf("GetRecords: %v", got.body)
+	}
+	if d := c.do("DescribeStreamSummary", map[string]any{"StreamName": "s"}); field(d.body["StreamDescriptionSummary"], "KeyId") != "alias/aws/kinesis" {
+		t.Fatalf("DescribeStreamSummary: %v", d.body)
+	}
+}
+
+func toBytes(v any) []byte { b, _ := v.([]byte); return b }

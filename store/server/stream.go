@@ -39,9 +39,10 @@ type streamMeta struct {
 	Shards         []shardMeta       `json:"shards"`
 	Consumers      []consumerMeta    `json:"consumers,omitempty"` // enhanced fan-out (efo.go)
 	// Encryption, when the stream is encrypted (see crypt.go).
-	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
-	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
-	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
+	EncryptionType string  `json:"encryptionType,omitempty"` // "KMS"
+	KeyID          string  `json:"keyId,omitempty"`          // as StartStreamEncryption named it
+	KeyRef         string  `json:"keyRef,omitempty"`         // the keyring's id of that key
+	KeyChanges     []int64 `json:"keyChanges,omitempty"`     // the last day's StartStreamEncryption calls (Unix ms)
 	// Mode is ON_DEMAND or empty (PROVISIONED); Scaled and ModeSwitched
 	// are the times (Unix ms) of the last day's UpdateShardCount and
 	// UpdateStreamMode calls; ScalingTo is the target of an
