@@ -27,6 +27,8 @@ func runStore(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (and --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249: the shard-level metrics streams enable with EnableEnhancedMonitoring")
+	keyring := fs.String("keyring", "", "file of the keys streams are encrypted with at rest (StartStreamEncryption; mode 0600, created with a generated key for alias/aws/kinesis when first needed); empty: ~keyring.json in --data")
+	stateDelay := fs.Duration("state-delay", server.DefaultStateDelay, "how long a stream stays CREATING, UPDATING or DELETING after the call that starts it, as in Kinesis (0s: never)")
 	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
 	def := server.DefaultLimits()
 	var lim server.Limits
@@ -36,14 +38,14 @@ func runStore(ctx context.Context, args []string) error {
 	fs.DurationVar(&lim.BodyGrace, "body-grace", def.BodyGrace, "time to send a request body before --min-body-rate applies")
 	fs.Int64Var(&lim.MinBodyRate, "min-body-rate", def.MinBodyRate, "bytes per second a request body must arrive at after --body-grace, or 408 and the connection closed (-1: no limit)")
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", def.IdleTimeout, "close keep-alive connections idle for this long")
-	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards beyond get LimitExceededException (-1: no limit)")
+	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards/UpdateShardCount beyond get LimitExceededException (-1: no limit)")
 	if _, err := parseFlags(fs, command{Use: "store [flags]", MaxArgs: 0,
 		About: "Serves Sluice's stream store with the Amazon Kinesis Data Streams API (Ctrl-C or SIGTERM stops)."}, args); err != nil {
 		return err
 	}
 	if err := checkBounds(fs, positive("retention"), atLeast("max-conns", 1).or(-1, "no limit"),
 		atLeast("max-inflight-bytes", 1).or(-1, "no limit"), positive("header-timeout"), positive("body-grace"),
-		atLeast("min-body-rate", 1).or(-1, "no limit"), positive("idle-timeout"), atLeast("max-shards", 1).or(-1, "no limit")); err != nil {
+		atLeast("min-body-rate", 1).or(-1, "no limit"), positive("idle-timeout"), atLeast("max-shards", 1).or(-1, "no limit"), notNegative("state-delay")); err != nil {
 		return err
 	}
 	if *listen == "" {
@@ -78,8 +80,11 @@ func runStore(ctx context.Context, args []string) error {
 		ln.Close()
 		return fmt.Errorf("refusing to listen on %s without credentials: give --access-key and --secret-key, or listen on 127.0.0.1", ln.Addr())
 	}
-	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy, Limits: lim,
-		Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice store: "+format+"\n", args...) }}
+	opts := server.Options{Fsync: mode, Retention: *retention, Region: *region, OnCorruption: policy, Limits: lim, Keyring: *keyring,
+		StateDelay: *stateDelay, Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "sluice store: "+format+"\n", args...) }}
+	if opts.StateDelay == 0 {
+		opts.StateDelay = -1 // no states; zero means the default in Options
+	}
 	if *accessKey != "" {
 		opts.Credentials = map[string]string{*accessKey: *secretKey}
 	}

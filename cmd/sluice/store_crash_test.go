@@ -321,6 +321,9 @@ func TestStoreKill9RandomMoments(t *testing.T) {
 	if err := crashCall(context.Background(), client, url, "CreateStream", map[string]any{"StreamName": crashStream, "ShardCount": crashShards}, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := waitActive(url, map[string]any{"StreamName": crashStream}); err != nil {
+		t.Fatal(err)
+	}
 	hashes := make([]string, 8)
 	for i := range hashes {
 		h := new(big.Int).Lsh(new(big.Int).SetUint64(rng.Uint64()), 64)

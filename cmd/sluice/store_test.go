@@ -68,7 +68,28 @@ func call(url, op string, in any, out any) error {
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
+	if op == "CreateStream" {
+		return waitActive(url, in)
+	}
 	return nil
+}
+
+// waitActive waits until the stream a request named is ACTIVE: a new
+// stream is CREATING for a moment, and refuses records until then.
+func waitActive(url string, in any) error {
+	b, _ := json.Marshal(in)
+	var ref struct{ StreamName string }
+	_ = json.Unmarshal(b, &ref)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var out struct{ StreamDescriptionSummary struct{ StreamStatus string } }
+		err := call(url, "DescribeStreamSummary", map[string]any{"StreamName": ref.StreamName}, &out)
+		if err != nil || out.StreamDescriptionSummary.StreamStatus == "ACTIVE" {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("stream %s stays %s", ref.StreamName, out.StreamDescriptionSummary.StreamStatus)
+		}
+	}
 }
 
 func TestStoreKeepsAcknowledgedRecordsAcrossKill9(t *testing.T) {
@@ -300,5 +321,36 @@ func TestStoreDirInUseSaysHowToReachTheStore(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, "is in use by another process") || !strings.Contains(errOut, c.want) {
 			t.Errorf("sluice %v: exit %d, stderr %q: want %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// --state-delay sets how long a new stream is CREATING; 0s gives none.
+func TestStoreStateDelayFlag(t *testing.T) {
+	status := func(url string) string {
+		var out struct{ StreamDescriptionSummary struct{ StreamStatus string } }
+		if err := call(url, "DescribeStreamSummary", map[string]any{"StreamName": "s"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.StreamDescriptionSummary.StreamStatus
+	}
+	create := func(url string) {
+		body, _ := json.Marshal(map[string]any{"StreamName": "s", "ShardCount": 1})
+		req, _ := http.NewRequest("POST", url+"/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.CreateStream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("CreateStream: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	url, _ := startStore(t, t.TempDir(), "--state-delay", "1h")
+	create(url)
+	if s := status(url); s != "CREATING" {
+		t.Fatalf("with --state-delay 1h: %s", s)
+	}
+	url, _ = startStore(t, t.TempDir(), "--state-delay", "0s")
+	create(url)
+	if s := status(url); s != "ACTIVE" {
+		t.Fatalf("with --state-delay 0s: %s", s)
 	}
 }

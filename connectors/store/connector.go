@@ -227,14 +227,18 @@ func parseConfig(t connectors.Table) (*config, error) {
 }
 
 // ensureStream creates the stream when 'stream.create-shards' asks for it
-// and it does not exist yet.
+// and it does not exist yet, and waits until it is ACTIVE (another subtask
+// may have just created it).
 func (c *config) ensureStream(ctx context.Context) error {
 	if c.create == 0 {
 		return nil
 	}
 	err := c.client.CreateStream(ctx, c.stream, c.create)
 	var e *kstore.Error
-	if err == nil || errors.As(err, &e) && e.Code == kstore.ErrResourceInUse {
+	if errors.As(err, &e) && e.Code == kstore.ErrResourceInUse {
+		err = c.client.WaitActive(ctx, c.stream)
+	}
+	if err == nil {
 		return nil
 	}
 	return connectors.Errorf(c.table, "stream %s on %s: cannot create it: %w", c.stream, c.where(), err)

@@ -85,6 +85,9 @@ func split(t *testing.T, url string, c *client.Client, stream string) {
 	mid := new(big.Int).Add(hashKey(t, best.HashKeyRange.StartingHashKey), new(big.Int).Rsh(width, 1))
 	mid.Add(mid, big.NewInt(1))
 	call(t, url, "SplitShard", map[string]string{"StreamName": stream, "ShardToSplit": best.ShardId, "NewStartingHashKey": mid.String()})
+	if err := c.WaitActive(context.Background(), stream); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // merge merges the first two open shards (by hash range).
@@ -95,6 +98,9 @@ func merge(t *testing.T, url string, c *client.Client, stream string) {
 		t.Fatalf("%d open shards, cannot merge", len(open))
 	}
 	call(t, url, "MergeShards", map[string]string{"StreamName": stream, "ShardToMerge": open[0].ShardId, "AdjacentShardToMerge": open[1].ShardId})
+	if err := c.WaitActive(context.Background(), stream); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // keyed puts rows from..to-1, row i with partition key k<i mod 16> (also

@@ -57,23 +57,47 @@ func (c *Client) DescribeStreamSummary(ctx context.Context, stream string) (*Str
 	return &out.StreamDescriptionSummary, nil
 }
 
-// DeleteStream deletes stream and its records.
+// DeleteStream deletes stream and its records, and waits until it is gone.
 func (c *Client) DeleteStream(ctx context.Context, stream string) error {
-	return c.call(ctx, "DeleteStream", struct{ StreamName string }{stream}, nil)
+	if err := c.call(ctx, "DeleteStream", struct{ StreamName string }{stream}, nil); err != nil {
+		return err
+	}
+	return c.WaitGone(ctx, stream)
 }
 
 // SplitShard closes shard and creates two children: one for its hash keys
-// below newStartingHashKey (decimal), one for the rest.
+// below newStartingHashKey (decimal), one for the rest; it waits until the
+// stream is ACTIVE again.
 func (c *Client) SplitShard(ctx context.Context, stream, shard, newStartingHashKey string) error {
 	in := struct{ StreamName, ShardToSplit, NewStartingHashKey string }{stream, shard, newStartingHashKey}
-	return c.call(ctx, "SplitShard", in, nil)
+	if err := c.call(ctx, "SplitShard", in, nil); err != nil {
+		return err
+	}
+	return c.WaitActive(ctx, stream)
 }
 
 // MergeShards closes two adjacent shards and creates one child covering
-// both their hash key ranges.
+// both their hash key ranges; it waits until the stream is ACTIVE again.
 func (c *Client) MergeShards(ctx context.Context, stream, shard, adjacent string) error {
 	in := struct{ StreamName, ShardToMerge, AdjacentShardToMerge string }{stream, shard, adjacent}
-	return c.call(ctx, "MergeShards", in, nil)
+	if err := c.call(ctx, "MergeShards", in, nil); err != nil {
+		return err
+	}
+	return c.WaitActive(ctx, stream)
+}
+
+// UpdateShardCount reshards stream to target shards of equal hash key
+// ranges (UNIFORM_SCALING) and waits until it is ACTIVE again.
+func (c *Client) UpdateShardCount(ctx context.Context, stream string, target int) error {
+	in := struct {
+		StreamName       string
+		TargetShardCount int
+		ScalingType      string
+	}{stream, target, "UNIFORM_SCALING"}
+	if err := c.call(ctx, "UpdateShardCount", in, nil); err != nil {
+		return err
+	}
+	return c.WaitActive(ctx, stream)
 }
 
 // SetRetention sets how many hours stream keeps its records, with

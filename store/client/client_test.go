@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/server"
 )
 
-// start runs a store server in-process and returns a client of it.
+// start runs a store server in-process and returns a client of it. Its
+// streams are CREATING, UPDATING and DELETING for 10 ms, which the client
+// waits out.
 func start(t *testing.T) *Client {
 	t.Helper()
-	s, err := server.New(t.TempDir(), server.Options{})
+	s, err := server.New(t.TempDir(), server.Options{StateDelay: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

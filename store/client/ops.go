@@ -8,13 +8,17 @@ import (
 	"time"
 )
 
-// CreateStream creates a stream of shardCount shards.
+// CreateStream creates a stream of shardCount shards and waits until it is
+// ACTIVE.
 func (c *Client) CreateStream(ctx context.Context, stream string, shardCount int) error {
 	in := struct {
 		StreamName string
 		ShardCount int
 	}{stream, shardCount}
-	return c.call(ctx, "CreateStream", in, nil)
+	if err := c.call(ctx, "CreateStream", in, nil); err != nil {
+		return err
+	}
+	return c.WaitActive(ctx, stream)
 }
 
 // HashKeyRange is the range of 128-bit hash keys of a shard, in decimal.

@@ -17,7 +17,21 @@ import (
 const (
 	crashEnv        = "SLUICE_LOG_CRASH_CHILD_DIR"
 	crashWritersEnv = "SLUICE_LOG_CRASH_CHILD_WRITERS" // default 4
+	crashKeyEnv     = "SLUICE_LOG_CRASH_CHILD_KEY"     // set: encrypt with crashKeys' key of that id
 )
+
+// crashKeys is the keyring of the encrypted crash test.
+var crashKeys = newTestKeys(keyA)
+
+// crashOptions are the options of the crash test's log, encrypted with
+// the key named keyID unless it is "".
+func crashOptions(keyID string) Options {
+	o := Options{SegmentBytes: 16 << 10}
+	if keyID != "" {
+		o.Keys = crashKeys.get
+	}
+	return o
+}
 
 // TestCrashChild is the child of TestCrashKill9: it appends forever from
 // several goroutines and prints "first count id" for every acknowledged
@@ -27,7 +41,11 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("only run as the child of TestCrashKill9")
 	}
-	l, err := Open(dir, Options{SegmentBytes: 16 << 10})
+	keyID := os.Getenv(crashKeyEnv)
+	l, err := Open(dir, crashOptions(keyID))
+	if err == nil && keyID != "" {
+		err = l.SetEncryption(keyID, crashKeys[keyID])
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -67,7 +85,22 @@ func crashPayload(id uint64) []byte {
 	return fmt.Appendf(nil, "crash-%d-%s", id, strings.Repeat("z", int(id%200)))
 }
 
-func TestCrashKill9(t *testing.T) {
+func TestCrashKill9(t *testing.T) { crashKill9(t, "") }
+
+// TestCrashKill9Encrypted is TestCrashKill9 with every record encrypted:
+// torn tails, group commit and recovery hold for sealed frames, and no
+// payload reaches the files in plaintext.
+func TestCrashKill9Encrypted(t *testing.T) {
+	dir := crashKill9(t, keyA)
+	if filesContain(t, dir, []byte("crash-")) {
+		t.Fatal("plaintext of an encrypted record found in a segment file")
+	}
+}
+
+// crashKill9 kills a child appending to a log (encrypted with keyID unless
+// it is "") several times and checks every acknowledged record after each
+// crash; it returns the log's folder.
+func crashKill9(t *testing.T, keyID string) string {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short")
 	}
@@ -77,7 +110,7 @@ func TestCrashKill9(t *testing.T) {
 	acked := map[uint64]ack{} // first seq → ack
 	for round := range 4 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashKeyEnv+"="+keyID)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
@@ -109,7 +142,7 @@ func TestCrashKill9(t *testing.T) {
 			t.Logf("round %d: no acks printed (stderr %q)", round, stderr.String())
 		}
 
-		l, err := Open(dir, Options{SegmentBytes: 16 << 10})
+		l, err := Open(dir, quiet(t, crashOptions(keyID)))
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
 		}
@@ -120,7 +153,7 @@ func TestCrashKill9(t *testing.T) {
 				t.Fatalf("round %d: Read(%d) = %d records, %v; want %d", round, first, len(recs), err, a.n)
 			}
 			for j, r := range recs {
-				if r.Seq != first+uint64(j) || !bytes.Equal(r.Data, crashPayload(a.id+uint64(j))) {
+				if r.Seq != first+uint64(j) || !bytes.Equal(r.Data, crashPayload(a.id+uint64(j))) || r.KeyID != keyID {
 					t.Fatalf("round %d: seq %d holds %q", round, first+uint64(j), r.Data)
 				}
 			}
@@ -137,4 +170,5 @@ func TestCrashKill9(t *testing.T) {
 		t.Logf("round %d: %d acks this round, %d total, NextSeq %d", round, got, len(acked), l.NextSeq())
 		l.Close()
 	}
+	return dir
 }

@@ -55,6 +55,54 @@
 // which also verifies every CRC, so corruption anywhere is found at Open and
 // not first by a reader; the price is that Open reads the whole log.
 //
+// # Encryption at rest
+//
+// SetEncryption gives the log a key (an id of at most 36 printable bytes
+// and 32 bytes of AES-256 material); records appended after it are
+// encrypted on disk with AES-256-GCM, in segments of their own: the first
+// Append after a change of key rolls to a new segment (an empty newest
+// segment is replaced instead, by a new file renamed over it). Segments
+// written before stay as they are and stay readable, plaintext or under
+// their own key, so a log may hold segments of several keys. Options.Keys
+// gives Open the material of each key id it finds; a segment whose key it
+// cannot give makes Open fail with ErrKey naming the segment and the key.
+// Read returns records decrypted, each with the id of its key
+// (Record.KeyID).
+//
+// An encrypted segment has another header; its frames keep the frame
+// layout above, with the header and payload sealed:
+//
+//	header = magic "SLUICEE1" | baseSeq uint64 | salt [32] |
+//	         keyID [36] (zero-padded) | crc uint32          (88 bytes)
+//	body   = seq uint64 | timestampMs int64 | hdrLen uint16 |
+//	         nonce [12] | AES-256-GCM(hdr | payload) | tag [16]
+//
+// crc is CRC32C of the header before it. Each segment is encrypted with
+// its own key, derived from the master key and the segment's random salt
+// with HKDF-SHA256, and the nonce of each frame is 12 fresh random bytes
+// (read once per group commit for all its frames). The fixed part of the
+// body (seq, timestamp, hdrLen) is authenticated with the sealed part, so
+// a frame cannot be moved to another place or segment unnoticed.
+//
+// Nonces are never reused under one key: a (salt, nonce) pair would have
+// to repeat, and with 256-bit random salts no two segments share a
+// derived key, while within a segment a repeat among n frames has
+// probability about n²/2^97 (under 2^-50 for a full 64 MiB segment).
+// Random nonces, rather than nonces derived from sequence numbers, stay
+// unique even where a sequence number is written twice into a segment
+// (an append refused after a failed write, then retried).
+//
+// The CRC covers the sealed bytes, so torn tails, damage, resync and
+// group commit work on encrypted segments as on plaintext ones. Open
+// also authenticates every frame: a frame whose CRC holds but whose tag
+// fails (bytes changed, with the CRC fixed, or material that is not the
+// key's) is damage at its place, reported as "authentication failed". A
+// frame that fails after Open is a *CorruptError from Read. An encrypted
+// segment whose header fails its CRC is damage as a whole; when it is the
+// newest segment, writes go on in a new one. An encrypted header cut
+// short in the newest segment (a crash while creating it) is rewritten as
+// an empty plaintext segment.
+//
 // # Recovery
 //
 // On Open, a bad frame (short, implausible length, bad CRC or unexpected

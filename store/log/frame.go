@@ -30,6 +30,9 @@ type Record struct {
 	Timestamp int64 // arrival time, Unix milliseconds
 	Header    []byte
 	Data      []byte
+	// KeyID names the key the record was encrypted with on disk ("" for
+	// a record written in plaintext); Read returns it decrypted.
+	KeyID string
 }
 
 func frameSize(hdr, data []byte) int {
@@ -62,10 +65,25 @@ func frameBodyLen(head []byte) (int, error) {
 }
 
 // decodeBody checks the CRC of body and splits it into a Record whose slices
-// alias body.
-func decodeBody(head, body []byte) (Record, error) {
+// alias body. In an encrypted segment (c not nil) it also authenticates and
+// decrypts the record, in body when inPlace is set (the Record then
+// aliases body), else into a new buffer.
+func decodeBody(head, body []byte, c *segCipher, inPlace bool) (Record, error) {
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(head[4:]) {
 		return Record{}, errBadFrame
+	}
+	if c != nil {
+		hdr, data, err := c.openBody(body, inPlace)
+		if err != nil {
+			return Record{}, err
+		}
+		return Record{
+			Seq:       binary.LittleEndian.Uint64(body),
+			Timestamp: int64(binary.LittleEndian.Uint64(body[8:])),
+			Header:    hdr,
+			Data:      data,
+			KeyID:     c.keyID,
+		}, nil
 	}
 	hl := int(binary.LittleEndian.Uint16(body[16:]))
 	if bodyFixedSize+hl > len(body) {
@@ -81,8 +99,9 @@ func decodeBody(head, body []byte) (Record, error) {
 
 // decodeFrame decodes the frame at the start of b and returns it with its
 // encoded size. The Record aliases b. It returns errShortFrame when b ends
-// inside the frame and errBadFrame when the frame is malformed.
-func decodeFrame(b []byte) (Record, int, error) {
+// inside the frame and errBadFrame when the frame is malformed. In an
+// encrypted segment (c not nil) b is left as it was.
+func decodeFrame(b []byte, c *segCipher) (Record, int, error) {
 	if len(b) < frameHeadSize {
 		return Record{}, 0, errShortFrame
 	}
@@ -93,7 +112,7 @@ func decodeFrame(b []byte) (Record, int, error) {
 	if len(b) < frameHeadSize+n {
 		return Record{}, 0, errShortFrame
 	}
-	rec, err := decodeBody(b[:frameHeadSize], b[frameHeadSize:frameHeadSize+n])
+	rec, err := decodeBody(b[:frameHeadSize], b[frameHeadSize:frameHeadSize+n], c, false)
 	if err != nil {
 		return Record{}, 0, err
 	}

@@ -15,7 +15,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
 	f.Add(bytes.Repeat([]byte{0}, 40))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec, n, err := decodeFrame(b)
+		rec, n, err := decodeFrame(b, nil)
 		if err != nil {
 			if n != 0 {
 				t.Fatalf("error with n = %d", n)

@@ -65,6 +65,10 @@ type Options struct {
 	// Open, skipped damage, refused and resumed writes), one line per call
 	// without a trailing newline; nil writes them to standard error.
 	Logf func(format string, args ...any)
+	// Keys returns the material (KeyBytes bytes) of the key an encrypted
+	// segment names by id; Open fails with ErrKey when it cannot. nil:
+	// no key is known.
+	Keys func(keyID string) ([]byte, error)
 
 	fs fileSystem // nil: the real one; tests inject faults here
 }
@@ -218,6 +222,10 @@ type segment struct {
 	lastTs  int64
 	index   []indexEntry
 	damage  []*damage // found at Open, by offset; immutable afterwards
+
+	start  int64      // offset of the first frame (the header's size); immutable
+	enc    *segCipher // nil: plaintext; immutable
+	broken bool       // newest at Open with an unreadable encrypted header: never written
 }
 
 // damageAt returns the damage readers meet at offset off, if any.
@@ -232,7 +240,7 @@ func (s *segment) damageAt(off int64) *damage {
 
 func (s *segment) addDamage(off, end int64, first, next uint64, exact bool, reason string) *damage {
 	d := &damage{Damage: Damage{File: s.path, Offset: off, Length: end - off, FirstSeq: first, NextSeq: next, Exact: exact, Reason: reason},
-		at: max(off, segHeaderSize), end: max(end, segHeaderSize)}
+		at: max(off, s.start), end: max(end, s.start)}
 	s.damage = append(s.damage, d)
 	return d
 }
@@ -293,6 +301,8 @@ type Log struct {
 	hwAt    time.Time
 	lost    []Damage
 
+	wkey atomic.Pointer[writeKey] // see SetEncryption
+
 	w struct {
 		seg     *segment
 		size    int64
@@ -302,11 +312,12 @@ type Log struct {
 		lastIdx int64
 		newIdx  []indexEntry
 		buf     []byte
+		nonces  []byte // random nonces of a batch's encrypted frames
 	}
 }
 
 func newSegment(path string, base uint64, f file) *segment {
-	s := &segment{path: path, base: base, f: f, next: base}
+	s := &segment{path: path, base: base, f: f, next: base, start: segHeaderSize}
 	s.refs.Store(1)
 	return s
 }
@@ -371,7 +382,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		if err := l.writeHighWater(hw); err != nil {
 			return nil, err
 		}
-		s, err := l.createSegment(base)
+		s, err := l.createSegment(base, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -405,6 +416,15 @@ func Open(dir string, opts Options) (*Log, error) {
 		if err := l.raiseToHighWater(hw); err != nil {
 			l.closeFiles()
 			return nil, err
+		}
+		if a := l.segs[len(l.segs)-1]; a.broken {
+			// Its key is unknown: nothing more goes into it.
+			s, err := l.createSegment(a.next, nil)
+			if err != nil {
+				l.closeFiles()
+				return nil, err
+			}
+			l.segs = append(l.segs, s)
 		}
 	}
 	a := l.segs[len(l.segs)-1]
@@ -460,7 +480,7 @@ func (l *Log) raiseToHighWater(hw highWater) error {
 	if next >= h {
 		return nil
 	}
-	s, err := l.createSegment(h)
+	s, err := l.createSegment(h, nil)
 	if err != nil {
 		return err
 	}
@@ -546,17 +566,30 @@ func (l *Log) syncDir() error {
 	return d.Sync()
 }
 
-// createSegment creates a durable, empty segment file. A file of that name
-// holding no more than a header is left by an earlier attempt that failed
-// half-way (disk full, say) and is reused.
-func (l *Log) createSegment(base uint64) (*segment, error) {
-	path := filepath.Join(l.dir, segName(base))
+// createSegment creates a durable, empty segment file, encrypted with k
+// unless k is nil. A file of that name holding no more than a header is
+// left by an earlier attempt that failed half-way (disk full, say) and is
+// reused.
+func (l *Log) createSegment(base uint64, k *writeKey) (*segment, error) {
+	return l.createSegmentAt(filepath.Join(l.dir, segName(base)), base, k)
+}
+
+// createSegmentAt is createSegment with the file at path.
+func (l *Log) createSegmentAt(path string, base uint64, k *writeKey) (*segment, error) {
+	hdr := segHeader(base)
+	var enc *segCipher
+	if k != nil {
+		var err error
+		if enc, hdr, err = newWriteCipher(base, k); err != nil {
+			return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
+		}
+	}
 	f, err := l.opts.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		f, err = l.opts.fs.OpenFile(path, os.O_RDWR, 0)
 		if err == nil {
 			var st os.FileInfo
-			if st, err = f.Stat(); err == nil && st.Size() > segHeaderSize {
+			if st, err = f.Stat(); err == nil && !headerOnly(f, st.Size()) {
 				err = fmt.Errorf("it exists and holds %d bytes", st.Size())
 			}
 			if err == nil {
@@ -570,7 +603,7 @@ func (l *Log) createSegment(base uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
 	}
-	if _, err = f.WriteAt(segHeader(base), 0); err == nil {
+	if _, err = f.WriteAt(hdr, 0); err == nil {
 		if err = l.sync(f); err == nil {
 			err = l.syncDir()
 		}
@@ -581,8 +614,22 @@ func (l *Log) createSegment(base uint64) (*segment, error) {
 		return nil, fmt.Errorf("cannot create segment %s: %w", path, err)
 	}
 	s := newSegment(path, base, f)
-	s.size = segHeaderSize
+	s.size, s.start, s.enc = int64(len(hdr)), int64(len(hdr)), enc
 	return s, nil
+}
+
+// headerOnly reports whether a segment file of size bytes holds no more
+// than (part of) a header, plaintext or encrypted, and so no frame.
+func headerOnly(f file, size int64) bool {
+	if size <= segHeaderSize {
+		return true
+	}
+	if size > encHeaderSize {
+		return false
+	}
+	magic := make([]byte, len(encMagic))
+	_, err := f.ReadAt(magic, 0)
+	return err == nil && string(magic) == encMagic
 }
 
 func (l *Log) closeFiles() {

@@ -416,7 +416,7 @@ func frameOffsets(t *testing.T, path string) []int64 {
 	}
 	var offs []int64
 	for off := int64(segHeaderSize); off < int64(len(data)); {
-		_, n, err := decodeFrame(data[off:])
+		_, n, err := decodeFrame(data[off:], nil)
 		if err != nil {
 			t.Fatalf("%s at %d: %v", path, off, err)
 		}

@@ -74,7 +74,7 @@ func (l *Log) snapshot(fromSeq uint64) ([]view, error) {
 		if fromSeq >= s.next {
 			continue
 		}
-		off := int64(segHeaderSize)
+		off := s.start
 		if k := sort.Search(len(s.index), func(k int) bool { return s.index[k].seq > fromSeq }) - 1; k >= 0 {
 			off = s.index[k].off
 		}
@@ -201,11 +201,14 @@ func (sc *scanner) next() (Record, error) {
 		return Record{}, err
 	}
 	sc.pos += int64(frameHeadSize + n)
-	return decodeBody(head[:], body)
+	return decodeBody(head[:], body, sc.v.seg.enc, true)
 }
 
 // err turns a failure at the current frame into an error naming the place.
 func (sc *scanner) err(err error) error {
+	if errors.Is(err, errAuthFrame) {
+		return &CorruptError{File: sc.v.seg.path, Offset: sc.off, Reason: "frame failed authentication while reading (bytes changed)"}
+	}
 	if isBadFrame(err) {
 		return &CorruptError{File: sc.v.seg.path, Offset: sc.off, Reason: "bad frame found while reading"}
 	}
@@ -283,7 +286,7 @@ func (l *Log) seekView(ms int64) (view, uint64, bool, error) {
 		if s.next == s.base || s.lastTs < ms {
 			continue
 		}
-		v := view{seg: s, off: segHeaderSize, size: s.size, next: s.next}
+		v := view{seg: s, off: s.start, size: s.size, next: s.next}
 		seq := s.base
 		if k := sort.Search(len(s.index), func(k int) bool { return s.index[k].ts >= ms }) - 1; k >= 0 {
 			v.off, seq = s.index[k].off, s.index[k].seq

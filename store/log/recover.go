@@ -29,7 +29,18 @@ func (l *Log) recoverSegment(base uint64, newest bool) (*segment, error) {
 	}
 	fileSize := st.Size()
 	s := newSegment(path, base, f)
-	if fileSize < segHeaderSize && newest {
+	hdrSize := int64(segHeaderSize)
+	if fileSize >= int64(len(encMagic)) {
+		magic := make([]byte, len(encMagic))
+		if _, err := f.ReadAt(magic, 0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cannot read segment %s: %w", path, err)
+		}
+		if string(magic) == encMagic {
+			hdrSize = encHeaderSize
+		}
+	}
+	if fileSize < hdrSize && newest {
 		// Crashed while creating it: rewrite the header.
 		err := f.Truncate(0)
 		if err == nil {
@@ -45,23 +56,47 @@ func (l *Log) recoverSegment(base uint64, newest bool) (*segment, error) {
 		s.size = segHeaderSize
 		return s, nil
 	}
-	if fileSize < segHeaderSize {
+	if fileSize < hdrSize {
 		// A sealed segment without its header: what it held is damage,
 		// sized by the next segment's base (see reconcile).
 		s.size = segHeaderSize
 		s.addDamage(0, fileSize, base, base, true, "segment shorter than its header")
 		return s, nil
 	}
-	hdr := make([]byte, segHeaderSize)
+	hdr := make([]byte, hdrSize)
 	if _, err := f.ReadAt(hdr, 0); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("cannot read segment %s: %w", path, err)
 	}
-	if string(hdr) != string(segHeader(base)) {
+	if hdrSize == encHeaderSize {
+		s.start = encHeaderSize
+		salt, keyID, ok := parseEncHeader(hdr, base)
+		if !ok {
+			// Without its key id and salt no frame can be read: the
+			// whole file is damage, sized by the next segment's base
+			// (see reconcile) or, in the newest segment, by what the
+			// bytes could hold; nothing is appended to it.
+			s.size = fileSize
+			if !newest {
+				s.addDamage(0, fileSize, base, base, true, "bad header of encrypted segment")
+				return s, nil
+			}
+			s.next = base + uint64(max(1, (fileSize-encHeaderSize+minFrameSize-1)/minFrameSize))
+			s.addDamage(0, fileSize, base, s.next, false, "bad header of encrypted segment")
+			s.broken = true
+			return s, nil
+		}
+		c, err := l.openCipher(path, keyID, salt)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		s.enc = c
+	} else if string(hdr) != string(segHeader(base)) {
 		// The frames check their own sequence numbers: keep reading them.
 		s.addDamage(0, segHeaderSize, base, base, true, "bad segment header")
 	}
-	sc := newScanner(view{seg: s, off: segHeaderSize, size: fileSize})
+	sc := newScanner(view{seg: s, off: s.start, size: fileSize})
 	sc.reuse = true
 	lastIdx := int64(-1)
 	haveTs := false
@@ -102,12 +137,12 @@ func (l *Log) recoverSegment(base uint64, newest bool) (*segment, error) {
 					return s, nil
 				}
 			}
-			p, seq, found, head, err := resync(f, off, fileSize, s.next)
+			p, seq, found, head, err := resync(f, off, fileSize, s.next, s.enc)
 			if err != nil {
 				f.Close()
 				return nil, fmt.Errorf("cannot read segment %s at %d: %w", path, off, err)
 			}
-			reason := badFrameReason(head, fileSize-off, s.next)
+			reason := badFrameReason(head, fileSize-off, s.next, s.enc)
 			if found {
 				s.addDamage(off, off+p, s.next, seq, true, reason)
 				s.next = seq
@@ -190,7 +225,7 @@ const resyncWindow = 1 << 20
 // resync finds the first valid frame after the bad frame at off (see
 // nextValidFrame) and returns its offset relative to off and its sequence
 // number, and the first bytes of the bad frame, for badFrameReason.
-func resync(f file, off, fileSize int64, next uint64) (p int64, seq uint64, found bool, head []byte, err error) {
+func resync(f file, off, fileSize int64, next uint64, c *segCipher) (p int64, seq uint64, found bool, head []byte, err error) {
 	for window := int64(resyncWindow); ; window *= 2 {
 		n := min(window, fileSize-off)
 		buf := make([]byte, n)
@@ -198,7 +233,7 @@ func resync(f file, off, fileSize int64, next uint64) (p int64, seq uint64, foun
 			return 0, 0, false, nil, err
 		}
 		last := n == fileSize-off
-		q, seq, ok := nextValidFrameIn(buf, 1, next, !last)
+		q, seq, ok := nextValidFrameIn(buf, 1, next, !last, c)
 		if ok {
 			return int64(q), seq, true, buf, nil
 		}
@@ -228,8 +263,9 @@ func lengthDamaged(data []byte, next uint64) bool {
 }
 
 // badFrameReason describes the bad frame at the start of data, the first
-// bytes of the avail bytes left in the file.
-func badFrameReason(data []byte, avail int64, next uint64) string {
+// bytes of the avail bytes left in the file, of a segment encrypted with c
+// (nil: plaintext).
+func badFrameReason(data []byte, avail int64, next uint64, c *segCipher) string {
 	if len(data) < frameHeadSize {
 		return fmt.Sprintf("frame head cut short (expected seq %d)", next)
 	}
@@ -242,7 +278,12 @@ func badFrameReason(data []byte, avail int64, next uint64) string {
 	case frameHeadSize+n > len(data):
 		return fmt.Sprintf("bad frame of %d bytes (expected seq %d)", n, next)
 	}
-	if rec, _, err := decodeFrame(data); err == nil {
+	if rec, _, err := decodeFrame(data, nil); err == nil {
+		if c != nil {
+			if _, _, err := decodeFrame(data, c); err != nil {
+				return fmt.Sprintf("authentication failed: bytes changed or not written with key %s (expected seq %d)", c.keyID, next)
+			}
+		}
 		return fmt.Sprintf("frame holds seq %d, expected %d", rec.Seq, next)
 	}
 	return fmt.Sprintf("CRC mismatch (expected seq %d)", next)
@@ -255,13 +296,14 @@ func badFrameReason(data []byte, avail int64, next uint64) string {
 // numbers for damage at the end of the newest segment), and returns its
 // offset and sequence number.
 func nextValidFrame(data []byte, from int, minSeq uint64) (int, uint64, bool) {
-	return nextValidFrameIn(data, from, minSeq, false)
+	return nextValidFrameIn(data, from, minSeq, false, nil)
 }
 
 // nextValidFrameIn is nextValidFrame, over a window of a file when window
 // is set: then it gives up at a candidate frame that runs past the end of
-// data, which a larger window may show to be valid.
-func nextValidFrameIn(data []byte, from int, minSeq uint64, window bool) (p int, seq uint64, ok bool) {
+// data, which a larger window may show to be valid. In a segment encrypted
+// with c a valid frame also passes authentication.
+func nextValidFrameIn(data []byte, from int, minSeq uint64, window bool, c *segCipher) (p int, seq uint64, ok bool) {
 	// Checking the sequence number before the CRC keeps this scan linear
 	// on garbage.
 	for p = from; p+minFrameSize <= len(data); p++ {
@@ -269,7 +311,7 @@ func nextValidFrameIn(data []byte, from int, minSeq uint64, window bool) (p int,
 		if seq < minSeq || seq > minSeq+uint64((p+minFrameSize-1)/minFrameSize) {
 			continue
 		}
-		rec, _, err := decodeFrame(data[p:])
+		rec, _, err := decodeFrame(data[p:], c)
 		if err == nil && rec.Seq == seq {
 			return p, seq, true
 		}

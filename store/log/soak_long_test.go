@@ -38,7 +38,7 @@ func intactFrames(t *testing.T, path string) []frameAt {
 		next = binary.LittleEndian.Uint64(data[8:])
 	}
 	for off := segHeaderSize; off < len(data); {
-		rec, n, err := decodeFrame(data[off:])
+		rec, n, err := decodeFrame(data[off:], nil)
 		if err == nil && rec.Seq == next {
 			out = append(out, frameAt{int64(off), int64(n), rec.Seq})
 			off += n

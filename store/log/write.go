@@ -1,6 +1,7 @@
 package log
 
 import (
+	"crypto/rand"
 	"fmt"
 	"runtime"
 )
@@ -219,8 +220,17 @@ func (l *Log) writeBatch(batch []*request) (int, error) {
 			return 0, err
 		}
 	}
+	if err := l.switchKey(); err != nil {
+		return 0, err
+	}
+	w.nonces = w.nonces[:0] // a nonce is never used twice
+	nonce := 0              // next unused nonce in w.nonces
 	for k, r := range batch {
-		if w.size+int64(len(w.buf)+r.bytes) > l.opts.SegmentBytes && w.size+int64(len(w.buf)) > segHeaderSize {
+		size := r.bytes
+		if w.seg.enc != nil {
+			size += sealOverhead * len(r.data)
+		}
+		if w.size+int64(len(w.buf)+size) > l.opts.SegmentBytes && w.size+int64(len(w.buf)) > w.seg.start {
 			if err := l.flushBuf(true); err != nil {
 				return published, err
 			}
@@ -247,7 +257,16 @@ func (l *Log) writeBatch(batch []*request) (int, error) {
 			if w.next == w.seg.base {
 				w.firstTs = ts
 			}
-			w.buf = appendFrame(w.buf, w.next, ts, h, d)
+			if c := w.seg.enc; c != nil {
+				if nonce == len(w.nonces)/nonceSize {
+					w.nonces = freshNonces(w.nonces, total)
+					nonce = 0
+				}
+				w.buf = appendSealedFrame(w.buf, c, w.nonces[nonce*nonceSize:(nonce+1)*nonceSize], w.next, ts, h, d)
+				nonce++
+			} else {
+				w.buf = appendFrame(w.buf, w.next, ts, h, d)
+			}
 			w.next++
 		}
 		w.lastTs = ts
@@ -293,8 +312,65 @@ func (l *Log) flushBuf(publish bool) error {
 	return nil
 }
 
+// freshNonces fills buf with random nonces for n frames, one read of the
+// random source per batch.
+func freshNonces(buf []byte, n int) []byte {
+	if cap(buf) < n*nonceSize {
+		buf = make([]byte, n*nonceSize)
+	}
+	buf = buf[:n*nonceSize]
+	rand.Read(buf) // never fails (it crashes the program instead)
+	return buf
+}
+
+// switchKey makes the newest segment's key the one SetEncryption set, by
+// rolling to a new segment, or by rewriting the newest one when it holds
+// no record yet.
+func (l *Log) switchKey() error {
+	w := &l.w
+	k := l.wkey.Load()
+	want := ""
+	if k != nil {
+		want = k.id
+	}
+	if w.seg.enc.id() == want {
+		return nil
+	}
+	if w.next != w.seg.base {
+		return l.roll()
+	}
+	// The newest segment holds no record (damage found in it at Open lost
+	// none, or next would be past base), and a new one could not take its
+	// name: replace it by a new file of that name, renamed over it, so a
+	// crash leaves one or the other.
+	old := w.seg
+	tmp := old.path + ".tmp"
+	l.opts.fs.Remove(tmp)
+	s, err := l.createSegmentAt(tmp, old.base, k)
+	if err != nil {
+		return err
+	}
+	if err := l.opts.fs.Rename(tmp, old.path); err != nil {
+		s.f.Close()
+		l.opts.fs.Remove(tmp)
+		return fmt.Errorf("cannot replace segment %s: %w", old.path, err)
+	}
+	if err := l.syncDir(); err != nil {
+		// The rename may or may not last: either file is an empty
+		// segment of this base, so go on with the new one.
+		l.opts.Logf("log %s: cannot sync folder after replacing %s: %v", l.dir, old.path, err)
+	}
+	s.path = old.path
+	l.mu.Lock()
+	l.segs[len(l.segs)-1] = s
+	l.mu.Unlock()
+	old.unref()
+	w.seg, w.size, w.lastIdx = s, s.size, -1
+	return nil
+}
+
 func (l *Log) roll() error {
-	s, err := l.createSegment(l.w.next)
+	s, err := l.createSegment(l.w.next, l.wkey.Load())
 	if err != nil {
 		return err
 	}

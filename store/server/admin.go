@@ -50,10 +50,14 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	n := 4 // ON_DEMAND streams start with 4 shards, as Kinesis
+	onDemand := in.StreamModeDetails != nil && in.StreamModeDetails.StreamMode == modeOnDemand
+	if d := in.StreamModeDetails; d != nil && d.StreamMode != modeOnDemand && d.StreamMode != modeProvisioned {
+		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", d.StreamMode)
+	}
+	n := OnDemandInitialShards
 	if in.ShardCount != nil {
 		n = *in.ShardCount
-	} else if in.StreamModeDetails == nil || in.StreamModeDetails.StreamMode != "ON_DEMAND" {
+	} else if !onDemand {
 		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null")
 	}
 	if n < 1 {
@@ -67,11 +71,14 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if s.closed {
 		return nil, fmt.Errorf("server closed")
 	}
-	if s.streams[in.StreamName] != nil {
+	if _, deleting := s.deletingLocked(in.StreamName); s.streams[in.StreamName] != nil || deleting {
 		return nil, apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 already exists.", in.StreamName)
 	}
 	if err := checkNewTags(in.Tags, "stream", in.StreamName); err != nil {
 		return nil, err
+	}
+	if onDemand && s.onDemandStreamsLocked() >= MaxOnDemandStreams {
+		return nil, apiErr(store.ErrLimitExceeded, "This request would exceed the limit of %d on-demand streams under account 000000000000.", MaxOnDemandStreams)
 	}
 	if err := s.takeShards(n); err != nil {
 		return nil, err
@@ -100,6 +107,13 @@ func (s *Server) createStream(body []byte) (any, error) {
 	}
 	if st.meta.RetentionHours < MinRetentionHours {
 		st.meta.RetentionHours = MinRetentionHours
+	}
+	if onDemand {
+		st.meta.Mode = modeOnDemand
+		st.state.onDemand.Store(true)
+	}
+	if d := s.stateDelay(); d > 0 {
+		st.state.creating(d)
 	}
 	if err := st.openLogs(s.logOptions()); err != nil {
 		st.close()
@@ -135,6 +149,7 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 	if err == nil {
 		delete(s.streams, st.meta.Name)
 		st.deleted = true
+		s.markDeleting(st.meta.Name, st.meta.Created)
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -230,22 +245,22 @@ func (s *Server) describeStream(body []byte) (any, error) {
 	}
 	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
-		return nil, err
+		return s.describeDeleting(in.name(), err, false)
 	}
 	defer unlock()
 	shards, more := st.shardsOut(in.ExclusiveStartShardId, in.Limit, nil)
-	return map[string]any{"StreamDescription": map[string]any{
+	return map[string]any{"StreamDescription": st.describeEncryption(map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
-		"StreamStatus":            "ACTIVE",
-		"StreamModeDetails":       provisioned,
+		"StreamStatus":            st.state.get(),
+		"StreamModeDetails":       st.state.mode(),
 		"Shards":                  shards,
 		"HasMoreShards":           more,
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
 		"EnhancedMonitoring":      st.enhancedMonitoring(),
 		"EncryptionType":          "NONE",
-	}}, nil
+	})}, nil
 }
 
 func (s *Server) describeStreamSummary(body []byte) (any, error) {
@@ -255,21 +270,21 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 	}
 	st, unlock, err := s.locked(in.name(), false)
 	if err != nil {
-		return nil, err
+		return s.describeDeleting(in.name(), err, true)
 	}
 	defer unlock()
-	return map[string]any{"StreamDescriptionSummary": map[string]any{
+	return map[string]any{"StreamDescriptionSummary": st.describeEncryption(map[string]any{
 		"StreamName":              st.meta.Name,
 		"StreamARN":               s.arn(st.meta.Name),
-		"StreamStatus":            "ACTIVE",
-		"StreamModeDetails":       provisioned,
+		"StreamStatus":            st.state.get(),
+		"StreamModeDetails":       st.state.mode(),
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
 		"EnhancedMonitoring":      st.enhancedMonitoring(),
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          len(st.shards.Open()),
 		"ConsumerCount":           0,
-	}}, nil
+	})}, nil
 }
 
 func (s *Server) listStreams(body []byte) (any, error) {
@@ -296,11 +311,17 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	type summary struct {
 		name    string
 		created int64
+		st      *stream // nil: being deleted
 	}
 	var all []summary
 	for name, st := range s.streams {
 		if name > after {
-			all = append(all, summary{name, st.meta.Created})
+			all = append(all, summary{name, st.meta.Created, st})
+		}
+	}
+	for name := range s.scale.deleting {
+		if d, ok := s.deletingLocked(name); ok && name > after {
+			all = append(all, summary{name, d.created, nil})
 		}
 	}
 	s.mu.Unlock()
@@ -313,8 +334,12 @@ func (s *Server) listStreams(body []byte) (any, error) {
 	summaries := make([]map[string]any, 0, len(all))
 	for _, a := range all {
 		names = append(names, a.name)
+		status, mode := statusDeleting, provisioned
+		if a.st != nil {
+			status, mode = a.st.state.get(), a.st.state.mode()
+		}
 		summaries = append(summaries, map[string]any{"StreamName": a.name, "StreamARN": s.arn(a.name),
-			"StreamStatus": "ACTIVE", "StreamModeDetails": provisioned, "StreamCreationTimestamp": epochSeconds(a.created)})
+			"StreamStatus": status, "StreamModeDetails": mode, "StreamCreationTimestamp": epochSeconds(a.created)})
 	}
 	out := map[string]any{"StreamNames": names, "HasMoreStreams": more, "StreamSummaries": summaries}
 	if more {
@@ -375,6 +400,9 @@ func (s *Server) listShards(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.listable(name); err != nil {
+		return nil, err
+	}
 	shards, more := st.shardsOut(after, in.MaxResults, keep)
 	out := map[string]any{"Shards": shards}
 	if more {

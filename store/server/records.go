@@ -61,6 +61,12 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := s.keyUsable(st); err != nil {
+		return nil, err
+	}
 	sh := st.shards.Route(h)
 	num := st.seqNum(sh)
 	num.Seq, err = st.logs[sh.ID].Append([][]byte{in.Data}, [][]byte{keyBytes(in.PartitionKey)})
@@ -68,8 +74,11 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, inShard(sh.ID, err)
 	}
 	st.shardMetrics(sh.ID).wrote(1, len(in.Data)+len(in.PartitionKey))
+	st.state.count(sh.ID, 1, len(in.Data))
 	b := getBuf(128)
-	b = append(b, `{"EncryptionType":"NONE","SequenceNumber":"`...)
+	b = append(b, `{"EncryptionType":"`...)
+	b = append(b, st.encryptionType()...)
+	b = append(b, `","SequenceNumber":"`...)
 	b = num.AppendTo(b)
 	b = append(b, `","ShardId":`...)
 	b = appendJSONString(b, sh.ID)
@@ -118,6 +127,12 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := st.state.writable(st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := s.keyUsable(st); err != nil {
+		return nil, err
+	}
 	results := s.appendByShard(st, in.Records, keys)
 	failed := 0
 	for _, r := range results {
@@ -126,7 +141,9 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		}
 	}
 	b := getBuf(64 + 64*len(results))
-	b = append(b, `{"EncryptionType":"NONE","FailedRecordCount":`...)
+	b = append(b, `{"EncryptionType":"`...)
+	b = append(b, st.encryptionType()...)
+	b = append(b, `","FailedRecordCount":`...)
 	b = strconv.AppendInt(b, int64(failed), 10)
 	b = append(b, `,"Records":[`...)
 	for i, r := range results {
@@ -226,6 +243,7 @@ func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey
 				close(done)
 			}
 		}
+		st.state.countBatch(sh.ID, data[start:ends[k]])
 		if err := st.logs[sh.ID].AppendAsync(data[start:ends[k]], hdrs[start:ends[k]], finish); err != nil {
 			finish(0, err)
 		}
@@ -420,6 +438,9 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 	if err != nil {
 		return nil, nil, inShardNum(sh.ID, st.seqNum(sh), err)
 	}
+	if err := s.recordsUsable(recs); err != nil {
+		return nil, nil, err
+	}
 	// Keys in the order encoding/json writes a map's: sorted.
 	size := 256
 	for _, r := range recs {
@@ -484,7 +505,9 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 		b = appendJSONBytes(b, r.Data)
 		b = append(b, `,"PartitionKey":`...)
 		b = appendJSONString(b, r.Header)
-		b = append(b, `,"EncryptionType":"NONE"}`...)
+		b = append(b, `,"EncryptionType":"`...)
+		b = append(b, recordEncryption(r)...)
+		b = append(b, `"}`...)
 	}
 	return jsonBody(append(b, "]}\n"...)), nil, nil
 }

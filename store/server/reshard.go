@@ -4,15 +4,39 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-// reshard applies change to the shard map under the stream's write lock,
-// recording the closing shards' ending sequence numbers, opening the new
-// shards' logs and saving stream.json. On failure the map is restored.
+// reshard applies change to the shard map of the named stream, an ACTIVE
+// one, which is UPDATING while it runs and for the state delay after.
 func (s *Server) reshard(name string, change func(m *store.ShardMap) error) error {
-	st, unlock, err := s.locked(name, true)
+	st, err := s.lookup(name)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	return s.reshardStream(st, true, change)
+}
+
+// reshardStream applies change to st's shard map under the stream's write
+// lock, recording the closing shards' ending sequence numbers, opening the
+// new shards' logs and saving stream.json. On failure the map is restored.
+// With updating, the stream must be ACTIVE (else ResourceInUseException)
+// and is UPDATING while change runs and for the state delay after a change.
+func (s *Server) reshardStream(st *stream, updating bool, change func(m *store.ShardMap) error) (err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.gone(); err != nil {
+		return err
+	}
+	if updating {
+		if err := st.state.begin(st.meta.Name, statusUpdating); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				st.state.end(0)
+			} else {
+				st.state.end(s.stateDelay())
+			}
+		}()
+	}
 	backup := &store.ShardMap{NextID: st.shards.NextID}
 	for _, sh := range st.shards.Shards {
 		c := *sh

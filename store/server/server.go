@@ -4,7 +4,9 @@
 // # Protocol
 //
 // Every request is POST / with X-Amz-Target: Kinesis_20131202.<Operation> and
-// Content-Type application/x-amz-json-1.1 (application/json is accepted too).
+// Content-Type application/x-amz-json-1.1 (application/json is accepted too),
+// or application/x-amz-cbor-1.1, the AWS SDK for Java's default, answered in
+// CBOR (errors too; see cbor.go).
 // Bodies are capped at store.MaxRequestBytes with http.MaxBytesReader before
 // they are read, and read only once the headers pass every SigV4 check that
 // does not need the body and the request has its share of the in-flight byte
@@ -36,7 +38,9 @@
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
-// never leaves half a stream; New finishes such removals.
+// never leaves half a stream; New finishes such removals. The keys streams
+// are encrypted with at rest are in a keyring file (~keyring.json unless
+// Options.Keyring names another; see crypt.go and keyring.go).
 //
 // # Lifecycle
 //
@@ -114,11 +118,20 @@ type Options struct {
 	// Limits bound connections, request bytes, time and shards; zero
 	// fields take DefaultLimits.
 	Limits Limits
+	// Keyring is the file of the keys streams are encrypted with at rest
+	// (see StartStreamEncryption); "" means KeyringFile in the store folder.
+	Keyring string
 	// Logf receives the store's reports (damage found at start, torn
 	// tails cut, refused writes, and rate-limited warnings of refused
 	// connections and requests), one line per call; nil writes them to
 	// standard error.
 	Logf func(format string, args ...any)
+	// StateDelay is how long a stream stays CREATING, UPDATING or DELETING
+	// after the operation that starts the state is done; zero means
+	// DefaultStateDelay, a negative value no such states.
+	StateDelay time.Duration
+	// OnDemand sets how ON_DEMAND streams scale; zero fields take DefaultOnDemand.
+	OnDemand OnDemand
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -128,6 +141,7 @@ type Server struct {
 	opts   Options
 	verify *sigv4.Verifier
 	codec  *iterator.Codec
+	keys   *keyring
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -145,6 +159,7 @@ type Server struct {
 	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
 	accountMu  sync.Mutex   // accountFile (account.go)
 	warn       *ratelog.Limiter
+	scale      scaling // stream states and scaling (scaling.go)
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -157,6 +172,10 @@ func New(dir string, opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if opts.StateDelay == 0 {
+		opts.StateDelay = unsetStateDelay
+	}
+	opts.OnDemand = opts.OnDemand.withDefaults()
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
@@ -183,6 +202,9 @@ func New(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
 		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second), metrics: metrics.NewSet()}
+	if s.keys, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
+		return nil, err
+	}
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
@@ -221,6 +243,9 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.retentionLoop()
 	s.wg.Add(1)
 	go s.memoryLoop()
+	s.wg.Add(1)
+	go s.scaleLoop()
+	s.resumeScaling()
 	s.lock, opened = lock, true
 	metrics.RegisterSet(s.metrics)
 	return s, nil
@@ -371,6 +396,11 @@ var operations = map[string]handler{
 	"DisableEnhancedMonitoring":     bodyOnly((*Server).disableMonitoring),
 	"DescribeAccountSettings":       bodyOnly((*Server).describeAccountSettings),
 	"UpdateAccountSettings":         bodyOnly((*Server).updateAccountSettings),
+	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
+	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
+	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
+	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
+	"DescribeLimits":                bodyOnly((*Server).describeLimits),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -381,6 +411,10 @@ var operations = map[string]handler{
 // signature over it verified; then the resource policies of the streams the
 // request names are checked (authorizeCall).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cborReq := isCBOR(r)
+	if cborReq { // answered in CBOR, errors too (see cbor.go)
+		w.Header().Set("Content-Type", CBORContentType)
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		unread(w, r)
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
@@ -443,6 +477,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if cborReq {
+		var done func()
+		if body, done = s.cborRequest(w, r, body, took); done == nil {
+			return
+		}
+		defer done()
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h := operations[op]
@@ -470,6 +511,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status, code, msg := s.failure(err)
 		writeError(w, status, code, msg)
+		return
+	}
+	if cborReq {
+		s.writeCBOR(w, r, out)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -501,6 +546,10 @@ func writeAuthError(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if answersCBOR(w) {
+		writeCBORError(w, status, code, msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)

@@ -40,6 +40,18 @@ type streamMeta struct {
 	ShardLevelMetrics []string    `json:"shardLevelMetrics,omitempty"`
 	NextShardID       int         `json:"nextShardId"`
 	Shards            []shardMeta `json:"shards"`
+	// Encryption, when the stream is encrypted (see crypt.go).
+	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
+	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
+	KeyRef         string `json:"keyRef,omitempty"`         // the keyring's id of that key
+	// Mode is ON_DEMAND or empty (PROVISIONED); Scaled and ModeSwitched
+	// are the times (Unix ms) of the last day's UpdateShardCount and
+	// UpdateStreamMode calls; ScalingTo is the target of an
+	// UpdateShardCount under way.
+	Mode         string  `json:"mode,omitempty"`
+	Scaled       []int64 `json:"scaled,omitempty"`
+	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
+	ScalingTo    int     `json:"scalingTo,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -66,6 +78,7 @@ type stream struct {
 	// metrics are the counters of each shard while enhanced monitoring is
 	// on (nil: off); see monitoring.go.
 	metrics map[string]*shardCounters
+	state   streamState // status and write load (scaling.go)
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -82,7 +95,7 @@ func (st *stream) gone() error {
 
 func (s *Server) logOptions() slog.Options {
 	return slog.Options{Fsync: s.opts.Fsync, SegmentBytes: s.opts.SegmentBytes, MaxRecordBytes: store.MaxRecordBytes,
-		OnCorruption: s.opts.OnCorruption, Logf: s.logf}
+		OnCorruption: s.opts.OnCorruption, Logf: s.logf, Keys: s.keys.Material}
 }
 
 // openStream loads dir/<name>/stream.json and opens the stream's shard logs.
@@ -124,6 +137,7 @@ func (s *Server) openStream(name string) (*stream, error) {
 		return nil, err
 	}
 	st.syncMetrics(s.metrics)
+	st.state.onDemand.Store(st.meta.Mode == modeOnDemand)
 	return st, nil
 }
 
@@ -150,6 +164,9 @@ func (st *stream) openLogs(opts slog.Options) error {
 				continue
 			}
 			return fmt.Errorf("cannot open shard %s of stream %s: %w", sh.ID, st.meta.Name, err)
+		}
+		if err := st.encryptLog(sh.ID, l, opts.Keys); err != nil {
+			return err
 		}
 		if dmg := l.Damage(); len(dmg) > 0 {
 			o.Logf("DAMAGED: %s", damageSummary(dmg, opts.OnCorruption))

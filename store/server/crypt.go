@@ -1,0 +1,206 @@
+package server
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/sluicehq/sluice/store"
+	slog "github.com/sluicehq/sluice/store/log"
+)
+
+// Server-side encryption: StartStreamEncryption makes the shard logs of a
+// stream encrypt the records appended from then on with a key of the
+// keyring (see keyring.go and store/log's "Encryption at rest");
+// StopStreamEncryption makes them write plaintext again. Records keep the
+// encryption they were written with: GetRecords says "KMS" for each record
+// that is encrypted on disk. stream.json keeps the stream's key, so the
+// logs are given it again at every start.
+
+const (
+	encryptionKMS  = "KMS"
+	encryptionNone = "NONE"
+)
+
+// keyringPath is the keyring file: path, or KeyringFile in the store
+// folder dir.
+func keyringPath(dir, path string) string {
+	if path != "" {
+		return path
+	}
+	return filepath.Join(dir, KeyringFile)
+}
+
+// encryptionType is the stream's EncryptionType. Callers hold mu.
+func (st *stream) encryptionType() string {
+	if st.meta.EncryptionType == encryptionKMS {
+		return encryptionKMS
+	}
+	return encryptionNone
+}
+
+// recordEncryption is a record's EncryptionType as GetRecords shows it.
+func recordEncryption(r slog.Record) string {
+	if r.KeyID != "" {
+		return encryptionKMS
+	}
+	return encryptionNone
+}
+
+// describeEncryption sets the encryption fields of a DescribeStream or
+// DescribeStreamSummary answer. Callers hold mu.
+func (st *stream) describeEncryption(desc map[string]any) map[string]any {
+	desc["EncryptionType"] = st.encryptionType()
+	if st.meta.EncryptionType == encryptionKMS {
+		desc["KeyId"] = st.meta.KeyID
+	}
+	return desc
+}
+
+// encryptLog gives shard log l the stream's key, looked up with keys.
+// Callers hold mu or own st.
+func (st *stream) encryptLog(shard string, l *slog.Log, keys func(string) ([]byte, error)) error {
+	id := st.meta.KeyRef
+	if st.meta.EncryptionType != encryptionKMS || id == "" {
+		return l.SetEncryption("", nil)
+	}
+	var m []byte
+	err := fmt.Errorf("no keyring")
+	if keys != nil {
+		m, err = keys(id)
+	}
+	if err == nil {
+		err = l.SetEncryption(id, m)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot encrypt shard %s of stream %s with key %s (%s): %w", shard, st.meta.Name, id, st.meta.KeyID, err)
+	}
+	return nil
+}
+
+// encryptionIn is the request of StartStreamEncryption and
+// StopStreamEncryption.
+type encryptionIn struct {
+	streamRef
+	EncryptionType *string
+	KeyId          *string
+}
+
+// validate checks the request as Kinesis does: ValidationException for
+// missing or malformed fields, InvalidArgumentException for an encryption
+// type other than KMS.
+func (in *encryptionIn) validate() error {
+	if in.EncryptionType == nil {
+		return apiErr(store.ErrValidation, "1 validation error detected: Value null at 'encryptionType' failed to satisfy constraint: Member must not be null")
+	}
+	if t := *in.EncryptionType; t != encryptionKMS && t != encryptionNone {
+		return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'encryptionType' failed to satisfy constraint: Member must satisfy enum value set: [KMS, NONE]", t)
+	}
+	if in.KeyId == nil {
+		return apiErr(store.ErrValidation, "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
+	}
+	if n := len(*in.KeyId); n < 1 || n > 2048 {
+		return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048", *in.KeyId)
+	}
+	if *in.EncryptionType != encryptionKMS {
+		return apiErr(store.ErrInvalidArgument, "Encryption type %s is not supported. Use KMS.", *in.EncryptionType)
+	}
+	return nil
+}
+
+func (s *Server) startStreamEncryption(body []byte) (any, error) {
+	var in encryptionIn
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.locked(in.name(), true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	key, err := s.resolveKey(*in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, s.setEncryption(st, encryptionKMS, *in.KeyId, key.ID)
+}
+
+func (s *Server) stopStreamEncryption(body []byte) (any, error) {
+	var in encryptionIn
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.locked(in.name(), true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if st.meta.EncryptionType != encryptionKMS {
+		return struct{}{}, nil // nothing to stop
+	}
+	// The key named must be the stream's, in whichever form; a disabled
+	// key may still be named to stop using it.
+	key, err := s.resolveKey(*in.KeyId)
+	if err != nil && !isAPIError(err, errKMSDisabled) {
+		return nil, err
+	}
+	if err == nil && key.ID != st.meta.KeyRef || err != nil && *in.KeyId != st.meta.KeyID {
+		return nil, apiErr(store.ErrInvalidArgument, "Key %s is not the key stream %s is encrypted with.", *in.KeyId, st.meta.Name)
+	}
+	return struct{}{}, s.setEncryption(st, "", "", "")
+}
+
+// setEncryption records the stream's encryption in stream.json and gives
+// its logs the key (or none). Callers hold st.mu for writing.
+func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
+	old := st.meta
+	st.meta.EncryptionType, st.meta.KeyID, st.meta.KeyRef = typ, keyID, keyRef
+	if err := st.save(); err != nil {
+		st.meta.EncryptionType, st.meta.KeyID, st.meta.KeyRef = old.EncryptionType, old.KeyID, old.KeyRef
+		return err
+	}
+	for id, l := range st.logs {
+		if err := st.encryptLog(id, l, s.keys.Material); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyUsable answers KMSDisabledException, as Kinesis does for puts, when
+// the stream is encrypted with a key disabled in the keyring. Callers hold
+// st.mu.
+func (s *Server) keyUsable(st *stream) error {
+	if id := st.meta.KeyRef; id != "" && s.keys.isDisabled(id) {
+		return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+id))
+	}
+	return nil
+}
+
+// recordsUsable answers KMSDisabledException, as Kinesis does for
+// GetRecords, when records to return were encrypted with a key disabled in
+// the keyring.
+func (s *Server) recordsUsable(recs []slog.Record) error {
+	last := ""
+	for _, r := range recs {
+		if r.KeyID == "" || r.KeyID == last {
+			continue
+		}
+		if s.keys.isDisabled(r.KeyID) {
+			return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+r.KeyID))
+		}
+		last = r.KeyID
+	}
+	return nil
+}
+
+// isAPIError reports whether err is an API error of type code.
+func isAPIError(err error, code string) bool {
+	e, ok := err.(*store.Error)
+	return ok && e.Code == code
+}
