@@ -308,3 +308,28 @@ func TestResourcePolicyCBOR(t *testing.T) {
 		"User: arn:aws:iam::000000000000:user/BOB is not authorized to perform: kinesis:PutRecord on resource: "+streamS+
 			" because no resource-based policy allows the kinesis:PutRecord action")
 }
+
+// TestResourcePolicyCoversEveryOperation: every operation of the store,
+// those added later too, is checked against the policy of the stream its
+// request names, before it runs.
+func TestResourcePolicyCoversEveryOperation(t *testing.T) {
+	s, c := startServer(t, t.TempDir(), Options{})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	c.do("PutResourcePolicy", obj{"ResourceARN": streamS,
+		"Policy": `{"Statement":{"Effect":"Deny","Principal":"*","Action":"kinesis:*","Resource":"*"}}`})
+	for op := range operations {
+		for _, body := range []string{`{"StreamName":"s"}`, `{"StreamARN":"` + streamS + `"}`, `{"ResourceARN":"` + streamS + `"}`} {
+			status, out := c.sendRaw(op, body)
+			want := "User: anonymous is not authorized to perform: kinesis:" + op + " on resource: " + streamS + " with an explicit deny in a resource-based policy"
+			if status != 400 || out["__type"] != "AccessDeniedException" || out["message"] != want {
+				t.Errorf("%s %s: %d %v", op, body, status, out)
+			}
+		}
+	}
+	s.mu.Lock()
+	kept := s.streams["s"] != nil
+	s.mu.Unlock()
+	if !kept {
+		t.Fatal("a refused DeleteStream deleted the stream")
+	}
+}
