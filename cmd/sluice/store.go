@@ -28,6 +28,7 @@ func runStore(ctx context.Context, args []string) error {
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
 	keyring := fs.String("keyring", "", "file of the keys streams are encrypted with at rest (StartStreamEncryption; mode 0600, created with a generated key for alias/aws/kinesis when first needed); empty: ~keyring.json in --data")
 	stateDelay := fs.Duration("state-delay", server.DefaultStateDelay, "how long a stream stays CREATING, UPDATING or DELETING after the call that starts it, as in Kinesis (0s: never)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249: the shard-level metrics streams enable with EnableEnhancedMonitoring")
 	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
 	def := server.DefaultLimits()
 	var lim server.Limits
@@ -51,6 +52,9 @@ func runStore(ctx context.Context, args []string) error {
 		return usagef("--listen: give an address, e.g. 127.0.0.1:4567")
 	}
 	if err := checkAddr("listen", *listen); err != nil {
+		return err
+	}
+	if err := checkAddr("metrics-addr", *metricsAddr); err != nil {
 		return err
 	}
 	if (*accessKey == "") != (*secretKey == "") {
@@ -96,6 +100,12 @@ func runStore(ctx context.Context, args []string) error {
 		scheme = "https"
 	}
 	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
+	stopMetrics, err := serveMetrics(ctx, *metricsAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() {
 		if *tlsCert != "" {

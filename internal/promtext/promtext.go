@@ -38,6 +38,9 @@ func Help(fam string) string {
 	if h, ok := sluiceHelp[fam]; ok {
 		return h
 	}
+	if h, ok := storeShardHelp[fam]; ok {
+		return h
+	}
 	words := strings.ReplaceAll(fam, "_", " ")
 	switch {
 	case strings.HasPrefix(fam, "go_"):
@@ -86,4 +89,16 @@ var sluiceHelp = map[string]string{
 	"sluice_sns_queue_full_total":                 "Messages that found a subscription's queue full (its endpoint not keeping up).",
 	"sluice_sns_delivery_seconds":                 "Time from publishing a message to its delivery to a subscription's endpoint, in seconds.",
 	"sluice_alarm_instances":                      "Instances (hosts) of an alarm in each state.",
+}
+
+// storeShardHelp is the help text of the store's shard-level metrics
+// (enhanced monitoring, store/server/monitoring.go).
+var storeShardHelp = map[string]string{
+	"sluice_store_shard_incoming_bytes_total":                        "Bytes (data and partition keys) written to a store shard (enhanced monitoring: IncomingBytes).",
+	"sluice_store_shard_incoming_records_total":                      "Records written to a store shard (enhanced monitoring: IncomingRecords).",
+	"sluice_store_shard_outgoing_bytes_total":                        "Record data bytes GetRecords returned from a store shard (enhanced monitoring: OutgoingBytes).",
+	"sluice_store_shard_outgoing_records_total":                      "Records GetRecords returned from a store shard (enhanced monitoring: OutgoingRecords).",
+	"sluice_store_shard_write_provisioned_throughput_exceeded_total": "Writes to a store shard refused for throughput (enhanced monitoring; the store does not throttle shards: always 0).",
+	"sluice_store_shard_read_provisioned_throughput_exceeded_total":  "Reads of a store shard refused for throughput (enhanced monitoring; the store does not throttle shards: always 0).",
+	"sluice_store_shard_iterator_age_milliseconds":                   "MillisBehindLatest of the last GetRecords answer of a store shard (enhanced monitoring: IteratorAgeMilliseconds).",
 }

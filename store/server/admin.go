@@ -15,9 +15,6 @@ import (
 // MaxShardsPerStream bounds CreateStream and SplitShard (LimitExceededException).
 const MaxShardsPerStream = 1024
 
-// MaxTags is the most tags a stream may carry, as Kinesis.
-const MaxTags = 50
-
 type streamRef struct {
 	StreamName string
 	StreamARN  string
@@ -40,6 +37,7 @@ func (s *Server) createStream(body []byte) (any, error) {
 		StreamName        string
 		ShardCount        *int
 		StreamModeDetails *struct{ StreamMode string }
+		Tags              map[string]string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -50,6 +48,11 @@ func (s *Server) createStream(body []byte) (any, error) {
 	onDemand := in.StreamModeDetails != nil && in.StreamModeDetails.StreamMode == modeOnDemand
 	if d := in.StreamModeDetails; d != nil && d.StreamMode != modeOnDemand && d.StreamMode != modeProvisioned {
 		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", d.StreamMode)
+	}
+	var v validationErrors
+	checkTagMap(&v, in.Tags, false, maxTagMapEntries)
+	if err := v.err(); err != nil {
+		return nil, err
 	}
 	n := OnDemandInitialShards
 	if in.ShardCount != nil {
@@ -74,6 +77,9 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if onDemand && s.onDemandStreamsLocked() >= MaxOnDemandStreams {
 		return nil, apiErr(store.ErrLimitExceeded, "This request would exceed the limit of %d on-demand streams under account 000000000000.", MaxOnDemandStreams)
 	}
+	if err := checkNewTags(in.Tags, "stream", in.StreamName); err != nil {
+		return nil, err
+	}
 	if err := s.takeShards(n); err != nil {
 		return nil, err
 	}
@@ -95,7 +101,10 @@ func (s *Server) createStream(body []byte) (any, error) {
 	s.nextGen = max(s.nextGen+1, uint64(s.opts.Now().UnixNano()))
 	st := &stream{dir: dir, shards: store.NewShardMap(n), endSeq: map[string]uint64{}, logs: map[string]*slog.Log{}}
 	st.meta = streamMeta{Name: in.StreamName, Generation: s.nextGen, Created: s.opts.Now().UnixMilli(),
-		RetentionHours: int(s.opts.Retention.Hours())}
+		RetentionHours: int(s.opts.Retention.Hours()), Tags: in.Tags}
+	if len(in.Tags) == 0 {
+		st.meta.Tags = nil
+	}
 	if st.meta.RetentionHours < MinRetentionHours {
 		st.meta.RetentionHours = MinRetentionHours
 	}
@@ -147,6 +156,11 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 		return nil, fmt.Errorf("cannot delete stream %s: %w", st.meta.Name, err)
 	}
 	s.giveShards(len(st.shards.Shards))
+	if st.policy.Swap(nil) != nil {
+		s.policies.Add(-1)
+	}
+	st.meta.ShardLevelMetrics = nil
+	st.syncMetrics(s.metrics)
 	cerr := st.close()
 	if err := os.RemoveAll(trash); err != nil {
 		return nil, fmt.Errorf("cannot remove deleted stream %s: %w", trash, err)
@@ -215,10 +229,7 @@ func (st *stream) seqRange(sh *store.Shard) seqRange {
 	return r
 }
 
-var (
-	enhancedMonitoring = []map[string][]string{{"ShardLevelMetrics": {}}}
-	provisioned        = map[string]string{"StreamMode": "PROVISIONED"}
-)
+var provisioned = map[string]string{"StreamMode": "PROVISIONED"}
 
 func (s *Server) describeStream(body []byte) (any, error) {
 	var in struct {
@@ -247,7 +258,7 @@ func (s *Server) describeStream(body []byte) (any, error) {
 		"HasMoreShards":           more,
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
-		"EnhancedMonitoring":      enhancedMonitoring,
+		"EnhancedMonitoring":      st.enhancedMonitoring(),
 		"EncryptionType":          "NONE",
 	})}, nil
 }
@@ -269,7 +280,7 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 		"StreamModeDetails":       st.state.mode(),
 		"RetentionPeriodHours":    st.meta.RetentionHours,
 		"StreamCreationTimestamp": epochSeconds(st.meta.Created),
-		"EnhancedMonitoring":      enhancedMonitoring,
+		"EnhancedMonitoring":      st.enhancedMonitoring(),
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          len(st.shards.Open()),
 		"ConsumerCount":           0,

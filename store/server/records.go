@@ -74,6 +74,7 @@ func (s *Server) putRecord(body []byte) (any, error) {
 		return nil, inShard(sh.ID, err)
 	}
 	st.state.count(sh.ID, 1, len(in.Data))
+	st.shardMetrics(sh.ID).wrote(1, len(in.Data)+len(in.PartitionKey))
 	b := getBuf(128)
 	b = append(b, `{"EncryptionType":"`...)
 	b = append(b, st.encryptionType()...)
@@ -225,10 +226,18 @@ func (s *Server) appendByShard(st *stream, recs []putEntry, keys []store.HashKey
 		}
 		idx := order[start:ends[k]]
 		num := st.seqNum(sh)
+		counters := st.shardMetrics(sh.ID)
 		finish := func(first uint64, err error) {
 			for j, i := range idx {
 				num.Seq = first + uint64(j)
 				results[i].num, results[i].failed = num, err != nil
+			}
+			if counters != nil && err == nil {
+				n := 0
+				for _, i := range idx {
+					n += len(recs[i].Data) + len(recs[i].PartitionKey)
+				}
+				counters.wrote(len(idx), n)
 			}
 			if pending.Add(-1) == 0 {
 				close(done)
@@ -465,6 +474,13 @@ func (s *Server) readShard(pos iterator.Position, limit int, mayWait bool) (json
 	}
 	b = append(b, `"MillisBehindLatest":`...)
 	b = strconv.AppendInt(b, behind, 10)
+	if c := st.shardMetrics(sh.ID); c != nil {
+		n := 0
+		for _, r := range recs {
+			n += len(r.Data)
+		}
+		c.read(len(recs), n, behind)
+	}
 	if !closedEnd {
 		it, err := s.codec.Encode(iterator.Position{Stream: pos.Stream, Shard: pos.Shard, Generation: pos.Generation, Seq: next})
 		if err != nil {

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"sort"
-
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -77,7 +75,8 @@ func (s *Server) reshardStream(st *stream, updating bool, change func(m *store.S
 		s.giveShards(added)
 		return err
 	}
-	st.notify() // long-polling readers of a closed shard answer with its children
+	st.syncMetrics(s.metrics) // new shards' metrics
+	st.notify()               // long-polling readers of a closed shard answer with its children
 	return nil
 }
 
@@ -124,107 +123,4 @@ func (s *Server) mergeShards(body []byte) (any, error) {
 		return nil, err
 	}
 	return struct{}{}, nil
-}
-
-func (s *Server) addTags(body []byte) (any, error) {
-	var in struct {
-		streamRef
-		Tags map[string]string
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if len(in.Tags) < 1 || len(in.Tags) > 10 {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have between 1 and 10 entries")
-	}
-	for k, v := range in.Tags {
-		if len(k) < 1 || len(k) > 128 || len(v) > 256 {
-			return nil, apiErr(store.ErrInvalidArgument, "Tag key must be 1 to 128 characters and value at most 256 characters.")
-		}
-	}
-	st, unlock, err := s.locked(in.name(), true)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	merged := map[string]string{}
-	for k, v := range st.meta.Tags {
-		merged[k] = v
-	}
-	for k, v := range in.Tags {
-		merged[k] = v
-	}
-	if len(merged) > MaxTags {
-		return nil, apiErr(store.ErrLimitExceeded, "Stream %s would have %d tags; the limit is %d.", st.meta.Name, len(merged), MaxTags)
-	}
-	old := st.meta.Tags
-	st.meta.Tags = merged
-	if err := st.save(); err != nil {
-		st.meta.Tags = old
-		return nil, err
-	}
-	return struct{}{}, nil
-}
-
-func (s *Server) removeTags(body []byte) (any, error) {
-	var in struct {
-		streamRef
-		TagKeys []string
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	st, unlock, err := s.locked(in.name(), true)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	kept := map[string]string{}
-	for k, v := range st.meta.Tags {
-		kept[k] = v
-	}
-	for _, k := range in.TagKeys {
-		delete(kept, k)
-	}
-	old := st.meta.Tags
-	st.meta.Tags = kept
-	if err := st.save(); err != nil {
-		st.meta.Tags = old
-		return nil, err
-	}
-	return struct{}{}, nil
-}
-
-type tag struct{ Key, Value string }
-
-func (s *Server) listTags(body []byte) (any, error) {
-	var in struct {
-		streamRef
-		ExclusiveStartTagKey string
-		Limit                int
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if err := pageSize(&in.Limit, "limit", 50, 50); err != nil {
-		return nil, err
-	}
-	st, err := s.lookup(in.name())
-	if err != nil {
-		return nil, err
-	}
-	st.mu.RLock()
-	tags := make([]tag, 0, len(st.meta.Tags))
-	for k, v := range st.meta.Tags {
-		if k > in.ExclusiveStartTagKey {
-			tags = append(tags, tag{k, v})
-		}
-	}
-	st.mu.RUnlock()
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
-	more := len(tags) > in.Limit
-	if more {
-		tags = tags[:in.Limit]
-	}
-	return map[string]any{"Tags": tags, "HasMoreTags": more}, nil
 }

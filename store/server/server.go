@@ -40,8 +40,8 @@
 //
 // dir holds a secret key for shard iterators (~iterator.key, so iterators
 // survive a restart) and one folder per stream, named after it. A stream folder
-// holds stream.json (name, generation, creation time, retention, tags, and the
-// shard map including closed shards and their parents), replaced atomically
+// holds stream.json (name, generation, creation time, retention, tags, resource
+// policy, and the shard map including closed shards and their parents), replaced atomically
 // (write to a temporary file, fsync, rename, fsync the folder), and one
 // store/log folder per shard, named after the shard id. DeleteStream renames a
 // stream folder to ~deleted~<name>~<generation> before removing it, so a crash
@@ -77,6 +77,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice/internal/ratelog"
 	"github.com/sluicehq/sluice/store"
@@ -160,6 +162,9 @@ type Server struct {
 	conns      atomic.Int64 // open connections of HTTPServer's listeners
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
+	policies   atomic.Int64 // streams with a resource policy (authorizeCall)
+	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
+	accountMu  sync.Mutex   // accountFile (account.go)
 	warn       *ratelog.Limiter
 	scale      scaling // stream states and scaling (scaling.go)
 }
@@ -203,7 +208,7 @@ func New(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, opts: opts, codec: codec, streams: map[string]*stream{}, stop: make(chan struct{}),
-		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second)}
+		warn: ratelog.New(func(msg string) { opts.Logf("%s", msg) }, 10*time.Second), metrics: metrics.NewSet()}
 	if s.keys, err = openKeyring(keyringPath(dir, opts.Keyring), opts.Logf); err != nil {
 		return nil, err
 	}
@@ -237,6 +242,9 @@ func New(dir string, opts Options) (*Server, error) {
 		s.streams[st.meta.Name] = st
 		s.nextGen = max(s.nextGen, st.meta.Generation)
 		s.shardCount.Add(int64(len(st.shards.Shards))) // opened whatever MaxShards says
+		if st.policy.Load() != nil {
+			s.policies.Add(1)
+		}
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
@@ -246,6 +254,7 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.scaleLoop()
 	s.resumeScaling()
 	s.lock, opened = lock, true
+	metrics.RegisterSet(s.metrics)
 	return s, nil
 }
 
@@ -290,6 +299,7 @@ func (s *Server) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	err := s.closeStreams()
+	metrics.UnregisterSet(s.metrics, true)
 	s.lock.Close()
 	return err
 }
@@ -351,6 +361,9 @@ type call struct {
 	ctx    context.Context
 	header http.Header
 	body   []byte
+	// principal is the access key the request is signed with; "" when
+	// the store has no credentials (see policy.go).
+	principal string
 }
 
 // handler serves one operation. It answers a value to encode as JSON, or a
@@ -385,6 +398,16 @@ var operations = map[string]handler{
 	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
 	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
 	"DescribeLimits":                bodyOnly((*Server).describeLimits),
+	"TagResource":                   bodyOnly((*Server).tagResource),
+	"UntagResource":                 bodyOnly((*Server).untagResource),
+	"ListTagsForResource":           bodyOnly((*Server).listTagsForResource),
+	"PutResourcePolicy":             bodyOnly((*Server).putResourcePolicy),
+	"GetResourcePolicy":             bodyOnly((*Server).getResourcePolicy),
+	"DeleteResourcePolicy":          bodyOnly((*Server).deleteResourcePolicy),
+	"EnableEnhancedMonitoring":      bodyOnly((*Server).enableMonitoring),
+	"DisableEnhancedMonitoring":     bodyOnly((*Server).disableMonitoring),
+	"DescribeAccountSettings":       bodyOnly((*Server).describeAccountSettings),
+	"UpdateAccountSettings":         bodyOnly((*Server).updateAccountSettings),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -392,7 +415,8 @@ var operations = map[string]handler{
 // every SigV4 check that needs only the headers (sigv4's CheckHeaders: a
 // known access key, a current date, the scope), and a share of
 // MaxInflightBytes; then the body is read at MinBodyRate or better, and the
-// signature over it verified.
+// signature over it verified; then the resource policies of the streams the
+// request names are checked (authorizeCall).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
 		return
@@ -478,10 +502,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{ctx: r.Context(), header: r.Header, body: body}
+	if signed != nil {
+		c.principal = signed.AccessKey()
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		c.body = []byte("{}")
 	}
-	out, err := h(s, c)
+	err = s.authorizeCall(c, op) // resource policies
+	var out any
+	if err == nil {
+		out, err = h(s, c)
+	}
 	if err != nil {
 		var ae *store.Error
 		if errors.As(err, &ae) {

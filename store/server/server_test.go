@@ -486,7 +486,7 @@ func TestRetentionAndTags(t *testing.T) {
 		if i < 4 {
 			c.do("AddTagsToStream", obj{"StreamName": "s", "Tags": tags})
 		} else {
-			c.fail("AddTagsToStream", obj{"StreamName": "s", "Tags": tags}, store.ErrLimitExceeded)
+			c.fail("AddTagsToStream", obj{"StreamName": "s", "Tags": tags}, store.ErrInvalidArgument)
 		}
 	}
 	c.fail("AddTagsToStream", obj{"StreamName": "s", "Tags": obj{}}, store.ErrValidation)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
@@ -48,6 +49,10 @@ type streamMeta struct {
 	Scaled       []int64 `json:"scaled,omitempty"`
 	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
 	ScalingTo    int     `json:"scalingTo,omitempty"`
+	// Policy is the resource policy, as put.
+	Policy string `json:"policy,omitempty"`
+	// ShardLevelMetrics are the enhanced monitoring metrics enabled, in AWS's order.
+	ShardLevelMetrics []string `json:"shardLevelMetrics,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -69,6 +74,12 @@ type stream struct {
 	wake   chan struct{}
 
 	state streamState // status and write load (scaling.go)
+	// policy is meta.Policy parsed (nil: none), read without mu by
+	// authorize; set under mu.
+	policy atomic.Pointer[policy]
+	// metrics are the counters of each shard while enhanced monitoring is
+	// on (nil: off); see monitoring.go.
+	metrics map[string]*shardCounters
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -99,6 +110,13 @@ func (s *Server) openStream(name string) (*stream, error) {
 	if err := json.Unmarshal(b, &st.meta); err != nil {
 		return nil, fmt.Errorf("cannot parse %s: %w", filepath.Join(dir, metaFile), err)
 	}
+	if st.meta.Policy != "" {
+		p, err := parsePolicy(st.meta.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("bad resource policy in %s: %w", filepath.Join(dir, metaFile), err)
+		}
+		st.policy.Store(p)
+	}
 	st.shards = &store.ShardMap{NextID: st.meta.NextShardID}
 	for _, m := range st.meta.Shards {
 		start, err1 := store.ParseHashKey(m.Start)
@@ -120,6 +138,7 @@ func (s *Server) openStream(name string) (*stream, error) {
 		return nil, err
 	}
 	st.state.onDemand.Store(st.meta.Mode == modeOnDemand)
+	st.syncMetrics(s.metrics)
 	return st, nil
 }
 

@@ -120,6 +120,9 @@ func (v *Verifier) CheckHeaders(r *http.Request) (*Headers, error) {
 	return &Headers{a: a, amzDate: amzDate, secret: secret}, nil
 }
 
+// AccessKey is the access key ID the request is signed with.
+func (h *Headers) AccessKey() string { return h.a.accessKey }
+
 // Verify checks the signature of r, whose headers CheckHeaders accepted as
 // h, over body. It returns nil or an *Error.
 func (h *Headers) Verify(r *http.Request, body []byte) error {

@@ -1,0 +1,481 @@
+package server
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/store"
+)
+
+// Tag limits, as Kinesis's API model: tags per resource, entries of a
+// Tags map (AddTagsToStream, TagResource, CreateStream), keys of a TagKeys
+// list (RemoveTagsFromStream, UntagResource), and key and value lengths in
+// Unicode characters.
+const (
+	MaxTags          = 50
+	maxTagMapEntries = 200
+	maxTagKeys       = 50
+	maxTagKeyChars   = 128
+	maxTagValueChars = 256
+)
+
+// tagCharset says which characters an operation accepts in tags. The older
+// stream operations (AddTagsToStream, RemoveTagsFromStream) accept '%' only
+// to refuse it with a message of its own, and no ':'; the resource
+// operations (TagResource, UntagResource, CreateStream's Tags) accept ':'
+// and reserve keys starting with "aws:".
+type tagCharset int
+
+const (
+	streamTagChars tagCharset = iota
+	resourceTagChars
+)
+
+// validationErrors builds AWS's ValidationException message: "N validation
+// error(s) detected: a; b".
+type validationErrors []string
+
+func (v *validationErrors) add(format string, args ...any) {
+	*v = append(*v, fmt.Sprintf(format, args...))
+}
+
+func (v validationErrors) err() error {
+	switch len(v) {
+	case 0:
+		return nil
+	case 1:
+		return apiErr(store.ErrValidation, "1 validation error detected: %s", v[0])
+	}
+	return apiErr(store.ErrValidation, "%d validation errors detected: %s", len(v), strings.Join(v, "; "))
+}
+
+// javaMap formats tags as AWS's messages show a map: {k=v, k2=v2}, here
+// in key order.
+func javaMap(tags map[string]string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(tags)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k + "=" + tags[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// checkTagMap adds the ValidationException messages of a request's Tags
+// member: required (or not); when present, 1 to most entries, key and
+// value lengths.
+func checkTagMap(v *validationErrors, tags map[string]string, required bool, most int) {
+	if tags == nil {
+		if required {
+			v.add("Value null at 'tags' failed to satisfy constraint: Member must not be null")
+		}
+		return
+	}
+	shown := javaMap(tags)
+	if len(tags) == 0 { // present, so at least one entry
+		v.add("Value '%s' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1", shown)
+	}
+	if len(tags) > most {
+		v.add("Value '%s' at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", shown, most)
+	}
+	for k := range tags {
+		if n := utf8.RuneCountInString(k); n < 1 || n > maxTagKeyChars {
+			v.add("Value '%s' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: "+
+				"[Member must have length less than or equal to %d, Member must have length greater than or equal to 1]", shown, maxTagKeyChars)
+			break
+		}
+	}
+	for _, val := range tags {
+		if utf8.RuneCountInString(val) > maxTagValueChars {
+			v.add("Value '%s' at 'tags' failed to satisfy constraint: Map value must satisfy constraint: "+
+				"[Member must have length less than or equal to %d, Member must have length greater than or equal to 0]", shown, maxTagValueChars)
+			break
+		}
+	}
+}
+
+// checkTagKeys adds the ValidationException messages of a request's
+// TagKeys member: required, 1 to most keys of 1 to 128 characters.
+func checkTagKeys(v *validationErrors, keys []string, most int) {
+	if keys == nil {
+		v.add("Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+		return
+	}
+	shown := "[" + strings.Join(keys, ", ") + "]"
+	if len(keys) == 0 {
+		v.add("Value '%s' at 'tagKeys' failed to satisfy constraint: Member must have length greater than or equal to 1", shown)
+	}
+	if len(keys) > most {
+		v.add("Value '%s' at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", shown, most)
+	}
+	for _, k := range keys {
+		if n := utf8.RuneCountInString(k); n < 1 || n > maxTagKeyChars {
+			v.add("Value '%s' at 'tagKeys' failed to satisfy constraint: Member must satisfy constraint: "+
+				"[Member must have length less than or equal to %d, Member must have length greater than or equal to 1]", shown, maxTagKeyChars)
+			break
+		}
+	}
+}
+
+// tagRuneOK reports whether r may occur in a tag key or value: Unicode
+// letters, digits, white space (separators, not tabs or line breaks) and
+// _ . / = + - @, with '%' for the stream operations and ':' for the
+// resource operations.
+func tagRuneOK(r rune, cs tagCharset) bool {
+	if unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Z, r) {
+		return true
+	}
+	switch r {
+	case '_', '.', '/', '=', '+', '-', '@':
+		return true
+	case '%':
+		return cs == streamTagChars
+	case ':':
+		return cs == resourceTagChars
+	}
+	return false
+}
+
+// checkTagChars checks the characters of tag keys and values with
+// InvalidArgumentException, as AWS does once the resource is found. what
+// completes "Failed to … stream" ("add tags to", "remove tags from").
+func checkTagChars(strs []string, cs tagCharset, what, stream string) error {
+	for _, s := range strs {
+		for _, r := range s {
+			if !tagRuneOK(r, cs) {
+				if cs == streamTagChars {
+					return apiErr(store.ErrInvalidArgument, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @.")
+				}
+				return apiErr(store.ErrInvalidArgument, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . : / = + - @.")
+			}
+		}
+	}
+	if cs == streamTagChars {
+		for _, s := range strs {
+			if strings.ContainsRune(s, '%') {
+				return apiErr(store.ErrInvalidArgument, "Failed to %s stream %s under account 000000000000 because some tags contained illegal characters. "+
+					"The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.", what, stream)
+			}
+		}
+	}
+	return nil
+}
+
+// checkReservedKeys refuses keys with the "aws:" prefix AWS reserves.
+func checkReservedKeys(keys []string) error {
+	for _, k := range keys {
+		if len(k) >= 4 && strings.EqualFold(k[:4], "aws:") {
+			return apiErr(store.ErrInvalidArgument, "Tag key %s uses the prefix 'aws:', which is reserved for AWS use.", k)
+		}
+	}
+	return nil
+}
+
+// tagStrings lists the keys and values of tags.
+func tagStrings(tags map[string]string) []string {
+	out := make([]string, 0, 2*len(tags))
+	for k, v := range tags {
+		out = append(out, k, v)
+	}
+	return out
+}
+
+// checkNewTags checks tags for a resource that has none yet (CreateStream,
+// RegisterStreamConsumer): the resource operations' characters, the
+// reserved prefix and at most MaxTags.
+func checkNewTags(tags map[string]string, kind, name string) error {
+	if err := checkTagChars(tagStrings(tags), resourceTagChars, "add tags to", name); err != nil {
+		return err
+	}
+	if err := checkReservedKeys(slices.Collect(maps.Keys(tags))); err != nil {
+		return err
+	}
+	if len(tags) > MaxTags {
+		return tooManyTags(kind, name)
+	}
+	return nil
+}
+
+func tooManyTags(kind, name string) error {
+	return apiErr(store.ErrInvalidArgument, "Failed to add tags to %s %s under account 000000000000 because a given %s cannot have more than %d tags associated with it.",
+		kind, name, kind, MaxTags)
+}
+
+// mergeTags returns tags with add applied, or InvalidArgumentException when
+// the result would carry more than MaxTags.
+func mergeTags(tags, add map[string]string, kind, name string) (map[string]string, error) {
+	merged := maps.Clone(tags)
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	maps.Copy(merged, add)
+	if len(merged) > MaxTags {
+		return nil, tooManyTags(kind, name)
+	}
+	return merged, nil
+}
+
+// withoutTags returns tags without keys.
+func withoutTags(tags map[string]string, keys []string) map[string]string {
+	kept := maps.Clone(tags)
+	for _, k := range keys {
+		delete(kept, k)
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return kept
+}
+
+// setTags replaces a stream's tags and saves stream.json, restoring
+// the old tags when the save fails. Callers hold st.mu for writing.
+func (st *stream) setTags(tags map[string]string) error {
+	old := st.meta.Tags
+	st.meta.Tags = tags
+	if err := st.save(); err != nil {
+		st.meta.Tags = old
+		return err
+	}
+	return nil
+}
+
+func (s *Server) addTags(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		Tags map[string]string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var v validationErrors
+	checkTagMap(&v, in.Tags, true, maxTagMapEntries)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.locked(in.name(), true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := checkTagChars(tagStrings(in.Tags), streamTagChars, "add tags to", st.meta.Name); err != nil {
+		return nil, err
+	}
+	merged, err := mergeTags(st.meta.Tags, in.Tags, "stream", st.meta.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.setTags(merged); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) removeTags(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		TagKeys []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var v validationErrors
+	checkTagKeys(&v, in.TagKeys, maxTagKeys)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.locked(in.name(), true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := checkTagChars(in.TagKeys, streamTagChars, "remove tags from", st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := st.setTags(withoutTags(st.meta.Tags, in.TagKeys)); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+type tag struct{ Key, Value string }
+
+// sortedTags lists tags in key order, those after after only.
+func sortedTags(tags map[string]string, after string) []tag {
+	out := make([]tag, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if k > after {
+			out = append(out, tag{k, tags[k]})
+		}
+	}
+	return out
+}
+
+func (s *Server) listTags(body []byte) (any, error) {
+	var in struct {
+		streamRef
+		ExclusiveStartTagKey *string
+		Limit                int
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := pageSize(&in.Limit, "limit", MaxTags, MaxTags); err != nil {
+		return nil, err
+	}
+	after := ""
+	if in.ExclusiveStartTagKey != nil {
+		after = *in.ExclusiveStartTagKey
+		if n := utf8.RuneCountInString(after); n < 1 || n > maxTagKeyChars {
+			var v validationErrors
+			if n < 1 {
+				v.add("Value '' at 'exclusiveStartTagKey' failed to satisfy constraint: Member must have length greater than or equal to 1")
+			} else {
+				v.add("Value '%s' at 'exclusiveStartTagKey' failed to satisfy constraint: Member must have length less than or equal to %d", after, maxTagKeyChars)
+			}
+			return nil, v.err()
+		}
+	}
+	st, unlock, err := s.locked(in.name(), false)
+	if err != nil {
+		return nil, err
+	}
+	tags := sortedTags(st.meta.Tags, after)
+	unlock()
+	more := len(tags) > in.Limit
+	if more {
+		tags = tags[:in.Limit]
+	}
+	return map[string]any{"Tags": tags, "HasMoreTags": more}, nil
+}
+
+// resourceARNPattern is the pattern AWS documents for ResourceARN.
+const resourceARNPattern = `arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+`
+
+// resourceOf resolves a ResourceARN to the stream it names (a stream ARN)
+// or that holds it (a consumer ARN: …:stream/<name>/consumer/<consumer>:<created>).
+// A malformed ARN is a ValidationException, as AWS.
+func resourceOf(arn string) (streamName, consumer string, err error) {
+	if arn == "" {
+		return "", "", apiErr(store.ErrValidation, "1 validation error detected: Value null at 'resourceARN' failed to satisfy constraint: Member must not be null")
+	}
+	bad := apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'resourceARN' failed to satisfy constraint: "+
+		"Member must satisfy regular expression pattern: %s", arn, resourceARNPattern)
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kinesis" ||
+		len(parts[4]) != 12 || !digitsOnly(parts[4]) || utf8.RuneCountInString(arn) > 2048 {
+		return "", "", bad
+	}
+	rest, ok := strings.CutPrefix(parts[5], "stream/")
+	if !ok || rest == "" || strings.ContainsFunc(rest, unicode.IsSpace) {
+		return "", "", bad
+	}
+	streamName, consumer, _ = strings.Cut(rest, "/consumer/")
+	return streamName, consumer, nil
+}
+
+func digitsOnly(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// tagResource, untagResource and listTagsForResource serve the resource
+// tag operations for streams; a consumer's ARN is answered
+// ResourceNotFoundException until consumers carry tags.
+func (s *Server) tagResource(body []byte) (any, error) {
+	var in struct {
+		ResourceARN string
+		Tags        map[string]string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var v validationErrors
+	checkTagMap(&v, in.Tags, true, maxTagMapEntries)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.lockedResource(in.ResourceARN, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := checkTagChars(tagStrings(in.Tags), resourceTagChars, "add tags to", st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := checkReservedKeys(slices.Collect(maps.Keys(in.Tags))); err != nil {
+		return nil, err
+	}
+	merged, err := mergeTags(st.meta.Tags, in.Tags, "stream", st.meta.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.setTags(merged); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) untagResource(body []byte) (any, error) {
+	var in struct {
+		ResourceARN string
+		TagKeys     []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var v validationErrors
+	checkTagKeys(&v, in.TagKeys, maxTagKeys)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.lockedResource(in.ResourceARN, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := checkTagChars(in.TagKeys, resourceTagChars, "remove tags from", st.meta.Name); err != nil {
+		return nil, err
+	}
+	if err := st.setTags(withoutTags(st.meta.Tags, in.TagKeys)); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) listTagsForResource(body []byte) (any, error) {
+	var in struct{ ResourceARN string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	st, unlock, err := s.lockedResource(in.ResourceARN, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return map[string]any{"Tags": sortedTags(st.meta.Tags, "")}, nil
+}
+
+// lockedResource is locked for the stream a stream ARN names. A consumer's
+// ARN is ResourceNotFoundException: this store keeps no consumers' tags
+// or policies.
+func (s *Server) lockedResource(arn string, write bool) (*stream, func(), error) {
+	name, consumer, err := resourceOf(arn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if consumer != "" {
+		return nil, nil, apiErr(store.ErrResourceNotFound, "Consumer %s under account 000000000000 not found.", arn)
+	}
+	return s.locked(name, write)
+}
