@@ -45,14 +45,14 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if err := store.ValidateStreamName(in.StreamName); err != nil {
 		return nil, err
 	}
+	onDemand := in.StreamModeDetails != nil && in.StreamModeDetails.StreamMode == modeOnDemand
+	if d := in.StreamModeDetails; d != nil && d.StreamMode != modeOnDemand && d.StreamMode != modeProvisioned {
+		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", d.StreamMode)
+	}
 	var v validationErrors
 	checkTagMap(&v, in.Tags, false, maxTagMapEntries)
 	if err := v.err(); err != nil {
 		return nil, err
-	}
-	onDemand := in.StreamModeDetails != nil && in.StreamModeDetails.StreamMode == modeOnDemand
-	if d := in.StreamModeDetails; d != nil && d.StreamMode != modeOnDemand && d.StreamMode != modeProvisioned {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", d.StreamMode)
 	}
 	n := OnDemandInitialShards
 	if in.ShardCount != nil {
@@ -74,11 +74,11 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if _, deleting := s.deletingLocked(in.StreamName); s.streams[in.StreamName] != nil || deleting {
 		return nil, apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 already exists.", in.StreamName)
 	}
-	if err := checkNewTags(in.Tags, "stream", in.StreamName); err != nil {
-		return nil, err
-	}
 	if onDemand && s.onDemandStreamsLocked() >= MaxOnDemandStreams {
 		return nil, apiErr(store.ErrLimitExceeded, "This request would exceed the limit of %d on-demand streams under account 000000000000.", MaxOnDemandStreams)
+	}
+	if err := checkNewTags(in.Tags, "stream", in.StreamName); err != nil {
+		return nil, err
 	}
 	if err := s.takeShards(n); err != nil {
 		return nil, err

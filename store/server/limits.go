@@ -29,7 +29,10 @@ import (
 // http.Server and listener made by HTTPServer.
 type Limits struct {
 	// MaxConns bounds the open connections of HTTPServer's listener; one
-	// more is answered 503 LimitExceededException and closed at once.
+	// more is answered 503 LimitExceededException and closed at once (an
+	// HTTP/2 client, which reads no HTTP/1.1 answer, sees the connection
+	// closed). An HTTP/2 connection counts once and carries at most 100
+	// requests at once.
 	MaxConns int
 	// MaxInflightBytes bounds the request bodies held at once. A request
 	// counts the buffer its body is read into (its Content-Length rounded
@@ -39,17 +42,24 @@ type Limits struct {
 	// burst of 32 MiB or more, once no request has been in flight for two
 	// seconds, the memory is handed back to the operating system.
 	MaxInflightBytes int64
-	// HeaderTimeout bounds reading a request's headers.
+	// HeaderTimeout bounds reading a request's headers over HTTP/1.1. (An
+	// HTTP/2 connection without a request under way is closed after
+	// IdleTimeout, whatever it has sent of its next request's headers.)
 	HeaderTimeout time.Duration
 	// BodyGrace and MinBodyRate bound reading a body: by BodyGrace after
 	// its headers plus one second per MinBodyRate bytes received, the
 	// next bytes must have come, so a body of n bytes takes at most
 	// BodyGrace + n/MinBodyRate. A slower one is answered 408
-	// RequestTimeoutException and its connection closed. Answers of 64 KiB
-	// or more must be read as fast, or their connection is closed.
+	// RequestTimeoutException and its connection closed (over HTTP/2, only
+	// its stream ends). Answers of 64 KiB or more must be read as fast, or
+	// their connection is closed (over HTTP/2, their stream is reset, and
+	// a connection that takes no bytes at all for BodyGrace, at least a
+	// second, is closed).
 	BodyGrace   time.Duration
 	MinBodyRate int64 // bytes per second
-	// IdleTimeout closes a keep-alive connection without a request for that long.
+	// IdleTimeout closes a keep-alive connection without a request for that
+	// long (an HTTP/2 one gets a GOAWAY then, and is closed a second later
+	// unless its client closes it first).
 	IdleTimeout time.Duration
 	// MaxShards bounds the shards of all streams together, closed ones
 	// included: each keeps its segment files open. CreateStream,
@@ -71,6 +81,10 @@ func DefaultLimits() Limits {
 		MaxShards:        10000,
 	}
 }
+
+// maxStreamsPerConn bounds the requests an HTTP/2 connection carries at
+// once; MaxConns counts the connection once, whatever its streams.
+const maxStreamsPerConn = 100
 
 // maxHeaderBytes bounds a request's headers (a SigV4 Authorization header is
 // at most 8 KiB), so that connections cannot hold much memory before their
@@ -105,20 +119,33 @@ func (l Limits) withDefaults() Limits {
 }
 
 // HTTPServer returns an http.Server serving s under s's Limits, and ln
-// wrapped to refuse connections beyond MaxConns. Serve (or ServeTLS) the
-// returned listener; Shutdown the http.Server before closing s. Shutdown
+// wrapped to refuse connections beyond MaxConns. It speaks HTTP/1.1 and
+// HTTP/2: without TLS with prior knowledge (h2c, as the JavaScript SDK v3
+// does on http:// endpoints), over TLS as ALPN chooses. Serve (or
+// ServeTLS) the returned listener; Shutdown the http.Server before closing s. Shutdown
 // answers the long polls under way at once (with what they have), so that
 // it does not wait out their time. Behind TLS a refused connection is just
 // closed (its 503 is not a TLS record).
 func (s *Server) HTTPServer(ln net.Listener) (*http.Server, net.Listener) {
 	lim := s.opts.Limits
 	base, endLongPolls := context.WithCancel(context.Background())
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)            // over TLS, chosen by ALPN
+	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as the JavaScript SDK v3 speaks on http://
+	h2 := &http.HTTP2Config{MaxConcurrentStreams: maxStreamsPerConn}
+	if lim.MinBodyRate > 0 {
+		// A connection whose client reads nothing at all while answers wait.
+		h2.WriteByteTimeout = max(lim.BodyGrace, time.Second)
+	}
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: positive(lim.HeaderTimeout),
 		IdleTimeout:       positive(lim.IdleTimeout),
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return base }, // requests' contexts: only long polls heed them
+		Protocols:         protocols,
+		HTTP2:             h2,
 	}
 	hs.RegisterOnShutdown(endLongPolls)
 	if lim.MaxConns > 0 {
@@ -157,19 +184,20 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 // refusal is the whole answer to a connection beyond the limit.
-var refusal = func() []byte {
-	body := `{"__type":"LimitExceededException","message":"too many connections to the store; try again later"}` + "\n"
+func refusal() []byte {
+	const body = `{"__type":"LimitExceededException","message":"too many connections to the store; try again later"}` + "\n"
 	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\n" +
-		"X-Amzn-ErrorType: LimitExceededException\r\nConnection: close\r\nContent-Length: " +
+		"X-Amzn-ErrorType: LimitExceededException\r\nX-Amzn-RequestId: " + newRequestID() + "\r\n" +
+		"X-Amz-Id-2: " + newExtendedID() + "\r\nConnection: close\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-}()
+}
 
 // refuseConn answers c with refusal, without reading from it, and closes it.
 // A fresh socket's send buffer takes the few bytes at once; the deadline
 // keeps a refusal from ever holding up Accept.
 func refuseConn(c net.Conn) {
 	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = c.Write(refusal)
+	_, _ = c.Write(refusal())
 	_ = c.Close()
 }
 
@@ -350,15 +378,16 @@ func (s *Server) writePaced(w http.ResponseWriter, r *http.Request, b []byte) {
 	if err == nil {
 		err = rc.Flush()
 	}
+	cut := cutOff(r)
 	switch {
 	case err == nil:
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		s.warn.Printf("closing the connection of %s: an answer of %d bytes not read within %v: %v", r.RemoteAddr, len(b), d.Round(time.Millisecond), err)
+		s.warn.Printf("%s %s (request %s): an answer of %d bytes not read within %v: %v", cut, r.RemoteAddr, requestID(w), len(b), d.Round(time.Millisecond), err)
 		return
-	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
-		return // the client hung up (a reader that has what it wanted): nothing wrong with the store
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET), r.Context().Err() != nil:
+		return // the client hung up or reset its stream (a reader that has what it wanted): nothing wrong with the store
 	default:
-		s.warn.Printf("closing the connection of %s: writing an answer of %d bytes: %v", r.RemoteAddr, len(b), err)
+		s.warn.Printf("%s %s (request %s): writing an answer of %d bytes: %v", cut, r.RemoteAddr, requestID(w), len(b), err)
 		return
 	}
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -73,8 +73,8 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	if err != nil {
 		return nil, inShard(sh.ID, err)
 	}
-	st.shardMetrics(sh.ID).wrote(1, len(in.Data)+len(in.PartitionKey))
 	st.state.count(sh.ID, 1, len(in.Data))
+	st.shardMetrics(sh.ID).wrote(1, len(in.Data)+len(in.PartitionKey))
 	b := getBuf(128)
 	b = append(b, `{"EncryptionType":"`...)
 	b = append(b, st.encryptionType()...)

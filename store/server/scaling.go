@@ -273,7 +273,7 @@ func (s *Server) describeDeleting(name string, err error, summary bool) (any, er
 		"StreamModeDetails":       provisioned,
 		"RetentionPeriodHours":    MinRetentionHours,
 		"StreamCreationTimestamp": epochSeconds(d.created),
-		"EnhancedMonitoring":      enhancedMonitoring,
+		"EnhancedMonitoring":      []map[string][]string{{"ShardLevelMetrics": {}}},
 		"EncryptionType":          "NONE",
 	}
 	if summary {

@@ -544,7 +544,7 @@ func decodeB64(t *testing.T, s string) []byte {
 // UpdateStreamMode switches modes within AWS's limits and errors.
 func TestStreamModes(t *testing.T) {
 	ctx := context.Background()
-	_, jc, kc := startStates(t, Options{Limits: Limits{MaxShards: 500}})
+	_, jc, kc := startStates(t, Options{Limits: Limits{MaxShards: 500}, StateDelay: time.Second}) // "while UPDATING" below must see the state under load
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("od"),
 		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
 		t.Fatal(err)

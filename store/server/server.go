@@ -18,6 +18,13 @@
 // the request carries LongPollHeader, a Sluice extension; without it every
 // operation behaves as Kinesis.
 //
+// HTTPServer speaks HTTP/1.1 and HTTP/2 (h2c on plain listeners, ALPN over
+// TLS). Every answer carries a fresh X-Amzn-RequestId and an X-Amz-Id-2;
+// CORS preflights (OPTIONS with an Origin) are answered 200 without
+// authentication, and answers to requests with an Origin carry CORS headers
+// (answerHeaders). A presigned request may name its operation in the
+// query's X-Amz-Target, where presigners move it.
+//
 // # Sequence numbers
 //
 // A record's SequenceNumber is, as in Kinesis, a fixed-width decimal string
@@ -386,6 +393,11 @@ var operations = map[string]handler{
 	"AddTagsToStream":               bodyOnly((*Server).addTags),
 	"ListTagsForStream":             bodyOnly((*Server).listTags),
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
+	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
+	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
+	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
+	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
+	"DescribeLimits":                bodyOnly((*Server).describeLimits),
 	"TagResource":                   bodyOnly((*Server).tagResource),
 	"UntagResource":                 bodyOnly((*Server).untagResource),
 	"ListTagsForResource":           bodyOnly((*Server).listTagsForResource),
@@ -396,11 +408,6 @@ var operations = map[string]handler{
 	"DisableEnhancedMonitoring":     bodyOnly((*Server).disableMonitoring),
 	"DescribeAccountSettings":       bodyOnly((*Server).describeAccountSettings),
 	"UpdateAccountSettings":         bodyOnly((*Server).updateAccountSettings),
-	"StartStreamEncryption":         bodyOnly((*Server).startStreamEncryption),
-	"StopStreamEncryption":          bodyOnly((*Server).stopStreamEncryption),
-	"UpdateShardCount":              bodyOnly((*Server).updateShardCount),
-	"UpdateStreamMode":              bodyOnly((*Server).updateStreamMode),
-	"DescribeLimits":                bodyOnly((*Server).describeLimits),
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -411,6 +418,9 @@ var operations = map[string]handler{
 // signature over it verified; then the resource policies of the streams the
 // request names are checked (authorizeCall).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
+		return
+	}
 	cborReq := isCBOR(r)
 	if cborReq { // answered in CBOR, errors too (see cbor.go)
 		w.Header().Set("Content-Type", CBORContentType)
@@ -462,8 +472,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &mbe):
 			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
 		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("closing the connection of %s: %v", r.RemoteAddr, err)
-			w.Header().Set("Connection", "close")
+			s.warn.Printf("%s %s (request %s): %v", cutOff(r), r.RemoteAddr, requestID(w), err)
+			closeAfter(w, r)
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
 			writeError(w, http.StatusBadRequest, "SerializationException", "cannot read request body: "+err.Error())
@@ -484,7 +494,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer done()
 	}
-	target := r.Header.Get("X-Amz-Target")
+	target := requestTarget(r)
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h := operations[op]
 	if !ok || h == nil {
@@ -532,7 +542,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before answering, without a deadline, for a client that need not send it.
 func unread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
+		closeAfter(w, r)
 	}
 }
 

@@ -35,11 +35,8 @@ type streamMeta struct {
 	Created        int64             `json:"created"` // Unix milliseconds
 	RetentionHours int               `json:"retentionHours"`
 	Tags           map[string]string `json:"tags,omitempty"`
-	Policy         string            `json:"policy,omitempty"` // the resource policy, as put
-	// ShardLevelMetrics are the enhanced monitoring metrics enabled, in AWS's order.
-	ShardLevelMetrics []string    `json:"shardLevelMetrics,omitempty"`
-	NextShardID       int         `json:"nextShardId"`
-	Shards            []shardMeta `json:"shards"`
+	NextShardID    int               `json:"nextShardId"`
+	Shards         []shardMeta       `json:"shards"`
 	// Encryption, when the stream is encrypted (see crypt.go).
 	EncryptionType string `json:"encryptionType,omitempty"` // "KMS"
 	KeyID          string `json:"keyId,omitempty"`          // as StartStreamEncryption named it
@@ -52,6 +49,10 @@ type streamMeta struct {
 	Scaled       []int64 `json:"scaled,omitempty"`
 	ModeSwitched []int64 `json:"modeSwitched,omitempty"`
 	ScalingTo    int     `json:"scalingTo,omitempty"`
+	// Policy is the resource policy, as put.
+	Policy string `json:"policy,omitempty"`
+	// ShardLevelMetrics are the enhanced monitoring metrics enabled, in AWS's order.
+	ShardLevelMetrics []string `json:"shardLevelMetrics,omitempty"`
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
@@ -72,13 +73,13 @@ type stream struct {
 	waitMu sync.Mutex
 	wake   chan struct{}
 
+	state streamState // status and write load (scaling.go)
 	// policy is meta.Policy parsed (nil: none), read without mu by
 	// authorize; set under mu.
 	policy atomic.Pointer[policy]
 	// metrics are the counters of each shard while enhanced monitoring is
 	// on (nil: off); see monitoring.go.
 	metrics map[string]*shardCounters
-	state   streamState // status and write load (scaling.go)
 }
 
 // gone is the error for a request that raced with DeleteStream or Close.
@@ -136,8 +137,8 @@ func (s *Server) openStream(name string) (*stream, error) {
 		st.close()
 		return nil, err
 	}
-	st.syncMetrics(s.metrics)
 	st.state.onDemand.Store(st.meta.Mode == modeOnDemand)
+	st.syncMetrics(s.metrics)
 	return st, nil
 }
 

@@ -2,7 +2,11 @@ package sigv4
 
 import (
 	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // algorithm is the only signing algorithm accepted (SigV4a is not).
@@ -24,6 +28,106 @@ type authorization struct {
 	signedHeaders    []string // lower case, strictly increasing
 	signedHeadersRaw string   // as sent, the canonical request's line
 	signature        []byte   // 32 bytes
+
+	presigned bool // from the query string: its X-Amz-Signature is not signed
+}
+
+// The query parameters of a presigned request.
+const (
+	qAlgorithm     = "X-Amz-Algorithm"
+	qCredential    = "X-Amz-Credential"
+	qDate          = "X-Amz-Date"
+	qExpires       = "X-Amz-Expires"
+	qSignedHeaders = "X-Amz-SignedHeaders"
+	qSignature     = "X-Amz-Signature"
+)
+
+// presignedQuery returns r's query when it carries a presigned signature
+// (any of X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature).
+func presignedQuery(r *http.Request) (url.Values, bool) {
+	if !strings.Contains(r.URL.RawQuery, "X-Amz-") {
+		return nil, false
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery) // a malformed pair fails the canonical query later
+	for _, k := range []string{qAlgorithm, qCredential, qSignature} {
+		if _, ok := q[k]; ok {
+			return q, true
+		}
+	}
+	return nil, false
+}
+
+// parsePresigned parses a presigned request's query parameters strictly:
+// each once; all but X-Amz-Expires required. It returns the authorization,
+// the signing time and how long the signature lasts after it.
+func parsePresigned(q url.Values) (a authorization, signedAt time.Time, expires time.Duration, err error) {
+	a.presigned = true
+	get := func(name string, required bool) (string, bool, error) {
+		vs, ok := q[name]
+		switch {
+		case !ok && required:
+			return "", false, incomplete("AWS query-string parameters must include '%s'. Re-examine the query-string parameters.", name)
+		case !ok:
+			return "", false, nil
+		case len(vs) > 1:
+			return "", false, incomplete("Query-string parameter '%s' is given more than once.", name)
+		}
+		return vs[0], true, nil
+	}
+	alg, _, err := get(qAlgorithm, true)
+	if err != nil {
+		return a, signedAt, 0, err
+	}
+	if alg != algorithm {
+		return a, signedAt, 0, incomplete("Unsupported AWS 'algorithm': '%s'; only %s is accepted.", clip(alg), algorithm)
+	}
+	cred, _, err := get(qCredential, true)
+	if err != nil {
+		return a, signedAt, 0, err
+	}
+	if err := a.parseCredential(cred); err != nil {
+		return a, signedAt, 0, err
+	}
+	date, _, err := get(qDate, true)
+	if err != nil {
+		return a, signedAt, 0, err
+	}
+	signedAt, perr := time.Parse(amzDateLayout, date)
+	if perr != nil || len(date) != len(amzDateLayout) {
+		return a, signedAt, 0, incomplete("X-Amz-Date must be in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z'), got '%s'.", clip(date))
+	}
+	expires = DefaultPresignExpiry
+	exp, ok, err := get(qExpires, false)
+	if err != nil {
+		return a, signedAt, 0, err
+	}
+	if ok {
+		n, err := strconv.ParseInt(exp, 10, 64)
+		switch {
+		case err != nil:
+			return a, signedAt, 0, incomplete("X-Amz-Expires should be a number, got '%s'.", clip(exp))
+		case n < 1:
+			return a, signedAt, 0, incomplete("X-Amz-Expires must be at least 1 second, got %d.", n)
+		case n > int64(MaxPresignExpiry/time.Second):
+			return a, signedAt, 0, incomplete("X-Amz-Expires must be less than a week (in seconds) that is %d", int64(MaxPresignExpiry/time.Second))
+		}
+		expires = time.Duration(n) * time.Second
+	}
+	signed, _, err := get(qSignedHeaders, true)
+	if err != nil {
+		return a, signedAt, 0, err
+	}
+	if err := a.parseSignedHeaders(signed); err != nil {
+		return a, signedAt, 0, err
+	}
+	sig, _, err := get(qSignature, true)
+	if err != nil {
+		return a, signedAt, 0, err
+	}
+	if err := a.parseSignature(sig); err != nil {
+		return a, signedAt, 0, err
+	}
+	return a, signedAt, expires, nil
 }
 
 // parseAuthorization parses h strictly: the algorithm, then exactly the
@@ -68,14 +172,9 @@ func parseAuthorization(h string) (authorization, error) {
 				return a, incomplete("Authorization header has more than one 'Signature' parameter.")
 			}
 			haveSig = true
-			if len(value) != 64 || strings.ToLower(value) != value {
-				return a, incomplete("Signature must be 64 lower-case hexadecimal digits.")
+			if err := a.parseSignature(value); err != nil {
+				return a, err
 			}
-			sig, err := hex.DecodeString(value)
-			if err != nil {
-				return a, incomplete("Signature must be 64 lower-case hexadecimal digits.")
-			}
-			a.signature = sig
 		default:
 			return a, incomplete("Authorization header has an unknown parameter '%s'.", clip(name))
 		}
@@ -108,10 +207,24 @@ func (a *authorization) parseCredential(v string) error {
 	return nil
 }
 
+func (a *authorization) parseSignature(v string) error {
+	if len(v) != 64 || strings.ToLower(v) != v {
+		return incomplete("Signature must be 64 lower-case hexadecimal digits.")
+	}
+	sig, err := hex.DecodeString(v)
+	if err != nil {
+		return incomplete("Signature must be 64 lower-case hexadecimal digits.")
+	}
+	a.signature = sig
+	return nil
+}
+
+// parseSignedHeaders parses the signed header names: lower-case tokens (an
+// HTTP/2 pseudo-header such as :authority with its colon), sorted.
 func (a *authorization) parseSignedHeaders(v string) error {
 	names := strings.Split(v, ";")
 	for i, n := range names {
-		if n == "" || !isLowerToken(n) {
+		if n == "" || n == ":" || !isLowerToken(strings.TrimPrefix(n, ":")) {
 			return incomplete("SignedHeaders must be lower-case header names separated by ';', got '%s'.", clip(v))
 		}
 		if i > 0 && names[i-1] >= n {

@@ -2,17 +2,28 @@
 // as the store's Kinesis API does for every request when credentials are
 // configured (DESIGN.md invariant 9).
 //
-// Only the Authorization-header form is accepted (AWS4-HMAC-SHA256); presigned
-// URLs, SigV4a, chunked (streaming) payloads and UNSIGNED-PAYLOAD are refused.
-// Besides the signature itself, Verify enforces:
+// Two forms of AWS4-HMAC-SHA256 are accepted: the Authorization header, and
+// presigned requests carrying the signature in the query string
+// (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
+// X-Amz-SignedHeaders, X-Amz-Signature, and X-Amz-Security-Token when the
+// signer has one). SigV4a, chunked (streaming) payloads and UNSIGNED-PAYLOAD
+// are refused: the payload hash is the body's, presigned requests included,
+// as AWS computes it for services other than S3. Besides the signature
+// itself, Verify enforces:
 //
-//   - X-Amz-Date in ISO 8601 basic format (20261125T191033Z), within MaxSkew of
-//     the server's clock, and on the credential scope's date;
+//   - the signing time: X-Amz-Date in ISO 8601 basic format (20261125T191033Z)
+//     or, in the header form without X-Amz-Date, the Date header (an HTTP
+//     date, RFC 1123: Wed, 25 Nov 2026 19:10:33 GMT); on the credential
+//     scope's date; within MaxSkew of the server's clock in the header form;
+//     in the presigned form not later than MaxSkew ahead and not older than
+//     X-Amz-Expires seconds (1 to 604800, a week; 900 when absent);
 //   - the credential scope's service (and region, when Verifier.Region is set)
 //     and the aws4_request terminator;
-//   - host, x-amz-date and every x-amz-* header present in the request
-//     (X-Amz-Target included, so an operation cannot be swapped under a
-//     captured signature) are among the signed headers;
+//   - host (or the HTTP/2 pseudo-header :authority, which the JavaScript SDK
+//     v3 signs instead over HTTP/2), the date header used (x-amz-date or
+//     date; none in the presigned form) and every x-amz-* header present in
+//     the request (X-Amz-Target included, so an operation cannot be swapped
+//     under a captured signature) are among the signed headers;
 //   - X-Amz-Content-Sha256, when sent, equals the hash of the body.
 //
 // Failures are *Error values carrying AWS's error name and HTTP status:
@@ -43,6 +54,13 @@ const DefaultService = "kinesis"
 
 // amzDateLayout is X-Amz-Date's ISO 8601 basic format.
 const amzDateLayout = "20060102T150405Z"
+
+// Presigned requests: X-Amz-Expires is at most a week, and 15 minutes when
+// absent.
+const (
+	MaxPresignExpiry     = 7 * 24 * time.Hour
+	DefaultPresignExpiry = 15 * time.Minute
+)
 
 // Verifier checks SigV4 signatures. Its fields are read, never written, by
 // Verify, so one Verifier may serve concurrent requests as long as nobody
@@ -82,13 +100,14 @@ func (v *Verifier) VerifyAccessKey(r *http.Request, body []byte) (string, error)
 // signature check needs once the body is read.
 type Headers struct {
 	a       authorization
-	amzDate string
+	amzDate string // the signing time in ISO 8601 basic format
 	secret  string
 }
 
 // CheckHeaders verifies everything about r that does not need its body:
-// the Authorization header's form, X-Amz-Date and the clock skew, the
-// credential scope, the signed headers and that the access key is known.
+// the form of the Authorization header (or of the presigned query), the
+// signing time and the clock skew or expiry, the credential scope, the
+// signed headers and that the access key is known.
 // A server calls it before reading a large body, so that a client without a
 // known access key and a current date cannot make it hold one; the
 // returned Headers' Verify must still check the signature once the body is
@@ -153,35 +172,10 @@ func (h *Headers) verify(r *http.Request, body []byte) (string, error) {
 	return "", fresh(ErrInvalidSignature)
 }
 
-// checkHeaders is CheckHeaders; it also returns the parsed Authorization
-// header, X-Amz-Date and the access key's secret for the signature check.
+// checkHeaders is CheckHeaders; it also returns the parsed authorization,
+// the signing time in ISO 8601 basic format and the access key's secret for
+// the signature check.
 func (v *Verifier) checkHeaders(r *http.Request) (a authorization, amzDate, secret string, err error) {
-	auths := r.Header.Values("Authorization")
-	switch len(auths) {
-	case 0:
-		return a, "", "", fresh(ErrMissingAuthenticationToken)
-	case 1:
-	default:
-		return a, "", "", incomplete("Request has more than one Authorization header.")
-	}
-	a, err = parseAuthorization(auths[0])
-	if err != nil {
-		return a, "", "", err
-	}
-
-	dates := r.Header.Values("X-Amz-Date")
-	switch len(dates) {
-	case 0:
-		return a, "", "", incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
-	case 1:
-	default:
-		return a, "", "", incomplete("Request has more than one X-Amz-Date header.")
-	}
-	amzDate = dates[0]
-	signedAt, err := time.Parse(amzDateLayout, amzDate)
-	if err != nil || len(amzDate) != len(amzDateLayout) {
-		return a, "", "", incomplete("X-Amz-Date must be in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z'), got '%s'.", clip(amzDate))
-	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
@@ -191,13 +185,51 @@ func (v *Verifier) checkHeaders(r *http.Request) (a authorization, amzDate, secr
 		skew = DefaultMaxSkew
 	}
 	t := now().UTC()
-	if signedAt.Before(t.Add(-skew)) {
-		return a, "", "", invalidSignature("Signature expired: %s is now earlier than %s (%s - %s.)",
-			amzDate, t.Add(-skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
-	}
-	if signedAt.After(t.Add(skew)) {
-		return a, "", "", invalidSignature("Signature not yet current: %s is still later than %s (%s + %s.)",
-			amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
+	var dateHeader string // the signed header that carries the time; none when presigned
+	query, presigned := presignedQuery(r)
+	auths := r.Header.Values("Authorization")
+	switch {
+	case presigned && len(auths) > 0:
+		return a, "", "", incomplete("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.")
+	case presigned:
+		var signedAt time.Time
+		var expires time.Duration
+		if a, signedAt, expires, err = parsePresigned(query); err != nil {
+			return a, "", "", err
+		}
+		amzDate = signedAt.Format(amzDateLayout)
+		if signedAt.After(t.Add(skew)) {
+			return a, "", "", invalidSignature("Signature not yet current: %s is still later than %s (%s + %s.)",
+				amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
+		}
+		if signedAt.Before(t.Add(-expires)) {
+			return a, "", "", invalidSignature("Signature expired: %s is now earlier than %s (%s - %s.)",
+				amzDate, t.Add(-expires).Format(amzDateLayout), t.Format(amzDateLayout), skewText(expires))
+		}
+	default:
+		switch len(auths) {
+		case 0:
+			return a, "", "", fresh(ErrMissingAuthenticationToken)
+		case 1:
+		default:
+			return a, "", "", incomplete("Request has more than one Authorization header.")
+		}
+		if a, err = parseAuthorization(auths[0]); err != nil {
+			return a, "", "", err
+		}
+		var signedAt time.Time
+		if dateHeader, signedAt, err = signingTime(r); err != nil {
+			return a, "", "", err
+		}
+		amzDate = signedAt.Format(amzDateLayout)
+		if signedAt.Before(t.Add(-skew)) {
+			return a, "", "", invalidSignature("Signature expired: %s is now earlier than %s (%s - %s.)",
+				amzDate, t.Add(-skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
+		}
+		if signedAt.After(t.Add(skew)) {
+			return a, "", "", invalidSignature("Signature not yet current: %s is still later than %s (%s + %s.)",
+				amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), skewText(skew))
+		}
 	}
 	if a.date != amzDate[:8] {
 		return a, "", "", invalidSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
@@ -216,7 +248,7 @@ func (v *Verifier) checkHeaders(r *http.Request) (a authorization, amzDate, secr
 	if a.terminator != "aws4_request" {
 		return a, "", "", invalidSignature("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", clip(a.terminator))
 	}
-	if err := checkSignedHeaders(r, a.signedHeaders); err != nil {
+	if err := checkSignedHeaders(r, a.signedHeaders, dateHeader); err != nil {
 		return a, "", "", err
 	}
 
@@ -242,18 +274,49 @@ func skewText(d time.Duration) string {
 	return d.String()
 }
 
-// checkSignedHeaders requires host, x-amz-date and every x-amz-* header of
-// r to be signed.
-func checkSignedHeaders(r *http.Request, signed []string) error {
+// signingTime is the time a request signed in the header form was signed
+// at, and the header that carries it: X-Amz-Date, or else Date.
+func signingTime(r *http.Request) (header string, at time.Time, err error) {
+	if dates := r.Header.Values("X-Amz-Date"); len(dates) > 0 {
+		if len(dates) > 1 {
+			return "", at, incomplete("Request has more than one X-Amz-Date header.")
+		}
+		at, err := time.Parse(amzDateLayout, dates[0])
+		if err != nil || len(dates[0]) != len(amzDateLayout) {
+			return "", at, incomplete("X-Amz-Date must be in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z'), got '%s'.", clip(dates[0]))
+		}
+		return "x-amz-date", at, nil
+	}
+	dates := r.Header.Values("Date")
+	switch len(dates) {
+	case 0:
+		return "", at, incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+	case 1:
+	default:
+		return "", at, incomplete("Request has more than one Date header.")
+	}
+	at, err = http.ParseTime(dates[0])
+	if err != nil {
+		return "", at, incomplete("Date must be an HTTP date (RFC 1123, e.g. Wed, 25 Nov 2026 19:10:33 GMT), got '%s'.", clip(dates[0]))
+	}
+	return "date", at.UTC(), nil
+}
+
+// checkSignedHeaders requires host (or :authority), dateHeader (unless
+// "") and every x-amz-* header of r to be signed.
+func checkSignedHeaders(r *http.Request, signed []string, dateHeader string) error {
 	has := func(name string) bool {
 		_, found := slices.BinarySearch(signed, name)
 		return found
 	}
-	if !has("host") {
+	if !has("host") && !has(":authority") {
 		return incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
 	}
-	if !has("x-amz-date") {
+	switch {
+	case dateHeader == "x-amz-date" && !has("x-amz-date"):
 		return incomplete("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+	case dateHeader == "date" && !has("date"):
+		return incomplete("'Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	for name := range r.Header {
 		l := strings.ToLower(name)
@@ -277,7 +340,7 @@ func canonicalRequest(r *http.Request, a authorization, payloadHash string, allW
 	b.WriteByte('\n')
 	b.WriteString(canonicalURI(r.URL))
 	b.WriteByte('\n')
-	q, err := canonicalQuery(r.URL.RawQuery)
+	q, err := canonicalQuery(r.URL.RawQuery, a.presigned)
 	if err != nil {
 		return "", false, err
 	}
@@ -332,8 +395,9 @@ func canonicalURI(u *url.URL) string {
 }
 
 // canonicalQuery decodes the raw query and re-encodes each name and value
-// with AWS's encoding, sorted by encoded name, then encoded value.
-func canonicalQuery(raw string) (string, error) {
+// with AWS's encoding, sorted by encoded name, then encoded value. A
+// presigned request's X-Amz-Signature is left out.
+func canonicalQuery(raw string, presigned bool) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
@@ -350,6 +414,9 @@ func canonicalQuery(raw string) (string, error) {
 		dv, err := url.QueryUnescape(v)
 		if err != nil {
 			return "", invalidSignature("Query string cannot be decoded: %s.", clip(kv))
+		}
+		if presigned && dk == qSignature {
+			continue
 		}
 		pairs = append(pairs, uriEncode(dk, true)+"="+uriEncode(dv, true))
 	}
@@ -373,7 +440,7 @@ func canonicalQuery(raw string) (string, error) {
 // spaces.
 func headerValue(r *http.Request, name string, allWhitespace bool) (value string, other, ok bool) {
 	switch name {
-	case "host":
+	case "host", ":authority":
 		return host(r), false, true
 	case "content-length":
 		if _, ok := r.Header["Content-Length"]; !ok && r.ContentLength >= 0 && r.Body != nil {

@@ -386,7 +386,7 @@ func TestVerifySkew(t *testing.T) {
 func TestCanonicalQuery(t *testing.T) {
 	f := func(raw, want string) {
 		t.Helper()
-		got, err := canonicalQuery(raw)
+		got, err := canonicalQuery(raw, false)
 		if err != nil || got != want {
 			t.Fatalf("canonicalQuery(%q) = %q, %v; want %q", raw, got, err, want)
 		}
@@ -398,7 +398,7 @@ func TestCanonicalQuery(t *testing.T) {
 	f("k=a+b", "k=a%20b")
 	f("k=%2B&flag&&e=", "e=&flag=&k=%2B")
 	f("t=~x*", "t=~x%2A")
-	if _, err := canonicalQuery("a=%zz"); err == nil {
+	if _, err := canonicalQuery("a=%zz", false); err == nil {
 		t.Fatal("bad escape accepted")
 	}
 }
