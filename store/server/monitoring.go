@@ -217,10 +217,6 @@ func nonNil(l []string) []string {
 func (s *Server) enableMonitoring(body []byte) (any, error)  { return s.changeMonitoring(body, true) }
 func (s *Server) disableMonitoring(body []byte) (any, error) { return s.changeMonitoring(body, false) }
 
-// enhancedMonitoring is the EnhancedMonitoring of a stream without
-// metrics enabled, such as one being deleted.
-var enhancedMonitoring = []map[string][]string{{"ShardLevelMetrics": {}}}
-
 // enhancedMonitoring is DescribeStream's EnhancedMonitoring. Callers hold
 // st.mu.
 func (st *stream) enhancedMonitoring() []map[string][]string {
