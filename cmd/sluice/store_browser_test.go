@@ -30,6 +30,11 @@ async function call(op, body) {
 }
 (async () => {
   const created = await call("CreateStream", {StreamName: "web", ShardCount: 1});
+  for (let i = 0; i < 100; i++) { // CREATING briefly, as Kinesis
+    const d = await call("DescribeStreamSummary", {StreamName: "web"});
+    if (d.body.StreamDescriptionSummary && d.body.StreamDescriptionSummary.StreamStatus === "ACTIVE") break;
+    await new Promise(r => setTimeout(r, 50));
+  }
   const put = await call("PutRecord", {StreamName: "web", PartitionKey: "k", Data: btoa("from a page")});
   const missing = await call("DescribeStream", {StreamName: "nope"});
   window.result = {created, put, missing};
