@@ -286,3 +286,50 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+// TestResourcePolicyCBOR: a CBOR request (the AWS SDK for Java's) is held
+// to the policy as a JSON one.
+func TestResourcePolicyCBOR(t *testing.T) {
+	s, err := New(t.TempDir(), Options{Credentials: map[string]string{"ALICE": "a-secret", "BOB": "b-secret"}, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer s.Close()
+	defer ts.Close()
+	alice := &cborClient{t: t, url: ts.URL, key: "ALICE", secret: "a-secret"}
+	bob := &cborClient{t: t, url: ts.URL, key: "BOB", secret: "b-secret"}
+	alice.do("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1})
+	alice.do("PutResourcePolicy", map[string]any{"ResourceARN": streamS,
+		"Policy": `{"Statement":{"Effect":"Allow","Principal":{"AWS":"ALICE"},"Action":"kinesis:PutRecord","Resource":"*"}}`})
+	put := map[string]any{"StreamName": "s", "PartitionKey": "k", "Data": []byte("x")}
+	alice.do("PutRecord", put)
+	bob.fail("PutRecord", javaCBOR(t, put), 400, "AccessDeniedException",
+		"User: arn:aws:iam::000000000000:user/BOB is not authorized to perform: kinesis:PutRecord on resource: "+streamS+
+			" because no resource-based policy allows the kinesis:PutRecord action")
+}
+
+// TestResourcePolicyCoversEveryOperation: every operation of the store,
+// those added later too, is checked against the policy of the stream its
+// request names, before it runs.
+func TestResourcePolicyCoversEveryOperation(t *testing.T) {
+	s, c := startServer(t, t.TempDir(), Options{})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	c.do("PutResourcePolicy", obj{"ResourceARN": streamS,
+		"Policy": `{"Statement":{"Effect":"Deny","Principal":"*","Action":"kinesis:*","Resource":"*"}}`})
+	for op := range operations {
+		for _, body := range []string{`{"StreamName":"s"}`, `{"StreamARN":"` + streamS + `"}`, `{"ResourceARN":"` + streamS + `"}`} {
+			status, out := c.sendRaw(op, body)
+			want := "User: anonymous is not authorized to perform: kinesis:" + op + " on resource: " + streamS + " with an explicit deny in a resource-based policy"
+			if status != 400 || out["__type"] != "AccessDeniedException" || out["message"] != want {
+				t.Errorf("%s %s: %d %v", op, body, status, out)
+			}
+		}
+	}
+	s.mu.Lock()
+	kept := s.streams["s"] != nil
+	s.mu.Unlock()
+	if !kept {
+		t.Fatal("a refused DeleteStream deleted the stream")
+	}
+}
