@@ -572,14 +572,16 @@ func (s *Server) startingSeq(st *stream, sh *store.Shard, typ, seqNum string, ts
 	switch typ {
 	case "TRIM_HORIZON", "LATEST":
 		if seqNum != "" {
-			return 0, apiErr(store.ErrInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "+
-				"(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", typ)
+			return 0, apiErr(store.ErrInvalidArgument, store.MsgIteratorSequence, typ, "also a")
 		}
 		if typ == "LATEST" {
 			return end, nil
 		}
 		return l.FirstSeq(), nil
 	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
+		if seqNum == "" {
+			return 0, apiErr(store.ErrInvalidArgument, store.MsgIteratorSequence, typ, "no")
+		}
 		seq, err := st.parseStartingSeq(seqNum, sh)
 		if err != nil {
 			return 0, err
@@ -600,8 +602,9 @@ func (s *Server) startingSeq(st *stream, sh *store.Shard, typ, seqNum string, ts
 		switch {
 		case math.IsNaN(*ts):
 			return 0, apiErr(store.ErrInvalidArgument, "Timestamp for iterator of type AT_TIMESTAMP is not a number.")
-		case *ts >= maxTimestampSeconds:
-			return end, nil
+		case *ts*1000 > float64(s.opts.Now().UnixMilli()): // in the future: refused, as GetShardIterator
+			ms := *ts * 1000
+			return 0, apiErr(store.ErrInvalidArgument, store.MsgFutureTimestamp, strconv.FormatFloat(ms, 'f', -1, 64), s.opts.Now().UnixMilli())
 		case *ts <= 0:
 			return l.FirstSeq(), nil
 		}

@@ -603,7 +603,7 @@ func TestSubscribeToShardErrors(t *testing.T) {
 	apiError(t, "unknown consumer", err, "ResourceNotFoundException", "Consumer nobody under stream errs under account 000000000000 not found.")
 	_, err = sub(consumer, "shardId-000000000000", types.StartingPosition{Type: types.ShardIteratorTypeAtSequenceNumber})
 	apiError(t, "AT_SEQUENCE_NUMBER without a number", err, "InvalidArgumentException",
-		"StartingSequenceNumber is required for AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER iterators.")
+		"Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber.")
 	_, err = sub(consumer, "shardId-000000000000", types.StartingPosition{Type: "SOMEWHERE"})
 	apiError(t, "bad type", err, "ValidationException", "1 validation error detected: Value 'SOMEWHERE' at 'startingPosition.type' failed to satisfy constraint: "+
 		"Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
@@ -927,7 +927,13 @@ func TestSubscribeToShardStartingPositions(t *testing.T) {
 	f(types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(put[2].seq)}, put[3:])
 	f(types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(put[4].seq)}, nil)
 	f(types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(-time.Hour))}, put)
-	f(types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(time.Hour))}, nil)
+	// A timestamp in the future is refused, as GetShardIterator refuses it.
+	_, err := subscribe(context.Background(), e.kc, consumer, "shardId-000000000000",
+		types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(time.Now().Add(time.Hour))}, func(n int) bool { return true })
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidArgumentException" || !strings.HasPrefix(ae.ErrorMessage(), "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis.") {
+		t.Fatalf("AT_TIMESTAMP in the future: %v", err)
+	}
 }
 
 // TestConcurrentSubscriptionsShareOneHTTP2Connection: subscriptions to
