@@ -99,7 +99,11 @@ func (s *source) takeShards() {
 			s.started = append(s.started, sh.part)
 		}
 		s.readers.Add(1)
-		s.ctx.Go(func(context.Context) error { s.read(sh); return nil })
+		read := s.read
+		if s.cfg.efo != nil {
+			read = s.readEFO
+		}
+		s.ctx.Go(func(context.Context) error { read(sh); return nil })
 	}
 }
 
