@@ -88,6 +88,9 @@ func (d *Decoder) Decode() (Message, error) {
 	}
 	m := Message{}
 	hs := buf[preludeLen : preludeLen+int(hlen)]
+	if len(hs) > 0 {
+		m.Headers = make([]Header, 0, 4) // an event's three, an exception's three
+	}
 	at := preludeLen
 	for len(hs) > 0 {
 		h, n, msg := parseHeader(hs)

@@ -106,7 +106,10 @@ func (s *Server) createStream(body []byte) (any, error) {
 }
 
 func (s *Server) deleteStream(body []byte) (any, error) {
-	var in streamRef
+	var in struct {
+		streamRef
+		EnforceConsumerDeletion bool
+	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
@@ -116,6 +119,9 @@ func (s *Server) deleteStream(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := s.checkConsumersDeletable(st, in.EnforceConsumerDeletion); err != nil {
+		return nil, err
+	}
 	// Rename under Server.mu, before the name is free again, so a CreateStream
 	// of the same name never sees this folder; renaming also means a crash
 	// mid-delete never leaves a half-deleted stream that New would load
@@ -257,7 +263,7 @@ func (s *Server) describeStreamSummary(body []byte) (any, error) {
 		"EnhancedMonitoring":      enhancedMonitoring,
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          len(st.shards.Open()),
-		"ConsumerCount":           0,
+		"ConsumerCount":           len(st.meta.Consumers),
 	}}, nil
 }
 

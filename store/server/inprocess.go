@@ -2,9 +2,12 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // Transport returns an http.RoundTripper that serves every request with s
@@ -31,6 +34,9 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if req.RequestURI == "" {
 		req.RequestURI = req.URL.RequestURI()
+	}
+	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".SubscribeToShard") {
+		return t.stream(req), nil
 	}
 	w := &responseBuffer{header: http.Header{}}
 	t.s.ServeHTTP(w, req)
@@ -75,4 +81,82 @@ func (w *responseBuffer) Write(p []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.body.Write(p)
+}
+
+// stream serves a request whose answer is a stream (SubscribeToShard) in a
+// goroutine of its own, and answers as soon as the handler has written
+// its status: the body is a pipe that the handler writes as it goes.
+// Closing the body, or cancelling the request's context, cancels the
+// handler's context, as a closed connection would.
+func (t inProcess) stream(req *http.Request) *http.Response {
+	ctx, cancel := context.WithCancel(req.Context())
+	req = req.WithContext(ctx)
+	pr, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, pw: pw, started: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.s.ServeHTTP(w, req)
+		_ = req.Body.Close()
+		w.WriteHeader(http.StatusOK) // a handler that wrote nothing
+		_ = pw.Close()
+	}()
+	go func() {
+		select {
+		case <-ctx.Done(): // a handler blocked in a write ends too
+			_ = pr.CloseWithError(ctx.Err())
+		case <-done:
+			cancel()
+		}
+	}()
+	<-w.started
+	return &http.Response{
+		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
+		StatusCode:    w.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        w.sent,
+		Body:          cancelOnClose{pr, cancel},
+		ContentLength: -1,
+		Request:       req,
+	}
+}
+
+// pipeWriter is the http.ResponseWriter of an in-process streamed answer.
+type pipeWriter struct {
+	header  http.Header
+	sent    http.Header // header as of WriteHeader
+	status  int
+	pw      *io.PipeWriter
+	once    sync.Once
+	started chan struct{}
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(status int) {
+	w.once.Do(func() {
+		w.status, w.sent = status, w.header.Clone()
+		close(w.started)
+	})
+}
+
+func (w *pipeWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(p)
+}
+
+// Flush does nothing: every Write is already in the reader's hands.
+func (w *pipeWriter) Flush() {}
+
+// cancelOnClose is a streamed answer's body: closing it cancels the handler.
+type cancelOnClose struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	b.cancel()
+	return b.PipeReader.Close()
 }

@@ -117,6 +117,8 @@ type Options struct {
 	// connections and requests), one line per call; nil writes them to
 	// standard error.
 	Logf func(format string, args ...any)
+	// FanOut times enhanced fan-out consumers and subscriptions.
+	FanOut FanOutOptions
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -140,6 +142,7 @@ type Server struct {
 	inflight   budget       // request body bytes held (Limits.MaxInflightBytes)
 	shardCount atomic.Int64 // shards of all streams (Limits.MaxShards)
 	warn       *ratelog.Limiter
+	fanOut     fanOutState // consumers DELETING, open subscriptions (efo.go)
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -348,6 +351,11 @@ var operations = map[string]handler{
 	"AddTagsToStream":               bodyOnly((*Server).addTags),
 	"ListTagsForStream":             bodyOnly((*Server).listTags),
 	"RemoveTagsFromStream":          bodyOnly((*Server).removeTags),
+	"RegisterStreamConsumer":        bodyOnly((*Server).registerStreamConsumer),
+	"DescribeStreamConsumer":        bodyOnly((*Server).describeStreamConsumer),
+	"ListStreamConsumers":           bodyOnly((*Server).listStreamConsumers),
+	"DeregisterStreamConsumer":      bodyOnly((*Server).deregisterStreamConsumer),
+	"SubscribeToShard":              (*Server).subscribeToShard,
 }
 
 // ServeHTTP serves one Kinesis API request. In order, before the body is
@@ -388,7 +396,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, "too many request bytes in flight on the store; try again later")
 		return
 	}
-	defer s.inflight.give(took)
+	defer func() { s.inflight.give(took) }()
 	var in io.Reader = r.Body
 	pace := newPaceReader(w, r.Body, s.opts.Limits.BodyGrace, s.opts.Limits.MinBodyRate)
 	if pace != nil {
@@ -439,6 +447,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status, code, msg := s.failure(err)
 		writeError(w, status, code, msg)
+		return
+	}
+	if answer, ok := out.(answerLater); ok { // a long answer: the body's bytes are no longer held
+		s.inflight.give(took)
+		took = 0
+		answer(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")

@@ -36,6 +36,7 @@ type streamMeta struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 	NextShardID    int               `json:"nextShardId"`
 	Shards         []shardMeta       `json:"shards"`
+	Consumers      []consumerMeta    `json:"consumers,omitempty"` // enhanced fan-out (efo.go)
 }
 
 // stream is one open stream: its metadata, shard map and one log per shard.
