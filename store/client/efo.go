@@ -256,6 +256,10 @@ func (s *Subscription) Next() (*SubscribeToShardEvent, error) {
 			switch m.HeaderString(":event-type") {
 			case "SubscribeToShardEvent":
 				var ev SubscribeToShardEvent
+				if decodeEvent(m.Payload, &ev) {
+					return &ev, nil
+				}
+				ev = SubscribeToShardEvent{}
 				if err := json.Unmarshal(m.Payload, &ev); err != nil {
 					s.fail(fmt.Errorf("SubscribeToShard: cannot decode event: %w", err))
 					break
