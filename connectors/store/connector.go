@@ -145,7 +145,7 @@ var options = append([]connectors.Option{
 	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", "latest"}, Use: connectors.SourceOnly,
 		Doc: "`unbounded`, or `latest`: read what had arrived when the job started, then end (a backfill)"},
 	{Key: "scan.shard.getrecords.maxrecordcount", Type: connectors.Int, Default: strconv.Itoa(runtime.DefaultBatchRows), Min: "1", Max: "10000",
-		Use: connectors.SourceOnly, Doc: "records per `GetRecords`"},
+		Use: connectors.SourceOnly, Doc: "records per `GetRecords` (with `EFO`: per batch of an event's records)"},
 	{Key: "scan.shard.long-poll", Type: connectors.Duration, Default: "1 s", Min: "0", Max: client.MaxLongPoll.String(), Use: connectors.SourceOnly,
 		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
 	{Key: "scan.stream.recordpublisher", Type: connectors.Enum, Default: "POLLING", Values: []string{"POLLING", "EFO"}, Use: connectors.SourceOnly,

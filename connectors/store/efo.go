@@ -171,7 +171,16 @@ func (r *shardReader) follow(sub *client.Subscription) (bool, error) {
 		if err != nil {
 			return true, err
 		}
-		if !r.deliver(ev.Records, len(ev.ChildShards) > 0, ev.ChildShards, ev.MillisBehindLatest) {
+		// An event holds up to 10,000 records: the subtask takes them in
+		// batches of at most 'scan.shard.getrecords.maxrecordcount'.
+		recs := ev.Records
+		for len(recs) > r.s.cfg.limit {
+			if !r.deliver(recs[:r.s.cfg.limit], false, nil, ev.MillisBehindLatest) {
+				return false, nil
+			}
+			recs = recs[r.s.cfg.limit:]
+		}
+		if !r.deliver(recs, len(ev.ChildShards) > 0, ev.ChildShards, ev.MillisBehindLatest) {
 			return false, nil
 		}
 		if ev.ContinuationSequenceNumber != "" {
