@@ -21,7 +21,11 @@ import (
 //   - latency: put→emit p50/p99 at 10,000 records/s, as
 //     BenchmarkPutToReadLatency measures it;
 //   - backlog: how many records a second a job (parallelism 2) reads of a
-//     4-shard stream holding 40,000 records (read-records/s).
+//     4-shard stream holding 40,000 records, from its start
+//     (read-records/s) and from its first record (stream-records/s: without
+//     the start, which for EFO includes finding the consumer and
+//     subscribing); first-record-ms is the time from the start to the
+//     first record.
 func BenchmarkRecordPublisher(b *testing.B) {
 	for _, pub := range []string{"POLLING", "EFO"} {
 		extra := map[string]string{"scan.stream.recordpublisher": pub}
@@ -65,7 +69,7 @@ func readBacklog(b *testing.B, extra map[string]string) {
 	defer ts.Close()
 	c := client.New(ts.URL, ts.Client())
 	ctx := context.Background()
-	var reading time.Duration
+	var reading, streaming, starting time.Duration
 	for iter := range b.N {
 		stream := fmt.Sprint("backlog", iter)
 		if err := c.CreateStream(ctx, stream, latencyShards); err != nil {
@@ -89,10 +93,10 @@ func readBacklog(b *testing.B, extra map[string]string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var got atomic.Int64
+		var got, first atomic.Int64
 		g := runtime.NewGraph("backlog")
 		src := g.AddSource("src", schema, 2, newSrc, runtime.WatermarkStrategy{TimeColumn: 3})
-		g.Connect(src, g.AddOperator("count", schema, 1, 1, func() runtime.Operator { return &counter{got: &got} }), runtime.Global)
+		g.Connect(src, g.AddOperator("count", schema, 1, 1, func() runtime.Operator { return &counter{got: &got, first: &first} }), runtime.Global)
 		jctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		begin := time.Now()
@@ -102,6 +106,8 @@ func readBacklog(b *testing.B, extra map[string]string) {
 			time.Sleep(time.Millisecond)
 		}
 		reading += time.Since(begin)
+		streaming += time.Since(time.Unix(0, first.Load()))
+		starting += time.Unix(0, first.Load()).Sub(begin)
 		cancel()
 		if err := <-done; err != nil && jctx.Err() == nil {
 			b.Fatal(err)
@@ -111,15 +117,18 @@ func readBacklog(b *testing.B, extra map[string]string) {
 		}
 	}
 	b.ReportMetric(float64(b.N*backlogRecords)/reading.Seconds(), "read-records/s")
+	b.ReportMetric(float64(b.N*backlogRecords)/streaming.Seconds(), "stream-records/s")
+	b.ReportMetric(float64(starting.Milliseconds())/float64(b.N), "first-record-ms")
 }
 
-// counter counts the rows that reach it.
+// counter counts the rows that reach it and notes when the first came.
 type counter struct {
 	runtime.Base
-	got *atomic.Int64
+	got, first *atomic.Int64
 }
 
 func (c *counter) ProcessBatch(_ int, b *runtime.Batch, _ runtime.Output) error {
+	c.first.CompareAndSwap(0, time.Now().UnixNano())
 	c.got.Add(int64(b.Len()))
 	return nil
 }
