@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -153,7 +154,11 @@ func (s *source) readEFO(sh *shardState) {
 		if !more {
 			return
 		}
-		if err != nil && !r.retry("subscription failed", err) {
+		what := "subscription failed"
+		if errors.As(err, &se) && se.Code == kstore.ErrResourceInUse {
+			what = fmt.Sprintf("a newer subscription took the shard over (does another job read with consumer %q?)", s.cfg.efo.consumer)
+		}
+		if err != nil && !r.retry(what, err) {
 			return
 		}
 	}

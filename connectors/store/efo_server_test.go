@@ -247,9 +247,20 @@ func (d *driven) pollFor(t *testing.T, dur time.Duration) []string {
 // whose subscriptions last lifetime (0: as Kinesis, 5 minutes), with an
 // event at least every 100 ms.
 func newEFOServer(t *testing.T, lifetime time.Duration) *server.Server {
+	return newFanOutServer(t, server.FanOutOptions{SubscriptionLifetime: lifetime})
+}
+
+// newFanOutServer is a store server with fan-out options o, with
+// newEFOServer's consumer delay and heartbeat unless o sets them.
+func newFanOutServer(t *testing.T, o server.FanOutOptions) *server.Server {
 	t.Helper()
-	s, err := server.New(t.TempDir(), server.Options{FanOut: server.FanOutOptions{
-		ConsumerDelay: 20 * time.Millisecond, SubscriptionLifetime: lifetime, Heartbeat: 100 * time.Millisecond}})
+	if o.ConsumerDelay == 0 {
+		o.ConsumerDelay = 20 * time.Millisecond
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 100 * time.Millisecond
+	}
+	s, err := server.New(t.TempDir(), server.Options{FanOut: o})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,4 +393,68 @@ func TestEFOBatchesBigEvents(t *testing.T) {
 	keyed(t, c, "in", 0, 6000) // one event at the trim horizon
 	got, _ := readJob(t, efoOpts(url, "in", "job"), 1, 6000, func(col *rttest.Collector) { settle(col, 6000) })
 	checkKeyedOnce(t, got.Rows(), 6000)
+}
+
+// TestEFOTakenOverFailsNamingTheConsumer: a subscription taken over by a
+// newer one (another job reading with the same consumer name) fails the
+// job with an error that says so.
+func TestEFOTakenOverFailsNamingTheConsumer(t *testing.T) {
+	srv := newFanOutServer(t, server.FanOutOptions{TakeoverAfter: 200 * time.Millisecond})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	c := client.New(ts.URL, ts.Client())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.CreateStream(ctx, "in", 1); err != nil {
+		t.Fatal(err)
+	}
+	newSrc, _, err := connector(t).NewSource(table(efoOpts(ts.URL, "in", "job")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := runtime.NewGraph("read")
+	col, sink := rttest.NewCollector(schema)
+	g.Connect(g.AddSource("src", schema, 1, newSrc, runtime.WatermarkStrategy{TimeColumn: 3}), g.AddOperator("collect", schema, 1, 1, sink), runtime.Global)
+	done := make(chan error, 1)
+	go func() { done <- runtime.Run(ctx, g, runtime.Options{Parallelism: 1}) }()
+	keyed(t, c, "in", 0, 1)
+	settle(col, 1) // the job's subscription is open
+	cons, err := c.ListStreamConsumers(ctx, mustARN(t, c, "in"))
+	if err != nil || len(cons) != 1 {
+		t.Fatalf("consumers %+v, %v", cons, err)
+	}
+	time.Sleep(200 * time.Millisecond) // old enough to be taken over
+	other, err := c.SubscribeToShard(ctx, client.SubscribeToShardInput{ConsumerARN: cons[0].ConsumerARN, ShardId: "shardId-000000000000",
+		StartingPosition: client.StartingPosition{Type: client.Latest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), `does another job read with consumer "job"?`) || !strings.Contains(err.Error(), "ResourceInUseException") {
+		t.Fatalf("the job ended with %v", err)
+	}
+}
+
+// TestEFOSigned: with a store that requires SigV4, the consumer's
+// registration and the subscriptions are signed with the table's
+// credentials.
+func TestEFOSigned(t *testing.T) {
+	s, err := server.New(t.TempDir(), server.Options{Credentials: map[string]string{"AKID": "s3cret"},
+		FanOut: server.FanOutOptions{ConsumerDelay: 20 * time.Millisecond, Heartbeat: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer func() { ts.Close(); s.Close() }()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	c := client.New(ts.URL, ts.Client()).WithCredentials(client.Credentials{AccessKey: "AKID", SecretKey: "s3cret"})
+	if err := c.CreateStream(context.Background(), "in", 2); err != nil {
+		t.Fatal(err)
+	}
+	keyed(t, c, "in", 0, 300)
+	got, _ := readJob(t, efoOpts(ts.URL, "in", "job", "aws.credentials.basic.accesskeyid", "AKID", "aws.credentials.basic.secretkey", "s3cret"), 2, 300,
+		func(col *rttest.Collector) { settle(col, 300) })
+	checkKeyedOnce(t, got.Rows(), 300)
 }
