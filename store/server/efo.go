@@ -814,7 +814,11 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, c *ca
 	for {
 		ev, wait, end, err := s.nextEvent(&p)
 		if err != nil {
-			e.exception(err)
+			select {
+			case <-s.stop: // the store is closing: end as at the end of a lifetime
+			default:
+				e.exception(err)
+			}
 			return
 		}
 		if len(ev.Records) > 0 || end || due {
