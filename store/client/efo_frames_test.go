@@ -1,12 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,4 +134,46 @@ func TestSubscriptionEndsWithEOF(t *testing.T) {
 		}
 		sub.Close()
 	}
+}
+
+// FuzzEventDecode: whenever the fast decoder takes a SubscribeToShardEvent
+// payload, encoding/json takes it too and reads the very same event.
+func FuzzEventDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"Records":[],"ContinuationSequenceNumber":"4959","MillisBehindLatest":0}`,
+		`{"Records":[{"SequenceNumber":"1","ApproximateArrivalTimestamp":1764068400.123,"Data":"aGk=","PartitionKey":"k","EncryptionType":"NONE"}],"ContinuationSequenceNumber":"1","MillisBehindLatest":12}`,
+		`{"Records":[{"Data":"aGk="}],"MillisBehindLatest":0,"ChildShards":[{"ShardId":"shardId-000000000002","ParentShards":["shardId-000000000000"]}]}`,
+		`{"Records":[],"NextShardIterator":"x","ContinuationSequenceNumber":"1"}`,
+		`{"Records":[{"Data":"aGk="}],"ContinuationSequenceNumber":"a\"b"}`,
+		`{"ContinuationSequenceNumber":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast SubscribeToShardEvent
+		if !decodeEvent(data, &fast) {
+			return
+		}
+		var slow SubscribeToShardEvent
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("fast decoder took %q, encoding/json refuses it: %v", data, err)
+		}
+		if len(fast.Records) != len(slow.Records) {
+			t.Fatalf("%q: %d records, encoding/json %d", data, len(fast.Records), len(slow.Records))
+		}
+		for i := range fast.Records {
+			a, b := fast.Records[i], slow.Records[i]
+			if !bytes.Equal(a.Data, b.Data) {
+				t.Fatalf("%q: record %d data %q, encoding/json %q", data, i, a.Data, b.Data)
+			}
+			a.Data, b.Data = nil, nil
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("%q: record %d %+v, encoding/json %+v", data, i, a, b)
+			}
+		}
+		fast.Records, slow.Records = nil, nil
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: %+v, encoding/json %+v", data, fast, slow)
+		}
+	})
 }
