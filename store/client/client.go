@@ -3,7 +3,11 @@
 // reader needs — CreateStream, ListShards, PutRecords, GetShardIterator and
 // GetRecords — and those of a stream's administration — ListStreams,
 // DescribeStreamSummary, DeleteStream, SplitShard, MergeShards and the
-// retention period — with typed requests and responses.
+// retention period — and those of enhanced fan-out: the stream consumers
+// (RegisterStreamConsumer, DescribeStreamConsumer, ListStreamConsumers,
+// DeregisterStreamConsumer) and SubscribeToShard, whose event stream
+// (store/eventstream) a Subscription reads — with typed requests and
+// responses.
 //
 // Errors the API answers with are returned as *store.Error carrying AWS's
 // error name (errors.As), so callers can tell ResourceNotFoundException from
