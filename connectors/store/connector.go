@@ -39,7 +39,11 @@
 // client.LongPollHeader: the store answers as soon as a record is
 // committed; a server without long polls is polled every 200 ms) and hands
 // the answers to the subtask over a small channel; the subtask decodes them
-// into batches. 'scan.startup.mode' picks where reading starts
+// into batches. With 'scan.stream.recordpublisher' = 'EFO' (enhanced
+// fan-out, efo.go) the reader instead holds a SubscribeToShard
+// subscription of the job's stream consumer and the store pushes records
+// as they are committed; positions, resharding, bounds and bad records are
+// the same. 'scan.startup.mode' picks where reading starts
 // (trim-horizon, latest or at-timestamp); 'scan.bounded.mode' = 'latest'
 // reads what had arrived when the job started and then ends the source.
 //
@@ -141,9 +145,16 @@ var options = append([]connectors.Option{
 	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", "latest"}, Use: connectors.SourceOnly,
 		Doc: "`unbounded`, or `latest`: read what had arrived when the job started, then end (a backfill)"},
 	{Key: "scan.shard.getrecords.maxrecordcount", Type: connectors.Int, Default: strconv.Itoa(runtime.DefaultBatchRows), Min: "1", Max: "10000",
-		Use: connectors.SourceOnly, Doc: "records per `GetRecords`"},
+		Use: connectors.SourceOnly, Doc: "records per `GetRecords` (with `EFO`: per batch of an event's records)"},
 	{Key: "scan.shard.long-poll", Type: connectors.Duration, Default: "1 s", Min: "0", Max: client.MaxLongPoll.String(), Use: connectors.SourceOnly,
 		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
+	{Key: "scan.stream.recordpublisher", Type: connectors.Enum, Default: "POLLING", Values: []string{"POLLING", "EFO"}, Use: connectors.SourceOnly,
+		Doc: "`POLLING` (`GetRecords`) or `EFO`: enhanced fan-out, each shard pushed to the job by `SubscribeToShard` as records are committed"},
+	{Key: "scan.stream.efo.consumername", Required: true, With: "scan.stream.recordpublisher=EFO", Use: connectors.SourceOnly,
+		Doc: "the name of the job's stream consumer (enhanced fan-out)"},
+	{Key: "scan.stream.efo.registration", Type: connectors.Enum, Default: "LAZY", Values: []string{"LAZY", "EAGER", "NONE"},
+		With: "scan.stream.recordpublisher=EFO", Use: connectors.SourceOnly,
+		Doc: "`LAZY`: register the consumer when the job starts if it does not exist; `EAGER`: the same when the job is planned; `NONE`: it must exist"},
 	{Key: "stream.create-shards", Type: connectors.Int, Min: "1", Max: strconv.Itoa(server.MaxShardsPerStream),
 		Doc: "create the stream with this many shards if it does not exist (absent: it must exist)"},
 	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`", Doc: "region of signed requests"},
@@ -169,8 +180,9 @@ type config struct {
 	bounded  bool   // read what arrived before the start, then end
 	limit    int    // records per GetRecords
 	longPoll time.Duration
-	inflight int // sink: concurrent request lanes
-	create   int // shards of the stream to create when missing; 0: none
+	efo      *efoConfig // source: enhanced fan-out; nil: polling
+	inflight int        // sink: concurrent request lanes
+	create   int        // shards of the stream to create when missing; 0: none
 	client   *client.Client
 	http     *http.Client
 	log      *connectors.Limiter
@@ -251,7 +263,7 @@ func (c *config) parseScan(o *connectors.Values) error {
 	c.bounded = o.Enum("scan.bounded.mode") == "latest"
 	c.limit = int(o.Int("scan.shard.getrecords.maxrecordcount"))
 	c.longPoll = o.Duration("scan.shard.long-poll")
-	return nil
+	return c.parseEFO(o)
 }
 
 // parseTimestamp reads epoch milliseconds or an RFC 3339 time.
@@ -305,6 +317,9 @@ func (factory) NewSource(t connectors.Table) (func() runtime.Source, int, error)
 		return nil, 0, err
 	}
 	if c.bad, err = connectors.NewBadRecords(t); err != nil {
+		return nil, 0, err
+	}
+	if err := c.eagerRegister(); err != nil {
 		return nil, 0, err
 	}
 	runs := &lineages{} // the subtasks of a run share its shard lineage

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -38,17 +39,20 @@ const (
 // and writes over loopback HTTP (`sluice store`); store=embedded uses the
 // embedded store's in-process transport (the writer too).
 func BenchmarkPutToReadLatency(b *testing.B) {
-	b.Run("store=http", func(b *testing.B) { putToRead(b, false) })
-	b.Run("store=embedded", func(b *testing.B) { putToRead(b, true) })
+	b.Run("store=http", func(b *testing.B) { putToRead(b, false, nil) })
+	b.Run("store=embedded", func(b *testing.B) { putToRead(b, true, nil) })
 }
 
-func putToRead(b *testing.B, embed bool) {
+// putToRead measures with the table's options and extra ones (after the
+// stream is created, prepare runs with a client of the store).
+func putToRead(b *testing.B, embed bool, extra map[string]string, prepare ...func(*client.Client)) {
 	srv, err := server.New(b.TempDir(), server.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
 	opts := map[string]string{"stream": "lat", "scan.startup.mode": "latest"}
+	maps.Copy(opts, extra)
 	var hc *http.Client
 	endpoint := "http://embedded"
 	if embed {
@@ -65,6 +69,9 @@ func putToRead(b *testing.B, embed bool) {
 	c := client.New(endpoint, hc)
 	if err := c.CreateStream(context.Background(), "lat", latencyShards); err != nil {
 		b.Fatal(err)
+	}
+	for _, p := range prepare {
+		p(c)
 	}
 
 	total := b.N * latencyPerIter

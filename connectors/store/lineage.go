@@ -32,6 +32,7 @@ type lineage struct {
 	startTs      int64  // AT_TIMESTAMP start, or the start of a 'latest' run (epoch ms)
 	bound        int64  // bounded reads end at records that arrived after this (epoch ms)
 	childStartup string // iterator type of shards created by resharding
+	consumerARN  string // enhanced fan-out: the consumer that subscribes
 
 	mu     sync.Mutex
 	listed bool
@@ -109,6 +110,12 @@ func (l *lineage) open(ctx context.Context, restored *position) error {
 	if err != nil {
 		l.err = l.cfg.listError(ctx, err)
 		return l.err
+	}
+	if l.cfg.efo != nil {
+		if l.consumerARN, err = l.cfg.consumerARN(ctx); err != nil {
+			l.err = err
+			return err
+		}
 	}
 	l.g = shardlineage.New(all)
 	for _, sh := range all { // in shard id order

@@ -99,7 +99,11 @@ func (s *source) takeShards() {
 			s.started = append(s.started, sh.part)
 		}
 		s.readers.Add(1)
-		s.ctx.Go(func(context.Context) error { s.read(sh); return nil })
+		read := s.read
+		if s.cfg.efo != nil {
+			read = s.readEFO
+		}
+		s.ctx.Go(func(context.Context) error { read(sh); return nil })
 	}
 }
 
@@ -210,38 +214,22 @@ func (s *source) decode(f fetch) (*runtime.Batch, int, error) {
 // go to the subtask, which fails the job.
 func (s *source) read(sh *shardState) {
 	defer s.readers.Done()
-	ctx := s.run
-	startup, last := sh.startup, sh.after // the reader's own copies
+	r := s.newShardReader(sh)
+	ctx := r.ctx
 	it := ""
-	backoff := minBackoff
-	retry := func(what string, err error) bool {
-		if ctx.Err() != nil {
-			return false
-		}
-		if !retryable(err) {
-			s.send(ctx, fetch{err: connectors.Errorf(s.cfg.table, "stream %s shard %s on %s: %s: %w", s.cfg.stream, sh.id, s.cfg.where(), what, err)})
-			return false
-		}
-		s.cfg.log.Warn(s.ctx.Logger(), "table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, sh.id, what, err)
-		if sleep(ctx, backoff) != nil {
-			return false
-		}
-		backoff = min(2*backoff, maxBackoff)
-		return true
-	}
 	for ctx.Err() == nil {
 		if it == "" {
-			in := client.GetShardIteratorInput{StreamName: s.cfg.stream, ShardId: sh.id, ShardIteratorType: startup}
-			if startup == client.AtTimestamp {
+			in := client.GetShardIteratorInput{StreamName: s.cfg.stream, ShardId: sh.id, ShardIteratorType: r.startup}
+			if r.startup == client.AtTimestamp {
 				ts := time.UnixMilli(s.lin.startTs)
 				in.Timestamp = &ts
 			}
-			if last != "" { // restored, or an expired iterator: go on after the last record
-				in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, last
+			if r.last != "" { // restored, or an expired iterator: go on after the last record
+				in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, r.last
 			}
 			var err error
 			if it, err = s.cfg.client.GetShardIterator(ctx, in); err != nil {
-				if !retry("cannot get an iterator", err) {
+				if !r.retry("cannot get an iterator", err) {
 					return
 				}
 				continue
@@ -255,38 +243,14 @@ func (s *source) read(sh *shardState) {
 				it = ""
 				continue
 			}
-			if !retry("cannot read", err) {
+			if !r.retry("cannot read", err) {
 				return
 			}
 			continue
 		}
-		backoff = minBackoff
-		f := fetch{sh: sh, recs: out.Records}
-		if out.NextShardIterator == "" { // a closed shard read to its end
-			f.end, f.children = true, out.ChildShards
-		}
-		if s.cfg.bounded {
-			for i, r := range f.recs {
-				if arrivalMillis(r) > s.lin.bound {
-					f.recs, f.end, f.children = f.recs[:i], true, nil
-					break
-				}
-			}
-			if len(out.Records) == 0 && time.Now().UnixMilli() >= s.lin.bound+boundedSettle.Milliseconds() {
-				f.end = true
-			}
-		}
-		if len(f.recs) > 0 {
-			last = f.recs[len(f.recs)-1].SequenceNumber
-		}
 		it = out.NextShardIterator
-		if (len(f.recs) > 0 || f.end) && !s.send(ctx, f) {
-			return
-		}
-		// Once the subtask has taken the answer's records: how far the
-		// shard's newest record is ahead of them.
-		s.ctx.SetPartitionLag(sh.id, out.MillisBehindLatest, -1)
-		if f.end {
+		// NextShardIterator is empty once a closed shard has been read to its end.
+		if !r.deliver(out.Records, out.NextShardIterator == "", out.ChildShards, out.MillisBehindLatest) {
 			return
 		}
 		if len(out.Records) == 0 && time.Since(asked) < s.cfg.longPoll/2 || s.cfg.longPoll == 0 && len(out.Records) == 0 {
@@ -296,6 +260,78 @@ func (s *source) read(sh *shardState) {
 			}
 		}
 	}
+}
+
+// shardReader is what the reader goroutines of a shard — polling (read)
+// and enhanced fan-out (readEFO) — share: the reader's own copy of the
+// shard's position, retries with backoff, and handing records to the
+// subtask.
+type shardReader struct {
+	s       *source
+	sh      *shardState
+	ctx     context.Context
+	startup string // iterator type of the first read, when last is ""
+	last    string // sequence number to read after
+	backoff time.Duration
+}
+
+func (s *source) newShardReader(sh *shardState) *shardReader {
+	return &shardReader{s: s, sh: sh, ctx: s.run, startup: sh.startup, last: sh.after, backoff: minBackoff}
+}
+
+// retry waits before the next try after a transient failure err and
+// reports true; other failures go to the subtask (false), as does a
+// stopping job.
+func (r *shardReader) retry(what string, err error) bool {
+	s, ctx := r.s, r.ctx
+	if ctx.Err() != nil {
+		return false
+	}
+	if !retryable(err) {
+		s.send(ctx, fetch{err: connectors.Errorf(s.cfg.table, "stream %s shard %s on %s: %s: %w", s.cfg.stream, r.sh.id, s.cfg.where(), what, err)})
+		return false
+	}
+	s.cfg.log.Warn(s.ctx.Logger(), "table %s: stream %s shard %s: %s: %v (retrying)", s.cfg.table, s.cfg.stream, r.sh.id, what, err)
+	if sleep(ctx, r.backoff) != nil {
+		return false
+	}
+	r.backoff = min(2*r.backoff, maxBackoff)
+	return true
+}
+
+// deliver hands what one read found to the subtask: the records, and with
+// end, the shard's end and the children that follow it; a bounded read
+// ends the shard at the first record that arrived after its bound, or at
+// an empty answer once the bound has settled. It reports false when the
+// reader is done: the shard has ended, or the job is stopping.
+func (r *shardReader) deliver(recs []client.Record, end bool, children []client.ChildShard, millisBehind int64) bool {
+	s, ctx := r.s, r.ctx
+	r.backoff = minBackoff
+	f := fetch{sh: r.sh, recs: recs}
+	if end {
+		f.end, f.children = true, children
+	}
+	if s.cfg.bounded {
+		for i, rec := range f.recs {
+			if arrivalMillis(rec) > s.lin.bound {
+				f.recs, f.end, f.children = f.recs[:i], true, nil
+				break
+			}
+		}
+		if len(recs) == 0 && time.Now().UnixMilli() >= s.lin.bound+boundedSettle.Milliseconds() {
+			f.end = true
+		}
+	}
+	if len(f.recs) > 0 {
+		r.last = f.recs[len(f.recs)-1].SequenceNumber
+	}
+	if (len(f.recs) > 0 || f.end) && !s.send(ctx, f) {
+		return false
+	}
+	// Once the subtask has taken the answer's records: how far the
+	// shard's newest record is ahead of them.
+	s.ctx.SetPartitionLag(r.sh.id, millisBehind, -1)
+	return !f.end
 }
 
 // send hands f to the subtask; false when the job is stopping.

@@ -3,7 +3,11 @@
 // reader needs — CreateStream, ListShards, PutRecords, GetShardIterator and
 // GetRecords — and those of a stream's administration — ListStreams,
 // DescribeStreamSummary, DeleteStream, SplitShard, MergeShards and the
-// retention period — with typed requests and responses.
+// retention period — and those of enhanced fan-out: the stream consumers
+// (RegisterStreamConsumer, DescribeStreamConsumer, ListStreamConsumers,
+// DeregisterStreamConsumer) and SubscribeToShard, whose event stream
+// (store/eventstream) a Subscription reads — with typed requests and
+// responses.
 //
 // Errors the API answers with are returned as *store.Error carrying AWS's
 // error name (errors.As), so callers can tell ResourceNotFoundException from
@@ -74,6 +78,24 @@ func (c *Client) callWith(ctx context.Context, op string, header map[string]stri
 
 // send posts an encoded request and returns the body of a 200 answer.
 func (c *Client) send(ctx context.Context, op string, header map[string]string, body []byte) ([]byte, error) {
+	resp, err := c.post(ctx, c.http, op, header, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read response: %w", op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, responseError(op, resp, data)
+	}
+	return data, nil
+}
+
+// post sends an encoded request with hc and returns the answer, whatever
+// its status; the caller closes its body.
+func (c *Client) post(ctx context.Context, hc *http.Client, op string, header map[string]string, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -86,19 +108,11 @@ func (c *Client) send(ctx context.Context, op string, header map[string]string, 
 	if c.creds != nil {
 		c.creds.sign(req, body, c.now())
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read response: %w", op, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, responseError(op, resp, data)
-	}
-	return data, nil
+	return resp, nil
 }
 
 // responseError turns a non-200 answer into a *store.Error with AWS's code

@@ -42,6 +42,24 @@ func appendPutRecords(dst []byte, stream string, recs []PutRecordsEntry) []byte 
 // or that differ in case, escapes in strings, ChildShards, nulls, bad
 // base64 or JSON; the caller then decodes with encoding/json.
 func decodeGetRecords(data []byte, out *GetRecordsOutput) bool {
+	return decodeRecords(data, out, nil)
+}
+
+// decodeEvent decodes a SubscribeToShardEvent of the usual shape (as
+// decodeGetRecords, with ContinuationSequenceNumber in place of
+// NextShardIterator) into ev; false for anything else.
+func decodeEvent(data []byte, ev *SubscribeToShardEvent) bool {
+	var out GetRecordsOutput
+	var cont string
+	if !decodeRecords(data, &out, &cont) {
+		return false
+	}
+	*ev = SubscribeToShardEvent{Records: out.Records, ContinuationSequenceNumber: cont, MillisBehindLatest: out.MillisBehindLatest}
+	return true
+}
+
+// decodeRecords is decodeGetRecords, or, with cont, decodeEvent.
+func decodeRecords(data []byte, out *GetRecordsOutput, cont *string) bool {
 	*out = GetRecordsOutput{Records: make([]Record, 0, bytes.Count(data, []byte(`"Data"`)))}
 	d := scanner{b: data}
 	var enc [][]byte // each record's base64 Data, decoded at the end
@@ -63,7 +81,13 @@ func decodeGetRecords(data []byte, out *GetRecordsOutput) bool {
 		case "NextShardIterator":
 			v, ok := d.str()
 			out.NextShardIterator = string(v)
-			return ok
+			return ok && cont == nil
+		case "ContinuationSequenceNumber":
+			v, ok := d.str()
+			if cont != nil {
+				*cont = string(v)
+			}
+			return ok && cont != nil
 		case "MillisBehindLatest":
 			v, ok := d.num()
 			if !ok {
