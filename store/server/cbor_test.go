@@ -27,6 +27,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/sluicehq/sluice/store/eventstream"
 	slog "github.com/sluicehq/sluice/store/log"
 )
 
@@ -1002,5 +1003,31 @@ func TestCBOREveryOperation(t *testing.T) {
 	tw.both("UpdateAccountSettings", map[string]any{"MinimumThroughputBillingCommitment": map[string]any{"Status": "ENABLED"}})
 	if a := tw.both("DescribeAccountSettings", map[string]any{}); field(field(a.body, "MinimumThroughputBillingCommitment"), "StartedAt") == nil {
 		t.Fatalf("DescribeAccountSettings: %v", a.body)
+	}
+}
+
+// TestCBORSubscriptionHoldsNoBudget checks a CBOR SubscribeToShard, once
+// streaming, holds none of MaxInflightBytes: neither its body nor the JSON
+// it was transcoded into.
+func TestCBORSubscriptionHoldsNoBudget(t *testing.T) {
+	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}}, false)
+	consumer := e.activeConsumer(t, e.createStream(t, "java", 1), "kcl")
+	body := javaCBOR(t, map[string]any{"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
+		"StartingPosition": map[string]any{"Type": "LATEST"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.url+"/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", targetPrefix+"SubscribeToShard")
+	req.Header.Set("Content-Type", CBORContentType)
+	resp, err := e.proto.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := eventstream.NewDecoder(resp.Body).Decode(); err != nil { // the initial response: streaming
+		t.Fatal(err)
+	}
+	if n := e.s.InflightBytes(); n != 0 {
+		t.Fatalf("a streaming CBOR subscription holds %d in-flight bytes", n)
 	}
 }

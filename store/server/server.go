@@ -497,12 +497,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	release := func() {} // the JSON of a CBOR request
 	if cborReq {
-		var done func()
-		if body, done = s.cborRequest(w, r, body, took); done == nil {
+		if body, release = s.cborRequest(w, r, body, took); release == nil {
 			return
 		}
-		defer done()
+		defer func() { release() }()
 	}
 	c := &call{ctx: r.Context(), header: r.Header, body: body}
 	if signed != nil {
@@ -526,6 +526,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answer, ok := out.(answerLater); ok { // a long answer: the body's bytes are no longer held
 		s.inflight.give(took)
 		took = 0
+		release()
+		release = func() {}
 		answer(w, r)
 		return
 	}
