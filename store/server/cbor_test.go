@@ -910,13 +910,20 @@ var jacksonCBORJars = []string{"/usr/share/java/jackson-dataformat-cbor.jar", "/
 // iterator from a tag-1 timestamp, and an error in CBOR. It needs java and
 // the Jackson jars; without them it is skipped.
 func TestCBORJacksonClient(t *testing.T) {
+	unavailable := func(msg string) {
+		msg = "SKIPPING the CBOR test with Jackson, the Java SDK's CBOR library: " + msg
+		if os.Getenv("SLUICE_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s (SLUICE_REQUIRE_TOOLS=1 requires it)", msg)
+		}
+		t.Skip(msg)
+	}
 	java, err := exec.LookPath("java")
 	if err != nil {
-		t.Skip("no java on PATH")
+		unavailable("no java on PATH (Debian: apt-get install default-jdk-headless)")
 	}
 	for _, jar := range jacksonCBORJars {
 		if _, err := os.Stat(jar); err != nil {
-			t.Skipf("no %s (Debian: apt-get install libjackson2-dataformat-cbor)", jar)
+			unavailable(fmt.Sprintf("no %s (Debian: apt-get install libjackson2-dataformat-cbor)", jar))
 		}
 	}
 	if testing.Short() {
