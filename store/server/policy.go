@@ -501,6 +501,21 @@ func (s *Server) setPolicy(st *stream, doc string, p *policy) error {
 	return nil
 }
 
+// lockedStreamResource is lockedResource for the policy operations, which
+// keep policies of streams only: a consumer's ARN is
+// InvalidArgumentException (its stream's policy applies to it).
+func (s *Server) lockedStreamResource(arn string, write bool) (*stream, func(), error) {
+	r, unlock, err := s.lockedResource(arn, write)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.consumer >= 0 {
+		unlock()
+		return nil, nil, apiErr(store.ErrInvalidArgument, "This store keeps resource policies of streams only; the policy of stream %s applies to its consumers.", r.st.meta.Name)
+	}
+	return r.st, unlock, nil
+}
+
 func (s *Server) putResourcePolicy(body []byte) (any, error) {
 	var in struct {
 		ResourceARN string
@@ -519,7 +534,7 @@ func (s *Server) putResourcePolicy(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.lockedResource(in.ResourceARN, true)
+	st, unlock, err := s.lockedStreamResource(in.ResourceARN, true)
 	if err != nil {
 		return nil, err
 	}
@@ -535,7 +550,7 @@ func (s *Server) getResourcePolicy(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.lockedResource(in.ResourceARN, false)
+	st, unlock, err := s.lockedStreamResource(in.ResourceARN, false)
 	if err != nil {
 		return nil, err
 	}
@@ -554,7 +569,7 @@ func (s *Server) deleteResourcePolicy(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.lockedResource(in.ResourceARN, true)
+	st, unlock, err := s.lockedStreamResource(in.ResourceARN, true)
 	if err != nil {
 		return nil, err
 	}

@@ -333,3 +333,19 @@ func TestResourcePolicyCoversEveryOperation(t *testing.T) {
 		t.Fatal("a refused DeleteStream deleted the stream")
 	}
 }
+
+// TestResourcePolicyConsumerARN: a request naming a consumer by its ARN is
+// held to its stream's policy, with the consumer's ARN as the resource.
+func TestResourcePolicyConsumerARN(t *testing.T) {
+	_, c := startServer(t, t.TempDir(), Options{})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	out := c.do("RegisterStreamConsumer", obj{"StreamARN": streamS, "ConsumerName": "c"})
+	carn, _ := field(out["Consumer"], "ConsumerARN").(string)
+	c.do("PutResourcePolicy", obj{"ResourceARN": streamS,
+		"Policy": `{"Statement":[{"Effect":"Deny","Principal":"*","Action":"kinesis:DescribeStreamConsumer","Resource":"` + streamS + `/consumer/*"},` +
+			`{"Effect":"Allow","Principal":"*","Action":"kinesis:DeleteResourcePolicy","Resource":"*"}]}`})
+	c.failExactly("DescribeStreamConsumer", obj{"ConsumerARN": carn}, "AccessDeniedException",
+		"User: anonymous is not authorized to perform: kinesis:DescribeStreamConsumer on resource: "+carn+" with an explicit deny in a resource-based policy")
+	c.do("DeleteResourcePolicy", obj{"ResourceARN": streamS})
+	c.do("DescribeStreamConsumer", obj{"ConsumerARN": carn})
+}

@@ -389,9 +389,51 @@ func digitsOnly(s string) bool {
 	return s != ""
 }
 
+// taggable is the stream or consumer a ResourceARN names.
+type taggable struct {
+	st       *stream
+	consumer int // index in st.meta.Consumers; -1: the stream itself
+}
+
+func (r taggable) kind() string {
+	if r.consumer < 0 {
+		return "stream"
+	}
+	return "consumer"
+}
+
+func (r taggable) name() string {
+	if r.consumer < 0 {
+		return r.st.meta.Name
+	}
+	return r.st.meta.Consumers[r.consumer].Name
+}
+
+func (r taggable) tags() map[string]string {
+	if r.consumer < 0 {
+		return r.st.meta.Tags
+	}
+	return r.st.meta.Consumers[r.consumer].Tags
+}
+
+// setTags replaces the resource's tags and saves stream.json. Callers hold
+// st.mu for writing.
+func (r taggable) setTags(tags map[string]string) error {
+	if r.consumer < 0 {
+		return r.st.setTags(tags)
+	}
+	c := &r.st.meta.Consumers[r.consumer]
+	old := c.Tags
+	c.Tags = tags
+	if err := r.st.save(); err != nil {
+		c.Tags = old
+		return err
+	}
+	return nil
+}
+
 // tagResource, untagResource and listTagsForResource serve the resource
-// tag operations for streams; a consumer's ARN is answered
-// ResourceNotFoundException until consumers carry tags.
+// tag operations for streams and their consumers.
 func (s *Server) tagResource(body []byte) (any, error) {
 	var in struct {
 		ResourceARN string
@@ -405,22 +447,22 @@ func (s *Server) tagResource(body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.lockedResource(in.ResourceARN, true)
+	r, unlock, err := s.lockedResource(in.ResourceARN, true)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := checkTagChars(tagStrings(in.Tags), resourceTagChars, "add tags to", st.meta.Name); err != nil {
+	if err := checkTagChars(tagStrings(in.Tags), resourceTagChars, "add tags to", r.name()); err != nil {
 		return nil, err
 	}
 	if err := checkReservedKeys(slices.Collect(maps.Keys(in.Tags))); err != nil {
 		return nil, err
 	}
-	merged, err := mergeTags(st.meta.Tags, in.Tags, "stream", st.meta.Name)
+	merged, err := mergeTags(r.tags(), in.Tags, r.kind(), r.name())
 	if err != nil {
 		return nil, err
 	}
-	if err := st.setTags(merged); err != nil {
+	if err := r.setTags(merged); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
@@ -439,15 +481,15 @@ func (s *Server) untagResource(body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.lockedResource(in.ResourceARN, true)
+	r, unlock, err := s.lockedResource(in.ResourceARN, true)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := checkTagChars(in.TagKeys, resourceTagChars, "remove tags from", st.meta.Name); err != nil {
+	if err := checkTagChars(in.TagKeys, resourceTagChars, "remove tags from", r.name()); err != nil {
 		return nil, err
 	}
-	if err := st.setTags(withoutTags(st.meta.Tags, in.TagKeys)); err != nil {
+	if err := r.setTags(withoutTags(r.tags(), in.TagKeys)); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
@@ -458,24 +500,39 @@ func (s *Server) listTagsForResource(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.lockedResource(in.ResourceARN, false)
+	r, unlock, err := s.lockedResource(in.ResourceARN, false)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return map[string]any{"Tags": sortedTags(st.meta.Tags, "")}, nil
+	return map[string]any{"Tags": sortedTags(r.tags(), "")}, nil
 }
 
-// lockedResource is locked for the stream a stream ARN names. A consumer's
-// ARN is ResourceNotFoundException: this store keeps no consumers' tags
-// or policies.
-func (s *Server) lockedResource(arn string, write bool) (*stream, func(), error) {
+// lockedResource is locked for the stream a ResourceARN names or holds:
+// the stream, or one of its consumers (…/consumer/<name>:<created>), which
+// must be registered.
+func (s *Server) lockedResource(arn string, write bool) (taggable, func(), error) {
 	name, consumer, err := resourceOf(arn)
 	if err != nil {
-		return nil, nil, err
+		return taggable{}, nil, err
 	}
-	if consumer != "" {
-		return nil, nil, apiErr(store.ErrResourceNotFound, "Consumer %s under account 000000000000 not found.", arn)
+	if consumer == "" {
+		st, unlock, err := s.locked(name, write)
+		return taggable{st: st, consumer: -1}, unlock, err
 	}
-	return s.locked(name, write)
+	ref, err := parseConsumerARN(arn)
+	if err != nil {
+		return taggable{}, nil, err
+	}
+	st, unlock, err := s.locked(ref.stream, write)
+	if err != nil {
+		return taggable{}, nil, err
+	}
+	for i, c := range st.meta.Consumers {
+		if c.Name == ref.name && c.Created/1000 == ref.created {
+			return taggable{st: st, consumer: i}, unlock, nil
+		}
+	}
+	unlock()
+	return taggable{}, nil, consumerNotFound(ref.name, st.meta.Name)
 }

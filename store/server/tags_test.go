@@ -185,7 +185,7 @@ func TestTagResourceConformance(t *testing.T) {
 	c.failExactly("TagResource", obj{"ResourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/nope", "Tags": obj{"a": "1"}}, store.ErrResourceNotFound,
 		"Stream nope under account 000000000000 not found.")
 	c.failExactly("TagResource", obj{"ResourceARN": arn + "/consumer/c:1", "Tags": obj{"a": "1"}}, store.ErrResourceNotFound,
-		"Consumer "+arn+"/consumer/c:1 under account 000000000000 not found.")
+		"Consumer c under stream s under account 000000000000 not found.")
 	c.failExactly("TagResource", obj{"ResourceARN": arn, "Tags": obj{"a%b": "1"}}, store.ErrInvalidArgument,
 		"Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . : / = + - @.")
 	c.failExactly("TagResource", obj{"ResourceARN": arn, "Tags": obj{"AWS:x": "1"}}, store.ErrInvalidArgument,
@@ -231,4 +231,30 @@ func TestTagsWithSDK(t *testing.T) {
 	if !errors.As(err, &ae) || ae.ErrorCode() != store.ErrInvalidArgument || ae.ErrorMessage() != invalidStreamTagChars {
 		t.Fatalf("bad characters: %v", err)
 	}
+}
+
+// TestConsumerTags: a consumer's tags, given at RegisterStreamConsumer and
+// changed and listed by its ARN, are its own.
+func TestConsumerTags(t *testing.T) {
+	_, c := startServer(t, t.TempDir(), Options{})
+	c.do("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
+	arn := "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+	out := c.do("RegisterStreamConsumer", obj{"StreamARN": arn, "ConsumerName": "c", "Tags": obj{"team": "x"}})
+	carn, _ := field(out["Consumer"], "ConsumerARN").(string)
+	c.do("TagResource", obj{"ResourceARN": carn, "Tags": obj{"env": "test"}})
+	c.do("UntagResource", obj{"ResourceARN": carn, "TagKeys": []string{"team"}})
+	if got := tagList(c.do("ListTagsForResource", obj{"ResourceARN": carn})); got != "env=test;" {
+		t.Fatalf("consumer tags: %s", got)
+	}
+	if got := tagList(c.do("ListTagsForResource", obj{"ResourceARN": arn})); got != "" {
+		t.Fatalf("stream tags: %s", got)
+	}
+	many := obj{}
+	for i := range 50 {
+		many[fmt.Sprint(i)] = ""
+	}
+	c.failExactly("TagResource", obj{"ResourceARN": carn, "Tags": many}, store.ErrInvalidArgument,
+		"Failed to add tags to consumer c under account 000000000000 because a given consumer cannot have more than 50 tags associated with it.")
+	c.failExactly("PutResourcePolicy", obj{"ResourceARN": carn, "Policy": `{"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*","Resource":"*"}}`},
+		store.ErrInvalidArgument, "This store keeps resource policies of streams only; the policy of stream s applies to its consumers.")
 }
