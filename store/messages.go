@@ -172,3 +172,124 @@ const (
 	// MsgInflight (Sluice's own).
 	MsgInflight = "too many request bytes in flight on the store; try again later"
 )
+
+// Stream states and capacity modes (ResourceInUseException,
+// InvalidArgumentException, ValidationException, LimitExceededException).
+const (
+	// MsgStreamNotActiveOrUpdating (ResourceInUseException): name, account, state.
+	MsgStreamNotActiveOrUpdating = "Stream %s under account %s not ACTIVE or UPDATING, instead in state %s"
+	// MsgStreamNotActive (ResourceInUseException): name, account, state.
+	MsgStreamNotActive = "Stream %s under account %s not ACTIVE, instead in state %s"
+	// MsgShardCountOnDemand (ValidationException): name, account.
+	MsgShardCountOnDemand = "UpdateShardCount is not supported for stream %s under account %s with capacity mode ON_DEMAND."
+	// MsgShardCountMost (LimitExceededException): the most shards, open shards, target.
+	MsgShardCountMost = "Target shard count or number of open shards cannot be greater than %d. Current open shard count: %d Target shard count: %d"
+	// MsgShardCountDouble (LimitExceededException): open shards, target.
+	MsgShardCountDouble = "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: %d Target shard count: %d"
+	// MsgShardCountHalf (LimitExceededException): open shards, target.
+	MsgShardCountHalf = "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: %d Target shard count: %d"
+	// MsgShardCountRate (Sluice's own, LimitExceededException): name, account, calls.
+	MsgShardCountRate = "UpdateShardCount for stream %s under account %s has been called %d times in the last 24 hours, the limit."
+	// MsgStoreShardLimitScale (Sluice's own, LimitExceededException): shards, more needed, the limit.
+	MsgStoreShardLimitScale = "This request would exceed the shard limit of the store: %d shards in all streams, %d more needed to scale, the limit is %d (--max-shards)."
+	// MsgStreamModeSame (InvalidArgumentException): name, account, mode.
+	MsgStreamModeSame = "Stream %s under account %s is already in %s capacity mode."
+	// MsgStreamModeRate (Sluice's own, LimitExceededException): name, account, switches.
+	MsgStreamModeRate = "Stream %s under account %s has switched capacity mode %d times in the last 24 hours, the limit."
+)
+
+// Encryption (InvalidArgumentException, LimitExceededException) and the
+// keyring's KMS errors (KMSNotFoundException, KMSDisabledException).
+const (
+	// MsgEncryptionType (InvalidArgumentException): the type.
+	MsgEncryptionType = "Encryption type %s is not supported. Use KMS."
+	// MsgEncryptionRate (Sluice's own, LimitExceededException): name, account, starts.
+	MsgEncryptionRate = "Stream %s under account %s has started encryption %d times in the last 24 hours, the limit."
+	// MsgEncryptionKey (Sluice's own, InvalidArgumentException): the key, the stream.
+	MsgEncryptionKey = "Key %s is not the key stream %s is encrypted with."
+	// MsgKMSDisabled (KMSDisabledException): the key's ARN.
+	MsgKMSDisabled = "%s is disabled."
+	// MsgKMSInvalidARN (KMSNotFoundException): the key id.
+	MsgKMSInvalidARN = "Invalid arn %s"
+	// MsgKMSAliasNotFound (KMSNotFoundException): the alias's ARN.
+	MsgKMSAliasNotFound = "Alias %s is not found."
+	// MsgKMSInvalidKeyID (KMSNotFoundException): the key id.
+	MsgKMSInvalidKeyID = "Invalid keyId %s"
+	// MsgKMSKeyNotFound (KMSNotFoundException): the key's ARN.
+	MsgKMSKeyNotFound = "Key '%s' does not exist"
+)
+
+// Consumers and subscriptions (ResourceNotFoundException,
+// ResourceInUseException, InvalidArgumentException, LimitExceededException).
+const (
+	// MsgConsumerNotFound (ResourceNotFoundException): consumer, stream, account.
+	MsgConsumerNotFound = "Consumer %s under stream %s under account %s not found."
+	// MsgConsumerExists (ResourceInUseException): consumer, stream, account.
+	MsgConsumerExists = "Consumer %s under stream %s already exists for account %s."
+	// MsgConsumerLimit (Sluice's own, LimitExceededException): stream, account, the limit.
+	MsgConsumerLimit = "Stream %s under account %s already has %d consumers, the limit."
+	// MsgConsumerCreatingLimit (Sluice's own, LimitExceededException): stream, account, the limit.
+	MsgConsumerCreatingLimit = "Stream %s under account %s already has %d consumers in CREATING status, the limit."
+	// MsgNoConsumer (InvalidArgumentException).
+	MsgNoConsumer = "Either ConsumerARN or both ConsumerName and StreamARN must be provided."
+	// MsgStreamHasConsumers (ResourceInUseException): the stream's ARN, its name.
+	MsgStreamHasConsumers = "DeleteStream can't delete %s because there are consumers associated with this data stream. " +
+		"To delete %s anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers that are associated with it."
+	// MsgConsumerNotActive (ResourceInUseException): consumer, creation (Unix seconds), stream, account.
+	MsgConsumerNotActive = "Consumer %s with creation timestamp %d under stream: %s , account %s is not in ACTIVE status."
+	// MsgSubscribeSequence (InvalidArgumentException): number, shard, stream, account.
+	MsgSubscribeSequence = "StartingSequenceNumber %s used in SubscribeToShard on shard %s in stream %s under account %s is invalid because it did not come from this stream."
+	// MsgSubscribeNoTimestamp (InvalidArgumentException).
+	MsgSubscribeNoTimestamp = "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP."
+	// MsgSubscribeTimestampNaN (Sluice's own, InvalidArgumentException).
+	MsgSubscribeTimestampNaN = "Timestamp for iterator of type AT_TIMESTAMP is not a number."
+	// MsgSubscriptionActive (ResourceInUseException): account, stream, shard, consumer.
+	MsgSubscriptionActive = "Another active subscription exists for this consumer: %s:%s:%s:%s"
+)
+
+// Tags (InvalidArgumentException).
+const (
+	// MsgTagCharsStream: AddTagsToStream's and RemoveTagsFromStream's characters (a format: %% is '%').
+	MsgTagCharsStream = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @."
+	// MsgTagCharsResource: the resource operations' characters.
+	MsgTagCharsResource = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . : / = + - @."
+	// MsgTagIllegalChars: a '%' in the stream operations' tags; what ("add tags to", …), stream, account.
+	MsgTagIllegalChars = "Failed to %s stream %s under account %s because some tags contained illegal characters. " +
+		"The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'."
+	// MsgTagReserved: the key.
+	MsgTagReserved = "Tag key %s uses the prefix 'aws:', which is reserved for AWS use."
+	// MsgTooManyTags: kind ("stream", "consumer"), name, account, kind, the limit.
+	MsgTooManyTags = "Failed to add tags to %s %s under account %s because a given %s cannot have more than %d tags associated with it."
+)
+
+// Resource policies (AccessDeniedException, InvalidArgumentException).
+const (
+	// MsgPolicyExplicitDeny (AccessDeniedException): user ARN, operation, resource ARN.
+	MsgPolicyExplicitDeny = "User: %s is not authorized to perform: kinesis:%s on resource: %s with an explicit deny in a resource-based policy"
+	// MsgPolicyNoAllow (AccessDeniedException): user ARN, operation, resource ARN, operation.
+	MsgPolicyNoAllow = "User: %s is not authorized to perform: kinesis:%s on resource: %s because no resource-based policy allows the kinesis:%s action"
+	// MsgPolicyConsumer (Sluice's own, InvalidArgumentException): the stream.
+	MsgPolicyConsumer = "This store keeps resource policies of streams only; the policy of stream %s applies to its consumers."
+	// MsgPolicyInvalid (Sluice's own, InvalidArgumentException): one of the MsgPolicy problems below, formatted.
+	MsgPolicyInvalid = "Invalid policy document: %s"
+	// The problems of a policy document (Sluice's own).
+	MsgPolicyNotObject       = "the policy must be a JSON object."
+	MsgPolicyVersion         = "Version must be \"2012-10-17\" or \"2008-10-17\"."
+	MsgPolicyID              = "Id must be a string."
+	MsgPolicyUnknownMember   = "unknown member %q." // member
+	MsgPolicyNoStatement     = "the policy has no Statement."
+	MsgPolicyStatementList   = "Statement must be an object or a non-empty list of objects."
+	MsgPolicyStatement       = "statement %d: %s." // statement (from 1), problem
+	MsgPolicyStatementObject = "a statement must be a JSON object"
+	MsgPolicyEffect          = "Effect must be \"Allow\" or \"Deny\""
+	MsgPolicySid             = "Sid must be a string"
+	MsgPolicyAction          = "%s %q is not of the form service:action"            // member, action
+	MsgPolicyStatementMember = "unknown member %q"                                  // member
+	MsgPolicyOneOf           = "a statement needs exactly one of %s and Not%s"      // member, member
+	MsgPolicyStrings         = "%s must be a string or a non-empty list of strings" // member
+	MsgPolicyPrincipal       = "Principal must be \"*\" or an object such as {\"AWS\": \"…\"}"
+	MsgPolicyPrincipalType   = "unknown principal type %q" // type
+	MsgPolicyCondition       = "Condition must map operators to objects of keys and values"
+	MsgPolicyConditionOp     = "condition operator %q is not supported by this store (it evaluates String* and Arn* operators)"           // operator
+	MsgPolicyConditionKey    = "condition key %q is not supported by this store (it evaluates aws:PrincipalArn and aws:PrincipalAccount)" // key
+)

@@ -109,7 +109,7 @@ func (in *encryptionIn) validate() error {
 		return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048", *in.KeyId)
 	}
 	if *in.EncryptionType != encryptionKMS {
-		return apiErr(store.ErrInvalidArgument, "Encryption type %s is not supported. Use KMS.", *in.EncryptionType)
+		return apiErr(store.ErrInvalidArgument, store.MsgEncryptionType, *in.EncryptionType)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (s *Server) startStreamEncryption(body []byte) (any, error) {
 	now := s.opts.Now()
 	changes := recent(st.meta.KeyChanges, now)
 	if len(changes) >= MaxKeyChangesPerDay {
-		return nil, apiErr(store.ErrLimitExceeded, "Stream %s under account 000000000000 has started encryption %d times in the last 24 hours, the limit.", st.meta.Name, len(changes))
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgEncryptionRate, st.meta.Name, store.AccountID, len(changes))
 	}
 	key, err := s.resolveKey(*in.KeyId)
 	if err != nil {
@@ -174,7 +174,7 @@ func (s *Server) stopStreamEncryption(body []byte) (any, error) {
 		return nil, err
 	}
 	if err == nil && key.ID != st.meta.KeyRef || err != nil && *in.KeyId != st.meta.KeyID {
-		return nil, apiErr(store.ErrInvalidArgument, "Key %s is not the key stream %s is encrypted with.", *in.KeyId, st.meta.Name)
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgEncryptionKey, *in.KeyId, st.meta.Name)
 	}
 	return struct{}{}, s.setEncryption(st, "", "", "")
 }
@@ -205,7 +205,7 @@ func (s *Server) setEncryption(st *stream, typ, keyID, keyRef string) error {
 // st.mu.
 func (s *Server) keyUsable(st *stream) error {
 	if id := st.meta.KeyRef; id != "" && s.keys.isDisabled(id) {
-		return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+id))
+		return apiErr(errKMSDisabled, store.MsgKMSDisabled, s.kmsARN("key/"+id))
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ func (s *Server) recordsUsable(recs []slog.Record) error {
 			continue
 		}
 		if s.keys.isDisabled(r.KeyID) {
-			return apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+r.KeyID))
+			return apiErr(errKMSDisabled, store.MsgKMSDisabled, s.kmsARN("key/"+r.KeyID))
 		}
 		last = r.KeyID
 	}

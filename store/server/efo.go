@@ -194,7 +194,7 @@ func parseConsumerARN(arn string) (consumerRef, error) {
 }
 
 func consumerNotFound(name, stream string) error {
-	return apiErr(store.ErrResourceNotFound, "Consumer %s under stream %s under account 000000000000 not found.", name, stream)
+	return apiErr(store.ErrResourceNotFound, store.MsgConsumerNotFound, name, stream, store.AccountID)
 }
 
 // consumer returns the registered consumer called name. Callers hold st.mu.
@@ -270,10 +270,10 @@ func (s *Server) registerStreamConsumer(body []byte) (any, error) {
 		exists = exists || d.meta.Name == in.ConsumerName
 	}
 	if exists {
-		return nil, apiErr(store.ErrResourceInUse, "Consumer %s under stream %s already exists for account 000000000000.", in.ConsumerName, st.meta.Name)
+		return nil, apiErr(store.ErrResourceInUse, store.MsgConsumerExists, in.ConsumerName, st.meta.Name, store.AccountID)
 	}
 	if len(st.meta.Consumers) >= MaxConsumersPerStream {
-		return nil, apiErr(store.ErrLimitExceeded, "Stream %s under account 000000000000 already has %d consumers, the limit.", st.meta.Name, MaxConsumersPerStream)
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgConsumerLimit, st.meta.Name, store.AccountID, MaxConsumersPerStream)
 	}
 	creating := 0
 	for _, c := range st.meta.Consumers {
@@ -282,7 +282,7 @@ func (s *Server) registerStreamConsumer(body []byte) (any, error) {
 		}
 	}
 	if creating >= maxCreatingConsumers {
-		return nil, apiErr(store.ErrLimitExceeded, "Stream %s under account 000000000000 already has %d consumers in CREATING status, the limit.", st.meta.Name, maxCreatingConsumers)
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgConsumerCreatingLimit, st.meta.Name, store.AccountID, maxCreatingConsumers)
 	}
 	c := consumerMeta{Name: in.ConsumerName, Created: now.UnixMilli(), Tags: in.Tags}
 	st.meta.Consumers = append(st.meta.Consumers, c)
@@ -312,7 +312,7 @@ func (q consumerQuery) resolve() (stream, name string, created int64, err error)
 		return ref.stream, ref.name, ref.created, nil
 	}
 	if q.StreamARN == "" || q.ConsumerName == "" {
-		return "", "", 0, apiErr(store.ErrInvalidArgument, "Either ConsumerARN or both ConsumerName and StreamARN must be provided.")
+		return "", "", 0, apiErr(store.ErrInvalidArgument, store.MsgNoConsumer)
 	}
 	if err := errors.Join(checkStreamARN(q.StreamARN), checkConsumerName(q.ConsumerName)); err != nil {
 		return "", "", 0, err
@@ -373,7 +373,7 @@ func (s *Server) listStreamConsumers(body []byte) (any, error) {
 	if in.NextToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
 		if err != nil || len(b) == 0 {
-			return nil, apiErr(store.ErrInvalidArgument, "NextToken is not valid.")
+			return nil, apiErr(store.ErrInvalidArgument, store.MsgBadNextToken)
 		}
 		after = string(b)
 	}
@@ -384,7 +384,7 @@ func (s *Server) listStreamConsumers(body []byte) (any, error) {
 	}
 	defer unlock()
 	if ts := in.StreamCreationTimestamp; ts != nil && int64(*ts) != st.meta.Created/1000 {
-		return nil, apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", name)
+		return nil, apiErr(store.ErrResourceNotFound, store.MsgStreamNotFound, name, store.AccountID)
 	}
 	now := s.opts.Now()
 	all := make([]consumerOut, 0, len(st.meta.Consumers))
@@ -463,8 +463,7 @@ func (s *Server) checkConsumersDeletable(st *stream, enforce bool) error {
 		return nil
 	}
 	arn := s.arn(st.meta.Name)
-	return apiErr(store.ErrResourceInUse, "DeleteStream can't delete %s because there are consumers associated with this data stream. "+
-		"To delete %s anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers that are associated with it.", arn, st.meta.Name)
+	return apiErr(store.ErrResourceInUse, store.MsgStreamHasConsumers, arn, st.meta.Name)
 }
 
 // answerLater is what an operation returns to answer the request itself,
@@ -539,8 +538,7 @@ func (s *Server) subscribeToShard(c *call) (any, error) {
 	}
 	if s.consumerStatus(cm, s.opts.Now()) != "ACTIVE" {
 		unlock()
-		return nil, apiErr(store.ErrResourceInUse, "Consumer %s with creation timestamp %d under stream: %s , account 000000000000 is not in ACTIVE status.",
-			cm.Name, cm.Created/1000, st.meta.Name)
+		return nil, apiErr(store.ErrResourceInUse, store.MsgConsumerNotActive, cm.Name, cm.Created/1000, st.meta.Name, store.AccountID)
 	}
 	sh, err := st.shards.Get(in.ShardId)
 	if err != nil {
@@ -588,8 +586,7 @@ func (s *Server) startingSeq(st *stream, sh *store.Shard, typ, seqNum string, ts
 		}
 		after := typ == "AFTER_SEQUENCE_NUMBER"
 		if seq > end || after && seq == end {
-			return 0, apiErr(store.ErrInvalidArgument, "StartingSequenceNumber %s used in SubscribeToShard on shard %s in stream %s under account 000000000000 is invalid because it did not come from this stream.",
-				seqNum, sh.ID, st.meta.Name)
+			return 0, apiErr(store.ErrInvalidArgument, store.MsgSubscribeSequence, seqNum, sh.ID, st.meta.Name, store.AccountID)
 		}
 		if after {
 			seq++
@@ -597,11 +594,11 @@ func (s *Server) startingSeq(st *stream, sh *store.Shard, typ, seqNum string, ts
 		return max(seq, l.FirstSeq()), nil
 	case "AT_TIMESTAMP":
 		if ts == nil {
-			return 0, apiErr(store.ErrInvalidArgument, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP.")
+			return 0, apiErr(store.ErrInvalidArgument, store.MsgSubscribeNoTimestamp)
 		}
 		switch {
 		case math.IsNaN(*ts):
-			return 0, apiErr(store.ErrInvalidArgument, "Timestamp for iterator of type AT_TIMESTAMP is not a number.")
+			return 0, apiErr(store.ErrInvalidArgument, store.MsgSubscribeTimestampNaN)
 		case *ts*1000 > float64(s.opts.Now().UnixMilli()): // in the future: refused, as GetShardIterator
 			ms := *ts * 1000
 			return 0, apiErr(store.ErrInvalidArgument, store.MsgFutureTimestamp, strconv.FormatFloat(ms, 'f', -1, 64), s.opts.Now().UnixMilli())
@@ -623,7 +620,7 @@ func (f *fanOutState) begin(arn, shard, stream, consumer string, gap time.Durati
 	defer f.mu.Unlock()
 	if old := f.subs[key]; old != nil {
 		if now.Sub(old.start) < gap {
-			return nil, apiErr(store.ErrResourceInUse, "Another active subscription exists for this consumer: 000000000000:%s:%s:%s", stream, shard, consumer)
+			return nil, apiErr(store.ErrResourceInUse, store.MsgSubscriptionActive, store.AccountID, stream, shard, consumer)
 		}
 		close(old.takeover)
 	}
@@ -671,7 +668,7 @@ func (s *Server) nextEvent(p *subPos) (ev shardEvent, w *waiter, end bool, err e
 	}
 	defer unlock()
 	if st.meta.Generation != p.gen {
-		return ev, nil, false, apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", p.stream)
+		return ev, nil, false, apiErr(store.ErrResourceNotFound, store.MsgStreamNotFound, p.stream, store.AccountID)
 	}
 	if c, ok := st.consumer(p.consumer.Name); !ok || c.Created != p.consumer.Created {
 		return ev, nil, false, consumerNotFound(p.consumer.Name, p.stream)
@@ -863,7 +860,7 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, c *ca
 		case <-beat.C:
 			due = true
 		case <-sub.takeover:
-			e.exception(apiErr(store.ErrResourceInUse, "Another active subscription exists for this consumer: 000000000000:%s:%s:%s", p.stream, p.shard, p.consumer.Name))
+			e.exception(apiErr(store.ErrResourceInUse, store.MsgSubscriptionActive, store.AccountID, p.stream, p.shard, p.consumer.Name))
 			return
 		case <-lifetime.C:
 			return

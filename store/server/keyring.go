@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
 )
 
@@ -199,13 +200,13 @@ func (s *Server) resolveKey(keyID string) (ringKey, error) {
 		// <region>:<account>:key/<id> or :alias/<name>, in our region and account.
 		parts := strings.SplitN(rest, ":", 3)
 		if len(parts) != 3 || parts[0] != s.region() || parts[1] != "000000000000" {
-			return ringKey{}, apiErr(errKMSNotFound, "Invalid arn %s", keyID)
+			return ringKey{}, apiErr(errKMSNotFound, store.MsgKMSInvalidARN, keyID)
 		}
 		ref = parts[2]
 		if id, ok := strings.CutPrefix(ref, "key/"); ok {
 			ref = id
 		} else if !strings.HasPrefix(ref, "alias/") {
-			return ringKey{}, apiErr(errKMSNotFound, "Invalid arn %s", keyID)
+			return ringKey{}, apiErr(errKMSNotFound, store.MsgKMSInvalidARN, keyID)
 		}
 	}
 	var found *ringKey
@@ -225,11 +226,11 @@ func (s *Server) resolveKey(keyID string) (ringKey, error) {
 			found = &key
 		}
 		if found == nil {
-			return ringKey{}, apiErr(errKMSNotFound, "Alias %s is not found.", s.kmsARN(ref))
+			return ringKey{}, apiErr(errKMSNotFound, store.MsgKMSAliasNotFound, s.kmsARN(ref))
 		}
 	} else {
 		if !validUUID(ref) {
-			return ringKey{}, apiErr(errKMSNotFound, "Invalid keyId %s", keyID)
+			return ringKey{}, apiErr(errKMSNotFound, store.MsgKMSInvalidKeyID, keyID)
 		}
 		for i := range k.keys {
 			if k.keys[i].ID == ref {
@@ -237,11 +238,11 @@ func (s *Server) resolveKey(keyID string) (ringKey, error) {
 			}
 		}
 		if found == nil {
-			return ringKey{}, apiErr(errKMSNotFound, "Key '%s' does not exist", s.kmsARN("key/"+ref))
+			return ringKey{}, apiErr(errKMSNotFound, store.MsgKMSKeyNotFound, s.kmsARN("key/"+ref))
 		}
 	}
 	if found.Disabled {
-		return ringKey{}, apiErr(errKMSDisabled, "%s is disabled.", s.kmsARN("key/"+found.ID))
+		return ringKey{}, apiErr(errKMSDisabled, store.MsgKMSDisabled, s.kmsARN("key/"+found.ID))
 	}
 	return *found, nil
 }

@@ -81,7 +81,7 @@ func (p policyProblem) Error() string { return string(p) }
 func problem(format string, args ...any) error { return policyProblem(fmt.Sprintf(format, args...)) }
 
 func invalidPolicy(format string, args ...any) error {
-	return apiErr(store.ErrInvalidArgument, "Invalid policy document: "+format, args...)
+	return apiErr(store.ErrInvalidArgument, store.MsgPolicyInvalid, fmt.Sprintf(format, args...))
 }
 
 // parsePolicy parses and checks a policy document: a JSON object with an
@@ -93,40 +93,40 @@ func invalidPolicy(format string, args ...any) error {
 func parsePolicy(doc string) (*policy, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(doc), &top); err != nil || top == nil {
-		return nil, invalidPolicy("the policy must be a JSON object.")
+		return nil, invalidPolicy(store.MsgPolicyNotObject)
 	}
 	for k, v := range top {
 		switch k {
 		case "Version":
 			var ver string
 			if json.Unmarshal(v, &ver) != nil || ver != "2012-10-17" && ver != "2008-10-17" {
-				return nil, invalidPolicy("Version must be \"2012-10-17\" or \"2008-10-17\".")
+				return nil, invalidPolicy(store.MsgPolicyVersion)
 			}
 		case "Id":
 			var id string
 			if json.Unmarshal(v, &id) != nil {
-				return nil, invalidPolicy("Id must be a string.")
+				return nil, invalidPolicy(store.MsgPolicyID)
 			}
 		case "Statement":
 		default:
-			return nil, invalidPolicy("unknown member %q.", k)
+			return nil, invalidPolicy(store.MsgPolicyUnknownMember, k)
 		}
 	}
 	raw, ok := top["Statement"]
 	if !ok {
-		return nil, invalidPolicy("the policy has no Statement.")
+		return nil, invalidPolicy(store.MsgPolicyNoStatement)
 	}
 	var list []json.RawMessage
 	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
 		list = []json.RawMessage{raw}
 	} else if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
-		return nil, invalidPolicy("Statement must be an object or a non-empty list of objects.")
+		return nil, invalidPolicy(store.MsgPolicyStatementList)
 	}
 	p := &policy{}
 	for i, r := range list {
 		st, err := parseStatement(r)
 		if err != nil {
-			return nil, invalidPolicy("statement %d: %s.", i+1, err)
+			return nil, invalidPolicy(store.MsgPolicyStatement, i+1, err)
 		}
 		p.statements = append(p.statements, st)
 	}
@@ -137,11 +137,11 @@ func parseStatement(raw json.RawMessage) (policyStatement, error) {
 	var st policyStatement
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return st, problem("a statement must be a JSON object")
+		return st, problem(store.MsgPolicyStatementObject)
 	}
 	var effect string
 	if json.Unmarshal(m["Effect"], &effect) != nil || effect != "Allow" && effect != "Deny" {
-		return st, problem("Effect must be \"Allow\" or \"Deny\"")
+		return st, problem(store.MsgPolicyEffect)
 	}
 	st.deny = effect == "Deny"
 	for k, v := range m {
@@ -150,7 +150,7 @@ func parseStatement(raw json.RawMessage) (policyStatement, error) {
 		case "Sid":
 			var sid string
 			if json.Unmarshal(v, &sid) != nil {
-				err = problem("Sid must be a string")
+				err = problem(store.MsgPolicySid)
 			}
 		case "Effect":
 		case "Principal", "NotPrincipal":
@@ -161,7 +161,7 @@ func parseStatement(raw json.RawMessage) (policyStatement, error) {
 			st.notAction = k == "NotAction"
 			for _, a := range st.actions {
 				if _, _, ok := strings.Cut(a, ":"); !ok && a != "*" {
-					err = problem("%s %q is not of the form service:action", k, a)
+					err = problem(store.MsgPolicyAction, k, a)
 				}
 			}
 		case "Resource", "NotResource":
@@ -170,7 +170,7 @@ func parseStatement(raw json.RawMessage) (policyStatement, error) {
 		case "Condition":
 			st.conditions, err = parseConditions(v)
 		default:
-			err = problem("unknown member %q", k)
+			err = problem(store.MsgPolicyStatementMember, k)
 		}
 		if err != nil {
 			return st, err
@@ -180,7 +180,7 @@ func parseStatement(raw json.RawMessage) (policyStatement, error) {
 		_, yes := m[k]
 		_, not := m["Not"+k]
 		if yes == not {
-			return st, problem("a statement needs exactly one of %s and Not%s", k, k)
+			return st, problem(store.MsgPolicyOneOf, k, k)
 		}
 	}
 	return st, nil
@@ -194,7 +194,7 @@ func stringOrList(raw json.RawMessage, what string) ([]string, error) {
 	}
 	var many []string
 	if json.Unmarshal(raw, &many) != nil || len(many) == 0 {
-		return nil, problem("%s must be a string or a non-empty list of strings", what)
+		return nil, problem(store.MsgPolicyStrings, what)
 	}
 	return many, nil
 }
@@ -205,13 +205,13 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 	var star string
 	if json.Unmarshal(raw, &star) == nil {
 		if star != "*" {
-			return nil, problem("Principal must be \"*\" or an object such as {\"AWS\": \"…\"}")
+			return nil, problem(store.MsgPolicyPrincipal)
 		}
 		return []string{"*"}, nil
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil || len(m) == 0 {
-		return nil, problem("Principal must be \"*\" or an object such as {\"AWS\": \"…\"}")
+		return nil, problem(store.MsgPolicyPrincipal)
 	}
 	var out []string
 	for k, v := range m {
@@ -225,7 +225,7 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 		case "Service", "Federated", "CanonicalUser":
 			out = append(out, "")
 		default:
-			return nil, problem("unknown principal type %q", k)
+			return nil, problem(store.MsgPolicyPrincipalType, k)
 		}
 	}
 	return out, nil
@@ -234,17 +234,17 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 func parseConditions(raw json.RawMessage) ([]policyCondition, error) {
 	var m map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, problem("Condition must map operators to objects of keys and values")
+		return nil, problem(store.MsgPolicyCondition)
 	}
 	var out []policyCondition
 	for op, keys := range m {
 		if _, ok := conditionOps[op]; !ok {
-			return nil, problem("condition operator %q is not supported by this store (it evaluates String* and Arn* operators)", op)
+			return nil, problem(store.MsgPolicyConditionOp, op)
 		}
 		for key, v := range keys {
 			lk := strings.ToLower(key)
 			if lk != "aws:principalarn" && lk != "aws:principalaccount" {
-				return nil, problem("condition key %q is not supported by this store (it evaluates aws:PrincipalArn and aws:PrincipalAccount)", key)
+				return nil, problem(store.MsgPolicyConditionKey, key)
 			}
 			vals, err := stringOrList(v, "condition "+op+" "+key)
 			if err != nil {
@@ -415,10 +415,10 @@ func (s *Server) authorize(key, op, name, resource string) error {
 		return nil
 	}
 	if explicit {
-		return apiErr("AccessDeniedException", "User: %s is not authorized to perform: kinesis:%s on resource: %s with an explicit deny in a resource-based policy",
+		return apiErr("AccessDeniedException", store.MsgPolicyExplicitDeny,
 			userARN(key), op, resource)
 	}
-	return apiErr("AccessDeniedException", "User: %s is not authorized to perform: kinesis:%s on resource: %s because no resource-based policy allows the kinesis:%s action",
+	return apiErr("AccessDeniedException", store.MsgPolicyNoAllow,
 		userARN(key), op, resource, op)
 }
 
@@ -511,7 +511,7 @@ func (s *Server) lockedStreamResource(arn string, write bool) (*stream, func(), 
 	}
 	if r.consumer >= 0 {
 		unlock()
-		return nil, nil, apiErr(store.ErrInvalidArgument, "This store keeps resource policies of streams only; the policy of stream %s applies to its consumers.", r.st.meta.Name)
+		return nil, nil, apiErr(store.ErrInvalidArgument, store.MsgPolicyConsumer, r.st.meta.Name)
 	}
 	return r.st, unlock, nil
 }

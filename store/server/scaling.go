@@ -195,7 +195,7 @@ func (ss *streamState) creating(d time.Duration) {
 // writable refuses puts to a CREATING stream, as Kinesis does.
 func (ss *streamState) writable(name string) error {
 	if ss.busy.Load() && ss.get() == statusCreating {
-		return apiErr(store.ErrResourceNotFound, "Stream %s under account 000000000000 not found.", name)
+		return apiErr(store.ErrResourceNotFound, store.MsgStreamNotFound, name, store.AccountID)
 	}
 	return nil
 }
@@ -203,13 +203,13 @@ func (ss *streamState) writable(name string) error {
 // listable refuses ListShards of a CREATING stream, as Kinesis does.
 func (ss *streamState) listable(name string) error {
 	if status := ss.get(); status == statusCreating {
-		return apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 not ACTIVE or UPDATING, instead in state %s", name, status)
+		return apiErr(store.ErrResourceInUse, store.MsgStreamNotActiveOrUpdating, name, store.AccountID, status)
 	}
 	return nil
 }
 
 func notActive(name, status string) error {
-	return apiErr(store.ErrResourceInUse, "Stream %s under account 000000000000 not ACTIVE, instead in state %s", name, status)
+	return apiErr(store.ErrResourceInUse, store.MsgStreamNotActive, name, store.AccountID, status)
 }
 
 func (ss *streamState) mode() map[string]string {
@@ -349,31 +349,31 @@ func (s *Server) updateShardCount(body []byte) (any, error) {
 	defer unlock()
 	name, n, cur := st.meta.Name, *in.TargetShardCount, len(st.shards.Open())
 	if st.state.onDemand.Load() {
-		return nil, apiErr(store.ErrValidation, "UpdateShardCount is not supported for stream %s under account 000000000000 with capacity mode ON_DEMAND.", name)
+		return nil, apiErr(store.ErrValidation, store.MsgShardCountOnDemand, name, store.AccountID)
 	}
 	if status := st.state.get(); status != statusActive {
 		return nil, notActive(name, status)
 	}
 	if n > MaxShardsPerStream {
-		return nil, apiErr(store.ErrLimitExceeded, "Target shard count or number of open shards cannot be greater than %d. Current open shard count: %d Target shard count: %d", MaxShardsPerStream, cur, n)
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgShardCountMost, MaxShardsPerStream, cur, n)
 	}
 	if n > 2*cur {
-		return nil, apiErr(store.ErrLimitExceeded, "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: %d Target shard count: %d", cur, n)
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgShardCountDouble, cur, n)
 	}
 	if 2*n < cur {
-		return nil, apiErr(store.ErrLimitExceeded, "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: %d Target shard count: %d", cur, n)
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgShardCountHalf, cur, n)
 	}
 	now := s.opts.Now()
 	scaled := recent(st.meta.Scaled, now)
 	if len(scaled) >= MaxScalingsPerDay {
-		return nil, apiErr(store.ErrLimitExceeded, "UpdateShardCount for stream %s under account 000000000000 has been called %d times in the last 24 hours, the limit.", name, len(scaled))
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgShardCountRate, name, store.AccountID, len(scaled))
 	}
 	_, created, err := st.shards.UniformPlan(n)
 	if err != nil {
 		return nil, err
 	}
 	if lim := int64(s.opts.Limits.MaxShards); lim > 0 && s.shardCount.Load()+int64(created) > lim {
-		return nil, apiErr(store.ErrLimitExceeded, "This request would exceed the shard limit of the store: %d shards in all streams, %d more needed to scale, the limit is %d (--max-shards).",
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgStoreShardLimitScale,
 			s.shardCount.Load(), created, lim)
 	}
 	old := st.meta.Scaled
@@ -497,16 +497,16 @@ func (s *Server) updateStreamMode(body []byte) (any, error) {
 		return nil, notActive(name, status)
 	}
 	if cur := st.state.mode()["StreamMode"]; cur == mode {
-		return nil, apiErr(store.ErrInvalidArgument, "Stream %s under account 000000000000 is already in %s capacity mode.", name, mode)
+		return nil, apiErr(store.ErrInvalidArgument, store.MsgStreamModeSame, name, store.AccountID, mode)
 	}
 	now := s.opts.Now()
 	switched := recent(st.meta.ModeSwitched, now)
 	if len(switched) >= MaxModeSwitchesPerDay {
-		return nil, apiErr(store.ErrLimitExceeded, "Stream %s under account 000000000000 has switched capacity mode %d times in the last 24 hours, the limit.", name, len(switched))
+		return nil, apiErr(store.ErrLimitExceeded, store.MsgStreamModeRate, name, store.AccountID, len(switched))
 	}
 	if mode == modeOnDemand {
 		if n := s.onDemandStreams(); n >= MaxOnDemandStreams {
-			return nil, apiErr(store.ErrLimitExceeded, "This request would exceed the limit of %d on-demand streams under account 000000000000.", MaxOnDemandStreams)
+			return nil, apiErr(store.ErrLimitExceeded, store.MsgOnDemandLimit, MaxOnDemandStreams, store.AccountID)
 		}
 	}
 	oldMode, oldSwitched := st.meta.Mode, st.meta.ModeSwitched

@@ -151,17 +151,16 @@ func checkTagChars(strs []string, cs tagCharset, what, stream string) error {
 		for _, r := range s {
 			if !tagRuneOK(r, cs) {
 				if cs == streamTagChars {
-					return apiErr(store.ErrInvalidArgument, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @.")
+					return apiErr(store.ErrInvalidArgument, store.MsgTagCharsStream)
 				}
-				return apiErr(store.ErrInvalidArgument, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . : / = + - @.")
+				return apiErr(store.ErrInvalidArgument, store.MsgTagCharsResource)
 			}
 		}
 	}
 	if cs == streamTagChars {
 		for _, s := range strs {
 			if strings.ContainsRune(s, '%') {
-				return apiErr(store.ErrInvalidArgument, "Failed to %s stream %s under account 000000000000 because some tags contained illegal characters. "+
-					"The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.", what, stream)
+				return apiErr(store.ErrInvalidArgument, store.MsgTagIllegalChars, what, stream, store.AccountID)
 			}
 		}
 	}
@@ -172,7 +171,7 @@ func checkTagChars(strs []string, cs tagCharset, what, stream string) error {
 func checkReservedKeys(keys []string) error {
 	for _, k := range keys {
 		if len(k) >= 4 && strings.EqualFold(k[:4], "aws:") {
-			return apiErr(store.ErrInvalidArgument, "Tag key %s uses the prefix 'aws:', which is reserved for AWS use.", k)
+			return apiErr(store.ErrInvalidArgument, store.MsgTagReserved, k)
 		}
 	}
 	return nil
@@ -204,8 +203,7 @@ func checkNewTags(tags map[string]string, kind, name string) error {
 }
 
 func tooManyTags(kind, name string) error {
-	return apiErr(store.ErrInvalidArgument, "Failed to add tags to %s %s under account 000000000000 because a given %s cannot have more than %d tags associated with it.",
-		kind, name, kind, MaxTags)
+	return apiErr(store.ErrInvalidArgument, store.MsgTooManyTags, kind, name, store.AccountID, kind, MaxTags)
 }
 
 // mergeTags returns tags with add applied, or InvalidArgumentException when
