@@ -31,6 +31,12 @@ const (
 	MsgMinValue         = "Member must have value greater than or equal to %d"
 	MsgMaxValue         = "Member must have value less than or equal to %d"
 	MsgEnum             = "Member must satisfy enum value set: [%s]"
+	MsgLengthBetween    = "Member must have length between %d and %d" // least, most
+	MsgValueBetween     = "Member must have value between %d and %d"  // least, most
+	// Constraints on each entry of a map or list: the entry's constraints joined with ", ".
+	MsgMapKeys   = "Map keys must satisfy constraint: [%s]"
+	MsgMapValues = "Map value must satisfy constraint: [%s]"
+	MsgEach      = "Member must satisfy constraint: [%s]"
 	// MsgBlobValue is how AWS shows a blob's value: its length twice.
 	MsgBlobValue = "java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]"
 	// MsgRecordsEntry is how AWS shows one PutRecords entry in a list value.

@@ -83,16 +83,13 @@ func (s *Server) updateAccountSettings(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validationErrors
-	switch c := in.MinimumThroughputBillingCommitment; {
-	case c == nil:
-		v.add("Value null at 'minimumThroughputBillingCommitment' failed to satisfy constraint: Member must not be null")
-	case c.Status == nil:
-		v.add("Value null at 'minimumThroughputBillingCommitment.status' failed to satisfy constraint: Member must not be null")
-	case *c.Status != "ENABLED" && *c.Status != "DISABLED":
-		v.add("Value '%s' at 'minimumThroughputBillingCommitment.status' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]", *c.Status)
+	var c checker
+	if m := in.MinimumThroughputBillingCommitment; m == nil {
+		c.null("minimumThroughputBillingCommitment")
+	} else {
+		c.enum("minimumThroughputBillingCommitment.status", m.Status, true, "ENABLED", "DISABLED")
 	}
-	if err := v.err(); err != nil {
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	s.accountMu.Lock()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/store"
@@ -60,9 +61,8 @@ func (s *Server) createStream(body []byte) (any, error) {
 	if err := store.ValidateStreamName(in.StreamName); err != nil { // "." and ".."
 		return nil, err
 	}
-	var v validationErrors
-	checkTagMap(&v, in.Tags, false, maxTagMapEntries)
-	if err := v.err(); err != nil {
+	checkTagMap(&c, in.Tags, false, maxTagMapEntries)
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	n := OnDemandInitialShards
@@ -501,7 +501,7 @@ func pageSize(v *int, field string, def, most int) error {
 		*v = def
 	}
 	if *v < 1 || *v > most {
-		return apiErr(store.ErrValidation, "1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value between 1 and %d", *v, field, most)
+		return validationErr(strconv.Itoa(*v), field, fmt.Sprintf(store.MsgValueBetween, 1, most))
 	}
 	return nil
 }

@@ -97,16 +97,16 @@ type encryptionIn struct {
 // type other than KMS.
 func (in *encryptionIn) validate() error {
 	if in.EncryptionType == nil {
-		return apiErr(store.ErrValidation, "1 validation error detected: Value null at 'encryptionType' failed to satisfy constraint: Member must not be null")
+		return nullErr("encryptionType")
 	}
 	if t := *in.EncryptionType; t != encryptionKMS && t != encryptionNone {
-		return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'encryptionType' failed to satisfy constraint: Member must satisfy enum value set: [KMS, NONE]", t)
+		return validationErr(t, "encryptionType", fmt.Sprintf(store.MsgEnum, "KMS, NONE"))
 	}
 	if in.KeyId == nil {
-		return apiErr(store.ErrValidation, "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
+		return nullErr("keyId")
 	}
 	if n := len(*in.KeyId); n < 1 || n > 2048 {
-		return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048", *in.KeyId)
+		return validationErr(*in.KeyId, "keyId", fmt.Sprintf(store.MsgLengthBetween, 1, 2048))
 	}
 	if *in.EncryptionType != encryptionKMS {
 		return apiErr(store.ErrInvalidArgument, store.MsgEncryptionType, *in.EncryptionType)

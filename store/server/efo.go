@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"os"
@@ -126,30 +127,16 @@ func (s *Server) consumerARN(stream string, c consumerMeta) string {
 	return s.arn(stream) + "/consumer/" + c.Name + ":" + strconv.FormatInt(c.Created/1000, 10)
 }
 
-var (
-	consumerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
-	streamARNRE    = regexp.MustCompile(`^arn:aws.*:kinesis:.*:\d{12}:stream/\S+$`)
-	consumerARNRE  = regexp.MustCompile(`^(arn):aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/[a-zA-Z0-9_.-]+:[0-9]+$`)
-)
-
-// validationErr is AWS's ValidationException for one member's value.
-func validationErr(value, member, constraint string) error {
-	return apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, member, constraint)
-}
-
-// nullErr is AWS's ValidationException for a member missing.
-func nullErr(member string) error {
-	return apiErr(store.ErrValidation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
-}
+var consumerARNRE = regexp.MustCompile(`^(arn):aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/[a-zA-Z0-9_.-]+:[0-9]+$`)
 
 func checkConsumerName(name string) error {
 	switch {
 	case name == "":
 		return nullErr("consumerName")
 	case len(name) > 128:
-		return validationErr(name, "consumerName", "Member must have length less than or equal to 128")
-	case !consumerNameRE.MatchString(name):
-		return validationErr(name, "consumerName", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+		return validationErr(name, "consumerName", fmt.Sprintf(store.MsgMaxLength, 128))
+	case !namePattern.match(name):
+		return validationErr(name, "consumerName", fmt.Sprintf(store.MsgPattern, namePattern.text))
 	}
 	return nil
 }
@@ -159,9 +146,9 @@ func checkStreamARN(arn string) error {
 	case arn == "":
 		return nullErr("streamARN")
 	case len(arn) > 2048:
-		return validationErr(arn, "streamARN", "Member must have length less than or equal to 2048")
-	case !streamARNRE.MatchString(arn):
-		return validationErr(arn, "streamARN", `Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\d{12}:stream/\S+`)
+		return validationErr(arn, "streamARN", fmt.Sprintf(store.MsgMaxLength, 2048))
+	case !arnPattern.match(arn):
+		return validationErr(arn, "streamARN", fmt.Sprintf(store.MsgPattern, arnPattern.text))
 	}
 	return nil
 }
@@ -178,10 +165,10 @@ func parseConsumerARN(arn string) (consumerRef, error) {
 	case arn == "":
 		return consumerRef{}, nullErr("consumerARN")
 	case len(arn) > 2048:
-		return consumerRef{}, validationErr(arn, "consumerARN", "Member must have length less than or equal to 2048")
+		return consumerRef{}, validationErr(arn, "consumerARN", fmt.Sprintf(store.MsgMaxLength, 2048))
 	case !consumerARNRE.MatchString(arn):
 		return consumerRef{}, validationErr(arn, "consumerARN",
-			`Member must satisfy regular expression pattern: ^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+`)
+			fmt.Sprintf(store.MsgPattern, `^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+`))
 	}
 	i := strings.LastIndex(arn, "/consumer/")
 	streamPart, rest := arn[:i], arn[i+len("/consumer/"):]
@@ -607,8 +594,8 @@ func (s *Server) startingSeq(st *stream, sh *store.Shard, typ, seqNum string, ts
 		}
 		return l.SeekTimestamp(int64(math.Round(*ts * 1000)))
 	}
-	return 0, apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'startingPosition.type' failed to satisfy constraint: "+
-		"Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]", typ)
+	return 0, validationErr(typ, "startingPosition.type",
+		fmt.Sprintf(store.MsgEnum, "AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP"))
 }
 
 // begin opens a subscription of consumer arn to shard, or refuses it while

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/sluicehq/sluice/store"
 )
 
 // shardLevelMetrics are the metric names of the API, in AWS's order.
@@ -133,24 +134,24 @@ func (st *stream) syncMetrics(set *metrics.Set) {
 // checkShardLevelMetrics validates the ShardLevelMetrics member and
 // returns the metrics it names, ALL expanded.
 func checkShardLevelMetrics(in []string) ([]string, error) {
-	var v validationErrors
+	var c checker
+	shown := "[" + strings.Join(in, ", ") + "]"
 	switch {
 	case in == nil:
-		v.add("Value null at 'shardLevelMetrics' failed to satisfy constraint: Member must not be null")
+		c.null("shardLevelMetrics")
 	case len(in) == 0:
-		v.add("Value '[]' at 'shardLevelMetrics' failed to satisfy constraint: Member must have length greater than or equal to 1")
+		c.fail(shown, true, "shardLevelMetrics", fmt.Sprintf(store.MsgMinLength, 1))
 	case len(in) > len(shardLevelMetrics):
-		v.add("Value '[%s]' at 'shardLevelMetrics' failed to satisfy constraint: Member must have length less than or equal to %d",
-			strings.Join(in, ", "), len(shardLevelMetrics))
+		c.fail(shown, true, "shardLevelMetrics", fmt.Sprintf(store.MsgMaxLength, len(shardLevelMetrics)))
 	}
 	for _, m := range in {
 		if m != "ALL" && !slices.Contains(shardLevelMetrics, m) {
-			v.add("Value '[%s]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: "+
-				"[Member must satisfy enum value set: [%s, ALL]]", strings.Join(in, ", "), strings.Join(shardLevelMetrics, ", "))
+			c.fail(shown, true, "shardLevelMetrics",
+				fmt.Sprintf(store.MsgEach, fmt.Sprintf(store.MsgEnum, strings.Join(shardLevelMetrics, ", ")+", ALL")))
 			break
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	if slices.Contains(in, "ALL") {

@@ -528,7 +528,7 @@ func (s *Server) putResourcePolicy(body []byte) (any, error) {
 		return nil, err
 	}
 	if in.Policy == nil {
-		return nil, apiErr(store.ErrValidation, "1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("policy")
 	}
 	p, err := parsePolicy(*in.Policy)
 	if err != nil {

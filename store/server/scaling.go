@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
-	"strings"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -284,25 +283,6 @@ func (s *Server) describeDeleting(name string, err error, summary bool) (any, er
 	return map[string]any{"StreamDescription": desc}, nil
 }
 
-// validation collects AWS's "N validation errors detected" messages.
-type validation []string
-
-func (v *validation) null(field string) {
-	*v = append(*v, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", field))
-}
-
-func (v *validation) add(format string, args ...any) { *v = append(*v, fmt.Sprintf(format, args...)) }
-
-func (v validation) err() error {
-	switch len(v) {
-	case 0:
-		return nil
-	case 1:
-		return apiErr(store.ErrValidation, "1 validation error detected: %s", v[0])
-	}
-	return apiErr(store.ErrValidation, "%d validation errors detected: %s", len(v), strings.Join(v, "; "))
-}
-
 // recent keeps the times (Unix ms) of times within the last 24 hours of now.
 func recent(times []int64, now time.Time) []int64 {
 	cut := now.Add(-24 * time.Hour).UnixMilli()
@@ -324,22 +304,17 @@ func (s *Server) updateShardCount(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validation
+	var c checker
 	switch n := in.TargetShardCount; {
 	case n == nil:
-		v.null("targetShardCount")
+		c.null("targetShardCount")
 	case *n < 1:
-		v.add("Value '%d' at 'targetShardCount' failed to satisfy constraint: Member must have value greater than or equal to 1", *n)
+		c.fail(strconv.Itoa(*n), true, "targetShardCount", fmt.Sprintf(store.MsgMinValue, 1))
 	case *n > 100000:
-		v.add("Value '%d' at 'targetShardCount' failed to satisfy constraint: Member must have value less than or equal to 100000", *n)
+		c.fail(strconv.Itoa(*n), true, "targetShardCount", fmt.Sprintf(store.MsgMaxValue, 100000))
 	}
-	switch t := in.ScalingType; {
-	case t == nil:
-		v.null("scalingType")
-	case *t != "UNIFORM_SCALING":
-		v.add("Value '%s' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]", *t)
-	}
-	if err := v.err(); err != nil {
+	c.enum("scalingType", in.ScalingType, true, "UNIFORM_SCALING")
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	st, unlock, err := s.locked(in.name(), true)
@@ -468,22 +443,19 @@ func (s *Server) updateStreamMode(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validation
+	var c checker
 	switch {
 	case in.StreamARN == nil:
-		v.null("streamARN")
-	case !streamARNPattern.MatchString(*in.StreamARN):
-		v.add("Value '%s' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", *in.StreamARN, streamARNExpr)
+		c.null("streamARN")
+	case !arnPattern.match(*in.StreamARN):
+		c.fail(*in.StreamARN, true, "streamARN", fmt.Sprintf(store.MsgPattern, arnPattern.text))
 	}
-	switch d := in.StreamModeDetails; {
-	case d == nil:
-		v.null("streamModeDetails")
-	case d.StreamMode == nil:
-		v.null("streamModeDetails.streamMode")
-	case *d.StreamMode != modeProvisioned && *d.StreamMode != modeOnDemand:
-		v.add("Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", *d.StreamMode)
+	if d := in.StreamModeDetails; d == nil {
+		c.null("streamModeDetails")
+	} else {
+		c.enum("streamModeDetails.streamMode", d.StreamMode, true, modeProvisioned, modeOnDemand)
 	}
-	if err := v.err(); err != nil {
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	mode := *in.StreamModeDetails.StreamMode
@@ -535,11 +507,6 @@ func (s *Server) resumeScaling() {
 		}
 	}
 }
-
-// streamARNExpr is the pattern of StreamARN in the API reference.
-const streamARNExpr = `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`
-
-var streamARNPattern = regexp.MustCompile(`^(?:` + streamARNExpr + `)$`)
 
 // onDemandStreams counts the ON_DEMAND streams.
 func (s *Server) onDemandStreams() int {

@@ -35,24 +35,6 @@ const (
 	resourceTagChars
 )
 
-// validationErrors builds AWS's ValidationException message: "N validation
-// error(s) detected: a; b".
-type validationErrors []string
-
-func (v *validationErrors) add(format string, args ...any) {
-	*v = append(*v, fmt.Sprintf(format, args...))
-}
-
-func (v validationErrors) err() error {
-	switch len(v) {
-	case 0:
-		return nil
-	case 1:
-		return apiErr(store.ErrValidation, "1 validation error detected: %s", v[0])
-	}
-	return apiErr(store.ErrValidation, "%d validation errors detected: %s", len(v), strings.Join(v, "; "))
-}
-
 // javaMap formats tags as AWS's messages show a map: {k=v, k2=v2}, here
 // in key order.
 func javaMap(tags map[string]string) string {
@@ -71,31 +53,29 @@ func javaMap(tags map[string]string) string {
 // checkTagMap adds the ValidationException messages of a request's Tags
 // member: required (or not); when present, 1 to most entries, key and
 // value lengths.
-func checkTagMap(v *validationErrors, tags map[string]string, required bool, most int) {
+func checkTagMap(c *checker, tags map[string]string, required bool, most int) {
 	if tags == nil {
 		if required {
-			v.add("Value null at 'tags' failed to satisfy constraint: Member must not be null")
+			c.null("tags")
 		}
 		return
 	}
 	shown := javaMap(tags)
 	if len(tags) == 0 { // present, so at least one entry
-		v.add("Value '%s' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1", shown)
+		c.fail(shown, true, "tags", fmt.Sprintf(store.MsgMinLength, 1))
 	}
 	if len(tags) > most {
-		v.add("Value '%s' at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", shown, most)
+		c.fail(shown, true, "tags", fmt.Sprintf(store.MsgMaxLength, most))
 	}
 	for k := range tags {
 		if n := utf8.RuneCountInString(k); n < 1 || n > maxTagKeyChars {
-			v.add("Value '%s' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: "+
-				"[Member must have length less than or equal to %d, Member must have length greater than or equal to 1]", shown, maxTagKeyChars)
+			c.fail(shown, true, "tags", fmt.Sprintf(store.MsgMapKeys, lengthBounds(1, maxTagKeyChars)))
 			break
 		}
 	}
 	for _, val := range tags {
 		if utf8.RuneCountInString(val) > maxTagValueChars {
-			v.add("Value '%s' at 'tags' failed to satisfy constraint: Map value must satisfy constraint: "+
-				"[Member must have length less than or equal to %d, Member must have length greater than or equal to 0]", shown, maxTagValueChars)
+			c.fail(shown, true, "tags", fmt.Sprintf(store.MsgMapValues, lengthBounds(0, maxTagValueChars)))
 			break
 		}
 	}
@@ -103,22 +83,21 @@ func checkTagMap(v *validationErrors, tags map[string]string, required bool, mos
 
 // checkTagKeys adds the ValidationException messages of a request's
 // TagKeys member: required, 1 to most keys of 1 to 128 characters.
-func checkTagKeys(v *validationErrors, keys []string, most int) {
+func checkTagKeys(c *checker, keys []string, most int) {
 	if keys == nil {
-		v.add("Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+		c.null("tagKeys")
 		return
 	}
 	shown := "[" + strings.Join(keys, ", ") + "]"
 	if len(keys) == 0 {
-		v.add("Value '%s' at 'tagKeys' failed to satisfy constraint: Member must have length greater than or equal to 1", shown)
+		c.fail(shown, true, "tagKeys", fmt.Sprintf(store.MsgMinLength, 1))
 	}
 	if len(keys) > most {
-		v.add("Value '%s' at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", shown, most)
+		c.fail(shown, true, "tagKeys", fmt.Sprintf(store.MsgMaxLength, most))
 	}
 	for _, k := range keys {
 		if n := utf8.RuneCountInString(k); n < 1 || n > maxTagKeyChars {
-			v.add("Value '%s' at 'tagKeys' failed to satisfy constraint: Member must satisfy constraint: "+
-				"[Member must have length less than or equal to %d, Member must have length greater than or equal to 1]", shown, maxTagKeyChars)
+			c.fail(shown, true, "tagKeys", fmt.Sprintf(store.MsgEach, lengthBounds(1, maxTagKeyChars)))
 			break
 		}
 	}
@@ -252,9 +231,9 @@ func (s *Server) addTags(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validationErrors
-	checkTagMap(&v, in.Tags, true, maxTagMapEntries)
-	if err := v.err(); err != nil {
+	var c checker
+	checkTagMap(&c, in.Tags, true, maxTagMapEntries)
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	st, unlock, err := s.locked(in.name(), true)
@@ -283,9 +262,9 @@ func (s *Server) removeTags(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validationErrors
-	checkTagKeys(&v, in.TagKeys, maxTagKeys)
-	if err := v.err(); err != nil {
+	var c checker
+	checkTagKeys(&c, in.TagKeys, maxTagKeys)
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	st, unlock, err := s.locked(in.name(), true)
@@ -331,13 +310,10 @@ func (s *Server) listTags(body []byte) (any, error) {
 	if in.ExclusiveStartTagKey != nil {
 		after = *in.ExclusiveStartTagKey
 		if n := utf8.RuneCountInString(after); n < 1 || n > maxTagKeyChars {
-			var v validationErrors
 			if n < 1 {
-				v.add("Value '' at 'exclusiveStartTagKey' failed to satisfy constraint: Member must have length greater than or equal to 1")
-			} else {
-				v.add("Value '%s' at 'exclusiveStartTagKey' failed to satisfy constraint: Member must have length less than or equal to %d", after, maxTagKeyChars)
+				return nil, validationErr(after, "exclusiveStartTagKey", fmt.Sprintf(store.MsgMinLength, 1))
 			}
-			return nil, v.err()
+			return nil, validationErr(after, "exclusiveStartTagKey", fmt.Sprintf(store.MsgMaxLength, maxTagKeyChars))
 		}
 	}
 	st, unlock, err := s.locked(in.name(), false)
@@ -361,10 +337,9 @@ const resourceARNPattern = `arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+`
 // A malformed ARN is a ValidationException, as AWS.
 func resourceOf(arn string) (streamName, consumer string, err error) {
 	if arn == "" {
-		return "", "", apiErr(store.ErrValidation, "1 validation error detected: Value null at 'resourceARN' failed to satisfy constraint: Member must not be null")
+		return "", "", nullErr("resourceARN")
 	}
-	bad := apiErr(store.ErrValidation, "1 validation error detected: Value '%s' at 'resourceARN' failed to satisfy constraint: "+
-		"Member must satisfy regular expression pattern: %s", arn, resourceARNPattern)
+	bad := validationErr(arn, "resourceARN", fmt.Sprintf(store.MsgPattern, resourceARNPattern))
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kinesis" ||
 		len(parts[4]) != 12 || !digitsOnly(parts[4]) || utf8.RuneCountInString(arn) > 2048 {
@@ -440,9 +415,9 @@ func (s *Server) tagResource(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validationErrors
-	checkTagMap(&v, in.Tags, true, maxTagMapEntries)
-	if err := v.err(); err != nil {
+	var c checker
+	checkTagMap(&c, in.Tags, true, maxTagMapEntries)
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	r, unlock, err := s.lockedResource(in.ResourceARN, true)
@@ -474,9 +449,9 @@ func (s *Server) untagResource(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	var v validationErrors
-	checkTagKeys(&v, in.TagKeys, maxTagKeys)
-	if err := v.err(); err != nil {
+	var c checker
+	checkTagKeys(&c, in.TagKeys, maxTagKeys)
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	r, unlock, err := s.lockedResource(in.ResourceARN, true)

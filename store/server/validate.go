@@ -183,6 +183,27 @@ func (c *checker) err() error {
 	return apiErr(store.ErrValidation, store.MsgValidationErrors, len(c.errs), s, strings.Join(c.errs, "; "))
 }
 
+// lengthBounds is how AWS lists an entry's length constraints in
+// MsgMapKeys, MsgMapValues and MsgEach: the most, then the least.
+func lengthBounds(least, most int) string {
+	return fmt.Sprintf(store.MsgMaxLength, most) + ", " + fmt.Sprintf(store.MsgMinLength, least)
+}
+
+// validationErr is the ValidationException of one member's value
+// failing one constraint.
+func validationErr(value, field, constraint string) error {
+	var c checker
+	c.fail(value, true, field, constraint)
+	return c.err()
+}
+
+// nullErr is the ValidationException of one required member missing.
+func nullErr(field string) error {
+	var c checker
+	c.null(field)
+	return c.err()
+}
+
 // errStream is err, or when the constraints hold but neither StreamName
 // nor StreamARN is set, AWS's InvalidArgumentException for that.
 func (c *checker) errStream(r refPresence) error {
