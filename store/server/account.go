@@ -114,7 +114,7 @@ func (s *Server) updateAccountSettings(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, accountFile), b); err != nil {
+	if err := writeFileAtomic(filepath.Join(s.dir, accountFile), b, 0o644); err != nil {
 		return nil, err
 	}
 	return a.out(), nil

@@ -354,6 +354,25 @@ func (p *jsonReader) space() {
 // maxJSONDepth bounds jsonReader's recursion.
 const maxJSONDepth = 1000
 
+// entry moves to the next entry of an object or array that closes with
+// last: end when it closed (and is passed), ok false when an entry after
+// the first does not follow a ','.
+func (p *jsonReader) entry(last byte, first bool) (end, ok bool) {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == last {
+		p.i++
+		return true, true
+	}
+	if !first {
+		if p.i >= len(p.b) || p.b[p.i] != ',' {
+			return false, false
+		}
+		p.i++
+		p.space()
+	}
+	return false, true
+}
+
 func (p *jsonReader) value(dst, key []byte, depth int) ([]byte, error) {
 	p.space()
 	if p.i >= len(p.b) || depth > maxJSONDepth {
@@ -365,17 +384,10 @@ func (p *jsonReader) value(dst, key []byte, depth int) ([]byte, error) {
 		p.i++
 		dst = append(dst, 0xbf)
 		for first := true; ; first = false {
-			p.space()
-			if p.i < len(p.b) && p.b[p.i] == '}' {
-				p.i++
+			if end, ok := p.entry('}', first); !ok {
+				return dst, errBadJSON
+			} else if end {
 				return append(dst, 0xff), nil
-			}
-			if !first {
-				if p.i >= len(p.b) || p.b[p.i] != ',' {
-					return dst, errBadJSON
-				}
-				p.i++
-				p.space()
 			}
 			k, ok := p.str()
 			if !ok {
@@ -396,16 +408,10 @@ func (p *jsonReader) value(dst, key []byte, depth int) ([]byte, error) {
 		p.i++
 		dst = append(dst, 0x9f)
 		for first := true; ; first = false {
-			p.space()
-			if p.i < len(p.b) && p.b[p.i] == ']' {
-				p.i++
+			if end, ok := p.entry(']', first); !ok {
+				return dst, errBadJSON
+			} else if end {
 				return append(dst, 0xff), nil
-			}
-			if !first {
-				if p.i >= len(p.b) || p.b[p.i] != ',' {
-					return dst, errBadJSON
-				}
-				p.i++
 			}
 			if dst, err = p.value(dst, key, depth+1); err != nil {
 				return dst, err

@@ -114,22 +114,32 @@ func (in *encryptionIn) validate() error {
 	return nil
 }
 
-func (s *Server) startStreamEncryption(body []byte) (any, error) {
-	var in encryptionIn
+// lockedForEncryption decodes and validates a Start/StopStreamEncryption
+// request and locks its stream for writing, which must be ACTIVE.
+func (s *Server) lockedForEncryption(body []byte) (in encryptionIn, st *stream, unlock func(), err error) {
 	if err := decode(body, &in); err != nil {
-		return nil, err
+		return in, nil, nil, err
 	}
 	if err := in.validate(); err != nil {
-		return nil, err
+		return in, nil, nil, err
 	}
-	st, unlock, err := s.locked(in.name(), true)
+	st, unlock, err = s.locked(in.name(), true)
+	if err != nil {
+		return in, nil, nil, err
+	}
+	if status := st.state.get(); status != statusActive {
+		unlock()
+		return in, nil, nil, notActive(st.meta.Name, status)
+	}
+	return in, st, unlock, nil
+}
+
+func (s *Server) startStreamEncryption(body []byte) (any, error) {
+	in, st, unlock, err := s.lockedForEncryption(body)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if status := st.state.get(); status != statusActive {
-		return nil, notActive(st.meta.Name, status)
-	}
 	now := s.opts.Now()
 	changes := recent(st.meta.KeyChanges, now)
 	if len(changes) >= MaxKeyChangesPerDay {
@@ -149,21 +159,11 @@ func (s *Server) startStreamEncryption(body []byte) (any, error) {
 }
 
 func (s *Server) stopStreamEncryption(body []byte) (any, error) {
-	var in encryptionIn
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	st, unlock, err := s.locked(in.name(), true)
+	in, st, unlock, err := s.lockedForEncryption(body)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if status := st.state.get(); status != statusActive {
-		return nil, notActive(st.meta.Name, status)
-	}
 	if st.meta.EncryptionType != encryptionKMS {
 		return struct{}{}, nil // nothing to stop
 	}

@@ -307,16 +307,27 @@ func (q consumerQuery) resolve() (stream, name string, created int64, err error)
 	return streamRef{StreamARN: q.StreamARN}.name(), q.ConsumerName, -1, nil
 }
 
-func (s *Server) describeStreamConsumer(body []byte) (any, error) {
+// lockedConsumer decodes and resolves a request naming a consumer and
+// locks its stream (for writing when write): the consumer's name and its
+// creation in Unix seconds (-1: not given).
+func (s *Server) lockedConsumer(body []byte, write bool) (st *stream, unlock func(), cname string, created int64, err error) {
 	var in consumerQuery
 	if err := decode(body, &in); err != nil {
-		return nil, err
+		return nil, nil, "", 0, err
 	}
 	name, cname, created, err := in.resolve()
 	if err != nil {
-		return nil, err
+		return nil, nil, "", 0, err
 	}
-	st, unlock, err := s.locked(name, false)
+	st, unlock, err = s.locked(name, write)
+	if err != nil {
+		return nil, nil, "", 0, err
+	}
+	return st, unlock, cname, created, nil
+}
+
+func (s *Server) describeStreamConsumer(body []byte) (any, error) {
+	st, unlock, cname, created, err := s.lockedConsumer(body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -396,15 +407,7 @@ func (s *Server) listStreamConsumers(body []byte) (any, error) {
 }
 
 func (s *Server) deregisterStreamConsumer(body []byte) (any, error) {
-	var in consumerQuery
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	name, cname, created, err := in.resolve()
-	if err != nil {
-		return nil, err
-	}
-	st, unlock, err := s.locked(name, true)
+	st, unlock, cname, created, err := s.lockedConsumer(body, true)
 	if err != nil {
 		return nil, err
 	}

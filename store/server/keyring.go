@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,7 +257,7 @@ func (k *keyring) createDefault() (ringKey, error) {
 	if err != nil {
 		return ringKey{}, err
 	}
-	if err := writeSecretFile(k.path, append(b, '\n')); err != nil {
+	if err := writeFileAtomic(k.path, append(b, '\n'), 0o600); err != nil {
 		return ringKey{}, err
 	}
 	k.modTime = time.Time{} // read it back, with its new size and time
@@ -266,36 +265,6 @@ func (k *keyring) createDefault() (ringKey, error) {
 		return ringKey{}, err
 	}
 	return key, nil
-}
-
-// writeSecretFile replaces path with data readable by its owner only:
-// temporary file, fsync, rename, fsync of the folder.
-func writeSecretFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot write keyring %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // newUUID is a random (version 4) UUID, as KMS key ids are.

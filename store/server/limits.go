@@ -94,28 +94,22 @@ const maxHeaderBytes = 64 << 10
 // withDefaults fills l's zero fields from DefaultLimits.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxConns == 0 {
-		l.MaxConns = d.MaxConns
-	}
-	if l.MaxInflightBytes == 0 {
-		l.MaxInflightBytes = d.MaxInflightBytes
-	}
-	if l.HeaderTimeout == 0 {
-		l.HeaderTimeout = d.HeaderTimeout
-	}
-	if l.BodyGrace == 0 {
-		l.BodyGrace = d.BodyGrace
-	}
-	if l.MinBodyRate == 0 {
-		l.MinBodyRate = d.MinBodyRate
-	}
-	if l.IdleTimeout == 0 {
-		l.IdleTimeout = d.IdleTimeout
-	}
-	if l.MaxShards == 0 {
-		l.MaxShards = d.MaxShards
-	}
+	setDefault(&l.MaxConns, d.MaxConns)
+	setDefault(&l.MaxInflightBytes, d.MaxInflightBytes)
+	setDefault(&l.HeaderTimeout, d.HeaderTimeout)
+	setDefault(&l.BodyGrace, d.BodyGrace)
+	setDefault(&l.MinBodyRate, d.MinBodyRate)
+	setDefault(&l.IdleTimeout, d.IdleTimeout)
+	setDefault(&l.MaxShards, d.MaxShards)
 	return l
+}
+
+// setDefault sets *v to def when *v is its type's zero value.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // HTTPServer returns an http.Server serving s under s's Limits, and ln

@@ -80,18 +80,10 @@ func DefaultOnDemand() OnDemand {
 
 func (o OnDemand) withDefaults() OnDemand {
 	d := DefaultOnDemand()
-	if o.RecordsPerSecond == 0 {
-		o.RecordsPerSecond = d.RecordsPerSecond
-	}
-	if o.BytesPerSecond == 0 {
-		o.BytesPerSecond = d.BytesPerSecond
-	}
-	if o.Sustain == 0 {
-		o.Sustain = d.Sustain
-	}
-	if o.Interval == 0 {
-		o.Interval = d.Interval
-	}
+	setDefault(&o.RecordsPerSecond, d.RecordsPerSecond)
+	setDefault(&o.BytesPerSecond, d.BytesPerSecond)
+	setDefault(&o.Sustain, d.Sustain)
+	setDefault(&o.Interval, d.Interval)
 	return o
 }
 

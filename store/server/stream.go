@@ -229,14 +229,14 @@ func (st *stream) save() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(st.dir, metaFile), b)
+	return writeFileAtomic(filepath.Join(st.dir, metaFile), b, 0o644)
 }
 
-// writeFileAtomic replaces path with data: temporary file, fsync, rename,
-// fsync of the folder.
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic replaces path with data, a file of mode perm: temporary
+// file, fsync, rename, fsync of the folder.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", tmp, err)
 	}
@@ -252,6 +252,7 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("cannot write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("cannot rename %s: %w", tmp, err)
 	}
 	d, err := os.Open(filepath.Dir(path))
