@@ -551,21 +551,10 @@ func readH2Frame(c net.Conn) (h2Read, error) {
 // the client opens them). It returns the store, the connection and the
 // store's log lines.
 func h2cUnreadGetRecords(t *testing.T) (*Server, string, net.Conn, func() []string) {
-	var mu sync.Mutex
-	var logged []string
+	var logged logLines
 	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 16 << 20},
-		Logf: func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			logged = append(logged, fmt.Sprintf(format, args...))
-		}})
-	call := func(op string, in obj) map[string]any {
-		status, out := callInProcess(t, s, op, in)
-		if status != http.StatusOK {
-			t.Fatalf("%s: %d %v", op, status, out)
-		}
-		return out
-	}
+		Logf: logged.logf})
+	call := okCaller(t, s)
 	call("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
 	call("PutRecord", obj{"StreamName": "s", "PartitionKey": "k", "Data": b64(strings.Repeat("x", 200<<10))})
 	it := call("GetShardIterator", obj{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"].(string)
@@ -581,11 +570,7 @@ func h2cUnreadGetRecords(t *testing.T) (*Server, string, net.Conn, func() []stri
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return s, addr, c, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(logged)
-	}
+	return s, addr, c, logged.get
 }
 
 // A client that never opens an HTTP/2 stream's window for a large answer

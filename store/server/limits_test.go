@@ -431,13 +431,7 @@ func TestShardLimitAcrossStreams(t *testing.T) {
 // connection is closed.
 func TestUnreadAnswerIsCutOff(t *testing.T) {
 	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 16 << 20}})
-	call := func(op string, in obj) map[string]any {
-		status, out := callInProcess(t, s, op, in)
-		if status != http.StatusOK {
-			t.Fatalf("%s: %d %v", op, status, out)
-		}
-		return out
-	}
+	call := okCaller(t, s)
 	call("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
 	data := b64(strings.Repeat("x", 900<<10))
 	for range 12 { // a 10 MiB page: about 13 MiB of JSON
@@ -547,21 +541,10 @@ func callInProcess(t *testing.T, s *Server, op string, in obj) (int, map[string]
 // A client that hangs up before reading a large answer (a consumer that got
 // the records it wanted) is not reported as one too slow to read it.
 func TestClientHangingUpIsNotReportedAsSlow(t *testing.T) {
-	var mu sync.Mutex
-	var logged []string
+	var logged logLines
 	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 10 * time.Second, MinBodyRate: 64 << 10},
-		Logf: func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			logged = append(logged, fmt.Sprintf(format, args...))
-		}})
-	call := func(op string, in obj) map[string]any {
-		status, out := callInProcess(t, s, op, in)
-		if status != http.StatusOK {
-			t.Fatalf("%s: %d %v", op, status, out)
-		}
-		return out
-	}
+		Logf: logged.logf})
+	call := okCaller(t, s)
 	call("CreateStream", obj{"StreamName": "s", "ShardCount": 1})
 	data := b64(strings.Repeat("x", 900<<10))
 	for range 12 {
@@ -595,9 +578,7 @@ func TestClientHangingUpIsNotReportedAsSlow(t *testing.T) {
 	// The handler notices the reset after the connection is counted closed:
 	// give a warning time to come (without the fix it comes within ms).
 	time.Sleep(time.Second)
-	mu.Lock()
-	defer mu.Unlock()
-	for _, l := range logged {
+	for _, l := range logged.get() {
 		if strings.Contains(l, "closing the connection") {
 			t.Errorf("a client that hung up was logged as a failure: %q", l)
 		}

@@ -82,6 +82,24 @@ func (c *checker) entry(e putEntryJSON) {
 	c.blob("data", e.Data, e.Data != nil, store.MaxRecordBytes)
 }
 
+// lockedForPut locks the stream named for reading, which must take records
+// (its state and its encryption key allow writes).
+func (s *Server) lockedForPut(name string) (st *stream, unlock func(), err error) {
+	st, unlock, err = s.locked(name, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.state.writable(st.meta.Name); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	if err := s.keyUsable(st); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 func (s *Server) putRecord(body []byte) (any, error) {
 	data := getBuf(putDataCap(len(body)))
 	defer putBuf(data)
@@ -113,17 +131,11 @@ func (s *Server) putRecord(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, unlock, err := s.locked(in.name(), false)
+	st, unlock, err := s.lockedForPut(in.name())
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := st.state.writable(st.meta.Name); err != nil {
-		return nil, err
-	}
-	if err := s.keyUsable(st); err != nil {
-		return nil, err
-	}
 	if order != nil {
 		if n, err := store.ParseSequenceNumber(*order); err != nil || n.Generation != st.meta.Generation {
 			return nil, apiErr(store.ErrInvalidArgument, store.MsgSequenceForOrdering, *order, st.meta.Name, store.AccountID)
@@ -225,17 +237,11 @@ func (s *Server) putRecords(body []byte) (any, error) {
 		}
 		keys[i] = h
 	}
-	st, unlock, err := s.locked(in.name(), false)
+	st, unlock, err := s.lockedForPut(in.name())
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := st.state.writable(st.meta.Name); err != nil {
-		return nil, err
-	}
-	if err := s.keyUsable(st); err != nil {
-		return nil, err
-	}
 	results := s.appendByShard(st, in.Records, keys)
 	failed := 0
 	for _, r := range results {
