@@ -220,13 +220,7 @@ func byteString(t testing.TB, item cbor.RawMessage) []byte {
 // with an AT_TIMESTAMP iterator given as tag 1.
 func TestCBORJavaSDKClient(t *testing.T) {
 	creds := map[string]string{"AKIDJAVA": "java-secret"}
-	s, err := New(t.TempDir(), Options{Credentials: creds, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer s.Close()
-	defer ts.Close()
+	_, ts := serveSigned(t, creds)
 	c := &cborClient{t: t, url: ts.URL, key: "AKIDJAVA", secret: "java-secret"}
 
 	before := time.Now().UnixMilli()

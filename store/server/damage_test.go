@@ -11,46 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	slog "github.com/sluicehq/sluice/store/log"
 )
-
-// lines collects what a Server reports through Options.Logf.
-type lines struct {
-	mu sync.Mutex
-	l  []string
-}
-
-func (ls *lines) logf(format string, args ...any) {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	ls.l = append(ls.l, fmt.Sprintf(format, args...))
-}
-
-func (ls *lines) with(parts ...string) []string {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	var out []string
-next:
-	for _, ln := range ls.l {
-		for _, p := range parts {
-			if !strings.Contains(ln, p) {
-				continue next
-			}
-		}
-		out = append(out, ln)
-	}
-	return out
-}
-
-func (ls *lines) String() string {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return strings.Join(ls.l, "\n")
-}
 
 // flipInFrame flips a byte in the payload of frame k of a segment file
 // and returns the frame's offset.

@@ -730,7 +730,7 @@ func TestSubscribeToShardInProcessStreams(t *testing.T) {
 // receive window) has its subscription ended instead of pinning it and
 // its buffers.
 func TestSubscriptionOfAClientThatStopsReadingEnds(t *testing.T) {
-	var logs logLines
+	var logs lines
 	e := startEFOServer(t, t.TempDir(), Options{FanOut: FanOutOptions{ConsumerDelay: -1}, Logf: logs.logf,
 		Limits: Limits{BodyGrace: 200 * time.Millisecond, MinBodyRate: 4 << 20}}, false)
 	consumer := e.activeConsumer(t, e.createStream(t, "stuck", 1), "c")
@@ -762,7 +762,7 @@ func TestSubscriptionOfAClientThatStopsReadingEnds(t *testing.T) {
 			t.Fatal("the subscription of a client that does not read is still open")
 		}
 	}
-	if logged := logs.get(); len(logged) != 1 || !strings.Contains(logged[0], "not read in time") {
+	if logged := logs.all(); len(logged) != 1 || !strings.Contains(logged[0], "not read in time") {
 		t.Fatalf("logged %q, want the subscription's end", logged)
 	}
 }

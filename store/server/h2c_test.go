@@ -551,7 +551,7 @@ func readH2Frame(c net.Conn) (h2Read, error) {
 // the client opens them). It returns the store, the connection and the
 // store's log lines.
 func h2cUnreadGetRecords(t *testing.T) (*Server, string, net.Conn, func() []string) {
-	var logged logLines
+	var logged lines
 	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 300 * time.Millisecond, MinBodyRate: 16 << 20},
 		Logf: logged.logf})
 	call := okCaller(t, s)
@@ -570,7 +570,7 @@ func h2cUnreadGetRecords(t *testing.T) (*Server, string, net.Conn, func() []stri
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return s, addr, c, logged.get
+	return s, addr, c, logged.all
 }
 
 // A client that never opens an HTTP/2 stream's window for a large answer

@@ -3,29 +3,49 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"slices"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 )
 
-// logLines keeps what a server logs: its logf is an Options.Logf, lines a
-// copy of the lines so far.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
+// lines collects what a Server reports through Options.Logf.
+type lines struct {
+	mu sync.Mutex
+	l  []string
 }
 
-func (l *logLines) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+func (ls *lines) logf(format string, args ...any) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.l = append(ls.l, fmt.Sprintf(format, args...))
 }
 
-func (l *logLines) get() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.lines)
+// with is the lines that hold every one of parts.
+func (ls *lines) with(parts ...string) []string {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	var out []string
+next:
+	for _, ln := range ls.l {
+		for _, p := range parts {
+			if !strings.Contains(ln, p) {
+				continue next
+			}
+		}
+		out = append(out, ln)
+	}
+	return out
 }
+
+func (ls *lines) String() string {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return strings.Join(ls.l, "\n")
+}
+
+// all is a copy of the lines so far.
+func (ls *lines) all() []string { return ls.with() }
 
 // okCaller calls operations of s in process, failing t on an answer other
 // than 200.
@@ -38,4 +58,20 @@ func okCaller(t *testing.T, s *Server) func(op string, in obj) map[string]any {
 		}
 		return out
 	}
+}
+
+// serveSigned serves a store over HTTP that takes requests signed with
+// the keys of creds (region us-east-1), closed when t ends.
+func serveSigned(t *testing.T, creds map[string]string) (*Server, *httptest.Server) {
+	t.Helper()
+	s, err := New(t.TempDir(), Options{Credentials: creds, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() {
+		ts.Close()
+		s.Close()
+	})
+	return s, ts
 }

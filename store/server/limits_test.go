@@ -541,7 +541,7 @@ func callInProcess(t *testing.T, s *Server, op string, in obj) (int, map[string]
 // A client that hangs up before reading a large answer (a consumer that got
 // the records it wanted) is not reported as one too slow to read it.
 func TestClientHangingUpIsNotReportedAsSlow(t *testing.T) {
-	var logged logLines
+	var logged lines
 	s, addr := serveLimited(t, Options{Fsync: slog.FsyncNever, Limits: Limits{BodyGrace: 10 * time.Second, MinBodyRate: 64 << 10},
 		Logf: logged.logf})
 	call := okCaller(t, s)
@@ -578,7 +578,7 @@ func TestClientHangingUpIsNotReportedAsSlow(t *testing.T) {
 	// The handler notices the reset after the connection is counted closed:
 	// give a warning time to come (without the fix it comes within ms).
 	time.Sleep(time.Second)
-	for _, l := range logged.get() {
+	for _, l := range logged.all() {
 		if strings.Contains(l, "closing the connection") {
 			t.Errorf("a client that hung up was logged as a failure: %q", l)
 		}

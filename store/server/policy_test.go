@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -100,13 +99,8 @@ func accessDenied(t *testing.T, err error, msg string) {
 // keys through the AWS SDK and checks that a stream's policy allows and
 // refuses each as it says, for the operations it names only.
 func TestResourcePolicyEnforcedPerAccessKey(t *testing.T) {
-	s, err := New(t.TempDir(), Options{Credentials: map[string]string{"ALICE": "a-secret", "BOB": "b-secret"}, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer s.Close()
-	defer ts.Close()
+	_, ts := serveSigned(t, map[string]string{"ALICE": "a-secret", "BOB": "b-secret"})
+	var err error
 	ctx := context.Background()
 	alice, bob := sdkClient(ts.URL, "ALICE", "a-secret"), sdkClient(ts.URL, "BOB", "b-secret")
 	name := aws.String("s")
@@ -290,13 +284,7 @@ func FuzzParsePolicy(f *testing.F) {
 // TestResourcePolicyCBOR: a CBOR request (the AWS SDK for Java's) is held
 // to the policy as a JSON one.
 func TestResourcePolicyCBOR(t *testing.T) {
-	s, err := New(t.TempDir(), Options{Credentials: map[string]string{"ALICE": "a-secret", "BOB": "b-secret"}, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer s.Close()
-	defer ts.Close()
+	_, ts := serveSigned(t, map[string]string{"ALICE": "a-secret", "BOB": "b-secret"})
 	alice := &cborClient{t: t, url: ts.URL, key: "ALICE", secret: "a-secret"}
 	bob := &cborClient{t: t, url: ts.URL, key: "BOB", secret: "b-secret"}
 	alice.do("CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -32,13 +31,7 @@ func sdkClient(url, key, secret string) *kinesis.Client {
 // written elsewhere, signing every request with SigV4.
 func TestSDKCompatibility(t *testing.T) {
 	creds := map[string]string{"AKIDTEST": "test-secret"}
-	s, err := New(t.TempDir(), Options{Credentials: creds, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer s.Close()
-	defer ts.Close()
+	_, ts := serveSigned(t, creds)
 	ctx := context.Background()
 	kc := sdkClient(ts.URL, "AKIDTEST", "test-secret")
 	name := aws.String("sdk")
