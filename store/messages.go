@@ -299,3 +299,18 @@ const (
 	MsgPolicyConditionOp     = "condition operator %q is not supported by this store (it evaluates String* and Arn* operators)"           // operator
 	MsgPolicyConditionKey    = "condition key %q is not supported by this store (it evaluates aws:PrincipalArn and aws:PrincipalAccount)" // key
 )
+
+// CBOR requests (Sluice's own, SerializationException): a body that is
+// not CBOR the store can read as the operation's JSON.
+const (
+	MsgCBORParse      = "cannot parse CBOR request: %v" // the decoder's error
+	MsgCBORTextUTF8   = "cannot parse CBOR request: a text string is not valid UTF-8"
+	MsgCBORKeyNotText = "cannot parse CBOR request: a map key is not a text string"
+	MsgCBORKeyUTF8    = "cannot parse CBOR request: a map key is not valid UTF-8"
+	MsgCBORTag0Text   = "cannot parse CBOR request: tag 0 does not hold a text string"
+	MsgCBORTag0       = "cannot parse CBOR request: tag 0: %v"                        // the time's parse error
+	MsgCBORNumber     = "cannot parse CBOR request: the number %v has no JSON form"   // the number
+	MsgCBORSimple     = "cannot parse CBOR request: simple value %d has no JSON form" // the value
+	MsgCBORTimestamp  = "cannot parse CBOR request: the timestamp %v is not a time"   // the number
+	MsgCBORTag1       = "cannot parse CBOR request: tag 1 does not hold a number"
+)

@@ -104,7 +104,7 @@ var cborCheck = func() cbor.DecMode {
 // handler parses. Its errors are SerializationException's messages.
 func cborToJSON(dst, src []byte) ([]byte, error) {
 	if err := cborCheck.Wellformed(src); err != nil {
-		return dst, fmt.Errorf("cannot parse CBOR request: %v", strings.TrimPrefix(err.Error(), "cbor: "))
+		return dst, fmt.Errorf(store.MsgCBORParse, strings.TrimPrefix(err.Error(), "cbor: "))
 	}
 	t := cborReader{b: src}
 	return t.value(dst, nil)
@@ -190,7 +190,7 @@ func (r *cborReader) value(dst, key []byte) ([]byte, error) {
 	case 3:
 		s := r.str(arg, indef)
 		if !utf8.Valid(s) {
-			return dst, errors.New("cannot parse CBOR request: a text string is not valid UTF-8")
+			return dst, errors.New(store.MsgCBORTextUTF8)
 		}
 		return appendJSONString(dst, s), nil
 	case 4:
@@ -219,11 +219,11 @@ func (r *cborReader) value(dst, key []byte) ([]byte, error) {
 			}
 			km, _, karg, kindef := r.head()
 			if km != 3 {
-				return dst, errors.New("cannot parse CBOR request: a map key is not a text string")
+				return dst, errors.New(store.MsgCBORKeyNotText)
 			}
 			k := r.str(karg, kindef)
 			if !utf8.Valid(k) {
-				return dst, errors.New("cannot parse CBOR request: a map key is not valid UTF-8")
+				return dst, errors.New(store.MsgCBORKeyUTF8)
 			}
 			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
@@ -240,11 +240,11 @@ func (r *cborReader) value(dst, key []byte) ([]byte, error) {
 		case 0: // an RFC 3339 date
 			m, _, n, sindef := r.head()
 			if m != 3 {
-				return dst, errors.New("cannot parse CBOR request: tag 0 does not hold a text string")
+				return dst, errors.New(store.MsgCBORTag0Text)
 			}
 			t, err := time.Parse(time.RFC3339Nano, string(r.str(n, sindef)))
 			if err != nil {
-				return dst, fmt.Errorf("cannot parse CBOR request: tag 0: %v", err)
+				return dst, fmt.Errorf(store.MsgCBORTag0, err)
 			}
 			return appendMillisAsSeconds(dst, t.UnixMilli() < 0, uint64(max(t.UnixMilli(), -t.UnixMilli()))), nil
 		}
@@ -261,14 +261,14 @@ func (r *cborReader) value(dst, key []byte) ([]byte, error) {
 	case 25, 26, 27:
 		f := cborFloat(ai, arg)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return dst, fmt.Errorf("cannot parse CBOR request: the number %v has no JSON form", f)
+			return dst, fmt.Errorf(store.MsgCBORNumber, f)
 		}
 		if cborTimestampFields[string(key)] {
 			f /= 1000
 		}
 		return appendJSONFloat(dst, f), nil
 	}
-	return dst, fmt.Errorf("cannot parse CBOR request: simple value %d has no JSON form", arg)
+	return dst, fmt.Errorf(store.MsgCBORSimple, arg)
 }
 
 // timestamp transcodes the content of a tag 1: a number of epoch
@@ -283,11 +283,11 @@ func (r *cborReader) timestamp(dst []byte) ([]byte, error) {
 	case major == 7 && ai >= 25 && ai <= 27:
 		f := cborFloat(ai, arg)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return dst, fmt.Errorf("cannot parse CBOR request: the timestamp %v is not a time", f)
+			return dst, fmt.Errorf(store.MsgCBORTimestamp, f)
 		}
 		return appendJSONFloat(dst, f/1000), nil
 	}
-	return dst, errors.New("cannot parse CBOR request: tag 1 does not hold a number")
+	return dst, errors.New(store.MsgCBORTag1)
 }
 
 func cborFloat(ai byte, arg uint64) float64 {
