@@ -241,17 +241,35 @@ func (s *Server) addTags(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	if err := checkTagChars(tagStrings(in.Tags), streamTagChars, "add tags to", st.meta.Name); err != nil {
-		return nil, err
+	return struct{}{}, addTagsTo(taggable{st: st, consumer: -1}, in.Tags, streamTagChars)
+}
+
+// addTagsTo adds tags to r, in the characters of cs (the resource
+// operations' also refuse the keys AWS reserves). Callers hold r.st.mu
+// for writing.
+func addTagsTo(r taggable, tags map[string]string, cs tagCharset) error {
+	if err := checkTagChars(tagStrings(tags), cs, "add tags to", r.name()); err != nil {
+		return err
 	}
-	merged, err := mergeTags(st.meta.Tags, in.Tags, "stream", st.meta.Name)
+	if cs == resourceTagChars {
+		if err := checkReservedKeys(slices.Collect(maps.Keys(tags))); err != nil {
+			return err
+		}
+	}
+	merged, err := mergeTags(r.tags(), tags, r.kind(), r.name())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := st.setTags(merged); err != nil {
-		return nil, err
+	return r.setTags(merged)
+}
+
+// removeTagsFrom removes the tags of keys from r, in the characters of
+// cs. Callers hold r.st.mu for writing.
+func removeTagsFrom(r taggable, keys []string, cs tagCharset) error {
+	if err := checkTagChars(keys, cs, "remove tags from", r.name()); err != nil {
+		return err
 	}
-	return struct{}{}, nil
+	return r.setTags(withoutTags(r.tags(), keys))
 }
 
 func (s *Server) removeTags(body []byte) (any, error) {
@@ -272,13 +290,7 @@ func (s *Server) removeTags(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	if err := checkTagChars(in.TagKeys, streamTagChars, "remove tags from", st.meta.Name); err != nil {
-		return nil, err
-	}
-	if err := st.setTags(withoutTags(st.meta.Tags, in.TagKeys)); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return struct{}{}, removeTagsFrom(taggable{st: st, consumer: -1}, in.TagKeys, streamTagChars)
 }
 
 type tag struct{ Key, Value string }
@@ -425,20 +437,7 @@ func (s *Server) tagResource(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	if err := checkTagChars(tagStrings(in.Tags), resourceTagChars, "add tags to", r.name()); err != nil {
-		return nil, err
-	}
-	if err := checkReservedKeys(slices.Collect(maps.Keys(in.Tags))); err != nil {
-		return nil, err
-	}
-	merged, err := mergeTags(r.tags(), in.Tags, r.kind(), r.name())
-	if err != nil {
-		return nil, err
-	}
-	if err := r.setTags(merged); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return struct{}{}, addTagsTo(r, in.Tags, resourceTagChars)
 }
 
 func (s *Server) untagResource(body []byte) (any, error) {
@@ -459,13 +458,7 @@ func (s *Server) untagResource(body []byte) (any, error) {
 		return nil, err
 	}
 	defer unlock()
-	if err := checkTagChars(in.TagKeys, resourceTagChars, "remove tags from", r.name()); err != nil {
-		return nil, err
-	}
-	if err := r.setTags(withoutTags(r.tags(), in.TagKeys)); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return struct{}{}, removeTagsFrom(r, in.TagKeys, resourceTagChars)
 }
 
 func (s *Server) listTagsForResource(body []byte) (any, error) {
