@@ -48,17 +48,22 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.status = http.StatusOK
 	}
 	w.header.Set("Content-Length", strconv.Itoa(w.body.Len()))
+	return inProcessResponse(req, w.status, w.header, io.NopCloser(&w.body), int64(w.body.Len())), nil
+}
+
+// inProcessResponse is an HTTP/1.1 answer to req (length -1: unknown).
+func inProcessResponse(req *http.Request, status int, h http.Header, body io.ReadCloser, length int64) *http.Response {
 	return &http.Response{
-		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
-		StatusCode:    w.status,
+		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
+		StatusCode:    status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        w.header,
-		Body:          io.NopCloser(&w.body),
-		ContentLength: int64(w.body.Len()),
+		Header:        h,
+		Body:          body,
+		ContentLength: length,
 		Request:       req,
-	}, nil
+	}
 }
 
 // responseBuffer is the http.ResponseWriter of an in-process request.
@@ -110,17 +115,7 @@ func (t inProcess) stream(req *http.Request) *http.Response {
 		}
 	}()
 	<-w.started
-	return &http.Response{
-		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
-		StatusCode:    w.status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        w.sent,
-		Body:          cancelOnClose{pr, cancel},
-		ContentLength: -1,
-		Request:       req,
-	}
+	return inProcessResponse(req, w.status, w.sent, cancelOnClose{pr, cancel}, -1)
 }
 
 // pipeWriter is the http.ResponseWriter of an in-process streamed answer.
