@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -74,4 +76,21 @@ func serveSigned(t *testing.T, creds map[string]string) (*Server, *httptest.Serv
 		s.Close()
 	})
 	return s, ts
+}
+
+// The iterator key is a secret: only the store's user may read it.
+func TestIteratorKeyIsReadableByItsOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(dir, Options{Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, err := os.Stat(filepath.Join(dir, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Fatalf("iterator key mode %v, want 0600", perm)
+	}
 }

@@ -276,7 +276,7 @@ func loadKey(path string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, key, 0o644); err != nil {
+	if err := writeFileAtomic(path, key, 0o600); err != nil {
 		return nil, err
 	}
 	return key, nil
