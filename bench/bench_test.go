@@ -65,6 +65,9 @@ func TestSluiceMatchesLoop(t *testing.T) {
 		if got.Check != want {
 			t.Fatalf("parallelism %d: sluice %v, loop %v", par, got.Check, want)
 		}
+		if got.Elapsed <= 0 || got.CPU <= 0 {
+			t.Fatalf("parallelism %d: wall %v, cpu %v: want both positive", par, got.Elapsed, got.CPU)
+		}
 	}
 }
 

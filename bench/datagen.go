@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connectors"
@@ -108,7 +107,7 @@ func (w Workload) goAPIDatagenJob(parallelism int, newSink func() rt.Operator) (
 // compiling it. It returns ctx.Err() when ctx ends first.
 func RunSluiceDatagen(ctx context.Context, w Workload, parallelism int) (Result, error) {
 	var results, count, sum atomic.Int64
-	start := time.Now()
+	m := startMeter()
 	env, err := w.goAPIDatagenJob(parallelism, func() rt.Operator {
 		return &checksumSink{results: &results, count: &count, sum: &sum}
 	})
@@ -118,7 +117,8 @@ func RunSluiceDatagen(ctx context.Context, w Workload, parallelism int) (Result,
 	if err := env.Execute(ctx); err != nil {
 		return Result{}, err
 	}
-	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: time.Since(start),
+	wall, cpu := m.stop()
+	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: wall, CPU: cpu,
 		Check: Checksum{Results: results.Load(), Count: count.Load(), Sum: sum.Load()}}, nil
 }
 

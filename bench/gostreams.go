@@ -45,7 +45,7 @@ func RunGoStreams(ctx context.Context, w Workload) (Result, error) {
 func runGoStreams(ctx context.Context, w Workload, produce func(in chan<- any)) (Result, error) {
 	size := w.Window.Milliseconds()
 	in := make(chan any, 1024)
-	start := time.Now()
+	m := startMeter()
 	go func() {
 		defer close(in)
 		produce(in)
@@ -69,7 +69,7 @@ func runGoStreams(ctx context.Context, w Workload, produce func(in chan<- any)) 
 		Via(flow.NewTumblingWindow[gsEvent](50 * time.Millisecond)).
 		Via(count).
 		To(sink)
-	elapsed := time.Since(start)
+	elapsed, cpu := m.stop()
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
@@ -77,7 +77,7 @@ func runGoStreams(ctx context.Context, w Workload, produce func(in chan<- any)) 
 	for _, a := range sink.total {
 		check.add(a.count, a.sum)
 	}
-	return Result{Name: "go-streams v0.13.0", Events: w.Events, Elapsed: elapsed, Check: check}, nil
+	return Result{Name: "go-streams v0.13.0", Events: w.Events, Elapsed: elapsed, CPU: cpu, Check: check}, nil
 }
 
 // mergeSink is a go-streams sink that merges the partial counts it

@@ -1,9 +1,6 @@
 package bench
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // RunLoop runs the workload as a hand-written single-goroutine loop: one map
 // of accumulators per open window, windows closed by the same watermark
@@ -15,7 +12,7 @@ func RunLoop(ctx context.Context, w Workload) (Result, error) {
 	open := map[int64]map[int64]acc{}
 	var check Checksum
 	maxTs := int64(-1 << 62)
-	start := time.Now()
+	m := startMeter()
 	nextFire := int64(1 << 62) // earliest end-1 of an open window
 	for i := int64(0); i < w.Events; i++ {
 		if i&(checkEvery-1) == 0 && ctx.Err() != nil {
@@ -55,5 +52,6 @@ func RunLoop(ctx context.Context, w Workload) (Result, error) {
 			check.add(a.count, a.sum)
 		}
 	}
-	return Result{Name: "hand-written loop", Events: w.Events, Elapsed: time.Since(start), Check: check}, nil
+	wall, cpu := m.stop()
+	return Result{Name: "hand-written loop", Events: w.Events, Elapsed: wall, CPU: cpu, Check: check}, nil
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/operators/window"
@@ -40,11 +39,12 @@ func runSluice(ctx context.Context, w Workload, parallelism int, opts ...sluice.
 		Aggregate(sluice.Count("n"), sluice.Sum("v", "s"))
 	var results, count, sum atomic.Int64
 	res.To("checksum", func() rt.Operator { return &checksumSink{results: &results, count: &count, sum: &sum} })
-	start := time.Now()
+	m := startMeter()
 	if err := env.Execute(ctx); err != nil {
 		return Result{}, err
 	}
-	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: time.Since(start),
+	wall, cpu := m.stop()
+	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: wall, CPU: cpu,
 		Check: Checksum{Results: results.Load(), Count: count.Load(), Sum: sum.Load()}}, nil
 }
 

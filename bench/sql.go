@@ -32,11 +32,11 @@ const sqlJobFile = "bench_sql.sql"
 // It returns ctx.Err() when ctx ends first.
 func RunSQL(ctx context.Context, w Workload, parallelism int) (Result, error) {
 	set := metrics.NewSet()
-	elapsed, err := runSQLJob(ctx, w.SQLJob("blackhole"), parallelism, set)
+	elapsed, cpu, err := runSQLJob(ctx, w.SQLJob("blackhole"), parallelism, set)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Name: "sluice SQL", Events: w.Events, Elapsed: elapsed, CountsOnly: true,
+	return Result{Name: "sluice SQL", Events: w.Events, Elapsed: elapsed, CPU: cpu, CountsOnly: true,
 		Check: Checksum{
 			Results: sumCounters(set, "sluice_operator_rows_in_total", "sink "),
 			Count: sumCounters(set, "sluice_operator_rows_in_total", "window ") -
@@ -44,20 +44,22 @@ func RunSQL(ctx context.Context, w Workload, parallelism int) (Result, error) {
 		}}, nil
 }
 
-// runSQLJob compiles and runs a job file, returning the time both took.
-func runSQLJob(ctx context.Context, src string, parallelism int, set *metrics.Set) (time.Duration, error) {
-	start := time.Now()
+// runSQLJob compiles and runs a job file, returning the wall and CPU time
+// both took.
+func runSQLJob(ctx context.Context, src string, parallelism int, set *metrics.Set) (wall, cpu time.Duration, err error) {
+	m := startMeter()
 	plan, err := sql.Compile(src, sql.Options{File: sqlJobFile, Parallelism: parallelism})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if plan.Graph == nil {
-		return 0, fmt.Errorf("bench: the SQL job has no INSERT")
+		return 0, 0, fmt.Errorf("bench: the SQL job has no INSERT")
 	}
 	if err := rt.Run(ctx, plan.Graph, rt.Options{Parallelism: parallelism, Metrics: set}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Since(start), nil
+	wall, cpu = m.stop()
+	return wall, cpu, nil
 }
 
 // sumCounters adds up the counters called metric over the subtasks of the

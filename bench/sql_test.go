@@ -113,7 +113,7 @@ func TestSQLMatchesGoAPI(t *testing.T) {
 		collected.Lock()
 		collected.rows = nil
 		collected.Unlock()
-		if _, err := runSQLJob(t.Context(), w.SQLJob("bench_collect"), par, metrics.NewSet()); err != nil {
+		if _, _, err := runSQLJob(t.Context(), w.SQLJob("bench_collect"), par, metrics.NewSet()); err != nil {
 			t.Fatal(err)
 		}
 		collected.Lock()

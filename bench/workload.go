@@ -10,6 +10,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -42,7 +43,11 @@ type Result struct {
 	Name    string
 	Events  int64
 	Elapsed time.Duration
-	Check   Checksum
+	// CPU is the user+system CPU time the whole process used during the
+	// run (every goroutine, the garbage collector included), so on n cores
+	// it can be up to n times Elapsed.
+	CPU   time.Duration
+	Check Checksum
 	// CountsOnly marks a run whose results were discarded (RunSQL into a
 	// blackhole): Check.Results and Check.Count are known, Check.Sum is not.
 	CountsOnly bool
@@ -67,6 +72,32 @@ func (r Result) CheckString() string {
 
 // EventsPerSec is the throughput of the run.
 func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
+
+// EventsPerCPUSec is the throughput per second of the process's CPU time:
+// what one core does.
+func (r Result) EventsPerCPUSec() float64 { return float64(r.Events) / r.CPU.Seconds() }
+
+// meter measures a run: wall time and the process's CPU time from start to
+// stop.
+type meter struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func startMeter() meter { return meter{wall: time.Now(), cpu: cpuTime()} }
+
+// stop returns the wall and CPU time since m started.
+func (m meter) stop() (wall, cpu time.Duration) { return time.Since(m.wall), cpuTime() - m.cpu }
+
+// cpuTime is the user+system CPU time the process has used (0 where
+// getrusage fails).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // Checksum summarises window results so runs can be compared: the number of
 // (key, window) results and the sums of their counts and sums.
