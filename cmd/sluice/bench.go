@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,8 +25,10 @@ func runBench(ctx context.Context, args []string) error {
 	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
+	asJSON := fs.Bool("json", false, "print one JSON document (every row, its CPU time and the ratios) instead of the tables")
 	if _, err := parseFlags(fs, command{Use: "bench [flags]",
 		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).\n" +
+			"Each row shows wall time and the process's CPU time during the run (user+system, GC included).\n" +
 			"\"sluice bench nexmark\" runs the Nexmark queries instead (\"sluice bench nexmark -h\").", MaxArgs: 0}, args); err != nil {
 		return err
 	}
@@ -37,64 +40,180 @@ func runBench(ctx context.Context, args []string) error {
 		*par = defaultParallelism()
 	}
 	w := bench.Workload{Events: *events, Keys: *keys, Window: bench.Default.Window}
-	fmt.Printf("workload: keyed event-time tumbling COUNT+SUM, %s windows, %d keys, %d events, GOMAXPROCS %d, median of %d runs\n\n",
-		w.Window, w.Keys, w.Events, runtime.GOMAXPROCS(0), *runs)
-	// Interleave the runs so that machine noise hits all three alike.
-	var loops, gss, sls []bench.Result
-	for i := 0; i < *runs; i++ {
-		progress("run %d of %d: hand-written loop", i+1, *runs)
+	rep := benchReport{Workload: benchWorkload{Events: w.Events, Keys: w.Keys, WindowSeconds: w.Window.Seconds(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Parallelism: *par, Runs: *runs}, CPU: cpuNote}
+	if !*asJSON {
+		fmt.Printf("workload: keyed event-time tumbling COUNT+SUM, %s windows, %d keys, %d events, GOMAXPROCS %d, median of %d runs\n"+
+			"cpu: %s\n\n", w.Window, w.Keys, w.Events, runtime.GOMAXPROCS(0), *runs, cpuNote)
+	}
+	err := benchAPI(ctx, w, *par, *runs, &rep, *asJSON)
+	if err == nil && *sqlTable {
+		err = benchSQL(ctx, w, *par, *runs, &rep, *asJSON)
+	}
+	if err == nil && *stateKeys > 0 {
+		progress("window state of %d keys", *stateKeys)
+		b, serr := bench.StateBytesPerKey(ctx, *stateKeys)
+		if serr != nil {
+			return interrupted(serr)
+		}
+		rep.StateKeys, rep.StateBytesPerKeyWindow = *stateKeys, b
+		if !*asJSON {
+			fmt.Printf("window state: %.1f bytes per (key, window) for COUNT+SUM with %d keys (target ≤ 64)\n", b, *stateKeys)
+		}
+	}
+	if errors.Is(err, errInterrupted) {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(rep); jerr != nil {
+			return jerr
+		}
+	}
+	return err
+}
+
+// cpuNote says what the cpu column measures.
+const cpuNote = "the process's user+system CPU time during the run (every run is in this process; GC included)"
+
+// benchReport is the document --json prints.
+type benchReport struct {
+	Workload               benchWorkload      `json:"workload"`
+	CPU                    string             `json:"cpu"`
+	Rows                   []benchRow         `json:"rows"`
+	Ratios                 map[string]float64 `json:"ratios"`
+	StateKeys              int                `json:"state_keys,omitempty"`
+	StateBytesPerKeyWindow float64            `json:"state_bytes_per_key_window,omitempty"`
+}
+
+type benchWorkload struct {
+	Events        int64   `json:"events"`
+	Keys          int64   `json:"keys"`
+	WindowSeconds float64 `json:"window_seconds"`
+	GOMAXPROCS    int     `json:"gomaxprocs"`
+	Parallelism   int     `json:"parallelism"`
+	Runs          int     `json:"runs"`
+}
+
+// benchRow is one row of a table: the median run of one way of running a
+// workload ("api": the in-memory generator, "sql": the datagen rows).
+type benchRow struct {
+	Table           string  `json:"table"`
+	Name            string  `json:"name"`
+	Events          int64   `json:"events"`
+	WallSeconds     float64 `json:"wall_seconds"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	EventsPerSec    float64 `json:"events_per_s"`
+	EventsPerCPUSec float64 `json:"events_per_cpu_s"`
+	Results         int64   `json:"results"`
+	Count           int64   `json:"count"`
+	Sum             *int64  `json:"sum,omitempty"` // absent where the run keeps no sum (blackhole)
+	Check           string  `json:"check"`
+	Agrees          bool    `json:"agrees"` // the results match the reference run's
+}
+
+func (rep *benchReport) add(table string, r bench.Result, agrees bool) {
+	row := benchRow{Table: table, Name: r.Name, Events: r.Events, WallSeconds: r.Elapsed.Seconds(), CPUSeconds: r.CPU.Seconds(),
+		EventsPerSec: r.EventsPerSec(), EventsPerCPUSec: r.EventsPerCPUSec(),
+		Results: r.Check.Results, Count: r.Check.Count, Check: r.CheckString(), Agrees: agrees}
+	if !r.CountsOnly {
+		row.Sum = &r.Check.Sum
+	}
+	rep.Rows = append(rep.Rows, row)
+}
+
+func (rep *benchReport) ratio(name string, v float64) {
+	if rep.Ratios == nil {
+		rep.Ratios = map[string]float64{}
+	}
+	rep.Ratios[name] = v
+}
+
+// printRows prints a table of median runs with their wall and CPU time.
+func printRows(rs []bench.Result) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\tevents/s\ttime\tcpu\tevents/cpu-s\tresults")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%.2fM\t%v\t%v\t%.2fM\t%s\n", r.Name, r.EventsPerSec()/1e6, r.Elapsed.Round(1e6), r.CPU.Round(1e6),
+			r.EventsPerCPUSec()/1e6, r.CheckString())
+	}
+	tw.Flush()
+}
+
+// benchAPI runs the first table: the workload through Sluice's Go API at
+// par and at parallelism 1 (the per-core figure; one run serves both when
+// par is 1), go-streams and the hand-written loop, interleaved so that
+// machine noise hits all alike.
+func benchAPI(ctx context.Context, w bench.Workload, par, runs int, rep *benchReport, asJSON bool) error {
+	var loops, gss, sls, sl1s []bench.Result
+	for i := 0; i < runs; i++ {
+		progress("run %d of %d: hand-written loop", i+1, runs)
 		loop, err := bench.RunLoop(ctx, w)
 		if err != nil {
 			return interrupted(err)
 		}
-		progress("run %d of %d: go-streams", i+1, *runs)
+		progress("run %d of %d: go-streams", i+1, runs)
 		gs, err := bench.RunGoStreams(ctx, w)
 		if err != nil {
 			return interrupted(err)
 		}
-		progress("run %d of %d: sluice (Go API)", i+1, *runs)
-		sl, err := bench.RunSluice(ctx, w, *par)
+		progress("run %d of %d: sluice (Go API), parallelism %d", i+1, runs, par)
+		sl, err := bench.RunSluice(ctx, w, par)
 		if err != nil {
 			return interrupted(err)
 		}
+		sl.Name += fmt.Sprintf(", parallelism %d", par)
 		loops, gss, sls = append(loops, loop), append(gss, gs), append(sls, sl)
+		if par != 1 {
+			progress("run %d of %d: sluice (Go API), parallelism 1", i+1, runs)
+			sl1, err := bench.RunSluice(ctx, w, 1)
+			if err != nil {
+				return interrupted(err)
+			}
+			sl1.Name = "sluice (Go API), parallelism 1"
+			sl1s = append(sl1s, sl1)
+		}
 	}
 	loop, gs, sl := median(loops), median(gss), median(sls)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tevents/s\ttime\tresults")
-	for _, r := range []bench.Result{sl, gs, loop} {
-		fmt.Fprintf(tw, "%s\t%.2fM\t%v\t%v\n", r.Name, r.EventsPerSec()/1e6, r.Elapsed.Round(1e6), r.Check)
+	sl1 := sl
+	rows := []bench.Result{sl}
+	if par != 1 {
+		sl1 = median(sl1s)
+		rows = append(rows, sl1)
 	}
-	tw.Flush()
-	fmt.Printf("\nsluice / go-streams:        %.1f×   (target ≥ 5×)\n", sl.EventsPerSec()/gs.EventsPerSec())
-	fmt.Printf("sluice / hand-written loop: %.0f%%   (target ≥ 25%%)\n", 100*sl.EventsPerSec()/loop.EventsPerSec())
-	if sl.Check != loop.Check || gs.Check != loop.Check {
-		return fmt.Errorf("results differ: sluice %v, go-streams %v, loop %v", sl.Check, gs.Check, loop.Check)
+	rows = append(rows, gs, loop)
+	for _, r := range rows {
+		rep.add("api", r, r.Check == loop.Check)
 	}
-	if *sqlTable {
-		if err := benchSQL(ctx, w, *par, *runs); err != nil {
-			return err
+	rep.ratio("sluice_per_gostreams", sl.EventsPerSec()/gs.EventsPerSec())
+	rep.ratio("sluice_per_loop", sl.EventsPerSec()/loop.EventsPerSec())
+	rep.ratio("sluice_parallelism_1_per_loop", sl1.EventsPerSec()/loop.EventsPerSec())
+	if !asJSON {
+		printRows(rows)
+		fmt.Printf("\nsluice / go-streams:        %.1f×   (target ≥ 5×)\n", sl.EventsPerSec()/gs.EventsPerSec())
+		fmt.Printf("sluice / hand-written loop: %.0f%%   (target ≥ 25%%; parallelism %d, %.1f cores' CPU against the loop's %.1f)\n",
+			100*sl.EventsPerSec()/loop.EventsPerSec(), par, sl.CPU.Seconds()/sl.Elapsed.Seconds(), loop.CPU.Seconds()/loop.Elapsed.Seconds())
+		fmt.Printf("sluice at parallelism 1 / hand-written loop: %.0f%%   (per core)\n", 100*sl1.EventsPerSec()/loop.EventsPerSec())
+	}
+	for _, r := range rows {
+		if r.Check != loop.Check {
+			return fmt.Errorf("results differ: %s %v, loop %v", r.Name, r.Check, loop.Check)
 		}
-	}
-	if *stateKeys > 0 {
-		progress("window state of %d keys", *stateKeys)
-		b, err := bench.StateBytesPerKey(ctx, *stateKeys)
-		if err != nil {
-			return interrupted(err)
-		}
-		fmt.Printf("window state: %.1f bytes per (key, window) for COUNT+SUM with %d keys (target ≤ 64)\n", b, *stateKeys)
 	}
 	return nil
 }
 
-// benchSQL prints the second table: the workload read from the datagen
+// benchSQL runs the second table: the workload read from the datagen
 // connector, as a SQL job (compiled and run in this process, into a
 // blackhole) and as the same job with the Go API and with go-streams, all
 // three over the same rows.
-func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
-	fmt.Printf("\nSQL workload: the same count over datagen rows (%d events, %d random keys, v = i mod 1000, ten per ms, up to 50 ms out of order),\n"+
-		"datagen → keyed tumbling COUNT+SUM → blackhole as a SQL job (time includes sql.Compile), the same job with the Go API, go-streams\n\n",
-		w.Events, w.Keys)
+func benchSQL(ctx context.Context, w bench.Workload, par, runs int, rep *benchReport, asJSON bool) error {
+	if !asJSON {
+		fmt.Printf("\nSQL workload: the same count over datagen rows (%d events, %d random keys, v = i mod 1000, ten per ms, up to 50 ms out of order),\n"+
+			"datagen → keyed tumbling COUNT+SUM → blackhole as a SQL job (time includes sql.Compile), the same job with the Go API, go-streams\n\n",
+			w.Events, w.Keys)
+	}
 	var sqls, apis, gss []bench.Result
 	for i := 0; i < runs; i++ {
 		progress("SQL workload, run %d of %d: go-streams", i+1, runs)
@@ -117,14 +236,16 @@ func benchSQL(ctx context.Context, w bench.Workload, par, runs int) error {
 		sqls = append(sqls, sq)
 	}
 	sq, api, gs := median(sqls), median(apis), median(gss)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tevents/s\ttime\tresults")
 	for _, r := range []bench.Result{sq, api, gs} {
-		fmt.Fprintf(tw, "%s\t%.2fM\t%v\t%s\n", r.Name, r.EventsPerSec()/1e6, r.Elapsed.Round(1e6), r.CheckString())
+		rep.add("sql", r, r.Agrees(api.Check))
 	}
-	tw.Flush()
-	fmt.Printf("\nSQL / go-streams: %.1f×   (target ≥ 3×)\n", sq.EventsPerSec()/gs.EventsPerSec())
-	fmt.Printf("SQL / Go API:     %.0f%%   (target ≥ 70%%)\n", 100*sq.EventsPerSec()/api.EventsPerSec())
+	rep.ratio("sql_per_gostreams", sq.EventsPerSec()/gs.EventsPerSec())
+	rep.ratio("sql_per_api", sq.EventsPerSec()/api.EventsPerSec())
+	if !asJSON {
+		printRows([]bench.Result{sq, api, gs})
+		fmt.Printf("\nSQL / go-streams: %.1f×   (target ≥ 3×)\n", sq.EventsPerSec()/gs.EventsPerSec())
+		fmt.Printf("SQL / Go API:     %.0f%%   (target ≥ 70%%)\n", 100*sq.EventsPerSec()/api.EventsPerSec())
+	}
 	for _, r := range sqls {
 		if !r.Agrees(api.Check) {
 			return fmt.Errorf("SQL results differ: SQL %s, Go API %v", r.CheckString(), api.Check)
