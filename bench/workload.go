@@ -74,8 +74,14 @@ func (r Result) CheckString() string {
 func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
 
 // EventsPerCPUSec is the throughput per second of the process's CPU time:
-// what one core does.
-func (r Result) EventsPerCPUSec() float64 { return float64(r.Events) / r.CPU.Seconds() }
+// what one core does. It is 0 when no CPU time was measured (a run shorter
+// than the clock's resolution).
+func (r Result) EventsPerCPUSec() float64 {
+	if r.CPU <= 0 {
+		return 0
+	}
+	return float64(r.Events) / r.CPU.Seconds()
+}
 
 // meter measures a run: wall time and the process's CPU time from start to
 // stop.
