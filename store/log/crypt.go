@@ -183,22 +183,14 @@ func newWriteCipher(base uint64, k *writeKey) (*segCipher, []byte, error) {
 func appendSealedFrame(dst []byte, c *segCipher, nonce []byte, seq uint64, ts int64, hdr, data []byte) []byte {
 	n := len(hdr) + len(data)
 	bodyLen := bodyFixedSize + sealOverhead + n
-	dst = growBy(dst, frameHeadSize+bodyLen)
-	start := len(dst)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(bodyLen))
-	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	body := len(dst)
-	dst = binary.LittleEndian.AppendUint64(dst, seq)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
-	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(hdr)))
+	dst, start := appendFrameFixed(growBy(dst, frameHeadSize+bodyLen), bodyLen, seq, ts, len(hdr))
+	body := start + frameHeadSize
 	dst = append(dst, nonce...)
 	ct := len(dst)
 	dst = append(dst, hdr...)
 	dst = append(dst, data...)
 	c.aead.Seal(dst[ct:ct], nonce, dst[ct:ct+n], dst[body:body+bodyFixedSize])
-	dst = dst[:ct+n+tagSize]
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[body:], castagnoli))
-	return dst
+	return finishFrame(dst[:ct+n+tagSize], start)
 }
 
 func growBy(b []byte, n int) []byte {

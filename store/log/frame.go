@@ -41,17 +41,29 @@ func frameSize(hdr, data []byte) int {
 
 // appendFrame appends one encoded frame to dst.
 func appendFrame(dst []byte, seq uint64, ts int64, hdr, data []byte) []byte {
-	bodyLen := bodyFixedSize + len(hdr) + len(data)
+	dst, start := appendFrameFixed(dst, bodyFixedSize+len(hdr)+len(data), seq, ts, len(hdr))
+	dst = append(dst, hdr...)
+	dst = append(dst, data...)
+	return finishFrame(dst, start)
+}
+
+// appendFrameFixed appends a frame's head (its CRC left zero) and the fixed
+// part of its body, and returns where the frame starts; the rest of the
+// body follows, then finishFrame.
+func appendFrameFixed(dst []byte, bodyLen int, seq uint64, ts int64, hdrLen int) ([]byte, int) {
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(bodyLen))
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	body := len(dst)
 	dst = binary.LittleEndian.AppendUint64(dst, seq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
-	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(hdr)))
-	dst = append(dst, hdr...)
-	dst = append(dst, data...)
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[body:], castagnoli))
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(hdrLen))
+	return dst, start
+}
+
+// finishFrame writes the CRC of the frame starting at start, whose body
+// ends dst.
+func finishFrame(dst []byte, start int) []byte {
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+frameHeadSize:], castagnoli))
 	return dst
 }
 
