@@ -16,37 +16,7 @@ import (
 // and scrapes a monitored shard's counters from its /metrics listener.
 func TestStoreMetricsAddrServesShardMetrics(t *testing.T) {
 	cmd := exec.Command(binary, "store", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--metrics-addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan [2]string, 1)
-	go func() {
-		var api, metrics string
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := regexp.MustCompile(`Kinesis API at (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-				api = m[1]
-			}
-			if m := regexp.MustCompile(`metrics at (http://\S+)/metrics`).FindStringSubmatch(sc.Text()); m != nil {
-				metrics = m[1]
-			}
-			if api != "" && metrics != "" {
-				urls <- [2]string{api, metrics}
-				api = ""
-			}
-		}
-	}()
-	var u [2]string
-	select {
-	case u = <-urls:
-	case <-time.After(10 * time.Second):
-		t.Fatal("store did not announce its addresses")
-	}
+	u := startAnnouncing(t, cmd, 10*time.Second, "store did not announce its addresses")
 	if err := call(u[0], "CreateStream", map[string]any{"StreamName": "s", "ShardCount": 1}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -75,38 +45,8 @@ func TestStoreMetricsAddrServesShardMetrics(t *testing.T) {
 func TestEmbeddedStoreShardMetricsJoinJobMetrics(t *testing.T) {
 	cmd := exec.Command(binary, "run", "clickstream-store", "--events", "-1", "--rows-per-second", "500", "--shards", "1",
 		"--store-dir", t.TempDir(), "--store-listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--ui", "off")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan [2]string, 1)
-	go func() {
-		var api, metrics string
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := regexp.MustCompile(`Kinesis API at (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-				api = m[1]
-			}
-			if m := regexp.MustCompile(`metrics at (http://\S+)/metrics`).FindStringSubmatch(sc.Text()); m != nil {
-				metrics = m[1]
-			}
-			if api != "" && metrics != "" {
-				urls <- [2]string{api, metrics}
-				api = ""
-			}
-		}
-	}()
-	var u [2]string
-	select {
-	case u = <-urls:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the job did not announce its store and metrics addresses")
-	}
+	u := startAnnouncing(t, cmd, 15*time.Second, "the job did not announce its store and metrics addresses")
 	deadline := time.Now().Add(10 * time.Second)
 	for call(u[0], "EnableEnhancedMonitoring", map[string]any{"StreamName": "clicks", "ShardLevelMetrics": []string{"IncomingRecords", "OutgoingRecords"}}, nil) != nil {
 		if time.Now().After(deadline) {
@@ -141,4 +81,45 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// startAnnouncing starts cmd, killed at the test's end, and waits until its
+// standard error has announced a Kinesis API and a metrics address, which
+// it returns in that order; missing says what failed when they do not come
+// within the time.
+func startAnnouncing(t *testing.T, cmd *exec.Cmd, within time.Duration, missing string) [2]string {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	apiAt, metricsAt := regexp.MustCompile(`Kinesis API at (http://\S+)`), regexp.MustCompile(`metrics at (http://\S+)/metrics`)
+	urls := make(chan [2]string, 1)
+	go func() {
+		var api, metrics string
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := apiAt.FindStringSubmatch(sc.Text()); m != nil {
+				api = m[1]
+			}
+			if m := metricsAt.FindStringSubmatch(sc.Text()); m != nil {
+				metrics = m[1]
+			}
+			if api != "" && metrics != "" {
+				urls <- [2]string{api, metrics}
+				api = ""
+			}
+		}
+	}()
+	select {
+	case u := <-urls:
+		return u
+	case <-time.After(within):
+		t.Fatal(missing)
+	}
+	return [2]string{}
 }
