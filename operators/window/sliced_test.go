@@ -244,3 +244,60 @@ func TestSlicedGoesOverToSlices(t *testing.T) {
 	s.watermark(215)
 	s.expect("first window after the panes", "1,170,210,2,3")
 }
+
+// TestSlicedKeyTableCompacts streams rows of ever-new keys among a few
+// steady ones: the key ids of freed slices are reclaimed, so the key table
+// stays bounded by the keys of live slices, and the results are the
+// panes'.
+func TestSlicedKeyTableCompacts(t *testing.T) {
+	for _, c := range []struct {
+		w    Assigner
+		aggs []agg.Spec
+	}{{Hop(20*ms, 100*ms), invertibleAggs}, {Hop(20*ms, 100*ms), rndAggs[9:12]}, {Cumulate(20*ms, 100*ms), rndAggs[:6]}} {
+		{
+			w := c.w
+			spec := Spec{In: rndSchema, KeyCols: []int{0, 1}, TimeCol: 2, Window: w, Aggs: c.aggs, AllowedLateness: 30 * ms}
+			ref := spec
+			ref.panes = true
+			s, p := newHarness(t, spec), newHarness(t, ref)
+			o := s.op.(*slicedOp)
+			compactions, most := 0, 0
+			var batch [][]runtime.Value
+			for i := 0; i < 24_000; i++ {
+				k1, k2 := runtime.IntValue(int64(i)), runtime.StringValue("new")
+				if i%10 == 0 {
+					k1, k2 = runtime.IntValue(int64(i/10%5)), null
+				}
+				ts := int64(i / 10)
+				if i%97 == 0 {
+					ts -= 40 // late for some windows
+				}
+				batch = append(batch, []runtime.Value{k1, k2, runtime.TimeValue(ts), runtime.IntValue(int64(i % 7)), runtime.FloatValue(float64(i%5) / 4), runtime.StringValue("s"), {Type: runtime.Int, I: 1}})
+				if len(batch) == 500 {
+					s.batch(batch...)
+					p.batch(batch...)
+					batch = batch[:0]
+					before := o.keys.Len()
+					s.watermark(ts - 5)
+					p.watermark(ts - 5)
+					if o.keys.Len() < before {
+						compactions++
+					}
+					most = max(most, o.keys.Len())
+					if got, want := s.take(), p.take(); !slices.Equal(got, want) {
+						t.Fatalf("%s at %d:\n%s", w, i, diff(got, want))
+					}
+				}
+			}
+			s.finish()
+			p.finish()
+			if got, want := s.take(), p.take(); !slices.Equal(got, want) {
+				t.Fatalf("%s at the end:\n%s", w, diff(got, want))
+			}
+			if compactions < 3 || most > 3*minCompact {
+				t.Fatalf("%s: %d compactions, at most %d keys", w, compactions, most)
+			}
+			checkStateFreed(t, o)
+		}
+	}
+}
