@@ -58,14 +58,18 @@ type sessionOp struct {
 	// and in one of the input's schema.
 	kscratch, kbatch *runtime.Batch
 	krows            []int32
-	open             int // sessions
-	nlive            int // keys with at least one session
+	// minCompact is the size of the key table up to which it is never
+	// compacted (tests lower it after Open).
+	minCompact int
+	open       int // sessions
+	nlive      int // keys with at least one session
 }
 
 func (o *sessionOp) Open(ctx *runtime.Context) error {
 	o.keys = agg.NewTable(o.spec.In, o.spec.KeyCols)
 	o.accs = agg.NewAccs(o.layout)
 	o.wheel = newTimerWheel(o.spec.Window.Gap+o.lateness, runtime.MinWatermark)
+	o.minCompact = 1024
 	return o.common.Open(ctx)
 }
 
@@ -289,7 +293,7 @@ func (o *sessionOp) advance(wm int64, out runtime.Output) error {
 	if err := o.account(o.open); err != nil {
 		return err
 	}
-	if n := o.keys.Len(); n > 1024 && 2*o.nlive < n {
+	if n := o.keys.Len(); n > o.minCompact && 2*o.nlive < n {
 		o.compactKeys()
 	}
 	return o.flush(out)
