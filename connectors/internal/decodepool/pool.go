@@ -203,6 +203,10 @@ func (p *Pool[C, R]) take() R {
 	return r
 }
 
+// Queued is the number of chunks submitted that Next has not yet taken
+// (decoded or not), apart from one Next is waiting for.
+func (p *Pool[C, R]) Queued() int { return len(p.order) }
+
 // Close stops the workers and waits for them (a worker finishes the chunk
 // it is decoding). Chunks not yet taken are dropped. Submit and Next must
 // not be called afterwards; Close may be called more than once.
