@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,14 +23,15 @@ import (
 // process: a 10 s tumbling window over the same rows (TUMBLE at many keys:
 // over as many rows with 1,000 keys; the file: a hand-written
 // single-threaded parser and map over the same file). Every run but the
-// hand parser is a SQL job, datagen (or the file) → GROUP BY k, <window>
-// with COUNT(*) and SUM(v) → blackhole, compiled and run as RunSQL does.
+// hand parser is a SQL job, datagen → GROUP BY k, <window> with COUNT(*)
+// and SUM(v) → blackhole, compiled and run as RunSQL does, or, for the
+// file, RunFileSQL.
 
 // WindowsRow is one row of the windows suite: a window job, its baseline,
 // the data both read and the issue's target for their ratio.
 type WindowsRow struct {
 	// Name is the row's short name (--rows): hop1m, hop1m-1mkeys, hop10s,
-	// session, tumble-10mkeys.
+	// session, tumble-10mkeys, file.
 	Name string
 	// Title says what the row is, e.g. "HOP 1 min / 1 s, 10k keys".
 	Title string
@@ -47,10 +50,14 @@ type WindowsRow struct {
 	// (0: none), and TargetText says it in words.
 	Target     float64
 	TargetText string
+	// File marks the file row: Workload.Event's rows (Events of them, Keys
+	// keys, ten per ms) written to a JSON-lines file by WriteJSONLines,
+	// read by RunFileSQL against RunHandParser over the same file.
+	File bool
 }
 
 // WindowsRowNames lists the rows of the windows suite in their order.
-var WindowsRowNames = []string{"hop1m", "hop1m-1mkeys", "hop10s", "session", "tumble-10mkeys"}
+var WindowsRowNames = []string{"hop1m", "hop1m-1mkeys", "hop10s", "session", "tumble-10mkeys", "file"}
 
 // baseWindow is the baseline's window.
 var baseWindow = window.Tumble(10 * time.Second)
@@ -84,6 +91,10 @@ func WindowsRows(eventsScale, keysScale float64) []WindowsRow {
 			Events: 20_000_000, Keys: 10_000_000, PerMs: 2000, BaseKeys: 1000,
 			BaseTitle: "TUMBLE 10 s, 1k keys (baseline)",
 			Target:    0.3, TargetText: "≥ 30% of 1k keys' events/s"},
+		{Name: "file", Title: "one JSON-lines file → TUMBLE 10 s COUNT+SUM, 10k keys (SQL, file connector)", Window: baseWindow,
+			Events: 10_000_000, Keys: 10_000, PerMs: 10, File: true,
+			BaseTitle: "hand-written parser + map, one goroutine (baseline)",
+			Target:    1.5, TargetText: "≥ 1.5× the hand-written parser"},
 	}
 	for i := range rows {
 		r := &rows[i]
@@ -141,6 +152,10 @@ func (r WindowsRow) Describe() string {
 	keys := fmt.Sprintf("%d random keys", r.Keys)
 	if r.BaseKeys != r.Keys {
 		keys += fmt.Sprintf(" (baseline: %d)", r.BaseKeys)
+	}
+	if r.File {
+		return fmt.Sprintf("%d events of %d keys in one JSON-lines file (`sluice bench`'s workload: %d per ms of event time, %s; "+
+			"the file's writing is not timed)", r.Events, r.Keys, r.PerMs, span)
 	}
 	return fmt.Sprintf("%d events, %s, %d per ms of event time (%s)", r.Events, keys, r.PerMs, span)
 }
@@ -225,6 +240,9 @@ func (w WindowsResult) Met() bool { return w.Row.Target > 0 && w.Ratio() >= w.Ro
 // time. progress, when not nil, is told which run starts. It returns
 // ctx.Err() when ctx ends first.
 func RunWindowsRow(ctx context.Context, r WindowsRow, parallelism, runs int, progress func(string)) (WindowsResult, error) {
+	if r.File {
+		return runFileRow(ctx, r, parallelism, runs, progress)
+	}
 	var rs, bs []Result
 	for i := 0; i < runs; i++ {
 		if progress != nil {
@@ -252,6 +270,53 @@ func RunWindowsRow(ctx context.Context, r WindowsRow, parallelism, runs int, pro
 				return WindowsResult{}, fmt.Errorf("%s: runs of %s differ: %s, then %s", r.Name, x.Name, set[0].CheckString(), x.CheckString())
 			}
 		}
+	}
+	return WindowsResult{Row: r, Run: medianResult(rs), Base: medianResult(bs)}, nil
+}
+
+// runFileRow is RunWindowsRow for the file row: it writes the file in a
+// temporary folder (removed after), then runs RunHandParser and
+// RunFileSQL over it, interleaved; every run must give RunLoop's results
+// over the same events.
+func runFileRow(ctx context.Context, r WindowsRow, parallelism, runs int, progress func(string)) (WindowsResult, error) {
+	w := Workload{Events: r.Events, Keys: r.Keys, Window: time.Duration(baseWindow.Size) * time.Millisecond}
+	dir, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return WindowsResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "events.jsonl")
+	if progress != nil {
+		progress(fmt.Sprintf("%s: writing %d events to %s", r.Name, w.Events, path))
+	}
+	if err := WriteJSONLines(path, w); err != nil {
+		return WindowsResult{}, err
+	}
+	want := w.Expected()
+	var rs, bs []Result
+	for i := 0; i < runs; i++ {
+		if progress != nil {
+			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.BaseTitle))
+		}
+		b, err := RunHandParser(ctx, path, w)
+		if err != nil {
+			return WindowsResult{}, err
+		}
+		b.Name = r.BaseTitle
+		if progress != nil {
+			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.Title))
+		}
+		x, err := RunFileSQL(ctx, path, w, parallelism)
+		if err != nil {
+			return WindowsResult{}, err
+		}
+		x.Name = r.Title
+		for _, y := range []Result{x, b} {
+			if y.Check != want || y.Events != w.Events {
+				return WindowsResult{}, fmt.Errorf("%s: %s read %d events, %v; want %d, %v (the loop's)", r.Name, y.Name, y.Events, y.Check, w.Events, want)
+			}
+		}
+		rs, bs = append(rs, x), append(bs, b)
 	}
 	return WindowsResult{Row: r, Run: medianResult(rs), Base: medianResult(bs)}, nil
 }

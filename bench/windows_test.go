@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -85,6 +86,9 @@ func BenchmarkStateBytesPerKeyFor(b *testing.B) {
 // and rows.
 func TestWindowsJobsMatchReference(t *testing.T) {
 	for _, r := range WindowsRows(0.002, 0.002) {
+		if r.File { // TestRunWindowsRowReadsTheFile
+			continue
+		}
 		for _, baseline := range []bool{false, true} {
 			a, keys := r.Window, r.Keys
 			if baseline {
@@ -270,6 +274,36 @@ func TestRunWindowsRowChecksItsRuns(t *testing.T) {
 	base := Result{Name: "tumble", Check: Checksum{Results: 6, Count: hop.Events}}
 	if err := hop.Check(few, base); err == nil || !strings.Contains(err.Error(), "fewer than") {
 		t.Errorf("a HOP with fewer results than its tumble passes: %v", err)
+	}
+}
+
+// TestRunWindowsRowReadsTheFile runs the file row small: the file SQL job
+// and the hand-written parser, each run checked against RunLoop, and the
+// temporary file removed after.
+func TestRunWindowsRowReadsTheFile(t *testing.T) {
+	rows, err := SelectWindowsRows(WindowsRows(0.01, 0.1), "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rows[0]
+	var path string
+	res, err := RunWindowsRow(t.Context(), r, 2, 2, func(s string) {
+		if _, p, ok := strings.Cut(s, "events to "); ok {
+			path = p
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Workload{Events: r.Events, Keys: r.Keys, Window: Default.Window}.Expected()
+	if res.Run.Check != want || res.Base.Check != want || res.Run.Name != r.Title || res.Base.Name != r.BaseTitle || !(res.Ratio() > 0) {
+		t.Fatalf("%+v, want %v", res, want)
+	}
+	if path == "" {
+		t.Fatal("no progress line naming the file")
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("%s is still there: %v", path, err)
 	}
 }
 

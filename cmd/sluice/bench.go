@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	suite := fs.String("suite", "tumble", "the benchmarks: tumble (a keyed tumbling COUNT+SUM against go-streams and a hand-written loop)\n"+
-		"or windows (HOP, SESSION, many keys: each a SQL job against a 10 s tumble in the same run)")
+		"or windows (HOP, SESSION, many keys: each a SQL job against a 10 s tumble in the same run; one file against a hand-written parser)")
 	events := fs.Int64("events", bench.Default.Events, "events per run (--suite windows: scales every row's events by N/5000000)")
 	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys (--suite windows: scales every row's keys by K/10000)")
 	par := fs.Int("parallelism", 0, "Sluice subtasks per operator (0: number of CPUs)")

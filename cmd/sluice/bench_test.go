@@ -121,6 +121,8 @@ func TestBenchWindowsSuitePrintsEveryRow(t *testing.T) {
 		"hop1m-1mkeys / baseline: ", "hop10s / baseline: ",
 		"session / baseline: ", "(target: ≥ 40% of the tumble's events/s: ",
 		"tumble-10mkeys / baseline: ", "(target: ≥ 30% of 1k keys' events/s: ",
+		"file: one JSON-lines file → TUMBLE 10 s COUNT+SUM, 10k keys (SQL, file connector)\n  40000 events of 20 keys in one JSON-lines file",
+		"hand-written parser + map, one goroutine (baseline)", "file / baseline: ", "(target: ≥ 1.5× the hand-written parser: ",
 		"summary (each ratio from its own interleaved runs):",
 		"window state, COUNT+SUM: heap growth per key",
 		"TUMBLE(10s)                  2000 keys:", "HOP(slide 1s, size 1m0s)     2000 keys:", "× the tumble's)   (target ≤ 2× the tumble's bytes per key: ",
@@ -138,7 +140,7 @@ func TestBenchWindowsSuitePrintsEveryRow(t *testing.T) {
 		}
 		summary = append(summary, strings.Fields(line)[0])
 	}
-	if want := []string{"hop1m", "hop1m-1mkeys", "hop10s", "session", "tumble-10mkeys"}; !slices.Equal(summary, want) {
+	if want := []string{"hop1m", "hop1m-1mkeys", "hop10s", "session", "tumble-10mkeys", "file"}; !slices.Equal(summary, want) {
 		t.Errorf("summary rows %v, want %v:\n%s", summary, want, out)
 	}
 	if !strings.Contains(errOut, "sluice bench: session, run 1 of 1: SESSION 5 s gap, 1M keys") {
@@ -214,7 +216,7 @@ func TestBenchSuiteFlagErrors(t *testing.T) {
 	}
 	f(`--suite "nope": want tumble or windows`, "--suite", "nope")
 	f(`--suite "window": want tumble or windows (did you mean "windows"?)`, "--suite", "window")
-	f(`--rows: no row "zzz"; want all or some of hop1m, hop1m-1mkeys, hop10s, session, tumble-10mkeys, comma-separated`,
+	f(`--rows: no row "zzz"; want all or some of hop1m, hop1m-1mkeys, hop10s, session, tumble-10mkeys, file, comma-separated`,
 		"--suite", "windows", "--rows", "zzz")
 	f("--rows needs --suite windows", "--rows", "hop1m")
 	f("--sql needs --suite tumble", "--suite", "windows", "--sql=false")
