@@ -2,6 +2,8 @@ package window
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -300,4 +302,14 @@ func TestSlicedKeyTableCompacts(t *testing.T) {
 			checkStateFreed(t, o)
 		}
 	}
+}
+
+// TestSlicedRunningSumOverflowIsNotTheWindows: a running sum that leaves
+// BIGINT's range on the way (the newest slice added before the oldest is
+// taken out) does not fail a window whose own sum fits.
+func TestSlicedRunningSumOverflowIsNotTheWindows(t *testing.T) {
+	h := newHarness(t, kvSpec(Hop(10*ms, 20*ms)))
+	h.batch(kv(1, 10, math.MaxInt64-5), kv(1, 20, -10), kv(1, 30, 20))
+	h.finish()
+	h.expect("windows", fmt.Sprintf("1,0,20,1,%d", int64(math.MaxInt64-5)), fmt.Sprintf("1,10,30,2,%d", int64(math.MaxInt64-15)), "1,20,40,2,10", "1,30,50,1,20")
 }
