@@ -10,8 +10,9 @@ import (
 )
 
 // TestUnmergeUndoesMerge merges random groups into a running group and
-// takes them back out in random order: the running group must always equal
-// the merge of those still in, computed afresh.
+// takes them back out in random order (merging afresh when Unmerge says
+// the group is stale): the running group must always equal the merge of
+// those still in, computed afresh.
 func TestUnmergeUndoesMerge(t *testing.T) {
 	in := runtime.NewSchema(
 		runtime.Field{Name: "v", Type: runtime.BigInt, Nullable: true},
@@ -23,13 +24,14 @@ func TestUnmergeUndoesMerge(t *testing.T) {
 		{Func: Avg, Col: 0, Name: "a"}, {Func: Sum, Col: 1, Name: "sd"}, {Func: Avg, Col: 1, Name: "ad"},
 		{Func: BoolAnd, Col: 2, Name: "band"}, {Func: BoolOr, Col: 2, Name: "bor"},
 		{Func: Sum, Col: 0, Name: "sf", Filter: 2, HasFilter: true},
+		{Func: Min, Col: 0, Name: "min"}, {Func: Max, Col: 1, Name: "max"}, {Func: Max, Col: 2, Name: "bmax"},
 	}
 	l, err := NewLayout(in, specs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.Invertible() {
-		t.Fatal("counts and exact sums are not invertible")
+	if l.Invertible() || !l.Subtractable() {
+		t.Fatal("counts, exact sums, MIN and MAX are not subtractable, or MIN and MAX invertible")
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		parts := NewAccs(l)
@@ -67,8 +69,14 @@ func TestUnmergeUndoesMerge(t *testing.T) {
 		for step := rapid.IntRange(1, 20).Draw(t, "steps"); step > 0; step-- {
 			g := int32(rapid.IntRange(0, n-1).Draw(t, "group"))
 			if i := slices.Index(in, g); i >= 0 {
-				run.Unmerge(0, parts, g)
+				stale := run.Unmerge(0, parts, g)
 				in = slices.Delete(in, i, i+1)
+				if stale { // merge afresh, as the caller must
+					run.Clear(0)
+					for _, x := range in {
+						run.Merge(0, parts, x)
+					}
+				}
 			} else {
 				run.Merge(0, parts, g)
 				in = append(in, g)
@@ -94,7 +102,7 @@ func joinAll(s []string) string {
 }
 
 // TestInvertibleOnlyExact checks that what cannot be taken back out of a
-// merge exactly is not Invertible.
+// merge exactly is not Invertible, nor Subtractable but for MIN and MAX.
 func TestInvertibleOnlyExact(t *testing.T) {
 	in := runtime.NewSchema(runtime.Field{Name: "v", Type: runtime.BigInt}, runtime.Field{Name: "f", Type: runtime.Double})
 	for _, s := range []Spec{{Func: Min, Col: 0}, {Func: Max, Col: 0}, {Func: Sum, Col: 1}, {Func: Avg, Col: 1}, {Func: CountDistinct, Col: 0},
@@ -106,8 +114,11 @@ func TestInvertibleOnlyExact(t *testing.T) {
 		if l.Invertible() {
 			t.Errorf("%s(%s) is Invertible", s.Func, in.Fields[s.Col].Name)
 		}
+		if minMax := s.Func == Min || s.Func == Max; l.Subtractable() != minMax {
+			t.Errorf("%s(%s): Subtractable is %v", s.Func, in.Fields[s.Col].Name, !minMax)
+		}
 	}
-	if l, _ := NewRetractLayout(in, []Spec{{Func: Count, Col: -1}}); l.Invertible() {
-		t.Error("a retracting layout is Invertible")
+	if l, _ := NewRetractLayout(in, []Spec{{Func: Count, Col: -1}}); l.Invertible() || l.Subtractable() {
+		t.Error("a retracting layout is Invertible or Subtractable")
 	}
 }
