@@ -223,6 +223,12 @@ func (o *slicedOp) slice(ss int64) *slice {
 			o.free = o.free[:n-1]
 		} else {
 			s = &slice{accs: agg.NewAccs(o.layout)}
+			if n := len(o.order); n > 0 {
+				// Likely as many groups as the latest slice.
+				m := len(o.order[n-1].kids)
+				s.accs.Reserve(m)
+				s.kids = make([]int32, 0, m)
+			}
 		}
 		s.start = ss
 		o.slices[ss] = s
