@@ -2,6 +2,7 @@ package window
 
 import (
 	"math"
+	"slices"
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
@@ -42,22 +43,23 @@ const noTimer = math.MaxInt64
 // (session_timers.go).
 type sessionOp struct {
 	common
-	keys    *agg.Table
-	first   []int32   // per key id: its first session by start, +1 (0: none)
-	ss      []session // by session id
-	accs    *agg.Accs // by session id
-	free    []int32   // free session ids
-	wheel   timerWheel
-	expired []timer
-	ids     []int32
-	pendRow []int32
-	pendAcc []int32
-	dirty   []int32 // sessions to emit again (skipped unless still dirty)
-	lates   []int32
+	keys     *agg.Table
+	first    []int32   // per key id: its first session by start, +1 (0: none)
+	ss       []session // by session id
+	accs     *agg.Accs // by session id
+	free     []int32   // free session ids from freeHead on, oldest first
+	freeHead int
+	wheel    timerWheel
+	expired  []timer
+	ids      []int32
+	pendRow  []int32
+	pendAcc  []int32
+	dirty    []int32 // sessions to emit again (skipped unless still dirty)
+	lates    []int32
 	// compactKeys' scratch: the live keys, in a batch of the key columns
 	// and in one of the input's schema.
 	kscratch, kbatch *runtime.Batch
-	krows            []int32
+	krows, remap     []int32
 	// minCompact is the size of the key table up to which it is never
 	// compacted (tests lower it after Open).
 	minCompact int
@@ -73,11 +75,18 @@ func (o *sessionOp) Open(ctx *runtime.Context) error {
 	return o.common.Open(ctx)
 }
 
-// alloc returns a free session id with empty accumulators.
+// alloc returns a free session id with empty accumulators: the one freed
+// longest ago. Sessions mostly end in the order they began, so ids taken
+// oldest first are reused in about the order they were first handed out,
+// and sessions that begin together sit together in memory, as do those
+// that fire together.
 func (o *sessionOp) alloc() int32 {
-	if n := len(o.free); n > 0 {
-		sid := o.free[n-1]
-		o.free = o.free[:n-1]
+	if o.freeHead < len(o.free) {
+		sid := o.free[o.freeHead]
+		o.freeHead++
+		if o.freeHead == len(o.free) {
+			o.free, o.freeHead = o.free[:0], 0
+		}
 		o.accs.Clear(sid)
 		return sid
 	}
@@ -242,6 +251,10 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 // by the caller, to the free list.
 func (o *sessionOp) freeSession(sid int32) {
 	o.ss[sid].key = -1
+	if o.freeHead >= 1024 && 2*o.freeHead >= len(o.free) {
+		n := copy(o.free, o.free[o.freeHead:])
+		o.free, o.freeHead = o.free[:n], 0
+	}
 	o.free = append(o.free, sid)
 	o.open--
 }
@@ -361,6 +374,7 @@ func (o *sessionOp) compactKeys() {
 	sc := o.kscratch
 	sc.Reset()
 	o.krows = o.krows[:0]
+	o.remap = slices.Grow(o.remap[:0], len(o.first))[:len(o.first)]
 	n := int32(0)
 	for g, h := range o.first {
 		if h == 0 {
@@ -368,12 +382,16 @@ func (o *sessionOp) compactKeys() {
 		}
 		// Table.Key writes key column i to Cols[i] of the scratch batch.
 		o.keys.Key(int32(g), sc, 0)
+		o.remap[g] = n
 		o.first[n] = h
-		for sid := h - 1; sid >= 0; sid = o.ss[sid].next - 1 {
-			o.ss[sid].key = n
-		}
 		o.krows = append(o.krows, n)
 		n++
+	}
+	// The sessions' keys, in one pass over the sessions in memory order.
+	for sid := range o.ss {
+		if s := &o.ss[sid]; s.key >= 0 {
+			s.key = o.remap[s.key]
+		}
 	}
 	o.first = o.first[:n]
 	sc.N = int(n)
@@ -390,3 +408,6 @@ func (o *sessionOp) compactKeys() {
 func (o *sessionOp) StateBytes() int {
 	return o.keys.Bytes() + o.accs.Bytes() + 4*cap(o.first) + 40*cap(o.ss) + 4*cap(o.free) + o.wheel.bytes()
 }
+
+// nfree is the number of free session ids.
+func (o *sessionOp) nfree() int { return len(o.free) - o.freeHead }

@@ -180,12 +180,12 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 			timers = append(timers, t)
 		}
 	})
-	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(o.free) + 4*len(o.first) + 30*o.open + 16*len(timers)
+	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*o.nfree() + 4*len(o.first) + 30*o.open + 16*len(timers)
 	e := snap.NewEncoder(o.snapKind(), size)
 	o.appendHeader(e)
 	o.keys.AppendSnapshot(e)
 	o.accs.AppendSnapshot(e)
-	e.Int32s(o.free)
+	e.Int32s(o.free[o.freeHead:])
 	e.Int(len(o.first))
 	for _, h := range o.first {
 		n := 0
@@ -286,7 +286,7 @@ func (o *sessionOp) RestoreState(data []byte) error {
 		o.keys, o.accs = agg.NewTable(o.spec.In, o.spec.KeyCols), agg.NewAccs(o.layout)
 		return o.restoreError(err)
 	}
-	o.free, o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = free, first, ss, wheel, open, nlive, wm
+	o.free, o.freeHead, o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = free, 0, first, ss, wheel, open, nlive, wm
 	if err := o.account(o.open); err != nil {
 		return o.restoreError(err)
 	}
