@@ -207,8 +207,8 @@ func checkStateFreed(t tb, op runtime.Operator) {
 			t.Fatalf("after the final watermark: %d panes, %d in order, %d free", len(o.panes), len(o.order), len(o.free))
 		}
 	case *sessionOp:
-		if o.open != 0 || o.nlive != 0 || o.wheel.len() != 0 || o.nfree() != len(o.ss) {
-			t.Fatalf("after the final watermark: %d sessions, %d live keys, %d timers, %d of %d session ids free", o.open, o.nlive, o.wheel.len(), o.nfree(), len(o.ss))
+		if o.open != 0 || o.nlive != 0 || o.wheel.len() != 0 || len(o.freeIDs(nil)) != len(o.ss) {
+			t.Fatalf("after the final watermark: %d sessions, %d live keys, %d timers, %d of %d session ids free", o.open, o.nlive, o.wheel.len(), len(o.freeIDs(nil)), len(o.ss))
 		}
 		for id, h := range o.first {
 			if h != 0 {

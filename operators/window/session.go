@@ -43,19 +43,18 @@ const noTimer = math.MaxInt64
 // (session_timers.go).
 type sessionOp struct {
 	common
-	keys     *agg.Table
-	first    []int32   // per key id: its first session by start, +1 (0: none)
-	ss       []session // by session id
-	accs     *agg.Accs // by session id
-	free     []int32   // free session ids from freeHead on, oldest first
-	freeHead int
-	wheel    timerWheel
-	expired  []timer
-	ids      []int32
-	pendRow  []int32
-	pendAcc  []int32
-	dirty    []int32 // sessions to emit again (skipped unless still dirty)
-	lates    []int32
+	keys    *agg.Table
+	first   []int32   // per key id: its first session by start, +1 (0: none)
+	ss      []session // by session id
+	accs    *agg.Accs // by session id
+	cursor  int32     // where alloc looks for a free session id
+	wheel   timerWheel
+	expired []timer
+	ids     []int32
+	pendRow []int32
+	pendAcc []int32
+	dirty   []int32 // sessions to emit again (skipped unless still dirty)
+	lates   []int32
 	// compactKeys' scratch: the live keys, in a batch of the key columns
 	// and in one of the input's schema.
 	kscratch, kbatch *runtime.Batch
@@ -75,20 +74,24 @@ func (o *sessionOp) Open(ctx *runtime.Context) error {
 	return o.common.Open(ctx)
 }
 
-// alloc returns a free session id with empty accumulators: the one freed
-// longest ago. Sessions mostly end in the order they began, so ids taken
-// oldest first are reused in about the order they were first handed out,
-// and sessions that begin together sit together in memory, as do those
-// that fire together.
+// alloc returns a free session id with empty accumulators. Ids are handed
+// out round the session array from cursor on, skipping those in use, so
+// that sessions that begin together sit together in memory, and, as
+// sessions mostly end in the order they began, so do those that fire
+// together. The array grows when no more than a quarter of it is free,
+// which keeps the search short.
 func (o *sessionOp) alloc() int32 {
-	if o.freeHead < len(o.free) {
-		sid := o.free[o.freeHead]
-		o.freeHead++
-		if o.freeHead == len(o.free) {
-			o.free, o.freeHead = o.free[:0], 0
+	if n := len(o.ss); 4*(n-o.open) > n {
+		for {
+			sid := o.cursor
+			if o.cursor++; int(o.cursor) == n {
+				o.cursor = 0
+			}
+			if o.ss[sid].key < 0 {
+				o.accs.Clear(sid)
+				return sid
+			}
 		}
-		o.accs.Clear(sid)
-		return sid
 	}
 	o.ss = append(o.ss, session{key: -1})
 	return o.accs.Add()
@@ -247,15 +250,10 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 	return cur, true
 }
 
-// freeSession returns the id of session sid, unlinked from its key's list
-// by the caller, to the free list.
+// freeSession frees session sid, unlinked from its key's list by the
+// caller.
 func (o *sessionOp) freeSession(sid int32) {
 	o.ss[sid].key = -1
-	if o.freeHead >= 1024 && 2*o.freeHead >= len(o.free) {
-		n := copy(o.free, o.free[o.freeHead:])
-		o.free, o.freeHead = o.free[:n], 0
-	}
-	o.free = append(o.free, sid)
 	o.open--
 }
 
@@ -406,8 +404,21 @@ func (o *sessionOp) compactKeys() {
 
 // StateBytes estimates the memory held by session state.
 func (o *sessionOp) StateBytes() int {
-	return o.keys.Bytes() + o.accs.Bytes() + 4*cap(o.first) + 40*cap(o.ss) + 4*cap(o.free) + o.wheel.bytes()
+	return o.keys.Bytes() + o.accs.Bytes() + 4*cap(o.first) + 40*cap(o.ss) + o.wheel.bytes()
 }
 
-// nfree is the number of free session ids.
-func (o *sessionOp) nfree() int { return len(o.free) - o.freeHead }
+// freeIDs appends the free session ids to dst in the order alloc takes
+// them, and returns dst.
+func (o *sessionOp) freeIDs(dst []int32) []int32 {
+	n := int32(len(o.ss))
+	for i := int32(0); i < n; i++ {
+		sid := o.cursor + i
+		if sid >= n {
+			sid -= n
+		}
+		if o.ss[sid].key < 0 {
+			dst = append(dst, sid)
+		}
+	}
+	return dst
+}

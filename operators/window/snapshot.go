@@ -25,7 +25,8 @@ import (
 //
 // session windows their key table, accumulators and timers as they are:
 //
-//	key table, accumulators (freed ones included), free accumulator ids,
+//	key table, accumulators (freed ones included), free accumulator ids
+//	(in the order the operator takes them),
 //	nkeys, per key: nsessions, per session: start, end, timer (8 bytes
 //	each), accumulator id, fired (byte)
 //	ntimers, per timer: time (8 bytes), key id, accumulator id (in heap
@@ -180,12 +181,13 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 			timers = append(timers, t)
 		}
 	})
-	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*o.nfree() + 4*len(o.first) + 30*o.open + 16*len(timers)
+	free := o.freeIDs(nil)
+	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(free) + 4*len(o.first) + 30*o.open + 16*len(timers)
 	e := snap.NewEncoder(o.snapKind(), size)
 	o.appendHeader(e)
 	o.keys.AppendSnapshot(e)
 	o.accs.AppendSnapshot(e)
-	e.Int32s(o.free[o.freeHead:])
+	e.Int32s(free)
 	e.Int(len(o.first))
 	for _, h := range o.first {
 		n := 0
@@ -286,7 +288,13 @@ func (o *sessionOp) RestoreState(data []byte) error {
 		o.keys, o.accs = agg.NewTable(o.spec.In, o.spec.KeyCols), agg.NewAccs(o.layout)
 		return o.restoreError(err)
 	}
-	o.free, o.freeHead, o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = free, 0, first, ss, wheel, open, nlive, wm
+	// The free ids come in the order the operator would have taken them
+	// (from the first operator: another order, which works as well).
+	o.cursor = 0
+	if len(free) > 0 {
+		o.cursor = free[0]
+	}
+	o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = first, ss, wheel, open, nlive, wm
 	if err := o.account(o.open); err != nil {
 		return o.restoreError(err)
 	}
