@@ -90,6 +90,7 @@ func TestAlignedPanesFreed(t *testing.T) {
 		t.Helper()
 		spec := kvSpec(w)
 		spec.AllowedLateness = lateness
+		spec.panes = true
 		h := newHarness(t, spec)
 		o := h.op.(*alignedOp)
 		var out rttest.Discard
