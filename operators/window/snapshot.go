@@ -177,7 +177,7 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 	// The live timers, in the order they fire; stale ones are left out.
 	var timers []timer
 	o.wheel.each(func(t timer) {
-		if s := &o.ss[t.sid]; s.key >= 0 && s.timer == t.at {
+		if s := o.ss.at(t.sid); s.key >= 0 && s.timer == t.at {
 			timers = append(timers, t)
 		}
 	})
@@ -191,12 +191,12 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 	e.Int(len(o.first))
 	for _, h := range o.first {
 		n := 0
-		for sid := h - 1; sid >= 0; sid = o.ss[sid].next - 1 {
+		for sid := h - 1; sid >= 0; sid = o.ss.at(sid).next - 1 {
 			n++
 		}
 		e.Int(n)
-		for sid := h - 1; sid >= 0; sid = o.ss[sid].next - 1 {
-			s := &o.ss[sid]
+		for sid := h - 1; sid >= 0; sid = o.ss.at(sid).next - 1 {
+			s := o.ss.at(sid)
 			e.Int64(s.start)
 			e.Int64(s.end)
 			e.Int64(s.timer)
@@ -207,7 +207,7 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 	e.Int(len(timers))
 	for _, t := range timers {
 		e.Int64(t.at)
-		e.Int(int(o.ss[t.sid].key))
+		e.Int(int(o.ss.at(t.sid).key))
 		e.Int(int(t.sid))
 	}
 	return e.Finish(), nil
@@ -234,9 +234,9 @@ func (o *sessionOp) RestoreState(data []byte) error {
 	nacc := o.accs.Len()
 	// Session ids are accumulator ids: every accumulator is free, or holds
 	// one session.
-	ss := make([]session, nacc)
-	for i := range ss {
-		ss[i].key = -1
+	var ss sessions
+	for range nacc {
+		ss.add()
 	}
 	isFree := make([]bool, nacc)
 	for _, a := range free {
@@ -260,13 +260,13 @@ func (o *sessionOp) RestoreState(data []byte) error {
 			if d.Err() != nil {
 				break
 			}
-			if ss[sid].key >= 0 || isFree[sid] || end <= start || start <= prevEnd {
+			if ss.at(sid).key >= 0 || isFree[sid] || end <= start || start <= prevEnd {
 				d.Fail("session [%d, %d) of key %d: accumulator %d used twice, or the session is empty or not after the one before", start, end, k, sid)
 				break
 			}
-			ss[sid] = session{start: start, end: end, timer: tm, key: int32(k), fired: fired}
+			*ss.at(sid) = session{start: start, end: end, timer: tm, key: int32(k), fired: fired}
 			*at = sid + 1
-			at = &ss[sid].next
+			at = &ss.at(sid).next
 			prevEnd = end
 		}
 		if m > 0 {

@@ -44,8 +44,8 @@ func TestSessionKeyTableCompacts(t *testing.T) {
 		if n := o.keys.Len(); n > 1024+batch+20 || len(o.first) != n {
 			t.Fatalf("after %d keys: key table holds %d keys and %d session lists (%d live)", i+batch, n, len(o.first), o.nlive)
 		}
-		if o.open > 20 || o.accs.Len() > 2*batch || len(o.ss) != o.accs.Len() || o.wheel.len() > batch+20 {
-			t.Fatalf("after %d keys: %d sessions open, %d accumulators, %d sessions, %d timers", i+batch, o.open, o.accs.Len(), len(o.ss), o.wheel.len())
+		if o.open > 20 || o.accs.Len() > 2*batch || o.ss.len() != o.accs.Len() || o.wheel.len() > batch+20 {
+			t.Fatalf("after %d keys: %d sessions open, %d accumulators, %d sessions, %d timers", i+batch, o.open, o.accs.Len(), o.ss.len(), o.wheel.len())
 		}
 		if i == 50_000 {
 			heapAt50k = heapAlloc()
@@ -202,7 +202,7 @@ func TestSessionIDsFollowArrival(t *testing.T) {
 			sid := o.first[key] - 1
 			if i >= 50_000 {
 				total++
-				if sid == prev+1 || sid == 0 && int(prev) == len(o.ss)-1 {
+				if sid == prev+1 || sid == 0 && int(prev) == o.ss.len()-1 {
 					next++
 				}
 			}
@@ -212,11 +212,11 @@ func TestSessionIDsFollowArrival(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d of %d sessions got the id after the one before; %d ids", next, total, len(o.ss))
+	t.Logf("%d of %d sessions got the id after the one before; %d ids", next, total, o.ss.len())
 	if next < total*9/10 {
 		t.Fatalf("%d of %d sessions got the id after the one before", next, total)
 	}
-	if open := 10 * (100 + 50 + 60); len(o.ss) > 2*open {
-		t.Fatalf("%d session ids for about %d sessions open at once", len(o.ss), open)
+	if open := 10 * (100 + 50 + 60); o.ss.len() > 2*open {
+		t.Fatalf("%d session ids for about %d sessions open at once", o.ss.len(), open)
 	}
 }
