@@ -39,6 +39,7 @@ type JSONDecoder struct {
 	buf   []byte // text of strings that needed unescaping
 	key   []byte // an unescaped key, or the text of a quoted value
 	lower []byte // a lower-cased key
+	times timeCache
 
 	// ROW columns, flattened into columns named row.field: the names of
 	// the ROWs (every prefix of a column name up to a dot), nil when there
@@ -458,6 +459,12 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 		}
 		return end, nil
 	case c == '-' || c >= '0' && c <= '9':
+		if keep && smallInts && (f.Type == runtime.BigInt || f.Type == runtime.Timestamp) {
+			if v, end, ok := scanSmallInt(s, i); ok {
+				d.i64[col] = v
+				return end, nil
+			}
+		}
 		end, isInt, ok := scanNumber(s, i)
 		if !ok {
 			return i, syntaxErr(s, end, "a digit")
@@ -525,6 +532,43 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 	return i, syntaxErr(s, i, "a value")
 }
 
+// smallInts enables scanSmallInt (tests compare with it off).
+var smallInts = true
+
+// scanSmallInt scans the JSON number at s[i] when it is an integer of at
+// most 18 digits (so within int64), as one pass over its digits; ok is
+// false for anything else (a longer number, a fraction, an exponent, a
+// leading zero, a syntax error), which the general path takes.
+func scanSmallInt(s []byte, i int) (v int64, end int, ok bool) {
+	j := i
+	if s[j] == '-' {
+		j++
+	}
+	start := j
+	var u uint64
+	for j < len(s) && j-start < 18 {
+		c := s[j] - '0'
+		if c > 9 {
+			break
+		}
+		u = u*10 + uint64(c)
+		j++
+	}
+	if j == start || s[start] == '0' && j-start > 1 {
+		return 0, i, false
+	}
+	if j < len(s) {
+		if c := s[j]; c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' {
+			return 0, i, false
+		}
+	}
+	v = int64(u)
+	if start > i {
+		v = -v
+	}
+	return v, j, true
+}
+
 var (
 	litNull  = []byte("null")
 	litTrue  = []byte("true")
@@ -575,7 +619,7 @@ func (d *JSONDecoder) setText(col int, text []byte) error {
 	t := d.fields[col].Type
 	switch t {
 	case runtime.Timestamp:
-		v, err := parseTimestamp(text)
+		v, err := d.times.parseTimestamp(text)
 		d.i64[col] = v
 		return err
 	case runtime.Boolean:

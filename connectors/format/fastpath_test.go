@@ -1,0 +1,77 @@
+package format
+
+import (
+	"fmt"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// drawTimeText draws TIMESTAMP texts near the form YYYY-MM-DD HH:MM:SS.fff:
+// a few bases (so that consecutive draws often share their minute) with
+// characters replaced, cut or appended (zones, more fraction digits, junk).
+func drawTimeText(t *rapid.T) []byte {
+	base := rapid.SampledFrom([]string{
+		"2023-11-14 22:13:20.123", "2023-11-14 22:13:59.999", "2023-11-14T22:14:00Z", "2024-02-29 23:59:59.5",
+		"2023-02-29 10:00:00.000", "2023-11-14 24:13:20.123", "2023-11-14 22:60:20.123", "2023-11-14 22:13",
+		"2023-11-14", "1700000000123", "2023-11-14 22:13:20.123+01:30", "2023-11-14t22:13:20-0200",
+	}).Draw(t, "base")
+	b := []byte(base)
+	for range rapid.IntRange(0, 2).Draw(t, "edits") {
+		switch rapid.IntRange(0, 2).Draw(t, "edit") {
+		case 0:
+			if len(b) > 0 {
+				b[rapid.IntRange(0, len(b)-1).Draw(t, "at")] = rapid.SampledFrom([]byte("0159:-. TZz+x")).Draw(t, "char")
+			}
+		case 1:
+			b = b[:rapid.IntRange(0, len(b)).Draw(t, "cut")]
+		case 2:
+			b = append(b, rapid.SampledFrom([]string{"Z", "+05:00", "-0130", "7", "456", " ", "x"}).Draw(t, "tail")...)
+		}
+	}
+	return b
+}
+
+// TestTimeCacheMatchesParseTimestamp: a sequence of texts parsed through
+// one timeCache gives what parseTimestamp gives for each, errors included.
+func TestTimeCacheMatchesParseTimestamp(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var c timeCache
+		for range rapid.IntRange(1, 20).Draw(t, "texts") {
+			s := drawTimeText(t)
+			want, wantErr := parseTimestamp(s)
+			got, err := c.parseTimestamp(s)
+			if got != want || (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("%q: cached %d, %v; want %d, %v", s, got, err, want, wantErr)
+			}
+		}
+	})
+}
+
+// TestSmallIntFastPathMatchesGeneralPath: integers decoded into BIGINT and
+// TIMESTAMP columns give the same values and errors as through the general
+// path (a DOUBLE-looking or long number, a leading zero, a bare sign).
+func TestSmallIntFastPathMatchesGeneralPath(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		digits := rapid.StringMatching(`-?[0-9]{0,21}`).Draw(t, "number")
+		tail := rapid.SampledFrom([]string{"", ".5", "e3", "E-1", "x", " ", "0"}).Draw(t, "tail")
+		text := digits + tail
+		line := []byte(`{"k":` + text + `,"v":1,"ts":` + text + `}`)
+		decode := func() string {
+			b := runtime.NewBatch(eventSchema)
+			if err := NewJSONDecoder(eventSchema).Decode(line, b); err != nil {
+				return err.Error()
+			}
+			return fmt.Sprint(b.Cols[0].I64[0], b.Cols[2].I64[0])
+		}
+		want := decode()
+		smallInts = false
+		got := decode()
+		smallInts = true
+		if got != want {
+			t.Fatalf("%q: fast path %q, general path %q", text, want, got)
+		}
+	})
+}
