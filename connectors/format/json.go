@@ -22,9 +22,12 @@ type JSONDecoder struct {
 	schema *runtime.Schema
 	fields []runtime.Field
 	names  [][]byte
-	exact  map[string]int
-	folded map[string]int // by ASCII-lower-cased name
-	order  []int          // the column the i-th key of the last record matched (-1: none)
+	// plainNames[c]: column c's name is written in JSON as it is (valid
+	// UTF-8, no quote, backslash or control character).
+	plainNames []bool
+	exact      map[string]int
+	folded     map[string]int // by ASCII-lower-cased name
+	order      []int          // the column the i-th key of the last record matched (-1: none)
 	// unknown[i] is the i-th key of the last record when it matched no
 	// column, so that skipping a field the schema lacks costs one compare.
 	unknown [][]byte
@@ -78,6 +81,7 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 	}
 	for _, f := range schema.Fields {
 		d.names = append(d.names, []byte(f.Name))
+		d.plainNames = append(d.plainNames, plainName(f.Name))
 		for j := range len(f.Name) {
 			if f.Name[j] == '.' && j > 0 {
 				if d.rows == nil {
@@ -95,6 +99,16 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 		d.folded[string(asciiLower(nil, []byte(name)))] = c
 	}
 	return d
+}
+
+// plainName reports whether name is written in a JSON string as it is.
+func plainName(name string) bool {
+	for _, c := range []byte(name) {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(name)
 }
 
 func asciiLower(dst, s []byte) []byte {
@@ -191,12 +205,24 @@ func (d *JSONDecoder) object(s []byte) error {
 			if i >= len(s) || s[i] != '"' {
 				return syntaxErr(s, i, "a key")
 			}
-			end, plain, err := scanString(s, i+1)
-			if err != nil {
-				return err
+			var key []byte
+			var end, col int
+			var plain bool
+			var level uint8
+			if e, c := d.sameKey(s, i, k); e > 0 {
+				// The column of the key at this position on the last
+				// line, its name written plainly: what scanString and
+				// lookup would find.
+				key, end, plain, col, level = s[i+1:e], e+1, true, c, matchExact
+			} else {
+				var err error
+				if end, plain, err = scanString(s, i+1); err != nil {
+					return err
+				}
+				key = s[i+1 : end-1]
+				col, level = d.lookup(key, plain, k)
 			}
-			key := s[i+1 : end-1]
-			col, level := d.lookup(key, plain, k)
+			var err error
 			i = skipWS(s, end)
 			if i >= len(s) || s[i] != ':' {
 				return syntaxErr(s, i, "':'")
@@ -331,6 +357,26 @@ func walkObject(s []byte, i int, value func(s, key []byte, plain bool, k, at int
 		}
 		return i, syntaxErr(s, i, "',' or '}'")
 	}
+}
+
+// sameKey reports whether the key whose opening quote is s[i] is, as
+// written, the name of the column the k-th key of the last line matched
+// exactly, when that name needs no escaping (plainNames): it returns the
+// offset of the closing quote and the column, or 0 and -1.
+func (d *JSONDecoder) sameKey(s []byte, i, k int) (int, int) {
+	if k >= len(d.order) {
+		return 0, -1
+	}
+	c := d.order[k]
+	if c < 0 || !d.plainNames[c] {
+		return 0, -1
+	}
+	name := d.names[c]
+	e := i + 1 + len(name)
+	if e >= len(s) || s[e] != '"' || string(s[i+1:e]) != string(name) {
+		return 0, -1
+	}
+	return e, c
 }
 
 // lookup returns the column key names (-1: none) and how it matched. k is
