@@ -25,9 +25,12 @@ type JSONDecoder struct {
 	// plainNames[c]: column c's name is written in JSON as it is (valid
 	// UTF-8, no quote, backslash or control character).
 	plainNames []bool
-	exact      map[string]int
-	folded     map[string]int // by ASCII-lower-cased name
-	order      []int          // the column the i-th key of the last record matched (-1: none)
+	// quotedName[c] is column c's plain name of at most 6 bytes in quotes
+	// as a little-endian word, the bytes quotedMask[c] keeps (0: longer).
+	quotedName, quotedMask []uint64
+	exact                  map[string]int
+	folded                 map[string]int // by ASCII-lower-cased name
+	order                  []int          // the column the i-th key of the last record matched (-1: none)
 	// unknown[i] is the i-th key of the last record when it matched no
 	// column, so that skipping a field the schema lacks costs one compare.
 	unknown [][]byte
@@ -82,6 +85,16 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 	for _, f := range schema.Fields {
 		d.names = append(d.names, []byte(f.Name))
 		d.plainNames = append(d.plainNames, plainName(f.Name))
+		var word, mask uint64
+		if q := `"` + f.Name + `"`; len(q) <= 8 && plainName(f.Name) {
+			var b [8]byte
+			copy(b[:], q)
+			word, mask = binary.LittleEndian.Uint64(b[:]), 1<<(8*len(q))-1
+			if len(q) == 8 {
+				mask = ^uint64(0)
+			}
+		}
+		d.quotedName, d.quotedMask = append(d.quotedName, word), append(d.quotedMask, mask)
 		for j := range len(f.Name) {
 			if f.Name[j] == '.' && j > 0 {
 				if d.rows == nil {
@@ -373,6 +386,13 @@ func (d *JSONDecoder) sameKey(s []byte, i, k int) (int, int) {
 	}
 	name := d.names[c]
 	e := i + 1 + len(name)
+	if m := d.quotedMask[c]; m != 0 && i+8 <= len(s) {
+		// The quoted name in one word.
+		if binary.LittleEndian.Uint64(s[i:])&m != d.quotedName[c] {
+			return 0, -1
+		}
+		return e, c
+	}
 	if e >= len(s) || s[e] != '"' || string(s[i+1:e]) != string(name) {
 		return 0, -1
 	}
@@ -457,6 +477,12 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 	}
 	switch c := s[i]; {
 	case c == '"':
+		if keep && f.Type == runtime.Timestamp {
+			if v, end, ok := d.times.quoted(s, i); ok {
+				d.i64[col] = v
+				return end, nil
+			}
+		}
 		end, plain, err := scanString(s, i+1)
 		if err != nil {
 			return i, err

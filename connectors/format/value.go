@@ -302,6 +302,32 @@ func (c *timeCache) parseTimestamp(s []byte) (int64, error) {
 	return ms, nil
 }
 
+// quoted parses the JSON string whose opening quote is s[i] as a TIMESTAMP
+// text when it starts with the cached date and minute and the rest up to
+// the closing quote is plain ASCII (so it needs no unescaping): the
+// milliseconds and the offset after the closing quote. ok is false
+// otherwise, or when the text is not a time, for the general path to take.
+func (c *timeCache) quoted(s []byte, i int) (ms int64, end int, ok bool) {
+	if !c.ok || i+17 > len(s) || [16]byte(s[i+1:i+17]) != c.prefix {
+		return 0, 0, false
+	}
+	q := i + 17
+	for q < len(s) && s[q] != '"' {
+		if b := s[q]; b < 0x20 || b == '\\' || b >= 0x80 {
+			return 0, 0, false
+		}
+		q++
+	}
+	if q == len(s) {
+		return 0, 0, false
+	}
+	ms, reason := parseTimeTail(s[i+1:q], 16, c.ms, c.h, c.mi)
+	if reason != "" {
+		return 0, 0, false
+	}
+	return ms, q + 1, true
+}
+
 // parseTimeTail parses what follows the minute at s[i] — [:SS[.fff…]] and
 // the zone — for a time whose date is ms, hour h and minute mi.
 func parseTimeTail(s []byte, i int, ms int64, h, mi int) (int64, string) {
