@@ -74,6 +74,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/internal/decodepool"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
@@ -148,6 +149,7 @@ var options = append([]connectors.Option{
 		Use: connectors.SourceOnly, Doc: "records per `GetRecords` (with `EFO`: per batch of an event's records)"},
 	{Key: "scan.shard.long-poll", Type: connectors.Duration, Default: "1 s", Min: "0", Max: client.MaxLongPoll.String(), Use: connectors.SourceOnly,
 		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
+	decodepool.Option,
 	{Key: "scan.stream.recordpublisher", Type: connectors.Enum, Default: "POLLING", Values: []string{"POLLING", "EFO"}, Use: connectors.SourceOnly,
 		Doc: "`POLLING` (`GetRecords`) or `EFO`: enhanced fan-out, each shard pushed to the job by `SubscribeToShard` as records are committed"},
 	{Key: "scan.stream.efo.consumername", Required: true, With: "scan.stream.recordpublisher=EFO", Use: connectors.SourceOnly,
@@ -181,6 +183,7 @@ type config struct {
 	limit    int    // records per GetRecords
 	longPoll time.Duration
 	efo      *efoConfig // source: enhanced fan-out; nil: polling
+	decoders int        // source: 'scan.decode.parallelism' (0: absent, GOMAXPROCS)
 	inflight int        // sink: concurrent request lanes
 	create   int        // shards of the stream to create when missing; 0: none
 	client   *client.Client
@@ -263,6 +266,7 @@ func (c *config) parseScan(o *connectors.Values) error {
 	c.bounded = o.Enum("scan.bounded.mode") == "latest"
 	c.limit = int(o.Int("scan.shard.getrecords.maxrecordcount"))
 	c.longPoll = o.Duration("scan.shard.long-poll")
+	c.decoders = int(o.Int(decodepool.Key))
 	return c.parseEFO(o)
 }
 
