@@ -28,9 +28,11 @@ type JSONDecoder struct {
 	// quotedName[c] is column c's plain name of at most 6 bytes in quotes
 	// as a little-endian word, the bytes quotedMask[c] keeps (0: longer).
 	quotedName, quotedMask []uint64
-	exact                  map[string]int
-	folded                 map[string]int // by ASCII-lower-cased name
-	order                  []int          // the column the i-th key of the last record matched (-1: none)
+	// memo[k] is what sameKey needs of the column order[k].
+	memo   []keyMemo
+	exact  map[string]int
+	folded map[string]int // by ASCII-lower-cased name
+	order  []int          // the column the i-th key of the last record matched (-1: none)
 	// unknown[i] is the i-th key of the last record when it matched no
 	// column, so that skipping a field the schema lacks costs one compare.
 	unknown [][]byte
@@ -372,31 +374,46 @@ func walkObject(s []byte, i int, value func(s, key []byte, plain bool, k, at int
 	}
 }
 
+// keyMemo is the column a key position matched exactly on the last line,
+// for sameKey: col (-1: none, or its name is not plain), the length of its
+// name, and its quoted name as a word (mask 0: longer than a word).
+type keyMemo struct {
+	word, mask uint64
+	col, n     int
+}
+
+// memoFor returns the keyMemo of column c (-1: none).
+func (d *JSONDecoder) memoFor(c int) keyMemo {
+	if c < 0 || !d.plainNames[c] {
+		return keyMemo{col: -1}
+	}
+	return keyMemo{word: d.quotedName[c], mask: d.quotedMask[c], col: c, n: len(d.names[c])}
+}
+
 // sameKey reports whether the key whose opening quote is s[i] is, as
 // written, the name of the column the k-th key of the last line matched
 // exactly, when that name needs no escaping (plainNames): it returns the
 // offset of the closing quote and the column, or 0 and -1.
 func (d *JSONDecoder) sameKey(s []byte, i, k int) (int, int) {
-	if k >= len(d.order) {
+	if k >= len(d.memo) {
 		return 0, -1
 	}
-	c := d.order[k]
-	if c < 0 || !d.plainNames[c] {
-		return 0, -1
-	}
-	name := d.names[c]
-	e := i + 1 + len(name)
-	if m := d.quotedMask[c]; m != 0 && i+8 <= len(s) {
+	m := &d.memo[k]
+	if m.mask != 0 && i+8 <= len(s) {
 		// The quoted name in one word.
-		if binary.LittleEndian.Uint64(s[i:])&m != d.quotedName[c] {
+		if binary.LittleEndian.Uint64(s[i:])&m.mask != m.word {
 			return 0, -1
 		}
-		return e, c
+		return i + 1 + m.n, m.col
 	}
-	if e >= len(s) || s[e] != '"' || string(s[i+1:e]) != string(name) {
+	if m.col < 0 {
 		return 0, -1
 	}
-	return e, c
+	e := i + 1 + m.n
+	if e >= len(s) || s[e] != '"' || string(s[i+1:e]) != string(d.names[m.col]) {
+		return 0, -1
+	}
+	return e, m.col
 }
 
 // lookup returns the column key names (-1: none) and how it matched. k is
@@ -419,6 +436,7 @@ func (d *JSONDecoder) lookup(key []byte, plain bool, k int) (int, uint8) {
 		for len(d.order) <= k {
 			d.order = append(d.order, -1)
 			d.unknown = append(d.unknown, nil)
+			d.memo = append(d.memo, keyMemo{col: -1})
 		}
 	}
 	c, level := d.match(key)
@@ -431,6 +449,7 @@ func (d *JSONDecoder) lookup(key []byte, plain bool, k int) (int, uint8) {
 		case c < 0 && len(key) <= 64:
 			d.unknown[k] = append(d.unknown[k], key...)
 		}
+		d.memo[k] = d.memoFor(d.order[k])
 	}
 	return c, level
 }
