@@ -64,7 +64,7 @@ func Workers(n int64) int {
 // calls); Next only from one, the subtask's.
 type Pool[C, R any] struct {
 	decode func(worker int, c C) R
-	n      int // workers; Next decodes as worker n
+	n      int             // workers; Next decodes as worker n
 	order  chan *job[C, R] // submitted chunks, in order: its capacity bounds those in flight
 	work   chan *job[C, R] // chunks for the workers
 	free   chan *job[C, R] // jobs to reuse
