@@ -321,7 +321,15 @@ func scanTimestamp(s []byte, i int) (ms int64, end int, ok bool) {
 // JSON-lines file table and the keyed tumbling COUNT+SUM as a bare SELECT,
 // whose rows (k, window_start, window_end, n, s) go to the collecting sink
 // of sql.Options.Collect.
-func (w Workload) FileSQLJob(path string) string {
+func (w Workload) FileSQLJob(path string) string { return w.fileSQLJob(path, "") }
+
+// fileSQLJob is FileSQLJob with the file table's 'source.split-size' when
+// split is not empty.
+func (w Workload) fileSQLJob(path, split string) string {
+	opt := ""
+	if split != "" {
+		opt = fmt.Sprintf(",\n  'source.split-size' = '%s'", split)
+	}
 	win := fmt.Sprintf("INTERVAL '%d' MILLISECOND", w.Window.Milliseconds())
 	return fmt.Sprintf(`CREATE TABLE events (
   k  BIGINT,
@@ -331,12 +339,12 @@ func (w Workload) FileSQLJob(path string) string {
 ) WITH (
   'connector' = 'file',
   'path' = '%s',
-  'format' = 'json'
+  'format' = 'json'%[4]s
 );
 SELECT k, TUMBLE_START(ts, %[3]s), TUMBLE_END(ts, %[3]s), COUNT(*), SUM(v)
 FROM events
 GROUP BY k, TUMBLE(ts, %[3]s);
-`, bound.Milliseconds(), strings.ReplaceAll(path, "'", "''"), win)
+`, bound.Milliseconds(), strings.ReplaceAll(path, "'", "''"), win, opt)
 }
 
 // RunFileSQL runs w.FileSQLJob(path) — the file written by WriteJSONLines
@@ -345,10 +353,14 @@ GROUP BY k, TUMBLE(ts, %[3]s);
 // by a one-subtask sink. The time includes compiling the job. It returns
 // ctx.Err() when ctx ends first.
 func RunFileSQL(ctx context.Context, path string, w Workload, parallelism int) (Result, error) {
+	return runFileSQL(ctx, path, w, parallelism, "")
+}
+
+func runFileSQL(ctx context.Context, path string, w Workload, parallelism int, split string) (Result, error) {
 	var results, count, sum atomic.Int64
 	set := metrics.NewSet()
 	m := startMeter()
-	plan, err := sql.Compile(w.FileSQLJob(path), sql.Options{File: "bench_file.sql", Parallelism: parallelism, Metrics: set,
+	plan, err := sql.Compile(w.fileSQLJob(path, split), sql.Options{File: "bench_file.sql", Parallelism: parallelism, Metrics: set,
 		Collect: func(*rt.Schema, bool) func() rt.Operator {
 			return func() rt.Operator { return &checksumSink{results: &results, count: &count, sum: &sum} }
 		}})

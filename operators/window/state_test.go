@@ -41,11 +41,11 @@ func TestSessionKeyTableCompacts(t *testing.T) {
 		if err := o.ProcessWatermark(int64(i+batch-1)-1, &out); err != nil {
 			t.Fatal(err)
 		}
-		if n := o.keys.Len(); n > 1024+batch+20 || len(o.sess) != n {
-			t.Fatalf("after %d keys: key table holds %d keys and %d session lists (%d live)", i+batch, n, len(o.sess), o.live)
+		if n := o.keys.Len(); n > 1024+batch+20 || len(o.first) != n {
+			t.Fatalf("after %d keys: key table holds %d keys and %d session lists (%d live)", i+batch, n, len(o.first), o.nlive)
 		}
-		if o.open > 20 || o.accs.Len() > 2*batch || len(o.timers) > batch+20 {
-			t.Fatalf("after %d keys: %d sessions open, %d accumulators, %d timers", i+batch, o.open, o.accs.Len(), len(o.timers))
+		if o.open > 20 || o.accs.Len() > 2*batch || len(o.ss) != o.accs.Len() || o.wheel.len() > batch+20 {
+			t.Fatalf("after %d keys: %d sessions open, %d accumulators, %d sessions, %d timers", i+batch, o.open, o.accs.Len(), len(o.ss), o.wheel.len())
 		}
 		if i == 50_000 {
 			heapAt50k = heapAlloc()
@@ -73,8 +73,8 @@ func TestSessionTimersBounded(t *testing.T) {
 		}
 		h.batch(rows...)
 		h.watermark(ts - 5000)
-		if len(o.timers) > 4 {
-			t.Fatalf("at %d: %d timers for 2 sessions", ts, len(o.timers))
+		if o.wheel.len() > 4 {
+			t.Fatalf("at %d: %d timers for 2 sessions", ts, o.wheel.len())
 		}
 	}
 	h.finish()
@@ -90,6 +90,7 @@ func TestAlignedPanesFreed(t *testing.T) {
 		t.Helper()
 		spec := kvSpec(w)
 		spec.AllowedLateness = lateness
+		spec.panes = true
 		h := newHarness(t, spec)
 		o := h.op.(*alignedOp)
 		var out rttest.Discard
