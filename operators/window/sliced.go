@@ -125,6 +125,7 @@ type slicedOp struct {
 	// or MAX that may change (stale) is merged afresh from its slices.
 	invertible bool
 	stale      []int32
+	inRange    []*slice
 	keys       *agg.Table
 	// Per key id: its group in the latest slice (the one of the latest
 	// start, which only rows of the key have made groups in since it
@@ -540,13 +541,31 @@ func (o *slicedOp) subFromRun(s *slice) {
 		}
 		o.runN[kid]--
 	}
-	for _, kid := range o.stale {
-		if o.runN[kid] == 0 {
-			continue
+	if len(o.stale) == 0 {
+		return
+	}
+	// The other slices of the range.
+	o.inRange = o.inRange[:0]
+	for ss := o.lo; ss < o.hi; ss += o.slide {
+		if x := o.slices[ss]; x != nil && x != s {
+			o.inRange = append(o.inRange, x)
 		}
-		o.run.Clear(kid)
-		for ss := o.lo; ss < o.hi; ss += o.slide {
-			if x := o.slices[ss]; x != nil && x != s {
+	}
+	if 4*len(o.stale) > len(s.kids) {
+		// Many keys had their extreme in s (MIN or MAX over few distinct
+		// values): merging the range afresh costs less than looking each
+		// key up in every slice.
+		clear(o.runN)
+		for _, x := range o.inRange {
+			o.addToRun(x)
+		}
+	} else {
+		for _, kid := range o.stale {
+			if o.runN[kid] == 0 {
+				continue
+			}
+			o.run.Clear(kid)
+			for _, x := range o.inRange {
 				if g, ok := x.find(kid); ok {
 					o.run.Merge(kid, x.accs, g)
 				}
