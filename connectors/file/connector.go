@@ -134,6 +134,10 @@ const (
 // maxRecordBytes is MaxRecordBytes (tests lower it).
 var maxRecordBytes = MaxRecordBytes
 
+// batchRows is the most rows a source subtask returns at once (tests lower
+// it, to stop part-way through small files).
+var batchRows = runtime.DefaultBatchRows
+
 // factory is the 'file' connector, also called 'filesystem' (Flink's
 // name for it).
 type factory struct{}

@@ -439,7 +439,7 @@ func (s *Source) closeFile(fs *fileState) {
 // subtask for long).
 func (s *Source) read(fs *fileState) (more bool, err error) {
 	const maxRecordsPerRead = 4 * runtime.DefaultBatchRows
-	for seen := 0; s.batch.N < runtime.DefaultBatchRows && seen < maxRecordsPerRead; seen++ {
+	for seen := 0; s.batch.N < batchRows && seen < maxRecordsPerRead; seen++ {
 		rec, line, ok, err := s.next(fs)
 		if err != nil {
 			return false, err
