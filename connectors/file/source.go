@@ -576,6 +576,9 @@ func (fs *fileState) consume(n int, lines int64) {
 	fs.line += lines
 }
 
+// rangeSlack is how far past the end of a range a read goes at most.
+const rangeSlack = 64 << 10
+
 // fill reads more of the file into buf, moving what is left to the front
 // and growing buf when a record does not fit.
 func (fs *fileState) fill() error {
@@ -586,7 +589,14 @@ func (fs *fileState) fill() error {
 	if fs.w == len(fs.buf) {
 		fs.buf = append(fs.buf, make([]byte, len(fs.buf))...)
 	}
-	n, err := fs.f.Read(fs.buf[fs.w:])
+	to := len(fs.buf)
+	if fs.end > 0 {
+		// A range: what is left of it, and a little more for the line
+		// that crosses its end.
+		left := fs.end - (fs.offset + int64(fs.w-fs.r))
+		to = fs.w + int(min(max(left, 0)+rangeSlack, int64(to-fs.w)))
+	}
+	n, err := fs.f.Read(fs.buf[fs.w:to])
 	fs.w += n
 	if err == io.EOF || n == 0 && err == nil {
 		fs.eof = true

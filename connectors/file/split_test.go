@@ -175,7 +175,7 @@ func TestSplitFileRestoresAtAnotherParallelism(tt *testing.T) {
 		path := filepath.Join(dir, fmt.Sprintf("in-%d.json", runs))
 		mustR(t, os.WriteFile(path, []byte(f.text), 0o644))
 		source := func(label string) func() runtime.Source {
-			split := rapid.IntRange(256, 8192).Draw(t, label+" split size")
+			split := rapid.IntRange(32, 8192).Draw(t, label+" split size")
 			newSrc, _, err := connector(tt).NewSource(table(map[string]string{"path": path, "source.split-size": strconv.Itoa(split)}))
 			mustR(t, err)
 			return newSrc
