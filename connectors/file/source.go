@@ -48,14 +48,16 @@ func (p FilePosition) anchor() int64 { return max(p.Start-1, 0) }
 func (p FilePosition) whole() bool { return p.Start == 0 && p.End == 0 }
 
 // Position is where a source subtask stood at a checkpoint barrier: the
-// position of each of its files (partitions), in partition order.
+// position of each of its files (partitions), in partition order (a file
+// read in ranges: each of its ranges, in file order).
 type Position struct {
 	Checkpoint int64          `json:"checkpoint"`
 	Files      []FilePosition `json:"files"`
 }
 
 // Source is a subtask of a file source. It implements runtime.Source,
-// runtime.PartitionedSource (one partition per file) and
+// runtime.PartitionedSource (one partition per file: its ranges, when split,
+// are one partition of the subtask reading them) and
 // runtime.SourceBarrierHandler (recording its Position at each barrier).
 type Source struct {
 	cfg     *config
