@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -43,7 +44,8 @@ func (s *source) openDecoding() {
 	inflight := 2 * n
 	s.batches = decodepool.NewBatches(s.cfg.schema, inflight+1)
 	if n > 1 {
-		s.pool = decodepool.New(n, inflight, func(w int, f fetch) decoded { return s.decodeChunk(s.workers[w], f) })
+		s.pool = decodepool.New(n, inflight, func(w int, f fetch) decoded { return s.decodeChunk(s.workers[w], f) },
+			func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
 	}
 }
 
