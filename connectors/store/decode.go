@@ -41,7 +41,7 @@ func (s *source) openDecoding() {
 	for i := range s.workers {
 		s.workers[i] = &worker{dec: format.NewJSONDecoder(s.cfg.schema), evTime: s.cfg.eventTime}
 	}
-	inflight := 2 * n
+	inflight := n + min(n, 4) // chunks decoding, and a few ready: memory stays bounded on many cores
 	s.batches = decodepool.NewBatches(s.cfg.schema, inflight+1)
 	if n > 1 {
 		s.pool = decodepool.New(n, inflight, func(w int, f fetch) decoded { return s.decodeChunk(s.workers[w], f) },
