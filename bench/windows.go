@@ -231,6 +231,16 @@ type WindowsResult struct {
 // Ratio is the row's events/s over its baseline's.
 func (w WindowsResult) Ratio() float64 { return w.Run.EventsPerSec() / w.Base.EventsPerSec() }
 
+// CPURatio is the row's events per CPU-second over its baseline's (0 when
+// either used too little CPU to measure): steadier than Ratio on a busy
+// machine, and what each core does — not the target's measure.
+func (w WindowsResult) CPURatio() float64 {
+	if w.Run.EventsPerCPUSec() == 0 || w.Base.EventsPerCPUSec() == 0 {
+		return 0
+	}
+	return w.Run.EventsPerCPUSec() / w.Base.EventsPerCPUSec()
+}
+
 // Met reports whether the row meets its target (false when it has none).
 func (w WindowsResult) Met() bool { return w.Row.Target > 0 && w.Ratio() >= w.Row.Target }
 
