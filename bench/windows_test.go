@@ -85,7 +85,11 @@ func BenchmarkStateBytesPerKeyFor(b *testing.B) {
 // that the metrics RunWindowsRow checks give the same number of results
 // and rows.
 func TestWindowsJobsMatchReference(t *testing.T) {
-	for _, r := range WindowsRows(0.002, 0.002) {
+	rows := WindowsRows(0.001, 0.001)
+	// And sessions that end: a key's rows ~5 s apart over 30 s.
+	rows = append(rows, WindowsRow{Name: "sessions-that-end", Title: "SESSION", Window: window.SessionGap(5 * time.Second),
+		Events: 30_000, Keys: 5_000, PerMs: 1, BaseKeys: 5_000, BaseTitle: "TUMBLE"})
+	for _, r := range rows {
 		if r.File { // TestRunWindowsRowReadsTheFile
 			continue
 		}
