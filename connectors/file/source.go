@@ -142,11 +142,12 @@ func (fs *fileState) load(i int) {
 }
 
 // nextSpan records the current span as read to its end and makes the next
-// span not yet read the current one; false when there is none.
-func (fs *fileState) nextSpan() bool {
+// span not yet read the current one (or, when following, the last one,
+// which runs to the end of the file) current; false when there is none.
+func (fs *fileState) nextSpan(follow bool) bool {
 	fs.spans[fs.cur] = fs.current(true)
 	for i := fs.cur + 1; i < len(fs.spans); i++ {
-		if !fs.spans[i].Done {
+		if !fs.spans[i].Done || follow && i == len(fs.spans)-1 {
 			fs.load(i)
 			return true
 		}
@@ -380,7 +381,8 @@ func (s *Source) follow() error {
 		case st.Size() < fs.offset:
 			s.cfg.log.Warn(s.ctx.Logger(), "table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
 				s.cfg.table, fs.path, st.Size(), fs.offset)
-			fs.offset, fs.line, fs.skip = 0, 0, false
+			fs.spans = []FilePosition{{Path: fs.path}} // a new file: whole
+			fs.load(0)
 			s.enqueue(part)
 		}
 	}
@@ -444,8 +446,9 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 		}
 		if !ok {
 			// The end of the file, or of the range: on to the subtask's
-			// next range of the file, if any.
-			if s.cfg.monitor > 0 || !fs.nextSpan() {
+			// next range of the file, if any. (A following source splits
+			// no file, but may be restored from ranges.)
+			if !fs.nextSpan(s.cfg.monitor > 0) {
 				return false, nil
 			}
 			if err := s.seek(fs); err != nil {

@@ -332,3 +332,45 @@ func TestSplitCSVFile(t *testing.T) {
 		t.Fatalf("read whole: %d rows, %v", len(got), err)
 	}
 }
+
+// TestSplitPositionsRestoreIntoAFollowingRun: the ranges of a bounded run,
+// part read, restore into a run that follows the file: it reads the rest
+// of every range once, then lines appended to the file.
+func TestSplitPositionsRestoreIntoAFollowingRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.json")
+	want := inputs(t, path, "json", 0, 20_000)
+	bounded, _, err := connector(t).NewSource(table(map[string]string{"path": path, "source.split-size": "64kb"}))
+	must(t, err)
+	seen := map[int64]int{}
+	var positions [][]byte
+	for _, src := range subtasks(t, bounded, 2, nil) {
+		pollIDs(t, src, 2, seen)
+		p, err := src.SnapshotPosition()
+		must(t, err)
+		positions = append(positions, p)
+		must(t, src.Close())
+	}
+	if !strings.Contains(string(positions[0]), `"end"`) {
+		t.Fatalf("position %s: want ranges", positions[0])
+	}
+	following, _, err := connector(t).NewSource(table(map[string]string{"path": path, "source.monitor-interval": "1ms"}))
+	must(t, err)
+	srcs := subtasks(t, following, 3, positions)
+	for _, src := range srcs {
+		pollIDs(t, src, 1000, seen)
+	}
+	want = append(want, inputs(t, path, "json", 20_000, 20_100)...)
+	for _, src := range srcs {
+		pollIDs(t, src, 1000, seen)
+		must(t, src.Close())
+	}
+	for _, id := range want {
+		if seen[id] != 1 {
+			t.Fatalf("record %d read %d times", id, seen[id])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d distinct records, want %d", len(seen), len(want))
+	}
+}

@@ -14,10 +14,12 @@
 // topic whose partition count grew, or of a new topic matching the
 // pattern — from their earliest offset. Each partition has a reader
 // goroutine that fetches from the partition's leader and hands batches of
-// records to the subtask over a small channel; the subtask decodes them
-// ('format' json, csv, or raw: the value as the one VARCHAR column; or a
-// changelog: changelog-json or debezium-json, whose rows carry their kind
-// and whose records with no value — Debezium's tombstones — are skipped). Each
+// records to the subtask; 'scan.decode.parallelism' workers (default
+// GOMAXPROCS) decode them ('format' json, csv, or raw: the value as the one
+// VARCHAR column; or a changelog: changelog-json or debezium-json, whose
+// rows carry their kind and whose records with no value — Debezium's
+// tombstones — are skipped), and the subtask emits the batches in the order
+// they were read (1 worker: the subtask decodes them itself). Each
 // partition is a watermark partition, so a partition that lags never makes
 // the rows of another late.
 //

@@ -59,7 +59,11 @@ func (s *source) openDecoding() error {
 	if n <= 0 {
 		n = decodepool.Workers(0)
 	}
-	s.workers = make([]*worker, n)
+	states := 1
+	if n > 1 {
+		states = n + 1 // the pool's Next decodes too
+	}
+	s.workers = make([]*worker, states)
 	for i := range s.workers {
 		w, err := s.newWorker()
 		if err != nil {

@@ -38,8 +38,9 @@
 // Each shard has a reader goroutine that long-polls GetRecords (header
 // client.LongPollHeader: the store answers as soon as a record is
 // committed; a server without long polls is polled every 200 ms) and hands
-// the answers to the subtask over a small channel; the subtask decodes them
-// into batches. With 'scan.stream.recordpublisher' = 'EFO' (enhanced
+// the answers to the subtask; 'scan.decode.parallelism' workers (default
+// GOMAXPROCS) decode them into batches, which the subtask emits in the
+// order they were read (1 worker: the subtask decodes them itself). With 'scan.stream.recordpublisher' = 'EFO' (enhanced
 // fan-out, efo.go) the reader instead holds a SubscribeToShard
 // subscription of the job's stream consumer and the store pushes records
 // as they are committed; positions, resharding, bounds and bad records are

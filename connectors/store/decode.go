@@ -32,7 +32,11 @@ func (s *source) openDecoding() {
 	if n <= 0 {
 		n = decodepool.Workers(0)
 	}
-	s.workers = make([]*worker, n)
+	states := 1
+	if n > 1 {
+		states = n + 1 // the pool's Next decodes too
+	}
+	s.workers = make([]*worker, states)
 	for i := range s.workers {
 		s.workers[i] = &worker{dec: format.NewJSONDecoder(s.cfg.schema), evTime: s.cfg.eventTime}
 	}

@@ -13,6 +13,11 @@
 // barrier sees exactly the records of the batches emitted before it,
 // whatever the workers have decoded ahead.
 //
+// Next does not sit idle while the chunk it waits for is being decoded:
+// it decodes a chunk no worker has taken yet itself, so a pool whose
+// workers are slow to be scheduled (a busy machine) does no worse than
+// decoding in the subtask.
+//
 // At most a bounded number of chunks are in flight (submitted and not yet
 // taken by Next): Submit blocks beyond it, which is the readers'
 // backpressure. Close stops the workers and waits for them; a reader
@@ -59,6 +64,7 @@ func Workers(n int64) int {
 // calls); Next only from one, the subtask's.
 type Pool[C, R any] struct {
 	decode func(worker int, c C) R
+	n      int             // workers; Next decodes as worker n
 	order  chan *job[C, R] // submitted chunks, in order: its capacity bounds those in flight
 	work   chan *job[C, R] // chunks for the workers
 	free   chan *job[C, R] // jobs to reuse
@@ -77,7 +83,9 @@ type job[C, R any] struct {
 
 // New starts workers goroutines decoding with decode, which a worker
 // calls with its number (0 to workers-1, for state of its own such as a
-// decoder) and must not keep c's memory past emission unless it owns it.
+// decoder; Next's goroutine decodes as number workers, so decode needs
+// workers+1 states) and must not keep c's memory past emission unless it
+// owns it.
 // inflight bounds the chunks submitted and not yet taken by Next (at least
 // workers). The caller must Close the pool.
 func New[C, R any](workers, inflight int, decode func(worker int, c C) R) *Pool[C, R] {
@@ -85,6 +93,7 @@ func New[C, R any](workers, inflight int, decode func(worker int, c C) R) *Pool[
 	inflight = max(inflight, workers)
 	p := &Pool[C, R]{
 		decode: decode,
+		n:      workers,
 		order:  make(chan *job[C, R], inflight),
 		// Every job in work has been through order and has not been
 		// decoded: at most inflight of them, plus the one Next holds.
@@ -104,12 +113,17 @@ func (p *Pool[C, R]) run(w int) {
 	for {
 		select {
 		case j := <-p.work:
-			j.out = p.decode(w, j.in)
-			j.done <- struct{}{}
+			p.run1(w, j)
 		case <-p.stop:
 			return
 		}
 	}
+}
+
+// run1 decodes j as worker w and signals its result.
+func (p *Pool[C, R]) run1(w int, j *job[C, R]) {
+	j.out = p.decode(w, j.in)
+	j.done <- struct{}{}
 }
 
 // Submit hands chunk c to the workers, waiting while the pool has as many
@@ -137,16 +151,18 @@ func (p *Pool[C, R]) Submit(ctx context.Context, c C) bool {
 
 // Next returns the result of the oldest chunk not yet taken, waiting up to
 // wait for it on t, a stopped timer the caller owns (as
-// connectors.Receive). ok is false when it was not ready in time (it is
-// still the next one); err is ctx's when ctx ended first. The time waited
-// counts as the subtask's idle time.
+// connectors.Receive), and decoding chunks no worker has taken meanwhile.
+// ok is false when it was not ready in time (it is still the next one);
+// err is ctx's when ctx ended first. The time waited, but not the time
+// decoding, counts as the subtask's idle time.
 func (p *Pool[C, R]) Next(ctx context.Context, t *time.Timer, wait time.Duration) (r R, ok bool, err error) {
 	if r, ok := p.ready(); ok {
 		return r, true, nil
 	}
 	t.Reset(wait)
 	start := time.Now()
-	defer func() { sluicert.Waited(ctx, time.Since(start)) }()
+	var busy time.Duration
+	defer func() { sluicert.Waited(ctx, time.Since(start)-busy) }()
 	for {
 		if p.head == nil {
 			select {
@@ -162,6 +178,17 @@ func (p *Pool[C, R]) Next(ctx context.Context, t *time.Timer, wait time.Duration
 		case <-p.head.done:
 			t.Stop()
 			return p.take(), true, nil
+		default:
+		}
+		select {
+		case <-p.head.done:
+			t.Stop()
+			return p.take(), true, nil
+		case j := <-p.work:
+			// No worker has taken it: decode it rather than wait.
+			h := time.Now()
+			p.run1(p.n, j)
+			busy += time.Since(h)
 		case <-t.C:
 			return r, false, nil
 		case <-ctx.Done():

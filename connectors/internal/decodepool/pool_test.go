@@ -102,7 +102,6 @@ func TestPoolBoundsChunksInFlight(t *testing.T) {
 	release := make(chan struct{})
 	p := New(2, inflight, func(_ int, n int) int { <-release; return n })
 	defer p.Close()
-	defer close(release)
 	ctx := context.Background()
 	done, cancel := context.WithCancel(ctx)
 	cancel()
@@ -115,13 +114,9 @@ func TestPoolBoundsChunksInFlight(t *testing.T) {
 	if p.Submit(done, inflight) {
 		t.Fatalf("chunk %d taken beyond the %d in flight", inflight, inflight)
 	}
+	close(release)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	// Not decoded yet: Next comes back empty, and the chunk stays next.
-	if _, ok, err := p.Next(ctx, timer, time.Millisecond); ok || err != nil {
-		t.Fatalf("Next = %v, %v before any chunk was decoded", ok, err)
-	}
-	release <- struct{}{}
 	r, ok, err := p.Next(ctx, timer, 10*time.Second)
 	if !ok || err != nil || r != 0 {
 		t.Fatalf("Next = %d, %v, %v; want chunk 0", r, ok, err)
@@ -212,5 +207,57 @@ func TestWorkersDefault(t *testing.T) {
 	}
 	if got := Workers(1 << 20); got != MaxWorkers {
 		t.Fatalf("Workers(1<<20) = %d", got)
+	}
+}
+
+// TestPoolNextDecodesWhileWorkersAreBusy: with its one worker stuck on a
+// chunk, Next decodes the chunks waiting behind it itself (as worker
+// number 1) instead of sitting idle, and still returns every result in
+// submit order.
+func TestPoolNextDecodesWhileWorkersAreBusy(t *testing.T) {
+	release := make(chan struct{})
+	var byNext atomic.Int64
+	p := New(1, 4, func(w int, n int) int {
+		if w == 0 {
+			<-release
+		} else {
+			byNext.Add(1)
+		}
+		return n
+	})
+	defer p.Close()
+	ctx := context.Background()
+	for i := range 3 {
+		if !p.Submit(ctx, i) {
+			t.Fatalf("chunk %d refused", i)
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var got []int
+	for len(got) < 3 {
+		r, ok, err := p.Next(ctx, timer, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break // waiting for the worker's chunk
+		}
+		got = append(got, r)
+	}
+	// The worker holds at most one chunk: Next decoded the others.
+	if n := byNext.Load(); n < 2 {
+		t.Fatalf("Next decoded %d of 3 chunks while the worker was stuck, want at least 2", n)
+	}
+	close(release)
+	for len(got) < 3 {
+		r, ok, err := p.Next(ctx, timer, 10*time.Second)
+		if err != nil || !ok {
+			t.Fatalf("Next = %v, %v after the worker was released", ok, err)
+		}
+		got = append(got, r)
+	}
+	if fmt.Sprint(got) != "[0 1 2]" {
+		t.Fatalf("results %v, want [0 1 2]", got)
 	}
 }
