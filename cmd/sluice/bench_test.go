@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchJSONHasEveryRow runs a small `sluice bench --json` and checks
@@ -229,4 +230,18 @@ func TestBenchSuiteFlagErrors(t *testing.T) {
 		"--suite", "windows", "--rows", "zzz")
 	f("--rows needs --suite windows", "--rows", "hop1m")
 	f("--sql needs --suite tumble", "--suite", "windows", "--sql=false")
+}
+
+// TestBenchWindowsStopsOnSIGINTMidRun: SIGINT during a row's run stops the
+// windows suite at once, with status 130.
+func TestBenchWindowsStopsOnSIGINTMidRun(t *testing.T) {
+	cmd, stderr := startUntil(t, "run 1 of 1: TUMBLE 10 s, 10M keys",
+		"bench", "--suite", "windows", "--rows", "tumble-10mkeys", "--runs", "1", "--state-keys", "0")
+	time.Sleep(200 * time.Millisecond)
+	if code := interruptWithin(t, cmd, stderr, 3*time.Second); code != 130 {
+		t.Fatalf("exit status %d, want 130:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "sluice: bench interrupted") {
+		t.Fatalf("stderr does not say it was interrupted:\n%s", stderr.String())
+	}
 }
