@@ -28,7 +28,7 @@ import (
 // file, RunFileSQL.
 
 // WindowsRow is one row of the windows suite: a window job, its baseline,
-// the data both read and the target for their ratio.
+// the data both read and the target for their ratio.
 type WindowsRow struct {
 	// Name is the row's short name (--rows): hop1m, hop1m-1mkeys, hop10s,
 	// session, tumble-10mkeys, file.
@@ -46,7 +46,7 @@ type WindowsRow struct {
 	BaseKeys int64
 	// BaseTitle names the baseline run.
 	BaseTitle string
-	// Target is the target for Run's events/s over the baseline's
+	// Target is the target for the row's events/s over the baseline's
 	// (0: none), and TargetText says it in words.
 	Target     float64
 	TargetText string

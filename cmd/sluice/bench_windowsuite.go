@@ -23,8 +23,8 @@ type windowsOptions struct {
 	asJSON       bool
 }
 
-// benchTarget is a row's ratio against its baseline and the issue's
-// target for it.
+// benchTarget is a row's ratio against its baseline and the target for
+// it.
 type benchTarget struct {
 	Table  string  `json:"table"`
 	Ratio  string  `json:"ratio"` // its name in ratios
