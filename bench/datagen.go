@@ -46,12 +46,18 @@ func (w Workload) datagenOptions() map[string]string {
 // datagenSource returns the factory of the datagen connector's source
 // subtasks for the workload, with eventSchema's columns (k, v, ts).
 func (w Workload) datagenSource() (func() rt.Source, error) {
+	return datagenSourceOf(w.datagenOptions())
+}
+
+// datagenSourceOf returns the factory of the source subtasks of a datagen
+// table of options opts with eventSchema's columns (k, v, ts).
+func datagenSourceOf(opts map[string]string) (func() rt.Source, error) {
 	f, ok := connectors.Lookup("datagen")
 	if !ok {
 		return nil, fmt.Errorf("bench: the datagen connector is not registered")
 	}
 	newSrc, _, err := f.(connectors.Source).NewSource(connectors.Table{
-		Name: "events", Schema: eventSchema, Options: w.datagenOptions(),
+		Name: "events", Schema: eventSchema, Options: opts,
 		TimeColumn: eventSchema.Index("ts"), MaxOutOfOrderness: bound,
 	})
 	return newSrc, err
@@ -61,12 +67,26 @@ func (w Workload) datagenSource() (func() rt.Source, error) {
 // result table written by connector sink ('blackhole' for the benchmark)
 // and the keyed tumbling COUNT+SUM between them.
 func (w Workload) SQLJob(sink string) string {
-	opts := w.datagenOptions()
+	return windowSQLJob(w.datagenOptions(), window.Tumble(w.Window), sink)
+}
+
+// windowSQLJob returns a job file reading the datagen table of options
+// opts (columns k, v, ts) and writing COUNT(*) and SUM(v) per key and
+// window a (a group window: TUMBLE, HOP or SESSION) to a table of
+// connector sink.
+func windowSQLJob(opts map[string]string, a window.Assigner, sink string) string {
 	var with []string
 	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		with = append(with, fmt.Sprintf("'%s' = '%s'", k, opts[k]))
 	}
-	win := fmt.Sprintf("INTERVAL '%d' MILLISECOND", w.Window.Milliseconds())
+	ms := func(v int64) string { return fmt.Sprintf("INTERVAL '%d' MILLISECOND", v) }
+	fn, args := "TUMBLE", ms(a.Size)
+	switch a.Kind {
+	case window.Hopping:
+		fn, args = "HOP", ms(a.Slide)+", "+ms(a.Size)
+	case window.Session:
+		fn, args = "SESSION", ms(a.Gap)
+	}
 	return fmt.Sprintf(`CREATE TABLE events (
   k  BIGINT,
   v  BIGINT,
@@ -78,10 +98,10 @@ func (w Workload) SQLJob(sink string) string {
 CREATE TABLE results (k BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT, s BIGINT)
 WITH ('connector' = '%s');
 INSERT INTO results
-SELECT k, TUMBLE_START(ts, %[4]s), TUMBLE_END(ts, %[4]s), COUNT(*), SUM(v)
+SELECT k, %[4]s_START(ts, %[5]s), %[4]s_END(ts, %[5]s), COUNT(*), SUM(v)
 FROM events
-GROUP BY k, TUMBLE(ts, %[4]s);
-`, bound.Milliseconds(), strings.Join(with, ",\n  "), sink, win)
+GROUP BY k, %[4]s(ts, %[5]s);
+`, bound.Milliseconds(), strings.Join(with, ",\n  "), sink, fn, args)
 }
 
 // goAPIDatagenJob builds the SQL workload with the Go API, reading the

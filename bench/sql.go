@@ -36,12 +36,18 @@ func RunSQL(ctx context.Context, w Workload, parallelism int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Name: "sluice SQL", Events: w.Events, Elapsed: elapsed, CPU: cpu, CountsOnly: true,
+	return sqlResult("sluice SQL", w.Events, set, elapsed, cpu), nil
+}
+
+// sqlResult is the Result of a SQL job into a blackhole that read events
+// rows, from its metrics in set (see RunSQL).
+func sqlResult(name string, events int64, set *metrics.Set, wall, cpu time.Duration) Result {
+	return Result{Name: name, Events: events, Elapsed: wall, CPU: cpu, CountsOnly: true,
 		Check: Checksum{
 			Results: sumCounters(set, "sluice_operator_rows_in_total", "sink "),
 			Count: sumCounters(set, "sluice_operator_rows_in_total", "window ") -
 				sumCounters(set, "sluice_operator_late_rows_dropped_total", "window "),
-		}}, nil
+		}}
 }
 
 // runSQLJob compiles and runs a job file, returning the wall and CPU time

@@ -9,9 +9,11 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/sluicehq/sluice/bench"
+	"github.com/sluicehq/sluice/internal/suggest"
 )
 
 func runBench(ctx context.Context, args []string) error {
@@ -19,16 +21,21 @@ func runBench(ctx context.Context, args []string) error {
 		return runBenchNexmark(ctx, args[1:])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	events := fs.Int64("events", bench.Default.Events, "events per run")
-	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys")
+	suite := fs.String("suite", "tumble", "the benchmarks: tumble (a keyed tumbling COUNT+SUM against go-streams and a hand-written loop)\n"+
+		"or windows (HOP, SESSION, many keys: each a SQL job against a 10 s tumble in the same run; one file against a hand-written parser)")
+	events := fs.Int64("events", bench.Default.Events, "events per run (--suite windows: scales every row's events by N/5000000)")
+	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys (--suite windows: scales every row's keys by K/10000)")
 	par := fs.Int("parallelism", 0, "Sluice subtasks per operator (0: number of CPUs)")
-	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip)")
+	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip; --suite windows: the tumble's, HOP's and SESSION's\n"+
+		"bytes per key at K keys, the tumble's at 10×K for tumble-10mkeys)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
+	rowList := fs.String("rows", "all", "--suite windows: the rows to run, comma-separated: "+strings.Join(bench.WindowsRowNames, ", ")+", or all")
 	asJSON := fs.Bool("json", false, "print one JSON document (every row, its CPU time and the ratios) instead of the tables")
 	if _, err := parseFlags(fs, command{Use: "bench [flags]",
 		About: "Runs the benchmarks against their peers in the same run and prints the ratios (Ctrl-C stops).\n" +
 			"Each row shows wall time and the process's CPU time during the run (user+system, GC included).\n" +
+			"\"sluice bench --suite windows\" runs the windows where speed collapses, each against its baseline.\n" +
 			"\"sluice bench nexmark\" runs the Nexmark queries instead (\"sluice bench nexmark -h\").", MaxArgs: 0}, args); err != nil {
 		return err
 	}
@@ -36,11 +43,29 @@ func runBench(ctx context.Context, args []string) error {
 		atLeast("state-keys", 0), atLeast("runs", 1)); err != nil {
 		return err
 	}
+	if *suite != "tumble" && *suite != "windows" {
+		return usagef("--suite %q: want tumble or windows%s", *suite, suggest.Hint(*suite, []string{"tumble", "windows"}))
+	}
+	if err := needs(fs, "suite windows", *suite == "windows", "rows"); err != nil {
+		return err
+	}
+	if err := needs(fs, "suite tumble", *suite == "tumble", "sql"); err != nil {
+		return err
+	}
 	if *par == 0 {
 		*par = defaultParallelism()
 	}
+	if *suite == "windows" {
+		rows, err := bench.SelectWindowsRows(bench.WindowsRows(float64(*events)/float64(bench.Default.Events),
+			float64(*keys)/float64(bench.Default.Keys)), *rowList)
+		if err != nil {
+			return usagef("--rows: %v", err)
+		}
+		return benchWindows(ctx, rows, windowsOptions{events: *events, keys: *keys, par: *par, runs: *runs,
+			stateKeys: *stateKeys, asJSON: *asJSON})
+	}
 	w := bench.Workload{Events: *events, Keys: *keys, Window: bench.Default.Window}
-	rep := benchReport{Workload: benchWorkload{Events: w.Events, Keys: w.Keys, WindowSeconds: w.Window.Seconds(),
+	rep := benchReport{Suite: "tumble", Workload: benchWorkload{Events: w.Events, Keys: w.Keys, WindowSeconds: w.Window.Seconds(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Parallelism: *par, Runs: *runs}, CPU: cpuNote}
 	if !*asJSON {
 		fmt.Printf("workload: keyed event-time tumbling COUNT+SUM, %s windows, %d keys, %d events, GOMAXPROCS %d, median of %d runs\n"+
@@ -79,12 +104,16 @@ const cpuNote = "the process's user+system CPU time during the run (every run is
 
 // benchReport is the document --json prints.
 type benchReport struct {
+	Suite                  string             `json:"suite"` // tumble or windows
 	Workload               benchWorkload      `json:"workload"`
 	CPU                    string             `json:"cpu"`
 	Rows                   []benchRow         `json:"rows"`
 	Ratios                 map[string]float64 `json:"ratios"`
 	StateKeys              int                `json:"state_keys,omitempty"`
 	StateBytesPerKeyWindow float64            `json:"state_bytes_per_key_window,omitempty"`
+	// The windows suite's: each row's target and the memory figures.
+	Targets []benchTarget `json:"targets,omitempty"`
+	State   []benchState  `json:"state,omitempty"`
 }
 
 type benchWorkload struct {
@@ -97,7 +126,9 @@ type benchWorkload struct {
 }
 
 // benchRow is one row of a table: the median run of one way of running a
-// workload ("api": the in-memory generator, "sql": the datagen rows).
+// workload ("api": the in-memory generator, "sql": the datagen rows; the
+// windows suite: the row's name, e.g. "hop1m", for the row and its
+// baseline).
 type benchRow struct {
 	Table           string  `json:"table"`
 	Name            string  `json:"name"`
@@ -111,9 +142,14 @@ type benchRow struct {
 	Sum             *int64  `json:"sum,omitempty"` // absent where the run keeps no sum (blackhole)
 	Check           string  `json:"check"`
 	Agrees          bool    `json:"agrees"` // the results match the reference run's
+	// The windows suite's: the data's keys and rows per ms of event time,
+	// and whether the run is the row's baseline.
+	Keys        int64 `json:"keys,omitempty"`
+	EventsPerMs int64 `json:"events_per_ms,omitempty"`
+	Baseline    bool  `json:"baseline,omitempty"`
 }
 
-func (rep *benchReport) add(table string, r bench.Result, agrees bool) {
+func (rep *benchReport) add(table string, r bench.Result, agrees bool) *benchRow {
 	row := benchRow{Table: table, Name: r.Name, Events: r.Events, WallSeconds: r.Elapsed.Seconds(), CPUSeconds: r.CPU.Seconds(),
 		EventsPerSec: r.EventsPerSec(), EventsPerCPUSec: r.EventsPerCPUSec(),
 		Results: r.Check.Results, Count: r.Check.Count, Check: r.CheckString(), Agrees: agrees}
@@ -121,6 +157,7 @@ func (rep *benchReport) add(table string, r bench.Result, agrees bool) {
 		row.Sum = &r.Check.Sum
 	}
 	rep.Rows = append(rep.Rows, row)
+	return &rep.Rows[len(rep.Rows)-1]
 }
 
 func (rep *benchReport) ratio(name string, v float64) {

@@ -212,6 +212,12 @@ var options = append([]connectors.Option{
 		Doc: "e.g. `1 s`: follow appended lines and new files, checking at this interval (unbounded). " +
 			"A subtask with no file yet holds the watermark back like a silent partition: with fewer files than subtasks, " +
 			"windows fire only with `'scan.watermark.idle-timeout'` set (or `--parallelism` at most the number of files)"},
+	{Key: "source.split-size", Type: connectors.Size, Default: "32MB", Values: []string{"off"}, Use: connectors.SourceOnly,
+		Doc: "when bounded (no `source.monitor-interval`) with more than one subtask: a file larger than this is split into " +
+			"byte ranges of at most this size (their number a multiple of the parallelism), each read from its first line start " +
+			"by one subtask, so that every subtask reads a share of one big file; a subtask reads its ranges of a file in order, " +
+			"and bad records still name `file:line`. `off`: every file is read whole by one subtask (needed for CSV files whose " +
+			"quoted fields hold line breaks: a range boundary inside such a field fails the job)"},
 	{Key: "sink.rolling-policy.file-size", Type: connectors.Size, Default: "128MB", Use: connectors.SinkOnly,
 		Doc: "start a new part file once one reaches this size (e.g. `64MB`, `512kb`)"},
 	{Key: "sink.rolling-policy.rollover-interval", Type: connectors.Duration, Default: "30 min", Min: "1ms", Use: connectors.SinkOnly,
@@ -263,6 +269,7 @@ type config struct {
 	csvSkipFirst bool
 	csvHeader    bool
 	monitor      time.Duration          // 0: bounded
+	splitSize    int64                  // source: split files larger than this (0: never)
 	bad          *connectors.BadRecords // source: errors.path, format.fail-on-error
 	eventTime    connectors.EventTime   // source: scan.watermark.max-future
 
@@ -293,6 +300,9 @@ func parseConfig(f factory, t connectors.Table, sink bool) (*config, error) {
 		monitor: o.Duration("source.monitor-interval"), rollSize: o.Size("sink.rolling-policy.file-size"),
 		rollInterval: o.Duration("sink.rolling-policy.rollover-interval"),
 		rollSet:      o.Has("sink.rolling-policy.file-size") || o.Has("sink.rolling-policy.rollover-interval")}
+	if o.Word("source.split-size") != "off" {
+		c.splitSize = o.Size("source.split-size")
+	}
 	if c.path, err = connectors.LocalPath(o.String("path")); err != nil {
 		return nil, o.Errorf("path", "%v", err)
 	}

@@ -24,9 +24,9 @@ var _ runtime.CheckpointedSource = (*Source)(nil)
 // it covers exactly the records of the batches returned so far (and the
 // bad and blank lines among them).
 func (s *Source) SnapshotPosition() ([]byte, error) {
-	p := checkpointPosition{Table: s.cfg.table, Files: make([]FilePosition, len(s.files))}
-	for i, fs := range s.files {
-		p.Files[i] = fs.position()
+	p := checkpointPosition{Table: s.cfg.table, Files: []FilePosition{}}
+	for _, fs := range s.files {
+		p.Files = fs.positions(p.Files)
 	}
 	return json.Marshal(p)
 }
@@ -44,6 +44,10 @@ func (s *Source) RestorePositions(all [][]byte) error {
 		for _, f := range p.Files {
 			if f.Offset < 0 || f.Line < 0 {
 				return connectors.Errorf(s.cfg.table, "checkpointed position %d of the file source: %s at offset %d, line %d", i, f.Path, f.Offset, f.Line)
+			}
+			if f.Start < 0 || f.End < 0 || f.End > 0 && f.End <= f.Start || f.Offset < f.anchor() {
+				return connectors.Errorf(s.cfg.table, "checkpointed position %d of the file source: %s: a range of bytes %d to %d read to %d",
+					i, f.Path, f.Start, f.End, f.Offset)
 			}
 		}
 		ps = append(ps, Position{Files: p.Files})

@@ -17,18 +17,35 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// FilePosition is how far a file has been read: Offset bytes, which hold
-// Line lines; the next record starts at Offset, on line Line+1 (or, with
-// Skip, the rest of an over-long line comes first, to be skipped). Done
-// says a bounded source has read the file to its end: a restored bounded
-// source does not read it again, even if it has grown.
+// FilePosition is how far a file, or a range of a file split between the
+// subtasks, has been read: Offset bytes, which hold Line lines; the next
+// record starts at Offset, on line Line+1 (or, with Skip, the rest of a
+// line comes first, to be skipped: an over-long one, or the line a range
+// begins inside). Done says a bounded source has read the file (range) to
+// its end: a restored bounded source does not read it again, even if it
+// has grown.
+//
+// Start and End are 0 for a whole file. A range holds the records that
+// start in bytes [Start, End) (End 0: to the end of the file); its reader
+// begins at Offset Start-1 with Skip set, so that it starts at the first
+// line start at or after Start, and reads on until the line that crosses
+// End is complete. The Line of a range counts the lines from byte
+// max(Start-1, 0) on.
 type FilePosition struct {
 	Path   string `json:"path"`
+	Start  int64  `json:"start,omitempty"`
+	End    int64  `json:"end,omitempty"`
 	Offset int64  `json:"offset"`
 	Line   int64  `json:"line"`
 	Skip   bool   `json:"skip,omitempty"`
 	Done   bool   `json:"done,omitempty"`
 }
+
+// anchor is the byte the range's Line counts from.
+func (p FilePosition) anchor() int64 { return max(p.Start-1, 0) }
+
+// whole reports whether p is the position of a whole file.
+func (p FilePosition) whole() bool { return p.Start == 0 && p.End == 0 }
 
 // Position is where a source subtask stood at a checkpoint barrier: the
 // position of each of its files (partitions), in partition order.
@@ -43,7 +60,7 @@ type Position struct {
 type Source struct {
 	cfg     *config
 	listing *listing
-	restore map[string]FilePosition
+	restore map[string][]FilePosition
 
 	ctx     *runtime.Context
 	dec     decoder
@@ -81,8 +98,18 @@ func newJSONDecoder(c *config) decoder {
 	return format.NewJSONDecoder(c.schema)
 }
 
+// fileState is a file this subtask reads: the whole file, or the ranges of
+// it dealt to the subtask, read one after the other in file order (so that
+// its event times, and the watermark of its partition, move forward as in
+// a whole file).
 type fileState struct {
-	path   string
+	path  string
+	spans []FilePosition // the ranges, in order (one, Start and End 0, for a whole file)
+	cur   int            // spans[cur] is being read; the fields below are its state
+	start int64          // spans[cur].Start
+	end   int64          // spans[cur].End (0: to the end of the file)
+	base  int64          // lines before spans[cur].anchor() (-1: not counted yet)
+
 	f      *os.File
 	buf    []byte
 	r, w   int   // buf[r:w] is read but not consumed
@@ -94,8 +121,56 @@ type fileState struct {
 	done   bool  // bounded: read to its end
 }
 
-func (fs *fileState) position() FilePosition {
-	return FilePosition{Path: fs.path, Offset: fs.offset, Line: fs.line, Skip: fs.skip, Done: fs.done}
+// newFileState returns the state of a file to read from its spans.
+func newFileState(spans []FilePosition) *fileState {
+	fs := &fileState{path: spans[0].Path, spans: spans}
+	fs.load(0)
+	for fs.spans[fs.cur].Done && fs.cur+1 < len(fs.spans) {
+		fs.load(fs.cur + 1)
+	}
+	return fs
+}
+
+// load makes span i the current one.
+func (fs *fileState) load(i int) {
+	sp := fs.spans[i]
+	fs.cur, fs.start, fs.end, fs.base = i, sp.Start, sp.End, -1
+	if sp.Start == 0 {
+		fs.base = 0
+	}
+	fs.offset, fs.line, fs.skip = sp.Offset, sp.Line, sp.Skip
+}
+
+// nextSpan records the current span as read to its end and makes the next
+// span not yet read the current one (or, when following, the last one,
+// which runs to the end of the file) current; false when there is none.
+func (fs *fileState) nextSpan(follow bool) bool {
+	fs.spans[fs.cur] = fs.current(true)
+	for i := fs.cur + 1; i < len(fs.spans); i++ {
+		if !fs.spans[i].Done || follow && i == len(fs.spans)-1 {
+			fs.load(i)
+			return true
+		}
+	}
+	return false
+}
+
+// current is the position of the current span.
+func (fs *fileState) current(done bool) FilePosition {
+	sp := fs.spans[fs.cur]
+	sp.Offset, sp.Line, sp.Skip, sp.Done = fs.offset, fs.line, fs.skip, done
+	return sp
+}
+
+// positions appends the position of each span of fs to dst.
+func (fs *fileState) positions(dst []FilePosition) []FilePosition {
+	for i, sp := range fs.spans {
+		if i == fs.cur {
+			sp = fs.current(fs.done)
+		}
+		dst = append(dst, sp)
+	}
+	return dst
 }
 
 func newSourceFactory(c *config) func() runtime.Source {
@@ -116,11 +191,18 @@ func newSourceFactory(c *config) func() runtime.Source {
 // (also those of a run with another parallelism): each subtask takes those
 // of its own files, and reads files it finds no position for from the
 // start. A file now shorter than its position is read from the start.
+//
+// The ranges of a file split between subtasks stay those of the run that
+// split it: each range goes on from its own position, whichever subtask
+// reads it now.
 func (s *Source) Restore(positions ...Position) {
-	s.restore = make(map[string]FilePosition)
+	s.restore = make(map[string][]FilePosition)
 	for _, p := range positions {
 		for _, f := range p.Files {
-			s.restore[f.Path] = f
+			dup := slices.ContainsFunc(s.restore[f.Path], func(q FilePosition) bool { return q.Start == f.Start })
+			if !dup {
+				s.restore[f.Path] = append(s.restore[f.Path], f)
+			}
 		}
 	}
 }
@@ -137,9 +219,9 @@ func (s *Source) Position() Position {
 // OnBarrier records the subtask's position: every row of the batches
 // returned so far, and no other, lies before it.
 func (s *Source) OnBarrier(b runtime.Barrier) error {
-	files := make([]FilePosition, len(s.files))
-	for i, fs := range s.files {
-		files[i] = fs.position()
+	var files []FilePosition
+	for _, fs := range s.files {
+		files = fs.positions(files)
 	}
 	s.mu.Lock()
 	s.pos = Position{Checkpoint: b.ID, Files: files}
@@ -162,7 +244,7 @@ func (s *Source) Open(ctx *runtime.Context) error {
 		s.dec = newJSONDecoder(s.cfg)
 	}
 	now := time.Now()
-	files, err := s.listing.take(ctx.Logger(), ctx.Subtask, ctx.Parallelism, now)
+	files, err := s.listing.take(ctx.Logger(), ctx.Subtask, ctx.Parallelism, now, s.restore)
 	if err != nil {
 		return err
 	}
@@ -188,13 +270,11 @@ func (s *Source) Partitions() []int {
 	return parts
 }
 
-func (s *Source) add(paths []string) {
-	for _, p := range paths {
-		fs := &fileState{path: p}
-		if pos, ok := s.restore[p]; ok {
-			fs.offset, fs.line, fs.skip = pos.Offset, pos.Line, pos.Skip
-			fs.done = pos.Done && s.cfg.monitor == 0
-		}
+// add takes files dealt to the subtask: the spans of each, in order.
+func (s *Source) add(files [][]FilePosition) {
+	for _, spans := range files {
+		fs := newFileState(spans)
+		fs.done = fs.spans[fs.cur].Done && s.cfg.monitor == 0
 		s.files = append(s.files, fs)
 		if !fs.done {
 			s.enqueue(len(s.files) - 1)
@@ -279,7 +359,7 @@ func (s *Source) poll(ctx context.Context) (*runtime.Batch, int, error) {
 // interval, looks for files that have grown.
 func (s *Source) follow() error {
 	now := time.Now()
-	files, err := s.listing.take(s.ctx.Logger(), s.ctx.Subtask, s.ctx.Parallelism, now)
+	files, err := s.listing.take(s.ctx.Logger(), s.ctx.Subtask, s.ctx.Parallelism, now, s.restore)
 	if err != nil {
 		return err
 	}
@@ -301,7 +381,8 @@ func (s *Source) follow() error {
 		case st.Size() < fs.offset:
 			s.cfg.log.Warn(s.ctx.Logger(), "table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
 				s.cfg.table, fs.path, st.Size(), fs.offset)
-			fs.offset, fs.line, fs.skip = 0, 0, false
+			fs.spans = []FilePosition{{Path: fs.path}} // a new file: whole
+			fs.load(0)
 			s.enqueue(part)
 		}
 	}
@@ -313,21 +394,29 @@ func (s *Source) openFile(fs *fileState) error {
 	if err != nil {
 		return fmt.Errorf("table %s: %w", s.cfg.table, err)
 	}
-	if st, err := f.Stat(); err == nil && st.Size() < fs.offset {
+	if st, err := f.Stat(); err == nil && st.Size() < fs.offset && len(fs.spans) == 1 && fs.spans[0].whole() {
 		fs.offset, fs.line, fs.skip = 0, 0, false // shorter than its position: a new file
 	}
-	if fs.offset > 0 {
-		if _, err := f.Seek(fs.offset, io.SeekStart); err != nil {
-			f.Close()
-			return fmt.Errorf("table %s: %s: %w", s.cfg.table, fs.path, err)
-		}
+	fs.f = f
+	if err := s.seek(fs); err != nil {
+		f.Close()
+		fs.f = nil
+		return err
 	}
-	fs.f, fs.r, fs.w, fs.eof = f, 0, 0, false
 	if n := len(s.free); n > 0 {
 		fs.buf, s.free = s.free[n-1], s.free[:n-1]
 	} else {
 		fs.buf = make([]byte, readBuffer)
 	}
+	return nil
+}
+
+// seek moves fs's open file to fs.offset and empties its buffer.
+func (s *Source) seek(fs *fileState) error {
+	if _, err := fs.f.Seek(fs.offset, io.SeekStart); err != nil {
+		return fmt.Errorf("table %s: %s: %w", s.cfg.table, fs.path, err)
+	}
+	fs.r, fs.w, fs.eof = 0, 0, false
 	return nil
 }
 
@@ -352,8 +441,20 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 	const maxRecordsPerRead = 4 * runtime.DefaultBatchRows
 	for seen := 0; s.batch.N < runtime.DefaultBatchRows && seen < maxRecordsPerRead; seen++ {
 		rec, line, ok, err := s.next(fs)
-		if err != nil || !ok {
+		if err != nil {
 			return false, err
+		}
+		if !ok {
+			// The end of the file, or of the range: on to the subtask's
+			// next range of the file, if any. (A following source splits
+			// no file, but may be restored from ranges.)
+			if !fs.nextSpan(s.cfg.monitor > 0) {
+				return false, nil
+			}
+			if err := s.seek(fs); err != nil {
+				return false, err
+			}
+			continue
 		}
 		if line == 1 {
 			rec = bytes.TrimPrefix(rec, []byte("\xEF\xBB\xBF")) // a UTF-8 byte order mark
@@ -361,8 +462,8 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 				continue
 			}
 		}
-		if len(rec) == 0 || s.csv == nil && len(bytes.TrimLeft(rec, " \t")) == 0 {
-			continue // a blank line
+		if blank(rec, s.csv != nil) {
+			continue
 		}
 		n := s.batch.N
 		derr := s.dec.Decode(rec, s.batch)
@@ -376,6 +477,20 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// blank reports whether rec is a blank line: empty, or, in JSON, spaces
+// and tabs only.
+func blank(rec []byte, csv bool) bool {
+	if csv {
+		return len(rec) == 0
+	}
+	for _, c := range rec {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // next returns the next record of fs (without its line break) and the line
@@ -393,8 +508,14 @@ func (s *Source) next(fs *fileState) (rec []byte, line int64, ok bool, err error
 			}
 			fs.consume(len(data), 0)
 		} else {
+			if fs.end > 0 && fs.offset >= fs.end {
+				return nil, 0, false, nil // the next record belongs to the next range
+			}
 			n, adv, lines, complete := s.split(data)
 			if complete {
+				if err := s.checkSplit(fs, data[:adv]); err != nil {
+					return nil, 0, false, err
+				}
 				line = fs.line + 1
 				fs.consume(adv, lines)
 				return data[:n], line, true, nil
@@ -410,6 +531,9 @@ func (s *Source) next(fs *fileState) (rec []byte, line int64, ok bool, err error
 			if fs.eof && len(data) > 0 && s.cfg.monitor == 0 {
 				// The last record, without a line break (or a CSV record
 				// with an open quote running to the end).
+				if err := s.checkSplit(fs, data); err != nil {
+					return nil, 0, false, err
+				}
 				line = fs.line + 1
 				lines := bytes.Count(data, []byte{'\n'})
 				rec := bytes.TrimSuffix(data, []byte{'\n'})
@@ -471,11 +595,68 @@ func (fs *fileState) fill() error {
 	return err
 }
 
+// checkSplit checks, in a range of a CSV file, that the record rec at
+// fs.offset, when it crosses the end of the range, ends where the reader
+// of the next range starts: after the first line break at or after byte
+// end-1. A quoted field with a line break in it there would make that
+// reader start inside the record; the job fails then, rather than read
+// rows twice or not at all. (A JSON record is one line: it always ends
+// there.)
+func (s *Source) checkSplit(fs *fileState, rec []byte) error {
+	if s.csv == nil || fs.end == 0 || fs.offset+int64(len(rec)) <= fs.end {
+		return nil
+	}
+	from := fs.end - 1 - fs.offset // ≥ 0: the record starts before end
+	if i := bytes.IndexByte(rec[int(from):], '\n'); i >= 0 && from+int64(i) < int64(len(rec))-1 {
+		return connectors.Errorf(s.cfg.table, "%s: a quoted CSV field holds a line break at byte %d, where the file is split "+
+			"between source subtasks: set 'source.split-size' = 'off' to read the file in one piece", fs.path, fs.offset+from+int64(i))
+	}
+	return nil
+}
+
+// lineOf returns the line number in the file of line number line of fs's
+// current range, counting the lines before the range (once) when it does
+// not start the file.
+func (s *Source) lineOf(fs *fileState, line int64) int64 {
+	if fs.base < 0 {
+		fs.base = 0
+		n, err := countLines(fs.path, fs.spans[fs.cur].anchor())
+		if err != nil {
+			s.cfg.log.Warn(s.ctx.Logger(), "table %s: cannot count the lines of %s: %v", s.cfg.table, fs.path, err)
+		}
+		fs.base = n
+	}
+	return fs.base + line
+}
+
+// countLines counts the line breaks in the first n bytes of the file path.
+func countLines(path string, n int64) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var lines int64
+	for n > 0 {
+		k, err := f.Read(buf[:min(int64(len(buf)), n)])
+		lines += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		n -= int64(k)
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			return lines, err
+		}
+	}
+	return lines, nil
+}
+
 // badRecord handles a record that could not be decoded or has no sane
 // event time: it fails the job when asked to, and otherwise reports and
-// counts it.
+// counts it. line is the line of fs's current range it starts on.
 func (s *Source) badRecord(fs *fileState, line int64, err error, rec []byte) error {
-	if err := s.cfg.bad.Report(s.ctx.Logger(), connectors.Where{File: fs.path, Line: line}, err, rec); err != nil {
+	if err := s.cfg.bad.Report(s.ctx.Logger(), connectors.Where{File: fs.path, Line: s.lineOf(fs, line)}, err, rec); err != nil {
 		return err
 	}
 	s.bad++

@@ -14,10 +14,12 @@
 // topic whose partition count grew, or of a new topic matching the
 // pattern — from their earliest offset. Each partition has a reader
 // goroutine that fetches from the partition's leader and hands batches of
-// records to the subtask over a small channel; the subtask decodes them
-// ('format' json, csv, or raw: the value as the one VARCHAR column; or a
-// changelog: changelog-json or debezium-json, whose rows carry their kind
-// and whose records with no value — Debezium's tombstones — are skipped). Each
+// records to the subtask; 'scan.decode.parallelism' workers (default
+// GOMAXPROCS) decode them ('format' json, csv, or raw: the value as the one
+// VARCHAR column; or a changelog: changelog-json or debezium-json, whose
+// rows carry their kind and whose records with no value — Debezium's
+// tombstones — are skipped), and the subtask emits the batches in the order
+// they were read (1 worker: the subtask decodes them itself). Each
 // partition is a watermark partition, so a partition that lags never makes
 // the rows of another late.
 //
@@ -118,6 +120,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/connectors/internal/decodepool"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -166,6 +169,7 @@ var options = append([]connectors.Option{
 		Doc: "epoch milliseconds; reading ends before the first record at or after it"},
 	{Key: "scan.topic-partition-discovery.interval", Type: connectors.Duration, Default: "10 s", Min: "0", Use: connectors.SourceOnly,
 		Doc: "how often to look for new partitions (`0`: never)"},
+	decodepool.Option,
 	connectors.FormatOption("`json` (one object per record), `csv`, `raw` (the value as the table's one VARCHAR column), "+
 		"or, to read an updating stream, `changelog-json` (`{\"op\":\"+U\",\"row\":{…}}`) or `debezium-json` (Debezium change events)",
 		"json", "csv", "raw", "changelog-json", "debezium-json"),
@@ -267,6 +271,9 @@ type config struct {
 	sasl sasl.Mechanism
 
 	log *connectors.Limiter
+
+	// decoders is 'scan.decode.parallelism' (0: absent, GOMAXPROCS).
+	decoders int
 
 	// upsert-kafka: records are upserts of their key (the PRIMARY KEY
 	// columns, keyCols, in keyFormat) and a record without a value deletes
@@ -386,6 +393,7 @@ func (c *config) parseScan(o *connectors.Values, _ bool) error {
 	}
 	c.boundTs = o.Int("scan.bounded.timestamp-millis")
 	c.discovery = o.Duration("scan.topic-partition-discovery.interval")
+	c.decoders = int(o.Int(decodepool.Key))
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/connectors"
-	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/connectors/internal/decodepool"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -70,17 +70,19 @@ func (rawDecoder) Decode(rec []byte, b *runtime.Batch) error {
 
 // source is a subtask of a kafka source. Each of its partitions has a
 // reader goroutine that fetches records and hands them over one small
-// channel (its backpressure); Poll decodes one hand-over per call into a
-// batch in the subtask's goroutine and keeps each partition's position.
+// channel (its backpressure), or to the decode workers' pool (decode.go);
+// Poll emits one decoded hand-over per call, in the subtask's goroutine,
+// and keeps each partition's position.
 type source struct {
 	cfg      *config
 	ctx      *runtime.Context
 	stop     context.CancelFunc
 	runCtx   context.Context
-	dec      decoder
-	keyDec   *keyDecoder // upsert-kafka: of tombstones
-	batch    *runtime.Batch
-	parts    []*partState // in the order taken
+	workers  []*worker                          // decoding state, one per worker
+	pool     *decodepool.Pool[fetched, decoded] // nil: one worker, decoding in Poll
+	batches  *decodepool.Batches
+	out      *runtime.Batch // the batch the last Poll returned
+	parts    []*partState   // in the order taken
 	known    map[topicPart]*partState
 	ids      map[topicPart]int
 	live     int // partitions not done
@@ -93,7 +95,6 @@ type source struct {
 	readers  sync.WaitGroup
 	timer    *time.Timer
 	bad      int
-	evTime   connectors.EventTime // this subtask's copy
 
 	// free are fetch buffers decoded and ready for another fetch (a
 	// free list: a sync.Pool loses them at every GC, and GC is frequent
@@ -109,27 +110,6 @@ type source struct {
 func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.runCtx, s.stop = context.WithCancel(ctx.Ctx())
-	switch s.cfg.format {
-	case "csv":
-		d, err := format.NewCSVDecoder(s.cfg.schema, s.cfg.csv)
-		if err != nil {
-			return connectors.OptionErrorf(s.cfg.table, "csv.field-delimiter", "%v", err)
-		}
-		s.dec = d
-	case "raw":
-		s.dec = rawDecoder{}
-	case "changelog-json":
-		s.dec = format.NewChangelogJSONDecoder(s.cfg.schema)
-	case "debezium-json":
-		s.dec = format.NewDebeziumJSONDecoder(s.cfg.schema, s.cfg.dbz)
-	default:
-		s.dec = format.NewJSONDecoder(s.cfg.schema)
-	}
-	if s.cfg.upsert {
-		s.keyDec = newKeyDecoder(s.cfg)
-	}
-	s.batch = runtime.NewBatch(s.cfg.schema)
-	s.evTime = s.cfg.eventTime
 	s.fetched = make(chan fetched, 2)
 	s.found = make(chan []partitionInfo, 1)
 	s.known = map[topicPart]*partState{}
@@ -148,7 +128,13 @@ func (s *source) Open(ctx *runtime.Context) error {
 			mine = append(mine, p)
 		}
 	}
+	if err := s.openDecoding(); err != nil {
+		return err
+	}
 	if err := s.take(mine, true); err != nil {
+		if s.pool != nil {
+			s.pool.Close() // no reader started
+		}
 		return err
 	}
 	s.opened = true
@@ -400,13 +386,15 @@ func (s *source) PartitionChanges() (started, ended []int) {
 	return started, ended
 }
 
-// Poll decodes the next hand-over of a partition reader, waiting up to
-// pollWait for one. A bounded subtask ends (io.EOF) once every partition
+// Poll emits the next hand-over of a partition reader, decoded, waiting up
+// to pollWait for one. A bounded subtask ends (io.EOF) once every partition
 // is done.
 func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	s.batches.Put(s.out) // no longer borrowed
+	s.out = nil
 	select {
 	case parts := <-s.found:
 		if err := s.discovered(parts); err != nil {
@@ -417,12 +405,22 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if s.cfg.bounded != "" && s.live == 0 {
 		return nil, 0, io.EOF
 	}
-	f, ok, err := connectors.Receive(ctx, s.fetched, s.timer, pollWait)
+	var d decoded
+	var ok bool
+	var err error
+	if s.pool != nil {
+		d, ok, err = s.pool.Next(ctx, s.timer, pollWait)
+	} else {
+		var f fetched
+		if f, ok, err = connectors.Receive(ctx, s.fetched, s.timer, pollWait); ok {
+			d = s.decodeChunk(s.workers[0], f)
+		}
+	}
 	if !ok {
 		return nil, 0, err
 	}
-	s.evTime.Refresh(time.Now())
-	b, part, err := s.decode(f)
+	f := d.f
+	b, part, err := s.emit(d)
 	if s.bad > 0 && s.ctx.Metrics != nil {
 		s.ctx.Metrics.BadRecords.Add(s.bad)
 	}
@@ -431,7 +429,7 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		err = ferr
 	}
 	if f.buf != nil {
-		// Decoded (rows and bad records copied what they keep): the
+		// Emitted (rows and bad records copied what they keep): the
 		// buffers serve another fetch.
 		select {
 		case s.free <- f.buf:
@@ -454,77 +452,6 @@ func (s *source) discovered(parts []partitionInfo) error {
 		}
 	}
 	return s.take(fresh, false)
-}
-
-// decode turns one hand-over into a batch and advances the partition's
-// position.
-func (s *source) decode(f fetched) (*runtime.Batch, int, error) {
-	if f.err != nil {
-		return nil, 0, f.err
-	}
-	ps := f.ps
-	s.batch.Reset()
-	for _, r := range f.recs {
-		var err error
-		if s.cfg.upsert {
-			err = s.decodeUpsert(r)
-		} else if r.null {
-			err = errors.New("the record has no value")
-			switch s.cfg.format {
-			case "raw":
-				s.batch.Cols[0].AppendNull()
-				s.batch.N++
-				err = nil
-			case "debezium-json":
-				err = nil // a tombstone, written after a delete for compaction
-			}
-		} else {
-			n := s.batch.N
-			err = s.dec.Decode(r.value, s.batch)
-			if err == nil {
-				err = s.evTime.CheckSince(s.batch, n)
-			}
-		}
-		if err != nil {
-			if err := s.badRecord(ps, r, err); err != nil {
-				return nil, 0, err
-			}
-		}
-		ps.next = r.offset + 1
-	}
-	ps.next = max(ps.next, f.next)
-	if f.end && !ps.done {
-		ps.done = true
-		s.live--
-		s.ended = append(s.ended, ps.id)
-	}
-	if s.batch.N == 0 {
-		return nil, 0, nil
-	}
-	return s.batch, ps.id, nil
-}
-
-// decodeUpsert appends the row of an upsert-kafka record: +U of its value,
-// or -D of its key for a tombstone.
-func (s *source) decodeUpsert(r record) error {
-	n := s.batch.N
-	if r.null {
-		if r.key == nil {
-			return errors.New("a record without a value (a delete) must have a key")
-		}
-		if err := s.keyDec.appendDelete(r.key, s.batch); err != nil {
-			return fmt.Errorf("the key of a delete: %w", err)
-		}
-		return nil
-	}
-	if err := s.dec.Decode(r.value, s.batch); err != nil {
-		return err
-	}
-	if err := s.evTime.CheckSince(s.batch, n); err != nil {
-		return err
-	}
-	s.batch.SetKind(n, runtime.UpdateAfter)
-	return nil
 }
 
 // badRecord handles a record that could not be decoded or has no sane
@@ -668,8 +595,8 @@ func (s *source) read(ps *partState, next, stop int64) {
 		// Keep what the buffers grew to, for the fetches to come.
 		buf.recs, buf.arena = recs, arena
 		// Hand the records over a batch at a time; the last hand-over
-		// gives the buffers back once the subtask has decoded it (the
-		// hand-overs are decoded in order), for a later fetch to reuse.
+		// gives the buffers back once the subtask has emitted it (the
+		// hand-overs are emitted in order), for a later fetch to reuse.
 		for len(recs) > 0 {
 			n := min(len(recs), runtime.DefaultBatchRows)
 			f := fetched{ps: ps, recs: recs[:n]}
@@ -714,8 +641,12 @@ func offsetLag(next, stop, highWatermark, logStart int64) int64 {
 	return max(end-next, 0)
 }
 
-// send hands f to the subtask; false when the source is stopping.
+// send hands f to the subtask (through the decode workers, when they
+// decode); false when the source is stopping.
 func (s *source) send(ctx context.Context, f fetched) bool {
+	if s.pool != nil {
+		return s.pool.Submit(ctx, f)
+	}
 	select {
 	case s.fetched <- f:
 		return true
@@ -764,12 +695,16 @@ func (s *source) Close() error {
 		s.stop()
 	}
 	s.readers.Wait()
+	if s.pool != nil {
+		s.pool.Close()
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	if s.batch != nil {
-		s.batch.Release()
-		s.batch = nil
+	if s.batches != nil {
+		s.batches.Put(s.out)
+		s.out = nil
+		s.batches.Close()
 	}
 	err := s.cfg.bad.Flush()
 	s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")

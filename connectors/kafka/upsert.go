@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/connectors/internal/decodepool"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -47,6 +48,7 @@ var upsertOptions = append([]connectors.Option{
 		Doc: "`unbounded`, or `latest-offset`: end at the end offsets when the job starts (not in Flink)"},
 	{Key: "scan.topic-partition-discovery.interval", Type: connectors.Duration, Default: "10 s", Min: "0", Use: connectors.SourceOnly,
 		Doc: "how often to look for new partitions (`0`: never)"},
+	decodepool.Option,
 	{Key: "sink.buffer-flush.max-rows", Type: connectors.Int, Default: "1000", Min: "1", Max: "1048576", Use: connectors.SinkOnly,
 		Doc: "write once this many rows are buffered"},
 	{Key: "sink.buffer-flush.interval", Type: connectors.Duration, Default: "100 ms", Min: "1ms", Use: connectors.SinkOnly,
@@ -122,6 +124,7 @@ func parseUpsertConfig(t connectors.Table, sink bool) (*config, error) {
 		c.bounded = ""
 	}
 	c.discovery = o.Duration("scan.topic-partition-discovery.interval")
+	c.decoders = int(o.Int(decodepool.Key))
 	c.flushRows = int(o.Int("sink.buffer-flush.max-rows"))
 	c.flushEvery = o.Duration("sink.buffer-flush.interval")
 	c.acks = acksOf(o.Enum("properties.acks"))

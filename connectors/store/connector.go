@@ -38,8 +38,9 @@
 // Each shard has a reader goroutine that long-polls GetRecords (header
 // client.LongPollHeader: the store answers as soon as a record is
 // committed; a server without long polls is polled every 200 ms) and hands
-// the answers to the subtask over a small channel; the subtask decodes them
-// into batches. With 'scan.stream.recordpublisher' = 'EFO' (enhanced
+// the answers to the subtask; 'scan.decode.parallelism' workers (default
+// GOMAXPROCS) decode them into batches, which the subtask emits in the
+// order they were read (1 worker: the subtask decodes them itself). With 'scan.stream.recordpublisher' = 'EFO' (enhanced
 // fan-out, efo.go) the reader instead holds a SubscribeToShard
 // subscription of the job's stream consumer and the store pushes records
 // as they are committed; positions, resharding, bounds and bad records are
@@ -74,6 +75,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/connectors/internal/decodepool"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
@@ -148,6 +150,7 @@ var options = append([]connectors.Option{
 		Use: connectors.SourceOnly, Doc: "records per `GetRecords` (with `EFO`: per batch of an event's records)"},
 	{Key: "scan.shard.long-poll", Type: connectors.Duration, Default: "1 s", Min: "0", Max: client.MaxLongPoll.String(), Use: connectors.SourceOnly,
 		Doc: "how long the store may hold a `GetRecords` that finds nothing (`0`: poll every 200 ms, as for Kinesis)"},
+	decodepool.Option,
 	{Key: "scan.stream.recordpublisher", Type: connectors.Enum, Default: "POLLING", Values: []string{"POLLING", "EFO"}, Use: connectors.SourceOnly,
 		Doc: "`POLLING` (`GetRecords`) or `EFO`: enhanced fan-out, each shard pushed to the job by `SubscribeToShard` as records are committed"},
 	{Key: "scan.stream.efo.consumername", Required: true, With: "scan.stream.recordpublisher=EFO", Use: connectors.SourceOnly,
@@ -181,6 +184,7 @@ type config struct {
 	limit    int    // records per GetRecords
 	longPoll time.Duration
 	efo      *efoConfig // source: enhanced fan-out; nil: polling
+	decoders int        // source: 'scan.decode.parallelism' (0: absent, GOMAXPROCS)
 	inflight int        // sink: concurrent request lanes
 	create   int        // shards of the stream to create when missing; 0: none
 	client   *client.Client
@@ -263,6 +267,7 @@ func (c *config) parseScan(o *connectors.Values) error {
 	c.bounded = o.Enum("scan.bounded.mode") == "latest"
 	c.limit = int(o.Int("scan.shard.getrecords.maxrecordcount"))
 	c.longPoll = o.Duration("scan.shard.long-poll")
+	c.decoders = int(o.Int(decodepool.Key))
 	return c.parseEFO(o)
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
-	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/connectors/internal/decodepool"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
@@ -41,9 +41,10 @@ type fetch struct {
 
 // source is a subtask of a store source. Each of its shards has a reader
 // goroutine that long-polls GetRecords and hands the answers over a small
-// channel (its backpressure); Poll decodes one answer per call into a
-// batch, in the subtask's goroutine, and keeps each shard's position: the
-// sequence number of the last record emitted.
+// channel (its backpressure), or to the decode workers' pool (decode.go);
+// Poll emits one decoded answer per call, in the subtask's goroutine, and
+// keeps each shard's position: the sequence number of the last record
+// emitted.
 type source struct {
 	cfg      *config
 	runs     *lineages
@@ -51,8 +52,10 @@ type source struct {
 	ctx      *runtime.Context
 	run      context.Context // cancelled when the job stops or the source closes
 	stopRun  context.CancelFunc
-	dec      *format.JSONDecoder
-	batch    *runtime.Batch
+	workers  []*worker                        // decoding state, one per worker
+	pool     *decodepool.Pool[fetch, decoded] // nil: one worker, decoding in Poll
+	batches  *decodepool.Batches
+	out      *runtime.Batch // the batch the last Poll returned
 	shards   []*shardState
 	ended    []string // shards this subtask read to their end
 	opened   bool     // Open has returned: new shards are reported as started
@@ -63,7 +66,6 @@ type source struct {
 	readers  sync.WaitGroup
 	timer    *time.Timer
 	bad      int
-	evTime   connectors.EventTime // this subtask's copy
 }
 
 // Open joins the run's lineage (the first subtask lists the shards) and
@@ -71,9 +73,6 @@ type source struct {
 func (s *source) Open(ctx *runtime.Context) error {
 	s.ctx = ctx
 	s.run, s.stopRun = context.WithCancel(ctx.Ctx())
-	s.dec = format.NewJSONDecoder(s.cfg.schema)
-	s.evTime = s.cfg.eventTime
-	s.batch = runtime.NewBatch(s.cfg.schema)
 	s.fetched = make(chan fetch, 2)
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
@@ -84,6 +83,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	if err := s.lin.open(s.run, s.restored); err != nil {
 		return err
 	}
+	s.openDecoding()
 	s.takeShards()
 	s.opened = true
 	return nil
@@ -146,22 +146,34 @@ func (s *source) Partitions() []int {
 	return parts
 }
 
-// Poll decodes the next answer of a shard reader, waiting up to pollWait
-// for one. A bounded source ends (io.EOF) when it has no shard left.
+// Poll emits the next answer of a shard reader, decoded, waiting up to
+// pollWait for one. A bounded source ends (io.EOF) when it has no shard
+// left.
 func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	s.batches.Put(s.out) // no longer borrowed
+	s.out = nil
 	s.endShards()
 	if len(s.shards) == 0 && s.cfg.bounded {
 		return nil, 0, io.EOF
 	}
-	f, ok, err := connectors.Receive(ctx, s.fetched, s.timer, pollWait)
+	var d decoded
+	var ok bool
+	var err error
+	if s.pool != nil {
+		d, ok, err = s.pool.Next(ctx, s.timer, pollWait)
+	} else {
+		var f fetch
+		if f, ok, err = connectors.Receive(ctx, s.fetched, s.timer, pollWait); ok {
+			d = s.decodeChunk(s.workers[0], f)
+		}
+	}
 	if !ok {
 		return nil, 0, err
 	}
-	s.evTime.Refresh(time.Now())
-	b, part, err := s.decode(f)
+	b, part, err := s.emit(d)
 	if s.bad > 0 && s.ctx.Metrics != nil {
 		s.ctx.Metrics.BadRecords.Add(s.bad)
 	}
@@ -173,39 +185,6 @@ func (s *source) Poll(ctx context.Context) (*runtime.Batch, int, error) {
 		return nil, 0, err
 	}
 	return b, part, nil
-}
-
-// decode turns one answer into a batch and advances the shard's position.
-func (s *source) decode(f fetch) (*runtime.Batch, int, error) {
-	if f.err != nil {
-		return nil, 0, f.err
-	}
-	sh := f.sh
-	if f.end {
-		sh.done, sh.children = true, f.children
-	}
-	if len(f.recs) == 0 {
-		return nil, 0, nil
-	}
-	s.batch.Reset()
-	for _, r := range f.recs {
-		sh.after = r.SequenceNumber
-		err := s.dec.Decode(r.Data, s.batch)
-		if err == nil {
-			err = s.evTime.CheckLast(s.batch)
-		}
-		if err != nil {
-			where := connectors.Where{Stream: s.cfg.stream, Shard: sh.id, Sequence: r.SequenceNumber}
-			if err := s.cfg.bad.Report(s.ctx.Logger(), where, err, r.Data); err != nil {
-				return nil, 0, err
-			}
-			s.bad++
-		}
-	}
-	if s.batch.N == 0 {
-		return nil, 0, nil
-	}
-	return s.batch, sh.part, nil
 }
 
 // read is the reader goroutine of one shard: it long-polls GetRecords from
@@ -334,8 +313,12 @@ func (r *shardReader) deliver(recs []client.Record, end bool, children []client.
 	return !f.end
 }
 
-// send hands f to the subtask; false when the job is stopping.
+// send hands f to the subtask (through the decode workers, when they
+// decode); false when the job is stopping.
 func (s *source) send(ctx context.Context, f fetch) bool {
+	if s.pool != nil {
+		return s.pool.Submit(ctx, f)
+	}
 	select {
 	case s.fetched <- f:
 		return true
@@ -355,9 +338,13 @@ func (s *source) Close() error {
 		s.stopRun()
 	}
 	s.readers.Wait()
-	if s.batch != nil {
-		s.batch.Release()
-		s.batch = nil
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	if s.batches != nil {
+		s.batches.Put(s.out)
+		s.out = nil
+		s.batches.Close()
 	}
 	if s.timer != nil {
 		s.timer.Stop()

@@ -206,13 +206,21 @@ func checkStateFreed(t tb, op runtime.Operator) {
 		if len(o.panes) != 0 || len(o.order) != 0 || len(o.free) > 4 {
 			t.Fatalf("after the final watermark: %d panes, %d in order, %d free", len(o.panes), len(o.order), len(o.free))
 		}
-	case *sessionOp:
-		if o.open != 0 || o.live != 0 || len(o.timers) != 0 {
-			t.Fatalf("after the final watermark: %d sessions, %d live keys, %d timers", o.open, o.live, len(o.timers))
+	case *slicedOp:
+		if o.panes != nil {
+			checkStateFreed(t, o.panes)
+			return
 		}
-		for id, l := range o.sess {
-			if len(l) != 0 {
-				t.Fatalf("key %d still has %d sessions", id, len(l))
+		if len(o.slices) != 0 || len(o.order) != 0 || len(o.free) > 4 || o.entries != 0 || o.keys.Len() != 0 {
+			t.Fatalf("after the final watermark: %d slices, %d in order, %d free, %d groups, %d keys", len(o.slices), len(o.order), len(o.free), o.entries, o.keys.Len())
+		}
+	case *sessionOp:
+		if o.open != 0 || o.nlive != 0 || o.wheel.len() != 0 || len(o.freeIDs(nil)) != o.ss.len() {
+			t.Fatalf("after the final watermark: %d sessions, %d live keys, %d timers, %d of %d session ids free", o.open, o.nlive, o.wheel.len(), len(o.freeIDs(nil)), o.ss.len())
+		}
+		for id, h := range o.first {
+			if h != 0 {
+				t.Fatalf("key %d still has sessions", id)
 			}
 		}
 	}

@@ -1,14 +1,20 @@
 package window
 
 import (
+	"unsafe"
+
 	"math"
+	"slices"
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
 )
 
 // session is one open session of a key: [start, end) where end is the last
-// row's time plus the gap.
+// row's time plus the gap. Sessions live in one flat array indexed by
+// session id, which is also the id of the session's accumulators; the
+// sessions of a key form a list sorted by start (first, next), nearly
+// always of one.
 type session struct {
 	start, end int64
 	// timer is the time of the session's armed timer (noTimer: none). A
@@ -16,7 +22,8 @@ type session struct {
 	// end-1+lateness for its cleanup. Growing a session does not push a new
 	// timer; the armed one re-arms itself when it finds the end has moved.
 	timer int64
-	acc   int32
+	key   int32 // -1: the id is free
+	next  int32 // the key's next session by start, +1 (0: none)
 	fired bool
 	dirty bool
 }
@@ -32,97 +39,63 @@ const noTimer = math.MaxInt64
 // watermark) opens a new session unless the allowed lateness keeps the fired
 // one, which it then joins and re-fires with.
 //
-// Key ids index sess; when most keys have no session left, the key table is
-// rebuilt with the live ones (compactKeys), so state follows the open
-// sessions, not every key ever seen.
+// Key ids index first; when most keys have no session left, the key table is
+// compacted to the live ones (compactKeys), so state follows the open
+// sessions, not every key ever seen. Timers are in a timer wheel
+// (session_timers.go).
 type sessionOp struct {
 	common
 	keys    *agg.Table
-	sess    [][]session // per key id, sorted by start
-	accs    *agg.Accs
-	free    []int32
-	timers  timerHeap
+	first   []int32   // per key id: its first session by start, +1 (0: none)
+	ss      sessions  // by session id
+	accs    *agg.Accs // by session id
+	cursor  int32     // where alloc looks for a free session id
+	wheel   timerWheel
+	expired []timer
 	ids     []int32
 	pendRow []int32
 	pendAcc []int32
-	dirty   []int32 // key ids with dirty sessions
+	dirty   []int32 // sessions to emit again (skipped unless still dirty)
 	lates   []int32
-	open    int // sessions
-	live    int // keys with at least one session
-}
-
-// timer asks to look at the session acc of key at watermark at. A timer
-// whose session is gone, or whose session has armed another time, is stale
-// and ignored.
-type timer struct {
-	at  int64
-	key int32
-	acc int32
-}
-
-// timerHeap is a binary min-heap of timers by time.
-type timerHeap []timer
-
-func (h *timerHeap) push(t timer) {
-	*h = append(*h, t)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if s[p].at <= s[i].at {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-}
-
-func (h *timerHeap) pop() timer {
-	s := *h
-	t := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	*h = s[:n]
-	h.down(0)
-	return t
-}
-
-func (h timerHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].at < h[l].at {
-			m = r
-		}
-		if h[i].at <= h[m].at {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-func (h timerHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
+	// compactKeys' scratch: the live keys, in a batch of the key columns
+	// and in one of the input's schema.
+	kscratch, kbatch *runtime.Batch
+	krows, remap     []int32
+	// minCompact is the size of the key table up to which it is never
+	// compacted (tests lower it after Open).
+	minCompact int
+	open       int // sessions
+	nlive      int // keys with at least one session
 }
 
 func (o *sessionOp) Open(ctx *runtime.Context) error {
 	o.keys = agg.NewTable(o.spec.In, o.spec.KeyCols)
 	o.accs = agg.NewAccs(o.layout)
+	o.wheel = newTimerWheel(o.spec.Window.Gap+o.lateness, runtime.MinWatermark)
+	o.minCompact = 1024
 	return o.common.Open(ctx)
 }
 
+// alloc returns a free session id with empty accumulators. Ids are handed
+// out round the session array from cursor on, skipping those in use, so
+// that sessions that begin together sit together in memory, and, as
+// sessions mostly end in the order they began, so do those that fire
+// together. The array grows when no more than a quarter of it is free,
+// which keeps the search short.
 func (o *sessionOp) alloc() int32 {
-	if n := len(o.free); n > 0 {
-		a := o.free[n-1]
-		o.free = o.free[:n-1]
-		o.accs.Clear(a)
-		return a
+	if n := o.ss.len(); 4*(n-o.open) > n {
+		for {
+			sid := o.cursor
+			if o.cursor++; int(o.cursor) == n {
+				o.cursor = 0
+			}
+			if o.ss.at(sid).key < 0 {
+				o.accs.Clear(sid)
+				return sid
+			}
+		}
 	}
+	o.ss.add()
 	return o.accs.Add()
 }
 
@@ -150,104 +123,41 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	}
 	o.rows = all
 	o.ids = o.keys.Lookup(b, all, o.ids)
-	for len(o.sess) < o.keys.Len() {
-		o.sess = append(o.sess, nil)
+	if n, m := o.keys.Len(), len(o.first); n > m {
+		o.first = append(o.first, make([]int32, n-m)...)
 	}
 	o.pendRow, o.pendAcc = o.pendRow[:0], o.pendAcc[:0]
+	times := tv.I64
 	for k, r := range all {
 		key := o.ids[k]
-		ts := tv.I64[r]
-		lo, hi := ts, ts+gap
-		list := o.sess[key]
-		// Sessions intersecting [lo, hi] (inclusive bounds).
-		first, n := -1, 0
-		for j := range list {
-			if list[j].start <= hi && list[j].end >= lo {
-				if first < 0 {
-					first = j
-				}
-				n++
-			} else if first >= 0 {
-				break
-			}
-		}
-		if n == 0 {
-			if hi-1+o.lateness <= o.wm {
-				o.lates = append(o.lates, r)
+		lo := times[r]
+		hi := lo + gap
+		if h := o.first[key]; h != 0 {
+			// The common case: a row that falls in its key's only session,
+			// which has not fired.
+			if s := o.ss.at(h - 1); s.next == 0 && !s.fired && s.start <= hi && s.end >= lo {
+				s.start = min(s.start, lo)
+				s.end = max(s.end, hi)
+				o.pendRow = append(o.pendRow, r)
+				o.pendAcc = append(o.pendAcc, h-1)
 				continue
 			}
-			s := session{start: lo, end: hi, acc: o.alloc(), timer: noTimer}
-			if hi-1 <= o.wm {
-				// Behind the watermark but within the allowed lateness:
-				// the new session fires at once.
-				s.fired, s.dirty = true, true
-				o.dirty = append(o.dirty, key)
-			}
-			pos := len(list)
-			for pos > 0 && list[pos-1].start > lo {
-				pos--
-			}
-			list = append(list, session{})
-			copy(list[pos+1:], list[pos:])
-			list[pos] = s
-			o.sess[key] = list
-			if len(list) == 1 {
-				o.live++
-			}
-			o.open++
-			o.arm(key, &list[pos])
-			o.pendRow = append(o.pendRow, r)
-			o.pendAcc = append(o.pendAcc, s.acc)
+		}
+		sid, ok := o.place(b, key, lo, hi)
+		if !ok {
+			o.lates = append(o.lates, r)
 			continue
 		}
-		s := &list[first]
-		if n > 1 {
-			// Merge sessions first+1 .. first+n-1 into first.
-			o.flushPending(b)
-			for j := first + 1; j < first+n; j++ {
-				m := &list[j]
-				o.accs.Merge(s.acc, o.accs, m.acc)
-				o.free = append(o.free, m.acc)
-				if m.end > s.end {
-					s.end = m.end
-				}
-				s.fired = s.fired || m.fired
-				s.dirty = s.dirty || m.dirty
-			}
-			list = append(list[:first+1], list[first+n:]...)
-			o.sess[key] = list
-			o.open -= n - 1
-			s = &list[first]
-		}
-		if lo < s.start {
-			s.start = lo
-		}
-		if hi > s.end {
-			s.end = hi
-		}
-		if s.fired {
-			if s.end-1 > o.wm {
-				// Grown past the watermark: it fires again at its new end.
-				s.fired, s.dirty = false, false
-			} else if !s.dirty {
-				s.dirty = true
-				o.dirty = append(o.dirty, key)
-			}
-		}
-		o.arm(key, s)
 		o.pendRow = append(o.pendRow, r)
-		o.pendAcc = append(o.pendAcc, s.acc)
+		o.pendAcc = append(o.pendAcc, sid)
 	}
 	o.flushPending(b)
 	o.dropLate(b, o.lates)
-	for _, key := range o.dirty {
-		list := o.sess[key]
-		for j := range list {
-			if list[j].dirty {
-				list[j].dirty = false
-				if err := o.emitRow(o.keys, o.accs, key, list[j].acc, list[j].start, list[j].end, out); err != nil {
-					return err
-				}
+	for _, sid := range o.dirty {
+		if s := o.ss.at(sid); s.dirty && s.key >= 0 {
+			s.dirty = false
+			if err := o.emitRow(o.keys, o.accs, s.key, sid, s.start, s.end, out); err != nil {
+				return err
 			}
 		}
 	}
@@ -262,16 +172,103 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	return o.flushLate()
 }
 
+// place puts a row at lo of key into its session, which it opens, grows
+// or merges with others, and returns the session's id; ok is false for a
+// row too late for any session.
+func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32, ok bool) {
+	// The first session that intersects [lo, hi] (inclusive bounds), and
+	// the one before it.
+	prev, cur := int32(-1), o.first[key]-1
+	for cur >= 0 {
+		s := o.ss.at(cur)
+		if s.start <= hi && s.end >= lo {
+			break
+		}
+		if s.start > hi {
+			cur = -1 // sessions are sorted by start: none intersects
+			break
+		}
+		prev, cur = cur, s.next-1
+	}
+	if cur < 0 {
+		if hi-1+o.lateness <= o.wm {
+			return 0, false
+		}
+		sid := o.alloc()
+		s := o.ss.at(sid)
+		*s = session{start: lo, end: hi, key: key, timer: noTimer}
+		if hi-1 <= o.wm {
+			// Behind the watermark but within the allowed lateness:
+			// the new session fires at once.
+			s.fired, s.dirty = true, true
+			o.dirty = append(o.dirty, sid)
+		}
+		// Link it after prev, or first, keeping the list sorted by start.
+		at := &o.first[key]
+		if prev >= 0 {
+			at = &o.ss.at(prev).next
+		}
+		for *at != 0 && o.ss.at(*at-1).start < lo {
+			at = &o.ss.at(*at - 1).next
+		}
+		if o.first[key] == 0 {
+			o.nlive++
+		}
+		s.next, *at = *at, sid+1
+		o.open++
+		o.arm(sid, s)
+		return sid, true
+	}
+	s := o.ss.at(cur)
+	// Merge the following sessions that [lo, hi] reaches into s: they
+	// start after s ends (sessions of a key never touch), so they
+	// intersect [lo, hi] when they start by hi.
+	for s.next != 0 && o.ss.at(s.next-1).start <= hi {
+		m := s.next - 1
+		ms := o.ss.at(m)
+		o.flushPending(b)
+		o.accs.Merge(cur, o.accs, m)
+		s.end = max(s.end, ms.end)
+		s.fired = s.fired || ms.fired
+		if ms.dirty && !s.dirty {
+			s.dirty = true
+			o.dirty = append(o.dirty, cur)
+		}
+		s.next = ms.next
+		o.freeSession(m)
+	}
+	s.start = min(s.start, lo)
+	s.end = max(s.end, hi)
+	if s.fired {
+		if s.end-1 > o.wm {
+			// Grown past the watermark: it fires again at its new end.
+			s.fired, s.dirty = false, false
+		} else if !s.dirty {
+			s.dirty = true
+			o.dirty = append(o.dirty, cur)
+		}
+	}
+	o.arm(cur, s)
+	return cur, true
+}
+
+// freeSession frees session sid, unlinked from its key's list by the
+// caller.
+func (o *sessionOp) freeSession(sid int32) {
+	o.ss.at(sid).key = -1
+	o.open--
+}
+
 // arm makes sure the session has a timer no later than the one it needs:
 // its end-1 until it fires, end-1+lateness (cleanup) afterwards.
-func (o *sessionOp) arm(key int32, s *session) {
+func (o *sessionOp) arm(sid int32, s *session) {
 	at := s.end - 1
 	if s.fired {
 		at += o.lateness
 	}
 	if at < s.timer {
 		s.timer = at
-		o.timers.push(timer{at: at, key: key, acc: s.acc})
+		o.wheel.push(timer{at: at, sid: sid})
 	}
 }
 
@@ -286,42 +283,46 @@ func (o *sessionOp) ProcessWatermark(wm int64, out runtime.Output) error {
 // for processing-time sessions the clock.
 func (o *sessionOp) advance(wm int64, out runtime.Output) error {
 	o.wm = wm
-	for len(o.timers) > 0 && o.timers[0].at <= wm {
-		t := o.timers.pop()
-		list := o.sess[t.key]
-		j := 0
-		for j < len(list) && list[j].acc != t.acc {
-			j++
-		}
-		if j == len(list) || list[j].timer != t.at {
+	o.expired = o.wheel.expire(wm, o.expired[:0])
+	for _, t := range o.expired {
+		s := o.ss.at(t.sid)
+		if s.key < 0 || s.timer != t.at {
 			continue // merged away, or re-armed since
 		}
-		s := &list[j]
 		s.timer = noTimer
 		if !s.fired && s.end-1 <= wm {
-			if err := o.emitRow(o.keys, o.accs, t.key, s.acc, s.start, s.end, out); err != nil {
+			if err := o.emitRow(o.keys, o.accs, s.key, t.sid, s.start, s.end, out); err != nil {
 				return err
 			}
 			s.fired = true
 		}
 		if s.fired && s.end-1+o.lateness <= wm {
-			o.free = append(o.free, s.acc)
-			o.sess[t.key] = append(list[:j], list[j+1:]...)
-			o.open--
-			if len(list) == 1 {
-				o.live--
-			}
+			o.unlink(t.sid)
+			o.freeSession(t.sid)
 			continue
 		}
-		o.arm(t.key, s) // it grew since the timer was armed
+		o.arm(t.sid, s) // it grew since the timer was armed
 	}
 	if err := o.account(o.open); err != nil {
 		return err
 	}
-	if n := o.keys.Len(); n > 1024 && 2*o.live < n {
+	if n := o.keys.Len(); n > o.minCompact && 2*o.nlive < n {
 		o.compactKeys()
 	}
 	return o.flush(out)
+}
+
+// unlink takes session sid out of its key's list.
+func (o *sessionOp) unlink(sid int32) {
+	s := o.ss.at(sid)
+	at := &o.first[s.key]
+	for *at != sid+1 {
+		at = &o.ss.at(*at - 1).next
+	}
+	*at = s.next
+	if o.first[s.key] == 0 {
+		o.nlive--
+	}
 }
 
 // Finish fires what is left, should the input have ended without the final
@@ -348,60 +349,113 @@ func (o *sessionOp) OnProcessingTime(_ int64, out runtime.Output) error {
 
 // armNext asks for a processing-time timer at the earliest session end.
 func (o *sessionOp) armNext() {
-	if o.spec.ProcTime && len(o.timers) > 0 {
-		o.armClock(o.timers[0].at)
+	if o.spec.ProcTime && o.wheel.len() > 0 {
+		o.armClock(o.wheel.min())
 	}
 }
 
-// compactKeys rebuilds the key table with only the keys that still have
-// sessions, so state stays bounded by the open sessions.
+// compactKeys drops the keys without sessions from the key table, so state
+// stays bounded by the open sessions. It empties the table, keeping its
+// memory (the table does not grow again from small each time), and looks
+// up the live keys again in their order: the live key g becomes the number
+// of live keys before it.
 func (o *sessionOp) compactKeys() {
 	in := o.spec.In
-	kb := &runtime.Batch{Schema: in, Cols: make([]runtime.Vector, in.Len())}
-	for i, f := range in.Fields {
-		kb.Cols[i].Type = f.Type
+	if o.kscratch == nil {
+		o.kscratch = &runtime.Batch{Cols: make([]runtime.Vector, len(o.spec.KeyCols))}
+		for i, c := range o.spec.KeyCols {
+			o.kscratch.Cols[i].Type = in.Fields[c].Type
+		}
+		o.kbatch = &runtime.Batch{Schema: in, Cols: make([]runtime.Vector, in.Len())}
+		for i, f := range in.Fields {
+			o.kbatch.Cols[i].Type = f.Type
+		}
 	}
-	var old []int32
-	for id, l := range o.sess {
-		if len(l) == 0 {
+	sc := o.kscratch
+	sc.Reset()
+	o.krows = o.krows[:0]
+	o.remap = slices.Grow(o.remap[:0], len(o.first))[:len(o.first)]
+	n := int32(0)
+	for g, h := range o.first {
+		if h == 0 {
 			continue
 		}
-		// Table.Key writes key column c to Cols[first+c]: write into a
-		// scratch batch with the key columns first, then move them.
-		old = append(old, int32(id))
+		// Table.Key writes key column i to Cols[i] of the scratch batch.
+		o.keys.Key(int32(g), sc, 0)
+		o.remap[g] = n
+		o.first[n] = h
+		o.krows = append(o.krows, n)
+		n++
 	}
-	scratch := &runtime.Batch{Cols: make([]runtime.Vector, len(o.spec.KeyCols))}
-	for i, c := range o.spec.KeyCols {
-		scratch.Cols[i].Type = in.Fields[c].Type
-	}
-	for _, id := range old {
-		o.keys.Key(id, scratch, 0)
-		scratch.N++
-	}
-	for i, c := range o.spec.KeyCols {
-		kb.Cols[c] = scratch.Cols[i]
-	}
-	kb.N = scratch.N
-	rows := make([]int32, kb.N)
-	for i := range rows {
-		rows[i] = int32(i)
-	}
-	keys := agg.NewTable(in, o.spec.KeyCols)
-	ids := keys.Lookup(kb, rows, nil)
-	remap := make(map[int32]int32, len(old))
-	sess := make([][]session, keys.Len())
-	for i, id := range old {
-		remap[id] = ids[i]
-		sess[ids[i]] = o.sess[id]
-	}
-	kept := o.timers[:0]
-	for _, t := range o.timers {
-		if nid, ok := remap[t.key]; ok {
-			t.key = nid
-			kept = append(kept, t)
+	// The sessions' keys, in one pass over the sessions in memory order.
+	for sid := int32(0); int(sid) < o.ss.len(); sid++ {
+		if s := o.ss.at(sid); s.key >= 0 {
+			s.key = o.remap[s.key]
 		}
 	}
-	o.timers = kept
-	o.timers.init()
-	o.keys, o.sess = keys, sess
+	o.first = o.first[:n]
+	sc.N = int(n)
+	for i, c := range o.spec.KeyCols {
+		o.kbatch.Cols[c] = sc.Cols[i]
+	}
+	o.kbatch.N = int(n)
+	o.keys.Reset()
+	// The keys are distinct: they get the ids 0..n-1 in turn.
+	o.ids = o.keys.Lookup(o.kbatch, o.krows, o.ids)
+}
+
+// StateBytes estimates the memory held by session state.
+func (o *sessionOp) StateBytes() int {
+	return o.keys.Bytes() + o.accs.Bytes() + 4*cap(o.first) + o.ss.bytes() + o.wheel.bytes()
+}
+
+// freeIDs appends the free session ids to dst in the order alloc takes
+// them, and returns dst.
+func (o *sessionOp) freeIDs(dst []int32) []int32 {
+	n := int32(o.ss.len())
+	for i := int32(0); i < n; i++ {
+		sid := o.cursor + i
+		if sid >= n {
+			sid -= n
+		}
+		if o.ss.at(sid).key < 0 {
+			dst = append(dst, sid)
+		}
+	}
+	return dst
+}
+
+// sessionPage is the number of sessions in a page of sessions, a power of
+// two.
+const sessionPage = 1 << 12
+
+// sessions is an array of sessions by id, in pages of sessionPage: it
+// grows without copying what it holds (at a million keys a copy moves
+// tens of megabytes), and an id finds its session in two loads.
+type sessions struct {
+	pages []*[sessionPage]session
+	n     int
+}
+
+// at returns session sid (sid < len()).
+func (s *sessions) at(sid int32) *session {
+	return &s.pages[uint32(sid)/sessionPage][uint32(sid)%sessionPage]
+}
+
+func (s *sessions) len() int { return s.n }
+
+// add appends a free session and returns its id.
+func (s *sessions) add() int32 {
+	if s.n == len(s.pages)*sessionPage {
+		s.pages = append(s.pages, new([sessionPage]session))
+	}
+	sid := int32(s.n)
+	s.n++
+	*s.at(sid) = session{key: -1}
+	return sid
+}
+
+// bytes estimates the memory of the sessions.
+func (s *sessions) bytes() int {
+	return 8*cap(s.pages) + len(s.pages)*int(unsafe.Sizeof([sessionPage]session{}))
 }

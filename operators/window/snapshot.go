@@ -25,10 +25,14 @@ import (
 //
 // session windows their key table, accumulators and timers as they are:
 //
-//	key table, accumulators (freed ones included), free accumulator ids,
+//	key table, accumulators (freed ones included), free accumulator ids
+//	(in the order the operator takes them),
 //	nkeys, per key: nsessions, per session: start, end, timer (8 bytes
 //	each), accumulator id, fired (byte)
-//	ntimers, per timer in heap order: time (8 bytes), key id, accumulator id
+//	ntimers, per timer: time (8 bytes), key id, accumulator id (in heap
+//	order from the first session operator, in firing order since)
+//
+// A session's id is its accumulator id.
 //
 // A key table is its group count and key columns (agg.Table), accumulators
 // their flat slot arrays (agg.Accs).
@@ -170,34 +174,49 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 	if _, err := o.accs.Overflow(); err != nil { // not a state to restore
 		return nil, fmt.Errorf("%w, in a session", err)
 	}
-	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(o.free) + 4*len(o.sess) + 30*o.open + 16*len(o.timers)
+	// The live timers, in the order they fire; stale ones are left out.
+	var timers []timer
+	o.wheel.each(func(t timer) {
+		if s := o.ss.at(t.sid); s.key >= 0 && s.timer == t.at {
+			timers = append(timers, t)
+		}
+	})
+	free := o.freeIDs(nil)
+	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(free) + 4*len(o.first) + 30*o.open + 16*len(timers)
 	e := snap.NewEncoder(o.snapKind(), size)
 	o.appendHeader(e)
 	o.keys.AppendSnapshot(e)
 	o.accs.AppendSnapshot(e)
-	e.Int32s(o.free)
-	e.Int(len(o.sess))
-	for _, list := range o.sess {
-		e.Int(len(list))
-		for i := range list {
-			s := &list[i]
+	e.Int32s(free)
+	e.Int(len(o.first))
+	for _, h := range o.first {
+		n := 0
+		for sid := h - 1; sid >= 0; sid = o.ss.at(sid).next - 1 {
+			n++
+		}
+		e.Int(n)
+		for sid := h - 1; sid >= 0; sid = o.ss.at(sid).next - 1 {
+			s := o.ss.at(sid)
 			e.Int64(s.start)
 			e.Int64(s.end)
 			e.Int64(s.timer)
-			e.Int(int(s.acc))
+			e.Int(int(sid))
 			e.Bool(s.fired)
 		}
 	}
-	e.Int(len(o.timers))
-	for _, t := range o.timers {
+	e.Int(len(timers))
+	for _, t := range timers {
 		e.Int64(t.at)
-		e.Int(int(t.key))
-		e.Int(int(t.acc))
+		e.Int(int(o.ss.at(t.sid).key))
+		e.Int(int(t.sid))
 	}
 	return e.Finish(), nil
 }
 
-// RestoreState implements runtime.Snapshotter.
+// RestoreState implements runtime.Snapshotter. It reads the snapshots of
+// every version of the operator: the format has not changed (the timers
+// of the first version came in heap order, those of later ones in the
+// order they fire; either is read into the timer wheel).
 func (o *sessionOp) RestoreState(data []byte) error {
 	if len(data) == 0 {
 		return nil
@@ -213,45 +232,69 @@ func (o *sessionOp) RestoreState(data []byte) error {
 	o.accs.RestoreSnapshot(d)
 	free := d.Int32s(nil)
 	nacc := o.accs.Len()
+	// Session ids are accumulator ids: every accumulator is free, or holds
+	// one session.
+	var ss sessions
+	for range nacc {
+		ss.add()
+	}
+	isFree := make([]bool, nacc)
 	for _, a := range free {
-		if a < 0 || int(a) >= nacc {
-			d.Fail("free accumulator %d out of range", a)
+		if a < 0 || int(a) >= nacc || isFree[a] {
+			d.Fail("free accumulator %d out of range, or listed twice", a)
 			break
 		}
+		isFree[a] = true
 	}
 	nkeys := d.Int(o.keys.Len())
-	sess := make([][]session, nkeys)
-	open, live := 0, 0
+	first := make([]int32, o.keys.Len())
+	open, nlive := 0, 0
 	for k := 0; k < nkeys && d.Err() == nil; k++ {
 		m := d.Int(math.MaxInt32)
-		if m == 0 {
-			continue
-		}
-		list := make([]session, 0, m)
+		at := &first[k]
+		prevEnd := int64(math.MinInt64)
 		for j := 0; j < m && d.Err() == nil; j++ {
-			s := session{start: d.Int64(), end: d.Int64(), timer: d.Int64()}
-			s.acc = index(d, nacc, "accumulator")
-			s.fired = d.Bool()
-			list = append(list, s)
+			start, end, tm := d.Int64(), d.Int64(), d.Int64()
+			sid := index(d, nacc, "accumulator")
+			fired := d.Bool()
+			if d.Err() != nil {
+				break
+			}
+			if ss.at(sid).key >= 0 || isFree[sid] || end <= start || start <= prevEnd {
+				d.Fail("session [%d, %d) of key %d: accumulator %d used twice, or the session is empty or not after the one before", start, end, k, sid)
+				break
+			}
+			*ss.at(sid) = session{start: start, end: end, timer: tm, key: int32(k), fired: fired}
+			*at = sid + 1
+			at = &ss.at(sid).next
+			prevEnd = end
 		}
-		sess[k] = list
-		open += len(list)
-		live++
+		if m > 0 {
+			open += m
+			nlive++
+		}
 	}
+	wheel := newTimerWheel(o.spec.Window.Gap+o.lateness, wm)
 	nt := d.Int(math.MaxInt32)
-	var timers timerHeap
 	for i := 0; i < nt && d.Err() == nil; i++ {
-		t := timer{at: d.Int64()}
-		t.key = index(d, nkeys, "key")
-		t.acc = index(d, nacc, "accumulator")
-		timers = append(timers, t)
+		at := d.Int64()
+		index(d, nkeys, "key")
+		sid := index(d, nacc, "accumulator")
+		if d.Err() == nil {
+			wheel.push(timer{at: at, sid: sid})
+		}
 	}
 	if err := d.Done(); err != nil {
 		o.keys, o.accs = agg.NewTable(o.spec.In, o.spec.KeyCols), agg.NewAccs(o.layout)
 		return o.restoreError(err)
 	}
-	timers.init() // a no-op on a heap written in heap order
-	o.free, o.sess, o.timers, o.open, o.live, o.wm = free, sess, timers, open, live, wm
+	// The free ids come in the order the operator would have taken them
+	// (from the first operator: another order, which works as well).
+	o.cursor = 0
+	if len(free) > 0 {
+		o.cursor = free[0]
+	}
+	o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = first, ss, wheel, open, nlive, wm
 	if err := o.account(o.open); err != nil {
 		return o.restoreError(err)
 	}

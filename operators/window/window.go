@@ -137,6 +137,9 @@ type Spec struct {
 	// runtime's timers follow the wall clock, so a test with another clock
 	// calls OnProcessingTime itself.
 	Clock func() int64
+	// panes keeps hopping and cumulating windows on one pane per window
+	// instead of slices (for tests, as the reference).
+	panes bool
 }
 
 // New checks spec and returns a factory of operators (one per subtask) and
@@ -193,6 +196,9 @@ func New(spec Spec) (newOp func() runtime.Operator, out *runtime.Schema, err err
 			return &sessionOp{common: newCommon(spec, layout, out, lateness)}
 		}, out, nil
 	}
+	if sliceable(spec) {
+		return func() runtime.Operator { return newSlicedOp(newCommon(spec, layout, out, lateness)) }, out, nil
+	}
 	return func() runtime.Operator {
 		return &alignedOp{common: newCommon(spec, layout, out, lateness), panes: make(map[int64]*pane)}
 	}, out, nil
@@ -219,6 +225,8 @@ type common struct {
 	// to wm+1.
 	armed int64
 	ptime runtime.Vector
+	// sliced: hopping or cumulating windows kept in slices (sliced.go).
+	sliced bool
 }
 
 func newCommon(spec Spec, layout *agg.Layout, out *runtime.Schema, lateness int64) common {
@@ -364,9 +372,12 @@ func (c *common) Describe() string {
 	if c.spec.ProcTime {
 		by = "the operator's processing-time clock"
 	}
-	if c.spec.Window.Kind == Session {
+	switch {
+	case c.sliced:
+		fmt.Fprintf(&b, "state: one slice per %s of event time (a key table shared by the slices, flat accumulators per slice); a window fires when %s passes its end, combining its slices, and a slice is freed with the last window holding it", map[Kind]string{Hopping: "slide", Cumulating: "step"}[c.spec.Window.Kind], by)
+	case c.spec.Window.Kind == Session:
 		fmt.Fprintf(&b, "state: open sessions per key with their accumulators; a session fires and is freed when %s passes its end", by)
-	} else {
+	default:
 		fmt.Fprintf(&b, "state: one pane per open window (a key table and flat accumulators); a window fires and is freed when %s passes its end", by)
 	}
 	if c.lateness > 0 {

@@ -1,0 +1,113 @@
+package agg
+
+import (
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// TestUnmergeUndoesMerge merges random groups into a running group and
+// takes them back out in random order: the running group must always equal
+// the merge of those still in, computed afresh.
+func TestUnmergeUndoesMerge(t *testing.T) {
+	in := runtime.NewSchema(
+		runtime.Field{Name: "v", Type: runtime.BigInt, Nullable: true},
+		runtime.Field{Name: "d", Type: runtime.DecimalType(10, 2)},
+		runtime.Field{Name: "b", Type: runtime.Boolean, Nullable: true},
+	)
+	specs := []Spec{
+		{Func: Count, Col: -1, Name: "n"}, {Func: Count, Col: 0, Name: "nv"}, {Func: Sum, Col: 0, Name: "s"},
+		{Func: Avg, Col: 0, Name: "a"}, {Func: Sum, Col: 1, Name: "sd"}, {Func: Avg, Col: 1, Name: "ad"},
+		{Func: BoolAnd, Col: 2, Name: "band"}, {Func: BoolOr, Col: 2, Name: "bor"},
+		{Func: Sum, Col: 0, Name: "sf", Filter: 2, HasFilter: true},
+	}
+	l, err := NewLayout(in, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Invertible() {
+		t.Fatal("counts and exact sums are not invertible")
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		parts := NewAccs(l)
+		b := runtime.NewBatch(in)
+		defer b.Release()
+		n := rapid.IntRange(1, 8).Draw(t, "groups")
+		var rows, groups []int32
+		for g := 0; g < n; g++ {
+			parts.Add()
+			for k := rapid.IntRange(0, 5).Draw(t, "rows"); k > 0; k-- {
+				v := runtime.IntValue(rapid.Int64Range(-1<<62, 1<<62).Draw(t, "v"))
+				if rapid.IntRange(0, 4).Draw(t, "null") == 0 {
+					v = runtime.Value{Null: true}
+				}
+				bv := runtime.Value{Type: runtime.Boolean, I: int64(rapid.IntRange(0, 1).Draw(t, "b"))}
+				b.AppendValues(v, runtime.Value{Type: in.Fields[1].Type, I: rapid.Int64Range(-1e6, 1e6).Draw(t, "d")}, bv)
+				rows, groups = append(rows, int32(b.N-1)), append(groups, int32(g))
+			}
+		}
+		parts.Update(b, rows, groups)
+		run := NewAccs(l)
+		run.Add()
+		var in []int32
+		emit := func(a *Accs, g int32) string {
+			out := runtime.NewBatch(runtime.NewSchema(l.Fields()...))
+			defer out.Release()
+			a.Emit(g, out, 0)
+			out.N = 1
+			var s []string
+			for c := range out.Cols {
+				s = append(s, out.Cols[c].Value(0).String())
+			}
+			return joinAll(s)
+		}
+		for step := rapid.IntRange(1, 20).Draw(t, "steps"); step > 0; step-- {
+			g := int32(rapid.IntRange(0, n-1).Draw(t, "group"))
+			if i := slices.Index(in, g); i >= 0 {
+				run.Unmerge(0, parts, g)
+				in = slices.Delete(in, i, i+1)
+			} else {
+				run.Merge(0, parts, g)
+				in = append(in, g)
+			}
+			fresh := NewAccs(l)
+			fresh.Add()
+			for _, x := range in {
+				fresh.Merge(0, parts, x)
+			}
+			if got, want := emit(run, 0), emit(fresh, 0); got != want {
+				t.Fatalf("running %s, afresh %s (groups %v)", got, want, in)
+			}
+		}
+	})
+}
+
+func joinAll(s []string) string {
+	out := ""
+	for _, x := range s {
+		out += x + ";"
+	}
+	return out
+}
+
+// TestInvertibleOnlyExact checks that what cannot be taken back out of a
+// merge exactly is not Invertible.
+func TestInvertibleOnlyExact(t *testing.T) {
+	in := runtime.NewSchema(runtime.Field{Name: "v", Type: runtime.BigInt}, runtime.Field{Name: "f", Type: runtime.Double})
+	for _, s := range []Spec{{Func: Min, Col: 0}, {Func: Max, Col: 0}, {Func: Sum, Col: 1}, {Func: Avg, Col: 1}, {Func: CountDistinct, Col: 0},
+		{Func: SumDistinct, Col: 0}, {Func: FirstValue, Col: 0}, {Func: StddevPop, Col: 0}} {
+		l, err := NewLayout(in, []Spec{{Func: Count, Col: -1}, s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Invertible() {
+			t.Errorf("%s(%s) is Invertible", s.Func, in.Fields[s.Col].Name)
+		}
+	}
+	if l, _ := NewRetractLayout(in, []Spec{{Func: Count, Col: -1}}); l.Invertible() {
+		t.Error("a retracting layout is Invertible")
+	}
+}

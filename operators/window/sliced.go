@@ -1,0 +1,671 @@
+package window
+
+import (
+	"math"
+	"slices"
+
+	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// Stream slicing for hopping and cumulating windows (as Flink's window
+// slicing, after the Scotty and Cutty papers). A row is aggregated once,
+// into the slice of its slide (a hop's slide, a cumulating window's step;
+// a valid window's size is a multiple of it), instead of once into each of
+// the size/slide windows that hold it; a window fires by combining its
+// slices.
+//
+// Keys get dense ids from one key table that every slice shares; a slice
+// holds the accumulators of the keys it saw, and their key ids. Firing
+// keeps one running accumulator per key id over a range of slices: a hop
+// over invertible aggregates (agg.Layout.Invertible: counts and exact sums)
+// adds the newest slice and takes the oldest back out, two merges per key
+// and slice; a cumulating window only ever adds the next slice of its
+// period; a hop over other aggregates (MIN, MAX, DOUBLE sums, DISTINCT, the
+// variances) merges its slices afresh, still one update per row rather
+// than size/slide. A slice is freed when the last window holding it has
+// fired and its allowed lateness has passed; key ids that no live slice
+// holds are reclaimed now and then by compacting the key table.
+//
+// Results are those of one pane per window (alignedOp), which the
+// aggregates whose result depends on the arrival order across slices
+// (FIRST_VALUE, LAST_VALUE, LISTAGG) keep using; DOUBLE sums may differ in
+// their last bits, being added in another order. Spec.MaxGroups counts the
+// (key, slice) groups held.
+
+// slice is the state of one slide of event time [start, start+slide).
+type slice struct {
+	start int64
+	accs  *agg.Accs
+	kids  []int32 // key id of each group
+	// A map from key id to group, built when first needed (a row for a
+	// slice other than the latest, a late row's re-fire): group+1 per
+	// slot, 0 empty.
+	m []int32
+}
+
+func kidSlot(kid int32, mask int) int {
+	return int(uint32(kid)*0x9E3779B1>>7) & mask
+}
+
+// find returns the group of key id kid.
+func (s *slice) find(kid int32) (int32, bool) {
+	if s.m == nil {
+		s.buildMap()
+	}
+	mask := len(s.m) - 1
+	for i := kidSlot(kid, mask); ; i = (i + 1) & mask {
+		g := s.m[i] - 1
+		if g < 0 {
+			return 0, false
+		}
+		if s.kids[g] == kid {
+			return g, true
+		}
+	}
+}
+
+// add appends a group for key id kid and returns it.
+func (s *slice) add(kid int32) int32 {
+	g := int32(len(s.kids))
+	s.kids = append(s.kids, kid)
+	if s.m != nil {
+		if 2*len(s.kids) > len(s.m) {
+			s.buildMap()
+		} else {
+			s.put(kid, g)
+		}
+	}
+	return g
+}
+
+func (s *slice) buildMap() {
+	s.emptyMap()
+	for g, kid := range s.kids {
+		s.put(kid, int32(g))
+	}
+}
+
+// emptyMap makes an empty map for the groups of s.
+func (s *slice) emptyMap() {
+	size := 16
+	for size < 2*len(s.kids)+2 {
+		size *= 2
+	}
+	s.m = make([]int32, size)
+}
+
+func (s *slice) put(kid, g int32) {
+	mask := len(s.m) - 1
+	i := kidSlot(kid, mask)
+	for s.m[i] != 0 {
+		i = (i + 1) & mask
+	}
+	s.m[i] = g + 1
+}
+
+func (s *slice) bytes() int {
+	return s.accs.Bytes() + cap(s.kids)*4 + cap(s.m)*4
+}
+
+// dirtyWin is a fired window that late rows updated: the key ids to
+// re-fire, in the order they were updated.
+type dirtyWin struct {
+	kids []int32
+	seen map[int32]struct{}
+}
+
+// slicedOp aggregates hopping and cumulating windows by slices.
+type slicedOp struct {
+	common
+	slide      int64
+	invertible bool
+	keys       *agg.Table
+	// Per key id: its group in the latest slice (the one of the latest
+	// start, which only rows of the key have made groups in since it
+	// became the latest) if it has one there, else anything; and how many
+	// slices of the running range hold it.
+	lastLoc []int32
+	runN    []int32
+	slices  map[int64]*slice // by start
+	order   []*slice         // by start
+	last    *slice
+	free    []*slice
+	entries int // (key, slice) groups held
+	// The running accumulators, by key id: the merge of the live slices
+	// whose start is in [lo, hi), valid when runOK.
+	run       *agg.Accs
+	lo, hi    int64
+	runOK     bool
+	scratch   *agg.Accs // one group: a window of one key, merged from slices
+	compactAt int
+	dirty     map[int64]*dirtyWin // by window end
+	ends      []int64
+	nrows     []int32
+	kg        []int32
+	lates     []int32
+	// panes runs the windows restored from a snapshot of panes (written
+	// before windows were sliced) until they have all been freed.
+	panes *alignedOp
+}
+
+const minCompact = 4096
+
+func newSlicedOp(c common) *slicedOp {
+	o := &slicedOp{common: c, slide: c.spec.Window.Slide, invertible: c.layout.Invertible() && c.spec.Window.Kind == Hopping}
+	o.common.sliced = true
+	o.resetKeys()
+	o.slices = make(map[int64]*slice)
+	o.scratch = agg.NewAccs(o.layout)
+	return o
+}
+
+// sliceable reports whether the windows of spec can be sliced: hops of
+// more than one slide, cumulating windows of more than one step, over
+// aggregates whose result does not depend on the arrival order of rows in
+// different slices.
+func sliceable(spec Spec) bool {
+	w := spec.Window
+	if w.Kind != Hopping && w.Kind != Cumulating || w.Size == w.Slide || spec.panes {
+		return false
+	}
+	for _, a := range spec.Aggs {
+		switch a.Func {
+		case agg.FirstValue, agg.LastValue, agg.ListAgg:
+			return false
+		}
+	}
+	return true
+}
+
+// resetKeys forgets every key id.
+func (o *slicedOp) resetKeys() {
+	o.keys = agg.NewTable(o.spec.In, o.spec.KeyCols)
+	o.lastLoc, o.runN = nil, nil
+	o.run = agg.NewAccs(o.layout)
+	o.runOK = false
+	o.compactAt = minCompact
+}
+
+// windowEnds returns the ends of the first and last windows holding the
+// slice that starts at ss.
+func (o *slicedOp) windowEnds(ss int64) (first, last int64) {
+	w := o.spec.Window
+	if w.Kind == Cumulating {
+		return ss + w.Slide, ss - floorMod(ss-w.Offset, w.Size) + w.Size
+	}
+	return ss + w.Slide, ss + w.Size
+}
+
+// windowStart returns the start of the window ending at end.
+func (o *slicedOp) windowStart(end int64) int64 {
+	w := o.spec.Window
+	if w.Kind == Cumulating {
+		return end - 1 - floorMod(end-1-w.Offset, w.Size)
+	}
+	return end - w.Size
+}
+
+// slice returns the slice starting at ss, made if need be.
+func (o *slicedOp) slice(ss int64) *slice {
+	if o.last != nil && o.last.start == ss {
+		return o.last
+	}
+	s := o.slices[ss]
+	if s == nil {
+		if n := len(o.free); n > 0 {
+			s = o.free[n-1]
+			o.free = o.free[:n-1]
+		} else {
+			s = &slice{accs: agg.NewAccs(o.layout)}
+		}
+		s.start = ss
+		o.slices[ss] = s
+		i := len(o.order)
+		for i > 0 && o.order[i-1].start > ss {
+			i--
+		}
+		o.order = slices.Insert(o.order, i, s)
+	}
+	o.last = s
+	return s
+}
+
+// growKeys extends the per-key arrays to every key id.
+func (o *slicedOp) growKeys() {
+	for n := o.keys.Len(); len(o.lastLoc) < n; {
+		o.lastLoc = append(o.lastLoc, 0)
+		o.runN = append(o.runN, 0)
+	}
+}
+
+// newEntry adds a group for key id kid to s.
+func (o *slicedOp) newEntry(s *slice, kid int32, inRun bool) int32 {
+	o.entries++
+	if inRun {
+		o.joinRun(kid)
+	}
+	return s.add(kid)
+}
+
+// joinRun counts one more slice of the running range holding kid.
+func (o *slicedOp) joinRun(kid int32) {
+	if o.runN[kid] == 0 {
+		o.run.Grow(int(kid) + 1)
+		o.run.Clear(kid)
+	}
+	o.runN[kid]++
+}
+
+func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) error {
+	if o.panes != nil {
+		return o.panes.ProcessBatch(0, b, out)
+	}
+	tv := o.timeCol(b)
+	w := o.spec.Window
+	n := b.Len()
+	o.lates = o.lates[:0]
+	for i := 0; i < n; {
+		r := b.Row(i)
+		if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) {
+			o.lates = append(o.lates, int32(r))
+			i++
+			continue
+		}
+		ts := tv.I64[r]
+		ss := ts - floorMod(ts-w.Offset, w.Slide)
+		o.nrows = append(o.nrows[:0], int32(r))
+		i++
+		for ; i < n; i++ {
+			r2 := b.Row(i)
+			if tv.IsNull(r2) || !runtime.SaneEventTime(tv.I64[r2]) {
+				break
+			}
+			if t2 := tv.I64[r2]; t2 < ss || t2 >= ss+w.Slide {
+				break
+			}
+			o.nrows = append(o.nrows, int32(r2))
+		}
+		fe, le := o.windowEnds(ss)
+		if le-1+o.lateness <= o.wm {
+			o.lates = append(o.lates, o.nrows...) // every window of the slice is closed
+			continue
+		}
+		s := o.slice(ss)
+		o.kg = o.keys.Lookup(b, o.nrows, o.kg)
+		o.growKeys()
+		inRun := o.runOK && ss >= o.lo && ss < o.hi
+		latest := s == o.order[len(o.order)-1]
+		o.groups = o.groups[:0]
+		for _, kid := range o.kg {
+			var g int32
+			if latest {
+				// The key's group in the latest slice, or none there.
+				if g = o.lastLoc[kid]; int(g) >= len(s.kids) || s.kids[g] != kid {
+					g = o.newEntry(s, kid, inRun)
+					o.lastLoc[kid] = g
+				}
+			} else {
+				var ok bool
+				if g, ok = s.find(kid); !ok {
+					g = o.newEntry(s, kid, inRun)
+				}
+			}
+			o.groups = append(o.groups, g)
+		}
+		s.accs.Grow(len(s.kids))
+		s.accs.Update(b, o.nrows, o.groups)
+		if inRun {
+			o.run.Grow(o.keys.Len())
+			o.run.Update(b, o.nrows, o.kg)
+		}
+		// Windows of the slice that have fired re-fire the keys updated,
+		// those first seen after the watermark passed their end (within
+		// the allowed lateness) fire them at once.
+		for e := fe; e <= le && e-1 <= o.wm; e += w.Slide {
+			if e-1+o.lateness > o.wm {
+				o.markDirty(e, o.kg)
+			}
+		}
+	}
+	o.dropLate(b, o.lates)
+	if err := o.refire(out); err != nil {
+		return err
+	}
+	if err := o.account(o.entries); err != nil {
+		return err
+	}
+	if err := o.flush(out); err != nil {
+		return err
+	}
+	o.armNext()
+	return o.flushLate()
+}
+
+func (o *slicedOp) markDirty(end int64, kids []int32) {
+	if o.dirty == nil {
+		o.dirty = make(map[int64]*dirtyWin)
+	}
+	d := o.dirty[end]
+	if d == nil {
+		d = &dirtyWin{seen: make(map[int32]struct{})}
+		o.dirty[end] = d
+	}
+	for _, kid := range kids {
+		if _, ok := d.seen[kid]; !ok {
+			d.seen[kid] = struct{}{}
+			d.kids = append(d.kids, kid)
+		}
+	}
+}
+
+// refire emits the keys of the windows late rows updated, windows by end.
+func (o *slicedOp) refire(out runtime.Output) error {
+	if len(o.dirty) == 0 {
+		return nil
+	}
+	o.ends = o.ends[:0]
+	for e := range o.dirty {
+		o.ends = append(o.ends, e)
+	}
+	slices.Sort(o.ends)
+	for _, e := range o.ends {
+		for _, kid := range o.dirty[e].kids {
+			if err := o.emitFromSlices(kid, o.windowStart(e), e, out); err != nil {
+				return err
+			}
+		}
+		delete(o.dirty, e)
+	}
+	return nil
+}
+
+// emitFromSlices emits the window [start, end) of key id kid, merged from
+// its slices.
+func (o *slicedOp) emitFromSlices(kid int32, start, end int64, out runtime.Output) error {
+	sc := o.scratch
+	sc.Reset()
+	sc.Add()
+	for ss := start; ss < end; ss += o.slide {
+		if s := o.slices[ss]; s != nil {
+			if g, ok := s.find(kid); ok {
+				sc.Merge(0, s.accs, g)
+			}
+		}
+	}
+	return o.emitRow(o.keys, sc, kid, 0, start, end, out)
+}
+
+func (o *slicedOp) ProcessWatermark(wm int64, out runtime.Output) error {
+	if o.spec.ProcTime {
+		return nil
+	}
+	if o.panes != nil {
+		return o.paneDo(func() error { return o.panes.ProcessWatermark(wm, out) })
+	}
+	return o.advance(wm, out)
+}
+
+// paneDo runs f on the restored panes, and goes over to slices once they
+// are all freed.
+func (o *slicedOp) paneDo(f func() error) error {
+	err := f()
+	if p := o.panes; err == nil && len(p.order) == 0 {
+		o.wm = p.wm
+		p.Close()
+		o.panes = nil
+		o.armNext()
+	}
+	return err
+}
+
+// advance fires the windows that end by wm (the watermark, or for
+// processing-time windows the clock), in order of end, and frees the
+// slices no open window holds.
+func (o *slicedOp) advance(wm int64, out runtime.Output) error {
+	prev := o.wm
+	o.wm = wm
+	next := int64(math.MinInt64) // the least end not fired yet in this pass
+	for i := 0; i < len(o.order) && prev != runtime.MaxWatermark; i++ {
+		fe, le := o.windowEnds(o.order[i].start)
+		if le-1 <= prev {
+			continue // every window of the slice was due before
+		}
+		e := fe
+		if e-1 <= prev {
+			e += ((prev-(e-1))/o.slide + 1) * o.slide
+		}
+		e = max(e, next)
+		for ; e <= le && e-1 <= wm; e += o.slide {
+			if err := o.fire(e, out); err != nil {
+				return err
+			}
+			next = e + o.slide
+		}
+	}
+	keep := o.order[:0]
+	for _, s := range o.order {
+		if _, le := o.windowEnds(s.start); le-1+o.lateness <= wm {
+			o.release(s)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	clear(o.order[len(keep):])
+	o.order = keep
+	if len(o.order) == 0 {
+		if o.keys.Len() > 0 {
+			o.resetKeys()
+		}
+	} else if o.keys.Len() >= o.compactAt {
+		o.compact()
+	}
+	if err := o.account(o.entries); err != nil {
+		return err
+	}
+	return o.flush(out)
+}
+
+// fire emits the window ending at end: one row per key.
+func (o *slicedOp) fire(end int64, out runtime.Output) error {
+	start := o.windowStart(end)
+	switch {
+	case o.spec.Window.Kind == Cumulating:
+		if !o.runOK || o.lo != start || o.hi > end {
+			o.resetRun(start)
+		}
+	case !o.invertible || !o.runOK || start < o.lo || start >= o.hi:
+		o.resetRun(start)
+	}
+	for ; o.hi < end; o.hi += o.slide {
+		if s := o.slices[o.hi]; s != nil {
+			o.addToRun(s)
+		}
+	}
+	for ; o.lo < start; o.lo += o.slide {
+		if s := o.slices[o.lo]; s != nil {
+			o.subFromRun(s)
+		}
+	}
+	// The keys in the window, by key id.
+	for kid, n := range o.runN {
+		if n <= 0 {
+			continue
+		}
+		kid := int32(kid)
+		var err error
+		if o.run.Check(kid) != nil {
+			// An integer sum overflowed on the way (a running sum may
+			// leave the range and come back): the window's own.
+			err = o.emitFromSlices(kid, start, end, out)
+		} else {
+			err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resetRun empties the running range, to start at start.
+func (o *slicedOp) resetRun(start int64) {
+	clear(o.runN)
+	o.lo, o.hi, o.runOK = start, start, true
+}
+
+func (o *slicedOp) addToRun(s *slice) {
+	o.run.Grow(o.keys.Len())
+	for g, kid := range s.kids {
+		o.joinRun(kid)
+		o.run.Merge(kid, s.accs, int32(g))
+	}
+}
+
+func (o *slicedOp) subFromRun(s *slice) {
+	for g, kid := range s.kids {
+		o.run.Unmerge(kid, s.accs, int32(g))
+		o.runN[kid]--
+	}
+}
+
+// release frees slice s.
+func (o *slicedOp) release(s *slice) {
+	if o.runOK && s.start >= o.lo && s.start < o.hi {
+		if o.invertible {
+			o.subFromRun(s)
+		} else {
+			o.resetRun(0)
+			o.runOK = false
+		}
+	}
+	o.entries -= len(s.kids)
+	delete(o.slices, s.start)
+	if o.last == s {
+		o.last = nil
+	}
+	s.accs.Reset()
+	s.kids = s.kids[:0]
+	s.m = nil
+	if len(o.free) < 4 {
+		o.free = append(o.free, s)
+	}
+}
+
+// compact renumbers the key ids that live slices hold, forgetting the
+// others, when they are at least a quarter of the table.
+func (o *slicedOp) compact() {
+	n := o.keys.Len()
+	live := make([]bool, n)
+	for _, s := range o.order {
+		for _, kid := range s.kids {
+			live[kid] = true
+		}
+	}
+	remap := make([]int32, n)
+	m := int32(0)
+	for k, ok := range live {
+		remap[k] = m
+		if ok {
+			m++
+		}
+	}
+	o.compactAt = max(minCompact, 2*int(m))
+	if 4*int(m) > 3*n {
+		return
+	}
+	o.keys.Compact(live)
+	o.run.Compact(live[:o.run.Len()])
+	j := 0
+	for k, ok := range live {
+		if ok {
+			o.runN[j] = o.runN[k]
+			j++
+		}
+	}
+	o.lastLoc, o.runN = o.lastLoc[:j], o.runN[:j]
+	for _, s := range o.order {
+		for g, kid := range s.kids {
+			s.kids[g] = remap[kid]
+		}
+		s.m = nil
+	}
+	o.pointLatest()
+}
+
+// pointLatest sets lastLoc for the keys of the latest slice.
+func (o *slicedOp) pointLatest() {
+	if len(o.order) > 0 {
+		for g, kid := range o.order[len(o.order)-1].kids {
+			o.lastLoc[kid] = int32(g)
+		}
+	}
+}
+
+// Finish fires what is left, should the input have ended without the final
+// watermark.
+func (o *slicedOp) Finish(out runtime.Output) error {
+	if o.panes != nil {
+		return o.paneDo(func() error { return o.panes.Finish(out) })
+	}
+	if o.wm == runtime.MaxWatermark {
+		return nil
+	}
+	return o.advance(runtime.MaxWatermark, out)
+}
+
+// OnProcessingTime fires the processing-time windows that the clock has
+// passed.
+func (o *slicedOp) OnProcessingTime(t int64, out runtime.Output) error {
+	if o.panes != nil {
+		return o.paneDo(func() error { return o.panes.OnProcessingTime(t, out) })
+	}
+	o.armed = noArm
+	if now := o.now(); now > o.wm && o.wm != runtime.MaxWatermark {
+		if err := o.advance(now, out); err != nil {
+			return err
+		}
+	}
+	o.armNext()
+	return nil
+}
+
+// armNext asks for a processing-time timer at the end of the earliest
+// window not fired.
+func (o *slicedOp) armNext() {
+	if !o.spec.ProcTime || len(o.order) == 0 {
+		return
+	}
+	for _, s := range o.order {
+		fe, le := o.windowEnds(s.start)
+		if le-1 <= o.wm {
+			continue
+		}
+		e := fe
+		if e-1 <= o.wm {
+			e += ((o.wm-(e-1))/o.slide + 1) * o.slide
+		}
+		o.armClock(e - 1)
+		return
+	}
+}
+
+// StateBytes estimates the memory held by window state.
+func (o *slicedOp) StateBytes() int {
+	if o.panes != nil {
+		return o.panes.StateBytes()
+	}
+	n := o.keys.Bytes() + o.run.Bytes() + cap(o.lastLoc)*4 + cap(o.runN)*4
+	for _, s := range o.order {
+		n += s.bytes()
+	}
+	return n
+}
+
+// Close returns the operator's batches to their pools.
+func (o *slicedOp) Close() error {
+	if o.panes != nil {
+		o.panes.Close()
+	}
+	return o.common.Close()
+}
