@@ -169,12 +169,14 @@ func TestSplitFileRestoresAtAnotherParallelism(tt *testing.T) {
 	var runs int
 	rapid.Check(tt, func(t *rapid.T) {
 		runs++
-		f := drawSplitFile(t, 6000)
+		f := drawSplitFile(t, 600)
+		batchRows = rapid.IntRange(1, 100).Draw(t, "batch rows")
+		defer func() { batchRows = runtime.DefaultBatchRows }()
 		path := filepath.Join(dir, fmt.Sprintf("in-%d.json", runs))
 		mustR(t, os.WriteFile(path, []byte(f.text), 0o644))
 		source := func(label string) func() runtime.Source {
-			split := rapid.IntRange(1, 64).Draw(t, label+" split size KiB")
-			newSrc, _, err := connector(tt).NewSource(table(map[string]string{"path": path, "source.split-size": fmt.Sprintf("%dkb", split)}))
+			split := rapid.IntRange(32, 8192).Draw(t, label+" split size")
+			newSrc, _, err := connector(tt).NewSource(table(map[string]string{"path": path, "source.split-size": strconv.Itoa(split)}))
 			mustR(t, err)
 			return newSrc
 		}
@@ -182,7 +184,7 @@ func TestSplitFileRestoresAtAnotherParallelism(tt *testing.T) {
 		seen := map[int64]int{}
 		var positions [][]byte
 		for i, src := range openSubtasks(t, source("first"), par, nil) {
-			for range rapid.IntRange(0, 3).Draw(t, fmt.Sprintf("batches %d", i)) {
+			for range rapid.IntRange(0, 8).Draw(t, fmt.Sprintf("batches %d", i)) {
 				b, _, err := src.Poll(context.Background())
 				if err == io.EOF {
 					break

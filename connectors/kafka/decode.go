@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -71,10 +72,11 @@ func (s *source) openDecoding() error {
 		}
 		s.workers[i] = w
 	}
-	inflight := 2 * n
+	inflight := n + min(n, 4) // chunks decoding, and a few ready: memory stays bounded on many cores
 	s.batches = decodepool.NewBatches(s.cfg.schema, inflight+1)
 	if n > 1 {
-		s.pool = decodepool.New(n, inflight, func(w int, f fetched) decoded { return s.decodeChunk(s.workers[w], f) })
+		s.pool = decodepool.New(n, inflight, func(w int, f fetched) decoded { return s.decodeChunk(s.workers[w], f) },
+			func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -40,10 +41,11 @@ func (s *source) openDecoding() {
 	for i := range s.workers {
 		s.workers[i] = &worker{dec: format.NewJSONDecoder(s.cfg.schema), evTime: s.cfg.eventTime}
 	}
-	inflight := 2 * n
+	inflight := n + min(n, 4) // chunks decoding, and a few ready: memory stays bounded on many cores
 	s.batches = decodepool.NewBatches(s.cfg.schema, inflight+1)
 	if n > 1 {
-		s.pool = decodepool.New(n, inflight, func(w int, f fetch) decoded { return s.decodeChunk(s.workers[w], f) })
+		s.pool = decodepool.New(n, inflight, func(w int, f fetch) decoded { return s.decodeChunk(s.workers[w], f) },
+			func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
 	}
 }
 

@@ -22,8 +22,8 @@ import (
 // answers of decodeLimit records, several answers per shard, which the
 // workers decode at the same time.
 const (
-	decodeRecords = 8000
-	decodeLimit   = "1000"
+	decodeRecords = 5000
+	decodeLimit   = "600"
 )
 
 // putWithBad puts decodeRecords rows with a malformed record after every
@@ -210,7 +210,7 @@ func TestDecodeWorkersCheckpointMidStream(t *testing.T) {
 	opts := map[string]string{"stream": "in", "endpoint": url, "scan.bounded.mode": "latest",
 		"scan.shard.getrecords.maxrecordcount": decodeLimit, "scan.decode.parallelism": "4"}
 	s := openTimed(t, opts, nil)
-	first := readShards(t, s, 2000)
+	first := readShards(t, s, 1200)
 	for deadline := time.Now().Add(10 * time.Second); s.pool.Queued() < 2; {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d answers queued, want the readers ahead", s.pool.Queued())

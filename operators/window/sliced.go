@@ -18,11 +18,12 @@ import (
 // Keys get dense ids from one key table that every slice shares; a slice
 // holds the accumulators of the keys it saw, and their key ids. Firing
 // keeps one running accumulator per key id over a range of slices: a hop
-// over invertible aggregates (agg.Layout.Invertible: counts and exact sums)
-// adds the newest slice and takes the oldest back out, two merges per key
-// and slice; a cumulating window only ever adds the next slice of its
-// period; a hop over other aggregates (MIN, MAX, DOUBLE sums, DISTINCT, the
-// variances) merges its slices afresh, still one update per row rather
+// over counts, exact sums, MIN and MAX (agg.Layout.Subtractable) adds the
+// newest slice and takes the oldest back out, two merges per key and
+// slice, merging a key afresh from its slices only when the slice taken
+// out held its MIN or MAX; a cumulating window only ever adds the next
+// slice of its period; a hop over other aggregates (DOUBLE sums, DISTINCT,
+// the variances) merges its slices afresh, still one update per row rather
 // than size/slide. A slice is freed when the last window holding it has
 // fired and its allowed lateness has passed; key ids that no live slice
 // holds are reclaimed now and then by compacting the key table.
@@ -118,8 +119,13 @@ type dirtyWin struct {
 // slicedOp aggregates hopping and cumulating windows by slices.
 type slicedOp struct {
 	common
-	slide      int64
+	slide int64
+	// invertible: a hop whose aggregates the running accumulators can
+	// take a slice back out of (agg.Layout.Subtractable); a key whose MIN
+	// or MAX that may change (stale) is merged afresh from its slices.
 	invertible bool
+	stale      []int32
+	inRange    []*slice
 	keys       *agg.Table
 	// Per key id: its group in the latest slice (the one of the latest
 	// start, which only rows of the key have made groups in since it
@@ -152,7 +158,7 @@ type slicedOp struct {
 const minCompact = 4096
 
 func newSlicedOp(c common) *slicedOp {
-	o := &slicedOp{common: c, slide: c.spec.Window.Slide, invertible: c.layout.Invertible() && c.spec.Window.Kind == Hopping}
+	o := &slicedOp{common: c, slide: c.spec.Window.Slide, invertible: c.layout.Subtractable() && c.spec.Window.Kind == Hopping}
 	o.common.sliced = true
 	o.resetKeys()
 	o.slices = make(map[int64]*slice)
@@ -218,6 +224,12 @@ func (o *slicedOp) slice(ss int64) *slice {
 			o.free = o.free[:n-1]
 		} else {
 			s = &slice{accs: agg.NewAccs(o.layout)}
+			if n := len(o.order); n > 0 {
+				// Likely as many groups as the latest slice.
+				m := len(o.order[n-1].kids)
+				s.accs.Reserve(m)
+				s.kids = make([]int32, 0, m)
+			}
 		}
 		s.start = ss
 		o.slices[ss] = s
@@ -524,9 +536,43 @@ func (o *slicedOp) addToRun(s *slice) {
 
 func (o *slicedOp) subFromRun(s *slice) {
 	for g, kid := range s.kids {
-		o.run.Unmerge(kid, s.accs, int32(g))
+		if o.run.Unmerge(kid, s.accs, int32(g)) {
+			o.stale = append(o.stale, kid)
+		}
 		o.runN[kid]--
 	}
+	if len(o.stale) == 0 {
+		return
+	}
+	// The other slices of the range.
+	o.inRange = o.inRange[:0]
+	for ss := o.lo; ss < o.hi; ss += o.slide {
+		if x := o.slices[ss]; x != nil && x != s {
+			o.inRange = append(o.inRange, x)
+		}
+	}
+	if 4*len(o.stale) > len(s.kids) {
+		// Many keys had their extreme in s (MIN or MAX over few distinct
+		// values): merging the range afresh costs less than looking each
+		// key up in every slice.
+		clear(o.runN)
+		for _, x := range o.inRange {
+			o.addToRun(x)
+		}
+	} else {
+		for _, kid := range o.stale {
+			if o.runN[kid] == 0 {
+				continue
+			}
+			o.run.Clear(kid)
+			for _, x := range o.inRange {
+				if g, ok := x.find(kid); ok {
+					o.run.Merge(kid, x.accs, g)
+				}
+			}
+		}
+	}
+	o.stale = o.stale[:0]
 }
 
 // release frees slice s.

@@ -22,7 +22,8 @@ var slicedAggs = append(slices.Clone(rndAggs),
 	agg.Spec{Func: agg.SumDistinct, Col: 3, Name: "sdv"},
 )
 
-// invertibleAggs are aggregates a running sum can take back out.
+// invertibleAggs are aggregates a running accumulator can take a slice
+// back out of (agg.Layout.Subtractable).
 var invertibleAggs = []agg.Spec{
 	{Func: agg.Count, Col: -1, Name: "c"},
 	{Func: agg.Count, Col: 3, Name: "cv"},
@@ -30,6 +31,11 @@ var invertibleAggs = []agg.Spec{
 	{Func: agg.Sum, Col: 6, Name: "sn"},
 	{Func: agg.Avg, Col: 3, Name: "av"},
 	{Func: agg.Avg, Col: 6, Name: "an"},
+	{Func: agg.Min, Col: 3, Name: "minv"},
+	{Func: agg.Max, Col: 4, Name: "maxd"},
+	{Func: agg.Min, Col: 5, Name: "mins"},
+	{Func: agg.Max, Col: 5, Name: "maxs"},
+	{Func: agg.Max, Col: 2, Name: "maxts"},
 }
 
 // drawSlicedSpec draws hopping or cumulating windows over random keys and

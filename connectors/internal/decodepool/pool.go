@@ -85,10 +85,12 @@ type job[C, R any] struct {
 // calls with its number (0 to workers-1, for state of its own such as a
 // decoder; Next's goroutine decodes as number workers, so decode needs
 // workers+1 states) and must not keep c's memory past emission unless it
-// owns it.
-// inflight bounds the chunks submitted and not yet taken by Next (at least
-// workers). The caller must Close the pool.
-func New[C, R any](workers, inflight int, decode func(worker int, c C) R) *Pool[C, R] {
+// owns it. inflight bounds the chunks submitted and not yet taken by Next
+// (at least workers). spawn starts each worker's goroutine (a source
+// passes one that runs it with runtime.Context.Go, so that a panic fails
+// the job naming the subtask); nil starts plain goroutines. The caller
+// must Close the pool.
+func New[C, R any](workers, inflight int, decode func(worker int, c C) R, spawn func(run func())) *Pool[C, R] {
 	workers = max(workers, 1)
 	inflight = max(inflight, workers)
 	p := &Pool[C, R]{
@@ -101,9 +103,12 @@ func New[C, R any](workers, inflight int, decode func(worker int, c C) R) *Pool[
 		free: make(chan *job[C, R], inflight+1),
 		stop: make(chan struct{}),
 	}
+	if spawn == nil {
+		spawn = func(run func()) { go run() }
+	}
 	p.wg.Add(workers)
 	for w := range workers {
-		go p.run(w)
+		spawn(func() { p.run(w) })
 	}
 	return p
 }

@@ -52,7 +52,7 @@ func TestPoolEmitsInSubmitOrder(t *testing.T) {
 		p := New(workers, inflight, func(_ int, c chunk) string {
 			spinFor(c.spin)
 			return fmt.Sprintf("%d/%d", c.producer, c.n)
-		})
+		}, nil)
 		defer p.Close()
 		ctx := context.Background()
 		// The order the chunks went in: one producer submits at a time
@@ -100,7 +100,7 @@ func TestPoolEmitsInSubmitOrder(t *testing.T) {
 func TestPoolBoundsChunksInFlight(t *testing.T) {
 	const inflight = 4
 	release := make(chan struct{})
-	p := New(2, inflight, func(_ int, n int) int { <-release; return n })
+	p := New(2, inflight, func(_ int, n int) int { <-release; return n }, nil)
 	defer p.Close()
 	ctx := context.Background()
 	done, cancel := context.WithCancel(ctx)
@@ -130,7 +130,7 @@ func TestPoolBoundsChunksInFlight(t *testing.T) {
 // false once their context ends or the pool closes, with chunks being
 // decoded and chunks never taken; no goroutine outlives Close.
 func TestPoolCloseReleasesBlockedReaders(t *testing.T) {
-	p := New(3, 2, func(_ int, n int) int { spinFor(1000); return n })
+	p := New(3, 2, func(_ int, n int) int { spinFor(1000); return n }, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	refused := make(chan bool, 4)
@@ -153,7 +153,7 @@ func TestPoolCloseReleasesBlockedReaders(t *testing.T) {
 	}
 
 	// Closing alone releases a reader whose context is live.
-	p = New(1, 1, func(_ int, n int) int { return n })
+	p = New(1, 1, func(_ int, n int) int { return n }, nil)
 	var out bool
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -171,7 +171,7 @@ func TestPoolCloseReleasesBlockedReaders(t *testing.T) {
 
 // TestPoolNextEndsWithContext: Next returns ctx's error when ctx ends.
 func TestPoolNextEndsWithContext(t *testing.T) {
-	p := New(1, 1, func(_ int, n int) int { return n })
+	p := New(1, 1, func(_ int, n int) int { return n }, nil)
 	defer p.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -224,7 +224,7 @@ func TestPoolNextDecodesWhileWorkersAreBusy(t *testing.T) {
 			byNext.Add(1)
 		}
 		return n
-	})
+	}, nil)
 	defer p.Close()
 	ctx := context.Background()
 	for i := range 3 {
@@ -259,5 +259,30 @@ func TestPoolNextDecodesWhileWorkersAreBusy(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[0 1 2]" {
 		t.Fatalf("results %v, want [0 1 2]", got)
+	}
+}
+
+// TestPoolStartsWorkersWithSpawn: every worker goroutine is started by
+// spawn (a source's runtime.Context.Go, which turns a panic into the job's
+// error), and Close waits for them.
+func TestPoolStartsWorkersWithSpawn(t *testing.T) {
+	var started, ended atomic.Int64
+	p := New(3, 3, func(_ int, n int) int { return n }, func(run func()) {
+		started.Add(1)
+		go func() {
+			defer ended.Add(1)
+			run()
+		}()
+	})
+	if !p.Submit(context.Background(), 1) {
+		t.Fatal("chunk refused")
+	}
+	p.Close()
+	// run returns before the deferred count: wait for the goroutines.
+	for deadline := time.Now().Add(5 * time.Second); ended.Load() < 3 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	if started.Load() != 3 || ended.Load() != 3 {
+		t.Fatalf("spawn started %d workers, %d ended; want 3 and 3", started.Load(), ended.Load())
 	}
 }
