@@ -16,7 +16,8 @@ var ingestRows = flag.Int64("ingest-rows", 0, "rows of BenchmarkFileIngest's fil
 // BenchmarkFileIngest writes the workload as one JSON-lines file and reads
 // it back per iteration with the hand-written parser and with the SQL job
 // (file source at GOMAXPROCS subtasks), interleaved, reporting each one's
-// events/s and Sluice's ratio:
+// events/s and Sluice's ratio (medians of the iterations), and the same
+// per second of the process's CPU time (what one core does):
 //
 //	go test -run '^$' -bench FileIngest -benchtime 5x ./bench
 //	go test -run '^$' -bench FileIngest -benchtime 3x -ingest-rows 2000000 ./bench
@@ -32,7 +33,7 @@ func BenchmarkFileIngest(b *testing.B) {
 	}
 	want := w.Expected()
 	par := runtime.GOMAXPROCS(0)
-	var sl, hand []float64
+	var sl, hand, slCPU, handCPU []float64
 	for b.Loop() {
 		h, err := RunHandParser(b.Context(), path, w)
 		if err != nil {
@@ -47,14 +48,20 @@ func BenchmarkFileIngest(b *testing.B) {
 		}
 		sl = append(sl, s.EventsPerSec())
 		hand = append(hand, h.EventsPerSec())
+		slCPU = append(slCPU, s.EventsPerCPUSec())
+		handCPU = append(handCPU, h.EventsPerCPUSec())
 	}
-	var ratios []float64
+	var ratios, cpuRatios []float64
 	for i := range sl {
 		ratios = append(ratios, sl[i]/hand[i])
+		cpuRatios = append(cpuRatios, slCPU[i]/handCPU[i])
 	}
 	b.ReportMetric(median(sl)/1e6, "sluice-Mevents/s")
 	b.ReportMetric(median(hand)/1e6, "hand-Mevents/s")
 	b.ReportMetric(median(ratios), "x-hand")
+	b.ReportMetric(median(slCPU)/1e6, "sluice-Mevents/cpu-s")
+	b.ReportMetric(median(handCPU)/1e6, "hand-Mevents/cpu-s")
+	b.ReportMetric(median(cpuRatios), "x-hand-per-cpu")
 }
 
 func median(v []float64) float64 {

@@ -28,7 +28,7 @@ import (
 // file, RunFileSQL.
 
 // WindowsRow is one row of the windows suite: a window job, its baseline,
-// the data both read and the target for their ratio.
+// the data both read and the target for their ratio.
 type WindowsRow struct {
 	// Name is the row's short name (--rows): hop1m, hop1m-1mkeys, hop10s,
 	// session, tumble-10mkeys, file.
@@ -46,7 +46,7 @@ type WindowsRow struct {
 	BaseKeys int64
 	// BaseTitle names the baseline run.
 	BaseTitle string
-	// Target is the target for Run's events/s over the baseline's
+	// Target is the target for the row's events/s over the baseline's
 	// (0: none), and TargetText says it in words.
 	Target     float64
 	TargetText string
@@ -230,6 +230,16 @@ type WindowsResult struct {
 
 // Ratio is the row's events/s over its baseline's.
 func (w WindowsResult) Ratio() float64 { return w.Run.EventsPerSec() / w.Base.EventsPerSec() }
+
+// CPURatio is the row's events per CPU-second over its baseline's (0 when
+// either used too little CPU to measure): steadier than Ratio on a busy
+// machine, and what each core does — not the target's measure.
+func (w WindowsResult) CPURatio() float64 {
+	if w.Run.EventsPerCPUSec() == 0 || w.Base.EventsPerCPUSec() == 0 {
+		return 0
+	}
+	return w.Run.EventsPerCPUSec() / w.Base.EventsPerCPUSec()
+}
 
 // Met reports whether the row meets its target (false when it has none).
 func (w WindowsResult) Met() bool { return w.Row.Target > 0 && w.Ratio() >= w.Row.Target }

@@ -85,7 +85,11 @@ func BenchmarkStateBytesPerKeyFor(b *testing.B) {
 // that the metrics RunWindowsRow checks give the same number of results
 // and rows.
 func TestWindowsJobsMatchReference(t *testing.T) {
-	for _, r := range WindowsRows(0.002, 0.002) {
+	rows := WindowsRows(0.001, 0.001)
+	// And sessions that end: a key's rows ~5 s apart over 30 s.
+	rows = append(rows, WindowsRow{Name: "sessions-that-end", Title: "SESSION", Window: window.SessionGap(5 * time.Second),
+		Events: 30_000, Keys: 5_000, PerMs: 1, BaseKeys: 5_000, BaseTitle: "TUMBLE"})
+	for _, r := range rows {
 		if r.File { // TestRunWindowsRowReadsTheFile
 			continue
 		}
@@ -327,5 +331,22 @@ func TestStateBytesPerKeyForEveryWindow(t *testing.T) {
 	}
 	if !(tumble > 0) {
 		t.Fatalf("tumble: %v bytes per key", tumble)
+	}
+}
+
+// TestWindowsResultRatios checks the ratios and the target: events/s over
+// the baseline's, events per CPU-second over the baseline's (0 when a run
+// used no measurable CPU), met only with a target.
+func TestWindowsResultRatios(t *testing.T) {
+	run := Result{Events: 100, Elapsed: time.Second, CPU: 2 * time.Second}
+	base := Result{Events: 100, Elapsed: 4 * time.Second, CPU: time.Second}
+	w := WindowsResult{Row: WindowsRow{Target: 3}, Run: run, Base: base}
+	if w.Ratio() != 4 || w.CPURatio() != 0.5 || !w.Met() {
+		t.Errorf("ratio %v, cpu ratio %v, met %v; want 4, 0.5, true", w.Ratio(), w.CPURatio(), w.Met())
+	}
+	w.Row.Target = 0
+	w.Base.CPU = 0
+	if w.CPURatio() != 0 || w.Met() {
+		t.Errorf("no baseline CPU: cpu ratio %v, met %v without a target; want 0, false", w.CPURatio(), w.Met())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchJSONHasEveryRow runs a small `sluice bench --json` and checks
@@ -117,7 +118,7 @@ func TestBenchWindowsSuitePrintsEveryRow(t *testing.T) {
 		"session: SESSION 5 s gap, 1M keys",
 		"tumble-10mkeys: TUMBLE 10 s, 10M keys\n  80000 events, 20000 random keys (baseline: 2), 2000 per ms of event time",
 		"TUMBLE 10 s, same rows (baseline)", "TUMBLE 10 s, 1k keys (baseline)",
-		"hop1m / baseline: ", "(target: ≥ 50% of the tumble's events/s: ",
+		"hop1m / baseline: ", "(target: ≥ 50% of the tumble's events/s: ", "\nper CPU-second: ",
 		"hop1m-1mkeys / baseline: ", "hop10s / baseline: ",
 		"session / baseline: ", "(target: ≥ 40% of the tumble's events/s: ",
 		"tumble-10mkeys / baseline: ", "(target: ≥ 30% of 1k keys' events/s: ",
@@ -142,6 +143,9 @@ func TestBenchWindowsSuitePrintsEveryRow(t *testing.T) {
 	}
 	if want := []string{"hop1m", "hop1m-1mkeys", "hop10s", "session", "tumble-10mkeys", "file"}; !slices.Equal(summary, want) {
 		t.Errorf("summary rows %v, want %v:\n%s", summary, want, out)
+	}
+	if !strings.Contains(out, "row             events/s  baseline events/s  ratio") || !strings.Contains(out, "per CPU-second  target") {
+		t.Errorf("no summary header:\n%s", out)
 	}
 	if !strings.Contains(errOut, "sluice bench: session, run 1 of 1: SESSION 5 s gap, 1M keys") {
 		t.Errorf("no progress line on stderr:\n%s", errOut)
@@ -189,7 +193,13 @@ func TestBenchWindowsJSONHasEveryRow(t *testing.T) {
 			t.Errorf("target %+v", tg)
 		}
 	}
-	if len(rep.Ratios) != 2 || len(rep.Targets) != 2 || rep.Targets[0].Target != 0.5 || rep.Targets[1].Target != 0.4 {
+	for i, name := range []string{"hop1m", "session"} {
+		ratio := rep.Rows[2*i].EventsPerCPUSec / rep.Rows[2*i+1].EventsPerCPUSec
+		if v := rep.Ratios[name+"_per_baseline_cpu"]; !near(v, ratio) {
+			t.Errorf("ratio %s_per_baseline_cpu %v, want %v", name, v, ratio)
+		}
+	}
+	if len(rep.Ratios) != 4 || len(rep.Targets) != 2 || rep.Targets[0].Target != 0.5 || rep.Targets[1].Target != 0.4 {
 		t.Errorf("ratios %v, targets %+v", rep.Ratios, rep.Targets)
 	}
 	var states []string
@@ -220,4 +230,18 @@ func TestBenchSuiteFlagErrors(t *testing.T) {
 		"--suite", "windows", "--rows", "zzz")
 	f("--rows needs --suite windows", "--rows", "hop1m")
 	f("--sql needs --suite tumble", "--suite", "windows", "--sql=false")
+}
+
+// TestBenchWindowsStopsOnSIGINTMidRun: SIGINT during a row's run stops the
+// windows suite at once, with status 130.
+func TestBenchWindowsStopsOnSIGINTMidRun(t *testing.T) {
+	cmd, stderr := startUntil(t, "run 1 of 1: TUMBLE 10 s, 10M keys",
+		"bench", "--suite", "windows", "--rows", "tumble-10mkeys", "--runs", "1", "--state-keys", "0")
+	time.Sleep(200 * time.Millisecond)
+	if code := interruptWithin(t, cmd, stderr, 3*time.Second); code != 130 {
+		t.Fatalf("exit status %d, want 130:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "sluice: bench interrupted") {
+		t.Fatalf("stderr does not say it was interrupted:\n%s", stderr.String())
+	}
 }

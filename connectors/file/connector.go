@@ -16,6 +16,23 @@
 // A record is one line (\n or \r\n), or for CSV one record, which may span
 // lines inside quotes; a record over MaxRecordBytes is a bad record.
 //
+// Split files. A bounded source with more than one subtask splits a file
+// larger than 'source.split-size' (32 MB) into byte ranges, as Flink's
+// file source splits files: at most that size each, their number a
+// multiple of the parallelism, dealt to the subtasks in turn like files.
+// A range holds the records that start in it: its reader skips to the
+// first line start at or after its first byte and reads on until the line
+// that crosses its end is complete, so every line is read exactly once. A
+// subtask's ranges of a file are one watermark partition, read in file
+// order, so its watermark only moves forward and the ranges of other
+// subtasks, which hold the job's watermark back, never make rows late
+// (given the file's times are in order up to the watermark's bound). Bad
+// records name file:line: the lines before a range are counted (once per
+// range) when one of its records is bad. A CSV record whose quoted field
+// holds a line break across a range boundary fails the job, naming
+// 'source.split-size' = 'off', which reads every file whole. A following
+// source splits no file.
+//
 // With 'source.monitor-interval' the source is unbounded: at that interval
 // it lists the path again (new files are dealt on to the subtasks in turn)
 // and reads what was appended to its files. A line is read once its line
@@ -34,9 +51,13 @@
 // with "truncated":true) when it is set.
 //
 // Checkpoints: a source subtask's position (runtime.CheckpointedSource) is,
-// per file it reads, the byte offset after the last record emitted, the
-// lines up to it, and whether a bounded source has read the file to its
-// end. A restored source resumes each file right after that record — also
+// per file (or range) it reads, the byte offset after the last record
+// emitted, the lines up to it, and whether a bounded source has read the
+// file (range) to its end; a range's position also holds its bounds, and
+// a restored run reads the ranges the checkpoint holds — dealt anew to its
+// subtasks, whatever its parallelism and split size — each from its
+// position. (A position without bounds is a whole file's, as all were
+// before files were split.) A restored source resumes each file right after that record — also
 // when the file has grown since — and does not read again files a bounded
 // source had finished; files in no position are read from the start, and
 // a file now shorter than its position is read again from the start. Every
@@ -133,6 +154,10 @@ const (
 
 // maxRecordBytes is MaxRecordBytes (tests lower it).
 var maxRecordBytes = MaxRecordBytes
+
+// batchRows is the most rows a source subtask returns at once (tests lower
+// it, to stop part-way through small files).
+var batchRows = runtime.DefaultBatchRows
 
 // factory is the 'file' connector, also called 'filesystem' (Flink's
 // name for it).

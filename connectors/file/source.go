@@ -48,14 +48,16 @@ func (p FilePosition) anchor() int64 { return max(p.Start-1, 0) }
 func (p FilePosition) whole() bool { return p.Start == 0 && p.End == 0 }
 
 // Position is where a source subtask stood at a checkpoint barrier: the
-// position of each of its files (partitions), in partition order.
+// position of each of its files (partitions), in partition order (a file
+// read in ranges: each of its ranges, in file order).
 type Position struct {
 	Checkpoint int64          `json:"checkpoint"`
 	Files      []FilePosition `json:"files"`
 }
 
 // Source is a subtask of a file source. It implements runtime.Source,
-// runtime.PartitionedSource (one partition per file) and
+// runtime.PartitionedSource (one partition per file: its ranges, when split,
+// are one partition of the subtask reading them) and
 // runtime.SourceBarrierHandler (recording its Position at each barrier).
 type Source struct {
 	cfg     *config
@@ -142,11 +144,12 @@ func (fs *fileState) load(i int) {
 }
 
 // nextSpan records the current span as read to its end and makes the next
-// span not yet read the current one; false when there is none.
-func (fs *fileState) nextSpan() bool {
+// span not yet read the current one (or, when following, the last one,
+// which runs to the end of the file) current; false when there is none.
+func (fs *fileState) nextSpan(follow bool) bool {
 	fs.spans[fs.cur] = fs.current(true)
 	for i := fs.cur + 1; i < len(fs.spans); i++ {
-		if !fs.spans[i].Done {
+		if !fs.spans[i].Done || follow && i == len(fs.spans)-1 {
 			fs.load(i)
 			return true
 		}
@@ -380,7 +383,8 @@ func (s *Source) follow() error {
 		case st.Size() < fs.offset:
 			s.cfg.log.Warn(s.ctx.Logger(), "table %s: %s is shorter (%d bytes) than already read (%d): reading it again from the start",
 				s.cfg.table, fs.path, st.Size(), fs.offset)
-			fs.offset, fs.line, fs.skip = 0, 0, false
+			fs.spans = []FilePosition{{Path: fs.path}} // a new file: whole
+			fs.load(0)
 			s.enqueue(part)
 		}
 	}
@@ -437,15 +441,16 @@ func (s *Source) closeFile(fs *fileState) {
 // subtask for long).
 func (s *Source) read(fs *fileState) (more bool, err error) {
 	const maxRecordsPerRead = 4 * runtime.DefaultBatchRows
-	for seen := 0; s.batch.N < runtime.DefaultBatchRows && seen < maxRecordsPerRead; seen++ {
+	for seen := 0; s.batch.N < batchRows && seen < maxRecordsPerRead; seen++ {
 		rec, line, ok, err := s.next(fs)
 		if err != nil {
 			return false, err
 		}
 		if !ok {
 			// The end of the file, or of the range: on to the subtask's
-			// next range of the file, if any.
-			if s.cfg.monitor > 0 || !fs.nextSpan() {
+			// next range of the file, if any. (A following source splits
+			// no file, but may be restored from ranges.)
+			if !fs.nextSpan(s.cfg.monitor > 0) {
 				return false, nil
 			}
 			if err := s.seek(fs); err != nil {
@@ -573,6 +578,9 @@ func (fs *fileState) consume(n int, lines int64) {
 	fs.line += lines
 }
 
+// rangeSlack is how far past the end of a range a read goes at most.
+const rangeSlack = 64 << 10
+
 // fill reads more of the file into buf, moving what is left to the front
 // and growing buf when a record does not fit.
 func (fs *fileState) fill() error {
@@ -583,7 +591,14 @@ func (fs *fileState) fill() error {
 	if fs.w == len(fs.buf) {
 		fs.buf = append(fs.buf, make([]byte, len(fs.buf))...)
 	}
-	n, err := fs.f.Read(fs.buf[fs.w:])
+	to := len(fs.buf)
+	if fs.end > 0 {
+		// A range: what is left of it, and a little more for the line
+		// that crosses its end.
+		left := fs.end - (fs.offset + int64(fs.w-fs.r))
+		to = fs.w + int(min(max(left, 0)+rangeSlack, int64(to-fs.w)))
+	}
+	n, err := fs.f.Read(fs.buf[fs.w:to])
 	fs.w += n
 	if err == io.EOF || n == 0 && err == nil {
 		fs.eof = true

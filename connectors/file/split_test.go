@@ -169,12 +169,14 @@ func TestSplitFileRestoresAtAnotherParallelism(tt *testing.T) {
 	var runs int
 	rapid.Check(tt, func(t *rapid.T) {
 		runs++
-		f := drawSplitFile(t, 6000)
+		f := drawSplitFile(t, 600)
+		batchRows = rapid.IntRange(1, 100).Draw(t, "batch rows")
+		defer func() { batchRows = runtime.DefaultBatchRows }()
 		path := filepath.Join(dir, fmt.Sprintf("in-%d.json", runs))
 		mustR(t, os.WriteFile(path, []byte(f.text), 0o644))
 		source := func(label string) func() runtime.Source {
-			split := rapid.IntRange(1, 64).Draw(t, label+" split size KiB")
-			newSrc, _, err := connector(tt).NewSource(table(map[string]string{"path": path, "source.split-size": fmt.Sprintf("%dkb", split)}))
+			split := rapid.IntRange(32, 8192).Draw(t, label+" split size")
+			newSrc, _, err := connector(tt).NewSource(table(map[string]string{"path": path, "source.split-size": strconv.Itoa(split)}))
 			mustR(t, err)
 			return newSrc
 		}
@@ -182,7 +184,7 @@ func TestSplitFileRestoresAtAnotherParallelism(tt *testing.T) {
 		seen := map[int64]int{}
 		var positions [][]byte
 		for i, src := range openSubtasks(t, source("first"), par, nil) {
-			for range rapid.IntRange(0, 3).Draw(t, fmt.Sprintf("batches %d", i)) {
+			for range rapid.IntRange(0, 8).Draw(t, fmt.Sprintf("batches %d", i)) {
 				b, _, err := src.Poll(context.Background())
 				if err == io.EOF {
 					break
@@ -330,5 +332,47 @@ func TestSplitCSVFile(t *testing.T) {
 	got, _, err = read(t, opts, 2)
 	if err != nil || len(got) != 399 { // the first line is taken for a header
 		t.Fatalf("read whole: %d rows, %v", len(got), err)
+	}
+}
+
+// TestSplitPositionsRestoreIntoAFollowingRun: the ranges of a bounded run,
+// part read, restore into a run that follows the file: it reads the rest
+// of every range once, then lines appended to the file.
+func TestSplitPositionsRestoreIntoAFollowingRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.json")
+	want := inputs(t, path, "json", 0, 20_000)
+	bounded, _, err := connector(t).NewSource(table(map[string]string{"path": path, "source.split-size": "64kb"}))
+	must(t, err)
+	seen := map[int64]int{}
+	var positions [][]byte
+	for _, src := range subtasks(t, bounded, 2, nil) {
+		pollIDs(t, src, 2, seen)
+		p, err := src.SnapshotPosition()
+		must(t, err)
+		positions = append(positions, p)
+		must(t, src.Close())
+	}
+	if !strings.Contains(string(positions[0]), `"end"`) {
+		t.Fatalf("position %s: want ranges", positions[0])
+	}
+	following, _, err := connector(t).NewSource(table(map[string]string{"path": path, "source.monitor-interval": "1ms"}))
+	must(t, err)
+	srcs := subtasks(t, following, 3, positions)
+	for _, src := range srcs {
+		pollIDs(t, src, 1000, seen)
+	}
+	want = append(want, inputs(t, path, "json", 20_000, 20_100)...)
+	for _, src := range srcs {
+		pollIDs(t, src, 1000, seen)
+		must(t, src.Close())
+	}
+	for _, id := range want {
+		if seen[id] != 1 {
+			t.Fatalf("record %d read %d times", id, seen[id])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d distinct records, want %d", len(seen), len(want))
 	}
 }

@@ -56,6 +56,7 @@ type CSVDecoder struct {
 	i64    []int64
 	f64    []float64
 	buf    []byte // unquoted text
+	times  timeCache
 }
 
 type csvField struct {
@@ -215,7 +216,7 @@ func (d *CSVDecoder) parse(rec []byte, c int) error {
 		}
 		d.f64[c] = v
 	case runtime.Timestamp:
-		d.i64[c], err = parseTimestamp(text)
+		d.i64[c], err = d.times.parseTimestamp(text)
 	default:
 		if f.Type.IsDecimal() {
 			d.i64[c], err = runtime.ParseDecimalBytes(text, f.Type.Precision(), f.Type.Scale())

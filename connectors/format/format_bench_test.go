@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -199,6 +200,43 @@ func BenchmarkJSONDecodeROW(b *testing.B) {
 	d := NewJSONDecoder(s)
 	batch := runtime.NewBatch(s)
 	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		if batch.N == runtime.DefaultBatchRows {
+			batch.Reset()
+		}
+		if err := d.Decode(lines[rows%len(lines)], batch); err != nil {
+			b.Fatal(err)
+		}
+		rows++
+	}
+	reportRows(b, rows)
+}
+
+// eventSchema and eventLines are the ingest benchmark's records (package
+// bench): a key, a value and a time as SQL's TIMESTAMP text.
+var eventSchema = runtime.NewSchema(
+	runtime.Field{Name: "k", Type: runtime.BigInt, Nullable: true},
+	runtime.Field{Name: "v", Type: runtime.BigInt, Nullable: true},
+	runtime.Field{Name: "ts", Type: runtime.Timestamp, Nullable: true},
+)
+
+func eventLines(n int) [][]byte {
+	lines := make([][]byte, n)
+	for i := range lines {
+		ms := 1_700_000_000_000 + int64(i)/10 - int64(i*7)%50
+		lines[i] = fmt.Appendf(nil, `{"k":%d,"v":%d,"ts":"%s"}`, i*2654435761%10000, i%1000,
+			time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05.000"))
+	}
+	return lines
+}
+
+// BenchmarkJSONDecodeEvents: small records of two integers and a time, in
+// time order (the times of consecutive lines share their minute).
+func BenchmarkJSONDecodeEvents(b *testing.B) {
+	lines := eventLines(1 << 16)
+	d := NewJSONDecoder(eventSchema)
+	batch := runtime.NewBatch(eventSchema)
 	rows := 0
 	for b.Loop() {
 		if batch.N == runtime.DefaultBatchRows {

@@ -22,6 +22,14 @@ type JSONDecoder struct {
 	schema *runtime.Schema
 	fields []runtime.Field
 	names  [][]byte
+	// plainNames[c]: column c's name is written in JSON as it is (valid
+	// UTF-8, no quote, backslash or control character).
+	plainNames []bool
+	// quotedName[c] is column c's plain name of at most 6 bytes in quotes
+	// as a little-endian word, the bytes quotedMask[c] keeps (0: longer).
+	quotedName, quotedMask []uint64
+	// memo[k] is what sameKey needs of the column order[k].
+	memo   []keyMemo
 	exact  map[string]int
 	folded map[string]int // by ASCII-lower-cased name
 	order  []int          // the column the i-th key of the last record matched (-1: none)
@@ -39,6 +47,7 @@ type JSONDecoder struct {
 	buf   []byte // text of strings that needed unescaping
 	key   []byte // an unescaped key, or the text of a quoted value
 	lower []byte // a lower-cased key
+	times timeCache
 
 	// ROW columns, flattened into columns named row.field: the names of
 	// the ROWs (every prefix of a column name up to a dot), nil when there
@@ -77,6 +86,17 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 	}
 	for _, f := range schema.Fields {
 		d.names = append(d.names, []byte(f.Name))
+		d.plainNames = append(d.plainNames, plainName(f.Name))
+		var word, mask uint64
+		if q := `"` + f.Name + `"`; len(q) <= 8 && plainName(f.Name) {
+			var b [8]byte
+			copy(b[:], q)
+			word, mask = binary.LittleEndian.Uint64(b[:]), 1<<(8*len(q))-1
+			if len(q) == 8 {
+				mask = ^uint64(0)
+			}
+		}
+		d.quotedName, d.quotedMask = append(d.quotedName, word), append(d.quotedMask, mask)
 		for j := range len(f.Name) {
 			if f.Name[j] == '.' && j > 0 {
 				if d.rows == nil {
@@ -94,6 +114,16 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 		d.folded[string(asciiLower(nil, []byte(name)))] = c
 	}
 	return d
+}
+
+// plainName reports whether name is written in a JSON string as it is.
+func plainName(name string) bool {
+	for _, c := range []byte(name) {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(name)
 }
 
 func asciiLower(dst, s []byte) []byte {
@@ -190,12 +220,24 @@ func (d *JSONDecoder) object(s []byte) error {
 			if i >= len(s) || s[i] != '"' {
 				return syntaxErr(s, i, "a key")
 			}
-			end, plain, err := scanString(s, i+1)
-			if err != nil {
-				return err
+			var key []byte
+			var end, col int
+			var plain bool
+			var level uint8
+			if e, c := d.sameKey(s, i, k); e > 0 {
+				// The column of the key at this position on the last
+				// line, its name written plainly: what scanString and
+				// lookup would find.
+				key, end, plain, col, level = s[i+1:e], e+1, true, c, matchExact
+			} else {
+				var err error
+				if end, plain, err = scanString(s, i+1); err != nil {
+					return err
+				}
+				key = s[i+1 : end-1]
+				col, level = d.lookup(key, plain, k)
 			}
-			key := s[i+1 : end-1]
-			col, level := d.lookup(key, plain, k)
+			var err error
 			i = skipWS(s, end)
 			if i >= len(s) || s[i] != ':' {
 				return syntaxErr(s, i, "':'")
@@ -332,6 +374,48 @@ func walkObject(s []byte, i int, value func(s, key []byte, plain bool, k, at int
 	}
 }
 
+// keyMemo is the column a key position matched exactly on the last line,
+// for sameKey: col (-1: none, or its name is not plain), the length of its
+// name, and its quoted name as a word (mask 0: longer than a word).
+type keyMemo struct {
+	word, mask uint64
+	col, n     int
+}
+
+// memoFor returns the keyMemo of column c (-1: none).
+func (d *JSONDecoder) memoFor(c int) keyMemo {
+	if c < 0 || !d.plainNames[c] {
+		return keyMemo{col: -1}
+	}
+	return keyMemo{word: d.quotedName[c], mask: d.quotedMask[c], col: c, n: len(d.names[c])}
+}
+
+// sameKey reports whether the key whose opening quote is s[i] is, as
+// written, the name of the column the k-th key of the last line matched
+// exactly, when that name needs no escaping (plainNames): it returns the
+// offset of the closing quote and the column, or 0 and -1.
+func (d *JSONDecoder) sameKey(s []byte, i, k int) (int, int) {
+	if k >= len(d.memo) {
+		return 0, -1
+	}
+	m := &d.memo[k]
+	if m.mask != 0 && i+8 <= len(s) {
+		// The quoted name in one word.
+		if binary.LittleEndian.Uint64(s[i:])&m.mask != m.word {
+			return 0, -1
+		}
+		return i + 1 + m.n, m.col
+	}
+	if m.col < 0 {
+		return 0, -1
+	}
+	e := i + 1 + m.n
+	if e >= len(s) || s[e] != '"' || string(s[i+1:e]) != string(d.names[m.col]) {
+		return 0, -1
+	}
+	return e, m.col
+}
+
 // lookup returns the column key names (-1: none) and how it matched. k is
 // the key's position in the object: keys usually come in the same order on
 // every line, so the column matched at position k last time is tried first.
@@ -352,6 +436,7 @@ func (d *JSONDecoder) lookup(key []byte, plain bool, k int) (int, uint8) {
 		for len(d.order) <= k {
 			d.order = append(d.order, -1)
 			d.unknown = append(d.unknown, nil)
+			d.memo = append(d.memo, keyMemo{col: -1})
 		}
 	}
 	c, level := d.match(key)
@@ -364,6 +449,7 @@ func (d *JSONDecoder) lookup(key []byte, plain bool, k int) (int, uint8) {
 		case c < 0 && len(key) <= 64:
 			d.unknown[k] = append(d.unknown[k], key...)
 		}
+		d.memo[k] = d.memoFor(d.order[k])
 	}
 	return c, level
 }
@@ -410,6 +496,12 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 	}
 	switch c := s[i]; {
 	case c == '"':
+		if keep && f.Type == runtime.Timestamp {
+			if v, end, ok := d.times.quoted(s, i); ok {
+				d.i64[col] = v
+				return end, nil
+			}
+		}
 		end, plain, err := scanString(s, i+1)
 		if err != nil {
 			return i, err
@@ -458,6 +550,12 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 		}
 		return end, nil
 	case c == '-' || c >= '0' && c <= '9':
+		if keep && smallInts && (f.Type == runtime.BigInt || f.Type == runtime.Timestamp) {
+			if v, end, ok := scanSmallInt(s, i); ok {
+				d.i64[col] = v
+				return end, nil
+			}
+		}
 		end, isInt, ok := scanNumber(s, i)
 		if !ok {
 			return i, syntaxErr(s, end, "a digit")
@@ -525,6 +623,43 @@ func (d *JSONDecoder) value(s []byte, i, col int, level uint8) (int, error) {
 	return i, syntaxErr(s, i, "a value")
 }
 
+// smallInts enables scanSmallInt (tests compare with it off).
+var smallInts = true
+
+// scanSmallInt scans the JSON number at s[i] when it is an integer of at
+// most 18 digits (so within int64), as one pass over its digits; ok is
+// false for anything else (a longer number, a fraction, an exponent, a
+// leading zero, a syntax error), which the general path takes.
+func scanSmallInt(s []byte, i int) (v int64, end int, ok bool) {
+	j := i
+	if s[j] == '-' {
+		j++
+	}
+	start := j
+	var u uint64
+	for j < len(s) && j-start < 18 {
+		c := s[j] - '0'
+		if c > 9 {
+			break
+		}
+		u = u*10 + uint64(c)
+		j++
+	}
+	if j == start || s[start] == '0' && j-start > 1 {
+		return 0, i, false
+	}
+	if j < len(s) {
+		if c := s[j]; c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' {
+			return 0, i, false
+		}
+	}
+	v = int64(u)
+	if start > i {
+		v = -v
+	}
+	return v, j, true
+}
+
 var (
 	litNull  = []byte("null")
 	litTrue  = []byte("true")
@@ -575,7 +710,7 @@ func (d *JSONDecoder) setText(col int, text []byte) error {
 	t := d.fields[col].Type
 	switch t {
 	case runtime.Timestamp:
-		v, err := parseTimestamp(text)
+		v, err := d.times.parseTimestamp(text)
 		d.i64[col] = v
 		return err
 	case runtime.Boolean:

@@ -232,32 +232,105 @@ func num(s []byte, i, n int) (int, bool) {
 
 // parseDateTime parses YYYY-MM-DD[(T|t| )HH:MM[:SS[.fff…]]][Z|±HH:MM|±HHMM].
 func parseDateTime(s []byte) (int64, string) {
+	ms, h, mi, i, reason := parseDateMinute(s)
+	if reason != "" || h < 0 {
+		return ms, reason
+	}
+	return parseTimeTail(s, i, ms, h, mi)
+}
+
+// parseDateMinute parses the date and, when there is a time, its hour and
+// minute, which are not checked yet: the date's milliseconds, the hour
+// and minute (h -1: a date alone, i == len(s)) and the offset after them.
+// What it reads depends on s[:16] only.
+func parseDateMinute(s []byte) (ms int64, h, mi, i int, reason string) {
 	y, ok1 := num(s, 0, 4)
 	mo, ok2 := num(s, 5, 2)
 	d, ok3 := num(s, 8, 2)
 	if !ok1 || !ok2 || !ok3 || s[4] != '-' || s[7] != '-' {
-		return 0, "bad date"
+		return 0, 0, 0, 0, "bad date"
 	}
 	if mo < 1 || mo > 12 {
-		return 0, "month out of range"
+		return 0, 0, 0, 0, "month out of range"
 	}
 	if d < 1 || d > daysIn(y, mo) {
-		return 0, "day out of range"
+		return 0, 0, 0, 0, "day out of range"
 	}
-	ms := daysFromCivil(int64(y), mo, d) * 86_400_000
-	i := 10
+	ms = daysFromCivil(int64(y), mo, d) * 86_400_000
+	i = 10
 	if i == len(s) {
-		return ms, ""
+		return ms, -1, 0, i, ""
 	}
 	if c := s[i]; c != 'T' && c != 't' && c != ' ' {
-		return 0, "bad date"
+		return 0, 0, 0, 0, "bad date"
 	}
-	h, ok1 := num(s, i+1, 2)
-	mi, ok2 := num(s, i+4, 2)
+	h, ok1 = num(s, i+1, 2)
+	mi, ok2 = num(s, i+4, 2)
 	if !ok1 || !ok2 || s[i+3] != ':' {
-		return 0, "bad time"
+		return 0, 0, 0, 0, "bad time"
 	}
-	i += 6
+	return ms, h, mi, i + 6, ""
+}
+
+// timeCache remembers the date, hour and minute of the last TIMESTAMP
+// text of the form YYYY-MM-DD(T|t| )HH:MM…: the times of consecutive
+// records mostly share them, whose calendar arithmetic is then done once.
+type timeCache struct {
+	prefix [16]byte
+	ms     int64 // the date's milliseconds
+	h, mi  int
+	ok     bool
+}
+
+// parseTimestamp is parseTimestamp (the package function), with the
+// cache.
+func (c *timeCache) parseTimestamp(s []byte) (int64, error) {
+	if len(s) < 16 || s[4] != '-' { // not of that form; nor epoch milliseconds when s[4] is '-'
+		return parseTimestamp(s)
+	}
+	if !c.ok || [16]byte(s[:16]) != c.prefix {
+		ms, h, mi, i, reason := parseDateMinute(s)
+		if reason != "" || i != 16 {
+			return parseTimestamp(s)
+		}
+		c.prefix, c.ms, c.h, c.mi, c.ok = [16]byte(s[:16]), ms, h, mi, true
+	}
+	ms, reason := parseTimeTail(s, 16, c.ms, c.h, c.mi)
+	if reason != "" {
+		return parseTimestamp(s) // the error, worded as always
+	}
+	return ms, nil
+}
+
+// quoted parses the JSON string whose opening quote is s[i] as a TIMESTAMP
+// text when it starts with the cached date and minute and the rest up to
+// the closing quote is plain ASCII (so it needs no unescaping): the
+// milliseconds and the offset after the closing quote. ok is false
+// otherwise, or when the text is not a time, for the general path to take.
+func (c *timeCache) quoted(s []byte, i int) (ms int64, end int, ok bool) {
+	if !c.ok || i+17 > len(s) || [16]byte(s[i+1:i+17]) != c.prefix {
+		return 0, 0, false
+	}
+	q := i + 17
+	for q < len(s) && s[q] != '"' {
+		if b := s[q]; b < 0x20 || b == '\\' || b >= 0x80 {
+			return 0, 0, false
+		}
+		q++
+	}
+	if q == len(s) {
+		return 0, 0, false
+	}
+	ms, reason := parseTimeTail(s[i+1:q], 16, c.ms, c.h, c.mi)
+	if reason != "" {
+		return 0, 0, false
+	}
+	return ms, q + 1, true
+}
+
+// parseTimeTail parses what follows the minute at s[i] — [:SS[.fff…]] and
+// the zone — for a time whose date is ms, hour h and minute mi.
+func parseTimeTail(s []byte, i int, ms int64, h, mi int) (int64, string) {
 	sec := 0
 	if i < len(s) && s[i] == ':' {
 		var ok bool

@@ -196,6 +196,7 @@ type Layout struct {
 	rowSlot                int     // retracting: the int slot counting a group's rows
 	extended               bool    // snapshots carry the extended section
 	firsts                 bool    // FIRST_VALUE or LAST_VALUE: number arrivals
+	extremes               bool    // MIN or MAX in flat slots: initialised per group
 	decimalSums            bool    // some SUM is of a DECIMAL: Check checks its precision
 	zeroI                  []int64 // nI zeros, appended for a new group
 	zeroF                  []float64
@@ -277,6 +278,7 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 				l.nV++
 				break
 			}
+			l.extremes = true
 			switch c.phys {
 			case runtime.PhysFloat:
 				c.f = l.float()
@@ -483,9 +485,46 @@ func (a *Accs) Len() int { return a.n }
 
 // Grow adds groups until there are n, each initialised empty.
 func (a *Accs) Grow(n int) {
-	for a.n < n {
-		a.add()
+	l := a.l
+	if n <= a.n {
+		return
 	}
+	if l.nS+l.nD+l.nB+l.nV > 0 {
+		for a.n < n {
+			a.add()
+		}
+		return
+	}
+	// Only flat slots: extend them at once.
+	first := a.n
+	a.I = extendZero(a.I, n*l.nI)
+	a.F = extendZero(a.F, n*l.nF)
+	a.n = n
+	if l.extremes {
+		for g := first; g < n; g++ {
+			a.initExtremes(int32(g))
+		}
+	}
+}
+
+// extendZero returns s extended to length n with zeros.
+func extendZero[T int64 | float64](s []T, n int) []T {
+	old := len(s)
+	s = slices.Grow(s, n-old)[:n]
+	clear(s[old:])
+	return s
+}
+
+// Reserve makes room for n groups in all, so that growing to that many
+// does not copy the accumulators step by step: for a window whose
+// predecessor had n groups.
+func (a *Accs) Reserve(n int) {
+	l := a.l
+	if n <= a.n {
+		return
+	}
+	a.I = slices.Grow(a.I, n*l.nI-len(a.I))
+	a.F = slices.Grow(a.F, n*l.nF-len(a.F))
 }
 
 // Add appends one empty group and returns its id.

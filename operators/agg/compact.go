@@ -37,6 +37,16 @@ func (t *Table) Compact(live []bool) {
 		}
 	}
 	t.n = n
+	if t.single {
+		if t.islots.s != nil {
+			t.islots.init(max(n, t.largeInts))
+			t.islots.fill(t.ints)
+		} else {
+			t.slots = t.slots[:0]
+			t.refillSmallInts(n)
+		}
+		return
+	}
 	size := 16
 	for size < 2*(n+1) {
 		size *= 2
@@ -44,12 +54,7 @@ func (t *Table) Compact(live []bool) {
 	t.slots = make([]int32, size)
 	mask := uint64(size - 1)
 	for g := 0; g < n && len(t.keyCols) > 0; g++ {
-		var h uint64
-		if t.single {
-			h = runtime.HashInt64(uint64(t.ints[g]))
-		} else {
-			h = t.hashes[g]
-		}
+		h := t.hashes[g]
 		i := h & mask
 		for t.slots[i] != 0 {
 			i = (i + 1) & mask

@@ -1,6 +1,7 @@
 package agg
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/runtime"
@@ -8,19 +9,24 @@ import (
 
 // Table maps grouping keys to dense group ids 0..Len()-1. Keys are stored
 // column by column; lookup is by open addressing over a power-of-two slot
-// array of group ids. A single non-null integer key (the common case) takes
-// a specialised path that neither hashes into a side slice nor compares
-// vectors.
+// array. A single integer key without NULLs (the common case) takes a
+// specialised path (intslots.go) whose slots hold part of the key's hash
+// next to its group id, so that a probe reads one slot and no key, and
+// that looks a whole batch up in passes to overlap its memory reads.
 type Table struct {
 	keyCols []int // key columns in the input batches
 	keys    []runtime.Vector
 	names   []string // key column names, for errors
 	ints    []int64  // single integer key fast path: the keys
-	slots   []int32  // group+1; 0 = empty
+	islots  intSlots // single integer key fast path, large tables: the slots
+	slots   []int32  // group+1; 0 = empty (all but large integer-keyed tables)
 	hashes  []uint64
 	n       int
-	single  bool // single integer-class key column
-	scratch []uint64
+	single  bool // single integer-class key column, no NULL seen
+	// largeInts is the number of groups from which a single integer key
+	// moves to islots (largeIntGroups; tests lower it).
+	largeInts int
+	scratch   []uint64
 }
 
 // NewTable returns a table for the given key columns of schema in.
@@ -32,6 +38,7 @@ func NewTable(in *runtime.Schema, keyCols []int) *Table {
 	}
 	t.single = len(keyCols) == 1 && in.Fields[keyCols[0]].Type.Physical() == runtime.PhysInt
 	t.slots = make([]int32, 16)
+	t.largeInts = largeIntGroups
 	return t
 }
 
@@ -40,7 +47,7 @@ func (t *Table) Len() int { return t.n }
 
 // Bytes estimates the table's memory.
 func (t *Table) Bytes() int {
-	n := cap(t.slots)*4 + cap(t.ints)*8 + cap(t.hashes)*8
+	n := cap(t.slots)*4 + t.islots.bytes() + cap(t.ints)*8 + cap(t.hashes)*8
 	for i := range t.keys {
 		k := &t.keys[i]
 		n += cap(k.I64)*8 + cap(k.F64)*8 + cap(k.Str)*16 + cap(k.Null)
@@ -49,6 +56,32 @@ func (t *Table) Bytes() int {
 		}
 	}
 	return n
+}
+
+// Reserve makes room for n groups in all, so that looking up that many
+// keys does not grow the table step by step (each step copies what it
+// holds into new memory): for a window whose predecessor had n groups.
+func (t *Table) Reserve(n int) {
+	if n <= t.n || len(t.keyCols) == 0 {
+		return
+	}
+	if t.single {
+		t.ints = slices.Grow(t.ints, n-len(t.ints))
+		switch {
+		case t.islots.s != nil:
+			t.islots.reserve(n)
+			return
+		case n >= t.largeInts:
+			t.toLargeInts(n)
+		case len(t.slots) < 2*(n+1):
+			t.refillSmallInts(n)
+		}
+		return
+	}
+	t.hashes = slices.Grow(t.hashes, n-len(t.hashes))
+	if len(t.slots) < 2*(n+1) {
+		t.rebuildGeneral(n)
+	}
 }
 
 // Key appends the key of group g to out columns out.Cols[first:].
@@ -75,7 +108,7 @@ func (t *Table) Lookup(b *runtime.Batch, rows []int32, groups []int32) []int32 {
 		}
 		return groups
 	}
-	if t.single && len(t.hashes) == 0 {
+	if t.single {
 		v := &b.Cols[t.keyCols[0]]
 		if v.Null == nil {
 			return t.lookupInts(v.I64, rows, groups)
@@ -86,46 +119,6 @@ func (t *Table) Lookup(b *runtime.Batch, rows []int32, groups []int32) []int32 {
 	return t.lookupGeneral(b, rows, groups)
 }
 
-func (t *Table) lookupInts(vals []int64, rows []int32, groups []int32) []int32 {
-	mask := uint64(len(t.slots) - 1)
-	for _, r := range rows {
-		x := vals[r]
-		i := runtime.HashInt64(uint64(x)) & mask
-		for {
-			s := t.slots[i]
-			if s == 0 {
-				t.ints = append(t.ints, x)
-				t.n++
-				t.slots[i] = int32(t.n)
-				groups = append(groups, int32(t.n-1))
-				if 2*t.n > len(t.slots) {
-					t.growInts()
-					mask = uint64(len(t.slots) - 1)
-				}
-				break
-			}
-			if t.ints[s-1] == x {
-				groups = append(groups, s-1)
-				break
-			}
-			i = (i + 1) & mask
-		}
-	}
-	return groups
-}
-
-func (t *Table) growInts() {
-	t.slots = make([]int32, 2*len(t.slots))
-	mask := uint64(len(t.slots) - 1)
-	for g, x := range t.ints {
-		i := runtime.HashInt64(uint64(x)) & mask
-		for t.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = int32(g + 1)
-	}
-}
-
 // toGeneral converts the integer fast path into the general layout.
 func (t *Table) toGeneral() {
 	t.keys[0].I64 = append(t.keys[0].I64[:0], t.ints...)
@@ -134,9 +127,56 @@ func (t *Table) toGeneral() {
 		t.hashes[g] = runtime.HashInt64(uint64(x))
 	}
 	t.ints = nil
+	t.islots.free()
 	t.single = false
-	// Slot positions are unchanged: the general path uses the same hash for
-	// a single integer column.
+	t.rebuildGeneral(t.n)
+}
+
+// rebuildGeneral sizes the general path's slots for n groups (at least
+// t.n) and fills them from t.hashes.
+func (t *Table) rebuildGeneral(n int) {
+	size := 16
+	for size < 2*(max(n, t.n)+1) {
+		size *= 2
+	}
+	if cap(t.slots) >= size {
+		t.slots = t.slots[:size]
+		clear(t.slots)
+	} else {
+		t.slots = make([]int32, size)
+	}
+	mask := uint64(size - 1)
+	for g, h := range t.hashes[:t.n] {
+		i := h & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = int32(g + 1)
+	}
+}
+
+// refillSmallInts sizes Table.slots of a small table keyed by one integer
+// column for n groups (at least t.n) and fills them from t.ints, at the
+// positions the general path would use.
+func (t *Table) refillSmallInts(n int) {
+	size := 16
+	for size < 2*(max(n, t.n)+1) {
+		size *= 2
+	}
+	if cap(t.slots) >= size {
+		t.slots = t.slots[:size]
+		clear(t.slots)
+	} else {
+		t.slots = make([]int32, size)
+	}
+	mask := uint64(size - 1)
+	for g, x := range t.ints[:t.n] {
+		i := runtime.HashInt64(uint64(x)) & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = int32(g + 1)
+	}
 }
 
 func (t *Table) lookupGeneral(b *runtime.Batch, rows []int32, groups []int32) []int32 {
@@ -231,7 +271,12 @@ func (t *Table) Reset() {
 		t.keys[i].Reset()
 	}
 	t.n = 0
-	t.single = t.single || (len(t.keyCols) == 1 && t.keys[0].Type.Physical() == runtime.PhysInt)
+	if len(t.keyCols) == 1 && t.keys[0].Type.Physical() == runtime.PhysInt {
+		// Back to the fast path, keeping the slots' size: the next
+		// window of an operator has about as many groups.
+		t.single = true
+		t.islots.reset()
+	}
 }
 
 // KeyString prints the key of group g for errors: name=value, comma

@@ -1,6 +1,11 @@
 package agg
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+
+	"github.com/sluicehq/sluice/runtime"
+)
 
 // Invertible reports whether Unmerge can take a merged group back out
 // exactly: an append-only layout whose every aggregate is COUNT, SUM or
@@ -26,18 +31,55 @@ func (l *Layout) Invertible() bool {
 	return true
 }
 
+// Subtractable reports whether every aggregate is one Invertible allows
+// or a MIN or MAX of an append-only layout: Unmerge takes the former back
+// out and tells when taking a group out may have changed the latter.
+func (l *Layout) Subtractable() bool {
+	if l.retract {
+		return false
+	}
+	for i := range l.aggs {
+		c := &l.aggs[i]
+		switch c.Func {
+		case Count, BoolAnd, BoolOr, Min, Max:
+		case Sum, Avg:
+			if c.f >= 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Unmerge takes group src of o (same layout) back out of group dst of a,
 // after Merge(dst, o, src): a running sum over a sliding range of groups
-// adds the newest and unmerges the oldest. The layout must be Invertible.
-// Integer sums wrap instead of marking an overflow, so that unmerging what
-// was merged restores the value exactly; a mark Merge set stays until the
-// group is cleared.
-func (a *Accs) Unmerge(dst int32, o *Accs, src int32) {
+// adds the newest and unmerges the oldest. The layout must be
+// Subtractable. It returns true when dst is stale: a MIN or MAX of src is
+// dst's (or NaN), so that dst's may now be another; the caller merges dst
+// afresh from the groups left. Integer sums wrap instead of marking an
+// overflow, so that unmerging what was merged restores the value exactly;
+// a mark Merge set stays until the group is cleared.
+func (a *Accs) Unmerge(dst int32, o *Accs, src int32) (stale bool) {
 	l := a.l
 	di, si := int(dst)*l.nI, int(src)*l.nI
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
 		switch c.Func {
+		case Min, Max:
+			if stale || c.i2 >= 0 && o.I[si+c.i2] == 0 {
+				continue // known stale, or src saw no value
+			}
+			switch c.phys {
+			case runtime.PhysFloat:
+				x := o.F[int(src)*l.nF+c.f]
+				stale = x == a.F[int(dst)*l.nF+c.f] || x != x
+			case runtime.PhysString:
+				stale = o.S[int(src)*l.nS+c.s] == a.S[int(dst)*l.nS+c.s]
+			default:
+				stale = o.I[si+c.i] == a.I[di+c.i]
+			}
 		case Count:
 			a.I[di+c.i] -= o.I[si+c.i]
 		case Sum, Avg, BoolAnd, BoolOr:
@@ -52,5 +94,16 @@ func (a *Accs) Unmerge(dst int32, o *Accs, src int32) {
 				a.I[di+c.i2] -= o.I[si+c.i2]
 			}
 		}
+	}
+	return stale
+}
+
+// Reserve makes room for n groups in all, so that growing to n copies
+// nothing: a new slice of a window sized like the one before it.
+func (a *Accs) Reserve(n int) {
+	l := a.l
+	if k := n - a.n; k > 0 {
+		a.I = slices.Grow(a.I, k*l.nI)
+		a.F = slices.Grow(a.F, k*l.nF)
 	}
 }

@@ -1,6 +1,7 @@
 package agg
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -10,8 +11,9 @@ import (
 )
 
 // TestUnmergeUndoesMerge merges random groups into a running group and
-// takes them back out in random order: the running group must always equal
-// the merge of those still in, computed afresh.
+// takes them back out in random order (merging afresh when Unmerge says
+// the group is stale): the running group must always equal the merge of
+// those still in, computed afresh.
 func TestUnmergeUndoesMerge(t *testing.T) {
 	in := runtime.NewSchema(
 		runtime.Field{Name: "v", Type: runtime.BigInt, Nullable: true},
@@ -23,13 +25,14 @@ func TestUnmergeUndoesMerge(t *testing.T) {
 		{Func: Avg, Col: 0, Name: "a"}, {Func: Sum, Col: 1, Name: "sd"}, {Func: Avg, Col: 1, Name: "ad"},
 		{Func: BoolAnd, Col: 2, Name: "band"}, {Func: BoolOr, Col: 2, Name: "bor"},
 		{Func: Sum, Col: 0, Name: "sf", Filter: 2, HasFilter: true},
+		{Func: Min, Col: 0, Name: "min"}, {Func: Max, Col: 1, Name: "max"}, {Func: Max, Col: 2, Name: "bmax"},
 	}
 	l, err := NewLayout(in, specs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.Invertible() {
-		t.Fatal("counts and exact sums are not invertible")
+	if l.Invertible() || !l.Subtractable() {
+		t.Fatal("counts, exact sums, MIN and MAX are not subtractable, or MIN and MAX invertible")
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		parts := NewAccs(l)
@@ -67,8 +70,14 @@ func TestUnmergeUndoesMerge(t *testing.T) {
 		for step := rapid.IntRange(1, 20).Draw(t, "steps"); step > 0; step-- {
 			g := int32(rapid.IntRange(0, n-1).Draw(t, "group"))
 			if i := slices.Index(in, g); i >= 0 {
-				run.Unmerge(0, parts, g)
+				stale := run.Unmerge(0, parts, g)
 				in = slices.Delete(in, i, i+1)
+				if stale { // merge afresh, as the caller must
+					run.Clear(0)
+					for _, x := range in {
+						run.Merge(0, parts, x)
+					}
+				}
 			} else {
 				run.Merge(0, parts, g)
 				in = append(in, g)
@@ -94,7 +103,7 @@ func joinAll(s []string) string {
 }
 
 // TestInvertibleOnlyExact checks that what cannot be taken back out of a
-// merge exactly is not Invertible.
+// merge exactly is not Invertible, nor Subtractable but for MIN and MAX.
 func TestInvertibleOnlyExact(t *testing.T) {
 	in := runtime.NewSchema(runtime.Field{Name: "v", Type: runtime.BigInt}, runtime.Field{Name: "f", Type: runtime.Double})
 	for _, s := range []Spec{{Func: Min, Col: 0}, {Func: Max, Col: 0}, {Func: Sum, Col: 1}, {Func: Avg, Col: 1}, {Func: CountDistinct, Col: 0},
@@ -106,8 +115,36 @@ func TestInvertibleOnlyExact(t *testing.T) {
 		if l.Invertible() {
 			t.Errorf("%s(%s) is Invertible", s.Func, in.Fields[s.Col].Name)
 		}
+		if minMax := s.Func == Min || s.Func == Max; l.Subtractable() != minMax {
+			t.Errorf("%s(%s): Subtractable is %v", s.Func, in.Fields[s.Col].Name, !minMax)
+		}
 	}
-	if l, _ := NewRetractLayout(in, []Spec{{Func: Count, Col: -1}}); l.Invertible() {
-		t.Error("a retracting layout is Invertible")
+	if l, _ := NewRetractLayout(in, []Spec{{Func: Count, Col: -1}}); l.Invertible() || l.Subtractable() {
+		t.Error("a retracting layout is Invertible or Subtractable")
+	}
+}
+
+// TestReserveKeepsGroups: reserving room changes no group and lets Grow
+// add groups without copying.
+func TestReserveKeepsGroups(t *testing.T) {
+	in := runtime.NewSchema(runtime.Field{Name: "v", Type: runtime.BigInt})
+	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1}, {Func: Min, Col: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAccs(l)
+	a.Grow(3)
+	a.I[0] = 7
+	a.Reserve(100)
+	before := &a.I[:cap(a.I)][cap(a.I)-1]
+	a.Grow(100)
+	if a.I[0] != 7 || a.Len() != 100 || &a.I[:cap(a.I)][cap(a.I)-1] != before {
+		t.Fatalf("after Reserve(100) and Grow(100): I[0] %d, %d groups, copied %v", a.I[0], a.Len(), &a.I[:cap(a.I)][cap(a.I)-1] != before)
+	}
+	out := runtime.NewBatch(runtime.NewSchema(l.Fields()...))
+	defer out.Release()
+	a.Emit(99, out, 0)
+	if out.Cols[0].I64[0] != 0 || !out.Cols[1].IsNull(0) && out.Cols[1].I64[0] != math.MaxInt64 {
+		t.Fatalf("a new group after Reserve: %v %v", out.Cols[0].Value(0), out.Cols[1].Value(0))
 	}
 }

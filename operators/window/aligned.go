@@ -43,6 +43,13 @@ func (o *alignedOp) pane(start, end int64) *pane {
 		} else {
 			p = &pane{table: agg.NewTable(o.spec.In, o.spec.KeyCols), accs: agg.NewAccs(o.layout)}
 		}
+		if n := len(o.order); n > 0 {
+			// Windows of one operator hold about as many groups:
+			// size the new pane for the latest one at once.
+			g := o.order[n-1].table.Len()
+			p.table.Reserve(g)
+			p.accs.Reserve(g)
+		}
 		p.start, p.end = start, end
 		o.panes[end] = p
 		// Keep order sorted by end; new windows are nearly always last.

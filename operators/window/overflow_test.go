@@ -16,7 +16,7 @@ import (
 // aggregate, the window and the key, and that a checkpoint taken before it
 // fires fails too, so that a restart cannot emit the wrapped sum.
 func TestWindowSumOverflowIsNeverEmittedNorCheckpointed(t *testing.T) {
-	for _, w := range []Assigner{Tumble(time.Second), SessionGap(time.Second)} {
+	for _, w := range []Assigner{Tumble(time.Second), SessionGap(time.Second), Hop(time.Second, 2*time.Second), Cumulate(time.Second, 2*time.Second)} {
 		h := newHarness(t, kvSpec(w))
 		h.batch(kv(1, 10, math.MaxInt64), kv(2, 10, 5), kv(1, 20, 1))
 		_, err := h.op.(runtime.Snapshotter).SnapshotState(1)

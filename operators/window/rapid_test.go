@@ -215,8 +215,8 @@ func checkStateFreed(t tb, op runtime.Operator) {
 			t.Fatalf("after the final watermark: %d slices, %d in order, %d free, %d groups, %d keys", len(o.slices), len(o.order), len(o.free), o.entries, o.keys.Len())
 		}
 	case *sessionOp:
-		if o.open != 0 || o.nlive != 0 || o.wheel.len() != 0 || len(o.free) != len(o.ss) {
-			t.Fatalf("after the final watermark: %d sessions, %d live keys, %d timers, %d of %d session ids free", o.open, o.nlive, o.wheel.len(), len(o.free), len(o.ss))
+		if o.open != 0 || o.nlive != 0 || o.wheel.len() != 0 || len(o.freeIDs(nil)) != o.ss.len() {
+			t.Fatalf("after the final watermark: %d sessions, %d live keys, %d timers, %d of %d session ids free", o.open, o.nlive, o.wheel.len(), len(o.freeIDs(nil)), o.ss.len())
 		}
 		for id, h := range o.first {
 			if h != 0 {

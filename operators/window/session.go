@@ -1,7 +1,10 @@
 package window
 
 import (
+	"unsafe"
+
 	"math"
+	"slices"
 
 	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/runtime"
@@ -44,12 +47,14 @@ type sessionOp struct {
 	common
 	keys    *agg.Table
 	first   []int32   // per key id: its first session by start, +1 (0: none)
-	ss      []session // by session id
+	ss      sessions  // by session id
 	accs    *agg.Accs // by session id
-	free    []int32   // free session ids
+	cursor  int32     // where alloc looks for a free session id
 	wheel   timerWheel
 	expired []timer
 	ids     []int32
+	heads   []int32 // prefetch's scratch
+	sink    int64   // what prefetch read, so that it is read
 	pendRow []int32
 	pendAcc []int32
 	dirty   []int32 // sessions to emit again (skipped unless still dirty)
@@ -57,7 +62,7 @@ type sessionOp struct {
 	// compactKeys' scratch: the live keys, in a batch of the key columns
 	// and in one of the input's schema.
 	kscratch, kbatch *runtime.Batch
-	krows            []int32
+	krows, remap     []int32
 	// minCompact is the size of the key table up to which it is never
 	// compacted (tests lower it after Open).
 	minCompact int
@@ -73,15 +78,26 @@ func (o *sessionOp) Open(ctx *runtime.Context) error {
 	return o.common.Open(ctx)
 }
 
-// alloc returns a free session id with empty accumulators.
+// alloc returns a free session id with empty accumulators. Ids are handed
+// out round the session array from cursor on, skipping those in use, so
+// that sessions that begin together sit together in memory, and, as
+// sessions mostly end in the order they began, so do those that fire
+// together. The array grows when no more than a quarter of it is free,
+// which keeps the search short.
 func (o *sessionOp) alloc() int32 {
-	if n := len(o.free); n > 0 {
-		sid := o.free[n-1]
-		o.free = o.free[:n-1]
-		o.accs.Clear(sid)
-		return sid
+	if n := o.ss.len(); 4*(n-o.open) > n {
+		for {
+			sid := o.cursor
+			if o.cursor++; int(o.cursor) == n {
+				o.cursor = 0
+			}
+			if o.ss.at(sid).key < 0 {
+				o.accs.Clear(sid)
+				return sid
+			}
+		}
 	}
-	o.ss = append(o.ss, session{key: -1})
+	o.ss.add()
 	return o.accs.Add()
 }
 
@@ -113,6 +129,7 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 		o.first = append(o.first, make([]int32, n-m)...)
 	}
 	o.pendRow, o.pendAcc = o.pendRow[:0], o.pendAcc[:0]
+	o.prefetch()
 	times := tv.I64
 	for k, r := range all {
 		key := o.ids[k]
@@ -121,7 +138,7 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 		if h := o.first[key]; h != 0 {
 			// The common case: a row that falls in its key's only session,
 			// which has not fired.
-			if s := &o.ss[h-1]; s.next == 0 && !s.fired && s.start <= hi && s.end >= lo {
+			if s := o.ss.at(h - 1); s.next == 0 && !s.fired && s.start <= hi && s.end >= lo {
 				s.start = min(s.start, lo)
 				s.end = max(s.end, hi)
 				o.pendRow = append(o.pendRow, r)
@@ -140,7 +157,7 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	o.flushPending(b)
 	o.dropLate(b, o.lates)
 	for _, sid := range o.dirty {
-		if s := &o.ss[sid]; s.dirty && s.key >= 0 {
+		if s := o.ss.at(sid); s.dirty && s.key >= 0 {
 			s.dirty = false
 			if err := o.emitRow(o.keys, o.accs, s.key, sid, s.start, s.end, out); err != nil {
 				return err
@@ -158,6 +175,25 @@ func (o *sessionOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) er
 	return o.flushLate()
 }
 
+// prefetch reads the first session of each row's key before any row is
+// placed. At many keys each of those reads misses the caches; here they do
+// not depend on one another, so the memory system serves many at once,
+// and placing the rows then finds them in the cache.
+func (o *sessionOp) prefetch() {
+	heads := o.heads[:0]
+	for _, key := range o.ids {
+		heads = append(heads, o.first[key])
+	}
+	o.heads = heads
+	var sum int64
+	for _, h := range heads {
+		if h != 0 {
+			sum += o.ss.at(h - 1).end
+		}
+	}
+	o.sink = sum
+}
+
 // place puts a row at lo of key into its session, which it opens, grows
 // or merges with others, and returns the session's id; ok is false for a
 // row too late for any session.
@@ -166,7 +202,7 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 	// the one before it.
 	prev, cur := int32(-1), o.first[key]-1
 	for cur >= 0 {
-		s := &o.ss[cur]
+		s := o.ss.at(cur)
 		if s.start <= hi && s.end >= lo {
 			break
 		}
@@ -181,7 +217,7 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 			return 0, false
 		}
 		sid := o.alloc()
-		s := &o.ss[sid]
+		s := o.ss.at(sid)
 		*s = session{start: lo, end: hi, key: key, timer: noTimer}
 		if hi-1 <= o.wm {
 			// Behind the watermark but within the allowed lateness:
@@ -192,10 +228,10 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 		// Link it after prev, or first, keeping the list sorted by start.
 		at := &o.first[key]
 		if prev >= 0 {
-			at = &o.ss[prev].next
+			at = &o.ss.at(prev).next
 		}
-		for *at != 0 && o.ss[*at-1].start < lo {
-			at = &o.ss[*at-1].next
+		for *at != 0 && o.ss.at(*at-1).start < lo {
+			at = &o.ss.at(*at - 1).next
 		}
 		if o.first[key] == 0 {
 			o.nlive++
@@ -205,13 +241,13 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 		o.arm(sid, s)
 		return sid, true
 	}
-	s := &o.ss[cur]
+	s := o.ss.at(cur)
 	// Merge the following sessions that [lo, hi] reaches into s: they
 	// start after s ends (sessions of a key never touch), so they
 	// intersect [lo, hi] when they start by hi.
-	for s.next != 0 && o.ss[s.next-1].start <= hi {
+	for s.next != 0 && o.ss.at(s.next-1).start <= hi {
 		m := s.next - 1
-		ms := &o.ss[m]
+		ms := o.ss.at(m)
 		o.flushPending(b)
 		o.accs.Merge(cur, o.accs, m)
 		s.end = max(s.end, ms.end)
@@ -238,11 +274,10 @@ func (o *sessionOp) place(b *runtime.Batch, key int32, lo, hi int64) (sid int32,
 	return cur, true
 }
 
-// freeSession returns the id of session sid, unlinked from its key's list
-// by the caller, to the free list.
+// freeSession frees session sid, unlinked from its key's list by the
+// caller.
 func (o *sessionOp) freeSession(sid int32) {
-	o.ss[sid].key = -1
-	o.free = append(o.free, sid)
+	o.ss.at(sid).key = -1
 	o.open--
 }
 
@@ -272,7 +307,7 @@ func (o *sessionOp) advance(wm int64, out runtime.Output) error {
 	o.wm = wm
 	o.expired = o.wheel.expire(wm, o.expired[:0])
 	for _, t := range o.expired {
-		s := &o.ss[t.sid]
+		s := o.ss.at(t.sid)
 		if s.key < 0 || s.timer != t.at {
 			continue // merged away, or re-armed since
 		}
@@ -301,10 +336,10 @@ func (o *sessionOp) advance(wm int64, out runtime.Output) error {
 
 // unlink takes session sid out of its key's list.
 func (o *sessionOp) unlink(sid int32) {
-	s := &o.ss[sid]
+	s := o.ss.at(sid)
 	at := &o.first[s.key]
 	for *at != sid+1 {
-		at = &o.ss[*at-1].next
+		at = &o.ss.at(*at - 1).next
 	}
 	*at = s.next
 	if o.first[s.key] == 0 {
@@ -361,6 +396,7 @@ func (o *sessionOp) compactKeys() {
 	sc := o.kscratch
 	sc.Reset()
 	o.krows = o.krows[:0]
+	o.remap = slices.Grow(o.remap[:0], len(o.first))[:len(o.first)]
 	n := int32(0)
 	for g, h := range o.first {
 		if h == 0 {
@@ -368,12 +404,16 @@ func (o *sessionOp) compactKeys() {
 		}
 		// Table.Key writes key column i to Cols[i] of the scratch batch.
 		o.keys.Key(int32(g), sc, 0)
+		o.remap[g] = n
 		o.first[n] = h
-		for sid := h - 1; sid >= 0; sid = o.ss[sid].next - 1 {
-			o.ss[sid].key = n
-		}
 		o.krows = append(o.krows, n)
 		n++
+	}
+	// The sessions' keys, in one pass over the sessions in memory order.
+	for sid := int32(0); int(sid) < o.ss.len(); sid++ {
+		if s := o.ss.at(sid); s.key >= 0 {
+			s.key = o.remap[s.key]
+		}
 	}
 	o.first = o.first[:n]
 	sc.N = int(n)
@@ -388,5 +428,56 @@ func (o *sessionOp) compactKeys() {
 
 // StateBytes estimates the memory held by session state.
 func (o *sessionOp) StateBytes() int {
-	return o.keys.Bytes() + o.accs.Bytes() + 4*cap(o.first) + 40*cap(o.ss) + 4*cap(o.free) + o.wheel.bytes()
+	return o.keys.Bytes() + o.accs.Bytes() + 4*cap(o.first) + o.ss.bytes() + o.wheel.bytes()
+}
+
+// freeIDs appends the free session ids to dst in the order alloc takes
+// them, and returns dst.
+func (o *sessionOp) freeIDs(dst []int32) []int32 {
+	n := int32(o.ss.len())
+	for i := int32(0); i < n; i++ {
+		sid := o.cursor + i
+		if sid >= n {
+			sid -= n
+		}
+		if o.ss.at(sid).key < 0 {
+			dst = append(dst, sid)
+		}
+	}
+	return dst
+}
+
+// sessionPage is the number of sessions in a page of sessions, a power of
+// two.
+const sessionPage = 1 << 12
+
+// sessions is an array of sessions by id, in pages of sessionPage: it
+// grows without copying what it holds (at a million keys a copy moves
+// tens of megabytes), and an id finds its session in two loads.
+type sessions struct {
+	pages []*[sessionPage]session
+	n     int
+}
+
+// at returns session sid (sid < len()).
+func (s *sessions) at(sid int32) *session {
+	return &s.pages[uint32(sid)/sessionPage][uint32(sid)%sessionPage]
+}
+
+func (s *sessions) len() int { return s.n }
+
+// add appends a free session and returns its id.
+func (s *sessions) add() int32 {
+	if s.n == len(s.pages)*sessionPage {
+		s.pages = append(s.pages, new([sessionPage]session))
+	}
+	sid := int32(s.n)
+	s.n++
+	*s.at(sid) = session{key: -1}
+	return sid
+}
+
+// bytes estimates the memory of the sessions.
+func (s *sessions) bytes() int {
+	return 8*cap(s.pages) + len(s.pages)*int(unsafe.Sizeof([sessionPage]session{}))
 }

@@ -1,7 +1,6 @@
 package window
 
 import (
-	"fmt"
 	goruntime "runtime"
 	"slices"
 	"syscall"
@@ -18,7 +17,12 @@ import (
 // and value i mod 1000. It returns the events in batches of
 // runtime.DefaultBatchRows, with the watermark after each: the largest time
 // so far minus the 100 ms bound, minus 1.
-func sessionBenchEvents(events, keys int64) (batches []*runtime.Batch, wms []int64) {
+//
+// With perMs other than 10 the times advance perMs per millisecond instead,
+// and keys are drawn at random (uniformly) as the datagen rows of
+// `sluice bench --suite windows` are, rather than in bench.Workload's
+// cycle.
+func sessionBenchEvents(events, keys, perMs int64) (batches []*runtime.Batch, wms []int64) {
 	const base, disorder, bound = int64(1_700_000_000_000), 50, 100
 	maxTs := int64(runtime.MinWatermark)
 	for first := int64(0); first < events; first += runtime.DefaultBatchRows {
@@ -29,8 +33,12 @@ func sessionBenchEvents(events, keys int64) (batches []*runtime.Batch, wms []int
 		b.Cols[2].I64 = make([]int64, n)
 		for j := range n {
 			i := first + j
-			b.Cols[0].I64[j] = int64(uint64(i)*2654435761%uint64(keys)) % keys
-			ts := base + i/10 - (i*7)%disorder
+			if perMs == 10 {
+				b.Cols[0].I64[j] = int64(uint64(i)*2654435761%uint64(keys)) % keys
+			} else {
+				b.Cols[0].I64[j] = int64(splitmix(uint64(i)) % uint64(keys))
+			}
+			ts := base + i/perMs - (i*7)%disorder
 			b.Cols[1].I64[j] = ts
 			b.Cols[2].I64[j] = i % 1000
 			maxTs = max(maxTs, ts)
@@ -40,6 +48,14 @@ func sessionBenchEvents(events, keys int64) (batches []*runtime.Batch, wms []int
 		wms = append(wms, maxTs-bound-1)
 	}
 	return batches, wms
+}
+
+// splitmix is SplitMix64's output function: a well-mixed hash of x.
+func splitmix(x uint64) uint64 {
+	x += 0x9E3779B97F4A7C15
+	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
+	x = (x ^ x>>27) * 0x94D049BB133111EB
+	return x ^ x>>31
 }
 
 // runSessionBench sends the batches and watermarks through a fresh operator
@@ -94,15 +110,28 @@ func processCPU() time.Duration {
 // tumble first in even ones), one fresh operator per run. It reports both
 // throughputs as medians over the iterations and the session's as a
 // fraction of the tumble's (session/tumble), the ratio the session target
-// is stated in, by wall time and by the process's CPU time
-// (session/tumble-cpu). At 1M keys almost every event opens a session of its own
-// (a key comes back every 100 s); at 10k keys (every second) a key's one
-// session grows for the whole run.
+// is stated in: the median of the ratios of each iteration's two runs, by
+// wall time and by the process's CPU time (session/tumble-cpu).
+//
+// At 1M keys almost every event opens a session of its own (a key comes
+// back every 100 s); at 10k keys (every second) a key's one session grows
+// for the whole run. keys=1M,perms=250 is the session row of
+// `sluice bench --suite windows`: 2.5M events, 250 per ms, random keys, so
+// that a key comes back every 4 s on average and most sessions take
+// several rows (about 700k open at once).
 func BenchmarkSessionVsTumble(b *testing.B) {
-	for _, keys := range []int64{1_000_000, 10_000} {
-		b.Run(fmt.Sprintf("keys=%s", sessionCountName(keys)), func(b *testing.B) {
-			const events = 2_000_000
-			batches, wms := sessionBenchEvents(events, keys)
+	for _, c := range []struct {
+		name                string
+		events, keys, perMs int64
+	}{
+		{"keys=1M", 2_000_000, 1_000_000, 10},
+		{"keys=10k", 2_000_000, 10_000, 10},
+		// The session row of `sluice bench --suite windows`.
+		{"keys=1M,perms=250", 2_500_000, 1_000_000, 250},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			events := float64(c.events)
+			batches, wms := sessionBenchEvents(c.events, c.keys, c.perMs)
 			defer func() {
 				for _, bt := range batches {
 					bt.Release()
@@ -123,12 +152,18 @@ func BenchmarkSessionVsTumble(b *testing.B) {
 					}
 				}
 			}
-			s, t := sessionMedian(ss), sessionMedian(ts)
-			b.ReportMetric(s, "session-events/s")
-			b.ReportMetric(t, "tumble-events/s")
-			b.ReportMetric(s/t, "session/tumble")
+			// Ratios of the runs next to each other in time (the load of a
+			// shared machine changes less within a pair), medians of them.
+			var rw, rc []float64
+			for i := range ss {
+				rw = append(rw, ss[i]/ts[i])
+				rc = append(rc, tcpu[i]/scpu[i])
+			}
+			b.ReportMetric(sessionMedian(ss), "session-events/s")
+			b.ReportMetric(sessionMedian(ts), "tumble-events/s")
+			b.ReportMetric(sessionMedian(rw), "session/tumble")
 			// The same ratio by CPU time: events per CPU-second.
-			b.ReportMetric(sessionMedian(tcpu)/sessionMedian(scpu), "session/tumble-cpu")
+			b.ReportMetric(sessionMedian(rc), "session/tumble-cpu")
 		})
 	}
 }
@@ -203,14 +238,4 @@ func sessionMedian(xs []float64) float64 {
 		return (xs[n/2-1] + xs[n/2]) / 2
 	}
 	return xs[len(xs)/2]
-}
-
-func sessionCountName(n int64) string {
-	switch {
-	case n >= 1_000_000 && n%1_000_000 == 0:
-		return fmt.Sprintf("%dM", n/1_000_000)
-	case n >= 1000 && n%1000 == 0:
-		return fmt.Sprintf("%dk", n/1000)
-	}
-	return fmt.Sprint(n)
 }

@@ -18,11 +18,12 @@ import (
 // Keys get dense ids from one key table that every slice shares; a slice
 // holds the accumulators of the keys it saw, and their key ids. Firing
 // keeps one running accumulator per key id over a range of slices: a hop
-// over invertible aggregates (agg.Layout.Invertible: counts and exact sums)
-// adds the newest slice and takes the oldest back out, two merges per key
-// and slice; a cumulating window only ever adds the next slice of its
-// period; a hop over other aggregates (MIN, MAX, DOUBLE sums, DISTINCT, the
-// variances) merges its slices afresh, still one update per row rather
+// over counts, exact sums, MIN and MAX (agg.Layout.Subtractable) adds the
+// newest slice and takes the oldest back out, two merges per key and
+// slice, merging a key afresh from its slices only when the slice taken
+// out held its MIN or MAX; a cumulating window only ever adds the next
+// slice of its period; a hop over other aggregates (DOUBLE sums, DISTINCT,
+// the variances) merges its slices afresh, still one update per row rather
 // than size/slide. A slice is freed when the last window holding it has
 // fired and its allowed lateness has passed; key ids that no live slice
 // holds are reclaimed now and then by compacting the key table.
@@ -39,9 +40,9 @@ type slice struct {
 	accs  *agg.Accs
 	kids  []int32 // key id of each group
 	// A map from key id to group, built when first needed (a row for a
-	// key whose latest slice is a later one, a late row's re-fire): key
-	// id+1 per slot (0: empty), and the group.
-	mk, mg []int32
+	// slice other than the latest, a late row's re-fire): group+1 per
+	// slot, 0 empty.
+	m []int32
 }
 
 func kidSlot(kid int32, mask int) int {
@@ -50,16 +51,17 @@ func kidSlot(kid int32, mask int) int {
 
 // find returns the group of key id kid.
 func (s *slice) find(kid int32) (int32, bool) {
-	if s.mk == nil {
+	if s.m == nil {
 		s.buildMap()
 	}
-	mask := len(s.mk) - 1
+	mask := len(s.m) - 1
 	for i := kidSlot(kid, mask); ; i = (i + 1) & mask {
-		switch s.mk[i] {
-		case 0:
+		g := s.m[i] - 1
+		if g < 0 {
 			return 0, false
-		case kid + 1:
-			return s.mg[i], true
+		}
+		if s.kids[g] == kid {
+			return g, true
 		}
 	}
 }
@@ -68,8 +70,8 @@ func (s *slice) find(kid int32) (int32, bool) {
 func (s *slice) add(kid int32) int32 {
 	g := int32(len(s.kids))
 	s.kids = append(s.kids, kid)
-	if s.mk != nil {
-		if 2*len(s.kids) > len(s.mk) {
+	if s.m != nil {
+		if 2*len(s.kids) > len(s.m) {
 			s.buildMap()
 		} else {
 			s.put(kid, g)
@@ -91,20 +93,20 @@ func (s *slice) emptyMap() {
 	for size < 2*len(s.kids)+2 {
 		size *= 2
 	}
-	s.mk, s.mg = make([]int32, size), make([]int32, size)
+	s.m = make([]int32, size)
 }
 
 func (s *slice) put(kid, g int32) {
-	mask := len(s.mk) - 1
+	mask := len(s.m) - 1
 	i := kidSlot(kid, mask)
-	for s.mk[i] != 0 {
+	for s.m[i] != 0 {
 		i = (i + 1) & mask
 	}
-	s.mk[i], s.mg[i] = kid+1, g
+	s.m[i] = g + 1
 }
 
 func (s *slice) bytes() int {
-	return s.accs.Bytes() + cap(s.kids)*4 + cap(s.mk)*4 + cap(s.mg)*4
+	return s.accs.Bytes() + cap(s.kids)*4 + cap(s.m)*4
 }
 
 // dirtyWin is a fired window that late rows updated: the key ids to
@@ -117,12 +119,18 @@ type dirtyWin struct {
 // slicedOp aggregates hopping and cumulating windows by slices.
 type slicedOp struct {
 	common
-	slide      int64
+	slide int64
+	// invertible: a hop whose aggregates the running accumulators can
+	// take a slice back out of (agg.Layout.Subtractable); a key whose MIN
+	// or MAX that may change (stale) is merged afresh from its slices.
 	invertible bool
+	stale      []int32
+	inRange    []*slice
 	keys       *agg.Table
-	// Per key id: the latest slice holding it and its group there, and
-	// how many slices of the running range hold it.
-	lastSl  []int64
+	// Per key id: its group in the latest slice (the one of the latest
+	// start, which only rows of the key have made groups in since it
+	// became the latest) if it has one there, else anything; and how many
+	// slices of the running range hold it.
 	lastLoc []int32
 	runN    []int32
 	slices  map[int64]*slice // by start
@@ -131,12 +139,10 @@ type slicedOp struct {
 	free    []*slice
 	entries int // (key, slice) groups held
 	// The running accumulators, by key id: the merge of the live slices
-	// whose start is in [lo, hi), valid when runOK. runKids holds the key
-	// ids with runN > 0 (and maybe some that dropped to 0 since).
+	// whose start is in [lo, hi), valid when runOK.
 	run       *agg.Accs
 	lo, hi    int64
 	runOK     bool
-	runKids   []int32
 	scratch   *agg.Accs // one group: a window of one key, merged from slices
 	compactAt int
 	dirty     map[int64]*dirtyWin // by window end
@@ -152,7 +158,7 @@ type slicedOp struct {
 const minCompact = 4096
 
 func newSlicedOp(c common) *slicedOp {
-	o := &slicedOp{common: c, slide: c.spec.Window.Slide, invertible: c.layout.Invertible() && c.spec.Window.Kind == Hopping}
+	o := &slicedOp{common: c, slide: c.spec.Window.Slide, invertible: c.layout.Subtractable() && c.spec.Window.Kind == Hopping}
 	o.common.sliced = true
 	o.resetKeys()
 	o.slices = make(map[int64]*slice)
@@ -181,7 +187,7 @@ func sliceable(spec Spec) bool {
 // resetKeys forgets every key id.
 func (o *slicedOp) resetKeys() {
 	o.keys = agg.NewTable(o.spec.In, o.spec.KeyCols)
-	o.lastSl, o.lastLoc, o.runN, o.runKids = nil, nil, nil, nil
+	o.lastLoc, o.runN = nil, nil
 	o.run = agg.NewAccs(o.layout)
 	o.runOK = false
 	o.compactAt = minCompact
@@ -218,6 +224,12 @@ func (o *slicedOp) slice(ss int64) *slice {
 			o.free = o.free[:n-1]
 		} else {
 			s = &slice{accs: agg.NewAccs(o.layout)}
+			if n := len(o.order); n > 0 {
+				// Likely as many groups as the latest slice.
+				m := len(o.order[n-1].kids)
+				s.accs.Reserve(m)
+				s.kids = make([]int32, 0, m)
+			}
 		}
 		s.start = ss
 		o.slices[ss] = s
@@ -233,8 +245,7 @@ func (o *slicedOp) slice(ss int64) *slice {
 
 // growKeys extends the per-key arrays to every key id.
 func (o *slicedOp) growKeys() {
-	for n := o.keys.Len(); len(o.lastSl) < n; {
-		o.lastSl = append(o.lastSl, math.MinInt64)
+	for n := o.keys.Len(); len(o.lastLoc) < n; {
 		o.lastLoc = append(o.lastLoc, 0)
 		o.runN = append(o.runN, 0)
 	}
@@ -254,7 +265,6 @@ func (o *slicedOp) joinRun(kid int32) {
 	if o.runN[kid] == 0 {
 		o.run.Grow(int(kid) + 1)
 		o.run.Clear(kid)
-		o.runKids = append(o.runKids, kid)
 	}
 	o.runN[kid]++
 }
@@ -297,16 +307,17 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 		o.kg = o.keys.Lookup(b, o.nrows, o.kg)
 		o.growKeys()
 		inRun := o.runOK && ss >= o.lo && ss < o.hi
+		latest := s == o.order[len(o.order)-1]
 		o.groups = o.groups[:0]
 		for _, kid := range o.kg {
 			var g int32
-			switch ls := o.lastSl[kid]; {
-			case ls == ss:
-				g = o.lastLoc[kid]
-			case ls < ss:
-				g = o.newEntry(s, kid, inRun)
-				o.lastSl[kid], o.lastLoc[kid] = ss, g
-			default:
+			if latest {
+				// The key's group in the latest slice, or none there.
+				if g = o.lastLoc[kid]; int(g) >= len(s.kids) || s.kids[g] != kid {
+					g = o.newEntry(s, kid, inRun)
+					o.lastLoc[kid] = g
+				}
+			} else {
 				var ok bool
 				if g, ok = s.find(kid); !ok {
 					g = o.newEntry(s, kid, inRun)
@@ -488,28 +499,12 @@ func (o *slicedOp) fire(end int64, out runtime.Output) error {
 			o.subFromRun(s)
 		}
 	}
-	// The keys in the window, each once, by key id (so that a restored
-	// operator emits in the same order): a scan of the counts when the
-	// window holds many of the keys, else the list sorted.
-	keep := o.runKids[:0]
-	if n := o.keys.Len(); 8*len(o.runKids) >= n {
-		for kid := range int32(n) {
-			if o.runN[kid] > 0 {
-				keep = append(keep, kid)
-			}
+	// The keys in the window, by key id.
+	for kid, n := range o.runN {
+		if n <= 0 {
+			continue
 		}
-	} else {
-		slices.Sort(o.runKids)
-		prev := int32(-1)
-		for _, kid := range o.runKids {
-			if kid != prev && o.runN[kid] > 0 {
-				keep = append(keep, kid)
-			}
-			prev = kid
-		}
-	}
-	o.runKids = keep
-	for _, kid := range keep {
+		kid := int32(kid)
 		var err error
 		if o.run.Check(kid) != nil {
 			// An integer sum overflowed on the way (a running sum may
@@ -527,10 +522,7 @@ func (o *slicedOp) fire(end int64, out runtime.Output) error {
 
 // resetRun empties the running range, to start at start.
 func (o *slicedOp) resetRun(start int64) {
-	for _, kid := range o.runKids {
-		o.runN[kid] = 0
-	}
-	o.runKids = o.runKids[:0]
+	clear(o.runN)
 	o.lo, o.hi, o.runOK = start, start, true
 }
 
@@ -544,9 +536,43 @@ func (o *slicedOp) addToRun(s *slice) {
 
 func (o *slicedOp) subFromRun(s *slice) {
 	for g, kid := range s.kids {
-		o.run.Unmerge(kid, s.accs, int32(g))
+		if o.run.Unmerge(kid, s.accs, int32(g)) {
+			o.stale = append(o.stale, kid)
+		}
 		o.runN[kid]--
 	}
+	if len(o.stale) == 0 {
+		return
+	}
+	// The other slices of the range.
+	o.inRange = o.inRange[:0]
+	for ss := o.lo; ss < o.hi; ss += o.slide {
+		if x := o.slices[ss]; x != nil && x != s {
+			o.inRange = append(o.inRange, x)
+		}
+	}
+	if 4*len(o.stale) > len(s.kids) {
+		// Many keys had their extreme in s (MIN or MAX over few distinct
+		// values): merging the range afresh costs less than looking each
+		// key up in every slice.
+		clear(o.runN)
+		for _, x := range o.inRange {
+			o.addToRun(x)
+		}
+	} else {
+		for _, kid := range o.stale {
+			if o.runN[kid] == 0 {
+				continue
+			}
+			o.run.Clear(kid)
+			for _, x := range o.inRange {
+				if g, ok := x.find(kid); ok {
+					o.run.Merge(kid, x.accs, g)
+				}
+			}
+		}
+	}
+	o.stale = o.stale[:0]
 }
 
 // release frees slice s.
@@ -566,7 +592,7 @@ func (o *slicedOp) release(s *slice) {
 	}
 	s.accs.Reset()
 	s.kids = s.kids[:0]
-	s.mk, s.mg = nil, nil
+	s.m = nil
 	if len(o.free) < 4 {
 		o.free = append(o.free, s)
 	}
@@ -599,23 +625,26 @@ func (o *slicedOp) compact() {
 	j := 0
 	for k, ok := range live {
 		if ok {
-			o.lastSl[j], o.lastLoc[j], o.runN[j] = o.lastSl[k], o.lastLoc[k], o.runN[k]
+			o.runN[j] = o.runN[k]
 			j++
 		}
 	}
-	o.lastSl, o.lastLoc, o.runN = o.lastSl[:j], o.lastLoc[:j], o.runN[:j]
-	keep := o.runKids[:0]
-	for _, kid := range o.runKids {
-		if live[kid] {
-			keep = append(keep, remap[kid])
-		}
-	}
-	o.runKids = keep
+	o.lastLoc, o.runN = o.lastLoc[:j], o.runN[:j]
 	for _, s := range o.order {
 		for g, kid := range s.kids {
 			s.kids[g] = remap[kid]
 		}
-		s.mk, s.mg = nil, nil
+		s.m = nil
+	}
+	o.pointLatest()
+}
+
+// pointLatest sets lastLoc for the keys of the latest slice.
+func (o *slicedOp) pointLatest() {
+	if len(o.order) > 0 {
+		for g, kid := range o.order[len(o.order)-1].kids {
+			o.lastLoc[kid] = int32(g)
+		}
 	}
 }
 
@@ -672,7 +701,7 @@ func (o *slicedOp) StateBytes() int {
 	if o.panes != nil {
 		return o.panes.StateBytes()
 	}
-	n := o.keys.Bytes() + o.run.Bytes() + cap(o.lastSl)*8 + cap(o.lastLoc)*4 + cap(o.runN)*4 + cap(o.runKids)*4
+	n := o.keys.Bytes() + o.run.Bytes() + cap(o.lastLoc)*4 + cap(o.runN)*4
 	for _, s := range o.order {
 		n += s.bytes()
 	}

@@ -109,11 +109,7 @@ func (o *slicedOp) RestoreState(data []byte) error {
 		return o.restoreError(err)
 	}
 	o.growKeys()
-	for _, s := range o.order { // in order of start: the latest wins
-		for g, kid := range s.kids {
-			o.lastSl[kid], o.lastLoc[kid] = s.start, int32(g)
-		}
-	}
+	o.pointLatest()
 	o.wm = wm
 	if err := o.account(o.entries); err != nil {
 		return o.restoreError(err)

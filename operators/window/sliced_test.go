@@ -2,6 +2,8 @@ package window
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -20,7 +22,8 @@ var slicedAggs = append(slices.Clone(rndAggs),
 	agg.Spec{Func: agg.SumDistinct, Col: 3, Name: "sdv"},
 )
 
-// invertibleAggs are aggregates a running sum can take back out.
+// invertibleAggs are aggregates a running accumulator can take a slice
+// back out of (agg.Layout.Subtractable).
 var invertibleAggs = []agg.Spec{
 	{Func: agg.Count, Col: -1, Name: "c"},
 	{Func: agg.Count, Col: 3, Name: "cv"},
@@ -28,6 +31,11 @@ var invertibleAggs = []agg.Spec{
 	{Func: agg.Sum, Col: 6, Name: "sn"},
 	{Func: agg.Avg, Col: 3, Name: "av"},
 	{Func: agg.Avg, Col: 6, Name: "an"},
+	{Func: agg.Min, Col: 3, Name: "minv"},
+	{Func: agg.Max, Col: 4, Name: "maxd"},
+	{Func: agg.Min, Col: 5, Name: "mins"},
+	{Func: agg.Max, Col: 5, Name: "maxs"},
+	{Func: agg.Max, Col: 2, Name: "maxts"},
 }
 
 // drawSlicedSpec draws hopping or cumulating windows over random keys and
@@ -243,4 +251,71 @@ func TestSlicedGoesOverToSlices(t *testing.T) {
 	}
 	s.watermark(215)
 	s.expect("first window after the panes", "1,170,210,2,3")
+}
+
+// TestSlicedKeyTableCompacts streams rows of ever-new keys among a few
+// steady ones: the key ids of freed slices are reclaimed, so the key table
+// stays bounded by the keys of live slices, and the results are the
+// panes'.
+func TestSlicedKeyTableCompacts(t *testing.T) {
+	for _, c := range []struct {
+		w    Assigner
+		aggs []agg.Spec
+	}{{Hop(20*ms, 100*ms), invertibleAggs}, {Hop(20*ms, 100*ms), rndAggs[9:12]}, {Cumulate(20*ms, 100*ms), rndAggs[:6]}} {
+		{
+			w := c.w
+			spec := Spec{In: rndSchema, KeyCols: []int{0, 1}, TimeCol: 2, Window: w, Aggs: c.aggs, AllowedLateness: 30 * ms}
+			ref := spec
+			ref.panes = true
+			s, p := newHarness(t, spec), newHarness(t, ref)
+			o := s.op.(*slicedOp)
+			compactions, most := 0, 0
+			var batch [][]runtime.Value
+			for i := 0; i < 24_000; i++ {
+				k1, k2 := runtime.IntValue(int64(i)), runtime.StringValue("new")
+				if i%10 == 0 {
+					k1, k2 = runtime.IntValue(int64(i/10%5)), null
+				}
+				ts := int64(i / 10)
+				if i%97 == 0 {
+					ts -= 40 // late for some windows
+				}
+				batch = append(batch, []runtime.Value{k1, k2, runtime.TimeValue(ts), runtime.IntValue(int64(i % 7)), runtime.FloatValue(float64(i%5) / 4), runtime.StringValue("s"), {Type: runtime.Int, I: 1}})
+				if len(batch) == 500 {
+					s.batch(batch...)
+					p.batch(batch...)
+					batch = batch[:0]
+					before := o.keys.Len()
+					s.watermark(ts - 5)
+					p.watermark(ts - 5)
+					if o.keys.Len() < before {
+						compactions++
+					}
+					most = max(most, o.keys.Len())
+					if got, want := s.take(), p.take(); !slices.Equal(got, want) {
+						t.Fatalf("%s at %d:\n%s", w, i, diff(got, want))
+					}
+				}
+			}
+			s.finish()
+			p.finish()
+			if got, want := s.take(), p.take(); !slices.Equal(got, want) {
+				t.Fatalf("%s at the end:\n%s", w, diff(got, want))
+			}
+			if compactions < 3 || most > 3*minCompact {
+				t.Fatalf("%s: %d compactions, at most %d keys", w, compactions, most)
+			}
+			checkStateFreed(t, o)
+		}
+	}
+}
+
+// TestSlicedRunningSumOverflowIsNotTheWindows: a running sum that leaves
+// BIGINT's range on the way (the newest slice added before the oldest is
+// taken out) does not fail a window whose own sum fits.
+func TestSlicedRunningSumOverflowIsNotTheWindows(t *testing.T) {
+	h := newHarness(t, kvSpec(Hop(10*ms, 20*ms)))
+	h.batch(kv(1, 10, math.MaxInt64-5), kv(1, 20, -10), kv(1, 30, 20))
+	h.finish()
+	h.expect("windows", fmt.Sprintf("1,0,20,1,%d", int64(math.MaxInt64-5)), fmt.Sprintf("1,10,30,2,%d", int64(math.MaxInt64-15)), "1,20,40,2,10", "1,30,50,1,20")
 }

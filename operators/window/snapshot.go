@@ -25,7 +25,8 @@ import (
 //
 // session windows their key table, accumulators and timers as they are:
 //
-//	key table, accumulators (freed ones included), free accumulator ids,
+//	key table, accumulators (freed ones included), free accumulator ids
+//	(in the order the operator takes them),
 //	nkeys, per key: nsessions, per session: start, end, timer (8 bytes
 //	each), accumulator id, fired (byte)
 //	ntimers, per timer: time (8 bytes), key id, accumulator id (in heap
@@ -176,25 +177,26 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 	// The live timers, in the order they fire; stale ones are left out.
 	var timers []timer
 	o.wheel.each(func(t timer) {
-		if s := &o.ss[t.sid]; s.key >= 0 && s.timer == t.at {
+		if s := o.ss.at(t.sid); s.key >= 0 && s.timer == t.at {
 			timers = append(timers, t)
 		}
 	})
-	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(o.free) + 4*len(o.first) + 30*o.open + 16*len(timers)
+	free := o.freeIDs(nil)
+	size := 64 + o.keys.SnapshotSize() + o.accs.SnapshotSize() + 4*len(free) + 4*len(o.first) + 30*o.open + 16*len(timers)
 	e := snap.NewEncoder(o.snapKind(), size)
 	o.appendHeader(e)
 	o.keys.AppendSnapshot(e)
 	o.accs.AppendSnapshot(e)
-	e.Int32s(o.free)
+	e.Int32s(free)
 	e.Int(len(o.first))
 	for _, h := range o.first {
 		n := 0
-		for sid := h - 1; sid >= 0; sid = o.ss[sid].next - 1 {
+		for sid := h - 1; sid >= 0; sid = o.ss.at(sid).next - 1 {
 			n++
 		}
 		e.Int(n)
-		for sid := h - 1; sid >= 0; sid = o.ss[sid].next - 1 {
-			s := &o.ss[sid]
+		for sid := h - 1; sid >= 0; sid = o.ss.at(sid).next - 1 {
+			s := o.ss.at(sid)
 			e.Int64(s.start)
 			e.Int64(s.end)
 			e.Int64(s.timer)
@@ -205,7 +207,7 @@ func (o *sessionOp) SnapshotState(int64) ([]byte, error) {
 	e.Int(len(timers))
 	for _, t := range timers {
 		e.Int64(t.at)
-		e.Int(int(o.ss[t.sid].key))
+		e.Int(int(o.ss.at(t.sid).key))
 		e.Int(int(t.sid))
 	}
 	return e.Finish(), nil
@@ -232,9 +234,9 @@ func (o *sessionOp) RestoreState(data []byte) error {
 	nacc := o.accs.Len()
 	// Session ids are accumulator ids: every accumulator is free, or holds
 	// one session.
-	ss := make([]session, nacc)
-	for i := range ss {
-		ss[i].key = -1
+	var ss sessions
+	for range nacc {
+		ss.add()
 	}
 	isFree := make([]bool, nacc)
 	for _, a := range free {
@@ -258,13 +260,13 @@ func (o *sessionOp) RestoreState(data []byte) error {
 			if d.Err() != nil {
 				break
 			}
-			if ss[sid].key >= 0 || isFree[sid] || end <= start || start <= prevEnd {
+			if ss.at(sid).key >= 0 || isFree[sid] || end <= start || start <= prevEnd {
 				d.Fail("session [%d, %d) of key %d: accumulator %d used twice, or the session is empty or not after the one before", start, end, k, sid)
 				break
 			}
-			ss[sid] = session{start: start, end: end, timer: tm, key: int32(k), fired: fired}
+			*ss.at(sid) = session{start: start, end: end, timer: tm, key: int32(k), fired: fired}
 			*at = sid + 1
-			at = &ss[sid].next
+			at = &ss.at(sid).next
 			prevEnd = end
 		}
 		if m > 0 {
@@ -286,7 +288,13 @@ func (o *sessionOp) RestoreState(data []byte) error {
 		o.keys, o.accs = agg.NewTable(o.spec.In, o.spec.KeyCols), agg.NewAccs(o.layout)
 		return o.restoreError(err)
 	}
-	o.free, o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = free, first, ss, wheel, open, nlive, wm
+	// The free ids come in the order the operator would have taken them
+	// (from the first operator: another order, which works as well).
+	o.cursor = 0
+	if len(free) > 0 {
+		o.cursor = free[0]
+	}
+	o.first, o.ss, o.wheel, o.open, o.nlive, o.wm = first, ss, wheel, open, nlive, wm
 	if err := o.account(o.open); err != nil {
 		return o.restoreError(err)
 	}

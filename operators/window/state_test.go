@@ -44,8 +44,8 @@ func TestSessionKeyTableCompacts(t *testing.T) {
 		if n := o.keys.Len(); n > 1024+batch+20 || len(o.first) != n {
 			t.Fatalf("after %d keys: key table holds %d keys and %d session lists (%d live)", i+batch, n, len(o.first), o.nlive)
 		}
-		if o.open > 20 || o.accs.Len() > 2*batch || len(o.ss) != o.accs.Len() || o.wheel.len() > batch+20 {
-			t.Fatalf("after %d keys: %d sessions open, %d accumulators, %d sessions, %d timers", i+batch, o.open, o.accs.Len(), len(o.ss), o.wheel.len())
+		if o.open > 20 || o.accs.Len() > 2*batch || o.ss.len() != o.accs.Len() || o.wheel.len() > batch+20 {
+			t.Fatalf("after %d keys: %d sessions open, %d accumulators, %d sessions, %d timers", i+batch, o.open, o.accs.Len(), o.ss.len(), o.wheel.len())
 		}
 		if i == 50_000 {
 			heapAt50k = heapAlloc()
@@ -170,5 +170,53 @@ func TestSessionCompactionKeepsResults(t *testing.T) {
 			t.Fatalf("lateness %s: %d rows, want %d:\n%s", lateness, len(got), len(want), diff(got, want))
 		}
 		checkStateFreed(t, o)
+	}
+}
+
+// TestSessionIDsFollowArrival streams one-row sessions of ever-new keys,
+// as at a million keys, with times out of order by up to 50 ms: after the
+// session array has been round many times, nearly every session must still
+// get the id after the one opened before it (sessions that open together
+// sit together in memory, and fire together in order), and the array must
+// stay near the number of sessions open at once.
+func TestSessionIDsFollowArrival(t *testing.T) {
+	h := newHarness(t, kvSpec(SessionGap(100*ms)))
+	o := h.op.(*sessionOp)
+	var out rttest.Discard
+	b := runtime.NewBatch(kvSchema)
+	defer b.Release()
+	const batch = 200
+	prev, next, total := int32(-1), 0, 0
+	maxTs := int64(0)
+	for i := int64(0); i < 200_000; i += batch {
+		b.Reset()
+		for j := i; j < i+batch; j++ {
+			ts := j/10 - (j*7)%50
+			maxTs = max(maxTs, ts)
+			b.AppendValues(kv(j, ts, 1)...)
+		}
+		if err := o.ProcessBatch(0, b, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range o.ids {
+			sid := o.first[key] - 1
+			if i >= 50_000 {
+				total++
+				if sid == prev+1 || sid == 0 && int(prev) == o.ss.len()-1 {
+					next++
+				}
+			}
+			prev = sid
+		}
+		if err := o.ProcessWatermark(maxTs-60, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d of %d sessions got the id after the one before; %d ids", next, total, o.ss.len())
+	if next < total*9/10 {
+		t.Fatalf("%d of %d sessions got the id after the one before", next, total)
+	}
+	if open := 10 * (100 + 50 + 60); o.ss.len() > 2*open {
+		t.Fatalf("%d session ids for about %d sessions open at once", o.ss.len(), open)
 	}
 }

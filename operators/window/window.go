@@ -122,7 +122,9 @@ type Spec struct {
 	// (default window_start, window_end).
 	StartName, EndName string
 	// MaxGroups bounds the state of one subtask: the (key, window) groups,
-	// or open sessions, it may hold at once (0: no limit). Going over fails
+	// or open sessions, it may hold at once (0: no limit); for hopping and
+	// cumulating windows kept in slices (sliced.go), the (key, slice)
+	// groups. Going over fails
 	// the job with an error wrapping state.ErrStateLimit rather than letting
 	// memory grow without bound.
 	MaxGroups int

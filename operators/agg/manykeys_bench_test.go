@@ -1,0 +1,49 @@
+package agg
+
+import (
+	"testing"
+
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// benchFill looks up keys distinct BIGINT keys, 2048 per batch, into a
+// fresh table and accumulators (COUNT(*) and SUM), as one window of a
+// tumbling COUNT+SUM fills, and returns the ns per row.
+func benchFill(b *testing.B, keys int, reuse bool) {
+	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1, Name: "n"}, {Func: Sum, Col: 3, Name: "s"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bt := runtime.NewBatch(in)
+	const rows = runtime.DefaultBatchRows
+	for c := range bt.Cols {
+		bt.Cols[c].I64 = make([]int64, rows)
+	}
+	bt.N = rows
+	all := allRows(bt)
+	var groups []int32
+	tab, accs := NewTable(in, []int{3}), NewAccs(l)
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if reuse {
+			tab.Reset()
+			accs.Reset()
+		} else {
+			tab, accs = NewTable(in, []int{3}), NewAccs(l)
+		}
+		for first := 0; first < keys; first += rows {
+			for i := range rows {
+				bt.Cols[3].I64[i] = int64(uint64(first+i) * 2654435761 % uint64(keys))
+			}
+			groups = tab.Lookup(bt, all, groups)
+			accs.Grow(tab.Len())
+			accs.Update(bt, all, groups)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/row")
+}
+
+// BenchmarkFillFresh5M and BenchmarkFillReused5M fill one window of 5M
+// keys into a new table, and into one reset from the previous window.
+func BenchmarkFillFresh5M(b *testing.B)  { benchFill(b, 5_000_000, false) }
+func BenchmarkFillReused5M(b *testing.B) { benchFill(b, 5_000_000, true) }
