@@ -2,7 +2,6 @@ package agg
 
 import (
 	"math/bits"
-	"slices"
 
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -96,14 +95,4 @@ func (a *Accs) Unmerge(dst int32, o *Accs, src int32) (stale bool) {
 		}
 	}
 	return stale
-}
-
-// Reserve makes room for n groups in all, so that growing to n copies
-// nothing: a new slice of a window sized like the one before it.
-func (a *Accs) Reserve(n int) {
-	l := a.l
-	if k := n - a.n; k > 0 {
-		a.I = slices.Grow(a.I, k*l.nI)
-		a.F = slices.Grow(a.F, k*l.nF)
-	}
 }
