@@ -1,7 +1,6 @@
 package agg
 
 import (
-	"math"
 	"slices"
 	"testing"
 
@@ -121,30 +120,5 @@ func TestInvertibleOnlyExact(t *testing.T) {
 	}
 	if l, _ := NewRetractLayout(in, []Spec{{Func: Count, Col: -1}}); l.Invertible() || l.Subtractable() {
 		t.Error("a retracting layout is Invertible or Subtractable")
-	}
-}
-
-// TestReserveKeepsGroups: reserving room changes no group and lets Grow
-// add groups without copying.
-func TestReserveKeepsGroups(t *testing.T) {
-	in := runtime.NewSchema(runtime.Field{Name: "v", Type: runtime.BigInt})
-	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1}, {Func: Min, Col: 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewAccs(l)
-	a.Grow(3)
-	a.I[0] = 7
-	a.Reserve(100)
-	before := &a.I[:cap(a.I)][cap(a.I)-1]
-	a.Grow(100)
-	if a.I[0] != 7 || a.Len() != 100 || &a.I[:cap(a.I)][cap(a.I)-1] != before {
-		t.Fatalf("after Reserve(100) and Grow(100): I[0] %d, %d groups, copied %v", a.I[0], a.Len(), &a.I[:cap(a.I)][cap(a.I)-1] != before)
-	}
-	out := runtime.NewBatch(runtime.NewSchema(l.Fields()...))
-	defer out.Release()
-	a.Emit(99, out, 0)
-	if out.Cols[0].I64[0] != 0 || !out.Cols[1].IsNull(0) && out.Cols[1].I64[0] != math.MaxInt64 {
-		t.Fatalf("a new group after Reserve: %v %v", out.Cols[0].Value(0), out.Cols[1].Value(0))
 	}
 }
