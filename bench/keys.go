@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	goruntime "runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/operators/agg"
 	"github.com/sluicehq/sluice/operators/window"
 	rt "github.com/sluicehq/sluice/runtime"
 )
@@ -95,4 +97,60 @@ func RunKeys(ctx context.Context, w KeysWorkload, parallelism int) (Result, erro
 	wall, cpu := m.stop()
 	return Result{Name: "sluice (Go API)", Events: w.Events, Elapsed: wall, CPU: cpu,
 		Check: Checksum{Results: results.Load(), Count: count.Load(), Sum: sum.Load()}}, nil
+}
+
+// NextWindowBytesPerKey fills two consecutive 10 s tumbling windows of a
+// COUNT(*)+SUM window operator with the same keys distinct BIGINT keys and
+// returns the heap growth per (key, window) of the second: a window after
+// the first, whose state is sized from its predecessor's group count
+// (StateBytesPerKey measures the first, grown from nothing). It returns
+// ctx.Err() when ctx ends first.
+func NextWindowBytesPerKey(ctx context.Context, keys int) (float64, error) {
+	newOp, _, err := window.New(window.Spec{In: eventSchema, KeyCols: []int{0}, TimeCol: 2,
+		Window: window.Tumble(10 * time.Second),
+		Aggs:   []agg.Spec{{Func: agg.Count, Col: -1, Name: "n"}, {Func: agg.Sum, Col: 1, Name: "s"}}})
+	if err != nil {
+		return 0, err
+	}
+	op := newOp()
+	if err := op.Open(&rt.Context{Parallelism: 1}); err != nil {
+		return 0, err
+	}
+	b := rt.NewBatch(eventSchema)
+	defer b.Release()
+	fill := func(ts int64) error {
+		for k := 0; k < keys; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			b.Reset()
+			for ; k < keys && b.N < rt.DefaultBatchRows; k++ {
+				b.Cols[0].I64 = append(b.Cols[0].I64, int64(k)*7919)
+				b.Cols[1].I64 = append(b.Cols[1].I64, int64(k))
+				b.Cols[2].I64 = append(b.Cols[2].I64, ts)
+				b.N++
+			}
+			if err := op.ProcessBatch(0, b, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	heap := func() uint64 {
+		var m goruntime.MemStats
+		goruntime.GC()
+		goruntime.GC()
+		goruntime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	if err := fill(baseTime); err != nil {
+		return 0, err
+	}
+	before := heap()
+	if err := fill(baseTime + 10_000); err != nil {
+		return 0, err
+	}
+	after := heap()
+	goruntime.KeepAlive(op)
+	return float64(int64(after)-int64(before)) / float64(keys), nil
 }

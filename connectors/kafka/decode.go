@@ -72,13 +72,31 @@ func (s *source) openDecoding() error {
 		}
 		s.workers[i] = w
 	}
-	inflight := n + min(n, 4) // chunks decoding, and a few ready: memory stays bounded on many cores
-	s.batches = decodepool.NewBatches(s.cfg.schema, inflight+1)
-	if n > 1 {
-		s.pool = decodepool.New(n, inflight, func(w int, f fetched) decoded { return s.decodeChunk(s.workers[w], f) },
-			func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
+	if n == 1 {
+		s.batches = decodepool.NewBatches(s.cfg.schema, 2)
+		return nil
 	}
+	// A fetch is up to fetchBytes, in hand-overs of a batch: the readers
+	// may have two fetches' records in flight, so that they fetch the next
+	// while the workers decode the last.
+	s.batches = decodepool.NewBatches(s.cfg.schema, decodeAhead+1)
+	s.pool = decodepool.New(n, decodeAhead, func(w int, f fetched) decoded { return s.decodeChunk(s.workers[w], f) },
+		func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
+	s.pool.LimitWeight(2*fetchBytes, fetchedBytes)
 	return nil
+}
+
+// decodeAhead bounds the hand-overs in flight to the decode workers (and
+// LimitWeight their bytes to two fetches).
+const decodeAhead = 128
+
+// fetchedBytes is the weight of a hand-over: the bytes of its records.
+func fetchedBytes(f fetched) int64 {
+	var n int
+	for _, r := range f.recs {
+		n += len(r.value) + len(r.key)
+	}
+	return int64(n)
 }
 
 // decoded is one hand-over decoded: its rows (nil when none) and its bad
@@ -181,6 +199,14 @@ func (s *source) emit(d decoded) (*runtime.Batch, int, error) {
 		ps.next = f.recs[n-1].offset + 1
 	}
 	ps.next = max(ps.next, f.next)
+	switch {
+	case f.end:
+		s.ctx.SetPartitionLag(ps.lag, -1, 0)
+	case f.lag:
+		// What is left after the records emitted (at most once per
+		// hand-over of up to a batch).
+		s.ctx.SetPartitionLag(ps.lag, -1, offsetLag(f.next, ps.stop, f.hw, f.logStart))
+	}
 	if f.end && !ps.done {
 		ps.done = true
 		s.live--

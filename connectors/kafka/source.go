@@ -32,7 +32,8 @@ type partState struct {
 	next   int64 // offset of the next record to emit; kafka.FirstOffset: the earliest
 	stop   int64 // bounded: the offset reading ends before; -1: unbounded
 	leader string
-	done   bool // bounded, and read to its stop
+	done   bool   // bounded, and read to its stop
+	lag    string // its name in the lag metrics: topic/partition
 }
 
 // record is one record of a fetch; value points into the fetch's arena.
@@ -52,6 +53,10 @@ type fetched struct {
 	end  bool
 	err  error         // fails the job
 	buf  *fetchBuffers // on the last hand-over of a fetch: its buffers, free once decoded
+	// The fetch's high watermark and log start: once the hand-over is
+	// emitted, the partition's lag (lag: set them).
+	hw, logStart int64
+	lag          bool
 }
 
 // decoder decodes one record into a batch.
@@ -178,7 +183,8 @@ func (s *source) take(parts []partitionInfo, atStart bool) error {
 	}
 	states := make([]*partState, len(parts))
 	for i, p := range parts {
-		states[i] = &partState{topicPart: p.topicPart, id: s.id(p.topicPart), next: kafka.FirstOffset, stop: -1, leader: p.leader}
+		states[i] = &partState{topicPart: p.topicPart, id: s.id(p.topicPart), next: kafka.FirstOffset, stop: -1, leader: p.leader,
+			lag: fmt.Sprintf("%s/%d", p.topic, p.part)}
 	}
 	if atStart {
 		if err := s.startOffsets(states); err != nil {
@@ -506,9 +512,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 	var buf *fetchBuffers
 	for ctx.Err() == nil {
 		if stop >= 0 && next >= stop {
-			if s.send(ctx, fetched{ps: ps, next: next, end: true}) {
-				s.ctx.SetPartitionLag(lagName, -1, 0)
-			}
+			s.send(ctx, fetched{ps: ps, next: next, end: true}) // its emission sets the lag to 0
 			return
 		}
 		fctx, cancel := context.WithTimeout(ctx, fetchWait+callTimeout)
@@ -599,7 +603,7 @@ func (s *source) read(ps *partState, next, stop int64) {
 		// hand-overs are emitted in order), for a later fetch to reuse.
 		for len(recs) > 0 {
 			n := min(len(recs), runtime.DefaultBatchRows)
-			f := fetched{ps: ps, recs: recs[:n]}
+			f := fetched{ps: ps, recs: recs[:n], hw: hw, logStart: logStart, lag: true}
 			recs = recs[n:]
 			if len(recs) == 0 {
 				f.next, f.end = next, end || stop >= 0 && next >= stop
@@ -607,12 +611,11 @@ func (s *source) read(ps *partState, next, stop int64) {
 			} else {
 				f.next = f.recs[n-1].offset + 1
 			}
+			// Once emitted, what is left after these records is the
+			// partition's lag (emit).
 			if !s.send(ctx, f) {
 				return
 			}
-			// The subtask has taken these records: what is left after
-			// them (at most once per hand-over of up to a batch).
-			s.ctx.SetPartitionLag(lagName, -1, offsetLag(f.next, stop, hw, logStart))
 			if f.end {
 				return
 			}

@@ -70,14 +70,24 @@ type Pool[C, R any] struct {
 	free   chan *job[C, R] // jobs to reuse
 	stop   chan struct{}
 	head   *job[C, R] // taken from order, its result not yet taken (Next's goroutine only)
-	wg     sync.WaitGroup
-	once   sync.Once
+
+	// An optional bound on the weight (bytes) of the chunks in flight
+	// (LimitWeight): used, under mu, and freed, closed when weight is
+	// given back.
+	weight    func(C) int64
+	maxWeight int64
+	mu        sync.Mutex
+	used      int64
+	freed     chan struct{}
+	wg        sync.WaitGroup
+	once      sync.Once
 }
 
 // job is one chunk on its way through the pool.
 type job[C, R any] struct {
 	in   C
 	out  R
+	w    int64         // weight, with LimitWeight
 	done chan struct{} // the worker signals the result (buffered: it never waits)
 }
 
@@ -131,22 +141,76 @@ func (p *Pool[C, R]) run1(w int, j *job[C, R]) {
 	j.done <- struct{}{}
 }
 
+// LimitWeight bounds, besides their number, the total weight of the
+// chunks in flight to max (a chunk heavier than max alone is let through
+// when nothing else is in flight); weight is a chunk's, e.g. its bytes. A
+// reader of big fetches can then hand over a whole fetch, and fetch the
+// next one while the workers decode it, with memory still bounded. Call it
+// before the first Submit.
+func (p *Pool[C, R]) LimitWeight(max int64, weight func(C) int64) {
+	p.maxWeight, p.weight, p.freed = max, weight, make(chan struct{})
+}
+
+// acquire waits until w more weight fits; false when ctx ends or the pool
+// closes first.
+func (p *Pool[C, R]) acquire(ctx context.Context, w int64) bool {
+	for {
+		p.mu.Lock()
+		if p.used == 0 || p.used+w <= p.maxWeight {
+			p.used += w
+			p.mu.Unlock()
+			return true
+		}
+		freed := p.freed
+		p.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return false
+		case <-p.stop:
+			return false
+		}
+	}
+}
+
+// release gives back weight w.
+func (p *Pool[C, R]) release(w int64) {
+	p.mu.Lock()
+	p.used -= w
+	close(p.freed)
+	p.freed = make(chan struct{})
+	p.mu.Unlock()
+}
+
 // Submit hands chunk c to the workers, waiting while the pool has as many
-// chunks in flight as it may. It reports false, without submitting, when
-// ctx ends or the pool is closed first.
+// chunks (or as much weight) in flight as it may. It reports false,
+// without submitting, when ctx ends or the pool is closed first.
 func (p *Pool[C, R]) Submit(ctx context.Context, c C) bool {
+	var w int64
+	if p.weight != nil {
+		w = p.weight(c)
+		if !p.acquire(ctx, w) {
+			return false
+		}
+	}
 	var j *job[C, R]
 	select {
 	case j = <-p.free:
 	default:
 		j = &job[C, R]{done: make(chan struct{}, 1)}
 	}
-	j.in = c
+	j.in, j.w = c, w
 	select {
 	case p.order <- j:
 	case <-ctx.Done():
+		if w > 0 {
+			p.release(w)
+		}
 		return false
 	case <-p.stop:
+		if w > 0 {
+			p.release(w)
+		}
 		return false
 	}
 	// Never waits: work has room for every job in order and the head.
@@ -225,6 +289,9 @@ func (p *Pool[C, R]) take() R {
 	j := p.head
 	p.head = nil
 	r := j.out
+	if j.w > 0 {
+		p.release(j.w)
+	}
 	var zc C
 	var zr R
 	j.in, j.out = zc, zr

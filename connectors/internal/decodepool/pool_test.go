@@ -286,3 +286,38 @@ func TestPoolStartsWorkersWithSpawn(t *testing.T) {
 		t.Fatalf("spawn started %d workers, %d ended; want 3 and 3", started.Load(), ended.Load())
 	}
 }
+
+// TestPoolLimitsWeightInFlight: with LimitWeight, Submit takes chunks up
+// to the weight bound and no more until Next takes one; a chunk heavier
+// than the bound passes alone.
+func TestPoolLimitsWeightInFlight(t *testing.T) {
+	p := New(1, 16, func(_ int, n int) int { return n }, nil)
+	defer p.Close()
+	p.LimitWeight(10, func(n int) int64 { return int64(n) })
+	ctx := context.Background()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if !p.Submit(ctx, 6) || !p.Submit(ctx, 4) {
+		t.Fatal("chunks within the bound refused")
+	}
+	if p.Submit(done, 1) {
+		t.Fatal("a chunk taken beyond the weight bound")
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	if r, ok, err := p.Next(ctx, timer, 10*time.Second); !ok || err != nil || r != 6 {
+		t.Fatalf("Next = %d, %v, %v; want 6", r, ok, err)
+	}
+	if !p.Submit(ctx, 6) {
+		t.Fatal("no room after Next took a chunk")
+	}
+	for _, want := range []int{4, 6} {
+		if r, ok, err := p.Next(ctx, timer, 10*time.Second); !ok || err != nil || r != want {
+			t.Fatalf("Next = %d, %v, %v; want %d", r, ok, err, want)
+		}
+	}
+	// Nothing in flight: a chunk heavier than the bound passes.
+	if !p.Submit(ctx, 50) {
+		t.Fatal("a heavy chunk refused with nothing in flight")
+	}
+}
