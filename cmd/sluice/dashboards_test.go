@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,7 +81,12 @@ func captureStdout(t *testing.T, f func()) string {
 }
 
 // runUntil runs the command line args until ready, the job's end or limit.
+// The dashboards already in dashboard.Default — an earlier job's, full of
+// its rows — stay there until the job's compilation replaces them, which
+// on a busy machine can be after ready's first calls: rowsOf ignores them
+// from here on, so that ready sees the rows of this job's dashboards only.
 func runUntil(limit time.Duration, ready func() bool, args []string) (ended, ok bool, jobErr error) {
+	earlier.mark()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -116,10 +122,40 @@ wait:
 	return ended, ok, jobErr
 }
 
-// rowsOf returns the current rows of a dashboard (none when it does not exist).
+// earlier are the dashboards of the jobs run before the latest runUntil's.
+var earlier dashboardSet
+
+// dashboardSet is a set of dashboards, by identity (a job's dashboard
+// replaces an earlier one of the same id).
+type dashboardSet struct {
+	mu     sync.Mutex
+	boards map[*dashboard.Dashboard]bool
+}
+
+// mark makes the set the dashboards now in dashboard.Default.
+func (s *dashboardSet) mark() {
+	boards := map[*dashboard.Dashboard]bool{}
+	for _, m := range dashboard.Default.List() {
+		if d, ok := dashboard.Default.Get(m.ID); ok {
+			boards[d] = true
+		}
+	}
+	s.mu.Lock()
+	s.boards = boards
+	s.mu.Unlock()
+}
+
+func (s *dashboardSet) has(d *dashboard.Dashboard) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.boards[d]
+}
+
+// rowsOf returns the current rows of a dashboard of the job run last (none
+// when it has no such dashboard, or not yet).
 func rowsOf(id string) [][]any {
 	d, ok := dashboard.Default.Get(id)
-	if !ok {
+	if !ok || earlier.has(d) {
 		return nil
 	}
 	return d.Snapshot().Rows
@@ -129,10 +165,56 @@ func rowsOf(id string) [][]any {
 func metaOf(t *testing.T, id string) dashboard.Meta {
 	t.Helper()
 	d, ok := dashboard.Default.Get(id)
-	if !ok {
+	if !ok || earlier.has(d) {
 		t.Fatalf("no dashboard %q", id)
 	}
 	return d.Meta
+}
+
+// TestRunUntilSeesOnlyTheJobsDashboards: an earlier job's dashboard, full
+// of rows, stays in dashboard.Default until a job of the same dashboard
+// replaces it when it compiles — on a busy machine, after runUntil has
+// asked ready whether the new job's dashboards have filled. ready must not
+// take the earlier rows for the job's: here the job never makes the
+// dashboard, so ready never sees rows.
+func TestRunUntilSeesOnlyTheJobsDashboards(t *testing.T) {
+	const id = "earlier_job_board"
+	src := fmt.Sprintf(`CREATE TABLE g (n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE %s (n BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'table');
+INSERT INTO %s SELECT n FROM g;`, id, id)
+	plan, err := sql.Compile(src, sql.Options{File: "earlier.sql", Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = runtime.Run(context.Background(), plan.Graph, runtime.Options{Parallelism: 1})
+	plan.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := dashboard.Default.Get(id); !ok || len(d.Snapshot().Rows) == 0 {
+		t.Fatalf("the earlier job filled no dashboard %s", id)
+	}
+
+	job := filepath.Join(t.TempDir(), "other.sql")
+	if err := os.WriteFile(job, []byte(`CREATE TABLE g (n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100');
+CREATE TABLE b (n BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO b SELECT n FROM g;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ended, ok bool
+	captureStdout(t, func() {
+		ended, ok, err = runUntil(300*time.Millisecond, func() bool { return len(rowsOf(id)) > 0 }, []string{"run", job})
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("sluice run %s: %v", job, err)
+	}
+	if ended {
+		t.Fatalf("sluice run %s ended by itself", job)
+	}
+	if ok {
+		t.Fatalf("ready saw the rows of the earlier job's dashboard %s as the new job's", id)
+	}
 }
 
 // readStream reads every record of a stream of the embedded store over dir
