@@ -5,6 +5,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/operators/agg"
+	"github.com/sluicehq/sluice/operators/window"
+	rt "github.com/sluicehq/sluice/runtime"
 )
 
 // BenchmarkTumbleManyKeys runs the many-keys workload (ManyKeys: 50M
@@ -160,5 +164,70 @@ func TestRunKeysMeasuresSteadyState(t *testing.T) {
 	}
 	if r.Steady != (Result{}) {
 		t.Fatalf("a run of two windows has a steady state: %+v", r.Steady)
+	}
+}
+
+// discard is an Output that drops what it is given.
+type discard struct{}
+
+func (discard) Emit(*rt.Batch) error { return nil }
+
+// TestLaterWindowsReuseFreedState fills four consecutive 10 s tumbling
+// windows of a COUNT+SUM window operator with the same 300k keys, each
+// opened before its predecessor fires (as a watermark bound makes them):
+// the first two allocate their state, and from the third on each window
+// takes over the state of the one before last, its capacity kept, so that
+// it allocates (nearly) nothing — which is why a long-running job at many
+// keys runs faster after its first two windows (KeysResult.Steady).
+func TestLaterWindowsReuseFreedState(t *testing.T) {
+	const keys = 300_000
+	newOp, _, err := window.New(window.Spec{In: eventSchema, KeyCols: []int{0}, TimeCol: 2,
+		Window: window.Tumble(10 * time.Second),
+		Aggs:   []agg.Spec{{Func: agg.Count, Col: -1, Name: "n"}, {Func: agg.Sum, Col: 1, Name: "s"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newOp()
+	if err := op.Open(&rt.Context{Parallelism: 1}); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	b := rt.NewBatch(eventSchema)
+	defer b.Release()
+	allocated := func() uint64 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.TotalAlloc
+	}
+	var allocs []uint64
+	for w := int64(0); w < 4; w++ {
+		start := baseTime + w*10_000
+		before := allocated()
+		for k := 0; k < keys; {
+			b.Reset()
+			for ; k < keys && b.N < rt.DefaultBatchRows; k++ {
+				b.Cols[0].I64 = append(b.Cols[0].I64, int64(k)*7919)
+				b.Cols[1].I64 = append(b.Cols[1].I64, int64(k))
+				b.Cols[2].I64 = append(b.Cols[2].I64, start+int64(k)%10_000)
+				b.N++
+			}
+			if err := op.ProcessBatch(0, b, discard{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		allocs = append(allocs, allocated()-before)
+		// The previous window fires and is freed.
+		if err := op.ProcessWatermark(start+50, discard{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("bytes allocated while filling each window: %v", allocs)
+	if state := allocs[1]; state < keys*24 {
+		t.Fatalf("the second window allocated %d bytes, less than its state of %d keys", state, keys)
+	}
+	for w, a := range allocs[2:] {
+		if a > allocs[1]/20 {
+			t.Fatalf("window %d allocated %d bytes, the second %d: its state was not reused", w+2, a, allocs[1])
+		}
 	}
 }
