@@ -42,11 +42,14 @@ type slice struct {
 	// A map from key id to group, built when first needed (a row for a
 	// slice other than the latest, a late row's re-fire): group+1 per
 	// slot, 0 empty.
-	m []int32
+	m     []int32
+	shift uint8 // 64 - log2(len(m))
 }
 
-func kidSlot(kid int32, mask int) int {
-	return int(uint32(kid)*0x9E3779B1>>7) & mask
+// slot is where key id kid's search starts: the top bits of a
+// multiplicative hash (Fibonacci hashing).
+func (s *slice) slot(kid int32) int {
+	return int((uint64(uint32(kid)) * 0x9E3779B97F4A7C15) >> s.shift)
 }
 
 // find returns the group of key id kid.
@@ -55,7 +58,7 @@ func (s *slice) find(kid int32) (int32, bool) {
 		s.buildMap()
 	}
 	mask := len(s.m) - 1
-	for i := kidSlot(kid, mask); ; i = (i + 1) & mask {
+	for i := s.slot(kid); ; i = (i + 1) & mask {
 		g := s.m[i] - 1
 		if g < 0 {
 			return 0, false
@@ -89,16 +92,16 @@ func (s *slice) buildMap() {
 
 // emptyMap makes an empty map for the groups of s.
 func (s *slice) emptyMap() {
-	size := 16
+	size, shift := 16, uint8(60)
 	for size < 2*len(s.kids)+2 {
-		size *= 2
+		size, shift = size*2, shift-1
 	}
-	s.m = make([]int32, size)
+	s.m, s.shift = make([]int32, size), shift
 }
 
 func (s *slice) put(kid, g int32) {
 	mask := len(s.m) - 1
-	i := kidSlot(kid, mask)
+	i := s.slot(kid)
 	for s.m[i] != 0 {
 		i = (i + 1) & mask
 	}
@@ -127,11 +130,16 @@ type slicedOp struct {
 	stale      []int32
 	inRange    []*slice
 	keys       *agg.Table
-	// Per key id: its group in the latest slice (the one of the latest
-	// start, which only rows of the key have made groups in since it
-	// became the latest) if it has one there, else anything; and how many
-	// slices of the running range hold it.
-	lastLoc []int32
+	// The slice of the latest start and the one that was latest before
+	// it, and per key id the group in each (locs[cur] for latest) if the
+	// key has one there, else anything: checked against the slice's key
+	// ids, and set for each group made there since the slice became the
+	// latest, so that rows of either slice find their group without a map
+	// (rows up to a slide out of order).
+	latest, prev *slice
+	locs         [2][]int32
+	cur          int
+	// Per key id: how many slices of the running range hold it.
 	runN    []int32
 	slices  map[int64]*slice // by start
 	order   []*slice         // by start
@@ -187,7 +195,7 @@ func sliceable(spec Spec) bool {
 // resetKeys forgets every key id.
 func (o *slicedOp) resetKeys() {
 	o.keys = agg.NewTable(o.spec.In, o.spec.KeyCols)
-	o.lastLoc, o.runN = nil, nil
+	o.locs, o.runN = [2][]int32{}, nil
 	o.run = agg.NewAccs(o.layout)
 	o.runOK = false
 	o.compactAt = minCompact
@@ -238,6 +246,10 @@ func (o *slicedOp) slice(ss int64) *slice {
 			i--
 		}
 		o.order = slices.Insert(o.order, i, s)
+		if o.latest == nil || ss > o.latest.start {
+			o.prev, o.latest = o.latest, s
+			o.cur ^= 1 // the array of the slice no longer prev, for the new one
+		}
 	}
 	o.last = s
 	return s
@@ -245,8 +257,9 @@ func (o *slicedOp) slice(ss int64) *slice {
 
 // growKeys extends the per-key arrays to every key id.
 func (o *slicedOp) growKeys() {
-	for n := o.keys.Len(); len(o.lastLoc) < n; {
-		o.lastLoc = append(o.lastLoc, 0)
+	for n := o.keys.Len(); len(o.runN) < n; {
+		o.locs[0] = append(o.locs[0], 0)
+		o.locs[1] = append(o.locs[1], 0)
 		o.runN = append(o.runN, 0)
 	}
 }
@@ -307,15 +320,21 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 		o.kg = o.keys.Lookup(b, o.nrows, o.kg)
 		o.growKeys()
 		inRun := o.runOK && ss >= o.lo && ss < o.hi
-		latest := s == o.order[len(o.order)-1]
+		var loc []int32
+		switch s {
+		case o.latest:
+			loc = o.locs[o.cur]
+		case o.prev:
+			loc = o.locs[o.cur^1]
+		}
 		o.groups = o.groups[:0]
 		for _, kid := range o.kg {
 			var g int32
-			if latest {
-				// The key's group in the latest slice, or none there.
-				if g = o.lastLoc[kid]; int(g) >= len(s.kids) || s.kids[g] != kid {
+			if loc != nil {
+				// The key's group in the slice, or none there.
+				if g = loc[kid]; int(g) >= len(s.kids) || s.kids[g] != kid {
 					g = o.newEntry(s, kid, inRun)
-					o.lastLoc[kid] = g
+					loc[kid] = g
 				}
 			} else {
 				var ok bool
@@ -590,6 +609,12 @@ func (o *slicedOp) release(s *slice) {
 	if o.last == s {
 		o.last = nil
 	}
+	if o.prev == s {
+		o.prev = nil
+	}
+	if o.latest == s {
+		o.latest = nil
+	}
 	s.accs.Reset()
 	s.kids = s.kids[:0]
 	s.m = nil
@@ -629,7 +654,7 @@ func (o *slicedOp) compact() {
 			j++
 		}
 	}
-	o.lastLoc, o.runN = o.lastLoc[:j], o.runN[:j]
+	o.locs[0], o.locs[1], o.runN = o.locs[0][:j], o.locs[1][:j], o.runN[:j]
 	for _, s := range o.order {
 		for g, kid := range s.kids {
 			s.kids[g] = remap[kid]
@@ -639,11 +664,15 @@ func (o *slicedOp) compact() {
 	o.pointLatest()
 }
 
-// pointLatest sets lastLoc for the keys of the latest slice.
+// pointLatest sets locs for the keys of the latest and previous slices.
 func (o *slicedOp) pointLatest() {
-	if len(o.order) > 0 {
-		for g, kid := range o.order[len(o.order)-1].kids {
-			o.lastLoc[kid] = int32(g)
+	for i, s := range []*slice{o.latest, o.prev} {
+		if s == nil {
+			continue
+		}
+		loc := o.locs[o.cur^i]
+		for g, kid := range s.kids {
+			loc[kid] = int32(g)
 		}
 	}
 }
@@ -701,7 +730,7 @@ func (o *slicedOp) StateBytes() int {
 	if o.panes != nil {
 		return o.panes.StateBytes()
 	}
-	n := o.keys.Bytes() + o.run.Bytes() + cap(o.lastLoc)*4 + cap(o.runN)*4
+	n := o.keys.Bytes() + o.run.Bytes() + cap(o.locs[0])*4 + cap(o.locs[1])*4 + cap(o.runN)*4
 	for _, s := range o.order {
 		n += s.bytes()
 	}

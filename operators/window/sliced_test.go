@@ -319,3 +319,36 @@ func TestSlicedRunningSumOverflowIsNotTheWindows(t *testing.T) {
 	h.finish()
 	h.expect("windows", fmt.Sprintf("1,0,20,1,%d", int64(math.MaxInt64-5)), fmt.Sprintf("1,10,30,2,%d", int64(math.MaxInt64-15)), "1,20,40,2,10", "1,30,50,1,20")
 }
+
+// TestSlicedRowsOfTheLatestTwoSlicesNeedNoMap: rows out of order by less
+// than a slide, across a slice boundary, find their groups in the latest
+// and the previous slice without building a map; an older slice builds
+// one. The results are the panes'.
+func TestSlicedRowsOfTheLatestTwoSlicesNeedNoMap(t *testing.T) {
+	spec := kvSpec(Hop(10*ms, 30*ms))
+	ref := spec
+	ref.panes = true
+	s, p := newHarness(t, spec), newHarness(t, ref)
+	o := s.op.(*slicedOp)
+	var rows [][]runtime.Value
+	for i := int64(0); i < 200; i++ {
+		rows = append(rows, kv(i%7, 10+i%20, i)) // slices at 10 and 20, interleaved
+	}
+	s.batch(rows...)
+	p.batch(rows...)
+	for _, sl := range o.order {
+		if sl.m != nil {
+			t.Fatalf("the slice at %d built a map", sl.start)
+		}
+	}
+	s.batch(kv(1, 5, 1), kv(2, 25, 1), kv(1, 4, 1))
+	p.batch(kv(1, 5, 1), kv(2, 25, 1), kv(1, 4, 1))
+	if o.slices[0].m == nil || o.slices[10].m != nil || o.slices[20].m != nil {
+		t.Fatal("want a map for the slice at 0 only")
+	}
+	s.finish()
+	p.finish()
+	if got, want := s.take(), p.take(); !slices.Equal(got, want) || len(want) < 14 {
+		t.Fatalf("%d rows:\n%s", len(want), diff(got, want))
+	}
+}
