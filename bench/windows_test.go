@@ -18,15 +18,16 @@ import (
 )
 
 // BenchmarkWindowsSuite runs each row of the windows suite at its default
-// size against its baseline, interleaved, and reports both events/s and
-// their ratio (the table of `sluice bench --suite windows`):
+// size against its baseline, interleaved, and reports both events/s, their
+// ratio and the ratio of their events per CPU-second (the table of
+// `sluice bench --suite windows`):
 //
 //	go test -run '^$' -bench WindowsSuite -benchtime 1x ./bench
 func BenchmarkWindowsSuite(b *testing.B) {
 	for _, r := range WindowsRows(1, 1) {
 		b.Run(r.Name, func(b *testing.B) {
 			par := runtime.GOMAXPROCS(0)
-			var row, base float64
+			var row, base, rowCPU, baseCPU float64
 			for i := 0; i < b.N; i++ {
 				res, err := RunWindowsRow(b.Context(), r, par, 1, nil)
 				if err != nil {
@@ -34,11 +35,16 @@ func BenchmarkWindowsSuite(b *testing.B) {
 				}
 				row += res.Run.EventsPerSec()
 				base += res.Base.EventsPerSec()
+				rowCPU += res.Run.EventsPerCPUSec()
+				baseCPU += res.Base.EventsPerCPUSec()
 			}
 			n := float64(b.N)
 			b.ReportMetric(row/n/1e6, "Mevents/s")
 			b.ReportMetric(base/n/1e6, "baseline-Mevents/s")
 			b.ReportMetric(row/base, "x-baseline")
+			if baseCPU > 0 {
+				b.ReportMetric(rowCPU/baseCPU, "x-baseline-cpu")
+			}
 		})
 	}
 }
