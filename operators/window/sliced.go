@@ -278,13 +278,16 @@ func (o *slicedOp) slice(ss int64) *slice {
 		} else {
 			s = &slice{accs: agg.NewAccs(o.layout), tab: -1}
 		}
-		// Likely as many groups as the fullest slice (the latest may not
-		// have all of its own yet).
-		most := 0
-		for _, x := range o.order {
-			most = max(most, len(x.kids))
+		if s.reserved == 0 {
+			// Likely about as many groups as the fullest slice (the
+			// latest may not have all of its own yet). A freed slice
+			// keeps the room it had.
+			most := 0
+			for _, x := range o.order {
+				most = max(most, len(x.kids))
+			}
+			s.reserve(most + most/8)
 		}
-		s.reserve(most)
 		s.start = ss
 		o.slices[ss] = s
 		i := len(o.order)
