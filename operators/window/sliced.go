@@ -425,8 +425,8 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 		s := o.slice(ss)
 		inRun := o.runOK && ss >= o.lo && ss < o.hi
 		loc := o.locOf(s)
-		o.groups = o.groups[:0]
-		for _, kid := range kg {
+		o.groups = slices.Grow(o.groups[:0], len(kg))[:len(kg)]
+		for x, kid := range kg {
 			var g int32
 			if loc != nil {
 				// The key's group in the slice, or none there.
@@ -440,7 +440,7 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 					g = o.newEntry(s, kid, inRun)
 				}
 			}
-			o.groups = append(o.groups, g)
+			o.groups[x] = g
 		}
 		s.reserve(0)
 		s.accs.Grow(len(s.kids))
