@@ -169,10 +169,8 @@ func (o *alignedOp) advance(wm int64, out runtime.Output) error {
 	keep := o.order[:0]
 	for _, p := range o.order {
 		if !p.fired && p.end-1 <= wm {
-			for g := int32(0); int(g) < p.table.Len(); g++ {
-				if err := o.emitRow(p.table, p.accs, g, g, p.start, p.end, out); err != nil {
-					return err
-				}
+			if err := o.emitPane(p, out); err != nil {
+				return err
 			}
 			p.fired = true
 		}
@@ -250,4 +248,36 @@ func (o *alignedOp) StateBytes() int {
 		n += p.table.Bytes() + p.accs.Bytes()
 	}
 	return n
+}
+
+// emitPane emits every group of p: a whole output batch at a time where
+// the accumulators allow it (agg.Accs.EmitRange), else row by row.
+func (o *alignedOp) emitPane(p *pane, out runtime.Output) error {
+	n := int32(p.table.Len())
+	for g := int32(0); g < n; {
+		b := o.outb
+		k := min(n-g, int32(runtime.DefaultBatchRows-b.N))
+		if k <= 0 || !p.accs.EmitRange(g, g+k, b, o.nk+2) {
+			if err := o.emitRow(p.table, p.accs, g, g, p.start, p.end, out); err != nil {
+				return err
+			}
+			g++
+			continue
+		}
+		p.table.KeysRange(g, g+k, b, 0)
+		for c, x := range [2]int64{p.start, p.end} {
+			v := &b.Cols[o.nk+c]
+			for range k {
+				v.AppendInt(x)
+			}
+		}
+		b.N += int(k)
+		g += k
+		if b.N >= runtime.DefaultBatchRows {
+			if err := o.flush(out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
