@@ -617,22 +617,53 @@ func (o *slicedOp) fire(end int64, out runtime.Output) error {
 			o.subFromRun(s)
 		}
 	}
-	// The keys in the window, by key id.
-	for kid, n := range o.runN {
-		if n <= 0 {
+	return o.emitRun(start, end, out)
+}
+
+// emitRun emits the running accumulators of the keys in the window
+// [start, end), by key id: a run of consecutive key ids at a time where
+// the accumulators allow it (agg.Accs.EmitRange), else row by row.
+func (o *slicedOp) emitRun(start, end int64, out runtime.Output) error {
+	n := int32(len(o.runN))
+	for kid := int32(0); kid < n; {
+		if o.runN[kid] <= 0 {
+			kid++
 			continue
 		}
-		kid := int32(kid)
-		var err error
-		if o.run.Check(kid) != nil {
-			// An integer sum overflowed on the way (a running sum may
-			// leave the range and come back): the window's own.
-			err = o.emitFromSlices(kid, start, end, out)
-		} else {
-			err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+		b := o.outb
+		room := int32(runtime.DefaultBatchRows - b.N)
+		to := kid + 1
+		for to < n && to-kid < room && o.runN[to] > 0 {
+			to++
 		}
-		if err != nil {
-			return err
+		if room <= 0 || !o.run.EmitRange(kid, to, b, o.nk+2) {
+			var err error
+			if o.run.Check(kid) != nil {
+				// An integer sum overflowed on the way (a running sum
+				// may leave the range and come back): the window's own.
+				err = o.emitFromSlices(kid, start, end, out)
+			} else {
+				err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+			}
+			if err != nil {
+				return err
+			}
+			kid++
+			continue
+		}
+		o.keys.KeysRange(kid, to, b, 0)
+		for c, x := range [2]int64{start, end} {
+			v := &b.Cols[o.nk+c]
+			for range to - kid {
+				v.AppendInt(x)
+			}
+		}
+		b.N += int(to - kid)
+		kid = to
+		if b.N >= runtime.DefaultBatchRows {
+			if err := o.flush(out); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

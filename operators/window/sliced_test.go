@@ -408,3 +408,34 @@ func TestSlicedReusedSliceStartsEmpty(t *testing.T) {
 		t.Fatalf("\n%s", diff(got, want))
 	}
 }
+
+// TestSlicedEmitsRunsOfKeysAsThePanes: a window's keys emitted a run of
+// key ids at a time — runs broken by key ids not in the window and by
+// full output batches, a key with a NULL value — are the panes' rows.
+func TestSlicedEmitsRunsOfKeysAsThePanes(t *testing.T) {
+	spec := kvSpec(Hop(10*ms, 30*ms))
+	ref := spec
+	ref.panes = true
+	s, p := newHarness(t, spec), newHarness(t, ref)
+	var rows [][]runtime.Value
+	for k := int64(0); k < 3000; k++ {
+		rows = append(rows, kv(k, 1+k%2, k)) // slice 0: every key
+		if k%7 != 0 {
+			rows = append(rows, kv(k, 12, 2*k)) // slice 10: key ids with gaps
+		}
+		if k%500 == 3 {
+			rows = append(rows, kv(k+5000, 25, k)) // slice 20: new keys
+		}
+	}
+	rows = append(rows, []runtime.Value{runtime.IntValue(9999), runtime.TimeValue(15), null})
+	s.batch(rows...)
+	p.batch(rows...)
+	s.finish()
+	p.finish()
+	got, want := s.take(), p.take()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || len(want) < 3*3000 {
+		t.Fatalf("%d rows:\n%s", len(want), diff(got, want))
+	}
+}
