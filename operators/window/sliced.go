@@ -637,18 +637,20 @@ func (o *slicedOp) emitRun(start, end int64, out runtime.Output) error {
 			to++
 		}
 		if room <= 0 || !o.run.EmitRange(kid, to, b, o.nk+2) {
-			var err error
-			if o.run.Check(kid) != nil {
-				// An integer sum overflowed on the way (a running sum
-				// may leave the range and come back): the window's own.
-				err = o.emitFromSlices(kid, start, end, out)
-			} else {
-				err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+			for ; kid < to; kid++ {
+				var err error
+				if o.run.Check(kid) != nil {
+					// An integer sum overflowed on the way (a running
+					// sum may leave the range and come back): the
+					// window's own.
+					err = o.emitFromSlices(kid, start, end, out)
+				} else {
+					err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				return err
-			}
-			kid++
 			continue
 		}
 		o.keys.KeysRange(kid, to, b, 0)
