@@ -44,6 +44,49 @@ type slice struct {
 	// slot, 0 empty.
 	m     []int32
 	shift uint8 // 64 - log2(len(m))
+	// tab is the index of the locTab bound to the slice, -1 if none;
+	// binds, how many times one was: after maxBinds, the slice finds its
+	// groups through its map.
+	tab   int8
+	binds uint8
+	// reserved is the number of groups the accumulators and kids have
+	// room for.
+	reserved int
+}
+
+// reserve makes room for the groups of s and at least want, by half as
+// many again as it had when they have outgrown it, so that a slice growing
+// batch by batch copies its accumulators a few times, not at every batch.
+func (s *slice) reserve(want int) {
+	need := max(len(s.kids), want)
+	if need <= s.reserved {
+		return
+	}
+	n := max(s.reserved+s.reserved/2, need)
+	s.accs.Reserve(n)
+	s.kids = slices.Grow(s.kids, n-len(s.kids))
+	s.reserved = n
+}
+
+// maxTabs is how many slices at once find their keys' groups by key id (a
+// locTab each) rather than through a map: the slice the rows of an input
+// are in and the one before it (rows up to a slide out of order), for two
+// inputs whose event times differ by more than a slide (source subtasks
+// tens of slides apart).
+const maxTabs = 4
+
+// maxBinds is how many times a slice may have a locTab bound to it (each
+// costs a pass over its groups): inputs that take turns for a while leave
+// a slice and come back to it.
+const maxBinds = 3
+
+// locTab binds a per-key-id array to slice s: the group of each key id in
+// s if the key has one there, else anything — a group g is the key's when
+// s.kids[g] is its id.
+type locTab struct {
+	s    *slice
+	loc  []int32
+	used uint64 // when last used, by slicedOp.tick
 }
 
 // slot is where key id kid's search starts: the top bits of a
@@ -130,15 +173,11 @@ type slicedOp struct {
 	stale      []int32
 	inRange    []*slice
 	keys       *agg.Table
-	// The slice of the latest start and the one that was latest before
-	// it, and per key id the group in each (locs[cur] for latest) if the
-	// key has one there, else anything: checked against the slice's key
-	// ids, and set for each group made there since the slice became the
-	// latest, so that rows of either slice find their group without a map
-	// (rows up to a slide out of order).
-	latest, prev *slice
-	locs         [2][]int32
-	cur          int
+	// Key id to group arrays bound to some of the newest slices (at most
+	// maxTabs), so that their rows find their groups without a map; the
+	// other slices build one when first needed.
+	tabs []locTab
+	tick uint64
 	// Per key id: how many slices of the running range hold it.
 	runN    []int32
 	slices  map[int64]*slice // by start
@@ -156,6 +195,7 @@ type slicedOp struct {
 	dirty     map[int64]*dirtyWin // by window end
 	ends      []int64
 	nrows     []int32
+	starts    []int64 // of the slice of each of nrows
 	kg        []int32
 	lates     []int32
 	// panes runs the windows restored from a snapshot of panes (written
@@ -195,7 +235,12 @@ func sliceable(spec Spec) bool {
 // resetKeys forgets every key id.
 func (o *slicedOp) resetKeys() {
 	o.keys = agg.NewTable(o.spec.In, o.spec.KeyCols)
-	o.locs, o.runN = [2][]int32{}, nil
+	for i := range o.tabs {
+		if s := o.tabs[i].s; s != nil {
+			s.tab = -1
+		}
+	}
+	o.tabs, o.runN = nil, nil
 	o.run = agg.NewAccs(o.layout)
 	o.runOK = false
 	o.compactAt = minCompact
@@ -231,13 +276,17 @@ func (o *slicedOp) slice(ss int64) *slice {
 			s = o.free[n-1]
 			o.free = o.free[:n-1]
 		} else {
-			s = &slice{accs: agg.NewAccs(o.layout)}
-			if n := len(o.order); n > 0 {
-				// Likely as many groups as the latest slice.
-				m := len(o.order[n-1].kids)
-				s.accs.Reserve(m)
-				s.kids = make([]int32, 0, m)
+			s = &slice{accs: agg.NewAccs(o.layout), tab: -1}
+		}
+		if s.reserved == 0 {
+			// Likely about as many groups as the fullest slice (the
+			// latest may not have all of its own yet). A freed slice
+			// keeps the room it had.
+			most := 0
+			for _, x := range o.order {
+				most = max(most, len(x.kids))
 			}
+			s.reserve(most + most/8)
 		}
 		s.start = ss
 		o.slices[ss] = s
@@ -246,10 +295,6 @@ func (o *slicedOp) slice(ss int64) *slice {
 			i--
 		}
 		o.order = slices.Insert(o.order, i, s)
-		if o.latest == nil || ss > o.latest.start {
-			o.prev, o.latest = o.latest, s
-			o.cur ^= 1 // the array of the slice no longer prev, for the new one
-		}
 	}
 	o.last = s
 	return s
@@ -257,10 +302,60 @@ func (o *slicedOp) slice(ss int64) *slice {
 
 // growKeys extends the per-key arrays to every key id.
 func (o *slicedOp) growKeys() {
-	for n := o.keys.Len(); len(o.runN) < n; {
-		o.locs[0] = append(o.locs[0], 0)
-		o.locs[1] = append(o.locs[1], 0)
-		o.runN = append(o.runN, 0)
+	n := o.keys.Len()
+	if len(o.runN) < n {
+		o.runN = append(o.runN, make([]int32, n-len(o.runN))...)
+	}
+	for i := range o.tabs {
+		if t := &o.tabs[i]; len(t.loc) < n {
+			t.loc = append(t.loc, make([]int32, n-len(t.loc))...)
+		}
+	}
+}
+
+// locOf returns the key id to group array of s, binding one to it unless
+// it has had its maxBinds (then nil: s uses its map).
+func (o *slicedOp) locOf(s *slice) []int32 {
+	o.tick++
+	if s.tab >= 0 {
+		t := &o.tabs[s.tab]
+		t.used = o.tick
+		return t.loc
+	}
+	if s.binds >= maxBinds {
+		return nil
+	}
+	// A free array, a new one, or that of the slice used least recently:
+	// rows that go back and forth between more slices than there are
+	// arrays fill each slice's a few times, then use its map.
+	at := -1
+	for i := range o.tabs {
+		if o.tabs[i].s == nil {
+			at = i
+			break
+		}
+		if at < 0 || o.tabs[i].used < o.tabs[at].used {
+			at = i
+		}
+	}
+	if len(o.tabs) < maxTabs && (at < 0 || o.tabs[at].s != nil) {
+		o.tabs = append(o.tabs, locTab{loc: make([]int32, o.keys.Len())})
+		at = len(o.tabs) - 1
+	}
+	t := &o.tabs[at]
+	if t.s != nil {
+		t.s.tab = -1
+	}
+	t.s, t.used, s.tab = s, o.tick, int8(at)
+	s.binds++
+	t.fill()
+	return t.loc
+}
+
+// fill points the array of t at the groups of its slice.
+func (t *locTab) fill() {
+	for g, kid := range t.s.kids {
+		t.loc[kid] = int32(g)
 	}
 }
 
@@ -289,46 +384,49 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 	tv := o.timeCol(b)
 	w := o.spec.Window
 	n := b.Len()
-	o.lates = o.lates[:0]
-	for i := 0; i < n; {
+	// The rows of open slices, each with its slice's start, and the late
+	// ones; then their key ids, in one lookup.
+	o.lates, o.nrows, o.starts = o.lates[:0], o.nrows[:0], o.starts[:0]
+	closed := int64(math.MinInt64) // a slice start known to be closed
+	for i := 0; i < n; i++ {
 		r := b.Row(i)
 		if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) {
 			o.lates = append(o.lates, int32(r))
-			i++
 			continue
 		}
 		ts := tv.I64[r]
 		ss := ts - floorMod(ts-w.Offset, w.Slide)
-		o.nrows = append(o.nrows[:0], int32(r))
-		i++
-		for ; i < n; i++ {
-			r2 := b.Row(i)
-			if tv.IsNull(r2) || !runtime.SaneEventTime(tv.I64[r2]) {
-				break
-			}
-			if t2 := tv.I64[r2]; t2 < ss || t2 >= ss+w.Slide {
-				break
-			}
-			o.nrows = append(o.nrows, int32(r2))
-		}
-		fe, le := o.windowEnds(ss)
-		if le-1+o.lateness <= o.wm {
-			o.lates = append(o.lates, o.nrows...) // every window of the slice is closed
+		if ss <= closed {
+			o.lates = append(o.lates, int32(r))
 			continue
 		}
-		s := o.slice(ss)
+		if _, le := o.windowEnds(ss); le-1+o.lateness <= o.wm {
+			closed = ss // every window of the slice is closed, and of those before
+			o.lates = append(o.lates, int32(r))
+			continue
+		}
+		o.nrows = append(o.nrows, int32(r))
+		o.starts = append(o.starts, ss)
+	}
+	if len(o.nrows) > 0 {
 		o.kg = o.keys.Lookup(b, o.nrows, o.kg)
 		o.growKeys()
-		inRun := o.runOK && ss >= o.lo && ss < o.hi
-		var loc []int32
-		switch s {
-		case o.latest:
-			loc = o.locs[o.cur]
-		case o.prev:
-			loc = o.locs[o.cur^1]
+	}
+	// Runs of rows in one slice.
+	for i := 0; i < len(o.nrows); {
+		ss := o.starts[i]
+		j := i + 1
+		for j < len(o.nrows) && o.starts[j] == ss {
+			j++
 		}
-		o.groups = o.groups[:0]
-		for _, kid := range o.kg {
+		rows, kg := o.nrows[i:j], o.kg[i:j]
+		i = j
+		fe, le := o.windowEnds(ss)
+		s := o.slice(ss)
+		inRun := o.runOK && ss >= o.lo && ss < o.hi
+		loc := o.locOf(s)
+		o.groups = slices.Grow(o.groups[:0], len(kg))[:len(kg)]
+		for x, kid := range kg {
 			var g int32
 			if loc != nil {
 				// The key's group in the slice, or none there.
@@ -342,20 +440,21 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 					g = o.newEntry(s, kid, inRun)
 				}
 			}
-			o.groups = append(o.groups, g)
+			o.groups[x] = g
 		}
+		s.reserve(0)
 		s.accs.Grow(len(s.kids))
-		s.accs.Update(b, o.nrows, o.groups)
+		s.accs.Update(b, rows, o.groups)
 		if inRun {
 			o.run.Grow(o.keys.Len())
-			o.run.Update(b, o.nrows, o.kg)
+			o.run.Update(b, rows, kg)
 		}
 		// Windows of the slice that have fired re-fire the keys updated,
 		// those first seen after the watermark passed their end (within
 		// the allowed lateness) fire them at once.
 		for e := fe; e <= le && e-1 <= o.wm; e += w.Slide {
 			if e-1+o.lateness > o.wm {
-				o.markDirty(e, o.kg)
+				o.markDirty(e, kg)
 			}
 		}
 	}
@@ -518,22 +617,55 @@ func (o *slicedOp) fire(end int64, out runtime.Output) error {
 			o.subFromRun(s)
 		}
 	}
-	// The keys in the window, by key id.
-	for kid, n := range o.runN {
-		if n <= 0 {
+	return o.emitRun(start, end, out)
+}
+
+// emitRun emits the running accumulators of the keys in the window
+// [start, end), by key id: a run of consecutive key ids at a time where
+// the accumulators allow it (agg.Accs.EmitRange), else row by row.
+func (o *slicedOp) emitRun(start, end int64, out runtime.Output) error {
+	n := int32(len(o.runN))
+	for kid := int32(0); kid < n; {
+		if o.runN[kid] <= 0 {
+			kid++
 			continue
 		}
-		kid := int32(kid)
-		var err error
-		if o.run.Check(kid) != nil {
-			// An integer sum overflowed on the way (a running sum may
-			// leave the range and come back): the window's own.
-			err = o.emitFromSlices(kid, start, end, out)
-		} else {
-			err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+		b := o.outb
+		room := int32(runtime.DefaultBatchRows - b.N)
+		to := kid + 1
+		for to < n && to-kid < room && o.runN[to] > 0 {
+			to++
 		}
-		if err != nil {
-			return err
+		if room <= 0 || !o.run.EmitRange(kid, to, b, o.nk+2) {
+			for ; kid < to; kid++ {
+				var err error
+				if o.run.Check(kid) != nil {
+					// An integer sum overflowed on the way (a running
+					// sum may leave the range and come back): the
+					// window's own.
+					err = o.emitFromSlices(kid, start, end, out)
+				} else {
+					err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		o.keys.KeysRange(kid, to, b, 0)
+		for c, x := range [2]int64{start, end} {
+			v := &b.Cols[o.nk+c]
+			for range to - kid {
+				v.AppendInt(x)
+			}
+		}
+		b.N += int(to - kid)
+		kid = to
+		if b.N >= runtime.DefaultBatchRows {
+			if err := o.flush(out); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -609,12 +741,11 @@ func (o *slicedOp) release(s *slice) {
 	if o.last == s {
 		o.last = nil
 	}
-	if o.prev == s {
-		o.prev = nil
+	if s.tab >= 0 {
+		o.tabs[s.tab].s = nil
+		s.tab = -1
 	}
-	if o.latest == s {
-		o.latest = nil
-	}
+	s.binds = 0
 	s.accs.Reset()
 	s.kids = s.kids[:0]
 	s.m = nil
@@ -654,25 +785,19 @@ func (o *slicedOp) compact() {
 			j++
 		}
 	}
-	o.locs[0], o.locs[1], o.runN = o.locs[0][:j], o.locs[1][:j], o.runN[:j]
+	o.runN = o.runN[:j]
+	for i := range o.tabs {
+		o.tabs[i].loc = o.tabs[i].loc[:j]
+	}
 	for _, s := range o.order {
 		for g, kid := range s.kids {
 			s.kids[g] = remap[kid]
 		}
 		s.m = nil
 	}
-	o.pointLatest()
-}
-
-// pointLatest sets locs for the keys of the latest and previous slices.
-func (o *slicedOp) pointLatest() {
-	for i, s := range []*slice{o.latest, o.prev} {
-		if s == nil {
-			continue
-		}
-		loc := o.locs[o.cur^i]
-		for g, kid := range s.kids {
-			loc[kid] = int32(g)
+	for i := range o.tabs {
+		if o.tabs[i].s != nil {
+			o.tabs[i].fill()
 		}
 	}
 }
@@ -730,7 +855,10 @@ func (o *slicedOp) StateBytes() int {
 	if o.panes != nil {
 		return o.panes.StateBytes()
 	}
-	n := o.keys.Bytes() + o.run.Bytes() + cap(o.locs[0])*4 + cap(o.locs[1])*4 + cap(o.runN)*4
+	n := o.keys.Bytes() + o.run.Bytes() + cap(o.runN)*4
+	for i := range o.tabs {
+		n += cap(o.tabs[i].loc) * 4
+	}
 	for _, s := range o.order {
 		n += s.bytes()
 	}

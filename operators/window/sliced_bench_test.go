@@ -22,6 +22,8 @@ type windowRun struct {
 	// max aggregates MAX(v) instead of SUM(v): not invertible, each
 	// window merges its slices afresh.
 	max bool
+	// perMs is the rows per millisecond of event time, 100 if 0.
+	perMs int
 }
 
 // benchKeys returns random keys below keys, enough of them (at least
@@ -40,12 +42,15 @@ func benchKeys(keys int) []int64 {
 	return out
 }
 
-// runWindow streams rows rows (COUNT(*) and SUM per key, 100 rows per
-// millisecond of event time, a watermark after each batch, then the final
-// one) through a fresh operator and returns the rows per second and the
+// runWindow streams rows rows (COUNT(*) and SUM per key, r.perMs rows
+// per millisecond of event time, a watermark after each batch, then the
+// final one) through a fresh operator and returns the rows per second and the
 // state it held at its largest, in bytes.
 func runWindow(b *testing.B, r windowRun, keys []int64, rows int) (perSec float64, state int) {
-	const perMs = 100
+	perMs := int64(100)
+	if r.perMs > 0 {
+		perMs = int64(r.perMs)
+	}
 	spec := benchSpec()
 	spec.Window, spec.panes = r.w, r.panes
 	if r.max {
@@ -137,17 +142,23 @@ var (
 // per ms of event time: 240 s of it, so that the hop's slices reach their
 // steady state), runs interleaved, medians over b.N rounds: at 10k keys
 // (with the pane operator's figures for comparison, over 2M rows, and a
-// hop of COUNT(*) and MAX, which merges slices afresh) and at 1M keys.
+// hop of COUNT(*) and MAX, which merges slices afresh) and at 1M keys;
+// and at 10k keys, 10 rows per ms (each key about once a second, so that
+// most slices see a key once, as in `sluice bench --suite windows`), over
+// 4M rows.
 func BenchmarkSlicedHop(b *testing.B) {
+	slow := func(r windowRun) windowRun { r.perMs = 10; return r }
 	for _, c := range []struct {
+		name       string
 		keys, rows int
 		runs       []windowRun
 	}{
-		{10_000, 24_000_000, []windowRun{tumble10s, hop60, hop10, {name: "hop1m1s-max", w: hop60.w, max: true},
+		{"", 10_000, 24_000_000, []windowRun{tumble10s, hop60, hop10, {name: "hop1m1s-max", w: hop60.w, max: true},
 			{name: "hop1m1s-panes", w: hop60.w, panes: true, rows: 2_000_000}, {name: "hop10s1s-panes", w: hop10.w, panes: true, rows: 2_000_000}}},
-		{1_000_000, 24_000_000, []windowRun{tumble10s, hop60, hop10}},
+		{",perMs=10", 10_000, 4_000_000, []windowRun{slow(tumble10s), slow(hop60), slow(hop10)}},
+		{"", 1_000_000, 24_000_000, []windowRun{tumble10s, hop60, hop10}},
 	} {
-		b.Run(fmt.Sprintf("keys=%d", c.keys), func(b *testing.B) {
+		b.Run(fmt.Sprintf("keys=%d%s", c.keys, c.name), func(b *testing.B) {
 			benchHopVsTumble(b, c.keys, c.rows, c.runs)
 		})
 	}

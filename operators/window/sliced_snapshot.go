@@ -103,13 +103,13 @@ func (o *slicedOp) RestoreState(data []byte) error {
 			s.put(kid, int32(g))
 		}
 		o.entries += len(s.kids)
+		s.m = nil // built again if needed, once the slice has all its groups
 	}
 	if err := d.Done(); err != nil {
 		o.resetSliced()
 		return o.restoreError(err)
 	}
 	o.growKeys()
-	o.pointLatest()
 	o.wm = wm
 	if err := o.account(o.entries); err != nil {
 		return o.restoreError(err)

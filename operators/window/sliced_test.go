@@ -320,35 +320,122 @@ func TestSlicedRunningSumOverflowIsNotTheWindows(t *testing.T) {
 	h.expect("windows", fmt.Sprintf("1,0,20,1,%d", int64(math.MaxInt64-5)), fmt.Sprintf("1,10,30,2,%d", int64(math.MaxInt64-15)), "1,20,40,2,10", "1,30,50,1,20")
 }
 
-// TestSlicedRowsOfTheLatestTwoSlicesNeedNoMap: rows out of order by less
-// than a slide, across a slice boundary, find their groups in the latest
-// and the previous slice without building a map; an older slice builds
-// one. The results are the panes'.
-func TestSlicedRowsOfTheLatestTwoSlicesNeedNoMap(t *testing.T) {
-	spec := kvSpec(Hop(10*ms, 30*ms))
+// TestSlicedRowsOfRecentSlicesNeedNoMap: rows of the maxTabs slices used
+// last — here two inputs a few slides apart, each across a slice boundary
+// — find their groups by key id without building a map; rows going round
+// more slices than that fill a slice's array at most maxBinds times, then
+// use its map. The results are the panes'.
+func TestSlicedRowsOfRecentSlicesNeedNoMap(t *testing.T) {
+	spec := kvSpec(Hop(10*ms, 80*ms))
 	ref := spec
 	ref.panes = true
 	s, p := newHarness(t, spec), newHarness(t, ref)
 	o := s.op.(*slicedOp)
-	var rows [][]runtime.Value
-	for i := int64(0); i < 200; i++ {
-		rows = append(rows, kv(i%7, 10+i%20, i)) // slices at 10 and 20, interleaved
+	both := func(rows ...[]runtime.Value) {
+		s.batch(rows...)
+		p.batch(rows...)
 	}
-	s.batch(rows...)
-	p.batch(rows...)
+	for i := int64(0); i < 200; i++ {
+		// Slices at 10 and 20 from one input, 50 and 60 from the other.
+		both(kv(i%7, 10+i%20, i), kv(i%5, 50+i%20, i))
+	}
 	for _, sl := range o.order {
-		if sl.m != nil {
-			t.Fatalf("the slice at %d built a map", sl.start)
+		if sl.m != nil || sl.tab < 0 || sl.binds != 1 {
+			t.Fatalf("the slice at %d built a map or has no key id array (bound %d times)", sl.start, sl.binds)
 		}
 	}
-	s.batch(kv(1, 5, 1), kv(2, 25, 1), kv(1, 4, 1))
-	p.batch(kv(1, 5, 1), kv(2, 25, 1), kv(1, 4, 1))
-	if o.slices[0].m == nil || o.slices[10].m != nil || o.slices[20].m != nil {
-		t.Fatal("want a map for the slice at 0 only")
+	for i := int64(0); i < 20; i++ {
+		for _, at := range []int64{10, 20, 50, 60, 70} {
+			both(kv(i%9, at+i%10, i))
+		}
+	}
+	maps := 0
+	for _, sl := range o.order {
+		if sl.binds > maxBinds {
+			t.Fatalf("the slice at %d was bound %d times", sl.start, sl.binds)
+		}
+		if sl.m != nil {
+			maps++
+		}
+	}
+	if maps == 0 {
+		t.Fatal("no slice went over to its map")
 	}
 	s.finish()
 	p.finish()
-	if got, want := s.take(), p.take(); !slices.Equal(got, want) || len(want) < 14 {
+	if got, want := s.take(), p.take(); !slices.Equal(got, want) || len(want) < 40 {
+		t.Fatalf("%d rows:\n%s", len(want), diff(got, want))
+	}
+}
+
+// TestSlicedReusedSliceStartsEmpty: a freed slice, reused for a later
+// slide, keeps the room its accumulators had but none of its groups, key
+// ids or key id array.
+func TestSlicedReusedSliceStartsEmpty(t *testing.T) {
+	spec := kvSpec(Hop(10*ms, 20*ms))
+	ref := spec
+	ref.panes = true
+	s, p := newHarness(t, spec), newHarness(t, ref)
+	o := s.op.(*slicedOp)
+	both := func(rows ...[]runtime.Value) {
+		s.batch(rows...)
+		p.batch(rows...)
+	}
+	var rows [][]runtime.Value
+	for k := int64(0); k < 300; k++ {
+		rows = append(rows, kv(k, 5, k))
+	}
+	both(rows...)
+	old := o.slices[0]
+	s.watermark(40)
+	p.watermark(40)
+	if len(o.free) == 0 || o.free[len(o.free)-1] != old {
+		t.Fatal("the slice at 0 was not freed for reuse")
+	}
+	if old.reserved < 300 || old.tab >= 0 || len(old.kids) != 0 || old.accs.Len() != 0 {
+		t.Fatalf("freed slice: room for %d groups, array %d, %d key ids, %d groups", old.reserved, old.tab, len(old.kids), old.accs.Len())
+	}
+	both(kv(1000, 45, 7), kv(2, 46, 1))
+	if o.slices[40] != old {
+		t.Fatal("the slice at 40 is not the freed one")
+	}
+	if len(old.kids) != 2 || old.accs.Len() != 2 {
+		t.Fatalf("reused slice: %d key ids, %d groups; want 2", len(old.kids), old.accs.Len())
+	}
+	s.finish()
+	p.finish()
+	if got, want := s.take(), p.take(); !slices.Equal(got, want) {
+		t.Fatalf("\n%s", diff(got, want))
+	}
+}
+
+// TestSlicedEmitsRunsOfKeysAsThePanes: a window's keys emitted a run of
+// key ids at a time — runs broken by key ids not in the window and by
+// full output batches, a key with a NULL value — are the panes' rows.
+func TestSlicedEmitsRunsOfKeysAsThePanes(t *testing.T) {
+	spec := kvSpec(Hop(10*ms, 30*ms))
+	ref := spec
+	ref.panes = true
+	s, p := newHarness(t, spec), newHarness(t, ref)
+	var rows [][]runtime.Value
+	for k := int64(0); k < 3000; k++ {
+		rows = append(rows, kv(k, 1+k%2, k)) // slice 0: every key
+		if k%7 != 0 {
+			rows = append(rows, kv(k, 12, 2*k)) // slice 10: key ids with gaps
+		}
+		if k%500 == 3 {
+			rows = append(rows, kv(k+5000, 25, k)) // slice 20: new keys
+		}
+	}
+	rows = append(rows, []runtime.Value{runtime.IntValue(9999), runtime.TimeValue(15), null})
+	s.batch(rows...)
+	p.batch(rows...)
+	s.finish()
+	p.finish()
+	got, want := s.take(), p.take()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || len(want) < 3*3000 {
 		t.Fatalf("%d rows:\n%s", len(want), diff(got, want))
 	}
 }
