@@ -255,29 +255,21 @@ func (o *alignedOp) StateBytes() int {
 func (o *alignedOp) emitPane(p *pane, out runtime.Output) error {
 	n := int32(p.table.Len())
 	for g := int32(0); g < n; {
-		b := o.outb
-		k := min(n-g, int32(runtime.DefaultBatchRows-b.N))
-		if k <= 0 || !p.accs.EmitRange(g, g+k, b, o.nk+2) {
-			if err := o.emitRow(p.table, p.accs, g, g, p.start, p.end, out); err != nil {
+		k := min(n-g, int32(runtime.DefaultBatchRows-o.outb.N))
+		if k > 0 {
+			ok, err := o.emitRange(p.table, p.accs, g, g+k, p.start, p.end, out)
+			if err != nil {
 				return err
 			}
-			g++
-			continue
-		}
-		p.table.KeysRange(g, g+k, b, 0)
-		for c, x := range [2]int64{p.start, p.end} {
-			v := &b.Cols[o.nk+c]
-			for range k {
-				v.AppendInt(x)
+			if ok {
+				g += k
+				continue
 			}
 		}
-		b.N += int(k)
-		g += k
-		if b.N >= runtime.DefaultBatchRows {
-			if err := o.flush(out); err != nil {
-				return err
-			}
+		if err := o.emitRow(p.table, p.accs, g, g, p.start, p.end, out); err != nil {
+			return err
 		}
+		g++
 	}
 	return nil
 }

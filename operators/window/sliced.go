@@ -630,40 +630,32 @@ func (o *slicedOp) emitRun(start, end int64, out runtime.Output) error {
 			kid++
 			continue
 		}
-		b := o.outb
-		room := int32(runtime.DefaultBatchRows - b.N)
+		room := int32(runtime.DefaultBatchRows - o.outb.N)
 		to := kid + 1
 		for to < n && to-kid < room && o.runN[to] > 0 {
 			to++
 		}
-		if room <= 0 || !o.run.EmitRange(kid, to, b, o.nk+2) {
-			for ; kid < to; kid++ {
-				var err error
-				if o.run.Check(kid) != nil {
-					// An integer sum overflowed on the way (a running
-					// sum may leave the range and come back): the
-					// window's own.
-					err = o.emitFromSlices(kid, start, end, out)
-				} else {
-					err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
-				}
-				if err != nil {
-					return err
-				}
+		if room > 0 {
+			ok, err := o.emitRange(o.keys, o.run, kid, to, start, end, out)
+			if err != nil {
+				return err
 			}
-			continue
-		}
-		o.keys.KeysRange(kid, to, b, 0)
-		for c, x := range [2]int64{start, end} {
-			v := &b.Cols[o.nk+c]
-			for range to - kid {
-				v.AppendInt(x)
+			if ok {
+				kid = to
+				continue
 			}
 		}
-		b.N += int(to - kid)
-		kid = to
-		if b.N >= runtime.DefaultBatchRows {
-			if err := o.flush(out); err != nil {
+		for ; kid < to; kid++ {
+			var err error
+			if o.run.Check(kid) != nil {
+				// An integer sum overflowed on the way (a running
+				// sum may leave the range and come back): the
+				// window's own.
+				err = o.emitFromSlices(kid, start, end, out)
+			} else {
+				err = o.emitRow(o.keys, o.run, kid, kid, start, end, out)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -272,6 +272,30 @@ func (c *common) emitRow(table *agg.Table, accs *agg.Accs, key, acc int32, start
 	return nil
 }
 
+// emitRange appends the results of groups from…to-1 (key ids of keys that
+// are also accumulator ids of accs), all of window [start, end), to the
+// output batch at once, flushing it when full. It reports false, having
+// appended nothing, when accs cannot emit the range in bulk
+// (agg.Accs.EmitRange); the caller then emits those groups row by row.
+func (c *common) emitRange(keys *agg.Table, accs *agg.Accs, from, to int32, start, end int64, out runtime.Output) (bool, error) {
+	b := c.outb
+	if !accs.EmitRange(from, to, b, c.nk+2) {
+		return false, nil
+	}
+	keys.KeysRange(from, to, b, 0)
+	for i, x := range [2]int64{start, end} {
+		v := &b.Cols[c.nk+i]
+		for range to - from {
+			v.AppendInt(x)
+		}
+	}
+	b.N += int(to - from)
+	if b.N >= runtime.DefaultBatchRows {
+		return true, c.flush(out)
+	}
+	return true, nil
+}
+
 func (c *common) flush(out runtime.Output) error {
 	if c.outb.N == 0 {
 		return nil
