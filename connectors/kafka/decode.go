@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -56,15 +55,8 @@ func (s *source) newWorker() (*worker, error) {
 // openDecoding makes the workers' state and, with more than one worker,
 // starts the pool.
 func (s *source) openDecoding() error {
-	n := s.cfg.decoders
-	if n <= 0 {
-		n = decodepool.Workers(0)
-	}
-	states := 1
-	if n > 1 {
-		states = n + 1 // the pool's Next decodes too
-	}
-	s.workers = make([]*worker, states)
+	n := decodepool.Workers(int64(s.cfg.decoders))
+	s.workers = make([]*worker, decodepool.States(n))
 	for i := range s.workers {
 		w, err := s.newWorker()
 		if err != nil {
@@ -81,7 +73,7 @@ func (s *source) openDecoding() error {
 	// while the workers decode the last.
 	s.batches = decodepool.NewBatches(s.cfg.schema, decodeAhead+1)
 	s.pool = decodepool.New(n, decodeAhead, func(w int, f fetched) decoded { return s.decodeChunk(s.workers[w], f) },
-		func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
+		decodepool.Spawn(s.ctx))
 	s.pool.LimitWeight(2*fetchBytes, fetchedBytes)
 	return nil
 }
@@ -104,14 +96,7 @@ func fetchedBytes(f fetched) int64 {
 type decoded struct {
 	f     fetched
 	batch *runtime.Batch
-	bad   []badRecord
-}
-
-// badRecord is a record of a hand-over that could not be decoded (or has
-// no sane event time), by its index in the hand-over, and why.
-type badRecord struct {
-	i   int
-	err error
+	bad   []decodepool.Bad
 }
 
 // decodeChunk decodes the records of one hand-over into a batch (a
@@ -146,7 +131,7 @@ func (s *source) decodeChunk(w *worker, f fetched) decoded {
 			}
 		}
 		if err != nil {
-			d.bad = append(d.bad, badRecord{i, err})
+			d.bad = append(d.bad, decodepool.Bad{I: i, Err: err})
 		}
 	}
 	if b.N == 0 {
@@ -190,7 +175,7 @@ func (s *source) emit(d decoded) (*runtime.Batch, int, error) {
 	}
 	ps := f.ps
 	for _, bad := range d.bad {
-		if err := s.badRecord(ps, f.recs[bad.i], bad.err); err != nil {
+		if err := s.badRecord(ps, f.recs[bad.I], bad.Err); err != nil {
 			s.batches.Put(d.batch)
 			return nil, 0, err
 		}

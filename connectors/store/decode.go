@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -29,15 +28,8 @@ type worker struct {
 // openDecoding makes the workers' state and, with more than one worker,
 // starts the pool.
 func (s *source) openDecoding() {
-	n := s.cfg.decoders
-	if n <= 0 {
-		n = decodepool.Workers(0)
-	}
-	states := 1
-	if n > 1 {
-		states = n + 1 // the pool's Next decodes too
-	}
-	s.workers = make([]*worker, states)
+	n := decodepool.Workers(int64(s.cfg.decoders))
+	s.workers = make([]*worker, decodepool.States(n))
 	for i := range s.workers {
 		s.workers[i] = &worker{dec: format.NewJSONDecoder(s.cfg.schema), evTime: s.cfg.eventTime}
 	}
@@ -45,7 +37,7 @@ func (s *source) openDecoding() {
 	s.batches = decodepool.NewBatches(s.cfg.schema, inflight+1)
 	if n > 1 {
 		s.pool = decodepool.New(n, inflight, func(w int, f fetch) decoded { return s.decodeChunk(s.workers[w], f) },
-			func(run func()) { s.ctx.Go(func(context.Context) error { run(); return nil }) })
+			decodepool.Spawn(s.ctx))
 	}
 }
 
@@ -54,14 +46,7 @@ func (s *source) openDecoding() {
 type decoded struct {
 	f     fetch
 	batch *runtime.Batch
-	bad   []badRecord
-}
-
-// badRecord is a record of an answer that could not be decoded (or has no
-// sane event time), by its index in the answer, and why.
-type badRecord struct {
-	i   int
-	err error
+	bad   []decodepool.Bad
 }
 
 // decodeChunk decodes the records of one answer into a batch (a worker's,
@@ -80,7 +65,7 @@ func (s *source) decodeChunk(w *worker, f fetch) decoded {
 			err = w.evTime.CheckLast(b)
 		}
 		if err != nil {
-			d.bad = append(d.bad, badRecord{i, err})
+			d.bad = append(d.bad, decodepool.Bad{I: i, Err: err})
 		}
 	}
 	if b.N == 0 {
@@ -104,9 +89,9 @@ func (s *source) emit(d decoded) (*runtime.Batch, int, error) {
 		sh.done, sh.children = true, f.children
 	}
 	for _, bad := range d.bad {
-		r := f.recs[bad.i]
+		r := f.recs[bad.I]
 		where := connectors.Where{Stream: s.cfg.stream, Shard: sh.id, Sequence: r.SequenceNumber}
-		if err := s.cfg.bad.Report(s.ctx.Logger(), where, bad.err, r.Data); err != nil {
+		if err := s.cfg.bad.Report(s.ctx.Logger(), where, bad.Err, r.Data); err != nil {
 			s.batches.Put(d.batch)
 			return nil, 0, err
 		}

@@ -1,6 +1,10 @@
 package decodepool
 
-import "github.com/sluicehq/sluice/runtime"
+import (
+	"context"
+
+	"github.com/sluicehq/sluice/runtime"
+)
 
 // Batches is a free list of batches of one schema: workers take a batch
 // to decode a chunk into (Get), and the subtask puts it back once the
@@ -52,4 +56,27 @@ func (l *Batches) Close() {
 			return
 		}
 	}
+}
+
+// States is the number of decoding states (a decoder with its scratch
+// buffers each) a source keeps for n workers: one per worker and one for
+// Next, which decodes too; with one worker, one, for Poll.
+func States(n int) int {
+	if n > 1 {
+		return n + 1
+	}
+	return 1
+}
+
+// Spawn is New's spawn for a source subtask: it starts the workers in the
+// subtask's goroutine group, so that a decoder's panic fails the job.
+func Spawn(ctx *runtime.Context) func(run func()) {
+	return func(run func()) { ctx.Go(func(context.Context) error { run(); return nil }) }
+}
+
+// Bad is a record of a chunk that could not be decoded (or has no sane
+// event time), by its index in the chunk, and why.
+type Bad struct {
+	I   int
+	Err error
 }
