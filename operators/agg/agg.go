@@ -1,9 +1,10 @@
 // Package agg holds incremental, mergeable aggregate functions over
 // columnar batches.
 //
-// Accumulators of many groups live in flat slices (a few int64 and float64
-// slots per group) so that updating a group is an indexed add, a group costs
-// a few dozen bytes, and windows can merge groups (sessions) cheaply.
+// Accumulators of many groups live in flat arrays (a few int64 and float64
+// slots per group, in chunks of a few MB that never move as the groups
+// grow) so that updating a group is an indexed add, a group costs a few
+// dozen bytes, and windows can merge groups (sessions) cheaply.
 //
 // # Functions and result types
 //
@@ -193,13 +194,11 @@ type Layout struct {
 	aggs                   []compiled
 	nI, nF, nS, nD, nB, nV int
 	retract                bool
-	rowSlot                int     // retracting: the int slot counting a group's rows
-	extended               bool    // snapshots carry the extended section
-	firsts                 bool    // FIRST_VALUE or LAST_VALUE: number arrivals
-	extremes               bool    // MIN or MAX in flat slots: initialised per group
-	decimalSums            bool    // some SUM is of a DECIMAL: Check checks its precision
-	zeroI                  []int64 // nI zeros, appended for a new group
-	zeroF                  []float64
+	rowSlot                int  // retracting: the int slot counting a group's rows
+	extended               bool // snapshots carry the extended section
+	firsts                 bool // FIRST_VALUE or LAST_VALUE: number arrivals
+	extremes               bool // MIN or MAX in flat slots: initialised per group
+	decimalSums            bool // some SUM is of a DECIMAL: Check checks its precision
 }
 
 // NewLayout checks specs against the input schema, for an append-only
@@ -365,7 +364,6 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 	if retract {
 		l.rowSlot = l.int()
 	}
-	l.zeroI, l.zeroF = make([]int64, l.nI), make([]float64, l.nF)
 	return l, nil
 }
 
@@ -390,13 +388,15 @@ func (l *Layout) Len() int { return len(l.aggs) }
 // Accs holds the accumulators of groups 0..Len()-1.
 type Accs struct {
 	l *Layout
-	I []int64
-	F []float64
-	S []string
-	D []distinctSet
-	B [][]byte // LISTAGG's buffers (append-only layouts)
-	V []bag    // multisets and live lists (retracting layouts)
-	n int
+	// ints and floats hold each group's l.nI int64 and l.nF float64
+	// slots, in chunks that never move (accSlots).
+	ints   accSlots[int64]
+	floats accSlots[float64]
+	S      []string
+	D      []distinctSet
+	B      [][]byte // LISTAGG's buffers (append-only layouts)
+	V      []bag    // multisets and live lists (retracting layouts)
+	n      int
 	// seq numbers the values FIRST_VALUE and LAST_VALUE keep, so that
 	// merging groups knows which came first.
 	seq int64
@@ -478,7 +478,9 @@ func (a *Accs) Check(g int32) error {
 }
 
 // NewAccs returns an empty accumulator table for l.
-func NewAccs(l *Layout) *Accs { return &Accs{l: l} }
+func NewAccs(l *Layout) *Accs {
+	return &Accs{l: l, ints: newAccSlots[int64](l.nI), floats: newAccSlots[float64](l.nF)}
+}
 
 // Len is the number of groups.
 func (a *Accs) Len() int { return a.n }
@@ -497,8 +499,8 @@ func (a *Accs) Grow(n int) {
 	}
 	// Only flat slots: extend them at once.
 	first := a.n
-	a.I = extendZero(a.I, n*l.nI)
-	a.F = extendZero(a.F, n*l.nF)
+	a.ints.grow(first, n)
+	a.floats.grow(first, n)
 	a.n = n
 	if l.extremes {
 		for g := first; g < n; g++ {
@@ -507,24 +509,15 @@ func (a *Accs) Grow(n int) {
 	}
 }
 
-// extendZero returns s extended to length n with zeros.
-func extendZero[T int64 | float64](s []T, n int) []T {
-	old := len(s)
-	s = slices.Grow(s, n-old)[:n]
-	clear(s[old:])
-	return s
-}
-
 // Reserve makes room for n groups in all, so that growing to that many
-// does not copy the accumulators step by step: for a window whose
+// does not grow the accumulators step by step: for a window whose
 // predecessor had n groups.
 func (a *Accs) Reserve(n int) {
-	l := a.l
 	if n <= a.n {
 		return
 	}
-	a.I = slices.Grow(a.I, n*l.nI-len(a.I))
-	a.F = slices.Grow(a.F, n*l.nF-len(a.F))
+	a.ints.ensure(n)
+	a.floats.ensure(n)
 }
 
 // Add appends one empty group and returns its id.
@@ -535,8 +528,8 @@ func (a *Accs) Add() int32 {
 
 func (a *Accs) add() {
 	l := a.l
-	a.I = append(a.I, l.zeroI...)
-	a.F = append(a.F, l.zeroF...)
+	a.ints.grow(a.n, a.n+1)
+	a.floats.grow(a.n, a.n+1)
 	for k := 0; k < l.nS; k++ {
 		a.S = append(a.S, "")
 	}
@@ -556,20 +549,20 @@ func (a *Accs) add() {
 // initExtremes sets the MIN and MAX slots of group g to their identities.
 func (a *Accs) initExtremes(g int32) {
 	l := a.l
-	base, fb := int(g)*l.nI, int(g)*l.nF
+	gi, gf := a.ints.at(g), a.floats.at(g)
 	for _, c := range l.aggs {
 		switch c.Func {
 		case Min:
 			if c.f >= 0 {
-				a.F[fb+c.f] = math.Inf(1)
+				gf[c.f] = math.Inf(1)
 			} else if c.i >= 0 {
-				a.I[base+c.i] = math.MaxInt64
+				gi[c.i] = math.MaxInt64
 			}
 		case Max:
 			if c.f >= 0 {
-				a.F[fb+c.f] = math.Inf(-1)
+				gf[c.f] = math.Inf(-1)
 			} else if c.i >= 0 {
-				a.I[base+c.i] = math.MinInt64
+				gi[c.i] = math.MinInt64
 			}
 		}
 	}
@@ -581,7 +574,7 @@ func (a *Accs) Rows(g int32) int64 {
 	if a.l.rowSlot < 0 {
 		return 0
 	}
-	return a.I[int(g)*a.l.nI+a.l.rowSlot]
+	return a.ints.at(g)[a.l.rowSlot]
 }
 
 // Ignored is the number of retractions that reached a group without rows
@@ -590,7 +583,6 @@ func (a *Accs) Ignored() int64 { return a.ignored }
 
 // Reset empties the table, keeping memory.
 func (a *Accs) Reset() {
-	a.I, a.F = a.I[:0], a.F[:0]
 	clear(a.S)
 	a.S = a.S[:0]
 	clear(a.D)
@@ -607,8 +599,8 @@ func (a *Accs) Reset() {
 // Clear re-initialises group g to empty (to reuse its slots).
 func (a *Accs) Clear(g int32) {
 	l := a.l
-	clear(a.I[int(g)*l.nI : int(g+1)*l.nI])
-	clear(a.F[int(g)*l.nF : int(g+1)*l.nF])
+	clear(a.ints.at(g))
+	clear(a.floats.at(g))
 	clear(a.S[int(g)*l.nS : int(g+1)*l.nS])
 	clear(a.D[int(g)*l.nD : int(g+1)*l.nD])
 	clear(a.B[int(g)*l.nB : int(g+1)*l.nB])
@@ -621,7 +613,7 @@ func (a *Accs) Clear(g int32) {
 
 // Bytes estimates the memory held by the accumulators.
 func (a *Accs) Bytes() int {
-	n := cap(a.I)*8 + cap(a.F)*8 + cap(a.S)*16 + cap(a.D)*32 + cap(a.B)*24 + cap(a.V)*96
+	n := a.ints.bytes() + a.floats.bytes() + cap(a.S)*16 + cap(a.D)*32 + cap(a.B)*24 + cap(a.V)*96
 	for _, s := range a.S {
 		n += len(s)
 	}

@@ -107,8 +107,8 @@ func (a *Accs) Compact(live []bool) {
 		if !ok {
 			continue
 		}
-		copy(a.I[n*l.nI:(n+1)*l.nI], a.I[g*l.nI:(g+1)*l.nI])
-		copy(a.F[n*l.nF:(n+1)*l.nF], a.F[g*l.nF:(g+1)*l.nF])
+		copy(a.ints.at(int32(n)), a.ints.at(int32(g)))
+		copy(a.floats.at(int32(n)), a.floats.at(int32(g)))
 		copy(a.S[n*l.nS:(n+1)*l.nS], a.S[g*l.nS:(g+1)*l.nS])
 		copy(a.D[n*l.nD:(n+1)*l.nD], a.D[g*l.nD:(g+1)*l.nD])
 		copy(a.B[n*l.nB:(n+1)*l.nB], a.B[g*l.nB:(g+1)*l.nB])
@@ -118,7 +118,6 @@ func (a *Accs) Compact(live []bool) {
 		}
 		n++
 	}
-	a.I, a.F = a.I[:n*l.nI], a.F[:n*l.nF]
 	clear(a.S[n*l.nS:])
 	a.S = a.S[:n*l.nS]
 	clear(a.D[n*l.nD:])

@@ -64,11 +64,11 @@ func decimalAvg(sum, n int64, up int) int64 {
 // g has more than 18 digits.
 func (a *Accs) checkDecimalSums(g int32) error {
 	l := a.l
-	base := int(g) * l.nI
+	gi := a.ints.at(g)
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
 		if (c.Func == Sum || c.Func == SumDistinct) && c.in.IsDecimal() && c.i >= 0 &&
-			!runtime.DecimalFits(a.I[base+c.i], runtime.MaxDecimalPrecision) {
+			!runtime.DecimalFits(gi[c.i], runtime.MaxDecimalPrecision) {
 			return &OverflowError{Agg: c.Name, Type: c.out.Type}
 		}
 	}

@@ -14,28 +14,36 @@ func (a *Accs) EmitRange(from, to int32, out *runtime.Batch, first int) bool {
 	if len(a.over) > 0 || l.decimalSums || !l.countsAndSums() {
 		return false
 	}
-	n := int(to - from)
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
 		v := &out.Cols[first+ci]
-		i := int(from)*l.nI + c.i
 		if c.Func == Sum && c.i2 >= 0 {
 			// A SUM of a nullable column: NULL for a group without
 			// a value.
-			for k := 0; k < n; k, i = k+1, i+l.nI {
-				if a.I[i-c.i+c.i2] == 0 {
+			for g := from; g < to; g++ {
+				if gi := a.ints.at(g); gi[c.i2] == 0 {
 					v.AppendNull()
 				} else {
-					v.AppendInt(a.I[i])
+					v.AppendInt(gi[c.i])
 				}
 			}
 			continue
 		}
+		n := int(to - from)
 		v.I64 = growInts(v.I64, n)
 		dst := v.I64[len(v.I64)-n:]
-		for k := range dst {
-			dst[k] = a.I[i]
-			i += l.nI
+		// A run of groups, a chunk of slots at a time.
+		I, w := &a.ints, l.nI
+		for g := from; g < to; {
+			ch := I.c[g>>I.shift]
+			o := int(g & I.mask)
+			k := min(int(to-g), len(ch)/w-o)
+			src := ch[o*w+c.i:]
+			for j := range dst[:k] {
+				dst[j] = src[j*w]
+			}
+			dst = dst[k:]
+			g += int32(k)
 		}
 		if v.Null != nil {
 			v.Null = append(v.Null, make([]bool, n)...)

@@ -46,6 +46,7 @@ func (s *intSlots) init(n int) {
 
 func (s *intSlots) alloc(size int) {
 	s.s = make([]uint64, size)
+	hugePages(s.s)
 	s.shift = uint8(32 - log2(size))
 	s.limit = size * 3 / 4
 }

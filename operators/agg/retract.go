@@ -17,7 +17,7 @@ func (a *Accs) updateRetract(b *runtime.Batch, rows, groups []int32) {
 	a.sr, a.sg, a.ss = a.sr[:0], a.sg[:0], a.ss[:0]
 	for k, r := range rows {
 		g := groups[k]
-		p := &a.I[int(g)*l.nI+l.rowSlot]
+		p := &a.ints.at(g)[l.rowSlot]
 		var sign int8 = 1
 		if kd := b.Kind(int(r)); kd == runtime.UpdateBefore || kd == runtime.Delete {
 			if *p <= 0 {
@@ -52,11 +52,9 @@ func (a *Accs) updateRetract(b *runtime.Batch, rows, groups []int32) {
 // retracting layout.
 func (a *Accs) updateSigned(ci int, c *compiled, b *runtime.Batch, rows, groups []int32, signs []int8) {
 	l := a.l
-	nI, nF := l.nI, l.nF
-	I, F := a.I, a.F
 	if c.Col < 0 { // COUNT(*)
 		for k, g := range groups {
-			I[int(g)*nI+c.i] += int64(signs[k])
+			a.ints.at(g)[c.i] += int64(signs[k])
 		}
 		return
 	}
@@ -67,23 +65,24 @@ func (a *Accs) updateSigned(ci int, c *compiled, b *runtime.Batch, rows, groups 
 			continue
 		}
 		g, sign := int(groups[k]), signs[k]
+		gi, gf := a.ints.at(int32(g)), a.floats.at(int32(g))
 		switch c.Func {
 		case Count:
-			I[g*nI+c.i] += int64(sign)
+			gi[c.i] += int64(sign)
 		case Sum, Avg:
 			if c.f >= 0 {
-				F[g*nF+c.f] += float64(sign) * num(v, c.phys, int(r))
+				gf[c.f] += float64(sign) * num(v, c.phys, int(r))
 			} else if c.i3 >= 0 { // AVG of integers: 128 bits
 				if sign > 0 {
-					add128(&I[g*nI+c.i], &I[g*nI+c.i3], v.I64[r])
+					add128(&gi[c.i], &gi[c.i3], v.I64[r])
 				} else {
-					sub128(&I[g*nI+c.i], &I[g*nI+c.i3], v.I64[r])
+					sub128(&gi[c.i], &gi[c.i3], v.I64[r])
 				}
 			} else {
-				a.addChecked(int32(g), ci, g*nI+c.i, v.I64[r], sign)
+				a.addChecked(int32(g), ci, c.i, v.I64[r], sign)
 			}
 			if c.i2 >= 0 {
-				I[g*nI+c.i2] += int64(sign)
+				gi[c.i2] += int64(sign)
 			}
 		case CountDistinct, SumDistinct:
 			d := &a.D[g*l.nD+c.d]
@@ -94,13 +93,13 @@ func (a *Accs) updateSigned(ci int, c *compiled, b *runtime.Batch, rows, groups 
 					f = 0
 				}
 				if d.countInt(math.Float64bits(f), sign) && c.f >= 0 {
-					F[g*nF+c.f] += float64(sign) * f
+					gf[c.f] += float64(sign) * f
 				}
 			case runtime.PhysString:
 				d.countString(v.Str[r], sign)
 			default:
 				if d.countInt(uint64(v.I64[r]), sign) && c.i >= 0 {
-					a.addChecked(int32(g), ci, g*nI+c.i, v.I64[r], sign)
+					a.addChecked(int32(g), ci, c.i, v.I64[r], sign)
 				}
 			}
 		case Min, Max:
@@ -110,15 +109,15 @@ func (a *Accs) updateSigned(ci int, c *compiled, b *runtime.Batch, rows, groups 
 		case StddevPop, StddevSamp, VarPop, VarSamp:
 			x := num(v, c.phys, int(r))
 			if sign > 0 {
-				welfordAdd(&I[g*nI+c.i2], &F[g*nF+c.f], &F[g*nF+c.f2], x)
+				welfordAdd(&gi[c.i2], &gf[c.f], &gf[c.f2], x)
 			} else {
-				welfordRemove(&I[g*nI+c.i2], &F[g*nF+c.f], &F[g*nF+c.f2], x)
+				welfordRemove(&gi[c.i2], &gf[c.f], &gf[c.f2], x)
 			}
 		case BoolAnd, BoolOr:
 			if v.I64[r] != 0 {
-				I[g*nI+c.i] += int64(sign)
+				gi[c.i] += int64(sign)
 			}
-			I[g*nI+c.i2] += int64(sign)
+			gi[c.i2] += int64(sign)
 		}
 	}
 }

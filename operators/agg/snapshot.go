@@ -90,7 +90,7 @@ func (t *Table) RestoreSnapshot(d *snap.Decoder) {
 
 // SnapshotSize estimates the bytes AppendSnapshot writes.
 func (a *Accs) SnapshotSize() int {
-	n := 64 + 8*len(a.I) + 8*len(a.F) + 16*len(a.S) + 16*len(a.D)
+	n := 64 + 8*a.n*(a.l.nI+a.l.nF) + 16*len(a.S) + 16*len(a.D)
 	for _, b := range a.B {
 		n += 8 + len(b)
 	}
@@ -109,8 +109,19 @@ func (a *Accs) AppendSnapshot(e *snap.Encoder) {
 	e.Int(l.nS)
 	e.Int(l.nD)
 	e.Int(a.n)
-	e.Int64s(a.I)
-	e.Float64s(a.F)
+	// As Encoder.Int64s and Float64s of the flat slots would.
+	e.Int(a.n * l.nI)
+	a.ints.each(a.n, func(xs []int64) {
+		for _, x := range xs {
+			e.Int64(x)
+		}
+	})
+	e.Int(a.n * l.nF)
+	a.floats.each(a.n, func(xs []float64) {
+		for _, x := range xs {
+			e.Int64(int64(math.Float64bits(x)))
+		}
+	})
 	e.Strings(a.S)
 	for i := range a.D {
 		s := &a.D[i]
@@ -258,16 +269,20 @@ func (a *Accs) RestoreSnapshot(d *snap.Decoder) {
 	}
 	n := d.Int(math.MaxInt32)
 	a.Reset()
-	a.I = d.Int64s(a.I)
-	a.F = d.Float64s(a.F)
+	ints := d.Int64s(nil)
+	floats := d.Float64s(nil)
 	a.S = d.Strings(a.S)
 	if d.Err() != nil {
 		return
 	}
-	if len(a.I) != n*nI || len(a.F) != n*nF || len(a.S) != n*nS {
+	if len(ints) != n*nI || len(floats) != n*nF || len(a.S) != n*nS {
 		d.Fail("accumulator slots do not match %d groups", n)
 		return
 	}
+	a.ints.grow(0, n)
+	a.floats.grow(0, n)
+	a.ints.each(n, func(xs []int64) { ints = ints[copy(xs, ints):] })
+	a.floats.each(n, func(xs []float64) { floats = floats[copy(xs, floats):] })
 	if nD > 0 {
 		a.D = make([]distinctSet, n*nD)
 		for i := range a.D {

@@ -62,35 +62,35 @@ func (l *Layout) Subtractable() bool {
 // a mark Merge set stays until the group is cleared.
 func (a *Accs) Unmerge(dst int32, o *Accs, src int32) (stale bool) {
 	l := a.l
-	di, si := int(dst)*l.nI, int(src)*l.nI
+	ai, oi := a.ints.at(dst), o.ints.at(src)
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
 		switch c.Func {
 		case Min, Max:
-			if stale || c.i2 >= 0 && o.I[si+c.i2] == 0 {
+			if stale || c.i2 >= 0 && oi[c.i2] == 0 {
 				continue // known stale, or src saw no value
 			}
 			switch c.phys {
 			case runtime.PhysFloat:
-				x := o.F[int(src)*l.nF+c.f]
-				stale = x == a.F[int(dst)*l.nF+c.f] || x != x
+				x := o.floats.at(src)[c.f]
+				stale = x == a.floats.at(dst)[c.f] || x != x
 			case runtime.PhysString:
 				stale = o.S[int(src)*l.nS+c.s] == a.S[int(dst)*l.nS+c.s]
 			default:
-				stale = o.I[si+c.i] == a.I[di+c.i]
+				stale = oi[c.i] == ai[c.i]
 			}
 		case Count:
-			a.I[di+c.i] -= o.I[si+c.i]
+			ai[c.i] -= oi[c.i]
 		case Sum, Avg, BoolAnd, BoolOr:
 			if c.i3 >= 0 { // AVG of integers: 128 bits
-				lo, borrow := bits.Sub64(uint64(a.I[di+c.i]), uint64(o.I[si+c.i]), 0)
-				a.I[di+c.i] = int64(lo)
-				a.I[di+c.i3] -= o.I[si+c.i3] + int64(borrow)
+				lo, borrow := bits.Sub64(uint64(ai[c.i]), uint64(oi[c.i]), 0)
+				ai[c.i] = int64(lo)
+				ai[c.i3] -= oi[c.i3] + int64(borrow)
 			} else {
-				a.I[di+c.i] -= o.I[si+c.i]
+				ai[c.i] -= oi[c.i]
 			}
 			if c.i2 >= 0 {
-				a.I[di+c.i2] -= o.I[si+c.i2]
+				ai[c.i2] -= oi[c.i2]
 			}
 		}
 	}

@@ -43,12 +43,10 @@ func (a *Accs) filter(b *runtime.Batch, col int, rows, groups []int32) ([]int32,
 // update adds rows to groups for aggregate ci of an append-only layout.
 func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int32) {
 	l := a.l
-	nI, nF, nS, nD := l.nI, l.nF, l.nS, l.nD
-	I, F := a.I, a.F
+	nS, nD := l.nS, l.nD
+	I, F := &a.ints, &a.floats
 	if c.Col < 0 { // COUNT(*)
-		for _, g := range groups {
-			I[int(g)*nI+c.i]++
-		}
+		countInts(I, c.i, groups)
 		return
 	}
 	v := &b.Cols[c.Col]
@@ -56,30 +54,28 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 	switch c.Func {
 	case Count:
 		if nulls == nil {
-			for _, g := range groups {
-				I[int(g)*nI+c.i]++
-			}
+			countInts(I, c.i, groups)
 			return
 		}
 		for k, r := range rows {
 			if !nulls[r] {
-				I[int(groups[k])*nI+c.i]++
+				I.at(groups[k])[c.i]++
 			}
 		}
 	case Sum, Avg:
 		switch {
 		case c.i3 >= 0: // AVG of an integer: a 128-bit sum
-			sumInts128(I, nI, c.i, c.i3, c.i2, v.I64, nulls, rows, groups)
+			sumInts128(I, c.i, c.i3, c.i2, v.I64, nulls, rows, groups)
 		case c.phys == runtime.PhysFloat && c.Func == Sum:
 			vals := v.F64
 			for k, r := range rows {
 				if nulls != nil && nulls[r] {
 					continue
 				}
-				g := int(groups[k])
-				F[g*nF+c.f] += vals[r]
+				g := groups[k]
+				F.at(g)[c.f] += vals[r]
 				if c.i2 >= 0 {
-					I[g*nI+c.i2]++
+					I.at(g)[c.i2]++
 				}
 			}
 		case c.Func == Sum || c.f < 0: // AVG of a DECIMAL sums exactly too
@@ -88,9 +84,9 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 			// such a row (rare) and go on after it.
 			for k := 0; k < len(rows); k++ {
 				if nulls == nil && c.i2 < 0 {
-					k += sumInts(I[c.i:], nI, v.I64, rows[k:], groups[k:])
+					k += sumInts(I, c.i, v.I64, rows[k:], groups[k:])
 				} else {
-					k += sumIntsCounted(I, nI, c.i, c.i2, v.I64, nulls, rows[k:], groups[k:])
+					k += sumIntsCounted(I, c.i, c.i2, v.I64, nulls, rows[k:], groups[k:])
 				}
 				if k < len(rows) {
 					a.overflow(groups[k], ci)
@@ -101,9 +97,9 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 				if nulls != nil && nulls[r] {
 					continue
 				}
-				g := int(groups[k])
-				F[g*nF+c.f] += v.F64[r]
-				I[g*nI+c.i2]++
+				g := groups[k]
+				F.at(g)[c.f] += v.F64[r]
+				I.at(g)[c.i2]++
 			}
 		}
 	case Min, Max:
@@ -112,28 +108,29 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 			if nulls != nil && nulls[r] {
 				continue
 			}
-			g := int(groups[k])
+			g := groups[k]
+			gi := I.at(g)
 			switch c.phys {
 			case runtime.PhysFloat:
-				x, p := v.F64[r], &F[g*nF+c.f]
+				x, p := v.F64[r], &F.at(g)[c.f]
 				if isMin && x < *p || !isMin && x > *p {
 					*p = x
 				}
 			case runtime.PhysString:
-				x, p, has := v.Str[r], &a.S[g*nS+c.s], &I[g*nI+c.i2]
+				x, p, has := v.Str[r], &a.S[int(g)*nS+c.s], &gi[c.i2]
 				if *has == 0 || isMin && x < *p || !isMin && x > *p {
 					*p = x
 				}
 				*has = 1
 				continue
 			default:
-				x, p := v.I64[r], &I[g*nI+c.i]
+				x, p := v.I64[r], &gi[c.i]
 				if isMin && x < *p || !isMin && x > *p {
 					*p = x
 				}
 			}
 			if c.i2 >= 0 {
-				I[g*nI+c.i2] = 1
+				gi[c.i2] = 1
 			}
 		}
 	case CountDistinct, SumDistinct:
@@ -141,8 +138,8 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 			if nulls != nil && nulls[r] {
 				continue
 			}
-			g := int(groups[k])
-			d := &a.D[g*nD+c.d]
+			g := groups[k]
+			d := &a.D[int(g)*nD+c.d]
 			switch c.phys {
 			case runtime.PhysFloat:
 				f := v.F64[r]
@@ -150,13 +147,13 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 					f = 0
 				}
 				if d.addInt(math.Float64bits(f)) && c.f >= 0 {
-					F[g*nF+c.f] += f
+					F.at(g)[c.f] += f
 				}
 			case runtime.PhysString:
 				d.addString(v.Str[r])
 			default:
 				if d.addInt(uint64(v.I64[r])) && c.i >= 0 {
-					a.addChecked(int32(g), ci, g*nI+c.i, v.I64[r], 1)
+					a.addChecked(g, ci, c.i, v.I64[r], 1)
 				}
 			}
 		}
@@ -166,21 +163,22 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 			if nulls != nil && nulls[r] {
 				continue
 			}
-			g := int(groups[k])
-			has := &I[g*nI+c.i2]
+			g := groups[k]
+			gi := I.at(g)
+			has := &gi[c.i2]
 			if first && *has != 0 {
 				continue
 			}
 			*has = 1
 			a.seq++
-			I[g*nI+c.i3] = a.seq
+			gi[c.i3] = a.seq
 			switch c.phys {
 			case runtime.PhysFloat:
-				F[g*nF+c.f] = v.F64[r]
+				F.at(g)[c.f] = v.F64[r]
 			case runtime.PhysString:
-				a.S[g*nS+c.s] = v.Str[r]
+				a.S[int(g)*nS+c.s] = v.Str[r]
 			default:
-				I[g*nI+c.i] = v.I64[r]
+				gi[c.i] = v.I64[r]
 			}
 		}
 	case ListAgg:
@@ -188,40 +186,50 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 			if nulls != nil && nulls[r] {
 				continue
 			}
-			g := int(groups[k])
-			buf := &a.B[g*l.nB+c.b]
-			if I[g*nI+c.i2] > 0 {
+			g := groups[k]
+			gi := I.at(g)
+			buf := &a.B[int(g)*l.nB+c.b]
+			if gi[c.i2] > 0 {
 				*buf = append(*buf, c.sep...)
 			}
 			*buf = append(*buf, v.Str[r]...)
-			I[g*nI+c.i2]++
+			gi[c.i2]++
 		}
 	case StddevPop, StddevSamp, VarPop, VarSamp:
 		for k, r := range rows {
 			if nulls != nil && nulls[r] {
 				continue
 			}
-			g := int(groups[k])
-			welfordAdd(&I[g*nI+c.i2], &F[g*nF+c.f], &F[g*nF+c.f2], num(v, c.phys, int(r)))
+			g := groups[k]
+			gf := F.at(g)
+			welfordAdd(&I.at(g)[c.i2], &gf[c.f], &gf[c.f2], num(v, c.phys, int(r)))
 		}
 	case BoolAnd, BoolOr:
 		for k, r := range rows {
 			if nulls != nil && nulls[r] {
 				continue
 			}
-			g := int(groups[k])
+			gi := I.at(groups[k])
 			if v.I64[r] != 0 {
-				I[g*nI+c.i]++
+				gi[c.i]++
 			}
-			I[g*nI+c.i2]++
+			gi[c.i2]++
 		}
 	}
 }
 
-// addChecked adds sign*x to the integer sum at I[at] of group g for
+// countInts adds one to slot at of each group of groups.
+func countInts(I *accSlots[int64], at int, groups []int32) {
+	c, shift, mask, w := I.c, I.shift, I.mask, I.w
+	for _, g := range groups {
+		c[g>>shift][int(g&mask)*w+at]++
+	}
+}
+
+// addChecked adds sign*x to the integer sum in slot at of group g for
 // aggregate ci, marking the group on overflow.
 func (a *Accs) addChecked(g int32, ci, at int, x int64, sign int8) {
-	p := &a.I[at]
+	p := &a.ints.at(g)[at]
 	var s int64
 	var o int64
 	if sign > 0 {
@@ -285,17 +293,19 @@ func welfordRemove(n *int64, mean, s *float64, x float64) {
 	*s = math.Sqrt(*s-t) * math.Sqrt(*s/2+t/2) * math.Sqrt2 // √(s² − t²)
 }
 
-// sumInts adds vals[rows[k]] to I[groups[k]*nI] (I starts at the sum's
-// slot of group 0; a group has nI slots), in order, until a sum leaves
-// BIGINT's range: it returns that k, whose sum is then wrapped, or
-// len(rows). It is not inlined, and its loop calls nothing, so that the
-// loop keeps its values in registers (in Update they are spilled).
+// sumInts adds vals[rows[k]] to slot at of group groups[k], in order,
+// until a sum leaves BIGINT's range: it returns that k, whose sum is then
+// wrapped, or len(rows). It is not inlined, and its loop calls nothing, so
+// that the loop keeps its values in registers (in Update they are
+// spilled).
 //
 //go:noinline
-func sumInts(I []int64, nI int, vals []int64, rows, groups []int32) int {
+func sumInts(I *accSlots[int64], at int, vals []int64, rows, groups []int32) int {
+	c, shift, mask, w := I.c, I.shift, I.mask, I.w
 	groups = groups[:len(rows)]
 	for k, r := range rows {
-		p, x := &I[int(groups[k])*nI], vals[r]
+		g := groups[k]
+		p, x := &c[g>>shift][int(g&mask)*w+at], vals[r]
 		s := *p + x
 		o := (s ^ *p) & (s ^ x)
 		*p = s
@@ -306,24 +316,24 @@ func sumInts(I []int64, nI int, vals []int64, rows, groups []int32) int {
 	return len(rows)
 }
 
-// sumIntsCounted is sumInts with slots at and cnt of a group's nI,
-// skipping the rows that nulls (if not nil) says are NULL and counting the
-// others in slot cnt (if not -1).
+// sumIntsCounted is sumInts with slots at and cnt of a group, skipping the
+// rows that nulls (if not nil) says are NULL and counting the others in
+// slot cnt (if not -1).
 //
 //go:noinline
-func sumIntsCounted(I []int64, nI, at, cnt int, vals []int64, nulls []bool, rows, groups []int32) int {
+func sumIntsCounted(I *accSlots[int64], at, cnt int, vals []int64, nulls []bool, rows, groups []int32) int {
 	groups = groups[:len(rows)]
 	for k, r := range rows {
 		if nulls != nil && nulls[r] {
 			continue
 		}
-		g := int(groups[k]) * nI
-		p, x := &I[g+at], vals[r]
+		gi := I.at(groups[k])
+		p, x := &gi[at], vals[r]
 		s := *p + x
 		o := (s ^ *p) & (s ^ x)
 		*p = s
 		if cnt >= 0 {
-			I[g+cnt]++
+			gi[cnt]++
 		}
 		if o < 0 {
 			return k
@@ -333,19 +343,19 @@ func sumIntsCounted(I []int64, nI, at, cnt int, vals []int64, nulls []bool, rows
 }
 
 // sumInts128 adds vals[rows[k]] to the 128-bit sums of groups[k] (slots
-// lo and hi of a group's nI), skipping the rows that nulls (if not nil)
-// says are NULL and counting the others in slot cnt.
+// lo and hi of a group), skipping the rows that nulls (if not nil) says
+// are NULL and counting the others in slot cnt.
 //
 //go:noinline
-func sumInts128(I []int64, nI, lo, hi, cnt int, vals []int64, nulls []bool, rows, groups []int32) {
+func sumInts128(I *accSlots[int64], lo, hi, cnt int, vals []int64, nulls []bool, rows, groups []int32) {
 	groups = groups[:len(rows)]
 	for k, r := range rows {
 		if nulls != nil && nulls[r] {
 			continue
 		}
-		g := int(groups[k]) * nI
-		add128(&I[g+lo], &I[g+hi], vals[r])
-		I[g+cnt]++
+		gi := I.at(groups[k])
+		add128(&gi[lo], &gi[hi], vals[r])
+		gi[cnt]++
 	}
 }
 
@@ -376,10 +386,10 @@ func num(v *runtime.Vector, phys runtime.Physical, r int) float64 {
 // LAST_VALUE of an append-only layout compare arrival numbers (sessions).
 func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 	l := a.l
-	di, si := int(dst)*l.nI, int(src)*l.nI
-	df, sf := int(dst)*l.nF, int(src)*l.nF
+	ai, oi := a.ints.at(dst), o.ints.at(src)
+	af, of := a.floats.at(dst), o.floats.at(src)
 	if l.rowSlot >= 0 {
-		a.I[di+l.rowSlot] += o.I[si+l.rowSlot]
+		ai[l.rowSlot] += oi[l.rowSlot]
 	}
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
@@ -389,16 +399,16 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 		}
 		switch c.Func {
 		case Count:
-			a.I[di+c.i] += o.I[si+c.i]
+			ai[c.i] += oi[c.i]
 		case Sum, Avg:
 			if c.f >= 0 {
-				a.F[df+c.f] += o.F[sf+c.f]
+				af[c.f] += of[c.f]
 			} else if c.i3 >= 0 { // AVG of integers: 128 bits
-				p, ph := &a.I[di+c.i], &a.I[di+c.i3]
-				l, cy := bits.Add64(uint64(*p), uint64(o.I[si+c.i]), 0)
-				*p, *ph = int64(l), *ph+o.I[si+c.i3]+int64(cy)
+				p, ph := &ai[c.i], &ai[c.i3]
+				l, cy := bits.Add64(uint64(*p), uint64(oi[c.i]), 0)
+				*p, *ph = int64(l), *ph+oi[c.i3]+int64(cy)
 			} else {
-				p, x := &a.I[di+c.i], o.I[si+c.i]
+				p, x := &ai[c.i], oi[c.i]
 				s := *p + x
 				if (s^*p)&(s^x) < 0 || o.overflowed(src) >= 0 {
 					a.overflow(dst, ci)
@@ -406,32 +416,32 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 				*p = s
 			}
 			if c.i2 >= 0 {
-				a.I[di+c.i2] += o.I[si+c.i2]
+				ai[c.i2] += oi[c.i2]
 			}
 		case Min, Max:
 			isMin := c.Func == Min
-			if c.i2 >= 0 && o.I[si+c.i2] == 0 {
+			if c.i2 >= 0 && oi[c.i2] == 0 {
 				continue // source saw no value
 			}
 			switch c.phys {
 			case runtime.PhysFloat:
-				x, p := o.F[sf+c.f], &a.F[df+c.f]
+				x, p := of[c.f], &af[c.f]
 				if isMin && x < *p || !isMin && x > *p {
 					*p = x
 				}
 			case runtime.PhysString:
 				x, p := o.S[int(src)*l.nS+c.s], &a.S[int(dst)*l.nS+c.s]
-				if a.I[di+c.i2] == 0 || isMin && x < *p || !isMin && x > *p {
+				if ai[c.i2] == 0 || isMin && x < *p || !isMin && x > *p {
 					*p = x
 				}
 			default:
-				x, p := o.I[si+c.i], &a.I[di+c.i]
+				x, p := oi[c.i], &ai[c.i]
 				if isMin && x < *p || !isMin && x > *p {
 					*p = x
 				}
 			}
 			if c.i2 >= 0 {
-				a.I[di+c.i2] = 1
+				ai[c.i2] = 1
 			}
 		case CountDistinct, SumDistinct:
 			d, sd := &a.D[int(dst)*l.nD+c.d], &o.D[int(src)*l.nD+c.d]
@@ -442,44 +452,44 @@ func (a *Accs) Merge(dst int32, o *Accs, src int32) {
 			// SUM(DISTINCT): add the values new to dst.
 			d.merge(sd, func(x uint64) {
 				if c.f >= 0 {
-					a.F[df+c.f] += math.Float64frombits(x)
+					af[c.f] += math.Float64frombits(x)
 				} else {
-					a.addChecked(dst, ci, di+c.i, int64(x), 1)
+					a.addChecked(dst, ci, c.i, int64(x), 1)
 				}
 			})
 		case FirstValue, LastValue:
-			if o.I[si+c.i2] == 0 {
+			if oi[c.i2] == 0 {
 				continue
 			}
-			sseq, dseq := o.I[si+c.i3], a.I[di+c.i3]
-			if a.I[di+c.i2] != 0 && (c.Func == FirstValue && dseq <= sseq || c.Func == LastValue && dseq >= sseq) {
+			sseq, dseq := oi[c.i3], ai[c.i3]
+			if ai[c.i2] != 0 && (c.Func == FirstValue && dseq <= sseq || c.Func == LastValue && dseq >= sseq) {
 				continue
 			}
-			a.I[di+c.i2], a.I[di+c.i3] = 1, sseq
+			ai[c.i2], ai[c.i3] = 1, sseq
 			switch c.phys {
 			case runtime.PhysFloat:
-				a.F[df+c.f] = o.F[sf+c.f]
+				af[c.f] = of[c.f]
 			case runtime.PhysString:
 				a.S[int(dst)*l.nS+c.s] = o.S[int(src)*l.nS+c.s]
 			default:
-				a.I[di+c.i] = o.I[si+c.i]
+				ai[c.i] = oi[c.i]
 			}
 		case ListAgg:
-			n := o.I[si+c.i2]
+			n := oi[c.i2]
 			if n == 0 {
 				continue
 			}
 			buf := &a.B[int(dst)*l.nB+c.b]
-			if a.I[di+c.i2] > 0 {
+			if ai[c.i2] > 0 {
 				*buf = append(*buf, c.sep...)
 			}
 			*buf = append(*buf, o.B[int(src)*l.nB+c.b]...)
-			a.I[di+c.i2] += n
+			ai[c.i2] += n
 		case StddevPop, StddevSamp, VarPop, VarSamp:
-			welfordMerge(&a.I[di+c.i2], &a.F[df+c.f], &a.F[df+c.f2], o.I[si+c.i2], o.F[sf+c.f], o.F[sf+c.f2])
+			welfordMerge(&ai[c.i2], &af[c.f], &af[c.f2], oi[c.i2], of[c.f], of[c.f2])
 		case BoolAnd, BoolOr:
-			a.I[di+c.i] += o.I[si+c.i]
-			a.I[di+c.i2] += o.I[si+c.i2]
+			ai[c.i] += oi[c.i]
+			ai[c.i2] += oi[c.i2]
 		}
 	}
 }
@@ -514,72 +524,72 @@ func welfordMerge(n *int64, mean, s *float64, nb int64, mb, sb float64) {
 // aggregate.
 func (a *Accs) Emit(g int32, out *runtime.Batch, first int) {
 	l := a.l
-	bi, bf := int(g)*l.nI, int(g)*l.nF
+	gi, gf := a.ints.at(g), a.floats.at(g)
 	for ci := range l.aggs {
 		c := &l.aggs[ci]
 		v := &out.Cols[first+ci]
 		switch c.Func {
 		case Count:
-			v.AppendInt(a.I[bi+c.i])
+			v.AppendInt(gi[c.i])
 		case CountDistinct:
 			v.AppendInt(int64(a.D[int(g)*l.nD+c.d].len()))
 		case Sum:
-			if c.i2 >= 0 && a.I[bi+c.i2] == 0 {
+			if c.i2 >= 0 && gi[c.i2] == 0 {
 				v.AppendNull()
 			} else if c.f >= 0 {
-				v.AppendFloat(a.F[bf+c.f])
+				v.AppendFloat(gf[c.f])
 			} else {
-				v.AppendInt(a.I[bi+c.i])
+				v.AppendInt(gi[c.i])
 			}
 		case SumDistinct:
 			if a.D[int(g)*l.nD+c.d].len() == 0 {
 				v.AppendNull()
 			} else if c.f >= 0 {
-				v.AppendFloat(a.F[bf+c.f])
+				v.AppendFloat(gf[c.f])
 			} else {
-				v.AppendInt(a.I[bi+c.i])
+				v.AppendInt(gi[c.i])
 			}
 		case Avg:
-			n := a.I[bi+c.i2]
+			n := gi[c.i2]
 			if n == 0 {
 				v.AppendNull()
 			} else if c.in.IsDecimal() {
-				v.AppendInt(decimalAvg(a.I[bi+c.i], n, c.out.Type.Scale()-c.in.Scale()))
+				v.AppendInt(decimalAvg(gi[c.i], n, c.out.Type.Scale()-c.in.Scale()))
 			} else if c.f < 0 {
-				v.AppendInt(IntAvg(a.I[bi+c.i3], uint64(a.I[bi+c.i]), n))
+				v.AppendInt(IntAvg(gi[c.i3], uint64(gi[c.i]), n))
 			} else {
-				v.AppendFloat(a.F[bf+c.f] / float64(n))
+				v.AppendFloat(gf[c.f] / float64(n))
 			}
 		case Min, Max, FirstValue, LastValue:
 			if c.v >= 0 {
 				a.V[int(g)*l.nV+c.v].emit(c, v)
 				continue
 			}
-			if c.i2 >= 0 && a.I[bi+c.i2] == 0 {
+			if c.i2 >= 0 && gi[c.i2] == 0 {
 				v.AppendNull()
 				continue
 			}
 			switch c.phys {
 			case runtime.PhysFloat:
-				v.AppendFloat(a.F[bf+c.f])
+				v.AppendFloat(gf[c.f])
 			case runtime.PhysString:
 				v.AppendString(a.S[int(g)*l.nS+c.s])
 			default:
-				v.AppendInt(a.I[bi+c.i])
+				v.AppendInt(gi[c.i])
 			}
 		case ListAgg:
 			if c.v >= 0 {
 				a.V[int(g)*l.nV+c.v].emit(c, v)
-			} else if a.I[bi+c.i2] == 0 {
+			} else if gi[c.i2] == 0 {
 				v.AppendNull()
 			} else {
 				v.AppendString(string(a.B[int(g)*l.nB+c.b]))
 			}
 		case StddevPop, StddevSamp, VarPop, VarSamp:
-			n, root := a.I[bi+c.i2], a.F[bf+c.f2]
+			n, root := gi[c.i2], gf[c.f2]
 			appendVariance(v, c.Func, n, root)
 		case BoolAnd, BoolOr:
-			trues, n := a.I[bi+c.i], a.I[bi+c.i2]
+			trues, n := gi[c.i], gi[c.i2]
 			switch {
 			case n == 0:
 				v.AppendNull()
