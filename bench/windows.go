@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -247,9 +249,11 @@ func (w WindowsResult) Met() bool { return w.Row.Target > 0 && w.Ratio() >= w.Ro
 // RunWindowsRow runs the row and its baseline runs times each, interleaved
 // (baseline, row, baseline, row, …), checks every pair (Check) and that
 // every run of each gave the same results, and returns the medians by wall
-// time. progress, when not nil, is told which run starts. It returns
-// ctx.Err() when ctx ends first.
+// time. It first collects the garbage earlier rows left and returns it to
+// the operating system (freshHeap). progress, when not nil, is told which
+// run starts. It returns ctx.Err() when ctx ends first.
 func RunWindowsRow(ctx context.Context, r WindowsRow, parallelism, runs int, progress func(string)) (WindowsResult, error) {
+	freshHeap()
 	if r.File {
 		return runFileRow(ctx, r, parallelism, runs, progress)
 	}
@@ -329,6 +333,16 @@ func runFileRow(ctx context.Context, r WindowsRow, parallelism, runs int, progre
 		rs, bs = append(rs, x), append(bs, b)
 	}
 	return WindowsResult{Row: r, Run: medianResult(rs), Base: medianResult(bs)}, nil
+}
+
+// freshHeap collects the garbage of earlier rows and returns the freed
+// memory to the operating system, so that a row starts in the state it
+// would start in when run alone (a 10M-key row leaves a heap of a few GB
+// behind it, and the collector's and the kernel's work on it otherwise
+// lands in the next row's runs).
+func freshHeap() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // medianResult returns the run of median wall time.

@@ -200,6 +200,7 @@ type Layout struct {
 	decimalSums            bool    // some SUM is of a DECIMAL: Check checks its precision
 	zeroI                  []int64 // nI zeros, appended for a new group
 	zeroF                  []float64
+	plain                  []plainSlot // plainSlots: what MergeGroups adds slot by slot, or nil
 }
 
 // NewLayout checks specs against the input schema, for an append-only
@@ -366,6 +367,7 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 		l.rowSlot = l.int()
 	}
 	l.zeroI, l.zeroF = make([]int64, l.nI), make([]float64, l.nF)
+	l.plain = plainSlots(l)
 	return l, nil
 }
 
