@@ -51,6 +51,12 @@ func WriteJSONLines(path string, w Workload) error {
 		f.Close()
 		return err
 	}
+	// Written through to the disk now, so that the write-back of the file's
+	// pages does not run during the timed reads that follow.
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
 	return f.Close()
 }
 

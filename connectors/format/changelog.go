@@ -333,19 +333,7 @@ func truncate(b *runtime.Batch, n int) {
 		return
 	}
 	for c := range b.Cols {
-		v := &b.Cols[c]
-		switch v.Type.Physical() {
-		case runtime.PhysFloat:
-			v.F64 = v.F64[:n]
-		case runtime.PhysString:
-			clear(v.Str[n:])
-			v.Str = v.Str[:n]
-		default:
-			v.I64 = v.I64[:n]
-		}
-		if len(v.Null) > n {
-			v.Null = v.Null[:n]
-		}
+		truncateVector(&b.Cols[c], n)
 	}
 	if len(b.Kinds) > n {
 		b.Kinds = b.Kinds[:n]

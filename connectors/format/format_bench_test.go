@@ -249,3 +249,36 @@ func BenchmarkJSONDecodeEvents(b *testing.B) {
 	}
 	reportRows(b, rows)
 }
+
+// BenchmarkJSONDecodeShape: the ingest events and the clickstream lines
+// decoded with the remembered line shape tried first ("shape") and by the
+// general path alone ("general"):
+//
+//	go test -run '^$' -bench JSONDecodeShape -count 3 ./connectors/format
+func BenchmarkJSONDecodeShape(b *testing.B) {
+	for _, data := range []struct {
+		name   string
+		schema *runtime.Schema
+		lines  [][]byte
+	}{{"events", eventSchema, eventLines(1 << 16)}, {"clicks", benchSchema, benchLines(4096)}} {
+		for _, path := range []string{"shape", "general"} {
+			b.Run(data.name+"/"+path, func(b *testing.B) {
+				shapes = path == "shape"
+				defer func() { shapes = true }()
+				d := NewJSONDecoder(data.schema)
+				batch := runtime.NewBatch(data.schema)
+				rows := 0
+				for b.Loop() {
+					if batch.N == runtime.DefaultBatchRows {
+						batch.Reset()
+					}
+					if err := d.Decode(data.lines[rows%len(data.lines)], batch); err != nil {
+						b.Fatal(err)
+					}
+					rows++
+				}
+				reportRows(b, rows)
+			})
+		}
+	}
+}

@@ -56,6 +56,8 @@ type JSONDecoder struct {
 	path             []byte // the ROW being decoded, then the key within it
 
 	inRow func(s, key []byte, plain bool, k, i int) (int, error) // d.rowField
+
+	shape shape // of a recent line, tried first (json_shape.go)
 }
 
 const (
@@ -83,6 +85,7 @@ func NewJSONDecoder(schema *runtime.Schema) *JSONDecoder {
 		i64:    make([]int64, n),
 		f64:    make([]float64, n),
 		str:    make([]strRef, n),
+		shape:  shape{credit: shapeCredit},
 	}
 	for _, f := range schema.Fields {
 		d.names = append(d.names, []byte(f.Name))
@@ -144,6 +147,12 @@ func (d *JSONDecoder) Decode(line []byte, b *runtime.Batch) error {
 	if b.Schema != d.schema {
 		return errBatchSchema(d.schema, b.Schema)
 	}
+	if shapes {
+		d.shape.tick()
+		if d.shape.ok && d.decodeShape(line, b) {
+			return nil
+		}
+	}
 	clear(d.level)
 	d.buf = d.buf[:0]
 	if err := d.object(line); err != nil {
@@ -178,6 +187,9 @@ func (d *JSONDecoder) Decode(line []byte, b *runtime.Batch) error {
 		}
 	}
 	b.N++
+	if shapes {
+		d.learnShape(line)
+	}
 	return nil
 }
 

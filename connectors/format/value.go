@@ -280,6 +280,7 @@ type timeCache struct {
 	ms     int64 // the date's milliseconds
 	h, mi  int
 	ok     bool
+	minute int64 // the minute's milliseconds, when h and mi are in range (else -1)
 }
 
 // parseTimestamp is parseTimestamp (the package function), with the
@@ -294,6 +295,10 @@ func (c *timeCache) parseTimestamp(s []byte) (int64, error) {
 			return parseTimestamp(s)
 		}
 		c.prefix, c.ms, c.h, c.mi, c.ok = [16]byte(s[:16]), ms, h, mi, true
+		c.minute = -1
+		if h <= 23 && mi <= 59 {
+			c.minute = ms + int64(h)*3_600_000 + int64(mi)*60_000
+		}
 	}
 	ms, reason := parseTimeTail(s, 16, c.ms, c.h, c.mi)
 	if reason != "" {
@@ -312,6 +317,16 @@ func (c *timeCache) quoted(s []byte, i int) (ms int64, end int, ok bool) {
 		return 0, 0, false
 	}
 	q := i + 17
+	if q+8 <= len(s) && c.minute >= 0 {
+		// The common tail, :SS.fff" (what parseTimeTail takes, written
+		// out).
+		t := s[q : q+8]
+		s1, s0, f2, f1, f0 := t[1]-'0', t[2]-'0', t[4]-'0', t[5]-'0', t[6]-'0'
+		if t[0] == ':' && t[3] == '.' && t[7] == '"' && s1 <= 5 && s0 <= 9 && f2 <= 9 && f1 <= 9 && f0 <= 9 {
+			sec := int64(s1)*10 + int64(s0)
+			return c.minute + sec*1000 + int64(f2)*100 + int64(f1)*10 + int64(f0), q + 8, true
+		}
+	}
 	for q < len(s) && s[q] != '"' {
 		if b := s[q]; b < 0x20 || b == '\\' || b >= 0x80 {
 			return 0, 0, false

@@ -194,11 +194,12 @@ type Layout struct {
 	aggs                   []compiled
 	nI, nF, nS, nD, nB, nV int
 	retract                bool
-	rowSlot                int  // retracting: the int slot counting a group's rows
-	extended               bool // snapshots carry the extended section
-	firsts                 bool // FIRST_VALUE or LAST_VALUE: number arrivals
-	extremes               bool // MIN or MAX in flat slots: initialised per group
-	decimalSums            bool // some SUM is of a DECIMAL: Check checks its precision
+	rowSlot                int         // retracting: the int slot counting a group's rows
+	extended               bool        // snapshots carry the extended section
+	firsts                 bool        // FIRST_VALUE or LAST_VALUE: number arrivals
+	extremes               bool        // MIN or MAX in flat slots: initialised per group
+	decimalSums            bool        // some SUM is of a DECIMAL: Check checks its precision
+	plain                  []plainSlot // plainSlots: what MergeGroups adds slot by slot, or nil
 }
 
 // NewLayout checks specs against the input schema, for an append-only
@@ -364,6 +365,7 @@ func newLayout(in *runtime.Schema, specs []Spec, retract bool) (*Layout, error) 
 	if retract {
 		l.rowSlot = l.int()
 	}
+	l.plain = plainSlots(l)
 	return l, nil
 }
 

@@ -96,3 +96,80 @@ func (a *Accs) Unmerge(dst int32, o *Accs, src int32) (stale bool) {
 	}
 	return stale
 }
+
+// plainSlot is an int slot that merging adds, with the aggregate whose
+// integer SUM it holds (an overflow marks that aggregate), or -1 for a
+// count.
+type plainSlot struct{ slot, agg int32 }
+
+// plainSlots returns the int slots of an append-only layout whose every
+// aggregate is a COUNT or a SUM of integers or DECIMALs (no other slots),
+// in the order Merge adds them; nil for any other layout.
+func plainSlots(l *Layout) []plainSlot {
+	if l.retract || l.nF+l.nS+l.nD+l.nB+l.nV > 0 || l.rowSlot >= 0 {
+		return nil
+	}
+	var ps []plainSlot
+	for ci := range l.aggs {
+		c := &l.aggs[ci]
+		switch {
+		case c.Func == Count && c.v < 0:
+			ps = append(ps, plainSlot{int32(c.i), -1})
+		case c.Func == Sum && c.f < 0 && c.i3 < 0 && c.v < 0:
+			ps = append(ps, plainSlot{int32(c.i), int32(ci)})
+			if c.i2 >= 0 {
+				ps = append(ps, plainSlot{int32(c.i2), -1})
+			}
+		default:
+			return nil
+		}
+	}
+	return ps
+}
+
+// MergeGroups merges groups 0, 1, … of o into groups dst[0], dst[1], …
+// of a, as Merge does one at a time: a slice of a sliding window into the
+// window's running groups. Layouts of COUNTs and integer SUMs take a loop
+// over their int slots.
+func (a *Accs) MergeGroups(dst []int32, o *Accs) {
+	ps := a.l.plain
+	if ps == nil || len(o.over) > 0 {
+		for g, d := range dst {
+			a.Merge(d, o, int32(g))
+		}
+		return
+	}
+	for g, d := range dst {
+		to, from := a.ints.at(d), o.ints.at(int32(g))
+		for _, p := range ps {
+			old, x := to[p.slot], from[p.slot]
+			sum := old + x
+			to[p.slot] = sum
+			if p.agg >= 0 && (sum^old)&(sum^x) < 0 {
+				a.overflow(d, int(p.agg))
+			}
+		}
+	}
+}
+
+// UnmergeGroups takes groups 0, 1, … of o back out of groups dst[0],
+// dst[1], … of a, as Unmerge does one at a time, and appends to stale the
+// groups of dst that Unmerge found stale.
+func (a *Accs) UnmergeGroups(dst []int32, o *Accs, stale []int32) []int32 {
+	ps := a.l.plain
+	if ps == nil {
+		for g, d := range dst {
+			if a.Unmerge(d, o, int32(g)) {
+				stale = append(stale, d)
+			}
+		}
+		return stale
+	}
+	for g, d := range dst {
+		to, from := a.ints.at(d), o.ints.at(int32(g))
+		for _, p := range ps {
+			to[p.slot] -= from[p.slot]
+		}
+	}
+	return stale
+}

@@ -122,3 +122,115 @@ func TestInvertibleOnlyExact(t *testing.T) {
 		t.Error("a retracting layout is Invertible or Subtractable")
 	}
 }
+
+// TestMergeGroupsMatchesMerge checks MergeGroups and UnmergeGroups
+// against Merge and Unmerge one group at a time, for a layout of COUNTs and
+// integer SUMs (their slot loop, overflows included) and one with the other
+// subtractable aggregates.
+func TestMergeGroupsMatchesMerge(t *testing.T) {
+	in := runtime.NewSchema(
+		runtime.Field{Name: "v", Type: runtime.BigInt, Nullable: true},
+		runtime.Field{Name: "d", Type: runtime.DecimalType(18, 2)},
+	)
+	layouts := map[string][]Spec{
+		"plain": {{Func: Count, Col: -1, Name: "n"}, {Func: Count, Col: 0, Name: "nv"}, {Func: Sum, Col: 0, Name: "s"},
+			{Func: Sum, Col: 1, Name: "sd"}},
+		"other": {{Func: Count, Col: -1, Name: "n"}, {Func: Sum, Col: 0, Name: "s"}, {Func: Avg, Col: 0, Name: "a"},
+			{Func: Min, Col: 0, Name: "min"}, {Func: Max, Col: 1, Name: "max"}},
+	}
+	for name, specs := range layouts {
+		t.Run(name, func(t *testing.T) {
+			l, err := NewLayout(in, specs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (l.plain != nil) != (name == "plain") {
+				t.Fatalf("plain slots %v", l.plain)
+			}
+			rapid.Check(t, func(t *rapid.T) {
+				n := rapid.IntRange(1, 12).Draw(t, "groups")
+				big := rapid.Bool().Draw(t, "big")
+				parts := NewAccs(l)
+				b := runtime.NewBatch(in)
+				defer b.Release()
+				var rows, groups []int32
+				for g := 0; g < n; g++ {
+					parts.Add()
+					for k := rapid.IntRange(0, 4).Draw(t, "rows"); k > 0; k-- {
+						lim := int64(1e6)
+						if big {
+							lim = 1 << 62
+						}
+						v := runtime.IntValue(rapid.Int64Range(-lim, lim).Draw(t, "v"))
+						if rapid.IntRange(0, 4).Draw(t, "null") == 0 {
+							v = runtime.Value{Null: true}
+						}
+						b.AppendValues(v, runtime.Value{Type: in.Fields[1].Type, I: rapid.Int64Range(-lim, lim).Draw(t, "d")})
+						rows, groups = append(rows, int32(b.N-1)), append(groups, int32(g))
+					}
+				}
+				parts.Update(b, rows, groups)
+				m := rapid.IntRange(n, 2*n).Draw(t, "run groups")
+				dst := rapid.Permutation(seq(m)).Draw(t, "dst")[:n]
+				one, bulk := NewAccs(l), NewAccs(l)
+				for range m {
+					one.Add()
+					bulk.Add()
+				}
+				for rep := rapid.IntRange(1, 3).Draw(t, "merges"); rep > 0; rep-- {
+					for g, d := range dst {
+						one.Merge(d, parts, int32(g))
+					}
+					bulk.MergeGroups(dst, parts)
+					sameAccs(t, l, one, bulk, m, "merged")
+				}
+				var stale []int32
+				for g, d := range dst {
+					if one.Unmerge(d, parts, int32(g)) {
+						stale = append(stale, d)
+					}
+				}
+				got := bulk.UnmergeGroups(dst, parts, nil)
+				if !slices.Equal(got, stale) {
+					t.Fatalf("stale groups %v, one at a time %v", got, stale)
+				}
+				sameAccs(t, l, one, bulk, m, "unmerged")
+			})
+		})
+	}
+}
+
+func seq(n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(i)
+	}
+	return s
+}
+
+// sameAccs fails t unless groups 0..m-1 of a and b emit the same values
+// and both report the same overflow.
+func sameAccs(t *rapid.T, l *Layout, a, b *Accs, m int, what string) {
+	ga, ea := a.Overflow()
+	gb, eb := b.Overflow()
+	if ga != gb || (ea == nil) != (eb == nil) {
+		t.Fatalf("%s: overflow %d %v, one at a time %d %v", what, gb, eb, ga, ea)
+	}
+	for g := int32(0); g < int32(m); g++ {
+		if wa, wb := emitGroup(l, a, g), emitGroup(l, b, g); wa != wb {
+			t.Fatalf("%s: group %d is %s, one at a time %s", what, g, wb, wa)
+		}
+	}
+}
+
+func emitGroup(l *Layout, a *Accs, g int32) string {
+	out := runtime.NewBatch(runtime.NewSchema(l.Fields()...))
+	defer out.Release()
+	a.Emit(g, out, 0)
+	out.N = 1
+	var s []string
+	for c := range out.Cols {
+		s = append(s, out.Cols[c].Value(0).String())
+	}
+	return joinAll(s)
+}

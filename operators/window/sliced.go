@@ -388,20 +388,25 @@ func (o *slicedOp) ProcessBatch(_ int, b *runtime.Batch, out runtime.Output) err
 	// ones; then their key ids, in one lookup.
 	o.lates, o.nrows, o.starts = o.lates[:0], o.nrows[:0], o.starts[:0]
 	closed := int64(math.MinInt64) // a slice start known to be closed
+	// The slice of the row before, [ss, ss+slide), and whether it is
+	// closed: rows mostly follow in order, so most need no division.
+	ss, se, late := int64(math.MaxInt64), int64(math.MinInt64), false
 	for i := 0; i < n; i++ {
 		r := b.Row(i)
 		if tv.IsNull(r) || !runtime.SaneEventTime(tv.I64[r]) {
 			o.lates = append(o.lates, int32(r))
 			continue
 		}
-		ts := tv.I64[r]
-		ss := ts - floorMod(ts-w.Offset, w.Slide)
-		if ss <= closed {
-			o.lates = append(o.lates, int32(r))
-			continue
+		if ts := tv.I64[r]; ts < ss || ts >= se {
+			ss = ts - floorMod(ts-w.Offset, w.Slide)
+			se = ss + w.Slide
+			late = ss <= closed
+			if _, le := o.windowEnds(ss); !late && le-1+o.lateness <= o.wm {
+				closed = ss // every window of the slice is closed, and of those before
+				late = true
+			}
 		}
-		if _, le := o.windowEnds(ss); le-1+o.lateness <= o.wm {
-			closed = ss // every window of the slice is closed, and of those before
+		if late {
 			o.lates = append(o.lates, int32(r))
 			continue
 		}
@@ -671,17 +676,15 @@ func (o *slicedOp) resetRun(start int64) {
 
 func (o *slicedOp) addToRun(s *slice) {
 	o.run.Grow(o.keys.Len())
-	for g, kid := range s.kids {
+	for _, kid := range s.kids {
 		o.joinRun(kid)
-		o.run.Merge(kid, s.accs, int32(g))
 	}
+	o.run.MergeGroups(s.kids, s.accs)
 }
 
 func (o *slicedOp) subFromRun(s *slice) {
-	for g, kid := range s.kids {
-		if o.run.Unmerge(kid, s.accs, int32(g)) {
-			o.stale = append(o.stale, kid)
-		}
+	o.stale = o.run.UnmergeGroups(s.kids, s.accs, o.stale)
+	for _, kid := range s.kids {
 		o.runN[kid]--
 	}
 	if len(o.stale) == 0 {
