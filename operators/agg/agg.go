@@ -391,9 +391,9 @@ func (l *Layout) Len() int { return len(l.aggs) }
 type Accs struct {
 	l *Layout
 	// ints and floats hold each group's l.nI int64 and l.nF float64
-	// slots, in chunks that never move (accSlots).
-	ints   accSlots[int64]
-	floats accSlots[float64]
+	// slots, in chunks that never move (slotChunks).
+	ints   slotChunks[int64]
+	floats slotChunks[float64]
 	S      []string
 	D      []distinctSet
 	B      [][]byte // LISTAGG's buffers (append-only layouts)
@@ -481,7 +481,7 @@ func (a *Accs) Check(g int32) error {
 
 // NewAccs returns an empty accumulator table for l.
 func NewAccs(l *Layout) *Accs {
-	return &Accs{l: l, ints: newAccSlots[int64](l.nI), floats: newAccSlots[float64](l.nF)}
+	return &Accs{l: l, ints: newSlotChunks[int64](l.nI), floats: newSlotChunks[float64](l.nF)}
 }
 
 // Len is the number of groups.
@@ -518,8 +518,8 @@ func (a *Accs) Reserve(n int) {
 	if n <= a.n {
 		return
 	}
-	a.ints.ensure(n)
-	a.floats.ensure(n)
+	a.ints.ensure(n, true)
+	a.floats.ensure(n, true)
 }
 
 // Add appends one empty group and returns its id.

@@ -11,13 +11,12 @@ import (
 func (t *Table) Compact(live []bool) {
 	n := 0
 	if t.single {
-		for g, x := range t.ints {
+		for g := range int32(t.n) {
 			if live[g] {
-				t.ints[n] = x
+				t.ints.setKey(int32(n), t.ints.key(g))
 				n++
 			}
 		}
-		t.ints = t.ints[:n]
 	} else {
 		for g, h := range t.hashes {
 			if live[g] {
@@ -40,7 +39,7 @@ func (t *Table) Compact(live []bool) {
 	if t.single {
 		if t.islots.s != nil {
 			t.islots.init(max(n, t.largeInts))
-			t.islots.fill(t.ints)
+			t.islots.fill(&t.ints, n)
 		} else {
 			t.slots = t.slots[:0]
 			t.refillSmallInts(n)

@@ -82,7 +82,7 @@ func growInts(s []int64, n int) []int64 {
 func (t *Table) KeysRange(from, to int32, out *runtime.Batch, first int) {
 	if t.single {
 		v := &out.Cols[first]
-		v.I64 = append(v.I64, t.ints[from:to]...)
+		v.I64 = t.ints.appendKeys(v.I64, from, to)
 		if v.Null != nil {
 			v.Null = append(v.Null, make([]bool, to-from)...)
 		}

@@ -100,6 +100,9 @@ func TestKeysRangeMatchesKey(t *testing.T) {
 		keyCols := rapid.SampledFrom([][]int{{3}, {0}, {0, 3}, {2}}).Draw(t, "keys")
 		tab := NewTable(in, keyCols)
 		tab.largeInts = rapid.SampledFrom([]int{largeIntGroups, 20}).Draw(t, "largeInts")
+		if shift := rapid.SampledFrom([]uint8{2, 6, 0}).Draw(t, "keyChunkShift"); shift > 0 {
+			tab.ints = slotChunks[int64]{w: 1, shift: shift, mask: 1<<shift - 1}
+		}
 		b := randomKeyBatch(rapid.IntRange(1, 800).Draw(t, "rows"), 300, 5, rapid.Uint64().Draw(t, "seed"))
 		defer b.Release()
 		tab.Lookup(b, allRows(b), nil)

@@ -66,11 +66,11 @@ func (s *intSlots) free() { *s = intSlots{} }
 
 func (s *intSlots) bytes() int { return cap(s.s) * 8 }
 
-// fill adds keys to empty slots (group g has key keys[g]).
-func (s *intSlots) fill(keys []int64) {
+// fill adds groups 0..n-1 to empty slots (group g has key keys.key(g)).
+func (s *intSlots) fill(keys *slotChunks[int64], n int) {
 	mask := uint64(len(s.s) - 1)
-	for g, x := range keys {
-		tag := uint64(uint32(runtime.HashInt64(uint64(x))))
+	for g := range int32(n) {
+		tag := uint64(uint32(runtime.HashInt64(uint64(keys.key(g)))))
 		i := tag >> s.shift
 		for s.s[i] != 0 {
 			i = (i + 1) & mask
@@ -123,13 +123,21 @@ func (t *Table) lookupInts(vals []int64, rows []int32, groups []int32) []int32 {
 		return t.lookupIntsLarge(vals, rows, groups)
 	}
 	mask := uint64(len(t.slots) - 1)
+	// A small table's keys fit the first chunk (but in tests): read and
+	// write it directly.
+	first := t.ints.first()
 	for k, r := range rows {
 		x := vals[r]
 		i := runtime.HashInt64(uint64(x)) & mask
 		for {
 			s := t.slots[i]
 			if s == 0 {
-				t.ints = append(t.ints, x)
+				if t.n < len(first) {
+					first[t.n] = x
+				} else {
+					t.ints.setKey(int32(t.n), x)
+					first = t.ints.first()
+				}
 				t.n++
 				t.slots[i] = int32(t.n)
 				groups = append(groups, int32(t.n-1))
@@ -143,8 +151,9 @@ func (t *Table) lookupInts(vals []int64, rows []int32, groups []int32) []int32 {
 				}
 				break
 			}
-			if t.ints[s-1] == x {
-				groups = append(groups, s-1)
+			g := s - 1
+			if uint(g) < uint(len(first)) && first[g] == x || uint(g) >= uint(len(first)) && t.ints.key(g) == x {
+				groups = append(groups, g)
 				break
 			}
 			i = (i + 1) & mask
@@ -157,7 +166,7 @@ func (t *Table) lookupInts(vals []int64, rows []int32, groups []int32) []int32 {
 // sized for n groups.
 func (t *Table) toLargeInts(n int) {
 	t.islots.init(n)
-	t.islots.fill(t.ints)
+	t.islots.fill(&t.ints, t.n)
 	t.slots = nil
 }
 
@@ -177,7 +186,7 @@ func (t *Table) lookupIntsLarge(vals []int64, rows []int32, groups []int32) []in
 		for i := tag >> shift; ; i = (i + 1) & mask {
 			e := slots[i]
 			if e == 0 {
-				t.ints = append(t.ints, x)
+				t.ints.setKey(int32(t.n), x)
 				t.n++
 				slots[i] = want | uint64(t.n)
 				groups = append(groups, int32(t.n-1))
@@ -188,7 +197,7 @@ func (t *Table) lookupIntsLarge(vals []int64, rows []int32, groups []int32) []in
 				break
 			}
 			if e&^0xffffffff == want {
-				if g := int32(uint32(e)) - 1; t.ints[g] == x {
+				if g := int32(uint32(e)) - 1; t.ints.key(g) == x {
 					groups = append(groups, g)
 					break
 				}
@@ -209,11 +218,12 @@ func (t *Table) prefetchInts(tags []uint64) {
 	for _, tag := range tags {
 		sum += slots[tag>>shift]
 	}
-	ints := t.ints
+	keys, kshift, kmask := t.ints.c, t.ints.shift, t.ints.mask
 	for _, tag := range tags {
 		e := slots[tag>>shift]
 		if e != 0 && e>>32 == tag {
-			sum += uint64(ints[uint32(e)-1])
+			g := int32(uint32(e)) - 1
+			sum += uint64(keys[g>>kshift][g&kmask])
 		}
 	}
 	s.touch += sum

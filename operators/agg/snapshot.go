@@ -34,7 +34,7 @@ func (t *Table) AppendSnapshot(e *snap.Encoder) {
 		return
 	}
 	if t.single {
-		e.Vector(&runtime.Vector{Type: t.keys[0].Type, I64: t.ints[:t.n]}, nil)
+		e.Vector(&runtime.Vector{Type: t.keys[0].Type, I64: t.ints.appendKeys(nil, 0, int32(t.n))}, nil)
 		return
 	}
 	for i := range t.keys {

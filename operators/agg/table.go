@@ -16,10 +16,10 @@ import (
 type Table struct {
 	keyCols []int // key columns in the input batches
 	keys    []runtime.Vector
-	names   []string // key column names, for errors
-	ints    []int64  // single integer key fast path: the keys
-	islots  intSlots // single integer key fast path, large tables: the slots
-	slots   []int32  // group+1; 0 = empty (all but large integer-keyed tables)
+	names   []string          // key column names, for errors
+	ints    slotChunks[int64] // single integer key fast path: the keys, one slot per group
+	islots  intSlots          // single integer key fast path, large tables: the slots
+	slots   []int32           // group+1; 0 = empty (all but large integer-keyed tables)
 	hashes  []uint64
 	n       int
 	single  bool // single integer-class key column, no NULL seen
@@ -37,6 +37,7 @@ func NewTable(in *runtime.Schema, keyCols []int) *Table {
 		t.names = append(t.names, in.Fields[c].Name)
 	}
 	t.single = len(keyCols) == 1 && in.Fields[keyCols[0]].Type.Physical() == runtime.PhysInt
+	t.ints = newSlotChunks[int64](1)
 	t.slots = make([]int32, 16)
 	t.largeInts = largeIntGroups
 	return t
@@ -47,7 +48,7 @@ func (t *Table) Len() int { return t.n }
 
 // Bytes estimates the table's memory.
 func (t *Table) Bytes() int {
-	n := cap(t.slots)*4 + t.islots.bytes() + cap(t.ints)*8 + cap(t.hashes)*8
+	n := cap(t.slots)*4 + t.islots.bytes() + t.ints.bytes() + cap(t.hashes)*8
 	for i := range t.keys {
 		k := &t.keys[i]
 		n += cap(k.I64)*8 + cap(k.F64)*8 + cap(k.Str)*16 + cap(k.Null)
@@ -66,7 +67,7 @@ func (t *Table) Reserve(n int) {
 		return
 	}
 	if t.single {
-		t.ints = slices.Grow(t.ints, n-len(t.ints))
+		t.ints.ensure(n, true)
 		switch {
 		case t.islots.s != nil:
 			t.islots.reserve(n)
@@ -87,7 +88,7 @@ func (t *Table) Reserve(n int) {
 // Key appends the key of group g to out columns out.Cols[first:].
 func (t *Table) Key(g int32, out *runtime.Batch, first int) {
 	if t.single {
-		out.Cols[first].AppendInt(t.ints[g])
+		out.Cols[first].AppendInt(t.ints.key(g))
 		return
 	}
 	for i := range t.keys {
@@ -121,12 +122,12 @@ func (t *Table) Lookup(b *runtime.Batch, rows []int32, groups []int32) []int32 {
 
 // toGeneral converts the integer fast path into the general layout.
 func (t *Table) toGeneral() {
-	t.keys[0].I64 = append(t.keys[0].I64[:0], t.ints...)
-	t.hashes = make([]uint64, len(t.ints), cap(t.ints)+1)
-	for g, x := range t.ints {
+	t.keys[0].I64 = t.ints.appendKeys(t.keys[0].I64[:0], 0, int32(t.n))
+	t.hashes = make([]uint64, t.n, t.n+1)
+	for g, x := range t.keys[0].I64 {
 		t.hashes[g] = runtime.HashInt64(uint64(x))
 	}
-	t.ints = nil
+	t.ints = newSlotChunks[int64](1)
 	t.islots.free()
 	t.single = false
 	t.rebuildGeneral(t.n)
@@ -170,8 +171,8 @@ func (t *Table) refillSmallInts(n int) {
 		t.slots = make([]int32, size)
 	}
 	mask := uint64(size - 1)
-	for g, x := range t.ints[:t.n] {
-		i := runtime.HashInt64(uint64(x)) & mask
+	for g := range int32(t.n) {
+		i := runtime.HashInt64(uint64(t.ints.key(g))) & mask
 		for t.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
@@ -265,7 +266,6 @@ func (t *Table) equal(g int32, b *runtime.Batch, r int) bool {
 // Reset empties the table, keeping memory.
 func (t *Table) Reset() {
 	clear(t.slots)
-	t.ints = t.ints[:0]
 	t.hashes = t.hashes[:0]
 	for i := range t.keys {
 		t.keys[i].Reset()
@@ -297,7 +297,7 @@ func (t *Table) KeyString(g int32) string {
 		}
 		var v runtime.Value
 		if t.single {
-			v = runtime.Value{Type: t.keys[0].Type, I: t.ints[g]}
+			v = runtime.Value{Type: t.keys[0].Type, I: t.ints.key(g)}
 		} else {
 			v = t.keys[i].Value(int(g))
 		}

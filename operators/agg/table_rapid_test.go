@@ -74,7 +74,8 @@ func tableKeys(t tb, tab *Table, s *runtime.Schema, cols []int) []string {
 
 // TestTableMatchesMap looks up random batches (integer keys with and
 // without NULLs, strings, floats with -0 and NaN, composite keys, enough
-// keys to grow the slots many times) and checks every group id, the
+// keys to grow the slots many times, integer keys in chunks of a few
+// groups) and checks every group id, the
 // number of groups and every group's key against a Go map, across Reset
 // and Compact.
 func TestTableMatchesMap(t *testing.T) {
@@ -87,6 +88,10 @@ func TestTableMatchesMap(t *testing.T) {
 		// Where an integer key moves to the large layout: as in
 		// production, or soon, to test that layout and the move.
 		tab.largeInts = rapid.SampledFrom([]int{largeIntGroups, 20, 300}).Draw(t, "largeInts")
+		// Keys in chunks of 4 to 512 groups, or of the production size.
+		if shift := rapid.SampledFrom([]uint8{2, 5, 9, 0}).Draw(t, "keyChunkShift"); shift > 0 {
+			tab.ints = slotChunks[int64]{w: 1, shift: shift, mask: 1<<shift - 1}
+		}
 		ref := refTable{ids: map[string]int32{}}
 		var groups []int32
 		steps := rapid.IntRange(1, 12).Draw(t, "steps")

@@ -219,8 +219,15 @@ func (a *Accs) update(ci int, c *compiled, b *runtime.Batch, rows, groups []int3
 }
 
 // countInts adds one to slot at of each group of groups.
-func countInts(I *accSlots[int64], at int, groups []int32) {
+func countInts(I *slotChunks[int64], at int, groups []int32) {
 	c, shift, mask, w := I.c, I.shift, I.mask, I.w
+	if len(c) == 1 { // one chunk: a flat array
+		c0 := c[0][at:]
+		for _, g := range groups {
+			c0[int(g)*w]++
+		}
+		return
+	}
 	for _, g := range groups {
 		c[g>>shift][int(g&mask)*w+at]++
 	}
@@ -300,9 +307,22 @@ func welfordRemove(n *int64, mean, s *float64, x float64) {
 // spilled).
 //
 //go:noinline
-func sumInts(I *accSlots[int64], at int, vals []int64, rows, groups []int32) int {
+func sumInts(I *slotChunks[int64], at int, vals []int64, rows, groups []int32) int {
 	c, shift, mask, w := I.c, I.shift, I.mask, I.w
 	groups = groups[:len(rows)]
+	if len(c) == 1 { // one chunk: a flat array
+		c0 := c[0][at:]
+		for k, r := range rows {
+			p, x := &c0[int(groups[k])*w], vals[r]
+			s := *p + x
+			o := (s ^ *p) & (s ^ x)
+			*p = s
+			if o < 0 {
+				return k
+			}
+		}
+		return len(rows)
+	}
 	for k, r := range rows {
 		g := groups[k]
 		p, x := &c[g>>shift][int(g&mask)*w+at], vals[r]
@@ -321,7 +341,7 @@ func sumInts(I *accSlots[int64], at int, vals []int64, rows, groups []int32) int
 // slot cnt (if not -1).
 //
 //go:noinline
-func sumIntsCounted(I *accSlots[int64], at, cnt int, vals []int64, nulls []bool, rows, groups []int32) int {
+func sumIntsCounted(I *slotChunks[int64], at, cnt int, vals []int64, nulls []bool, rows, groups []int32) int {
 	groups = groups[:len(rows)]
 	for k, r := range rows {
 		if nulls != nil && nulls[r] {
@@ -347,7 +367,7 @@ func sumIntsCounted(I *accSlots[int64], at, cnt int, vals []int64, nulls []bool,
 // are NULL and counting the others in slot cnt.
 //
 //go:noinline
-func sumInts128(I *accSlots[int64], lo, hi, cnt int, vals []int64, nulls []bool, rows, groups []int32) {
+func sumInts128(I *slotChunks[int64], lo, hi, cnt int, vals []int64, nulls []bool, rows, groups []int32) {
 	groups = groups[:len(rows)]
 	for k, r := range rows {
 		if nulls != nil && nulls[r] {

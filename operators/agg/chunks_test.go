@@ -14,8 +14,8 @@ import (
 // (as accChunkBytes gives tables of millions of groups), so that small
 // tests cross chunk boundaries.
 func withChunkGroups(a *Accs, shift uint8) *Accs {
-	a.ints = accSlots[int64]{w: a.l.nI, shift: shift, mask: 1<<shift - 1}
-	a.floats = accSlots[float64]{w: a.l.nF, shift: shift, mask: 1<<shift - 1}
+	a.ints = slotChunks[int64]{w: a.l.nI, shift: shift, mask: 1<<shift - 1}
+	a.floats = slotChunks[float64]{w: a.l.nF, shift: shift, mask: 1<<shift - 1}
 	return a
 }
 
