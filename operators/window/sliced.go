@@ -183,7 +183,7 @@ type slicedOp struct {
 	slices  map[int64]*slice // by start
 	order   []*slice         // by start
 	last    *slice
-	free    []*slice
+	free    []*slice // freed slices, with their room, for the next to be made
 	entries int // (key, slice) groups held
 	// The running accumulators, by key id: the merge of the live slices
 	// whose start is in [lo, hi), valid when runOK.
@@ -744,7 +744,11 @@ func (o *slicedOp) release(s *slice) {
 	s.accs.Reset()
 	s.kids = s.kids[:0]
 	s.m = nil
-	if len(o.free) < 4 {
+	// Keep as many freed slices as a window holds: the watermark frees
+	// slices in bursts (when the slowest input catches up), and the slices
+	// made next reuse their room instead of memory the process must touch
+	// afresh.
+	if len(o.free) < max(4, int(o.spec.Window.Size/o.slide)) {
 		o.free = append(o.free, s)
 	}
 }
