@@ -7,8 +7,8 @@ const chunkBytes = 4 << 20
 // slotChunks holds w int64 (or float64) slots per group — the
 // accumulators of groups, or (w = 1) the keys of a table keyed by one
 // integer column — in chunks of 1<<shift groups: chunk g>>shift holds
-// group g. The first chunk grows by doubling while the table is small;
-// past it, every chunk is allocated at its full size, once (see ensure).
+// group g. A table of a few chunks grows its last chunk as append would;
+// past that, every chunk is allocated at its full size, once (see ensure).
 // Growing a table therefore never copies what it holds beyond one chunk
 // (a flat array copies all of it at every step, into memory the process
 // has never touched), and a table reset for a later window keeps its
@@ -34,11 +34,13 @@ func (s *slotChunks[T]) at(g int32) []T {
 	return s.c[g>>s.shift][o : o+s.w : o+s.w]
 }
 
-// ensure makes room for n groups. The last chunk may be partial: the
-// first grows by doubling, a later one is allocated whole, unless exact
-// (room for a known number of groups: Reserve) asks for no more than n.
-// A partial last chunk grows by moving to a larger one: the only copy,
-// of at most one chunk.
+// ensure makes room for n groups. Only the last chunk may be partial;
+// it grows by moving to a larger one, the only copy, of at most one chunk.
+// Growing (exact false), the chunks make room for a quarter more groups
+// than they had (a small table for twice as many), as append would, so
+// that a table of a few chunks keeps little spare room, and from four
+// chunks on every chunk is allocated whole, once. exact (room for a known
+// number of groups: Reserve) asks for no more than n.
 func (s *slotChunks[T]) ensure(n int, exact bool) {
 	full := 1 << s.shift
 	for s.capG < n {
@@ -47,13 +49,14 @@ func (s *slotChunks[T]) ensure(n int, exact bool) {
 			k++
 			s.c = append(s.c, nil)
 		}
-		size := full
-		switch {
-		case exact:
-			size = min(full, n-k*full)
-		case k == 0:
-			size = min(full, max(n, 2*s.capG, 16))
+		want := n
+		if !exact {
+			want = max(n, s.capG+s.capG/4, 16)
+			if s.capG < 1024 {
+				want = max(n, 2*s.capG, 16)
+			}
 		}
+		size := min(full, want-k*full)
 		c := make([]T, size*s.w)
 		hugePages(c)
 		copy(c, s.c[k])

@@ -155,3 +155,35 @@ func emitRange(a *Accs) []string {
 	out.N = a.Len()
 	return emitted(out)
 }
+
+// TestChunksGrowInPlaceWithLittleRoom grows accumulators step by step
+// across many chunks and checks that a chunk, once full, never moves (its
+// groups are not copied again), and that the room beyond the groups stays
+// within a quarter of them plus one chunk.
+func TestChunksGrowInPlaceWithLittleRoom(t *testing.T) {
+	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1, Name: "n"}, {Func: Sum, Col: 3, Name: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const shift = 8
+	a := withChunkGroups(NewAccs(l), shift)
+	var fixed []*int64 // the first slot of each full chunk
+	for n := 37; n <= 20_000; n += 37 {
+		a.Grow(n)
+		I := &a.ints
+		for k, p := range fixed {
+			if &I.c[k][0] != p {
+				t.Fatalf("%d groups: full chunk %d moved", n, k)
+			}
+		}
+		for k := len(fixed); k < len(I.c) && len(I.c[k]) == I.w<<shift; k++ {
+			fixed = append(fixed, &I.c[k][0])
+		}
+		if n >= 1024 && I.capG > n+n/4+1<<shift {
+			t.Fatalf("%d groups in room for %d", n, I.capG)
+		}
+	}
+	if len(fixed) < 70 {
+		t.Fatalf("%d full chunks", len(fixed))
+	}
+}

@@ -47,3 +47,39 @@ func benchFill(b *testing.B, keys int, reuse bool) {
 // keys into a new table, and into one reset from the previous window.
 func BenchmarkFillFresh5M(b *testing.B)  { benchFill(b, 5_000_000, false) }
 func BenchmarkFillReused5M(b *testing.B) { benchFill(b, 5_000_000, true) }
+
+// BenchmarkFillRepeats4M fills one fresh window with 10M rows of keys drawn
+// at random from 5M (~4.3M distinct, most seen twice or more): one
+// subtask's share of the windows suite's tumble-10mkeys-full row, where a
+// window grows from nothing to millions of groups in memory the process
+// has not touched before.
+func BenchmarkFillRepeats4M(b *testing.B) {
+	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1, Name: "n"}, {Func: Sum, Col: 3, Name: "s"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bt := runtime.NewBatch(in)
+	const rows = runtime.DefaultBatchRows
+	for c := range bt.Cols {
+		bt.Cols[c].I64 = make([]int64, rows)
+	}
+	bt.N = rows
+	all := allRows(bt)
+	var groups []int32
+	x := uint64(1)
+	for n := 0; n < b.N; n++ {
+		tab, accs := NewTable(in, []int{3}), NewAccs(l)
+		for first := 0; first < 10_000_000; first += rows {
+			for i := range rows {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+				bt.Cols[3].I64[i] = int64(x % 5_000_000)
+			}
+			groups = tab.Lookup(bt, all, groups)
+			accs.Grow(tab.Len())
+			accs.Update(bt, all, groups)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e7, "ns/row")
+}
