@@ -1,7 +1,8 @@
 package agg
 
-// chunkBytes is the size of a full chunk of slots: large enough that a chunk spans whole 2 MB huge pages (see hugePages), small
-// enough that the unused room of a table's last chunk stays a few MB.
+// chunkBytes is the size of a full chunk of slots: large enough that a
+// chunk spans whole 2 MB huge pages (see hugePages), small enough that the
+// unused room of a table's last chunk stays a few MB.
 const chunkBytes = 4 << 20
 
 // slotChunks holds w int64 (or float64) slots per group — the

@@ -11,7 +11,12 @@ const hugePageSize = 2 << 20
 // window of millions of keys is written once, in an order no prefetcher
 // follows: on a VM, faulting its memory in 4 KB at a time can cost more
 // than the aggregation, and a 2 MB page takes one fault for 512 of them.
-// Arrays smaller than two huge pages are left alone.
+// Measured on `sluice bench --suite windows --rows tumble-10mkeys-full`
+// (one window of 8.6M keys, interleaved runs with and without): the
+// process's system time 3.8 s → 1.5 s, its CPU time 10.2 s → 5.6 s,
+// events/s 1.9×. Memory Go hands out again after zeroing it is already
+// touched, and stays as it is. Arrays smaller than two huge pages are left
+// alone.
 func hugePages[T int64 | float64 | uint64](s []T) {
 	var x T
 	n := uintptr(cap(s)) * unsafe.Sizeof(x)
