@@ -27,7 +27,7 @@ func runBench(ctx context.Context, args []string) error {
 	keys := fs.Int64("keys", bench.Default.Keys, "distinct keys (--suite windows: scales every row's keys by K/10000)")
 	par := fs.Int("parallelism", 0, "Sluice subtasks per operator (0: number of CPUs)")
 	stateKeys := fs.Int("state-keys", 1_000_000, "keys for the state-size measurement (0: skip; --suite windows: the tumble's, HOP's and SESSION's\n"+
-		"bytes per key at K keys, the tumble's at 10×K for tumble-10mkeys)")
+		"bytes per key at K keys, the tumble's at 10×K for the tumble-10mkeys rows)")
 	runs := fs.Int("runs", 3, "runs of each; the median is reported")
 	sqlTable := fs.Bool("sql", true, "also run the SQL workload (datagen → tumbling COUNT+SUM → blackhole) against the Go API and go-streams")
 	rowList := fs.String("rows", "all", "--suite windows: the rows to run, comma-separated: "+strings.Join(bench.WindowsRowNames, ", ")+", or all")

@@ -62,7 +62,7 @@ var stateFigures = []stateFigure{
 	{name: "tumble", window: window.Tumble(10 * time.Second), keys: 1, rows: []string{"hop1m-1mkeys", "session"}},
 	{name: "hop1m", window: window.Hop(time.Second, time.Minute), keys: 1, rows: []string{"hop1m-1mkeys"}, maxPerTumble: 2},
 	{name: "session", window: window.SessionGap(5 * time.Second), keys: 1, rows: []string{"session"}},
-	{name: "tumble-10x", window: window.Tumble(10 * time.Second), keys: 10, rows: []string{"tumble-10mkeys"}, maxBytes: 40},
+	{name: "tumble-10x", window: window.Tumble(10 * time.Second), keys: 10, rows: []string{"tumble-10mkeys", "tumble-10mkeys-full"}, maxBytes: 40},
 }
 
 // benchWindows runs the windows suite: each row interleaved with its

@@ -211,7 +211,7 @@ func checkStateFreed(t tb, op runtime.Operator) {
 			checkStateFreed(t, o.panes)
 			return
 		}
-		if len(o.slices) != 0 || len(o.order) != 0 || len(o.free) > 4 || o.entries != 0 || o.keys.Len() != 0 {
+		if len(o.slices) != 0 || len(o.order) != 0 || len(o.free) > o.maxFree() || o.entries != 0 || o.keys.Len() != 0 {
 			t.Fatalf("after the final watermark: %d slices, %d in order, %d free, %d groups, %d keys", len(o.slices), len(o.order), len(o.free), o.entries, o.keys.Len())
 		}
 	case *sessionOp:

@@ -183,8 +183,8 @@ type slicedOp struct {
 	slices  map[int64]*slice // by start
 	order   []*slice         // by start
 	last    *slice
-	free    []*slice
-	entries int // (key, slice) groups held
+	free    []*slice // freed slices, with their room, for the next to be made
+	entries int      // (key, slice) groups held
 	// The running accumulators, by key id: the merge of the live slices
 	// whose start is in [lo, hi), valid when runOK.
 	run       *agg.Accs
@@ -744,10 +744,18 @@ func (o *slicedOp) release(s *slice) {
 	s.accs.Reset()
 	s.kids = s.kids[:0]
 	s.m = nil
-	if len(o.free) < 4 {
+	// Keep as many freed slices as a window holds: the watermark frees
+	// slices in bursts (when the slowest input catches up), and the slices
+	// made next reuse their room instead of memory the process must touch
+	// afresh.
+	if len(o.free) < o.maxFree() {
 		o.free = append(o.free, s)
 	}
 }
+
+// maxFree is how many freed slices the operator keeps for reuse: as many
+// as a window holds, at least 4.
+func (o *slicedOp) maxFree() int { return max(4, int(o.spec.Window.Size/o.slide)) }
 
 // compact renumbers the key ids that live slices hold, forgetting the
 // others, when they are at least a quarter of the table.

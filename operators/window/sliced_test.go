@@ -409,6 +409,41 @@ func TestSlicedReusedSliceStartsEmpty(t *testing.T) {
 	}
 }
 
+// TestSlicedKeepsABurstOfFreedSlices: when the watermark frees many
+// slices at once (a slow input catching up), as many as a window holds are
+// kept, and the slices made next reuse them rather than new memory.
+func TestSlicedKeepsABurstOfFreedSlices(t *testing.T) {
+	spec := kvSpec(Hop(10*ms, 100*ms)) // 10 slices a window
+	s := newHarness(t, spec)
+	o := s.op.(*slicedOp)
+	var rows [][]runtime.Value
+	for ts := int64(0); ts < 300; ts += 10 {
+		rows = append(rows, kv(ts, ts, 1), kv(ts+1, ts+5, 2))
+	}
+	s.batch(rows...) // 30 slices
+	made := map[*slice]bool{}
+	for _, x := range o.order {
+		made[x] = true
+	}
+	s.watermark(390) // every slice's windows fire: all 30 freed at once
+	if len(o.order) != 0 || len(o.free) != 10 {
+		t.Fatalf("%d slices live, %d kept free; want 0 and 10", len(o.order), len(o.free))
+	}
+	rows = rows[:0]
+	for ts := int64(400); ts < 500; ts += 10 {
+		rows = append(rows, kv(ts, ts, 1))
+	}
+	s.batch(rows...)
+	for _, x := range o.order {
+		if !made[x] {
+			t.Fatalf("the slice at %d is new memory, with %d freed slices kept", x.start, len(o.free))
+		}
+	}
+	if len(o.order) != 10 {
+		t.Fatalf("%d slices live, want 10", len(o.order))
+	}
+}
+
 // TestSlicedEmitsRunsOfKeysAsThePanes: a window's keys emitted a run of
 // key ids at a time — runs broken by key ids not in the window and by
 // full output batches, a key with a NULL value — are the panes' rows.
