@@ -441,10 +441,14 @@ func (s *Source) closeFile(fs *fileState) {
 // subtask for long).
 func (s *Source) read(fs *fileState) (more bool, err error) {
 	const maxRecordsPerRead = 4 * runtime.DefaultBatchRows
+	json := s.csv == nil
 	for seen := 0; s.batch.N < batchRows && seen < maxRecordsPerRead; seen++ {
-		rec, line, ok, err := s.next(fs)
-		if err != nil {
-			return false, err
+		rec, line, ok := fs.nextLine(json)
+		if !ok {
+			var err error
+			if rec, line, ok, err = s.next(fs); err != nil {
+				return false, err
+			}
 		}
 		if !ok {
 			// The end of the file, or of the range: on to the subtask's
@@ -464,7 +468,7 @@ func (s *Source) read(fs *fileState) (more bool, err error) {
 				continue
 			}
 		}
-		if blank(rec, s.csv != nil) {
+		if (len(rec) == 0 || rec[0] != '{') && blank(rec, !json) {
 			continue
 		}
 		n := s.batch.N
@@ -553,6 +557,29 @@ func (s *Source) next(fs *fileState) (rec []byte, line int64, ok bool, err error
 			return nil, 0, false, fmt.Errorf("table %s: cannot read %s: %w", s.cfg.table, fs.path, err)
 		}
 	}
+}
+
+// nextLine is next's common case for JSON lines, written out: a complete
+// line in the buffer, inside the range. ok is false for anything else
+// (not JSON, a line to skip, the end of the range, no line break in the
+// buffer), which next takes.
+func (fs *fileState) nextLine(json bool) (rec []byte, line int64, ok bool) {
+	if !json || fs.skip || fs.end > 0 && fs.offset >= fs.end {
+		return nil, 0, false
+	}
+	data := fs.buf[fs.r:fs.w]
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return nil, 0, false
+	}
+	rec, line = data[:i], fs.line+1
+	if i > 0 && rec[i-1] == '\r' {
+		rec = rec[:i-1]
+	}
+	fs.r += i + 1
+	fs.offset += int64(i + 1)
+	fs.line = line
+	return rec, line, true
 }
 
 // split finds the first record of data: its length without the line break,

@@ -47,6 +47,10 @@
 //   - Leniency as Flink's JSON format: a number or boolean given as a string
 //     ("42", "true") is taken for a numeric or BOOLEAN column, and a VARCHAR
 //     column given a number, boolean, object or array takes its JSON text.
+//   - Speed only, never results: the decoder remembers the shape of a recent
+//     line (its keys, their order and the text between the values) and
+//     tries it first on the next line, parsing each value by its column's
+//     type; a line that differs anywhere takes the general path.
 //
 // CSV specifics (RFC 4180):
 //

@@ -2,6 +2,8 @@ package format
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -124,6 +126,41 @@ func TestKeyMemoMatchesFreshDecoder(t *testing.T) {
 			if got, want := decode(d), decode(NewJSONDecoder(eventSchema)); got != want {
 				t.Fatalf("%s: %s, fresh decoder %s", sb, got, want)
 			}
+		}
+	})
+}
+
+// TestScanSmallIntMatchesStrconv: scanSmallInt, whether the number is
+// followed by a word of bytes (scanned eight at a time) or ends near the
+// end of the text (one at a time), takes an integer of at most 18 digits
+// without a leading zero, not followed by a fraction or exponent, at the
+// value strconv gives it, and leaves anything else to the general path.
+func TestScanSmallIntMatchesStrconv(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		num := rapid.StringMatching(`-?[0-9]{0,20}`).Draw(t, "number")
+		tail := rapid.SampledFrom([]string{"", ",", "}", " ", ".5", "e3", "E", "x", "\xff", "/", ":", "\x00"}).Draw(t, "tail")
+		pad := strings.Repeat(rapid.SampledFrom([]string{" ", "}", "a"}).Draw(t, "pad"), rapid.IntRange(0, 12).Draw(t, "padding"))
+		s := []byte("x" + num + tail + pad)
+		if len(s) == 1 {
+			return // callers pass a value's first byte
+		}
+		digits := strings.TrimPrefix(num, "-")
+		next := byte(0)
+		if len(num)+1 < len(s) {
+			next = s[len(num)+1]
+		}
+		wantOK := len(digits) >= 1 && len(digits) <= 18 && (digits[0] != '0' || len(digits) == 1) &&
+			!(next >= '0' && next <= '9' || next == '.' || next == 'e' || next == 'E')
+		v, end, ok := scanSmallInt(s, 1)
+		if ok != wantOK {
+			t.Fatalf("%q: ok %v, want %v", s, ok, wantOK)
+		}
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || v != want || end != 1+len(num) {
+			t.Fatalf("%q: %d (end %d), want %d (end %d)", s, v, end, want, 1+len(num))
 		}
 	})
 }

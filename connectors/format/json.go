@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/internal/jsontext"
@@ -648,6 +649,32 @@ func scanSmallInt(s []byte, i int) (v int64, end int, ok bool) {
 		j++
 	}
 	start := j
+	if j+8 <= len(s) {
+		// Up to 7 digits in one word: find the first byte that is not a
+		// digit (its high nibble is not 3, or adding 6 carries out of
+		// its low nibble; a carry only reaches bytes after it), then
+		// add the digits up in pairs, fours and eights.
+		x := binary.LittleEndian.Uint64(s[j:])
+		const hi, three, six = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
+		if nd := (x&hi ^ three) | ((x+six)&hi ^ three); nd != 0 {
+			n := bits.TrailingZeros64(nd) / 8 // digits
+			if n == 0 || s[start] == '0' && n > 1 {
+				return 0, i, false
+			}
+			if c := s[start+n]; c == '.' || c == 'e' || c == 'E' {
+				return 0, i, false
+			}
+			y := x << (64 - 8*n) & 0x0F0F0F0F0F0F0F0F // the digits, the last in the top byte
+			y = y * (10<<8 + 1) >> 8 & 0x00FF00FF00FF00FF
+			y = y * (100<<16 + 1) >> 16 & 0x0000FFFF0000FFFF
+			y = y * (10000<<32 + 1) >> 32
+			v = int64(y)
+			if start > i {
+				v = -v
+			}
+			return v, start + n, true
+		}
+	}
 	var u uint64
 	for j < len(s) && j-start < 18 {
 		c := s[j] - '0'

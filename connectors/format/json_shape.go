@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -51,7 +52,7 @@ type shape struct {
 	// shapeRefill lines, up to shapeCredit, so that lines of changing
 	// shapes cost a second walk only now and then.
 	credit, lines int
-	hits          int64 // lines decoded by a shape (for tests)
+	hits, learnt  int64 // lines decoded by a shape, shapes learnt (for tests)
 }
 
 const (
@@ -70,6 +71,8 @@ func (sh *shape) tick() {
 // maxShapeKeys bounds the keys of a line whose shape is remembered.
 const maxShapeKeys = 64
 
+var errShapeTooWide = errors.New("more keys than a shape holds")
+
 // learnShape remembers the shape of s, a line the general path decoded
 // without error: not when the schema has ROW columns (whose keys the
 // general path resolves by path), a column's key occurs twice (the level
@@ -81,6 +84,7 @@ func (d *JSONDecoder) learnShape(s []byte) {
 		return
 	}
 	sh.credit--
+	sh.learnt++
 	sh.ok = false
 	if d.rows != nil {
 		return
@@ -93,9 +97,11 @@ func (d *JSONDecoder) learnShape(s []byte) {
 	i := skipWS(s, 0)
 	prev, dup := 0, false
 	_, err := walkObject(s, i, func(s, key []byte, plain bool, k, at int) (int, error) {
+		if k >= maxShapeKeys {
+			return at, errShapeTooWide
+		}
 		end, err := skipValue(s, at, 0)
-		if err != nil || k >= maxShapeKeys {
-			dup = true
+		if err != nil {
 			return at, err
 		}
 		if !plain {

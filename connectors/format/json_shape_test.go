@@ -154,7 +154,7 @@ func TestShapePathMatchesGeneralPath(t *testing.T) {
 		}
 		fast, slow := NewJSONDecoder(shapeSchema), NewJSONDecoder(shapeSchema)
 		fb, sb := runtime.NewBatch(shapeSchema), runtime.NewBatch(shapeSchema)
-		for range rapid.IntRange(1, 40).Draw(t, "lines") {
+		for range rapid.IntRange(1, 80).Draw(t, "lines") {
 			line := drawShapeLine(t, rapid.SampledFrom(shapesOf).Draw(t, "shape"))
 			before := fast.shape.hits
 			got := decodeText(fast, line, fb)
@@ -203,5 +203,62 @@ func TestShapePathTakesRepeatedLines(t *testing.T) {
 	want := "1,2,1700000000123\n3,4,1700000001000\n5,NULL,1700000002500\n7,6,1700000003000\n9,8,1700000004000"
 	if got := quoted(b); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestShapeOfManyKeysIsNotKept: a line of more keys than a shape holds is
+// decoded by the general path every time.
+func TestShapeOfManyKeysIsNotKept(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{"k":1,"v":2`)
+	for i := range maxShapeKeys {
+		fmt.Fprintf(&sb, `,"x%d":%d`, i, i)
+	}
+	sb.WriteString(`,"ts":3}`)
+	d := NewJSONDecoder(eventSchema)
+	b := runtime.NewBatch(eventSchema)
+	for range 3 {
+		if err := d.Decode([]byte(sb.String()), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.shape.hits != 0 || d.shape.ok {
+		t.Fatalf("%d lines decoded by a shape of %d keys", d.shape.hits, maxShapeKeys+3)
+	}
+	if got, want := quoted(b), "1,2,3\n1,2,3\n1,2,3"; got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestShapesOfChangingLinesAreLearntSeldom: lines of two shapes, one after
+// the other, are decoded right, and a shape is learnt for few of them
+// (each learning walks the line a second time).
+func TestShapesOfChangingLinesAreLearntSeldom(t *testing.T) {
+	d := NewJSONDecoder(eventSchema)
+	b := runtime.NewBatch(eventSchema)
+	const lines = 1000
+	var want []string
+	for i := range lines {
+		line := fmt.Sprintf(`{"k":%d,"v":1,"ts":2}`, i)
+		if i%2 == 1 {
+			line = fmt.Sprintf(`{"ts":2,"k":%d}`, i)
+		}
+		if err := d.Decode([]byte(line), b); err != nil {
+			t.Fatal(err)
+		}
+		if b.N == runtime.DefaultBatchRows {
+			b.Reset()
+		}
+		if i%2 == 1 {
+			want = append(want, fmt.Sprintf("%d,NULL,2", i))
+		} else {
+			want = append(want, fmt.Sprintf("%d,1,2", i))
+		}
+	}
+	if got := quoted(b); got != strings.Join(want[len(want)-b.N:], "\n") {
+		t.Fatalf("got\n%s", got)
+	}
+	if limit := int64(shapeCredit + lines/shapeRefill); d.shape.learnt > limit {
+		t.Fatalf("%d shapes learnt for %d lines of two shapes, want at most %d", d.shape.learnt, lines, limit)
 	}
 }
