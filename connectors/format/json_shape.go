@@ -110,15 +110,12 @@ var errShapeTooWide = errors.New("more keys than a shape holds")
 // often while lines keep differing (see shape.credit).
 func (d *JSONDecoder) learnShape(s []byte) {
 	sh := &d.shape
-	if sh.credit == 0 {
+	if sh.credit == 0 || d.rows != nil {
 		return
 	}
 	sh.credit--
 	sh.learnt++
 	sh.ok = false
-	if d.rows != nil {
-		return
-	}
 	sh.segs, sh.text, sh.missing = sh.segs[:0], sh.text[:0], sh.missing[:0]
 	if sh.seen == nil {
 		sh.seen = make([]bool, len(d.fields))
