@@ -267,14 +267,14 @@ func RunWindowsRow(ctx context.Context, r WindowsRow, parallelism, runs int, pro
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.BaseTitle))
 		}
-		b, err := r.Run(ctx, true, parallelism)
+		b, err := withOthers(func() (Result, error) { return r.Run(ctx, true, parallelism) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.Title))
 		}
-		x, err := r.Run(ctx, false, parallelism)
+		x, err := withOthers(func() (Result, error) { return r.Run(ctx, false, parallelism) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
@@ -317,7 +317,7 @@ func runFileRow(ctx context.Context, r WindowsRow, parallelism, runs int, progre
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.BaseTitle))
 		}
-		b, err := RunHandParser(ctx, path, w)
+		b, err := withOthers(func() (Result, error) { return RunHandParser(ctx, path, w) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
@@ -325,7 +325,7 @@ func runFileRow(ctx context.Context, r WindowsRow, parallelism, runs int, progre
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.Title))
 		}
-		x, err := RunFileSQL(ctx, path, w, parallelism)
+		x, err := withOthers(func() (Result, error) { return RunFileSQL(ctx, path, w, parallelism) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
