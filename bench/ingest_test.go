@@ -16,11 +16,14 @@ var ingestRows = flag.Int64("ingest-rows", 0, "rows of BenchmarkFileIngest's fil
 // BenchmarkFileIngest writes the workload as one JSON-lines file and reads
 // it back per iteration with the hand-written parser and with the SQL job
 // (file source at GOMAXPROCS subtasks), interleaved, reporting each one's
-// events/s and Sluice's ratio (medians of the iterations), and the same
-// per second of the process's CPU time (what one core does):
+// events/s and Sluice's ratio (medians of the iterations), the same per
+// second of the process's CPU time (what one core does), and the cores
+// Sluice kept busy (its CPU time over its wall time: below 2 on this
+// 2-core machine when other processes take a core, and x-hand falls
+// towards x-hand-per-cpu then):
 //
 //	go test -run '^$' -bench FileIngest -benchtime 5x ./bench
-//	go test -run '^$' -bench FileIngest -benchtime 3x -ingest-rows 2000000 ./bench
+//	go test ./bench -run '^$' -bench FileIngest -benchtime 3x -ingest-rows 2000000
 func BenchmarkFileIngest(b *testing.B) {
 	w := Default
 	w.Events = 10_000_000
@@ -33,7 +36,7 @@ func BenchmarkFileIngest(b *testing.B) {
 	}
 	want := w.Expected()
 	par := runtime.GOMAXPROCS(0)
-	var sl, hand, slCPU, handCPU []float64
+	var sl, hand, slCPU, handCPU, cores []float64
 	for b.Loop() {
 		h, err := RunHandParser(b.Context(), path, w)
 		if err != nil {
@@ -50,6 +53,7 @@ func BenchmarkFileIngest(b *testing.B) {
 		hand = append(hand, h.EventsPerSec())
 		slCPU = append(slCPU, s.EventsPerCPUSec())
 		handCPU = append(handCPU, h.EventsPerCPUSec())
+		cores = append(cores, s.CPU.Seconds()/s.Elapsed.Seconds())
 	}
 	var ratios, cpuRatios []float64
 	for i := range sl {
@@ -62,6 +66,7 @@ func BenchmarkFileIngest(b *testing.B) {
 	b.ReportMetric(median(slCPU)/1e6, "sluice-Mevents/cpu-s")
 	b.ReportMetric(median(handCPU)/1e6, "hand-Mevents/cpu-s")
 	b.ReportMetric(median(cpuRatios), "x-hand-per-cpu")
+	b.ReportMetric(median(cores), "sluice-cores")
 }
 
 func median(v []float64) float64 {

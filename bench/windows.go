@@ -96,7 +96,7 @@ func WindowsRows(eventsScale, keysScale float64) []WindowsRow {
 			Target:    0.3, TargetText: "≥ 30% of 1k keys' events/s"},
 		{Name: "tumble-10mkeys-full", Title: "TUMBLE 10 s, 10M keys, one window holding 8.6M of them", Window: baseWindow,
 			Events: 20_000_000, Keys: 10_000_000, PerMs: 2000, BaseKeys: 1000,
-			BaseTitle: "TUMBLE 10 s, 1k keys (baseline)",
+			BaseTitle:  "TUMBLE 10 s, 1k keys (baseline)",
 			TargetText: "none of its own (the state memory figure: ≤ 40 bytes per (key, window))"},
 		{Name: "file", Title: "one JSON-lines file → TUMBLE 10 s COUNT+SUM, 10k keys (SQL, file connector)", Window: baseWindow,
 			Events: 10_000_000, Keys: 10_000, PerMs: 10, File: true,
@@ -267,14 +267,14 @@ func RunWindowsRow(ctx context.Context, r WindowsRow, parallelism, runs int, pro
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.BaseTitle))
 		}
-		b, err := r.Run(ctx, true, parallelism)
+		b, err := withOthers(func() (Result, error) { return r.Run(ctx, true, parallelism) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.Title))
 		}
-		x, err := r.Run(ctx, false, parallelism)
+		x, err := withOthers(func() (Result, error) { return r.Run(ctx, false, parallelism) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
@@ -317,7 +317,7 @@ func runFileRow(ctx context.Context, r WindowsRow, parallelism, runs int, progre
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.BaseTitle))
 		}
-		b, err := RunHandParser(ctx, path, w)
+		b, err := withOthers(func() (Result, error) { return RunHandParser(ctx, path, w) })
 		if err != nil {
 			return WindowsResult{}, err
 		}
@@ -325,7 +325,7 @@ func runFileRow(ctx context.Context, r WindowsRow, parallelism, runs int, progre
 		if progress != nil {
 			progress(fmt.Sprintf("%s, run %d of %d: %s", r.Name, i+1, runs, r.Title))
 		}
-		x, err := RunFileSQL(ctx, path, w, parallelism)
+		x, err := withOthers(func() (Result, error) { return RunFileSQL(ctx, path, w, parallelism) })
 		if err != nil {
 			return WindowsResult{}, err
 		}

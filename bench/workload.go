@@ -46,8 +46,14 @@ type Result struct {
 	// CPU is the user+system CPU time the whole process used during the
 	// run (every goroutine, the garbage collector included), so on n cores
 	// it can be up to n times Elapsed.
-	CPU   time.Duration
-	Check Checksum
+	CPU time.Duration
+	// Others is the CPU time the rest of the machine used during the run
+	// (other processes, and time the hypervisor gave to other machines),
+	// when OthersKnown: a run whose cores others took is not this
+	// machine's figure.
+	Others      time.Duration
+	OthersKnown bool
+	Check       Checksum
 	// CountsOnly marks a run whose results were discarded (RunSQL into a
 	// blackhole): Check.Results and Check.Count are known, Check.Sum is not.
 	CountsOnly bool

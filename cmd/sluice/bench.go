@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -147,6 +148,10 @@ type benchRow struct {
 	Keys        int64 `json:"keys,omitempty"`
 	EventsPerMs int64 `json:"events_per_ms,omitempty"`
 	Baseline    bool  `json:"baseline,omitempty"`
+	// OtherCores is the cores' worth of CPU the rest of the machine used
+	// during the run (other processes, the hypervisor's steal), where
+	// known.
+	OtherCores *float64 `json:"other_cores,omitempty"`
 }
 
 func (rep *benchReport) add(table string, r bench.Result, agrees bool) *benchRow {
@@ -155,6 +160,10 @@ func (rep *benchReport) add(table string, r bench.Result, agrees bool) *benchRow
 		Results: r.Check.Results, Count: r.Check.Count, Check: r.CheckString(), Agrees: agrees}
 	if !r.CountsOnly {
 		row.Sum = &r.Check.Sum
+	}
+	if r.OthersKnown {
+		v := r.OtherCores()
+		row.OtherCores = &v
 	}
 	rep.Rows = append(rep.Rows, row)
 	return &rep.Rows[len(rep.Rows)-1]
@@ -167,15 +176,34 @@ func (rep *benchReport) ratio(name string, v float64) {
 	rep.Ratios[name] = v
 }
 
-// printRows prints a table of median runs with their wall and CPU time.
+// printRows prints a table of median runs with their wall and CPU time,
+// and the CPU the rest of the machine used meanwhile where it is known.
 func printRows(rs []bench.Result) {
+	others := slices.ContainsFunc(rs, func(r bench.Result) bool { return r.OthersKnown })
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tevents/s\ttime\tcpu\tevents/cpu-s\tresults")
+	head := "run\tevents/s\ttime\tcpu\tevents/cpu-s\t"
+	if others {
+		head += "others\t"
+	}
+	fmt.Fprintln(tw, head+"results")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%.2fM\t%v\t%v\t%.2fM\t%s\n", r.Name, r.EventsPerSec()/1e6, r.Elapsed.Round(1e6), r.CPU.Round(1e6),
-			r.EventsPerCPUSec()/1e6, r.CheckString())
+		fmt.Fprintf(tw, "%s\t%.2fM\t%v\t%v\t%.2fM\t", r.Name, r.EventsPerSec()/1e6, r.Elapsed.Round(1e6), r.CPU.Round(1e6),
+			r.EventsPerCPUSec()/1e6)
+		if others {
+			fmt.Fprintf(tw, "%s\t", otherCoresText(r))
+		}
+		fmt.Fprintf(tw, "%s\n", r.CheckString())
 	}
 	tw.Flush()
+}
+
+// otherCoresText says how many cores' worth of CPU the rest of the
+// machine used during a run, or "?" when it is not known.
+func otherCoresText(r bench.Result) string {
+	if !r.OthersKnown {
+		return "?"
+	}
+	return fmt.Sprintf("%.2f cores", r.OtherCores())
 }
 
 // benchAPI runs the first table: the workload through Sluice's Go API at

@@ -146,7 +146,7 @@ func TestBenchWindowsSuitePrintsEveryRow(t *testing.T) {
 	if want := []string{"hop1m", "hop1m-1mkeys", "hop10s", "session", "tumble-10mkeys", "tumble-10mkeys-full", "file"}; !slices.Equal(summary, want) {
 		t.Errorf("summary rows %v, want %v:\n%s", summary, want, out)
 	}
-	if !regexp.MustCompile(`\nrow +events/s  baseline events/s  ratio +per CPU-second  target\n`).MatchString(out) {
+	if !regexp.MustCompile(`\nrow +events/s  baseline events/s  ratio +per CPU-second  others \(row, baseline\)  target\n`).MatchString(out) {
 		t.Errorf("no summary header:\n%s", out)
 	}
 	if !strings.Contains(errOut, "sluice bench: session, run 1 of 1: SESSION 5 s gap, 1M keys") {

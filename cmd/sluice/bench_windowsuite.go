@@ -73,7 +73,9 @@ func benchWindows(ctx context.Context, rows []bench.WindowsRow, o windowsOptions
 	if !o.asJSON {
 		fmt.Printf("windows suite: each row a SQL job, datagen → GROUP BY k, <window> with COUNT(*), SUM(v) → blackhole (time includes\n"+
 			"sql.Compile), run interleaved with its baseline over the same rows (rows up to 50 ms out of order, watermark bound 100 ms);\n"+
-			"parallelism %d, GOMAXPROCS %d, median of %d runs\ncpu: %s\n", o.par, runtime.GOMAXPROCS(0), o.runs, cpuNote)
+			"parallelism %d, GOMAXPROCS %d, median of %d runs\ncpu: %s\n"+
+			"others: the CPU time the rest of the machine used during the run (/proc/stat: other processes, and the hypervisor's\n"+
+			"steal), in cores; where others held a core, the run is not this machine's figure\n", o.par, runtime.GOMAXPROCS(0), o.runs, cpuNote)
 	}
 	var done []bench.WindowsResult
 	err := func() error {
@@ -153,10 +155,11 @@ func metText(has, met bool) string {
 func printWindowsSummary(done []bench.WindowsResult) {
 	fmt.Printf("\nsummary (each ratio from its own interleaved runs):\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "row\tevents/s\tbaseline events/s\tratio\tper CPU-second\ttarget")
+	fmt.Fprintln(tw, "row\tevents/s\tbaseline events/s\tratio\tper CPU-second\tothers (row, baseline)\ttarget")
 	for _, res := range done {
-		fmt.Fprintf(tw, "%s\t%.2fM\t%.2fM\t%s\t%.1f%%\t%s%s\n", res.Row.Name, res.Run.EventsPerSec()/1e6, res.Base.EventsPerSec()/1e6,
-			ratioText(res.Ratio()), 100*res.CPURatio(), res.Row.TargetText, metText(res.Row.Target > 0, res.Met()))
+		fmt.Fprintf(tw, "%s\t%.2fM\t%.2fM\t%s\t%.1f%%\t%s, %s\t%s%s\n", res.Row.Name, res.Run.EventsPerSec()/1e6, res.Base.EventsPerSec()/1e6,
+			ratioText(res.Ratio()), 100*res.CPURatio(), otherCoresText(res.Run), otherCoresText(res.Base), res.Row.TargetText,
+			metText(res.Row.Target > 0, res.Met()))
 	}
 	tw.Flush()
 }

@@ -250,9 +250,11 @@ func BenchmarkJSONDecodeEvents(b *testing.B) {
 	reportRows(b, rows)
 }
 
-// BenchmarkJSONDecodeShape: the ingest events and the clickstream lines
-// decoded with the remembered line shape tried first ("shape") and by the
-// general path alone ("general"):
+// BenchmarkJSONDecodeShape: the ingest events, the clickstream lines and
+// the events with a key the schema lacks at the end of every other line
+// (the worst case for one remembered shape: every other line differs only
+// at its end) decoded with the remembered line shape tried first ("shape")
+// and by the general path alone ("general"):
 //
 //	go test -run '^$' -bench JSONDecodeShape -count 3 ./connectors/format
 func BenchmarkJSONDecodeShape(b *testing.B) {
@@ -260,7 +262,8 @@ func BenchmarkJSONDecodeShape(b *testing.B) {
 		name   string
 		schema *runtime.Schema
 		lines  [][]byte
-	}{{"events", eventSchema, eventLines(1 << 16)}, {"clicks", benchSchema, benchLines(4096)}} {
+	}{{"events", eventSchema, eventLines(1 << 16)}, {"clicks", benchSchema, benchLines(4096)},
+		{"events-two-shapes", eventSchema, twoShapes(eventLines(1 << 16))}} {
 		for _, path := range []string{"shape", "general"} {
 			b.Run(data.name+"/"+path, func(b *testing.B) {
 				shapes = path == "shape"
@@ -281,4 +284,13 @@ func BenchmarkJSONDecodeShape(b *testing.B) {
 			})
 		}
 	}
+}
+
+// twoShapes adds a key the schema lacks at the end of every other line.
+func twoShapes(lines [][]byte) [][]byte {
+	for i := 1; i < len(lines); i += 2 {
+		l := lines[i]
+		lines[i] = append(l[:len(l)-1:len(l)-1], `,"x":1}`...)
+	}
+	return lines
 }

@@ -148,9 +148,10 @@ func (d *JSONDecoder) Decode(line []byte, b *runtime.Batch) error {
 	if b.Schema != d.schema {
 		return errBatchSchema(d.schema, b.Schema)
 	}
-	if shapes {
-		d.shape.tick()
-		if d.shape.ok && d.decodeShape(line, b) {
+	if shapes && d.shape.try() {
+		hit := d.decodeShape(line, b)
+		d.shape.tried(hit)
+		if hit {
 			return nil
 		}
 	}

@@ -52,19 +52,49 @@ type shape struct {
 	// shapeRefill lines, up to shapeCredit, so that lines of changing
 	// shapes cost a second walk only now and then.
 	credit, lines int
-	hits, learnt  int64 // lines decoded by a shape, shapes learnt (for tests)
+	// trust rises by one for each line the shape decodes and falls by
+	// two for each it does not; below -shapeDoubt the shape is not tried
+	// for the next shapePause lines (pause), so that lines that keep
+	// differing late (when most of the shape's work is done) cost little
+	// more than the general path.
+	trust, pause int
+	// For tests: lines decoded by a shape, lines a shape was tried on in
+	// vain, shapes learnt.
+	hits, misses, learnt int64
 }
 
 const (
 	shapeCredit = 8
 	shapeRefill = 16
+	shapeTrust  = 8
+	shapeDoubt  = 8
+	shapePause  = 256
 )
 
-// tick counts a decoded line towards the learning credit.
-func (sh *shape) tick() {
+// try counts a line towards the learning credit and reports whether to
+// try the shape on it.
+func (sh *shape) try() bool {
 	if sh.lines++; sh.lines >= shapeRefill {
 		sh.lines = 0
 		sh.credit = min(sh.credit+1, shapeCredit)
+	}
+	if sh.pause > 0 {
+		sh.pause--
+		return false
+	}
+	return sh.ok
+}
+
+// tried records whether the shape decoded the line it was tried on.
+func (sh *shape) tried(hit bool) {
+	if hit {
+		sh.hits++
+		sh.trust = min(sh.trust+1, shapeTrust)
+		return
+	}
+	sh.misses++
+	if sh.trust -= 2; sh.trust < -shapeDoubt {
+		sh.trust, sh.pause = 0, shapePause
 	}
 }
 
@@ -80,15 +110,12 @@ var errShapeTooWide = errors.New("more keys than a shape holds")
 // often while lines keep differing (see shape.credit).
 func (d *JSONDecoder) learnShape(s []byte) {
 	sh := &d.shape
-	if sh.credit == 0 {
+	if sh.credit == 0 || d.rows != nil {
 		return
 	}
 	sh.credit--
 	sh.learnt++
 	sh.ok = false
-	if d.rows != nil {
-		return
-	}
 	sh.segs, sh.text, sh.missing = sh.segs[:0], sh.text[:0], sh.missing[:0]
 	if sh.seen == nil {
 		sh.seen = make([]bool, len(d.fields))
@@ -236,7 +263,6 @@ func (d *JSONDecoder) decodeShape(s []byte, b *runtime.Batch) bool {
 		b.Cols[c].AppendNull()
 	}
 	b.N++
-	sh.hits++
 	return true
 }
 

@@ -156,6 +156,7 @@ func TestShapePathMatchesGeneralPath(t *testing.T) {
 		fb, sb := runtime.NewBatch(shapeSchema), runtime.NewBatch(shapeSchema)
 		for range rapid.IntRange(1, 80).Draw(t, "lines") {
 			line := drawShapeLine(t, rapid.SampledFrom(shapesOf).Draw(t, "shape"))
+			fast.shape.pause = 0 // try the shape on every line (pauses: TestShapeThatKeepsMissingIsPaused)
 			before := fast.shape.hits
 			got := decodeText(fast, line, fb)
 			hits += fast.shape.hits - before
@@ -260,5 +261,31 @@ func TestShapesOfChangingLinesAreLearntSeldom(t *testing.T) {
 	}
 	if limit := int64(shapeCredit + lines/shapeRefill); d.shape.learnt > limit {
 		t.Fatalf("%d shapes learnt for %d lines of two shapes, want at most %d", d.shape.learnt, lines, limit)
+	}
+}
+
+// TestShapeThatKeepsMissingIsPaused: when every other line differs from
+// the other's shape only at its end (most of the shape's work done in
+// vain), the shapes are tried on few of the lines.
+func TestShapeThatKeepsMissingIsPaused(t *testing.T) {
+	d := NewJSONDecoder(eventSchema)
+	b := runtime.NewBatch(eventSchema)
+	const lines = 2000
+	for i := range lines {
+		line := fmt.Sprintf(`{"k":%d,"v":1,"ts":2}`, i)
+		if i%2 == 1 {
+			line = fmt.Sprintf(`{"k":%d,"v":1,"ts":2,"x":3}`, i)
+		}
+		if err := d.Decode([]byte(line), b); err != nil {
+			t.Fatal(err)
+		}
+		if b.N == runtime.DefaultBatchRows {
+			b.Reset()
+		}
+	}
+	// Each pause of shapePause lines follows a few misses (without the
+	// pauses: about every line).
+	if limit := int64(lines / 20); d.shape.misses > limit {
+		t.Fatalf("shapes tried in vain on %d of %d lines, want at most %d", d.shape.misses, lines, limit)
 	}
 }
