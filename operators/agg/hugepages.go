@@ -1,9 +1,20 @@
 package agg
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // hugePageSize is the size of a transparent huge page on amd64 and arm64.
 const hugePageSize = 2 << 20
+
+// maxHugeHints bounds the ranges a process marks: each can split a
+// mapping of the Go heap in up to three, and the kernel limits a process's
+// mappings (vm.max_map_count, 65,530 by default). 10,000 ranges of at
+// least 2 MB cover 20 GB and more of window state.
+const maxHugeHints = 10_000
+
+var hugeHints atomic.Int32
 
 // hugePages asks the kernel to back the 2 MB-aligned interior of a large
 // array that has just been allocated, and not yet touched, with huge pages
@@ -27,7 +38,7 @@ func hugePages[T int64 | float64 | uint64](s []T) {
 	p := uintptr(unsafe.Pointer(&b[0]))
 	start := (p+hugePageSize-1)&^(hugePageSize-1) - p
 	end := (p+n)&^(hugePageSize-1) - p
-	if end > start {
+	if end > start && hugeHints.Add(1) <= maxHugeHints {
 		madviseHuge(b[start:end])
 	}
 }
