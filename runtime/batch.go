@@ -64,6 +64,23 @@ func resize[T any](s []T, n int) []T {
 	return make([]T, n, max(n, 2*cap(s)))
 }
 
+// Truncate cuts the vector to its first n rows (n at most its length),
+// keeping their nulls; strings past n are cleared so they can be freed.
+func (v *Vector) Truncate(n int) {
+	switch v.Type.Physical() {
+	case PhysFloat:
+		v.F64 = v.F64[:n]
+	case PhysString:
+		clear(v.Str[n:])
+		v.Str = v.Str[:n]
+	default:
+		v.I64 = v.I64[:n]
+	}
+	if len(v.Null) > n {
+		v.Null = v.Null[:n]
+	}
+}
+
 // SetNull marks row i NULL, creating the null slice on first use.
 func (v *Vector) SetNull(i int) {
 	if v.Null == nil {

@@ -333,7 +333,7 @@ func truncate(b *runtime.Batch, n int) {
 		return
 	}
 	for c := range b.Cols {
-		truncateVector(&b.Cols[c], n)
+		b.Cols[c].Truncate(n)
 	}
 	if len(b.Kinds) > n {
 		b.Kinds = b.Kinds[:n]

@@ -297,24 +297,8 @@ func (d *JSONDecoder) appendSlot(v *runtime.Vector, col int, line []byte) bool {
 func (d *JSONDecoder) undoShape(b *runtime.Batch, n, k int) bool {
 	for _, g := range d.shape.segs[:k] {
 		if g.col >= 0 {
-			truncateVector(&b.Cols[g.col], n)
+			b.Cols[g.col].Truncate(n)
 		}
 	}
 	return false
-}
-
-// truncateVector cuts v to n rows.
-func truncateVector(v *runtime.Vector, n int) {
-	switch v.Type.Physical() {
-	case runtime.PhysFloat:
-		v.F64 = v.F64[:n]
-	case runtime.PhysString:
-		clear(v.Str[n:])
-		v.Str = v.Str[:n]
-	default:
-		v.I64 = v.I64[:n]
-	}
-	if len(v.Null) > n {
-		v.Null = v.Null[:n]
-	}
 }

@@ -82,18 +82,7 @@ func keepRows(v *runtime.Vector, live []bool) {
 		}
 		n++
 	}
-	switch v.Type.Physical() {
-	case runtime.PhysFloat:
-		v.F64 = v.F64[:n]
-	case runtime.PhysString:
-		clear(v.Str[n:])
-		v.Str = v.Str[:n]
-	default:
-		v.I64 = v.I64[:n]
-	}
-	if v.Null != nil {
-		v.Null = v.Null[:n]
-	}
+	v.Truncate(n)
 }
 
 // Compact keeps the accumulators of the groups g with live[g]

@@ -6,21 +6,27 @@ import (
 	"github.com/sluicehq/sluice/runtime"
 )
 
-// benchFill looks up keys distinct BIGINT keys, 2048 per batch, into a
-// fresh table and accumulators (COUNT(*) and SUM), as one window of a
-// tumbling COUNT+SUM fills, and returns the ns per row.
-func benchFill(b *testing.B, keys int, reuse bool) {
+// fillSetup returns the COUNT(*), SUM layout of the fill benchmarks and a
+// full batch of BIGINT columns with all its rows.
+func fillSetup(b *testing.B) (*Layout, *runtime.Batch, []int32) {
 	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1, Name: "n"}, {Func: Sum, Col: 3, Name: "s"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	bt := runtime.NewBatch(in)
-	const rows = runtime.DefaultBatchRows
 	for c := range bt.Cols {
-		bt.Cols[c].I64 = make([]int64, rows)
+		bt.Cols[c].I64 = make([]int64, runtime.DefaultBatchRows)
 	}
-	bt.N = rows
-	all := allRows(bt)
+	bt.N = runtime.DefaultBatchRows
+	return l, bt, allRows(bt)
+}
+
+// benchFill looks up keys distinct BIGINT keys, 2048 per batch, into a
+// fresh table and accumulators (COUNT(*) and SUM), as one window of a
+// tumbling COUNT+SUM fills, and returns the ns per row.
+func benchFill(b *testing.B, keys int, reuse bool) {
+	l, bt, all := fillSetup(b)
+	const rows = runtime.DefaultBatchRows
 	var groups []int32
 	tab, accs := NewTable(in, []int{3}), NewAccs(l)
 	b.ResetTimer()
@@ -54,17 +60,8 @@ func BenchmarkFillReused5M(b *testing.B) { benchFill(b, 5_000_000, true) }
 // window grows from nothing to millions of groups in memory the process
 // has not touched before.
 func BenchmarkFillRepeats4M(b *testing.B) {
-	l, err := NewLayout(in, []Spec{{Func: Count, Col: -1, Name: "n"}, {Func: Sum, Col: 3, Name: "s"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bt := runtime.NewBatch(in)
+	l, bt, all := fillSetup(b)
 	const rows = runtime.DefaultBatchRows
-	for c := range bt.Cols {
-		bt.Cols[c].I64 = make([]int64, rows)
-	}
-	bt.N = rows
-	all := allRows(bt)
 	var groups []int32
 	x := uint64(1)
 	for n := 0; n < b.N; n++ {

@@ -55,17 +55,6 @@ func TestUnmergeUndoesMerge(t *testing.T) {
 		run := NewAccs(l)
 		run.Add()
 		var in []int32
-		emit := func(a *Accs, g int32) string {
-			out := runtime.NewBatch(runtime.NewSchema(l.Fields()...))
-			defer out.Release()
-			a.Emit(g, out, 0)
-			out.N = 1
-			var s []string
-			for c := range out.Cols {
-				s = append(s, out.Cols[c].Value(0).String())
-			}
-			return joinAll(s)
-		}
 		for step := rapid.IntRange(1, 20).Draw(t, "steps"); step > 0; step-- {
 			g := int32(rapid.IntRange(0, n-1).Draw(t, "group"))
 			if i := slices.Index(in, g); i >= 0 {
@@ -86,7 +75,7 @@ func TestUnmergeUndoesMerge(t *testing.T) {
 			for _, x := range in {
 				fresh.Merge(0, parts, x)
 			}
-			if got, want := emit(run, 0), emit(fresh, 0); got != want {
+			if got, want := emitGroup(l, run, 0), emitGroup(l, fresh, 0); got != want {
 				t.Fatalf("running %s, afresh %s (groups %v)", got, want, in)
 			}
 		}

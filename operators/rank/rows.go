@@ -186,18 +186,7 @@ func keepRows(v *runtime.Vector, live []bool) {
 		}
 		n++
 	}
-	switch v.Type.Physical() {
-	case runtime.PhysFloat:
-		v.F64 = v.F64[:n]
-	case runtime.PhysString:
-		clear(v.Str[n:])
-		v.Str = v.Str[:n]
-	default:
-		v.I64 = v.I64[:n]
-	}
-	if v.Null != nil {
-		v.Null = v.Null[:n]
-	}
+	v.Truncate(n)
 }
 
 // compareValues orders row a of v against row b of w (same physical type)
