@@ -176,26 +176,35 @@ func (t *Trigger) Position(id string) string { return t.pos.get(id) }
 // Run reads and invokes until ctx ends (it then returns nil) or the
 // trigger fails for good (e.g. its stream is gone).
 func (t *Trigger) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	errc := make(chan error, 1)
 	finished := make(chan string, 16)
 	tick := time.NewTicker(t.c.PollInterval)
 	defer tick.Stop()
 	listFails := 0
+	backoff := t.c.RetryBackoff
 	for {
 		parts, err := t.c.Source.Partitions(ctx)
 		if err != nil && ctx.Err() == nil {
+			// The stream may not exist yet (a job's sink creates it): try
+			// again soon, and give up after a while.
 			listFails++
-			t.c.Logf("trigger %s: listing the shards of %s: %v", t.c.Name, t.c.Source.Name(), err)
-			if listFails >= 10 {
+			if listFails >= 20 {
 				return fmt.Errorf("trigger %s: %w", t.c.Name, err)
 			}
-		} else {
-			listFails = 0
+			if listFails%5 == 0 {
+				t.c.Logf("trigger %s: listing the shards of %s: %v (retrying)", t.c.Name, t.c.Source.Name(), err)
+			}
+			if !sleep(ctx, backoff) {
+				continue
+			}
+			backoff = min(2*backoff, t.c.MaxBackoff)
+			continue
 		}
+		listFails, backoff = 0, t.c.RetryBackoff
 		t.mu.Lock()
 		listed := map[string]bool{}
 		for _, p := range parts {
@@ -263,6 +272,7 @@ func (t *Trigger) runPartition(ctx context.Context, p Partition) error {
 	if after == shardEnd {
 		return nil
 	}
+	t.m.setAge(p.ID, 0)
 	// A shard that follows one this trigger read starts at its beginning.
 	start := t.c.StartingPosition
 	for _, id := range p.Parents {
@@ -305,7 +315,18 @@ func (t *Trigger) runPartition(ctx context.Context, p Partition) error {
 					break
 				}
 			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			asked := time.Now()
 			recs, end, err := r.Next(ctx, t.c.BatchSize-len(batch), wait)
+			if err == nil && len(recs) == 0 && !end && len(batch) == 0 && time.Since(asked) < wait/2 {
+				// An empty answer at once (a server without long polls):
+				// pause before asking again.
+				if !sleep(ctx, 200*time.Millisecond) {
+					return ctx.Err()
+				}
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -574,3 +574,18 @@ func TestItemFailuresAnswersLambdaTreatsAsWholeBatchFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFailsWhenTheStreamNeverAppears: a trigger on a stream that does
+// not exist retries the listing for a while, then fails naming it.
+func TestRunFailsWhenTheStreamNeverAppears(t *testing.T) {
+	c := startStore(t)
+	tr, err := New(Config{Name: "t", Source: &StreamSource{Client: c, Stream: "nope"}, Invoker: &CommandInvoker{Command: "true"},
+		RetryBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("Run: %v, want an error naming the stream", err)
+	}
+}

@@ -223,7 +223,7 @@ func checkSQLFlags(fs *flag.FlagSet, o sqlOpts) error {
 
 // runSQL runs every INSERT of a job file as one job: sluice run FILE.sql;
 // or a ready-made job written in SQL (see sqlJob): sluice run JOB.
-func runSQL(ctx context.Context, job sqlJob, args []string) error {
+func runSQL(ctx context.Context, job sqlJob, args []string) (err error) {
 	fs, o := sqlFlags("run")
 	prepare := job.addFlags(fs)
 	if _, err := parseFlags(fs, job.command(), args); err != nil {
@@ -294,6 +294,30 @@ func runSQL(ctx context.Context, job sqlJob, args []string) error {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 		}
 	}()
+	if len(plan.Triggers) > 0 {
+		stopMetrics, err := serveMetrics(ctx, *metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		*metricsAddr = "" // served
+		trs, err := startTriggers(ctx, plan.Triggers)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, trs.stop()) }()
+		if plan.Graph == nil {
+			// Triggers only: they run until Ctrl-C/SIGTERM.
+			trs.wait(ctx)
+			return nil
+		}
+		defer func() {
+			if err == nil && ctx.Err() == nil {
+				logf("the job ended; its function triggers go on until Ctrl-C")
+				trs.wait(ctx)
+			}
+		}()
+	}
 	if plan.Graph == nil {
 		// DDL only: say so, rather than end in silence.
 		kept := "they last as long as this run"
