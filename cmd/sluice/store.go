@@ -99,7 +99,7 @@ func runStore(ctx context.Context, args []string) error {
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
+	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API and the SQS API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
 	stopMetrics, err := serveMetrics(ctx, *metricsAddr)
 	if err != nil {
 		ln.Close()

@@ -223,3 +223,17 @@ func TestDeleteQueueEndsLongPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMD5OfAttributesMatchesSQS checks the digest against one computed by
+// another SQS implementation (moto) for the same attributes.
+func TestMD5OfAttributesMatchesSQS(t *testing.T) {
+	got := MD5OfAttributes([]MessageAttribute{
+		{Name: "color", DataType: "String", StringValue: "blue"},
+		{Name: "n", DataType: "Number", StringValue: "42"},
+		{Name: "raw", DataType: "Binary", BinaryValue: []byte{0, 1, 0xff}},
+		{Name: "lab", DataType: "String.custom", StringValue: "x"},
+	})
+	if want := "c129059a377e5e156a5bbf9a1915a8e0"; got != want {
+		t.Fatalf("MD5OfAttributes = %s, want %s", got, want)
+	}
+}
