@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/query"
+	"github.com/sluicehq/sluice/triggers"
 )
 
 // Options configure Compile.
@@ -59,6 +60,9 @@ type Plan struct {
 	Inserts     int
 	// Topics are the job's topics; Close delivers what they hold.
 	Topics []*sns.Topic
+	// Triggers are the job's function triggers (CREATE FUNCTION TRIGGER),
+	// by name, for the job's process to run (triggers.New, Trigger.Run).
+	Triggers []triggers.Config
 	// Settings are the job options the file SET, as "key = value (where)"
 	// lines, in order, for Explain.
 	Settings []string
@@ -107,6 +111,9 @@ func Compile(src string, o Options) (*Plan, error) {
 	for _, name := range slices.Sorted(maps.Keys(p.topics)) {
 		plan.Topics = append(plan.Topics, p.topics[name])
 	}
+	for _, name := range slices.Sorted(maps.Keys(p.triggers)) {
+		plan.Triggers = append(plan.Triggers, p.triggers[name])
+	}
 	if p.inserts > 0 {
 		plan.Graph, plan.Inserts = p.g, p.inserts
 	}
@@ -128,6 +135,10 @@ type planner struct {
 	sinks map[string]sinkNode
 	// topics are the job's topics, by name.
 	topics map[string]*sns.Topic
+	// triggers are the job's function triggers, by name; session is set
+	// in a Session, which does not run them.
+	triggers map[string]triggers.Config
+	session  bool
 	// optionPos are where the WITH options of the tables created by this
 	// job file (or by the earlier pieces of a Session) are written, by
 	// table: a connector's error about an option is placed there.
@@ -216,6 +227,10 @@ func (p *planner) statement(st parser.Statement) error {
 		return p.errAt2(st, p.createTopic(n))
 	case *parser.CreateSubscription:
 		return p.errAt2(st, p.createSubscription(n))
+	case *parser.CreateTrigger:
+		return p.errAt2(st, p.createTrigger(n))
+	case *parser.DropTrigger:
+		return p.errAt2(st, p.dropTrigger(n))
 	case *parser.DropTable:
 		if t, err := p.o.Catalog.Get(n.Name); err == nil && t.IsView() {
 			return p.errAt(st, fmt.Errorf("%s is a view: drop it with DROP VIEW %s", t.Name, t.Name))

@@ -63,7 +63,7 @@ func (s *Session) Compile(file, src string) (*Plan, error) {
 	o := s.o
 	o.File = file
 	p := &planner{o: o, g: runtime.NewGraph(jobName(file)), topics: s.topics,
-		stateTTL: s.stateTTL, maxStateKeys: s.maxStateKeys, optionPos: s.optionPos}
+		stateTTL: s.stateTTL, maxStateKeys: s.maxStateKeys, optionPos: s.optionPos, session: true}
 	plan := &Plan{Parallelism: o.Parallelism, Settings: slices.Clone(s.settings)}
 	p.plan = plan
 	stmts, err := parser.ParseScript(src)

@@ -22,6 +22,8 @@ func (p *parser) create(start token) (Node, error) {
 		system = p.accept("SYSTEM")
 	}
 	switch {
+	case !temporary && p.isTrigger():
+		return p.createTrigger(start)
 	case !temporary && p.accept("TABLE"):
 		return p.createTable(start)
 	case !temporary && p.accept("TOPIC"):
@@ -213,6 +215,9 @@ func (p *parser) reserved(verb string) error {
 func (p *parser) dropTable(start token) (Node, error) {
 	if t := p.peek(); t.is("VIEW") || t.is("TEMPORARY") && p.peekAt(1).is("VIEW") {
 		return p.dropView(start)
+	}
+	if p.isTrigger() {
+		return p.dropTrigger(start)
 	}
 	if !p.accept("TABLE") {
 		if err := p.reserved("DROP"); err != nil {

@@ -21,10 +21,13 @@ const (
 	KindCreateView
 	KindDropView
 	KindCreateFunction
+	KindCreateTrigger
+	KindDropTrigger
 )
 
 var kindNames = [...]string{"", "CREATE TABLE", "DROP TABLE", "SHOW TABLES", "DESCRIBE", "QUERY", "CREATE TOPIC",
-	"CREATE SUBSCRIPTION", "SET", "CREATE VIEW", "DROP VIEW", "CREATE FUNCTION"}
+	"CREATE SUBSCRIPTION", "SET", "CREATE VIEW", "DROP VIEW", "CREATE FUNCTION",
+	"CREATE FUNCTION TRIGGER", "DROP FUNCTION TRIGGER"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -150,6 +153,10 @@ func kindOf(n Node) Kind {
 		return KindDropView
 	case *CreateFunction:
 		return KindCreateFunction
+	case *CreateTrigger:
+		return KindCreateTrigger
+	case *DropTrigger:
+		return KindDropTrigger
 	}
 	return 0
 }

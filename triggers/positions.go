@@ -1,0 +1,104 @@
+package triggers
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// shardEnd is the position of a partition read to its end.
+const shardEnd = "SHARD_END"
+
+// positions are the last sequence number done per partition, kept in a
+// file (when path is set) written whole, fsync'd and renamed into place at
+// each change.
+type positions struct {
+	path string
+	mu   sync.Mutex
+	m    map[string]string
+}
+
+type positionsFile struct {
+	Source    string            `json:"source"`
+	Positions map[string]string `json:"positions"`
+}
+
+// loadPositions reads the positions file at path ("": none, in memory
+// only), for source.
+func loadPositions(path, source string) (*positions, error) {
+	p := &positions{path: path, m: map[string]string{}}
+	if path == "" {
+		return p, nil
+	}
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f positionsFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("positions file %s: %w", path, err)
+	}
+	if f.Source != source {
+		return nil, fmt.Errorf("positions file %s holds the positions of %q, not of %q: remove it to start over", path, f.Source, source)
+	}
+	if f.Positions != nil {
+		p.m = f.Positions
+	}
+	return p, nil
+}
+
+func (p *positions) get(id string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[id]
+}
+
+// set records the position of partition id and makes it durable.
+func (p *positions) set(source, id, seq string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[id] = seq
+	if p.path == "" {
+		return nil
+	}
+	data, err := json.Marshal(positionsFile{Source: source, Positions: p.m})
+	if err != nil {
+		return err
+	}
+	return writeFileSync(p.path, data)
+}
+
+// writeFileSync replaces path with data: a temporary file, fsync'd, renamed
+// over it, and the folder fsync'd.
+func writeFileSync(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("positions file %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

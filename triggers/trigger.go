@@ -1,0 +1,517 @@
+package triggers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Config configures a Trigger.
+type Config struct {
+	// Name names the trigger in errors, metrics and its positions file.
+	Name    string
+	Source  Source
+	Invoker Invoker
+	// BatchSize is the most records per invocation (default 100);
+	// BatchWindow how long a batch waits to fill once it has a record (0:
+	// invoke with what one read returns).
+	BatchSize   int
+	BatchWindow time.Duration
+	// StartingPosition is where a partition without a position starts:
+	// TrimHorizon (default) or Latest.
+	StartingPosition string
+	// MaxRetryAttempts is how often a failed batch is retried before it
+	// goes to OnFailure (-1: until it succeeds).
+	MaxRetryAttempts int
+	// BisectOnError splits a failing batch in two before retrying.
+	BisectOnError bool
+	// ReportBatchItemFailures reads the function's answer as
+	// {"batchItemFailures":[…]}.
+	ReportBatchItemFailures bool
+	// OnFailure receives the record of each batch given up on (nil: it is
+	// logged and dropped).
+	OnFailure Destination
+	// Concurrency bounds the invocations in flight over all partitions (0:
+	// one per partition).
+	Concurrency int
+	// Timeout bounds one invocation (0: 1 minute).
+	Timeout time.Duration
+	// PositionsDir keeps the positions file <Name>.positions ("": positions
+	// live in memory: a restarted trigger starts over).
+	PositionsDir string
+	// Region is the awsRegion of the events (default us-east-1).
+	Region string
+	// RetryBackoff is the first pause before a retry, doubled up to
+	// MaxBackoff (defaults 100ms and 10s).
+	RetryBackoff, MaxBackoff time.Duration
+	// PollInterval is how often the partitions are listed again, for new
+	// shards (default 5s).
+	PollInterval time.Duration
+	// Metrics receives the trigger's metrics (nil: metrics.NewSet, not
+	// registered).
+	Metrics *metrics.Set
+	// Logf receives warnings (nil: discarded).
+	Logf func(format string, args ...any)
+}
+
+// Trigger is a running event source mapping.
+type Trigger struct {
+	c   Config
+	pos *positions
+	sem chan struct{}
+	m   *triggerMetrics
+
+	mu      sync.Mutex
+	started map[string]bool
+	ended   map[string]bool
+}
+
+type triggerMetrics struct {
+	invocations, errors, throttles, retries, failed, records, bisects *metrics.Counter
+	batch                                                             *metrics.Histogram
+	set                                                               *metrics.Set
+	labels                                                            string
+	ageMu                                                             sync.Mutex
+	age                                                               map[string]int64 // ms, by partition
+}
+
+// New checks c and returns its trigger, with the positions it had.
+func New(c Config) (*Trigger, error) {
+	if c.Name == "" || c.Source == nil || c.Invoker == nil {
+		return nil, errors.New("triggers: a trigger needs a name, a source and an invoker")
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.StartingPosition == "" {
+		c.StartingPosition = TrimHorizon
+	}
+	if c.StartingPosition != TrimHorizon && c.StartingPosition != Latest {
+		return nil, fmt.Errorf("trigger %s: starting position %q: want %s or %s", c.Name, c.StartingPosition, TrimHorizon, Latest)
+	}
+	if c.MaxRetryAttempts < -1 {
+		return nil, fmt.Errorf("trigger %s: max retry attempts %d: want -1 (no limit) or more", c.Name, c.MaxRetryAttempts)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Minute
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 10 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 5 * time.Second
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewSet()
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	path := ""
+	if c.PositionsDir != "" {
+		path = filepath.Join(c.PositionsDir, c.Name+".positions")
+	}
+	pos, err := loadPositions(path, c.Source.Name())
+	if err != nil {
+		return nil, fmt.Errorf("trigger %s: %w", c.Name, err)
+	}
+	t := &Trigger{c: c, pos: pos, started: map[string]bool{}, ended: map[string]bool{}}
+	if c.Concurrency > 0 {
+		t.sem = make(chan struct{}, c.Concurrency)
+	}
+	t.m = newMetrics(c.Metrics, c.Name)
+	return t, nil
+}
+
+func newMetrics(set *metrics.Set, name string) *triggerMetrics {
+	l := fmt.Sprintf(`{trigger=%q}`, name)
+	m := &triggerMetrics{set: set, labels: l, age: map[string]int64{},
+		invocations: set.GetOrCreateCounter("sluice_trigger_invocations_total" + l),
+		errors:      set.GetOrCreateCounter("sluice_trigger_errors_total" + l),
+		throttles:   set.GetOrCreateCounter("sluice_trigger_throttles_total" + l),
+		retries:     set.GetOrCreateCounter("sluice_trigger_retries_total" + l),
+		failed:      set.GetOrCreateCounter("sluice_trigger_failed_batches_total" + l),
+		records:     set.GetOrCreateCounter("sluice_trigger_records_total" + l),
+		bisects:     set.GetOrCreateCounter("sluice_trigger_bisects_total" + l),
+		batch:       set.GetOrCreateHistogram("sluice_trigger_batch_size" + l),
+	}
+	return m
+}
+
+// setAge records the iterator age of partition id: how long ago its last
+// record done arrived.
+func (m *triggerMetrics) setAge(id string, ms int64) {
+	m.ageMu.Lock()
+	_, known := m.age[id]
+	m.age[id] = ms
+	m.ageMu.Unlock()
+	if !known {
+		pl := fmt.Sprintf(`{trigger=%s,shard=%q}`, m.labels[len(`{trigger=`):len(m.labels)-1], id)
+		m.set.GetOrCreateGauge("sluice_trigger_iterator_age_milliseconds"+pl, func() float64 {
+			m.ageMu.Lock()
+			defer m.ageMu.Unlock()
+			return float64(m.age[id])
+		})
+	}
+}
+
+// Position returns the sequence number last done in partition id ("" for
+// none, "SHARD_END" for a partition read to its end).
+func (t *Trigger) Position(id string) string { return t.pos.get(id) }
+
+// Run reads and invokes until ctx ends (it then returns nil) or the
+// trigger fails for good (e.g. its stream is gone).
+func (t *Trigger) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errc := make(chan error, 1)
+	finished := make(chan string, 16)
+	tick := time.NewTicker(t.c.PollInterval)
+	defer tick.Stop()
+	listFails := 0
+	for {
+		parts, err := t.c.Source.Partitions(ctx)
+		if err != nil && ctx.Err() == nil {
+			listFails++
+			t.c.Logf("trigger %s: listing the shards of %s: %v", t.c.Name, t.c.Source.Name(), err)
+			if listFails >= 10 {
+				return fmt.Errorf("trigger %s: %w", t.c.Name, err)
+			}
+		} else {
+			listFails = 0
+		}
+		t.mu.Lock()
+		listed := map[string]bool{}
+		for _, p := range parts {
+			listed[p.ID] = true
+		}
+		for _, p := range parts {
+			if t.started[p.ID] || !t.parentsDone(p, listed) {
+				continue
+			}
+			t.started[p.ID] = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := t.runPartition(ctx, p)
+				if err != nil && ctx.Err() == nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					cancel()
+					return
+				}
+				if err == nil {
+					select {
+					case finished <- p.ID:
+					case <-ctx.Done():
+					}
+				}
+			}()
+		}
+		t.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			select {
+			case err := <-errc:
+				return err
+			default:
+				return nil
+			}
+		case id := <-finished:
+			t.mu.Lock()
+			t.ended[id] = true
+			t.mu.Unlock()
+		case <-tick.C:
+		}
+	}
+}
+
+// parentsDone reports whether p's parents still listed are read to their
+// end (a parent no longer listed has expired from the stream); t.mu is
+// held.
+func (t *Trigger) parentsDone(p Partition, listed map[string]bool) bool {
+	for _, id := range p.Parents {
+		if listed[id] && !t.ended[id] && t.pos.get(id) != shardEnd {
+			return false
+		}
+	}
+	return true
+}
+
+// runPartition reads partition p in order until it ends (nil) or ctx ends.
+func (t *Trigger) runPartition(ctx context.Context, p Partition) error {
+	after := t.pos.get(p.ID)
+	if after == shardEnd {
+		return nil
+	}
+	// A shard that follows one this trigger read starts at its beginning.
+	start := t.c.StartingPosition
+	for _, id := range p.Parents {
+		if t.pos.get(id) == shardEnd {
+			start = TrimHorizon
+		}
+	}
+	var r Reader
+	backoff := t.c.RetryBackoff
+	open := func() error {
+		for {
+			var err error
+			r, err = t.c.Source.Open(ctx, p, after, start)
+			if err == nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			t.c.Logf("trigger %s: %v (retrying)", t.c.Name, err)
+			if !sleep(ctx, backoff) {
+				return ctx.Err()
+			}
+			backoff = min(2*backoff, t.c.MaxBackoff)
+		}
+	}
+	if err := open(); err != nil {
+		return err
+	}
+	var batch []Record
+	ended := false
+	for !ended {
+		batch = batch[:0]
+		var deadline time.Time
+		for len(batch) < t.c.BatchSize {
+			wait := 2 * time.Second // idle: a long poll
+			if len(batch) > 0 {
+				wait = time.Until(deadline)
+				if wait <= 0 {
+					break
+				}
+			}
+			recs, end, err := r.Next(ctx, t.c.BatchSize-len(batch), wait)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				t.c.Logf("trigger %s: reading %s shard %s: %v (retrying)", t.c.Name, t.c.Source.Name(), p.ID, err)
+				if !sleep(ctx, backoff) {
+					return ctx.Err()
+				}
+				backoff = min(2*backoff, t.c.MaxBackoff)
+				// Read again after what the batch holds.
+				if len(batch) > 0 {
+					after = batch[len(batch)-1].SequenceNumber
+				}
+				if err := open(); err != nil {
+					return err
+				}
+				continue
+			}
+			backoff = t.c.RetryBackoff
+			if len(batch) == 0 && len(recs) > 0 {
+				deadline = time.Now().Add(t.c.BatchWindow)
+			}
+			batch = append(batch, recs...)
+			if end {
+				ended = true
+				break
+			}
+			if len(batch) > 0 && t.c.BatchWindow <= 0 {
+				break
+			}
+		}
+		if len(batch) > 0 {
+			if err := t.deliver(ctx, p.ID, batch); err != nil {
+				return err
+			}
+			after = batch[len(batch)-1].SequenceNumber
+		}
+	}
+	return t.pos.set(t.c.Source.Name(), p.ID, shardEnd)
+}
+
+// deliver invokes the function with batch until every record is done or
+// given up on (sent to OnFailure), recording the position after each part.
+// It fails only when ctx ends or a position cannot be written.
+func (t *Trigger) deliver(ctx context.Context, shard string, batch []Record) error {
+	t.m.batch.Update(float64(len(batch)))
+	queue := [][]Record{batch}
+	for len(queue) > 0 {
+		b := queue[0]
+		queue = queue[1:]
+		attempts, invokes := 0, 0
+		backoff := t.c.RetryBackoff
+		for {
+			failedFrom, err := t.invoke(ctx, shard, b)
+			invokes++
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err == nil && failedFrom < 0 {
+				t.m.records.Add(len(b))
+				break
+			}
+			if isThrottle(err) {
+				t.m.throttles.Inc()
+				if !sleep(ctx, backoff) {
+					return ctx.Err()
+				}
+				backoff = min(2*backoff, t.c.MaxBackoff)
+				continue
+			}
+			t.m.errors.Inc()
+			if err == nil && failedFrom > 0 {
+				// The records before the first failure are done.
+				t.m.records.Add(failedFrom)
+				if err := t.done(shard, b[:failedFrom]); err != nil {
+					return err
+				}
+				b = b[failedFrom:]
+				err = errorf("the function reported %s as failed", b[0].SequenceNumber)
+			} else if err == nil {
+				err = errorf("the function reported %s as failed", b[0].SequenceNumber)
+			}
+			if t.c.BisectOnError && len(b) > 1 {
+				t.m.bisects.Inc()
+				h := len(b) / 2
+				queue = append([][]Record{b[:h], b[h:]}, queue...)
+				b = nil
+				break
+			}
+			attempts++
+			if t.c.MaxRetryAttempts >= 0 && attempts > t.c.MaxRetryAttempts {
+				if err := t.giveUp(ctx, shard, b, invokes, err); err != nil {
+					return err
+				}
+				break
+			}
+			t.m.retries.Inc()
+			if !sleep(ctx, backoff) {
+				return ctx.Err()
+			}
+			backoff = min(2*backoff, t.c.MaxBackoff)
+		}
+		if b != nil {
+			if err := t.done(shard, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// done records that the records of b are done.
+func (t *Trigger) done(shard string, b []Record) error {
+	last := b[len(b)-1]
+	t.m.setAge(shard, max(0, time.Since(last.Arrival).Milliseconds()))
+	return t.pos.set(t.c.Source.Name(), shard, last.SequenceNumber)
+}
+
+// invoke calls the function once with b: the index of the first record it
+// reported failed (-1: none), or the invocation's error.
+func (t *Trigger) invoke(ctx context.Context, shard string, b []Record) (int, error) {
+	if t.sem != nil {
+		select {
+		case t.sem <- struct{}{}:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+		defer func() { <-t.sem }()
+	}
+	event := appendEvent(nil, t.c.Source.ARN(), t.c.Region, shard, b)
+	ictx, cancel := context.WithTimeout(ctx, t.c.Timeout)
+	defer cancel()
+	t.m.invocations.Inc()
+	answer, err := t.c.Invoker.Invoke(ictx, event)
+	if err != nil {
+		if ctx.Err() == nil && ictx.Err() != nil {
+			err = &FunctionError{Msg: fmt.Sprintf("the invocation timed out after %v", t.c.Timeout)}
+		}
+		return -1, err
+	}
+	if !t.c.ReportBatchItemFailures {
+		return -1, nil
+	}
+	i, err := itemFailures(answer, b)
+	if err != nil {
+		return -1, err
+	}
+	return i, nil
+}
+
+// giveUp sends the failure record of b to OnFailure, retrying until it is
+// sent or ctx ends.
+func (t *Trigger) giveUp(ctx context.Context, shard string, b []Record, invokes int, cause error) error {
+	t.m.failed.Inc()
+	var f Failure
+	f.RequestContext.RequestID = newID()
+	f.RequestContext.FunctionARN = "arn:aws:lambda:" + t.c.Region + ":000000000000:function:" + t.c.Name
+	f.RequestContext.Condition = "RetryAttemptsExhausted"
+	f.RequestContext.ApproximateInvokeCount = invokes
+	var fe *FunctionError
+	if errors.As(cause, &fe) {
+		f.ResponseContext.StatusCode = fe.StatusCode
+	}
+	f.ResponseContext.FunctionError = "Unhandled"
+	f.ResponseContext.ErrorMessage = cause.Error()
+	f.Version = "1.0"
+	f.Timestamp = time.Now().UTC().Format(isoMillis)
+	f.KinesisBatchInfo = BatchInfo{ShardID: shard, StartSequenceNumber: b[0].SequenceNumber, EndSequenceNumber: b[len(b)-1].SequenceNumber,
+		ApproximateArrivalOfFirstRecord: b[0].Arrival.UTC().Format(isoMillis), ApproximateArrivalOfLastRecord: b[len(b)-1].Arrival.UTC().Format(isoMillis),
+		BatchSize: len(b), StreamARN: t.c.Source.ARN()}
+	data, _ := json.Marshal(f) // plain fields always marshal
+	if t.c.OnFailure == nil {
+		t.c.Logf("trigger %s: gave up on shard %s records %s to %s (%d): %v", t.c.Name, shard, b[0].SequenceNumber, b[len(b)-1].SequenceNumber, len(b), cause)
+		return nil
+	}
+	backoff := t.c.RetryBackoff
+	for {
+		err := t.c.OnFailure.Send(ctx, shard, data)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t.c.Logf("trigger %s: sending a failure record to the on-failure destination: %v (retrying)", t.c.Name, err)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, t.c.MaxBackoff)
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sleep waits d, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
