@@ -40,7 +40,7 @@ func runStore(ctx context.Context, args []string) error {
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", def.IdleTimeout, "close keep-alive connections idle for this long")
 	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards/UpdateShardCount beyond get LimitExceededException (-1: no limit)")
 	if _, err := parseFlags(fs, command{Use: "store [flags]", MaxArgs: 0,
-		About: "Serves Sluice's stream store with the Amazon Kinesis Data Streams API (Ctrl-C or SIGTERM stops)."}, args); err != nil {
+		About: "Serves Sluice's stream store with the Amazon Kinesis Data Streams API, and its queues with the Amazon SQS API, on one listener (Ctrl-C or SIGTERM stops)."}, args); err != nil {
 		return err
 	}
 	if err := checkBounds(fs, positive("retention"), atLeast("max-conns", 1).or(-1, "no limit"),
