@@ -40,7 +40,7 @@ func runStore(ctx context.Context, args []string) error {
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", def.IdleTimeout, "close keep-alive connections idle for this long")
 	fs.IntVar(&lim.MaxShards, "max-shards", def.MaxShards, "shards of all streams together (each keeps its segment files open); CreateStream/SplitShard/MergeShards/UpdateShardCount beyond get LimitExceededException (-1: no limit)")
 	if _, err := parseFlags(fs, command{Use: "store [flags]", MaxArgs: 0,
-		About: "Serves Sluice's stream store with the Amazon Kinesis Data Streams API (Ctrl-C or SIGTERM stops)."}, args); err != nil {
+		About: "Serves Sluice's stream store with the Amazon Kinesis Data Streams API, and its queues with the Amazon SQS API, on one listener (Ctrl-C or SIGTERM stops)."}, args); err != nil {
 		return err
 	}
 	if err := checkBounds(fs, positive("retention"), atLeast("max-conns", 1).or(-1, "no limit"),
@@ -99,7 +99,7 @@ func runStore(ctx context.Context, args []string) error {
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
+	fmt.Fprintf(os.Stderr, "sluice store: serving the Kinesis API and the SQS API at %s://%s (data %s, fsync %s, on corruption %s)\n", scheme, ln.Addr(), *data, *fsync, policy)
 	stopMetrics, err := serveMetrics(ctx, *metricsAddr)
 	if err != nil {
 		ln.Close()

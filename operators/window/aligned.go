@@ -200,14 +200,7 @@ func (o *alignedOp) Finish(out runtime.Output) error {
 // OnProcessingTime fires the processing-time windows that the clock has
 // passed.
 func (o *alignedOp) OnProcessingTime(_ int64, out runtime.Output) error {
-	o.armed = noArm
-	if now := o.now(); now > o.wm && o.wm != runtime.MaxWatermark {
-		if err := o.advance(now, out); err != nil {
-			return err
-		}
-	}
-	o.armNext()
-	return nil
+	return o.clockFired(out, o.advance, o.armNext)
 }
 
 // armNext asks for a processing-time timer at the end of the earliest

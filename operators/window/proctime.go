@@ -50,6 +50,20 @@ func (c *common) now() int64 {
 	return time.Now().UnixMilli()
 }
 
+// clockFired is a processing-time timer's work, common to the aligned and
+// sliced operators: advance fires the windows the clock has passed (unless
+// the input has ended), then arm asks for the next timer.
+func (c *common) clockFired(out runtime.Output, advance func(int64, runtime.Output) error, arm func()) error {
+	c.armed = noArm
+	if now := c.now(); now > c.wm && c.wm != runtime.MaxWatermark {
+		if err := advance(now, out); err != nil {
+			return err
+		}
+	}
+	arm()
+	return nil
+}
+
 // armClock registers a processing-time timer at at unless an earlier one
 // is pending.
 func (c *common) armClock(at int64) {

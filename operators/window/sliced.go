@@ -823,14 +823,7 @@ func (o *slicedOp) OnProcessingTime(t int64, out runtime.Output) error {
 	if o.panes != nil {
 		return o.paneDo(func() error { return o.panes.OnProcessingTime(t, out) })
 	}
-	o.armed = noArm
-	if now := o.now(); now > o.wm && o.wm != runtime.MaxWatermark {
-		if err := o.advance(now, out); err != nil {
-			return err
-		}
-	}
-	o.armNext()
-	return nil
+	return o.clockFired(out, o.advance, o.armNext)
 }
 
 // armNext asks for a processing-time timer at the end of the earliest

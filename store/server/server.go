@@ -28,6 +28,10 @@
 // (answerHeaders). A presigned request may name its operation in the
 // query's X-Amz-Target, where presigners move it.
 //
+// The same listener serves the Amazon SQS API (AWS JSON 1.0, X-Amz-Target:
+// AmazonSQS.<Operation>, signed for the service "sqs") over the queues of
+// store/queue, kept in the folder's ~queues; see sqs.go.
+//
 // # Sequence numbers
 //
 // A record's SequenceNumber is, as in Kinesis, a fixed-width decimal string
@@ -86,6 +90,7 @@ import (
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/iterator"
 	slog "github.com/sluicehq/sluice/store/log"
+	"github.com/sluicehq/sluice/store/queue"
 	"github.com/sluicehq/sluice/store/sigv4"
 )
 
@@ -170,8 +175,10 @@ type Server struct {
 	metrics    *metrics.Set // enhanced monitoring's shard metrics, registered globally while open
 	accountMu  sync.Mutex   // accountFile (account.go)
 	warn       *ratelog.Limiter
-	fanOut     fanOutState // consumers DELETING, open subscriptions (efo.go)
-	scale      scaling     // stream states and scaling (scaling.go)
+	fanOut     fanOutState     // consumers DELETING, open subscriptions (efo.go)
+	scale      scaling         // stream states and scaling (scaling.go)
+	queues     *queue.Store    // the SQS API's queues (sqs.go)
+	sqsVerify  *sigv4.Verifier // SigV4 for the service "sqs"
 }
 
 // New opens (or creates) the store in dir and restores every stream in it.
@@ -220,7 +227,16 @@ func New(dir string, opts Options) (*Server, error) {
 	s.inflight.max = opts.Limits.MaxInflightBytes
 	if opts.Credentials != nil {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
+		s.sqsVerify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now, Service: sqsSigningName}
 	}
+	if s.queues, err = queue.Open(filepath.Join(dir, queueDir), queue.Options{NoSync: opts.Fsync == slog.FsyncNever, Now: opts.Now, Logf: opts.Logf}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !opened {
+			s.queues.Close()
+		}
+	}()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list store folder %s: %w", dir, err)
@@ -303,7 +319,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
-	err := s.closeStreams()
+	err := errors.Join(s.closeStreams(), s.queues.Close())
 	metrics.UnregisterSet(s.metrics, true)
 	s.lock.Close()
 	return err
@@ -430,6 +446,10 @@ var operations = map[string]handler{
 // request names are checked (authorizeCall).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
+		return
+	}
+	if isSQS(r) {
+		s.serveSQS(w, r)
 		return
 	}
 	cborReq := isCBOR(r)

@@ -1,0 +1,188 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Attribute names of a queue, as SQS names them.
+const (
+	AttrDelaySeconds                  = "DelaySeconds"
+	AttrMaximumMessageSize            = "MaximumMessageSize"
+	AttrMessageRetentionPeriod        = "MessageRetentionPeriod"
+	AttrReceiveMessageWaitTimeSeconds = "ReceiveMessageWaitTimeSeconds"
+	AttrVisibilityTimeout             = "VisibilityTimeout"
+	AttrPolicy                        = "Policy"
+	AttrSqsManagedSseEnabled          = "SqsManagedSseEnabled"
+
+	AttrApproximateNumberOfMessages           = "ApproximateNumberOfMessages"
+	AttrApproximateNumberOfMessagesNotVisible = "ApproximateNumberOfMessagesNotVisible"
+	AttrApproximateNumberOfMessagesDelayed    = "ApproximateNumberOfMessagesDelayed"
+	AttrCreatedTimestamp                      = "CreatedTimestamp"
+	AttrLastModifiedTimestamp                 = "LastModifiedTimestamp"
+	AttrQueueArn                              = "QueueArn"
+)
+
+// Limits of SQS.
+const (
+	MaxDelay             = 15 * time.Minute
+	MaxVisibility        = 12 * time.Hour
+	MaxWait              = 20 * time.Second
+	MinRetention         = time.Minute
+	MaxRetention         = 14 * 24 * time.Hour
+	DefaultRetention     = 4 * 24 * time.Hour
+	DefaultVisibility    = 30 * time.Second
+	MinMessageBytes      = 1024
+	MaxMessageBytes      = 256 << 10
+	MaxReceive           = 10
+	MaxMessageAttributes = 10
+)
+
+// Attributes are the settable attributes of a queue.
+type Attributes struct {
+	DelaySeconds                  int    // 0 to 900
+	MaximumMessageSize            int    // 1024 to 262144 bytes
+	MessageRetentionPeriod        int    // 60 to 1209600 seconds
+	ReceiveMessageWaitTimeSeconds int    // 0 to 20
+	VisibilityTimeout             int    // 0 to 43200 seconds
+	Policy                        string // kept, not enforced
+	SqsManagedSseEnabled          bool   // kept; the store's files are not encrypted by it
+}
+
+// DefaultAttributes are a new queue's attributes, as SQS's.
+func DefaultAttributes() Attributes {
+	return Attributes{MaximumMessageSize: MaxMessageBytes, MessageRetentionPeriod: int(DefaultRetention / time.Second),
+		VisibilityTimeout: int(DefaultVisibility / time.Second), SqsManagedSseEnabled: true}
+}
+
+// AttributeError reports an attribute that cannot be set: an unknown
+// name (Unknown), a read-only one, or a value out of range.
+type AttributeError struct {
+	Name, Value string
+	Unknown     bool
+	Reason      string
+}
+
+func (e *AttributeError) Error() string {
+	if e.Unknown {
+		return fmt.Sprintf("Unknown Attribute %s.", e.Name)
+	}
+	return fmt.Sprintf("Invalid value for the parameter %s. Reason: %s", e.Name, e.Reason)
+}
+
+// intRanges are the settable numeric attributes and their bounds.
+var intRanges = map[string][2]int{
+	AttrDelaySeconds:                  {0, int(MaxDelay / time.Second)},
+	AttrMaximumMessageSize:            {MinMessageBytes, MaxMessageBytes},
+	AttrMessageRetentionPeriod:        {int(MinRetention / time.Second), int(MaxRetention / time.Second)},
+	AttrReceiveMessageWaitTimeSeconds: {0, int(MaxWait / time.Second)},
+	AttrVisibilityTimeout:             {0, int(MaxVisibility / time.Second)},
+}
+
+// readOnly are the attributes GetQueueAttributes reports and nobody sets.
+var readOnly = map[string]bool{
+	AttrApproximateNumberOfMessages: true, AttrApproximateNumberOfMessagesNotVisible: true,
+	AttrApproximateNumberOfMessagesDelayed: true, AttrCreatedTimestamp: true, AttrLastModifiedTimestamp: true,
+	AttrQueueArn: true,
+}
+
+// AttributeNames are every attribute Queue.Attributes reports, sorted.
+func AttributeNames() []string {
+	var names []string
+	for n := range intRanges {
+		names = append(names, n)
+	}
+	for n := range readOnly {
+		names = append(names, n)
+	}
+	names = append(names, AttrPolicy, AttrSqsManagedSseEnabled)
+	sort.Strings(names)
+	return names
+}
+
+// With returns a with the attributes in set applied, or an
+// *AttributeError naming the first attribute (in name order) that is
+// unknown, read-only or out of range.
+func (a Attributes) With(set map[string]string) (Attributes, error) {
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v := set[n]
+		if r, ok := intRanges[n]; ok {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < r[0] || i > r[1] {
+				return a, &AttributeError{Name: n, Value: v, Reason: fmt.Sprintf("must be an integer from %d to %d.", r[0], r[1])}
+			}
+			switch n {
+			case AttrDelaySeconds:
+				a.DelaySeconds = i
+			case AttrMaximumMessageSize:
+				a.MaximumMessageSize = i
+			case AttrMessageRetentionPeriod:
+				a.MessageRetentionPeriod = i
+			case AttrReceiveMessageWaitTimeSeconds:
+				a.ReceiveMessageWaitTimeSeconds = i
+			case AttrVisibilityTimeout:
+				a.VisibilityTimeout = i
+			}
+			continue
+		}
+		switch n {
+		case AttrPolicy:
+			a.Policy = v
+		case AttrSqsManagedSseEnabled:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return a, &AttributeError{Name: n, Value: v, Reason: "must be true or false."}
+			}
+			a.SqsManagedSseEnabled = b
+		default:
+			if readOnly[n] {
+				return a, &AttributeError{Name: n, Value: v, Reason: "the attribute is read-only."}
+			}
+			return a, &AttributeError{Name: n, Value: v, Unknown: true}
+		}
+	}
+	return a, nil
+}
+
+// strings returns the settable attributes as SQS reports them.
+func (a Attributes) strings() map[string]string {
+	return map[string]string{
+		AttrDelaySeconds:                  strconv.Itoa(a.DelaySeconds),
+		AttrMaximumMessageSize:            strconv.Itoa(a.MaximumMessageSize),
+		AttrMessageRetentionPeriod:        strconv.Itoa(a.MessageRetentionPeriod),
+		AttrReceiveMessageWaitTimeSeconds: strconv.Itoa(a.ReceiveMessageWaitTimeSeconds),
+		AttrVisibilityTimeout:             strconv.Itoa(a.VisibilityTimeout),
+		AttrSqsManagedSseEnabled:          strconv.FormatBool(a.SqsManagedSseEnabled),
+	}
+}
+
+// Errors of the engine, checked with errors.Is.
+var (
+	ErrClosed          = errors.New("queue: store closed")
+	ErrQueueNotFound   = errors.New("queue: no such queue")
+	ErrQueueDeleted    = errors.New("queue: the queue was deleted")
+	ErrQueueExists     = errors.New("queue: a queue of that name exists with other attributes")
+	ErrReceiptInvalid  = errors.New("queue: the receipt handle is invalid")
+	ErrReceiptExpired  = errors.New("queue: the receipt handle has expired")
+	ErrNotInflight     = errors.New("queue: the message is not in flight")
+	ErrPurgeInProgress = errors.New("queue: a purge is in progress (one purge per 60 seconds)")
+	ErrUnavailable     = errors.New("queue: cannot write now")
+	ErrUnsupported     = errors.New("queue: not supported yet")
+)
+
+// ValueError reports a parameter out of range or malformed, by name.
+type ValueError struct {
+	Name, Reason string
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("Value for parameter %s is invalid. Reason: %s", e.Name, e.Reason)
+}
