@@ -242,7 +242,7 @@ func TestTriggersRunBesideAJobOnTheEmbeddedStore(t *testing.T) {
 CREATE TABLE events (k BIGINT) WITH ('connector' = 'store', 'stream' = 'events', 'stream.create-shards' = '3', 'partition-key' = 'k');
 CREATE TOPIC ops;
 CREATE SUBSCRIPTION failures ON TOPIC ops WITH ('protocol' = 'file', 'endpoint' = '%[1]s/failures.jsonl', 'raw-message-delivery' = 'true');
-CREATE FUNCTION TRIGGER keep ON STREAM events WITH ('command' = 'cat >> %[1]s/events.jsonl; echo >> %[1]s/events.jsonl', 'batch.size' = '8');
+CREATE FUNCTION TRIGGER keep ON STREAM events WITH ('command' = 'cat > $(mktemp %[1]s/events/XXXXXX)', 'batch.size' = '8');
 CREATE FUNCTION TRIGGER bad ON STREAM events WITH ('command' = 'cat > /dev/null; echo no >&2; exit 1',
   'max-retry-attempts' = '1', 'on-failure' = 'topic:ops', 'batch.size' = '1000', 'batch.window' = '100ms');
 INSERT INTO events SELECT k FROM src;
@@ -250,18 +250,22 @@ INSERT INTO events SELECT k FROM src;
 	if err := os.WriteFile(job, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(filepath.Join(dir, "events"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd, _ := startTriggerRun(t, job, "--store-dir", filepath.Join(dir, "store"), "--parallelism", "1")
 	keys := func() map[float64]bool {
-		b, _ := os.ReadFile(filepath.Join(dir, "events.jsonl"))
 		got := map[float64]bool{}
-		for _, l := range strings.Split(string(b), "\n") {
+		files, _ := filepath.Glob(filepath.Join(dir, "events", "*"))
+		for _, f := range files {
+			l, _ := os.ReadFile(f)
 			var e struct {
 				Records []struct {
 					Kinesis struct{ Data []byte } `json:"kinesis"`
 				}
 			}
-			if json.Unmarshal([]byte(l), &e) != nil {
-				continue
+			if json.Unmarshal(l, &e) != nil {
+				continue // being written
 			}
 			for _, r := range e.Records {
 				var row struct{ K float64 }
