@@ -20,7 +20,7 @@ import (
 )
 
 // startStore runs a store in-process over loopback and returns a client.
-func startStore(t *testing.T) *client.Client {
+func startStore(t testing.TB) *client.Client {
 	t.Helper()
 	s, err := server.New(t.TempDir(), server.Options{})
 	if err != nil {
