@@ -18,7 +18,7 @@ var OptionSpecs = []connectors.Option{
 	{Key: "batch.window", Type: connectors.Duration, Default: "0", Min: "0", Max: "300s",
 		Doc: "how long a batch waits to fill once it has a record (0: invoke with what one read returns)"},
 	{Key: "starting-position", Type: connectors.Enum, Values: []string{TrimHorizon, Latest}, Default: TrimHorizon,
-		Doc: "where a shard without a recorded position starts"},
+		Doc: "where a shard without a recorded position starts: its oldest record, or what arrives from the trigger's first start on (that time is kept in 'positions.dir')"},
 	{Key: "max-retry-attempts", Type: connectors.Int, Default: "-1", Min: "-1", Max: "10000",
 		Doc: "retries of a failed batch before it goes to 'on-failure' (-1: until it succeeds)"},
 	{Key: "bisect-on-error", Type: connectors.Bool, Default: "false", Doc: "split a failing batch in two before retrying, down to the record that fails"},

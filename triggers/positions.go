@@ -18,11 +18,16 @@ type positions struct {
 	path string
 	mu   sync.Mutex
 	m    map[string]string
+	// latestFrom is when a trigger starting at LATEST first ran (Unix
+	// ms; 0: not set): a partition without a position starts at the
+	// records that arrived since, so a restart skips none of them.
+	latestFrom int64
 }
 
 type positionsFile struct {
-	Source    string            `json:"source"`
-	Positions map[string]string `json:"positions"`
+	Source     string            `json:"source"`
+	Positions  map[string]string `json:"positions"`
+	LatestFrom int64             `json:"latestFrom,omitempty"`
 }
 
 // loadPositions reads the positions file at path ("": none, in memory
@@ -49,6 +54,7 @@ func loadPositions(path, source string) (*positions, error) {
 	if f.Positions != nil {
 		p.m = f.Positions
 	}
+	p.latestFrom = f.LatestFrom
 	return p, nil
 }
 
@@ -58,15 +64,31 @@ func (p *positions) get(id string) string {
 	return p.m[id]
 }
 
+// setLatestFrom records, once, when a trigger starting at LATEST first
+// ran, and returns it.
+func (p *positions) setLatestFrom(source string, ms int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.latestFrom != 0 {
+		return p.latestFrom, nil
+	}
+	p.latestFrom = ms
+	return ms, p.writeLocked(source)
+}
+
 // set records the position of partition id and makes it durable.
 func (p *positions) set(source, id, seq string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.m[id] = seq
+	return p.writeLocked(source)
+}
+
+func (p *positions) writeLocked(source string) error {
 	if p.path == "" {
 		return nil
 	}
-	data, err := json.Marshal(positionsFile{Source: source, Positions: p.m})
+	data, err := json.Marshal(positionsFile{Source: source, Positions: p.m, LatestFrom: p.latestFrom})
 	if err != nil {
 		return err
 	}

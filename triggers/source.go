@@ -20,9 +20,17 @@ type Source interface {
 	// Partitions lists the partitions, with their parents: a partition is
 	// read once its parents are read to their end.
 	Partitions(ctx context.Context) ([]Partition, error)
-	// Open returns a reader of partition p after the record at position
-	// after, or from start (TrimHorizon or Latest) when after is "".
-	Open(ctx context.Context, p Partition, after, start string) (Reader, error)
+	// Open returns a reader of partition p from a position.
+	Open(ctx context.Context, p Partition, from From) (Reader, error)
+}
+
+// From is where a partition is read from: after the record After, or,
+// when After is "", from Start (TrimHorizon, Latest, or the first record
+// that arrived at or after Timestamp for AtTimestamp).
+type From struct {
+	After     string
+	Start     string
+	Timestamp time.Time
 }
 
 // Partition is one ordered unit of a source: a shard.
@@ -43,6 +51,7 @@ type Reader interface {
 const (
 	TrimHorizon = client.TrimHorizon
 	Latest      = client.Latest
+	AtTimestamp = client.AtTimestamp
 )
 
 // StreamSource reads a stream of the store through c.
@@ -89,10 +98,14 @@ func (s *StreamSource) Partitions(ctx context.Context) ([]Partition, error) {
 }
 
 // Open implements Source.
-func (s *StreamSource) Open(ctx context.Context, p Partition, after, start string) (Reader, error) {
-	in := client.GetShardIteratorInput{StreamName: s.Stream, ShardId: p.ID, ShardIteratorType: start}
-	if after != "" {
-		in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, after
+func (s *StreamSource) Open(ctx context.Context, p Partition, from From) (Reader, error) {
+	in := client.GetShardIteratorInput{StreamName: s.Stream, ShardId: p.ID, ShardIteratorType: from.Start}
+	switch {
+	case from.After != "":
+		in.ShardIteratorType, in.StartingSequenceNumber = client.AfterSequenceNumber, from.After
+	case from.Start == AtTimestamp:
+		ts := from.Timestamp
+		in.Timestamp = &ts
 	}
 	it, err := s.Client.GetShardIterator(ctx, in)
 	if err != nil {

@@ -26,7 +26,9 @@ type Config struct {
 	BatchSize   int
 	BatchWindow time.Duration
 	// StartingPosition is where a partition without a position starts:
-	// TrimHorizon (default) or Latest.
+	// TrimHorizon (default) or Latest: the records that arrive from the
+	// trigger's first start on (that time is kept with the positions, so
+	// a restart skips none of them).
 	StartingPosition string
 	// MaxRetryAttempts is how often a failed batch is retried before it
 	// goes to OnFailure (-1: until it succeeds).
@@ -66,8 +68,10 @@ type Config struct {
 type Trigger struct {
 	c   Config
 	pos *positions
-	sem chan struct{}
-	m   *triggerMetrics
+	// latestFrom: see positions.latestFrom.
+	latestFrom int64
+	sem        chan struct{}
+	m          *triggerMetrics
 
 	mu      sync.Mutex
 	started map[string]bool
@@ -130,6 +134,11 @@ func New(c Config) (*Trigger, error) {
 		return nil, fmt.Errorf("trigger %s: %w", c.Name, err)
 	}
 	t := &Trigger{c: c, pos: pos, started: map[string]bool{}, ended: map[string]bool{}}
+	if c.StartingPosition == Latest {
+		if t.latestFrom, err = pos.setLatestFrom(c.Source.Name(), time.Now().UnixMilli()); err != nil {
+			return nil, fmt.Errorf("trigger %s: %w", c.Name, err)
+		}
+	}
 	if c.Concurrency > 0 {
 		t.sem = make(chan struct{}, c.Concurrency)
 	}
@@ -273,11 +282,16 @@ func (t *Trigger) runPartition(ctx context.Context, p Partition) error {
 		return nil
 	}
 	t.m.setAge(p.ID, 0)
-	// A shard that follows one this trigger read starts at its beginning.
-	start := t.c.StartingPosition
+	// A shard that follows one this trigger read starts at its beginning;
+	// at LATEST, a shard starts at what arrived since the trigger first
+	// ran.
+	from := From{Start: t.c.StartingPosition}
+	if from.Start == Latest {
+		from.Start, from.Timestamp = AtTimestamp, time.UnixMilli(t.latestFrom)
+	}
 	for _, id := range p.Parents {
 		if t.pos.get(id) == shardEnd {
-			start = TrimHorizon
+			from.Start = TrimHorizon
 		}
 	}
 	var r Reader
@@ -285,7 +299,8 @@ func (t *Trigger) runPartition(ctx context.Context, p Partition) error {
 	open := func() error {
 		for {
 			var err error
-			r, err = t.c.Source.Open(ctx, p, after, start)
+			from.After = after
+			r, err = t.c.Source.Open(ctx, p, from)
 			if err == nil {
 				return nil
 			}

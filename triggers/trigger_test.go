@@ -589,3 +589,46 @@ func TestRunFailsWhenTheStreamNeverAppears(t *testing.T) {
 		t.Errorf("Run: %v, want an error naming the stream", err)
 	}
 }
+
+// TestLatestKeepsWhatArrivedWhileTheTriggerWasDown: at LATEST, records
+// older than the trigger's first start are skipped, and a record that
+// arrives before the first batch — then a restart — is still delivered.
+func TestLatestKeepsWhatArrivedWhileTheTriggerWasDown(t *testing.T) {
+	c := startStore(t)
+	createStream(t, c, "in", 1)
+	put(t, c, "in", []string{"old"}, func(int) string { return "k" })
+	time.Sleep(5 * time.Millisecond)
+	dir := t.TempDir()
+	f := &function{answer: func(event) (int, []int) { return 200, nil }}
+	fn := httptest.NewServer(f)
+	defer fn.Close()
+	newTrigger := func() *Trigger {
+		tr, err := New(Config{Name: "t", Source: &StreamSource{Client: c, Stream: "in"}, Invoker: &HTTPInvoker{URL: fn.URL},
+			StartingPosition: Latest, PositionsDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	// The first run sees nothing new, and stops.
+	tr := newTrigger()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- tr.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	seqs := put(t, c, "in", []string{"new"}, func(int) string { return "k" })
+	tr = newTrigger()
+	runUntil(t, tr, func() bool { return tr.Position(firstShard(t, c, "in")) == seqs["new"] })
+	var got []string
+	for _, inv := range f.snapshot() {
+		got = append(got, inv.data...)
+	}
+	if !slices.Equal(got, []string{"new"}) {
+		t.Errorf("invoked with %v, want [new]", got)
+	}
+}
