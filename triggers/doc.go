@@ -24,7 +24,8 @@
 //
 // Positions: after each batch that succeeded or went to the destination,
 // the shard's last sequence number is written to the positions file
-// (PositionsDir) and fsync'd before the next batch is read; a trigger
+// (PositionsDir) and fsync'd before the next batch is read (shards that
+// finish batches meanwhile share one write); a trigger
 // restarted — after kill -9 too — goes on after it. Delivery is
 // at-least-once: the batch in flight when a process dies is invoked again.
 package triggers

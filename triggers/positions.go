@@ -18,6 +18,12 @@ type positions struct {
 	path string
 	mu   sync.Mutex
 	m    map[string]string
+	gen  int64 // changes made to m
+	// wmu orders the writes; written is the gen of the last one done.
+	// Partitions that change their positions while a write is in flight
+	// share the next one (group commit).
+	wmu     sync.Mutex
+	written int64
 	// latestFrom is when a trigger starting at LATEST first ran (Unix
 	// ms; 0: not set): a partition without a position starts at the
 	// records that arrived since, so a restart skips none of them.
@@ -68,31 +74,49 @@ func (p *positions) get(id string) string {
 // ran, and returns it.
 func (p *positions) setLatestFrom(source string, ms int64) (int64, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.latestFrom != 0 {
+		p.mu.Unlock()
 		return p.latestFrom, nil
 	}
 	p.latestFrom = ms
-	return ms, p.writeLocked(source)
+	p.gen++
+	gen := p.gen
+	p.mu.Unlock()
+	return ms, p.flush(source, gen)
 }
 
 // set records the position of partition id and makes it durable.
 func (p *positions) set(source, id, seq string) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.m[id] = seq
-	return p.writeLocked(source)
+	p.gen++
+	gen := p.gen
+	p.mu.Unlock()
+	return p.flush(source, gen)
 }
 
-func (p *positions) writeLocked(source string) error {
+// flush returns once a write holding change gen is durable.
+func (p *positions) flush(source string, gen int64) error {
 	if p.path == "" {
 		return nil
 	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.written >= gen {
+		return nil // written with another partition's change
+	}
+	p.mu.Lock()
 	data, err := json.Marshal(positionsFile{Source: source, Positions: p.m, LatestFrom: p.latestFrom})
+	last := p.gen
+	p.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return writeFileSync(p.path, data)
+	if err := writeFileSync(p.path, data); err != nil {
+		return err
+	}
+	p.written = last
+	return nil
 }
 
 // writeFileSync replaces path with data: a temporary file, fsync'd, renamed
