@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -43,6 +45,46 @@ type Queue struct {
 	closed  bool
 	purged  time.Time // last PurgeQueue
 	scratch []byte
+
+	// FIFO queues: the live messages in send order (lazily cleaned of
+	// deleted ones), and the deduplication ids of the last 5 minutes.
+	order   []*msg
+	dedups  map[string]dedupEntry
+	pruneAt int
+}
+
+// DedupWindow is how long a FIFO queue remembers a deduplication id.
+const DedupWindow = 5 * time.Minute
+
+// dedupEntry is the message a deduplication id was first sent with.
+type dedupEntry struct {
+	id  [16]byte
+	seq uint64
+	at  int64 // Unix ms of the send
+}
+
+// dedupKey is the key a deduplication id is remembered under: the id, or
+// the group and the id when DeduplicationScope is messageGroup.
+func (q *Queue) dedupKey(group, dedup string) string {
+	if q.meta.Attributes.DeduplicationScope == "messageGroup" {
+		return group + "\x00" + dedup
+	}
+	return dedup
+}
+
+// SequenceNumber formats a FIFO message's sequence number as SQS does: a
+// decimal string of 20 digits, growing with the send order.
+func SequenceNumber(seq uint64) string { return fmt.Sprintf("%020d", seq+1) }
+
+func (q *Queue) fifo() bool { return q.meta.Attributes.FifoQueue }
+
+// rebuildOrder sorts the live messages by sequence number (after replay).
+func (q *Queue) rebuildOrder() {
+	q.order = q.order[:0]
+	for _, m := range q.msgs {
+		q.order = append(q.order, m)
+	}
+	slices.SortFunc(q.order, func(a, b *msg) int { return cmp.Compare(a.seq, b.seq) })
 }
 
 // Name is the queue's name.
@@ -69,6 +111,14 @@ func (q *Queue) apply(rec record) error {
 		q.msgs[m.id] = &m
 		q.nextSeq = max(q.nextSeq, m.seq+1)
 		q.live += m.bytes()
+		if m.dedup != "" {
+			q.dedups[q.dedupKey(m.group, m.dedup)] = dedupEntry{id: m.id, seq: m.seq, at: m.sentAt}
+		}
+	case recDedup:
+		if e, ok := q.dedups[rec.m.dedup]; !ok || e.at < rec.m.sentAt {
+			q.dedups[rec.m.dedup] = dedupEntry{id: rec.m.id, seq: rec.m.seq, at: rec.m.sentAt}
+		}
+		q.nextSeq = max(q.nextSeq, rec.m.seq+1)
 	case recReceive, recVisibility:
 		m := q.msgs[rec.m.id]
 		if m == nil {
@@ -150,11 +200,31 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 			out[i].Err = err
 			continue
 		}
+		var key, dedup string
+		if a.FifoQueue {
+			var err error
+			if dedup, err = checkFIFOSend(si, a); err != nil {
+				out[i].Err = err
+				continue
+			}
+			key = q.dedupKey(si.Group, dedup)
+			if e, ok := q.dedups[key]; ok && now < e.at+DedupWindow.Milliseconds() {
+				out[i] = SendResult{ID: formatID(e.id), MD5OfBody: MD5OfBody(si.Body), MD5OfAttributes: MD5OfAttributes(si.Attributes), SequenceNumber: SequenceNumber(e.seq)}
+				continue
+			}
+		} else if si.Group != "" || si.DedupID != "" {
+			out[i].Err = &ValueError{Name: "MessageDeduplicationId", Reason: "The request includes a parameter that is not valid for this queue type (MessageGroupId and MessageDeduplicationId are for FIFO queues)."}
+			continue
+		}
 		delay := time.Duration(a.DelaySeconds) * time.Second
 		if si.HasDelay {
 			delay = si.Delay
 		}
-		m := &msg{id: newID(), seq: q.nextSeq, sentAt: now, visibleAt: now + delay.Milliseconds(), body: si.Body}
+		m := &msg{id: newID(), seq: q.nextSeq, sentAt: now, visibleAt: now + delay.Milliseconds(), body: si.Body, group: si.Group, dedup: dedup}
+		if a.FifoQueue {
+			q.dedups[key] = dedupEntry{id: m.id, seq: m.seq, at: now}
+			q.order = append(q.order, m)
+		}
 		if len(si.Attributes) > 0 {
 			m.attrs = sortedAttrs(si.Attributes)
 			for j := range m.attrs {
@@ -169,6 +239,17 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 		q.push(m)
 		buf = appendPut(buf, m)
 		out[i] = SendResult{ID: formatID(m.id), MD5OfBody: MD5OfBody(m.body), MD5OfAttributes: MD5OfAttributes(m.attrs)}
+		if a.FifoQueue {
+			out[i].SequenceNumber = SequenceNumber(m.seq)
+		}
+	}
+	if a.FifoQueue && len(q.dedups) > q.pruneAt {
+		for k, e := range q.dedups {
+			if now >= e.at+DedupWindow.Milliseconds() {
+				delete(q.dedups, k)
+			}
+		}
+		q.pruneAt = max(1024, 2*len(q.dedups))
 	}
 	var b *batch
 	if len(buf) > 0 {
@@ -221,6 +302,12 @@ func (q *Queue) compactLocked() bool {
 	}
 	for _, m := range q.msgs {
 		snap = appendPut(snap, m)
+	}
+	now := q.now()
+	for k, e := range q.dedups {
+		if now < e.at+DedupWindow.Milliseconds() {
+			snap = appendDedup(snap, e, k)
+		}
 	}
 	return q.w.rewrite(snap)
 }
@@ -315,6 +402,9 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 // take receives up to n visible messages at now, and deletes the expired
 // ones it meets. The caller holds q.mu.
 func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
+	if q.fifo() {
+		return q.takeFIFO(now, n, visMs)
+	}
 	var out []Message
 	var taken []*msg
 	buf := q.scratch[:0]
@@ -358,9 +448,68 @@ func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
 	return out, b
 }
 
+// takeFIFO receives up to n messages of a FIFO queue at now: in send
+// order, from groups without a message in flight, and within a group only
+// up to its first message that is not visible (delayed). The caller holds q.mu.
+func (q *Queue) takeFIFO(now int64, n int, visMs int64) ([]Message, *batch) {
+	if len(q.order) > 2*len(q.msgs)+64 {
+		q.order = slices.DeleteFunc(q.order, func(m *msg) bool { return m.gone })
+	}
+	blocked := map[string]bool{}
+	for _, m := range q.msgs {
+		if m.count > 0 && m.visibleAt > now {
+			blocked[m.group] = true
+		}
+	}
+	var out []Message
+	var taken []*msg
+	buf := q.scratch[:0]
+	ret := q.retentionMs()
+	for _, m := range q.order {
+		if len(out) >= n {
+			break
+		}
+		if m.gone || blocked[m.group] {
+			continue
+		}
+		if now >= m.sentAt+ret {
+			q.remove(m)
+			buf = appendDelete(buf, m.id)
+			continue
+		}
+		if m.visibleAt > now {
+			blocked[m.group] = true
+			continue
+		}
+		m.count++
+		if m.firstRecv == 0 {
+			m.firstRecv = now
+		}
+		m.receivedAt = now
+		m.visibleAt = now + visMs
+		m.nonce = randU64()
+		taken = append(taken, m)
+		buf = appendReceive(buf, m)
+		out = append(out, m.message())
+	}
+	for _, m := range taken {
+		q.push(m)
+	}
+	var b *batch
+	if len(buf) > 0 {
+		b = q.w.enqueue(buf)
+	}
+	q.scratch = buf[:0]
+	return out, b
+}
+
 func (m *msg) message() Message {
 	out := Message{ID: formatID(m.id), Receipt: m.receipt(), Body: m.body, MD5OfBody: MD5OfBody(m.body),
-		SentAt: time.UnixMilli(m.sentAt), FirstReceiveAt: time.UnixMilli(m.firstRecv), ReceiveCount: int(m.count)}
+		SentAt: time.UnixMilli(m.sentAt), FirstReceiveAt: time.UnixMilli(m.firstRecv), ReceiveCount: int(m.count),
+		Group: m.group, DedupID: m.dedup}
+	if m.group != "" {
+		out.SequenceNumber = SequenceNumber(m.seq)
+	}
 	if len(m.attrs) > 0 {
 		out.Attributes = make([]MessageAttribute, len(m.attrs))
 		for i, a := range m.attrs {
@@ -422,6 +571,9 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 	var b *batch
 	if len(buf) > 0 {
 		b = q.w.enqueue(buf)
+		if q.fifo() { // the group may have no message in flight now
+			q.wake()
+		}
 	}
 	q.scratch = buf[:0]
 	q.mu.Unlock()
@@ -518,6 +670,7 @@ func (q *Queue) Purge(ctx context.Context) error {
 		q.remove(m)
 	}
 	q.due = q.due[:0]
+	q.order = q.order[:0]
 	var b *batch
 	if q.nextSeq > 0 {
 		b = q.w.enqueue(appendPurge(nil, q.nextSeq-1))
@@ -573,7 +726,7 @@ func (q *Queue) Attributes(names ...string) (map[string]string, error) {
 		switch {
 		case ok:
 			out[n] = v
-		case n == AttrPolicy || n == AttrQueueArn:
+		case n == AttrPolicy || n == AttrQueueArn || fifoOnly[n]:
 		default:
 			return nil, &AttributeError{Name: n, Unknown: true}
 		}
@@ -596,8 +749,14 @@ func (q *Queue) SetAttributes(set map[string]string) error {
 	if err := q.usable(); err != nil {
 		return err
 	}
+	if _, ok := set[AttrFifoQueue]; ok {
+		return &AttributeError{Name: AttrFifoQueue, Value: set[AttrFifoQueue], Reason: "it is set when a queue is created."}
+	}
 	a, err := q.meta.Attributes.With(set)
 	if err != nil {
+		return err
+	}
+	if err := a.checkFIFO(q.meta.Name, set); err != nil {
 		return err
 	}
 	m := q.meta

@@ -138,7 +138,14 @@ func (s *Server) sqsListQueues(r *http.Request, body []byte) (any, error) {
 // serve yet: GetQueueAttributes leaves them out, setting them is refused.
 var unsupportedAttrs = map[string]bool{
 	"RedrivePolicy": true, "RedriveAllowPolicy": true, "KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
-	"FifoQueue": true, "ContentBasedDeduplication": true, "DeduplicationScope": true, "FifoThroughputLimit": true,
+}
+
+// strOrEmpty is *p, or "" for nil.
+func strOrEmpty(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func (s *Server) sqsGetQueueAttributes(r *http.Request, body []byte) (any, error) {
@@ -234,9 +241,7 @@ func sendInput(e sendEntry) (queue.SendInput, error) {
 			return in, invalidParam("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", *e.DelaySeconds)
 		}
 	}
-	if e.MessageGroupId != nil || e.MessageDeduplicationId != nil {
-		return in, invalidParam("The request include parameter that is not valid for this queue type. Reason: MessageGroupId and MessageDeduplicationId are for FIFO queues.")
-	}
+	in.Group, in.DedupID = strOrEmpty(e.MessageGroupId), strOrEmpty(e.MessageDeduplicationId)
 	if len(e.MessageSystemAttributes) > 0 {
 		return in, invalidParam("Message system attributes are not supported by this store yet.")
 	}
@@ -279,6 +284,9 @@ func (s *Server) sqsSendMessage(r *http.Request, body []byte) (any, error) {
 	out := map[string]string{"MessageId": res[0].ID, "MD5OfMessageBody": res[0].MD5OfBody}
 	if res[0].MD5OfAttributes != "" {
 		out["MD5OfMessageAttributes"] = res[0].MD5OfAttributes
+	}
+	if res[0].SequenceNumber != "" {
+		out["SequenceNumber"] = res[0].SequenceNumber
 	}
 	return out, nil
 }
@@ -344,6 +352,7 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 		MessageId              string
 		MD5OfMessageBody       string
 		MD5OfMessageAttributes string `json:",omitempty"`
+		SequenceNumber         string `json:",omitempty"`
 	}
 	out := struct {
 		Successful []success
@@ -378,14 +387,16 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 				out.Failed = append(out.Failed, failureOf(sentIDs[i], re.Err))
 				continue
 			}
-			out.Successful = append(out.Successful, success{Id: sentIDs[i], MessageId: re.ID, MD5OfMessageBody: re.MD5OfBody, MD5OfMessageAttributes: re.MD5OfAttributes})
+			out.Successful = append(out.Successful, success{Id: sentIDs[i], MessageId: re.ID, MD5OfMessageBody: re.MD5OfBody, MD5OfMessageAttributes: re.MD5OfAttributes,
+				SequenceNumber: re.SequenceNumber})
 		}
 	}
 	return out, nil
 }
 
 // System attributes ReceiveMessage can return.
-var systemAttrs = []string{"ApproximateFirstReceiveTimestamp", "ApproximateReceiveCount", "SenderId", "SentTimestamp"}
+var systemAttrs = []string{"ApproximateFirstReceiveTimestamp", "ApproximateReceiveCount", "SenderId", "SentTimestamp",
+	"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"}
 
 func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
@@ -466,6 +477,10 @@ func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 					om.Attributes[n] = store.AccountID
 				case "SentTimestamp":
 					om.Attributes[n] = strconv.FormatInt(m.SentAt.UnixMilli(), 10)
+				case "MessageGroupId", "MessageDeduplicationId", "SequenceNumber": // FIFO queues
+					if v := map[string]string{"MessageGroupId": m.Group, "MessageDeduplicationId": m.DedupID, "SequenceNumber": m.SequenceNumber}[n]; v != "" {
+						om.Attributes[n] = v
+					}
 				}
 			}
 		}
