@@ -61,6 +61,10 @@ type Attributes struct {
 	ContentBasedDeduplication bool
 	DeduplicationScope        string // "queue" (the default) or "messageGroup"
 	FifoThroughputLimit       string // "perQueue" (the default) or "perMessageGroupId"; kept
+
+	// Dead-letter queues: JSON as SQS takes them ("" for none).
+	RedrivePolicy      string // {"deadLetterTargetArn": …, "maxReceiveCount": …}
+	RedriveAllowPolicy string // {"redrivePermission": allowAll|denyAll|byQueue, "sourceQueueArns": […]}
 }
 
 // DefaultAttributes are a new queue's attributes, as SQS's.
@@ -110,7 +114,7 @@ func AttributeNames() []string {
 	for n := range readOnly {
 		names = append(names, n)
 	}
-	names = append(names, AttrPolicy, AttrSqsManagedSseEnabled, AttrFifoQueue, AttrContentBasedDeduplication, AttrDeduplicationScope, AttrFifoThroughputLimit)
+	names = append(names, AttrPolicy, AttrSqsManagedSseEnabled, AttrFifoQueue, AttrContentBasedDeduplication, AttrDeduplicationScope, AttrFifoThroughputLimit, AttrRedrivePolicy, AttrRedriveAllowPolicy)
 	sort.Strings(names)
 	return names
 }
@@ -161,6 +165,16 @@ func (a Attributes) With(set map[string]string) (Attributes, error) {
 			default:
 				a.ContentBasedDeduplication = b
 			}
+		case AttrRedrivePolicy:
+			if _, err := parseRedrive(v); err != nil {
+				return a, err
+			}
+			a.RedrivePolicy = v
+		case AttrRedriveAllowPolicy:
+			if _, err := parseAllow(v); err != nil {
+				return a, err
+			}
+			a.RedriveAllowPolicy = v
 		case AttrDeduplicationScope:
 			if v != "queue" && v != "messageGroup" {
 				return a, &AttributeError{Name: n, Value: v, Reason: "must be queue or messageGroup."}
@@ -190,6 +204,12 @@ func (a Attributes) strings() map[string]string {
 		AttrReceiveMessageWaitTimeSeconds: strconv.Itoa(a.ReceiveMessageWaitTimeSeconds),
 		AttrVisibilityTimeout:             strconv.Itoa(a.VisibilityTimeout),
 		AttrSqsManagedSseEnabled:          strconv.FormatBool(a.SqsManagedSseEnabled),
+	}
+	if a.RedrivePolicy != "" {
+		m[AttrRedrivePolicy] = a.RedrivePolicy
+	}
+	if a.RedriveAllowPolicy != "" {
+		m[AttrRedriveAllowPolicy] = a.RedriveAllowPolicy
 	}
 	if a.FifoQueue {
 		m[AttrFifoQueue] = "true"

@@ -51,6 +51,8 @@ type Queue struct {
 	order   []*msg
 	dedups  map[string]dedupEntry
 	pruneAt int
+
+	rd redrive // the parsed RedrivePolicy
 }
 
 // DedupWindow is how long a FIFO queue remembers a deduplication id.
@@ -355,9 +357,13 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 	deadline := q.now() + wait.Milliseconds()
 	for {
 		now := q.now()
-		out, b := q.take(now, n, vis.Milliseconds())
+		out, b, moving := q.take(now, n, vis.Milliseconds())
+		rd := q.rd
 		if len(out) > 0 || now >= deadline {
 			q.mu.Unlock()
+			if len(moving) > 0 {
+				q.moveToDeadLetter(ctx, rd, moving)
+			}
 			if b != nil {
 				if err := q.commit(b); err != nil {
 					return nil, err
@@ -372,6 +378,9 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 		ch := q.changed
 		q.waiters++
 		q.mu.Unlock()
+		if len(moving) > 0 {
+			q.moveToDeadLetter(ctx, rd, moving)
+		}
 		if b != nil { // retention deletes only
 			_ = q.commit(b)
 		}
@@ -401,11 +410,10 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 
 // take receives up to n visible messages at now, and deletes the expired
 // ones it meets. The caller holds q.mu.
-func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
+func (q *Queue) take(now int64, n int, visMs int64) (out []Message, b *batch, moving []*msg) {
 	if q.fifo() {
 		return q.takeFIFO(now, n, visMs)
 	}
-	var out []Message
 	var taken []*msg
 	buf := q.scratch[:0]
 	ret := q.retentionMs()
@@ -425,6 +433,12 @@ func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
 			buf = appendDelete(buf, m.id)
 			continue
 		}
+		if q.rd.maxReceive > 0 && m.count >= q.rd.maxReceive {
+			m.moving = true
+			m.gen++
+			moving = append(moving, m)
+			continue
+		}
 		m.count++
 		if m.firstRecv == 0 {
 			m.firstRecv = now
@@ -440,18 +454,17 @@ func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
 	for _, m := range taken { // after the loop: a visibility of 0 must not hand it out twice
 		q.push(m)
 	}
-	var b *batch
 	if len(buf) > 0 {
 		b = q.w.enqueue(buf)
 	}
 	q.scratch = buf[:0]
-	return out, b
+	return out, b, moving
 }
 
 // takeFIFO receives up to n messages of a FIFO queue at now: in send
 // order, from groups without a message in flight, and within a group only
 // up to its first message that is not visible (delayed). The caller holds q.mu.
-func (q *Queue) takeFIFO(now int64, n int, visMs int64) ([]Message, *batch) {
+func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch, moving []*msg) {
 	if len(q.order) > 2*len(q.msgs)+64 {
 		q.order = slices.DeleteFunc(q.order, func(m *msg) bool { return m.gone })
 	}
@@ -461,7 +474,6 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) ([]Message, *batch) {
 			blocked[m.group] = true
 		}
 	}
-	var out []Message
 	var taken []*msg
 	buf := q.scratch[:0]
 	ret := q.retentionMs()
@@ -472,6 +484,10 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) ([]Message, *batch) {
 		if m.gone || blocked[m.group] {
 			continue
 		}
+		if m.moving {
+			blocked[m.group] = true
+			continue
+		}
 		if now >= m.sentAt+ret {
 			q.remove(m)
 			buf = appendDelete(buf, m.id)
@@ -479,6 +495,13 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) ([]Message, *batch) {
 		}
 		if m.visibleAt > now {
 			blocked[m.group] = true
+			continue
+		}
+		if q.rd.maxReceive > 0 && m.count >= q.rd.maxReceive {
+			m.moving = true
+			m.gen++
+			moving = append(moving, m)
+			blocked[m.group] = true // the rest of the group waits for the move
 			continue
 		}
 		m.count++
@@ -495,12 +518,11 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) ([]Message, *batch) {
 	for _, m := range taken {
 		q.push(m)
 	}
-	var b *batch
 	if len(buf) > 0 {
 		b = q.w.enqueue(buf)
 	}
 	q.scratch = buf[:0]
-	return out, b
+	return out, b, moving
 }
 
 func (m *msg) message() Message {
@@ -744,13 +766,18 @@ func (q *Queue) Settings() Attributes {
 // SetAttributes changes attributes (an *AttributeError names the first
 // that cannot be set; then none is).
 func (q *Queue) SetAttributes(set map[string]string) error {
+	if _, ok := set[AttrFifoQueue]; ok {
+		return &AttributeError{Name: AttrFifoQueue, Value: set[AttrFifoQueue], Reason: "it is set when a queue is created."}
+	}
+	if p, ok := set[AttrRedrivePolicy]; ok { // before q.mu: it looks at the target queue
+		if err := q.s.checkRedrive(q.meta.Name, q.Settings().FifoQueue, p); err != nil {
+			return err
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.usable(); err != nil {
 		return err
-	}
-	if _, ok := set[AttrFifoQueue]; ok {
-		return &AttributeError{Name: AttrFifoQueue, Value: set[AttrFifoQueue], Reason: "it is set when a queue is created."}
 	}
 	a, err := q.meta.Attributes.With(set)
 	if err != nil {
@@ -766,6 +793,7 @@ func (q *Queue) SetAttributes(set map[string]string) error {
 		return err
 	}
 	q.meta = m
+	q.rd, _ = parseRedrive(a.RedrivePolicy)
 	q.wake() // a shorter delay or retention changes what is visible
 	return nil
 }

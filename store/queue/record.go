@@ -11,7 +11,8 @@ import (
 //	put        = 1 | id [16] | seq u64 | sentAt i64 | visibleAt i64 | firstReceiveAt i64 |
 //	             receivedAt i64 | receiveCount u32 | nonce u64 | bodyLen u32 | body |
 //	             nattrs u16 | (nameLen u16 | name | typeLen u16 | type | valueLen u32 | value)* |
-//	             [groupLen u16 | group | dedupLen u16 | dedup]   (FIFO queues)
+//	             [groupLen u16 | group | dedupLen u16 | dedup | srcLen u16 | src]
+//	             (FIFO queues, and messages moved to a dead-letter queue from src)
 //	receive    = 2 | id [16] | visibleAt i64 | firstReceiveAt i64 | receivedAt i64 | receiveCount u32 | nonce u64
 //	visibility = 3 | id [16] | visibleAt i64
 //	delete     = 4 | id [16]
@@ -50,6 +51,8 @@ type msg struct {
 	attrs      []MessageAttribute
 	group      string // FIFO: MessageGroupId
 	dedup      string // FIFO: MessageDeduplicationId (given or content-based)
+	src        string // the queue a dead-letter message was moved from
+	moving     bool   // being moved to the dead-letter queue (memory only)
 	gen        uint64 // bumped on every change; heap entries of older gens are stale
 	gone       bool
 }
@@ -102,11 +105,13 @@ func appendPut(b []byte, m *msg) []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
-	if m.group != "" || m.dedup != "" {
+	if m.group != "" || m.dedup != "" || m.src != "" {
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.group)))
 		b = append(b, m.group...)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.dedup)))
 		b = append(b, m.dedup...)
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.src)))
+		b = append(b, m.src...)
 	}
 	return endFrame(b, at)
 }
@@ -240,6 +245,9 @@ func decodeRecord(body []byte) (record, error) {
 		if r.err == nil && len(r.b) > 0 {
 			m.group = string(r.take(int(r.u16())))
 			m.dedup = string(r.take(int(r.u16())))
+		}
+		if r.err == nil && len(r.b) > 0 {
+			m.src = string(r.take(int(r.u16())))
 		}
 	case recReceive:
 		m.id = r.id()

@@ -100,6 +100,7 @@ func (s *Store) openQueue(name string) (*Queue, error) {
 		return nil, err
 	}
 	q.rebuildHeap()
+	q.rd, _ = parseRedrive(q.meta.Attributes.RedrivePolicy)
 	if q.fifo() {
 		q.rebuildOrder()
 	}
@@ -133,6 +134,11 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 	}
 	if err := checkTags(tags); err != nil {
 		return nil, err
+	}
+	if p, ok := attrs[AttrRedrivePolicy]; ok { // before s.mu: it looks at the target queue
+		if err := s.checkRedrive(name, strings.HasSuffix(name, ".fifo"), p); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,6 +177,7 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 		return nil, fmt.Errorf("%w: cannot create queue folder %s: %v", ErrUnavailable, dir, err)
 	}
 	q := &Queue{s: s, dir: dir, meta: m, msgs: map[[16]byte]*msg{}, changed: make(chan struct{}), dedups: map[string]dedupEntry{}}
+	q.rd, _ = parseRedrive(a.RedrivePolicy)
 	if q.w, err = openWAL(filepath.Join(dir, logFile), !s.opts.NoSync, q.apply, s.opts.Logf); err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ var sqsOperations = map[string]sqsHandler{
 	"TagQueue":                     (*Server).sqsTagQueue,
 	"UntagQueue":                   (*Server).sqsUntagQueue,
 	"ListQueueTags":                (*Server).sqsListQueueTags,
+	"ListDeadLetterSourceQueues":   (*Server).sqsListDeadLetterSourceQueues,
 }
 
 type queueURLInput struct {
@@ -137,7 +138,7 @@ func (s *Server) sqsListQueues(r *http.Request, body []byte) (any, error) {
 // unsupportedAttrs are queue attributes SQS has that the store does not
 // serve yet: GetQueueAttributes leaves them out, setting them is refused.
 var unsupportedAttrs = map[string]bool{
-	"RedrivePolicy": true, "RedriveAllowPolicy": true, "KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
+	"KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
 }
 
 // strOrEmpty is *p, or "" for nil.
@@ -734,5 +735,47 @@ func (s *Server) sqsListQueueTags(r *http.Request, body []byte) (any, error) {
 	out := struct {
 		Tags map[string]string `json:",omitempty"`
 	}{tags}
+	return out, nil
+}
+
+func (s *Server) sqsListDeadLetterSourceQueues(r *http.Request, body []byte) (any, error) {
+	var in struct {
+		QueueUrl   string
+		NextToken  string
+		MaxResults *int
+	}
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	q, err := s.queueOf(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if in.MaxResults != nil && (*in.MaxResults < 1 || *in.MaxResults > maxSQSListResult) {
+		return nil, invalidParam("Value %d for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.", *in.MaxResults)
+	}
+	names := s.queues.DeadLetterSources(q.Name())
+	if in.NextToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		if err != nil {
+			return nil, invalidParam("Invalid NextToken value.")
+		}
+		i, found := slices.BinarySearch(names, string(b))
+		if found {
+			i++
+		}
+		names = names[i:]
+	}
+	out := struct {
+		QueueUrls []string `json:"queueUrls"` // so named in SQS's model
+		NextToken string   `json:",omitempty"`
+	}{QueueUrls: []string{}}
+	if in.MaxResults != nil && len(names) > *in.MaxResults {
+		names = names[:*in.MaxResults]
+		out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(names[len(names)-1]))
+	}
+	for _, n := range names {
+		out.QueueUrls = append(out.QueueUrls, queueURL(r, n))
+	}
 	return out, nil
 }
