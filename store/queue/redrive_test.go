@@ -12,7 +12,7 @@ import (
 // dead-letter queue, and the move survives a restart.
 func TestDeadLetterAfterMaxReceiveCount(t *testing.T) {
 	s, dir := openTest(t, Options{NoSync: true})
-	dlq := mustCreate(t, s, "dlq", nil)
+	mustCreate(t, s, "dlq", nil)
 	src := mustCreate(t, s, "src", map[string]string{AttrRedrivePolicy: `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"2"}`})
 	ctx := context.Background()
 	res, err := src.Send(ctx, []SendInput{{Body: "poison", Attributes: []MessageAttribute{{Name: "k", DataType: "String", StringValue: "v"}}}})
@@ -36,7 +36,7 @@ func TestDeadLetterAfterMaxReceiveCount(t *testing.T) {
 	}
 	defer s2.Close()
 	src, _ = s2.Queue("src")
-	dlq, _ = s2.Queue("dlq")
+	dlq, _ := s2.Queue("dlq")
 	if a, _ := src.Attributes(AttrApproximateNumberOfMessages); a[AttrApproximateNumberOfMessages] != "0" {
 		t.Fatalf("the source still has %v", a)
 	}
