@@ -160,38 +160,7 @@ func (s *Store) DeadLetterSources(dlq string) []string {
 // deleted from q. A message whose move fails is put back, to be received
 // again. The caller holds no lock.
 func (q *Queue) moveToDeadLetter(ctx context.Context, rd redrive, moving []*msg) {
-	var dlq *Queue
-	if rd.target != "" {
-		dlq, _ = q.s.Queue(rd.target)
-	}
-	ok := dlq != nil && dlq.adopt(ctx, moving, q.meta.Name) == nil
-	q.mu.Lock()
-	if q.usable() != nil {
-		q.mu.Unlock()
-		return
-	}
-	buf := q.scratch[:0]
-	for _, m := range moving {
-		m.moving = false
-		if m.gone {
-			continue
-		}
-		if ok {
-			q.remove(m)
-			buf = appendDelete(buf, m.id)
-		} else {
-			q.push(m) // visible again
-		}
-	}
-	var b *batch
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-	}
-	q.scratch = buf[:0]
-	q.mu.Unlock()
-	if b != nil {
-		_ = q.commit(b) // if it fails, the message is in both queues: at least once
-	}
+	_, _ = q.moveOut(ctx, moving, func(*msg) string { return rd.target }) // a failed move leaves them in q
 }
 
 // adopt puts messages moved from the queue named source into q, keeping

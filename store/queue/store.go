@@ -35,9 +35,10 @@ type Options struct {
 
 // Store is the queues in one folder.
 type Store struct {
-	dir  string
-	opts Options
-	stop chan struct{} // closed by Close: long polls return
+	dir   string
+	opts  Options
+	stop  chan struct{} // closed by Close: long polls return, move tasks end
+	moves moves
 
 	mu     sync.Mutex
 	queues map[string]*Queue
@@ -259,6 +260,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	close(s.stop)
+	s.mu.Unlock()
+	s.moves.wg.Wait() // outside s.mu: a task looks queues up
+	s.mu.Lock()
 	list := make([]*Queue, 0, len(s.queues))
 	for _, q := range s.queues {
 		list = append(list, q)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -32,6 +33,9 @@ var sqsOperations = map[string]sqsHandler{
 	"UntagQueue":                   (*Server).sqsUntagQueue,
 	"ListQueueTags":                (*Server).sqsListQueueTags,
 	"ListDeadLetterSourceQueues":   (*Server).sqsListDeadLetterSourceQueues,
+	"StartMessageMoveTask":         (*Server).sqsStartMessageMoveTask,
+	"ListMessageMoveTasks":         (*Server).sqsListMessageMoveTasks,
+	"CancelMessageMoveTask":        (*Server).sqsCancelMessageMoveTask,
 }
 
 type queueURLInput struct {
@@ -778,4 +782,122 @@ func (s *Server) sqsListDeadLetterSourceQueues(r *http.Request, body []byte) (an
 		out.QueueUrls = append(out.QueueUrls, queueURL(r, n))
 	}
 	return out, nil
+}
+
+// queueOfARN is the name of the queue an ARN names, which must exist.
+func (s *Server) queueOfARN(param, arn string) (string, error) {
+	if arn == "" {
+		return "", missingParam(param)
+	}
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sqs" {
+		return "", invalidParam("Value %s for parameter %s is invalid. Reason: not an SQS queue ARN.", arn, param)
+	}
+	if _, err := s.queues.Queue(parts[5]); err != nil {
+		return "", sqsErr(http.StatusNotFound, "ResourceNotFoundException", "ResourceNotFoundException", "The resource that you specified for the %s parameter doesn't exist.", param)
+	}
+	return parts[5], nil
+}
+
+func moveTaskErr(err error) error {
+	switch {
+	case errors.Is(err, queue.ErrNotDeadLetter), errors.Is(err, queue.ErrMoveRunning):
+		return invalidParam("%s", strings.TrimPrefix(err.Error(), "queue: "))
+	case errors.Is(err, queue.ErrNoMoveTask):
+		return sqsErr(http.StatusNotFound, "ResourceNotFoundException", "ResourceNotFoundException", "Task does not exist.")
+	}
+	return err
+}
+
+func (s *Server) sqsStartMessageMoveTask(r *http.Request, body []byte) (any, error) {
+	var in struct {
+		SourceArn, DestinationArn    string
+		MaxNumberOfMessagesPerSecond *int
+	}
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	src, err := s.queueOfARN("SourceArn", in.SourceArn)
+	if err != nil {
+		return nil, err
+	}
+	dst := ""
+	if in.DestinationArn != "" {
+		if dst, err = s.queueOfARN("DestinationArn", in.DestinationArn); err != nil {
+			return nil, err
+		}
+	}
+	rate := 0
+	if in.MaxNumberOfMessagesPerSecond != nil {
+		if rate = *in.MaxNumberOfMessagesPerSecond; rate < 1 || rate > 500 {
+			return nil, invalidParam("Value %d for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.", rate)
+		}
+	}
+	h, err := s.queues.StartMove(src, dst, rate)
+	if err != nil {
+		return nil, moveTaskErr(err)
+	}
+	return map[string]string{"TaskHandle": h}, nil
+}
+
+func (s *Server) sqsListMessageMoveTasks(r *http.Request, body []byte) (any, error) {
+	var in struct {
+		SourceArn  string
+		MaxResults *int
+	}
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	src, err := s.queueOfARN("SourceArn", in.SourceArn)
+	if err != nil {
+		return nil, err
+	}
+	limit := 1
+	if in.MaxResults != nil {
+		if limit = *in.MaxResults; limit < 1 || limit > 10 {
+			return nil, invalidParam("Value %d for parameter MaxResults is invalid. Reason: Must be between 1 and 10.", limit)
+		}
+	}
+	type result struct {
+		TaskHandle                        string `json:",omitempty"`
+		Status                            string
+		SourceArn                         string
+		DestinationArn                    string `json:",omitempty"`
+		MaxNumberOfMessagesPerSecond      int    `json:",omitempty"`
+		ApproximateNumberOfMessagesMoved  int64
+		ApproximateNumberOfMessagesToMove int64
+		FailureReason                     string `json:",omitempty"`
+		StartedTimestamp                  int64
+	}
+	out := struct{ Results []result }{Results: []result{}}
+	for _, t := range s.queues.MoveTasks(src) {
+		if len(out.Results) == limit {
+			break
+		}
+		res := result{Status: t.Status, SourceArn: in.SourceArn, ApproximateNumberOfMessagesMoved: t.Moved,
+			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.Failure, StartedTimestamp: t.Started.UnixMilli()}
+		if t.Status == queue.MoveRunning {
+			res.TaskHandle = t.Handle
+		}
+		if t.Destination != "" {
+			res.DestinationArn = s.arnOfQueue(t.Destination)
+		}
+		out.Results = append(out.Results, res)
+	}
+	return out, nil
+}
+
+func (s *Server) sqsCancelMessageMoveTask(r *http.Request, body []byte) (any, error) {
+	var in struct{ TaskHandle string }
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	if in.TaskHandle == "" {
+		return nil, missingParam("TaskHandle")
+	}
+	n, err := s.queues.CancelMove(in.TaskHandle)
+	if err != nil {
+		return nil, moveTaskErr(err)
+	}
+	return map[string]int64{"ApproximateNumberOfMessagesMoved": n}, nil
 }
