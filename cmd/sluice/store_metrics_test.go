@@ -97,7 +97,7 @@ func startAnnouncing(t *testing.T, cmd *exec.Cmd, within time.Duration, missing 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	apiAt, metricsAt := regexp.MustCompile(`Kinesis API at (http://\S+)`), regexp.MustCompile(`metrics at (http://\S+)/metrics`)
+	apiAt, metricsAt := regexp.MustCompile(`API at (http://\S+)`), regexp.MustCompile(`metrics at (http://\S+)/metrics`)
 	urls := make(chan [2]string, 1)
 	go func() {
 		var api, metrics string

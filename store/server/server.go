@@ -448,7 +448,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answerHeaders(w, r) { // request ids, CORS; a preflight is answered
 		return
 	}
-	if isSQS(r) {
+	if isSQS(r) || isSQSQuery(r) {
 		s.serveSQS(w, r)
 		return
 	}

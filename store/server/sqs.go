@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -124,19 +125,32 @@ func fault(status int) string {
 
 // serveSQS serves one SQS request (see the comment at the top).
 func (s *Server) serveSQS(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
+	// query: the query protocol (sqs_query.go), whose operation is in the
+	// body and whose answers are XML.
+	query := isSQSQuery(r)
+	writeSQSError := writeSQSError
+	if query {
+		writeSQSError = writeSQSQueryError
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/" && !query {
 		unread(w, r)
 		writeSQSError(w, sqsErr(http.StatusForbidden, "AccessDenied", "AccessDenied", "Access to the resource is denied."))
 		return
 	}
-	op := strings.TrimPrefix(requestTarget(r), sqsTargetPrefix)
-	h := sqsOperations[op]
-	if h == nil {
-		unread(w, r)
-		writeSQSError(w, sqsErr(http.StatusBadRequest, "UnknownOperationException", "UnknownOperation", "The action %s is not valid for this endpoint.", op))
-		return
+	unknownOp := func(op string) *sqsError {
+		return sqsErr(http.StatusBadRequest, "UnknownOperationException", "UnknownOperation", "The action %s is not valid for this endpoint.", op)
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	var op string
+	var h sqsHandler
+	if !query {
+		op = strings.TrimPrefix(requestTarget(r), sqsTargetPrefix)
+		if h = sqsOperations[op]; h == nil {
+			unread(w, r)
+			writeSQSError(w, unknownOp(op))
+			return
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !query {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != sqsContentType && mt != "application/json" {
 			unread(w, r)
@@ -155,7 +169,7 @@ func (s *Server) serveSQS(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if signed, err = s.sqsVerify.CheckHeaders(r); err != nil {
 			unread(w, r)
-			writeSQSAuthError(w, err)
+			writeSQSError(w, sqsAuthError(err))
 			return
 		}
 	}
@@ -197,14 +211,34 @@ func (s *Server) serveSQS(w http.ResponseWriter, r *http.Request) {
 	defer putBuf(body)
 	if signed != nil {
 		if err := signed.Verify(r, body); err != nil {
-			writeSQSAuthError(w, err)
+			writeSQSError(w, sqsAuthError(err))
 			return
 		}
 	}
-	if len(body) == 0 {
-		body = append(body, "{}"...)
+	req := body
+	if query {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			writeSQSError(w, invalidParam("The request body is not a form: %v", err))
+			return
+		}
+		op = form.Get("Action")
+		if h = sqsOperations[op]; h == nil {
+			writeSQSError(w, unknownOp(op))
+			return
+		}
+		if !form.Has("QueueUrl") && r.URL.Path != "/" { // the queue's URL as the request's
+			form.Set("QueueUrl", r.URL.Path)
+		}
+		if req, err = queryInput(form); err != nil {
+			writeSQSError(w, toSQSError(err))
+			return
+		}
 	}
-	out, err := h(s, r, body)
+	if len(req) == 0 {
+		req = append(req, "{}"...)
+	}
+	out, err := h(s, r, req)
 	if err != nil {
 		writeSQSError(w, toSQSError(err))
 		return
@@ -214,18 +248,23 @@ func (s *Server) serveSQS(w http.ResponseWriter, r *http.Request) {
 		writeSQSError(w, toSQSError(err))
 		return
 	}
+	if query {
+		writeSQSQuery(w, op, b)
+		return
+	}
 	w.Header().Set("Content-Type", sqsContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
 }
 
-func writeSQSAuthError(w http.ResponseWriter, err error) {
+// sqsAuthError is the answer to a request SigV4 refuses.
+func sqsAuthError(err error) *sqsError {
 	status, code, msg := http.StatusForbidden, sigv4.CodeInvalidSignature, err.Error()
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		status, code, msg = se.Status, se.Code, se.Message
 	}
-	writeSQSError(w, &sqsError{status: status, shape: code, code: code, msg: msg})
+	return &sqsError{status: status, shape: code, code: code, msg: msg}
 }
 
 // decodeSQS reads a request body into v, answering SerializationException
