@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,10 @@ const (
 	AttrVisibilityTimeout             = "VisibilityTimeout"
 	AttrPolicy                        = "Policy"
 	AttrSqsManagedSseEnabled          = "SqsManagedSseEnabled"
+	AttrFifoQueue                     = "FifoQueue"
+	AttrContentBasedDeduplication     = "ContentBasedDeduplication"
+	AttrDeduplicationScope            = "DeduplicationScope"
+	AttrFifoThroughputLimit           = "FifoThroughputLimit"
 
 	AttrApproximateNumberOfMessages           = "ApproximateNumberOfMessages"
 	AttrApproximateNumberOfMessagesNotVisible = "ApproximateNumberOfMessagesNotVisible"
@@ -50,12 +55,23 @@ type Attributes struct {
 	VisibilityTimeout             int    // 0 to 43200 seconds
 	Policy                        string // kept, not enforced
 	SqsManagedSseEnabled          bool   // kept; the store's files are not encrypted by it
+
+	// FIFO queues only (FifoQueue is set at creation and never changes).
+	FifoQueue                 bool
+	ContentBasedDeduplication bool
+	DeduplicationScope        string // "queue" (the default) or "messageGroup"
+	FifoThroughputLimit       string // "perQueue" (the default) or "perMessageGroupId"; kept
+
+	// Dead-letter queues: JSON as SQS takes them ("" for none).
+	RedrivePolicy      string // {"deadLetterTargetArn": …, "maxReceiveCount": …}
+	RedriveAllowPolicy string // {"redrivePermission": allowAll|denyAll|byQueue, "sourceQueueArns": […]}
 }
 
 // DefaultAttributes are a new queue's attributes, as SQS's.
 func DefaultAttributes() Attributes {
 	return Attributes{MaximumMessageSize: MaxMessageBytes, MessageRetentionPeriod: int(DefaultRetention / time.Second),
-		VisibilityTimeout: int(DefaultVisibility / time.Second), SqsManagedSseEnabled: true}
+		VisibilityTimeout: int(DefaultVisibility / time.Second), SqsManagedSseEnabled: true,
+		DeduplicationScope: "queue", FifoThroughputLimit: "perQueue"}
 }
 
 // AttributeError reports an attribute that cannot be set: an unknown
@@ -98,7 +114,7 @@ func AttributeNames() []string {
 	for n := range readOnly {
 		names = append(names, n)
 	}
-	names = append(names, AttrPolicy, AttrSqsManagedSseEnabled)
+	names = append(names, AttrPolicy, AttrSqsManagedSseEnabled, AttrFifoQueue, AttrContentBasedDeduplication, AttrDeduplicationScope, AttrFifoThroughputLimit, AttrRedrivePolicy, AttrRedriveAllowPolicy)
 	sort.Strings(names)
 	return names
 }
@@ -136,12 +152,39 @@ func (a Attributes) With(set map[string]string) (Attributes, error) {
 		switch n {
 		case AttrPolicy:
 			a.Policy = v
-		case AttrSqsManagedSseEnabled:
+		case AttrSqsManagedSseEnabled, AttrFifoQueue, AttrContentBasedDeduplication:
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return a, &AttributeError{Name: n, Value: v, Reason: "must be true or false."}
 			}
-			a.SqsManagedSseEnabled = b
+			switch n {
+			case AttrSqsManagedSseEnabled:
+				a.SqsManagedSseEnabled = b
+			case AttrFifoQueue:
+				a.FifoQueue = b
+			default:
+				a.ContentBasedDeduplication = b
+			}
+		case AttrRedrivePolicy:
+			if _, err := parseRedrive(v); err != nil {
+				return a, err
+			}
+			a.RedrivePolicy = v
+		case AttrRedriveAllowPolicy:
+			if _, err := parseAllow(v); err != nil {
+				return a, err
+			}
+			a.RedriveAllowPolicy = v
+		case AttrDeduplicationScope:
+			if v != "queue" && v != "messageGroup" {
+				return a, &AttributeError{Name: n, Value: v, Reason: "must be queue or messageGroup."}
+			}
+			a.DeduplicationScope = v
+		case AttrFifoThroughputLimit:
+			if v != "perQueue" && v != "perMessageGroupId" {
+				return a, &AttributeError{Name: n, Value: v, Reason: "must be perQueue or perMessageGroupId."}
+			}
+			a.FifoThroughputLimit = v
 		default:
 			if readOnly[n] {
 				return a, &AttributeError{Name: n, Value: v, Reason: "the attribute is read-only."}
@@ -154,7 +197,7 @@ func (a Attributes) With(set map[string]string) (Attributes, error) {
 
 // strings returns the settable attributes as SQS reports them.
 func (a Attributes) strings() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		AttrDelaySeconds:                  strconv.Itoa(a.DelaySeconds),
 		AttrMaximumMessageSize:            strconv.Itoa(a.MaximumMessageSize),
 		AttrMessageRetentionPeriod:        strconv.Itoa(a.MessageRetentionPeriod),
@@ -162,6 +205,40 @@ func (a Attributes) strings() map[string]string {
 		AttrVisibilityTimeout:             strconv.Itoa(a.VisibilityTimeout),
 		AttrSqsManagedSseEnabled:          strconv.FormatBool(a.SqsManagedSseEnabled),
 	}
+	if a.RedrivePolicy != "" {
+		m[AttrRedrivePolicy] = a.RedrivePolicy
+	}
+	if a.RedriveAllowPolicy != "" {
+		m[AttrRedriveAllowPolicy] = a.RedriveAllowPolicy
+	}
+	if a.FifoQueue {
+		m[AttrFifoQueue] = "true"
+		m[AttrContentBasedDeduplication] = strconv.FormatBool(a.ContentBasedDeduplication)
+		m[AttrDeduplicationScope] = a.DeduplicationScope
+		m[AttrFifoThroughputLimit] = a.FifoThroughputLimit
+	}
+	return m
+}
+
+// fifoOnly are the attributes of FIFO queues only.
+var fifoOnly = map[string]bool{AttrFifoQueue: true, AttrContentBasedDeduplication: true, AttrDeduplicationScope: true, AttrFifoThroughputLimit: true}
+
+// checkFIFO checks that set (applied to a queue named name) keeps the
+// FIFO attributes consistent: FifoQueue is true exactly for ".fifo"
+// names, and the other FIFO attributes are set on FIFO queues only.
+func (a Attributes) checkFIFO(name string, set map[string]string) error {
+	fifo := strings.HasSuffix(name, ".fifo")
+	if fifo != a.FifoQueue {
+		return &AttributeError{Name: AttrFifoQueue, Value: strconv.FormatBool(a.FifoQueue), Reason: "The name of a FIFO queue must end with the .fifo suffix, and a queue named so must have FifoQueue set to true."}
+	}
+	if !fifo {
+		for n := range set {
+			if fifoOnly[n] && n != AttrFifoQueue {
+				return &AttributeError{Name: n, Unknown: true}
+			}
+		}
+	}
+	return nil
 }
 
 // Errors of the engine, checked with errors.Is.
@@ -175,14 +252,18 @@ var (
 	ErrNotInflight     = errors.New("queue: the message is not in flight")
 	ErrPurgeInProgress = errors.New("queue: a purge is in progress (one purge per 60 seconds)")
 	ErrUnavailable     = errors.New("queue: cannot write now")
-	ErrUnsupported     = errors.New("queue: not supported yet")
 )
 
-// ValueError reports a parameter out of range or malformed, by name.
+// ValueError reports a parameter out of range or malformed, by name;
+// Missing: a parameter that must be given is not.
 type ValueError struct {
 	Name, Reason string
+	Missing      bool
 }
 
 func (e *ValueError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("The request must contain the parameter %s.", e.Name)
+	}
 	return fmt.Sprintf("Value for parameter %s is invalid. Reason: %s", e.Name, e.Reason)
 }

@@ -1,5 +1,5 @@
 // Package queue is the durable queue engine of the store: queues with the
-// semantics of Amazon SQS standard queues, without HTTP (store/server
+// semantics of Amazon SQS standard and FIFO queues, without HTTP (store/server
 // serves the SQS API over it).
 //
 // # Semantics
@@ -15,6 +15,15 @@
 // the queue's MessageRetentionPeriod. Receive may wait (long polling, at
 // most 20 s) for a message to become visible: it is woken by sends and
 // visibility changes, and by a timer at the next visibility deadline.
+//
+// A FIFO queue (FifoQueue, a name ending in ".fifo") delivers the messages
+// of each message group in send order, with at most one batch of a group
+// in flight: a receive takes messages in send order from the groups that
+// have none in flight. A send names its group and a deduplication id (or
+// the queue has ContentBasedDeduplication: the SHA-256 of the body); a
+// send whose id was seen in the last 5 minutes is accepted and answered
+// with the first message's id and sequence number, and sends nothing. The
+// ids of the window survive restarts and rewrites of the log.
 //
 // # Durability
 //

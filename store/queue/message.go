@@ -2,6 +2,7 @@ package queue
 
 import (
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -33,6 +34,9 @@ type SendInput struct {
 	Attributes []MessageAttribute
 	Delay      time.Duration
 	HasDelay   bool
+	// FIFO queues: the message group (required) and the deduplication id
+	// (required unless the queue has ContentBasedDeduplication).
+	Group, DedupID string
 }
 
 // SendResult is the outcome of one SendInput: the message's id and MD5s,
@@ -41,6 +45,7 @@ type SendResult struct {
 	ID              string
 	MD5OfBody       string
 	MD5OfAttributes string // "" without attributes
+	SequenceNumber  string // FIFO queues
 	Err             error
 }
 
@@ -55,6 +60,47 @@ type Message struct {
 	SentAt          time.Time
 	FirstReceiveAt  time.Time
 	ReceiveCount    int
+	// FIFO queues: the message's group, deduplication id and sequence number.
+	Group, DedupID, SequenceNumber string
+}
+
+// checkFIFOSend checks the FIFO parameters of a message and returns its
+// deduplication id (the SHA-256 of the body, in hex, for content-based
+// deduplication).
+func checkFIFOSend(in SendInput, a Attributes) (string, error) {
+	if in.HasDelay {
+		return "", &ValueError{Name: "DelaySeconds", Reason: "The request include parameter that is not valid for this queue type (FIFO queues delay messages by the queue's DelaySeconds only)."}
+	}
+	if in.Group == "" {
+		return "", &ValueError{Name: "MessageGroupId", Missing: true}
+	}
+	if !validFIFOID(in.Group) {
+		return "", &ValueError{Name: "MessageGroupId", Reason: "MessageGroupId can contain up to 128 alphanumeric and punctuation characters."}
+	}
+	if in.DedupID == "" {
+		if !a.ContentBasedDeduplication {
+			return "", &ValueError{Name: "MessageDeduplicationId", Reason: "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly"}
+		}
+		sum := sha256.Sum256([]byte(in.Body))
+		return hex.EncodeToString(sum[:]), nil
+	}
+	if !validFIFOID(in.DedupID) {
+		return "", &ValueError{Name: "MessageDeduplicationId", Reason: "MessageDeduplicationId can contain up to 128 alphanumeric and punctuation characters."}
+	}
+	return in.DedupID, nil
+}
+
+// validFIFOID reports whether s is 1 to 128 of a-z A-Z 0-9 and punctuation.
+func validFIFOID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c < 128 && strings.ContainsRune("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // MD5OfBody is the hex MD5 of a message body, as SQS reports it.

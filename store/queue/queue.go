@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -43,6 +45,48 @@ type Queue struct {
 	closed  bool
 	purged  time.Time // last PurgeQueue
 	scratch []byte
+
+	// FIFO queues: the live messages in send order (lazily cleaned of
+	// deleted ones), and the deduplication ids of the last 5 minutes.
+	order   []*msg
+	dedups  map[string]dedupEntry
+	pruneAt int
+
+	rd redrive // the parsed RedrivePolicy
+}
+
+// DedupWindow is how long a FIFO queue remembers a deduplication id.
+const DedupWindow = 5 * time.Minute
+
+// dedupEntry is the message a deduplication id was first sent with.
+type dedupEntry struct {
+	id  [16]byte
+	seq uint64
+	at  int64 // Unix ms of the send
+}
+
+// dedupKey is the key a deduplication id is remembered under: the id, or
+// the group and the id when DeduplicationScope is messageGroup.
+func (q *Queue) dedupKey(group, dedup string) string {
+	if q.meta.Attributes.DeduplicationScope == "messageGroup" {
+		return group + "\x00" + dedup
+	}
+	return dedup
+}
+
+// SequenceNumber formats a FIFO message's sequence number as SQS does: a
+// decimal string of 20 digits, growing with the send order.
+func SequenceNumber(seq uint64) string { return fmt.Sprintf("%020d", seq+1) }
+
+func (q *Queue) fifo() bool { return q.meta.Attributes.FifoQueue }
+
+// rebuildOrder sorts the live messages by sequence number (after replay).
+func (q *Queue) rebuildOrder() {
+	q.order = q.order[:0]
+	for _, m := range q.msgs {
+		q.order = append(q.order, m)
+	}
+	slices.SortFunc(q.order, func(a, b *msg) int { return cmp.Compare(a.seq, b.seq) })
 }
 
 // Name is the queue's name.
@@ -69,6 +113,14 @@ func (q *Queue) apply(rec record) error {
 		q.msgs[m.id] = &m
 		q.nextSeq = max(q.nextSeq, m.seq+1)
 		q.live += m.bytes()
+		if m.dedup != "" {
+			q.dedups[q.dedupKey(m.group, m.dedup)] = dedupEntry{id: m.id, seq: m.seq, at: m.sentAt}
+		}
+	case recDedup:
+		if e, ok := q.dedups[rec.m.dedup]; !ok || e.at < rec.m.sentAt {
+			q.dedups[rec.m.dedup] = dedupEntry{id: rec.m.id, seq: rec.m.seq, at: rec.m.sentAt}
+		}
+		q.nextSeq = max(q.nextSeq, rec.m.seq+1)
 	case recReceive, recVisibility:
 		m := q.msgs[rec.m.id]
 		if m == nil {
@@ -150,11 +202,31 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 			out[i].Err = err
 			continue
 		}
+		var key, dedup string
+		if a.FifoQueue {
+			var err error
+			if dedup, err = checkFIFOSend(si, a); err != nil {
+				out[i].Err = err
+				continue
+			}
+			key = q.dedupKey(si.Group, dedup)
+			if e, ok := q.dedups[key]; ok && now < e.at+DedupWindow.Milliseconds() {
+				out[i] = SendResult{ID: formatID(e.id), MD5OfBody: MD5OfBody(si.Body), MD5OfAttributes: MD5OfAttributes(si.Attributes), SequenceNumber: SequenceNumber(e.seq)}
+				continue
+			}
+		} else if si.Group != "" || si.DedupID != "" {
+			out[i].Err = &ValueError{Name: "MessageDeduplicationId", Reason: "The request includes a parameter that is not valid for this queue type (MessageGroupId and MessageDeduplicationId are for FIFO queues)."}
+			continue
+		}
 		delay := time.Duration(a.DelaySeconds) * time.Second
 		if si.HasDelay {
 			delay = si.Delay
 		}
-		m := &msg{id: newID(), seq: q.nextSeq, sentAt: now, visibleAt: now + delay.Milliseconds(), body: si.Body}
+		m := &msg{id: newID(), seq: q.nextSeq, sentAt: now, visibleAt: now + delay.Milliseconds(), body: si.Body, group: si.Group, dedup: dedup}
+		if a.FifoQueue {
+			q.dedups[key] = dedupEntry{id: m.id, seq: m.seq, at: now}
+			q.order = append(q.order, m)
+		}
 		if len(si.Attributes) > 0 {
 			m.attrs = sortedAttrs(si.Attributes)
 			for j := range m.attrs {
@@ -169,6 +241,17 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 		q.push(m)
 		buf = appendPut(buf, m)
 		out[i] = SendResult{ID: formatID(m.id), MD5OfBody: MD5OfBody(m.body), MD5OfAttributes: MD5OfAttributes(m.attrs)}
+		if a.FifoQueue {
+			out[i].SequenceNumber = SequenceNumber(m.seq)
+		}
+	}
+	if a.FifoQueue && len(q.dedups) > q.pruneAt {
+		for k, e := range q.dedups {
+			if now >= e.at+DedupWindow.Milliseconds() {
+				delete(q.dedups, k)
+			}
+		}
+		q.pruneAt = max(1024, 2*len(q.dedups))
 	}
 	var b *batch
 	if len(buf) > 0 {
@@ -222,6 +305,12 @@ func (q *Queue) compactLocked() bool {
 	for _, m := range q.msgs {
 		snap = appendPut(snap, m)
 	}
+	now := q.now()
+	for k, e := range q.dedups {
+		if now < e.at+DedupWindow.Milliseconds() {
+			snap = appendDedup(snap, e, k)
+		}
+	}
 	return q.w.rewrite(snap)
 }
 
@@ -268,9 +357,13 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 	deadline := q.now() + wait.Milliseconds()
 	for {
 		now := q.now()
-		out, b := q.take(now, n, vis.Milliseconds())
+		out, b, moving := q.take(now, n, vis.Milliseconds())
+		rd := q.rd
 		if len(out) > 0 || now >= deadline {
 			q.mu.Unlock()
+			if len(moving) > 0 {
+				q.moveToDeadLetter(ctx, rd, moving)
+			}
 			if b != nil {
 				if err := q.commit(b); err != nil {
 					return nil, err
@@ -285,6 +378,9 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 		ch := q.changed
 		q.waiters++
 		q.mu.Unlock()
+		if len(moving) > 0 {
+			q.moveToDeadLetter(ctx, rd, moving)
+		}
 		if b != nil { // retention deletes only
 			_ = q.commit(b)
 		}
@@ -314,8 +410,10 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 
 // take receives up to n visible messages at now, and deletes the expired
 // ones it meets. The caller holds q.mu.
-func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
-	var out []Message
+func (q *Queue) take(now int64, n int, visMs int64) (out []Message, b *batch, moving []*msg) {
+	if q.fifo() {
+		return q.takeFIFO(now, n, visMs)
+	}
 	var taken []*msg
 	buf := q.scratch[:0]
 	ret := q.retentionMs()
@@ -335,6 +433,12 @@ func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
 			buf = appendDelete(buf, m.id)
 			continue
 		}
+		if q.rd.maxReceive > 0 && m.count >= q.rd.maxReceive {
+			m.moving = true
+			m.gen++
+			moving = append(moving, m)
+			continue
+		}
 		m.count++
 		if m.firstRecv == 0 {
 			m.firstRecv = now
@@ -350,17 +454,84 @@ func (q *Queue) take(now int64, n int, visMs int64) ([]Message, *batch) {
 	for _, m := range taken { // after the loop: a visibility of 0 must not hand it out twice
 		q.push(m)
 	}
-	var b *batch
 	if len(buf) > 0 {
 		b = q.w.enqueue(buf)
 	}
 	q.scratch = buf[:0]
-	return out, b
+	return out, b, moving
+}
+
+// takeFIFO receives up to n messages of a FIFO queue at now: in send
+// order, from groups without a message in flight, and within a group only
+// up to its first message that is not visible (delayed). The caller holds q.mu.
+func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch, moving []*msg) {
+	if len(q.order) > 2*len(q.msgs)+64 {
+		q.order = slices.DeleteFunc(q.order, func(m *msg) bool { return m.gone })
+	}
+	blocked := map[string]bool{}
+	for _, m := range q.msgs {
+		if m.count > 0 && m.visibleAt > now {
+			blocked[m.group] = true
+		}
+	}
+	var taken []*msg
+	buf := q.scratch[:0]
+	ret := q.retentionMs()
+	for _, m := range q.order {
+		if len(out) >= n {
+			break
+		}
+		if m.gone || blocked[m.group] {
+			continue
+		}
+		if m.moving {
+			blocked[m.group] = true
+			continue
+		}
+		if now >= m.sentAt+ret {
+			q.remove(m)
+			buf = appendDelete(buf, m.id)
+			continue
+		}
+		if m.visibleAt > now {
+			blocked[m.group] = true
+			continue
+		}
+		if q.rd.maxReceive > 0 && m.count >= q.rd.maxReceive {
+			m.moving = true
+			m.gen++
+			moving = append(moving, m)
+			blocked[m.group] = true // the rest of the group waits for the move
+			continue
+		}
+		m.count++
+		if m.firstRecv == 0 {
+			m.firstRecv = now
+		}
+		m.receivedAt = now
+		m.visibleAt = now + visMs
+		m.nonce = randU64()
+		taken = append(taken, m)
+		buf = appendReceive(buf, m)
+		out = append(out, m.message())
+	}
+	for _, m := range taken {
+		q.push(m)
+	}
+	if len(buf) > 0 {
+		b = q.w.enqueue(buf)
+	}
+	q.scratch = buf[:0]
+	return out, b, moving
 }
 
 func (m *msg) message() Message {
 	out := Message{ID: formatID(m.id), Receipt: m.receipt(), Body: m.body, MD5OfBody: MD5OfBody(m.body),
-		SentAt: time.UnixMilli(m.sentAt), FirstReceiveAt: time.UnixMilli(m.firstRecv), ReceiveCount: int(m.count)}
+		SentAt: time.UnixMilli(m.sentAt), FirstReceiveAt: time.UnixMilli(m.firstRecv), ReceiveCount: int(m.count),
+		Group: m.group, DedupID: m.dedup}
+	if m.group != "" {
+		out.SequenceNumber = SequenceNumber(m.seq)
+	}
 	if len(m.attrs) > 0 {
 		out.Attributes = make([]MessageAttribute, len(m.attrs))
 		for i, a := range m.attrs {
@@ -422,6 +593,9 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 	var b *batch
 	if len(buf) > 0 {
 		b = q.w.enqueue(buf)
+		if q.fifo() { // the group may have no message in flight now
+			q.wake()
+		}
 	}
 	q.scratch = buf[:0]
 	q.mu.Unlock()
@@ -518,6 +692,7 @@ func (q *Queue) Purge(ctx context.Context) error {
 		q.remove(m)
 	}
 	q.due = q.due[:0]
+	q.order = q.order[:0]
 	var b *batch
 	if q.nextSeq > 0 {
 		b = q.w.enqueue(appendPurge(nil, q.nextSeq-1))
@@ -573,7 +748,7 @@ func (q *Queue) Attributes(names ...string) (map[string]string, error) {
 		switch {
 		case ok:
 			out[n] = v
-		case n == AttrPolicy || n == AttrQueueArn:
+		case n == AttrPolicy || n == AttrQueueArn || fifoOnly[n]:
 		default:
 			return nil, &AttributeError{Name: n, Unknown: true}
 		}
@@ -591,6 +766,14 @@ func (q *Queue) Settings() Attributes {
 // SetAttributes changes attributes (an *AttributeError names the first
 // that cannot be set; then none is).
 func (q *Queue) SetAttributes(set map[string]string) error {
+	if _, ok := set[AttrFifoQueue]; ok {
+		return &AttributeError{Name: AttrFifoQueue, Value: set[AttrFifoQueue], Reason: "it is set when a queue is created."}
+	}
+	if p, ok := set[AttrRedrivePolicy]; ok { // before q.mu: it looks at the target queue
+		if err := q.s.checkRedrive(q.meta.Name, q.Settings().FifoQueue, p); err != nil {
+			return err
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.usable(); err != nil {
@@ -600,6 +783,9 @@ func (q *Queue) SetAttributes(set map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkFIFO(q.meta.Name, set); err != nil {
+		return err
+	}
 	m := q.meta
 	m.Attributes = a
 	m.Modified = q.s.opts.Now().Unix()
@@ -607,6 +793,7 @@ func (q *Queue) SetAttributes(set map[string]string) error {
 		return err
 	}
 	q.meta = m
+	q.rd, _ = parseRedrive(a.RedrivePolicy)
 	q.wake() // a shorter delay or retention changes what is visible
 	return nil
 }

@@ -132,8 +132,15 @@ func TestAttributeErrorsNameTheAttribute(t *testing.T) {
 	if q2, err := s.Create("q", map[string]string{AttrVisibilityTimeout: "10"}, nil); err != nil || q2 != q {
 		t.Fatalf("create with the same attributes: %v", err)
 	}
-	if _, err := s.Create("q.fifo", nil, nil); !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("FIFO: %v", err)
+	var ae *AttributeError
+	if _, err := s.Create("q.fifo", nil, nil); !errors.As(err, &ae) || ae.Name != AttrFifoQueue {
+		t.Fatalf("a .fifo name without FifoQueue: %v", err)
+	}
+	if _, err := s.Create("plain", map[string]string{AttrFifoQueue: "true"}, nil); !errors.As(err, &ae) || ae.Name != AttrFifoQueue {
+		t.Fatalf("FifoQueue without a .fifo name: %v", err)
+	}
+	if _, err := s.Create("plain", map[string]string{AttrContentBasedDeduplication: "true"}, nil); !errors.As(err, &ae) || !ae.Unknown {
+		t.Fatalf("ContentBasedDeduplication on a standard queue: %v", err)
 	}
 }
 

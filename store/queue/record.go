@@ -10,11 +10,15 @@ import (
 //
 //	put        = 1 | id [16] | seq u64 | sentAt i64 | visibleAt i64 | firstReceiveAt i64 |
 //	             receivedAt i64 | receiveCount u32 | nonce u64 | bodyLen u32 | body |
-//	             nattrs u16 | (nameLen u16 | name | typeLen u16 | type | valueLen u32 | value)*
+//	             nattrs u16 | (nameLen u16 | name | typeLen u16 | type | valueLen u32 | value)* |
+//	             [groupLen u16 | group | dedupLen u16 | dedup | srcLen u16 | src]
+//	             (FIFO queues, and messages moved to a dead-letter queue from src)
 //	receive    = 2 | id [16] | visibleAt i64 | firstReceiveAt i64 | receivedAt i64 | receiveCount u32 | nonce u64
 //	visibility = 3 | id [16] | visibleAt i64
 //	delete     = 4 | id [16]
 //	purge      = 5 | seq u64 (deletes every message with a sequence number <= seq)
+//	dedup      = 6 | id [16] | seq u64 | at i64 | dedupLen u16 | dedup
+//	             (a FIFO deduplication id still in its 5-minute window, in a rewritten log)
 //
 // Times are Unix milliseconds. A put records a whole message: sends write
 // one, and a compacted log holds one per live message.
@@ -24,6 +28,7 @@ const (
 	recVisibility = 3
 	recDelete     = 4
 	recPurge      = 5
+	recDedup      = 6
 )
 
 const frameHeader = 8
@@ -44,6 +49,10 @@ type msg struct {
 	nonce      uint64
 	body       string
 	attrs      []MessageAttribute
+	group      string // FIFO: MessageGroupId
+	dedup      string // FIFO: MessageDeduplicationId (given or content-based)
+	src        string // the queue a dead-letter message was moved from
+	moving     bool   // being moved to the dead-letter queue (memory only)
 	gen        uint64 // bumped on every change; heap entries of older gens are stale
 	gone       bool
 }
@@ -96,6 +105,25 @@ func appendPut(b []byte, m *msg) []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
+	if m.group != "" || m.dedup != "" || m.src != "" {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.group)))
+		b = append(b, m.group...)
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.dedup)))
+		b = append(b, m.dedup...)
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.src)))
+		b = append(b, m.src...)
+	}
+	return endFrame(b, at)
+}
+
+func appendDedup(b []byte, d dedupEntry, key string) []byte {
+	b, at := beginFrame(b)
+	b = append(b, recDedup)
+	b = append(b, d.id[:]...)
+	b = appendU64(b, d.seq)
+	b = appendU64(b, uint64(d.at))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(key)))
+	b = append(b, key...)
 	return endFrame(b, at)
 }
 
@@ -214,6 +242,13 @@ func decodeRecord(body []byte) (record, error) {
 			}
 			m.attrs = append(m.attrs, a)
 		}
+		if r.err == nil && len(r.b) > 0 {
+			m.group = string(r.take(int(r.u16())))
+			m.dedup = string(r.take(int(r.u16())))
+		}
+		if r.err == nil && len(r.b) > 0 {
+			m.src = string(r.take(int(r.u16())))
+		}
 	case recReceive:
 		m.id = r.id()
 		m.visibleAt = int64(r.u64())
@@ -228,6 +263,11 @@ func decodeRecord(body []byte) (record, error) {
 		m.id = r.id()
 	case recPurge:
 		rec.seq = r.u64()
+	case recDedup:
+		m.id = r.id()
+		m.seq = r.u64()
+		m.sentAt = int64(r.u64())
+		m.dedup = string(r.take(int(r.u16())))
 	default:
 		return rec, errors.New("unknown record kind")
 	}

@@ -35,9 +35,10 @@ type Options struct {
 
 // Store is the queues in one folder.
 type Store struct {
-	dir  string
-	opts Options
-	stop chan struct{} // closed by Close: long polls return
+	dir   string
+	opts  Options
+	stop  chan struct{} // closed by Close: long polls return, move tasks end
+	moves moves
 
 	mu     sync.Mutex
 	queues map[string]*Queue
@@ -91,7 +92,7 @@ func (s *Store) openQueue(name string) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{s: s, dir: dir, msgs: map[[16]byte]*msg{}, changed: make(chan struct{})}
+	q := &Queue{s: s, dir: dir, msgs: map[[16]byte]*msg{}, changed: make(chan struct{}), dedups: map[string]dedupEntry{}}
 	if err := json.Unmarshal(b, &q.meta); err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", filepath.Join(dir, metaFile), err)
 	}
@@ -100,16 +101,21 @@ func (s *Store) openQueue(name string) (*Queue, error) {
 		return nil, err
 	}
 	q.rebuildHeap()
+	q.rd, _ = parseRedrive(q.meta.Attributes.RedrivePolicy)
+	if q.fifo() {
+		q.rebuildOrder()
+	}
 	return q, nil
 }
 
-// ValidateName checks a queue name: 1 to 80 characters of A-Z a-z 0-9 - _.
-// FIFO queues (".fifo") are not supported yet (ErrUnsupported).
+// ValidateName checks a queue name: 1 to 80 characters of A-Z a-z 0-9 - _,
+// the last five ".fifo" for a FIFO queue.
 func ValidateName(name string) error {
-	if strings.HasSuffix(name, ".fifo") {
-		return fmt.Errorf("%w: FIFO queues", ErrUnsupported)
+	if len(name) > 80 {
+		return &ValueError{Name: "QueueName", Reason: "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"}
 	}
-	if name == "" || len(name) > 80 {
+	name = strings.TrimSuffix(name, ".fifo")
+	if name == "" {
 		return &ValueError{Name: "QueueName", Reason: "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"}
 	}
 	for _, c := range name {
@@ -127,14 +133,13 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
-	if strings.EqualFold(attrs["FifoQueue"], "true") {
-		return nil, fmt.Errorf("%w: FIFO queues", ErrUnsupported)
-	}
-	if _, ok := attrs["FifoQueue"]; ok {
-		attrs = withoutKey(attrs, "FifoQueue") // "false" is a standard queue
-	}
 	if err := checkTags(tags); err != nil {
 		return nil, err
+	}
+	if p, ok := attrs[AttrRedrivePolicy]; ok { // before s.mu: it looks at the target queue
+		if err := s.checkRedrive(name, strings.HasSuffix(name, ".fifo"), p); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -156,6 +161,9 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkFIFO(name, attrs); err != nil {
+		return nil, err
+	}
 	now := s.opts.Now().Unix()
 	m := meta{Name: name, Attributes: a, Created: now, Modified: now}
 	if len(tags) > 0 {
@@ -169,7 +177,8 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: cannot create queue folder %s: %v", ErrUnavailable, dir, err)
 	}
-	q := &Queue{s: s, dir: dir, meta: m, msgs: map[[16]byte]*msg{}, changed: make(chan struct{})}
+	q := &Queue{s: s, dir: dir, meta: m, msgs: map[[16]byte]*msg{}, changed: make(chan struct{}), dedups: map[string]dedupEntry{}}
+	q.rd, _ = parseRedrive(a.RedrivePolicy)
 	if q.w, err = openWAL(filepath.Join(dir, logFile), !s.opts.NoSync, q.apply, s.opts.Logf); err != nil {
 		return nil, err
 	}
@@ -184,16 +193,6 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 	}
 	s.queues[name] = q
 	return q, nil
-}
-
-func withoutKey(m map[string]string, key string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		if k != key {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // Queue returns the queue of that name, or ErrQueueNotFound.
@@ -261,6 +260,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	close(s.stop)
+	s.mu.Unlock()
+	s.moves.wg.Wait() // outside s.mu: a task looks queues up
+	s.mu.Lock()
 	list := make([]*Queue, 0, len(s.queues))
 	for _, q := range s.queues {
 		list = append(list, q)

@@ -21,8 +21,8 @@ type wal struct {
 	fsync bool
 
 	mu       sync.Mutex
-	f        *os.File
-	size     int64 // bytes of the file that hold whole, written frames
+	f        *os.File // used by the caller that set flushing
+	size     int64    // bytes of the file that hold whole, written frames; written under mu by the flusher
 	buf      []byte
 	spare    []byte
 	cur      *batch
@@ -162,7 +162,9 @@ func (w *wal) write(buf []byte) error {
 		_ = w.f.Truncate(w.size)
 		return fmt.Errorf("%w: queue log %s: %v", ErrUnavailable, w.path, err)
 	}
+	w.mu.Lock() // read by maybeCompact
 	w.size += int64(len(buf))
+	w.mu.Unlock()
 	return nil
 }
 
@@ -220,7 +222,9 @@ func (w *wal) replace(snapshot []byte) error {
 		_ = err
 	}
 	w.f.Close()
+	w.mu.Lock()
 	w.f, w.size = f, int64(len(snapshot))
+	w.mu.Unlock()
 	return nil
 }
 

@@ -88,14 +88,14 @@ func toSQSError(err error) *sqsError {
 		return sqsErr(http.StatusBadRequest, "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", "The message referred to is not in flight.")
 	case errors.Is(err, queue.ErrPurgeInProgress):
 		return sqsErr(http.StatusForbidden, "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", "Only one PurgeQueue operation on a queue is allowed every 60 seconds.")
-	case errors.Is(err, queue.ErrUnsupported):
-		return sqsErr(http.StatusBadRequest, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "%v", err)
 	case errors.As(err, &ae) && ae.Unknown:
 		return sqsErr(http.StatusBadRequest, "InvalidAttributeName", "InvalidAttributeName", "%s", ae.Error())
 	case errors.As(err, &ae):
 		return sqsErr(http.StatusBadRequest, "InvalidAttributeValue", "InvalidAttributeValue", "%s", ae.Error())
 	case errors.As(err, &ve) && ve.Name == "MessageBody" && strings.HasPrefix(ve.Reason, "Invalid characters"):
 		return sqsErr(http.StatusBadRequest, "InvalidMessageContents", "InvalidMessageContents", "%s", ve.Error())
+	case errors.As(err, &ve) && ve.Missing:
+		return missingParam(ve.Name)
 	case errors.As(err, &ve):
 		return invalidParam("%s", ve.Error())
 	case errors.Is(err, queue.ErrClosed):

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -31,6 +32,10 @@ var sqsOperations = map[string]sqsHandler{
 	"TagQueue":                     (*Server).sqsTagQueue,
 	"UntagQueue":                   (*Server).sqsUntagQueue,
 	"ListQueueTags":                (*Server).sqsListQueueTags,
+	"ListDeadLetterSourceQueues":   (*Server).sqsListDeadLetterSourceQueues,
+	"StartMessageMoveTask":         (*Server).sqsStartMessageMoveTask,
+	"ListMessageMoveTasks":         (*Server).sqsListMessageMoveTasks,
+	"CancelMessageMoveTask":        (*Server).sqsCancelMessageMoveTask,
 }
 
 type queueURLInput struct {
@@ -137,8 +142,15 @@ func (s *Server) sqsListQueues(r *http.Request, body []byte) (any, error) {
 // unsupportedAttrs are queue attributes SQS has that the store does not
 // serve yet: GetQueueAttributes leaves them out, setting them is refused.
 var unsupportedAttrs = map[string]bool{
-	"RedrivePolicy": true, "RedriveAllowPolicy": true, "KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
-	"FifoQueue": true, "ContentBasedDeduplication": true, "DeduplicationScope": true, "FifoThroughputLimit": true,
+	"KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
+}
+
+// strOrEmpty is *p, or "" for nil.
+func strOrEmpty(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func (s *Server) sqsGetQueueAttributes(r *http.Request, body []byte) (any, error) {
@@ -234,9 +246,7 @@ func sendInput(e sendEntry) (queue.SendInput, error) {
 			return in, invalidParam("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", *e.DelaySeconds)
 		}
 	}
-	if e.MessageGroupId != nil || e.MessageDeduplicationId != nil {
-		return in, invalidParam("The request include parameter that is not valid for this queue type. Reason: MessageGroupId and MessageDeduplicationId are for FIFO queues.")
-	}
+	in.Group, in.DedupID = strOrEmpty(e.MessageGroupId), strOrEmpty(e.MessageDeduplicationId)
 	if len(e.MessageSystemAttributes) > 0 {
 		return in, invalidParam("Message system attributes are not supported by this store yet.")
 	}
@@ -279,6 +289,9 @@ func (s *Server) sqsSendMessage(r *http.Request, body []byte) (any, error) {
 	out := map[string]string{"MessageId": res[0].ID, "MD5OfMessageBody": res[0].MD5OfBody}
 	if res[0].MD5OfAttributes != "" {
 		out["MD5OfMessageAttributes"] = res[0].MD5OfAttributes
+	}
+	if res[0].SequenceNumber != "" {
+		out["SequenceNumber"] = res[0].SequenceNumber
 	}
 	return out, nil
 }
@@ -344,6 +357,7 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 		MessageId              string
 		MD5OfMessageBody       string
 		MD5OfMessageAttributes string `json:",omitempty"`
+		SequenceNumber         string `json:",omitempty"`
 	}
 	out := struct {
 		Successful []success
@@ -378,14 +392,16 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 				out.Failed = append(out.Failed, failureOf(sentIDs[i], re.Err))
 				continue
 			}
-			out.Successful = append(out.Successful, success{Id: sentIDs[i], MessageId: re.ID, MD5OfMessageBody: re.MD5OfBody, MD5OfMessageAttributes: re.MD5OfAttributes})
+			out.Successful = append(out.Successful, success{Id: sentIDs[i], MessageId: re.ID, MD5OfMessageBody: re.MD5OfBody, MD5OfMessageAttributes: re.MD5OfAttributes,
+				SequenceNumber: re.SequenceNumber})
 		}
 	}
 	return out, nil
 }
 
 // System attributes ReceiveMessage can return.
-var systemAttrs = []string{"ApproximateFirstReceiveTimestamp", "ApproximateReceiveCount", "SenderId", "SentTimestamp"}
+var systemAttrs = []string{"ApproximateFirstReceiveTimestamp", "ApproximateReceiveCount", "SenderId", "SentTimestamp",
+	"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"}
 
 func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
@@ -466,6 +482,10 @@ func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 					om.Attributes[n] = store.AccountID
 				case "SentTimestamp":
 					om.Attributes[n] = strconv.FormatInt(m.SentAt.UnixMilli(), 10)
+				case "MessageGroupId", "MessageDeduplicationId", "SequenceNumber": // FIFO queues
+					if v := map[string]string{"MessageGroupId": m.Group, "MessageDeduplicationId": m.DedupID, "SequenceNumber": m.SequenceNumber}[n]; v != "" {
+						om.Attributes[n] = v
+					}
 				}
 			}
 		}
@@ -720,4 +740,164 @@ func (s *Server) sqsListQueueTags(r *http.Request, body []byte) (any, error) {
 		Tags map[string]string `json:",omitempty"`
 	}{tags}
 	return out, nil
+}
+
+func (s *Server) sqsListDeadLetterSourceQueues(r *http.Request, body []byte) (any, error) {
+	var in struct {
+		QueueUrl   string
+		NextToken  string
+		MaxResults *int
+	}
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	q, err := s.queueOf(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if in.MaxResults != nil && (*in.MaxResults < 1 || *in.MaxResults > maxSQSListResult) {
+		return nil, invalidParam("Value %d for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.", *in.MaxResults)
+	}
+	names := s.queues.DeadLetterSources(q.Name())
+	if in.NextToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		if err != nil {
+			return nil, invalidParam("Invalid NextToken value.")
+		}
+		i, found := slices.BinarySearch(names, string(b))
+		if found {
+			i++
+		}
+		names = names[i:]
+	}
+	out := struct {
+		QueueUrls []string `json:"queueUrls"` // so named in SQS's model
+		NextToken string   `json:",omitempty"`
+	}{QueueUrls: []string{}}
+	if in.MaxResults != nil && len(names) > *in.MaxResults {
+		names = names[:*in.MaxResults]
+		out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(names[len(names)-1]))
+	}
+	for _, n := range names {
+		out.QueueUrls = append(out.QueueUrls, queueURL(r, n))
+	}
+	return out, nil
+}
+
+// queueOfARN is the name of the queue an ARN names, which must exist.
+func (s *Server) queueOfARN(param, arn string) (string, error) {
+	if arn == "" {
+		return "", missingParam(param)
+	}
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sqs" {
+		return "", invalidParam("Value %s for parameter %s is invalid. Reason: not an SQS queue ARN.", arn, param)
+	}
+	if _, err := s.queues.Queue(parts[5]); err != nil {
+		return "", sqsErr(http.StatusNotFound, "ResourceNotFoundException", "ResourceNotFoundException", "The resource that you specified for the %s parameter doesn't exist.", param)
+	}
+	return parts[5], nil
+}
+
+func moveTaskErr(err error) error {
+	switch {
+	case errors.Is(err, queue.ErrNotDeadLetter), errors.Is(err, queue.ErrMoveRunning):
+		return invalidParam("%s", strings.TrimPrefix(err.Error(), "queue: "))
+	case errors.Is(err, queue.ErrNoMoveTask):
+		return sqsErr(http.StatusNotFound, "ResourceNotFoundException", "ResourceNotFoundException", "Task does not exist.")
+	}
+	return err
+}
+
+func (s *Server) sqsStartMessageMoveTask(r *http.Request, body []byte) (any, error) {
+	var in struct {
+		SourceArn, DestinationArn    string
+		MaxNumberOfMessagesPerSecond *int
+	}
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	src, err := s.queueOfARN("SourceArn", in.SourceArn)
+	if err != nil {
+		return nil, err
+	}
+	dst := ""
+	if in.DestinationArn != "" {
+		if dst, err = s.queueOfARN("DestinationArn", in.DestinationArn); err != nil {
+			return nil, err
+		}
+	}
+	rate := 0
+	if in.MaxNumberOfMessagesPerSecond != nil {
+		if rate = *in.MaxNumberOfMessagesPerSecond; rate < 1 || rate > 500 {
+			return nil, invalidParam("Value %d for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.", rate)
+		}
+	}
+	h, err := s.queues.StartMove(src, dst, rate)
+	if err != nil {
+		return nil, moveTaskErr(err)
+	}
+	return map[string]string{"TaskHandle": h}, nil
+}
+
+func (s *Server) sqsListMessageMoveTasks(r *http.Request, body []byte) (any, error) {
+	var in struct {
+		SourceArn  string
+		MaxResults *int
+	}
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	src, err := s.queueOfARN("SourceArn", in.SourceArn)
+	if err != nil {
+		return nil, err
+	}
+	limit := 1
+	if in.MaxResults != nil {
+		if limit = *in.MaxResults; limit < 1 || limit > 10 {
+			return nil, invalidParam("Value %d for parameter MaxResults is invalid. Reason: Must be between 1 and 10.", limit)
+		}
+	}
+	type result struct {
+		TaskHandle                        string `json:",omitempty"`
+		Status                            string
+		SourceArn                         string
+		DestinationArn                    string `json:",omitempty"`
+		MaxNumberOfMessagesPerSecond      int    `json:",omitempty"`
+		ApproximateNumberOfMessagesMoved  int64
+		ApproximateNumberOfMessagesToMove int64
+		FailureReason                     string `json:",omitempty"`
+		StartedTimestamp                  int64
+	}
+	out := struct{ Results []result }{Results: []result{}}
+	for _, t := range s.queues.MoveTasks(src) {
+		if len(out.Results) == limit {
+			break
+		}
+		res := result{Status: t.Status, SourceArn: in.SourceArn, ApproximateNumberOfMessagesMoved: t.Moved,
+			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.Failure, StartedTimestamp: t.Started.UnixMilli()}
+		if t.Status == queue.MoveRunning {
+			res.TaskHandle = t.Handle
+		}
+		if t.Destination != "" {
+			res.DestinationArn = s.arnOfQueue(t.Destination)
+		}
+		out.Results = append(out.Results, res)
+	}
+	return out, nil
+}
+
+func (s *Server) sqsCancelMessageMoveTask(r *http.Request, body []byte) (any, error) {
+	var in struct{ TaskHandle string }
+	if err := decodeSQS(body, &in); err != nil {
+		return nil, err
+	}
+	if in.TaskHandle == "" {
+		return nil, missingParam("TaskHandle")
+	}
+	n, err := s.queues.CancelMove(in.TaskHandle)
+	if err != nil {
+		return nil, moveTaskErr(err)
+	}
+	return map[string]int64{"ApproximateNumberOfMessagesMoved": n}, nil
 }

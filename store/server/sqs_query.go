@@ -57,7 +57,7 @@ var queryFlattened = map[string]struct {
 
 // queryNumbers are the parameters whose JSON members are numbers.
 var queryNumbers = map[string]bool{"MaxNumberOfMessages": true, "WaitTimeSeconds": true, "VisibilityTimeout": true,
-	"DelaySeconds": true, "MaxResults": true}
+	"DelaySeconds": true, "MaxResults": true, "MaxNumberOfMessagesPerSecond": true}
 
 // queryInput turns the parameters of a query request (without Action and
 // Version) into the operation's JSON input.

@@ -118,8 +118,8 @@ func TestSQSQueuesWithSDK(t *testing.T) {
 	if !errors.As(err, &missing) {
 		t.Fatalf("SendMessage to a deleted queue: %v", err)
 	}
-	if _, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs.fifo")}); errCode(err) != "AWS.SimpleQueueService.UnsupportedOperation" {
-		t.Fatalf("CreateQueue of a FIFO queue: %v", err)
+	if _, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs.fifo")}); !errors.As(err, &badValue) || !strings.Contains(err.Error(), "FifoQueue") {
+		t.Fatalf("CreateQueue of a .fifo name without FifoQueue: %v", err)
 	}
 }
 

@@ -1,0 +1,266 @@
+package queue
+
+import (
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Move task statuses, as SQS's.
+const (
+	MoveRunning   = "RUNNING"
+	MoveCompleted = "COMPLETED"
+	MoveCancelled = "CANCELLED"
+	MoveFailed    = "FAILED"
+)
+
+// Errors of move tasks.
+var (
+	ErrNotDeadLetter = errors.New("queue: the source queue must be configured as a dead-letter queue")
+	ErrMoveRunning   = errors.New("queue: a message move task is already running on the source queue")
+	ErrNoMoveTask    = errors.New("queue: no such running message move task")
+)
+
+// MoveTask is a message move task (StartMessageMoveTask): it moves the
+// messages of a dead-letter queue back to the queues they came from, or
+// to Destination. Tasks live in memory: a restart ends them (the
+// messages moved so far stay moved).
+type MoveTask struct {
+	Handle      string
+	Source      string // queue names
+	Destination string // "" for each message's source queue
+	Status      string
+	Moved       int64
+	ToMove      int64
+	Started     time.Time
+	Failure     string
+	perSecond   int
+	cancel      context.CancelFunc
+}
+
+// moves are a Store's move tasks, newest last.
+type moves struct {
+	mu    sync.Mutex
+	tasks []*MoveTask
+	wg    sync.WaitGroup
+}
+
+// StartMove starts moving the messages of the dead-letter queue source to
+// destination ("" for each message's source queue), at most perSecond
+// messages a second (0: no limit). It returns the task's handle.
+func (s *Store) StartMove(source, destination string, perSecond int) (string, error) {
+	src, err := s.Queue(source)
+	if err != nil {
+		return "", err
+	}
+	if len(s.DeadLetterSources(source)) == 0 {
+		return "", ErrNotDeadLetter
+	}
+	if destination != "" {
+		if _, err := s.Queue(destination); err != nil {
+			return "", err
+		}
+	}
+	if perSecond < 0 || perSecond > 500 {
+		return "", &ValueError{Name: "MaxNumberOfMessagesPerSecond", Reason: "Must be between 1 and 500."}
+	}
+	a, err := src.Attributes(AttrApproximateNumberOfMessages)
+	if err != nil {
+		return "", err
+	}
+	var toMove int64
+	for _, c := range a[AttrApproximateNumberOfMessages] {
+		toMove = toMove*10 + int64(c-'0')
+	}
+	var h [16]byte
+	_, _ = rand.Read(h[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &MoveTask{Handle: hex.EncodeToString(h[:]), Source: source, Destination: destination, Status: MoveRunning,
+		ToMove: toMove, Started: s.opts.Now(), perSecond: perSecond, cancel: cancel}
+	s.moves.mu.Lock()
+	for _, o := range s.moves.tasks {
+		if o.Source == source && o.Status == MoveRunning {
+			s.moves.mu.Unlock()
+			cancel()
+			return "", ErrMoveRunning
+		}
+	}
+	s.moves.tasks = append(s.moves.tasks, t)
+	s.moves.wg.Add(1)
+	s.moves.mu.Unlock()
+	go func() {
+		defer s.moves.wg.Done()
+		defer cancel()
+		s.runMove(ctx, src, t)
+	}()
+	return t.Handle, nil
+}
+
+func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
+	set := func(status, failure string) {
+		s.moves.mu.Lock()
+		if t.Status == MoveRunning {
+			t.Status, t.Failure = status, failure
+		}
+		s.moves.mu.Unlock()
+	}
+	for {
+		s.moves.mu.Lock()
+		done := t.Moved >= t.ToMove
+		s.moves.mu.Unlock()
+		if done {
+			set(MoveCompleted, "")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			set(MoveCancelled, "")
+			return
+		case <-s.stop:
+			set(MoveCancelled, "")
+			return
+		default:
+		}
+		ms := src.pickVisible(10)
+		if len(ms) == 0 {
+			set(MoveCompleted, "")
+			return
+		}
+		n, err := src.moveOut(ctx, ms, func(m *msg) string {
+			if t.Destination != "" {
+				return t.Destination
+			}
+			return m.src
+		})
+		s.moves.mu.Lock()
+		t.Moved += int64(n)
+		s.moves.mu.Unlock()
+		if err != nil {
+			set(MoveFailed, err.Error())
+			return
+		}
+		if t.perSecond > 0 {
+			select {
+			case <-time.After(time.Duration(n) * time.Second / time.Duration(t.perSecond)):
+			case <-ctx.Done():
+			case <-s.stop:
+			}
+		}
+	}
+}
+
+// MoveTasks returns copies of the move tasks of the queue source, newest first.
+func (s *Store) MoveTasks(source string) []MoveTask {
+	s.moves.mu.Lock()
+	defer s.moves.mu.Unlock()
+	var out []MoveTask
+	for i := len(s.moves.tasks) - 1; i >= 0; i-- {
+		if t := s.moves.tasks[i]; t.Source == source {
+			c := *t
+			c.cancel = nil
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CancelMove cancels a running move task and returns how many messages it moved.
+func (s *Store) CancelMove(handle string) (int64, error) {
+	s.moves.mu.Lock()
+	defer s.moves.mu.Unlock()
+	for _, t := range s.moves.tasks {
+		if t.Handle == handle && t.Status == MoveRunning {
+			t.Status = MoveCancelled
+			t.cancel()
+			return t.Moved, nil
+		}
+	}
+	return 0, ErrNoMoveTask
+}
+
+// pickVisible marks up to n visible messages as moving, oldest visible
+// first, without receiving them.
+func (q *Queue) pickVisible(n int) []*msg {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.usable() != nil {
+		return nil
+	}
+	now := q.now()
+	var out []*msg
+	for len(out) < n && len(q.due) > 0 {
+		e := q.due[0]
+		if e.m.gone || e.gen != e.m.gen || e.m.moving {
+			heap.Pop(&q.due)
+			continue
+		}
+		if e.at > now {
+			break
+		}
+		heap.Pop(&q.due)
+		e.m.moving = true
+		e.m.gen++
+		out = append(out, e.m)
+	}
+	return out
+}
+
+// moveOut moves messages marked moving to the queues targetOf names: sent
+// there first (durably), then deleted from q. It returns how many moved;
+// the ones it could not move are put back.
+func (q *Queue) moveOut(ctx context.Context, ms []*msg, targetOf func(*msg) string) (int, error) {
+	byTarget := map[string][]*msg{}
+	for _, m := range ms {
+		byTarget[targetOf(m)] = append(byTarget[targetOf(m)], m)
+	}
+	moved := map[*msg]bool{}
+	var errs []error
+	for name, group := range byTarget {
+		t, err := q.s.Queue(name)
+		if err == nil && name == q.meta.Name {
+			err = errors.New("a message cannot move to the queue it is in")
+		}
+		if err == nil {
+			err = t.adopt(ctx, group, q.meta.Name)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, m := range group {
+			moved[m] = true
+		}
+	}
+	q.mu.Lock()
+	if q.usable() != nil {
+		q.mu.Unlock()
+		return len(moved), errors.Join(errs...)
+	}
+	buf := q.scratch[:0]
+	for _, m := range ms {
+		m.moving = false
+		if m.gone {
+			continue
+		}
+		if moved[m] {
+			q.remove(m)
+			buf = appendDelete(buf, m.id)
+		} else {
+			q.push(m)
+		}
+	}
+	var b *batch
+	if len(buf) > 0 {
+		b = q.w.enqueue(buf)
+	}
+	q.scratch = buf[:0]
+	q.mu.Unlock()
+	if b != nil {
+		errs = append(errs, q.commit(b))
+	}
+	return len(moved), errors.Join(errs...)
+}
