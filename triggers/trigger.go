@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -127,6 +128,10 @@ func New(c Config) (*Trigger, error) {
 	}
 	path := ""
 	if c.PositionsDir != "" {
+		// Made if missing, as a store's data folder is.
+		if err := os.MkdirAll(c.PositionsDir, 0o755); err != nil {
+			return nil, fmt.Errorf("trigger %s: positions.dir: %w", c.Name, err)
+		}
 		path = filepath.Join(c.PositionsDir, c.Name+".positions")
 	}
 	pos, err := loadPositions(path, c.Source.Name())

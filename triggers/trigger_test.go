@@ -513,11 +513,12 @@ if [ "$n" = 1 ]; then printf '{"batchItemFailures":[{"itemIdentifier":"%s"}]}' "
 }
 
 // TestPositionsResumeAfterTheLastBatchDone: a trigger restarted over the
-// same positions folder goes on after the last batch it finished.
+// same positions folder (made by the first, as it did not exist) goes on
+// after the last batch it finished.
 func TestPositionsResumeAfterTheLastBatchDone(t *testing.T) {
 	c := startStore(t)
 	createStream(t, c, "in", 2)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "state", "triggers")
 	first := put(t, c, "in", []string{"a", "b", "c", "d"}, func(i int) string { return fmt.Sprint(i) })
 	f := &function{answer: func(event) (int, []int) { return 200, nil }}
 	fn := httptest.NewServer(f)

@@ -182,7 +182,7 @@ func parseStateTTL(s string) (time.Duration, error) {
 
 // runSQLCmd is the usage of sluice run FILE.sql.
 var runSQLCmd = command{Use: "run FILE.sql [flags]",
-	About:   "Runs every INSERT INTO … SELECT of a SQL job file as one job, until its sources end (or Ctrl-C/SIGTERM).",
+	About:   "Runs every INSERT INTO … SELECT of a SQL job file as one job, until its sources end (or Ctrl-C/SIGTERM), and its function triggers until Ctrl-C/SIGTERM.",
 	MaxArgs: 0}
 
 // checkSQLFlags checks the values of the flags of a SQL job.
