@@ -253,14 +253,8 @@ func (q *Queue) moveOut(ctx context.Context, ms []*msg, targetOf func(*msg) stri
 			q.push(m)
 		}
 	}
-	var b *batch
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-	}
-	q.scratch = buf[:0]
+	b := q.enqueue(buf, false)
 	q.mu.Unlock()
-	if b != nil {
-		errs = append(errs, q.commit(b))
-	}
+	errs = append(errs, q.commit(b))
 	return len(moved), errors.Join(errs...)
 }

@@ -253,23 +253,37 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 		}
 		q.pruneAt = max(1024, 2*len(q.dedups))
 	}
-	var b *batch
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-		q.wake()
-	}
-	q.scratch = buf[:0]
+	b := q.enqueue(buf, true)
 	q.mu.Unlock()
-	if b != nil {
-		if err := q.commit(b); err != nil {
-			return nil, err
-		}
+	if err := q.commit(b); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // commit waits for b and then rewrites the log if it is mostly dead records.
+// enqueue hands buf, the records of a change made under q.mu, to the log
+// and keeps its room for the next change; when buf holds records and wake
+// is set, it wakes the long polls. It returns the batch to commit after
+// q.mu is released (nil: nothing to write). The caller holds q.mu.
+func (q *Queue) enqueue(buf []byte, wake bool) *batch {
+	var b *batch
+	if len(buf) > 0 {
+		b = q.w.enqueue(buf)
+		if wake {
+			q.wake()
+		}
+	}
+	q.scratch = buf[:0]
+	return b
+}
+
+// commit waits until batch b (nil: none) is written, then compacts the log
+// if it is due.
 func (q *Queue) commit(b *batch) error {
+	if b == nil {
+		return nil
+	}
 	err := q.w.wait(b)
 	q.maybeCompact()
 	return err
@@ -454,11 +468,7 @@ func (q *Queue) take(now int64, n int, visMs int64) (out []Message, b *batch, mo
 	for _, m := range taken { // after the loop: a visibility of 0 must not hand it out twice
 		q.push(m)
 	}
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-	}
-	q.scratch = buf[:0]
-	return out, b, moving
+	return out, q.enqueue(buf, false), moving
 }
 
 // takeFIFO receives up to n messages of a FIFO queue at now: in send
@@ -518,11 +528,7 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch
 	for _, m := range taken {
 		q.push(m)
 	}
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-	}
-	q.scratch = buf[:0]
-	return out, b, moving
+	return out, q.enqueue(buf, false), moving
 }
 
 func (m *msg) message() Message {
@@ -590,19 +596,10 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 		q.remove(m)
 		buf = appendDelete(buf, id)
 	}
-	var b *batch
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-		if q.fifo() { // the group may have no message in flight now
-			q.wake()
-		}
-	}
-	q.scratch = buf[:0]
+	b := q.enqueue(buf, q.fifo()) // FIFO: the group may have no message in flight now
 	q.mu.Unlock()
-	if b != nil {
-		if err := q.commit(b); err != nil {
-			return nil, err
-		}
+	if err := q.commit(b); err != nil {
+		return nil, err
 	}
 	return errs, nil
 }
@@ -657,19 +654,10 @@ func (q *Queue) ChangeVisibility(ctx context.Context, changes []VisibilityChange
 		q.push(m)
 		buf = appendVisibility(buf, m)
 	}
-	var b *batch
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-		if wake {
-			q.wake()
-		}
-	}
-	q.scratch = buf[:0]
+	b := q.enqueue(buf, wake)
 	q.mu.Unlock()
-	if b != nil {
-		if err := q.commit(b); err != nil {
-			return nil, err
-		}
+	if err := q.commit(b); err != nil {
+		return nil, err
 	}
 	return errs, nil
 }

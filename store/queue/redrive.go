@@ -190,15 +190,7 @@ func (q *Queue) adopt(ctx context.Context, ms []*msg, source string) error {
 		q.push(m)
 		buf = appendPut(buf, m)
 	}
-	var b *batch
-	if len(buf) > 0 {
-		b = q.w.enqueue(buf)
-		q.wake()
-	}
-	q.scratch = buf[:0]
+	b := q.enqueue(buf, true)
 	q.mu.Unlock()
-	if b != nil {
-		return q.commit(b)
-	}
-	return nil
+	return q.commit(b)
 }
