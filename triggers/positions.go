@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // shardEnd is the position of a partition read to its end.
@@ -112,39 +113,9 @@ func (p *positions) flush(source string, gen int64) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(p.path, data); err != nil {
-		return err
+	if err := atomicfile.Write(p.path, data, 0o600); err != nil {
+		return fmt.Errorf("positions file %s: %w", p.path, err)
 	}
 	p.written = last
 	return nil
-}
-
-// writeFileSync replaces path with data: a temporary file, fsync'd, renamed
-// over it, and the folder fsync'd.
-func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("positions file %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

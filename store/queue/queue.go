@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // meta is a queue's queue.json.
@@ -877,7 +879,7 @@ func (q *Queue) saveMeta(m meta) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(q.dir, metaFile), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(q.dir, metaFile), b, 0o644); err != nil {
 		return fmt.Errorf("%w: cannot write %s: %v", ErrUnavailable, filepath.Join(q.dir, metaFile), err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // Files of a queue folder.
@@ -187,7 +189,7 @@ func (s *Store) Create(name string, attrs, tags map[string]string) (*Queue, erro
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		q.w.close()
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
@@ -245,7 +247,7 @@ func (s *Store) Delete(name string) error {
 		return fmt.Errorf("%w: cannot delete queue %s: %v", ErrUnavailable, name, rerr)
 	}
 	delete(s.queues, name)
-	_ = syncDir(s.dir)
+	_ = atomicfile.SyncDir(s.dir)
 	_ = os.RemoveAll(trash)
 	_ = err
 	return nil

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // wal is the append-only messages.log of one queue with group commit.
@@ -216,7 +218,7 @@ func (w *wal) replace(snapshot []byte) error {
 		f.Close()
 		return err
 	}
-	if err := syncDir(filepath.Dir(w.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(w.path)); err != nil {
 		// The rename may or may not survive a crash; either file holds
 		// the queue's state, so go on with the new one.
 		_ = err
@@ -245,38 +247,4 @@ func (w *wal) close() error {
 	}
 	w.closed = true
 	return errors.Join(err, w.f.Close())
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// writeFileAtomic replaces path by data: a temporary file, fsync'd, renamed
-// over path, the folder fsync'd.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }

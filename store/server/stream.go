@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sluicehq/sluice/internal/atomicfile"
+
 	"github.com/sluicehq/sluice/store"
 	slog "github.com/sluicehq/sluice/store/log"
 )
@@ -232,35 +234,13 @@ func (st *stream) save() error {
 	return writeFileAtomic(filepath.Join(st.dir, metaFile), b, 0o644)
 }
 
-// writeFileAtomic replaces path with data, a file of mode perm: temporary
-// file, fsync, rename, fsync of the folder.
+// writeFileAtomic replaces path with data, a file of mode perm
+// (atomicfile.Write).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", tmp, err)
+	if err := atomicfile.Write(path, data, perm); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot rename %s: %w", tmp, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // lookup returns the named stream or ResourceNotFoundException.
