@@ -537,7 +537,23 @@ func TestPositionsResumeAfterTheLastBatchDone(t *testing.T) {
 		}
 		return n
 	}
-	runUntil(t, newTrigger(), func() bool { return count() == 4 })
+	// Done once the positions file holds every batch invoked: the
+	// function's answer comes before the position is written, and a stop
+	// between the two invokes the batch again (at least once).
+	durable := func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "t.positions"))
+		var pf positionsFile
+		if err != nil || json.Unmarshal(b, &pf) != nil {
+			return false
+		}
+		for _, inv := range f.snapshot() {
+			if p := pf.Positions[inv.shard]; p == "" || seqLess(p, inv.seqs[len(inv.seqs)-1]) {
+				return false
+			}
+		}
+		return true
+	}
+	runUntil(t, newTrigger(), func() bool { return count() == 4 && durable() })
 	_ = first
 	put(t, c, "in", []string{"e", "f"}, func(i int) string { return fmt.Sprint(i) })
 	runUntil(t, newTrigger(), func() bool { return count() >= 6 })
