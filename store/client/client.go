@@ -30,8 +30,6 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-const targetPrefix = "Kinesis_20131202."
-
 // maxResponseBytes bounds a response body read into memory (GetRecords
 // returns at most 10 MiB of data, base64 makes it ~14 MiB).
 const maxResponseBytes = 32 << 20
@@ -42,7 +40,20 @@ type Client struct {
 	http     *http.Client
 	creds    *Credentials // nil: requests are not signed
 	now      func() time.Time
+	api      *api
 }
+
+// api is what tells one JSON API of the store from another on the wire.
+type api struct {
+	target      string // X-Amz-Target's prefix
+	contentType string
+	service     string // of SigV4's credential scope
+}
+
+var (
+	kinesisAPI = &api{target: "Kinesis_20131202.", contentType: "application/x-amz-json-1.1", service: "kinesis"}
+	sqsAPI     = &api{target: "AmazonSQS.", contentType: "application/x-amz-json-1.0", service: "sqs"}
+)
 
 // New returns a client of the API at endpoint (e.g.
 // http://127.0.0.1:4567). A nil hc means http.DefaultClient.
@@ -50,7 +61,7 @@ func New(endpoint string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{endpoint: strings.TrimRight(endpoint, "/") + "/", http: hc, now: time.Now}
+	return &Client{endpoint: strings.TrimRight(endpoint, "/") + "/", http: hc, now: time.Now, api: kinesisAPI}
 }
 
 // call sends one operation with in as its JSON body and decodes the answer
@@ -100,13 +111,13 @@ func (c *Client) post(ctx context.Context, hc *http.Client, op string, header ma
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	req.Header.Set("X-Amz-Target", targetPrefix+op)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", c.api.target+op)
+	req.Header.Set("Content-Type", c.api.contentType)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
 	if c.creds != nil {
-		c.creds.sign(req, body, c.now())
+		c.creds.sign(req, c.api.service, body, c.now())
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -39,14 +39,13 @@ func (c *Client) WithCredentials(cr Credentials) *Client {
 
 const (
 	signAlgorithm = "AWS4-HMAC-SHA256"
-	signService   = "kinesis"
 	amzDateLayout = "20060102T150405Z"
 )
 
 // sign adds X-Amz-Date and an Authorization header to req, whose body is
 // body, signing host, content-type, x-amz-date and x-amz-target (every
 // x-amz-* header must be signed).
-func (cr *Credentials) sign(req *http.Request, body []byte, now time.Time) {
+func (cr *Credentials) sign(req *http.Request, service string, body []byte, now time.Time) {
 	amzDate := now.UTC().Format(amzDateLayout)
 	date := amzDate[:8]
 	req.Header.Set("X-Amz-Date", amzDate)
@@ -85,11 +84,11 @@ func (cr *Credentials) sign(req *http.Request, body []byte, now time.Time) {
 	b.WriteString(hex.EncodeToString(payload[:]))
 
 	creq := sha256.Sum256([]byte(b.String()))
-	scope := date + "/" + cr.Region + "/" + signService + "/aws4_request"
+	scope := date + "/" + cr.Region + "/" + service + "/aws4_request"
 	toSign := signAlgorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(creq[:])
 	k := hmacSum([]byte("AWS4"+cr.SecretKey), date)
 	k = hmacSum(k, cr.Region)
-	k = hmacSum(k, signService)
+	k = hmacSum(k, service)
 	k = hmacSum(k, "aws4_request")
 	sig := hex.EncodeToString(hmacSum(k, toSign))
 	req.Header.Set("Authorization", signAlgorithm+" Credential="+cr.AccessKey+"/"+scope+

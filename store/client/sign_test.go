@@ -63,7 +63,7 @@ func TestSignatureVerifies(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListShards")
 		cr := &Credentials{AccessKey: "AKID", SecretKey: "secret", Region: "us-east-1"}
-		cr.sign(req, body, time.Now())
+		cr.sign(req, "kinesis", body, time.Now())
 		if err := v.Verify(req, body); err != nil {
 			t.Errorf("%s: %v", url, err)
 		}
