@@ -46,6 +46,8 @@ package sns
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +55,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -100,6 +103,14 @@ type Message struct {
 	Body       string // the message text (an alarm: CloudWatch's notification JSON)
 	Attributes map[string]Attribute
 	Timestamp  time.Time // Publish sets it when zero
+	// GroupID is the message group of a message published to a FIFO topic
+	// (required there, refused elsewhere): messages of one group are
+	// delivered in the order they were published.
+	GroupID string
+	// DeduplicationID goes with the message to FIFO queues (FIFO topics
+	// only); "" = the SHA-256 of the body, in hex (content-based
+	// deduplication).
+	DeduplicationID string
 }
 
 // TopicOptions place a topic: its ARN is
@@ -124,6 +135,8 @@ type TopicOptions struct {
 type Topic struct {
 	name string
 	arn  string
+	fifo bool          // the name ends in .fifo
+	seq  atomic.Uint64 // FIFO: the last sequence number given
 
 	published *metrics.Counter
 	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
@@ -145,6 +158,8 @@ type Topic struct {
 
 var (
 	topicName   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	fifoName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,251}\.fifo$`)
+	groupIDRe   = regexp.MustCompile(`^[!-~]{1,128}$`) // SNS's: 1 to 128 printable ASCII characters, no space
 	regionRe    = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
 	attrNameRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
@@ -152,10 +167,13 @@ var (
 )
 
 // NewTopic returns a topic named name ([A-Za-z0-9_-], 1 to 256 characters,
-// as SNS).
+// as SNS). A name that ends in ".fifo" makes a FIFO topic: every message
+// needs a GroupID, gets a sequence number, and the topic delivers only to
+// subscriptions of protocol sqs, as SNS's FIFO topics.
 func NewTopic(name string, o TopicOptions) (*Topic, error) {
-	if !topicName.MatchString(name) {
-		return nil, fmt.Errorf("topic name %q: want 1 to 256 letters, digits, '-' or '_'", name)
+	fifo := fifoName.MatchString(name)
+	if !topicName.MatchString(name) && !fifo {
+		return nil, fmt.Errorf("topic name %q: want 1 to 256 letters, digits, '-' or '_' (a FIFO topic: ending in .fifo)", name)
 	}
 	if o.Region == "" {
 		o.Region = DefaultRegion
@@ -183,6 +201,7 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t := &Topic{
 		name:      name,
+		fifo:      fifo,
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
 		published: o.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
 		drain:     o.DrainTimeout,
@@ -202,6 +221,9 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 // beside them, such as the instances of the alarms that publish to it.
 func (t *Topic) Metrics() *metrics.Set { return t.set }
 
+// FIFO tells whether the topic is a FIFO topic (its name ends in .fifo).
+func (t *Topic) FIFO() bool { return t.fifo }
+
 // Name returns the topic's name.
 func (t *Topic) Name() string { return t.name }
 
@@ -216,6 +238,9 @@ func (t *Topic) ARN() string { return t.arn }
 // has begun (copies queued before are still delivered), and with an error
 // wrapping ErrInvalidMessage for a message SNS would refuse.
 func (t *Topic) Publish(m Message) (string, error) {
+	if err := t.checkFIFO(&m); err != nil {
+		return "", fmt.Errorf("topic %s: %w", t.name, err)
+	}
 	if err := checkMessage(&m); err != nil {
 		return "", fmt.Errorf("topic %s: %w", t.name, err)
 	}
@@ -232,8 +257,16 @@ func (t *Topic) Publish(m Message) (string, error) {
 		m.Timestamp = time.Now()
 	}
 	m.Timestamp = m.Timestamp.UTC()
+	var seq string
+	if t.fifo {
+		if m.DeduplicationID == "" {
+			sum := sha256.Sum256([]byte(m.Body))
+			m.DeduplicationID = hex.EncodeToString(sum[:])
+		}
+		seq = fmt.Sprintf("%020d", t.seq.Add(1))
+	}
 	t.published.Inc()
-	n := &notification{msg: m, published: time.Now(), envelope: encodeEnvelope(t.arn, &m)}
+	n := &notification{msg: m, published: time.Now(), envelope: encodeEnvelope(t.arn, seq, &m)}
 	body := []byte(m.Body)
 	for _, s := range subs {
 		if !s.policy.Match(m.Attributes, body) {
@@ -248,6 +281,25 @@ func (t *Topic) Publish(m Message) (string, error) {
 		}
 	}
 	return m.ID, nil
+}
+
+// checkFIFO applies the rules of FIFO topics on a message's group and
+// deduplication ids: required (the group) on a FIFO topic, refused on a
+// standard one.
+func (t *Topic) checkFIFO(m *Message) error {
+	if !t.fifo {
+		if m.GroupID != "" || m.DeduplicationID != "" {
+			return fmt.Errorf("%w: a group id or deduplication id is for FIFO topics only (names ending in .fifo)", ErrInvalidMessage)
+		}
+		return nil
+	}
+	if !groupIDRe.MatchString(m.GroupID) {
+		return fmt.Errorf("%w: group id %q: a FIFO topic needs one of 1 to 128 printable ASCII characters", ErrInvalidMessage, m.GroupID)
+	}
+	if m.DeduplicationID != "" && !groupIDRe.MatchString(m.DeduplicationID) {
+		return fmt.Errorf("%w: deduplication id %q: want 1 to 128 printable ASCII characters", ErrInvalidMessage, m.DeduplicationID)
+	}
+	return nil
 }
 
 // checkMessage applies SNS's rules on a message.
