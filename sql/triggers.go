@@ -72,7 +72,11 @@ func (p *planner) createTrigger(n *parser.CreateTrigger) error {
 			}
 			subject := "Function trigger " + n.Name + " failure"
 			c.OnFailure = triggers.FuncDestination(func(_ context.Context, _ string, failure []byte) error {
-				_, err := t.Publish(sns.Message{Subject: subject, Body: string(failure)})
+				m := sns.Message{Subject: subject, Body: string(failure)}
+				if t.FIFO() {
+					m.GroupID = sns.GroupFor(n.Name)
+				}
+				_, err := t.Publish(m)
 				return err
 			})
 		} else {

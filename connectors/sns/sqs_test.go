@@ -344,15 +344,18 @@ func TestSQSFIFOOrderPerGroup(t *testing.T) {
 			publish(t, tp, Message{Body: fmt.Sprintf("%s-%02d", g, i), GroupID: g})
 		}
 	}
-	// The same body again in a group, no deduplication id: the queue drops
+	// The same body again in a group, no deduplication id: the topic drops
 	// it (content-based deduplication).
-	publish(t, tp, Message{Body: "g1-00", GroupID: "g1"})
+	first := publish(t, tp, Message{Body: "g1-first", GroupID: "g1"})
+	if again := publish(t, tp, Message{Body: "g1-first", GroupID: "g1"}); again != first {
+		t.Errorf("a duplicate's ID %s, want the first's %s", again, first)
+	}
 	// An explicit deduplication id.
 	publish(t, tp, Message{Body: "g2-extra", GroupID: "g2", DeduplicationID: "extra-1"})
 	publish(t, tp, Message{Body: "g2-extra again", GroupID: "g2", DeduplicationID: "extra-1"})
 	close(gate)
 	flush(t, tp)
-	ms := st.receiveAll(t, fifo, len(groups)*per+1)
+	ms := st.receiveAll(t, fifo, len(groups)*per+2)
 	st.empty(t, fifo)
 	got := map[string][]string{}
 	lastSeq := map[string]string{}
@@ -379,20 +382,27 @@ func TestSQSFIFOOrderPerGroup(t *testing.T) {
 		for i := range per {
 			want = append(want, fmt.Sprintf("%s-%02d", g, i))
 		}
-		if g == "g2" {
+		switch g {
+		case "g1":
+			want = append(want, "g1-first")
+		case "g2":
 			want = append(want, "g2-extra")
 		}
 		if !slices.Equal(got[g], want) {
 			t.Errorf("group %s: %q, want %q", g, got[g], want)
 		}
 	}
-	// A standard queue subscribed to a FIFO topic gets every message,
-	// duplicates too (it does not deduplicate), without group ids.
-	all := st.receiveAll(t, std, len(groups)*per+3)
+	// A standard queue subscribed to a FIFO topic gets every message but
+	// the duplicates, without group ids.
+	all := st.receiveAll(t, std, len(groups)*per+2)
+	st.empty(t, std)
 	for _, m := range all {
 		if m.Attributes["MessageGroupId"] != "" {
 			t.Errorf("a standard queue's message has a group: %+v", m)
 		}
+	}
+	if n := counter(tp, "sluice_sns_deduplicated_total", ""); n != 2 {
+		t.Errorf("deduplicated_total = %d", n)
 	}
 	if st.count("SendMessageBatch") == 0 {
 		t.Error("no SendMessageBatch request")
@@ -496,5 +506,34 @@ func TestSQSUnreachableStoreRetried(t *testing.T) {
 	}
 	if n := counter(tp, "sluice_sns_delivery_retries_total", "q"); n != 2 {
 		t.Errorf("retries_total = %d", n)
+	}
+}
+
+// TestFIFODeduplicationWindow: a deduplication id is remembered for 5
+// minutes, then taken again.
+func TestFIFODeduplicationWindow(t *testing.T) {
+	tp := newFIFOTopic(t, "window")
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	tp.dedup.now = func() time.Time { return now }
+	dl := filepath.Join(t.TempDir(), "dead.jsonl")
+	// A queue in no store: every message goes to the dead letters, which
+	// tell what was delivered.
+	subscribe(t, tp, SubscriptionConfig{Protocol: "sqs", Endpoint: strings.TrimSuffix(refusedURL(t), "/hook") + "/000000000000/q.fifo",
+		DeliveryPolicy: fastPolicy(0), DeadLetter: "file://" + dl, RawMessageDelivery: true})
+	a := publish(t, tp, Message{Body: "a", GroupID: "g", DeduplicationID: "d"})
+	now = now.Add(DeduplicationWindow - time.Second)
+	if id := publish(t, tp, Message{Body: "b", GroupID: "g", DeduplicationID: "d"}); id != a {
+		t.Errorf("within the window: a new message %s", id)
+	}
+	now = now.Add(time.Second)
+	if id := publish(t, tp, Message{Body: "c", GroupID: "g", DeduplicationID: "d"}); id == a {
+		t.Error("after the window: still a duplicate")
+	}
+	flush(t, tp)
+	if _, bodies := deadLetters(t, dl); !slices.Equal(bodies, []string{"a", "c"}) {
+		t.Errorf("delivered %q", bodies)
+	}
+	if len(tp.dedup.ids) != 1 || len(tp.dedup.order) != 1 {
+		t.Errorf("the window holds %d ids, %d in order; want 1", len(tp.dedup.ids), len(tp.dedup.order))
 	}
 }

@@ -133,13 +133,16 @@ type TopicOptions struct {
 // Topic is a named topic and its subscriptions. It is safe for concurrent
 // use. Its owner must Close it: it owns a goroutine per subscription.
 type Topic struct {
-	name string
-	arn  string
-	fifo bool          // the name ends in .fifo
-	seq  atomic.Uint64 // FIFO: the last sequence number given
+	name   string
+	arn    string
+	fifo   bool          // the name ends in .fifo
+	fifoMu sync.Mutex    // FIFO: held by Publish from the sequence number to the queues; before mu
+	seq    atomic.Uint64 // FIFO: the last sequence number given
 
 	published *metrics.Counter
-	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
+	dedupped  *metrics.Counter // FIFO: duplicates not delivered
+	dedup     dedupWindow      // FIFO: the deduplication ids of the last 5 minutes
+	http      *http.Client     // HTTP/S deliveries; its connections are closed by Close
 	drain     time.Duration
 	log       *slog.Logger
 	set       *metrics.Set // where its counters are
@@ -204,6 +207,7 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 		fifo:      fifo,
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
 		published: o.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
+		dedup:     dedupWindow{ids: map[string]dedupSeen{}, now: time.Now},
 		drain:     o.DrainTimeout,
 		log:       o.Logger,
 		set:       o.Metrics,
@@ -211,6 +215,9 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 		http: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // as SNS: a redirect is not a delivery
 		}},
+	}
+	if fifo {
+		t.dedupped = o.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_deduplicated_total{topic=%q}`, name))
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
@@ -236,7 +243,10 @@ func (t *Topic) ARN() string { return t.arn }
 // subscription's dead-letter target (or is counted and logged). It fails
 // with ErrClosed once Close
 // has begun (copies queued before are still delivered), and with an error
-// wrapping ErrInvalidMessage for a message SNS would refuse.
+// wrapping ErrInvalidMessage for a message SNS would refuse. On a FIFO
+// topic, a message whose deduplication id was published within the
+// DeduplicationWindow is not delivered: Publish returns the ID of the
+// first.
 func (t *Topic) Publish(m Message) (string, error) {
 	if err := t.checkFIFO(&m); err != nil {
 		return "", fmt.Errorf("topic %s: %w", t.name, err)
@@ -259,9 +269,17 @@ func (t *Topic) Publish(m Message) (string, error) {
 	m.Timestamp = m.Timestamp.UTC()
 	var seq string
 	if t.fifo {
+		// One publish at a time, so that every queue gets the messages in
+		// the order of their sequence numbers.
+		t.fifoMu.Lock()
+		defer t.fifoMu.Unlock()
 		if m.DeduplicationID == "" {
 			sum := sha256.Sum256([]byte(m.Body))
 			m.DeduplicationID = hex.EncodeToString(sum[:])
+		}
+		if first, dup := t.dedup.seen(m.DeduplicationID, m.ID); dup {
+			t.dedupped.Inc()
+			return first, nil
 		}
 		seq = fmt.Sprintf("%020d", t.seq.Add(1))
 	}
@@ -281,6 +299,71 @@ func (t *Topic) Publish(m Message) (string, error) {
 		}
 	}
 	return m.ID, nil
+}
+
+// DeduplicationWindow is how long a FIFO topic remembers a deduplication
+// id: a message published again with it within this time is not
+// delivered, as in SNS.
+const DeduplicationWindow = 5 * time.Minute
+
+// dedupWindow holds the deduplication ids a FIFO topic took in the last
+// DeduplicationWindow, and the message ID each was published with.
+type dedupWindow struct {
+	now   func() time.Time // time.Now; tests set another clock
+	mu    sync.Mutex
+	ids   map[string]dedupSeen
+	order []dedupKey // in publish order, for expiry
+}
+
+type dedupSeen struct {
+	msgID string
+	at    time.Time
+}
+
+type dedupKey struct {
+	id string
+	at time.Time
+}
+
+// seen records id for the message msgID, or tells the ID of the message
+// that took id within the window.
+func (w *dedupWindow) seen(id, msgID string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	for len(w.order) > 0 && now.Sub(w.order[0].at) >= DeduplicationWindow {
+		k := w.order[0]
+		if s, ok := w.ids[k.id]; ok && s.at.Equal(k.at) {
+			delete(w.ids, k.id)
+		}
+		w.order = w.order[1:]
+	}
+	if s, ok := w.ids[id]; ok {
+		return s.msgID, true
+	}
+	w.ids[id] = dedupSeen{msgID: msgID, at: now}
+	w.order = append(w.order, dedupKey{id: id, at: now})
+	return "", false
+}
+
+// GroupFor turns a name (an alarm's, a trigger's) into a valid group id for
+// a FIFO topic: characters other than printable ASCII become '_', and it is
+// cut at 128 bytes.
+func GroupFor(name string) string {
+	b := make([]byte, 0, min(len(name), 128))
+	for _, r := range name {
+		if len(b) == 128 {
+			break
+		}
+		if r < '!' || r > '~' {
+			r = '_'
+		}
+		b = append(b, byte(r))
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
 }
 
 // checkFIFO applies the rules of FIFO topics on a message's group and
