@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,26 @@ INSERT INTO high_cpu SELECT host, TUMBLE_END(ts, INTERVAL '10' SECOND) AS period
 	for h, w := range want {
 		if !slices.Equal(perHost[h], w) {
 			t.Errorf("host %s: %q, want %q", h, perHost[h], w)
+		}
+	}
+}
+
+// TestSQSSubscriptionErrors: a bad queue stops the job at start, naming the
+// option and its place in the file.
+func TestSQSSubscriptionErrors(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{"CREATE TOPIC ops;\nCREATE SUBSCRIPTION q ON TOPIC ops WITH ('protocol' = 'sqs', 'endpoint' = 'orders.fifo', 'store.endpoint' = 'http://127.0.0.1:1');",
+			`job.sql:2:62: topic ops: subscription q: option "endpoint": the FIFO queue orders.fifo cannot subscribe to a standard topic`},
+		{"CREATE TOPIC `ops.fifo`;\nCREATE SUBSCRIPTION f ON TOPIC `ops.fifo` WITH ('protocol' = 'file', 'endpoint' = '/tmp/x.jsonl');",
+			`job.sql:2:49: topic ops.fifo: subscription f: option "protocol": "file": a FIFO topic delivers to queues only (protocol sqs)`},
+		{"CREATE TOPIC ops;\nCREATE SUBSCRIPTION q ON TOPIC ops WITH ('protocol' = 'sqs', 'endpoint' = 'arn:aws:sqs:us-east-1:123456789012:jobs');",
+			`job.sql:2:62: topic ops: subscription q: option "endpoint": ARN "arn:aws:sqs:us-east-1:123456789012:jobs": the store's queues are in the account 000000000000`},
+		{"CREATE TOPIC ops;\nCREATE SUBSCRIPTION q ON TOPIC ops WITH ('protocol' = 'sqs');",
+			`job.sql:2:42: topic ops: subscription q: option "protocol" = 'sqs' needs option "endpoint"`},
+	} {
+		_, err := sql.Compile(c.src, sql.Options{Parallelism: 1, File: "job.sql"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s:\nerr = %v\nwant %s", c.src, err, c.want)
 		}
 	}
 }

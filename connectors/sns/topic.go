@@ -3,7 +3,15 @@
 // subscription whose filter policy matches gets its own copy and delivers
 // it to its endpoint — an HTTP/S URL (SNS's notification envelope, or the
 // raw body), a JSON-lines file, standard output (readable, for a human
-// watching alarms) or a stream of Sluice's store.
+// watching alarms), a stream of Sluice's store, or a queue of the store
+// through its SQS API (protocol sqs; what queued meanwhile goes in
+// SendMessageBatch requests).
+//
+// FIFO topics. A topic whose name ends in ".fifo" delivers only to queues;
+// every message has a GroupID and gets a sequence number, and a message
+// whose deduplication id was published within DeduplicationWindow is not
+// delivered. FIFO queues get the group and deduplication ids, so a group
+// keeps its order; a FIFO queue cannot subscribe to a standard topic.
 //
 // Delivery. Each subscription has a bounded queue and one goroutine that
 // delivers its messages in the order they were published; a slow or dead
@@ -39,7 +47,8 @@
 // sluice_sns_delivery_failures_total (failed attempts),
 // sluice_sns_dead_letters_total (every message not delivered, whether
 // written to a dead-letter target or logged), sluice_sns_queue_full_total
-// (messages that found the queue full) and the histogram
+// (messages that found the queue full), sluice_sns_deduplicated_total
+// (FIFO topics, topic only) and the histogram
 // sluice_sns_delivery_seconds (from Publish to the successful delivery).
 package sns
 
