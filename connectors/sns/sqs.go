@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sluicehq/sluice/connectors/store"
 	kstore "github.com/sluicehq/sluice/store"
@@ -203,69 +204,129 @@ func (o *sqsOutput) deliver(ctx context.Context, s *Subscription, n *notificatio
 	return nil
 }
 
+// sqsBatch is what one SendMessageBatch request carries, or a
+// notification that cannot be an entry (alone: left to a delivery of its
+// own, which fails as it should).
+type sqsBatch struct {
+	ns      []*notification
+	entries []client.SendEntry
+	alone   bool
+}
+
+// batches splits ns, in order, into requests of up to 10 entries and
+// 256 KiB.
+func (o *sqsOutput) batches(s *Subscription, ns []*notification) []sqsBatch {
+	var (
+		out   []sqsBatch
+		cur   sqsBatch
+		bytes int
+	)
+	flush := func() {
+		if len(cur.ns) > 0 {
+			out = append(out, cur)
+		}
+		cur, bytes = sqsBatch{}, 0
+	}
+	for _, n := range ns {
+		e, err := o.entry(s, n, strconv.Itoa(len(cur.entries)))
+		if err != nil {
+			flush()
+			out = append(out, sqsBatch{ns: []*notification{n}, alone: true})
+			continue
+		}
+		size := entrySize(&e)
+		if len(cur.entries) == sqsBatchEntries || (len(cur.entries) > 0 && bytes+size > sqsBatchBytes) {
+			flush()
+			e.Id = "0"
+		}
+		cur.ns, cur.entries = append(cur.ns, n), append(cur.entries, e)
+		bytes += size
+	}
+	flush()
+	return out
+}
+
+// sendBatch sends b to the queue at u and returns its notifications not
+// sent: those the store refused, or all of them with the error of a
+// request that failed as a whole. It does not touch o's state, so that
+// several may run at once.
+func (o *sqsOutput) sendBatch(ctx context.Context, u string, b sqsBatch) ([]*notification, error) {
+	if b.alone {
+		return b.ns, nil
+	}
+	out, err := o.c.SendBatch(ctx, u, b.entries)
+	if err != nil {
+		return b.ns, err
+	}
+	if len(out.Failed) == 0 {
+		return nil, nil
+	}
+	failed := make(map[string]bool, len(out.Failed))
+	for _, f := range out.Failed {
+		failed[f.Id] = true
+	}
+	var rest []*notification
+	for i, n := range b.ns {
+		if failed[strconv.Itoa(i)] {
+			rest = append(rest, n)
+		}
+	}
+	return rest, nil
+}
+
+// sqsSenders is how many SendMessageBatch requests to a standard queue
+// are in flight at once (the store commits them together).
+const sqsSenders = 4
+
 // deliverAll sends ns in SendMessageBatch requests of up to 10 messages
-// and 256 KiB, in order, and returns those not sent: the entries the
-// store refused, and every later one once a request failed as a whole
-// (or, to a FIFO queue, once an entry was refused, so that a group's
-// messages are not overtaken by many).
+// and 256 KiB, and returns those not sent, in order: the entries the store
+// refused and those of requests that failed. A standard queue gets up to
+// sqsSenders requests at once; a FIFO queue one after the other, none
+// after one that did not send everything, so that a group's messages are
+// not overtaken by later ones.
 func (o *sqsOutput) deliverAll(ctx context.Context, s *Subscription, ns []*notification) []*notification {
 	u, err := o.queueURL(ctx)
 	if err != nil {
 		return ns
 	}
-	var (
-		rest    []*notification
-		entries = make([]client.SendEntry, 0, sqsBatchEntries)
-		chunk   = make([]*notification, 0, sqsBatchEntries)
-		bytes   int
-	)
-	// send sends the chunk and reports whether to go on.
-	send := func() bool {
-		defer func() { entries, chunk, bytes = entries[:0], chunk[:0], 0 }()
-		if len(entries) == 0 {
-			return true
-		}
-		out, err := o.c.SendBatch(ctx, u, entries)
-		if err != nil {
-			_ = o.failure(err) // forgets the URL of a missing queue
-			rest = append(rest, chunk...)
-			return false
-		}
-		if len(out.Failed) == 0 {
-			return true
-		}
-		failed := make(map[string]bool, len(out.Failed))
-		for _, f := range out.Failed {
-			failed[f.Id] = true
-		}
-		for i, n := range chunk {
-			if failed[strconv.Itoa(i)] {
-				rest = append(rest, n)
+	bs := o.batches(s, ns)
+	var rest []*notification
+	if o.fifo || len(bs) == 1 {
+		for i, b := range bs {
+			r, err := o.sendBatch(ctx, u, b)
+			rest = append(rest, r...)
+			if err != nil {
+				_ = o.failure(err) // forgets the URL of a missing queue
+			}
+			if len(r) > 0 && o.fifo {
+				for _, later := range bs[i+1:] {
+					rest = append(rest, later.ns...)
+				}
+				break
 			}
 		}
-		return !o.fifo
+		return rest
 	}
-	for i, n := range ns {
-		e, err := o.entry(s, n, strconv.Itoa(len(entries)))
-		if err != nil {
-			// Delivered alone, it fails as it should.
-			if !send() {
-				return append(rest, ns[i:]...)
-			}
-			rest = append(rest, n)
-			continue
-		}
-		if size := entrySize(&e); len(entries) == sqsBatchEntries || (len(entries) > 0 && bytes+size > sqsBatchBytes) {
-			if !send() {
-				return append(rest, ns[i:]...)
-			}
-			e.Id = "0"
-		}
-		entries = append(entries, e)
-		chunk = append(chunk, n)
-		bytes += entrySize(&e)
+	results := make([][]*notification, len(bs))
+	errs := make([]error, len(bs))
+	sem := make(chan struct{}, sqsSenders)
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() { // owned by deliverAll, which waits for it
+			defer wg.Done()
+			results[i], errs[i] = o.sendBatch(ctx, u, b)
+			<-sem
+		}()
 	}
-	send()
+	wg.Wait()
+	for i, r := range results {
+		rest = append(rest, r...)
+		if errs[i] != nil {
+			_ = o.failure(errs[i])
+		}
+	}
 	return rest
 }
 

@@ -593,3 +593,38 @@ func BenchmarkTopicToQueue(b *testing.B) {
 		})
 	}
 }
+
+// TestSQSBatchEntryRefused: an entry the store refuses in a batch is tried
+// alone, refused again (a client-side error: no retry) and dead-lettered;
+// the rest of the batch is delivered once.
+func TestSQSBatchEntryRefused(t *testing.T) {
+	gate := make(chan struct{})
+	st := startSQSStore(t, gate)
+	url := st.createQueue(t, "strict")
+	dl := filepath.Join(t.TempDir(), "dead.jsonl")
+	tp := newTopic(t, "refused")
+	subscribe(t, tp, SubscriptionConfig{Name: "q", Protocol: "sqs", Endpoint: "strict", StoreEndpoint: st.url, RawMessageDelivery: true,
+		DeliveryPolicy: fastPolicy(3), DeadLetter: "file://" + dl})
+	publish(t, tp, Message{Body: "first"})
+	publish(t, tp, Message{Body: "ok 1"})
+	publish(t, tp, Message{Body: "bad \x01 control character"}) // SQS refuses U+0001 in a body
+	publish(t, tp, Message{Body: "ok 2"})
+	close(gate)
+	flush(t, tp)
+	var got []string
+	for _, m := range st.receiveAll(t, url, 3) {
+		got = append(got, m.Body)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"first", "ok 1", "ok 2"}) {
+		t.Errorf("queue got %q", got)
+	}
+	st.empty(t, url)
+	lines := readLines(t, dl)
+	if len(lines) != 1 || !strings.Contains(lines[0], `"attempts":1`) || !strings.Contains(lines[0], "InvalidMessageContents") {
+		t.Errorf("dead letters %q", lines)
+	}
+	if st.count("SendMessageBatch") == 0 {
+		t.Error("no SendMessageBatch request")
+	}
+}
