@@ -628,3 +628,21 @@ func TestSQSBatchEntryRefused(t *testing.T) {
 		t.Error("no SendMessageBatch request")
 	}
 }
+
+// FuzzSQSEndpoint: any endpoint is a queue of a valid name or an error,
+// never a panic.
+func FuzzSQSEndpoint(f *testing.F) {
+	for _, s := range []string{"jobs", "orders.fifo", "http://127.0.0.1:4567/000000000000/jobs", "https://h/000000000000/q.fifo",
+		"arn:aws:sqs:us-east-1:000000000000:jobs", "arn:aws:sqs::000000000000:", "arn:", "http://", "http:///000000000000/q", " q ", ".fifo"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, endpoint string) {
+		o, err := newSQSOutput(endpoint, "http://127.0.0.1:1")
+		if err != nil {
+			return
+		}
+		if !queueName.MatchString(o.name) || o.fifo != strings.HasSuffix(o.name, ".fifo") {
+			t.Fatalf("endpoint %q: queue %q (fifo %v)", endpoint, o.name, o.fifo)
+		}
+	})
+}
