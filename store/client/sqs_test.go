@@ -73,6 +73,27 @@ func TestSQSRoundTrip(t *testing.T) {
 	if err != nil || attrs["ApproximateNumberOfMessagesNotVisible"] != "1" {
 		t.Fatalf("Attributes = %v, %v", attrs, err)
 	}
+	if err := q.SetAttributes(ctx, url, map[string]string{"DelaySeconds": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := q.Attributes(ctx, url, "DelaySeconds"); err != nil || a["DelaySeconds"] != "7" {
+		t.Fatalf("DelaySeconds after SetAttributes = %v, %v", a, err)
+	}
+	if err := q.Purge(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := q.Attributes(ctx, url, "All"); err != nil || a["ApproximateNumberOfMessagesNotVisible"] != "0" {
+		t.Fatalf("after Purge = %v, %v", a, err)
+	}
+	if _, err := q.CreateQueue(ctx, "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	if urls, err := q.ListQueues(ctx, "jo"); err != nil || len(urls) != 1 || urls[0] != url {
+		t.Fatalf("ListQueues(jo) = %v, %v", urls, err)
+	}
+	if urls, err := q.ListQueues(ctx, ""); err != nil || len(urls) != 2 {
+		t.Fatalf("ListQueues() = %v, %v", urls, err)
+	}
 	if err := q.DeleteQueue(ctx, url); err != nil {
 		t.Fatal(err)
 	}
