@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -147,17 +146,8 @@ func TestSQSFIFO(t *testing.T) {
 }
 
 func TestSQSSigned(t *testing.T) {
-	s, err := server.New(t.TempDir(), server.Options{Credentials: map[string]string{"AKID": "secret"}, Region: "eu-west-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer func() {
-		ts.Close()
-		s.Close()
-	}()
 	ctx := context.Background()
-	plain := New(ts.URL, ts.Client())
+	plain := startWith(t, server.Options{Credentials: map[string]string{"AKID": "secret"}, Region: "eu-west-1"})
 	good := plain.WithCredentials(Credentials{AccessKey: "AKID", SecretKey: "secret", Region: "eu-west-1"}).SQS()
 	url, err := good.CreateQueue(ctx, "q", nil)
 	if err != nil {
