@@ -145,7 +145,7 @@ type Topic struct {
 	name   string
 	arn    string
 	fifo   bool          // the name ends in .fifo
-	fifoMu sync.Mutex    // FIFO: held by Publish from the sequence number to the queues; before mu
+	fifoMu sync.Mutex    // FIFO: held by Publish from the sequence number to the queues (mu released; queue locks under it)
 	seq    atomic.Uint64 // FIFO: the last sequence number given
 
 	published *metrics.Counter
