@@ -47,9 +47,10 @@ var SubscriptionOptionSpecs = []connectors.Option{
 	{Key: "raw-message-delivery", Type: connectors.Bool, Default: "false", Doc: "`true`: deliver the body as is"},
 	{Key: "delivery-policy", DefaultDoc: "as SNS for HTTP: 3 retries 20 s apart",
 		Doc: "SNS's `healthyRetryPolicy` (numRetries, min/max delay, the four phases, linear/arithmetic/geometric/exponential backoff) and `throttlePolicy`"},
-	{Key: "dead-letter", Doc: "`file:///path.jsonl` or `store:<stream>`: a message whose retries are spent, or that finds the queue full, " +
+	{Key: "dead-letter", Doc: "`file:///path.jsonl`, `store:<stream>` or `sqs:<queue>` (a standard queue's name, URL or ARN; the record is the message body): " +
+		"a message whose retries are spent, or that finds the queue full, " +
 		"goes there with the reason and attempts (without one, a rate-limited line on stderr: nothing is dropped silently)"},
-	{Key: "store.endpoint", DefaultDoc: "the embedded store", Doc: "for `store`, `sqs` (a queue given by name or ARN) and store dead letters: the store's URL"},
+	{Key: "store.endpoint", DefaultDoc: "the embedded store", Doc: "for `store`, `sqs` (a queue given by name or ARN) and store or queue dead letters: the store's URL"},
 	{Key: "attempt-timeout", Type: connectors.Duration, Default: "15 s", Min: "1ms", Doc: "bound of one delivery attempt, any protocol"},
 	{Key: "queue-bytes", Type: connectors.Size, Default: "8 MiB", Max: strconv.Itoa(math.MaxInt32),
 		Doc: "bound of the messages queued or in delivery (a size such as `64 KiB` or `65536`); what does not fit goes to the dead letters"},

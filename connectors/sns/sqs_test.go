@@ -646,3 +646,41 @@ func FuzzSQSEndpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestSQSDeadLetterQueue: a queue as the dead-letter target receives the
+// dead-letter record of each message not delivered, as its body.
+func TestSQSDeadLetterQueue(t *testing.T) {
+	st := startSQSStore(t, nil)
+	dlq := st.createQueue(t, "dead")
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	tp := newTopic(t, "todlq")
+	subscribe(t, tp, SubscriptionConfig{Name: "hook", Protocol: "http", Endpoint: rc.srv.URL, DeliveryPolicy: fastPolicy(1),
+		DeadLetter: "sqs:dead", StoreEndpoint: st.url})
+	subscribe(t, tp, SubscriptionConfig{Name: "arn", Protocol: "sqs", Endpoint: "missing", DeliveryPolicy: fastPolicy(1),
+		DeadLetter: "arn:aws:sqs:us-east-1:000000000000:dead", StoreEndpoint: st.url})
+	id := publish(t, tp, Message{Body: "undeliverable"})
+	flush(t, tp)
+	got := map[string]string{}
+	for _, m := range st.receiveAll(t, dlq, 2) {
+		var d struct {
+			Subscription, TopicArn, Reason string
+			Attempts                       int
+			Message                        struct{ MessageId, Message string }
+		}
+		if err := json.Unmarshal([]byte(m.Body), &d); err != nil {
+			t.Fatalf("dead letter %q: %v", m.Body, err)
+		}
+		if d.TopicArn != tp.ARN() || d.Message.MessageId != id || d.Message.Message != "undeliverable" {
+			t.Errorf("dead letter %s", m.Body)
+		}
+		got[d.Subscription] = fmt.Sprint(d.Attempts, " ", d.Reason)
+	}
+	if got["hook"] != "2 "+rc.srv.URL+" answered 502 Bad Gateway" || got["arn"] != "1 queue missing does not exist in the store at "+st.url {
+		t.Errorf("dead letters %q", got)
+	}
+	st.empty(t, dlq)
+	_, err := tp.Subscribe(SubscriptionConfig{Name: "f", Protocol: "stdout", DeadLetter: "sqs:dead.fifo", StoreEndpoint: st.url})
+	if err == nil || !strings.Contains(err.Error(), "option DeadLetter") || !strings.Contains(err.Error(), "not a FIFO queue") {
+		t.Errorf("a FIFO dead-letter queue: %v", err)
+	}
+}

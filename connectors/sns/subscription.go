@@ -45,12 +45,14 @@ type SubscriptionConfig struct {
 	// requestPolicy.headerContentType. "" = SNS's default: 3 retries,
 	// 20 s apart.
 	DeliveryPolicy string
-	// DeadLetter receives what cannot be delivered: "file:///abs/path.jsonl"
-	// or "store:<stream>"; "" = a warning on standard error.
+	// DeadLetter receives what cannot be delivered: "file:///abs/path.jsonl",
+	// "store:<stream>" or "sqs:<queue>" (a standard queue's name, URL or
+	// ARN, of the store at StoreEndpoint unless a URL); "" = a warning on
+	// standard error.
 	DeadLetter string
 	// StoreEndpoint is the store's URL for protocols store and sqs (a
-	// queue named by its name or ARN) and store dead letters; "" = the
-	// process's embedded store.
+	// queue named by its name or ARN) and store and sqs dead letters; "" =
+	// the process's embedded store.
 	StoreEndpoint string
 	// Out receives protocol stdout's text; nil = os.Stdout.
 	Out io.Writer

@@ -25,8 +25,8 @@
 // HTTP/S delivery policy with its four phases (immediate, pre-backoff,
 // backoff, post-backoff; see SubscriptionConfig.DeliveryPolicy), which
 // applies here to every protocol. When the retries are spent the message
-// goes to the subscription's dead-letter target (a JSON-lines file or a
-// stream) with the reason and the number of attempts; a subscription
+// goes to the subscription's dead-letter target (a JSON-lines file, a
+// stream or a queue) with the reason and the number of attempts; a subscription
 // without one reports it on standard error (at most about once a second,
 // with a count of the others). No message is dropped silently. The first
 // failed attempt after a success is logged, naming the subscription, and so
