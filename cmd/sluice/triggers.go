@@ -33,6 +33,10 @@ func startTriggers(ctx context.Context, cfgs []triggers.Config) (*jobTriggers, e
 			return nil, err
 		}
 		trs = append(trs, tr)
+		if c.Queue != nil {
+			logf("function trigger %s polls queue %s", c.Name, c.Queue.Queue)
+			continue
+		}
 		where := "positions in memory: a restart starts over"
 		if c.PositionsDir != "" {
 			where = "positions in " + c.PositionsDir
