@@ -282,6 +282,7 @@ func (t *Trigger) deliverBatch(ctx context.Context, q *queueInfo, b []client.Mes
 		return true
 	case err != nil:
 		t.m.errors.Inc()
+		t.m.failed.Inc()
 		t.c.Logf("trigger %s: queue %s: a batch of %d messages failed (they reappear after the visibility timeout): %v", t.c.Name, q.name, len(b), err)
 		return false
 	case t.c.ReportBatchItemFailures:
@@ -290,6 +291,7 @@ func (t *Trigger) deliverBatch(ctx context.Context, q *queueInfo, b []client.Mes
 		})
 		if err != nil {
 			t.m.errors.Inc()
+			t.m.failed.Inc()
 			t.c.Logf("trigger %s: queue %s: a batch of %d messages failed whole: %v", t.c.Name, q.name, len(b), err)
 			return false
 		}
@@ -297,6 +299,7 @@ func (t *Trigger) deliverBatch(ctx context.Context, q *queueInfo, b []client.Mes
 			break
 		}
 		t.m.errors.Inc()
+		t.m.failed.Inc()
 		if q.fifo {
 			done = b[:slices.Min(named)] // the rest stays, in order
 			break
