@@ -174,6 +174,10 @@ func (t *Trigger) checkVisibility(attr string) error {
 			"its messages would reappear while the function still works on them; raise the queue's VisibilityTimeout or lower 'timeout'",
 			t.c.Name, t.c.Timeout, t.c.Queue.Queue, secs)}
 	}
+	if t.c.BatchWindow+t.c.Timeout > vis {
+		t.c.Logf("trigger %s: batch.window (%v) and timeout (%v) together exceed queue %s's VisibilityTimeout (%ds): a message may reappear, and be invoked twice, before its batch is done",
+			t.c.Name, t.c.BatchWindow, t.c.Timeout, t.c.Queue.Queue, secs)
+	}
 	return nil
 }
 
