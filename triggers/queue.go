@@ -283,10 +283,12 @@ func (t *Trigger) deliverBatch(ctx context.Context, q *queueInfo, b []client.Mes
 	switch {
 	case isThrottle(err):
 		t.m.throttles.Inc()
+		t.m.noteError(err)
 		return true
 	case err != nil:
 		t.m.errors.Inc()
 		t.m.failed.Inc()
+		t.m.noteError(err)
 		t.c.Logf("trigger %s: queue %s: a batch of %d messages failed (they reappear after the visibility timeout): %v", t.c.Name, q.name, len(b), err)
 		return false
 	case t.c.ReportBatchItemFailures:
@@ -296,6 +298,7 @@ func (t *Trigger) deliverBatch(ctx context.Context, q *queueInfo, b []client.Mes
 		if err != nil {
 			t.m.errors.Inc()
 			t.m.failed.Inc()
+			t.m.noteError(err)
 			t.c.Logf("trigger %s: queue %s: a batch of %d messages failed whole: %v", t.c.Name, q.name, len(b), err)
 			return false
 		}
@@ -304,6 +307,7 @@ func (t *Trigger) deliverBatch(ctx context.Context, q *queueInfo, b []client.Mes
 		}
 		t.m.errors.Inc()
 		t.m.failed.Inc()
+		t.m.noteError(errorf("the function reported %d of %d messages as failed", len(named), len(b)))
 		if q.fifo {
 			done = b[:slices.Min(named)] // the rest stays, in order
 			break

@@ -383,6 +383,9 @@ func TestQueueThrottlesLeaveTheBatchAndBackOff(t *testing.T) {
 	if !strings.Contains(buf.String(), `sluice_trigger_throttles_total{trigger="busy"} 2`) {
 		t.Errorf("metrics:\n%s", buf.String())
 	}
+	if st := tr.Stats(); st.Throttles != 2 || st.Records != 2 || st.Visible == nil || !strings.Contains(st.LastError, "429") {
+		t.Errorf("Stats = %+v", st)
+	}
 	for body, counts := range fn.seen() {
 		if counts[len(counts)-1] == "1" {
 			t.Errorf("%s done at its first receive (%v), though throttled", body, counts)

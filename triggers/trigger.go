@@ -93,6 +93,9 @@ type triggerMetrics struct {
 	labels                                                            string
 	ageMu                                                             sync.Mutex
 	age                                                               map[string]int64 // ms, by partition
+	// lastError and lastErrorAt are the latest failure (under ageMu).
+	lastError   string
+	lastErrorAt time.Time
 	// visible and inFlight are a queue's message counts (ON QUEUE).
 	visible, inFlight atomic.Int64
 }
@@ -450,6 +453,7 @@ func (t *Trigger) deliver(ctx context.Context, shard string, batch []Record) err
 			} else if err == nil {
 				err = errorf("the function reported %s as failed", b[0].SequenceNumber)
 			}
+			t.m.noteError(err)
 			if t.c.BisectOnError && len(b) > 1 {
 				t.m.bisects.Inc()
 				h := len(b) / 2

@@ -303,7 +303,7 @@ func runSQL(ctx context.Context, job sqlJob, args []string) (err error) {
 		defer stopMetrics()
 		*metricsAddr = "" // served
 		var trs *jobTriggers
-		if trs, err = startTriggers(ctx, plan.Triggers); err != nil {
+		if trs, err = startTriggers(ctx, plan.Triggers, ui); err != nil {
 			return err
 		}
 		defer func() { err = errors.Join(err, trs.stop()) }()

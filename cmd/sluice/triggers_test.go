@@ -404,16 +404,37 @@ func TestQueueTriggerKill9(t *testing.T) {
 	if deleted > k {
 		t.Fatalf("after the kill %d messages are deleted, but only %d acknowledged", deleted, k)
 	}
-	cmd, lines := startTriggerRun(t, job, "--metrics-addr", "127.0.0.1:0")
+	cmd, lines := startTriggerRun(t, job, "--metrics-addr", "127.0.0.1:0", "--ui", "127.0.0.1:0")
 	waitFor("every message acknowledged and deleted", func() bool { return count() == n && left() == 0 })
-	var metricsURL string
+	var metricsURL, consoleURL string
 	for l := range lines {
+		if m := regexp.MustCompile(`console at (http://\S+)`).FindStringSubmatch(l); m != nil {
+			consoleURL = m[1]
+		}
 		if m := regexp.MustCompile(`metrics at (http://\S+)`).FindStringSubmatch(l); m != nil {
 			metricsURL = m[1]
 			break
 		}
 	}
-	resp, err := http.Get(metricsURL)
+	// The console's triggers page lists it, with the queue's counts.
+	resp, err := http.Get(consoleURL + "api/v1/triggers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Triggers []struct {
+			Name, Source, State string
+			Records             int64
+			Visible             *int64
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || len(st.Triggers) != 1 || st.Triggers[0].Name != "fn" || st.Triggers[0].Source != "queue work" ||
+		st.Triggers[0].State != "running" || st.Triggers[0].Records == 0 || st.Triggers[0].Visible == nil {
+		t.Errorf("/api/v1/triggers: %+v, %v", st, err)
+	}
+	resp, err = http.Get(metricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
