@@ -218,7 +218,7 @@ func (t *Trigger) receive(ctx context.Context, q *queueInfo) ([]client.Message, 
 			if t.c.BatchWindow <= 0 {
 				break
 			}
-			if wait = time.Until(deadline); wait <= 0 {
+			if wait = min(time.Until(deadline), wait); wait <= 0 {
 				break
 			}
 		}
@@ -231,8 +231,11 @@ func (t *Trigger) receive(ctx context.Context, q *queueInfo) ([]client.Message, 
 			deadline = time.Now().Add(t.c.BatchWindow)
 		}
 		batch = append(batch, msgs...)
-		if len(msgs) == 0 && in.Wait == 0 && !sleep(ctx, min(wait, 100*time.Millisecond)) {
-			break // the end of a window shorter than a long poll's second
+		if len(msgs) == 0 && in.Wait == 0 {
+			// The window's last fraction of a second: paced short polls.
+			if !sleep(ctx, min(wait, 100*time.Millisecond)) {
+				break
+			}
 		}
 	}
 	return batch, nil

@@ -446,3 +446,31 @@ func TestCheckQueueRefusesStreamSettings(t *testing.T) {
 		t.Errorf("FIFO batch of 20: %v", err)
 	}
 }
+
+// TestQueueBatchWindowFillsABatchOverSeveralReceives: a batch larger than
+// one receive (10) fills over several within batch.window — here longer
+// than a long poll may wait.
+func TestQueueBatchWindowFillsABatchOverSeveralReceives(t *testing.T) {
+	c := startStore(t)
+	q := c.SQS()
+	url, _ := createQueue(t, q, "bulk", nil)
+	var entries []client.SendEntry
+	for i := range 25 {
+		entries = append(entries, client.SendEntry{MessageBody: fmt.Sprint("b", i)})
+	}
+	send(t, q, url, entries)
+	fn := &queueFunction{answer: func(sqsEvent) (int, []int) { return 200, nil }}
+	ts := httptest.NewServer(fn)
+	defer ts.Close()
+	tr, err := New(Config{Name: "bulk", Queue: &QueueSource{Client: c, Queue: "bulk"}, Invoker: &HTTPInvoker{URL: ts.URL},
+		BatchSize: 25, BatchWindow: 25 * time.Second, Concurrency: 1, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, tr, func() bool { return tr.m.records.Get() == 25 })
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if len(fn.events) != 1 || len(fn.events[0].Records) != 25 {
+		t.Errorf("%d invocations, the first of %d messages; want one of 25", len(fn.events), len(fn.events[0].Records))
+	}
+}
