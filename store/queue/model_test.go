@@ -247,6 +247,22 @@ func TestQueueMatchesModel(t *testing.T) {
 						rt.Fatalf("message %s: engine %+v, model %+v", m.id, e, m)
 					}
 				}
+				// The in-flight count a receive checks the limit with: the
+				// messages received and not visible again, whether or not
+				// their retention has passed (they leave when next met).
+				modelInflight := 0
+				for _, m := range md.msgs {
+					if !m.gone && m.count > 0 && m.visibleAt > now {
+						modelInflight++
+					}
+				}
+				q.mu.Lock()
+				q.settleInflight(now)
+				counted := q.inflight
+				q.mu.Unlock()
+				if counted != modelInflight {
+					rt.Fatalf("in-flight count %d, model %d", counted, modelInflight)
+				}
 				a, err := q.Attributes()
 				if err != nil {
 					rt.Fatal(err)
