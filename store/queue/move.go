@@ -41,7 +41,7 @@ type MoveTask struct {
 	ToMove      int64
 	Started     time.Time
 	Failure     string
-	perSecond   int
+	PerSecond   int // MaxNumberOfMessagesPerSecond; 0 for no limit
 	cancel      context.CancelFunc
 }
 
@@ -62,7 +62,7 @@ type moveState struct {
 func (s *Store) saveMove(src *Queue, t *MoveTask) error {
 	s.moves.mu.Lock()
 	st := &moveState{Handle: t.Handle, Destination: t.Destination, Status: t.Status, Moved: t.Moved, ToMove: t.ToMove,
-		Started: t.Started.UnixMilli(), PerSecond: t.perSecond, Failure: t.Failure}
+		Started: t.Started.UnixMilli(), PerSecond: t.PerSecond, Failure: t.Failure}
 	s.moves.mu.Unlock()
 	src.mu.Lock()
 	defer src.mu.Unlock()
@@ -88,7 +88,7 @@ func (s *Store) resumeMoves() {
 			continue
 		}
 		found = append(found, &MoveTask{Handle: st.Handle, Source: q.meta.Name, Destination: st.Destination, Status: st.Status,
-			Moved: st.Moved, ToMove: st.ToMove, Started: time.UnixMilli(st.Started), Failure: st.Failure, perSecond: st.PerSecond})
+			Moved: st.Moved, ToMove: st.ToMove, Started: time.UnixMilli(st.Started), Failure: st.Failure, PerSecond: st.PerSecond})
 	}
 	slices.SortFunc(found, func(a, b *MoveTask) int { return a.Started.Compare(b.Started) })
 	for _, t := range found {
@@ -150,7 +150,7 @@ func (s *Store) StartMove(source, destination string, perSecond int) (string, er
 	_, _ = rand.Read(h[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &MoveTask{Handle: hex.EncodeToString(h[:]), Source: source, Destination: destination, Status: MoveRunning,
-		ToMove: toMove, Started: s.opts.Now(), perSecond: perSecond, cancel: cancel}
+		ToMove: toMove, Started: s.opts.Now(), PerSecond: perSecond, cancel: cancel}
 	s.moves.mu.Lock()
 	for _, o := range s.moves.tasks {
 		if o.Source == source && o.Status == MoveRunning {
@@ -229,9 +229,9 @@ func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
 			_ = s.saveMove(src, t)
 			saved = time.Now()
 		}
-		if t.perSecond > 0 {
+		if t.PerSecond > 0 {
 			select {
-			case <-time.After(time.Duration(n) * time.Second / time.Duration(t.perSecond)):
+			case <-time.After(time.Duration(n) * time.Second / time.Duration(t.PerSecond)):
 			case <-ctx.Done():
 			case <-s.stop:
 			}

@@ -889,7 +889,8 @@ func (s *Server) sqsListMessageMoveTasks(r *http.Request, body []byte) (any, err
 			break
 		}
 		res := result{Status: t.Status, SourceArn: in.SourceArn, ApproximateNumberOfMessagesMoved: t.Moved,
-			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.Failure, StartedTimestamp: t.Started.UnixMilli()}
+			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.Failure, StartedTimestamp: t.Started.UnixMilli(),
+			MaxNumberOfMessagesPerSecond: t.PerSecond}
 		if t.Status == queue.MoveRunning {
 			res.TaskHandle = t.Handle
 		}
