@@ -255,8 +255,8 @@ var (
 	ErrPurgeInProgress = errors.New("queue: a purge is in progress (one purge per 60 seconds)")
 	ErrUnavailable     = errors.New("queue: cannot write now")
 	// ErrOverLimit: a standard queue holds its limit of messages in
-	// flight (Limits.MaxInFlight); ReceiveMessage is refused until some
-	// are deleted or become visible again.
+	// flight (Limits.MaxInFlight); a receive that does not wait is
+	// refused until some are deleted or become visible again.
 	ErrOverLimit = errors.New("queue: the queue holds its limit of messages in flight")
 )
 

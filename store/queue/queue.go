@@ -393,7 +393,7 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 	for {
 		now := q.now()
 		room := q.inflightRoom(now)
-		if room <= 0 && !q.fifo() {
+		if room <= 0 && !q.fifo() && wait == 0 { // short polling; a long poll waits for room, as SQS's
 			q.mu.Unlock()
 			return nil, ErrOverLimit
 		}
@@ -613,6 +613,7 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 		return nil, err
 	}
 	buf := q.scratch[:0]
+	full := q.inflightRoom(q.now()) <= 0 // a delete makes room for long polls
 	for i, r := range receipts {
 		id, count, nonce, err := parseReceipt(r)
 		if err != nil {
@@ -627,7 +628,7 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 		q.counts.deleted++
 		buf = appendDelete(buf, id)
 	}
-	b := q.enqueue(buf, q.fifo()) // FIFO: the group may have no message in flight now
+	b := q.enqueue(buf, q.fifo() || full) // FIFO: the group may have no message in flight now
 	q.mu.Unlock()
 	if err := q.commit(b); err != nil {
 		return nil, err

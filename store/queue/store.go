@@ -40,8 +40,9 @@ type Options struct {
 // Limits bound the messages in flight of each queue, as SQS's quotas do.
 type Limits struct {
 	// MaxInFlight bounds the messages in flight (received, neither deleted
-	// nor visible again) of a standard queue; a receive then fails with
-	// ErrOverLimit. Zero means DefaultMaxInFlight.
+	// nor visible again) of a standard queue; a receive that does not wait
+	// then fails with ErrOverLimit, one that waits (long polling) waits
+	// for room. Zero means DefaultMaxInFlight.
 	MaxInFlight int
 	// MaxInFlightFIFO bounds those of a FIFO queue; a receive then returns
 	// no more messages. Zero means DefaultMaxInFlightFIFO.

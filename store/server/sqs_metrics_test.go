@@ -168,9 +168,10 @@ func TestSQSQueueMetricsOnMetricsEndpoint(t *testing.T) {
 }
 
 // TestSQSInFlightLimits lowers the limits of messages in flight: a
-// standard queue then answers ReceiveMessage with OverLimit, a FIFO queue
-// returns no more messages; deletes make room, and the count of messages
-// in flight survives a restart.
+// standard queue then answers a short-polling ReceiveMessage with
+// OverLimit and keeps a long poll waiting (a delete wakes it), a FIFO
+// queue returns no more messages; deletes make room, and the count of
+// messages in flight survives a restart.
 func TestSQSInFlightLimits(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{QueueLimits: queue.Limits{MaxInFlight: 3, MaxInFlightFIFO: 2}, Logf: func(string, ...any) {}}
@@ -194,11 +195,29 @@ func TestSQSInFlightLimits(t *testing.T) {
 	if _, err := receive(q); !errors.As(err, &over) || errCode(err) != "OverLimit" {
 		t.Fatalf("a receive at the limit: %v", err)
 	}
+	// A long poll at the limit gets no error: it waits for room.
+	if none, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q, MaxNumberOfMessages: 10, WaitTimeSeconds: 1}); err != nil || len(none.Messages) != 0 {
+		t.Fatalf("a long poll at the limit: %+v %v", none, err)
+	}
+	polled := make(chan *sqs.ReceiveMessageOutput, 1)
+	go func() {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q, MaxNumberOfMessages: 10, WaitTimeSeconds: 20})
+		if err != nil {
+			t.Error(err)
+		}
+		polled <- out
+	}()
+	time.Sleep(200 * time.Millisecond) // most likely waiting by now; if not, it finds the room at once
 	if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q, ReceiptHandle: got.Messages[0].ReceiptHandle}); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := receive(q); err != nil || len(again.Messages) != 1 {
-		t.Fatalf("a receive after a delete: %+v %v", again, err)
+	select {
+	case again := <-polled:
+		if again == nil || len(again.Messages) != 1 {
+			t.Fatalf("a long poll woken by a delete: %+v", again)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a long poll at the limit was not woken by a delete")
 	}
 
 	// FIFO: at the limit a receive returns nothing more.
