@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/xml"
+	"net/url"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -110,5 +112,33 @@ func TestSQSTraceHeaderWithSDK(t *testing.T) {
 			t.Fatalf("AWSTraceHeader asked for as %v: %v", names, got)
 		}
 		clear(got)
+	}
+}
+
+// TestSQSTraceHeaderQueryProtocol sends an AWSTraceHeader in the query
+// protocol (as the Debian AWS CLI does) and receives it back.
+func TestSQSTraceHeaderQueryProtocol(t *testing.T) {
+	_, hc := startServer(t, t.TempDir(), Options{})
+	q := createQueue(t, sqsClientOf(hc.url), "traced", nil)
+	const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+	code, body := queryCall(t, hc.url, url.Values{"Action": {"SendMessage"}, "QueueUrl": {q}, "MessageBody": {"hi"},
+		"MessageSystemAttribute.1.Name": {"AWSTraceHeader"}, "MessageSystemAttribute.1.Value.DataType": {"String"},
+		"MessageSystemAttribute.1.Value.StringValue": {trace}})
+	var sent struct {
+		MD5 string `xml:"SendMessageResult>MD5OfMessageSystemAttributes"`
+	}
+	if err := xml.Unmarshal([]byte(body), &sent); code != 200 || err != nil || sent.MD5 != md5OfSystemAttribute("AWSTraceHeader", trace) {
+		t.Fatalf("SendMessage: %d %v %+v\n%s", code, err, sent, body)
+	}
+	code, body = queryCall(t, hc.url, url.Values{"Action": {"ReceiveMessage"}, "QueueUrl": {q}, "MessageSystemAttributeName.1": {"AWSTraceHeader"}})
+	var got struct {
+		Attributes []struct {
+			Name  string `xml:"Name"`
+			Value string `xml:"Value"`
+		} `xml:"ReceiveMessageResult>Message>Attribute"`
+	}
+	if err := xml.Unmarshal([]byte(body), &got); code != 200 || err != nil || len(got.Attributes) != 1 ||
+		got.Attributes[0].Name != "AWSTraceHeader" || got.Attributes[0].Value != trace {
+		t.Fatalf("ReceiveMessage: %d %v %+v\n%s", code, err, got, body)
 	}
 }
