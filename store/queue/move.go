@@ -29,9 +29,10 @@ var (
 // MoveTask is a message move task (StartMessageMoveTask): it moves the
 // messages of a dead-letter queue back to the queues they came from, or
 // to Destination. The newest task of a queue is kept in its queue.json
-// (when it starts and ends, and its progress at most once a second and
-// when the store closes): a task running when the store stopped resumes
-// when it opens again, counting on from the progress last kept.
+// (when it starts and ends, its progress after each batch of a task with
+// a rate and at most once a second otherwise, and when the store
+// closes): a task running when the store stopped resumes when it opens
+// again, counting on from the progress last kept.
 type MoveTask struct {
 	Handle      string
 	Source      string // queue names
@@ -225,7 +226,7 @@ func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
 			set(MoveFailed, err.Error())
 			return
 		}
-		if time.Since(saved) >= time.Second {
+		if t.PerSecond > 0 || time.Since(saved) >= time.Second { // before a pause, or once a second
 			_ = s.saveMove(src, t)
 			saved = time.Now()
 		}
