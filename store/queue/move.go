@@ -59,17 +59,19 @@ type moveState struct {
 }
 
 // saveMove keeps t in the queue.json of src. A queue deleted or closed
-// keeps nothing.
+// keeps nothing. It copies t under src.mu, so that concurrent saves
+// write in the order of the states they copied (lock order: a queue's
+// mu, then moves.mu).
 func (s *Store) saveMove(src *Queue, t *MoveTask) error {
-	s.moves.mu.Lock()
-	st := &moveState{Handle: t.Handle, Destination: t.Destination, Status: t.Status, Moved: t.Moved, ToMove: t.ToMove,
-		Started: t.Started.UnixMilli(), PerSecond: t.PerSecond, Failure: t.Failure}
-	s.moves.mu.Unlock()
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	if src.usable() != nil {
 		return nil
 	}
+	s.moves.mu.Lock()
+	st := &moveState{Handle: t.Handle, Destination: t.Destination, Status: t.Status, Moved: t.Moved, ToMove: t.ToMove,
+		Started: t.Started.UnixMilli(), PerSecond: t.PerSecond, Failure: t.Failure}
+	s.moves.mu.Unlock()
 	m := src.meta
 	m.Move = st
 	if err := src.saveMeta(m); err != nil {
