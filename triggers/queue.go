@@ -209,11 +209,6 @@ func (t *Trigger) receive(ctx context.Context, q *queueInfo) ([]client.Message, 
 	var deadline time.Time
 	for len(batch) < t.c.BatchSize {
 		wait := 20 * time.Second
-		if q.fifo {
-			// The store's FIFO long polls do not wake when a group's
-			// visibility timeout ends: poll each second.
-			wait = time.Second
-		}
 		if len(batch) > 0 {
 			if t.c.BatchWindow <= 0 {
 				break
