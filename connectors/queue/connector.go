@@ -81,7 +81,7 @@ var options = []connectors.Option{
 	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", "empty"}, Use: connectors.SourceOnly,
 		Doc: "`unbounded`, or `empty`: end once the queue has had no message for the subtask for `scan.bounded.idle` (a batch run)"},
 	{Key: "scan.bounded.idle", Type: connectors.Duration, Default: "2 s", Min: "0", With: "scan.bounded.mode=empty", Use: connectors.SourceOnly,
-		Doc: "with `empty`: how long the queue must stay empty"},
+		Doc: "how long the queue must stay empty"},
 	{Key: "metadata.message-id", Type: connectors.Column, Use: connectors.SourceOnly,
 		Doc: "a VARCHAR column that takes each message's id instead of a value of the body"},
 	{Key: "metadata.sent-time", Type: connectors.Column, Use: connectors.SourceOnly,
