@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // Checkpoints on disk.
@@ -581,10 +583,10 @@ func (w *checkpointWriter) commit(finished bool) error {
 	if err := os.Rename(tmp, filepath.Join(w.dir, manifestName)); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := atomicfile.SyncDir(w.dir); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", w.m.ID, err)
 	}
-	return syncDir(filepath.Dir(w.dir))
+	return atomicfile.SyncDir(filepath.Dir(w.dir))
 }
 
 // abort removes a checkpoint that will not complete.
@@ -611,13 +613,4 @@ func writeSynced(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

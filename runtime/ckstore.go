@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // CheckpointStore is where checkpoints go when they do not go to a local
@@ -63,7 +65,7 @@ func (d dirStore) Put(_ context.Context, name string, data []byte) error {
 	if err := os.Rename(p+".tmp", p); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(p))
+	return atomicfile.SyncDir(filepath.Dir(p))
 }
 
 func (d dirStore) Get(_ context.Context, name string) ([]byte, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // objectStore is where objects go: a folder or a bucket. Keys are relative
@@ -121,7 +122,7 @@ func (f *fileStore) publish(_ context.Context, staged, key string) error {
 		}
 		return fmt.Errorf("cannot publish %s: %w", to, err)
 	}
-	return syncDir(filepath.Dir(to))
+	return atomicfile.SyncDir(filepath.Dir(to))
 }
 
 func (f *fileStore) get(_ context.Context, key string) ([]byte, error) {
@@ -150,18 +151,6 @@ func (f *fileStore) removeStaged(_ context.Context, dir string) error {
 	}
 	if err := os.RemoveAll(p); err != nil {
 		return fmt.Errorf("cannot delete staged files %s: %w", p, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cannot sync %s: %w", dir, err)
 	}
 	return nil
 }
