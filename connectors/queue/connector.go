@@ -76,7 +76,7 @@ var options = []connectors.Option{
 		Doc: "how long a `ReceiveMessage` waits for a message (long poll; whole seconds)"},
 	{Key: "scan.visibility-timeout", Type: connectors.Duration, Default: "30 s", Min: "1 s", Max: "12 h", Use: connectors.SourceOnly,
 		Doc: "how long a received message stays hidden from other consumers; the source extends it until the message is deleted"},
-	{Key: "scan.pollers", Type: connectors.Int, Default: "2", Min: "1", Max: "64", Use: connectors.SourceOnly,
+	{Key: "scan.pollers", Type: connectors.Int, Default: "4", Min: "1", Max: "64", Use: connectors.SourceOnly,
 		Doc: "`ReceiveMessage` calls in flight per subtask"},
 	{Key: "scan.bounded.mode", Type: connectors.Enum, Default: "unbounded", Values: []string{"unbounded", "empty"}, Use: connectors.SourceOnly,
 		Doc: "`unbounded`, or `empty`: end once the queue has had no message for the subtask for `scan.bounded.idle` (a batch run)"},

@@ -183,6 +183,16 @@ func (s *source) deleter() {
 			if !ok {
 				return
 			}
+			// Take what else is waiting: one deletion, its batches in parallel.
+			for more := true; more; {
+				select {
+				case m, ok := <-s.deletes:
+					msgs = append(msgs, m...)
+					more = ok
+				default:
+					more = false
+				}
+			}
 			s.deleteNow(msgs)
 		case <-s.ctx.Done():
 			return

@@ -468,3 +468,7 @@ func TestOptionErrors(t *testing.T) {
 	createQueue(t, q, "nodedup.fifo", map[string]string{"FifoQueue": "true"})
 	f(map[string]string{"queue": "nodedup.fifo", "sink.message-group-id": "g"}, `option "sink.message-deduplication-id": FIFO queue nodedup.fifo has no content-based deduplication`)
 }
+
+func tableOf(opts map[string]string) connectors.Table {
+	return connectors.Table{Name: "t", Schema: schema, Options: opts, TimeColumn: -1}
+}
