@@ -92,4 +92,3 @@ func BenchmarkQueueSink(b *testing.B) {
 		})
 	}
 }
-
