@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -471,4 +472,90 @@ func TestOptionErrors(t *testing.T) {
 
 func tableOf(opts map[string]string) connectors.Table {
 	return connectors.Table{Name: "t", Schema: schema, Options: opts, TimeColumn: -1}
+}
+
+// TestRestoreExactlyOnce: a job copies a queue to a file (exactly-once)
+// with checkpoints; it is stopped mid-run and restored from its latest
+// checkpoint: every message's row is in the published output exactly once,
+// and the queue ends empty.
+func TestRestoreExactlyOnce(t *testing.T) {
+	endpoint, q := startStore(t)
+	url := createQueue(t, q, "in", nil)
+	out := t.TempDir()
+	job := fmt.Sprintf(`
+CREATE TABLE src (id BIGINT, name VARCHAR)
+  WITH ('connector' = 'queue', 'queue' = 'in', 'endpoint' = '%s', 'scan.visibility-timeout' = '1 s', 'scan.receive.max-messages' = '5');
+CREATE TABLE dst (id BIGINT, name VARCHAR) WITH ('connector' = 'file', 'path' = '%s', 'format' = 'csv');
+INSERT INTO dst SELECT id, name FROM src;
+`, endpoint, out)
+	dir := t.TempDir()
+	start := func(restore *runtime.Checkpoint) (stop func()) {
+		plan, err := sql.Compile(job, sql.Options{Parallelism: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- runtime.Run(ctx, plan.Graph, runtime.Options{Parallelism: 2,
+				Checkpoints: &runtime.CheckpointOptions{Dir: dir, Interval: 30 * time.Millisecond, Restore: restore}})
+		}()
+		return func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+			plan.Close(context.Background())
+		}
+	}
+	published := func() []string {
+		var lines []string
+		files, _ := filepath.Glob(filepath.Join(out, "part-*"))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, strings.Fields(string(data))...)
+		}
+		return lines
+	}
+	waitLines := func(n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			lines := published()
+			if len(lines) >= n || time.Now().After(deadline) {
+				return lines
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	stop := start(nil)
+	sendRows(t, q, url, 0, 300)
+	waitLines(100)
+	sendRows(t, q, url, 300, 400)
+	stop()
+	cp, _, err := runtime.LatestCheckpoint(dir)
+	if err != nil || cp == nil {
+		t.Fatalf("no checkpoint to restore: %v", err)
+	}
+	stop = start(cp)
+	sendRows(t, q, url, 400, 500)
+	waitLines(500)
+	waitCounts(t, q, url, 0, 0)
+	stop()
+	lines := published()
+	if len(lines) != 500 {
+		t.Fatalf("published %d rows, want 500", len(lines))
+	}
+	seen := map[string]int{}
+	for _, l := range lines {
+		seen[l]++
+	}
+	for i := range 500 {
+		if l := fmt.Sprintf("%d,n%d", i, i); seen[l] != 1 {
+			t.Fatalf("row %s published %d times", l, seen[l])
+		}
+	}
 }
