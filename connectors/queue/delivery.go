@@ -72,8 +72,18 @@ func (s *source) NotifyCheckpointComplete(id int64) error {
 		due = append(due, s.open...)
 		s.open = nil
 	}
+	// Until their deletes have happened (or failed, and the run remembers
+	// them), snapshots still list them.
+	s.deletion++
+	key := s.deletion
+	if len(due) > 0 {
+		s.deleting[key] = due
+	}
 	s.mu.Unlock()
 	s.deleteNow(due)
+	s.mu.Lock()
+	delete(s.deleting, key)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 // its rows already reflect. A subtask's position lists the ids of the
 // messages it emitted before the barrier and has not deleted (the
 // checkpoint's own and those of earlier checkpoints whose deletes have not
-// happened), with subtask 0 adding the run's delivered set. A restored run
+// happened or are under way), and the run's delivered set. A restored run
 // loads every subtask's ids into its delivered set (any subtask may receive
 // any message): a message received again whose id is in it is deleted and
 // dropped, not emitted twice. Messages emitted after the barrier are not
@@ -47,10 +47,13 @@ func (s *source) SnapshotPosition() ([]byte, error) {
 			p.Delivered[m.id] = now
 		}
 	}
-	s.mu.Unlock()
-	if s.ctx.Subtask == 0 {
-		s.run.snapshot(p.Delivered, now)
+	for _, msgs := range s.deleting {
+		for _, m := range msgs {
+			p.Delivered[m.id] = now
+		}
 	}
+	s.mu.Unlock()
+	s.run.snapshot(p.Delivered, now)
 	return json.Marshal(p)
 }
 

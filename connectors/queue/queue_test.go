@@ -559,3 +559,89 @@ INSERT INTO dst SELECT id, name FROM src;
 		}
 	}
 }
+
+// TestFIFOMetadataAndSinkBadRecords: a FIFO sink sends a row without a
+// group id to errors.path and the others on; a source over the queue fills
+// the group id and sent time from the messages' attributes, and reads the
+// body raw.
+func TestFIFOMetadataAndSinkBadRecords(t *testing.T) {
+	endpoint, q := startStore(t)
+	errs := filepath.Join(t.TempDir(), "bad.jsonl")
+	newSink, _, err := factoryOf(t).NewSink(connectors.Table{Name: "dst", Schema: schemaG, TimeColumn: -1, Options: map[string]string{
+		"queue": "m.fifo", "endpoint": endpoint, "queue.create": "true", "sink.message-group-id": "g", "errors.path": errs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newSink()
+	if err := op.Open(rttest.NewContext("dst", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	before := time.Now().UnixMilli()
+	b := rttest.NewBatch(schemaG, []runtime.Value{runtime.StringValue("a"), runtime.IntValue(1)},
+		[]runtime.Value{runtime.NullValue(runtime.Varchar), runtime.IntValue(2)},
+		[]runtime.Value{runtime.StringValue("b"), runtime.IntValue(3)})
+	if err := op.ProcessBatch(0, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(errs)
+	if err != nil || !strings.Contains(string(data), `"queue":"m.fifo"`) || !strings.Contains(string(data), "column g (the group id) is NULL") ||
+		!strings.Contains(string(data), `{\"g\":null,\"i\":2}`) {
+		t.Fatalf("errors.path holds %s (%v)", data, err)
+	}
+
+	meta := runtime.NewSchema(
+		runtime.Field{Name: "body", Type: runtime.Varchar},
+	)
+	newSrc, _, err := factoryOf(t).NewSource(connectors.Table{Name: "src", Schema: meta, TimeColumn: -1, Options: map[string]string{
+		"queue": "m.fifo", "endpoint": endpoint, "format": "raw", "scan.bounded.mode": "empty", "scan.bounded.idle": "300 ms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSrc().(*source)
+	if err := s.Open(rttest.NewContext("src", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := pollRows(t, s, -1, 5*time.Second); !slices.Equal(got, []string{`{"g":"a","i":1}`, `{"g":"b","i":3}`}) {
+		t.Fatalf("raw rows %q", got)
+	}
+	s.Close()
+
+	// The same messages again, with metadata columns.
+	sendTo := createQueue(t, q, "m2.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	if _, err := q.Send(context.Background(), sendTo, client.SendEntry{MessageBody: `{"i":7}`, MessageGroupId: "grp"}); err != nil {
+		t.Fatal(err)
+	}
+	withMeta := runtime.NewSchema(
+		runtime.Field{Name: "i", Type: runtime.BigInt},
+		runtime.Field{Name: "grp", Type: runtime.Varchar, Nullable: true},
+		runtime.Field{Name: "sent", Type: runtime.Timestamp, Nullable: true},
+	)
+	newSrc, _, err = factoryOf(t).NewSource(connectors.Table{Name: "src", Schema: withMeta, TimeColumn: -1, Options: map[string]string{
+		"queue": "m2.fifo", "endpoint": endpoint, "metadata.group-id": "grp", "metadata.sent-time": "sent",
+		"scan.bounded.mode": "empty", "scan.bounded.idle": "300 ms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = newSrc().(*source)
+	if err := s.Open(rttest.NewContext("src", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var rows [][]runtime.Value
+	for deadline := time.Now().Add(5 * time.Second); len(rows) == 0 && time.Now().Before(deadline); {
+		b, _, err := s.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; b != nil && i < b.Len(); i++ {
+			rows = append(rows, b.Values(i))
+		}
+	}
+	if len(rows) != 1 || rows[0][0].I != 7 || rows[0][1].S != "grp" || rows[0][2].Null || rows[0][2].I < before || rows[0][2].I > time.Now().UnixMilli() {
+		t.Fatalf("rows %v", rows)
+	}
+}

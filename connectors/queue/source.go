@@ -82,6 +82,10 @@ type source struct {
 	mu     sync.Mutex
 	open   []*held  // emitted since the last barrier
 	sealed []sealed // emitted before a barrier whose checkpoint has not completed
+	// deleting are the messages of completed checkpoints being deleted,
+	// by deletion.
+	deleting map[int][]*held
+	deletion int
 }
 
 // sealed are the messages emitted before the barrier of checkpoint id.
@@ -114,6 +118,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.dec = format.NewJSONDecoder(s.cfg.schema)
 	}
 	s.evTime = s.cfg.eventTime
+	s.deleting = map[int][]*held{}
 	s.batch = runtime.NewBatch(s.cfg.schema)
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
