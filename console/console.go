@@ -1,8 +1,10 @@
 // Package console is Sluice's web console: one HTTP server per process that
 // shows the jobs it runs — the job page (the plan as a graph with live rates,
 // busy/backpressured/idle time, watermarks, state, checkpoints, restarts and
-// errors), the live dashboards of the job's `dashboard` sinks, the JSON API
-// both pages read, and /metrics.
+// errors), the live dashboards of the job's `dashboard` sinks, the
+// triggers page (each function trigger's invocations, errors, throttles,
+// iterator age and, for a queue, its messages waiting and in flight), the
+// JSON API the pages read, and /metrics.
 //
 // The pages are static files embedded in the binary (web/), with the
 // vendored browser libraries of console/assets; nothing loads from another
@@ -70,8 +72,9 @@ type Server struct {
 	// cancel ends the requests being served (their context).
 	cancel context.CancelFunc
 
-	mu   sync.Mutex
-	jobs []*Job
+	mu       sync.Mutex
+	jobs     []*Job
+	triggers []func() []TriggerStatus
 }
 
 // ErrTokenRequired is the error of a console on an address that is not
@@ -175,12 +178,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /ui/", http.StripPrefix("/ui/", webHandler()))
 	mux.HandleFunc("GET /{$}", s.page("index.html"))
 	mux.HandleFunc("GET /job", s.page("job.html"))
+	mux.HandleFunc("GET /triggers", s.page("triggers.html"))
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.Handle("/api/v1/dashboards", s.opt.Hub)
 	mux.Handle("/api/v1/dashboards/", s.opt.Hub)
 	mux.Handle("GET /api/v1/events", s.opt.Hub)
 	mux.HandleFunc("GET /api/v1/jobs", s.serveJobs)
 	mux.HandleFunc("GET /api/v1/job", s.serveJob)
+	mux.HandleFunc("GET /api/v1/triggers", s.serveTriggers)
 	if s.opt.Metrics != nil {
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", promtext.ContentType)

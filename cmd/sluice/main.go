@@ -40,6 +40,7 @@ var commands = []subcommand{
 	{"store", "serve the stream store with the Kinesis Data Streams API", runStore},
 	{"agent", "tail files (and this machine's CPU and memory) into a stream", runAgent},
 	{"stream", "read, write and manage the store's streams (consume, produce, list, create, describe, delete), like kcat", runStream},
+	{"queue", "send, receive and manage the store's queues (send, receive, list, create, describe, purge, redrive, delete)", runQueue},
 	{"bench", "run the benchmarks against their peers and print the ratios", runBench},
 	{"version", "print the version", runVersion},
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/sluicehq/sluice/internal/suggest"
 	"github.com/sluicehq/sluice/store"
@@ -20,6 +21,9 @@ import (
 // given neither --endpoint nor --store-dir: `sluice store`'s default
 // --listen.
 const defaultStoreEndpoint = "http://127.0.0.1:4567"
+
+// inProcessURL is the endpoint of a store opened with --store-dir.
+const inProcessURL = "http://in-process"
 
 const streamUsage = `Usage: sluice stream COMMAND [flags]
 
@@ -86,7 +90,7 @@ type storeFlags struct {
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.endpoint, "endpoint", "", "URL of a running store's Kinesis API (default "+defaultStoreEndpoint+", unless --store-dir)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "URL of a running store, \"sluice store\" (default "+defaultStoreEndpoint+", unless --store-dir)")
 	fs.StringVar(&f.storeDir, "store-dir", "", "open the store over this data folder in-process instead (while no other process has it open)")
 	fs.StringVar(&f.accessKey, "access-key", "", "access key ID to sign requests with (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&f.secretKey, "secret-key", "", "secret key of --access-key (default $AWS_SECRET_ACCESS_KEY)")
@@ -120,7 +124,7 @@ func (f *storeFlags) open() (*storeConn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--store-dir %s: %w", f.storeDir, err)
 		}
-		c := client.New("http://in-process", &http.Client{Transport: srv.Transport()})
+		c := client.New(inProcessURL, &http.Client{Transport: srv.Transport()})
 		return &storeConn{Client: c, where: f.storeDir, close: func() {
 			if err := srv.Close(); err != nil {
 				fmt.Fprintln(os.Stderr, "sluice stream: store:", err)
@@ -210,7 +214,11 @@ func withStore(fs *flag.FlagSet, sf *storeFlags, cmd command, args []string, wan
 		return err
 	}
 	if len(pos) < wantArgs {
-		return usagef("name the stream (usage: sluice %s)", cmd.Use)
+		noun := "stream"
+		if strings.HasPrefix(cmd.Use, "queue ") {
+			noun = "queue"
+		}
+		return usagef("name the %s (usage: sluice %s)", noun, cmd.Use)
 	}
 	if check != nil {
 		if err := check(pos); err != nil {

@@ -32,7 +32,15 @@ import (
 // output, error output and exit error.
 func streamTool(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"stream"}, args...)...)
+	return runTool(t, stdin, append([]string{"stream"}, args...)...)
+}
+
+// runTool runs "sluice ARGS" with stdin and returns its output, error
+// output and exit error; it fails the test when the command runs for a
+// minute.
+func runTool(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -46,7 +54,7 @@ func streamTool(t *testing.T, stdin string, args ...string) (string, string, err
 		return out.String(), errOut.String(), err
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("sluice stream %q did not end within a minute; stderr:\n%s", args, errOut.String())
+		t.Fatalf("sluice %q did not end within a minute; stderr:\n%s", args, errOut.String())
 	}
 	return "", "", nil
 }

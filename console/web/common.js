@@ -58,6 +58,10 @@
     if (!el) return;
     let j;
     try {
+      // A process may run function triggers and no job: ask for the job
+      // only when there is one.
+      const jobs = await sluice.getJSON("/api/v1/jobs");
+      if (!jobs.jobs || !jobs.jobs.length) throw new Error("no job");
       j = await sluice.getJSON("/api/v1/job");
     } catch (e) {
       el.textContent = "";

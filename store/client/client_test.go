@@ -17,7 +17,14 @@ import (
 // waits out.
 func start(t *testing.T) *Client {
 	t.Helper()
-	s, err := server.New(t.TempDir(), server.Options{StateDelay: 10 * time.Millisecond})
+	return startWith(t, server.Options{StateDelay: 10 * time.Millisecond})
+}
+
+// startWith runs a store server with opt in-process until the test ends
+// and returns an unsigned client of it.
+func startWith(t *testing.T, opt server.Options) *Client {
+	t.Helper()
+	s, err := server.New(t.TempDir(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}

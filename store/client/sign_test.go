@@ -13,17 +13,8 @@ import (
 )
 
 func TestSigned(t *testing.T) {
-	s, err := server.New(t.TempDir(), server.Options{Credentials: map[string]string{"AKID": "secret"}, Region: "eu-west-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer func() {
-		ts.Close()
-		s.Close()
-	}()
 	ctx := context.Background()
-	plain := New(ts.URL, ts.Client())
+	plain := startWith(t, server.Options{Credentials: map[string]string{"AKID": "secret"}, Region: "eu-west-1"})
 	f := func(c *Client, code string) {
 		t.Helper()
 		_, err := c.ListShards(ctx, "s")

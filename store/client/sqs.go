@@ -207,3 +207,78 @@ func (s *SQS) ChangeVisibility(ctx context.Context, url string, receipts []strin
 	}{url, entries}, &out)
 	return out.Failed, err
 }
+
+// ListQueues returns the URLs of the queues whose names start with prefix
+// ("": every queue), following the answer's pages.
+func (s *SQS) ListQueues(ctx context.Context, prefix string) ([]string, error) {
+	var urls []string
+	next := ""
+	for {
+		var out struct {
+			QueueUrls []string
+			NextToken string
+		}
+		err := s.c.call(ctx, "ListQueues", struct {
+			QueueNamePrefix string `json:",omitempty"`
+			MaxResults      int
+			NextToken       string `json:",omitempty"`
+		}{prefix, 1000, next}, &out)
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, out.QueueUrls...)
+		if out.NextToken == "" {
+			return urls, nil
+		}
+		next = out.NextToken
+	}
+}
+
+// SetAttributes sets attributes of the queue at url.
+func (s *SQS) SetAttributes(ctx context.Context, url string, attrs map[string]string) error {
+	return s.c.call(ctx, "SetQueueAttributes", struct {
+		QueueUrl   string
+		Attributes map[string]string
+	}{url, attrs}, nil)
+}
+
+// Purge deletes every message of the queue at url.
+func (s *SQS) Purge(ctx context.Context, url string) error {
+	return s.c.call(ctx, "PurgeQueue", struct{ QueueUrl string }{url}, nil)
+}
+
+// StartMoveTask starts moving the messages of the dead-letter queue
+// sourceARN to destinationARN ("": back to the queues they came from), at
+// most perSecond messages a second (0: as fast as the store goes), and
+// returns the task's handle.
+func (s *SQS) StartMoveTask(ctx context.Context, sourceARN, destinationARN string, perSecond int) (string, error) {
+	var out struct{ TaskHandle string }
+	err := s.c.call(ctx, "StartMessageMoveTask", struct {
+		SourceArn                    string
+		DestinationArn               string `json:",omitempty"`
+		MaxNumberOfMessagesPerSecond int    `json:",omitempty"`
+	}{sourceARN, destinationARN, perSecond}, &out)
+	return out.TaskHandle, err
+}
+
+// MoveTask is one of a dead-letter queue's message move tasks.
+type MoveTask struct {
+	TaskHandle                        string
+	Status                            string // RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED
+	SourceArn, DestinationArn         string
+	ApproximateNumberOfMessagesMoved  int64
+	ApproximateNumberOfMessagesToMove int64
+	FailureReason                     string
+	StartedTimestamp                  int64
+}
+
+// MoveTasks lists the move tasks of the dead-letter queue sourceARN, the
+// newest first.
+func (s *SQS) MoveTasks(ctx context.Context, sourceARN string) ([]MoveTask, error) {
+	var out struct{ Results []MoveTask }
+	err := s.c.call(ctx, "ListMessageMoveTasks", struct {
+		SourceArn  string
+		MaxResults int
+	}{sourceARN, 10}, &out)
+	return out.Results, err
+}

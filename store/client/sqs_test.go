@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -73,6 +72,27 @@ func TestSQSRoundTrip(t *testing.T) {
 	if err != nil || attrs["ApproximateNumberOfMessagesNotVisible"] != "1" {
 		t.Fatalf("Attributes = %v, %v", attrs, err)
 	}
+	if err := q.SetAttributes(ctx, url, map[string]string{"DelaySeconds": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := q.Attributes(ctx, url, "DelaySeconds"); err != nil || a["DelaySeconds"] != "7" {
+		t.Fatalf("DelaySeconds after SetAttributes = %v, %v", a, err)
+	}
+	if err := q.Purge(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := q.Attributes(ctx, url, "All"); err != nil || a["ApproximateNumberOfMessagesNotVisible"] != "0" {
+		t.Fatalf("after Purge = %v, %v", a, err)
+	}
+	if _, err := q.CreateQueue(ctx, "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	if urls, err := q.ListQueues(ctx, "jo"); err != nil || len(urls) != 1 || urls[0] != url {
+		t.Fatalf("ListQueues(jo) = %v, %v", urls, err)
+	}
+	if urls, err := q.ListQueues(ctx, ""); err != nil || len(urls) != 2 {
+		t.Fatalf("ListQueues() = %v, %v", urls, err)
+	}
 	if err := q.DeleteQueue(ctx, url); err != nil {
 		t.Fatal(err)
 	}
@@ -126,17 +146,8 @@ func TestSQSFIFO(t *testing.T) {
 }
 
 func TestSQSSigned(t *testing.T) {
-	s, err := server.New(t.TempDir(), server.Options{Credentials: map[string]string{"AKID": "secret"}, Region: "eu-west-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer func() {
-		ts.Close()
-		s.Close()
-	}()
 	ctx := context.Background()
-	plain := New(ts.URL, ts.Client())
+	plain := startWith(t, server.Options{Credentials: map[string]string{"AKID": "secret"}, Region: "eu-west-1"})
 	good := plain.WithCredentials(Credentials{AccessKey: "AKID", SecretKey: "secret", Region: "eu-west-1"}).SQS()
 	url, err := good.CreateQueue(ctx, "q", nil)
 	if err != nil {
