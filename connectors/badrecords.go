@@ -79,6 +79,8 @@ func (w Where) group() (in, unit, pos string) {
 		return w.File, "line", strconv.FormatInt(w.Line, 10)
 	case w.Stream != "":
 		return fmt.Sprintf("stream %s shard %s", w.Stream, w.Shard), "sequence number", w.Sequence
+	case w.Queue != "" && w.MessageID == "":
+		return "queue " + w.Queue + " (messages not sent)", "", ""
 	case w.Queue != "":
 		return "queue " + w.Queue, "message", w.MessageID
 	default:
@@ -310,10 +312,16 @@ func places(ws []Where) string {
 			order = append(order, in)
 			units[in] = unit
 		}
-		pos[in] = append(pos[in], p)
+		if p != "" {
+			pos[in] = append(pos[in], p)
+		}
 	}
 	parts := make([]string, len(order))
 	for i, in := range order {
+		if len(pos[in]) == 0 { // a place without positions
+			parts[i] = in
+			continue
+		}
 		unit := units[in]
 		if len(pos[in]) > 1 {
 			unit += "s"
