@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors"
 	_ "github.com/sluicehq/sluice/connectors/file"
+	storeconn "github.com/sluicehq/sluice/connectors/store"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/rttest"
 	"github.com/sluicehq/sluice/sql"
@@ -643,5 +644,46 @@ func TestFIFOMetadataAndSinkBadRecords(t *testing.T) {
 	}
 	if len(rows) != 1 || rows[0][0].I != 7 || rows[0][1].S != "grp" || rows[0][2].Null || rows[0][2].I < before || rows[0][2].I > time.Now().UnixMilli() {
 		t.Fatalf("rows %v", rows)
+	}
+}
+
+// TestEmbeddedStore: without 'endpoint' a table uses the process's
+// embedded store, in-process; without one, the error says what to do.
+func TestEmbeddedStore(t *testing.T) {
+	_, _, err := factoryOf(t).NewSource(tableOf(map[string]string{"queue": "in"}))
+	if err == nil || !strings.Contains(err.Error(), `option "endpoint" is absent and the job has no embedded store`) {
+		t.Fatalf("error %v", err)
+	}
+	srv, err := server.New(t.TempDir(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeconn.UseEmbedded(srv)
+	defer func() {
+		storeconn.UseEmbedded(nil)
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	newSink, _, err := factoryOf(t).NewSink(tableOf(map[string]string{"queue": "in", "queue.create": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newSink()
+	if err := op.Open(rttest.NewContext("dst", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	b := rttest.NewBatch(schema, []runtime.Value{runtime.IntValue(1), runtime.StringValue("n1")}, []runtime.Value{runtime.IntValue(2), runtime.StringValue("n2")})
+	if err := op.ProcessBatch(0, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	op.Close()
+	s := openSource(t, map[string]string{"queue": "in", "scan.bounded.mode": "empty", "scan.bounded.idle": "300 ms"}, false, nil)
+	defer s.Close()
+	if got := pollRows(t, s, -1, 5*time.Second); !slices.Equal(got, wantRows(1, 3)) {
+		t.Fatalf("read %v", got)
 	}
 }
