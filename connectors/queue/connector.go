@@ -73,7 +73,7 @@ var options = []connectors.Option{
 	{Key: "scan.receive.max-messages", Type: connectors.Int, Default: "10", Min: "1", Max: "10", Use: connectors.SourceOnly,
 		Doc: "messages per `ReceiveMessage`"},
 	{Key: "scan.receive.wait", Type: connectors.Duration, Default: "1 s", Min: "0", Max: "20 s", Use: connectors.SourceOnly,
-		Doc: "how long a `ReceiveMessage` waits for a message (long poll; whole seconds)"},
+		Doc: "how long a `ReceiveMessage` waits for a message (long poll; rounded up to whole seconds)"},
 	{Key: "scan.visibility-timeout", Type: connectors.Duration, Default: "30 s", Min: "1 s", Max: "12 h", Use: connectors.SourceOnly,
 		Doc: "how long a received message stays hidden from other consumers; the source extends it until the message is deleted"},
 	{Key: "scan.pollers", Type: connectors.Int, Default: "4", Min: "1", Max: "64", Use: connectors.SourceOnly,
@@ -95,7 +95,7 @@ var options = []connectors.Option{
 	{Key: "sink.message-deduplication-id", Type: connectors.Column, DefaultDoc: "content-based", Use: connectors.SinkOnly,
 		Doc: "FIFO queues: the column whose text is each message's deduplication id (absent: the queue must have content-based deduplication)"},
 	{Key: "sink.delay", Type: connectors.Duration, Default: "0", Min: "0", Max: "15 min", Use: connectors.SinkOnly,
-		Doc: "deliver each message this long after it is sent (standard queues; whole seconds)"},
+		Doc: "deliver each message this long after it is sent (standard queues; rounded up to whole seconds)"},
 	{Key: "sink.requests.max-inflight", Type: connectors.Int, Default: "4", Min: "1", Max: "64", Use: connectors.SinkOnly,
 		Doc: "`SendMessageBatch` calls in flight per subtask (the messages of one group stay in order)"},
 	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`", Doc: "region of signed requests"},
@@ -161,6 +161,8 @@ func parseConfig(t connectors.Table) (*config, error) {
 		metaGrp: o.Column("metadata.group-id"), metaRecv: o.Column("metadata.receive-count"),
 		groupCol: o.Column("sink.message-group-id"), dedupCol: o.Column("sink.message-deduplication-id"),
 		delay: o.Duration("sink.delay"), inflight: int(o.Int("sink.requests.max-inflight")), log: connectors.NewLimiter(time.Second)}
+	// The API takes whole seconds: round up, so that a long poll stays one.
+	c.wait, c.vis, c.delay = upToSecond(c.wait), upToSecond(c.vis), upToSecond(c.delay)
 	c.csv.Delimiter = o.Delimiter("csv.field-delimiter")
 	if c.queue == "" {
 		return nil, o.Errorf("queue", "empty queue name")
@@ -191,6 +193,9 @@ func parseConfig(t connectors.Table) (*config, error) {
 	c.sqs = cl.SQS()
 	return c, nil
 }
+
+// upToSecond rounds d up to whole seconds.
+func upToSecond(d time.Duration) time.Duration { return (d + time.Second - 1).Truncate(time.Second) }
 
 // checkColumns checks the types of the columns the options name, and the
 // options that depend on the queue's kind.

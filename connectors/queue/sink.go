@@ -27,7 +27,9 @@ import (
 // tries in a row that send nothing fail the job); entries it refuses as
 // the sender's fault (too big, an invalid id) are bad records: logged,
 // counted, appended to 'errors.path' — or, with 'format.fail-on-error',
-// the job fails. At a checkpoint barrier and at the end of input the sink
+// the job fails. (A batch the queue failed in part is sent again without
+// the entries it took, so on a FIFO queue such a retry can put a message
+// after a later one of its group.) At a checkpoint barrier and at the end of input the sink
 // sends what it holds and waits until every batch is sent: at-least-once
 // (a retried batch, or a restore, may send a message twice; on a FIFO
 // queue the deduplication id drops repeats within five minutes).
