@@ -28,7 +28,7 @@ func runStore(ctx context.Context, args []string) error {
 	tlsKey := fs.String("tls-key", "", "the key of --tls-cert")
 	keyring := fs.String("keyring", "", "file of the keys streams are encrypted with at rest (StartStreamEncryption; mode 0600, created with a generated key for alias/aws/kinesis when first needed); empty: ~keyring.json in --data")
 	stateDelay := fs.Duration("state-delay", server.DefaultStateDelay, "how long a stream stays CREATING, UPDATING or DELETING after the call that starts it, as in Kinesis (0s: never)")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249: the shard-level metrics streams enable with EnableEnhancedMonitoring")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9249: the shard-level metrics streams enable with EnableEnhancedMonitoring, and every queue's metrics")
 	onCorruption := fs.String("on-corruption", "stop", "at records lost to damage on disk (reported at start): readers get an error there (stop) or skip them (skip)")
 	def := server.DefaultLimits()
 	var lim server.Limits

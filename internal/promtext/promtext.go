@@ -41,6 +41,9 @@ func Help(fam string) string {
 	if h, ok := storeShardHelp[fam]; ok {
 		return h
 	}
+	if h, ok := queueHelp[fam]; ok {
+		return h
+	}
 	words := strings.ReplaceAll(fam, "_", " ")
 	switch {
 	case strings.HasPrefix(fam, "go_"):
@@ -101,4 +104,18 @@ var storeShardHelp = map[string]string{
 	"sluice_store_shard_write_provisioned_throughput_exceeded_total": "Writes to a store shard refused for throughput (enhanced monitoring; the store does not throttle shards: always 0).",
 	"sluice_store_shard_read_provisioned_throughput_exceeded_total":  "Reads of a store shard refused for throughput (enhanced monitoring; the store does not throttle shards: always 0).",
 	"sluice_store_shard_iterator_age_milliseconds":                   "MillisBehindLatest of the last GetRecords answer of a store shard (enhanced monitoring: IteratorAgeMilliseconds).",
+}
+
+// queueHelp is the help text of the store's queue metrics
+// (store/server/sqs_metrics.go).
+var queueHelp = map[string]string{
+	"sluice_queue_messages_visible":                    "Messages of a queue a receive could take now (ApproximateNumberOfMessages).",
+	"sluice_queue_messages_in_flight":                  "Messages of a queue received and neither deleted nor visible again (ApproximateNumberOfMessagesNotVisible).",
+	"sluice_queue_messages_delayed":                    "Messages of a queue whose delay has not passed (ApproximateNumberOfMessagesDelayed).",
+	"sluice_queue_oldest_message_age_seconds":          "Age of the oldest message of a queue, in seconds (0 for an empty queue).",
+	"sluice_queue_messages_sent_total":                 "Messages sent to a queue (deduplicated sends to a FIFO queue not counted) since the store opened.",
+	"sluice_queue_messages_received_total":             "Messages a queue handed out to receives (each receive of a message counts) since the store opened.",
+	"sluice_queue_messages_deleted_total":              "Messages deleted from a queue by DeleteMessage(Batch) since the store opened.",
+	"sluice_queue_messages_moved_to_dead_letter_total": "Messages moved from a queue to its dead-letter queue (RedrivePolicy) since the store opened.",
+	"sluice_queue_sent_bytes_total":                    "Bytes of the messages sent to a queue (bodies and message attributes) since the store opened.",
 }

@@ -44,6 +44,8 @@ const (
 	MaxMessageBytes      = 256 << 10
 	MaxReceive           = 10
 	MaxMessageAttributes = 10
+	// MaxTraceHeaderBytes bounds the AWSTraceHeader system attribute.
+	MaxTraceHeaderBytes = 1024
 )
 
 // Attributes are the settable attributes of a queue.
@@ -252,6 +254,10 @@ var (
 	ErrNotInflight     = errors.New("queue: the message is not in flight")
 	ErrPurgeInProgress = errors.New("queue: a purge is in progress (one purge per 60 seconds)")
 	ErrUnavailable     = errors.New("queue: cannot write now")
+	// ErrOverLimit: a standard queue holds its limit of messages in
+	// flight (Limits.MaxInFlight); a receive that does not wait is
+	// refused until some are deleted or become visible again.
+	ErrOverLimit = errors.New("queue: the queue holds its limit of messages in flight")
 )
 
 // ValueError reports a parameter out of range or malformed, by name;

@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv(crashRoundEnv))
 		return
 	}
+	if dir := os.Getenv(moveChildEnv); dir != "" {
+		moveChild(dir)
+		return
+	}
 	os.Exit(m.Run())
 }
 

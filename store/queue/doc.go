@@ -15,6 +15,11 @@
 // the queue's MessageRetentionPeriod. Receive may wait (long polling, at
 // most 20 s) for a message to become visible: it is woken by sends and
 // visibility changes, and by a timer at the next visibility deadline.
+// A queue holds at most Limits.MaxInFlight messages in flight (received,
+// neither deleted nor visible again; SQS's 120,000): a receive that does
+// not wait then fails with ErrOverLimit, one that waits waits for room.
+// A FIFO queue holds at most Limits.MaxInFlightFIFO (20,000): a receive
+// then returns no more messages.
 //
 // A FIFO queue (FifoQueue, a name ending in ".fifo") delivers the messages
 // of each message group in send order, with at most one batch of a group

@@ -37,6 +37,9 @@ type SendInput struct {
 	// FIFO queues: the message group (required) and the deduplication id
 	// (required unless the queue has ContentBasedDeduplication).
 	Group, DedupID string
+	// TraceHeader is the message system attribute AWSTraceHeader ("" for
+	// none): kept with the message, not counted in its size.
+	TraceHeader string
 }
 
 // SendResult is the outcome of one SendInput: the message's id and MD5s,
@@ -45,8 +48,11 @@ type SendResult struct {
 	ID              string
 	MD5OfBody       string
 	MD5OfAttributes string // "" without attributes
-	SequenceNumber  string // FIFO queues
-	Err             error
+	// MD5OfSystemAttributes is the MD5 of the message system attributes
+	// (AWSTraceHeader), "" without them.
+	MD5OfSystemAttributes string
+	SequenceNumber        string // FIFO queues
+	Err                   error
 }
 
 // Message is a received message. The caller owns it.
@@ -62,6 +68,7 @@ type Message struct {
 	ReceiveCount    int
 	// FIFO queues: the message's group, deduplication id and sequence number.
 	Group, DedupID, SequenceNumber string
+	TraceHeader                    string // AWSTraceHeader, "" for none
 }
 
 // checkFIFOSend checks the FIFO parameters of a message and returns its
@@ -140,6 +147,30 @@ func MD5OfAttributes(attrs []MessageAttribute) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// TraceHeaderAttribute is the name of the one message system attribute
+// SQS takes.
+const TraceHeaderAttribute = "AWSTraceHeader"
+
+// MD5OfTraceHeader is the MD5 SQS reports for the message system
+// attributes of a message sent with the AWSTraceHeader trace (a String):
+// the MD5 of message attributes over that one attribute. It is "" for "".
+func MD5OfTraceHeader(trace string) string {
+	if trace == "" {
+		return ""
+	}
+	return MD5OfAttributes([]MessageAttribute{{Name: TraceHeaderAttribute, DataType: "String", StringValue: trace}})
+}
+
+// messageSize is a message's size as SQS counts it: body, attribute
+// names, types and values (not the system attributes).
+func messageSize(in SendInput) int {
+	n := len(in.Body)
+	for _, a := range in.Attributes {
+		n += len(a.Name) + len(a.DataType) + len(a.StringValue) + len(a.BinaryValue)
+	}
+	return n
+}
+
 func sortedAttrs(attrs []MessageAttribute) []MessageAttribute {
 	s := append([]MessageAttribute(nil), attrs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
@@ -194,6 +225,9 @@ func checkMessage(in SendInput, a Attributes) error {
 	}
 	if !validChars(in.Body) {
 		return &ValueError{Name: "MessageBody", Reason: "Invalid characters found. Valid characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF."}
+	}
+	if in.TraceHeader != "" && (!validChars(in.TraceHeader) || len(in.TraceHeader) > MaxTraceHeaderBytes) {
+		return &ValueError{Name: "MessageSystemAttributes", Reason: fmt.Sprintf("Message system attribute '%s' must be at most %d valid characters.", TraceHeaderAttribute, MaxTraceHeaderBytes)}
 	}
 	if in.HasDelay && (in.Delay < 0 || in.Delay > MaxDelay) {
 		return &ValueError{Name: "DelaySeconds", Reason: "DelaySeconds must be >= 0 and <= 900."}

@@ -42,6 +42,19 @@ func (md *model) live(now int64) []*modelMsg {
 	return out
 }
 
+// inflight counts the messages in flight at now as the limit does: those
+// received and not visible again, whether or not their retention has
+// passed (they leave when a receive next meets them).
+func (md *model) inflight(now int64) int {
+	n := 0
+	for _, m := range md.msgs {
+		if !m.gone && m.count > 0 && m.visibleAt > now {
+			n++
+		}
+	}
+	return n
+}
+
 func (md *model) byID(id string) *modelMsg {
 	for _, m := range md.msgs {
 		if m.id == id {
@@ -54,7 +67,8 @@ func (md *model) byID(id string) *modelMsg {
 // TestQueueMatchesModel runs random sends, receives, deletes, visibility
 // changes, purges, clock steps and restarts against the engine and a
 // list-scanning model, comparing what receives return, the errors, and
-// the approximate counts after every step.
+// the approximate counts after every step. The queue's limit of messages
+// in flight is lowered to 6, so that receives meet it.
 func TestQueueMatchesModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		dir, err := os.MkdirTemp("", "queue-model")
@@ -64,7 +78,9 @@ func TestQueueMatchesModel(t *testing.T) {
 		defer os.RemoveAll(dir)
 		var clock atomic.Int64
 		clock.Store(1_700_000_000_000)
-		opts := Options{NoSync: true, Now: func() time.Time { return time.UnixMilli(clock.Load()) }, Logf: rt.Logf}
+		const limit = 6 // messages in flight
+		opts := Options{NoSync: true, Now: func() time.Time { return time.UnixMilli(clock.Load()) }, Logf: rt.Logf,
+			Limits: Limits{MaxInFlight: limit}}
 		s, err := Open(dir, opts)
 		if err != nil {
 			rt.Fatal(err)
@@ -118,11 +134,18 @@ func TestQueueMatchesModel(t *testing.T) {
 						visible++
 					}
 				}
+				room := limit - md.inflight(now)
 				got, err := q.Receive(ctx, ReceiveOptions{Max: max, Visibility: &vis, Wait: &zero})
+				if room <= 0 {
+					if !errors.Is(err, ErrOverLimit) {
+						rt.Fatalf("a receive with %d in flight: %v, want ErrOverLimit", limit-room, err)
+					}
+					return
+				}
 				if err != nil {
 					rt.Fatal(err)
 				}
-				if want := min(max, visible); len(got) != want {
+				if want := min(max, visible, room); len(got) != want {
 					rt.Fatalf("received %d messages, want %d", len(got), want)
 				}
 				for _, g := range got {
@@ -246,6 +269,17 @@ func TestQueueMatchesModel(t *testing.T) {
 					if e == nil || e.visibleAt != m.visibleAt || int(e.count) != m.count || e.body != m.body {
 						rt.Fatalf("message %s: engine %+v, model %+v", m.id, e, m)
 					}
+				}
+				// The in-flight count a receive checks the limit with: the
+				// messages received and not visible again, whether or not
+				// their retention has passed (they leave when next met).
+				modelInflight := md.inflight(now)
+				q.mu.Lock()
+				q.settleInflight(now)
+				counted := q.inflight
+				q.mu.Unlock()
+				if counted != modelInflight {
+					rt.Fatalf("in-flight count %d, model %d", counted, modelInflight)
 				}
 				a, err := q.Attributes()
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,8 +28,11 @@ var (
 
 // MoveTask is a message move task (StartMessageMoveTask): it moves the
 // messages of a dead-letter queue back to the queues they came from, or
-// to Destination. Tasks live in memory: a restart ends them (the
-// messages moved so far stay moved).
+// to Destination. The newest task of a queue is kept in its queue.json
+// (when it starts and ends, its progress after each batch of a task with
+// a rate and at most once a second otherwise, and when the store
+// closes): a task running when the store stopped resumes when it opens
+// again, counting on from the progress last kept.
 type MoveTask struct {
 	Handle      string
 	Source      string // queue names
@@ -38,8 +42,77 @@ type MoveTask struct {
 	ToMove      int64
 	Started     time.Time
 	Failure     string
-	perSecond   int
+	PerSecond   int // MaxNumberOfMessagesPerSecond; 0 for no limit
 	cancel      context.CancelFunc
+}
+
+// moveState is a move task as queue.json keeps it.
+type moveState struct {
+	Handle      string `json:"handle"`
+	Destination string `json:"destination,omitempty"`
+	Status      string `json:"status"`
+	Moved       int64  `json:"moved"`
+	ToMove      int64  `json:"toMove"`
+	Started     int64  `json:"started"` // Unix ms
+	PerSecond   int    `json:"perSecond,omitempty"`
+	Failure     string `json:"failure,omitempty"`
+}
+
+// saveMove keeps t in the queue.json of src. A queue deleted or closed
+// keeps nothing. It copies t under src.mu, so that concurrent saves
+// write in the order of the states they copied (lock order: a queue's
+// mu, then moves.mu).
+func (s *Store) saveMove(src *Queue, t *MoveTask) error {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.usable() != nil {
+		return nil
+	}
+	s.moves.mu.Lock()
+	st := &moveState{Handle: t.Handle, Destination: t.Destination, Status: t.Status, Moved: t.Moved, ToMove: t.ToMove,
+		Started: t.Started.UnixMilli(), PerSecond: t.PerSecond, Failure: t.Failure}
+	s.moves.mu.Unlock()
+	m := src.meta
+	m.Move = st
+	if err := src.saveMeta(m); err != nil {
+		return err
+	}
+	src.meta = m
+	return nil
+}
+
+// resumeMoves lists the move tasks kept in the queues' queue.json and
+// starts again those that were running. Open calls it.
+func (s *Store) resumeMoves() {
+	var found []*MoveTask
+	for _, q := range s.queues {
+		st := q.meta.Move
+		if st == nil {
+			continue
+		}
+		found = append(found, &MoveTask{Handle: st.Handle, Source: q.meta.Name, Destination: st.Destination, Status: st.Status,
+			Moved: st.Moved, ToMove: st.ToMove, Started: time.UnixMilli(st.Started), Failure: st.Failure, PerSecond: st.PerSecond})
+	}
+	slices.SortFunc(found, func(a, b *MoveTask) int { return a.Started.Compare(b.Started) })
+	for _, t := range found {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.cancel = cancel
+		s.moves.tasks = append(s.moves.tasks, t)
+		if t.Status == MoveRunning {
+			s.goMove(ctx, s.queues[t.Source], t)
+		}
+	}
+}
+
+// goMove runs task t of queue src in a goroutine the Store waits for,
+// until ctx (cancelled by t.cancel) ends or the store closes.
+func (s *Store) goMove(ctx context.Context, src *Queue, t *MoveTask) {
+	s.moves.wg.Add(1)
+	go func() {
+		defer s.moves.wg.Done()
+		defer t.cancel()
+		s.runMove(ctx, src, t)
+	}()
 }
 
 // moves are a Store's move tasks, newest last.
@@ -80,7 +153,7 @@ func (s *Store) StartMove(source, destination string, perSecond int) (string, er
 	_, _ = rand.Read(h[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &MoveTask{Handle: hex.EncodeToString(h[:]), Source: source, Destination: destination, Status: MoveRunning,
-		ToMove: toMove, Started: s.opts.Now(), perSecond: perSecond, cancel: cancel}
+		ToMove: toMove, Started: s.opts.Now(), PerSecond: perSecond, cancel: cancel}
 	s.moves.mu.Lock()
 	for _, o := range s.moves.tasks {
 		if o.Source == source && o.Status == MoveRunning {
@@ -90,16 +163,26 @@ func (s *Store) StartMove(source, destination string, perSecond int) (string, er
 		}
 	}
 	s.moves.tasks = append(s.moves.tasks, t)
-	s.moves.wg.Add(1)
 	s.moves.mu.Unlock()
-	go func() {
-		defer s.moves.wg.Done()
-		defer cancel()
-		s.runMove(ctx, src, t)
-	}()
+	if err := s.saveMove(src, t); err != nil {
+		s.moves.mu.Lock()
+		s.moves.tasks = slices.DeleteFunc(s.moves.tasks, func(o *MoveTask) bool { return o == t })
+		s.moves.mu.Unlock()
+		cancel()
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // kept RUNNING: it resumes at the next Open
+		return "", ErrClosed
+	}
+	s.goMove(ctx, src, t)
 	return t.Handle, nil
 }
 
+// runMove moves messages for t until it is done, fails or is cancelled;
+// when the store closes, t stays RUNNING (kept so, with its progress, to
+// resume at the next Open).
 func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
 	set := func(status, failure string) {
 		s.moves.mu.Lock()
@@ -107,7 +190,9 @@ func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
 			t.Status, t.Failure = status, failure
 		}
 		s.moves.mu.Unlock()
+		_ = s.saveMove(src, t)
 	}
+	saved := time.Now()
 	for {
 		s.moves.mu.Lock()
 		done := t.Moved >= t.ToMove
@@ -121,7 +206,7 @@ func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
 			set(MoveCancelled, "")
 			return
 		case <-s.stop:
-			set(MoveCancelled, "")
+			_ = s.saveMove(src, t) // the progress, to resume from
 			return
 		default:
 		}
@@ -143,9 +228,13 @@ func (s *Store) runMove(ctx context.Context, src *Queue, t *MoveTask) {
 			set(MoveFailed, err.Error())
 			return
 		}
-		if t.perSecond > 0 {
+		if t.PerSecond > 0 || time.Since(saved) >= time.Second { // before a pause, or once a second
+			_ = s.saveMove(src, t)
+			saved = time.Now()
+		}
+		if t.PerSecond > 0 {
 			select {
-			case <-time.After(time.Duration(n) * time.Second / time.Duration(t.perSecond)):
+			case <-time.After(time.Duration(n) * time.Second / time.Duration(t.PerSecond)):
 			case <-ctx.Done():
 			case <-s.stop:
 			}
@@ -171,15 +260,25 @@ func (s *Store) MoveTasks(source string) []MoveTask {
 // CancelMove cancels a running move task and returns how many messages it moved.
 func (s *Store) CancelMove(handle string) (int64, error) {
 	s.moves.mu.Lock()
-	defer s.moves.mu.Unlock()
+	var found *MoveTask
 	for _, t := range s.moves.tasks {
 		if t.Handle == handle && t.Status == MoveRunning {
 			t.Status = MoveCancelled
 			t.cancel()
-			return t.Moved, nil
+			found = t
+			break
 		}
 	}
-	return 0, ErrNoMoveTask
+	s.moves.mu.Unlock()
+	if found == nil {
+		return 0, ErrNoMoveTask
+	}
+	if src, err := s.Queue(found.Source); err == nil {
+		_ = s.saveMove(src, found)
+	}
+	s.moves.mu.Lock()
+	defer s.moves.mu.Unlock()
+	return found.Moved, nil
 }
 
 // pickVisible marks up to n visible messages as moving, oldest visible

@@ -25,8 +25,9 @@ type meta struct {
 	Name       string            `json:"name"`
 	Attributes Attributes        `json:"attributes"`
 	Tags       map[string]string `json:"tags,omitempty"`
-	Created    int64             `json:"created"`  // Unix seconds
-	Modified   int64             `json:"modified"` // Unix seconds
+	Created    int64             `json:"created"`        // Unix seconds
+	Modified   int64             `json:"modified"`       // Unix seconds
+	Move       *moveState        `json:"move,omitempty"` // the newest message move task from the queue (move.go)
 }
 
 // Queue is one queue of a Store.
@@ -55,6 +56,18 @@ type Queue struct {
 	pruneAt int
 
 	rd redrive // the parsed RedrivePolicy
+
+	// In-flight accounting (inflight.go): the messages marked in flight
+	// and their visibility deadlines.
+	inflight int
+	expiry   dueHeap
+
+	counts counts // since the store opened
+}
+
+// counts are what a queue has done since its store opened, for metrics.
+type counts struct {
+	sent, received, deleted, deadLettered, sentBytes uint64
 }
 
 // DedupWindow is how long a FIFO queue remembers a deduplication id.
@@ -183,6 +196,7 @@ func (q *Queue) remove(m *msg) {
 	m.gone = true
 	m.gen++
 	q.live -= m.bytes()
+	q.unmarkInflight(m)
 }
 
 // Send sends messages (one SendMessage, or the entries of a
@@ -213,7 +227,8 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 			}
 			key = q.dedupKey(si.Group, dedup)
 			if e, ok := q.dedups[key]; ok && now < e.at+DedupWindow.Milliseconds() {
-				out[i] = SendResult{ID: formatID(e.id), MD5OfBody: MD5OfBody(si.Body), MD5OfAttributes: MD5OfAttributes(si.Attributes), SequenceNumber: SequenceNumber(e.seq)}
+				out[i] = SendResult{ID: formatID(e.id), MD5OfBody: MD5OfBody(si.Body), MD5OfAttributes: MD5OfAttributes(si.Attributes),
+					MD5OfSystemAttributes: MD5OfTraceHeader(si.TraceHeader), SequenceNumber: SequenceNumber(e.seq)}
 				continue
 			}
 		} else if si.Group != "" || si.DedupID != "" {
@@ -224,7 +239,8 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 		if si.HasDelay {
 			delay = si.Delay
 		}
-		m := &msg{id: newID(), seq: q.nextSeq, sentAt: now, visibleAt: now + delay.Milliseconds(), body: si.Body, group: si.Group, dedup: dedup}
+		m := &msg{id: newID(), seq: q.nextSeq, sentAt: now, visibleAt: now + delay.Milliseconds(), body: si.Body, group: si.Group, dedup: dedup,
+			trace: si.TraceHeader}
 		if a.FifoQueue {
 			q.dedups[key] = dedupEntry{id: m.id, seq: m.seq, at: now}
 			q.order = append(q.order, m)
@@ -242,7 +258,10 @@ func (q *Queue) Send(ctx context.Context, in []SendInput) ([]SendResult, error) 
 		q.live += m.bytes()
 		q.push(m)
 		buf = appendPut(buf, m)
-		out[i] = SendResult{ID: formatID(m.id), MD5OfBody: MD5OfBody(m.body), MD5OfAttributes: MD5OfAttributes(m.attrs)}
+		q.counts.sent++
+		q.counts.sentBytes += uint64(messageSize(si))
+		out[i] = SendResult{ID: formatID(m.id), MD5OfBody: MD5OfBody(m.body), MD5OfAttributes: MD5OfAttributes(m.attrs),
+			MD5OfSystemAttributes: MD5OfTraceHeader(m.trace)}
 		if a.FifoQueue {
 			out[i].SequenceNumber = SequenceNumber(m.seq)
 		}
@@ -373,7 +392,12 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 	deadline := q.now() + wait.Milliseconds()
 	for {
 		now := q.now()
-		out, b, moving := q.take(now, n, vis.Milliseconds())
+		room := q.inflightRoom(now)
+		if room <= 0 && !q.fifo() && wait == 0 { // short polling; a long poll waits for room, as SQS's
+			q.mu.Unlock()
+			return nil, ErrOverLimit
+		}
+		out, b, moving := q.take(now, min(n, max(room, 0)), vis.Milliseconds())
 		rd := q.rd
 		if len(out) > 0 || now >= deadline {
 			q.mu.Unlock()
@@ -469,7 +493,9 @@ func (q *Queue) take(now int64, n int, visMs int64) (out []Message, b *batch, mo
 	}
 	for _, m := range taken { // after the loop: a visibility of 0 must not hand it out twice
 		q.push(m)
+		q.markInflight(m)
 	}
+	q.counts.received += uint64(len(out))
 	return out, q.enqueue(buf, false), moving
 }
 
@@ -529,14 +555,16 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch
 	}
 	for _, m := range taken {
 		q.push(m)
+		q.markInflight(m)
 	}
+	q.counts.received += uint64(len(out))
 	return out, q.enqueue(buf, false), moving
 }
 
 func (m *msg) message() Message {
 	out := Message{ID: formatID(m.id), Receipt: m.receipt(), Body: m.body, MD5OfBody: MD5OfBody(m.body),
 		SentAt: time.UnixMilli(m.sentAt), FirstReceiveAt: time.UnixMilli(m.firstRecv), ReceiveCount: int(m.count),
-		Group: m.group, DedupID: m.dedup}
+		Group: m.group, DedupID: m.dedup, TraceHeader: m.trace}
 	if m.group != "" {
 		out.SequenceNumber = SequenceNumber(m.seq)
 	}
@@ -585,6 +613,7 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 		return nil, err
 	}
 	buf := q.scratch[:0]
+	full := q.inflightRoom(q.now()) <= 0 // a delete makes room for long polls
 	for i, r := range receipts {
 		id, count, nonce, err := parseReceipt(r)
 		if err != nil {
@@ -596,9 +625,10 @@ func (q *Queue) Delete(ctx context.Context, receipts []string) ([]error, error) 
 			continue
 		}
 		q.remove(m)
+		q.counts.deleted++
 		buf = appendDelete(buf, id)
 	}
-	b := q.enqueue(buf, q.fifo()) // FIFO: the group may have no message in flight now
+	b := q.enqueue(buf, q.fifo() || full) // FIFO: the group may have no message in flight now
 	q.mu.Unlock()
 	if err := q.commit(b); err != nil {
 		return nil, err
@@ -654,6 +684,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, changes []VisibilityChange
 		}
 		m.visibleAt = now + c.Timeout.Milliseconds()
 		q.push(m)
+		q.markInflight(m)
 		buf = appendVisibility(buf, m)
 	}
 	b := q.enqueue(buf, wake)
@@ -683,6 +714,7 @@ func (q *Queue) Purge(ctx context.Context) error {
 	}
 	q.due = q.due[:0]
 	q.order = q.order[:0]
+	q.expiry = q.expiry[:0]
 	var b *batch
 	if q.nextSeq > 0 {
 		b = q.w.enqueue(appendPurge(nil, q.nextSeq-1))
@@ -938,4 +970,47 @@ func formatID(id [16]byte) string {
 	b[23] = '-'
 	hex.Encode(b[24:], id[10:])
 	return string(b[:])
+}
+
+// Stats are a queue's message counts now and what it has done since its
+// store opened.
+type Stats struct {
+	Visible, InFlight, Delayed int
+	// OldestAge is the age of the oldest message in the queue (0 for none).
+	OldestAge time.Duration
+	// Since the store opened: messages sent (not counting deduplicated
+	// sends), received (each receive of a message), deleted by
+	// DeleteMessage, moved to the dead-letter queue by receives, and the
+	// bytes of the messages sent (bodies and attributes).
+	Sent, Received, Deleted, DeadLettered, SentBytes uint64
+}
+
+// Stats counts the queue's messages; it looks at each once, under the
+// queue's lock.
+func (q *Queue) Stats() (Stats, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.usable(); err != nil {
+		return Stats{}, err
+	}
+	now := q.now()
+	ret := q.retentionMs()
+	st := Stats{Sent: q.counts.sent, Received: q.counts.received, Deleted: q.counts.deleted,
+		DeadLettered: q.counts.deadLettered, SentBytes: q.counts.sentBytes}
+	oldest := now
+	for _, m := range q.msgs {
+		switch {
+		case now >= m.sentAt+ret:
+			continue
+		case m.visibleAt <= now:
+			st.Visible++
+		case m.count > 0:
+			st.InFlight++
+		default:
+			st.Delayed++
+		}
+		oldest = min(oldest, m.sentAt)
+	}
+	st.OldestAge = time.Duration(now-oldest) * time.Millisecond
+	return st, nil
 }

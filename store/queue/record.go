@@ -11,8 +11,9 @@ import (
 //	put        = 1 | id [16] | seq u64 | sentAt i64 | visibleAt i64 | firstReceiveAt i64 |
 //	             receivedAt i64 | receiveCount u32 | nonce u64 | bodyLen u32 | body |
 //	             nattrs u16 | (nameLen u16 | name | typeLen u16 | type | valueLen u32 | value)* |
-//	             [groupLen u16 | group | dedupLen u16 | dedup | srcLen u16 | src]
-//	             (FIFO queues, and messages moved to a dead-letter queue from src)
+//	             [groupLen u16 | group | dedupLen u16 | dedup | srcLen u16 | src [traceLen u16 | trace]]
+//	             (FIFO queues, messages moved to a dead-letter queue from src,
+//	             and messages sent with an AWSTraceHeader)
 //	receive    = 2 | id [16] | visibleAt i64 | firstReceiveAt i64 | receivedAt i64 | receiveCount u32 | nonce u64
 //	visibility = 3 | id [16] | visibleAt i64
 //	delete     = 4 | id [16]
@@ -52,13 +53,15 @@ type msg struct {
 	group      string // FIFO: MessageGroupId
 	dedup      string // FIFO: MessageDeduplicationId (given or content-based)
 	src        string // the queue a dead-letter message was moved from
+	trace      string // the message system attribute AWSTraceHeader
 	moving     bool   // being moved to the dead-letter queue (memory only)
+	inflight   bool   // counted in flight (memory only; inflight.go)
 	gen        uint64 // bumped on every change; heap entries of older gens are stale
 	gone       bool
 }
 
 func (m *msg) bytes() int64 {
-	n := int64(len(m.body)) + 80
+	n := int64(len(m.body)+len(m.trace)) + 80
 	for _, a := range m.attrs {
 		n += int64(len(a.Name)+len(a.DataType)+len(a.StringValue)+len(a.BinaryValue)) + 8
 	}
@@ -105,13 +108,17 @@ func appendPut(b []byte, m *msg) []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
-	if m.group != "" || m.dedup != "" || m.src != "" {
+	if m.group != "" || m.dedup != "" || m.src != "" || m.trace != "" {
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.group)))
 		b = append(b, m.group...)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.dedup)))
 		b = append(b, m.dedup...)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(m.src)))
 		b = append(b, m.src...)
+		if m.trace != "" {
+			b = binary.LittleEndian.AppendUint16(b, uint16(len(m.trace)))
+			b = append(b, m.trace...)
+		}
 	}
 	return endFrame(b, at)
 }
@@ -248,6 +255,9 @@ func decodeRecord(body []byte) (record, error) {
 		}
 		if r.err == nil && len(r.b) > 0 {
 			m.src = string(r.take(int(r.u16())))
+		}
+		if r.err == nil && len(r.b) > 0 {
+			m.trace = string(r.take(int(r.u16())))
 		}
 	case recReceive:
 		m.id = r.id()

@@ -160,7 +160,10 @@ func (s *Store) DeadLetterSources(dlq string) []string {
 // deleted from q. A message whose move fails is put back, to be received
 // again. The caller holds no lock.
 func (q *Queue) moveToDeadLetter(ctx context.Context, rd redrive, moving []*msg) {
-	_, _ = q.moveOut(ctx, moving, func(*msg) string { return rd.target }) // a failed move leaves them in q
+	n, _ := q.moveOut(ctx, moving, func(*msg) string { return rd.target }) // a failed move leaves them in q
+	q.mu.Lock()
+	q.counts.deadLettered += uint64(n)
+	q.mu.Unlock()
 }
 
 // adopt puts messages moved from the queue named source into q, keeping
@@ -179,7 +182,7 @@ func (q *Queue) adopt(ctx context.Context, ms []*msg, source string) error {
 			continue // moved before, by a move that did not finish
 		}
 		m := &msg{id: old.id, seq: q.nextSeq, sentAt: old.sentAt, visibleAt: now, body: old.body, attrs: old.attrs,
-			group: old.group, dedup: old.dedup, src: source}
+			group: old.group, dedup: old.dedup, src: source, trace: old.trace}
 		if q.fifo() {
 			m.sentAt = now // a FIFO dead-letter queue counts retention from the move, as SQS
 			q.order = append(q.order, m)

@@ -33,7 +33,27 @@ type Options struct {
 	Now func() time.Time
 	// Logf receives reports (torn tails cut); nil writes to standard error.
 	Logf func(format string, args ...any)
+	// Limits bound the messages in flight; zero fields take SQS's.
+	Limits Limits
 }
+
+// Limits bound the messages in flight of each queue, as SQS's quotas do.
+type Limits struct {
+	// MaxInFlight bounds the messages in flight (received, neither deleted
+	// nor visible again) of a standard queue; a receive that does not wait
+	// then fails with ErrOverLimit, one that waits (long polling) waits
+	// for room. Zero means DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxInFlightFIFO bounds those of a FIFO queue; a receive then returns
+	// no more messages. Zero means DefaultMaxInFlightFIFO.
+	MaxInFlightFIFO int
+}
+
+// SQS's limits of messages in flight.
+const (
+	DefaultMaxInFlight     = 120_000
+	DefaultMaxInFlightFIFO = 20_000
+)
 
 // Store is the queues in one folder.
 type Store struct {
@@ -54,6 +74,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	}
+	if opts.Limits.MaxInFlight <= 0 {
+		opts.Limits.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.Limits.MaxInFlightFIFO <= 0 {
+		opts.Limits.MaxInFlightFIFO = DefaultMaxInFlightFIFO
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create queue folder %s: %w", dir, err)
@@ -85,6 +111,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		s.queues[q.meta.Name] = q
 	}
+	s.resumeMoves()
 	return s, nil
 }
 
@@ -103,6 +130,7 @@ func (s *Store) openQueue(name string) (*Queue, error) {
 		return nil, err
 	}
 	q.rebuildHeap()
+	q.countInflight(s.opts.Now().UnixMilli())
 	q.rd, _ = parseRedrive(q.meta.Attributes.RedrivePolicy)
 	if q.fifo() {
 		q.rebuildOrder()

@@ -148,6 +148,9 @@ type Options struct {
 	StateDelay time.Duration
 	// OnDemand sets how ON_DEMAND streams scale; zero fields take DefaultOnDemand.
 	OnDemand OnDemand
+	// QueueLimits bound the messages in flight of each queue of the SQS
+	// API; zero fields take SQS's (120,000; FIFO queues 20,000).
+	QueueLimits queue.Limits
 }
 
 // Server is the Kinesis API over the streams in one folder. It is an
@@ -229,7 +232,8 @@ func New(dir string, opts Options) (*Server, error) {
 		s.verify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now}
 		s.sqsVerify = &sigv4.Verifier{Credentials: opts.Credentials, Region: opts.Region, Now: opts.Now, Service: sqsSigningName}
 	}
-	if s.queues, err = queue.Open(filepath.Join(dir, queueDir), queue.Options{NoSync: opts.Fsync == slog.FsyncNever, Now: opts.Now, Logf: opts.Logf}); err != nil {
+	if s.queues, err = queue.Open(filepath.Join(dir, queueDir), queue.Options{NoSync: opts.Fsync == slog.FsyncNever, Now: opts.Now, Logf: opts.Logf,
+		Limits: opts.QueueLimits}); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -275,6 +279,7 @@ func New(dir string, opts Options) (*Server, error) {
 	go s.scaleLoop()
 	s.resumeScaling()
 	s.lock, opened = lock, true
+	s.metrics.RegisterMetricsWriter(s.writeQueueMetrics)
 	metrics.RegisterSet(s.metrics)
 	return s, nil
 }

@@ -98,6 +98,8 @@ func toSQSError(err error) *sqsError {
 		return missingParam(ve.Name)
 	case errors.As(err, &ve):
 		return invalidParam("%s", ve.Error())
+	case errors.Is(err, queue.ErrOverLimit):
+		return sqsErr(http.StatusForbidden, "OverLimit", "OverLimit", "The maximum number of in flight messages is reached.")
 	case errors.Is(err, queue.ErrClosed):
 		return sqsErr(http.StatusServiceUnavailable, "ServiceUnavailable", "ServiceUnavailable", "The store is shutting down.")
 	}

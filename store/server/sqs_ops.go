@@ -247,8 +247,14 @@ func sendInput(e sendEntry) (queue.SendInput, error) {
 		}
 	}
 	in.Group, in.DedupID = strOrEmpty(e.MessageGroupId), strOrEmpty(e.MessageDeduplicationId)
-	if len(e.MessageSystemAttributes) > 0 {
-		return in, invalidParam("Message system attributes are not supported by this store yet.")
+	for name, v := range e.MessageSystemAttributes {
+		if name != queue.TraceHeaderAttribute {
+			return in, invalidParam("Message system attribute name '%s' is invalid: the only message system attribute is %s.", name, queue.TraceHeaderAttribute)
+		}
+		if v.DataType != "String" || v.StringValue == nil || *v.StringValue == "" || v.BinaryValue != nil || len(v.StringListValues) > 0 || len(v.BinaryListValues) > 0 {
+			return in, invalidParam("Message system attribute '%s' must be of type String with a non-empty StringValue.", name)
+		}
+		in.TraceHeader = *v.StringValue
 	}
 	for name, v := range e.MessageAttributes {
 		if len(v.StringListValues) > 0 || len(v.BinaryListValues) > 0 {
@@ -289,6 +295,9 @@ func (s *Server) sqsSendMessage(r *http.Request, body []byte) (any, error) {
 	out := map[string]string{"MessageId": res[0].ID, "MD5OfMessageBody": res[0].MD5OfBody}
 	if res[0].MD5OfAttributes != "" {
 		out["MD5OfMessageAttributes"] = res[0].MD5OfAttributes
+	}
+	if res[0].MD5OfSystemAttributes != "" {
+		out["MD5OfMessageSystemAttributes"] = res[0].MD5OfSystemAttributes
 	}
 	if res[0].SequenceNumber != "" {
 		out["SequenceNumber"] = res[0].SequenceNumber
@@ -353,11 +362,12 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 		return nil, err
 	}
 	type success struct {
-		Id                     string
-		MessageId              string
-		MD5OfMessageBody       string
-		MD5OfMessageAttributes string `json:",omitempty"`
-		SequenceNumber         string `json:",omitempty"`
+		Id                           string
+		MessageId                    string
+		MD5OfMessageBody             string
+		MD5OfMessageAttributes       string `json:",omitempty"`
+		MD5OfMessageSystemAttributes string `json:",omitempty"`
+		SequenceNumber               string `json:",omitempty"`
 	}
 	out := struct {
 		Successful []success
@@ -393,7 +403,7 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 				continue
 			}
 			out.Successful = append(out.Successful, success{Id: sentIDs[i], MessageId: re.ID, MD5OfMessageBody: re.MD5OfBody, MD5OfMessageAttributes: re.MD5OfAttributes,
-				SequenceNumber: re.SequenceNumber})
+				MD5OfMessageSystemAttributes: re.MD5OfSystemAttributes, SequenceNumber: re.SequenceNumber})
 		}
 	}
 	return out, nil
@@ -401,7 +411,7 @@ func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) 
 
 // System attributes ReceiveMessage can return.
 var systemAttrs = []string{"ApproximateFirstReceiveTimestamp", "ApproximateReceiveCount", "SenderId", "SentTimestamp",
-	"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"}
+	"MessageGroupId", "MessageDeduplicationId", "SequenceNumber", queue.TraceHeaderAttribute}
 
 func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
@@ -485,6 +495,10 @@ func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 				case "MessageGroupId", "MessageDeduplicationId", "SequenceNumber": // FIFO queues
 					if v := map[string]string{"MessageGroupId": m.Group, "MessageDeduplicationId": m.DedupID, "SequenceNumber": m.SequenceNumber}[n]; v != "" {
 						om.Attributes[n] = v
+					}
+				case queue.TraceHeaderAttribute:
+					if m.TraceHeader != "" {
+						om.Attributes[n] = m.TraceHeader
 					}
 				}
 			}
@@ -875,7 +889,8 @@ func (s *Server) sqsListMessageMoveTasks(r *http.Request, body []byte) (any, err
 			break
 		}
 		res := result{Status: t.Status, SourceArn: in.SourceArn, ApproximateNumberOfMessagesMoved: t.Moved,
-			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.Failure, StartedTimestamp: t.Started.UnixMilli()}
+			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.Failure, StartedTimestamp: t.Started.UnixMilli(),
+			MaxNumberOfMessagesPerSecond: t.PerSecond}
 		if t.Status == queue.MoveRunning {
 			res.TaskHandle = t.Handle
 		}
