@@ -301,7 +301,8 @@ func retryable(err error) bool {
 		return true // transport: connection refused, reset, timeout
 	}
 	switch e.Code {
-	case "RequestThrottled", "ThrottlingException", "InternalFailure", "InternalError", "ServiceUnavailable", "KmsThrottled":
+	case "RequestThrottled", "ThrottlingException", "InternalFailure", "InternalError", "ServiceUnavailable", "KmsThrottled",
+		"OverLimit": // too many messages in flight: deletes after the next checkpoint make room
 		return true
 	}
 	return strings.HasPrefix(e.Code, "HTTP5")

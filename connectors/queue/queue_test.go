@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/runtime/rttest"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/store/client"
+	"github.com/sluicehq/sluice/store/queue"
 	"github.com/sluicehq/sluice/store/server"
 )
 
@@ -38,7 +39,12 @@ var schema = runtime.NewSchema(
 // SQS client of it.
 func startStore(t testing.TB) (string, *client.SQS) {
 	t.Helper()
-	s, err := server.New(t.TempDir(), server.Options{})
+	return startStoreWith(t, server.Options{})
+}
+
+func startStoreWith(t testing.TB, opts server.Options) (string, *client.SQS) {
+	t.Helper()
+	s, err := server.New(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,5 +691,36 @@ func TestEmbeddedStore(t *testing.T) {
 	defer s.Close()
 	if got := pollRows(t, s, -1, 5*time.Second); !slices.Equal(got, wantRows(1, 3)) {
 		t.Fatalf("read %v", got)
+	}
+}
+
+// TestInFlightLimit: a source whose messages wait for a checkpoint fills
+// the queue's limit of messages in flight; it waits (retrying) instead of
+// failing, and goes on once the checkpoint's deletes make room.
+func TestInFlightLimit(t *testing.T) {
+	for _, wait := range []string{"0", "1 s"} {
+		t.Run("wait="+wait, func(t *testing.T) {
+			endpoint, q := startStoreWith(t, server.Options{QueueLimits: queue.Limits{MaxInFlight: 20}})
+			url := createQueue(t, q, "in", nil)
+			sendRows(t, q, url, 0, 50)
+			s := openSource(t, map[string]string{"queue": "in", "endpoint": endpoint, "scan.receive.wait": wait}, true, nil)
+			defer s.Close()
+			if got := pollRows(t, s, -1, time.Second); len(got) != 20 {
+				t.Fatalf("emitted %d rows before a checkpoint, want the limit of 20", len(got))
+			}
+			var got []string
+			for id := int64(1); len(got) < 30 && id < 20; id++ {
+				if err := s.OnBarrier(runtime.Barrier{ID: id}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.NotifyCheckpointComplete(id); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, pollRows(t, s, -1, 700*time.Millisecond)...)
+			}
+			if len(got) != 30 {
+				t.Fatalf("emitted %d more rows after checkpoints, want 30", len(got))
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
 	"github.com/sluicehq/sluice/runtime"
+	kstore "github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
 )
 
@@ -167,7 +169,11 @@ func (s *source) receive() {
 				s.hand(received{err: connectors.Errorf(s.cfg.table, "queue %s on %s: cannot receive: %w", s.cfg.queue, s.cfg.where, err)})
 				return
 			}
-			s.cfg.log.Warn(s.ctx.Logger(), "table %s: queue %s: cannot receive: %v (retrying)", s.cfg.table, s.cfg.queue, err)
+			hint := ""
+			if e := (*kstore.Error)(nil); errors.As(err, &e) && e.Code == "OverLimit" {
+				hint = "; messages stay in flight until the checkpoint after them completes: a shorter checkpoint interval keeps fewer"
+			}
+			s.cfg.log.Warn(s.ctx.Logger(), "table %s: queue %s: cannot receive: %v (retrying%s)", s.cfg.table, s.cfg.queue, err, hint)
 			if sleep(ctx, backoff) != nil {
 				return
 			}
