@@ -84,6 +84,9 @@ func (s *source) NotifyCheckpointComplete(id int64) error {
 	s.mu.Lock()
 	delete(s.deleting, key)
 	s.mu.Unlock()
+	if s.lingering.Load() && !s.holds() {
+		s.stopLive() // the keeper of a closed source has nothing left to keep
+	}
 	return nil
 }
 
@@ -216,7 +219,7 @@ func (s *source) deleter() {
 // may be received again; the checkpoint rules still hold for it (see
 // position.go).
 func (s *source) keep() {
-	defer s.helpers.Done()
+	defer s.keeper.Done()
 	t := time.NewTicker(keepInterval)
 	defer t.Stop()
 	vis := s.cfg.vis.Milliseconds()

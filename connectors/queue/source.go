@@ -64,7 +64,12 @@ type source struct {
 	poll     context.Context // the pollers: cancelled by Close or a bounded end
 	stopPoll context.CancelFunc
 	pollers  sync.WaitGroup
-	helpers  sync.WaitGroup
+	helpers  sync.WaitGroup // the deleter
+	keeper   sync.WaitGroup
+	// lingering: Close left the keeper running, for the held messages of
+	// a bounded source that ended, until the checkpoint recording the
+	// end deletes them (NotifyCheckpointComplete stops it) or the job stops.
+	lingering atomic.Bool
 	recv     chan received
 	deletes  chan []*held
 	timer    *time.Timer
@@ -74,6 +79,7 @@ type source struct {
 	batch    *runtime.Batch // the batch the last Poll returned
 	lastMsg  atomic.Int64   // when a poller last received a message, or the start (ms)
 	ending   bool           // bounded: the pollers are stopped, what they received is drained
+	ended    bool           // bounded: Poll returned io.EOF
 	emitted  []*held        // without checkpoints: emitted by the last Poll, deleted at the next
 	restored map[string]int64
 	bad      int
@@ -133,7 +139,8 @@ func (s *source) Open(ctx *runtime.Context) error {
 		s.pollers.Add(1)
 		ctx.Go(func(context.Context) error { s.receive(); return nil })
 	}
-	s.helpers.Add(2)
+	s.helpers.Add(1)
+	s.keeper.Add(1)
 	ctx.Go(func(context.Context) error { s.keep(); return nil })
 	ctx.Go(func(context.Context) error { s.deleter(); return nil })
 	return nil
@@ -268,6 +275,7 @@ func (s *source) idle() bool {
 // end ends a bounded source: without checkpoints, what it emitted is
 // deleted now (with them, the checkpoint that records the end deletes it).
 func (s *source) end() error {
+	s.ended = true
 	if !s.ctx.Checkpointing {
 		s.deleteNow(s.emitted)
 		s.emitted = nil
@@ -346,11 +354,13 @@ func (s *source) metadata(m *client.Message) {
 	set(s.cfg.metaRecv, err != nil, func(v *runtime.Vector) { v.I64[r] = n })
 }
 
-// Close stops the pollers, the keeper and the deleter (what the deleter
-// holds is deleted first, briefly) and releases the batch. Messages still
-// held are left hidden until their visibility timeout: a checkpoint that
-// completes later deletes them (NotifyCheckpointComplete also works after
-// Close); otherwise they are received again.
+// Close stops the pollers, the deleter (what it holds is deleted first)
+// and the keeper, and releases the batch. Messages still held are left
+// hidden until their visibility timeout: a checkpoint that completes later
+// deletes them (NotifyCheckpointComplete also works after Close);
+// otherwise they are received again. A bounded source that ended with
+// checkpoints leaves the keeper running while it holds messages: the job
+// may run on (other sources) until the checkpoint that records the end.
 func (s *source) Close() error {
 	if s.stopLive == nil {
 		return nil
@@ -358,14 +368,34 @@ func (s *source) Close() error {
 	s.stopPoll()
 	s.pollers.Wait()
 	close(s.deletes) // the deleter deletes what it holds, then returns
-	s.stopLive()     // the keeper returns
 	s.helpers.Wait()
+	if s.ended && s.ctx.Checkpointing && s.holds() {
+		s.lingering.Store(true)
+		if s.holds() { // else NotifyCheckpointComplete may have missed lingering
+			s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")
+			return s.releaseBatch()
+		}
+	}
+	s.stopLive() // the keeper returns
+	s.keeper.Wait()
+	s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")
+	return s.releaseBatch()
+}
+
+func (s *source) releaseBatch() error {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
 	if s.batch != nil {
 		s.batch.Release()
+		s.batch = nil
 	}
-	s.cfg.log.WarnFlush(s.ctx.Logger(), "warnings")
 	return nil
+}
+
+// holds reports whether the subtask holds messages not yet deleted.
+func (s *source) holds() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open) > 0 || len(s.sealed) > 0
 }
