@@ -70,9 +70,9 @@ type source struct {
 	// a bounded source that ended, until the checkpoint recording the
 	// end deletes them (NotifyCheckpointComplete stops it) or the job stops.
 	lingering atomic.Bool
-	recv     chan received
-	deletes  chan []*held
-	timer    *time.Timer
+	recv      chan received
+	deletes   chan []*held
+	timer     *time.Timer
 
 	dec      decoder
 	evTime   connectors.EventTime
