@@ -625,7 +625,7 @@ func TestFIFOMetadataAndSinkBadRecords(t *testing.T) {
 	withMeta := runtime.NewSchema(
 		runtime.Field{Name: "i", Type: runtime.BigInt},
 		runtime.Field{Name: "grp", Type: runtime.Varchar, Nullable: true},
-		runtime.Field{Name: "sent", Type: runtime.Timestamp, Nullable: true},
+		runtime.Field{Name: "sent", Type: runtime.Timestamp}, // NOT NULL: the body need not hold it
 	)
 	newSrc, _, err = factoryOf(t).NewSource(connectors.Table{Name: "src", Schema: withMeta, TimeColumn: -1, Options: map[string]string{
 		"queue": "m2.fifo", "endpoint": endpoint, "metadata.group-id": "grp", "metadata.sent-time": "sent",

@@ -115,6 +115,9 @@ func (s *source) Open(ctx *runtime.Context) error {
 	}
 	s.run = s.runs.join(ctx)
 	s.run.load(s.restored, s.retention(ctx.Ctx()))
+	// The batch and decoder take metadata columns as nullable (a NOT NULL
+	// one is filled after decoding).
+	body := s.bodySchema()
 	switch s.cfg.format {
 	case "csv":
 		if s.dec, err = format.NewCSVDecoder(s.cfg.schema, s.cfg.csv); err != nil {
@@ -123,11 +126,11 @@ func (s *source) Open(ctx *runtime.Context) error {
 	case "raw":
 		s.dec = rawDecoder{}
 	default:
-		s.dec = format.NewJSONDecoder(s.cfg.schema)
+		s.dec = format.NewJSONDecoder(body)
 	}
 	s.evTime = s.cfg.eventTime
 	s.deleting = map[int][]*held{}
-	s.batch = runtime.NewBatch(s.cfg.schema)
+	s.batch = runtime.NewBatch(body)
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
 	s.recv = make(chan received, s.cfg.pollers)
@@ -325,6 +328,22 @@ func (s *source) decode(r received) error {
 	s.open = append(s.open, msgs...)
 	s.mu.Unlock()
 	return nil
+}
+
+// bodySchema is the table's schema with its metadata columns nullable:
+// bodies do not hold them.
+func (s *source) bodySchema() *runtime.Schema {
+	fields := append([]runtime.Field(nil), s.cfg.schema.Fields...)
+	changed := false
+	for _, c := range []int{s.cfg.metaID, s.cfg.metaSent, s.cfg.metaGrp, s.cfg.metaRecv} {
+		if c >= 0 && !fields[c].Nullable {
+			fields[c].Nullable, changed = true, true
+		}
+	}
+	if !changed {
+		return s.cfg.schema
+	}
+	return runtime.NewSchema(fields...)
 }
 
 // metadata fills the metadata columns of the row just decoded from m.
