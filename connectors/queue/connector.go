@@ -213,6 +213,9 @@ func (c *config) checkColumns(o *connectors.Values) error {
 			return e
 		}
 	}
+	if c.metaGrp >= 0 && !c.fifo && !s.Fields[c.metaGrp].Nullable {
+		return o.Errorf("metadata.group-id", "column %s is NOT NULL, but messages of standard queue %s have no group id", s.Fields[c.metaGrp].Name, c.queue)
+	}
 	if c.format == "raw" && (s == nil || s.Len() != 1 || s.Fields[0].Type != runtime.Varchar) {
 		return o.Errorf("format", "raw needs exactly one VARCHAR column")
 	}
