@@ -32,8 +32,9 @@ import (
 // of a failed job whose deletes did not happen are received again.
 
 // keepInterval is how often the keeper looks for held messages whose
-// visibility timeout needs extending.
-const keepInterval = time.Second
+// visibility timeout needs extending: a quarter of the timeout, at most a
+// second.
+func keepInterval(vis time.Duration) time.Duration { return min(time.Second, vis/4) }
 
 // deleteLanes bounds the DeleteMessageBatch calls one deletion makes at once.
 const deleteLanes = 8
@@ -215,12 +216,13 @@ func (s *source) deleter() {
 
 // keep is the keeper goroutine: every keepInterval it extends the
 // visibility timeout of the held messages that have less than half of it
-// left. A message whose extension fails (its receipt is no longer valid)
+// left (or will have before the next look). A message whose extension fails (its receipt is no longer valid)
 // may be received again; the checkpoint rules still hold for it (see
 // position.go).
 func (s *source) keep() {
 	defer s.keeper.Done()
-	t := time.NewTicker(keepInterval)
+	every := keepInterval(s.cfg.vis)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	vis := s.cfg.vis.Milliseconds()
 	for {
@@ -234,7 +236,7 @@ func (s *source) keep() {
 		s.mu.Lock()
 		pick := func(msgs []*held) {
 			for _, m := range msgs {
-				if m.until-now < vis/2+keepInterval.Milliseconds() {
+				if m.until-now < vis/2+every.Milliseconds() {
 					due = append(due, m)
 				}
 			}

@@ -724,3 +724,20 @@ func TestInFlightLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestBackpressureKeepsMessagesHidden: messages received while the subtask
+// does not poll stay hidden (their visibility is extended), so they are
+// not received, and emitted, twice.
+func TestBackpressureKeepsMessagesHidden(t *testing.T) {
+	endpoint, q := startStore(t)
+	url := createQueue(t, q, "in", nil)
+	sendRows(t, q, url, 0, 60)
+	s := openSource(t, map[string]string{"queue": "in", "endpoint": endpoint, "scan.visibility-timeout": "1 s", "scan.pollers": "2"}, true, nil)
+	defer s.Close()
+	time.Sleep(2500 * time.Millisecond) // the pollers hold 40 messages the subtask does not take
+	got := pollRows(t, s, -1, 1500*time.Millisecond)
+	if !slices.Equal(got, wantRows(0, 60)) {
+		t.Fatalf("emitted %d rows (%d distinct), want the 60 once each", len(got), len(slices.Compact(slices.Clone(got))))
+	}
+	waitCounts(t, q, url, 0, 60)
+}

@@ -133,7 +133,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 	s.batch = runtime.NewBatch(body)
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
-	s.recv = make(chan received, s.cfg.pollers)
+	s.recv = make(chan received) // a poller holds its answer until Poll takes it, extending its visibility
 	s.deletes = make(chan []*held, 16)
 	s.live, s.stopLive = context.WithCancel(ctx.Ctx())
 	s.poll, s.stopPoll = context.WithCancel(s.live)
@@ -205,13 +205,30 @@ func (s *source) receive() {
 	}
 }
 
-// hand gives r to the subtask; false when the pollers are stopping.
+// hand gives r to the subtask; false when the pollers are stopping. While
+// the subtask does not take it (backpressure), the visibility timeout of
+// its messages is extended when half of it has passed, as the keeper does
+// for the messages emitted.
 func (s *source) hand(r received) bool {
-	select {
-	case s.recv <- r:
-		return true
-	case <-s.poll.Done():
-		return false
+	every := s.cfg.vis / 2
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case s.recv <- r:
+			return true
+		case <-s.poll.Done():
+			return false
+		case <-t.C:
+			receipts := make([]string, 0, maxBatch)
+			for _, m := range r.msgs {
+				receipts = append(receipts, m.ReceiptHandle)
+			}
+			if _, err := s.cfg.sqs.ChangeVisibility(s.poll, s.url, receipts, s.cfg.vis); err == nil {
+				r.at = time.Now().UnixMilli()
+			}
+			t.Reset(every)
+		}
 	}
 }
 
