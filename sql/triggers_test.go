@@ -51,6 +51,28 @@ CREATE FUNCTION TRIGGER local ON STREAM s WITH ('command' = './fn.sh', 'store.en
 	}
 }
 
+func TestCreateFunctionTriggerOnQueuePlansItsConfig(t *testing.T) {
+	src := `CREATE FUNCTION TRIGGER work ON QUEUE jobs WITH ('command' = 'cat', 'store.endpoint' = 'http://127.0.0.1:1');
+CREATE FUNCTION TRIGGER big ON QUEUE jobs WITH ('endpoint' = 'http://127.0.0.1:9000/fn', 'store.endpoint' = 'http://127.0.0.1:1',
+  'batch.size' = '500', 'batch.window' = '2 s', 'timeout' = '20 s', 'concurrency' = '3', 'report-batch-item-failures' = 'true')`
+	plan, err := Compile(src, Options{Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close(t.Context())
+	if len(plan.Triggers) != 2 {
+		t.Fatalf("%d triggers", len(plan.Triggers))
+	}
+	b, w := plan.Triggers[0], plan.Triggers[1]
+	if w.Name != "work" || w.Queue == nil || w.Queue.Queue != "jobs" || w.Source != nil || w.BatchSize != 10 || w.Timeout != 0 ||
+		w.Concurrency != 0 || w.MaxRetryAttempts != 0 || w.StartingPosition != "" {
+		t.Errorf("work: %+v", w)
+	}
+	if b.BatchSize != 500 || b.BatchWindow != 2*time.Second || b.Timeout != 20*time.Second || b.Concurrency != 3 || !b.ReportBatchItemFailures {
+		t.Errorf("big: %+v", b)
+	}
+}
+
 // TestFunctionTriggerErrorsNameTheOption: mistakes are placed at the option
 // (file:line:col) and say what is wrong.
 func TestFunctionTriggerErrorsNameTheOption(t *testing.T) {
@@ -65,6 +87,13 @@ func TestFunctionTriggerErrorsNameTheOption(t *testing.T) {
 		"CREATE FUNCTION TRIGGER f ON STREAM s WITH ('command' = 'c',\n 'starting-position' = 'NOW')":            `job.sql:2:2: function trigger f: option "starting-position"`,
 		"CREATE FUNCTION TRIGGER f ON STREAM s WITH ('command' = 'c')":                                           `the job has no embedded store`,
 		"DROP FUNCTION TRIGGER nope": `job.sql:1:1: function trigger nope does not exist`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q WITH (" + at + ",\n 'command' = 'c', 'starting-position' = 'TRIM_HORIZON')":                         `job.sql:2:19: function trigger f ON QUEUE q: option "starting-position" is for triggers on streams`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q WITH (" + at + ",\n 'command' = 'c', 'on-failure' = 'dlq')":                                         `job.sql:2:19: function trigger f ON QUEUE q: option "on-failure" is for triggers on streams: a queue's messages that keep failing move to its dead-letter queue`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q WITH (" + at + ",\n 'command' = 'c', 'bisect-on-error' = 'false')":                                  `job.sql:2:19: function trigger f ON QUEUE q: option "bisect-on-error"`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q WITH (" + at + ",\n 'command' = 'c', 'max-retry-attempts' = '2')":                                   `job.sql:2:19: function trigger f ON QUEUE q: option "max-retry-attempts"`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q WITH (" + at + ",\n 'command' = 'c', 'positions.dir' = 'p')":                                        `job.sql:2:19: function trigger f ON QUEUE q: option "positions.dir"`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q.fifo WITH (" + at + ",\n 'command' = 'c', 'batch.size' = '20', 'batch.window' = '1 s')":             `job.sql:2:19: function trigger f ON QUEUE q.fifo: option "batch.size" is 20: at most 10 on a FIFO queue`,
+		"CREATE FUNCTION TRIGGER f ON QUEUE q WITH (" + at + ",\n 'command' = 'c', 'batch.size' = '20')":                                          `job.sql:2:19: function trigger f ON QUEUE q: option "batch.size" is 20: over 10 (one receive) a queue trigger needs 'batch.window'`,
 		"CREATE FUNCTION TRIGGER f ON STREAM s WITH (" + at + ", 'command' = 'c');\nCREATE FUNCTION TRIGGER f ON STREAM s WITH ('command' = 'c')": `job.sql:2:1: function trigger f already exists`,
 	} {
 		_, err := Compile(src, Options{Parallelism: 1})

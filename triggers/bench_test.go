@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,4 +71,53 @@ func BenchmarkTriggerHTTP(b *testing.B) {
 			b.ReportMetric(float64(invocations.Load())/el.Seconds(), "invocations/s")
 		})
 	}
+}
+
+// BenchmarkQueueTriggerHTTP: messages per second a trigger ON QUEUE
+// delivers (and deletes) from a standard queue to an HTTP function over
+// loopback that acknowledges every batch, with 5 pollers and batches of
+// 10 (one op is one message of 200 bytes).
+func BenchmarkQueueTriggerHTTP(b *testing.B) {
+	c := startStore(b)
+	q := c.SQS()
+	url, err := q.CreateQueue(context.Background(), "in", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := strings.Repeat("x", 200)
+	for i := 0; i < b.N; i += 10 {
+		var es []client.SendEntry
+		for j := i; j < min(i+10, b.N); j++ {
+			es = append(es, client.SendEntry{Id: fmt.Sprint(j - i), MessageBody: body})
+		}
+		if _, err := q.SendBatch(context.Background(), url, es); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var invocations atomic.Int64
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		invocations.Add(1)
+	}))
+	defer fn.Close()
+	tr, err := New(Config{Name: "b", Queue: &QueueSource{Client: c, Queue: "in"}, Invoker: &HTTPInvoker{URL: fn.URL}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	b.ResetTimer()
+	start := time.Now()
+	go func() { errc <- tr.Run(ctx) }()
+	for tr.m.records.Get() < uint64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "messages/s")
+	b.ReportMetric(float64(invocations.Load())/el.Seconds(), "invocations/s")
 }

@@ -28,4 +28,10 @@
 // finish batches meanwhile share one write); a trigger
 // restarted — after kill -9 too — goes on after it. Delivery is
 // at-least-once: the batch in flight when a process dies is invoked again.
+//
+// A trigger on a queue of the store (Config.Queue, see QueueSource) polls
+// it as Lambda's SQS event source mapping does: it deletes the messages of
+// each batch the function took, and leaves those of a failed one to
+// reappear after the queue's visibility timeout — and, past the queue's
+// maxReceiveCount, to move to its dead-letter queue.
 package triggers

@@ -3,6 +3,7 @@ package triggers
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -83,8 +84,24 @@ const isoMillis = "2006-01-02T15:04:05.000Z"
 // names none (success). An answer it cannot read as such, or that names a
 // record not in the batch, fails the whole batch (index 0), as Lambda does.
 func itemFailures(body []byte, recs []Record) (int, error) {
-	if len(trimSpace(body)) == 0 {
+	named, err := failedItems(body, func(id string) int { return indexOf(recs, id) })
+	if err != nil {
+		return 0, err
+	}
+	if len(named) == 0 {
 		return -1, nil
+	}
+	return slices.Min(named), nil
+}
+
+// failedItems reads an answer {"batchItemFailures":[{"itemIdentifier":…}]}:
+// the indexes of the items it names (index maps an identifier to its
+// item's, -1 for none), none for an empty answer. An answer it cannot
+// read, or that names an item not in the batch, is an error: the whole
+// batch failed, as Lambda has it.
+func failedItems(body []byte, index func(id string) int) ([]int, error) {
+	if len(trimSpace(body)) == 0 {
+		return nil, nil
 	}
 	var resp struct {
 		BatchItemFailures []struct {
@@ -92,22 +109,20 @@ func itemFailures(body []byte, recs []Record) (int, error) {
 		} `json:"batchItemFailures"`
 	}
 	if err := json.Unmarshal(body, &resp); err != nil {
-		return 0, errorf("the answer is not a batchItemFailures response: %v", err)
+		return nil, errorf("the answer is not a batchItemFailures response: %v", err)
 	}
-	first := -1
+	var named []int
 	for _, f := range resp.BatchItemFailures {
 		if f.ItemIdentifier == nil || *f.ItemIdentifier == "" {
-			return 0, errorf("the answer names a batch item failure without itemIdentifier")
+			return nil, errorf("the answer names a batch item failure without itemIdentifier")
 		}
-		i := indexOf(recs, *f.ItemIdentifier)
+		i := index(*f.ItemIdentifier)
 		if i < 0 {
-			return 0, errorf("the answer names itemIdentifier %q, not a record of the batch", *f.ItemIdentifier)
+			return nil, errorf("the answer names itemIdentifier %q, not an item of the batch", *f.ItemIdentifier)
 		}
-		if first < 0 || i < first {
-			first = i
-		}
+		named = append(named, i)
 	}
-	return first, nil
+	return named, nil
 }
 
 func indexOf(recs []Record, seq string) int {

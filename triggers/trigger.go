@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -18,10 +19,14 @@ import (
 // Config configures a Trigger.
 type Config struct {
 	// Name names the trigger in errors, metrics and its positions file.
-	Name    string
+	Name string
+	// Source is the stream read; Queue, when set instead, the queue
+	// polled (ON QUEUE, see QueueSource).
 	Source  Source
+	Queue   *QueueSource
 	Invoker Invoker
-	// BatchSize is the most records per invocation (default 100);
+	// BatchSize is the most records per invocation (default 100; 10 on a
+	// queue);
 	// BatchWindow how long a batch waits to fill once it has a record (0:
 	// invoke with what one read returns).
 	BatchSize   int
@@ -43,9 +48,11 @@ type Config struct {
 	// logged and dropped).
 	OnFailure Destination
 	// Concurrency bounds the invocations in flight over all partitions (0:
-	// one per partition).
+	// one per partition; on a queue, the number of pollers too, default 5).
 	Concurrency int
-	// Timeout bounds one invocation (0: 1 minute).
+	// Timeout bounds one invocation (0: 1 minute; on a queue, its
+	// visibility timeout up to 1 minute). A queue whose visibility timeout
+	// is shorter is refused at start, as Lambda does.
 	Timeout time.Duration
 	// PositionsDir keeps the positions file <Name>.positions ("": positions
 	// live in memory: a restarted trigger starts over).
@@ -86,12 +93,20 @@ type triggerMetrics struct {
 	labels                                                            string
 	ageMu                                                             sync.Mutex
 	age                                                               map[string]int64 // ms, by partition
+	// lastError and lastErrorAt are the latest failure (under ageMu).
+	lastError   string
+	lastErrorAt time.Time
+	// visible and inFlight are a queue's message counts (ON QUEUE).
+	visible, inFlight atomic.Int64
 }
 
 // New checks c and returns its trigger, with the positions it had.
 func New(c Config) (*Trigger, error) {
-	if c.Name == "" || c.Source == nil || c.Invoker == nil {
-		return nil, errors.New("triggers: a trigger needs a name, a source and an invoker")
+	if c.Name == "" || (c.Source == nil) == (c.Queue == nil) || c.Invoker == nil {
+		return nil, errors.New("triggers: a trigger needs a name, a source (a stream or a queue) and an invoker")
+	}
+	if c.Queue != nil {
+		return newQueueTrigger(c)
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
@@ -108,24 +123,7 @@ func New(c Config) (*Trigger, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = time.Minute
 	}
-	if c.Region == "" {
-		c.Region = "us-east-1"
-	}
-	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = 100 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 10 * time.Second
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = 5 * time.Second
-	}
-	if c.Metrics == nil {
-		c.Metrics = metrics.NewSet()
-	}
-	if c.Logf == nil {
-		c.Logf = func(string, ...any) {}
-	}
+	c.defaults()
 	path := ""
 	if c.PositionsDir != "" {
 		// Made if missing, as a store's data folder is.
@@ -151,6 +149,28 @@ func New(c Config) (*Trigger, error) {
 	return t, nil
 }
 
+// defaults fills the settings streams and queues share.
+func (c *Config) defaults() {
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 10 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 5 * time.Second
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewSet()
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
 func newMetrics(set *metrics.Set, name string) *triggerMetrics {
 	l := fmt.Sprintf(`{trigger=%q}`, name)
 	m := &triggerMetrics{set: set, labels: l, age: map[string]int64{},
@@ -166,15 +186,16 @@ func newMetrics(set *metrics.Set, name string) *triggerMetrics {
 	return m
 }
 
-// setAge records the iterator age of partition id: how long ago its last
-// record done arrived.
-func (m *triggerMetrics) setAge(id string, ms int64) {
+// setAge records the iterator age of partition id (label "shard") or of
+// a queue (label "queue"): how long ago its last record done arrived, or
+// the oldest message of its last batch was sent.
+func (m *triggerMetrics) setAge(label, id string, ms int64) {
 	m.ageMu.Lock()
 	_, known := m.age[id]
 	m.age[id] = ms
 	m.ageMu.Unlock()
 	if !known {
-		pl := fmt.Sprintf(`{trigger=%s,shard=%q}`, m.labels[len(`{trigger=`):len(m.labels)-1], id)
+		pl := fmt.Sprintf(`{trigger=%s,%s=%q}`, m.labels[len(`{trigger=`):len(m.labels)-1], label, id)
 		m.set.GetOrCreateGauge("sluice_trigger_iterator_age_milliseconds"+pl, func() float64 {
 			m.ageMu.Lock()
 			defer m.ageMu.Unlock()
@@ -190,6 +211,9 @@ func (t *Trigger) Position(id string) string { return t.pos.get(id) }
 // Run reads and invokes until ctx ends (it then returns nil) or the
 // trigger fails for good (e.g. its stream is gone).
 func (t *Trigger) Run(ctx context.Context) error {
+	if t.c.Queue != nil {
+		return t.runQueue(ctx)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel
 	ctx, cancel := context.WithCancel(ctx)
@@ -286,7 +310,7 @@ func (t *Trigger) runPartition(ctx context.Context, p Partition) error {
 	if after == shardEnd {
 		return nil
 	}
-	t.m.setAge(p.ID, 0)
+	t.m.setAge("shard", p.ID, 0)
 	// A shard that follows one this trigger read starts at its beginning;
 	// at LATEST, a shard starts at what arrived since the trigger first
 	// ran.
@@ -429,6 +453,7 @@ func (t *Trigger) deliver(ctx context.Context, shard string, batch []Record) err
 			} else if err == nil {
 				err = errorf("the function reported %s as failed", b[0].SequenceNumber)
 			}
+			t.m.noteError(err)
 			if t.c.BisectOnError && len(b) > 1 {
 				t.m.bisects.Inc()
 				h := len(b) / 2
@@ -461,22 +486,35 @@ func (t *Trigger) deliver(ctx context.Context, shard string, batch []Record) err
 // done records that the records of b are done.
 func (t *Trigger) done(shard string, b []Record) error {
 	last := b[len(b)-1]
-	t.m.setAge(shard, max(0, time.Since(last.Arrival).Milliseconds()))
+	t.m.setAge("shard", shard, max(0, time.Since(last.Arrival).Milliseconds()))
 	return t.pos.set(t.c.Source.Name(), shard, last.SequenceNumber)
 }
 
 // invoke calls the function once with b: the index of the first record it
 // reported failed (-1: none), or the invocation's error.
 func (t *Trigger) invoke(ctx context.Context, shard string, b []Record) (int, error) {
+	answer, err := t.call(ctx, appendEvent(nil, t.c.Source.ARN(), t.c.Region, shard, b))
+	if err != nil || !t.c.ReportBatchItemFailures {
+		return -1, err
+	}
+	i, err := itemFailures(answer, b)
+	if err != nil {
+		return -1, err
+	}
+	return i, nil
+}
+
+// call invokes the function once with event, within Concurrency and
+// Timeout, and returns its answer.
+func (t *Trigger) call(ctx context.Context, event []byte) ([]byte, error) {
 	if t.sem != nil {
 		select {
 		case t.sem <- struct{}{}:
 		case <-ctx.Done():
-			return -1, ctx.Err()
+			return nil, ctx.Err()
 		}
 		defer func() { <-t.sem }()
 	}
-	event := appendEvent(nil, t.c.Source.ARN(), t.c.Region, shard, b)
 	ictx, cancel := context.WithTimeout(ctx, t.c.Timeout)
 	defer cancel()
 	t.m.invocations.Inc()
@@ -485,16 +523,9 @@ func (t *Trigger) invoke(ctx context.Context, shard string, b []Record) (int, er
 		if ctx.Err() == nil && ictx.Err() != nil {
 			err = &FunctionError{Msg: fmt.Sprintf("the invocation timed out after %v", t.c.Timeout)}
 		}
-		return -1, err
+		return nil, err
 	}
-	if !t.c.ReportBatchItemFailures {
-		return -1, nil
-	}
-	i, err := itemFailures(answer, b)
-	if err != nil {
-		return -1, err
-	}
-	return i, nil
+	return answer, nil
 }
 
 // giveUp sends the failure record of b to OnFailure, retrying until it is

@@ -84,11 +84,10 @@ type queueConn struct {
 // withQueue is withStore for the queue commands: fn gets the SQS client
 // and, when the command names a queue, its URL (a missing queue is an
 // error naming the nearest existing one and how to create it).
-func withQueue(fs *flag.FlagSet, cmd command, args []string, wantArgs int, check func(pos []string) error,
+func withQueue(ctx context.Context, fs *flag.FlagSet, cmd command, args []string, wantArgs int, check func(pos []string) error,
 	fn func(ctx context.Context, q *queueConn, url string, pos []string) error) error {
 	sf := storeFlags{mayCreate: cmdName(cmd) == "queue create"}
 	return withStore(fs, &sf, cmd, args, wantArgs, check, func(conn *storeConn, pos []string) error {
-		ctx := context.Background()
 		q := &queueConn{SQS: conn.SQS(), where: conn.where}
 		url := ""
 		if wantArgs > 0 && cmdName(cmd) != "queue create" {
@@ -142,7 +141,7 @@ func runQueueList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("queue list", flag.ContinueOnError)
 	prefix := fs.String("prefix", "", "only the queues whose names start with this")
 	cmd := command{Use: "queue list [flags]", About: "Prints the name of every queue, one a line.", MaxArgs: 0}
-	return withQueue(fs, cmd, args, 0, nil, func(ctx context.Context, q *queueConn, _ string, _ []string) error {
+	return withQueue(ctx, fs, cmd, args, 0, nil, func(ctx context.Context, q *queueConn, _ string, _ []string) error {
 		urls, err := q.ListQueues(ctx, *prefix)
 		if err != nil {
 			return err
@@ -229,7 +228,7 @@ func runQueueCreate(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return withQueue(fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, _ string, pos []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, _ string, pos []string) error {
 		if *dlq != "" {
 			dlqURL, err := q.url(ctx, *dlq)
 			if err != nil {
@@ -258,7 +257,7 @@ func runQueueDescribe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("queue describe", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the attributes as the API answers them (a JSON object)")
 	cmd := command{Use: "queue describe QUEUE [flags]", About: "Prints the queue's URL and attributes: message counts, settings, redrive policy.", MaxArgs: 1}
-	return withQueue(fs, cmd, args, 1, nil, func(ctx context.Context, q *queueConn, url string, _ []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, nil, func(ctx context.Context, q *queueConn, url string, _ []string) error {
 		a, err := q.Attributes(ctx, url, "All")
 		if err != nil {
 			return err
@@ -291,7 +290,7 @@ func runQueueDescribe(ctx context.Context, args []string) error {
 func runQueuePurge(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("queue purge", flag.ContinueOnError)
 	cmd := command{Use: "queue purge QUEUE", About: "Deletes every message of the queue.", MaxArgs: 1}
-	return withQueue(fs, cmd, args, 1, nil, func(ctx context.Context, q *queueConn, url string, pos []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, nil, func(ctx context.Context, q *queueConn, url string, pos []string) error {
 		if err := q.Purge(ctx, url); err != nil {
 			return err
 		}
@@ -303,7 +302,7 @@ func runQueuePurge(ctx context.Context, args []string) error {
 func runQueueDelete(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("queue delete", flag.ContinueOnError)
 	cmd := command{Use: "queue delete QUEUE", About: "Deletes the queue and its messages.", MaxArgs: 1}
-	return withQueue(fs, cmd, args, 1, nil, func(ctx context.Context, q *queueConn, url string, pos []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, nil, func(ctx context.Context, q *queueConn, url string, pos []string) error {
 		if err := q.DeleteQueue(ctx, url); err != nil {
 			return err
 		}
@@ -326,7 +325,7 @@ func runQueueRedrive(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return withQueue(fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, url string, pos []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, url string, pos []string) error {
 		a, err := q.Attributes(ctx, url, "QueueArn")
 		if err != nil {
 			return err
@@ -418,7 +417,7 @@ func runQueueSend(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return withQueue(fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, url string, pos []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, url string, pos []string) error {
 		s := &queueSender{q: q, url: url, group: *group, groupField: *groupField, dedupField: *dedupField, delay: delaySec}
 		start := time.Now()
 		err := s.run(ctx, os.Stdin)
@@ -598,7 +597,7 @@ func runQueueReceive(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return withQueue(fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, url string, pos []string) error {
+	return withQueue(ctx, fs, cmd, args, 1, check, func(ctx context.Context, q *queueConn, url string, pos []string) error {
 		out := bufio.NewWriterSize(os.Stdout, 64<<10)
 		left := count
 		for left != 0 || count == 0 {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -155,5 +158,43 @@ func TestQueueToolMistakes(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != c.status || !strings.Contains(errOut, c.says) {
 			t.Errorf("sluice queue %q: %v, want exit status %d saying %q; it said:\n%s", c.args, err, c.status, c.says, errOut)
 		}
+	}
+}
+
+// A following receive stops at SIGTERM (and SIGINT) within its long poll,
+// having printed and deleted what it received.
+func TestQueueReceiveStopsOnSignal(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	ep := "--endpoint=" + url
+	queueTool(t, "", "create", "jobs", ep)
+	queueTool(t, "one\n", "send", "jobs", ep)
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		cmd := exec.Command(binary, "queue", "receive", "jobs", ep)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // inside its 20 s long poll
+		start := time.Now()
+		cmd.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil || time.Since(start) > 5*time.Second {
+				t.Errorf("%v: exit %v after %v\n%s", sig, err, time.Since(start), errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v: still receiving 10 s later", sig)
+		}
+		if sig == syscall.SIGTERM && out.String() != "one\n" {
+			t.Errorf("printed %q, want the message sent", out.String())
+		}
+	}
+	if v, f := queueCounts(t, "jobs", ep); v != "0" || f != "0" {
+		t.Fatalf("after receive: %s visible, %s in flight (the printed message is deleted)", v, f)
 	}
 }

@@ -296,14 +296,15 @@ func runSQL(ctx context.Context, job sqlJob, args []string) (err error) {
 		}
 	}()
 	if len(plan.Triggers) > 0 {
-		stopMetrics, err := serveMetrics(ctx, *metricsAddr)
-		if err != nil {
+		// err is runSQL's result here (no :=): the triggers' errors join it.
+		var stopMetrics func()
+		if stopMetrics, err = serveMetrics(ctx, *metricsAddr); err != nil {
 			return err
 		}
 		defer stopMetrics()
 		*metricsAddr = "" // served
-		trs, err := startTriggers(ctx, plan.Triggers)
-		if err != nil {
+		var trs *jobTriggers
+		if trs, err = startTriggers(ctx, plan.Triggers, ui); err != nil {
 			return err
 		}
 		defer func() { err = errors.Join(err, trs.stop()) }()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/triggers"
 )
 
@@ -18,11 +19,13 @@ type jobTriggers struct {
 	unregister func()
 	mu         sync.Mutex
 	errs       []error
+	states     []string // by trigger: running, failed or stopped
 }
 
 // startTriggers starts the triggers of cfgs, their metrics on /metrics
-// (sluice_trigger_*). Stop stops them.
-func startTriggers(ctx context.Context, cfgs []triggers.Config) (*jobTriggers, error) {
+// (sluice_trigger_*) and, with a console, on its triggers page. Stop
+// stops them.
+func startTriggers(ctx context.Context, cfgs []triggers.Config, ui *uiConsole) (*jobTriggers, error) {
 	set, unregister := jobMetrics()
 	var trs []*triggers.Trigger
 	for _, c := range cfgs {
@@ -33,6 +36,10 @@ func startTriggers(ctx context.Context, cfgs []triggers.Config) (*jobTriggers, e
 			return nil, err
 		}
 		trs = append(trs, tr)
+		if c.Queue != nil {
+			logf("function trigger %s polls queue %s", c.Name, c.Queue.Queue)
+			continue
+		}
 		where := "positions in memory: a restart starts over"
 		if c.PositionsDir != "" {
 			where = "positions in " + c.PositionsDir
@@ -40,21 +47,55 @@ func startTriggers(ctx context.Context, cfgs []triggers.Config) (*jobTriggers, e
 		logf("function trigger %s reads stream %s (%s)", c.Name, c.Source.Name(), where)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	j := &jobTriggers{cancel: cancel, ended: make(chan struct{}), unregister: unregister}
-	for _, tr := range trs {
+	j := &jobTriggers{cancel: cancel, ended: make(chan struct{}), unregister: unregister, states: make([]string, len(trs))}
+	for i, tr := range trs {
+		j.states[i] = "running"
 		j.wg.Add(1)
 		go func() {
 			defer j.wg.Done()
-			if err := tr.Run(ctx); err != nil {
+			err := tr.Run(ctx)
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			j.states[i] = "stopped"
+			if err != nil {
 				logf("%v", err)
-				j.mu.Lock()
 				j.errs = append(j.errs, err)
-				j.mu.Unlock()
+				j.states[i] = "failed"
 			}
 		}()
 	}
+	if ui != nil {
+		ui.srv.AddTriggers(func() []console.TriggerStatus { return j.status(cfgs, trs) })
+	}
 	go func() { j.wg.Wait(); close(j.ended) }()
 	return j, nil
+}
+
+// status is what the console shows of the triggers.
+func (j *jobTriggers) status(cfgs []triggers.Config, trs []*triggers.Trigger) []console.TriggerStatus {
+	out := make([]console.TriggerStatus, len(trs))
+	for i, tr := range trs {
+		c, st := cfgs[i], tr.Stats()
+		s := console.TriggerStatus{Name: c.Name, Invocations: st.Invocations, Records: st.Records, Errors: st.Errors,
+			Throttles: st.Throttles, FailedBatches: st.FailedBatches, IteratorAgeMs: st.IteratorAgeMs,
+			Visible: st.Visible, InFlight: st.InFlight, LastError: st.LastError, LastErrorAt: st.LastErrorAt}
+		if c.Queue != nil {
+			s.Source = "queue " + c.Queue.Queue
+		} else {
+			s.Source = "stream " + c.Source.Name()
+		}
+		switch f := c.Invoker.(type) {
+		case *triggers.HTTPInvoker:
+			s.Function = f.URL
+		case *triggers.CommandInvoker:
+			s.Function = f.Command
+		}
+		j.mu.Lock()
+		s.State = j.states[i]
+		j.mu.Unlock()
+		out[i] = s
+	}
+	return out
 }
 
 // wait runs until ctx ends or every trigger has failed.

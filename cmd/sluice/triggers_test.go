@@ -319,3 +319,156 @@ INSERT INTO events SELECT k FROM src;
 		t.Errorf("after SIGTERM: %v", err)
 	}
 }
+
+// TestQueueTriggerKill9 kills `sluice run` of an ON QUEUE trigger with
+// SIGKILL mid-queue and restarts it: every message sent is acknowledged by
+// the function at least once, and no message leaves the queue before an
+// invocation of it succeeded.
+func TestQueueTriggerKill9(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	q := client.New(url, nil).SQS()
+	ctx := context.Background()
+	qurl, err := q.CreateQueue(ctx, "work", map[string]string{"VisibilityTimeout": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 400
+	for i := 0; i < n; i += 10 {
+		var es []client.SendEntry
+		for j := i; j < i+10; j++ {
+			es = append(es, client.SendEntry{Id: fmt.Sprint(j - i), MessageBody: fmt.Sprint("m", j)})
+		}
+		if out, err := q.SendBatch(ctx, qurl, es); err != nil || len(out.Failed) > 0 {
+			t.Fatalf("SendBatch: %v %+v", err, out)
+		}
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{} // bodies of invocations answered 200
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e struct {
+			Records []struct {
+				Body string `json:"body"`
+			} `json:"Records"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &e); err != nil || len(e.Records) == 0 {
+			http.Error(w, "bad event", 400)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		for _, rec := range e.Records {
+			acked[rec.Body] = true
+		}
+		mu.Unlock()
+		w.WriteHeader(200)
+	}))
+	defer fn.Close()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sql")
+	src := fmt.Sprintf(`CREATE FUNCTION TRIGGER fn ON QUEUE work WITH ('endpoint' = '%s', 'batch.size' = '5', 'store.endpoint' = '%s');`, fn.URL, url)
+	if err := os.WriteFile(job, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	left := func() int {
+		a, err := q.Attributes(ctx, qurl, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v, nv int
+		fmt.Sscan(a["ApproximateNumberOfMessages"], &v)
+		fmt.Sscan(a["ApproximateNumberOfMessagesNotVisible"], &nv)
+		return v + nv
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 20 s (%d messages acknowledged)", what, count())
+			}
+		}
+	}
+	cmd, _ := startTriggerRun(t, job)
+	waitFor("a third of the messages acknowledged", func() bool { return count() >= n/3 })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	deleted, k := n-left(), count()
+	if k == n {
+		t.Fatal("every message was acknowledged before the kill: it was not mid-queue")
+	}
+	if deleted > k {
+		t.Fatalf("after the kill %d messages are deleted, but only %d acknowledged", deleted, k)
+	}
+	cmd, lines := startTriggerRun(t, job, "--metrics-addr", "127.0.0.1:0", "--ui", "127.0.0.1:0")
+	waitFor("every message acknowledged and deleted", func() bool { return count() == n && left() == 0 })
+	var metricsURL, consoleURL string
+	for l := range lines {
+		if m := regexp.MustCompile(`console at (http://\S+)`).FindStringSubmatch(l); m != nil {
+			consoleURL = m[1]
+		}
+		if m := regexp.MustCompile(`metrics at (http://\S+)`).FindStringSubmatch(l); m != nil {
+			metricsURL = m[1]
+			break
+		}
+	}
+	// The console's triggers page lists it, with the queue's counts.
+	resp, err := http.Get(consoleURL + "api/v1/triggers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Triggers []struct {
+			Name, Source, State string
+			Records             int64
+			Visible             *int64
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || len(st.Triggers) != 1 || st.Triggers[0].Name != "fn" || st.Triggers[0].Source != "queue work" ||
+		st.Triggers[0].State != "running" || st.Triggers[0].Records == 0 || st.Triggers[0].Visible == nil {
+		t.Errorf("/api/v1/triggers: %+v, %v", st, err)
+	}
+	resp, err = http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`sluice_trigger_invocations_total{trigger="fn"}`, `sluice_trigger_records_total{trigger="fn"}`,
+		`sluice_trigger_iterator_age_milliseconds{trigger="fn",queue="work"}`, `sluice_trigger_queue_messages_visible{trigger="fn",queue="work"}`,
+		`sluice_trigger_queue_messages_in_flight{trigger="fn",queue="work"}`} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v", err)
+	}
+	t.Logf("at the kill: %d acknowledged, %d deleted", k, deleted)
+}
+
+// TestQueueTriggerRefusesATimeoutOverTheVisibilityTimeout: `sluice run`
+// fails at start (exit status 1) naming 'timeout' and the queue's
+// VisibilityTimeout.
+func TestQueueTriggerRefusesATimeoutOverTheVisibilityTimeout(t *testing.T) {
+	url, _ := startStore(t, t.TempDir())
+	if _, err := client.New(url, nil).SQS().CreateQueue(context.Background(), "slow", map[string]string{"VisibilityTimeout": "10"}); err != nil {
+		t.Fatal(err)
+	}
+	job := filepath.Join(t.TempDir(), "job.sql")
+	src := fmt.Sprintf(`CREATE FUNCTION TRIGGER fn ON QUEUE slow WITH ('command' = 'cat', 'timeout' = '1 min', 'store.endpoint' = '%s');`, url)
+	if err := os.WriteFile(job, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := sluiceExit(t, "run", job)
+	if code != 1 || !strings.Contains(errOut, `option "timeout" (1m0s) is longer than queue slow's VisibilityTimeout (10s)`) {
+		t.Fatalf("exit status %d, stderr:\n%s", code, errOut)
+	}
+}

@@ -178,7 +178,11 @@ func (p *publisher) Publish(n alarm.Notification) error {
 	p.state[inst] = n.NewState
 	p.count[n.NewState]++
 	p.mu.Unlock()
-	_, err := p.topic.Publish(sns.Message{Subject: Subject(n), Body: n.Body, Attributes: attrs})
+	m := sns.Message{Subject: Subject(n), Body: n.Body, Attributes: attrs}
+	if p.topic.FIFO() {
+		m.GroupID = sns.GroupFor(n.AlarmName) // an alarm's state changes stay in order
+	}
+	_, err := p.topic.Publish(m)
 	return err
 }
 

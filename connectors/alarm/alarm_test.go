@@ -197,9 +197,9 @@ CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes
 			`job.sql:2:69: topic ops: subscription pager: option "queue-bytes": "3 GiB" must be at most 2147483647`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'htp');`,
-			`job.sql:2:46: topic ops: subscription pager: option "protocol": "htp" is not one of http, https, file, stdout, store (did you mean "http"?)`},
+			`job.sql:2:46: topic ops: subscription pager: option "protocol": "htp" is not one of http, https, file, stdout, store, sqs (did you mean "http"?)`},
 		{`CREATE TOPIC ops;
-CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('endpoint' = 'x');`, `subscription pager needs option "protocol" (http, https, file, stdout, store)`},
+CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('endpoint' = 'x');`, `subscription pager needs option "protocol" (http, https, file, stdout, store, sqs)`},
 		{`CREATE TOPIC ops;
 CREATE SUBSCRIPTION pager ON TOPIC ops WITH ('protocol' = 'stdout', 'queue-bytes' = '-1');`,
 			`job.sql:2:69: topic ops: subscription pager: option "queue-bytes": "-1" is not a size (e.g. 128MB, 512kb, 1048576)`},

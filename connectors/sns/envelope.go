@@ -25,6 +25,7 @@ func (n *notification) size() int { return len(n.envelope) + len(n.msg.Body) }
 type envelope struct {
 	Type              string
 	MessageId         string
+	SequenceNumber    string `json:",omitempty"`
 	TopicArn          string
 	Subject           string `json:",omitempty"`
 	Message           string
@@ -64,12 +65,14 @@ func (a *orderedAttrs) MarshalJSON() ([]byte, error) {
 }
 
 // encodeEnvelope returns the notification envelope of m published to the
-// topic topicARN. MessageAttributes is left out when m has none, as SNS
-// does; Subject when it is empty.
-func encodeEnvelope(topicARN string, m *Message) []byte {
+// topic topicARN with the sequence number seq ("" but on FIFO topics).
+// MessageAttributes is left out when m has none, as SNS does; Subject when
+// it is empty; SequenceNumber on standard topics.
+func encodeEnvelope(topicARN, seq string, m *Message) []byte {
 	e := envelope{
 		Type:             "Notification",
 		MessageId:        m.ID,
+		SequenceNumber:   seq,
 		TopicArn:         topicARN,
 		Subject:          m.Subject,
 		Message:          m.Body,

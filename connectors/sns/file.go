@@ -34,13 +34,17 @@ func (o *fileOutput) deliver(_ context.Context, s *Subscription, n *notification
 	return o.f.write(fileLine(s, n))
 }
 
-// deliverAll appends the lines of ns with one write and one fsync.
-func (o *fileOutput) deliverAll(_ context.Context, s *Subscription, ns []*notification) error {
+// deliverAll appends the lines of ns with one write and one fsync: all of
+// them, or none.
+func (o *fileOutput) deliverAll(_ context.Context, s *Subscription, ns []*notification) []*notification {
 	lines := make([][]byte, len(ns))
 	for i, n := range ns {
 		lines[i] = fileLine(s, n)
 	}
-	return o.f.write(lines...)
+	if o.f.write(lines...) != nil {
+		return ns
+	}
+	return nil
 }
 
 // fileLine is n as a line of the file: the envelope, or with raw delivery

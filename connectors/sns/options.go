@@ -30,12 +30,15 @@ var TopicOptionSpecs = []connectors.Option{
 
 // SubscriptionOptionSpecs are the WITH options of CREATE SUBSCRIPTION.
 var SubscriptionOptionSpecs = []connectors.Option{
-	{Key: "protocol", Type: connectors.Enum, Required: true, Values: []string{"http", "https", "file", "stdout", "store"},
+	{Key: "protocol", Type: connectors.Enum, Required: true, Values: []string{"http", "https", "file", "stdout", "store", "sqs"},
 		Doc: "`http`, `https` (POST of the SNS notification envelope: Type, MessageId, TopicArn, Subject, Message, Timestamp, " +
 			"MessageAttributes, with headers `x-amz-sns-message-type`, `x-amz-sns-message-id`, `x-amz-sns-topic-arn`; 2xx is success; " +
 			"envelopes are not signed), `file` (JSON lines, fsync'd; what queued meanwhile is appended with one write and one fsync), " +
-			"`stdout` (a readable line plus the body), `store` (records of a stream of the store)"},
-	{Key: "endpoint", Required: true, With: "protocol=http|https|file|store", Doc: "the URL, file path or stream name"},
+			"`stdout` (a readable line plus the body), `store` (records of a stream of the store), " +
+			"`sqs` (messages of a queue of the store: the envelope, or with raw delivery the body and the attributes as message attributes; " +
+			"what queued meanwhile goes in SendMessageBatch requests)"},
+	{Key: "endpoint", Required: true, With: "protocol=http|https|file|store|sqs",
+		Doc: "the URL, file path, stream name, or queue (a name, a queue URL, or an ARN `arn:aws:sqs:region:000000000000:name`)"},
 	{Key: "filter-policy", Doc: "an SNS filter policy: AND across keys, OR within a key's list; exact strings and numbers, `prefix`, `suffix`, " +
 		"`anything-but`, `numeric` (=, <, <=, >, >= and ranges), `exists`, `equals-ignore-case`, `cidr`, `$or`, nested keys in the body. " +
 		"An invalid policy stops the job at start, naming the key and the file position"},
@@ -44,9 +47,10 @@ var SubscriptionOptionSpecs = []connectors.Option{
 	{Key: "raw-message-delivery", Type: connectors.Bool, Default: "false", Doc: "`true`: deliver the body as is"},
 	{Key: "delivery-policy", DefaultDoc: "as SNS for HTTP: 3 retries 20 s apart",
 		Doc: "SNS's `healthyRetryPolicy` (numRetries, min/max delay, the four phases, linear/arithmetic/geometric/exponential backoff) and `throttlePolicy`"},
-	{Key: "dead-letter", Doc: "`file:///path.jsonl` or `store:<stream>`: a message whose retries are spent, or that finds the queue full, " +
+	{Key: "dead-letter", Doc: "`file:///path.jsonl`, `store:<stream>` or `sqs:<queue>` (a standard queue's name, URL or ARN; the record is the message body): " +
+		"a message whose retries are spent, or that finds the queue full, " +
 		"goes there with the reason and attempts (without one, a rate-limited line on stderr: nothing is dropped silently)"},
-	{Key: "store.endpoint", DefaultDoc: "the embedded store", Doc: "for `store` and store dead letters: the store's URL"},
+	{Key: "store.endpoint", DefaultDoc: "the embedded store", Doc: "for `store`, `sqs` (a queue given by name or ARN) and store or queue dead letters: the store's URL"},
 	{Key: "attempt-timeout", Type: connectors.Duration, Default: "15 s", Min: "1ms", Doc: "bound of one delivery attempt, any protocol"},
 	{Key: "queue-bytes", Type: connectors.Size, Default: "8 MiB", Max: strconv.Itoa(math.MaxInt32),
 		Doc: "bound of the messages queued or in delivery (a size such as `64 KiB` or `65536`); what does not fit goes to the dead letters"},

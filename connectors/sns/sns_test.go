@@ -674,7 +674,7 @@ func TestSubscribeValidates(t *testing.T) {
 			}
 		}
 	}
-	f(SubscriptionConfig{Name: "p", Protocol: "sqs"}, "subscription p", "option Protocol")
+	f(SubscriptionConfig{Name: "p", Protocol: "email"}, "subscription p", "option Protocol")
 	f(SubscriptionConfig{Name: "u", Protocol: "http", Endpoint: "https://x"}, "subscription u", "option Endpoint")
 	f(SubscriptionConfig{Name: "u2", Protocol: "https", Endpoint: "not a url"}, "option Endpoint")
 	f(SubscriptionConfig{Name: "d", Protocol: "file", Endpoint: dir}, "subscription d", "option Endpoint")

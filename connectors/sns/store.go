@@ -83,10 +83,21 @@ type deadLetter interface {
 	close() error
 }
 
-// newDeadLetter parses a dead-letter target: file:///abs/path.jsonl or
-// store:<stream> (storeEndpoint: the store's URL, "" the embedded store).
+// newDeadLetter parses a dead-letter target: file:///abs/path.jsonl,
+// store:<stream>, or sqs:<queue> (a standard queue's name, URL or ARN; an
+// SQS ARN alone will do) (storeEndpoint: the store's URL, "" the embedded
+// store).
 func newDeadLetter(target, storeEndpoint string) (deadLetter, error) {
 	switch {
+	case strings.HasPrefix(target, "sqs:") || strings.HasPrefix(target, "arn:"):
+		o, err := newSQSOutput(strings.TrimPrefix(target, "sqs:"), storeEndpoint)
+		if err != nil {
+			return nil, err
+		}
+		if o.fifo {
+			return nil, fmt.Errorf("%q: dead letters go to a standard queue, not a FIFO queue", target)
+		}
+		return &sqsDeadLetter{o}, nil
 	case strings.HasPrefix(target, "file:"):
 		u, err := url.Parse(target)
 		if err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") || strings.HasSuffix(u.Path, "/") {
@@ -109,7 +120,7 @@ func newDeadLetter(target, storeEndpoint string) (deadLetter, error) {
 		}
 		return &storeDeadLetter{stream: stream, c: c}, nil
 	}
-	return nil, fmt.Errorf("%q: want file:///absolute/path.jsonl or store:<stream>", target)
+	return nil, fmt.Errorf("%q: want file:///absolute/path.jsonl, store:<stream> or sqs:<queue>", target)
 }
 
 type fileDeadLetter struct{ f *jsonLines }
@@ -140,3 +151,29 @@ func (d *storeDeadLetter) writeAll(ctx context.Context, recs [][]byte) (int, err
 	return len(recs), nil
 }
 func (d *storeDeadLetter) close() error { return nil }
+
+// sqsDeadLetter sends each dead letter as a message to a standard queue.
+// Its callers hold the subscription's deadMu, one at a time.
+type sqsDeadLetter struct{ o *sqsOutput }
+
+func (d *sqsDeadLetter) write(ctx context.Context, rec []byte) error {
+	u, err := d.o.queueURL(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := d.o.c.Send(ctx, u, client.SendEntry{MessageBody: string(rec)}); err != nil {
+		return d.o.failure(err)
+	}
+	return nil
+}
+
+func (d *sqsDeadLetter) writeAll(ctx context.Context, recs [][]byte) (int, error) {
+	for i, rec := range recs {
+		if err := d.write(ctx, rec); err != nil {
+			return i, err
+		}
+	}
+	return len(recs), nil
+}
+
+func (d *sqsDeadLetter) close() error { return nil }

@@ -22,10 +22,11 @@ type SubscriptionConfig struct {
 	// (letters, digits, '-', '_', '.'; unique in its topic); "" = the
 	// protocol followed by the subscription's number.
 	Name string
-	// Protocol is http, https, file, stdout or store.
+	// Protocol is http, https, file, stdout, store or sqs.
 	Protocol string
 	// Endpoint is the URL (http, https), the file's path or file:// URL
-	// (file), the stream's name (store); ignored for stdout.
+	// (file), the stream's name (store), the queue's name, URL or ARN
+	// (sqs); ignored for stdout.
 	Endpoint string
 	// FilterPolicy is SNS's filter policy (JSON); "" lets every message in.
 	FilterPolicy string
@@ -33,7 +34,8 @@ type SubscriptionConfig struct {
 	// "MessageBody".
 	FilterPolicyScope string
 	// RawMessageDelivery delivers the body as is instead of the envelope
-	// (http, https, file, store; stdout is always readable text).
+	// (http, https, file, store, sqs — where the attributes become message
+	// attributes; stdout is always readable text).
 	RawMessageDelivery bool
 	// DeliveryPolicy is SNS's HTTP/S delivery policy (JSON), applied to
 	// every protocol: healthyRetryPolicy (numRetries, minDelayTarget,
@@ -43,11 +45,14 @@ type SubscriptionConfig struct {
 	// requestPolicy.headerContentType. "" = SNS's default: 3 retries,
 	// 20 s apart.
 	DeliveryPolicy string
-	// DeadLetter receives what cannot be delivered: "file:///abs/path.jsonl"
-	// or "store:<stream>"; "" = a warning on standard error.
+	// DeadLetter receives what cannot be delivered: "file:///abs/path.jsonl",
+	// "store:<stream>" or "sqs:<queue>" (a standard queue's name, URL or
+	// ARN, of the store at StoreEndpoint unless a URL); "" = a warning on
+	// standard error.
 	DeadLetter string
-	// StoreEndpoint is the store's URL for protocol store and store dead
-	// letters; "" = the process's embedded store.
+	// StoreEndpoint is the store's URL for protocols store and sqs (a
+	// queue named by its name or ARN) and store and sqs dead letters; "" =
+	// the process's embedded store.
 	StoreEndpoint string
 	// Out receives protocol stdout's text; nil = os.Stdout.
 	Out io.Writer
@@ -113,9 +118,11 @@ type output interface {
 }
 
 // batchOutput is an output that can deliver several notifications in one
-// attempt (a file: one write and one fsync for all of them).
+// attempt (a file: one write and one fsync for all of them; a queue:
+// SendMessageBatch requests). It returns those it did not deliver, in
+// order, which then get the attempts of the delivery policy one by one.
 type batchOutput interface {
-	deliverAll(ctx context.Context, s *Subscription, ns []*notification) error
+	deliverAll(ctx context.Context, s *Subscription, ns []*notification) (rest []*notification)
 }
 
 // permanentError is a delivery failure that retries cannot mend.
@@ -213,7 +220,17 @@ func (t *Topic) Subscribe(c SubscriptionConfig) (*Subscription, error) {
 	}
 	s.delays = s.retry.schedule(unit)
 
+	if t.fifo && proto != "sqs" {
+		return nil, errorf("Protocol", "%q: a FIFO topic delivers to queues only (protocol sqs), as SNS", c.Protocol)
+	}
 	switch proto {
+	case "sqs":
+		var q *sqsOutput
+		if q, err = newSQSOutput(c.Endpoint, c.StoreEndpoint); err == nil && q.fifo && !t.fifo {
+			return nil, errorf("Endpoint", "the FIFO queue %s cannot subscribe to a standard topic, as in SNS: "+
+				"subscribe a standard queue, or publish to a FIFO topic (a name ending in .fifo)", q.name)
+		}
+		s.out = q
 	case "http", "https":
 		s.out, err = newHTTPOutput(proto, c.Endpoint, s.retry.ContentType)
 	case "file":
@@ -223,7 +240,7 @@ func (t *Topic) Subscribe(c SubscriptionConfig) (*Subscription, error) {
 	case "store":
 		s.out, err = newStoreOutput(c.Endpoint, c.StoreEndpoint)
 	default:
-		return nil, errorf("Protocol", "%q: want http, https, file, stdout or store", c.Protocol)
+		return nil, errorf("Protocol", "%q: want http, https, file, stdout, store or sqs", c.Protocol)
 	}
 	if err != nil {
 		return nil, errorf("Endpoint", "%v", err)
@@ -359,26 +376,33 @@ func (s *Subscription) run(ctx context.Context, spillDone <-chan struct{}) {
 
 // deliverAtOnce delivers ns in one attempt when the output can and no
 // throttle spaces deliveries out, and returns what is left to deliver one
-// at a time: nothing, or all of ns when that attempt failed (each then gets
-// the attempts of the delivery policy).
+// at a time: what that attempt did not deliver (each then gets the
+// attempts of the delivery policy).
 func (s *Subscription) deliverAtOnce(ctx context.Context, ns []*notification) []*notification {
 	bo, ok := s.out.(batchOutput)
 	if !ok || len(ns) < 2 || s.retry.MaxReceivesPerSecond > 0 || ctx.Err() != nil {
 		return ns
 	}
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
-	err := bo.deliverAll(actx, s, ns)
+	rest := bo.deliverAll(actx, s, ns)
 	cancel()
-	if err != nil {
+	if len(rest) == len(ns) {
 		return ns
 	}
+	left := make(map[*notification]bool, len(rest))
+	for _, n := range rest {
+		left[n] = true
+	}
 	for _, n := range ns {
+		if left[n] {
+			continue
+		}
 		s.m.deliveries.Inc()
 		s.m.seconds.UpdateDuration(n.published)
 		s.q.done(n)
 	}
 	s.recovered()
-	return nil
+	return rest
 }
 
 // abandon dead-letters notifications that Close gave up on.

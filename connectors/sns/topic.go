@@ -3,7 +3,15 @@
 // subscription whose filter policy matches gets its own copy and delivers
 // it to its endpoint — an HTTP/S URL (SNS's notification envelope, or the
 // raw body), a JSON-lines file, standard output (readable, for a human
-// watching alarms) or a stream of Sluice's store.
+// watching alarms), a stream of Sluice's store, or a queue of the store
+// through its SQS API (protocol sqs; what queued meanwhile goes in
+// SendMessageBatch requests).
+//
+// FIFO topics. A topic whose name ends in ".fifo" delivers only to queues;
+// every message has a GroupID and gets a sequence number, and a message
+// whose deduplication id was published within DeduplicationWindow is not
+// delivered. FIFO queues get the group and deduplication ids, so a group
+// keeps its order; a FIFO queue cannot subscribe to a standard topic.
 //
 // Delivery. Each subscription has a bounded queue and one goroutine that
 // delivers its messages in the order they were published; a slow or dead
@@ -17,8 +25,8 @@
 // HTTP/S delivery policy with its four phases (immediate, pre-backoff,
 // backoff, post-backoff; see SubscriptionConfig.DeliveryPolicy), which
 // applies here to every protocol. When the retries are spent the message
-// goes to the subscription's dead-letter target (a JSON-lines file or a
-// stream) with the reason and the number of attempts; a subscription
+// goes to the subscription's dead-letter target (a JSON-lines file, a
+// stream or a queue) with the reason and the number of attempts; a subscription
 // without one reports it on standard error (at most about once a second,
 // with a count of the others). No message is dropped silently. The first
 // failed attempt after a success is logged, naming the subscription, and so
@@ -39,13 +47,16 @@
 // sluice_sns_delivery_failures_total (failed attempts),
 // sluice_sns_dead_letters_total (every message not delivered, whether
 // written to a dead-letter target or logged), sluice_sns_queue_full_total
-// (messages that found the queue full) and the histogram
+// (messages that found the queue full), sluice_sns_deduplicated_total
+// (FIFO topics, topic only) and the histogram
 // sluice_sns_delivery_seconds (from Publish to the successful delivery).
 package sns
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +64,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -100,6 +112,14 @@ type Message struct {
 	Body       string // the message text (an alarm: CloudWatch's notification JSON)
 	Attributes map[string]Attribute
 	Timestamp  time.Time // Publish sets it when zero
+	// GroupID is the message group of a message published to a FIFO topic
+	// (required there, refused elsewhere): messages of one group are
+	// delivered in the order they were published.
+	GroupID string
+	// DeduplicationID goes with the message to FIFO queues (FIFO topics
+	// only); "" = the SHA-256 of the body, in hex (content-based
+	// deduplication).
+	DeduplicationID string
 }
 
 // TopicOptions place a topic: its ARN is
@@ -122,11 +142,16 @@ type TopicOptions struct {
 // Topic is a named topic and its subscriptions. It is safe for concurrent
 // use. Its owner must Close it: it owns a goroutine per subscription.
 type Topic struct {
-	name string
-	arn  string
+	name   string
+	arn    string
+	fifo   bool          // the name ends in .fifo
+	fifoMu sync.Mutex    // FIFO: held by Publish from the sequence number to the queues (mu released; queue locks under it)
+	seq    atomic.Uint64 // FIFO: the last sequence number given
 
 	published *metrics.Counter
-	http      *http.Client // HTTP/S deliveries; its connections are closed by Close
+	dedupped  *metrics.Counter // FIFO: duplicates not delivered
+	dedup     dedupWindow      // FIFO: the deduplication ids of the last 5 minutes
+	http      *http.Client     // HTTP/S deliveries; its connections are closed by Close
 	drain     time.Duration
 	log       *slog.Logger
 	set       *metrics.Set // where its counters are
@@ -145,6 +170,8 @@ type Topic struct {
 
 var (
 	topicName   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	fifoName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,251}\.fifo$`)
+	groupIDRe   = regexp.MustCompile(`^[!-~]{1,128}$`) // SNS's: 1 to 128 printable ASCII characters, no space
 	regionRe    = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
 	attrNameRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
@@ -152,10 +179,13 @@ var (
 )
 
 // NewTopic returns a topic named name ([A-Za-z0-9_-], 1 to 256 characters,
-// as SNS).
+// as SNS). A name that ends in ".fifo" makes a FIFO topic: every message
+// needs a GroupID, gets a sequence number, and the topic delivers only to
+// subscriptions of protocol sqs, as SNS's FIFO topics.
 func NewTopic(name string, o TopicOptions) (*Topic, error) {
-	if !topicName.MatchString(name) {
-		return nil, fmt.Errorf("topic name %q: want 1 to 256 letters, digits, '-' or '_'", name)
+	fifo := fifoName.MatchString(name)
+	if !topicName.MatchString(name) && !fifo {
+		return nil, fmt.Errorf("topic name %q: want 1 to 256 letters, digits, '-' or '_' (a FIFO topic: ending in .fifo)", name)
 	}
 	if o.Region == "" {
 		o.Region = DefaultRegion
@@ -183,8 +213,10 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t := &Topic{
 		name:      name,
+		fifo:      fifo,
 		arn:       "arn:aws:sns:" + o.Region + ":" + o.Account + ":" + name,
 		published: o.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_published_total{topic=%q}`, name)),
+		dedup:     dedupWindow{ids: map[string]dedupSeen{}, now: time.Now},
 		drain:     o.DrainTimeout,
 		log:       o.Logger,
 		set:       o.Metrics,
@@ -192,6 +224,9 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 		http: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // as SNS: a redirect is not a delivery
 		}},
+	}
+	if fifo {
+		t.dedupped = o.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_sns_deduplicated_total{topic=%q}`, name))
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
@@ -201,6 +236,9 @@ func NewTopic(name string, o TopicOptions) (*Topic, error) {
 // subscriptions (TopicOptions.Metrics, or the topic's own), for what counts
 // beside them, such as the instances of the alarms that publish to it.
 func (t *Topic) Metrics() *metrics.Set { return t.set }
+
+// FIFO tells whether the topic is a FIFO topic (its name ends in .fifo).
+func (t *Topic) FIFO() bool { return t.fifo }
 
 // Name returns the topic's name.
 func (t *Topic) Name() string { return t.name }
@@ -214,8 +252,14 @@ func (t *Topic) ARN() string { return t.arn }
 // subscription's dead-letter target (or is counted and logged). It fails
 // with ErrClosed once Close
 // has begun (copies queued before are still delivered), and with an error
-// wrapping ErrInvalidMessage for a message SNS would refuse.
+// wrapping ErrInvalidMessage for a message SNS would refuse. On a FIFO
+// topic, a message whose deduplication id was published within the
+// DeduplicationWindow is not delivered: Publish returns the ID of the
+// first.
 func (t *Topic) Publish(m Message) (string, error) {
+	if err := t.checkFIFO(&m); err != nil {
+		return "", fmt.Errorf("topic %s: %w", t.name, err)
+	}
 	if err := checkMessage(&m); err != nil {
 		return "", fmt.Errorf("topic %s: %w", t.name, err)
 	}
@@ -232,8 +276,24 @@ func (t *Topic) Publish(m Message) (string, error) {
 		m.Timestamp = time.Now()
 	}
 	m.Timestamp = m.Timestamp.UTC()
+	var seq string
+	if t.fifo {
+		// One publish at a time, so that every queue gets the messages in
+		// the order of their sequence numbers.
+		t.fifoMu.Lock()
+		defer t.fifoMu.Unlock()
+		if m.DeduplicationID == "" {
+			sum := sha256.Sum256([]byte(m.Body))
+			m.DeduplicationID = hex.EncodeToString(sum[:])
+		}
+		if first, dup := t.dedup.seen(m.DeduplicationID, m.ID); dup {
+			t.dedupped.Inc()
+			return first, nil
+		}
+		seq = fmt.Sprintf("%020d", t.seq.Add(1))
+	}
 	t.published.Inc()
-	n := &notification{msg: m, published: time.Now(), envelope: encodeEnvelope(t.arn, &m)}
+	n := &notification{msg: m, published: time.Now(), envelope: encodeEnvelope(t.arn, seq, &m)}
 	body := []byte(m.Body)
 	for _, s := range subs {
 		if !s.policy.Match(m.Attributes, body) {
@@ -248,6 +308,90 @@ func (t *Topic) Publish(m Message) (string, error) {
 		}
 	}
 	return m.ID, nil
+}
+
+// DeduplicationWindow is how long a FIFO topic remembers a deduplication
+// id: a message published again with it within this time is not
+// delivered, as in SNS.
+const DeduplicationWindow = 5 * time.Minute
+
+// dedupWindow holds the deduplication ids a FIFO topic took in the last
+// DeduplicationWindow, and the message ID each was published with.
+type dedupWindow struct {
+	now   func() time.Time // time.Now; tests set another clock
+	mu    sync.Mutex
+	ids   map[string]dedupSeen
+	order []dedupKey // in publish order, for expiry
+}
+
+type dedupSeen struct {
+	msgID string
+	at    time.Time
+}
+
+type dedupKey struct {
+	id string
+	at time.Time
+}
+
+// seen records id for the message msgID, or tells the ID of the message
+// that took id within the window.
+func (w *dedupWindow) seen(id, msgID string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	for len(w.order) > 0 && now.Sub(w.order[0].at) >= DeduplicationWindow {
+		k := w.order[0]
+		if s, ok := w.ids[k.id]; ok && s.at.Equal(k.at) {
+			delete(w.ids, k.id)
+		}
+		w.order = w.order[1:]
+	}
+	if s, ok := w.ids[id]; ok {
+		return s.msgID, true
+	}
+	w.ids[id] = dedupSeen{msgID: msgID, at: now}
+	w.order = append(w.order, dedupKey{id: id, at: now})
+	return "", false
+}
+
+// GroupFor turns a name (an alarm's, a trigger's) into a valid group id for
+// a FIFO topic: characters other than printable ASCII become '_', and it is
+// cut at 128 bytes.
+func GroupFor(name string) string {
+	b := make([]byte, 0, min(len(name), 128))
+	for _, r := range name {
+		if len(b) == 128 {
+			break
+		}
+		if r < '!' || r > '~' {
+			r = '_'
+		}
+		b = append(b, byte(r))
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}
+
+// checkFIFO applies the rules of FIFO topics on a message's group and
+// deduplication ids: required (the group) on a FIFO topic, refused on a
+// standard one.
+func (t *Topic) checkFIFO(m *Message) error {
+	if !t.fifo {
+		if m.GroupID != "" || m.DeduplicationID != "" {
+			return fmt.Errorf("%w: a group id or deduplication id is for FIFO topics only (names ending in .fifo)", ErrInvalidMessage)
+		}
+		return nil
+	}
+	if !groupIDRe.MatchString(m.GroupID) {
+		return fmt.Errorf("%w: group id %q: a FIFO topic needs one of 1 to 128 printable ASCII characters", ErrInvalidMessage, m.GroupID)
+	}
+	if m.DeduplicationID != "" && !groupIDRe.MatchString(m.DeduplicationID) {
+		return fmt.Errorf("%w: deduplication id %q: want 1 to 128 printable ASCII characters", ErrInvalidMessage, m.DeduplicationID)
+	}
+	return nil
 }
 
 // checkMessage applies SNS's rules on a message.

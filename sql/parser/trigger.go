@@ -1,15 +1,17 @@
 package parser
 
-// CreateTrigger is CREATE FUNCTION TRIGGER [IF NOT EXISTS] Name ON STREAM
-// Stream WITH (…): a function invoked with batches of the stream's
-// records.
+// CreateTrigger is CREATE FUNCTION TRIGGER [IF NOT EXISTS] Name ON
+// {STREAM | QUEUE} Source WITH (…): a function invoked with batches of the
+// stream's records or of the queue's messages.
 type CreateTrigger struct {
 	Name        string
 	IfNotExists bool
-	Stream      string
-	StreamPos   Pos
-	Options     []Option
-	Pos         Pos
+	// OnQueue tells ON QUEUE (Source names a queue) from ON STREAM.
+	OnQueue   bool
+	Source    string
+	SourcePos Pos
+	Options   []Option
+	Pos       Pos
 }
 
 // DropTrigger is DROP FUNCTION TRIGGER [IF EXISTS] Name.
@@ -33,7 +35,7 @@ func (p *parser) isTrigger() bool {
 }
 
 // createTrigger reads CREATE FUNCTION TRIGGER [IF NOT EXISTS] name ON
-// STREAM stream WITH (…); FUNCTION TRIGGER is next.
+// {STREAM | QUEUE} source WITH (…); FUNCTION TRIGGER is next.
 func (p *parser) createTrigger(start token) (Node, error) {
 	p.i += 2
 	ct := &CreateTrigger{Pos: start.pos}
@@ -47,15 +49,20 @@ func (p *parser) createTrigger(start token) (Node, error) {
 	if err := p.expectKeyword("ON"); err != nil {
 		return nil, err
 	}
-	if t := p.peek(); t.is("QUEUE") {
-		return nil, p.errAt(t, "a trigger ON QUEUE is not supported yet: triggers read streams (ON STREAM name)")
+	what := "stream name"
+	switch {
+	case p.accept("QUEUE"):
+		ct.OnQueue, what = true, "queue name"
+	case !p.accept("STREAM"):
+		return nil, p.expected("STREAM or QUEUE after ON", "STREAM", "QUEUE")
 	}
-	if !p.accept("STREAM") {
-		return nil, p.expected("STREAM after ON", "STREAM")
-	}
-	ct.StreamPos = p.peek().pos
-	if ct.Stream, _, err = p.name("stream name"); err != nil {
+	ct.SourcePos = p.peek().pos
+	if ct.Source, _, err = p.name(what); err != nil {
 		return nil, err
+	}
+	if ct.OnQueue && p.peek().isPunct(".") && p.peekAt(1).text == "fifo" {
+		ct.Source += ".fifo" // a FIFO queue's name, unquoted
+		p.i += 2
 	}
 	if err := p.expectKeyword("WITH"); err != nil {
 		return nil, err

@@ -43,11 +43,14 @@ type Queue struct {
 	live    int64 // approximate bytes of the live messages' records
 	w       *wal
 	waiters int
-	changed chan struct{} // closed (and replaced) when a message may have become visible
-	deleted bool
-	closed  bool
-	purged  time.Time // last PurgeQueue
-	scratch []byte
+	// fifoWake is when the first message of a FIFO queue hidden at its
+	// last receive shows again (0: none); takeFIFO sets it.
+	fifoWake int64
+	changed  chan struct{} // closed (and replaced) when a message may have become visible
+	deleted  bool
+	closed   bool
+	purged   time.Time // last PurgeQueue
+	scratch  []byte
 
 	// FIFO queues: the live messages in send order (lazily cleaned of
 	// deleted ones), and the deduplication ids of the last 5 minutes.
@@ -412,7 +415,14 @@ func (q *Queue) Receive(ctx context.Context, opt ReceiveOptions) ([]Message, err
 			return out, nil
 		}
 		next := deadline
-		if len(q.due) > 0 && q.due[0].at > now {
+		if q.fifo() {
+			// A FIFO receive reads messages in send order, not from due,
+			// whose top may be long past: wake when the first message
+			// hidden now (in flight or delayed) shows again.
+			if q.fifoWake > now {
+				next = min(next, q.fifoWake)
+			}
+		} else if len(q.due) > 0 && q.due[0].at > now {
 			next = min(next, q.due[0].at)
 		}
 		ch := q.changed
@@ -507,9 +517,15 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch
 		q.order = slices.DeleteFunc(q.order, func(m *msg) bool { return m.gone })
 	}
 	blocked := map[string]bool{}
+	q.fifoWake = 0
 	for _, m := range q.msgs {
-		if m.count > 0 && m.visibleAt > now {
-			blocked[m.group] = true
+		if m.visibleAt > now {
+			if m.count > 0 {
+				blocked[m.group] = true
+			}
+			if q.fifoWake == 0 || m.visibleAt < q.fifoWake {
+				q.fifoWake = m.visibleAt
+			}
 		}
 	}
 	var taken []*msg

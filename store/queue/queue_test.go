@@ -74,17 +74,34 @@ func TestLongPollWakesOnSend(t *testing.T) {
 }
 
 func TestLongPollWakesAtVisibilityDeadline(t *testing.T) {
-	s, _ := openTest(t, Options{NoSync: true})
-	q := mustCreate(t, s, "q", nil)
-	sendOne(t, q, "again")
-	vis, zero, wait := 300*time.Millisecond, time.Duration(0), 20*time.Second
-	first, err := q.Receive(context.Background(), ReceiveOptions{Visibility: &vis, Wait: &zero})
-	if err != nil || len(first) != 1 {
-		t.Fatal(err, first)
-	}
-	second, err := q.Receive(context.Background(), ReceiveOptions{Wait: &wait})
-	if err != nil || len(second) != 1 || second[0].ReceiveCount != 2 || second[0].Receipt == first[0].Receipt {
-		t.Fatalf("after the visibility timeout: %+v, %v", second, err)
+	for _, name := range []string{"q", "q.fifo"} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := openTest(t, Options{NoSync: true})
+			var attrs map[string]string
+			in := SendInput{Body: "again"}
+			if name == "q.fifo" {
+				attrs = map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+				in.Group = "g"
+			}
+			q := mustCreate(t, s, name, attrs)
+			if res, err := q.Send(context.Background(), []SendInput{in}); err != nil || res[0].Err != nil {
+				t.Fatal(err, res)
+			}
+			vis, zero, wait := 300*time.Millisecond, time.Duration(0), 20*time.Second
+			first, err := q.Receive(context.Background(), ReceiveOptions{Visibility: &vis, Wait: &zero})
+			if err != nil || len(first) != 1 {
+				t.Fatal(err, first)
+			}
+			start := time.Now()
+			second, err := q.Receive(context.Background(), ReceiveOptions{Wait: &wait})
+			if err != nil || len(second) != 1 || second[0].ReceiveCount != 2 || second[0].Receipt == first[0].Receipt {
+				t.Fatalf("after the visibility timeout: %+v, %v", second, err)
+			}
+			// Woken at the deadline (300 ms), not at the end of the wait.
+			if el := time.Since(start); el > 5*time.Second {
+				t.Fatalf("the long poll returned after %v, the message was visible after 300ms", el)
+			}
+		})
 	}
 }
 
