@@ -49,7 +49,8 @@ func (rawDecoder) Decode(rec []byte, b *runtime.Batch) error {
 }
 
 // source is a subtask of a queue source. Its pollers (goroutines) receive
-// messages and hand the answers over a small channel (its backpressure);
+// messages and hand each answer over an unbuffered channel (a poller that
+// waits for Poll keeps its answer's messages hidden: hand);
 // Poll decodes one answer per call in the subtask's goroutine. The messages
 // it emits are held (delivery.go) until they may be deleted.
 type source struct {
