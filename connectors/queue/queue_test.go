@@ -741,3 +741,40 @@ func TestBackpressureKeepsMessagesHidden(t *testing.T) {
 	}
 	waitCounts(t, q, url, 0, 60)
 }
+
+// TestCSVRoundTrip: rows sent as CSV bodies (with a ';' delimiter) read
+// back the same.
+func TestCSVRoundTrip(t *testing.T) {
+	endpoint, _ := startStore(t)
+	opts := func(extra ...string) map[string]string {
+		m := map[string]string{"queue": "csv", "endpoint": endpoint, "format": "csv", "csv.field-delimiter": ";", "queue.create": "true"}
+		for i := 0; i < len(extra); i += 2 {
+			m[extra[i]] = extra[i+1]
+		}
+		return m
+	}
+	newSink, _, err := factoryOf(t).NewSink(tableOf(opts()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newSink()
+	if err := op.Open(rttest.NewContext("dst", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]runtime.Value
+	for i := range 25 {
+		rows = append(rows, []runtime.Value{runtime.IntValue(int64(i)), runtime.StringValue(fmt.Sprintf("n%d", i))})
+	}
+	if err := op.ProcessBatch(0, rttest.NewBatch(schema, rows...), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	op.Close()
+	s := openSource(t, opts("scan.bounded.mode", "empty", "scan.bounded.idle", "300 ms"), false, nil)
+	defer s.Close()
+	if got := pollRows(t, s, -1, 5*time.Second); !slices.Equal(got, wantRows(0, 25)) {
+		t.Fatalf("read %v", got)
+	}
+}
