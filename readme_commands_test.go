@@ -10,6 +10,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/alarm"
 	_ "github.com/sluicehq/sluice/connectors/datagen"
 	_ "github.com/sluicehq/sluice/connectors/print"
+	_ "github.com/sluicehq/sluice/connectors/queue"
 	"github.com/sluicehq/sluice/connectors/store"
 	"github.com/sluicehq/sluice/sql"
 	"github.com/sluicehq/sluice/store/server"

@@ -40,12 +40,16 @@ const MaxRecordExcerpt = 64 << 10
 const DefaultMaxFuture = 24 * time.Hour
 
 // Where is the place of a record in its source: a file and line, a store
-// stream, shard and sequence number, or a Kafka topic, partition and offset.
+// stream, shard and sequence number, a queue and message id (a message a
+// queue sink could not send has no id yet), or a Kafka topic, partition and
+// offset.
 type Where struct {
 	File string
 	Line int64
 
 	Stream, Shard, Sequence string
+
+	Queue, MessageID string
 
 	Topic     string
 	Partition int
@@ -59,6 +63,10 @@ func (w Where) String() string {
 		return fmt.Sprintf("%s:%d", w.File, w.Line)
 	case w.Stream != "":
 		return fmt.Sprintf("stream %s shard %s sequence number %s", w.Stream, w.Shard, w.Sequence)
+	case w.Queue != "" && w.MessageID == "":
+		return fmt.Sprintf("queue %s (a message not sent)", w.Queue)
+	case w.Queue != "":
+		return fmt.Sprintf("queue %s message %s", w.Queue, w.MessageID)
 	default:
 		return fmt.Sprintf("kafka topic %q partition %d offset %d", w.Topic, w.Partition, w.Offset)
 	}
@@ -71,6 +79,10 @@ func (w Where) group() (in, unit, pos string) {
 		return w.File, "line", strconv.FormatInt(w.Line, 10)
 	case w.Stream != "":
 		return fmt.Sprintf("stream %s shard %s", w.Stream, w.Shard), "sequence number", w.Sequence
+	case w.Queue != "" && w.MessageID == "":
+		return "queue " + w.Queue + " (messages not sent)", "", ""
+	case w.Queue != "":
+		return "queue " + w.Queue, "message", w.MessageID
 	default:
 		return fmt.Sprintf("topic %s partition %d", w.Topic, w.Partition), "offset", strconv.FormatInt(w.Offset, 10)
 	}
@@ -89,6 +101,11 @@ func (w Where) appendJSON(b []byte) []byte {
 		b = jsontext.AppendString(b, w.Shard)
 		b = append(b, `,"sequenceNumber":`...)
 		b = jsontext.AppendString(b, w.Sequence)
+	case w.Queue != "":
+		b = append(b, `{"queue":`...)
+		b = jsontext.AppendString(b, w.Queue)
+		b = append(b, `,"messageId":`...)
+		b = jsontext.AppendString(b, w.MessageID)
 	default:
 		b = append(b, `{"topic":`...)
 		b = jsontext.AppendString(b, w.Topic)
@@ -295,10 +312,16 @@ func places(ws []Where) string {
 			order = append(order, in)
 			units[in] = unit
 		}
-		pos[in] = append(pos[in], p)
+		if p != "" {
+			pos[in] = append(pos[in], p)
+		}
 	}
 	parts := make([]string, len(order))
 	for i, in := range order {
+		if len(pos[in]) == 0 { // a place without positions
+			parts[i] = in
+			continue
+		}
 		unit := units[in]
 		if len(pos[in]) > 1 {
 			unit += "s"

@@ -20,6 +20,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/kafka"
 	_ "github.com/sluicehq/sluice/connectors/nexmark"
 	_ "github.com/sluicehq/sluice/connectors/print"
+	_ "github.com/sluicehq/sluice/connectors/queue"
 	"github.com/sluicehq/sluice/connectors/sns"
 	_ "github.com/sluicehq/sluice/connectors/store"
 	_ "github.com/sluicehq/sluice/connectors/vehicles"

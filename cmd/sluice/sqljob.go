@@ -27,6 +27,7 @@ import (
 	_ "github.com/sluicehq/sluice/connectors/kafka"
 	_ "github.com/sluicehq/sluice/connectors/nexmark"
 	_ "github.com/sluicehq/sluice/connectors/print"
+	_ "github.com/sluicehq/sluice/connectors/queue"
 	_ "github.com/sluicehq/sluice/connectors/store"
 	_ "github.com/sluicehq/sluice/connectors/vehicles"
 	"github.com/sluicehq/sluice/runtime"
