@@ -27,12 +27,12 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/format"
+	"github.com/sluicehq/sluice/connectors/internal/storeauth"
 	storeconn "github.com/sluicehq/sluice/connectors/store"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
@@ -62,7 +62,7 @@ type factory struct{}
 
 func (factory) Name() string { return "queue" }
 
-var options = []connectors.Option{
+var options = append([]connectors.Option{
 	{Key: "queue", Required: true, Doc: "the name of the queue (a FIFO queue's ends in `.fifo`)"},
 	{Key: "endpoint", DefaultDoc: "the embedded store", Doc: "the URL of the store's SQS API, e.g. `http://127.0.0.1:4567` (`sluice store`)"},
 	connectors.FormatOption("the message body: `json` (one object), `csv` (one record) or `raw` (the body as the table's one VARCHAR column)",
@@ -98,16 +98,12 @@ var options = []connectors.Option{
 		Doc: "deliver each message this long after it is sent (standard queues; rounded up to whole seconds)"},
 	{Key: "sink.requests.max-inflight", Type: connectors.Int, Default: "4", Min: "1", Max: "64", Use: connectors.SinkOnly,
 		Doc: "`SendMessageBatch` calls in flight per subtask (the messages of one group stay in order)"},
-	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`", Doc: "region of signed requests"},
-	{Key: "aws.credentials.basic.accesskeyid", DefaultDoc: "`AWS_ACCESS_KEY_ID`",
-		Doc: "sign requests with SigV4 with this access key (a store run with `--access-key` requires it)"},
-	{Key: "aws.credentials.basic.secretkey", DefaultDoc: "`AWS_SECRET_ACCESS_KEY`", Doc: "the secret key of the access key"},
 	{Key: "errors.path", DefaultDoc: "absent (log)", Doc: "append every bad record (source: a body that does not decode; sink: a message the queue refused) " +
 		"as a `{\"queue\",\"messageId\",\"error\",\"record\"}` JSON line (the first 10 are logged in full either way)"},
 	{Key: "format.fail-on-error", Type: connectors.Bool, Default: "false",
 		Doc: "fail the job on the first bad record, naming the queue and message id (sink: on the first message the queue refuses)"},
 	connectors.BadRecordOptions("", "")[2], // scan.watermark.max-future
-}
+}, storeauth.Options...)
 
 func (factory) Options() []connectors.Option { return options }
 
@@ -183,7 +179,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 	if err != nil {
 		return nil, connectors.Errorf(c.table, "option %q is absent and the job has no embedded store: give the store's URL, or run the job with --store-dir DIR", "endpoint")
 	}
-	creds, err := credentials(o)
+	creds, err := storeauth.Credentials(o)
 	if err != nil {
 		return nil, err
 	}
@@ -231,31 +227,6 @@ func (c *config) checkColumns(o *connectors.Values) error {
 		return o.Errorf("sink.message-deduplication-id", "queue %s is a standard queue (its name does not end in .fifo): it takes no deduplication id", c.queue)
 	}
 	return nil
-}
-
-// credentials are the table's signing credentials: its options, else the
-// AWS_* environment variables, else none (unsigned requests).
-func credentials(o *connectors.Values) (*client.Credentials, error) {
-	id, hasID := o.String("aws.credentials.basic.accesskeyid"), o.Has("aws.credentials.basic.accesskeyid")
-	secret, hasSecret := o.String("aws.credentials.basic.secretkey"), o.Has("aws.credentials.basic.secretkey")
-	region := client.EnvRegion()
-	if o.Has("aws.region") {
-		region = strings.TrimSpace(o.String("aws.region"))
-	}
-	switch {
-	case hasID != hasSecret:
-		return nil, o.Err("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")
-	case hasID:
-		if strings.TrimSpace(id) == "" || secret == "" {
-			return nil, o.Errorf("aws.credentials.basic.accesskeyid", "empty credentials")
-		}
-	default:
-		id, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-		if id == "" || secret == "" {
-			return nil, nil
-		}
-	}
-	return &client.Credentials{AccessKey: strings.TrimSpace(id), SecretKey: secret, Region: region}, nil
 }
 
 // queueURL returns the URL of the table's queue, creating the queue when

@@ -68,7 +68,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +75,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/connectors/internal/decodepool"
+	"github.com/sluicehq/sluice/connectors/internal/storeauth"
 	"github.com/sluicehq/sluice/runtime"
 	kstore "github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
@@ -131,7 +131,7 @@ type factory struct{}
 
 func (factory) Name() string { return "store" }
 
-var options = append([]connectors.Option{
+var options = append(append([]connectors.Option{
 	{Key: "stream", Required: true, Doc: "the name of the stream"},
 	{Key: "endpoint", DefaultDoc: "the embedded store", Doc: "the URL of the store, e.g. `http://127.0.0.1:4567` (`sluice store`)"},
 	connectors.FormatOption("one JSON object per record", "json"),
@@ -160,11 +160,7 @@ var options = append([]connectors.Option{
 		Doc: "`LAZY`: register the consumer when the job starts if it does not exist; `EAGER`: the same when the job is planned; `NONE`: it must exist"},
 	{Key: "stream.create-shards", Type: connectors.Int, Min: "1", Max: strconv.Itoa(server.MaxShardsPerStream),
 		Doc: "create the stream with this many shards if it does not exist (absent: it must exist)"},
-	{Key: "aws.region", DefaultDoc: "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`", Doc: "region of signed requests"},
-	{Key: "aws.credentials.basic.accesskeyid", DefaultDoc: "`AWS_ACCESS_KEY_ID`",
-		Doc: "sign requests with SigV4 with this access key (a store run with `--access-key` requires it)"},
-	{Key: "aws.credentials.basic.secretkey", DefaultDoc: "`AWS_SECRET_ACCESS_KEY`", Doc: "the secret key of the access key"},
-}, connectors.BadRecordOptions(`"stream","shard","sequenceNumber"`, "stream, shard and sequence number")...)
+}, storeauth.Options...), connectors.BadRecordOptions(`"stream","shard","sequenceNumber"`, "stream, shard and sequence number")...)
 
 func (factory) Options() []connectors.Option { return options }
 
@@ -231,7 +227,7 @@ func parseConfig(t connectors.Table) (*config, error) {
 		c.http = &http.Client{Transport: tr, Timeout: requestTimeout}
 		c.client = client.New(c.endpoint, c.http)
 	}
-	creds, err := credentials(o)
+	creds, err := storeauth.Credentials(o)
 	if err != nil {
 		return nil, err
 	}
@@ -285,31 +281,6 @@ func parseTimestamp(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is neither epoch milliseconds nor an RFC 3339 time like 2026-11-25T10:00:00Z", s)
 	}
 	return ts.UnixMilli(), nil
-}
-
-// credentials are the table's signing credentials: its options, else the
-// AWS_* environment variables, else none (unsigned requests).
-func credentials(o *connectors.Values) (*client.Credentials, error) {
-	id, hasID := o.String("aws.credentials.basic.accesskeyid"), o.Has("aws.credentials.basic.accesskeyid")
-	secret, hasSecret := o.String("aws.credentials.basic.secretkey"), o.Has("aws.credentials.basic.secretkey")
-	region := client.EnvRegion()
-	if o.Has("aws.region") {
-		region = strings.TrimSpace(o.String("aws.region"))
-	}
-	switch {
-	case hasID != hasSecret:
-		return nil, o.Err("options %q and %q go together", "aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey")
-	case hasID:
-		if strings.TrimSpace(id) == "" || secret == "" {
-			return nil, o.Errorf("aws.credentials.basic.accesskeyid", "empty credentials")
-		}
-	default:
-		id, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-		if id == "" || secret == "" {
-			return nil, nil
-		}
-	}
-	return &client.Credentials{AccessKey: strings.TrimSpace(id), SecretKey: secret, Region: region}, nil
 }
 
 // NewSource builds the source of table t.
