@@ -219,6 +219,9 @@ func (t *Trigger) receive(ctx context.Context, q *queueInfo) ([]client.Message, 
 		}
 		in := client.ReceiveInput{Max: min(10, t.c.BatchSize-len(batch)), Wait: wait.Truncate(time.Second)}
 		msgs, err := q.sqs.Receive(ctx, q.url, in)
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err != nil {
 			return batch, err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/sluicehq/sluice/store/client"
+	"github.com/sluicehq/sluice/store/server"
 )
 
 // sqsEvent is Lambda's SQS event as a function decodes it.
@@ -472,5 +473,34 @@ func TestQueueBatchWindowFillsABatchOverSeveralReceives(t *testing.T) {
 	defer fn.mu.Unlock()
 	if len(fn.events) != 1 || len(fn.events[0].Records) != 25 {
 		t.Errorf("%d invocations, the first of %d messages; want one of 25", len(fn.events), len(fn.events[0].Records))
+	}
+}
+
+// A queue trigger on a store in the same process (the embedded store's
+// transport, where a canceled call gets the store's empty answer rather
+// than an error) stops when its context ends.
+func TestQueueTriggerStopsOnAnInProcessStore(t *testing.T) {
+	s, err := server.New(t.TempDir(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := client.New("http://in-process", &http.Client{Transport: s.Transport(), Timeout: 30 * time.Second})
+	createQueue(t, c.SQS(), "idle", nil)
+	tr, err := New(Config{Name: "t", Queue: &QueueSource{Client: c, Queue: "idle"}, Invoker: &CommandInvoker{Command: "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still polls 10 s after its context ended")
 	}
 }

@@ -123,6 +123,13 @@ func (c *Client) post(ctx context.Context, hc *http.Client, op string, header ma
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	if err := ctx.Err(); err != nil {
+		// A store in this process (Server.Transport) answers a call whose
+		// context ended (a long poll returns empty): the caller gets the
+		// error it would get over the network.
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	return resp, nil
 }
 
