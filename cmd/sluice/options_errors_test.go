@@ -106,7 +106,7 @@ func TestSubscriptionEndpointIsRequiredWhereUsed(t *testing.T) {
 	for _, c := range []struct{ with, want string }{
 		{`'protocol' = 'http'`, `sluice: job.sql:2:42: topic ops: subscription p: option "protocol" = 'http' needs option "endpoint"`},
 		{`'protocol' = 'stdout', 'endpoint' = 'x'`,
-			`sluice: job.sql:2:65: topic ops: subscription p: option "endpoint" is only used with 'protocol' = 'http' or 'https' or 'file' or 'store'`},
+			`sluice: job.sql:2:65: topic ops: subscription p: option "endpoint" is only used with 'protocol' = 'http' or 'https' or 'file' or 'store' or 'sqs'`},
 	} {
 		job := "CREATE TOPIC ops;\nCREATE SUBSCRIPTION p ON TOPIC ops WITH (" + c.with + ");\n"
 		if got := explainErr(t, job); got != c.want {
@@ -255,7 +255,7 @@ func TestTopicRegionAndAccountAreCheckedAtTheOption(t *testing.T) {
 func TestSubscriptionErrorsNameTheTopicAlike(t *testing.T) {
 	for with, want := range map[string]string{
 		`'raw-message-delivery' = 'yes'`: `sluice: job.sql:2:65: topic ops: subscription c: option "raw-message-delivery": "yes" is not true or false`,
-		`'dead-letter' = 'ftp://x'`:      `sluice: job.sql:2:65: topic ops: subscription c: option "dead-letter": "ftp://x": want file:///absolute/path.jsonl or store:<stream>`,
+		`'dead-letter' = 'ftp://x'`:      `sluice: job.sql:2:65: topic ops: subscription c: option "dead-letter": "ftp://x": want file:///absolute/path.jsonl, store:<stream> or sqs:<queue>`,
 	} {
 		job := "CREATE TOPIC ops;\nCREATE SUBSCRIPTION c ON TOPIC ops WITH ('protocol' = 'stdout', " + with + ");\n"
 		if got := explainErr(t, job); got != want {
