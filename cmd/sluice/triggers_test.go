@@ -25,9 +25,29 @@ import (
 // triggerFunction is an HTTP function over loopback that acknowledges
 // every batch, a little slowly, and records what it acknowledged.
 type triggerFunction struct {
-	mu    sync.Mutex
-	calls []triggerCall
-	run   int // the sluice run the calls belong to
+	mu       sync.Mutex
+	calls    []triggerCall
+	run      int // the sluice run the calls belong to
+	inflight int // calls being handled
+}
+
+// settle waits until the calls a killed run had sent are handled, so that
+// they count as its own, then says later calls belong to run.
+func (f *triggerFunction) settle(t *testing.T, run int) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond) // a request already sent reaches its handler
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		f.mu.Lock()
+		if f.inflight == 0 {
+			f.run = run
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the function still handles a call 10 s after the kill")
+		}
+	}
 }
 
 type triggerCall struct {
@@ -38,6 +58,15 @@ type triggerCall struct {
 }
 
 func (f *triggerFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	run := f.run // the run that sent the call: settle switches runs between calls
+	f.inflight++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
 	var e struct {
 		Records []struct {
 			Kinesis struct {
@@ -54,7 +83,7 @@ func (f *triggerFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	time.Sleep(3 * time.Millisecond)
 	f.mu.Lock()
-	c := triggerCall{run: f.run, shard: strings.SplitN(e.Records[0].EventID, ":", 2)[0]}
+	c := triggerCall{run: run, shard: strings.SplitN(e.Records[0].EventID, ":", 2)[0]}
 	for _, rec := range e.Records {
 		c.data = append(c.data, string(rec.Kinesis.Data))
 		c.seqs = append(c.seqs, rec.Kinesis.SequenceNumber)
@@ -155,9 +184,7 @@ func TestTriggerKill9ResumesAfterTheLastBatchDone(t *testing.T) {
 	if k := count(); k == n {
 		t.Fatal("every record was invoked before the kill: it was not mid-stream")
 	}
-	f.mu.Lock()
-	f.run = 1
-	f.mu.Unlock()
+	f.settle(t, 1)
 	cmd, lines := startTriggerRun(t, job, "--metrics-addr", "127.0.0.1:0")
 	waitFor("every record invoked", func() bool { return count() == n })
 
