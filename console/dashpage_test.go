@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,6 +454,10 @@ func TestPageGeohashDecoderAgreesWithSQL(t *testing.T) {
 	b.NoProblems()
 }
 
+// lateRuns tells the dashboards of repeated runs (-count) apart: the hub
+// outlives a test.
+var lateRuns atomic.Int32
+
 // A dashboard planned after the page opened shows up without a reload.
 func TestDashboardsPagePicksUpNewDashboards(t *testing.T) {
 	b := browsertest.New(t, 1280, 800)
@@ -463,8 +468,8 @@ func TestDashboardsPagePicksUpNewDashboards(t *testing.T) {
 	_, _ = startJob(t, strings.ReplaceAll(fmt.Sprintf(`
 CREATE TABLE src (k INT) WITH ('connector' = 'datagen', 'rows-per-second' = '100', 'fields.k.min' = '1', 'fields.k.max' = '3');
 CREATE TABLE late_%d (k INT, n BIGINT) WITH ('connector' = 'dashboard', 'chart' = 'table', 'key' = 'k');
-INSERT INTO late_%[1]d SELECT k, COUNT(*) FROM src GROUP BY k;`, os.Getpid()), "\n", " "), Options{})
-	id := fmt.Sprintf("late_%d", os.Getpid())
+INSERT INTO late_%[1]d SELECT k, COUNT(*) FROM src GROUP BY k;`, os.Getpid()*100+int(lateRuns.Add(1))), "\n", " "), Options{})
+	id := fmt.Sprintf("late_%d", os.Getpid()*100+int(lateRuns.Load()))
 	b.WaitFor("the new dashboard's card", fmt.Sprintf(`document.querySelectorAll('[data-dashboard=%q] tr[data-row]').length === 3`, id), 10*time.Second)
 	if after, _ := browsertest.Eval[int](b, `document.querySelectorAll('[data-dashboard]').length`); after != before+1 {
 		t.Errorf("cards: %d before, %d after a new dashboard", before, after)
