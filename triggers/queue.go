@@ -3,6 +3,7 @@ package triggers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/client"
 )
 
@@ -147,7 +149,12 @@ func (t *Trigger) openQueue(ctx context.Context) (*queueInfo, error) {
 			return nil, fmt.Errorf("trigger %s: queue %s: %w", t.c.Name, q.name, err)
 		}
 		if fails%5 == 0 {
-			t.c.Logf("trigger %s: finding queue %s: %v (retrying)", t.c.Name, q.name, err)
+			hint := ""
+			var se *store.Error
+			if errors.As(err, &se) && se.Code == "QueueDoesNotExist" {
+				hint = fmt.Sprintf(" — create it (sluice queue create %s, or a job's sink with 'queue.create' = 'true')", q.name)
+			}
+			t.c.Logf("trigger %s: finding queue %s: %v%s (retrying, %d of 20)", t.c.Name, q.name, err, hint, fails)
 		}
 		if !sleep(ctx, backoff) {
 			return nil, ctx.Err()
