@@ -43,6 +43,9 @@ func (p *planner) createTrigger(n *parser.CreateTrigger) error {
 	if o.Has("concurrency") {
 		c.Concurrency = int(o.Int("concurrency"))
 	}
+	if o.Has("max-record-age") {
+		c.MaxRecordAge = o.Duration("max-record-age")
+	}
 	cl, err := p.triggerClient(n, o, &c)
 	if err != nil {
 		return err

@@ -23,6 +23,8 @@ var OptionSpecs = []connectors.Option{
 		Doc: "where a shard without a recorded position starts: its oldest record, or what arrives from the trigger's first start on (that time is kept in 'positions.dir')"},
 	{Key: "max-retry-attempts", Type: connectors.Int, Default: "-1", Min: "-1", Max: "10000",
 		Doc: "retries of a failed batch before it goes to 'on-failure' (-1: until it succeeds)"},
+	{Key: "max-record-age", Type: connectors.Duration, DefaultDoc: "none (records wait until done)", Min: "1s", Max: "7d",
+		Doc: "records that arrived longer ago are not invoked, also between retries: they go to 'on-failure' with the condition `RecordAgeExceeded` (Lambda's MaximumRecordAgeInSeconds)"},
 	{Key: "bisect-on-error", Type: connectors.Bool, Default: "false", Doc: "split a failing batch in two before retrying, down to the record that fails"},
 	{Key: "report-batch-item-failures", Type: connectors.Bool, Default: "false",
 		Doc: "read the answer as `{\"batchItemFailures\":[{\"itemIdentifier\":\"<sequenceNumber or messageId>\"}]}`: on a stream the records before the first one named are done, the rest retried; on a queue every message but those named is deleted"},

@@ -55,6 +55,7 @@ var StreamOnly = map[string]string{
 	"positions.dir":      "a queue keeps its own state (a message is deleted once done)",
 	"starting-position":  "a queue hands out the messages it holds",
 	"max-retry-attempts": "the queue's maxReceiveCount (RedrivePolicy) bounds the attempts",
+	"max-record-age":     "the queue's MessageRetentionPeriod bounds a message's age",
 }
 
 // CheckQueue checks the settings of a trigger on a queue that can be
@@ -68,7 +69,8 @@ func CheckQueue(c Config) error {
 		return &OptionError{Option: option, Msg: fmt.Sprintf("function trigger %s: option %q %s", name, option, why)}
 	}
 	for option, set := range map[string]bool{"bisect-on-error": c.BisectOnError, "on-failure": c.OnFailure != nil, "positions.dir": c.PositionsDir != "",
-		"starting-position": c.StartingPosition != "" && c.StartingPosition != TrimHorizon, "max-retry-attempts": c.MaxRetryAttempts > 0} {
+		"starting-position": c.StartingPosition != "" && c.StartingPosition != TrimHorizon, "max-retry-attempts": c.MaxRetryAttempts > 0,
+		"max-record-age": c.MaxRecordAge > 0} {
 		if set {
 			return refuse(option, "is for triggers on streams: "+StreamOnly[option])
 		}

@@ -431,6 +431,7 @@ func TestCheckQueueRefusesStreamSettings(t *testing.T) {
 		{Config{PositionsDir: "p"}, "positions.dir"},
 		{Config{StartingPosition: Latest}, "starting-position"},
 		{Config{MaxRetryAttempts: 3}, "max-retry-attempts"},
+		{Config{MaxRecordAge: time.Minute}, "max-record-age"},
 		{Config{OnFailure: FuncDestination(nil)}, "on-failure"},
 		{Config{BatchSize: 20}, "batch.size"},
 		{Config{BatchSize: 20001, BatchWindow: time.Second}, "batch.size"},

@@ -39,6 +39,11 @@ type Config struct {
 	// MaxRetryAttempts is how often a failed batch is retried before it
 	// goes to OnFailure (-1: until it succeeds).
 	MaxRetryAttempts int
+	// MaxRecordAge, when set, skips records that arrived longer ago
+	// (checked before every invocation, retries included): they go to
+	// OnFailure as Lambda's MaximumRecordAgeInSeconds sends them, with
+	// the condition RecordAgeExceeded.
+	MaxRecordAge time.Duration
 	// BisectOnError splits a failing batch in two before retrying.
 	BisectOnError bool
 	// ReportBatchItemFailures reads the function's answer as
@@ -424,6 +429,18 @@ func (t *Trigger) deliver(ctx context.Context, shard string, batch []Record) err
 		attempts, invokes := 0, 0
 		backoff := t.c.RetryBackoff
 		for {
+			if old := t.tooOld(b); old > 0 {
+				if err := t.giveUp(ctx, shard, b[:old], invokes, errRecordAge); err != nil {
+					return err
+				}
+				if err := t.done(shard, b[:old]); err != nil {
+					return err
+				}
+				if b = b[old:]; len(b) == 0 {
+					b = nil // done above
+					break
+				}
+			}
 			failedFrom, err := t.invoke(ctx, shard, b)
 			invokes++
 			if ctx.Err() != nil {
@@ -530,12 +547,32 @@ func (t *Trigger) call(ctx context.Context, event []byte) ([]byte, error) {
 
 // giveUp sends the failure record of b to OnFailure, retrying until it is
 // sent or ctx ends.
+// errRecordAge is why records older than MaxRecordAge are given up on.
+var errRecordAge = errors.New("the records are older than max-record-age")
+
+// tooOld returns how many records at the start of b arrived longer than
+// MaxRecordAge ago (a shard's records arrive in order).
+func (t *Trigger) tooOld(b []Record) int {
+	if t.c.MaxRecordAge <= 0 {
+		return 0
+	}
+	limit := time.Now().Add(-t.c.MaxRecordAge)
+	n := 0
+	for n < len(b) && b[n].Arrival.Before(limit) {
+		n++
+	}
+	return n
+}
+
 func (t *Trigger) giveUp(ctx context.Context, shard string, b []Record, invokes int, cause error) error {
 	t.m.failed.Inc()
 	var f Failure
 	f.RequestContext.RequestID = newID()
 	f.RequestContext.FunctionARN = "arn:aws:lambda:" + t.c.Region + ":000000000000:function:" + t.c.Name
 	f.RequestContext.Condition = "RetryAttemptsExhausted"
+	if errors.Is(cause, errRecordAge) {
+		f.RequestContext.Condition = "RecordAgeExceeded"
+	}
 	f.RequestContext.ApproximateInvokeCount = invokes
 	var fe *FunctionError
 	if errors.As(cause, &fe) {

@@ -649,3 +649,53 @@ func TestLatestKeepsWhatArrivedWhileTheTriggerWasDown(t *testing.T) {
 		t.Errorf("invoked with %v, want [new]", got)
 	}
 }
+
+// TestMaxRecordAgeSendsOldRecordsToTheDestination: records older than
+// max-record-age are not invoked; a batch retried until its records are
+// that old goes to the destination too, and the trigger moves on.
+func TestMaxRecordAgeSendsOldRecordsToTheDestination(t *testing.T) {
+	c := startStore(t)
+	createStream(t, c, "in", 1)
+	createStream(t, c, "dlq", 1)
+	seqs := put(t, c, "in", []string{"r0", "r1", "r2", "r3", "r4"}, func(int) string { return "k" })
+	time.Sleep(1200 * time.Millisecond)
+	for k, v := range put(t, c, "in", []string{"r5", "r6", "r7", "r8", "r9"}, func(int) string { return "k" }) {
+		seqs[k] = v
+	}
+	f := &function{answer: func(e event) (int, []int) {
+		for _, r := range e.Records {
+			if string(r.Kinesis.Data) == "r8" {
+				return 500, nil
+			}
+		}
+		return 200, nil
+	}}
+	fn := httptest.NewServer(f)
+	defer fn.Close()
+	tr, err := New(Config{Name: "t", Source: &StreamSource{Client: c, Stream: "in"}, Invoker: &HTTPInvoker{URL: fn.URL},
+		MaxRecordAge: time.Second, MaxRetryAttempts: -1, OnFailure: &StreamDestination{Client: c, Stream: "dlq"},
+		RetryBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, tr, func() bool { return tr.Position(firstShard(t, c, "in")) == seqs["r9"] })
+	for _, inv := range f.snapshot() {
+		if slices.Contains(inv.data, "r0") || inv.status != 500 {
+			t.Errorf("invocation %v (status %d): want only the failing fresh records", inv.data, inv.status)
+		}
+	}
+	fails := failures(t, c, "dlq")
+	if len(fails) != 2 {
+		t.Fatalf("failure records %+v, want 2", fails)
+	}
+	for i, want := range [][2]string{{"r0", "r4"}, {"r5", "r9"}} {
+		b := fails[i].KinesisBatchInfo
+		if fails[i].RequestContext.Condition != "RecordAgeExceeded" || b.StartSequenceNumber != seqs[want[0]] || b.EndSequenceNumber != seqs[want[1]] || b.BatchSize != 5 {
+			t.Errorf("failure record %d: %s %s–%s (%d), want RecordAgeExceeded %s–%s", i, fails[i].RequestContext.Condition,
+				b.StartSequenceNumber, b.EndSequenceNumber, b.BatchSize, want[0], want[1])
+		}
+	}
+	if fails[0].RequestContext.ApproximateInvokeCount != 0 || fails[1].RequestContext.ApproximateInvokeCount == 0 {
+		t.Errorf("invoke counts %d and %d: want 0 for the records too old at once", fails[0].RequestContext.ApproximateInvokeCount, fails[1].RequestContext.ApproximateInvokeCount)
+	}
+}
