@@ -38,8 +38,21 @@ var sqsOperations = map[string]sqsHandler{
 	"CancelMessageMoveTask":        (*Server).sqsCancelMessageMoveTask,
 }
 
+// queueURLInput is the QueueUrl of an operation on one queue; the
+// operation's input embeds it.
 type queueURLInput struct {
 	QueueUrl string
+}
+
+func (in *queueURLInput) queueURL() string { return in.QueueUrl }
+
+// decodeQueueInput decodes an operation's input into in and returns the
+// queue its QueueUrl names.
+func (s *Server) decodeQueueInput(body []byte, in interface{ queueURL() string }) (*queue.Queue, error) {
+	if err := decodeSQS(body, in); err != nil {
+		return nil, err
+	}
+	return s.queueOf(in.queueURL())
 }
 
 type empty struct{}
@@ -65,10 +78,7 @@ func (s *Server) sqsCreateQueue(r *http.Request, body []byte) (any, error) {
 
 func (s *Server) sqsDeleteQueue(r *http.Request, body []byte) (any, error) {
 	var in queueURLInput
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -155,13 +165,10 @@ func strOrEmpty(p *string) string {
 
 func (s *Server) sqsGetQueueAttributes(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl       string
+		queueURLInput
 		AttributeNames []string
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -198,13 +205,10 @@ func (s *Server) sqsGetQueueAttributes(r *http.Request, body []byte) (any, error
 
 func (s *Server) sqsSetQueueAttributes(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl   string
+		queueURLInput
 		Attributes map[string]string
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -271,13 +275,10 @@ func sendInput(e sendEntry) (queue.SendInput, error) {
 
 func (s *Server) sqsSendMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string
+		queueURLInput
 		sendEntry
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -344,13 +345,10 @@ func checkBatch(ids []string) error {
 
 func (s *Server) sqsSendMessageBatch(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string
-		Entries  []sendEntry
+		queueURLInput
+		Entries []sendEntry
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +413,7 @@ var systemAttrs = []string{"ApproximateFirstReceiveTimestamp", "ApproximateRecei
 
 func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl                    string
+		queueURLInput
 		AttributeNames              []string
 		MessageSystemAttributeNames []string
 		MessageAttributeNames       []string
@@ -424,10 +422,7 @@ func (s *Server) sqsReceiveMessage(r *http.Request, body []byte) (any, error) {
 		WaitTimeSeconds             *int
 		ReceiveRequestAttemptId     string
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -543,11 +538,11 @@ func attrSelected(name string, sel []string) bool {
 }
 
 func (s *Server) sqsDeleteMessage(r *http.Request, body []byte) (any, error) {
-	var in struct{ QueueUrl, ReceiptHandle string }
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
+	var in struct {
+		queueURLInput
+		ReceiptHandle string
 	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -576,13 +571,10 @@ func (b *batchIDs) add(id string, err error) {
 
 func (s *Server) sqsDeleteMessageBatch(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string
-		Entries  []struct{ Id, ReceiptHandle string }
+		queueURLInput
+		Entries []struct{ Id, ReceiptHandle string }
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -617,13 +609,11 @@ func visibilityOf(seconds *int) (time.Duration, error) {
 
 func (s *Server) sqsChangeMessageVisibility(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl, ReceiptHandle string
-		VisibilityTimeout       *int
+		queueURLInput
+		ReceiptHandle     string
+		VisibilityTimeout *int
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -643,16 +633,13 @@ func (s *Server) sqsChangeMessageVisibility(r *http.Request, body []byte) (any, 
 
 func (s *Server) sqsChangeMessageVisibilityBatch(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string
-		Entries  []struct {
+		queueURLInput
+		Entries []struct {
 			Id, ReceiptHandle string
 			VisibilityTimeout *int
 		}
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -691,10 +678,7 @@ func (s *Server) sqsChangeMessageVisibilityBatch(r *http.Request, body []byte) (
 
 func (s *Server) sqsPurgeQueue(r *http.Request, body []byte) (any, error) {
 	var in queueURLInput
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -703,13 +687,10 @@ func (s *Server) sqsPurgeQueue(r *http.Request, body []byte) (any, error) {
 
 func (s *Server) sqsTagQueue(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string
-		Tags     map[string]string
+		queueURLInput
+		Tags map[string]string
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -721,13 +702,10 @@ func (s *Server) sqsTagQueue(r *http.Request, body []byte) (any, error) {
 
 func (s *Server) sqsUntagQueue(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string
-		TagKeys  []string
+		queueURLInput
+		TagKeys []string
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -739,10 +717,7 @@ func (s *Server) sqsUntagQueue(r *http.Request, body []byte) (any, error) {
 
 func (s *Server) sqsListQueueTags(r *http.Request, body []byte) (any, error) {
 	var in queueURLInput
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -758,14 +733,11 @@ func (s *Server) sqsListQueueTags(r *http.Request, body []byte) (any, error) {
 
 func (s *Server) sqsListDeadLetterSourceQueues(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl   string
+		queueURLInput
 		NextToken  string
 		MaxResults *int
 	}
-	if err := decodeSQS(body, &in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueOf(in.QueueUrl)
+	q, err := s.decodeQueueInput(body, &in)
 	if err != nil {
 		return nil, err
 	}
