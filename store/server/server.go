@@ -74,7 +74,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -465,75 +464,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
-	tooBig := fmt.Sprintf(store.MsgBodyTooLarge, store.MaxRequestBytes)
-	if r.ContentLength > store.MaxRequestBytes { // refuse without reading a byte
-		unread(w, r)
-		writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
-		return
-	}
-	var signed *sigv4.Headers
-	if s.verify != nil {
-		var err error
-		if signed, err = s.verify.CheckHeaders(r); err != nil {
-			unread(w, r)
+	rr, ok := s.readRequest(w, r, s.verify, func(why refusedFor, err error) {
+		switch why {
+		case refusedTooBig:
+			writeError(w, http.StatusBadRequest, store.ErrValidation, fmt.Sprintf(store.MsgBodyTooLarge, store.MaxRequestBytes))
+		case refusedAuth:
 			writeAuthError(w, err)
-			return
-		}
-	}
-	size := r.ContentLength + 1 // as readBody allocates
-	if r.ContentLength < 0 {
-		size = store.MaxRequestBytes
-	}
-	took, ok := s.inflight.take(int64(bufCap(int(size))))
-	if !ok {
-		s.warn.Printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
-		unread(w, r)
-		writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, store.MsgInflight)
-		return
-	}
-	defer func() { s.inflight.give(took) }()
-	var in io.Reader = r.Body
-	pace := newPaceReader(w, r.Body, s.opts.Limits.BodyGrace, s.opts.Limits.MinBodyRate)
-	if pace != nil {
-		in = pace
-	}
-	body, err := readBody(http.MaxBytesReader(w, io.NopCloser(in), store.MaxRequestBytes), r.ContentLength)
-	if pace != nil {
-		pace.done()
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			writeError(w, http.StatusBadRequest, store.ErrValidation, tooBig)
-		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("%s %s (request %s): %v", cutOff(r), r.RemoteAddr, requestID(w), err)
-			closeAfter(w, r)
+		case refusedInflight:
+			writeError(w, http.StatusServiceUnavailable, store.ErrLimitExceeded, store.MsgInflight)
+		case refusedSlow:
 			writeError(w, http.StatusRequestTimeout, "RequestTimeoutException", err.Error())
 		default:
 			writeError(w, http.StatusBadRequest, errSerialization, "")
 		}
+	})
+	if !ok {
 		return
 	}
-	defer putBuf(body)
-	if signed != nil {
-		if err := signed.Verify(r, body); err != nil {
-			writeAuthError(w, err)
-			return
-		}
-	}
+	defer rr.release()
+	body := rr.body
 	release := func() {} // the JSON of a CBOR request
 	if cborReq {
-		if body, release = s.cborRequest(w, r, body, took); release == nil {
+		if body, release = s.cborRequest(w, r, body, rr.took); release == nil {
 			return
 		}
 		defer func() { release() }()
 	}
 	c := &call{ctx: r.Context(), header: r.Header, body: body}
-	if signed != nil {
-		c.principal = signed.AccessKey()
+	if rr.signed != nil {
+		c.principal = rr.signed.AccessKey()
 	}
-	err = s.authorizeCall(c, op) // resource policies
+	err := s.authorizeCall(c, op) // resource policies
 	var out any
 	if err == nil {
 		out, err = h(s, c)
@@ -549,8 +510,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if answer, ok := out.(answerLater); ok { // a long answer: the body's bytes are no longer held
-		s.inflight.give(took)
-		took = 0
+		rr.giveShare()
 		release()
 		release = func() {}
 		answer(w, r)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -160,63 +159,25 @@ func (s *Server) serveSQS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	tooBig := sqsErr(http.StatusBadRequest, "RequestEntityTooLarge", "RequestEntityTooLarge", "The request is larger than %d bytes.", store.MaxRequestBytes)
-	if r.ContentLength > store.MaxRequestBytes {
-		unread(w, r)
-		writeSQSError(w, tooBig)
-		return
-	}
-	var signed *sigv4.Headers
-	if s.sqsVerify != nil {
-		var err error
-		if signed, err = s.sqsVerify.CheckHeaders(r); err != nil {
-			unread(w, r)
+	rr, ok := s.readRequest(w, r, s.sqsVerify, func(why refusedFor, err error) {
+		switch why {
+		case refusedTooBig:
+			writeSQSError(w, sqsErr(http.StatusBadRequest, "RequestEntityTooLarge", "RequestEntityTooLarge", "The request is larger than %d bytes.", store.MaxRequestBytes))
+		case refusedAuth:
 			writeSQSError(w, sqsAuthError(err))
-			return
-		}
-	}
-	size := r.ContentLength + 1
-	if r.ContentLength < 0 {
-		size = store.MaxRequestBytes
-	}
-	took, ok := s.inflight.take(int64(bufCap(int(size))))
-	if !ok {
-		s.warn.Printf("refusing requests from %s and others: %d request bytes in flight, the limit (--max-inflight-bytes)", r.RemoteAddr, s.inflight.max)
-		unread(w, r)
-		writeSQSError(w, sqsErr(http.StatusServiceUnavailable, "RequestThrottled", "RequestThrottled", "%s", store.MsgInflight))
-		return
-	}
-	defer func() { s.inflight.give(took) }()
-	var in io.Reader = r.Body
-	pace := newPaceReader(w, r.Body, s.opts.Limits.BodyGrace, s.opts.Limits.MinBodyRate)
-	if pace != nil {
-		in = pace
-	}
-	body, err := readBody(http.MaxBytesReader(w, io.NopCloser(in), store.MaxRequestBytes), r.ContentLength)
-	if pace != nil {
-		pace.done()
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			writeSQSError(w, tooBig)
-		case errors.Is(err, errBodyTooSlow):
-			s.warn.Printf("%s %s (request %s): %v", cutOff(r), r.RemoteAddr, requestID(w), err)
-			closeAfter(w, r)
+		case refusedInflight:
+			writeSQSError(w, sqsErr(http.StatusServiceUnavailable, "RequestThrottled", "RequestThrottled", "%s", store.MsgInflight))
+		case refusedSlow:
 			writeSQSError(w, sqsErr(http.StatusRequestTimeout, "RequestTimeout", "RequestTimeout", "%v", err))
 		default:
 			writeSQSError(w, sqsErr(http.StatusBadRequest, "SerializationException", "SerializationException", "cannot read the request body"))
 		}
+	})
+	if !ok {
 		return
 	}
-	defer putBuf(body)
-	if signed != nil {
-		if err := signed.Verify(r, body); err != nil {
-			writeSQSError(w, sqsAuthError(err))
-			return
-		}
-	}
+	defer rr.release()
+	body := rr.body
 	req := body
 	if query {
 		form, err := url.ParseQuery(string(body))
