@@ -489,13 +489,7 @@ func (q *Queue) take(now int64, n int, visMs int64) (out []Message, b *batch, mo
 			moving = append(moving, m)
 			continue
 		}
-		m.count++
-		if m.firstRecv == 0 {
-			m.firstRecv = now
-		}
-		m.receivedAt = now
-		m.visibleAt = now + visMs
-		m.nonce = randU64()
+		m.received(now, visMs)
 		m.gen++
 		taken = append(taken, m)
 		buf = appendReceive(buf, m)
@@ -558,13 +552,7 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch
 			blocked[m.group] = true // the rest of the group waits for the move
 			continue
 		}
-		m.count++
-		if m.firstRecv == 0 {
-			m.firstRecv = now
-		}
-		m.receivedAt = now
-		m.visibleAt = now + visMs
-		m.nonce = randU64()
+		m.received(now, visMs)
 		taken = append(taken, m)
 		buf = appendReceive(buf, m)
 		out = append(out, m.message())
@@ -575,6 +563,18 @@ func (q *Queue) takeFIFO(now int64, n int, visMs int64) (out []Message, b *batch
 	}
 	q.counts.received += uint64(len(out))
 	return out, q.enqueue(buf, false), moving
+}
+
+// received records a receive of m at now that hides it for visMs: its
+// receive count, times and a new receipt handle's nonce.
+func (m *msg) received(now, visMs int64) {
+	m.count++
+	if m.firstRecv == 0 {
+		m.firstRecv = now
+	}
+	m.receivedAt = now
+	m.visibleAt = now + visMs
+	m.nonce = randU64()
 }
 
 func (m *msg) message() Message {
