@@ -23,7 +23,7 @@ import (
 // worker is the decoding state of one worker: its own decoders (they keep
 // scratch buffers) and copy of the event-time check.
 type worker struct {
-	dec    decoder
+	dec    format.Decoder
 	keyDec *keyDecoder // upsert-kafka: of tombstones
 	evTime connectors.EventTime
 }
@@ -38,7 +38,7 @@ func (s *source) newWorker() (*worker, error) {
 		}
 		w.dec = d
 	case "raw":
-		w.dec = rawDecoder{}
+		w.dec = format.RawDecoder{}
 	case "changelog-json":
 		w.dec = format.NewChangelogJSONDecoder(s.cfg.schema)
 	case "debezium-json":

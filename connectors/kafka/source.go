@@ -59,20 +59,6 @@ type fetched struct {
 	lag          bool
 }
 
-// decoder decodes one record into a batch.
-type decoder interface {
-	Decode(rec []byte, b *runtime.Batch) error
-}
-
-// rawDecoder puts the whole value in the one VARCHAR column.
-type rawDecoder struct{}
-
-func (rawDecoder) Decode(rec []byte, b *runtime.Batch) error {
-	b.Cols[0].AppendString(string(rec))
-	b.N++
-	return nil
-}
-
 // source is a subtask of a kafka source. Each of its partitions has a
 // reader goroutine that fetches records and hands them over one small
 // channel (its backpressure), or to the decode workers' pool (decode.go);

@@ -164,7 +164,7 @@ func (upsertFactory) NewSink(t connectors.Table) (func() runtime.Operator, int, 
 
 // keyDecoder decodes record keys into rows of the PRIMARY KEY columns.
 type keyDecoder struct {
-	dec   decoder
+	dec   format.Decoder
 	batch *runtime.Batch
 	of    []int // per column of the table: its place in the key, or -1
 }
@@ -184,7 +184,7 @@ func newKeyDecoder(c *config) *keyDecoder {
 		d.of[col] = k
 	}
 	if c.keyFormat == "raw" {
-		d.dec = rawDecoder{}
+		d.dec = format.RawDecoder{}
 	} else {
 		d.dec = format.NewJSONDecoder(s)
 	}

@@ -34,20 +34,6 @@ type held struct {
 	until       int64
 }
 
-// decoder decodes one message body into a row appended to a batch.
-type decoder interface {
-	Decode(rec []byte, b *runtime.Batch) error
-}
-
-// rawDecoder puts the whole body in the one VARCHAR column.
-type rawDecoder struct{}
-
-func (rawDecoder) Decode(rec []byte, b *runtime.Batch) error {
-	b.Cols[0].AppendString(string(rec))
-	b.N++
-	return nil
-}
-
 // source is a subtask of a queue source. Its pollers (goroutines) receive
 // messages and hand each answer over an unbuffered channel (a poller that
 // waits for Poll keeps its answer's messages hidden: hand);
@@ -75,7 +61,7 @@ type source struct {
 	deletes   chan []*held
 	timer     *time.Timer
 
-	dec      decoder
+	dec      format.Decoder
 	evTime   connectors.EventTime
 	batch    *runtime.Batch // the batch the last Poll returned
 	lastMsg  atomic.Int64   // when a poller last received a message, or the start (ms)
@@ -125,7 +111,7 @@ func (s *source) Open(ctx *runtime.Context) error {
 			return connectors.OptionErrorf(s.cfg.table, "csv.field-delimiter", "%v", err)
 		}
 	case "raw":
-		s.dec = rawDecoder{}
+		s.dec = format.RawDecoder{}
 	default:
 		s.dec = format.NewJSONDecoder(body)
 	}
